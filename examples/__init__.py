@@ -1,0 +1,1 @@
+"""Custom tools used by the example agents in agents.yaml."""

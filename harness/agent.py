@@ -1,0 +1,236 @@
+"""The agent loop, with Letta/MemGPT semantics.
+
+A user message starts a turn of one or more steps. Each step sends the system message (the prompt with
+memory compiled afresh) and the history to the model, then runs its tool calls in order:
+
+- a failed call (bad JSON, unknown tool, invalid arguments, an exception, a refused memory edit) goes back
+  to the model as the tool's result, `{"status": "Failed", "message": ...}`, and the loop goes on;
+- a non-terminal call with `request_heartbeat: true` makes the loop go on;
+- `send_message` is terminal: the turn ends with the reply unless another call asks to go on;
+- plain text with no tool call ends the turn; the text counts as the reply (stop reason `no_tool_call`),
+  since it is what the user would see from a chat model;
+- `max_steps` ends a turn that would go on.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from harness.config import AgentSpec
+from harness.llm import ChatModel, ChatResponse
+from harness.memory import BlockEdit, Memory
+from harness.tools.schema import HEARTBEAT_PARAMETER, ToolResult
+
+if TYPE_CHECKING:
+    from harness.store import Store
+
+
+class StopReason(StrEnum):
+    REPLIED = "replied"  # send_message, nothing asked to go on
+    NO_HEARTBEAT = "no_heartbeat"  # tools ran, none asked to go on, no reply
+    NO_TOOL_CALL = "no_tool_call"  # plain text
+    MAX_STEPS = "max_steps"
+
+
+@dataclass
+class AgentState:
+    """What a tool function receives as its hidden `agent_state` (or `self`) parameter."""
+
+    id: str
+    name: str
+    memory: Memory
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    call_id: str
+    name: str
+    arguments: str
+    ok: bool
+    result: str
+    heartbeat: bool
+    edits: tuple[BlockEdit, ...] = ()
+
+    @property
+    def parsed_arguments(self) -> dict[str, Any] | None:
+        try:
+            value = json.loads(self.arguments)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    turn: int
+    index: int
+    content: str | None
+    tool_calls: tuple[ToolCallRecord, ...]
+    model: str
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    user: str
+    steps: tuple[StepRecord, ...]
+    stop_reason: StopReason
+    replies: tuple[str, ...]
+
+    @property
+    def reply(self) -> str | None:
+        return self.replies[-1] if self.replies else None
+
+    @property
+    def tool_calls(self) -> list[ToolCallRecord]:
+        return [call for step in self.steps for call in step.tool_calls]
+
+
+class Agent:
+    def __init__(
+        self,
+        spec: AgentSpec,
+        model: ChatModel,
+        *,
+        state: AgentState | None = None,
+        messages: list[dict[str, Any]] | None = None,
+        turns: int = 0,
+        store: Store | None = None,
+    ) -> None:
+        self.spec = spec
+        self.model = model
+        self.state = state or AgentState(f"agent-{uuid.uuid4()}", spec.name, spec.new_memory())
+        self.messages: list[dict[str, Any]] = messages if messages is not None else []
+        self.turns = turns
+        self.store = store
+        self._tool_schemas = [tool.openai_schema() for tool in spec.tools]
+
+    @property
+    def memory(self) -> Memory:
+        return self.state.memory
+
+    def system_message(self) -> str:
+        return self.spec.system_message(self.memory)
+
+    def request_messages(self) -> list[dict[str, Any]]:
+        return [{"role": "system", "content": self.system_message()}, *self.messages]
+
+    def send(self, text: str) -> TurnResult:
+        """Run one user turn to its end; each finished step is persisted before the next starts."""
+        turn = self.turns
+        self.turns += 1
+        self._append({"role": "user", "content": text}, turn=turn)
+        steps: list[StepRecord] = []
+        replies: list[str] = []
+        while True:
+            step, go_on, step_replies = self._step(turn, len(steps))
+            steps.append(step)
+            replies += step_replies
+            if not step.tool_calls:
+                reason = StopReason.NO_TOOL_CALL
+                if step.content:
+                    replies.append(step.content)
+            elif go_on:
+                if len(steps) < self.spec.max_steps:
+                    continue
+                reason = StopReason.MAX_STEPS
+            elif step_replies:
+                reason = StopReason.REPLIED
+            else:
+                reason = StopReason.NO_HEARTBEAT
+            return TurnResult(text, tuple(steps), reason, tuple(replies))
+
+    def _step(self, turn: int, index: int) -> tuple[StepRecord, bool, list[str]]:
+        response = self.model.complete(self.request_messages(), self._tool_schemas)
+        first_message = len(self.messages)
+        call_ids = [f"call_{first_message}_{i}" for i in range(len(response.tool_calls))]
+        self.messages.append(_assistant_message(response, call_ids))
+        records: list[ToolCallRecord] = []
+        go_on = False
+        replies: list[str] = []
+        for call_id, call in zip(call_ids, response.tool_calls, strict=True):
+            edits_before = len(self.memory.edits)
+            result, heartbeat, arguments = self._run_tool(call.name, call.arguments)
+            tool = self.spec.tool(call.name)
+            terminal = tool is not None and tool.terminal
+            if not result.ok or (heartbeat and not terminal):
+                go_on = True
+            if result.ok and terminal and call.name == "send_message":
+                replies.append(str(arguments.get("message", "")))
+            records.append(
+                ToolCallRecord(
+                    call_id,
+                    call.name,
+                    call.arguments,
+                    result.ok,
+                    result.message,
+                    heartbeat,
+                    tuple(self.memory.edits[edits_before:]),
+                )
+            )
+            self.messages.append({"role": "tool", "tool_call_id": call_id, "content": result.to_content()})
+        step = StepRecord(turn, index, response.content, tuple(records), response.model, response.usage)
+        if self.store is not None:
+            self.store.save_step(self, step, self.messages[first_message:])
+        return step, go_on, replies
+
+    def _run_tool(self, name: str, raw_arguments: str) -> tuple[ToolResult, bool, dict[str, Any]]:
+        tool = self.spec.tool(name)
+        if tool is None:
+            known = ", ".join(t.name for t in self.spec.tools)
+            return ToolResult(False, f"No function named '{name}'; available functions: {known}"), False, {}
+        try:
+            arguments = json.loads(raw_arguments) if raw_arguments.strip() else {}
+        except ValueError as exc:
+            return ToolResult(False, f"Error parsing arguments of {name} as JSON: {exc}"), False, {}
+        if not isinstance(arguments, dict):
+            return ToolResult(False, f"Arguments of {name} must be a JSON object"), False, {}
+        heartbeat = _truthy(arguments.pop(HEARTBEAT_PARAMETER, False))
+        return tool.call(self.state, arguments), heartbeat, arguments
+
+    def _append(self, message: dict[str, Any], *, turn: int) -> None:
+        self.messages.append(message)
+        if self.store is not None:
+            self.store.save_user_message(self, turn, message)
+
+
+def _assistant_message(response: ChatResponse, call_ids: list[str]) -> dict[str, Any]:
+    """The assistant message as it goes back into history. Tool call ids are renamed to stable, local ones
+    so a request never depends on ids the server made up, and replays stay byte-identical."""
+    message: dict[str, Any] = {"role": "assistant", "content": response.content or None}
+    if response.tool_calls:
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            for call_id, call in zip(call_ids, response.tool_calls, strict=True)
+        ]
+    return message
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def open_agent(spec: AgentSpec, model: ChatModel, store: Store) -> Agent:
+    """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.
+
+    What persisted wins over agents.yaml for blocks (they are the agent's memory); the system prompt, model
+    and tools always come from the current config.
+    """
+    agent_id = store.find_agent(spec.name)
+    if agent_id is None:
+        agent = Agent(spec, model, store=store)
+        store.create_agent(agent.state)
+        return agent
+    state = AgentState(agent_id, spec.name, store.get_core_memory(agent_id))
+    return Agent(
+        spec,
+        model,
+        state=state,
+        messages=store.load_messages(agent_id),
+        turns=store.turns(agent_id),
+        store=store,
+    )

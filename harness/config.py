@@ -1,0 +1,302 @@
+"""agents.yaml: strict wire models (what users write) compiled into plain runtime specs (what runs).
+
+Shared settings come from `defaults:` and from `extends: <agent>`; a child's `model` mapping and `blocks`
+(by label) merge over its parent's, every other key replaces it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+
+from harness.errors import ConfigError, Problem
+from harness.memory import DEFAULT_LIMIT, Block, Memory
+from harness.tools.registry import resolve_tool
+from harness.tools.schema import Tool, ToolDefinitionError
+from harness.wire import StrictModel, validate_document
+from harness.yamlsource import Loc, YamlDocument, load_yaml
+
+DEFAULT_AGENTS_FILE = "agents.yaml"
+DEFAULT_MAX_STEPS = 10
+LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
+
+
+# ---------------------------------------------------------------- wire models (the YAML contract)
+
+
+class ModelWire(StrictModel):
+    name: str | None = None
+    base_url: str | None = pydantic.Field(
+        None, description="Any OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1"
+    )
+    temperature: Annotated[float, pydantic.Field(ge=0, le=2)] | None = None
+    max_tokens: Annotated[int, pydantic.Field(gt=0)] | None = None
+    api_key_env: Annotated[str, pydantic.Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = pydantic.Field(
+        None, description="Name of the environment variable holding the API key (never the key itself)"
+    )
+    timeout: Annotated[float, pydantic.Field(gt=0)] | None = None
+    max_retries: Annotated[int, pydantic.Field(ge=0)] | None = None
+    tool_choice: Literal["auto", "required"] | None = None
+    seed: int | None = None
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _name_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+class BlockWire(StrictModel):
+    label: Annotated[str, pydantic.Field(pattern=LABEL_PATTERN)]
+    value: str = ""
+    limit: Annotated[int, pydantic.Field(gt=0)] = DEFAULT_LIMIT
+    description: str | None = None
+    read_only: bool = False
+    metadata: dict[str, Any] = pydantic.Field(default_factory=dict)
+
+    @pydantic.model_validator(mode="after")
+    def _fits(self) -> BlockWire:
+        if len(self.value) > self.limit:
+            raise ValueError(
+                f"value of block '{self.label}' has {len(self.value)} characters, over its limit of "
+                f"{self.limit}: raise `limit` or shorten `value`"
+            )
+        return self
+
+
+class AgentSettingsWire(StrictModel):
+    system: str | None = pydantic.Field(None, description="System prompt; memory is appended after it")
+    system_file: str | None = pydantic.Field(None, description="System prompt file, relative to agents.yaml")
+    model: ModelWire | None = None
+    blocks: list[BlockWire] | None = None
+    tools: list[str] | None = None
+    max_steps: Annotated[int, pydantic.Field(ge=1)] | None = None
+
+
+class AgentWire(AgentSettingsWire):
+    extends: str | None = pydantic.Field(None, description="Name of another agent to inherit from")
+    description: str | None = None
+
+
+class AgentsFileWire(StrictModel):
+    defaults: AgentSettingsWire | None = None
+    agents: Annotated[
+        dict[Annotated[str, pydantic.Field(pattern=LABEL_PATTERN)], AgentWire], pydantic.Field(min_length=1)
+    ]
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of agents.yaml, for editors (yaml-language-server)."""
+    return AgentsFileWire.model_json_schema()
+
+
+# ---------------------------------------------------------------- runtime specs (what runs)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str
+    base_url: str | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 120.0
+    max_retries: int = 2
+    tool_choice: Literal["auto", "required"] = "required"
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    label: str
+    value: str
+    limit: int = DEFAULT_LIMIT
+    description: str | None = None
+    read_only: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def new_block(self, value: str | None = None) -> Block:
+        return Block(
+            label=self.label,
+            value=self.value if value is None else value,
+            limit=self.limit,
+            description=self.description,
+            read_only=self.read_only,
+            metadata=dict(self.metadata),
+        )
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    name: str
+    system: str
+    model: ModelSettings
+    blocks: tuple[BlockSpec, ...]
+    tools: tuple[Tool, ...]
+    max_steps: int = DEFAULT_MAX_STEPS
+    description: str | None = None
+
+    def new_memory(self, overrides: dict[str, str] | None = None) -> Memory:
+        overrides = overrides or {}
+        return Memory(spec.new_block(overrides.get(spec.label)) for spec in self.blocks)
+
+    def system_message(self, memory: Memory) -> str:
+        """The system prompt with compiled memory: at `{CORE_MEMORY}` if present, else after a blank line."""
+        compiled = memory.compile()
+        if MEMORY_PLACEHOLDER in self.system:
+            return self.system.replace(MEMORY_PLACEHOLDER, compiled)
+        return f"{self.system}\n\n{compiled}" if compiled else self.system
+
+    def tool(self, name: str) -> Tool | None:
+        return next((tool for tool in self.tools if tool.name == name), None)
+
+
+@dataclass(frozen=True)
+class AgentsConfig:
+    path: Path
+    agents: dict[str, AgentSpec]
+
+    def get(self, name: str) -> AgentSpec:
+        try:
+            return self.agents[name]
+        except KeyError:
+            raise ConfigError(
+                [
+                    Problem(
+                        str(self.path),
+                        None,
+                        None,
+                        "agents",
+                        f"no agent named '{name}'; defined: {', '.join(self.agents)}",
+                    )
+                ]
+            ) from None
+
+
+def load_agents(path: str | os.PathLike[str] = DEFAULT_AGENTS_FILE) -> AgentsConfig:
+    """Load, validate and compile an agents file; every mistake in it is reported in one ConfigError."""
+    file = Path(path)
+    doc = load_yaml(file, ConfigError)
+    wire, problems = validate_document(AgentsFileWire, doc)
+    if wire is None:
+        raise ConfigError(problems)
+    compiler = _Compiler(file, doc, wire)
+    agents = {name: spec for name in wire.agents if (spec := compiler.compile(name)) is not None}
+    if compiler.problems:
+        raise ConfigError(compiler.problems)
+    return AgentsConfig(file, agents)
+
+
+class _Compiler:
+    def __init__(self, file: Path, doc: YamlDocument, wire: AgentsFileWire) -> None:
+        self.file = file
+        self.doc = doc
+        self.wire = wire
+        self.problems: list[Problem] = []
+        self._tools: dict[str, Tool | None] = {}
+
+    def fail(self, loc: Loc, message: str) -> None:
+        self.problems.append(self.doc.problem(loc, message))
+
+    def compile(self, name: str) -> AgentSpec | None:
+        chain = self._chain(name)
+        if chain is None:
+            return None
+        layers: list[tuple[Loc, AgentSettingsWire]] = []
+        if self.wire.defaults is not None:
+            layers.append((("defaults",), self.wire.defaults))
+        layers += [(("agents", link), self.wire.agents[link]) for link in reversed(chain)]
+        here: Loc = ("agents", name)
+        before = len(self.problems)
+
+        system_text: str | None = None
+        model: dict[str, Any] = {}
+        blocks: dict[str, tuple[Loc, BlockWire]] = {}
+        tool_refs: tuple[Loc, list[str]] | None = None
+        max_steps = DEFAULT_MAX_STEPS
+        for loc, layer in layers:
+            if layer.system is not None and layer.system_file is not None:
+                self.fail((*loc, "system_file"), "give either `system` or `system_file`, not both")
+            if layer.system is not None:
+                system_text = layer.system
+            elif layer.system_file is not None:
+                system_text = self._read_system_file((*loc, "system_file"), layer.system_file)
+            if layer.model is not None:
+                model.update(layer.model.model_dump(exclude_none=True))
+            if layer.blocks is not None:
+                seen: set[str] = set()
+                for index, block in enumerate(layer.blocks):
+                    if block.label in seen:
+                        self.fail((*loc, "blocks", index, "label"), f"duplicate block label '{block.label}'")
+                    seen.add(block.label)
+                    blocks[block.label] = ((*loc, "blocks", index), block)
+            if layer.tools is not None:
+                tool_refs = ((*loc, "tools"), layer.tools)
+            if layer.max_steps is not None:
+                max_steps = layer.max_steps
+
+        if system_text is None:
+            self.fail(here, "no system prompt: set `system` or `system_file` (here or in `defaults`)")
+        if "name" not in model:
+            self.fail(here, "no model: set `model: <name>` or a `model:` mapping (here or in `defaults`)")
+        tools = self._tools_for(tool_refs) if tool_refs else ()
+        if not any(tool.name == "send_message" for tool in tools):
+            self.fail(
+                tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`"
+            )
+        if len(self.problems) > before or system_text is None:
+            return None
+        return AgentSpec(
+            name=name,
+            system=system_text,
+            model=ModelSettings(**model),
+            blocks=tuple(BlockSpec(**wire.model_dump()) for _, wire in blocks.values()),
+            tools=tools,
+            max_steps=max_steps,
+            description=self.wire.agents[name].description,
+        )
+
+    def _chain(self, name: str) -> list[str] | None:
+        """[name, parent, grandparent, ...] following `extends`, or None after reporting a bad link."""
+        chain = [name]
+        while (parent := self.wire.agents[chain[-1]].extends) is not None:
+            loc: Loc = ("agents", chain[-1], "extends")
+            if parent not in self.wire.agents:
+                self.fail(loc, f"no agent named '{parent}' to extend; defined: {', '.join(self.wire.agents)}")
+                return None
+            if parent in chain:
+                self.fail(loc, f"`extends` loops: {' -> '.join([*chain, parent])}")
+                return None
+            chain.append(parent)
+        return chain
+
+    def _read_system_file(self, loc: Loc, relative: str) -> str | None:
+        path = self.file.parent / relative
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\n")
+        except OSError as exc:
+            self.fail(loc, f"cannot read system prompt file '{path}': {exc.strerror or exc}")
+            return None
+
+    def _tools_for(self, refs: tuple[Loc, list[str]]) -> tuple[Tool, ...]:
+        loc, names = refs
+        tools: list[Tool] = []
+        for index, reference in enumerate(names):
+            if reference not in self._tools:
+                try:
+                    self._tools[reference] = resolve_tool(reference, self.file.parent)
+                except ToolDefinitionError as exc:
+                    self._tools[reference] = None
+                    self.fail((*loc, index), str(exc))
+            tool = self._tools[reference]
+            if tool is None:
+                continue
+            if any(t.name == tool.name for t in tools):
+                self.fail((*loc, index), f"two tools are named '{tool.name}'")
+                continue
+            tools.append(tool)
+        return tuple(tools)

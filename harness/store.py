@@ -1,0 +1,261 @@
+"""Agent state in SQLite: blocks, messages, and every step with its tool calls, results and block edits.
+
+Each step is written in one transaction, so a crash loses at most the step in flight. The schema grows
+by append-only migrations (never edit one that has shipped; add the next).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import StoreError
+from harness.memory import Block, Memory
+
+if TYPE_CHECKING:
+    from harness.agent import Agent, AgentState, StepRecord
+
+DEFAULT_DB = ".harness/state.db"
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_initial",
+        """
+        CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            turns INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE blocks (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id),
+            position INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            value TEXT NOT NULL,
+            "limit" INTEGER NOT NULL,
+            description TEXT,
+            read_only INTEGER NOT NULL,
+            metadata TEXT NOT NULL,
+            UNIQUE (agent_id, label)
+        );
+        CREATE TABLE steps (
+            id INTEGER PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id),
+            turn INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            content TEXT,
+            usage TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id),
+            step_id INTEGER REFERENCES steps(id),
+            turn INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE tool_calls (
+            id INTEGER PRIMARY KEY,
+            step_id INTEGER NOT NULL REFERENCES steps(id),
+            position INTEGER NOT NULL,
+            call_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            result TEXT NOT NULL,
+            heartbeat INTEGER NOT NULL
+        );
+        CREATE TABLE block_edits (
+            id INTEGER PRIMARY KEY,
+            tool_call_id INTEGER NOT NULL REFERENCES tool_calls(id),
+            label TEXT NOT NULL,
+            old_value TEXT NOT NULL,
+            new_value TEXT NOT NULL
+        );
+        CREATE INDEX messages_by_agent ON messages (agent_id, id);
+        CREATE INDEX steps_by_agent ON steps (agent_id, id);
+        """,
+    ),
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Store:
+    def __init__(self, path: str | Path = DEFAULT_DB) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                self.db.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+            unknown = applied - {name for name, _ in MIGRATIONS}
+            if unknown:
+                raise StoreError(
+                    f"the state database {self.path} was written by a newer harness "
+                    f"(unknown migrations: {', '.join(sorted(unknown))})"
+                )
+            for name, sql in MIGRATIONS:
+                if name not in applied:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+
+    # ------------------------------------------------------------ writing
+
+    def create_agent(self, state: AgentState) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)", (state.id, state.name, _now())
+            )
+            for position, block in enumerate(state.memory):
+                db.execute(
+                    'INSERT INTO blocks (id, agent_id, position, label, value, "limit", description, read_only,'
+                    " metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        block.id,
+                        state.id,
+                        position,
+                        block.label,
+                        block.value,
+                        block.limit,
+                        block.description,
+                        int(block.read_only),
+                        json.dumps(block.metadata),
+                    ),
+                )
+
+    def save_user_message(self, agent: Agent, turn: int, message: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE agents SET turns = ? WHERE id = ?", (agent.turns, agent.state.id))
+            db.execute(
+                "INSERT INTO messages (agent_id, turn, body, created_at) VALUES (?, ?, ?, ?)",
+                (agent.state.id, turn, json.dumps(message), _now()),
+            )
+
+    def save_step(self, agent: Agent, step: StepRecord, messages: list[dict[str, Any]]) -> None:
+        """The step's record, its messages, its tool calls and edits, and the blocks: all or nothing."""
+        agent_id = agent.state.id
+        now = _now()
+        with self.transaction() as db:
+            step_id = db.execute(
+                "INSERT INTO steps (agent_id, turn, step, model, content, usage, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (agent_id, step.turn, step.index, step.model, step.content, json.dumps(step.usage), now),
+            ).lastrowid
+            for position, call in enumerate(step.tool_calls):
+                call_row = db.execute(
+                    "INSERT INTO tool_calls (step_id, position, call_id, name, arguments, ok, result, heartbeat)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        step_id,
+                        position,
+                        call.call_id,
+                        call.name,
+                        call.arguments,
+                        int(call.ok),
+                        call.result,
+                        int(call.heartbeat),
+                    ),
+                ).lastrowid
+                db.executemany(
+                    "INSERT INTO block_edits (tool_call_id, label, old_value, new_value) VALUES (?, ?, ?, ?)",
+                    [(call_row, edit.label, edit.old, edit.new) for edit in call.edits],
+                )
+            db.executemany(
+                "INSERT INTO messages (agent_id, step_id, turn, body, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(agent_id, step_id, step.turn, json.dumps(message), now) for message in messages],
+            )
+            db.executemany(
+                "UPDATE blocks SET value = ? WHERE id = ?",
+                [(block.value, block.id) for block in agent.memory],
+            )
+
+    # ------------------------------------------------------------ reading
+
+    def find_agent(self, name: str) -> str | None:
+        row = self.db.execute("SELECT id FROM agents WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def get_block(self, block_id: str) -> Block | None:
+        """As Letta's `client.get_block(id)`: None when no block has that id."""
+        row = self.db.execute(
+            'SELECT id, label, value, "limit", description, read_only, metadata FROM blocks WHERE id = ?',
+            (block_id,),
+        ).fetchone()
+        return None if row is None else _block(row)
+
+    def get_core_memory(self, agent_id: str) -> Memory:
+        """As Letta's `client.get_core_memory(agent_id)`: the blocks as persisted, in their order."""
+        rows = self.db.execute(
+            'SELECT id, label, value, "limit", description, read_only, metadata FROM blocks'
+            " WHERE agent_id = ? ORDER BY position",
+            (agent_id,),
+        ).fetchall()
+        return Memory(_block(row) for row in rows)
+
+    def load_messages(self, agent_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT body FROM messages WHERE agent_id = ? ORDER BY id", (agent_id,))
+        return [json.loads(row[0]) for row in rows]
+
+    def turns(self, agent_id: str) -> int:
+        row = self.db.execute("SELECT turns FROM agents WHERE id = ?", (agent_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def tool_calls(self, agent_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT s.turn, s.step, t.name, t.arguments, t.ok, t.result FROM tool_calls t"
+            " JOIN steps s ON s.id = t.step_id WHERE s.agent_id = ? ORDER BY t.id",
+            (agent_id,),
+        )
+        keys = ("turn", "step", "name", "arguments", "ok", "result")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _block(row: tuple[Any, ...]) -> Block:
+    block_id, label, value, limit, description, read_only, metadata = row
+    return Block(
+        label=label,
+        value=value,
+        limit=limit,
+        description=description,
+        read_only=bool(read_only),
+        metadata=json.loads(metadata),
+        id=block_id,
+    )

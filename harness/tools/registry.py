@@ -1,0 +1,43 @@
+"""Find a tool by name: a built-in Letta tool, or `package.module:function` imported from the project."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from harness.tools.builtin import BUILTIN_TOOLS, TERMINAL_TOOLS
+from harness.tools.schema import Tool, ToolDefinitionError, tool_from_function
+
+
+def resolve_tool(reference: str, project_dir: Path) -> Tool:
+    """Resolve a tool reference from agents.yaml.
+
+    Import paths resolve from the agents file's folder first (as pytest does with its rootdir), so a
+    project's `examples/task_queue.py` is found without being installed.
+    """
+    if reference in BUILTIN_TOOLS:
+        return tool_from_function(BUILTIN_TOOLS[reference], terminal=reference in TERMINAL_TOOLS)
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ToolDefinitionError(
+            f"unknown tool '{reference}': use a built-in ({', '.join(BUILTIN_TOOLS)}) "
+            "or an import path 'package.module:function'"
+        )
+    root = str(project_dir.resolve())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ToolDefinitionError(
+            f"cannot import module '{module_name}' for tool '{reference}': {exc}"
+        ) from None
+    except Exception as exc:
+        raise ToolDefinitionError(
+            f"importing '{module_name}' for tool '{reference}' failed: {type(exc).__name__}: {exc}"
+        ) from None
+    function = getattr(module, attribute, None)
+    if function is None:
+        raise ToolDefinitionError(f"module '{module_name}' has no function '{attribute}'")
+    return tool_from_function(function, terminal=attribute in TERMINAL_TOOLS)

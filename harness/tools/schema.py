@@ -1,0 +1,167 @@
+"""Turn a typed, Google-docstring'd Python function into an OpenAI tool: schema, validation, call.
+
+pydantic builds both the JSON schema and the argument validator from one model made from the signature,
+so what the model is told and what the harness accepts cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import docstring_parser
+import pydantic
+
+# Parameters the harness fills in itself; they never appear in the schema the model sees.
+STATE_PARAMETERS = ("agent_state", "self")
+
+HEARTBEAT_PARAMETER = "request_heartbeat"
+HEARTBEAT_SCHEMA = {
+    "type": "boolean",
+    "description": "Request an immediate heartbeat after function execution. Set to `True` if you want to "
+    "send a follow-up message or run a follow-up function.",
+}
+
+
+class ToolDefinitionError(Exception):
+    """A function cannot be offered to the model as it stands; the message names the function and fix."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    ok: bool
+    message: str
+
+    def to_content(self) -> str:
+        """What the model receives, shaped as Letta's `package_function_response` (without the clock)."""
+        return json.dumps({"status": "OK" if self.ok else "Failed", "message": self.message})
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    function: Callable[..., Any]
+    arguments_model: type[pydantic.BaseModel]
+    state_parameter: str | None
+    terminal: bool
+
+    def parameters_schema(self) -> dict[str, Any]:
+        schema = _clean_schema(self.arguments_model.model_json_schema())
+        if not self.terminal:
+            schema["properties"][HEARTBEAT_PARAMETER] = dict(HEARTBEAT_SCHEMA)
+            schema["required"] = [*schema.get("required", []), HEARTBEAT_PARAMETER]
+        return schema
+
+    def openai_schema(self) -> dict[str, Any]:
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters_schema(),
+            },
+        }
+
+    def call(self, agent_state: Any, arguments: dict[str, Any]) -> ToolResult:
+        """Validate and run; any failure becomes a Failed result for the model, never an exception."""
+        try:
+            parsed = self.arguments_model.model_validate(arguments)
+        except pydantic.ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
+            )
+            return ToolResult(False, f"Error executing function {self.name}: invalid arguments: {details}")
+        kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        if self.state_parameter is not None:
+            kwargs[self.state_parameter] = agent_state
+        try:
+            value = self.function(**kwargs)
+        except Exception as exc:
+            return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
+        return ToolResult(True, str(value))
+
+
+def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) -> Tool:
+    name = getattr(function, "__name__", None)
+    if not name or not callable(function):
+        raise ToolDefinitionError(f"{function!r} is not a named function")
+    where = f"tool function '{function.__module__}.{function.__qualname__}'"
+    doc = docstring_parser.parse(inspect.getdoc(function) or "", style=docstring_parser.DocstringStyle.GOOGLE)
+    description = "\n\n".join(part for part in (doc.short_description, doc.long_description) if part)
+    if not description:
+        raise ToolDefinitionError(f"{where} has no docstring: the model needs a description of the tool")
+    documented = {param.arg_name: param for param in doc.params}
+    signature = inspect.signature(function)
+    state_parameter: str | None = None
+    fields: dict[str, Any] = {}
+    for index, (param_name, param) in enumerate(signature.parameters.items()):
+        if index == 0 and param_name in STATE_PARAMETERS:
+            state_parameter = param_name
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ToolDefinitionError(
+                f"{where}: *{param_name} cannot be described to the model; name each argument"
+            )
+        if param.annotation is inspect.Parameter.empty:
+            raise ToolDefinitionError(
+                f"{where}: parameter '{param_name}' has no type annotation (add one, e.g. `{param_name}: str`)"
+            )
+        described = documented.get(param_name)
+        if described is None or not (described.description or "").strip():
+            raise ToolDefinitionError(
+                f"{where}: parameter '{param_name}' is not described in the docstring's Args section "
+                f"(add `{param_name} (type): what it is`)"
+            )
+        annotation = _resolve(function, param_name, param.annotation, where)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param_name] = (
+            annotation,
+            pydantic.Field(default=default, description=" ".join(described.description.split())),
+        )
+    model = pydantic.create_model(  # type: ignore[call-overload]
+        f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
+    )
+    return Tool(name, description, function, model, state_parameter, terminal)
+
+
+def _resolve(function: Callable[..., Any], param_name: str, annotation: Any, where: str) -> Any:
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, vars(typing) | getattr(function, "__globals__", {}))
+    except Exception as exc:
+        raise ToolDefinitionError(
+            f"{where}: the annotation of '{param_name}' ({annotation!r}) cannot be resolved: {exc}"
+        ) from None
+
+
+def _clean_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop pydantic's titles and, for optional parameters, the `null` branch: the model should just omit
+    them, and small models choke on `anyOf`."""
+    schema = _drop_titles(schema)
+    schema.pop("additionalProperties", None)
+    schema.setdefault("properties", {})
+    for prop in schema["properties"].values():
+        branches = prop.get("anyOf")
+        if branches and {"type": "null"} in branches:
+            rest = [b for b in branches if b != {"type": "null"}]
+            if len(rest) == 1:
+                del prop["anyOf"]
+                prop.update(rest[0])
+        if prop.get("default", 0) is None:
+            del prop["default"]
+    schema.setdefault("required", [])
+    return schema
+
+
+def _drop_titles(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_titles(v) for k, v in value.items() if k != "title" or not isinstance(v, str)}
+    if isinstance(value, list):
+        return [_drop_titles(v) for v in value]
+    return value

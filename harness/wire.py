@@ -1,0 +1,104 @@
+"""Turn pydantic validation errors on YAML data into located, human problems (file:line: key: fix)."""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from typing import Any
+
+import pydantic
+
+from harness.errors import Problem
+from harness.yamlsource import Loc, YamlDocument
+
+
+class StrictModel(pydantic.BaseModel):
+    """Base of every wire model: unknown keys are errors, never silently ignored."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+M = typing.TypeVar("M", bound=pydantic.BaseModel)
+
+
+def validate_document(model: type[M], doc: YamlDocument) -> tuple[M | None, list[Problem]]:
+    """Validate the whole document at once so every mistake in a file is reported together."""
+    try:
+        return model.model_validate(doc.data if doc.data is not None else {}), []
+    except pydantic.ValidationError as exc:
+        problems = [_problem(model, doc, err) for err in exc.errors(include_url=False)]
+        return None, _dedupe(problems)
+
+
+def _problem(root: type[pydantic.BaseModel], doc: YamlDocument, err: Any) -> Problem:
+    loc: Loc = tuple(part for part in err["loc"] if not _is_branch_tag(part))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        valid = _fields_at(root, loc[:-1])
+        hint = ""
+        close = difflib.get_close_matches(key, valid, n=1)
+        if close:
+            hint = f"did you mean '{close[0]}'? "
+        return doc.problem(loc, f"unknown key '{key}'; {hint}valid keys: {', '.join(valid)}")
+    if kind == "missing":
+        return doc.problem(loc, "required key is missing")
+    message = err["msg"]
+    if kind.startswith("value_error"):
+        message = message.removeprefix("Value error, ")
+    elif "input" in err and not isinstance(err["input"], dict | list):
+        message += f" (got {err['input']!r})"
+    return doc.problem(loc, message)
+
+
+def _is_branch_tag(part: Any) -> bool:
+    # pydantic names union branches and function validators in `loc`; they are not YAML keys.
+    return isinstance(part, str) and (part.startswith("function-") or part in _BRANCH_TAGS)
+
+
+_BRANCH_TAGS = {"str", "int", "float", "bool", "list[str]", "dict[str,any]"}
+
+
+def _fields_at(root: type[pydantic.BaseModel], loc: Loc) -> list[str]:
+    """The keys valid at `loc`, found by walking the model's annotations along the path."""
+    current: Any = root
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, pydantic.BaseModel) and isinstance(part, str):
+            field = current.model_fields.get(part)
+            if field is None:
+                return []
+            current = field.annotation
+        elif typing.get_origin(current) in (list, dict, tuple):
+            current = typing.get_args(current)[-1]
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
+        return [field.alias or name for name, field in current.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Optional[X] / X | None / Annotated[X, ...] -> X, when exactly one model-like branch remains."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        if origin in (typing.Union, type(int | None)):
+            branches = [a for a in typing.get_args(annotation) if a is not type(None)]
+            models = [b for b in branches if isinstance(b, type) and issubclass(b, pydantic.BaseModel)]
+            annotation = models[0] if len(models) == 1 else branches[0]
+            continue
+        return annotation
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[str] = set()
+    out = []
+    for problem in problems:
+        if str(problem) not in seen:
+            seen.add(str(problem))
+            out.append(problem)
+    return out
