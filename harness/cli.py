@@ -65,9 +65,70 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="NAME", help="override the agent's model name")
     p.set_defaults(command=_chat)
 
+    p = commands.add_parser("run", help="replay scenarios from their cassettes, offline (the main job)")
+    _scenario_options(p, agents_option)
+    p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
+    p.set_defaults(command=_run, mode="none")
+
+    p = commands.add_parser("record", help="record scenarios' cassettes from a live model endpoint")
+    _scenario_options(p, agents_option)
+    p.add_argument("--mode", choices=("all", "new"), default="all",
+                   help="all: re-record every exchange (default); new: record only what is missing")
+    p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
+    p.set_defaults(command=_run)
+
     p = commands.add_parser("schema", help="print the JSON Schema of agents.yaml (for editors)")
     p.set_defaults(command=lambda _args: _print_json(json_schema()))
     return parser
+
+
+def _scenario_options(p: argparse.ArgumentParser, agents_option: Callable[[argparse.ArgumentParser], None]) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
+    agents_option(p)
+    p.add_argument("--cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)")
+    p.add_argument("--base-url", metavar="URL", help="model endpoint to record from (overrides agents.yaml)")
+    p.add_argument("--model", metavar="NAME", help="model name (overrides agents.yaml; replay must use the same)")
+    p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing scenario")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.report import summary_table, write_report
+    from harness.scenarios import ScenarioRunner, load_scenario
+    from harness.scenarios.discovery import discover
+    from harness.scenarios.runner import ScenarioResult
+
+    config = load_agents(args.agents)
+    root = config.path.parent
+    paths = [Path(p) for p in args.paths] or [root / "scenarios"]
+    scenarios = [load_scenario(path) for path in discover(paths)]
+    runner = ScenarioRunner(
+        config,
+        Path(args.cassettes) if args.cassettes else root / "cassettes",
+        mode=args.mode,
+        base_url=args.base_url,
+        model_name=args.model,
+    )
+    for scenario in scenarios:  # every scenario is checked against agents.yaml before anything runs
+        runner.spec_for(scenario)
+    results: list[ScenarioResult] = []
+    for scenario in scenarios:
+        if args.mode != "none":
+            print(f"recording {scenario.path} ...", file=sys.stderr, flush=True)
+        result = runner.run(scenario)
+        results.append(result)
+        if result.outcome in ("failed", "xpassed"):
+            print(result.explain() + "\n", file=sys.stderr)
+        if result.unplayed:
+            print(f"{scenario.path}: warning: {len(result.unplayed)} recorded interaction(s) never played "
+                  f"(indexes {result.unplayed}) in {result.cassette}", file=sys.stderr)
+        if args.exitfirst and not result.ok:
+            break
+    print(summary_table(results, root))
+    if args.report:
+        write_report(results, Path(args.report), root)
+    return 0 if all(result.ok for result in results) else 1
 
 
 def _print_json(value: object) -> int:

@@ -43,10 +43,13 @@ class ChatModel(Protocol):
 
 
 class OpenAIChatModel:
-    def __init__(self, settings: ModelSettings, *, http_client: httpx2.Client | None = None) -> None:
+    def __init__(
+        self, settings: ModelSettings, *, http_client: httpx2.Client | None = None, api_key: str | None = None
+    ) -> None:
+        """`api_key` overrides the environment (replay passes a dummy: a cassette needs no key)."""
         self.settings = settings
         self.base_url = settings.base_url or OPENAI_BASE_URL
-        key = os.environ.get(settings.api_key_env)
+        key = api_key or os.environ.get(settings.api_key_env)
         if not key:
             if settings.base_url is None:
                 raise LLMError(

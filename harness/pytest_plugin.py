@@ -1,1 +1,130 @@
-"""pytest plugin: collects scenario files as tests (filled in by the scenarios work)."""
+"""pytest plugin: every YAML file under a scenario folder is a test, replayed from its cassette.
+
+Options (also as ini keys `harness_agents`, `harness_cassettes`, `harness_scenarios`):
+`--harness-agents FILE`, `--harness-cassettes DIR`, `--harness-record-mode none|new|all`,
+`--harness-base-url URL`, `--harness-model NAME`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cassettes import RecordModeName
+from harness.config import load_agents
+from harness.errors import HarnessError
+from harness.scenarios.model import Scenario, load_scenario
+from harness.scenarios.runner import ScenarioResult, ScenarioRunner
+
+RUNNER_KEY = pytest.StashKey[ScenarioRunner]()
+
+
+class UnplayedInteractionsWarning(UserWarning):
+    """A cassette holds exchanges the scenario no longer makes: re-record it to prune them."""
+
+
+class ScenarioFailed(Exception):
+    def __init__(self, result: ScenarioResult) -> None:
+        super().__init__(result.explain())
+        self.result = result
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "agent scenarios replayed from cassettes (harness)")
+    group.addoption("--harness-agents", metavar="FILE", help="agents file (default: ini harness_agents, agents.yaml)")
+    group.addoption("--harness-cassettes", metavar="DIR", help="cassette folder (default: cassettes)")
+    group.addoption("--harness-record-mode", choices=("none", "new", "all"), default=None,
+                    help="none: replay only, never touch the network (default); new: record what is missing; "
+                         "all: re-record everything")
+    group.addoption("--harness-base-url", metavar="URL", help="model endpoint to record from")
+    group.addoption("--harness-model", metavar="NAME", help="model name (replay must use the same)")
+    parser.addini("harness_agents", "agents file, relative to the rootdir", default="agents.yaml")
+    parser.addini("harness_cassettes", "cassette folder, relative to the rootdir", default="cassettes")
+    parser.addini("harness_scenarios", "folder names whose YAML files are scenarios", type="args",
+                  default=["scenarios"])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "harness_scenario: a scenario file collected by the harness plugin")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    folders = set(parent.config.getini("harness_scenarios"))
+    try:
+        relative = file_path.relative_to(parent.config.rootpath)
+    except ValueError:
+        relative = file_path
+    if not folders.intersection(relative.parts[:-1]):
+        return None
+    return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def _runner(config: pytest.Config) -> ScenarioRunner:
+    runner = config.stash.get(RUNNER_KEY, None)
+    if runner is None:
+        root = config.rootpath
+        agents = config.getoption("harness_agents") or config.getini("harness_agents")
+        cassettes = config.getoption("harness_cassettes") or config.getini("harness_cassettes")
+        mode: RecordModeName = config.getoption("harness_record_mode") or "none"
+        agents_path = Path(agents) if Path(agents).is_absolute() else root / agents
+        runner = ScenarioRunner(
+            load_agents(agents_path),
+            Path(cassettes) if Path(cassettes).is_absolute() else root / cassettes,
+            mode=mode,
+            base_url=config.getoption("harness_base_url"),
+            model_name=config.getoption("harness_model"),
+        )
+        config.stash[RUNNER_KEY] = runner
+    return runner
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        runner = _runner(self.config)
+        scenario = load_scenario(self.path)
+        runner.spec_for(scenario)
+        item = ScenarioItem.from_parent(self, name=self.path.stem, scenario=scenario)
+        item.add_marker(pytest.mark.harness_scenario)
+        if scenario.wire.xfail is not None:
+            item.add_marker(pytest.mark.xfail(reason=scenario.wire.xfail, strict=True, raises=ScenarioFailed))
+        yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, HarnessError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style=style))
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+
+    def runtest(self) -> None:
+        result = _runner(self.config).run(self.scenario)
+        self.user_properties.append(("steps", result.steps))
+        if result.unplayed:
+            warnings.warn(
+                UnplayedInteractionsWarning(
+                    f"{self.scenario.path}: {len(result.unplayed)} recorded interaction(s) never played "
+                    f"(indexes {result.unplayed}) in {result.cassette}; re-record to prune them"
+                ),
+                stacklevel=1,
+            )
+        if result.failures or result.stale:
+            raise ScenarioFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed | HarnessError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo, style=style))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = self.scenario.line(("turns",))
+        return self.path, (line - 1) if line else 0, f"scenario: {self.scenario.wire.description or self.name}"

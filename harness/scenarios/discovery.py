@@ -1,0 +1,22 @@
+"""Finding scenario files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from harness.errors import ScenarioError
+
+SUFFIXES = (".yaml", ".yml")
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ScenarioError(f"{path}: no such scenario file or folder")
+    return found

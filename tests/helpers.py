@@ -1,0 +1,116 @@
+"""Shared test helpers: scripted chat-completion responses, a mock-transport model and a local HTTP server."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from harness.config import ModelSettings
+from harness.llm import OpenAIChatModel
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_AGENTS = ROOT / "agents.yaml"
+
+# The seed notebook's `chat_memory.compile()` output, byte for byte.
+SEED_MEMORY = (
+    '<persona characters="27/5000">\nYou are a helpful assistant\n</persona>\n'
+    '<human characters="9/5000">\nName: Bob\n</human>'
+)
+
+TEST_SETTINGS = ModelSettings(name="test-model", base_url="http://llm.test/v1", max_retries=0, timeout=10)
+
+
+def call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None) -> dict[str, Any]:
+    """One tool call as the server sends it; `arguments` may be a raw (even malformed) string."""
+    raw = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": call_id or f"server-{name}", "type": "function", "function": {"name": name, "arguments": raw}}
+
+
+def completion(*calls: dict[str, Any], content: str | None = None, model: str = "scripted-model") -> dict[str, Any]:
+    """A chat.completion body with the given tool calls (or plain text)."""
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if calls:
+        message["tool_calls"] = list(calls)
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop", "logprobs": None}
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+def reply(text: str, call_id: str | None = None) -> dict[str, Any]:
+    return completion(call("send_message", {"message": text}, call_id))
+
+
+class Script:
+    """Scripted responses served in order; every request body is recorded."""
+
+    def __init__(self, responses: list[Any]) -> None:
+        self.responses = list(responses)
+        self.requests: list[dict[str, Any]] = []
+
+    def next_response(self, body: dict[str, Any]) -> Any:
+        self.requests.append(body)
+        if not self.responses:
+            return httpx2.Response(500, json={"error": {"message": "test script exhausted", "type": "server_error"}})
+        return self.responses.pop(0)
+
+    def handler(self, request: httpx2.Request) -> httpx2.Response:
+        item = self.next_response(json.loads(request.content))
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, httpx2.Response):
+            return item
+        return httpx2.Response(200, json=item)
+
+    def model(self, settings: ModelSettings = TEST_SETTINGS) -> OpenAIChatModel:
+        return OpenAIChatModel(settings, http_client=httpx2.Client(transport=httpx2.MockTransport(self.handler)))
+
+    @property
+    def system_messages(self) -> list[str]:
+        return [body["messages"][0]["content"] for body in self.requests]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    script: Script
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        item = self.server.script.next_response(body)  # type: ignore[attr-defined]
+        status, payload = (item.status_code, item.json()) if isinstance(item, httpx2.Response) else (200, item)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve(script: Script) -> Iterator[str]:
+    """A real OpenAI-compatible endpoint on 127.0.0.1 serving `script`; yields its base_url."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.script = script  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.agent import AgentState
+from harness.memory import Block, Memory
+from harness.tools.registry import resolve_tool
+from harness.tools.schema import ToolDefinitionError
+from tests.helpers import ROOT
+
+
+def test_builtin_resolves_by_name() -> None:
+    tool = resolve_tool("send_message", ROOT)
+    assert tool.name == "send_message" and tool.terminal
+
+
+@pytest.mark.parametrize("reference", ["send_mesage", "module:", ":fn", "web_search"])
+def test_unknown_tool_reference(reference: str) -> None:
+    with pytest.raises(ToolDefinitionError, match=f"unknown tool '{reference}'"):
+        resolve_tool(reference, ROOT)
+
+
+def test_missing_module_and_function(tmp_path: Path) -> None:
+    with pytest.raises(ToolDefinitionError, match="cannot import module 'no_such_module_xyz'"):
+        resolve_tool("no_such_module_xyz:fn", tmp_path)
+    with pytest.raises(ToolDefinitionError, match="module 'examples.task_queue' has no function 'nope'"):
+        resolve_tool("examples.task_queue:nope", ROOT)
+
+
+def test_module_failing_on_import_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "broken_tools_mod_a1.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(ToolDefinitionError, match="importing 'broken_tools_mod_a1' .* RuntimeError: boom"):
+        resolve_tool("broken_tools_mod_a1:fn", tmp_path)
+
+
+def test_project_module_resolves_from_agents_folder(tmp_path: Path) -> None:
+    (tmp_path / "project_tools_mod_b2.py").write_text(
+        "def shout(agent_state, text: str) -> str:\n"
+        '    """Shout text.\n\n    Args:\n        text (str): What to shout.\n    """\n'
+        "    return text.upper()\n"
+    )
+    tool = resolve_tool("project_tools_mod_b2:shout", tmp_path)
+    assert tool.name == "shout" and not tool.terminal
+    assert tool.call(AgentState("a", "a", Memory()), {"text": "hi"}).message == "HI"
+
+
+def test_task_queue_is_fifo() -> None:
+    push = resolve_tool("examples.task_queue:task_queue_push", ROOT)
+    pop = resolve_tool("examples.task_queue:task_queue_pop", ROOT)
+    assert push.state_parameter == "self" and pop.state_parameter == "self"
+    state = AgentState("a", "task_agent", Memory([Block("tasks", "[]", limit=2000)]))
+    assert push.call(state, {"task_description": "Explain my name"}).ok
+    assert push.call(state, {"task_description": "Tell a story"}).ok
+    assert json.loads(state.memory.get_block("tasks").value) == ["Explain my name", "Tell a story"]
+    assert pop.call(state, {}).message == "Explain my name"
+    assert pop.call(state, {}).message == "Tell a story"
+    assert state.memory.get_block("tasks").value == "[]"
+    empty = pop.call(state, {})
+    assert empty.ok and empty.message == "None"

@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.agent import AgentState
+from harness.memory import Memory
+from harness.tools.builtin import core_memory_append, core_memory_replace, send_message
+from harness.tools.schema import HEARTBEAT_PARAMETER, ToolDefinitionError, ToolResult, tool_from_function
+from tests.helpers import ROOT
+
+STATE = AgentState("agent-test", "test", Memory())
+
+
+def test_non_terminal_tool_gets_required_heartbeat() -> None:
+    schema = tool_from_function(core_memory_append).openai_schema()
+    assert schema["type"] == "function"
+    function = schema["function"]
+    assert function["name"] == "core_memory_append"
+    assert function["description"] == "Append to the contents of core memory."
+    params = function["parameters"]
+    assert list(params["properties"]) == ["label", "content", HEARTBEAT_PARAMETER]
+    assert params["required"] == ["label", "content", HEARTBEAT_PARAMETER]
+    assert params["properties"][HEARTBEAT_PARAMETER]["type"] == "boolean"
+    assert params["properties"]["label"] == {
+        "type": "string",
+        "description": "Section of the memory to be edited (persona or human).",
+    }
+
+
+def test_terminal_send_message_has_no_heartbeat() -> None:
+    params = tool_from_function(send_message, terminal=True).parameters_schema()
+    assert list(params["properties"]) == ["message"]
+    assert params["required"] == ["message"]
+
+
+def test_hidden_state_parameters_are_absent() -> None:
+    for function in (send_message, core_memory_append, core_memory_replace):
+        text = json.dumps(tool_from_function(function).openai_schema())
+        assert "agent_state" not in text
+        assert tool_from_function(function).state_parameter == "agent_state"
+    from harness.tools.registry import resolve_tool
+
+    push = resolve_tool("examples.task_queue:task_queue_push", ROOT)
+    assert "self" not in push.parameters_schema()["properties"]
+    assert push.parameters_schema()["required"] == ["task_description", HEARTBEAT_PARAMETER]
+
+
+def test_schema_has_no_pydantic_titles() -> None:
+    text = json.dumps(tool_from_function(core_memory_replace).openai_schema())
+    assert '"title"' not in text
+
+
+def test_parameters_schema_is_fresh_each_time() -> None:
+    tool = tool_from_function(core_memory_append)
+    first = tool.parameters_schema()
+    first["required"].append("mutated")
+    assert tool.parameters_schema()["required"] == ["label", "content", HEARTBEAT_PARAMETER]
+
+
+def no_annotation(agent_state, label, content: str) -> None:  # type: ignore[no-untyped-def]
+    """Do something.
+
+    Args:
+        label (str): The label.
+        content (str): The content.
+    """
+
+
+def undocumented_arg(agent_state: Any, label: str, content: str) -> None:
+    """Do something.
+
+    Args:
+        label (str): The label.
+    """
+
+
+def empty_description(label: str) -> None:
+    """Do something.
+
+    Args:
+        label (str):
+    """
+
+
+def no_docstring(label: str) -> None:
+    pass
+
+
+def var_args(*labels: str) -> None:
+    """Do something.
+
+    Args:
+        labels (str): Labels.
+    """
+
+
+def bad_annotation(label: NoSuchType) -> None:  # type: ignore[name-defined]  # noqa: F821
+    """Do something.
+
+    Args:
+        label (NoSuchType): The label.
+    """
+
+
+@pytest.mark.parametrize(
+    ("function", "fragment"),
+    [
+        (no_annotation, "parameter 'label' has no type annotation"),
+        (undocumented_arg, "parameter 'content' is not described in the docstring's Args section"),
+        (empty_description, "parameter 'label' is not described"),
+        (no_docstring, "has no docstring"),
+        (var_args, "*labels cannot be described"),
+        (bad_annotation, "annotation of 'label' ('NoSuchType') cannot be resolved"),
+    ],
+)
+def test_undescribable_functions_are_refused_by_name(function: Any, fragment: str) -> None:
+    with pytest.raises(ToolDefinitionError) as info:
+        tool_from_function(function)
+    message = str(info.value)
+    assert f"'{__name__}.{function.__name__}'" in message
+    assert fragment in message
+
+
+def search(agent_state: Any, query: str, limit: int = 5, tag: str | None = None) -> str:
+    """Search things.
+
+    Longer explanation of the search.
+
+    Args:
+        query (str): What to look for.
+        limit (int): How many
+            results at most.
+        tag (Optional[str]): Only results with this tag.
+    """
+    return f"{query}|{limit}|{tag}"
+
+
+def test_optional_parameters() -> None:
+    tool = tool_from_function(search)
+    params = tool.parameters_schema()
+    assert params["required"] == ["query", HEARTBEAT_PARAMETER]
+    assert params["properties"]["tag"] == {"type": "string", "description": "Only results with this tag."}
+    assert "anyOf" not in json.dumps(params)
+    assert params["properties"]["limit"] == {"type": "integer", "default": 5, "description": "How many results at most."}
+    assert tool.description == "Search things.\n\nLonger explanation of the search."
+    assert tool.call(STATE, {"query": "q"}) == ToolResult(True, "q|5|None")
+    assert tool.call(STATE, {"query": "q", "limit": 2, "tag": "t"}) == ToolResult(True, "q|2|t")
+    assert tool.call(STATE, {"query": "q", "tag": None}).ok
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragment"),
+    [
+        ({}, "query: Field required"),
+        ({"query": 3}, "query: Input should be a valid string"),
+        ({"query": "q", "limit": "many"}, "limit: Input should be a valid integer"),
+        ({"query": "q", "colour": "red"}, "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_arguments_give_failed_result(arguments: dict[str, Any], fragment: str) -> None:
+    result = tool_from_function(search).call(STATE, arguments)
+    assert not result.ok
+    assert result.message.startswith("Error executing function search: invalid arguments: ")
+    assert fragment in result.message
+    assert json.loads(result.to_content()) == {"status": "Failed", "message": result.message}
+
+
+def explode(x: int) -> None:
+    """Always fails.
+
+    Args:
+        x (int): Anything.
+    """
+    raise KeyError("nope")
+
+
+def test_exception_in_tool_gives_failed_result() -> None:
+    tool = tool_from_function(explode)
+    assert tool.state_parameter is None
+    assert tool.call(STATE, {"x": 1}) == ToolResult(False, "Error executing function explode: KeyError: 'nope'")
+
+
+@given(st.dictionaries(st.text(max_size=8), st.none() | st.booleans() | st.integers() | st.text(max_size=5)))
+def test_arbitrary_arguments_never_raise(arguments: dict[str, Any]) -> None:
+    tool = tool_from_function(core_memory_append)
+    result = tool.call(AgentState("a", "a", Memory()), arguments)
+    assert isinstance(result, ToolResult)
+    assert not result.ok  # no block exists, so nothing can succeed
+    assert json.loads(result.to_content())["status"] == "Failed"
