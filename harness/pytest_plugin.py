@@ -95,10 +95,10 @@ class ScenarioFile(pytest.File):
             item.add_marker(pytest.mark.xfail(reason=scenario.wire.xfail, strict=True, raises=ScenarioFailed))
         yield item
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, HarnessError):
             return str(excinfo.value)
-        return str(super().repr_failure(excinfo, style=style))
+        return str(super().repr_failure(excinfo))
 
 
 class ScenarioItem(pytest.Item):

@@ -182,6 +182,11 @@ class ScenarioRunner:
         loc = ("turns", turn, "user")
         line = scenario.line(loc)
         where = f"{scenario.path}:{line}" if line else str(scenario.path)
+        if not session.path.exists():
+            return [
+                f"{where}: no cassette at {session.path}: this scenario has not been recorded yet",
+                f"  record it with: harness record {scenario.path}",
+            ]
         lines = [
             f"{where}: {dotted(loc)}: the cassette {session.path} has no recorded response for turn {turn + 1}, "
             f"step {step} (the agent, its prompt or tools, the model settings or the scenario changed)",
@@ -189,7 +194,7 @@ class ScenarioRunner:
         sent = session.last_request.body if session.last_request is not None else None
         nearest = nearest_recorded(session, sent)
         if nearest is None:
-            lines.append("  the cassette is empty or missing")
+            lines.append("  the cassette holds no interactions")
         else:
             _, diff = nearest
             lines.append("  diff between the nearest recorded request and the one sent now:")

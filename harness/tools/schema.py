@@ -121,9 +121,9 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param_name] = (
             annotation,
-            pydantic.Field(default=default, description=" ".join(described.description.split())),
+            pydantic.Field(default=default, description=" ".join((described.description or "").split())),
         )
-    model = pydantic.create_model(  # type: ignore[call-overload]
+    model = pydantic.create_model(
         f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
     )
     return Tool(name, description, function, model, state_parameter, terminal)

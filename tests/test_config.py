@@ -1,0 +1,329 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.config import AgentsConfig, ModelSettings, json_schema, load_agents
+from harness.errors import ConfigError
+from harness.memory import Block, Memory
+from tests.helpers import ROOT, SEED_AGENTS, SEED_MEMORY
+
+Load = Callable[[str], AgentsConfig]
+Write = Callable[..., Path]
+
+
+def problems_of(write_agents: Write, text: str) -> tuple[Path, ConfigError]:
+    path = write_agents(text)
+    with pytest.raises(ConfigError) as info:
+        load_agents(path)
+    return path, info.value
+
+
+# ------------------------------------------------------------------ the real agents.yaml
+
+
+def test_seed_agents_file_loads(seed_config: AgentsConfig) -> None:
+    assert list(seed_config.agents)[:2] == ["chat", "task_agent"]
+    chat = seed_config.get("chat")
+    assert chat.model.temperature == 0
+    assert chat.model.api_key_env == "OPENAI_API_KEY"
+    assert chat.model == seed_config.get("task_agent").model  # both from `defaults`
+    assert [t.name for t in chat.tools] == ["send_message", "core_memory_append", "core_memory_replace"]
+    assert chat.new_memory().compile() == SEED_MEMORY
+    task = seed_config.get("task_agent")
+    assert [t.name for t in task.tools][-2:] == ["task_queue_push", "task_queue_pop"]
+    memory = task.new_memory()
+    assert memory.list_block_labels() == ["persona", "human", "tasks"]
+    assert memory.get_block("tasks").value == "[]"
+    assert {b.limit for b in memory} == {2000}
+    assert memory.get_block("tasks").description == "Pending tasks, a JSON list of strings"
+
+
+def test_seed_system_message_is_prompt_then_memory(seed_config: AgentsConfig) -> None:
+    chat = seed_config.get("chat")
+    prompt = (ROOT / "prompts" / "memgpt_chat.txt").read_text().rstrip("\n")
+    assert chat.system == prompt
+    assert chat.system_message(chat.new_memory()) == prompt + "\n\n" + SEED_MEMORY
+
+
+def test_unknown_agent_name(seed_config: AgentsConfig) -> None:
+    with pytest.raises(ConfigError, match="no agent named 'nope'; defined: chat, task_agent"):
+        seed_config.get("nope")
+
+
+def test_json_schema_describes_the_file() -> None:
+    schema = json_schema()
+    assert schema["required"] == ["agents"]
+    assert "defaults" in schema["properties"]
+
+
+# ------------------------------------------------------------------ located mistakes
+
+
+def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) -> None:
+    path, error = problems_of(
+        write_agents,
+        """
+        agents:
+          chat:
+            model: gpt-4o-mini
+            sytem: hello
+            tools: [send_message]
+        """,
+    )
+    assert len(error.problems) == 1
+    problem = error.problems[0]
+    assert (problem.file, problem.line, problem.key) == (str(path), 4, "agents.chat.sytem")
+    text = str(error)
+    assert text.startswith(f"{path}:4:")
+    assert "agents.chat.sytem" in text
+    assert "did you mean 'system'?" in text
+    assert "valid keys: system, system_file, model, blocks, tools, max_steps, extends, description" in text
+
+
+def test_several_mistakes_are_reported_together(write_agents: Write) -> None:
+    path, error = problems_of(
+        write_agents,
+        """
+        defaults:
+          model: {name: m, temprature: 0}
+        agents:
+          chat:
+            system: hi
+            blocks:
+              - {label: human, value: Bob, limt: 10}
+            tools: [send_message]
+            max_steps: many
+        """,
+    )
+    keys = {p.key: p for p in error.problems}
+    assert set(keys) == {"defaults.model.temprature", "agents.chat.blocks[0].limt", "agents.chat.max_steps"}
+    assert keys["defaults.model.temprature"].line == 2
+    assert "did you mean 'temperature'?" in keys["defaults.model.temprature"].message
+    assert keys["agents.chat.blocks[0].limt"].line == 7
+    assert "did you mean 'limit'?" in keys["agents.chat.blocks[0].limt"].message
+    assert "valid keys: label, value, limit, description, read_only, metadata" in str(error)
+    assert keys["agents.chat.max_steps"].line == 9
+    assert "(got 'many')" in keys["agents.chat.max_steps"].message
+    assert len(str(error).splitlines()) == 3
+    assert all(line.startswith(str(path)) for line in str(error).splitlines())
+
+
+def test_compile_mistakes_are_reported_together(write_agents: Write) -> None:
+    _, error = problems_of(
+        write_agents,
+        """
+        defaults:
+          model: m
+        agents:
+          a:
+            extends: b
+            system: s
+            tools: [send_message]
+          b:
+            extends: a
+            system: s
+            tools: [send_message]
+          orphan:
+            extends: nobody
+          silent:
+            tools: [send_message]
+          dup:
+            system: s
+            blocks:
+              - {label: y}
+              - {label: y}
+            tools: [send_message, send_mesage]
+          mute:
+            system: s
+            tools: [core_memory_append]
+        """,
+    )
+    by_key = {p.key: p.message for p in error.problems}
+    assert "`extends` loops: a -> b -> a" in by_key["agents.b.extends"]
+    assert "`extends` loops: b -> a -> b" in by_key["agents.a.extends"]
+    assert by_key["agents.orphan.extends"].startswith("no agent named 'nobody' to extend; defined: a, b, orphan")
+    assert by_key["agents.silent"].startswith("no system prompt")
+    assert by_key["agents.dup.blocks[1].label"] == "duplicate block label 'y'"
+    assert by_key["agents.dup.tools[1]"].startswith("unknown tool 'send_mesage'")
+    assert "add `send_message` to `tools`" in by_key["agents.mute.tools"]
+    assert len(error.problems) == 7
+
+
+def test_block_value_over_limit(write_agents: Write) -> None:
+    _, error = problems_of(
+        write_agents,
+        """
+        agents:
+          chat:
+            model: m
+            system: s
+            blocks:
+              - {label: human, value: "Name: Bob", limit: 4}
+            tools: [send_message]
+        """,
+    )
+    [problem] = error.problems
+    assert problem.key == "agents.chat.blocks[0]"
+    assert problem.line == 6
+    assert problem.message == "value of block 'human' has 9 characters, over its limit of 4: raise `limit` or shorten `value`"
+
+
+def test_missing_model_and_both_prompts(write_agents: Write) -> None:
+    path = write_agents(
+        """
+        agents:
+          chat:
+            system: s
+            system_file: p.txt
+            tools: [send_message]
+        """
+    )
+    (path.parent / "p.txt").write_text("from file\n")
+    with pytest.raises(ConfigError) as info:
+        load_agents(path)
+    messages = sorted(p.message for p in info.value.problems)
+    assert any(m.startswith("give either `system` or `system_file`") for m in messages)
+    assert any(m.startswith("no model") for m in messages)
+
+
+def test_unreadable_system_file(write_agents: Write) -> None:
+    _, error = problems_of(
+        write_agents,
+        """
+        agents:
+          chat:
+            model: m
+            system_file: missing.txt
+            tools: [send_message]
+        """,
+    )
+    assert error.problems[0].key == "agents.chat.system_file"
+    assert "cannot read system prompt file" in error.problems[0].message
+
+
+def test_duplicate_yaml_key_and_bad_syntax(write_agents: Write) -> None:
+    _, error = problems_of(
+        write_agents,
+        """
+        agents:
+          chat:
+            model: m
+            model: n
+        """,
+    )
+    assert (error.problems[0].line, error.problems[0].key, error.problems[0].message) == (
+        4, "agents.chat.model", "duplicate key"
+    )
+    _, error = problems_of(write_agents, "agents:\n  chat: [unclosed\n")
+    assert error.problems[0].message.startswith("invalid YAML")
+    assert error.problems[0].line is not None
+
+
+def test_missing_file_and_empty_file(tmp_path: Path, write_agents: Write) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_agents(tmp_path / "nope.yaml")
+    _, error = problems_of(write_agents, "")
+    assert [(p.key, p.message) for p in error.problems] == [("agents", "required key is missing")]
+
+
+# ------------------------------------------------------------------ merging
+
+
+def test_defaults_and_extends_merge(load_text: Load) -> None:
+    config = load_text(
+        """
+        defaults:
+          model: {name: base-model, temperature: 0.5, timeout: 30}
+          system: default prompt
+          tools: [send_message]
+          max_steps: 4
+        agents:
+          parent:
+            model: {base_url: "http://127.0.0.1:9/v1", temperature: 0.1}
+            blocks:
+              - {label: persona, value: "I am the parent"}
+              - {label: human, value: "Name: Bob"}
+            tools: [send_message, core_memory_append]
+          child:
+            extends: parent
+            description: the child
+            model: {temperature: 1.0}
+            system: child prompt
+            blocks:
+              - {label: human, value: "Name: Alice", limit: 100}
+              - {label: tasks, value: "[]"}
+            tools: [send_message, core_memory_replace]
+        """
+    )
+    parent, child = config.get("parent"), config.get("child")
+    assert parent.system == "default prompt"
+    assert parent.model == ModelSettings(name="base-model", base_url="http://127.0.0.1:9/v1", temperature=0.1, timeout=30)
+    assert child.model == ModelSettings(name="base-model", base_url="http://127.0.0.1:9/v1", temperature=1.0, timeout=30)
+    assert child.system == "child prompt"
+    assert child.max_steps == parent.max_steps == 4
+    assert child.description == "the child" and parent.description is None
+    memory = child.new_memory()
+    assert memory.list_block_labels() == ["persona", "human", "tasks"]
+    assert memory.values() == {"persona": "I am the parent", "human": "Name: Alice", "tasks": "[]"}
+    assert memory.get_block("human").limit == 100
+    assert [t.name for t in child.tools] == ["send_message", "core_memory_replace"]
+    assert [t.name for t in parent.tools] == ["send_message", "core_memory_append"]
+
+
+def test_new_memory_overrides_and_fresh_blocks(load_text: Load) -> None:
+    spec = load_text(
+        """
+        agents:
+          chat:
+            model: m
+            system: s
+            blocks: [{label: human, value: "Name: Bob", read_only: true, metadata: {k: 1}}]
+            tools: [send_message]
+        """
+    ).get("chat")
+    first, second = spec.new_memory(), spec.new_memory({"human": "Name: Eve"})
+    assert first.get_block("human").value == "Name: Bob"
+    assert second.get_block("human").value == "Name: Eve"
+    assert first.get_block("human").id != second.get_block("human").id
+    assert first.get_block("human").read_only
+    first.get_block("human").metadata["k"] = 2
+    assert spec.new_memory().get_block("human").metadata == {"k": 1}
+
+
+def test_memory_placeholder_in_system_prompt(load_text: Load) -> None:
+    spec = load_text(
+        """
+        agents:
+          chat:
+            model: m
+            system: "Before\\n{CORE_MEMORY}\\nAfter"
+            tools: [send_message]
+        """
+    ).get("chat")
+    memory = Memory([Block("human", "Name: Bob")])
+    assert spec.system_message(memory) == 'Before\n<human characters="9/5000">\nName: Bob\n</human>\nAfter'
+    assert spec.system_message(Memory()) == "Before\n\nAfter"
+
+
+def test_system_file_is_relative_to_agents_file(write_agents: Write) -> None:
+    path = write_agents(
+        """
+        agents:
+          chat:
+            model: m
+            system_file: prompts/p.txt
+            tools: [send_message]
+        """
+    )
+    (path.parent / "prompts").mkdir()
+    (path.parent / "prompts" / "p.txt").write_text("From a file.\n\n")
+    spec = load_agents(path).get("chat")
+    assert spec.system == "From a file."
+    assert spec.system_message(Memory()) == "From a file."
+
+
+def test_seed_agents_constant_points_at_repo() -> None:
+    assert SEED_AGENTS.is_file()
