@@ -197,10 +197,14 @@ class _Compiler:
         self.doc = doc
         self.wire = wire
         self.problems: list[Problem] = []
+        self.failed = False
         self._tools: dict[str, Tool | None] = {}
 
     def fail(self, loc: Loc, message: str) -> None:
-        self.problems.append(self.doc.problem(loc, message))
+        self.failed = True
+        problem = self.doc.problem(loc, message)
+        if problem not in self.problems:  # a mistake in `defaults` or a parent is met by every agent using it
+            self.problems.append(problem)
 
     def compile(self, name: str) -> AgentSpec | None:
         chain = self._chain(name)
@@ -211,8 +215,9 @@ class _Compiler:
             layers.append((("defaults",), self.wire.defaults))
         layers += [(("agents", link), self.wire.agents[link]) for link in reversed(chain)]
         here: Loc = ("agents", name)
-        before = len(self.problems)
+        self.failed = False
 
+        system_given = False
         system_text: str | None = None
         model: dict[str, Any] = {}
         blocks: dict[str, tuple[Loc, BlockWire]] = {}
@@ -221,6 +226,8 @@ class _Compiler:
         for loc, layer in layers:
             if layer.system is not None and layer.system_file is not None:
                 self.fail((*loc, "system_file"), "give either `system` or `system_file`, not both")
+            if layer.system is not None or layer.system_file is not None:
+                system_given = True
             if layer.system is not None:
                 system_text = layer.system
             elif layer.system_file is not None:
@@ -239,7 +246,7 @@ class _Compiler:
             if layer.max_steps is not None:
                 max_steps = layer.max_steps
 
-        if system_text is None:
+        if not system_given:
             self.fail(here, "no system prompt: set `system` or `system_file` (here or in `defaults`)")
         if "name" not in model:
             self.fail(here, "no model: set `model: <name>` or a `model:` mapping (here or in `defaults`)")
@@ -248,7 +255,7 @@ class _Compiler:
             self.fail(
                 tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`"
             )
-        if len(self.problems) > before or system_text is None:
+        if self.failed or system_text is None:
             return None
         return AgentSpec(
             name=name,

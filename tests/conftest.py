@@ -68,13 +68,13 @@ agents:
 
 
 @pytest.fixture
-def test_config(load_text: Callable[[str], AgentsConfig]) -> AgentsConfig:
+def agents_config(load_text: Callable[[str], AgentsConfig]) -> AgentsConfig:
     return load_text(TEST_AGENTS)
 
 
 @pytest.fixture
-def chat_spec(test_config: AgentsConfig) -> AgentSpec:
-    return test_config.get("chat")
+def chat_spec(agents_config: AgentsConfig) -> AgentSpec:
+    return agents_config.get("chat")
 
 
 @pytest.fixture

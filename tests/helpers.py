@@ -106,7 +106,7 @@ def serve(script: Script) -> Iterator[str]:
     """A real OpenAI-compatible endpoint on 127.0.0.1 serving `script`; yields its base_url."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.script = script  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"

@@ -26,13 +26,13 @@ def test_unknown_tool_reference(reference: str) -> None:
 def test_missing_module_and_function(tmp_path: Path) -> None:
     with pytest.raises(ToolDefinitionError, match="cannot import module 'no_such_module_xyz'"):
         resolve_tool("no_such_module_xyz:fn", tmp_path)
-    with pytest.raises(ToolDefinitionError, match="module 'examples.task_queue' has no function 'nope'"):
+    with pytest.raises(ToolDefinitionError, match=r"module 'examples\.task_queue' has no function 'nope'"):
         resolve_tool("examples.task_queue:nope", ROOT)
 
 
 def test_module_failing_on_import_is_reported(tmp_path: Path) -> None:
     (tmp_path / "broken_tools_mod_a1.py").write_text("raise RuntimeError('boom')\n")
-    with pytest.raises(ToolDefinitionError, match="importing 'broken_tools_mod_a1' .* RuntimeError: boom"):
+    with pytest.raises(ToolDefinitionError, match=r"importing 'broken_tools_mod_a1' .* RuntimeError: boom"):
         resolve_tool("broken_tools_mod_a1:fn", tmp_path)
 
 

@@ -146,7 +146,11 @@ def test_optional_parameters() -> None:
     assert params["required"] == ["query", HEARTBEAT_PARAMETER]
     assert params["properties"]["tag"] == {"type": "string", "description": "Only results with this tag."}
     assert "anyOf" not in json.dumps(params)
-    assert params["properties"]["limit"] == {"type": "integer", "default": 5, "description": "How many results at most."}
+    assert params["properties"]["limit"] == {
+        "type": "integer",
+        "default": 5,
+        "description": "How many results at most.",
+    }
     assert tool.description == "Search things.\n\nLonger explanation of the search."
     assert tool.call(STATE, {"query": "q"}) == ToolResult(True, "q|5|None")
     assert tool.call(STATE, {"query": "q", "limit": 2, "tag": "t"}) == ToolResult(True, "q|2|t")

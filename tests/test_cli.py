@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import io
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from tests.helpers import ROOT, SEED_AGENTS, SEED_MEMORY, Script, call, completion, reply, serve
+
+Write = Callable[..., Path]
+
+MISSPELT = """
+agents:
+  chat:
+    model: m
+    sytem: hello
+    tools: [send_message]
+"""
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--agents", str(SEED_AGENTS)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{SEED_AGENTS}: ok (")
+    assert "chat, task_agent" in out
+
+
+def test_validate_misspelt_key_exits_2_with_located_error(
+    write_agents: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_agents(MISSPELT)
+    assert main(["validate", "--agents", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"error: {path}:4:")
+    assert "agents.chat.sytem: unknown key 'sytem'; did you mean 'system'?" in captured.err
+    assert "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_validate_reports_every_problem(write_agents: Write, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_agents(
+        """
+        agents:
+          chat:
+            modle: m
+            sytem: hello
+            tools: [send_message]
+        """
+    )
+    assert main(["validate", "--agents", str(path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == "error: 2 problems"
+    assert lines[1].startswith(f"  {path}:3:") and "did you mean 'model'?" in lines[1]
+    assert lines[2].startswith(f"  {path}:4:") and "did you mean 'system'?" in lines[2]
+
+
+def test_validate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--agents", str(tmp_path / "none.yaml")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+def test_compile_prints_prompt_then_seed_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", "chat", "--agents", str(SEED_AGENTS)]) == 0
+    out = capsys.readouterr().out
+    prompt = (ROOT / "prompts" / "memgpt_chat.txt").read_text(encoding="utf-8").rstrip("\n")
+    assert out == prompt + "\n\n" + SEED_MEMORY + "\n"
+    assert out.endswith("\n\n" + SEED_MEMORY + "\n")
+
+
+def test_compile_with_tools(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", "chat", "--agents", str(SEED_AGENTS), "--tools"]) == 0
+    out = capsys.readouterr().out
+    tools = json.loads(out[out.index("\n[") + 1 :])
+    assert [t["function"]["name"] for t in tools] == ["send_message", "core_memory_append", "core_memory_replace"]
+
+
+def test_compile_unknown_agent(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compile", "nobody", "--agents", str(SEED_AGENTS)]) == 2
+    err = capsys.readouterr().err
+    assert "no agent named 'nobody'" in err and "Traceback" not in err
+
+
+def test_schema_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    assert "agents" in json.loads(capsys.readouterr().out)["properties"]
+
+
+def test_bad_command_line_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["compile"])
+    assert info.value.code == 2
+    assert "AGENT" in capsys.readouterr().err
+
+
+def chat(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], stdin: str, *args: str
+) -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(["chat", "chat", "--agents", str(SEED_AGENTS), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_chat_end_to_end_survives_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "state.db")
+    first = Script(
+        [
+            completion(
+                call(
+                    "core_memory_replace",
+                    {"label": "human", "old_content": "Bob", "new_content": "Alice", "request_heartbeat": True},
+                ),
+                content="Saving the name.",
+            ),
+            reply("Nice to meet you, Alice!"),
+        ]
+    )
+    with serve(first) as url:
+        code, out, err = chat(monkeypatch, capsys, "My name is Alice\n\n/memory\n", "--db", db, "--base-url", url,
+                              "--model", "scripted")
+    assert code == 0, err
+    assert "chat> Nice to meet you, Alice!" in out
+    assert '<human characters="11/5000">\nName: Alice\n</human>' in out
+    assert "0 earlier turns) on scripted" in err
+    assert "(Saving the name.)" in err
+    assert "-> core_memory_replace(" in err and ") ok: None" in err
+    assert "Traceback" not in err
+    assert len(first.requests) == 2
+    assert first.requests[0]["model"] == "scripted"
+    assert SEED_MEMORY in first.requests[0]["messages"][0]["content"]
+
+    second = Script([reply("You are Alice.")])
+    with serve(second) as url:
+        code, out, err = chat(monkeypatch, capsys, "/memory\nWho am I?\n/quit\nnever sent\n", "--db", db,
+                              "--base-url", url)
+    assert code == 0, err
+    assert "1 earlier turns" in err
+    assert out.count('<human characters="11/5000">\nName: Alice\n</human>') == 1
+    assert "chat> You are Alice." in out
+    [body] = second.requests
+    assert "Name: Alice" in body["messages"][0]["content"]
+    assert "Name: Bob" not in body["messages"][0]["content"]
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "tool", "assistant", "tool", "user"]
+    assert body["messages"][1] == {"role": "user", "content": "My name is Alice"}
+    assert body["messages"][-1] == {"role": "user", "content": "Who am I?"}
+
+
+def test_chat_reports_turn_end_without_reply(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = Script([completion(content="plain words")])
+    with serve(script) as url:
+        code, out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(tmp_path / "s.db"), "--base-url", url)
+    assert code == 0
+    assert "chat> plain words" in out
+    assert "[turn ended: no_tool_call]" in err
+
+
+def test_chat_without_api_key_is_one_line_exit_1(
+    write_agents: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    path = write_agents(
+        """
+        agents:
+          chat:
+            model: gpt-4o-mini
+            system: s
+            tools: [send_message]
+        """
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello\n"))
+    assert main(["chat", "chat", "--agents", str(path), "--db", str(tmp_path / "s.db")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no API key: set the environment variable OPENAI_API_KEY")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_chat_unreachable_endpoint_is_one_line_exit_1(
+    write_agents: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = write_agents(
+        f"""
+        agents:
+          chat:
+            model: {{name: m, base_url: "http://127.0.0.1:{port}/v1", max_retries: 0, timeout: 5}}
+            system: s
+            tools: [send_message]
+        """
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello\n"))
+    code = main(["chat", "chat", "--agents", str(path), "--db", str(tmp_path / "s.db")])
+    err = capsys.readouterr().err
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot reach the model endpoint http://127.0.0.1:{port}/v1: ")
+    assert "Traceback" not in err

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import socket
+
+import httpx2
+import pytest
+
+from harness.config import ModelSettings
+from harness.errors import LLMError, RunError
+from harness.llm import NO_KEY, OPENAI_BASE_URL, OpenAIChatModel
+from tests.helpers import TEST_SETTINGS, Script, call, completion
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def unused_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_connection_refused_is_one_line_naming_the_endpoint() -> None:
+    base_url = f"http://127.0.0.1:{unused_port()}/v1"
+    model = OpenAIChatModel(ModelSettings(name="m", base_url=base_url, max_retries=0, timeout=5))
+    with pytest.raises(LLMError) as info:
+        model.complete(MESSAGES, [])
+    message = str(info.value)
+    assert message.startswith(f"cannot reach the model endpoint {base_url}: ")
+    assert "\n" not in message
+    assert isinstance(info.value, RunError) and info.value.exit_code == 1
+
+
+def test_unauthorized_names_the_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+    script = Script([httpx2.Response(401, json={"error": {"message": "Incorrect API key", "type": "auth"}})])
+    model = script.model(ModelSettings(name="gpt-4o-mini", max_retries=0))
+    with pytest.raises(LLMError) as info:
+        model.complete(MESSAGES, [])
+    assert str(info.value) == (
+        f"the model endpoint {OPENAI_BASE_URL} refused the API key from $OPENAI_API_KEY (HTTP 401)"
+    )
+    assert len(script.requests) == 1
+
+
+def test_forbidden_is_also_a_key_problem() -> None:
+    script = Script([httpx2.Response(403, json={"error": {"message": "no"}})])
+    with pytest.raises(LLMError, match=r"refused the API key from \$OPENAI_API_KEY \(HTTP 403\)"):
+        script.model().complete(MESSAGES, [])
+
+
+def test_missing_api_key_without_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(LLMError, match="no API key: set the environment variable OPENAI_API_KEY"):
+        OpenAIChatModel(ModelSettings(name="gpt-4o-mini"))
+    monkeypatch.delenv("MY_KEY", raising=False)
+    with pytest.raises(LLMError, match="environment variable MY_KEY"):
+        OpenAIChatModel(ModelSettings(name="gpt-4o-mini", api_key_env="MY_KEY"))
+
+
+def test_key_from_named_variable_or_placeholder_for_local_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request.headers.get("authorization"))
+        return httpx2.Response(200, json=completion(content="hi"))
+
+    client = httpx2.Client(transport=httpx2.MockTransport(handler))
+    OpenAIChatModel(TEST_SETTINGS, http_client=client).complete(MESSAGES, [])
+    monkeypatch.setenv("MY_KEY", "sk-mine")
+    OpenAIChatModel(ModelSettings(name="m", api_key_env="MY_KEY"), http_client=client).complete(MESSAGES, [])
+    assert seen == [f"Bearer {NO_KEY}", "Bearer sk-mine"]
+
+
+def test_other_http_error_is_one_line() -> None:
+    script = Script([httpx2.Response(500, json={"error": {"message": "model\n  overloaded", "type": "server"}})])
+    with pytest.raises(LLMError) as info:
+        script.model().complete(MESSAGES, [])
+    message = str(info.value)
+    assert message.startswith("the model endpoint http://llm.test/v1 answered HTTP 500: ")
+    assert "model overloaded" in message and "\n" not in message
+
+
+def test_timeout_names_the_limit() -> None:
+    script = Script([httpx2.ReadTimeout("slow")])
+    with pytest.raises(LLMError, match=r"^the model endpoint http://llm.test/v1 did not answer within 10 s$"):
+        script.model().complete(MESSAGES, [])
+
+
+def test_transport_error_becomes_llm_error() -> None:
+    script = Script([httpx2.ConnectError("no route")])
+    with pytest.raises(LLMError, match=r"cannot reach the model endpoint http://llm\.test/v1: no route$") as info:
+        script.model().complete(MESSAGES, [])
+    assert info.value.cause is not None
+
+
+def test_no_choices() -> None:
+    body = completion(content="x")
+    body["choices"] = []
+    with pytest.raises(LLMError, match="returned no choices"):
+        Script([body]).model().complete(MESSAGES, [])
+
+
+def test_request_body_and_parsed_response() -> None:
+    settings = ModelSettings(
+        name="m1", base_url="http://llm.test/v1", temperature=0.3, max_tokens=64, seed=7, tool_choice="auto",
+        max_retries=0,
+    )
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
+    script = Script([completion(call("f", {"a": 1}, "srv-1"), content="thinking")])
+    response = script.model(settings).complete(MESSAGES, tools)
+    body = script.requests[0]
+    assert body["model"] == "m1"
+    assert body["messages"] == MESSAGES
+    assert body["temperature"] == 0.3
+    assert body["max_tokens"] == 64 and body["seed"] == 7
+    assert body["tools"] == tools and body["tool_choice"] == "auto"
+    assert response.content == "thinking"
+    assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [("srv-1", "f", '{"a": 1}')]
+    assert response.model == "scripted-model"
+    assert response.finish_reason == "tool_calls"
+    assert response.usage == {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+
+
+def test_no_tools_means_no_tool_choice() -> None:
+    script = Script([completion(content="plain")])
+    response = script.model().complete(MESSAGES, [])
+    assert "tools" not in script.requests[0] and "tool_choice" not in script.requests[0]
+    assert "max_tokens" not in script.requests[0] and "seed" not in script.requests[0]
+    assert response.tool_calls == () and response.content == "plain"

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from harness.agent import Agent, AgentState, open_agent
+from harness.config import AgentSpec
+from harness.errors import LLMError, StoreError
+from harness.memory import Block, Memory
+from harness.store import Store
+from tests.helpers import Script, call, completion, reply
+
+HB = {"request_heartbeat": True}
+
+
+def rename_then_reply(new_name: str = "Alice") -> list[object]:
+    return [
+        completion(
+            call("core_memory_replace", {"label": "human", "old_content": "Bob", "new_content": new_name, **HB})
+        ),
+        reply(f"Hi {new_name}"),
+    ]
+
+
+def count(store: Store, table: str) -> int:
+    return int(store.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def test_turn_persists_across_restart(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    db = tmp_path / "state" / "state.db"
+    store = Store(db)
+    agent = open_agent(chat_spec, Script(rename_then_reply()).model(), store)
+    agent_id = agent.state.id
+    block_ids = [b.id for b in agent.memory]
+    agent.send("My name is Alice")
+    messages = list(agent.messages)
+    store.close()
+
+    reopened = Store(db)
+    script = Script([reply("Welcome back, Alice")])
+    resumed = open_agent(chat_spec, script.model(), reopened)
+    assert resumed.state.id == agent_id
+    assert resumed.turns == 1
+    assert resumed.memory.values() == {"persona": "You are a helpful assistant", "human": "Name: Alice"}
+    assert [b.id for b in resumed.memory] == block_ids
+    assert resumed.messages == messages
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant", "tool"]
+
+    resumed.send("Do you remember me?")
+    body = script.requests[0]
+    assert body["messages"][1:-1] == messages
+    assert '<human characters="11/5000">\nName: Alice\n</human>' in body["messages"][0]["content"]
+    assert reopened.turns(agent_id) == 2
+    reopened.close()
+
+
+def test_open_agent_creates_once_per_name(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    store = Store(tmp_path / "s.db")
+    first = open_agent(chat_spec, Script([]).model(), store)
+    assert store.find_agent("chat") == first.state.id
+    assert store.find_agent("other") is None
+    again = open_agent(chat_spec, Script([]).model(), store)
+    assert again.state.id == first.state.id
+    assert again.messages == [] and again.turns == 0
+    assert count(store, "agents") == 1
+    store.close()
+
+
+def test_get_block_and_core_memory(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    store = Store(tmp_path / "s.db")
+    agent = open_agent(chat_spec, Script(rename_then_reply()).model(), store)
+    agent.send("My name is Alice")
+    human = agent.memory.get_block("human")
+    block = store.get_block(human.id)
+    assert block is not None
+    assert (block.id, block.label, block.value, block.limit) == (human.id, "human", "Name: Alice", 5000)
+    assert store.get_block("block-00000000-0000-0000-0000-000000000000") is None
+    assert store.get_block("cut_and_paste_id_from_above") is None
+    memory = store.get_core_memory(agent.state.id)
+    assert memory.list_block_labels() == ["persona", "human"]
+    assert memory.compile() == agent.memory.compile()
+    assert store.get_core_memory("agent-unknown").get_blocks() == []
+    store.close()
+
+
+def test_block_attributes_round_trip(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    memory = Memory(
+        [
+            Block("tasks", "[]", limit=2000, description="Pending tasks", metadata={"k": [1, 2]}),
+            Block("persona", "fixed", read_only=True),
+        ]
+    )
+    store.create_agent(AgentState("agent-x", "x", memory))
+    loaded = store.get_core_memory("agent-x").get_blocks()
+    assert loaded == memory.get_blocks()  # dataclass equality: every field, id included
+    store.close()
+
+
+def test_step_records_tool_calls_and_edits(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    store = Store(tmp_path / "s.db")
+    agent = open_agent(chat_spec, Script(rename_then_reply()).model(), store)
+    agent.send("My name is Alice")
+    calls = store.tool_calls(agent.state.id)
+    assert [(c["turn"], c["step"], c["name"], c["ok"]) for c in calls] == [
+        (0, 0, "core_memory_replace", 1),
+        (0, 1, "send_message", 1),
+    ]
+    edits = store.db.execute("SELECT label, old_value, new_value FROM block_edits").fetchall()
+    assert edits == [("human", "Name: Bob", "Name: Alice")]
+    assert count(store, "steps") == 2
+    store.close()
+
+
+def test_failure_mid_turn_keeps_first_step_and_nothing_partial(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    db = tmp_path / "s.db"
+    store = Store(db)
+    script = Script([rename_then_reply()[0], httpx2.ConnectError("endpoint went away")])
+    agent = open_agent(chat_spec, script.model(), store)
+    with pytest.raises(LLMError, match="endpoint went away"):
+        agent.send("My name is Alice")
+    assert len(script.requests) == 2
+    store.close()
+
+    reopened = Store(db)
+    agent_id = reopened.find_agent("chat")
+    assert agent_id == agent.state.id
+    assert count(reopened, "steps") == 1
+    assert count(reopened, "tool_calls") == 1
+    assert reopened.get_core_memory(agent_id).get_block("human").value == "Name: Alice"
+    messages = reopened.load_messages(agent_id)
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
+    assert messages == agent.messages
+    reopened.close()
+
+
+def test_failure_while_saving_a_step_rolls_it_back(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    store = Store(tmp_path / "s.db")
+    agent = open_agent(chat_spec, Script(rename_then_reply()).model(), store)
+    # Make the second step's message insert fail, after its step and tool call rows were written.
+    store.db.execute(
+        "CREATE TRIGGER fail_second BEFORE INSERT ON messages WHEN NEW.body LIKE '%send_message%'"
+        " BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+    )
+    with pytest.raises(StoreError, match=r"^cannot write the state database .*s\.db: disk trouble$"):
+        agent.send("My name is Alice")
+    assert count(store, "steps") == 1
+    assert count(store, "tool_calls") == 1
+    assert [json.loads(b)["role"] for (b,) in store.db.execute("SELECT body FROM messages ORDER BY id")] == [
+        "user", "assistant", "tool"
+    ]
+    assert not store.db.in_transaction
+    # The store is still usable afterwards.
+    store.db.execute("DROP TRIGGER fail_second")
+    store.save_user_message(agent, 1, {"role": "user", "content": "again"})
+    assert count(store, "messages") == 4
+    store.close()
+
+
+def test_unknown_migration_raises_store_error(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    Store(db).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("INSERT INTO _migrations VALUES ('999_from_the_future', 'now')")
+    raw.close()
+    with pytest.raises(StoreError, match=r"newer harness \(unknown migrations: 999_from_the_future\)"):
+        Store(db)
+
+
+def test_reopening_does_not_reapply_migrations(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    Store(db).close()
+    store = Store(db)
+    assert [r[0] for r in store.db.execute("SELECT name FROM _migrations")] == ["001_initial"]
+    store.close()
+
+
+def test_not_a_database_raises_store_error(tmp_path: Path) -> None:
+    db = tmp_path / "garbage.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open the state database"):
+        Store(db)
+
+
+def test_in_memory_store(chat_spec: AgentSpec) -> None:
+    store = Store(":memory:")
+    agent = Agent(chat_spec, Script([reply("hi")]).model(), store=store)
+    store.create_agent(agent.state)
+    agent.send("hello")
+    assert store.load_messages(agent.state.id) == agent.messages
+    store.close()
