@@ -169,6 +169,8 @@ class CassetteSession:
 
     @property
     def metadata(self) -> dict[str, Any]:
+        if self.serializer.metadata is not None:  # just recorded: what was written to the file
+            return dict(self.serializer.metadata.get("recorded_with", {}))
         if self.cassette is None:
             return {}
         try:
@@ -213,7 +215,8 @@ def build_vcr(
         decode_compressed_response=True,
         filter_headers=list(SECRET_HEADERS),
         before_record_response=_keep_safe_response_headers,
-        filter_sensitive_data=[(secret, "<SECRET>") for secret in secrets if secret],
+        # vcrpy takes (placeholder, value) pairs: the value is hidden behind the placeholder on save.
+        filter_sensitive_data=[("<SECRET>", secret) for secret in secrets if secret],
         drop_unused_requests=mode == "all",
         serializer="harness-yaml",
     )

@@ -77,8 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
     p.set_defaults(command=_run)
 
-    p = commands.add_parser("schema", help="print the JSON Schema of agents.yaml (for editors)")
-    p.set_defaults(command=lambda _args: _print_json(json_schema()))
+    p = commands.add_parser("schema", help="print the JSON Schema of agents.yaml or of scenario files (for editors)")
+    p.add_argument("kind", nargs="?", choices=("agents", "scenario"), default="agents")
+    p.set_defaults(command=_schema)
     return parser
 
 
@@ -129,6 +130,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.report:
         write_report(results, Path(args.report), root)
     return 0 if all(result.ok for result in results) else 1
+
+
+def _schema(args: argparse.Namespace) -> int:
+    if args.kind == "scenario":
+        from harness.scenarios.model import ScenarioWire
+
+        return _print_json(ScenarioWire.model_json_schema())
+    return _print_json(json_schema())
 
 
 def _print_json(value: object) -> int:

@@ -33,6 +33,14 @@ class ScenarioFailed(Exception):
         self.result = result
 
 
+class StaleCassette(Exception):
+    """The cassette lacks a response the scenario needs: a failure even for an `xfail` scenario."""
+
+    def __init__(self, result: ScenarioResult) -> None:
+        super().__init__(result.explain())
+        self.result = result
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "agent scenarios replayed from cassettes (harness)")
     group.addoption("--harness-agents", metavar="FILE", help="agents file (default: ini harness_agents, agents.yaml)")
@@ -117,11 +125,13 @@ class ScenarioItem(pytest.Item):
                 ),
                 stacklevel=1,
             )
-        if result.failures or result.stale:
+        if result.stale:
+            raise StaleCassette(result)
+        if result.failures:
             raise ScenarioFailed(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, ScenarioFailed | HarnessError):
+        if isinstance(excinfo.value, ScenarioFailed | StaleCassette | HarnessError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo, style=style))
 

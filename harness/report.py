@@ -49,7 +49,7 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "description": scenario.wire.description,
         "outcome": result.outcome,
         "xfail_reason": scenario.wire.xfail,
-        "failures": result.explain().splitlines() if not result.outcome == "passed" else [],
+        "failures": result.explain().splitlines() if result.outcome != "passed" else [],
         "cassette": _relative(result.cassette, root),
         "recorded_with": result.recorded_with,
         "unplayed_interactions": result.unplayed,

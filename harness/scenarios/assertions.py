@@ -15,12 +15,20 @@ from harness.yamlsource import Loc, dotted
 LONG = 60  # values longer than this are shown as a diff, not side by side
 
 
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # "no value to show", unlike None, which a `json: null` check may expect
+
+
 @dataclass(frozen=True)
 class Failure:
     loc: Loc
     message: str
-    expected: Any = None
-    actual: Any = None
+    expected: Any = UNSET
+    actual: Any = UNSET
     label: str | None = None  # the block concerned, for its edit history
 
     @property
@@ -28,9 +36,6 @@ class Failure:
         return dotted(self.loc)
 
     def detail(self) -> list[str]:
-        if self.expected is None and self.actual is None:
-            return []
-        expected, actual = _show(self.expected), _show(self.actual)
         if isinstance(self.expected, str) and isinstance(self.actual, str) and (
             len(self.expected) > LONG or len(self.actual) > LONG or "\n" in self.expected + self.actual
         ):
@@ -38,7 +43,12 @@ class Failure:
                 self.expected.splitlines(), self.actual.splitlines(), "expected", "actual", lineterm="", n=2
             )
             return list(diff)
-        return [f"expected: {expected}", f"actual:   {actual}"]
+        lines = []
+        if self.expected is not UNSET:
+            lines.append(f"expected: {_show(self.expected)}")
+        if self.actual is not UNSET:
+            lines.append(f"actual:   {_show(self.actual)}")
+        return lines
 
 
 def _show(value: Any) -> str:

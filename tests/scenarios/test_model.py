@@ -1,0 +1,359 @@
+"""Scenario files: validation errors are located (file:line, dotted key, valid keys) and collected together."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from harness.errors import Problem, ScenarioError
+from harness.scenarios.model import BlockCheck, Scenario, ToolCallCheck, check_against_agent, load_scenario
+
+LABELS = ["persona", "human"]
+AGENTS = ["chat", "task_agent"]
+
+
+def write(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def problems_of(tmp_path: Path, text: str) -> list[Problem]:
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert all(p.file == str(path) for p in info.value.problems)
+    return info.value.problems
+
+
+def by_key(problems: list[Problem]) -> dict[str, Problem]:
+    return {p.key: p for p in problems}
+
+
+def loaded(tmp_path: Path, text: str) -> Scenario:
+    return load_scenario(write(tmp_path, text))
+
+
+def agent_problems(scenario: Scenario, labels: list[str] = LABELS, agents: list[str] = AGENTS) -> list[Problem]:
+    with pytest.raises(ScenarioError) as info:
+        check_against_agent(scenario, labels, agents)
+    return info.value.problems
+
+
+# ------------------------------------------------------------------ a valid file
+
+
+def test_valid_scenario_loads_with_its_name_turns_and_checks(tmp_path: Path) -> None:
+    scenario = loaded(tmp_path, """
+        agent: chat
+        description: stores the name
+        blocks: {human: "First met today."}
+        max_steps: 3
+        turns:
+          - user: "Hi, I am Azin"
+            expect:
+              tool_calls: [core_memory_append, {name: send_message, args: {message: hi}}]
+              not_tool_calls: [core_memory_replace]
+              blocks:
+                human: {contains: [Azin, First], not_contains: Bob, matches: "A.in", max_length: 100}
+                persona: unchanged
+              reply: {equals: hi}
+              stop_reason: replied
+          - user: bye
+        expect:
+          blocks:
+            human: {json: null, json_length: 0}
+        xfail: the model forgets
+    """)
+    assert scenario.name == "scenario"
+    assert [t.user for t in scenario.turns] == ["Hi, I am Azin", "bye"]
+    expect = scenario.turns[0].expect
+    assert expect is not None and expect.tool_calls is not None and expect.blocks is not None
+    assert expect.tool_calls == [ToolCallCheck(name="core_memory_append"),
+                                 ToolCallCheck(name="send_message", args={"message": "hi"})]
+    assert expect.blocks["human"].contains == ["Azin", "First"]
+    assert expect.blocks["persona"].unchanged is True
+    assert scenario.wire.max_steps == 3
+    assert scenario.wire.xfail == "the model forgets"
+    final = scenario.wire.expect
+    assert final is not None and final.blocks is not None
+    # `json: null` is a real check (the value must be JSON null), not an absent one
+    assert "json_" in final.blocks["human"].model_fields_set
+    check_against_agent(scenario, LABELS, AGENTS)  # every reference resolves: no error
+
+
+def test_name_defaults_to_the_file_stem_and_can_be_given(tmp_path: Path) -> None:
+    path = write(tmp_path, "agent: chat\nturns: [{user: hi}]\n", name="remember_name.yml")
+    assert load_scenario(path).name == "remember_name"
+    assert load_scenario(path, name="chat/remember_name").name == "chat/remember_name"
+
+
+def test_line_locates_keys_in_the_file(tmp_path: Path) -> None:
+    scenario = loaded(tmp_path, """
+        agent: chat
+        turns:
+          - user: first
+          - user: second
+            expect:
+              blocks:
+                human: {contains: x}
+    """)
+    assert scenario.line(("agent",)) == 1
+    assert scenario.line(("turns", 1, "user")) == 4
+    assert scenario.line(("turns", 1, "expect", "blocks", "human", "contains")) == 7
+    # a key that is not in the file falls back to its deepest written ancestor
+    assert scenario.line(("turns", 0, "expect", "reply")) == 3
+
+
+# ------------------------------------------------------------------ located errors, all at once
+
+
+def test_misspelt_keys_are_all_reported_with_line_key_valid_keys_and_a_suggestion(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, """
+        agent: chat
+        descripton: typo at the top
+        turns:
+          - user: hi
+            expect:
+              tool_call: [send_message]
+              blocks:
+                human: {contans: Azin}
+          - usr: bye
+    """)
+    found = by_key(problems)
+    top = found["descripton"]
+    assert top.line == 2
+    assert "unknown key 'descripton'" in top.message
+    assert "did you mean 'description'?" in top.message
+    assert "valid keys: agent, description, blocks, max_steps, turns, expect, xfail, cassette" in top.message
+
+    expect_key = found["turns[0].expect.tool_call"]
+    assert expect_key.line == 6
+    assert "did you mean 'tool_calls'?" in expect_key.message
+    assert "valid keys: tool_calls, not_tool_calls, blocks, reply, stop_reason" in expect_key.message
+
+    block_key = found["turns[0].expect.blocks.human.contans"]
+    assert block_key.line == 8
+    assert "did you mean 'contains'?" in block_key.message
+    # the alias `json`, not the Python field name, is what the user is told to write
+    valid = block_key.message.split("valid keys: ")[1].split(", ")
+    assert "json" in valid and "json_" not in valid
+
+    turn_key = found["turns[1].usr"]
+    assert turn_key.line == 9
+    assert "did you mean 'user'?" in turn_key.message
+    assert found["turns[1].user"].message == "required key is missing"
+
+
+def test_error_text_is_file_line_column_key_message(tmp_path: Path) -> None:
+    path = write(tmp_path, "agent: chat\nturns:\n  - user: hi\n    expct: {}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value).startswith(f"{path}:4:5: turns[0].expct: unknown key 'expct'; did you mean 'expect'?")
+
+
+def test_a_key_far_from_any_valid_one_gets_no_suggestion(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, "agent: chat\nturns: [{user: hi}]\nzzzzqqq: 1\n")
+    assert problem.key == "zzzzqqq"
+    assert "did you mean" not in problem.message
+    assert "valid keys: agent, description" in problem.message
+
+
+def test_value_errors_name_the_bad_value_and_the_allowed_ones(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, """
+        agent: chat
+        max_steps: 0
+        turns:
+          - user: hi
+            expect:
+              stop_reason: finished
+              blocks:
+                human: {max_length: -1, json_length: many}
+              not_tool_calls: send_message
+    """)
+    found = by_key(problems)
+    assert found["max_steps"].line == 2 and "greater than or equal to 1" in found["max_steps"].message
+    stop = found["turns[0].expect.stop_reason"]
+    assert stop.line == 6
+    assert "'replied', 'no_heartbeat', 'no_tool_call' or 'max_steps'" in stop.message
+    assert "(got 'finished')" in stop.message
+    assert "greater than or equal to 0" in found["turns[0].expect.blocks.human.max_length"].message
+    assert "(got 'many')" in found["turns[0].expect.blocks.human.json_length"].message
+    assert "valid list" in found["turns[0].expect.not_tool_calls"].message
+
+
+def test_missing_required_keys_and_empty_turns(tmp_path: Path) -> None:
+    found = by_key(problems_of(tmp_path, "description: nothing else\n"))
+    assert found["agent"].message == "required key is missing"
+    assert found["turns"].message == "required key is missing"
+    (empty,) = problems_of(tmp_path, "agent: chat\nturns: []\n")
+    assert (empty.key, empty.line) == ("turns", 2)
+    assert "at least 1 item" in empty.message
+
+
+def test_a_document_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, "- user: hi\n- user: bye\n")
+    assert problem.line == 1
+    assert "valid dictionary" in problem.message
+
+
+def test_invalid_yaml_is_located(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, "agent: chat\nturns:\n  - user: [unclosed\n")
+    assert problem.line is not None and problem.line >= 3
+    assert problem.message.startswith("invalid YAML")
+
+
+def test_duplicate_keys_are_an_error_not_silently_overwritten(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, "agent: chat\nturns: [{user: hi}]\nagent: other\n")
+    assert (problem.key, problem.line, problem.message) == ("agent", 3, "duplicate key")
+
+
+def test_missing_file_is_a_scenario_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="file not found"):
+        load_scenario(tmp_path / "absent.yaml")
+
+
+# ------------------------------------------------------------------ block checks
+
+
+def test_unchanged_shorthand_is_the_unchanged_check(tmp_path: Path) -> None:
+    scenario = loaded(tmp_path, """
+        agent: chat
+        turns: [{user: hi}]
+        expect:
+          blocks:
+            persona: unchanged
+            human: {unchanged: true, contains: Bob}
+    """)
+    assert scenario.wire.expect is not None and scenario.wire.expect.blocks is not None
+    blocks = scenario.wire.expect.blocks
+    assert blocks["persona"] == BlockCheck.model_validate({"unchanged": True})
+    assert blocks["persona"].model_fields_set == {"unchanged"}
+    assert blocks["human"].unchanged is True and blocks["human"].contains == "Bob"
+
+
+def test_a_misspelt_shorthand_is_an_error(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, """
+        agent: chat
+        turns: [{user: hi}]
+        expect:
+          blocks:
+            persona: unchnaged
+    """)
+    assert (problem.key, problem.line) == ("expect.blocks.persona", 5)
+    assert "'unchnaged'" in problem.message
+
+
+def test_a_block_check_with_no_checks_is_an_error(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, """
+        agent: chat
+        turns:
+          - user: hi
+            expect:
+              blocks:
+                persona: {}
+                human: null
+    """)
+    found = by_key(problems)
+    empty = found["turns[0].expect.blocks.persona"]
+    assert empty.line == 6
+    assert empty.message.startswith("give at least one check: equals, contains, not_contains, matches, json")
+    assert "turns[0].expect.blocks.human" in found
+    with pytest.raises(pydantic.ValidationError, match="give at least one check"):
+        BlockCheck.model_validate({})
+
+
+def test_invalid_regular_expressions_are_errors(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, """
+        agent: chat
+        turns:
+          - user: hi
+            expect:
+              blocks:
+                human: {matches: "(unclosed"}
+              reply: {matches: "[a-"}
+        expect:
+          blocks:
+            human: {matches: "^ok$"}
+    """)
+    found = by_key(problems)
+    assert set(found) == {"turns[0].expect.blocks.human.matches", "turns[0].expect.reply.matches"}
+    block = found["turns[0].expect.blocks.human.matches"]
+    assert block.line == 6
+    assert block.message.startswith("invalid regular expression: ")
+    assert "missing )" in block.message
+    assert found["turns[0].expect.reply.matches"].line == 7
+
+
+def test_reply_checks_do_not_accept_block_only_keys(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, """
+        agent: chat
+        turns:
+          - user: hi
+            expect:
+              reply: {json: 1}
+    """)
+    assert problem.key == "turns[0].expect.reply.json"
+    assert "valid keys: equals, contains, not_contains, matches, max_length" in problem.message
+
+
+def test_tool_call_checks(tmp_path: Path) -> None:
+    assert ToolCallCheck.model_validate("send_message") == ToolCallCheck(name="send_message", args={})
+    problems = problems_of(tmp_path, """
+        agent: chat
+        turns:
+          - user: hi
+            expect:
+              tool_calls: [{nme: send_message}, {name: x, arg: {}}]
+    """)
+    found = by_key(problems)
+    assert "did you mean 'name'?" in found["turns[0].expect.tool_calls[0].nme"].message
+    assert found["turns[0].expect.tool_calls[0].name"].message == "required key is missing"
+    assert "did you mean 'args'?" in found["turns[0].expect.tool_calls[1].arg"].message
+
+
+# ------------------------------------------------------------------ references to agents.yaml
+
+
+def test_unknown_agent_is_located_and_lists_the_defined_agents(tmp_path: Path) -> None:
+    scenario = loaded(tmp_path, "description: d\nagent: chatt\nturns: [{user: hi}]\n")
+    (problem,) = agent_problems(scenario)
+    assert (problem.file, problem.line, problem.key) == (str(scenario.path), 2, "agent")
+    assert problem.message == "no agent named 'chatt'; defined: chat, task_agent"
+
+
+def test_unknown_block_labels_are_all_reported(tmp_path: Path) -> None:
+    scenario = loaded(tmp_path, """
+        agent: chat
+        blocks: {humn: "x", persona: "y"}
+        turns:
+          - user: hi
+            expect:
+              blocks: {human: unchanged, tasks: {json: []}}
+          - user: bye
+        expect:
+          blocks: {persona: unchanged, personna: unchanged}
+    """)
+    found = by_key(agent_problems(scenario))
+    assert set(found) == {"blocks.humn", "turns[0].expect.blocks.tasks", "expect.blocks.personna"}
+    assert found["blocks.humn"].line == 2
+    assert found["turns[0].expect.blocks.tasks"].line == 6
+    assert found["expect.blocks.personna"].line == 9
+    assert found["blocks.humn"].message == "agent 'chat' has no block 'humn'; its blocks: persona, human"
+
+
+def test_block_labels_are_checked_against_the_scenario_agent(tmp_path: Path) -> None:
+    scenario = loaded(tmp_path, """
+        agent: task_agent
+        turns:
+          - user: hi
+            expect:
+              blocks: {tasks: {json: []}}
+    """)
+    check_against_agent(scenario, ["persona", "human", "tasks"], AGENTS)
+    (problem,) = agent_problems(scenario, labels=["persona", "human"])
+    assert problem.key == "turns[0].expect.blocks.tasks"
+    assert "agent 'task_agent' has no block 'tasks'" in problem.message

@@ -1,0 +1,179 @@
+"""`harness run` and `harness record`: exit 0 all passed, 1 a scenario failed, 2 a mistake in the files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import main
+from tests.fakes import (
+    FORGETFUL,
+    FORGETFUL_RESPONSES,
+    REMEMBER,
+    REMEMBER_RESPONSES,
+    FakeOpenAI,
+    Project,
+    make_project,
+)
+
+
+@pytest.fixture(scope="module")
+def recorded_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = make_project(tmp_path_factory.mktemp("recorded"), {"remember": REMEMBER, "forgetful": FORGETFUL})
+    project.record("remember", REMEMBER_RESPONSES)
+    project.record("forgetful", FORGETFUL_RESPONSES)
+    return project.root
+
+
+@pytest.fixture
+def project(recorded_project: Path, tmp_path: Path) -> Project:
+    shutil.copytree(recorded_project, tmp_path / "project")
+    return Project(tmp_path / "project")
+
+
+def run(project: Project, *args: str) -> int:
+    return main(["run", "--agents", str(project.agents), *args])
+
+
+def test_all_passing_exits_0_with_the_summary(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(project, str(project.scenario_path("remember"))) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[0].split() == ["scenario", "agent", "turns", "steps", "result", "time"]
+    assert lines[2].split()[:5] == ["scenarios/remember.yaml", "chat", "1", "2", "PASS"]
+    assert lines[-1] == "1 passed"
+    assert err == ""
+
+
+def test_a_failure_exits_1_and_explains_it(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(project) == 1  # default: every scenario under scenarios/ beside the agents file
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == "1 passed, 1 failed"
+    path = project.scenario_path("forgetful")
+    assert f"{path}:7: turns[0].expect.blocks.human.contains: block 'human' does not contain 'Carol'" in err
+    assert "  in turn 1: user: 'My name is Carol.'" in err
+    assert "Traceback" not in err
+
+
+def test_exitfirst_stops_at_the_first_failure(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(project, "-x") == 1
+    out, _ = capsys.readouterr()
+    assert "forgetful" in out and "remember" not in out
+    assert out.splitlines()[-1] == "1 failed"
+
+
+def test_report_writes_json(project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = tmp_path / "out" / "report.json"
+    report.parent.mkdir()
+    assert run(project, "--report", str(report)) == 1
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["summary"] == {"passed": 1, "failed": 1, "xfailed": 0, "xpassed": 0}
+    by_name = {s["scenario"]: s for s in data["scenarios"]}
+    assert set(by_name) == {"scenarios/remember.yaml", "scenarios/forgetful.yaml"}
+    assert by_name["scenarios/remember.yaml"]["turns"][0]["blocks"]["human"] == "Name: Bob\nAzin"
+    assert by_name["scenarios/forgetful.yaml"]["failures"][0].endswith("block 'human' does not contain 'Carol'")
+
+
+def test_a_scenario_mistake_exits_2_with_a_located_message(project: Project,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    bad = project.write_scenario("bad", "agent: chat\nturns:\n  - user: hi\n    expect: {blocks: {human: {}}}\n")
+    assert run(project) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # nothing ran
+    assert err == f"error: {bad}:4:23: turns[0].expect.blocks.human: give at least one check: equals, contains, " \
+                  "not_contains, matches, json, json_length, max_length, unchanged\n"
+
+
+def test_several_mistakes_are_listed_together(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = project.write_scenario("bad", "agent: chat\nturn: [{user: hi}]\nxfial: oops\n")
+    assert run(project, str(bad)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: 3 problems\n")
+    assert f"  {bad}:2:1: turn: unknown key 'turn'; did you mean 'turns'?" in err
+    assert f"  {bad}:3:1: xfial: unknown key 'xfial'; did you mean 'xfail'?" in err
+    assert f"  {bad}:1:1: turns: required key is missing" in err
+    assert "Traceback" not in err
+
+
+def test_an_unknown_agent_or_block_exits_2_before_anything_runs(project: Project,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = project.write_scenario("zzz_wrong", "agent: chat\nturns:\n  - user: hi\n"
+                                                "    expect: {blocks: {tasks: {json: []}}}\n")
+    assert run(project) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # the valid scenarios before it did not run either
+    assert err == (f"error: {wrong}:4:23: turns[0].expect.blocks.tasks: agent 'chat' has no block 'tasks'; "
+                   "its blocks: persona, human\n")
+    project.write_scenario("zzz_wrong", "agent: nobody\nturns: [{user: hi}]\n")
+    assert run(project) == 2
+    assert "agent: no agent named 'nobody'; defined: chat" in capsys.readouterr().err
+
+
+def test_a_missing_path_or_agents_file_exits_2(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(project, str(project.root / "nope.yaml")) == 2
+    assert "nope.yaml: no such scenario file or folder" in capsys.readouterr().err
+    assert main(["run", "--agents", str(project.root / "missing.yaml")]) == 2
+    assert "missing.yaml: file not found" in capsys.readouterr().err
+
+
+def test_defaults_to_agents_yaml_in_the_working_folder(project: Project, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(project.root)
+    assert main(["run", "scenarios/remember.yaml"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 passed"
+
+
+def test_xfail_counts_as_ok(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    forgetful = project.scenario_path("forgetful")
+    forgetful.write_text(forgetful.read_text() + "xfail: the model does not store names\n")
+    assert run(project) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 passed, 1 xfailed"
+
+
+def test_a_stale_cassette_exits_1_with_the_record_command(project: Project,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = project.scenario_path("remember")
+    path.write_text(path.read_text().replace("Azin.", "Azim."))
+    assert run(project, str(path)) == 1
+    err = capsys.readouterr().err
+    assert "has no recorded response for turn 1, step 1" in err
+    assert "    +Hi! My name is Azim." in err.splitlines()
+    assert f"  re-record with: harness record {path}" in err.splitlines()
+
+
+def test_record_then_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path, {"remember": REMEMBER})
+    cassettes = tmp_path / "tapes"
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--agents", str(project.agents), "--cassettes", str(cassettes),
+                     "--base-url", server.base_url])
+    assert code == 0
+    assert len(server.received) == 2
+    _out, err = capsys.readouterr()
+    assert f"recording {project.scenario_path('remember')} ..." in err
+    assert (cassettes / "remember.yaml").exists()
+    assert main(["run", "--agents", str(project.agents), "--cassettes", str(cassettes)]) == 0
+    assert run(project) == 1  # the default cassette folder holds nothing
+
+
+def test_record_failures_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path, {"forgetful": FORGETFUL})
+    with FakeOpenAI(list(FORGETFUL_RESPONSES)) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 1
+    assert "does not contain 'Carol'" in capsys.readouterr().err
+
+
+def test_unplayed_interactions_are_warned_about(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    cassette = project.cassettes / "remember.yaml"
+    data = yaml.safe_load(cassette.read_text())
+    extra = json.loads(json.dumps(data["interactions"][1]))
+    extra["request"]["body"] = extra["request"]["body"].replace("Azin", "Nobody")
+    data["interactions"].append(extra)
+    cassette.write_text(yaml.safe_dump(data))
+    assert run(project, str(project.scenario_path("remember"))) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 recorded interaction(s) never played (indexes [2])" in err

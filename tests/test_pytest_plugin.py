@@ -1,0 +1,226 @@
+"""The pytest plugin end to end: scenario files collected and replayed by pytest in a small project."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fakes import (
+    FORGETFUL,
+    FORGETFUL_RESPONSES,
+    REMEMBER,
+    REMEMBER_RESPONSES,
+    FakeOpenAI,
+    Project,
+    completion,
+    make_project,
+    replace,
+    reply,
+)
+
+# The model replaces Bob with a misspelt name: the block's edit history explains the failure.
+MISSPELT = """
+agent: chat
+description: the agent must store the corrected name exactly
+turns:
+  - user: "My name is Carol, not Bob."
+    expect:
+      blocks:
+        human: {equals: "Name: Carol"}
+"""
+MISSPELT_RESPONSES = [replace("human", "Bob", "Carl"), reply("Got it, Carl")]
+
+
+def lit(text: str) -> str:
+    """`text` as an fnmatch pattern matching itself."""
+    return text.replace("[", "[[]")
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Project:
+    """A project in pytester's folder with remember (passes) and misspelt (fails), both recorded."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path, {"remember": REMEMBER, "misspelt": MISSPELT})
+    project.record("remember", REMEMBER_RESPONSES)
+    project.record("misspelt", MISSPELT_RESPONSES)
+    return project
+
+
+def test_each_scenario_is_collected_as_an_item(pytester: pytest.Pytester, project: Project) -> None:
+    result = pytester.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["scenarios/misspelt.yaml::misspelt", "scenarios/remember.yaml::remember"])
+    result.stdout.no_fnmatch_line("cassettes/*")  # cassettes are YAML too, but not scenarios
+    assert result.ret == pytest.ExitCode.OK
+
+
+def test_a_passing_and_a_failing_scenario(pytester: pytest.Pytester, project: Project) -> None:
+    result = pytester.runpytest_subprocess()  # a fresh process: the plugin loads from its entry point
+    result.assert_outcomes(passed=1, failed=1)
+    path = project.scenario_path("misspelt")
+    result.stdout.fnmatch_lines([
+        f"{path}:7: turns[0].expect.blocks.human.equals: block 'human' differs",
+        "  in turn 1: user: 'My name is Carol, not Bob.'",
+        "  expected: 'Name: Carol'",
+        "  actual:   'Name: Carl'",
+        "  history of block 'human':",
+        "    initial: 'Name: Bob'",
+        "    turn 1 step 1 core_memory_replace(*): 'Name: Bob' -> 'Name: Carl'",
+    ])
+    result.stdout.fnmatch_lines(["FAILED scenarios/misspelt.yaml::misspelt*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*raise ScenarioFailed*")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_verbose_run_names_the_scenarios(pytester: pytest.Pytester, project: Project) -> None:
+    result = pytester.runpytest("-v")
+    result.stdout.fnmatch_lines(["scenarios/misspelt.yaml::misspelt FAILED*",
+                                 "scenarios/remember.yaml::remember PASSED*"], consecutive=False)
+
+
+def test_k_selects_scenarios(pytester: pytest.Pytester, project: Project) -> None:
+    result = pytester.runpytest("-k", "remember")
+    result.assert_outcomes(passed=1, deselected=1)
+    result = pytester.runpytest("-k", "misspelt")
+    result.assert_outcomes(failed=1, deselected=1)
+    result = pytester.runpytest("-m", "harness_scenario")
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_xfail_scenarios(pytester: pytest.Pytester, project: Project) -> None:
+    project.write_scenario("known_bug", FORGETFUL + "xfail: the model does not store names\n")
+    project.record("known_bug", FORGETFUL_RESPONSES)
+    project.write_scenario("fixed_bug", REMEMBER + "xfail: it used to forget\n")
+    project.record("fixed_bug", REMEMBER_RESPONSES)
+    result = pytester.runpytest("-rxX", "-k", "bug")
+    # a failing xfail scenario is xfailed; one that passes is a strict XPASS, i.e. a failure
+    result.assert_outcomes(xfailed=1, failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["XFAIL scenarios/known_bug.yaml::known_bug*the model does not store names*"])
+    assert "[XPASS(strict)] it used to forget" in result.stdout.str()
+
+
+def test_an_xfail_scenario_with_no_cassette_fails(pytester: pytest.Pytester, project: Project) -> None:
+    project.write_scenario("unrecorded", FORGETFUL + "xfail: the model does not store names\n")
+    result = pytester.runpytest("-k", "unrecorded")
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*this scenario has not been recorded yet*", "*harness record*"])
+
+
+def test_a_stale_cassette_fails_with_the_diff_and_the_command(pytester: pytest.Pytester, project: Project) -> None:
+    path = project.scenario_path("remember")
+    path.write_text(path.read_text().replace("My name is Azin.", "My name is Azim."))
+    result = pytester.runpytest("-k", "remember")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines([
+        f"{lit(str(path))}:4: turns[[]0].user: the cassette * has no recorded response for turn 1, step 1*",
+        "*-Hi! My name is Azin.",
+        "*+Hi! My name is Azim.",
+        f"  re-record with: harness record {path}",
+    ])
+
+
+def test_junitxml_lists_the_testcases(pytester: pytest.Pytester, project: Project) -> None:
+    report = pytester.path / "junit.xml"
+    result = pytester.runpytest(f"--junitxml={report}")
+    result.assert_outcomes(passed=1, failed=1)
+    root = ET.parse(report).getroot()
+    cases = {case.get("name"): case for case in root.iter("testcase")}
+    assert set(cases) == {"remember", "misspelt"}
+    assert cases["remember"].get("classname") == "scenarios.remember.yaml"
+    assert cases["remember"].find("failure") is None
+    failure = cases["misspelt"].find("failure")
+    assert failure is not None
+    assert "block 'human' differs" in (failure.get("message") or "") + (failure.text or "")
+    steps = {p.get("name"): p.get("value") for p in cases["remember"].iter("property")}
+    assert steps == {"steps": "2"}
+
+
+def test_a_misspelt_key_is_a_located_collection_error(pytester: pytest.Pytester, project: Project) -> None:
+    bad = project.write_scenario("bad", "agent: chat\nturns:\n  - user: hi\n    expct:\n      reply: {contains: x}\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*ERROR collecting scenarios/bad.yaml*",
+        f"{bad}:4:5: turns[0].expct: unknown key 'expct'; did you mean 'expect'? valid keys: user, expect",
+    ])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*harness/scenarios/model.py*")
+    result.stdout.no_fnmatch_line("*raise ScenarioError*")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+
+
+def test_an_unknown_agent_or_block_is_a_collection_error(pytester: pytest.Pytester, project: Project) -> None:
+    bad = project.write_scenario("wrong_refs", "agent: chatbot\nturns: [{user: hi}]\n")
+    blocks = project.write_scenario("wrong_block", "agent: chat\nturns: [{user: hi}]\n"
+                                                   "expect: {blocks: {tasks: {json: []}}}\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([f"{bad}:1:1: agent: no agent named 'chatbot'; defined: chat"])
+    result.stdout.fnmatch_lines([f"{blocks}:3:*: expect.blocks.tasks: agent 'chat' has no block 'tasks'; "
+                                 "its blocks: persona, human"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_unplayed_interactions_are_a_warning(pytester: pytest.Pytester, project: Project) -> None:
+    cassette = project.cassettes / "remember.yaml"
+    data = yaml.safe_load(cassette.read_text())
+    extra = dict(data["interactions"][0])
+    extra["request"] = {**extra["request"], "body": extra["request"]["body"].replace("Azin", "Somebody else")}
+    data["interactions"].append(extra)
+    cassette.write_text(yaml.safe_dump(data))
+    result = pytester.runpytest("-k", "remember")
+    result.assert_outcomes(passed=1, deselected=1, warnings=1)
+    result.stdout.fnmatch_lines(["*UnplayedInteractionsWarning*1 recorded interaction(s) never played "
+                                 "(indexes [[]2])*re-record to prune them"])
+
+
+def test_record_mode_records_through_pytest(pytester: pytest.Pytester, project: Project) -> None:
+    project.write_scenario("fresh", "agent: chat\nturns:\n  - user: hello\n    expect: {reply: {equals: hi!}}\n")
+    assert pytester.runpytest("-k", "fresh").parseoutcomes() == {"failed": 1, "deselected": 2}
+    with FakeOpenAI([completion(content="hi!")]) as server:
+        result = pytester.runpytest("-k", "fresh", "--harness-record-mode", "all", "--harness-base-url",
+                                    server.base_url)
+    result.assert_outcomes(passed=1, deselected=2)
+    assert len(server.received) == 1
+    assert (project.cassettes / "fresh.yaml").exists()
+    pytester.runpytest("-k", "fresh").assert_outcomes(passed=1, deselected=2)  # replayed offline
+
+
+def test_a_different_model_name_makes_replay_stale(pytester: pytest.Pytester, project: Project) -> None:
+    result = pytester.runpytest("-k", "remember", "--harness-model", "another-model")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(['*-model: "fake-model-7b"', '*+model: "another-model"'])
+
+
+def test_ini_options_choose_the_files(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.makeini("[pytest]\nharness_agents = config/agents.yaml\nharness_cassettes = tapes\n"
+                     "harness_scenarios = evals\n")
+    project = make_project(tmp_path / "source", {"remember": REMEMBER})
+    project.record("remember", REMEMBER_RESPONSES)
+    (pytester.path / "config").mkdir()
+    (pytester.path / "config" / "agents.yaml").write_text(project.agents.read_text())
+    (pytester.path / "evals").mkdir()
+    (pytester.path / "evals" / "remember.yaml").write_text(project.scenario_path("remember").read_text())
+    (pytester.path / "tapes").mkdir()
+    (pytester.path / "tapes" / "remember.yaml").write_text((project.cassettes / "remember.yaml").read_text())
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "not_a_scenario.yaml").write_text("just: data\n")
+    result = pytester.runpytest("-v")
+    result.stdout.fnmatch_lines(["evals/remember.yaml::remember PASSED*"])
+    result.assert_outcomes(passed=1)
+
+
+def test_help_lists_the_harness_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines([
+        "agent scenarios replayed from cassettes (harness):",
+        "*--harness-agents=FILE*",
+        "*--harness-cassettes=DIR*",
+        "*--harness-record-mode={none,new,all}*",
+        "*none: replay only, never touch the network (default)*",
+        "*--harness-base-url=URL*",
+        "*--harness-model=NAME*",
+    ])

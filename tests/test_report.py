@@ -1,0 +1,241 @@
+"""What a run tells its users: the summary table, the JSON report and the failure explanation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.report import summary_table, write_report
+from harness.scenarios.runner import ScenarioResult
+from tests.fakes import (
+    FORGETFUL,
+    FORGETFUL_RESPONSES,
+    REMEMBER,
+    REMEMBER_RESPONSES,
+    Project,
+    append,
+    make_project,
+    replace,
+    reply,
+)
+
+TWO_TURNS = """
+agent: chat
+description: learns a name, then corrects it
+turns:
+  - user: "I am Azin."
+    expect:
+      tool_calls: [core_memory_append, send_message]
+  - user: "Sorry, it is spelt Azín."
+    expect:
+      blocks:
+        human: {contains: "Azín"}
+expect:
+  blocks:
+    persona: unchanged
+"""
+TWO_TURNS_RESPONSES = [
+    append("human", "Azin"),
+    reply("Hello Azin"),
+    replace("human", "Asin", "Azín"),  # fails: not in the block; the loop goes on
+    replace("human", "Azin", "Azín"),
+    reply("Noted, Azín"),
+]
+
+
+@pytest.fixture(scope="module")
+def recorded_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Each scenario recorded once: remember passes, forgetful fails, two_turns passes."""
+    project = make_project(tmp_path_factory.mktemp("recorded"),
+                           {"remember": REMEMBER, "forgetful": FORGETFUL, "two_turns": TWO_TURNS})
+    for name, responses in (("remember", REMEMBER_RESPONSES), ("forgetful", FORGETFUL_RESPONSES),
+                            ("two_turns", TWO_TURNS_RESPONSES)):
+        project.record(name, responses)
+    return project.root
+
+
+@pytest.fixture
+def project(recorded_project: Path, tmp_path: Path) -> Project:
+    shutil.copytree(recorded_project, tmp_path / "project")
+    return Project(tmp_path / "project")
+
+
+@pytest.fixture
+def results(project: Project) -> list[ScenarioResult]:
+    """The recorded scenarios replayed offline."""
+    return [project.replay(name) for name in ("remember", "forgetful", "two_turns")]
+
+
+def written(results: list[ScenarioResult], project: Project) -> dict[str, Any]:
+    path = project.root / "report.json"
+    write_report(results, path, project.root)
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("}\n")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+# ------------------------------------------------------------------ summary table
+
+
+def test_summary_table_has_a_row_per_scenario_and_the_counts(results: list[ScenarioResult],
+                                                            project: Project) -> None:
+    table = summary_table(results, project.root).splitlines()
+    header = table[0].split()
+    assert header == ["scenario", "agent", "turns", "steps", "result", "time"]
+    assert set(table[1].replace(" ", "")) == {"-"}
+    rows = [line.split() for line in table[2:5]]
+    assert [row[:5] for row in rows] == [
+        ["scenarios/remember.yaml", "chat", "1", "2", "PASS"],
+        ["scenarios/forgetful.yaml", "chat", "1", "1", "FAIL"],
+        ["scenarios/two_turns.yaml", "chat", "2", "5", "PASS"],
+    ]
+    assert all(row[6] == "ms" and row[5].isdigit() for row in rows)
+    assert table[5:] == ["", "2 passed, 1 failed"]
+
+
+def test_summary_table_columns_line_up(results: list[ScenarioResult], project: Project) -> None:
+    table = summary_table(results, project.root).splitlines()
+    starts = [table[0].index(column) for column in ("agent", "turns", "steps", "result", "time")]
+    for line in table[2:5]:
+        for start in starts:
+            assert line[start - 2:start] == "  " and line[start] != " "
+
+
+def test_summary_table_counts_xfail_outcomes(results: list[ScenarioResult], project: Project) -> None:
+    results[0].outcome, results[1].outcome = "xfailed", "xpassed"
+    table = summary_table(results, project.root).splitlines()
+    assert "XFAIL" in table[2].split() and "XPASS" in table[3].split()
+    assert table[-1] == "1 passed, 1 xfailed, 1 xpassed"
+
+
+def test_summary_table_of_nothing(tmp_path: Path) -> None:
+    assert summary_table([], tmp_path).splitlines()[-1] == "no scenarios"
+
+
+def test_summary_table_shows_paths_outside_the_root_in_full(results: list[ScenarioResult], tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    table = summary_table(results[:1], elsewhere)
+    assert str(results[0].scenario.path) in table
+
+
+# ------------------------------------------------------------------ JSON report
+
+
+def test_report_summary_and_scenario_entries(results: list[ScenarioResult], project: Project) -> None:
+    report = written(results, project)
+    assert report["summary"] == {"passed": 2, "failed": 1, "xfailed": 0, "xpassed": 0}
+    scenarios = report["scenarios"]
+    assert [s["scenario"] for s in scenarios] == [
+        "scenarios/remember.yaml", "scenarios/forgetful.yaml", "scenarios/two_turns.yaml"
+    ]
+    assert set(scenarios[0]) == {
+        "scenario", "agent", "description", "outcome", "xfail_reason", "failures", "cassette", "recorded_with",
+        "unplayed_interactions", "initial_blocks", "turns", "timing",
+    }
+    assert [s["outcome"] for s in scenarios] == ["passed", "failed", "passed"]
+    assert scenarios[0]["agent"] == "chat"
+    assert scenarios[0]["description"] == "the agent stores the user's name"
+    assert scenarios[0]["cassette"] == "cassettes/remember.yaml"
+    assert scenarios[0]["initial_blocks"] == {"persona": "You are a helpful assistant", "human": "Name: Bob"}
+    assert scenarios[0]["recorded_with"]["endpoint"] == "openai-compatible (local)"
+    assert scenarios[0]["unplayed_interactions"] == []
+    assert scenarios[0]["failures"] == []
+    assert isinstance(scenarios[0]["timing"]["seconds"], float)
+
+
+def test_report_failures_are_the_explanation_lines(results: list[ScenarioResult], project: Project) -> None:
+    failed = written(results, project)["scenarios"][1]
+    path = project.scenario_path("forgetful")
+    assert failed["failures"] == results[1].explain().splitlines()
+    assert failed["failures"][0] == (
+        f"{path}:7: turns[0].expect.blocks.human.contains: block 'human' does not contain 'Carol'"
+    )
+    assert "  in turn 1: user: 'My name is Carol.'" in failed["failures"]
+
+
+def test_report_turns_hold_messages_tool_calls_results_and_blocks(results: list[ScenarioResult],
+                                                                  project: Project) -> None:
+    turns = written(results, project)["scenarios"][2]["turns"]
+    assert [t["user"] for t in turns] == ["I am Azin.", "Sorry, it is spelt Azín."]
+    assert [t["stop_reason"] for t in turns] == ["replied", "replied"]
+    assert [t["reply"] for t in turns] == ["Hello Azin", "Noted, Azín"]
+    # blocks as they were after each turn
+    assert turns[0]["blocks"] == {"persona": "You are a helpful assistant", "human": "Name: Bob\nAzin"}
+    assert turns[1]["blocks"] == {"persona": "You are a helpful assistant", "human": "Name: Bob\nAzín"}
+
+    steps = turns[1]["steps"]
+    assert [[c["name"] for c in s["tool_calls"]] for s in steps] == [
+        ["core_memory_replace"], ["core_memory_replace"], ["send_message"]
+    ]
+    failed_call, good_call = steps[0]["tool_calls"][0], steps[1]["tool_calls"][0]
+    assert failed_call["ok"] is False
+    assert "Old content 'Asin' not found in memory block 'human'" in failed_call["result"]
+    assert json.loads(failed_call["arguments"])["old_content"] == "Asin"
+    assert good_call["ok"] is True and good_call["request_heartbeat"] is True
+    assert steps[2]["tool_calls"][0]["request_heartbeat"] is False
+    assert all(s["model"] == "fake-model-7b" and s["thoughts"] is None for s in steps)
+
+    messages = turns[1]["messages"]
+    assert messages[0] == {"role": "user", "content": "Sorry, it is spelt Azín."}
+    assert [m["role"] for m in messages] == ["user"] + ["assistant", "tool"] * 3
+    first_call = messages[1]["tool_calls"][0]
+    assert messages[2]["tool_call_id"] == first_call["id"]
+    assert json.loads(messages[2]["content"])["status"] == "Failed"
+    assert turns[0]["messages"][0] == {"role": "user", "content": "I am Azin."}  # each turn has its own messages
+
+
+def test_report_is_utf8_not_escaped(results: list[ScenarioResult], project: Project) -> None:
+    written(results, project)
+    text = (project.root / "report.json").read_text(encoding="utf-8")
+    assert '"user": "Sorry, it is spelt Azín."' in text
+    assert '"human": "Name: Bob\\nAzín"' in text
+
+
+def test_a_stale_turn_is_reported_as_such(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"remember": REMEMBER})
+    result = project.replay("remember")  # never recorded
+    report = written([result], project)["scenarios"][0]
+    assert report["outcome"] == "failed"
+    assert report["turns"] == [{
+        "user": "Hi! My name is Azin.", "stop_reason": "stale_cassette", "reply": None, "steps": [],
+        "messages": [{"role": "user", "content": "Hi! My name is Azin."}],
+        "blocks": {"persona": "You are a helpful assistant", "human": "Name: Bob"},
+    }]
+    assert any("has not been recorded yet" in line for line in report["failures"])
+
+
+# ------------------------------------------------------------------ explanation
+
+
+def test_explain_shows_location_turn_values_and_block_history(project: Project) -> None:
+    project.write_scenario("strict", TWO_TURNS.replace('human: {contains: "Azín"}', 'human: {equals: "Azín"}'))
+    result, _ = project.record("strict", TWO_TURNS_RESPONSES)
+    assert result.outcome == "failed"
+    lines = result.explain().splitlines()
+    path = project.scenario_path("strict")
+    assert lines[0] == f"{path}:10: turns[1].expect.blocks.human.equals: block 'human' differs"
+    assert lines[1] == "  in turn 2: user: 'Sorry, it is spelt Azín.'"
+    # a value with a newline is shown as a diff
+    assert lines[2:7] == ["  --- expected", "  +++ actual", "  @@ -1 +1,2 @@", "  +Name: Bob", "   Azín"]
+    assert "  history of block 'human':" in lines
+    history = lines[lines.index("  history of block 'human':") + 1:]
+    assert history[0] == "    initial: 'Name: Bob'"
+    assert history[1].startswith("    turn 1 step 1 core_memory_append(")
+    assert history[1].endswith(": 'Name: Bob' -> 'Name: Bob\\nAzin'")
+    assert history[2].startswith("    turn 2 step 2 core_memory_replace(")
+    assert history[2].endswith(": 'Name: Bob\\nAzin' -> 'Name: Bob\\nAzín'")
+    assert len(history) == 3  # the failed replace changed nothing and is not in the history
+
+
+def test_explain_after_the_last_turn(project: Project) -> None:
+    project.write_scenario("final", REMEMBER.replace('human: {equals: "Name: Bob\\nAzin"}', "human: unchanged"))
+    result, _ = project.record("final", REMEMBER_RESPONSES)
+    lines = result.explain().splitlines()
+    assert lines[0].endswith("expect.blocks.human.unchanged: block 'human' changed")
+    assert lines[1] == "  after the last turn"
