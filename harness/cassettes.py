@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import os
 from collections.abc import Iterator
@@ -39,29 +38,76 @@ KEPT_HEADERS = frozenset({"content-type"})
 SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie")
 
 
-@functools.lru_cache(maxsize=4096)
-def _canonical_bytes(body: bytes) -> str:
-    try:
-        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except ValueError:
-        return body.decode("utf-8", "replace")
-
-
 def canonical_body(body: bytes | str | None) -> str:
     """The request body with JSON key order and whitespace normalised away."""
     if body is None:
         return ""
-    return _canonical_bytes(body.encode("utf-8") if isinstance(body, str) else bytes(body))
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
 
 
 def request_key(request: Request) -> str:
     return f"{request.method} {request.path}\n{canonical_body(request.body)}"
 
 
-def same_request(r1: Request, r2: Request) -> None:
-    """vcrpy matcher: method, path and canonical JSON body, as one cheap string comparison."""
-    if request_key(r1) != request_key(r2):
-        raise AssertionError("requests differ (method, path or JSON body)")
+def same_request(r1: Request, r2: Request) -> bool:
+    """vcrpy matcher: method, path and canonical JSON body. vcrpy uses it while recording and to explain a
+    miss; replay looks requests up by the same key in `IndexedCassette`."""
+    return request_key(r1) == request_key(r2)
+
+
+class IndexedCassette(Cassette):  # type: ignore[misc]
+    """A replay-only cassette that finds a request's response through a dict keyed by `request_key`.
+
+    vcrpy's own lookup runs every matcher against every recorded interaction, twice per request: replay
+    then slows down as the cassette grows. Here each recorded request is canonicalised once, and each
+    new request costs one canonicalisation and one dict lookup, whatever the cassette's length. Only
+    used in record mode `none`, where nothing is appended or saved.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._index: dict[str, list[int]] = {}
+        self._indexed = 0
+        self._last: tuple[Any, str] | None = None  # vcrpy asks twice per request: canonicalise once
+
+    def _key_of(self, request: Request) -> str | None:
+        filtered = self.filter_request(request)
+        if not filtered:
+            return None
+        if self._last is None or self._last[0] != filtered.body:
+            self._last = (filtered.body, request_key(filtered))
+        return self._last[1]
+
+    def _positions(self, request: Request) -> list[int]:
+        for position in range(self._indexed, len(self.data)):
+            self._index.setdefault(request_key(self.data[position][0]), []).append(position)
+        self._indexed = len(self.data)
+        key = self._key_of(request)
+        return self._index.get(key, []) if key is not None else []
+
+    def _unplayed_position(self, request: Request) -> int | None:
+        for position in self._positions(request):
+            if self.play_counts[position] == 0 or self.allow_playback_repeats:
+                return position
+        return None
+
+    def can_play_response_for(self, request: Request) -> bool:
+        return bool(self.rewound or self.allow_playback_repeats) and self._unplayed_position(request) is not None
+
+    def play_response(self, request: Request) -> Any:
+        position = self._unplayed_position(request)
+        if position is None:
+            raise vcr.errors.UnhandledHTTPRequestError(
+                f"The cassette ({self.path!r}) doesn't contain the request ({request!r}) asked for"
+            )
+        self.play_counts[position] += 1
+        return self.data[position][1]
+
+    def __contains__(self, request: Request) -> bool:
+        return bool(self._positions(request))
 
 
 # ------------------------------------------------------------------ serializer: readable YAML
@@ -206,9 +252,7 @@ def _redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
-def build_vcr(
-    mode: RecordModeName, serializer: ReadableYamlSerializer, secrets: tuple[str, ...] = ()
-) -> vcr.VCR:
+def build_vcr(mode: RecordModeName, serializer: ReadableYamlSerializer, secrets: tuple[str, ...] = ()) -> vcr.VCR:
     config = vcr.VCR(
         record_mode=RECORD_MODES[mode],
         match_on=["harness_request"],
@@ -226,14 +270,27 @@ def build_vcr(
 
 
 @contextmanager
-def use_cassette(path: Path, mode: RecordModeName = "none") -> Iterator[CassetteSession]:
-    """Open `path` for the duration of a scenario; in mode `none` a request not in it raises."""
-    secrets = tuple(v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_TOKEN")) and len(v) >= 8)
+def use_cassette(
+    path: Path, mode: RecordModeName = "none", secret_variables: tuple[str, ...] = ()
+) -> Iterator[CassetteSession]:
+    """Open `path` for the duration of a scenario; in mode `none` a request not in it raises.
+
+    While recording, the values of `secret_variables` and of every `*_API_KEY` / `*_TOKEN` variable are
+    masked wherever they appear in a body."""
+    secrets: tuple[str, ...] = ()
+    if mode != "none":
+        secrets = tuple(
+            value
+            for name, value in os.environ.items()
+            if (name in secret_variables or name.endswith(("_API_KEY", "_TOKEN"))) and len(value) >= 8
+        )
     session = CassetteSession(path, mode)
     config = build_vcr(mode, session.serializer, secrets)
     if mode != "none":
         path.parent.mkdir(parents=True, exist_ok=True)
-    with config.use_cassette(str(path), before_record_request=session.capture) as cassette:
+    options = config.get_merged_config(path=str(path), before_record_request=session.capture)
+    cassette_class = IndexedCassette if mode == "none" else Cassette
+    with cassette_class.use(**options) as cassette:
         session.cassette = cassette
         yield session
 

@@ -72,8 +72,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("record", help="record scenarios' cassettes from a live model endpoint")
     _scenario_options(p, agents_option)
-    p.add_argument("--mode", choices=("all", "new"), default="all",
-                   help="all: re-record every exchange (default); new: record only what is missing")
+    p.add_argument(
+        "--mode",
+        choices=("all", "new"),
+        default="all",
+        help="all: re-record every exchange (default); new: record only what is missing",
+    )
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
     p.set_defaults(command=_run)
 
@@ -122,8 +126,11 @@ def _run(args: argparse.Namespace) -> int:
         if result.outcome in ("failed", "xpassed"):
             print(result.explain() + "\n", file=sys.stderr)
         if result.unplayed:
-            print(f"{scenario.path}: warning: {len(result.unplayed)} recorded interaction(s) never played "
-                  f"(indexes {result.unplayed}) in {result.cassette}", file=sys.stderr)
+            print(
+                f"{scenario.path}: warning: {len(result.unplayed)} recorded interaction(s) never played "
+                f"(indexes {result.unplayed}) in {result.cassette}",
+                file=sys.stderr,
+            )
         if args.exitfirst and not result.ok:
             break
     print(summary_table(results, root))

@@ -252,9 +252,7 @@ class _Compiler:
             self.fail(here, "no model: set `model: <name>` or a `model:` mapping (here or in `defaults`)")
         tools = self._tools_for(tool_refs) if tool_refs else ()
         if not any(tool.name == "send_message" for tool in tools):
-            self.fail(
-                tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`"
-            )
+            self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
         if self.failed or system_text is None:
             return None
         return AgentSpec(

@@ -89,9 +89,7 @@ class OpenAIChatModel:
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
-            raise LLMError(
-                f"cannot reach the model endpoint {self.base_url}: {cause or exc}", cause=cause
-            ) from None
+            raise LLMError(f"cannot reach the model endpoint {self.base_url}: {cause or exc}", cause=cause) from None
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise LLMError(
                 f"the model endpoint {self.base_url} refused the API key from ${self.settings.api_key_env} "

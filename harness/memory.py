@@ -77,9 +77,7 @@ class Memory:
             return self._blocks[label]
         except KeyError:
             labels = ", ".join(self._blocks) or "none"
-            raise MemoryEditError(
-                f"Block with label '{label}' does not exist (available: {labels})"
-            ) from None
+            raise MemoryEditError(f"Block with label '{label}' does not exist (available: {labels})") from None
 
     def update_block_value(self, label: str, value: str) -> None:
         block = self.get_block(label)
@@ -100,6 +98,5 @@ class Memory:
         """Render Letta's template:
         `<{label} characters="{len}/{limit}">\\n{value}\\n</{label}>` joined by newlines."""
         return "\n".join(
-            f'<{b.label} characters="{len(b.value)}/{b.limit}">\n{b.value}\n</{b.label}>'
-            for b in self._blocks.values()
+            f'<{b.label} characters="{len(b.value)}/{b.limit}">\n{b.value}\n</{b.label}>' for b in self._blocks.values()
         )

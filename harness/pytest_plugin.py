@@ -45,15 +45,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "agent scenarios replayed from cassettes (harness)")
     group.addoption("--harness-agents", metavar="FILE", help="agents file (default: ini harness_agents, agents.yaml)")
     group.addoption("--harness-cassettes", metavar="DIR", help="cassette folder (default: cassettes)")
-    group.addoption("--harness-record-mode", choices=("none", "new", "all"), default=None,
-                    help="none: replay only, never touch the network (default); new: record what is missing; "
-                         "all: re-record everything")
+    group.addoption(
+        "--harness-record-mode",
+        choices=("none", "new", "all"),
+        default=None,
+        help="none: replay only, never touch the network (default); new: record what is missing; "
+        "all: re-record everything",
+    )
     group.addoption("--harness-base-url", metavar="URL", help="model endpoint to record from")
     group.addoption("--harness-model", metavar="NAME", help="model name (replay must use the same)")
     parser.addini("harness_agents", "agents file, relative to the rootdir", default="agents.yaml")
     parser.addini("harness_cassettes", "cassette folder, relative to the rootdir", default="cassettes")
-    parser.addini("harness_scenarios", "folder names whose YAML files are scenarios", type="args",
-                  default=["scenarios"])
+    parser.addini(
+        "harness_scenarios", "folder names whose YAML files are scenarios", type="args", default=["scenarios"]
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

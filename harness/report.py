@@ -14,14 +14,16 @@ SYMBOLS = {"passed": "PASS", "failed": "FAIL", "xfailed": "XFAIL", "xpassed": "X
 def summary_table(results: list[ScenarioResult], root: Path) -> str:
     rows = [("scenario", "agent", "turns", "steps", "result", "time")]
     for result in results:
-        rows.append((
-            _relative(result.scenario.path, root),
-            result.scenario.wire.agent,
-            str(len(result.turns)),
-            str(result.steps),
-            SYMBOLS.get(result.outcome, result.outcome.upper()),
-            f"{result.seconds * 1000:.0f} ms",
-        ))
+        rows.append(
+            (
+                _relative(result.scenario.path, root),
+                result.scenario.wire.agent,
+                str(len(result.turns)),
+                str(result.steps),
+                SYMBOLS.get(result.outcome, result.outcome.upper()),
+                f"{result.seconds * 1000:.0f} ms",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

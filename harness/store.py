@@ -131,9 +131,7 @@ class Store:
 
     def _migrate(self) -> None:
         with self.transaction() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
             applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
             unknown = applied - {name for name, _ in MIGRATIONS}
             if unknown:
@@ -152,9 +150,7 @@ class Store:
 
     def create_agent(self, state: AgentState) -> None:
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)", (state.id, state.name, _now())
-            )
+            db.execute("INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)", (state.id, state.name, _now()))
             for position, block in enumerate(state.memory):
                 db.execute(
                     'INSERT INTO blocks (id, agent_id, position, label, value, "limit", description, read_only,'

@@ -280,11 +280,10 @@ def test_requests_match_on_canonical_json_bodies() -> None:
     assert canonical_body('{"b": 1, "a": [1, 2]}') == canonical_body(b'{\n  "a": [1,2],\n  "b": 1\n}')
     assert canonical_body(None) == ""
     assert canonical_body("not json") == "not json"
-    same_request(request('{"a": 1, "b": 2}'), request('{"b":2,"a":1}'))
+    assert same_request(request('{"a": 1, "b": 2}'), request('{"b":2,"a":1}')) is True
     for other in (request('{"a": 1, "b": 3}'), request('{"a": 1, "b": 2}', path="/v1/embeddings"),
                   request('{"a": 1, "b": 2}', method="PUT")):
-        with pytest.raises(AssertionError):
-            same_request(request('{"a": 1, "b": 2}'), other)
+        assert same_request(request('{"a": 1, "b": 2}'), other) is False
     assert request_key(request('{"z": "é"}')) == 'POST /v1/chat/completions\n{"z":"é"}'
 
 

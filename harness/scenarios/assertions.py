@@ -36,8 +36,10 @@ class Failure:
         return dotted(self.loc)
 
     def detail(self) -> list[str]:
-        if isinstance(self.expected, str) and isinstance(self.actual, str) and (
-            len(self.expected) > LONG or len(self.actual) > LONG or "\n" in self.expected + self.actual
+        if (
+            isinstance(self.expected, str)
+            and isinstance(self.actual, str)
+            and (len(self.expected) > LONG or len(self.actual) > LONG or "\n" in self.expected + self.actual)
         ):
             diff = difflib.unified_diff(
                 self.expected.splitlines(), self.actual.splitlines(), "expected", "actual", lineterm="", n=2
@@ -76,8 +78,13 @@ def check(expect: Expectations | None, observed: Observed, loc: Loc) -> list[Fai
     for index, name in enumerate(expect.not_tool_calls or []):
         made = [call for call in observed.tool_calls if call.name == name]
         if made:
-            failures.append(Failure((*loc, "not_tool_calls", index), f"'{name}' was called {len(made)} time(s)",
-                                    actual=[c.arguments for c in made]))
+            failures.append(
+                Failure(
+                    (*loc, "not_tool_calls", index),
+                    f"'{name}' was called {len(made)} time(s)",
+                    actual=[c.arguments for c in made],
+                )
+            )
     for label, block_check in (expect.blocks or {}).items():
         failures += _check_block(block_check, label, observed, (*loc, "blocks", label))
     if expect.reply is not None:
@@ -86,8 +93,9 @@ def check(expect: Expectations | None, observed: Observed, loc: Loc) -> list[Fai
         else:
             failures += _check_text(expect.reply, observed.reply, (*loc, "reply"), None)
     if expect.stop_reason is not None and expect.stop_reason != observed.stop_reason:
-        failures.append(Failure((*loc, "stop_reason"), "the turn ended otherwise", expect.stop_reason,
-                                observed.stop_reason))
+        failures.append(
+            Failure((*loc, "stop_reason"), "the turn ended otherwise", expect.stop_reason, observed.stop_reason)
+        )
     return failures
 
 
@@ -118,23 +126,38 @@ def _check_block(block_check: BlockCheck, label: str, observed: Observed, loc: L
     failures = _check_text(block_check, value, loc, label)
     fields = block_check.model_fields_set
     if block_check.unchanged and value != observed.initial_blocks.get(label):
-        failures.append(Failure((*loc, "unchanged"), f"block '{label}' changed",
-                                observed.initial_blocks.get(label), value, label))
+        failures.append(
+            Failure((*loc, "unchanged"), f"block '{label}' changed", observed.initial_blocks.get(label), value, label)
+        )
     if "json_" in fields or block_check.json_length is not None:
         try:
             parsed = json.loads(value)
         except ValueError as exc:
-            failures.append(Failure((*loc, "json" if "json_" in fields else "json_length"),
-                                    f"block '{label}' is not valid JSON ({exc})", actual=value, label=label))
+            failures.append(
+                Failure(
+                    (*loc, "json" if "json_" in fields else "json_length"),
+                    f"block '{label}' is not valid JSON ({exc})",
+                    actual=value,
+                    label=label,
+                )
+            )
             return failures
         if "json_" in fields and parsed != block_check.json_:
-            failures.append(Failure((*loc, "json"), f"block '{label}' holds other JSON", block_check.json_,
-                                    parsed, label))
+            failures.append(
+                Failure((*loc, "json"), f"block '{label}' holds other JSON", block_check.json_, parsed, label)
+            )
         if block_check.json_length is not None:
             length = len(parsed) if isinstance(parsed, list | dict | str) else None
             if length != block_check.json_length:
-                failures.append(Failure((*loc, "json_length"), f"block '{label}' JSON has another length",
-                                        block_check.json_length, length, label))
+                failures.append(
+                    Failure(
+                        (*loc, "json_length"),
+                        f"block '{label}' JSON has another length",
+                        block_check.json_length,
+                        length,
+                        label,
+                    )
+                )
     return failures
 
 
@@ -143,16 +166,26 @@ def _check_text(text_check: TextCheck, value: str, loc: Loc, label: str | None) 
     failures = []
     if text_check.equals is not None and value != text_check.equals:
         failures.append(Failure((*loc, "equals"), f"{what} differs", text_check.equals, value, label))
-    for key, needles, want in (("contains", text_check.contains, True), ("not_contains", text_check.not_contains,
-                                                                          False)):
+    for key, needles, want in (
+        ("contains", text_check.contains, True),
+        ("not_contains", text_check.not_contains, False),
+    ):
         for needle in [needles] if isinstance(needles, str) else needles or []:
             if (needle in value) != want:
                 verb = "does not contain" if want else "contains"
                 failures.append(Failure((*loc, key), f"{what} {verb} {needle!r}", actual=value, label=label))
     if text_check.matches is not None and re.search(text_check.matches, value) is None:
-        failures.append(Failure((*loc, "matches"), f"{what} does not match /{text_check.matches}/",
-                                actual=value, label=label))
+        failures.append(
+            Failure((*loc, "matches"), f"{what} does not match /{text_check.matches}/", actual=value, label=label)
+        )
     if text_check.max_length is not None and len(value) > text_check.max_length:
-        failures.append(Failure((*loc, "max_length"), f"{what} is {len(value)} characters long",
-                                text_check.max_length, len(value), label))
+        failures.append(
+            Failure(
+                (*loc, "max_length"),
+                f"{what} is {len(value)} characters long",
+                text_check.max_length,
+                len(value),
+                label,
+            )
+        )
     return failures

@@ -19,4 +19,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
             found.append(path)
         else:
             raise ScenarioError(f"{path}: no such scenario file or folder")
-    return found
+    unique: dict[Path, Path] = {}
+    for path in found:  # a file named twice (or inside a folder also named) runs once
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())

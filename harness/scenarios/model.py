@@ -123,22 +123,29 @@ def check_against_agent(scenario: Scenario, labels: list[str], agent_names: list
     wire = scenario.wire
     problems = []
     if wire.agent not in agent_names:
-        problems.append(scenario.doc.problem(("agent",), f"no agent named '{wire.agent}'; defined: "
-                                             f"{', '.join(agent_names)}"))
+        problems.append(
+            scenario.doc.problem(("agent",), f"no agent named '{wire.agent}'; defined: {', '.join(agent_names)}")
+        )
     else:
         known = ", ".join(labels)
         for label in wire.blocks or {}:
             if label not in labels:
-                problems.append(scenario.doc.problem(("blocks", label), f"agent '{wire.agent}' has no block "
-                                                     f"'{label}'; its blocks: {known}"))
+                problems.append(
+                    scenario.doc.problem(
+                        ("blocks", label), f"agent '{wire.agent}' has no block '{label}'; its blocks: {known}"
+                    )
+                )
         expectations: list[tuple[Loc, Expectations | None]] = [
             (("turns", i, "expect"), turn.expect) for i, turn in enumerate(wire.turns)
         ] + [(("expect",), wire.expect)]
         for loc, expect in expectations:
-            for label in (expect.blocks if expect and expect.blocks else {}):
+            for label in expect.blocks if expect and expect.blocks else {}:
                 if label not in labels:
-                    problems.append(scenario.doc.problem((*loc, "blocks", label), f"agent '{wire.agent}' has "
-                                                         f"no block '{label}'; its blocks: {known}"))
+                    problems.append(
+                        scenario.doc.problem(
+                            (*loc, "blocks", label), f"agent '{wire.agent}' has no block '{label}'; its blocks: {known}"
+                        )
+                    )
     if problems:
         raise ScenarioError(problems)
 

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import httpx2
+import openai
+
 from harness.agent import Agent, AgentState, ToolCallRecord, TurnResult
 from harness.cassettes import CassetteSession, RecordModeName, is_cassette_miss, nearest_recorded, use_cassette
 from harness.config import AgentsConfig, AgentSpec
@@ -57,8 +60,10 @@ class ScenarioResult:
                 for call in step.tool_calls:
                     for edit in call.edits:
                         if edit.label == label:
-                            lines.append(f"turn {turn.index + 1} step {step.index + 1} "
-                                         f"{call.name}({call.arguments}): {edit.old!r} -> {edit.new!r}")
+                            lines.append(
+                                f"turn {turn.index + 1} step {step.index + 1} "
+                                f"{call.name}({call.arguments}): {edit.old!r} -> {edit.new!r}"
+                            )
         return lines
 
     def explain(self) -> str:
@@ -81,8 +86,10 @@ class ScenarioResult:
                 out.append(f"  history of block '{failure.label}':")
                 out += [f"    {line}" for line in self.history(failure.label)]
         if self.outcome == "xpassed":
-            out.append(f"{path}: expected to fail ({self.scenario.wire.xfail}) but every check passed: "
-                       "remove `xfail` if the behaviour is fixed")
+            out.append(
+                f"{path}: expected to fail ({self.scenario.wire.xfail}) but every check passed: "
+                "remove `xfail` if the behaviour is fixed"
+            )
         return "\n".join(out)
 
 
@@ -94,6 +101,14 @@ class ScenarioRunner:
     base_url: str | None = None
     model_name: str | None = None
     project_dir: Path | None = None
+    _http_client: httpx2.Client | None = field(default=None, init=False, repr=False)
+
+    def http_client(self) -> httpx2.Client:
+        """One HTTP client for every scenario: building the SDK's default one (TLS context, CA bundle)
+        costs more than replaying a whole scenario. vcrpy intercepts it all the same."""
+        if self._http_client is None:
+            self._http_client = openai.DefaultHttpxClient()
+        return self._http_client
 
     def cassette_path(self, scenario: Scenario) -> Path:
         if scenario.wire.cassette:
@@ -109,8 +124,13 @@ class ScenarioRunner:
         return self.cassette_dir / relative.with_suffix(".yaml")
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:
-        check_against_agent(scenario, [b.label for b in self.config.agents[scenario.wire.agent].blocks]
-                            if scenario.wire.agent in self.config.agents else [], list(self.config.agents))
+        check_against_agent(
+            scenario,
+            [b.label for b in self.config.agents[scenario.wire.agent].blocks]
+            if scenario.wire.agent in self.config.agents
+            else [],
+            list(self.config.agents),
+        )
         spec = self.config.get(scenario.wire.agent)
         model = spec.model
         if self.base_url:
@@ -127,7 +147,7 @@ class ScenarioRunner:
         result = ScenarioResult(scenario, self.cassette_path(scenario))
         store = Store(":memory:")
         try:
-            with use_cassette(result.cassette, self.mode) as session:
+            with use_cassette(result.cassette, self.mode, (spec.model.api_key_env,)) as session:
                 self._play(scenario, spec, store, session, result)
                 session.note_recording(spec.model.name, spec.model.base_url or "https://api.openai.com/v1")
             result.unplayed = session.unplayed if not result.stale else []
@@ -142,9 +162,12 @@ class ScenarioRunner:
             result.outcome = "failed" if failed else "passed"
         return result
 
-    def _play(self, scenario: Scenario, spec: AgentSpec, store: Store, session: CassetteSession,
-              result: ScenarioResult) -> None:
-        model = OpenAIChatModel(spec.model, api_key=REPLAY_KEY if self.mode == "none" else None)
+    def _play(
+        self, scenario: Scenario, spec: AgentSpec, store: Store, session: CassetteSession, result: ScenarioResult
+    ) -> None:
+        model = OpenAIChatModel(
+            spec.model, http_client=self.http_client(), api_key=REPLAY_KEY if self.mode == "none" else None
+        )
         state = AgentState(f"agent-{scenario.name}", spec.name, spec.new_memory(scenario.wire.blocks))
         agent = Agent(spec, model, state=state, store=store)
         store.create_agent(agent.state)
@@ -160,24 +183,37 @@ class ScenarioRunner:
                 if not (is_cassette_miss(exc) or is_cassette_miss(getattr(exc, "cause", None))):
                     raise
                 result.stale = self._stale(scenario, session, agent, index, first_message)
-                result.turns.append(TurnRecord(index, turn.user, None, agent.messages[first_message:],
-                                               agent.memory.values()))
+                result.turns.append(
+                    TurnRecord(index, turn.user, None, agent.messages[first_message:], agent.memory.values())
+                )
                 return
             last = outcome
             all_calls += outcome.tool_calls
-            result.turns.append(TurnRecord(index, turn.user, outcome, agent.messages[first_message:],
-                                           agent.memory.values()))
-            observed = Observed(agent.memory.values(), result.initial_blocks, outcome.tool_calls, outcome.reply,
-                                outcome.stop_reason.value)
+            result.turns.append(
+                TurnRecord(index, turn.user, outcome, agent.messages[first_message:], agent.memory.values())
+            )
+            observed = Observed(
+                agent.memory.values(),
+                result.initial_blocks,
+                outcome.tool_calls,
+                outcome.reply,
+                outcome.stop_reason.value,
+            )
             result.failures += check(turn.expect, observed, ("turns", index, "expect"))
         assert last is not None
         replies = [t.result.reply for t in result.turns if t.result and t.result.reply is not None]
-        observed = Observed(agent.memory.values(), result.initial_blocks, all_calls,
-                            replies[-1] if replies else None, last.stop_reason.value)
+        observed = Observed(
+            agent.memory.values(),
+            result.initial_blocks,
+            all_calls,
+            replies[-1] if replies else None,
+            last.stop_reason.value,
+        )
         result.failures += check(scenario.wire.expect, observed, ("expect",))
 
-    def _stale(self, scenario: Scenario, session: CassetteSession, agent: Agent, turn: int,
-               first_message: int) -> list[str]:
+    def _stale(
+        self, scenario: Scenario, session: CassetteSession, agent: Agent, turn: int, first_message: int
+    ) -> list[str]:
         step = sum(1 for m in agent.messages[first_message:] if m["role"] == "assistant") + 1
         loc = ("turns", turn, "user")
         line = scenario.line(loc)

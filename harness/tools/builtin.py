@@ -57,9 +57,7 @@ def core_memory_replace(agent_state: AgentState, label: str, old_content: str, n
     return None
 
 
-BUILTIN_TOOLS: dict[str, Any] = {
-    fn.__name__: fn for fn in (send_message, core_memory_append, core_memory_replace)
-}
+BUILTIN_TOOLS: dict[str, Any] = {fn.__name__: fn for fn in (send_message, core_memory_append, core_memory_replace)}
 
 # A call to a terminal tool ends the turn unless another call in the same step asks to go on.
 TERMINAL_TOOLS = frozenset({"send_message"})

@@ -30,9 +30,7 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ToolDefinitionError(
-            f"cannot import module '{module_name}' for tool '{reference}': {exc}"
-        ) from None
+        raise ToolDefinitionError(f"cannot import module '{module_name}' for tool '{reference}': {exc}") from None
     except Exception as exc:
         raise ToolDefinitionError(
             f"importing '{module_name}' for tool '{reference}' failed: {type(exc).__name__}: {exc}"

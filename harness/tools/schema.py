@@ -104,9 +104,7 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
             state_parameter = param_name
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise ToolDefinitionError(
-                f"{where}: *{param_name} cannot be described to the model; name each argument"
-            )
+            raise ToolDefinitionError(f"{where}: *{param_name} cannot be described to the model; name each argument")
         if param.annotation is inspect.Parameter.empty:
             raise ToolDefinitionError(
                 f"{where}: parameter '{param_name}' has no type annotation (add one, e.g. `{param_name}: str`)"
@@ -123,9 +121,7 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
             annotation,
             pydantic.Field(default=default, description=" ".join((described.description or "").split())),
         )
-    model = pydantic.create_model(
-        f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
-    )
+    model = pydantic.create_model(f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
     return Tool(name, description, function, model, state_parameter, terminal)
 
 
