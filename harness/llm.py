@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletion
 
 from harness.config import ModelSettings
 from harness.errors import LLMError
@@ -82,7 +83,12 @@ class OpenAIChatModel:
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
         try:
-            completion = self.client.chat.completions.create(**self.request_body(messages, tools))
+            # The SDK's documented way to post a prepared body: `chat.completions.create` would first walk
+            # every message and tool through its TypedDict transform, which costs more than the whole replay
+            # of a step, and changes nothing in plain JSON like ours.
+            completion = self.client.post(
+                "/chat/completions", body=self.request_body(messages, tools), cast_to=ChatCompletion
+            )
         except openai.APITimeoutError:
             raise LLMError(
                 f"the model endpoint {self.base_url} did not answer within {self.settings.timeout:g} s"
