@@ -123,8 +123,10 @@ def bench_suite(repeats: int, cassette_dir: Path) -> None:
         total_steps = sum(r[1] for r in rows)
         total = sum(r[3] for r in rows)
         per_step = ms(total / total_steps) if total_steps else "-"
-        print(f"  total: {len(rows)} scenario(s), {total_steps} steps, {ms(total)} ms, {per_step} ms/step "
-              f"(median of {repeats} run(s) per scenario; whole ScenarioRunner.run, cassette load included)")
+        print(
+            f"  total: {len(rows)} scenario(s), {total_steps} steps, {ms(total)} ms, {per_step} ms/step "
+            f"(median of {repeats} run(s) per scenario; whole ScenarioRunner.run, cassette load included)"
+        )
     else:
         print("  no scenario could be replayed")
     for note in notes:
@@ -170,25 +172,44 @@ def _tool(name: str, description: str, params: dict[str, tuple[str, str]]) -> di
 
 
 TOOLS = [
-    _tool("send_message", "Sends a message to the human user.",
-          {"message": ("string", "Message contents. All unicode (including emojis) are supported.")}),
-    _tool("core_memory_append", "Append to the contents of core memory.",
-          {"label": ("string", "Section of the memory to be edited (persona or human)."),
-           "content": ("string", "Content to write to the memory. All unicode (including emojis) are supported.")}),
-    _tool("core_memory_replace", "Replace the contents of core memory. To delete memories, use an empty string "
-          "for new_content.",
-          {"label": ("string", "Section of the memory to be edited (persona or human)."),
-           "old_content": ("string", "String to replace. Must be an exact match."),
-           "new_content": ("string", "Content to write to the memory. All unicode (including emojis) are "
-                                     "supported.")}),
-    _tool("conversation_search", "Search prior conversation history using case-insensitive string matching.",
-          {"query": ("string", "String to search for."),
-           "page": ("integer", "Allows you to page through results. Only use on a follow-up query. Defaults to 0 "
-                               "(first page).")}),
-    _tool("archival_memory_insert", "Add to archival memory. Make sure to phrase the memory contents such that "
-          "it can be easily queried later.",
-          {"content": ("string", "Content to write to the memory. All unicode (including emojis) are "
-                                 "supported.")}),
+    _tool(
+        "send_message",
+        "Sends a message to the human user.",
+        {"message": ("string", "Message contents. All unicode (including emojis) are supported.")},
+    ),
+    _tool(
+        "core_memory_append",
+        "Append to the contents of core memory.",
+        {
+            "label": ("string", "Section of the memory to be edited (persona or human)."),
+            "content": ("string", "Content to write to the memory. All unicode (including emojis) are supported."),
+        },
+    ),
+    _tool(
+        "core_memory_replace",
+        "Replace the contents of core memory. To delete memories, use an empty string for new_content.",
+        {
+            "label": ("string", "Section of the memory to be edited (persona or human)."),
+            "old_content": ("string", "String to replace. Must be an exact match."),
+            "new_content": ("string", "Content to write to the memory. All unicode (including emojis) are supported."),
+        },
+    ),
+    _tool(
+        "conversation_search",
+        "Search prior conversation history using case-insensitive string matching.",
+        {
+            "query": ("string", "String to search for."),
+            "page": (
+                "integer",
+                "Allows you to page through results. Only use on a follow-up query. Defaults to 0 (first page).",
+            ),
+        },
+    ),
+    _tool(
+        "archival_memory_insert",
+        "Add to archival memory. Make sure to phrase the memory contents such that it can be easily queried later.",
+        {"content": ("string", "Content to write to the memory. All unicode (including emojis) are supported.")},
+    ),
 ]
 
 
@@ -219,10 +240,17 @@ def make_conversation(n: int, seed: int = 7) -> Conversation:
     for step in range(n):
         if step % len(cycle) == 0:
             history.append({"role": "user", "content": f"(turn {step // 3}) " + _paragraph(rng, 260)})
-        system = (f"{instructions}\n\n### Memory [last modified: step {step}]\n"
-                  f"<persona>\n{persona}\n</persona>\n<human>\n{' '.join(human_facts)}\n</human>")
-        body: dict[str, Any] = {"model": MODEL, "messages": [{"role": "system", "content": system}, *history],
-                "temperature": 0, "tools": TOOLS, "tool_choice": "required"}
+        system = (
+            f"{instructions}\n\n### Memory [last modified: step {step}]\n"
+            f"<persona>\n{persona}\n</persona>\n<human>\n{' '.join(human_facts)}\n</human>"
+        )
+        body: dict[str, Any] = {
+            "model": MODEL,
+            "messages": [{"role": "system", "content": system}, *history],
+            "temperature": 0,
+            "tools": TOOLS,
+            "tool_choice": "required",
+        }
         while len(json.dumps(body)) > 14000 and len(history) > 2:  # the context window: evict oldest messages
             del history[0]
             while history and history[0]["role"] != "user":
@@ -239,21 +267,35 @@ def make_conversation(n: int, seed: int = 7) -> Conversation:
             arguments = {"message": _paragraph(rng, 160), "request_heartbeat": False}
         call_id = f"call_{step:04d}_{rng.getrandbits(40):010x}"
         completion_id = f"chatcmpl-bench{step:04d}{rng.getrandbits(48):012x}"
-        message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [
-            {"id": call_id, "type": "function",
-             "function": {"name": name, "arguments": json.dumps(arguments)}}]}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "refusal": None,
+            "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+            ],
+        }
         prompt_tokens = len(json.dumps(body)) // 4
         completion = {
-            "id": completion_id, "object": "chat.completion", "created": 1_700_000_000 + step,
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": 1_700_000_000 + step,
             "model": "gpt-4o-mini-2024-07-18",
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls"}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 40,
-                      "total_tokens": prompt_tokens + 40,
-                      "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                      "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                                    "accepted_prediction_tokens": 0,
-                                                    "rejected_prediction_tokens": 0}},
-            "service_tier": "default", "system_fingerprint": "fp_0ba0d124f1",
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": 40,
+                "total_tokens": prompt_tokens + 40,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            },
+            "service_tier": "default",
+            "system_fingerprint": "fp_0ba0d124f1",
         }
         responses.append(json.dumps(completion).encode())
         ids.append(completion_id)
@@ -262,8 +304,11 @@ def make_conversation(n: int, seed: int = 7) -> Conversation:
         if name == "core_memory_append":
             human_facts.append(arguments["content"])
             human_facts[:] = human_facts[-8:]
-        result = {"status": "OK", "message": None if name != "conversation_search" else _paragraph(rng, 200),
-                  "time": f"2024-11-23 09:{step // 60 % 60:02d}:{step % 60:02d} PM UTC+0000"}
+        result = {
+            "status": "OK",
+            "message": None if name != "conversation_search" else _paragraph(rng, 200),
+            "time": f"2024-11-23 09:{step // 60 % 60:02d}:{step % 60:02d} PM UTC+0000",
+        }
         history.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(result)})
     return Conversation(bodies, responses, ids)
 
@@ -307,8 +352,13 @@ def build_cassettes(directory: Path, conversation: Conversation) -> tuple[Path, 
         headers: dict[str, list[str]] = {}
         for key, value in response.headers.multi_items():
             headers.setdefault(key, []).append(value)
-        responses.append({"status": {"code": response.status_code, "message": response.reason_phrase},
-                          "headers": headers, "body": {"string": content}})
+        responses.append(
+            {
+                "status": {"code": response.status_code, "message": response.reason_phrase},
+                "headers": headers,
+                "body": {"string": content},
+            }
+        )
     plain_path.write_text(vcr.serialize.serialize({"requests": requests, "responses": responses}, yamlserializer))
     return harness_path, plain_path
 
@@ -320,8 +370,12 @@ class Timing:
     close: float  # leaving it
 
 
-def replay(context: Callable[[], contextlib.AbstractContextManager[Any]], client: openai.OpenAI,
-           conversation: Conversation, first: int) -> Timing:
+def replay(
+    context: Callable[[], contextlib.AbstractContextManager[Any]],
+    client: openai.OpenAI,
+    conversation: Conversation,
+    first: int,
+) -> Timing:
     bodies, ids = conversation.bodies[first:], conversation.ids[first:]
     t0 = time.perf_counter()
     with context():
@@ -352,12 +406,14 @@ class Subject:
         self.plain_vcr = vcr.VCR(record_mode="none", match_on=["method", "path", "body"])
 
     def harness(self, first: int) -> Timing:
-        return replay(lambda: harness_cassettes.use_cassette(self.harness_path, "none"), self.sdk_client,
-                      self.conversation, first)
+        return replay(
+            lambda: harness_cassettes.use_cassette(self.harness_path, "none"), self.sdk_client, self.conversation, first
+        )
 
     def plain(self, first: int) -> Timing:
-        return replay(lambda: self.plain_vcr.use_cassette(str(self.plain_path)), self.sdk_client,
-                      self.conversation, first)
+        return replay(
+            lambda: self.plain_vcr.use_cassette(str(self.plain_path)), self.sdk_client, self.conversation, first
+        )
 
     def floor(self, first: int) -> Timing:
         client = mock_client(self.conversation.responses[first:])
@@ -375,8 +431,15 @@ class Row:
     plain_runs: int
 
 
-def bench_synthetic(sizes: tuple[int, ...], tail_over: int, tail: int, repeats: int, plain_repeats: int,
-                    plain_budget: float, full_harness: bool) -> None:
+def bench_synthetic(
+    sizes: tuple[int, ...],
+    tail_over: int,
+    tail: int,
+    repeats: int,
+    plain_repeats: int,
+    plain_budget: float,
+    full_harness: bool,
+) -> None:
     print("== 2. Synthetic MemGPT-like conversation: ms per replayed step through the real openai SDK")
     rows: list[Row] = []
     extra: list[str] = []
@@ -393,34 +456,55 @@ def bench_synthetic(sizes: tuple[int, ...], tail_over: int, tail: int, repeats: 
             while len(plain_runs) < plain_repeats and plain_runs[0].steps * (len(plain_runs) + 1) < plain_budget:
                 plain_runs.append(subject.plain(first))
             label = f"{n}" if first == 0 else f"{n}*"
-            rows.append(Row(label, n - first, conversation.mean_body_kb, harness, median_timing(plain_runs), floor,
-                            len(plain_runs)))
+            rows.append(
+                Row(
+                    label,
+                    n - first,
+                    conversation.mean_body_kb,
+                    harness,
+                    median_timing(plain_runs),
+                    floor,
+                    len(plain_runs),
+                )
+            )
             if first:
-                extra.append(f"* N={n}: only the LAST {n - first} of {n} requests replayed (interactions "
-                             f"{first}..{n - 1}), in all three columns:")
-                extra.append("  that is where O(N) matching shows. The harness figure includes the one-time "
-                             f"canonical JSON of all {n} recorded")
+                extra.append(
+                    f"* N={n}: only the LAST {n - first} of {n} requests replayed (interactions "
+                    f"{first}..{n - 1}), in all three columns:"
+                )
+                extra.append(
+                    "  that is where O(N) matching shows. The harness figure includes the one-time "
+                    f"canonical JSON of all {n} recorded"
+                )
                 extra.append("  bodies, done during the first replayed step.")
                 if full_harness:
                     full = median_timing([subject.harness(0) for _ in range(min(repeats, 3))])
                     full_floor = median_timing([subject.floor(0) for _ in range(min(repeats, 3))])
-                    extra.append(f"  harness replaying all {n} steps of it: {ms(full.steps / n)} ms/step "
-                                 f"(SDK floor {ms(full_floor.steps / n)}, harness-floor "
-                                 f"{ms((full.steps - full_floor.steps) / n)}); plain vcrpy not run (too slow)")
+                    extra.append(
+                        f"  harness replaying all {n} steps of it: {ms(full.steps / n)} ms/step "
+                        f"(SDK floor {ms(full_floor.steps / n)}, harness-floor "
+                        f"{ms((full.steps - full_floor.steps) / n)}); plain vcrpy not run (too slow)"
+                    )
 
-    print(f"  {'N':>5} {'steps':>5} {'body KB':>7} | {'harness':>9} {'plain vcrpy':>11} {'SDK floor':>9} "
-          f"{'harness-floor':>13} | {'open ms: harness':>16} {'plain':>8}")
+    print(
+        f"  {'N':>5} {'steps':>5} {'body KB':>7} | {'harness':>9} {'plain vcrpy':>11} {'SDK floor':>9} "
+        f"{'harness-floor':>13} | {'open ms: harness':>16} {'plain':>8}"
+    )
     print(f"  {'':>5} {'':>5} {'':>7} | {'ms/step':>9} {'ms/step':>11} {'ms/step':>9} {'ms/step':>13} |")
     for row in rows:
         per_step = [ms(t.steps / row.steps) for t in (row.harness, row.plain, row.floor)]
         overhead = ms((row.harness.steps - row.floor.steps) / row.steps)
-        print(f"  {row.label:>5} {row.steps:>5} {row.body_kb:>7.1f} | {per_step[0]:>9} {per_step[1]:>11} "
-              f"{per_step[2]:>9} {overhead:>13} | {ms(row.harness.open):>16} {ms(row.plain.open):>8}")
+        print(
+            f"  {row.label:>5} {row.steps:>5} {row.body_kb:>7.1f} | {per_step[0]:>9} {per_step[1]:>11} "
+            f"{per_step[2]:>9} {overhead:>13} | {ms(row.harness.open):>16} {ms(row.plain.open):>8}"
+        )
     for line in extra:
         print(f"  {line}")
     plain_counts = ", ".join(f"N={row.label}: {row.plain_runs}" for row in rows)
-    print(f"  medians of {repeats} run(s) (plain vcrpy, within a {plain_budget:g} s budget: {plain_counts}); "
-          "ms/step excludes opening the cassette,")
+    print(
+        f"  medians of {repeats} run(s) (plain vcrpy, within a {plain_budget:g} s budget: {plain_counts}); "
+        "ms/step excludes opening the cassette,"
+    )
     print("  shown per cassette (ms) in the last columns; harness-floor = what vcrpy + the harness matcher add.")
     print()
 
@@ -434,20 +518,30 @@ def main() -> int:
     args = parser.parse_args()
 
     load = os.getloadavg()
-    print(f"replay benchmark: python {sys.version.split()[0]}, openai {openai.__version__}, "
-          f"httpx2 {httpx2.__version__}, vcrpy {vcr.__version__}; {os.cpu_count()} CPU(s), "
-          f"load average {load[0]:.2f} (timings inflate if other work shares the cores)")
+    print(
+        f"replay benchmark: python {sys.version.split()[0]}, openai {openai.__version__}, "
+        f"httpx2 {httpx2.__version__}, vcrpy {vcr.__version__}; {os.cpu_count()} CPU(s), "
+        f"load average {load[0]:.2f} (timings inflate if other work shares the cores)"
+    )
     print()
     started = time.perf_counter()
     if not args.skip_suite:
         bench_suite(1 if args.quick else 3, args.cassettes)
     if not args.skip_synthetic:
         if args.quick:
-            bench_synthetic((10, 40), tail_over=20, tail=10, repeats=1, plain_repeats=1, plain_budget=0,
-                            full_harness=True)
+            bench_synthetic(
+                (10, 40), tail_over=20, tail=10, repeats=1, plain_repeats=1, plain_budget=0, full_harness=True
+            )
         else:
-            bench_synthetic((10, 50, 100, 300), tail_over=100, tail=30, repeats=5, plain_repeats=3,
-                            plain_budget=8.0, full_harness=True)
+            bench_synthetic(
+                (10, 50, 100, 300),
+                tail_over=100,
+                tail=30,
+                repeats=5,
+                plain_repeats=3,
+                plain_budget=8.0,
+                full_harness=True,
+            )
     print(f"total {time.perf_counter() - started:.1f} s")
     return 0
 

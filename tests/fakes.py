@@ -56,13 +56,16 @@ def reply(text: str) -> dict[str, Any]:
 
 
 def append(label: str, content: str, heartbeat: bool = True) -> dict[str, Any]:
-    return completion(call("core_memory_append", {"label": label, "content": content,
-                                                  "request_heartbeat": heartbeat}))
+    return completion(call("core_memory_append", {"label": label, "content": content, "request_heartbeat": heartbeat}))
 
 
 def replace(label: str, old: str, new: str, heartbeat: bool = True) -> dict[str, Any]:
-    return completion(call("core_memory_replace", {"label": label, "old_content": old, "new_content": new,
-                                                   "request_heartbeat": heartbeat}))
+    return completion(
+        call(
+            "core_memory_replace",
+            {"label": label, "old_content": old, "new_content": new, "request_heartbeat": heartbeat},
+        )
+    )
 
 
 # ------------------------------------------------------------------ the server
@@ -195,8 +198,13 @@ class Project:
         return load_scenario(self.scenario_path(name))
 
     def runner(self, mode: str = "none", base_url: str | None = None) -> ScenarioRunner:
-        return ScenarioRunner(self.config(), self.cassettes, mode=mode, base_url=base_url,  # type: ignore[arg-type]
-                              project_dir=self.root)
+        return ScenarioRunner(
+            self.config(),
+            self.cassettes,
+            mode=mode,
+            base_url=base_url,  # type: ignore[arg-type]
+            project_dir=self.root,
+        )
 
     def record(self, name: str, responses: list[dict[str, Any]]) -> tuple[ScenarioResult, FakeOpenAI]:
         """Record scenario `name`'s cassette through the real stack against a fake server."""

@@ -75,8 +75,10 @@ def test_non_terminal_call_without_heartbeat_ends_turn_without_reply(run_script:
 
 def test_heartbeat_string_true_counts(run_script: Run) -> None:
     agent, script = run_script(
-        [completion(call("core_memory_append", {"label": "human", "content": "x", "request_heartbeat": "true"})),
-         reply("ok")]
+        [
+            completion(call("core_memory_append", {"label": "human", "content": "x", "request_heartbeat": "true"})),
+            reply("ok"),
+        ]
     )
     assert agent.send("go").stop_reason == "replied"
     assert len(script.requests) == 2
@@ -115,8 +117,9 @@ def test_over_limit_append_is_refused_and_reported(load_text: Callable[[str], Ag
             tools: [send_message, core_memory_append]
         """
     ).get("tiny")
-    agent, _ = run_script([completion(call("core_memory_append", {"label": "human", "content": "Alice"})),
-                           reply("no room")], spec)
+    agent, _ = run_script(
+        [completion(call("core_memory_append", {"label": "human", "content": "Alice"})), reply("no room")], spec
+    )
     agent.send("remember Alice")
     content = json.loads(tool_messages(agent)[0]["content"])
     assert content["status"] == "Failed"
@@ -190,8 +193,11 @@ def test_several_calls_in_one_response_run_in_order(run_script: Run) -> None:
         [
             completion(
                 call("core_memory_append", {"label": "human", "content": "Likes tea", **HB}, "srv_a"),
-                call("core_memory_replace", {"label": "human", "old_content": "tea", "new_content": "coffee", **HB},
-                     "srv_b"),
+                call(
+                    "core_memory_replace",
+                    {"label": "human", "old_content": "tea", "new_content": "coffee", **HB},
+                    "srv_b",
+                ),
                 call("send_message", {"message": "Noted"}, "srv_c"),
             ),
             reply("Anything else?"),

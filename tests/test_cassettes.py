@@ -98,8 +98,9 @@ def test_the_cassette_holds_no_secret(project: Project, recorded: tuple[Scenario
         assert {k.lower() for k in interaction["response"]["headers"]} <= {"content-type"}
 
 
-def test_the_cassette_names_the_model_and_endpoint(project: Project,
-                                                   recorded: tuple[ScenarioResult, FakeOpenAI]) -> None:
+def test_the_cassette_names_the_model_and_endpoint(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
+) -> None:
     result, _server = recorded
     data = yaml.safe_load(cassette_of(project).read_text(encoding="utf-8"))
     info = data["metadata"]["recorded_with"]
@@ -126,10 +127,12 @@ def test_bodies_are_readable_json(project: Project, recorded: tuple[ScenarioResu
         assert body.startswith("{\n  ")  # indented, one key a line
 
 
-def test_a_secret_echoed_in_a_body_is_replaced(project: Project, secrets: None,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    project.write_scenario("leak", "agent: chat\nturns:\n  - user: what is my key?\n"
-                                    "    expect: {reply: {contains: 'your key is'}}\n")
+def test_a_secret_echoed_in_a_body_is_replaced(
+    project: Project, secrets: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.write_scenario(
+        "leak", "agent: chat\nturns:\n  - user: what is my key?\n    expect: {reply: {contains: 'your key is'}}\n"
+    )
     result, _ = project.record("leak", [reply(f"your key is {FAKE_KEY}")])
     assert result.outcome == "passed"
     text = cassette_of(project, "leak").read_text(encoding="utf-8")
@@ -143,8 +146,9 @@ def test_a_secret_echoed_in_a_body_is_replaced(project: Project, secrets: None,
 # ------------------------------------------------------------------ replay
 
 
-def test_replay_passes_offline_and_is_deterministic(project: Project, recorded: tuple[ScenarioResult, FakeOpenAI],
-                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_replay_passes_offline_and_is_deterministic(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("OPENAI_API_KEY")  # replay needs no key
     monkeypatch.delenv("OPENAI_ORG_ID")
     recording, server = recorded
@@ -173,8 +177,9 @@ def test_replay_never_reaches_the_network(project: Project, recorded: tuple[Scen
     assert live.received == []
 
 
-def test_a_changed_user_message_makes_replay_stale(project: Project, recorded: tuple[ScenarioResult, FakeOpenAI],
-                                                   tmp_path: Path) -> None:
+def test_a_changed_user_message_makes_replay_stale(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI], tmp_path: Path
+) -> None:
     path = project.scenario_path("remember")
     text = path.read_text(encoding="utf-8")
     assert USER_LINE in text
@@ -197,8 +202,9 @@ def test_a_changed_user_message_makes_replay_stale(project: Project, recorded: t
     assert report["summary"]["failed"] == 1
 
 
-def test_a_change_in_a_later_step_names_that_step(project: Project,
-                                                  recorded: tuple[ScenarioResult, FakeOpenAI]) -> None:
+def test_a_change_in_a_later_step_names_that_step(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
+) -> None:
     # a different agent prompt changes every request; the step and turn where replay stops are named
     cassette = cassette_of(project)
     data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
@@ -281,8 +287,11 @@ def test_requests_match_on_canonical_json_bodies() -> None:
     assert canonical_body(None) == ""
     assert canonical_body("not json") == "not json"
     assert same_request(request('{"a": 1, "b": 2}'), request('{"b":2,"a":1}')) is True
-    for other in (request('{"a": 1, "b": 3}'), request('{"a": 1, "b": 2}', path="/v1/embeddings"),
-                  request('{"a": 1, "b": 2}', method="PUT")):
+    for other in (
+        request('{"a": 1, "b": 3}'),
+        request('{"a": 1, "b": 2}', path="/v1/embeddings"),
+        request('{"a": 1, "b": 2}', method="PUT"),
+    ):
         assert same_request(request('{"a": 1, "b": 2}'), other) is False
     assert request_key(request('{"z": "é"}')) == 'POST /v1/chat/completions\n{"z":"é"}'
 
@@ -296,28 +305,39 @@ def test_endpoint_kinds() -> None:
 
 
 def test_request_lines_render_settings_tools_and_messages() -> None:
-    body = json.dumps({
-        "model": "m",
-        "tools": [{"type": "function", "function": {"name": "send_message"}}],
-        "messages": [
-            {"role": "system", "content": "line one\nline two"},
-            {"role": "assistant", "content": None,
-             "tool_calls": [{"id": "call_1_0", "function": {"name": "f", "arguments": "{}"}}]},
-            {"role": "tool", "tool_call_id": "call_1_0", "content": "ok"},
-        ],
-    })
+    body = json.dumps(
+        {
+            "model": "m",
+            "tools": [{"type": "function", "function": {"name": "send_message"}}],
+            "messages": [
+                {"role": "system", "content": "line one\nline two"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"id": "call_1_0", "function": {"name": "f", "arguments": "{}"}}],
+                },
+                {"role": "tool", "tool_call_id": "call_1_0", "content": "ok"},
+            ],
+        }
+    )
     assert request_lines(body) == [
         'model: "m"',
         'tool: {"function": {"name": "send_message"}, "type": "function"}',
-        "--- message 0 (system)", "line one", "line two",
-        "--- message 1 (assistant)", "tool_call call_1_0: f({})",
-        "--- message 2 (tool)", "ok", "tool_call_id: call_1_0",
+        "--- message 0 (system)",
+        "line one",
+        "line two",
+        "--- message 1 (assistant)",
+        "tool_call call_1_0: f({})",
+        "--- message 2 (tool)",
+        "ok",
+        "tool_call_id: call_1_0",
     ]
     assert request_lines("plain\ntext") == ["plain", "text"]
 
 
-def test_nearest_recorded_prefers_the_most_similar_request(project: Project,
-                                                            recorded: tuple[ScenarioResult, FakeOpenAI]) -> None:
+def test_nearest_recorded_prefers_the_most_similar_request(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
+) -> None:
     data = yaml.safe_load(cassette_of(project).read_text(encoding="utf-8"))
     second = json.loads(data["interactions"][1]["request"]["body"])
     second["messages"][1]["content"] = "Hi! My name is Azim."

@@ -123,8 +123,9 @@ def test_chat_end_to_end_survives_restart(
         ]
     )
     with serve(first) as url:
-        code, out, err = chat(monkeypatch, capsys, "My name is Alice\n\n/memory\n", "--db", db, "--base-url", url,
-                              "--model", "scripted")
+        code, out, err = chat(
+            monkeypatch, capsys, "My name is Alice\n\n/memory\n", "--db", db, "--base-url", url, "--model", "scripted"
+        )
     assert code == 0, err
     assert "chat> Nice to meet you, Alice!" in out
     assert '<human characters="11/5000">\nName: Alice\n</human>' in out
@@ -138,8 +139,9 @@ def test_chat_end_to_end_survives_restart(
 
     second = Script([reply("You are Alice.")])
     with serve(second) as url:
-        code, out, err = chat(monkeypatch, capsys, "/memory\nWho am I?\n/quit\nnever sent\n", "--db", db,
-                              "--base-url", url)
+        code, out, err = chat(
+            monkeypatch, capsys, "/memory\nWho am I?\n/quit\nnever sent\n", "--db", db, "--base-url", url
+        )
     assert code == 0, err
     assert "1 earlier turns" in err
     assert out.count('<human characters="11/5000">\nName: Alice\n</human>') == 1

@@ -78,14 +78,17 @@ def test_report_writes_json(project: Project, tmp_path: Path, capsys: pytest.Cap
     assert by_name["scenarios/forgetful.yaml"]["failures"][0].endswith("block 'human' does not contain 'Carol'")
 
 
-def test_a_scenario_mistake_exits_2_with_a_located_message(project: Project,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_scenario_mistake_exits_2_with_a_located_message(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = project.write_scenario("bad", "agent: chat\nturns:\n  - user: hi\n    expect: {blocks: {human: {}}}\n")
     assert run(project) == 2
     out, err = capsys.readouterr()
     assert out == ""  # nothing ran
-    assert err == f"error: {bad}:4:23: turns[0].expect.blocks.human: give at least one check: equals, contains, " \
-                  "not_contains, matches, json, json_length, max_length, unchanged\n"
+    assert (
+        err == f"error: {bad}:4:23: turns[0].expect.blocks.human: give at least one check: equals, contains, "
+        "not_contains, matches, json, json_length, max_length, unchanged\n"
+    )
 
 
 def test_several_mistakes_are_listed_together(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,15 +102,19 @@ def test_several_mistakes_are_listed_together(project: Project, capsys: pytest.C
     assert "Traceback" not in err
 
 
-def test_an_unknown_agent_or_block_exits_2_before_anything_runs(project: Project,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    wrong = project.write_scenario("zzz_wrong", "agent: chat\nturns:\n  - user: hi\n"
-                                                "    expect: {blocks: {tasks: {json: []}}}\n")
+def test_an_unknown_agent_or_block_exits_2_before_anything_runs(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wrong = project.write_scenario(
+        "zzz_wrong", "agent: chat\nturns:\n  - user: hi\n    expect: {blocks: {tasks: {json: []}}}\n"
+    )
     assert run(project) == 2
     out, err = capsys.readouterr()
     assert out == ""  # the valid scenarios before it did not run either
-    assert err == (f"error: {wrong}:4:23: turns[0].expect.blocks.tasks: agent 'chat' has no block 'tasks'; "
-                   "its blocks: persona, human\n")
+    assert err == (
+        f"error: {wrong}:4:23: turns[0].expect.blocks.tasks: agent 'chat' has no block 'tasks'; "
+        "its blocks: persona, human\n"
+    )
     project.write_scenario("zzz_wrong", "agent: nobody\nturns: [{user: hi}]\n")
     assert run(project) == 2
     assert "agent: no agent named 'nobody'; defined: chat" in capsys.readouterr().err
@@ -120,8 +127,9 @@ def test_a_missing_path_or_agents_file_exits_2(project: Project, capsys: pytest.
     assert "missing.yaml: file not found" in capsys.readouterr().err
 
 
-def test_defaults_to_agents_yaml_in_the_working_folder(project: Project, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_defaults_to_agents_yaml_in_the_working_folder(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(project.root)
     assert main(["run", "scenarios/remember.yaml"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 passed"
@@ -134,8 +142,7 @@ def test_xfail_counts_as_ok(project: Project, capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().out.splitlines()[-1] == "1 passed, 1 xfailed"
 
 
-def test_a_stale_cassette_exits_1_with_the_record_command(project: Project,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stale_cassette_exits_1_with_the_record_command(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     path = project.scenario_path("remember")
     path.write_text(path.read_text().replace("Azin.", "Azim."))
     assert run(project, str(path)) == 1
@@ -149,8 +156,9 @@ def test_record_then_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     project = make_project(tmp_path, {"remember": REMEMBER})
     cassettes = tmp_path / "tapes"
     with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
-        code = main(["record", "--agents", str(project.agents), "--cassettes", str(cassettes),
-                     "--base-url", server.base_url])
+        code = main(
+            ["record", "--agents", str(project.agents), "--cassettes", str(cassettes), "--base-url", server.base_url]
+        )
     assert code == 0
     assert len(server.received) == 2
     _out, err = capsys.readouterr()

@@ -237,7 +237,9 @@ def test_duplicate_yaml_key_and_bad_syntax(write_agents: Write) -> None:
         """,
     )
     assert (error.problems[0].line, error.problems[0].key, error.problems[0].message) == (
-        4, "agents.chat.model", "duplicate key"
+        4,
+        "agents.chat.model",
+        "duplicate key",
     )
     _, error = problems_of(write_agents, "agents:\n  chat: [unclosed\n")
     assert error.problems[0].message.startswith("invalid YAML")

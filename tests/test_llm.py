@@ -102,7 +102,12 @@ def test_no_choices() -> None:
 
 def test_request_body_and_parsed_response() -> None:
     settings = ModelSettings(
-        name="m1", base_url="http://llm.test/v1", temperature=0.3, max_tokens=64, seed=7, tool_choice="auto",
+        name="m1",
+        base_url="http://llm.test/v1",
+        temperature=0.3,
+        max_tokens=64,
+        seed=7,
+        tool_choice="auto",
         max_retries=0,
     )
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]

@@ -60,15 +60,17 @@ def test_a_passing_and_a_failing_scenario(pytester: pytest.Pytester, project: Pr
     result = pytester.runpytest_subprocess()  # a fresh process: the plugin loads from its entry point
     result.assert_outcomes(passed=1, failed=1)
     path = project.scenario_path("misspelt")
-    result.stdout.fnmatch_lines([
-        f"{path}:7: turns[0].expect.blocks.human.equals: block 'human' differs",
-        "  in turn 1: user: 'My name is Carol, not Bob.'",
-        "  expected: 'Name: Carol'",
-        "  actual:   'Name: Carl'",
-        "  history of block 'human':",
-        "    initial: 'Name: Bob'",
-        "    turn 1 step 1 core_memory_replace(*): 'Name: Bob' -> 'Name: Carl'",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            f"{path}:7: turns[0].expect.blocks.human.equals: block 'human' differs",
+            "  in turn 1: user: 'My name is Carol, not Bob.'",
+            "  expected: 'Name: Carol'",
+            "  actual:   'Name: Carl'",
+            "  history of block 'human':",
+            "    initial: 'Name: Bob'",
+            "    turn 1 step 1 core_memory_replace(*): 'Name: Bob' -> 'Name: Carl'",
+        ]
+    )
     result.stdout.fnmatch_lines(["FAILED scenarios/misspelt.yaml::misspelt*"])
     result.stdout.no_fnmatch_line("*Traceback*")
     result.stdout.no_fnmatch_line("*raise ScenarioFailed*")
@@ -77,8 +79,9 @@ def test_a_passing_and_a_failing_scenario(pytester: pytest.Pytester, project: Pr
 
 def test_verbose_run_names_the_scenarios(pytester: pytest.Pytester, project: Project) -> None:
     result = pytester.runpytest("-v")
-    result.stdout.fnmatch_lines(["scenarios/misspelt.yaml::misspelt FAILED*",
-                                 "scenarios/remember.yaml::remember PASSED*"], consecutive=False)
+    result.stdout.fnmatch_lines(
+        ["scenarios/misspelt.yaml::misspelt FAILED*", "scenarios/remember.yaml::remember PASSED*"], consecutive=False
+    )
 
 
 def test_k_selects_scenarios(pytester: pytest.Pytester, project: Project) -> None:
@@ -114,12 +117,14 @@ def test_a_stale_cassette_fails_with_the_diff_and_the_command(pytester: pytest.P
     path.write_text(path.read_text().replace("My name is Azin.", "My name is Azim."))
     result = pytester.runpytest("-k", "remember")
     result.assert_outcomes(failed=1, deselected=1)
-    result.stdout.fnmatch_lines([
-        f"{lit(str(path))}:4: turns[[]0].user: the cassette * has no recorded response for turn 1, step 1*",
-        "*-Hi! My name is Azin.",
-        "*+Hi! My name is Azim.",
-        f"  re-record with: harness record {path}",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            f"{lit(str(path))}:4: turns[[]0].user: the cassette * has no recorded response for turn 1, step 1*",
+            "*-Hi! My name is Azin.",
+            "*+Hi! My name is Azim.",
+            f"  re-record with: harness record {path}",
+        ]
+    )
 
 
 def test_junitxml_lists_the_testcases(pytester: pytest.Pytester, project: Project) -> None:
@@ -142,10 +147,12 @@ def test_a_misspelt_key_is_a_located_collection_error(pytester: pytest.Pytester,
     bad = project.write_scenario("bad", "agent: chat\nturns:\n  - user: hi\n    expct:\n      reply: {contains: x}\n")
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([
-        "*ERROR collecting scenarios/bad.yaml*",
-        f"{bad}:4:5: turns[0].expct: unknown key 'expct'; did you mean 'expect'? valid keys: user, expect",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting scenarios/bad.yaml*",
+            f"{bad}:4:5: turns[0].expct: unknown key 'expct'; did you mean 'expect'? valid keys: user, expect",
+        ]
+    )
     result.stdout.no_fnmatch_line("*Traceback*")
     result.stdout.no_fnmatch_line("*harness/scenarios/model.py*")
     result.stdout.no_fnmatch_line("*raise ScenarioError*")
@@ -154,13 +161,15 @@ def test_a_misspelt_key_is_a_located_collection_error(pytester: pytest.Pytester,
 
 def test_an_unknown_agent_or_block_is_a_collection_error(pytester: pytest.Pytester, project: Project) -> None:
     bad = project.write_scenario("wrong_refs", "agent: chatbot\nturns: [{user: hi}]\n")
-    blocks = project.write_scenario("wrong_block", "agent: chat\nturns: [{user: hi}]\n"
-                                                   "expect: {blocks: {tasks: {json: []}}}\n")
+    blocks = project.write_scenario(
+        "wrong_block", "agent: chat\nturns: [{user: hi}]\nexpect: {blocks: {tasks: {json: []}}}\n"
+    )
     result = pytester.runpytest()
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([f"{bad}:1:1: agent: no agent named 'chatbot'; defined: chat"])
-    result.stdout.fnmatch_lines([f"{blocks}:3:*: expect.blocks.tasks: agent 'chat' has no block 'tasks'; "
-                                 "its blocks: persona, human"])
+    result.stdout.fnmatch_lines(
+        [f"{blocks}:3:*: expect.blocks.tasks: agent 'chat' has no block 'tasks'; its blocks: persona, human"]
+    )
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
@@ -173,16 +182,18 @@ def test_unplayed_interactions_are_a_warning(pytester: pytest.Pytester, project:
     cassette.write_text(yaml.safe_dump(data))
     result = pytester.runpytest("-k", "remember")
     result.assert_outcomes(passed=1, deselected=1, warnings=1)
-    result.stdout.fnmatch_lines(["*UnplayedInteractionsWarning*1 recorded interaction(s) never played "
-                                 "(indexes [[]2])*re-record to prune them"])
+    result.stdout.fnmatch_lines(
+        ["*UnplayedInteractionsWarning*1 recorded interaction(s) never played (indexes [[]2])*re-record to prune them"]
+    )
 
 
 def test_record_mode_records_through_pytest(pytester: pytest.Pytester, project: Project) -> None:
     project.write_scenario("fresh", "agent: chat\nturns:\n  - user: hello\n    expect: {reply: {equals: hi!}}\n")
     assert pytester.runpytest("-k", "fresh").parseoutcomes() == {"failed": 1, "deselected": 2}
     with FakeOpenAI([completion(content="hi!")]) as server:
-        result = pytester.runpytest("-k", "fresh", "--harness-record-mode", "all", "--harness-base-url",
-                                    server.base_url)
+        result = pytester.runpytest(
+            "-k", "fresh", "--harness-record-mode", "all", "--harness-base-url", server.base_url
+        )
     result.assert_outcomes(passed=1, deselected=2)
     assert len(server.received) == 1
     assert (project.cassettes / "fresh.yaml").exists()
@@ -196,8 +207,9 @@ def test_a_different_model_name_makes_replay_stale(pytester: pytest.Pytester, pr
 
 
 def test_ini_options_choose_the_files(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    pytester.makeini("[pytest]\nharness_agents = config/agents.yaml\nharness_cassettes = tapes\n"
-                     "harness_scenarios = evals\n")
+    pytester.makeini(
+        "[pytest]\nharness_agents = config/agents.yaml\nharness_cassettes = tapes\nharness_scenarios = evals\n"
+    )
     project = make_project(tmp_path / "source", {"remember": REMEMBER})
     project.record("remember", REMEMBER_RESPONSES)
     (pytester.path / "config").mkdir()
@@ -215,12 +227,14 @@ def test_ini_options_choose_the_files(pytester: pytest.Pytester, tmp_path: Path)
 
 def test_help_lists_the_harness_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines([
-        "agent scenarios replayed from cassettes (harness):",
-        "*--harness-agents=FILE*",
-        "*--harness-cassettes=DIR*",
-        "*--harness-record-mode={none,new,all}*",
-        "*none: replay only, never touch the network (default)*",
-        "*--harness-base-url=URL*",
-        "*--harness-model=NAME*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "agent scenarios replayed from cassettes (harness):",
+            "*--harness-agents=FILE*",
+            "*--harness-cassettes=DIR*",
+            "*--harness-record-mode={none,new,all}*",
+            "*none: replay only, never touch the network (default)*",
+            "*--harness-base-url=URL*",
+            "*--harness-model=NAME*",
+        ]
+    )

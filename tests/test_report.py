@@ -50,10 +50,14 @@ TWO_TURNS_RESPONSES = [
 @pytest.fixture(scope="module")
 def recorded_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Each scenario recorded once: remember passes, forgetful fails, two_turns passes."""
-    project = make_project(tmp_path_factory.mktemp("recorded"),
-                           {"remember": REMEMBER, "forgetful": FORGETFUL, "two_turns": TWO_TURNS})
-    for name, responses in (("remember", REMEMBER_RESPONSES), ("forgetful", FORGETFUL_RESPONSES),
-                            ("two_turns", TWO_TURNS_RESPONSES)):
+    project = make_project(
+        tmp_path_factory.mktemp("recorded"), {"remember": REMEMBER, "forgetful": FORGETFUL, "two_turns": TWO_TURNS}
+    )
+    for name, responses in (
+        ("remember", REMEMBER_RESPONSES),
+        ("forgetful", FORGETFUL_RESPONSES),
+        ("two_turns", TWO_TURNS_RESPONSES),
+    ):
         project.record(name, responses)
     return project.root
 
@@ -82,8 +86,7 @@ def written(results: list[ScenarioResult], project: Project) -> dict[str, Any]:
 # ------------------------------------------------------------------ summary table
 
 
-def test_summary_table_has_a_row_per_scenario_and_the_counts(results: list[ScenarioResult],
-                                                            project: Project) -> None:
+def test_summary_table_has_a_row_per_scenario_and_the_counts(results: list[ScenarioResult], project: Project) -> None:
     table = summary_table(results, project.root).splitlines()
     header = table[0].split()
     assert header == ["scenario", "agent", "turns", "steps", "result", "time"]
@@ -103,7 +106,7 @@ def test_summary_table_columns_line_up(results: list[ScenarioResult], project: P
     starts = [table[0].index(column) for column in ("agent", "turns", "steps", "result", "time")]
     for line in table[2:5]:
         for start in starts:
-            assert line[start - 2:start] == "  " and line[start] != " "
+            assert line[start - 2 : start] == "  " and line[start] != " "
 
 
 def test_summary_table_counts_xfail_outcomes(results: list[ScenarioResult], project: Project) -> None:
@@ -132,11 +135,23 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
     assert report["summary"] == {"passed": 2, "failed": 1, "xfailed": 0, "xpassed": 0}
     scenarios = report["scenarios"]
     assert [s["scenario"] for s in scenarios] == [
-        "scenarios/remember.yaml", "scenarios/forgetful.yaml", "scenarios/two_turns.yaml"
+        "scenarios/remember.yaml",
+        "scenarios/forgetful.yaml",
+        "scenarios/two_turns.yaml",
     ]
     assert set(scenarios[0]) == {
-        "scenario", "agent", "description", "outcome", "xfail_reason", "failures", "cassette", "recorded_with",
-        "unplayed_interactions", "initial_blocks", "turns", "timing",
+        "scenario",
+        "agent",
+        "description",
+        "outcome",
+        "xfail_reason",
+        "failures",
+        "cassette",
+        "recorded_with",
+        "unplayed_interactions",
+        "initial_blocks",
+        "turns",
+        "timing",
     }
     assert [s["outcome"] for s in scenarios] == ["passed", "failed", "passed"]
     assert scenarios[0]["agent"] == "chat"
@@ -159,8 +174,9 @@ def test_report_failures_are_the_explanation_lines(results: list[ScenarioResult]
     assert "  in turn 1: user: 'My name is Carol.'" in failed["failures"]
 
 
-def test_report_turns_hold_messages_tool_calls_results_and_blocks(results: list[ScenarioResult],
-                                                                  project: Project) -> None:
+def test_report_turns_hold_messages_tool_calls_results_and_blocks(
+    results: list[ScenarioResult], project: Project
+) -> None:
     turns = written(results, project)["scenarios"][2]["turns"]
     assert [t["user"] for t in turns] == ["I am Azin.", "Sorry, it is spelt Azín."]
     assert [t["stop_reason"] for t in turns] == ["replied", "replied"]
@@ -171,7 +187,9 @@ def test_report_turns_hold_messages_tool_calls_results_and_blocks(results: list[
 
     steps = turns[1]["steps"]
     assert [[c["name"] for c in s["tool_calls"]] for s in steps] == [
-        ["core_memory_replace"], ["core_memory_replace"], ["send_message"]
+        ["core_memory_replace"],
+        ["core_memory_replace"],
+        ["send_message"],
     ]
     failed_call, good_call = steps[0]["tool_calls"][0], steps[1]["tool_calls"][0]
     assert failed_call["ok"] is False
@@ -202,11 +220,16 @@ def test_a_stale_turn_is_reported_as_such(tmp_path: Path) -> None:
     result = project.replay("remember")  # never recorded
     report = written([result], project)["scenarios"][0]
     assert report["outcome"] == "failed"
-    assert report["turns"] == [{
-        "user": "Hi! My name is Azin.", "stop_reason": "stale_cassette", "reply": None, "steps": [],
-        "messages": [{"role": "user", "content": "Hi! My name is Azin."}],
-        "blocks": {"persona": "You are a helpful assistant", "human": "Name: Bob"},
-    }]
+    assert report["turns"] == [
+        {
+            "user": "Hi! My name is Azin.",
+            "stop_reason": "stale_cassette",
+            "reply": None,
+            "steps": [],
+            "messages": [{"role": "user", "content": "Hi! My name is Azin."}],
+            "blocks": {"persona": "You are a helpful assistant", "human": "Name: Bob"},
+        }
+    ]
     assert any("has not been recorded yet" in line for line in report["failures"])
 
 
@@ -224,7 +247,7 @@ def test_explain_shows_location_turn_values_and_block_history(project: Project) 
     # a value with a newline is shown as a diff
     assert lines[2:7] == ["  --- expected", "  +++ actual", "  @@ -1 +1,2 @@", "  +Name: Bob", "   Azín"]
     assert "  history of block 'human':" in lines
-    history = lines[lines.index("  history of block 'human':") + 1:]
+    history = lines[lines.index("  history of block 'human':") + 1 :]
     assert history[0] == "    initial: 'Name: Bob'"
     assert history[1].startswith("    turn 1 step 1 core_memory_append(")
     assert history[1].endswith(": 'Name: Bob' -> 'Name: Bob\\nAzin'")

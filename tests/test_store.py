@@ -151,7 +151,9 @@ def test_failure_while_saving_a_step_rolls_it_back(tmp_path: Path, chat_spec: Ag
     assert count(store, "steps") == 1
     assert count(store, "tool_calls") == 1
     assert [json.loads(b)["role"] for (b,) in store.db.execute("SELECT body FROM messages ORDER BY id")] == [
-        "user", "assistant", "tool"
+        "user",
+        "assistant",
+        "tool",
     ]
     assert not store.db.in_transaction
     # The store is still usable afterwards.

@@ -158,19 +158,25 @@ def test_unchanged() -> None:
 def test_every_failing_check_of_a_block_is_reported() -> None:
     failures = block_failures(
         "human",
-        {"equals": "x", "contains": "Azin", "not_contains": "Bob", "matches": "^z", "max_length": 3,
-         "unchanged": True},
+        {"equals": "x", "contains": "Azin", "not_contains": "Bob", "matches": "^z", "max_length": 3, "unchanged": True},
         "Name: Bob!",
     )
     assert [k.rsplit(".", 1)[1] for k in keys(failures)] == [
-        "equals", "contains", "not_contains", "matches", "max_length", "unchanged"
+        "equals",
+        "contains",
+        "not_contains",
+        "matches",
+        "max_length",
+        "unchanged",
     ]
     assert {f.label for f in failures} == {"human"}
 
 
 def test_blocks_in_several_labels_each_checked() -> None:
-    failures = run({"blocks": {"human": {"contains": "Azin"}, "persona": "unchanged", "tasks": {"json": []}}},
-                   observed({"human": "Name: Bob", "persona": "changed"}))
+    failures = run(
+        {"blocks": {"human": {"contains": "Azin"}, "persona": "unchanged", "tasks": {"json": []}}},
+        observed({"human": "Name: Bob", "persona": "changed"}),
+    )
     assert keys(failures) == ["turns[0].expect.blocks.human.contains", "turns[0].expect.blocks.persona.unchanged"]
 
 
@@ -178,8 +184,11 @@ def test_blocks_in_several_labels_each_checked() -> None:
 
 
 def test_tool_calls_are_an_ordered_subsequence() -> None:
-    calls = [tool("core_memory_append", {"label": "human", "content": "Azin"}), tool("archival"),
-             tool("send_message", {"message": "hi"})]
+    calls = [
+        tool("core_memory_append", {"label": "human", "content": "Azin"}),
+        tool("archival"),
+        tool("send_message", {"message": "hi"}),
+    ]
     assert run({"tool_calls": ["core_memory_append", "send_message"]}, observed(calls=calls)) == []
     assert run({"tool_calls": ["send_message"]}, observed(calls=calls)) == []
     assert run({"tool_calls": []}, observed(calls=calls)) == []
@@ -206,30 +215,43 @@ def test_a_missing_first_call_is_reported_without_ordering_words() -> None:
 
 def test_tool_call_args_are_a_subset() -> None:
     calls = [tool("core_memory_replace", {"label": "human", "old_content": "Bob", "new_content": "Robert"})]
-    assert run({"tool_calls": [{"name": "core_memory_replace", "args": {"label": "human"}}]},
-               observed(calls=calls)) == []
-    assert run({"tool_calls": [{"name": "core_memory_replace",
-                                "args": {"label": "human", "new_content": "Robert"}}]}, observed(calls=calls)) == []
-    (wrong,) = run({"tool_calls": [{"name": "core_memory_replace", "args": {"label": "persona"}}]},
-                   observed(calls=calls))
+    assert (
+        run({"tool_calls": [{"name": "core_memory_replace", "args": {"label": "human"}}]}, observed(calls=calls)) == []
+    )
+    assert (
+        run(
+            {"tool_calls": [{"name": "core_memory_replace", "args": {"label": "human", "new_content": "Robert"}}]},
+            observed(calls=calls),
+        )
+        == []
+    )
+    (wrong,) = run(
+        {"tool_calls": [{"name": "core_memory_replace", "args": {"label": "persona"}}]}, observed(calls=calls)
+    )
     assert wrong.message == "no call to 'core_memory_replace' with arguments {'label': 'persona'}"
-    (absent,) = run({"tool_calls": [{"name": "core_memory_replace", "args": {"request_heartbeat": True}}]},
-                    observed(calls=calls))
+    (absent,) = run(
+        {"tool_calls": [{"name": "core_memory_replace", "args": {"request_heartbeat": True}}]}, observed(calls=calls)
+    )
     assert absent.key == "turns[0].expect.tool_calls[0]"
 
 
 def test_args_skip_a_non_matching_call_of_the_same_name() -> None:
-    calls = [tool("core_memory_append", {"label": "persona", "content": "x"}),
-             tool("core_memory_append", {"label": "human", "content": "Azin"})]
-    assert run({"tool_calls": [{"name": "core_memory_append", "args": {"label": "human"}}]},
-               observed(calls=calls)) == []
+    calls = [
+        tool("core_memory_append", {"label": "persona", "content": "x"}),
+        tool("core_memory_append", {"label": "human", "content": "Azin"}),
+    ]
+    assert (
+        run({"tool_calls": [{"name": "core_memory_append", "args": {"label": "human"}}]}, observed(calls=calls)) == []
+    )
 
 
 def test_calls_with_unparseable_arguments_match_only_without_args() -> None:
     calls = [tool("core_memory_append", "{not json")]
     assert run({"tool_calls": ["core_memory_append"]}, observed(calls=calls)) == []
-    assert len(run({"tool_calls": [{"name": "core_memory_append", "args": {"label": "human"}}]},
-                   observed(calls=calls))) == 1
+    assert (
+        len(run({"tool_calls": [{"name": "core_memory_append", "args": {"label": "human"}}]}, observed(calls=calls)))
+        == 1
+    )
 
 
 def test_not_tool_calls() -> None:
@@ -270,13 +292,21 @@ def test_stop_reason() -> None:
 
 def test_failures_from_every_kind_of_check_are_collected() -> None:
     failures = run(
-        {"tool_calls": ["core_memory_append"], "not_tool_calls": ["send_message"],
-         "blocks": {"human": {"contains": "Azin"}}, "reply": {"contains": "Azin"}, "stop_reason": "no_heartbeat"},
+        {
+            "tool_calls": ["core_memory_append"],
+            "not_tool_calls": ["send_message"],
+            "blocks": {"human": {"contains": "Azin"}},
+            "reply": {"contains": "Azin"},
+            "stop_reason": "no_heartbeat",
+        },
         observed(calls=[tool("send_message", {"message": "hello"})], reply="hello"),
     )
     assert keys(failures) == [
-        "turns[0].expect.tool_calls[0]", "turns[0].expect.not_tool_calls[0]",
-        "turns[0].expect.blocks.human.contains", "turns[0].expect.reply.contains", "turns[0].expect.stop_reason",
+        "turns[0].expect.tool_calls[0]",
+        "turns[0].expect.not_tool_calls[0]",
+        "turns[0].expect.blocks.human.contains",
+        "turns[0].expect.reply.contains",
+        "turns[0].expect.stop_reason",
     ]
 
 

@@ -47,7 +47,9 @@ def agent_problems(scenario: Scenario, labels: list[str] = LABELS, agents: list[
 
 
 def test_valid_scenario_loads_with_its_name_turns_and_checks(tmp_path: Path) -> None:
-    scenario = loaded(tmp_path, """
+    scenario = loaded(
+        tmp_path,
+        """
         agent: chat
         description: stores the name
         blocks: {human: "First met today."}
@@ -67,13 +69,16 @@ def test_valid_scenario_loads_with_its_name_turns_and_checks(tmp_path: Path) -> 
           blocks:
             human: {json: null, json_length: 0}
         xfail: the model forgets
-    """)
+    """,
+    )
     assert scenario.name == "scenario"
     assert [t.user for t in scenario.turns] == ["Hi, I am Azin", "bye"]
     expect = scenario.turns[0].expect
     assert expect is not None and expect.tool_calls is not None and expect.blocks is not None
-    assert expect.tool_calls == [ToolCallCheck(name="core_memory_append"),
-                                 ToolCallCheck(name="send_message", args={"message": "hi"})]
+    assert expect.tool_calls == [
+        ToolCallCheck(name="core_memory_append"),
+        ToolCallCheck(name="send_message", args={"message": "hi"}),
+    ]
     assert expect.blocks["human"].contains == ["Azin", "First"]
     assert expect.blocks["persona"].unchanged is True
     assert scenario.wire.max_steps == 3
@@ -92,7 +97,9 @@ def test_name_defaults_to_the_file_stem_and_can_be_given(tmp_path: Path) -> None
 
 
 def test_line_locates_keys_in_the_file(tmp_path: Path) -> None:
-    scenario = loaded(tmp_path, """
+    scenario = loaded(
+        tmp_path,
+        """
         agent: chat
         turns:
           - user: first
@@ -100,7 +107,8 @@ def test_line_locates_keys_in_the_file(tmp_path: Path) -> None:
             expect:
               blocks:
                 human: {contains: x}
-    """)
+    """,
+    )
     assert scenario.line(("agent",)) == 1
     assert scenario.line(("turns", 1, "user")) == 4
     assert scenario.line(("turns", 1, "expect", "blocks", "human", "contains")) == 7
@@ -112,7 +120,9 @@ def test_line_locates_keys_in_the_file(tmp_path: Path) -> None:
 
 
 def test_misspelt_keys_are_all_reported_with_line_key_valid_keys_and_a_suggestion(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, """
+    problems = problems_of(
+        tmp_path,
+        """
         agent: chat
         descripton: typo at the top
         turns:
@@ -122,7 +132,8 @@ def test_misspelt_keys_are_all_reported_with_line_key_valid_keys_and_a_suggestio
               blocks:
                 human: {contans: Azin}
           - usr: bye
-    """)
+    """,
+    )
     found = by_key(problems)
     top = found["descripton"]
     assert top.line == 2
@@ -163,7 +174,9 @@ def test_a_key_far_from_any_valid_one_gets_no_suggestion(tmp_path: Path) -> None
 
 
 def test_value_errors_name_the_bad_value_and_the_allowed_ones(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, """
+    problems = problems_of(
+        tmp_path,
+        """
         agent: chat
         max_steps: 0
         turns:
@@ -173,7 +186,8 @@ def test_value_errors_name_the_bad_value_and_the_allowed_ones(tmp_path: Path) ->
               blocks:
                 human: {max_length: -1, json_length: many}
               not_tool_calls: send_message
-    """)
+    """,
+    )
     found = by_key(problems)
     assert found["max_steps"].line == 2 and "greater than or equal to 1" in found["max_steps"].message
     stop = found["turns[0].expect.stop_reason"]
@@ -220,14 +234,17 @@ def test_missing_file_is_a_scenario_error(tmp_path: Path) -> None:
 
 
 def test_unchanged_shorthand_is_the_unchanged_check(tmp_path: Path) -> None:
-    scenario = loaded(tmp_path, """
+    scenario = loaded(
+        tmp_path,
+        """
         agent: chat
         turns: [{user: hi}]
         expect:
           blocks:
             persona: unchanged
             human: {unchanged: true, contains: Bob}
-    """)
+    """,
+    )
     assert scenario.wire.expect is not None and scenario.wire.expect.blocks is not None
     blocks = scenario.wire.expect.blocks
     assert blocks["persona"] == BlockCheck.model_validate({"unchanged": True})
@@ -236,19 +253,24 @@ def test_unchanged_shorthand_is_the_unchanged_check(tmp_path: Path) -> None:
 
 
 def test_a_misspelt_shorthand_is_an_error(tmp_path: Path) -> None:
-    (problem,) = problems_of(tmp_path, """
+    (problem,) = problems_of(
+        tmp_path,
+        """
         agent: chat
         turns: [{user: hi}]
         expect:
           blocks:
             persona: unchnaged
-    """)
+    """,
+    )
     assert (problem.key, problem.line) == ("expect.blocks.persona", 5)
     assert "'unchnaged'" in problem.message
 
 
 def test_a_block_check_with_no_checks_is_an_error(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, """
+    problems = problems_of(
+        tmp_path,
+        """
         agent: chat
         turns:
           - user: hi
@@ -256,7 +278,8 @@ def test_a_block_check_with_no_checks_is_an_error(tmp_path: Path) -> None:
               blocks:
                 persona: {}
                 human: null
-    """)
+    """,
+    )
     found = by_key(problems)
     empty = found["turns[0].expect.blocks.persona"]
     assert empty.line == 6
@@ -267,7 +290,9 @@ def test_a_block_check_with_no_checks_is_an_error(tmp_path: Path) -> None:
 
 
 def test_invalid_regular_expressions_are_errors(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, """
+    problems = problems_of(
+        tmp_path,
+        """
         agent: chat
         turns:
           - user: hi
@@ -278,7 +303,8 @@ def test_invalid_regular_expressions_are_errors(tmp_path: Path) -> None:
         expect:
           blocks:
             human: {matches: "^ok$"}
-    """)
+    """,
+    )
     found = by_key(problems)
     assert set(found) == {"turns[0].expect.blocks.human.matches", "turns[0].expect.reply.matches"}
     block = found["turns[0].expect.blocks.human.matches"]
@@ -289,26 +315,32 @@ def test_invalid_regular_expressions_are_errors(tmp_path: Path) -> None:
 
 
 def test_reply_checks_do_not_accept_block_only_keys(tmp_path: Path) -> None:
-    (problem,) = problems_of(tmp_path, """
+    (problem,) = problems_of(
+        tmp_path,
+        """
         agent: chat
         turns:
           - user: hi
             expect:
               reply: {json: 1}
-    """)
+    """,
+    )
     assert problem.key == "turns[0].expect.reply.json"
     assert "valid keys: equals, contains, not_contains, matches, max_length" in problem.message
 
 
 def test_tool_call_checks(tmp_path: Path) -> None:
     assert ToolCallCheck.model_validate("send_message") == ToolCallCheck(name="send_message", args={})
-    problems = problems_of(tmp_path, """
+    problems = problems_of(
+        tmp_path,
+        """
         agent: chat
         turns:
           - user: hi
             expect:
               tool_calls: [{nme: send_message}, {name: x, arg: {}}]
-    """)
+    """,
+    )
     found = by_key(problems)
     assert "did you mean 'name'?" in found["turns[0].expect.tool_calls[0].nme"].message
     assert found["turns[0].expect.tool_calls[0].name"].message == "required key is missing"
@@ -326,7 +358,9 @@ def test_unknown_agent_is_located_and_lists_the_defined_agents(tmp_path: Path) -
 
 
 def test_unknown_block_labels_are_all_reported(tmp_path: Path) -> None:
-    scenario = loaded(tmp_path, """
+    scenario = loaded(
+        tmp_path,
+        """
         agent: chat
         blocks: {humn: "x", persona: "y"}
         turns:
@@ -336,7 +370,8 @@ def test_unknown_block_labels_are_all_reported(tmp_path: Path) -> None:
           - user: bye
         expect:
           blocks: {persona: unchanged, personna: unchanged}
-    """)
+    """,
+    )
     found = by_key(agent_problems(scenario))
     assert set(found) == {"blocks.humn", "turns[0].expect.blocks.tasks", "expect.blocks.personna"}
     assert found["blocks.humn"].line == 2
@@ -346,13 +381,16 @@ def test_unknown_block_labels_are_all_reported(tmp_path: Path) -> None:
 
 
 def test_block_labels_are_checked_against_the_scenario_agent(tmp_path: Path) -> None:
-    scenario = loaded(tmp_path, """
+    scenario = loaded(
+        tmp_path,
+        """
         agent: task_agent
         turns:
           - user: hi
             expect:
               blocks: {tasks: {json: []}}
-    """)
+    """,
+    )
     check_against_agent(scenario, ["persona", "human", "tasks"], AGENTS)
     (problem,) = agent_problems(scenario, labels=["persona", "human"])
     assert problem.key == "turns[0].expect.blocks.tasks"

@@ -83,16 +83,17 @@ def test_append_tool_exact_or_refused(value: str, content: str, limit: int) -> N
         assert state.memory.get_block("b").value == expected
     else:
         assert not result.ok
-        assert result.message.endswith(
-            f"Edit failed: Exceeds {limit} character limit (requested {len(expected)})"
-        )
+        assert result.message.endswith(f"Edit failed: Exceeds {limit} character limit (requested {len(expected)})")
         assert state.memory.get_block("b").value == value
 
 
 @given(st.data(), st.text(alphabet="ab \n", max_size=24), st.text(alphabet="abc", max_size=5))
 def test_replace_tool_every_occurrence_or_not_found(data: st.DataObject, value: str, new: str) -> None:
-    old = data.draw(st.sampled_from([value[i:j] for i in range(len(value)) for j in range(i + 1, len(value) + 1)])
-                    if value and data.draw(st.booleans()) else st.text(alphabet="abc", min_size=1, max_size=3))
+    old = data.draw(
+        st.sampled_from([value[i:j] for i in range(len(value)) for j in range(i + 1, len(value) + 1)])
+        if value and data.draw(st.booleans())
+        else st.text(alphabet="abc", min_size=1, max_size=3)
+    )
     state = state_with(Block("b", value, limit=500))
     result = REPLACE.call(state, {"label": "b", "old_content": old, "new_content": new})
     if old in value:
@@ -142,8 +143,11 @@ def test_random_tool_edits_respect_limits_and_read_only(ops: list[tuple[str, str
 @pytest.mark.parametrize("tool", [APPEND, REPLACE])
 def test_memory_tools_refuse_read_only_blocks(tool: Tool) -> None:
     state = state_with(Block("persona", "fixed", read_only=True))
-    args = {"label": "persona", "content": "x"} if tool is APPEND else {
-        "label": "persona", "old_content": "fixed", "new_content": "x"}
+    args = (
+        {"label": "persona", "content": "x"}
+        if tool is APPEND
+        else {"label": "persona", "old_content": "fixed", "new_content": "x"}
+    )
     result = tool.call(state, args)
     assert not result.ok
     assert "read-only" in result.message
