@@ -16,6 +16,8 @@ import yaml
 from harness.config import AgentsConfig, load_agents
 from harness.scenarios.model import Scenario, load_scenario
 from harness.scenarios.runner import ScenarioResult, ScenarioRunner
+from tests.helpers import call
+from tests.helpers import completion as scripted_completion
 
 FAKE_KEY = "sk-fake-" + "k3y" * 15  # 53 characters, shaped like a real key
 FAKE_ORG = "org-fakeorganisation1234"
@@ -26,29 +28,9 @@ MODEL = "fake-model-7b"
 # ------------------------------------------------------------------ scripted responses
 
 
-def call(name: str, arguments: dict[str, Any], call_id: str | None = None) -> dict[str, Any]:
-    return {
-        "id": call_id or f"server-{name}",
-        "type": "function",
-        "function": {"name": name, "arguments": json.dumps(arguments)},
-    }
-
-
 def completion(*calls: dict[str, Any], content: str | None = None, model: str = MODEL) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": content}
-    if calls:
-        message["tool_calls"] = list(calls)
-    return {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": 1700000000,
-        "model": model,
-        "system_fingerprint": "fp_fake",
-        "choices": [
-            {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop", "logprobs": None}
-        ],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    }
+    """A chat.completion body as a server that names its build (`system_fingerprint`) sends it."""
+    return {**scripted_completion(*calls, content=content, model=model), "system_fingerprint": "fp_fake"}
 
 
 def reply(text: str) -> dict[str, Any]:
