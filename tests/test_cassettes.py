@@ -11,6 +11,7 @@ import yaml
 from vcr.request import Request
 
 from harness.cassettes import (
+    IndexedCassette,
     canonical_body,
     endpoint_kind,
     nearest_recorded,
@@ -349,3 +350,53 @@ def test_nearest_recorded_prefers_the_most_similar_request(
     assert "-Hi! My name is Azin." in diff and "+Hi! My name is Azim." in diff
     with use_cassette(project.cassettes / "absent.yaml", "none") as session:
         assert nearest_recorded(session, json.dumps(second)) is None
+
+
+def test_a_key_under_a_custom_variable_is_masked_too(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The agent reads its key from MY_LLM_SECRET, a name the *_API_KEY rule does not cover.
+    monkeypatch.setenv("MY_LLM_SECRET", FAKE_KEY)
+    text = project.agents.read_text(encoding="utf-8").replace(
+        "temperature: 0}", "temperature: 0, api_key_env: MY_LLM_SECRET}"
+    )
+    project.agents.write_text(text, encoding="utf-8")
+    project.write_scenario(
+        "leak", "agent: chat\nturns:\n  - user: what is my key?\n    expect: {reply: {contains: 'your key is'}}\n"
+    )
+    result, server = project.record("leak", [reply(f"your key is {FAKE_KEY}")])
+    assert result.outcome == "passed"
+    assert any(FAKE_KEY in str(received.headers) for received in server.received), "the key was not even sent"
+    assert FAKE_KEY not in cassette_of(project, "leak").read_text(encoding="utf-8")
+
+
+def _interaction(body: dict[str, Any], answer: str) -> tuple[Request, dict[str, Any]]:
+    response = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {"content-type": ["application/json"]},
+        "body": {"string": json.dumps(reply(answer)).encode()},
+    }
+    return request(json.dumps(body)), response
+
+
+def test_indexed_replay_finds_each_request_once_in_any_order(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    bodies = [{"messages": [{"role": "user", "content": f"step {i}"}]} for i in range(50)]
+    with use_cassette(path, "all") as session:
+        assert session.cassette is not None
+        for i, body in enumerate(bodies):
+            session.cassette.append(*_interaction(body, f"answer {i}"))
+        # The same request twice, answered twice (as when a model repeats itself): played in order.
+        session.cassette.append(*_interaction(bodies[7], "answer 7 again"))
+    with use_cassette(path, "none") as session:
+        cassette = session.cassette
+        assert isinstance(cassette, IndexedCassette)
+        answers = []
+        for i in (49, 3, 7, 7, 0):
+            probe = request(json.dumps(bodies[i], indent=4))  # other whitespace, same JSON
+            assert cassette.can_play_response_for(probe)
+            played = json.loads(cassette.play_response(probe)["body"]["string"])
+            answers.append(json.loads(played["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]))
+        assert [a["message"] for a in answers] == ["answer 49", "answer 3", "answer 7", "answer 7 again", "answer 0"]
+        assert not cassette.can_play_response_for(request(json.dumps(bodies[7])))  # both answers used up
+        assert request(json.dumps(bodies[7])) in cassette
+        assert request('{"messages": []}') not in cassette
+        assert sorted(i for i, n in cassette.play_counts.items() if n) == [0, 3, 7, 49, 50]
