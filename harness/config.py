@@ -183,12 +183,35 @@ def load_agents(path: str | os.PathLike[str] = DEFAULT_AGENTS_FILE) -> AgentsCon
     doc = load_yaml(file, ConfigError)
     wire, problems = validate_document(AgentsFileWire, doc)
     if wire is None:
-        raise ConfigError(problems)
+        raise ConfigError(problems + _tool_problems(file, doc, problems))
     compiler = _Compiler(file, doc, wire)
     agents = {name: spec for name in wire.agents if (spec := compiler.compile(name)) is not None}
     if compiler.problems:
         raise ConfigError(compiler.problems)
     return AgentsConfig(file, agents)
+
+
+def _tool_problems(file: Path, doc: YamlDocument, known: list[Problem]) -> list[Problem]:
+    """Tool references that cannot resolve, found in the raw data when the file is invalid otherwise too:
+    a misspelt key and a misspelt tool are reported in the same run."""
+    sections = doc.data if isinstance(doc.data, dict) else {}
+    places: list[tuple[Loc, Any]] = [(("defaults", "tools"), (sections.get("defaults") or {}))]
+    agents = sections.get("agents")
+    if isinstance(agents, dict):
+        places += [(("agents", name, "tools"), agent) for name, agent in agents.items()]
+    found: list[Problem] = []
+    for loc, section in places:
+        tools = section.get("tools") if isinstance(section, dict) else None
+        for index, reference in enumerate(tools if isinstance(tools, list) else []):
+            if not isinstance(reference, str):
+                continue
+            try:
+                resolve_tool(reference, file.parent)
+            except ToolDefinitionError as exc:
+                problem = doc.problem((*loc, index), str(exc))
+                if problem not in known and problem not in found:
+                    found.append(problem)
+    return found
 
 
 class _Compiler:

@@ -352,3 +352,21 @@ def test_system_file_is_relative_to_agents_file(write_agents: Write) -> None:
 
 def test_seed_agents_constant_points_at_repo() -> None:
     assert SEED_AGENTS.is_file()
+
+
+def test_a_misspelt_key_and_a_misspelt_tool_are_reported_in_one_run(tmp_path: Path) -> None:
+    path = tmp_path / "agents.yaml"
+    path.write_text(
+        "defaults:\n  model: m\n  system: hi\nagents:\n  chat:\n    blcks: []\n"
+        "    tools: [send_message, core_memory_apend]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_agents(path)
+    text = str(caught.value)
+    assert f"{path}:6:5: agents.chat.blcks: unknown key 'blcks'; did you mean 'blocks'?" in text
+    assert (
+        f"{path}:7:27: agents.chat.tools[1]: unknown tool 'core_memory_apend'; did you mean 'core_memory_append'?"
+        in text
+    )
+    assert len(caught.value.problems) == 2

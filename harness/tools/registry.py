@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from pathlib import Path
@@ -20,8 +21,10 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
         return tool_from_function(BUILTIN_TOOLS[reference], terminal=reference in TERMINAL_TOOLS)
     module_name, sep, attribute = reference.partition(":")
     if not sep or not module_name or not attribute:
+        close = difflib.get_close_matches(reference, BUILTIN_TOOLS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
         raise ToolDefinitionError(
-            f"unknown tool '{reference}': use a built-in ({', '.join(BUILTIN_TOOLS)}) "
+            f"unknown tool '{reference}'; {hint}use a built-in ({', '.join(BUILTIN_TOOLS)}) "
             "or an import path 'package.module:function'"
         )
     root = str(project_dir.resolve())
