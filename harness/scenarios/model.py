@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 
-from harness.agent import StopReason
 from harness.errors import ScenarioError
 from harness.wire import StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
@@ -118,8 +117,10 @@ def load_scenario(path: Path, name: str | None = None) -> Scenario:
     return Scenario(path, name or path.stem, wire, doc)
 
 
-def check_against_agent(scenario: Scenario, labels: list[str], agent_names: list[str]) -> None:
-    """Catch references to agents and blocks that do not exist, before anything runs."""
+def check_against_agent(
+    scenario: Scenario, labels: list[str], agent_names: list[str], tools: list[str] | None = None
+) -> None:
+    """Catch references to agents, blocks and tools that do not exist, before anything runs."""
     wire = scenario.wire
     problems = []
     if wire.agent not in agent_names:
@@ -146,9 +147,16 @@ def check_against_agent(scenario: Scenario, labels: list[str], agent_names: list
                             (*loc, "blocks", label), f"agent '{wire.agent}' has no block '{label}'; its blocks: {known}"
                         )
                     )
+            if tools is None or expect is None:
+                continue
+            named = [((*loc, "tool_calls", i, "name"), c.name) for i, c in enumerate(expect.tool_calls or [])]
+            named += [((*loc, "not_tool_calls", i), name) for i, name in enumerate(expect.not_tool_calls or [])]
+            for where, name in named:
+                if name not in tools:
+                    problems.append(
+                        scenario.doc.problem(
+                            where, f"agent '{wire.agent}' has no tool '{name}'; its tools: {', '.join(tools)}"
+                        )
+                    )
     if problems:
         raise ScenarioError(problems)
-
-
-def stop_reasons() -> list[str]:
-    return [reason.value for reason in StopReason]

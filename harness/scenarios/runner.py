@@ -124,12 +124,12 @@ class ScenarioRunner:
         return self.cassette_dir / relative.with_suffix(".yaml")
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:
+        agent = self.config.agents.get(scenario.wire.agent)
         check_against_agent(
             scenario,
-            [b.label for b in self.config.agents[scenario.wire.agent].blocks]
-            if scenario.wire.agent in self.config.agents
-            else [],
+            [block.label for block in agent.blocks] if agent else [],
             list(self.config.agents),
+            [tool.name for tool in agent.tools] if agent else None,
         )
         spec = self.config.get(scenario.wire.agent)
         model = spec.model

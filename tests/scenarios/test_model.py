@@ -395,3 +395,18 @@ def test_block_labels_are_checked_against_the_scenario_agent(tmp_path: Path) -> 
     (problem,) = agent_problems(scenario, labels=["persona", "human"])
     assert problem.key == "turns[0].expect.blocks.tasks"
     assert "agent 'task_agent' has no block 'tasks'" in problem.message
+
+
+def test_an_expected_tool_the_agent_lacks_is_a_located_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "agent: chat\nturns:\n  - user: hi\n    expect:\n      tool_calls: [send_mesage]\n"
+        "      not_tool_calls: [task_queue_pop]\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(path)
+    with pytest.raises(ScenarioError) as caught:
+        check_against_agent(scenario, ["human"], ["chat"], ["send_message", "core_memory_append"])
+    text = str(caught.value)
+    assert f"{path}:5:20: turns[0].expect.tool_calls[0].name: agent 'chat' has no tool 'send_mesage'" in text
+    assert f"{path}:6:24: turns[0].expect.not_tool_calls[0]: agent 'chat' has no tool 'task_queue_pop'" in text
