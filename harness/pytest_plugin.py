@@ -7,6 +7,7 @@ Options (also as ini keys `harness_agents`, `harness_cassettes`, `harness_scenar
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,10 +98,18 @@ def _runner(config: pytest.Config) -> ScenarioRunner:
     return runner
 
 
+def _shown(path: Path) -> Path:
+    """The path as the user would type it from here, so reports and re-record commands read naturally."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:  # another drive
+        return path
+
+
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         runner = _runner(self.config)
-        scenario = load_scenario(self.path)
+        scenario = load_scenario(_shown(self.path))
         runner.spec_for(scenario)
         item = ScenarioItem.from_parent(self, name=self.path.stem, scenario=scenario)
         item.add_marker(pytest.mark.harness_scenario)
