@@ -59,7 +59,7 @@ def test_each_scenario_is_collected_as_an_item(pytester: pytest.Pytester, projec
 def test_a_passing_and_a_failing_scenario(pytester: pytest.Pytester, project: Project) -> None:
     result = pytester.runpytest_subprocess()  # a fresh process: the plugin loads from its entry point
     result.assert_outcomes(passed=1, failed=1)
-    path = project.scenario_path("misspelt")
+    path = project.scenario_path("misspelt").relative_to(pytester.path)  # as typed from the rootdir
     result.stdout.fnmatch_lines(
         [
             f"{path}:7: turns[0].expect.blocks.human.equals: block 'human' differs",
@@ -113,7 +113,7 @@ def test_an_xfail_scenario_with_no_cassette_fails(pytester: pytest.Pytester, pro
 
 
 def test_a_stale_cassette_fails_with_the_diff_and_the_command(pytester: pytest.Pytester, project: Project) -> None:
-    path = project.scenario_path("remember")
+    path = project.scenario_path("remember").relative_to(pytester.path)
     path.write_text(path.read_text().replace("My name is Azin.", "My name is Azim."))
     result = pytester.runpytest("-k", "remember")
     result.assert_outcomes(failed=1, deselected=1)
@@ -145,6 +145,7 @@ def test_junitxml_lists_the_testcases(pytester: pytest.Pytester, project: Projec
 
 def test_a_misspelt_key_is_a_located_collection_error(pytester: pytest.Pytester, project: Project) -> None:
     bad = project.write_scenario("bad", "agent: chat\nturns:\n  - user: hi\n    expct:\n      reply: {contains: x}\n")
+    bad = bad.relative_to(pytester.path)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
@@ -164,6 +165,7 @@ def test_an_unknown_agent_or_block_is_a_collection_error(pytester: pytest.Pytest
     blocks = project.write_scenario(
         "wrong_block", "agent: chat\nturns: [{user: hi}]\nexpect: {blocks: {tasks: {json: []}}}\n"
     )
+    bad, blocks = bad.relative_to(pytester.path), blocks.relative_to(pytester.path)
     result = pytester.runpytest()
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines([f"{bad}:1:1: agent: no agent named 'chatbot'; defined: chat"])
