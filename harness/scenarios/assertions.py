@@ -105,8 +105,12 @@ def _check_tool_calls(expected: list[ToolCallCheck], calls: list[ToolCallRecord]
         while position < len(calls) and not _call_matches(wanted, calls[position]):
             position += 1
         if position == len(calls):
-            made = [f"{c.name}({c.arguments})" for c in calls]
+            made = [f"{c.name}({c.arguments}) -> {'ok' if c.ok else 'FAILED'}: {c.result}" for c in calls]
             what = f"no call to '{wanted.name}'" + (f" with arguments {wanted.args}" if wanted.args else "")
+            if wanted.ok is not None:
+                what += " that succeeded" if wanted.ok else " that failed"
+            if wanted.result_contains is not None:
+                what += f" with a result containing {wanted.result_contains!r}"
             if index:
                 what += " after the calls matched before it"
             return [Failure((*loc, index), what, expected=[c.name for c in expected], actual=made)]
@@ -116,6 +120,10 @@ def _check_tool_calls(expected: list[ToolCallCheck], calls: list[ToolCallRecord]
 
 def _call_matches(wanted: ToolCallCheck, call: ToolCallRecord) -> bool:
     if call.name != wanted.name:
+        return False
+    if wanted.ok is not None and call.ok != wanted.ok:
+        return False
+    if wanted.result_contains is not None and wanted.result_contains not in call.result:
         return False
     arguments = call.parsed_arguments or {}
     return all(key in arguments and arguments[key] == value for key, value in wanted.args.items())

@@ -59,6 +59,8 @@ class BlockCheck(TextCheck):
 class ToolCallCheck(StrictModel):
     name: str
     args: dict[str, Any] = pydantic.Field(default_factory=dict, description="A subset of the call's arguments")
+    ok: bool | None = pydantic.Field(None, description="false: the call failed (its result went back as Failed)")
+    result_contains: str | None = pydantic.Field(None, description="Text in the result the model got back")
 
     @pydantic.model_validator(mode="before")
     @classmethod

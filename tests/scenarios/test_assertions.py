@@ -196,7 +196,7 @@ def test_tool_calls_are_an_ordered_subsequence() -> None:
     assert failure.key == "turns[0].expect.tool_calls[1]"
     assert failure.message == "no call to 'core_memory_append' after the calls matched before it"
     assert failure.expected == ["send_message", "core_memory_append"]
-    assert failure.actual == [f"{c.name}({c.arguments})" for c in calls]
+    assert failure.actual == [f"{c.name}({c.arguments}) -> {'ok' if c.ok else 'FAILED'}: {c.result}" for c in calls]
 
 
 def test_a_repeated_expected_call_needs_as_many_calls() -> None:
@@ -406,3 +406,21 @@ def test_any_subsequence_of_the_calls_made_passes(made: list[str], data: st.Data
     keep = data.draw(st.lists(st.booleans(), min_size=len(made), max_size=len(made)))
     wanted = [name for name, kept in zip(made, keep, strict=True) if kept]
     assert run({"tool_calls": wanted}, observed(calls=[tool(n) for n in made])) == []
+
+
+def test_a_tool_call_check_can_require_failure_and_result_text() -> None:
+    refused = ToolCallRecord(
+        "call_1_0",
+        "core_memory_append",
+        '{"label": "human", "content": "x"}',
+        False,
+        "Error executing function core_memory_append: MemoryEditError: Edit failed: Exceeds 20 character limit "
+        "(requested 31)",
+        False,
+    )
+    wanted = {"name": "core_memory_append", "ok": False, "result_contains": "Exceeds 20 character limit"}
+    assert run({"tool_calls": [wanted]}, observed(calls=[refused])) == []
+    for other in ({"ok": True}, {"result_contains": "Exceeds 21"}):
+        failures = run({"tool_calls": [{"name": "core_memory_append", **other}]}, observed(calls=[refused]))
+        assert len(failures) == 1
+        assert failures[0].actual == [f"core_memory_append({refused.arguments}) -> FAILED: {refused.result}"]
