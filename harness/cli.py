@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", metavar="NAME", help="override the agent's model name")
     p.set_defaults(command=_chat)
 
+    p = commands.add_parser("memory", help="show an agent's persisted blocks, or one block by id")
+    p.add_argument("agent", metavar="AGENT", nargs="?", help="agent name (as in `harness chat AGENT`)")
+    p.add_argument("--db", default=DEFAULT_DB, metavar="FILE", help=f"state database (default: {DEFAULT_DB})")
+    p.add_argument("--block", metavar="ID", help="show the block with this id (as Letta's client.get_block)")
+    p.set_defaults(command=_memory)
+
     p = commands.add_parser("run", help="replay scenarios from their cassettes, offline (the main job)")
     _scenario_options(p, agents_option)
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
@@ -164,6 +170,37 @@ def _compile(args: argparse.Namespace) -> int:
     print(spec.system_message(spec.new_memory()))
     if args.tools:
         print(json.dumps([tool.openai_schema() for tool in spec.tools], indent=2))
+    return 0
+
+
+def _memory(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.store import Store
+
+    if not Path(args.db).exists():
+        raise UserError(f"{args.db}: no state database here (give --db, or start one with `harness chat`)")
+    if (args.agent is None) == (args.block is None):
+        raise UserError("give an AGENT name or --block ID")
+    store = Store(args.db)
+    try:
+        if args.block is not None:
+            block = store.get_block(args.block)
+            if block is None:
+                print(f"no block with id {args.block} in {args.db}", file=sys.stderr)
+                return 1
+            blocks = [block]
+        else:
+            agent_id = store.find_agent(args.agent)
+            if agent_id is None:
+                raise UserError(f"{args.db}: no agent named '{args.agent}' has been persisted here")
+            blocks = store.get_core_memory(agent_id).get_blocks()
+    finally:
+        store.close()
+    for block in blocks:
+        flags = ", read-only" if block.read_only else ""
+        print(f"{block.label} ({block.id}, {len(block.value)}/{block.limit} characters{flags})")
+        print("  " + block.value.replace("\n", "\n  "))
     return 0
 
 

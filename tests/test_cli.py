@@ -154,6 +154,34 @@ def test_chat_end_to_end_survives_restart(
     assert body["messages"][-1] == {"role": "user", "content": "Who am I?"}
 
 
+def test_memory_shows_persisted_blocks_and_one_block_by_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "state.db")
+    edit = {"label": "human", "old_content": "Bob", "new_content": "Alice", "request_heartbeat": True}
+    with serve(Script([completion(call("core_memory_replace", edit)), reply("Hi Alice")])) as url:
+        assert chat(monkeypatch, capsys, "My name is Alice\n", "--db", db, "--base-url", url)[0] == 0
+
+    assert main(["memory", "chat", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("persona (block-")
+    assert "27/5000 characters)\n  You are a helpful assistant\n" in out
+    human_line = next(line for line in out.splitlines() if line.startswith("human ("))
+    assert human_line.endswith(", 11/5000 characters)")
+    assert out.endswith("  Name: Alice\n")
+
+    block_id = human_line.removeprefix("human (").split(",")[0]
+    assert main(["memory", "--block", block_id, "--db", db]) == 0
+    assert capsys.readouterr().out == f"{human_line}\n  Name: Alice\n"
+    assert main(["memory", "--block", "block-missing", "--db", db]) == 1
+    assert "no block with id block-missing" in capsys.readouterr().err
+    assert main(["memory", "nobody", "--db", db]) == 2
+    assert "no agent named 'nobody'" in capsys.readouterr().err
+    assert main(["memory", "chat", "--db", str(tmp_path / "absent.db")]) == 2
+    assert "no state database here" in capsys.readouterr().err
+    assert not (tmp_path / "absent.db").exists()
+
+
 def test_chat_reports_turn_end_without_reply(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
