@@ -113,6 +113,9 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
 # ------------------------------------------------------------------ serializer: readable YAML
 
 
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
+
+
 class _Dumper(yaml.SafeDumper):
     pass
 
@@ -156,7 +159,7 @@ class ReadableYamlSerializer:
 
     @staticmethod
     def deserialize(cassette_string: str) -> dict[str, Any]:
-        loaded: dict[str, Any] = yaml.load(cassette_string, Loader=yaml.CSafeLoader)
+        loaded: dict[str, Any] = yaml.load(cassette_string, Loader=_FAST_LOADER)
         return loaded
 
 

@@ -235,3 +235,10 @@ def test_chat_unreachable_endpoint_is_one_line_exit_1(
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"error: cannot reach the model endpoint http://127.0.0.1:{port}/v1: ")
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("kind", "file"), [("agents", "agents.schema.json"), ("scenario", "scenario.schema.json")])
+def test_committed_json_schemas_are_current(kind: str, file: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Editors read these files; a model change without `harness schema > FILE` would leave them stale.
+    assert main(["schema", kind]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads((ROOT / file).read_text(encoding="utf-8"))
