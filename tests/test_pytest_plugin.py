@@ -240,3 +240,13 @@ def test_help_lists_the_harness_options(pytester: pytest.Pytester) -> None:
             "*--harness-model=NAME*",
         ]
     )
+
+
+def test_xdist_and_exitfirst(pytester: pytest.Pytester, project: Project) -> None:
+    # Each worker collects the same items and replays its share from the read-only cassettes.
+    result = pytester.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*2 workers*", "*scenarios/misspelt.yaml:*block 'human' differs*"])
+    # -x stops at the first failure: misspelt sorts first, so remember never runs.
+    result = pytester.runpytest("-x")
+    result.assert_outcomes(failed=1)
