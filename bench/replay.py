@@ -473,10 +473,9 @@ def bench_synthetic(
                     f"{first}..{n - 1}), in all three columns:"
                 )
                 extra.append(
-                    "  that is where O(N) matching shows. The harness figure includes the one-time "
-                    f"canonical JSON of all {n} recorded"
+                    "  that is where O(N) matching shows. The harness indexes the recorded requests when it "
+                    "opens the cassette (in 'open ms')."
                 )
-                extra.append("  bodies, done during the first replayed step.")
                 if full_harness:
                     full = median_timing([subject.harness(0) for _ in range(min(repeats, 3))])
                     full_floor = median_timing([subject.floor(0) for _ in range(min(repeats, 3))])

@@ -81,10 +81,20 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
             self._last = (filtered.body, request_key(filtered))
         return self._last[1]
 
-    def _positions(self, request: Request) -> list[int]:
+    @classmethod
+    def load(cls, **kwargs: Any) -> IndexedCassette:
+        """Load, then index every recorded request once: the cost belongs to opening, not to a step."""
+        cassette: IndexedCassette = super().load(**kwargs)
+        cassette._update_index()
+        return cassette
+
+    def _update_index(self) -> None:
         for position in range(self._indexed, len(self.data)):
             self._index.setdefault(request_key(self.data[position][0]), []).append(position)
         self._indexed = len(self.data)
+
+    def _positions(self, request: Request) -> list[int]:
+        self._update_index()
         key = self._key_of(request)
         return self._index.get(key, []) if key is not None else []
 
