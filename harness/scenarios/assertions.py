@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.agent import ToolCallRecord
@@ -66,7 +66,6 @@ class Observed:
     tool_calls: list[ToolCallRecord]
     reply: str | None
     stop_reason: str
-    failures: list[Failure] = field(default_factory=list)
 
 
 def check(expect: Expectations | None, observed: Observed, loc: Loc) -> list[Failure]:

@@ -39,8 +39,6 @@ class BlockCheck(TextCheck):
     json_length: Annotated[int, pydantic.Field(ge=0)] | None = None
     unchanged: bool | None = pydantic.Field(None, description="The value is what it was at the start")
 
-    model_config = pydantic.ConfigDict(populate_by_name=False)
-
     @pydantic.model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
