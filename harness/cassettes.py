@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,12 +24,22 @@ from urllib.parse import urlsplit
 
 import vcr
 import vcr.errors
+import vcr.serialize
 import yaml
 from vcr.cassette import Cassette
+from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
 from vcr.record_mode import RecordMode
 from vcr.request import Request
 
+from harness.errors import RunError
+
 RecordModeName = Literal["none", "new", "all"]
+
+
+class CassetteError(RunError):
+    """A cassette file cannot be read."""
+
+
 RECORD_MODES: dict[str, RecordMode] = {
     "none": RecordMode.NONE,
     "new": RecordMode.NEW_EPISODES,
@@ -173,6 +184,41 @@ class ReadableYamlSerializer:
         return loaded
 
 
+# ------------------------------------------------------------------ persister: never half a cassette
+
+
+class SafePersister(FilesystemPersister):  # type: ignore[misc]
+    """Writes a cassette through a temporary file and an atomic rename, so an interrupted save never
+    leaves half a file; reading an unreadable cassette is an error naming it, never a silent "empty"
+    that a later save would overwrite (except when re-recording everything, which replaces it anyway)."""
+
+    def __init__(self, overwrite_unreadable: bool) -> None:
+        self.overwrite_unreadable = overwrite_unreadable
+
+    def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
+        try:
+            return super().load_cassette(cassette_path, serializer)
+        except CassetteNotFoundError:
+            raise
+        except Exception as exc:
+            if self.overwrite_unreadable:
+                raise CassetteNotFoundError() from exc
+            reason = " ".join(str(exc).split())
+            raise CassetteError(
+                f"{cassette_path} is not a readable cassette ({type(exc).__name__}: {reason}); "
+                "restore it from version control, or re-record it with `harness record --mode all`"
+            ) from None
+
+    @staticmethod
+    def save_cassette(cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
+        path = Path(cassette_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = vcr.serialize.serialize(cassette_dict, serializer)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, path)
+
+
 # ------------------------------------------------------------------ hooks
 
 
@@ -278,6 +324,7 @@ def build_vcr(mode: RecordModeName, serializer: ReadableYamlSerializer, secrets:
         serializer="harness-yaml",
     )
     config.register_matcher("harness_request", same_request)
+    config.register_persister(SafePersister(overwrite_unreadable=mode == "all"))
     config.register_serializer("harness-yaml", serializer)
     return config
 
@@ -301,7 +348,8 @@ def use_cassette(
     config = build_vcr(mode, session.serializer, secrets)
     if mode != "none":
         path.parent.mkdir(parents=True, exist_ok=True)
-    options = config.get_merged_config(path=str(path), before_record_request=session.capture)
+    # A recording that breaks off (endpoint down, Ctrl-C) saves nothing: the cassette keeps its old takes.
+    options = config.get_merged_config(path=str(path), before_record_request=session.capture, record_on_exception=False)
     cassette_class = IndexedCassette if mode == "none" else Cassette
     with cassette_class.use(**options) as cassette:
         session.cassette = cassette

@@ -129,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"recording {scenario.path} ...", file=sys.stderr, flush=True)
         result = runner.run(scenario)
         results.append(result)
-        if result.outcome in ("failed", "xpassed"):
+        if result.outcome in ("failed", "xpassed", "error"):
             print(result.explain() + "\n", file=sys.stderr)
         if result.unplayed:
             print(

@@ -35,7 +35,8 @@ class ScenarioFailed(Exception):
 
 
 class StaleCassette(Exception):
-    """The cassette lacks a response the scenario needs: a failure even for an `xfail` scenario."""
+    """The cassette lacks a response the scenario needs, or cannot be read: a failure even for an `xfail`
+    scenario."""
 
     def __init__(self, result: ScenarioResult) -> None:
         super().__init__(result.explain())
@@ -139,7 +140,7 @@ class ScenarioItem(pytest.Item):
                 ),
                 stacklevel=1,
             )
-        if result.stale:
+        if result.stale or result.error:
             raise StaleCassette(result)
         if result.failures:
             raise ScenarioFailed(result)

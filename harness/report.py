@@ -30,7 +30,7 @@ def summary_table(results: list[ScenarioResult], root: Path) -> str:
     counts: dict[str, int] = {}
     for result in results:
         counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    order = ("passed", "failed", "xfailed", "xpassed")
+    order = ("passed", "failed", "xfailed", "xpassed", "error")
     lines.append("")
     lines.append(", ".join(f"{counts[k]} {k}" for k in order if k in counts) or "no scenarios")
     return "\n".join(lines)
@@ -91,7 +91,9 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
 
 def write_report(results: list[ScenarioResult], path: Path, root: Path) -> None:
     report = {
-        "summary": {k: sum(1 for r in results if r.outcome == k) for k in ("passed", "failed", "xfailed", "xpassed")},
+        "summary": {
+            k: sum(1 for r in results if r.outcome == k) for k in ("passed", "failed", "xfailed", "xpassed", "error")
+        },
         "scenarios": [scenario_report(result, root) for result in results],
     }
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -20,6 +20,7 @@ from harness.cassettes import (
     same_request,
     use_cassette,
 )
+from harness.errors import LLMError
 from harness.report import write_report
 from harness.scenarios.runner import ScenarioResult
 from tests.fakes import (
@@ -400,3 +401,32 @@ def test_indexed_replay_finds_each_request_once_in_any_order(tmp_path: Path) -> 
         assert request(json.dumps(bodies[7])) in cassette
         assert request('{"messages": []}') not in cassette
         assert sorted(i for i, n in cassette.play_counts.items() if n) == [0, 3, 7, 49, 50]
+
+
+def test_a_recording_that_breaks_off_keeps_the_old_cassette(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
+) -> None:
+    before = cassette_of(project).read_bytes()
+    # The endpoint answers the first step, then fails (HTTP 500): the run fails, the old takes stay.
+    with FakeOpenAI(REMEMBER_RESPONSES[:1]) as server, pytest.raises(LLMError, match="HTTP 500"):
+        project.runner("all", base_url=server.base_url).run(project.scenario("remember"))
+    assert cassette_of(project).read_bytes() == before
+    assert [p.name for p in project.cassettes.iterdir()] == ["remember.yaml"]  # no temporary file left
+    assert project.replay("remember").outcome == "passed"
+
+
+def test_an_unreadable_cassette_is_an_error_naming_it(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
+) -> None:
+    path = cassette_of(project)
+    path.write_text("interactions: [unclosed\n", encoding="utf-8")
+    result = project.replay("remember")  # this scenario cannot run; a suite goes on with the others
+    assert result.outcome == "error" and not result.ok
+    assert result.error is not None and result.error.startswith(f"{path} is not a readable cassette (ParserError: ")
+    assert result.error.endswith("re-record it with `harness record --mode all`")
+    assert "\n" not in result.error
+    assert path.read_text(encoding="utf-8") == "interactions: [unclosed\n"  # replay never rewrites it
+    # Re-recording everything replaces it.
+    result, _ = project.record("remember", REMEMBER_RESPONSES)
+    assert result.outcome == "passed"
+    assert project.replay("remember").outcome == "passed"

@@ -71,7 +71,7 @@ def test_report_writes_json(project: Project, tmp_path: Path, capsys: pytest.Cap
     report.parent.mkdir()
     assert run(project, "--report", str(report)) == 1
     data = json.loads(report.read_text(encoding="utf-8"))
-    assert data["summary"] == {"passed": 1, "failed": 1, "xfailed": 0, "xpassed": 0}
+    assert data["summary"] == {"passed": 1, "failed": 1, "xfailed": 0, "xpassed": 0, "error": 0}
     by_name = {s["scenario"]: s for s in data["scenarios"]}
     assert set(by_name) == {"scenarios/remember.yaml", "scenarios/forgetful.yaml"}
     assert by_name["scenarios/remember.yaml"]["turns"][0]["blocks"]["human"] == "Name: Bob\nAzin"

@@ -132,7 +132,7 @@ def test_summary_table_shows_paths_outside_the_root_in_full(results: list[Scenar
 
 def test_report_summary_and_scenario_entries(results: list[ScenarioResult], project: Project) -> None:
     report = written(results, project)
-    assert report["summary"] == {"passed": 2, "failed": 1, "xfailed": 0, "xpassed": 0}
+    assert report["summary"] == {"passed": 2, "failed": 1, "xfailed": 0, "xpassed": 0, "error": 0}
     scenarios = report["scenarios"]
     assert [s["scenario"] for s in scenarios] == [
         "scenarios/remember.yaml",

@@ -11,7 +11,14 @@ import httpx2
 import openai
 
 from harness.agent import Agent, AgentState, ToolCallRecord, TurnResult
-from harness.cassettes import CassetteSession, RecordModeName, is_cassette_miss, nearest_recorded, use_cassette
+from harness.cassettes import (
+    CassetteError,
+    CassetteSession,
+    RecordModeName,
+    is_cassette_miss,
+    nearest_recorded,
+    use_cassette,
+)
 from harness.config import AgentsConfig, AgentSpec
 from harness.llm import OpenAIChatModel
 from harness.scenarios.assertions import Failure, Observed, check
@@ -43,6 +50,7 @@ class ScenarioResult:
     unplayed: list[int] = field(default_factory=list)
     recorded_with: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    error: str | None = None  # the scenario could not run at all (an unreadable cassette)
 
     @property
     def ok(self) -> bool:
@@ -69,7 +77,7 @@ class ScenarioResult:
     def explain(self) -> str:
         """The failure report: file:line, key, turn, expected vs actual, the block's edit history."""
         path = self.scenario.path
-        out: list[str] = []
+        out: list[str] = [f"error: {self.error}"] if self.error else []
         if self.stale:
             out += self.stale
         for failure in self.failures:
@@ -152,9 +160,14 @@ class ScenarioRunner:
                 session.note_recording(spec.model.name, spec.model.base_url or "https://api.openai.com/v1")
             result.unplayed = session.unplayed if not result.stale else []
             result.recorded_with = session.metadata
+        except CassetteError as exc:  # this scenario cannot run; the others still can
+            result.error = str(exc)
         finally:
             store.close()
         result.seconds = time.perf_counter() - started
+        if result.error is not None:
+            result.outcome = "error"
+            return result
         failed = bool(result.failures or result.stale)
         if scenario.wire.xfail is not None and not result.stale:  # a stale cassette shows no misbehaviour
             result.outcome = "xfailed" if failed else "xpassed"
