@@ -185,3 +185,16 @@ def test_unplayed_interactions_are_warned_about(project: Project, capsys: pytest
     assert run(project, str(project.scenario_path("remember"))) == 0
     err = capsys.readouterr().err
     assert "warning: 1 recorded interaction(s) never played (indexes [2])" in err
+
+
+def test_an_unreadable_cassette_errors_that_scenario_only(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = project.cassettes / "forgetful.yaml"
+    broken.write_text("interactions: [\n", encoding="utf-8")
+    assert run(project) == 1
+    out, err = capsys.readouterr()
+    rows = {line.split()[0]: line.split()[4] for line in out.splitlines()[2:4]}
+    assert rows == {"scenarios/forgetful.yaml": "ERROR", "scenarios/remember.yaml": "PASS"}
+    assert out.splitlines()[-1] == "1 passed, 1 error"
+    assert f"error: {broken} is not a readable cassette (ParserError: " in err
+    assert "Traceback" not in err
+    assert broken.read_text(encoding="utf-8") == "interactions: [\n"
