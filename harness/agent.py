@@ -217,8 +217,8 @@ def _truthy(value: Any) -> bool:
 def open_agent(spec: AgentSpec, model: ChatModel, store: Store) -> Agent:
     """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.
 
-    What persisted wins over agents.yaml for blocks (they are the agent's memory); the system prompt, model
-    and tools always come from the current config.
+    What persisted wins over agents.yaml for blocks (they are the agent's memory), but a block declared since
+    is added; the system prompt, model and tools always come from the current config.
     """
     agent_id = store.find_agent(spec.name)
     if agent_id is None:
@@ -226,6 +226,11 @@ def open_agent(spec: AgentSpec, model: ChatModel, store: Store) -> Agent:
         store.create_agent(agent.state)
         return agent
     state = AgentState(agent_id, spec.name, store.get_core_memory(agent_id))
+    declared_since = [block.new_block() for block in spec.blocks if block.label not in state.memory.list_block_labels()]
+    if declared_since:
+        store.add_blocks(agent_id, declared_since)
+        for block in declared_since:
+            state.memory.set_block(block)
     return Agent(
         spec,
         model,

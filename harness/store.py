@@ -151,22 +151,34 @@ class Store:
     def create_agent(self, state: AgentState) -> None:
         with self.transaction() as db:
             db.execute("INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)", (state.id, state.name, _now()))
-            for position, block in enumerate(state.memory):
-                db.execute(
-                    'INSERT INTO blocks (id, agent_id, position, label, value, "limit", description, read_only,'
-                    " metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        block.id,
-                        state.id,
-                        position,
-                        block.label,
-                        block.value,
-                        block.limit,
-                        block.description,
-                        int(block.read_only),
-                        json.dumps(block.metadata),
-                    ),
+            self._insert_blocks(db, state.id, list(state.memory), first_position=0)
+
+    def add_blocks(self, agent_id: str, blocks: list[Block]) -> None:
+        """Append blocks to a persisted agent (declared in agents.yaml after the agent was created)."""
+        with self.transaction() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM blocks WHERE agent_id = ?", (agent_id,)).fetchone()
+            self._insert_blocks(db, agent_id, blocks, first_position=int(count))
+
+    @staticmethod
+    def _insert_blocks(db: sqlite3.Connection, agent_id: str, blocks: list[Block], first_position: int) -> None:
+        db.executemany(
+            'INSERT INTO blocks (id, agent_id, position, label, value, "limit", description, read_only, metadata)'
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    block.id,
+                    agent_id,
+                    first_position + offset,
+                    block.label,
+                    block.value,
+                    block.limit,
+                    block.description,
+                    int(block.read_only),
+                    json.dumps(block.metadata),
                 )
+                for offset, block in enumerate(blocks)
+            ],
+        )
 
     def save_user_message(self, agent: Agent, turn: int, message: dict[str, Any]) -> None:
         with self.transaction() as db:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -8,7 +9,7 @@ import httpx2
 import pytest
 
 from harness.agent import Agent, AgentState, open_agent
-from harness.config import AgentSpec
+from harness.config import AgentSpec, BlockSpec
 from harness.errors import LLMError, StoreError
 from harness.memory import Block, Memory
 from harness.store import Store
@@ -56,6 +57,28 @@ def test_turn_persists_across_restart(tmp_path: Path, chat_spec: AgentSpec) -> N
     assert '<human characters="11/5000">\nName: Alice\n</human>' in body["messages"][0]["content"]
     assert reopened.turns(agent_id) == 2
     reopened.close()
+
+
+def test_a_block_declared_after_creation_is_added_on_resume(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    db = tmp_path / "s.db"
+    store = Store(db)
+    agent = open_agent(chat_spec, Script(rename_then_reply()).model(), store)
+    agent.send("My name is Alice")
+    store.close()
+
+    tasks = BlockSpec("tasks", "[]", limit=2000)
+    grown = dataclasses.replace(chat_spec, blocks=(*chat_spec.blocks, tasks))
+    reopened = Store(db)
+    resumed = open_agent(grown, Script([]).model(), reopened)
+    # The persisted edit survives; the new block starts from its declared value, after the others.
+    assert resumed.memory.values() == {"persona": "You are a helpful assistant", "human": "Name: Alice", "tasks": "[]"}
+    reopened.close()
+    again = Store(db)
+    persisted = again.get_core_memory(resumed.state.id)
+    assert persisted.list_block_labels() == ["persona", "human", "tasks"]
+    assert persisted.get_block("tasks").limit == 2000
+    assert persisted.get_block("tasks").id == resumed.memory.get_block("tasks").id
+    again.close()
 
 
 def test_open_agent_creates_once_per_name(tmp_path: Path, chat_spec: AgentSpec) -> None:
