@@ -21,11 +21,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from harness.config import AgentSpec
-from harness.llm import ChatModel, ChatResponse
 from harness.memory import BlockEdit, Memory
 from harness.tools.schema import HEARTBEAT_PARAMETER, ToolResult
 
 if TYPE_CHECKING:
+    from harness.llm import ChatModel, ChatResponse
     from harness.store import Store
 
 
