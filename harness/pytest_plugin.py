@@ -3,23 +3,29 @@
 Options (also as ini keys `harness_agents`, `harness_cassettes`, `harness_scenarios`):
 `--harness-agents FILE`, `--harness-cassettes DIR`, `--harness-record-mode none|new|all`,
 `--harness-base-url URL`, `--harness-model NAME`.
+
+For tests written in Python, the `harness_agent` fixture builds agents from agents.yaml whose model
+exchanges go through the test's own cassette (`harness_cassette_path`, overridable, like
+pytest-recording's `vcr_cassette_dir`).
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.cassettes import RecordModeName
-from harness.config import load_agents
+from harness.agent import Agent, AgentState
+from harness.cassettes import RecordModeName, use_cassette
+from harness.config import AgentSpec, load_agents
 from harness.errors import HarnessError
 from harness.scenarios.model import Scenario, load_scenario
 from harness.scenarios.runner import ScenarioResult, ScenarioRunner
+from harness.store import Store
 
 RUNNER_KEY = pytest.StashKey[ScenarioRunner]()
 
@@ -153,3 +159,43 @@ class ScenarioItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.scenario.line(("turns",))
         return self.path, (line - 1) if line else 0, f"scenario: {self.scenario.wire.description or self.name}"
+
+
+# ---------------------------------------------------------------- fixtures for tests written in Python
+
+
+@pytest.fixture
+def harness_runner(request: pytest.FixtureRequest) -> ScenarioRunner:
+    """The session's runner: agents file, cassette folder, record mode and endpoint overrides."""
+    return _runner(request.config)
+
+
+@pytest.fixture
+def harness_cassette_path(request: pytest.FixtureRequest, harness_runner: ScenarioRunner) -> Path:
+    """`<cassettes>/<test file path without .py>/<test name>.yaml`; override it to put cassettes elsewhere."""
+    relative = Path(os.path.relpath(request.node.path, request.config.rootpath)).with_suffix("")
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+    return harness_runner.cassette_dir / relative / f"{name}.yaml"
+
+
+@pytest.fixture
+def harness_agent(harness_runner: ScenarioRunner, harness_cassette_path: Path) -> Iterator[Callable[..., Agent]]:
+    """A factory: `harness_agent("chat", blocks={"human": "..."})` gives a fresh agent whose model
+    exchanges replay from (or record into) this test's cassette, with its state in an in-memory store."""
+    store = Store(":memory:")
+    made: list[AgentSpec] = []
+    with use_cassette(harness_cassette_path, harness_runner.mode) as session:
+
+        def make(name: str, blocks: dict[str, str] | None = None, max_steps: int | None = None) -> Agent:
+            spec = harness_runner.agent_spec(name, max_steps)
+            made.append(spec)
+            state = AgentState(f"agent-{name}-{len(made)}", spec.name, spec.new_memory(blocks))
+            agent = Agent(spec, harness_runner.chat_model(spec), state=state, store=store)
+            store.create_agent(agent.state)
+            return agent
+
+        yield make
+        if made:
+            model = made[-1].model
+            session.note_recording(model.name, model.base_url or "https://api.openai.com/v1")
+    store.close()

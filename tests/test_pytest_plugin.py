@@ -250,3 +250,33 @@ def test_xdist_and_exitfirst(pytester: pytest.Pytester, project: Project) -> Non
     # -x stops at the first failure: misspelt sorts first, so remember never runs.
     result = pytester.runpytest("-x")
     result.assert_outcomes(failed=1)
+
+
+PYTHON_TEST = """
+def test_saves_name(harness_agent):
+    agent = harness_agent("chat")
+    result = agent.send("My name is Azin.")
+    assert result.stop_reason == "replied"
+    assert "Azin" in agent.memory.get_block("human").value
+"""
+
+
+def test_the_harness_agent_fixture_records_then_replays_a_python_test(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path)
+    pytester.makepyfile(test_agent=PYTHON_TEST)
+    cassette = project.cassettes / "test_agent" / "test_saves_name.yaml"
+
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        recorded = pytester.runpytest("--harness-record-mode", "all", "--harness-base-url", server.base_url)
+    recorded.assert_outcomes(passed=1)
+    assert len(server.received) == 2
+    assert yaml.safe_load(cassette.read_text())["metadata"]["recorded_with"]["model"] == "fake-model-7b"
+
+    replayed = pytester.runpytest()  # no server: every exchange comes from the cassette
+    replayed.assert_outcomes(passed=1)
+
+    pytester.makepyfile(test_agent=PYTHON_TEST.replace("My name is Azin.", "My name is Azim."))
+    stale = pytester.runpytest()
+    stale.assert_outcomes(failed=1)
+    stale.stdout.fnmatch_lines(["*Can't play back this request*"])

@@ -139,7 +139,11 @@ class ScenarioRunner:
             list(self.config.agents),
             [tool.name for tool in agent.tools] if agent else None,
         )
-        spec = self.config.get(scenario.wire.agent)
+        return self.agent_spec(scenario.wire.agent, scenario.wire.max_steps)
+
+    def agent_spec(self, name: str, max_steps: int | None = None) -> AgentSpec:
+        """Agent `name` as this run needs it: endpoint and model overrides applied, no retries in replay."""
+        spec = self.config.get(name)
         model = spec.model
         if self.base_url:
             model = replace(model, base_url=self.base_url)
@@ -147,7 +151,12 @@ class ScenarioRunner:
             model = replace(model, name=self.model_name)
         if self.mode == "none":
             model = replace(model, max_retries=0)  # a miss is final; retrying it only repeats the miss
-        return replace(spec, model=model, max_steps=scenario.wire.max_steps or spec.max_steps)
+        return replace(spec, model=model, max_steps=max_steps or spec.max_steps)
+
+    def chat_model(self, spec: AgentSpec) -> OpenAIChatModel:
+        return OpenAIChatModel(
+            spec.model, http_client=self.http_client(), api_key=REPLAY_KEY if self.mode == "none" else None
+        )
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         spec = self.spec_for(scenario)
@@ -178,9 +187,7 @@ class ScenarioRunner:
     def _play(
         self, scenario: Scenario, spec: AgentSpec, store: Store, session: CassetteSession, result: ScenarioResult
     ) -> None:
-        model = OpenAIChatModel(
-            spec.model, http_client=self.http_client(), api_key=REPLAY_KEY if self.mode == "none" else None
-        )
+        model = self.chat_model(spec)
         state = AgentState(f"agent-{scenario.name}", spec.name, spec.new_memory(scenario.wire.blocks))
         agent = Agent(spec, model, state=state, store=store)
         store.create_agent(agent.state)
