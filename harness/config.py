@@ -7,6 +7,7 @@ Shared settings come from `defaults:` and from `extends: <agent>`; a child's `mo
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ from harness.yamlsource import Loc, YamlDocument, load_yaml
 DEFAULT_AGENTS_FILE = "agents.yaml"
 DEFAULT_MAX_STEPS = 10
 LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
 
 
@@ -36,8 +38,10 @@ class ModelWire(StrictModel):
     )
     temperature: Annotated[float, pydantic.Field(ge=0, le=2)] | None = None
     max_tokens: Annotated[int, pydantic.Field(gt=0)] | None = None
-    api_key_env: Annotated[str, pydantic.Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = pydantic.Field(
-        None, description="Name of the environment variable holding the API key (never the key itself)"
+    api_key_env: str | None = pydantic.Field(
+        None,
+        description="Name of the environment variable holding the API key (never the key itself)",
+        json_schema_extra={"pattern": ENV_NAME},
     )
     timeout: Annotated[float, pydantic.Field(gt=0)] | None = None
     max_retries: Annotated[int, pydantic.Field(ge=0)] | None = None
@@ -48,6 +52,17 @@ class ModelWire(StrictModel):
     @classmethod
     def _name_shorthand(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
+
+    @pydantic.field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(ENV_NAME, value):
+            # Never echo the value: it may be the key itself.
+            raise ValueError(
+                "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key: "
+                "export the key in that variable"
+            )
+        return value
 
 
 class BlockWire(StrictModel):

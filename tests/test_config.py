@@ -370,3 +370,17 @@ def test_a_misspelt_key_and_a_misspelt_tool_are_reported_in_one_run(tmp_path: Pa
         in text
     )
     assert len(caught.value.problems) == 2
+
+
+def test_a_key_given_as_api_key_env_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    key = "sk-" + "a1b2" * 10
+    path = tmp_path / "agents.yaml"
+    path.write_text(
+        f"defaults:\n  model: {{name: m, api_key_env: {key}}}\n  system: x\nagents:\n  a: {{tools: [send_message]}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_agents(path)
+    text = str(caught.value)
+    assert f"{path}:2:20: defaults.model.api_key_env: api_key_env takes the NAME of an environment variable" in text
+    assert key not in text
