@@ -32,6 +32,7 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request
 
 from harness.errors import RunError
+from harness.llm import without_credentials
 
 RecordModeName = Literal["none", "new", "all"]
 
@@ -292,7 +293,7 @@ class CassetteSession:
         info = {
             "model": model,
             "endpoint": endpoint_kind(base_url, last_response),
-            "base_url": _redact_url(base_url),
+            "base_url": without_credentials(base_url),
         }
         body = _response_json(last_response) if last_response else None
         if isinstance(body, dict) and body.get("system_fingerprint"):
@@ -302,13 +303,6 @@ class CassetteSession:
     def capture(self, request: Request) -> Request:
         self.last_request = request
         return _keep_safe_request_headers(request)
-
-
-def _redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def build_vcr(mode: RecordModeName, serializer: ReadableYamlSerializer, secrets: tuple[str, ...] = ()) -> vcr.VCR:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 import openai
@@ -50,6 +51,7 @@ class OpenAIChatModel:
         """`api_key` overrides the environment (replay passes a dummy: a cassette needs no key)."""
         self.settings = settings
         self.base_url = settings.base_url or OPENAI_BASE_URL
+        self.shown_url = without_credentials(self.base_url)  # what errors print
         key = api_key or os.environ.get(settings.api_key_env)
         if not key:
             if settings.base_url is None:
@@ -91,22 +93,22 @@ class OpenAIChatModel:
             )
         except openai.APITimeoutError:
             raise LLMError(
-                f"the model endpoint {self.base_url} did not answer within {self.settings.timeout:g} s"
+                f"the model endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
-            raise LLMError(f"cannot reach the model endpoint {self.base_url}: {cause or exc}", cause=cause) from None
+            raise LLMError(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}", cause=cause) from None
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
             raise LLMError(
-                f"the model endpoint {self.base_url} refused the API key from ${self.settings.api_key_env} "
+                f"the model endpoint {self.shown_url} refused the API key from ${self.settings.api_key_env} "
                 f"(HTTP {exc.status_code})"
             ) from None
         except openai.APIStatusError as exc:
             raise LLMError(
-                f"the model endpoint {self.base_url} answered HTTP {exc.status_code}: {_short(exc.message)}"
+                f"the model endpoint {self.shown_url} answered HTTP {exc.status_code}: {_short(exc.message)}"
             ) from None
         if not completion.choices:
-            raise LLMError(f"the model endpoint {self.base_url} returned no choices")
+            raise LLMError(f"the model endpoint {self.shown_url} returned no choices")
         choice = completion.choices[0]
         message = choice.message
         calls = tuple(
@@ -116,6 +118,14 @@ class OpenAIChatModel:
         )
         usage = completion.usage.model_dump(exclude_none=True) if completion.usage else {}
         return ChatResponse(message.content, calls, completion.model, choice.finish_reason, usage)
+
+
+def without_credentials(url: str) -> str:
+    """The URL with no user, password, query or fragment: safe to print and to store."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 def _short(text: str, limit: int = 300) -> str:

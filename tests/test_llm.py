@@ -132,3 +132,12 @@ def test_no_tools_means_no_tool_choice() -> None:
     assert "tools" not in script.requests[0] and "tool_choice" not in script.requests[0]
     assert "max_tokens" not in script.requests[0] and "seed" not in script.requests[0]
     assert response.tool_calls == () and response.content == "plain"
+
+
+def test_errors_never_print_credentials_in_the_url() -> None:
+    settings = ModelSettings(name="m", base_url="http://user:s3cret@127.0.0.1:9/v1?token=abc", max_retries=0, timeout=2)
+    with pytest.raises(LLMError) as caught:
+        OpenAIChatModel(settings, api_key="k").complete([{"role": "user", "content": "hi"}], [])
+    message = str(caught.value)
+    assert "http://127.0.0.1:9/v1" in message
+    assert "s3cret" not in message and "user" not in message and "token" not in message
