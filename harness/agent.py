@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -100,13 +101,16 @@ class Agent:
         messages: list[dict[str, Any]] | None = None,
         turns: int = 0,
         store: Store | None = None,
+        on_step: Callable[[StepRecord], None] | None = None,
     ) -> None:
+        """`on_step` sees every finished step (after it is persisted): progress output while recording."""
         self.spec = spec
         self.model = model
         self.state = state or AgentState(f"agent-{uuid.uuid4()}", spec.name, spec.new_memory())
         self.messages: list[dict[str, Any]] = messages if messages is not None else []
         self.turns = turns
         self.store = store
+        self.on_step = on_step
         self._tool_schemas = [tool.openai_schema() for tool in spec.tools]
 
     @property
@@ -176,6 +180,8 @@ class Agent:
         step = StepRecord(turn, index, response.content, tuple(records), response.model, response.usage)
         if self.store is not None:
             self.store.save_step(self, step, self.messages[first_message:])
+        if self.on_step is not None:
+            self.on_step(step)
         return step, go_on, replies
 
     def _run_tool(self, name: str, raw_arguments: str) -> tuple[ToolResult, bool, dict[str, Any]]:

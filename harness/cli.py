@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from harness.agent import StepRecord
 from harness.config import DEFAULT_AGENTS_FILE, json_schema, load_agents
 from harness.errors import HarnessError, UserError
 from harness.store import DEFAULT_DB
@@ -123,6 +124,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     for scenario in scenarios:  # every scenario is checked against agents.yaml before anything runs
         runner.spec_for(scenario)
+    if args.mode != "none":
+        runner.on_step = _print_step
     results: list[ScenarioResult] = []
     for scenario in scenarios:
         if args.mode != "none":
@@ -151,6 +154,12 @@ def _schema(args: argparse.Namespace) -> int:
 
         return _print_json(ScenarioWire.model_json_schema())
     return _print_json(json_schema())
+
+
+def _print_step(step: StepRecord) -> None:
+    """Recording is slow (seconds a step on a local model): show each step as it lands."""
+    calls = ", ".join(f"{c.name}{'' if c.ok else ' FAILED'}" for c in step.tool_calls) or "plain text"
+    print(f"  turn {step.turn + 1} step {step.index + 1}: {calls}", file=sys.stderr, flush=True)
 
 
 def _print_json(value: object) -> int:

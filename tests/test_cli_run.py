@@ -163,6 +163,7 @@ def test_record_then_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert len(server.received) == 2
     _out, err = capsys.readouterr()
     assert f"recording {project.scenario_path('remember')} ..." in err
+    assert "  turn 1 step 1: core_memory_append\n  turn 1 step 2: send_message\n" in err  # progress, step by step
     assert (cassettes / "remember.yaml").exists()
     assert main(["run", "--agents", str(project.agents), "--cassettes", str(cassettes)]) == 0
     assert run(project) == 1  # the default cassette folder holds nothing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import httpx2
 import openai
 
-from harness.agent import Agent, AgentState, ToolCallRecord, TurnResult
+from harness.agent import Agent, AgentState, StepRecord, ToolCallRecord, TurnResult
 from harness.cassettes import (
     CassetteError,
     CassetteSession,
@@ -109,6 +110,7 @@ class ScenarioRunner:
     base_url: str | None = None
     model_name: str | None = None
     project_dir: Path | None = None
+    on_step: Callable[[StepRecord], None] | None = None
     _http_client: httpx2.Client | None = field(default=None, init=False, repr=False)
 
     def http_client(self) -> httpx2.Client:
@@ -189,7 +191,7 @@ class ScenarioRunner:
     ) -> None:
         model = self.chat_model(spec)
         state = AgentState(f"agent-{scenario.name}", spec.name, spec.new_memory(scenario.wire.blocks))
-        agent = Agent(spec, model, state=state, store=store)
+        agent = Agent(spec, model, state=state, store=store, on_step=self.on_step)
         store.create_agent(agent.state)
         result.initial_blocks = agent.memory.values()
         all_calls: list[ToolCallRecord] = []
