@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.agent import Agent, AgentState
-from harness.cassettes import RecordModeName, use_cassette
+from harness.cassettes import CassetteSession, RecordModeName, is_cassette_miss, nearest_recorded, use_cassette
 from harness.config import AgentSpec, load_agents
 from harness.errors import HarnessError
 from harness.scenarios.model import Scenario, load_scenario
@@ -28,6 +28,7 @@ from harness.scenarios.runner import ScenarioResult, ScenarioRunner
 from harness.store import Store
 
 RUNNER_KEY = pytest.StashKey[ScenarioRunner]()
+CASSETTE_KEY = pytest.StashKey[CassetteSession]()
 
 
 class UnplayedInteractionsWarning(UserWarning):
@@ -178,13 +179,39 @@ def harness_cassette_path(request: pytest.FixtureRequest, harness_runner: Scenar
     return harness_runner.cassette_dir / relative / f"{name}.yaml"
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A Python test whose request is not in its cassette: say so with the diff and the re-record command,
+    as a scenario would, instead of vcrpy's generic message."""
+    report = yield
+    session = item.stash.get(CASSETTE_KEY, None)
+    if session is not None and call.excinfo is not None and is_cassette_miss(call.excinfo.value):
+        lines = [
+            f"{item.nodeid}: no recorded response in {session.path} for a request this test made "
+            "(the agent, its prompt or tools, the model settings or the test changed)"
+        ]
+        sent = session.last_request.body if session.last_request is not None else None
+        nearest = nearest_recorded(session, sent) if session.path.exists() else None
+        if nearest is not None:
+            lines.append("  diff between the nearest recorded request and the one sent now:")
+            lines += [f"    {line}" for line in nearest[1][:80]]
+        lines.append(f"  re-record with: pytest --harness-record-mode new {item.nodeid}")
+        report.longrepr = "\n".join(lines)
+    return report
+
+
 @pytest.fixture
-def harness_agent(harness_runner: ScenarioRunner, harness_cassette_path: Path) -> Iterator[Callable[..., Agent]]:
+def harness_agent(
+    request: pytest.FixtureRequest, harness_runner: ScenarioRunner, harness_cassette_path: Path
+) -> Iterator[Callable[..., Agent]]:
     """A factory: `harness_agent("chat", blocks={"human": "..."})` gives a fresh agent whose model
     exchanges replay from (or record into) this test's cassette, with its state in an in-memory store."""
     store = Store(":memory:")
     made: list[AgentSpec] = []
     with use_cassette(harness_cassette_path, harness_runner.mode) as session:
+        request.node.stash[CASSETTE_KEY] = session
 
         def make(name: str, blocks: dict[str, str] | None = None, max_steps: int | None = None) -> Agent:
             spec = harness_runner.agent_spec(name, max_steps)

@@ -279,4 +279,11 @@ def test_the_harness_agent_fixture_records_then_replays_a_python_test(pytester: 
     pytester.makepyfile(test_agent=PYTHON_TEST.replace("My name is Azin.", "My name is Azim."))
     stale = pytester.runpytest()
     stale.assert_outcomes(failed=1)
-    stale.stdout.fnmatch_lines(["*Can't play back this request*"])
+    stale.stdout.fnmatch_lines(
+        [
+            "test_agent.py::test_saves_name: no recorded response in *test_saves_name.yaml for a request this test*",
+            "*-My name is Azin.",
+            "*+My name is Azim.",
+            "  re-record with: pytest --harness-record-mode new test_agent.py::test_saves_name",
+        ]
+    )
