@@ -163,7 +163,7 @@ class Agent:
             terminal = tool is not None and tool.terminal
             if not result.ok or (heartbeat and not terminal):
                 go_on = True
-            if result.ok and terminal and call.name == "send_message":
+            if result.ok and call.name == "send_message":
                 replies.append(str(arguments.get("message", "")))
             records.append(
                 ToolCallRecord(

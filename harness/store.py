@@ -221,9 +221,10 @@ class Store:
                 "INSERT INTO messages (agent_id, step_id, turn, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(agent_id, step_id, step.turn, json.dumps(message), now) for message in messages],
             )
+            edited = {edit.label for call in step.tool_calls for edit in call.edits}
             db.executemany(
                 "UPDATE blocks SET value = ? WHERE id = ?",
-                [(block.value, block.id) for block in agent.memory],
+                [(block.value, block.id) for block in agent.memory if block.label in edited],
             )
 
     # ------------------------------------------------------------ reading
