@@ -1,8 +1,9 @@
 """Cassettes: every model exchange of a scenario, recorded once with vcrpy and replayed offline.
 
-- Requests match on method, path and the canonical JSON body (one matcher, comparing a cached canonical
-  string), so replay stays cheap however long the cassette grows; vcrpy's own `body` matcher builds a diff
-  for every recorded request that does not match.
+- Requests match on method, path and the canonical JSON body. Replay finds them through an index built
+  when the cassette opens (`IndexedCassette`), so a step costs the same however long the cassette grows;
+  vcrpy's own `body` matcher diffs every recorded request that does not match, twice per request.
+- A recording that breaks off saves nothing, and saves are atomic: a good cassette is never lost.
 - Only `content-type` headers are written: authorization, api-key, openai-organization, openai-project,
   cookie and set-cookie never reach a file. Bodies are stored decoded, as indented JSON, in literal
   YAML blocks, so a cassette reads (and diffs) like the conversation it holds.
