@@ -301,6 +301,19 @@ class CassetteSession:
             info["server"] = body["system_fingerprint"]
         self.serializer.metadata = {"recorded_with": info}
 
+    def miss_diff(self, limit: int = 80) -> list[str]:
+        """Why the last request missed: a diff between the nearest recorded request and the one sent."""
+        sent = self.last_request.body if self.last_request is not None else None
+        nearest = nearest_recorded(self, sent) if self.path.exists() else None
+        if nearest is None:
+            return ["  the cassette holds no interactions"]
+        diff = nearest[1]
+        lines = ["  diff between the nearest recorded request and the one sent now:"]
+        lines += [f"    {line}" for line in diff[:limit]]
+        if len(diff) > limit:
+            lines.append(f"    ... ({len(diff) - limit} more diff lines)")
+        return lines
+
     def capture(self, request: Request) -> Request:
         self.last_request = request
         return _keep_safe_request_headers(request)

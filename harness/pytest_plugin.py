@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness.agent import Agent, AgentState
-from harness.cassettes import CassetteSession, RecordModeName, is_cassette_miss, nearest_recorded, use_cassette
+from harness.cassettes import CassetteSession, RecordModeName, is_cassette_miss, use_cassette
 from harness.config import AgentSpec, load_agents
 from harness.errors import HarnessError
 from harness.scenarios.model import Scenario, load_scenario
@@ -192,11 +192,7 @@ def pytest_runtest_makereport(
             f"{item.nodeid}: no recorded response in {session.path} for a request this test made "
             "(the agent, its prompt or tools, the model settings or the test changed)"
         ]
-        sent = session.last_request.body if session.last_request is not None else None
-        nearest = nearest_recorded(session, sent) if session.path.exists() else None
-        if nearest is not None:
-            lines.append("  diff between the nearest recorded request and the one sent now:")
-            lines += [f"    {line}" for line in nearest[1][:80]]
+        lines += session.miss_diff()
         lines.append(f"  re-record with: pytest --harness-record-mode new {item.nodeid}")
         report.longrepr = "\n".join(lines)
     return report

@@ -17,7 +17,6 @@ from harness.cassettes import (
     CassetteSession,
     RecordModeName,
     is_cassette_miss,
-    nearest_recorded,
     use_cassette,
 )
 from harness.config import AgentsConfig, AgentSpec
@@ -249,16 +248,6 @@ class ScenarioRunner:
             f"{where}: {dotted(loc)}: the cassette {session.path} has no recorded response for turn {turn + 1}, "
             f"step {step} (the agent, its prompt or tools, the model settings or the scenario changed)",
         ]
-        sent = session.last_request.body if session.last_request is not None else None
-        nearest = nearest_recorded(session, sent)
-        if nearest is None:
-            lines.append("  the cassette holds no interactions")
-        else:
-            _, diff = nearest
-            lines.append("  diff between the nearest recorded request and the one sent now:")
-            shown = diff[:80]
-            lines += [f"    {d}" for d in shown]
-            if len(diff) > len(shown):
-                lines.append(f"    ... ({len(diff) - len(shown)} more diff lines)")
+        lines += session.miss_diff()
         lines.append(f"  re-record with: harness record {scenario.path}")
         return lines
