@@ -17,78 +17,27 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from harness.config import AgentSpec
-from harness.memory import BlockEdit, Memory
+from harness.llm.chat import ChatModel, ChatResponse
+from harness.memory import Block, Memory
+from harness.records import StepRecord, StopReason, ToolCallRecord, TurnResult
+from harness.tools.context import AgentState
 from harness.tools.schema import HEARTBEAT_PARAMETER, ToolResult
 
-if TYPE_CHECKING:
-    from harness.llm import ChatModel, ChatResponse
-    from harness.store import Store
+__all__ = ["Agent", "AgentState", "Journal", "StepRecord", "StopReason", "ToolCallRecord", "TurnResult"]
 
 
-class StopReason(StrEnum):
-    REPLIED = "replied"  # send_message, nothing asked to go on
-    NO_HEARTBEAT = "no_heartbeat"  # tools ran, none asked to go on, no reply
-    NO_TOOL_CALL = "no_tool_call"  # plain text
-    MAX_STEPS = "max_steps"
+class Journal(Protocol):
+    """Where the loop writes what happened, as it happens (the SQLite store is one): ids and records only,
+    never the live agent, so persistence does not depend on the loop."""
 
+    def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None: ...
 
-@dataclass
-class AgentState:
-    """What a tool function receives as its hidden `agent_state` (or `self`) parameter."""
-
-    id: str
-    name: str
-    memory: Memory
-
-
-@dataclass(frozen=True)
-class ToolCallRecord:
-    call_id: str
-    name: str
-    arguments: str
-    ok: bool
-    result: str
-    heartbeat: bool
-    edits: tuple[BlockEdit, ...] = ()
-
-    @property
-    def parsed_arguments(self) -> dict[str, Any] | None:
-        try:
-            value = json.loads(self.arguments)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    turn: int
-    index: int
-    content: str | None
-    tool_calls: tuple[ToolCallRecord, ...]
-    model: str
-    usage: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TurnResult:
-    user: str
-    steps: tuple[StepRecord, ...]
-    stop_reason: StopReason
-    replies: tuple[str, ...]
-
-    @property
-    def reply(self) -> str | None:
-        return self.replies[-1] if self.replies else None
-
-    @property
-    def tool_calls(self) -> list[ToolCallRecord]:
-        return [call for step in self.steps for call in step.tool_calls]
+    def save_step(
+        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], edited_blocks: list[Block]
+    ) -> None: ...
 
 
 class Agent:
@@ -100,18 +49,22 @@ class Agent:
         state: AgentState | None = None,
         messages: list[dict[str, Any]] | None = None,
         turns: int = 0,
-        store: Store | None = None,
+        journal: Journal | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
     ) -> None:
-        """`on_step` sees every finished step (after it is persisted): progress output while recording."""
+        """`journal` persists each step as it finishes; `on_step` then sees it (progress while recording)."""
         self.spec = spec
         self.model = model
-        self.state = state or AgentState(f"agent-{uuid.uuid4()}", spec.name, spec.new_memory())
+        self.state = state or AgentState(self.new_id(), spec.name, spec.new_memory())
         self.messages: list[dict[str, Any]] = messages if messages is not None else []
         self.turns = turns
-        self.store = store
+        self.journal = journal
         self.on_step = on_step
         self._tool_schemas = [tool.openai_schema() for tool in spec.tools]
+
+    @staticmethod
+    def new_id() -> str:
+        return f"agent-{uuid.uuid4()}"
 
     @property
     def memory(self) -> Memory:
@@ -178,8 +131,10 @@ class Agent:
             )
             self.messages.append({"role": "tool", "tool_call_id": call_id, "content": result.to_content()})
         step = StepRecord(turn, index, response.content, tuple(records), response.model, response.usage)
-        if self.store is not None:
-            self.store.save_step(self, step, self.messages[first_message:])
+        if self.journal is not None:
+            edited = step.edited_labels
+            blocks = [block for block in self.memory if block.label in edited]
+            self.journal.save_step(self.state.id, step, self.messages[first_message:], blocks)
         if self.on_step is not None:
             self.on_step(step)
         return step, go_on, replies
@@ -200,8 +155,8 @@ class Agent:
 
     def _append(self, message: dict[str, Any], *, turn: int) -> None:
         self.messages.append(message)
-        if self.store is not None:
-            self.store.save_user_message(self, turn, message)
+        if self.journal is not None:
+            self.journal.save_user_message(self.state.id, self.turns, turn, message)
 
 
 def _assistant_message(response: ChatResponse, call_ids: list[str]) -> dict[str, Any]:
@@ -218,30 +173,3 @@ def _assistant_message(response: ChatResponse, call_ids: list[str]) -> dict[str,
 
 def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def open_agent(spec: AgentSpec, model: ChatModel, store: Store) -> Agent:
-    """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.
-
-    What persisted wins over agents.yaml for blocks (they are the agent's memory), but a block declared since
-    is added; the system prompt, model and tools always come from the current config.
-    """
-    agent_id = store.find_agent(spec.name)
-    if agent_id is None:
-        agent = Agent(spec, model, store=store)
-        store.create_agent(agent.state)
-        return agent
-    state = AgentState(agent_id, spec.name, store.get_core_memory(agent_id))
-    declared_since = [block.new_block() for block in spec.blocks if block.label not in state.memory.list_block_labels()]
-    if declared_since:
-        store.add_blocks(agent_id, declared_since)
-        for block in declared_since:
-            state.memory.set_block(block)
-    return Agent(
-        spec,
-        model,
-        state=state,
-        messages=store.load_messages(agent_id),
-        turns=store.turns(agent_id),
-        store=store,
-    )

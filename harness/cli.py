@@ -1,4 +1,8 @@
-"""The `harness` command line. Exit codes: 0 ok, 1 a run failed, 2 a mistake in the user's files or flags."""
+"""The `harness` command line. Exit codes: 0 ok, 1 a run failed, 2 a mistake in the user's files or flags.
+
+Each command imports what it needs when it runs: `harness --help` loads argparse only, `validate` and
+`compile` never load the openai SDK or vcrpy, and `run` (replay) never loads them either.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,16 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from harness.agent import StepRecord
-from harness.config import DEFAULT_AGENTS_FILE, json_schema, load_agents
 from harness.errors import HarnessError, UserError
-from harness.store import DEFAULT_DB
+
+if TYPE_CHECKING:
+    from harness.project import Project
+    from harness.records import StepRecord
+
+DEFAULT_AGENTS_FILE = "agents.yaml"
+DEFAULT_DB = ".harness/state.db (beside the agents file)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,14 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("chat", help="talk to an agent; its memory persists across restarts")
     p.add_argument("agent", metavar="AGENT")
     agents_option(p)
-    p.add_argument("--db", default=DEFAULT_DB, metavar="FILE", help=f"state database (default: {DEFAULT_DB})")
+    p.add_argument("--db", metavar="FILE", help=f"state database (default: {DEFAULT_DB})")
     p.add_argument("--base-url", metavar="URL", help="override the agent's model endpoint")
     p.add_argument("--model", metavar="NAME", help="override the agent's model name")
     p.set_defaults(command=_chat)
 
     p = commands.add_parser("memory", help="show an agent's persisted blocks, or one block by id")
     p.add_argument("agent", metavar="AGENT", nargs="?", help="agent name (as in `harness chat AGENT`)")
-    p.add_argument("--db", default=DEFAULT_DB, metavar="FILE", help=f"state database (default: {DEFAULT_DB})")
+    agents_option(p)
+    p.add_argument("--db", metavar="FILE", help=f"state database (default: {DEFAULT_DB})")
     p.add_argument("--block", metavar="ID", help="show the block with this id (as Letta's client.get_block)")
     p.set_defaults(command=_memory)
 
@@ -103,36 +113,47 @@ def _scenario_options(p: argparse.ArgumentParser, agents_option: Callable[[argpa
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing scenario")
 
 
+def _project(args: argparse.Namespace) -> Project:
+    """The one `Project` of this command, from its flags (paths relative to the current folder)."""
+    from harness.project import Project
+
+    return Project.build(
+        agents=args.agents,
+        cassettes=getattr(args, "cassettes", None),
+        state_db=getattr(args, "db", None),
+        record_mode=getattr(args, "mode", "none"),
+        base_url=getattr(args, "base_url", None),
+        model_name=getattr(args, "model", None),
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from harness.factory import AgentFactory
     from harness.report import summary_table, write_report
     from harness.scenarios import ScenarioRunner, load_scenario
     from harness.scenarios.discovery import discover
-    from harness.scenarios.runner import ScenarioResult
+    from harness.scenarios.results import ScenarioResult
 
-    config = load_agents(args.agents)
-    root = config.path.parent
-    paths = [Path(p) for p in args.paths] or [root / "scenarios"]
+    project = _project(args)
+    factory = AgentFactory(project)
+    factory.config  # noqa: B018 - load (and validate) the agents file before any scenario
+    paths = [Path(p) for p in args.paths] or [project.scenarios_dir]
     scenarios = [load_scenario(path) for path in discover(paths)]
-    runner = ScenarioRunner(
-        config,
-        Path(args.cassettes) if args.cassettes else root / "cassettes",
-        mode=args.mode,
-        base_url=args.base_url,
-        model_name=args.model,
-    )
+    runner = ScenarioRunner(factory)
     for scenario in scenarios:  # every scenario is checked against agents.yaml before anything runs
         runner.spec_for(scenario)
-    if args.mode != "none":
+    recording = not project.replaying
+    if recording:
         runner.on_step = _print_step
     results: list[ScenarioResult] = []
     for scenario in scenarios:
-        if args.mode != "none":
+        if recording:
             print(f"recording {scenario.path} ...", file=sys.stderr, flush=True)
         result = runner.run(scenario)
         results.append(result)
-        if result.outcome in ("failed", "xpassed", "error"):
+        if not result.ok:
             print(result.explain() + "\n", file=sys.stderr)
         if result.unplayed:
             print(
@@ -142,9 +163,9 @@ def _run(args: argparse.Namespace) -> int:
             )
         if args.exitfirst and not result.ok:
             break
-    print(summary_table(results, root))
+    print(summary_table(results, project.root))
     if args.report:
-        write_report(results, Path(args.report), root)
+        write_report(results, Path(args.report), project.root)
     return 0 if all(result.ok for result in results) else 1
 
 
@@ -153,6 +174,8 @@ def _schema(args: argparse.Namespace) -> int:
         from harness.scenarios.model import ScenarioWire
 
         return _print_json(ScenarioWire.model_json_schema())
+    from harness.config import json_schema
+
     return _print_json(json_schema())
 
 
@@ -168,6 +191,8 @@ def _print_json(value: object) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from harness.config import load_agents
+
     config = load_agents(args.agents)
     names = ", ".join(config.agents)
     print(f"{args.agents}: ok ({len(config.agents)} agents: {names})")
@@ -175,6 +200,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    from harness.config import load_agents
+
     spec = load_agents(args.agents).get(args.agent)
     print(spec.system_message(spec.new_memory()))
     if args.tools:
@@ -183,26 +210,25 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _memory(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from harness.store import Store
 
-    if not Path(args.db).exists():
-        raise UserError(f"{args.db}: no state database here (give --db, or start one with `harness chat`)")
+    db = _project(args).state_db
+    if not db.exists():
+        raise UserError(f"{db}: no state database here (give --db, or start one with `harness chat`)")
     if (args.agent is None) == (args.block is None):
         raise UserError("give an AGENT name or --block ID")
-    store = Store(args.db)
+    store = Store(db)
     try:
         if args.block is not None:
             block = store.get_block(args.block)
             if block is None:
-                print(f"no block with id {args.block} in {args.db}", file=sys.stderr)
+                print(f"no block with id {args.block} in {db}", file=sys.stderr)
                 return 1
             blocks = [block]
         else:
             agent_id = store.find_agent(args.agent)
             if agent_id is None:
-                raise UserError(f"{args.db}: no agent named '{args.agent}' has been persisted here")
+                raise UserError(f"{db}: no agent named '{args.agent}' has been persisted here")
             blocks = store.get_core_memory(agent_id).get_blocks()
     finally:
         store.close()
@@ -214,23 +240,21 @@ def _memory(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from harness.agent import open_agent
-    from harness.llm import OpenAIChatModel
+    from harness.factory import AgentFactory
     from harness.store import Store
 
-    spec = load_agents(args.agents).get(args.agent)
-    overrides = {k: v for k, v in (("base_url", args.base_url), ("name", args.model)) if v}
-    if overrides:
-        spec = replace(spec, model=replace(spec.model, **overrides))
-    store = Store(args.db)
-    agent = open_agent(spec, OpenAIChatModel(spec.model), store)
+    project = _project(args)
+    factory = AgentFactory(project)
+    spec = factory.spec(args.agent)
+    store = Store(project.state_db)
+    agent = factory.resume(spec, store)
     print(
         f"{spec.name} ({agent.state.id}, {agent.turns} earlier turns) on {spec.model.name}; "
         "/memory shows the blocks, /quit or Ctrl-D ends",
         file=sys.stderr,
     )
+    from harness.records import StopReason
+
     try:
         while True:
             try:
@@ -254,7 +278,7 @@ def _chat(args: argparse.Namespace) -> int:
                     print(f"  -> {call.name}({call.arguments}) {status}: {call.result}", file=sys.stderr)
             for reply in result.replies:
                 print(f"{spec.name}> {reply}")
-            if result.stop_reason != "replied":
+            if result.stop_reason != StopReason.REPLIED:
                 print(f"  [turn ended: {result.stop_reason}]", file=sys.stderr)
     finally:
         store.close()

@@ -10,18 +10,18 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pydantic
 
-from harness.errors import ConfigError, Problem
+from harness.errors import ConfigError, Problem, ToolDefinitionError
+from harness.llm.settings import ModelSettings, ToolChoice
 from harness.memory import DEFAULT_LIMIT, Block, Memory
 from harness.tools.registry import resolve_tool
-from harness.tools.schema import Tool, ToolDefinitionError
+from harness.tools.schema import Tool
 from harness.wire import StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
-DEFAULT_AGENTS_FILE = "agents.yaml"
 DEFAULT_MAX_STEPS = 10
 LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -45,7 +45,7 @@ class ModelWire(StrictModel):
     )
     timeout: Annotated[float, pydantic.Field(gt=0)] | None = None
     max_retries: Annotated[int, pydantic.Field(ge=0)] | None = None
-    tool_choice: Literal["auto", "required"] | None = None
+    tool_choice: ToolChoice | None = None
     seed: int | None = None
 
     @pydantic.model_validator(mode="before")
@@ -110,19 +110,6 @@ def json_schema() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- runtime specs (what runs)
-
-
-@dataclass(frozen=True)
-class ModelSettings:
-    name: str
-    base_url: str | None = None
-    temperature: float = 0.0
-    max_tokens: int | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout: float = 120.0
-    max_retries: int = 2
-    tool_choice: Literal["auto", "required"] = "required"
-    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +179,7 @@ class AgentsConfig:
             ) from None
 
 
-def load_agents(path: str | os.PathLike[str] = DEFAULT_AGENTS_FILE) -> AgentsConfig:
+def load_agents(path: str | os.PathLike[str]) -> AgentsConfig:
     """Load, validate and compile an agents file; every mistake in it is reported in one ConfigError."""
     file = Path(path)
     doc = load_yaml(file, ConfigError)
@@ -227,6 +214,12 @@ def _tool_problems(file: Path, doc: YamlDocument, known: list[Problem]) -> list[
                 if problem not in known and problem not in found:
                     found.append(problem)
     return found
+
+
+def _model_settings(values: dict[str, Any]) -> ModelSettings:
+    if "tool_choice" in values:
+        values = {**values, "tool_choice": ToolChoice(values["tool_choice"])}
+    return ModelSettings(**values)
 
 
 class _Compiler:
@@ -296,7 +289,7 @@ class _Compiler:
         return AgentSpec(
             name=name,
             system=system_text,
-            model=ModelSettings(**model),
+            model=_model_settings(model),
             blocks=tuple(BlockSpec(**wire.model_dump()) for _, wire in blocks.values()),
             tools=tools,
             max_steps=max_steps,

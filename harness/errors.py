@@ -1,8 +1,24 @@
-"""One exception hierarchy: user mistakes (fixable in a file, exit 2) apart from run failures (exit 1)."""
+"""One exception tree for everything the harness raises on purpose.
+
+    HarnessError
+    ├── UserError            a mistake in the user's files or flags: located problems, exit code 2
+    │   ├── ConfigError          agents.yaml, or a prompt or tool it names
+    │   ├── ScenarioError        a scenario file
+    │   └── ToolDefinitionError  a tool function that cannot be offered to the model
+    ├── RunError             something failed while running: exit code 1
+    │   ├── LLMError             the model endpoint
+    │   ├── StoreError           the SQLite store
+    │   ├── CassetteError        a cassette file that cannot be read
+    │   └── CassetteMiss         a request the cassette holds no response for
+    └── MemoryEditError      an edit the memory refused: the model's mistake, sent back to it as a failed
+                             tool call (never shown to the user as an error of theirs)
+
+This module imports nothing from the harness: every layer may raise these.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class HarnessError(Exception):
@@ -52,6 +68,11 @@ class ScenarioError(UserError):
     """A scenario file is invalid."""
 
 
+class ToolDefinitionError(UserError):
+    """A function cannot be offered to the model as it stands; the message names the function and the fix.
+    The agents file that names the tool turns it into a located ConfigError."""
+
+
 class RunError(HarnessError):
     """Something failed while running an agent: the endpoint, the store, a cassette. Exit code 1."""
 
@@ -59,12 +80,53 @@ class RunError(HarnessError):
 
 
 class LLMError(RunError):
-    """The model endpoint could not be reached or refused the request."""
-
-    def __init__(self, message: str, *, cause: BaseException | None = None) -> None:
-        super().__init__(message)
-        self.cause = cause
+    """The model endpoint could not be reached, refused the request or answered with something unusable."""
 
 
 class StoreError(RunError):
     """The SQLite store could not be opened or is from a newer harness."""
+
+
+class CassetteError(RunError):
+    """A cassette file cannot be read."""
+
+
+@dataclass(frozen=True)
+class NearestRecorded:
+    """The recorded request most like a missed one, and the unified diff from it to what was sent."""
+
+    index: int
+    diff: tuple[str, ...]
+
+
+class CassetteMiss(RunError):
+    """Replay sent a request its cassette holds no (unplayed) response for: the agent, its prompt or tools,
+    the model settings or the scenario changed since recording. Carries what is needed to say how."""
+
+    def __init__(self, cassette: str, request: MissedRequest, nearest: NearestRecorded | None) -> None:
+        self.cassette = cassette
+        self.request = request
+        self.nearest = nearest
+        super().__init__(f"{cassette}: no recorded response for {request.method} {request.path}")
+
+    def diff_lines(self, limit: int = 80) -> list[str]:
+        """The miss explained: a diff between the nearest recorded request and the one sent, indented."""
+        if self.nearest is None:
+            return ["  the cassette holds no interactions"]
+        diff = self.nearest.diff
+        lines = ["  diff between the nearest recorded request and the one sent now:"]
+        lines += [f"    {line}" for line in diff[:limit]]
+        if len(diff) > limit:
+            lines.append(f"    ... ({len(diff) - limit} more diff lines)")
+        return lines
+
+
+@dataclass(frozen=True)
+class MissedRequest:
+    method: str
+    path: str
+    body: dict[str, object] | str = field(default="")
+
+
+class MemoryEditError(HarnessError):
+    """An edit the memory refused; the message is what the model sees as the tool's failure."""

@@ -11,11 +11,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.errors import MemoryEditError
+
+__all__ = ["DEFAULT_LIMIT", "Block", "BlockEdit", "Memory", "MemoryEditError"]
+
 DEFAULT_LIMIT = 5000
-
-
-class MemoryEditError(Exception):
-    """An edit the memory refused; the message is what the model sees as the tool's failure."""
 
 
 def new_block_id() -> str:

@@ -2,11 +2,15 @@
 
 Options (also as ini keys `harness_agents`, `harness_cassettes`, `harness_scenarios`):
 `--harness-agents FILE`, `--harness-cassettes DIR`, `--harness-record-mode none|new|all`,
-`--harness-base-url URL`, `--harness-model NAME`.
+`--harness-base-url URL`, `--harness-model NAME`. The cassette folder defaults to `cassettes/` beside the
+agents file, as for `harness run`: both build the same `Project`.
 
 For tests written in Python, the `harness_agent` fixture builds agents from agents.yaml whose model
 exchanges go through the test's own cassette (`harness_cassette_path`, overridable, like
 pytest-recording's `vcr_cassette_dir`).
+
+Loading the plugin imports nothing but pytest: the harness itself is imported when a scenario file is
+collected or a harness fixture is used, so a project that does neither pays nothing for it.
 """
 
 from __future__ import annotations
@@ -15,20 +19,20 @@ import os
 import warnings
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.agent import Agent, AgentState
-from harness.cassettes import CassetteSession, RecordModeName, is_cassette_miss, use_cassette
-from harness.config import AgentSpec, load_agents
-from harness.errors import HarnessError
-from harness.scenarios.model import Scenario, load_scenario
-from harness.scenarios.runner import ScenarioResult, ScenarioRunner
-from harness.store import Store
+if TYPE_CHECKING:
+    from harness.agent import Agent
+    from harness.config import AgentSpec
+    from harness.project import Project
+    from harness.scenarios.model import Scenario
+    from harness.scenarios.results import ScenarioResult
+    from harness.scenarios.runner import ScenarioRunner
 
-RUNNER_KEY = pytest.StashKey[ScenarioRunner]()
-CASSETTE_KEY = pytest.StashKey[CassetteSession]()
+RUNNER_KEY = pytest.StashKey["ScenarioRunner"]()
+SUFFIXES = (".yaml", ".yml")
 
 
 class UnplayedInteractionsWarning(UserWarning):
@@ -53,7 +57,9 @@ class StaleCassette(Exception):
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "agent scenarios replayed from cassettes (harness)")
     group.addoption("--harness-agents", metavar="FILE", help="agents file (default: ini harness_agents, agents.yaml)")
-    group.addoption("--harness-cassettes", metavar="DIR", help="cassette folder (default: cassettes)")
+    group.addoption(
+        "--harness-cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)"
+    )
     group.addoption(
         "--harness-record-mode",
         choices=("none", "new", "all"),
@@ -64,7 +70,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-base-url", metavar="URL", help="model endpoint to record from")
     group.addoption("--harness-model", metavar="NAME", help="model name (replay must use the same)")
     parser.addini("harness_agents", "agents file, relative to the rootdir", default="agents.yaml")
-    parser.addini("harness_cassettes", "cassette folder, relative to the rootdir", default="cassettes")
+    parser.addini("harness_cassettes", "cassette folder, relative to the rootdir (default: beside the agents file)")
     parser.addini(
         "harness_scenarios", "folder names whose YAML files are scenarios", type="args", default=["scenarios"]
     )
@@ -75,7 +81,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix not in (".yaml", ".yml"):
+    if file_path.suffix not in SUFFIXES:
         return None
     folders = set(parent.config.getini("harness_scenarios"))
     try:
@@ -87,21 +93,27 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return ScenarioFile.from_parent(parent, path=file_path)
 
 
+def harness_project(config: pytest.Config) -> Project:
+    """The run's `Project`, from the harness options and ini keys."""
+    from harness.project import Project
+
+    return Project.build(
+        agents=config.getoption("harness_agents") or config.getini("harness_agents"),
+        cassettes=config.getoption("harness_cassettes") or config.getini("harness_cassettes") or None,
+        record_mode=config.getoption("harness_record_mode") or "none",
+        base_url=config.getoption("harness_base_url"),
+        model_name=config.getoption("harness_model"),
+        relative_to=config.rootpath,
+    )
+
+
 def _runner(config: pytest.Config) -> ScenarioRunner:
     runner = config.stash.get(RUNNER_KEY, None)
     if runner is None:
-        root = config.rootpath
-        agents = config.getoption("harness_agents") or config.getini("harness_agents")
-        cassettes = config.getoption("harness_cassettes") or config.getini("harness_cassettes")
-        mode: RecordModeName = config.getoption("harness_record_mode") or "none"
-        agents_path = Path(agents) if Path(agents).is_absolute() else root / agents
-        runner = ScenarioRunner(
-            load_agents(agents_path),
-            Path(cassettes) if Path(cassettes).is_absolute() else root / cassettes,
-            mode=mode,
-            base_url=config.getoption("harness_base_url"),
-            model_name=config.getoption("harness_model"),
-        )
+        from harness.factory import AgentFactory
+        from harness.scenarios.runner import ScenarioRunner
+
+        runner = ScenarioRunner(AgentFactory(harness_project(config)))
         config.stash[RUNNER_KEY] = runner
     return runner
 
@@ -116,6 +128,8 @@ def _shown(path: Path) -> Path:
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
+        from harness.scenarios.model import load_scenario
+
         runner = _runner(self.config)
         scenario = load_scenario(_shown(self.path))
         runner.spec_for(scenario)
@@ -126,6 +140,8 @@ class ScenarioFile(pytest.File):
         yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+        from harness.errors import HarnessError
+
         if isinstance(excinfo.value, HarnessError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
@@ -153,6 +169,8 @@ class ScenarioItem(pytest.Item):
             raise ScenarioFailed(result)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        from harness.errors import HarnessError
+
         if isinstance(excinfo.value, ScenarioFailed | StaleCassette | HarnessError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo, style=style))
@@ -167,7 +185,8 @@ class ScenarioItem(pytest.Item):
 
 @pytest.fixture
 def harness_runner(request: pytest.FixtureRequest) -> ScenarioRunner:
-    """The session's runner: agents file, cassette folder, record mode and endpoint overrides."""
+    """The session's runner: its project (agents file, cassette folder, record mode, endpoint overrides)
+    and agent factory."""
     return _runner(request.config)
 
 
@@ -176,7 +195,7 @@ def harness_cassette_path(request: pytest.FixtureRequest, harness_runner: Scenar
     """`<cassettes>/<test file path without .py>/<test name>.yaml`; override it to put cassettes elsewhere."""
     relative = Path(os.path.relpath(request.node.path, request.config.rootpath)).with_suffix("")
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
-    return harness_runner.cassette_dir / relative / f"{name}.yaml"
+    return harness_runner.project.cassettes_dir / relative / f"{name}.yaml"
 
 
 @pytest.hookimpl(wrapper=True)
@@ -184,17 +203,20 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """A Python test whose request is not in its cassette: say so with the diff and the re-record command,
-    as a scenario would, instead of vcrpy's generic message."""
+    as a scenario would."""
     report = yield
-    session = item.stash.get(CASSETTE_KEY, None)
-    if session is not None and call.excinfo is not None and is_cassette_miss(call.excinfo.value):
-        lines = [
-            f"{item.nodeid}: no recorded response in {session.path} for a request this test made "
-            "(the agent, its prompt or tools, the model settings or the test changed)"
-        ]
-        lines += session.miss_diff()
-        lines.append(f"  re-record with: pytest --harness-record-mode new {item.nodeid}")
-        report.longrepr = "\n".join(lines)
+    miss = call.excinfo.value if call.excinfo is not None else None
+    if miss is not None and type(miss).__name__ == "CassetteMiss":
+        from harness.errors import CassetteMiss
+
+        if isinstance(miss, CassetteMiss):
+            lines = [
+                f"{item.nodeid}: no recorded response in {_shown(Path(miss.cassette))} for a request this test "
+                "made (the agent, its prompt or tools, the model settings or the test changed)"
+            ]
+            lines += miss.diff_lines()
+            lines.append(f"  re-record with: pytest --harness-record-mode new {item.nodeid}")
+            report.longrepr = "\n".join(lines)
     return report
 
 
@@ -204,21 +226,23 @@ def harness_agent(
 ) -> Iterator[Callable[..., Agent]]:
     """A factory: `harness_agent("chat", blocks={"human": "..."})` gives a fresh agent whose model
     exchanges replay from (or record into) this test's cassette, with its state in an in-memory store."""
+    from harness.store import Store
+
+    factory = harness_runner.factory
     store = Store(":memory:")
     made: list[AgentSpec] = []
-    with use_cassette(harness_cassette_path, harness_runner.mode) as session:
-        request.node.stash[CASSETTE_KEY] = session
+    try:
+        with factory.cassette(harness_cassette_path) as cassette:
 
-        def make(name: str, blocks: dict[str, str] | None = None, max_steps: int | None = None) -> Agent:
-            spec = harness_runner.agent_spec(name, max_steps)
-            made.append(spec)
-            state = AgentState(f"agent-{name}-{len(made)}", spec.name, spec.new_memory(blocks))
-            agent = Agent(spec, harness_runner.chat_model(spec), state=state, store=store)
-            store.create_agent(agent.state)
-            return agent
+            def make(name: str, blocks: dict[str, str] | None = None, max_steps: int | None = None) -> Agent:
+                spec = factory.spec(name, max_steps)
+                made.append(spec)
+                return factory.new_agent(
+                    spec, cassette=cassette, agent_id=f"agent-{name}-{len(made)}", blocks=blocks, store=store
+                )
 
-        yield make
-        if made:
-            model = made[-1].model
-            session.note_recording(model.name, model.base_url or "https://api.openai.com/v1")
-    store.close()
+            yield make
+            if made:
+                cassette.note_recording(made[-1].model)
+    finally:
+        store.close()

@@ -6,9 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.scenarios.runner import ScenarioResult, TurnRecord
+from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 
-SYMBOLS = {"passed": "PASS", "failed": "FAIL", "xfailed": "XFAIL", "xpassed": "XPASS", "error": "ERROR"}
+SYMBOLS = {
+    Outcome.PASSED: "PASS",
+    Outcome.FAILED: "FAIL",
+    Outcome.XFAILED: "XFAIL",
+    Outcome.XPASSED: "XPASS",
+    Outcome.ERROR: "ERROR",
+}
+STALE = "stale_cassette"  # a turn the cassette could not answer: it has no stop reason
 
 
 def summary_table(results: list[ScenarioResult], root: Path) -> str:
@@ -20,20 +27,21 @@ def summary_table(results: list[ScenarioResult], root: Path) -> str:
                 result.scenario.wire.agent,
                 str(len(result.turns)),
                 str(result.steps),
-                SYMBOLS.get(result.outcome, result.outcome.upper()),
+                SYMBOLS[result.outcome],
                 f"{result.seconds * 1000:.0f} ms",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.outcome] = counts.get(result.outcome, 0) + 1
-    order = ("passed", "failed", "xfailed", "xpassed", "error")
+    counts = _counts(results)
     lines.append("")
-    lines.append(", ".join(f"{counts[k]} {k}" for k in order if k in counts) or "no scenarios")
+    lines.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no scenarios")
     return "\n".join(lines)
+
+
+def _counts(results: list[ScenarioResult]) -> dict[Outcome, int]:
+    return {outcome: sum(1 for r in results if r.outcome == outcome) for outcome in Outcome}
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -49,9 +57,9 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "scenario": _relative(scenario.path, root),
         "agent": scenario.wire.agent,
         "description": scenario.wire.description,
-        "outcome": result.outcome,
+        "outcome": str(result.outcome),
         "xfail_reason": scenario.wire.xfail,
-        "failures": result.explain().splitlines() if result.outcome != "passed" else [],
+        "failures": result.explain().splitlines() if result.outcome != Outcome.PASSED else [],
         "cassette": _relative(result.cassette, root),
         "recorded_with": result.recorded_with,
         "unplayed_interactions": result.unplayed,
@@ -65,7 +73,7 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
     outcome = turn.result
     return {
         "user": turn.user,
-        "stop_reason": outcome.stop_reason.value if outcome else "stale_cassette",
+        "stop_reason": str(outcome.stop_reason) if outcome else STALE,
         "reply": outcome.reply if outcome else None,
         "steps": [
             {
@@ -91,9 +99,7 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
 
 def write_report(results: list[ScenarioResult], path: Path, root: Path) -> None:
     report = {
-        "summary": {
-            k: sum(1 for r in results if r.outcome == k) for k in ("passed", "failed", "xfailed", "xpassed", "error")
-        },
+        "summary": {str(outcome): n for outcome, n in _counts(results).items()},
         "scenarios": [scenario_report(result, root) for result in results],
     }
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

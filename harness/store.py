@@ -12,15 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import StoreError
 from harness.memory import Block, Memory
-
-if TYPE_CHECKING:
-    from harness.agent import Agent, AgentState, StepRecord
-
-DEFAULT_DB = ".harness/state.db"
+from harness.records import StepRecord
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -92,7 +88,7 @@ def _now() -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path = DEFAULT_DB) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -148,10 +144,10 @@ class Store:
 
     # ------------------------------------------------------------ writing
 
-    def create_agent(self, state: AgentState) -> None:
+    def create_agent(self, agent_id: str, name: str, blocks: list[Block]) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)", (state.id, state.name, _now()))
-            self._insert_blocks(db, state.id, list(state.memory), first_position=0)
+            db.execute("INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)", (agent_id, name, _now()))
+            self._insert_blocks(db, agent_id, blocks, first_position=0)
 
     def add_blocks(self, agent_id: str, blocks: list[Block]) -> None:
         """Append blocks to a persisted agent (declared in agents.yaml after the agent was created)."""
@@ -180,17 +176,18 @@ class Store:
             ],
         )
 
-    def save_user_message(self, agent: Agent, turn: int, message: dict[str, Any]) -> None:
+    def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE agents SET turns = ? WHERE id = ?", (agent.turns, agent.state.id))
+            db.execute("UPDATE agents SET turns = ? WHERE id = ?", (turns, agent_id))
             db.execute(
                 "INSERT INTO messages (agent_id, turn, body, created_at) VALUES (?, ?, ?, ?)",
-                (agent.state.id, turn, json.dumps(message), _now()),
+                (agent_id, turn, json.dumps(message), _now()),
             )
 
-    def save_step(self, agent: Agent, step: StepRecord, messages: list[dict[str, Any]]) -> None:
-        """The step's record, its messages, its tool calls and edits, and the blocks: all or nothing."""
-        agent_id = agent.state.id
+    def save_step(
+        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], edited_blocks: list[Block]
+    ) -> None:
+        """The step's record, its messages, its tool calls and edits, and the edited blocks: all or nothing."""
         now = _now()
         with self.transaction() as db:
             step_id = db.execute(
@@ -221,10 +218,8 @@ class Store:
                 "INSERT INTO messages (agent_id, step_id, turn, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(agent_id, step_id, step.turn, json.dumps(message), now) for message in messages],
             )
-            edited = {edit.label for call in step.tool_calls for edit in call.edits}
             db.executemany(
-                "UPDATE blocks SET value = ? WHERE id = ?",
-                [(block.value, block.id) for block in agent.memory if block.label in edited],
+                "UPDATE blocks SET value = ? WHERE id = ?", [(block.value, block.id) for block in edited_blocks]
             )
 
     # ------------------------------------------------------------ reading

@@ -1,5 +1,6 @@
 """Helpers for the scenario, cassette, report, plugin and CLI tests: a local fake OpenAI-compatible server
-(a real HTTP server on 127.0.0.1 serving scripted chat completions) and a builder for small projects."""
+(a real HTTP server on 127.0.0.1 serving scripted chat completions) and a builder for small projects on
+disk (`Project` here writes the files; `harness.project.Project` is what the harness builds from them)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Any
 import yaml
 
 from harness.config import AgentsConfig, load_agents
+from harness.factory import AgentFactory
+from harness.project import Project as HarnessProject
 from harness.scenarios.model import Scenario, load_scenario
 from harness.scenarios.runner import ScenarioResult, ScenarioRunner
 from tests.helpers import call
@@ -179,14 +182,11 @@ class Project:
     def scenario(self, name: str) -> Scenario:
         return load_scenario(self.scenario_path(name))
 
+    def project(self, mode: str = "none", base_url: str | None = None) -> HarnessProject:
+        return HarnessProject.build(agents=self.agents, record_mode=mode, base_url=base_url)
+
     def runner(self, mode: str = "none", base_url: str | None = None) -> ScenarioRunner:
-        return ScenarioRunner(
-            self.config(),
-            self.cassettes,
-            mode=mode,
-            base_url=base_url,  # type: ignore[arg-type]
-            project_dir=self.root,
-        )
+        return ScenarioRunner(AgentFactory(self.project(mode, base_url)))
 
     def record(self, name: str, responses: list[dict[str, Any]]) -> tuple[ScenarioResult, FakeOpenAI]:
         """Record scenario `name`'s cassette through the real stack against a fake server."""

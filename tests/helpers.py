@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx2
 
-from harness.config import ModelSettings
-from harness.llm import OpenAIChatModel
+from harness.llm.openai_client import OpenAIChatModel
+from harness.llm.settings import ModelSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_AGENTS = ROOT / "agents.yaml"

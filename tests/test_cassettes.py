@@ -10,17 +10,14 @@ import pytest
 import yaml
 from vcr.request import Request
 
-from harness.cassettes import (
-    IndexedCassette,
-    canonical_body,
-    endpoint_kind,
-    nearest_recorded,
-    request_key,
-    request_lines,
-    same_request,
-    use_cassette,
-)
-from harness.errors import LLMError
+from harness.cassettes import format
+from harness.cassettes.diff import nearest_recorded, request_lines
+from harness.cassettes.keys import Keyer, canonical_body
+from harness.cassettes.mode import RecordMode
+from harness.cassettes.recording import IndexedCassette, RecordingSession, same_request
+from harness.cassettes.replay import ReplayCassette
+from harness.cassettes.scrub import endpoint_kind
+from harness.errors import CassetteMiss, LLMError
 from harness.report import write_report
 from harness.scenarios.runner import ScenarioResult
 from tests.fakes import (
@@ -61,6 +58,13 @@ def cassette_of(project: Project, name: str = "remember") -> Path:
     return project.cassettes / f"{name}.yaml"
 
 
+def edit_cassette(path: Path, change: Any) -> None:
+    """Rewrite a cassette through its own format, `change` getting every request body whole."""
+    data = format.parse(path.read_text(encoding="utf-8"), str(path))
+    change(data.interactions)
+    path.write_text(format.dump(format.to_vcr_dict(data)), encoding="utf-8")
+
+
 def report_of(results: list[ScenarioResult], path: Path, root: Path) -> dict[str, Any]:
     write_report(results, path, root)
     report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -96,8 +100,8 @@ def test_the_cassette_holds_no_secret(project: Project, recorded: tuple[Scenario
     assert "openai-processing-ms" not in text  # only content-type headers are kept
     data = yaml.safe_load(text)
     for interaction in data["interactions"]:
-        assert {k.lower() for k in interaction["request"]["headers"]} <= {"content-type"}
-        assert {k.lower() for k in interaction["response"]["headers"]} <= {"content-type"}
+        assert "headers" not in interaction["request"]
+        assert {k.lower() for k in interaction["response"].get("headers", {})} <= {"content-type"}
 
 
 def test_the_cassette_names_the_model_and_endpoint(
@@ -113,20 +117,29 @@ def test_the_cassette_names_the_model_and_endpoint(
     assert result.recorded_with == info  # a record run reports what it wrote
 
 
-def test_bodies_are_readable_json(project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]) -> None:
+def test_bodies_are_readable_json_and_later_requests_are_deltas(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
+) -> None:
+    _result, server = recorded
     text = cassette_of(project).read_text(encoding="utf-8")
     assert "!!binary" not in text
-    assert "Hi! My name is Azin." in text  # the user's words, readable in the file
+    assert '  {"role":"user","content":"Hi! My name is Azin."}' in text  # one message a line, readable
     data = yaml.safe_load(text)
-    assert len(data["interactions"]) == 2
+    first, second = data["interactions"]
+    assert json.loads(first["request"]["body"])["model"] == MODEL  # the first request whole
+    delta = json.loads(second["request"]["body"]["delta"])  # the second: only what changed
+    assert set(delta) == {"messages"}
+    assert delta["messages"][1] == {"same": [1, 1]}  # the user message, not repeated
+    assert delta["messages"][0]["edit"] == 0  # the system message, spliced where memory changed
+    assert "Azin" in delta["messages"][0]["insert"]
+    assert [m["role"] for m in delta["messages"][2:]] == ["assistant", "tool"]
     for interaction, response in zip(data["interactions"], REMEMBER_RESPONSES, strict=True):
-        request_body = interaction["request"]["body"]
-        assert isinstance(request_body, str)
-        assert json.loads(request_body)["model"] == MODEL
-        body = interaction["response"]["body"]["string"]
-        assert isinstance(body, str)
+        body = interaction["response"]["body"]
         assert json.loads(body) == response
-        assert body.startswith("{\n  ")  # indented, one key a line
+        assert body.count("\n") == 1  # one line
+    # Read back, every body is whole again, and exactly what was sent.
+    parsed = format.parse(text, "remember.yaml")
+    assert [i.request.body for i in parsed.interactions] == [r.body for r in server.received]
 
 
 def test_a_secret_echoed_in_a_body_is_replaced(
@@ -208,12 +221,10 @@ def test_a_change_in_a_later_step_names_that_step(
     project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
 ) -> None:
     # a different agent prompt changes every request; the step and turn where replay stops are named
-    cassette = cassette_of(project)
-    data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
-    second = json.loads(data["interactions"][1]["request"]["body"])
-    second["temperature"] = 0.5
-    data["interactions"][1]["request"]["body"] = json.dumps(second)
-    cassette.write_text(yaml.safe_dump(data), encoding="utf-8")
+    def warmer(interactions: list[format.Interaction]) -> None:
+        interactions[1].request.body = {**interactions[1].request.body, "temperature": 0.5}
+
+    edit_cassette(cassette_of(project), warmer)
     result = project.replay("remember")
     assert result.outcome == "failed"
     assert "turn 1, step 2" in result.stale[0]
@@ -252,13 +263,16 @@ def test_an_extra_interaction_is_reported_unplayed_and_pruned_by_rerecording(
     project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
 ) -> None:
     cassette = cassette_of(project)
-    data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
-    extra = json.loads(json.dumps(data["interactions"][0]))
-    body = json.loads(extra["request"]["body"])
-    body["messages"][-1]["content"] = "a question this scenario no longer asks"
-    extra["request"]["body"] = json.dumps(body)
-    data["interactions"].insert(1, extra)
-    cassette.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+    def ask_more(interactions: list[format.Interaction]) -> None:
+        body = json.loads(json.dumps(interactions[0].request.body))
+        body["messages"][-1]["content"] = "a question this scenario no longer asks"
+        extra = format.Interaction(
+            format.RecordedRequest("POST", interactions[0].request.uri, body), interactions[0].response
+        )
+        interactions.insert(1, extra)
+
+    edit_cassette(cassette, ask_more)
     result = project.replay("remember")
     assert result.outcome == "passed"
     assert result.unplayed == [1]
@@ -295,14 +309,26 @@ def test_requests_match_on_canonical_json_bodies() -> None:
         request('{"a": 1, "b": 2}', method="PUT"),
     ):
         assert same_request(request('{"a": 1, "b": 2}'), other) is False
-    assert request_key(request('{"z": "é"}')) == 'POST /v1/chat/completions\n{"z":"é"}'
+
+
+def test_a_chat_key_is_equal_exactly_when_the_canonical_bodies_are() -> None:
+    keyer = Keyer()
+    system = {"role": "system", "content": "é"}
+    body = {"model": "m", "messages": [system, {"role": "user", "content": "hi"}], "tools": [{"a": 1}]}
+    same = json.loads(json.dumps(body, indent=3))
+    assert keyer.key("POST", "/v1/chat/completions", body) == keyer.key("post", "/v1/chat/completions", same)
+    moved = {"model": "m", "messages": [{"role": "user", "content": "hi"}, system], "tools": [{"a": 1}]}
+    merged = {"model": "m", "messages": [{"role": "system", "content": "éhi"}], "tools": [{"a": 1}]}
+    for other in (moved, merged, {**body, "tools": []}, {**body, "model": "n"}):
+        assert keyer.key("POST", "/v1/chat/completions", body) != keyer.key("POST", "/v1/chat/completions", other)
+    assert keyer.key("POST", "/a", "text") != keyer.key("POST", "/a", "text2")
 
 
 def test_endpoint_kinds() -> None:
-    llama = {"body": {"string": json.dumps({"timings": {"predicted_ms": 1.0}})}}
+    llama = json.dumps({"timings": {"predicted_ms": 1.0}})
     assert endpoint_kind("https://api.openai.com/v1", None) == "openai"
     assert endpoint_kind("http://127.0.0.1:8088/v1", llama) == "llama.cpp (llama-server)"
-    assert endpoint_kind("http://localhost:11434/v1", {"body": {"string": "{}"}}) == "openai-compatible (local)"
+    assert endpoint_kind("http://localhost:11434/v1", "{}") == "openai-compatible (local)"
     assert endpoint_kind("https://llm.example.com/v1", None) == "openai-compatible"
 
 
@@ -340,17 +366,19 @@ def test_request_lines_render_settings_tools_and_messages() -> None:
 def test_nearest_recorded_prefers_the_most_similar_request(
     project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
 ) -> None:
-    data = yaml.safe_load(cassette_of(project).read_text(encoding="utf-8"))
-    second = json.loads(data["interactions"][1]["request"]["body"])
+    cassette = ReplayCassette(cassette_of(project))
+    bodies = [i.request.body for i in cassette.interactions]
+    second = json.loads(json.dumps(bodies[1]))
     second["messages"][1]["content"] = "Hi! My name is Azim."
-    with use_cassette(cassette_of(project), "none") as session:
-        found = nearest_recorded(session, json.dumps(second))
+    found = nearest_recorded(bodies, cassette.played, second)
     assert found is not None
-    index, diff = found
-    assert index == 1
-    assert "-Hi! My name is Azin." in diff and "+Hi! My name is Azim." in diff
-    with use_cassette(project.cassettes / "absent.yaml", "none") as session:
-        assert nearest_recorded(session, json.dumps(second)) is None
+    assert found.index == 1
+    assert "-Hi! My name is Azin." in found.diff and "+Hi! My name is Azim." in found.diff
+    assert nearest_recorded([], [], second) is None
+    with pytest.raises(CassetteMiss) as miss:
+        cassette.respond("POST", "/v1/chat/completions", second)
+    assert miss.value.nearest == found
+    assert miss.value.request.body == second
 
 
 def test_a_key_under_a_custom_variable_is_masked_too(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -378,27 +406,48 @@ def _interaction(body: dict[str, Any], answer: str) -> tuple[Request, dict[str, 
     return request(json.dumps(body)), response
 
 
-def test_indexed_replay_finds_each_request_once_in_any_order(tmp_path: Path) -> None:
+def _answer(response: dict[str, Any]) -> str:
+    played = json.loads(response["body"]["string"])
+    return str(json.loads(played["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])["message"])
+
+
+@pytest.fixture
+def fifty(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    """A cassette of 50 distinct requests, and the 8th once more with another answer."""
     path = tmp_path / "c.yaml"
     bodies = [{"messages": [{"role": "user", "content": f"step {i}"}]} for i in range(50)]
-    with use_cassette(path, "all") as session:
+    with RecordingSession(path, RecordMode.ALL).open() as session:
         assert session.cassette is not None
         for i, body in enumerate(bodies):
             session.cassette.append(*_interaction(body, f"answer {i}"))
         # The same request twice, answered twice (as when a model repeats itself): played in order.
         session.cassette.append(*_interaction(bodies[7], "answer 7 again"))
-    with use_cassette(path, "none") as session:
+    return path, bodies
+
+
+def test_replay_finds_each_request_once_in_any_order(fifty: tuple[Path, list[dict[str, Any]]]) -> None:
+    path, bodies = fifty
+    cassette = ReplayCassette(path)
+    answers = [_answer(cassette.respond("POST", "/v1/chat/completions", bodies[i])) for i in (49, 3, 7, 7, 0)]
+    assert answers == ["answer 49", "answer 3", "answer 7", "answer 7 again", "answer 0"]
+    with pytest.raises(CassetteMiss):  # both answers used up
+        cassette.respond("POST", "/v1/chat/completions", bodies[7])
+    assert [i for i, played in enumerate(cassette.played) if played] == [0, 3, 7, 49, 50]
+    assert len(cassette.unplayed) == 46
+
+
+def test_recording_new_plays_back_through_the_index(fifty: tuple[Path, list[dict[str, Any]]]) -> None:
+    path, bodies = fifty
+    with RecordingSession(path, RecordMode.NEW).open() as session:
         cassette = session.cassette
         assert isinstance(cassette, IndexedCassette)
-        answers = []
         for i in (49, 3, 7, 7, 0):
             probe = request(json.dumps(bodies[i], indent=4))  # other whitespace, same JSON
             assert cassette.can_play_response_for(probe)
-            played = json.loads(cassette.play_response(probe)["body"]["string"])
-            answers.append(json.loads(played["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]))
-        assert [a["message"] for a in answers] == ["answer 49", "answer 3", "answer 7", "answer 7 again", "answer 0"]
+            cassette.play_response(probe)
         assert not cassette.can_play_response_for(request(json.dumps(bodies[7])))  # both answers used up
-        assert request(json.dumps(bodies[7])) in cassette
+        assert request(json.dumps(bodies[7])) not in cassette  # vcrpy: "in" means "can still be played"
+        assert request(json.dumps(bodies[8])) in cassette
         assert request('{"messages": []}') not in cassette
         assert sorted(i for i, n in cassette.play_counts.items() if n) == [0, 3, 7, 49, 50]
 

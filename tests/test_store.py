@@ -8,14 +8,22 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from harness.agent import Agent, AgentState, open_agent
+from harness.agent import Agent
 from harness.config import AgentSpec, BlockSpec
 from harness.errors import LLMError, StoreError
+from harness.factory import AgentFactory
+from harness.llm.chat import ChatModel
 from harness.memory import Block, Memory
+from harness.project import Project
 from harness.store import Store
 from tests.helpers import Script, call, completion, reply
 
 HB = {"request_heartbeat": True}
+
+
+def open_agent(spec: AgentSpec, model: ChatModel, store: Store) -> Agent:
+    """The factory's resume, with a scripted model."""
+    return AgentFactory(Project.build()).resume(spec, store, model=model)
 
 
 def rename_then_reply(new_name: str = "Alice") -> list[object]:
@@ -118,7 +126,7 @@ def test_block_attributes_round_trip(tmp_path: Path) -> None:
             Block("persona", "fixed", read_only=True),
         ]
     )
-    store.create_agent(AgentState("agent-x", "x", memory))
+    store.create_agent("agent-x", "x", memory.get_blocks())
     loaded = store.get_core_memory("agent-x").get_blocks()
     assert loaded == memory.get_blocks()  # dataclass equality: every field, id included
     store.close()
@@ -181,7 +189,7 @@ def test_failure_while_saving_a_step_rolls_it_back(tmp_path: Path, chat_spec: Ag
     assert not store.db.in_transaction
     # The store is still usable afterwards.
     store.db.execute("DROP TRIGGER fail_second")
-    store.save_user_message(agent, 1, {"role": "user", "content": "again"})
+    store.save_user_message(agent.state.id, 2, 1, {"role": "user", "content": "again"})
     assert count(store, "messages") == 4
     store.close()
 
@@ -213,8 +221,8 @@ def test_not_a_database_raises_store_error(tmp_path: Path) -> None:
 
 def test_in_memory_store(chat_spec: AgentSpec) -> None:
     store = Store(":memory:")
-    agent = Agent(chat_spec, Script([reply("hi")]).model(), store=store)
-    store.create_agent(agent.state)
+    agent = Agent(chat_spec, Script([reply("hi")]).model(), journal=store)
+    store.create_agent(agent.state.id, agent.state.name, agent.memory.get_blocks())
     agent.send("hello")
     assert store.load_messages(agent.state.id) == agent.messages
     store.close()

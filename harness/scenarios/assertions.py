@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harness.agent import ToolCallRecord
+from harness.records import StopReason, ToolCallRecord
 from harness.scenarios.model import BlockCheck, Expectations, TextCheck, ToolCallCheck
 from harness.yamlsource import Loc, dotted
 
@@ -65,7 +65,7 @@ class Observed:
     initial_blocks: dict[str, str]
     tool_calls: list[ToolCallRecord]
     reply: str | None
-    stop_reason: str
+    stop_reason: StopReason
 
 
 def check(expect: Expectations | None, observed: Observed, loc: Loc) -> list[Failure]:
@@ -93,7 +93,9 @@ def check(expect: Expectations | None, observed: Observed, loc: Loc) -> list[Fai
             failures += _check_text(expect.reply, observed.reply, (*loc, "reply"), None)
     if expect.stop_reason is not None and expect.stop_reason != observed.stop_reason:
         failures.append(
-            Failure((*loc, "stop_reason"), "the turn ended otherwise", expect.stop_reason, observed.stop_reason)
+            Failure(
+                (*loc, "stop_reason"), "the turn ended otherwise", str(expect.stop_reason), str(observed.stop_reason)
+            )
         )
     return failures
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pydantic
 
 from harness.errors import ScenarioError
+from harness.records import StopReason
 from harness.wire import StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
@@ -73,7 +74,7 @@ class Expectations(StrictModel):
     not_tool_calls: list[str] | None = pydantic.Field(None, description="Tools that must not be called")
     blocks: dict[str, BlockCheck] | None = None
     reply: TextCheck | None = None
-    stop_reason: Literal["replied", "no_heartbeat", "no_tool_call", "max_steps"] | None = None
+    stop_reason: StopReason | None = None
 
 
 class TurnWire(StrictModel):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from harness.agent import AgentState
+from harness.tools.context import AgentState
 
 
 def send_message(agent_state: AgentState, message: str) -> None:

@@ -16,6 +16,11 @@ from typing import Any
 import docstring_parser
 import pydantic
 
+from harness.errors import ToolDefinitionError
+from harness.tools.context import AgentState
+
+__all__ = ["HEARTBEAT_PARAMETER", "Tool", "ToolDefinitionError", "ToolResult", "tool_from_function"]
+
 # Parameters the harness fills in itself; they never appear in the schema the model sees.
 STATE_PARAMETERS = ("agent_state", "self")
 
@@ -25,10 +30,6 @@ HEARTBEAT_SCHEMA = {
     "description": "Request an immediate heartbeat after function execution. Set to `True` if you want to "
     "send a follow-up message or run a follow-up function.",
 }
-
-
-class ToolDefinitionError(Exception):
-    """A function cannot be offered to the model as it stands; the message names the function and fix."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Tool:
             },
         }
 
-    def call(self, agent_state: Any, arguments: dict[str, Any]) -> ToolResult:
+    def call(self, agent_state: AgentState, arguments: dict[str, Any]) -> ToolResult:
         """Validate and run; any failure becomes a Failed result for the model, never an exception."""
         try:
             parsed = self.arguments_model.model_validate(arguments)

@@ -1,0 +1,16 @@
+"""Cassettes: every model exchange of a scenario, recorded once and replayed offline.
+
+    keys.py       how a request is recognised: method, path, canonical JSON body (built from parts)
+    format.py     the file: vcrpy's YAML layout, each request stored as a delta from the one before
+    diff.py       why a request missed: the nearest recorded request and a readable diff
+    scrub.py      what never reaches a file: credentials in headers, secret values in bodies
+    replay.py     replay at the floor: the file, an index and a chat model (no SDK, no vcrpy)
+    recording.py  recording through the openai SDK with vcrpy (imported only when recording)
+
+Replay imports nothing from `recording`: a replaying process never loads vcrpy or openai.
+"""
+
+from harness.cassettes.mode import RecordMode
+from harness.cassettes.replay import ReplayCassette, ReplayChatModel
+
+__all__ = ["RecordMode", "ReplayCassette", "ReplayChatModel"]

@@ -1,0 +1,62 @@
+"""Why a request missed: the recorded request most like it, and a line diff a person can read."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from harness.errors import NearestRecorded
+
+
+def request_lines(body: Any) -> list[str]:
+    """A request (decoded JSON, or text) rendered line by line: settings, tool names, each message's text."""
+    if isinstance(body, str | bytes):
+        try:
+            body = json.loads(body or b"{}")
+        except ValueError:
+            return (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).splitlines()
+    if not isinstance(body, dict):
+        return [json.dumps(body, sort_keys=True)]
+    lines = [f"{key}: {json.dumps(value)}" for key, value in body.items() if key not in ("messages", "tools")]
+    for tool in body.get("tools") or []:
+        lines.append(f"tool: {json.dumps(tool, sort_keys=True)}")
+    for index, message in enumerate(body.get("messages") or []):
+        if not isinstance(message, dict):
+            lines.append(f"--- message {index}: {json.dumps(message)}")
+            continue
+        lines.append(f"--- message {index} ({message.get('role')})")
+        content = message.get("content")
+        if isinstance(content, str):
+            lines += content.splitlines() or [""]
+        elif content is not None:
+            lines.append(json.dumps(content))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function", {}) if isinstance(call, dict) else {}
+            lines.append(f"tool_call {call.get('id')}: {function.get('name')}({function.get('arguments')})")
+        if message.get("tool_call_id"):
+            lines.append(f"tool_call_id: {message['tool_call_id']}")
+    return lines
+
+
+def nearest_recorded(recorded: Sequence[Any], played: Sequence[bool], sent: Any) -> NearestRecorded | None:
+    """The recorded body most like `sent` (preferring ones not yet played) and a unified diff to it."""
+    if not recorded:
+        return None
+    sent_lines = request_lines(sent)
+    candidates = [i for i in range(len(recorded)) if not played[i]] or list(range(len(recorded)))
+
+    def similarity(index: int) -> float:
+        return difflib.SequenceMatcher(None, request_lines(recorded[index]), sent_lines, autojunk=False).ratio()
+
+    best = max(candidates, key=similarity)
+    diff = difflib.unified_diff(
+        request_lines(recorded[best]),
+        sent_lines,
+        fromfile=f"recorded (interaction {best})",
+        tofile="sent now",
+        lineterm="",
+        n=2,
+    )
+    return NearestRecorded(best, tuple(diff))

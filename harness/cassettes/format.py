@@ -1,0 +1,333 @@
+"""The cassette file: vcrpy's YAML layout (`version`, `interactions`, `metadata`), written so that it grows
+linearly with a conversation and reads like one.
+
+A chat agent sends its whole history at every step, so a plain cassette repeats every earlier message,
+the tool schemas and the system prompt in every interaction: quadratic in the number of turns. Here the
+first request of a cassette is stored whole, and each later one as what changed since the previous request:
+
+    body:
+      delta: |
+        {"messages": [
+          {"same": [0, 3]},                                      <- messages 0..3 of the previous request
+          {"edit": 4, "at": 120, "cut": 9, "insert": "Azin"},    <- message 4 of it, its content spliced
+          {"role": "assistant", "content": null, "tool_calls": [...]},
+          {"role": "tool", "tool_call_id": "call_4_0", "content": "..."}
+        ]}
+
+with `"set": {...}` for top-level keys that changed (model settings, tools) and `"unset": [...]` for keys
+that went away. Bodies are JSON laid out one message (or tool) per line inside literal YAML blocks: few
+YAML nodes to parse (libyaml reads them fast), and a re-recording diffs message by message. Responses are
+one JSON line each. Cassettes written before this format (every body whole) load unchanged.
+
+Reading builds every request body as decoded JSON, sharing the message objects a delta reuses, so keying
+a long cassette costs one encoding per distinct message (see `keys.Keyer`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from harness.cassettes.keys import canonical
+from harness.errors import CassetteError
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+ORDER = ("metadata", "version", "interactions")
+# Characters YAML reads as line breaks or markers inside a block scalar: kept escaped in the JSON we write.
+_YAML_UNSAFE = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029", "\ufeff": "\\ufeff"}
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    uri: str
+    body: Any  # decoded JSON, or text for a body that is not JSON
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Interaction:
+    request: RecordedRequest
+    response: dict[str, Any]  # vcrpy's response dict: status, headers, body.string
+
+
+@dataclass
+class CassetteData:
+    interactions: list[Interaction]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------ reading
+
+
+def parse(text: str, name: str) -> CassetteData:
+    """A cassette file's text; anything malformed is a CassetteError naming the file."""
+    try:
+        data = yaml.load(text, Loader=_LOADER)
+        if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+            raise ValueError("no `interactions` list")
+        metadata = data.get("metadata") or {}
+        previous: Any = None
+        interactions: list[Interaction] = []
+        for number, item in enumerate(data["interactions"]):
+            try:
+                request, response = item["request"], item["response"]
+                body = _read_body(request.get("body"), previous)
+                response = _read_response(response)
+                interactions.append(
+                    Interaction(
+                        RecordedRequest(request["method"], request["uri"], body, request.get("headers") or {}),
+                        response,
+                    )
+                )
+            except (KeyError, TypeError, ValueError, IndexError) as exc:
+                raise ValueError(f"interaction {number}: {type(exc).__name__}: {exc}") from None
+            previous = body
+    except (yaml.YAMLError, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        raise CassetteError(
+            f"{name} is not a readable cassette ({type(exc).__name__}: {reason}); "
+            "restore it from version control, or re-record it with `harness record --mode all`"
+        ) from None
+    return CassetteData(interactions, metadata if isinstance(metadata, dict) else {})
+
+
+def _read_body(stored: Any, previous: Any) -> Any:
+    if isinstance(stored, dict) and "delta" in stored:
+        if not isinstance(previous, dict):
+            raise ValueError("a delta body must follow a JSON request body")
+        return apply_delta(previous, json.loads(stored["delta"]))
+    if stored is None:
+        return ""
+    if isinstance(stored, bytes):
+        stored = stored.decode("utf-8", "replace")
+    if isinstance(stored, str):
+        try:
+            return json.loads(stored)
+        except ValueError:
+            return stored
+    raise ValueError(f"a request body must be text or a delta, not {type(stored).__name__}")
+
+
+def _read_response(stored: Any) -> dict[str, Any]:
+    """vcrpy's response dict from the compact form this module writes (or from vcrpy's own)."""
+    if not isinstance(stored, dict):
+        raise ValueError("a response must be a mapping")
+    status = stored.get("status")
+    body = stored.get("body")
+    if isinstance(status, int) and not isinstance(status, bool):
+        status = {"code": status, "message": _reason(status)}
+    if isinstance(body, str | bytes | None):
+        body = {"string": body if body is not None else ""}
+    headers = stored.get("headers")
+    if headers is None:
+        headers = {"content-type": ["application/json"]} if _is_json(body.get("string")) else {}
+    return {**stored, "status": status, "headers": headers, "body": body}
+
+
+def _reason(code: int) -> str:
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def _is_json(text: Any) -> bool:
+    return isinstance(text, str) and text.lstrip()[:1] in ("{", "[")
+
+
+def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """The request body `delta` describes, sharing `previous`'s unchanged values (not copies)."""
+    body = {k: v for k, v in previous.items() if k not in delta.get("unset", ())}
+    body.update(delta.get("set", {}))
+    if "messages" in delta:
+        before = previous["messages"]
+        messages: list[Any] = []
+        for item in delta["messages"]:
+            if isinstance(item, dict) and "same" in item:
+                first, last = item["same"]
+                if not 0 <= first <= last < len(before):
+                    raise ValueError(f"'same' refers to messages {first}..{last} of {len(before)}")
+                messages += before[first : last + 1]
+            elif isinstance(item, dict) and "edit" in item:
+                old = before[item["edit"]]
+                content = old["content"]
+                at, cut = item["at"], item["cut"]
+                messages.append({**old, "content": content[:at] + item["insert"] + content[at + cut :]})
+            else:
+                messages.append(item)
+        body["messages"] = messages
+    return body
+
+
+# ------------------------------------------------------------------ writing
+
+
+def body_delta(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """What `apply_delta(previous, ...)` needs to rebuild `body`."""
+    delta: dict[str, Any] = {}
+    changed = {k: v for k, v in body.items() if k != "messages" and (k not in previous or previous[k] != v)}
+    if changed:
+        delta["set"] = changed
+    gone = [k for k in previous if k not in body]
+    if gone:
+        delta["unset"] = gone
+    before = previous["messages"]
+    encoded_before = [canonical(m) for m in before]
+    first_seen: dict[str, int] = {}
+    for index, text in enumerate(encoded_before):
+        first_seen.setdefault(text, index)
+    items: list[Any] = []
+    for position, message in enumerate(body["messages"]):
+        text = canonical(message)
+        last = items[-1]["same"] if items and isinstance(items[-1], dict) and "same" in items[-1] else None
+        if last is not None and last[1] + 1 < len(before) and encoded_before[last[1] + 1] == text:
+            last[1] += 1
+        elif text in first_seen:
+            items.append({"same": [first_seen[text], first_seen[text]]})
+        elif position < len(before) and _spliceable(before[position], message):
+            items.append(_splice(position, before[position]["content"], message["content"]))
+        else:
+            items.append(message)
+    delta["messages"] = items
+    return delta
+
+
+def _spliceable(old: Any, new: Any) -> bool:
+    """The same message but for its text (the system message after a memory edit)."""
+    return (
+        isinstance(old, dict)
+        and isinstance(new, dict)
+        and isinstance(old.get("content"), str)
+        and isinstance(new.get("content"), str)
+        and old.keys() == new.keys()
+        and all(old[k] == new[k] for k in old if k != "content")
+    )
+
+
+def _splice(position: int, old: str, new: str) -> dict[str, Any]:
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
+        suffix += 1
+    return {
+        "edit": position,
+        "at": prefix,
+        "cut": len(old) - prefix - suffix,
+        "insert": new[prefix : len(new) - suffix],
+    }
+
+
+def _json(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char, escaped in _YAML_UNSAFE.items():
+        if char in text:
+            text = text.replace(char, escaped)
+    return text
+
+
+def layout(body: dict[str, Any]) -> str:
+    """A JSON object laid out one top-level key per line, and one item per line in lists of objects."""
+    lines = ["{"]
+    items = list(body.items())
+    for number, (key, value) in enumerate(items):
+        comma = "," if number < len(items) - 1 else ""
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            lines.append(f"{_json(key)}: [")
+            lines += [f"  {_json(v)}{',' if i < len(value) - 1 else ''}" for i, v in enumerate(value)]
+            lines.append(f"]{comma}")
+        else:
+            lines.append(f"{_json(key)}: {_json(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+class _Dumper(_DUMPER):  # type: ignore[misc,valid-type]
+    pass
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump(data: dict[str, Any]) -> str:
+    """vcrpy's cassette dict (`interactions` of request/response dicts, `version`, `metadata`) as text.
+
+    Request bodies may be given raw (text) or decoded; each is written whole or as a delta from the one
+    before it, whichever the rule above says."""
+    out = {key: data[key] for key in ORDER if key in data}
+    written: list[dict[str, Any]] = []
+    previous: Any = None
+    for interaction in data.get("interactions", []):
+        request = dict(interaction["request"])
+        request.pop("headers", None)  # nothing in them is needed to replay, and some would be secret
+        raw = request.get("body")
+        body = _read_body(raw, None) if not isinstance(raw, dict) or "delta" in raw else raw
+        if isinstance(previous, dict) and isinstance(body, dict) and _chat(previous) and _chat(body):
+            request["body"] = {"delta": layout(body_delta(previous, body))}
+        elif isinstance(body, dict):
+            request["body"] = layout(body)
+        else:
+            request["body"] = body
+        previous = body
+        written.append({"request": request, "response": _compact_response(interaction["response"])})
+    if "interactions" in out:
+        out["interactions"] = written
+    return yaml.dump(out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def _compact_response(response: dict[str, Any]) -> dict[str, Any]:
+    """The response as written: a JSON body on one line, the status as its code when the phrase is the
+    standard one, and no headers when all they say is that the body is JSON."""
+    out = dict(response)
+    status = out.get("status")
+    if isinstance(status, dict) and status.get("message") == _reason(status.get("code", 0)):
+        out["status"] = status["code"]
+    stored = out.get("body")
+    if isinstance(stored, dict) and set(stored) == {"string"} and isinstance(stored["string"], str):
+        text = stored["string"]
+        with contextlib.suppress(ValueError):
+            text = _json(json.loads(text)) + "\n"
+        out["body"] = text
+    headers = out.get("headers") or {}
+    types = [str(v) for k, values in headers.items() if k.lower() == "content-type" for v in values]
+    only_json = {k.lower() for k in headers} <= {"content-type"} and all("json" in t for t in types)
+    if only_json and _is_json(out.get("body")):
+        out.pop("headers", None)
+    return out
+
+
+def _chat(body: dict[str, Any]) -> bool:
+    return isinstance(body.get("messages"), list)
+
+
+def to_vcr_dict(cassette: CassetteData) -> dict[str, Any]:
+    """What vcrpy's deserializer expects: every body whole, as text."""
+    interactions = [
+        {
+            "request": {
+                "method": i.request.method,
+                "uri": i.request.uri,
+                "body": i.request.body if isinstance(i.request.body, str) else json.dumps(i.request.body),
+                "headers": i.request.headers,
+            },
+            "response": i.response,
+        }
+        for i in cassette.interactions
+    ]
+    data: dict[str, Any] = {"version": 1, "interactions": interactions}
+    if cassette.metadata:
+        data["metadata"] = cassette.metadata
+    return data

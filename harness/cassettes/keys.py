@@ -1,0 +1,69 @@
+"""How a request is recognised in a cassette: method, URL path and the canonical JSON body.
+
+A key is equal for two requests exactly when their canonical bodies (sorted keys, no whitespace) are
+equal. It is built from parts so a long conversation is never re-encoded whole at each step: a chat
+request's messages are canonicalised one by one and each message object is encoded once (the loop sends
+the same message dicts again at every step, and a delta cassette shares them between its requests).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+RequestKey = tuple[str, str, str, tuple[str, ...] | None]
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical_body(body: bytes | str | None) -> str:
+    """A raw body with JSON key order and whitespace normalised away (non-JSON is kept as text)."""
+    if body is None:
+        return ""
+    try:
+        return canonical(json.loads(body))
+    except ValueError:
+        return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+
+
+def decode_body(body: bytes | str | None) -> Any:
+    """A raw body as JSON data when it is JSON, else as text."""
+    if body is None or body == b"" or body == "":
+        return ""
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+
+
+class Keyer:
+    """Computes request keys, encoding every distinct message or top-level value object once.
+
+    The cache holds each encoded object (so its id cannot be reused while cached): a keyer belongs to one
+    cassette or one conversation and lives as long as it.
+    """
+
+    def __init__(self) -> None:
+        self._encoded: dict[int, tuple[Any, str]] = {}
+
+    def _encode(self, value: Any) -> str:
+        if not isinstance(value, dict | list):
+            return canonical(value)
+        hit = self._encoded.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        text = canonical(value)
+        self._encoded[id(value)] = (value, text)
+        return text
+
+    def key(self, method: str, path: str, body: Any) -> RequestKey:
+        """`body` is decoded JSON (or text, for a body that is not JSON)."""
+        if isinstance(body, dict):
+            messages = body.get("messages")
+            if isinstance(messages, list):
+                rest = ",".join(f"{canonical(k)}:{self._encode(body[k])}" for k in sorted(body) if k != "messages")
+                return (method.upper(), path, rest, tuple(self._encode(m) for m in messages))
+            return (method.upper(), path, canonical(body), None)
+        return (method.upper(), path, body if isinstance(body, str) else canonical(body), None)

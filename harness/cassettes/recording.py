@@ -1,0 +1,205 @@
+"""Recording: the live model's traffic captured by vcrpy into a cassette (the only module importing vcrpy).
+
+vcrpy patches the HTTP client the openai SDK uses, so what is recorded is what went over the wire. We
+plug in through vcrpy's public extension points (serializer, persister, matcher, hooks) and subclass its
+`Cassette` for an index (pinned: vcrpy 9.4.x), so recording a long conversation stays linear:
+vcrpy's own lookup runs the matcher over every recorded interaction for every request.
+
+- A recording that breaks off saves nothing, and saves are atomic: a good cassette is never lost.
+- Only `content-type` headers are kept, and the values of secret variables are masked in bodies.
+- The cassette's `metadata.recorded_with` names the model and the kind of endpoint that produced it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import vcr
+import vcr.errors
+import vcr.serialize
+from vcr.cassette import Cassette
+from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
+from vcr.record_mode import RecordMode
+from vcr.request import Request
+
+from harness.cassettes import format
+from harness.cassettes.keys import Keyer, RequestKey, decode_body
+from harness.cassettes.mode import RecordMode as HarnessRecordMode
+from harness.cassettes.scrub import MASK, SECRET_HEADERS, endpoint_kind, kept_headers, secret_values
+from harness.errors import CassetteError
+from harness.llm.settings import ModelSettings, without_credentials
+
+VCR_MODES = {HarnessRecordMode.NEW: RecordMode.NEW_EPISODES, HarnessRecordMode.ALL: RecordMode.ALL}
+
+
+class CassetteSerializer:
+    """vcrpy serializer for `format`; `metadata`, when set, replaces the cassette's on save (vcrpy offers
+    no public setter for an existing key)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.metadata: dict[str, Any] | None = None
+
+    def serialize(self, cassette_dict: dict[str, Any]) -> str:
+        data = dict(cassette_dict)
+        if self.metadata is not None:
+            data["metadata"] = self.metadata
+        return format.dump(data)
+
+    def deserialize(self, cassette_string: str) -> dict[str, Any]:
+        return format.to_vcr_dict(format.parse(cassette_string, str(self.path)))
+
+
+class SafePersister(FilesystemPersister):  # type: ignore[misc]
+    """Writes through a temporary file and an atomic rename; reading an unreadable cassette is an error
+    naming it, never a silent "empty" that a later save would overwrite (except when re-recording
+    everything, which replaces it anyway)."""
+
+    def __init__(self, overwrite_unreadable: bool) -> None:
+        self.overwrite_unreadable = overwrite_unreadable
+
+    def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
+        try:
+            return super().load_cassette(cassette_path, serializer)
+        except CassetteNotFoundError:
+            raise
+        except Exception as exc:
+            if self.overwrite_unreadable:
+                raise CassetteNotFoundError() from exc
+            if isinstance(exc, CassetteError):
+                raise
+            reason = " ".join(str(exc).split())
+            raise CassetteError(
+                f"{cassette_path} is not a readable cassette ({type(exc).__name__}: {reason}); "
+                "restore it from version control, or re-record it with `harness record --mode all`"
+            ) from None
+
+    @staticmethod
+    def save_cassette(cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
+        path = Path(cassette_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = vcr.serialize.serialize(cassette_dict, serializer)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, path)
+
+
+class IndexedCassette(Cassette):  # type: ignore[misc]
+    """vcrpy's cassette with recorded requests found through a dict, not a scan with the matcher."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keyer = Keyer()
+        self._index: dict[RequestKey, list[int]] = {}
+        self._indexed = 0
+
+    def _key(self, request: Request) -> RequestKey:
+        return self._keyer.key(request.method, urlsplit(request.uri).path, decode_body(request.body))
+
+    def _positions(self, request: Request) -> list[int]:
+        for position in range(self._indexed, len(self.data)):
+            self._index.setdefault(self._key(self.data[position][0]), []).append(position)
+        self._indexed = len(self.data)
+        filtered = self._before_record_request(request)
+        return self._index.get(self._key(filtered), []) if filtered else []
+
+    def _responses(self, request: Request) -> Iterator[tuple[int, Any]]:
+        for position in self._positions(request):
+            yield position, self.data[position][1]
+
+    def can_play_response_for(self, request: Request) -> bool:
+        if self.record_mode == RecordMode.ALL:  # nothing is ever played back: skip the lookup
+            return False
+        return bool(super().can_play_response_for(request))
+
+
+def same_request(r1: Request, r2: Request) -> bool:
+    """vcrpy matcher (what `_rerecorded_interactions` and friends compare with): the harness's request key."""
+    keyer = Keyer()
+    return bool(
+        keyer.key(r1.method, urlsplit(r1.uri).path, decode_body(r1.body))
+        == keyer.key(r2.method, urlsplit(r2.uri).path, decode_body(r2.body))
+    )
+
+
+class RecordingSession:
+    """One cassette open for recording: new or all."""
+
+    def __init__(self, path: Path, mode: HarnessRecordMode, secret_variables: tuple[str, ...] = ()) -> None:
+        self.path = path
+        self.mode = mode
+        self.serializer = CassetteSerializer(path)
+        self.secrets = secret_values(secret_variables)
+        self.cassette: IndexedCassette | None = None
+
+    @property
+    def unplayed(self) -> list[int]:
+        return []
+
+    @property
+    def recorded_with(self) -> dict[str, Any]:
+        if self.serializer.metadata is not None:  # just recorded: what was written to the file
+            return dict(self.serializer.metadata.get("recorded_with", {}))
+        if self.cassette is None:
+            return {}
+        try:
+            value = self.cassette.get_metadata("recorded_with", {})
+        except vcr.errors.MissingMetadataError:
+            return {}
+        return dict(value) if isinstance(value, dict) else {}
+
+    def note_recording(self, settings: ModelSettings) -> None:
+        """Name the producing model and endpoint in the cassette (only when something was recorded)."""
+        if self.cassette is None or not self.cassette.dirty:
+            return
+        last = self.cassette.responses[-1] if self.cassette.responses else None
+        body = last.get("body", {}).get("string") if last else None
+        info = {
+            "model": settings.name,
+            "endpoint": endpoint_kind(settings.endpoint, body),
+            "base_url": without_credentials(settings.endpoint),
+        }
+        decoded = decode_body(body) if body else None
+        if isinstance(decoded, dict) and decoded.get("system_fingerprint"):
+            info["server"] = decoded["system_fingerprint"]
+        self.serializer.metadata = {"recorded_with": info}
+
+    def _keep_safe_request_headers(self, request: Request) -> Request:
+        request.headers = kept_headers(request.headers)
+        return request
+
+    @staticmethod
+    def _keep_safe_response_headers(response: dict[str, Any]) -> dict[str, Any]:
+        response["headers"] = kept_headers(response.get("headers", {}))
+        return response
+
+    @contextmanager
+    def open(self) -> Iterator[RecordingSession]:
+        config = vcr.VCR(
+            record_mode=VCR_MODES[self.mode],
+            match_on=["harness_request"],
+            decode_compressed_response=True,
+            filter_headers=list(SECRET_HEADERS),
+            before_record_response=self._keep_safe_response_headers,
+            # vcrpy takes (placeholder, value) pairs: the value is hidden behind the placeholder on save.
+            filter_sensitive_data=[(MASK, secret) for secret in self.secrets],
+            drop_unused_requests=self.mode == HarnessRecordMode.ALL,
+            serializer="harness",
+        )
+        config.register_matcher("harness_request", same_request)
+        config.register_persister(SafePersister(overwrite_unreadable=self.mode == HarnessRecordMode.ALL))
+        config.register_serializer("harness", self.serializer)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A recording that breaks off (endpoint down, Ctrl-C) saves nothing: the cassette keeps its old takes.
+        options = config.get_merged_config(
+            path=str(self.path), before_record_request=self._keep_safe_request_headers, record_on_exception=False
+        )
+        with IndexedCassette.use(**options) as cassette:
+            self.cassette = cassette
+            yield self

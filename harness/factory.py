@@ -1,0 +1,137 @@
+"""The one place an agent is put together: spec + project -> a running agent with its model.
+
+It applies the run's model overrides (once), opens a scenario's cassette for replay or recording, picks
+the chat model that goes with it (the replay model, or the live SDK client inside a recording), and
+creates or resumes the agent's persisted state. The live client and vcrpy are imported only when a
+recording or a live chat needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness.agent import Agent
+from harness.cassettes.replay import ReplayCassette, ReplayChatModel
+from harness.config import AgentsConfig, AgentSpec, load_agents
+from harness.llm.chat import ChatModel
+from harness.llm.settings import ModelSettings
+from harness.project import Project
+from harness.records import StepRecord
+from harness.tools.context import AgentState
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from harness.store import Store
+
+
+class Cassette(Protocol):
+    """A scenario's cassette, open for replay or for recording."""
+
+    path: Path
+
+    @property
+    def unplayed(self) -> list[int]: ...
+
+    @property
+    def recorded_with(self) -> dict[str, Any]: ...
+
+    def note_recording(self, settings: ModelSettings) -> None: ...
+
+
+class AgentFactory:
+    def __init__(self, project: Project, config: AgentsConfig | None = None) -> None:
+        self.project = project
+        if config is not None:
+            self.__dict__["config"] = config
+        self._http_client: httpx2.Client | None = None
+
+    @cached_property
+    def config(self) -> AgentsConfig:
+        return load_agents(self.project.agents_file)
+
+    def spec(self, name: str, max_steps: int | None = None) -> AgentSpec:
+        """Agent `name` as this run needs it: the project's endpoint and model overrides applied."""
+        spec = self.config.get(name)
+        model = spec.model
+        if self.project.base_url:
+            model = replace(model, base_url=self.project.base_url)
+        if self.project.model_name:
+            model = replace(model, name=self.project.model_name)
+        return replace(spec, model=model, max_steps=max_steps or spec.max_steps)
+
+    @contextmanager
+    def cassette(self, path: Path, secret_variables: tuple[str, ...] = ()) -> Iterator[Cassette]:
+        """`path` open for the project's record mode: replayed from its file, or recorded through vcrpy."""
+        if self.project.replaying:
+            yield ReplayCassette(path)
+            return
+        from harness.cassettes.recording import RecordingSession
+
+        with RecordingSession(path, self.project.record_mode, secret_variables).open() as session:
+            yield session
+
+    def chat_model(self, spec: AgentSpec, cassette: Cassette | None = None) -> ChatModel:
+        if isinstance(cassette, ReplayCassette):
+            return ReplayChatModel(spec.model, cassette)
+        from harness.llm.openai_client import OpenAIChatModel
+
+        return OpenAIChatModel(spec.model, http_client=self.http_client())
+
+    def http_client(self) -> httpx2.Client:
+        """One HTTP client for every live model: building the SDK's default one (TLS context, CA bundle)
+        costs more than replaying a whole scenario. vcrpy intercepts it all the same."""
+        if self._http_client is None:
+            import openai
+
+            self._http_client = openai.DefaultHttpxClient()
+        return self._http_client
+
+    def new_agent(
+        self,
+        spec: AgentSpec,
+        *,
+        cassette: Cassette | None = None,
+        agent_id: str | None = None,
+        blocks: dict[str, str] | None = None,
+        store: Store | None = None,
+        on_step: Callable[[StepRecord], None] | None = None,
+        model: ChatModel | None = None,
+    ) -> Agent:
+        """A fresh agent (blocks as declared, `blocks` overriding values), persisted in `store` if given.
+        `model` replaces the chat model the cassette (or the live endpoint) would give."""
+        state = AgentState(agent_id or Agent.new_id(), spec.name, spec.new_memory(blocks))
+        if store is not None:
+            store.create_agent(state.id, state.name, state.memory.get_blocks())
+        chat = model or self.chat_model(spec, cassette)
+        return Agent(spec, chat, state=state, journal=store, on_step=on_step)
+
+    def resume(self, spec: AgentSpec, store: Store, model: ChatModel | None = None) -> Agent:
+        """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.
+
+        What persisted wins over agents.yaml for blocks (they are the agent's memory), but a block declared
+        since is added; the system prompt, model and tools always come from the current config.
+        """
+        agent_id = store.find_agent(spec.name)
+        if agent_id is None:
+            return self.new_agent(spec, store=store, model=model)
+        state = AgentState(agent_id, spec.name, store.get_core_memory(agent_id))
+        labels = state.memory.list_block_labels()
+        declared_since = [block.new_block() for block in spec.blocks if block.label not in labels]
+        if declared_since:
+            store.add_blocks(agent_id, declared_since)
+            for block in declared_since:
+                state.memory.set_block(block)
+        return Agent(
+            spec,
+            model or self.chat_model(spec),
+            state=state,
+            messages=store.load_messages(agent_id),
+            turns=store.turns(agent_id),
+            journal=store,
+        )

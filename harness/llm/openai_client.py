@@ -1,0 +1,86 @@
+"""The live model: chat completions with tools through the official `openai` SDK.
+
+Any OpenAI-compatible `base_url` works (OpenAI, llama.cpp's llama-server, vLLM, Ollama). Failures become
+one-line `LLMError`s that say what to check. Only code that talks to a real endpoint imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import httpx2
+import openai
+
+from harness.errors import LLMError
+from harness.llm.chat import ChatResponse, chat_request, parse_completion
+from harness.llm.settings import CHAT_COMPLETIONS, ModelSettings, without_credentials
+
+NO_KEY = "no-key"  # local servers accept any key; the SDK insists on one
+
+
+class OpenAIChatModel:
+    def __init__(
+        self, settings: ModelSettings, *, http_client: httpx2.Client | None = None, api_key: str | None = None
+    ) -> None:
+        self.settings = settings
+        self.base_url = settings.endpoint
+        self.shown_url = without_credentials(self.base_url)  # what errors print
+        key = api_key or os.environ.get(settings.api_key_env)
+        if not key:
+            if settings.base_url is None:
+                raise LLMError(
+                    f"no API key: set the environment variable {settings.api_key_env} "
+                    "(or point `model.base_url` at a local OpenAI-compatible server)"
+                )
+            key = NO_KEY
+        self.client = openai.OpenAI(
+            api_key=key,
+            base_url=self.base_url,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            http_client=http_client,
+        )
+
+    def request_body(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+        return chat_request(self.settings, messages, tools)
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        try:
+            # The SDK's documented way to post a prepared body: `chat.completions.create` would first walk
+            # every message and tool through its TypedDict transform, which costs more than the whole replay
+            # of a step, and changes nothing in plain JSON like ours. The raw response is parsed by the same
+            # function replay uses.
+            response = self.client.post(
+                "/" + CHAT_COMPLETIONS, body=self.request_body(messages, tools), cast_to=httpx2.Response
+            )
+        except openai.APITimeoutError:
+            raise LLMError(
+                f"the model endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
+            ) from None
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__
+            raise LLMError(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}") from None
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise LLMError(
+                f"the model endpoint {self.shown_url} refused the API key from ${self.settings.api_key_env} "
+                f"(HTTP {exc.status_code})"
+            ) from None
+        except openai.APIStatusError as exc:
+            raise LLMError(
+                f"the model endpoint {self.shown_url} answered HTTP {exc.status_code}: {_short(exc.message)}"
+            ) from None
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            raise LLMError(
+                f"the model endpoint {self.shown_url} answered with a body that is not JSON: "
+                f"{_short(response.content.decode('utf-8', 'replace'))}"
+            ) from None
+        return parse_completion(data, self.shown_url)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

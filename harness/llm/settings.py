@@ -1,0 +1,46 @@
+"""How to reach a model and what to ask of it: the runtime form of an agent's `model:` section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+CHAT_COMPLETIONS = "chat/completions"
+
+
+class ToolChoice(StrEnum):
+    AUTO = "auto"
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str
+    base_url: str | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 120.0
+    max_retries: int = 2
+    tool_choice: ToolChoice = ToolChoice.REQUIRED
+    seed: int | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL requests go to: `base_url`, or OpenAI's when none is given."""
+        return self.base_url or OPENAI_BASE_URL
+
+    @property
+    def completions_path(self) -> str:
+        """The URL path a chat completion is posted to, as the SDK builds it (base path + chat/completions)."""
+        return urlsplit(self.endpoint).path.rstrip("/") + "/" + CHAT_COMPLETIONS
+
+
+def without_credentials(url: str) -> str:
+    """The URL with no user, password, query or fragment: safe to print and to store."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, host + port, parts.path, "", ""))

@@ -1,0 +1,94 @@
+"""The project: where its files live and how this run treats them, decided once.
+
+The CLI builds one from its flags, the pytest plugin from its options and ini keys; everything else asks
+the project. The root is the folder of the agents file; the scenarios, cassettes and state database
+default to folders beside it, so `harness run` and `pytest` find the same cassette for a scenario
+wherever they are started from.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.cassettes.mode import RecordMode
+
+DEFAULT_AGENTS_FILE = "agents.yaml"
+DEFAULT_SCENARIOS = "scenarios"
+DEFAULT_CASSETTES = "cassettes"
+DEFAULT_STATE_DB = ".harness/state.db"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    agents_file: Path
+    scenarios_dir: Path
+    cassettes_dir: Path
+    state_db: Path
+    record_mode: RecordMode = RecordMode.NONE
+    base_url: str | None = None  # endpoint override (record from another server)
+    model_name: str | None = None  # model override (replay must use the name it recorded with)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        agents: str | os.PathLike[str] | None = None,
+        scenarios: str | os.PathLike[str] | None = None,
+        cassettes: str | os.PathLike[str] | None = None,
+        state_db: str | os.PathLike[str] | None = None,
+        record_mode: RecordMode | str = RecordMode.NONE,
+        base_url: str | None = None,
+        model_name: str | None = None,
+        relative_to: Path | None = None,
+    ) -> Project:
+        """Paths given are taken relative to `relative_to` (the current folder, or pytest's rootdir); the
+        ones not given default to beside the agents file."""
+        base = relative_to or Path.cwd()
+
+        def given(path: str | os.PathLike[str]) -> Path:
+            return Path(path) if Path(path).is_absolute() else base / path
+
+        agents_file = given(agents or DEFAULT_AGENTS_FILE)
+        root = agents_file.parent
+        return cls(
+            root=root,
+            agents_file=agents_file,
+            scenarios_dir=given(scenarios) if scenarios else root / DEFAULT_SCENARIOS,
+            cassettes_dir=given(cassettes) if cassettes else root / DEFAULT_CASSETTES,
+            state_db=given(state_db) if state_db else root / DEFAULT_STATE_DB,
+            record_mode=RecordMode(record_mode),
+            base_url=base_url or None,
+            model_name=model_name or None,
+        )
+
+    @property
+    def replaying(self) -> bool:
+        return self.record_mode == RecordMode.NONE
+
+    def cassette_path(self, scenario: Path, explicit: str | None = None) -> Path:
+        """`explicit` (a scenario's `cassette:`) is relative to the cassette folder. Otherwise the scenario's
+        path under the scenarios folder (or under the root) is mirrored there, with a .yaml suffix."""
+        if explicit:
+            return self.cassettes_dir / explicit
+        path = scenario.resolve()
+        for base in (self.scenarios_dir, self.root):
+            try:
+                relative = path.relative_to(base.resolve())
+                break
+            except ValueError:
+                continue
+        else:
+            relative = Path(path.name)
+        if base == self.root and relative.parts and relative.parts[0] == DEFAULT_SCENARIOS:
+            relative = relative.relative_to(DEFAULT_SCENARIOS)
+        return self.cassettes_dir / relative.with_suffix(".yaml")
+
+    def relative(self, path: Path) -> str:
+        """`path` as shown in reports: relative to the root when inside it."""
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)

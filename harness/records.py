@@ -1,0 +1,72 @@
+"""What a run leaves behind: tool calls, steps, turns and why a turn stopped.
+
+Plain frozen records shared by the loop that makes them, the store that persists them, the checks that
+judge them and the reports that show them; this module depends on nothing but memory's `BlockEdit`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from harness.memory import BlockEdit
+
+
+class StopReason(StrEnum):
+    """Why a turn ended."""
+
+    REPLIED = "replied"  # send_message, nothing asked to go on
+    NO_HEARTBEAT = "no_heartbeat"  # tools ran, none asked to go on, no reply
+    NO_TOOL_CALL = "no_tool_call"  # plain text
+    MAX_STEPS = "max_steps"
+
+
+@dataclass(frozen=True)
+class ToolCallRecord:
+    call_id: str
+    name: str
+    arguments: str
+    ok: bool
+    result: str
+    heartbeat: bool
+    edits: tuple[BlockEdit, ...] = ()
+
+    @property
+    def parsed_arguments(self) -> dict[str, Any] | None:
+        try:
+            value = json.loads(self.arguments)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    turn: int
+    index: int
+    content: str | None
+    tool_calls: tuple[ToolCallRecord, ...]
+    model: str
+    usage: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def edited_labels(self) -> set[str]:
+        return {edit.label for call in self.tool_calls for edit in call.edits}
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    user: str
+    steps: tuple[StepRecord, ...]
+    stop_reason: StopReason
+    replies: tuple[str, ...]
+
+    @property
+    def reply(self) -> str | None:
+        return self.replies[-1] if self.replies else None
+
+    @property
+    def tool_calls(self) -> list[ToolCallRecord]:
+        return [call for step in self.steps for call in step.tool_calls]

@@ -1,0 +1,96 @@
+"""What running a scenario gives: its outcome, every turn's record, and the failure report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from harness.records import TurnResult
+from harness.scenarios.assertions import Failure
+from harness.scenarios.model import Scenario
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    XFAILED = "xfailed"  # an `xfail` scenario failed, as it documents
+    XPASSED = "xpassed"  # an `xfail` scenario passed: an error, the misbehaviour is gone
+    ERROR = "error"  # it could not run at all (an unreadable cassette)
+
+    @property
+    def ok(self) -> bool:
+        return self in (Outcome.PASSED, Outcome.XFAILED)
+
+
+@dataclass
+class TurnRecord:
+    index: int
+    user: str
+    result: TurnResult | None
+    messages: list[dict[str, Any]]
+    blocks: dict[str, str]
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    cassette: Path
+    outcome: Outcome = Outcome.PASSED
+    failures: list[Failure] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)  # lines explaining a replay miss
+    turns: list[TurnRecord] = field(default_factory=list)
+    initial_blocks: dict[str, str] = field(default_factory=dict)
+    unplayed: list[int] = field(default_factory=list)
+    recorded_with: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None  # the scenario could not run at all (an unreadable cassette)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+    @property
+    def steps(self) -> int:
+        return sum(len(t.result.steps) for t in self.turns if t.result is not None)
+
+    def history(self, label: str) -> list[str]:
+        """How block `label` came to hold its value: every edit, with the call that made it."""
+        lines = [f"initial: {self.initial_blocks.get(label)!r}"]
+        for turn in self.turns:
+            for step in turn.result.steps if turn.result else ():
+                for call in step.tool_calls:
+                    for edit in call.edits:
+                        if edit.label == label:
+                            lines.append(
+                                f"turn {turn.index + 1} step {step.index + 1} "
+                                f"{call.name}({call.arguments}): {edit.old!r} -> {edit.new!r}"
+                            )
+        return lines
+
+    def explain(self) -> str:
+        """The failure report: file:line, key, turn, expected vs actual, the block's edit history."""
+        path = self.scenario.path
+        out: list[str] = [f"error: {self.error}"] if self.error else []
+        if self.stale:
+            out += self.stale
+        for failure in self.failures:
+            line = self.scenario.line(failure.loc)
+            where = f"{path}:{line}" if line else str(path)
+            out.append(f"{where}: {failure.key}: {failure.message}")
+            if failure.loc[0] == "turns":
+                index = int(failure.loc[1])
+                out.append(f"  in turn {index + 1}: user: {self.scenario.turns[index].user!r}")
+            else:
+                out.append("  after the last turn")
+            out += [f"  {line}" for line in failure.detail()]
+            if failure.label is not None:
+                out.append(f"  history of block '{failure.label}':")
+                out += [f"    {line}" for line in self.history(failure.label)]
+        if self.outcome == Outcome.XPASSED:
+            out.append(
+                f"{path}: expected to fail ({self.scenario.wire.xfail}) but every check passed: "
+                "remove `xfail` if the behaviour is fixed"
+            )
+        return "\n".join(out)

@@ -1,0 +1,20 @@
+"""What a tool function receives as its hidden `agent_state` (or `self`) parameter.
+
+It lives beside the tools, not the loop: tools depend on it, the loop hands it over, and neither imports
+the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.memory import Memory
+
+
+@dataclass
+class AgentState:
+    """The agent as its tools see it: `.memory.get_block(label)`, `.memory.update_block_value(label, value)`."""
+
+    id: str
+    name: str
+    memory: Memory
