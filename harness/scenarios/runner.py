@@ -16,7 +16,6 @@ from harness.records import StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.assertions import Observed, check
 from harness.scenarios.model import Scenario, check_against_agent
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
-from harness.store import Store
 from harness.yamlsource import dotted
 
 __all__ = ["Outcome", "ScenarioResult", "ScenarioRunner", "TurnRecord"]
@@ -50,17 +49,14 @@ class ScenarioRunner:
         spec = self.spec_for(scenario)
         started = time.perf_counter()
         result = ScenarioResult(scenario, self.cassette_path(scenario))
-        store = Store(":memory:")
         try:
             with self.factory.cassette(result.cassette, (spec.model.api_key_env,)) as cassette:
-                self._play(scenario, spec, store, cassette, result)
+                self._play(scenario, spec, cassette, result)
                 cassette.note_recording(spec.model)
             result.unplayed = cassette.unplayed if not result.stale else []
             result.recorded_with = cassette.recorded_with
         except CassetteError as exc:  # this scenario cannot run; the others still can
             result.error = str(exc)
-        finally:
-            store.close()
         result.seconds = time.perf_counter() - started
         if result.error is not None:
             result.outcome = Outcome.ERROR
@@ -72,15 +68,14 @@ class ScenarioRunner:
             result.outcome = Outcome.FAILED if failed else Outcome.PASSED
         return result
 
-    def _play(
-        self, scenario: Scenario, spec: AgentSpec, store: Store, cassette: Cassette, result: ScenarioResult
-    ) -> None:
+    def _play(self, scenario: Scenario, spec: AgentSpec, cassette: Cassette, result: ScenarioResult) -> None:
+        # A scenario's agent lives in memory for the run: its turns, blocks and edits are all in the result
+        # (and the report); nothing would read a database written here.
         agent = self.factory.new_agent(
             spec,
             cassette=cassette,
             agent_id=f"agent-{scenario.name}",
             blocks=scenario.wire.blocks,
-            store=store,
             on_step=self.on_step,
         )
         result.initial_blocks = agent.memory.values()

@@ -11,6 +11,7 @@ import json
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import docstring_parser
@@ -59,6 +60,11 @@ class Tool:
         return schema
 
     def openai_schema(self) -> dict[str, Any]:
+        """The tool as the model is told of it. Built once per tool and shared: treat it as read-only."""
+        return self._openai_schema
+
+    @cached_property
+    def _openai_schema(self) -> dict[str, Any]:
         return {
             "type": "function",
             "function": {
