@@ -135,8 +135,8 @@ class ScenarioFile(pytest.File):
         runner.spec_for(scenario)
         item = ScenarioItem.from_parent(self, name=self.path.stem, scenario=scenario)
         item.add_marker(pytest.mark.harness_scenario)
-        if scenario.wire.xfail is not None:
-            item.add_marker(pytest.mark.xfail(reason=scenario.wire.xfail, strict=True, raises=ScenarioFailed))
+        if scenario.xfail is not None:
+            item.add_marker(pytest.mark.xfail(reason=scenario.xfail, strict=True, raises=ScenarioFailed))
         yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
@@ -177,7 +177,7 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.scenario.line(("turns",))
-        return self.path, (line - 1) if line else 0, f"scenario: {self.scenario.wire.description or self.name}"
+        return self.path, (line - 1) if line else 0, f"scenario: {self.scenario.description or self.name}"
 
 
 # ---------------------------------------------------------------- fixtures for tests written in Python

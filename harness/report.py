@@ -24,7 +24,7 @@ def summary_table(results: list[ScenarioResult], root: Path) -> str:
         rows.append(
             (
                 _relative(result.scenario.path, root),
-                result.scenario.wire.agent,
+                result.scenario.agent,
                 str(len(result.turns)),
                 str(result.steps),
                 SYMBOLS[result.outcome],
@@ -55,10 +55,10 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
     scenario = result.scenario
     return {
         "scenario": _relative(scenario.path, root),
-        "agent": scenario.wire.agent,
-        "description": scenario.wire.description,
+        "agent": scenario.agent,
+        "description": scenario.description,
         "outcome": str(result.outcome),
-        "xfail_reason": scenario.wire.xfail,
+        "xfail_reason": scenario.xfail,
         "failures": result.explain().splitlines() if result.outcome != Outcome.PASSED else [],
         "cassette": _relative(result.cassette, root),
         "recorded_with": result.recorded_with,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.records import TurnResult
-from harness.scenarios.assertions import Failure
+from harness.scenarios.checks import Failure
 from harness.scenarios.model import Scenario
 
 
@@ -90,7 +90,7 @@ class ScenarioResult:
                 out += [f"    {line}" for line in self.history(failure.label)]
         if self.outcome == Outcome.XPASSED:
             out.append(
-                f"{path}: expected to fail ({self.scenario.wire.xfail}) but every check passed: "
+                f"{path}: expected to fail ({self.scenario.xfail}) but every check passed: "
                 "remove `xfail` if the behaviour is fixed"
             )
         return "\n".join(out)

@@ -13,7 +13,7 @@ from harness.errors import CassetteError, CassetteMiss
 from harness.factory import AgentFactory, Cassette
 from harness.project import Project
 from harness.records import StepRecord, ToolCallRecord, TurnResult
-from harness.scenarios.assertions import Observed, check
+from harness.scenarios.checks import Observed, run_checks
 from harness.scenarios.model import Scenario, check_against_agent
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.yamlsource import dotted
@@ -31,19 +31,19 @@ class ScenarioRunner:
         return self.factory.project
 
     def cassette_path(self, scenario: Scenario) -> Path:
-        return self.factory.project.cassette_path(scenario.path, scenario.wire.cassette)
+        return self.factory.project.cassette_path(scenario.path, scenario.cassette)
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:
         """The scenario's agent, after checking the scenario's references to it (a located ScenarioError)."""
         config = self.factory.config
-        agent = config.agents.get(scenario.wire.agent)
+        agent = config.agents.get(scenario.agent)
         check_against_agent(
             scenario,
             [block.label for block in agent.blocks] if agent else [],
             list(config.agents),
             [tool.name for tool in agent.tools] if agent else None,
         )
-        return self.factory.spec(scenario.wire.agent, scenario.wire.max_steps)
+        return self.factory.spec(scenario.agent, scenario.max_steps)
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         spec = self.spec_for(scenario)
@@ -62,7 +62,7 @@ class ScenarioRunner:
             result.outcome = Outcome.ERROR
             return result
         failed = bool(result.failures or result.stale)
-        if scenario.wire.xfail is not None and not result.stale:  # a stale cassette shows no misbehaviour
+        if scenario.xfail is not None and not result.stale:  # a stale cassette shows no misbehaviour
             result.outcome = Outcome.XFAILED if failed else Outcome.XPASSED
         else:
             result.outcome = Outcome.FAILED if failed else Outcome.PASSED
@@ -75,13 +75,14 @@ class ScenarioRunner:
             spec,
             cassette=cassette,
             agent_id=f"agent-{scenario.name}",
-            blocks=scenario.wire.blocks,
+            blocks=scenario.blocks,
             on_step=self.on_step,
         )
         result.initial_blocks = agent.memory.values()
         all_calls: list[ToolCallRecord] = []
         last: TurnResult | None = None
-        for index, turn in enumerate(scenario.turns):
+        for turn in scenario.turns:
+            index = turn.index
             first_message = len(agent.messages)
             try:
                 outcome = agent.send(turn.user)
@@ -99,13 +100,13 @@ class ScenarioRunner:
             observed = Observed(
                 agent.memory.values(), result.initial_blocks, outcome.tool_calls, outcome.reply, outcome.stop_reason
             )
-            result.failures += check(turn.expect, observed, ("turns", index, "expect"))
+            result.failures += run_checks(turn.checks, observed)
         assert last is not None
         replies = [t.result.reply for t in result.turns if t.result and t.result.reply is not None]
         observed = Observed(
             agent.memory.values(), result.initial_blocks, all_calls, replies[-1] if replies else None, last.stop_reason
         )
-        result.failures += check(scenario.wire.expect, observed, ("expect",))
+        result.failures += run_checks(scenario.checks, observed)
 
     def _stale(self, scenario: Scenario, miss: CassetteMiss, agent: Agent, turn: int, first_message: int) -> list[str]:
         step = sum(1 for m in agent.messages[first_message:] if m["role"] == "assistant") + 1

@@ -9,16 +9,15 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.agent import ToolCallRecord
-from harness.scenarios.assertions import Failure, Observed, check
-from harness.scenarios.model import Expectations
+from harness.records import StopReason, ToolCallRecord
+from harness.scenarios.checks import ExpectWire, Failure, Observed, check
 
 LOC = ("turns", 0, "expect")
 INITIAL = {"persona": "You are a helpful assistant", "human": "Name: Bob", "tasks": "[]"}
 
 
-def expect(data: dict[str, Any]) -> Expectations:
-    return Expectations.model_validate(data)
+def expect(data: dict[str, Any]) -> ExpectWire:
+    return ExpectWire.model_validate(data)
 
 
 def tool(name: str, arguments: dict[str, Any] | str | None = None) -> ToolCallRecord:
@@ -32,7 +31,7 @@ def observed(
     reply: str | None = "ok",
     stop_reason: str = "replied",
 ) -> Observed:
-    return Observed({**INITIAL, **(blocks or {})}, dict(INITIAL), calls or [], reply, stop_reason)
+    return Observed({**INITIAL, **(blocks or {})}, dict(INITIAL), calls or [], reply, StopReason(stop_reason))
 
 
 def run(data: dict[str, Any], obs: Observed) -> list[Failure]:

@@ -9,7 +9,17 @@ import pydantic
 import pytest
 
 from harness.errors import Problem, ScenarioError
-from harness.scenarios.model import BlockCheck, Scenario, ToolCallCheck, check_against_agent, load_scenario
+from harness.scenarios.checks import (
+    EXPECT_CHECKS,
+    VALUE_CHECKS,
+    BlockChecksWire,
+    Blocks,
+    ExpectWire,
+    StopReasonIs,
+    ToolCalls,
+    ToolCallWire,
+)
+from harness.scenarios.model import Scenario, check_against_agent, load_scenario
 
 LABELS = ["persona", "human"]
 AGENTS = ["chat", "task_agent"]
@@ -73,21 +83,42 @@ def test_valid_scenario_loads_with_its_name_turns_and_checks(tmp_path: Path) -> 
     )
     assert scenario.name == "scenario"
     assert [t.user for t in scenario.turns] == ["Hi, I am Azin", "bye"]
-    expect = scenario.turns[0].expect
-    assert expect is not None and expect.tool_calls is not None and expect.blocks is not None
-    assert expect.tool_calls == [
-        ToolCallCheck(name="core_memory_append"),
-        ToolCallCheck(name="send_message", args={"message": "hi"}),
+    checks = {check.key: check for check in scenario.turns[0].checks}
+    assert list(checks) == ["tool_calls", "not_tool_calls", "blocks", "reply", "stop_reason"]  # registry order
+    assert isinstance(checks["tool_calls"], ToolCalls)
+    assert checks["tool_calls"].loc == ("turns", 0, "expect", "tool_calls")
+    assert checks["tool_calls"].value == [
+        ToolCallWire(name="core_memory_append"),
+        ToolCallWire(name="send_message", args={"message": "hi"}),
     ]
-    assert expect.blocks["human"].contains == ["Azin", "First"]
-    assert expect.blocks["persona"].unchanged is True
-    assert scenario.wire.max_steps == 3
-    assert scenario.wire.xfail == "the model forgets"
-    final = scenario.wire.expect
-    assert final is not None and final.blocks is not None
+    blocks = checks["blocks"]
+    assert isinstance(blocks, Blocks)
+    human = {check.key: check.value for check in blocks.checks["human"]}
+    assert human == {"contains": ["Azin", "First"], "not_contains": "Bob", "matches": "A.in", "max_length": 100}
+    assert [(c.key, c.value) for c in blocks.checks["persona"]] == [("unchanged", True)]
+    assert isinstance(checks["stop_reason"], StopReasonIs) and checks["stop_reason"].value == "replied"
+    assert scenario.turns[1].checks == ()
+    assert scenario.max_steps == 3
+    assert scenario.xfail == "the model forgets"
+    (final,) = scenario.checks
+    assert isinstance(final, Blocks)
     # `json: null` is a real check (the value must be JSON null), not an absent one
-    assert "json_" in final.blocks["human"].model_fields_set
+    assert [(c.key, c.value) for c in final.checks["human"]] == [("json", None), ("json_length", 0)]
+    assert [c.loc for c in final.checks["human"]] == [
+        ("expect", "blocks", "human", "json"),
+        ("expect", "blocks", "human", "json_length"),
+    ]
     check_against_agent(scenario, LABELS, AGENTS)  # every reference resolves: no error
+
+
+def test_the_schema_is_generated_from_the_check_registries() -> None:
+    schema = ExpectWire.model_json_schema()
+    assert list(schema["properties"]) == list(EXPECT_CHECKS)
+    block_checks = schema["$defs"]["BlockChecks"]["properties"]
+    assert list(block_checks) == list(VALUE_CHECKS)  # `json` by its YAML name
+    reply_checks = schema["$defs"]["ReplyChecks"]["properties"]
+    assert "contains" in reply_checks and "json" not in reply_checks and "unchanged" not in reply_checks
+    assert block_checks["json_length"]["description"] == VALUE_CHECKS["json_length"].description
 
 
 def test_name_defaults_to_the_file_stem_and_can_be_given(tmp_path: Path) -> None:
@@ -245,11 +276,11 @@ def test_unchanged_shorthand_is_the_unchanged_check(tmp_path: Path) -> None:
             human: {unchanged: true, contains: Bob}
     """,
     )
-    assert scenario.wire.expect is not None and scenario.wire.expect.blocks is not None
-    blocks = scenario.wire.expect.blocks
-    assert blocks["persona"] == BlockCheck.model_validate({"unchanged": True})
-    assert blocks["persona"].model_fields_set == {"unchanged"}
-    assert blocks["human"].unchanged is True and blocks["human"].contains == "Bob"
+    (blocks,) = scenario.checks
+    assert isinstance(blocks, Blocks)
+    assert [(c.key, c.value) for c in blocks.checks["persona"]] == [("unchanged", True)]
+    assert [(c.key, c.value) for c in blocks.checks["human"]] == [("contains", "Bob"), ("unchanged", True)]
+    assert BlockChecksWire.model_validate("unchanged") == BlockChecksWire.model_validate({"unchanged": True})
 
 
 def test_a_misspelt_shorthand_is_an_error(tmp_path: Path) -> None:
@@ -283,10 +314,10 @@ def test_a_block_check_with_no_checks_is_an_error(tmp_path: Path) -> None:
     found = by_key(problems)
     empty = found["turns[0].expect.blocks.persona"]
     assert empty.line == 6
-    assert empty.message.startswith("give at least one check: equals, contains, not_contains, matches, json")
+    assert empty.message == f"give at least one check: {', '.join(VALUE_CHECKS)}"
     assert "turns[0].expect.blocks.human" in found
     with pytest.raises(pydantic.ValidationError, match="give at least one check"):
-        BlockCheck.model_validate({})
+        BlockChecksWire.model_validate({})
 
 
 def test_invalid_regular_expressions_are_errors(tmp_path: Path) -> None:
@@ -330,7 +361,7 @@ def test_reply_checks_do_not_accept_block_only_keys(tmp_path: Path) -> None:
 
 
 def test_tool_call_checks(tmp_path: Path) -> None:
-    assert ToolCallCheck.model_validate("send_message") == ToolCallCheck(name="send_message", args={})
+    assert ToolCallWire.model_validate("send_message") == ToolCallWire(name="send_message", args={})
     problems = problems_of(
         tmp_path,
         """
@@ -410,3 +441,28 @@ def test_an_expected_tool_the_agent_lacks_is_a_located_error(tmp_path: Path) -> 
     text = str(caught.value)
     assert f"{path}:5:20: turns[0].expect.tool_calls[0].name: agent 'chat' has no tool 'send_mesage'" in text
     assert f"{path}:6:24: turns[0].expect.not_tool_calls[0]: agent 'chat' has no tool 'task_queue_pop'" in text
+
+
+def test_a_new_check_is_one_class() -> None:
+    from harness.scenarios import checks
+
+    @checks.value_check
+    class StartsWith(checks.ValueCheck):
+        key = "starts_with"
+        wire = str
+        description = "The text starts with this"
+
+        def check_text(self, text: checks.Text) -> list[checks.Failure]:
+            ok = text.value.startswith(self.value)
+            return [] if ok else [self.failure(text, f"{text.what} starts otherwise", self.value, text.value)]
+
+    try:
+        model = checks._value_model("BlockChecks", checks.Target.BLOCK)
+        assert "starts_with" in model.model_json_schema()["properties"]
+        wire = model.model_validate({"starts_with": "Name:"})
+        (compiled,) = checks._value_checks(wire, ("expect", "blocks", "human"))
+        assert compiled.loc == ("expect", "blocks", "human", "starts_with")
+        (failure,) = compiled.check_text(checks.Text("Bob", "human"))
+        assert failure.message == "block 'human' starts otherwise"
+    finally:
+        del checks.VALUE_CHECKS["starts_with"]

@@ -1,0 +1,547 @@
+"""Scenario checks: one class per check, in two registries, from which the YAML schema is generated.
+
+- `EXPECT_CHECKS`: the keys of an `expect:` (a turn's, or the final one over the whole run), e.g.
+  `tool_calls`, `blocks`, `reply`, `stop_reason`.
+- `VALUE_CHECKS`: the keys that check a piece of text, a block's value or the reply, e.g. `contains`,
+  `json_length`; each says which targets it applies to.
+
+A check class names its YAML key, the wire type of its value (validated strictly by pydantic, with
+located errors), a description for the JSON Schema, the agent names it refers to (blocks, tools; checked
+before anything runs), and `check(observed) -> failures`. Adding a check is writing one class with the
+`@expect_check` or `@value_check` decorator: the wire models (`ExpectWire`, `BlockChecksWire`,
+`ReplyChecksWire`) and so `harness schema scenario` pick it up.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, TypeVar
+
+import pydantic
+
+from harness.records import StopReason, ToolCallRecord
+from harness.wire import StrictModel
+from harness.yamlsource import Loc, dotted
+
+LONG = 60  # values longer than this are shown as a diff, not side by side
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()  # "no value to show", unlike None, which a `json: null` check may expect
+
+
+@dataclass(frozen=True)
+class Failure:
+    loc: Loc
+    message: str
+    expected: Any = UNSET
+    actual: Any = UNSET
+    label: str | None = None  # the block concerned, for its edit history
+
+    @property
+    def key(self) -> str:
+        return dotted(self.loc)
+
+    def detail(self) -> list[str]:
+        if (
+            isinstance(self.expected, str)
+            and isinstance(self.actual, str)
+            and (len(self.expected) > LONG or len(self.actual) > LONG or "\n" in self.expected + self.actual)
+        ):
+            diff = difflib.unified_diff(
+                self.expected.splitlines(), self.actual.splitlines(), "expected", "actual", lineterm="", n=2
+            )
+            return list(diff)
+        lines = []
+        if self.expected is not UNSET:
+            lines.append(f"expected: {_show(self.expected)}")
+        if self.actual is not UNSET:
+            lines.append(f"actual:   {_show(self.actual)}")
+        return lines
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+
+
+@dataclass
+class Observed:
+    """What the checks look at: for a turn, that turn; for the final `expect`, the whole run."""
+
+    blocks: dict[str, str]
+    initial_blocks: dict[str, str]
+    tool_calls: list[ToolCallRecord]
+    reply: str | None
+    stop_reason: StopReason
+
+
+class RefersTo(Enum):
+    BLOCK = "block"
+    TOOL = "tool"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A name a check expects the scenario's agent to have; unknown ones are located errors up front."""
+
+    loc: Loc
+    kind: RefersTo
+    name: str
+
+
+# ------------------------------------------------------------------ the base classes and registries
+
+
+class Check(ABC):
+    """One check as written in a scenario: its value (validated wire data) and where it was written."""
+
+    key: ClassVar[str]  # the YAML key
+    wire: ClassVar[Any]  # the type of its value in YAML
+    description: ClassVar[str]
+
+    def __init__(self, value: Any, loc: Loc) -> None:
+        self.value = value
+        self.loc = loc
+
+    def references(self) -> Iterable[Reference]:
+        return ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r} at {dotted(self.loc)})"
+
+
+class ExpectCheck(Check):
+    @abstractmethod
+    def check(self, observed: Observed) -> list[Failure]: ...
+
+
+class Target(Enum):
+    BLOCK = "block"
+    REPLY = "reply"
+
+
+@dataclass
+class Text:
+    """The text a value check looks at, and what it can compare it with."""
+
+    value: str
+    label: str | None  # the block's label; None for the reply
+    initial: str | None = None
+    _json: tuple[bool, Any, str] | None = None
+    json_failure_reported: bool = False
+
+    @property
+    def what(self) -> str:
+        return f"block '{self.label}'" if self.label else "the reply"
+
+    def parsed_json(self) -> tuple[bool, Any, str]:
+        """(ok, value, error), parsed once for every JSON check of this text."""
+        if self._json is None:
+            try:
+                self._json = (True, json.loads(self.value), "")
+            except ValueError as exc:
+                self._json = (False, None, str(exc))
+        return self._json
+
+
+class ValueCheck(Check):
+    targets: ClassVar[frozenset[Target]] = frozenset(Target)
+
+    @abstractmethod
+    def check_text(self, text: Text) -> list[Failure]: ...
+
+    def failure(self, text: Text, message: str, expected: Any = UNSET, actual: Any = UNSET) -> Failure:
+        return Failure(self.loc, message, expected, actual, text.label)
+
+
+EXPECT_CHECKS: dict[str, type[ExpectCheck]] = {}
+VALUE_CHECKS: dict[str, type[ValueCheck]] = {}
+
+E = TypeVar("E", bound=type[ExpectCheck])
+V = TypeVar("V", bound=type[ValueCheck])
+
+
+def expect_check(cls: E) -> E:
+    """Register a key of `expect:`."""
+    EXPECT_CHECKS[cls.key] = cls
+    return cls
+
+
+def value_check(cls: V) -> V:
+    """Register a key that checks a block's value or the reply."""
+    VALUE_CHECKS[cls.key] = cls
+    return cls
+
+
+# ------------------------------------------------------------------ checks of a piece of text
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return pattern
+
+
+@value_check
+class Equals(ValueCheck):
+    key = "equals"
+    wire = str
+    description = "The text is exactly this"
+
+    def check_text(self, text: Text) -> list[Failure]:
+        if text.value == self.value:
+            return []
+        return [self.failure(text, f"{text.what} differs", self.value, text.value)]
+
+
+@value_check
+class Contains(ValueCheck):
+    key = "contains"
+    wire = str | list[str]
+    description = "The text contains this (or each of these)"
+    wanted = True
+
+    def check_text(self, text: Text) -> list[Failure]:
+        needles = [self.value] if isinstance(self.value, str) else self.value
+        verb = "does not contain" if self.wanted else "contains"
+        return [
+            self.failure(text, f"{text.what} {verb} {needle!r}", actual=text.value)
+            for needle in needles
+            if (needle in text.value) != self.wanted
+        ]
+
+
+@value_check
+class NotContains(Contains):
+    key = "not_contains"
+    description = "The text contains none of these"
+    wanted = False
+
+
+@value_check
+class Matches(ValueCheck):
+    key = "matches"
+    wire = Annotated[str, pydantic.AfterValidator(_compiles)]
+    description = "A regular expression searched in the text"
+
+    def check_text(self, text: Text) -> list[Failure]:
+        if re.search(self.value, text.value) is not None:
+            return []
+        return [self.failure(text, f"{text.what} does not match /{self.value}/", actual=text.value)]
+
+
+@value_check
+class MaxLength(ValueCheck):
+    key = "max_length"
+    wire = Annotated[int, pydantic.Field(ge=0)]
+    description = "The text has at most this many characters"
+
+    def check_text(self, text: Text) -> list[Failure]:
+        if len(text.value) <= self.value:
+            return []
+        return [self.failure(text, f"{text.what} is {len(text.value)} characters long", self.value, len(text.value))]
+
+
+class JsonCheck(ValueCheck):
+    """A check of the text parsed as JSON; text that is not JSON fails the first such check only."""
+
+    targets = frozenset({Target.BLOCK})
+
+    def check_text(self, text: Text) -> list[Failure]:
+        ok, parsed, error = text.parsed_json()
+        if ok:
+            return self.check_json(text, parsed)
+        if text.json_failure_reported:
+            return []
+        text.json_failure_reported = True
+        return [self.failure(text, f"{text.what} is not valid JSON ({error})", actual=text.value)]
+
+    @abstractmethod
+    def check_json(self, text: Text, parsed: Any) -> list[Failure]: ...
+
+
+@value_check
+class JsonEquals(JsonCheck):
+    key = "json"
+    wire = Any
+    description = "The value parses as JSON equal to this"
+
+    def check_json(self, text: Text, parsed: Any) -> list[Failure]:
+        if parsed == self.value:
+            return []
+        return [self.failure(text, f"{text.what} holds other JSON", self.value, parsed)]
+
+
+@value_check
+class JsonLength(JsonCheck):
+    key = "json_length"
+    wire = Annotated[int, pydantic.Field(ge=0)]
+    description = "The value parses as a JSON list, object or string of this length"
+
+    def check_json(self, text: Text, parsed: Any) -> list[Failure]:
+        length = len(parsed) if isinstance(parsed, list | dict | str) else None
+        if length == self.value:
+            return []
+        return [self.failure(text, f"{text.what} JSON has another length", self.value, length)]
+
+
+@value_check
+class Unchanged(ValueCheck):
+    key = "unchanged"
+    wire = bool
+    description = "The value is what it was at the start"
+    targets = frozenset({Target.BLOCK})
+
+    def check_text(self, text: Text) -> list[Failure]:
+        if not self.value or text.value == text.initial:
+            return []
+        return [self.failure(text, f"{text.what} changed", text.initial, text.value)]
+
+
+# ------------------------------------------------------------------ the wire models, generated
+
+
+# Keys that are also attributes of pydantic models: the Python field gets a trailing underscore, the
+# YAML key stays as written (an alias).
+_RESERVED = frozenset(dir(pydantic.BaseModel))
+
+
+def _wire_fields(registry: Mapping[str, type[Check]]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, cls in registry.items():
+        name = f"{key}_" if key in _RESERVED else key
+        alias = key if name != key else None
+        fields[name] = (Optional[cls.wire], pydantic.Field(None, alias=alias, description=cls.description))  # noqa: UP045
+    return fields
+
+
+def _field_of(key: str) -> str:
+    return f"{key}_" if key in _RESERVED else key
+
+
+class _ValueChecksBase(StrictModel):
+    """Checks of one piece of text; at least one must be given. `unchanged` alone may be written bare."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"unchanged": True} if value == "unchanged" and "unchanged" in cls.model_fields else value
+
+    @pydantic.model_validator(mode="after")
+    def _not_empty(self) -> _ValueChecksBase:
+        if not self.model_fields_set:
+            keys = ", ".join(field.alias or name for name, field in type(self).model_fields.items())
+            raise ValueError(f"give at least one check: {keys}")
+        return self
+
+
+def _value_model(name: str, target: Target) -> type[_ValueChecksBase]:
+    registry = {k: c for k, c in VALUE_CHECKS.items() if target in c.targets}
+    model: type[_ValueChecksBase] = pydantic.create_model(
+        name, __base__=_ValueChecksBase, __doc__=f"Checks on {target.value} text", **_wire_fields(registry)
+    )
+    return model
+
+
+class ToolCallWire(StrictModel):
+    """One expected call. A bare name is shorthand for `{name: ...}`."""
+
+    name: str
+    args: dict[str, Any] = pydantic.Field(default_factory=dict, description="A subset of the call's arguments")
+    ok: bool | None = pydantic.Field(None, description="false: the call failed (its result went back as Failed)")
+    result_contains: str | None = pydantic.Field(None, description="Text in the result the model got back")
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+# ------------------------------------------------------------------ checks of a turn (or of the run)
+
+
+def _value_checks(checks: StrictModel, loc: Loc) -> list[ValueCheck]:
+    given = checks.model_fields_set
+    return [
+        cls(getattr(checks, _field_of(key)), (*loc, key))
+        for key, cls in VALUE_CHECKS.items()
+        if _field_of(key) in given
+    ]
+
+
+@expect_check
+class ToolCalls(ExpectCheck):
+    key = "tool_calls"
+    wire = list[ToolCallWire]
+    description = "Calls made in this order (other calls may come between)"
+
+    def references(self) -> Iterable[Reference]:
+        return [Reference((*self.loc, i, "name"), RefersTo.TOOL, call.name) for i, call in enumerate(self.value)]
+
+    def check(self, observed: Observed) -> list[Failure]:
+        calls = observed.tool_calls
+        expected: list[ToolCallWire] = self.value
+        position = 0
+        for index, wanted in enumerate(expected):
+            while position < len(calls) and not _call_matches(wanted, calls[position]):
+                position += 1
+            if position == len(calls):
+                made = [f"{c.name}({c.arguments}) -> {'ok' if c.ok else 'FAILED'}: {c.result}" for c in calls]
+                what = f"no call to '{wanted.name}'" + (f" with arguments {wanted.args}" if wanted.args else "")
+                if wanted.ok is not None:
+                    what += " that succeeded" if wanted.ok else " that failed"
+                if wanted.result_contains is not None:
+                    what += f" with a result containing {wanted.result_contains!r}"
+                if index:
+                    what += " after the calls matched before it"
+                return [Failure((*self.loc, index), what, expected=[c.name for c in expected], actual=made)]
+            position += 1
+        return []
+
+
+def _call_matches(wanted: ToolCallWire, call: ToolCallRecord) -> bool:
+    if call.name != wanted.name:
+        return False
+    if wanted.ok is not None and call.ok != wanted.ok:
+        return False
+    if wanted.result_contains is not None and wanted.result_contains not in call.result:
+        return False
+    arguments = call.parsed_arguments or {}
+    return all(key in arguments and arguments[key] == value for key, value in wanted.args.items())
+
+
+@expect_check
+class NotToolCalls(ExpectCheck):
+    key = "not_tool_calls"
+    wire = list[str]
+    description = "Tools that must not be called"
+
+    def references(self) -> Iterable[Reference]:
+        return [Reference((*self.loc, i), RefersTo.TOOL, name) for i, name in enumerate(self.value)]
+
+    def check(self, observed: Observed) -> list[Failure]:
+        failures = []
+        for index, name in enumerate(self.value):
+            made = [call for call in observed.tool_calls if call.name == name]
+            if made:
+                failures.append(
+                    Failure(
+                        (*self.loc, index),
+                        f"'{name}' was called {len(made)} time(s)",
+                        actual=[c.arguments for c in made],
+                    )
+                )
+        return failures
+
+
+@expect_check
+class Blocks(ExpectCheck):
+    key = "blocks"
+    description = "Checks on blocks' values, by label"
+
+    def __init__(self, value: Any, loc: Loc) -> None:
+        super().__init__(value, loc)
+        self.checks = {label: _value_checks(checks, (*loc, label)) for label, checks in value.items()}
+
+    def references(self) -> Iterable[Reference]:
+        return [Reference((*self.loc, label), RefersTo.BLOCK, label) for label in self.value]
+
+    def check(self, observed: Observed) -> list[Failure]:
+        failures: list[Failure] = []
+        for label, checks in self.checks.items():
+            text = Text(observed.blocks.get(label, ""), label, observed.initial_blocks.get(label))
+            for check in checks:
+                failures += check.check_text(text)
+        return failures
+
+
+@expect_check
+class Reply(ExpectCheck):
+    key = "reply"
+    description = "Checks on the reply (the last send_message text)"
+
+    def __init__(self, value: Any, loc: Loc) -> None:
+        super().__init__(value, loc)
+        self.checks = _value_checks(value, loc)
+
+    def check(self, observed: Observed) -> list[Failure]:
+        if observed.reply is None:
+            return [Failure(self.loc, "the agent sent no reply")]
+        text = Text(observed.reply, None)
+        return [failure for check in self.checks for failure in check.check_text(text)]
+
+
+@expect_check
+class StopReasonIs(ExpectCheck):
+    key = "stop_reason"
+    wire = StopReason
+    description = "Why the turn ended: replied, no_heartbeat, no_tool_call or max_steps"
+
+    def check(self, observed: Observed) -> list[Failure]:
+        if self.value == observed.stop_reason:
+            return []
+        return [Failure(self.loc, "the turn ended otherwise", str(self.value), str(observed.stop_reason))]
+
+
+if TYPE_CHECKING:
+    BlockChecksWire = _ValueChecksBase
+    ReplyChecksWire = _ValueChecksBase
+else:
+    BlockChecksWire = _value_model("BlockChecks", Target.BLOCK)
+    ReplyChecksWire = _value_model("ReplyChecks", Target.REPLY)
+Blocks.wire = dict[str, BlockChecksWire]
+Reply.wire = ReplyChecksWire
+
+
+def _expect_model() -> type[StrictModel]:
+    model: type[StrictModel] = pydantic.create_model(
+        "Expect",
+        __base__=StrictModel,
+        __doc__="What must hold after a turn (or the run)",
+        **_wire_fields(EXPECT_CHECKS),
+    )
+    return model
+
+
+if TYPE_CHECKING:
+    ExpectWire = StrictModel
+else:
+    ExpectWire = _expect_model()
+
+
+# ------------------------------------------------------------------ from wire to runtime, and running
+
+
+def compile_expect(expect: StrictModel | None, loc: Loc) -> tuple[ExpectCheck, ...]:
+    """The checks an `expect:` mapping holds, bound to their locations, in registry order."""
+    if expect is None:
+        return ()
+    given = expect.model_fields_set
+    return tuple(
+        cls(getattr(expect, _field_of(key)), (*loc, key))
+        for key, cls in EXPECT_CHECKS.items()
+        if _field_of(key) in given
+    )
+
+
+def run_checks(checks: Iterable[ExpectCheck], observed: Observed) -> list[Failure]:
+    return [failure for check in checks for failure in check.check(observed)]
+
+
+def check(expect: StrictModel | None, observed: Observed, loc: Loc) -> list[Failure]:
+    """Shorthand: compile `expect` at `loc` and run it."""
+    return run_checks(compile_expect(expect, loc), observed)
