@@ -69,6 +69,7 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real server: one connection per client
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between the headers and the body
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))

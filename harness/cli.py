@@ -12,9 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from harness.errors import HarnessError, UserError
-
 if TYPE_CHECKING:
+    from harness.errors import HarnessError
     from harness.project import Project
     from harness.records import StepRecord
 
@@ -26,6 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     command: Callable[[argparse.Namespace], int] = args.command
+    from harness.errors import HarnessError, UserError
+
     try:
         return command(args)
     except HarnessError as exc:
@@ -37,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error_text(exc: HarnessError) -> str:
+    from harness.errors import UserError
+
     if isinstance(exc, UserError) and len(exc.problems) > 1:
         return f"error: {len(exc.problems)} problems\n" + "\n".join(f"  {p}" for p in exc.problems)
     return f"error: {exc}"
@@ -210,6 +213,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _memory(args: argparse.Namespace) -> int:
+    from harness.errors import UserError
     from harness.store import Store
 
     db = _project(args).state_db

@@ -73,10 +73,10 @@ class Project:
         path under the scenarios folder (or under the root) is mirrored there, with a .yaml suffix."""
         if explicit:
             return self.cassettes_dir / explicit
-        path = scenario.resolve()
+        path = _absolute(scenario)
         for base in (self.scenarios_dir, self.root):
             try:
-                relative = path.relative_to(base.resolve())
+                relative = path.relative_to(_absolute(base))
                 break
             except ValueError:
                 continue
@@ -89,6 +89,11 @@ class Project:
     def relative(self, path: Path) -> str:
         """`path` as shown in reports: relative to the root when inside it."""
         try:
-            return str(path.resolve().relative_to(self.root.resolve()))
+            return str(_absolute(path).relative_to(_absolute(self.root)))
         except ValueError:
             return str(path)
+
+
+def _absolute(path: Path) -> Path:
+    """Absolute and normalised, without touching the file system (resolve() costs syscalls per scenario)."""
+    return Path(os.path.abspath(path))

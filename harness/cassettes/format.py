@@ -69,7 +69,7 @@ class CassetteData:
 def parse(text: str, name: str) -> CassetteData:
     """A cassette file's text; anything malformed is a CassetteError naming the file."""
     try:
-        data = yaml.load(text, Loader=_LOADER)
+        data = _load_yaml(text)
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
             raise ValueError("no `interactions` list")
         metadata = data.get("metadata") or {}
@@ -96,6 +96,49 @@ def parse(text: str, name: str) -> CassetteData:
             "restore it from version control, or re-record it with `harness record --mode all`"
         ) from None
     return CassetteData(interactions, metadata if isinstance(metadata, dict) else {})
+
+
+_SCALARS: dict[str, Any] = {
+    "tag:yaml.org,2002:str": str,
+    "tag:yaml.org,2002:int": int,
+    "tag:yaml.org,2002:null": lambda _: None,
+    "tag:yaml.org,2002:bool": lambda value: value.lower() in ("true", "yes", "on"),
+}
+
+
+def _load_yaml(text: str) -> Any:
+    """libyaml composes the node tree; plain data is built from it here, which is several times cheaper
+    than PyYAML's general constructor for the few node kinds a cassette holds (anything else, such as
+    floats, timestamps or binary, goes through PyYAML's safe constructor). Aliases share one object."""
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        built: dict[int, Any] = {}
+
+        def build(node: yaml.Node) -> Any:
+            done = built.get(id(node))
+            if done is not None:
+                return done
+            if isinstance(node, yaml.ScalarNode):
+                make = _SCALARS.get(node.tag)
+                value = make(node.value) if make is not None else loader.construct_object(node, deep=True)
+            elif isinstance(node, yaml.SequenceNode):
+                value = [build(item) for item in node.value]
+            elif isinstance(node, yaml.MappingNode):
+                if any(key.tag == "tag:yaml.org,2002:merge" for key, _ in node.value):
+                    value = loader.construct_object(node, deep=True)
+                else:
+                    value = {build(key): build(item) for key, item in node.value}
+            else:  # pragma: no cover - libyaml knows no other node kinds
+                value = loader.construct_object(node, deep=True)
+            built[id(node)] = value
+            return value
+
+        return build(node)
+    finally:
+        loader.dispose()
 
 
 def _read_body(stored: Any, previous: Any) -> Any:

@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 RequestKey = tuple[str, str, str, tuple[str, ...] | None]
+_BIG_PARTS = frozenset({"messages", "tools"})
 
 
 def canonical(value: Any) -> str:
@@ -63,7 +64,11 @@ class Keyer:
         if isinstance(body, dict):
             messages = body.get("messages")
             if isinstance(messages, list):
-                rest = ",".join(f"{canonical(k)}:{self._encode(body[k])}" for k in sorted(body) if k != "messages")
-                return (method.upper(), path, rest, tuple(self._encode(m) for m in messages))
+                # The big parts (messages, tool schemas) are encoded once per object; the small settings
+                # are encoded together. Equal keys <=> equal canonical bodies still holds: every part is
+                # canonical JSON and the parts are told apart by position.
+                settings = canonical({k: v for k, v in body.items() if k not in _BIG_PARTS})
+                tools = self._encode(body["tools"]) if "tools" in body else ""
+                return (method.upper(), path, f"{settings}\n{tools}", tuple(self._encode(m) for m in messages))
             return (method.upper(), path, canonical(body), None)
         return (method.upper(), path, body if isinstance(body, str) else canonical(body), None)
