@@ -7,9 +7,10 @@ with the process being measured for the GIL.
 Every answer is a pure function of the request body, so recording a conversation, re-recording it and
 posting the recorded bodies again all get the very same answers:
 
-- after a user message: `send_message` (a reply), except on every APPEND_EVERY-th user turn, where the
-  agent first saves a fact with `core_memory_append` and `request_heartbeat: true` (so the human block,
-  hence the system message, changes and the loop takes a second step);
+- after a user message: `send_message` (a reply), except on every APPEND_EVERY-th user turn or when the
+  user asks to "remember", where the agent first saves a fact with `core_memory_append` and
+  `request_heartbeat: true` (so the human block, hence the system message, changes and the loop takes a
+  second step);
 - after a tool result: `send_message`;
 - the completion id names the request's message count and a checksum of its last message, so a replay
   that hands out the wrong answer is caught by comparing ids.
@@ -34,7 +35,7 @@ def answer(body: dict[str, Any]) -> dict[str, Any]:
     text = str(last.get("content") or "")
     user_turns = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")
     checksum = zlib.crc32(text.encode())
-    if last.get("role") == "user" and user_turns % APPEND_EVERY == 0:
+    if last.get("role") == "user" and (user_turns % APPEND_EVERY == 0 or "remember" in text.lower()):
         name = "core_memory_append"
         arguments: dict[str, Any] = {
             "label": "human",

@@ -212,8 +212,14 @@ def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, An
 # ------------------------------------------------------------------ writing
 
 
-def body_delta(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """What `apply_delta(previous, ...)` needs to rebuild `body`."""
+def body_delta(
+    previous: dict[str, Any],
+    body: dict[str, Any],
+    encoded_before: list[str] | None = None,
+    encoded_now: list[str] | None = None,
+) -> dict[str, Any]:
+    """What `apply_delta(previous, ...)` needs to rebuild `body`. The canonical forms of both bodies'
+    messages may be passed in, so a writer encodes each request's messages once."""
     delta: dict[str, Any] = {}
     changed = {k: v for k, v in body.items() if k != "messages" and (k not in previous or previous[k] != v)}
     if changed:
@@ -222,13 +228,15 @@ def body_delta(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]
     if gone:
         delta["unset"] = gone
     before = previous["messages"]
-    encoded_before = [canonical(m) for m in before]
+    if encoded_before is None:
+        encoded_before = [canonical(m) for m in before]
+    if encoded_now is None:
+        encoded_now = [canonical(m) for m in body["messages"]]
     first_seen: dict[str, int] = {}
     for index, text in enumerate(encoded_before):
         first_seen.setdefault(text, index)
     items: list[Any] = []
-    for position, message in enumerate(body["messages"]):
-        text = canonical(message)
+    for position, (message, text) in enumerate(zip(body["messages"], encoded_now, strict=True)):
         last = items[-1]["same"] if items and isinstance(items[-1], dict) and "same" in items[-1] else None
         if last is not None and last[1] + 1 < len(before) and encoded_before[last[1] + 1] == text:
             last[1] += 1
@@ -313,18 +321,21 @@ def dump(data: dict[str, Any]) -> str:
     out = {key: data[key] for key in ORDER if key in data}
     written: list[dict[str, Any]] = []
     previous: Any = None
+    encoded_previous: list[str] = []
     for interaction in data.get("interactions", []):
         request = dict(interaction["request"])
         request.pop("headers", None)  # nothing in them is needed to replay, and some would be secret
-        raw = request.get("body")
-        body = _read_body(raw, None) if not isinstance(raw, dict) or "delta" in raw else raw
+        body = _read_body(request.get("body"), previous)
+        encoded: list[str] = []
+        if isinstance(body, dict) and _chat(body):
+            encoded = [canonical(m) for m in body["messages"]]
         if isinstance(previous, dict) and isinstance(body, dict) and _chat(previous) and _chat(body):
-            request["body"] = {"delta": layout(body_delta(previous, body))}
+            request["body"] = {"delta": layout(body_delta(previous, body, encoded_previous, encoded))}
         elif isinstance(body, dict):
             request["body"] = layout(body)
         else:
             request["body"] = body
-        previous = body
+        previous, encoded_previous = body, encoded
         written.append({"request": request, "response": _compact_response(interaction["response"])})
     if "interactions" in out:
         out["interactions"] = written

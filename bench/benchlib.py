@@ -1,0 +1,297 @@
+"""Shared pieces of the benchmark (see bench/replay.py for what is measured and how).
+
+- interleaved timing: every variant once per round, the order rotated from round to round;
+- the instant stub endpoint (bench/stub_server.py) in its own process;
+- the traffic of a harness cassette (request bodies and recorded responses) and the same traffic as a
+  plain vcrpy cassette, recorded through the openai SDK;
+- the plain replays: vcrpy (body matching, or its default matchers) and the bare SDK (no vcrpy);
+- temporary projects (agents.yaml, scenario files, pytest.ini) for the harness to record and replay.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import openai
+import vcr
+import yaml
+
+from harness.cassettes import format as cassette_format
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+# Plain replays go to this address; vcrpy intercepts every request (nothing listens on port 9, so a request
+# that slipped through would fail loudly rather than reach a real server).
+PLAIN_BASE_URL = "http://127.0.0.1:9/v1"
+COMPLETIONS = "/chat/completions"
+MODEL = "bench-stub-model"
+
+
+def ms(seconds: float, digits: int = 2) -> str:
+    return f"{seconds * 1000:.{digits}f}"
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# ====================================================================== interleaved timing
+
+
+@dataclass
+class Variant:
+    """One way of doing the same work. `run` does it once and returns its seconds (or several numbers, e.g.
+    per cassette, that add up to them); `max_runs` caps a slow variant to its first rounds."""
+
+    name: str
+    run: Callable[[], list[float]]
+    max_runs: int | None = None
+    runs: list[list[float]] = field(default_factory=list)
+
+    @property
+    def totals(self) -> list[float]:
+        return [sum(run) for run in self.runs]
+
+    @property
+    def total(self) -> float:
+        """The median total over the rounds."""
+        return median(self.totals)
+
+    def part(self, index: int) -> float:
+        """The median over the rounds of the `index`-th number of a run (e.g. one cassette)."""
+        return median([run[index] for run in self.runs])
+
+
+def interleave(variants: Sequence[Variant], rounds: int, warmup: bool = True) -> None:
+    """Run every variant once per round, rotating the order between rounds, so that machine noise (another
+    process, a frequency change) lands on all columns alike. A garbage collection before each run keeps
+    one variant's garbage from being collected on another's clock. An untimed warm-up round first."""
+    if warmup:
+        for variant in variants:
+            variant.run()
+    for number in range(rounds):
+        shift = number % len(variants)
+        for variant in [*variants[shift:], *variants[:shift]]:
+            if variant.max_runs is not None and len(variant.runs) >= variant.max_runs:
+                continue
+            gc.collect()
+            variant.runs.append(variant.run())
+
+
+# ====================================================================== the stub endpoint
+
+
+@contextmanager
+def stub_server() -> Iterator[str]:
+    """bench/stub_server.py in its own process; yields its base URL. Stopped by closing its stdin."""
+    process = subprocess.Popen(
+        [sys.executable, str(BENCH / "stub_server.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+# ====================================================================== traffic
+
+
+class WrongResponse(RuntimeError):
+    """A replay handed out a response that is not the one recorded for the request."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    body: dict[str, Any]  # the request body as the harness sent it (decoded JSON)
+    response: bytes  # the recorded response body
+
+
+def read_exchanges(path: Path) -> list[Exchange]:
+    """The traffic of a harness cassette, read with the harness's own parser."""
+    data = cassette_format.parse(path.read_text(encoding="utf-8"), str(path))
+    exchanges: list[Exchange] = []
+    for interaction in data.interactions:
+        body = interaction.request.body
+        if not isinstance(body, dict):
+            raise ValueError(f"{path}: a request body that is not a JSON object")
+        text = interaction.response.get("body", {}).get("string", "")
+        exchanges.append(Exchange(body, text if isinstance(text, bytes) else text.encode()))
+    return exchanges
+
+
+def rewritten_size(path: Path) -> int:
+    """The size of the cassette at `path` as the harness writes cassettes today (`format.dump`): the same
+    interactions, re-serialized (the files in cassettes/ may predate the current format)."""
+    data = cassette_format.parse(path.read_text(encoding="utf-8"), str(path))
+    return len(cassette_format.dump(cassette_format.to_vcr_dict(data)).encode())
+
+
+def sdk_client(base_url: str = PLAIN_BASE_URL, http_client: httpx2.Client | None = None) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key="x", max_retries=0, http_client=http_client)
+
+
+def post(client: openai.OpenAI, body: dict[str, Any]) -> bytes:
+    """One chat completion posted as the harness's live client posts it (the prepared body, raw response)."""
+    response = client.post(COMPLETIONS, body=body, cast_to=httpx2.Response)
+    return response.content
+
+
+class ScriptedTransport:
+    """An httpx2.MockTransport answering with the queued responses, in order: the bare SDK's floor."""
+
+    def __init__(self) -> None:
+        self.queue: deque[bytes] = deque()
+        self.client = sdk_client(http_client=httpx2.Client(transport=httpx2.MockTransport(self._handle)))
+
+    def _handle(self, request: httpx2.Request) -> httpx2.Response:
+        request.read()
+        if not self.queue:
+            return httpx2.Response(500, json={"error": {"message": "script exhausted"}})
+        return httpx2.Response(200, headers={"content-type": "application/json"}, content=self.queue.popleft())
+
+
+def record_plain(path: Path, exchanges: Sequence[Exchange], transport: ScriptedTransport) -> None:
+    """The same traffic as a plain vcrpy cassette: vcrpy (record mode all, default YAML serializer) records
+    the openai SDK posting each body to a MockTransport that answers with the recorded response; so the
+    file holds the requests as the SDK really sends them, headers included."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    transport.queue.extend(e.response for e in exchanges)
+    with vcr.VCR(record_mode="all").use_cassette(str(path)):
+        for exchange in exchanges:
+            post(transport.client, exchange.body)
+    if transport.queue:
+        raise RuntimeError(f"recording {path} left {len(transport.queue)} responses unused")
+
+
+def plain_vcr(body_matching: bool) -> vcr.VCR:
+    if body_matching:
+        return vcr.VCR(record_mode="none", match_on=["method", "path", "body"])
+    return vcr.VCR(record_mode="none")  # method, scheme, host, port, path, query
+
+
+def replay_plain(config: vcr.VCR, path: Path, exchanges: Sequence[Exchange], client: openai.OpenAI) -> float:
+    """Open the plain cassette and post every body through the SDK; each response must be the recorded one."""
+    started = time.perf_counter()
+    with config.use_cassette(str(path)):
+        for number, exchange in enumerate(exchanges):
+            if post(client, exchange.body) != exchange.response:
+                raise WrongResponse(f"{path}: request {number} got another request's response")
+    return time.perf_counter() - started
+
+
+def replay_floor(transport: ScriptedTransport, exchanges: Sequence[Exchange]) -> float:
+    """The bare SDK over a MockTransport: no cassette to open, no vcrpy."""
+    transport.queue.clear()
+    transport.queue.extend(e.response for e in exchanges)
+    started = time.perf_counter()
+    for number, exchange in enumerate(exchanges):
+        if post(transport.client, exchange.body) != exchange.response:
+            raise WrongResponse(f"floor: request {number} got another response")
+    return time.perf_counter() - started
+
+
+def same_completion(a: bytes, b: bytes) -> bool:
+    return bool(json.loads(a) == json.loads(b))
+
+
+# ====================================================================== temporary projects
+
+AGENTS = """\
+# Written by bench/replay.py: the example suite's `chat` agent, talking to the bench's instant stub.
+defaults:
+  model: {{name: {model}, base_url: "{base_url}", max_retries: 0, timeout: 30}}
+  max_steps: 6
+agents:
+  chat:
+    system_file: prompts/memgpt_chat.txt
+    blocks:
+      - {{label: persona, value: "You are a helpful assistant"}}
+      - {{label: human, value: "Name: Bob"}}
+    tools: [send_message, core_memory_append, core_memory_replace]
+"""
+
+PYTEST_INI = """\
+[pytest]
+testpaths = scenarios
+"""
+
+
+def write_project(root: Path, base_url: str) -> Path:
+    """A project at `root` whose `chat` agent talks to `base_url`; returns its agents file."""
+    (root / "prompts").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "prompts" / "memgpt_chat.txt", root / "prompts" / "memgpt_chat.txt")
+    (root / "agents.yaml").write_text(AGENTS.format(model=MODEL, base_url=base_url), encoding="utf-8")
+    (root / "pytest.ini").write_text(PYTEST_INI, encoding="utf-8")
+    return root / "agents.yaml"
+
+
+def write_scenario(path: Path, scenario: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False, width=1000), encoding="utf-8")
+    return path
+
+
+TOPICS = ("gardening", "chess openings", "bread baking", "sailing", "jazz piano", "rock climbing", "astronomy")
+
+
+def conversation(turns: int) -> dict[str, Any]:
+    """A scenario of `turns` user messages to `chat`. The stub answers each with a reply, and every 4th with
+    a memory append first (so the system message changes); every turn checks it ended with a reply."""
+    return {
+        "agent": "chat",
+        "description": f"a {turns}-turn conversation (bench)",
+        "turns": [
+            {
+                "user": f"Message {i + 1}: today I would like to talk about {TOPICS[i % len(TOPICS)]}, part {i // 7}.",
+                "expect": {"stop_reason": "replied"},
+            }
+            for i in range(turns)
+        ],
+        "expect": {"blocks": {"human": {"contains": "Name: Bob"}}},
+    }
+
+
+def small_scenario(number: int) -> dict[str, Any]:
+    """One of the 1000: 1 to 3 turns from a few messages, numbered so that every cassette differs."""
+    messages = [
+        f"Hi, I am user {number}.",
+        f"Please remember that my favourite number is {number % 97}.",
+        f"What should I do about {TOPICS[number % len(TOPICS)]}?",
+    ]
+    turns: list[dict[str, Any]] = [{"user": messages[0], "expect": {"stop_reason": "replied"}}]
+    if number % 3 >= 1:
+        turns.append(
+            {
+                "user": messages[1],
+                "expect": {"tool_calls": ["core_memory_append", "send_message"], "stop_reason": "replied"},
+            }
+        )
+    if number % 3 == 2:
+        turns.append({"user": messages[2]})
+    return {
+        "agent": "chat",
+        "description": f"bench scenario {number}",
+        "turns": turns,
+        "expect": {"blocks": {"persona": "unchanged"}},
+    }

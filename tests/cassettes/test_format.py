@@ -1,0 +1,112 @@
+"""The cassette file format: whatever the traffic, a cassette reads back as exactly what was written,
+keys as it did, and grows linearly with a conversation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from harness.cassettes import format
+from harness.cassettes.keys import Keyer, canonical
+
+URI = "http://127.0.0.1:8088/v1/chat/completions"
+
+texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+messages = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "tool"]), "content": st.one_of(st.none(), texts)},
+    optional={"tool_call_id": st.text(max_size=8), "name": st.text(max_size=8)},
+)
+
+
+@st.composite
+def conversations(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Request bodies as an agent sends them: history grows, the system message changes now and then,
+    settings change rarely, and sometimes a request is not a chat at all."""
+    history: list[dict[str, Any]] = []
+    system = draw(texts)
+    settings: dict[str, Any] = {"model": "m", "temperature": draw(st.sampled_from([0.0, 0.7, 1]))}
+    bodies: list[Any] = []
+    for _ in range(draw(st.integers(1, 6))):
+        move = draw(st.sampled_from(["grow", "grow", "edit", "settings", "repeat", "other"]))
+        if move == "edit":
+            system = draw(texts)
+        elif move == "settings":
+            settings = {**settings, "temperature": draw(st.floats(0, 2, allow_nan=False))}
+            if draw(st.booleans()):
+                settings.pop("model", None)
+        elif move == "other":
+            bodies.append(draw(st.one_of(texts, st.fixed_dictionaries({"input": texts}))))
+            continue
+        if move != "repeat":
+            history += draw(st.lists(messages, max_size=3))
+        bodies.append({**settings, "messages": [{"role": "system", "content": system}, *history]})
+    return bodies
+
+
+def as_vcr(bodies: list[Any]) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "interactions": [
+            {
+                "request": {
+                    "method": "POST",
+                    "uri": URI,
+                    "body": b if isinstance(b, str) else json.dumps(b),
+                    "headers": {"authorization": ["Bearer sk-never-written"]},
+                },
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {"content-type": ["application/json"]},
+                    "body": {"string": json.dumps({"id": i, "choices": []})},
+                },
+            }
+            for i, b in enumerate(bodies)
+        ],
+    }
+
+
+@given(conversations())
+def test_a_cassette_reads_back_exactly_what_was_written(bodies: list[Any]) -> None:
+    text = format.dump(as_vcr(bodies))
+    assert "sk-never-written" not in text  # request headers are never written
+    read = format.parse(text, "c.yaml")
+    assert [canonical(i.request.body) for i in read.interactions] == [canonical(b) for b in bodies]
+    assert [json.loads(i.response["body"]["string"])["id"] for i in read.interactions] == list(range(len(bodies)))
+    assert all(i.response["status"] == {"code": 200, "message": "OK"} for i in read.interactions)
+    # and keys as the bodies did
+    keyer = Keyer()
+    assert [keyer.key("POST", "/v1/chat/completions", i.request.body) for i in read.interactions] == [
+        Keyer().key("POST", "/v1/chat/completions", b) for b in bodies
+    ]
+    # writing what was read gives the same file
+    assert format.dump(format.to_vcr_dict(read)) == text
+
+
+@given(st.lists(texts, min_size=1, max_size=4), texts, texts)
+def test_a_system_message_edit_is_a_splice(lines: list[str], before: str, after: str) -> None:
+    old = {"messages": [{"role": "system", "content": "\n".join([*lines, before])}, {"role": "user", "content": "x"}]}
+    new = {"messages": [{"role": "system", "content": "\n".join([*lines, after])}, {"role": "user", "content": "x"}]}
+    assume(before != after)
+    delta = format.body_delta(old, new)
+    assert format.apply_delta(old, delta) == new
+    assert delta["messages"][0]["edit"] == 0  # only the changed text is stored
+    assert len(delta["messages"][0]["insert"]) <= len(after)
+    assert delta["messages"][-1] == {"same": [1, 1]}
+
+
+def test_a_growing_conversation_grows_the_file_linearly() -> None:
+    def cassette(turns: int) -> int:
+        history: list[dict[str, Any]] = []
+        bodies = []
+        for turn in range(turns):
+            history += [{"role": "user", "content": f"message {turn} " + "words " * 20}]
+            bodies.append({"model": "m", "tools": [{"name": "t", "about": "x" * 500}], "messages": list(history)})
+            history += [{"role": "assistant", "content": f"answer {turn}"}]
+        return len(format.dump(as_vcr(bodies)))
+
+    per_turn_at_50 = (cassette(100) - cassette(50)) / 50
+    per_turn_at_150 = (cassette(200) - cassette(150)) / 50
+    assert per_turn_at_150 < per_turn_at_50 * 1.1  # a turn costs the same late as early

@@ -1,0 +1,89 @@
+"""The replay model answers exactly as the live client did: same request body on the wire, same key,
+same parsed response, without the SDK or vcrpy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cassettes.keys import Keyer
+from harness.cassettes.mode import RecordMode
+from harness.cassettes.recording import RecordingSession
+from harness.cassettes.replay import ReplayCassette, ReplayChatModel
+from harness.errors import CassetteMiss, LLMError
+from harness.llm.chat import chat_request
+from harness.llm.openai_client import OpenAIChatModel
+from harness.llm.settings import ModelSettings, ToolChoice
+from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.schema import tool_from_function
+from tests.fakes import FakeOpenAI, append, completion, reply
+
+TOOLS = [tool_from_function(fn, terminal=name == "send_message").openai_schema() for name, fn in BUILTIN_TOOLS.items()]
+CONVERSATION: list[dict[str, Any]] = [
+    {"role": "system", "content": "You are a test agent.\n<human>Name: Bob</human>"},
+    {"role": "user", "content": "Hi, I am Azin ✨"},
+]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        ModelSettings(name="m", temperature=0.0),
+        ModelSettings(name="m", temperature=0.7, max_tokens=50, seed=3, tool_choice=ToolChoice.AUTO),
+    ],
+    ids=["defaults", "every-setting"],
+)
+@pytest.mark.parametrize("prefix", ["/v1", "/proxy/openai/v1/"])
+def test_recorded_through_the_sdk_replayed_without_it(tmp_path: Path, settings: ModelSettings, prefix: str) -> None:
+    path = tmp_path / "c.yaml"
+    answers = [append("human", "Azin"), reply("Hello Azin"), completion(content="plain text, no tool")]
+    with FakeOpenAI(list(answers)) as server:
+        live_settings = ModelSettings(**{**settings.__dict__, "base_url": server.base_url.replace("/v1", prefix)})
+        live = OpenAIChatModel(live_settings)
+        with RecordingSession(path, RecordMode.ALL).open() as session:
+            recorded = [live.complete(CONVERSATION[: n + 1], TOOLS if n else []) for n in range(len(answers))]
+            session.note_recording(live_settings)
+    sent = [received.body for received in server.received]
+
+    cassette = ReplayCassette(path)
+    model = ReplayChatModel(live_settings, cassette)
+    replayed = [model.complete(CONVERSATION[: n + 1], TOOLS if n else []) for n in range(len(answers))]
+    assert replayed == recorded  # content, tool calls (ids included), model, finish reason, usage
+    # the body the replay model builds is the one the SDK put on the wire, byte for byte as JSON
+    assert [chat_request(live_settings, CONVERSATION[: n + 1], TOOLS if n else []) for n in range(3)] == sent
+    keyer = Keyer()
+    stored = [keyer.key("POST", live_settings.completions_path, i.request.body) for i in cassette.interactions]
+    assert stored == [Keyer().key("POST", live_settings.completions_path, body) for body in sent]
+    assert cassette.unplayed == []
+
+
+def test_a_request_not_recorded_is_a_miss_naming_the_cassette(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    with FakeOpenAI([reply("hi")]) as server:
+        settings = ModelSettings(name="m", base_url=server.base_url)
+        with RecordingSession(path, RecordMode.ALL).open():
+            OpenAIChatModel(settings).complete(CONVERSATION, TOOLS)
+    model = ReplayChatModel(settings, ReplayCassette(path))
+    with pytest.raises(CassetteMiss) as miss:
+        model.complete([*CONVERSATION[:1], {"role": "user", "content": "Hi, I am Azim"}], TOOLS)
+    assert miss.value.cassette == str(path)
+    assert "    -Hi, I am Azin ✨" in miss.value.diff_lines()
+    assert "    +Hi, I am Azim" in miss.value.diff_lines()
+    model.complete(CONVERSATION, TOOLS)  # the recorded one still plays, once
+    with pytest.raises(CassetteMiss):
+        model.complete(CONVERSATION, TOOLS)
+
+
+def test_a_recorded_error_status_replays_as_the_live_error(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "version: 1\ninteractions:\n- request:\n    method: POST\n    uri: http://h/v1/chat/completions\n"
+        '    body: \'{"model": "m", "messages": [], "temperature": 0.0}\'\n'
+        '  response:\n    status: 429\n    body: \'{"error": {"message": "slow down"}}\'\n',
+        encoding="utf-8",
+    )
+    model = ReplayChatModel(ModelSettings(name="m", base_url="http://user:pw@h/v1"), ReplayCassette(path))
+    with pytest.raises(LLMError, match=r"^the model endpoint http://h/v1 answered HTTP 429: .*slow down"):
+        model.complete([], [])
