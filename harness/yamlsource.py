@@ -52,12 +52,19 @@ def load_yaml(path: Path, error: type[UserError] = UserError) -> YamlDocument:
     return parse_yaml(text, str(path), error)
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
+
+
 def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> YamlDocument:
-    """PyYAML builds the data; its node tree (parsed once more) gives the positions and catches the
-    duplicate keys that PyYAML itself silently overwrites."""
+    """One parse: the node tree gives the positions and catches the duplicate keys that PyYAML itself
+    silently overwrites, and the data is constructed from that same tree."""
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _LOADER(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
