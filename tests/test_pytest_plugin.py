@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -287,3 +288,24 @@ def test_the_harness_agent_fixture_records_then_replays_a_python_test(pytester: 
             "  re-record with: pytest --harness-record-mode new test_agent.py::test_saves_name",
         ]
     )
+
+
+def test_harness_run_and_pytest_share_one_cassette_with_the_agents_file_elsewhere(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """The agents file outside pytest's rootdir: `harness record` and `pytest` both look for the cassette
+    beside it, because both build the same Project."""
+    from harness.cli import main
+
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\nharness_agents = ../shared/agents.yaml\n")
+    shared = make_project(pytester.path.parent / "shared")
+    scenario = pytester.path / "scenarios" / "remember.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text(textwrap.dedent(REMEMBER).lstrip(), encoding="utf-8")
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--agents", str(shared.agents), "--base-url", server.base_url, str(scenario)])
+    assert code == 0
+    assert [p.name for p in shared.cassettes.rglob("*.yaml")] == ["remember.yaml"]
+    result = pytester.runpytest("-v")  # replays what `harness record` wrote, offline
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["scenarios/remember.yaml::remember PASSED*"])
