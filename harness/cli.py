@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from harness.cassettes.mode import RecordMode
+
 if TYPE_CHECKING:
     from harness.errors import HarnessError
     from harness.project import Project
@@ -88,14 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("run", help="replay scenarios from their cassettes, offline (the main job)")
     _scenario_options(p, agents_option)
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
-    p.set_defaults(command=_run, mode="none")
+    p.set_defaults(command=_run, mode=RecordMode.NONE)
 
     p = commands.add_parser("record", help="record scenarios' cassettes from a live model endpoint")
     _scenario_options(p, agents_option)
     p.add_argument(
         "--mode",
-        choices=("all", "new"),
-        default="all",
+        choices=(RecordMode.ALL, RecordMode.NEW),
+        type=RecordMode,
+        default=RecordMode.ALL,
         help="all: re-record every exchange (default); new: record only what is missing",
     )
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
@@ -124,7 +127,7 @@ def _project(args: argparse.Namespace) -> Project:
         agents=args.agents,
         cassettes=getattr(args, "cassettes", None),
         state_db=getattr(args, "db", None),
-        record_mode=getattr(args, "mode", "none"),
+        record_mode=getattr(args, "mode", RecordMode.NONE),
         base_url=getattr(args, "base_url", None),
         model_name=getattr(args, "model", None),
     )

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.cassettes.mode import RecordMode
+
 if TYPE_CHECKING:
     from harness.agent import Agent
     from harness.config import AgentSpec
@@ -62,7 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--harness-record-mode",
-        choices=("none", "new", "all"),
+        choices=[mode.value for mode in RecordMode],
         default=None,
         help="none: replay only, never touch the network (default); new: record what is missing; "
         "all: re-record everything",
@@ -100,7 +102,7 @@ def harness_project(config: pytest.Config) -> Project:
     return Project.build(
         agents=config.getoption("harness_agents") or config.getini("harness_agents"),
         cassettes=config.getoption("harness_cassettes") or config.getini("harness_cassettes") or None,
-        record_mode=config.getoption("harness_record_mode") or "none",
+        record_mode=config.getoption("harness_record_mode") or RecordMode.NONE,
         base_url=config.getoption("harness_base_url"),
         model_name=config.getoption("harness_model"),
         relative_to=config.rootpath,
