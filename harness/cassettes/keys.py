@@ -15,8 +15,13 @@ RequestKey = tuple[str, str, str, tuple[str, ...] | None]
 _BIG_PARTS = frozenset({"messages", "tools"})
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Sorted keys, no whitespace, text as is (one encoder, built once: `json.dumps` with options builds
+    a new one per call)."""
+    return _CANONICAL.encode(value)
 
 
 def canonical_body(body: bytes | str | None) -> str:
