@@ -59,6 +59,7 @@ class Variant:
     name: str
     run: Callable[[], list[float]]
     max_runs: int | None = None
+    warmup: bool = True  # False: already warm (its code ran before), and too slow to run untimed
     runs: list[list[float]] = field(default_factory=list)
 
     @property
@@ -75,20 +76,34 @@ class Variant:
         return median([run[index] for run in self.runs])
 
 
+@contextmanager
+def bench_data_frozen() -> Iterator[None]:
+    """The benchmark's own data (traffic, plain cassettes, earlier sections' leftovers) out of the garbage
+    collector's sight while timing: a full collection then costs what it would in a process holding only
+    the code measured, as `harness run` does, instead of also scanning the benchmark's heap."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def interleave(variants: Sequence[Variant], rounds: int, warmup: bool = True) -> None:
     """Run every variant once per round, rotating the order between rounds, so that machine noise (another
     process, a frequency change) lands on all columns alike. A garbage collection before each run keeps
     one variant's garbage from being collected on another's clock. An untimed warm-up round first."""
-    if warmup:
-        for variant in variants:
+    for variant in variants:
+        if warmup and variant.warmup:
             variant.run()
-    for number in range(rounds):
-        shift = number % len(variants)
-        for variant in [*variants[shift:], *variants[:shift]]:
-            if variant.max_runs is not None and len(variant.runs) >= variant.max_runs:
-                continue
-            gc.collect()
-            variant.runs.append(variant.run())
+    with bench_data_frozen():
+        for number in range(rounds):
+            shift = number % len(variants)
+            for variant in [*variants[shift:], *variants[:shift]]:
+                if variant.max_runs is not None and len(variant.runs) >= variant.max_runs:
+                    continue
+                gc.collect()
+                variant.runs.append(variant.run())
 
 
 # ====================================================================== the stub endpoint
@@ -140,11 +155,27 @@ def read_exchanges(path: Path) -> list[Exchange]:
     return exchanges
 
 
-def rewritten_size(path: Path) -> int:
-    """The size of the cassette at `path` as the harness writes cassettes today (`format.dump`): the same
-    interactions, re-serialized (the files in cassettes/ may predate the current format)."""
-    data = cassette_format.parse(path.read_text(encoding="utf-8"), str(path))
-    return len(cassette_format.dump(cassette_format.to_vcr_dict(data)).encode())
+def rewrite(source: Path, destination: Path) -> int:
+    """The cassette at `source` written again by today's `format.dump` (the files in cassettes/ may
+    predate the current format): the same interactions, as `harness record` would write them now.
+    Returns the new file's size."""
+    data = cassette_format.parse(source.read_text(encoding="utf-8"), str(source))
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(cassette_format.dump(cassette_format.to_vcr_dict(data)), encoding="utf-8")
+    return destination.stat().st_size
+
+
+def file_io_seconds(path: Path) -> tuple[float, float]:
+    """Reading (`format.parse`) and writing (`format.dump`, from vcrpy's dict) the cassette at `path`:
+    what recording over it costs besides the requests."""
+    text = path.read_text(encoding="utf-8")
+    started = time.perf_counter()
+    data = cassette_format.parse(text, str(path))
+    parsed = time.perf_counter()
+    vcr_dict = cassette_format.to_vcr_dict(data)
+    converted = time.perf_counter()
+    cassette_format.dump(vcr_dict)
+    return parsed - started, time.perf_counter() - converted
 
 
 def sdk_client(base_url: str = PLAIN_BASE_URL, http_client: httpx2.Client | None = None) -> openai.OpenAI:

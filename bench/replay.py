@@ -1,68 +1,70 @@
 """Benchmark of replay, recording and a big suite: a benchmark, not a test (targets are printed, never asserted).
 
     python bench/replay.py            # full run: about 2-3 minutes on 2 idle cores
-    python bench/replay.py --quick    # smoke run: about 20 s, fewer rounds, the same sections
+    python bench/replay.py --quick    # smoke run, about 20-30 s: fewer rounds, a 100-scenario suite
 
 Run it with the project's venv; paths resolve against the project root, scratch files go to a temp dir.
-Every timing is wall clock (`time.perf_counter`); garbage collection stays on (a gc.collect() runs before
-each timed run, off the clock). What each section measures:
+Timings are wall clock (`time.perf_counter`) with garbage collection on. Every comparison is interleaved:
+one untimed warm-up round, then in each round every variant does the whole job once, the order rotated
+from round to round, so machine noise hits all columns alike; figures are medians over the rounds. Off the
+clock, a gc.collect() runs before each timed run, and the benchmark's own data (traffic, plain cassettes)
+is frozen out of the collector's sight (gc.freeze), so a full collection costs what it would in a process
+that holds only the code measured, as `harness run` does.
 
 1. Example suite replay (X ms/step). Every scenario under scenarios/ replayed from cassettes/ by
    `ScenarioRunner` (record mode none, agents.yaml), exactly as `harness run` does: opening and indexing
-   the cassette, the agent loop, tools and checks are all inside the timing (loading the scenario file is
-   not; section 4 times whole processes). Against the same traffic, each replaying WHOLE cassettes,
-   opening included:
-     (b) plain vcrpy, `match_on=["method", "path", "body"]`, the openai SDK posting the recorded bodies;
-     (c) plain vcrpy with its default matchers (method, scheme, host, port, path, query): every chat
-         request matches every recording, so it simply hands out the recordings in order (a changed
-         request would still get an answer);
-     (d) the bare openai SDK over an httpx2.MockTransport, no vcrpy and nothing to open: the SDK's floor.
-   The plain cassettes are recorded in a temp dir by vcrpy (record mode all, default YAML serializer)
+   the cassette, the agent loop, tools and checks are all on the clock (loading the scenario file is not;
+   section 4 times whole processes). ms/step = suite time / steps (model requests). Columns, each
+   replaying WHOLE cassettes, opening included, of the same traffic:
+     (a)  the harness;
+     (a') the harness on the same cassettes rewritten by today's `format.dump` (a temp copy): what the
+          suite costs once re-recorded, should cassettes/ predate the current format;
+     (b)  plain vcrpy, `match_on=["method", "path", "body"]`, the openai SDK posting the recorded bodies;
+     (c)  plain vcrpy with its default matchers (method, scheme, host, port, path, query): every chat
+          request matches every recording, so it just hands out the recordings in order (it would answer
+          a changed request too);
+     (d)  the bare openai SDK over an httpx2.MockTransport: no vcrpy, nothing to open, the SDK's floor.
+   The plain cassettes are recorded in a temp dir by vcrpy (record mode all, its default YAML serializer)
    around the SDK posting the same bodies to a MockTransport that answers with the recorded responses, so
-   they hold the requests as the SDK really sends them (all its headers). The SDK posts bodies as the
-   harness's live client does (`client.post("/chat/completions", body=..., cast_to=httpx2.Response)`).
+   they hold the requests as the SDK really sends them, all its headers included. The SDK posts a body as
+   the harness's live client does (`client.post("/chat/completions", body=..., cast_to=httpx2.Response)`).
    Every replayed response is compared with the recorded one (a wrong match raises), and every harness
-   run must pass (or xfail) with all its recorded steps played.
-   Interleaving: one untimed warm-up round, then in each round every variant replays the whole suite once,
-   the order rotated from round to round, so machine noise hits all columns alike. ms/step = the median
-   over rounds of (suite time / steps).
+   run must pass (or xfail) having played all its recorded steps.
 
-2. A growing conversation (Y = the 200-turn ms/step). The harness's own `chat` agent (agents.yaml's
-   prompt, blocks and tools) talks for 10 and 200 turns to an instant local stub (bench/stub_server.py: a
-   real HTTP server on 127.0.0.1, in its own process, answering each completion at once, with a reply and
-   on every 4th turn a `core_memory_append` with heartbeat first, so memory, hence the system message,
-   changes). Each request resends the whole history, so requests grow with the conversation. The
-   scenarios are RECORDED through the real harness stack (record mode all, vcrpy, openai SDK), then
-   replayed as in 1 (harness, plain vcrpy body/default, SDK floor), interleaved. Plain vcrpy with body
-   matching costs O(n) body comparisons per request (each failing comparison builds a diff); on the
-   200-turn cassette it runs ONCE, in order, from the start, within a time budget (--vcrpy-budget,
-   0 = the whole cassette, however long), then the rest is estimated from single requests timed at a few
-   later positions (vcrpy compares a request with every earlier recording whatever was played, so one
-   request's cost does not depend on the others). The output says which numbers are measured and which
-   estimated. Per step: an instrumented harness replay timestamps each step (from the agent's creation
-   to the first `on_step`, then between `on_step`s: request building, lookup, parsing, tools, checks)
-   and each `ChatModel.complete` call; the per-step medians over several replays give the ratio of the
-   slowest step to the first.
+2. A growing conversation (Y = the 200-turn harness ms/step). The `chat` agent of agents.yaml (its prompt,
+   blocks and tools) talks for 10 and 200 turns to an instant local stub (bench/stub_server.py: a real
+   HTTP server on 127.0.0.1 in its own process, answering at once: a reply, and on every 4th turn a
+   `core_memory_append` with heartbeat first, so memory, hence the system message, changes). Every request
+   resends the whole history, so requests grow with the conversation. The scenarios are RECORDED through
+   the real harness stack (record mode all: vcrpy, the openai SDK), then replayed by the columns of 1.
+   Plain vcrpy with body matching compares each request with every earlier recording, and each failed
+   comparison builds a diff: on the 200-turn cassette it runs ONCE, in order from the start, within a time
+   budget (--vcrpy-budget; 0 = the whole cassette, however long it takes); the remaining steps are then
+   ESTIMATED from single requests timed at later positions (a request's cost does not depend on what was
+   played before it), through a parabola. The output says what is measured and what is estimated.
+   Per step: instrumented harness replays timestamp each step (from the agent's creation to the first
+   `on_step`, then between `on_step`s: request building, lookup, parsing, tools, checks) and each
+   `ChatModel.complete`; the per-step medians over the runs give the slowest step against the first, also
+   with the collector disabled (what the steps cost by themselves).
 
-3. Recording overhead (Z = the 200-turn overhead). The same conversations (25 and 200 turns) re-recorded
-   through the harness as `harness record` does (ScenarioRunner, record mode all: vcrpy, the openai
-   SDK, writing the cassette) against the instant stub; the cassette already exists, as when re-recording
-   a suite. The model's time is excluded by a baseline: the bare openai SDK (no vcrpy, its own keep-alive
-   client) posting the very same recorded bodies to the same stub, answers checked against the
-   recording. overhead = harness ms/step - baseline ms/step (interleaved, medians).
+3. Recording overhead (Z = the 200-turn overhead). The conversations of 25 and 200 turns re-recorded as
+   `harness record` does (ScenarioRunner, record mode all: vcrpy, the openai SDK, the cassette written
+   over the existing one) against the instant stub. The model's time is excluded by a baseline: the bare
+   openai SDK (no vcrpy, its own keep-alive client) posting the very same recorded bodies to the same
+   stub, its answers checked against the recording. overhead = harness ms/step - baseline ms/step.
+   Reading and writing the cassette file are also timed apart, to show their share.
 
-4. A 1000-scenario suite (A, B). A temp project of 1000 small scenarios (1-3 turns, a few messages,
-   numbered so every cassette differs) with their cassettes, recorded once through the harness against
-   the stub (untimed setup; --quick records 100 and copies them). Timed as whole processes, wall clock,
-   median of a few interleaved repeats after an untimed warm-up: `harness run`, `python -m pytest -q -p
-   no:cacheprovider` and the same with `-n 2` (pytest-xdist), in the temp project. Each must exit 0 with
-   every scenario passed. The subprocesses get a bytecode cache in the temp dir (PYTHONPYCACHEPREFIX;
+4. A 1000-scenario suite (A, B). A temp project of 1000 small scenarios (1-3 turns from a few messages,
+   numbered so that every cassette differs) and their cassettes, recorded once through the harness from
+   the stub (untimed setup; --quick builds 100: 50 recorded and 50 copies). Timed as whole processes,
+   wall clock, after an untimed warm-up on one scenario: `harness run`, `python -m pytest -q -p
+   no:cacheprovider`, and the same with `-n 2` (pytest-xdist), in the temp project. Each must exit 0 with
+   every scenario passed. The subprocesses get a bytecode cache in the temp dir (PYTHONPYCACHEPREFIX:
    this environment sets PYTHONDONTWRITEBYTECODE, which would recompile the harness at every start).
 
 5. Cassette size (C, D): bytes per step of the example suite's cassette files against the plain vcrpy
-   YAML of the same traffic (the cassettes of 1.(b)); the same for the growing conversation at 10 and
-   200 turns (a cassette linear in turns has a flat bytes/step). Also shown: the example cassettes
-   rewritten by the current `format.dump` (the files in cassettes/ may predate the current format).
+   YAML of the same traffic (the cassettes of 1.(b)), and of the same cassettes rewritten as in (a'); the
+   growing conversation at 10 and 200 turns (a cassette linear in turns keeps a flat bytes/step).
 
 The last line sums it up:
     replay X ms/step | 200-turn Y ms/step | record-overhead Z ms/step | 1000 scenarios: run A s, pytest B s |
@@ -72,6 +74,7 @@ The last line sums it up:
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -81,9 +84,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (ROOT, Path(__file__).resolve().parent):
@@ -93,14 +96,14 @@ for _path in (ROOT, Path(__file__).resolve().parent):
 import httpx2  # noqa: E402
 import openai  # noqa: E402
 import vcr  # noqa: E402
-
 from benchlib import (  # noqa: E402
-    PLAIN_BASE_URL,
     Exchange,
     ScriptedTransport,
     Variant,
     WrongResponse,
+    bench_data_frozen,
     conversation,
+    file_io_seconds,
     interleave,
     median,
     ms,
@@ -110,7 +113,7 @@ from benchlib import (  # noqa: E402
     record_plain,
     replay_floor,
     replay_plain,
-    rewritten_size,
+    rewrite,
     same_completion,
     sdk_client,
     small_scenario,
@@ -118,6 +121,8 @@ from benchlib import (  # noqa: E402
     write_project,
     write_scenario,
 )
+
+from harness.cassettes.replay import ReplayCassette  # noqa: E402
 from harness.factory import AgentFactory  # noqa: E402
 from harness.llm.chat import ChatModel, ChatResponse  # noqa: E402
 from harness.project import Project  # noqa: E402
@@ -125,6 +130,7 @@ from harness.scenarios import Scenario, ScenarioResult, ScenarioRunner, load_sce
 from harness.scenarios.discovery import discover  # noqa: E402
 
 HARNESS = "(a) harness"
+REWRITTEN = "(a') harness, rewr."
 BODY = "(b) vcrpy body"
 DEFAULT = "(c) vcrpy default"
 FLOOR = "(d) SDK floor"
@@ -133,31 +139,48 @@ FLOOR = "(d) SDK floor"
 @dataclass(frozen=True)
 class Settings:
     suite_rounds: int
-    conversation_rounds: int
-    vcrpy_budget: float  # seconds of in-order plain vcrpy (body) replay of the 200-turn cassette; 0 = all
-    vcrpy_samples: int
+    talk_rounds: int
+    vcrpy_budget: float  # seconds of in-order plain vcrpy (body) on the 200-turn cassette; 0 = all of it
+    vcrpy_samples: int  # single requests timed after the budget, to estimate the rest (0: no estimate)
     record_rounds: int
     scenarios: int
-    recorded_scenarios: int  # the others are copies
+    recorded_scenarios: int  # the others are copies of these
     cli_repeats: int
 
 
-FULL = Settings(15, 7, 20.0, 3, 5, 1000, 1000, 3)
-QUICK = Settings(3, 2, 2.0, 1, 1, 1000, 100, 1)
+FULL = Settings(
+    suite_rounds=15,
+    talk_rounds=7,
+    vcrpy_budget=20.0,
+    vcrpy_samples=2,
+    record_rounds=5,
+    scenarios=1000,
+    recorded_scenarios=1000,
+    cli_repeats=3,
+)
+QUICK = Settings(
+    suite_rounds=3,
+    talk_rounds=2,
+    vcrpy_budget=1.0,
+    vcrpy_samples=0,
+    record_rounds=1,
+    scenarios=100,
+    recorded_scenarios=50,
+    cli_repeats=1,
+)
 
 
-def target(measured: float, limit: float, unit: str, text: str = "<=") -> str:
-    verdict = "met" if measured <= limit else "MISSED"
-    return f"target {text} {limit:g} {unit}: {verdict}"
+def target(measured: float, limit: float, unit: str, shown: str | None = None) -> str:
+    return f"target <= {shown or f'{limit:g}'} {unit}: {'met' if measured <= limit else 'MISSED'}"
 
 
 def check_run(result: ScenarioResult, steps: int | None = None) -> None:
-    """A harness run the benchmark can count: it passed (or xfailed), replayed or recorded everything."""
+    """A harness run the benchmark can count: passed (or xfailed), every recorded step played."""
     problems: list[str] = []
     if not result.ok:
         problems.append(f"outcome {result.outcome}")
     if getattr(result, "stale", None) or getattr(result, "error", None):
-        problems.append("stale cassette or error")
+        problems.append("a stale cassette or an error")
     if getattr(result, "unplayed", None):
         problems.append(f"unplayed interactions {result.unplayed}")
     if steps is not None and result.steps != steps:
@@ -167,7 +190,7 @@ def check_run(result: ScenarioResult, steps: int | None = None) -> None:
 
 
 def timed_runs(runner: ScenarioRunner, items: Sequence[tuple[Scenario, int | None]]) -> list[float]:
-    """`runner.run` on each scenario, each on the clock alone (the result is checked off the clock)."""
+    """`runner.run` on each scenario, each timed alone (its result is checked off the clock)."""
     times: list[float] = []
     for scenario, steps in items:
         started = time.perf_counter()
@@ -177,19 +200,23 @@ def timed_runs(runner: ScenarioRunner, items: Sequence[tuple[Scenario, int | Non
     return times
 
 
-def variant_table(variants: Sequence[Variant], steps: int, reference: Variant, indent: str = "  ") -> list[str]:
+def variant_table(variants: Sequence[Variant], steps: int, indent: str = "  ") -> list[str]:
+    reference = variants[0]
     lines = [
         f"{indent}{'variant':<20} {'ms/step':>8} {'ms total':>9} {'ms/step min..max':>17} {'x (a)':>6} {'runs':>4}"
     ]
     for variant in variants:
         per_step = [total / steps for total in variant.totals]
         spread = f"{ms(min(per_step))}..{ms(max(per_step))}"
-        ratio = variant.total / reference.total
         lines.append(
             f"{indent}{variant.name:<20} {ms(variant.total / steps):>8} {ms(variant.total, 1):>9} {spread:>17} "
-            f"{ratio:>6.1f} {len(variant.runs):>4}"
+            f"{variant.total / reference.total:>6.1f} {len(variant.runs):>4}"
         )
     return lines
+
+
+def request_kb(body: dict[str, Any]) -> float:
+    return len(json.dumps(body).encode()) / 1000
 
 
 # ====================================================================== 1. the example suite
@@ -216,21 +243,34 @@ class SuiteResult:
     plain_bytes: int
 
 
-def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport) -> SuiteResult:
-    print("== 1. Example suite: scenarios/ replayed from cassettes/ (whole cassettes, opening included)")
-    project = Project.build(agents=ROOT / "agents.yaml", relative_to=ROOT)
+def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cassettes: Path) -> SuiteResult:
+    project = Project.build(agents=ROOT / "agents.yaml", cassettes=cassettes, relative_to=ROOT)
+    where = project.cassettes_dir.resolve()
+    shown = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where
+    print(f"== 1. Example suite: scenarios/ replayed from {shown}/ (whole cassettes, opening included)")
     runner = ScenarioRunner(AgentFactory(project))
+    rewritten_dir = tmp / "suite-rewritten"
+    rewritten = Project.build(agents=ROOT / "agents.yaml", cassettes=rewritten_dir, relative_to=ROOT)
+    rewritten_runner = ScenarioRunner(AgentFactory(rewritten))
     items: list[SuiteItem] = []
+    rewritten_bytes = 0
     for path in discover([project.scenarios_dir]):
         scenario = load_scenario(path)
         cassette = runner.cassette_path(scenario)
-        shown = path.relative_to(ROOT)
         if not cassette.exists():
-            print(f"  skipped {shown}: no cassette at {cassette}")
+            print(f"  skipped {path.relative_to(ROOT)}: no cassette at {cassette}")
             continue
-        exchanges = read_exchanges(cassette)
-        check_run(runner.run(scenario), len(exchanges))  # replays as recorded, before anything is timed
-        plain = tmp / "suite-vcrpy" / cassette.relative_to(project.cassettes_dir)
+        relative = cassette.relative_to(project.cassettes_dir)
+        try:
+            exchanges = read_exchanges(cassette)
+            size = rewrite(cassette, rewritten_dir / relative)
+            for each in (runner, rewritten_runner):  # both must replay it all, before anything is timed
+                check_run(each.run(scenario), len(exchanges))
+        except Exception as exc:  # e.g. a cassette caught mid-rewrite, or a scenario edited since recording
+            print(f"  skipped {path.relative_to(ROOT)}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            continue
+        rewritten_bytes += size
+        plain = tmp / "suite-vcrpy" / relative
         record_plain(plain, exchanges, transport)
         items.append(SuiteItem(scenario, cassette, exchanges, plain))
     steps = sum(item.steps for item in items)
@@ -239,33 +279,42 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport) -> 
 
     client = sdk_client()
     body_vcr, default_vcr = plain_vcr(body_matching=True), plain_vcr(body_matching=False)
+    scenarios = [(item.scenario, item.steps) for item in items]
     variants = [
-        Variant(HARNESS, lambda: timed_runs(runner, [(item.scenario, item.steps) for item in items])),
+        Variant(HARNESS, lambda: timed_runs(runner, scenarios)),
+        Variant(REWRITTEN, lambda: timed_runs(rewritten_runner, scenarios)),
         Variant(BODY, lambda: [replay_plain(body_vcr, i.plain, i.exchanges, client) for i in items]),
         Variant(DEFAULT, lambda: [replay_plain(default_vcr, i.plain, i.exchanges, client) for i in items]),
         Variant(FLOOR, lambda: [replay_floor(transport, i.exchanges) for i in items]),
     ]
     interleave(variants, settings.suite_rounds)
-    harness = variants[0]
     print(f"  {len(items)} scenarios, {steps} steps; {settings.suite_rounds} interleaved rounds (+1 warm-up)")
-    print("\n".join(variant_table(variants, steps, harness)))
-    width = max(len(str(item.scenario.path.relative_to(ROOT))) for item in items)
-    header = "".join(f" {v.name[:3]:>7}" for v in variants)
+    print("\n".join(variant_table(variants, steps)))
+    names = [str(item.scenario.path.relative_to(ROOT)) for item in items]
+    width = max(len(name) for name in names)
+    header = "".join(f" {v.name.split()[0]:>7}" for v in variants)
     print(f"    {'per scenario, ms/step':<{width}} steps{header}")
-    for index, item in enumerate(items):
+    for index, (name, item) in enumerate(zip(names, items, strict=True)):
         cells = "".join(f" {ms(v.part(index) / item.steps):>7}" for v in variants)
-        print(f"    {item.scenario.path.relative_to(ROOT)!s:<{width}} {item.steps:>5}{cells}")
-    x = harness.total / steps
-    print(f"  (a) harness {ms(x)} ms/step, cassette open included ({target(x * 1000, 0.3, 'ms/step')})")
+        print(f"    {name:<{width}} {item.steps:>5}{cells}")
+    opened = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for item in items:
+            ReplayCassette(item.cassette)
+        opened.append(time.perf_counter() - started)
+    x, x_rewritten = variants[0].total / steps, variants[1].total / steps
     print(
-        "  (c) needs no body to match: it hands out recordings in order, so it would also answer a changed "
-        "request; (d) opens nothing."
+        f"  (a) {ms(x)} ms/step, cassette open included ({target(x * 1000, 0.3, 'ms/step')}); opening the "
+        f"cassettes alone (ReplayCassette) {ms(median(opened) / steps)} ms/step; (a') {ms(x_rewritten)} ms/step"
     )
-    print()
+    print("  (c) matches no body: it hands out the recordings in order; (d) opens nothing.")
     cassette_bytes = sum(item.cassette.stat().st_size for item in items)
-    rewritten = sum(rewritten_size(item.cassette) for item in items)
     plain_bytes = sum(item.plain.stat().st_size for item in items)
-    return SuiteResult({v.name: v.total / steps for v in variants}, steps, cassette_bytes, rewritten, plain_bytes)
+    others = [p for p in project.cassettes_dir.rglob("*.yaml") if p not in {item.cassette for item in items}]
+    if others:
+        print(f"  not counted in the sizes: {len(others)} other file(s) in cassettes/ ({others[0]}, ...)")
+    return SuiteResult({v.name: v.total / steps for v in variants}, steps, cassette_bytes, rewritten_bytes, plain_bytes)
 
 
 # ====================================================================== 2. the growing conversation
@@ -273,7 +322,7 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport) -> 
 
 @dataclass
 class Talk:
-    """A recorded conversation of `turns` turns in the bench project."""
+    """A conversation of `turns` turns recorded in the bench project, and its plain vcrpy twin."""
 
     turns: int
     scenario: Scenario
@@ -293,14 +342,42 @@ class TalkResult:
     ms_per_step: dict[str, float]
     harness_bytes: int
     plain_bytes: int
-    notes: list[str] = field(default_factory=list)
+    slowest_over_first: float | None = None
+
+
+def record_talks(
+    url: str, tmp: Path, transport: ScriptedTransport, sizes: Sequence[int], plain_sizes: Sequence[int]
+) -> tuple[Path, list[Talk]]:
+    """The bench project, and a conversation per size recorded through the harness from the stub (and as a
+    plain vcrpy cassette, for the sizes in `plain_sizes`)."""
+    root = tmp / "talk"
+    agents = write_project(root, url)
+    recorder = ScenarioRunner(AgentFactory(Project.build(agents=agents, record_mode="all")))
+    talks: list[Talk] = []
+    for turns in sizes:
+        scenario = load_scenario(write_scenario(root / "scenarios" / f"talk-{turns}.yaml", conversation(turns)))
+        result = recorder.run(scenario)
+        check_run(result)
+        cassette = recorder.cassette_path(scenario)
+        exchanges = read_exchanges(cassette)
+        if len(exchanges) != result.steps:
+            raise RuntimeError(f"{cassette}: {len(exchanges)} interactions for {result.steps} steps")
+        plain = tmp / "talk-vcrpy" / f"talk-{turns}.yaml"
+        if turns in plain_sizes:
+            record_plain(plain, exchanges, transport)
+        talks.append(Talk(turns, scenario, cassette, exchanges, plain))
+    return agents, talks
 
 
 class StepClock:
-    """An AgentFactory whose agents timestamp their steps: the agent's creation, each `on_step`, and the
-    duration of each `ChatModel.complete`."""
+    """A runner whose agents timestamp their steps (the agent's creation, then each `on_step`), time each
+    `ChatModel.complete`, and note the garbage collections landing on each step."""
 
     def __init__(self, project: Project) -> None:
+        self.marks: list[float] = []
+        self.completes: list[float] = []
+        self.collections: dict[int, list[tuple[int, float]]] = {}  # step -> (generation, seconds)
+        self._collecting: float | None = None
         clock = self
 
         class TimedModel:
@@ -322,57 +399,94 @@ class StepClock:
                 clock.marks.append(time.perf_counter())
                 return agent
 
-        self.marks: list[float] = []
-        self.completes: list[float] = []
         self.runner = ScenarioRunner(TimedFactory(project), on_step=lambda step: self.marks.append(time.perf_counter()))
 
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._collecting = time.perf_counter()
+        elif self._collecting is not None and self.marks:  # a collection during step len(marks) - 1
+            step = len(self.marks) - 1
+            self.collections.setdefault(step, []).append(
+                (int(info["generation"]), time.perf_counter() - self._collecting)
+            )
+
     def run(self, talk: Talk) -> tuple[list[float], list[float]]:
+        """Seconds of each step, and of each `complete` call."""
         self.marks.clear()
         self.completes.clear()
-        check_run(self.runner.run(talk.scenario), talk.steps)
-        steps = [b - a for a, b in zip(self.marks, self.marks[1:], strict=False)]
-        return steps, list(self.completes)
+        self.collections.clear()
+        gc.callbacks.append(self._on_gc)
+        try:
+            result = self.runner.run(talk.scenario)
+        finally:
+            gc.callbacks.remove(self._on_gc)
+        check_run(result, talk.steps)
+        return [b - a for a, b in zip(self.marks, self.marks[1:], strict=False)], list(self.completes)
 
 
-def per_step_report(clock: StepClock, talk: Talk, runs: int) -> tuple[list[str], float]:
-    """Per-step medians over `runs` instrumented replays: the slowest step against the first."""
-    step_runs: list[list[float]] = []
-    complete_runs: list[list[float]] = []
+def per_step_report(project: Project, talk: Talk, runs: int) -> tuple[list[str], float]:
+    """Per-step medians over instrumented replays: the slowest step against the first."""
+    clock = StepClock(project)
+    tables: dict[str, list[list[float]]] = {"step": [], "complete()": [], "step, no gc": []}
+    collections: list[dict[int, list[tuple[int, float]]]] = []
     clock.run(talk)  # warm-up
-    for _ in range(runs):
-        steps, completes = clock.run(talk)
-        step_runs.append(steps)
-        complete_runs.append(completes)
+    with bench_data_frozen():
+        for _ in range(runs):
+            gc.collect()
+            steps, completes = clock.run(talk)
+            tables["step"].append(steps)
+            tables["complete()"].append(completes)
+            collections.append(dict(clock.collections))
+        gc.disable()  # the same steps with no collection landing on them
+        try:
+            for _ in range(runs):
+                gc.collect()
+                tables["step, no gc"].append(clock.run(talk)[0])
+        finally:
+            gc.enable()
     lines: list[str] = []
-    ratio = 0.0
-    for label, table in (("step", step_runs), ("complete()", complete_runs)):
+    ratios: dict[str, float] = {}
+    for label, table in tables.items():
         medians = [median([run[i] for run in table]) for i in range(len(table[0]))]
         slowest = max(range(len(medians)), key=medians.__getitem__)
-        worst_single = max(max(run) for run in table)
         tail = medians[-max(1, len(medians) // 10) :]
-        this_ratio = medians[slowest] / medians[0]
-        if label == "step":
-            ratio = this_ratio
+        ratios[label] = medians[slowest] / medians[0]
         lines.append(
-            f"    {label:<10} first {ms(medians[0], 3)} ms, median {ms(median(medians), 3)}, last tenth "
-            f"{ms(median(tail), 3)}, slowest step {slowest + 1} {ms(medians[slowest], 3)} ms "
-            f"-> slowest/first {this_ratio:.2f}; worst single step of any run {ms(worst_single, 3)} ms"
+            f"    {label:<11} first {ms(medians[0], 3)} ms, median {ms(median(medians), 3)}, last tenth "
+            f"{ms(median(tail), 3)}, slowest: step {slowest + 1} {ms(medians[slowest], 3)} ms -> slowest/first "
+            f"{ratios[label]:.2f} (worst single step of any run {ms(max(max(run) for run in table), 3)} ms)"
         )
-    return lines, ratio
+        if label == "step":
+            lines.append(f"    {'':<11} {gc_note(collections, slowest)}")
+    return lines, ratios["step"]
+
+
+def gc_note(collections: Sequence[dict[int, list[tuple[int, float]]]], step: int) -> str:
+    """What the collector did during `step` in each run, and during all steps."""
+    landed = [sum(seconds for _, seconds in run.get(step, [])) for run in collections]
+    generations = sorted({generation for run in collections for generation, _ in run.get(step, [])})
+    per_run = [sum(seconds for events in run.values() for _, seconds in events) for run in collections]
+    count = median([sum(len(events) for events in run.values()) for run in collections])
+    if not generations:
+        return f"no garbage collection on step {step + 1}; {count:.0f} collections per run, {ms(median(per_run))} ms"
+    return (
+        f"on step {step + 1}, garbage collection (generation {'/'.join(map(str, generations))}) took a median "
+        f"{ms(median(landed), 3)} ms; all steps: {count:.0f} collections per run, {ms(median(per_run))} ms in all"
+    )
 
 
 @dataclass
 class Budgeted:
-    seconds: float  # measured (open + the requests replayed in order)
-    measured_steps: int
-    estimated_total: float | None  # open + every request, the unmeasured ones interpolated
-    samples: dict[int, float]
+    """Plain vcrpy (body matching) on a long cassette: one in-order run within a budget, maybe an estimate."""
+
     open_seconds: float
+    measured_seconds: float  # open + the requests replayed in order
+    measured_steps: int
+    samples: dict[int, float]  # position -> seconds of one request there
+    estimated_total: float | None  # open + every request, the unmeasured ones interpolated
 
 
 def budgeted_body_replay(talk: Talk, client: openai.OpenAI, budget: float, samples: int) -> Budgeted:
-    """Plain vcrpy (body matching) on the whole cassette, once: in order until `budget` seconds (0: no
-    budget), then single requests at a few later positions to estimate the rest."""
     config = plain_vcr(body_matching=True)
     per_request: list[float] = []
     sampled: dict[int, float] = {}
@@ -384,78 +498,76 @@ def budgeted_body_replay(talk: Talk, client: openai.OpenAI, budget: float, sampl
                 break
             before = time.perf_counter()
             if post(client, exchange.body) != exchange.response:
-                raise WrongResponse(f"{talk.plain}: request {len(per_request)} got another response")
+                raise WrongResponse(f"{talk.plain}: request {len(per_request)} got another request's response")
             per_request.append(time.perf_counter() - before)
         measured = time.perf_counter() - started
         done, n = len(per_request), talk.steps
-        if done < n:
-            positions = sorted({done + round((n - 1 - done) * (k + 1) / samples) for k in range(samples)})
-            for position in positions:
-                before = time.perf_counter()
-                if post(client, talk.exchanges[position].body) != talk.exchanges[position].response:
-                    raise WrongResponse(f"{talk.plain}: request {position} got another response")
-                sampled[position] = time.perf_counter() - before
-    if done == n:
-        return Budgeted(measured, done, None, sampled, opened)
-    anchors = [(done - 1, median(per_request[-5:])), *sorted(sampled.items())]
-    rest = 0.0
-    for position in range(done, n):
-        for (x0, y0), (x1, y1) in zip(anchors, anchors[1:], strict=False):
-            if x0 <= position <= x1:
-                rest += y0 + (y1 - y0) * (position - x0) / (x1 - x0)
-                break
-    return Budgeted(measured, done, opened + sum(per_request) + rest, sampled, opened)
+        positions = sorted({done + round((n - 1 - done) * (k + 1) / samples) for k in range(samples)})
+        for position in positions if done < n else []:
+            before = time.perf_counter()
+            if post(client, talk.exchanges[position].body) != talk.exchanges[position].response:
+                raise WrongResponse(f"{talk.plain}: request {position} got another request's response")
+            sampled[position] = time.perf_counter() - before
+    estimate = None
+    if sampled:
+        anchors = [(done - 1, median(per_request[-5:])), *sorted(sampled.items())]
+        estimate = opened + sum(per_request) + sum(interpolate(anchors, p) for p in range(done, n))
+    return Budgeted(opened, measured, done, sampled, estimate)
 
 
-def open_times(talk: Talk, body_vcr: vcr.VCR, repeats: int) -> tuple[float, float]:
-    """Opening alone: the harness's ReplayCassette, and vcrpy's use_cassette (enter and exit, no request)."""
-    from harness.cassettes.replay import ReplayCassette
-
-    harness: list[float] = []
-    plain: list[float] = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        ReplayCassette(talk.cassette)
-        harness.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        with body_vcr.use_cassette(str(talk.plain)):
-            pass
-        plain.append(time.perf_counter() - started)
-    return median(harness), median(plain)
+def interpolate(points: Sequence[tuple[int, float]], x: int) -> float:
+    """Through the three points nearest `x` a parabola (a request's cost grows with its position times the
+    size of the bodies compared, both linear in the position); through two, a line."""
+    if len(points) > 3:
+        points = sorted(points, key=lambda point: abs(point[0] - x))[:3]
+    total = 0.0
+    for i, (xi, yi) in enumerate(points):
+        term = yi
+        for j, (xj, _) in enumerate(points):
+            if j != i:
+                term *= (x - xj) / (xi - xj)
+        total += term
+    return total
 
 
-def record_talks(url: str, tmp: Path, transport: ScriptedTransport, sizes: Sequence[int]) -> tuple[Path, list[Talk]]:
-    """The bench project, and one conversation per size recorded through the harness from the stub."""
-    root = tmp / "talk"
-    agents = write_project(root, url)
-    recorder = ScenarioRunner(AgentFactory(Project.build(agents=agents, record_mode="all")))
-    talks: list[Talk] = []
-    for turns in sizes:
-        scenario = load_scenario(write_scenario(root / "scenarios" / f"talk-{turns}.yaml", conversation(turns)))
-        result = recorder.run(scenario)
-        check_run(result)
-        cassette = recorder.cassette_path(scenario)
-        exchanges = read_exchanges(cassette)
-        if len(exchanges) != result.steps:
-            raise RuntimeError(f"{cassette}: {len(exchanges)} interactions for {result.steps} steps")
-        plain = tmp / "talk-vcrpy" / f"talk-{turns}.yaml"
-        record_plain(plain, exchanges, transport)
-        talks.append(Talk(turns, scenario, cassette, exchanges, plain))
-    return agents, talks
+def budgeted_lines(result: Budgeted, talk: Talk, harness_seconds: float, budget: float) -> list[str]:
+    n = talk.steps
+    if result.measured_steps == n:
+        return [
+            f"    {BODY:<20} {ms(result.measured_seconds / n):>8} {ms(result.measured_seconds, 1):>9} "
+            f"{'(one run)':>17} {result.measured_seconds / harness_seconds:>6.1f}    1   the whole cassette, once"
+        ]
+    lines = [
+        f"    {BODY:<20} one in-order run within a {budget:g} s budget: steps 1-{result.measured_steps} of {n}, "
+        f"{ms(result.measured_seconds / result.measured_steps)} ms/step (open {ms(result.open_seconds, 0)} ms "
+        "included); later steps cost more"
+    ]
+    if result.estimated_total is not None:
+        sampled = ", ".join(f"step {p + 1} {ms(s, 0)} ms" for p, s in result.samples.items())
+        lines.append(
+            f"    {'':<20} ESTIMATED whole cassette: {ms(result.estimated_total / n)} ms/step, "
+            f"~{result.estimated_total:.0f} s ({result.estimated_total / harness_seconds:.0f}x (a)), from single "
+            f"requests timed at {sampled} (a parabola through them; likely low: on a 100-turn cassette timed whole "
+            "it came out ~20% under)"
+        )
+    lines.append(f"    {'':<20} (--vcrpy-budget 0 times the whole cassette)")
+    return lines
 
 
-def bench_talk(settings: Settings, agents: Path, talks: Sequence[Talk], transport: ScriptedTransport) -> dict[int, TalkResult]:
+def bench_talk(
+    settings: Settings, agents: Path, talks: Sequence[Talk], transport: ScriptedTransport
+) -> dict[int, TalkResult]:
     print("== 2. Growing conversation: agents.yaml's `chat` agent and the instant stub, recorded, then replayed")
     project = Project.build(agents=agents)
     runner = ScenarioRunner(AgentFactory(project))
     client = sdk_client()
     body_vcr, default_vcr = plain_vcr(body_matching=True), plain_vcr(body_matching=False)
     results: dict[int, TalkResult] = {}
+    longest = max(talk.turns for talk in talks)
     for talk in talks:
-        last_kb = len(post_size(talk.exchanges[-1].body)) / 1000
         print(
-            f"  {talk.turns} turns: {talk.steps} steps, the last request {last_kb:.1f} KB "
-            f"(the first {len(post_size(talk.exchanges[0].body)) / 1000:.1f} KB)"
+            f"  {talk.turns} turns: {talk.steps} steps, requests from {request_kb(talk.exchanges[0].body):.1f} "
+            f"to {request_kb(talk.exchanges[-1].body):.1f} KB; {settings.talk_rounds} interleaved rounds (+1 warm-up)"
         )
         big = talk.turns >= 100
 
@@ -471,59 +583,51 @@ def bench_talk(settings: Settings, agents: Path, talks: Sequence[Talk], transpor
         def floor(t: Talk = talk) -> list[float]:
             return [replay_floor(transport, t.exchanges)]
 
-        variants = [Variant(HARNESS, harness), Variant(DEFAULT, default, max_runs=3 if big else None)]
+        variants = [Variant(HARNESS, harness)]
+        if big:  # (b) is timed apart below; (c) is slow: warm from the short conversation, first rounds only
+            slow_runs = max(1, min(3, settings.talk_rounds - 1))
+            variants.append(Variant(DEFAULT, default, max_runs=slow_runs, warmup=False))
+        else:
+            variants += [Variant(BODY, body), Variant(DEFAULT, default)]
         variants.append(Variant(FLOOR, floor))
-        if not big:
-            variants.insert(1, Variant(BODY, body))
-        interleave(variants, settings.conversation_rounds)
-        print("\n".join(variant_table(variants, talk.steps, variants[0], indent="    ")))
+        interleave(variants, settings.talk_rounds)
+        print("\n".join(variant_table(variants, talk.steps, indent="    ")))
         per_step = {v.name: v.total / talk.steps for v in variants}
-        notes: list[str] = []
         if big:
             budgeted = budgeted_body_replay(talk, client, settings.vcrpy_budget, settings.vcrpy_samples)
-            ratio = budgeted.seconds / variants[0].total
-            if budgeted.estimated_total is None:
-                per_step[BODY] = budgeted.seconds / talk.steps
-                print(
-                    f"    {BODY:<20} {ms(budgeted.seconds / talk.steps):>8} {ms(budgeted.seconds, 1):>9} "
-                    f"{'(one run)':>17} {ratio:>6.1f}    1  whole cassette, timed once"
-                )
-            else:
-                prefix = budgeted.seconds / budgeted.measured_steps
-                estimate = budgeted.estimated_total / talk.steps
-                sampled = ", ".join(f"step {p + 1}: {ms(s, 0)} ms" for p, s in budgeted.samples.items())
-                print(
-                    f"    {BODY:<20} timed once within a {settings.vcrpy_budget:g} s budget: steps 1-"
-                    f"{budgeted.measured_steps} of {talk.steps} in order, {ms(prefix)} ms/step (open "
-                    f"{ms(budgeted.open_seconds, 0)} ms included)"
-                )
-                print(
-                    f"    {'':<20} ESTIMATED whole cassette {ms(estimate)} ms/step (~{budgeted.estimated_total:.0f} s; "
-                    f"the rest interpolated from single requests: {sampled}); --vcrpy-budget 0 times it whole"
-                )
-                notes.append(f"vcrpy body at {talk.turns} turns: estimated")
-        opened = open_times(talk, body_vcr, 1 if big else 3)
-        print(f"    cassette open alone: harness {ms(opened[0])} ms, plain vcrpy {ms(opened[1])} ms")
-        if talk.turns == max(t.turns for t in talks):
-            clock = StepClock(project)
-            lines, ratio = per_step_report(clock, talk, settings.conversation_rounds)
-            print(f"    per step, harness replay (medians of {settings.conversation_rounds} instrumented runs):")
+            if budgeted.measured_steps == talk.steps:
+                per_step[BODY] = budgeted.measured_seconds / talk.steps
+            print("\n".join(budgeted_lines(budgeted, talk, variants[0].total, settings.vcrpy_budget)))
+        harness_open, plain_open = open_seconds(talk, body_vcr)
+        print(
+            f"    opening alone: harness ReplayCassette {ms(harness_open)} ms ({ms(harness_open / talk.steps, 3)} "
+            f"ms/step), plain vcrpy use_cassette {ms(plain_open)} ms"
+        )
+        result = TalkResult(talk.turns, talk.steps, per_step, talk.cassette.stat().st_size, talk.plain.stat().st_size)
+        if talk.turns == longest:
+            lines, result.slowest_over_first = per_step_report(project, talk, settings.talk_rounds)
+            print(f"    per step, harness replay, medians of {settings.talk_rounds} instrumented runs:")
             print("\n".join(lines))
             y = per_step[HARNESS]
             print(
-                f"    (a) {ms(y)} ms/step ({target(y * 1000, 0.5, 'ms/step')}); slowest/first step {ratio:.2f} "
-                f"({target(ratio, 3, 'x the first')})"
+                f"    (a) {ms(y)} ms/step ({target(y * 1000, 0.5, 'ms/step')}); slowest step / first step "
+                f"{result.slowest_over_first:.2f} ({target(result.slowest_over_first, 3, 'x')})"
             )
-            notes.append(f"slowest/first {ratio:.2f}")
-        results[talk.turns] = TalkResult(
-            talk.turns, talk.steps, per_step, talk.cassette.stat().st_size, talk.plain.stat().st_size, notes
-        )
-    print()
+        results[talk.turns] = result
     return results
 
 
-def post_size(body: dict[str, Any]) -> bytes:
-    return json.dumps(body).encode()
+def open_seconds(talk: Talk, config: vcr.VCR) -> tuple[float, float]:
+    """Opening alone: the harness's ReplayCassette (median of 5), vcrpy's use_cassette entered and left."""
+    harness: list[float] = []
+    for _ in range(5):
+        started = time.perf_counter()
+        ReplayCassette(talk.cassette)
+        harness.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    with config.use_cassette(str(talk.plain)):
+        pass
+    return median(harness), time.perf_counter() - started
 
 
 # ====================================================================== 3. recording overhead
@@ -533,8 +637,10 @@ def post_size(body: dict[str, Any]) -> bytes:
 class RecordResult:
     turns: int
     steps: int
-    harness: float  # ms/step
+    harness: float  # seconds per step
     baseline: float
+    file_read: float
+    file_write: float
 
     @property
     def overhead(self) -> float:
@@ -542,16 +648,18 @@ class RecordResult:
 
 
 def bench_recording(settings: Settings, url: str, agents: Path, talks: Sequence[Talk]) -> dict[int, RecordResult]:
-    print("== 3. Recording overhead: `harness record` (mode all) against the instant stub, minus the bare SDK")
+    print("== 3. Recording overhead: `harness record` (mode all) from the instant stub, minus the bare SDK's time")
     recorder = ScenarioRunner(AgentFactory(Project.build(agents=agents, record_mode="all")))
     client = sdk_client(url, http_client=openai.DefaultHttpxClient())
     results: dict[int, RecordResult] = {}
-    print(f"  {'turns':>5} {'steps':>5} | {'harness':>8} {'baseline':>8} {'overhead':>8}  ms/step | rounds")
+    print(
+        f"  {'turns':>5} {'steps':>5} | {'harness':>8} {'baseline':>8} {'overhead':>8} | of which file: "
+        f"{'read':>5} {'write':>6} | ms/step, {settings.record_rounds} interleaved rounds (a warm-up first)"
+    )
     for talk in talks:
-        answers: list[bytes] = []
 
         def baseline(t: Talk = talk) -> list[float]:
-            answers.clear()
+            answers: list[bytes] = []
             started = time.perf_counter()
             for exchange in t.exchanges:
                 answers.append(post(client, exchange.body))
@@ -565,22 +673,25 @@ def bench_recording(settings: Settings, url: str, agents: Path, talks: Sequence[
             return timed_runs(recorder, [(t.scenario, t.steps)])
 
         variants = [Variant("harness record", harness), Variant("SDK baseline", baseline)]
-        interleave(variants, settings.record_rounds)
-        result = RecordResult(
-            talk.turns, talk.steps, variants[0].total / talk.steps, variants[1].total / talk.steps
-        )
+        interleave(variants, settings.record_rounds, warmup=talk is talks[0])  # the first size warms both up
+        io = [file_io_seconds(talk.cassette) for _ in range(min(3, settings.record_rounds))]
+        read, write = median([r for r, _ in io]), median([w for _, w in io])
+        n = talk.steps
+        result = RecordResult(talk.turns, n, variants[0].total / n, variants[1].total / n, read / n, write / n)
         results[talk.turns] = result
         print(
-            f"  {talk.turns:>5} {talk.steps:>5} | {ms(result.harness):>8} {ms(result.baseline):>8} "
-            f"{ms(result.overhead):>8}          | {settings.record_rounds}"
+            f"  {talk.turns:>5} {n:>5} | {ms(result.harness):>8} {ms(result.baseline):>8} {ms(result.overhead):>8} |"
+            f" {'':>14}{ms(result.file_read):>5} {ms(result.file_write):>6} |"
         )
     z = results[max(results)].overhead
-    print(f"  overhead at {max(results)} turns {ms(z)} ms/step ({target(z * 1000, 2, 'ms/step')})")
-    print()
+    print(
+        f"  overhead at {max(results)} turns {ms(z)} ms/step ({target(z * 1000, 2, 'ms/step')}); file read = "
+        "format.parse of the existing cassette, write = format.dump, each timed apart"
+    )
     return results
 
 
-# ====================================================================== 4. 1000 scenarios
+# ====================================================================== 4. a big suite
 
 
 @dataclass
@@ -589,34 +700,33 @@ class ManyResult:
     seconds: dict[str, float]
 
 
-def build_many(settings: Settings, url: str, root: Path) -> int:
+def build_many(settings: Settings, url: str, root: Path) -> None:
     """The project of small scenarios, recorded through the harness (copies beyond `recorded_scenarios`)."""
     agents = write_project(root, url)
     recorder = ScenarioRunner(AgentFactory(Project.build(agents=agents, record_mode="all")))
     started = time.perf_counter()
     steps = 0
-    paths = [root / "scenarios" / f"group{n // 100:02d}" / f"s{n:04d}.yaml" for n in range(settings.scenarios)]
+    scenarios, cassettes = root / "scenarios", root / "cassettes"
+    paths = [scenarios / f"group{n // 100:02d}" / f"s{n:04d}.yaml" for n in range(settings.scenarios)]
     for number, path in enumerate(paths):
         if number < settings.recorded_scenarios:
             result = recorder.run(load_scenario(write_scenario(path, small_scenario(number))))
             check_run(result)
             steps += result.steps
-        else:
-            source = paths[number % settings.recorded_scenarios]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, path)
-            cassette = root / "cassettes" / path.relative_to(root / "scenarios")
-            cassette.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(root / "cassettes" / source.relative_to(root / "scenarios"), cassette)
+            continue
+        source = paths[number % settings.recorded_scenarios]
+        for folder in (scenarios, cassettes):
+            (folder / path.relative_to(scenarios)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(folder / source.relative_to(scenarios), folder / path.relative_to(scenarios))
     copies = settings.scenarios - settings.recorded_scenarios
     print(
-        f"  setup: {settings.recorded_scenarios} scenarios ({steps} steps) recorded through the harness in "
-        f"{time.perf_counter() - started:.1f} s" + (f", {copies} copies of them" if copies else "")
+        f"  setup (untimed): {settings.recorded_scenarios} scenarios ({steps} steps) recorded through the harness "
+        f"in {time.perf_counter() - started:.1f} s" + (f", and {copies} copies of them" if copies else "")
     )
-    return settings.scenarios
 
 
 def run_command(command: Sequence[str], cwd: Path, env: dict[str, str], expected: int) -> float:
+    """Wall seconds of the command; it must exit 0 having passed `expected` scenarios."""
     started = time.perf_counter()
     process = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
@@ -624,27 +734,28 @@ def run_command(command: Sequence[str], cwd: Path, env: dict[str, str], expected
     passed = [int(n) for n in re.findall(r"(\d+) passed", output)]
     if process.returncode != 0 or not passed or passed[-1] != expected:
         raise RuntimeError(
-            f"{' '.join(command)} in {cwd}: exit {process.returncode}, passed {passed} of {expected}\n{output[-3000:]}"
+            f"{' '.join(command)} in {cwd}: exit {process.returncode}, passed {passed}, expected {expected}\n"
+            f"{output[-3000:]}"
         )
     return seconds
 
 
 def bench_many(settings: Settings, url: str, tmp: Path) -> ManyResult:
-    print(f"== 4. {settings.scenarios}-scenario suite: whole processes, wall clock, in a temp project")
+    count = settings.scenarios
+    print(f"== 4. A {count}-scenario suite: whole processes, wall clock, in a temp project")
     root = tmp / "many"
-    count = build_many(settings, url, root)
+    build_many(settings, url, root)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     python = sys.executable
-    harness = str(Path(python).parent / "harness")
     pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     commands = {
-        "harness run": [harness, "run"],
+        "harness run": [str(Path(python).parent / "harness"), "run"],
         "pytest -q": pytest,
         "pytest -q -n 2": [*pytest, "-n", "2"],
     }
     one = str(Path("scenarios") / "group00" / "s0000.yaml")
-    for command in commands.values():  # warm-up on one scenario: imports, bytecode cache
+    for command in commands.values():  # warm-up on one scenario: imports, the bytecode cache
         run_command([*command, one], root, env, 1)
 
     def variant(name: str, command: list[str]) -> Variant:
@@ -654,14 +765,13 @@ def bench_many(settings: Settings, url: str, tmp: Path) -> ManyResult:
     interleave(variants, settings.cli_repeats, warmup=False)
     for v in variants:
         runs = ", ".join(f"{t:.2f}" for t in v.totals)
-        print(f"  {v.name:<15} {v.total:>6.2f} s   (runs: {runs})")
+        print(f"  {v.name:<15} {v.total:>6.2f} s   (median of {len(v.runs)}: {runs})")
     run_s, pytest_s, xdist_s = (v.total for v in variants)
+    scale = " (the targets are for 1000)" if count != 1000 else ""
     print(
-        f"  harness run {target(run_s, 2, 's')}; pytest -q {target(pytest_s, 4, 's')}; "
-        f"pytest -n 2 {'not slower than' if xdist_s <= pytest_s else 'SLOWER than'} pytest "
-        f"({xdist_s / pytest_s:.2f}x)"
+        f"  harness run {target(run_s, 2, 's')}; pytest -q {target(pytest_s, 4, 's')}; pytest -n 2 "
+        f"{'not slower than' if xdist_s <= pytest_s else 'SLOWER than'} pytest ({xdist_s / pytest_s:.2f}x){scale}"
     )
-    print()
     return ManyResult(count, {v.name: v.total for v in variants})
 
 
@@ -673,29 +783,42 @@ def bench_sizes(suite: SuiteResult | None, talks: dict[int, TalkResult] | None) 
     c = d = float("nan")
     if suite is not None:
         c, d = suite.cassette_bytes / suite.steps, suite.plain_bytes / suite.steps
+        rewritten = suite.rewritten_bytes / suite.steps
         print(
-            f"  example suite: cassettes/ {c:.0f} bytes/step, plain vcrpy {d:.0f} (ratio {c / d:.2f}; "
-            f"target <= 0.33: {'met' if c <= d / 3 else 'MISSED'}); rewritten by today's format.dump "
-            f"{suite.rewritten_bytes / suite.steps:.0f} bytes/step (ratio {suite.rewritten_bytes / suite.plain_bytes:.2f})"
+            f"  example suite: the cassette files {c:.0f} bytes/step, plain vcrpy {d:.0f}: ratio {c / d:.3f} "
+            f"({target(c / d, 1 / 3, 'of vcrpy', '1/3')}); rewritten by today's format.dump {rewritten:.0f}: "
+            f"ratio {rewritten / d:.3f}"
         )
     if talks:
         for turns, talk in sorted(talks.items()):
             print(
-                f"  {turns:>3}-turn conversation: harness {talk.harness_bytes / talk.steps:.0f} bytes/step, plain vcrpy "
-                f"{talk.plain_bytes / talk.steps:.0f} (ratio {talk.harness_bytes / talk.plain_bytes:.3f})"
+                f"  {turns:>3}-turn conversation: harness {talk.harness_bytes / talk.steps:>5.0f} bytes/step, "
+                f"plain vcrpy {talk.plain_bytes / talk.steps:>6.0f}: ratio {talk.harness_bytes / talk.plain_bytes:.3f}"
             )
-        first, last = min(talks), max(talks)
-        growth = (talks[last].harness_bytes / talks[last].steps) / (talks[first].harness_bytes / talks[first].steps)
-        plain_growth = (talks[last].plain_bytes / talks[last].steps) / (talks[first].plain_bytes / talks[first].steps)
+        first, last = talks[min(talks)], talks[max(talks)]
+
+        def growth(size: Any) -> float:
+            return float((size(last) / last.steps) / (size(first) / first.steps))
+
         print(
-            f"  bytes/step from {first} to {last} turns: harness x{growth:.2f}, plain vcrpy x{plain_growth:.2f} "
-            "(x1 = linear in turns)"
+            f"  bytes/step from {first.turns} to {last.turns} turns: harness x{growth(lambda t: t.harness_bytes):.2f}, "
+            f"plain vcrpy x{growth(lambda t: t.plain_bytes):.2f} (x1.00 = linear in turns)"
         )
     print()
     return c, d
 
 
 # ====================================================================== main
+
+T = TypeVar("T")
+
+
+def timed_section(section: Callable[[], T]) -> T:
+    started = time.perf_counter()
+    result = section()
+    print(f"  (this section took {time.perf_counter() - started:.0f} s)")
+    print()
+    return result
 
 
 def summary(
@@ -723,52 +846,64 @@ def summary(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run (~20 s): fewer rounds, 100 recorded scenarios")
-    parser.add_argument("--sections", default="1,2,3,4,5", help="which sections to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer rounds, a 100-scenario suite")
     parser.add_argument(
-        "--vcrpy-budget", type=float, help="seconds of in-order plain vcrpy (body) on the 200-turn cassette; 0 = all"
+        "--sections",
+        default="1,2,3,4,5",
+        help="sections to run, e.g. 1,5 (default: all); 5 reports the sizes of what 1 and 2 built, and needs 1",
+    )
+    parser.add_argument(
+        "--vcrpy-budget",
+        type=float,
+        metavar="SECONDS",
+        help="plain vcrpy (body matching) on the 200-turn cassette: seconds of in-order replay before the rest "
+        "is estimated; 0 = replay it whole (very long). Default 20, --quick 1",
+    )
+    parser.add_argument(
+        "--cassettes", type=Path, default=ROOT / "cassettes", metavar="DIR", help="the example suite's cassettes"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (its path is printed)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     if args.vcrpy_budget is not None:
-        settings = Settings(**{**settings.__dict__, "vcrpy_budget": args.vcrpy_budget})
+        settings = replace(settings, vcrpy_budget=args.vcrpy_budget)
     sections = {int(s) for s in args.sections.split(",") if s.strip()}
 
-    load = os.getloadavg()
     print(
         f"bench/replay.py{' --quick' if args.quick else ''}: python {sys.version.split()[0]}, openai "
         f"{openai.__version__}, httpx2 {httpx2.__version__}, vcrpy {vcr.__version__}; {os.cpu_count()} CPUs, "
-        f"load average {load[0]:.2f} (other work on the cores inflates every column)"
+        f"load average {os.getloadavg()[0]:.2f} (other work on the cores inflates every column)"
     )
     print()
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="bench-replay-"))
     suite = talks = records = many = None
+    sizes = (float("nan"), float("nan"))
     try:
         transport = ScriptedTransport()
-        if 1 in sections or 5 in sections:
-            suite = bench_suite(settings, tmp, transport)
-        if sections & {2, 3, 4, 5}:
+        if sections & {1, 5}:
+            suite = timed_section(lambda: bench_suite(settings, tmp, transport, args.cassettes))
+        if sections & {2, 3, 4}:
             with stub_server() as url:
-                if sections & {2, 3, 5}:
-                    sizes = (10, 25, 200)
-                    agents, recorded = record_talks(url, tmp, transport, sizes)
-                    if 2 in sections or 5 in sections:
-                        talks = bench_talk(settings, agents, [t for t in recorded if t.turns in (10, 200)], transport)
+                if sections & {2, 3}:
+                    agents, recorded = record_talks(url, tmp, transport, (10, 25, 200), plain_sizes=(10, 200))
+                    if 2 in sections:
+                        two = [t for t in recorded if t.turns in (10, 200)]
+                        talks = timed_section(lambda: bench_talk(settings, agents, two, transport))
                     if 3 in sections:
-                        records = bench_recording(settings, url, agents, [t for t in recorded if t.turns in (25, 200)])
+                        three = [t for t in recorded if t.turns in (25, 200)]
+                        records = timed_section(lambda: bench_recording(settings, url, agents, three))
                 if 4 in sections:
-                    many = bench_many(settings, url, tmp)
-        sizes_cd = bench_sizes(suite, talks) if 5 in sections else (float("nan"), float("nan"))
+                    many = timed_section(lambda: bench_many(settings, url, tmp))
+        if 5 in sections:
+            sizes = bench_sizes(suite, talks)
     finally:
         if args.keep:
             print(f"temp dir kept: {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    load = os.getloadavg()
-    print(f"total {time.perf_counter() - started:.0f} s; load average now {load[0]:.2f}")
-    print(summary(suite, talks, records, many, sizes_cd))
+    print(f"total {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
+    print(summary(suite, talks, records, many, sizes))
     return 0
 
 
