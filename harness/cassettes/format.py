@@ -49,6 +49,9 @@ class RecordedRequest:
     uri: str
     body: Any  # decoded JSON, or text for a body that is not JSON
     headers: dict[str, Any] = field(default_factory=dict)
+    # The canonical JSON of each message of a chat body, built as the body is: a reused message's text
+    # is reused too, so keying a whole cassette encodes each distinct message once.
+    message_texts: list[str] | None = None
 
 
 @dataclass
@@ -74,18 +77,16 @@ def parse(text: str, name: str) -> CassetteData:
             raise ValueError("no `interactions` list")
         metadata = data.get("metadata") or {}
         previous: Any = None
+        texts: list[str] | None = None
         interactions: list[Interaction] = []
         for number, item in enumerate(data["interactions"]):
             try:
                 request, response = item["request"], item["response"]
-                body = _read_body(request.get("body"), previous)
-                response = _read_response(response)
-                interactions.append(
-                    Interaction(
-                        RecordedRequest(request["method"], request["uri"], body, request.get("headers") or {}),
-                        response,
-                    )
-                )
+                stored = request.get("body")
+                body = _read_body(stored, previous)
+                texts = _message_texts(stored, body, texts)
+                recorded = RecordedRequest(request["method"], request["uri"], body, request.get("headers") or {}, texts)
+                interactions.append(Interaction(recorded, _read_response(response)))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 raise ValueError(f"interaction {number}: {type(exc).__name__}: {exc}") from None
             previous = body
@@ -158,6 +159,26 @@ def _read_body(stored: Any, previous: Any) -> Any:
     raise ValueError(f"a request body must be text or a delta, not {type(stored).__name__}")
 
 
+def _message_texts(stored: Any, body: Any, previous: list[str] | None) -> list[str] | None:
+    """The canonical text of each message of `body`, reusing the previous request's where a delta did."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return None
+    messages = body["messages"]
+    if not (isinstance(stored, dict) and "delta" in stored and previous is not None):
+        return [canonical(m) for m in messages]
+    items = json.loads(stored["delta"]).get("messages")
+    if items is None:
+        return previous
+    texts: list[str] = []
+    for item in items:
+        if isinstance(item, dict) and "same" in item:
+            first, last = item["same"]
+            texts += previous[first : last + 1]
+        else:
+            texts.append(canonical(messages[len(texts)]))
+    return texts
+
+
 def _read_response(stored: Any) -> dict[str, Any]:
     """vcrpy's response dict from the compact form this module writes (or from vcrpy's own)."""
     if not isinstance(stored, dict):
@@ -212,42 +233,119 @@ def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, An
 # ------------------------------------------------------------------ writing
 
 
-def body_delta(
-    previous: dict[str, Any],
-    body: dict[str, Any],
-    encoded_before: list[str] | None = None,
-    encoded_now: list[str] | None = None,
-) -> dict[str, Any]:
-    """What `apply_delta(previous, ...)` needs to rebuild `body`. The canonical forms of both bodies'
-    messages may be passed in, so a writer encodes each request's messages once."""
+def body_delta(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """What `apply_delta(previous, ...)` needs to rebuild `body`."""
+    return _body_delta(previous, body, [canonical(m) for m in previous["messages"]])[0]
+
+
+def _body_delta(
+    previous: dict[str, Any], body: dict[str, Any], texts_before: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The delta, and the canonical texts of `body`'s messages (the next request's `texts_before`).
+
+    Messages are matched where an agent's history keeps them (the next one of the run matched before,
+    or the same position) by equality, which `_strict_loads` makes exact, and their texts reused; only
+    other messages are encoded, and looked for anywhere by their text. So a long conversation is
+    written in time linear in its length."""
     delta: dict[str, Any] = {}
-    changed = {k: v for k, v in body.items() if k != "messages" and (k not in previous or previous[k] != v)}
+    changed = {k: v for k, v in body.items() if k != "messages" and (k not in previous or not _same(previous[k], v))}
     if changed:
         delta["set"] = changed
     gone = [k for k in previous if k not in body]
     if gone:
         delta["unset"] = gone
     before = previous["messages"]
-    if encoded_before is None:
-        encoded_before = [canonical(m) for m in before]
-    if encoded_now is None:
-        encoded_now = [canonical(m) for m in body["messages"]]
-    first_seen: dict[str, int] = {}
-    for index, text in enumerate(encoded_before):
-        first_seen.setdefault(text, index)
+    messages = body["messages"]
+    first_seen: dict[str, int] | None = None
     items: list[Any] = []
-    for position, (message, text) in enumerate(zip(body["messages"], encoded_now, strict=True)):
-        last = items[-1]["same"] if items and isinstance(items[-1], dict) and "same" in items[-1] else None
-        if last is not None and last[1] + 1 < len(before) and encoded_before[last[1] + 1] == text:
-            last[1] += 1
-        elif text in first_seen:
-            items.append({"same": [first_seen[text], first_seen[text]]})
+    texts: list[str] = []
+    position = 0
+    while position < len(messages):
+        message = messages[position]
+        run = items[-1]["same"] if items and isinstance(items[-1], dict) and "same" in items[-1] else None
+        start = None
+        if run is not None and run[1] + 1 < len(before) and _same(before[run[1] + 1], message):
+            start = run[1] + 1
+        elif position < len(before) and _same(before[position], message):
+            start = position
+            run = None
+        if start is not None:
+            length = _common_run(before, start, messages, position)
+            if run is not None:
+                run[1] += length
+            else:
+                items.append({"same": [start, start + length - 1]})
+            texts += texts_before[start : start + length]
+            position += length
+            continue
+        text = canonical(message)
+        texts.append(text)
+        if first_seen is None:
+            first_seen = {}
+            for index, other in enumerate(texts_before):
+                first_seen.setdefault(other, index)
+        found = first_seen.get(text)
+        if found is not None:
+            items.append({"same": [found, found]})
         elif position < len(before) and _spliceable(before[position], message):
             items.append(_splice(position, before[position]["content"], message["content"]))
         else:
             items.append(message)
+        position += 1
     delta["messages"] = items
-    return delta
+    return delta, texts
+
+
+def _common_run(before: list[Any], start: int, messages: list[Any], position: int) -> int:
+    """How many messages from `messages[position]` on equal those from `before[start]` on (at least the
+    first does). Whole slices are compared at C speed: the longest run first, then halving."""
+    low, high = 1, min(len(before) - start, len(messages) - position)
+    if _same(before[start : start + high], messages[position : position + high]):
+        return high
+    high -= 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _same(before[start : start + middle], messages[position : position + middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON, given values from `_strict_loads` (both ways round: `True == 1` in Python, but a
+    strict 1 refuses True)."""
+    return bool(a == b and b == a)
+
+
+class _StrictInt(int):
+    """A JSON integer that equals only integers: never True, never 1.0."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _StrictInt and int(self) == int(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = int.__hash__
+
+
+class _StrictFloat(float):
+    """A JSON number with a fraction or exponent that equals only the same number written the same way
+    (so 0.0 is not -0.0, and 1.0 is not 1)."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _StrictFloat and float.__repr__(self) == float.__repr__(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = float.__hash__
+
+
+def _strict_loads(text: str) -> Any:
+    """JSON whose values compare equal exactly when their canonical JSON is equal (they encode as usual)."""
+    return json.loads(text, parse_int=_StrictInt, parse_float=_StrictFloat)
 
 
 def _spliceable(old: Any, new: Any) -> bool:
@@ -316,30 +414,42 @@ _Dumper.add_representer(str, _str_representer)
 def dump(data: dict[str, Any]) -> str:
     """vcrpy's cassette dict (`interactions` of request/response dicts, `version`, `metadata`) as text.
 
-    Request bodies may be given raw (text) or decoded; each is written whole or as a delta from the one
-    before it, whichever the rule above says."""
+    Request bodies may be given raw (text), decoded, or as this format's deltas; each is written whole or
+    as a delta from the one before it, whichever the rule above says."""
     out = {key: data[key] for key in ORDER if key in data}
     written: list[dict[str, Any]] = []
     previous: Any = None
-    encoded_previous: list[str] = []
+    texts: list[str] = []
     for interaction in data.get("interactions", []):
         request = dict(interaction["request"])
         request.pop("headers", None)  # nothing in them is needed to replay, and some would be secret
-        body = _read_body(request.get("body"), previous)
-        encoded: list[str] = []
-        if isinstance(body, dict) and _chat(body):
-            encoded = [canonical(m) for m in body["messages"]]
+        body = _read_strict_body(request.get("body"), previous)
         if isinstance(previous, dict) and isinstance(body, dict) and _chat(previous) and _chat(body):
-            request["body"] = {"delta": layout(body_delta(previous, body, encoded_previous, encoded))}
+            delta, texts = _body_delta(previous, body, texts)
+            request["body"] = {"delta": layout(delta)}
         elif isinstance(body, dict):
+            texts = [canonical(m) for m in body["messages"]] if _chat(body) else []
             request["body"] = layout(body)
         else:
             request["body"] = body
-        previous, encoded_previous = body, encoded
+        previous = body
         written.append({"request": request, "response": _compact_response(interaction["response"])})
     if "interactions" in out:
         out["interactions"] = written
     return yaml.dump(out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def _read_strict_body(stored: Any, previous: Any) -> Any:
+    if isinstance(stored, dict) and "delta" in stored:
+        return _read_body(stored, previous)
+    if not isinstance(stored, str | bytes):
+        stored = json.dumps(stored)  # decoded already: decode again, strictly
+    if isinstance(stored, bytes):
+        stored = stored.decode("utf-8", "replace")
+    try:
+        return _strict_loads(stored)
+    except ValueError:
+        return stored
 
 
 def _compact_response(response: dict[str, Any]) -> dict[str, Any]:

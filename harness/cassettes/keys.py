@@ -64,11 +64,16 @@ class Keyer:
         self._encoded[id(value)] = (value, text)
         return text
 
-    def key(self, method: str, path: str, body: Any) -> RequestKey:
-        """`body` is decoded JSON (or text, for a body that is not JSON)."""
+    def key(self, method: str, path: str, body: Any, message_texts: list[str] | None = None) -> RequestKey:
+        """`body` is decoded JSON (or text, for a body that is not JSON); `message_texts`, when known, are
+        the canonical texts of its messages (a cassette reader builds them as it goes)."""
         if isinstance(body, dict):
             messages = body.get("messages")
             if isinstance(messages, list):
+                if message_texts is not None:
+                    settings = canonical({k: v for k, v in body.items() if k not in _BIG_PARTS})
+                    tools = self._encode(body["tools"]) if "tools" in body else ""
+                    return (method.upper(), path, f"{settings}\n{tools}", tuple(message_texts))
                 # The big parts (messages, tool schemas) are encoded once per object; the small settings
                 # are encoded together. Equal keys <=> equal canonical bodies still holds: every part is
                 # canonical JSON and the parts are told apart by position.

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.cassettes.diff import nearest_recorded
-from harness.cassettes.format import CassetteData, Interaction, parse
+from harness.cassettes.format import CassetteData, parse
 from harness.cassettes.keys import Keyer, RequestKey
 from harness.errors import CassetteError, CassetteMiss, LLMError, MissedRequest
 from harness.llm.chat import ChatResponse, chat_request, parse_completion
@@ -22,27 +22,38 @@ from harness.llm.settings import ModelSettings, without_credentials
 
 
 class ReplayCassette:
-    """A cassette open for replay: every recorded request indexed by key, each response played once."""
+    """A cassette open for replay: every recorded request indexed by key, each response played once.
+
+    Only the keys and the responses are kept: the recorded request bodies are read again from the file
+    text when a miss needs the nearest one, so a long cassette leaves few objects for the garbage
+    collector to walk during the run."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.exists = path.exists()
+        self._text = ""
         data = CassetteData([])
         if self.exists:
             try:
-                text = path.read_text(encoding="utf-8")
+                self._text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise CassetteError(f"{path} is not a readable cassette ({type(exc).__name__}: {exc})") from None
-            data = parse(text, str(path))
-        self.interactions: list[Interaction] = data.interactions
+            data = parse(self._text, str(path))
         self.metadata = data.metadata
-        self.played = [False] * len(self.interactions)
-        self.keyer = Keyer()
+        self.responses = [interaction.response for interaction in data.interactions]
+        self.played = [False] * len(self.responses)
         self._index: dict[RequestKey, list[int]] = {}
-        for position, interaction in enumerate(self.interactions):
+        recorded = Keyer()
+        for position, interaction in enumerate(data.interactions):
             request = interaction.request
-            key = self.keyer.key(request.method, urlsplit(request.uri).path, request.body)
+            path_part = urlsplit(request.uri).path
+            key = recorded.key(request.method, path_part, request.body, request.message_texts)
             self._index.setdefault(key, []).append(position)
+        self.keyer = Keyer()  # for the requests replayed: their messages are other objects
+
+    def recorded_bodies(self) -> list[Any]:
+        """Every recorded request body, decoded (read again from the file)."""
+        return [i.request.body for i in parse(self._text, str(self.path)).interactions] if self._text else []
 
     @property
     def unplayed(self) -> list[int]:
@@ -62,9 +73,8 @@ class ReplayCassette:
         for position in self._index.get(self.keyer.key(method, path, body), ()):
             if not self.played[position]:
                 self.played[position] = True
-                return self.interactions[position].response
-        recorded = [interaction.request.body for interaction in self.interactions]
-        nearest = nearest_recorded(recorded, self.played, body)
+                return self.responses[position]
+        nearest = nearest_recorded(self.recorded_bodies(), self.played, body)
         raise CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
 
 

@@ -78,9 +78,13 @@ def test_a_cassette_reads_back_exactly_what_was_written(bodies: list[Any]) -> No
     assert all(i.response["status"] == {"code": 200, "message": "OK"} for i in read.interactions)
     # and keys as the bodies did
     keyer = Keyer()
-    assert [keyer.key("POST", "/v1/chat/completions", i.request.body) for i in read.interactions] == [
-        Keyer().key("POST", "/v1/chat/completions", b) for b in bodies
+    expected = [Keyer().key("POST", "/v1/chat/completions", b) for b in bodies]
+    assert [keyer.key("POST", "/v1/chat/completions", i.request.body) for i in read.interactions] == expected
+    # the texts the reader builds along the way key the same
+    with_texts = [
+        Keyer().key("POST", "/v1/chat/completions", i.request.body, i.request.message_texts) for i in read.interactions
     ]
+    assert with_texts == expected
     # writing what was read gives the same file
     assert format.dump(format.to_vcr_dict(read)) == text
 

@@ -367,7 +367,7 @@ def test_nearest_recorded_prefers_the_most_similar_request(
     project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
 ) -> None:
     cassette = ReplayCassette(cassette_of(project))
-    bodies = [i.request.body for i in cassette.interactions]
+    bodies = cassette.recorded_bodies()
     second = json.loads(json.dumps(bodies[1]))
     second["messages"][1]["content"] = "Hi! My name is Azim."
     found = nearest_recorded(bodies, cassette.played, second)

@@ -54,7 +54,7 @@ def test_recorded_through_the_sdk_replayed_without_it(tmp_path: Path, settings: 
     # the body the replay model builds is the one the SDK put on the wire, byte for byte as JSON
     assert [chat_request(live_settings, CONVERSATION[: n + 1], TOOLS if n else []) for n in range(3)] == sent
     keyer = Keyer()
-    stored = [keyer.key("POST", live_settings.completions_path, i.request.body) for i in cassette.interactions]
+    stored = [keyer.key("POST", live_settings.completions_path, body) for body in cassette.recorded_bodies()]
     assert stored == [Keyer().key("POST", live_settings.completions_path, body) for body in sent]
     assert cassette.unplayed == []
 
