@@ -15,7 +15,8 @@ first request of a cassette is stored whole, and each later one as what changed 
         ]}
 
 with `"set": {...}` for top-level keys that changed (model settings, tools) and `"unset": [...]` for keys
-that went away. Bodies are JSON laid out one message (or tool) per line inside literal YAML blocks: few
+that went away. A request's `method` is written only when it is not POST, a response's `status` only when
+it is not 200, its headers only when they say more than "this is JSON", and request headers never. Bodies are JSON laid out one message (or tool) per line inside literal YAML blocks: few
 YAML nodes to parse (libyaml reads them fast), and a re-recording diffs message by message. Responses are
 one JSON line each. Cassettes written before this format (every body whole) load unchanged.
 
@@ -39,6 +40,9 @@ from harness.errors import CassetteError
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ORDER = ("metadata", "version", "interactions")
+# Left out when they are what (almost) every chat-completion exchange has: a POST answered 200 OK.
+DEFAULT_METHOD = "POST"
+DEFAULT_STATUS = 200
 # Characters YAML reads as line breaks or markers inside a block scalar: kept escaped in the JSON we write.
 _YAML_UNSAFE = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029", "\ufeff": "\\ufeff"}
 
@@ -85,7 +89,8 @@ def parse(text: str, name: str) -> CassetteData:
                 stored = request.get("body")
                 body = _read_body(stored, previous)
                 texts = _message_texts(stored, body, texts)
-                recorded = RecordedRequest(request["method"], request["uri"], body, request.get("headers") or {}, texts)
+                method = request.get("method", DEFAULT_METHOD)
+                recorded = RecordedRequest(method, request["uri"], body, request.get("headers") or {}, texts)
                 interactions.append(Interaction(recorded, _read_response(response)))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 raise ValueError(f"interaction {number}: {type(exc).__name__}: {exc}") from None
@@ -183,7 +188,7 @@ def _read_response(stored: Any) -> dict[str, Any]:
     """vcrpy's response dict from the compact form this module writes (or from vcrpy's own)."""
     if not isinstance(stored, dict):
         raise ValueError("a response must be a mapping")
-    status = stored.get("status")
+    status = stored.get("status", DEFAULT_STATUS)
     body = stored.get("body")
     if isinstance(status, int) and not isinstance(status, bool):
         status = {"code": status, "message": _reason(status)}
@@ -423,6 +428,8 @@ def dump(data: dict[str, Any]) -> str:
     for interaction in data.get("interactions", []):
         request = dict(interaction["request"])
         request.pop("headers", None)  # nothing in them is needed to replay, and some would be secret
+        if request.get("method") == DEFAULT_METHOD:
+            del request["method"]
         body = _read_strict_body(request.get("body"), previous)
         if isinstance(previous, dict) and isinstance(body, dict) and _chat(previous) and _chat(body):
             delta, texts = _body_delta(previous, body, texts)
@@ -459,6 +466,8 @@ def _compact_response(response: dict[str, Any]) -> dict[str, Any]:
     status = out.get("status")
     if isinstance(status, dict) and status.get("message") == _reason(status.get("code", 0)):
         out["status"] = status["code"]
+    if out.get("status") == DEFAULT_STATUS:
+        del out["status"]
     stored = out.get("body")
     if isinstance(stored, dict) and set(stored) == {"string"} and isinstance(stored["string"], str):
         text = stored["string"]

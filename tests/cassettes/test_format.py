@@ -114,3 +114,20 @@ def test_a_growing_conversation_grows_the_file_linearly() -> None:
     per_turn_at_50 = (cassette(100) - cassette(50)) / 50
     per_turn_at_150 = (cassette(200) - cassette(150)) / 50
     assert per_turn_at_150 < per_turn_at_50 * 1.1  # a turn costs the same late as early
+
+
+def test_defaults_are_left_out_and_read_back() -> None:
+    data = as_vcr([{"messages": []}, "plain text body"])
+    data["interactions"][1]["request"]["method"] = "GET"
+    data["interactions"][1]["response"]["status"] = {"code": 503, "message": "Service Unavailable"}
+    data["interactions"][1]["response"]["headers"] = {"content-type": ["text/plain"]}
+    data["interactions"][1]["response"]["body"] = {"string": "busy"}
+    text = format.dump(data)
+    assert text.count("method:") == 1 and "method: GET" in text  # POST is not written
+    assert text.count("status:") == 1 and "status: 503" in text  # 200 is not written
+    first, second = format.parse(text, "c.yaml").interactions
+    assert (first.request.method, first.response["status"]) == ("POST", {"code": 200, "message": "OK"})
+    assert first.response["headers"] == {"content-type": ["application/json"]}
+    assert (second.request.method, second.response["status"]["code"]) == ("GET", 503)
+    assert second.response["headers"] == {"content-type": ["text/plain"]}
+    assert second.response["body"] == {"string": "busy"}
