@@ -16,12 +16,15 @@ first request of a cassette is stored whole, and each later one as what changed 
 
 with `"set": {...}` for top-level keys that changed (model settings, tools) and `"unset": [...]` for keys
 that went away. A request's `method` is written only when it is not POST, a response's `status` only when
-it is not 200, its headers only when they say more than "this is JSON", and request headers never. Bodies are JSON laid out one message (or tool) per line inside literal YAML blocks: few
-YAML nodes to parse (libyaml reads them fast), and a re-recording diffs message by message. Responses are
-one JSON line each. Cassettes written before this format (every body whole) load unchanged.
+it is not 200, its headers only when they say more than "this is JSON", and request headers never.
 
-Reading builds every request body as decoded JSON, sharing the message objects a delta reuses, so keying
-a long cassette costs one encoding per distinct message (see `keys.Keyer`).
+Bodies are JSON laid out one message (or tool) per line inside literal YAML blocks: few YAML nodes to
+parse (libyaml reads them fast), and a re-recording diffs message by message. Responses are one JSON
+line each. Cassettes written before this format (every body whole, vcrpy's own layout) load unchanged.
+
+Reading builds every request body as decoded JSON, sharing the message objects a delta reuses, and the
+canonical text of each message likewise, so keying a long cassette encodes each distinct message once;
+writing matches an agent's history by exact equality, so it too is linear in the conversation.
 """
 
 from __future__ import annotations
