@@ -129,32 +129,41 @@ def _shown(path: Path) -> Path:
 
 
 class ScenarioFile(pytest.File):
+    """A scenario file: one item, named after the file. Nothing is read while collecting, so collection
+    stays cheap (pytest-xdist collects in every worker); the file is read when its item is set up."""
+
     def collect(self) -> Iterator[pytest.Item]:
-        from harness.scenarios.model import load_scenario
-
-        runner = _runner(self.config)
-        scenario = load_scenario(_shown(self.path))
-        runner.spec_for(scenario)
-        item = ScenarioItem.from_parent(self, name=self.path.stem, scenario=scenario)
+        item = ScenarioItem.from_parent(self, name=self.path.stem)
         item.add_marker(pytest.mark.harness_scenario)
-        if scenario.xfail is not None:
-            item.add_marker(pytest.mark.xfail(reason=scenario.xfail, strict=True, raises=ScenarioFailed))
         yield item
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
-        from harness.errors import HarnessError
-
-        if isinstance(excinfo.value, HarnessError):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo))
 
 
 class ScenarioItem(pytest.Item):
-    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    scenario: Scenario | None = None
+    mistake: Exception | None = None
+
+    def setup(self) -> None:
+        """Read and check the scenario, and mark it xfail when it documents a misbehaviour: pytest's xfail
+        plugin evaluates marks again when the test is called, so strict XPASS and --runxfail work as for
+        any marked test. A mistake in the scenario (or in agents.yaml) fails this item alone, with the
+        located message, when it is called."""
+        from harness.errors import HarnessError
+        from harness.scenarios.model import load_scenario
+
+        try:
+            scenario = load_scenario(_shown(self.path))
+            _runner(self.config).spec_for(scenario)
+        except HarnessError as exc:
+            self.mistake = exc
+            return
         self.scenario = scenario
+        if scenario.xfail is not None:
+            self.add_marker(pytest.mark.xfail(reason=scenario.xfail, strict=True, raises=ScenarioFailed))
 
     def runtest(self) -> None:
+        if self.mistake is not None:
+            raise self.mistake
+        assert self.scenario is not None, "set up first"
         result = _runner(self.config).run(self.scenario)
         self.user_properties.append(("steps", result.steps))
         if result.unplayed:
@@ -178,8 +187,7 @@ class ScenarioItem(pytest.Item):
         return str(super().repr_failure(excinfo, style=style))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        line = self.scenario.line(("turns",))
-        return self.path, (line - 1) if line else 0, f"scenario: {self.scenario.description or self.name}"
+        return self.path, 0, f"scenario: {self.name}"
 
 
 # ---------------------------------------------------------------- fixtures for tests written in Python
