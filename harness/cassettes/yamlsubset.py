@@ -1,0 +1,162 @@
+"""A reader for the plain YAML this package writes, several times faster than libyaml's: block mappings,
+sequences of mappings, plain scalars and literal blocks, nothing else. Anything outside that subset
+(quotes, flow collections, anchors, tags, comments, indentation indicators...) makes `read` return
+`NOTHING`, and the caller parses the text with PyYAML instead, so a file this reader takes gives exactly
+what PyYAML gives (plain scalars are typed by PyYAML's own resolver; only strings, integers and nulls are
+taken).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaml.resolver
+
+NOTHING: Any = object()  # "not in the subset": parse it with PyYAML
+
+_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*):(?: (.*))?\Z")
+_PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s][^\t]*\Z")
+_LITERAL = {"|": "clip", "|-": "strip", "|+": "keep"}
+_RESOLVER = yaml.resolver.Resolver()
+_TYPES: dict[str, Callable[[str], Any]] = {
+    "tag:yaml.org,2002:str": str,
+    "tag:yaml.org,2002:int": int,
+    "tag:yaml.org,2002:null": lambda _: None,
+}
+
+
+class _Outside(Exception):
+    """The text leaves the subset."""
+
+
+def read(text: str) -> Any:
+    """The data of `text`, or NOTHING when it is not in the subset."""
+    lines = text.split("\n")
+    try:
+        position = _skip_blank(lines, 0)
+        if position == len(lines) or _indent(lines[position]) != 0:
+            return NOTHING
+        value, position = _mapping(lines, position, 0)
+        if _skip_blank(lines, position) != len(lines):
+            return NOTHING
+        return value
+    except _Outside:
+        return NOTHING
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _skip_blank(lines: list[str], position: int) -> int:
+    while position < len(lines) and not lines[position].strip(" "):
+        position += 1
+    return position
+
+
+def _mapping(lines: list[str], position: int, indent: int, first: str | None = None) -> tuple[Any, int]:
+    """Keys at `indent`; `first` is the first entry's text when it followed a "- " on its line."""
+    result: dict[str, Any] = {}
+    while True:
+        if first is not None:
+            entry, first = first, None
+        else:
+            position = _skip_blank(lines, position)
+            if position == len(lines) or _indent(lines[position]) != indent:
+                return result, position
+            entry = lines[position][indent:]
+            if entry.startswith("- "):
+                return result, position
+        match = _KEY.match(entry)
+        if match is None:
+            raise _Outside
+        key, value = match.group(1), match.group(2)
+        if key in result:
+            raise _Outside  # PyYAML would keep the last; leave duplicates to it
+        position += 1
+        if value is None or value == "":
+            result[key], position = _nested(lines, position, indent)
+        elif value in _LITERAL:
+            result[key], position = _literal(lines, position, indent, _LITERAL[value])
+        else:
+            result[key] = _plain(value)
+
+
+def _nested(lines: list[str], position: int, indent: int) -> tuple[Any, int]:
+    """What follows `key:` with nothing after it: a mapping or a sequence below it, or null."""
+    following = _skip_blank(lines, position)
+    if following == len(lines):
+        return None, position
+    line = lines[following]
+    deeper = _indent(line)
+    if line[deeper:].startswith("- ") and deeper >= indent:
+        return _sequence(lines, following, deeper)
+    if deeper > indent:
+        return _mapping(lines, following, deeper)
+    return None, position
+
+
+def _sequence(lines: list[str], position: int, indent: int) -> tuple[list[Any], int]:
+    items: list[Any] = []
+    while True:
+        position = _skip_blank(lines, position)
+        if position == len(lines) or _indent(lines[position]) != indent:
+            return items, position
+        entry = lines[position][indent:]
+        if not entry.startswith("- "):
+            return items, position
+        item, position = _mapping(lines, position, indent + 2, first=entry[2:])
+        items.append(item)
+
+
+def _plain(value: str) -> Any:
+    if not _PLAIN.match(value) or value != value.rstrip() or ": " in value or " #" in value or value.endswith(":"):
+        raise _Outside
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    make = _TYPES.get(tag)
+    if make is None:
+        raise _Outside
+    return make(value)
+
+
+def _literal(lines: list[str], position: int, indent: int, chomping: str) -> tuple[str, int]:
+    start = position
+    block: int | None = None
+    content: list[str] = []
+    while position < len(lines):
+        line = lines[position]
+        if not line.strip(" "):
+            if block is not None and len(line) > block:
+                content.append(line[block:])
+            elif block is None and line:
+                raise _Outside  # spaces before the first line of text: leave it to PyYAML
+            else:
+                content.append("")
+            position += 1
+            continue
+        here = _indent(line)
+        if block is None:
+            if here <= indent:
+                break
+            block = here
+        elif here < block:
+            break
+        content.append(line[block:])
+        position += 1
+    if block is None:
+        position = start  # an empty block: its blank lines are not ours to take
+        content = []
+    if block is not None and position == len(lines) and content and content[-1] == "":
+        content.pop()  # the newline that ends the file
+    trailing = 0
+    while content and content[-1] == "":
+        content.pop()
+        trailing += 1
+    text = "\n".join(content)
+    if chomping == "strip" or not content:
+        return ("\n" * trailing if chomping == "keep" else "") if not content else text, position
+    if chomping == "clip":
+        return text + "\n", position
+    return text + "\n" * (trailing + 1), position

@@ -1,0 +1,82 @@
+"""The fast reader agrees with PyYAML on every text it takes, and leaves the rest to PyYAML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.cassettes.format import _Dumper
+from harness.cassettes.yamlsubset import NOTHING, read
+
+keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,6}", fullmatch=True)
+lines = st.text(alphabet=st.sampled_from(list('ab {}":,[]é😀1\t#-|')), max_size=12)
+multiline = st.lists(lines, min_size=1, max_size=5).map("\n".join)
+awkward = st.sampled_from(
+    ["yes", "no", "on", "null", "~", "1:30", "2020-01-01", "0x1f", "1_000", "1.5", "a: b", "x #y", " lead", "trail ",
+     "\nlead", "end\n\n", "", "'q'", "- item", "key:", "é", "\u2028", "\ufeff", "*alias", "&anchor x", "!tag x"]
+)  # fmt: skip
+scalars = st.one_of(
+    multiline,
+    multiline.map(lambda t: t + "\n"),
+    multiline.map(lambda t: t + "\n\n"),
+    st.integers(-5, 10**12),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=False),
+    awkward,
+    st.from_regex(r"[a-z][a-z0-9 ./()]{0,20}[a-z]", fullmatch=True),
+)
+trees = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.dictionaries(keys, inner, min_size=1, max_size=4),
+        st.lists(st.dictionaries(keys, inner, min_size=1, max_size=3), min_size=1, max_size=3),
+        st.lists(inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+documents = st.dictionaries(keys, trees, min_size=1, max_size=4)
+
+
+@given(documents, st.sampled_from(["ours", "pyyaml", "pyyaml-narrow"]))
+def test_what_it_reads_pyyaml_reads_the_same(document: dict[str, Any], style: str) -> None:
+    if style == "ours":
+        text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+    else:
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000 if style == "pyyaml" else 20)
+    got = read(text)
+    if got is not NOTHING:
+        assert got == yaml.safe_load(text)
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab: -|\n#'\"{}[]&*!1.")), max_size=60))
+def test_any_text_is_read_as_pyyaml_reads_it_or_left_to_it(text: str) -> None:
+    got = read(text)
+    if got is NOTHING:
+        return
+    assert got == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: |\n  x\n  y\n",
+        "a: |-\n  x\n\n  y\n",
+        "a: |+\n  x\n\n\nb: 1\n",
+        "a:\n- b: 1\n  c:\n    d: null\n- b: two words\nz: 3\n",
+        "interactions:\n- request:\n    uri: http://h/v1/chat/completions\n    body:\n      delta: |\n        {}\n",
+    ],
+)
+def test_the_layouts_a_cassette_uses_are_read(text: str) -> None:
+    got = read(text)
+    assert got is not NOTHING
+    assert got == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("text", ["a: 'q'\n", "a: [1]\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: 1.5\n", "a: yes\n"])
+def test_anything_else_is_left_to_pyyaml(text: str) -> None:
+    assert read(text) is NOTHING
