@@ -140,6 +140,7 @@ class ScenarioFile(pytest.File):
 
 class ScenarioItem(pytest.Item):
     scenario: Scenario | None = None
+    spec: AgentSpec | None = None
     mistake: Exception | None = None
 
     def setup(self) -> None:
@@ -152,7 +153,7 @@ class ScenarioItem(pytest.Item):
 
         try:
             scenario = load_scenario(_shown(self.path))
-            _runner(self.config).spec_for(scenario)
+            self.spec = _runner(self.config).spec_for(scenario)
         except HarnessError as exc:
             self.mistake = exc
             return
@@ -164,7 +165,7 @@ class ScenarioItem(pytest.Item):
         if self.mistake is not None:
             raise self.mistake
         assert self.scenario is not None, "set up first"
-        result = _runner(self.config).run(self.scenario)
+        result = _runner(self.config).run(self.scenario, self.spec)
         self.user_properties.append(("steps", result.steps))
         if result.unplayed:
             warnings.warn(

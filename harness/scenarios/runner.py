@@ -45,8 +45,9 @@ class ScenarioRunner:
         )
         return self.factory.spec(scenario.agent, scenario.max_steps)
 
-    def run(self, scenario: Scenario) -> ScenarioResult:
-        spec = self.spec_for(scenario)
+    def run(self, scenario: Scenario, spec: AgentSpec | None = None) -> ScenarioResult:
+        """`spec`, when given, is `spec_for(scenario)` already computed (and its checks passed)."""
+        spec = spec or self.spec_for(scenario)
         started = time.perf_counter()
         result = ScenarioResult(scenario, self.cassette_path(scenario))
         try:
