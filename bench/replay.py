@@ -224,6 +224,8 @@ def request_kb(body: dict[str, Any]) -> float:
 
 @dataclass
 class SuiteItem:
+    """A scenario with its harness cassette, the traffic in it, and the plain vcrpy cassette of that traffic."""
+
     scenario: Scenario
     cassette: Path
     exchanges: list[Exchange]
@@ -321,18 +323,10 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
 
 
 @dataclass
-class Talk:
+class Talk(SuiteItem):
     """A conversation of `turns` turns recorded in the bench project, and its plain vcrpy twin."""
 
-    turns: int
-    scenario: Scenario
-    cassette: Path
-    exchanges: list[Exchange]
-    plain: Path
-
-    @property
-    def steps(self) -> int:
-        return len(self.exchanges)
+    turns: int = 0
 
 
 @dataclass
@@ -365,7 +359,7 @@ def record_talks(
         plain = tmp / "talk-vcrpy" / f"talk-{turns}.yaml"
         if turns in plain_sizes:
             record_plain(plain, exchanges, transport)
-        talks.append(Talk(turns, scenario, cassette, exchanges, plain))
+        talks.append(Talk(scenario, cassette, exchanges, plain, turns))
     return agents, talks
 
 
