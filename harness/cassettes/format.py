@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import http
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,13 +250,15 @@ def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, An
 
 def body_delta(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """What `apply_delta(previous, ...)` needs to rebuild `body`."""
-    return _body_delta(previous, body, [canonical(m) for m in previous["messages"]])[0]
+    texts_before = [canonical(m) for m in previous["messages"]]
+    return _body_delta(previous, body, texts_before, [canonical(m) for m in body["messages"]])[0]
 
 
 def _body_delta(
-    previous: dict[str, Any], body: dict[str, Any], texts_before: list[str]
+    previous: dict[str, Any], body: dict[str, Any], texts_before: list[str], texts_now: list[str]
 ) -> tuple[dict[str, Any], list[str]]:
-    """The delta, and the canonical texts of `body`'s messages (the next request's `texts_before`).
+    """The delta, and the texts of `body`'s messages (the next request's `texts_before`). A message's
+    text is its JSON, canonical or as sent, the same kind for both requests: equal texts, equal messages.
 
     Messages are matched where an agent's history keeps them (the next one of the run matched before,
     or the same position) by equality, which `_strict_loads` makes exact, and their texts reused; only
@@ -292,7 +295,7 @@ def _body_delta(
             texts += texts_before[start : start + length]
             position += length
             continue
-        text = canonical(message)
+        text = texts_now[position]
         texts.append(text)
         if first_seen is None:
             first_seen = {}
@@ -329,7 +332,7 @@ def _common_run(before: list[Any], start: int, messages: list[Any], position: in
 def _same(a: Any, b: Any) -> bool:
     """Equal as JSON, given values from `_strict_loads` (both ways round: `True == 1` in Python, but a
     strict 1 refuses True)."""
-    return bool(a == b and b == a)
+    return a is b or bool(a == b and b == a)
 
 
 class _StrictInt(int):
@@ -433,39 +436,166 @@ def dump(data: dict[str, Any]) -> str:
     out = {key: data[key] for key in ORDER if key in data}
     written: list[dict[str, Any]] = []
     previous: Any = None
-    texts: list[str] = []
+    texts = NO_TEXTS
     for interaction in data.get("interactions", []):
         request = dict(interaction["request"])
         request.pop("headers", None)  # nothing in them is needed to replay, and some would be secret
         if request.get("method") == DEFAULT_METHOD:
             del request["method"]
-        body = _read_strict_body(request.get("body"), previous)
-        if isinstance(previous, dict) and isinstance(body, dict) and _chat(previous) and _chat(body):
-            delta, texts = _body_delta(previous, body, texts)
-            request["body"] = {"delta": layout(delta)}
+        body, body_texts = _read_written_body(request.get("body"), previous, texts)
+        if isinstance(previous, dict) and _chat(previous) and isinstance(body, dict) and _chat(body):
+            request["body"] = {"delta": layout(_body_delta(previous, body, texts.texts, body_texts.texts)[0])}
         elif isinstance(body, dict):
-            texts = [canonical(m) for m in body["messages"]] if _chat(body) else []
             request["body"] = layout(body)
         else:
             request["body"] = body
-        previous = body
+        previous, texts = body, body_texts
         written.append({"request": request, "response": _compact_response(interaction["response"])})
     if "interactions" in out:
         out["interactions"] = written
     return yaml.dump(out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
 
 
-def _read_strict_body(stored: Any, previous: Any) -> Any:
+def _read_written_body(stored: Any, previous: Any, before: Texts) -> tuple[Any, Texts]:
+    """A request body to write, decoded (strictly), and the JSON text of each of its messages."""
     if isinstance(stored, dict) and "delta" in stored:
-        return _read_body(stored, previous)
+        body = _read_body(stored, previous)
+        messages = body.get("messages") if isinstance(body, dict) else None
+        return body, Texts([canonical(m) for m in messages], "", messages) if isinstance(messages, list) else NO_TEXTS
     if not isinstance(stored, str | bytes):
         stored = json.dumps(stored)  # decoded already: decode again, strictly
     if isinstance(stored, bytes):
         stored = stored.decode("utf-8", "replace")
     try:
-        return _strict_loads(stored)
-    except ValueError:
-        return stored
+        return _decode_reusing(stored, before)
+    except (ValueError, IndexError):
+        try:
+            body = _strict_loads(stored)
+        except ValueError:
+            return stored, NO_TEXTS
+        messages = body.get("messages") if isinstance(body, dict) else None
+        return body, Texts([canonical(m) for m in messages], "", messages) if isinstance(messages, list) else NO_TEXTS
+
+
+_DECODER = json.JSONDecoder(parse_int=_StrictInt, parse_float=_StrictFloat)
+_SPACE = re.compile(r"[ \t\n\r]*")
+_AFTER_VALUE = frozenset(" \t\n\r,]")
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The JSON text of each message of a request as written, how they were separated, and the decoded
+    messages: what the next request's decoding may reuse."""
+
+    texts: list[str]
+    separator: str
+    messages: list[Any]
+
+
+NO_TEXTS = Texts([], "", [])
+
+
+def _decode_reusing(raw: str, before: Texts) -> tuple[Any, Texts]:
+    """Decode a JSON object, taking each message that is, as text, the next message of the previous
+    request (or the one at its position) from that request instead of decoding it again: an agent
+    resends its whole history at every step, and this keeps writing a long conversation linear. The same
+    text is the same value, so the result is what decoding the whole would give. Raises ValueError for
+    anything but a JSON object."""
+    position = _SPACE.match(raw, 0).end()  # type: ignore[union-attr]
+    if not raw.startswith("{", position):
+        raise ValueError("not a JSON object")
+    position = _SPACE.match(raw, position + 1).end()  # type: ignore[union-attr]
+    body: dict[str, Any] = {}
+    texts = NO_TEXTS
+    if raw.startswith("}", position):
+        position += 1
+    else:
+        while True:
+            key, position = _DECODER.raw_decode(raw, position)
+            if not isinstance(key, str):
+                raise ValueError("a key that is not a string")
+            position = _SPACE.match(raw, position).end()  # type: ignore[union-attr]
+            if not raw.startswith(":", position):
+                raise ValueError("':' expected")
+            position = _SPACE.match(raw, position + 1).end()  # type: ignore[union-attr]
+            if key == "messages" and raw.startswith("[", position):
+                body[key], texts, position = _decode_messages(raw, position + 1, before)
+            else:
+                body[key], position = _DECODER.raw_decode(raw, position)
+            position = _SPACE.match(raw, position).end()  # type: ignore[union-attr]
+            if raw.startswith(",", position):
+                position = _SPACE.match(raw, position + 1).end()  # type: ignore[union-attr]
+                continue
+            if raw.startswith("}", position):
+                position += 1
+                break
+            raise ValueError("',' or '}' expected")
+    if _SPACE.match(raw, position).end() != len(raw):  # type: ignore[union-attr]
+        raise ValueError("text after the JSON object")
+    return body, texts
+
+
+def _decode_messages(raw: str, position: int, before: Texts) -> tuple[list[Any], Texts, int]:
+    """The messages array from after its "[" on, reusing `before`'s messages where their text stands."""
+    texts_before, separator = before.texts, before.separator
+    messages: list[Any] = []
+    texts: list[str] = []
+    own_separator = ""
+    position = _SPACE.match(raw, position).end()  # type: ignore[union-attr]
+    if raw.startswith("]", position):
+        return messages, Texts([], "", messages), position + 1
+    following = 0  # the previous request's message after the last one reused
+    while True:
+        for candidate in (following, len(messages)):
+            length = _reusable(raw, position, texts_before, candidate, separator)
+            if length:
+                chunk = texts_before[candidate : candidate + length]
+                messages += before.messages[candidate : candidate + length]
+                texts += chunk
+                if length > 1:
+                    own_separator = separator
+                position += sum(map(len, chunk)) + len(separator) * (length - 1)
+                following = candidate + length
+                break
+        else:
+            value, end = _DECODER.raw_decode(raw, position)
+            messages.append(value)
+            texts.append(raw[position:end])
+            position = end
+        after = _SPACE.match(raw, position).end()  # type: ignore[union-attr]
+        if raw.startswith(",", after):
+            following_start = _SPACE.match(raw, after + 1).end()  # type: ignore[union-attr]
+            own_separator = own_separator or raw[position:following_start]
+            position = following_start
+            continue
+        if raw.startswith("]", after):
+            return messages, Texts(texts, own_separator, messages), after + 1
+        raise ValueError("',' or ']' expected")
+
+
+def _reusable(raw: str, position: int, texts: list[str], first: int, separator: str) -> int:
+    """How many of the previous request's messages, from `first` on, stand as text at `position`:
+    the whole rest at once if it can, else the longest run found by halving (0 if not even one)."""
+
+    def stands(count: int) -> bool:
+        end = position + sum(map(len, texts[first : first + count])) + len(separator) * (count - 1)
+        if end > len(raw) or not (end == len(raw) or raw[end] in _AFTER_VALUE):
+            return False
+        return raw.startswith(separator.join(texts[first : first + count]), position)
+
+    if first >= len(texts) or not stands(1):
+        return 0
+    most = len(texts) - first if separator else 1
+    if most == 1 or stands(most):
+        return most
+    low, high = 1, most - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if stands(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _compact_response(response: dict[str, Any]) -> dict[str, Any]:

@@ -131,3 +131,28 @@ def test_defaults_are_left_out_and_read_back() -> None:
     assert (second.request.method, second.response["status"]["code"]) == ("GET", 503)
     assert second.response["headers"] == {"content-type": ["text/plain"]}
     assert second.response["body"] == {"string": "busy"}
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-3, 12), st.sampled_from([0.0, -0.0, 1.0, 1.5, 1e20]), texts),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from("abc"), inner, max_size=3)),
+    max_leaves=6,
+)
+
+
+@given(st.lists(st.lists(json_values, max_size=5), min_size=1, max_size=5), st.sampled_from([None, 2]))
+def test_messages_reused_by_their_text_are_exactly_the_messages_sent(
+    histories: list[list[Any]], indent: int | None
+) -> None:
+    """Writing reuses a message when its JSON text stands where the previous request's did: numbers that
+    are prefixes of others (1, 12), 1 vs 1.0 vs true, and any spacing must never be taken for one another."""
+    bodies = []
+    grown: list[Any] = []
+    for step, added in enumerate(histories):
+        grown = [*grown, *added] if step % 3 else [*added, *grown]  # grow at the end, now and then at the start
+        bodies.append({"model": "m", "messages": grown})
+    data = as_vcr(bodies)
+    for interaction, body in zip(data["interactions"], bodies, strict=True):
+        interaction["request"]["body"] = json.dumps(body, indent=indent)
+    read = format.parse(format.dump(data), "c.yaml")
+    assert [canonical(i.request.body) for i in read.interactions] == [canonical(b) for b in bodies]
