@@ -2,6 +2,7 @@
 
     keys.py       how a request is recognised: method, path, canonical JSON body (built from parts)
     format.py     the file: vcrpy's YAML layout, each request stored as a delta from the one before
+    delta.py      those deltas: computed (in time linear in a conversation) and applied
     yamlsubset.py a fast reader for the YAML format.py writes (anything else goes to libyaml)
     diff.py       why a request missed: the nearest recorded request and a readable diff
     scrub.py      what never reaches a file: credentials in headers, secret values in bodies

@@ -10,6 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from harness.cassettes import format
+from harness.cassettes.delta import apply_delta, body_delta
 from harness.cassettes.keys import Keyer, canonical
 
 URI = "http://127.0.0.1:8088/v1/chat/completions"
@@ -94,8 +95,8 @@ def test_a_system_message_edit_is_a_splice(lines: list[str], before: str, after:
     old = {"messages": [{"role": "system", "content": "\n".join([*lines, before])}, {"role": "user", "content": "x"}]}
     new = {"messages": [{"role": "system", "content": "\n".join([*lines, after])}, {"role": "user", "content": "x"}]}
     assume(before != after)
-    delta = format.body_delta(old, new)
-    assert format.apply_delta(old, delta) == new
+    delta = body_delta(old, new)
+    assert apply_delta(old, delta) == new
     assert delta["messages"][0]["edit"] == 0  # only the changed text is stored
     assert len(delta["messages"][0]["insert"]) <= len(after)
     assert delta["messages"][-1] == {"same": [1, 1]}

@@ -1,0 +1,313 @@
+"""Request deltas: how a chat request is stored as what changed since the previous one, and back.
+
+`body_delta` finds, for each message of a request, where the previous request held it: the next message
+of a run (an agent's history stays in order), the same position (the system message after a memory edit
+is spliced), or anywhere; `apply_delta` rebuilds the request sharing the previous one's message objects.
+
+Writing a long conversation must stay linear, so the writer decodes each request reusing the previous
+one's messages wherever their JSON text stands again (`decode_reusing`), and compares messages by
+identity or exact equality (`strict_loads` makes JSON numbers compare as their text does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from harness.cassettes.keys import canonical
+
+
+def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """The request body `delta` describes, sharing `previous`'s unchanged values (not copies)."""
+    body = {k: v for k, v in previous.items() if k not in delta.get("unset", ())}
+    body.update(delta.get("set", {}))
+    if "messages" in delta:
+        before = previous["messages"]
+        messages: list[Any] = []
+        for item in delta["messages"]:
+            if isinstance(item, dict) and "same" in item:
+                first, last = item["same"]
+                if not 0 <= first <= last < len(before):
+                    raise ValueError(f"'same' refers to messages {first}..{last} of {len(before)}")
+                messages += before[first : last + 1]
+            elif isinstance(item, dict) and "edit" in item:
+                old = before[item["edit"]]
+                content = old["content"]
+                at, cut = item["at"], item["cut"]
+                messages.append({**old, "content": content[:at] + item["insert"] + content[at + cut :]})
+            else:
+                messages.append(item)
+        body["messages"] = messages
+    return body
+
+
+def body_delta(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """What `apply_delta(previous, ...)` needs to rebuild `body`."""
+    texts_before = [canonical(m) for m in previous["messages"]]
+    return delta_with_texts(previous, body, texts_before, [canonical(m) for m in body["messages"]])[0]
+
+
+def delta_with_texts(
+    previous: dict[str, Any], body: dict[str, Any], texts_before: list[str], texts_now: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The delta, and the texts of `body`'s messages (the next request's `texts_before`). A message's
+    text is its JSON, canonical or as sent, the same kind for both requests: equal texts, equal messages.
+
+    Messages are matched where an agent's history keeps them (the next one of the run matched before,
+    or the same position) by equality, which `strict_loads` makes exact, and their texts reused; only
+    other messages are encoded, and looked for anywhere by their text. So a long conversation is
+    written in time linear in its length."""
+    delta: dict[str, Any] = {}
+    changed = {k: v for k, v in body.items() if k != "messages" and (k not in previous or not _same(previous[k], v))}
+    if changed:
+        delta["set"] = changed
+    gone = [k for k in previous if k not in body]
+    if gone:
+        delta["unset"] = gone
+    before = previous["messages"]
+    messages = body["messages"]
+    first_seen: dict[str, int] | None = None
+    items: list[Any] = []
+    texts: list[str] = []
+    position = 0
+    while position < len(messages):
+        message = messages[position]
+        run = items[-1]["same"] if items and isinstance(items[-1], dict) and "same" in items[-1] else None
+        start = None
+        if run is not None and run[1] + 1 < len(before) and _same(before[run[1] + 1], message):
+            start = run[1] + 1
+        elif position < len(before) and _same(before[position], message):
+            start = position
+            run = None
+        if start is not None:
+            length = _common_run(before, start, messages, position)
+            if run is not None:
+                run[1] += length
+            else:
+                items.append({"same": [start, start + length - 1]})
+            texts += texts_before[start : start + length]
+            position += length
+            continue
+        text = texts_now[position]
+        texts.append(text)
+        if first_seen is None:
+            first_seen = {}
+            for index, other in enumerate(texts_before):
+                first_seen.setdefault(other, index)
+        found = first_seen.get(text)
+        if found is not None:
+            items.append({"same": [found, found]})
+        elif position < len(before) and _spliceable(before[position], message):
+            items.append(_splice(position, before[position]["content"], message["content"]))
+        else:
+            items.append(message)
+        position += 1
+    delta["messages"] = items
+    return delta, texts
+
+
+def _common_run(before: list[Any], start: int, messages: list[Any], position: int) -> int:
+    """How many messages from `messages[position]` on equal those from `before[start]` on (at least the
+    first does). Whole slices are compared at C speed: the longest run first, then halving."""
+    low, high = 1, min(len(before) - start, len(messages) - position)
+    if _same(before[start : start + high], messages[position : position + high]):
+        return high
+    high -= 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _same(before[start : start + middle], messages[position : position + middle]):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON, given values from `strict_loads` (both ways round: `True == 1` in Python, but a
+    strict 1 refuses True)."""
+    return a is b or bool(a == b and b == a)
+
+
+class _StrictInt(int):
+    """A JSON integer that equals only integers: never True, never 1.0."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _StrictInt and int(self) == int(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = int.__hash__
+
+
+class _StrictFloat(float):
+    """A JSON number with a fraction or exponent that equals only the same number written the same way
+    (so 0.0 is not -0.0, and 1.0 is not 1)."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _StrictFloat and float.__repr__(self) == float.__repr__(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = float.__hash__
+
+
+def strict_loads(text: str) -> Any:
+    """JSON whose values compare equal exactly when their canonical JSON is equal (they encode as usual)."""
+    return json.loads(text, parse_int=_StrictInt, parse_float=_StrictFloat)
+
+
+def _spliceable(old: Any, new: Any) -> bool:
+    """The same message but for its text (the system message after a memory edit)."""
+    return (
+        isinstance(old, dict)
+        and isinstance(new, dict)
+        and isinstance(old.get("content"), str)
+        and isinstance(new.get("content"), str)
+        and old.keys() == new.keys()
+        and all(old[k] == new[k] for k in old if k != "content")
+    )
+
+
+def _splice(position: int, old: str, new: str) -> dict[str, Any]:
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
+        suffix += 1
+    return {
+        "edit": position,
+        "at": prefix,
+        "cut": len(old) - prefix - suffix,
+        "insert": new[prefix : len(new) - suffix],
+    }
+
+
+_DECODER = json.JSONDecoder(parse_int=_StrictInt, parse_float=_StrictFloat)
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+_AFTER_VALUE = frozenset(" \t\n\r,]")
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The JSON text of each message of a request as written, how they were separated, and the decoded
+    messages: what the next request's decoding may reuse."""
+
+    texts: list[str]
+    separator: str
+    messages: list[Any]
+
+
+NO_TEXTS = Texts([], "", [])
+
+
+def decode_reusing(raw: str, before: Texts) -> tuple[Any, Texts]:
+    """Decode a JSON object, taking each message that is, as text, the next message of the previous
+    request (or the one at its position) from that request instead of decoding it again: an agent
+    resends its whole history at every step, and this keeps writing a long conversation linear. The same
+    text is the same value, so the result is what decoding the whole would give. Raises ValueError for
+    anything but a JSON object."""
+    position = _SPACE.match(raw, 0).end()  # type: ignore[union-attr]
+    if not raw.startswith("{", position):
+        raise ValueError("not a JSON object")
+    position = _SPACE.match(raw, position + 1).end()  # type: ignore[union-attr]
+    body: dict[str, Any] = {}
+    texts = NO_TEXTS
+    if raw.startswith("}", position):
+        position += 1
+    else:
+        while True:
+            key, position = _DECODER.raw_decode(raw, position)
+            if not isinstance(key, str):
+                raise ValueError("a key that is not a string")
+            position = _SPACE.match(raw, position).end()  # type: ignore[union-attr]
+            if not raw.startswith(":", position):
+                raise ValueError("':' expected")
+            position = _SPACE.match(raw, position + 1).end()  # type: ignore[union-attr]
+            if key == "messages" and raw.startswith("[", position):
+                body[key], texts, position = _decode_messages(raw, position + 1, before)
+            else:
+                body[key], position = _DECODER.raw_decode(raw, position)
+            position = _SPACE.match(raw, position).end()  # type: ignore[union-attr]
+            if raw.startswith(",", position):
+                position = _SPACE.match(raw, position + 1).end()  # type: ignore[union-attr]
+                continue
+            if raw.startswith("}", position):
+                position += 1
+                break
+            raise ValueError("',' or '}' expected")
+    if _SPACE.match(raw, position).end() != len(raw):  # type: ignore[union-attr]
+        raise ValueError("text after the JSON object")
+    return body, texts
+
+
+def _decode_messages(raw: str, position: int, before: Texts) -> tuple[list[Any], Texts, int]:
+    """The messages array from after its "[" on, reusing `before`'s messages where their text stands."""
+    texts_before, separator = before.texts, before.separator
+    messages: list[Any] = []
+    texts: list[str] = []
+    own_separator = ""
+    position = _SPACE.match(raw, position).end()  # type: ignore[union-attr]
+    if raw.startswith("]", position):
+        return messages, Texts([], "", messages), position + 1
+    following = 0  # the previous request's message after the last one reused
+    while True:
+        for candidate in (following, len(messages)):
+            length = _reusable(raw, position, texts_before, candidate, separator)
+            if length:
+                chunk = texts_before[candidate : candidate + length]
+                messages += before.messages[candidate : candidate + length]
+                texts += chunk
+                if length > 1:
+                    own_separator = separator
+                position += sum(map(len, chunk)) + len(separator) * (length - 1)
+                following = candidate + length
+                break
+        else:
+            value, end = _DECODER.raw_decode(raw, position)
+            messages.append(value)
+            texts.append(raw[position:end])
+            position = end
+        after = _SPACE.match(raw, position).end()  # type: ignore[union-attr]
+        if raw.startswith(",", after):
+            following_start = _SPACE.match(raw, after + 1).end()  # type: ignore[union-attr]
+            own_separator = own_separator or raw[position:following_start]
+            position = following_start
+            continue
+        if raw.startswith("]", after):
+            return messages, Texts(texts, own_separator, messages), after + 1
+        raise ValueError("',' or ']' expected")
+
+
+def _reusable(raw: str, position: int, texts: list[str], first: int, separator: str) -> int:
+    """How many of the previous request's messages, from `first` on, stand as text at `position`:
+    the whole rest at once if it can, else the longest run found by halving (0 if not even one)."""
+
+    def stands(count: int) -> bool:
+        end = position + sum(map(len, texts[first : first + count])) + len(separator) * (count - 1)
+        if end > len(raw) or not (end == len(raw) or raw[end] in _AFTER_VALUE):
+            return False
+        return raw.startswith(separator.join(texts[first : first + count]), position)
+
+    if first >= len(texts) or not stands(1):
+        return 0
+    most = len(texts) - first if separator else 1
+    if most == 1 or stands(most):
+        return most
+    low, high = 1, most - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if stands(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
