@@ -21,3 +21,12 @@ __all__ = [
     "parse_completion",
     "without_credentials",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`harness.llm.OpenAIChatModel` (and `NO_KEY`) load the openai SDK on first use only."""
+    if name in ("OpenAIChatModel", "NO_KEY"):
+        from harness.llm import openai_client
+
+        return getattr(openai_client, name)
+    raise AttributeError(f"module 'harness.llm' has no attribute '{name}'")
