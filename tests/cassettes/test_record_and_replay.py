@@ -479,3 +479,37 @@ def test_an_unreadable_cassette_is_an_error_naming_it(
     result, _ = project.record("remember", REMEMBER_RESPONSES)
     assert result.outcome == "passed"
     assert project.replay("remember").outcome == "passed"
+
+
+def test_a_cassette_in_the_earlier_layout_still_replays(
+    project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
+) -> None:
+    """Cassettes written before the delta layout (every body whole, indented JSON, vcrpy's status and
+    headers) replay as they did."""
+    path = cassette_of(project)
+    data = format.parse(path.read_text(encoding="utf-8"), str(path))
+    earlier = {
+        "metadata": data.metadata,
+        "version": 1,
+        "interactions": [
+            {
+                "request": {
+                    "method": "POST",
+                    "uri": i.request.uri,
+                    "body": json.dumps(i.request.body, indent=2) + "\n",
+                    "headers": {"content-type": ["application/json"]},
+                },
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {"content-type": ["application/json"]},
+                    "body": {"string": json.dumps(json.loads(i.response["body"]["string"]), indent=2) + "\n"},
+                },
+            }
+            for i in data.interactions
+        ],
+    }
+    path.write_text(yaml.safe_dump(earlier, sort_keys=False), encoding="utf-8")
+    assert "delta" not in path.read_text(encoding="utf-8")
+    result = project.replay("remember")
+    assert result.outcome == "passed", result.explain()
+    assert result.unplayed == []
