@@ -8,7 +8,9 @@ the same message dicts again at every step, and a delta cassette shares them bet
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 from typing import Any
 
 RequestKey = tuple[str, str, str, tuple[str, ...] | None]
@@ -53,6 +55,23 @@ class Keyer:
 
     def __init__(self) -> None:
         self._encoded: dict[int, tuple[Any, str]] = {}
+        self._last: tuple[list[Any], list[str]] = ([], [])  # the previous request's messages, and texts
+
+    def _message_texts(self, messages: list[Any]) -> list[str]:
+        """The texts of `messages`. A conversation resends the same message objects after a new system
+        message: when every message but the first is the very object the previous request had at that
+        place, their texts are taken over in one step, so a step's cost barely grows with the history."""
+        before, texts_before = self._last
+        reused = min(len(before), len(messages))
+        if reused > 1 and all(
+            map(operator.is_, itertools.islice(messages, 1, reused), itertools.islice(before, 1, reused))
+        ):
+            texts = [self._encode(messages[0]), *texts_before[1:reused]]
+            texts += [self._encode(m) for m in itertools.islice(messages, reused, None)]
+        else:
+            texts = [self._encode(m) for m in messages]
+        self._last = (list(messages), texts)
+        return texts
 
     def _encode(self, value: Any) -> str:
         if not isinstance(value, dict | list):
@@ -79,6 +98,6 @@ class Keyer:
                 # canonical JSON and the parts are told apart by position.
                 settings = canonical({k: v for k, v in body.items() if k not in _BIG_PARTS})
                 tools = self._encode(body["tools"]) if "tools" in body else ""
-                return (method.upper(), path, f"{settings}\n{tools}", tuple(self._encode(m) for m in messages))
+                return (method.upper(), path, f"{settings}\n{tools}", tuple(self._message_texts(messages)))
             return (method.upper(), path, canonical(body), None)
         return (method.upper(), path, body if isinstance(body, str) else canonical(body), None)

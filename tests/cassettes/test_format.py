@@ -157,3 +157,14 @@ def test_messages_reused_by_their_text_are_exactly_the_messages_sent(
         interaction["request"]["body"] = json.dumps(body, indent=indent)
     read = format.parse(format.dump(data), "c.yaml")
     assert [canonical(i.request.body) for i in read.interactions] == [canonical(b) for b in bodies]
+
+
+@given(st.lists(st.lists(st.integers(0, 5), max_size=6), min_size=1, max_size=8))
+def test_a_keyer_reusing_the_previous_requests_texts_keys_as_a_fresh_one(picks: list[list[int]]) -> None:
+    """Requests drawn from one pool of message objects (as a conversation resends its history, but in any
+    order): the keyer that carries texts over from request to request keys each exactly as a new one."""
+    pool = [{"role": "user", "content": f"message {n}"} for n in range(6)]
+    keyer = Keyer()
+    for pick in picks:
+        body = {"model": "m", "messages": [pool[n] for n in pick]}
+        assert keyer.key("POST", "/v1/chat/completions", body) == Keyer().key("POST", "/v1/chat/completions", body)
