@@ -58,20 +58,23 @@ class CassetteSerializer:
 
 class SafePersister(FilesystemPersister):  # type: ignore[misc]
     """Writes through a temporary file and an atomic rename; reading an unreadable cassette is an error
-    naming it, never a silent "empty" that a later save would overwrite (except when re-recording
-    everything, which replaces it anyway)."""
+    naming it, never a silent "empty" that a later save would overwrite.
 
-    def __init__(self, overwrite_unreadable: bool) -> None:
-        self.overwrite_unreadable = overwrite_unreadable
+    Re-recording everything (`replace`) reads nothing: every exchange is recorded again and the file is
+    replaced only when the recording completes, so the old interactions would only be parsed to be
+    dropped."""
+
+    def __init__(self, replace: bool) -> None:
+        self.replace = replace
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
+        if self.replace:
+            raise CassetteNotFoundError()
         try:
             return super().load_cassette(cassette_path, serializer)
         except CassetteNotFoundError:
             raise
         except Exception as exc:
-            if self.overwrite_unreadable:
-                raise CassetteNotFoundError() from exc
             if isinstance(exc, CassetteError):
                 raise
             reason = " ".join(str(exc).split())
@@ -193,7 +196,7 @@ class RecordingSession:
             serializer="harness",
         )
         config.register_matcher("harness_request", same_request)
-        config.register_persister(SafePersister(overwrite_unreadable=self.mode == HarnessRecordMode.ALL))
+        config.register_persister(SafePersister(replace=self.mode == HarnessRecordMode.ALL))
         config.register_serializer("harness", self.serializer)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A recording that breaks off (endpoint down, Ctrl-C) saves nothing: the cassette keeps its old takes.
