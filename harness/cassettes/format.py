@@ -48,6 +48,7 @@ from harness.cassettes.delta import (
 )
 from harness.cassettes.keys import canonical
 from harness.errors import CassetteError
+from harness.yamlsource import CASSETTE_LIMITS, TooBig, check_limits
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -107,6 +108,12 @@ def parse(text: str, name: str) -> CassetteData:
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 raise ValueError(f"interaction {number}: {type(exc).__name__}: {exc}") from None
             previous = body
+    except TooBig as exc:
+        where = f" at line {exc.line}" if exc.line else ""
+        raise CassetteError(
+            f"{name} is not a cassette the harness reads: {exc}{where}; restore it from version control, "
+            "or re-record it with `harness record --mode all`"
+        ) from None
     except (yaml.YAMLError, ValueError) as exc:
         reason = " ".join(str(exc).split())
         raise CassetteError(
@@ -133,6 +140,7 @@ def _load_yaml(text: str) -> Any:
     data = yamlsubset.read(text)
     if data is not yamlsubset.NOTHING:
         return data
+    check_limits(text, CASSETTE_LIMITS)
     loader = _LOADER(text)
     try:
         node = loader.get_single_node()
@@ -285,8 +293,10 @@ def dump(data: dict[str, Any]) -> str:
             request["body"] = {"delta": layout(delta_with_texts(previous, body, texts.texts, body_texts.texts)[0])}
         elif isinstance(body, dict):
             request["body"] = layout(body)
+        elif isinstance(body, str):
+            request["body"] = body  # not JSON: as it was
         else:
-            request["body"] = body
+            request["body"] = _json(body)  # JSON, but not an object: its text
         previous, texts = body, body_texts
         written.append({"request": request, "response": _compact_response(interaction["response"])})
     if "interactions" in out:

@@ -168,3 +168,9 @@ def test_a_keyer_reusing_the_previous_requests_texts_keys_as_a_fresh_one(picks: 
     for pick in picks:
         body = {"model": "m", "messages": [pool[n] for n in pick]}
         assert keyer.key("POST", "/v1/chat/completions", body) == Keyer().key("POST", "/v1/chat/completions", body)
+
+
+def test_request_bodies_that_are_json_but_not_objects_are_written_as_json() -> None:
+    bodies: list[Any] = ["0", "[1, 2.5, true]", '"text"', "null", "not json at all"]
+    read = format.parse(format.dump(as_vcr(bodies)), "c.yaml")
+    assert [i.request.body for i in read.interactions] == [0, [1, 2.5, True], "text", None, "not json at all"]
