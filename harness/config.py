@@ -20,7 +20,7 @@ from harness.memory import DEFAULT_LIMIT, Block, Memory
 from harness.tools.registry import resolve_tool
 from harness.tools.schema import Tool
 from harness.wire import StrictModel, validate_document
-from harness.yamlsource import Loc, YamlDocument, load_yaml
+from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
 DEFAULT_MAX_STEPS = 10
 LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -222,6 +222,19 @@ def _model_settings(values: dict[str, Any]) -> ModelSettings:
     return ModelSettings(**values)
 
 
+@dataclass
+class _Merged:
+    """An agent's settings with `defaults` and its ancestors merged in (before tools are resolved)."""
+
+    system_given: bool = False
+    system_text: str | None = None
+    model: dict[str, Any] = field(default_factory=dict)
+    blocks: dict[str, tuple[Loc, BlockWire]] = field(default_factory=dict)
+    tool_refs: tuple[Loc, list[str]] | None = None
+    max_steps: int = DEFAULT_MAX_STEPS
+    failed: bool = False  # a layer it inherits has a mistake (reported once, where it is)
+
+
 class _Compiler:
     def __init__(self, file: Path, doc: YamlDocument, wire: AgentsFileWire) -> None:
         self.file = file
@@ -230,6 +243,8 @@ class _Compiler:
         self.problems: list[Problem] = []
         self.failed = False
         self._tools: dict[str, Tool | None] = {}
+        self._memo: dict[str, _Merged | None] = {}
+        self._defaults_merged: _Merged | None = None
 
     def fail(self, loc: Loc, message: str) -> None:
         self.failed = True
@@ -238,82 +253,115 @@ class _Compiler:
             self.problems.append(problem)
 
     def compile(self, name: str) -> AgentSpec | None:
-        chain = self._chain(name)
-        if chain is None:
+        merged = self._merged(name)
+        if merged is None:
             return None
-        layers: list[tuple[Loc, AgentSettingsWire]] = []
-        if self.wire.defaults is not None:
-            layers.append((("defaults",), self.wire.defaults))
-        layers += [(("agents", link), self.wire.agents[link]) for link in reversed(chain)]
         here: Loc = ("agents", name)
-        self.failed = False
-
-        system_given = False
-        system_text: str | None = None
-        model: dict[str, Any] = {}
-        blocks: dict[str, tuple[Loc, BlockWire]] = {}
-        tool_refs: tuple[Loc, list[str]] | None = None
-        max_steps = DEFAULT_MAX_STEPS
-        for loc, layer in layers:
-            if layer.system is not None and layer.system_file is not None:
-                self.fail((*loc, "system_file"), "give either `system` or `system_file`, not both")
-            if layer.system is not None or layer.system_file is not None:
-                system_given = True
-            if layer.system is not None:
-                system_text = layer.system
-            elif layer.system_file is not None:
-                system_text = self._read_system_file((*loc, "system_file"), layer.system_file)
-            if layer.model is not None:
-                model.update(layer.model.model_dump(exclude_none=True))
-            if layer.blocks is not None:
-                seen: set[str] = set()
-                for index, block in enumerate(layer.blocks):
-                    if block.label in seen:
-                        self.fail((*loc, "blocks", index, "label"), f"duplicate block label '{block.label}'")
-                    seen.add(block.label)
-                    blocks[block.label] = ((*loc, "blocks", index), block)
-            if layer.tools is not None:
-                tool_refs = ((*loc, "tools"), layer.tools)
-            if layer.max_steps is not None:
-                max_steps = layer.max_steps
-
-        if not system_given:
+        self.failed = merged.failed
+        if not merged.system_given:
             self.fail(here, "no system prompt: set `system` or `system_file` (here or in `defaults`)")
-        if "name" not in model:
+        if "name" not in merged.model:
             self.fail(here, "no model: set `model: <name>` or a `model:` mapping (here or in `defaults`)")
+        tool_refs = merged.tool_refs
         tools = self._tools_for(tool_refs) if tool_refs else ()
         if not any(tool.name == "send_message" for tool in tools):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
-        if self.failed or system_text is None:
+        if self.failed or merged.system_text is None:
             return None
         return AgentSpec(
             name=name,
-            system=system_text,
-            model=_model_settings(model),
-            blocks=tuple(BlockSpec(**wire.model_dump()) for _, wire in blocks.values()),
+            system=merged.system_text,
+            model=_model_settings(merged.model),
+            blocks=tuple(BlockSpec(**wire.model_dump()) for _, wire in merged.blocks.values()),
             tools=tools,
-            max_steps=max_steps,
+            max_steps=merged.max_steps,
             description=self.wire.agents[name].description,
         )
 
-    def _chain(self, name: str) -> list[str] | None:
-        """[name, parent, grandparent, ...] following `extends`, or None after reporting a bad link."""
-        chain = [name]
-        while (parent := self.wire.agents[chain[-1]].extends) is not None:
-            loc: Loc = ("agents", chain[-1], "extends")
+    def _merged(self, name: str) -> _Merged | None:
+        """`defaults`, then every ancestor, then the agent itself, merged; None after reporting a bad
+        `extends`. Each agent is merged once, over its parent's result: a long chain stays linear."""
+        path: list[str] = []
+        current = name
+        while current not in self._memo:
+            if current in path:
+                self._report_loop(path[path.index(current) :])
+                for link in path:
+                    self._memo[link] = None
+                return None
+            path.append(current)
+            parent = self.wire.agents[current].extends
+            if parent is None:
+                break
             if parent not in self.wire.agents:
+                loc: Loc = ("agents", current, "extends")
                 self.fail(loc, f"no agent named '{parent}' to extend; defined: {', '.join(self.wire.agents)}")
+                for link in path:
+                    self._memo[link] = None
                 return None
-            if parent in chain:
-                self.fail(loc, f"`extends` loops: {' -> '.join([*chain, parent])}")
-                return None
-            chain.append(parent)
-        return chain
+            current = parent
+        base = self._memo[current] if current in self._memo and current not in path else self._defaults()
+        for link in reversed(path):
+            base = None if base is None else self._apply(base, ("agents", link), self.wire.agents[link])
+            self._memo[link] = base
+        return self._memo[name]
+
+    def _report_loop(self, cycle: list[str]) -> None:
+        """Each agent of a loop of `extends` gets the loop told from itself, at the link that closes it."""
+        for start in range(len(cycle)):
+            turn = cycle[start:] + cycle[:start]
+            self.fail(("agents", turn[-1], "extends"), f"`extends` loops: {' -> '.join([*turn, turn[0]])}")
+
+    def _defaults(self) -> _Merged:
+        if self._defaults_merged is None:
+            base = _Merged()
+            defaults = self.wire.defaults
+            self._defaults_merged = base if defaults is None else self._apply(base, ("defaults",), defaults)
+        return self._defaults_merged
+
+    def _apply(self, base: _Merged, loc: Loc, layer: AgentSettingsWire) -> _Merged:
+        merged = _Merged(
+            base.system_given,
+            base.system_text,
+            dict(base.model),
+            dict(base.blocks),
+            base.tool_refs,
+            base.max_steps,
+            base.failed,
+        )
+        failed_before, self.failed = self.failed, False
+        if layer.system is not None and layer.system_file is not None:
+            self.fail((*loc, "system_file"), "give either `system` or `system_file`, not both")
+        if layer.system is not None or layer.system_file is not None:
+            merged.system_given = True
+        if layer.system is not None:
+            merged.system_text = layer.system
+        elif layer.system_file is not None:
+            merged.system_text = self._read_system_file((*loc, "system_file"), layer.system_file)
+        if layer.model is not None:
+            merged.model.update(layer.model.model_dump(exclude_none=True))
+        if layer.blocks is not None:
+            seen: set[str] = set()
+            for index, block in enumerate(layer.blocks):
+                if block.label in seen:
+                    self.fail((*loc, "blocks", index, "label"), f"duplicate block label '{block.label}'")
+                seen.add(block.label)
+                merged.blocks[block.label] = ((*loc, "blocks", index), block)
+        if layer.tools is not None:
+            merged.tool_refs = ((*loc, "tools"), layer.tools)
+        if layer.max_steps is not None:
+            merged.max_steps = layer.max_steps
+        merged.failed = merged.failed or self.failed
+        self.failed = failed_before
+        return merged
 
     def _read_system_file(self, loc: Loc, relative: str) -> str | None:
         path = self.file.parent / relative
         try:
-            return path.read_text(encoding="utf-8").rstrip("\n")
+            return read_text(path).rstrip("\n")
+        except TooBig as exc:
+            self.fail(loc, f"system prompt file '{path}': {exc}")
+            return None
         except OSError as exc:
             self.fail(loc, f"cannot read system prompt file '{path}': {exc.strerror or exc}")
             return None

@@ -1,7 +1,14 @@
-"""YAML loading that remembers where every key came from, so errors can name file, line and key."""
+"""YAML loading that remembers where every key came from, so errors can name file, line and key, and
+that is bounded: every file the harness reads goes through `read_text` (size, regular file, UTF-8) and
+every YAML document through `check_limits` (nesting depth, scalar size, nodes after alias expansion)
+before anything is built from it, so no input can exhaust memory, time or the stack.
+"""
 
 from __future__ import annotations
 
+import codecs
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +18,122 @@ import yaml
 from harness.errors import Problem, UserError
 
 Loc = tuple[str | int, ...]
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big a file the harness accepts. Generous for what people write, far below what would hurt."""
+
+    max_bytes: int = 4 * MB  # the whole file
+    max_scalar: int = 1 * MB  # one value
+    max_depth: int = 64  # mappings and lists inside each other
+    max_nodes: int = 200_000  # values, counting each alias as the whole value it repeats
+
+
+FILE_LIMITS = Limits()  # agents files, scenario files, prompts
+CASSETTE_LIMITS = Limits(max_bytes=256 * MB, max_scalar=64 * MB, max_depth=64, max_nodes=20_000_000)
+
+_WIDE_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
+
+
+class TooBig(ValueError):
+    """A limit was passed; `line` and `column` (1-based) say where, when known."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+def read_text(path: Path, limits: Limits = FILE_LIMITS) -> str:
+    """A text file's content: a regular file, at most `limits.max_bytes`, UTF-8 (a UTF-8 byte order mark
+    is dropped). Raises FileNotFoundError, OSError, or TooBig / UnicodeError-free ValueError with a
+    message saying what is wrong and what is expected."""
+    with open(path, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise TooBig("not a regular file: give a text file")
+        data = file.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise TooBig(f"larger than {limits.max_bytes // MB} MB: the harness reads files up to that size")
+    for bom, name in _WIDE_BOMS.items():
+        if data.startswith(bom):
+            raise TooBig(f"the file is {name} text: save it as UTF-8")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise TooBig(
+            f"not UTF-8: byte {exc.start} (0x{data[exc.start]:02x}) cannot be decoded; save the file as UTF-8",
+            line,
+            column,
+        ) from None
+    if "\x00" in text:
+        at = text.index("\x00")
+        raise TooBig(
+            "contains NUL characters (is it UTF-16 without a byte order mark?): save it as UTF-8",
+            text.count("\n", 0, at) + 1,
+            at - (text.rfind("\n", 0, at) + 1) + 1,
+        )
+    return text
+
+
+def check_limits(text: str, limits: Limits = FILE_LIMITS) -> None:
+    """Walk the YAML events (libyaml's parser is a state machine: no recursion, whatever the nesting) and
+    raise TooBig at the first value past a limit. Aliases count as the whole value they repeat, so an
+    alias bomb stops here, before any structure is built from it."""
+    loader = _LOADER(text)
+    sizes: list[int] = []  # the nodes counted so far in each open collection
+    anchored: dict[str, int] = {}
+    anchors: list[str | None] = []
+    total = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                count = anchored.get(event.anchor or "", 1)
+            elif isinstance(event, yaml.ScalarEvent):
+                if len(event.value) > limits.max_scalar:
+                    raise _too_big(
+                        f"a value of {len(event.value)} characters: at most {limits.max_scalar} per value", event
+                    )
+                count = 1
+                if event.anchor:
+                    anchored[event.anchor] = 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                if len(sizes) >= limits.max_depth:
+                    raise _too_big(f"nested more than {limits.max_depth} levels deep", event)
+                sizes.append(1)
+                anchors.append(event.anchor)
+                continue
+            elif isinstance(event, yaml.CollectionEndEvent):
+                count = sizes.pop()
+                anchor = anchors.pop()
+                if anchor:
+                    anchored[anchor] = count
+            else:
+                continue
+            total += count
+            if sizes:
+                sizes[-1] += count
+            if total > limits.max_nodes or (sizes and sizes[-1] > limits.max_nodes):
+                raise _too_big(f"more than {limits.max_nodes} values once aliases are expanded (an alias bomb?)", event)
+    finally:
+        loader.dispose()
+
+
+def _too_big(message: str, event: Any) -> TooBig:
+    mark = event.start_mark
+    return TooBig(message, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
 
 
 @dataclass
@@ -42,13 +165,16 @@ def dotted(loc: Loc) -> str:
 
 
 def load_yaml(path: Path, error: type[UserError] = UserError) -> YamlDocument:
-    """Parse `path`; a syntax error becomes a located UserError of type `error`."""
+    """Parse `path`; a syntax error, a limit passed or a file that is not UTF-8 text becomes a located
+    UserError of type `error`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         raise error([Problem(str(path), None, None, "", "file not found")]) from None
+    except TooBig as exc:
+        raise error([Problem(str(path), exc.line, exc.column, "", str(exc))]) from None
     except OSError as exc:
-        raise error([Problem(str(path), None, None, "", f"cannot read: {exc.strerror}")]) from None
+        raise error([Problem(str(path), None, None, "", f"cannot read: {exc.strerror or exc}")]) from None
     return parse_yaml(text, str(path), error)
 
 
@@ -57,7 +183,13 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML w
 
 def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> YamlDocument:
     """One parse: the node tree gives the positions and catches the duplicate keys that PyYAML itself
-    silently overwrites, and the data is constructed from that same tree."""
+    silently overwrites, and the data is constructed from that same tree (after `check_limits`)."""
+    try:
+        check_limits(text)
+    except TooBig as exc:
+        raise error([Problem(name, exc.line, exc.column, "", str(exc))]) from None
+    except yaml.YAMLError:
+        pass  # the parse below reports it, located
     try:
         loader = _LOADER(text)
         try:

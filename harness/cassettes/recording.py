@@ -12,6 +12,7 @@ vcrpy's own lookup runs the matcher over every recorded interaction for every re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from harness.cassettes.mode import RecordMode as HarnessRecordMode
 from harness.cassettes.scrub import MASK, SECRET_HEADERS, endpoint_kind, kept_headers, secret_values
 from harness.errors import CassetteError
 from harness.llm.settings import ModelSettings, without_credentials
+from harness.yamlsource import CASSETTE_LIMITS, MB
 
 VCR_MODES = {HarnessRecordMode.NEW: RecordMode.NEW_EPISODES, HarnessRecordMode.ALL: RecordMode.ALL}
 
@@ -70,6 +72,12 @@ class SafePersister(FilesystemPersister):  # type: ignore[misc]
     def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
         if self.replace:
             raise CassetteNotFoundError()
+        with contextlib.suppress(OSError):
+            if os.stat(cassette_path).st_size > CASSETTE_LIMITS.max_bytes:
+                raise CassetteError(
+                    f"{cassette_path} is larger than {CASSETTE_LIMITS.max_bytes // MB} MB: not a cassette the harness "
+                    "reads; restore it from version control, or re-record it with `harness record --mode all`"
+                )
         try:
             return super().load_cassette(cassette_path, serializer)
         except CassetteNotFoundError:

@@ -19,6 +19,7 @@ from harness.cassettes.keys import Keyer, RequestKey
 from harness.errors import CassetteError, CassetteMiss, LLMError, MissedRequest
 from harness.llm.chat import ChatResponse, chat_request, parse_completion
 from harness.llm.settings import ModelSettings, without_credentials
+from harness.yamlsource import CASSETTE_LIMITS, read_text
 
 
 class ReplayCassette:
@@ -35,9 +36,13 @@ class ReplayCassette:
         data = CassetteData([])
         if self.exists:
             try:
-                self._text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise CassetteError(f"{path} is not a readable cassette ({type(exc).__name__}: {exc})") from None
+                self._text = read_text(path, CASSETTE_LIMITS)
+            except (OSError, ValueError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise CassetteError(
+                    f"{path} is not a readable cassette ({reason}); restore it from version control, "
+                    "or re-record it with `harness record --mode all`"
+                ) from None
             data = parse(self._text, str(path))
         self.metadata = data.metadata
         self.responses = [interaction.response for interaction in data.interactions]

@@ -19,6 +19,7 @@ NOTHING: Any = object()  # "not in the subset": parse it with PyYAML
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*):(?: (.*))?\Z")
 _PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s][^\t]*\Z")
 _LITERAL = {"|": "clip", "|-": "strip", "|+": "keep"}
+_MAX_DEPTH = 64  # deeper is left to PyYAML, behind the harness's limits (and this reader never recurses far)
 _RESOLVER = yaml.resolver.Resolver()
 _TYPES: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:str": str,
@@ -56,8 +57,10 @@ def _skip_blank(lines: list[str], position: int) -> int:
     return position
 
 
-def _mapping(lines: list[str], position: int, indent: int, first: str | None = None) -> tuple[Any, int]:
+def _mapping(lines: list[str], position: int, indent: int, first: str | None = None, depth: int = 0) -> tuple[Any, int]:
     """Keys at `indent`; `first` is the first entry's text when it followed a "- " on its line."""
+    if depth > _MAX_DEPTH:
+        raise _Outside
     result: dict[str, Any] = {}
     while True:
         if first is not None:
@@ -77,14 +80,14 @@ def _mapping(lines: list[str], position: int, indent: int, first: str | None = N
             raise _Outside  # PyYAML would keep the last; leave duplicates to it
         position += 1
         if value is None or value == "":
-            result[key], position = _nested(lines, position, indent)
+            result[key], position = _nested(lines, position, indent, depth)
         elif value in _LITERAL:
             result[key], position = _literal(lines, position, indent, _LITERAL[value])
         else:
             result[key] = _plain(value)
 
 
-def _nested(lines: list[str], position: int, indent: int) -> tuple[Any, int]:
+def _nested(lines: list[str], position: int, indent: int, depth: int) -> tuple[Any, int]:
     """What follows `key:` with nothing after it: a mapping or a sequence below it, or null."""
     following = _skip_blank(lines, position)
     if following == len(lines):
@@ -92,13 +95,13 @@ def _nested(lines: list[str], position: int, indent: int) -> tuple[Any, int]:
     line = lines[following]
     deeper = _indent(line)
     if line[deeper:].startswith("- ") and deeper >= indent:
-        return _sequence(lines, following, deeper)
+        return _sequence(lines, following, deeper, depth + 1)
     if deeper > indent:
-        return _mapping(lines, following, deeper)
+        return _mapping(lines, following, deeper, depth=depth + 1)
     return None, position
 
 
-def _sequence(lines: list[str], position: int, indent: int) -> tuple[list[Any], int]:
+def _sequence(lines: list[str], position: int, indent: int, depth: int) -> tuple[list[Any], int]:
     items: list[Any] = []
     while True:
         position = _skip_blank(lines, position)
@@ -107,7 +110,7 @@ def _sequence(lines: list[str], position: int, indent: int) -> tuple[list[Any], 
         entry = lines[position][indent:]
         if not entry.startswith("- "):
             return items, position
-        item, position = _mapping(lines, position, indent + 2, first=entry[2:])
+        item, position = _mapping(lines, position, indent + 2, first=entry[2:], depth=depth + 1)
         items.append(item)
 
 
