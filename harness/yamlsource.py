@@ -181,22 +181,76 @@ def load_yaml(path: Path, error: type[UserError] = UserError) -> YamlDocument:
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 
 
+# Below this many "[" and "{", libyaml's composer (which recurses in C) is safe whatever the nesting, and
+# the limits are checked on the node tree; above it, on the event stream first (no recursion at all).
+_FLOW_SAFE = 2000
+
+
+def compose(text: str, limits: Limits = FILE_LIMITS) -> tuple[Any, yaml.Node | None]:
+    """libyaml's loader and the document's node tree, within `limits` (TooBig past them). Nothing is
+    built from the tree yet: the caller constructs data from it, knowing it is bounded."""
+    if text.count("[") + text.count("{") > _FLOW_SAFE:
+        check_limits(text, limits)
+    loader = _LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            measure(node, limits)
+    except BaseException:
+        loader.dispose()
+        raise
+    return loader, node
+
+
+def measure(root: yaml.Node, limits: Limits) -> None:
+    """Depth, value sizes and the number of values once aliases are expanded (an aliased node counts
+    each time it is used, and is walked once): TooBig at the first past a limit."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, children_done = stack.pop()
+        if id(node) in sizes and not children_done:
+            continue
+        if id(node) in open_nodes and not children_done:
+            raise _at("a value that contains itself (a recursive alias)", node)
+        if isinstance(node, yaml.ScalarNode):
+            if len(node.value) > limits.max_scalar:
+                raise _at(f"a value of {len(node.value)} characters: at most {limits.max_scalar} per value", node)
+            sizes[id(node)] = 1
+            continue
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if children_done:
+            size = 1 + sum(sizes[id(child)] for child in children)
+            if size > limits.max_nodes:
+                raise _at(f"more than {limits.max_nodes} values once aliases are expanded (an alias bomb?)", node)
+            sizes[id(node)] = size
+            open_nodes.discard(id(node))
+            continue
+        if depth > limits.max_depth:
+            raise _at(f"nested more than {limits.max_depth} levels deep", node)
+        open_nodes.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children if id(child) not in sizes)
+
+
+def _at(message: str, node: yaml.Node) -> TooBig:
+    mark = node.start_mark
+    return TooBig(message, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
+
+
 def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> YamlDocument:
-    """One parse: the node tree gives the positions and catches the duplicate keys that PyYAML itself
-    silently overwrites, and the data is constructed from that same tree (after `check_limits`)."""
+    """One parse (two for text with thousands of brackets): the node tree is checked against the limits,
+    gives the positions and catches the duplicate keys that PyYAML itself silently overwrites, and the
+    data is constructed from that same tree."""
     try:
-        check_limits(text)
-    except TooBig as exc:
-        raise error([Problem(name, exc.line, exc.column, "", str(exc))]) from None
-    except yaml.YAMLError:
-        pass  # the parse below reports it, located
-    try:
-        loader = _LOADER(text)
+        loader, node = compose(text)
         try:
-            node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except TooBig as exc:
+        raise error([Problem(name, exc.line, exc.column, "", str(exc))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
@@ -205,11 +259,15 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
         raise error([Problem(name, None, None, "", f"invalid YAML: {exc}")]) from None
     doc = YamlDocument(name, data)
     if node is not None:
-        _record_positions(node, (), doc, error)
+        _record_positions(node, (), doc, error, set())
     return doc
 
 
-def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[UserError]) -> None:
+def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[UserError], walked: set[int]) -> None:
+    """Positions of every key and item (an aliased node's under its first place only)."""
+    if id(node) in walked:
+        return
+    walked.add(id(node))
     doc.positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -225,7 +283,7 @@ def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[
             seen.add(str(key))
             child = (*loc, key)
             doc.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _record_positions(value_node, child, doc, error)
+            _record_positions(value_node, child, doc, error, walked)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_positions(item, (*loc, index), doc, error)
+            _record_positions(item, (*loc, index), doc, error, walked)

@@ -144,3 +144,11 @@ def test_a_long_extends_chain_compiles_in_linear_time(tmp_path: Path) -> None:
     assert "3000 agents" in result.stdout
     (tmp_path / "agents.yaml").write_text("\n".join([*lines, "  a0x:\n    extends: a2999x"]) + "\n", encoding="utf-8")
     refused(harness("validate", cwd=tmp_path), "agents.a0x.extends: no agent named 'a2999x' to extend")
+
+
+def test_a_recursive_alias_and_deep_flow_nesting_in_a_scenario(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"loop": "agent: chat\nturns: &t [{user: hi, x: *t}]\n"})
+    refused(harness("run", cwd=project.root), "scenarios/loop.yaml:2:", "contains itself")
+    # deep enough that libyaml's composer, which recurses in C, would crash the process
+    project.write_scenario("deep", "agent: chat\nturns: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    refused(harness("run", str(project.scenario_path("deep")), cwd=project.root), "nested more than 64 levels")

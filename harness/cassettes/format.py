@@ -48,9 +48,8 @@ from harness.cassettes.delta import (
 )
 from harness.cassettes.keys import canonical
 from harness.errors import CassetteError
-from harness.yamlsource import CASSETTE_LIMITS, TooBig, check_limits
+from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ORDER = ("metadata", "version", "interactions")
 # Left out when they are what (almost) every chat-completion exchange has: a POST answered 200 OK.
@@ -140,10 +139,8 @@ def _load_yaml(text: str) -> Any:
     data = yamlsubset.read(text)
     if data is not yamlsubset.NOTHING:
         return data
-    check_limits(text, CASSETTE_LIMITS)
-    loader = _LOADER(text)
+    loader, node = compose(text, CASSETTE_LIMITS)
     try:
-        node = loader.get_single_node()
         if node is None:
             return None
         built: dict[int, Any] = {}
