@@ -57,9 +57,14 @@ def read_text(path: Path, limits: Limits = FILE_LIMITS) -> str:
     is dropped). Raises FileNotFoundError, OSError, or TooBig / UnicodeError-free ValueError with a
     message saying what is wrong and what is expected."""
     with open(path, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
             raise TooBig("not a regular file: give a text file")
-        data = file.read(limits.max_bytes + 1)
+        # Ask for what the file holds (one more byte tells a file that grew past the limit): read(n)
+        # allocates n bytes up front.
+        data = file.read(min(status.st_size, limits.max_bytes) + 1)
+        if status.st_size < len(data) <= limits.max_bytes:  # it grew while we read: the rest, bounded
+            data += file.read(limits.max_bytes + 1 - len(data))
     if len(data) > limits.max_bytes:
         raise TooBig(f"larger than {limits.max_bytes // MB} MB: the harness reads files up to that size")
     for bom, name in _WIDE_BOMS.items():
