@@ -47,6 +47,16 @@ def conversations(draw: st.DrawFn) -> list[dict[str, Any]]:
     return bodies
 
 
+def as_sent(body: Any) -> Any:
+    """A body as the server received it: text that happens to be JSON ("true", "12") is that JSON."""
+    if isinstance(body, str):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body
+    return body
+
+
 def as_vcr(bodies: list[Any]) -> dict[str, Any]:
     return {
         "version": 1,
@@ -74,12 +84,12 @@ def test_a_cassette_reads_back_exactly_what_was_written(bodies: list[Any]) -> No
     text = format.dump(as_vcr(bodies))
     assert "sk-never-written" not in text  # request headers are never written
     read = format.parse(text, "c.yaml")
-    assert [canonical(i.request.body) for i in read.interactions] == [canonical(b) for b in bodies]
+    assert [canonical(i.request.body) for i in read.interactions] == [canonical(as_sent(b)) for b in bodies]
     assert [json.loads(i.response["body"]["string"])["id"] for i in read.interactions] == list(range(len(bodies)))
     assert all(i.response["status"] == {"code": 200, "message": "OK"} for i in read.interactions)
     # and keys as the bodies did
     keyer = Keyer()
-    expected = [Keyer().key("POST", "/v1/chat/completions", b) for b in bodies]
+    expected = [Keyer().key("POST", "/v1/chat/completions", as_sent(b)) for b in bodies]
     assert [keyer.key("POST", "/v1/chat/completions", i.request.body) for i in read.interactions] == expected
     # the texts the reader builds along the way key the same
     with_texts = [
