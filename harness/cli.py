@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from harness.cassettes.mode import RecordMode
+from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
 
 if TYPE_CHECKING:
     from harness.errors import HarnessError
     from harness.project import Project
     from harness.records import StepRecord
 
-DEFAULT_AGENTS_FILE = "agents.yaml"
-DEFAULT_DB = ".harness/state.db (beside the agents file)"
+DEFAULT_DB = f"{DEFAULT_STATE_DB} (beside the agents file)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -301,12 +301,16 @@ def dump(data: dict[str, Any]) -> str:
     return yaml.dump(out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
 
 
+def _canonical_texts(body: Any) -> Texts:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    return Texts([canonical(m) for m in messages], "", messages) if isinstance(messages, list) else NO_TEXTS
+
+
 def _read_written_body(stored: Any, previous: Any, before: Texts) -> tuple[Any, Texts]:
     """A request body to write, decoded (strictly), and the JSON text of each of its messages."""
     if isinstance(stored, dict) and "delta" in stored:
         body = _read_body(stored, previous)
-        messages = body.get("messages") if isinstance(body, dict) else None
-        return body, Texts([canonical(m) for m in messages], "", messages) if isinstance(messages, list) else NO_TEXTS
+        return body, _canonical_texts(body)
     if not isinstance(stored, str | bytes):
         stored = json.dumps(stored)  # decoded already: decode again, strictly
     if isinstance(stored, bytes):
@@ -318,8 +322,7 @@ def _read_written_body(stored: Any, previous: Any, before: Texts) -> tuple[Any, 
             body = strict_loads(stored)
         except ValueError:
             return stored, NO_TEXTS
-        messages = body.get("messages") if isinstance(body, dict) else None
-        return body, Texts([canonical(m) for m in messages], "", messages) if isinstance(messages, list) else NO_TEXTS
+        return body, _canonical_texts(body)
 
 
 def _compact_response(response: dict[str, Any]) -> dict[str, Any]:

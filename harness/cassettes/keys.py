@@ -89,15 +89,12 @@ class Keyer:
         if isinstance(body, dict):
             messages = body.get("messages")
             if isinstance(messages, list):
-                if message_texts is not None:
-                    settings = canonical({k: v for k, v in body.items() if k not in _BIG_PARTS})
-                    tools = self._encode(body["tools"]) if "tools" in body else ""
-                    return (method.upper(), path, f"{settings}\n{tools}", tuple(message_texts))
                 # The big parts (messages, tool schemas) are encoded once per object; the small settings
                 # are encoded together. Equal keys <=> equal canonical bodies still holds: every part is
                 # canonical JSON and the parts are told apart by position.
                 settings = canonical({k: v for k, v in body.items() if k not in _BIG_PARTS})
                 tools = self._encode(body["tools"]) if "tools" in body else ""
-                return (method.upper(), path, f"{settings}\n{tools}", tuple(self._message_texts(messages)))
+                texts = message_texts if message_texts is not None else self._message_texts(messages)
+                return (method.upper(), path, f"{settings}\n{tools}", tuple(texts))
             return (method.upper(), path, canonical(body), None)
         return (method.upper(), path, body if isinstance(body, str) else canonical(body), None)

@@ -12,7 +12,6 @@ vcrpy's own lookup runs the matcher over every recorded interaction for every re
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from harness.cassettes.mode import RecordMode as HarnessRecordMode
 from harness.cassettes.scrub import MASK, SECRET_HEADERS, endpoint_kind, kept_headers, secret_values
 from harness.errors import CassetteError
 from harness.llm.settings import ModelSettings, without_credentials
-from harness.yamlsource import CASSETTE_LIMITS, MB
+from harness.yamlsource import CASSETTE_LIMITS, read_text
 
 VCR_MODES = {HarnessRecordMode.NEW: RecordMode.NEW_EPISODES, HarnessRecordMode.ALL: RecordMode.ALL}
 
@@ -70,16 +69,15 @@ class SafePersister(FilesystemPersister):  # type: ignore[misc]
         self.replace = replace
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
-        if self.replace:
+        """vcrpy's load (a missing or empty file is no cassette yet), reading through the harness's
+        bounded reader, as replay does."""
+        if self.replace or not Path(cassette_path).is_file():
             raise CassetteNotFoundError()
-        with contextlib.suppress(OSError):
-            if os.stat(cassette_path).st_size > CASSETTE_LIMITS.max_bytes:
-                raise CassetteError(
-                    f"{cassette_path} is larger than {CASSETTE_LIMITS.max_bytes // MB} MB: not a cassette the harness "
-                    "reads; restore it from version control, or re-record it with `harness record --mode all`"
-                )
         try:
-            return super().load_cassette(cassette_path, serializer)
+            text = read_text(Path(cassette_path), CASSETTE_LIMITS)
+            if not text.strip():
+                raise CassetteNotFoundError()
+            return vcr.serialize.deserialize(text, serializer)
         except CassetteNotFoundError:
             raise
         except Exception as exc:

@@ -43,9 +43,6 @@ class OpenAIChatModel:
             http_client=http_client,
         )
 
-    def request_body(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
-        return chat_request(self.settings, messages, tools)
-
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
         try:
             # The SDK's documented way to post a prepared body: `chat.completions.create` would first walk
@@ -53,7 +50,7 @@ class OpenAIChatModel:
             # of a step, and changes nothing in plain JSON like ours. The raw response is parsed by the same
             # function replay uses.
             response = self.client.post(
-                "/" + CHAT_COMPLETIONS, body=self.request_body(messages, tools), cast_to=httpx2.Response
+                "/" + CHAT_COMPLETIONS, body=chat_request(self.settings, messages, tools), cast_to=httpx2.Response
             )
         except openai.APITimeoutError:
             raise LLMError(
