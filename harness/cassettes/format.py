@@ -124,7 +124,6 @@ def parse(text: str, name: str) -> CassetteData:
 
 _SCALARS: dict[str, Any] = {
     "tag:yaml.org,2002:str": str,
-    "tag:yaml.org,2002:int": int,
     "tag:yaml.org,2002:null": lambda _: None,
     "tag:yaml.org,2002:bool": lambda value: value.lower() in ("true", "yes", "on"),
 }

@@ -18,6 +18,7 @@ NOTHING: Any = object()  # "not in the subset": parse it with PyYAML
 
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*):(?: (.*))?\Z")
 _PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s][^\t]*\Z")
+_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 _LITERAL = {"|": "clip", "|-": "strip", "|+": "keep"}
 _MAX_DEPTH = 64  # deeper is left to PyYAML, behind the harness's limits (and this reader never recurses far)
 _RESOLVER = yaml.resolver.Resolver()
@@ -119,8 +120,8 @@ def _plain(value: str) -> Any:
         raise _Outside
     tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
     make = _TYPES.get(tag)
-    if make is None:
-        raise _Outside
+    if make is None or (make is int and not _DECIMAL.match(value)):
+        raise _Outside  # 0x1f, 012 (octal), 1_000, 1:30: PyYAML reads these its own way
     return make(value)
 
 

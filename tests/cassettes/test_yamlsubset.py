@@ -77,6 +77,19 @@ def test_the_layouts_a_cassette_uses_are_read(text: str) -> None:
     assert got == yaml.safe_load(text)
 
 
-@pytest.mark.parametrize("text", ["a: 'q'\n", "a: [1]\n", "a: &x 1\nb: *x\n", "a: !!str 1\n", "a: 1.5\n", "a: yes\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 'q'\n",
+        "a: [1]\n",
+        "a: &x 1\nb: *x\n",
+        "a: !!str 1\n",
+        "a: 1.5\n",
+        "a: yes\n",
+        "a: 0x1f\n",
+        "a: 012\n",
+        "a: 1_0\n",
+    ],
+)
 def test_anything_else_is_left_to_pyyaml(text: str) -> None:
     assert read(text) is NOTHING
