@@ -5,6 +5,11 @@ Options (also as ini keys `harness_agents`, `harness_cassettes`, `harness_scenar
 `--harness-base-url URL`, `--harness-model NAME`. The cassette folder defaults to `cassettes/` beside the
 agents file, as for `harness run`: both build the same `Project`.
 
+The plugin is installed into every project of the environment, so it collects scenario files only where
+a project opts in: an `agents.yaml` at pytest's rootdir (or, for a project with no pytest config file, in
+the first folder above it that holds one, up to the repository or package root), or the `harness_agents`
+ini key / `--harness-agents` option naming the agents file. Elsewhere it collects nothing.
+
 For tests written in Python, the `harness_agent` fixture builds agents from agents.yaml whose model
 exchanges go through the test's own cassette (`harness_cassette_path`, overridable, like
 pytest-recording's `vcr_cassette_dir`).
@@ -34,6 +39,9 @@ if TYPE_CHECKING:
     from harness.scenarios.runner import ScenarioRunner
 
 RUNNER_KEY = pytest.StashKey["ScenarioRunner"]()
+AGENTS_KEY = pytest.StashKey["Path | None"]()
+# Folders that end the upward search for an agents file: a project's own root.
+PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -71,7 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--harness-base-url", metavar="URL", help="model endpoint to record from")
     group.addoption("--harness-model", metavar="NAME", help="model name (replay must use the same)")
-    parser.addini("harness_agents", "agents file, relative to the rootdir", default="agents.yaml")
+    parser.addini(
+        "harness_agents",
+        "agents file, relative to the rootdir; setting it turns scenario collection on (default: agents.yaml at "
+        "the rootdir, if there is one)",
+        default="",
+    )
     parser.addini("harness_cassettes", "cassette folder, relative to the rootdir (default: beside the agents file)")
     parser.addini(
         "harness_scenarios", "folder names whose YAML files are scenarios", type="args", default=["scenarios"]
@@ -82,14 +95,47 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness_scenario: a scenario file collected by the harness plugin")
 
 
+def agents_file(config: pytest.Config) -> Path | None:
+    """The agents file this run uses, or None where the project has not opted in (see the module doc)."""
+    if AGENTS_KEY in config.stash:
+        return config.stash[AGENTS_KEY]
+    named = config.getoption("harness_agents") or config.getini("harness_agents")
+    found: Path | None
+    if named:
+        found = Path(named) if Path(named).is_absolute() else config.rootpath / named
+    else:
+        found = _find_agents_file(config.rootpath, searching_up=config.inipath is None)
+    config.stash[AGENTS_KEY] = found
+    return found
+
+
+def _find_agents_file(rootdir: Path, searching_up: bool) -> Path | None:
+    from harness.project import DEFAULT_AGENTS_FILE
+
+    folder = rootdir
+    while True:
+        candidate = folder / DEFAULT_AGENTS_FILE
+        if candidate.is_file():
+            return candidate
+        if not searching_up or folder.parent == folder or any((folder / m).exists() for m in PROJECT_MARKERS):
+            return None
+        folder = folder.parent
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in SUFFIXES:
         return None
+    agents = agents_file(parent.config)
+    if agents is None:
+        return None
     folders = set(parent.config.getini("harness_scenarios"))
     try:
-        relative = file_path.relative_to(parent.config.rootpath)
+        relative = file_path.relative_to(agents.parent)
     except ValueError:
-        relative = file_path
+        try:
+            relative = file_path.relative_to(parent.config.rootpath)
+        except ValueError:
+            relative = file_path
     if not folders.intersection(relative.parts[:-1]):
         return None
     return ScenarioFile.from_parent(parent, path=file_path)
@@ -100,7 +146,7 @@ def harness_project(config: pytest.Config) -> Project:
     from harness.project import Project
 
     return Project.build(
-        agents=config.getoption("harness_agents") or config.getini("harness_agents"),
+        agents=agents_file(config),
         cassettes=config.getoption("harness_cassettes") or config.getini("harness_cassettes") or None,
         record_mode=config.getoption("harness_record_mode") or RecordMode.NONE,
         base_url=config.getoption("harness_base_url"),

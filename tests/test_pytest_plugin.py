@@ -329,3 +329,56 @@ def test_a_broken_agents_file_fails_the_scenarios_without_a_traceback(
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*agents.yaml:*: agents.chat.blcks: unknown key 'blcks'; did you mean 'blocks'?*"])
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+# ---------------------------------------------------------------- a good citizen in other projects
+
+
+def test_a_project_without_an_agents_file_is_left_alone(pytester: pytest.Pytester) -> None:
+    """The plugin is installed everywhere: YAML under an unrelated project's `scenarios/` is not ours."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "k8s.yaml").write_text("apiVersion: v1\nkind: Pod\n", encoding="utf-8")
+    pytester.makepyfile(test_plain="def test_ok():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*agents.yaml*")
+
+
+def test_an_agents_file_at_the_rootdir_opts_in(pytester: pytest.Pytester, project: Project) -> None:
+    result = pytester.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*misspelt.yaml::misspelt", "*remember.yaml::remember"])
+
+
+def test_the_ini_key_opts_in_with_the_agents_file_elsewhere(pytester: pytest.Pytester, project: Project) -> None:
+    config = pytester.path / "config"
+    config.mkdir()
+    project.agents.rename(config / "agents.yaml")
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\nharness_agents = config/agents.yaml\n")
+    result = pytester.runpytest("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*remember.yaml::remember"])
+
+
+def test_a_project_with_no_pytest_config_works_from_a_subfolder(pytester: pytest.Pytester, project: Project) -> None:
+    """No ini file: pytest's rootdir is the folder it was started in; the agents file is found above it."""
+    (pytester.path / "tox.ini").unlink()
+    (pytester.path / ".git").mkdir()
+    scenarios = project.root / "scenarios"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(scenarios)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "remember.yaml")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_search_for_an_agents_file_stops_at_the_project_root(pytester: pytest.Pytester) -> None:
+    """An agents file above another project's root does not switch the plugin on for it."""
+    (pytester.path / "agents.yaml").write_text("agents: {}\n", encoding="utf-8")
+    inner = pytester.path / "other"
+    (inner / "scenarios").mkdir(parents=True)
+    (inner / ".git").mkdir()
+    (inner / "scenarios" / "data.yaml").write_text("a: 1\n", encoding="utf-8")
+    (inner / "test_plain.py").write_text("def test_ok():\n    assert True\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(inner)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
