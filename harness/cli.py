@@ -16,6 +16,8 @@ from harness.cassettes.mode import RecordMode
 from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from harness.errors import HarnessError
     from harness.project import Project
     from harness.records import StepRecord
@@ -98,8 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         "--mode",
         choices=(RecordMode.ALL, RecordMode.NEW),
         type=RecordMode,
-        default=RecordMode.ALL,
-        help="all: re-record every exchange (default); new: record only what is missing",
+        default=RecordMode.NEW,
+        help="new (default): record what is missing or stale, keep what still matches, drop what is no longer "
+        "used; all: re-record every exchange, replacing every cassette",
     )
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
     p.set_defaults(command=_run)
@@ -142,6 +145,7 @@ def _run(args: argparse.Namespace) -> int:
     from harness.scenarios.discovery import discover
     from harness.scenarios.results import ScenarioResult
 
+    report = _report_path(args.report) if args.report else None
     project = _project(args)
     factory = AgentFactory(project)
     factory.config  # noqa: B018 - load (and validate) the agents file before any scenario
@@ -159,20 +163,42 @@ def _run(args: argparse.Namespace) -> int:
             print(f"recording {scenario.path} ...", file=sys.stderr, flush=True)
         result = runner.run(scenario)
         results.append(result)
+        if result.change is not None:
+            print(f"  {_shown(result.cassette)}: {result.change.describe()}", file=sys.stderr, flush=True)
         if not result.ok:
             print(result.explain() + "\n", file=sys.stderr)
-        if result.unplayed:
-            print(
-                f"{scenario.path}: warning: {len(result.unplayed)} recorded interaction(s) never played "
-                f"(indexes {result.unplayed}) in {result.cassette}",
-                file=sys.stderr,
-            )
         if args.exitfirst and not result.ok:
             break
     print(summary_table(results, project.root))
-    if args.report:
-        write_report(results, Path(args.report), project.root)
+    if report is not None:
+        write_report(results, report, project.root)
     return 0 if all(result.ok for result in results) else 1
+
+
+def _report_path(given: str) -> Path:
+    """Where `--report` goes, checked before anything runs: a run must not end unable to write its report."""
+    import os
+    from pathlib import Path
+
+    from harness.errors import UserError
+
+    path = Path(given)
+    folder = path.parent
+    if path.is_dir():
+        raise UserError(f"--report {given}: is a folder; give a file name, e.g. {path / 'report.json'}")
+    if not folder.is_dir():
+        raise UserError(f"--report {given}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"--report {given}: the folder {folder} is not writable")
+    return path
+
+
+def _shown(path: Path) -> str:
+    """`path` as typed from the current folder when it is below it."""
+    import os
+
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else relative
 
 
 def _schema(args: argparse.Namespace) -> int:

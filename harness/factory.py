@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.agent import Agent
+from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from harness.llm.chat import ChatModel
@@ -40,6 +41,10 @@ class Cassette(Protocol):
 
     @property
     def recorded_with(self) -> dict[str, Any]: ...
+
+    @property
+    def change(self) -> CassetteChange | None:
+        """What recording did to the file (None in replay, which never writes)."""
 
     def note_recording(self, settings: ModelSettings) -> None: ...
 

@@ -21,7 +21,6 @@ collected or a harness fixture is used, so a project that does neither pays noth
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,20 +32,18 @@ from harness.cassettes.mode import RecordMode
 if TYPE_CHECKING:
     from harness.agent import Agent
     from harness.config import AgentSpec
+    from harness.factory import Cassette
     from harness.project import Project
     from harness.scenarios.model import Scenario
     from harness.scenarios.results import ScenarioResult
     from harness.scenarios.runner import ScenarioRunner
 
 RUNNER_KEY = pytest.StashKey["ScenarioRunner"]()
+FIXTURE_CASSETTE_KEY: pytest.StashKey[Cassette] = pytest.StashKey()
 AGENTS_KEY = pytest.StashKey["Path | None"]()
 # Folders that end the upward search for an agents file: a project's own root.
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
-
-
-class UnplayedInteractionsWarning(UserWarning):
-    """A cassette holds exchanges the scenario no longer makes: re-record it to prune them."""
 
 
 class ScenarioFailed(Exception):
@@ -213,14 +210,6 @@ class ScenarioItem(pytest.Item):
         assert self.scenario is not None, "set up first"
         result = _runner(self.config).run(self.scenario, self.spec)
         self.user_properties.append(("steps", result.steps))
-        if result.unplayed:
-            warnings.warn(
-                UnplayedInteractionsWarning(
-                    f"{self.scenario.path}: {len(result.unplayed)} recorded interaction(s) never played "
-                    f"(indexes {result.unplayed}) in {result.cassette}; re-record to prune them"
-                ),
-                stacklevel=1,
-            )
         if result.stale or result.error:
             raise StaleCassette(result)
         if result.failures:
@@ -267,14 +256,38 @@ def pytest_runtest_makereport(
         from harness.errors import CassetteMiss
 
         if isinstance(miss, CassetteMiss):
-            lines = [
-                f"{item.nodeid}: no recorded response in {_shown(Path(miss.cassette))} for a request this test "
-                "made (the agent, its prompt or tools, the model settings or the test changed)"
-            ]
-            lines += miss.diff_lines()
-            lines.append(f"  re-record with: pytest --harness-record-mode new {item.nodeid}")
+            cassette = Path(miss.cassette)
+            if not cassette.exists():
+                lines = [f"{item.nodeid}: not recorded yet (no cassette at {_shown(cassette)})"]
+                lines.append(f"  record it with: pytest --harness-record-mode new {item.nodeid}")
+            else:
+                lines = [
+                    f"{item.nodeid}: no recorded response in {_shown(cassette)} for a request this test "
+                    "made (the agent, its prompt or tools, the model settings or the test changed)"
+                ]
+                lines += miss.diff_lines()
+                lines.append(f"  re-record with: pytest --harness-record-mode new {item.nodeid}")
             report.longrepr = "\n".join(lines)
     return report
+
+
+class UnplayedInteractions(Exception):
+    """A Python test replayed less than its cassette holds: it recorded another conversation."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A test that passed but left recorded exchanges unplayed fails, as a scenario does: otherwise a
+    cassette that kept stale exchanges would pass for the old and the new config alike."""
+    yield
+    cassette = item.stash.get(FIXTURE_CASSETTE_KEY, None)
+    if cassette is not None and cassette.unplayed:
+        raise UnplayedInteractions(
+            f"{item.nodeid}: the cassette {_shown(cassette.path)} holds {len(cassette.unplayed)} recorded "
+            f"interaction(s) this test never asked for (indexes {cassette.unplayed}): the agent, its prompt or "
+            "tools, the model settings or the test changed\n"
+            f"  re-record with: pytest --harness-record-mode new {item.nodeid}"
+        )
 
 
 @pytest.fixture
@@ -290,9 +303,11 @@ def harness_agent(
     made: list[AgentSpec] = []
     try:
         with factory.cassette(harness_cassette_path) as cassette:
+            request.node.stash[FIXTURE_CASSETTE_KEY] = cassette
 
             def make(name: str, blocks: dict[str, str] | None = None, max_steps: int | None = None) -> Agent:
                 spec = factory.spec(name, max_steps)
+                _check_labels(spec, blocks or {})
                 made.append(spec)
                 return factory.new_agent(
                     spec, cassette=cassette, agent_id=f"agent-{name}-{len(made)}", blocks=blocks, store=store
@@ -303,3 +318,19 @@ def harness_agent(
                 cassette.note_recording(made[-1].model)
     finally:
         store.close()
+
+
+def _check_labels(spec: AgentSpec, blocks: dict[str, str]) -> None:
+    import difflib
+
+    from harness.errors import UserError
+
+    labels = [block.label for block in spec.blocks]
+    for label in blocks:
+        if label not in labels:
+            close = difflib.get_close_matches(label, labels, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise UserError(
+                f"harness_agent('{spec.name}', blocks=...): agent '{spec.name}' has no block '{label}'; "
+                f"{hint}its blocks: {', '.join(labels) or 'none'}"
+            )

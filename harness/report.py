@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.files import write_atomically
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 
 SYMBOLS = {
@@ -102,4 +103,4 @@ def write_report(results: list[ScenarioResult], path: Path, root: Path) -> None:
         "summary": {str(outcome): n for outcome, n in _counts(results).items()},
         "scenarios": [scenario_report(result, root) for result in results],
     }
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -176,16 +176,17 @@ def test_record_failures_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "does not contain 'Carol'" in capsys.readouterr().err
 
 
-def test_unplayed_interactions_are_warned_about(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unplayed_interactions_fail_the_scenario(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     cassette = project.cassettes / "remember.yaml"
     data = yaml.safe_load(cassette.read_text())
     extra = json.loads(json.dumps(data["interactions"][0]))  # the first request: stored whole
     extra["request"]["body"] = extra["request"]["body"].replace("Azin", "Nobody")
     data["interactions"].append(extra)
     cassette.write_text(yaml.safe_dump(data))
-    assert run(project, str(project.scenario_path("remember"))) == 0
-    err = capsys.readouterr().err
-    assert "warning: 1 recorded interaction(s) never played (indexes [2])" in err
+    assert run(project, str(project.scenario_path("remember"))) == 1
+    out, err = capsys.readouterr()
+    assert "holds 1 recorded interaction(s) this run never asked for (indexes [2])" in err
+    assert out.splitlines()[-1] == "1 failed"
 
 
 def test_an_unreadable_cassette_errors_that_scenario_only(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
@@ -199,3 +200,72 @@ def test_an_unreadable_cassette_errors_that_scenario_only(project: Project, caps
     assert f"error: {broken} is not a readable cassette (ParserError: " in err
     assert "Traceback" not in err
     assert broken.read_text(encoding="utf-8") == "interactions: [\n"
+
+
+# ---------------------------------------------------------------- recording never destroys work silently
+
+
+def record(project: Project, base_url: str, *args: str) -> int:
+    return main(["record", "--agents", str(project.agents), "--base-url", base_url, *args])
+
+
+def test_record_by_default_keeps_cassettes_that_still_match(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`harness record` with no flags must not re-record a suite recorded from the real model."""
+    cassette = project.cassettes / "remember.yaml"
+    before = cassette.read_bytes()
+    with FakeOpenAI([]) as server:
+        assert record(project, server.base_url, str(project.scenario_path("remember"))) == 0
+    assert server.received == []
+    assert cassette.read_bytes() == before
+    assert "cassettes/remember.yaml: unchanged (2 interaction(s) still match)" in capsys.readouterr().err
+
+
+def test_record_mode_all_says_which_cassettes_it_replaced(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        assert record(project, server.base_url, "--mode", "all", str(project.scenario_path("remember"))) == 0
+    assert len(server.received) == 2
+    assert "cassettes/remember.yaml: replaced (2 interaction(s) recorded again)" in capsys.readouterr().err
+
+
+def test_record_a_missing_cassette_says_it_is_new(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path, {"remember": REMEMBER})
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        assert record(project, server.base_url) == 0
+    assert "cassettes/remember.yaml: new cassette (2 interaction(s))" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("existing_mode", [None, 0o644, 0o600])
+def test_recorded_cassettes_honour_the_umask_and_an_existing_files_mode(
+    tmp_path: Path, existing_mode: int | None
+) -> None:
+    import os
+
+    project = make_project(tmp_path, {"remember": REMEMBER})
+    cassette = project.cassettes / "remember.yaml"
+    if existing_mode is not None:
+        cassette.parent.mkdir(parents=True)
+        cassette.write_text("", encoding="utf-8")
+        cassette.chmod(existing_mode)
+    old_umask = os.umask(0o027)
+    try:
+        with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+            assert record(project, server.base_url, "--mode", "all") == 0
+    finally:
+        os.umask(old_umask)
+    assert cassette.stat().st_mode & 0o777 == (0o640 if existing_mode is None else existing_mode)
+    assert [p.name for p in cassette.parent.iterdir()] == ["remember.yaml"]  # no temporary file left
+
+
+@pytest.mark.parametrize("where", ["missing/report.json", "."])
+def test_a_report_path_that_cannot_be_written_fails_before_the_run(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    target = tmp_path / where
+    with FakeOpenAI([]) as server:
+        assert record(project, server.base_url, "--mode", "all", "--report", str(target)) == 2
+    assert server.received == []
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"error: --report {target}: ")

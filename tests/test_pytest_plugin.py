@@ -178,7 +178,8 @@ def test_an_unknown_agent_or_block_fails_that_scenario(pytester: pytest.Pytester
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
-def test_unplayed_interactions_are_a_warning(pytester: pytest.Pytester, project: Project) -> None:
+def test_unplayed_interactions_fail_as_a_stale_cassette(pytester: pytest.Pytester, project: Project) -> None:
+    """A cassette holding more than the run asks for recorded another conversation: it must not pass."""
     cassette = project.cassettes / "remember.yaml"
     data = yaml.safe_load(cassette.read_text())
     extra = dict(data["interactions"][0])
@@ -186,9 +187,12 @@ def test_unplayed_interactions_are_a_warning(pytester: pytest.Pytester, project:
     data["interactions"].append(extra)
     cassette.write_text(yaml.safe_dump(data))
     result = pytester.runpytest("-k", "remember")
-    result.assert_outcomes(passed=1, deselected=1, warnings=1)
+    result.assert_outcomes(failed=1, deselected=1)
     result.stdout.fnmatch_lines(
-        ["*UnplayedInteractionsWarning*1 recorded interaction(s) never played (indexes [[]2])*re-record to prune them"]
+        [
+            "*holds 1 recorded interaction(s) this run never asked for (indexes [[]2]): the agent*",
+            "*re-record with: harness record *remember.yaml",
+        ]
     )
 
 
@@ -289,6 +293,68 @@ def test_the_harness_agent_fixture_records_then_replays_a_python_test(pytester: 
             "*+My name is Azim.",
             "  re-record with: pytest --harness-record-mode new test_agent.py::test_saves_name",
         ]
+    )
+
+
+def test_a_python_test_never_recorded_says_so(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    pytester.makepyfile(test_agent=PYTHON_TEST)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_agent.py::test_saves_name: not recorded yet (no cassette at *test_saves_name.yaml)",
+            "  record it with: pytest --harness-record-mode new test_agent.py::test_saves_name",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*changed*")
+
+
+def test_a_python_test_leaving_recorded_exchanges_unplayed_fails_until_rerecorded(
+    pytester: pytest.Pytester,
+) -> None:
+    """Recording mode new prunes what the test no longer asks for, so the cassette cannot pass for both."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path)
+    pytester.makepyfile(test_agent=PYTHON_TEST)
+    cassette = project.cassettes / "test_agent" / "test_saves_name.yaml"
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        pytester.runpytest("--harness-record-mode", "new", "--harness-base-url", server.base_url).assert_outcomes(
+            passed=1
+        )
+    shorter = PYTHON_TEST.replace('harness_agent("chat")', 'harness_agent("chat", max_steps=1)').replace(
+        '== "replied"', '== "max_steps"'
+    )
+    pytester.makepyfile(test_agent=shorter)
+    stale = pytester.runpytest()
+    stale.assert_outcomes(failed=1)
+    stale.stdout.fnmatch_lines(
+        [
+            "*test_agent.py::test_saves_name: the cassette *test_saves_name.yaml holds 1 recorded interaction(s) "
+            "this test never asked for (indexes [[]1])*",
+            "*re-record with: pytest --harness-record-mode new test_agent.py::test_saves_name",
+        ]
+    )
+    with FakeOpenAI([]) as server:
+        pytester.runpytest("--harness-record-mode", "new", "--harness-base-url", server.base_url).assert_outcomes(
+            passed=1
+        )
+    assert server.received == []
+    assert len(yaml.safe_load(cassette.read_text())["interactions"]) == 1
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_harness_agent_with_an_unknown_block_label_says_so(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    pytester.makepyfile(
+        test_agent=PYTHON_TEST.replace('harness_agent("chat")', 'harness_agent("chat", blocks={"humn": "x"})')
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*harness_agent('chat', blocks=...): agent 'chat' has no block 'humn'; did you mean 'human'? its blocks: *"]
     )
 
 

@@ -5,15 +5,16 @@ plug in through vcrpy's public extension points (serializer, persister, matcher,
 `Cassette` for an index (pinned: vcrpy 9.4.x), so recording a long conversation stays linear:
 vcrpy's own lookup runs the matcher over every recorded interaction for every request.
 
-- A recording that breaks off saves nothing, and saves are atomic: a good cassette is never lost.
+- A recording that breaks off saves nothing, and saves are atomic (a temporary file, fsync, rename): a good
+  cassette is never lost. A new file gets the mode the umask gives; a rewritten one keeps its mode.
+- Mode `new` replays what still matches, records what is missing, and drops what was not asked for, so a
+  cassette never keeps stale exchanges that would let it pass for an old and a new config alike.
 - Only `content-type` headers are kept, and the values of secret variables are masked in bodies.
 - The cassette's `metadata.recorded_with` names the model and the kind of endpoint that produced it.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,9 +31,11 @@ from vcr.request import Request
 
 from harness.cassettes import format
 from harness.cassettes.keys import Keyer, RequestKey, decode_body
+from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
 from harness.cassettes.scrub import MASK, SECRET_HEADERS, endpoint_kind, kept_headers, secret_values
 from harness.errors import CassetteError
+from harness.files import write_atomically
 from harness.llm.settings import ModelSettings, without_credentials
 from harness.yamlsource import CASSETTE_LIMITS, read_text
 
@@ -89,14 +92,13 @@ class SafePersister(FilesystemPersister):  # type: ignore[misc]
                 "restore it from version control, or re-record it with `harness record --mode all`"
             ) from None
 
-    @staticmethod
-    def save_cassette(cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
+    def save_cassette(self, cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
         path = Path(cassette_path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = vcr.serialize.serialize(cassette_dict, serializer)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, path)
+        write_atomically(path, vcr.serialize.serialize(cassette_dict, serializer))
+        self.saved = True
+
+    saved = False
 
 
 class IndexedCassette(Cassette):  # type: ignore[misc]
@@ -146,10 +148,30 @@ class RecordingSession:
         self.serializer = CassetteSerializer(path)
         self.secrets = secret_values(secret_variables)
         self.cassette: IndexedCassette | None = None
+        self.persister = SafePersister(replace=mode == HarnessRecordMode.ALL)
+        self.existed = path.is_file()
+        self.loaded = 0  # interactions read from the file when it was opened
 
     @property
     def unplayed(self) -> list[int]:
         return []
+
+    @property
+    def change(self) -> CassetteChange | None:
+        """What this session did to the cassette (once closed)."""
+        cassette = self.cassette
+        if cassette is None:
+            return None
+        loaded = self.loaded
+        kept = sum(1 for n in range(loaded) if cassette.play_counts[n])
+        return CassetteChange(
+            mode=self.mode,
+            existed=self.existed,
+            kept=kept,
+            recorded=len(cassette.data) - loaded,
+            dropped=loaded - kept if self.mode == HarnessRecordMode.NEW else 0,
+            saved=self.persister.saved,
+        )
 
     @property
     def recorded_with(self) -> dict[str, Any]:
@@ -198,11 +220,11 @@ class RecordingSession:
             before_record_response=self._keep_safe_response_headers,
             # vcrpy takes (placeholder, value) pairs: the value is hidden behind the placeholder on save.
             filter_sensitive_data=[(MASK, secret) for secret in self.secrets],
-            drop_unused_requests=self.mode == HarnessRecordMode.ALL,
+            drop_unused_requests=True,
             serializer="harness",
         )
         config.register_matcher("harness_request", same_request)
-        config.register_persister(SafePersister(replace=self.mode == HarnessRecordMode.ALL))
+        config.register_persister(self.persister)
         config.register_serializer("harness", self.serializer)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A recording that breaks off (endpoint down, Ctrl-C) saves nothing: the cassette keeps its old takes.
@@ -211,4 +233,5 @@ class RecordingSession:
         )
         with IndexedCassette.use(**options) as cassette:
             self.cassette = cassette
+            self.loaded = len(cassette.data)
             yield self

@@ -66,6 +66,11 @@ class ReplayCassette:
         return [i for i, played in enumerate(self.played) if not played]
 
     @property
+    def change(self) -> None:
+        """Replay never writes."""
+        return None
+
+    @property
     def recorded_with(self) -> dict[str, Any]:
         value = self.metadata.get("recorded_with", {})
         return dict(value) if isinstance(value, dict) else {}

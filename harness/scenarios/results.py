@@ -7,6 +7,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.cassettes.mode import CassetteChange
 from harness.records import TurnResult
 from harness.scenarios.checks import Failure
 from harness.scenarios.model import Scenario
@@ -44,6 +45,7 @@ class ScenarioResult:
     initial_blocks: dict[str, str] = field(default_factory=dict)
     unplayed: list[int] = field(default_factory=list)
     recorded_with: dict[str, Any] = field(default_factory=dict)
+    change: CassetteChange | None = None  # what recording did to the cassette
     seconds: float = 0.0
     error: str | None = None  # the scenario could not run at all (an unreadable cassette)
 

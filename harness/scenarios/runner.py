@@ -56,6 +56,9 @@ class ScenarioRunner:
                 cassette.note_recording(spec.model)
             result.unplayed = cassette.unplayed if not result.stale else []
             result.recorded_with = cassette.recorded_with
+            result.change = cassette.change
+            if result.unplayed:
+                result.stale = self._unplayed(scenario, result.unplayed)
         except CassetteError as exc:  # this scenario cannot run; the others still can
             result.error = str(exc)
         result.seconds = time.perf_counter() - started
@@ -108,6 +111,15 @@ class ScenarioRunner:
             agent.memory.values(), result.initial_blocks, all_calls, replies[-1] if replies else None, last.stop_reason
         )
         result.failures += run_checks(scenario.checks, observed)
+
+    def _unplayed(self, scenario: Scenario, unplayed: list[int]) -> list[str]:
+        """Replay asked for less than was recorded: the conversation the cassette holds is not this one."""
+        return [
+            f"{scenario.path}: the cassette {self.cassette_path(scenario)} holds {len(unplayed)} recorded "
+            f"interaction(s) this run never asked for (indexes {unplayed}): the agent, its prompt or tools, the "
+            "model settings or the scenario changed",
+            f"  re-record with: harness record {scenario.path}",
+        ]
 
     def _stale(self, scenario: Scenario, miss: CassetteMiss, agent: Agent, turn: int, first_message: int) -> list[str]:
         step = sum(1 for m in agent.messages[first_message:] if m["role"] == "assistant") + 1

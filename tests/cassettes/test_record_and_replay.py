@@ -259,7 +259,7 @@ def test_xfail_outcomes(project: Project, secrets: None) -> None:
     assert "expected to fail (it used to forget) but every check passed" in result.explain()
 
 
-def test_an_extra_interaction_is_reported_unplayed_and_pruned_by_rerecording(
+def test_an_extra_interaction_makes_replay_stale_and_recording_new_prunes_it(
     project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
 ) -> None:
     cassette = cassette_of(project)
@@ -274,11 +274,16 @@ def test_an_extra_interaction_is_reported_unplayed_and_pruned_by_rerecording(
 
     edit_cassette(cassette, ask_more)
     result = project.replay("remember")
-    assert result.outcome == "passed"
+    assert result.outcome == "failed"
     assert result.unplayed == [1]
-    result, _ = project.record("remember", REMEMBER_RESPONSES)
+    assert "holds 1 recorded interaction(s) this run never asked for (indexes [1])" in result.explain()
+    with FakeOpenAI([]) as server:  # mode new: everything still matches, nothing goes to the endpoint
+        result = project.runner("new", base_url=server.base_url).run(project.scenario("remember"))
+    assert result.change is not None
+    assert (result.change.kept, result.change.recorded, result.change.dropped) == (2, 0, 1)
+    assert result.change.describe() == "updated (0 recorded, 2 kept, 1 no longer used dropped)"
     assert len(yaml.safe_load(cassette.read_text(encoding="utf-8"))["interactions"]) == 2
-    assert project.replay("remember").unplayed == []
+    assert project.replay("remember").outcome == "passed"
 
 
 def test_scenario_cassette_paths(project: Project) -> None:

@@ -1,0 +1,31 @@
+"""Writing files the user keeps (cassettes, reports) so that no crash or kill leaves one half-written."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """`path` holds `text` or what it held before, whatever happens: written beside it, synced, renamed.
+
+    The temporary file is created as `open` would create it (mode 0666 less the umask), then given the mode
+    of the file it replaces, if any; one left by a killed process ends in `.tmp` and is never read."""
+    try:
+        mode: int | None = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
