@@ -1,4 +1,5 @@
-"""The `harness` command line. Exit codes: 0 ok, 1 a run failed, 2 a mistake in the user's files or flags.
+"""The `harness` command line. Exit codes: 0 ok, 1 a run failed, 2 a mistake in the user's files or flags,
+5 no scenario found or selected (as pytest: a CI job pointed at the wrong folder must not pass green).
 
 Each command imports what it needs when it runs: `harness --help` loads argparse only, `validate` and
 `compile` never load the openai SDK or vcrpy, and `run` (replay) never loads them either.
@@ -10,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.cassettes.mode import RecordMode
 from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
@@ -19,10 +20,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from harness.errors import HarnessError
+    from harness.llm.chat import ChatModel, ChatResponse
     from harness.project import Project
     from harness.records import StepRecord
 
 DEFAULT_DB = f"{DEFAULT_STATE_DB} (beside the agents file)"
+NO_SCENARIOS = 5
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,11 +52,29 @@ def _error_text(exc: HarnessError) -> str:
     return f"error: {exc}"
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("harness")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _colour(stream: object) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or TERM=dumb."""
+    import os
+
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
         description="A YAML-configured testbed for LLM agents with editable memory (Letta/MemGPT style).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     def agents_option(p: argparse.ArgumentParser) -> None:
@@ -71,7 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("compile", help="print the exact system message the model would receive")
     p.add_argument("agent", metavar="AGENT")
     agents_option(p)
-    p.add_argument("--tools", action="store_true", help="also print the tool schemas the model receives")
+    p.add_argument(
+        "--tools", action="store_true", help="print the tool schemas the model receives instead, as JSON alone"
+    )
     p.set_defaults(command=_compile)
 
     p = commands.add_parser("chat", help="talk to an agent; its memory persists across restarts")
@@ -90,12 +113,19 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(command=_memory)
 
     p = commands.add_parser("run", help="replay scenarios from their cassettes, offline (the main job)")
-    _scenario_options(p, agents_option)
+    _scenario_options(p, agents_option, recording=False)
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
     p.set_defaults(command=_run, mode=RecordMode.NONE)
 
-    p = commands.add_parser("record", help="record scenarios' cassettes from a live model endpoint")
-    _scenario_options(p, agents_option)
+    p = commands.add_parser(
+        "record",
+        help="record scenarios' cassettes from a live model endpoint",
+        description="Record scenarios' cassettes from a live model endpoint. Each request waits at most the "
+        "agent's model.timeout (default 120 s) and is retried at most model.max_retries times (default 2) on a "
+        "connection error, a 429 or a 5xx answer; a request that times out is not retried, so a hung endpoint "
+        "costs one timeout per scenario.",
+    )
+    _scenario_options(p, agents_option, recording=True)
     p.add_argument(
         "--mode",
         choices=(RecordMode.ALL, RecordMode.NEW),
@@ -113,12 +143,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _scenario_options(p: argparse.ArgumentParser, agents_option: Callable[[argparse.ArgumentParser], None]) -> None:
+def _scenario_options(
+    p: argparse.ArgumentParser, agents_option: Callable[[argparse.ArgumentParser], None], recording: bool
+) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
     agents_option(p)
     p.add_argument("--cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)")
-    p.add_argument("--base-url", metavar="URL", help="model endpoint to record from (overrides agents.yaml)")
+    if recording:
+        p.add_argument("--base-url", metavar="URL", help="model endpoint to record from (overrides agents.yaml)")
+    else:
+        p.add_argument(
+            "--base-url",
+            metavar="URL",
+            help="replay never contacts an endpoint; give the --base-url the cassettes were recorded with, if "
+            "they were recorded with one (its path is part of each recorded request)",
+        )
     p.add_argument("--model", metavar="NAME", help="model name (overrides agents.yaml; replay must use the same)")
+    p.add_argument(
+        "-k",
+        metavar="EXPR",
+        dest="keyword",
+        help="only scenarios whose path matches EXPR, as pytest -k: words (substrings), and, or, not, ()",
+    )
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing scenario")
 
 
@@ -150,7 +196,18 @@ def _run(args: argparse.Namespace) -> int:
     factory = AgentFactory(project)
     factory.config  # noqa: B018 - load (and validate) the agents file before any scenario
     paths = [Path(p) for p in args.paths] or [project.scenarios_dir]
-    scenarios = [load_scenario(path) for path in discover(paths)]
+    found = discover(paths)
+    if args.keyword:
+        from harness.scenarios.selection import keyword_matcher
+
+        matches = keyword_matcher(args.keyword)
+        found = [path for path in found if matches(project.relative(path))]
+    if not found:
+        where = " ".join(args.paths) or str(project.scenarios_dir)
+        selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
+        print(f"no scenarios{selected} in {where}", file=sys.stderr)
+        return NO_SCENARIOS
+    scenarios = [load_scenario(path) for path in found]
     runner = ScenarioRunner(factory)
     for scenario in scenarios:  # every scenario is checked against agents.yaml before anything runs
         runner.spec_for(scenario)
@@ -158,9 +215,9 @@ def _run(args: argparse.Namespace) -> int:
     if recording:
         runner.on_step = _print_step
     results: list[ScenarioResult] = []
-    for scenario in scenarios:
+    for number, scenario in enumerate(scenarios, start=1):
         if recording:
-            print(f"recording {scenario.path} ...", file=sys.stderr, flush=True)
+            print(f"[{number}/{len(scenarios)}] recording {scenario.path} ...", file=sys.stderr, flush=True)
         result = runner.run(scenario)
         results.append(result)
         if result.change is not None:
@@ -169,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
             print(result.explain() + "\n", file=sys.stderr)
         if args.exitfirst and not result.ok:
             break
-    print(summary_table(results, project.root))
+    print(summary_table(results, project.root, colour=_colour(sys.stdout)))
     if report is not None:
         write_report(results, report, project.root)
     return 0 if all(result.ok for result in results) else 1
@@ -235,9 +292,9 @@ def _compile(args: argparse.Namespace) -> int:
     from harness.config import load_agents
 
     spec = load_agents(args.agents).get(args.agent)
-    print(spec.system_message(spec.new_memory()))
     if args.tools:
-        print(json.dumps([tool.openai_schema() for tool in spec.tools], indent=2))
+        return _print_json([tool.openai_schema() for tool in spec.tools])
+    print(spec.system_message(spec.new_memory()))
     return 0
 
 
@@ -280,7 +337,10 @@ def _chat(args: argparse.Namespace) -> int:
     factory = AgentFactory(project)
     spec = factory.spec(args.agent)
     store = Store(project.state_db)
-    agent = factory.resume(spec, store)
+    model = factory.chat_model(spec)
+    if sys.stderr.isatty():
+        model = WaitingLine(model, sys.stderr)
+    agent = factory.resume(spec, store, model=model)
     print(
         f"{spec.name} ({agent.state.id}, {agent.turns} earlier turns) on {spec.model.name}; "
         "/memory shows the blocks, /quit or Ctrl-D ends",
@@ -315,6 +375,38 @@ def _chat(args: argparse.Namespace) -> int:
                 print(f"  [turn ended: {result.stop_reason}]", file=sys.stderr)
     finally:
         store.close()
+
+
+class WaitingLine:
+    """A chat model that shows a live `waiting for the model... 3 s` line on a terminal while it waits:
+    a local model takes seconds a step, and a silent terminal looks hung."""
+
+    def __init__(self, model: ChatModel, stream: TextIO, interval: float = 1.0) -> None:
+        self.model = model
+        self.stream = stream
+        self.interval = interval
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        import threading
+        import time
+
+        done = threading.Event()
+        started = time.monotonic()
+
+        def show() -> None:
+            while not done.wait(self.interval):
+                self.stream.write(f"\r  waiting for the model... {time.monotonic() - started:.0f} s")
+                self.stream.flush()
+
+        thread = threading.Thread(target=show, daemon=True)
+        thread.start()
+        try:
+            return self.model.complete(messages, tools)
+        finally:
+            done.set()
+            thread.join()
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
 
 
 if __name__ == "__main__":

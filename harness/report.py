@@ -19,7 +19,17 @@ SYMBOLS = {
 STALE = "stale_cassette"  # a turn the cassette could not answer: it has no stop reason
 
 
-def summary_table(results: list[ScenarioResult], root: Path) -> str:
+COLOURS = {
+    Outcome.PASSED: "32",  # green
+    Outcome.FAILED: "31",  # red
+    Outcome.XFAILED: "33",  # yellow
+    Outcome.XPASSED: "31",
+    Outcome.ERROR: "31",
+}
+
+
+def summary_table(results: list[ScenarioResult], root: Path, colour: bool = False) -> str:
+    """The table `harness run` prints; `colour` paints each result (for a terminal that wants it)."""
     rows = [("scenario", "agent", "turns", "steps", "result", "time")]
     for result in results:
         rows.append(
@@ -34,6 +44,12 @@ def summary_table(results: list[ScenarioResult], root: Path) -> str:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    if colour:
+        column = sum(widths[:4]) + 2 * 4
+        for n, result in enumerate(results, start=1):
+            line = lines[n]
+            mark = SYMBOLS[result.outcome]
+            lines[n] = f"{line[:column]}\x1b[{COLOURS[result.outcome]}m{mark}\x1b[0m{line[column + len(mark) :]}"
     lines.insert(1, "  ".join("-" * w for w in widths))
     counts = _counts(results)
     lines.append("")

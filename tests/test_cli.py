@@ -75,7 +75,7 @@ def test_compile_prints_prompt_then_seed_memory(capsys: pytest.CaptureFixture[st
 def test_compile_with_tools(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile", "chat", "--agents", str(SEED_AGENTS), "--tools"]) == 0
     out = capsys.readouterr().out
-    tools = json.loads(out[out.index("\n[") + 1 :])
+    tools = json.loads(out)  # JSON alone on stdout: pipeable into jq
     assert [t["function"]["name"] for t in tools] == ["send_message", "core_memory_append", "core_memory_replace"]
 
 
@@ -242,3 +242,48 @@ def test_committed_json_schemas_are_current(kind: str, file: str, capsys: pytest
     # Editors read these files; a model change without `harness schema > FILE` would leave them stale.
     assert main(["schema", kind]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads((ROOT / file).read_text(encoding="utf-8"))
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == f"harness {version('harness')}\n"
+
+
+def test_run_help_says_what_base_url_does_in_replay(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "replay never contacts an endpoint" in out
+    with pytest.raises(SystemExit):
+        main(["record", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "waits at most the agent's model.timeout (default 120 s)" in out
+
+
+def test_chat_shows_a_live_line_while_the_model_thinks() -> None:
+    import io
+    import threading
+
+    from harness.cli import WaitingLine
+    from harness.llm.chat import ChatResponse
+
+    release = threading.Event()
+    answer = ChatResponse(content="hi", tool_calls=(), model="m")
+
+    class SlowModel:
+        def complete(self, messages: list[dict[str, object]], tools: list[dict[str, object]]) -> ChatResponse:
+            release.wait(5)
+            return answer
+
+    stream = io.StringIO()
+    line = WaitingLine(SlowModel(), stream, interval=0.01)
+    timer = threading.Timer(0.2, release.set)
+    timer.start()
+    assert line.complete([], []) is answer
+    text = stream.getvalue()
+    assert "\r  waiting for the model... 0 s" in text
+    assert text.endswith("\r\x1b[2K")  # the line is cleared before the answer is printed

@@ -162,7 +162,7 @@ def test_record_then_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert code == 0
     assert len(server.received) == 2
     _out, err = capsys.readouterr()
-    assert f"recording {project.scenario_path('remember')} ..." in err
+    assert f"[1/1] recording {project.scenario_path('remember')} ..." in err
     assert "  turn 1 step 1: core_memory_append\n  turn 1 step 2: send_message\n" in err  # progress, step by step
     assert (cassettes / "remember.yaml").exists()
     assert main(["run", "--agents", str(project.agents), "--cassettes", str(cassettes)]) == 0
@@ -269,3 +269,69 @@ def test_a_report_path_that_cannot_be_written_fails_before_the_run(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"error: --report {target}: ")
+
+
+# ---------------------------------------------------------------- CLI habits
+
+
+def test_no_scenarios_exits_5_like_pytest(project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CI job pointed at the wrong folder must not pass green."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run(project, str(empty)) == 5
+    assert capsys.readouterr().err == f"no scenarios in {empty}\n"
+    assert run(project, "-k", "nothing_is_called_this") == 5
+    assert "no scenarios selected by -k 'nothing_is_called_this'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("expression", "selected"),
+    [
+        ("remember", ["remember"]),
+        ("REMEMBER", ["remember"]),
+        ("not remember", ["forgetful"]),
+        ("remember or forgetful", ["forgetful", "remember"]),
+        ("scenarios and (rem or forg) and not forgetful", ["remember"]),
+    ],
+)
+def test_k_selects_scenarios_by_path(
+    project: Project, capsys: pytest.CaptureFixture[str], expression: str, selected: list[str]
+) -> None:
+    run(project, "-k", expression)
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines()[2:] if line.startswith("scenarios/")]
+    assert rows == [f"scenarios/{name}.yaml" for name in selected]
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("remember and", "at column 13: expected a word, 'not' or '(', found the end"),
+        ("(remember", "at column 10: expected ')', found the end"),
+        ("remember forgetful", "at column 10: expected 'and', 'or' or the end, found 'forgetful'"),
+        ("or x", "at column 1: expected a word, 'not' or '(', found 'or'"),
+    ],
+)
+def test_a_broken_k_expression_is_a_located_mistake(
+    project: Project, capsys: pytest.CaptureFixture[str], expression: str, message: str
+) -> None:
+    assert run(project, "-k", expression) == 2
+    assert capsys.readouterr().err == f"error: -k {expression!r}: {message}\n"
+
+
+def test_colour_only_on_a_terminal_without_no_color(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    run(project)
+    assert "\x1b[" not in capsys.readouterr().out  # captured: not a terminal
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    run(project)
+    out = capsys.readouterr().out
+    assert "\x1b[32mPASS\x1b[0m" in out and "\x1b[31mFAIL\x1b[0m" in out
+    monkeypatch.setenv("NO_COLOR", "1")
+    run(project)
+    assert "\x1b[" not in capsys.readouterr().out
