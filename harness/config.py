@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import pydantic
 
 from harness.errors import ConfigError, Problem, ToolDefinitionError
+from harness.files import OutsideProject, confined
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.memory import DEFAULT_LIMIT, Block, Memory
 from harness.tools.registry import resolve_tool
@@ -356,7 +357,11 @@ class _Compiler:
         return merged
 
     def _read_system_file(self, loc: Loc, relative: str) -> str | None:
-        path = self.file.parent / relative
+        try:
+            path = confined(self.file.parent, relative)
+        except OutsideProject as exc:
+            self.fail(loc, f"system prompt file {exc}")
+            return None
         try:
             return read_text(path).rstrip("\n")
         except TooBig as exc:

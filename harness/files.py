@@ -29,3 +29,21 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class OutsideProject(ValueError):
+    """A path a user's file names leads out of the folder it must stay in."""
+
+
+def confined(base: Path, given: str) -> Path:
+    """`given` taken relative to `base`, which it must not leave (no absolute path, no `..` out of it).
+
+    Checked on the normalised path and again with symbolic links resolved, so neither `../victim.txt` nor a
+    link to a folder elsewhere can make a command write (or read) outside the project."""
+    if Path(given).is_absolute():
+        raise OutsideProject(f"'{given}' is an absolute path; give a path relative to {base}")
+    path = Path(os.path.normpath(base / given))
+    for candidate, root in ((path, Path(os.path.normpath(base))), (path.resolve(), base.resolve())):
+        if candidate != root and root not in candidate.parents:
+            raise OutsideProject(f"'{given}' leads outside {base}; give a path inside it")
+    return path

@@ -8,16 +8,19 @@ wherever they are started from.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.cassettes.mode import RecordMode
+from harness.files import confined
 
 DEFAULT_AGENTS_FILE = "agents.yaml"
 DEFAULT_SCENARIOS = "scenarios"
 DEFAULT_CASSETTES = "cassettes"
 DEFAULT_STATE_DB = ".harness/state.db"
+OUTSIDE = "_outside"  # cassettes of scenarios from outside the project
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class Project:
     record_mode: RecordMode = RecordMode.NONE
     base_url: str | None = None  # endpoint override (record from another server)
     model_name: str | None = None  # model override (replay must use the name it recorded with)
+    base: Path | None = None  # the folder paths were given from (the current folder, or pytest's rootdir)
 
     @classmethod
     def build(
@@ -62,6 +66,7 @@ class Project:
             record_mode=RecordMode(record_mode),
             base_url=base_url or None,
             model_name=model_name or None,
+            base=base,
         )
 
     @property
@@ -69,19 +74,24 @@ class Project:
         return self.record_mode == RecordMode.NONE
 
     def cassette_path(self, scenario: Path, explicit: str | None = None) -> Path:
-        """`explicit` (a scenario's `cassette:`) is relative to the cassette folder. Otherwise the scenario's
-        path under the scenarios folder (or under the root) is mirrored there, with a .yaml suffix."""
+        """`explicit` (a scenario's `cassette:`) is relative to the cassette folder and must stay inside it
+        (OutsideProject otherwise). Otherwise the scenario's path under the scenarios folder (or under the
+        root, or under the folder the run started from) is mirrored there, with a .yaml suffix; a scenario
+        from anywhere else gets a folder of its own under `_outside/`, named after its folder and a hash of
+        that folder's path, so two such scenarios with one file name never share a cassette."""
         if explicit:
-            return self.cassettes_dir / explicit
+            return confined(self.cassettes_dir, explicit)
         path = _absolute(scenario)
-        for base in (self.scenarios_dir, self.root):
+        for base in (self.scenarios_dir, self.root, self.base or self.root):
             try:
                 relative = path.relative_to(_absolute(base))
                 break
             except ValueError:
                 continue
         else:
-            relative = Path(path.name)
+            # Outside the project: two such scenarios with one file name must not share a cassette.
+            folder = hashlib.sha256(str(path.parent).encode()).hexdigest()[:10]
+            relative = Path(OUTSIDE) / f"{path.parent.name}-{folder}" / path.name
         if base == self.root and relative.parts and relative.parts[0] == DEFAULT_SCENARIOS:
             relative = relative.relative_to(DEFAULT_SCENARIOS)
         return self.cassettes_dir / relative.with_suffix(".yaml")

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 RUNNER_KEY = pytest.StashKey["ScenarioRunner"]()
 FIXTURE_CASSETTE_KEY: pytest.StashKey[Cassette] = pytest.StashKey()
 AGENTS_KEY = pytest.StashKey["Path | None"]()
+PROJECT_KEY: pytest.StashKey[Project] = pytest.StashKey()
 # Folders that end the upward search for an agents file: a project's own root.
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
@@ -125,6 +126,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     agents = agents_file(parent.config)
     if agents is None:
         return None
+    if _project(parent.config).cassettes_dir in file_path.parents:  # a cassette mirrors a scenario's path
+        return None
     folders = set(parent.config.getini("harness_scenarios"))
     try:
         relative = file_path.relative_to(agents.parent)
@@ -152,13 +155,20 @@ def harness_project(config: pytest.Config) -> Project:
     )
 
 
+def _project(config: pytest.Config) -> Project:
+    project = config.stash.get(PROJECT_KEY, None)
+    if project is None:
+        project = config.stash[PROJECT_KEY] = harness_project(config)
+    return project
+
+
 def _runner(config: pytest.Config) -> ScenarioRunner:
     runner = config.stash.get(RUNNER_KEY, None)
     if runner is None:
         from harness.factory import AgentFactory
         from harness.scenarios.runner import ScenarioRunner
 
-        runner = ScenarioRunner(AgentFactory(harness_project(config)))
+        runner = ScenarioRunner(AgentFactory(_project(config)))
         config.stash[RUNNER_KEY] = runner
     return runner
 

@@ -56,7 +56,9 @@ def read_text(path: Path, limits: Limits = FILE_LIMITS) -> str:
     """A text file's content: a regular file, at most `limits.max_bytes`, UTF-8 (a UTF-8 byte order mark
     is dropped). Raises FileNotFoundError, OSError, or TooBig / UnicodeError-free ValueError with a
     message saying what is wrong and what is expected."""
-    with open(path, "rb") as file:
+    # Opened without blocking: opening a FIFO for reading would otherwise wait for a writer, forever.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb") as file:
         status = os.fstat(file.fileno())
         if not stat.S_ISREG(status.st_mode):
             raise TooBig("not a regular file: give a text file")

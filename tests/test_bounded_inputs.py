@@ -4,6 +4,7 @@ time and memory, whatever kind of file it is (agents file, scenario, prompt, cas
 from __future__ import annotations
 
 import codecs
+import os
 import subprocess
 import sys
 import textwrap
@@ -71,6 +72,9 @@ def test_a_hostile_agents_file(tmp_path: Path, text: str, fragments: list[str]) 
 
 def test_a_system_file_that_is_a_device_or_too_big(tmp_path: Path) -> None:
     (tmp_path / "agents.yaml").write_text(AGENTS.replace("system: hi", "system_file: /dev/zero"), encoding="utf-8")
+    refused(harness("validate", cwd=tmp_path), "agents.yaml:7:", "'/dev/zero' is an absolute path")
+    os.mkfifo(tmp_path / "pipe")  # inside the project, but a reader would wait (or read) forever
+    (tmp_path / "agents.yaml").write_text(AGENTS.replace("system: hi", "system_file: pipe"), encoding="utf-8")
     refused(harness("validate", cwd=tmp_path), "agents.yaml:7:", "not a regular file")
     (tmp_path / "big.txt").write_text("x" * (5 * 1024 * 1024), encoding="utf-8")
     (tmp_path / "agents.yaml").write_text(AGENTS.replace("system: hi", "system_file: big.txt"), encoding="utf-8")

@@ -384,3 +384,21 @@ def test_a_key_given_as_api_key_env_is_refused_without_echoing_it(tmp_path: Path
     text = str(caught.value)
     assert f"{path}:2:20: defaults.model.api_key_env: api_key_env takes the NAME of an environment variable" in text
     assert key not in text
+
+
+@pytest.mark.parametrize("given", ["../outside.txt", "/etc/hostname", "prompts/../../outside.txt"])
+def test_a_system_file_outside_the_project_is_refused(write_agents: Write, given: str) -> None:
+    path, error = problems_of(
+        write_agents,
+        f"""
+        agents:
+          chat:
+            model: m
+            system_file: {given}
+            tools: [send_message]
+        """,
+    )
+    [problem] = error.problems
+    assert problem.key == "agents.chat.system_file"
+    assert problem.message.startswith(f"system prompt file '{given}' ")
+    assert "absolute path" in problem.message or f"leads outside {path.parent}" in problem.message

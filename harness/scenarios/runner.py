@@ -9,8 +9,9 @@ from pathlib import Path
 
 from harness.agent import Agent
 from harness.config import AgentSpec
-from harness.errors import CassetteError, CassetteMiss
+from harness.errors import CassetteError, CassetteMiss, ScenarioError
 from harness.factory import AgentFactory, Cassette
+from harness.files import OutsideProject
 from harness.project import Project
 from harness.records import StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import Observed, run_checks
@@ -35,6 +36,10 @@ class ScenarioRunner:
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:
         """The scenario's agent, after checking the scenario's references to it (a located ScenarioError)."""
+        try:
+            self.cassette_path(scenario)
+        except OutsideProject as exc:
+            raise ScenarioError([scenario.problem(("cassette",), f"the cassette {exc}")]) from None
         config = self.factory.config
         agent = config.agents.get(scenario.agent)
         check_against_agent(

@@ -1,0 +1,61 @@
+"""Where a project's files are, and that no path a user's file names leads out of it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.files import OutsideProject, confined
+from harness.scenarios.model import load_scenario
+from tests.fakes import REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, make_project
+
+
+@pytest.mark.parametrize("given", ["/tmp/victim.txt", "../victim.txt", "a/../../victim.txt", "link/victim.txt"])
+def test_a_cassette_path_cannot_leave_the_cassette_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """An absolute or escaping `cassette:` would let `harness record` overwrite any file."""
+    project = make_project(tmp_path / "project", {"remember": REMEMBER + f"cassette: {given}\n"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    project.cassettes.mkdir()
+    (project.cassettes / "link").symlink_to(elsewhere)
+    victim = tmp_path / "project" / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--mode", "all"])
+    assert code == 2
+    assert server.received == []
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert list(elsewhere.iterdir()) == []
+    err = capsys.readouterr().err
+    assert f"{project.scenario_path('remember')}:" in err
+    assert f"cassette: the cassette '{given}' " in err
+
+
+def test_out_of_tree_scenarios_with_one_name_get_their_own_cassettes(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    runner = project.runner()
+    paths = []
+    for folder in ("a", "b"):
+        scenario = tmp_path / folder / "same.yaml"
+        scenario.parent.mkdir()
+        scenario.write_text(REMEMBER, encoding="utf-8")
+        paths.append(runner.cassette_path(load_scenario(scenario)))
+    assert paths[0] != paths[1]
+    for path in paths:
+        assert project.cassettes in path.parents and path.name == "same.yaml"
+
+
+@pytest.mark.parametrize("given", ["x.yaml", "deep/er/x.yaml", "a/../x.yaml", "./x.yaml", "."])
+def test_paths_inside_are_kept(tmp_path: Path, given: str) -> None:
+    assert confined(tmp_path, given) == Path(os.path.normpath(tmp_path / given))
+
+
+@pytest.mark.parametrize("given", ["..", "../x", "/x", "a/../../x"])
+def test_paths_outside_are_refused(tmp_path: Path, given: str) -> None:
+    with pytest.raises(OutsideProject):
+        confined(tmp_path, given)
