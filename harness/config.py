@@ -20,7 +20,7 @@ from harness.llm.settings import ModelSettings, ToolChoice
 from harness.memory import DEFAULT_LIMIT, Block, Memory
 from harness.tools.registry import resolve_tool
 from harness.tools.schema import Tool
-from harness.wire import StrictModel, validate_document
+from harness.wire import Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
 DEFAULT_MAX_STEPS = 10
@@ -32,22 +32,34 @@ MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
 # ---------------------------------------------------------------- wire models (the YAML contract)
 
 
-class ModelWire(StrictModel):
-    name: str | None = None
+class ModelWire(Shorthand, StrictModel):
+    """The model and endpoint; a bare string is the model name (`model: gpt-4o-mini`)."""
+
+    name: str | None = pydantic.Field(None, description="Model name as the endpoint knows it")
     base_url: str | None = pydantic.Field(
         None, description="Any OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1"
     )
-    temperature: Annotated[float, pydantic.Field(ge=0, le=2)] | None = None
-    max_tokens: Annotated[int, pydantic.Field(gt=0)] | None = None
+    temperature: Annotated[float, pydantic.Field(ge=0, le=2)] | None = pydantic.Field(
+        None, description="Sampling temperature, 0 to 2 (default 0)"
+    )
+    max_tokens: Annotated[int, pydantic.Field(gt=0)] | None = pydantic.Field(
+        None, description="Most tokens the model may answer with a step (default: the endpoint's)"
+    )
     api_key_env: str | None = pydantic.Field(
         None,
         description="Name of the environment variable holding the API key (never the key itself)",
         json_schema_extra={"pattern": ENV_NAME},
     )
-    timeout: Annotated[float, pydantic.Field(gt=0)] | None = None
-    max_retries: Annotated[int, pydantic.Field(ge=0)] | None = None
-    tool_choice: ToolChoice | None = None
-    seed: int | None = None
+    timeout: Annotated[float, pydantic.Field(gt=0)] | None = pydantic.Field(
+        None, description="Seconds to wait for one answer (default 120)"
+    )
+    max_retries: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(
+        None, description="Retries after a connection error, a 429 or a 5xx answer (default 2)"
+    )
+    tool_choice: ToolChoice | None = pydantic.Field(
+        None, description="required (default): the model must call a tool each step; auto: it may answer in text"
+    )
+    seed: int | None = pydantic.Field(None, description="Sampling seed, for endpoints that honour one")
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -67,12 +79,14 @@ class ModelWire(StrictModel):
 
 
 class BlockWire(StrictModel):
-    label: Annotated[str, pydantic.Field(pattern=LABEL_PATTERN)]
-    value: str = ""
-    limit: Annotated[int, pydantic.Field(gt=0)] = DEFAULT_LIMIT
-    description: str | None = None
-    read_only: bool = False
-    metadata: dict[str, Any] = pydantic.Field(default_factory=dict)
+    label: Annotated[str, pydantic.Field(pattern=LABEL_PATTERN, description="The block's name in the prompt")]
+    value: str = pydantic.Field("", description="Initial text")
+    limit: Annotated[int, pydantic.Field(gt=0)] = pydantic.Field(
+        DEFAULT_LIMIT, description="Most characters the block may hold (edits past it are refused)"
+    )
+    description: str | None = pydantic.Field(None, description="What the block is for (shown to the model)")
+    read_only: bool = pydantic.Field(False, description="The agent's tools may not edit it")
+    metadata: dict[str, Any] = pydantic.Field(default_factory=dict, description="Free-form data kept with it")
 
     @pydantic.model_validator(mode="after")
     def _fits(self) -> BlockWire:
@@ -87,21 +101,30 @@ class BlockWire(StrictModel):
 class AgentSettingsWire(StrictModel):
     system: str | None = pydantic.Field(None, description="System prompt; memory is appended after it")
     system_file: str | None = pydantic.Field(None, description="System prompt file, relative to agents.yaml")
-    model: ModelWire | None = None
-    blocks: list[BlockWire] | None = None
-    tools: list[str] | None = None
-    max_steps: Annotated[int, pydantic.Field(ge=1)] | None = None
+    model: ModelWire | None = pydantic.Field(None, description="Model and endpoint (merged over `defaults`)")
+    blocks: list[BlockWire] | None = pydantic.Field(
+        None, description="Core memory blocks, rendered into the system prompt (merged by label when extending)"
+    )
+    tools: list[str] | None = pydantic.Field(
+        None, description="Built-in tool names, or `module:function` / `path/to/file.py:function` references"
+    )
+    max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
+        None, description="Most model steps per user message (default 6)"
+    )
 
 
 class AgentWire(AgentSettingsWire):
     extends: str | None = pydantic.Field(None, description="Name of another agent to inherit from")
-    description: str | None = None
+    description: str | None = pydantic.Field(None, description="What this agent is for (for people)")
 
 
 class AgentsFileWire(StrictModel):
-    defaults: AgentSettingsWire | None = None
+    defaults: AgentSettingsWire | None = pydantic.Field(
+        None, description="Settings every agent starts from (an agent's own keys win)"
+    )
     agents: Annotated[
-        dict[Annotated[str, pydantic.Field(pattern=LABEL_PATTERN)], AgentWire], pydantic.Field(min_length=1)
+        dict[Annotated[str, pydantic.Field(pattern=LABEL_PATTERN)], AgentWire],
+        pydantic.Field(min_length=1, description="The agents, by name"),
     ]
 
 

@@ -7,6 +7,7 @@ import typing
 from typing import Any
 
 import pydantic
+import pydantic_core
 
 from harness.errors import Problem
 from harness.yamlsource import Loc, YamlDocument
@@ -16,6 +17,33 @@ class StrictModel(pydantic.BaseModel):
     """Base of every wire model: unknown keys are errors, never silently ignored."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class Shorthand:
+    """Mixin for a wire model that may also be written as a bare scalar (`model: gpt-4o-mini`,
+    `human: unchanged`): its JSON Schema says so, so an editor accepts what the loader accepts."""
+
+    @classmethod
+    def shorthand_schema(cls) -> dict[str, Any] | None:
+        """The JSON Schema of the bare form, or None where the model has none."""
+        return {"type": "string"}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: pydantic_core.CoreSchema, handler: pydantic.GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = handler(core_schema)
+        bare = cls.shorthand_schema()
+        if bare is None:
+            return schema
+        target = handler.resolve_ref_schema(schema)
+        full = dict(target)
+        target.clear()
+        target.update({"anyOf": [bare, full]})
+        for key in ("title", "description"):
+            if key in full:
+                target[key] = full[key]
+        return schema
 
 
 M = typing.TypeVar("M", bound=pydantic.BaseModel)

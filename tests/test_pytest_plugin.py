@@ -227,9 +227,7 @@ def test_ini_options_choose_the_files(pytester: pytest.Pytester, tmp_path: Path)
     (pytester.path / "evals" / "remember.yaml").write_text(project.scenario_path("remember").read_text())
     # The scenario is outside the agents file's folder: its cassette mirrors its path under the rootdir.
     (pytester.path / "tapes" / "evals").mkdir(parents=True)
-    (pytester.path / "tapes" / "evals" / "remember.yaml").write_text(
-        (project.cassettes / "remember.yaml").read_text()
-    )
+    (pytester.path / "tapes" / "evals" / "remember.yaml").write_text((project.cassettes / "remember.yaml").read_text())
     (pytester.path / "scenarios").mkdir()
     (pytester.path / "scenarios" / "not_a_scenario.yaml").write_text("just: data\n")
     result = pytester.runpytest("-v")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, TypeVar
 import pydantic
 
 from harness.records import StopReason, ToolCallRecord
-from harness.wire import StrictModel
+from harness.wire import Shorthand, StrictModel
 from harness.yamlsource import Loc, dotted
 
 LONG = 60  # values longer than this are shown as a diff, not side by side
@@ -331,7 +331,7 @@ def _field_of(key: str) -> str:
     return f"{key}_" if key in _RESERVED else key
 
 
-class _ValueChecksBase(StrictModel):
+class _ValueChecksBase(Shorthand, StrictModel):
     """Checks of one piece of text; at least one must be given. `unchanged` alone may be written bare."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -340,6 +340,10 @@ class _ValueChecksBase(StrictModel):
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"unchanged": True} if value == "unchanged" and "unchanged" in cls.model_fields else value
+
+    @classmethod
+    def shorthand_schema(cls) -> dict[str, Any] | None:
+        return {"const": "unchanged"} if "unchanged" in cls.model_fields else None
 
     @pydantic.model_validator(mode="after")
     def _not_empty(self) -> _ValueChecksBase:
@@ -357,10 +361,10 @@ def _value_model(name: str, target: Target) -> type[_ValueChecksBase]:
     return model
 
 
-class ToolCallWire(StrictModel):
+class ToolCallWire(Shorthand, StrictModel):
     """One expected call. A bare name is shorthand for `{name: ...}`."""
 
-    name: str
+    name: str = pydantic.Field(description="The tool's name")
     args: dict[str, Any] = pydantic.Field(default_factory=dict, description="A subset of the call's arguments")
     ok: bool | None = pydantic.Field(None, description="false: the call failed (its result went back as Failed)")
     result_contains: str | None = pydantic.Field(None, description="Text in the result the model got back")

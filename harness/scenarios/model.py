@@ -20,17 +20,19 @@ from harness.yamlsource import Loc, YamlDocument, load_yaml
 
 
 class TurnWire(StrictModel):
-    user: str
-    expect: ExpectWire | None = None
+    user: str = pydantic.Field(description="What the user says")
+    expect: ExpectWire | None = pydantic.Field(None, description="Checks after this turn")
 
 
 class ScenarioWire(StrictModel):
-    agent: str
-    description: str | None = None
+    agent: str = pydantic.Field(description="The agent (a name in agents.yaml)")
+    description: str | None = pydantic.Field(None, description="What this scenario shows (for people)")
     blocks: dict[str, str] | None = pydantic.Field(None, description="Initial block values, by label")
-    max_steps: Annotated[int, pydantic.Field(ge=1)] | None = None
-    turns: Annotated[list[TurnWire], pydantic.Field(min_length=1)]
-    expect: ExpectWire | None = None
+    max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
+        None, description="Most model steps per user message (default: the agent's)"
+    )
+    turns: Annotated[list[TurnWire], pydantic.Field(min_length=1, description="User turns, in order")]
+    expect: ExpectWire | None = pydantic.Field(None, description="Checks after the last turn, over the whole run")
     xfail: str | None = pydantic.Field(
         None, description="This scenario documents a misbehaviour: it is expected to fail, for this reason"
     )

@@ -1,0 +1,96 @@
+"""The editor schemas (`harness schema`) accept every file the harness accepts, and describe every key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pydantic
+import pytest
+import yaml
+
+from harness.config import AgentsFileWire, json_schema
+from harness.scenarios.model import ScenarioWire
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = {"agents": json_schema(), "scenario": ScenarioWire.model_json_schema()}
+SHIPPED = [("agents", ROOT / "agents.yaml")] + [
+    ("scenario", path) for path in sorted((ROOT / "scenarios").rglob("*.yaml"))
+]
+
+
+def validator(kind: str) -> jsonschema.protocols.Validator:
+    schema = SCHEMAS[kind]
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)  # the schema itself is a valid JSON Schema
+    return cls(schema)
+
+
+@pytest.mark.parametrize(("kind", "path"), SHIPPED, ids=[str(p.relative_to(ROOT)) for _, p in SHIPPED])
+def test_every_shipped_file_is_valid_under_its_schema(kind: str, path: Path) -> None:
+    errors = [e.message for e in validator(kind).iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))]
+    assert errors == []
+
+
+AGENT = {"model": "gpt-4o-mini", "system": "You help.", "tools": ["send_message"]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "document", "valid"),
+    [
+        ("agents", {"agents": {"chat": AGENT}}, True),
+        ("agents", {"agents": {"chat": {**AGENT, "model": {"name": "m", "base_url": "http://x/v1"}}}}, True),
+        ("agents", {"agents": {"chat": {**AGENT, "blocks": [{"label": "human", "value": "Bob", "limit": 10}]}}}, True),
+        ("agents", {"agents": {}}, False),
+        ("agents", {"agents": {"chat": {**AGENT, "modle": "m"}}}, False),
+        ("agents", {"agents": {"chat": {**AGENT, "model": 3}}}, False),
+        ("agents", {"agents": {"chat": {**AGENT, "max_steps": 0}}}, False),
+        ("agents", {"agents": {"chat": {**AGENT, "blocks": [{"value": "no label"}]}}}, False),
+        ("agents", {"agents": {"chat": {**AGENT, "model": {"api_key_env": "sk-abc123"}}}}, False),
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi"}]}, True),
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {"blocks": {"human": "unchanged"}}}]}, True),
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {"tool_calls": ["send_message"]}}]}, True),
+        ("scenario", {"agent": "chat", "turns": []}, False),
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {"blocks": {"human": "same"}}}]}, False),
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {"tool_calls": [3]}}]}, False),
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {"replies": "x"}}]}, False),
+        ("scenario", {"turns": [{"user": "hi"}]}, False),
+    ],
+)
+def test_the_schema_and_the_loader_agree(kind: str, document: dict[str, Any], valid: bool) -> None:
+    assert validator(kind).is_valid(document) is valid
+    model = ScenarioWire if kind == "scenario" else AgentsFileWire
+    try:
+        model.model_validate(document)
+        loaded = True
+    except pydantic.ValidationError:
+        loaded = False
+    assert loaded is valid
+
+
+def _properties(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        for name, prop in (node.get("properties") or {}).items():
+            found.append((f"{where}.{name}", prop))
+        for key, value in node.items():
+            found += _properties(value, f"{where}/{key}" if key != "properties" else where)
+    elif isinstance(node, list):
+        for value in node:
+            found += _properties(value, where)
+    return found
+
+
+@pytest.mark.parametrize("kind", SCHEMAS)
+def test_every_key_is_described_for_the_editor(kind: str) -> None:
+    properties = _properties(SCHEMAS[kind])
+    assert len(properties) > 20
+    assert [where for where, prop in properties if "description" not in prop] == []
+
+
+@pytest.mark.parametrize("kind", SCHEMAS)
+def test_the_committed_schema_file_is_the_generated_one(kind: str) -> None:
+    committed = json.loads((ROOT / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    assert committed == SCHEMAS[kind], f"regenerate it: harness schema {kind} > {kind}.schema.json"
