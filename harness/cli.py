@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from harness.llm.chat import ChatModel, ChatResponse
     from harness.project import Project
     from harness.records import StepRecord
+    from harness.scenarios import Scenario, ScenarioRunner
 
 DEFAULT_DB = f"{DEFAULT_STATE_DB} (beside the agents file)"
 NO_SCENARIOS = 5
@@ -85,7 +86,11 @@ def _parser() -> argparse.ArgumentParser:
             help=f"agents file (default: {DEFAULT_AGENTS_FILE})",
         )
 
-    p = commands.add_parser("validate", help="check an agents file; exit 2 with located errors")
+    p = commands.add_parser(
+        "validate",
+        help="check the agents file and scenario files without running anything; exit 2 with every problem",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
     agents_option(p)
     p.set_defaults(command=_validate)
 
@@ -187,7 +192,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from harness.factory import AgentFactory
     from harness.report import summary_table, write_report
-    from harness.scenarios import ScenarioRunner, load_scenario
+    from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
     from harness.scenarios.results import ScenarioResult
 
@@ -207,10 +212,8 @@ def _run(args: argparse.Namespace) -> int:
         selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
         print(f"no scenarios{selected} in {where}", file=sys.stderr)
         return NO_SCENARIOS
-    scenarios = [load_scenario(path) for path in found]
     runner = ScenarioRunner(factory)
-    for scenario in scenarios:  # every scenario is checked against agents.yaml before anything runs
-        runner.spec_for(scenario)
+    scenarios = _checked_scenarios(runner, found)  # every scenario, checked before anything runs
     recording = not project.replaying
     if recording:
         runner.on_step = _print_step
@@ -279,12 +282,53 @@ def _print_json(value: object) -> int:
     return 0
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from harness.config import load_agents
+def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenario]:
+    """Every scenario loaded and checked against the agents file; one UserError with every problem of
+    every file (the agents file's own first: without it the references cannot be checked)."""
+    from harness.errors import Problem, UserError
+    from harness.scenarios.model import load_scenario_partially
 
-    config = load_agents(args.agents)
-    names = ", ".join(config.agents)
-    print(f"{args.agents}: ok ({len(config.agents)} agents: {names})")
+    scenarios: list[Scenario] = []
+    problems: list[Problem] = []
+    try:
+        runner.factory.config  # noqa: B018 - the agents file, validated
+        agents_ok = True
+    except UserError as exc:
+        problems += exc.problems
+        agents_ok = False
+    for path in paths:
+        scenario, found = load_scenario_partially(path)
+        problems += found
+        if scenario is None:
+            continue
+        try:
+            if agents_ok:
+                runner.spec_for(scenario)
+        except UserError as exc:
+            problems += exc.problems
+        if not found:
+            scenarios.append(scenario)
+    if problems:
+        raise UserError(problems)
+    return scenarios
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.factory import AgentFactory
+    from harness.scenarios import ScenarioRunner
+    from harness.scenarios.discovery import discover
+
+    project = _project(args)
+    given = [Path(p) for p in args.paths]
+    folders = given or ([project.scenarios_dir] if project.scenarios_dir.is_dir() else [])
+    runner = ScenarioRunner(AgentFactory(project))
+    scenarios = _checked_scenarios(runner, discover(folders))
+    config = runner.factory.config
+    print(f"{args.agents}: ok ({len(config.agents)} agents: {', '.join(config.agents)})")
+    if folders:
+        print(f"{len(scenarios)} scenario file(s): ok")
     return 0
 
 

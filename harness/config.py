@@ -208,13 +208,49 @@ def load_agents(path: str | os.PathLike[str]) -> AgentsConfig:
     file = Path(path)
     doc = load_yaml(file, ConfigError)
     wire, problems = validate_document(AgentsFileWire, doc)
+    invalid: set[str] = set()
     if wire is None:
-        raise ConfigError(problems + _tool_problems(file, doc, problems))
-    compiler = _Compiler(file, doc, wire)
+        salvaged = _salvage(doc)
+        if salvaged is None:
+            raise ConfigError(problems + _tool_problems(file, doc, problems))
+        wire, invalid = salvaged
+    compiler = _Compiler(file, doc, wire, invalid)
     agents = {name: spec for name in wire.agents if (spec := compiler.compile(name)) is not None}
-    if compiler.problems:
-        raise ConfigError(compiler.problems)
+    problems += [problem for problem in compiler.problems if problem not in problems]
+    if invalid:
+        problems += [p for p in _tool_problems(file, doc, problems) if p not in problems]
+    if problems:
+        raise ConfigError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
     return AgentsConfig(file, agents)
+
+
+def _salvage(doc: YamlDocument) -> tuple[AgentsFileWire, set[str]] | None:
+    """The sections of an invalid file that are valid on their own, so their mistakes (an unknown tool,
+    a bad `extends`, a missing prompt file) are reported in the same run as the invalid ones; None when
+    the file's shape is too broken to tell its agents apart. Returns the names of the invalid agents and
+    `"defaults"` when `defaults` is invalid."""
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("agents"), dict) or not data["agents"]:
+        return None
+    invalid: set[str] = set()
+    defaults = None
+    if data.get("defaults") is not None:
+        try:
+            defaults = AgentSettingsWire.model_validate(data["defaults"])
+        except pydantic.ValidationError:
+            invalid.add(DEFAULTS)
+    agents: dict[str, AgentWire] = {}
+    for name, section in data["agents"].items():
+        try:
+            if not isinstance(name, str) or not re.fullmatch(LABEL_PATTERN, name):
+                raise ValueError(name)
+            agents[name] = AgentWire.model_validate(section if section is not None else {})
+        except (pydantic.ValidationError, ValueError):
+            invalid.add(str(name))
+    return AgentsFileWire.model_construct(defaults=defaults, agents=agents), invalid
+
+
+DEFAULTS = "defaults"  # in `_salvage`'s invalid set: the `defaults` section is invalid
 
 
 def _tool_problems(file: Path, doc: YamlDocument, known: list[Problem]) -> list[Problem]:
@@ -260,10 +296,12 @@ class _Merged:
 
 
 class _Compiler:
-    def __init__(self, file: Path, doc: YamlDocument, wire: AgentsFileWire) -> None:
+    def __init__(self, file: Path, doc: YamlDocument, wire: AgentsFileWire, invalid: set[str] | None = None) -> None:
         self.file = file
         self.doc = doc
         self.wire = wire
+        # Sections already reported invalid: what depends on them is not reported again (it may be fine).
+        self.invalid = invalid or set()
         self.problems: list[Problem] = []
         self.failed = False
         self._tools: dict[str, Tool | None] = {}
@@ -282,15 +320,16 @@ class _Compiler:
             return None
         here: Loc = ("agents", name)
         self.failed = merged.failed
-        if not merged.system_given:
+        defaults_valid = DEFAULTS not in self.invalid  # else it may have given what seems missing
+        if not merged.system_given and defaults_valid:
             self.fail(here, "no system prompt: set `system` or `system_file` (here or in `defaults`)")
-        if "name" not in merged.model:
+        if "name" not in merged.model and defaults_valid:
             self.fail(here, "no model: set `model: <name>` or a `model:` mapping (here or in `defaults`)")
         tool_refs = merged.tool_refs
         tools = self._tools_for(tool_refs) if tool_refs else ()
-        if not any(tool.name == "send_message" for tool in tools):
+        if not any(tool.name == "send_message" for tool in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
-        if self.failed or merged.system_text is None:
+        if self.failed or self.invalid or merged.system_text is None:  # the file has mistakes: no specs
             return None
         return AgentSpec(
             name=name,
@@ -317,11 +356,18 @@ class _Compiler:
             parent = self.wire.agents[current].extends
             if parent is None:
                 break
-            if parent not in self.wire.agents:
-                loc: Loc = ("agents", current, "extends")
-                self.fail(loc, f"no agent named '{parent}' to extend; defined: {', '.join(self.wire.agents)}")
+            if parent in self.invalid:
                 for link in path:
                     self._memo[link] = None
+                return None
+            if parent not in self.wire.agents:
+                loc: Loc = ("agents", current, "extends")
+                self.fail(loc, f"no agent named '{parent}' to extend; defined: {', '.join(self._all_names())}")
+                for link in path:  # their own mistakes are reported all the same, in this run
+                    self._memo[link] = None
+                    own = self._apply(self._defaults(), ("agents", link), self.wire.agents[link])
+                    if own.tool_refs:
+                        self._tools_for(own.tool_refs)
                 return None
             current = parent
         base = self._memo[current] if current in self._memo and current not in path else self._defaults()
@@ -329,6 +375,12 @@ class _Compiler:
             base = None if base is None else self._apply(base, ("agents", link), self.wire.agents[link])
             self._memo[link] = base
         return self._memo[name]
+
+    def _all_names(self) -> list[str]:
+        """Every agent the file names, the invalid ones included (they exist, with a mistake)."""
+        data = self.doc.data
+        agents = data.get("agents") if isinstance(data, dict) else None
+        return [str(name) for name in agents] if isinstance(agents, dict) else list(self.wire.agents)
 
     def _report_loop(self, cycle: list[str]) -> None:
         """Each agent of a loop of `extends` gets the loop told from itself, at the link that closes it."""

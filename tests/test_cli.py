@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,85 @@ def test_validate_reports_every_problem(write_agents: Write, capsys: pytest.Capt
     assert lines[0] == "error: 2 problems"
     assert lines[1].startswith(f"  {path}:3:") and "did you mean 'model'?" in lines[1]
     assert lines[2].startswith(f"  {path}:4:") and "did you mean 'system'?" in lines[2]
+
+
+def test_validate_reports_mistakes_of_every_kind_in_one_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Invalid keys and values, and what only shows once the file is read (extends, prompt files, tools):
+    one run, every problem, in file order (before: some, then more on the next run)."""
+    (tmp_path / "agents.yaml").write_text(
+        """defaults:
+  model: {name: m, temprature: 1}
+agents:
+  chat:
+    system: hi
+    blocks:
+      - {label: persona, vale: x}
+    tools: [send_mesage]
+    max_steps: 0
+  other:
+    extends: nobody
+    system_file: missing.txt
+    tools: [send_message, core_memory_apend]
+  third:
+    model: {name: m, timeout: -1}
+    system: x
+    tools: [send_message]
+""",
+        encoding="utf-8",
+    )
+    assert main(["validate", "--agents", str(tmp_path / "agents.yaml")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == "error: 8 problems"
+    keys = [line.split(": ")[1] for line in lines[1:]]
+    assert keys == [
+        "defaults.model.temprature",
+        "agents.chat.blocks[0].vale",
+        "agents.chat.tools[0]",
+        "agents.chat.max_steps",
+        "agents.other.extends",
+        "agents.other.system_file",
+        "agents.other.tools[1]",
+        "agents.third.model.timeout",
+    ]
+    assert "no agent named 'nobody' to extend; defined: chat, other, third" in lines[5]
+
+
+def test_validate_checks_scenarios_against_the_agents_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shutil.copy(SEED_AGENTS, tmp_path / "agents.yaml")
+    shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    (scenarios / "ok.yaml").write_text("agent: chat\nturns: [{user: hi}]\n", encoding="utf-8")
+    (scenarios / "bad.yaml").write_text(
+        """agent: chat
+blocks: {human: "%s"}
+turns:
+  - user: hi
+    expect:
+      tool_calls: [{name: core_memory_append, args: {lable: human}}]
+      blocks: {humn: unchanged}
+  - user: again
+    expect: {replies: x}
+"""
+        % ("x" * 5001),
+        encoding="utf-8",
+    )
+    agents = str(tmp_path / "agents.yaml")
+    assert main(["validate", "--agents", agents, str(scenarios / "ok.yaml")]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "1 scenario file(s): ok"
+    assert main(["validate", "--agents", agents, str(scenarios)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0] == "error: 4 problems"
+    bad = scenarios / "bad.yaml"
+    assert lines[1].startswith(f"  {bad}:9:") and "unknown key 'replies'" in lines[1]
+    assert lines[2].startswith(f"  {bad}:2:") and (
+        "the initial value of block 'human' has 5001 characters, over the block's limit of 5000" in lines[2]
+    )
+    assert "args.lable: tool 'core_memory_append' has no argument 'lable'; did you mean 'label'?" in lines[3]
+    assert "blocks.humn: agent 'chat' has no block 'humn'" in lines[4]
 
 
 def test_validate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -449,3 +449,17 @@ def test_the_search_for_an_agents_file_stops_at_the_project_root(pytester: pytes
         mp.chdir(inner)
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_an_initial_block_value_over_its_limit_fails_that_scenario_alone(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """Before: a MemoryEditError traceback that stopped the suite."""
+    project.write_scenario("too_long", 'agent: chat\nblocks: {human: "%s"}\nturns: [{user: hi}]\n' % ("x" * 5001))
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        ["*too_long.yaml:2:*: blocks.human: the initial value of block 'human' has 5001 characters, over *"]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*MemoryEditError*")

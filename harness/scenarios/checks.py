@@ -88,6 +88,7 @@ class Observed:
 class RefersTo(Enum):
     BLOCK = "block"
     TOOL = "tool"
+    ARGUMENT = "argument"  # an argument of `tool`
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class Reference:
     loc: Loc
     kind: RefersTo
     name: str
+    tool: str | None = None  # for an ARGUMENT: the tool it belongs to
 
 
 # ------------------------------------------------------------------ the base classes and registries
@@ -394,7 +396,10 @@ class ToolCalls(ExpectCheck):
     description = "Calls made in this order (other calls may come between)"
 
     def references(self) -> Iterable[Reference]:
-        return [Reference((*self.loc, i, "name"), RefersTo.TOOL, call.name) for i, call in enumerate(self.value)]
+        for i, call in enumerate(self.value):
+            yield Reference((*self.loc, i, "name"), RefersTo.TOOL, call.name)
+            for argument in call.args:
+                yield Reference((*self.loc, i, "args", argument), RefersTo.ARGUMENT, argument, call.name)
 
     def check(self, observed: Observed) -> list[Failure]:
         calls = observed.tool_calls

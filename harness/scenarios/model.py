@@ -6,7 +6,8 @@ the runner, the plugin and the reports see `Scenario`, its `Turn`s and their com
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -76,10 +77,56 @@ class Scenario:
 
 
 def load_scenario(path: Path, name: str | None = None) -> Scenario:
-    doc = load_yaml(path, ScenarioError)
+    scenario, problems = load_scenario_partially(path, name)
+    if problems or scenario is None:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenario_partially(path: Path, name: str | None = None) -> tuple[Scenario | None, list[Problem]]:
+    """The scenario and its problems. When the file is invalid, the scenario holds the parts that are
+    valid on their own (the agent, blocks, the valid turns), so `harness validate` can check those against
+    the agents file in the same run; None when even that cannot be told."""
+    try:
+        doc = load_yaml(path, ScenarioError)
+    except ScenarioError as exc:
+        return None, exc.problems
     wire, problems = validate_document(ScenarioWire, doc)
     if wire is None:
-        raise ScenarioError(problems)
+        return _salvage(path, name, doc), problems
+    return _scenario(path, name, doc, wire), []
+
+
+def _salvage(path: Path, name: str | None, doc: YamlDocument) -> Scenario | None:
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("agent"), str):
+        return None
+    blocks = data.get("blocks")
+    turns = []
+    raw_turns = data.get("turns")
+    for index, raw in enumerate(raw_turns if isinstance(raw_turns, list) else []):
+        try:
+            turn = TurnWire.model_validate(raw)
+        except pydantic.ValidationError:
+            continue
+        turns.append(Turn(index, turn.user, compile_expect(turn.expect, ("turns", index, "expect"))))
+    try:
+        checks = compile_expect(ExpectWire.model_validate(data["expect"]), ("expect",)) if data.get("expect") else ()
+    except pydantic.ValidationError:
+        checks = ()
+    valid_blocks = isinstance(blocks, dict) and all(isinstance(v, str) for v in blocks.values())
+    return Scenario(
+        path=path,
+        name=name or path.stem,
+        agent=data["agent"],
+        turns=tuple(turns),
+        checks=checks,
+        blocks={str(k): v for k, v in blocks.items()} if valid_blocks and isinstance(blocks, dict) else {},
+        doc=doc,
+    )
+
+
+def _scenario(path: Path, name: str | None, doc: YamlDocument, wire: ScenarioWire) -> Scenario:
     return Scenario(
         path=path,
         name=name or path.stem,
@@ -98,19 +145,45 @@ def load_scenario(path: Path, name: str | None = None) -> Scenario:
 
 
 def check_against_agent(
-    scenario: Scenario, labels: list[str], agent_names: list[str], tools: list[str] | None = None
+    scenario: Scenario,
+    labels: list[str],
+    agent_names: list[str],
+    tools: list[str] | None = None,
+    *,
+    limits: Mapping[str, int] | None = None,
+    parameters: Mapping[str, Collection[str]] | None = None,
 ) -> None:
-    """Catch references to agents, blocks and tools that do not exist, before anything runs."""
+    """Catch references to agents, blocks, tools and tool arguments that do not exist, and initial block
+    values over their block's limit, before anything runs (a ScenarioError with every problem).
+    `limits` (label -> limit) and `parameters` (tool -> argument names) are checked when given."""
+    problems = scenario_problems(scenario, labels, agent_names, tools, limits=limits, parameters=parameters)
+    if problems:
+        raise ScenarioError(problems)
+
+
+def scenario_problems(
+    scenario: Scenario,
+    labels: list[str],
+    agent_names: list[str],
+    tools: list[str] | None = None,
+    *,
+    limits: Mapping[str, int] | None = None,
+    parameters: Mapping[str, Collection[str]] | None = None,
+) -> list[Problem]:
     if scenario.agent not in agent_names:
-        raise ScenarioError(
-            [scenario.problem(("agent",), f"no agent named '{scenario.agent}'; defined: {', '.join(agent_names)}")]
-        )
+        return [scenario.problem(("agent",), f"no agent named '{scenario.agent}'; defined: {', '.join(agent_names)}")]
     known = ", ".join(labels)
-    problems = [
-        scenario.problem(("blocks", label), f"agent '{scenario.agent}' has no block '{label}'; its blocks: {known}")
-        for label in scenario.blocks
-        if label not in labels
-    ]
+    problems: list[Problem] = []
+    for label, value in scenario.blocks.items():
+        if label not in labels:
+            message = f"agent '{scenario.agent}' has no block '{label}'; its blocks: {known}"
+            problems.append(scenario.problem(("blocks", label), message))
+        elif limits is not None and label in limits and len(value) > limits[label]:
+            message = (
+                f"the initial value of block '{label}' has {len(value)} characters, over the block's limit of "
+                f"{limits[label]}: shorten it, or raise the block's `limit` in the agents file"
+            )
+            problems.append(scenario.problem(("blocks", label), message))
     for check in scenario.all_checks:
         for ref in check.references():
             if ref.kind == RefersTo.BLOCK and ref.name not in labels:
@@ -119,5 +192,16 @@ def check_against_agent(
             elif ref.kind == RefersTo.TOOL and tools is not None and ref.name not in tools:
                 message = f"agent '{scenario.agent}' has no tool '{ref.name}'; its tools: {', '.join(tools)}"
                 problems.append(scenario.problem(ref.loc, message))
-    if problems:
-        raise ScenarioError(problems)
+            elif (
+                ref.kind == RefersTo.ARGUMENT
+                and parameters is not None
+                and ref.tool is not None
+                and ref.tool in parameters
+            ):
+                names = sorted(parameters[ref.tool])
+                if ref.name not in names:
+                    close = difflib.get_close_matches(ref.name, names, n=1)
+                    hint = f"did you mean '{close[0]}'? " if close else ""
+                    message = f"tool '{ref.tool}' has no argument '{ref.name}'; {hint}its arguments: {', '.join(names)}"
+                    problems.append(scenario.problem(ref.loc, message))
+    return problems

@@ -47,6 +47,8 @@ class ScenarioRunner:
             [block.label for block in agent.blocks] if agent else [],
             list(config.agents),
             [tool.name for tool in agent.tools] if agent else None,
+            limits={block.label: block.limit for block in agent.blocks} if agent else None,
+            parameters={tool.name: tool.parameter_names for tool in agent.tools} if agent else None,
         )
         return self.factory.spec(scenario.agent, scenario.max_steps)
 

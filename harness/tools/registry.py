@@ -15,7 +15,9 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
     """Resolve a tool reference from agents.yaml.
 
     Import paths resolve from the agents file's folder first (as pytest does with its rootdir), so a
-    project's `examples/task_queue.py` is found without being installed.
+    project's `examples/task_queue.py` is found without being installed. Importing runs the module's
+    code: an exception or `sys.exit` there is a ToolDefinitionError; a module that never finishes importing
+    (an endless loop at import) hangs the command, as it would hang any Python program importing it.
     """
     if reference in BUILTIN_TOOLS:
         return tool_from_function(BUILTIN_TOOLS[reference], terminal=reference in TERMINAL_TOOLS)
@@ -34,6 +36,11 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ToolDefinitionError(f"cannot import module '{module_name}' for tool '{reference}': {exc}") from None
+    except SystemExit as exc:  # the user's module must not end the harness (a silent exit 3 before)
+        raise ToolDefinitionError(
+            f"importing '{module_name}' for tool '{reference}' called sys.exit({exc.code!r}): a tool module "
+            "must not exit when imported (move that code under `if __name__ == '__main__':`)"
+        ) from None
     except Exception as exc:
         raise ToolDefinitionError(
             f"importing '{module_name}' for tool '{reference}' failed: {type(exc).__name__}: {exc}"

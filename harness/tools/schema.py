@@ -59,6 +59,11 @@ class Tool:
             schema["required"] = [*schema.get("required", []), HEARTBEAT_PARAMETER]
         return schema
 
+    @property
+    def parameter_names(self) -> frozenset[str]:
+        """The arguments the model may pass (what a scenario's `args:` may name)."""
+        return frozenset(self.parameters_schema()["properties"])
+
     def openai_schema(self) -> dict[str, Any]:
         """The tool as the model is told of it. Built once per tool and shared: treat it as read-only."""
         return self._openai_schema
@@ -123,6 +128,7 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
                 f"(add `{param_name} (type): what it is`)"
             )
         annotation = _resolve(function, param_name, param.annotation, where)
+        _check_describable(annotation, param_name, where)
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[param_name] = (
             annotation,
@@ -130,6 +136,20 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
         )
     model = pydantic.create_model(f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
     return Tool(name, description, function, model, state_parameter, terminal)
+
+
+def _check_describable(annotation: Any, param_name: str, where: str) -> None:
+    """The parameter's type must have a JSON Schema: the model is told the tool through one."""
+    try:
+        pydantic.TypeAdapter(annotation).json_schema()
+    except (pydantic.errors.PydanticSchemaGenerationError, pydantic.errors.PydanticInvalidForJsonSchema) as exc:
+        shown = getattr(annotation, "__name__", None) or repr(annotation)
+        reason = str(exc).splitlines()[0]
+        raise ToolDefinitionError(
+            f"{where}: parameter '{param_name}' has type {shown}, which cannot be described to the model as JSON "
+            f"({reason}); use str, int, float, bool, a list or dict of those, a Literal, an Enum or a pydantic "
+            "model"
+        ) from None
 
 
 def _resolve(function: Callable[..., Any], param_name: str, annotation: Any, where: str) -> Any:

@@ -60,3 +60,12 @@ def test_task_queue_is_fifo() -> None:
     assert state.memory.get_block("tasks").value == "[]"
     empty = pop.call(state, {})
     assert empty.ok and empty.message == "None"
+
+
+@pytest.mark.parametrize(("code", "shown"), [("import sys\nsys.exit(3)\n", "3"), ("raise SystemExit\n", "None")])
+def test_a_module_exiting_at_import_is_a_mistake_not_an_exit(tmp_path: Path, code: str, shown: str) -> None:
+    """A silent exit 3 from `harness validate` before: the user's module ended the harness."""
+    name = f"exiting_tools_{abs(hash(code)) % 10**6}"
+    (tmp_path / f"{name}.py").write_text(code)
+    with pytest.raises(ToolDefinitionError, match=rf"importing '{name}' .* called sys\.exit\({shown}\)"):
+        resolve_tool(f"{name}:fn", tmp_path)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -196,3 +197,32 @@ def test_arbitrary_arguments_never_raise(arguments: dict[str, Any]) -> None:
     assert isinstance(result, ToolResult)
     assert not result.ok  # no block exists, so nothing can succeed
     assert json.loads(result.to_content())["status"] == "Failed"
+
+
+class Opaque:
+    """Not a pydantic model: no JSON Schema."""
+
+
+def takes_a_callback(callback: Callable[[int], int]) -> None:
+    """Call back.
+
+    Args:
+        callback: what to call
+    """
+
+
+def takes_an_object(thing: Opaque) -> None:
+    """Use a thing.
+
+    Args:
+        thing: the thing
+    """
+
+
+@pytest.mark.parametrize(("function", "parameter"), [(takes_a_callback, "callback"), (takes_an_object, "thing")])
+def test_a_parameter_type_with_no_json_schema_is_a_definition_error(function: Any, parameter: str) -> None:
+    with pytest.raises(ToolDefinitionError) as caught:
+        tool_from_function(function)
+    message = str(caught.value)
+    assert f"parameter '{parameter}' has type " in message
+    assert "cannot be described to the model as JSON" in message
