@@ -61,6 +61,7 @@ class Agent:
         self.journal = journal
         self.on_step = on_step
         self._tool_schemas = [tool.openai_schema() for tool in spec.tools]
+        self._unsaved_user_message = False
 
     @staticmethod
     def new_id() -> str:
@@ -80,11 +81,20 @@ class Agent:
         """Run one user turn to its end; each finished step is persisted before the next starts."""
         turn = self.turns
         self.turns += 1
-        self._append({"role": "user", "content": text}, turn=turn)
+        # The user's message is persisted with the first answer to it: a message the endpoint never
+        # answered (down, refused) is not a turn, in memory or after a restart.
+        self.messages.append({"role": "user", "content": text})
+        self._unsaved_user_message = True
         steps: list[StepRecord] = []
         replies: list[str] = []
         while True:
-            step, go_on, step_replies = self._step(turn, len(steps))
+            try:
+                step, go_on, step_replies = self._step(turn, len(steps))
+            except BaseException:
+                if not steps and self._unsaved_user_message:
+                    self.messages.pop()
+                    self.turns -= 1
+                raise
             steps.append(step)
             replies += step_replies
             if not step.tool_calls:
@@ -103,6 +113,10 @@ class Agent:
 
     def _step(self, turn: int, index: int) -> tuple[StepRecord, bool, list[str]]:
         response = self.model.complete(self.request_messages(), self._tool_schemas)
+        if self._unsaved_user_message:
+            self._unsaved_user_message = False
+            if self.journal is not None:
+                self.journal.save_user_message(self.state.id, self.turns, turn, self.messages[-1])
         first_message = len(self.messages)
         call_ids = [f"call_{first_message}_{i}" for i in range(len(response.tool_calls))]
         self.messages.append(_assistant_message(response, call_ids))
@@ -152,11 +166,6 @@ class Agent:
             return ToolResult(False, f"Arguments of {name} must be a JSON object"), False, {}
         heartbeat = _truthy(arguments.pop(HEARTBEAT_PARAMETER, False))
         return tool.call(self.state, arguments), heartbeat, arguments
-
-    def _append(self, message: dict[str, Any], *, turn: int) -> None:
-        self.messages.append(message)
-        if self.journal is not None:
-            self.journal.save_user_message(self.state.id, self.turns, turn, message)
 
 
 def _assistant_message(response: ChatResponse, call_ids: list[str]) -> dict[str, Any]:

@@ -380,6 +380,7 @@ def _chat(args: argparse.Namespace) -> int:
     project = _project(args)
     factory = AgentFactory(project)
     spec = factory.spec(args.agent)
+    lock = _lock_agent(project.state_db, spec.name)
     store = Store(project.state_db)
     model = factory.chat_model(spec)
     if sys.stderr.isatty():
@@ -401,6 +402,10 @@ def _chat(args: argparse.Namespace) -> int:
                 return 0
             if not text.strip():
                 continue
+            bad = _undecodable(text)
+            if bad is not None:
+                print(f"  that line is not UTF-8 ({bad}); nothing was sent or saved: type it again", file=sys.stderr)
+                continue
             if text.strip() in ("/quit", "/exit"):
                 return 0
             if text.strip() == "/memory":
@@ -419,6 +424,42 @@ def _chat(args: argparse.Namespace) -> int:
                 print(f"  [turn ended: {result.stop_reason}]", file=sys.stderr)
     finally:
         store.close()
+        lock.close()
+
+
+def _undecodable(text: str) -> str | None:
+    """Where a line read from stdin was not UTF-8 (Python hands its bytes over as lone surrogates), or None."""
+    for column, char in enumerate(text, start=1):
+        if "\udc80" <= char <= "\udcff":
+            return f"byte 0x{ord(char) - 0xDC00:02x} at column {column}"
+    return None
+
+
+def _lock_agent(db: Path, name: str) -> TextIO:
+    """One `harness chat` per agent and database at a time: two would interleave their histories and lose
+    each other's memory edits. The lock is the OS's (flock), so it goes away with the process."""
+    import fcntl
+    import os
+
+    from harness.errors import RunError
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    lock = open(db.parent / f"{db.name}.{safe}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held until the end
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise RunError(
+            f"agent '{name}' is in use by another `harness chat` ({holder}) on {db}; end that one first"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    return lock
 
 
 class WaitingLine:

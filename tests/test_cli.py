@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import socket
 from collections.abc import Callable
@@ -315,6 +316,67 @@ def test_chat_unreachable_endpoint_is_one_line_exit_1(
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"error: cannot reach the model endpoint http://127.0.0.1:{port}/v1: ")
     assert "Traceback" not in err
+
+
+def test_an_unanswered_message_is_not_a_turn_after_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = str(tmp_path / "state.db")
+    down = f"http://127.0.0.1:{port}/v1"
+    assert chat(monkeypatch, capsys, "hello\n", "--db", db, "--base-url", down, "--model", "scripted")[0] == 1
+    with serve(Script([reply("Hi!")])) as url:
+        code, _out, err = chat(
+            monkeypatch, capsys, "hello again\n", "--db", db, "--base-url", url, "--model", "scripted"
+        )
+    assert code == 0, err
+    assert "0 earlier turns" in err  # the unanswered message was not kept as a turn
+    from harness.store import Store
+
+    store = Store(db)
+    try:
+        agent_id = store.find_agent("chat")
+        assert agent_id is not None
+        users = [m["content"] for m in store.load_messages(agent_id) if m["role"] == "user"]
+        assert users == ["hello again"]
+        assert store.turns(agent_id) == 1
+    finally:
+        store.close()
+
+
+def test_a_line_that_is_not_utf8_is_neither_sent_nor_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python hands undecodable stdin bytes over as lone surrogates, which no request or database takes."""
+    db = str(tmp_path / "state.db")
+    script = Script([reply("Hi!")])
+    with serve(script) as url:
+        code, out, err = chat(monkeypatch, capsys, "caf\udce9\nhello\n", "--db", db, "--base-url", url)
+    assert code == 0, err
+    assert "that line is not UTF-8 (byte 0xe9 at column 4); nothing was sent or saved" in err
+    assert "chat> Hi!" in out
+    assert len(script.requests) == 1
+    assert [m["content"] for m in script.requests[0]["messages"] if m["role"] == "user"] == ["hello"]
+
+
+def test_a_second_chat_on_the_same_agent_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two processes on one agent lost memory edits and interleaved their histories."""
+    from harness.cli import _lock_agent
+
+    db = tmp_path / "state.db"
+    held = _lock_agent(db, "chat")
+    try:
+        code, _out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", "http://127.0.0.1:9/v1")
+        assert code == 1
+        assert err.startswith(f"error: agent 'chat' is in use by another `harness chat` (pid {os.getpid()}) on {db}")
+    finally:
+        held.close()
+    other = _lock_agent(db, "task_agent")  # another agent in the same database is free
+    other.close()
 
 
 @pytest.mark.parametrize(("kind", "file"), [("agents", "agents.schema.json"), ("scenario", "scenario.schema.json")])

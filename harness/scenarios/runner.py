@@ -99,9 +99,10 @@ class ScenarioRunner:
                 outcome = agent.send(turn.user)
             except CassetteMiss as miss:
                 result.stale = self._stale(scenario, miss, agent, index, first_message)
-                result.turns.append(
-                    TurnRecord(index, turn.user, None, agent.messages[first_message:], agent.memory.values())
-                )
+                # A turn unanswered from its first step is rolled back by the agent; the report still
+                # shows what the user said.
+                sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
+                result.turns.append(TurnRecord(index, turn.user, None, sent, agent.memory.values()))
                 return
             last = outcome
             all_calls += outcome.tool_calls
