@@ -71,6 +71,14 @@ def _problem(root: type[pydantic.BaseModel], doc: YamlDocument, err: Any) -> Pro
         return doc.problem(loc, f"unknown key '{key}'; {hint}valid keys: {', '.join(valid)}")
     if kind == "missing":
         return doc.problem(loc, "required key is missing")
+    if kind in ("model_type", "model_attributes_type", "dict_type"):  # not a mapping: name no Python class
+        got = err.get("input")
+        shown = {list: "a list", str: "text", int: "a number", float: "a number", bool: "true/false"}.get(
+            type(got), "empty" if got is None else type(got).__name__
+        )
+        if isinstance(got, str | int | float):
+            shown += f" ({got!r})"
+        return doc.problem(loc, f"should be a mapping (`key: value` lines), not {shown}")
     message = err["msg"]
     if kind.startswith("value_error"):
         message = message.removeprefix("Value error, ")

@@ -11,6 +11,9 @@ from harness.agent import Agent
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from tests.helpers import SEED_AGENTS, TEST_SETTINGS, Script
 
+# Malformed project files for tests/test_corpus.py, not tests (nor scenarios) themselves.
+collect_ignore = ["corpus"]
+
 settings.register_profile(
     "harness", max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )

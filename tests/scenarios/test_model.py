@@ -244,7 +244,7 @@ def test_missing_required_keys_and_empty_turns(tmp_path: Path) -> None:
 def test_a_document_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
     (problem,) = problems_of(tmp_path, "- user: hi\n- user: bye\n")
     assert problem.line == 1
-    assert "valid dictionary" in problem.message
+    assert problem.message == "should be a mapping (`key: value` lines), not a list"
 
 
 def test_invalid_yaml_is_located(tmp_path: Path) -> None:
