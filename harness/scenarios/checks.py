@@ -18,9 +18,9 @@ import difflib
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, TypeVar
 
 import pydantic
@@ -363,11 +363,36 @@ def _value_model(name: str, target: Target) -> type[_ValueChecksBase]:
     return model
 
 
+class ArgsMatch(StrEnum):
+    """How a call's `args` are compared with the arguments the model passed."""
+
+    EXACT = "exact"  # the same arguments, no more (request_heartbeat aside)
+    SUBSET = "subset"  # these arguments, others may be passed too (the default)
+    IGNORE = "ignore"  # arguments are not compared
+
+
+class TrajectoryMode(StrEnum):
+    """How the expected calls are compared with the calls made (ADK's and agentevals' trajectory modes)."""
+
+    EXACT = "exact"  # these calls, in this order, nothing else
+    IN_ORDER = "in_order"  # these calls in this order; others may come between (a bare list)
+    ANY_ORDER = "any_order"  # these calls in any order, nothing else
+    SUBSET = "subset"  # every call made is one of these (some of these may not be made)
+    SUPERSET = "superset"  # every one of these is made, in any order; others may be made too
+
+
 class ToolCallWire(Shorthand, StrictModel):
-    """One expected call. A bare name is shorthand for `{name: ...}`."""
+    """One expected call. A bare name is shorthand for `{name: ...}`. An argument's expected value may be a
+    `{matches: REGEX}` (searched in the value, as text) or `{any: true}` (any value, but passed)."""
 
     name: str = pydantic.Field(description="The tool's name")
-    args: dict[str, Any] = pydantic.Field(default_factory=dict, description="A subset of the call's arguments")
+    args: dict[str, Any] = pydantic.Field(
+        default_factory=dict,
+        description="Arguments to compare (values, or {matches: REGEX}, or {any: true}); see args_match",
+    )
+    args_match: ArgsMatch | None = pydantic.Field(
+        None, description="exact, subset (default: the mode's) or ignore: how `args` are compared"
+    )
     ok: bool | None = pydantic.Field(None, description="false: the call failed (its result went back as Failed)")
     result_contains: str | None = pydantic.Field(None, description="Text in the result the model got back")
 
@@ -375,6 +400,46 @@ class ToolCallWire(Shorthand, StrictModel):
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
+
+    @pydantic.field_validator("args")
+    @classmethod
+    def _matchers(cls, args: dict[str, Any]) -> dict[str, Any]:
+        for name, value in args.items():
+            if _is_matcher(value) and "matches" in value:
+                try:
+                    re.compile(str(value["matches"]))
+                except re.error as exc:
+                    raise ValueError(f"{name}: invalid regular expression: {exc}") from None
+        return args
+
+
+def _is_matcher(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and ("matches" in value or value.get("any") is True)
+
+
+class TrajectoryWire(StrictModel):
+    """Tool calls checked in a mode, with counts."""
+
+    mode: TrajectoryMode = pydantic.Field(TrajectoryMode.IN_ORDER, description="How `calls` are compared")
+    calls: list[ToolCallWire] = pydantic.Field(default_factory=list, description="The expected calls")
+    args_match: ArgsMatch = pydantic.Field(ArgsMatch.SUBSET, description="How each call's `args` are compared")
+    count: dict[str, Annotated[int, pydantic.Field(ge=0)]] | None = pydantic.Field(
+        None, description="Exactly this many calls of each named tool"
+    )
+    max_calls: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(
+        None, description="At most this many calls in all"
+    )
+
+
+def _tool_calls_branch(value: Any) -> str:
+    return "calls-list" if isinstance(value, list) else "calls-mapping"
+
+
+ToolCallsWire = Annotated[
+    Annotated[list[ToolCallWire], pydantic.Tag("calls-list")]
+    | Annotated[TrajectoryWire, pydantic.Tag("calls-mapping")],
+    pydantic.Discriminator(_tool_calls_branch),
+]
 
 
 # ------------------------------------------------------------------ checks of a turn (or of the run)
@@ -392,45 +457,141 @@ def _value_checks(checks: StrictModel, loc: Loc) -> list[ValueCheck]:
 @expect_check
 class ToolCalls(ExpectCheck):
     key = "tool_calls"
-    wire = list[ToolCallWire]
-    description = "Calls made in this order (other calls may come between)"
+    wire = ToolCallsWire
+    description = (
+        "Calls made in this order, others may come between (a list); or {mode: exact|in_order|any_order|"
+        "subset|superset, calls: [...], args_match, count: {tool: n}, max_calls: n}"
+    )
+
+    def __init__(self, value: Any, loc: Loc) -> None:
+        super().__init__(value, loc)
+        listed = isinstance(value, list)
+        self.trajectory: TrajectoryWire = TrajectoryWire.model_validate({"calls": value}) if listed else value
+        self.calls_loc: Loc = loc if listed else (*loc, "calls")
 
     def references(self) -> Iterable[Reference]:
-        for i, call in enumerate(self.value):
-            yield Reference((*self.loc, i, "name"), RefersTo.TOOL, call.name)
+        for i, call in enumerate(self.trajectory.calls):
+            yield Reference((*self.calls_loc, i, "name"), RefersTo.TOOL, call.name)
             for argument in call.args:
-                yield Reference((*self.loc, i, "args", argument), RefersTo.ARGUMENT, argument, call.name)
+                yield Reference((*self.calls_loc, i, "args", argument), RefersTo.ARGUMENT, argument, call.name)
+        for name in self.trajectory.count or {}:
+            yield Reference((*self.loc, "count", name), RefersTo.TOOL, name)
 
     def check(self, observed: Observed) -> list[Failure]:
         calls = observed.tool_calls
-        expected: list[ToolCallWire] = self.value
-        position = 0
-        for index, wanted in enumerate(expected):
-            while position < len(calls) and not _call_matches(wanted, calls[position]):
+        made = [f"{c.name}({c.arguments}) -> {'ok' if c.ok else 'FAILED'}: {c.result}" for c in calls]
+        failures = self._trajectory(list(calls), made)
+        trajectory = self.trajectory
+        for name, wanted in (trajectory.count or {}).items():
+            times = sum(1 for c in calls if c.name == name)
+            if times != wanted:
+                message = f"'{name}' was called {times} time(s), expected {wanted}"
+                failures.append(Failure((*self.loc, "count", name), message, actual=made))
+        if trajectory.max_calls is not None and len(calls) > trajectory.max_calls:
+            message = f"{len(calls)} call(s) made, at most {trajectory.max_calls} allowed"
+            failures.append(Failure((*self.loc, "max_calls"), message, actual=made))
+        return failures
+
+    def _matches(self, wanted: ToolCallWire, call: ToolCallRecord) -> bool:
+        return _call_matches(wanted, call, wanted.args_match or self.trajectory.args_match)
+
+    def _trajectory(self, calls: list[ToolCallRecord], made: list[str]) -> list[Failure]:
+        expected = self.trajectory.calls
+        mode = self.trajectory.mode
+        names = [wanted.name for wanted in expected]
+        if mode == TrajectoryMode.IN_ORDER:
+            position = 0
+            for index, wanted in enumerate(expected):
+                while position < len(calls) and not self._matches(wanted, calls[position]):
+                    position += 1
+                if position == len(calls):
+                    what = f"no {_describe(wanted)}"
+                    if index:
+                        what += " after the calls matched before it"
+                    return [Failure((*self.calls_loc, index), what, expected=names, actual=made)]
                 position += 1
-            if position == len(calls):
-                made = [f"{c.name}({c.arguments}) -> {'ok' if c.ok else 'FAILED'}: {c.result}" for c in calls]
-                what = f"no call to '{wanted.name}'" + (f" with arguments {wanted.args}" if wanted.args else "")
-                if wanted.ok is not None:
-                    what += " that succeeded" if wanted.ok else " that failed"
-                if wanted.result_contains is not None:
-                    what += f" with a result containing {wanted.result_contains!r}"
-                if index:
-                    what += " after the calls matched before it"
-                return [Failure((*self.loc, index), what, expected=[c.name for c in expected], actual=made)]
-            position += 1
-        return []
+            return []
+        if mode == TrajectoryMode.EXACT:
+            for index, (wanted, call) in enumerate(zip(expected, calls, strict=False)):
+                if not self._matches(wanted, call):
+                    what = f"call {index + 1} is not the expected {_describe(wanted)}"
+                    return [Failure((*self.calls_loc, index), what, expected=names, actual=made)]
+            if len(calls) != len(expected):
+                what = f"{len(calls)} call(s) made, exactly {len(expected)} expected"
+                return [Failure(self.calls_loc, what, expected=names, actual=made)]
+            return []
+        pairs = _pairs(expected, calls, self._matches)
+        unmatched_expected = [i for i in range(len(expected)) if i not in pairs]
+        matched_calls = set(pairs.values())
+        unexpected = [made[j] for j in range(len(calls)) if j not in matched_calls]
+        failures: list[Failure] = []
+        if mode in (TrajectoryMode.ANY_ORDER, TrajectoryMode.SUPERSET):
+            for index in unmatched_expected:
+                what = f"no {_describe(expected[index])} (in any order)"
+                failures.append(Failure((*self.calls_loc, index), what, expected=names, actual=made))
+        if mode in (TrajectoryMode.ANY_ORDER, TrajectoryMode.SUBSET) and unexpected:
+            what = f"{len(unexpected)} call(s) made that are not among the expected ones"
+            failures.append(Failure(self.calls_loc, what, expected=names, actual=unexpected))
+        return failures
 
 
-def _call_matches(wanted: ToolCallWire, call: ToolCallRecord) -> bool:
+def _describe(wanted: ToolCallWire) -> str:
+    what = f"call to '{wanted.name}'" + (f" with arguments {wanted.args}" if wanted.args else "")
+    if wanted.ok is not None:
+        what += " that succeeded" if wanted.ok else " that failed"
+    if wanted.result_contains is not None:
+        what += f" with a result containing {wanted.result_contains!r}"
+    return what
+
+
+def _pairs(
+    expected: list[ToolCallWire],
+    calls: list[ToolCallRecord],
+    matches: Callable[[ToolCallWire, ToolCallRecord], bool],
+) -> dict[int, int]:
+    """A largest matching of expected calls to distinct calls made (Kuhn's augmenting paths): overlapping
+    expectations (`{name: a}` and `{name: a, args: {x: 1}}`) are paired the way that satisfies the most."""
+    candidates = [[j for j, call in enumerate(calls) if matches(wanted, call)] for wanted in expected]
+    owner: dict[int, int] = {}  # call -> expected
+
+    def assign(index: int, seen: set[int]) -> bool:
+        for j in candidates[index]:
+            if j in seen:
+                continue
+            seen.add(j)
+            if j not in owner or assign(owner[j], seen):
+                owner[j] = index
+                return True
+        return False
+
+    for index in range(len(expected)):
+        assign(index, set())
+    return {index: j for j, index in owner.items()}
+
+
+def _call_matches(wanted: ToolCallWire, call: ToolCallRecord, args_match: ArgsMatch = ArgsMatch.SUBSET) -> bool:
     if call.name != wanted.name:
         return False
     if wanted.ok is not None and call.ok != wanted.ok:
         return False
     if wanted.result_contains is not None and wanted.result_contains not in call.result:
         return False
-    arguments = call.parsed_arguments or {}
-    return all(key in arguments and arguments[key] == value for key, value in wanted.args.items())
+    if args_match == ArgsMatch.IGNORE:
+        return True
+    arguments = dict(call.parsed_arguments or {})
+    arguments.pop("request_heartbeat", None)
+    if args_match == ArgsMatch.EXACT and set(arguments) != set(wanted.args):
+        return False
+    return all(key in arguments and _value_matches(value, arguments[key]) for key, value in wanted.args.items())
+
+
+def _value_matches(expected: Any, actual: Any) -> bool:
+    if _is_matcher(expected):
+        if "matches" in expected:
+            text = actual if isinstance(actual, str) else json.dumps(actual, ensure_ascii=False)
+            return re.search(str(expected["matches"]), text) is not None
+        return True  # {any: true}
+    return bool(expected == actual)
 
 
 @expect_check

@@ -1,0 +1,145 @@
+"""Trajectory modes of `tool_calls`: exact, in_order, any_order, subset, superset; argument matching; counts."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.records import StopReason, ToolCallRecord
+from harness.scenarios.checks import ExpectWire, Failure, Observed, check
+
+LOC = ("turns", 0, "expect")
+
+
+def tool(name: str, **arguments: Any) -> ToolCallRecord:
+    return ToolCallRecord(f"call_{name}", name, json.dumps(arguments), True, "None", False)
+
+
+def run(tool_calls: Any, calls: list[ToolCallRecord]) -> list[Failure]:
+    observed = Observed({}, {}, calls, "ok", StopReason.REPLIED)
+    return check(ExpectWire.model_validate({"tool_calls": tool_calls}), observed, LOC)
+
+
+A, B, C = tool("a", x=1), tool("b", x=2), tool("c", x=3)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected", "made", "passes"),
+    [
+        ("exact", ["a", "b"], [A, B], True),
+        ("exact", ["a", "b"], [B, A], False),
+        ("exact", ["a", "b"], [A, B, C], False),
+        ("exact", ["a", "b"], [A], False),
+        ("in_order", ["a", "c"], [A, B, C], True),
+        ("in_order", ["c", "a"], [A, B, C], False),
+        ("any_order", ["b", "a"], [A, B], True),
+        ("any_order", ["b", "a"], [A, B, C], False),
+        ("any_order", ["a", "a"], [A, B], False),
+        ("subset", ["a", "b", "c"], [B, A], True),
+        ("subset", ["a"], [A, B], False),
+        ("subset", ["a"], [A, A], False),
+        ("superset", ["c", "a"], [A, B, C], True),
+        ("superset", ["a", "a"], [A, B], False),
+        ("superset", [], [A], True),
+    ],
+)
+def test_modes(mode: str, expected: list[str], made: list[ToolCallRecord], passes: bool) -> None:
+    failures = run({"mode": mode, "calls": expected}, made)
+    assert (failures == []) is passes, failures
+
+
+def test_a_bare_list_is_in_order_and_keeps_its_locations() -> None:
+    (failure,) = run(["c", "a"], [A, B, C])
+    assert failure.key == "turns[0].expect.tool_calls[1]"
+    (failure,) = run({"calls": ["c", "a"]}, [A, B, C])
+    assert failure.key == "turns[0].expect.tool_calls.calls[1]"
+
+
+def test_failures_say_what_is_missing_and_what_is_extra() -> None:
+    failures = run({"mode": "any_order", "calls": ["a", {"name": "b", "args": {"x": 9}}]}, [A, B, C])
+    assert [f.key for f in failures] == ["turns[0].expect.tool_calls.calls[1]", "turns[0].expect.tool_calls.calls"]
+    assert failures[0].message == "no call to 'b' with arguments {'x': 9} (in any order)"
+    assert failures[1].message == "2 call(s) made that are not among the expected ones"
+    (exact,) = run({"mode": "exact", "calls": ["a", "c"]}, [A, B, C])
+    assert exact.message == "call 2 is not the expected call to 'c'"
+
+
+def test_overlapping_expectations_are_paired_to_satisfy_all() -> None:
+    """A greedy pairing would give the bare `a` the only a(x=1) call and then fail; the matching does not."""
+    made = [tool("a", x=1), tool("a", x=2)]
+    expected = [{"name": "a"}, {"name": "a", "args": {"x": 2}}]
+    assert run({"mode": "any_order", "calls": expected}, made[::-1]) == []
+    assert run({"mode": "any_order", "calls": expected[::-1]}, made) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "args_match", "passes"),
+    [
+        ({"label": "human"}, "subset", True),
+        ({"label": "human"}, "exact", False),
+        ({"label": "human", "content": "Azin"}, "exact", True),
+        ({"label": "persona"}, "ignore", True),
+        ({"content": {"matches": "^Az"}}, "subset", True),
+        ({"content": {"matches": "^zin"}}, "subset", False),
+        ({"content": {"any": True}}, "subset", True),
+        ({"missing": {"any": True}}, "subset", False),
+    ],
+)
+def test_argument_matching(args: dict[str, Any], args_match: str, passes: bool) -> None:
+    made = [tool("core_memory_append", label="human", content="Azin", request_heartbeat=True)]
+    expected = {"mode": "exact", "args_match": args_match, "calls": [{"name": "core_memory_append", "args": args}]}
+    assert (run(expected, made) == []) is passes
+    per_call = {"calls": [{"name": "core_memory_append", "args": args, "args_match": args_match}]}
+    assert (run(per_call, made) == []) is passes
+
+
+def test_counts_and_max_calls() -> None:
+    made = [A, A, B]
+    assert run({"count": {"a": 2, "b": 1, "c": 0}, "max_calls": 3}, made) == []
+    failures = run({"count": {"a": 1}, "max_calls": 2}, made)
+    assert [(f.key, f.message) for f in failures] == [
+        ("turns[0].expect.tool_calls.count.a", "'a' was called 2 time(s), expected 1"),
+        ("turns[0].expect.tool_calls.max_calls", "3 call(s) made, at most 2 allowed"),
+    ]
+
+
+def test_an_invalid_regex_or_mode_is_a_wire_error() -> None:
+    with pytest.raises(ValueError, match="invalid regular expression"):
+        ExpectWire.model_validate({"tool_calls": [{"name": "a", "args": {"x": {"matches": "("}}}]})
+    with pytest.raises(ValueError, match="mode"):
+        ExpectWire.model_validate({"tool_calls": {"mode": "sideways", "calls": []}})
+
+
+def _oracle(mode: str, expected: list[str], made: list[str]) -> bool:
+    """Each mode by its definition, by brute force over orderings."""
+    if mode == "exact":
+        return expected == made
+    if mode == "in_order":
+        it = iter(made)
+        return all(name in it for name in expected)
+    if mode == "any_order":
+        return sorted(expected) == sorted(made)
+    if mode == "superset":
+        return all(made.count(n) >= expected.count(n) for n in set(expected))
+    return all(expected.count(n) >= made.count(n) for n in set(made))  # subset
+
+
+@given(
+    st.sampled_from(["exact", "in_order", "any_order", "subset", "superset"]),
+    st.lists(st.sampled_from("abc"), max_size=5),
+    st.lists(st.sampled_from("abc"), max_size=5),
+)
+def test_every_mode_agrees_with_its_definition(mode: str, expected: list[str], made: list[str]) -> None:
+    calls = [tool(name) for name in made]
+    assert (run({"mode": mode, "calls": expected}, calls) == []) is _oracle(mode, expected, made)
+
+
+def test_the_oracle_itself_on_permutations() -> None:
+    for made in itertools.permutations("abc"):
+        assert _oracle("any_order", ["c", "b", "a"], list(made))
+        assert _oracle("superset", ["a"], list(made)) and not _oracle("subset", ["a"], list(made))
