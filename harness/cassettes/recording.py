@@ -216,7 +216,7 @@ class RecordingSession:
     def _mask(self, request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
         """vcrpy's `before_save_interaction` hook (it hands over copies): what the file gets."""
         request.uri = self.secrets.mask_url(request.uri)
-        request.body = masked_body(self.secrets, request.body)
+        request.body = masked_body(self.secrets, request.body, json_dumps_spelling=True)
         return request, masked_response(self.secrets, response)
 
     @contextmanager

@@ -21,17 +21,23 @@ def kept_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
 
 
-def masked_body(secrets: Secrets, body: Any) -> Any:
+def masked_body(secrets: Secrets, body: Any, *, json_dumps_spelling: bool = False) -> Any:
     """A request or response body (bytes, text or decoded JSON) with secrets masked; the same object when
-    there was none."""
+    there was none. `json_dumps_spelling`: the body was encoded by `json.dumps` (a request the SDK sent),
+    so a secret in it is spelt one of the ways the mask looks for, and a scan of the text (several times
+    cheaper than decoding a long conversation) says whether there is anything to mask."""
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return body  # not text: nothing we could recognise in it
+        if json_dumps_spelling and not secrets.found_in(text):
+            return body
         masked = secrets.mask_json_text(text)
         return body if masked == text else masked.encode("utf-8")
     if isinstance(body, str):
+        if json_dumps_spelling and not secrets.found_in(body):
+            return body
         return secrets.mask_json_text(body)
     return secrets.mask_data(body)
 
