@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import string
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from harness.cassettes import format
 from harness.cassettes.scrub import kept_headers, masked_body, masked_response
 from harness.secrets import MASK, Secrets
 
@@ -46,3 +50,28 @@ def test_a_response_keeps_only_content_type_and_loses_the_secret() -> None:
     assert json.loads(out["body"]["string"]) == {"error": {"message": f"bad key {MASK}"}}
     assert out["status"] == response["status"]
     assert kept_headers({"CONTENT-TYPE": "x", "Authorization": "y"}) == {"CONTENT-TYPE": "x"}
+
+
+# What the agent saw while recording (the live client masks the decoded answer) is what the cassette
+# gives back on replay (the answer masked as it was saved, written, read back): a recording replays.
+texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=20)
+
+
+@given(
+    st.lists(texts, min_size=1, max_size=4),
+    st.text(string.ascii_letters + string.digits + "-_/+=.", min_size=8, max_size=30),
+    st.booleans(),
+)
+def test_the_live_answer_and_the_replayed_answer_are_masked_alike(pieces: list[str], key: str, slashes: bool) -> None:
+    secrets = Secrets(frozenset({key}))
+    answer = {"choices": [{"message": {"content": key.join(pieces), "tool_calls": [{"id": key}]}}], "n": 1}
+    raw = json.dumps(answer, ensure_ascii=False)
+    raw = raw.replace("/", "\\/") if slashes else raw
+    seen_live = secrets.mask_data(json.loads(raw))
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": raw.encode()}}
+    request = {"method": "POST", "uri": "http://h/v1/chat/completions", "body": "{}", "headers": {}}
+    saved = {"interactions": [{"request": request, "response": masked_response(secrets, response)}], "version": 1}
+    text = format.dump(saved)
+    assert key not in text
+    replayed = format.parse(text, "c.yaml").interactions[0].response["body"]["string"]
+    assert json.loads(replayed) == seen_live
