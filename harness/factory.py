@@ -56,6 +56,7 @@ class AgentFactory:
         if config is not None:
             self.__dict__["config"] = config
         self._http_client: httpx2.Client | None = None
+        self.learned_secrets: set[str] = set()  # credential header values endpoints answered with
 
     @cached_property
     def config(self) -> AgentsConfig:
@@ -72,13 +73,15 @@ class AgentFactory:
         return replace(spec, model=model, max_steps=max_steps or spec.max_steps)
 
     def secrets(self) -> Secrets:
-        """Every credential this run could send, read now: the key variable of every agent (not only the
-        ones a scenario uses: a cassette or report may hold what another agent echoed), the secret
-        variables, and what the agents' and the run's base URLs carry."""
+        """Every credential this run could send or has been sent, read now: the key variable of every agent
+        (not only the ones a scenario uses: a cassette or report may hold what another agent echoed), the
+        secret variables, what the agents' and the run's base URLs carry, and the values of credential
+        headers endpoints have answered with while recording (cookies, organization ids)."""
         models = [spec.model for spec in self.config.agents.values()]
         return Secrets.collect(
             names=[model.api_key_env for model in models],
             urls=[self.project.base_url, *(model.base_url for model in models)],
+            values=self.learned_secrets,
         )
 
     @contextmanager
@@ -90,7 +93,7 @@ class AgentFactory:
             return
         from harness.cassettes.recording import RecordingSession
 
-        with RecordingSession(path, self.project.record_mode, self.secrets()).open() as session:
+        with RecordingSession(path, self.project.record_mode, self.secrets(), self.learned_secrets).open() as session:
             yield session
 
     def chat_model(self, spec: AgentSpec, cassette: Cassette | None = None) -> ChatModel:

@@ -263,7 +263,7 @@ def write(path: Path, text: str) -> None:
 
 @dataclass
 class Outputs:
-    """Everything the product wrote, by name."""
+    """Everything the product wrote, by name (pytest's with the libraries' debug logs captured)."""
 
     texts: dict[str, str] = field(default_factory=dict)
 
@@ -297,7 +297,7 @@ def cli(outputs: Outputs, name: str, capsys: pytest.CaptureFixture[str], *args: 
 
 def pytest_run(outputs: Outputs, name: str, root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-rA", "-W", "ignore::DeprecationWarning", *args],
+        [sys.executable, "-m", "pytest", "-rA", "--log-level=DEBUG", "-o", "junit_logging=all", *args],
         cwd=root,
         capture_output=True,
         text=True,
@@ -355,6 +355,9 @@ def test_no_canary_reaches_any_output(
         assert MASK in outputs.texts[name], name
     assert html.escape(MASK) in outputs.texts["record.xml"]
     assert "the key is <SECRET>" in outputs.texts["pytest replay (stdout)"]  # a harness test's own output
+    # the libraries' debug logs (vcrpy logs each response with its headers), captured by pytest
+    assert "Captured log call" in outputs.texts["pytest record (stdout)"]
+    assert "set-cookie" in outputs.texts["pytest record (stdout)"].lower()
     for status in ERROR_STATUSES:
         assert f"{status}" in outputs.texts[f"record {status} (stderr)"]
     assert len(outputs.texts) > 30

@@ -35,7 +35,14 @@ from harness.cassettes import format
 from harness.cassettes.keys import Keyer, RequestKey, decode_body
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
-from harness.cassettes.scrub import SECRET_HEADERS, endpoint_kind, kept_headers, masked_body, masked_response
+from harness.cassettes.scrub import (
+    SECRET_HEADERS,
+    endpoint_kind,
+    header_secrets,
+    kept_headers,
+    masked_body,
+    masked_response,
+)
 from harness.errors import CassetteError
 from harness.files import write_atomically
 from harness.llm.settings import ModelSettings, without_credentials
@@ -145,11 +152,16 @@ def same_request(r1: Request, r2: Request) -> bool:
 class RecordingSession:
     """One cassette open for recording: new or all."""
 
-    def __init__(self, path: Path, mode: HarnessRecordMode, secrets: Secrets | None = None) -> None:
+    def __init__(
+        self, path: Path, mode: HarnessRecordMode, secrets: Secrets | None = None, learned: set[str] | None = None
+    ) -> None:
+        """`learned` gets the values of the credential headers the endpoint sends (a cookie, its organization
+        id), which are masked like `secrets` from then on."""
         self.path = path
         self.mode = mode
         self.serializer = CassetteSerializer(path)
         self.secrets = Secrets.collect() if secrets is None else secrets
+        self.learned: set[str] = set() if learned is None else learned
         self.cassette: IndexedCassette | None = None
         self.persister = SafePersister(replace=mode == HarnessRecordMode.ALL)
         self.existed = path.is_file()
@@ -208,16 +220,18 @@ class RecordingSession:
         request.headers = kept_headers(request.headers)
         return request
 
-    @staticmethod
-    def _keep_safe_response_headers(response: dict[str, Any]) -> dict[str, Any]:
-        response["headers"] = kept_headers(response.get("headers", {}))
+    def _keep_safe_response_headers(self, response: dict[str, Any]) -> dict[str, Any]:
+        headers = response.get("headers", {})
+        self.learned |= header_secrets(headers)
+        response["headers"] = kept_headers(headers)
         return response
 
     def _mask(self, request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
         """vcrpy's `before_save_interaction` hook (it hands over copies): what the file gets."""
-        request.uri = self.secrets.mask_url(request.uri)
-        request.body = masked_body(self.secrets, request.body, json_dumps_spelling=True)
-        return request, masked_response(self.secrets, response)
+        secrets = self.secrets | Secrets.collect(values=self.learned, environ={})
+        request.uri = secrets.mask_url(request.uri)
+        request.body = masked_body(secrets, request.body, json_dumps_spelling=True)
+        return request, masked_response(secrets, response)
 
     @contextmanager
     def open(self) -> Iterator[RecordingSession]:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from harness.secrets import MASK, Secrets
 
-__all__ = ["MASK", "kept_headers", "masked_body", "masked_response"]
+__all__ = ["MASK", "header_secrets", "kept_headers", "masked_body", "masked_response"]
 
 KEPT_HEADERS = frozenset({"content-type"})
 SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie")
@@ -19,6 +19,24 @@ SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-pro
 
 def kept_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+
+
+def header_secrets(headers: Mapping[str, Any]) -> set[str]:
+    """The values of the credential headers among `headers` (a cookie's value too, without its name and
+    attributes): dropped from the cassette, they are secrets wherever else they might turn up (a library's
+    debug log of the exchange)."""
+    found: set[str] = set()
+    for name, values in headers.items():
+        if name.lower() not in SECRET_HEADERS:
+            continue
+        for value in values if isinstance(values, list | tuple) else [values]:
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            found.add(text)
+            if name.lower() in ("cookie", "set-cookie"):  # a Set-Cookie's first pair is the cookie, the rest
+                pairs = text.split(";")  # its attributes (path, expiry), which are no secret
+                pairs = pairs[:1] if name.lower() == "set-cookie" else pairs
+                found |= {pair.partition("=")[2].strip() for pair in pairs if "=" in pair}
+    return found
 
 
 def masked_body(secrets: Secrets, body: Any, *, json_dumps_spelling: bool = False) -> Any:

@@ -178,6 +178,17 @@ def test_a_secret_echoed_into_memory_is_masked_before_the_agent_sees_it(
     assert replayed.turns[0].blocks == result.turns[0].blocks
 
 
+def test_credential_headers_an_endpoint_sent_are_secrets_from_then_on(project: Project) -> None:
+    """Dropped from the cassette, the values are masked wherever else they turn up (a library's debug log)."""
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        runner = project.runner("all", base_url=server.base_url)
+        assert "cookie-secret-value-123" not in runner.factory.secrets().values
+        runner.run(project.scenario("remember"))
+    values = runner.factory.secrets().values
+    assert {"cookie-secret-value-123", FAKE_ORG} <= values
+    assert "path=/" not in values and "/" not in values
+
+
 def test_credentials_in_the_base_url_never_reach_the_cassette(project: Project) -> None:
     with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
         url = (

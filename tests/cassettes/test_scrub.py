@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cassettes import format
-from harness.cassettes.scrub import kept_headers, masked_body, masked_response
+from harness.cassettes.scrub import header_secrets, kept_headers, masked_body, masked_response
 from harness.secrets import MASK, Secrets
 
 KEY = "sk-scrub/clé-0123456789"
@@ -75,3 +75,21 @@ def test_the_live_answer_and_the_replayed_answer_are_masked_alike(pieces: list[s
     assert key not in text
     replayed = format.parse(text, "c.yaml").interactions[0].response["body"]["string"]
     assert json.loads(replayed) == seen_live
+
+
+def test_the_values_of_credential_headers_are_secrets_but_cookie_attributes_are_not() -> None:
+    headers = {
+        "Set-Cookie": ["__cf_bm=c00kie-value; Path=/; Max-Age=3600; Domain=.example.com; HttpOnly"],
+        "openai-organization": "org-x1234",
+        "Cookie": "a=first-cookie; b=second-cookie",
+        "Content-Type": ["application/json"],
+        "x-ratelimit-remaining": "99",
+    }
+    assert header_secrets(headers) == {
+        "__cf_bm=c00kie-value; Path=/; Max-Age=3600; Domain=.example.com; HttpOnly",
+        "c00kie-value",
+        "org-x1234",
+        "a=first-cookie; b=second-cookie",
+        "first-cookie",
+        "second-cookie",
+    }
