@@ -12,9 +12,11 @@ text never changes, so outputs (and replays) stay byte-identical run to run, and
 nothing.
 
 How short a secret may be: values under `MIN_LENGTH` (4) characters are never masked: no credential is
-that short, and masking `1` or `no` would rewrite every number and word in the output. Values under
-`WHOLE_WORD_BELOW` (8) characters are masked only where they stand alone, not inside a longer run of
-letters and digits: a key `memo` leaves `memory` alone, while `Bearer memo` and `"memo"` are masked.
+that short, and masking `1` or `no` would rewrite every number and word in the output. Neither are values
+that read as a number or a boolean (`1234`, `true`, `off`: a `*_TOKEN` variable may be a flag), which would
+also break JSON held in strings (a tool call's arguments). Values under `WHOLE_WORD_BELOW` (8) characters
+are masked only where they stand alone, not inside a longer run of letters and digits: a key `memo` leaves
+`memory` alone, while `Bearer memo` and `"memo"` are masked.
 
 This module imports nothing from the harness: every layer that writes something out may use it.
 """
@@ -36,8 +38,14 @@ WHOLE_WORD_BELOW = 8
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 SECRET_VARIABLES = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 SECRET_PARAMETER_WORDS = ("key", "token", "secret", "password", "passwd", "pwd", "sig", "auth", "credential")
+NOT_SECRET = re.compile(r"[+-]?\d+(\.\d+)?|true|false|null|none|yes|on|off", re.IGNORECASE)
 
 T = TypeVar("T")
+
+
+def maskable(value: str) -> bool:
+    """Whether `value` can be masked without rewriting ordinary output (see the length rule above)."""
+    return len(value) >= MIN_LENGTH and not NOT_SECRET.fullmatch(value)
 
 
 def secret_parameter(name: str) -> bool:
@@ -68,7 +76,7 @@ class Secrets:
         for url in urls:
             found |= url_credentials(url) if url else set()
         found |= set(values)
-        return cls(frozenset(value for value in found if len(value) >= MIN_LENGTH))
+        return cls(frozenset(value for value in found if maskable(value)))
 
     def __or__(self, other: Secrets) -> Secrets:
         return Secrets(self.values | other.values)

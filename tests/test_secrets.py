@@ -52,6 +52,12 @@ def test_values_under_four_characters_are_never_secret() -> None:
     assert Secrets.collect(values=["1", "no", "yes"], environ={}).values == frozenset()
 
 
+def test_numbers_and_booleans_are_never_secret() -> None:
+    """A `*_TOKEN` variable may be a flag: masking `true` would break the JSON of every tool call's arguments."""
+    environ = {"A_TOKEN": "true", "B_TOKEN": "False", "C_PASSWORD": "123456", "D_SECRET": "-1.50", "E_TOKEN": "off1"}
+    assert Secrets.collect(environ=environ).values == {"off1"}
+
+
 def test_url_credentials_are_user_password_and_secret_query_values_decoded_too() -> None:
     url = "https://me:p%2Fss-word@host.example/v1?api-version=2024-10-21&api-key=k3y-value&sig=s1g-value"
     assert url_credentials(url) == {"me", "p%2Fss-word", "p/ss-word", "k3y-value", "s1g-value"}
