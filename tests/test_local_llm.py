@@ -348,3 +348,12 @@ def test_a_model_with_the_wrong_checksum_is_not_kept(box: Box) -> None:
     assert "wrong sha256" in done.stderr
     assert not (box.cache / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf").exists()
     assert not (box.cache / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf.partial").exists()
+
+
+def test_a_port_another_server_answers_on_is_refused(box: Box) -> None:
+    box.installed()
+    box.stub("curl", "exit 0")  # something already answers /health there
+    done = box.run("start")
+    assert done.returncode == 1
+    assert "another server already answers on port 1" in done.stderr
+    assert not (box.cache / "server.seen").exists()  # ours was never started
