@@ -2,12 +2,14 @@
 5 no scenario found or selected (as pytest: a CI job pointed at the wrong folder must not pass green).
 
 Each command imports what it needs when it runs: `harness --help` loads argparse only, `validate` and
-`compile` never load the openai SDK or vcrpy, and `run` (replay) never loads them either.
+`compile` never load the openai SDK or vcrpy, and `run` (replay) never loads them either. Everything a
+command prints goes through its `Console`, which masks the run's secrets.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -20,28 +22,52 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from harness.errors import HarnessError
+    from harness.factory import AgentFactory
     from harness.llm.chat import ChatModel, ChatResponse
     from harness.project import Project
     from harness.records import StepRecord
     from harness.scenarios import Scenario, ScenarioRunner
+    from harness.secrets import Secrets
 
 DEFAULT_DB = f"{DEFAULT_STATE_DB} (beside the agents file)"
 NO_SCENARIOS = 5
 
 
+class Console:
+    """stdout and stderr with secrets masked: those of the environment and of `--base-url` from the start,
+    the agents' (their key variables and base URLs) once a command has loaded them."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        self.secrets = secrets
+
+    def learn(self, factory: AgentFactory) -> None:
+        self.secrets = self.secrets | factory.secrets()
+
+    def out(self, text: str = "") -> None:
+        print(self.secrets.mask(text), flush=True)
+
+    def err(self, text: str = "") -> None:
+        print(self.secrets.mask(text), file=sys.stderr, flush=True)
+
+
+Command = Callable[[argparse.Namespace, Console], int]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    command: Callable[[argparse.Namespace], int] = args.command
+    command: Command = args.command
     from harness.errors import HarnessError, UserError
+    from harness.secrets import Secrets
 
+    console = Console(Secrets.collect(urls=[getattr(args, "base_url", None)]))
     try:
-        return command(args)
+        return command(args, console)
     except HarnessError as exc:
-        print(_error_text(exc), file=sys.stderr)
+        console.err(_error_text(exc))
         return exc.exit_code if isinstance(exc, UserError) else 1
     except KeyboardInterrupt:
-        print(file=sys.stderr)
+        console.err()
         return 130
 
 
@@ -187,7 +213,7 @@ def _project(args: argparse.Namespace) -> Project:
     )
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
     from harness.factory import AgentFactory
@@ -199,7 +225,7 @@ def _run(args: argparse.Namespace) -> int:
     report = _report_path(args.report) if args.report else None
     project = _project(args)
     factory = AgentFactory(project)
-    factory.config  # noqa: B018 - load (and validate) the agents file before any scenario
+    console.learn(factory)  # loads (and validates) the agents file before any scenario
     paths = [Path(p) for p in args.paths] or [project.scenarios_dir]
     found = discover(paths)
     if args.keyword:
@@ -210,28 +236,28 @@ def _run(args: argparse.Namespace) -> int:
     if not found:
         where = " ".join(args.paths) or str(project.scenarios_dir)
         selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
-        print(f"no scenarios{selected} in {where}", file=sys.stderr)
+        console.err(f"no scenarios{selected} in {where}")
         return NO_SCENARIOS
     runner = ScenarioRunner(factory)
     scenarios = _checked_scenarios(runner, found)  # every scenario, checked before anything runs
     recording = not project.replaying
     if recording:
-        runner.on_step = _print_step
+        runner.on_step = lambda step: console.err(_step_line(step))
     results: list[ScenarioResult] = []
     for number, scenario in enumerate(scenarios, start=1):
         if recording:
-            print(f"[{number}/{len(scenarios)}] recording {scenario.path} ...", file=sys.stderr, flush=True)
+            console.err(f"[{number}/{len(scenarios)}] recording {scenario.path} ...")
         result = runner.run(scenario)
         results.append(result)
         if result.change is not None:
-            print(f"  {_shown(result.cassette)}: {result.change.describe()}", file=sys.stderr, flush=True)
+            console.err(f"  {_shown(result.cassette)}: {result.change.describe()}")
         if not result.ok:
-            print(result.explain() + "\n", file=sys.stderr)
+            console.err(result.explain() + "\n")
         if args.exitfirst and not result.ok:
             break
-    print(summary_table(results, project.root, colour=_colour(sys.stdout)))
+    console.out(summary_table(results, project.root, colour=_colour(sys.stdout)))
     if report is not None:
-        write_report(results, report, project.root)
+        write_report(results, report, project.root, console.secrets)
     return 0 if all(result.ok for result in results) else 1
 
 
@@ -261,25 +287,22 @@ def _shown(path: Path) -> str:
     return path.as_posix() if relative.startswith("..") else relative
 
 
-def _schema(args: argparse.Namespace) -> int:
+def _schema(args: argparse.Namespace, console: Console) -> int:
     if args.kind == "scenario":
         from harness.scenarios.model import ScenarioWire
 
-        return _print_json(ScenarioWire.model_json_schema())
+        console.out(json.dumps(ScenarioWire.model_json_schema(), indent=2))
+        return 0
     from harness.config import json_schema
 
-    return _print_json(json_schema())
-
-
-def _print_step(step: StepRecord) -> None:
-    """Recording is slow (seconds a step on a local model): show each step as it lands."""
-    calls = ", ".join(f"{c.name}{'' if c.ok else ' FAILED'}" for c in step.tool_calls) or "plain text"
-    print(f"  turn {step.turn + 1} step {step.index + 1}: {calls}", file=sys.stderr, flush=True)
-
-
-def _print_json(value: object) -> int:
-    print(json.dumps(value, indent=2))
+    console.out(json.dumps(json_schema(), indent=2))
     return 0
+
+
+def _step_line(step: StepRecord) -> str:
+    """Recording is slow (seconds a step on a local model): each step is shown as it lands."""
+    calls = ", ".join(f"{c.name}{'' if c.ok else ' FAILED'}" for c in step.tool_calls) or "plain text"
+    return f"  turn {step.turn + 1} step {step.index + 1}: {calls}"
 
 
 def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenario]:
@@ -313,7 +336,7 @@ def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenar
     return scenarios
 
 
-def _validate(args: argparse.Namespace) -> int:
+def _validate(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
     from harness.factory import AgentFactory
@@ -326,37 +349,43 @@ def _validate(args: argparse.Namespace) -> int:
     runner = ScenarioRunner(AgentFactory(project))
     scenarios = _checked_scenarios(runner, discover(folders))
     config = runner.factory.config
-    print(f"{args.agents}: ok ({len(config.agents)} agents: {', '.join(config.agents)})")
+    console.learn(runner.factory)
+    console.out(f"{args.agents}: ok ({len(config.agents)} agents: {', '.join(config.agents)})")
     if folders:
-        print(f"{len(scenarios)} scenario file(s): ok")
+        console.out(f"{len(scenarios)} scenario file(s): ok")
     return 0
 
 
-def _compile(args: argparse.Namespace) -> int:
+def _compile(args: argparse.Namespace, console: Console) -> int:
     from harness.config import load_agents
 
     spec = load_agents(args.agents).get(args.agent)
     if args.tools:
-        return _print_json([tool.openai_schema() for tool in spec.tools])
-    print(spec.system_message(spec.new_memory()))
+        console.out(json.dumps([tool.openai_schema() for tool in spec.tools], indent=2))
+        return 0
+    console.out(spec.system_message(spec.new_memory()))
     return 0
 
 
-def _memory(args: argparse.Namespace) -> int:
-    from harness.errors import UserError
+def _memory(args: argparse.Namespace, console: Console) -> int:
+    from harness.errors import HarnessError, UserError
+    from harness.factory import AgentFactory
     from harness.store import Store
 
-    db = _project(args).state_db
+    project = _project(args)
+    with contextlib.suppress(HarnessError):  # the database was masked as written; this only adds to it
+        console.learn(AgentFactory(project))
+    db = project.state_db
     if not db.exists():
         raise UserError(f"{db}: no state database here (give --db, or start one with `harness chat`)")
     if (args.agent is None) == (args.block is None):
         raise UserError("give an AGENT name or --block ID")
-    store = Store(db)
+    store = Store(db, console.secrets)
     try:
         if args.block is not None:
             block = store.get_block(args.block)
             if block is None:
-                print(f"no block with id {args.block} in {db}", file=sys.stderr)
+                console.err(f"no block with id {args.block} in {db}")
                 return 1
             blocks = [block]
         else:
@@ -368,28 +397,28 @@ def _memory(args: argparse.Namespace) -> int:
         store.close()
     for block in blocks:
         flags = ", read-only" if block.read_only else ""
-        print(f"{block.label} ({block.id}, {len(block.value)}/{block.limit} characters{flags})")
-        print("  " + block.value.replace("\n", "\n  "))
+        console.out(f"{block.label} ({block.id}, {len(block.value)}/{block.limit} characters{flags})")
+        console.out("  " + block.value.replace("\n", "\n  "))
     return 0
 
 
-def _chat(args: argparse.Namespace) -> int:
+def _chat(args: argparse.Namespace, console: Console) -> int:
     from harness.factory import AgentFactory
     from harness.store import Store
 
     project = _project(args)
     factory = AgentFactory(project)
     spec = factory.spec(args.agent)
+    console.learn(factory)
     lock = _lock_agent(project.state_db, spec.name)
-    store = Store(project.state_db)
+    store = Store(project.state_db, console.secrets)
     model = factory.chat_model(spec)
     if sys.stderr.isatty():
         model = WaitingLine(model, sys.stderr)
     agent = factory.resume(spec, store, model=model)
-    print(
+    console.err(
         f"{spec.name} ({agent.state.id}, {agent.turns} earlier turns) on {spec.model.name}; "
-        "/memory shows the blocks, /quit or Ctrl-D ends",
-        file=sys.stderr,
+        "/memory shows the blocks, /quit or Ctrl-D ends"
     )
     from harness.records import StopReason
 
@@ -398,30 +427,30 @@ def _chat(args: argparse.Namespace) -> int:
             try:
                 text = input("you> ")
             except EOFError:
-                print(file=sys.stderr)
+                console.err()
                 return 0
             if not text.strip():
                 continue
             bad = _undecodable(text)
             if bad is not None:
-                print(f"  that line is not UTF-8 ({bad}); nothing was sent or saved: type it again", file=sys.stderr)
+                console.err(f"  that line is not UTF-8 ({bad}); nothing was sent or saved: type it again")
                 continue
             if text.strip() in ("/quit", "/exit"):
                 return 0
             if text.strip() == "/memory":
-                print(agent.memory.compile())
+                console.out(agent.memory.compile())
                 continue
             result = agent.send(text)
             for step in result.steps:
                 if step.content:
-                    print(f"  ({step.content.strip()})", file=sys.stderr)
+                    console.err(f"  ({step.content.strip()})")
                 for call in step.tool_calls:
                     status = "ok" if call.ok else "FAILED"
-                    print(f"  -> {call.name}({call.arguments}) {status}: {call.result}", file=sys.stderr)
+                    console.err(f"  -> {call.name}({call.arguments}) {status}: {call.result}")
             for reply in result.replies:
-                print(f"{spec.name}> {reply}")
+                console.out(f"{spec.name}> {reply}")
             if result.stop_reason != StopReason.REPLIED:
-                print(f"  [turn ended: {result.stop_reason}]", file=sys.stderr)
+                console.err(f"  [turn ended: {result.stop_reason}]")
     finally:
         store.close()
         lock.close()

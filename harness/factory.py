@@ -23,6 +23,7 @@ from harness.llm.chat import ChatModel
 from harness.llm.settings import ModelSettings
 from harness.project import Project
 from harness.records import StepRecord
+from harness.secrets import Secrets
 from harness.tools.context import AgentState
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ class AgentFactory:
         if config is not None:
             self.__dict__["config"] = config
         self._http_client: httpx2.Client | None = None
+        self.learned_secrets: set[str] = set()  # credential header values endpoints answered with
 
     @cached_property
     def config(self) -> AgentsConfig:
@@ -70,15 +72,28 @@ class AgentFactory:
             model = replace(model, name=self.project.model_name)
         return replace(spec, model=model, max_steps=max_steps or spec.max_steps)
 
+    def secrets(self) -> Secrets:
+        """Every credential this run could send or has been sent, read now: the key variable of every agent
+        (not only the ones a scenario uses: a cassette or report may hold what another agent echoed), the
+        secret variables, what the agents' and the run's base URLs carry, and the values of credential
+        headers endpoints have answered with while recording (cookies, organization ids)."""
+        models = [spec.model for spec in self.config.agents.values()]
+        return Secrets.collect(
+            names=[model.api_key_env for model in models],
+            urls=[self.project.base_url, *(model.base_url for model in models)],
+            values=self.learned_secrets,
+        )
+
     @contextmanager
-    def cassette(self, path: Path, secret_variables: tuple[str, ...] = ()) -> Iterator[Cassette]:
-        """`path` open for the project's record mode: replayed from its file, or recorded through vcrpy."""
+    def cassette(self, path: Path) -> Iterator[Cassette]:
+        """`path` open for the project's record mode: replayed from its file, or recorded through vcrpy
+        with this run's secrets masked."""
         if self.project.replaying:
             yield ReplayCassette(path)
             return
         from harness.cassettes.recording import RecordingSession
 
-        with RecordingSession(path, self.project.record_mode, secret_variables).open() as session:
+        with RecordingSession(path, self.project.record_mode, self.secrets(), self.learned_secrets).open() as session:
             yield session
 
     def chat_model(self, spec: AgentSpec, cassette: Cassette | None = None) -> ChatModel:
@@ -86,7 +101,7 @@ class AgentFactory:
             return ReplayChatModel(spec.model, cassette)
         from harness.llm.openai_client import OpenAIChatModel
 
-        return OpenAIChatModel(spec.model, http_client=self.http_client())
+        return OpenAIChatModel(spec.model, http_client=self.http_client(), secrets=self.secrets())
 
     def http_client(self) -> httpx2.Client:
         """One HTTP client for every live model: building the SDK's default one (TLS context, CA bundle)

@@ -16,6 +16,9 @@ pytest-recording's `vcr_cassette_dir`).
 
 Loading the plugin imports nothing but pytest: the harness itself is imported when a scenario file is
 collected or a harness fixture is used, so a project that does neither pays nothing for it.
+
+What pytest reports of a scenario or of a test using `harness_agent` (its failure, its captured output,
+and so the terminal and JUnit XML) has the run's secrets masked, as cassettes have.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from harness.scenarios.model import Scenario
     from harness.scenarios.results import ScenarioResult
     from harness.scenarios.runner import ScenarioRunner
+    from harness.secrets import Secrets
 
 RUNNER_KEY = pytest.StashKey["ScenarioRunner"]()
 FIXTURE_CASSETTE_KEY: pytest.StashKey[Cassette] = pytest.StashKey()
@@ -173,6 +177,31 @@ def _runner(config: pytest.Config) -> ScenarioRunner:
     return runner
 
 
+def _secrets(config: pytest.Config) -> Secrets:
+    """The run's secrets: the agents' too when the agents file loads, else the environment's and the
+    endpoint override's."""
+    from harness.errors import HarnessError
+    from harness.secrets import Secrets
+
+    try:
+        return _runner(config).factory.secrets()
+    except HarnessError:
+        return Secrets.collect(urls=[config.getoption("harness_base_url")])
+
+
+def _mask_report(report: pytest.TestReport, secrets: Secrets) -> None:
+    """The report's failure text and captured output, masked (left as they were when nothing is secret)."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
+        path, line, reason = longrepr
+        report.longrepr = (path, line, secrets.mask(reason))
+    elif longrepr is not None:
+        text = str(longrepr)
+        if secrets.found_in(text):
+            report.longrepr = secrets.mask(text)
+    report.sections = [(title, secrets.mask(content)) for title, content in report.sections]
+
+
 def _shown(path: Path) -> Path:
     """The path as the user would type it from here, so reports and re-record commands read naturally."""
     try:
@@ -278,6 +307,9 @@ def pytest_runtest_makereport(
                 lines += miss.diff_lines()
                 lines.append(f"  re-record with: pytest --harness-record-mode new {item.nodeid}")
             report.longrepr = "\n".join(lines)
+    harness_item = isinstance(item, ScenarioItem) or "harness_agent" in getattr(item, "fixturenames", ())
+    if harness_item and (report.longrepr is not None or report.sections):
+        _mask_report(report, _secrets(item.config))
     return report
 
 
@@ -309,7 +341,7 @@ def harness_agent(
     from harness.store import Store
 
     factory = harness_runner.factory
-    store = Store(":memory:")
+    store = Store(":memory:", factory.secrets())
     made: list[AgentSpec] = []
     try:
         with factory.cassette(harness_cassette_path) as cassette:

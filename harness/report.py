@@ -1,4 +1,5 @@
-"""What a run tells its users: the summary table and the JSON report (deterministic apart from timings)."""
+"""What a run tells its users: the summary table and the JSON report (deterministic apart from timings,
+with secrets masked)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from harness.files import write_atomically
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
+from harness.secrets import Secrets
 
 SYMBOLS = {
     Outcome.PASSED: "PASS",
@@ -114,9 +116,11 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
     }
 
 
-def write_report(results: list[ScenarioResult], path: Path, root: Path) -> None:
+def write_report(results: list[ScenarioResult], path: Path, root: Path, secrets: Secrets | None = None) -> None:
+    """`secrets` (default: those of the environment) are masked in every string of the report."""
     report = {
         "summary": {str(outcome): n for outcome, n in _counts(results).items()},
         "scenarios": [scenario_report(result, root) for result in results],
     }
+    report = (Secrets.collect() if secrets is None else secrets).mask_data(report)
     write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")

@@ -1,7 +1,9 @@
 """Agent state in SQLite: blocks, messages, and every step with its tool calls, results and block edits.
 
 Each step is written in one transaction, so a crash loses at most the step in flight. The schema grows
-by append-only migrations (never edit one that has shipped; add the next).
+by append-only migrations (never edit one that has shipped; add the next). What the model said, the
+tools did and the blocks hold is written with the store's secrets masked: a database is a file, and an
+endpoint may echo a key.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from harness.errors import StoreError
 from harness.memory import Block, Memory
 from harness.records import StepRecord
+from harness.secrets import Secrets
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -88,8 +91,9 @@ def _now() -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, secrets: Secrets | None = None) -> None:
         self.path = str(path)
+        self.secrets = Secrets.collect() if secrets is None else secrets
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -149,14 +153,19 @@ class Store:
             db.execute("INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)", (agent_id, name, _now()))
             self._insert_blocks(db, agent_id, blocks, first_position=0)
 
+    def _mask(self, text: str) -> str:
+        return self.secrets.mask(text)
+
+    def _json(self, value: Any) -> str:
+        return json.dumps(self.secrets.mask_data(value))
+
     def add_blocks(self, agent_id: str, blocks: list[Block]) -> None:
         """Append blocks to a persisted agent (declared in agents.yaml after the agent was created)."""
         with self.transaction() as db:
             (count,) = db.execute("SELECT COUNT(*) FROM blocks WHERE agent_id = ?", (agent_id,)).fetchone()
             self._insert_blocks(db, agent_id, blocks, first_position=int(count))
 
-    @staticmethod
-    def _insert_blocks(db: sqlite3.Connection, agent_id: str, blocks: list[Block], first_position: int) -> None:
+    def _insert_blocks(self, db: sqlite3.Connection, agent_id: str, blocks: list[Block], first_position: int) -> None:
         db.executemany(
             'INSERT INTO blocks (id, agent_id, position, label, value, "limit", description, read_only, metadata)'
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -166,11 +175,11 @@ class Store:
                     agent_id,
                     first_position + offset,
                     block.label,
-                    block.value,
+                    self._mask(block.value),
                     block.limit,
                     block.description,
                     int(block.read_only),
-                    json.dumps(block.metadata),
+                    self._json(block.metadata),
                 )
                 for offset, block in enumerate(blocks)
             ],
@@ -181,7 +190,7 @@ class Store:
             db.execute("UPDATE agents SET turns = ? WHERE id = ?", (turns, agent_id))
             db.execute(
                 "INSERT INTO messages (agent_id, turn, body, created_at) VALUES (?, ?, ?, ?)",
-                (agent_id, turn, json.dumps(message), _now()),
+                (agent_id, turn, self._json(message), _now()),
             )
 
     def save_step(
@@ -193,7 +202,15 @@ class Store:
             step_id = db.execute(
                 "INSERT INTO steps (agent_id, turn, step, model, content, usage, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (agent_id, step.turn, step.index, step.model, step.content, json.dumps(step.usage), now),
+                (
+                    agent_id,
+                    step.turn,
+                    step.index,
+                    self._mask(step.model),
+                    None if step.content is None else self._mask(step.content),
+                    self._json(step.usage),
+                    now,
+                ),
             ).lastrowid
             for position, call in enumerate(step.tool_calls):
                 call_row = db.execute(
@@ -204,22 +221,23 @@ class Store:
                         position,
                         call.call_id,
                         call.name,
-                        call.arguments,
+                        self._mask(call.arguments),
                         int(call.ok),
-                        call.result,
+                        self._mask(call.result),
                         int(call.heartbeat),
                     ),
                 ).lastrowid
                 db.executemany(
                     "INSERT INTO block_edits (tool_call_id, label, old_value, new_value) VALUES (?, ?, ?, ?)",
-                    [(call_row, edit.label, edit.old, edit.new) for edit in call.edits],
+                    [(call_row, edit.label, self._mask(edit.old), self._mask(edit.new)) for edit in call.edits],
                 )
             db.executemany(
                 "INSERT INTO messages (agent_id, step_id, turn, body, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(agent_id, step_id, step.turn, json.dumps(message), now) for message in messages],
+                [(agent_id, step_id, step.turn, self._json(message), now) for message in messages],
             )
             db.executemany(
-                "UPDATE blocks SET value = ? WHERE id = ?", [(block.value, block.id) for block in edited_blocks]
+                "UPDATE blocks SET value = ? WHERE id = ?",
+                [(self._mask(block.value), block.id) for block in edited_blocks],
             )
 
     # ------------------------------------------------------------ reading

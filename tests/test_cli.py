@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.secrets import MASK
 from tests.helpers import ROOT, SEED_AGENTS, SEED_MEMORY, Script, call, completion, reply, serve
 
 Write = Callable[..., Path]
@@ -151,6 +152,27 @@ def test_compile_prints_prompt_then_seed_memory(capsys: pytest.CaptureFixture[st
     prompt = (ROOT / "prompts" / "memgpt_chat.txt").read_text(encoding="utf-8").rstrip("\n")
     assert out == prompt + "\n\n" + SEED_MEMORY + "\n"
     assert out.endswith("\n\n" + SEED_MEMORY + "\n")
+
+
+def test_everything_printed_is_masked(
+    write_agents: Write, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not only what came from an endpoint: a secret the user put in a block is masked in what is printed."""
+    monkeypatch.setenv("SERVICE_TOKEN", "tok-1234-abcd")
+    agents = write_agents(
+        """
+        agents:
+          chat:
+            model: {name: m}
+            system: "Call the service with tok-1234-abcd."
+            blocks: [{label: human, value: "token tok-1234-abcd"}]
+            tools: [send_message]
+        """
+    )
+    assert main(["compile", "chat", "--agents", str(agents)]) == 0
+    out = capsys.readouterr().out
+    assert "tok-1234-abcd" not in out
+    assert out.count(MASK) == 2
 
 
 def test_compile_with_tools(capsys: pytest.CaptureFixture[str]) -> None:

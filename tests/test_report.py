@@ -11,6 +11,7 @@ import pytest
 
 from harness.report import summary_table, write_report
 from harness.scenarios.runner import ScenarioResult
+from harness.secrets import MASK, Secrets
 from tests.fakes import (
     FORGETFUL,
     FORGETFUL_RESPONSES,
@@ -262,3 +263,17 @@ def test_explain_after_the_last_turn(project: Project) -> None:
     lines = result.explain().splitlines()
     assert lines[0].endswith("expect.blocks.human.unchanged: block 'human' changed")
     assert lines[1] == "  after the last turn"
+
+
+def test_the_report_masks_secrets(
+    results: list[ScenarioResult], project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = project.root / "report.json"
+    assert "Azin" in json.dumps(written(results, project))
+    write_report(results, path, project.root, Secrets(frozenset({"Azin"})))
+    text = path.read_text(encoding="utf-8")
+    assert "Azin" not in text and MASK in text
+    assert json.loads(text)["summary"] == written(results, project)["summary"]
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "Azin")  # by default, the environment's secrets
+    write_report(results, path, project.root)
+    assert "Azin" not in path.read_text(encoding="utf-8")

@@ -15,6 +15,7 @@ from harness.factory import AgentFactory
 from harness.llm.chat import ChatModel
 from harness.memory import Block, Memory
 from harness.project import Project
+from harness.secrets import MASK, Secrets
 from harness.store import Store
 from tests.helpers import Script, call, completion, reply
 
@@ -226,3 +227,29 @@ def test_in_memory_store(chat_spec: AgentSpec) -> None:
     agent.send("hello")
     assert store.load_messages(agent.state.id) == agent.messages
     store.close()
+
+
+def test_what_is_written_is_masked(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    """The scripted model does not mask (the key is not in its environment): the store must."""
+    key = "sk-store-secret-12345"
+    db = tmp_path / "state.db"
+    store = Store(db, Secrets(frozenset({key})))
+    responses = [
+        completion(call("core_memory_append", {"label": "human", "content": f"key {key}", **HB}), content=key),
+        reply(f"your key is {key}"),
+    ]
+    agent = open_agent(chat_spec, Script(responses).model(), store)
+    agent.send(f"remember {key}")
+    assert key in agent.memory.get_block("human").value  # in memory, as the model said it
+    store.close()
+    raw = b"".join(path.read_bytes() for path in tmp_path.iterdir())  # the database and its WAL
+    assert key.encode() not in raw
+    assert MASK.encode() in raw
+    reopened = Store(db)
+    agent_id = reopened.find_agent("chat")
+    assert agent_id is not None
+    assert reopened.get_core_memory(agent_id).get_block("human").value == f"Name: Bob\nkey {MASK}"
+    assert reopened.load_messages(agent_id)[0] == {"role": "user", "content": f"remember {MASK}"}
+    assert json.loads(reopened.tool_calls(agent_id)[0]["arguments"])["content"] == f"key {MASK}"
+    assert reopened.db.execute("SELECT content FROM steps ORDER BY id").fetchone()[0] == MASK
+    reopened.close()

@@ -5,7 +5,7 @@
     delta.py      those deltas: computed (in time linear in a conversation) and applied
     yamlsubset.py a fast reader for the YAML format.py writes (anything else goes to libyaml)
     diff.py       why a request missed: the nearest recorded request and a readable diff
-    scrub.py      what never reaches a file: credentials in headers, secret values in bodies
+    scrub.py      what never reaches a file: headers but content-type; secrets (harness.secrets) masked
     replay.py     replay at the floor: the file, an index and a chat model (no SDK, no vcrpy)
     recording.py  recording through the openai SDK with vcrpy (imported only when recording)
 

@@ -9,7 +9,9 @@ vcrpy's own lookup runs the matcher over every recorded interaction for every re
   cassette is never lost. A new file gets the mode the umask gives; a rewritten one keeps its mode.
 - Mode `new` replays what still matches, records what is missing, and drops what was not asked for, so a
   cassette never keeps stale exchanges that would let it pass for an old and a new config alike.
-- Only `content-type` headers are kept, and the values of secret variables are masked in bodies.
+- Only `content-type` headers are kept, and secrets (`harness.secrets`) are masked in URIs, bodies and
+  metadata as the cassette is saved: in memory the session keeps what went over the wire, so a request
+  echoing a secret still matches its own recording within the session.
 - The cassette's `metadata.recorded_with` names the model and the kind of endpoint that produced it.
 """
 
@@ -33,10 +35,18 @@ from harness.cassettes import format
 from harness.cassettes.keys import Keyer, RequestKey, decode_body
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
-from harness.cassettes.scrub import MASK, SECRET_HEADERS, endpoint_kind, kept_headers, secret_values
+from harness.cassettes.scrub import (
+    SECRET_HEADERS,
+    endpoint_kind,
+    header_secrets,
+    kept_headers,
+    masked_body,
+    masked_response,
+)
 from harness.errors import CassetteError
 from harness.files import write_atomically
 from harness.llm.settings import ModelSettings, without_credentials
+from harness.secrets import Secrets
 from harness.yamlsource import CASSETTE_LIMITS, read_text
 
 VCR_MODES = {HarnessRecordMode.NEW: RecordMode.NEW_EPISODES, HarnessRecordMode.ALL: RecordMode.ALL}
@@ -142,11 +152,16 @@ def same_request(r1: Request, r2: Request) -> bool:
 class RecordingSession:
     """One cassette open for recording: new or all."""
 
-    def __init__(self, path: Path, mode: HarnessRecordMode, secret_variables: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, path: Path, mode: HarnessRecordMode, secrets: Secrets | None = None, learned: set[str] | None = None
+    ) -> None:
+        """`learned` gets the values of the credential headers the endpoint sends (a cookie, its organization
+        id), which are masked like `secrets` from then on."""
         self.path = path
         self.mode = mode
         self.serializer = CassetteSerializer(path)
-        self.secrets = secret_values(secret_variables)
+        self.secrets = Secrets.collect() if secrets is None else secrets
+        self.learned: set[str] = set() if learned is None else learned
         self.cassette: IndexedCassette | None = None
         self.persister = SafePersister(replace=mode == HarnessRecordMode.ALL)
         self.existed = path.is_file()
@@ -199,16 +214,24 @@ class RecordingSession:
         decoded = decode_body(body) if body else None
         if isinstance(decoded, dict) and decoded.get("system_fingerprint"):
             info["server"] = decoded["system_fingerprint"]
-        self.serializer.metadata = {"recorded_with": info}
+        self.serializer.metadata = {"recorded_with": self.secrets.mask_data(info)}
 
     def _keep_safe_request_headers(self, request: Request) -> Request:
         request.headers = kept_headers(request.headers)
         return request
 
-    @staticmethod
-    def _keep_safe_response_headers(response: dict[str, Any]) -> dict[str, Any]:
-        response["headers"] = kept_headers(response.get("headers", {}))
+    def _keep_safe_response_headers(self, response: dict[str, Any]) -> dict[str, Any]:
+        headers = response.get("headers", {})
+        self.learned |= header_secrets(headers)
+        response["headers"] = kept_headers(headers)
         return response
+
+    def _mask(self, request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
+        """vcrpy's `before_save_interaction` hook (it hands over copies): what the file gets."""
+        secrets = self.secrets | Secrets.collect(values=self.learned, environ={})
+        request.uri = secrets.mask_url(request.uri)
+        request.body = masked_body(secrets, request.body, json_dumps_spelling=True)
+        return request, masked_response(secrets, response)
 
     @contextmanager
     def open(self) -> Iterator[RecordingSession]:
@@ -218,8 +241,7 @@ class RecordingSession:
             decode_compressed_response=True,
             filter_headers=list(SECRET_HEADERS),
             before_record_response=self._keep_safe_response_headers,
-            # vcrpy takes (placeholder, value) pairs: the value is hidden behind the placeholder on save.
-            filter_sensitive_data=[(MASK, secret) for secret in self.secrets],
+            before_save_interaction=self._mask,
             drop_unused_requests=True,
             serializer="harness",
         )

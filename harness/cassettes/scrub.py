@@ -1,34 +1,73 @@
-"""What never reaches a cassette: credentials in headers, and the values of secret environment variables
-wherever they appear. Also how a cassette names the endpoint that produced it."""
+"""What never reaches a cassette: headers other than `content-type` (credentials, cookies, organization and
+project ids), and secret values (see `harness.secrets`) in the URI, bodies and metadata. Also how a
+cassette names the endpoint that produced it."""
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.secrets import MASK, Secrets
+
+__all__ = ["MASK", "header_secrets", "kept_headers", "masked_body", "masked_response"]
+
 KEPT_HEADERS = frozenset({"content-type"})
 SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie")
-SECRET_SUFFIXES = ("_API_KEY", "_TOKEN")
-MASK = "<SECRET>"
-MIN_SECRET_LENGTH = 8  # shorter values would mask ordinary words
-
-
-def secret_values(named: Iterable[str] = (), environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """The values of the variables `named` and of every `*_API_KEY` / `*_TOKEN` variable."""
-    environ = os.environ if environ is None else environ
-    names = set(named)
-    return tuple(
-        value
-        for name, value in environ.items()
-        if (name in names or name.endswith(SECRET_SUFFIXES)) and len(value) >= MIN_SECRET_LENGTH
-    )
 
 
 def kept_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+
+
+def header_secrets(headers: Mapping[str, Any]) -> set[str]:
+    """The values of the credential headers among `headers` (a cookie's value too, without its name and
+    attributes): dropped from the cassette, they are secrets wherever else they might turn up (a library's
+    debug log of the exchange)."""
+    found: set[str] = set()
+    for name, values in headers.items():
+        if name.lower() not in SECRET_HEADERS:
+            continue
+        for value in values if isinstance(values, list | tuple) else [values]:
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            found.add(text)
+            if name.lower() in ("cookie", "set-cookie"):  # a Set-Cookie's first pair is the cookie, the rest
+                pairs = text.split(";")  # its attributes (path, expiry), which are no secret
+                pairs = pairs[:1] if name.lower() == "set-cookie" else pairs
+                found |= {pair.partition("=")[2].strip() for pair in pairs if "=" in pair}
+    return found
+
+
+def masked_body(secrets: Secrets, body: Any, *, json_dumps_spelling: bool = False) -> Any:
+    """A request or response body (bytes, text or decoded JSON) with secrets masked; the same object when
+    there was none. `json_dumps_spelling`: the body was encoded by `json.dumps` (a request the SDK sent),
+    so a secret in it is spelt one of the ways the mask looks for, and a scan of the text (several times
+    cheaper than decoding a long conversation) says whether there is anything to mask."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return body  # not text: nothing we could recognise in it
+        if json_dumps_spelling and not secrets.found_in(text):
+            return body
+        masked = secrets.mask_json_text(text)
+        return body if masked == text else masked.encode("utf-8")
+    if isinstance(body, str):
+        if json_dumps_spelling and not secrets.found_in(body):
+            return body
+        return secrets.mask_json_text(body)
+    return secrets.mask_data(body)
+
+
+def masked_response(secrets: Secrets, response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy's response dict with only kept headers, and secrets masked in them and in the body."""
+    out = dict(response)
+    out["headers"] = secrets.mask_data(kept_headers(response.get("headers") or {}))
+    body = response.get("body")
+    if isinstance(body, dict) and "string" in body:
+        out["body"] = {**body, "string": masked_body(secrets, body["string"])}
+    return out
 
 
 def endpoint_kind(base_url: str, response_body: Any) -> str:

@@ -1,7 +1,8 @@
 """The live model: chat completions with tools through the official `openai` SDK.
 
 Any OpenAI-compatible `base_url` works (OpenAI, llama.cpp's llama-server, vLLM, Ollama). Failures become
-one-line `LLMError`s that say what to check. Only code that talks to a real endpoint imports this module.
+one-line `LLMError`s that say what to check, with every credential masked (an endpoint's error message
+may quote the key it refused). Only code that talks to a real endpoint imports this module.
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ import openai
 from harness.errors import LLMError
 from harness.llm.chat import ChatResponse, chat_request, parse_completion
 from harness.llm.settings import CHAT_COMPLETIONS, ModelSettings, without_credentials
+from harness.secrets import Secrets
 
 NO_KEY = "no-key"  # local servers accept any key; the SDK insists on one
 
 
 class OpenAIChatModel:
     def __init__(
-        self, settings: ModelSettings, *, http_client: httpx2.Client | None = None, api_key: str | None = None
+        self,
+        settings: ModelSettings,
+        *,
+        http_client: httpx2.Client | None = None,
+        api_key: str | None = None,
+        secrets: Secrets | None = None,
     ) -> None:
+        """`secrets` (default: the environment's) are masked in what the endpoint answers before the agent
+        sees it, as the cassette will have it: a key the endpoint echoes never enters the agent's memory,
+        history, store or report, and the recording run sees what its replays will."""
         self.settings = settings
         self.base_url = settings.endpoint
         self.shown_url = without_credentials(self.base_url)  # what errors print
@@ -35,6 +45,9 @@ class OpenAIChatModel:
                     "(or point `model.base_url` at a local OpenAI-compatible server)"
                 )
             key = NO_KEY
+        self.secrets = (Secrets.collect() if secrets is None else secrets) | Secrets.collect(
+            names=[settings.api_key_env], urls=[self.base_url], values=[key] if key != NO_KEY else []
+        )
         self.client = openai.OpenAI(
             api_key=key,
             base_url=self.base_url,
@@ -53,31 +66,34 @@ class OpenAIChatModel:
                 "/" + CHAT_COMPLETIONS, body=chat_request(self.settings, messages, tools), cast_to=httpx2.Response
             )
         except openai.APITimeoutError:
-            raise LLMError(
+            raise self._error(
                 f"the model endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
             ) from None
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
-            raise LLMError(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}") from None
+            raise self._error(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}") from None
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise LLMError(
+            raise self._error(
                 f"the model endpoint {self.shown_url} refused the API key from ${self.settings.api_key_env} "
                 f"(HTTP {exc.status_code})"
             ) from None
         except openai.APIStatusError as exc:
-            raise LLMError(
-                f"the model endpoint {self.shown_url} answered HTTP {exc.status_code}: {_short(exc.message)}"
+            raise self._error(
+                f"the model endpoint {self.shown_url} answered HTTP {exc.status_code}: {self._short(exc.message)}"
             ) from None
         try:
             data = json.loads(response.content)
         except ValueError:
-            raise LLMError(
+            raise self._error(
                 f"the model endpoint {self.shown_url} answered with a body that is not JSON: "
-                f"{_short(response.content.decode('utf-8', 'replace'))}"
+                f"{self._short(response.content.decode('utf-8', 'replace'))}"
             ) from None
-        return parse_completion(data, self.shown_url)
+        return parse_completion(self.secrets.mask_data(data), self.shown_url)
 
+    def _error(self, message: str) -> LLMError:
+        return LLMError(self.secrets.mask(message))
 
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    def _short(self, text: str, limit: int = 300) -> str:
+        """An endpoint's text on one line, masked before it is cut (so no part of a secret is left)."""
+        text = " ".join(self.secrets.mask(text).split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"

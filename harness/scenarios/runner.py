@@ -58,7 +58,7 @@ class ScenarioRunner:
         started = time.perf_counter()
         result = ScenarioResult(scenario, self.cassette_path(scenario))
         try:
-            with self.factory.cassette(result.cassette, (spec.model.api_key_env,)) as cassette:
+            with self.factory.cassette(result.cassette) as cassette:
                 self._play(scenario, spec, cassette, result)
                 cassette.note_recording(spec.model)
             result.unplayed = cassette.unplayed if not result.stale else []

@@ -20,6 +20,7 @@ from harness.cassettes.scrub import endpoint_kind
 from harness.errors import CassetteMiss, LLMError
 from harness.report import write_report
 from harness.scenarios.runner import ScenarioResult
+from harness.secrets import MASK
 from tests.fakes import (
     FAKE_COOKIE,
     FAKE_KEY,
@@ -31,6 +32,7 @@ from tests.fakes import (
     REMEMBER_RESPONSES,
     FakeOpenAI,
     Project,
+    append,
     make_project,
     reply,
 )
@@ -156,6 +158,52 @@ def test_a_secret_echoed_in_a_body_is_replaced(
     assert project.replay("leak").outcome == "passed"  # with the key in the environment
     monkeypatch.delenv("OPENAI_API_KEY")
     assert project.replay("leak").outcome == "passed"  # and without it, as in CI
+
+
+def test_a_secret_echoed_into_memory_is_masked_before_the_agent_sees_it(
+    project: Project, secrets: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The block's character count in later prompts depends on what the agent stored: it must have stored
+    the mask, as replay will, or the recording would not replay."""
+    project.write_scenario("leak", "agent: chat\nturns:\n  - user: remember my key\n")
+    responses = [append("human", f"key {FAKE_KEY}"), reply(f"stored {FAKE_KEY}")]
+    result, server = project.record("leak", responses)
+    assert result.outcome == "passed"
+    assert result.turns[0].blocks["human"] == f"Name: Bob\nkey {MASK}"
+    assert FAKE_KEY not in json.dumps(server.received[1].body)  # not even sent back to the endpoint
+    assert FAKE_KEY not in cassette_of(project, "leak").read_text(encoding="utf-8")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    replayed = project.replay("leak")
+    assert replayed.outcome == "passed" and replayed.steps == 2
+    assert replayed.turns[0].blocks == result.turns[0].blocks
+
+
+def test_credential_headers_an_endpoint_sent_are_secrets_from_then_on(project: Project) -> None:
+    """Dropped from the cassette, the values are masked wherever else they turn up (a library's debug log)."""
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        runner = project.runner("all", base_url=server.base_url)
+        assert "cookie-secret-value-123" not in runner.factory.secrets().values
+        runner.run(project.scenario("remember"))
+    values = runner.factory.secrets().values
+    assert {"cookie-secret-value-123", FAKE_ORG} <= values
+    assert "path=/" not in values and "/" not in values
+
+
+def test_credentials_in_the_base_url_never_reach_the_cassette(project: Project) -> None:
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        url = (
+            server.base_url.replace("http://", "http://u5er-name:pa55-word@")
+            + "?api-version=2024-10-21&api-key=query-k3y"
+        )
+        result = project.runner("all", base_url=url).run(project.scenario("remember"))
+    assert "basic" in server.received[0].headers["authorization"].lower()  # httpx sent them
+    text = cassette_of(project).read_text(encoding="utf-8")
+    for secret in ("u5er-name", "pa55-word", "query-k3y"):
+        assert secret not in text
+        assert secret not in json.dumps(result.recorded_with)
+    uris = [i["request"]["uri"] for i in yaml.safe_load(text)["interactions"]]
+    assert all(uri.startswith("http://127.0.0.1:") and "api-version=2024-10-21" in uri for uri in uris)
+    assert all(f"api-key={MASK}" in uri for uri in uris)
 
 
 # ------------------------------------------------------------------ replay

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import socket
 
 import httpx2
@@ -8,6 +9,7 @@ import pytest
 from harness.errors import LLMError, RunError
 from harness.llm.openai_client import NO_KEY, OpenAIChatModel
 from harness.llm.settings import OPENAI_BASE_URL, ModelSettings
+from harness.secrets import MASK, Secrets
 from tests.helpers import TEST_SETTINGS, Script, call, completion
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -140,3 +142,35 @@ def test_errors_never_print_credentials_in_the_url() -> None:
     message = str(caught.value)
     assert "http://127.0.0.1:9/v1" in message
     assert "s3cret" not in message and "user" not in message and "token" not in message
+
+
+LONG_KEY = "sk-" + "x" * 40 + "/tail-9"
+
+
+def test_an_error_quoting_the_key_is_masked_before_it_is_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", LONG_KEY)
+    # The key straddles the 300-character cut: cutting first would leave its first half in the message.
+    message = "y" * 260 + f" Incorrect API key provided: {LONG_KEY}"
+    script = Script([httpx2.Response(400, json={"error": {"message": message, "type": "invalid_request_error"}})])
+    with pytest.raises(LLMError) as info:
+        script.model().complete(MESSAGES, [])
+    assert "HTTP 400" in str(info.value)
+    assert "sk-x" not in str(info.value)
+
+
+def test_a_key_echoed_in_a_completion_is_masked_before_the_agent_sees_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", LONG_KEY)
+    body = completion(call("send_message", {"message": f"key {LONG_KEY}"}), content=f"I saw {LONG_KEY}")
+    escaped = json.dumps(body).replace("/", "\\/")  # as PHP-style servers write JSON
+    script = Script([httpx2.Response(200, content=escaped, headers={"content-type": "application/json"})])
+    response = script.model().complete(MESSAGES, [])
+    assert response.content == f"I saw {MASK}"
+    assert json.loads(response.tool_calls[0].arguments) == {"message": f"key {MASK}"}
+
+
+def test_the_secrets_given_are_masked_too() -> None:
+    """The factory hands the run's secrets (every agent's key variable, URL credentials) to the client."""
+    script = Script([completion(content="the password is hunter2-horse")])
+    client = httpx2.Client(transport=httpx2.MockTransport(script.handler))
+    model = OpenAIChatModel(TEST_SETTINGS, http_client=client, secrets=Secrets(frozenset({"hunter2-horse"})))
+    assert model.complete(MESSAGES, []).content == f"the password is {MASK}"

@@ -1,0 +1,175 @@
+"""What is secret, and the one function that masks it in everything the harness writes.
+
+Secret values are those of
+- the variables agents read their keys from (`api_key_env`), every `*_API_KEY`, `*_TOKEN`, `*_SECRET` and
+  `*_PASSWORD` variable, and `OPENAI_ORG_ID` / `OPENAI_PROJECT_ID` (the openai SDK sends them as headers);
+- the user and password of a base URL, and its query parameters whose names say key, token, secret,
+  password, signature, auth or credential (`?api-key=...`; `?api-version=...` is not secret).
+
+Each is replaced by `MASK` wherever it appears, as is, JSON-escaped (with or without `\\/` for `/`) or
+percent-encoded. JSON is masked in its strings (so it stays JSON), other text anywhere in it. The mask
+text never changes, so outputs (and replays) stay byte-identical run to run, and masking twice changes
+nothing.
+
+How short a secret may be: values under `MIN_LENGTH` (4) characters are never masked: no credential is
+that short, and masking `1` or `no` would rewrite every number and word in the output. Neither are values
+that read as a number or a boolean (`1234`, `true`, `off`: a `*_TOKEN` variable may be a flag), which would
+also break JSON held in strings (a tool call's arguments). Values under `WHOLE_WORD_BELOW` (8) characters
+are masked only where they stand alone, not inside a longer run of letters and digits: a key `memo` leaves
+`memory` alone, while `Bearer memo` and `"memo"` are masked.
+
+This module imports nothing from the harness: every layer that writes something out may use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
+
+MASK = "<SECRET>"
+MIN_LENGTH = 4
+WHOLE_WORD_BELOW = 8
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+SECRET_VARIABLES = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
+SECRET_PARAMETER_WORDS = ("key", "token", "secret", "password", "passwd", "pwd", "sig", "auth", "credential")
+NOT_SECRET = re.compile(r"[+-]?\d+(\.\d+)?|true|false|null|none|yes|on|off", re.IGNORECASE)
+
+T = TypeVar("T")
+
+
+def maskable(value: str) -> bool:
+    """Whether `value` can be masked without rewriting ordinary output (see the length rule above)."""
+    return len(value) >= MIN_LENGTH and not NOT_SECRET.fullmatch(value)
+
+
+def secret_parameter(name: str) -> bool:
+    """Whether a URL query parameter of this name carries a credential (`api-key`, `access_token`, `sig`)."""
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_PARAMETER_WORDS)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """A set of secret values, and how to mask them."""
+
+    values: frozenset[str] = frozenset()
+
+    @classmethod
+    def collect(
+        cls,
+        names: Iterable[str] = (),
+        urls: Iterable[str | None] = (),
+        values: Iterable[str] = (),
+        environ: Mapping[str, str] | None = None,
+    ) -> Secrets:
+        """The values of the variables `names` and of the secret variables named above (from `environ`,
+        default the process environment), the credentials in `urls`, and `values`."""
+        environ = os.environ if environ is None else environ
+        named = set(names) | set(SECRET_VARIABLES)
+        found = {value for name, value in environ.items() if name in named or name.endswith(SECRET_SUFFIXES)}
+        for url in urls:
+            found |= url_credentials(url) if url else set()
+        found |= set(values)
+        return cls(frozenset(value for value in found if maskable(value)))
+
+    def __or__(self, other: Secrets) -> Secrets:
+        return Secrets(self.values | other.values)
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        """Every spelling of every value, longest first, after the mask itself (so a value inside the mask,
+        such as `SECRET`, leaves it whole)."""
+        if not self.values:
+            return None
+        spelt: dict[str, bool] = {}
+        for value in self.values:
+            for spelling in _spellings(value):
+                spelt[spelling] = spelt.get(spelling, False) or len(value) >= WHOLE_WORD_BELOW
+        alternatives = [re.escape(MASK)]
+        for spelling in sorted(spelt, key=lambda s: (-len(s), s)):
+            escaped = re.escape(spelling)
+            alternatives.append(escaped if spelt[spelling] else rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])")
+        return re.compile("|".join(alternatives))
+
+    def mask(self, text: str) -> str:
+        """`text` with every secret replaced by the mask."""
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(MASK, text)
+
+    def found_in(self, text: str) -> bool:
+        """Whether `text` spells a secret (the mask itself does not count)."""
+        pattern = self._pattern
+        return pattern is not None and any(m.group() != MASK for m in pattern.finditer(text))
+
+    def mask_data(self, value: T) -> T:
+        """JSON-like data (dicts, lists, tuples, strings) with every string masked, keys included."""
+        if self._pattern is None:
+            return value
+        return self._masked(value)  # type: ignore[no-any-return]
+
+    def _masked(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, dict):
+            return {self._masked(k): self._masked(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._masked(v) for v in value)
+        return value
+
+    def mask_json_text(self, text: str) -> str:
+        """A body that may be JSON: masked in its decoded strings when it is (so it stays JSON, escaped
+        spellings are found, and it is written again only when something was masked), anywhere
+        otherwise."""
+        if self._pattern is None or not text:
+            return text
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return self.mask(text)
+        masked = self.mask_data(data)
+        return text if masked == data else json.dumps(masked, ensure_ascii=False)
+
+    def mask_url(self, url: str) -> str:
+        """The URL without user or password, with the values of secret query parameters masked, and any
+        other secret in it masked."""
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+        query = "&".join(
+            f"{name}={MASK}" if sep and secret_parameter(unquote(name)) else f"{name}{sep}{value}"
+            for name, sep, value in (piece.partition("=") for piece in parts.query.split("&") if piece)
+        )
+        return self.mask(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+
+
+def url_credentials(url: str) -> set[str]:
+    """The user, password and secret query values of `url`, as written and decoded."""
+    parts = urlsplit(url)
+    found: set[str] = set()
+    userinfo, at, _host = parts.netloc.rpartition("@")
+    if at:
+        found |= {piece for piece in userinfo.split(":", 1) if piece}
+    for piece in parts.query.split("&"):
+        name, sep, value = piece.partition("=")
+        if sep and value and secret_parameter(unquote(name)):
+            found.add(value)
+    return found | {unquote(value) for value in found}
+
+
+def _spellings(value: str) -> set[str]:
+    """How `value` can be written: as is, JSON-escaped (`ensure_ascii` either way, `/` as `\\/` or not),
+    percent-encoded (as a path or as a form)."""
+    escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    spelt = {value} | escaped | {e.replace("/", "\\/") for e in escaped}
+    spelt |= {quote(value, safe=""), quote(value), quote_plus(value)}
+    return spelt

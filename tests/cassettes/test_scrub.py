@@ -1,0 +1,95 @@
+"""What a cassette keeps of an exchange: only `content-type` headers, and bodies with secrets masked."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.cassettes import format
+from harness.cassettes.scrub import header_secrets, kept_headers, masked_body, masked_response
+from harness.secrets import MASK, Secrets
+
+KEY = "sk-scrub/clé-0123456789"
+SECRETS = Secrets(frozenset({KEY}))
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+@pytest.mark.parametrize("scan_first", [True, False])
+def test_a_request_body_spelt_by_json_dumps_is_masked(ensure_ascii: bool, scan_first: bool) -> None:
+    body = json.dumps({"messages": [{"role": "user", "content": f"my key is {KEY}"}]}, ensure_ascii=ensure_ascii)
+    out = masked_body(SECRETS, body.encode(), json_dumps_spelling=scan_first)
+    assert isinstance(out, bytes)
+    assert json.loads(out) == {"messages": [{"role": "user", "content": f"my key is {MASK}"}]}
+
+
+def test_a_body_without_a_secret_is_the_same_object() -> None:
+    body = json.dumps({"messages": []}).encode()
+    assert masked_body(SECRETS, body) is body
+    assert masked_body(SECRETS, body, json_dumps_spelling=True) is body
+
+
+def test_bodies_that_are_not_json_or_not_text() -> None:
+    assert masked_body(SECRETS, f"<html>{KEY}</html>") == f"<html>{MASK}</html>"
+    binary = b"\xff\xfe" + KEY.encode()
+    assert masked_body(SECRETS, binary) is binary  # not UTF-8: nothing we could recognise
+    assert masked_body(SECRETS, {"k": KEY}) == {"k": MASK}
+
+
+def test_a_response_keeps_only_content_type_and_loses_the_secret() -> None:
+    response = {
+        "status": {"code": 401, "message": "Unauthorized"},
+        "headers": {"Content-Type": ["application/json"], "Set-Cookie": [f"s={KEY}"], "openai-organization": ["o"]},
+        "body": {"string": json.dumps({"error": {"message": f"bad key {KEY}"}}).replace("/", "\\/").encode()},
+    }
+    out = masked_response(SECRETS, response)
+    assert out["headers"] == {"Content-Type": ["application/json"]}
+    assert json.loads(out["body"]["string"]) == {"error": {"message": f"bad key {MASK}"}}
+    assert out["status"] == response["status"]
+    assert kept_headers({"CONTENT-TYPE": "x", "Authorization": "y"}) == {"CONTENT-TYPE": "x"}
+
+
+# What the agent saw while recording (the live client masks the decoded answer) is what the cassette
+# gives back on replay (the answer masked as it was saved, written, read back): a recording replays.
+texts = st.text(st.characters(blacklist_categories=["Cs"]), max_size=20)
+
+
+@given(
+    st.lists(texts, min_size=1, max_size=4),
+    st.text(string.ascii_letters + string.digits + "-_/+=.", min_size=8, max_size=30),
+    st.booleans(),
+)
+def test_the_live_answer_and_the_replayed_answer_are_masked_alike(pieces: list[str], key: str, slashes: bool) -> None:
+    secrets = Secrets(frozenset({key}))
+    answer = {"choices": [{"message": {"content": key.join(pieces), "tool_calls": [{"id": key}]}}], "n": 1}
+    raw = json.dumps(answer, ensure_ascii=False)
+    raw = raw.replace("/", "\\/") if slashes else raw
+    seen_live = secrets.mask_data(json.loads(raw))
+    response = {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": raw.encode()}}
+    request = {"method": "POST", "uri": "http://h/v1/chat/completions", "body": "{}", "headers": {}}
+    saved = {"interactions": [{"request": request, "response": masked_response(secrets, response)}], "version": 1}
+    text = format.dump(saved)
+    assert key not in text
+    replayed = format.parse(text, "c.yaml").interactions[0].response["body"]["string"]
+    assert json.loads(replayed) == seen_live
+
+
+def test_the_values_of_credential_headers_are_secrets_but_cookie_attributes_are_not() -> None:
+    headers = {
+        "Set-Cookie": ["__cf_bm=c00kie-value; Path=/; Max-Age=3600; Domain=.example.com; HttpOnly"],
+        "openai-organization": "org-x1234",
+        "Cookie": "a=first-cookie; b=second-cookie",
+        "Content-Type": ["application/json"],
+        "x-ratelimit-remaining": "99",
+    }
+    assert header_secrets(headers) == {
+        "__cf_bm=c00kie-value; Path=/; Max-Age=3600; Domain=.example.com; HttpOnly",
+        "c00kie-value",
+        "org-x1234",
+        "a=first-cookie; b=second-cookie",
+        "first-cookie",
+        "second-cookie",
+    }

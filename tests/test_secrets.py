@@ -1,0 +1,191 @@
+"""The one masking function: which values are secret, how each spelling of them is masked, and the
+length rule for short values."""
+
+from __future__ import annotations
+
+import json
+import string
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.secrets import MASK, Secrets, secret_parameter, url_credentials
+
+KEY = "sk-test/abc+def=123"  # "/" and "+" and "=" make every spelling differ
+
+
+def masked(*values: str) -> Secrets:
+    return Secrets(frozenset(values))
+
+
+# ------------------------------------------------------------------ what is secret
+
+
+def test_collect_reads_the_named_variables_the_secret_suffixes_and_the_sdk_ids() -> None:
+    environ = {
+        "MY_KEY_VAR": "custom-value-1",
+        "GROQ_API_KEY": "groq-value-2",
+        "HF_TOKEN": "token-value-3",
+        "DB_PASSWORD": "password-value-4",
+        "CLIENT_SECRET": "client-value-5",
+        "OPENAI_ORG_ID": "org-value-6",
+        "OPENAI_PROJECT_ID": "proj-value-7",
+        "HOME": "/home/someone",
+        "OTHER": "other-value-8",
+    }
+    secrets = Secrets.collect(names=["MY_KEY_VAR"], environ=environ)
+    assert secrets.values == {
+        "custom-value-1",
+        "groq-value-2",
+        "token-value-3",
+        "password-value-4",
+        "client-value-5",
+        "org-value-6",
+        "proj-value-7",
+    }
+
+
+def test_values_under_four_characters_are_never_secret() -> None:
+    environ = {"A_API_KEY": "abc", "B_API_KEY": "", "C_API_KEY": "abcd"}
+    assert Secrets.collect(environ=environ).values == {"abcd"}
+    assert Secrets.collect(values=["1", "no", "yes"], environ={}).values == frozenset()
+
+
+def test_numbers_and_booleans_are_never_secret() -> None:
+    """A `*_TOKEN` variable may be a flag: masking `true` would break the JSON of every tool call's arguments."""
+    environ = {"A_TOKEN": "true", "B_TOKEN": "False", "C_PASSWORD": "123456", "D_SECRET": "-1.50", "E_TOKEN": "off1"}
+    assert Secrets.collect(environ=environ).values == {"off1"}
+
+
+def test_url_credentials_are_user_password_and_secret_query_values_decoded_too() -> None:
+    url = "https://me:p%2Fss-word@host.example/v1?api-version=2024-10-21&api-key=k3y-value&sig=s1g-value"
+    assert url_credentials(url) == {"me", "p%2Fss-word", "p/ss-word", "k3y-value", "s1g-value"}
+    assert url_credentials("http://127.0.0.1:8088/v1") == set()
+
+
+def test_secret_query_parameters_are_named_for_credentials() -> None:
+    for name in ("api-key", "api_key", "key", "access_token", "sig", "Signature", "password", "auth", "X-Secret"):
+        assert secret_parameter(name), name
+    for name in ("api-version", "model", "deployment", "format"):
+        assert not secret_parameter(name), name
+
+
+# ------------------------------------------------------------------ masking text
+
+
+def test_every_spelling_is_masked() -> None:
+    secrets = masked(KEY)
+    spellings = [KEY, KEY.replace("/", "\\/"), "sk-test%2Fabc%2Bdef%3D123", "sk-test/abc%2Bdef%3D123"]
+    for spelling in spellings:
+        assert secrets.mask(f"key: {spelling}.") == f"key: {MASK}.", spelling
+
+
+def test_non_ascii_secrets_are_masked_json_escaped_too() -> None:
+    secrets = masked("clé-secrète-42")
+    assert secrets.mask('"clé-secrète-42"') == f'"{MASK}"'
+    assert secrets.mask(json.dumps("clé-secrète-42")) == f'"{MASK}"'  # \u00e9 escapes
+
+
+def test_short_values_are_masked_only_where_they_stand_alone() -> None:
+    secrets = masked("memo", "Qz7kX2")
+    assert secrets.mask("Bearer Qz7kX2") == f"Bearer {MASK}"
+    assert secrets.mask('{"key": "memo"}') == f'{{"key": "{MASK}"}}'
+    assert secrets.mask("memory and memos, xQz7kX2y") == "memory and memos, xQz7kX2y"
+    # from eight characters on, anywhere
+    assert masked("longerkey").mask("xlongerkeyx") == f"x{MASK}x"
+
+
+def test_a_secret_spelt_like_the_mask_leaves_the_mask_whole() -> None:
+    secrets = masked("SECRET", "<SECRET>x")
+    assert secrets.mask(f"a {MASK} b SECRET") == f"a {MASK} b {MASK}"
+    assert secrets.mask(secrets.mask("SECRET SECRET")) == f"{MASK} {MASK}"
+
+
+def test_no_secrets_changes_nothing() -> None:
+    secrets = Secrets()
+    assert not secrets
+    text = '{"a": "b"}'
+    assert secrets.mask(text) is text
+    assert secrets.mask_json_text(text) is text
+    data = {"a": ["b"]}
+    assert secrets.mask_data(data) is data
+
+
+# ------------------------------------------------------------------ JSON and URLs
+
+
+def test_json_is_masked_in_its_strings_and_stays_json() -> None:
+    secrets = masked("true-secret-1234", "1234")
+    text = json.dumps({"true-secret-1234": 1234, "v": "x 1234 y", "n": [True, None, "true-secret-1234"]})
+    out = secrets.mask_json_text(text)
+    assert json.loads(out) == {MASK: 1234, "v": f"x {MASK} y", "n": [True, None, MASK]}
+
+
+def test_json_escaped_slashes_are_found_by_decoding() -> None:
+    secrets = masked(KEY)
+    text = json.dumps({"message": f"your key is {KEY}"}).replace("/", "\\/")
+    assert json.loads(secrets.mask_json_text(text)) == {"message": f"your key is {MASK}"}
+
+
+def test_json_without_a_secret_is_returned_as_it_was() -> None:
+    text = '{"a":  "spaced",\n "b": "\\/"}'
+    assert masked(KEY).mask_json_text(text) is text
+
+
+def test_text_that_is_not_json_is_masked_anywhere() -> None:
+    assert masked(KEY).mask_json_text(f"<html>{KEY}</html>") == f"<html>{MASK}</html>"
+
+
+def test_mask_url_drops_userinfo_and_masks_secret_parameters() -> None:
+    secrets = masked("path-secret-99")
+    url = "https://me:pw@host.example:8443/openai/path-secret-99/chat?api-version=2024-10-21&api-key=abc&x"
+    assert secrets.mask_url(url) == (
+        f"https://host.example:8443/openai/{MASK}/chat?api-version=2024-10-21&api-key={MASK}&x"
+    )
+    assert secrets.mask_url("http://127.0.0.1:8088/v1/chat/completions") == "http://127.0.0.1:8088/v1/chat/completions"
+
+
+# ------------------------------------------------------------------ properties
+
+SECRET_CHARS = string.ascii_letters + string.digits + "-_./+=:"
+secrets_st = st.text(SECRET_CHARS, min_size=8, max_size=40)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(secrets_st, st.lists(st.text(max_size=30), min_size=1, max_size=5))
+def test_a_long_secret_never_survives_masking(secret: str, pieces: list[str]) -> None:
+    text = secret.join(pieces)
+    out = masked(secret).mask(text)
+    assert secret not in out
+    assert out.count(MASK) >= text.count(secret)
+
+
+@given(st.lists(secrets_st, min_size=1, max_size=3), st.text())
+def test_masking_is_idempotent(values: list[str], text: str) -> None:
+    secrets = masked(*values)
+    once = secrets.mask(text + values[0] + text)
+    assert secrets.mask(once) == once
+
+
+@given(secrets_st, json_values)
+def test_json_stays_json_and_loses_the_secret(secret: str, value: Any) -> None:
+    document = {"content": f"say {secret}!", "nested": [value, {secret: secret}]}
+    out = masked(secret).mask_json_text(json.dumps(document))
+    decoded = json.loads(out)
+    assert secret not in out
+    assert secret not in json.dumps(decoded, ensure_ascii=False)
+    assert decoded["content"] == f"say {MASK}!"
+    assert decoded["nested"][1] == {MASK: MASK}
+
+
+@given(json_values)
+def test_json_without_the_secret_is_untouched(value: Any) -> None:
+    text = json.dumps(value)
+    secret = "zz-never-in-generated-text-" + "Q" * 8
+    if secret not in text:
+        assert masked(secret).mask_json_text(text) is text
