@@ -17,6 +17,7 @@ SYMBOLS = {
     Outcome.ERROR: "ERROR",
 }
 STALE = "stale_cassette"  # a turn the cassette could not answer: it has no stop reason
+MODEL_ERROR = "model_error"  # a turn ended by an answer the loop could not use (the turn's `error` says)
 
 
 COLOURS = {
@@ -90,12 +91,14 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
     outcome = turn.result
     return {
         "user": turn.user,
-        "stop_reason": str(outcome.stop_reason) if outcome else STALE,
+        "stop_reason": str(outcome.stop_reason) if outcome else MODEL_ERROR if turn.error else STALE,
         "reply": outcome.reply if outcome else None,
         "steps": [
             {
                 "thoughts": step.content,
                 "model": step.model,
+                "finish_reason": step.finish_reason,
+                "refusal": step.refusal,
                 "tool_calls": [
                     {
                         "name": call.name,

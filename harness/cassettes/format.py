@@ -52,6 +52,7 @@ from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ORDER = ("metadata", "version", "interactions")
+CALL_IDS_KEY = "tool_call_ids"  # metadata: which tool-call ids the recording put in history (llm.chat.CallIds)
 # Left out when they are what (almost) every chat-completion exchange has: a POST answered 200 OK.
 DEFAULT_METHOD = "POST"
 DEFAULT_STATUS = 200

@@ -6,7 +6,6 @@ one-line `LLMError`s that say what to check. Only code that talks to a real endp
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -14,8 +13,8 @@ import httpx2
 import openai
 
 from harness.errors import LLMError
-from harness.llm.chat import ChatResponse, chat_request, parse_completion
-from harness.llm.settings import CHAT_COMPLETIONS, ModelSettings, without_credentials
+from harness.llm.chat import ChatResponse, chat_request, parse_answer
+from harness.llm.settings import CHAT_COMPLETIONS, KeyHeader, ModelSettings, without_credentials
 
 NO_KEY = "no-key"  # local servers accept any key; the SDK insists on one
 
@@ -35,9 +34,16 @@ class OpenAIChatModel:
                     "(or point `model.base_url` at a local OpenAI-compatible server)"
                 )
             key = NO_KEY
+        # Azure's classic header instead of a bearer token (the SDK's own Omit takes its header away).
+        self.headers: dict[str, str | openai.Omit] = (
+            {"api-key": key, "Authorization": openai.Omit()} if settings.key_header == KeyHeader.API_KEY else {}
+        )
         self.client = openai.OpenAI(
             api_key=key,
-            base_url=self.base_url,
+            # A query in the base URL (Azure's `?api-version=`) is every request's query: the SDK would
+            # append the path after it.
+            base_url=settings.endpoint_path,
+            default_query=settings.endpoint_query or None,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             http_client=http_client,
@@ -47,10 +53,13 @@ class OpenAIChatModel:
         try:
             # The SDK's documented way to post a prepared body: `chat.completions.create` would first walk
             # every message and tool through its TypedDict transform, which costs more than the whole replay
-            # of a step, and changes nothing in plain JSON like ours. The raw response is parsed by the same
-            # function replay uses.
+            # of a step, and changes nothing in plain JSON like ours. The raw answer (a stream included, read
+            # whole) is parsed by the same function replay uses.
             response = self.client.post(
-                "/" + CHAT_COMPLETIONS, body=chat_request(self.settings, messages, tools), cast_to=httpx2.Response
+                "/" + CHAT_COMPLETIONS,
+                body=chat_request(self.settings, messages, tools),
+                cast_to=httpx2.Response,
+                options={"headers": self.headers} if self.headers else {},
             )
         except openai.APITimeoutError:
             raise LLMError(
@@ -59,25 +68,11 @@ class OpenAIChatModel:
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
             raise LLMError(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}") from None
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise LLMError(
-                f"the model endpoint {self.shown_url} refused the API key from ${self.settings.api_key_env} "
-                f"(HTTP {exc.status_code})"
-            ) from None
         except openai.APIStatusError as exc:
-            raise LLMError(
-                f"the model endpoint {self.shown_url} answered HTTP {exc.status_code}: {_short(exc.message)}"
-            ) from None
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            raise LLMError(
-                f"the model endpoint {self.shown_url} answered with a body that is not JSON: "
-                f"{_short(response.content.decode('utf-8', 'replace'))}"
-            ) from None
-        return parse_completion(data, self.shown_url)
+            response = exc.response
+        return parse_answer(response.status_code, _text(response), self.shown_url, self.settings.api_key_env)
 
 
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _text(response: httpx2.Response) -> str:
+    """The body as text, whatever the server claims its charset to be."""
+    return response.content.decode("utf-8", "replace")

@@ -32,6 +32,7 @@ class TurnRecord:
     result: TurnResult | None
     messages: list[dict[str, Any]]
     blocks: dict[str, str]
+    error: str | None = None  # the model's answer that ended the scenario in this turn
 
 
 @dataclass
