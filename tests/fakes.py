@@ -75,6 +75,7 @@ class Raw:
 class Received:
     headers: dict[str, str]
     body: dict[str, Any]
+    path: str = ""  # with its query
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -84,7 +85,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         fake = self.server.fake
         with fake.lock:
-            fake.received.append(Received({k.lower(): v for k, v in self.headers.items()}, json.loads(raw)))
+            fake.received.append(Received({k.lower(): v for k, v in self.headers.items()}, json.loads(raw), self.path))
             payload: Any = fake.responses.pop(0) if fake.responses else None
         status = 200
         if payload is None:
