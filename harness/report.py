@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from harness import jsontext
 from harness.files import write_atomically
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 
@@ -122,4 +122,4 @@ def write_report(results: list[ScenarioResult], path: Path, root: Path) -> None:
         "summary": {str(outcome): n for outcome, n in _counts(results).items()},
         "scenarios": [scenario_report(result, root) for result in results],
     }
-    write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_atomically(path, jsontext.dumps(report, indent=2) + "\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import StoreError
+from harness.jsontext import storable
 from harness.memory import Block, Memory
 from harness.records import StepRecord
 
@@ -193,7 +194,15 @@ class Store:
             step_id = db.execute(
                 "INSERT INTO steps (agent_id, turn, step, model, content, usage, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (agent_id, step.turn, step.index, step.model, step.content, json.dumps(step.usage), now),
+                (
+                    agent_id,
+                    step.turn,
+                    step.index,
+                    storable(step.model),
+                    None if step.content is None else storable(step.content),
+                    json.dumps(step.usage),
+                    now,
+                ),
             ).lastrowid
             for position, call in enumerate(step.tool_calls):
                 call_row = db.execute(
@@ -202,24 +211,25 @@ class Store:
                     (
                         step_id,
                         position,
-                        call.call_id,
-                        call.name,
-                        call.arguments,
+                        storable(call.call_id),
+                        storable(call.name),
+                        storable(call.arguments),
                         int(call.ok),
-                        call.result,
+                        storable(call.result),
                         int(call.heartbeat),
                     ),
                 ).lastrowid
                 db.executemany(
                     "INSERT INTO block_edits (tool_call_id, label, old_value, new_value) VALUES (?, ?, ?, ?)",
-                    [(call_row, edit.label, edit.old, edit.new) for edit in call.edits],
+                    [(call_row, edit.label, storable(edit.old), storable(edit.new)) for edit in call.edits],
                 )
             db.executemany(
                 "INSERT INTO messages (agent_id, step_id, turn, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(agent_id, step_id, step.turn, json.dumps(message), now) for message in messages],
             )
             db.executemany(
-                "UPDATE blocks SET value = ? WHERE id = ?", [(block.value, block.id) for block in edited_blocks]
+                "UPDATE blocks SET value = ? WHERE id = ?",
+                [(storable(block.value), block.id) for block in edited_blocks],
             )
 
     # ------------------------------------------------------------ reading

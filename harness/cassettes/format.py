@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from harness import jsontext
 from harness.cassettes import yamlsubset
 from harness.cassettes.delta import (
     NO_TEXTS,
@@ -237,7 +238,7 @@ def _is_json(text: Any) -> bool:
 
 
 def _json(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = jsontext.dumps(value, separators=(",", ":"))
     for char, escaped in _YAML_UNSAFE.items():
         if char in text:
             text = text.replace(char, escaped)
