@@ -114,6 +114,7 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
         ],
         "messages": turn.messages,
         "blocks": turn.blocks,
+        **({"error": turn.error} if turn.error else {}),
     }
 
 

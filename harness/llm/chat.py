@@ -30,10 +30,19 @@ ECHOED_MESSAGE_FIELDS = ("reasoning_content", "reasoning_details", "extra_conten
 ECHOED_CALL_FIELDS = ("extra_content",)
 # More calls than this in one answer is a runaway generation, not a plan: the scenario ends with an error.
 MAX_TOOL_CALLS = 256
-# Answers recorded (they are the model's doing): the provider refused the request the model's own output
-# made (Groq's `tool_use_failed`, a context overflow). Other statuses (auth, rate limits, server errors)
-# say nothing about the model and are never written into a cassette.
-RECORDED_STATUSES = frozenset({400, 413, 422})
+# Client errors that say nothing about the model (credentials, a wrong URL or model name, rate limits,
+# conflicts): like server errors (5xx, the server's state), never written into a cassette, so a bad key or
+# a failing server cannot replace a good recording; the scenario errors and the old takes stay. Every
+# other 4xx answers what the model generated (Groq's 400 `tool_use_failed`, a context overflow): recorded,
+# and replayed to the same error.
+ENVIRONMENT_STATUSES = frozenset({401, 403, 404, 407, 408, 409, 429})
+
+
+def recorded_error(status: int) -> bool:
+    """Whether an error status is the model's doing, and so recorded."""
+    return 400 <= status < 500 and status not in ENVIRONMENT_STATUSES
+
+
 # What the openai SDK retries (`_should_retry`): replay consumes recorded retries the same way.
 RETRIED_STATUSES = frozenset({408, 409, 429})
 
@@ -104,7 +113,7 @@ def parse_answer(status: int, text: str, endpoint: str, key_variable: str = "OPE
     if status in (401, 403):
         raise LLMError(f"the model endpoint {endpoint} refused the API key from ${key_variable} (HTTP {status})")
     if not 200 <= status < 300:
-        error = ModelAnswerError if status in RECORDED_STATUSES else LLMError
+        error = ModelAnswerError if recorded_error(status) else LLMError
         raise error(f"the model endpoint {endpoint} answered HTTP {status}: {provider_message(text)}")
     return parse_body(text, endpoint)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.agent import Agent
 from harness.config import AgentSpec
-from harness.errors import CassetteMiss, ModelAnswerError, RunError, ScenarioError
+from harness.errors import CassetteMiss, LLMError, ModelAnswerError, RunError, ScenarioError
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.project import Project
@@ -111,6 +111,11 @@ class ScenarioRunner:
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
                 result.turns.append(TurnRecord(index, turn.user, None, sent, agent.memory.values(), str(exc)))
                 return
+            except LLMError as exc:
+                # The endpoint itself (unreachable, the key, rate limits): located too, but raised on so a
+                # recording in progress saves nothing and the cassette keeps its old takes.
+                result.error = self._located(scenario, index, agent, first_message, str(exc))
+                raise
             last = outcome
             all_calls += outcome.tool_calls
             result.turns.append(

@@ -465,9 +465,12 @@ def test_a_recording_that_breaks_off_keeps_the_old_cassette(
     with FakeOpenAI(REMEMBER_RESPONSES[:1]) as server:
         result = project.runner("all", base_url=server.base_url).run(project.scenario("remember"))
     assert result.outcome == "error"
-    assert (
-        result.error is not None and "answered HTTP 500: fake server: script exhausted (server_error)" in result.error
+    assert result.error is not None
+    located = (
+        f"{project.scenario_path('remember')}:4: turns[0].user: turn 1, step 2: the model endpoint http://127.0.0.1:"
     )
+    assert result.error.startswith(located)
+    assert result.error.endswith("answered HTTP 500: fake server: script exhausted (server_error)")
     assert cassette_of(project).read_bytes() == before
     assert [p.name for p in project.cassettes.iterdir()] == ["remember.yaml"]  # no temporary file left
     assert project.replay("remember").outcome == "passed"

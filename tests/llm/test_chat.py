@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.errors import LLMError, ModelAnswerError
-from harness.llm.chat import parse_answer, parse_body, parse_completion, provider_message, retried
+from harness.llm.chat import (
+    parse_answer,
+    parse_body,
+    parse_completion,
+    provider_message,
+    recorded_error,
+    retried,
+)
 from tests.helpers import call, completion
 
 URL = "http://llm.test/v1"
@@ -93,6 +100,7 @@ def test_status_errors() -> None:
     assert provider_message(gemini) == "missing a thought_signature (400)"
     assert provider_message("") == "(an empty body)"
     assert [retried(s) for s in (400, 408, 409, 429, 500, 503)] == [False, True, True, True, True, True]
+    assert [recorded_error(s) for s in (400, 404, 413, 422, 429, 500)] == [True, False, True, True, False, False]
 
 
 def sse(*events: Any) -> str:

@@ -119,3 +119,27 @@ def test_a_malformed_answer_errors_its_scenario_and_the_suite_goes_on(
         assert [t["stop_reason"] for t in bad["turns"]] == ["model_error"]  # the second turn never ran
     error_line = next(line for line in recorded_err.splitlines() if says in line)
     assert error_line.split("/v1")[1] == next(line for line in err.splitlines() if says in line).split("/v1")[1]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {**reply("hello"), "usage": "12 tokens"},
+        without("model"),
+        {**reply("hello"), "model": None, "usage": None, "unknown": {"field": [1, 2]}},
+    ],
+    ids=["usage_string", "model_missing", "nulls_and_unknown_fields"],
+)
+def test_what_is_not_worth_failing_over_is_tolerated(
+    answer: dict[str, Any], project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    only = str(project.scenario_path("a_bad"))
+    with FakeOpenAI([answer, reply("hello again")]) as server:
+        assert harness("record", project, tmp_path / "recorded.json", "--base-url", server.base_url, only) == 0
+    assert harness("run", project, tmp_path / "replayed.json", only) == 0
+    for report in ("recorded.json", "replayed.json"):
+        data = json.loads((tmp_path / report).read_text(encoding="utf-8"))
+        first = data["scenarios"][0]["turns"][0]
+        assert first["reply"] == "hello"
+        assert first["steps"][0]["model"] == (answer.get("model") or "")
+    assert "Traceback" not in capsys.readouterr().err
