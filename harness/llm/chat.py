@@ -16,6 +16,7 @@ endpoint can send is a `ModelAnswerError` naming the endpoint, never a crash.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ from harness.llm.settings import ModelSettings
 # without the `thought_signature` it put in `extra_content`, OpenRouter asks for `reasoning_details`.
 ECHOED_MESSAGE_FIELDS = ("reasoning_content", "reasoning_details", "extra_content")
 ECHOED_CALL_FIELDS = ("extra_content",)
+_LEADING_SPACE = re.compile(r"\s*")
 # More calls than this in one answer is a runaway generation, not a plan: the scenario ends with an error.
 MAX_TOOL_CALLS = 256
 # Client errors that say nothing about the model (credentials, a wrong URL or model name, rate limits,
@@ -139,9 +141,11 @@ def provider_message(text: str) -> str:
 def parse_body(text: str, endpoint: str) -> ChatResponse:
     """A 2xx body: a chat completion, or a stream of chunks (server-sent events)."""
     where = f"the model endpoint {endpoint}"
-    if not text.strip():
+    leading = _LEADING_SPACE.match(text)
+    start = leading.end() if leading else 0
+    if start == len(text):
         raise ModelAnswerError(f"{where} answered with an empty body")
-    if _is_event_stream(text):
+    if text.startswith(("data:", "event:", ":"), start):  # server-sent events
         return parse_completion(_assembled(text, where), endpoint)
     try:
         data = json.loads(text)
@@ -242,11 +246,6 @@ def _text_or_none(value: Any) -> str | None:
 
 
 # ------------------------------------------------------------------ streamed answers
-
-
-def _is_event_stream(text: str) -> bool:
-    head = text.lstrip()[:6]
-    return head.startswith(("data:", "event:", ":"))
 
 
 def _assembled(text: str, where: str) -> dict[str, Any]:
