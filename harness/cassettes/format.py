@@ -292,7 +292,7 @@ def dump(data: dict[str, Any]) -> str:
         elif isinstance(body, dict):
             request["body"] = layout(body)
         elif isinstance(body, str):
-            request["body"] = body  # not JSON: as it was
+            request["body"] = jsontext.storable(body)  # not JSON: as it was
         else:
             request["body"] = _json(body)  # JSON, but not an object: its text
         previous, texts = body, body_texts
@@ -337,9 +337,9 @@ def _compact_response(response: dict[str, Any]) -> dict[str, Any]:
         del out["status"]
     stored = out.get("body")
     if isinstance(stored, dict) and set(stored) == {"string"} and isinstance(stored["string"], str):
-        text = stored["string"]
+        text = jsontext.storable(stored["string"])  # a text body cannot hold a lone surrogate; JSON escapes it
         with contextlib.suppress(ValueError):
-            text = _json(json.loads(text)) + "\n"
+            text = _json(json.loads(stored["string"])) + "\n"
         out["body"] = text
     headers = out.get("headers") or {}
     types = [str(v) for k, values in headers.items() if k.lower() == "content-type" for v in values]

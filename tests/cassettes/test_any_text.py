@@ -23,8 +23,8 @@ from tests.helpers import call
 
 BREAKS = "\x85\u2028\u2029\x0b\x0c\r\n\ufeff\x00\x1b\t"
 # Text with the awkward characters over-represented (hypothesis' text() alone rarely draws them).
-TEXT = st.text(st.sampled_from(BREAKS) | st.characters(), max_size=40)
-ANY_TEXT = st.text(st.sampled_from(BREAKS) | st.characters(codec=None, categories=None), max_size=40)  # + surrogates
+TEXT = st.text(st.sampled_from(BREAKS) | st.characters(exclude_categories=["Cs"]), max_size=40)
+ANY_TEXT = st.text(st.sampled_from(BREAKS) | st.characters(), max_size=40)  # lone surrogates too
 
 
 def cassette(request_text: str, response_body: str) -> dict[str, Any]:
@@ -61,8 +61,14 @@ def test_text_bodies_round_trip_exactly(answer: str) -> None:
     assert back.response["body"]["string"] == body
 
 
+def test_a_text_body_with_a_lone_surrogate_is_written_with_a_replacement_character() -> None:
+    # An HTTP body is bytes decoded with replacement, so it never holds one; written anyway, never a crash.
+    back = format.parse(format.dump(cassette("hi", "data: \ud800")), "c.yaml").interactions[0]
+    assert back.response["body"]["string"] == "data: \ufffd"
+
+
 @settings(max_examples=25)
-@given(TEXT)
+@given(ANY_TEXT)
 def test_any_model_text_comes_back_exactly_after_record_save_load_replay(answer: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         project = make_project(Path(folder) / "p", {"it": "agent: chat\nturns:\n  - user: say it\n"})
