@@ -210,7 +210,8 @@ def _tool_calls(raw: Any, where: str) -> tuple[ToolCall, ...]:
             ToolCall(
                 call_id if isinstance(call_id, str) else str(call_id) if isinstance(call_id, int) else "",
                 name,
-                _arguments(function.get("arguments")),
+                # TGI 1.4-2.0 sent the arguments as an object under `parameters`
+                _arguments(function["arguments"] if "arguments" in function else function.get("parameters")),
                 {key: call[key] for key in ECHOED_CALL_FIELDS if call.get(key) is not None},
             )
         )

@@ -74,6 +74,14 @@ def test_arguments_missing_empty_or_not_text(raw: Any, expected: str) -> None:
     assert parse_completion(body, URL).tool_calls[0].arguments == expected
 
 
+def test_tgi_parameters_stand_for_missing_arguments() -> None:
+    body = completion(call("send_message", {}))
+    function = body["choices"][0]["message"]["tool_calls"][0]["function"]
+    del function["arguments"]
+    function["parameters"] = {"message": "hi"}
+    assert parse_completion(body, URL).tool_calls[0].arguments == '{"message": "hi"}'
+
+
 def test_content_parts_keep_only_text() -> None:
     body = completion(content=None)
     body["choices"][0]["message"]["content"] = [

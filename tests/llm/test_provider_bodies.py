@@ -107,13 +107,15 @@ def test_mistral_tool_call_without_type_runs_and_its_id_goes_back(tmp_path: Path
 
 
 def test_tgi_arguments_given_as_an_object_are_json_text(tmp_path: Path) -> None:
-    flavour = Flavour(tmp_path, ONE_TURN.format(user="What's the weather in Brooklyn?"))
-    recorded, _ = flavour.run([*answers("tgi_arguments_object"), reply("Sunny.")])
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="What's the weather in New York?"))
+    recorded, _ = flavour.run([*answers("tgi_parameters_object"), reply("Sunny.")])
     call = steps(recorded)[0].tool_calls[0]
-    assert call.name == "get_current_weather" and call.call_id == "0"
-    assert json.loads(call.arguments) == {"format": "celsius", "location": "Brooklyn, New York"}
-    echoed = flavour.received[1].body["messages"][2]["tool_calls"][0]["function"]["arguments"]
-    assert isinstance(echoed, str) and json.loads(echoed) == {"format": "celsius", "location": "Brooklyn, New York"}
+    assert call.name == "tools" and call.call_id == "0"  # a number as id: its text
+    expected = {"format": "celsius", "location": "New York, NY", "num_days": 14}
+    assert json.loads(call.arguments) == expected
+    echoed = flavour.received[1].body["messages"][2]["tool_calls"][0]
+    assert echoed["id"] == "0" and isinstance(echoed["function"]["arguments"], str)
+    assert json.loads(echoed["function"]["arguments"]) == expected
 
 
 def test_gemini_content_parts_and_repeated_ids(tmp_path: Path) -> None:
@@ -155,7 +157,7 @@ def test_a_refusal_is_the_step_record_and_the_stop_reason(tmp_path: Path) -> Non
     for result in (recorded, replayed):
         turn = result.turns[0].result
         assert turn is not None and turn.stop_reason == "refused" and turn.replies == ()
-        assert turn.steps[0].refusal == "I'm sorry, I cannot assist with that request."
+        assert turn.steps[0].refusal == "I'm very sorry, but I can't assist with that."
         assert turn.steps[0].finish_reason == "stop"
 
 
