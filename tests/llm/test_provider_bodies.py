@@ -133,10 +133,10 @@ def test_gemini3_thought_signature_is_echoed_and_kept_in_the_cassette(tmp_path: 
     flavour = Flavour(tmp_path, ONE_TURN.format(user="Check flight AA100"))
     recorded, replayed = flavour.run([*answers("gemini3_thought_signature"), reply("On time.")])
     call = steps(recorded)[0].tool_calls[0]
-    assert re.fullmatch(r"[a-zA-Z0-9]{9}", call.call_id)  # none given: a Mistral-valid one made up
+    assert call.call_id == "function-call-1"  # the provider's own id goes back to it
     sent = flavour.received[1].body["messages"][2]["tool_calls"][0]
     assert sent["extra_content"] == {"google": {"thought_signature": "<Signature A>"}}
-    assert sent["id"] == call.call_id
+    assert sent["id"] == "function-call-1" and sent["function"]["name"] == "check_flight"
     assert flavour.cassette.count("<Signature A>") == 2  # the answer, and the request that echoed it
     assistant = replayed.turns[0].messages[1]  # in history, replayed
     assert assistant["tool_calls"][0]["extra_content"] == {"google": {"thought_signature": "<Signature A>"}}
