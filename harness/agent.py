@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from harness.config import AgentSpec
-from harness.llm.chat import ChatModel, ChatResponse
+from harness.llm.chat import CallIds, ChatModel, ChatResponse
 from harness.memory import Block, Memory
 from harness.records import StepRecord, StopReason, ToolCallRecord, TurnResult
 from harness.tools.context import AgentState
@@ -51,8 +51,10 @@ class Agent:
         turns: int = 0,
         journal: Journal | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
+        call_ids: CallIds = CallIds.PROVIDER,
     ) -> None:
-        """`journal` persists each step as it finishes; `on_step` then sees it (progress while recording)."""
+        """`journal` persists each step as it finishes; `on_step` then sees it (progress while recording).
+        `call_ids` says which tool-call ids go into history (a cassette says which ones it recorded)."""
         self.spec = spec
         self.model = model
         self.state = state or AgentState(self.new_id(), spec.name, spec.new_memory())
@@ -62,6 +64,8 @@ class Agent:
         self.on_step = on_step
         self._tool_schemas = [tool.openai_schema() for tool in spec.tools]
         self._unsaved_user_message = False
+        self.call_ids = call_ids
+        self._used_ids: set[str] | None = None  # every tool-call id in history, built when first needed
 
     @staticmethod
     def new_id() -> str:
@@ -98,7 +102,7 @@ class Agent:
             steps.append(step)
             replies += step_replies
             if not step.tool_calls:
-                reason = StopReason.NO_TOOL_CALL
+                reason = _no_call_reason(step)
                 if step.content:
                     replies.append(step.content)
             elif go_on:
@@ -118,7 +122,7 @@ class Agent:
             if self.journal is not None:
                 self.journal.save_user_message(self.state.id, self.turns, turn, self.messages[-1])
         first_message = len(self.messages)
-        call_ids = [f"call_{first_message}_{i}" for i in range(len(response.tool_calls))]
+        call_ids = self._call_ids(response, first_message)
         self.messages.append(_assistant_message(response, call_ids))
         records: list[ToolCallRecord] = []
         go_on = False
@@ -144,7 +148,16 @@ class Agent:
                 )
             )
             self.messages.append({"role": "tool", "tool_call_id": call_id, "content": result.to_content()})
-        step = StepRecord(turn, index, response.content, tuple(records), response.model, response.usage)
+        step = StepRecord(
+            turn,
+            index,
+            response.content,
+            tuple(records),
+            response.model,
+            response.usage,
+            response.finish_reason,
+            response.refusal,
+        )
         if self.journal is not None:
             edited = step.edited_labels
             blocks = [block for block in self.memory if block.label in edited]
@@ -152,6 +165,26 @@ class Agent:
         if self.on_step is not None:
             self.on_step(step)
         return step, go_on, replies
+
+    def _call_ids(self, response: ChatResponse, first_message: int) -> list[str]:
+        """The ids the calls of this answer get in history (see `CallIds`)."""
+        if self.call_ids == CallIds.LOCAL:
+            return [f"call_{first_message}_{i}" for i in range(len(response.tool_calls))]
+        if self._used_ids is None:
+            self._used_ids = {
+                str(call.get("id"))
+                for message in self.messages
+                for call in message.get("tool_calls") or ()
+                if isinstance(call, dict)
+            }
+        ids: list[str] = []
+        for number, call in enumerate(response.tool_calls):
+            call_id = call.id
+            if not call_id or call_id in self._used_ids:  # none given, or one already in history
+                call_id = _made_up_id(first_message, number, self._used_ids)
+            self._used_ids.add(call_id)
+            ids.append(call_id)
+        return ids
 
     def _run_tool(self, name: str, raw_arguments: str) -> tuple[ToolResult, bool, dict[str, Any]]:
         tool = self.spec.tool(name)
@@ -169,15 +202,50 @@ class Agent:
 
 
 def _assistant_message(response: ChatResponse, call_ids: list[str]) -> dict[str, Any]:
-    """The assistant message as it goes back into history. Tool call ids are renamed to stable, local ones
-    so a request never depends on ids the server made up, and replays stay byte-identical."""
-    message: dict[str, Any] = {"role": "assistant", "content": response.content or None}
+    """The assistant message as it goes back into history, with the provider's fields the next request
+    must echo (DeepSeek's `reasoning_content`, Gemini's `extra_content`): they are recorded with it."""
+    message: dict[str, Any] = {"role": "assistant", "content": response.content or None, **response.extra}
     if response.tool_calls:
         message["tool_calls"] = [
-            {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+                **call.extra,
+            }
             for call_id, call in zip(call_ids, response.tool_calls, strict=True)
         ]
     return message
+
+
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _made_up_id(message: int, number: int, used: set[str]) -> str:
+    """A tool-call id for a call the provider gave none (or a repeated one): 9 letters and digits (Mistral
+    rejects any other id), from the call's place in history, so the same conversation gets the same ids."""
+    value = message * 1024 + number
+    while True:
+        digits = ""
+        rest = value
+        for _ in range(8):
+            rest, digit = divmod(rest, len(_ID_ALPHABET))
+            digits = _ID_ALPHABET[digit] + digits
+        candidate = "h" + digits
+        if candidate not in used:
+            return candidate
+        value += 1 << 40  # taken (by a provider id that happens to look like ours): try another
+
+
+def _no_call_reason(step: StepRecord) -> StopReason:
+    """Why a step without tool calls ended the turn: the provider may say (refused, cut off, filtered)."""
+    if step.refusal:
+        return StopReason.REFUSED
+    if step.finish_reason == "length":
+        return StopReason.LENGTH
+    if step.finish_reason == "content_filter":
+        return StopReason.CONTENT_FILTER
+    return StopReason.NO_TOOL_CALL
 
 
 def _truthy(value: Any) -> bool:

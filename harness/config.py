@@ -16,7 +16,7 @@ import pydantic
 
 from harness.errors import ConfigError, Problem, ToolDefinitionError
 from harness.files import OutsideProject, confined
-from harness.llm.settings import ModelSettings, ToolChoice
+from harness.llm.settings import KeyHeader, ModelSettings, ToolChoice
 from harness.memory import DEFAULT_LIMIT, Block, Memory
 from harness.tools.registry import resolve_tool
 from harness.tools.schema import Tool
@@ -37,7 +37,9 @@ class ModelWire(Shorthand, StrictModel):
 
     name: str | None = pydantic.Field(None, description="Model name as the endpoint knows it")
     base_url: str | None = pydantic.Field(
-        None, description="Any OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1"
+        None,
+        description="Any OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1; a query (Azure's "
+        "?api-version=...) is sent with every request",
     )
     temperature: Annotated[float, pydantic.Field(ge=0, le=2)] | None = pydantic.Field(
         None, description="Sampling temperature, 0 to 2 (default 0)"
@@ -60,6 +62,12 @@ class ModelWire(Shorthand, StrictModel):
         None, description="required (default): the model must call a tool each step; auto: it may answer in text"
     )
     seed: int | None = pydantic.Field(None, description="Sampling seed, for endpoints that honour one")
+    key_header: KeyHeader | None = pydantic.Field(
+        None, description="authorization (Authorization: Bearer KEY, the default) or api-key (Azure's api-key: KEY)"
+    )
+    stream: bool | None = pydantic.Field(
+        None, description="Ask for a streamed answer (server-sent events): for models that only stream"
+    )
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -279,6 +287,8 @@ def _tool_problems(file: Path, doc: YamlDocument, known: list[Problem]) -> list[
 def _model_settings(values: dict[str, Any]) -> ModelSettings:
     if "tool_choice" in values:
         values = {**values, "tool_choice": ToolChoice(values["tool_choice"])}
+    if "key_header" in values:
+        values = {**values, "key_header": KeyHeader(values["key_header"])}
     return ModelSettings(**values)
 
 

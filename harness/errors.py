@@ -7,6 +7,8 @@
     │   └── ToolDefinitionError  a tool function that cannot be offered to the model
     ├── RunError             something failed while running: exit code 1
     │   ├── LLMError             the model endpoint
+    │   │   └── ModelAnswerError     it answered, with something the loop cannot use: recorded, ends
+    │   │                            that scenario (never the suite)
     │   ├── StoreError           the SQLite store
     │   ├── CassetteError        a cassette file that cannot be read
     │   └── CassetteMiss         a request the cassette holds no response for
@@ -83,6 +85,13 @@ class LLMError(RunError):
     """The model endpoint could not be reached, refused the request or answered with something unusable."""
 
 
+class ModelAnswerError(LLMError):
+    """The endpoint answered, but with a body the loop cannot use (malformed, truncated, HTML, a runaway
+    list of tool calls) or with an HTTP error about the request the model's own output made (Groq's
+    `tool_use_failed`). It is the model's doing: it is recorded, replays the same, and ends that scenario
+    with a located error while the rest of the suite runs."""
+
+
 class StoreError(RunError):
     """The SQLite store could not be opened or is from a newer harness."""
 
@@ -107,18 +116,19 @@ class CassetteMiss(RunError):
         self.cassette = cassette
         self.request = request
         self.nearest = nearest
+        self.notes: list[str] = []  # more about the miss, such as a base URL other than the recording's
         super().__init__(f"{cassette}: no recorded response for {request.method} {request.path}")
 
     def diff_lines(self, limit: int = 80) -> list[str]:
         """The miss explained: a diff between the nearest recorded request and the one sent, indented."""
         if self.nearest is None:
-            return ["  the cassette holds no interactions"]
+            return ["  the cassette holds no interactions", *self.notes]
         diff = self.nearest.diff
         lines = ["  diff between the nearest recorded request and the one sent now:"]
         lines += [f"    {line}" for line in diff[:limit]]
         if len(diff) > limit:
             lines.append(f"    ... ({len(diff) - limit} more diff lines)")
-        return lines
+        return lines + self.notes
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from harness.agent import Agent
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel
 from harness.config import AgentsConfig, AgentSpec, load_agents
-from harness.llm.chat import ChatModel
+from harness.llm.chat import CallIds, ChatModel
 from harness.llm.settings import ModelSettings
 from harness.project import Project
 from harness.records import StepRecord
@@ -46,6 +46,9 @@ class Cassette(Protocol):
     @property
     def change(self) -> CassetteChange | None:
         """What recording did to the file (None in replay, which never writes)."""
+
+    @property
+    def call_ids(self) -> CallIds: ...
 
     def note_recording(self, settings: ModelSettings) -> None: ...
 
@@ -129,7 +132,8 @@ class AgentFactory:
         if store is not None:
             store.create_agent(state.id, state.name, state.memory.get_blocks())
         chat = model or self.chat_model(spec, cassette)
-        return Agent(spec, chat, state=state, journal=store, on_step=on_step)
+        call_ids = cassette.call_ids if cassette is not None else CallIds.PROVIDER
+        return Agent(spec, chat, state=state, journal=store, on_step=on_step, call_ids=call_ids)
 
     def resume(self, spec: AgentSpec, store: Store, model: ChatModel | None = None) -> Agent:
         """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.

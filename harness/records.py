@@ -21,6 +21,10 @@ class StopReason(StrEnum):
     NO_HEARTBEAT = "no_heartbeat"  # tools ran, none asked to go on, no reply
     NO_TOOL_CALL = "no_tool_call"  # plain text
     MAX_STEPS = "max_steps"
+    # No tool call, and the provider says why (the step's `finish_reason` or `refusal`):
+    REFUSED = "refused"  # the model refused (`message.refusal`)
+    LENGTH = "length"  # cut off at max_tokens or the context size (`finish_reason: length`)
+    CONTENT_FILTER = "content_filter"  # withheld by the provider's filter (`finish_reason: content_filter`)
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class StepRecord:
     tool_calls: tuple[ToolCallRecord, ...]
     model: str
     usage: dict[str, Any] = field(default_factory=dict)
+    finish_reason: str | None = None  # as the provider said: stop, tool_calls, length, content_filter...
+    refusal: str | None = None  # the model's refusal text, when it refused
 
     @property
     def edited_labels(self) -> set[str]:

@@ -3,10 +3,10 @@ with secrets masked)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from harness import jsontext
 from harness.files import write_atomically
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.secrets import Secrets
@@ -19,6 +19,7 @@ SYMBOLS = {
     Outcome.ERROR: "ERROR",
 }
 STALE = "stale_cassette"  # a turn the cassette could not answer: it has no stop reason
+MODEL_ERROR = "model_error"  # a turn ended by an answer the loop could not use (the turn's `error` says)
 
 
 COLOURS = {
@@ -92,12 +93,14 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
     outcome = turn.result
     return {
         "user": turn.user,
-        "stop_reason": str(outcome.stop_reason) if outcome else STALE,
+        "stop_reason": str(outcome.stop_reason) if outcome else MODEL_ERROR if turn.error else STALE,
         "reply": outcome.reply if outcome else None,
         "steps": [
             {
                 "thoughts": step.content,
                 "model": step.model,
+                "finish_reason": step.finish_reason,
+                "refusal": step.refusal,
                 "tool_calls": [
                     {
                         "name": call.name,
@@ -113,6 +116,7 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
         ],
         "messages": turn.messages,
         "blocks": turn.blocks,
+        **({"error": turn.error} if turn.error else {}),
     }
 
 
@@ -123,4 +127,4 @@ def write_report(results: list[ScenarioResult], path: Path, root: Path, secrets:
         "scenarios": [scenario_report(result, root) for result in results],
     }
     report = (Secrets.collect() if secrets is None else secrets).mask_data(report)
-    write_atomically(path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_atomically(path, jsontext.dumps(report, indent=2) + "\n")

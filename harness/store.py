@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import StoreError
+from harness.jsontext import storable
 from harness.memory import Block, Memory
 from harness.records import StepRecord
 from harness.secrets import Secrets
@@ -154,7 +155,8 @@ class Store:
             self._insert_blocks(db, agent_id, blocks, first_position=0)
 
     def _mask(self, text: str) -> str:
-        return self.secrets.mask(text)
+        """What the database may hold: secrets masked, lone surrogates (no UTF-8 writer takes them) as U+FFFD."""
+        return storable(self.secrets.mask(text))
 
     def _json(self, value: Any) -> str:
         return json.dumps(self.secrets.mask_data(value))
@@ -219,8 +221,8 @@ class Store:
                     (
                         step_id,
                         position,
-                        call.call_id,
-                        call.name,
+                        storable(call.call_id),
+                        storable(call.name),
                         self._mask(call.arguments),
                         int(call.ok),
                         self._mask(call.result),

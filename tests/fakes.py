@@ -56,10 +56,26 @@ def replace(label: str, old: str, new: str, heartbeat: bool = True) -> dict[str,
 # ------------------------------------------------------------------ the server
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A scripted answer given byte for byte: any status, body and content type (malformed bodies, HTML,
+    event streams, provider error bodies)."""
+
+    body: bytes | str
+    status: int = 200
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def data(self) -> bytes:
+        return self.body.encode("utf-8", "surrogatepass") if isinstance(self.body, str) else self.body
+
+
 @dataclass
 class Received:
     headers: dict[str, str]
     body: dict[str, Any]
+    path: str = ""  # with its query
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -69,15 +85,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         fake = self.server.fake
         with fake.lock:
-            fake.received.append(Received({k.lower(): v for k, v in self.headers.items()}, json.loads(raw)))
+            fake.received.append(Received({k.lower(): v for k, v in self.headers.items()}, json.loads(raw), self.path))
             payload: Any = fake.responses.pop(0) if fake.responses else None
         status = 200
         if payload is None:
             status, payload = 500, {"error": {"message": "fake server: script exhausted", "type": "server_error"}}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        answer = payload if isinstance(payload, Raw) else Raw(json.dumps(payload), status)
+        data = answer.data
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in answer.headers:
+            self.send_header(name, value)
         self.send_header("Set-Cookie", FAKE_COOKIE)
         self.send_header("openai-organization", FAKE_ORG)
         self.send_header("openai-processing-ms", "12")
@@ -97,7 +116,7 @@ class _Server(http.server.ThreadingHTTPServer):
 class FakeOpenAI:
     """A chat-completions endpoint on 127.0.0.1 answering with `responses`, in order (then HTTP 500)."""
 
-    responses: list[dict[str, Any]] = field(default_factory=list)
+    responses: list[dict[str, Any] | Raw] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: _Server | None = None
@@ -188,7 +207,7 @@ class Project:
     def runner(self, mode: str = "none", base_url: str | None = None) -> ScenarioRunner:
         return ScenarioRunner(AgentFactory(self.project(mode, base_url)))
 
-    def record(self, name: str, responses: list[dict[str, Any]]) -> tuple[ScenarioResult, FakeOpenAI]:
+    def record(self, name: str, responses: list[dict[str, Any] | Raw]) -> tuple[ScenarioResult, FakeOpenAI]:
         """Record scenario `name`'s cassette through the real stack against a fake server."""
         with FakeOpenAI(list(responses)) as server:
             result = self.runner("all", base_url=server.base_url).run(self.scenario(name))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from harness.agent import Agent, StopReason
 from harness.config import AgentsConfig, AgentSpec
+from harness.llm.chat import CallIds
 from tests.helpers import Script, call, completion, reply
 
 Run = Callable[..., tuple[Agent, Script]]
@@ -226,8 +228,8 @@ def test_plain_text_ends_turn_with_text_as_reply(run_script: Run) -> None:
     assert len(script.requests) == 1
 
 
-def test_tool_call_ids_in_history_are_local_and_stable(run_script: Run) -> None:
-    agent, script = run_script(
+def test_local_tool_call_ids_rename_every_call_as_cassettes_before_provider_ids_did(chat_spec: AgentSpec) -> None:
+    script = Script(
         [
             completion(
                 call("core_memory_append", {"label": "human", "content": "a", **HB}, "call_SERVER_one"),
@@ -236,6 +238,7 @@ def test_tool_call_ids_in_history_are_local_and_stable(run_script: Run) -> None:
             reply("done", "call_SERVER_three"),
         ]
     )
+    agent = Agent(chat_spec, script.model(), call_ids=CallIds.LOCAL)
     result = agent.send("x")
     assert [c.call_id for c in result.tool_calls] == ["call_1_0", "call_1_1", "call_4_0"]
     assistant = agent.messages[1]
@@ -244,6 +247,45 @@ def test_tool_call_ids_in_history_are_local_and_stable(run_script: Run) -> None:
     second_request = json.dumps(script.requests[1])
     assert "SERVER" not in second_request
     assert '"call_1_0"' in second_request and '"call_1_1"' in second_request
+
+
+def no_id(body: dict[str, Any]) -> dict[str, Any]:
+    """A completion whose tool calls carry no `id` at all (Gemini's compat layer)."""
+    for item in body["choices"][0]["message"]["tool_calls"]:
+        del item["id"]
+    return body
+
+
+def test_provider_tool_call_ids_are_kept_and_missing_or_repeated_ones_made_up(run_script: Run) -> None:
+    agent, script = run_script(
+        [
+            completion(
+                call("core_memory_append", {"label": "human", "content": "a", **HB}, "D681PevKs"),
+                {**call("core_memory_append", {"label": "human", "content": "b", **HB}), "id": ""},
+                call("core_memory_append", {"label": "human", "content": "c", **HB}, "D681PevKs"),
+            ),
+            no_id(reply("done")),
+        ]
+    )
+    ids = [c.call_id for c in agent.send("x").tool_calls]
+    assert ids[0] == "D681PevKs"  # the provider's own id goes back
+    assert len(set(ids)) == 4  # unique across the conversation
+    for made_up in ids[1:]:
+        assert re.fullmatch(r"[a-zA-Z0-9]{9}", made_up), made_up  # Mistral's rule
+    assert [m["tool_call_id"] for m in tool_messages(agent)] == ids
+    assert [c["id"] for c in script.requests[1]["messages"][2]["tool_calls"]] == ids[:3]
+    # The same conversation gets the same ids.
+    again, _ = run_script(
+        [
+            completion(
+                call("core_memory_append", {"label": "human", "content": "a", **HB}, "D681PevKs"),
+                {**call("core_memory_append", {"label": "human", "content": "b", **HB}), "id": ""},
+                call("core_memory_append", {"label": "human", "content": "c", **HB}, "D681PevKs"),
+            ),
+            no_id(reply("done")),
+        ]
+    )
+    assert [c.call_id for c in again.send("x").tool_calls] == ids
 
 
 def test_second_turn_sends_full_history(run_script: Run) -> None:

@@ -463,3 +463,22 @@ def test_an_initial_block_value_over_its_limit_fails_that_scenario_alone(
     )
     result.stdout.no_fnmatch_line("*Traceback*")
     result.stdout.no_fnmatch_line("*MemoryEditError*")
+
+
+def test_a_malformed_recorded_answer_fails_that_scenario_alone(pytester: pytest.Pytester, project: Project) -> None:
+    from tests.fakes import Raw
+
+    project.write_scenario("truncated", "agent: chat\nturns:\n  - user: hello?\n")
+    project.record("truncated", [Raw('{"choices": [{"message": {"role": "assist')])
+    result = pytester.runpytest("-k", "truncated or remember")
+    result.assert_outcomes(passed=1, failed=1)
+    path = project.scenario_path("truncated").relative_to(pytester.path)
+    result.stdout.fnmatch_lines(
+        [
+            lit(
+                f"error: {path}:3: turns[0].user: turn 1, step 1: the model endpoint http://127.0.0.1:9/v1 answered "
+                'with a body that is not JSON: {"choices": [{"message": {"role": "assist'
+            ),
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")

@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from harness import jsontext
 from harness.cassettes import yamlsubset
 from harness.cassettes.delta import (
     NO_TEXTS,
@@ -52,6 +53,7 @@ from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ORDER = ("metadata", "version", "interactions")
+CALL_IDS_KEY = "tool_call_ids"  # metadata: which tool-call ids the recording put in history (llm.chat.CallIds)
 # Left out when they are what (almost) every chat-completion exchange has: a POST answered 200 OK.
 DEFAULT_METHOD = "POST"
 DEFAULT_STATUS = 200
@@ -236,7 +238,7 @@ def _is_json(text: Any) -> bool:
 
 
 def _json(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = jsontext.dumps(value, separators=(",", ":"))
     for char, escaped in _YAML_UNSAFE.items():
         if char in text:
             text = text.replace(char, escaped)
@@ -290,7 +292,7 @@ def dump(data: dict[str, Any]) -> str:
         elif isinstance(body, dict):
             request["body"] = layout(body)
         elif isinstance(body, str):
-            request["body"] = body  # not JSON: as it was
+            request["body"] = jsontext.storable(body)  # not JSON: as it was
         else:
             request["body"] = _json(body)  # JSON, but not an object: its text
         previous, texts = body, body_texts
@@ -335,9 +337,9 @@ def _compact_response(response: dict[str, Any]) -> dict[str, Any]:
         del out["status"]
     stored = out.get("body")
     if isinstance(stored, dict) and set(stored) == {"string"} and isinstance(stored["string"], str):
-        text = stored["string"]
+        text = jsontext.storable(stored["string"])  # a text body cannot hold a lone surrogate; JSON escapes it
         with contextlib.suppress(ValueError):
-            text = _json(json.loads(text)) + "\n"
+            text = _json(json.loads(stored["string"])) + "\n"
         out["body"] = text
     headers = out.get("headers") or {}
     types = [str(v) for k, values in headers.items() if k.lower() == "content-type" for v in values]

@@ -1,4 +1,8 @@
-"""How a request is recognised in a cassette: method, URL path and the canonical JSON body.
+"""How a request is recognised in a cassette: method, the endpoint's operation and the canonical JSON body.
+
+The operation is the end of the URL path that names what is asked (`chat/completions`, `embeddings`),
+not the prefix before it: a cassette recorded through `http://host/some/prefix/v1` replays against any
+other base URL (a proxy, another port, Azure's deployment path), since the request is the same.
 
 A key is equal for two requests exactly when their canonical bodies (sorted keys, no whitespace) are
 equal. It is built from parts so a long conversation is never re-encoded whole at each step: a chat
@@ -15,6 +19,26 @@ from typing import Any
 
 RequestKey = tuple[str, str, str, tuple[str, ...] | None]
 _BIG_PARTS = frozenset({"messages", "tools"})
+
+
+OPERATIONS = ("chat/completions", "embeddings", "completions")
+
+
+def operation(path: str) -> str:
+    """What a request path asks for, without the base URL's prefix (`/x/v1/chat/completions` ->
+    `chat/completions`); a path that names no known operation is kept whole."""
+    path = path.rstrip("/")
+    for name in OPERATIONS:
+        if path == name or path.endswith("/" + name):
+            return name
+    return path
+
+
+def path_prefix(path: str) -> str:
+    """The base URL's path before the operation (`/x/v1/chat/completions` -> `/x/v1`)."""
+    name = operation(path)
+    stripped = path.rstrip("/")
+    return stripped[: len(stripped) - len(name)].rstrip("/") if name != stripped else ""
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -84,8 +108,10 @@ class Keyer:
         return text
 
     def key(self, method: str, path: str, body: Any, message_texts: list[str] | None = None) -> RequestKey:
-        """`body` is decoded JSON (or text, for a body that is not JSON); `message_texts`, when known, are
-        the canonical texts of its messages (a cassette reader builds them as it goes)."""
+        """The key of a request to `path` (only its operation counts). `body` is decoded JSON (or text, for
+        a body that is not JSON); `message_texts`, when known, are the canonical texts of its messages (a
+        cassette reader builds them as it goes)."""
+        path = operation(path)
         if isinstance(body, dict):
             messages = body.get("messages")
             if isinstance(messages, list):

@@ -32,6 +32,7 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request
 
 from harness.cassettes import format
+from harness.cassettes.format import CALL_IDS_KEY
 from harness.cassettes.keys import Keyer, RequestKey, decode_body
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
@@ -45,6 +46,7 @@ from harness.cassettes.scrub import (
 )
 from harness.errors import CassetteError
 from harness.files import write_atomically
+from harness.llm.chat import CallIds
 from harness.llm.settings import ModelSettings, without_credentials
 from harness.secrets import Secrets
 from harness.yamlsource import CASSETTE_LIMITS, read_text
@@ -140,6 +142,24 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
         return bool(super().can_play_response_for(request))
 
 
+def decompress_zstd(data: Any) -> bytes | None:
+    """`data` decompressed, with Python 3.14's `compression.zstd` or the `backports.zstd` package; None
+    when neither is there (or it is not zstd after all)."""
+    if not isinstance(data, bytes):
+        return None
+    try:
+        from compression import zstd  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        try:
+            from backports import zstd  # type: ignore[import-not-found, import-untyped, unused-ignore]
+        except ImportError:
+            return None
+    try:
+        return bytes(zstd.decompress(data))
+    except Exception:  # zstd.ZstdError, or not zstd data at all
+        return None
+
+
 def same_request(r1: Request, r2: Request) -> bool:
     """vcrpy matcher (what `_rerecorded_interactions` and friends compare with): the harness's request key."""
     keyer = Keyer()
@@ -166,6 +186,7 @@ class RecordingSession:
         self.persister = SafePersister(replace=mode == HarnessRecordMode.ALL)
         self.existed = path.is_file()
         self.loaded = 0  # interactions read from the file when it was opened
+        self.call_ids = CallIds.PROVIDER  # decided when the cassette is open (see _loaded_call_ids)
 
     @property
     def unplayed(self) -> list[int]:
@@ -192,13 +213,26 @@ class RecordingSession:
     def recorded_with(self) -> dict[str, Any]:
         if self.serializer.metadata is not None:  # just recorded: what was written to the file
             return dict(self.serializer.metadata.get("recorded_with", {}))
-        if self.cassette is None:
-            return {}
-        try:
-            value = self.cassette.get_metadata("recorded_with", {})
-        except vcr.errors.MissingMetadataError:
-            return {}
+        value = self._metadata("recorded_with")
         return dict(value) if isinstance(value, dict) else {}
+
+    def _loaded_call_ids(self) -> CallIds:
+        """Provider ids, except when adding to a cassette recorded before they were kept (`--mode new`
+        on an old cassette): its interactions must still be answered, so it keeps its scheme."""
+        if self.cassette is None or not self.cassette.data:
+            return CallIds.PROVIDER
+        try:
+            return CallIds(self._metadata(CALL_IDS_KEY) or CallIds.LOCAL)
+        except ValueError:
+            return CallIds.LOCAL
+
+    def _metadata(self, key: str) -> Any:
+        if self.cassette is None:
+            return None
+        try:
+            return self.cassette.get_metadata(key, None)
+        except vcr.errors.MissingMetadataError:
+            return None
 
     def note_recording(self, settings: ModelSettings) -> None:
         """Name the producing model and endpoint in the cassette (only when something was recorded)."""
@@ -214,15 +248,24 @@ class RecordingSession:
         decoded = decode_body(body) if body else None
         if isinstance(decoded, dict) and decoded.get("system_fingerprint"):
             info["server"] = decoded["system_fingerprint"]
-        self.serializer.metadata = {"recorded_with": self.secrets.mask_data(info)}
+        self.serializer.metadata = {"recorded_with": self.secrets.mask_data(info), CALL_IDS_KEY: str(self.call_ids)}
 
     def _keep_safe_request_headers(self, request: Request) -> Request:
         request.headers = kept_headers(request.headers)
         return request
 
     def _keep_safe_response_headers(self, response: dict[str, Any]) -> dict[str, Any]:
+        """Only content-type headers are kept (credential headers an endpoint sent become secrets from then
+        on), so a body still encoded (vcrpy decodes gzip, deflate and brotli) is decoded here first: zstd,
+        when Python has it."""
         headers = response.get("headers", {})
         self.learned |= header_secrets(headers)
+        encoding = [str(v).lower() for k, values in headers.items() if k.lower() == "content-encoding" for v in values]
+        if encoding == ["zstd"]:
+            body = response.get("body", {})
+            decoded = decompress_zstd(body.get("string", b""))
+            if decoded is not None:
+                body["string"] = decoded
         response["headers"] = kept_headers(headers)
         return response
 
@@ -256,4 +299,5 @@ class RecordingSession:
         with IndexedCassette.use(**options) as cassette:
             self.cassette = cassette
             self.loaded = len(cassette.data)
+            self.call_ids = self._loaded_call_ids()
             yield self

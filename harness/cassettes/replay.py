@@ -2,22 +2,21 @@
 
 No openai SDK, no vcrpy, no HTTP: the replay model builds the very request body the live client sends
 (`llm.chat.chat_request`), keys it as recording keyed it, finds the response in an index built when the
-cassette opens, and parses it with the live client's own parser. A step costs the same however long the
-cassette is.
+cassette opens, and reads it with the live client's own `parse_answer` (an HTTP error or a malformed body
+recorded gives the same outcome replayed). A step costs the same however long the cassette is.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from harness.cassettes.diff import nearest_recorded
-from harness.cassettes.format import CassetteData, parse
-from harness.cassettes.keys import Keyer, RequestKey
-from harness.errors import CassetteError, CassetteMiss, LLMError, MissedRequest
-from harness.llm.chat import ChatResponse, chat_request, parse_completion
+from harness.cassettes.format import CALL_IDS_KEY, CassetteData, parse
+from harness.cassettes.keys import Keyer, RequestKey, path_prefix
+from harness.errors import CassetteError, CassetteMiss, MissedRequest
+from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
 from harness.llm.settings import ModelSettings, without_credentials
 from harness.yamlsource import CASSETTE_LIMITS, read_text
 
@@ -48,10 +47,12 @@ class ReplayCassette:
         self.responses = [interaction.response for interaction in data.interactions]
         self.played = [False] * len(self.responses)
         self._index: dict[RequestKey, list[int]] = {}
+        self.prefixes: set[str] = set()  # the base URL paths it was recorded through
         recorded = Keyer()
         for position, interaction in enumerate(data.interactions):
             request = interaction.request
             path_part = urlsplit(request.uri).path
+            self.prefixes.add(path_prefix(path_part))
             key = recorded.key(request.method, path_part, request.body, request.message_texts)
             self._index.setdefault(key, []).append(position)
         self.keyer = Keyer()  # for the requests replayed: their messages are other objects
@@ -75,17 +76,41 @@ class ReplayCassette:
         value = self.metadata.get("recorded_with", {})
         return dict(value) if isinstance(value, dict) else {}
 
+    @property
+    def call_ids(self) -> CallIds:
+        """The tool-call ids the recording put in history: a cassette that does not say is from before
+        provider ids were kept."""
+        try:
+            return CallIds(self.metadata.get(CALL_IDS_KEY, CallIds.LOCAL))
+        except ValueError:
+            return CallIds.LOCAL
+
     def note_recording(self, settings: ModelSettings) -> None:
         """Nothing is recorded in replay."""
 
     def respond(self, method: str, path: str, body: Any) -> dict[str, Any]:
         """The recorded response to this request (vcrpy's response dict), or CassetteMiss."""
+        response = self.next_response(method, path, body)
+        if response is not None:
+            return response
+        nearest = nearest_recorded(self.recorded_bodies(), self.played, body)
+        miss = CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
+        prefix = path_prefix(path)
+        if self.prefixes and prefix not in self.prefixes:
+            recorded = ", ".join(sorted(repr(p or "/") for p in self.prefixes))
+            miss.notes.append(
+                f"  recorded through the base URL path {recorded}, replayed through {prefix or '/'!r}: "
+                "requests match whatever the prefix, so that is not why this one missed"
+            )
+        raise miss
+
+    def next_response(self, method: str, path: str, body: Any) -> dict[str, Any] | None:
+        """The next unplayed recorded response to this request, marked played; None when there is none."""
         for position in self._index.get(self.keyer.key(method, path, body), ()):
             if not self.played[position]:
                 self.played[position] = True
                 return self.responses[position]
-        nearest = nearest_recorded(self.recorded_bodies(), self.played, body)
-        raise CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
+        return None
 
 
 class ReplayChatModel:
@@ -98,19 +123,23 @@ class ReplayChatModel:
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
         body = chat_request(self.settings, messages, tools)
-        response = self.cassette.respond("POST", self.settings.completions_path, body)
-        code = response.get("status", {}).get("code", 200)
-        text = response.get("body", {}).get("string", "")
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", "replace")
-        if not 200 <= int(code) < 300:
-            raise LLMError(
-                f"the model endpoint {self.shown_url} answered HTTP {code}: {' '.join(str(text).split())[:300]}"
-            )
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise LLMError(
-                f"the model endpoint {self.shown_url} answered with a body that is not JSON: {str(text)[:300]}"
-            ) from None
-        return parse_completion(data, self.shown_url)
+        path = self.settings.completions_path
+        status, text = _answer(self.cassette.respond("POST", path, body))
+        # The SDK sent the request again after a retried status: the recording holds those retries.
+        for _ in range(self.settings.max_retries):
+            if not retried(status):
+                break
+            again = self.cassette.next_response("POST", path, body)
+            if again is None:
+                break
+            status, text = _answer(again)
+        return parse_answer(status, text, self.shown_url, self.settings.api_key_env)
+
+
+def _answer(response: dict[str, Any]) -> tuple[int, str]:
+    status = response.get("status", {})
+    code = status.get("code", 200) if isinstance(status, dict) else status
+    text = response.get("body", {}).get("string", "")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return int(code), str(text)

@@ -1,23 +1,35 @@
 """The model layer: settings, the wire format of a chat-completions exchange, and the models that speak it.
 
 - `settings`: `ModelSettings` and endpoint URLs (no I/O).
-- `chat`: the request body every model sends and the parsing of every response, as plain dicts: the live
-  client and the replay model share them, so what is recorded and what is replayed cannot drift apart.
+- `chat`: the request body every model sends and the parsing of every answer (a completion, a stream, an
+  HTTP error), as plain dicts: the live client and the replay model share them, so what is recorded and
+  what is replayed cannot drift apart.
 - `openai_client`: the live model, through the official `openai` SDK. Imported only by code that talks
   to a real endpoint: replay never imports it (nor `openai`).
 """
 
-from harness.llm.chat import ChatModel, ChatResponse, ToolCall, chat_request, parse_completion
-from harness.llm.settings import OPENAI_BASE_URL, ModelSettings, ToolChoice, without_credentials
+from harness.llm.chat import (
+    CallIds,
+    ChatModel,
+    ChatResponse,
+    ToolCall,
+    chat_request,
+    parse_answer,
+    parse_completion,
+)
+from harness.llm.settings import OPENAI_BASE_URL, KeyHeader, ModelSettings, ToolChoice, without_credentials
 
 __all__ = [
     "OPENAI_BASE_URL",
+    "CallIds",
     "ChatModel",
     "ChatResponse",
+    "KeyHeader",
     "ModelSettings",
     "ToolCall",
     "ToolChoice",
     "chat_request",
+    "parse_answer",
     "parse_completion",
     "without_credentials",
 ]

@@ -1,24 +1,73 @@
 """A chat-completions exchange as plain data: the request body a model sends, and the response parsed.
 
 Both the live client (through the openai SDK) and the replay model (from a cassette, without the SDK)
-build their requests with `chat_request` and read answers with `parse_completion`: one definition of the
-wire format, so a recorded request and a replayed one are the same dict, and key the same.
+build their requests with `chat_request` and read answers with `parse_answer`: one definition of the
+wire format, so a recorded request and a replayed one are the same dict, and key the same, and a recorded
+answer (good, malformed or an HTTP error) gives the same outcome live and replayed.
+
+Providers differ from OpenAI's own answers in ways the parser absorbs (each with a test built from a real
+body, tests/llm/provider_bodies/): tool calls without `"type"` (Mistral), `arguments` as a JSON object or
+left out (TGI, Ollama, some llama.cpp builds), tool calls without ids (Gemini), `content` as a list of
+parts (Vertex), fields the next request must echo back (DeepSeek's `reasoning_content`, Gemini 3's
+`extra_content.google.thought_signature`), `refusal`, and streamed (SSE) answers. Anything else a model
+endpoint can send is a `ModelAnswerError` naming the endpoint, never a crash.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
-from harness.errors import LLMError
+from harness.errors import LLMError, ModelAnswerError
 from harness.llm.settings import ModelSettings
+
+# Fields of an assistant message (and of one of its tool calls) that a provider needs back on the next
+# request: DeepSeek's thinking mode rejects a tool-call turn without its `reasoning_content`, Gemini 3 one
+# without the `thought_signature` it put in `extra_content`, OpenRouter asks for `reasoning_details`.
+ECHOED_MESSAGE_FIELDS = ("reasoning_content", "reasoning_details", "extra_content")
+ECHOED_CALL_FIELDS = ("extra_content",)
+_LEADING_SPACE = re.compile(r"\s*")
+# More calls than this in one answer is a runaway generation, not a plan: the scenario ends with an error.
+MAX_TOOL_CALLS = 256
+# Client errors that say nothing about the model (credentials, a wrong URL or model name, rate limits,
+# conflicts): like server errors (5xx, the server's state), never written into a cassette, so a bad key or
+# a failing server cannot replace a good recording; the scenario errors and the old takes stay. Every
+# other 4xx answers what the model generated (Groq's 400 `tool_use_failed`, a context overflow): recorded,
+# and replayed to the same error.
+ENVIRONMENT_STATUSES = frozenset({401, 403, 404, 407, 408, 409, 429})
+
+
+def recorded_error(status: int) -> bool:
+    """Whether an error status is the model's doing, and so recorded."""
+    return 400 <= status < 500 and status not in ENVIRONMENT_STATUSES
+
+
+# What the openai SDK retries (`_should_retry`): replay consumes recorded retries the same way.
+RETRIED_STATUSES = frozenset({408, 409, 429})
+
+
+class CallIds(StrEnum):
+    """The tool-call ids the loop puts back into history (and so on the wire).
+
+    PROVIDER keeps the id the provider gave (providers that check ids, like Mistral, get their own back)
+    and makes one up where it gave none or repeated one: 9 letters and digits, the strictest rule known
+    (Mistral's), derived from the message's position so replays stay byte-identical. LOCAL renames every
+    call `call_{message}_{index}`: what cassettes recorded before PROVIDER existed hold, kept so they
+    replay unchanged."""
+
+    PROVIDER = "provider"
+    LOCAL = "local"
 
 
 @dataclass(frozen=True)
 class ToolCall:
-    id: str
+    id: str  # the provider's id, "" when it gave none
     name: str
-    arguments: str
+    arguments: str  # JSON text
+    extra: dict[str, Any] = field(default_factory=dict)  # provider fields echoed back on this call
 
 
 @dataclass(frozen=True)
@@ -28,6 +77,8 @@ class ChatResponse:
     model: str
     finish_reason: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
+    refusal: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # provider fields echoed back on the message
 
 
 class ChatModel(Protocol):
@@ -48,38 +99,235 @@ def chat_request(
         body["max_tokens"] = settings.max_tokens
     if settings.seed is not None:
         body["seed"] = settings.seed
+    if settings.stream:
+        body["stream"] = True
     return body
 
 
+def retried(status: int) -> bool:
+    """Whether the openai SDK sends the request again after this status (so a recording holds the retry)."""
+    return status in RETRIED_STATUSES or status >= 500
+
+
+def parse_answer(status: int, text: str, endpoint: str, key_variable: str = "OPENAI_API_KEY") -> ChatResponse:
+    """An HTTP answer (status and body text) as the loop sees it, live and replayed alike. `endpoint` must
+    already be free of credentials."""
+    if status in (401, 403):
+        raise LLMError(f"the model endpoint {endpoint} refused the API key from ${key_variable} (HTTP {status})")
+    if not 200 <= status < 300:
+        error = ModelAnswerError if recorded_error(status) else LLMError
+        raise error(f"the model endpoint {endpoint} answered HTTP {status}: {provider_message(text)}")
+    return parse_body(text, endpoint)
+
+
+def provider_message(text: str) -> str:
+    """What a provider's error body says: `error.message` (and its code) when it is OpenAI's error shape,
+    else the text itself, shortened to one line."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return short(text) or "(an empty body)"
+    if isinstance(data, list) and len(data) == 1:  # Google wraps its errors in a list
+        data = data[0]
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, str):
+        return short(error)
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        code = error.get("code") or error.get("type")
+        return short(error["message"] + (f" ({code})" if isinstance(code, str | int) and code != "" else ""))
+    return short(text)
+
+
+def parse_body(text: str, endpoint: str) -> ChatResponse:
+    """A 2xx body: a chat completion, or a stream of chunks (server-sent events)."""
+    where = f"the model endpoint {endpoint}"
+    leading = _LEADING_SPACE.match(text)
+    start = leading.end() if leading else 0
+    if start == len(text):
+        raise ModelAnswerError(f"{where} answered with an empty body")
+    if text.startswith(("data:", "event:", ":"), start):  # server-sent events
+        return parse_completion(_assembled(text, where), endpoint)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ModelAnswerError(f"{where} answered with a body that is not JSON: {short(text)}") from None
+    return parse_completion(data, endpoint)
+
+
 def parse_completion(data: Any, endpoint: str) -> ChatResponse:
-    """A `chat.completion` body (decoded JSON) as the loop sees it; anything unusable is an LLMError that
-    names the endpoint (`endpoint` must already be free of credentials)."""
+    """A `chat.completion` body (decoded JSON) as the loop sees it; anything unusable is a
+    ModelAnswerError that names the endpoint (`endpoint` must already be free of credentials)."""
+    where = f"the model endpoint {endpoint}"
     if not isinstance(data, dict):
-        raise LLMError(f"the model endpoint {endpoint} answered with {type(data).__name__}, not a chat completion")
+        raise ModelAnswerError(f"{where} answered with {_kind(data)}, not a chat completion")
     choices = data.get("choices")
-    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-        raise LLMError(f"the model endpoint {endpoint} returned no choices")
+    if not isinstance(choices, list) or not choices:
+        if "error" in data:
+            raise ModelAnswerError(f"{where} answered with an error: {provider_message(json.dumps(data))}")
+        shown = "" if isinstance(choices, list) else f" (choices: {_kind(choices)})"
+        raise ModelAnswerError(f"{where} returned no choices{shown}")
     choice = choices[0]
+    if not isinstance(choice, dict):
+        raise ModelAnswerError(f"{where} returned a choice that is {_kind(choice)}, not an object")
     message = choice.get("message")
     if not isinstance(message, dict):
-        raise LLMError(f"the model endpoint {endpoint} returned a choice without a message")
-    calls: list[ToolCall] = []
-    for call in message.get("tool_calls") or ():
-        if not isinstance(call, dict) or call.get("type") != "function":
-            continue
-        function = call.get("function")
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise LLMError(f"the model endpoint {endpoint} returned a tool call without a function name")
-        calls.append(ToolCall(str(call.get("id") or ""), function["name"], function.get("arguments") or ""))
-    content = message.get("content")
+        raise ModelAnswerError(f"{where} returned a choice without a message (message: {_kind(message)})")
+    finish = choice.get("finish_reason")
     usage = data.get("usage")
+    model = data.get("model")
     return ChatResponse(
-        content if isinstance(content, str) else None,
-        tuple(calls),
-        str(data.get("model") or ""),
-        choice.get("finish_reason"),
+        _content(message.get("content"), where),
+        _tool_calls(message.get("tool_calls"), where),
+        model if isinstance(model, str) else "",
+        finish if isinstance(finish, str) else None,
         _without_nulls(usage) if isinstance(usage, dict) else {},
+        _text_or_none(message.get("refusal")),
+        {name: message[name] for name in ECHOED_MESSAGE_FIELDS if message.get(name) is not None},
     )
+
+
+def _tool_calls(raw: Any, where: str) -> tuple[ToolCall, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ModelAnswerError(f"{where} returned tool_calls as {_kind(raw)}, not a list")
+    if len(raw) > MAX_TOOL_CALLS:
+        raise ModelAnswerError(f"{where} returned {len(raw)} tool calls in one answer (at most {MAX_TOOL_CALLS} run)")
+    calls: list[ToolCall] = []
+    for number, call in enumerate(raw, 1):
+        if not isinstance(call, dict):
+            raise ModelAnswerError(f"{where} returned tool call {number} as {_kind(call)}, not an object")
+        kind = call.get("type")
+        if kind not in (None, "function"):  # Mistral leaves `type` out: a function call all the same
+            raise ModelAnswerError(f"{where} returned tool call {number} of type {kind!r}: only functions can run")
+        function = call.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise ModelAnswerError(f"{where} returned tool call {number} without a function name")
+        assert isinstance(function, dict)
+        call_id = call.get("id")
+        calls.append(
+            ToolCall(
+                call_id if isinstance(call_id, str) else str(call_id) if isinstance(call_id, int) else "",
+                name,
+                # TGI 1.4-2.0 sent the arguments as an object under `parameters`
+                _arguments(function["arguments"] if "arguments" in function else function.get("parameters")),
+                {key: call[key] for key in ECHOED_CALL_FIELDS if call.get(key) is not None},
+            )
+        )
+    return tuple(calls)
+
+
+def _arguments(raw: Any) -> str:
+    """Arguments as JSON text: a string as given (an empty one is no arguments), anything else encoded
+    (TGI and some Ollama and llama.cpp builds send an object)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return "{}"
+    if isinstance(raw, str):
+        return raw
+    return json.dumps(raw, ensure_ascii=False)
+
+
+def _content(raw: Any, where: str) -> str | None:
+    """Text content; a list of parts (Vertex's compat layer) is the text of its text parts."""
+    if raw is None or isinstance(raw, str):
+        return raw
+    if isinstance(raw, list):
+        texts = [
+            part if isinstance(part, str) else part.get("text")
+            for part in raw
+            if isinstance(part, str) or (isinstance(part, dict) and part.get("type", "text") == "text")
+        ]
+        return "".join(text for text in texts if isinstance(text, str))
+    raise ModelAnswerError(f"{where} returned content as {_kind(raw)}, not text")
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# ------------------------------------------------------------------ streamed answers
+
+
+def _assembled(text: str, where: str) -> dict[str, Any]:
+    """The `chat.completion` a stream of `chat.completion.chunk` events adds up to."""
+    message: dict[str, Any] = {"role": "assistant", "content": None}
+    calls: dict[int, dict[str, Any]] = {}
+    completion: dict[str, Any] = {"choices": [{"index": 0, "message": message, "finish_reason": None}]}
+    chunks = 0
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        if not line.startswith("data:"):
+            continue  # blank lines, comments, `event:` and `id:` fields
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            break
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            raise ModelAnswerError(f"{where} streamed an event that is not JSON: {short(payload)}") from None
+        if not isinstance(chunk, dict):
+            raise ModelAnswerError(f"{where} streamed {_kind(chunk)}, not a chat.completion.chunk")
+        if "error" in chunk:
+            raise ModelAnswerError(f"{where} streamed an error: {provider_message(payload)}")
+        chunks += 1
+        for key in ("id", "model", "created", "system_fingerprint"):
+            if chunk.get(key) is not None:
+                completion.setdefault(key, chunk[key])
+        if isinstance(chunk.get("usage"), dict):
+            completion["usage"] = chunk["usage"]
+        choices = chunk.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            continue  # Azure's first chunk (prompt_filter_results) and the usage chunk have no choices
+        choice = choices[0]
+        if choice.get("finish_reason") is not None:
+            completion["choices"][0]["finish_reason"] = choice["finish_reason"]
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            continue
+        for key in ("content", "refusal", "reasoning_content"):
+            if isinstance(delta.get(key), str):
+                message[key] = (message.get(key) or "") + delta[key]
+        for key in ("extra_content", "reasoning_details"):
+            if delta.get(key) is not None:
+                message[key] = delta[key]
+        for position, part in enumerate(delta.get("tool_calls") or ()):
+            if not isinstance(part, dict):
+                raise ModelAnswerError(f"{where} streamed a tool call that is {_kind(part)}")
+            index = part.get("index", position)
+            call = calls.setdefault(index if isinstance(index, int) else position, {"function": {}})
+            for key in ("id", "type", "extra_content"):
+                if part.get(key):
+                    call[key] = part[key]
+            function = part.get("function")
+            if isinstance(function, dict):
+                if isinstance(function.get("name"), str) and function["name"]:
+                    call["function"]["name"] = function["name"]
+                arguments = function.get("arguments")
+                if isinstance(arguments, str):
+                    call["function"]["arguments"] = call["function"].get("arguments", "") + arguments
+                elif arguments is not None:
+                    call["function"]["arguments"] = arguments
+    if not chunks:
+        raise ModelAnswerError(f"{where} answered with an event stream holding no chunks: {short(text)}")
+    if calls:
+        message["tool_calls"] = [calls[index] for index in sorted(calls)]
+    return completion
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def short(text: str, limit: int = 300) -> str:
+    """One line of at most `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(type(value), "a number")
 
 
 def _without_nulls(value: dict[str, Any]) -> dict[str, Any]:

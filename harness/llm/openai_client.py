@@ -7,7 +7,6 @@ may quote the key it refused). Only code that talks to a real endpoint imports t
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -15,8 +14,8 @@ import httpx2
 import openai
 
 from harness.errors import LLMError
-from harness.llm.chat import ChatResponse, chat_request, parse_completion
-from harness.llm.settings import CHAT_COMPLETIONS, ModelSettings, without_credentials
+from harness.llm.chat import ChatResponse, chat_request, parse_answer
+from harness.llm.settings import CHAT_COMPLETIONS, KeyHeader, ModelSettings, without_credentials
 from harness.secrets import Secrets
 
 NO_KEY = "no-key"  # local servers accept any key; the SDK insists on one
@@ -48,9 +47,16 @@ class OpenAIChatModel:
         self.secrets = (Secrets.collect() if secrets is None else secrets) | Secrets.collect(
             names=[settings.api_key_env], urls=[self.base_url], values=[key] if key != NO_KEY else []
         )
+        # Azure's classic header instead of a bearer token (the SDK's own Omit takes its header away).
+        self.headers: dict[str, str | openai.Omit] = (
+            {"api-key": key, "Authorization": openai.Omit()} if settings.key_header == KeyHeader.API_KEY else {}
+        )
         self.client = openai.OpenAI(
             api_key=key,
-            base_url=self.base_url,
+            # A query in the base URL (Azure's `?api-version=`) is every request's query: the SDK would
+            # append the path after it.
+            base_url=settings.endpoint_path,
+            default_query=settings.endpoint_query or None,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
             http_client=http_client,
@@ -60,10 +66,13 @@ class OpenAIChatModel:
         try:
             # The SDK's documented way to post a prepared body: `chat.completions.create` would first walk
             # every message and tool through its TypedDict transform, which costs more than the whole replay
-            # of a step, and changes nothing in plain JSON like ours. The raw response is parsed by the same
-            # function replay uses.
+            # of a step, and changes nothing in plain JSON like ours. The raw answer (a stream included, read
+            # whole) is parsed by the same function replay uses.
             response = self.client.post(
-                "/" + CHAT_COMPLETIONS, body=chat_request(self.settings, messages, tools), cast_to=httpx2.Response
+                "/" + CHAT_COMPLETIONS,
+                body=chat_request(self.settings, messages, tools),
+                cast_to=httpx2.Response,
+                options={"headers": self.headers} if self.headers else {},
             )
         except openai.APITimeoutError:
             raise self._error(
@@ -72,28 +81,16 @@ class OpenAIChatModel:
         except openai.APIConnectionError as exc:
             cause = exc.__cause__
             raise self._error(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}") from None
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise self._error(
-                f"the model endpoint {self.shown_url} refused the API key from ${self.settings.api_key_env} "
-                f"(HTTP {exc.status_code})"
-            ) from None
         except openai.APIStatusError as exc:
-            raise self._error(
-                f"the model endpoint {self.shown_url} answered HTTP {exc.status_code}: {self._short(exc.message)}"
-            ) from None
-        try:
-            data = json.loads(response.content)
-        except ValueError:
-            raise self._error(
-                f"the model endpoint {self.shown_url} answered with a body that is not JSON: "
-                f"{self._short(response.content.decode('utf-8', 'replace'))}"
-            ) from None
-        return parse_completion(self.secrets.mask_data(data), self.shown_url)
+            response = exc.response
+        # Masked before anything reads it: an echoed key never reaches the agent, its memory or a message.
+        text = self.secrets.mask(_text(response))
+        return parse_answer(response.status_code, text, self.shown_url, self.settings.api_key_env)
 
     def _error(self, message: str) -> LLMError:
         return LLMError(self.secrets.mask(message))
 
-    def _short(self, text: str, limit: int = 300) -> str:
-        """An endpoint's text on one line, masked before it is cut (so no part of a secret is left)."""
-        text = " ".join(self.secrets.mask(text).split())
-        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+def _text(response: httpx2.Response) -> str:
+    """The body as text, whatever the server claims its charset to be."""
+    return response.content.decode("utf-8", "replace")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 CHAT_COMPLETIONS = "chat/completions"
@@ -13,6 +13,14 @@ CHAT_COMPLETIONS = "chat/completions"
 class ToolChoice(StrEnum):
     AUTO = "auto"
     REQUIRED = "required"
+
+
+class KeyHeader(StrEnum):
+    """Where the API key goes: `Authorization: Bearer KEY` (OpenAI and nearly everyone), or Azure's
+    classic `api-key: KEY` header."""
+
+    AUTHORIZATION = "authorization"
+    API_KEY = "api-key"
 
 
 @dataclass(frozen=True)
@@ -26,11 +34,25 @@ class ModelSettings:
     max_retries: int = 2
     tool_choice: ToolChoice = ToolChoice.REQUIRED
     seed: int | None = None
+    key_header: KeyHeader = KeyHeader.AUTHORIZATION
+    stream: bool = False  # ask for server-sent events (models that only stream)
 
     @property
     def endpoint(self) -> str:
-        """The base URL requests go to: `base_url`, or OpenAI's when none is given."""
+        """The base URL requests go to: `base_url`, or OpenAI's when none is given. It may carry a query
+        (Azure's `?api-version=...`), which every request then keeps as its query."""
         return self.base_url or OPENAI_BASE_URL
+
+    @property
+    def endpoint_path(self) -> str:
+        """The base URL without its query: what the SDK appends `chat/completions` to."""
+        parts = urlsplit(self.endpoint)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+    @property
+    def endpoint_query(self) -> dict[str, str]:
+        """The base URL's query parameters (Azure's `api-version`), sent with every request."""
+        return dict(parse_qsl(urlsplit(self.endpoint).query, keep_blank_values=True))
 
     @property
     def completions_path(self) -> str:

@@ -18,7 +18,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     XFAILED = "xfailed"  # an `xfail` scenario failed, as it documents
     XPASSED = "xpassed"  # an `xfail` scenario passed: an error, the misbehaviour is gone
-    ERROR = "error"  # it could not run at all (an unreadable cassette)
+    ERROR = "error"  # it could not run on: an unreadable cassette, the endpoint, an answer the loop cannot use
 
     @property
     def ok(self) -> bool:
@@ -32,6 +32,7 @@ class TurnRecord:
     result: TurnResult | None
     messages: list[dict[str, Any]]
     blocks: dict[str, str]
+    error: str | None = None  # the model's answer that ended the scenario in this turn
 
 
 @dataclass
@@ -47,7 +48,7 @@ class ScenarioResult:
     recorded_with: dict[str, Any] = field(default_factory=dict)
     change: CassetteChange | None = None  # what recording did to the cassette
     seconds: float = 0.0
-    error: str | None = None  # the scenario could not run at all (an unreadable cassette)
+    error: str | None = None  # why the scenario could not run on (located when a model answer ended it)
 
     @property
     def ok(self) -> bool:

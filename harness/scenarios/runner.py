@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.agent import Agent
 from harness.config import AgentSpec
-from harness.errors import CassetteError, CassetteMiss, ScenarioError
+from harness.errors import CassetteMiss, LLMError, ModelAnswerError, RunError, ScenarioError
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.project import Project
@@ -66,8 +66,8 @@ class ScenarioRunner:
             result.change = cassette.change
             if result.unplayed:
                 result.stale = self._unplayed(scenario, result.unplayed)
-        except CassetteError as exc:  # this scenario cannot run; the others still can
-            result.error = str(exc)
+        except RunError as exc:  # this scenario cannot go on (a cassette, the endpoint); the others still can
+            result.error = result.error or str(exc)
         result.seconds = time.perf_counter() - started
         if result.error is not None:
             result.outcome = Outcome.ERROR
@@ -104,6 +104,18 @@ class ScenarioRunner:
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
                 result.turns.append(TurnRecord(index, turn.user, None, sent, agent.memory.values()))
                 return
+            except ModelAnswerError as exc:
+                # The model's answer (recorded as it came) ends this scenario: caught inside the cassette,
+                # so the recording is kept and replays to this same error.
+                result.error = self._located(scenario, index, agent, first_message, str(exc))
+                sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
+                result.turns.append(TurnRecord(index, turn.user, None, sent, agent.memory.values(), str(exc)))
+                return
+            except LLMError as exc:
+                # The endpoint itself (unreachable, the key, rate limits): located too, but raised on so a
+                # recording in progress saves nothing and the cassette keeps its old takes.
+                result.error = self._located(scenario, index, agent, first_message, str(exc))
+                raise
             last = outcome
             all_calls += outcome.tool_calls
             result.turns.append(
@@ -128,6 +140,14 @@ class ScenarioRunner:
             "model settings or the scenario changed",
             f"  re-record with: harness record {scenario.path}",
         ]
+
+    @staticmethod
+    def _located(scenario: Scenario, turn: int, agent: Agent, first_message: int, message: str) -> str:
+        loc = ("turns", turn, "user")
+        line = scenario.line(loc)
+        where = f"{scenario.path}:{line}" if line else str(scenario.path)
+        step = sum(1 for m in agent.messages[first_message:] if m["role"] == "assistant") + 1
+        return f"{where}: {dotted(loc)}: turn {turn + 1}, step {step}: {message}"
 
     def _stale(self, scenario: Scenario, miss: CassetteMiss, agent: Agent, turn: int, first_message: int) -> list[str]:
         step = sum(1 for m in agent.messages[first_message:] if m["role"] == "assistant") + 1

@@ -17,7 +17,7 @@ from harness.cassettes.mode import RecordMode
 from harness.cassettes.recording import IndexedCassette, RecordingSession, same_request
 from harness.cassettes.replay import ReplayCassette
 from harness.cassettes.scrub import endpoint_kind
-from harness.errors import CassetteMiss, LLMError
+from harness.errors import CassetteMiss
 from harness.report import write_report
 from harness.scenarios.runner import ScenarioResult
 from harness.secrets import MASK
@@ -509,9 +509,16 @@ def test_a_recording_that_breaks_off_keeps_the_old_cassette(
     project: Project, recorded: tuple[ScenarioResult, FakeOpenAI]
 ) -> None:
     before = cassette_of(project).read_bytes()
-    # The endpoint answers the first step, then fails (HTTP 500): the run fails, the old takes stay.
-    with FakeOpenAI(REMEMBER_RESPONSES[:1]) as server, pytest.raises(LLMError, match="HTTP 500"):
-        project.runner("all", base_url=server.base_url).run(project.scenario("remember"))
+    # The endpoint answers the first step, then fails (HTTP 500): the scenario errors, the old takes stay.
+    with FakeOpenAI(REMEMBER_RESPONSES[:1]) as server:
+        result = project.runner("all", base_url=server.base_url).run(project.scenario("remember"))
+    assert result.outcome == "error"
+    assert result.error is not None
+    located = (
+        f"{project.scenario_path('remember')}:4: turns[0].user: turn 1, step 2: the model endpoint http://127.0.0.1:"
+    )
+    assert result.error.startswith(located)
+    assert result.error.endswith("answered HTTP 500: fake server: script exhausted (server_error)")
     assert cassette_of(project).read_bytes() == before
     assert [p.name for p in project.cassettes.iterdir()] == ["remember.yaml"]  # no temporary file left
     assert project.replay("remember").outcome == "passed"

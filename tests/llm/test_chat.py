@@ -1,0 +1,149 @@
+"""The wire format: every answer a model endpoint can give is a ChatResponse or a ModelAnswerError/LLMError
+naming the endpoint, never another exception (property test), and the shapes providers really send are
+read as the loop needs them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.errors import LLMError, ModelAnswerError
+from harness.llm.chat import (
+    parse_answer,
+    parse_body,
+    parse_completion,
+    provider_message,
+    recorded_error,
+    retried,
+)
+from tests.helpers import call, completion
+
+URL = "http://llm.test/v1"
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
+KEYS = ["choices", "message", "tool_calls", "function", "arguments", "name", "content", "usage", "model", "id", "type"]
+
+
+def mutated(body: Any, path: list[str], value: Any) -> Any:
+    """`body` with the value at the first key of `path` found anywhere in it replaced."""
+    if isinstance(body, dict):
+        return {k: value if k == path[0] else mutated(v, path, value) for k, v in body.items()}
+    if isinstance(body, list):
+        return [mutated(v, path, value) for v in body]
+    return body
+
+
+@given(st.sampled_from(KEYS), JSON)
+def test_any_mangled_completion_is_a_response_or_a_model_answer_error(key: str, value: Any) -> None:
+    body = mutated(completion(call("send_message", {"message": "hi"}), content="x"), [key], value)
+    try:
+        response = parse_completion(body, URL)
+    except ModelAnswerError as exc:
+        assert str(exc).startswith(f"the model endpoint {URL} ")
+        return
+    for tool_call in response.tool_calls:
+        assert isinstance(tool_call.arguments, str) and isinstance(tool_call.name, str) and tool_call.name
+
+
+@given(st.text())
+def test_any_body_text_is_a_response_or_a_model_answer_error(text: str) -> None:
+    try:
+        parse_body(text, URL)
+    except ModelAnswerError as exc:
+        assert str(exc).startswith(f"the model endpoint {URL} ") and "\n" not in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, "{}"), ("", "{}"), ("  ", "{}"), ('{"a": 1}', '{"a": 1}'), ({"a": "é"}, '{"a": "é"}'), ([1], "[1]")],
+)
+def test_arguments_missing_empty_or_not_text(raw: Any, expected: str) -> None:
+    body = completion(call("send_message", {}))
+    function = body["choices"][0]["message"]["tool_calls"][0]["function"]
+    if raw is None:
+        del function["arguments"]
+    else:
+        function["arguments"] = raw
+    assert parse_completion(body, URL).tool_calls[0].arguments == expected
+
+
+def test_tgi_parameters_stand_for_missing_arguments() -> None:
+    body = completion(call("send_message", {}))
+    function = body["choices"][0]["message"]["tool_calls"][0]["function"]
+    del function["arguments"]
+    function["parameters"] = {"message": "hi"}
+    assert parse_completion(body, URL).tool_calls[0].arguments == '{"message": "hi"}'
+
+
+def test_content_parts_keep_only_text() -> None:
+    body = completion(content=None)
+    body["choices"][0]["message"]["content"] = [
+        {"type": "text", "text": "a"},
+        {"type": "image_url", "image_url": {"url": "x"}},
+        "b",
+        {"text": "c"},
+    ]
+    assert parse_completion(body, URL).content == "abc"
+
+
+def test_status_errors() -> None:
+    groq = json.dumps({"error": {"message": "Failed", "type": "invalid_request_error", "code": "tool_use_failed"}})
+    with pytest.raises(ModelAnswerError, match=r"answered HTTP 400: Failed \(tool_use_failed\)$"):
+        parse_answer(400, groq, URL)
+    with pytest.raises(LLMError, match=r"refused the API key from \$MY_KEY \(HTTP 401\)") as info:
+        parse_answer(401, groq, URL, "MY_KEY")
+    assert not isinstance(info.value, ModelAnswerError)  # never recorded
+    with pytest.raises(LLMError) as server_error:
+        parse_answer(503, "<html>busy</html>", URL)
+    assert not isinstance(server_error.value, ModelAnswerError)
+    assert str(server_error.value) == f"the model endpoint {URL} answered HTTP 503: <html>busy</html>"
+    gemini = json.dumps([{"error": {"code": 400, "message": "missing a thought_signature", "status": "INVALID"}}])
+    assert provider_message(gemini) == "missing a thought_signature (400)"
+    assert provider_message("") == "(an empty body)"
+    assert [retried(s) for s in (400, 408, 409, 429, 500, 503)] == [False, True, True, True, True, True]
+    assert [recorded_error(s) for s in (400, 404, 413, 422, 429, 500)] == [True, False, True, True, False, False]
+
+
+def sse(*events: Any) -> str:
+    return "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+
+def test_a_stream_adds_up_to_a_completion() -> None:
+    azure_first = {"choices": [], "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}]}
+    text = sse(
+        azure_first,
+        {"model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "th"}}]},
+        {"choices": [{"index": 0, "delta": {"reasoning_content": "ink", "content": "Hi"}}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "a", "function": {"name": "f"}}]}}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": '{"x"'}}]}}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}], "usage": {"total_tokens": 3}},
+    )
+    response = parse_body(text, URL)
+    assert response.content == "Hi" and response.model == "m" and response.finish_reason == "tool_calls"
+    assert response.extra == {"reasoning_content": "think"}
+    assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [("a", "f", '{"x": 1}')]
+    assert response.usage == {"total_tokens": 3}
+    # CRLF line ends and comments are fine.
+    assert parse_body(": keep-alive\r\n" + text.replace("\n", "\r\n"), URL).content == "Hi"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("data: [DONE]\n\n", "an event stream holding no chunks"),
+        ("data: {not json\n\n", "streamed an event that is not JSON: {not json"),
+        ('data: {"error": {"message": "overloaded"}}\n\n', "streamed an error: overloaded"),
+        ("data: [1]\n\n", "streamed a list, not a chat.completion.chunk"),
+    ],
+)
+def test_a_stream_that_cannot_be_read_is_a_clear_error(text: str, says: str) -> None:
+    with pytest.raises(ModelAnswerError, match=f"^the model endpoint {URL} .*{says}"):
+        parse_body(text, URL)

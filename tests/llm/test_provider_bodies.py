@@ -1,0 +1,241 @@
+"""Provider flavours, each from a real response body (tests/llm/provider_bodies/, source noted in each
+file): recorded through a local stub server with the real stack (openai SDK + vcrpy), then replayed
+offline to the very same run (the JSON report of the replay equals the recording's, every recorded
+exchange played)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.report import write_report
+from harness.scenarios.runner import ScenarioResult
+from tests.fakes import MODEL, FakeOpenAI, Project, Raw, Received, make_project, reply
+
+BODIES = Path(__file__).parent / "provider_bodies"
+AGENTS = """
+defaults:
+  model: {{name: {model}, base_url: "{base_url}", max_retries: {retries}, timeout: 10, temperature: 0{extra}}}
+  tools: [send_message, core_memory_append, core_memory_replace]
+  max_steps: 4
+agents:
+  chat:
+    system: You are a test agent with memory.
+    blocks:
+      - {{label: persona, value: "You are a helpful assistant"}}
+      - {{label: human, value: "Name: Bob"}}
+"""
+ONE_TURN = "agent: chat\nturns:\n  - user: {user}\n"
+TWO_TURNS = "agent: chat\nturns:\n  - user: hello\n  - user: and now?\n"
+
+
+def answers(flavour: str) -> list[Raw]:
+    data = json.loads((BODIES / f"{flavour}.json").read_text(encoding="utf-8"))
+    assert data["source"]  # every body says where it comes from
+    return [
+        Raw(json.dumps(a["json"]), a.get("status", 200))
+        if "json" in a
+        else Raw(a["text"], a.get("status", 200), a.get("content_type", "application/json"))
+        for a in data["answers"]
+    ]
+
+
+def report(result: ScenarioResult, path: Path, root: Path) -> dict[str, Any]:
+    """The JSON report, without timings, and with the endpoint's port (the stub's, or the unreachable one
+    replay is given) as PORT."""
+    write_report([result], path, root)
+    text = re.sub(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:PORT", path.read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(text)
+    for scenario in data["scenarios"]:
+        del scenario["timing"]
+    return data
+
+
+class Flavour:
+    """One flavour recorded through the stub and replayed."""
+
+    def __init__(self, root: Path, scenario: str, base_path: str = "/v1", extra: str = "", retries: int = 0) -> None:
+        self.project: Project = make_project(root, {"it": scenario})
+        self.base_path = base_path
+        self.extra = extra
+        self.retries = retries
+        self.received: list[Received] = []
+
+    def write_agents(self, base_url: str) -> None:
+        text = AGENTS.format(model=MODEL, base_url=base_url, extra=self.extra, retries=self.retries).lstrip()
+        self.project.agents.write_text(text, encoding="utf-8")
+
+    def run(self, responses: list[Any]) -> tuple[ScenarioResult, ScenarioResult]:
+        with FakeOpenAI(list(responses)) as server:
+            self.write_agents(server.base_url.removesuffix("/v1") + self.base_path)
+            recorded = self.project.runner("all").run(self.project.scenario("it"))
+            self.received = server.received
+            assert not server.responses, "scripted answers left unused"
+        self.write_agents("http://127.0.0.1:9" + self.base_path)  # nothing listens there: replay is offline
+        replayed = self.project.runner("none").run(self.project.scenario("it"))
+        root = self.project.root
+        assert report(replayed, root / "replayed.json", root) == report(recorded, root / "recorded.json", root)
+        assert replayed.unplayed == [] and replayed.stale == []
+        again = self.project.runner("none").run(self.project.scenario("it"))
+        assert report(again, root / "again.json", root) == report(replayed, root / "replayed.json", root)
+        return recorded, replayed
+
+    @property
+    def cassette(self) -> str:
+        return (self.project.cassettes / "it.yaml").read_text(encoding="utf-8")
+
+
+def steps(result: ScenarioResult) -> list[Any]:
+    return [step for turn in result.turns if turn.result for step in turn.result.steps]
+
+
+def test_mistral_tool_call_without_type_runs_and_its_id_goes_back(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="What's the status of my transaction T1001?"))
+    recorded, _ = flavour.run([*answers("mistral"), reply("It is paid.")])
+    first = steps(recorded)[0]
+    assert [(c.name, c.call_id, c.ok) for c in first.tool_calls] == [("retrieve_payment_status", "D681PevKs", False)]
+    assert "No function named 'retrieve_payment_status'" in first.tool_calls[0].result  # run, not dropped
+    second = flavour.received[1].body["messages"]
+    assert second[2]["tool_calls"][0]["id"] == "D681PevKs" and second[3]["tool_call_id"] == "D681PevKs"
+    assert second[2]["tool_calls"][0]["type"] == "function"
+    assert recorded.turns[0].result is not None and recorded.turns[0].result.stop_reason == "replied"
+
+
+def test_tgi_arguments_given_as_an_object_are_json_text(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="What's the weather in New York?"))
+    recorded, _ = flavour.run([*answers("tgi_parameters_object"), reply("Sunny.")])
+    call = steps(recorded)[0].tool_calls[0]
+    assert call.name == "tools" and call.call_id == "0"  # a number as id: its text
+    expected = {"format": "celsius", "location": "New York, NY", "num_days": 14}
+    assert json.loads(call.arguments) == expected
+    echoed = flavour.received[1].body["messages"][2]["tool_calls"][0]
+    assert echoed["id"] == "0" and isinstance(echoed["function"]["arguments"], str)
+    assert json.loads(echoed["function"]["arguments"]) == expected
+
+
+def test_gemini_content_parts_and_repeated_ids(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="What is 2 + 2?"))
+    recorded, _ = flavour.run([*answers("gemini_content_parts"), reply("4")])
+    first = steps(recorded)[0]
+    assert first.content == "\n\n"  # the text parts, joined
+    ids = [c.call_id for c in first.tool_calls]
+    assert ids[0] == "add" and len(set(ids)) == 3
+    assert all(re.fullmatch(r"[a-zA-Z0-9]{9}", i) for i in ids[1:])
+    assert [m["tool_call_id"] for m in flavour.received[1].body["messages"][3:6]] == ids
+
+
+def test_gemini3_thought_signature_is_echoed_and_kept_in_the_cassette(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="Check flight AA100"))
+    recorded, replayed = flavour.run([*answers("gemini3_thought_signature"), reply("On time.")])
+    call = steps(recorded)[0].tool_calls[0]
+    assert call.call_id == "function-call-1"  # the provider's own id goes back to it
+    sent = flavour.received[1].body["messages"][2]["tool_calls"][0]
+    assert sent["extra_content"] == {"google": {"thought_signature": "<Signature A>"}}
+    assert sent["id"] == "function-call-1" and sent["function"]["name"] == "check_flight"
+    assert flavour.cassette.count("<Signature A>") == 2  # the answer, and the request that echoed it
+    assistant = replayed.turns[0].messages[1]  # in history, replayed
+    assert assistant["tool_calls"][0]["extra_content"] == {"google": {"thought_signature": "<Signature A>"}}
+
+
+def test_deepseek_reasoning_content_stays_in_history(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, TWO_TURNS)
+    recorded, _ = flavour.run([*answers("deepseek_reasoning"), reply("Nothing new.")])
+    assert recorded.turns[0].result is not None
+    assert recorded.turns[0].result.reply == "Hello! How can I assist you today?"
+    assistant = flavour.received[1].body["messages"][2]
+    assert assistant["role"] == "assistant" and assistant["reasoning_content"].startswith("Okay, the user wrote")
+
+
+def test_a_refusal_is_the_step_record_and_the_stop_reason(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="Help me with something bad"))
+    recorded, replayed = flavour.run(answers("openai_refusal"))
+    for result in (recorded, replayed):
+        turn = result.turns[0].result
+        assert turn is not None and turn.stop_reason == "refused" and turn.replies == ()
+        assert turn.steps[0].refusal == "I'm very sorry, but I can't assist with that."
+        assert turn.steps[0].finish_reason == "stop"
+
+
+def test_finish_reason_length_and_content_filter_end_the_turn_saying_so(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, TWO_TURNS)
+    recorded, _ = flavour.run(answers("finish_length_and_filter"))
+    turns = [t.result for t in recorded.turns]
+    assert [t.stop_reason for t in turns if t] == ["length", "content_filter"]
+    assert [s.finish_reason for s in steps(recorded)] == ["length", "content_filter"]
+    data = json.loads((flavour.project.root / "recorded.json").read_text(encoding="utf-8"))
+    assert [t["steps"][0]["finish_reason"] for t in data["scenarios"][0]["turns"]] == ["length", "content_filter"]
+
+
+def test_azure_deployment_url_api_version_and_api_key_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "azure-key-" + "7" * 22
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", key)
+    flavour = Flavour(
+        tmp_path,
+        ONE_TURN.format(user="How do I access telemedicine services?"),
+        base_path="/openai/deployments/gpt-35-turbo?api-version=2024-10-21",
+        extra=", api_key_env: AZURE_OPENAI_API_KEY, key_header: api-key",
+    )
+    recorded, _ = flavour.run([*answers("azure_content_filter"), reply("Use the app.")])
+    for received in flavour.received:
+        assert received.path == "/openai/deployments/gpt-35-turbo/chat/completions?api-version=2024-10-21"
+        assert received.headers["api-key"] == key
+        assert "authorization" not in received.headers
+    first = steps(recorded)[0]
+    assert first.content == "this is the query"
+    assert [c.name for c in first.tool_calls] == ["search_sources"]
+    assert key not in flavour.cassette
+
+
+def test_a_streamed_answer_is_recorded_readable_and_replayed(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="Weather in Boston?"), extra=", stream: true")
+    recorded, _ = flavour.run(answers("openai_stream"))
+    assert all(r.body["stream"] is True for r in flavour.received)
+    first, second = steps(recorded)
+    call = first.tool_calls[0]
+    assert (call.name, call.call_id, json.loads(call.arguments)) == (
+        "get_current_weather",
+        "call_9ctHOJqO3bYrpm2A6S7nHd5k",
+        {"location": "Boston, MA"},
+    )
+    assert first.usage == {"prompt_tokens": 83, "completion_tokens": 17, "total_tokens": 100}
+    assert recorded.turns[0].result is not None and recorded.turns[0].result.reply == (
+        "Hello! I'm just a computer program, so I don't have feelings, but I'm here and ready to help you "
+        "with whatever you need. How can I assist you today?"
+    )
+    assert second.finish_reason == "stop"
+    # Stored as the event stream it was, one event a line, readable.
+    bodies = [i["response"]["body"] for i in yaml.safe_load(flavour.cassette)["interactions"]]
+    assert all(isinstance(b, str) and b.startswith("data: {") for b in bodies)
+    assert 'data: {"id":"chatcmpl-9blY98pEJe6mXGKivCZyl61vxaUFq"' in flavour.cassette
+
+
+def test_groq_tool_use_failed_is_recorded_and_replays_to_the_same_located_error(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, TWO_TURNS)
+    recorded, replayed = flavour.run(answers("groq_tool_use_failed"))
+    says = (
+        "answered HTTP 400: Failed to call a function. Please adjust your prompt. See 'failed_generation' for "
+        "more details. (tool_use_failed)"
+    )
+    for result in (recorded, replayed):
+        assert result.outcome == "error" and result.error is not None
+        assert result.error.startswith(f"{flavour.project.scenario_path('it')}:3: turns[0].user: turn 1, step 1: ")
+        assert says in result.error
+        assert len(result.turns) == 1  # the second turn never ran
+    interaction = yaml.safe_load(flavour.cassette)["interactions"][0]
+    assert interaction["response"]["status"] == 400
+
+
+def test_a_retried_server_error_is_recorded_and_replayed_as_the_sdk_retried(tmp_path: Path) -> None:
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="hello"), retries=1)
+    overloaded = Raw(json.dumps({"error": {"message": "The server is overloaded", "type": "server_error"}}), 503)
+    recorded, replayed = flavour.run([overloaded, reply("Hi!")])
+    assert len(flavour.received) == 2  # the SDK sent it again
+    for result in (recorded, replayed):
+        assert result.outcome == "passed" and result.turns[0].result is not None
+        assert result.turns[0].result.reply == "Hi!"
+    assert [i["response"].get("status", 200) for i in yaml.safe_load(flavour.cassette)["interactions"]] == [503, 200]
