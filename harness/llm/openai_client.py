@@ -8,13 +8,14 @@ may quote the key it refused). Only code that talks to a real endpoint imports t
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import httpx2
 import openai
 
 from harness.errors import LLMError
-from harness.llm.chat import ChatResponse, chat_request, parse_answer
+from harness.llm.chat import ChatResponse, chat_request, parse_answer, retried
 from harness.llm.settings import CHAT_COMPLETIONS, KeyHeader, ModelSettings, without_credentials
 from harness.secrets import Secrets
 
@@ -58,37 +59,63 @@ class OpenAIChatModel:
             base_url=settings.endpoint_path,
             default_query=settings.endpoint_query or None,
             timeout=settings.timeout,
-            max_retries=settings.max_retries,
+            max_retries=0,  # retried here, where a timeout is not retried (see `complete`)
             http_client=http_client,
         )
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
-        try:
-            # The SDK's documented way to post a prepared body: `chat.completions.create` would first walk
-            # every message and tool through its TypedDict transform, which costs more than the whole replay
-            # of a step, and changes nothing in plain JSON like ours. The raw answer (a stream included, read
-            # whole) is parsed by the same function replay uses.
-            response = self.client.post(
-                "/" + CHAT_COMPLETIONS,
-                body=chat_request(self.settings, messages, tools),
-                cast_to=httpx2.Response,
-                options={"headers": self.headers} if self.headers else {},
-            )
-        except openai.APITimeoutError:
-            raise self._error(
-                f"the model endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
-            ) from None
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__
-            raise self._error(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}") from None
-        except openai.APIStatusError as exc:
-            response = exc.response
+        """One answer. A connection error and the statuses the SDK would retry (408, 409, 429, 5xx) are
+        retried `max_retries` times with backoff (honouring Retry-After up to a minute), as the SDK does; a
+        request that times out is not: a hung endpoint costs one `timeout`, not `max_retries + 1` of them."""
+        body = chat_request(self.settings, messages, tools)
+        for attempt in range(self.settings.max_retries + 1):
+            last = attempt == self.settings.max_retries
+            try:
+                # The SDK's documented way to post a prepared body: `chat.completions.create` would first
+                # walk every message and tool through its TypedDict transform, which costs more than the
+                # whole replay of a step, and changes nothing in plain JSON like ours. The raw answer (a
+                # stream included, read whole) is parsed by the same function replay uses.
+                response = self.client.post(
+                    "/" + CHAT_COMPLETIONS,
+                    body=body,
+                    cast_to=httpx2.Response,
+                    options={"headers": self.headers} if self.headers else {},
+                )
+            except openai.APITimeoutError:
+                raise self._error(
+                    f"the model endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
+                ) from None
+            except openai.APIConnectionError as exc:
+                if not last:
+                    time.sleep(_backoff(attempt, None))
+                    continue
+                cause = exc.__cause__
+                raise self._error(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}") from None
+            except openai.APIStatusError as exc:
+                response = exc.response
+                if retried(response.status_code) and not last:
+                    time.sleep(_backoff(attempt, response.headers.get("retry-after")))
+                    continue
+            break
         # Masked before anything reads it: an echoed key never reaches the agent, its memory or a message.
         text = self.secrets.mask(_text(response))
         return parse_answer(response.status_code, text, self.shown_url, self.settings.api_key_env)
 
     def _error(self, message: str) -> LLMError:
         return LLMError(self.secrets.mask(message))
+
+
+def _backoff(attempt: int, retry_after: str | None) -> float:
+    """Seconds before retry `attempt + 1`: the server's Retry-After when it gives a sane one, else
+    0.5 s doubling up to 8 s (the SDK's schedule, without its jitter: recordings stay comparable)."""
+    if retry_after is not None:
+        try:
+            seconds = float(retry_after)
+        except ValueError:
+            seconds = -1.0
+        if 0 <= seconds <= 60:
+            return seconds
+    return float(min(0.5 * 2**attempt, 8.0))
 
 
 def _text(response: httpx2.Response) -> str:

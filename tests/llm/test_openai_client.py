@@ -174,3 +174,30 @@ def test_the_secrets_given_are_masked_too() -> None:
     client = httpx2.Client(transport=httpx2.MockTransport(script.handler))
     model = OpenAIChatModel(TEST_SETTINGS, http_client=client, secrets=Secrets(frozenset({"hunter2-horse"})))
     assert model.complete(MESSAGES, []).content == f"the password is {MASK}"
+
+
+def test_a_timeout_is_not_retried_so_a_hung_endpoint_costs_one_timeout() -> None:
+    script = Script([httpx2.ReadTimeout("slow"), completion(content="late")])
+    settings = ModelSettings(name="m", base_url="http://llm.test/v1", max_retries=2, timeout=3)
+    with pytest.raises(LLMError, match="did not answer within 3 s"):
+        script.model(settings).complete(MESSAGES, [])
+    assert len(script.requests) == 1
+
+
+def test_retried_statuses_and_connection_errors_are_retried() -> None:
+    overloaded = httpx2.Response(503, headers={"retry-after": "0"}, json={"error": {"message": "overloaded"}})
+    script = Script([overloaded, httpx2.ConnectError("reset"), completion(content="hello")])
+    settings = ModelSettings(name="m", base_url="http://llm.test/v1", max_retries=2)
+    assert script.model(settings).complete(MESSAGES, []).content == "hello"
+    assert len(script.requests) == 3
+    gone = Script([overloaded, overloaded])
+    with pytest.raises(LLMError, match="answered HTTP 503"):
+        gone.model(ModelSettings(name="m", base_url="http://llm.test/v1", max_retries=1)).complete(MESSAGES, [])
+    assert len(gone.requests) == 2
+
+
+def test_a_client_error_is_not_retried() -> None:
+    script = Script([httpx2.Response(400, json={"error": {"message": "bad"}}), completion(content="x")])
+    with pytest.raises(LLMError, match="answered HTTP 400"):
+        script.model(ModelSettings(name="m", base_url="http://llm.test/v1", max_retries=2)).complete(MESSAGES, [])
+    assert len(script.requests) == 1
