@@ -166,7 +166,27 @@ def _parser() -> argparse.ArgumentParser:
         "used; all: re-record every exchange, replacing every cassette",
     )
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
+    p.add_argument(
+        "--stale",
+        action="store_true",
+        help="record only the scenarios whose cassette is missing, stale or holds unused exchanges (see "
+        "`harness cassettes check`); each starts again from its first changed request",
+    )
     p.set_defaults(command=_run)
+
+    p = commands.add_parser(
+        "cassettes",
+        help="cassette hygiene: `check` lists missing, stale, orphan cassettes and unused exchanges, and why",
+    )
+    cassette_commands = p.add_subparsers(title="cassette commands", required=True, metavar="ACTION")
+    q = cassette_commands.add_parser(
+        "check",
+        help="say which cassettes a change invalidates and why, offline (exit 1 if any needs attention)",
+    )
+    q.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
+    agents_option(q)
+    q.add_argument("--cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)")
+    q.set_defaults(command=_cassettes_check)
 
     p = commands.add_parser("schema", help="print the JSON Schema of agents.yaml or of scenario files (for editors)")
     p.add_argument("kind", nargs="?", choices=("agents", "scenario"), default="agents")
@@ -240,6 +260,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         return NO_SCENARIOS
     runner = ScenarioRunner(factory)
     scenarios = _checked_scenarios(runner, found)  # every scenario, checked before anything runs
+    if getattr(args, "stale", False):
+        scenarios = _needing_recording(project, factory, scenarios, console)
+        if not scenarios:
+            console.err("every cassette is up to date: nothing to record")
+            return 0
     recording = not project.replaying
     if recording:
         runner.on_step = lambda step: console.err(_step_line(step))
@@ -259,6 +284,56 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if report is not None:
         write_report(results, report, project.root, console.secrets)
     return 0 if all(result.ok for result in results) else 1
+
+
+def _needing_recording(
+    project: Project, factory: AgentFactory, scenarios: list[Scenario], console: Console
+) -> list[Scenario]:
+    """The scenarios whose cassette replay says must be recorded (again), each named with why."""
+    from dataclasses import replace
+
+    from harness.factory import AgentFactory
+    from harness.scenarios import ScenarioRunner
+    from harness.scenarios.hygiene import check_cassettes
+
+    replaying = ScenarioRunner(AgentFactory(replace(project, record_mode=RecordMode.NONE), factory.config))
+    chosen = []
+    for status in check_cassettes(replaying, scenarios, orphans=False):
+        if status.state.needs_recording and status.scenario is not None:
+            console.err(f"{_shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
+            chosen.append(status.scenario)
+    return chosen
+
+
+def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    from harness.factory import AgentFactory
+    from harness.scenarios import ScenarioRunner
+    from harness.scenarios.discovery import discover
+    from harness.scenarios.hygiene import CassetteState, check_cassettes
+
+    project = _project(args)
+    factory = AgentFactory(project)
+    console.learn(factory)
+    paths = [Path(p) for p in args.paths] or ([project.scenarios_dir] if project.scenarios_dir.is_dir() else [])
+    runner = ScenarioRunner(factory)
+    scenarios = _checked_scenarios(runner, discover(paths))
+    statuses = check_cassettes(runner, scenarios)
+    counts: dict[CassetteState, int] = {}
+    for status in statuses:
+        counts[status.state] = counts.get(status.state, 0) + 1
+        if status.state == CassetteState.OK:
+            continue
+        scenario = f" ({_shown(status.scenario.path)})" if status.scenario is not None else ""
+        console.out(f"{_shown(status.cassette)}: {status.state}{scenario}")
+        for reason in status.reasons:
+            console.out(f"  {reason}")
+    console.out(", ".join(f"{counts[state]} {state}" for state in CassetteState if state in counts) or "no cassettes")
+    if any(state != CassetteState.OK for state in counts):
+        console.out("record what needs it with: harness record --stale")
+        return 1
+    return 0
 
 
 def _report_path(given: str) -> Path:

@@ -1,0 +1,213 @@
+"""`harness cassettes check`: which cassettes are missing, orphaned, stale or carry unused exchanges, and
+why, with no model and no network.
+
+Every scenario is replayed offline (a fraction of a millisecond a step), which is the exact test of
+whether its cassette still answers what the agent would send now. For a stale one the first request the
+agent would send is compared, part by part, with the first one recorded, to say what changed: the model
+settings, a tool's description or parameters, tools added or removed, the system prompt (the agent's own
+text or a block's value), the first user message. A cassette whose first request still matches went stale
+later in the conversation: a tool's behaviour, `max_steps` or the scenario's later turns.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from harness.cassettes.replay import ReplayCassette
+from harness.config import AgentSpec
+from harness.errors import CassetteError
+from harness.llm.chat import chat_request
+from harness.project import OUTSIDE
+from harness.scenarios.model import Scenario
+from harness.scenarios.runner import ScenarioRunner
+
+
+class CassetteState(StrEnum):
+    OK = "ok"
+    MISSING = "missing"  # a scenario with no cassette
+    STALE = "stale"  # the cassette no longer answers what the agent sends
+    UNUSED = "unused"  # it answers, but holds exchanges the scenario no longer makes
+    UNREADABLE = "unreadable"
+    ORPHAN = "orphan"  # a cassette no scenario or test uses
+
+    @property
+    def needs_recording(self) -> bool:
+        return self in (CassetteState.MISSING, CassetteState.STALE, CassetteState.UNUSED)
+
+
+@dataclass
+class CassetteStatus:
+    cassette: Path
+    state: CassetteState
+    scenario: Scenario | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+def check_cassettes(
+    runner: ScenarioRunner, scenarios: Iterable[Scenario], *, orphans: bool = True
+) -> list[CassetteStatus]:
+    """The status of every scenario's cassette, then (with `orphans`) of every cassette nothing uses."""
+    statuses = [_status(runner, scenario) for scenario in scenarios]
+    if orphans:
+        used = {_key(status.cassette) for status in statuses}
+        statuses += [
+            CassetteStatus(path, CassetteState.ORPHAN, reasons=["no scenario or test uses it"])
+            for path in _cassette_files(runner.project.cassettes_dir)
+            if _key(path) not in used
+            and not _python_test_cassette(runner.project.root, runner.project.cassettes_dir, path)
+        ]
+    return statuses
+
+
+def _status(runner: ScenarioRunner, scenario: Scenario) -> CassetteStatus:
+    path = runner.cassette_path(scenario)
+    if not path.exists():
+        return CassetteStatus(path, CassetteState.MISSING, scenario, ["not recorded yet"])
+    spec = runner.spec_for(scenario)
+    result = runner.run(scenario, spec)
+    if result.error is not None:
+        return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [result.error])
+    if result.unplayed:
+        return CassetteStatus(
+            path, CassetteState.UNUSED, scenario, [f"{len(result.unplayed)} recorded exchange(s) never asked for"]
+        )
+    if result.stale:
+        reasons = _first_request_changes(runner, scenario, spec, path)
+        if not reasons:
+            where = next((line for line in result.stale if "no recorded response for turn" in line), "")
+            match = re.search(r"turn \d+, step \d+", where)
+            reasons = [
+                f"the first request is unchanged; {match.group() if match else 'a later request'} differs "
+                "(a tool's behaviour, max_steps or a later turn changed)"
+            ]
+        return CassetteStatus(path, CassetteState.STALE, scenario, reasons)
+    return CassetteStatus(path, CassetteState.OK, scenario)
+
+
+def _first_request_changes(runner: ScenarioRunner, scenario: Scenario, spec: AgentSpec, path: Path) -> list[str]:
+    """What differs between the first request the agent sends now and the first one recorded."""
+    try:
+        recorded = ReplayCassette(path).recorded_bodies()
+    except CassetteError:
+        return []
+    first = next((body for body in recorded if isinstance(body, dict) and "messages" in body), None)
+    if first is None:
+        return []
+    memory = spec.new_memory(scenario.blocks)
+    messages = [
+        {"role": "system", "content": spec.system_message(memory)},
+        {"role": "user", "content": scenario.turns[0].user},
+    ]
+    now = chat_request(spec.model, messages, [tool.openai_schema() for tool in spec.tools])
+    return _compare(first, now)
+
+
+def _compare(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    reasons: list[str] = []
+    settings = sorted((set(recorded) | set(now)) - {"messages", "tools"})
+    changed = [
+        f"{key} {recorded.get(key)!r} -> {now.get(key)!r}" for key in settings if recorded.get(key) != now.get(key)
+    ]
+    if changed:
+        reasons.append("model settings changed: " + ", ".join(changed))
+    reasons += _tool_changes(recorded.get("tools") or [], now.get("tools") or [])
+    old_messages = recorded.get("messages") or []
+    new_messages = now.get("messages") or []
+    for index, role in ((0, "system prompt"), (1, "first user message")):
+        old = _content(old_messages, index)
+        new = _content(new_messages, index)
+        if old != new:
+            reasons.append(f"{role} changed: {_first_difference(old, new)}")
+    return reasons
+
+
+def _tool_changes(recorded: list[Any], now: list[Any]) -> list[str]:
+    def by_name(tools: list[Any]) -> dict[str, dict[str, Any]]:
+        named: dict[str, dict[str, Any]] = {}
+        for tool in tools:
+            function = tool.get("function", {}) if isinstance(tool, dict) else {}
+            if isinstance(function, dict) and "name" in function:
+                named[str(function["name"])] = function
+        return named
+
+    old, new = by_name(recorded), by_name(now)
+    reasons = []
+    if removed := [name for name in old if name not in new]:
+        reasons.append(f"tools removed: {', '.join(removed)}")
+    if added := [name for name in new if name not in old]:
+        reasons.append(f"tools added: {', '.join(added)}")
+    for name in (n for n in new if n in old):
+        parts = [part for part in ("description", "parameters") if old[name].get(part) != new[name].get(part)]
+        if parts:
+            reasons.append(f"tools changed: {name} {' and '.join(parts)}")
+    if not reasons and list(old) != list(new):
+        reasons.append("tools reordered")
+    return reasons
+
+
+def _content(messages: list[Any], index: int) -> str:
+    if index < len(messages) and isinstance(messages[index], dict):
+        return str(messages[index].get("content") or "")
+    return ""
+
+
+def _first_difference(old: str, new: str) -> str:
+    """The first line that differs, as `-old / +new` (shortened)."""
+    diff = [
+        line
+        for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+        if not line.startswith(("---", "+++", "@@"))
+    ]
+    removed = [line for line in diff if line.startswith("-")]
+    added = [line for line in diff if line.startswith("+")]
+    for old_line, new_line in zip(removed, added, strict=False):
+        # A block's `characters="9/5000"` header follows its value: show the value that changed.
+        if _COUNTS.sub("", old_line[1:]) != _COUNTS.sub("", new_line[1:]):
+            return f"{_short(old_line)} / {_short(new_line)}"
+    parts = removed[:1] + added[:1]
+    return " / ".join(_short(part) for part in parts) or "whitespace only"
+
+
+_COUNTS = re.compile(r'characters="\d+/\d+"')
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _cassette_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*.yaml") if p.is_file() and not p.name.startswith("."))
+
+
+def _key(path: Path) -> str:
+    return str(path.resolve())
+
+
+def _python_test_cassette(root: Path, cassettes: Path, path: Path) -> bool:
+    """`<cassettes>/<test file without .py>/<test name>.yaml` (the harness_agent fixture's layout) whose test
+    file still defines that test."""
+    try:
+        relative = path.relative_to(cassettes)
+    except ValueError:
+        return False
+    if len(relative.parts) < 2 or relative.parts[0] == OUTSIDE:
+        return False
+    test_file = root / relative.parent.with_suffix(".py")
+    if not test_file.is_file():
+        return False
+    try:
+        source = test_file.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return False
+    # The fixture names a cassette after the test's node name with other characters as `_`
+    # (`test_x[a-b]` -> `test_x_a-b_`): the test is one whose name the cassette's name starts with.
+    names = re.findall(r"^\s*(?:async\s+)?def\s+(test\w*)", source, re.M)
+    return any(path.stem == name or path.stem.startswith(name + "_") for name in names)

@@ -1,0 +1,141 @@
+"""`harness cassettes check` and `harness record --stale`: which cassettes a change invalidates, and why."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import main
+from tests.fakes import FORGETFUL, REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, Project, make_project
+from tests.helpers import ROOT
+
+
+def copy_of_the_repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("agents.yaml", "prompts", "examples", "scenarios", "cassettes"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name)
+        else:
+            shutil.copy(source, root / name)
+    return root
+
+
+def check(root: Path) -> subprocess.CompletedProcess[str]:
+    """In a fresh process: the copy's own tool modules are imported, not the ones this process holds."""
+    code = "import sys\nfrom harness.cli import main\nsys.exit(main(['cassettes', 'check']))\n"
+    return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+
+
+def test_the_shipped_cassettes_are_all_current(tmp_path: Path) -> None:
+    result = check(copy_of_the_repo(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "9 ok"
+
+
+def test_a_changed_tool_description_names_exactly_the_scenarios_using_that_tool(tmp_path: Path) -> None:
+    root = copy_of_the_repo(tmp_path)
+    tools = root / "examples" / "task_queue.py"
+    text = tools.read_text(encoding="utf-8")
+    tools.write_text(text.replace("Get the next task from the task queue", "Take the next task off the queue"))
+    agents = yaml.safe_load((root / "agents.yaml").read_text(encoding="utf-8"))["agents"]
+    with_pop = {
+        name for name, agent in agents.items() if "examples.task_queue:task_queue_pop" in (agent.get("tools") or [])
+    }
+    expected = sorted(
+        str(path.relative_to(root))
+        for path in (root / "scenarios").rglob("*.yaml")
+        if yaml.safe_load(path.read_text(encoding="utf-8"))["agent"] in with_pop
+    )
+    assert expected  # the example suite has scenarios whose agent pops tasks
+    result = check(root)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    stale = sorted(line.split("(")[1].rstrip("):") for line in lines if ": stale (" in line)
+    assert stale == expected
+    assert lines.count("  tools changed: task_queue_pop description") == len(expected)
+    assert lines[-2] == f"{9 - len(expected)} ok, {len(expected)} stale"
+    assert lines[-1] == "record what needs it with: harness record --stale"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    project = make_project(tmp_path / "project", {"remember": REMEMBER, "forgetful": FORGETFUL})
+    project.record("remember", REMEMBER_RESPONSES)
+    return project
+
+
+def test_missing_orphan_and_unused_cassettes(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    orphan = project.cassettes / "gone.yaml"
+    shutil.copy(project.cassettes / "remember.yaml", orphan)
+    tests_dir = project.root / "tests"
+    tests_dir.mkdir()
+    (tests_dir / "test_agent.py").write_text("def test_saves_name(harness_agent):\n    pass\n", encoding="utf-8")
+    used_by_a_test = project.cassettes / "tests" / "test_agent" / "test_saves_name.yaml"
+    used_by_a_test.parent.mkdir(parents=True)
+    shutil.copy(project.cassettes / "remember.yaml", used_by_a_test)
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    out = capsys.readouterr().out
+    assert "forgetful.yaml: missing (" in out and "  not recorded yet" in out
+    assert "gone.yaml: orphan" in out and "  no scenario or test uses it" in out
+    assert "test_saves_name.yaml" not in out
+    assert out.splitlines()[-2] == "1 ok, 1 missing, 1 orphan"
+
+
+def test_a_changed_agent_is_explained_part_by_part(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    agents = project.agents.read_text(encoding="utf-8")
+    project.agents.write_text(
+        agents.replace("temperature: 0", "temperature: 0.5").replace("Name: Bob", "Name: Robert"), encoding="utf-8"
+    )
+    assert main(["cassettes", "check", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 1
+    out = capsys.readouterr().out
+    assert "remember.yaml: stale" in out
+    assert "  system prompt changed: -Name: Bob / +Name: Robert" in out
+    assert "  model settings changed: temperature 0.0 -> 0.5" in out
+
+
+def test_record_stale_records_only_what_needs_it(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    before = (project.cassettes / "remember.yaml").read_bytes()
+    project.write_scenario("fresh", REMEMBER)
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(
+            [
+                "record",
+                "--agents",
+                str(project.agents),
+                "--base-url",
+                server.base_url,
+                "--stale",
+                str(project.scenario_path("remember")),
+                str(project.scenario_path("fresh")),
+            ]
+        )
+    assert code == 0
+    assert len(server.received) == 2  # fresh only
+    err = capsys.readouterr().err
+    assert "fresh.yaml: missing: not recorded yet" in err
+    assert "recording" in err and "remember.yaml ..." not in err
+    assert (project.cassettes / "remember.yaml").read_bytes() == before
+    with FakeOpenAI([]) as server:
+        assert (
+            main(
+                [
+                    "record",
+                    "--agents",
+                    str(project.agents),
+                    "--base-url",
+                    server.base_url,
+                    "--stale",
+                    str(project.scenario_path("remember")),
+                    str(project.scenario_path("fresh")),
+                ]
+            )
+            == 0
+        )
+    assert "every cassette is up to date: nothing to record" in capsys.readouterr().err
