@@ -143,8 +143,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--block", metavar="ID", help="show the block with this id (as Letta's client.get_block)")
     p.set_defaults(command=_memory)
 
-    p = commands.add_parser("run", help="replay scenarios from their cassettes, offline (the main job)")
+    p = commands.add_parser(
+        "run",
+        help="replay scenarios from their cassettes, offline (the main job)",
+        description="Replay scenarios from their cassettes, offline. A scenario recorded with --repeat K is "
+        "replayed once per repeat, and pass@1 and pass^k are reported over the repeats.",
+    )
     _scenario_options(p, agents_option, recording=False)
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="run against the live endpoint instead, recording every exchange again (as `harness record "
+        "--mode all`), so the run replays offline after",
+    )
+    _repeat_option(p)
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
     p.set_defaults(command=_run, mode=RecordMode.NONE)
 
@@ -166,6 +178,7 @@ def _parser() -> argparse.ArgumentParser:
         "used; all: re-record every exchange, replacing every cassette",
     )
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
+    _repeat_option(p)
     p.add_argument(
         "--stale",
         action="store_true",
@@ -219,6 +232,24 @@ def _scenario_options(
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing scenario")
 
 
+def _repeat_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--repeat",
+        metavar="K",
+        type=_positive,
+        default=None,
+        help="record each scenario K times, each repeat in its own cassette (<name>.repeat-N.yaml beside the "
+        "first), and report pass@1 and pass^k over them; `harness run` replays every repeat recorded",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _project(args: argparse.Namespace) -> Project:
     """The one `Project` of this command, from its flags (paths relative to the current folder)."""
     from harness.project import Project
@@ -227,7 +258,7 @@ def _project(args: argparse.Namespace) -> Project:
         agents=args.agents,
         cassettes=getattr(args, "cassettes", None),
         state_db=getattr(args, "db", None),
-        record_mode=getattr(args, "mode", RecordMode.NONE),
+        record_mode=RecordMode.ALL if getattr(args, "live", False) else getattr(args, "mode", RecordMode.NONE),
         base_url=getattr(args, "base_url", None),
         model_name=getattr(args, "model", None),
     )
@@ -236,12 +267,19 @@ def _project(args: argparse.Namespace) -> Project:
 def _run(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
+    from harness.errors import UserError
     from harness.factory import AgentFactory
+    from harness.reliability import has_repeats, reliability, reliability_table
     from harness.report import summary_table, write_report
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
     from harness.scenarios.results import ScenarioResult
 
+    if getattr(args, "repeat", None) is not None and args.mode == RecordMode.NONE and not args.live:
+        raise UserError(
+            "--repeat records repeats: give it with --live (or to `harness record`); `harness run` "
+            "replays every repeat already recorded"
+        )
     report = _report_path(args.report) if args.report else None
     project = _project(args)
     factory = AgentFactory(project)
@@ -268,11 +306,18 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     recording = not project.replaying
     if recording:
         runner.on_step = lambda step: console.err(_step_line(step))
+    if recording and args.repeat is not None:
+        runs = [(scenario, variant) for scenario in scenarios for variant in range(1, args.repeat + 1)]
+    elif recording:
+        runs = [(scenario, 1) for scenario in scenarios]
+    else:  # replay every repeat recorded
+        runs = [(s, v) for s in scenarios for v in project.variants(runner.cassette_path(s))]
     results: list[ScenarioResult] = []
-    for number, scenario in enumerate(scenarios, start=1):
+    for number, (scenario, variant) in enumerate(runs, start=1):
         if recording:
-            console.err(f"[{number}/{len(scenarios)}] recording {scenario.path} ...")
-        result = runner.run(scenario)
+            repeat = f" (repeat {variant})" if args.repeat is not None and args.repeat > 1 else ""
+            console.err(f"[{number}/{len(runs)}] recording {scenario.path}{repeat} ...")
+        result = runner.run(scenario, variant=variant)
         results.append(result)
         if result.change is not None:
             console.err(f"  {_shown(result.cassette)}: {result.change.describe()}")
@@ -281,6 +326,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         if args.exitfirst and not result.ok:
             break
     console.out(summary_table(results, project.root, colour=_colour(sys.stdout)))
+    if has_repeats(results):
+        shown = {result.scenario.path: project.relative(result.scenario.path) for result in results}
+        console.out("\n" + reliability_table(reliability(results), shown))
     if report is not None:
         write_report(results, report, project.root, console.secrets)
     return 0 if all(result.ok for result in results) else 1

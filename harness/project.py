@@ -21,6 +21,7 @@ DEFAULT_SCENARIOS = "scenarios"
 DEFAULT_CASSETTES = "cassettes"
 DEFAULT_STATE_DB = ".harness/state.db"
 OUTSIDE = "_outside"  # cassettes of scenarios from outside the project
+REPEAT = ".repeat-"  # in the name of a repeat's cassette: `remember.repeat-2.yaml`
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,20 @@ class Project:
         if base == self.root and relative.parts and relative.parts[0] == DEFAULT_SCENARIOS:
             relative = relative.relative_to(DEFAULT_SCENARIOS)
         return self.cassettes_dir / relative.with_suffix(".yaml")
+
+    @staticmethod
+    def variant_path(cassette: Path, variant: int) -> Path:
+        """Repeat `variant` (1-based) of a scenario's cassette: the cassette itself for the first, then
+        `<name>.repeat-<n>.yaml` beside it (`harness record --repeat K`)."""
+        return cassette if variant == 1 else cassette.with_name(f"{cassette.stem}{REPEAT}{variant}{cassette.suffix}")
+
+    @staticmethod
+    def variants(cassette: Path) -> list[int]:
+        """The repeats recorded for a cassette: [1] alone, or [1, 2, ..., k] as far as the files exist."""
+        found = [1]
+        while Project.variant_path(cassette, found[-1] + 1).is_file():
+            found.append(found[-1] + 1)
+        return found
 
     def relative(self, path: Path) -> str:
         """`path` as shown in reports: relative to the root when inside it."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from harness import jsontext
 from harness.files import write_atomically
+from harness.reliability import has_repeats, reliability, reliability_report
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.secrets import Secrets
 
@@ -34,10 +35,12 @@ COLOURS = {
 def summary_table(results: list[ScenarioResult], root: Path, colour: bool = False) -> str:
     """The table `harness run` prints; `colour` paints each result (for a terminal that wants it)."""
     rows = [("scenario", "agent", "turns", "steps", "result", "time")]
+    repeated = {result.scenario.path for result in results if result.variant > 1}
     for result in results:
         rows.append(
             (
-                _relative(result.scenario.path, root),
+                _relative(result.scenario.path, root)
+                + (f" #{result.variant}" if result.scenario.path in repeated else ""),
                 result.scenario.agent,
                 str(len(result.turns)),
                 str(result.steps),
@@ -77,6 +80,7 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "scenario": _relative(scenario.path, root),
         "agent": scenario.agent,
         "description": scenario.description,
+        "repeat": result.variant,
         "outcome": str(result.outcome),
         "xfail_reason": scenario.xfail,
         "failures": result.explain().splitlines() if result.outcome != Outcome.PASSED else [],
@@ -126,5 +130,8 @@ def write_report(results: list[ScenarioResult], path: Path, root: Path, secrets:
         "summary": {str(outcome): n for outcome, n in _counts(results).items()},
         "scenarios": [scenario_report(result, root) for result in results],
     }
+    if has_repeats(results):
+        shown = {result.scenario.path: _relative(result.scenario.path, root) for result in results}
+        report["reliability"] = reliability_report(reliability(results), shown)
     report = (Secrets.collect() if secrets is None else secrets).mask_data(report)
     write_atomically(path, jsontext.dumps(report, indent=2) + "\n")

@@ -23,7 +23,7 @@ from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError
 from harness.llm.chat import chat_request
-from harness.project import OUTSIDE
+from harness.project import OUTSIDE, Project
 from harness.scenarios.model import Scenario
 from harness.scenarios.runner import ScenarioRunner
 
@@ -55,7 +55,11 @@ def check_cassettes(
     """The status of every scenario's cassette, then (with `orphans`) of every cassette nothing uses."""
     statuses = [_status(runner, scenario) for scenario in scenarios]
     if orphans:
-        used = {_key(status.cassette) for status in statuses}
+        used = {
+            _key(Project.variant_path(status.cassette, variant))
+            for status in statuses
+            for variant in Project.variants(status.cassette)
+        }
         statuses += [
             CassetteStatus(path, CassetteState.ORPHAN, reasons=["no scenario or test uses it"])
             for path in _cassette_files(runner.project.cassettes_dir)

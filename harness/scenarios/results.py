@@ -47,12 +47,18 @@ class ScenarioResult:
     unplayed: list[int] = field(default_factory=list)
     recorded_with: dict[str, Any] = field(default_factory=dict)
     change: CassetteChange | None = None  # what recording did to the cassette
+    variant: int = 1  # which repeat of the scenario (its cassette is the repeat's)
     seconds: float = 0.0
     error: str | None = None  # why the scenario could not run on (located when a model answer ended it)
 
     @property
     def ok(self) -> bool:
         return self.outcome.ok
+
+    @property
+    def checks_passed(self) -> bool:
+        """Every check held (whatever `xfail` says): a success, for reliability figures."""
+        return self.outcome in (Outcome.PASSED, Outcome.XPASSED)
 
     @property
     def steps(self) -> int:

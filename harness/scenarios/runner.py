@@ -52,11 +52,12 @@ class ScenarioRunner:
         )
         return self.factory.spec(scenario.agent, scenario.max_steps)
 
-    def run(self, scenario: Scenario, spec: AgentSpec | None = None) -> ScenarioResult:
-        """`spec`, when given, is `spec_for(scenario)` already computed (and its checks passed)."""
+    def run(self, scenario: Scenario, spec: AgentSpec | None = None, variant: int = 1) -> ScenarioResult:
+        """`spec`, when given, is `spec_for(scenario)` already computed (and its checks passed); `variant`
+        is the repeat to play (its own cassette)."""
         spec = spec or self.spec_for(scenario)
         started = time.perf_counter()
-        result = ScenarioResult(scenario, self.cassette_path(scenario))
+        result = ScenarioResult(scenario, Project.variant_path(self.cassette_path(scenario), variant), variant=variant)
         try:
             with self.factory.cassette(result.cassette) as cassette:
                 self._play(scenario, spec, cassette, result)
@@ -65,7 +66,7 @@ class ScenarioRunner:
             result.recorded_with = cassette.recorded_with
             result.change = cassette.change
             if result.unplayed:
-                result.stale = self._unplayed(scenario, result.unplayed)
+                result.stale = self._unplayed(scenario, result.cassette, result.unplayed)
         except RunError as exc:  # this scenario cannot go on (a cassette, the endpoint); the others still can
             result.error = result.error or str(exc)
         result.seconds = time.perf_counter() - started
@@ -132,10 +133,10 @@ class ScenarioRunner:
         )
         result.failures += run_checks(scenario.checks, observed)
 
-    def _unplayed(self, scenario: Scenario, unplayed: list[int]) -> list[str]:
+    def _unplayed(self, scenario: Scenario, path: Path, unplayed: list[int]) -> list[str]:
         """Replay asked for less than was recorded: the conversation the cassette holds is not this one."""
         return [
-            f"{scenario.path}: the cassette {self.cassette_path(scenario)} holds {len(unplayed)} recorded "
+            f"{scenario.path}: the cassette {path} holds {len(unplayed)} recorded "
             f"interaction(s) this run never asked for (indexes {unplayed}): the agent, its prompt or tools, the "
             "model settings or the scenario changed",
             f"  re-record with: harness record {scenario.path}",
@@ -154,7 +155,7 @@ class ScenarioRunner:
         loc = ("turns", turn, "user")
         line = scenario.line(loc)
         where = f"{scenario.path}:{line}" if line else str(scenario.path)
-        path = self.cassette_path(scenario)
+        path = Path(miss.cassette)
         if not path.exists():
             return [
                 f"{where}: no cassette at {path}: this scenario has not been recorded yet",

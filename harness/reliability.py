@@ -1,0 +1,111 @@
+"""Reliability over repeats: pass@1 and pass^k per scenario and over the suite, as tau2-bench defines them.
+
+A scenario run n times with c successes has pass^k = C(c, k) / C(n, k): the chance that k runs drawn
+from the n all succeed (pass^1 is pass@1 = c / n). The suite's figure is the mean over its scenarios.
+Because every repeat is recorded as a variant of the scenario's cassette, `harness run` computes the
+same figures offline from the recordings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import comb
+from pathlib import Path
+from typing import Any
+
+from harness.scenarios.results import ScenarioResult
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """C(c, k) / C(n, k); 0 when k exceeds the runs there are."""
+    if not 0 < k <= n:
+        return 0.0
+    return comb(c, k) / comb(n, k)
+
+
+@dataclass
+class ScenarioReliability:
+    scenario: Path
+    runs: int
+    passes: int
+    failed_checks: dict[int, list[str]] = field(default_factory=dict)  # repeat -> the checks that failed
+
+    def pass_hat(self, k: int) -> float:
+        return pass_hat_k(self.runs, self.passes, k)
+
+
+def reliability(results: list[ScenarioResult]) -> list[ScenarioReliability]:
+    """One entry per scenario, over its repeats (in the order the scenarios first appear)."""
+    by_scenario: dict[Path, ScenarioReliability] = {}
+    for result in results:
+        entry = by_scenario.setdefault(result.scenario.path, ScenarioReliability(result.scenario.path, 0, 0))
+        entry.runs += 1
+        if result.checks_passed:
+            entry.passes += 1
+        else:
+            failed = [failure.key for failure in result.failures]
+            if result.stale:
+                failed.append("stale cassette")
+            if result.error is not None:
+                failed.append("error")
+            entry.failed_checks[result.variant] = failed
+    return list(by_scenario.values())
+
+
+def has_repeats(results: list[ScenarioResult]) -> bool:
+    return any(result.variant > 1 for result in results)
+
+
+def reliability_table(entries: list[ScenarioReliability], shown: dict[Path, str]) -> str:
+    """pass@1 and pass^j for j = 1..k (k: the most repeats of any scenario), per scenario and the mean."""
+    k = max((entry.runs for entry in entries), default=1)
+    header = ["scenario", "passes", "pass@1", *[f"pass^{j}" for j in range(1, k + 1)]]
+    rows = [header]
+    for entry in entries:
+        rows.append(
+            [
+                shown.get(entry.scenario, str(entry.scenario)),
+                f"{entry.passes}/{entry.runs}",
+                f"{entry.pass_hat(1):.2f}",
+                *[f"{entry.pass_hat(j):.2f}" for j in range(1, k + 1)],
+            ]
+        )
+    if entries:
+        rows.append(
+            [
+                "suite (mean)",
+                f"{sum(e.passes for e in entries)}/{sum(e.runs for e in entries)}",
+                f"{_mean(entries, 1):.2f}",
+                *[f"{_mean(entries, j):.2f}" for j in range(1, k + 1)],
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for entry in entries:
+        for variant, checks in sorted(entry.failed_checks.items()):
+            name = shown.get(entry.scenario, str(entry.scenario))
+            lines.append(f"{name} repeat {variant} failed: {', '.join(checks) or 'a check'}")
+    return "\n".join(lines)
+
+
+def reliability_report(entries: list[ScenarioReliability], shown: dict[Path, str]) -> dict[str, Any]:
+    k = max((entry.runs for entry in entries), default=1)
+    return {
+        "scenarios": [
+            {
+                "scenario": shown.get(entry.scenario, str(entry.scenario)),
+                "runs": entry.runs,
+                "passes": entry.passes,
+                "pass_at_1": entry.pass_hat(1),
+                "pass_hat": {str(j): entry.pass_hat(j) for j in range(1, entry.runs + 1)},
+                "failed_checks": {str(v): checks for v, checks in sorted(entry.failed_checks.items())},
+            }
+            for entry in entries
+        ],
+        "suite": {"pass_at_1": _mean(entries, 1), "pass_hat": {str(j): _mean(entries, j) for j in range(1, k + 1)}},
+    }
+
+
+def _mean(entries: list[ScenarioReliability], k: int) -> float:
+    return sum(entry.pass_hat(k) for entry in entries) / len(entries) if entries else 0.0

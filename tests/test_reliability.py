@@ -1,0 +1,108 @@
+"""Repeats and pass^k: recorded as variants of a scenario's cassette, replayed offline to the same figures."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from math import comb
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.cli import main
+from harness.reliability import pass_hat_k
+from tests.fakes import REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, make_project, reply
+
+
+@given(st.integers(1, 30).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n))))
+def test_pass_hat_k_as_tau2_defines_it(runs: tuple[int, int]) -> None:
+    n, c = runs
+    figures = [pass_hat_k(n, c, k) for k in range(1, n + 1)]
+    assert figures[0] == pytest.approx(c / n)  # pass^1 is pass@1
+    assert all(a >= b for a, b in itertools.pairwise(figures))  # never rises with k
+    assert (figures[-1] == 1.0) is (c == n)  # all n must pass for pass^n
+    for k, figure in enumerate(figures, start=1):
+        assert figure == pytest.approx(comb(c, k) / comb(n, k))
+        assert (figure == 0.0) is (c < k)
+
+
+def test_pass_hat_k_outside_the_runs_is_zero() -> None:
+    assert pass_hat_k(3, 3, 4) == 0.0 and pass_hat_k(3, 3, 0) == 0.0
+
+
+def reliability_part(out: str) -> str:
+    """The reliability table and what follows it."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["scenario", "passes"])
+    return "\n".join(lines[start:])
+
+
+def test_repeats_are_recorded_as_variants_and_replay_to_the_same_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    agents = str(project.agents)
+    # Repeats 1 and 2 store the name; repeat 3 only chats.
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES, reply("Hello!")]) as server:
+        code = main(
+            [
+                "record",
+                "--agents",
+                agents,
+                "--base-url",
+                server.base_url,
+                "--repeat",
+                "3",
+                "--report",
+                str(tmp_path / "live.json"),
+            ]
+        )
+    assert code == 1  # one repeat failed
+    live = capsys.readouterr()
+    assert "[3/3] recording" in live.err and "(repeat 3)" in live.err
+    cassette = project.cassettes / "remember.yaml"
+    assert [p.name for p in sorted(cassette.parent.iterdir())] == [
+        "remember.repeat-2.yaml",
+        "remember.repeat-3.yaml",
+        "remember.yaml",
+    ]
+    table = reliability_part(live.out)
+    lines = table.splitlines()
+    assert lines[0].split() == ["scenario", "passes", "pass@1", "pass^1", "pass^2", "pass^3"]
+    assert lines[2].split() == ["scenarios/remember.yaml", "2/3", "0.67", "0.67", "0.33", "0.00"]
+    assert lines[3].split()[:3] == ["suite", "(mean)", "2/3"]
+    assert "scenarios/remember.yaml repeat 3 failed: turns[0].expect.tool_calls[0]" in table
+
+    assert main(["run", "--agents", agents, "--report", str(tmp_path / "replay.json")]) == 1  # offline
+    replayed = capsys.readouterr().out
+    assert reliability_part(replayed) == table
+    assert "scenarios/remember.yaml #2" in replayed and "scenarios/remember.yaml #3" in replayed
+    live_report = json.loads((tmp_path / "live.json").read_text(encoding="utf-8"))
+    replay_report = json.loads((tmp_path / "replay.json").read_text(encoding="utf-8"))
+    assert live_report["reliability"] == replay_report["reliability"]
+    assert replay_report["reliability"]["scenarios"][0]["pass_hat"] == {"1": 2 / 3, "2": 1 / 3, "3": 0.0}
+    assert [s["repeat"] for s in replay_report["scenarios"]] == [1, 2, 3]
+    assert main(["cassettes", "check", "--agents", agents]) == 0  # repeats are not orphans
+    assert capsys.readouterr().out.splitlines()[-1] == "1 ok"
+
+
+def test_repeat_without_live_is_a_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    assert main(["run", "--agents", str(project.agents), "--repeat", "2"]) == 2
+    assert "--repeat records repeats: give it with --live" in capsys.readouterr().err
+
+
+def test_run_live_records_every_repeat_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES]) as server:
+        code = main(["run", "--live", "--agents", str(project.agents), "--base-url", server.base_url, "--repeat", "2"])
+    assert code == 0
+    assert len(server.received) == 4
+    assert (project.cassettes / "remember.repeat-2.yaml").is_file()
+    assert [
+        line.split()[:2]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("scenarios/remember.yaml  ")
+    ] == [["scenarios/remember.yaml", "2/2"]]
