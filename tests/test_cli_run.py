@@ -87,7 +87,7 @@ def test_a_scenario_mistake_exits_2_with_a_located_message(
     assert out == ""  # nothing ran
     assert (
         err == f"error: {bad}:4:23: turns[0].expect.blocks.human: give at least one check: equals, contains, "
-        "not_contains, matches, max_length, json, json_length, unchanged\n"
+        "not_contains, matches, max_length, json, json_length, unchanged, judge\n"
     )
 
 

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, Protocol, TypeVar
 
 import pydantic
 
@@ -83,6 +83,19 @@ class Observed:
     tool_calls: list[ToolCallRecord]
     reply: str | None
     stop_reason: StopReason
+    judge: Judge | None = None  # asks a model for a verdict (the `judge` check); None: no model at hand
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: float  # 0 to 1
+    reason: str
+
+
+class Judge(Protocol):
+    """A model asked whether `text` (a block's value or the reply, named by `what`) meets `rubric`."""
+
+    def __call__(self, rubric: str, text: str, what: str, model: str | None) -> Verdict: ...
 
 
 class RefersTo(Enum):
@@ -139,6 +152,7 @@ class Text:
     value: str
     label: str | None  # the block's label; None for the reply
     initial: str | None = None
+    judge: Judge | None = None
     _json: tuple[bool, Any, str] | None = None
     json_failure_reported: bool = False
 
@@ -361,6 +375,35 @@ def _value_model(name: str, target: Target) -> type[_ValueChecksBase]:
         name, __base__=_ValueChecksBase, __doc__=f"Checks on {target.value} text", **_wire_fields(registry)
     )
     return model
+
+
+class JudgeWire(StrictModel):
+    """An LLM judge: a model reads the text and the rubric and scores it from 0 to 1."""
+
+    rubric: str = pydantic.Field(
+        description="What the text must say or do, e.g. 'still says the user is allergic to nuts'"
+    )
+    model: str | None = pydantic.Field(None, description="The judge model (default: the agent's model)")
+    threshold: Annotated[float, pydantic.Field(ge=0, le=1)] = pydantic.Field(
+        0.5, description="The lowest score that passes (default 0.5)"
+    )
+
+
+@value_check
+class JudgeCheck(ValueCheck):
+    key = "judge"
+    wire = JudgeWire
+    description = "An LLM judge scores the text against a rubric; its exchange is recorded in the cassette"
+
+    def check_text(self, text: Text) -> list[Failure]:
+        if text.judge is None:
+            return [self.failure(text, "no judge model is available to this run")]
+        judge: JudgeWire = self.value
+        verdict = text.judge(judge.rubric, text.value, text.what, judge.model)
+        if verdict.score >= judge.threshold:
+            return []
+        message = f"the judge scored {text.what} {verdict.score:g}, below {judge.threshold:g}: {verdict.reason}"
+        return [self.failure(text, message, judge.rubric, text.value)]
 
 
 class ArgsMatch(StrEnum):
@@ -633,7 +676,7 @@ class Blocks(ExpectCheck):
     def check(self, observed: Observed) -> list[Failure]:
         failures: list[Failure] = []
         for label, checks in self.checks.items():
-            text = Text(observed.blocks.get(label, ""), label, observed.initial_blocks.get(label))
+            text = Text(observed.blocks.get(label, ""), label, observed.initial_blocks.get(label), observed.judge)
             for check in checks:
                 failures += check.check_text(text)
         return failures
@@ -651,7 +694,7 @@ class Reply(ExpectCheck):
     def check(self, observed: Observed) -> list[Failure]:
         if observed.reply is None:
             return [Failure(self.loc, "the agent sent no reply")]
-        text = Text(observed.reply, None)
+        text = Text(observed.reply, None, judge=observed.judge)
         return [failure for check in self.checks for failure in check.check_text(text)]
 
 

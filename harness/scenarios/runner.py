@@ -14,7 +14,8 @@ from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.project import Project
 from harness.records import StepRecord, ToolCallRecord, TurnResult
-from harness.scenarios.checks import Observed, run_checks
+from harness.scenarios.checks import ExpectCheck, Observed, run_checks
+from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, check_against_agent
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.yamlsource import dotted
@@ -92,6 +93,7 @@ class ScenarioRunner:
         )
         result.initial_blocks = agent.memory.values()
         all_calls: list[ToolCallRecord] = []
+        judge = LLMJudge(spec, lambda judged: self.factory.chat_model(judged, cassette))
         last: TurnResult | None = None
         for turn in scenario.turns:
             index = turn.index
@@ -123,15 +125,50 @@ class ScenarioRunner:
                 TurnRecord(index, turn.user, outcome, agent.messages[first_message:], agent.memory.values())
             )
             observed = Observed(
-                agent.memory.values(), result.initial_blocks, outcome.tool_calls, outcome.reply, outcome.stop_reason
+                agent.memory.values(),
+                result.initial_blocks,
+                outcome.tool_calls,
+                outcome.reply,
+                outcome.stop_reason,
+                judge,
             )
-            result.failures += run_checks(turn.checks, observed)
+            if not self._check(scenario, turn.checks, observed, result, f"turn {index + 1}"):
+                return
         assert last is not None
         replies = [t.result.reply for t in result.turns if t.result and t.result.reply is not None]
         observed = Observed(
-            agent.memory.values(), result.initial_blocks, all_calls, replies[-1] if replies else None, last.stop_reason
+            agent.memory.values(),
+            result.initial_blocks,
+            all_calls,
+            replies[-1] if replies else None,
+            last.stop_reason,
+            judge,
         )
-        result.failures += run_checks(scenario.checks, observed)
+        self._check(scenario, scenario.checks, observed, result, "the final expect")
+
+    def _check(
+        self,
+        scenario: Scenario,
+        checks: tuple[ExpectCheck, ...],
+        observed: Observed,
+        result: ScenarioResult,
+        where: str,
+    ) -> bool:
+        """Run `checks`; False when a judge's exchange is not in the cassette (the scenario is stale)."""
+        try:
+            result.failures += run_checks(checks, observed)
+        except CassetteMiss as miss:
+            result.stale = [
+                f"{scenario.path}: the cassette {miss.cassette} has no recorded answer for a judge check of "
+                f"{where} (its rubric, model or the judged text changed)",
+                *miss.diff_lines(),
+                f"  re-record with: harness record {scenario.path}",
+            ]
+            return False
+        except ModelAnswerError as exc:
+            result.error = f"{scenario.path}: the judge of {where}: {exc}"
+            return False
+        return True
 
     def _unplayed(self, scenario: Scenario, path: Path, unplayed: list[int]) -> list[str]:
         """Replay asked for less than was recorded: the conversation the cassette holds is not this one."""

@@ -1,0 +1,88 @@
+"""The `judge:` check: an LLM judge's exchange recorded in the scenario's cassette and replayed offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.scenarios.judge import INSTRUCTIONS, parse_verdict
+from tests.fakes import REMEMBER_RESPONSES, FakeOpenAI, Project, completion, make_project
+
+JUDGED = """
+agent: chat
+turns:
+  - user: "Hi! My name is Azin."
+    expect:
+      reply: {judge: {rubric: "greets the user by the name Azin", threshold: 0.7}}
+expect:
+  blocks:
+    human: {judge: {rubric: "records that the user is called Azin", model: judge-model}}
+"""
+
+
+def verdict(score: float, reason: str) -> dict[str, object]:
+    return completion(content=json.dumps({"score": score, "reason": reason}))
+
+
+@pytest.mark.parametrize(
+    ("content", "score", "reason"),
+    [
+        ('{"score": 0.9, "reason": "greets Azin"}', 0.9, "greets Azin"),
+        ('Sure!\n```json\n{"score": 1, "reason": "ok"}\n```', 1.0, "ok"),
+        ('{"score": 7, "reason": "too keen"}', 1.0, "too keen"),
+        ('{"score": true, "reason": "a boolean is not a score"}', 0.0, None),
+        ("It is fine.", 0.0, None),
+        ('{"score": 0.4}', 0.4, "(no reason given)"),
+    ],
+)
+def test_a_verdict_is_read_from_what_a_model_writes(content: str, score: float, reason: str | None) -> None:
+    parsed = parse_verdict(content)
+    assert parsed.score == score
+    if reason is None:
+        assert parsed.reason.startswith("the judge's answer is not a verdict: ")
+    else:
+        assert parsed.reason == reason
+
+
+def record(project: Project, answers: list[dict[str, object]]) -> FakeOpenAI:
+    with FakeOpenAI(answers) as server:
+        project.runner("all", base_url=server.base_url).run(project.scenario("judged"))
+    return server
+
+
+def test_judges_are_recorded_in_the_cassette_and_replay_offline(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"judged": JUDGED})
+    server = record(project, [*REMEMBER_RESPONSES, verdict(0.9, "greets Azin"), verdict(0.2, "Azin is missing")])
+    judge_requests = [r.body for r in server.received if "tools" not in r.body]
+    assert [r["model"] for r in judge_requests] == ["fake-model-7b", "judge-model"]  # the judge model is pinned
+    assert judge_requests[0]["messages"][0]["content"] == INSTRUCTIONS
+    assert judge_requests[0]["temperature"] == 0.0
+    assert "Rubric: greets the user by the name Azin" in judge_requests[0]["messages"][1]["content"]
+    assert "Text (block 'human'):\nName: Bob\nAzin" in judge_requests[1]["messages"][1]["content"]
+
+    replayed = project.replay("judged")  # offline: the verdicts come from the cassette
+    assert replayed.stale == [] and replayed.unplayed == []
+    (failure,) = replayed.failures
+    assert failure.key == "expect.blocks.human.judge"
+    assert failure.message == "the judge scored block 'human' 0.2, below 0.5: Azin is missing"
+
+
+def test_a_changed_rubric_is_a_miss_like_any_other(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"judged": JUDGED})
+    record(project, [*REMEMBER_RESPONSES, verdict(0.9, "greets Azin"), verdict(1, "recorded")])
+    assert project.replay("judged").outcome == "passed"
+    project.write_scenario("judged", JUDGED.replace("greets the user", "welcomes the user"))
+    result = project.replay("judged")
+    assert result.outcome == "failed"
+    assert "has no recorded answer for a judge check of turn 1" in result.stale[0]
+    assert any("welcomes the user" in line for line in result.stale)
+
+
+def test_a_score_below_the_threshold_fails_with_the_judges_reason(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"judged": JUDGED})
+    record(project, [*REMEMBER_RESPONSES, verdict(0.6, "says hi, no name"), verdict(1, "recorded")])
+    (failure,) = project.replay("judged").failures
+    assert failure.key == "turns[0].expect.reply.judge"
+    assert failure.message == "the judge scored the reply 0.6, below 0.7: says hi, no name"
