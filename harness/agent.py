@@ -36,8 +36,9 @@ class Journal(Protocol):
     def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None: ...
 
     def save_step(
-        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], edited_blocks: list[Block]
-    ) -> None: ...
+        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], blocks: list[Block] | None
+    ) -> None:
+        """`blocks` is every block memory holds when memory changed since the last save, else None."""
 
 
 class Agent:
@@ -66,6 +67,7 @@ class Agent:
         self._unsaved_user_message = False
         self.call_ids = call_ids
         self._used_ids: set[str] | None = None  # every tool-call id in history, built when first needed
+        self._saved_revision = self.memory.revision
 
     @staticmethod
     def new_id() -> str:
@@ -159,9 +161,12 @@ class Agent:
             response.refusal,
         )
         if self.journal is not None:
-            edited = step.edited_labels
-            blocks = [block for block in self.memory if block.label in edited]
+            # Whatever changed memory (a tool, or code between turns), it all went through Memory, whose
+            # revision says whether there is anything to persist.
+            revision = self.memory.revision
+            blocks = self.memory.get_blocks() if revision != self._saved_revision else None
             self.journal.save_step(self.state.id, step, self.messages[first_message:], blocks)
+            self._saved_revision = revision
         if self.on_step is not None:
             self.on_step(step)
         return step, go_on, replies
