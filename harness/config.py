@@ -17,14 +17,13 @@ import pydantic
 from harness.errors import ConfigError, Problem, ToolDefinitionError
 from harness.files import OutsideProject, confined
 from harness.llm.settings import KeyHeader, ModelSettings, ToolChoice
-from harness.memory import DEFAULT_LIMIT, Block, Memory
+from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN, Block, Memory, check_schema, schema_problem
 from harness.tools.registry import resolve_tool
 from harness.tools.schema import Tool
 from harness.wire import Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
 DEFAULT_MAX_STEPS = 10
-LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
 
@@ -95,6 +94,12 @@ class BlockWire(StrictModel):
     description: str | None = pydantic.Field(None, description="What the block is for (shown to the model)")
     read_only: bool = pydantic.Field(False, description="The agent's tools may not edit it")
     metadata: dict[str, Any] = pydantic.Field(default_factory=dict, description="Free-form data kept with it")
+    json_schema: dict[str, Any] | None = pydantic.Field(
+        None,
+        alias="schema",
+        description="A JSON Schema the block's value must match once parsed as JSON (a typed block): a write "
+        "that breaks it is refused, and the model is told why",
+    )
 
     @pydantic.model_validator(mode="after")
     def _fits(self) -> BlockWire:
@@ -103,6 +108,13 @@ class BlockWire(StrictModel):
                 f"value of block '{self.label}' has {len(self.value)} characters, over its limit of "
                 f"{self.limit}: raise `limit` or shorten `value`"
             )
+        if self.json_schema is not None:
+            problem = check_schema(self.json_schema)
+            if problem is not None:
+                raise ValueError(f"`schema` of block '{self.label}' is not a valid JSON Schema: {problem}")
+            problem = schema_problem(self.json_schema, self.value)
+            if problem is not None:
+                raise ValueError(f"value of block '{self.label}' does not match its `schema`: {problem}")
         return self
 
 
@@ -152,6 +164,7 @@ class BlockSpec:
     description: str | None = None
     read_only: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    schema: dict[str, Any] | None = None
 
     def new_block(self, value: str | None = None) -> Block:
         return Block(
@@ -161,6 +174,7 @@ class BlockSpec:
             description=self.description,
             read_only=self.read_only,
             metadata=dict(self.metadata),
+            schema=self.schema,
         )
 
 
@@ -284,6 +298,18 @@ def _tool_problems(file: Path, doc: YamlDocument, known: list[Problem]) -> list[
     return found
 
 
+def _block_spec(wire: BlockWire) -> BlockSpec:
+    return BlockSpec(
+        label=wire.label,
+        value=wire.value,
+        limit=wire.limit,
+        description=wire.description,
+        read_only=wire.read_only,
+        metadata=wire.metadata,
+        schema=wire.json_schema,
+    )
+
+
 def _model_settings(values: dict[str, Any]) -> ModelSettings:
     if "tool_choice" in values:
         values = {**values, "tool_choice": ToolChoice(values["tool_choice"])}
@@ -345,7 +371,7 @@ class _Compiler:
             name=name,
             system=merged.system_text,
             model=_model_settings(merged.model),
-            blocks=tuple(BlockSpec(**wire.model_dump()) for _, wire in merged.blocks.values()),
+            blocks=tuple(_block_spec(wire) for _, wire in merged.blocks.values()),
             tools=tools,
             max_steps=merged.max_steps,
             description=self.wire.agents[name].description,
