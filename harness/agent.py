@@ -131,6 +131,13 @@ class Agent:
             return self._tool_names
         return solver.allowed_tool_names(self._tool_names, self._last_function_response())
 
+    def _violation(self, solver: ToolRulesSolver | None, name: str) -> str | None:
+        """Letta's refusal of a call the rules do not allow now (unknown tools fail as they always do)."""
+        if solver is None or name not in self._tool_names:
+            return None
+        allowed = self._allowed(solver)
+        return None if name in allowed else solver.violation_message(name, allowed)
+
     def _last_function_response(self) -> str | None:
         return next((str(m["content"]) for m in reversed(self.messages) if m["role"] == "tool"), None)
 
@@ -152,15 +159,10 @@ class Agent:
         replies: list[str] = []
         for call_id, call in zip(call_ids, response.tool_calls, strict=True):
             edits_before = len(self.memory.edits)
-            allowed = self._allowed(solver) if solver is not None else None
-            if (
-                solver is not None
-                and allowed is not None
-                and call.name in self._tool_names
-                and call.name not in allowed
-            ):
+            violation = self._violation(solver, call.name)
+            if violation is not None:
                 arguments: dict[str, Any] = {}
-                result, heartbeat = ToolResult(False, solver.violation_message(call.name, allowed)), False
+                result, heartbeat = ToolResult(False, violation), False
                 go_on = True  # Letta: "Continuing: tool rule violation."
             else:
                 result, heartbeat, arguments = self._run_tool(call.name, call.arguments)
