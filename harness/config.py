@@ -132,8 +132,8 @@ _RULE_REQUIRED = {"children", "max_count_limit", "child_output_mapping"}
 class ToolRuleWire(StrictModel):
     """One of Letta's tool rules (letta/schemas/tool_rule.py), keyed by its `type`."""
 
-    type: ToolRuleType
-    tool_name: str
+    type: ToolRuleType = pydantic.Field(description="Letta's rule type (ToolRuleType)")
+    tool_name: str = pydantic.Field(description="The tool the rule is about")
     children: Annotated[list[str], pydantic.Field(min_length=1)] | None = pydantic.Field(
         None,
         description="constrain_child_tools: the tools allowed after tool_name; parent_last_tool: the tools "
