@@ -16,6 +16,7 @@ from harness.config import AgentSpec
 from harness.factory import AgentFactory
 from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, Block, BlockEdit, EditKind, Memory, MemoryEditError
 from harness.project import Project
+from harness.records import StepRecord
 from harness.store import Store
 from harness.tools.context import AgentState
 from harness.tools.schema import tool_from_function
@@ -225,3 +226,40 @@ def test_no_sequence_of_assignments_exceeds_a_limit(writes: list[tuple[str, str]
         assert replayed[edit.label] == edit.old
         replayed[edit.label] = edit.new
     assert replayed == expected
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["create", "delete", "rename", "value", "describe"]),
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.sampled_from(["a", "b", "c", "d"]),
+            st.text(alphabet="xy\n", max_size=6),
+        ),
+        max_size=10,
+    )
+)
+def test_the_store_holds_what_memory_holds_after_any_changes(ops: list[tuple[str, str, str, str]]) -> None:
+    """Whatever mix of creates, deletes, renames and edits memory accepted, one saved step persists exactly
+    that: labels in order, ids, values, limits, descriptions and schemas."""
+    memory = Memory([Block("a", "1", limit=8), Block("b", "[]", schema={"type": "array"}, description="list")])
+    store = Store(":memory:")
+    store.create_agent("agent-p", "p", memory.get_blocks())
+    for op, label, other, text in ops:
+        try:
+            if op == "create":
+                memory.add_block(Block(label, text, limit=8))
+            elif op == "delete":
+                memory.delete_block(label)
+            elif op == "rename":
+                memory.rename_block(label, other)
+            elif op == "value":
+                memory.update_block_value(label, text)
+            else:
+                memory.update_block_description(label, text or None)
+        except MemoryEditError:
+            pass
+    store.save_step("agent-p", StepRecord(0, 0, None, (), "m"), [], memory.get_blocks())
+    assert store.get_core_memory("agent-p").get_blocks() == memory.get_blocks()
+    assert all(len(block.value) <= block.limit for block in memory)
+    store.close()
