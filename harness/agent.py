@@ -10,6 +10,12 @@ memory compiled afresh) and the history to the model, then runs its tool calls i
 - plain text with no tool call ends the turn; the text counts as the reply (stop reason `no_tool_call`),
   since it is what the user would see from a chat model;
 - `max_steps` ends a turn that would go on.
+
+Tool rules (Letta's, see harness/tools/rules.py), when an agent has any: each step offers only the tools
+the rules allow next; a call to another tool is refused with Letta's `[ToolConstraintError]` result and the
+loop goes on; an `exit_loop` tool ends the turn, a `constrain_child_tools`/`conditional`/`max_count_per_step`
+or `continue_loop` tool keeps it going, and a turn that would end with a `required_before_exit` tool not yet
+called goes on.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from harness.llm.chat import CallIds, ChatModel, ChatResponse
 from harness.memory import Block, Memory
 from harness.records import StepRecord, StopReason, ToolCallRecord, TurnResult
 from harness.tools.context import AgentState
+from harness.tools.rules import ToolRulesSolver
 from harness.tools.schema import HEARTBEAT_PARAMETER, ToolResult
 
 __all__ = ["Agent", "AgentState", "Journal", "StepRecord", "StopReason", "ToolCallRecord", "TurnResult"]
@@ -36,8 +43,9 @@ class Journal(Protocol):
     def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None: ...
 
     def save_step(
-        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], edited_blocks: list[Block]
-    ) -> None: ...
+        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], blocks: list[Block] | None
+    ) -> None:
+        """`blocks` is every block memory holds when memory changed since the last save, else None."""
 
 
 class Agent:
@@ -66,6 +74,8 @@ class Agent:
         self._unsaved_user_message = False
         self.call_ids = call_ids
         self._used_ids: set[str] | None = None  # every tool-call id in history, built when first needed
+        self._tool_names = [tool.name for tool in spec.tools]
+        self._saved_revision = self.memory.revision
 
     @staticmethod
     def new_id() -> str:
@@ -91,9 +101,10 @@ class Agent:
         self._unsaved_user_message = True
         steps: list[StepRecord] = []
         replies: list[str] = []
+        solver = ToolRulesSolver(self.spec.tool_rules) if self.spec.tool_rules else None
         while True:
             try:
-                step, go_on, step_replies = self._step(turn, len(steps))
+                step, go_on, step_replies = self._step(turn, len(steps), solver)
             except BaseException:
                 if not steps and self._unsaved_user_message:
                     self.messages.pop()
@@ -115,8 +126,27 @@ class Agent:
                 reason = StopReason.NO_HEARTBEAT
             return TurnResult(text, tuple(steps), reason, tuple(replies))
 
-    def _step(self, turn: int, index: int) -> tuple[StepRecord, bool, list[str]]:
-        response = self.model.complete(self.request_messages(), self._tool_schemas)
+    def _allowed(self, solver: ToolRulesSolver | None) -> list[str]:
+        if solver is None:
+            return self._tool_names
+        return solver.allowed_tool_names(self._tool_names, self._last_function_response())
+
+    def _violation(self, solver: ToolRulesSolver | None, name: str) -> str | None:
+        """Letta's refusal of a call the rules do not allow now (unknown tools fail as they always do)."""
+        if solver is None or name not in self._tool_names:
+            return None
+        allowed = self._allowed(solver)
+        return None if name in allowed else solver.violation_message(name, allowed)
+
+    def _last_function_response(self) -> str | None:
+        return next((str(m["content"]) for m in reversed(self.messages) if m["role"] == "tool"), None)
+
+    def _step(self, turn: int, index: int, solver: ToolRulesSolver | None) -> tuple[StepRecord, bool, list[str]]:
+        offered = self._allowed(solver)
+        schemas = self._tool_schemas
+        if len(offered) != len(schemas):
+            schemas = [schema for schema, name in zip(schemas, self._tool_names, strict=True) if name in offered]
+        response = self.model.complete(self.request_messages(), schemas)
         if self._unsaved_user_message:
             self._unsaved_user_message = False
             if self.journal is not None:
@@ -129,11 +159,23 @@ class Agent:
         replies: list[str] = []
         for call_id, call in zip(call_ids, response.tool_calls, strict=True):
             edits_before = len(self.memory.edits)
-            result, heartbeat, arguments = self._run_tool(call.name, call.arguments)
-            tool = self.spec.tool(call.name)
-            terminal = tool is not None and tool.terminal
-            if not result.ok or (heartbeat and not terminal):
-                go_on = True
+            violation = self._violation(solver, call.name)
+            if violation is not None:
+                arguments: dict[str, Any] = {}
+                result, heartbeat = ToolResult(False, violation), False
+                go_on = True  # Letta: "Continuing: tool rule violation."
+            else:
+                result, heartbeat, arguments = self._run_tool(call.name, call.arguments)
+                tool = self.spec.tool(call.name)
+                terminal = tool is not None and tool.terminal
+                call_goes_on = not result.ok or (heartbeat and not terminal)
+                if solver is not None and tool is not None:
+                    solver.register_tool_call(call.name)
+                    if solver.is_terminal_tool(call.name):
+                        call_goes_on = False
+                    elif solver.has_children_tools(call.name) or solver.is_continue_tool(call.name):
+                        call_goes_on = True
+                go_on = go_on or call_goes_on
             if result.ok and call.name == "send_message":
                 replies.append(str(arguments.get("message", "")))
             records.append(
@@ -148,6 +190,13 @@ class Agent:
                 )
             )
             self.messages.append({"role": "tool", "tool_call_id": call_id, "content": result.to_content()})
+        if (
+            solver is not None
+            and not go_on
+            and response.tool_calls
+            and solver.uncalled_required_tools(self._tool_names)
+        ):
+            go_on = True  # Letta: "Continuing, user expects these tools: [...] to be called still."
         step = StepRecord(
             turn,
             index,
@@ -159,9 +208,12 @@ class Agent:
             response.refusal,
         )
         if self.journal is not None:
-            edited = step.edited_labels
-            blocks = [block for block in self.memory if block.label in edited]
+            # Whatever changed memory (a tool, or code between turns), it all went through Memory, whose
+            # revision says whether there is anything to persist.
+            revision = self.memory.revision
+            blocks = self.memory.get_blocks() if revision != self._saved_revision else None
             self.journal.save_step(self.state.id, step, self.messages[first_message:], blocks)
+            self._saved_revision = revision
         if self.on_step is not None:
             self.on_step(step)
         return step, go_on, replies

@@ -6,9 +6,10 @@ Shared settings come from `defaults:` and from `extends: <agent>`; a child's `mo
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,14 +18,14 @@ import pydantic
 from harness.errors import ConfigError, Problem, ToolDefinitionError
 from harness.files import OutsideProject, confined
 from harness.llm.settings import KeyHeader, ModelSettings, ToolChoice
-from harness.memory import DEFAULT_LIMIT, Block, Memory
+from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN, Block, Memory, check_schema, schema_problem
 from harness.tools.registry import resolve_tool
+from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinishable
 from harness.tools.schema import Tool
 from harness.wire import Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
 DEFAULT_MAX_STEPS = 10
-LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
 
@@ -95,6 +96,12 @@ class BlockWire(StrictModel):
     description: str | None = pydantic.Field(None, description="What the block is for (shown to the model)")
     read_only: bool = pydantic.Field(False, description="The agent's tools may not edit it")
     metadata: dict[str, Any] = pydantic.Field(default_factory=dict, description="Free-form data kept with it")
+    json_schema: dict[str, Any] | None = pydantic.Field(
+        None,
+        alias="schema",
+        description="A JSON Schema the block's value must match once parsed as JSON (a typed block): a write "
+        "that breaks it is refused, and the model is told why",
+    )
 
     @pydantic.model_validator(mode="after")
     def _fits(self) -> BlockWire:
@@ -103,7 +110,67 @@ class BlockWire(StrictModel):
                 f"value of block '{self.label}' has {len(self.value)} characters, over its limit of "
                 f"{self.limit}: raise `limit` or shorten `value`"
             )
+        if self.json_schema is not None:
+            problem = check_schema(self.json_schema)
+            if problem is not None:
+                raise ValueError(f"`schema` of block '{self.label}' is not a valid JSON Schema: {problem}")
+            problem = schema_problem(self.json_schema, self.value)
+            if problem is not None:
+                raise ValueError(f"value of block '{self.label}' does not match its `schema`: {problem}")
         return self
+
+
+_RULE_FIELDS: dict[ToolRuleType, tuple[str, ...]] = {
+    ToolRuleType.CONSTRAIN_CHILD_TOOLS: ("children",),
+    ToolRuleType.PARENT_LAST_TOOL: ("children",),
+    ToolRuleType.MAX_COUNT_PER_STEP: ("max_count_limit",),
+    ToolRuleType.CONDITIONAL: ("child_output_mapping", "default_child", "require_output_mapping"),
+}
+_RULE_REQUIRED = {"children", "max_count_limit", "child_output_mapping"}
+
+
+class ToolRuleWire(StrictModel):
+    """One of Letta's tool rules (letta/schemas/tool_rule.py), keyed by its `type`."""
+
+    type: ToolRuleType = pydantic.Field(description="Letta's rule type (ToolRuleType)")
+    tool_name: str = pydantic.Field(description="The tool the rule is about")
+    children: Annotated[list[str], pydantic.Field(min_length=1)] | None = pydantic.Field(
+        None,
+        description="constrain_child_tools: the tools allowed after tool_name; parent_last_tool: the tools "
+        "allowed only right after it",
+    )
+    max_count_limit: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
+        None, description="max_count_per_step: calls of tool_name allowed per turn"
+    )
+    child_output_mapping: Annotated[dict[Any, str], pydantic.Field(min_length=1)] | None = pydantic.Field(
+        None, description="conditional: the tool to call next for each output of tool_name"
+    )
+    default_child: str | None = pydantic.Field(None, description="conditional: the next tool when no output matches")
+    require_output_mapping: bool | None = pydantic.Field(
+        None, description="conditional: when no output matches, allow no tool (instead of default_child or any)"
+    )
+
+    @pydantic.model_validator(mode="after")
+    def _keys_of_its_type(self) -> ToolRuleWire:
+        keys = _RULE_FIELDS.get(self.type, ())
+        for name in ("children", "max_count_limit", "child_output_mapping", "default_child", "require_output_mapping"):
+            given = getattr(self, name) is not None
+            if given and name not in keys:
+                raise ValueError(f"`{name}` is not a key of a {self.type.value} rule")
+            if not given and name in keys and name in _RULE_REQUIRED:
+                raise ValueError(f"a {self.type.value} rule needs `{name}`")
+        return self
+
+    def rule(self) -> ToolRule:
+        return ToolRule(
+            type=self.type,
+            tool_name=self.tool_name,
+            children=tuple(self.children or ()),
+            max_count_limit=self.max_count_limit or 0,
+            child_output_mapping=tuple((self.child_output_mapping or {}).items()),
+            default_child=self.default_child,
+            require_output_mapping=bool(self.require_output_mapping),
+        )
 
 
 class AgentSettingsWire(StrictModel):
@@ -115,6 +182,10 @@ class AgentSettingsWire(StrictModel):
     )
     tools: list[str] | None = pydantic.Field(
         None, description="Built-in tool names, or `module:function` / `path/to/file.py:function` references"
+    )
+    tool_rules: list[ToolRuleWire] | None = pydantic.Field(
+        None,
+        description="Letta's tool rules: which tools may come first, next or last, and when the turn may end",
     )
     max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
         None, description="Most model steps per user message (default 6)"
@@ -152,6 +223,7 @@ class BlockSpec:
     description: str | None = None
     read_only: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    schema: dict[str, Any] | None = None
 
     def new_block(self, value: str | None = None) -> Block:
         return Block(
@@ -161,6 +233,7 @@ class BlockSpec:
             description=self.description,
             read_only=self.read_only,
             metadata=dict(self.metadata),
+            schema=self.schema,
         )
 
 
@@ -173,6 +246,7 @@ class AgentSpec:
     tools: tuple[Tool, ...]
     max_steps: int = DEFAULT_MAX_STEPS
     description: str | None = None
+    tool_rules: tuple[ToolRule, ...] = ()
 
     def new_memory(self, overrides: dict[str, str] | None = None) -> Memory:
         overrides = overrides or {}
@@ -181,6 +255,9 @@ class AgentSpec:
     def system_message(self, memory: Memory) -> str:
         """The system prompt with compiled memory: at `{CORE_MEMORY}` if present, else after a blank line."""
         compiled = memory.compile()
+        rules = ToolRulesSolver(self.tool_rules).compile_prompt() if self.tool_rules else None
+        if rules is not None:  # after the blocks, as Letta's Memory.compile(tool_usage_rules=...)
+            compiled = f"{compiled}\n\n{rules}" if compiled else rules
         if MEMORY_PLACEHOLDER in self.system:
             return self.system.replace(MEMORY_PLACEHOLDER, compiled)
         return f"{self.system}\n\n{compiled}" if compiled else self.system
@@ -284,6 +361,18 @@ def _tool_problems(file: Path, doc: YamlDocument, known: list[Problem]) -> list[
     return found
 
 
+def _block_spec(wire: BlockWire) -> BlockSpec:
+    return BlockSpec(
+        label=wire.label,
+        value=wire.value,
+        limit=wire.limit,
+        description=wire.description,
+        read_only=wire.read_only,
+        metadata=wire.metadata,
+        schema=wire.json_schema,
+    )
+
+
 def _model_settings(values: dict[str, Any]) -> ModelSettings:
     if "tool_choice" in values:
         values = {**values, "tool_choice": ToolChoice(values["tool_choice"])}
@@ -301,6 +390,7 @@ class _Merged:
     model: dict[str, Any] = field(default_factory=dict)
     blocks: dict[str, tuple[Loc, BlockWire]] = field(default_factory=dict)
     tool_refs: tuple[Loc, list[str]] | None = None
+    tool_rules: tuple[Loc, list[ToolRuleWire]] | None = None
     max_steps: int = DEFAULT_MAX_STEPS
     failed: bool = False  # a layer it inherits has a mistake (reported once, where it is)
 
@@ -339,16 +429,21 @@ class _Compiler:
         tools = self._tools_for(tool_refs) if tool_refs else ()
         if not any(tool.name == "send_message" for tool in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
+        rules = self._rules_for(merged.tool_rules, tools) if merged.tool_rules else ()
         if self.failed or self.invalid or merged.system_text is None:  # the file has mistakes: no specs
             return None
+        terminal = {rule.tool_name for rule in rules if rule.type is ToolRuleType.EXIT_LOOP}
+        # An exit_loop tool ends the turn, so (as in Letta) it is offered without request_heartbeat.
+        tools = tuple(replace(tool, terminal=True) if tool.name in terminal else tool for tool in tools)
         return AgentSpec(
             name=name,
             system=merged.system_text,
             model=_model_settings(merged.model),
-            blocks=tuple(BlockSpec(**wire.model_dump()) for _, wire in merged.blocks.values()),
+            blocks=tuple(_block_spec(wire) for _, wire in merged.blocks.values()),
             tools=tools,
             max_steps=merged.max_steps,
             description=self.wire.agents[name].description,
+            tool_rules=rules,
         )
 
     def _merged(self, name: str) -> _Merged | None:
@@ -412,6 +507,7 @@ class _Compiler:
             dict(base.model),
             dict(base.blocks),
             base.tool_refs,
+            base.tool_rules,
             base.max_steps,
             base.failed,
         )
@@ -435,6 +531,8 @@ class _Compiler:
                 merged.blocks[block.label] = ((*loc, "blocks", index), block)
         if layer.tools is not None:
             merged.tool_refs = ((*loc, "tools"), layer.tools)
+        if layer.tool_rules is not None:
+            merged.tool_rules = ((*loc, "tool_rules"), layer.tool_rules)
         if layer.max_steps is not None:
             merged.max_steps = layer.max_steps
         merged.failed = merged.failed or self.failed
@@ -455,6 +553,28 @@ class _Compiler:
         except OSError as exc:
             self.fail(loc, f"cannot read system prompt file '{path}': {exc.strerror or exc}")
             return None
+
+    def _rules_for(self, refs: tuple[Loc, list[ToolRuleWire]], tools: tuple[Tool, ...]) -> tuple[ToolRule, ...]:
+        """The rules, after checking that every tool they name is one of the agent's."""
+        loc, wires = refs
+        names = [tool.name for tool in tools]
+        rules = []
+        for index, wire in enumerate(wires):
+            rule = wire.rule()
+            for name in dict.fromkeys(rule.tool_names()):
+                if name not in names:
+                    close = difflib.get_close_matches(name, names, n=1)
+                    hint = f"did you mean '{close[0]}'? " if close else ""
+                    self.fail(
+                        (*loc, index),
+                        f"tool rule names '{name}', not a tool of this agent; {hint}its tools: {', '.join(names)}",
+                    )
+            rules.append(rule)
+        if not self.failed:
+            reason = unfinishable(rules, names)
+            if reason is not None:
+                self.fail(loc, f"these tool rules can never let a turn finish: {reason}")
+        return tuple(rules)
 
     def _tools_for(self, refs: tuple[Loc, list[str]]) -> tuple[Tool, ...]:
         loc, names = refs

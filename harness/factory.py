@@ -21,6 +21,7 @@ from harness.cassettes.replay import ReplayCassette, ReplayChatModel
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from harness.llm.chat import CallIds, ChatModel
 from harness.llm.settings import ModelSettings
+from harness.memory import Memory
 from harness.project import Project
 from harness.records import StepRecord
 from harness.secrets import Secrets
@@ -144,13 +145,12 @@ class AgentFactory:
         agent_id = store.find_agent(spec.name)
         if agent_id is None:
             return self.new_agent(spec, store=store, model=model)
-        state = AgentState(agent_id, spec.name, store.get_core_memory(agent_id))
-        labels = state.memory.list_block_labels()
+        persisted = store.get_core_memory(agent_id).get_blocks()
+        labels = {block.label for block in persisted}
         declared_since = [block.new_block() for block in spec.blocks if block.label not in labels]
         if declared_since:
             store.add_blocks(agent_id, declared_since)
-            for block in declared_since:
-                state.memory.set_block(block)
+        state = AgentState(agent_id, spec.name, Memory([*persisted, *declared_since]))
         return Agent(
             spec,
             model or self.chat_model(spec),

@@ -84,6 +84,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX steps_by_agent ON steps (agent_id, id);
         """,
     ),
+    (
+        "002_block_schema_and_edit_kinds",
+        """
+        ALTER TABLE blocks ADD COLUMN schema TEXT;
+        ALTER TABLE block_edits ADD COLUMN kind TEXT NOT NULL DEFAULT 'value';
+        """,
+    ),
 ]
 
 
@@ -169,8 +176,8 @@ class Store:
 
     def _insert_blocks(self, db: sqlite3.Connection, agent_id: str, blocks: list[Block], first_position: int) -> None:
         db.executemany(
-            'INSERT INTO blocks (id, agent_id, position, label, value, "limit", description, read_only, metadata)'
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            'INSERT INTO blocks (id, agent_id, position, label, value, "limit", description, read_only, metadata,'
+            " schema) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     block.id,
@@ -182,6 +189,7 @@ class Store:
                     block.description,
                     int(block.read_only),
                     self._json(block.metadata),
+                    None if block.schema is None else json.dumps(block.schema),
                 )
                 for offset, block in enumerate(blocks)
             ],
@@ -196,9 +204,10 @@ class Store:
             )
 
     def save_step(
-        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], edited_blocks: list[Block]
+        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], blocks: list[Block] | None
     ) -> None:
-        """The step's record, its messages, its tool calls and edits, and the edited blocks: all or nothing."""
+        """The step's record, its messages, its tool calls and edits, and (when memory changed) every block
+        as memory now holds it, so created, deleted and renamed blocks persist too: all or nothing."""
         now = _now()
         with self.transaction() as db:
             step_id = db.execute(
@@ -230,17 +239,19 @@ class Store:
                     ),
                 ).lastrowid
                 db.executemany(
-                    "INSERT INTO block_edits (tool_call_id, label, old_value, new_value) VALUES (?, ?, ?, ?)",
-                    [(call_row, edit.label, self._mask(edit.old), self._mask(edit.new)) for edit in call.edits],
+                    "INSERT INTO block_edits (tool_call_id, label, old_value, new_value, kind) VALUES (?, ?, ?, ?, ?)",
+                    [
+                        (call_row, edit.label, self._mask(edit.old), self._mask(edit.new), edit.kind.value)
+                        for edit in call.edits
+                    ],
                 )
             db.executemany(
                 "INSERT INTO messages (agent_id, step_id, turn, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(agent_id, step_id, step.turn, self._json(message), now) for message in messages],
             )
-            db.executemany(
-                "UPDATE blocks SET value = ? WHERE id = ?",
-                [(self._mask(block.value), block.id) for block in edited_blocks],
-            )
+            if blocks is not None:
+                db.execute("DELETE FROM blocks WHERE agent_id = ?", (agent_id,))
+                self._insert_blocks(db, agent_id, blocks, first_position=0)
 
     # ------------------------------------------------------------ reading
 
@@ -251,7 +262,7 @@ class Store:
     def get_block(self, block_id: str) -> Block | None:
         """As Letta's `client.get_block(id)`: None when no block has that id."""
         row = self.db.execute(
-            'SELECT id, label, value, "limit", description, read_only, metadata FROM blocks WHERE id = ?',
+            'SELECT id, label, value, "limit", description, read_only, metadata, schema FROM blocks WHERE id = ?',
             (block_id,),
         ).fetchone()
         return None if row is None else _block(row)
@@ -259,7 +270,7 @@ class Store:
     def get_core_memory(self, agent_id: str) -> Memory:
         """As Letta's `client.get_core_memory(agent_id)`: the blocks as persisted, in their order."""
         rows = self.db.execute(
-            'SELECT id, label, value, "limit", description, read_only, metadata FROM blocks'
+            'SELECT id, label, value, "limit", description, read_only, metadata, schema FROM blocks'
             " WHERE agent_id = ? ORDER BY position",
             (agent_id,),
         ).fetchall()
@@ -284,7 +295,7 @@ class Store:
 
 
 def _block(row: tuple[Any, ...]) -> Block:
-    block_id, label, value, limit, description, read_only, metadata = row
+    block_id, label, value, limit, description, read_only, metadata, schema = row
     return Block(
         label=label,
         value=value,
@@ -293,4 +304,5 @@ def _block(row: tuple[Any, ...]) -> Block:
         read_only=bool(read_only),
         metadata=json.loads(metadata),
         id=block_id,
+        schema=None if schema is None else json.loads(schema),
     )

@@ -7,7 +7,7 @@ import pytest
 
 from harness.config import AgentsConfig, ModelSettings, json_schema, load_agents
 from harness.errors import ConfigError
-from harness.memory import Block, Memory
+from harness.memory import Block, Memory, MemoryEditError
 from tests.helpers import ROOT, SEED_AGENTS, SEED_MEMORY
 
 Load = Callable[[str], AgentsConfig]
@@ -78,7 +78,7 @@ def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) ->
     assert text.startswith(f"{path}:4:")
     assert "agents.chat.sytem" in text
     assert "did you mean 'system'?" in text
-    assert "valid keys: system, system_file, model, blocks, tools, max_steps, extends, description" in text
+    assert "valid keys: system, system_file, model, blocks, tools, tool_rules, max_steps, extends, description" in text
 
 
 def test_several_mistakes_are_reported_together(write_agents: Write) -> None:
@@ -169,6 +169,53 @@ def test_block_value_over_limit(write_agents: Write) -> None:
     assert problem.message == (
         "value of block 'human' has 9 characters, over its limit of 4: raise `limit` or shorten `value`"
     )
+
+
+def test_typed_block_schema_is_loaded_into_the_block(load_text: Load) -> None:
+    config = load_text(
+        """
+        agents:
+          tasks:
+            model: m
+            system: s
+            blocks:
+              - label: tasks
+                value: "[]"
+                schema: {type: array, items: {type: string}}
+            tools: [send_message]
+        """
+    )
+    block = config.get("tasks").new_memory().get_block("tasks")
+    assert block.schema == {"type": "array", "items": {"type": "string"}}
+    with pytest.raises(MemoryEditError, match="must hold JSON matching its schema: the value is not JSON"):
+        block.value = "[]\n1. Explain my name"
+
+
+def test_block_schema_mistakes_are_located(write_agents: Write) -> None:
+    _, error = problems_of(
+        write_agents,
+        """
+        agents:
+          chat:
+            model: m
+            system: s
+            blocks:
+              - {label: tasks, value: "[]", schema: {type: arrayy}}
+              - {label: list, value: "{}", schema: {type: array}}
+              - {label: names, value: "[]", schema: [not, a, mapping]}
+            tools: [send_message]
+        """,
+    )
+    found = [(p.key, p.line, p.message) for p in error.problems]
+    assert found[0][:2] == ("agents.chat.blocks[0]", 6)
+    assert found[0][2].startswith("`schema` of block 'tasks' is not a valid JSON Schema: 'arrayy' is not valid")
+    assert found[1] == (
+        "agents.chat.blocks[1]",
+        7,
+        "value of block 'list' does not match its `schema`: {} is not of type 'array'",
+    )
+    assert found[2][0] == "agents.chat.blocks[2].schema"
+    assert len(found) == 3
 
 
 def test_missing_model_and_both_prompts(write_agents: Write) -> None:

@@ -16,7 +16,7 @@ from harness.llm.chat import ChatModel
 from harness.memory import Block, Memory
 from harness.project import Project
 from harness.secrets import MASK, Secrets
-from harness.store import Store
+from harness.store import MIGRATIONS, Store
 from tests.helpers import Script, call, completion, reply
 
 HB = {"request_heartbeat": True}
@@ -209,7 +209,7 @@ def test_reopening_does_not_reapply_migrations(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     Store(db).close()
     store = Store(db)
-    assert [r[0] for r in store.db.execute("SELECT name FROM _migrations")] == ["001_initial"]
+    assert [r[0] for r in store.db.execute("SELECT name FROM _migrations")] == [name for name, _ in MIGRATIONS]
     store.close()
 
 

@@ -25,7 +25,16 @@ def state_with(*blocks: Block) -> AgentState:
 
 
 def test_builtins_are_letta_base_tools() -> None:
-    assert list(BUILTIN_TOOLS) == ["send_message", "core_memory_append", "core_memory_replace"]
+    assert list(BUILTIN_TOOLS) == [
+        "send_message",
+        "core_memory_append",
+        "core_memory_replace",
+        "memory_replace",
+        "memory_insert",
+        "memory_rethink",
+        "memory_finish_edits",
+        "memory",
+    ]
     assert frozenset({"send_message"}) == TERMINAL_TOOLS
     assert SEND.terminal and not APPEND.terminal and not REPLACE.terminal
 

@@ -1,0 +1,246 @@
+"""Tool rules: which tools the agent may call next, and when its turn may end, as Letta's ToolRulesSolver.
+
+Followed: letta/schemas/tool_rule.py, letta/helpers/tool_rule_solver.py and the loop's use of them
+(letta/agents/letta_agent_v2.py `_get_valid_tools`, `_decide_continuation`; letta/agents/helpers.py
+`_build_rule_violation_result`) at Letta 0.16.8. The call history is kept per user turn (Letta builds a
+solver per request). Differences, for byte-identical replays: allowed tools keep the agent's declared order
+(Letta lists a set), and with no rule the request is exactly what it was without rules.
+`requires_approval` (human-in-the-loop) has no meaning offline and is not offered.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+# letta/helpers/tool_rule_solver.py
+COMPILED_PROMPT_DESCRIPTION = (
+    "The following constraints define rules for tool usage and guide desired behavior. These rules must be "
+    "followed to ensure proper tool execution and workflow. A single response may contain multiple tool calls."
+)
+
+
+class ToolRuleType(StrEnum):
+    """Letta's `ToolRuleType` values (letta/schemas/enums.py)."""
+
+    RUN_FIRST = "run_first"  # InitToolRule
+    EXIT_LOOP = "exit_loop"  # TerminalToolRule
+    CONTINUE_LOOP = "continue_loop"  # ContinueToolRule
+    CONDITIONAL = "conditional"  # ConditionalToolRule
+    CONSTRAIN_CHILD_TOOLS = "constrain_child_tools"  # ChildToolRule
+    MAX_COUNT_PER_STEP = "max_count_per_step"  # MaxCountPerStepToolRule
+    PARENT_LAST_TOOL = "parent_last_tool"  # ParentToolRule
+    REQUIRED_BEFORE_EXIT = "required_before_exit"  # RequiredBeforeExitToolRule
+
+
+@dataclass(frozen=True)
+class ToolRule:
+    type: ToolRuleType
+    tool_name: str
+    children: tuple[str, ...] = ()  # constrain_child_tools, parent_last_tool
+    max_count_limit: int = 0  # max_count_per_step
+    child_output_mapping: tuple[tuple[Any, str], ...] = ()  # conditional: (output, tool), in order
+    default_child: str | None = None  # conditional
+    require_output_mapping: bool = False  # conditional
+
+    def tool_names(self) -> list[str]:
+        """Every tool this rule names (for validation)."""
+        names = [self.tool_name, *self.children, *(tool for _, tool in self.child_output_mapping)]
+        return names + ([self.default_child] if self.default_child else [])
+
+    def valid_tools(self, history: Sequence[str], available: set[str], last_response: str | None) -> set[str]:
+        """Letta's `get_valid_tools` for the rules that restrict the next call."""
+        last_tool = history[-1] if history else None
+        if self.type is ToolRuleType.CONSTRAIN_CHILD_TOOLS:
+            return set(self.children) if last_tool == self.tool_name else available
+        if self.type is ToolRuleType.PARENT_LAST_TOOL:
+            return set(self.children) if last_tool == self.tool_name else available - set(self.children)
+        if self.type is ToolRuleType.MAX_COUNT_PER_STEP:
+            return available - {self.tool_name} if history.count(self.tool_name) >= self.max_count_limit else available
+        if self.type is ToolRuleType.CONDITIONAL:
+            return self._conditional(last_tool, available, last_response)
+        return available
+
+    def _conditional(self, last_tool: str | None, available: set[str], last_response: str | None) -> set[str]:
+        if last_tool != self.tool_name:
+            return available
+        if not last_response:
+            raise ValueError("Conditional tool rule requires an LLM response to determine which child tool to use")
+        try:
+            response = json.loads(last_response)
+            output = response.get("message", "") if isinstance(response, dict) else ""
+        except ValueError:
+            if self.require_output_mapping:
+                return set()
+            return {self.default_child} if self.default_child else available
+        for key, tool in self.child_output_mapping:
+            if _matches_key(str(output), key):
+                return {tool}
+        if self.require_output_mapping:
+            return set()
+        return {self.default_child} if self.default_child else available
+
+    def render_prompt(self) -> str | None:
+        """Letta's `render_prompt` texts, shown to the model in `<tool_usage_rules>`."""
+        kind = self.type
+        if kind is ToolRuleType.CONSTRAIN_CHILD_TOOLS:
+            children = ", ".join(self.children)
+            return (
+                f"<tool_rule>\nAfter using {self.tool_name}, you must use one of these tools: {children}\n</tool_rule>"
+            )
+        if kind is ToolRuleType.PARENT_LAST_TOOL:
+            return f"<tool_rule>\n{', '.join(self.children)} can only be used after {self.tool_name}\n</tool_rule>"
+        if kind is ToolRuleType.CONDITIONAL:
+            return (
+                f"<tool_rule>\n{self.tool_name} will determine which tool to use next based on its output\n</tool_rule>"
+            )
+        if kind is ToolRuleType.EXIT_LOOP:
+            return f"<tool_rule>\n{self.tool_name} ends your response (yields control) when called\n</tool_rule>"
+        if kind is ToolRuleType.CONTINUE_LOOP:
+            return f"<tool_rule>\n{self.tool_name} requires continuing your response when called\n</tool_rule>"
+        if kind is ToolRuleType.MAX_COUNT_PER_STEP:
+            return f"<tool_rule>\n{self.tool_name}: at most {self.max_count_limit} use(s) per response\n</tool_rule>"
+        if kind is ToolRuleType.REQUIRED_BEFORE_EXIT:
+            return f"<tool_rule>{self.tool_name} must be called before ending the conversation</tool_rule>"
+        return None
+
+
+def _matches_key(output: str, key: Any) -> bool:
+    """Letta's ConditionalToolRule._matches_key: booleans, then numbers, then strings."""
+    if isinstance(key, bool):
+        return output.lower() == ("true" if key else "false")
+    if isinstance(key, int):
+        try:
+            return int(output) == key
+        except ValueError:
+            return False
+    if isinstance(key, float):
+        try:
+            return float(output) == key
+        except ValueError:
+            return False
+    return output == str(key)
+
+
+_CHILD_BASED = (ToolRuleType.CONSTRAIN_CHILD_TOOLS, ToolRuleType.CONDITIONAL, ToolRuleType.MAX_COUNT_PER_STEP)
+_PROMPT_ORDER = (
+    (ToolRuleType.RUN_FIRST,),
+    (ToolRuleType.CONTINUE_LOOP,),
+    _CHILD_BASED,
+    (ToolRuleType.PARENT_LAST_TOOL,),
+    (ToolRuleType.EXIT_LOOP,),
+)
+
+
+class ToolRulesSolver:
+    """One user turn's view of the rules: the calls made so far decide what may come next."""
+
+    def __init__(self, rules: Iterable[ToolRule]) -> None:
+        self.rules = tuple(rules)
+        self.history: list[str] = []
+
+    def _of(self, *types: ToolRuleType) -> list[ToolRule]:
+        return [rule for rule in self.rules if rule.type in types]
+
+    def register_tool_call(self, tool_name: str) -> None:
+        self.history.append(tool_name)
+
+    def allowed_tool_names(self, available: Sequence[str], last_response: str | None) -> list[str]:
+        """The tools the model may call next, in the agent's order; all of them when the rules leave none
+        (Letta's `_get_valid_tools` asks with error_on_empty=False and falls back to every tool)."""
+        init = self._of(ToolRuleType.RUN_FIRST)
+        if not self.history and init:
+            names = {rule.tool_name for rule in init}
+        else:
+            names = set(available)
+            for rule in self._of(*_CHILD_BASED, ToolRuleType.PARENT_LAST_TOOL):
+                names &= rule.valid_tools(self.history, set(available), last_response)
+        allowed = [name for name in available if name in names]
+        return allowed or list(available)
+
+    def is_terminal_tool(self, tool_name: str) -> bool:
+        return any(rule.tool_name == tool_name for rule in self._of(ToolRuleType.EXIT_LOOP))
+
+    def has_children_tools(self, tool_name: str) -> bool:
+        return any(rule.tool_name == tool_name for rule in self._of(*_CHILD_BASED))
+
+    def is_continue_tool(self, tool_name: str) -> bool:
+        return any(rule.tool_name == tool_name for rule in self._of(ToolRuleType.CONTINUE_LOOP))
+
+    def uncalled_required_tools(self, available: Sequence[str]) -> list[str]:
+        """Required-before-exit tools not called yet this turn, in the agent's order."""
+        required = {rule.tool_name for rule in self._of(ToolRuleType.REQUIRED_BEFORE_EXIT)}
+        return [name for name in available if name in required and name not in self.history]
+
+    def violation_message(self, tool_name: str, valid: list[str]) -> str:
+        """Letta's `_build_rule_violation_result` text, with the rules that may have been broken."""
+        previous = self.history[-1] if self.history else None
+        hints = [
+            prompt
+            for rule in self._prompt_rules()
+            if rule.tool_name == tool_name or (previous and rule.tool_name == previous)
+            if (prompt := rule.render_prompt())
+        ]
+        hint_text = (
+            ("\n** Hint: Possible rules that were violated:\n" + "\n".join(f"\t- {h}" for h in hints)) if hints else ""
+        )
+        return f"[ToolConstraintError] Cannot call {tool_name}, valid tools include: {valid}.{hint_text}"
+
+    def _prompt_rules(self) -> list[ToolRule]:
+        return [rule for types in _PROMPT_ORDER for rule in self._of(*types)]
+
+    def compile_prompt(self) -> str | None:
+        """Letta's `<tool_usage_rules>` section of the system message, or None when no rule renders."""
+        prompts = [prompt for rule in self._prompt_rules() if (prompt := rule.render_prompt())]
+        if not prompts:
+            return None
+        return f"<tool_usage_rules>\n{COMPILED_PROMPT_DESCRIPTION}\n\n" + "\n".join(prompts) + "\n</tool_usage_rules>"
+
+
+def unfinishable(rules: Sequence[ToolRule], tools: Sequence[str], *, budget: int = 20_000) -> str | None:
+    """Why no sequence of calls these rules allow can end a turn, or None when one can (or the search ran
+    out of `budget` states). A turn can end after a call that no child, conditional, max-count or continue
+    rule keeps going, once every required_before_exit tool has been called. A conditional rule is assumed
+    to allow any of its outcomes (the output is unknown before the run)."""
+    solver = ToolRulesSolver(rules)
+    required = set(solver.uncalled_required_tools(tools))
+    caps = {rule.tool_name: rule.max_count_limit for rule in rules if rule.type is ToolRuleType.MAX_COUNT_PER_STEP}
+    conditional_outputs = [None, "not json", '{"message": "\x00unmatched"}'] + [
+        json.dumps({"message": str(key).lower() if isinstance(key, bool) else str(key)})
+        for rule in rules
+        for key, _ in rule.child_output_mapping
+    ]
+    start: tuple[str | None, frozenset[str], tuple[tuple[str, int], ...]] = (None, frozenset(), ())
+    seen = {start}
+    frontier = [start]
+    while frontier:
+        last, called, counts = frontier.pop()
+        history = [name for name, count in counts for _ in range(count)] + ([last] if last else [])
+        solver.history = history
+        allowed: set[str] = set()
+        for output in conditional_outputs if last else [None]:
+            try:
+                allowed |= set(solver.allowed_tool_names(tools, output))
+            except ValueError:
+                continue
+        for name in allowed:
+            done = called | {name}
+            keeps_going = solver.has_children_tools(name) or solver.is_continue_tool(name)
+            if not keeps_going and required <= done:
+                return None
+            tally = dict(counts)
+            if name in caps:
+                tally[name] = min(tally.get(name, 0) + 1, caps[name])
+            state = (name, frozenset(done & required), tuple(sorted(tally.items())))
+            if state not in seen:
+                if len(seen) >= budget:
+                    return None
+                seen.add(state)
+                frontier.append(state)
+    never = sorted(required - set().union(*(state[1] for state in seen)))
+    if never:
+        return f"no sequence of calls these rules allow reaches required_before_exit tool(s): {', '.join(never)}"
+    return "no sequence of calls these rules allow can end a turn (every turn would run to max_steps)"

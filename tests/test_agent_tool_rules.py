@@ -1,0 +1,193 @@
+"""Tool rules in the loop (agents.yaml `tool_rules:`): what each step offers, refused calls, and when a turn
+ends, driven through the real OpenAI client by a scripted transport."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from harness.agent import Agent, StopReason
+from harness.config import AgentsConfig
+from harness.errors import ConfigError
+from tests.helpers import Script, call, completion, reply
+
+HB = {"request_heartbeat": True}
+AGENTS = """
+defaults:
+  model: {{name: test-model, base_url: "http://llm.test/v1", max_retries: 0, timeout: 10}}
+agents:
+  ruled:
+    system: You are a test agent.
+    blocks:
+      - {{label: human, value: "Name: Bob"}}
+    tools: [send_message, core_memory_append, core_memory_replace]
+    tool_rules:
+{rules}
+"""
+
+
+def agent_with(load_text: Callable[[str], AgentsConfig], rules: str, responses: list[object]) -> tuple[Agent, Script]:
+    indented = "\n".join(f"      {line}" for line in textwrap.dedent(rules).strip().splitlines())
+    config = load_text(AGENTS.format(rules=indented))
+    script = Script(responses)
+    return Agent(config.get("ruled"), script.model()), script
+
+
+def offered(body: dict[str, Any]) -> list[str]:
+    return [tool["function"]["name"] for tool in body["tools"]]
+
+
+def results(agent: Agent) -> list[dict[str, str]]:
+    return [json.loads(m["content"]) for m in agent.messages if m["role"] == "tool"]
+
+
+APPEND = call("core_memory_append", {"label": "human", "content": "Likes tea", **HB})
+
+
+def test_run_first_offers_only_its_tool_and_refuses_others(load_text: Callable[[str], AgentsConfig]) -> None:
+    agent, script = agent_with(
+        load_text,
+        "- {type: run_first, tool_name: core_memory_append}",
+        [reply("too early"), completion(APPEND), reply("done")],
+    )
+    result = agent.send("hi")
+    assert offered(script.requests[0]) == ["core_memory_append"]
+    assert offered(script.requests[1]) == ["core_memory_append"]
+    assert offered(script.requests[2]) == ["send_message", "core_memory_append", "core_memory_replace"]
+    first = result.tool_calls[0]
+    assert (first.name, first.ok) == ("send_message", False)
+    assert (
+        first.result == "[ToolConstraintError] Cannot call send_message, valid tools include: ['core_memory_append']."
+    )
+    assert result.stop_reason == StopReason.REPLIED and result.reply == "done"
+    assert result.replies == ("done",)  # the refused send_message never reached the user
+
+
+def test_exit_loop_ends_the_turn_despite_a_heartbeat(load_text: Callable[[str], AgentsConfig]) -> None:
+    agent, script = agent_with(load_text, "- {type: exit_loop, tool_name: core_memory_append}", [completion(APPEND)])
+    result = agent.send("hi")
+    assert len(script.requests) == 1 and result.stop_reason == StopReason.NO_HEARTBEAT
+    schema = {t["function"]["name"]: t["function"]["parameters"] for t in script.requests[0]["tools"]}
+    assert "request_heartbeat" not in schema["core_memory_append"]["properties"]
+    assert "request_heartbeat" in schema["core_memory_replace"]["properties"]
+
+
+def test_child_rule_constrains_and_continues(load_text: Callable[[str], AgentsConfig]) -> None:
+    no_heartbeat = call("core_memory_append", {"label": "human", "content": "Likes tea"})
+    agent, script = agent_with(
+        load_text,
+        "- {type: constrain_child_tools, tool_name: core_memory_append, children: [send_message]}",
+        [completion(no_heartbeat), reply("noted")],
+    )
+    result = agent.send("I like tea")
+    assert offered(script.requests[1]) == ["send_message"]
+    assert result.stop_reason == StopReason.REPLIED and len(result.steps) == 2
+
+
+def test_continue_loop_goes_on_without_a_heartbeat(load_text: Callable[[str], AgentsConfig]) -> None:
+    no_heartbeat = call("core_memory_append", {"label": "human", "content": "Likes tea"})
+    agent, script = agent_with(
+        load_text, "- {type: continue_loop, tool_name: core_memory_append}", [completion(no_heartbeat), reply("ok")]
+    )
+    assert agent.send("hi").stop_reason == StopReason.REPLIED
+    assert len(script.requests) == 2
+
+
+def test_required_before_exit_keeps_the_turn_going(load_text: Callable[[str], AgentsConfig]) -> None:
+    agent, script = agent_with(
+        load_text,
+        "- {type: required_before_exit, tool_name: core_memory_append}",
+        [reply("bye"), completion(APPEND), reply("bye again")],
+    )
+    result = agent.send("hi")
+    assert len(script.requests) == 3
+    assert result.replies == ("bye", "bye again")
+    assert result.stop_reason == StopReason.REPLIED
+
+
+def test_max_count_per_step_stops_offering_the_tool(load_text: Callable[[str], AgentsConfig]) -> None:
+    agent, script = agent_with(
+        load_text,
+        "- {type: max_count_per_step, tool_name: core_memory_append, max_count_limit: 1}",
+        [completion(APPEND), completion(APPEND), reply("ok")],
+    )
+    result = agent.send("hi")
+    assert offered(script.requests[1]) == ["send_message", "core_memory_replace"]
+    assert [c.ok for c in result.tool_calls] == [True, False, True]
+    assert result.tool_calls[1].result.startswith("[ToolConstraintError] Cannot call core_memory_append")
+    assert agent.memory.values()["human"] == "Name: Bob\nLikes tea"
+
+
+def test_conditional_rule_picks_the_next_tool_from_the_output(load_text: Callable[[str], AgentsConfig]) -> None:
+    rules = "- {type: conditional, tool_name: core_memory_append, child_output_mapping: {None: send_message}}"
+    agent, script = agent_with(load_text, rules, [completion(APPEND), reply("ok")])
+    agent.send("hi")
+    assert offered(script.requests[1]) == ["send_message"]  # core_memory_append returned None (Letta 0.6)
+
+
+def test_rules_reach_the_system_message(load_text: Callable[[str], AgentsConfig]) -> None:
+    agent, _ = agent_with(load_text, "- {type: exit_loop, tool_name: send_message}", [])
+    assert agent.system_message().endswith(
+        "</human>\n\n<tool_usage_rules>\nThe following constraints define rules for tool usage and guide desired "
+        "behavior. These rules must be followed to ensure proper tool execution and workflow. A single response "
+        "may contain multiple tool calls.\n\n<tool_rule>\nsend_message ends your response (yields control) when "
+        "called\n</tool_rule>\n</tool_usage_rules>"
+    )
+
+
+def test_unknown_tools_and_wrong_keys_in_rules_are_located(load_text: Callable[[str], AgentsConfig]) -> None:
+    with pytest.raises(ConfigError) as info:
+        agent_with(
+            load_text,
+            """
+            - {type: run_first, tool_name: core_memory_apend}
+            - {type: constrain_child_tools, tool_name: send_message, children: [archival_memory_insert]}
+            """,
+            [],
+        )
+    found = [(p.key, p.line, p.message) for p in info.value.problems]
+    assert found == [
+        (
+            "agents.ruled.tool_rules[0]",
+            10,
+            "tool rule names 'core_memory_apend', not a tool of this agent; did you mean 'core_memory_append'? "
+            "its tools: send_message, core_memory_append, core_memory_replace",
+        ),
+        (
+            "agents.ruled.tool_rules[1]",
+            11,
+            "tool rule names 'archival_memory_insert', not a tool of this agent; its tools: send_message, "
+            "core_memory_append, core_memory_replace",
+        ),
+    ]
+    with pytest.raises(ConfigError) as info:
+        agent_with(load_text, "- {type: exit_loop, tool_name: send_message, children: [send_message]}", [])
+    assert "`children` is not a key of a exit_loop rule" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        agent_with(load_text, "- {type: constrain_child_tools, tool_name: send_message}", [])
+    assert "a constrain_child_tools rule needs `children`" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        agent_with(load_text, "- {type: init, tool_name: send_message}", [])
+    assert "'run_first'" in str(info.value)
+
+
+def test_validate_lints_rules_that_can_never_finish(load_text: Callable[[str], AgentsConfig]) -> None:
+    rules = """
+    - {type: run_first, tool_name: core_memory_append}
+    - {type: constrain_child_tools, tool_name: core_memory_append, children: [core_memory_replace]}
+    - {type: constrain_child_tools, tool_name: core_memory_replace, children: [core_memory_append]}
+    """
+    with pytest.raises(ConfigError) as info:
+        agent_with(load_text, rules, [])
+    [problem] = info.value.problems
+    assert (problem.key, problem.line) == ("agents.ruled.tool_rules", 9)
+    assert problem.message == (
+        "these tool rules can never let a turn finish: no sequence of calls these rules allow can end a turn "
+        "(every turn would run to max_steps)"
+    )
+    # The same chain with a way out is fine.
+    agent_with(load_text, rules.replace("children: [core_memory_append]", "children: [send_message]"), [])
