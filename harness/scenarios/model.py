@@ -10,11 +10,12 @@ import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pydantic
 
 from harness.errors import Problem, ScenarioError
+from harness.memory import schema_problem
 from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
 from harness.wire import StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
@@ -152,11 +153,14 @@ def check_against_agent(
     *,
     limits: Mapping[str, int] | None = None,
     parameters: Mapping[str, Collection[str]] | None = None,
+    schemas: Mapping[str, dict[str, Any]] | None = None,
 ) -> None:
     """Catch references to agents, blocks, tools and tool arguments that do not exist, and initial block
     values over their block's limit, before anything runs (a ScenarioError with every problem).
     `limits` (label -> limit) and `parameters` (tool -> argument names) are checked when given."""
-    problems = scenario_problems(scenario, labels, agent_names, tools, limits=limits, parameters=parameters)
+    problems = scenario_problems(
+        scenario, labels, agent_names, tools, limits=limits, parameters=parameters, schemas=schemas
+    )
     if problems:
         raise ScenarioError(problems)
 
@@ -169,6 +173,7 @@ def scenario_problems(
     *,
     limits: Mapping[str, int] | None = None,
     parameters: Mapping[str, Collection[str]] | None = None,
+    schemas: Mapping[str, dict[str, Any]] | None = None,
 ) -> list[Problem]:
     if scenario.agent not in agent_names:
         return [scenario.problem(("agent",), f"no agent named '{scenario.agent}'; defined: {', '.join(agent_names)}")]
@@ -184,6 +189,11 @@ def scenario_problems(
                 f"{limits[label]}: shorten it, or raise the block's `limit` in the agents file"
             )
             problems.append(scenario.problem(("blocks", label), message))
+        elif schemas is not None and label in schemas:
+            mismatch = schema_problem(schemas[label], value)
+            if mismatch is not None:
+                message = f"the initial value of block '{label}' does not match the block's `schema`: {mismatch}"
+                problems.append(scenario.problem(("blocks", label), message))
     for check in scenario.all_checks:
         for ref in check.references():
             if ref.kind == RefersTo.BLOCK and ref.name not in labels:

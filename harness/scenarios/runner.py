@@ -50,6 +50,9 @@ class ScenarioRunner:
             [tool.name for tool in agent.tools] if agent else None,
             limits={block.label: block.limit for block in agent.blocks} if agent else None,
             parameters={tool.name: tool.parameter_names for tool in agent.tools} if agent else None,
+            schemas={block.label: block.schema for block in agent.blocks if block.schema is not None}
+            if agent
+            else None,
         )
         return self.factory.spec(scenario.agent, scenario.max_steps)
 
