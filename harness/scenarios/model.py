@@ -26,19 +26,76 @@ class TurnWire(StrictModel):
     expect: ExpectWire | None = pydantic.Field(None, description="Checks after this turn")
 
 
+class SimulateWire(StrictModel):
+    """A simulated user instead of scripted turns: a model plays the user, recorded like the agent."""
+
+    persona: str = pydantic.Field(description="Who the simulated user is (how they talk, what they know)")
+    goal: str = pydantic.Field(description="What they want from the agent; they stop once they have it")
+    max_turns: Annotated[int, pydantic.Field(ge=1, le=50)] = pydantic.Field(
+        5, description="Most user messages (default 5)"
+    )
+    stop_when: str | None = pydantic.Field(None, description="End the conversation once a reply contains this")
+    first_message: str | None = pydantic.Field(
+        None, description="The user's opening line (default: written by the model)"
+    )
+    model: str | None = pydantic.Field(None, description="The model playing the user (default: the agent's model)")
+
+
 class ScenarioWire(StrictModel):
+    model_config = pydantic.ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"oneOf": [{"required": ["turns"]}, {"required": ["simulate"]}]}
+    )
+
     agent: str = pydantic.Field(description="The agent (a name in agents.yaml)")
     description: str | None = pydantic.Field(None, description="What this scenario shows (for people)")
     blocks: dict[str, str] | None = pydantic.Field(None, description="Initial block values, by label")
     max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
         None, description="Most model steps per user message (default: the agent's)"
     )
-    turns: Annotated[list[TurnWire], pydantic.Field(min_length=1, description="User turns, in order")]
+    turns: Annotated[list[TurnWire], pydantic.Field(min_length=1)] | None = pydantic.Field(
+        None, description="User turns, in order (or `simulate`)"
+    )
+    simulate: SimulateWire | None = pydantic.Field(None, description="A simulated user instead of `turns`")
     expect: ExpectWire | None = pydantic.Field(None, description="Checks after the last turn, over the whole run")
     xfail: str | None = pydantic.Field(
         None, description="This scenario documents a misbehaviour: it is expected to fail, for this reason"
     )
     cassette: str | None = pydantic.Field(None, description="Cassette path, relative to the cassette folder")
+
+    @pydantic.model_validator(mode="wrap")
+    @classmethod
+    def _turns_or_simulate(cls, data: Any, handler: pydantic.ValidatorFunctionWrapHandler) -> ScenarioWire:
+        """`turns` is required unless `simulate` is given, reported with the file's other mistakes."""
+        missing = isinstance(data, dict) and "turns" not in data and "simulate" not in data
+        try:
+            model: ScenarioWire = handler(data)
+        except pydantic.ValidationError as exc:
+            if not missing:
+                raise
+            details: list[Any] = [
+                {"type": e["type"], "loc": e["loc"], "input": e["input"], **({"ctx": e["ctx"]} if "ctx" in e else {})}
+                for e in exc.errors()
+            ]
+            raise pydantic.ValidationError.from_exception_data(
+                exc.title, [*details, {"type": "missing", "loc": ("turns",), "input": data}]
+            ) from None
+        if missing:
+            raise pydantic.ValidationError.from_exception_data(
+                cls.__name__, [{"type": "missing", "loc": ("turns",), "input": data}]
+            )
+        if model.turns is not None and model.simulate is not None:
+            raise ValueError("give `turns` (scripted user messages) or `simulate` (a simulated user), not both")
+        return model
+
+
+@dataclass(frozen=True)
+class Simulation:
+    persona: str
+    goal: str
+    max_turns: int = 5
+    stop_when: str | None = None
+    first_message: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +118,7 @@ class Scenario:
     xfail: str | None = None  # why this scenario is expected to fail
     cassette: str | None = None  # relative to the cassette folder
     doc: YamlDocument | None = None
+    simulate: Simulation | None = None  # a simulated user writes the turns
 
     def line(self, loc: Loc) -> int | None:
         return self.doc.locate(loc)[0] if self.doc is not None else None
@@ -133,7 +191,8 @@ def _scenario(path: Path, name: str | None, doc: YamlDocument, wire: ScenarioWir
         name=name or path.stem,
         agent=wire.agent,
         turns=tuple(
-            Turn(i, turn.user, compile_expect(turn.expect, ("turns", i, "expect"))) for i, turn in enumerate(wire.turns)
+            Turn(i, turn.user, compile_expect(turn.expect, ("turns", i, "expect")))
+            for i, turn in enumerate(wire.turns or [])
         ),
         checks=compile_expect(wire.expect, ("expect",)),
         description=wire.description,
@@ -142,6 +201,7 @@ def _scenario(path: Path, name: str | None, doc: YamlDocument, wire: ScenarioWir
         xfail=wire.xfail,
         cassette=wire.cassette,
         doc=doc,
+        simulate=Simulation(**wire.simulate.model_dump()) if wire.simulate is not None else None,
     )
 
 

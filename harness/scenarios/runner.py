@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +16,9 @@ from harness.project import Project
 from harness.records import StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Observed, run_checks
 from harness.scenarios.judge import LLMJudge
-from harness.scenarios.model import Scenario, check_against_agent
+from harness.scenarios.model import Scenario, Turn, check_against_agent
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
+from harness.scenarios.simulate import SimulatedUser
 from harness.yamlsource import dotted
 
 __all__ = ["Outcome", "ScenarioResult", "ScenarioRunner", "TurnRecord"]
@@ -98,7 +99,8 @@ class ScenarioRunner:
         all_calls: list[ToolCallRecord] = []
         judge = LLMJudge(spec, lambda judged: self.factory.chat_model(judged, cassette))
         last: TurnResult | None = None
-        for turn in scenario.turns:
+        exchanges: list[tuple[str, str | None]] = []  # (user message, reply), for a simulated user
+        for turn in self._turns(scenario, spec, cassette, result, exchanges):
             index = turn.index
             first_message = len(agent.messages)
             try:
@@ -123,6 +125,7 @@ class ScenarioRunner:
                 result.error = self._located(scenario, index, agent, first_message, str(exc))
                 raise
             last = outcome
+            exchanges.append((turn.user, outcome.reply))
             all_calls += outcome.tool_calls
             result.turns.append(
                 TurnRecord(index, turn.user, outcome, agent.messages[first_message:], agent.memory.values())
@@ -137,7 +140,10 @@ class ScenarioRunner:
             )
             if not self._check(scenario, turn.checks, observed, result, f"turn {index + 1}"):
                 return
-        assert last is not None
+        if last is None:
+            if not result.stale and result.error is None:
+                result.error = f"{scenario.path}: the simulated user ended the conversation before writing a message"
+            return
         replies = [t.result.reply for t in result.turns if t.result and t.result.reply is not None]
         observed = Observed(
             agent.memory.values(),
@@ -148,6 +154,41 @@ class ScenarioRunner:
             judge,
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
+
+    def _turns(
+        self,
+        scenario: Scenario,
+        spec: AgentSpec,
+        cassette: Cassette,
+        result: ScenarioResult,
+        exchanges: list[tuple[str, str | None]],
+    ) -> Iterator[Turn]:
+        """The scenario's turns: scripted, or written one by one by the simulated user (who reads
+        `exchanges` as the loop fills it) until it stops, `max_turns`, or a reply holds `stop_when`."""
+        simulation = scenario.simulate
+        if simulation is None:
+            yield from scenario.turns
+            return
+        user = SimulatedUser(simulation, spec, lambda simulated: self.factory.chat_model(simulated, cassette))
+        for index in range(simulation.max_turns):
+            if exchanges and simulation.stop_when is not None and simulation.stop_when in (exchanges[-1][1] or ""):
+                return
+            try:
+                text = user.next_message(exchanges)
+            except CassetteMiss as miss:
+                result.stale = [
+                    f"{scenario.path}: the cassette {miss.cassette} has no recorded answer for the simulated "
+                    f"user's message {index + 1} (its persona, goal or model, or the conversation, changed)",
+                    *miss.diff_lines(),
+                    f"  re-record with: harness record {scenario.path}",
+                ]
+                return
+            except ModelAnswerError as exc:
+                result.error = f"{scenario.path}: the simulated user's message {index + 1}: {exc}"
+                return
+            if text is None:
+                return
+            yield Turn(index, text)
 
     def _check(
         self,

@@ -1,0 +1,87 @@
+"""Simulated users: a model plays the user through the scenario's cassette; the conversation replays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ScenarioError
+from harness.scenarios.model import load_scenario
+from harness.scenarios.simulate import OPENING, STOP
+from tests.fakes import REMEMBER_RESPONSES, FakeOpenAI, completion, make_project, reply
+
+SIMULATED = """
+agent: chat
+simulate:
+  persona: "Azin, a terse data scientist"
+  goal: "get the assistant to remember your name"
+  max_turns: 3
+expect:
+  blocks:
+    human: {contains: Azin}
+"""
+
+
+def says(text: str) -> dict[str, object]:
+    return completion(content=text)
+
+
+def test_the_simulated_user_writes_the_turns_and_the_conversation_replays(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"sim": SIMULATED})
+    answers = [says("Hi, I'm Azin."), *REMEMBER_RESPONSES, says(STOP)]
+    with FakeOpenAI(answers) as server:
+        recorded = project.runner("all", base_url=server.base_url).run(project.scenario("sim"))
+    assert recorded.outcome == "passed", recorded.explain()
+    assert [turn.user for turn in recorded.turns] == ["Hi, I'm Azin."]
+    simulator = [r.body for r in server.received if "tools" not in r.body]
+    assert len(simulator) == 2
+    assert "Azin, a terse data scientist" in simulator[0]["messages"][0]["content"]
+    assert simulator[0]["messages"][1] == {"role": "user", "content": OPENING}
+    # The second call sees the conversation with roles swapped: its own message, then the agent's reply.
+    assert simulator[1]["messages"][2:] == [
+        {"role": "assistant", "content": "Hi, I'm Azin."},
+        {"role": "user", "content": "Nice to meet you, Azin!"},
+    ]
+    replayed = project.replay("sim")  # offline
+    assert replayed.outcome == "passed" and replayed.unplayed == []
+    assert [turn.user for turn in replayed.turns] == ["Hi, I'm Azin."]
+
+
+def test_max_turns_stop_when_and_first_message(tmp_path: Path) -> None:
+    text = SIMULATED.replace("max_turns: 3", "max_turns: 2\n  first_message: Hello there\n  stop_when: Azin")
+    project = make_project(tmp_path / "p", {"sim": text})
+    with FakeOpenAI([*REMEMBER_RESPONSES]) as server:  # no simulator call: the opening is given, the reply stops
+        result = project.runner("all", base_url=server.base_url).run(project.scenario("sim"))
+    assert [turn.user for turn in result.turns] == ["Hello there"]
+    assert result.outcome == "passed"
+    endless = make_project(tmp_path / "q", {"sim": SIMULATED.replace("max_turns: 3", "max_turns: 2")})
+    with FakeOpenAI([says("one"), reply("ok"), says("two"), reply("ok")]) as server:
+        result = endless.runner("all", base_url=server.base_url).run(endless.scenario("sim"))
+    assert [turn.user for turn in result.turns] == ["one", "two"]  # max_turns, then the final checks
+
+
+def test_a_changed_persona_is_a_miss(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"sim": SIMULATED})
+    with FakeOpenAI([says("Hi, I'm Azin."), *REMEMBER_RESPONSES, says(STOP)]) as server:
+        project.runner("all", base_url=server.base_url).run(project.scenario("sim"))
+    project.write_scenario("sim", SIMULATED.replace("terse", "chatty"))
+    result = project.replay("sim")
+    assert result.outcome == "failed"
+    assert "has no recorded answer for the simulated user's message 1" in result.stale[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("agent: chat\n", "turns: required key is missing"),
+        (SIMULATED + "turns: [{user: hi}]\n", "give `turns` (scripted user messages) or `simulate`"),
+        ("agent: chat\nsimulate: {persona: x}\n", "simulate.goal: required key is missing"),
+    ],
+)
+def test_turns_or_simulate(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert message in str(caught.value)
