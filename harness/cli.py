@@ -432,7 +432,7 @@ def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenar
     """Every scenario loaded and checked against the agents file; one UserError with every problem of
     every file (the agents file's own first: without it the references cannot be checked)."""
     from harness.errors import Problem, UserError
-    from harness.scenarios.model import load_scenario_partially
+    from harness.scenarios.model import load_scenarios_partially
 
     scenarios: list[Scenario] = []
     problems: list[Problem] = []
@@ -443,17 +443,16 @@ def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenar
         problems += exc.problems
         agents_ok = False
     for path in paths:
-        scenario, found = load_scenario_partially(path)
+        loaded, found = load_scenarios_partially(path)
         problems += found
-        if scenario is None:
-            continue
-        try:
-            if agents_ok:
-                runner.spec_for(scenario)
-        except UserError as exc:
-            problems += exc.problems
-        if not found:
-            scenarios.append(scenario)
+        for scenario in loaded:
+            try:
+                if agents_ok:
+                    runner.spec_for(scenario)
+            except UserError as exc:
+                problems += [problem for problem in exc.problems if problem not in problems]
+            if not found:
+                scenarios.append(scenario)
     if problems:
         raise UserError(problems)
     return scenarios

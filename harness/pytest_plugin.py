@@ -52,18 +52,18 @@ SUFFIXES = (".yaml", ".yml")
 
 
 class ScenarioFailed(Exception):
-    def __init__(self, result: ScenarioResult) -> None:
-        super().__init__(result.explain())
-        self.result = result
+    def __init__(self, *results: ScenarioResult) -> None:
+        super().__init__("\n\n".join(result.explain() for result in results))
+        self.results = results
 
 
 class StaleCassette(Exception):
     """The cassette lacks a response the scenario needs, or cannot be read: a failure even for an `xfail`
     scenario."""
 
-    def __init__(self, result: ScenarioResult) -> None:
-        super().__init__(result.explain())
-        self.result = result
+    def __init__(self, *results: ScenarioResult) -> None:
+        super().__init__("\n\n".join(result.explain() for result in results))
+        self.results = results
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -221,8 +221,9 @@ class ScenarioFile(pytest.File):
 
 
 class ScenarioItem(pytest.Item):
-    scenario: Scenario | None = None
-    spec: AgentSpec | None = None
+    """One scenario file: one scenario, or every row of its `dataset` (the item fails if any row does)."""
+
+    scenarios: list[tuple[Scenario, AgentSpec]] | None = None
     mistake: Exception | None = None
 
     def setup(self) -> None:
@@ -230,29 +231,35 @@ class ScenarioItem(pytest.Item):
         plugin evaluates marks again when the test is called, so strict XPASS and --runxfail work as for
         any marked test. A mistake in the scenario (or in agents.yaml) fails this item alone, with the
         located message, when it is called."""
-        from harness.errors import HarnessError
-        from harness.scenarios.model import load_scenario
+        from harness.errors import HarnessError, ScenarioError
+        from harness.scenarios.model import load_scenarios_partially
 
         try:
-            scenario = load_scenario(_shown(self.path))
-            self.spec = _runner(self.config).spec_for(scenario)
+            loaded, problems = load_scenarios_partially(_shown(self.path))
+            if problems:
+                raise ScenarioError(problems)
+            runner = _runner(self.config)
+            self.scenarios = [(scenario, runner.spec_for(scenario)) for scenario in loaded]
         except HarnessError as exc:
             self.mistake = exc
             return
-        self.scenario = scenario
-        if scenario.xfail is not None:
-            self.add_marker(pytest.mark.xfail(reason=scenario.xfail, strict=True, raises=ScenarioFailed))
+        reason = next((scenario.xfail for scenario, _ in self.scenarios if scenario.xfail is not None), None)
+        if reason is not None:
+            self.add_marker(pytest.mark.xfail(reason=reason, strict=True, raises=ScenarioFailed))
 
     def runtest(self) -> None:
         if self.mistake is not None:
             raise self.mistake
-        assert self.scenario is not None, "set up first"
-        result = _runner(self.config).run(self.scenario, self.spec)
-        self.user_properties.append(("steps", result.steps))
-        if result.stale or result.error:
-            raise StaleCassette(result)
-        if result.failures:
-            raise ScenarioFailed(result)
+        assert self.scenarios is not None, "set up first"
+        runner = _runner(self.config)
+        results = [runner.run(scenario, spec) for scenario, spec in self.scenarios]
+        self.user_properties.append(("steps", sum(result.steps for result in results)))
+        stale = [result for result in results if result.stale or result.error]
+        if stale:
+            raise StaleCassette(*stale)
+        failed = [result for result in results if result.failures]
+        if failed:
+            raise ScenarioFailed(*failed)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         from harness.errors import HarnessError

@@ -29,6 +29,7 @@ class ScenarioReliability:
     runs: int
     passes: int
     failed_checks: dict[int, list[str]] = field(default_factory=dict)  # repeat -> the checks that failed
+    row: str | None = None  # the dataset row, for a scenario made from one
 
     def pass_hat(self, k: int) -> float:
         return pass_hat_k(self.runs, self.passes, k)
@@ -36,9 +37,10 @@ class ScenarioReliability:
 
 def reliability(results: list[ScenarioResult]) -> list[ScenarioReliability]:
     """One entry per scenario, over its repeats (in the order the scenarios first appear)."""
-    by_scenario: dict[Path, ScenarioReliability] = {}
+    by_scenario: dict[tuple[Path, str | None], ScenarioReliability] = {}
     for result in results:
-        entry = by_scenario.setdefault(result.scenario.path, ScenarioReliability(result.scenario.path, 0, 0))
+        key = (result.scenario.path, result.scenario.row)
+        entry = by_scenario.setdefault(key, ScenarioReliability(result.scenario.path, 0, 0, row=result.scenario.row))
         entry.runs += 1
         if result.checks_passed:
             entry.passes += 1
@@ -64,7 +66,7 @@ def reliability_table(entries: list[ScenarioReliability], shown: dict[Path, str]
     for entry in entries:
         rows.append(
             [
-                shown.get(entry.scenario, str(entry.scenario)),
+                _name(entry, shown),
                 f"{entry.passes}/{entry.runs}",
                 f"{entry.pass_hat(1):.2f}",
                 *[f"{entry.pass_hat(j):.2f}" for j in range(1, k + 1)],
@@ -84,7 +86,7 @@ def reliability_table(entries: list[ScenarioReliability], shown: dict[Path, str]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for entry in entries:
         for variant, checks in sorted(entry.failed_checks.items()):
-            name = shown.get(entry.scenario, str(entry.scenario))
+            name = _name(entry, shown)
             lines.append(f"{name} repeat {variant} failed: {', '.join(checks) or 'a check'}")
     return "\n".join(lines)
 
@@ -94,7 +96,7 @@ def reliability_report(entries: list[ScenarioReliability], shown: dict[Path, str
     return {
         "scenarios": [
             {
-                "scenario": shown.get(entry.scenario, str(entry.scenario)),
+                "scenario": _name(entry, shown),
                 "runs": entry.runs,
                 "passes": entry.passes,
                 "pass_at_1": entry.pass_hat(1),
@@ -105,6 +107,11 @@ def reliability_report(entries: list[ScenarioReliability], shown: dict[Path, str
         ],
         "suite": {"pass_at_1": _mean(entries, 1), "pass_hat": {str(j): _mean(entries, j) for j in range(1, k + 1)}},
     }
+
+
+def _name(entry: ScenarioReliability, shown: dict[Path, str]) -> str:
+    name = shown.get(entry.scenario, str(entry.scenario))
+    return name if entry.row is None else f"{name}[{entry.row}]"
 
 
 def _mean(entries: list[ScenarioReliability], k: int) -> float:

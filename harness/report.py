@@ -40,6 +40,7 @@ def summary_table(results: list[ScenarioResult], root: Path, colour: bool = Fals
         rows.append(
             (
                 _relative(result.scenario.path, root)
+                + (f"[{result.scenario.row}]" if result.scenario.row is not None else "")
                 + (f" #{result.variant}" if result.scenario.path in repeated else ""),
                 result.scenario.agent,
                 str(len(result.turns)),
@@ -80,6 +81,7 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "scenario": _relative(scenario.path, root),
         "agent": scenario.agent,
         "description": scenario.description,
+        "row": scenario.row,
         "repeat": result.variant,
         "outcome": str(result.outcome),
         "xfail_reason": scenario.xfail,

@@ -144,6 +144,7 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
         "scenario",
         "agent",
         "description",
+        "row",
         "repeat",
         "outcome",
         "xfail_reason",

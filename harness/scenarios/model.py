@@ -6,6 +6,7 @@ the runner, the plugin and the reports see `Scenario`, its `Turn`s and their com
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import pydantic
 from harness.errors import Problem, ScenarioError
 from harness.memory import schema_problem
 from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
+from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.wire import StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
@@ -61,6 +63,11 @@ class ScenarioWire(StrictModel):
         None, description="This scenario documents a misbehaviour: it is expected to fail, for this reason"
     )
     cassette: str | None = pydantic.Field(None, description="Cassette path, relative to the cassette folder")
+    dataset: str | None = pydantic.Field(
+        None,
+        description="A JSON Lines file (beside this one): the file is a template, one scenario a row; strings "
+        "name a row's fields as {field}",
+    )
 
     @pydantic.model_validator(mode="wrap")
     @classmethod
@@ -119,6 +126,7 @@ class Scenario:
     cassette: str | None = None  # relative to the cassette folder
     doc: YamlDocument | None = None
     simulate: Simulation | None = None  # a simulated user writes the turns
+    row: str | None = None  # the dataset row this scenario was made from (its id)
 
     def line(self, loc: Loc) -> int | None:
         return self.doc.locate(loc)[0] if self.doc is not None else None
@@ -142,6 +150,26 @@ def load_scenario(path: Path, name: str | None = None) -> Scenario:
     return scenario
 
 
+def load_scenarios_partially(path: Path) -> tuple[list[Scenario], list[Problem]]:
+    """The scenarios of a file (one, or one per row of its `dataset`) and the problems found; see
+    `load_scenario_partially` for what an invalid file still gives."""
+    try:
+        doc = load_yaml(path, ScenarioError)
+    except ScenarioError as exc:
+        return [], exc.problems
+    if not (isinstance(doc.data, dict) and DATASET_KEY in doc.data):
+        scenario, problems = _from_doc(path, None, doc)
+        return ([scenario] if scenario is not None else []), problems
+    rows, problems = rows_of(doc)
+    scenarios: list[Scenario] = []
+    for row_id, row_doc in rows:
+        scenario, found = _from_doc(path, f"{path.stem}[{row_id}]", row_doc)
+        problems += [problem for problem in found if problem not in problems]
+        if scenario is not None:
+            scenarios.append(dataclasses.replace(scenario, row=row_id))
+    return scenarios, problems
+
+
 def load_scenario_partially(path: Path, name: str | None = None) -> tuple[Scenario | None, list[Problem]]:
     """The scenario and its problems. When the file is invalid, the scenario holds the parts that are
     valid on their own (the agent, blocks, the valid turns), so `harness validate` can check those against
@@ -150,6 +178,10 @@ def load_scenario_partially(path: Path, name: str | None = None) -> tuple[Scenar
         doc = load_yaml(path, ScenarioError)
     except ScenarioError as exc:
         return None, exc.problems
+    return _from_doc(path, name, doc)
+
+
+def _from_doc(path: Path, name: str | None, doc: YamlDocument) -> tuple[Scenario | None, list[Problem]]:
     wire, problems = validate_document(ScenarioWire, doc)
     if wire is None:
         return _salvage(path, name, doc), problems

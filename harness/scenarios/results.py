@@ -81,7 +81,8 @@ class ScenarioResult:
     def explain(self) -> str:
         """The failure report: file:line, key, turn, expected vs actual, the block's edit history."""
         path = self.scenario.path
-        out: list[str] = [f"error: {self.error}"] if self.error else []
+        out: list[str] = [f"{path}: dataset row '{self.scenario.row}':"] if self.scenario.row is not None else []
+        out += [f"error: {self.error}"] if self.error else []
         if self.stale:
             out += self.stale
         for failure in self.failures:

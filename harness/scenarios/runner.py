@@ -34,7 +34,9 @@ class ScenarioRunner:
         return self.factory.project
 
     def cassette_path(self, scenario: Scenario) -> Path:
-        return self.factory.project.cassette_path(scenario.path, scenario.cassette)
+        """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`."""
+        path = self.factory.project.cassette_path(scenario.path, scenario.cassette)
+        return path if scenario.row is None else path.with_suffix("") / f"{scenario.row}.yaml"
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:
         """The scenario's agent, after checking the scenario's references to it (a located ScenarioError)."""

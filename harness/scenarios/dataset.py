@@ -1,0 +1,96 @@
+"""Scenarios from data: a scenario file with `dataset: rows.jsonl` is a template, one scenario a row.
+
+Every string of the template may name a row's fields as `{field}` (Python's `str.format`; `{{` and `}}`
+are literal braces). A row's `id` field (else its line number) names its scenario, `<file>[<id>]`, and its
+cassette, `<the file's cassette without .yaml>/<id>.yaml`. The dataset file is read bounded, like every
+file, and must stay inside the scenario's folder tree (no absolute path, no `..` out of the project).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness.errors import Problem
+from harness.files import OutsideProject, confined
+from harness.yamlsource import Loc, YamlDocument, read_text
+
+DATASET_KEY = "dataset"
+_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, YamlDocument]], list[Problem]]:
+    """(row id, the scenario document for that row) for each row of the template's dataset."""
+    data = doc.data
+    given = data.get(DATASET_KEY) if isinstance(data, dict) else None
+    if not isinstance(given, str):
+        return [], [doc.problem((DATASET_KEY,), "should be the path of a JSON Lines file (one JSON object a line)")]
+    template_path = Path(doc.path)
+    try:
+        path = confined(template_path.parent, given)
+        text = read_text(path)
+    except OutsideProject as exc:
+        return [], [doc.problem((DATASET_KEY,), f"the dataset {exc}")]
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return [], [doc.problem((DATASET_KEY,), f"cannot read the dataset {given}: {reason}")]
+    template = {key: value for key, value in data.items() if key != DATASET_KEY}
+    rows: list[tuple[str, YamlDocument]] = []
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: not JSON: {exc}"))
+            continue
+        if not isinstance(row, dict):
+            problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: a row must be a JSON object"))
+            continue
+        row_id = _ID.sub("_", str(row.get("id", number))).strip("_") or str(number)
+        if row_id in seen:
+            problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: the id '{row_id}' is used twice"))
+            continue
+        seen.add(row_id)
+        filled, missing = _fill(template, row, ())
+        if missing:
+            loc, field = missing
+            problems.append(doc.problem(loc, f"{given}:{number}: the row has no field '{field}'"))
+            continue
+        rows.append((row_id, replace(doc, data=filled)))
+    if not rows and not problems:
+        problems.append(doc.problem((DATASET_KEY,), f"the dataset {given} has no rows"))
+    return rows, problems
+
+
+def _fill(value: Any, row: dict[str, Any], loc: Loc) -> tuple[Any, tuple[Loc, str] | None]:
+    """`value` with every string formatted from `row`; the first missing field and where it was named."""
+    if isinstance(value, str):
+        try:
+            return string.Formatter().vformat(value, (), row), None
+        except KeyError as exc:
+            return value, (loc, str(exc.args[0]))
+        except (ValueError, IndexError):  # not a template (a lone brace, `{0}`): kept as written
+            return value, None
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            out[key], missing = _fill(item, row, (*loc, key))
+            if missing:
+                return value, missing
+        return out, None
+    if isinstance(value, list):
+        items = []
+        for index, item in enumerate(value):
+            filled, missing = _fill(item, row, (*loc, index))
+            if missing:
+                return value, missing
+            items.append(filled)
+        return items, None
+    return value, None

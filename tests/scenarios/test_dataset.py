@@ -1,0 +1,94 @@
+"""Scenarios from data: a template scenario with `dataset: rows.jsonl`, one scenario (and cassette) a row."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.scenarios.model import load_scenarios_partially
+from tests.fakes import FakeOpenAI, append, make_project, reply
+
+TEMPLATE = """
+agent: chat
+dataset: names.jsonl
+turns:
+  - user: "Hi! My name is {name}."
+    expect:
+      reply: {contains: "{name}"}
+expect:
+  blocks:
+    human: {contains: "{name}"}
+"""
+NAMES = ["Azin", "Bahar", "Cyrus", "Dara", "Elham"]
+
+
+def write_dataset(folder: Path, rows: list[dict[str, object]]) -> None:
+    (folder / "names.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+
+
+def test_five_rows_make_five_scenarios_with_their_own_cassettes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    write_dataset(project.root / "scenarios", [{"id": name.lower(), "name": name} for name in NAMES])
+    answers = [a for name in NAMES for a in (append("human", name), reply(f"Nice to meet you, {name}!"))]
+    with FakeOpenAI(answers) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 0
+    capsys.readouterr()
+    tapes = sorted(p.name for p in (project.cassettes / "names").iterdir())
+    assert tapes == [f"{name.lower()}.yaml" for name in NAMES]
+    assert main(["run", "--agents", str(project.agents)]) == 0  # offline, row by row
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines() if line.startswith("scenarios/")]
+    assert rows == [f"scenarios/names.yaml[{name.lower()}]" for name in NAMES]
+    assert out.splitlines()[-1] == "5 passed"
+
+
+def test_rows_are_filled_into_every_string(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    write_dataset(project.root / "scenarios", [{"name": "Azin"}, {"name": "{not a field}"}])
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert problems == []
+    assert [s.name for s in scenarios] == ["names[1]", "names[2]"]  # no id: the line number
+    assert [s.turns[0].user for s in scenarios] == ["Hi! My name is Azin.", "Hi! My name is {not a field}."]
+    assert [s.row for s in scenarios] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "dataset", "message"),
+    [
+        ([{"nom": "Azin"}], "names.jsonl", "names.jsonl:1: the row has no field 'name'"),
+        (["Azin"], "names.jsonl", "names.jsonl:1: a row must be a JSON object"),
+        ([{"id": "a", "name": "A"}, {"id": "a", "name": "B"}], "names.jsonl", "the id 'a' is used twice"),
+        ([], "names.jsonl", "the dataset names.jsonl has no rows"),
+        ([{"name": "A"}], "../../outside.jsonl", "the dataset '../../outside.jsonl' leads outside"),
+        ([{"name": "A"}], "missing.jsonl", "cannot read the dataset missing.jsonl"),
+    ],
+)
+def test_dataset_mistakes_are_located(tmp_path: Path, rows: list[object], dataset: str, message: str) -> None:
+    project = make_project(tmp_path / "p", {"names": TEMPLATE.replace("names.jsonl", dataset)})
+    folder = project.root / "scenarios"
+    (folder / "names.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert any(message in problem.message for problem in problems), problems
+    assert all(problem.line is not None for problem in problems)
+
+
+def test_a_dataset_file_is_one_pytest_item_failing_if_any_row_fails(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path, {"names": TEMPLATE})
+    write_dataset(project.root / "scenarios", [{"id": "a", "name": "Azin"}, {"id": "b", "name": "Bahar"}])
+    answers = [append("human", "Azin"), reply("Hi Azin!"), reply("Hello!")]  # row b never stores the name
+    with FakeOpenAI(answers) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 1
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "scenarios/names.yaml: dataset row 'b':",
+            "scenarios/names.yaml:6: turns[[]0].expect.reply.contains: the reply does not contain 'Bahar'",
+        ]
+    )
