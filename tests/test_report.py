@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.report import summary_table, write_report
+from harness.report import scenario_report, summary_table, write_report
 from harness.scenarios.runner import ScenarioResult
 from harness.secrets import MASK, Secrets
 from tests.fakes import (
@@ -148,6 +148,7 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
         "outcome",
         "xfail_reason",
         "failures",
+        "failed_checks",
         "cassette",
         "recorded_with",
         "unplayed_interactions",
@@ -162,7 +163,7 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
     assert scenarios[0]["initial_blocks"] == {"persona": "You are a helpful assistant", "human": "Name: Bob"}
     assert scenarios[0]["recorded_with"]["endpoint"] == "openai-compatible (local)"
     assert scenarios[0]["unplayed_interactions"] == []
-    assert scenarios[0]["failures"] == []
+    assert scenarios[0]["failures"] == [] and scenarios[0]["failed_checks"] == []
     assert isinstance(scenarios[0]["timing"]["seconds"], float)
 
 
@@ -174,6 +175,15 @@ def test_report_failures_are_the_explanation_lines(results: list[ScenarioResult]
         f"{path}:7: turns[0].expect.blocks.human.contains: block 'human' does not contain 'Carol'"
     )
     assert "  in turn 1: user: 'My name is Carol.'" in failed["failures"]
+    assert failed["failed_checks"] == [
+        {
+            "file": "scenarios/forgetful.yaml",
+            "line": 7,
+            "key": "turns[0].expect.blocks.human.contains",
+            "message": "block 'human' does not contain 'Carol'",
+            "turn": 1,
+        }
+    ]
 
 
 def test_report_turns_hold_messages_tool_calls_results_and_blocks(
@@ -264,6 +274,8 @@ def test_explain_after_the_last_turn(project: Project) -> None:
     lines = result.explain().splitlines()
     assert lines[0].endswith("expect.blocks.human.unchanged: block 'human' changed")
     assert lines[1] == "  after the last turn"
+    check = scenario_report(result, project.root)["failed_checks"][0]
+    assert (check["key"], check["turn"]) == ("expect.blocks.human.unchanged", None)
 
 
 def test_the_report_masks_secrets(
