@@ -298,6 +298,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     report = _report_path(args.report) if args.report else None
     html = _report_path(args.html, "--html") if getattr(args, "html", None) else None
     markdown = _report_path(args.summary_md, "--summary-md") if getattr(args, "summary_md", None) else None
+    _check_step_summary()
     project = _project(args)
     factory = AgentFactory(project)
     console.learn(factory)  # loads (and validates) the agents file before any scenario
@@ -403,6 +404,16 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
         console.out("record what needs it with: harness record --stale")
         return 1
     return 0
+
+
+def _check_step_summary() -> None:
+    """In a GitHub job the summary is appended to `$GITHUB_STEP_SUMMARY`: checked before the run, as a report."""
+    import os
+
+    from harness.report_md import STEP_SUMMARY
+
+    if os.environ.get(STEP_SUMMARY):
+        _report_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
 
 
 def _write_summaries(data: dict[str, Any], html: Path | None, markdown: Path | None) -> None:

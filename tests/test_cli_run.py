@@ -368,7 +368,7 @@ def test_summary_md_counts_failures_and_links_the_html(project: Project, tmp_pat
 
 
 def test_the_github_step_summary_is_appended_to(
-    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "step.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
@@ -377,6 +377,9 @@ def test_the_github_step_summary_is_appended_to(
     text = target.read_text(encoding="utf-8")
     assert text.count("## harness scenarios") == 2  # one a run, appended
     assert "**1 passed, 1 failed**" in text and "**1 passed**" in text
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "gone" / "step.md"))
+    assert run(project) == 2  # checked before the run
+    assert "error: $GITHUB_STEP_SUMMARY " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag", ["--html", "--summary-md"])
