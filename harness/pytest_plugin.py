@@ -323,7 +323,8 @@ def pytest_runtest_makereport(
         from harness.pytest_reports import ENTRY
         from harness.report import scenario_report
 
-        setattr(report, ENTRY, scenario_report(item.result, _project(item.config).root))
+        entry = scenario_report(item.result, _project(item.config).root)
+        setattr(report, ENTRY, _secrets(item.config).mask_data(entry))  # masked before it leaves the worker
     miss = call.excinfo.value if call.excinfo is not None else None
     if miss is not None and type(miss).__name__ == "CassetteMiss":
         from harness.errors import CassetteMiss

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.files import write_atomically
+from harness.jsontext import storable
 from harness.scenarios.results import Outcome
 
 LABELS = {
@@ -123,7 +124,7 @@ def html_report(report: dict[str, Any], title: str = "harness report") -> str:
 
 
 def write_html(report: dict[str, Any], path: Path) -> None:
-    write_atomically(path, html_report(report))
+    write_atomically(path, storable(html_report(report)))  # a model's lone surrogate shows as U+FFFD
 
 
 def _summary_table(scenarios: list[dict[str, Any]]) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.files import write_atomically
+from harness.jsontext import storable
 from harness.scenarios.results import Outcome
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
@@ -54,7 +55,7 @@ def _link(target: str) -> str:
 
 
 def write_markdown(report: dict[str, Any], path: Path, html: Path | None = None) -> None:
-    write_atomically(path, markdown_summary(report, _relative_link(html, path.parent) if html else None))
+    write_atomically(path, storable(markdown_summary(report, _relative_link(html, path.parent) if html else None)))
 
 
 def append_step_summary(report: dict[str, Any], html: Path | None = None) -> Path | None:
@@ -65,7 +66,7 @@ def append_step_summary(report: dict[str, Any], html: Path | None = None) -> Pat
         return None
     path = Path(target)
     with path.open("a", encoding="utf-8") as file:
-        file.write(markdown_summary(report, _relative_link(html, Path.cwd()) if html else None) + "\n")
+        file.write(storable(markdown_summary(report, _relative_link(html, Path.cwd()) if html else None)) + "\n")
     return path
 
 

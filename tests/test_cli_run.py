@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from harness.cli import main
+from harness.secrets import MASK
 from tests.fakes import (
     FORGETFUL,
     FORGETFUL_RESPONSES,
@@ -352,6 +353,15 @@ def test_html_writes_one_self_contained_page(project: Project, tmp_path: Path) -
     assert "<b>1</b> passed</li>" in text and "<b>1</b> failed</li>" in text
     assert '<a href="#s1">scenarios/forgetful.yaml</a>' in text
     assert '<details class="scenario failed" id="s1" data-outcome="failed" open>' in text
+
+
+def test_html_and_markdown_mask_secrets(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "Carol")  # a value of the environment's secret variables
+    page, summary = tmp_path / "report.html", tmp_path / "summary.md"
+    assert run(project, "--html", str(page), "--summary-md", str(summary)) == 1
+    for path in (page, summary):
+        text = path.read_text(encoding="utf-8")
+        assert "Carol" not in text and MASK.strip("<>") in text  # escaped as HTML or Markdown
 
 
 def test_summary_md_counts_failures_and_links_the_html(project: Project, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from harness import pytest_plugin, report_md
+from harness.secrets import MASK
 from tests.fakes import FORGETFUL, FORGETFUL_RESPONSES, REMEMBER, REMEMBER_RESPONSES, Project, make_project
 
 TIMING = re.compile(r'<span class="timing">[^<]*</span>')
@@ -50,6 +51,16 @@ def test_html_and_markdown_reports(pytester: pytest.Pytester, project: Project) 
     )
     assert "known_bug" not in summary  # an expected failure is not a failure
     assert summary.splitlines()[-1] == "[HTML report](out/report.html)"
+
+
+def test_reports_mask_secrets(pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "Carol")
+    pytester.runpytest("--harness-html", "r.html", "--harness-summary-md", "r.md").assert_outcomes(
+        passed=1, failed=1, xfailed=1
+    )
+    for name in ("r.html", "r.md"):
+        text = (pytester.path / name).read_text(encoding="utf-8")
+        assert "Carol" not in text and MASK.strip("<>") in text  # escaped as HTML or Markdown
 
 
 def test_the_same_reports_under_xdist(pytester: pytest.Pytester, project: Project) -> None:

@@ -255,3 +255,12 @@ def test_report_json_round_trip_renders_the_same(report: dict[str, Any]) -> None
     """The page is built from the JSON report's data: the report as written and read back gives the same page
     (what the pytest plugin relies on when results come from pytest-xdist workers as JSON)."""
     assert html_report(json.loads(json.dumps(report))) == html_report(report)
+
+
+def test_a_lone_surrogate_from_the_model_is_written_as_a_replacement_character(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    report["scenarios"][0]["turns"][0]["reply"] = "half a pair: \ud800"
+    path = tmp_path / "report.html"
+    write_html(report, path)
+    assert "half a pair: \ufffd" in path.read_text(encoding="utf-8")

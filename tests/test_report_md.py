@@ -92,3 +92,10 @@ def test_appended_to_the_github_step_summary_when_set(tmp_path: Path, monkeypatc
     text = target.read_text(encoding="utf-8")
     assert text.startswith("# an earlier step\n## harness scenarios\n")  # appended, the earlier step's kept
     assert "[HTML report](report.html)" in text
+
+
+def test_a_lone_surrogate_is_written_as_a_replacement_character(tmp_path: Path) -> None:
+    check = {**CHECK, "message": "half a pair: \ud800"}
+    md = tmp_path / "summary.md"
+    write_markdown({"summary": {"failed": 1}, "scenarios": [entry("s", "failed", failed_checks=[check])]}, md)
+    assert "half a pair: \ufffd" in md.read_text(encoding="utf-8")
