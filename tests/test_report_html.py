@@ -244,6 +244,11 @@ def test_the_report_renders_in_headless_chromium(report: dict[str, Any], tmp_pat
     sections = [a for t, a in Page(dom).elements if t == "details"]
     assert [s["class"] for s in sections] == ["scenario passed hidden", "scenario failed hidden", "scenario passed"]
 
+    # a link to a folded scenario opens it
+    dom = browse(page, tmp_path, "--dump-dom", query="#s1")
+    sections = [a for t, a in Page(dom).elements if t == "details"]
+    assert ["open" in s for s in sections] == [True, True, False]
+
     shot = tmp_path / "report.png"
     browse(page, tmp_path, f"--screenshot={shot}", query="#s1")  # opens the passing one, with its diff
     assert png_size(shot) == (1200, 1400)
@@ -264,3 +269,13 @@ def test_a_lone_surrogate_from_the_model_is_written_as_a_replacement_character(
     path = tmp_path / "report.html"
     write_html(report, path)
     assert "half a pair: \ufffd" in path.read_text(encoding="utf-8")
+
+
+def test_a_scenario_that_could_not_run_is_shown_open_with_its_error(project: Project) -> None:
+    (project.cassettes / "remember.yaml").write_text("interactions: [", encoding="utf-8")
+    result = project.replay("remember")
+    assert result.outcome == "error"
+    page = html_report(json_report([result], project.root))
+    assert '<details class="scenario error" id="s1" data-outcome="error" open>' in page
+    assert '<pre class="failures">error: ' in page
+    assert "<b>1</b> error</li>" in page
