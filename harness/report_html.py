@@ -39,7 +39,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .6
 .failed .badge,.badge.failed,.xpassed .badge,.badge.xpassed,.error .badge,.badge.error{background:#cf222e}
 details.scenario{border:1px solid #ccc;border-radius:4px;margin:1em 0;padding:.4em .8em}
 details.scenario>summary{cursor:pointer;font-weight:600}
-.failures{background:#ffebe9;border-left:3px solid #cf222e;padding:.4em}
+.failures,.refusal{background:#ffebe9;border-left:3px solid #cf222e;padding:.4em}
 .turn{border-top:1px solid #eee;margin-top:.6em;padding-top:.4em}
 .user{background:#ddf4ff;padding:.3em .5em;border-radius:3px}
 .reply{background:#f6f8fa;padding:.3em .5em;border-radius:3px}
@@ -183,6 +183,8 @@ def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
         out.append('<li class="step">')
         if step.get("thoughts"):
             out.append(f'<pre class="thoughts muted">{escape(step["thoughts"])}</pre>')
+        if step.get("refusal"):
+            out.append(f'<pre class="refusal">refused: {escape(step["refusal"])}</pre>')
         for call in step["tool_calls"]:
             status = "ok" if call["ok"] else "failed"
             result = "" if call["result"] is None else f" <pre>{escape(str(call['result']))}</pre>"
@@ -193,6 +195,8 @@ def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
             )
         out.append("</li>")
     out.append("</ol>")
+    if turn.get("error"):
+        out.append(f'<pre class="failures">the turn ended: {escape(str(turn["error"]))}</pre>')
     if turn.get("reply") is not None:
         out.append(f'<div class="reply"><b>reply:</b> <pre>{escape(turn["reply"])}</pre></div>')
     out.append('<div class="blocks">')

@@ -279,3 +279,12 @@ def test_a_scenario_that_could_not_run_is_shown_open_with_its_error(project: Pro
     assert '<details class="scenario error" id="s1" data-outcome="error" open>' in page
     assert '<pre class="failures">error: ' in page
     assert "<b>1</b> error</li>" in page
+
+
+def test_a_refusal_and_the_error_that_ended_a_turn_are_shown(report: dict[str, Any]) -> None:
+    turn = report["scenarios"][0]["turns"][0]
+    turn["steps"][0]["refusal"] = "I can't <help>"
+    turn["error"] = "the model's answer is not JSON"
+    page = html_report(report)
+    assert '<pre class="refusal">refused: I can&#x27;t &lt;help&gt;</pre>' in page
+    assert '<pre class="failures">the turn ended: the model&#x27;s answer is not JSON</pre>' in page
