@@ -319,11 +319,15 @@ def pytest_runtest_makereport(
     """A scenario's report entry, for the HTML and Markdown reports; a Python test whose request is not in its
     cassette: say so with the diff and the re-record command, as a scenario would."""
     report = yield
-    if call.when == "call" and isinstance(item, ScenarioItem) and item.result is not None and _reporting(item.config):
+    if call.when == "call" and isinstance(item, ScenarioItem) and _reporting(item.config):
         from harness.pytest_reports import ENTRY
-        from harness.report import scenario_report
+        from harness.report import scenario_report, unrunnable_report
 
-        entry = scenario_report(item.result, _project(item.config).root)
+        root = _project(item.config).root
+        if item.result is not None:
+            entry = scenario_report(item.result, root)
+        else:  # a mistake in the scenario or the agents file
+            entry = unrunnable_report(item.path, root, str(item.mistake or call.excinfo))
         setattr(report, ENTRY, _secrets(item.config).mask_data(entry))  # masked before it leaves the worker
     miss = call.excinfo.value if call.excinfo is not None else None
     if miss is not None and type(miss).__name__ == "CassetteMiss":

@@ -95,6 +95,26 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
     }
 
 
+def unrunnable_report(path: Path, root: Path, message: str) -> dict[str, Any]:
+    """An entry of the same shape for a scenario that could not run at all (a mistake in its file or in the
+    agents file: under pytest the other scenarios still run, and the reports count this one as an error)."""
+    return {
+        "scenario": _relative(path, root),
+        "agent": "",
+        "description": None,
+        "outcome": str(Outcome.ERROR),
+        "xfail_reason": None,
+        "failures": message.splitlines(),
+        "failed_checks": [],
+        "cassette": "",
+        "recorded_with": {},
+        "unplayed_interactions": [],
+        "initial_blocks": {},
+        "turns": [],
+        "timing": {"seconds": 0.0},
+    }
+
+
 def _failed_check(result: ScenarioResult, failure: Failure, root: Path) -> dict[str, Any]:
     """One failing check, located: what the Markdown summary shows without parsing the explanation."""
     loc = failure.loc

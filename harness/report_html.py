@@ -164,7 +164,8 @@ def _scenario(n: int, s: dict[str, Any]) -> str:
         out.append(f'<p class="muted">expected to fail: {escape(s["xfail_reason"])}</p>')
     if s["failures"]:
         out.append(f'<pre class="failures">{escape(chr(10).join(s["failures"]))}</pre>')
-    out.append(f'<p class="muted">cassette: {escape(s["cassette"])}</p>')
+    if s["cassette"]:
+        out.append(f'<p class="muted">cassette: {escape(s["cassette"])}</p>')
     before: dict[str, str] = s["initial_blocks"]
     for index, turn in enumerate(s["turns"], start=1):
         out.append(_turn(index, turn, before))

@@ -63,6 +63,19 @@ def test_reports_mask_secrets(pytester: pytest.Pytester, project: Project, monke
         assert "Carol" not in text and MASK.strip("<>") in text  # escaped as HTML or Markdown
 
 
+def test_a_scenario_with_a_mistake_is_reported_as_an_error(pytester: pytest.Pytester, project: Project) -> None:
+    """Under pytest the other scenarios still run: the reports count this one, with its located message."""
+    project.write_scenario("bad", "agent: chatbot\nturns: [{user: hi}]\n")
+    pytester.runpytest("--harness-html", "r.html", "--harness-summary-md", "r.md").assert_outcomes(
+        passed=1, failed=2, xfailed=1
+    )
+    page = (pytester.path / "r.html").read_text(encoding="utf-8")
+    assert "<b>1</b> error</li>" in page and "<b>1</b> failed</li>" in page
+    assert '<details class="scenario error" id="s1" data-outcome="error" open>' in page
+    summary = (pytester.path / "r.md").read_text(encoding="utf-8")
+    assert "| `scenarios/bad.yaml` | error | scenarios/bad.yaml:1:1: agent: no agent named 'chatbot'; " in summary
+
+
 def test_the_same_reports_under_xdist(pytester: pytest.Pytester, project: Project) -> None:
     """Entries come from the workers with their test reports; the files do not depend on who ran what."""
     one = pytester.runpytest_subprocess("--harness-html", "one.html", "--harness-summary-md", "one.md")

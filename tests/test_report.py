@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.report import scenario_report, summary_table, write_report
+from harness.report import scenario_report, summary_table, unrunnable_report, write_report
 from harness.scenarios.runner import ScenarioResult
 from harness.secrets import MASK, Secrets
 from tests.fakes import (
@@ -290,3 +290,12 @@ def test_the_report_masks_secrets(
     monkeypatch.setenv("SOME_SERVICE_TOKEN", "Azin")  # by default, the environment's secrets
     write_report(results, path, project.root)
     assert "Azin" not in path.read_text(encoding="utf-8")
+
+
+def test_an_unrunnable_scenario_has_the_entry_shape_of_one_that_ran(
+    results: list[ScenarioResult], project: Project
+) -> None:
+    entry = unrunnable_report(project.scenario_path("bad"), project.root, "scenarios/bad.yaml:1:1: agent: no\n  more")
+    assert set(entry) == set(scenario_report(results[0], project.root))
+    assert entry["scenario"] == "scenarios/bad.yaml" and entry["outcome"] == "error"
+    assert entry["failures"] == ["scenarios/bad.yaml:1:1: agent: no", "  more"]
