@@ -437,7 +437,7 @@ def _replays_alike(project: Project, results: list[ScenarioResult], console: Con
     from harness.scenarios import ScenarioRunner
 
     runner = ScenarioRunner(AgentFactory(project))
-    again = [runner.run(result.scenario) for result in results]
+    again = [runner.run(result.scenario, variant=result.variant) for result in results]
     secrets = console.secrets
     found = differences(json_report(results, project.root, secrets), json_report(again, project.root, secrets))
     if found:

@@ -12,15 +12,21 @@ IGNORED = frozenset({"timing"})  # wall-clock time differs run to run by nature
 def differences(first: dict[str, Any], second: dict[str, Any], limit: int = 20) -> list[str]:
     """Lines `scenario: field: first -> second`, at most `limit` of them (then a count of the rest)."""
     found: list[str] = []
-    one = {s["scenario"]: s for s in first["scenarios"]}
-    two = {s["scenario"]: s for s in second["scenarios"]}
+    one = {_name(s): s for s in first["scenarios"]}
+    two = {_name(s): s for s in second["scenarios"]}
     for name in sorted(one.keys() ^ two.keys()):
         found.append(f"{name}: ran only in the {'first' if name in one else 'second'} run")
-    for name in [s["scenario"] for s in first["scenarios"] if s["scenario"] in two]:
+    for name in [name for name in one if name in two]:
         found += [f"{name}: {where}" for where in _compare(one[name], two[name], "")]
     if len(found) > limit:
         found = [*found[:limit], f"... and {len(found) - limit} more"]
     return found
+
+
+def _name(entry: dict[str, Any]) -> str:
+    """A scenario entry's name: its path, and which repeat when it was recorded more than once."""
+    repeat = entry.get("repeat", 1)
+    return str(entry["scenario"]) + (f" #{repeat}" if repeat != 1 else "")
 
 
 def _compare(a: Any, b: Any, path: str) -> list[str]:

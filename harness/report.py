@@ -103,6 +103,7 @@ def unrunnable_report(path: Path, root: Path, message: str) -> dict[str, Any]:
         "agent": "",
         "description": None,
         "outcome": str(Outcome.ERROR),
+        "repeat": 1,
         "xfail_reason": None,
         "failures": message.splitlines(),
         "failed_checks": [],

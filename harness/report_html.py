@@ -116,9 +116,12 @@ def html_report(report: dict[str, Any], title: str = "harness report") -> str:
         '<input id="filter-text" type="search" placeholder="filter by text (path, agent, messages, blocks)">'
         '<span id="shown" class="muted"></span></div>'
     )
-    parts.append(_summary_table(scenarios))
+    repeated = "reliability" in report
+    parts.append(_summary_table(scenarios, repeated))
+    if repeated:
+        parts.append(_reliability_table(report["reliability"]))
     parts.append('<section id="scenarios">')
-    parts += [_scenario(n, scenario) for n, scenario in enumerate(scenarios, start=1)]
+    parts += [_scenario(n, scenario, repeated) for n, scenario in enumerate(scenarios, start=1)]
     parts.append(f"</section><script>{SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
 
@@ -127,7 +130,35 @@ def write_html(report: dict[str, Any], path: Path) -> None:
     write_atomically(path, storable(html_report(report)))  # a model's lone surrogate shows as U+FFFD
 
 
-def _summary_table(scenarios: list[dict[str, Any]]) -> str:
+def _name(scenario: dict[str, Any], repeated: bool) -> str:
+    """The scenario's path, and which repeat when the suite has repeats (as the summary table names it)."""
+    return str(scenario["scenario"]) + (f" #{scenario.get('repeat', 1)}" if repeated else "")
+
+
+def _reliability_table(reliability: dict[str, Any]) -> str:
+    """pass@1 and pass^k per scenario over its repeats, and the suite's mean (tau2's definitions)."""
+    k = max((len(entry["pass_hat"]) for entry in reliability["scenarios"]), default=1)
+    head = "".join(f"<th>pass^{j}</th>" for j in range(1, k + 1))
+    rows = [f'<h2>Repeats</h2><table id="reliability"><thead><tr><th>scenario</th><th>passes</th><th>pass@1</th>{head}']
+    rows.append("</tr></thead><tbody>")
+
+    def cells(values: dict[str, float]) -> str:
+        return "".join(f"<td>{values[str(j)]:.2f}</td>" if str(j) in values else "<td></td>" for j in range(1, k + 1))
+
+    for entry in reliability["scenarios"]:
+        rows.append(
+            f"<tr><td>{escape(entry['scenario'])}</td><td>{entry['passes']}/{entry['runs']}</td>"
+            f"<td>{entry['pass_at_1']:.2f}</td>{cells(entry['pass_hat'])}</tr>"
+        )
+    suite = reliability["suite"]
+    rows.append(
+        f"<tr><td><b>suite (mean)</b></td><td></td><td>{suite['pass_at_1']:.2f}</td>{cells(suite['pass_hat'])}</tr>"
+    )
+    rows.append("</tbody></table>")
+    return "\n".join(rows)
+
+
+def _summary_table(scenarios: list[dict[str, Any]], repeated: bool) -> str:
     rows = [
         '<table id="summary"><thead><tr><th>scenario</th><th>agent</th><th>turns</th><th>steps</th>'
         "<th>result</th><th>time</th></tr></thead><tbody>"
@@ -136,7 +167,7 @@ def _summary_table(scenarios: list[dict[str, Any]]) -> str:
         steps = sum(len(turn["steps"]) for turn in s["turns"])
         rows.append(
             f'<tr class="{escape(s["outcome"])}" data-outcome="{escape(s["outcome"])}" data-target="s{n}">'
-            f'<td><a href="#s{n}">{escape(s["scenario"])}</a></td><td>{escape(s["agent"])}</td>'
+            f'<td><a href="#s{n}">{escape(_name(s, repeated))}</a></td><td>{escape(s["agent"])}</td>'
             f"<td>{len(s['turns'])}</td><td>{steps}</td>"
             f'<td><span class="badge">{LABELS[Outcome(s["outcome"])]}</span></td>'
             f"<td>{_timing(s)}</td></tr>"
@@ -150,12 +181,12 @@ def _timing(scenario: dict[str, Any]) -> str:
     return "" if seconds is None else f'<span class="timing">{seconds * 1000:.0f} ms</span>'
 
 
-def _scenario(n: int, s: dict[str, Any]) -> str:
+def _scenario(n: int, s: dict[str, Any], repeated: bool) -> str:
     outcome = Outcome(s["outcome"])
     is_open = " open" if not outcome.ok else ""
     out = [
         f'<details class="scenario {outcome}" id="s{n}" data-outcome="{outcome}"{is_open}>',
-        f'<summary><span class="badge">{LABELS[outcome]}</span> {escape(s["scenario"])}'
+        f'<summary><span class="badge">{LABELS[outcome]}</span> {escape(_name(s, repeated))}'
         f' <span class="muted">({escape(s["agent"])})</span> {_timing(s)}</summary>',
     ]
     if s.get("description"):

@@ -18,10 +18,17 @@ def markdown_summary(report: dict[str, Any], html: str | None = None) -> str:
     """`html`: the HTML report's address as the reader should follow it, when one was written."""
     counts = ", ".join(f"{n} {outcome}" for outcome, n in report["summary"].items() if n) or "no scenarios"
     lines = ["## harness scenarios", "", f"**{_md(counts)}**", ""]
+    repeated = report.get("reliability")
+    if repeated:
+        suite = repeated["suite"]
+        hats = ", ".join(f"pass^{k} {value:.2f}" for k, value in suite["pass_hat"].items())
+        lines += [f"Over repeats: pass@1 {suite['pass_at_1']:.2f}, {hats}", ""]
     failed = [s for s in report["scenarios"] if not Outcome(s["outcome"]).ok]
     if failed:
         lines += ["| scenario | result | first failing check |", "|---|---|---|"]
-        lines += [f"| `{_code(s['scenario'])}` | {s['outcome']} | {_first_check(s)} |" for s in failed]
+        for s in failed:
+            name = s["scenario"] + (f" #{s.get('repeat', 1)}" if repeated else "")
+            lines.append(f"| `{_code(name)}` | {s['outcome']} | {_first_check(s)} |")
         lines.append("")
     if html is not None:
         lines += [f"[HTML report]({_link(html)})", ""]

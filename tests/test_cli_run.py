@@ -456,3 +456,17 @@ def test_twice_fails_naming_the_scenario_and_field_that_differ(
         '  scenarios/noting.yaml: turns[0].steps[0].tool_calls[0].result: "note 3: x" in the first run, '
         '"note 4: x" in the second' in err.splitlines()
     )
+
+
+def test_twice_and_html_with_repeats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each repeat replays from its own cassette, in both runs; the page gets the pass^k table."""
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES]) as server:
+        assert record(project, server.base_url, "--repeat", "2") == 0
+    capsys.readouterr()
+    page = tmp_path / "report.html"
+    assert run(project, "--twice", "--html", str(page)) == 0
+    assert capsys.readouterr().err == "the second replay gave the same report for 2 scenario(s), timings aside\n"
+    text = page.read_text(encoding="utf-8")
+    assert '<table id="reliability">' in text
+    assert '<a href="#s2">scenarios/remember.yaml #2</a>' in text

@@ -70,3 +70,11 @@ def test_many_differences_are_cut_short() -> None:
     found = differences(one, two, limit=5)
     assert len(found) == 6 and found[-1] == "... and 25 more"
     assert found[0] == "s: values[0]: 0 in the first run, 1 in the second"
+
+
+def test_repeats_of_one_scenario_are_compared_repeat_by_repeat() -> None:
+    one = {"summary": {}, "scenarios": [{"scenario": "s", "repeat": 1, "x": 1}, {"scenario": "s", "repeat": 2, "x": 2}]}
+    two = copy.deepcopy(one)
+    assert differences(one, two) == []
+    two["scenarios"][1]["x"] = 3
+    assert differences(one, two) == ["s #2: x: 2 in the first run, 3 in the second"]

@@ -288,3 +288,32 @@ def test_a_refusal_and_the_error_that_ended_a_turn_are_shown(report: dict[str, A
     page = html_report(report)
     assert '<pre class="refusal">refused: I can&#x27;t &lt;help&gt;</pre>' in page
     assert '<pre class="failures">the turn ended: the model&#x27;s answer is not JSON</pre>' in page
+
+
+def test_repeats_get_a_pass_hat_k_table_and_numbered_rows(report: dict[str, Any]) -> None:
+    first = report["scenarios"][0]
+    report["scenarios"] = [{**first, "repeat": 1}, {**first, "repeat": 2, "outcome": "failed"}]
+    report["reliability"] = {
+        "scenarios": [
+            {
+                "scenario": first["scenario"],
+                "runs": 2,
+                "passes": 1,
+                "pass_at_1": 0.5,
+                "pass_hat": {"1": 0.5, "2": 0.0},
+                "failed_checks": {"2": ["reply.contains"]},
+            }
+        ],
+        "suite": {"pass_at_1": 0.5, "pass_hat": {"1": 0.5, "2": 0.0}},
+    }
+    page = html_report(report)
+    names = re.findall(r'<a href="#s\d">([^<]*)</a>', page)
+    assert names == ["scenarios/remember.yaml #1", "scenarios/remember.yaml #2"]
+    table = page[page.index('<table id="reliability">') :]
+    table = table[: table.index("</table>")]
+    assert "<th>pass@1</th><th>pass^1</th><th>pass^2</th>" in table
+    assert "<tr><td>scenarios/remember.yaml</td><td>1/2</td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
+    assert "<tr><td><b>suite (mean)</b></td><td></td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
+    del report["reliability"]  # no repeats: no table, no numbers
+    page = html_report(report)
+    assert 'id="reliability"' not in page and "remember.yaml #" not in page

@@ -99,3 +99,15 @@ def test_a_lone_surrogate_is_written_as_a_replacement_character(tmp_path: Path) 
     md = tmp_path / "summary.md"
     write_markdown({"summary": {"failed": 1}, "scenarios": [entry("s", "failed", failed_checks=[check])]}, md)
     assert "half a pair: \ufffd" in md.read_text(encoding="utf-8")
+
+
+def test_repeats_give_the_suites_pass_hat_k_and_numbered_failures() -> None:
+    report = {
+        **REPORT,
+        "scenarios": [{**s, "repeat": 2} for s in REPORT["scenarios"]],
+        "reliability": {"scenarios": [], "suite": {"pass_at_1": 0.5, "pass_hat": {"1": 0.5, "2": 0.25}}},
+    }
+    text = markdown_summary(report)
+    assert "Over repeats: pass@1 0.50, pass^1 0.50, pass^2 0.25" in text.splitlines()
+    assert "| `scenarios/forgetful.yaml #2` | failed |" in text
+    assert "Over repeats" not in markdown_summary(REPORT) and ".yaml #" not in markdown_summary(REPORT)
