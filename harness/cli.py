@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from harness.project import Project
     from harness.records import StepRecord
     from harness.scenarios import Scenario, ScenarioRunner
+    from harness.scenarios.results import ScenarioResult
     from harness.secrets import Secrets
 
 DEFAULT_DB = f"{DEFAULT_STATE_DB} (beside the agents file)"
@@ -158,6 +159,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     _repeat_option(p)
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
+    p.add_argument(
+        "--html",
+        metavar="FILE.html",
+        help="write a self-contained HTML report (summary with filters, transcripts, block diffs)",
+    )
+    p.add_argument(
+        "--summary-md",
+        metavar="FILE.md",
+        help="write a Markdown summary for CI pages (also appended to $GITHUB_STEP_SUMMARY when that is set)",
+    )
+    p.add_argument(
+        "--twice",
+        action="store_true",
+        help="replay the suite twice and fail (exit 1) if the two reports differ beyond timings",
+    )
     p.set_defaults(command=_run, mode=RecordMode.NONE)
 
     p = commands.add_parser(
@@ -270,10 +286,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from harness.errors import UserError
     from harness.factory import AgentFactory
     from harness.reliability import has_repeats, reliability, reliability_table
-    from harness.report import summary_table, write_report
+    from harness.report import json_report, summary_table, write_report
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
-    from harness.scenarios.results import ScenarioResult
 
     if getattr(args, "repeat", None) is not None and args.mode == RecordMode.NONE and not args.live:
         raise UserError(
@@ -281,6 +296,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             "replays every repeat already recorded"
         )
     report = _report_path(args.report) if args.report else None
+    html = _report_path(args.html, "--html") if getattr(args, "html", None) else None
+    markdown = _report_path(args.summary_md, "--summary-md") if getattr(args, "summary_md", None) else None
+    _check_step_summary()
     project = _project(args)
     factory = AgentFactory(project)
     console.learn(factory)  # loads (and validates) the agents file before any scenario
@@ -331,7 +349,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.out("\n" + reliability_table(reliability(results), shown))
     if report is not None:
         write_report(results, report, project.root, console.secrets)
-    return 0 if all(result.ok for result in results) else 1
+    _write_summaries(json_report(results, project.root, console.secrets), html, markdown)
+    status = 0 if all(result.ok for result in results) else 1
+    if getattr(args, "twice", False) and not _replays_alike(project, results, console):
+        status = 1
+    return status
 
 
 def _needing_recording(
@@ -384,8 +406,50 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _report_path(given: str) -> Path:
-    """Where `--report` goes, checked before anything runs: a run must not end unable to write its report."""
+def _check_step_summary() -> None:
+    """In a GitHub job the summary is appended to `$GITHUB_STEP_SUMMARY`: checked before the run, as a report."""
+    import os
+
+    from harness.report_md import STEP_SUMMARY
+
+    if os.environ.get(STEP_SUMMARY):
+        _report_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
+
+
+def _write_summaries(data: dict[str, Any], html: Path | None, markdown: Path | None) -> None:
+    """The HTML report and the Markdown summary (the latter also on the CI job page, when there is one)."""
+    from harness.report_md import append_step_summary, write_markdown
+
+    if html is not None:
+        from harness.report_html import write_html
+
+        write_html(data, html)
+    if markdown is not None:
+        write_markdown(data, markdown, html)
+    append_step_summary(data, html)
+
+
+def _replays_alike(project: Project, results: list[ScenarioResult], console: Console) -> bool:
+    """`--twice`: replay the same scenarios again, from scratch, and compare the reports (timings aside)."""
+    from harness.determinism import differences
+    from harness.factory import AgentFactory
+    from harness.report import json_report
+    from harness.scenarios import ScenarioRunner
+
+    runner = ScenarioRunner(AgentFactory(project))
+    again = [runner.run(result.scenario, variant=result.variant) for result in results]
+    secrets = console.secrets
+    found = differences(json_report(results, project.root, secrets), json_report(again, project.root, secrets))
+    if found:
+        console.err("error: the second replay differs from the first (not deterministic):")
+        console.err("\n".join(f"  {line}" for line in found))
+        return False
+    console.err(f"the second replay gave the same report for {len(results)} scenario(s), timings aside")
+    return True
+
+
+def _report_path(given: str, flag: str = "--report") -> Path:
+    """Where a report goes, checked before anything runs: a run must not end unable to write its report."""
     import os
     from pathlib import Path
 
@@ -394,11 +458,11 @@ def _report_path(given: str) -> Path:
     path = Path(given)
     folder = path.parent
     if path.is_dir():
-        raise UserError(f"--report {given}: is a folder; give a file name, e.g. {path / 'report.json'}")
+        raise UserError(f"{flag} {given}: is a folder; give a file name, e.g. {path / 'report.json'}")
     if not folder.is_dir():
-        raise UserError(f"--report {given}: the folder {folder} does not exist; create it first")
+        raise UserError(f"{flag} {given}: the folder {folder} does not exist; create it first")
     if not os.access(folder, os.W_OK):
-        raise UserError(f"--report {given}: the folder {folder} is not writable")
+        raise UserError(f"{flag} {given}: the folder {folder} is not writable")
     return path
 
 

@@ -2,7 +2,8 @@
 
 Options (also as ini keys `harness_agents`, `harness_cassettes`, `harness_scenarios`):
 `--harness-agents FILE`, `--harness-cassettes DIR`, `--harness-record-mode none|new|all`,
-`--harness-base-url URL`, `--harness-model NAME`. The cassette folder defaults to `cassettes/` beside the
+`--harness-base-url URL`, `--harness-model NAME`, `--harness-html FILE`, `--harness-summary-md FILE` (see
+harness/pytest_reports.py). The cassette folder defaults to `cassettes/` beside the
 agents file, as for `harness run`: both build the same `Project`.
 
 The plugin is installed into every project of the environment, so it collects scenario files only where
@@ -49,6 +50,7 @@ PROJECT_KEY: pytest.StashKey[Project] = pytest.StashKey()
 # Folders that end the upward search for an agents file: a project's own root.
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # as harness.report_md, not imported: loading the plugin stays light
 
 
 class ScenarioFailed(Exception):
@@ -81,6 +83,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--harness-base-url", metavar="URL", help="model endpoint to record from")
     group.addoption("--harness-model", metavar="NAME", help="model name (replay must use the same)")
+    group.addoption(
+        "--harness-html", metavar="FILE", help="write the scenarios' self-contained HTML report (as harness run --html)"
+    )
+    group.addoption(
+        "--harness-summary-md",
+        metavar="FILE",
+        help="write a Markdown summary of the scenarios for CI pages (also appended to $GITHUB_STEP_SUMMARY when set)",
+    )
     parser.addini(
         "harness_agents",
         "agents file, relative to the rootdir; setting it turns scenario collection on (default: agents.yaml at "
@@ -95,6 +105,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness_scenario: a scenario file collected by the harness plugin")
+    if _reporting(config) and not hasattr(config, "workerinput"):  # pytest-xdist's workers report to this one
+        from harness.pytest_reports import ScenarioReports, checked_path
+
+        html, markdown = config.getoption("harness_html"), config.getoption("harness_summary_md")
+        config.pluginmanager.register(
+            ScenarioReports(
+                checked_path(html, "--harness-html") if html else None,
+                checked_path(markdown, "--harness-summary-md") if markdown else None,
+            ),
+            "harness-reports",
+        )
+
+
+def _reporting(config: pytest.Config) -> bool:
+    """Whether scenario items carry their report entries: a report file was asked for, or a CI page waits."""
+    return bool(
+        config.getoption("harness_html") or config.getoption("harness_summary_md") or os.environ.get(STEP_SUMMARY)
+    )
 
 
 def agents_file(config: pytest.Config) -> Path | None:
@@ -224,6 +252,7 @@ class ScenarioItem(pytest.Item):
     """One scenario file: one scenario, or every row of its `dataset` (the item fails if any row does)."""
 
     scenarios: list[tuple[Scenario, AgentSpec]] | None = None
+    results: list[ScenarioResult] | None = None
     mistake: Exception | None = None
 
     def setup(self) -> None:
@@ -252,7 +281,7 @@ class ScenarioItem(pytest.Item):
             raise self.mistake
         assert self.scenarios is not None, "set up first"
         runner = _runner(self.config)
-        results = [runner.run(scenario, spec) for scenario, spec in self.scenarios]
+        results = self.results = [runner.run(scenario, spec) for scenario, spec in self.scenarios]
         self.user_properties.append(("steps", sum(result.steps for result in results)))
         stale = [result for result in results if result.stale or result.error]
         if stale:
@@ -294,9 +323,19 @@ def harness_cassette_path(request: pytest.FixtureRequest, harness_runner: Scenar
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A Python test whose request is not in its cassette: say so with the diff and the re-record command,
-    as a scenario would."""
+    """A scenario's report entry, for the HTML and Markdown reports; a Python test whose request is not in its
+    cassette: say so with the diff and the re-record command, as a scenario would."""
     report = yield
+    if call.when == "call" and isinstance(item, ScenarioItem) and _reporting(item.config):
+        from harness.pytest_reports import ENTRY
+        from harness.report import scenario_report, unrunnable_report
+
+        root = _project(item.config).root
+        if item.results is not None:  # one entry a scenario (a dataset file has one a row)
+            entries = [scenario_report(result, root) for result in item.results]
+        else:  # a mistake in the scenario or the agents file
+            entries = [unrunnable_report(item.path, root, str(item.mistake or call.excinfo))]
+        setattr(report, ENTRY, _secrets(item.config).mask_data(entries))  # masked before it leaves the worker
     miss = call.excinfo.value if call.excinfo is not None else None
     if miss is not None and type(miss).__name__ == "CassetteMiss":
         from harness.errors import CassetteMiss

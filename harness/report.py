@@ -9,6 +9,7 @@ from typing import Any
 from harness import jsontext
 from harness.files import write_atomically
 from harness.reliability import has_repeats, reliability, reliability_report
+from harness.scenarios.checks import Failure
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.secrets import Secrets
 
@@ -86,12 +87,47 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "outcome": str(result.outcome),
         "xfail_reason": scenario.xfail,
         "failures": result.explain().splitlines() if result.outcome != Outcome.PASSED else [],
+        "failed_checks": [_failed_check(result, failure, root) for failure in result.failures],
         "cassette": _relative(result.cassette, root),
         "recorded_with": result.recorded_with,
         "unplayed_interactions": result.unplayed,
         "initial_blocks": result.initial_blocks,
         "turns": [_turn(turn) for turn in result.turns],
         "timing": {"seconds": round(result.seconds, 4)},
+    }
+
+
+def unrunnable_report(path: Path, root: Path, message: str) -> dict[str, Any]:
+    """An entry of the same shape for a scenario that could not run at all (a mistake in its file or in the
+    agents file: under pytest the other scenarios still run, and the reports count this one as an error)."""
+    return {
+        "scenario": _relative(path, root),
+        "agent": "",
+        "description": None,
+        "row": None,
+        "outcome": str(Outcome.ERROR),
+        "repeat": 1,
+        "xfail_reason": None,
+        "failures": message.splitlines(),
+        "failed_checks": [],
+        "cassette": "",
+        "recorded_with": {},
+        "unplayed_interactions": [],
+        "initial_blocks": {},
+        "turns": [],
+        "timing": {"seconds": 0.0},
+    }
+
+
+def _failed_check(result: ScenarioResult, failure: Failure, root: Path) -> dict[str, Any]:
+    """One failing check, located: what the Markdown summary shows without parsing the explanation."""
+    loc = failure.loc
+    return {
+        "file": _relative(result.scenario.path, root),
+        "line": result.scenario.line(loc),
+        "key": failure.key,
+        "message": failure.message,
+        "turn": int(loc[1]) + 1 if loc[0] == "turns" else None,
     }
 
 
@@ -126,14 +162,24 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
     }
 
 
-def write_report(results: list[ScenarioResult], path: Path, root: Path, secrets: Secrets | None = None) -> None:
-    """`secrets` (default: those of the environment) are masked in every string of the report."""
-    report = {
+def json_report(results: list[ScenarioResult], root: Path, secrets: Secrets | None = None) -> dict[str, Any]:
+    """The data every report is made from (JSON, HTML, Markdown): counts, then one entry a scenario; `secrets`
+    (default: those of the environment) are masked in every string."""
+    report: dict[str, Any] = {
         "summary": {str(outcome): n for outcome, n in _counts(results).items()},
         "scenarios": [scenario_report(result, root) for result in results],
     }
     if has_repeats(results):
         shown = {result.scenario.path: _relative(result.scenario.path, root) for result in results}
         report["reliability"] = reliability_report(reliability(results), shown)
-    report = (Secrets.collect() if secrets is None else secrets).mask_data(report)
-    write_atomically(path, jsontext.dumps(report, indent=2) + "\n")
+    return (Secrets.collect() if secrets is None else secrets).mask_data(report)
+
+
+def summary_of(scenarios: list[dict[str, Any]]) -> dict[str, int]:
+    """The `summary` counts of scenario entries (as `json_report` gives them), e.g. gathered by pytest."""
+    return {str(outcome): sum(1 for s in scenarios if s["outcome"] == outcome) for outcome in Outcome}
+
+
+def write_report(results: list[ScenarioResult], path: Path, root: Path, secrets: Secrets | None = None) -> None:
+    """`secrets` (default: those of the environment) are masked in every string of the report."""
+    write_atomically(path, jsontext.dumps(json_report(results, root, secrets), indent=2) + "\n")

@@ -26,6 +26,12 @@ def _no_real_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _no_ci_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run in a GitHub job must not append their scenarios to the job's own page."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def write_agents(tmp_path: Path) -> Callable[[str], Path]:
     """Write an agents file (dedented) into tmp_path and return its path."""

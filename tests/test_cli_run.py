@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
 from harness.cli import main
+from harness.secrets import MASK
 from tests.fakes import (
     FORGETFUL,
     FORGETFUL_RESPONSES,
@@ -17,8 +20,10 @@ from tests.fakes import (
     REMEMBER_RESPONSES,
     FakeOpenAI,
     Project,
+    completion,
     make_project,
 )
+from tests.helpers import call
 
 
 @pytest.fixture(scope="module")
@@ -335,3 +340,133 @@ def test_colour_only_on_a_terminal_without_no_color(
     monkeypatch.setenv("NO_COLOR", "1")
     run(project)
     assert "\x1b[" not in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- --html, --summary-md, --twice
+
+
+def test_html_writes_one_self_contained_page(project: Project, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    assert run(project, "--html", str(page)) == 1
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and "http" not in text.replace(str(project.root), "")
+    assert "<b>1</b> passed</li>" in text and "<b>1</b> failed</li>" in text
+    assert '<a href="#s1">scenarios/forgetful.yaml</a>' in text
+    assert '<details class="scenario failed" id="s1" data-outcome="failed" open>' in text
+
+
+def test_html_and_markdown_mask_secrets(project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "Carol")  # a value of the environment's secret variables
+    page, summary = tmp_path / "report.html", tmp_path / "summary.md"
+    assert run(project, "--html", str(page), "--summary-md", str(summary)) == 1
+    for path in (page, summary):
+        text = path.read_text(encoding="utf-8")
+        assert "Carol" not in text and MASK.strip("<>") in text  # escaped as HTML or Markdown
+
+
+def test_summary_md_counts_failures_and_links_the_html(project: Project, tmp_path: Path) -> None:
+    (tmp_path / "html").mkdir()
+    page, summary = tmp_path / "html" / "report.html", tmp_path / "summary.md"
+    assert run(project, "--html", str(page), "--summary-md", str(summary)) == 1
+    text = summary.read_text(encoding="utf-8")
+    assert "**1 passed, 1 failed**" in text
+    assert (
+        "| `scenarios/forgetful.yaml` | failed | `scenarios/forgetful.yaml:7` "
+        "`turns[0].expect.blocks.human.contains`: block 'human' does not contain 'Carol' |" in text
+    )
+    assert text.splitlines()[-1] == "[HTML report](html/report.html)"
+
+
+def test_the_github_step_summary_is_appended_to(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "step.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    assert run(project) == 1
+    assert run(project, str(project.scenario_path("remember"))) == 0
+    text = target.read_text(encoding="utf-8")
+    assert text.count("## harness scenarios") == 2  # one a run, appended
+    assert "**1 passed, 1 failed**" in text and "**1 passed**" in text
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "gone" / "step.md"))
+    assert run(project) == 2  # checked before the run
+    assert "error: $GITHUB_STEP_SUMMARY " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--html", "--summary-md"])
+def test_a_report_file_that_cannot_be_written_fails_before_the_run(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    target = tmp_path / "missing" / "out"
+    assert run(project, flag, str(target)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # nothing ran
+    assert err == f"error: {flag} {target}: the folder {target.parent} does not exist; create it first\n"
+
+
+def test_twice_passes_when_both_replays_agree(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(project, "--twice", str(project.scenario_path("remember"))) == 0
+    err = capsys.readouterr().err
+    assert err == "the second replay gave the same report for 1 scenario(s), timings aside\n"
+    assert run(project, "--twice") == 1  # a failing scenario still fails, determinism aside
+    assert "the second replay gave the same report for 2 scenario(s)" in capsys.readouterr().err
+
+
+def test_twice_fails_naming_the_scenario_and_field_that_differ(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool whose result changes from call to call (a clock, a counter) makes replay non-deterministic: the
+    scenario passes each time, but not the same way."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the tool's folder goes on the path: restored after
+    module = "counting_tool_for_twice"
+    (project.root / f"{module}.py").write_text(
+        textwrap.dedent(
+            '''
+            import itertools
+
+            _calls = itertools.count(1)
+
+
+            def note(text: str) -> str:
+                """Note something down.
+
+                Args:
+                    text: what to note
+                """
+                return f"note {next(_calls)}: {text}"
+            '''
+        ),
+        encoding="utf-8",
+    )
+    agents = project.agents.read_text(encoding="utf-8")
+    project.agents.write_text(agents.replace("core_memory_replace]", f'core_memory_replace, "{module}:note"]'))
+    project.write_scenario("noting", "agent: chat\nturns:\n  - user: note it\n")
+    noting = str(project.scenario_path("noting"))
+    try:
+        # no heartbeat: the turn ends after the call, so the result never reaches a recorded request
+        project.record("noting", [completion(call("note", {"text": "x", "request_heartbeat": False}))])
+        assert run(project, noting) == 0
+        capsys.readouterr()
+        assert run(project, "--twice", noting) == 1
+    finally:
+        sys.modules.pop(module, None)
+    out, err = capsys.readouterr()
+    assert "PASS" in out
+    assert err.startswith("error: the second replay differs from the first (not deterministic):\n")
+    assert (
+        '  scenarios/noting.yaml: turns[0].steps[0].tool_calls[0].result: "note 3: x" in the first run, '
+        '"note 4: x" in the second' in err.splitlines()
+    )
+
+
+def test_twice_and_html_with_repeats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each repeat replays from its own cassette, in both runs; the page gets the pass^k table."""
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES]) as server:
+        assert record(project, server.base_url, "--repeat", "2") == 0
+    capsys.readouterr()
+    page = tmp_path / "report.html"
+    assert run(project, "--twice", "--html", str(page)) == 0
+    assert capsys.readouterr().err == "the second replay gave the same report for 2 scenario(s), timings aside\n"
+    text = page.read_text(encoding="utf-8")
+    assert '<table id="reliability">' in text
+    assert '<a href="#s2">scenarios/remember.yaml #2</a>' in text

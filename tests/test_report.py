@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness.report import summary_table, write_report
+from harness.report import scenario_report, summary_table, unrunnable_report, write_report
 from harness.scenarios.runner import ScenarioResult
 from harness.secrets import MASK, Secrets
 from tests.fakes import (
@@ -149,6 +149,7 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
         "outcome",
         "xfail_reason",
         "failures",
+        "failed_checks",
         "cassette",
         "recorded_with",
         "unplayed_interactions",
@@ -163,7 +164,7 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
     assert scenarios[0]["initial_blocks"] == {"persona": "You are a helpful assistant", "human": "Name: Bob"}
     assert scenarios[0]["recorded_with"]["endpoint"] == "openai-compatible (local)"
     assert scenarios[0]["unplayed_interactions"] == []
-    assert scenarios[0]["failures"] == []
+    assert scenarios[0]["failures"] == [] and scenarios[0]["failed_checks"] == []
     assert isinstance(scenarios[0]["timing"]["seconds"], float)
 
 
@@ -175,6 +176,15 @@ def test_report_failures_are_the_explanation_lines(results: list[ScenarioResult]
         f"{path}:7: turns[0].expect.blocks.human.contains: block 'human' does not contain 'Carol'"
     )
     assert "  in turn 1: user: 'My name is Carol.'" in failed["failures"]
+    assert failed["failed_checks"] == [
+        {
+            "file": "scenarios/forgetful.yaml",
+            "line": 7,
+            "key": "turns[0].expect.blocks.human.contains",
+            "message": "block 'human' does not contain 'Carol'",
+            "turn": 1,
+        }
+    ]
 
 
 def test_report_turns_hold_messages_tool_calls_results_and_blocks(
@@ -265,6 +275,8 @@ def test_explain_after_the_last_turn(project: Project) -> None:
     lines = result.explain().splitlines()
     assert lines[0].endswith("expect.blocks.human.unchanged: block 'human' changed")
     assert lines[1] == "  after the last turn"
+    check = scenario_report(result, project.root)["failed_checks"][0]
+    assert (check["key"], check["turn"]) == ("expect.blocks.human.unchanged", None)
 
 
 def test_the_report_masks_secrets(
@@ -279,3 +291,12 @@ def test_the_report_masks_secrets(
     monkeypatch.setenv("SOME_SERVICE_TOKEN", "Azin")  # by default, the environment's secrets
     write_report(results, path, project.root)
     assert "Azin" not in path.read_text(encoding="utf-8")
+
+
+def test_an_unrunnable_scenario_has_the_entry_shape_of_one_that_ran(
+    results: list[ScenarioResult], project: Project
+) -> None:
+    entry = unrunnable_report(project.scenario_path("bad"), project.root, "scenarios/bad.yaml:1:1: agent: no\n  more")
+    assert set(entry) == set(scenario_report(results[0], project.root))
+    assert entry["scenario"] == "scenarios/bad.yaml" and entry["outcome"] == "error"
+    assert entry["failures"] == ["scenarios/bad.yaml:1:1: agent: no", "  more"]

@@ -1,0 +1,65 @@
+"""The reports of a pytest run's scenarios: `--harness-html FILE`, `--harness-summary-md FILE`, and the
+summary appended to `$GITHUB_STEP_SUMMARY` when that is set.
+
+Each scenario item puts its JSON report entry on its test report (`harness_scenario`), which pytest-xdist
+carries from the worker to the controller like any report attribute; the controller gathers the entries
+and writes the files once the session ends, ordered by scenario path so that the files do not depend on
+which worker ran what.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ENTRY = "harness_scenarios"  # the TestReport attribute holding the JSON report entries of a scenario file
+
+
+class ScenarioReports:
+    """Registered on the controller (or the only process) when a report is wanted."""
+
+    def __init__(self, html: Path | None, markdown: Path | None) -> None:
+        self.html = html
+        self.markdown = markdown
+        self.entries: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entries = getattr(report, ENTRY, None)
+        if isinstance(entries, list):
+            self.entries += [entry for entry in entries if isinstance(entry, dict)]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from harness.report import summary_of
+        from harness.report_md import append_step_summary, write_markdown
+
+        entries = sorted(self.entries, key=lambda entry: str(entry["scenario"]))
+        data = {"summary": summary_of(entries), "scenarios": entries}
+        if self.html is not None:
+            from harness.report_html import write_html
+
+            write_html(data, self.html)
+        if self.markdown is not None:
+            write_markdown(data, self.markdown, self.html)
+        if entries:
+            append_step_summary(data, self.html)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for what, path in (("HTML report", self.html), ("Markdown summary", self.markdown)):
+            if path is not None:
+                terminalreporter.write_line(f"harness: {what} written to {path}")
+
+
+def checked_path(given: str, option: str) -> Path:
+    """A report path, checked before anything runs (a run must not end unable to write its report); relative
+    to the folder pytest was started in, as `--junitxml`."""
+    path = Path(given).absolute()
+    if path.is_dir():
+        raise pytest.UsageError(f"{option} {given}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise pytest.UsageError(f"{option} {given}: the folder {path.parent} does not exist; create it first")
+    if not os.access(path.parent, os.W_OK):
+        raise pytest.UsageError(f"{option} {given}: the folder {path.parent} is not writable")
+    return path

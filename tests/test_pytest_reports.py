@@ -1,0 +1,124 @@
+"""The plugin's reports: `pytest --harness-html FILE`, `--harness-summary-md FILE` and `$GITHUB_STEP_SUMMARY`,
+the same under pytest-xdist as in one process."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from harness import pytest_plugin, report_md
+from harness.secrets import MASK
+from tests.fakes import FORGETFUL, FORGETFUL_RESPONSES, REMEMBER, REMEMBER_RESPONSES, Project, make_project
+
+TIMING = re.compile(r'<span class="timing">[^<]*</span>')
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Project:
+    """remember passes, forgetful fails, known_bug is an expected failure."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(
+        pytester.path,
+        {"remember": REMEMBER, "forgetful": FORGETFUL, "known_bug": FORGETFUL + "xfail: names are not stored\n"},
+    )
+    project.record("remember", REMEMBER_RESPONSES)
+    project.record("forgetful", FORGETFUL_RESPONSES)
+    project.record("known_bug", FORGETFUL_RESPONSES)
+    return project
+
+
+def test_html_and_markdown_reports(pytester: pytest.Pytester, project: Project) -> None:
+    (pytester.path / "out").mkdir()
+    result = pytester.runpytest("--harness-html", "out/report.html", "--harness-summary-md", "summary.md")
+    result.assert_outcomes(passed=1, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(
+        ["harness: HTML report written to */out/report.html", "harness: Markdown summary written to */summary.md"]
+    )
+    page = (pytester.path / "out" / "report.html").read_text(encoding="utf-8")
+    for count in ("<b>1</b> passed", "<b>1</b> failed", "<b>1</b> xfailed", "<b>0</b> error"):
+        assert count in page
+    links = re.findall(r'<a href="#s\d">([^<]*)</a>', page)
+    assert links == ["scenarios/forgetful.yaml", "scenarios/known_bug.yaml", "scenarios/remember.yaml"]
+    assert '<details class="scenario failed" id="s1" data-outcome="failed" open>' in page
+    assert '<div class="line same"> Name: Bob</div><div class="line add">+<ins>Azin</ins></div>' in page
+
+    summary = (pytester.path / "summary.md").read_text(encoding="utf-8")
+    assert "**1 passed, 1 failed, 1 xfailed**" in summary
+    assert (
+        "| `scenarios/forgetful.yaml` | failed | `scenarios/forgetful.yaml:7` "
+        "`turns[0].expect.blocks.human.contains`: block 'human' does not contain 'Carol' |" in summary
+    )
+    assert "known_bug" not in summary  # an expected failure is not a failure
+    assert summary.splitlines()[-1] == "[HTML report](out/report.html)"
+
+
+def test_reports_mask_secrets(pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOME_SERVICE_TOKEN", "Carol")
+    pytester.runpytest("--harness-html", "r.html", "--harness-summary-md", "r.md").assert_outcomes(
+        passed=1, failed=1, xfailed=1
+    )
+    for name in ("r.html", "r.md"):
+        text = (pytester.path / name).read_text(encoding="utf-8")
+        assert "Carol" not in text and MASK.strip("<>") in text  # escaped as HTML or Markdown
+
+
+def test_a_scenario_with_a_mistake_is_reported_as_an_error(pytester: pytest.Pytester, project: Project) -> None:
+    """Under pytest the other scenarios still run: the reports count this one, with its located message."""
+    project.write_scenario("bad", "agent: chatbot\nturns: [{user: hi}]\n")
+    pytester.runpytest("--harness-html", "r.html", "--harness-summary-md", "r.md").assert_outcomes(
+        passed=1, failed=2, xfailed=1
+    )
+    page = (pytester.path / "r.html").read_text(encoding="utf-8")
+    assert "<b>1</b> error</li>" in page and "<b>1</b> failed</li>" in page
+    assert '<details class="scenario error" id="s1" data-outcome="error" open>' in page
+    summary = (pytester.path / "r.md").read_text(encoding="utf-8")
+    assert "| `scenarios/bad.yaml` | error | scenarios/bad.yaml:1:1: agent: no agent named 'chatbot'; " in summary
+
+
+def test_the_same_reports_under_xdist(pytester: pytest.Pytester, project: Project) -> None:
+    """Entries come from the workers with their test reports; the files do not depend on who ran what."""
+    one = pytester.runpytest_subprocess("--harness-html", "one.html", "--harness-summary-md", "one.md")
+    one.assert_outcomes(passed=1, failed=1, xfailed=1)
+    two = pytester.runpytest_subprocess("-n", "2", "--harness-html", "two.html", "--harness-summary-md", "two.md")
+    two.assert_outcomes(passed=1, failed=1, xfailed=1)
+    pages = [TIMING.sub("", (pytester.path / f"{n}.html").read_text(encoding="utf-8")) for n in ("one", "two")]
+    assert pages[0] == pages[1] and "scenarios/remember.yaml" in pages[0]
+    summaries = [(pytester.path / f"{n}.md").read_text(encoding="utf-8") for n in ("one", "two")]
+    assert summaries[0].replace("one.html", "two.html") == summaries[1]
+
+
+@pytest.mark.parametrize("option", ["--harness-html", "--harness-summary-md"])
+def test_a_report_path_that_cannot_be_written_is_a_usage_error(
+    pytester: pytest.Pytester, project: Project, option: str
+) -> None:
+    result = pytester.runpytest(option, "missing/report")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{option} missing/report: the folder */missing does not exist; create it first"])
+    result.stdout.no_fnmatch_line("*passed*")
+
+
+def test_the_github_step_summary_is_appended_to(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = pytester.path / "step.md"
+    target.write_text("earlier\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    pytester.runpytest().assert_outcomes(passed=1, failed=1, xfailed=1)
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("earlier\n## harness scenarios\n\n**1 passed, 1 failed, 1 xfailed**\n")
+    assert "HTML report" not in text  # none was written
+
+
+def test_no_step_summary_from_a_run_without_scenarios(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = pytester.path / "step.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    pytester.runpytest("test_plain.py").assert_outcomes(passed=1)
+    assert not target.exists()
+
+
+def test_the_plugin_names_the_step_summary_variable_as_the_report_does() -> None:
+    assert pytest_plugin.STEP_SUMMARY == report_md.STEP_SUMMARY == "GITHUB_STEP_SUMMARY"

@@ -1,0 +1,319 @@
+"""The HTML report: self-contained, escaped, deterministic, failures open and linked; and opened in a real
+headless browser (Debian's Chromium), which must render the counts, the filters and a block diff."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.report import json_report
+from harness.report_html import diff_html, html_report, write_html
+from harness.scenarios.results import ScenarioResult
+from tests.fakes import (
+    FORGETFUL,
+    FORGETFUL_RESPONSES,
+    REMEMBER,
+    REMEMBER_RESPONSES,
+    Project,
+    append,
+    make_project,
+    reply,
+)
+
+HOSTILE = """
+agent: chat
+description: "model output that looks like markup <i>stays text</i>"
+turns:
+  - user: "Remember <b>this</b> & that"
+"""
+HOSTILE_REPLY = "<script>document.title='pwned'</script>"
+HOSTILE_RESPONSES = [append("human", '<img src=x onerror="document.title=1">'), reply(HOSTILE_REPLY)]
+
+
+@pytest.fixture(scope="module")
+def recorded_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = make_project(
+        tmp_path_factory.mktemp("recorded"), {"remember": REMEMBER, "forgetful": FORGETFUL, "hostile": HOSTILE}
+    )
+    project.record("remember", REMEMBER_RESPONSES)
+    project.record("forgetful", FORGETFUL_RESPONSES)
+    project.record("hostile", HOSTILE_RESPONSES)
+    return project.root
+
+
+@pytest.fixture
+def project(recorded_project: Path, tmp_path: Path) -> Project:
+    shutil.copytree(recorded_project, tmp_path / "project")
+    return Project(tmp_path / "project")
+
+
+def replayed(project: Project) -> list[ScenarioResult]:
+    return [project.replay(name) for name in ("remember", "forgetful", "hostile")]
+
+
+@pytest.fixture
+def report(project: Project) -> dict[str, Any]:
+    return json_report(replayed(project), project.root)
+
+
+class Page(HTMLParser):
+    """The page's elements, as (tag, attributes) in document order, and its text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def having(self, **attributes: str) -> list[tuple[str, dict[str, str | None]]]:
+        return [e for e in self.elements if all(e[1].get(k) == v for k, v in attributes.items())]
+
+
+# ------------------------------------------------------------------ the page itself
+
+
+def test_the_page_is_self_contained(report: dict[str, Any]) -> None:
+    page = html_report(report)
+    assert page.startswith("<!DOCTYPE html>")
+    # nothing is fetched: no external script, style sheet, image or font, no URL at all
+    assert not re.search(r"(src|href)=\"(?!#)", page)
+    assert "http://" not in page and "https://" not in page and "@import" not in page
+    assert "<style>" in page and "<script>" in page
+
+
+def test_model_output_is_escaped(report: dict[str, Any]) -> None:
+    page = html_report(report)
+    assert HOSTILE_REPLY not in page
+    assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in page
+    assert "<img" not in page and "&lt;img src=x onerror=" in page
+    assert "Remember &lt;b&gt;this&lt;/b&gt; &amp; that" in page
+    assert "&lt;i&gt;stays text&lt;/i&gt;" in page
+    parsed = Page(page)
+    assert [tag for tag, _ in parsed.elements].count("script") == 1  # the report's own, no other
+    assert HOSTILE_REPLY in "".join(parsed.text)  # shown to the reader as text
+
+
+def test_counts_and_a_summary_row_per_scenario_linking_to_its_section(report: dict[str, Any]) -> None:
+    page = Page(html_report(report))
+    counts = page.having(**{"class": "count passed"})
+    assert counts and counts[0][1]["data-outcome"] == "passed"
+    assert "<b>2</b> passed</li>" in html_report(report) and "<b>1</b> failed</li>" in html_report(report)
+    rows = [attrs for tag, attrs in page.elements if tag == "tr" and "data-target" in attrs]
+    assert [(r["data-outcome"], r["data-target"]) for r in rows] == [
+        ("passed", "s1"),
+        ("failed", "s2"),
+        ("passed", "s3"),
+    ]
+    links = [attrs["href"] for tag, attrs in page.elements if tag == "a"]
+    assert links == ["#s1", "#s2", "#s3"]
+    sections = [attrs for tag, attrs in page.elements if tag == "details"]
+    assert [s["id"] for s in sections] == ["s1", "s2", "s3"]
+    # failures are expanded, passing scenarios folded
+    assert ["open" in s for s in sections] == [False, True, False]
+
+
+def test_a_failure_shows_the_explanation(report: dict[str, Any], project: Project) -> None:
+    page = html_report(report)
+    failing = page[page.index('id="s2"') : page.index('id="s3"')]
+    assert '<pre class="failures">' in failing
+    assert (
+        "turns[0].expect.blocks.human.contains: block &#x27;human&#x27; does not contain &#x27;Carol&#x27;" in failing
+    )
+
+
+def test_turns_show_user_steps_calls_arguments_results_and_block_diffs(report: dict[str, Any]) -> None:
+    page = html_report(report)
+    remember = page[page.index('id="s1"') : page.index('id="s2"')]
+    assert "<pre>Hi! My name is Azin.</pre>" in remember
+    assert '<code class="name">core_memory_append</code>' in remember
+    assert "&quot;label&quot;: &quot;human&quot;" in remember  # arguments, as indented JSON
+    assert '<div class="result"><b>ok</b> <pre>' in remember
+    assert '<div class="reply"><b>reply:</b> <pre>Nice to meet you, Azin!</pre></div>' in remember
+    # human changed in the turn: a diff against its value before; persona did not
+    assert '<div class="block changed"><h4>human</h4><div class="diff">' in remember
+    assert '<div class="line same"> Name: Bob</div><div class="line add">+<ins>Azin</ins></div>' in remember
+    assert '<h4>persona <span class="unchanged-note">unchanged</span></h4>' in remember
+
+
+def test_block_diff_marks_changed_characters() -> None:
+    assert diff_html("Name: Bob", "Name: Carl") == (
+        '<div class="diff"><div class="line del">-Name: <del>Bob</del></div>'
+        '<div class="line add">+Name: <ins>Carl</ins></div></div>'
+    )
+    assert diff_html("a\nb", "a") == (
+        '<div class="diff"><div class="line same"> a</div><div class="line del">-<del>b</del></div></div>'
+    )
+    assert "&lt;x&gt;" in diff_html("", "<x>")
+
+
+def test_the_same_results_give_the_same_page_timings_aside(project: Project) -> None:
+    first, second = (html_report(json_report(replayed(project), project.root)) for _ in range(2))
+    timing = re.compile(r'<span class="timing">[^<]*</span>')
+    assert len(timing.findall(first)) == 6  # a row and a section heading per scenario
+    assert timing.sub("", first) == timing.sub("", second)
+
+
+def test_written_atomically(report: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    path = tmp_path / "out" / "report.html"
+    path.write_text("old", encoding="utf-8")
+    path.chmod(0o600)
+    write_html(report, path)
+    assert path.read_text(encoding="utf-8") == html_report(report)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["report.html"]  # no temporary file left
+
+
+# ------------------------------------------------------------------ in a real browser
+
+
+def chromium() -> str:
+    """Debian's Chromium (`apt-get install chromium`; .ci/run installs it), or $HARNESS_CHROMIUM."""
+    for candidate in (os.environ.get("HARNESS_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if candidate and shutil.which(candidate):
+            return candidate
+    pytest.fail("no Chromium to open the HTML report in: apt-get install chromium (or set HARNESS_CHROMIUM)")
+
+
+def browse(page: Path, tmp_path: Path, *args: str, query: str = "") -> str:
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    done = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",  # as root in CI
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--window-size=1200,1400",
+            *args,
+            page.as_uri() + query,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_the_report_renders_in_headless_chromium(report: dict[str, Any], tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    write_html(report, page)
+
+    dom = browse(page, tmp_path, "--dump-dom")
+    parsed = Page(dom)
+    assert "harness report" in dom and "pwned" not in dom.split("</title>")[0]  # the hostile reply never ran
+    assert "&lt;script&gt;document.title='pwned'&lt;/script&gt;" in dom
+    assert re.search(r'data-outcome="passed"><b>2</b> passed', dom)
+    assert re.search(r'data-outcome="failed"><b>1</b> failed', dom)
+    assert '<span id="shown" class="muted">3 of 3 shown</span>' in dom  # the page's script ran
+    assert parsed.having(**{"class": "diff"}) and "<ins>Azin</ins>" in dom
+
+    # the filters: by outcome and by text, preset from the address
+    dom = browse(page, tmp_path, "--dump-dom", query="?outcome=failed")
+    assert "1 of 3 shown" in dom
+    rows = [a for t, a in Page(dom).elements if t == "tr" and "data-target" in a]
+    assert [r["class"] for r in rows] == ["passed hidden", "failed", "passed hidden"]
+    dom = browse(page, tmp_path, "--dump-dom", query="?q=ONERROR")  # found in a block value, any case
+    assert "1 of 3 shown" in dom
+    sections = [a for t, a in Page(dom).elements if t == "details"]
+    assert [s["class"] for s in sections] == ["scenario passed hidden", "scenario failed hidden", "scenario passed"]
+
+    # a link to a folded scenario opens it
+    dom = browse(page, tmp_path, "--dump-dom", query="#s1")
+    sections = [a for t, a in Page(dom).elements if t == "details"]
+    assert ["open" in s for s in sections] == [True, True, False]
+
+    shot = tmp_path / "report.png"
+    browse(page, tmp_path, f"--screenshot={shot}", query="#s1")  # opens the passing one, with its diff
+    assert png_size(shot) == (1200, 1400)
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
+    print(f"screenshot: {shot}")  # kept in pytest's temporary folder (the last 3 runs) to look at
+
+
+def test_report_json_round_trip_renders_the_same(report: dict[str, Any]) -> None:
+    """The page is built from the JSON report's data: the report as written and read back gives the same page
+    (what the pytest plugin relies on when results come from pytest-xdist workers as JSON)."""
+    assert html_report(json.loads(json.dumps(report))) == html_report(report)
+
+
+def test_a_lone_surrogate_from_the_model_is_written_as_a_replacement_character(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    report["scenarios"][0]["turns"][0]["reply"] = "half a pair: \ud800"
+    path = tmp_path / "report.html"
+    write_html(report, path)
+    assert "half a pair: \ufffd" in path.read_text(encoding="utf-8")
+
+
+def test_a_scenario_that_could_not_run_is_shown_open_with_its_error(project: Project) -> None:
+    (project.cassettes / "remember.yaml").write_text("interactions: [", encoding="utf-8")
+    result = project.replay("remember")
+    assert result.outcome == "error"
+    page = html_report(json_report([result], project.root))
+    assert '<details class="scenario error" id="s1" data-outcome="error" open>' in page
+    assert '<pre class="failures">error: ' in page
+    assert "<b>1</b> error</li>" in page
+
+
+def test_a_refusal_and_the_error_that_ended_a_turn_are_shown(report: dict[str, Any]) -> None:
+    turn = report["scenarios"][0]["turns"][0]
+    turn["steps"][0]["refusal"] = "I can't <help>"
+    turn["error"] = "the model's answer is not JSON"
+    page = html_report(report)
+    assert '<pre class="refusal">refused: I can&#x27;t &lt;help&gt;</pre>' in page
+    assert '<pre class="failures">the turn ended: the model&#x27;s answer is not JSON</pre>' in page
+
+
+def test_repeats_get_a_pass_hat_k_table_and_numbered_rows(report: dict[str, Any]) -> None:
+    first = report["scenarios"][0]
+    report["scenarios"] = [{**first, "repeat": 1}, {**first, "repeat": 2, "outcome": "failed"}]
+    report["reliability"] = {
+        "scenarios": [
+            {
+                "scenario": first["scenario"],
+                "runs": 2,
+                "passes": 1,
+                "pass_at_1": 0.5,
+                "pass_hat": {"1": 0.5, "2": 0.0},
+                "failed_checks": {"2": ["reply.contains"]},
+            }
+        ],
+        "suite": {"pass_at_1": 0.5, "pass_hat": {"1": 0.5, "2": 0.0}},
+    }
+    page = html_report(report)
+    names = re.findall(r'<a href="#s\d">([^<]*)</a>', page)
+    assert names == ["scenarios/remember.yaml #1", "scenarios/remember.yaml #2"]
+    table = page[page.index('<table id="reliability">') :]
+    table = table[: table.index("</table>")]
+    assert "<th>pass@1</th><th>pass^1</th><th>pass^2</th>" in table
+    assert "<tr><td>scenarios/remember.yaml</td><td>1/2</td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
+    assert "<tr><td><b>suite (mean)</b></td><td></td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
+    del report["reliability"]  # no repeats: no table, no numbers
+    page = html_report(report)
+    assert 'id="reliability"' not in page and "remember.yaml #" not in page
