@@ -201,6 +201,22 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)")
     q.set_defaults(command=_cassettes_check)
 
+    p = commands.add_parser(
+        "import",
+        help="write an agents.yaml (and a tools module) from a Letta Agent File (.af); says what it could not keep",
+    )
+    p.add_argument("file", metavar="FILE.af")
+    p.add_argument("--out", metavar="DIR", default=".", help="folder to write agents.yaml into (default: here)")
+    p.add_argument("--force", action="store_true", help="overwrite agents.yaml or agent_tools.py if they exist")
+    p.set_defaults(command=_import_agent_file)
+
+    p = commands.add_parser("export", help="write an agent of agents.yaml as a Letta Agent File (.af)")
+    p.add_argument("agent", metavar="AGENT")
+    agents_option(p)
+    p.add_argument("-o", "--output", metavar="FILE.af", help="file to write (default: AGENT.af)")
+    p.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    p.set_defaults(command=_export_agent_file)
+
     p = commands.add_parser("schema", help="print the JSON Schema of agents.yaml or of scenario files (for editors)")
     p.add_argument("kind", nargs="?", choices=("agents", "scenario"), default="agents")
     p.set_defaults(command=_schema)
@@ -487,6 +503,74 @@ def _compile(args: argparse.Namespace, console: Console) -> int:
         return 0
     console.out(spec.system_message(spec.new_memory()))
     return 0
+
+
+def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    from harness.agentfile.importer import TOOLS_MODULE, import_agent_file
+    from harness.agentfile.reading import read_agent_file
+    from harness.errors import AgentFileError
+    from harness.files import write_atomically
+
+    source = Path(args.file)
+    result = import_agent_file(read_agent_file(source), source.name, console.secrets)
+    out = Path(args.out)
+    targets = [(out / "agents.yaml", result.agents_yaml)]
+    if result.tools_module is not None:
+        targets.append((out / f"{TOOLS_MODULE}.py", result.tools_module))
+    _refuse_overwrite([path for path, _ in targets], args.force, "--out DIR")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path, text in targets:
+            write_atomically(path, text)
+    except OSError as exc:
+        raise AgentFileError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    console.out(f"wrote {targets[0][0]} ({len(result.agent_names)} agents: {', '.join(result.agent_names)})")
+    if len(targets) > 1:
+        console.out(f"wrote {targets[1][0]} (custom tools with source)")
+    if result.notes:
+        console.out(f"not kept ({len(result.notes)}):")
+        for note in result.notes:
+            console.out(f"  {note}")
+    return 0
+
+
+def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    from harness.agentfile.exporter import agent_file_text, export_agent
+    from harness.config import load_agents
+    from harness.errors import AgentFileError
+    from harness.files import write_atomically
+    from harness.secrets import Secrets
+
+    config = load_agents(args.agents)
+    spec = config.get(args.agent)
+    models = [agent.model for agent in config.agents.values()]
+    secrets = console.secrets | Secrets.collect(
+        names=[model.api_key_env for model in models], urls=[model.base_url for model in models]
+    )
+    path = Path(args.output or f"{args.agent}.af")
+    _refuse_overwrite([path], args.force, "-o FILE.af")
+    try:
+        write_atomically(path, agent_file_text(export_agent(spec, secrets)))
+    except OSError as exc:
+        raise AgentFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    console.out(f"wrote {path} (agent {spec.name}: {len(spec.blocks)} blocks, {len(spec.tools)} tools)")
+    return 0
+
+
+def _refuse_overwrite(paths: list[Path], force: bool, elsewhere: str) -> None:
+    from harness.errors import AgentFileError
+
+    existing = [path for path in paths if path.exists() or path.is_symlink()]
+    if existing and not force:
+        named = " and ".join(str(path) for path in existing)
+        raise AgentFileError(
+            f"{named}: {'exists' if len(existing) == 1 else 'exist'}; give --force to overwrite, or {elsewhere} "
+            "to write elsewhere"
+        )
 
 
 def _memory(args: argparse.Namespace, console: Console) -> int:

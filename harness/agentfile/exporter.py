@@ -1,0 +1,123 @@
+"""AgentSpec -> Agent File (Letta's AgentFileSchema), checked against the schema mirror before it is written.
+
+What agents.yaml says is written where Letta keeps it: the system prompt, the blocks, the tools (built-ins
+by name, custom tools with their Python source and JSON schema), the model name, endpoint, temperature and
+max_tokens, description, tags and metadata. Letta requires a context window the harness does not know: the
+export writes Letta's own default for the model where Letta has one, else 128,000. Secrets are masked.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import textwrap
+from typing import Any
+
+from harness.agentfile.importer import OPENAI_ENDPOINT
+from harness.agentfile.schema import AgentFileWire
+from harness.config import AgentSpec
+from harness.secrets import Secrets
+from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.schema import Tool
+
+# letta/schemas/llm_config.py: LLMConfig.set_model_specific_defaults
+CONTEXT_WINDOWS = {"gpt-4": 8192, "gpt-4o": 128000, "gpt-4o-mini": 128000, "gpt-4.1": 256000}
+DEFAULT_CONTEXT_WINDOW = 128000
+
+
+def export_agent(spec: AgentSpec, secrets: Secrets | None = None) -> dict[str, Any]:
+    """The Agent File of `spec` as JSON data, valid under `AgentFileWire` (Letta's AgentFileSchema)."""
+    secrets = secrets or Secrets()
+    blocks = [
+        {
+            "id": f"block-{index}",
+            "label": block.label,
+            "value": block.value,
+            "limit": block.limit,
+            "description": block.description,
+            "read_only": block.read_only,
+            "metadata": dict(block.metadata),
+            "is_template": False,
+        }
+        for index, block in enumerate(spec.blocks)
+    ]
+    tools = [_tool(f"tool-{index}", tool) for index, tool in enumerate(spec.tools)]
+    model = spec.model
+    agent: dict[str, Any] = {
+        "id": "agent-0",
+        "name": spec.name,
+        "system": spec.system,
+        "agent_type": "memgpt_agent",
+        "description": spec.description,
+        "tags": list(spec.tags),
+        "metadata": dict(spec.metadata) or None,
+        "llm_config": {
+            "model": model.name,
+            "model_endpoint_type": "openai",
+            "model_endpoint": secrets.mask_url(model.base_url) if model.base_url else OPENAI_ENDPOINT,
+            "context_window": CONTEXT_WINDOWS.get(model.name, DEFAULT_CONTEXT_WINDOW),
+            "temperature": model.temperature,
+            "max_tokens": model.max_tokens,
+            "put_inner_thoughts_in_kwargs": False,
+            "enable_reasoner": False,
+            "parallel_tool_calls": False,
+        },
+        "block_ids": [block["id"] for block in blocks],
+        "tool_ids": [tool["id"] for tool in tools],
+        "tool_rules": [],
+        "messages": [],
+        "in_context_message_ids": [],
+        "memory_blocks": [],
+        "tools": [],
+        "include_base_tools": False,
+    }
+    data = {
+        "agents": [agent],
+        "groups": [],
+        "blocks": blocks,
+        "files": [],
+        "sources": [],
+        "tools": tools,
+        "mcp_servers": [],
+        "metadata": {"exported_by": "harness"},
+    }
+    data = secrets.mask_data(data)
+    AgentFileWire.model_validate(data)  # what we write, Letta's schema accepts (a bug here, never the user's)
+    return data
+
+
+def agent_file_text(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _tool(tool_id: str, tool: Tool) -> dict[str, Any]:
+    schema = dict(tool.openai_schema()["function"])
+    if tool.name in BUILTIN_TOOLS and tool.function is BUILTIN_TOOLS[tool.name]:
+        return {
+            "id": tool_id,
+            "name": tool.name,
+            "tool_type": "letta_core",
+            "description": tool.description,
+            "source_type": "python",
+            "source_code": None,
+            "json_schema": schema,
+            "tags": ["letta_core"],
+        }
+    return {
+        "id": tool_id,
+        "name": tool.name,
+        "tool_type": "custom",
+        "description": tool.description,
+        "source_type": "python",
+        "source_code": _source(tool),
+        "json_schema": schema,
+        "tags": [],
+    }
+
+
+def _source(tool: Tool) -> str | None:
+    """The function's own source (Letta runs it alone: what it needs from its module does not come along)."""
+    try:
+        return textwrap.dedent(inspect.getsource(tool.function))
+    except (OSError, TypeError):
+        return None
