@@ -260,22 +260,34 @@ class _Importer:
         if tool is None or not tool.name:
             self.note(name, f"tool id '{tool_id}' is not in the file's tools: left out")
             return None
-        custom = (tool.tool_type or "custom") == "custom" or tool.tool_type == "external_mcp"
+        custom = (tool.tool_type or "custom") == "custom"
         if tool.name in BUILTIN_TOOLS and not (custom and tool.source_code):
             return tool.name
+        if (tool.tool_type or "").startswith("external_"):
+            self.note(name, f"tool '{tool.name}' left out: an external tool ({tool.tool_type}) the harness cannot call")
+            return None
         if not tool.source_code:
             kind = f"a Letta tool ({tool.tool_type})" if not custom else "defined only by a JSON schema (no source)"
             self.note(name, f"tool '{tool.name}' left out: {kind}, which the harness does not have")
             return None
-        problem = _source_problem(tool.name, tool.source_code)
+        source = tool.source_code
+        problem = _source_problem(tool.name, source)
+        if problem == NO_DOCSTRING and tool.json_schema:
+            documented = with_docstring(source, tool.name, tool.json_schema)
+            if documented is not None and _source_problem(tool.name, documented) is None:
+                if self.sources.get(tool.name) != documented:
+                    self.note(
+                        name, f"tool '{tool.name}': its source has no docstring; one was written from its JSON schema"
+                    )
+                source, problem = documented, None
         if problem is not None:
             self.note(name, f"tool '{tool.name}' left out: its source {problem}")
             return None
         known = self.sources.get(tool.name)
-        if known is not None and known != tool.source_code:
+        if known is not None and known != source:
             self.note(name, f"tool '{tool.name}' left out: another tool of that name, with other source, is kept")
             return None
-        self.sources[tool.name] = tool.source_code
+        self.sources[tool.name] = source
         return f"{TOOLS_MODULE}:{tool.name}"
 
     def _agent_notes(self, name: str, agent: AgentWire) -> None:
@@ -317,6 +329,38 @@ class _Importer:
         return header + "\n\n" + "\n\n\n".join(bodies)
 
 
+NO_DOCSTRING = "has no docstring"
+
+
+def with_docstring(source: str, name: str, schema: dict[str, Any]) -> str | None:
+    """`source` with a Google-style docstring for function `name` written from its JSON schema (Letta offers
+    the model the schema it stores, so a tool may have none); None where that cannot be done."""
+    tree = ast.parse(source)
+    function = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name), None
+    )
+    description = schema.get("description")
+    parameters = schema.get("parameters")
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    if function is None or not isinstance(description, str) or not description.strip():
+        return None
+    first = function.body[0].lineno - 1  # 0-based line of the body's first statement
+    if first == function.lineno - 1:
+        return None  # `def f(): return 1`: no line to put a docstring on
+    lines = source.split("\n")  # as `ast` counts lines
+    indent = lines[first][: len(lines[first]) - len(lines[first].lstrip(" \t"))]
+    doc = description.strip().splitlines()
+    if isinstance(properties, dict) and properties:
+        doc += ["", "Args:"]
+        for parameter, spec in properties.items():
+            text = spec.get("description", "") if isinstance(spec, dict) else ""
+            doc.append(f"    {parameter}: {' '.join(str(text).split())}")
+    body = "\n".join(f"{indent}{line}" if line else "" for line in doc)
+    escaped = body.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    docstring = f'{indent}"""{escaped.lstrip()}\n{indent}"""'
+    return "\n".join([*lines[:first], docstring, *lines[first:]])
+
+
 def _source_problem(name: str, source: str) -> str | None:
     """Why `harness validate` would refuse this tool's source, read without running it; None if it would not."""
     if not name.isidentifier() or keyword.iskeyword(name):
@@ -332,7 +376,7 @@ def _source_problem(name: str, source: str) -> str | None:
     docstring = ast.get_docstring(function) or ""
     doc = docstring_parser.parse(docstring, style=docstring_parser.DocstringStyle.GOOGLE)
     if not (doc.short_description or doc.long_description):
-        return "has no docstring"
+        return NO_DOCSTRING
     documented = {param.arg_name: (param.description or "").strip() for param in doc.params}
     arguments = function.args
     if arguments.vararg or arguments.kwarg:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.agentfile.importer import TOOLS_MODULE, ImportResult, _source_problem, import_agent_file
+from harness.agentfile.importer import TOOLS_MODULE, ImportResult, _source_problem, import_agent_file, with_docstring
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.config import AgentsConfig, load_agents
 from harness.secrets import MASK
@@ -232,3 +232,50 @@ def test_agents_yaml_is_plain_yaml_with_a_provenance_comment(tmp_path: Path) -> 
     result = import_agent_file(read_agent_file(DATA / "current_memgpt_agent.af"), "current_memgpt_agent.af")
     assert result.agents_yaml.startswith("# Imported from the Letta Agent File current_memgpt_agent.af")
     assert set(yaml.safe_load(result.agents_yaml)) == {"agents"}
+
+
+NO_DOC = """def book(agent_state: "AgentState", room: str, nights: int = 1):
+    # no docstring: Letta offered the model the stored JSON schema
+    return f"{room} x{nights}"
+"""
+BOOK_SCHEMA = {
+    "name": "book",
+    "description": 'Book a room.\nSays """done""" with a \\ backslash.',
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "room": {"type": "string", "description": "Which room"},
+            "nights": {"type": "integer", "description": "How many\n  nights"},
+        },
+        "required": ["room"],
+    },
+}
+
+
+def test_a_tool_without_docstring_gets_one_from_its_json_schema(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0].update(name="book", source_code=NO_DOC, json_schema=BOOK_SCHEMA)
+    result, config = imported(data, tmp_path)
+    assert "tool 'book': its source has no docstring; one was written from its JSON schema" in "\n".join(result.notes)
+    tool = config.get("outreach_workflow_agent").tool("book")
+    assert tool is not None
+    assert tool.description == 'Book a room.\n\nSays """done""" with a \\ backslash.'  # as the harness reads docstrings
+    properties = tool.parameters_schema()["properties"]
+    assert properties["room"] == {"type": "string", "description": "Which room"}
+    assert properties["nights"] == {"type": "integer", "description": "How many nights", "default": 1}
+    assert tool.function(None, room="r", nights=2) == "r x2"  # the body is untouched
+
+
+def test_a_schema_without_description_cannot_document_a_tool() -> None:
+    assert with_docstring(NO_DOC, "book", {"parameters": {}}) is None
+    assert with_docstring("def book(room: str): return room\n", "book", BOOK_SCHEMA) is None
+
+
+def test_external_tools_are_left_out_by_kind(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0]["tool_type"] = "external_mcp"
+    name = data["tools"][0]["name"]
+    result, _ = imported(data, tmp_path)
+    expected = f"tool '{name}' left out: an external tool (external_mcp) the harness cannot call"
+    expected = f"agent 'outreach_workflow_agent': {expected}"
+    assert expected in result.notes
