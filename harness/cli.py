@@ -539,7 +539,7 @@ def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
 def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
-    from harness.agentfile.exporter import agent_file_text, export_agent
+    from harness.agentfile.exporter import agent_file_text, export_agent, unwritten
     from harness.config import load_agents
     from harness.errors import AgentFileError
     from harness.files import write_atomically
@@ -558,6 +558,11 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
     except OSError as exc:
         raise AgentFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
     console.out(f"wrote {path} (agent {spec.name}: {len(spec.blocks)} blocks, {len(spec.tools)} tools)")
+    notes = unwritten(spec)
+    if notes:
+        console.out(f"not written ({len(notes)}):")
+        for note in notes:
+            console.out(f"  {note}")
     return 0
 
 

@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import docstring_parser
+import pydantic
 import yaml
 
 from harness.agentfile.schema import AgentFileWire, AgentWire, BlockWire, LLMConfigWire, ToolWire
-from harness.config import BLOCK_LABEL_PATTERN, LABEL_PATTERN
-from harness.memory import DEFAULT_LIMIT
+from harness.config import BLOCK_LABEL_PATTERN, ToolRuleWire
+from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
 from harness.secrets import Secrets
 from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.rules import ToolRuleType, unfinishable
 from harness.tools.schema import STATE_PARAMETERS
 
 TOOLS_MODULE = "agent_tools"  # the module written beside agents.yaml for custom tools with source
@@ -72,6 +74,9 @@ UNKEPT_AGENT_FIELDS: dict[str, Any] = {
     "tools": [],
     "initial_message_sequence": None,
 }
+
+
+RULE_KEYS = ("children", "max_count_limit", "child_output_mapping", "default_child", "require_output_mapping")
 
 
 @dataclass
@@ -196,8 +201,41 @@ class _Importer:
             tools.insert(0, "send_message")
             self.note(name, "has no send_message; added, since the harness loop replies through it")
         out["tools"] = tools
+        rules = self._rules(name, agent.tool_rules or [], [tool.rpartition(":")[2] for tool in tools])
+        if rules:
+            out["tool_rules"] = rules
         self._agent_notes(name, agent)
         return out
+
+    def _rules(self, name: str, rules: list[dict[str, Any]], tools: list[str]) -> list[dict[str, Any]]:
+        """The rules the harness runs (as Letta's ToolRulesSolver); one naming a tool left out goes too."""
+        kept: list[dict[str, Any]] = []
+        for rule in rules:
+            kind, tool_name = rule.get("type"), rule.get("tool_name")
+            what = f"tool rule {kind} on '{tool_name}'"
+            if kind not in set(ToolRuleType):
+                self.note(name, f"{what} not kept: the harness has no {kind} rule")
+                continue
+            out = {"type": kind, "tool_name": tool_name}
+            out |= {key: rule[key] for key in RULE_KEYS if rule.get(key) is not None}
+            try:
+                wire = ToolRuleWire.model_validate(out)
+            except pydantic.ValidationError as exc:
+                self.note(name, f"{what} not kept: {exc.errors()[0]['msg']}")
+                continue
+            missing = [tool for tool in dict.fromkeys(wire.rule().tool_names()) if tool not in tools]
+            if missing:
+                self.note(name, f"{what} not kept: it names {', '.join(missing)}, not a tool of this agent here")
+                continue
+            extra = [key for key, value in rule.items() if key not in {"type", "tool_name", *RULE_KEYS} and value]
+            if extra:
+                self.note(name, f"{what}: {', '.join(extra)} not kept")
+            kept.append(out)
+        reason = unfinishable([ToolRuleWire.model_validate(rule).rule() for rule in kept], tools) if kept else None
+        if reason is not None:
+            self.note(name, f"tool_rules: none kept: without the tools left out, {reason}")
+            return []
+        return kept
 
     def _model(self, name: str, llm: LLMConfigWire | None) -> dict[str, Any]:
         if llm is None:
@@ -293,9 +331,6 @@ class _Importer:
     def _agent_notes(self, name: str, agent: AgentWire) -> None:
         if agent.agent_type and agent.agent_type != "memgpt_agent":
             self.note(name, f"agent_type {agent.agent_type}: runs under the harness's MemGPT-style loop")
-        if agent.tool_rules:
-            kinds = sorted({str(rule.get("type")) for rule in agent.tool_rules})
-            self.note(name, f"tool_rules: {len(agent.tool_rules)} not kept ({', '.join(kinds)})")
         if agent.messages:
             self.note(
                 name,

@@ -23,7 +23,7 @@ def test_import_writes_agents_yaml_and_tools_that_validate_and_compile(
     printed = capsys.readouterr().out
     assert f"wrote {out / 'agents.yaml'} (1 agents: outreach_workflow_agent)" in printed
     assert f"wrote {out / 'agent_tools.py'}" in printed
-    assert "not kept (" in printed and "tool_rules: 5 not kept" in printed
+    assert "not kept (" in printed and "message history: 1 messages not kept" in printed
     assert main(["validate", "--agents", str(out / "agents.yaml")]) == 0
     assert "agents.yaml: ok (1 agents: outreach_workflow_agent)" in capsys.readouterr().out
     forget_tools()
@@ -79,7 +79,9 @@ def test_import_prints_no_secret(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_export_writes_an_agent_file_letta_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "chat.af"
     assert main(["export", "chat", "--agents", str(SEED_AGENTS), "-o", str(target)]) == 0
-    assert f"wrote {target} (agent chat: 2 blocks, 3 tools)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"wrote {target} (agent chat: 2 blocks, 3 tools)" in printed
+    assert "not written (1):\n  max_steps 6 not written (no place for it in an Agent File)" in printed
     wire = AgentFileWire.model_validate_json(target.read_text(encoding="utf-8"))
     assert [block.label for block in wire.blocks] == ["persona", "human"]
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.agentfile.exporter import agent_file_text, export_agent
+from harness.agentfile.exporter import agent_file_text, export_agent, unwritten
 from harness.agentfile.importer import import_agent_file
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.agentfile.schema import AgentFileWire
@@ -147,6 +147,25 @@ def agent_files(draw: st.DrawFn) -> dict[str, Any]:
         "block_ids": [block["id"] for block in blocks],
         "tool_ids": [tool["id"] for tool in tools],
     }
+    tool_names = [tool["name"] for tool in tools]
+    agent["tool_rules"] = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "type": st.sampled_from(["run_first", "exit_loop", "continue_loop", "required_before_exit"]),
+                    "tool_name": st.sampled_from(tool_names),
+                }
+            )
+            | st.fixed_dictionaries(
+                {
+                    "type": st.just("constrain_child_tools"),
+                    "tool_name": st.sampled_from(tool_names),
+                    "children": st.lists(st.sampled_from(tool_names), min_size=1, max_size=2),
+                }
+            ),
+            max_size=3,
+        )
+    )
     common = {"groups": [], "files": [], "sources": [], "mcp_servers": []}
     return {"agents": [agent], "blocks": blocks, "tools": tools, **common}
 
@@ -162,3 +181,32 @@ def test_import_export_import_is_a_fixed_point(data: dict[str, Any]) -> None:
         spec = load_agents(agents_file).get(name)
         assert [block.value for block in spec.blocks] == [block["value"] for block in data["blocks"]]
         assert spec.system == data["agents"][0]["system"]
+
+
+def test_tool_rules_round_trip(tmp_path: Path) -> None:
+    before = load_agents(SEED_AGENTS).get("chat_tool_rules")
+    assert before.tool_rules
+    reimport(SEED_AGENTS, "chat_tool_rules", tmp_path)
+    after = load_agents(tmp_path / "agents.yaml").get("chat_tool_rules")
+    assert after.tool_rules == before.tool_rules
+    assert after.system_message(after.new_memory()) == before.system_message(before.new_memory())
+
+
+def test_memory_tools_are_exported_as_letta_types_them() -> None:
+    wire = AgentFileWire.model_validate(export_agent(load_agents(SEED_AGENTS).get("chat_memory_tools")))
+    assert {tool.name: tool.tool_type for tool in wire.tools} == {
+        "send_message": "letta_core",
+        "memory_replace": "letta_sleeptime_core",
+        "memory_insert": "letta_sleeptime_core",
+        "memory_rethink": "letta_sleeptime_core",
+    }
+
+
+def test_what_an_agent_file_cannot_hold_is_reported() -> None:
+    notes = unwritten(load_agents(SEED_AGENTS).get("task_agent_typed"))
+    assert "block 'tasks': schema not written (Letta's blocks have no JSON Schema)" in notes
+    assert "model.timeout 900.0 not written (no place for it in an Agent File)" in notes
+    assert "model.max_retries 0 not written (no place for it in an Agent File)" in notes
+    assert unwritten(load_agents(SEED_AGENTS).get("chat")) == [
+        "max_steps 6 not written (no place for it in an Agent File)"
+    ]

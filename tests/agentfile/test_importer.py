@@ -11,6 +11,7 @@ from harness.agentfile.importer import TOOLS_MODULE, ImportResult, _source_probl
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.config import AgentsConfig, load_agents
 from harness.secrets import MASK
+from harness.tools.rules import ToolRule, ToolRuleType
 from tests.agentfile.conftest import DATA, REAL_FILES, load_json
 
 
@@ -48,7 +49,8 @@ def test_real_files_import_validate_and_compile(path: Path, tmp_path: Path) -> N
 def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     result = import_agent_file(read_agent_file(DATA / "legacy_memgpt_agent.af"), "legacy_memgpt_agent.af")
     notes = "\n".join(result.notes)
-    assert "tool_rules: 4 not kept (continue_loop, exit_loop)" in notes
+    for tool in ("conversation_search", "archival_memory_search", "archival_memory_insert"):
+        assert f"tool rule continue_loop on '{tool}' not kept: it names {tool}, not a tool of this agent" in notes
     assert "message history: 4 messages not kept (4 in context)" in notes
     assert "embedding_config (text-embedding-ada-002) not kept" in notes
     assert "llm_config.context_window 8192 not kept" in notes
@@ -61,6 +63,7 @@ def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     assert spec.model.temperature == 0.7
     assert spec.model.max_tokens == 4096
     assert spec.description == "A simple MemGPT agent from the original project release"
+    assert spec.tool_rules == (ToolRule(ToolRuleType.EXIT_LOOP, "send_message"),)
 
 
 def test_an_agent_without_send_message_gets_it_and_is_told(tmp_path: Path) -> None:
@@ -82,7 +85,19 @@ def test_custom_tools_keep_their_source_and_schema(tmp_path: Path) -> None:
         ours = spec.tool(str(tool.name))
         assert ours is not None
         assert ours.parameter_names - {"request_heartbeat"} == set(tool.json_schema["parameters"]["properties"])
-    assert "tool_rules: 5 not kept" in "\n".join(result.notes)
+    assert spec.tool_rules == (
+        ToolRule(ToolRuleType.RUN_FIRST, "retrieve_candidate"),
+        ToolRule(ToolRuleType.CONSTRAIN_CHILD_TOOLS, "retrieve_candidate", children=("evaluate_candidate",)),
+        ToolRule(
+            ToolRuleType.CONDITIONAL,
+            "evaluate_candidate",
+            child_output_mapping=(("True", "send_email"), ("False", "reject")),
+            default_child="reject",
+        ),
+        ToolRule(ToolRuleType.EXIT_LOOP, "reject"),
+        ToolRule(ToolRuleType.EXIT_LOOP, "send_email"),
+    )
+    assert not any("tool rule" in note for note in result.notes)
 
 
 def test_labels_with_slashes_and_values_over_the_limit(tmp_path: Path) -> None:
@@ -279,3 +294,31 @@ def test_external_tools_are_left_out_by_kind(tmp_path: Path) -> None:
     expected = f"tool '{name}' left out: an external tool (external_mcp) the harness cannot call"
     expected = f"agent 'outreach_workflow_agent': {expected}"
     assert expected in result.notes
+
+
+def test_tool_rules_the_harness_lacks_or_that_name_missing_tools_are_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    rules = data["agents"][0]["tool_rules"]
+    rules.append({"tool_name": "send_email", "type": "requires_approval", "prompt_template": None})
+    rules.append({"tool_name": "send_email", "type": "max_count_per_step", "max_count_limit": 0})
+    rules[0]["args"] = {"candidate": "x"}
+    result, config = imported(data, tmp_path)
+    notes = "\n".join(result.notes)
+    assert "tool rule requires_approval on 'send_email' not kept: the harness has no requires_approval rule" in notes
+    assert "tool rule max_count_per_step on 'send_email' not kept: " in notes
+    assert "tool rule run_first on 'retrieve_candidate': args not kept" in notes
+    assert len(config.get("outreach_workflow_agent").tool_rules) == 5
+
+
+def test_rules_that_could_never_end_a_turn_without_the_tools_left_out_are_all_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["agents"][0]["tool_rules"] = [
+        {"tool_name": "send_message", "type": "continue_loop"},
+        {"tool_name": "reject", "type": "continue_loop"},
+        {"tool_name": "send_email", "type": "continue_loop"},
+        {"tool_name": "evaluate_candidate", "type": "continue_loop"},
+        {"tool_name": "retrieve_candidate", "type": "continue_loop"},
+    ]
+    result, config = imported(data, tmp_path)
+    assert config.get("outreach_workflow_agent").tool_rules == ()
+    assert any(note.startswith("agent 'outreach_workflow_agent': tool_rules: none kept") for note in result.notes)
