@@ -56,7 +56,7 @@ def parse_agent_file(text: str, where: str) -> AgentFileWire:
 
 def _decode(text: str, where: str) -> Any:
     data: Any = text
-    for depth in range(MAX_ENCODINGS + 1):
+    for depth in range(MAX_ENCODINGS + 2):  # the JSON itself, then each string it was encoded in
         if not isinstance(data, str):
             return data
         try:

@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.agentfile.reading import AGENT_FILE_LIMITS, parse_agent_file, read_agent_file
 from harness.errors import AgentFileError, UserError
@@ -95,3 +97,13 @@ def test_a_file_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(AgentFileError, match="cannot read"):
         read_agent_file(tmp_path / "nope.af")
+
+
+@settings(max_examples=20)
+@given(st.integers(0, 3), st.sampled_from(REAL_FILES))
+def test_any_number_of_string_encodings_up_to_three_reads_the_same(times: int, path: Path) -> None:
+    text = json.dumps(load_json(path))
+    expected = parse_agent_file(text, "f.af")
+    for _ in range(times):
+        text = json.dumps(text)
+    assert parse_agent_file(text, "f.af") == expected
