@@ -10,6 +10,7 @@ agent secrets) are never written: their names are reported, their values masked 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -325,6 +326,8 @@ class _Importer:
         if known is not None and known != source:
             self.note(name, f"tool '{tool.name}' left out: another tool of that name, with other source, is kept")
             return None
+        if tool.pip_requirements and tool.name not in self.sources:
+            self.note(name, f"tool '{tool.name}': pip_requirements not kept (install them): {tool.pip_requirements}")
         self.sources[tool.name] = source
         return f"{TOOLS_MODULE}:{tool.name}"
 
@@ -404,6 +407,9 @@ def _source_problem(name: str, source: str) -> str | None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as exc:
         return f"is not Python ({exc.__class__.__name__}: {exc})"
+    for module in _top_level_imports(tree):
+        if importlib.util.find_spec(module) is None:
+            return f"imports '{module}' when loaded, which is not installed here"
     functions = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
     function = next((node for node in functions if node.name == name), None)
     if function is None:
@@ -427,6 +433,17 @@ def _source_problem(name: str, source: str) -> str | None:
         if not documented.get(parameter.arg):
             return f"does not describe parameter '{parameter.arg}' in its docstring's Args section"
     return None
+
+
+def _top_level_imports(tree: ast.Module) -> list[str]:
+    """The top-level packages the module imports when loaded (imports inside a function run only when it does)."""
+    found: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found += [alias.name.partition(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module.partition(".")[0])
+    return list(dict.fromkeys(found))
 
 
 def _safe_comment(text: str) -> str:

@@ -322,3 +322,22 @@ def test_rules_that_could_never_end_a_turn_without_the_tools_left_out_are_all_re
     result, config = imported(data, tmp_path)
     assert config.get("outreach_workflow_agent").tool_rules == ()
     assert any(note.startswith("agent 'outreach_workflow_agent': tool_rules: none kept") for note in result.notes)
+
+
+def test_a_tool_importing_a_package_not_installed_is_left_out(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    tool = data["tools"][0]
+    tool["source_code"] = "import json\nimport no_such_package_here.sub\n" + tool["source_code"]
+    tool["pip_requirements"] = [{"name": "no_such_package_here"}]
+    result, config = imported(data, tmp_path)
+    assert config.get("outreach_workflow_agent").tool(tool["name"]) is None
+    assert f"tool '{tool['name']}' left out: its source imports 'no_such_package_here' when loaded" in "\n".join(
+        result.notes
+    )
+
+
+def test_pip_requirements_are_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0]["pip_requirements"] = [{"name": "requests", "version": None}]
+    result, _ = imported(data, tmp_path)
+    assert any("pip_requirements not kept (install them)" in note and "requests" in note for note in result.notes)
