@@ -159,6 +159,11 @@ class _Importer:
         self.notes: list[str] = []
         self.sources: dict[str, str] = {}  # tool name -> its source, for the tools module
         self.names: set[str] = set()
+        self.current = ""  # the file's name of the agent being imported
+        self.block_users: dict[str, list[str]] = {}  # block id -> the file's agents that hold it
+        for agent in wire.agents:
+            for block_id in agent.block_ids or []:
+                self.block_users.setdefault(block_id, []).append(agent.name)
 
     def note(self, agent: str, text: str) -> None:
         self.notes.append(f"agent '{agent}': {text}")
@@ -167,6 +172,7 @@ class _Importer:
         out: dict[str, dict[str, Any]] = {}
         for agent in self.wire.agents:
             name = self._name(agent.name)
+            self.current = agent.name
             if name != agent.name:
                 self.note(agent.name, f"renamed '{name}' (agent names are letters, digits, _ and -)")
             out[name] = self._agent(name, agent)
@@ -272,6 +278,9 @@ class _Importer:
         if not re.fullmatch(BLOCK_LABEL_PATTERN, block.label):
             self.note(name, f"block '{block.label}' left out: a label is letters, digits, _, - and /")
             return None
+        if len(self.block_users.get(block_id, [])) > 1:
+            others = ", ".join(user for user in self.block_users[block_id] if user != self.current)
+            self.note(name, f"block '{block.label}' is shared with {others} in Letta; here each agent has its own copy")
         out: dict[str, Any] = {"label": block.label, "value": block.value}
         limit = block.limit if block.limit is not None else DEFAULT_LIMIT
         if len(block.value) > limit:

@@ -341,3 +341,17 @@ def test_pip_requirements_are_reported(tmp_path: Path) -> None:
     data["tools"][0]["pip_requirements"] = [{"name": "requests", "version": None}]
     result, _ = imported(data, tmp_path)
     assert any("pip_requirements not kept (install them)" in note and "requests" in note for note in result.notes)
+
+
+def test_a_block_shared_by_two_agents_is_copied_and_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    twin = json.loads(json.dumps(data["agents"][0]))
+    twin.update(id="agent-9", name="twin")
+    data["agents"].append(twin)
+    result, config = imported(data, tmp_path)
+    label = data["blocks"][0]["label"]
+    assert config.get("twin").blocks == config.get("memgpt_agent").blocks
+    assert f"agent 'memgpt_agent': block '{label}' is shared with twin in Letta; here each agent has its own copy" in (
+        result.notes
+    )
+    assert f"agent 'twin': block '{label}' is shared with memgpt_agent in Letta" in "\n".join(result.notes)
