@@ -215,6 +215,13 @@ def _parser() -> argparse.ArgumentParser:
     agents_option(p)
     p.add_argument("-o", "--output", metavar="FILE.af", help="file to write (default: AGENT.af)")
     p.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    p.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="replay this scenario of AGENT (offline, from its cassette) and export the state it ends in: "
+        "block values and the message history",
+    )
+    p.add_argument("--cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)")
     p.set_defaults(command=_export_agent_file)
 
     p = commands.add_parser("schema", help="print the JSON Schema of agents.yaml or of scenario files (for editors)")
@@ -553,8 +560,11 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
     )
     path = Path(args.output or f"{args.agent}.af")
     _refuse_overwrite([path], args.force, "-o FILE.af")
+    history = None
+    if args.scenario:
+        spec, history = _scenario_end_state(args, console)
     try:
-        write_atomically(path, agent_file_text(export_agent(spec, secrets)))
+        write_atomically(path, agent_file_text(export_agent(spec, secrets, history)))
     except OSError as exc:
         raise AgentFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
     console.out(f"wrote {path} (agent {spec.name}: {len(spec.blocks)} blocks, {len(spec.tools)} tools)")
@@ -564,6 +574,27 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
         for note in notes:
             console.out(f"  {note}")
     return 0
+
+
+def _scenario_end_state(args: argparse.Namespace, console: Console) -> tuple[Any, list[dict[str, Any]]]:
+    """The agent as scenario `args.scenario` leaves it (replayed offline) and the history it made."""
+    from pathlib import Path
+
+    from harness.agentfile.exporter import with_end_state
+    from harness.errors import AgentFileError, RunError
+    from harness.factory import AgentFactory
+    from harness.scenarios import ScenarioRunner
+
+    runner = ScenarioRunner(AgentFactory(_project(args)))
+    (scenario,) = _checked_scenarios(runner, [Path(args.scenario)])
+    if scenario.agent != args.agent:
+        raise AgentFileError(f"{args.scenario}: agent: this scenario runs '{scenario.agent}', not '{args.agent}'")
+    result = runner.run(scenario, runner.spec_for(scenario))
+    if result.error or result.stale or not result.turns:
+        why = result.error or "\n".join(result.stale) or "no turn was played"
+        raise RunError(f"{args.scenario}: the replay did not finish, so there is no end state to export: {why}")
+    history = [message for turn in result.turns for message in turn.messages]
+    return with_end_state(runner.spec_for(scenario), result.turns[-1].blocks), history
 
 
 def _refuse_overwrite(paths: list[Path], force: bool, elsewhere: str) -> None:

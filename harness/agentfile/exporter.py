@@ -12,13 +12,15 @@ from __future__ import annotations
 import inspect
 import json
 import textwrap
+from dataclasses import replace
 from enum import Enum
 from typing import Any
 
 from harness.agentfile.importer import OPENAI_ENDPOINT
 from harness.agentfile.schema import AgentFileWire
-from harness.config import DEFAULT_MAX_STEPS, AgentSpec
+from harness.config import DEFAULT_MAX_STEPS, AgentSpec, BlockSpec
 from harness.llm.settings import ModelSettings
+from harness.memory import DEFAULT_LIMIT
 from harness.secrets import Secrets
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.rules import ToolRule, ToolRuleType
@@ -40,9 +42,50 @@ LETTA_TOOL_TYPES = {
 }
 
 
-def export_agent(spec: AgentSpec, secrets: Secrets | None = None) -> dict[str, Any]:
-    """The Agent File of `spec` as JSON data, valid under `AgentFileWire` (Letta's AgentFileSchema)."""
+def with_end_state(spec: AgentSpec, blocks: dict[str, str]) -> AgentSpec:
+    """`spec` holding the block values a run ended with: blocks it deleted are gone, blocks it created come
+    with the default limit (or their length, if longer)."""
+    declared = {block.label: block for block in spec.blocks}
+    ended = [
+        replace(declared[label], value=value)
+        if label in declared
+        else BlockSpec(label=label, value=value, limit=max(DEFAULT_LIMIT, len(value)))
+        for label, value in blocks.items()
+    ]
+    return replace(spec, blocks=tuple(ended))
+
+
+def letta_messages(spec: AgentSpec, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's chat history as Letta's MessageSchema list, after the system message compiled from the
+    spec's memory (Letta's in-context messages start with it)."""
+    system = {"role": "system", "content": spec.system_message(spec.new_memory())}
+    out = []
+    for index, message in enumerate([system, *history]):
+        content = message.get("content")
+        letta: dict[str, Any] = {
+            "id": f"message-{index}",
+            "role": message.get("role"),
+            "content": [{"type": "text", "text": content}] if isinstance(content, str) and content else [],
+            "agent_id": "agent-0",
+        }
+        if message.get("tool_calls"):
+            letta["tool_calls"] = [
+                {"id": call.get("id"), "type": "function", "function": call.get("function")}
+                for call in message["tool_calls"]
+            ]
+        if message.get("tool_call_id"):
+            letta["tool_call_id"] = message["tool_call_id"]
+        out.append(letta)
+    return out
+
+
+def export_agent(
+    spec: AgentSpec, secrets: Secrets | None = None, history: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The Agent File of `spec` as JSON data, valid under `AgentFileWire` (Letta's AgentFileSchema); with
+    `history` (a run's chat messages), its messages too, all in context."""
     secrets = secrets or Secrets()
+    messages = letta_messages(spec, history) if history is not None else []
     blocks = [
         {
             "id": f"block-{index}",
@@ -80,8 +123,8 @@ def export_agent(spec: AgentSpec, secrets: Secrets | None = None) -> dict[str, A
         "block_ids": [block["id"] for block in blocks],
         "tool_ids": [tool["id"] for tool in tools],
         "tool_rules": [_rule(rule) for rule in spec.tool_rules],
-        "messages": [],
-        "in_context_message_ids": [],
+        "messages": messages,
+        "in_context_message_ids": [message["id"] for message in messages],
         "memory_blocks": [],
         "tools": [],
         "include_base_tools": False,

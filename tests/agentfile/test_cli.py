@@ -11,8 +11,12 @@ import pytest
 
 from harness.agentfile.schema import AgentFileWire
 from harness.cli import main
+from harness.factory import AgentFactory
+from harness.project import Project
+from harness.scenarios import ScenarioRunner
+from harness.scenarios.model import load_scenario
 from tests.agentfile.conftest import DATA, load_json
-from tests.helpers import SEED_AGENTS
+from tests.helpers import ROOT, SEED_AGENTS
 
 
 def test_import_writes_agents_yaml_and_tools_that_validate_and_compile(
@@ -106,3 +110,31 @@ def test_export_defaults_to_agent_name(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.chdir(tmp_path)
     assert main(["export", "task_agent", "--agents", str(SEED_AGENTS)]) == 0
     assert AgentFileWire.model_validate_json((tmp_path / "task_agent.af").read_text(encoding="utf-8")).tools
+
+
+SCENARIO = ROOT / "scenarios" / "task_agent" / "queue_and_complete.yaml"
+
+
+def test_export_with_a_scenario_writes_its_end_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "end.af"
+    args = ["export", "task_agent", "--agents", str(SEED_AGENTS), "-o", str(target), "--scenario", str(SCENARIO)]
+    assert main(args) == 0
+    wire = AgentFileWire.model_validate_json(target.read_text(encoding="utf-8"))
+    (agent,) = wire.agents
+    runner = ScenarioRunner(AgentFactory(Project.build(agents=str(SEED_AGENTS))))
+    scenario = load_scenario(SCENARIO)
+    result = runner.run(scenario)
+    assert {block.label: block.value for block in wire.blocks} == result.turns[-1].blocks
+    history = [message for turn in result.turns for message in turn.messages]
+    assert len(agent.messages) == 1 + len(history)
+    assert agent.messages[0]["role"] == "system" and agent.in_context_message_ids[0] == "message-0"
+    assert [m["role"] for m in agent.messages[1:]] == [m["role"] for m in history]
+    assert main(["import", str(target), "--out", str(tmp_path / "again")]) == 0
+    assert f"message history: {len(agent.messages)} messages not kept" in capsys.readouterr().out
+
+
+def test_export_with_another_agent_s_scenario_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["export", "chat", "--agents", str(SEED_AGENTS), "-o", str(tmp_path / "x.af"), "--scenario", str(SCENARIO)]
+    assert main(args) == 2
+    assert "this scenario runs 'task_agent', not 'chat'" in capsys.readouterr().err
+    assert not (tmp_path / "x.af").exists()

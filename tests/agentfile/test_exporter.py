@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.agentfile.exporter import agent_file_text, export_agent, unwritten
+from harness.agentfile.exporter import agent_file_text, export_agent, unwritten, with_end_state
 from harness.agentfile.importer import import_agent_file
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.agentfile.schema import AgentFileWire
@@ -210,3 +210,17 @@ def test_what_an_agent_file_cannot_hold_is_reported() -> None:
     assert unwritten(load_agents(SEED_AGENTS).get("chat")) == [
         "max_steps 6 not written (no place for it in an Agent File)"
     ]
+
+
+def test_end_state_keeps_declared_blocks_settings_and_takes_created_and_deleted_ones() -> None:
+    spec = load_agents(SEED_AGENTS).get("chat_small_memory")
+    ended = with_end_state(spec, {"human": "Name: Azin", "notes/new": "n" * 6000})
+    human = next(block for block in ended.blocks if block.label == "human")
+    assert (human.value, human.limit) == ("Name: Azin", 40)
+    created = next(block for block in ended.blocks if block.label == "notes/new")
+    assert created.limit == 6000
+    assert "persona" not in [block.label for block in ended.blocks]
+    data = export_agent(ended, history=[{"role": "user", "content": "hi"}])
+    wire = AgentFileWire.model_validate(data)
+    assert [m["role"] for m in wire.agents[0].messages] == ["system", "user"]
+    assert '<human characters="10/40">' in wire.agents[0].messages[0]["content"][0]["text"]
