@@ -21,6 +21,7 @@ from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from harness.config import AgentSpec
     from harness.errors import HarnessError
     from harness.factory import AgentFactory
     from harness.llm.chat import ChatModel, ChatResponse
@@ -562,7 +563,7 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
     _refuse_overwrite([path], args.force, "-o FILE.af")
     history = None
     if args.scenario:
-        spec, history = _scenario_end_state(args, console)
+        spec, history = _scenario_end_state(args)
     try:
         write_atomically(path, agent_file_text(export_agent(spec, secrets, history)))
     except OSError as exc:
@@ -576,7 +577,7 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _scenario_end_state(args: argparse.Namespace, console: Console) -> tuple[Any, list[dict[str, Any]]]:
+def _scenario_end_state(args: argparse.Namespace) -> tuple[AgentSpec, list[dict[str, Any]]]:
     """The agent as scenario `args.scenario` leaves it (replayed offline) and the history it made."""
     from pathlib import Path
 
