@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -158,6 +159,7 @@ class _Importer:
         self.tools = {tool.id: tool for tool in wire.tools}
         self.notes: list[str] = []
         self.sources: dict[str, str] = {}  # tool name -> its source, for the tools module
+        self.schemas: dict[str, dict[str, Any]] = {}  # tool name -> the JSON schema the file stores for it
         self.names: set[str] = set()
         self.current = ""  # the file's name of the agent being imported
         self.block_users: dict[str, list[str]] = {}  # block id -> the file's agents that hold it
@@ -338,6 +340,8 @@ class _Importer:
         if tool.pip_requirements and tool.name not in self.sources:
             self.note(name, f"tool '{tool.name}': pip_requirements not kept (install them): {tool.pip_requirements}")
         self.sources[tool.name] = source
+        if tool.json_schema:
+            self.schemas[tool.name] = tool.json_schema
         return f"{TOOLS_MODULE}:{tool.name}"
 
     def _agent_notes(self, name: str, agent: AgentWire) -> None:
@@ -372,8 +376,17 @@ class _Importer:
             "from typing import Any, Dict, List, Literal, Optional, Tuple, Union  # noqa: F401, UP035\n\n"
             "from harness.tools.context import AgentState  # noqa: F401\n"
         )
-        bodies = [self.sources[name].strip("\n") + "\n" for name in sorted(self.sources)]
+        bodies = [self._schema_comment(name) + self.sources[name].strip("\n") + "\n" for name in sorted(self.sources)]
         return header + "\n\n" + "\n\n\n".join(bodies)
+
+    def _schema_comment(self, name: str) -> str:
+        """The tool's JSON schema from the file (what Letta showed the model), as a comment above its source:
+        the harness describes the tool from its signature and docstring instead."""
+        schema = self.schemas.get(name)
+        if schema is None:
+            return ""
+        text = json.dumps(schema, ensure_ascii=False, sort_keys=True)
+        return f"# JSON schema in the Agent File (Letta showed the model this):\n# {' '.join(text.splitlines())}\n"
 
 
 NO_DOCSTRING = "has no docstring"

@@ -82,6 +82,8 @@ def test_custom_tools_keep_their_source_and_schema(tmp_path: Path) -> None:
     for tool in wire.tools:
         assert tool.source_code is not None and tool.json_schema is not None
         assert tool.source_code.strip() in result.tools_module
+        comment = f"# {json.dumps(tool.json_schema, ensure_ascii=False, sort_keys=True)}\n{tool.source_code.strip()}"
+        assert comment in result.tools_module
         ours = spec.tool(str(tool.name))
         assert ours is not None
         assert ours.parameter_names - {"request_heartbeat"} == set(tool.json_schema["parameters"]["properties"])
