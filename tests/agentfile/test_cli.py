@@ -15,6 +15,7 @@ from harness.factory import AgentFactory
 from harness.project import Project
 from harness.scenarios import ScenarioRunner
 from harness.scenarios.model import load_scenario
+from harness.secrets import MASK
 from tests.agentfile.conftest import DATA, load_json
 from tests.helpers import ROOT, SEED_AGENTS
 
@@ -138,3 +139,26 @@ def test_export_with_another_agent_s_scenario_is_exit_2(tmp_path: Path, capsys: 
     assert main(args) == 2
     assert "this scenario runs 'task_agent', not 'chat'" in capsys.readouterr().err
     assert not (tmp_path / "x.af").exists()
+
+
+def test_export_writes_no_secret_of_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_agents: Callable[..., Path]
+) -> None:
+    secret = "tok-0123456789-secret"
+    monkeypatch.setenv("MY_SERVICE_TOKEN", secret)
+    monkeypatch.setenv("LLM_KEY", "key-9876543210-secret")
+    path = write_agents(
+        f"""
+        agents:
+          a:
+            model: {{name: m, api_key_env: LLM_KEY}}
+            system: "token {secret}, key key-9876543210-secret"
+            blocks: [{{label: human, value: "{secret}"}}]
+            tools: [send_message]
+        """
+    )
+    target = tmp_path / "a.af"
+    assert main(["export", "a", "--agents", str(path), "-o", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert secret not in text and "key-9876543210-secret" not in text
+    assert text.count(MASK) == 3
