@@ -192,7 +192,7 @@ def test_tool_rules_round_trip(tmp_path: Path) -> None:
     assert after.system_message(after.new_memory()) == before.system_message(before.new_memory())
 
 
-def test_memory_tools_are_exported_as_letta_types_them() -> None:
+def test_memory_tools_are_exported_with_letta_s_tool_types() -> None:
     wire = AgentFileWire.model_validate(export_agent(load_agents(SEED_AGENTS).get("chat_memory_tools")))
     assert {tool.name: tool.tool_type for tool in wire.tools} == {
         "send_message": "letta_core",
