@@ -21,6 +21,7 @@ from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from harness.config import AgentSpec
     from harness.errors import HarnessError
     from harness.factory import AgentFactory
     from harness.llm.chat import ChatModel, ChatResponse
@@ -216,6 +217,29 @@ def _parser() -> argparse.ArgumentParser:
     agents_option(q)
     q.add_argument("--cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)")
     q.set_defaults(command=_cassettes_check)
+
+    p = commands.add_parser(
+        "import",
+        help="write an agents.yaml (and a tools module) from a Letta Agent File (.af); says what it could not keep",
+    )
+    p.add_argument("file", metavar="FILE.af")
+    p.add_argument("--out", metavar="DIR", default=".", help="folder to write agents.yaml into (default: here)")
+    p.add_argument("--force", action="store_true", help="overwrite agents.yaml or agent_tools.py if they exist")
+    p.set_defaults(command=_import_agent_file)
+
+    p = commands.add_parser("export", help="write an agent of agents.yaml as a Letta Agent File (.af)")
+    p.add_argument("agent", metavar="AGENT")
+    agents_option(p)
+    p.add_argument("-o", "--output", metavar="FILE.af", help="file to write (default: AGENT.af)")
+    p.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    p.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="replay this scenario of AGENT (offline, from its cassette) and export the state it ends in: "
+        "block values and the message history",
+    )
+    p.add_argument("--cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)")
+    p.set_defaults(command=_export_agent_file)
 
     p = commands.add_parser("schema", help="print the JSON Schema of agents.yaml or of scenario files (for editors)")
     p.add_argument("kind", nargs="?", choices=("agents", "scenario"), default="agents")
@@ -551,6 +575,103 @@ def _compile(args: argparse.Namespace, console: Console) -> int:
         return 0
     console.out(spec.system_message(spec.new_memory()))
     return 0
+
+
+def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    from harness.agentfile.importer import TOOLS_MODULE, import_agent_file
+    from harness.agentfile.reading import read_agent_file
+    from harness.errors import AgentFileError
+    from harness.files import write_atomically
+
+    source = Path(args.file)
+    result = import_agent_file(read_agent_file(source), source.name, console.secrets)
+    out = Path(args.out)
+    targets = [(out / "agents.yaml", result.agents_yaml)]
+    if result.tools_module is not None:
+        targets.append((out / f"{TOOLS_MODULE}.py", result.tools_module))
+    _refuse_overwrite([path for path, _ in targets], args.force, "--out DIR")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path, text in targets:
+            write_atomically(path, text)
+    except OSError as exc:
+        raise AgentFileError(f"{out}: cannot write: {exc.strerror or exc}") from None
+    console.out(f"wrote {targets[0][0]} ({len(result.agent_names)} agents: {', '.join(result.agent_names)})")
+    if len(targets) > 1:
+        console.out(f"wrote {targets[1][0]} (custom tools with source)")
+    if result.notes:
+        console.out(f"not kept ({len(result.notes)}):")
+        for note in result.notes:
+            console.out(f"  {note}")
+    return 0
+
+
+def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    from harness.agentfile.exporter import agent_file_text, export_agent, unwritten
+    from harness.config import load_agents
+    from harness.errors import AgentFileError
+    from harness.files import write_atomically
+    from harness.secrets import Secrets
+
+    config = load_agents(args.agents)
+    spec = config.get(args.agent)
+    models = [agent.model for agent in config.agents.values()]
+    secrets = console.secrets | Secrets.collect(
+        names=[model.api_key_env for model in models], urls=[model.base_url for model in models]
+    )
+    path = Path(args.output or f"{args.agent}.af")
+    _refuse_overwrite([path], args.force, "-o FILE.af")
+    history = None
+    if args.scenario:
+        spec, history = _scenario_end_state(args)
+    try:
+        write_atomically(path, agent_file_text(export_agent(spec, secrets, history)))
+    except OSError as exc:
+        raise AgentFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    console.out(f"wrote {path} (agent {spec.name}: {len(spec.blocks)} blocks, {len(spec.tools)} tools)")
+    notes = unwritten(spec)
+    if notes:
+        console.out(f"not written ({len(notes)}):")
+        for note in notes:
+            console.out(f"  {note}")
+    return 0
+
+
+def _scenario_end_state(args: argparse.Namespace) -> tuple[AgentSpec, list[dict[str, Any]]]:
+    """The agent as scenario `args.scenario` leaves it (replayed offline) and the history it made."""
+    from pathlib import Path
+
+    from harness.agentfile.exporter import with_end_state
+    from harness.errors import AgentFileError, RunError
+    from harness.factory import AgentFactory
+    from harness.scenarios import ScenarioRunner
+
+    runner = ScenarioRunner(AgentFactory(_project(args)))
+    (scenario,) = _checked_scenarios(runner, [Path(args.scenario)])
+    if scenario.agent != args.agent:
+        raise AgentFileError(f"{args.scenario}: agent: this scenario runs '{scenario.agent}', not '{args.agent}'")
+    result = runner.run(scenario, runner.spec_for(scenario))
+    if result.error or result.stale or not result.turns:
+        why = result.error or "\n".join(result.stale) or "no turn was played"
+        raise RunError(f"{args.scenario}: the replay did not finish, so there is no end state to export: {why}")
+    history = [message for turn in result.turns for message in turn.messages]
+    return with_end_state(runner.spec_for(scenario), result.turns[-1].blocks), history
+
+
+def _refuse_overwrite(paths: list[Path], force: bool, elsewhere: str) -> None:
+    from harness.errors import AgentFileError
+
+    existing = [path for path in paths if path.exists() or path.is_symlink()]
+    if existing and not force:
+        named = " and ".join(str(path) for path in existing)
+        raise AgentFileError(
+            f"{named}: {'exists' if len(existing) == 1 else 'exist'}; give --force to overwrite, or {elsewhere} "
+            "to write elsewhere"
+        )
 
 
 def _memory(args: argparse.Namespace, console: Console) -> int:

@@ -26,6 +26,9 @@ from harness.wire import Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
 DEFAULT_MAX_STEPS = 10
+# Block labels in agents.yaml may also hold `/` (Letta's `system/human/work`, `/note_directory`), as real
+# Agent Files do; LABEL_PATTERN (agent names, and labels the model creates) does not.
+BLOCK_LABEL_PATTERN = r"^[A-Za-z_/][A-Za-z0-9_/-]*$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
 
@@ -88,7 +91,7 @@ class ModelWire(Shorthand, StrictModel):
 
 
 class BlockWire(StrictModel):
-    label: Annotated[str, pydantic.Field(pattern=LABEL_PATTERN, description="The block's name in the prompt")]
+    label: Annotated[str, pydantic.Field(pattern=BLOCK_LABEL_PATTERN, description="The block's name in the prompt")]
     value: str = pydantic.Field("", description="Initial text")
     limit: Annotated[int, pydantic.Field(gt=0)] = pydantic.Field(
         DEFAULT_LIMIT, description="Most characters the block may hold (edits past it are refused)"
@@ -195,6 +198,8 @@ class AgentSettingsWire(StrictModel):
 class AgentWire(AgentSettingsWire):
     extends: str | None = pydantic.Field(None, description="Name of another agent to inherit from")
     description: str | None = pydantic.Field(None, description="What this agent is for (for people)")
+    tags: list[str] | None = pydantic.Field(None, description="Free-form tags (Letta's agent tags)")
+    metadata: dict[str, Any] | None = pydantic.Field(None, description="Free-form data kept with the agent")
 
 
 class AgentsFileWire(StrictModel):
@@ -247,6 +252,8 @@ class AgentSpec:
     max_steps: int = DEFAULT_MAX_STEPS
     description: str | None = None
     tool_rules: tuple[ToolRule, ...] = ()
+    tags: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def new_memory(self, overrides: dict[str, str] | None = None) -> Memory:
         overrides = overrides or {}
@@ -444,6 +451,8 @@ class _Compiler:
             max_steps=merged.max_steps,
             description=self.wire.agents[name].description,
             tool_rules=rules,
+            tags=tuple(self.wire.agents[name].tags or ()),
+            metadata=dict(self.wire.agents[name].metadata or {}),
         )
 
     def _merged(self, name: str) -> _Merged | None:

@@ -4,7 +4,8 @@
     ├── UserError            a mistake in the user's files or flags: located problems, exit code 2
     │   ├── ConfigError          agents.yaml, or a prompt or tool it names
     │   ├── ScenarioError        a scenario file
-    │   └── ToolDefinitionError  a tool function that cannot be offered to the model
+    │   ├── ToolDefinitionError  a tool function that cannot be offered to the model
+    │   └── AgentFileError       a Letta Agent File (.af) that cannot be imported, or an export refused
     ├── RunError             something failed while running: exit code 1
     │   ├── LLMError             the model endpoint
     │   │   └── ModelAnswerError     it answered, with something the loop cannot use: recorded, ends
@@ -73,6 +74,11 @@ class ScenarioError(UserError):
 class ToolDefinitionError(UserError):
     """A function cannot be offered to the model as it stands; the message names the function and the fix.
     The agents file that names the tool turns it into a located ConfigError."""
+
+
+class AgentFileError(UserError):
+    """A Letta Agent File cannot be read (not JSON, not Letta's schema), or an import or export would
+    overwrite a file without `--force`."""
 
 
 class RunError(HarnessError):

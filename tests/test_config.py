@@ -449,3 +449,37 @@ def test_a_system_file_outside_the_project_is_refused(write_agents: Write, given
     assert problem.key == "agents.chat.system_file"
     assert problem.message.startswith(f"system prompt file '{given}' ")
     assert "absolute path" in problem.message or f"leads outside {path.parent}" in problem.message
+
+
+def test_block_labels_may_hold_slashes_as_letta_files_do(load_text: Callable[[str], AgentsConfig]) -> None:
+    config = load_text(
+        """
+        agents:
+          a:
+            model: m
+            system: hi
+            blocks: [{label: system/human/work, value: "x"}, {label: /note_directory, value: ""}]
+            tools: [send_message]
+        """
+    )
+    spec = config.get("a")
+    assert '<system/human/work characters="1/5000">\nx\n</system/human/work>' in spec.system_message(spec.new_memory())
+
+
+@pytest.mark.parametrize("label", ["a b", "1abc", "a.b", ""])
+def test_block_labels_stay_names(write_agents: Write, label: str) -> None:
+    path = write_agents(
+        f'agents:\n  a: {{model: m, system: hi, blocks: [{{label: "{label}"}}], tools: [send_message]}}\n'
+    )
+    with pytest.raises(ConfigError, match=r"blocks\[0\]\.label"):
+        load_agents(path)
+
+
+def test_agent_tags_and_metadata_are_kept(load_text: Callable[[str], AgentsConfig]) -> None:
+    spec = load_text(
+        """
+        agents:
+          a: {model: m, system: hi, tools: [send_message], tags: [x, y], metadata: {owner: me, n: 2}}
+        """
+    ).get("a")
+    assert (spec.tags, spec.metadata) == (("x", "y"), {"owner": "me", "n": 2})

@@ -1,0 +1,222 @@
+"""AgentSpec -> Agent File (Letta's AgentFileSchema), checked against the schema mirror before it is written.
+
+What agents.yaml says is written where Letta keeps it: the system prompt, the blocks, the tools (built-ins
+by name, custom tools with their Python source and JSON schema), the tool rules, the model name, endpoint,
+temperature and max_tokens, description, tags and metadata. Letta requires a context window the harness
+does not know: the export writes Letta's own default for the model where Letta has one, else 128,000.
+Secrets are masked.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import textwrap
+from dataclasses import replace
+from enum import Enum
+from typing import Any
+
+from harness.agentfile.importer import OPENAI_ENDPOINT
+from harness.agentfile.schema import AgentFileWire
+from harness.config import DEFAULT_MAX_STEPS, AgentSpec, BlockSpec
+from harness.llm.settings import ModelSettings
+from harness.memory import DEFAULT_LIMIT
+from harness.secrets import Secrets
+from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.rules import ToolRule, ToolRuleType
+from harness.tools.schema import Tool
+
+# letta/schemas/llm_config.py: LLMConfig.set_model_specific_defaults
+CONTEXT_WINDOWS = {"gpt-4": 8192, "gpt-4o": 128000, "gpt-4o-mini": 128000, "gpt-4.1": 256000}
+DEFAULT_CONTEXT_WINDOW = 128000
+# The tool_type Letta gives each of its tools the harness has (as real Agent Files record them).
+LETTA_TOOL_TYPES = {
+    "send_message": "letta_core",
+    "core_memory_append": "letta_memory_core",
+    "core_memory_replace": "letta_memory_core",
+    "memory": "letta_memory_core",
+    "memory_insert": "letta_sleeptime_core",
+    "memory_replace": "letta_sleeptime_core",
+    "memory_rethink": "letta_sleeptime_core",
+    "memory_finish_edits": "letta_sleeptime_core",
+}
+
+
+def with_end_state(spec: AgentSpec, blocks: dict[str, str]) -> AgentSpec:
+    """`spec` holding the block values a run ended with: blocks it deleted are gone, blocks it created come
+    with the default limit (or their length, if longer)."""
+    declared = {block.label: block for block in spec.blocks}
+    ended = [
+        replace(declared[label], value=value)
+        if label in declared
+        else BlockSpec(label=label, value=value, limit=max(DEFAULT_LIMIT, len(value)))
+        for label, value in blocks.items()
+    ]
+    return replace(spec, blocks=tuple(ended))
+
+
+def letta_messages(spec: AgentSpec, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A run's chat history as Letta's MessageSchema list, after the system message compiled from the
+    spec's memory (Letta's in-context messages start with it)."""
+    system = {"role": "system", "content": spec.system_message(spec.new_memory())}
+    out = []
+    for index, message in enumerate([system, *history]):
+        content = message.get("content")
+        letta: dict[str, Any] = {
+            "id": f"message-{index}",
+            "role": message.get("role"),
+            "content": [{"type": "text", "text": content}] if isinstance(content, str) and content else [],
+            "agent_id": "agent-0",
+        }
+        if message.get("tool_calls"):
+            letta["tool_calls"] = [
+                {"id": call.get("id"), "type": "function", "function": call.get("function")}
+                for call in message["tool_calls"]
+            ]
+        if message.get("tool_call_id"):
+            letta["tool_call_id"] = message["tool_call_id"]
+        out.append(letta)
+    return out
+
+
+def export_agent(
+    spec: AgentSpec, secrets: Secrets | None = None, history: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The Agent File of `spec` as JSON data, valid under `AgentFileWire` (Letta's AgentFileSchema); with
+    `history` (a run's chat messages), its messages too, all in context."""
+    secrets = secrets or Secrets()
+    messages = letta_messages(spec, history) if history is not None else []
+    blocks = [
+        {
+            "id": f"block-{index}",
+            "label": block.label,
+            "value": block.value,
+            "limit": block.limit,
+            "description": block.description,
+            "read_only": block.read_only,
+            "metadata": dict(block.metadata),
+            "is_template": False,
+        }
+        for index, block in enumerate(spec.blocks)
+    ]
+    tools = [_tool(f"tool-{index}", tool) for index, tool in enumerate(spec.tools)]
+    model = spec.model
+    agent: dict[str, Any] = {
+        "id": "agent-0",
+        "name": spec.name,
+        "system": spec.system,
+        "agent_type": "memgpt_agent",
+        "description": spec.description,
+        "tags": list(spec.tags),
+        "metadata": dict(spec.metadata) or None,
+        "llm_config": {
+            "model": model.name,
+            "model_endpoint_type": "openai",
+            "model_endpoint": secrets.mask_url(model.base_url) if model.base_url else OPENAI_ENDPOINT,
+            "context_window": CONTEXT_WINDOWS.get(model.name, DEFAULT_CONTEXT_WINDOW),
+            "temperature": model.temperature,
+            "max_tokens": model.max_tokens,
+            "put_inner_thoughts_in_kwargs": False,
+            "enable_reasoner": False,
+            "parallel_tool_calls": False,
+        },
+        "block_ids": [block["id"] for block in blocks],
+        "tool_ids": [tool["id"] for tool in tools],
+        "tool_rules": [_rule(rule) for rule in spec.tool_rules],
+        "messages": messages,
+        "in_context_message_ids": [message["id"] for message in messages],
+        "memory_blocks": [],
+        "tools": [],
+        "include_base_tools": False,
+    }
+    data = {
+        "agents": [agent],
+        "groups": [],
+        "blocks": blocks,
+        "files": [],
+        "sources": [],
+        "tools": tools,
+        "mcp_servers": [],
+        "metadata": {"exported_by": "harness"},
+    }
+    data = secrets.mask_data(data)
+    AgentFileWire.model_validate(data)  # what we write, Letta's schema accepts (a bug here, never the user's)
+    return data
+
+
+def unwritten(spec: AgentSpec) -> list[str]:
+    """What agents.yaml says of `spec` that an Agent File has no place for: printed by `harness export`."""
+    notes = [
+        f"block '{block.label}': schema not written (Letta's blocks have no JSON Schema)"
+        for block in spec.blocks
+        if block.schema is not None
+    ]
+    defaults = ModelSettings(name=spec.model.name)
+    for key in ("api_key_env", "timeout", "max_retries", "tool_choice", "seed", "key_header", "stream"):
+        value = getattr(spec.model, key)
+        if value != getattr(defaults, key):
+            shown = value.value if isinstance(value, Enum) else value
+            notes.append(f"model.{key} {shown} not written (no place for it in an Agent File)")
+    if spec.max_steps != DEFAULT_MAX_STEPS:
+        notes.append(f"max_steps {spec.max_steps} not written (no place for it in an Agent File)")
+    notes += [
+        f"tool '{tool.name}': its source cannot be read; written with its JSON schema only"
+        for tool in spec.tools
+        if not _builtin(tool) and _source(tool) is None
+    ]
+    return notes
+
+
+def _builtin(tool: Tool) -> bool:
+    return tool.name in BUILTIN_TOOLS and tool.function is BUILTIN_TOOLS[tool.name]
+
+
+def _rule(rule: ToolRule) -> dict[str, Any]:
+    """A rule as Letta's tool_rule.py writes it (the keys of its type only)."""
+    out: dict[str, Any] = {"tool_name": rule.tool_name, "type": rule.type.value, "prompt_template": None}
+    if rule.type in (ToolRuleType.CONSTRAIN_CHILD_TOOLS, ToolRuleType.PARENT_LAST_TOOL):
+        out["children"] = list(rule.children)
+    elif rule.type is ToolRuleType.MAX_COUNT_PER_STEP:
+        out["max_count_limit"] = rule.max_count_limit
+    elif rule.type is ToolRuleType.CONDITIONAL:
+        out["child_output_mapping"] = dict(rule.child_output_mapping)
+        out["default_child"] = rule.default_child
+        out["require_output_mapping"] = rule.require_output_mapping
+    return out
+
+
+def agent_file_text(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _tool(tool_id: str, tool: Tool) -> dict[str, Any]:
+    schema = dict(tool.openai_schema()["function"])
+    if _builtin(tool):
+        return {
+            "id": tool_id,
+            "name": tool.name,
+            "tool_type": LETTA_TOOL_TYPES.get(tool.name, "letta_core"),
+            "description": tool.description,
+            "source_type": "python",
+            "source_code": None,
+            "json_schema": schema,
+            "tags": [LETTA_TOOL_TYPES.get(tool.name, "letta_core")],
+        }
+    return {
+        "id": tool_id,
+        "name": tool.name,
+        "tool_type": "custom",
+        "description": tool.description,
+        "source_type": "python",
+        "source_code": _source(tool),
+        "json_schema": schema,
+        "tags": [],
+    }
+
+
+def _source(tool: Tool) -> str | None:
+    """The function's own source (Letta runs it alone: what it needs from its module does not come along)."""
+    try:
+        return textwrap.dedent(inspect.getsource(tool.function))
+    except (OSError, TypeError):
+        return None

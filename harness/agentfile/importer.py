@@ -1,0 +1,501 @@
+"""Agent File -> agents.yaml text (and a tools module with the custom tools' source), plus a note for
+everything that could not be kept: nothing is dropped silently.
+
+Nothing from the file is executed: a custom tool's source is checked statically (it parses, defines the
+function with type hints and a documented Args section, as `harness validate` will require) before it is
+written; a tool that would fail is left out and reported. Secrets in the file (tool environment variables,
+agent secrets) are never written: their names are reported, their values masked in everything written.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import docstring_parser
+import pydantic
+import yaml
+
+from harness.agentfile.schema import AgentFileWire, AgentWire, BlockWire, LLMConfigWire, ToolWire
+from harness.config import BLOCK_LABEL_PATTERN, ToolRuleWire
+from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
+from harness.secrets import Secrets
+from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.rules import ToolRuleType, unfinishable
+from harness.tools.schema import STATE_PARAMETERS
+
+TOOLS_MODULE = "agent_tools"  # the module written beside agents.yaml for custom tools with source
+DEFAULT_MODEL = "gpt-4o-mini"  # Letta's default, for an agent whose file names no model
+OPENAI_ENDPOINT = "https://api.openai.com/v1"
+# Endpoint types whose `model_endpoint` speaks the OpenAI chat API (the only one the harness speaks).
+OPENAI_COMPATIBLE = frozenset(
+    {"openai", "azure", "groq", "ollama", "vllm", "llamacpp", "lmstudio-chatcompletions", "deepseek", "xai",
+     "together", "fireworks", "openrouter", "mistral"}
+)  # fmt: skip
+# LLMConfig fields the harness has no place for, with the value that means "nothing to lose".
+UNKEPT_LLM_FIELDS: dict[str, Any] = {
+    "context_window": None,
+    "put_inner_thoughts_in_kwargs": False,
+    "enable_reasoner": False,
+    "reasoning_effort": None,
+    "max_reasoning_tokens": 0,
+    "effort": None,
+    "frequency_penalty": None,
+    "verbosity": None,
+    "parallel_tool_calls": False,
+    "response_format": None,
+    "strict": False,
+    "model_wrapper": None,
+    "return_logprobs": False,
+    "top_logprobs": None,
+    "return_token_ids": False,
+    "compatibility_type": None,
+    "tool_call_parser": None,
+}
+# Agent keys the harness has no place for (beyond those reported one by one below), and their empty values.
+UNKEPT_AGENT_FIELDS: dict[str, Any] = {
+    "source_ids": [],
+    "folder_ids": [],
+    "files_agents": [],
+    "group_ids": [],
+    "memory_variables": None,
+    "response_format": None,
+    "model_settings": None,
+    "compaction_settings": None,
+    "reasoning": None,
+    "message_buffer_autoclear": False,
+    "enable_sleeptime": False,
+    "parallel_tool_calls": None,
+    "identity_ids": None,
+    "memory_blocks": [],
+    "tools": [],
+    "initial_message_sequence": None,
+}
+
+
+RULE_KEYS = ("children", "max_count_limit", "child_output_mapping", "default_child", "require_output_mapping")
+
+
+@dataclass
+class ImportResult:
+    """What `harness import` writes, and what it tells the user it could not keep."""
+
+    agents_yaml: str
+    tools_module: str | None  # the source of TOOLS_MODULE, when a custom tool had source
+    agent_names: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None = None) -> ImportResult:
+    """Map `wire` (read from `source`) onto agents.yaml; `secrets` adds to the file's own."""
+    secrets = (secrets or Secrets()) | Secrets.collect(values=_secret_values(wire))
+    importer = _Importer(wire, secrets)
+    agents = importer.agents()
+    notes = importer.notes + _file_notes(wire)
+    tools_module = importer.tools_module(source)
+    document = {"agents": agents}
+    text = f"# Imported from the Letta Agent File {_safe_comment(source)} by `harness import`.\n"
+    text += _dump_yaml(document)
+    return ImportResult(
+        agents_yaml=secrets.mask(text),
+        tools_module=secrets.mask(tools_module) if tools_module is not None else None,
+        agent_names=list(agents),
+        notes=[secrets.mask(note) for note in notes],
+    )
+
+
+def _secret_values(wire: AgentFileWire) -> list[str]:
+    found: list[str] = []
+    for agent in wire.agents:
+        found += _strings(agent.tool_exec_environment_variables, values_only=True)
+        found += _strings(agent.secrets, values_only=True)
+    for server in wire.mcp_servers:
+        found += _strings(server.get("stdio_config"), values_only=True)
+    return [value for value in found if value]
+
+
+def _strings(data: Any, values_only: bool) -> list[str]:
+    """Every string in `data` (for a mapping, its values; for Letta's `[{key, value}]` lists, the values)."""
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        if values_only and set(data) >= {"key", "value"}:
+            return _strings(data["value"], values_only)
+        return [s for value in data.values() for s in _strings(value, values_only)]
+    if isinstance(data, list):
+        return [s for item in data for s in _strings(item, values_only)]
+    return []
+
+
+def _secret_names(data: Any) -> list[str]:
+    if isinstance(data, dict):
+        if set(data) >= {"key", "value"} and isinstance(data["key"], str):
+            return [data["key"]]
+        return [str(key) for key in data]
+    if isinstance(data, list):
+        return [name for item in data for name in _secret_names(item)]
+    return []
+
+
+def _file_notes(wire: AgentFileWire) -> list[str]:
+    notes = []
+    for key in ("groups", "files", "sources", "mcp_servers", "skills"):
+        items = getattr(wire, key) or []
+        if items:
+            notes.append(f"{key}: {len(items)} not kept (the harness has no {key.replace('_', ' ')})")
+    return notes
+
+
+class _Importer:
+    def __init__(self, wire: AgentFileWire, secrets: Secrets) -> None:
+        self.wire = wire
+        self.secrets = secrets
+        self.blocks = {block.id: block for block in wire.blocks}
+        self.tools = {tool.id: tool for tool in wire.tools}
+        self.notes: list[str] = []
+        self.sources: dict[str, str] = {}  # tool name -> its source, for the tools module
+        self.schemas: dict[str, dict[str, Any]] = {}  # tool name -> the JSON schema the file stores for it
+        self.names: set[str] = set()
+        self.current = ""  # the file's name of the agent being imported
+        self.block_users: dict[str, list[str]] = {}  # block id -> the file's agents that hold it
+        for agent in wire.agents:
+            for block_id in agent.block_ids or []:
+                self.block_users.setdefault(block_id, []).append(agent.name)
+
+    def note(self, agent: str, text: str) -> None:
+        self.notes.append(f"agent '{agent}': {text}")
+
+    def agents(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for agent in self.wire.agents:
+            name = self._name(agent.name)
+            self.current = agent.name
+            if name != agent.name:
+                self.note(agent.name, f"renamed '{name}' (agent names are letters, digits, _ and -)")
+            out[name] = self._agent(name, agent)
+        return out
+
+    def _name(self, given: str) -> str:
+        name = re.sub(r"[^A-Za-z0-9_-]+", "_", given).strip("_") or "agent"
+        if not re.fullmatch(LABEL_PATTERN, name):
+            name = f"agent_{name}"
+        base, count = name, 1
+        while name in self.names:
+            count += 1
+            name = f"{base}_{count}"
+        self.names.add(name)
+        return name
+
+    def _agent(self, name: str, agent: AgentWire) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if agent.description:
+            out["description"] = agent.description
+        if agent.tags:
+            out["tags"] = list(agent.tags)
+        if agent.metadata:
+            out["metadata"] = agent.metadata
+        out["model"] = self._model(name, agent.llm_config)
+        out["system"] = agent.system or ""
+        if not agent.system:
+            self.note(name, "no system prompt in the file: `system` is empty")
+        out["blocks"] = [self._block(name, block_id) for block_id in agent.block_ids or []]
+        out["blocks"] = [block for block in out["blocks"] if block is not None]
+        tools = [tool for tool_id in agent.tool_ids or [] if (tool := self._tool(name, tool_id)) is not None]
+        if "send_message" not in tools:
+            tools.insert(0, "send_message")
+            self.note(name, "has no send_message; added, since the harness loop replies through it")
+        out["tools"] = tools
+        rules = self._rules(name, agent.tool_rules or [], [tool.rpartition(":")[2] for tool in tools])
+        if rules:
+            out["tool_rules"] = rules
+        self._agent_notes(name, agent)
+        return out
+
+    def _rules(self, name: str, rules: list[dict[str, Any]], tools: list[str]) -> list[dict[str, Any]]:
+        """The rules the harness runs (as Letta's ToolRulesSolver); one naming a tool left out goes too."""
+        kept: list[dict[str, Any]] = []
+        for rule in rules:
+            kind, tool_name = rule.get("type"), rule.get("tool_name")
+            what = f"tool rule {kind} on '{tool_name}'"
+            if kind not in set(ToolRuleType):
+                self.note(name, f"{what} not kept: the harness has no {kind} rule")
+                continue
+            out = {"type": kind, "tool_name": tool_name}
+            out |= {key: rule[key] for key in RULE_KEYS if rule.get(key) is not None}
+            try:
+                wire = ToolRuleWire.model_validate(out)
+            except pydantic.ValidationError as exc:
+                self.note(name, f"{what} not kept: {exc.errors()[0]['msg']}")
+                continue
+            missing = [tool for tool in dict.fromkeys(wire.rule().tool_names()) if tool not in tools]
+            if missing:
+                self.note(name, f"{what} not kept: it names {', '.join(missing)}, not a tool of this agent here")
+                continue
+            extra = [key for key, value in rule.items() if key not in {"type", "tool_name", *RULE_KEYS} and value]
+            if extra:
+                self.note(name, f"{what}: {', '.join(extra)} not kept")
+            kept.append(out)
+        reason = unfinishable([ToolRuleWire.model_validate(rule).rule() for rule in kept], tools) if kept else None
+        if reason is not None:
+            self.note(name, f"tool_rules: none kept: without the tools left out, {reason}")
+            return []
+        return kept
+
+    def _model(self, name: str, llm: LLMConfigWire | None) -> dict[str, Any]:
+        if llm is None:
+            self.note(name, f"no llm_config: model set to {DEFAULT_MODEL}")
+            return {"name": DEFAULT_MODEL}
+        model: dict[str, Any] = {"name": llm.model}
+        endpoint = (llm.model_endpoint or "").rstrip("/")
+        if llm.model_endpoint_type not in OPENAI_COMPATIBLE:
+            self.note(
+                name,
+                f"llm_config.model_endpoint_type {llm.model_endpoint_type} ({endpoint or 'no endpoint'}) not kept: "
+                "the harness speaks the OpenAI chat API; set model.base_url to an OpenAI-compatible endpoint",
+            )
+        elif endpoint and endpoint != OPENAI_ENDPOINT:
+            model["base_url"] = self.secrets.mask_url(endpoint)
+        if 0 <= llm.temperature <= 2:
+            model["temperature"] = llm.temperature
+        else:
+            self.note(name, f"llm_config.temperature {llm.temperature} not kept (the harness takes 0 to 2)")
+        if llm.max_tokens is not None and llm.max_tokens > 0:
+            model["max_tokens"] = llm.max_tokens
+        for key, empty in UNKEPT_LLM_FIELDS.items():
+            value = getattr(llm, key)
+            if value is not None and value != empty:
+                self.note(name, f"llm_config.{key} {value!r} not kept (no place for it in agents.yaml)")
+        return model
+
+    def _block(self, name: str, block_id: str) -> dict[str, Any] | None:
+        block: BlockWire | None = self.blocks.get(block_id)
+        if block is None:
+            self.note(name, f"block id '{block_id}' is not in the file's blocks: left out")
+            return None
+        if not re.fullmatch(BLOCK_LABEL_PATTERN, block.label):
+            self.note(name, f"block '{block.label}' left out: a label is letters, digits, _, - and /")
+            return None
+        if len(self.block_users.get(block_id, [])) > 1:
+            others = ", ".join(user for user in self.block_users[block_id] if user != self.current)
+            self.note(name, f"block '{block.label}' is shared with {others} in Letta; here each agent has its own copy")
+        out: dict[str, Any] = {"label": block.label, "value": block.value}
+        limit = block.limit if block.limit is not None else DEFAULT_LIMIT
+        if len(block.value) > limit:
+            self.note(
+                name,
+                f"block '{block.label}' holds {len(block.value)} characters, over its limit of "
+                f"{block.limit if block.limit is not None else f'{DEFAULT_LIMIT} (none given)'}: limit set to "
+                f"{len(block.value)}",
+            )
+            limit = len(block.value)
+        out["limit"] = limit
+        if block.description is not None:
+            out["description"] = block.description
+        if block.read_only:
+            out["read_only"] = True
+        if block.metadata:
+            out["metadata"] = block.metadata
+        for key in ("tags", "hidden", "template_name"):
+            if getattr(block, key):
+                self.note(name, f"block '{block.label}': {key} {getattr(block, key)!r} not kept")
+        return out
+
+    def _tool(self, name: str, tool_id: str) -> str | None:
+        tool: ToolWire | None = self.tools.get(tool_id)
+        if tool is None or not tool.name:
+            self.note(name, f"tool id '{tool_id}' is not in the file's tools: left out")
+            return None
+        custom = (tool.tool_type or "custom") == "custom"
+        if tool.name in BUILTIN_TOOLS and not (custom and tool.source_code):
+            return tool.name
+        if (tool.tool_type or "").startswith("external_"):
+            self.note(name, f"tool '{tool.name}' left out: an external tool ({tool.tool_type}) the harness cannot call")
+            return None
+        if not tool.source_code:
+            kind = f"a Letta tool ({tool.tool_type})" if not custom else "defined only by a JSON schema (no source)"
+            self.note(name, f"tool '{tool.name}' left out: {kind}, which the harness does not have")
+            return None
+        source = tool.source_code
+        problem = _source_problem(tool.name, source)
+        if problem == NO_DOCSTRING and tool.json_schema:
+            documented = with_docstring(source, tool.name, tool.json_schema)
+            if documented is not None and _source_problem(tool.name, documented) is None:
+                if self.sources.get(tool.name) != documented:
+                    self.note(
+                        name, f"tool '{tool.name}': its source has no docstring; one was written from its JSON schema"
+                    )
+                source, problem = documented, None
+        if problem is not None:
+            self.note(name, f"tool '{tool.name}' left out: its source {problem}")
+            return None
+        known = self.sources.get(tool.name)
+        if known is not None and known != source:
+            self.note(name, f"tool '{tool.name}' left out: another tool of that name, with other source, is kept")
+            return None
+        if tool.pip_requirements and tool.name not in self.sources:
+            self.note(name, f"tool '{tool.name}': pip_requirements not kept (install them): {tool.pip_requirements}")
+        self.sources[tool.name] = source
+        if tool.json_schema:
+            self.schemas[tool.name] = tool.json_schema
+        return f"{TOOLS_MODULE}:{tool.name}"
+
+    def _agent_notes(self, name: str, agent: AgentWire) -> None:
+        if agent.agent_type and agent.agent_type != "memgpt_agent":
+            self.note(name, f"agent_type {agent.agent_type}: runs under the harness's MemGPT-style loop")
+        if agent.messages:
+            self.note(
+                name,
+                f"message history: {len(agent.messages)} messages not kept "
+                f"({len(agent.in_context_message_ids)} in context)",
+            )
+        if agent.embedding_config is not None:
+            self.note(name, f"embedding_config ({agent.embedding_config.embedding_model}) not kept")
+        names = _secret_names(agent.tool_exec_environment_variables) + _secret_names(agent.secrets)
+        if names:
+            listed = ", ".join(sorted(set(names)))
+            self.note(name, f"tool environment variables / secrets not written (set them yourself): {listed}")
+        if agent.timezone and agent.timezone != "UTC":
+            self.note(name, f"timezone {agent.timezone} not kept")
+        for key, empty in UNKEPT_AGENT_FIELDS.items():
+            value = getattr(agent, key)
+            if value is not None and value != empty:
+                self.note(name, f"{key} not kept")
+
+    def tools_module(self, source: str) -> str | None:
+        if not self.sources:
+            return None
+        header = (
+            f'"""Custom tools of the Letta Agent File {_safe_comment(source)}, their source as the file held it\n'
+            '(written by `harness import`; agents.yaml names them `agent_tools:<function>`)."""\n\n'
+            "# Letta runs a tool's source with these names in scope; many tools rely on it.\n"
+            "from typing import Any, Dict, List, Literal, Optional, Tuple, Union  # noqa: F401, UP035\n\n"
+            "from harness.tools.context import AgentState  # noqa: F401\n"
+        )
+        bodies = [self._schema_comment(name) + self.sources[name].strip("\n") + "\n" for name in sorted(self.sources)]
+        return header + "\n\n" + "\n\n\n".join(bodies)
+
+    def _schema_comment(self, name: str) -> str:
+        """The tool's JSON schema from the file (what Letta showed the model), as a comment above its source:
+        the harness describes the tool from its signature and docstring instead."""
+        schema = self.schemas.get(name)
+        if schema is None:
+            return ""
+        text = json.dumps(schema, ensure_ascii=False, sort_keys=True)
+        return f"# JSON schema in the Agent File (Letta showed the model this):\n# {' '.join(text.splitlines())}\n"
+
+
+NO_DOCSTRING = "has no docstring"
+
+
+def with_docstring(source: str, name: str, schema: dict[str, Any]) -> str | None:
+    """`source` with a Google-style docstring for function `name` written from its JSON schema (Letta offers
+    the model the schema it stores, so a tool may have none); None where that cannot be done."""
+    tree = ast.parse(source)
+    function = next(
+        (n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name), None
+    )
+    description = schema.get("description")
+    parameters = schema.get("parameters")
+    properties = parameters.get("properties") if isinstance(parameters, dict) else None
+    if function is None or not isinstance(description, str) or not description.strip():
+        return None
+    first = function.body[0].lineno - 1  # 0-based line of the body's first statement
+    if first == function.lineno - 1:
+        return None  # `def f(): return 1`: no line to put a docstring on
+    lines = source.split("\n")  # as `ast` counts lines
+    indent = lines[first][: len(lines[first]) - len(lines[first].lstrip(" \t"))]
+    doc = description.strip().splitlines()
+    if isinstance(properties, dict) and properties:
+        doc += ["", "Args:"]
+        for parameter, spec in properties.items():
+            text = spec.get("description", "") if isinstance(spec, dict) else ""
+            doc.append(f"    {parameter}: {' '.join(str(text).split())}")
+    body = "\n".join(f"{indent}{line}" if line else "" for line in doc)
+    escaped = body.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    docstring = f'{indent}"""{escaped.lstrip()}\n{indent}"""'
+    return "\n".join([*lines[:first], docstring, *lines[first:]])
+
+
+def _source_problem(name: str, source: str) -> str | None:
+    """Why `harness validate` would refuse this tool's source, read without running it; None if it would not."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        return f"cannot define a function named '{name}'"
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        return f"is not Python ({exc.__class__.__name__}: {exc})"
+    for module in _top_level_imports(tree):
+        if importlib.util.find_spec(module) is None:
+            return f"imports '{module}' when loaded, which is not installed here"
+    functions = [node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+    function = next((node for node in functions if node.name == name), None)
+    if function is None:
+        return f"defines no function '{name}'"
+    docstring = ast.get_docstring(function) or ""
+    doc = docstring_parser.parse(docstring, style=docstring_parser.DocstringStyle.GOOGLE)
+    if not (doc.short_description or doc.long_description):
+        return NO_DOCSTRING
+    documented = {param.arg_name: (param.description or "").strip() for param in doc.params}
+    arguments = function.args
+    if arguments.vararg or arguments.kwarg:
+        return "takes *args or **kwargs, which cannot be described to the model"
+    parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    for index, parameter in enumerate(parameters):
+        if parameter.arg in STATE_PARAMETERS:
+            if index == 0:
+                continue
+            return f"takes '{parameter.arg}' after other parameters: the harness passes the agent first only"
+        if parameter.annotation is None:
+            return f"gives parameter '{parameter.arg}' no type hint"
+        if not documented.get(parameter.arg):
+            return f"does not describe parameter '{parameter.arg}' in its docstring's Args section"
+    return None
+
+
+def _top_level_imports(tree: ast.Module) -> list[str]:
+    """The top-level packages the module imports when loaded (imports inside a function run only when it does)."""
+    found: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found += [alias.name.partition(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module.partition(".")[0])
+    return list(dict.fromkeys(found))
+
+
+def _safe_comment(text: str) -> str:
+    return " ".join(text.split())
+
+
+YAML_BREAKS = "\x85\u2028\u2029"  # line breaks to YAML 1.1 besides \n and \r
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text as `|` blocks, keys in the order given: an agents.yaml a person can read."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value and _literal_safe(value) else None
+    if any(ch in value for ch in YAML_BREAKS):  # other styles fold them into spaces; double quotes escape them
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _literal_safe(value: str) -> bool:
+    """A `|` block keeps the text exactly only without trailing spaces on a line, tabs or control characters
+    (PyYAML would fall back to quoting anyway)."""
+    return not any(line != line.rstrip(" ") for line in value.split("\n")) and all(
+        ch == "\n" or (ch.isprintable() and ch != "\t") for ch in value
+    )
+
+
+_Dumper.add_representer(str, _text)
+
+
+def _dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)

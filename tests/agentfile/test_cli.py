@@ -1,0 +1,164 @@
+"""`harness import` and `harness export` as a user runs them: files written, never overwritten unless told,
+mistakes as exit 2 with a located message and no traceback, secrets nowhere."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.agentfile.schema import AgentFileWire
+from harness.cli import main
+from harness.factory import AgentFactory
+from harness.project import Project
+from harness.scenarios import ScenarioRunner
+from harness.scenarios.model import load_scenario
+from harness.secrets import MASK
+from tests.agentfile.conftest import DATA, load_json
+from tests.helpers import ROOT, SEED_AGENTS
+
+
+def test_import_writes_agents_yaml_and_tools_that_validate_and_compile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], forget_tools: Callable[[], None]
+) -> None:
+    out = tmp_path / "project"
+    assert main(["import", str(DATA / "current_outreach_workflow_agent.af"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out / 'agents.yaml'} (1 agents: outreach_workflow_agent)" in printed
+    assert f"wrote {out / 'agent_tools.py'}" in printed
+    assert "not kept (" in printed and "message history: 1 messages not kept" in printed
+    assert main(["validate", "--agents", str(out / "agents.yaml")]) == 0
+    assert "agents.yaml: ok (1 agents: outreach_workflow_agent)" in capsys.readouterr().out
+    forget_tools()
+    assert main(["compile", "outreach_workflow_agent", "--agents", str(out / "agents.yaml"), "--tools"]) == 0
+    names = [tool["function"]["name"] for tool in json.loads(capsys.readouterr().out)]
+    assert sorted(names) == ["evaluate_candidate", "reject", "retrieve_candidate", "send_email", "send_message"]
+
+
+def test_import_never_overwrites_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "agents.yaml").write_text("mine\n", encoding="utf-8")
+    assert main(["import", str(DATA / "current_memgpt_agent.af"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'agents.yaml'}: exists; give --force to overwrite" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "agents.yaml").read_text(encoding="utf-8") == "mine\n"
+    assert main(["import", str(DATA / "current_memgpt_agent.af"), "--out", str(tmp_path), "--force"]) == 0
+    assert "memgpt_agent:" in (tmp_path / "agents.yaml").read_text(encoding="utf-8")
+
+
+def test_import_refuses_before_writing_anything(tmp_path: Path) -> None:
+    """An existing tools module stops the import before agents.yaml is written too."""
+    (tmp_path / "agent_tools.py").write_text("# mine\n", encoding="utf-8")
+    assert main(["import", str(DATA / "current_outreach_workflow_agent.af"), "--out", str(tmp_path)]) == 2
+    assert not (tmp_path / "agents.yaml").exists()
+
+
+def test_import_of_a_bad_file_is_exit_2_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    data["agents"][0]["colour"] = "blue"
+    bad = tmp_path / "bad.af"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["import", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: agents[0].colour: unknown key 'colour'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_import_prints_no_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "xoxb-secret-token-value-1234"
+    data = load_json(DATA / "current_memgpt_agent.af")
+    data["agents"][0]["tool_exec_environment_variables"] = {"SLACK_TOKEN": secret}
+    data["agents"][0]["description"] = f"uses {secret}"
+    path = tmp_path / "s.af"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["import", str(path), "--out", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    written = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "o").iterdir())
+    assert secret not in captured.out + captured.err + written
+    assert "SLACK_TOKEN" in captured.out
+
+
+def test_export_writes_an_agent_file_letta_accepts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "chat.af"
+    assert main(["export", "chat", "--agents", str(SEED_AGENTS), "-o", str(target)]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {target} (agent chat: 2 blocks, 3 tools)" in printed
+    assert "not written (1):\n  max_steps 6 not written (no place for it in an Agent File)" in printed
+    wire = AgentFileWire.model_validate_json(target.read_text(encoding="utf-8"))
+    assert [block.label for block in wire.blocks] == ["persona", "human"]
+
+
+def test_export_never_overwrites_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "chat.af"
+    target.write_text("keep me", encoding="utf-8")
+    assert main(["export", "chat", "--agents", str(SEED_AGENTS), "-o", str(target)]) == 2
+    assert "exists; give --force" in capsys.readouterr().err
+    assert target.read_text(encoding="utf-8") == "keep me"
+    assert main(["export", "chat", "--agents", str(SEED_AGENTS), "-o", str(target), "--force"]) == 0
+    assert AgentFileWire.model_validate_json(target.read_text(encoding="utf-8")).agents[0].name == "chat"
+
+
+def test_export_of_an_unknown_agent_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "nobody", "--agents", str(SEED_AGENTS), "-o", str(tmp_path / "x.af")]) == 2
+    assert "no agent named 'nobody'" in capsys.readouterr().err
+    assert not (tmp_path / "x.af").exists()
+
+
+def test_export_defaults_to_agent_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "task_agent", "--agents", str(SEED_AGENTS)]) == 0
+    assert AgentFileWire.model_validate_json((tmp_path / "task_agent.af").read_text(encoding="utf-8")).tools
+
+
+SCENARIO = ROOT / "scenarios" / "task_agent" / "queue_and_complete.yaml"
+
+
+def test_export_with_a_scenario_writes_its_end_state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "end.af"
+    args = ["export", "task_agent", "--agents", str(SEED_AGENTS), "-o", str(target), "--scenario", str(SCENARIO)]
+    assert main(args) == 0
+    wire = AgentFileWire.model_validate_json(target.read_text(encoding="utf-8"))
+    (agent,) = wire.agents
+    runner = ScenarioRunner(AgentFactory(Project.build(agents=str(SEED_AGENTS))))
+    scenario = load_scenario(SCENARIO)
+    result = runner.run(scenario)
+    assert {block.label: block.value for block in wire.blocks} == result.turns[-1].blocks
+    history = [message for turn in result.turns for message in turn.messages]
+    assert len(agent.messages) == 1 + len(history)
+    assert agent.messages[0]["role"] == "system" and agent.in_context_message_ids[0] == "message-0"
+    assert [m["role"] for m in agent.messages[1:]] == [m["role"] for m in history]
+    assert main(["import", str(target), "--out", str(tmp_path / "again")]) == 0
+    assert f"message history: {len(agent.messages)} messages not kept" in capsys.readouterr().out
+
+
+def test_export_with_another_agent_s_scenario_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["export", "chat", "--agents", str(SEED_AGENTS), "-o", str(tmp_path / "x.af"), "--scenario", str(SCENARIO)]
+    assert main(args) == 2
+    assert "this scenario runs 'task_agent', not 'chat'" in capsys.readouterr().err
+    assert not (tmp_path / "x.af").exists()
+
+
+def test_export_writes_no_secret_of_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_agents: Callable[..., Path]
+) -> None:
+    secret = "tok-0123456789-secret"
+    monkeypatch.setenv("MY_SERVICE_TOKEN", secret)
+    monkeypatch.setenv("LLM_KEY", "key-9876543210-secret")
+    path = write_agents(
+        f"""
+        agents:
+          a:
+            model: {{name: m, api_key_env: LLM_KEY}}
+            system: "token {secret}, key key-9876543210-secret"
+            blocks: [{{label: human, value: "{secret}"}}]
+            tools: [send_message]
+        """
+    )
+    target = tmp_path / "a.af"
+    assert main(["export", "a", "--agents", str(path), "-o", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert secret not in text and "key-9876543210-secret" not in text
+    assert text.count(MASK) == 3

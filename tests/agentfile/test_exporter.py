@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.agentfile.exporter import agent_file_text, export_agent, unwritten, with_end_state
+from harness.agentfile.importer import import_agent_file
+from harness.agentfile.reading import parse_agent_file, read_agent_file
+from harness.agentfile.schema import AgentFileWire
+from harness.config import BLOCK_LABEL_PATTERN, load_agents
+from harness.secrets import MASK, Secrets
+from tests.agentfile.conftest import REAL_FILES
+from tests.agentfile.test_importer import write
+from tests.helpers import SEED_AGENTS
+
+
+def reimport(agents_file: Path, name: str, folder: Path) -> str:
+    """Export agent `name` of `agents_file`, import that into `folder`: the agents.yaml it writes."""
+    data = export_agent(load_agents(agents_file).get(name))
+    result = import_agent_file(parse_agent_file(agent_file_text(data), "x.af"), "x.af")
+    write(result, folder)
+    return result.agents_yaml
+
+
+@pytest.mark.parametrize("name", ["chat", "task_agent", "task_agent_core_tools"])
+def test_seed_agents_export_to_letta_schema(name: str) -> None:
+    spec = load_agents(SEED_AGENTS).get(name)
+    data = export_agent(spec)
+    wire = AgentFileWire.model_validate(json.loads(agent_file_text(data)))
+    (agent,) = wire.agents
+    assert agent.system == spec.system
+    assert [block.label for block in wire.blocks] == [block.label for block in spec.blocks]
+    assert [(b.value, b.limit) for b in wire.blocks] == [(b.value, b.limit) for b in spec.blocks]
+    assert [tool.name for tool in wire.tools] == [tool.name for tool in spec.tools]
+    assert agent.llm_config is not None and agent.llm_config.model == spec.model.name
+    assert agent.llm_config.temperature == spec.model.temperature
+
+
+def test_custom_tools_are_exported_with_source_and_schema() -> None:
+    spec = load_agents(SEED_AGENTS).get("task_agent")
+    wire = AgentFileWire.model_validate(export_agent(spec))
+    push = next(tool for tool in wire.tools if tool.name == "task_queue_push")
+    assert push.tool_type == "custom"
+    assert push.source_code is not None and push.source_code.startswith("def task_queue_push(")
+    ours = spec.tool("task_queue_push")
+    assert ours is not None and push.json_schema == ours.openai_schema()["function"]
+    send = next(tool for tool in wire.tools if tool.name == "send_message")
+    assert (send.tool_type, send.source_code) == ("letta_core", None)
+
+
+def test_export_then_import_keeps_what_the_yaml_says(tmp_path: Path, forget_tools: Callable[[], None]) -> None:
+    reimport(SEED_AGENTS, "task_agent", tmp_path)
+    forget_tools()
+    before = load_agents(SEED_AGENTS).get("task_agent")
+    after = load_agents(tmp_path / "agents.yaml").get("task_agent")
+    assert after.system == before.system
+    assert after.blocks == before.blocks
+    assert after.model.name == before.model.name and after.model.temperature == before.model.temperature
+    assert [t.openai_schema() for t in after.tools] == [t.openai_schema() for t in before.tools]
+    assert after.system_message(after.new_memory()) == before.system_message(before.new_memory())
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_real_files_round_trip(path: Path, tmp_path: Path, forget_tools: Callable[[], None]) -> None:
+    """import -> export -> import writes the same agents.yaml, for every agent of every real file."""
+    first = import_agent_file(read_agent_file(path), "x.af")
+    write(first, tmp_path / "one")
+    for name in first.agent_names:
+        forget_tools()
+        again = reimport(tmp_path / "one" / "agents.yaml", name, tmp_path / name)
+        expected = load_agents(tmp_path / "one" / "agents.yaml").get(name)
+        forget_tools()
+        got = load_agents(tmp_path / name / "agents.yaml").get(name)
+        assert (got.system, got.blocks, got.model, got.description, got.tags, got.metadata) == (
+            expected.system,
+            expected.blocks,
+            expected.model,
+            expected.description,
+            expected.tags,
+            expected.metadata,
+        )
+        assert [t.name for t in got.tools] == [t.name for t in expected.tools]
+        if len(first.agent_names) == 1:
+            assert again == first.agents_yaml
+
+
+def test_export_masks_secrets_in_the_endpoint_and_prompt(write_agents: Callable[..., Path]) -> None:
+    path = write_agents(
+        """
+        agents:
+          a:
+            model: {name: m, base_url: "https://u:pw-12345678@llm.example/v1?api-key=k-12345678"}
+            system: "key is k-12345678"
+            tools: [send_message]
+        """
+    )
+    spec = load_agents(path).get("a")
+    text = agent_file_text(export_agent(spec, Secrets.collect(urls=[spec.model.base_url])))
+    assert "k-12345678" not in text and "pw-12345678" not in text
+    assert MASK in text
+
+
+names = st.from_regex(BLOCK_LABEL_PATTERN.replace("*$", "{0,12}$"), fullmatch=True)
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@st.composite
+def agent_files(draw: st.DrawFn) -> dict[str, Any]:
+    labels = draw(st.lists(names, max_size=4, unique=True))
+    blocks = [
+        {
+            "id": f"block-{i}",
+            "label": label,
+            "value": draw(texts),
+            "limit": draw(st.none() | st.integers(1, 9000)),
+            "description": draw(st.none() | texts),
+            "read_only": draw(st.booleans()),
+            "metadata": draw(st.dictionaries(st.sampled_from("abc"), st.integers() | texts, max_size=2)),
+        }
+        for i, label in enumerate(labels)
+    ]
+    tools = [{"id": f"tool-{i}", "name": n, "tool_type": "letta_core"} for i, n in enumerate(draw(st.permutations(
+        ["send_message", "core_memory_append", "core_memory_replace", "archival_memory_search"]
+    )))]  # fmt: skip
+    agent = {
+        "id": "agent-0",
+        "name": draw(st.from_regex(r"[A-Za-z][A-Za-z0-9 _-]{0,10}", fullmatch=True)),
+        "system": draw(texts),
+        "description": draw(st.none() | texts),
+        "tags": draw(st.lists(texts, max_size=3)),
+        "metadata": draw(st.none() | st.dictionaries(st.sampled_from("xyz"), st.booleans() | texts, max_size=2)),
+        "llm_config": {
+            "model": draw(st.from_regex(r"[a-z0-9][a-z0-9.-]{0,20}", fullmatch=True)),
+            "model_endpoint_type": "openai",
+            "model_endpoint": draw(st.sampled_from(["https://api.openai.com/v1", "http://127.0.0.1:8088/v1"])),
+            "context_window": 8192,
+            "temperature": draw(st.floats(0, 2, allow_nan=False)),
+            "max_tokens": draw(st.none() | st.integers(1, 4096)),
+        },
+        "block_ids": [block["id"] for block in blocks],
+        "tool_ids": [tool["id"] for tool in tools],
+    }
+    tool_names = [tool["name"] for tool in tools]
+    agent["tool_rules"] = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "type": st.sampled_from(["run_first", "exit_loop", "continue_loop", "required_before_exit"]),
+                    "tool_name": st.sampled_from(tool_names),
+                }
+            )
+            | st.fixed_dictionaries(
+                {
+                    "type": st.just("constrain_child_tools"),
+                    "tool_name": st.sampled_from(tool_names),
+                    "children": st.lists(st.sampled_from(tool_names), min_size=1, max_size=2),
+                }
+            ),
+            max_size=3,
+        )
+    )
+    common = {"groups": [], "files": [], "sources": [], "mcp_servers": []}
+    return {"agents": [agent], "blocks": blocks, "tools": tools, **common}
+
+
+@settings(max_examples=40)
+@given(agent_files())
+def test_import_export_import_is_a_fixed_point(data: dict[str, Any]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        first = import_agent_file(parse_agent_file(json.dumps(data), "x.af"), "x.af")
+        agents_file = write(first, Path(folder) / "one")
+        (name,) = first.agent_names
+        assert reimport(agents_file, name, Path(folder) / "two") == first.agents_yaml
+        spec = load_agents(agents_file).get(name)
+        assert [block.value for block in spec.blocks] == [block["value"] for block in data["blocks"]]
+        assert spec.system == data["agents"][0]["system"]
+
+
+def test_tool_rules_round_trip(tmp_path: Path) -> None:
+    before = load_agents(SEED_AGENTS).get("chat_tool_rules")
+    assert before.tool_rules
+    reimport(SEED_AGENTS, "chat_tool_rules", tmp_path)
+    after = load_agents(tmp_path / "agents.yaml").get("chat_tool_rules")
+    assert after.tool_rules == before.tool_rules
+    assert after.system_message(after.new_memory()) == before.system_message(before.new_memory())
+
+
+def test_memory_tools_are_exported_with_letta_s_tool_types() -> None:
+    wire = AgentFileWire.model_validate(export_agent(load_agents(SEED_AGENTS).get("chat_memory_tools")))
+    assert {tool.name: tool.tool_type for tool in wire.tools} == {
+        "send_message": "letta_core",
+        "memory_replace": "letta_sleeptime_core",
+        "memory_insert": "letta_sleeptime_core",
+        "memory_rethink": "letta_sleeptime_core",
+    }
+
+
+def test_what_an_agent_file_cannot_hold_is_reported() -> None:
+    notes = unwritten(load_agents(SEED_AGENTS).get("task_agent_typed"))
+    assert "block 'tasks': schema not written (Letta's blocks have no JSON Schema)" in notes
+    assert "model.timeout 900.0 not written (no place for it in an Agent File)" in notes
+    assert "model.max_retries 0 not written (no place for it in an Agent File)" in notes
+    assert unwritten(load_agents(SEED_AGENTS).get("chat")) == [
+        "max_steps 6 not written (no place for it in an Agent File)"
+    ]
+
+
+def test_end_state_keeps_declared_blocks_settings_and_takes_created_and_deleted_ones() -> None:
+    spec = load_agents(SEED_AGENTS).get("chat_small_memory")
+    ended = with_end_state(spec, {"human": "Name: Azin", "notes/new": "n" * 6000})
+    human = next(block for block in ended.blocks if block.label == "human")
+    assert (human.value, human.limit) == ("Name: Azin", 40)
+    created = next(block for block in ended.blocks if block.label == "notes/new")
+    assert created.limit == 6000
+    assert "persona" not in [block.label for block in ended.blocks]
+    data = export_agent(ended, history=[{"role": "user", "content": "hi"}])
+    wire = AgentFileWire.model_validate(data)
+    assert [m["role"] for m in wire.agents[0].messages] == ["system", "user"]
+    assert '<human characters="10/40">' in wire.agents[0].messages[0]["content"][0]["text"]

@@ -1,0 +1,359 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.agentfile.importer import TOOLS_MODULE, ImportResult, _source_problem, import_agent_file, with_docstring
+from harness.agentfile.reading import parse_agent_file, read_agent_file
+from harness.config import AgentsConfig, load_agents
+from harness.secrets import MASK
+from harness.tools.rules import ToolRule, ToolRuleType
+from tests.agentfile.conftest import DATA, REAL_FILES, load_json
+
+
+def write(result: ImportResult, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "agents.yaml").write_text(result.agents_yaml, encoding="utf-8")
+    if result.tools_module is not None:
+        (folder / f"{TOOLS_MODULE}.py").write_text(result.tools_module, encoding="utf-8")
+    return folder / "agents.yaml"
+
+
+def imported(data: dict[str, Any], folder: Path) -> tuple[ImportResult, AgentsConfig]:
+    result = import_agent_file(parse_agent_file(json.dumps(data), "test.af"), "test.af")
+    return result, load_agents(write(result, folder))
+
+
+@pytest.mark.parametrize("path", REAL_FILES, ids=lambda p: p.name)
+def test_real_files_import_validate_and_compile(path: Path, tmp_path: Path) -> None:
+    wire = read_agent_file(path)
+    result = import_agent_file(wire, path.name)
+    config = load_agents(write(result, tmp_path))
+    assert list(config.agents) == result.agent_names
+    by_id = {block.id: block for block in wire.blocks}
+    for agent, name in zip(wire.agents, result.agent_names, strict=True):
+        spec = config.get(name)
+        assert spec.system == (agent.system or "")
+        assert [block.label for block in spec.blocks] == [by_id[i].label for i in agent.block_ids or []]
+        compiled = spec.system_message(spec.new_memory())
+        for block in spec.blocks:
+            assert f'<{block.label} characters="{len(block.value)}/{block.limit}">' in compiled
+        assert spec.tool("send_message") is not None
+        assert spec.model.name == (agent.llm_config.model if agent.llm_config else "")
+
+
+def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
+    result = import_agent_file(read_agent_file(DATA / "legacy_memgpt_agent.af"), "legacy_memgpt_agent.af")
+    notes = "\n".join(result.notes)
+    for tool in ("conversation_search", "archival_memory_search", "archival_memory_insert"):
+        assert f"tool rule continue_loop on '{tool}' not kept: it names {tool}, not a tool of this agent" in notes
+    assert "message history: 4 messages not kept (4 in context)" in notes
+    assert "embedding_config (text-embedding-ada-002) not kept" in notes
+    assert "llm_config.context_window 8192 not kept" in notes
+    assert "llm_config.put_inner_thoughts_in_kwargs True not kept" in notes
+    assert "tool 'conversation_search' left out: a Letta tool (letta_core)" in notes
+    config = load_agents(write(result, tmp_path))
+    spec = config.get("memgpt_agent")
+    assert {tool.name for tool in spec.tools} == {"send_message", "core_memory_append", "core_memory_replace"}
+    assert spec.model.name == "gpt-4-0613"
+    assert spec.model.temperature == 0.7
+    assert spec.model.max_tokens == 4096
+    assert spec.description == "A simple MemGPT agent from the original project release"
+    assert spec.tool_rules == (ToolRule(ToolRuleType.EXIT_LOOP, "send_message"),)
+
+
+def test_an_agent_without_send_message_gets_it_and_is_told(tmp_path: Path) -> None:
+    result = import_agent_file(read_agent_file(DATA / "current_memgpt_agent.af"), "current_memgpt_agent.af")
+    assert "agent 'memgpt_agent': has no send_message; added, since the harness loop replies through it" in (
+        result.notes
+    )
+    assert load_agents(write(result, tmp_path)).get("memgpt_agent").tools[0].name == "send_message"
+
+
+def test_custom_tools_keep_their_source_and_schema(tmp_path: Path) -> None:
+    wire = read_agent_file(DATA / "current_outreach_workflow_agent.af")
+    result = import_agent_file(wire, "outreach.af")
+    assert result.tools_module is not None
+    spec = load_agents(write(result, tmp_path)).get("outreach_workflow_agent")
+    for tool in wire.tools:
+        assert tool.source_code is not None and tool.json_schema is not None
+        assert tool.source_code.strip() in result.tools_module
+        comment = f"# {json.dumps(tool.json_schema, ensure_ascii=False, sort_keys=True)}\n{tool.source_code.strip()}"
+        assert comment in result.tools_module
+        ours = spec.tool(str(tool.name))
+        assert ours is not None
+        assert ours.parameter_names - {"request_heartbeat"} == set(tool.json_schema["parameters"]["properties"])
+    assert spec.tool_rules == (
+        ToolRule(ToolRuleType.RUN_FIRST, "retrieve_candidate"),
+        ToolRule(ToolRuleType.CONSTRAIN_CHILD_TOOLS, "retrieve_candidate", children=("evaluate_candidate",)),
+        ToolRule(
+            ToolRuleType.CONDITIONAL,
+            "evaluate_candidate",
+            child_output_mapping=(("True", "send_email"), ("False", "reject")),
+            default_child="reject",
+        ),
+        ToolRule(ToolRuleType.EXIT_LOOP, "reject"),
+        ToolRule(ToolRuleType.EXIT_LOOP, "send_email"),
+    )
+    assert not any("tool rule" in note for note in result.notes)
+
+
+def test_labels_with_slashes_and_values_over_the_limit(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_lettabot.af")
+    data["blocks"][0]["value"] = "x" * 7000
+    data["blocks"][0]["limit"] = 5000
+    data["blocks"][1]["limit"] = None
+    data["blocks"][1]["value"] = "y" * 6000
+    result, config = imported(data, tmp_path)
+    spec = config.get("LettaBot")
+    labels = [block.label for block in spec.blocks]
+    assert "system/human/family" in labels and all("/" in label for label in labels)
+    first, second = spec.blocks[0], spec.blocks[1]
+    assert (first.limit, second.limit) == (7000, 6000)
+    notes = "\n".join(result.notes)
+    assert f"block '{first.label}' holds 7000 characters, over its limit of 5000: limit set to 7000" in notes
+    assert f"block '{second.label}' holds 6000 characters, over its limit of 5000 (none given)" in notes
+    assert "llm_config.model_endpoint_type zai" in notes
+    assert "skills: 46 not kept" in notes
+
+
+def test_no_limit_and_a_short_value_gets_the_default_limit(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    data["blocks"][0]["limit"] = None
+    _, config = imported(data, tmp_path)
+    assert config.get("memgpt_agent").blocks[0].limit == 5000
+
+
+def test_tags_metadata_description_and_endpoint_are_kept(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    agent = data["agents"][0]
+    agent["tags"] = ["support", "v2"]
+    agent["metadata"] = {"owner": "team-a", "tier": 2}
+    agent["llm_config"]["model_endpoint"] = "http://127.0.0.1:8088/v1"
+    _, config = imported(data, tmp_path)
+    spec = config.get("memgpt_agent")
+    assert spec.tags == ("support", "v2")
+    assert spec.metadata == {"owner": "team-a", "tier": 2}
+    assert spec.description == agent["description"]
+    assert spec.model.base_url == "http://127.0.0.1:8088/v1"
+
+
+def test_secrets_in_the_file_are_never_written(tmp_path: Path) -> None:
+    secret = "sk-live-0123456789abcdef"
+    other = "hunter2-password-value"
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    agent = data["agents"][0]
+    agent["tool_exec_environment_variables"] = {"MY_SERVICE_KEY": secret}
+    agent["secrets"] = {"DB_PASSWORD": other}
+    data["tools"][0]["source_code"] = data["tools"][0]["source_code"] + f"\n# key: {secret}\n"
+    agent["system"] = f"Use {other} to log in."
+    result, _ = imported(data, tmp_path)
+    written = result.agents_yaml + (result.tools_module or "") + "\n".join(result.notes)
+    assert secret not in written and other not in written
+    assert MASK in result.tools_module if result.tools_module else False
+    assert "MY_SERVICE_KEY" in "\n".join(result.notes) and "DB_PASSWORD" in "\n".join(result.notes)
+
+
+def test_legacy_env_var_list_is_masked_too(tmp_path: Path) -> None:
+    secret = "tvly-abcdefghijklmnop"
+    data = load_json(DATA / "legacy_memgpt_agent.af")
+    data["tool_exec_environment_variables"] = [{"key": "TAVILY_API_KEY", "value": secret, "description": None}]
+    data["system"] += f"\nkey={secret}"
+    result, _ = imported(data, tmp_path)
+    assert secret not in result.agents_yaml and f"key={MASK}" in result.agents_yaml
+    assert any("TAVILY_API_KEY" in note for note in result.notes)
+
+
+def test_agent_names_are_made_valid_and_unique(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    twin = json.loads(json.dumps(data["agents"][0]))
+    twin["id"] = "agent-9"
+    data["agents"][0]["name"] = "Nameless Agent"
+    twin["name"] = "Nameless-Agent"
+    data["agents"].append(twin)
+    result, config = imported(data, tmp_path)
+    assert list(config.agents) == ["Nameless_Agent", "Nameless-Agent"]
+    assert "agent 'Nameless Agent': renamed 'Nameless_Agent'" in "\n".join(result.notes)
+
+
+def test_a_tool_with_only_a_json_schema_is_left_out_and_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0]["source_code"] = None
+    name = data["tools"][0]["name"]
+    result, config = imported(data, tmp_path)
+    assert config.get("outreach_workflow_agent").tool(name) is None
+    assert f"tool '{name}' left out: defined only by a JSON schema (no source)" in "\n".join(result.notes)
+
+
+def test_missing_block_and_tool_ids_are_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    data["agents"][0]["block_ids"].append("block-404")
+    data["agents"][0]["tool_ids"].append("tool-404")
+    result, _ = imported(data, tmp_path)
+    notes = "\n".join(result.notes)
+    assert "block id 'block-404' is not in the file's blocks" in notes
+    assert "tool id 'tool-404' is not in the file's tools" in notes
+
+
+def test_written_yaml_keeps_multiline_text_exactly(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    tricky = "line one  \n\tindented\n\n  lead\r\nend \u2028 x\x07"
+    data["blocks"][0]["value"] = tricky
+    _, config = imported(data, tmp_path)
+    assert config.get("memgpt_agent").blocks[0].value == tricky
+
+
+GOOD = '''
+def f(agent_state: "AgentState", label: str, n: int = 1) -> str:
+    """Does f.
+
+    Args:
+        label (str): which one
+        n (int): how many
+    """
+    return label
+'''
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        (GOOD, None),
+        ("def f(:\n  pass", "is not Python"),
+        ("def g():\n    '''Doc.'''\n", "defines no function 'f'"),
+        ("def f(x: int):\n    return x\n", "has no docstring"),
+        ('def f(x):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', "gives parameter 'x' no type hint"),
+        ('def f(x: int):\n    """Doc."""\n', "does not describe parameter 'x'"),
+        ('def f(**kwargs):\n    """Doc."""\n', "takes *args or **kwargs"),
+        ('def f(x: int, agent_state=None):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', "after other"),
+    ],
+)
+def test_tool_source_is_checked_without_running_it(source: str, problem: str | None) -> None:
+    found = _source_problem("f", source)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
+def test_tool_source_is_never_run(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0]["source_code"] = f"open({str(marker)!r}, 'w').close()\n" + data["tools"][0]["source_code"]
+    import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
+    assert not marker.exists()
+
+
+def test_agents_yaml_is_plain_yaml_with_a_provenance_comment(tmp_path: Path) -> None:
+    result = import_agent_file(read_agent_file(DATA / "current_memgpt_agent.af"), "current_memgpt_agent.af")
+    assert result.agents_yaml.startswith("# Imported from the Letta Agent File current_memgpt_agent.af")
+    assert set(yaml.safe_load(result.agents_yaml)) == {"agents"}
+
+
+NO_DOC = """def book(agent_state: "AgentState", room: str, nights: int = 1):
+    # no docstring: Letta offered the model the stored JSON schema
+    return f"{room} x{nights}"
+"""
+BOOK_SCHEMA = {
+    "name": "book",
+    "description": 'Book a room.\nSays """done""" with a \\ backslash.',
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "room": {"type": "string", "description": "Which room"},
+            "nights": {"type": "integer", "description": "How many\n  nights"},
+        },
+        "required": ["room"],
+    },
+}
+
+
+def test_a_tool_without_docstring_gets_one_from_its_json_schema(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0].update(name="book", source_code=NO_DOC, json_schema=BOOK_SCHEMA)
+    result, config = imported(data, tmp_path)
+    assert "tool 'book': its source has no docstring; one was written from its JSON schema" in "\n".join(result.notes)
+    tool = config.get("outreach_workflow_agent").tool("book")
+    assert tool is not None
+    assert tool.description == 'Book a room.\n\nSays """done""" with a \\ backslash.'  # as the harness reads docstrings
+    properties = tool.parameters_schema()["properties"]
+    assert properties["room"] == {"type": "string", "description": "Which room"}
+    assert properties["nights"] == {"type": "integer", "description": "How many nights", "default": 1}
+    assert tool.function(None, room="r", nights=2) == "r x2"  # the body is untouched
+
+
+def test_a_schema_without_description_cannot_document_a_tool() -> None:
+    assert with_docstring(NO_DOC, "book", {"parameters": {}}) is None
+    assert with_docstring("def book(room: str): return room\n", "book", BOOK_SCHEMA) is None
+
+
+def test_external_tools_are_left_out_by_kind(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0]["tool_type"] = "external_mcp"
+    name = data["tools"][0]["name"]
+    result, _ = imported(data, tmp_path)
+    expected = f"tool '{name}' left out: an external tool (external_mcp) the harness cannot call"
+    expected = f"agent 'outreach_workflow_agent': {expected}"
+    assert expected in result.notes
+
+
+def test_tool_rules_the_harness_lacks_or_that_name_missing_tools_are_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    rules = data["agents"][0]["tool_rules"]
+    rules.append({"tool_name": "send_email", "type": "requires_approval", "prompt_template": None})
+    rules.append({"tool_name": "send_email", "type": "max_count_per_step", "max_count_limit": 0})
+    rules[0]["args"] = {"candidate": "x"}
+    result, config = imported(data, tmp_path)
+    notes = "\n".join(result.notes)
+    assert "tool rule requires_approval on 'send_email' not kept: the harness has no requires_approval rule" in notes
+    assert "tool rule max_count_per_step on 'send_email' not kept: " in notes
+    assert "tool rule run_first on 'retrieve_candidate': args not kept" in notes
+    assert len(config.get("outreach_workflow_agent").tool_rules) == 5
+
+
+def test_rules_that_could_never_end_a_turn_without_the_tools_left_out_are_all_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["agents"][0]["tool_rules"] = [
+        {"tool_name": "send_message", "type": "continue_loop"},
+        {"tool_name": "reject", "type": "continue_loop"},
+        {"tool_name": "send_email", "type": "continue_loop"},
+        {"tool_name": "evaluate_candidate", "type": "continue_loop"},
+        {"tool_name": "retrieve_candidate", "type": "continue_loop"},
+    ]
+    result, config = imported(data, tmp_path)
+    assert config.get("outreach_workflow_agent").tool_rules == ()
+    assert any(note.startswith("agent 'outreach_workflow_agent': tool_rules: none kept") for note in result.notes)
+
+
+def test_a_tool_importing_a_package_not_installed_is_left_out(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    tool = data["tools"][0]
+    tool["source_code"] = "import json\nimport no_such_package_here.sub\n" + tool["source_code"]
+    tool["pip_requirements"] = [{"name": "no_such_package_here"}]
+    result, config = imported(data, tmp_path)
+    assert config.get("outreach_workflow_agent").tool(tool["name"]) is None
+    assert f"tool '{tool['name']}' left out: its source imports 'no_such_package_here' when loaded" in "\n".join(
+        result.notes
+    )
+
+
+def test_pip_requirements_are_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0]["pip_requirements"] = [{"name": "requests", "version": None}]
+    result, _ = imported(data, tmp_path)
+    assert any("pip_requirements not kept (install them)" in note and "requests" in note for note in result.notes)
+
+
+def test_a_block_shared_by_two_agents_is_copied_and_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    twin = json.loads(json.dumps(data["agents"][0]))
+    twin.update(id="agent-9", name="twin")
+    data["agents"].append(twin)
+    result, config = imported(data, tmp_path)
+    label = data["blocks"][0]["label"]
+    assert config.get("twin").blocks == config.get("memgpt_agent").blocks
+    assert f"agent 'memgpt_agent': block '{label}' is shared with twin in Letta; here each agent has its own copy" in (
+        result.notes
+    )
+    assert f"agent 'twin': block '{label}' is shared with memgpt_agent in Letta" in "\n".join(result.notes)
