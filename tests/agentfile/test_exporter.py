@@ -208,7 +208,9 @@ def test_what_an_agent_file_cannot_hold_is_reported() -> None:
     assert "model.timeout 900.0 not written (no place for it in an Agent File)" in notes
     assert "model.max_retries 0 not written (no place for it in an Agent File)" in notes
     assert unwritten(load_agents(SEED_AGENTS).get("chat")) == [
-        "max_steps 6 not written (no place for it in an Agent File)"
+        "model.timeout 900.0 not written (no place for it in an Agent File)",
+        "model.max_retries 0 not written (no place for it in an Agent File)",
+        "max_steps 6 not written (no place for it in an Agent File)",
     ]
 
 
