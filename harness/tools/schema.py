@@ -62,7 +62,7 @@ class Tool:
     @property
     def parameter_names(self) -> frozenset[str]:
         """The arguments the model may pass (what a scenario's `args:` may name)."""
-        return frozenset(self.parameters_schema()["properties"])
+        return frozenset(self.openai_schema()["function"]["parameters"]["properties"])  # built once
 
     def openai_schema(self) -> dict[str, Any]:
         """The tool as the model is told of it. Built once per tool and shared: treat it as read-only."""
