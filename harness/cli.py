@@ -159,6 +159,11 @@ def _parser() -> argparse.ArgumentParser:
         "--mode all`), so the run replays offline after",
     )
     _repeat_option(p)
+    p.add_argument(
+        "--update-snapshots",
+        action="store_true",
+        help="write the golden files of `snapshot:` checks (snapshots/) from this run instead of comparing",
+    )
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
     p.add_argument(
         "--html",
@@ -338,7 +343,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
         console.err(f"no scenarios{selected} in {where}")
         return NO_SCENARIOS
-    runner = ScenarioRunner(factory)
+    runner = ScenarioRunner(factory, update_snapshots=getattr(args, "update_snapshots", False))
     scenarios = _checked_scenarios(runner, found)  # every scenario, checked before anything runs
     if getattr(args, "stale", False):
         scenarios = _needing_recording(project, factory, scenarios, console)

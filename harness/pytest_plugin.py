@@ -84,6 +84,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-base-url", metavar="URL", help="model endpoint to record from")
     group.addoption("--harness-model", metavar="NAME", help="model name (replay must use the same)")
     group.addoption(
+        "--harness-update-snapshots",
+        action="store_true",
+        help="write the golden files of `snapshot:` checks (snapshots/) instead of comparing",
+    )
+    group.addoption(
         "--harness-html", metavar="FILE", help="write the scenarios' self-contained HTML report (as harness run --html)"
     )
     group.addoption(
@@ -200,7 +205,9 @@ def _runner(config: pytest.Config) -> ScenarioRunner:
         from harness.factory import AgentFactory
         from harness.scenarios.runner import ScenarioRunner
 
-        runner = ScenarioRunner(AgentFactory(_project(config)))
+        runner = ScenarioRunner(
+            AgentFactory(_project(config)), update_snapshots=bool(config.getoption("harness_update_snapshots"))
+        )
         config.stash[RUNNER_KEY] = runner
     return runner
 

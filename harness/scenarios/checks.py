@@ -19,7 +19,7 @@ import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, Protocol, TypeVar
 
@@ -84,6 +84,14 @@ class Observed:
     reply: str | None
     stop_reason: StopReason
     judge: Judge | None = None  # asks a model for a verdict (the `judge` check); None: no model at hand
+    turn_blocks: list[dict[str, str]] = field(default_factory=list)  # blocks after each turn (final expect)
+    snapshots: Snapshots | None = None  # the golden files of `snapshot:` checks
+
+
+class Snapshots(Protocol):
+    """Golden files of block values: compared with, or (when updating) written from, what a run gave."""
+
+    def compare(self, loc: Loc, actual: dict[str, Any]) -> list[Failure]: ...
 
 
 @dataclass(frozen=True)
@@ -708,6 +716,31 @@ class StopReasonIs(ExpectCheck):
         if self.value == observed.stop_reason:
             return []
         return [Failure(self.loc, "the turn ended otherwise", str(self.value), str(observed.stop_reason))]
+
+
+class SnapshotMode(StrEnum):
+    TURNS = "turns"  # every block after every turn
+    END = "end"  # the blocks at the end: the same end state passes, whatever path the agent took
+
+
+@expect_check
+class Snapshot(ExpectCheck):
+    key = "snapshot"
+    wire = bool | SnapshotMode
+    description = (
+        "Compare the blocks with the scenario's golden file under snapshots/ (true or turns: after every "
+        "turn; end: at the end only); `--update-snapshots` writes it"
+    )
+
+    def check(self, observed: Observed) -> list[Failure]:
+        if self.value is False:
+            return []
+        if observed.snapshots is None:
+            return [Failure(self.loc, "snapshots can only be checked in the final `expect:` of a run")]
+        actual: dict[str, Any] = {"end": observed.blocks}
+        if self.value is True or self.value == SnapshotMode.TURNS:
+            actual = {"turns": observed.turn_blocks, **actual}
+        return observed.snapshots.compare(self.loc, actual)
 
 
 if TYPE_CHECKING:

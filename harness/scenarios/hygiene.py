@@ -24,8 +24,9 @@ from harness.config import AgentSpec
 from harness.errors import CassetteError
 from harness.llm.chat import chat_request
 from harness.project import OUTSIDE, Project
+from harness.scenarios.checks import Snapshot
 from harness.scenarios.model import Scenario
-from harness.scenarios.runner import ScenarioRunner
+from harness.scenarios.runner import SNAPSHOTS, ScenarioRunner
 
 
 class CassetteState(StrEnum):
@@ -53,6 +54,7 @@ def check_cassettes(
     runner: ScenarioRunner, scenarios: Iterable[Scenario], *, orphans: bool = True
 ) -> list[CassetteStatus]:
     """The status of every scenario's cassette, then (with `orphans`) of every cassette nothing uses."""
+    scenarios = list(scenarios)
     statuses = [_status(runner, scenario) for scenario in scenarios]
     if orphans:
         used = {
@@ -65,6 +67,17 @@ def check_cassettes(
             for path in _cassette_files(runner.project.cassettes_dir)
             if _key(path) not in used
             and not _python_test_cassette(runner.project.root, runner.project.cassettes_dir, path)
+        ]
+        snapshots = runner.project.root / SNAPSHOTS
+        wanted = {
+            _key(runner.snapshot_path(scenario))
+            for scenario in scenarios
+            if any(isinstance(check, Snapshot) for check in scenario.checks)
+        }
+        statuses += [
+            CassetteStatus(path, CassetteState.ORPHAN, reasons=["a snapshot no scenario's `snapshot:` check uses"])
+            for path in _cassette_files(snapshots)
+            if _key(path) not in wanted
         ]
     return statuses
 

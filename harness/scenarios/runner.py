@@ -19,7 +19,10 @@ from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, check_against_agent
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.scenarios.simulate import SimulatedUser
+from harness.scenarios.snapshots import SnapshotFile
 from harness.yamlsource import dotted
+
+SNAPSHOTS = "snapshots"
 
 __all__ = ["Outcome", "ScenarioResult", "ScenarioRunner", "TurnRecord"]
 
@@ -28,6 +31,7 @@ __all__ = ["Outcome", "ScenarioResult", "ScenarioRunner", "TurnRecord"]
 class ScenarioRunner:
     factory: AgentFactory
     on_step: Callable[[StepRecord], None] | None = None
+    update_snapshots: bool = False  # `snapshot:` checks write their golden files instead of comparing
 
     @property
     def project(self) -> Project:
@@ -37,6 +41,12 @@ class ScenarioRunner:
         """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`."""
         path = self.factory.project.cassette_path(scenario.path, scenario.cassette)
         return path if scenario.row is None else path.with_suffix("") / f"{scenario.row}.yaml"
+
+    def snapshot_path(self, scenario: Scenario) -> Path:
+        """`snapshots/` beside the agents file, mirroring the scenario's cassette path."""
+        project = self.factory.project
+        relative = self.cassette_path(scenario).relative_to(project.cassettes_dir)
+        return project.root / SNAPSHOTS / relative
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:
         """The scenario's agent, after checking the scenario's references to it (a located ScenarioError)."""
@@ -154,6 +164,8 @@ class ScenarioRunner:
             replies[-1] if replies else None,
             last.stop_reason,
             judge,
+            [turn.blocks for turn in result.turns],
+            SnapshotFile(self.snapshot_path(scenario), self.update_snapshots),
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
 

@@ -1,0 +1,84 @@
+"""Memory snapshots (golden files, as syrupy keeps them): the blocks a scenario ends with, or holds after
+every turn, stored under `snapshots/` and compared on every run.
+
+Blocks holding JSON are compared as JSON (key order and spacing aside), so a snapshot says what state
+the agent reached, not how it spelled it: with `snapshot: end`, a scenario passes when the end state
+matches, whatever path the agent took (tau2-bench's state equivalence).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import ScenarioError
+from harness.files import write_atomically
+from harness.scenarios.checks import Failure
+from harness.yamlsource import Loc, read_text
+
+
+@dataclass
+class SnapshotFile:
+    path: Path
+    update: bool  # write what the run gave instead of comparing
+
+    def compare(self, loc: Loc, actual: dict[str, Any]) -> list[Failure]:
+        if self.update:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            text = yaml.safe_dump(actual, allow_unicode=True, sort_keys=False, default_flow_style=False, width=1000)
+            write_atomically(self.path, text)
+            return []
+        if not self.path.is_file():
+            return [Failure(loc, f"no snapshot at {self.path} yet: write it with --update-snapshots")]
+        try:
+            expected = yaml.safe_load(read_text(self.path))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise ScenarioError(
+                f"{self.path}: not a snapshot the harness reads ({exc}); write it again with --update-snapshots"
+            ) from None
+        if not isinstance(expected, dict):
+            expected = {}
+        failures: list[Failure] = []
+        for when in ("turns", "end"):
+            if when in actual and when not in expected:
+                failures.append(
+                    Failure(loc, f"the snapshot has no `{when}` section: write it again with --update-snapshots")
+                )
+        for index, blocks in enumerate(actual.get("turns", [])):
+            recorded = expected.get("turns") or []
+            failures += _blocks(
+                loc, f"after turn {index + 1}", recorded[index] if index < len(recorded) else {}, blocks
+            )
+        if "turns" in actual and len(expected.get("turns") or []) > len(actual["turns"]):
+            failures.append(
+                Failure(loc, f"the snapshot has {len(expected['turns'])} turns, the run {len(actual['turns'])}")
+            )
+        if "end" in actual and "end" in expected:
+            failures += _blocks(loc, "at the end", expected["end"] or {}, actual["end"])
+        return failures
+
+
+def _blocks(loc: Loc, when: str, expected: Any, actual: dict[str, str]) -> list[Failure]:
+    expected = expected if isinstance(expected, dict) else {}
+    failures = []
+    for label in sorted(set(expected) | set(actual), key=lambda name: (name not in actual, name)):
+        old, new = expected.get(label), actual.get(label)
+        if not _equivalent(old, new):
+            message = f"block '{label}' {when} differs from the snapshot"
+            failures.append(Failure(loc, message, expected=str(old), actual=str(new), label=label))
+    return failures
+
+
+def _equivalent(old: Any, new: Any) -> bool:
+    if old == new:
+        return True
+    if isinstance(old, str) and isinstance(new, str):
+        try:
+            return bool(json.loads(old) == json.loads(new))
+        except ValueError:
+            return False
+    return False

@@ -1,0 +1,96 @@
+"""Memory snapshots: golden files of the blocks, written with --update-snapshots and compared after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import main
+from tests.fakes import REMEMBER, REMEMBER_RESPONSES, Project, make_project, reply
+
+SNAPPED = REMEMBER + "  snapshot: true\n"
+JSON_END = """
+agent: chat
+blocks: {human: '{"name": "Azin", "likes": ["tea", "maps"]}'}
+turns:
+  - user: hello
+expect:
+  snapshot: end
+"""
+
+
+def recorded(tmp_path: Path, text: str, responses: list[dict[str, object]]) -> Project:
+    project = make_project(tmp_path / "p", {"snap": text})
+    project.record("snap", responses)
+    return project
+
+
+def run(project: Project, *args: str) -> int:
+    return main(["run", "--agents", str(project.agents), *args])
+
+
+def test_update_writes_every_turn_then_runs_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = recorded(tmp_path, SNAPPED, REMEMBER_RESPONSES)
+    snapshot = project.root / "snapshots" / "snap.yaml"
+    assert run(project) == 1  # not written yet
+    assert f"no snapshot at {snapshot} yet: write it with --update-snapshots" in capsys.readouterr().err
+    assert run(project, "--update-snapshots") == 0
+    written = yaml.safe_load(snapshot.read_text(encoding="utf-8"))
+    assert written == {
+        "turns": [{"persona": "You are a helpful assistant", "human": "Name: Bob\nAzin"}],
+        "end": {"persona": "You are a helpful assistant", "human": "Name: Bob\nAzin"},
+    }
+    assert run(project) == 0
+    capsys.readouterr()
+    written["turns"][0]["human"] = "Name: Bob"
+    snapshot.write_text(yaml.safe_dump(written), encoding="utf-8")
+    assert run(project) == 1
+    err = capsys.readouterr().err
+    assert "expect.snapshot: block 'human' after turn 1 differs from the snapshot" in err
+    assert "  +Azin" in err  # the per-block diff
+
+
+def test_end_state_equivalence_compares_json_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = recorded(tmp_path, JSON_END, [reply("Hi!")])
+    assert run(project, "--update-snapshots") == 0
+    snapshot = project.root / "snapshots" / "snap.yaml"
+    assert set(yaml.safe_load(snapshot.read_text(encoding="utf-8"))) == {"end"}  # the end state only
+    snapshot.write_text(
+        yaml.safe_dump(
+            {"end": {"persona": "You are a helpful assistant", "human": '{"likes": ["tea", "maps"],  "name": "Azin"}'}}
+        ),
+        encoding="utf-8",
+    )
+    assert run(project) == 0  # same JSON, other key order and spacing
+    snapshot.write_text(
+        yaml.safe_dump(
+            {"end": {"persona": "You are a helpful assistant", "human": '{"likes": ["maps", "tea"], "name": "Azin"}'}}
+        ),
+        encoding="utf-8",
+    )
+    assert run(project) == 1  # a list's order is part of the state
+    assert "block 'human' at the end differs from the snapshot" in capsys.readouterr().err
+
+
+def test_a_snapshot_no_scenario_uses_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = recorded(tmp_path, SNAPPED, REMEMBER_RESPONSES)
+    assert run(project, "--update-snapshots") == 0
+    stale = project.root / "snapshots" / "gone.yaml"
+    stale.write_text("end: {}\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    out = capsys.readouterr().out
+    assert "gone.yaml: orphan" in out and "a snapshot no scenario's `snapshot:` check uses" in out
+    assert "snap.yaml: orphan" not in out
+
+
+def test_the_pytest_option_updates_snapshots(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path, {"snap": SNAPPED})
+    project.record("snap", REMEMBER_RESPONSES)
+    pytester.runpytest().assert_outcomes(failed=1)
+    pytester.runpytest("--harness-update-snapshots").assert_outcomes(passed=1)
+    assert (pytester.path / "snapshots" / "snap.yaml").is_file()
+    pytester.runpytest().assert_outcomes(passed=1)
