@@ -234,8 +234,9 @@ class RecordingSession:
         except vcr.errors.MissingMetadataError:
             return None
 
-    def note_recording(self, settings: ModelSettings) -> None:
-        """Name the producing model and endpoint in the cassette (only when something was recorded)."""
+    def note_recording(self, settings: ModelSettings, agent: dict[str, Any] | None = None) -> None:
+        """Name the producing model and endpoint in the cassette, and the agent's fingerprint when given
+        (only when something was recorded)."""
         if self.cassette is None or not self.cassette.dirty:
             return
         last = self.cassette.responses[-1] if self.cassette.responses else None
@@ -248,7 +249,10 @@ class RecordingSession:
         decoded = decode_body(body) if body else None
         if isinstance(decoded, dict) and decoded.get("system_fingerprint"):
             info["server"] = decoded["system_fingerprint"]
-        self.serializer.metadata = {"recorded_with": self.secrets.mask_data(info), CALL_IDS_KEY: str(self.call_ids)}
+        metadata: dict[str, Any] = {"recorded_with": self.secrets.mask_data(info), CALL_IDS_KEY: str(self.call_ids)}
+        if agent is not None:
+            metadata["agent"] = agent
+        self.serializer.metadata = metadata
 
     def _keep_safe_request_headers(self, request: Request) -> Request:
         request.headers = kept_headers(request.headers)

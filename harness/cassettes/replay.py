@@ -85,7 +85,7 @@ class ReplayCassette:
         except ValueError:
             return CallIds.LOCAL
 
-    def note_recording(self, settings: ModelSettings) -> None:
+    def note_recording(self, settings: ModelSettings, agent: dict[str, Any] | None = None) -> None:
         """Nothing is recorded in replay."""
 
     def respond(self, method: str, path: str, body: Any) -> dict[str, Any]:

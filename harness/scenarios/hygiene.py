@@ -22,6 +22,7 @@ from typing import Any
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError
+from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import chat_request
 from harness.project import OUTSIDE, Project
 from harness.scenarios.checks import Snapshot
@@ -91,11 +92,13 @@ def _status(runner: ScenarioRunner, scenario: Scenario) -> CassetteStatus:
     if result.error is not None:
         return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [result.error])
     if result.unplayed:
-        return CassetteStatus(
-            path, CassetteState.UNUSED, scenario, [f"{len(result.unplayed)} recorded exchange(s) never asked for"]
-        )
+        reasons = [f"{len(result.unplayed)} recorded exchange(s) never asked for"]
+        reasons += fingerprint_changes(_stored_fingerprint(path), agent_fingerprint(spec))
+        return CassetteStatus(path, CassetteState.UNUSED, scenario, reasons)
     if result.stale:
         reasons = _first_request_changes(runner, scenario, spec, path)
+        stored = _stored_fingerprint(path)
+        reasons += [change for change in fingerprint_changes(stored, agent_fingerprint(spec)) if change not in reasons]
         if not reasons:
             where = next((line for line in result.stale if "no recorded response for turn" in line), "")
             match = re.search(r"turn \d+, step \d+", where)
@@ -105,6 +108,13 @@ def _status(runner: ScenarioRunner, scenario: Scenario) -> CassetteStatus:
             ]
         return CassetteStatus(path, CassetteState.STALE, scenario, reasons)
     return CassetteStatus(path, CassetteState.OK, scenario)
+
+
+def _stored_fingerprint(path: Path) -> Any:
+    try:
+        return ReplayCassette(path).metadata.get("agent")
+    except CassetteError:
+        return None
 
 
 def _first_request_changes(runner: ScenarioRunner, scenario: Scenario, spec: AgentSpec, path: Path) -> list[str]:

@@ -12,6 +12,7 @@ from harness.config import AgentSpec
 from harness.errors import CassetteMiss, LLMError, ModelAnswerError, RunError, ScenarioError
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
+from harness.fingerprint import agent_fingerprint
 from harness.project import Project
 from harness.records import StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Observed, run_checks
@@ -78,7 +79,7 @@ class ScenarioRunner:
         try:
             with self.factory.cassette(result.cassette) as cassette:
                 self._play(scenario, spec, cassette, result)
-                cassette.note_recording(spec.model)
+                cassette.note_recording(spec.model, agent_fingerprint(spec))
             result.unplayed = cassette.unplayed if not result.stale else []
             result.recorded_with = cassette.recorded_with
             result.change = cassette.change

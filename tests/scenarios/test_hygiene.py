@@ -142,3 +142,21 @@ def test_record_stale_records_only_what_needs_it(project: Project, capsys: pytes
             == 0
         )
     assert "every cassette is up to date: nothing to record" in capsys.readouterr().err
+
+
+def test_each_recording_stores_the_agents_fingerprint_and_check_names_what_changed(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stored = yaml.safe_load((project.cassettes / "remember.yaml").read_text(encoding="utf-8"))["metadata"]["agent"]
+    assert set(stored["parts"]) == {"system", "tools", "blocks", "model", "loop"}
+    assert set(stored["parts"]["tools"]) == {"send_message", "core_memory_append", "core_memory_replace"}
+    assert len(stored["fingerprint"]) == 16
+    assert project.replay("remember").outcome == "passed"  # metadata never changes what replays
+    agents = project.agents.read_text(encoding="utf-8")
+    project.agents.write_text(
+        agents.replace("agents:\n  chat:\n", "agents:\n  chat:\n    max_steps: 1\n"), encoding="utf-8"
+    )
+    assert main(["cassettes", "check", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 1
+    out = capsys.readouterr().out
+    assert "remember.yaml: unused (" in out
+    assert "  loop max_steps 4 -> 1" in out  # the fakes agent takes 4 steps at most

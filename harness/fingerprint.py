@@ -1,0 +1,64 @@
+"""An agent's fingerprint: what a recording depends on, hashed part by part, stored in each cassette.
+
+`metadata.agent` in a cassette holds a hash of the whole and of each part: the system prompt, every
+tool's schema, every block's spec (value, limit, description, read_only, schema), the model settings
+that go on the wire (by value: they are short), and the loop (max_steps, tool rules). `harness cassettes
+check` compares it with the agent as configured now, to name what changed since the recording.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from harness.config import AgentSpec
+
+
+def _hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
+    model = spec.model
+    parts: dict[str, Any] = {
+        "system": _hash(spec.system),
+        "tools": {tool.name: _hash(tool.openai_schema()) for tool in spec.tools},
+        "blocks": {block.label: _hash(dataclasses.asdict(block)) for block in spec.blocks},
+        "model": {
+            "name": model.name,
+            "temperature": model.temperature,
+            "max_tokens": model.max_tokens,
+            "tool_choice": str(model.tool_choice),
+            "seed": model.seed,
+        },
+        "loop": {"max_steps": spec.max_steps, "tool_rules": _hash([str(rule) for rule in spec.tool_rules])},
+    }
+    return {"fingerprint": _hash(parts), "parts": parts}
+
+
+def fingerprint_changes(recorded: Any, now: dict[str, Any]) -> list[str]:
+    """What differs between a stored fingerprint and the agent's now, part by part (empty if the same or
+    nothing was stored)."""
+    if not isinstance(recorded, dict) or recorded.get("fingerprint") == now["fingerprint"]:
+        return []
+    old, new = recorded.get("parts") or {}, now["parts"]
+    changes = []
+    if old.get("system") != new["system"]:
+        changes.append("the agent's system prompt changed")
+    for kind, noun in (("tools", "tool"), ("blocks", "block")):
+        before, after = old.get(kind) or {}, new[kind]
+        for name in after:
+            if name not in before:
+                changes.append(f"{noun} '{name}' added")
+            elif before[name] != after[name]:
+                changes.append(f"{noun} '{name}' changed")
+        changes += [f"{noun} '{name}' removed" for name in before if name not in after]
+    for kind in ("model", "loop"):
+        before, after = old.get(kind) or {}, new[kind]
+        changes += [
+            f"{kind} {key} {before.get(key)!r} -> {after[key]!r}" for key in after if before.get(key) != after[key]
+        ]
+    return changes or ["the agent's fingerprint changed"]
