@@ -260,6 +260,26 @@ def test_xdist_and_exitfirst(pytester: pytest.Pytester, project: Project) -> Non
     result.assert_outcomes(failed=1)
 
 
+def test_xdist_loadfile_runs_each_scenario_once(pytester: pytest.Pytester, project: Project) -> None:
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_pytest_split_shards_partition_the_suite(pytester: pytest.Pytester, project: Project) -> None:
+    """Sharding a huge suite across CI machines with pytest-split: every scenario runs in exactly one shard."""
+    project.write_scenario("third", REMEMBER)
+    project.record("third", REMEMBER_RESPONSES)
+    ran: list[str] = []
+    for group in ("1", "2"):
+        result = pytester.runpytest("--splits", "2", "--group", group, "-v")
+        ran += [line.split(" ")[0] for line in result.outlines if line.startswith("scenarios/") and "::" in line]
+    assert sorted(ran) == [
+        "scenarios/misspelt.yaml::misspelt",
+        "scenarios/remember.yaml::remember",
+        "scenarios/third.yaml::third",
+    ]
+
+
 PYTHON_TEST = """
 def test_saves_name(harness_agent):
     agent = harness_agent("chat")
