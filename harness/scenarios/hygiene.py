@@ -25,9 +25,8 @@ from harness.errors import CassetteError
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import chat_request
 from harness.project import OUTSIDE, Project
-from harness.scenarios.checks import Snapshot
 from harness.scenarios.model import Scenario
-from harness.scenarios.runner import SNAPSHOTS, ScenarioRunner
+from harness.scenarios.runner import SNAPSHOTS, ScenarioRunner, has_snapshot
 
 
 class CassetteState(StrEnum):
@@ -70,11 +69,7 @@ def check_cassettes(
             and not _python_test_cassette(runner.project.root, runner.project.cassettes_dir, path)
         ]
         snapshots = runner.project.root / SNAPSHOTS
-        wanted = {
-            _key(runner.snapshot_path(scenario))
-            for scenario in scenarios
-            if any(isinstance(check, Snapshot) for check in scenario.checks)
-        }
+        wanted = {_key(runner.snapshot_path(scenario)) for scenario in scenarios if has_snapshot(scenario)}
         statuses += [
             CassetteStatus(path, CassetteState.ORPHAN, reasons=["a snapshot no scenario's `snapshot:` check uses"])
             for path in _cassette_files(snapshots)
@@ -91,48 +86,44 @@ def _status(runner: ScenarioRunner, scenario: Scenario) -> CassetteStatus:
     result = runner.run(scenario, spec)
     if result.error is not None:
         return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [result.error])
+    if not (result.unplayed or result.stale):
+        return CassetteStatus(path, CassetteState.OK, scenario)
+    try:  # read once more, for what it recorded: its first request and the agent's fingerprint
+        cassette: ReplayCassette | None = ReplayCassette(path)
+    except CassetteError:
+        cassette = None
+    stored = cassette.metadata.get("agent") if cassette is not None else None
+    changed = fingerprint_changes(stored, agent_fingerprint(spec))
     if result.unplayed:
-        reasons = [f"{len(result.unplayed)} recorded exchange(s) never asked for"]
-        reasons += fingerprint_changes(_stored_fingerprint(path), agent_fingerprint(spec))
+        reasons = [f"{len(result.unplayed)} recorded exchange(s) never asked for", *changed]
         return CassetteStatus(path, CassetteState.UNUSED, scenario, reasons)
-    if result.stale:
-        reasons = _first_request_changes(runner, scenario, spec, path)
-        stored = _stored_fingerprint(path)
-        reasons += [change for change in fingerprint_changes(stored, agent_fingerprint(spec)) if change not in reasons]
-        if not reasons:
-            where = next((line for line in result.stale if "no recorded response for turn" in line), "")
-            match = re.search(r"turn \d+, step \d+", where)
-            reasons = [
-                f"the first request is unchanged; {match.group() if match else 'a later request'} differs "
-                "(a tool's behaviour, max_steps or a later turn changed)"
-            ]
-        return CassetteStatus(path, CassetteState.STALE, scenario, reasons)
-    return CassetteStatus(path, CassetteState.OK, scenario)
+    reasons = _first_request_changes(scenario, spec, cassette) if cassette is not None else []
+    reasons += [change for change in changed if change not in reasons]
+    if not reasons:
+        where = next((line for line in result.stale if "no recorded response for turn" in line), "")
+        match = re.search(r"turn \d+, step \d+", where)
+        reasons = [
+            f"the first request is unchanged; {match.group() if match else 'a later request'} differs "
+            "(a tool's behaviour, max_steps or a later turn changed)"
+        ]
+    return CassetteStatus(path, CassetteState.STALE, scenario, reasons)
 
 
-def _stored_fingerprint(path: Path) -> Any:
-    try:
-        return ReplayCassette(path).metadata.get("agent")
-    except CassetteError:
-        return None
-
-
-def _first_request_changes(runner: ScenarioRunner, scenario: Scenario, spec: AgentSpec, path: Path) -> list[str]:
-    """What differs between the first request the agent sends now and the first one recorded."""
-    try:
-        recorded = ReplayCassette(path).recorded_bodies()
-    except CassetteError:
-        return []
-    first = next((body for body in recorded if isinstance(body, dict) and "messages" in body), None)
+def _first_request_changes(scenario: Scenario, spec: AgentSpec, cassette: ReplayCassette) -> list[str]:
+    """What differs between the first request the agent sends now and the first one recorded (a simulated
+    user writes the first message itself: then only the rest is compared)."""
+    recorded = cassette.recorded_bodies()
+    first = next(  # the agent's: a judge's or a simulated user's request offers no tools
+        (b for b in recorded if isinstance(b, dict) and "messages" in b and ("tools" in b) == bool(spec.tools)), None
+    )
     if first is None:
         return []
-    memory = spec.new_memory(scenario.blocks)
+    user = scenario.turns[0].user if scenario.turns else _content(first.get("messages") or [], 1)
     messages = [
-        {"role": "system", "content": spec.system_message(memory)},
-        {"role": "user", "content": scenario.turns[0].user},
+        {"role": "system", "content": spec.system_message(spec.new_memory(scenario.blocks))},
+        {"role": "user", "content": user},
     ]
-    now = chat_request(spec.model, messages, [tool.openai_schema() for tool in spec.tools])
-    return _compare(first, now)
+    return _compare(first, chat_request(spec.model, messages, [tool.openai_schema() for tool in spec.tools]))
 
 
 def _compare(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
 from harness.project import Project
 from harness.records import StepRecord, ToolCallRecord, TurnResult
-from harness.scenarios.checks import ExpectCheck, Observed, run_checks
+from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, check_against_agent
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
@@ -166,7 +166,7 @@ class ScenarioRunner:
             last.stop_reason,
             judge,
             [turn.blocks for turn in result.turns],
-            SnapshotFile(self.snapshot_path(scenario), self.update_snapshots),
+            SnapshotFile(self.snapshot_path(scenario), self.update_snapshots) if has_snapshot(scenario) else None,
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
 
@@ -264,3 +264,8 @@ class ScenarioRunner:
         lines += miss.diff_lines()
         lines.append(f"  re-record with: harness record {scenario.path}")
         return lines
+
+
+def has_snapshot(scenario: Scenario) -> bool:
+    """Whether the final `expect:` checks a snapshot (the only place one can be checked)."""
+    return any(isinstance(check, Snapshot) for check in scenario.checks)
