@@ -160,3 +160,23 @@ def test_each_recording_stores_the_agents_fingerprint_and_check_names_what_chang
     out = capsys.readouterr().out
     assert "remember.yaml: unused (" in out
     assert "  loop max_steps 4 -> 1" in out  # the fakes agent takes 4 steps at most
+
+
+def test_a_stale_simulated_user_scenario_is_explained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No scripted first turn: the agent's first recorded request is compared, not the simulator's."""
+    from tests.fakes import completion
+
+    simulated = (
+        "agent: chat\nsimulate: {persona: Azin, goal: be remembered, max_turns: 1}\n"
+        "expect: {blocks: {human: {contains: Azin}}}\n"
+    )
+    project = make_project(tmp_path / "p", {"sim": simulated})
+    project.record("sim", [completion(content="Hi, I'm Azin."), *REMEMBER_RESPONSES])
+    project.agents.write_text(
+        project.agents.read_text(encoding="utf-8").replace("Name: Bob", "Name: Rob"), encoding="utf-8"
+    )
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    out = capsys.readouterr().out
+    assert "sim.yaml: stale (" in out
+    assert "  system prompt changed: -Name: Bob / +Name: Rob" in out
+    assert "first user message changed" not in out
