@@ -187,6 +187,7 @@ class Agent:
                     result.message,
                     heartbeat,
                     tuple(self.memory.edits[edits_before:]),
+                    refused=violation is not None,
                 )
             )
             self.messages.append({"role": "tool", "tool_call_id": call_id, "content": result.to_content()})
@@ -206,6 +207,7 @@ class Agent:
             response.usage,
             response.finish_reason,
             response.refusal,
+            offered=tuple(offered) if solver is not None else None,
         )
         if self.journal is not None:
             # Whatever changed memory (a tool, or code between turns), it all went through Memory, whose

@@ -36,6 +36,7 @@ class ToolCallRecord:
     result: str
     heartbeat: bool
     edits: tuple[BlockEdit, ...] = ()
+    refused: bool = False  # the tool rules did not allow this call now: it never ran (Letta's ToolConstraintError)
 
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:
@@ -56,6 +57,7 @@ class StepRecord:
     usage: dict[str, Any] = field(default_factory=dict)
     finish_reason: str | None = None  # as the provider said: stop, tool_calls, length, content_filter...
     refusal: str | None = None  # the model's refusal text, when it refused
+    offered: tuple[str, ...] | None = None  # the tools the rules offered at this step; None: no rules, all of them
 
     @property
     def edited_labels(self) -> set[str]:

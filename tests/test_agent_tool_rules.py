@@ -191,3 +191,31 @@ def test_validate_lints_rules_that_can_never_finish(load_text: Callable[[str], A
     )
     # The same chain with a way out is fine.
     agent_with(load_text, rules.replace("children: [core_memory_append]", "children: [send_message]"), [])
+
+
+def test_steps_record_what_the_rules_offered_and_calls_what_they_refused(
+    load_text: Callable[[str], AgentsConfig],
+) -> None:
+    agent, _ = agent_with(
+        load_text,
+        "- {type: run_first, tool_name: core_memory_append}",
+        [reply("too early"), completion(APPEND), reply("done")],
+    )
+    result = agent.send("hi")
+    assert [step.offered for step in result.steps] == [
+        ("core_memory_append",),
+        ("core_memory_append",),
+        ("send_message", "core_memory_append", "core_memory_replace"),
+    ]
+    assert [(call.name, call.refused) for call in result.tool_calls] == [
+        ("send_message", True),
+        ("core_memory_append", False),
+        ("send_message", False),
+    ]
+
+
+def test_without_rules_nothing_is_refused_and_no_offer_is_recorded(load_text: Callable[[str], AgentsConfig]) -> None:
+    config = load_text(AGENTS.format(rules="      []").replace("tool_rules:\n      []", "tool_rules: []"))
+    result = Agent(config.get("ruled"), Script([reply("done")]).model()).send("hi")
+    assert [step.offered for step in result.steps] == [None]
+    assert not any(call.refused for call in result.tool_calls)

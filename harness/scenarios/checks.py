@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, Protocol, 
 
 import pydantic
 
-from harness.records import StopReason, ToolCallRecord
+from harness.memory import EditKind
+from harness.records import StepRecord, StopReason, ToolCallRecord
 from harness.wire import Shorthand, StrictModel
 from harness.yamlsource import Loc, dotted
 
@@ -86,6 +87,7 @@ class Observed:
     judge: Judge | None = None  # asks a model for a verdict (the `judge` check); None: no model at hand
     turn_blocks: list[dict[str, str]] = field(default_factory=list)  # blocks after each turn (final expect)
     snapshots: Snapshots | None = None  # the golden files of `snapshot:` checks
+    steps: list[StepRecord] = field(default_factory=list)  # the steps taken (the turn's, or the run's)
 
 
 class Snapshots(Protocol):
@@ -665,6 +667,95 @@ class NotToolCalls(ExpectCheck):
                         f"'{name}' was called {len(made)} time(s)",
                         actual=[c.arguments for c in made],
                     )
+                )
+        return failures
+
+
+@expect_check
+class Edited(ExpectCheck):
+    key = "edited"
+    wire = dict[str, bool | str | list[str]]
+    description = (
+        "Which tool calls changed which blocks, by label: true (some call changed it), false (no call did), or "
+        "the tool (or tools) that changed it, e.g. {human: memory_replace}"
+    )
+
+    def references(self) -> Iterable[Reference]:
+        for label, wanted in self.value.items():
+            yield Reference((*self.loc, label), RefersTo.BLOCK, label)
+            if isinstance(wanted, str):
+                yield Reference((*self.loc, label), RefersTo.TOOL, wanted)
+            elif isinstance(wanted, list):
+                for index, name in enumerate(wanted):
+                    yield Reference((*self.loc, label, index), RefersTo.TOOL, name)
+
+    def check(self, observed: Observed) -> list[Failure]:
+        failures: list[Failure] = []
+        for label, wanted in self.value.items():
+            # A rename edit is recorded under the new label; the old label changed too.
+            editors = [
+                call.name
+                for call in observed.tool_calls
+                for edit in call.edits
+                if edit.label == label or (edit.kind == EditKind.RENAME and edit.old == label)
+            ]
+            made = sorted(set(editors))
+            loc = (*self.loc, label)
+            if wanted is True and not editors:
+                failures.append(Failure(loc, f"no tool call changed block '{label}'", label=label))
+            elif wanted is False and editors:
+                message = f"block '{label}' was changed by {', '.join(made)}"
+                failures.append(Failure(loc, message, expected=[], actual=made, label=label))
+            elif isinstance(wanted, str | list):
+                names = [wanted] if isinstance(wanted, str) else wanted
+                for name in names:
+                    if name not in editors:
+                        what = f"by {', '.join(made)} only" if made else "by no tool call"
+                        message = f"block '{label}' was not changed by '{name}' (changed {what})"
+                        failures.append(Failure(loc, message, expected=names, actual=made, label=label))
+        return failures
+
+
+class ToolRulesWire(StrictModel):
+    """What the agent's tool rules did (a turn's, or the whole run's)."""
+
+    refused: list[str] | None = pydantic.Field(
+        None, description="The calls the rules refused (Letta's ToolConstraintError), in order; [] for none"
+    )
+    offered: list[list[str]] | None = pydantic.Field(
+        None, description="The tools the rules offered at each step, in order (e.g. [[core_memory_append], ...])"
+    )
+
+
+@expect_check
+class ToolRulesOutcome(ExpectCheck):
+    key = "tool_rules"
+    wire = ToolRulesWire
+    description = "What the tool rules did: calls they refused, tools offered at each step"
+
+    def references(self) -> Iterable[Reference]:
+        wanted: ToolRulesWire = self.value
+        for index, name in enumerate(wanted.refused or ()):
+            yield Reference((*self.loc, "refused", index), RefersTo.TOOL, name)
+        for step, names in enumerate(wanted.offered or ()):
+            for index, name in enumerate(names):
+                yield Reference((*self.loc, "offered", step, index), RefersTo.TOOL, name)
+
+    def check(self, observed: Observed) -> list[Failure]:
+        wanted: ToolRulesWire = self.value
+        failures: list[Failure] = []
+        if wanted.refused is not None:
+            refused = [call.name for call in observed.tool_calls if call.refused]
+            if refused != wanted.refused:
+                message = "the rules refused other calls" if refused else "the rules refused no call"
+                failures.append(Failure((*self.loc, "refused"), message, wanted.refused, refused))
+        if wanted.offered is not None:
+            offered = [list(step.offered) if step.offered is not None else None for step in observed.steps]
+            if any(names is None for names in offered):
+                failures.append(Failure((*self.loc, "offered"), "the agent has no tool rules: every tool was offered"))
+            elif [sorted(names or ()) for names in offered] != [sorted(names) for names in wanted.offered]:
+                failures.append(
+                    Failure((*self.loc, "offered"), "the rules offered other tools", wanted.offered, offered)
                 )
         return failures
 

@@ -150,6 +150,7 @@ class ScenarioRunner:
                 outcome.reply,
                 outcome.stop_reason,
                 judge,
+                steps=list(outcome.steps),
             )
             if not self._check(scenario, turn.checks, observed, result, f"turn {index + 1}"):
                 return
@@ -167,6 +168,7 @@ class ScenarioRunner:
             judge,
             [turn.blocks for turn in result.turns],
             SnapshotFile(self.snapshot_path(scenario), self.update_snapshots) if has_snapshot(scenario) else None,
+            [step for turn in result.turns if turn.result for step in turn.result.steps],
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
 

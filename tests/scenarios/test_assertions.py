@@ -423,3 +423,88 @@ def test_a_tool_call_check_can_require_failure_and_result_text() -> None:
         failures = run({"tool_calls": [{"name": "core_memory_append", **other}]}, observed(calls=[refused]))
         assert len(failures) == 1
         assert failures[0].actual == [f"core_memory_append({refused.arguments}) -> FAILED: {refused.result}"]
+
+
+# ------------------------------------------------------------------ edited blocks and tool rules
+
+
+def editing(name: str, *edits: tuple[str, str, str], refused: bool = False) -> ToolCallRecord:
+    from harness.memory import BlockEdit
+
+    return ToolCallRecord(
+        f"call_{name}", name, "{}", not refused, "None", False, tuple(BlockEdit(*e) for e in edits), refused
+    )
+
+
+REPLACE_HUMAN = editing("memory_replace", ("human", "Name: Bob", "Name: Azin"))
+
+
+def test_edited_names_the_tool_that_changed_a_block() -> None:
+    calls = [REPLACE_HUMAN, editing("send_message")]
+    assert run({"edited": {"human": "memory_replace", "persona": False}}, observed(calls=calls)) == []
+    assert run({"edited": {"human": True}}, observed(calls=calls)) == []
+    assert run({"edited": {"human": ["memory_replace"]}}, observed(calls=calls)) == []
+    (failure,) = run({"edited": {"human": "core_memory_append"}}, observed(calls=calls))
+    assert failure.key == "turns[0].expect.edited.human"
+    assert failure.message == "block 'human' was not changed by 'core_memory_append' (changed by memory_replace only)"
+    assert failure.label == "human"  # the report shows the block's history
+    (failure,) = run({"edited": {"persona": True}}, observed(calls=calls))
+    assert failure.message == "no tool call changed block 'persona'"
+    (failure,) = run({"edited": {"human": False}}, observed(calls=calls))
+    assert failure.message == "block 'human' was changed by memory_replace"
+
+
+def test_edited_counts_a_rename_for_the_old_label() -> None:
+    from harness.memory import BlockEdit, EditKind
+
+    rename = ToolCallRecord(
+        "c", "memory", "{}", True, "ok", False, (BlockEdit("people", "human", "people", EditKind.RENAME),)
+    )
+    assert run({"edited": {"human": "memory"}}, observed(calls=[rename])) == []
+
+
+def test_edited_refers_to_blocks_and_tools_the_agent_must_have() -> None:
+    from harness.scenarios.checks import RefersTo, compile_expect
+
+    (edited,) = compile_expect(expect({"edited": {"human": ["memory_replace", "memory_insert"]}}), LOC)
+    assert [(ref.kind, ref.name) for ref in edited.references()] == [
+        (RefersTo.BLOCK, "human"),
+        (RefersTo.TOOL, "memory_replace"),
+        (RefersTo.TOOL, "memory_insert"),
+    ]
+
+
+def test_tool_rules_refused_compares_the_refused_calls_in_order() -> None:
+    calls = [editing("send_message", refused=True), editing("core_memory_append"), editing("send_message")]
+    assert run({"tool_rules": {"refused": ["send_message"]}}, observed(calls=calls)) == []
+    (failure,) = run({"tool_rules": {"refused": []}}, observed(calls=calls))
+    assert (failure.key, failure.message) == ("turns[0].expect.tool_rules.refused", "the rules refused other calls")
+    assert (failure.expected, failure.actual) == ([], ["send_message"])
+    (failure,) = run({"tool_rules": {"refused": ["send_message"]}}, observed(calls=calls[1:]))
+    assert failure.message == "the rules refused no call"
+
+
+def test_tool_rules_offered_compares_each_step_as_a_set() -> None:
+    from harness.records import StepRecord
+
+    steps = [
+        StepRecord(0, 0, None, (), "m", offered=("core_memory_append",)),
+        StepRecord(0, 1, None, (), "m", offered=("send_message", "core_memory_append")),
+    ]
+    obs = observed()
+    obs.steps = steps
+    wanted = [["core_memory_append"], ["core_memory_append", "send_message"]]
+    assert run({"tool_rules": {"offered": wanted}}, obs) == []
+    (failure,) = run({"tool_rules": {"offered": [["core_memory_append"], ["send_message"]]}}, obs)
+    assert failure.message == "the rules offered other tools"
+    obs.steps = [StepRecord(0, 0, None, (), "m")]
+    (failure,) = run({"tool_rules": {"offered": [["send_message"]]}}, obs)
+    assert failure.message == "the agent has no tool rules: every tool was offered"
+
+
+def test_tool_rules_rejects_unknown_keys() -> None:
+    import pydantic
+    import pytest
+
+    with pytest.raises(pydantic.ValidationError):
+        expect({"tool_rules": {"refused": [], "violated": True}})
