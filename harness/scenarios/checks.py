@@ -672,6 +672,55 @@ class NotToolCalls(ExpectCheck):
 
 
 @expect_check
+class Blocks(ExpectCheck):
+    key = "blocks"
+    description = "Checks on blocks' values, by label"
+
+    def __init__(self, value: Any, loc: Loc) -> None:
+        super().__init__(value, loc)
+        self.checks = {label: _value_checks(checks, (*loc, label)) for label, checks in value.items()}
+
+    def references(self) -> Iterable[Reference]:
+        return [Reference((*self.loc, label), RefersTo.BLOCK, label) for label in self.value]
+
+    def check(self, observed: Observed) -> list[Failure]:
+        failures: list[Failure] = []
+        for label, checks in self.checks.items():
+            text = Text(observed.blocks.get(label, ""), label, observed.initial_blocks.get(label), observed.judge)
+            for check in checks:
+                failures += check.check_text(text)
+        return failures
+
+
+@expect_check
+class Reply(ExpectCheck):
+    key = "reply"
+    description = "Checks on the reply (the last send_message text)"
+
+    def __init__(self, value: Any, loc: Loc) -> None:
+        super().__init__(value, loc)
+        self.checks = _value_checks(value, loc)
+
+    def check(self, observed: Observed) -> list[Failure]:
+        if observed.reply is None:
+            return [Failure(self.loc, "the agent sent no reply")]
+        text = Text(observed.reply, None, judge=observed.judge)
+        return [failure for check in self.checks for failure in check.check_text(text)]
+
+
+@expect_check
+class StopReasonIs(ExpectCheck):
+    key = "stop_reason"
+    wire = StopReason
+    description = "Why the turn ended: replied, no_heartbeat, no_tool_call or max_steps"
+
+    def check(self, observed: Observed) -> list[Failure]:
+        if self.value == observed.stop_reason:
+            return []
+        return [Failure(self.loc, "the turn ended otherwise", str(self.value), str(observed.stop_reason))]
+
+
+@expect_check
 class Edited(ExpectCheck):
     key = "edited"
     wire = dict[str, bool | str | list[str]]
@@ -758,55 +807,6 @@ class ToolRulesOutcome(ExpectCheck):
                     Failure((*self.loc, "offered"), "the rules offered other tools", wanted.offered, offered)
                 )
         return failures
-
-
-@expect_check
-class Blocks(ExpectCheck):
-    key = "blocks"
-    description = "Checks on blocks' values, by label"
-
-    def __init__(self, value: Any, loc: Loc) -> None:
-        super().__init__(value, loc)
-        self.checks = {label: _value_checks(checks, (*loc, label)) for label, checks in value.items()}
-
-    def references(self) -> Iterable[Reference]:
-        return [Reference((*self.loc, label), RefersTo.BLOCK, label) for label in self.value]
-
-    def check(self, observed: Observed) -> list[Failure]:
-        failures: list[Failure] = []
-        for label, checks in self.checks.items():
-            text = Text(observed.blocks.get(label, ""), label, observed.initial_blocks.get(label), observed.judge)
-            for check in checks:
-                failures += check.check_text(text)
-        return failures
-
-
-@expect_check
-class Reply(ExpectCheck):
-    key = "reply"
-    description = "Checks on the reply (the last send_message text)"
-
-    def __init__(self, value: Any, loc: Loc) -> None:
-        super().__init__(value, loc)
-        self.checks = _value_checks(value, loc)
-
-    def check(self, observed: Observed) -> list[Failure]:
-        if observed.reply is None:
-            return [Failure(self.loc, "the agent sent no reply")]
-        text = Text(observed.reply, None, judge=observed.judge)
-        return [failure for check in self.checks for failure in check.check_text(text)]
-
-
-@expect_check
-class StopReasonIs(ExpectCheck):
-    key = "stop_reason"
-    wire = StopReason
-    description = "Why the turn ended: replied, no_heartbeat, no_tool_call or max_steps"
-
-    def check(self, observed: Observed) -> list[Failure]:
-        if self.value == observed.stop_reason:
-            return []
-        return [Failure(self.loc, "the turn ended otherwise", str(self.value), str(observed.stop_reason))]
 
 
 class SnapshotMode(StrEnum):
