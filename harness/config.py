@@ -190,6 +190,11 @@ class AgentSettingsWire(StrictModel):
         None,
         description="Letta's tool rules: which tools may come first, next or last, and when the turn may end",
     )
+    attach_blocks: list[Annotated[str, pydantic.Field(pattern=BLOCK_LABEL_PATTERN)]] | None = pydantic.Field(
+        None,
+        description="Labels of the file's `shared_blocks` this agent has, after its own blocks: every agent "
+        "attached to a block sees the others' edits (Letta's shared blocks)",
+    )
     max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
         None, description="Most model steps per user message (default 6)"
     )
@@ -205,6 +210,11 @@ class AgentWire(AgentSettingsWire):
 class AgentsFileWire(StrictModel):
     defaults: AgentSettingsWire | None = pydantic.Field(
         None, description="Settings every agent starts from (an agent's own keys win)"
+    )
+    shared_blocks: list[BlockWire] | None = pydantic.Field(
+        None,
+        description="Blocks declared once and attached to several agents with `attach_blocks` (Letta's shared "
+        "blocks): an edit by one agent is what the others read next",
     )
     agents: Annotated[
         dict[Annotated[str, pydantic.Field(pattern=LABEL_PATTERN)], AgentWire],
@@ -229,6 +239,7 @@ class BlockSpec:
     read_only: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     schema: dict[str, Any] | None = None
+    shared: bool = False  # one of the file's `shared_blocks`: agents attached to it share its value
 
     def new_block(self, value: str | None = None) -> Block:
         return Block(
@@ -307,6 +318,7 @@ def load_agents(path: str | os.PathLike[str]) -> AgentsConfig:
             raise ConfigError(problems + _tool_problems(file, doc, problems))
         wire, invalid = salvaged
     compiler = _Compiler(file, doc, wire, invalid)
+    compiler.shared()  # its mistakes are reported even when no agent attaches a shared block
     agents = {name: spec for name in wire.agents if (spec := compiler.compile(name)) is not None}
     problems += [problem for problem in compiler.problems if problem not in problems]
     if invalid:
@@ -339,10 +351,17 @@ def _salvage(doc: YamlDocument) -> tuple[AgentsFileWire, set[str]] | None:
             agents[name] = AgentWire.model_validate(section if section is not None else {})
         except (pydantic.ValidationError, ValueError):
             invalid.add(str(name))
-    return AgentsFileWire.model_construct(defaults=defaults, agents=agents), invalid
+    shared: list[BlockWire] | None = None
+    if data.get(SHARED_BLOCKS) is not None:
+        try:
+            shared = pydantic.TypeAdapter(list[BlockWire]).validate_python(data[SHARED_BLOCKS])
+        except pydantic.ValidationError:
+            invalid.add(SHARED_BLOCKS)
+    return AgentsFileWire.model_construct(defaults=defaults, agents=agents, shared_blocks=shared), invalid
 
 
 DEFAULTS = "defaults"  # in `_salvage`'s invalid set: the `defaults` section is invalid
+SHARED_BLOCKS = "shared_blocks"  # in `_salvage`'s invalid set: the `shared_blocks` section is invalid
 
 
 def _tool_problems(file: Path, doc: YamlDocument, known: list[Problem]) -> list[Problem]:
@@ -368,7 +387,7 @@ def _tool_problems(file: Path, doc: YamlDocument, known: list[Problem]) -> list[
     return found
 
 
-def _block_spec(wire: BlockWire) -> BlockSpec:
+def _block_spec(wire: BlockWire, shared: bool = False) -> BlockSpec:
     return BlockSpec(
         label=wire.label,
         value=wire.value,
@@ -377,6 +396,7 @@ def _block_spec(wire: BlockWire) -> BlockSpec:
         read_only=wire.read_only,
         metadata=wire.metadata,
         schema=wire.json_schema,
+        shared=shared,
     )
 
 
@@ -398,6 +418,7 @@ class _Merged:
     blocks: dict[str, tuple[Loc, BlockWire]] = field(default_factory=dict)
     tool_refs: tuple[Loc, list[str]] | None = None
     tool_rules: tuple[Loc, list[ToolRuleWire]] | None = None
+    attach_blocks: tuple[Loc, list[str]] | None = None
     max_steps: int = DEFAULT_MAX_STEPS
     failed: bool = False  # a layer it inherits has a mistake (reported once, where it is)
 
@@ -414,6 +435,7 @@ class _Compiler:
         self._tools: dict[str, Tool | None] = {}
         self._memo: dict[str, _Merged | None] = {}
         self._defaults_merged: _Merged | None = None
+        self._shared_blocks: dict[str, BlockWire] | None = None
 
     def fail(self, loc: Loc, message: str) -> None:
         self.failed = True
@@ -437,6 +459,9 @@ class _Compiler:
         if not any(tool.name == "send_message" for tool in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
         rules = self._rules_for(merged.tool_rules, tools) if merged.tool_rules else ()
+        blocks = [_block_spec(wire) for _, wire in merged.blocks.values()]
+        if merged.attach_blocks is not None:
+            blocks += self._attached(merged.attach_blocks, merged.blocks)
         if self.failed or self.invalid or merged.system_text is None:  # the file has mistakes: no specs
             return None
         terminal = {rule.tool_name for rule in rules if rule.type is ToolRuleType.EXIT_LOOP}
@@ -446,7 +471,7 @@ class _Compiler:
             name=name,
             system=merged.system_text,
             model=_model_settings(merged.model),
-            blocks=tuple(_block_spec(wire) for _, wire in merged.blocks.values()),
+            blocks=tuple(blocks),
             tools=tools,
             max_steps=merged.max_steps,
             description=self.wire.agents[name].description,
@@ -517,6 +542,7 @@ class _Compiler:
             dict(base.blocks),
             base.tool_refs,
             base.tool_rules,
+            base.attach_blocks,
             base.max_steps,
             base.failed,
         )
@@ -542,11 +568,49 @@ class _Compiler:
             merged.tool_refs = ((*loc, "tools"), layer.tools)
         if layer.tool_rules is not None:
             merged.tool_rules = ((*loc, "tool_rules"), layer.tool_rules)
+        if layer.attach_blocks is not None:
+            merged.attach_blocks = ((*loc, "attach_blocks"), layer.attach_blocks)
         if layer.max_steps is not None:
             merged.max_steps = layer.max_steps
         merged.failed = merged.failed or self.failed
         self.failed = failed_before
         return merged
+
+    def shared(self) -> dict[str, BlockWire]:
+        """The file's `shared_blocks` by label (a duplicate label is reported once, where it is)."""
+        if self._shared_blocks is None:
+            self._shared_blocks = {}
+            for index, block in enumerate(self.wire.shared_blocks or ()):
+                if block.label in self._shared_blocks:
+                    self.problems.append(
+                        self.doc.problem(("shared_blocks", index, "label"), f"duplicate block label '{block.label}'")
+                    )
+                self._shared_blocks[block.label] = block
+        return self._shared_blocks
+
+    def _attached(self, refs: tuple[Loc, list[str]], own: dict[str, tuple[Loc, BlockWire]]) -> list[BlockSpec]:
+        """The shared blocks an agent attaches, after checking each label names one (and not one of its own)."""
+        loc, labels = refs
+        shared = self.shared()
+        specs: list[BlockSpec] = []
+        for index, label in enumerate(labels):
+            if label not in shared and SHARED_BLOCKS in self.invalid:
+                continue  # reported where the section is invalid
+            if label not in shared:
+                names = list(shared)
+                close = difflib.get_close_matches(label, names, n=1)
+                hint = f"did you mean '{close[0]}'? " if close else ""
+                known = f"shared blocks: {', '.join(names)}" if names else "the file declares no `shared_blocks`"
+                self.fail((*loc, index), f"no shared block '{label}'; {hint}{known}")
+            elif label in own:
+                self.fail(
+                    (*loc, index), f"the agent has a block '{label}' of its own: give one of the two another label"
+                )
+            elif label in labels[:index]:
+                self.fail((*loc, index), f"'{label}' is attached twice")
+            else:
+                specs.append(_block_spec(shared[label], shared=True))
+        return specs
 
     def _read_system_file(self, loc: Loc, relative: str) -> str | None:
         try:

@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from harness.config import AgentSpec
+from harness.config import AgentSpec, BlockSpec
 
 
 def _hash(value: Any) -> str:
@@ -21,12 +21,20 @@ def _hash(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+def _block_fields(block: BlockSpec) -> dict[str, Any]:
+    """What a block's spec is; `shared` only when set, so blocks hash as they did before it existed."""
+    fields = dataclasses.asdict(block)
+    if not fields["shared"]:
+        del fields["shared"]
+    return fields
+
+
 def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
     model = spec.model
     parts: dict[str, Any] = {
         "system": _hash(spec.system),
         "tools": {tool.name: _hash(tool.openai_schema()) for tool in spec.tools},
-        "blocks": {block.label: _hash(dataclasses.asdict(block)) for block in spec.blocks},
+        "blocks": {block.label: _hash(_block_fields(block)) for block in spec.blocks},
         "model": {
             "name": model.name,
             "temperature": model.temperature,

@@ -134,6 +134,7 @@ def _failed_check(result: ScenarioResult, failure: Failure, root: Path) -> dict[
 def _turn(turn: TurnRecord) -> dict[str, Any]:
     outcome = turn.result
     return {
+        **({"agent": turn.agent} if turn.agent else {}),  # another agent took this turn
         "user": turn.user,
         "stop_reason": str(outcome.stop_reason) if outcome else MODEL_ERROR if turn.error else STALE,
         "reply": outcome.reply if outcome else None,

@@ -208,7 +208,7 @@ def _scenario(n: int, s: dict[str, Any], repeated: bool) -> str:
 def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
     out = [
         f'<div class="turn"><h3>Turn {index} <span class="muted">stop: {escape(turn["stop_reason"])}</span></h3>',
-        f'<div class="user"><b>user:</b> <pre>{escape(turn["user"])}</pre></div>',
+        f'<div class="user"><b>user{_to(turn)}:</b> <pre>{escape(turn["user"])}</pre></div>',
         '<ol class="steps">',
     ]
     for step in turn["steps"]:
@@ -288,3 +288,8 @@ def _char_diff(old: str, new: str) -> tuple[str, str]:
         if j2 > j1:
             added.append(f"<ins>{escape(new[j1:j2])}</ins>")
     return "".join(removed), "".join(added)
+
+
+def _to(turn: dict[str, Any]) -> str:
+    """Who a turn's message went to, when another agent than the scenario's took it."""
+    return f" to {escape(turn['agent'])}" if turn.get("agent") else ""

@@ -153,7 +153,7 @@ def test_a_misspelt_key_fails_that_scenario_alone_with_a_located_message(
     result.assert_outcomes(passed=1, failed=2)  # the other scenarios still ran
     result.stdout.fnmatch_lines(
         [
-            f"{bad}:4:5: turns[0].expct: unknown key 'expct'; did you mean 'expect'? valid keys: user, expect",
+            f"{bad}:4:5: turns[0].expct: unknown key 'expct'; did you mean 'expect'? valid keys: user, expect, agent",
         ]
     )
     result.stdout.fnmatch_lines(["FAILED scenarios/bad.yaml::bad*"])

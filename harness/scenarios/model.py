@@ -26,6 +26,11 @@ from harness.yamlsource import Loc, YamlDocument, load_yaml
 class TurnWire(StrictModel):
     user: str = pydantic.Field(description="What the user says")
     expect: ExpectWire | None = pydantic.Field(None, description="Checks after this turn")
+    agent: str | None = pydantic.Field(
+        None,
+        description="Another agent that takes this turn (default: the scenario's `agent`), e.g. a sleep-time "
+        "agent editing the blocks it shares with the main one",
+    )
 
 
 class SimulateWire(StrictModel):
@@ -110,6 +115,7 @@ class Turn:
     index: int
     user: str
     checks: tuple[ExpectCheck, ...] = ()
+    agent: str | None = None  # another agent that takes this turn; None: the scenario's
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,22 @@ class Scenario:
         for turn in self.turns:
             yield from turn.checks
         yield from self.checks
+
+    def agent_of(self, turn: Turn) -> str:
+        return turn.agent or self.agent
+
+    @property
+    def agents(self) -> list[str]:
+        """Every agent the scenario drives: its own first, then the others in the order they first speak."""
+        return list(dict.fromkeys([self.agent, *(self.agent_of(turn) for turn in self.turns)]))
+
+    def checks_of(self, agent: str) -> Iterable[ExpectCheck]:
+        """The checks that look at `agent`: its turns', and the final ones for the scenario's own agent."""
+        for turn in self.turns:
+            if self.agent_of(turn) == agent:
+                yield from turn.checks
+        if agent == self.agent:
+            yield from self.checks
 
 
 def load_scenario(path: Path, name: str | None = None) -> Scenario:
@@ -200,7 +222,7 @@ def _salvage(path: Path, name: str | None, doc: YamlDocument) -> Scenario | None
             turn = TurnWire.model_validate(raw)
         except pydantic.ValidationError:
             continue
-        turns.append(Turn(index, turn.user, compile_expect(turn.expect, ("turns", index, "expect"))))
+        turns.append(Turn(index, turn.user, compile_expect(turn.expect, ("turns", index, "expect")), turn.agent))
     try:
         checks = compile_expect(ExpectWire.model_validate(data["expect"]), ("expect",)) if data.get("expect") else ()
     except pydantic.ValidationError:
@@ -223,7 +245,7 @@ def _scenario(path: Path, name: str | None, doc: YamlDocument, wire: ScenarioWir
         name=name or path.stem,
         agent=wire.agent,
         turns=tuple(
-            Turn(i, turn.user, compile_expect(turn.expect, ("turns", i, "expect")))
+            Turn(i, turn.user, compile_expect(turn.expect, ("turns", i, "expect")), turn.agent)
             for i, turn in enumerate(wire.turns or [])
         ),
         checks=compile_expect(wire.expect, ("expect",)),
@@ -246,12 +268,14 @@ def check_against_agent(
     limits: Mapping[str, int] | None = None,
     parameters: Mapping[str, Collection[str]] | None = None,
     schemas: Mapping[str, dict[str, Any]] | None = None,
+    agent: str | None = None,
 ) -> None:
     """Catch references to agents, blocks, tools and tool arguments that do not exist, and initial block
     values over their block's limit, before anything runs (a ScenarioError with every problem).
-    `limits` (label -> limit) and `parameters` (tool -> argument names) are checked when given."""
+    `limits` (label -> limit) and `parameters` (tool -> argument names) are checked when given. The facts
+    are `agent`'s (default: the scenario's own), and the checks looked at are those of its turns."""
     problems = scenario_problems(
-        scenario, labels, agent_names, tools, limits=limits, parameters=parameters, schemas=schemas
+        scenario, labels, agent_names, tools, limits=limits, parameters=parameters, schemas=schemas, agent=agent
     )
     if problems:
         raise ScenarioError(problems)
@@ -266,14 +290,23 @@ def scenario_problems(
     limits: Mapping[str, int] | None = None,
     parameters: Mapping[str, Collection[str]] | None = None,
     schemas: Mapping[str, dict[str, Any]] | None = None,
+    agent: str | None = None,
 ) -> list[Problem]:
-    if scenario.agent not in agent_names:
-        return [scenario.problem(("agent",), f"no agent named '{scenario.agent}'; defined: {', '.join(agent_names)}")]
+    name = agent or scenario.agent
+    if name not in agent_names:
+        defined = ", ".join(agent_names)
+        if name == scenario.agent:
+            return [scenario.problem(("agent",), f"no agent named '{name}'; defined: {defined}")]
+        return [
+            scenario.problem(("turns", turn.index, "agent"), f"no agent named '{name}'; defined: {defined}")
+            for turn in scenario.turns
+            if turn.agent == name
+        ]
     known = ", ".join(labels)
     problems: list[Problem] = []
-    for label, value in scenario.blocks.items():
+    for label, value in scenario.blocks.items() if name == scenario.agent else ():
         if label not in labels:
-            message = f"agent '{scenario.agent}' has no block '{label}'; its blocks: {known}"
+            message = f"agent '{name}' has no block '{label}'; its blocks: {known}"
             problems.append(scenario.problem(("blocks", label), message))
         elif limits is not None and label in limits and len(value) > limits[label]:
             message = (
@@ -286,13 +319,13 @@ def scenario_problems(
             if mismatch is not None:
                 message = f"the initial value of block '{label}' does not match the block's `schema`: {mismatch}"
                 problems.append(scenario.problem(("blocks", label), message))
-    for check in scenario.all_checks:
+    for check in scenario.checks_of(name):
         for ref in check.references():
             if ref.kind == RefersTo.BLOCK and ref.name not in labels:
-                message = f"agent '{scenario.agent}' has no block '{ref.name}'; its blocks: {known}"
+                message = f"agent '{name}' has no block '{ref.name}'; its blocks: {known}"
                 problems.append(scenario.problem(ref.loc, message))
             elif ref.kind == RefersTo.TOOL and tools is not None and ref.name not in tools:
-                message = f"agent '{scenario.agent}' has no tool '{ref.name}'; its tools: {', '.join(tools)}"
+                message = f"agent '{name}' has no tool '{ref.name}'; its tools: {', '.join(tools)}"
                 problems.append(scenario.problem(ref.loc, message))
             elif (
                 ref.kind == RefersTo.ARGUMENT

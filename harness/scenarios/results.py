@@ -33,6 +33,7 @@ class TurnRecord:
     messages: list[dict[str, Any]]
     blocks: dict[str, str]
     error: str | None = None  # the model's answer that ended the scenario in this turn
+    agent: str | None = None  # another agent that took this turn (its blocks are in `blocks`); None: the scenario's
 
 
 @dataclass

@@ -19,6 +19,7 @@ from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, check_against_agent
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
+from harness.scenarios.sharing import SharedBlocks
 from harness.scenarios.simulate import SimulatedUser
 from harness.scenarios.snapshots import SnapshotFile
 from harness.yamlsource import dotted
@@ -56,18 +57,26 @@ class ScenarioRunner:
         except OutsideProject as exc:
             raise ScenarioError([scenario.problem(("cassette",), f"the cassette {exc}")]) from None
         config = self.factory.config
-        agent = config.agents.get(scenario.agent)
-        check_against_agent(
-            scenario,
-            [block.label for block in agent.blocks] if agent else [],
-            list(config.agents),
-            [tool.name for tool in agent.tools] if agent else None,
-            limits={block.label: block.limit for block in agent.blocks} if agent else None,
-            parameters={tool.name: tool.parameter_names for tool in agent.tools} if agent else None,
-            schemas={block.label: block.schema for block in agent.blocks if block.schema is not None}
-            if agent
-            else None,
-        )
+        problems = []
+        for name in scenario.agents:
+            agent = config.agents.get(name)
+            try:
+                check_against_agent(
+                    scenario,
+                    [block.label for block in agent.blocks] if agent else [],
+                    list(config.agents),
+                    [tool.name for tool in agent.tools] if agent else None,
+                    limits={block.label: block.limit for block in agent.blocks} if agent else None,
+                    parameters={tool.name: tool.parameter_names for tool in agent.tools} if agent else None,
+                    schemas={block.label: block.schema for block in agent.blocks if block.schema is not None}
+                    if agent
+                    else None,
+                    agent=name,
+                )
+            except ScenarioError as exc:
+                problems += exc.problems
+        if problems:
+            raise ScenarioError(problems)
         return self.factory.spec(scenario.agent, scenario.max_steps)
 
     def run(self, scenario: Scenario, spec: AgentSpec | None = None, variant: int = 1) -> ScenarioResult:
@@ -101,24 +110,42 @@ class ScenarioRunner:
     def _play(self, scenario: Scenario, spec: AgentSpec, cassette: Cassette, result: ScenarioResult) -> None:
         # A scenario's agent lives in memory for the run: its turns, blocks and edits are all in the result
         # (and the report); nothing would read a database written here.
-        agent = self.factory.new_agent(
+        main = self.factory.new_agent(
             spec,
             cassette=cassette,
             agent_id=f"agent-{scenario.name}",
             blocks=scenario.blocks,
             on_step=self.on_step,
         )
-        result.initial_blocks = agent.memory.values()
+        agents = {scenario.agent: main}
+        shared = SharedBlocks(main)
+        result.initial_blocks = main.memory.values()
+        initial = {scenario.agent: result.initial_blocks}
         all_calls: list[ToolCallRecord] = []
         judge = LLMJudge(spec, lambda judged: self.factory.chat_model(judged, cassette))
         last: TurnResult | None = None
+        last_main: TurnResult | None = None
         exchanges: list[tuple[str, str | None]] = []  # (user message, reply), for a simulated user
         for turn in self._turns(scenario, spec, cassette, result, exchanges):
             index = turn.index
+            name = scenario.agent_of(turn)
+            if name not in agents:
+                other = self.factory.spec(name, scenario.max_steps)
+                agents[name] = self.factory.new_agent(
+                    other,
+                    cassette=cassette,
+                    agent_id=f"agent-{scenario.name}-{name}",
+                    blocks=shared.values_for(other),
+                    on_step=self.on_step,
+                )
+                initial[name] = agents[name].memory.values()
+            agent = agents[name]
+            shared.give(agent)
             first_message = len(agent.messages)
             try:
                 outcome = agent.send(turn.user)
             except CassetteMiss as miss:
+                shared.take(agent)
                 result.stale = self._stale(scenario, miss, agent, index, first_message)
                 # A turn unanswered from its first step is rolled back by the agent; the report still
                 # shows what the user said.
@@ -137,15 +164,26 @@ class ScenarioRunner:
                 # recording in progress saves nothing and the cassette keeps its old takes.
                 result.error = self._located(scenario, index, agent, first_message, str(exc))
                 raise
+            shared.take(agent)
             last = outcome
+            if agent is main:
+                last_main = outcome
             exchanges.append((turn.user, outcome.reply))
-            all_calls += outcome.tool_calls
+            if agent is main:
+                all_calls += outcome.tool_calls
             result.turns.append(
-                TurnRecord(index, turn.user, outcome, agent.messages[first_message:], agent.memory.values())
+                TurnRecord(
+                    index,
+                    turn.user,
+                    outcome,
+                    agent.messages[first_message:],
+                    agent.memory.values(),
+                    agent=turn.agent,
+                )
             )
             observed = Observed(
                 agent.memory.values(),
-                result.initial_blocks,
+                initial[name],
                 outcome.tool_calls,
                 outcome.reply,
                 outcome.stop_reason,
@@ -158,17 +196,19 @@ class ScenarioRunner:
             if not result.stale and result.error is None:
                 result.error = f"{scenario.path}: the simulated user ended the conversation before writing a message"
             return
-        replies = [t.result.reply for t in result.turns if t.result and t.result.reply is not None]
+        main_turns = [t for t in result.turns if t.agent is None or t.agent == scenario.agent]
+        replies = [t.result.reply for t in main_turns if t.result and t.result.reply is not None]
+        shared.give(main)
         observed = Observed(
-            agent.memory.values(),
+            main.memory.values(),
             result.initial_blocks,
             all_calls,
             replies[-1] if replies else None,
-            last.stop_reason,
+            (last_main or last).stop_reason,
             judge,
             [turn.blocks for turn in result.turns],
             SnapshotFile(self.snapshot_path(scenario), self.update_snapshots) if has_snapshot(scenario) else None,
-            [step for turn in result.turns if turn.result for step in turn.result.steps],
+            [step for turn in main_turns if turn.result for step in turn.result.steps],
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
 

@@ -1,0 +1,41 @@
+"""Blocks shared by the agents a scenario drives (agents.yaml `shared_blocks`, attached with `attach_blocks`).
+
+In Letta a shared block is one row that every attached agent reads at each step. A scenario runs one turn
+at a time, so handing the values over at turn boundaries gives each agent exactly what Letta's would read:
+the value the last writer left. The hand-over goes through each agent's `Memory` (its one change path), so
+limits and schemas hold and the store persists it like any change. A shared block one agent renames or
+deletes leaves the others' copy as it was (Letta would rename it for all): documented in README.
+"""
+
+from __future__ import annotations
+
+from harness.agent import Agent
+from harness.config import AgentSpec
+
+
+class SharedBlocks:
+    def __init__(self, first: Agent) -> None:
+        values = first.memory.values()
+        self.values = {label: values[label] for label in _shared_labels(first.spec) if label in values}
+
+    def values_for(self, spec: AgentSpec) -> dict[str, str]:
+        """Initial values for a new agent's shared blocks: what the others have made of them so far."""
+        return {label: self.values[label] for label in _shared_labels(spec) if label in self.values}
+
+    def give(self, agent: Agent) -> None:
+        """Before `agent` acts: its shared blocks hold what the other agents left."""
+        held = agent.memory.values()
+        for label in _shared_labels(agent.spec):
+            if label in held and label in self.values and held[label] != self.values[label]:
+                agent.memory.update_block_value(label, self.values[label])
+
+    def take(self, agent: Agent) -> None:
+        """After `agent` acted: what it left in its shared blocks is what the others read next."""
+        held = agent.memory.values()
+        for label in _shared_labels(agent.spec):
+            if label in held:
+                self.values[label] = held[label]
+
+
+def _shared_labels(spec: AgentSpec) -> list[str]:
+    return [block.label for block in spec.blocks if block.shared]

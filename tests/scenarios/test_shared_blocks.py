@@ -1,0 +1,178 @@
+"""Shared blocks (agents.yaml `shared_blocks` + `attach_blocks`) and scenarios that drive several agents: a
+primary and a sleep-time agent editing the block they share, recorded through the real stack against a
+fake server and replayed offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError, ScenarioError
+from harness.scenarios.results import Outcome
+from tests.fakes import FakeOpenAI, Project, append, make_project, reply
+
+AGENTS = """
+defaults:
+  model: {{name: fake-model-7b, base_url: "{base_url}", max_retries: 0, timeout: 10, temperature: 0}}
+  tools: [send_message, core_memory_append, core_memory_replace]
+  max_steps: 4
+shared_blocks:
+  - {{label: project, value: "Project: harness", limit: 200}}
+agents:
+  primary:
+    system: You are the primary agent.
+    blocks:
+      - {{label: human, value: "Name: Bob"}}
+    attach_blocks: [project]
+  sleeptime:
+    system: You reorganise the memory you share with the primary agent.
+    blocks:
+      - {{label: persona, value: "I tidy memory"}}
+    attach_blocks: [project]
+"""
+
+SCENARIO = """
+agent: primary
+turns:
+  - user: "We ship on Friday."
+    expect:
+      edited: {project: core_memory_append}
+  - agent: sleeptime
+    user: "Tidy the shared memory."
+    expect:
+      edited: {project: core_memory_replace}
+      blocks:
+        project: {contains: "Deadline: Friday"}
+        persona: unchanged
+  - user: "When do we ship?"
+    expect:
+      reply: {contains: Friday}
+expect:
+  blocks:
+    project: {equals: "Project: harness\\nDeadline: Friday"}
+    human: unchanged
+"""
+
+
+def shared_project(root: Path) -> Project:
+    project = make_project(root)
+    project.agents.write_text(AGENTS.format(base_url="http://127.0.0.1:9/v1").lstrip(), encoding="utf-8")
+    project.write_scenario("shared", SCENARIO)
+    return project
+
+
+def replace_call(label: str, old: str, new: str) -> dict[str, object]:
+    from tests.fakes import replace
+
+    return replace(label, old, new)
+
+
+RESPONSES = [
+    append("project", "Ships Friday"),
+    reply("Noted."),
+    replace_call("project", "Ships Friday", "Deadline: Friday"),
+    reply("Tidied."),
+    reply("On Friday."),
+]
+
+
+def systems(server: FakeOpenAI) -> list[str]:
+    return [r.body["messages"][0]["content"] for r in server.received]
+
+
+def test_an_agent_reads_what_another_left_in_a_shared_block(tmp_path: Path) -> None:
+    project = shared_project(tmp_path)
+    recorded, server = project.record("shared", RESPONSES)
+    assert recorded.outcome == Outcome.PASSED, recorded.explain()
+    prompts = systems(server)
+    assert "You reorganise" in prompts[2] and "Ships Friday" in prompts[2]  # the primary's edit, seen by the other
+    assert "Name: Bob" not in prompts[2]  # the primary's own block is not shared
+    assert "You are the primary" in prompts[4] and "Deadline: Friday" in prompts[4]  # and the other's, back
+    assert "Ships Friday" not in prompts[4]
+    assert [turn.agent for turn in recorded.turns] == [None, "sleeptime", None]
+    replayed = project.replay("shared")
+    assert replayed.outcome == Outcome.PASSED, replayed.explain()
+    assert [t.blocks for t in replayed.turns] == [t.blocks for t in recorded.turns]
+
+
+def test_the_final_expect_looks_at_the_scenarios_own_agent(tmp_path: Path) -> None:
+    project = shared_project(tmp_path)
+    project.write_scenario(
+        "shared",
+        SCENARIO.replace("expect:\n  blocks:", "expect:\n  not_tool_calls: [core_memory_replace]\n  blocks:"),
+    )
+    result, _ = project.record("shared", RESPONSES)
+    assert result.outcome == Outcome.PASSED, result.explain()  # the replace was the sleep-time agent's
+
+
+def test_a_turns_checks_are_checked_against_its_own_agent(tmp_path: Path) -> None:
+    project = shared_project(tmp_path)
+    project.write_scenario(
+        "shared",
+        """
+        agent: primary
+        turns:
+          - agent: sleeptime
+            user: hi
+            expect: {blocks: {human: unchanged}}
+          - agent: nobody
+            user: hi
+        """,
+    )
+    with pytest.raises(ScenarioError) as caught:
+        project.runner().spec_for(project.scenario("shared"))
+    messages = [(p.line, p.key, p.message) for p in caught.value.problems]
+    assert (
+        5,
+        "turns[0].expect.blocks.human",
+        "agent 'sleeptime' has no block 'human'; its blocks: persona, project",
+    ) in messages
+    assert (6, "turns[1].agent", "no agent named 'nobody'; defined: primary, sleeptime") in messages
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "message"),
+    [
+        (
+            ("attach_blocks: [project]", "attach_blocks: [projct]", 1),
+            "agents.primary.attach_blocks[0]",
+            "no shared block 'projct'; did you mean 'project'? shared blocks: project",
+        ),
+        (
+            ('{{label: human, value: "Name: Bob"}}', '{{label: project, value: "mine"}}', 1),
+            "agents.primary.attach_blocks[0]",
+            "the agent has a block 'project' of its own: give one of the two another label",
+        ),
+        (
+            ("attach_blocks: [project]", "attach_blocks: [project, project]", 1),
+            "agents.primary.attach_blocks[1]",
+            "'project' is attached twice",
+        ),
+        (
+            (
+                '  - {{label: project, value: "Project: harness", limit: 200}}',
+                '  - {{label: project, value: "a"}}\n  - {{label: project, value: "b"}}',
+                1,
+            ),
+            "shared_blocks[1].label",
+            "duplicate block label 'project'",
+        ),
+    ],
+)
+def test_attach_mistakes_are_located(tmp_path: Path, edit: tuple[str, str, int], key: str, message: str) -> None:
+    path = tmp_path / "agents.yaml"
+    old, new, count = edit
+    path.write_text(AGENTS.replace(old, new, count).format(base_url="http://127.0.0.1:9/v1").lstrip())
+    from harness.config import load_agents
+
+    with pytest.raises(ConfigError) as caught:
+        load_agents(path)
+    assert [(p.key, p.message) for p in caught.value.problems] == [(key, message)]
+
+
+def test_attached_blocks_follow_the_agents_own_and_are_marked_shared(tmp_path: Path) -> None:
+    project = shared_project(tmp_path)
+    spec = project.config().get("primary")
+    assert [(b.label, b.shared) for b in spec.blocks] == [("human", False), ("project", True)]
+    assert spec.blocks[1].limit == 200
