@@ -686,7 +686,11 @@ class Blocks(ExpectCheck):
     def check(self, observed: Observed) -> list[Failure]:
         failures: list[Failure] = []
         for label, checks in self.checks.items():
-            text = Text(observed.blocks.get(label, ""), label, observed.initial_blocks.get(label), observed.judge)
+            if label not in observed.blocks:  # never created, or deleted or renamed by the memory tool
+                held = ", ".join(observed.blocks) or "none"
+                failures.append(Failure((*self.loc, label), f"the agent has no block '{label}' (its blocks: {held})"))
+                continue
+            text = Text(observed.blocks[label], label, observed.initial_blocks.get(label), observed.judge)
             for check in checks:
                 failures += check.check_text(text)
         return failures

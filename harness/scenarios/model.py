@@ -22,6 +22,8 @@ from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.wire import StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
+BLOCK_CREATING_TOOL = "memory"  # Letta's path-based memory tool (its `create` command)
+
 
 class TurnWire(StrictModel):
     user: str = pydantic.Field(description="What the user says")
@@ -319,9 +321,11 @@ def scenario_problems(
             if mismatch is not None:
                 message = f"the initial value of block '{label}' does not match the block's `schema`: {mismatch}"
                 problems.append(scenario.problem(("blocks", label), message))
+    # An agent with the path-based `memory` tool can create blocks: a check may name one it will create.
+    creates_blocks = tools is not None and BLOCK_CREATING_TOOL in tools
     for check in scenario.checks_of(name):
         for ref in check.references():
-            if ref.kind == RefersTo.BLOCK and ref.name not in labels:
+            if ref.kind == RefersTo.BLOCK and ref.name not in labels and not creates_blocks:
                 message = f"agent '{name}' has no block '{ref.name}'; its blocks: {known}"
                 problems.append(scenario.problem(ref.loc, message))
             elif ref.kind == RefersTo.TOOL and tools is not None and ref.name not in tools:

@@ -508,3 +508,11 @@ def test_tool_rules_rejects_unknown_keys() -> None:
 
     with pytest.raises(pydantic.ValidationError):
         expect({"tool_rules": {"refused": [], "violated": True}})
+
+
+def test_a_check_of_a_block_the_agent_does_not_hold_says_so() -> None:
+    obs = observed()
+    del obs.blocks["tasks"]
+    (failure,) = run({"blocks": {"tasks": {"contains": "x"}}}, obs)
+    assert failure.key == "turns[0].expect.blocks.tasks"
+    assert failure.message == "the agent has no block 'tasks' (its blocks: persona, human)"

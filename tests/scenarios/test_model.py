@@ -470,3 +470,14 @@ def test_a_new_check_is_one_class() -> None:
         assert failure.message == "block 'human' starts otherwise"
     finally:
         del checks.VALUE_CHECKS["starts_with"]
+
+
+def test_checks_may_name_blocks_an_agent_with_the_memory_tool_can_create(tmp_path: Path) -> None:
+    from harness.scenarios.model import scenario_problems
+
+    path = tmp_path / "s.yaml"
+    path.write_text("agent: a\nturns:\n  - user: hi\n    expect: {blocks: {projects: {contains: x}}}\n")
+    scenario = load_scenario(path)
+    assert scenario_problems(scenario, ["human"], ["a"], ["send_message", "memory"]) == []
+    (problem,) = scenario_problems(scenario, ["human"], ["a"], ["send_message", "memory_insert"])
+    assert problem.message == "agent 'a' has no block 'projects'; its blocks: human"
