@@ -19,6 +19,8 @@ from harness.errors import ConfigError, Problem, ToolDefinitionError
 from harness.files import OutsideProject, confined
 from harness.llm.settings import KeyHeader, ModelSettings, ToolChoice
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN, Block, Memory, check_schema, schema_problem
+from harness.tools.declared import NAME_PATTERN as DECLARED_NAME_PATTERN
+from harness.tools.declared import declared_tool
 from harness.tools.registry import resolve_tool
 from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinishable
 from harness.tools.schema import Tool
@@ -176,6 +178,18 @@ class ToolRuleWire(StrictModel):
         )
 
 
+class DeclaredToolWire(StrictModel):
+    """A tool declared by its JSON schema alone, with no code (an MCP or API tool, or one an Agent File keeps
+    only as a schema): offered to the model as declared; a scenario's `tool_results:` gives what it returns."""
+
+    name: Annotated[str, pydantic.Field(pattern=DECLARED_NAME_PATTERN, description="The function name")]
+    description: str = pydantic.Field(description="What the tool does (shown to the model)")
+    parameters: dict[str, Any] = pydantic.Field(
+        default_factory=lambda: {"type": "object", "properties": {}},
+        description="The JSON Schema of its arguments (an object), as the model is shown it",
+    )
+
+
 class AgentSettingsWire(StrictModel):
     system: str | None = pydantic.Field(None, description="System prompt; memory is appended after it")
     system_file: str | None = pydantic.Field(None, description="System prompt file, relative to agents.yaml")
@@ -183,8 +197,10 @@ class AgentSettingsWire(StrictModel):
     blocks: list[BlockWire] | None = pydantic.Field(
         None, description="Core memory blocks, rendered into the system prompt (merged by label when extending)"
     )
-    tools: list[str] | None = pydantic.Field(
-        None, description="Built-in tool names, or `module:function` / `path/to/file.py:function` references"
+    tools: list[str | DeclaredToolWire] | None = pydantic.Field(
+        None,
+        description="Built-in tool names, `module:function` / `path/to/file.py:function` references, or tools "
+        "declared by a JSON schema alone ({name, description, parameters})",
     )
     tool_rules: list[ToolRuleWire] | None = pydantic.Field(
         None,
@@ -416,7 +432,7 @@ class _Merged:
     system_text: str | None = None
     model: dict[str, Any] = field(default_factory=dict)
     blocks: dict[str, tuple[Loc, BlockWire]] = field(default_factory=dict)
-    tool_refs: tuple[Loc, list[str]] | None = None
+    tool_refs: tuple[Loc, list[str | DeclaredToolWire]] | None = None
     tool_rules: tuple[Loc, list[ToolRuleWire]] | None = None
     attach_blocks: tuple[Loc, list[str]] | None = None
     max_steps: int = DEFAULT_MAX_STEPS
@@ -649,17 +665,24 @@ class _Compiler:
                 self.fail(loc, f"these tool rules can never let a turn finish: {reason}")
         return tuple(rules)
 
-    def _tools_for(self, refs: tuple[Loc, list[str]]) -> tuple[Tool, ...]:
+    def _tools_for(self, refs: tuple[Loc, list[str | DeclaredToolWire]]) -> tuple[Tool, ...]:
         loc, names = refs
         tools: list[Tool] = []
         for index, reference in enumerate(names):
-            if reference not in self._tools:
+            if isinstance(reference, DeclaredToolWire):
                 try:
-                    self._tools[reference] = resolve_tool(reference, self.file.parent)
+                    tool: Tool | None = declared_tool(reference.name, reference.description, reference.parameters)
                 except ToolDefinitionError as exc:
-                    self._tools[reference] = None
-                    self.fail((*loc, index), str(exc))
-            tool = self._tools[reference]
+                    self.fail((*loc, index, "parameters"), str(exc))
+                    continue
+            else:
+                if reference not in self._tools:
+                    try:
+                        self._tools[reference] = resolve_tool(reference, self.file.parent)
+                    except ToolDefinitionError as exc:
+                        self._tools[reference] = None
+                        self.fail((*loc, index), str(exc))
+                tool = self._tools[reference]
             if tool is None:
                 continue
             if any(t.name == tool.name for t in tools):

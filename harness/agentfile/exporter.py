@@ -162,7 +162,7 @@ def unwritten(spec: AgentSpec) -> list[str]:
     notes += [
         f"tool '{tool.name}': its source cannot be read; written with its JSON schema only"
         for tool in spec.tools
-        if not _builtin(tool) and _source(tool) is None
+        if not _builtin(tool) and _source(tool) is None and tool.declared_parameters is None
     ]
     return notes
 
@@ -215,7 +215,10 @@ def _tool(tool_id: str, tool: Tool) -> dict[str, Any]:
 
 
 def _source(tool: Tool) -> str | None:
-    """The function's own source (Letta runs it alone: what it needs from its module does not come along)."""
+    """The function's own source (Letta runs it alone: what it needs from its module does not come along);
+    None for a tool declared by its JSON schema alone, which has none."""
+    if tool.declared_parameters is not None:
+        return None
     try:
         return textwrap.dedent(inspect.getsource(tool.function))
     except (OSError, TypeError):

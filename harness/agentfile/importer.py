@@ -26,8 +26,9 @@ from harness.config import BLOCK_LABEL_PATTERN, ToolRuleWire
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
 from harness.secrets import Secrets
 from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.declared import declared_tool
 from harness.tools.rules import ToolRuleType, unfinishable
-from harness.tools.schema import STATE_PARAMETERS
+from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError
 
 TOOLS_MODULE = "agent_tools"  # the module written beside agents.yaml for custom tools with source
 DEFAULT_MODEL = "gpt-4o-mini"  # Letta's default, for an agent whose file names no model
@@ -210,7 +211,8 @@ class _Importer:
             tools.insert(0, "send_message")
             self.note(name, "has no send_message; added, since the harness loop replies through it")
         out["tools"] = tools
-        rules = self._rules(name, agent.tool_rules or [], [tool.rpartition(":")[2] for tool in tools])
+        names = [tool["name"] if isinstance(tool, dict) else tool.rpartition(":")[2] for tool in tools]
+        rules = self._rules(name, agent.tool_rules or [], names)
         if rules:
             out["tool_rules"] = rules
         self._agent_notes(name, agent)
@@ -305,7 +307,7 @@ class _Importer:
                 self.note(name, f"block '{block.label}': {key} {getattr(block, key)!r} not kept")
         return out
 
-    def _tool(self, name: str, tool_id: str) -> str | None:
+    def _tool(self, name: str, tool_id: str) -> str | dict[str, Any] | None:
         tool: ToolWire | None = self.tools.get(tool_id)
         if tool is None or not tool.name:
             self.note(name, f"tool id '{tool_id}' is not in the file's tools: left out")
@@ -313,7 +315,17 @@ class _Importer:
         custom = (tool.tool_type or "custom") == "custom"
         if tool.name in BUILTIN_TOOLS and not (custom and tool.source_code):
             return tool.name
-        if (tool.tool_type or "").startswith("external_"):
+        external = (tool.tool_type or "").startswith("external_")
+        if (external or (custom and not tool.source_code)) and tool.json_schema:
+            declared = _declared(tool.name, tool.description, tool.json_schema)
+            if declared is not None:
+                kind = f"an external tool ({tool.tool_type})" if external else "defined only by a JSON schema"
+                self.note(
+                    name,
+                    f"tool '{tool.name}': {kind}, declared by its schema (a scenario's `tool_results:` gives results)",
+                )
+                return declared
+        if external:
             self.note(name, f"tool '{tool.name}' left out: an external tool ({tool.tool_type}) the harness cannot call")
             return None
         if not tool.source_code:
@@ -499,3 +511,20 @@ _Dumper.add_representer(str, _text)
 
 def _dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _declared(name: str, description: str | None, json_schema: dict[str, Any]) -> dict[str, Any] | None:
+    """A tool known by its JSON schema alone, as agents.yaml declares one; None when the schema is unusable.
+    `request_heartbeat` (which Letta stores in some schemas) is left to the loop, which adds it."""
+    parameters = json_schema.get("parameters") if isinstance(json_schema.get("parameters"), dict) else None
+    parameters = dict(parameters or {"type": "object", "properties": {}})
+    properties = {k: v for k, v in (parameters.get("properties") or {}).items() if k != HEARTBEAT_PARAMETER}
+    parameters["properties"] = properties
+    if isinstance(parameters.get("required"), list):
+        parameters["required"] = [k for k in parameters["required"] if k != HEARTBEAT_PARAMETER]
+    text = description or json_schema.get("description")
+    try:
+        declared_tool(name, str(text or name), parameters)
+    except ToolDefinitionError:
+        return None
+    return {"name": name, "description": str(text or name), "parameters": parameters}

@@ -70,6 +70,11 @@ class ScenarioWire(StrictModel):
         None, description="This scenario documents a misbehaviour: it is expected to fail, for this reason"
     )
     cassette: str | None = pydantic.Field(None, description="Cassette path, relative to the cassette folder")
+    tool_results: dict[str, str | Annotated[list[str], pydantic.Field(min_length=1)]] | None = pydantic.Field(
+        None,
+        description="What tools declared by a JSON schema alone return, by tool name: one text for every call, "
+        "or a list, one per call in order",
+    )
     dataset: str | None = pydantic.Field(
         None,
         description="A JSON Lines file (beside this one): the file is a template, one scenario a row; strings "
@@ -135,6 +140,7 @@ class Scenario:
     doc: YamlDocument | None = None
     simulate: Simulation | None = None  # a simulated user writes the turns
     row: str | None = None  # the dataset row this scenario was made from (its id)
+    tool_results: dict[str, str | tuple[str, ...]] = field(default_factory=dict)  # declared tools' results
 
     def line(self, loc: Loc) -> int | None:
         return self.doc.locate(loc)[0] if self.doc is not None else None
@@ -258,6 +264,9 @@ def _scenario(path: Path, name: str | None, doc: YamlDocument, wire: ScenarioWir
         cassette=wire.cassette,
         doc=doc,
         simulate=Simulation(**wire.simulate.model_dump()) if wire.simulate is not None else None,
+        tool_results={
+            name: value if isinstance(value, str) else tuple(value) for name, value in (wire.tool_results or {}).items()
+        },
     )
 
 

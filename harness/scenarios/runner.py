@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.agent import Agent
 from harness.config import AgentSpec
-from harness.errors import CassetteMiss, LLMError, ModelAnswerError, RunError, ScenarioError
+from harness.errors import CassetteMiss, LLMError, ModelAnswerError, Problem, RunError, ScenarioError
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
@@ -22,6 +22,7 @@ from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.scenarios.sharing import SharedBlocks
 from harness.scenarios.simulate import SimulatedUser
 from harness.scenarios.snapshots import SnapshotFile
+from harness.scenarios.tool_results import ScenarioToolResults
 from harness.yamlsource import dotted
 
 SNAPSHOTS = "snapshots"
@@ -75,9 +76,29 @@ class ScenarioRunner:
                 )
             except ScenarioError as exc:
                 problems += exc.problems
+        problems += self._tool_result_problems(scenario)
         if problems:
             raise ScenarioError(problems)
         return self.factory.spec(scenario.agent, scenario.max_steps)
+
+    def _tool_result_problems(self, scenario: Scenario) -> list[Problem]:
+        """`tool_results:` may only name tools declared by a JSON schema alone, of an agent it drives."""
+        declared: dict[str, bool] = {}  # tool name -> declared (no code)
+        for name in scenario.agents:
+            agent = self.factory.config.agents.get(name)
+            for tool in agent.tools if agent else ():
+                declared[tool.name] = declared.get(tool.name, False) or tool.declared_parameters is not None
+        problems: list[Problem] = []
+        for tool_name in scenario.tool_results:
+            if tool_name not in declared:
+                known = [name for name, is_declared in declared.items() if is_declared]
+                listed = ", ".join(known) if known else "none"
+                message = f"no tool '{tool_name}' declared by a JSON schema alone; the scenario's agents have: {listed}"
+                problems.append(scenario.problem(("tool_results", tool_name), message))
+            elif not declared[tool_name]:
+                message = f"tool '{tool_name}' runs its own code: only tools declared by a JSON schema take results"
+                problems.append(scenario.problem(("tool_results", tool_name), message))
+        return problems
 
     def run(self, scenario: Scenario, spec: AgentSpec | None = None, variant: int = 1) -> ScenarioResult:
         """`spec`, when given, is `spec_for(scenario)` already computed (and its checks passed); `variant`
@@ -118,6 +139,8 @@ class ScenarioRunner:
             on_step=self.on_step,
         )
         agents = {scenario.agent: main}
+        tool_results = ScenarioToolResults(scenario.tool_results)
+        main.state.tool_results = tool_results
         shared = SharedBlocks(main)
         result.initial_blocks = main.memory.values()
         initial = {scenario.agent: result.initial_blocks}
@@ -138,6 +161,7 @@ class ScenarioRunner:
                     blocks=shared.values_for(other),
                     on_step=self.on_step,
                 )
+                agents[name].state.tool_results = tool_results
                 initial[name] = agents[name].memory.values()
             agent = agents[name]
             shared.give(agent)

@@ -7,8 +7,15 @@ the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from harness.memory import Memory
+
+
+class ToolResults(Protocol):
+    """The results of tools declared by a JSON schema alone, as a scenario gives them."""
+
+    def next_result(self, tool: str, arguments: dict[str, Any]) -> str: ...
 
 
 @dataclass
@@ -18,3 +25,4 @@ class AgentState:
     id: str
     name: str
     memory: Memory
+    tool_results: ToolResults | None = None  # what declared tools return (a scenario's `tool_results:`)

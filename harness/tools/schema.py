@@ -6,6 +6,7 @@ so what the model is told and what the harness accepts cannot drift apart.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import typing
@@ -51,9 +52,13 @@ class Tool:
     arguments_model: type[pydantic.BaseModel]
     state_parameter: str | None
     terminal: bool
+    declared_parameters: dict[str, Any] | None = None  # a tool declared by its JSON schema alone (tools/declared.py)
 
     def parameters_schema(self) -> dict[str, Any]:
-        schema = _clean_schema(self.arguments_model.model_json_schema())
+        if self.declared_parameters is not None:
+            schema: dict[str, Any] = copy.deepcopy(self.declared_parameters)  # the heartbeat goes into a copy
+        else:
+            schema = _clean_schema(self.arguments_model.model_json_schema())
         if not self.terminal:
             schema["properties"][HEARTBEAT_PARAMETER] = dict(HEARTBEAT_SCHEMA)
             schema["required"] = [*schema.get("required", []), HEARTBEAT_PARAMETER]
@@ -81,6 +86,8 @@ class Tool:
 
     def call(self, agent_state: AgentState, arguments: dict[str, Any]) -> ToolResult:
         """Validate and run; any failure becomes a Failed result for the model, never an exception."""
+        if self.declared_parameters is not None:
+            return self._call_declared(agent_state, arguments)
         try:
             parsed = self.arguments_model.model_validate(arguments)
         except pydantic.ValidationError as exc:
@@ -93,6 +100,23 @@ class Tool:
             kwargs[self.state_parameter] = agent_state
         try:
             value = self.function(**kwargs)
+        except Exception as exc:
+            return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
+        return ToolResult(True, str(value))
+
+    def _call_declared(self, agent_state: AgentState, arguments: dict[str, Any]) -> ToolResult:
+        import jsonschema
+
+        assert self.declared_parameters is not None
+        validator = jsonschema.validators.validator_for(self.declared_parameters)(self.declared_parameters)
+        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+        if errors:
+            details = "; ".join(
+                f"{'.'.join(str(p) for p in error.absolute_path) or 'arguments'}: {error.message}" for error in errors
+            )
+            return ToolResult(False, f"Error executing function {self.name}: invalid arguments: {details}")
+        try:
+            value = self.function(agent_state, **arguments)
         except Exception as exc:
             return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
         return ToolResult(True, str(value))

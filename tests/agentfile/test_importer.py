@@ -180,9 +180,25 @@ def test_agent_names_are_made_valid_and_unique(tmp_path: Path) -> None:
     assert "agent 'Nameless Agent': renamed 'Nameless_Agent'" in "\n".join(result.notes)
 
 
-def test_a_tool_with_only_a_json_schema_is_left_out_and_reported(tmp_path: Path) -> None:
+def test_a_tool_with_only_a_json_schema_is_declared_by_it(tmp_path: Path) -> None:
     data = load_json(DATA / "current_outreach_workflow_agent.af")
     data["tools"][0]["source_code"] = None
+    stored = data["tools"][0]["json_schema"]
+    name = data["tools"][0]["name"]
+    result, config = imported(data, tmp_path)
+    tool = config.get("outreach_workflow_agent").tool(name)
+    assert tool is not None and tool.declared_parameters is not None
+    wanted = {k: v for k, v in stored["parameters"]["properties"].items() if k != "request_heartbeat"}
+    assert tool.declared_parameters["properties"] == wanted
+    assert tool.openai_schema()["function"]["parameters"]["properties"].keys() == {*wanted, "request_heartbeat"}
+    note = f"tool '{name}': defined only by a JSON schema, declared by its schema (a scenario's `tool_results:`"
+    assert note in "\n".join(result.notes)
+
+
+def test_a_tool_with_neither_source_nor_schema_is_left_out_and_reported(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0]["source_code"] = None
+    data["tools"][0]["json_schema"] = None
     name = data["tools"][0]["name"]
     result, config = imported(data, tmp_path)
     assert config.get("outreach_workflow_agent").tool(name) is None
@@ -288,14 +304,19 @@ def test_a_schema_without_description_cannot_document_a_tool() -> None:
     assert with_docstring("def book(room: str): return room\n", "book", BOOK_SCHEMA) is None
 
 
-def test_external_tools_are_left_out_by_kind(tmp_path: Path) -> None:
+def test_external_tools_are_declared_by_their_schema_or_left_out_by_kind(tmp_path: Path) -> None:
     data = load_json(DATA / "current_outreach_workflow_agent.af")
     data["tools"][0]["tool_type"] = "external_mcp"
     name = data["tools"][0]["name"]
-    result, _ = imported(data, tmp_path)
+    result, config = imported(data, tmp_path)
+    assert f"agent 'outreach_workflow_agent': tool '{name}': an external tool (external_mcp), declared" in "\n".join(
+        result.notes
+    )
+    assert config.get("outreach_workflow_agent").tool(name) is not None
+    data["tools"][0]["json_schema"] = None
+    result, _ = imported(data, tmp_path / "again")
     expected = f"tool '{name}' left out: an external tool (external_mcp) the harness cannot call"
-    expected = f"agent 'outreach_workflow_agent': {expected}"
-    assert expected in result.notes
+    assert f"agent 'outreach_workflow_agent': {expected}" in result.notes
 
 
 def test_tool_rules_the_harness_lacks_or_that_name_missing_tools_are_reported(tmp_path: Path) -> None:
@@ -357,3 +378,19 @@ def test_a_block_shared_by_two_agents_is_copied_and_reported(tmp_path: Path) -> 
         result.notes
     )
     assert f"agent 'twin': block '{label}' is shared with memgpt_agent in Letta" in "\n".join(result.notes)
+
+
+def test_a_declared_tool_round_trips_through_export_and_import(tmp_path: Path) -> None:
+    data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["tools"][0]["source_code"] = None
+    name = data["tools"][0]["name"]
+    _, config = imported(data, tmp_path / "first")
+    from harness.agentfile.exporter import export_agent
+
+    exported = export_agent(config.get("outreach_workflow_agent"))
+    (tool,) = [t for t in exported["tools"] if t["name"] == name]
+    assert tool["source_code"] is None and tool["tool_type"] == "custom"
+    _, again = imported(exported, tmp_path / "second")
+    first, second = config.get("outreach_workflow_agent").tool(name), again.get("outreach_workflow_agent").tool(name)
+    assert first is not None and second is not None
+    assert first.openai_schema() == second.openai_schema()
