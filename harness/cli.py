@@ -71,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.err()
         return 130
+    except BrokenPipeError:
+        # The reader went away (`harness ... | head`): what is left goes nowhere, quietly, as `cat` does.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _error_text(exc: HarnessError) -> str:
@@ -585,7 +591,7 @@ def _compile(args: argparse.Namespace, console: Console) -> int:
 def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
-    from harness.agentfile.importer import TOOLS_MODULE, import_agent_file
+    from harness.agentfile.importer import HISTORY_FOLDER, TOOLS_MODULE, import_agent_file
     from harness.agentfile.reading import read_agent_file
     from harness.errors import AgentFileError
     from harness.files import write_atomically
@@ -596,16 +602,20 @@ def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
     targets = [(out / "agents.yaml", result.agents_yaml)]
     if result.tools_module is not None:
         targets.append((out / f"{TOOLS_MODULE}.py", result.tools_module))
+    histories = [(out / HISTORY_FOLDER / f"{name}.yaml", text) for name, text in result.histories.items()]
+    targets += histories
     _refuse_overwrite([path for path, _ in targets], args.force, "--out DIR")
     try:
-        out.mkdir(parents=True, exist_ok=True)
         for path, text in targets:
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(path, text)
     except OSError as exc:
         raise AgentFileError(f"{out}: cannot write: {exc.strerror or exc}") from None
     console.out(f"wrote {targets[0][0]} ({len(result.agent_names)} agents: {', '.join(result.agent_names)})")
-    if len(targets) > 1:
+    if result.tools_module is not None:
         console.out(f"wrote {targets[1][0]} (custom tools with source)")
+    for path, _ in histories:
+        console.out(f"wrote {path} (the agent's in-context messages: start a scenario from them with `history:`)")
     if result.notes:
         console.out(f"not kept ({len(result.notes)}):")
         for note in result.notes:

@@ -92,7 +92,18 @@ def _is_branch_tag(part: Any) -> bool:
     return isinstance(part, str) and (part.startswith("function-") or part in _BRANCH_TAGS)
 
 
-_BRANCH_TAGS = {"str", "int", "float", "bool", "list[str]", "dict[str,any]", "calls-list", "calls-mapping"}
+_BRANCH_TAGS = {
+    "str",
+    "int",
+    "float",
+    "bool",
+    "list[str]",
+    "dict[str,any]",
+    "calls-list",
+    "calls-mapping",
+    "history-file",
+    "history-messages",
+}
 
 
 def _fields_at(root: type[pydantic.BaseModel], loc: Loc) -> list[str]:

@@ -451,3 +451,23 @@ def test_chat_shows_a_live_line_while_the_model_thinks() -> None:
     text = stream.getvalue()
     assert "\r  waiting for the model... 0 s" in text
     assert text.endswith("\r\x1b[2K")  # the line is cleared before the answer is printed
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`harness schema | head -1`: the pipe closes while the command still prints; no traceback."""
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to the pipe now fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys, harness.cli; sys.exit(harness.cli.main(['schema', 'agents']))"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")

@@ -24,12 +24,16 @@ import yaml
 from harness.agentfile.schema import AgentFileWire, AgentWire, BlockWire, LLMConfigWire, ToolWire
 from harness.config import BLOCK_LABEL_PATTERN, ToolRuleWire
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
+from harness.scenarios.history import MessageWire, conversation_problems
 from harness.secrets import Secrets
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.declared import declared_tool
 from harness.tools.rules import ToolRuleType, unfinishable
 from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError
 
+# One file of in-context messages per agent that has some, where a scenario in scenarios/ names it as
+# `history: history/<agent>.yaml` (a history file is found from the scenario's folder, and stays inside it).
+HISTORY_FOLDER = "scenarios/history"
 TOOLS_MODULE = "agent_tools"  # the module written beside agents.yaml for custom tools with source
 DEFAULT_MODEL = "gpt-4o-mini"  # Letta's default, for an agent whose file names no model
 OPENAI_ENDPOINT = "https://api.openai.com/v1"
@@ -90,6 +94,7 @@ class ImportResult:
     tools_module: str | None  # the source of TOOLS_MODULE, when a custom tool had source
     agent_names: list[str]
     notes: list[str] = field(default_factory=list)
+    histories: dict[str, str] = field(default_factory=dict)  # agent -> its in-context history file (YAML)
 
 
 def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None = None) -> ImportResult:
@@ -102,11 +107,20 @@ def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None 
     document = {"agents": agents}
     text = f"# Imported from the Letta Agent File {_safe_comment(source)} by `harness import`.\n"
     text += _dump_yaml(document)
+    histories = {
+        name: secrets.mask(
+            f"# The in-context messages of agent '{_safe_comment(name)}' in {_safe_comment(source)}: a scenario in "
+            f"scenarios/ starts from them with `history: history/{name}.yaml`.\n"
+            + _dump_yaml({"source": _safe_comment(source), "messages": messages})
+        )
+        for name, messages in importer.histories.items()
+    }
     return ImportResult(
         agents_yaml=secrets.mask(text),
         tools_module=secrets.mask(tools_module) if tools_module is not None else None,
         agent_names=list(agents),
         notes=[secrets.mask(note) for note in notes],
+        histories=histories,
     )
 
 
@@ -164,6 +178,7 @@ class _Importer:
         self.names: set[str] = set()
         self.current = ""  # the file's name of the agent being imported
         self.block_users: dict[str, list[str]] = {}  # block id -> the file's agents that hold it
+        self.histories: dict[str, list[dict[str, Any]]] = {}  # agent -> its in-context chat messages
         for agent in wire.agents:
             for block_id in agent.block_ids or []:
                 self.block_users.setdefault(block_id, []).append(agent.name)
@@ -356,15 +371,41 @@ class _Importer:
             self.schemas[tool.name] = tool.json_schema
         return f"{TOOLS_MODULE}:{tool.name}"
 
+    def _history(self, name: str, agent: AgentWire) -> None:
+        """The agent's in-context messages as chat messages, for a scenario's `history:` (the system message
+        is left out: the harness compiles its own from the prompt and memory)."""
+        by_id = {str(message.get("id")): message for message in agent.messages}
+        ids = agent.in_context_message_ids
+        in_context = [by_id[i] for i in ids if i in by_id] if ids else list(agent.messages)
+        out_of_context = len(agent.messages) - len(in_context)
+        chat: list[dict[str, Any]] = []
+        for message in in_context:
+            converted = _chat_message(message)
+            if isinstance(converted, str):
+                self.note(name, f"message history not kept: {converted}")
+                return
+            if converted is not None:
+                chat.append(converted)
+        try:
+            wires = pydantic.TypeAdapter(list[MessageWire]).validate_python(chat)
+        except pydantic.ValidationError as exc:
+            self.note(name, f"message history not kept: {exc.errors()[0]['msg']}")
+            return
+        problems = conversation_problems(wires)
+        if problems:
+            (index, _), why = problems[0]
+            self.note(name, f"message history not kept: message {index}: {why}")
+            return
+        if chat:
+            self.histories[name] = chat
+        if out_of_context:
+            self.note(name, f"message history: {out_of_context} messages out of context not kept")
+
     def _agent_notes(self, name: str, agent: AgentWire) -> None:
         if agent.agent_type and agent.agent_type != "memgpt_agent":
             self.note(name, f"agent_type {agent.agent_type}: runs under the harness's MemGPT-style loop")
         if agent.messages:
-            self.note(
-                name,
-                f"message history: {len(agent.messages)} messages not kept "
-                f"({len(agent.in_context_message_ids)} in context)",
-            )
+            self._history(name, agent)
         if agent.embedding_config is not None:
             self.note(name, f"embedding_config ({agent.embedding_config.embedding_model}) not kept")
         names = _secret_names(agent.tool_exec_environment_variables) + _secret_names(agent.secrets)
@@ -528,3 +569,45 @@ def _declared(name: str, description: str | None, json_schema: dict[str, Any]) -
     except ToolDefinitionError:
         return None
     return {"name": name, "description": str(text or name), "parameters": parameters}
+
+
+def _chat_message(message: dict[str, Any]) -> dict[str, Any] | str | None:
+    """A Letta message as a chat message; None for one the harness makes itself (the system message), a
+    reason for one it cannot take."""
+    role = message.get("role")
+    if role == "system":
+        return None
+    if role not in ("user", "assistant", "tool"):
+        return f"a message with role {role!r}"
+    content = message.get("content")
+    if isinstance(content, list):  # Letta's content parts; the text ones are what the model read
+        texts = [part.get("text") for part in content if isinstance(part, dict) and part.get("type") == "text"]
+        content = "".join(text for text in texts if isinstance(text, str)) or None
+    if content is not None and not isinstance(content, str):
+        return f"a {role} message whose content is {type(content).__name__}"
+    out: dict[str, Any] = {"role": role, "content": content}
+    if role == "assistant" and message.get("tool_calls"):
+        calls = []
+        for call in message["tool_calls"]:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                return "an assistant tool call without a function name"
+            arguments = function.get("arguments", "{}")
+            calls.append(
+                {
+                    "id": str(call.get("id")),
+                    "type": "function",
+                    "function": {
+                        "name": function["name"],
+                        "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                    },
+                }
+            )
+        out["tool_calls"] = calls
+    if role == "tool":
+        out["tool_call_id"] = str(message.get("tool_call_id"))
+        if out["content"] is None:
+            out["content"] = ""
+    if role == "user" and out["content"] is None:
+        out["content"] = ""
+    return out

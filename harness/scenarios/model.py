@@ -19,6 +19,7 @@ from harness.errors import Problem, ScenarioError
 from harness.memory import schema_problem
 from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
+from harness.scenarios.history import HISTORY_KEY, HistoryWire, load_history
 from harness.wire import StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
@@ -70,6 +71,11 @@ class ScenarioWire(StrictModel):
         None, description="This scenario documents a misbehaviour: it is expected to fail, for this reason"
     )
     cassette: str | None = pydantic.Field(None, description="Cassette path, relative to the cassette folder")
+    history: HistoryWire | None = pydantic.Field(
+        None,
+        description="A conversation the agent has in context before the first turn: chat messages (user, "
+        "assistant with tool_calls, tool), or a file of them beside this one ({messages: [...]})",
+    )
     tool_results: dict[str, str | Annotated[list[str], pydantic.Field(min_length=1)]] | None = pydantic.Field(
         None,
         description="What tools declared by a JSON schema alone return, by tool name: one text for every call, "
@@ -141,6 +147,7 @@ class Scenario:
     simulate: Simulation | None = None  # a simulated user writes the turns
     row: str | None = None  # the dataset row this scenario was made from (its id)
     tool_results: dict[str, str | tuple[str, ...]] = field(default_factory=dict)  # declared tools' results
+    history: tuple[dict[str, Any], ...] = ()  # chat messages in context before the first turn
 
     def line(self, loc: Loc) -> int | None:
         return self.doc.locate(loc)[0] if self.doc is not None else None
@@ -215,7 +222,12 @@ def _from_doc(path: Path, name: str | None, doc: YamlDocument) -> tuple[Scenario
     wire, problems = validate_document(ScenarioWire, doc)
     if wire is None:
         return _salvage(path, name, doc), problems
-    return _scenario(path, name, doc, wire), []
+    scenario = _scenario(path, name, doc, wire)
+    if wire.history is not None:
+        raw = doc.data.get(HISTORY_KEY) if isinstance(doc.data, dict) else None
+        history, problems = load_history(raw, doc)
+        scenario = dataclasses.replace(scenario, history=history)
+    return scenario, problems
 
 
 def _salvage(path: Path, name: str | None, doc: YamlDocument) -> Scenario | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -138,6 +139,7 @@ class ScenarioRunner:
             blocks=scenario.blocks,
             on_step=self.on_step,
         )
+        main.messages.extend(copy.deepcopy(list(scenario.history)))  # the conversation it starts from
         agents = {scenario.agent: main}
         tool_results = ScenarioToolResults(scenario.tool_results)
         main.state.tool_results = tool_results

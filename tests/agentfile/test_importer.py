@@ -51,7 +51,12 @@ def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     notes = "\n".join(result.notes)
     for tool in ("conversation_search", "archival_memory_search", "archival_memory_insert"):
         assert f"tool rule continue_loop on '{tool}' not kept: it names {tool}, not a tool of this agent" in notes
-    assert "message history: 4 messages not kept (4 in context)" in notes
+    assert "message history" not in notes  # all four are in context: three written, the system message is ours
+    assert [m["role"] for m in yaml.safe_load(result.histories["memgpt_agent"])["messages"]] == [
+        "assistant",
+        "tool",
+        "user",
+    ]
     assert "embedding_config (text-embedding-ada-002) not kept" in notes
     assert "llm_config.context_window 8192 not kept" in notes
     assert "llm_config.put_inner_thoughts_in_kwargs True not kept" in notes
@@ -394,3 +399,22 @@ def test_a_declared_tool_round_trips_through_export_and_import(tmp_path: Path) -
     first, second = config.get("outreach_workflow_agent").tool(name), again.get("outreach_workflow_agent").tool(name)
     assert first is not None and second is not None
     assert first.openai_schema() == second.openai_schema()
+
+
+def test_only_in_context_messages_go_into_the_history(tmp_path: Path) -> None:
+    data = load_json(DATA / "legacy_memgpt_agent.af")
+    data["in_context_message_indices"] = [0, 3]  # the system message and the login event
+    result, _ = imported(data, tmp_path)
+    assert yaml.safe_load(result.histories["memgpt_agent"])["messages"] == [
+        {"role": "user", "content": data["messages"][3]["content"][0]["text"]}
+    ]
+    assert "agent 'memgpt_agent': message history: 2 messages out of context not kept" in result.notes
+
+
+def test_a_history_that_is_not_a_conversation_is_not_kept_and_says_why(tmp_path: Path) -> None:
+    data = load_json(DATA / "legacy_memgpt_agent.af")
+    data["in_context_message_indices"] = [0, 2, 3]  # a tool result whose call is out of context
+    result, _ = imported(data, tmp_path)
+    assert result.histories == {}
+    note = "message history not kept: message 0: answers no open tool call: no call before it has the id"
+    assert any(note in text for text in result.notes)
