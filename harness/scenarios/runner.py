@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -132,12 +133,14 @@ class ScenarioRunner:
     def _play(self, scenario: Scenario, spec: AgentSpec, cassette: Cassette, result: ScenarioResult) -> None:
         # A scenario's agent lives in memory for the run: its turns, blocks and edits are all in the result
         # (and the report); nothing would read a database written here.
+        turn_now = [0]  # the scenario's turn being played
+        step_hook = self.on_step if len(scenario.agents) == 1 else self._numbered(turn_now)
         main = self.factory.new_agent(
             spec,
             cassette=cassette,
             agent_id=f"agent-{scenario.name}",
             blocks=scenario.blocks,
-            on_step=self.on_step,
+            on_step=step_hook,
         )
         main.messages.extend(copy.deepcopy(list(scenario.history)))  # the conversation it starts from
         agents = {scenario.agent: main}
@@ -153,6 +156,7 @@ class ScenarioRunner:
         exchanges: list[tuple[str, str | None]] = []  # (user message, reply), for a simulated user
         for turn in self._turns(scenario, spec, cassette, result, exchanges):
             index = turn.index
+            turn_now[0] = index
             name = scenario.agent_of(turn)
             if name not in agents:
                 other = self.factory.spec(name, scenario.max_steps)
@@ -161,7 +165,7 @@ class ScenarioRunner:
                     cassette=cassette,
                     agent_id=f"agent-{scenario.name}-{name}",
                     blocks=shared.values_for(other),
-                    on_step=self.on_step,
+                    on_step=step_hook,
                 )
                 agents[name].state.tool_results = tool_results
                 initial[name] = agents[name].memory.values()
@@ -237,6 +241,14 @@ class ScenarioRunner:
             [step for turn in main_turns if turn.result for step in turn.result.steps],
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
+
+    def _numbered(self, turn_now: list[int]) -> Callable[[StepRecord], None] | None:
+        """`on_step` for a scenario that drives several agents: a step shows the scenario's turn number
+        (`turn_now[0]`), not the turn count of the agent that took it."""
+        on_step = self.on_step
+        if on_step is None:
+            return None
+        return lambda step: on_step(dataclasses.replace(step, turn=turn_now[0]))
 
     def _turns(
         self,

@@ -176,3 +176,21 @@ def test_attached_blocks_follow_the_agents_own_and_are_marked_shared(tmp_path: P
     spec = project.config().get("primary")
     assert [(b.label, b.shared) for b in spec.blocks] == [("human", False), ("project", True)]
     assert spec.blocks[1].limit == 200
+
+
+def test_progress_numbers_steps_by_the_scenarios_turn(tmp_path: Path) -> None:
+    from harness.records import StepRecord
+    from harness.scenarios.runner import ScenarioRunner
+
+    project = shared_project(tmp_path)
+    seen: list[int] = []
+
+    def on_step(step: StepRecord) -> None:
+        seen.append(step.turn)
+
+    with FakeOpenAI(list(RESPONSES)) as server:
+        factory = project.runner("all", base_url=server.base_url).factory
+        result = ScenarioRunner(factory, on_step=on_step).run(project.scenario("shared"))
+    assert result.outcome == Outcome.PASSED, result.explain()
+    assert seen == [0, 0, 1, 1, 2]  # the sleep-time agent's first turn is the scenario's second
+    assert [step.turn for step in result.turns[1].result.steps] == [0, 0]  # its own records keep its count
