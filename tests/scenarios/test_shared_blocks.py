@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.errors import ConfigError, ScenarioError
 from harness.scenarios.results import Outcome
@@ -194,3 +196,34 @@ def test_progress_numbers_steps_by_the_scenarios_turn(tmp_path: Path) -> None:
     assert result.outcome == Outcome.PASSED, result.explain()
     assert seen == [0, 0, 1, 1, 2]  # the sleep-time agent's first turn is the scenario's second
     assert [step.turn for step in result.turns[1].result.steps] == [0, 0]  # its own records keep its count
+
+
+@pytest.fixture(scope="module")
+def agents_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("shared") / "agents.yaml"
+    path.write_text(AGENTS.format(base_url="http://127.0.0.1:9/v1").lstrip(), encoding="utf-8")
+    return path
+
+
+@given(writes=st.lists(st.tuples(st.sampled_from(["primary", "sleeptime"]), st.text(max_size=30)), max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_each_agent_reads_the_value_the_last_writer_left(agents_file: Path, writes: list[tuple[str, str]]) -> None:
+    """Turns in any order, each writing the shared block (or its own): before an agent acts it holds what
+    the last writer of the shared block left, and its own blocks are never touched by the hand-over."""
+    from harness.agent import Agent
+    from harness.config import AgentsConfig, load_agents
+    from harness.scenarios.sharing import SharedBlocks
+
+    config: AgentsConfig = load_agents(agents_file)
+    agents = {name: Agent(config.get(name), model=None) for name in ("primary", "sleeptime")}  # type: ignore[arg-type]
+    shared = SharedBlocks(agents["primary"])
+    last = "Project: harness"
+    for name, value in writes:
+        agent = agents[name]
+        own = {k: v for k, v in agent.memory.values().items() if k != "project"}
+        shared.give(agent)
+        assert agent.memory.values()["project"] == last
+        assert {k: v for k, v in agent.memory.values().items() if k != "project"} == own
+        agent.memory.update_block_value("project", value)
+        shared.take(agent)
+        last = value
