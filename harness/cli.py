@@ -13,7 +13,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from harness.cassettes.mode import RecordMode
 from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from harness.factory import AgentFactory
     from harness.llm.chat import ChatModel, ChatResponse
     from harness.project import Project
-    from harness.records import StepRecord
     from harness.scenarios import Scenario, ScenarioRunner
     from harness.scenarios.results import ScenarioResult
     from harness.secrets import Secrets
@@ -165,6 +164,7 @@ def _parser() -> argparse.ArgumentParser:
         "--mode all`), so the run replays offline after",
     )
     _repeat_option(p)
+    _jobs_option(p)
     p.add_argument(
         "--update-snapshots",
         action="store_true",
@@ -207,6 +207,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--report", metavar="FILE.json", help="write per-scenario transcripts and block values")
     _repeat_option(p)
+    _jobs_option(p)
     p.add_argument(
         "--stale",
         action="store_true",
@@ -283,6 +284,19 @@ def _scenario_options(
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing scenario")
 
 
+def _jobs_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-j",
+        "--jobs",
+        metavar="N",
+        type=_positive,
+        default=1,
+        help="run N scenarios at once, each in a worker process (default 1: one after the other, in this "
+        "process); for a live endpoint that serves N requests at once (vLLM, llama-server --parallel N, a "
+        "provider)",
+    )
+
+
 def _repeat_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--repeat",
@@ -295,7 +309,10 @@ def _repeat_option(p: argparse.ArgumentParser) -> None:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
@@ -321,7 +338,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from harness.errors import UserError
     from harness.factory import AgentFactory
     from harness.reliability import has_repeats, reliability, reliability_table
-    from harness.report import json_report, summary_table, write_report
+    from harness.report import json_report, matrix_table, summary_table, write_report
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
 
@@ -357,30 +374,19 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             console.err("every cassette is up to date: nothing to record")
             return 0
     recording = not project.replaying
-    if recording:
-        runner.on_step = lambda step: console.err(_step_line(step))
     if recording and args.repeat is not None:
         runs = [(scenario, variant) for scenario in scenarios for variant in range(1, args.repeat + 1)]
     elif recording:
         runs = [(scenario, 1) for scenario in scenarios]
     else:  # replay every repeat recorded
         runs = [(s, v) for s in scenarios for v in project.variants(runner.cassette_path(s))]
-    results: list[ScenarioResult] = []
-    for number, (scenario, variant) in enumerate(runs, start=1):
-        if recording:
-            repeat = f" (repeat {variant})" if args.repeat is not None and args.repeat > 1 else ""
-            console.err(f"[{number}/{len(runs)}] recording {scenario.path}{repeat} ...")
-        result = runner.run(scenario, variant=variant)
-        results.append(result)
-        if result.change is not None:
-            console.err(f"  {_shown(result.cassette)}: {result.change.describe()}")
-        if not result.ok:
-            console.err(result.explain() + "\n")
-        if args.exitfirst and not result.ok:
-            break
+    play = _play_concurrently if args.jobs > 1 else _play_in_process
+    results = play(args, runner, runs, console)
     console.out(summary_table(results, project.root, colour=_colour(sys.stdout)))
+    shown = {result.scenario.path: project.relative(result.scenario.path) for result in results}
+    if any(result.scenario.model is not None for result in results):
+        console.out("\n" + matrix_table(results, shown))
     if has_repeats(results):
-        shown = {result.scenario.path: project.relative(result.scenario.path) for result in results}
         console.out("\n" + reliability_table(reliability(results), shown))
     if report is not None:
         write_report(results, report, project.root, console.secrets)
@@ -389,6 +395,118 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if getattr(args, "twice", False) and not _replays_alike(project, results, console):
         status = 1
     return status
+
+
+Runs = list[tuple["Scenario", int]]  # (scenario, repeat), in the order the results are reported
+
+
+def _run_label(scenario: Scenario, variant: int, repeats: bool) -> str:
+    model = f" on {scenario.model}" if scenario.model is not None else ""
+    row = f"[{scenario.row}]" if scenario.row is not None else ""
+    return f"{_shown(scenario.path)}{row}{model}{f' (repeat {variant})' if repeats else ''}"
+
+
+def _play_in_process(
+    args: argparse.Namespace, runner: ScenarioRunner, runs: Runs, console: Console
+) -> list[ScenarioResult]:
+    """`-j 1`: one scenario after the other in this process, each step shown as it lands when recording."""
+    from harness.progress import step_line
+
+    recording = not runner.project.replaying
+    if recording:
+        runner.on_step = lambda step: console.err("  " + step_line(step))
+    repeats = args.repeat is not None and args.repeat > 1 if recording else False
+    results: list[ScenarioResult] = []
+    try:
+        for number, (scenario, variant) in enumerate(runs, start=1):
+            if recording:
+                console.err(f"[{number}/{len(runs)}] recording {_run_label(scenario, variant, repeats)} ...")
+            result = runner.run(scenario, variant=variant)
+            results.append(result)
+            _tell(result, console.err)
+            if args.exitfirst and not result.ok:
+                break
+    except KeyboardInterrupt:
+        _interrupted(results, len(runs), console)
+    return results
+
+
+def _tell(result: ScenarioResult, say: Callable[[str], None]) -> None:
+    """What a finished run did to its cassette, and why it failed."""
+    if result.change is not None:
+        say(f"  {_shown(result.cassette)}: {result.change.describe()}")
+    if not result.ok:
+        say(result.explain() + "\n")
+
+
+def _play_concurrently(
+    args: argparse.Namespace, runner: ScenarioRunner, runs: Runs, console: Console
+) -> list[ScenarioResult]:
+    """`-j N`: the runs in N worker processes (see `harness.scenarios.pool`), reported in the order of
+    `runs` whatever order they finish in, so the summary and reports are those of `-j 1`."""
+    from dataclasses import replace
+
+    from harness.progress import Progress
+    from harness.scenarios.pool import Finished, Interrupted, Job, WorkerPool, job_for
+    from harness.scenarios.results import Outcome
+    from harness.scenarios.results import ScenarioResult as Result
+    from harness.secrets import Secrets
+
+    project = runner.project
+    recording = not project.replaying
+    repeats = any(variant > 1 for _, variant in runs)
+    jobs = [
+        job_for(n, scenario, variant, project.variant_path(runner.cassette_path(scenario), variant))
+        for n, (scenario, variant) in enumerate(runs)
+    ]
+    what = "recording" if recording else "replaying"
+    bar = _colour(sys.stderr)
+    progress = Progress(len(jobs), what, sys.stderr, lambda text: console.secrets.mask(text), bar)
+    workers = min(args.jobs, len(jobs))
+    progress.line(f"{what} {len(jobs)} scenario run(s) in {workers} worker processes")
+
+    def result_of(job: Job, done: Finished) -> ScenarioResult:
+        scenario = runs[job.index][0]
+        if done.result is not None:
+            return replace(done.result, scenario=scenario)
+        error = f"{_run_label(scenario, job.variant, repeats)}: the harness failed on this scenario: {done.crash}"
+        return Result(scenario, job.cassette, outcome=Outcome.ERROR, variant=job.variant, error=error)
+
+    def on_step(job: Job, line: str) -> None:
+        progress.step()
+        if recording and not bar:
+            scenario, variant = runs[job.index]
+            progress.line(f"  {_run_label(scenario, variant, repeats)}: {line}")
+
+    def on_done(job: Job, done: Finished) -> bool:
+        console.secrets = console.secrets | Secrets.collect(values=done.learned, environ={})
+        result = result_of(job, done)
+        progress.finished(f"{_run_label(result.scenario, job.variant, repeats)}: {result.outcome}")
+        _tell(result, progress.line)
+        return not (args.exitfirst and not result.ok)
+
+    pool = WorkerPool(project, args.jobs, update_snapshots=runner.update_snapshots)
+    try:
+        finished = pool.run(jobs, on_step, on_done)
+    except Interrupted as stop:
+        progress.close()
+        done = [result_of(jobs[n], stop.finished[n]) for n in sorted(stop.finished)]
+        _interrupted(done, len(runs), console)
+    progress.close()
+    return [result_of(jobs[n], finished[n]) for n in sorted(finished)]
+
+
+def _interrupted(results: list[ScenarioResult], runs: int, console: Console) -> NoReturn:
+    """Ctrl-C: say what was kept (every finished recording is on disk; the unfinished ones wrote nothing)."""
+    saved = [result for result in results if result.change is not None and result.change.saved]
+    if any(result.change is not None for result in results) or not results:
+        kept = f"kept {len(saved)} finished cassette(s)" + (
+            ": " + ", ".join(_shown(result.cassette) for result in saved) if saved else ""
+        )
+    else:
+        kept = "replay writes nothing"
+    console.err(f"\ninterrupted: {len(results)} of {runs} scenario run(s) finished; {kept}; the others wrote nothing")
+    raise KeyboardInterrupt
 
 
 def _needing_recording(
@@ -519,12 +637,6 @@ def _schema(args: argparse.Namespace, console: Console) -> int:
 
     console.out(json.dumps(json_schema(), indent=2))
     return 0
-
-
-def _step_line(step: StepRecord) -> str:
-    """Recording is slow (seconds a step on a local model): each step is shown as it lands."""
-    calls = ", ".join(f"{c.name}{'' if c.ok else ' FAILED'}" for c in step.tool_calls) or "plain text"
-    return f"  turn {step.turn + 1} step {step.index + 1}: {calls}"
 
 
 def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenario]:

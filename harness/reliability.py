@@ -30,6 +30,7 @@ class ScenarioReliability:
     passes: int
     failed_checks: dict[int, list[str]] = field(default_factory=dict)  # repeat -> the checks that failed
     row: str | None = None  # the dataset row, for a scenario made from one
+    model: str | None = None  # the matrix model, for a scenario of a model matrix
 
     def pass_hat(self, k: int) -> float:
         return pass_hat_k(self.runs, self.passes, k)
@@ -37,10 +38,13 @@ class ScenarioReliability:
 
 def reliability(results: list[ScenarioResult]) -> list[ScenarioReliability]:
     """One entry per scenario, over its repeats (in the order the scenarios first appear)."""
-    by_scenario: dict[tuple[Path, str | None], ScenarioReliability] = {}
+    by_scenario: dict[tuple[Path, str | None, str | None], ScenarioReliability] = {}
     for result in results:
-        key = (result.scenario.path, result.scenario.row)
-        entry = by_scenario.setdefault(key, ScenarioReliability(result.scenario.path, 0, 0, row=result.scenario.row))
+        scenario = result.scenario
+        key = (scenario.path, scenario.row, scenario.model)
+        entry = by_scenario.setdefault(
+            key, ScenarioReliability(scenario.path, 0, 0, row=scenario.row, model=scenario.model)
+        )
         entry.runs += 1
         if result.checks_passed:
             entry.passes += 1
@@ -97,6 +101,7 @@ def reliability_report(entries: list[ScenarioReliability], shown: dict[Path, str
         "scenarios": [
             {
                 "scenario": _name(entry, shown),
+                "model": entry.model,
                 "runs": entry.runs,
                 "passes": entry.passes,
                 "pass_at_1": entry.pass_hat(1),
@@ -111,7 +116,8 @@ def reliability_report(entries: list[ScenarioReliability], shown: dict[Path, str
 
 def _name(entry: ScenarioReliability, shown: dict[Path, str]) -> str:
     name = shown.get(entry.scenario, str(entry.scenario))
-    return name if entry.row is None else f"{name}[{entry.row}]"
+    name = name if entry.row is None else f"{name}[{entry.row}]"
+    return name if entry.model is None else f"{name} on {entry.model}"
 
 
 def _mean(entries: list[ScenarioReliability], k: int) -> float:

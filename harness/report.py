@@ -35,7 +35,8 @@ COLOURS = {
 
 def summary_table(results: list[ScenarioResult], root: Path, colour: bool = False) -> str:
     """The table `harness run` prints; `colour` paints each result (for a terminal that wants it)."""
-    rows = [("scenario", "agent", "turns", "steps", "result", "time")]
+    matrix = any(result.scenario.model is not None for result in results)
+    rows = [("scenario", "agent", *(["model"] if matrix else []), "turns", "steps", "result", "time")]
     repeated = {result.scenario.path for result in results if result.variant > 1}
     for result in results:
         rows.append(
@@ -44,6 +45,7 @@ def summary_table(results: list[ScenarioResult], root: Path, colour: bool = Fals
                 + (f"[{result.scenario.row}]" if result.scenario.row is not None else "")
                 + (f" #{result.variant}" if result.scenario.path in repeated else ""),
                 result.scenario.agent,
+                *([result.scenario.model or "-"] if matrix else []),
                 str(len(result.turns)),
                 str(result.steps),
                 SYMBOLS[result.outcome],
@@ -53,7 +55,8 @@ def summary_table(results: list[ScenarioResult], root: Path, colour: bool = Fals
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     if colour:
-        column = sum(widths[:4]) + 2 * 4
+        before = len(rows[0]) - 2  # the result column is the last but one
+        column = sum(widths[:before]) + 2 * before
         for n, result in enumerate(results, start=1):
             line = lines[n]
             mark = SYMBOLS[result.outcome]
@@ -62,6 +65,30 @@ def summary_table(results: list[ScenarioResult], root: Path, colour: bool = Fals
     counts = _counts(results)
     lines.append("")
     lines.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no scenarios")
+    return "\n".join(lines)
+
+
+def matrix_table(results: list[ScenarioResult], shown: dict[Path, str]) -> str:
+    """A model matrix side by side: one row a scenario (and dataset row), one column a model; a cell is the
+    outcome, or passes/runs over repeats."""
+    models = list(dict.fromkeys(result.scenario.model or "-" for result in results))
+    cells: dict[str, dict[str, list[ScenarioResult]]] = {}
+    for result in results:
+        scenario = result.scenario
+        name = shown.get(scenario.path, str(scenario.path)) + (f"[{scenario.row}]" if scenario.row is not None else "")
+        cells.setdefault(name, {}).setdefault(scenario.model or "-", []).append(result)
+
+    def cell(runs: list[ScenarioResult]) -> str:
+        if not runs:
+            return ""
+        if len(runs) == 1:
+            return SYMBOLS[runs[0].outcome]
+        return f"{sum(1 for run in runs if run.checks_passed)}/{len(runs)} passed"
+
+    rows = [["scenario", *models]] + [[name, *(cell(by.get(m, [])) for m in models)] for name, by in cells.items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
@@ -83,6 +110,7 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "agent": scenario.agent,
         "description": scenario.description,
         "row": scenario.row,
+        "model": scenario.model,
         "repeat": result.variant,
         "outcome": str(result.outcome),
         "xfail_reason": scenario.xfail,
@@ -105,6 +133,7 @@ def unrunnable_report(path: Path, root: Path, message: str) -> dict[str, Any]:
         "agent": "",
         "description": None,
         "row": None,
+        "model": None,
         "outcome": str(Outcome.ERROR),
         "repeat": 1,
         "xfail_reason": None,

@@ -132,7 +132,8 @@ def write_html(report: dict[str, Any], path: Path) -> None:
 
 def _name(scenario: dict[str, Any], repeated: bool) -> str:
     """The scenario's path, and which repeat when the suite has repeats (as the summary table names it)."""
-    return str(scenario["scenario"]) + (f" #{scenario.get('repeat', 1)}" if repeated else "")
+    model = f" on {scenario['model']}" if scenario.get("model") else ""
+    return str(scenario["scenario"]) + model + (f" #{scenario.get('repeat', 1)}" if repeated else "")
 
 
 def _reliability_table(reliability: dict[str, Any]) -> str:

@@ -27,7 +27,8 @@ def markdown_summary(report: dict[str, Any], html: str | None = None) -> str:
     if failed:
         lines += ["| scenario | result | first failing check |", "|---|---|---|"]
         for s in failed:
-            name = s["scenario"] + (f" #{s.get('repeat', 1)}" if repeated else "")
+            model = f" on {s['model']}" if s.get("model") else ""
+            name = s["scenario"] + model + (f" #{s.get('repeat', 1)}" if repeated else "")
             lines.append(f"| `{_code(name)}` | {s['outcome']} | {_first_check(s)} |")
         lines.append("")
     if html is not None:

@@ -143,6 +143,7 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
     assert set(scenarios[0]) == {
         "scenario",
         "agent",
+        "model",
         "description",
         "row",
         "repeat",

@@ -37,6 +37,10 @@ class _Unset:
     def __repr__(self) -> str:
         return "UNSET"
 
+    def __reduce__(self) -> str:
+        """Unpickled as the one UNSET (a result comes back from a worker process of `-j N`)."""
+        return "UNSET"
+
 
 UNSET: Any = _Unset()  # "no value to show", unlike None, which a `json: null` check may expect
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,26 @@ class ScenarioWire(StrictModel):
         description="A JSON Lines file (beside this one): the file is a template, one scenario a row; strings "
         "name a row's fields as {field}",
     )
+    models: (
+        Annotated[list[Annotated[str, pydantic.StringConstraints(min_length=1)]], pydantic.Field(min_length=1)] | None
+    ) = pydantic.Field(
+        None,
+        description="A model matrix: the scenario runs once per model (replacing the agent's model name), "
+        "each with its own cassette (<name>@<model>.yaml)",
+    )
+
+    @pydantic.field_validator("models")
+    @classmethod
+    def _distinct_models(cls, models: list[str] | None) -> list[str] | None:
+        """Each model gets a cassette named after it: two names that give one file name are a mistake."""
+        seen: dict[str, str] = {}
+        for model in models or []:
+            slug = model_slug(model)
+            if slug in seen:
+                same = "is listed twice" if seen[slug] == model else f"and '{seen[slug]}' share one cassette name"
+                raise ValueError(f"model '{model}' {same} ({slug})")
+            seen[slug] = model
+        return models
 
     @pydantic.model_validator(mode="wrap")
     @classmethod
@@ -148,6 +169,8 @@ class Scenario:
     row: str | None = None  # the dataset row this scenario was made from (its id)
     tool_results: dict[str, str | tuple[str, ...]] = field(default_factory=dict)  # declared tools' results
     history: tuple[dict[str, Any], ...] = ()  # chat messages in context before the first turn
+    models: tuple[str, ...] = ()  # the file's model matrix
+    model: str | None = None  # the matrix model this scenario runs (replaces the agent's model name)
 
     def line(self, loc: Loc) -> int | None:
         return self.doc.locate(loc)[0] if self.doc is not None else None
@@ -196,15 +219,28 @@ def load_scenarios_partially(path: Path) -> tuple[list[Scenario], list[Problem]]
         return [], exc.problems
     if not (isinstance(doc.data, dict) and DATASET_KEY in doc.data):
         scenario, problems = _from_doc(path, None, doc)
-        return ([scenario] if scenario is not None else []), problems
+        return ([] if scenario is None else list(_per_model(scenario))), problems
     rows, problems = rows_of(doc)
     scenarios: list[Scenario] = []
     for row_id, row_doc in rows:
         scenario, found = _from_doc(path, f"{path.stem}[{row_id}]", row_doc)
         problems += [problem for problem in found if problem not in problems]
         if scenario is not None:
-            scenarios.append(dataclasses.replace(scenario, row=row_id))
+            scenarios += _per_model(dataclasses.replace(scenario, row=row_id))
     return scenarios, problems
+
+
+def _per_model(scenario: Scenario) -> Iterable[Scenario]:
+    """The scenario once per model of its matrix (itself when it has none)."""
+    if not scenario.models:
+        yield scenario
+    for model in scenario.models:
+        yield dataclasses.replace(scenario, model=model)
+
+
+def model_slug(model: str) -> str:
+    """A model name as it appears in a cassette's file name: `meta/llama:3b` -> `meta_llama_3b`."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model)
 
 
 def load_scenario_partially(path: Path, name: str | None = None) -> tuple[Scenario | None, list[Problem]]:
@@ -279,6 +315,7 @@ def _scenario(path: Path, name: str | None, doc: YamlDocument, wire: ScenarioWir
         tool_results={
             name: value if isinstance(value, str) else tuple(value) for name, value in (wire.tool_results or {}).items()
         },
+        models=tuple(wire.models or ()),
     )
 
 

@@ -6,7 +6,7 @@ import copy
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.agent import Agent
@@ -19,7 +19,7 @@ from harness.project import Project
 from harness.records import StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
 from harness.scenarios.judge import LLMJudge
-from harness.scenarios.model import Scenario, Turn, check_against_agent
+from harness.scenarios.model import Scenario, Turn, check_against_agent, model_slug
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.scenarios.sharing import SharedBlocks
 from harness.scenarios.simulate import SimulatedUser
@@ -43,9 +43,11 @@ class ScenarioRunner:
         return self.factory.project
 
     def cassette_path(self, scenario: Scenario) -> Path:
-        """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`."""
+        """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`, a
+        matrix model's has `@<model>` before `.yaml`."""
         path = self.factory.project.cassette_path(scenario.path, scenario.cassette)
-        return path if scenario.row is None else path.with_suffix("") / f"{scenario.row}.yaml"
+        path = path if scenario.row is None else path.with_suffix("") / f"{scenario.row}.yaml"
+        return path if scenario.model is None else path.with_name(f"{path.stem}@{model_slug(scenario.model)}.yaml")
 
     def snapshot_path(self, scenario: Scenario) -> Path:
         """`snapshots/` beside the agents file, mirroring the scenario's cassette path."""
@@ -81,7 +83,14 @@ class ScenarioRunner:
         problems += self._tool_result_problems(scenario)
         if problems:
             raise ScenarioError(problems)
-        return self.factory.spec(scenario.agent, scenario.max_steps)
+        return self._with_model(scenario, self.factory.spec(scenario.agent, scenario.max_steps))
+
+    @staticmethod
+    def _with_model(scenario: Scenario, spec: AgentSpec) -> AgentSpec:
+        """A matrix run's agents talk to its model (the endpoint stays theirs)."""
+        if scenario.model is None:
+            return spec
+        return replace(spec, model=replace(spec.model, name=scenario.model))
 
     def _tool_result_problems(self, scenario: Scenario) -> list[Problem]:
         """`tool_results:` may only name tools declared by a JSON schema alone, of an agent it drives."""
@@ -159,7 +168,7 @@ class ScenarioRunner:
             turn_now[0] = index
             name = scenario.agent_of(turn)
             if name not in agents:
-                other = self.factory.spec(name, scenario.max_steps)
+                other = self._with_model(scenario, self.factory.spec(name, scenario.max_steps))
                 agents[name] = self.factory.new_agent(
                     other,
                     cassette=cassette,
