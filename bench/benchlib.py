@@ -110,10 +110,14 @@ def interleave(variants: Sequence[Variant], rounds: int, warmup: bool = True) ->
 
 
 @contextmanager
-def stub_server() -> Iterator[str]:
-    """bench/stub_server.py in its own process; yields its base URL. Stopped by closing its stdin."""
+def stub_server(latency_ms: float = 0.0) -> Iterator[str]:
+    """bench/stub_server.py in its own process (answering after `latency_ms`); yields its base URL. Stopped by
+    closing its stdin."""
     process = subprocess.Popen(
-        [sys.executable, str(BENCH / "stub_server.py")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, str(BENCH / "stub_server.py"), "--latency-ms", str(latency_ms)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

@@ -1,7 +1,8 @@
 """An instant OpenAI-compatible chat-completions endpoint on 127.0.0.1, for the benchmark.
 
-Run as a script (`python bench/stub_server.py`): it prints its port on the first line of stdout and serves
-until its stdin closes or it is terminated. It runs in its own process so that its work never competes
+Run as a script (`python bench/stub_server.py [--latency-ms MS]`): it prints its port on the first line of
+stdout and serves until its stdin closes or it is terminated. With a latency, every answer waits that long
+first (each request in its own thread, so concurrent requests wait side by side, as a network model's do). It runs in its own process so that its work never competes
 with the process being measured for the GIL.
 
 Every answer is a pure function of the request body, so recording a conversation, re-recording it and
@@ -18,14 +19,17 @@ posting the recorded bodies again all get the very same answers:
 
 from __future__ import annotations
 
+import argparse
 import http.server
 import json
 import sys
 import threading
+import time
 import zlib
 from typing import Any
 
 APPEND_EVERY = 4
+LATENCY = 0.0  # seconds before each answer (--latency-ms)
 
 
 def answer(body: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +78,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if LATENCY:
+            time.sleep(LATENCY)
         try:
             data = json.dumps(answer(json.loads(raw))).encode()
             status = 200
@@ -91,6 +97,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main() -> int:
+    global LATENCY
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="wait this long before each answer")
+    LATENCY = parser.parse_args().latency_ms / 1000
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

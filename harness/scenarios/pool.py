@@ -97,7 +97,10 @@ class WorkerPool:
         self.size = workers
         self.update_snapshots = update_snapshots
         self._context: ForkServerContext = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload([__name__, "harness.scenarios.runner"])
+        # Imported once in the server the workers fork from, not once per worker (the SDK and vcrpy only
+        # when recording: replay never loads them).
+        live = [] if project.replaying else ["harness.cassettes.recording", "harness.llm.openai_client", "openai"]
+        self._context.set_forkserver_preload([__name__, "harness.scenarios.runner", *live])
         self._workers: list[_Worker] = []
 
     def run(
