@@ -45,7 +45,9 @@ def steps_in(report: Path) -> int:
     return sum(len(turn["steps"]) for scenario in data["scenarios"] for turn in scenario["turns"])
 
 
-def record_variant(jobs: int, agents: Path, paths: list[str], work: Path, extra: list[str], steps: list[int]) -> Variant:
+def record_variant(
+    jobs: int, agents: Path, paths: list[str], work: Path, extra: list[str], steps: list[int]
+) -> Variant:
     def run() -> list[float]:
         cassettes = work / f"cassettes-j{jobs}"
         shutil.rmtree(cassettes, ignore_errors=True)
@@ -101,13 +103,16 @@ def main() -> int:
                 variants = [record_variant(j, agents, [], work, [], steps[j]) for j in jobs]
                 interleave(variants, args.rounds, warmup=False)
     print(f"harness record --mode all -j N, {where}, {args.rounds} round(s), interleaved; medians")
-    print("whole process: steps / wall time from start to exit; steady: steps between the first and the last")
-    print(f"{'jobs':>5}  {'steps':>6}  {'wall s':>8}  {'steps/min':>10}  {'ratio':>6}  {'steady/min':>10}  {'ratio':>6}")
+    print("whole process: steps / wall time from start to exit; steady: between the first step and the last")
+    print(
+        f"{'jobs':>5}  {'steps':>6}  {'wall s':>8}  {'steps/min':>10}  {'ratio':>6}  {'steady/min':>10}  {'ratio':>6}"
+    )
     base = steady_base = None
     for j, variant in zip(jobs, variants, strict=True):
         wall = [run[0] for run in variant.runs]
         rate = median([s / t * 60 for s, t in zip(steps[j], wall, strict=True)])
-        steady = median([run[1] for run in variant.runs])
+        # Meaningless unless each worker takes many steps (j one-step runs land at once): then "-".
+        steady = median([run[1] for run in variant.runs]) if median(steps[j]) >= 8 * j else float("nan")
         base = base or rate
         steady_base = steady_base or steady
         print(

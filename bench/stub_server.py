@@ -2,8 +2,8 @@
 
 Run as a script (`python bench/stub_server.py [--latency-ms MS]`): it prints its port on the first line of
 stdout and serves until its stdin closes or it is terminated. With a latency, every answer waits that long
-first (each request in its own thread, so concurrent requests wait side by side, as a network model's do). It runs in its own process so that its work never competes
-with the process being measured for the GIL.
+first (each request in its own thread, so concurrent requests wait side by side, as a network model's do).
+It runs in its own process so that its work never competes with the process being measured for the GIL.
 
 Every answer is a pure function of the request body, so recording a conversation, re-recording it and
 posting the recorded bodies again all get the very same answers:

@@ -352,6 +352,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     markdown = _report_path(args.summary_md, "--summary-md") if getattr(args, "summary_md", None) else None
     _check_step_summary()
     project = _project(args)
+    if args.jobs > 1:  # the workers' server starts (and imports) while this process checks the scenarios
+        from harness.scenarios.pool import start_server
+
+        start_server(project)
     factory = AgentFactory(project)
     console.learn(factory)  # loads (and validates) the agents file before any scenario
     paths = [Path(p) for p in args.paths] or [project.scenarios_dir]
@@ -427,7 +431,7 @@ def _play_in_process(
             if args.exitfirst and not result.ok:
                 break
     except KeyboardInterrupt:
-        _interrupted(results, len(runs), console)
+        _interrupted(results, len(runs), recording, console)
     return results
 
 
@@ -463,7 +467,7 @@ def _play_concurrently(
     bar = _colour(sys.stderr)
     progress = Progress(len(jobs), what, sys.stderr, lambda text: console.secrets.mask(text), bar)
     workers = min(args.jobs, len(jobs))
-    progress.line(f"{what} {len(jobs)} scenario run(s) in {workers} worker processes")
+    progress.line(f"{what} {len(jobs)} scenario run(s) in {workers} worker process(es)")
 
     def result_of(job: Job, done: Finished) -> ScenarioResult:
         scenario = runs[job.index][0]
@@ -491,21 +495,20 @@ def _play_concurrently(
     except Interrupted as stop:
         progress.close()
         done = [result_of(jobs[n], stop.finished[n]) for n in sorted(stop.finished)]
-        _interrupted(done, len(runs), console)
+        _interrupted(done, len(runs), recording, console)
     progress.close()
     return [result_of(jobs[n], finished[n]) for n in sorted(finished)]
 
 
-def _interrupted(results: list[ScenarioResult], runs: int, console: Console) -> NoReturn:
+def _interrupted(results: list[ScenarioResult], runs: int, recording: bool, console: Console) -> NoReturn:
     """Ctrl-C: say what was kept (every finished recording is on disk; the unfinished ones wrote nothing)."""
-    saved = [result for result in results if result.change is not None and result.change.saved]
-    if any(result.change is not None for result in results) or not results:
-        kept = f"kept {len(saved)} finished cassette(s)" + (
-            ": " + ", ".join(_shown(result.cassette) for result in saved) if saved else ""
-        )
+    finished = f"interrupted: {len(results)} of {runs} scenario run(s) finished"
+    if recording:
+        saved = [_shown(result.cassette) for result in results if result.change is not None and result.change.saved]
+        listed = ": " + ", ".join(saved) if saved else ""
+        console.err(f"\n{finished}; kept {len(saved)} finished cassette(s){listed}; the others wrote nothing")
     else:
-        kept = "replay writes nothing"
-    console.err(f"\ninterrupted: {len(results)} of {runs} scenario run(s) finished; {kept}; the others wrote nothing")
+        console.err(f"\n{finished} (replay writes no cassette)")
     raise KeyboardInterrupt
 
 
@@ -778,7 +781,10 @@ def _scenario_end_state(args: argparse.Namespace) -> tuple[AgentSpec, list[dict[
     from harness.scenarios import ScenarioRunner
 
     runner = ScenarioRunner(AgentFactory(_project(args)))
-    (scenario,) = _checked_scenarios(runner, [Path(args.scenario)])
+    found = _checked_scenarios(runner, [Path(args.scenario)])
+    if len(found) != 1:  # a dataset's rows, a model matrix
+        raise AgentFileError(f"{args.scenario}: holds {len(found)} scenarios (dataset rows or matrix models); give one")
+    (scenario,) = found
     if scenario.agent != args.agent:
         raise AgentFileError(f"{args.scenario}: agent: this scenario runs '{scenario.agent}', not '{args.agent}'")
     result = runner.run(scenario, runner.spec_for(scenario))

@@ -258,3 +258,85 @@ turns:
         human: {contains: Carol}
 """
 FORGETFUL_RESPONSES = [reply("Hello Carol!")]
+
+
+# ------------------------------------------------------------------ a server for concurrent runs
+
+
+class _ByContentHandler(http.server.BaseHTTPRequestHandler):
+    server: _ByContentServer
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        fake = self.server.fake
+        messages = body["messages"]
+        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        user = messages[last_user]["content"]
+        step = sum(1 for m in messages[last_user:] if m["role"] == "assistant")
+        with fake.lock:
+            fake.received.append(Received({k.lower(): v for k, v in self.headers.items()}, body, self.path))
+        if user in fake.held:
+            fake.held[user].wait(60)  # until the test releases it (bounded: a server never hangs a run)
+        script = fake.answers.get((body["model"], user)) or fake.answers.get((None, user)) or []
+        payload: Any = script[step] if step < len(script) else None
+        status = 200
+        if payload is None:
+            status, payload = 500, {"error": {"message": f"fake server: nothing for {user!r}", "type": "server_error"}}
+        data = json.dumps({**payload, "model": body["model"]}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ByContentServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeByContent
+
+
+@dataclass
+class FakeByContent:
+    """A chat-completions endpoint whose answer depends only on the request: the last user message (and the
+    model, when scripted per model) picks a script, the steps taken since that message pick its entry.
+    Concurrent scenarios get the same answers in any order. A user message in `held` is answered only once
+    its event is set."""
+
+    answers: dict[tuple[str | None, str], list[dict[str, Any]]] = field(default_factory=dict)
+    held: dict[str, threading.Event] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: _ByContentServer | None = None
+    _thread: threading.Thread | None = None
+
+    def script(self, user: str, *responses: dict[str, Any], model: str | None = None) -> FakeByContent:
+        self.answers[(model, user)] = list(responses)
+        return self
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "the fake server is not running"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def users(self) -> list[str]:
+        """The last user message of every request received."""
+        with self.lock:
+            return [[m for m in r.body["messages"] if m["role"] == "user"][-1]["content"] for r in self.received]
+
+    def __enter__(self) -> FakeByContent:
+        self._server = _ByContentServer(("127.0.0.1", 0), _ByContentHandler)
+        self._server.fake = self
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for event in self.held.values():
+            event.set()
+        assert self._server is not None and self._thread is not None
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,17 @@ class _Worker:
     job: Job | None = None
 
 
+def start_server(project: Project) -> ForkServerContext:
+    """The server the workers fork from, started now (it imports in its own process, while this one goes on
+    checking the scenarios). It imports the harness once, not once per worker; the SDK and vcrpy only
+    when recording (replay never loads them)."""
+    context = multiprocessing.get_context("forkserver")
+    live = [] if project.replaying else ["harness.cassettes.recording", "harness.llm.openai_client", "openai"]
+    context.set_forkserver_preload([__name__, "harness.scenarios.runner", *live])
+    multiprocessing.forkserver.ensure_running()
+    return context
+
+
 def job_for(index: int, scenario: Scenario, variant: int, cassette: Path) -> Job:
     return Job(index, scenario.path, scenario.row, scenario.model, variant, cassette)
 
@@ -96,11 +108,7 @@ class WorkerPool:
         self.project = project
         self.size = workers
         self.update_snapshots = update_snapshots
-        self._context: ForkServerContext = multiprocessing.get_context("forkserver")
-        # Imported once in the server the workers fork from, not once per worker (the SDK and vcrpy only
-        # when recording: replay never loads them).
-        live = [] if project.replaying else ["harness.cassettes.recording", "harness.llm.openai_client", "openai"]
-        self._context.set_forkserver_preload([__name__, "harness.scenarios.runner", *live])
+        self._context = start_server(project)
         self._workers: list[_Worker] = []
 
     def run(
