@@ -489,15 +489,23 @@ def _play_concurrently(
         _tell(result, progress.line)
         return not (args.exitfirst and not result.ok)
 
+    # The longest runs start first (fewer workers idle at the end, waiting on one long scenario); the
+    # results are still reported in the order of `runs`.
+    longest_first = sorted(jobs, key=lambda job: -_turns(runs[job.index][0]))
     pool = WorkerPool(project, args.jobs, update_snapshots=runner.update_snapshots)
     try:
-        finished = pool.run(jobs, on_step, on_done)
+        finished = pool.run(longest_first, on_step, on_done)
     except Interrupted as stop:
         progress.close()
         done = [result_of(jobs[n], stop.finished[n]) for n in sorted(stop.finished)]
         _interrupted(done, len(runs), recording, console)
     progress.close()
     return [result_of(jobs[n], finished[n]) for n in sorted(finished)]
+
+
+def _turns(scenario: Scenario) -> int:
+    """How many user turns a scenario plays, at most: what its run's length is guessed from."""
+    return scenario.simulate.max_turns if scenario.simulate is not None else len(scenario.turns)
 
 
 def _interrupted(results: list[ScenarioResult], runs: int, recording: bool, console: Console) -> NoReturn:
