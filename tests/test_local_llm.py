@@ -276,6 +276,52 @@ def test_start_status_stop(box: Box) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.parametrize(("how", "slots"), [("argument", "4"), ("variable", "3"), ("default", "1")])
+def test_start_takes_its_slots_with_the_context_scaled(box: Box, how: str, slots: str) -> None:
+    """llama-server splits -c across its slots: each keeps 8192 tokens whatever their number."""
+    box.installed()
+    healthy_once_started(box)
+    args = ["start", slots] if how == "argument" else ["start"]
+    extra = {"HARNESS_LLM_START_TIMEOUT": "30", **({"HARNESS_LLM_PARALLEL": slots} if how == "variable" else {})}
+    done = box.run(*args, extra=extra)
+    assert done.returncode == 0, done.stderr
+    pid = box.server_pid()
+    assert pid is not None
+    try:
+        given = (box.cache / "server.args").read_text(encoding="utf-8").split()
+        assert given[given.index("--parallel") + 1] == slots
+        assert given[given.index("-c") + 1] == str(8192 * int(slots))
+        assert f"with {slots} slot(s)" in done.stderr
+    finally:
+        box.run("stop")
+        if not gone(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("slots", ["0", "two", "-1"])
+def test_start_refuses_slots_that_are_not_a_positive_number(box: Box, slots: str) -> None:
+    box.installed()
+    healthy_once_started(box)
+    done = box.run("start", slots)
+    assert done.returncode == 2
+    assert f"slots must be a whole number, 1 or more, not '{slots}'" in done.stderr
+    assert not (box.cache / "server.seen").exists()  # nothing was started
+
+
+def test_record_with_slots_records_with_as_many_jobs(box: Box) -> None:
+    box.installed()
+    healthy_once_started(box)
+    box.stub("harness", 'echo "harness $*"; exit 0')
+    done = box.call(
+        "MODEL_VERIFIED=yes; install_model() { :; }; install_template() { :; }; main record a.yaml",
+        extra={"HARNESS_LLM_START_TIMEOUT": "30", "HARNESS_LLM_PARALLEL": "2"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "harness record --base-url http://127.0.0.1:1/v1 -j 2 a.yaml" in done.stdout
+    pid = box.server_pid()
+    assert pid is not None and gone(pid)
+
+
 def test_record_stops_the_server_it_started(box: Box) -> None:
     box.installed()
     healthy_once_started(box)
