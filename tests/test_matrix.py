@@ -127,3 +127,19 @@ def test_a_bad_matrix_is_a_located_mistake(
     err = capsys.readouterr().err
     assert f"{path}:2" in err and message in err
     assert "Traceback" not in err
+
+
+def test_every_agent_of_a_matrix_run_talks_to_its_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path / "p")
+    helper = "\n  helper:\n    system: You help.\n    blocks:\n      - {label: human, value: Nobody}\n"
+    project.agents.write_text(project.agents.read_text(encoding="utf-8") + helper, encoding="utf-8")
+    project.write_scenario(
+        "two",
+        "agent: chat\nmodels: [m-one, m-two]\nturns:\n  - user: Hello.\n  - agent: helper\n    user: Hi helper.\n",
+    )
+    fake = FakeByContent().script("Hello.", reply("Hi!")).script("Hi helper.", reply("Hello!"))
+    with fake as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "-j", "2"]) == 0
+    by_model = sorted((r.body["model"], r.body["messages"][-1]["content"]) for r in server.received)
+    assert by_model == [("m-one", "Hello."), ("m-one", "Hi helper."), ("m-two", "Hello."), ("m-two", "Hi helper.")]
+    assert "2 passed" in capsys.readouterr().out
