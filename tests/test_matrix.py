@@ -53,7 +53,21 @@ def test_each_model_records_its_own_cassette_and_replays_side_by_side(
         "matrix@small-model.repeat-2.yaml",
         "matrix@small-model.yaml",
     ]
-    assert main(["run", "--agents", agents, "--report", str(tmp_path / "r.json")]) == 1  # offline
+    html, markdown = tmp_path / "r.html", tmp_path / "r.md"
+    code = main(
+        [
+            "run",
+            "--agents",
+            agents,
+            "--report",
+            str(tmp_path / "r.json"),
+            "--html",
+            str(html),
+            "--summary-md",
+            str(markdown),
+        ]
+    )
+    assert code == 1  # offline
     out = capsys.readouterr().out
     assert out.split("\n\n")[1:] == recorded.split("\n\n")[1:]  # the counts, matrix and repeats tables
     lines = out.splitlines()
@@ -79,6 +93,9 @@ def test_each_model_records_its_own_cassette_and_replays_side_by_side(
         ("org/big-model:2", 1, "passed"),
         ("org/big-model:2", 2, "passed"),
     ]
+    assert "scenarios/matrix.yaml on small-model #2" in html.read_text(encoding="utf-8")
+    assert "scenarios/matrix.yaml on small-model #2" in markdown.read_text(encoding="utf-8")
+    assert "on org/big-model:2" not in markdown.read_text(encoding="utf-8")  # it passed: not listed
     assert main(["cassettes", "check", "--agents", agents]) == 0  # none is an orphan
     assert capsys.readouterr().out.splitlines()[-1] == "2 ok"
 
