@@ -229,27 +229,18 @@ def wait_for(condition: Any, what: str, limit: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path, jobs: str) -> None:
     project = suite(tmp_path / "p")
     old = b"interactions: []\n"
     (project.cassettes).mkdir()
-    (project.cassettes / "another.yaml").write_bytes(old)  # an old take, which the cut recording must keep
+    (project.cassettes / "remember.yaml").write_bytes(old)  # an old take, which the cut recording must keep
     fake = scripted()
-    fake.held["I live in Lyon."] = threading.Event()  # `another` never gets its first answer
+    fake.held["Hi! My name is Azin."] = threading.Event()  # `remember` (the last) never gets its first answer
+    command = [*HARNESS, "record", "--agents", str(project.agents), "-j", jobs, "--mode", "all"]
     with fake as server:
         process = subprocess.Popen(
-            [
-                *HARNESS,
-                "record",
-                "--agents",
-                str(project.agents),
-                "-j",
-                "2",
-                "--mode",
-                "all",
-                "--base-url",
-                server.base_url,
-            ],
+            [*command, "--base-url", server.base_url],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -257,13 +248,9 @@ def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path) -> None:
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         try:
-            wait_for(lambda: "I live in Lyon." in fake.users(), "the held scenario to start")
-            wait_for(
-                lambda: (
-                    (project.cassettes / "remember.yaml").exists() and (project.cassettes / "forgetful.yaml").exists()
-                ),
-                "the other two cassettes",
-            )
+            wait_for(lambda: "Hi! My name is Azin." in fake.users(), "the held scenario to start")
+            finished = [project.cassettes / "another.yaml", project.cassettes / "forgetful.yaml"]
+            wait_for(lambda: all(path.exists() for path in finished), "the other two cassettes")
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=60)
         finally:
@@ -271,10 +258,10 @@ def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path) -> None:
                 process.kill()
     assert process.returncode == 130, err
     assert "interrupted: 2 of 3 scenario run(s) finished; kept 2 finished cassette(s): " in err
-    assert "p/cassettes/forgetful.yaml, " in err and "p/cassettes/remember.yaml; the others wrote nothing" in err
+    assert "p/cassettes/another.yaml, " in err and "p/cassettes/forgetful.yaml; the others wrote nothing" in err
     assert "Traceback" not in err
     assert out == ""  # no summary of a run cut short
-    assert (project.cassettes / "another.yaml").read_bytes() == old
+    assert (project.cassettes / "remember.yaml").read_bytes() == old
     assert sorted(p.name for p in project.cassettes.iterdir()) == ["another.yaml", "forgetful.yaml", "remember.yaml"]
 
 
