@@ -380,9 +380,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     recording = not project.replaying
     if recording and args.repeat is not None:
         runs = [(scenario, variant) for scenario in scenarios for variant in range(1, args.repeat + 1)]
-    elif recording:
-        runs = [(scenario, 1) for scenario in scenarios]
-    else:  # replay every repeat recorded
+    else:  # every repeat recorded: replayed, or recorded again (a stale repeat is no less stale)
         runs = [(s, v) for s in scenarios for v in project.variants(runner.cassette_path(s))]
     play = _play_concurrently if args.jobs > 1 else _play_in_process
     results = play(args, runner, runs, console)
@@ -531,11 +529,12 @@ def _needing_recording(
     from harness.scenarios.hygiene import check_cassettes
 
     replaying = ScenarioRunner(AgentFactory(replace(project, record_mode=RecordMode.NONE), factory.config))
-    chosen = []
+    chosen: list[Scenario] = []
     for status in check_cassettes(replaying, scenarios, orphans=False):
         if status.state.needs_recording and status.scenario is not None:
             console.err(f"{_shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
-            chosen.append(status.scenario)
+            if not any(scenario is status.scenario for scenario in chosen):  # once, however many repeats
+                chosen.append(status.scenario)
     return chosen
 
 

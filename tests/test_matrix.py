@@ -97,7 +97,7 @@ def test_each_model_records_its_own_cassette_and_replays_side_by_side(
     assert "scenarios/matrix.yaml on small-model #2" in markdown.read_text(encoding="utf-8")
     assert "on org/big-model:2" not in markdown.read_text(encoding="utf-8")  # it passed: not listed
     assert main(["cassettes", "check", "--agents", agents]) == 0  # none is an orphan
-    assert capsys.readouterr().out.splitlines()[-1] == "2 ok"
+    assert capsys.readouterr().out.splitlines()[-1] == "4 ok"  # each repeat checked
 
 
 def test_a_matrix_scenario_with_one_cassette_missing(project: Project, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ from math import comb
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -85,7 +86,7 @@ def test_repeats_are_recorded_as_variants_and_replay_to_the_same_figures(
     assert replay_report["reliability"]["scenarios"][0]["pass_hat"] == {"1": 2 / 3, "2": 1 / 3, "3": 0.0}
     assert [s["repeat"] for s in replay_report["scenarios"]] == [1, 2, 3]
     assert main(["cassettes", "check", "--agents", agents]) == 0  # repeats are not orphans
-    assert capsys.readouterr().out.splitlines()[-1] == "1 ok"
+    assert capsys.readouterr().out.splitlines()[-1] == "3 ok"  # each repeat checked
 
 
 def test_repeat_without_live_is_a_mistake(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,3 +107,34 @@ def test_run_live_records_every_repeat_again(tmp_path: Path, capsys: pytest.Capt
         for line in capsys.readouterr().out.splitlines()
         if line.startswith("scenarios/remember.yaml  ")
     ] == [["scenarios/remember.yaml", "2/2"]]
+
+
+def test_a_stale_repeat_is_found_and_recorded_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    agents = str(project.agents)
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES, *REMEMBER_RESPONSES]) as server:
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--repeat", "3"]) == 0
+    repeat_2 = project.cassettes / "remember.repeat-2.yaml"
+    first, third = (
+        (project.cassettes / "remember.yaml").read_bytes(),
+        (project.cassettes / "remember.repeat-3.yaml").read_bytes(),
+    )
+    data = yaml.safe_load(repeat_2.read_text(encoding="utf-8"))
+    data["interactions"] = data["interactions"][:1]  # the reply's exchange lost
+    repeat_2.write_text(yaml.safe_dump(data), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["cassettes", "check", "--agents", agents]) == 1
+    out = capsys.readouterr().out
+    assert "remember.repeat-2.yaml: stale (" in out and out.splitlines()[-2] == "2 ok, 1 stale"
+    assert main(["run", "--agents", agents]) == 1  # the replay fails on it too
+
+    with FakeOpenAI([REMEMBER_RESPONSES[1]]) as server:
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--stale"]) == 0
+    assert len(server.received) == 1  # only the lost exchange: the rest replays
+    err = capsys.readouterr().err
+    assert "remember.repeat-2.yaml: updated (1 recorded, 1 kept)" in err
+    assert "remember.yaml: unchanged" in err and "remember.repeat-3.yaml: unchanged" in err
+    assert (project.cassettes / "remember.yaml").read_bytes() == first
+    assert (project.cassettes / "remember.repeat-3.yaml").read_bytes() == third
+    assert main(["cassettes", "check", "--agents", agents]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "3 ok"

@@ -55,7 +55,11 @@ def check_cassettes(
 ) -> list[CassetteStatus]:
     """The status of every scenario's cassette, then (with `orphans`) of every cassette nothing uses."""
     scenarios = list(scenarios)
-    statuses = [_status(runner, scenario) for scenario in scenarios]
+    statuses = [
+        _status(runner, scenario, variant)
+        for scenario in scenarios
+        for variant in Project.variants(runner.cassette_path(scenario))  # each repeat recorded
+    ]
     if orphans:
         used = {
             _key(Project.variant_path(status.cassette, variant))
@@ -78,12 +82,12 @@ def check_cassettes(
     return statuses
 
 
-def _status(runner: ScenarioRunner, scenario: Scenario) -> CassetteStatus:
-    path = runner.cassette_path(scenario)
+def _status(runner: ScenarioRunner, scenario: Scenario, variant: int = 1) -> CassetteStatus:
+    path = Project.variant_path(runner.cassette_path(scenario), variant)
     if not path.exists():
         return CassetteStatus(path, CassetteState.MISSING, scenario, ["not recorded yet"])
     spec = runner.spec_for(scenario)
-    result = runner.run(scenario, spec)
+    result = runner.run(scenario, spec, variant)
     if result.error is not None:
         return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [result.error])
     if not (result.unplayed or result.stale):
