@@ -125,7 +125,9 @@ class WorkerPool:
                 if going:
                     self._dispatch(pending)
                 busy = [worker for worker in self._workers if worker.job is not None]
-                if not busy:  # -x stopped dispatching and every running job is done
+                if not busy:  # -x stopped dispatching and every running job is done (or a worker was lost idle)
+                    if going and pending:
+                        continue
                     break
                 ready = multiprocessing.connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
                 for worker in busy:
@@ -163,7 +165,12 @@ class WorkerPool:
                 worker = self._start()
             if worker is None:
                 return
-            worker.conn.send(job)
+            try:
+                worker.conn.send(job)
+            except OSError:  # the worker died idle: forget it, the job waits for another
+                worker.conn.close()
+                self._workers.remove(worker)
+                return
             worker.job = job
             writing.add(job.cassette)
             pending.remove(job)
