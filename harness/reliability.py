@@ -73,7 +73,7 @@ def reliability_table(entries: list[ScenarioReliability], shown: dict[Path, str]
                 _name(entry, shown),
                 f"{entry.passes}/{entry.runs}",
                 f"{entry.pass_hat(1):.2f}",
-                *[f"{entry.pass_hat(j):.2f}" for j in range(1, k + 1)],
+                *[f"{entry.pass_hat(j):.2f}" if j <= entry.runs else "-" for j in range(1, k + 1)],
             ]
         )
     if entries:
@@ -82,7 +82,7 @@ def reliability_table(entries: list[ScenarioReliability], shown: dict[Path, str]
                 "suite (mean)",
                 f"{sum(e.passes for e in entries)}/{sum(e.runs for e in entries)}",
                 f"{_mean(entries, 1):.2f}",
-                *[f"{_mean(entries, j):.2f}" for j in range(1, k + 1)],
+                *[f"{_mean(entries, j):.2f}" for j in range(1, k + 1)],  # over the scenarios run j times or more
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -121,4 +121,7 @@ def _name(entry: ScenarioReliability, shown: dict[Path, str]) -> str:
 
 
 def _mean(entries: list[ScenarioReliability], k: int) -> float:
-    return sum(entry.pass_hat(k) for entry in entries) / len(entries) if entries else 0.0
+    """The suite's pass^k: the mean over the scenarios run at least k times (pass^k of one run fewer times
+    is undefined, not 0: a suite that repeats some scenarios only is not dragged down by the others)."""
+    counted = [entry for entry in entries if entry.runs >= k]
+    return sum(entry.pass_hat(k) for entry in counted) / len(counted) if counted else 0.0

@@ -138,3 +138,15 @@ def test_a_stale_repeat_is_found_and_recorded_again(tmp_path: Path, capsys: pyte
     assert (project.cassettes / "remember.repeat-3.yaml").read_bytes() == third
     assert main(["cassettes", "check", "--agents", agents]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "3 ok"
+
+
+def test_a_suite_mixing_repeated_and_single_runs_counts_pass_hat_k_over_the_scenarios_run_k_times() -> None:
+    from harness.reliability import ScenarioReliability, reliability_report, reliability_table
+
+    repeated = ScenarioReliability(Path("a.yaml"), runs=3, passes=2)
+    single = ScenarioReliability(Path("b.yaml"), runs=1, passes=1)
+    report = reliability_report([repeated, single], {})
+    assert report["suite"]["pass_hat"] == {"1": (2 / 3 + 1) / 2, "2": 1 / 3, "3": 0.0}
+    table = reliability_table([repeated, single], {})
+    row = next(line for line in table.splitlines() if line.startswith("b.yaml"))
+    assert row.split() == ["b.yaml", "1/1", "1.00", "1.00", "-", "-"]
