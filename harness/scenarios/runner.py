@@ -15,6 +15,7 @@ from harness.errors import CassetteMiss, LLMError, ModelAnswerError, Problem, Ru
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
+from harness.loops.kinds import LoopName
 from harness.project import Project
 from harness.records import StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
@@ -81,7 +82,19 @@ class ScenarioRunner:
         problems += self._tool_result_problems(scenario)
         if problems:
             raise ScenarioError(problems)
-        return self.factory.spec(scenario.agent, scenario.max_steps)
+        spec = self.factory.spec(scenario.agent, scenario.max_steps)
+        if spec.loop is not LoopName.HARNESS and spec.clock is None:
+            raise ScenarioError(
+                [
+                    scenario.problem(
+                        ("agent",),
+                        f"agent '{spec.name}' runs the {spec.loop} loop, which puts the time in what it sends: "
+                        "declare `clock:` for it in agents.yaml (e.g. `clock: 2025-02-11T14:26:32Z`) so its "
+                        "recording replays",
+                    )
+                ]
+            )
+        return spec
 
     def _tool_result_problems(self, scenario: Scenario) -> list[Problem]:
         """`tool_results:` may only name tools declared by a JSON schema alone, of an agent it drives."""

@@ -1,0 +1,202 @@
+"""`loop:` and `clock:` in agents.yaml: which loop runs, what each sends, and a clock that replays.
+
+Letta 0.6 conformance (letta-memgpt against real Letta's requests) is in test_conformance.py; this file
+covers what the fixtures cannot: the declarations, the frozen clock and seeded ids, letta-v1's turn rules,
+and that the harness loop is the default and is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.agent import Agent
+from harness.cli import main
+from harness.clock import ClockSpec, FrozenClock, SeededIds
+from harness.config import AgentSpec, load_agents
+from harness.errors import ConfigError
+from harness.llm.chat import ChatResponse, chat_request, parse_completion
+from harness.llm.settings import ModelSettings, ToolChoice
+from harness.loops.kinds import LoopName
+from harness.records import StopReason
+from tests.helpers import call, completion
+
+TOOLS_MODULE = '''
+def what_time(agent_state) -> str:
+    """Say the time.
+
+    Returns:
+        str: the time.
+    """
+    return agent_state.now().isoformat()
+'''
+
+
+def write_agents(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "timetools.py").write_text(TOOLS_MODULE)
+    path = tmp_path / "agents.yaml"
+    path.write_text(
+        "defaults:\n  model: {name: m, base_url: 'http://127.0.0.1:9/v1'}\n  system: You are an agent.\n"
+        "  tools: [send_message, core_memory_append, 'timetools:what_time']\n"
+        "  blocks: [{label: human, value: 'Name: Bob'}]\nagents:\n" + body
+    )
+    return path
+
+
+class Scripted:
+    """Answers in order; keeps each request body as the live client would send it."""
+
+    def __init__(self, settings: ModelSettings, answers: list[dict[str, Any]]) -> None:
+        self.settings = settings
+        self.answers = list(answers)
+        self.bodies: list[dict[str, Any]] = []
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        self.bodies.append(json.loads(json.dumps(chat_request(self.settings, messages, tools))))
+        return parse_completion(self.answers.pop(0), "scripted")
+
+
+def run(spec: AgentSpec, answers: list[dict[str, Any]], *texts: str) -> tuple[Agent, Scripted, list[Any]]:
+    model = Scripted(spec.model, answers)
+    agent = Agent(spec, model)
+    return agent, model, [agent.send(text) for text in texts]
+
+
+def test_the_harness_loop_is_the_default_and_sends_what_it_always_sent(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  a: {}\n")).get("a")
+    assert spec.loop is LoopName.HARNESS and spec.clock is None
+    assert spec.model.temperature == 0 and spec.model.tool_choice is ToolChoice.REQUIRED
+    answers = [completion(call("send_message", {"message": "Hi"}, "c1"))]
+    _, model, [turn] = run(spec, answers, "Hello")
+    body = model.bodies[0]
+    assert set(body) == {"model", "messages", "temperature", "tools", "tool_choice"}
+    assert body["messages"][1:] == [{"role": "user", "content": "Hello"}]
+    assert turn.reply == "Hi" and turn.stop_reason is StopReason.REPLIED
+
+
+def test_clock_shorthand_and_mapping(tmp_path: Path) -> None:
+    config = load_agents(
+        write_agents(
+            tmp_path,
+            "  a: {clock: 2025-02-11T14:26:32Z}\n"
+            "  b: {clock: {start: '2025-02-11T06:26:32-08:00', tick: 60, seed: 7}}\n",
+        )
+    )
+    assert config.get("a").clock == ClockSpec(datetime(2025, 2, 11, 14, 26, 32, tzinfo=UTC), 1.0, 0)
+    b = config.get("b").clock
+    assert b is not None and b.start == datetime(2025, 2, 11, 14, 26, 32, tzinfo=UTC) and (b.tick, b.seed) == (60, 7)
+
+
+def test_a_tool_reading_the_frozen_clock_reads_the_same_times_every_run(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  a: {clock: 2025-02-11T14:26:32Z}\n")).get("a")
+
+    def once() -> list[str]:
+        answers = [
+            completion(call("what_time", {"request_heartbeat": True}, "c1")),
+            completion(call("what_time", {"request_heartbeat": True}, "c2")),
+            completion(call("send_message", {"message": "done"}, "c3")),
+        ]
+        agent, _, [turn] = run(spec, answers, "What time is it?")
+        return [c.result for c in turn.tool_calls[:2]] + [agent.state.id, *(b.id for b in agent.memory)]
+
+    first = once()
+    # The clock moves 1 s with each model answer: the first call runs after the first answer.
+    assert first[:2] == ["2025-02-11T14:26:33+00:00", "2025-02-11T14:26:34+00:00"]
+    assert once() == first  # times and seeded ids alike
+
+
+def test_without_a_clock_tools_read_the_wall_clock(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  a: {}\n")).get("a")
+    before = datetime.now(UTC)
+    _, _, [turn] = run(spec, [completion(call("what_time", {"request_heartbeat": False}, "c1"))], "Time?")
+    assert datetime.fromisoformat(turn.tool_calls[0].result) >= before
+
+
+def test_frozen_clock_and_seeded_ids() -> None:
+    clock = FrozenClock(ClockSpec(datetime(2025, 1, 1, tzinfo=UTC), tick=2.5))
+    clock.advance()
+    assert clock.now() == datetime(2025, 1, 1, 0, 0, 2, 500000, tzinfo=UTC)
+    assert [SeededIds(3).uuid() for _ in range(2)] == [SeededIds(3).uuid()] * 2
+    ids = SeededIds(3)
+    assert ids.uuid() != ids.uuid() and ids.uuid().version == 4
+
+
+def test_letta_loops_default_to_lettas_temperature(tmp_path: Path) -> None:
+    config = load_agents(
+        write_agents(
+            tmp_path,
+            "  m: {loop: letta-memgpt}\n  t: {loop: letta-memgpt, model: {temperature: 0}}\n  v: {loop: letta-v1}\n",
+        )
+    )
+    assert config.get("m").model.temperature == 0.7
+    assert config.get("t").model.temperature == 0
+    assert config.get("v").model.temperature == 0.7
+    assert config.get("v").model.tool_choice is ToolChoice.AUTO  # a v1 turn ends on an answer without a call
+    assert dict(config.get("m").model.extra_body)["parallel_tool_calls"] is False
+
+
+def test_letta_memgpt_plain_text_is_private(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")).get("m")
+    _, model, [turn] = run(spec, [completion(content="Thinking about it.")], "Hi")
+    assert turn.stop_reason is StopReason.NO_TOOL_CALL and turn.reply is None
+    assert model.bodies[0]["parallel_tool_calls"] is False
+    user = json.loads(model.bodies[0]["messages"][-1]["content"])
+    assert user == {"type": "user_message", "message": "Hi", "time": "2025-02-11 02:26:32 PM UTC+0000"}
+
+
+def test_letta_v1_any_tool_call_continues_and_text_ends_the_turn(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")).get("v")
+    answers = [
+        completion(call("core_memory_append", {"label": "human", "content": "Likes tea"}, "c1")),
+        completion(call("core_memory_append", {"label": "nope", "content": "x"}, "c2")),
+        completion(content="Noted: you like tea."),
+    ]
+    agent, model, [turn] = run(spec, answers, "I like tea")
+    assert [c.ok for c in turn.tool_calls] == [True, False]
+    assert turn.reply == "Noted: you like tea." and turn.stop_reason is StopReason.NO_TOOL_CALL
+    assert len(model.bodies) == 3
+    tools = {t["function"]["name"]: t["function"]["parameters"] for t in model.bodies[0]["tools"]}
+    assert all("request_heartbeat" not in p["properties"] for p in tools.values())
+    assert "request_heartbeat" not in tools["core_memory_append"]["required"]
+    # no heartbeat message between steps: the request after a tool result ends with that result
+    assert model.bodies[1]["messages"][-1]["role"] == "tool"
+    result = json.loads(model.bodies[1]["messages"][-1]["content"])
+    assert result == {"status": "OK", "message": "None", "time": "2025-02-11 02:26:33 PM UTC+0000"}
+    assert "Likes tea" in agent.memory.get_block("human").value
+
+
+def test_letta_v1_runs_only_the_first_call(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")).get("v")
+    answers = [
+        completion(call("what_time", {}, "c1"), call("core_memory_append", {"label": "human", "content": "x"}, "c2")),
+        completion(content="ok"),
+    ]
+    agent, _, [turn] = run(spec, answers, "go")
+    assert [c.name for c in turn.tool_calls] == ["what_time"]
+    assert agent.memory.get_block("human").value == "Name: Bob"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("loop: letta-memgtp", "agents.a.loop: Input should be 'harness', 'letta-memgpt' or 'letta-v1'"),
+        ("clock: 2025-02-11T14:26:32", "agents.a.clock.start: the clock's start 2025-02-11T14:26:32 has no timezone"),
+        ("clock: {start: 2025-02-11T14:26:32Z, tick: -1}", "agents.a.clock.tick: Input should be greater than"),
+        ("clock: {start: 2025-02-11T14:26:32Z, speed: 2}", "agents.a.clock.speed: unknown key 'speed'"),
+    ],
+)
+def test_bad_loop_or_clock_is_a_located_error(
+    tmp_path: Path, line: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_agents(tmp_path, f"  a:\n    {line}\n")
+    with pytest.raises(ConfigError) as error:
+        load_agents(path)
+    assert f"{path}:8:" in str(error.value) and message in str(error.value)
+    (tmp_path / "scenarios").mkdir()
+    assert main(["validate", "--agents", str(path), str(tmp_path / "scenarios")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
