@@ -200,3 +200,28 @@ def test_bad_loop_or_clock_is_a_located_error(
     assert main(["validate", "--agents", str(path), str(tmp_path / "scenarios")]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_scenario_of_a_letta_agent_without_a_clock_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agents = write_agents(tmp_path, "  m: {loop: letta-memgpt}\n")
+    (tmp_path / "scenarios").mkdir()
+    scenario = tmp_path / "scenarios" / "s.yaml"
+    scenario.write_text("agent: m\nturns:\n  - user: hello\n")
+    assert main(["validate", "--agents", str(agents), str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert f"{scenario}:1:1: agent: agent 'm' runs the letta-memgpt loop" in err
+    assert "declare `clock:`" in err and "Traceback" not in err
+
+
+def test_compile_shows_what_the_agents_loop_sends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    agents = write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n  h: {}\n")
+    assert main(["compile", "m", "--agents", str(agents)]) == 0
+    letta = capsys.readouterr().out
+    assert "### Memory [last modified: 2025-02-11 02:26:32 PM UTC+0000]" in letta
+    assert main(["compile", "m", "--tools", "--agents", str(agents)]) == 0
+    tools = json.loads(capsys.readouterr().out)
+    assert all(next(iter(t["function"]["parameters"]["properties"])) == "inner_thoughts" for t in tools)
+    assert main(["compile", "h", "--agents", str(agents)]) == 0
+    assert "### Memory" not in capsys.readouterr().out
