@@ -78,6 +78,8 @@ class Agent:
         self.state.now = now
         self.loop: Loop = new_loop(spec)
         self.messages: list[dict[str, Any]] = messages if messages is not None else self.loop.initial_messages(self)
+        # A new agent's first messages (Letta's boot sequence) are persisted with its first user message.
+        self._unsaved_history = 0 if messages is not None else len(self.messages)
         self.turns = turns
         self.journal = journal
         self.on_step = on_step
@@ -168,6 +170,9 @@ class Agent:
         if self._unsaved_user_message:
             self._unsaved_user_message = False
             if self.journal is not None:
+                for message in self.messages[: self._unsaved_history]:
+                    self.journal.save_user_message(self.state.id, self.turns, turn, message)
+                self._unsaved_history = 0
                 self.journal.save_user_message(self.state.id, self.turns, turn, self.messages[-1])
         first_message = len(self.messages)
         calls = self.loop.calls(response)

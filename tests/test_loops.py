@@ -225,3 +225,19 @@ def test_compile_shows_what_the_agents_loop_sends(tmp_path: Path, capsys: pytest
     assert all(next(iter(t["function"]["parameters"]["properties"])) == "inner_thoughts" for t in tools)
     assert main(["compile", "h", "--agents", str(agents)]) == 0
     assert "### Memory" not in capsys.readouterr().out
+
+
+def test_a_letta_agent_resumed_from_the_store_keeps_its_boot_messages(tmp_path: Path) -> None:
+    from harness.factory import AgentFactory
+    from harness.project import Project
+    from harness.store import Store
+
+    agents = write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")
+    factory = AgentFactory(Project.build(agents=agents))
+    spec = factory.config.get("m")
+    store = Store(tmp_path / "state.db")
+    first = factory.resume(spec, store, Scripted(spec.model, [completion(call("send_message", {"message": "Hi"}))]))
+    first.send("Hello")
+    resumed = factory.resume(spec, Store(tmp_path / "state.db"), Scripted(spec.model, []))
+    assert resumed.messages == first.messages
+    assert resumed.messages[0]["tool_calls"][0]["function"]["name"] == "send_message"  # the boot message
