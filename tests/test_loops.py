@@ -241,3 +241,28 @@ def test_a_letta_agent_resumed_from_the_store_keeps_its_boot_messages(tmp_path: 
     resumed = factory.resume(spec, Store(tmp_path / "state.db"), Scripted(spec.model, []))
     assert resumed.messages == first.messages
     assert resumed.messages[0]["tool_calls"][0]["function"]["name"] == "send_message"  # the boot message
+
+
+def test_letta_memgpt_for_gpt_4_keeps_thoughts_in_content_and_reads_loose_json(tmp_path: Path) -> None:
+    """LLMConfig puts no inner thoughts in kwargs for `gpt-4`: the content is sent as is, and the
+    arguments are parsed by Letta's json_loads (strict=False: a raw newline in a string is accepted) or
+    fail with Letta's text."""
+    agents = write_agents(tmp_path, "  g: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z, model: {name: gpt-4}}\n")
+    spec = load_agents(agents).get("g")
+    loose = '{"label": "human", "content": "line one\nline two", "request_heartbeat": true}'
+    answers = [
+        completion(call("core_memory_append", loose, "c1"), content="Saving two lines."),
+        completion(call("core_memory_append", "{not json", "c2")),
+        completion(call("send_message", {"message": "Saved."}, "c3")),
+    ]
+    agent, model, [turn] = run(spec, answers, "Remember this")
+    assert [c.ok for c in turn.tool_calls] == [True, False, True]
+    assert agent.memory.get_block("human").value == "Name: Bob\nline one\nline two"
+    assert turn.tool_calls[1].result == "Error parsing JSON for function 'core_memory_append' arguments: {not json"
+    assistant = model.bodies[1]["messages"][5]
+    assert assistant["content"] == "Saving two lines." and assistant["tool_calls"][0]["function"]["arguments"] == loose
+    tools = model.bodies[0]["tools"]
+    assert all("inner_thoughts" not in t["function"]["parameters"]["properties"] for t in tools)
+    failed = json.loads(model.bodies[2]["messages"][-1]["content"])
+    assert failed["reason"].endswith("Function call failed, returning control")
+    assert "core_memory_append" not in [t["function"]["name"] for t in model.bodies[2]["tools"]]
