@@ -537,7 +537,8 @@ class _Compiler:
             self.fail(here, "no model: set `model: <name>` or a `model:` mapping (here or in `defaults`)")
         tool_refs = merged.tool_refs
         tools = self._tools_for(tool_refs) if tool_refs else ()
-        if not any(tool.name == "send_message" for tool in tools) and (tool_refs or defaults_valid):
+        replies_in_text = merged.loop is LoopName.LETTA_V1  # its turn ends with text: no send_message needed
+        if not replies_in_text and not any(t.name == "send_message" for t in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
         rules = self._rules_for(merged.tool_rules, tools) if merged.tool_rules else ()
         blocks = [_block_spec(wire) for _, wire in merged.blocks.values()]

@@ -266,3 +266,12 @@ def test_letta_memgpt_for_gpt_4_keeps_thoughts_in_content_and_reads_loose_json(t
     failed = json.loads(model.bodies[2]["messages"][-1]["content"])
     assert failed["reason"].endswith("Function call failed, returning control")
     assert "core_memory_append" not in [t["function"]["name"] for t in model.bodies[2]["tools"]]
+
+
+def test_a_letta_v1_agent_needs_no_send_message(tmp_path: Path) -> None:
+    agents = write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z, tools: [core_memory_append]}\n")
+    spec = load_agents(agents).get("v")
+    _, _, [turn] = run(spec, [completion(content="Hello there.")], "Hi")
+    assert turn.reply == "Hello there."
+    with pytest.raises(ConfigError, match="add `send_message`"):
+        load_agents(write_agents(tmp_path, "  h: {tools: [core_memory_append]}\n"))
