@@ -18,7 +18,7 @@ from harness.agent import Agent
 from harness.cli import main
 from harness.clock import ClockSpec, FrozenClock, SeededIds
 from harness.config import AgentSpec, load_agents
-from harness.errors import ConfigError
+from harness.errors import ConfigError, ModelAnswerError
 from harness.llm.chat import ChatResponse, chat_request, parse_completion
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops.kinds import LoopName
@@ -275,3 +275,20 @@ def test_a_letta_v1_agent_needs_no_send_message(tmp_path: Path) -> None:
     assert turn.reply == "Hello there."
     with pytest.raises(ConfigError, match="add `send_message`"):
         load_agents(write_agents(tmp_path, "  h: {tools: [core_memory_append]}\n"))
+
+
+def test_letta_memgpt_asks_again_for_a_cut_off_call_then_gives_up_as_letta_does(tmp_path: Path) -> None:
+    """A call cut off at max_tokens has arguments that are not JSON: Letta's `create` fails to unpack the
+    inner thoughts (a ValueError, asked again) before `_get_ai_reply` reads the finish reason."""
+    spec = load_agents(write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")).get("m")
+    cut = completion(call("send_message", '{"inner_thoughts": "x", "message": "I am I am I am', "c1"))
+    cut["choices"][0]["finish_reason"] = "length"
+    model = Scripted(spec.model, [cut, cut, cut])
+    agent = Agent(spec, model)
+    with pytest.raises(ModelAnswerError, match=r"Retries exhausted and no valid response received\. Final error: "):
+        agent.send("Hi")
+    assert len(model.bodies) == 3 and model.bodies[0] == model.bodies[2]
+    whole = completion(call("send_message", {"inner_thoughts": "x", "message": "ok"}, "c2"))
+    whole["choices"][0]["finish_reason"] = "length"
+    with pytest.raises(ModelAnswerError, match="Finish reason was length"):
+        Agent(spec, Scripted(spec.model, [whole])).send("Hi")

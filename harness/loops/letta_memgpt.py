@@ -370,11 +370,12 @@ class LettaMemGPTLoop:
         for attempt in range(1, EMPTY_RESPONSE_RETRY_LIMIT + 1):
             response = ask()
             try:
+                unpacked = self._unpacked(response)  # inside Letta's `create`, before the finish reason is read
                 if response.finish_reason not in ("stop", "function_call", "tool_calls"):
                     if response.finish_reason == "length":
                         raise ModelAnswerError("Finish reason was length (maximum context length)")
                     raise ValueError(f"Bad finish reason from API: {response.finish_reason}")
-                return self._unpacked(response)
+                return unpacked
             except ValueError as exc:
                 if attempt == EMPTY_RESPONSE_RETRY_LIMIT:
                     raise ModelAnswerError(
