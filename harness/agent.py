@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from harness.clock import Ids, RandomIds, clock_and_ids
 from harness.config import AgentSpec
 from harness.llm.chat import CallIds, ChatModel, ChatResponse, ToolCall
-from harness.loops.base import CallOutcome, Loop
+from harness.loops.base import CallOutcome, Loop, TurnAborted
 from harness.loops.registry import new_loop
 from harness.memory import Block, Memory
 from harness.records import StepRecord, StopReason, ToolCallRecord, TurnResult
@@ -115,9 +115,15 @@ class Agent:
         replies: list[str] = []
         solver = ToolRulesSolver(self.spec.tool_rules) if self.spec.tool_rules else None
         saved_from: int | None = None  # where the next step's messages start, when a follow-up precedes it
+        step_input = len(self.messages) - 1  # the message the next step answers (the user's, or a follow-up)
         while True:
             try:
                 step, go_on, step_replies = self._step(turn, len(steps), solver, saved_from)
+            except TurnAborted as aborted:  # the loop gave up on the answer: nothing of this step is kept
+                del self.messages[step_input:]
+                self._unsaved_user_message = False
+                steps.append(self._aborted_step(turn, len(steps), aborted))
+                return TurnResult(text, tuple(steps), aborted.stop_reason, tuple(replies), str(aborted))
             except BaseException:
                 if not steps and self._unsaved_user_message:
                     self.messages.pop()
@@ -133,7 +139,7 @@ class Agent:
                 if len(steps) < self.spec.max_steps:
                     failed = any(not call.ok for call in step.tool_calls)
                     follow_up = self.loop.follow_up(failed, self.state.now())
-                    saved_from = len(self.messages)
+                    saved_from = step_input = len(self.messages)
                     if follow_up is not None:
                         self.messages.append(follow_up)
                     continue
@@ -238,6 +244,14 @@ class Agent:
         if self.on_step is not None:
             self.on_step(step)
         return step, go_on, replies
+
+    def _aborted_step(self, turn: int, index: int, aborted: TurnAborted) -> StepRecord:
+        """The record of a step the loop gave up on: the last answer, no call run; not persisted."""
+        response = aborted.response
+        step = StepRecord(turn, index, response.content, (), response.model, response.usage, response.finish_reason)
+        if self.on_step is not None:
+            self.on_step(step)
+        return step
 
     def _ask(self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]]) -> ChatResponse:
         """One request; the frozen clock (if any) moves on with the answer."""

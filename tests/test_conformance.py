@@ -22,9 +22,9 @@ import yaml
 
 from harness.agent import Agent
 from harness.config import load_agents
-from harness.errors import ModelAnswerError
 from harness.llm.chat import ChatResponse, chat_request, parse_completion
 from harness.llm.settings import ModelSettings
+from harness.records import StopReason
 from tests.helpers import ROOT
 
 DATA = ROOT / "tests" / "conformance"
@@ -116,14 +116,11 @@ def replay(fixture: dict[str, Any]) -> tuple[list[list[dict[str, Any]]], list[st
     errors: list[str | None] = []
     for turn in conversation["turns"]:
         before = len(model.bodies)
-        error = None
-        try:
-            agent.send(turn["user"])
-        except ModelAnswerError as exc:
-            error = str(exc)
+        result = agent.send(turn["user"])
         turns.append(model.bodies[before:])
-        errors.append(error)
-        if error is not None:
+        errors.append(result.error)
+        if result.error is not None:
+            assert result.stop_reason is StopReason.INVALID_ANSWER
             break
     return turns, errors, agent
 
@@ -143,7 +140,7 @@ def test_letta_memgpt_sends_what_letta_sent(path: Path) -> None:
             found = differences(letta, mine)
             assert not found, f"turn {index + 1}, request {number}:\n" + "\n".join(found)
         if turn["error"] is not None and turn["error"] != LETTA_0_6_23_CRASH:
-            # Letta's message call raised (its retries exhausted): so does the harness's turn, saying the same.
+            # Letta's message call raised (its retries exhausted): the harness's turn ends there, saying the same.
             assert errors[index] is not None
             assert turn["error"].split(": ", 1)[1] in errors[index]
 

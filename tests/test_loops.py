@@ -18,7 +18,7 @@ from harness.agent import Agent
 from harness.cli import main
 from harness.clock import ClockSpec, FrozenClock, SeededIds
 from harness.config import AgentSpec, load_agents
-from harness.errors import ConfigError, ModelAnswerError
+from harness.errors import ConfigError
 from harness.llm.chat import ChatResponse, chat_request, parse_completion
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops.kinds import LoopName
@@ -283,12 +283,18 @@ def test_letta_memgpt_asks_again_for_a_cut_off_call_then_gives_up_as_letta_does(
     spec = load_agents(write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")).get("m")
     cut = completion(call("send_message", '{"inner_thoughts": "x", "message": "I am I am I am', "c1"))
     cut["choices"][0]["finish_reason"] = "length"
-    model = Scripted(spec.model, [cut, cut, cut])
+    ok = completion(call("send_message", {"inner_thoughts": "y", "message": "Hello"}, "c3"))
+    model = Scripted(spec.model, [cut, cut, cut, ok])
     agent = Agent(spec, model)
-    with pytest.raises(ModelAnswerError, match=r"Retries exhausted and no valid response received\. Final error: "):
-        agent.send("Hi")
+    history = list(agent.messages)
+    turn = agent.send("Hi")
+    assert turn.stop_reason is StopReason.INVALID_ANSWER and turn.reply is None
+    assert turn.error is not None and turn.error.startswith("Retries exhausted and no valid response received.")
     assert len(model.bodies) == 3 and model.bodies[0] == model.bodies[2]
+    assert agent.messages == history  # Letta keeps nothing of a step that raised: not even the user's message
+    assert agent.send("Hi again").reply == "Hello"
+    assert json.loads(model.bodies[3]["messages"][-1]["content"])["message"] == "Hi again"
     whole = completion(call("send_message", {"inner_thoughts": "x", "message": "ok"}, "c2"))
     whole["choices"][0]["finish_reason"] = "length"
-    with pytest.raises(ModelAnswerError, match="Finish reason was length"):
-        Agent(spec, Scripted(spec.model, [whole])).send("Hi")
+    turn = Agent(spec, Scripted(spec.model, [whole])).send("Hi")
+    assert turn.stop_reason is StopReason.LENGTH and turn.error == "Finish reason was length (maximum context length)"

@@ -19,6 +19,7 @@ from harness.clock import Ids
 from harness.config import AgentSpec
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.loops.kinds import LoopName
+from harness.records import StopReason
 from harness.tools.context import AgentState
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
 
@@ -30,6 +31,17 @@ class LoopHost(Protocol):
     state: AgentState
     messages: list[dict[str, Any]]
     ids: Ids
+
+
+class TurnAborted(Exception):
+    """The loop gives up on the model's answer, as Letta's message call raises: the turn ends with
+    `stop_reason`, and nothing of the step that failed stays in history (Letta persists a step only once it
+    has run). `response` is the last answer, for the turn's record."""
+
+    def __init__(self, stop_reason: StopReason, message: str, response: ChatResponse) -> None:
+        super().__init__(message)
+        self.stop_reason = stop_reason
+        self.response = response
 
 
 @dataclass(frozen=True)
@@ -61,7 +73,8 @@ class Loop(Protocol):
         """The tool schemas of the next request (`offered`: what the tool rules allow now)."""
 
     def answer(self, ask: Callable[[], ChatResponse]) -> ChatResponse:
-        """The model's answer, as the loop reads it (`ask` sends the request once)."""
+        """The model's answer, as the loop reads it (`ask` sends the request once); TurnAborted when the
+        loop gives up on it."""
 
     def calls(self, response: ChatResponse) -> tuple[ToolCall, ...]:
         """The calls of the answer that run."""

@@ -21,7 +21,10 @@ Letta sent for the same conversations (scripts/letta-conformance captured them),
   every tool (`add_inner_thoughts_to_functions`), and tools go out as strict structured outputs
   (`convert_to_structured_output`); the thoughts come back out of the arguments into the message
   (`unpack_inner_thoughts_from_kwargs`), and go back in on the next request (`to_openai_dict`). Arguments
-  that are not JSON fail that unpacking: Letta asks again, three times in all, then gives up.
+  that are not JSON fail that unpacking: Letta asks again, three times in all, then its message call
+  raises; so does an answer cut off by the length limit. Here the turn ends there (stop reason
+  `invalid_answer` or `length`, Letta's exception text in the turn's `error`), with nothing of the failed
+  step in history, as Letta keeps it, and the next message goes on from there.
 - Error texts: `No function named X`, `Error executing function X: TypeError: ...` (a missing argument),
   `KeyError: 'Block field x does not exist (available sections = ...)'`, the over-limit ValidationError,
   all cut at 500 characters (`get_friendly_error_msg`); any result starting with `Error` is a failure.
@@ -47,11 +50,12 @@ from typing import Any
 import docstring_parser
 
 from harness.config import AgentSpec
-from harness.errors import MemoryEditError, ModelAnswerError
+from harness.errors import MemoryEditError
 from harness.llm.chat import ChatResponse, ToolCall
-from harness.loops.base import CallOutcome, LoopHost
+from harness.loops.base import CallOutcome, LoopHost, TurnAborted
 from harness.loops.kinds import LoopName
 from harness.memory import OverLimit, UnknownBlock
+from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult
 
@@ -366,21 +370,22 @@ class LettaMemGPTLoop:
 
     def answer(self, ask: Callable[[], ChatResponse]) -> ChatResponse:
         """_get_ai_reply: an answer Letta cannot use (a bad finish reason, arguments it cannot unpack) is
-        asked for again, three times in all."""
+        asked for again, three times in all; then, or at once for an answer cut off by the length limit,
+        Letta's message call raises: here the turn ends (TurnAborted) with nothing of that step kept."""
         for attempt in range(1, EMPTY_RESPONSE_RETRY_LIMIT + 1):
             response = ask()
             try:
                 unpacked = self._unpacked(response)  # inside Letta's `create`, before the finish reason is read
                 if response.finish_reason not in ("stop", "function_call", "tool_calls"):
                     if response.finish_reason == "length":
-                        raise ModelAnswerError("Finish reason was length (maximum context length)")
+                        message = "Finish reason was length (maximum context length)"
+                        raise TurnAborted(StopReason.LENGTH, message, response)
                     raise ValueError(f"Bad finish reason from API: {response.finish_reason}")
                 return unpacked
             except ValueError as exc:
                 if attempt == EMPTY_RESPONSE_RETRY_LIMIT:
-                    raise ModelAnswerError(
-                        f"Retries exhausted and no valid response received. Final error: {exc}"
-                    ) from None
+                    message = f"Retries exhausted and no valid response received. Final error: {exc}"
+                    raise TurnAborted(StopReason.INVALID_ANSWER, message, response) from None
         raise AssertionError("unreachable")
 
     def _unpacked(self, response: ChatResponse) -> ChatResponse:
@@ -389,8 +394,9 @@ class LettaMemGPTLoop:
             return response
         first = response.tool_calls[0]
         arguments = json.loads(first.arguments)  # a JSONDecodeError is a ValueError: asked again
-        if not isinstance(arguments, dict):
-            raise ModelAnswerError(f"the arguments of {first.name} are not a JSON object: {first.arguments}")
+        if not isinstance(arguments, dict):  # Letta's dict(...) of it raises out of its message call
+            message = f"the arguments of {first.name} are not a JSON object: {first.arguments}"
+            raise TurnAborted(StopReason.INVALID_ANSWER, message, response)
         if INNER_THOUGHTS_KWARG not in arguments:
             return response
         thoughts = arguments.pop(INNER_THOUGHTS_KWARG)
