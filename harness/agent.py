@@ -16,22 +16,27 @@ the rules allow next; a call to another tool is refused with Letta's `[ToolConst
 loop goes on; an `exit_loop` tool ends the turn, a `constrain_child_tools`/`conditional`/`max_count_per_step`
 or `continue_loop` tool keeps it going, and a turn that would end with a `required_before_exit` tool not yet
 called goes on.
+
+What differs between loop flavours (`loop:` in agents.yaml: the harness's, Letta 0.6's MemGPT agent,
+Letta's v1 loop) is asked of the agent's `Loop` (harness/loops/): packaging, the request, which calls run
+and how, what keeps a turn going. A frozen clock (`clock:`) advances once per model answer.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from harness.clock import Ids, RandomIds, clock_and_ids
 from harness.config import AgentSpec
-from harness.llm.chat import CallIds, ChatModel, ChatResponse
+from harness.llm.chat import CallIds, ChatModel, ChatResponse, ToolCall
+from harness.loops.base import CallOutcome, Loop, TurnAborted
+from harness.loops.registry import new_loop
 from harness.memory import Block, Memory
 from harness.records import StepRecord, StopReason, ToolCallRecord, TurnResult
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
-from harness.tools.schema import HEARTBEAT_PARAMETER, ToolResult
+from harness.tools.schema import ToolResult
 
 __all__ = ["Agent", "AgentState", "Journal", "StepRecord", "StopReason", "ToolCallRecord", "TurnResult"]
 
@@ -60,17 +65,24 @@ class Agent:
         journal: Journal | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
         call_ids: CallIds = CallIds.PROVIDER,
+        ids: Ids | None = None,
     ) -> None:
         """`journal` persists each step as it finishes; `on_step` then sees it (progress while recording).
-        `call_ids` says which tool-call ids go into history (a cassette says which ones it recorded)."""
+        `call_ids` says which tool-call ids go into history (a cassette says which ones it recorded).
+        `ids` is where the agent's ids come from (seeded with a `clock:`), shared with whoever made `state`."""
         self.spec = spec
         self.model = model
-        self.state = state or AgentState(self.new_id(), spec.name, spec.new_memory())
-        self.messages: list[dict[str, Any]] = messages if messages is not None else []
+        now, self._advance_clock, seeded = clock_and_ids(spec.clock)
+        self.ids = ids or seeded
+        self.state = state or AgentState(self.new_id(self.ids), spec.name, spec.new_memory(ids=self.ids))
+        self.state.now = now
+        self.loop: Loop = new_loop(spec)
+        self.messages: list[dict[str, Any]] = messages if messages is not None else self.loop.initial_messages(self)
+        # A new agent's first messages (Letta's boot sequence) are persisted with its first user message.
+        self._unsaved_history = 0 if messages is not None else len(self.messages)
         self.turns = turns
         self.journal = journal
         self.on_step = on_step
-        self._tool_schemas = [tool.openai_schema() for tool in spec.tools]
         self._unsaved_user_message = False
         self.call_ids = call_ids
         self._used_ids: set[str] | None = None  # every tool-call id in history, built when first needed
@@ -78,8 +90,8 @@ class Agent:
         self._saved_revision = self.memory.revision
 
     @staticmethod
-    def new_id() -> str:
-        return f"agent-{uuid.uuid4()}"
+    def new_id(ids: Ids | None = None) -> str:
+        return f"agent-{(ids or RandomIds()).uuid()}"
 
     @property
     def memory(self) -> Memory:
@@ -89,7 +101,7 @@ class Agent:
         return self.spec.system_message(self.memory)
 
     def request_messages(self) -> list[dict[str, Any]]:
-        return [{"role": "system", "content": self.system_message()}, *self.messages]
+        return self.loop.request_messages(self)
 
     def send(self, text: str) -> TurnResult:
         """Run one user turn to its end; each finished step is persisted before the next starts."""
@@ -97,14 +109,21 @@ class Agent:
         self.turns += 1
         # The user's message is persisted with the first answer to it: a message the endpoint never
         # answered (down, refused) is not a turn, in memory or after a restart.
-        self.messages.append({"role": "user", "content": text})
+        self.messages.append(self.loop.user_message(text, self.state.now()))
         self._unsaved_user_message = True
         steps: list[StepRecord] = []
         replies: list[str] = []
         solver = ToolRulesSolver(self.spec.tool_rules) if self.spec.tool_rules else None
+        saved_from: int | None = None  # where the next step's messages start, when a follow-up precedes it
+        step_input = len(self.messages) - 1  # the message the next step answers (the user's, or a follow-up)
         while True:
             try:
-                step, go_on, step_replies = self._step(turn, len(steps), solver)
+                step, go_on, step_replies = self._step(turn, len(steps), solver, saved_from)
+            except TurnAborted as aborted:  # the loop gave up on the answer: nothing of this step is kept
+                del self.messages[step_input:]
+                self._unsaved_user_message = False
+                steps.append(self._aborted_step(turn, len(steps), aborted))
+                return TurnResult(text, tuple(steps), aborted.stop_reason, tuple(replies), str(aborted))
             except BaseException:
                 if not steps and self._unsaved_user_message:
                     self.messages.pop()
@@ -114,10 +133,15 @@ class Agent:
             replies += step_replies
             if not step.tool_calls:
                 reason = _no_call_reason(step)
-                if step.content:
+                if step.content and self.loop.text_is_reply:
                     replies.append(step.content)
             elif go_on:
                 if len(steps) < self.spec.max_steps:
+                    failed = any(not call.ok for call in step.tool_calls)
+                    follow_up = self.loop.follow_up(failed, self.state.now())
+                    saved_from = step_input = len(self.messages)
+                    if follow_up is not None:
+                        self.messages.append(follow_up)
                     continue
                 reason = StopReason.MAX_STEPS
             elif step_replies:
@@ -141,34 +165,38 @@ class Agent:
     def _last_function_response(self) -> str | None:
         return next((str(m["content"]) for m in reversed(self.messages) if m["role"] == "tool"), None)
 
-    def _step(self, turn: int, index: int, solver: ToolRulesSolver | None) -> tuple[StepRecord, bool, list[str]]:
+    def _step(
+        self, turn: int, index: int, solver: ToolRulesSolver | None, saved_from: int | None = None
+    ) -> tuple[StepRecord, bool, list[str]]:
         offered = self._allowed(solver)
-        schemas = self._tool_schemas
-        if len(offered) != len(schemas):
-            schemas = [schema for schema, name in zip(schemas, self._tool_names, strict=True) if name in offered]
-        response = self.model.complete(self.request_messages(), schemas)
+        tools = [tool for tool in self.spec.tools if tool.name in offered]
+        schemas = self.loop.tools(self, tools)
+        messages = self.request_messages()
+        response = self.loop.answer(lambda: self._ask(messages, schemas))
         if self._unsaved_user_message:
             self._unsaved_user_message = False
             if self.journal is not None:
+                for message in self.messages[: self._unsaved_history]:
+                    self.journal.save_user_message(self.state.id, self.turns, turn, message)
+                self._unsaved_history = 0
                 self.journal.save_user_message(self.state.id, self.turns, turn, self.messages[-1])
         first_message = len(self.messages)
-        call_ids = self._call_ids(response, first_message)
-        self.messages.append(_assistant_message(response, call_ids))
+        calls = self.loop.calls(response)
+        call_ids = self._call_ids(calls, first_message)
+        self.messages.append(self.loop.assistant_message(response, calls, call_ids))
         records: list[ToolCallRecord] = []
         go_on = False
         replies: list[str] = []
-        for call_id, call in zip(call_ids, response.tool_calls, strict=True):
+        for call_id, call in zip(call_ids, calls, strict=True):
             edits_before = len(self.memory.edits)
             violation = self._violation(solver, call.name)
             if violation is not None:
-                arguments: dict[str, Any] = {}
-                result, heartbeat = ToolResult(False, violation), False
+                outcome = CallOutcome(ToolResult(False, violation), False, {})
                 go_on = True  # Letta: "Continuing: tool rule violation."
             else:
-                result, heartbeat, arguments = self._run_tool(call.name, call.arguments)
                 tool = self.spec.tool(call.name)
-                terminal = tool is not None and tool.terminal
-                call_goes_on = not result.ok or (heartbeat and not terminal)
+                outcome = self.loop.run_tool(self, tool, call)
+                call_goes_on = self.loop.call_goes_on(tool, outcome)
                 if solver is not None and tool is not None:
                     solver.register_tool_call(call.name)
                     if solver.is_terminal_tool(call.name):
@@ -176,8 +204,9 @@ class Agent:
                     elif solver.has_children_tools(call.name) or solver.is_continue_tool(call.name):
                         call_goes_on = True
                 go_on = go_on or call_goes_on
+            result = outcome.result
             if result.ok and call.name == "send_message":
-                replies.append(str(arguments.get("message", "")))
+                replies.append(str(outcome.arguments.get("message", "")))
             records.append(
                 ToolCallRecord(
                     call_id,
@@ -185,18 +214,13 @@ class Agent:
                     call.arguments,
                     result.ok,
                     result.message,
-                    heartbeat,
+                    outcome.heartbeat,
                     tuple(self.memory.edits[edits_before:]),
                     refused=violation is not None,
                 )
             )
-            self.messages.append({"role": "tool", "tool_call_id": call_id, "content": result.to_content()})
-        if (
-            solver is not None
-            and not go_on
-            and response.tool_calls
-            and solver.uncalled_required_tools(self._tool_names)
-        ):
+            self.messages.append(self.loop.tool_message(call_id, outcome, self.state.now()))
+        if solver is not None and not go_on and calls and solver.uncalled_required_tools(self._tool_names):
             go_on = True  # Letta: "Continuing, user expects these tools: [...] to be called still."
         step = StepRecord(
             turn,
@@ -214,16 +238,31 @@ class Agent:
             # revision says whether there is anything to persist.
             revision = self.memory.revision
             blocks = self.memory.get_blocks() if revision != self._saved_revision else None
-            self.journal.save_step(self.state.id, step, self.messages[first_message:], blocks)
+            start = first_message if saved_from is None else saved_from
+            self.journal.save_step(self.state.id, step, self.messages[start:], blocks)
             self._saved_revision = revision
         if self.on_step is not None:
             self.on_step(step)
         return step, go_on, replies
 
-    def _call_ids(self, response: ChatResponse, first_message: int) -> list[str]:
-        """The ids the calls of this answer get in history (see `CallIds`)."""
+    def _aborted_step(self, turn: int, index: int, aborted: TurnAborted) -> StepRecord:
+        """The record of a step the loop gave up on: the last answer, no call run; not persisted."""
+        response = aborted.response
+        step = StepRecord(turn, index, response.content, (), response.model, response.usage, response.finish_reason)
+        if self.on_step is not None:
+            self.on_step(step)
+        return step
+
+    def _ask(self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]]) -> ChatResponse:
+        """One request; the frozen clock (if any) moves on with the answer."""
+        response = self.model.complete(messages, schemas)
+        self._advance_clock()
+        return response
+
+    def _call_ids(self, calls: tuple[ToolCall, ...], first_message: int) -> list[str]:
+        """The ids the calls that run get in history (see `CallIds`)."""
         if self.call_ids == CallIds.LOCAL:
-            return [f"call_{first_message}_{i}" for i in range(len(response.tool_calls))]
+            return [f"call_{first_message}_{i}" for i in range(len(calls))]
         if self._used_ids is None:
             self._used_ids = {
                 str(call.get("id"))
@@ -232,44 +271,13 @@ class Agent:
                 if isinstance(call, dict)
             }
         ids: list[str] = []
-        for number, call in enumerate(response.tool_calls):
+        for number, call in enumerate(calls):
             call_id = call.id
             if not call_id or call_id in self._used_ids:  # none given, or one already in history
                 call_id = _made_up_id(first_message, number, self._used_ids)
             self._used_ids.add(call_id)
             ids.append(call_id)
         return ids
-
-    def _run_tool(self, name: str, raw_arguments: str) -> tuple[ToolResult, bool, dict[str, Any]]:
-        tool = self.spec.tool(name)
-        if tool is None:
-            known = ", ".join(t.name for t in self.spec.tools)
-            return ToolResult(False, f"No function named '{name}'; available functions: {known}"), False, {}
-        try:
-            arguments = json.loads(raw_arguments) if raw_arguments.strip() else {}
-        except ValueError as exc:
-            return ToolResult(False, f"Error parsing arguments of {name} as JSON: {exc}"), False, {}
-        if not isinstance(arguments, dict):
-            return ToolResult(False, f"Arguments of {name} must be a JSON object"), False, {}
-        heartbeat = _truthy(arguments.pop(HEARTBEAT_PARAMETER, False))
-        return tool.call(self.state, arguments), heartbeat, arguments
-
-
-def _assistant_message(response: ChatResponse, call_ids: list[str]) -> dict[str, Any]:
-    """The assistant message as it goes back into history, with the provider's fields the next request
-    must echo (DeepSeek's `reasoning_content`, Gemini's `extra_content`): they are recorded with it."""
-    message: dict[str, Any] = {"role": "assistant", "content": response.content or None, **response.extra}
-    if response.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": call_id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-                **call.extra,
-            }
-            for call_id, call in zip(call_ids, response.tool_calls, strict=True)
-        ]
-    return message
 
 
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -300,7 +308,3 @@ def _no_call_reason(step: StepRecord) -> StopReason:
     if step.finish_reason == "content_filter":
         return StopReason.CONTENT_FILTER
     return StopReason.NO_TOOL_CALL
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")

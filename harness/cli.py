@@ -700,14 +700,28 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _compile(args: argparse.Namespace, console: Console) -> int:
+    from harness.agent import Agent
     from harness.config import load_agents
+    from harness.loops.base import HarnessLoop
 
     spec = load_agents(args.agents).get(args.agent)
+    # Built through the agent's loop: Letta's loops send their own system message and tool schemas.
+    agent = Agent(spec, _NoModel())
     if args.tools:
-        console.out(json.dumps([tool.openai_schema() for tool in spec.tools], indent=2))
+        console.out(json.dumps(agent.loop.tools(agent, list(spec.tools)), indent=2))
         return 0
-    console.out(spec.system_message(spec.new_memory()))
+    if isinstance(agent.loop, HarnessLoop):
+        console.out(spec.system_message(agent.memory))
+    else:
+        console.out(agent.request_messages()[0]["content"])
     return 0
+
+
+class _NoModel:
+    """The model of an agent that is only compiled, never run."""
+
+    def complete(self, messages: list[Any], tools: list[Any]) -> Any:
+        raise AssertionError("harness compile never asks a model")
 
 
 def _import_agent_file(args: argparse.Namespace, console: Console) -> int:

@@ -10,14 +10,17 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
 
+from harness.clock import DEFAULT_TICK, ClockSpec, Ids
 from harness.errors import ConfigError, Problem, ToolDefinitionError
 from harness.files import OutsideProject, confined
 from harness.llm.settings import KeyHeader, ModelSettings, ToolChoice
+from harness.loops.kinds import DEFAULT_LOOP, LoopName, default_temperature, default_tool_choice, extra_body
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN, Block, Memory, check_schema, schema_problem
 from harness.tools.declared import NAME_PATTERN as DECLARED_NAME_PATTERN
 from harness.tools.declared import declared_tool
@@ -90,6 +93,41 @@ class ModelWire(Shorthand, StrictModel):
                 "export the key in that variable"
             )
         return value
+
+
+class ClockWire(Shorthand, StrictModel):
+    """A frozen clock; a bare timestamp is its start (`clock: 2025-02-11T14:26:32Z`)."""
+
+    start: datetime = pydantic.Field(
+        description="The instant the clock shows until the model first answers, with its timezone "
+        "(2025-02-11T14:26:32Z, 2025-02-11T06:26:32-08:00)"
+    )
+    tick: Annotated[float, pydantic.Field(ge=0)] = pydantic.Field(
+        DEFAULT_TICK, description="Seconds the clock moves forward each time the model answers (default 1)"
+    )
+    seed: int = pydantic.Field(0, description="Seed of the ids the harness makes (agent, blocks, tool calls)")
+
+    @classmethod
+    def shorthand_schema(cls) -> dict[str, Any] | None:
+        return {"type": "string", "format": "date-time"}
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _start_shorthand(cls, value: Any) -> Any:
+        return {"start": value} if isinstance(value, str | datetime) else value
+
+    @pydantic.field_validator("start")
+    @classmethod
+    def _with_timezone(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"the clock's start {value.isoformat()} has no timezone: add one, e.g. "
+                f"{value.replace(microsecond=0).isoformat()}Z (UTC) or {value.replace(microsecond=0).isoformat()}-08:00"
+            )
+        return value
+
+    def spec(self) -> ClockSpec:
+        return ClockSpec(self.start, self.tick, self.seed)
 
 
 class BlockWire(StrictModel):
@@ -214,6 +252,17 @@ class AgentSettingsWire(StrictModel):
     max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
         None, description="Most model steps per user message (default 6)"
     )
+    loop: LoopName | None = pydantic.Field(
+        None,
+        description="How a turn runs and what is sent: harness (default: the harness's simplified MemGPT "
+        "loop), letta-memgpt (Letta 0.6's MemGPT agent, request for request), letta-v1 (Letta's newer "
+        "loop: no heartbeats, no send_message needed)",
+    )
+    clock: ClockWire | None = pydantic.Field(
+        None,
+        description="A frozen clock (and seeded ids): the time tools and Letta's messages read starts here "
+        "and moves by `tick` seconds with each model answer, so replays are byte-identical",
+    )
 
 
 class AgentWire(AgentSettingsWire):
@@ -257,7 +306,7 @@ class BlockSpec:
     schema: dict[str, Any] | None = None
     shared: bool = False  # one of the file's `shared_blocks`: agents attached to it share its value
 
-    def new_block(self, value: str | None = None) -> Block:
+    def new_block(self, value: str | None = None, id: str | None = None) -> Block:
         return Block(
             label=self.label,
             value=self.value if value is None else value,
@@ -265,6 +314,7 @@ class BlockSpec:
             description=self.description,
             read_only=self.read_only,
             metadata=dict(self.metadata),
+            id=id,
             schema=self.schema,
         )
 
@@ -281,10 +331,15 @@ class AgentSpec:
     tool_rules: tuple[ToolRule, ...] = ()
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    loop: LoopName = DEFAULT_LOOP
+    clock: ClockSpec | None = None
 
-    def new_memory(self, overrides: dict[str, str] | None = None) -> Memory:
+    def new_memory(self, overrides: dict[str, str] | None = None, ids: Ids | None = None) -> Memory:
+        """Blocks as declared (`overrides`: other values by label); `ids` gives their ids (random if None)."""
         overrides = overrides or {}
-        return Memory(spec.new_block(overrides.get(spec.label)) for spec in self.blocks)
+        return Memory(
+            spec.new_block(overrides.get(spec.label), f"block-{ids.uuid()}" if ids else None) for spec in self.blocks
+        )
 
     def system_message(self, memory: Memory) -> str:
         """The system prompt with compiled memory: at `{CORE_MEMORY}` if present, else after a blank line."""
@@ -416,7 +471,15 @@ def _block_spec(wire: BlockWire, shared: bool = False) -> BlockSpec:
     )
 
 
-def _model_settings(values: dict[str, Any]) -> ModelSettings:
+def _model_settings(values: dict[str, Any], loop: LoopName = DEFAULT_LOOP) -> ModelSettings:
+    """The model settings, with the loop's defaults (Letta's temperature) and the fields it adds to every
+    request (Letta 0.6's)."""
+    values = {
+        "temperature": default_temperature(loop),
+        "tool_choice": default_tool_choice(loop),
+        **values,
+        "extra_body": extra_body(loop),
+    }
     if "tool_choice" in values:
         values = {**values, "tool_choice": ToolChoice(values["tool_choice"])}
     if "key_header" in values:
@@ -437,6 +500,8 @@ class _Merged:
     attach_blocks: tuple[Loc, list[str]] | None = None
     max_steps: int = DEFAULT_MAX_STEPS
     failed: bool = False  # a layer it inherits has a mistake (reported once, where it is)
+    loop: LoopName = DEFAULT_LOOP
+    clock: ClockSpec | None = None
 
 
 class _Compiler:
@@ -472,7 +537,8 @@ class _Compiler:
             self.fail(here, "no model: set `model: <name>` or a `model:` mapping (here or in `defaults`)")
         tool_refs = merged.tool_refs
         tools = self._tools_for(tool_refs) if tool_refs else ()
-        if not any(tool.name == "send_message" for tool in tools) and (tool_refs or defaults_valid):
+        replies_in_text = merged.loop is LoopName.LETTA_V1  # its turn ends with text: no send_message needed
+        if not replies_in_text and not any(t.name == "send_message" for t in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
         rules = self._rules_for(merged.tool_rules, tools) if merged.tool_rules else ()
         blocks = [_block_spec(wire) for _, wire in merged.blocks.values()]
@@ -486,7 +552,7 @@ class _Compiler:
         return AgentSpec(
             name=name,
             system=merged.system_text,
-            model=_model_settings(merged.model),
+            model=_model_settings(merged.model, merged.loop),
             blocks=tuple(blocks),
             tools=tools,
             max_steps=merged.max_steps,
@@ -494,6 +560,8 @@ class _Compiler:
             tool_rules=rules,
             tags=tuple(self.wire.agents[name].tags or ()),
             metadata=dict(self.wire.agents[name].metadata or {}),
+            loop=merged.loop,
+            clock=merged.clock,
         )
 
     def _merged(self, name: str) -> _Merged | None:
@@ -561,6 +629,8 @@ class _Compiler:
             base.attach_blocks,
             base.max_steps,
             base.failed,
+            base.loop,
+            base.clock,
         )
         failed_before, self.failed = self.failed, False
         if layer.system is not None and layer.system_file is not None:
@@ -588,6 +658,10 @@ class _Compiler:
             merged.attach_blocks = ((*loc, "attach_blocks"), layer.attach_blocks)
         if layer.max_steps is not None:
             merged.max_steps = layer.max_steps
+        if layer.loop is not None:
+            merged.loop = layer.loop
+        if layer.clock is not None:
+            merged.clock = layer.clock.spec()
         merged.failed = merged.failed or self.failed
         self.failed = failed_before
         return merged

@@ -145,4 +145,10 @@ class MissedRequest:
 
 
 class MemoryEditError(HarnessError):
-    """An edit the memory refused; the message is what the model sees as the tool's failure."""
+    """An edit the memory refused; the message is what the model sees as the tool's failure. `cause` says
+    what was refused, for a loop that words it as another memory would (harness/memory.py's UnknownBlock,
+    OverLimit)."""
+
+    def __init__(self, message: str, cause: object = None) -> None:
+        super().__init__(message)
+        self.cause = cause

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness.agent import Agent
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel
+from harness.clock import ids_for
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from harness.llm.chat import CallIds, ChatModel
 from harness.llm.settings import ModelSettings
@@ -129,12 +130,13 @@ class AgentFactory:
     ) -> Agent:
         """A fresh agent (blocks as declared, `blocks` overriding values), persisted in `store` if given.
         `model` replaces the chat model the cassette (or the live endpoint) would give."""
-        state = AgentState(agent_id or Agent.new_id(), spec.name, spec.new_memory(blocks))
+        ids = ids_for(spec.clock)
+        state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
         if store is not None:
             store.create_agent(state.id, state.name, state.memory.get_blocks())
         chat = model or self.chat_model(spec, cassette)
         call_ids = cassette.call_ids if cassette is not None else CallIds.PROVIDER
-        return Agent(spec, chat, state=state, journal=store, on_step=on_step, call_ids=call_ids)
+        return Agent(spec, chat, state=state, journal=store, on_step=on_step, call_ids=call_ids, ids=ids)
 
     def resume(self, spec: AgentSpec, store: Store, model: ChatModel | None = None) -> Agent:
         """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.

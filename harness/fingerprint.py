@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from harness.config import AgentSpec, BlockSpec
+from harness.loops.kinds import LoopName
 
 
 def _hash(value: Any) -> str:
@@ -44,6 +45,11 @@ def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
         },
         "loop": {"max_steps": spec.max_steps, "tool_rules": _hash([str(rule) for rule in spec.tool_rules])},
     }
+    # Only when not the defaults, so the fingerprints recorded before loops and clocks existed still hold.
+    if spec.loop is not LoopName.HARNESS:
+        parts["loop"]["flavour"] = str(spec.loop)
+    if spec.clock is not None:
+        parts["loop"]["clock"] = f"{spec.clock.start.isoformat()} +{spec.clock.tick:g}s seed {spec.clock.seed}"
     return {"fingerprint": _hash(parts), "parts": parts}
 
 

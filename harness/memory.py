@@ -31,6 +31,8 @@ __all__ = [
     "EditKind",
     "Memory",
     "MemoryEditError",
+    "OverLimit",
+    "UnknownBlock",
 ]
 
 DEFAULT_LIMIT = 5000
@@ -65,6 +67,22 @@ class BlockEdit:
 
 def _over_limit(limit: int, requested: int) -> str:
     return f"Edit failed: Exceeds {limit} character limit (requested {requested})"
+
+
+@dataclass(frozen=True)
+class UnknownBlock:
+    """Why a MemoryEditError: no block has this label."""
+
+    label: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OverLimit:
+    """Why a MemoryEditError: `value` is longer than `block` allows."""
+
+    block: Block
+    value: str
 
 
 def schema_problem(schema: dict[str, Any], value: str) -> str | None:
@@ -166,7 +184,7 @@ class Block:
         if self._read_only and not initial:
             raise MemoryEditError(READ_ONLY_BLOCK_EDIT_ERROR)
         if len(value) > self._limit:
-            raise MemoryEditError(_over_limit(self._limit, len(value)))
+            raise MemoryEditError(_over_limit(self._limit, len(value)), OverLimit(self, value))
         if self._schema is not None:
             problem = schema_problem(self._schema, value)
             if problem is not None:
@@ -236,7 +254,10 @@ class Memory:
             return self._blocks[label]
         except KeyError:
             labels = ", ".join(self._blocks) or "none"
-            raise MemoryEditError(f"Block with label '{label}' does not exist (available: {labels})") from None
+            raise MemoryEditError(
+                f"Block with label '{label}' does not exist (available: {labels})",
+                UnknownBlock(label, tuple(self._blocks)),
+            ) from None
 
     def values(self) -> dict[str, str]:
         return {block.label: block.value for block in self._blocks.values()}

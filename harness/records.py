@@ -25,6 +25,9 @@ class StopReason(StrEnum):
     REFUSED = "refused"  # the model refused (`message.refusal`)
     LENGTH = "length"  # cut off at max_tokens or the context size (`finish_reason: length`)
     CONTENT_FILTER = "content_filter"  # withheld by the provider's filter (`finish_reason: content_filter`)
+    # letta-memgpt: an answer Letta 0.6 could not use, three times (arguments that are not JSON, a bad finish
+    # reason): Letta's message call raises there, and nothing of that step stays in history
+    INVALID_ANSWER = "invalid_answer"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class TurnResult:
     steps: tuple[StepRecord, ...]
     stop_reason: StopReason
     replies: tuple[str, ...]
+    error: str | None = None  # what Letta's message call raised, when the loop ended the turn as Letta fails it
 
     @property
     def reply(self) -> str | None:

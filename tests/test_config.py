@@ -78,7 +78,10 @@ def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) ->
     assert text.startswith(f"{path}:4:")
     assert "agents.chat.sytem" in text
     assert "did you mean 'system'?" in text
-    valid = "system, system_file, model, blocks, tools, tool_rules, attach_blocks, max_steps, extends, description"
+    valid = (
+        "system, system_file, model, blocks, tools, tool_rules, attach_blocks, max_steps, loop, clock, extends, "
+        "description"
+    )
     assert f"valid keys: {valid}" in text
 
 

@@ -99,6 +99,7 @@ def chat_request(
         body["max_tokens"] = settings.max_tokens
     if settings.seed is not None:
         body["seed"] = settings.seed
+    body.update(settings.extra_body)
     if settings.stream:
         body["stream"] = True
     return body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -36,6 +37,8 @@ class ModelSettings:
     seed: int | None = None
     key_header: KeyHeader = KeyHeader.AUTHORIZATION
     stream: bool = False  # ask for server-sent events (models that only stream)
+    # Fields the agent's loop adds to every body (Letta 0.6's request defaults): not settable in YAML.
+    extra_body: tuple[tuple[str, Any], ...] = ()
 
     @property
     def endpoint(self) -> str:

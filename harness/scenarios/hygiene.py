@@ -19,14 +19,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.agent import Agent
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
-from harness.llm.chat import chat_request
+from harness.llm.chat import ChatResponse, chat_request
 from harness.project import OUTSIDE, Project
 from harness.scenarios.model import Scenario
 from harness.scenarios.runner import SNAPSHOTS, ScenarioRunner, has_snapshot
+from harness.tools.context import AgentState
 
 
 class CassetteState(StrEnum):
@@ -122,15 +124,21 @@ def _first_request_changes(scenario: Scenario, spec: AgentSpec, cassette: Replay
     )
     if first is None:
         return []
-    user = scenario.turns[0].user if scenario.turns else _content(first.get("messages") or [], 1)
-    messages = [
-        {"role": "system", "content": spec.system_message(spec.new_memory(scenario.blocks))},
-        {"role": "user", "content": user},
-    ]
-    return _compare(first, chat_request(spec.model, messages, [tool.openai_schema() for tool in spec.tools]))
+    # The first request as the agent's loop builds it (Letta's loops start with boot messages): never sent.
+    agent = Agent(spec, _NoModel(), state=AgentState("agent-check", spec.name, spec.new_memory(scenario.blocks)))
+    user_index = len(agent.messages) + 1  # after the system message and the history a new agent starts with
+    user = scenario.turns[0].user if scenario.turns else _content(first.get("messages") or [], user_index)
+    agent.messages.append(agent.loop.user_message(user, agent.state.now()))
+    now = chat_request(spec.model, agent.request_messages(), agent.loop.tools(agent, list(spec.tools)))
+    return _compare(first, now, user_index)
 
 
-def _compare(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
+class _NoModel:
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        raise AssertionError("cassettes check never asks a model")
+
+
+def _compare(recorded: dict[str, Any], now: dict[str, Any], user_index: int = 1) -> list[str]:
     reasons: list[str] = []
     settings = sorted((set(recorded) | set(now)) - {"messages", "tools"})
     changed = [
@@ -141,7 +149,7 @@ def _compare(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
     reasons += _tool_changes(recorded.get("tools") or [], now.get("tools") or [])
     old_messages = recorded.get("messages") or []
     new_messages = now.get("messages") or []
-    for index, role in ((0, "system prompt"), (1, "first user message")):
+    for index, role in ((0, "system prompt"), (user_index, "first user message")):
         old = _content(old_messages, index)
         new = _content(new_messages, index)
         if old != new:

@@ -6,7 +6,9 @@ the other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from harness.memory import Memory
@@ -20,9 +22,12 @@ class ToolResults(Protocol):
 
 @dataclass
 class AgentState:
-    """The agent as its tools see it: `.memory.get_block(label)`, `.memory.update_block_value(label, value)`."""
+    """The agent as its tools see it: `.memory.get_block(label)`, `.memory.update_block_value(label, value)`,
+    and `.now()`, the time (the agent's frozen clock when agents.yaml declares `clock:`, so a tool reading
+    it replays byte for byte)."""
 
     id: str
     name: str
     memory: Memory
     tool_results: ToolResults | None = None  # what declared tools return (a scenario's `tool_results:`)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

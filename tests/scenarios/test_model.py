@@ -225,9 +225,8 @@ def test_value_errors_name_the_bad_value_and_the_allowed_ones(tmp_path: Path) ->
     assert found["max_steps"].line == 2 and "greater than or equal to 1" in found["max_steps"].message
     stop = found["turns[0].expect.stop_reason"]
     assert stop.line == 6
-    assert "'replied', 'no_heartbeat', 'no_tool_call', 'max_steps', 'refused', 'length' or 'content_filter'" in (
-        stop.message
-    )
+    allowed = "'replied', 'no_heartbeat', 'no_tool_call', 'max_steps', 'refused', 'length', 'content_filter'"
+    assert f"{allowed} or 'invalid_answer'" in stop.message
     assert "(got 'finished')" in stop.message
     assert "greater than or equal to 0" in found["turns[0].expect.blocks.human.max_length"].message
     assert "(got 'many')" in found["turns[0].expect.blocks.human.json_length"].message

@@ -1,0 +1,86 @@
+"""Time and ids a run can fix: a frozen clock and seeded ids, so a replay is byte-identical.
+
+Letta stamps every message it sends the model with the time (`"time": "2025-02-11 02:26:32 PM UTC+0000"`)
+and tools may read the clock (`agent_state.now()`); a recording made at one instant would never replay at
+another. An agent with `clock:` in agents.yaml runs on a `FrozenClock`: it starts at the given instant and
+moves forward by `tick` each time the model answers, whatever the wall clock does, so every run of a
+scenario reads the same times. The same declaration seeds the ids the harness makes (`SeededIds`), such as
+the tool-call id of Letta's boot message.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["ClockSpec", "FrozenClock", "Ids", "RandomIds", "SeededIds", "clock_and_ids", "ids_for", "system_now"]
+
+DEFAULT_TICK = 1.0  # seconds a model answer takes on a frozen clock
+
+
+def system_now() -> datetime:
+    """The wall clock, in UTC (what a tool reads when no clock is declared)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    """`clock:` of agents.yaml: where a frozen clock starts, how far each model answer moves it, and the
+    seed of the ids the harness makes."""
+
+    start: datetime  # timezone-aware
+    tick: float = DEFAULT_TICK
+    seed: int = 0
+
+
+class FrozenClock:
+    """A clock that moves only when told: `advance()` after each model answer."""
+
+    def __init__(self, spec: ClockSpec) -> None:
+        self._now = spec.start
+        self._tick = timedelta(seconds=spec.tick)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self) -> None:
+        self._now += self._tick
+
+
+class Ids:
+    """Where the harness's ids come from."""
+
+    def uuid(self) -> uuid.UUID:
+        raise NotImplementedError
+
+
+class RandomIds(Ids):
+    def uuid(self) -> uuid.UUID:
+        return uuid.uuid4()
+
+
+class SeededIds(Ids):
+    """uuid4-shaped ids from a seeded generator: the same seed gives the same ids, run after run."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)
+
+    def uuid(self) -> uuid.UUID:
+        return uuid.UUID(int=self._random.getrandbits(128), version=4)
+
+
+def ids_for(spec: ClockSpec | None) -> Ids:
+    """The id source of an agent declared with `spec`: seeded by it, or random without one."""
+    return RandomIds() if spec is None else SeededIds(spec.seed)
+
+
+def clock_and_ids(spec: ClockSpec | None) -> tuple[Callable[[], datetime], Callable[[], None], Ids]:
+    """`now`, `advance` and the id source for an agent declared with `spec` (None: the wall clock, which
+    advances by itself, and random ids)."""
+    if spec is None:
+        return system_now, lambda: None, RandomIds()
+    clock = FrozenClock(spec)
+    return clock.now, clock.advance, SeededIds(spec.seed)

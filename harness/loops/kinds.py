@@ -1,0 +1,56 @@
+"""The loops an agent can run (`loop:` in agents.yaml), and what each puts on the wire besides messages
+and tools. A leaf module: agents.yaml's compiler reads it without importing any loop."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class LoopName(StrEnum):
+    """`harness`: the harness's simplified MemGPT loop (every tool call runs, plain JSON results, plain user
+    text). `letta-memgpt`: Letta 0.6's MemGPT agent, request for request. `letta-v1`: Letta's newer loop
+    (letta_v1_agent): no heartbeats, any tool call continues, a reply without tool calls ends the turn."""
+
+    HARNESS = "harness"
+    LETTA_MEMGPT = "letta-memgpt"
+    LETTA_V1 = "letta-v1"
+
+
+DEFAULT_LOOP = LoopName.HARNESS
+
+# letta/schemas/llm_config.py (0.6): LLMConfig.temperature defaults to 0.7; the harness's default is 0.
+LETTA_DEFAULT_TEMPERATURE = 0.7
+
+# The id of the user Letta's in-process client acts as (letta/services/user_manager.py, DEFAULT_USER_ID):
+# Letta 0.6 sends it as `user` with every request.
+LETTA_DEFAULT_USER_ID = "user-00000000-0000-4000-8000-000000000000"
+
+# What Letta 0.6's ChatCompletionRequest adds to every body (its pydantic defaults, dumped without the
+# None ones), and `parallel_tool_calls: false` (prepare_openai_payload): Letta runs one call a step.
+LETTA_MEMGPT_BODY: tuple[tuple[str, Any], ...] = (
+    ("frequency_penalty", 0),
+    ("logprobs", False),
+    ("n", 1),
+    ("parallel_tool_calls", False),
+    ("presence_penalty", 0),
+    ("stream", False),
+    ("top_p", 1),
+    ("user", LETTA_DEFAULT_USER_ID),
+)
+
+
+def default_temperature(loop: LoopName) -> float:
+    """The temperature an agent gets when agents.yaml gives none."""
+    return 0.0 if loop is LoopName.HARNESS else LETTA_DEFAULT_TEMPERATURE
+
+
+def default_tool_choice(loop: LoopName) -> str:
+    """`tool_choice` when agents.yaml gives none: a Letta v1 turn ends on an answer without a tool call, so
+    the model must be free not to call one."""
+    return "auto" if loop is LoopName.LETTA_V1 else "required"
+
+
+def extra_body(loop: LoopName) -> tuple[tuple[str, Any], ...]:
+    """Fields every request of this loop carries besides model, messages, temperature and tools."""
+    return LETTA_MEMGPT_BODY if loop is LoopName.LETTA_MEMGPT else ()

@@ -1,0 +1,465 @@
+"""Letta 0.6's MemGPT agent (letta 0.6.23, the seed notebook's version), request for request.
+
+Each behaviour cites where Letta has it; tests/conformance/ compares this loop's requests with the ones real
+Letta sent for the same conversations (scripts/letta-conformance captured them), field by field.
+
+- Only an answer's first tool call runs (`_handle_ai_response`), and every request says
+  `parallel_tool_calls: false` (`prepare_openai_payload`, with the other ChatCompletionRequest defaults:
+  harness/loops/kinds.py).
+- A turn goes on while a call asks for a heartbeat or fails; before the next step a heartbeat comes as a
+  user message (`get_heartbeat`: `Function called using request_heartbeat=true, returning control`, or
+  `Function call failed, returning control` after a failure), and the tool that failed is not offered for
+  that step (`_get_ai_reply`).
+- Tool results are `{"status", "message", "time"}` as indented JSON (`package_function_response`); the
+  user's text is `{"type": "user_message", "message", "time"}` (`package_user_message`); history starts with
+  the boot `send_message` call, its result and a login event (`initialize_message_sequence`).
+- The system message is the prompt, then `### Memory [last modified: ...]` with the counts and the blocks
+  (`compile_system_message`), rebuilt (with a new timestamp) only when the compiled memory is no longer in
+  it (`rebuild_system_prompt`).
+- Plain text is private reasoning: the user gets nothing; the turn ends.
+- OpenAI-style models (all but `gpt-4`, `LLMConfig`'s validator) get a required `inner_thoughts` first on
+  every tool (`add_inner_thoughts_to_functions`), and tools go out as strict structured outputs
+  (`convert_to_structured_output`); the thoughts come back out of the arguments into the message
+  (`unpack_inner_thoughts_from_kwargs`), and go back in on the next request (`to_openai_dict`). Arguments
+  that are not JSON fail that unpacking: Letta asks again, three times in all, then its message call
+  raises; so does an answer cut off by the length limit. Here the turn ends there (stop reason
+  `invalid_answer` or `length`, Letta's exception text in the turn's `error`), with nothing of the failed
+  step in history, as Letta keeps it, and the next message goes on from there.
+- Error texts: `No function named X`, `Error executing function X: TypeError: ...` (a missing argument),
+  `KeyError: 'Block field x does not exist (available sections = ...)'`, the over-limit ValidationError,
+  all cut at 500 characters (`get_friendly_error_msg`); any result starting with `Error` is a failure.
+- A custom tool's arguments are coerced to its annotations (`coerce_dict_args_by_annotations`: a number
+  for a `str` becomes text); its result is cut at 6,000 characters with Letta's note
+  (`validate_function_response`); built-in tools' at 1,000,000.
+
+Left as in the harness: `max_steps` still bounds a turn (Letta 0.6 has no bound); the time is printed in
+the clock's timezone (UTC without `clock:`), where Letta uses the machine's.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import textwrap
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import docstring_parser
+
+from harness.config import AgentSpec
+from harness.errors import MemoryEditError
+from harness.llm.chat import ChatResponse, ToolCall
+from harness.loops.base import CallOutcome, LoopHost, TurnAborted
+from harness.loops.kinds import LoopName
+from harness.memory import OverLimit, UnknownBlock
+from harness.records import StopReason
+from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult
+
+# letta/constants.py and letta/local_llm/constants.py (0.6.23)
+NON_USER_MSG_PREFIX = "[This is an automated system message hidden from the user] "
+REQ_HEARTBEAT_MESSAGE = f"{NON_USER_MSG_PREFIX}Function called using request_heartbeat=true, returning control"
+FUNC_FAILED_HEARTBEAT_MESSAGE = f"{NON_USER_MSG_PREFIX}Function call failed, returning control"
+INITIAL_BOOT_MESSAGE_SEND_MESSAGE_THOUGHT = (
+    "Bootup sequence complete. Persona activated. Testing messaging functionality."
+)
+INITIAL_BOOT_MESSAGE_SEND_MESSAGE_FIRST_MSG = "More human than human is our motto."
+INNER_THOUGHTS_KWARG = "inner_thoughts"
+INNER_THOUGHTS_KWARG_DESCRIPTION = "Deep inner monologue private to you only."
+INNER_THOUGHTS_KWARG_DESCRIPTION_GO_FIRST = (
+    "Deep inner monologue private to you only. Think before you act, so always generate arg "
+    f"'{INNER_THOUGHTS_KWARG}' first before any other arg."
+)
+TOOL_CALL_ID_MAX_LEN = 29
+FUNCTION_RETURN_CHAR_LIMIT = 6000
+BASE_FUNCTION_RETURN_CHAR_LIMIT = 1_000_000
+MAX_ERROR_MESSAGE_CHAR_LIMIT = 500
+ERROR_MESSAGE_PREFIX = "Error"
+EMPTY_RESPONSE_RETRY_LIMIT = 3
+CORE_MEMORY = "CORE_MEMORY"
+NO_INNER_THOUGHTS_MODELS = frozenset({"gpt-4"})  # LLMConfig.set_default_put_inner_thoughts
+
+
+def json_dumps(data: Any) -> str:
+    """letta.utils.json_dumps: indented by 2, unicode kept."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def letta_time(moment: datetime) -> str:
+    """letta.utils.get_local_time's format: `2025-02-11 02:26:32 PM UTC+0000`."""
+    return moment.strftime("%Y-%m-%d %I:%M:%S %p %Z%z").strip()
+
+
+def package_function_response(ok: bool, message: str | None, now: datetime) -> str:
+    return json_dumps({"status": "OK" if ok else "Failed", "message": message, "time": letta_time(now)})
+
+
+def friendly_error(name: str, exception_name: str, message: str) -> str:
+    """letta.utils.get_friendly_error_msg."""
+    return f"{ERROR_MESSAGE_PREFIX} executing function {name}: {exception_name}: {message}"[
+        :MAX_ERROR_MESSAGE_CHAR_LIMIT
+    ]
+
+
+class _Preserve(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def compile_system_message(prompt: str, memory: str, edited: datetime) -> str:
+    """compile_system_message (letta/services/helpers/agent_manager_helper.py): the memory header, the
+    blocks, placed at `{CORE_MEMORY}` or after the prompt; the recall and archival counts are 0, as Letta 0.6
+    never passes them when it rebuilds."""
+    header = "\n".join(
+        [
+            f"### Memory [last modified: {letta_time(edited)}]",
+            "0 previous messages between you and the user are stored in recall memory (use functions to access them)",
+            "0 total memories you created are stored in archival memory (use functions to access them)",
+            "\nCore memory shown below (limited in size, additional information stored in archival / recall memory):",
+        ]
+    )
+    variable = "{" + CORE_MEMORY + "}"
+    if variable not in prompt:
+        prompt += "\n" + variable
+    return prompt.replace("{}", "{{}}").format_map(_Preserve({CORE_MEMORY: header + "\n" + memory}))
+
+
+LETTA_DEFAULT_ORG_ID = "org-00000000-0000-4000-8000-000000000000"  # the in-process client's organisation
+
+
+def over_limit_error(error: OverLimit) -> str:
+    """What pydantic 2 says when Letta's block refuses a value over its limit (its `verify_char_limit`
+    validator, run on assignment), after `ValidationError: `. Letta loads a block labelled human or persona
+    as its Human or Persona class, which names the error. The whole text is cut at 500 characters, so only
+    its start matters in practice."""
+    block = error.block
+    kind = {"human": "Human", "persona": "Persona"}.get(block.label, "Block")
+    fields = [
+        ("value", error.value),
+        ("limit", block.limit),
+        ("template_name", None),
+        ("is_template", False),
+        ("label", block.label),
+        ("description", block.description),
+        ("metadata", block.metadata),
+        ("id", block.id),
+        ("organization_id", LETTA_DEFAULT_ORG_ID),
+        ("created_by_id", None),
+        ("last_updated_by_id", None),
+    ]
+    shown = " ".join(f"{name}={value!r}" for name, value in fields)
+    as_input = ", ".join(f"{name}={value!r}" for name, value in fields)
+    inner = f"Edit failed: Exceeds {block.limit} character limit (requested {len(error.value)}) - {shown}."
+    return (
+        f"1 validation error for {kind}\n  Value error, {inner} [type=value_error, input_value={kind}({as_input}), "
+        f"input_type={kind}]\n    For further information visit https://errors.pydantic.dev/2.9/v/value_error"
+    )
+
+
+def _error_text(name: str, exc: Exception) -> str:
+    """The friendly error Letta 0.6 makes of an exception in a tool, with the harness's memory errors
+    worded as Letta's memory raises them."""
+    cause = exc.cause if isinstance(exc, MemoryEditError) else None
+    if isinstance(cause, UnknownBlock):
+        missing = KeyError(f"Block field {cause.label} does not exist (available sections = {', '.join(cause.labels)})")
+        return friendly_error(name, "KeyError", str(missing))
+    if isinstance(cause, OverLimit):
+        return friendly_error(name, "ValidationError", over_limit_error(cause))
+    return friendly_error(name, type(exc).__name__, str(exc))
+
+
+_BUILTIN_TYPES: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "dict": dict,
+    "list": list,
+    "set": set,
+    "tuple": tuple,
+    "bool": bool,
+}
+
+
+def _annotations(function: Callable[..., Any]) -> dict[str, str]:
+    """The annotations of a function's parameters as written in its source (Letta reads the source)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == function.__name__:
+            return {arg.arg: ast.unparse(arg.annotation) for arg in node.args.args if arg.annotation is not None}
+    return {}
+
+
+def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
+    """coerce_dict_args_by_annotations (letta/functions/ast_parsers.py): each argument converted to its
+    annotated builtin type; any other annotation is refused (ValueError, as Letta's `resolve_type`)."""
+    coerced = dict(arguments)
+    for name, value in coerced.items():
+        if name not in annotations:
+            continue
+        annotation = annotations[name]
+        try:
+            kind = _BUILTIN_TYPES.get(annotation)
+            if kind is None:
+                try:
+                    parsed = ast.literal_eval(annotation)
+                except (ValueError, SyntaxError):
+                    raise ValueError(f"Unsupported annotation: {annotation}") from None
+                if not isinstance(parsed, type):
+                    raise ValueError(f"Unsupported annotation: {annotation}")
+                kind = parsed
+            if kind in (dict, list) and isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    value = ast.literal_eval(value)
+            coerced[name] = kind(value)
+        except (TypeError, ValueError, SyntaxError) as exc:
+            raise ValueError(f"Failed to coerce argument '{name}' to {annotation}: {exc}") from None
+    return coerced
+
+
+def function_response_text(value: Any, limit: int) -> str:
+    """validate_function_response (letta/utils.py): the result as text, cut at `limit` with Letta's note."""
+    if value is None:
+        text = "None"
+    elif isinstance(value, str):
+        text = value
+    elif isinstance(value, dict):
+        text = json_dumps(value)
+    else:
+        text = str(value)
+    if len(text) > limit:
+        text = (
+            f"{text[:limit]}... [NOTE: function output was truncated since it exceeded the character limit "
+            f"({len(text)} > {limit})]"
+        )
+    return text
+
+
+def structured_property(prop: dict[str, Any], description: str | None) -> dict[str, Any]:
+    """One parameter as convert_to_structured_output writes it: type and description (and enum, items)."""
+    out: dict[str, Any] = {"type": prop.get("type"), "description": description}
+    if prop.get("type") == "array" and "items" in prop:
+        items = prop["items"]
+        out["items"] = {key: items[key] for key in ("type", "enum") if key in items}
+    if "enum" in prop:
+        out["enum"] = prop["enum"]
+    return out
+
+
+def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
+    """The tool as Letta 0.6 offers it: `generate_schema` (the docstring's short description, each
+    parameter's docstring text, `request_heartbeat` on all but send_message), then inner thoughts first, all
+    as a strict structured output (every property required, no others allowed)."""
+    doc = docstring_parser.parse(tool.function.__doc__ or "")
+    described = {param.arg_name: param.description for param in doc.params}
+    properties: dict[str, Any] = {}
+    if inner_thoughts is not None:
+        properties[INNER_THOUGHTS_KWARG] = {"type": "string", "description": inner_thoughts}
+    for name, prop in tool.parameters_schema()["properties"].items():
+        if name != HEARTBEAT_PARAMETER:
+            properties[name] = structured_property(prop, described.get(name))
+    if tool.name != "send_message":
+        properties[HEARTBEAT_PARAMETER] = {"type": "boolean", "description": HEARTBEAT_SCHEMA["description"]}
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": doc.short_description or "",
+            "strict": True,
+            "parameters": {
+                "type": "object",
+                "properties": properties,
+                "additionalProperties": False,
+                "required": list(properties),
+            },
+        },
+    }
+
+
+class LettaMemGPTLoop:
+    name = LoopName.LETTA_MEMGPT
+    text_is_reply = False  # Letta: plain text is the agent's inner monologue
+
+    def __init__(self, spec: AgentSpec) -> None:
+        self.spec = spec
+        self.inner_thoughts = spec.model.name not in NO_INNER_THOUGHTS_MODELS
+        self._system: str | None = None
+        self._schemas: dict[str, dict[str, Any]] = {}
+        self._failed_tool: str | None = None  # the tool whose call failed in the step before
+
+    # ------------------------------------------------------------ history
+
+    def initial_messages(self, host: LoopHost) -> list[dict[str, Any]]:
+        """initialize_message_sequence: the boot send_message (its id a uuid, cut to 29 characters on the
+        wire), its result, and a login event."""
+        now = host.state.now()
+        self._system = compile_system_message(self.spec.system, host.state.memory.compile(), now)
+        call_id = str(host.ids.uuid())
+        if "gpt-3.5" in self.spec.model.name:
+            thought = "*inner thoughts* Still waiting on the user. Sending a message with function."
+            message = "Hi, is anyone there?"
+        else:
+            thought, message = INITIAL_BOOT_MESSAGE_SEND_MESSAGE_THOUGHT, INITIAL_BOOT_MESSAGE_SEND_MESSAGE_FIRST_MSG
+        arguments = '{\n  "message": "' + message + '"\n}'
+        login = json_dumps({"type": "login", "last_login": "Never (first login)", "time": letta_time(now)})
+        return [
+            self._assistant(thought, [(call_id, "send_message", arguments)]),
+            {"content": package_function_response(True, None, now), "role": "tool", "tool_call_id": call_id[:29]},
+            {"content": login, "role": "user"},
+        ]
+
+    def user_message(self, text: str, now: datetime) -> dict[str, Any]:
+        self._failed_tool = None  # a new message: Letta's step starts with no failure behind it
+        packaged = json_dumps({"type": "user_message", "message": text, "time": letta_time(now)})
+        return {"content": packaged, "role": "user"}
+
+    def follow_up(self, failed: bool, now: datetime) -> dict[str, Any] | None:
+        reason = FUNC_FAILED_HEARTBEAT_MESSAGE if failed else REQ_HEARTBEAT_MESSAGE
+        return {"content": json_dumps({"type": "heartbeat", "reason": reason, "time": letta_time(now)}), "role": "user"}
+
+    def _assistant(self, thoughts: str | None, calls: list[tuple[str, str, str]]) -> dict[str, Any]:
+        """Message.to_openai_dict: with inner thoughts in kwargs the content goes into each call's
+        arguments (first), and the message carries none."""
+        message: dict[str, Any] = {"role": "assistant"}
+        if not self.inner_thoughts and thoughts is not None:
+            message["content"] = thoughts
+        if calls:
+            message["tool_calls"] = [
+                {
+                    "id": call_id[:TOOL_CALL_ID_MAX_LEN],
+                    "type": "function",
+                    "function": {
+                        "name": name,
+                        "arguments": _with_thoughts(arguments, thoughts) if self.inner_thoughts else arguments,
+                    },
+                }
+                for call_id, name, arguments in calls
+            ]
+        return message
+
+    # ------------------------------------------------------------ the request
+
+    def request_messages(self, host: LoopHost) -> list[dict[str, Any]]:
+        memory = host.state.memory.compile()
+        if self._system is None or memory not in self._system:
+            self._system = compile_system_message(self.spec.system, memory, host.state.now())
+        return [{"content": self._system, "role": "system"}, *host.messages]
+
+    def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
+        return [self._schema(tool) for tool in offered if tool.name != self._failed_tool]
+
+    def _schema(self, tool: Tool) -> dict[str, Any]:
+        if tool.name not in self._schemas:
+            description = None
+            if self.inner_thoughts:
+                lm_studio = ":1234" in self.spec.model.endpoint  # Letta asks LM Studio to think first
+                description = (
+                    INNER_THOUGHTS_KWARG_DESCRIPTION_GO_FIRST if lm_studio else INNER_THOUGHTS_KWARG_DESCRIPTION
+                )
+            self._schemas[tool.name] = letta_tool_schema(tool, description)
+        return self._schemas[tool.name]
+
+    # ------------------------------------------------------------ the answer
+
+    def answer(self, ask: Callable[[], ChatResponse]) -> ChatResponse:
+        """_get_ai_reply: an answer Letta cannot use (a bad finish reason, arguments it cannot unpack) is
+        asked for again, three times in all; then, or at once for an answer cut off by the length limit,
+        Letta's message call raises: here the turn ends (TurnAborted) with nothing of that step kept."""
+        for attempt in range(1, EMPTY_RESPONSE_RETRY_LIMIT + 1):
+            response = ask()
+            try:
+                unpacked = self._unpacked(response)  # inside Letta's `create`, before the finish reason is read
+                if response.finish_reason not in ("stop", "function_call", "tool_calls"):
+                    if response.finish_reason == "length":
+                        message = "Finish reason was length (maximum context length)"
+                        raise TurnAborted(StopReason.LENGTH, message, response)
+                    raise ValueError(f"Bad finish reason from API: {response.finish_reason}")
+                return unpacked
+            except ValueError as exc:
+                if attempt == EMPTY_RESPONSE_RETRY_LIMIT:
+                    message = f"Retries exhausted and no valid response received. Final error: {exc}"
+                    raise TurnAborted(StopReason.INVALID_ANSWER, message, response) from None
+        raise AssertionError("unreachable")
+
+    def _unpacked(self, response: ChatResponse) -> ChatResponse:
+        """unpack_inner_thoughts_from_kwargs: the first call's `inner_thoughts` becomes the content."""
+        if not self.inner_thoughts or not response.tool_calls:
+            return response
+        first = response.tool_calls[0]
+        arguments = json.loads(first.arguments)  # a JSONDecodeError is a ValueError: asked again
+        if not isinstance(arguments, dict):  # Letta's dict(...) of it raises out of its message call
+            message = f"the arguments of {first.name} are not a JSON object: {first.arguments}"
+            raise TurnAborted(StopReason.INVALID_ANSWER, message, response)
+        if INNER_THOUGHTS_KWARG not in arguments:
+            return response
+        thoughts = arguments.pop(INNER_THOUGHTS_KWARG)
+        content = thoughts if isinstance(thoughts, str) or thoughts is None else json_dumps(thoughts)
+        unpacked = replace(first, arguments=json_dumps(arguments))
+        return replace(response, content=content, tool_calls=(unpacked, *response.tool_calls[1:]))
+
+    def calls(self, response: ChatResponse) -> tuple[ToolCall, ...]:
+        self._failed_tool = None
+        return response.tool_calls[:1]
+
+    def assistant_message(
+        self, response: ChatResponse, calls: tuple[ToolCall, ...], call_ids: list[str]
+    ) -> dict[str, Any]:
+        return self._assistant(
+            response.content,
+            [(call_id, call.name, call.arguments) for call_id, call in zip(call_ids, calls, strict=True)],
+        )
+
+    # ------------------------------------------------------------ running a call
+
+    def run_tool(self, host: LoopHost, tool: Tool | None, call: ToolCall) -> CallOutcome:
+        outcome = self._run(host, tool, call)
+        if not outcome.result.ok:
+            self._failed_tool = call.name
+        return outcome
+
+    def _run(self, host: LoopHost, tool: Tool | None, call: ToolCall) -> CallOutcome:
+        name = call.name
+        if tool is None:
+            return CallOutcome(ToolResult(False, f"No function named {name}"), False, {})
+        try:
+            parsed = json.loads(call.arguments, strict=False)  # letta.utils.json_loads
+        except ValueError:
+            error = f"Error parsing JSON for function '{name}' arguments: {call.arguments}"
+            return CallOutcome(ToolResult(False, error), False, {})
+        arguments = dict(parsed) if isinstance(parsed, dict) else {}
+        arguments.pop(INNER_THOUGHTS_KWARG, None)
+        heartbeat = arguments.pop(HEARTBEAT_PARAMETER, None)
+        if isinstance(heartbeat, str) and heartbeat.lower().strip() == "true":
+            heartbeat = True
+        heartbeat = heartbeat if isinstance(heartbeat, bool) else False
+        builtin = BUILTIN_TOOLS.get(name) is tool.function
+        kwargs = dict(arguments)
+        try:
+            if not builtin:
+                kwargs = coerce_arguments(kwargs, _annotations(tool.function))
+            if tool.state_parameter is not None:
+                kwargs[tool.state_parameter] = host.state
+            value = tool.function(**kwargs)
+        except Exception as exc:
+            return CallOutcome(ToolResult(False, _error_text(name, exc)), heartbeat, arguments)
+        text = function_response_text(value, BASE_FUNCTION_RETURN_CHAR_LIMIT if builtin else FUNCTION_RETURN_CHAR_LIMIT)
+        return CallOutcome(ToolResult(not text.startswith(ERROR_MESSAGE_PREFIX), text), heartbeat, arguments)
+
+    def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:
+        content = package_function_response(outcome.result.ok, outcome.result.message, now)
+        return {"content": content, "role": "tool", "tool_call_id": call_id[:TOOL_CALL_ID_MAX_LEN]}
+
+    def call_goes_on(self, tool: Tool | None, outcome: CallOutcome) -> bool:
+        return not outcome.result.ok or outcome.heartbeat
+
+
+def _with_thoughts(arguments: str, thoughts: str | None) -> str:
+    """add_inner_thoughts_to_tool_call: the thoughts first, then the arguments, re-serialised."""
+    return json_dumps({INNER_THOUGHTS_KWARG: thoughts, **json.loads(arguments)})

@@ -1,0 +1,66 @@
+"""Letta's newer loop (`letta_v1_agent`, LettaAgentV3 in letta/agents/letta_agent_v3.py, 0.16.8).
+
+Its `_decide_continuation`: a tool call keeps the turn going (a tool that fails too), unless a tool rule
+ends it (`exit_loop`); an answer without a tool call ends the turn, and its text is the reply. There are no
+heartbeats: tools are offered without `request_heartbeat`, nothing is said between steps, and no
+`send_message` is needed. Only the first call of an answer runs (`parallel_tool_calls` is off by default)
+and its result is packaged as Letta does (`package_function_response`: status, message and time as
+indented JSON).
+
+What is the harness's here, not Letta's: the system message (the prompt and the blocks as the harness
+compiles them, not Letta 0.16's `<memory_blocks>` layout), the user's text as it is, and the wire body. The
+loop's semantics follow Letta; its requests are not conformance-tested (tests/conformance covers
+letta-memgpt).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from harness.config import AgentSpec
+from harness.llm.chat import ChatResponse, ToolCall
+from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
+from harness.loops.kinds import LoopName
+from harness.tools.schema import HEARTBEAT_PARAMETER, Tool
+
+
+def _letta_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %I:%M:%S %p %Z%z").strip()
+
+
+class LettaV1Loop(HarnessLoop):
+    name = LoopName.LETTA_V1
+    text_is_reply = True
+
+    def __init__(self, spec: AgentSpec) -> None:
+        self.spec = spec
+        self._schemas: dict[str, dict[str, Any]] = {}
+
+    def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
+        return [self._schema(tool) for tool in offered]
+
+    def _schema(self, tool: Tool) -> dict[str, Any]:
+        """The tool without `request_heartbeat`: v1 has no heartbeats."""
+        if tool.name not in self._schemas:
+            schema = json.loads(json.dumps(tool.openai_schema()))
+            parameters = schema["function"]["parameters"]
+            parameters["properties"].pop(HEARTBEAT_PARAMETER, None)
+            parameters["required"] = [name for name in parameters.get("required", []) if name != HEARTBEAT_PARAMETER]
+            self._schemas[tool.name] = schema
+        return self._schemas[tool.name]
+
+    def calls(self, response: ChatResponse) -> tuple[ToolCall, ...]:
+        return response.tool_calls[:1]
+
+    def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:
+        packaged = {
+            "status": "OK" if outcome.result.ok else "Failed",
+            "message": outcome.result.message,
+            "time": _letta_time(now),
+        }
+        return {"role": "tool", "tool_call_id": call_id, "content": json.dumps(packaged, indent=2, ensure_ascii=False)}
+
+    def call_goes_on(self, tool: Tool | None, outcome: CallOutcome) -> bool:
+        return True  # any tool call continues (an exit_loop rule, applied by the agent, ends the turn)

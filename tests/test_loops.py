@@ -1,0 +1,312 @@
+"""`loop:` and `clock:` in agents.yaml: which loop runs, what each sends, and a clock that replays.
+
+Letta 0.6 conformance (letta-memgpt against real Letta's requests) is in test_conformance.py; this file
+covers what the fixtures cannot: the declarations, the frozen clock and seeded ids, letta-v1's turn rules,
+and that the harness loop is the default and is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.agent import Agent
+from harness.cli import main
+from harness.clock import ClockSpec, FrozenClock, SeededIds
+from harness.config import AgentSpec, load_agents
+from harness.errors import ConfigError
+from harness.llm.chat import ChatResponse, chat_request, parse_completion
+from harness.llm.settings import ModelSettings, ToolChoice
+from harness.loops.kinds import LoopName
+from harness.records import StopReason
+from tests.helpers import call, completion
+
+TOOLS_MODULE = '''
+def what_time(agent_state) -> str:
+    """Say the time.
+
+    Returns:
+        str: the time.
+    """
+    return agent_state.now().isoformat()
+'''
+
+
+def write_agents(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "timetools.py").write_text(TOOLS_MODULE)
+    path = tmp_path / "agents.yaml"
+    path.write_text(
+        "defaults:\n  model: {name: m, base_url: 'http://127.0.0.1:9/v1'}\n  system: You are an agent.\n"
+        "  tools: [send_message, core_memory_append, 'timetools:what_time']\n"
+        "  blocks: [{label: human, value: 'Name: Bob'}]\nagents:\n" + body
+    )
+    return path
+
+
+class Scripted:
+    """Answers in order; keeps each request body as the live client would send it."""
+
+    def __init__(self, settings: ModelSettings, answers: list[dict[str, Any]]) -> None:
+        self.settings = settings
+        self.answers = list(answers)
+        self.bodies: list[dict[str, Any]] = []
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        self.bodies.append(json.loads(json.dumps(chat_request(self.settings, messages, tools))))
+        return parse_completion(self.answers.pop(0), "scripted")
+
+
+def run(spec: AgentSpec, answers: list[dict[str, Any]], *texts: str) -> tuple[Agent, Scripted, list[Any]]:
+    model = Scripted(spec.model, answers)
+    agent = Agent(spec, model)
+    return agent, model, [agent.send(text) for text in texts]
+
+
+def test_the_harness_loop_is_the_default_and_sends_what_it_always_sent(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  a: {}\n")).get("a")
+    assert spec.loop is LoopName.HARNESS and spec.clock is None
+    assert spec.model.temperature == 0 and spec.model.tool_choice is ToolChoice.REQUIRED
+    answers = [completion(call("send_message", {"message": "Hi"}, "c1"))]
+    _, model, [turn] = run(spec, answers, "Hello")
+    body = model.bodies[0]
+    assert set(body) == {"model", "messages", "temperature", "tools", "tool_choice"}
+    assert body["messages"][1:] == [{"role": "user", "content": "Hello"}]
+    assert turn.reply == "Hi" and turn.stop_reason is StopReason.REPLIED
+
+
+def test_clock_shorthand_and_mapping(tmp_path: Path) -> None:
+    config = load_agents(
+        write_agents(
+            tmp_path,
+            "  a: {clock: 2025-02-11T14:26:32Z}\n"
+            "  b: {clock: {start: '2025-02-11T06:26:32-08:00', tick: 60, seed: 7}}\n",
+        )
+    )
+    assert config.get("a").clock == ClockSpec(datetime(2025, 2, 11, 14, 26, 32, tzinfo=UTC), 1.0, 0)
+    b = config.get("b").clock
+    assert b is not None and b.start == datetime(2025, 2, 11, 14, 26, 32, tzinfo=UTC) and (b.tick, b.seed) == (60, 7)
+
+
+def test_a_tool_reading_the_frozen_clock_reads_the_same_times_every_run(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  a: {clock: 2025-02-11T14:26:32Z}\n")).get("a")
+
+    def once() -> list[str]:
+        answers = [
+            completion(call("what_time", {"request_heartbeat": True}, "c1")),
+            completion(call("what_time", {"request_heartbeat": True}, "c2")),
+            completion(call("send_message", {"message": "done"}, "c3")),
+        ]
+        agent, _, [turn] = run(spec, answers, "What time is it?")
+        return [c.result for c in turn.tool_calls[:2]] + [agent.state.id, *(b.id for b in agent.memory)]
+
+    first = once()
+    # The clock moves 1 s with each model answer: the first call runs after the first answer.
+    assert first[:2] == ["2025-02-11T14:26:33+00:00", "2025-02-11T14:26:34+00:00"]
+    assert once() == first  # times and seeded ids alike
+
+
+def test_without_a_clock_tools_read_the_wall_clock(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  a: {}\n")).get("a")
+    before = datetime.now(UTC)
+    _, _, [turn] = run(spec, [completion(call("what_time", {"request_heartbeat": False}, "c1"))], "Time?")
+    assert datetime.fromisoformat(turn.tool_calls[0].result) >= before
+
+
+def test_frozen_clock_and_seeded_ids() -> None:
+    clock = FrozenClock(ClockSpec(datetime(2025, 1, 1, tzinfo=UTC), tick=2.5))
+    clock.advance()
+    assert clock.now() == datetime(2025, 1, 1, 0, 0, 2, 500000, tzinfo=UTC)
+    assert [SeededIds(3).uuid() for _ in range(2)] == [SeededIds(3).uuid()] * 2
+    ids = SeededIds(3)
+    assert ids.uuid() != ids.uuid() and ids.uuid().version == 4
+
+
+def test_letta_loops_default_to_lettas_temperature(tmp_path: Path) -> None:
+    config = load_agents(
+        write_agents(
+            tmp_path,
+            "  m: {loop: letta-memgpt}\n  t: {loop: letta-memgpt, model: {temperature: 0}}\n  v: {loop: letta-v1}\n",
+        )
+    )
+    assert config.get("m").model.temperature == 0.7
+    assert config.get("t").model.temperature == 0
+    assert config.get("v").model.temperature == 0.7
+    assert config.get("v").model.tool_choice is ToolChoice.AUTO  # a v1 turn ends on an answer without a call
+    assert dict(config.get("m").model.extra_body)["parallel_tool_calls"] is False
+
+
+def test_letta_memgpt_plain_text_is_private(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")).get("m")
+    _, model, [turn] = run(spec, [completion(content="Thinking about it.")], "Hi")
+    assert turn.stop_reason is StopReason.NO_TOOL_CALL and turn.reply is None
+    assert model.bodies[0]["parallel_tool_calls"] is False
+    user = json.loads(model.bodies[0]["messages"][-1]["content"])
+    assert user == {"type": "user_message", "message": "Hi", "time": "2025-02-11 02:26:32 PM UTC+0000"}
+
+
+def test_letta_v1_any_tool_call_continues_and_text_ends_the_turn(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")).get("v")
+    answers = [
+        completion(call("core_memory_append", {"label": "human", "content": "Likes tea"}, "c1")),
+        completion(call("core_memory_append", {"label": "nope", "content": "x"}, "c2")),
+        completion(content="Noted: you like tea."),
+    ]
+    agent, model, [turn] = run(spec, answers, "I like tea")
+    assert [c.ok for c in turn.tool_calls] == [True, False]
+    assert turn.reply == "Noted: you like tea." and turn.stop_reason is StopReason.NO_TOOL_CALL
+    assert len(model.bodies) == 3
+    tools = {t["function"]["name"]: t["function"]["parameters"] for t in model.bodies[0]["tools"]}
+    assert all("request_heartbeat" not in p["properties"] for p in tools.values())
+    assert "request_heartbeat" not in tools["core_memory_append"]["required"]
+    # no heartbeat message between steps: the request after a tool result ends with that result
+    assert model.bodies[1]["messages"][-1]["role"] == "tool"
+    result = json.loads(model.bodies[1]["messages"][-1]["content"])
+    assert result == {"status": "OK", "message": "None", "time": "2025-02-11 02:26:33 PM UTC+0000"}
+    assert "Likes tea" in agent.memory.get_block("human").value
+
+
+def test_letta_v1_runs_only_the_first_call(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")).get("v")
+    answers = [
+        completion(call("what_time", {}, "c1"), call("core_memory_append", {"label": "human", "content": "x"}, "c2")),
+        completion(content="ok"),
+    ]
+    agent, _, [turn] = run(spec, answers, "go")
+    assert [c.name for c in turn.tool_calls] == ["what_time"]
+    assert agent.memory.get_block("human").value == "Name: Bob"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("loop: letta-memgtp", "agents.a.loop: Input should be 'harness', 'letta-memgpt' or 'letta-v1'"),
+        ("clock: 2025-02-11T14:26:32", "agents.a.clock.start: the clock's start 2025-02-11T14:26:32 has no timezone"),
+        ("clock: {start: 2025-02-11T14:26:32Z, tick: -1}", "agents.a.clock.tick: Input should be greater than"),
+        ("clock: {start: 2025-02-11T14:26:32Z, speed: 2}", "agents.a.clock.speed: unknown key 'speed'"),
+    ],
+)
+def test_bad_loop_or_clock_is_a_located_error(
+    tmp_path: Path, line: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_agents(tmp_path, f"  a:\n    {line}\n")
+    with pytest.raises(ConfigError) as error:
+        load_agents(path)
+    assert f"{path}:8:" in str(error.value) and message in str(error.value)
+    (tmp_path / "scenarios").mkdir()
+    assert main(["validate", "--agents", str(path), str(tmp_path / "scenarios")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_scenario_of_a_letta_agent_without_a_clock_is_a_located_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agents = write_agents(tmp_path, "  m: {loop: letta-memgpt}\n")
+    (tmp_path / "scenarios").mkdir()
+    scenario = tmp_path / "scenarios" / "s.yaml"
+    scenario.write_text("agent: m\nturns:\n  - user: hello\n")
+    assert main(["validate", "--agents", str(agents), str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert f"{scenario}:1:1: agent: agent 'm' runs the letta-memgpt loop" in err
+    assert "declare `clock:`" in err and "Traceback" not in err
+
+
+def test_another_agent_of_a_scenario_on_a_letta_loop_needs_a_clock_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agents = write_agents(tmp_path, "  h: {}\n  m: {loop: letta-memgpt}\n")
+    (tmp_path / "scenarios").mkdir()
+    scenario = tmp_path / "scenarios" / "s.yaml"
+    scenario.write_text("agent: h\nturns:\n  - user: hello\n  - {agent: m, user: hi}\n")
+    assert main(["validate", "--agents", str(agents), str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert f"{scenario}:4:6: turns[1].agent: agent 'm' runs the letta-memgpt loop" in err
+
+
+def test_compile_shows_what_the_agents_loop_sends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    agents = write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n  h: {}\n")
+    assert main(["compile", "m", "--agents", str(agents)]) == 0
+    letta = capsys.readouterr().out
+    assert "### Memory [last modified: 2025-02-11 02:26:32 PM UTC+0000]" in letta
+    assert main(["compile", "m", "--tools", "--agents", str(agents)]) == 0
+    tools = json.loads(capsys.readouterr().out)
+    assert all(next(iter(t["function"]["parameters"]["properties"])) == "inner_thoughts" for t in tools)
+    assert main(["compile", "h", "--agents", str(agents)]) == 0
+    assert "### Memory" not in capsys.readouterr().out
+
+
+def test_a_letta_agent_resumed_from_the_store_keeps_its_boot_messages(tmp_path: Path) -> None:
+    from harness.factory import AgentFactory
+    from harness.project import Project
+    from harness.store import Store
+
+    agents = write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")
+    factory = AgentFactory(Project.build(agents=agents))
+    spec = factory.config.get("m")
+    store = Store(tmp_path / "state.db")
+    first = factory.resume(spec, store, Scripted(spec.model, [completion(call("send_message", {"message": "Hi"}))]))
+    first.send("Hello")
+    resumed = factory.resume(spec, Store(tmp_path / "state.db"), Scripted(spec.model, []))
+    assert resumed.messages == first.messages
+    assert resumed.messages[0]["tool_calls"][0]["function"]["name"] == "send_message"  # the boot message
+
+
+def test_letta_memgpt_for_gpt_4_keeps_thoughts_in_content_and_reads_loose_json(tmp_path: Path) -> None:
+    """LLMConfig puts no inner thoughts in kwargs for `gpt-4`: the content is sent as is, and the
+    arguments are parsed by Letta's json_loads (strict=False: a raw newline in a string is accepted) or
+    fail with Letta's text."""
+    agents = write_agents(tmp_path, "  g: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z, model: {name: gpt-4}}\n")
+    spec = load_agents(agents).get("g")
+    loose = '{"label": "human", "content": "line one\nline two", "request_heartbeat": true}'
+    answers = [
+        completion(call("core_memory_append", loose, "c1"), content="Saving two lines."),
+        completion(call("core_memory_append", "{not json", "c2")),
+        completion(call("send_message", {"message": "Saved."}, "c3")),
+    ]
+    agent, model, [turn] = run(spec, answers, "Remember this")
+    assert [c.ok for c in turn.tool_calls] == [True, False, True]
+    assert agent.memory.get_block("human").value == "Name: Bob\nline one\nline two"
+    assert turn.tool_calls[1].result == "Error parsing JSON for function 'core_memory_append' arguments: {not json"
+    assistant = model.bodies[1]["messages"][5]
+    assert assistant["content"] == "Saving two lines." and assistant["tool_calls"][0]["function"]["arguments"] == loose
+    tools = model.bodies[0]["tools"]
+    assert all("inner_thoughts" not in t["function"]["parameters"]["properties"] for t in tools)
+    failed = json.loads(model.bodies[2]["messages"][-1]["content"])
+    assert failed["reason"].endswith("Function call failed, returning control")
+    assert "core_memory_append" not in [t["function"]["name"] for t in model.bodies[2]["tools"]]
+
+
+def test_a_letta_v1_agent_needs_no_send_message(tmp_path: Path) -> None:
+    agents = write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z, tools: [core_memory_append]}\n")
+    spec = load_agents(agents).get("v")
+    _, _, [turn] = run(spec, [completion(content="Hello there.")], "Hi")
+    assert turn.reply == "Hello there."
+    with pytest.raises(ConfigError, match="add `send_message`"):
+        load_agents(write_agents(tmp_path, "  h: {tools: [core_memory_append]}\n"))
+
+
+def test_letta_memgpt_asks_again_for_a_cut_off_call_then_gives_up_as_letta_does(tmp_path: Path) -> None:
+    """A call cut off at max_tokens has arguments that are not JSON: Letta's `create` fails to unpack the
+    inner thoughts (a ValueError, asked again) before `_get_ai_reply` reads the finish reason."""
+    spec = load_agents(write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")).get("m")
+    cut = completion(call("send_message", '{"inner_thoughts": "x", "message": "I am I am I am', "c1"))
+    cut["choices"][0]["finish_reason"] = "length"
+    ok = completion(call("send_message", {"inner_thoughts": "y", "message": "Hello"}, "c3"))
+    model = Scripted(spec.model, [cut, cut, cut, ok])
+    agent = Agent(spec, model)
+    history = list(agent.messages)
+    turn = agent.send("Hi")
+    assert turn.stop_reason is StopReason.INVALID_ANSWER and turn.reply is None
+    assert turn.error is not None and turn.error.startswith("Retries exhausted and no valid response received.")
+    assert len(model.bodies) == 3 and model.bodies[0] == model.bodies[2]
+    assert agent.messages == history  # Letta keeps nothing of a step that raised: not even the user's message
+    assert agent.send("Hi again").reply == "Hello"
+    assert json.loads(model.bodies[3]["messages"][-1]["content"])["message"] == "Hi again"
+    whole = completion(call("send_message", {"inner_thoughts": "x", "message": "ok"}, "c2"))
+    whole["choices"][0]["finish_reason"] = "length"
+    turn = Agent(spec, Scripted(spec.model, [whole])).send("Hi")
+    assert turn.stop_reason is StopReason.LENGTH and turn.error == "Finish reason was length (maximum context length)"
