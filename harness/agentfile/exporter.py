@@ -20,6 +20,7 @@ from harness.agentfile.importer import OPENAI_ENDPOINT
 from harness.agentfile.schema import AgentFileWire
 from harness.config import DEFAULT_MAX_STEPS, AgentSpec, BlockSpec
 from harness.llm.settings import ModelSettings
+from harness.loops.kinds import LoopName
 from harness.memory import DEFAULT_LIMIT
 from harness.secrets import Secrets
 from harness.tools.builtin import BUILTIN_TOOLS
@@ -105,7 +106,7 @@ def export_agent(
         "id": "agent-0",
         "name": spec.name,
         "system": spec.system,
-        "agent_type": "memgpt_agent",
+        "agent_type": "letta_v1_agent" if spec.loop is LoopName.LETTA_V1 else "memgpt_agent",
         "description": spec.description,
         "tags": list(spec.tags),
         "metadata": dict(spec.metadata) or None,

@@ -23,6 +23,7 @@ import yaml
 
 from harness.agentfile.schema import AgentFileWire, AgentWire, BlockWire, LLMConfigWire, ToolWire
 from harness.config import BLOCK_LABEL_PATTERN, ToolRuleWire
+from harness.loops.kinds import LoopName
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
 from harness.scenarios.history import MessageWire, conversation_problems
 from harness.secrets import Secrets
@@ -81,6 +82,11 @@ UNKEPT_AGENT_FIELDS: dict[str, Any] = {
     "tools": [],
     "initial_message_sequence": None,
 }
+
+
+# Letta's agent types the harness has a loop for (`loop:`); any other runs under the harness's own loop.
+LETTA_LOOPS = {"memgpt_agent": LoopName.LETTA_MEMGPT, "letta_v1_agent": LoopName.LETTA_V1}
+DEFAULT_CLOCK = "2025-01-01T00:00:00Z"  # the frozen clock an imported agent on a Letta loop starts with
 
 
 RULE_KEYS = ("children", "max_count_limit", "child_output_mapping", "default_child", "require_output_mapping")
@@ -221,10 +227,15 @@ class _Importer:
             self.note(name, "no system prompt in the file: `system` is empty")
         out["blocks"] = [self._block(name, block_id) for block_id in agent.block_ids or []]
         out["blocks"] = [block for block in out["blocks"] if block is not None]
+        loop = LETTA_LOOPS.get(agent.agent_type or "memgpt_agent", LoopName.HARNESS)
+        if loop is not LoopName.HARNESS:
+            out["loop"] = loop.value
+            # A Letta loop puts the time in what it sends: a frozen clock makes its recordings replay.
+            out["clock"] = DEFAULT_CLOCK
         tools = [tool for tool_id in agent.tool_ids or [] if (tool := self._tool(name, tool_id)) is not None]
-        if "send_message" not in tools:
+        if "send_message" not in tools and loop is not LoopName.LETTA_V1:
             tools.insert(0, "send_message")
-            self.note(name, "has no send_message; added, since the harness loop replies through it")
+            self.note(name, f"has no send_message; added, since the {loop} loop replies through it")
         out["tools"] = tools
         names = [tool["name"] if isinstance(tool, dict) else tool.rpartition(":")[2] for tool in tools]
         rules = self._rules(name, agent.tool_rules or [], names)
@@ -402,7 +413,7 @@ class _Importer:
             self.note(name, f"message history: {out_of_context} messages out of context not kept")
 
     def _agent_notes(self, name: str, agent: AgentWire) -> None:
-        if agent.agent_type and agent.agent_type != "memgpt_agent":
+        if agent.agent_type and agent.agent_type not in LETTA_LOOPS:
             self.note(name, f"agent_type {agent.agent_type}: runs under the harness's MemGPT-style loop")
         if agent.messages:
             self._history(name, agent)

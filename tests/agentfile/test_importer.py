@@ -7,9 +7,17 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.agentfile.importer import TOOLS_MODULE, ImportResult, _source_problem, import_agent_file, with_docstring
+from harness.agentfile.importer import (
+    LETTA_LOOPS,
+    TOOLS_MODULE,
+    ImportResult,
+    _source_problem,
+    import_agent_file,
+    with_docstring,
+)
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.config import AgentsConfig, load_agents
+from harness.loops.kinds import LoopName
 from harness.secrets import MASK
 from harness.tools.rules import ToolRule, ToolRuleType
 from tests.agentfile.conftest import DATA, REAL_FILES, load_json
@@ -42,7 +50,8 @@ def test_real_files_import_validate_and_compile(path: Path, tmp_path: Path) -> N
         compiled = spec.system_message(spec.new_memory())
         for block in spec.blocks:
             assert f'<{block.label} characters="{len(block.value)}/{block.limit}">' in compiled
-        assert spec.tool("send_message") is not None
+        assert spec.loop is LETTA_LOOPS.get(agent.agent_type or "memgpt_agent", LoopName.HARNESS)
+        assert spec.tool("send_message") is not None or spec.loop is LoopName.LETTA_V1
         assert spec.model.name == (agent.llm_config.model if agent.llm_config else "")
 
 
@@ -72,11 +81,30 @@ def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
 
 
 def test_an_agent_without_send_message_gets_it_and_is_told(tmp_path: Path) -> None:
-    result = import_agent_file(read_agent_file(DATA / "current_memgpt_agent.af"), "current_memgpt_agent.af")
+    data = load_json(DATA / "current_memgpt_agent.af")
+    data["agents"][0]["agent_type"] = "memgpt_v2_agent"  # no loop of its own here: the harness loop replies
+    result, config = imported(data, tmp_path)
     assert "agent 'memgpt_agent': has no send_message; added, since the harness loop replies through it" in (
         result.notes
     )
-    assert load_agents(write(result, tmp_path)).get("memgpt_agent").tools[0].name == "send_message"
+    assert "agent 'memgpt_agent': agent_type memgpt_v2_agent: runs under the harness's MemGPT-style loop" in (
+        result.notes
+    )
+    spec = config.get("memgpt_agent")
+    assert spec.tools[0].name == "send_message" and spec.loop is LoopName.HARNESS
+
+
+def test_letta_agent_types_run_under_their_loop_with_a_frozen_clock(tmp_path: Path) -> None:
+    for agent_type, loop in (("letta_v1_agent", LoopName.LETTA_V1), ("memgpt_agent", LoopName.LETTA_MEMGPT)):
+        data = load_json(DATA / "current_memgpt_agent.af")
+        data["agents"][0]["agent_type"] = agent_type
+        result, config = imported(data, tmp_path / agent_type)
+        spec = config.get("memgpt_agent")
+        assert spec.loop is loop and spec.clock is not None
+        assert spec.clock.start.isoformat() == "2025-01-01T00:00:00+00:00"
+        has_send_message = spec.tool("send_message") is not None
+        assert has_send_message == (loop is LoopName.LETTA_MEMGPT)  # letta-v1 replies without it
+        assert not any("agent_type" in note for note in result.notes)
 
 
 def test_custom_tools_keep_their_source_and_schema(tmp_path: Path) -> None:
