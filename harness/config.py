@@ -19,9 +19,10 @@ import pydantic
 from harness.clock import DEFAULT_TICK, ClockSpec, Ids
 from harness.errors import ConfigError, Problem, ToolDefinitionError
 from harness.files import OutsideProject, confined
-from harness.llm.settings import KeyHeader, ModelSettings, ToolChoice
+from harness.llm.settings import EmbeddingSettings, KeyHeader, ModelSettings, ToolChoice
 from harness.loops.kinds import DEFAULT_LOOP, LoopName, default_temperature, default_tool_choice, extra_body
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN, Block, Memory, check_schema, schema_problem
+from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import NAME_PATTERN as DECLARED_NAME_PATTERN
 from harness.tools.declared import declared_tool
 from harness.tools.registry import resolve_tool
@@ -86,13 +87,53 @@ class ModelWire(Shorthand, StrictModel):
     @pydantic.field_validator("api_key_env")
     @classmethod
     def _a_variable_name(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(ENV_NAME, value):
-            # Never echo the value: it may be the key itself.
-            raise ValueError(
-                "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key: "
-                "export the key in that variable"
-            )
-        return value
+        return _variable_name(value)
+
+
+def _variable_name(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(ENV_NAME, value):
+        # Never echo the value: it may be the key itself.
+        raise ValueError(
+            "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key: "
+            "export the key in that variable"
+        )
+    return value
+
+
+class EmbeddingWire(Shorthand, StrictModel):
+    """The embedding model of archival memory; a bare string is the model name (`embedding: text-embedding-3-small`)."""
+
+    name: str | None = pydantic.Field(None, description="Embedding model name as the endpoint knows it")
+    base_url: str | None = pydantic.Field(
+        None, description="Any OpenAI-compatible endpoint serving /embeddings, e.g. http://127.0.0.1:8089/v1"
+    )
+    api_key_env: str | None = pydantic.Field(
+        None,
+        description="Name of the environment variable holding the API key (never the key itself)",
+        json_schema_extra={"pattern": ENV_NAME},
+    )
+    dimensions: Annotated[int, pydantic.Field(gt=0)] | None = pydantic.Field(
+        None, description="Ask for vectors of this length (models that can shorten theirs, e.g. text-embedding-3-*)"
+    )
+    timeout: Annotated[float, pydantic.Field(gt=0)] | None = pydantic.Field(
+        None, description="Seconds to wait for one answer (default 120)"
+    )
+    max_retries: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(
+        None, description="Retries after a connection error, a 429 or a 5xx answer (default 2)"
+    )
+    key_header: KeyHeader | None = pydantic.Field(
+        None, description="authorization (Authorization: Bearer KEY, the default) or api-key (Azure's api-key: KEY)"
+    )
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _name_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @pydantic.field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        return _variable_name(value)
 
 
 class ClockWire(Shorthand, StrictModel):
@@ -232,6 +273,11 @@ class AgentSettingsWire(StrictModel):
     system: str | None = pydantic.Field(None, description="System prompt; memory is appended after it")
     system_file: str | None = pydantic.Field(None, description="System prompt file, relative to agents.yaml")
     model: ModelWire | None = pydantic.Field(None, description="Model and endpoint (merged over `defaults`)")
+    embedding: EmbeddingWire | None = pydantic.Field(
+        None,
+        description="Embedding model and endpoint of archival memory (merged over `defaults`); needed by "
+        "archival_memory_insert and archival_memory_search",
+    )
     blocks: list[BlockWire] | None = pydantic.Field(
         None, description="Core memory blocks, rendered into the system prompt (merged by label when extending)"
     )
@@ -333,6 +379,7 @@ class AgentSpec:
     metadata: dict[str, Any] = field(default_factory=dict)
     loop: LoopName = DEFAULT_LOOP
     clock: ClockSpec | None = None
+    embedding: EmbeddingSettings | None = None  # archival memory's embedding model
 
     def new_memory(self, overrides: dict[str, str] | None = None, ids: Ids | None = None) -> Memory:
         """Blocks as declared (`overrides`: other values by label); `ids` gives their ids (random if None)."""
@@ -471,6 +518,14 @@ def _block_spec(wire: BlockWire, shared: bool = False) -> BlockSpec:
     )
 
 
+def _embedding_settings(values: dict[str, Any]) -> EmbeddingSettings | None:
+    if not values:
+        return None
+    if "key_header" in values:
+        values = {**values, "key_header": KeyHeader(values["key_header"])}
+    return EmbeddingSettings(**values)
+
+
 def _model_settings(values: dict[str, Any], loop: LoopName = DEFAULT_LOOP) -> ModelSettings:
     """The model settings, with the loop's defaults (Letta's temperature) and the fields it adds to every
     request (Letta 0.6's)."""
@@ -494,6 +549,7 @@ class _Merged:
     system_given: bool = False
     system_text: str | None = None
     model: dict[str, Any] = field(default_factory=dict)
+    embedding: dict[str, Any] = field(default_factory=dict)
     blocks: dict[str, tuple[Loc, BlockWire]] = field(default_factory=dict)
     tool_refs: tuple[Loc, list[str | DeclaredToolWire]] | None = None
     tool_rules: tuple[Loc, list[ToolRuleWire]] | None = None
@@ -544,6 +600,17 @@ class _Compiler:
         blocks = [_block_spec(wire) for _, wire in merged.blocks.values()]
         if merged.attach_blocks is not None:
             blocks += self._attached(merged.attach_blocks, merged.blocks)
+        if merged.embedding and "name" not in merged.embedding and defaults_valid:
+            self.fail(here, "`embedding:` has no `name`: give the embedding model's name (here or in `defaults`)")
+        needing = [
+            tool.name for tool in tools if tool.name in ARCHIVAL_TOOLS and tool.function is BUILTIN_TOOLS[tool.name]
+        ]
+        if needing and not merged.embedding and tool_refs and defaults_valid:
+            self.fail(
+                tool_refs[0],
+                f"{' and '.join(needing)} need{'s' if len(needing) == 1 else ''} an embedding model: add "
+                "`embedding: {name: ..., base_url: ...}` beside `model:` (here or in `defaults`)",
+            )
         if self.failed or self.invalid or merged.system_text is None:  # the file has mistakes: no specs
             return None
         terminal = {rule.tool_name for rule in rules if rule.type is ToolRuleType.EXIT_LOOP}
@@ -553,6 +620,7 @@ class _Compiler:
             name=name,
             system=merged.system_text,
             model=_model_settings(merged.model, merged.loop),
+            embedding=_embedding_settings(merged.embedding),
             blocks=tuple(blocks),
             tools=tools,
             max_steps=merged.max_steps,
@@ -623,6 +691,7 @@ class _Compiler:
             base.system_given,
             base.system_text,
             dict(base.model),
+            dict(base.embedding),
             dict(base.blocks),
             base.tool_refs,
             base.tool_rules,
@@ -643,6 +712,8 @@ class _Compiler:
             merged.system_text = self._read_system_file((*loc, "system_file"), layer.system_file)
         if layer.model is not None:
             merged.model.update(layer.model.model_dump(exclude_none=True))
+        if layer.embedding is not None:
+            merged.embedding.update(layer.embedding.model_dump(exclude_none=True))
         if layer.blocks is not None:
             seen: set[str] = set()
             for index, block in enumerate(layer.blocks):

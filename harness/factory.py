@@ -1,9 +1,9 @@
 """The one place an agent is put together: spec + project -> a running agent with its model.
 
 It applies the run's model overrides (once), opens a scenario's cassette for replay or recording, picks
-the chat model that goes with it (the replay model, or the live SDK client inside a recording), and
-creates or resumes the agent's persisted state. The live client and vcrpy are imported only when a
-recording or a live chat needs them.
+the chat and embedding models that go with it (the replay models, or the live SDK clients inside a
+recording), and creates or resumes the agent's persisted state, archival passages included. The live
+clients and vcrpy are imported only when a recording or a live chat needs them.
 """
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.agent import Agent
 from harness.cassettes.mode import CassetteChange
-from harness.cassettes.replay import ReplayCassette, ReplayChatModel
+from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
 from harness.clock import ids_for
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from harness.llm.chat import CallIds, ChatModel
-from harness.llm.settings import ModelSettings
+from harness.llm.embeddings import EmbeddingModel
+from harness.llm.settings import EmbeddingSettings, ModelSettings
 from harness.memory import Memory
 from harness.project import Project
 from harness.records import StepRecord
@@ -82,7 +84,8 @@ class AgentFactory:
         (not only the ones a scenario uses: a cassette or report may hold what another agent echoed), the
         secret variables, what the agents' and the run's base URLs carry, and the values of credential
         headers endpoints have answered with while recording (cookies, organization ids)."""
-        models = [spec.model for spec in self.config.agents.values()]
+        models: list[ModelSettings | EmbeddingSettings] = [spec.model for spec in self.config.agents.values()]
+        models += [spec.embedding for spec in self.config.agents.values() if spec.embedding is not None]
         return Secrets.collect(
             names=[model.api_key_env for model in models],
             urls=[self.project.base_url, *(model.base_url for model in models)],
@@ -108,6 +111,30 @@ class AgentFactory:
 
         return OpenAIChatModel(spec.model, http_client=self.http_client(), secrets=self.secrets())
 
+    def embedding_model(self, settings: EmbeddingSettings, cassette: Cassette | None = None) -> EmbeddingModel:
+        """Archival memory's embeddings: from the cassette in replay; live (recorded by vcrpy inside a
+        recording, like chat) otherwise. The run's `--base-url` and `--model` overrides are the chat
+        model's: they leave the embedding endpoint alone."""
+        if isinstance(cassette, ReplayCassette):
+            return ReplayEmbeddingModel(settings, cassette)
+        from harness.llm.openai_client import OpenAIEmbeddingModel
+
+        return OpenAIEmbeddingModel(settings, http_client=self.http_client(), secrets=self.secrets())
+
+    def archival(self, state: AgentState, spec: AgentSpec, cassette: Cassette | None, store: Store | None) -> None:
+        """Give `state` its archival memory when the agent has an embedding model: in `store` (the state
+        database of `harness chat`), else in a database in memory that lives as long as the agent (a
+        scenario run, whose passages are all in the cassette's requests and the run's report)."""
+        if spec.embedding is None:
+            return
+        from harness.store import Store
+
+        if store is None:
+            store = Store(":memory:", Secrets())
+            store.create_agent(state.id, state.name, [])
+        embedder = self.embedding_model(spec.embedding, cassette)
+        state.archival = store.passages(state.id, embedder, spec.embedding.name)
+
     def http_client(self) -> httpx2.Client:
         """One HTTP client for every live model: building the SDK's default one (TLS context, CA bundle)
         costs more than replaying a whole scenario. vcrpy intercepts it all the same."""
@@ -127,16 +154,22 @@ class AgentFactory:
         store: Store | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
         model: ChatModel | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> Agent:
         """A fresh agent (blocks as declared, `blocks` overriding values), persisted in `store` if given.
-        `model` replaces the chat model the cassette (or the live endpoint) would give."""
+        `model` replaces the chat model the cassette (or the live endpoint) would give; `now`, when given,
+        is the agent's clock instead of the one its spec declares (a scenario's ticking clock)."""
         ids = ids_for(spec.clock)
         state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
         if store is not None:
             store.create_agent(state.id, state.name, state.memory.get_blocks())
+        self.archival(state, spec, cassette, store)
         chat = model or self.chat_model(spec, cassette)
         call_ids = cassette.call_ids if cassette is not None else CallIds.PROVIDER
-        return Agent(spec, chat, state=state, journal=store, on_step=on_step, call_ids=call_ids, ids=ids)
+        agent = Agent(spec, chat, state=state, journal=store, on_step=on_step, call_ids=call_ids, ids=ids)
+        if now is not None:
+            agent.state.now = now
+        return agent
 
     def resume(self, spec: AgentSpec, store: Store, model: ChatModel | None = None) -> Agent:
         """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.
@@ -153,6 +186,7 @@ class AgentFactory:
         if declared_since:
             store.add_blocks(agent_id, declared_since)
         state = AgentState(agent_id, spec.name, Memory([*persisted, *declared_since]))
+        self.archival(state, spec, None, store)
         return Agent(
             spec,
             model or self.chat_model(spec),

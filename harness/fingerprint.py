@@ -2,7 +2,8 @@
 
 `metadata.agent` in a cassette holds a hash of the whole and of each part: the system prompt, every
 tool's schema, every block's spec (value, limit, description, read_only, schema), the model settings
-that go on the wire (by value: they are short), and the loop (max_steps, tool rules). `harness cassettes
+that go on the wire (by value: they are short), the loop (max_steps, tool rules), and the embedding model
+of archival memory when the agent has one (its name and dimensions, on the wire too). `harness cassettes
 check` compares it with the agent as configured now, to name what changed since the recording.
 """
 
@@ -50,6 +51,8 @@ def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
         parts["loop"]["flavour"] = str(spec.loop)
     if spec.clock is not None:
         parts["loop"]["clock"] = f"{spec.clock.start.isoformat()} +{spec.clock.tick:g}s seed {spec.clock.seed}"
+    if spec.embedding is not None:  # only then: the fingerprints of agents without one stay as recorded
+        parts["embedding"] = {"name": spec.embedding.name, "dimensions": spec.embedding.dimensions}
     return {"fingerprint": _hash(parts), "parts": parts}
 
 
@@ -70,7 +73,12 @@ def fingerprint_changes(recorded: Any, now: dict[str, Any]) -> list[str]:
             elif before[name] != after[name]:
                 changes.append(f"{noun} '{name}' changed")
         changes += [f"{noun} '{name}' removed" for name in before if name not in after]
-    for kind in ("model", "loop"):
+    for kind in ("model", "loop", "embedding"):
+        if kind not in old and kind not in new:
+            continue
+        if kind == "embedding" and (kind not in old or kind not in new):
+            changes.append("embedding model added" if kind in new else "embedding model removed")
+            continue
         before, after = old.get(kind) or {}, new[kind]
         changes += [
             f"{kind} {key} {before.get(key)!r} -> {after[key]!r}" for key in after if before.get(key) != after[key]

@@ -1,4 +1,5 @@
-"""Agent state in SQLite: blocks, messages, and every step with its tool calls, results and block edits.
+"""Agent state in SQLite: blocks, messages, every step with its tool calls, results and block edits, and
+archival passages with their embeddings (harness/passages.py reads and writes those).
 
 Each step is written in one transaction, so a crash loses at most the step in flight. The schema grows
 by append-only migrations (never edit one that has shipped; add the next). What the model said, the
@@ -18,7 +19,9 @@ from typing import Any
 
 from harness.errors import StoreError
 from harness.jsontext import storable
+from harness.llm.embeddings import EmbeddingModel
 from harness.memory import Block, Memory
+from harness.passages import PassageStore
 from harness.records import StepRecord
 from harness.secrets import Secrets
 
@@ -89,6 +92,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         ALTER TABLE blocks ADD COLUMN schema TEXT;
         ALTER TABLE block_edits ADD COLUMN kind TEXT NOT NULL DEFAULT 'value';
+        """,
+    ),
+    (
+        "003_archival_passages",
+        """
+        CREATE TABLE archival_passages (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id),
+            text TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            embedding BLOB NOT NULL,
+            embedding_model TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX archival_passages_by_agent ON archival_passages (agent_id);
         """,
     ),
 ]
@@ -252,6 +270,10 @@ class Store:
             if blocks is not None:
                 db.execute("DELETE FROM blocks WHERE agent_id = ?", (agent_id,))
                 self._insert_blocks(db, agent_id, blocks, first_position=0)
+
+    def passages(self, agent_id: str, embedder: EmbeddingModel, model_name: str) -> PassageStore:
+        """The agent's archival memory in this database; texts are stored with the store's secrets masked."""
+        return PassageStore(self.db, agent_id, embedder, model_name, self._mask)
 
     # ------------------------------------------------------------ reading
 

@@ -79,8 +79,8 @@ def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) ->
     assert "agents.chat.sytem" in text
     assert "did you mean 'system'?" in text
     valid = (
-        "system, system_file, model, blocks, tools, tool_rules, attach_blocks, max_steps, loop, clock, extends, "
-        "description"
+        "system, system_file, model, embedding, blocks, tools, tool_rules, attach_blocks, max_steps, loop, clock, "
+        "extends, description"
     )
     assert f"valid keys: {valid}" in text
 

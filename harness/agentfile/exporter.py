@@ -121,6 +121,7 @@ def export_agent(
             "enable_reasoner": False,
             "parallel_tool_calls": False,
         },
+        "embedding_config": _embedding_config(spec, secrets),
         "block_ids": [block["id"] for block in blocks],
         "tool_ids": [tool["id"] for tool in tools],
         "tool_rules": [_rule(rule) for rule in spec.tool_rules],
@@ -158,6 +159,12 @@ def unwritten(spec: AgentSpec) -> list[str]:
         if value != getattr(defaults, key):
             shown = value.value if isinstance(value, Enum) else value
             notes.append(f"model.{key} {shown} not written (no place for it in an Agent File)")
+    embedding = spec.embedding
+    if embedding is not None and embedding.dimensions is None and embedding.name not in EMBEDDING_DIMENSIONS:
+        notes.append(
+            f"embedding {embedding.name}: its vector length is not known; embedding_config says "
+            f"{DEFAULT_EMBEDDING_DIMENSIONS} (set `embedding.dimensions` to say otherwise)"
+        )
     if spec.max_steps != DEFAULT_MAX_STEPS:
         notes.append(f"max_steps {spec.max_steps} not written (no place for it in an Agent File)")
     notes += [
@@ -166,6 +173,28 @@ def unwritten(spec: AgentSpec) -> list[str]:
         if not _builtin(tool) and _source(tool) is None and tool.declared_parameters is None
     ]
     return notes
+
+
+# The vector length Letta's embedding_config requires, for models whose agents.yaml entry gives none.
+EMBEDDING_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+    "all-minilm-l6-v2": 384,
+}
+DEFAULT_EMBEDDING_DIMENSIONS = 1536
+
+
+def _embedding_config(spec: AgentSpec, secrets: Secrets) -> dict[str, Any] | None:
+    embedding = spec.embedding
+    if embedding is None:
+        return None
+    return {
+        "embedding_endpoint_type": "openai",
+        "embedding_model": embedding.name,
+        "embedding_dim": embedding.dimensions or EMBEDDING_DIMENSIONS.get(embedding.name, DEFAULT_EMBEDDING_DIMENSIONS),
+        "embedding_endpoint": secrets.mask_url(embedding.base_url) if embedding.base_url else OPENAI_ENDPOINT,
+    }
 
 
 def _builtin(tool: Tool) -> bool:

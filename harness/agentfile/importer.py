@@ -21,13 +21,20 @@ import docstring_parser
 import pydantic
 import yaml
 
-from harness.agentfile.schema import AgentFileWire, AgentWire, BlockWire, LLMConfigWire, ToolWire
+from harness.agentfile.schema import (
+    AgentFileWire,
+    AgentWire,
+    BlockWire,
+    EmbeddingConfigWire,
+    LLMConfigWire,
+    ToolWire,
+)
 from harness.config import BLOCK_LABEL_PATTERN, ToolRuleWire
 from harness.loops.kinds import LoopName
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
 from harness.scenarios.history import MessageWire, conversation_problems
 from harness.secrets import Secrets
-from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import declared_tool
 from harness.tools.rules import ToolRuleType, unfinishable
 from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError
@@ -233,6 +240,15 @@ class _Importer:
             # A Letta loop puts the time in what it sends: a frozen clock makes its recordings replay.
             out["clock"] = DEFAULT_CLOCK
         tools = [tool for tool_id in agent.tool_ids or [] if (tool := self._tool(name, tool_id)) is not None]
+        embedding = self._embedding(name, agent.embedding_config)
+        if embedding is not None:
+            out["embedding"] = embedding
+        else:
+            for tool in [tool for tool in tools if tool in ARCHIVAL_TOOLS]:
+                tools.remove(tool)
+                self.note(
+                    name, f"tool '{tool}' left out: archival memory needs an embedding model the harness can reach"
+                )
         if "send_message" not in tools and loop is not LoopName.LETTA_V1:
             tools.insert(0, "send_message")
             self.note(name, f"has no send_message; added, since the {loop} loop replies through it")
@@ -299,6 +315,23 @@ class _Importer:
             if value is not None and value != empty:
                 self.note(name, f"llm_config.{key} {value!r} not kept (no place for it in agents.yaml)")
         return model
+
+    def _embedding(self, name: str, config: EmbeddingConfigWire | None) -> dict[str, Any] | None:
+        """agents.yaml's `embedding:` from Letta's embedding_config, when its endpoint speaks the OpenAI API."""
+        if config is None:
+            return None
+        endpoint = (config.embedding_endpoint or "").rstrip("/")
+        if config.embedding_endpoint_type not in OPENAI_COMPATIBLE:
+            self.note(
+                name,
+                f"embedding_config ({config.embedding_model}, {config.embedding_endpoint_type}) not kept: the harness "
+                "embeds through an OpenAI-compatible /embeddings endpoint",
+            )
+            return None
+        embedding: dict[str, Any] = {"name": config.embedding_model}
+        if endpoint and endpoint != OPENAI_ENDPOINT:
+            embedding["base_url"] = self.secrets.mask_url(endpoint)
+        return embedding
 
     def _block(self, name: str, block_id: str) -> dict[str, Any] | None:
         block: BlockWire | None = self.blocks.get(block_id)
@@ -417,8 +450,6 @@ class _Importer:
             self.note(name, f"agent_type {agent.agent_type}: runs under the harness's MemGPT-style loop")
         if agent.messages:
             self._history(name, agent)
-        if agent.embedding_config is not None:
-            self.note(name, f"embedding_config ({agent.embedding_config.embedding_model}) not kept")
         names = _secret_names(agent.tool_exec_environment_variables) + _secret_names(agent.secrets)
         if names:
             listed = ", ".join(sorted(set(names)))

@@ -1,4 +1,5 @@
-"""Replay at the floor: a cassette read straight from its file and a chat model that answers from it.
+"""Replay at the floor: a cassette read straight from its file, and the chat and embedding models that answer
+from it.
 
 No openai SDK, no vcrpy, no HTTP: the replay model builds the very request body the live client sends
 (`llm.chat.chat_request`), keys it as recording keyed it, finds the response in an index built when the
@@ -17,7 +18,8 @@ from harness.cassettes.format import CALL_IDS_KEY, CassetteData, parse
 from harness.cassettes.keys import Keyer, RequestKey, path_prefix
 from harness.errors import CassetteError, CassetteMiss, MissedRequest
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
-from harness.llm.settings import ModelSettings, without_credentials
+from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
+from harness.llm.settings import EmbeddingSettings, ModelSettings, without_credentials
 from harness.yamlsource import CASSETTE_LIMITS, read_text
 
 
@@ -123,17 +125,37 @@ class ReplayChatModel:
 
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
         body = chat_request(self.settings, messages, tools)
-        path = self.settings.completions_path
-        status, text = _answer(self.cassette.respond("POST", path, body))
-        # The SDK sent the request again after a retried status: the recording holds those retries.
-        for _ in range(self.settings.max_retries):
-            if not retried(status):
-                break
-            again = self.cassette.next_response("POST", path, body)
-            if again is None:
-                break
-            status, text = _answer(again)
+        status, text = _replayed(self.cassette, self.settings.completions_path, body, self.settings.max_retries)
         return parse_answer(status, text, self.shown_url, self.settings.api_key_env)
+
+
+class ReplayEmbeddingModel:
+    """An `EmbeddingModel` answering from a `ReplayCassette`: the vectors recorded with the scenario. A text
+    (or model) the recording never embedded is a CassetteMiss with a diff, as a chat request is."""
+
+    def __init__(self, settings: EmbeddingSettings, cassette: ReplayCassette) -> None:
+        self.settings = settings
+        self.cassette = cassette
+        self.shown_url = without_credentials(settings.endpoint)
+
+    def embed(self, texts: list[str]) -> list[Vector]:
+        body = embedding_request(self.settings, texts)
+        status, text = _replayed(self.cassette, self.settings.embeddings_path, body, self.settings.max_retries)
+        return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.api_key_env)
+
+
+def _replayed(cassette: ReplayCassette, path: str, body: Any, max_retries: int) -> tuple[int, str]:
+    """The recorded answer to `body`; after a status the SDK retries, the recorded retries, as the live
+    client consumed them."""
+    status, text = _answer(cassette.respond("POST", path, body))
+    for _ in range(max_retries):
+        if not retried(status):
+            break
+        again = cassette.next_response("POST", path, body)
+        if again is None:
+            break
+        status, text = _answer(again)
+    return status, text
 
 
 def _answer(response: dict[str, Any]) -> tuple[int, str]:

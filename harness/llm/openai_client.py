@@ -1,4 +1,4 @@
-"""The live model: chat completions with tools through the official `openai` SDK.
+"""The live models: chat completions with tools, and embeddings, through the official `openai` SDK.
 
 Any OpenAI-compatible `base_url` works (OpenAI, llama.cpp's llama-server, vLLM, Ollama). Failures become
 one-line `LLMError`s that say what to check, with every credential masked (an endpoint's error message
@@ -16,16 +16,28 @@ import openai
 
 from harness.errors import LLMError
 from harness.llm.chat import ChatResponse, chat_request, parse_answer, retried
-from harness.llm.settings import CHAT_COMPLETIONS, KeyHeader, ModelSettings, without_credentials
+from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
+from harness.llm.settings import (
+    CHAT_COMPLETIONS,
+    EMBEDDINGS,
+    EmbeddingSettings,
+    KeyHeader,
+    ModelSettings,
+    without_credentials,
+)
 from harness.secrets import Secrets
 
 NO_KEY = "no-key"  # local servers accept any key; the SDK insists on one
 
 
-class OpenAIChatModel:
+class _SDKEndpoint:
+    """One OpenAI-compatible endpoint reached through the SDK's client: the key, the headers, the retries."""
+
+    section = "model"  # the agents.yaml key its settings come from (for messages)
+
     def __init__(
         self,
-        settings: ModelSettings,
+        settings: ModelSettings | EmbeddingSettings,
         *,
         http_client: httpx2.Client | None = None,
         api_key: str | None = None,
@@ -42,7 +54,7 @@ class OpenAIChatModel:
             if settings.base_url is None:
                 raise LLMError(
                     f"no API key: set the environment variable {settings.api_key_env} "
-                    "(or point `model.base_url` at a local OpenAI-compatible server)"
+                    f"(or point `{self.section}.base_url` at a local OpenAI-compatible server)"
                 )
             key = NO_KEY
         self.secrets = (Secrets.collect() if secrets is None else secrets) | Secrets.collect(
@@ -59,15 +71,15 @@ class OpenAIChatModel:
             base_url=settings.endpoint_path,
             default_query=settings.endpoint_query or None,
             timeout=settings.timeout,
-            max_retries=0,  # retried here, where a timeout is not retried (see `complete`)
+            max_retries=0,  # retried here, where a timeout is not retried (see `_post`)
             http_client=http_client,
         )
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
-        """One answer. A connection error and the statuses the SDK would retry (408, 409, 429, 5xx) are
-        retried `max_retries` times with backoff (honouring Retry-After up to a minute), as the SDK does; a
-        request that times out is not: a hung endpoint costs one `timeout`, not `max_retries + 1` of them."""
-        body = chat_request(self.settings, messages, tools)
+    def _post(self, operation: str, body: dict[str, Any]) -> tuple[int, str]:
+        """The answer's status and text (masked). A connection error and the statuses the SDK would retry
+        (408, 409, 429, 5xx) are retried `max_retries` times with backoff (honouring Retry-After up to a
+        minute), as the SDK does; a request that times out is not: a hung endpoint costs one `timeout`, not
+        `max_retries + 1` of them."""
         for attempt in range(self.settings.max_retries + 1):
             last = attempt == self.settings.max_retries
             try:
@@ -76,21 +88,23 @@ class OpenAIChatModel:
                 # whole replay of a step, and changes nothing in plain JSON like ours. The raw answer (a
                 # stream included, read whole) is parsed by the same function replay uses.
                 response = self.client.post(
-                    "/" + CHAT_COMPLETIONS,
+                    "/" + operation,
                     body=body,
                     cast_to=httpx2.Response,
                     options={"headers": self.headers} if self.headers else {},
                 )
             except openai.APITimeoutError:
                 raise self._error(
-                    f"the model endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
+                    f"the {self.section} endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
                 ) from None
             except openai.APIConnectionError as exc:
                 if not last:
                     time.sleep(_backoff(attempt, None))
                     continue
                 cause = exc.__cause__
-                raise self._error(f"cannot reach the model endpoint {self.shown_url}: {cause or exc}") from None
+                raise self._error(
+                    f"cannot reach the {self.section} endpoint {self.shown_url}: {cause or exc}"
+                ) from None
             except openai.APIStatusError as exc:
                 response = exc.response
                 if retried(response.status_code) and not last:
@@ -98,11 +112,51 @@ class OpenAIChatModel:
                     continue
             break
         # Masked before anything reads it: an echoed key never reaches the agent, its memory or a message.
-        text = self.secrets.mask(_text(response))
-        return parse_answer(response.status_code, text, self.shown_url, self.settings.api_key_env)
+        return response.status_code, self.secrets.mask(_text(response))
 
     def _error(self, message: str) -> LLMError:
         return LLMError(self.secrets.mask(message))
+
+
+class OpenAIChatModel(_SDKEndpoint):
+    settings: ModelSettings
+
+    def __init__(
+        self,
+        settings: ModelSettings,
+        *,
+        http_client: httpx2.Client | None = None,
+        api_key: str | None = None,
+        secrets: Secrets | None = None,
+    ) -> None:
+        super().__init__(settings, http_client=http_client, api_key=api_key, secrets=secrets)
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        """One answer (see `_post` for what is retried)."""
+        status, text = self._post(CHAT_COMPLETIONS, chat_request(self.settings, messages, tools))
+        return parse_answer(status, text, self.shown_url, self.settings.api_key_env)
+
+
+class OpenAIEmbeddingModel(_SDKEndpoint):
+    """Embeddings from an OpenAI-compatible `/embeddings` endpoint, posted through the SDK's client as chat
+    is: inside a recording, vcrpy writes them into the scenario's cassette."""
+
+    settings: EmbeddingSettings
+    section = "embedding"
+
+    def __init__(
+        self,
+        settings: EmbeddingSettings,
+        *,
+        http_client: httpx2.Client | None = None,
+        api_key: str | None = None,
+        secrets: Secrets | None = None,
+    ) -> None:
+        super().__init__(settings, http_client=http_client, api_key=api_key, secrets=secrets)
+
+    def embed(self, texts: list[str]) -> list[Vector]:
+        status, text = self._post(EMBEDDINGS, embedding_request(self.settings, texts))
+        return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.api_key_env)
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

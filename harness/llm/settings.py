@@ -1,4 +1,4 @@
-"""How to reach a model and what to ask of it: the runtime form of an agent's `model:` section."""
+"""How to reach a model and what to ask of it: the runtime forms of an agent's `model:` and `embedding:`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 CHAT_COMPLETIONS = "chat/completions"
+EMBEDDINGS = "embeddings"
 
 
 class ToolChoice(StrEnum):
@@ -24,21 +25,10 @@ class KeyHeader(StrEnum):
     API_KEY = "api-key"
 
 
-@dataclass(frozen=True)
-class ModelSettings:
-    name: str
-    base_url: str | None = None
-    temperature: float = 0.0
-    max_tokens: int | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout: float = 120.0
-    max_retries: int = 2
-    tool_choice: ToolChoice = ToolChoice.REQUIRED
-    seed: int | None = None
-    key_header: KeyHeader = KeyHeader.AUTHORIZATION
-    stream: bool = False  # ask for server-sent events (models that only stream)
-    # Fields the agent's loop adds to every body (Letta 0.6's request defaults): not settable in YAML.
-    extra_body: tuple[tuple[str, Any], ...] = ()
+class Endpoint:
+    """Where requests go, for any settings with a `base_url` (chat and embedding models alike)."""
+
+    base_url: str | None
 
     @property
     def endpoint(self) -> str:
@@ -60,7 +50,46 @@ class ModelSettings:
     @property
     def completions_path(self) -> str:
         """The URL path a chat completion is posted to, as the SDK builds it (base path + chat/completions)."""
-        return urlsplit(self.endpoint).path.rstrip("/") + "/" + CHAT_COMPLETIONS
+        return self.operation_path(CHAT_COMPLETIONS)
+
+    @property
+    def embeddings_path(self) -> str:
+        """The URL path embeddings are posted to (base path + embeddings)."""
+        return self.operation_path(EMBEDDINGS)
+
+    def operation_path(self, operation: str) -> str:
+        return urlsplit(self.endpoint).path.rstrip("/") + "/" + operation
+
+
+@dataclass(frozen=True)
+class ModelSettings(Endpoint):
+    name: str
+    base_url: str | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout: float = 120.0
+    max_retries: int = 2
+    tool_choice: ToolChoice = ToolChoice.REQUIRED
+    seed: int | None = None
+    key_header: KeyHeader = KeyHeader.AUTHORIZATION
+    stream: bool = False  # ask for server-sent events (models that only stream)
+    # Fields the agent's loop adds to every body (Letta 0.6's request defaults): not settable in YAML.
+    extra_body: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings(Endpoint):
+    """The embedding model of archival memory: an OpenAI-compatible `/embeddings` endpoint (the runtime form
+    of an agent's `embedding:`). Its requests are recorded in the scenario's cassette like chat's."""
+
+    name: str
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    dimensions: int | None = None  # asked of models that can shorten their vectors (text-embedding-3-*)
+    timeout: float = 120.0
+    max_retries: int = 2
+    key_header: KeyHeader = KeyHeader.AUTHORIZATION
 
 
 def without_credentials(url: str) -> str:

@@ -1,7 +1,8 @@
 """Scenario checks: one class per check, in two registries, from which the YAML schema is generated.
 
 - `EXPECT_CHECKS`: the keys of an `expect:` (a turn's, or the final one over the whole run), e.g.
-  `tool_calls`, `blocks`, `reply`, `stop_reason`.
+  `tool_calls`, `blocks`, `reply`, `stop_reason`,
+  `archival_contains`, `archival_search`.
 - `VALUE_CHECKS`: the keys that check a piece of text, a block's value or the reply, e.g. `contains`,
   `json_length`; each says which targets it applies to.
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, Protocol, 
 
 import pydantic
 
+from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
 from harness.memory import EditKind
 from harness.records import StepRecord, StopReason, ToolCallRecord
 from harness.wire import Shorthand, StrictModel
@@ -92,6 +94,7 @@ class Observed:
     turn_blocks: list[dict[str, str]] = field(default_factory=list)  # blocks after each turn (final expect)
     snapshots: Snapshots | None = None  # the golden files of `snapshot:` checks
     steps: list[StepRecord] = field(default_factory=list)  # the steps taken (the turn's, or the run's)
+    archival: Archival | None = None  # the agent's archival memory, as it is now
 
 
 class Snapshots(Protocol):
@@ -116,6 +119,7 @@ class RefersTo(Enum):
     BLOCK = "block"
     TOOL = "tool"
     ARGUMENT = "argument"  # an argument of `tool`
+    ARCHIVAL = "archival"  # the agent's archival memory (it needs an embedding model)
 
 
 @dataclass(frozen=True)
@@ -814,6 +818,102 @@ class ToolRulesOutcome(ExpectCheck):
                 failures.append(
                     Failure((*self.loc, "offered"), "the rules offered other tools", wanted.offered, offered)
                 )
+        return failures
+
+
+def _needles(value: str | list[str] | None) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+
+def _texts(passages: list[Passage]) -> list[str]:
+    return [passage.text for passage in passages]
+
+
+@expect_check
+class ArchivalContains(ExpectCheck):
+    key = "archival_contains"
+    wire = str | list[str]
+    description = "Archival memory holds a passage containing this text (each of these)"
+    wanted = True
+
+    def references(self) -> Iterable[Reference]:
+        return [Reference(self.loc, RefersTo.ARCHIVAL, "archival")]
+
+    def check(self, observed: Observed) -> list[Failure]:
+        if observed.archival is None:
+            return [Failure(self.loc, "the agent has no archival memory")]
+        texts = _texts(observed.archival.passages())
+        failures = []
+        for needle in _needles(self.value):
+            holding = [text for text in texts if needle in text]
+            if self.wanted and not holding:
+                failures.append(Failure(self.loc, f"no archival passage contains {needle!r}", actual=texts))
+            elif not self.wanted and holding:
+                message = f"{len(holding)} archival passage(s) contain {needle!r}"
+                failures.append(Failure(self.loc, message, actual=holding))
+        return failures
+
+
+@expect_check
+class ArchivalNotContains(ArchivalContains):
+    key = "archival_not_contains"
+    description = "No archival passage contains this text (any of these)"
+    wanted = False
+
+
+class ArchivalSearchWire(StrictModel):
+    """A search of archival memory, as archival_memory_search makes it, and what its results must hold."""
+
+    query: str = pydantic.Field(description="What to search for (embedded through the cassette)")
+    top_k: Annotated[int, pydantic.Field(ge=1)] = pydantic.Field(
+        DEFAULT_TOP_K, description=f"How many results to look at (default {DEFAULT_TOP_K})"
+    )
+    tags: list[str] | None = pydantic.Field(None, description="Only passages with these tags")
+    tag_match_mode: TagMatchMode = pydantic.Field(
+        TagMatchMode.ANY, description="any (default): with one of the tags; all: with every one"
+    )
+    contains: str | list[str] | None = pydantic.Field(None, description="Text some result contains (each of these)")
+    not_contains: str | list[str] | None = pydantic.Field(None, description="Text no result contains")
+
+    @pydantic.model_validator(mode="after")
+    def _something_to_check(self) -> ArchivalSearchWire:
+        if self.contains is None and self.not_contains is None:
+            raise ValueError("give `contains` or `not_contains`: what the results must (not) hold")
+        return self
+
+
+@expect_check
+class ArchivalSearch(ExpectCheck):
+    key = "archival_search"
+    wire = ArchivalSearchWire
+    description = (
+        "Search archival memory ({query, top_k, tags, tag_match_mode}) and check the results (contains, "
+        "not_contains); the query's embedding is recorded in the cassette"
+    )
+
+    def references(self) -> Iterable[Reference]:
+        return [Reference(self.loc, RefersTo.ARCHIVAL, "archival")]
+
+    def check(self, observed: Observed) -> list[Failure]:
+        if observed.archival is None:
+            return [Failure(self.loc, "the agent has no archival memory")]
+        search: ArchivalSearchWire = self.value
+        found = _texts(
+            observed.archival.search(
+                search.query, tags=search.tags, tag_match_mode=search.tag_match_mode, top_k=search.top_k
+            )
+        )
+        where = f"the top {search.top_k} results for {search.query!r}"
+        failures = [
+            Failure((*self.loc, "contains"), f"no passage among {where} contains {needle!r}", actual=found)
+            for needle in _needles(search.contains)
+            if not any(needle in text for text in found)
+        ]
+        failures += [
+            Failure((*self.loc, "not_contains"), f"a passage among {where} contains {needle!r}", actual=found)
+            for needle in _needles(search.not_contains)
+            if any(needle in text for text in found)
+        ]
         return failures
 
 

@@ -16,15 +16,28 @@ from typing import Annotated, Any
 
 import pydantic
 
+from harness.archival import Seed
 from harness.errors import Problem, ScenarioError
 from harness.memory import schema_problem
 from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.scenarios.history import HISTORY_KEY, HistoryWire, load_history
-from harness.wire import StrictModel, validate_document
+from harness.wire import Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
 BLOCK_CREATING_TOOL = "memory"  # Letta's path-based memory tool (its `create` command)
+
+
+class SeedWire(Shorthand, StrictModel):
+    """A passage put in archival memory before the first turn; a bare string is its text."""
+
+    text: str = pydantic.Field(description="The passage's text")
+    tags: list[str] = pydantic.Field(default_factory=list, description="Its tags")
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _text_shorthand(cls, value: Any) -> Any:
+        return {"text": value} if isinstance(value, str) else value
 
 
 class TurnWire(StrictModel):
@@ -60,6 +73,11 @@ class ScenarioWire(StrictModel):
     agent: str = pydantic.Field(description="The agent (a name in agents.yaml)")
     description: str | None = pydantic.Field(None, description="What this scenario shows (for people)")
     blocks: dict[str, str] | None = pydantic.Field(None, description="Initial block values, by label")
+    archival: list[SeedWire] | None = pydantic.Field(
+        None,
+        description="Passages in archival memory before the first turn (text, or {text, tags}): embedded "
+        "through the cassette, like every request (needs an agent with an `embedding:` model)",
+    )
     max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
         None, description="Most model steps per user message (default: the agent's)"
     )
@@ -161,6 +179,7 @@ class Scenario:
     checks: tuple[ExpectCheck, ...] = ()  # the final `expect:`, over the whole run
     description: str | None = None
     blocks: dict[str, str] = field(default_factory=dict)  # initial values, by label
+    archival: tuple[Seed, ...] = ()  # passages in archival memory before the first turn
     max_steps: int | None = None
     xfail: str | None = None  # why this scenario is expected to fail
     cassette: str | None = None  # relative to the cassette folder
@@ -307,6 +326,7 @@ def _scenario(path: Path, name: str | None, doc: YamlDocument, wire: ScenarioWir
         checks=compile_expect(wire.expect, ("expect",)),
         description=wire.description,
         blocks=dict(wire.blocks or {}),
+        archival=tuple(Seed(seed.text, tuple(seed.tags)) for seed in wire.archival or ()),
         max_steps=wire.max_steps,
         xfail=wire.xfail,
         cassette=wire.cassette,
@@ -329,13 +349,23 @@ def check_against_agent(
     parameters: Mapping[str, Collection[str]] | None = None,
     schemas: Mapping[str, dict[str, Any]] | None = None,
     agent: str | None = None,
+    archival: bool | None = None,
 ) -> None:
     """Catch references to agents, blocks, tools and tool arguments that do not exist, and initial block
     values over their block's limit, before anything runs (a ScenarioError with every problem).
-    `limits` (label -> limit) and `parameters` (tool -> argument names) are checked when given. The facts
-    are `agent`'s (default: the scenario's own), and the checks looked at are those of its turns."""
+    `limits` (label -> limit) and `parameters` (tool -> argument names) are checked when given, and so is
+    `archival` (whether the agent has archival memory: an embedding model). The facts are `agent`'s
+    (default: the scenario's own), and the checks looked at are those of its turns."""
     problems = scenario_problems(
-        scenario, labels, agent_names, tools, limits=limits, parameters=parameters, schemas=schemas, agent=agent
+        scenario,
+        labels,
+        agent_names,
+        tools,
+        limits=limits,
+        parameters=parameters,
+        schemas=schemas,
+        agent=agent,
+        archival=archival,
     )
     if problems:
         raise ScenarioError(problems)
@@ -351,6 +381,7 @@ def scenario_problems(
     parameters: Mapping[str, Collection[str]] | None = None,
     schemas: Mapping[str, dict[str, Any]] | None = None,
     agent: str | None = None,
+    archival: bool | None = None,
 ) -> list[Problem]:
     name = agent or scenario.agent
     if name not in agent_names:
@@ -364,6 +395,9 @@ def scenario_problems(
         ]
     known = ", ".join(labels)
     problems: list[Problem] = []
+    no_archival = f"agent '{name}' has no archival memory: give it an `embedding:` model in the agents file"
+    if scenario.archival and archival is False and name == scenario.agent:
+        problems.append(scenario.problem(("archival",), no_archival))
     for label, value in scenario.blocks.items() if name == scenario.agent else ():
         if label not in labels:
             message = f"agent '{name}' has no block '{label}'; its blocks: {known}"
@@ -383,7 +417,9 @@ def scenario_problems(
     creates_blocks = tools is not None and BLOCK_CREATING_TOOL in tools
     for check in scenario.checks_of(name):
         for ref in check.references():
-            if ref.kind == RefersTo.BLOCK and ref.name not in labels and not creates_blocks:
+            if ref.kind == RefersTo.ARCHIVAL and archival is False:
+                problems.append(scenario.problem(ref.loc, no_archival))
+            elif ref.kind == RefersTo.BLOCK and ref.name not in labels and not creates_blocks:
                 message = f"agent '{name}' has no block '{ref.name}'; its blocks: {known}"
                 problems.append(scenario.problem(ref.loc, message))
             elif ref.kind == RefersTo.TOOL and tools is not None and ref.name not in tools:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.agent import Agent
+from harness.clock import ticking
 from harness.config import AgentSpec
 from harness.errors import CassetteMiss, LLMError, ModelAnswerError, Problem, RunError, ScenarioError
 from harness.factory import AgentFactory, Cassette
@@ -78,6 +79,7 @@ class ScenarioRunner:
                     if agent
                     else None,
                     agent=name,
+                    archival=agent.embedding is not None if agent else None,
                 )
             except ScenarioError as exc:
                 problems += exc.problems
@@ -168,6 +170,7 @@ class ScenarioRunner:
             agent_id=f"agent-{scenario.name}",
             blocks=scenario.blocks,
             on_step=step_hook,
+            now=ticking() if spec.clock is None else None,  # times in tool results replay byte for byte
         )
         main.messages.extend(copy.deepcopy(list(scenario.history)))  # the conversation it starts from
         agents = {scenario.agent: main}
@@ -176,6 +179,8 @@ class ScenarioRunner:
         shared = SharedBlocks(main)
         result.initial_blocks = main.memory.values()
         initial = {scenario.agent: result.initial_blocks}
+        if not self._seed(scenario, main, result):
+            return
         all_calls: list[ToolCallRecord] = []
         judge = LLMJudge(spec, lambda judged: self.factory.chat_model(judged, cassette))
         last: TurnResult | None = None
@@ -193,6 +198,7 @@ class ScenarioRunner:
                     agent_id=f"agent-{scenario.name}-{name}",
                     blocks=shared.values_for(other),
                     on_step=step_hook,
+                    now=ticking() if other.clock is None else None,
                 )
                 agents[name].state.tool_results = tool_results
                 initial[name] = agents[name].memory.values()
@@ -246,6 +252,7 @@ class ScenarioRunner:
                 outcome.stop_reason,
                 judge,
                 steps=list(outcome.steps),
+                archival=agent.state.archival,
             )
             if not self._check(scenario, turn.checks, observed, result, f"turn {index + 1}"):
                 return
@@ -266,6 +273,7 @@ class ScenarioRunner:
             [turn.blocks for turn in result.turns],
             SnapshotFile(self.snapshot_path(scenario), self.update_snapshots) if has_snapshot(scenario) else None,
             [step for turn in main_turns if turn.result for step in turn.result.steps],
+            main.state.archival,
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
 
@@ -276,6 +284,31 @@ class ScenarioRunner:
         if on_step is None:
             return None
         return lambda step: on_step(dataclasses.replace(step, turn=turn_now[0]))
+
+    def _seed(self, scenario: Scenario, agent: Agent, result: ScenarioResult) -> bool:
+        """Put the scenario's `archival:` passages in the agent's archival memory, embedded through the
+        cassette (one request for all); False when that request is not recorded, or failed."""
+        archival = agent.state.archival
+        if not scenario.archival or archival is None:
+            return True
+        line = scenario.line(("archival",))
+        where = f"{scenario.path}:{line}" if line else str(scenario.path)
+        try:
+            archival.insert_many(scenario.archival, [agent.state.now() for _ in scenario.archival])
+        except CassetteMiss as miss:
+            result.stale = [
+                f"{where}: archival: the cassette {miss.cassette} has no recorded embeddings for the scenario's "
+                "archival passages (their texts, or the embedding model, changed)"
+                if Path(miss.cassette).exists()
+                else f"{where}: no cassette at {miss.cassette}: this scenario has not been recorded yet",
+                *miss.diff_lines(),
+                f"  re-record with: harness record {scenario.path}",
+            ]
+            return False
+        except ModelAnswerError as exc:
+            result.error = f"{where}: archival: embedding the scenario's passages: {exc}"
+            return False
+        return True
 
     def _turns(
         self,
@@ -325,8 +358,8 @@ class ScenarioRunner:
             result.failures += run_checks(checks, observed)
         except CassetteMiss as miss:
             result.stale = [
-                f"{scenario.path}: the cassette {miss.cassette} has no recorded answer for a judge check of "
-                f"{where} (its rubric, model or the judged text changed)",
+                f"{scenario.path}: the cassette {miss.cassette} has no recorded answer for a check of {where} "
+                "(a judge's rubric, model or judged text, or an archival search's query or passages, changed)",
                 *miss.diff_lines(),
                 f"  re-record with: harness record {scenario.path}",
             ]

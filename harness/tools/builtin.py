@@ -5,7 +5,8 @@ ran: they return None). The memory-editing tools (`memory_replace`, `memory_inse
 `memory_finish_edits` and the path-based `memory`) follow Letta 0.16.8, the last server release: the
 docstrings and signatures of letta/functions/function_sets/base.py, the semantics and error texts of
 letta/services/tool_executor/core_tool_executor.py (where the server actually runs them). Every change they
-make goes through `Memory`, so a block's limit, read_only flag and schema hold for all of them.
+make goes through `Memory`, so a block's limit, read_only flag and schema hold for all of them. Archival
+memory's two tools (Letta 0.16.8 too) are in harness/tools/archival.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from typing import Any
 
 from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, Block, Memory
+from harness.tools.archival import archival_memory_insert, archival_memory_search
 from harness.tools.context import AgentState
 
 # letta/constants.py (0.16.8): the view-only line numbers ("1→ text") and the banner above them. The harness
@@ -367,8 +369,13 @@ BUILTIN_TOOLS: dict[str, Any] = {
         memory_rethink,
         memory_finish_edits,
         memory,
+        archival_memory_insert,
+        archival_memory_search,
     )
 }
+
+# Built-ins that need the agent's archival memory, and so an `embedding:` model.
+ARCHIVAL_TOOLS = frozenset({"archival_memory_insert", "archival_memory_search"})
 
 # A call to a terminal tool ends the turn unless another call in the same step asks to go on.
 TERMINAL_TOOLS = frozenset({"send_message"})

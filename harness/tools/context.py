@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from harness.archival import Archival
 from harness.memory import Memory
 
 
@@ -23,11 +24,13 @@ class ToolResults(Protocol):
 @dataclass
 class AgentState:
     """The agent as its tools see it: `.memory.get_block(label)`, `.memory.update_block_value(label, value)`,
-    and `.now()`, the time (the agent's frozen clock when agents.yaml declares `clock:`, so a tool reading
-    it replays byte for byte)."""
+    `.archival` (None when the agent has no `embedding:` model), and `.now()`, the time (the agent's frozen
+    clock when agents.yaml declares `clock:`, a ticking one in a scenario run, so a tool reading it replays
+    byte for byte)."""
 
     id: str
     name: str
     memory: Memory
     tool_results: ToolResults | None = None  # what declared tools return (a scenario's `tool_results:`)
+    archival: Archival | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

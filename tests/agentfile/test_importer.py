@@ -58,26 +58,53 @@ def test_real_files_import_validate_and_compile(path: Path, tmp_path: Path) -> N
 def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     result = import_agent_file(read_agent_file(DATA / "legacy_memgpt_agent.af"), "legacy_memgpt_agent.af")
     notes = "\n".join(result.notes)
-    for tool in ("conversation_search", "archival_memory_search", "archival_memory_insert"):
-        assert f"tool rule continue_loop on '{tool}' not kept: it names {tool}, not a tool of this agent" in notes
+    tool = "conversation_search"
+    assert f"tool rule continue_loop on '{tool}' not kept: it names {tool}, not a tool of this agent" in notes
+    assert "archival_memory" not in notes  # the archival tools are kept, with the file's embedding model
     assert "message history" not in notes  # all four are in context: three written, the system message is ours
     assert [m["role"] for m in yaml.safe_load(result.histories["memgpt_agent"])["messages"]] == [
         "assistant",
         "tool",
         "user",
     ]
-    assert "embedding_config (text-embedding-ada-002) not kept" in notes
+    assert "embedding_config" not in notes
     assert "llm_config.context_window 8192 not kept" in notes
     assert "llm_config.put_inner_thoughts_in_kwargs True not kept" in notes
     assert "tool 'conversation_search' left out: a Letta tool (letta_core)" in notes
     config = load_agents(write(result, tmp_path))
     spec = config.get("memgpt_agent")
-    assert {tool.name for tool in spec.tools} == {"send_message", "core_memory_append", "core_memory_replace"}
+    assert {tool.name for tool in spec.tools} == {
+        "send_message",
+        "core_memory_append",
+        "core_memory_replace",
+        "archival_memory_insert",
+        "archival_memory_search",
+    }
+    assert spec.embedding is not None and spec.embedding.name == "text-embedding-ada-002"
+    assert spec.embedding.base_url is None  # OpenAI's own endpoint
     assert spec.model.name == "gpt-4-0613"
     assert spec.model.temperature == 0.7
     assert spec.model.max_tokens == 4096
     assert spec.description == "A simple MemGPT agent from the original project release"
-    assert spec.tool_rules == (ToolRule(ToolRuleType.EXIT_LOOP, "send_message"),)
+    assert set(spec.tool_rules) == {
+        ToolRule(ToolRuleType.EXIT_LOOP, "send_message"),
+        ToolRule(ToolRuleType.CONTINUE_LOOP, "archival_memory_search"),
+        ToolRule(ToolRuleType.CONTINUE_LOOP, "archival_memory_insert"),
+    }
+
+
+def test_archival_tools_without_a_reachable_embedding_model_are_left_out(tmp_path: Path) -> None:
+    data = json.loads((DATA / "legacy_memgpt_agent.af").read_text(encoding="utf-8"))
+    agent = data["agents"][0] if "agents" in data else data
+    agent["embedding_config"]["embedding_endpoint_type"] = "google_ai"
+    result = import_agent_file(parse_agent_file(json.dumps(data), "edited.af"), "edited.af")
+    notes = "\n".join(result.notes)
+    assert "embedding_config (text-embedding-ada-002, google_ai) not kept" in notes
+    for tool in ("archival_memory_insert", "archival_memory_search"):
+        assert f"tool '{tool}' left out: archival memory needs an embedding model the harness can reach" in notes
+    spec = load_agents(write(result, tmp_path)).get("memgpt_agent")
+    assert spec.embedding is None
+    assert not {tool.name for tool in spec.tools} & {"archival_memory_insert", "archival_memory_search"}
 
 
 def test_an_agent_without_send_message_gets_it_and_is_told(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def test_a_changed_rubric_is_a_miss_like_any_other(tmp_path: Path) -> None:
     project.write_scenario("judged", JUDGED.replace("greets the user", "welcomes the user"))
     result = project.replay("judged")
     assert result.outcome == "failed"
-    assert "has no recorded answer for a judge check of turn 1" in result.stale[0]
+    assert "has no recorded answer for a check of turn 1" in result.stale[0]
     assert any("welcomes the user" in line for line in result.stale)
 
 

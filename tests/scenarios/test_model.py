@@ -172,7 +172,8 @@ def test_misspelt_keys_are_all_reported_with_line_key_valid_keys_and_a_suggestio
     assert top.line == 2
     assert "unknown key 'descripton'" in top.message
     assert "did you mean 'description'?" in top.message
-    assert "valid keys: agent, description, blocks, max_steps, turns, simulate, expect, xfail, cassette" in top.message
+    valid = "valid keys: agent, description, blocks, archival, max_steps, turns, simulate, expect, xfail, cassette"
+    assert valid in top.message
 
     expect_key = found["turns[0].expect.tool_call"]
     assert expect_key.line == 6

@@ -34,6 +34,8 @@ def test_builtins_are_letta_base_tools() -> None:
         "memory_rethink",
         "memory_finish_edits",
         "memory",
+        "archival_memory_insert",
+        "archival_memory_search",
     ]
     assert frozenset({"send_message"}) == TERMINAL_TOOLS
     assert SEND.terminal and not APPEND.terminal and not REPLACE.terminal

@@ -1,0 +1,76 @@
+"""An embeddings exchange as plain data: the request body an embedding model sends, and the answer parsed.
+
+As with chat (`llm.chat`), the live client (through the openai SDK) and the replay model (from a cassette)
+both build their requests with `embedding_request` and read answers with `parse_embeddings`: what is
+recorded is what replays, and a changed request (another model, other texts) misses with a diff.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Protocol
+
+from harness.errors import LLMError, ModelAnswerError
+from harness.llm.chat import provider_message, recorded_error, short
+from harness.llm.settings import EmbeddingSettings
+
+Vector = list[float]
+
+
+class EmbeddingModel(Protocol):
+    """What archival memory needs from an embedding endpoint: one vector per text, in order."""
+
+    def embed(self, texts: list[str]) -> list[Vector]: ...
+
+
+def embedding_request(settings: EmbeddingSettings, texts: list[str]) -> dict[str, Any]:
+    """The JSON body of an `/embeddings` request, exactly as it goes on the wire. `encoding_format` is
+    asked for explicitly: the SDK's `embeddings.create` would ask for base64, and a cassette of floats is
+    one a person can read."""
+    body: dict[str, Any] = {"model": settings.name, "input": texts, "encoding_format": "float"}
+    if settings.dimensions is not None:
+        body["dimensions"] = settings.dimensions
+    return body
+
+
+def parse_embeddings(
+    status: int, text: str, endpoint: str, count: int, key_variable: str = "OPENAI_API_KEY"
+) -> list[Vector]:
+    """An HTTP answer to an embeddings request of `count` texts: their vectors, in the order asked (the
+    `index` of each item says which; OpenAI sorts them, not every server does). Anything else is an
+    error naming the endpoint, which must already be free of credentials."""
+    where = f"the embedding endpoint {endpoint}"
+    if status in (401, 403):
+        raise LLMError(f"{where} refused the API key from ${key_variable} (HTTP {status})")
+    if not 200 <= status < 300:
+        error = ModelAnswerError if recorded_error(status) else LLMError
+        raise error(f"{where} answered HTTP {status}: {provider_message(text)}")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ModelAnswerError(f"{where} answered with a body that is not JSON: {short(text)}") from None
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        if isinstance(data, dict) and "error" in data:
+            raise ModelAnswerError(f"{where} answered with an error: {provider_message(text)}")
+        raise ModelAnswerError(f"{where} answered without a `data` list of embeddings: {short(text)}")
+    if len(items) != count:
+        raise ModelAnswerError(f"{where} returned {len(items)} embeddings for {count} texts")
+    vectors: list[Vector | None] = [None] * count
+    for position, item in enumerate(items):
+        index = item.get("index", position) if isinstance(item, dict) else None
+        vector = item.get("embedding") if isinstance(item, dict) else None
+        if not isinstance(index, int) or not 0 <= index < count or vectors[index] is not None:
+            raise ModelAnswerError(f"{where} returned embedding {position + 1} with a wrong or repeated index")
+        if not isinstance(vector, list) or not vector or not all(_finite(x) for x in vector):
+            raise ModelAnswerError(f"{where} returned embedding {position + 1} that is not a list of numbers")
+        vectors[index] = [float(x) for x in vector]
+    sizes = {len(vector) for vector in vectors if vector is not None}
+    if len(sizes) > 1:
+        raise ModelAnswerError(f"{where} returned embeddings of different lengths ({sorted(sizes)})")
+    return [vector for vector in vectors if vector is not None]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
