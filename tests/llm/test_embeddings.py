@@ -1,0 +1,156 @@
+"""The embeddings exchange: one request body and one parser for live and replay; the live model posts
+through the openai SDK (recorded by vcrpy), the replay model answers from the cassette without it, and a
+request not recorded is a CassetteMiss with a diff."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cassettes.mode import RecordMode
+from harness.cassettes.recording import RecordingSession
+from harness.cassettes.replay import ReplayCassette, ReplayEmbeddingModel
+from harness.errors import CassetteMiss, LLMError, ModelAnswerError
+from harness.llm.embeddings import embedding_request, parse_embeddings
+from harness.llm.openai_client import OpenAIEmbeddingModel
+from harness.llm.settings import EmbeddingSettings
+from tests.fakes import FakeOpenAI, Raw
+
+SETTINGS = EmbeddingSettings(name="all-minilm-l6-v2", base_url="http://127.0.0.1:9/v1")
+URL = "http://127.0.0.1:9/v1"
+
+
+def answer(*vectors: list[float], shuffled: bool = False) -> dict[str, object]:
+    items = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+    return {"object": "list", "data": items[::-1] if shuffled else items, "model": "all-minilm-l6-v2"}
+
+
+def test_the_request_body() -> None:
+    assert embedding_request(SETTINGS, ["a", "b"]) == {
+        "model": "all-minilm-l6-v2",
+        "input": ["a", "b"],
+        "encoding_format": "float",
+    }
+    assert (
+        embedding_request(EmbeddingSettings(name="text-embedding-3-small", dimensions=256), ["a"])["dimensions"] == 256
+    )
+    assert SETTINGS.embeddings_path == "/v1/embeddings"
+    assert EmbeddingSettings(name="m").endpoint == "https://api.openai.com/v1"
+
+
+def test_vectors_come_back_in_the_order_asked() -> None:
+    text = json.dumps(answer([1.0, 0.0], [0.0, 1], shuffled=True))
+    assert parse_embeddings(200, text, URL, 2) == [[1.0, 0.0], [0.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error", "message"),
+    [
+        (401, "{}", LLMError, f"the embedding endpoint {URL} refused the API key from $OPENAI_API_KEY (HTTP 401)"),
+        (503, '{"error": {"message": "loading model"}}', LLMError, "answered HTTP 503: loading model"),
+        (400, '{"error": {"message": "input is too long"}}', ModelAnswerError, "answered HTTP 400: input is too long"),
+        (200, "<html>", ModelAnswerError, "answered with a body that is not JSON: <html>"),
+        (200, '{"error": "overloaded"}', ModelAnswerError, "answered with an error: overloaded"),
+        (200, '{"object": "list"}', ModelAnswerError, "answered without a `data` list of embeddings"),
+        (200, json.dumps(answer([1.0])), ModelAnswerError, "returned 1 embeddings for 2 texts"),
+        (
+            200,
+            json.dumps({"data": [{"index": 0, "embedding": [1.0]}, {"index": 0, "embedding": [1.0]}]}),
+            ModelAnswerError,
+            "returned embedding 2 with a wrong or repeated index",
+        ),
+        (
+            200,
+            json.dumps({"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": "AAAA"}]}),
+            ModelAnswerError,
+            "returned embedding 2 that is not a list of numbers",
+        ),
+        (
+            200,
+            '{"data": [{"index": 0, "embedding": [NaN]}, {"index": 1, "embedding": [1.0]}]}',
+            ModelAnswerError,
+            "returned embedding 1 that is not a list of numbers",
+        ),
+        (200, json.dumps(answer([1.0], [1.0, 2.0])), ModelAnswerError, "returned embeddings of different lengths"),
+    ],
+)
+def test_what_cannot_be_used_is_an_error_naming_the_endpoint(
+    status: int, body: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as info:
+        parse_embeddings(status, body, URL, 2)
+    assert message in str(info.value)
+    assert type(info.value) is error
+    if status != 401:
+        assert f"the embedding endpoint {URL}" in str(info.value)
+
+
+def test_recorded_through_the_sdk_replayed_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    with FakeOpenAI([answer([0.1, 0.2], [0.3, 0.4]), answer([0.5, 0.6])]) as server:
+        settings = EmbeddingSettings(name="all-minilm-l6-v2", base_url=server.base_url, max_retries=0)
+        live = OpenAIEmbeddingModel(settings)
+        with RecordingSession(path, RecordMode.ALL).open():
+            recorded = [live.embed(["Azin's dentist is on March 3", "ghormeh sabzi"]), live.embed(["dentist?"])]
+    assert [received.path for received in server.received] == ["/v1/embeddings", "/v1/embeddings"]
+    assert [received.body for received in server.received] == [
+        embedding_request(settings, ["Azin's dentist is on March 3", "ghormeh sabzi"]),
+        embedding_request(settings, ["dentist?"]),
+    ]
+    text = path.read_text(encoding="utf-8")
+    assert "uri: http://127.0.0.1:" in text and "/v1/embeddings" in text and "March 3" in text
+
+    model = ReplayEmbeddingModel(settings, ReplayCassette(path))
+    assert model.embed(["dentist?"]) == recorded[1]  # keyed by body, not by order
+    assert model.embed(["Azin's dentist is on March 3", "ghormeh sabzi"]) == recorded[0]
+    with pytest.raises(CassetteMiss) as miss:
+        model.embed(["dentist?"])  # each recorded answer plays once
+    assert miss.value.cassette == str(path)
+
+
+def test_a_stale_embedding_request_is_a_miss_with_a_diff(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    with FakeOpenAI([answer([0.1, 0.2])]) as server:
+        settings = EmbeddingSettings(name="all-minilm-l6-v2", base_url=server.base_url, max_retries=0)
+        with RecordingSession(path, RecordMode.ALL).open():
+            OpenAIEmbeddingModel(settings).embed(["Azin's dentist is on March 3"])
+    model = ReplayEmbeddingModel(settings, ReplayCassette(path))
+    with pytest.raises(CassetteMiss) as miss:
+        model.embed(["Azin's dentist is on March 4"])
+    lines = miss.value.diff_lines()
+    assert any(line.strip().startswith('-input: ["Azin\'s dentist is on March 3"]') for line in lines), lines
+    assert any(line.strip().startswith('+input: ["Azin\'s dentist is on March 4"]') for line in lines), lines
+    other_model = ReplayEmbeddingModel(EmbeddingSettings(name="text-embedding-3-small", base_url=settings.base_url),
+                                       ReplayCassette(path))  # fmt: skip
+    with pytest.raises(CassetteMiss):
+        other_model.embed(["Azin's dentist is on March 3"])
+
+
+def test_live_errors_name_the_embedding_endpoint(tmp_path: Path) -> None:
+    with FakeOpenAI([Raw('{"error": {"message": "input too long"}}', status=400)]) as server:
+        settings = EmbeddingSettings(name="m", base_url=server.base_url, max_retries=0)
+        with pytest.raises(
+            ModelAnswerError, match=r"^the embedding endpoint http://127\.0\.0\.1:\d+/v1 answered HTTP 400"
+        ):
+            OpenAIEmbeddingModel(settings).embed(["x"])
+    with pytest.raises(LLMError, match=r"^cannot reach the embedding endpoint http://127\.0\.0\.1:9/v1: "):
+        OpenAIEmbeddingModel(EmbeddingSettings(name="m", base_url=URL, max_retries=0, timeout=5)).embed(["x"])
+
+
+def test_no_key_and_no_local_endpoint_says_which_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(LLMError, match=r"point `embedding.base_url` at a local OpenAI-compatible server"):
+        OpenAIEmbeddingModel(EmbeddingSettings(name="text-embedding-3-small"))
+
+
+def test_a_retried_status_replays_as_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    with FakeOpenAI([Raw('{"error": {"message": "busy"}}', status=503), answer([1.0])]) as server:
+        settings = EmbeddingSettings(name="m", base_url=server.base_url, max_retries=1)
+        with RecordingSession(path, RecordMode.ALL).open():
+            assert OpenAIEmbeddingModel(settings).embed(["x"]) == [[1.0]]
+    cassette = ReplayCassette(path)
+    assert ReplayEmbeddingModel(settings, cassette).embed(["x"]) == [[1.0]]
+    assert cassette.unplayed == []
