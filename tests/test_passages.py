@@ -4,6 +4,7 @@ stored survives the round trip."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,9 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.archival import Seed, TagMatchMode, cosine, tags_match
+from harness.config import load_agents
+from harness.factory import AgentFactory
+from harness.llm.settings import EmbeddingSettings
 from harness.passages import PassageStore, pack, unpack
+from harness.project import Project
 from harness.secrets import Secrets
 from harness.store import MIGRATIONS, Store
+from tests.fakes import FakeOpenAI
+from tests.helpers import TEST_SETTINGS, Script, reply
 
 T0 = datetime(2025, 1, 1, 9, tzinfo=UTC)
 
@@ -175,3 +182,26 @@ def test_search_equals_a_brute_force_reference(
     ranked = sorted(kept, key=lambda item: (-cosine(query, unpack(pack(item[1]))), item[0]))
     found = store.search("query", tags=tags, tag_match_mode=mode, top_k=top_k, start=start)
     assert [p.text for p in found] == [f"p{i}" for i, _ in ranked[:top_k]]
+
+
+def test_harness_chat_keeps_passages_in_the_state_database(tmp_path: Path) -> None:
+    """`harness chat`'s agent (the factory's resume over the state database) embeds live, through the SDK,
+    and finds its passages again after a restart."""
+    vectors = {"object": "list", "data": [{"index": 0, "embedding": [0.6, 0.8]}]}
+    (tmp_path / "agents.yaml").write_text("agents:\n  a: {model: m, system: s, tools: [send_message]}\n", "utf-8")
+    with FakeOpenAI([vectors, vectors]) as server:
+        embedding = EmbeddingSettings(name="fake-embedder", base_url=server.base_url, max_retries=0)
+        spec = dataclasses.replace(load_agents(tmp_path / "agents.yaml").get("a"), embedding=embedding)
+        factory = AgentFactory(Project.build())
+        store = Store(tmp_path / "state.db", Secrets())
+        agent = factory.resume(spec, store, model=Script([reply("ok")]).model(TEST_SETTINGS))
+        assert agent.state.archival is not None
+        agent.state.archival.insert("Azin's passport ends in 4471.", ["id"], agent.state.now())
+        store.close()
+        store = Store(tmp_path / "state.db", Secrets())
+        again = factory.resume(spec, store, model=Script([reply("ok")]).model(TEST_SETTINGS))
+        assert again.state.id == agent.state.id and again.state.archival is not None
+        found = again.state.archival.search("passport")
+        assert [(p.text, p.tags) for p in found] == [("Azin's passport ends in 4471.", ("id",))]
+        assert abs(datetime.now(UTC) - found[0].created_at) < timedelta(minutes=5)  # the wall clock
+    assert [r.path for r in server.received] == ["/v1/embeddings", "/v1/embeddings"]
