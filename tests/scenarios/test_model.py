@@ -8,6 +8,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
+from harness.archival import Seed
 from harness.errors import Problem, ScenarioError
 from harness.scenarios.checks import (
     EXPECT_CHECKS,
@@ -481,3 +482,30 @@ def test_checks_may_name_blocks_an_agent_with_the_memory_tool_can_create(tmp_pat
     assert scenario_problems(scenario, ["human"], ["a"], ["send_message", "memory"]) == []
     (problem,) = scenario_problems(scenario, ["human"], ["a"], ["send_message", "memory_insert"])
     assert problem.message == "agent 'a' has no block 'projects'; its blocks: human"
+
+
+def test_archival_seeds_take_a_text_or_a_text_with_tags(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "agent: a\narchival:\n  - just text\n  - {text: tagged, tags: [x, y]}\nturns:\n  - user: hi\n",
+        encoding="utf-8",
+    )
+    assert load_scenario(path).archival == (Seed("just text"), Seed("tagged", ("x", "y")))
+
+
+def test_archival_check_values_are_validated_where_written(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "agent: a\narchival: [{txt: x}]\nturns:\n  - user: hi\n    expect:\n"
+        "      archival_search: {query: q, top_k: 0}\nexpect:\n  archival_search: {query: q}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    text = str(info.value)
+    assert "s.yaml:2:" in text and "archival[0].txt: unknown key 'txt'" in text
+    assert (
+        "s.yaml:6:" in text
+        and "turns[0].expect.archival_search.top_k: Input should be greater than or equal to 1" in text
+    )
+    assert "s.yaml:8:" in text and "give `contains` or `not_contains`" in text
