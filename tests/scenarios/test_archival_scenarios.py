@@ -198,3 +198,16 @@ def test_archival_in_a_scenario_of_an_agent_without_it_is_a_located_mistake(proj
     text = str(info.value)
     assert "wrong.yaml:2:" in text and "archival: agent 'forgetful' has no archival memory" in text
     assert "wrong.yaml:5:" in text and "turns[0].expect.archival_contains: agent 'forgetful' has no archival" in text
+
+
+def test_recording_again_in_mode_new_keeps_every_exchange_embeddings_included(project: Project) -> None:
+    from tests.fakes import FakeOpenAI
+
+    record(project, "search", SEARCH_RESPONSES)
+    before = (project.cassettes / "search.yaml").read_bytes()
+    with FakeOpenAI([]) as server:  # answers nothing: every request must come from the cassette
+        write_agents(project, server.base_url)
+        result = project.runner("new", base_url=server.base_url).run(project.scenario("search"))
+    assert server.received == []
+    assert result.outcome.value == "passed", result.failures or result.error or result.stale
+    assert (project.cassettes / "search.yaml").read_bytes() == before
