@@ -124,7 +124,7 @@ class AgentFactory:
     def archival(self, state: AgentState, spec: AgentSpec, cassette: Cassette | None, store: Store | None) -> None:
         """Give `state` its archival memory when the agent has an embedding model: in `store` (the state
         database of `harness chat`), else in a database in memory that lives as long as the agent (a
-        scenario run, whose passages are all in the cassette's requests and the run's report)."""
+        scenario run: nothing reads its passages after it, and their texts are in the cassette)."""
         if spec.embedding is None:
             return
         from harness.store import Store
