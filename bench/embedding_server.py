@@ -136,7 +136,7 @@ def main() -> None:
         print(f"memory (RSS): {rss_mb(server.pid):.0f} MB")
         vectors = embed(SENTENCES)
         print(f"dimensions: {len(vectors[0])}, norm: {math.sqrt(sum(x * x for x in vectors[0])):.6f}")
-        print(f"cosine dentist~passport-free sentences: dentist vs food {cosine(vectors[0], vectors[1]):.3f}, "
+        print(f"cosine of related and unrelated sentences: dentist vs food {cosine(vectors[0], vectors[1]):.3f}, "
               f"dentist vs revenue {cosine(vectors[0], vectors[3]):.3f}")  # fmt: skip
         if args.model_dir is not None:
             worst = 1.0

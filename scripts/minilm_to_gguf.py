@@ -17,7 +17,6 @@ import struct
 import sys
 from pathlib import Path
 
-import gguf  # llama.cpp's gguf-py, from the llama.cpp source scripts/local-llm builds the server from
 import numpy as np
 
 DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
@@ -42,6 +41,8 @@ def safetensors(path: Path) -> dict[str, np.ndarray]:
 
 
 def convert(model_dir: Path, out: Path) -> None:
+    import gguf  # llama.cpp's gguf-py, from the llama.cpp source scripts/local-llm builds the server from
+
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     pooling = json.loads((model_dir / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
     if not pooling.get("pooling_mode_mean_tokens"):
