@@ -75,7 +75,8 @@ class Agent:
         now, self._advance_clock, seeded = clock_and_ids(spec.clock)
         self.ids = ids or seeded
         self.state = state or AgentState(self.new_id(self.ids), spec.name, spec.new_memory(ids=self.ids))
-        self.state.now = now
+        if state is None or spec.clock is not None:  # a state given keeps its clock (steady when recorded)
+            self.state.now = now
         self.loop: Loop = new_loop(spec)
         self.messages: list[dict[str, Any]] = messages if messages is not None else self.loop.initial_messages(self)
         # A new agent's first messages (Letta's boot sequence) are persisted with its first user message.

@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.agent import Agent
+from harness.agent import Agent, Journal
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel
 from harness.clock import ids_for
@@ -24,9 +24,10 @@ from harness.llm.chat import CallIds, ChatModel
 from harness.llm.settings import ModelSettings
 from harness.memory import Memory
 from harness.project import Project
+from harness.recall import RecallJournal, SqliteRecall
 from harness.records import StepRecord
 from harness.secrets import Secrets
-from harness.tools.context import AgentState
+from harness.tools.context import AgentState, steady_clock
 
 if TYPE_CHECKING:
     import httpx2
@@ -132,11 +133,19 @@ class AgentFactory:
         `model` replaces the chat model the cassette (or the live endpoint) would give."""
         ids = ids_for(spec.clock)
         state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
+        journal: Journal
+        if cassette is not None and spec.clock is None:
+            state.now = steady_clock()  # what the model reads of time replays as it was recorded
         if store is not None:
             store.create_agent(state.id, state.name, state.memory.get_blocks())
+            state.recall, journal = store.recall(state.id), store
+        else:
+            # No store (a scenario run): recall is indexed in memory, for the run.
+            recall = SqliteRecall.in_memory(state.id)
+            state.recall, journal = recall, RecallJournal(recall, state.now)
         chat = model or self.chat_model(spec, cassette)
         call_ids = cassette.call_ids if cassette is not None else CallIds.PROVIDER
-        return Agent(spec, chat, state=state, journal=store, on_step=on_step, call_ids=call_ids, ids=ids)
+        return Agent(spec, chat, state=state, journal=journal, on_step=on_step, call_ids=call_ids, ids=ids)
 
     def resume(self, spec: AgentSpec, store: Store, model: ChatModel | None = None) -> Agent:
         """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.
@@ -152,7 +161,7 @@ class AgentFactory:
         declared_since = [block.new_block() for block in spec.blocks if block.label not in labels]
         if declared_since:
             store.add_blocks(agent_id, declared_since)
-        state = AgentState(agent_id, spec.name, Memory([*persisted, *declared_since]))
+        state = AgentState(agent_id, spec.name, Memory([*persisted, *declared_since]), recall=store.recall(agent_id))
         return Agent(
             spec,
             model or self.chat_model(spec),

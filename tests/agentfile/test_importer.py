@@ -58,7 +58,7 @@ def test_real_files_import_validate_and_compile(path: Path, tmp_path: Path) -> N
 def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     result = import_agent_file(read_agent_file(DATA / "legacy_memgpt_agent.af"), "legacy_memgpt_agent.af")
     notes = "\n".join(result.notes)
-    for tool in ("conversation_search", "archival_memory_search", "archival_memory_insert"):
+    for tool in ("archival_memory_search", "archival_memory_insert"):
         assert f"tool rule continue_loop on '{tool}' not kept: it names {tool}, not a tool of this agent" in notes
     assert "message history" not in notes  # all four are in context: three written, the system message is ours
     assert [m["role"] for m in yaml.safe_load(result.histories["memgpt_agent"])["messages"]] == [
@@ -69,15 +69,24 @@ def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     assert "embedding_config (text-embedding-ada-002) not kept" in notes
     assert "llm_config.context_window 8192 not kept" in notes
     assert "llm_config.put_inner_thoughts_in_kwargs True not kept" in notes
-    assert "tool 'conversation_search' left out: a Letta tool (letta_core)" in notes
+    assert "tool 'archival_memory_search' left out: a Letta tool (letta_core)" in notes
+    assert "conversation_search" not in notes  # recall memory is a built-in now, and its rule is kept
     config = load_agents(write(result, tmp_path))
     spec = config.get("memgpt_agent")
-    assert {tool.name for tool in spec.tools} == {"send_message", "core_memory_append", "core_memory_replace"}
+    assert {tool.name for tool in spec.tools} == {
+        "send_message",
+        "core_memory_append",
+        "core_memory_replace",
+        "conversation_search",
+    }
     assert spec.model.name == "gpt-4-0613"
     assert spec.model.temperature == 0.7
     assert spec.model.max_tokens == 4096
     assert spec.description == "A simple MemGPT agent from the original project release"
-    assert spec.tool_rules == (ToolRule(ToolRuleType.EXIT_LOOP, "send_message"),)
+    assert spec.tool_rules == (
+        ToolRule(ToolRuleType.CONTINUE_LOOP, "conversation_search"),
+        ToolRule(ToolRuleType.EXIT_LOOP, "send_message"),
+    )
 
 
 def test_an_agent_without_send_message_gets_it_and_is_told(tmp_path: Path) -> None:

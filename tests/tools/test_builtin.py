@@ -34,6 +34,8 @@ def test_builtins_are_letta_base_tools() -> None:
         "memory_rethink",
         "memory_finish_edits",
         "memory",
+        "conversation_search",
+        "conversation_search_date",
     ]
     assert frozenset({"send_message"}) == TERMINAL_TOOLS
     assert SEND.terminal and not APPEND.terminal and not REPLACE.terminal
