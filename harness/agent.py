@@ -20,6 +20,10 @@ called goes on.
 What differs between loop flavours (`loop:` in agents.yaml: the harness's, Letta 0.6's MemGPT agent,
 Letta's v1 loop) is asked of the agent's `Loop` (harness/loops/): packaging, the request, which calls run
 and how, what keeps a turn going. A frozen clock (`clock:`) advances once per model answer.
+
+Context pressure (an agent with `context_window`, harness/context_window.py): before each request the
+history may be compacted (old messages evicted, a summary in their place) or get Letta's memory-pressure
+warning; the step's record says which (`StepRecord.context`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any, Protocol
 
 from harness.clock import Ids, RandomIds, clock_and_ids
 from harness.config import AgentSpec
+from harness.context_window import ContextWindow, token_counter
 from harness.llm.chat import CallIds, ChatModel, ChatResponse, ToolCall
 from harness.loops.base import CallOutcome, Loop, TurnAborted
 from harness.loops.registry import new_loop
@@ -89,6 +94,9 @@ class Agent:
         self._used_ids: set[str] | None = None  # every tool-call id in history, built when first needed
         self._tool_names = [tool.name for tool in spec.tools]
         self._saved_revision = self.memory.revision
+        self._user_message: dict[str, Any] = {}
+        window = spec.context_window
+        self.context = ContextWindow(window, model, self.state.now, token_counter(spec.model.name)) if window else None
 
     @staticmethod
     def new_id(ids: Ids | None = None) -> str:
@@ -110,7 +118,9 @@ class Agent:
         self.turns += 1
         # The user's message is persisted with the first answer to it: a message the endpoint never
         # answered (down, refused) is not a turn, in memory or after a restart.
-        self.messages.append(self.loop.user_message(text, self.state.now()))
+        history = self.messages[:]
+        self._user_message = self.loop.user_message(text, self.state.now())
+        self.messages.append(self._user_message)
         self._unsaved_user_message = True
         steps: list[StepRecord] = []
         replies: list[str] = []
@@ -127,7 +137,7 @@ class Agent:
                 return TurnResult(text, tuple(steps), aborted.stop_reason, tuple(replies), str(aborted))
             except BaseException:
                 if not steps and self._unsaved_user_message:
-                    self.messages.pop()
+                    self.messages[:] = history  # as before the turn (a compaction for it included)
                     self.turns -= 1
                 raise
             steps.append(step)
@@ -172,6 +182,7 @@ class Agent:
         offered = self._allowed(solver)
         tools = [tool for tool in self.spec.tools if tool.name in offered]
         schemas = self.loop.tools(self, tools)
+        context = self.context.before_request(self.system_message(), self.messages, schemas) if self.context else ()
         messages = self.request_messages()
         response = self.loop.answer(lambda: self._ask(messages, schemas))
         if self._unsaved_user_message:
@@ -180,7 +191,7 @@ class Agent:
                 for message in self.messages[: self._unsaved_history]:
                     self.journal.save_user_message(self.state.id, self.turns, turn, message)
                 self._unsaved_history = 0
-                self.journal.save_user_message(self.state.id, self.turns, turn, self.messages[-1])
+                self.journal.save_user_message(self.state.id, self.turns, turn, self._user_message)
         first_message = len(self.messages)
         calls = self.loop.calls(response)
         call_ids = self._call_ids(calls, first_message)
@@ -233,6 +244,7 @@ class Agent:
             response.finish_reason,
             response.refusal,
             offered=tuple(offered) if solver is not None else None,
+            context=context,
         )
         if self.journal is not None:
             # Whatever changed memory (a tool, or code between turns), it all went through Memory, whose

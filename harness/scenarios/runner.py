@@ -17,7 +17,7 @@ from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
 from harness.loops.kinds import LoopName
 from harness.project import Project
-from harness.records import StepRecord, ToolCallRecord, TurnResult
+from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, check_against_agent, model_slug
@@ -246,6 +246,8 @@ class ScenarioRunner:
                 outcome.stop_reason,
                 judge,
                 steps=list(outcome.steps),
+                context=_context(index, outcome),
+                recall=agent.state.recall,
             )
             if not self._check(scenario, turn.checks, observed, result, f"turn {index + 1}"):
                 return
@@ -266,6 +268,8 @@ class ScenarioRunner:
             [turn.blocks for turn in result.turns],
             SnapshotFile(self.snapshot_path(scenario), self.update_snapshots) if has_snapshot(scenario) else None,
             [step for turn in main_turns if turn.result for step in turn.result.steps],
+            [event for turn in main_turns if turn.result for event in _context(turn.index, turn.result)],
+            main.state.recall,
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
 
@@ -371,6 +375,11 @@ class ScenarioRunner:
         lines += miss.diff_lines()
         lines.append(f"  re-record with: harness record {scenario.path}")
         return lines
+
+
+def _context(index: int, outcome: TurnResult) -> list[tuple[int, ContextEvent]]:
+    """What context pressure did in the scenario's turn `index`, each event with that turn."""
+    return [(index, event) for step in outcome.steps for event in step.context]
 
 
 def has_snapshot(scenario: Scenario) -> bool:
