@@ -148,8 +148,8 @@ def sliding_cutoff(
         if cutoff is None:
             continue
         tokens = count([full[0], *full[cutoff:]])
-    if cutoff is None or tokens >= goal or cutoff >= total - 1:
-        return None
+    if cutoff is None or cutoff < 2 or tokens >= goal or cutoff >= total - 1:
+        return None  # (cutoff 1 would evict nothing: the history starts with an assistant message)
     return cutoff - 1
 
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import hypothesis
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -188,7 +189,7 @@ UNIT = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(UNIT, min_size=1, max_size=25), st.integers(200, 3000))
 def test_eviction_invariants(units: list[list[dict[str, Any]]], size: int) -> None:
     """Whatever the history and window: the kept messages are the newest (a suffix, the last message
@@ -205,6 +206,8 @@ def test_eviction_invariants(units: list[list[dict[str, Any]]], size: int) -> No
     original = [dict(m) for m in messages]
     window = ContextWindow(size, Summaries(), steady_clock())
     events = window.before_request(SYSTEM, messages, [])
+    event_kinds = [e.kind.value for e in events] or ["none"]
+    hypothesis.event(f"{event_kinds[0]} {events[0].mode if events and events[0].mode else ''}".strip())
     if not events or events[0].kind is not ContextEventKind.EVICTION:
         assert messages[: len(original)] == original  # at most a warning was appended
         return
