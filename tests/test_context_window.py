@@ -263,3 +263,11 @@ def test_the_loop_evicts_to_recall_and_records_it(chat_spec: AgentSpec) -> None:
     summary_requests = [r for r in model.requests if r[0]["content"] == SLIDING_PROMPT]
     assert len(summary_requests) == kinds.count(ContextEventKind.EVICTION)
     assert agent.messages[0]["role"] == "user" and "system_alert" in agent.messages[0]["content"]
+
+
+def test_a_compaction_rearms_the_warning() -> None:
+    window = ContextWindow(1000, Summaries(), steady_clock())
+    window.alerted = True
+    messages = long_history(12)
+    (event,) = window.before_request(SYSTEM, messages, [])
+    assert event.kind is ContextEventKind.EVICTION and not window.alerted

@@ -215,3 +215,16 @@ def test_the_store_indexes_saved_messages_in_its_transaction(tmp_path: Path) -> 
     reopened = Store(tmp_path / "state.db", secrets)  # the index persists, and the migration runs once
     assert reopened.recall("agent-1").count() == 2
     reopened.close()
+
+
+def test_conversation_search_limit_and_roles_as_letta() -> None:
+    recall = recall_with(*(user(f"Lisbon note {n}") for n in range(8)))
+    default = json.loads(SEARCH.call(state(recall), {"query": "Lisbon"}).message)
+    assert default["message"] == "Showing 5 results:"  # RETRIEVAL_QUERY_DEFAULT_PAGE_SIZE
+    assert len(json.loads(SEARCH.call(state(recall), {"query": "Lisbon", "limit": 7}).message)["results"]) == 7
+    # Tool results are never returned (Letta filters every one of them out), whatever `roles` says.
+    only_tools = json.loads(SEARCH.call(state(recall), {"query": "Lisbon", "roles": ["tool"]}).message)
+    assert only_tools == {"message": "No results found.", "results": []}
+    newest = json.loads(SEARCH.call(state(recall), {"limit": 1}).message)["results"]
+    assert [(r["content"], r["time_ago"]) for r in newest] == [("Lisbon note 7", "1h ago")]
+    assert "relevance" not in newest[0]  # no query, no rank
