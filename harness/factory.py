@@ -24,7 +24,7 @@ from harness.llm.chat import CallIds, ChatModel
 from harness.llm.settings import ModelSettings
 from harness.memory import Memory
 from harness.project import Project
-from harness.recall import RecallJournal, SqliteRecall
+from harness.recall import LazyRecall, RecallJournal
 from harness.records import StepRecord
 from harness.secrets import Secrets
 from harness.tools.context import AgentState, steady_clock
@@ -141,7 +141,7 @@ class AgentFactory:
             state.recall, journal = store.recall(state.id), store
         else:
             # No store (a scenario run): recall is indexed in memory, for the run.
-            recall = SqliteRecall.in_memory(state.id)
+            recall = LazyRecall(state.id)
             state.recall, journal = recall, RecallJournal(recall, state.now)
         chat = model or self.chat_model(spec, cassette)
         call_ids = cassette.call_ids if cassette is not None else CallIds.PROVIDER

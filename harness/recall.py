@@ -233,11 +233,51 @@ class SqliteRecall:
         return int(total)
 
 
+class LazyRecall:
+    """`Recall` for a run without a store (a scenario): messages wait in a list, and the in-memory SQLite
+    index is built at the first search. Most scenarios never search, and creating an FTS5 table costs
+    more than replaying a step."""
+
+    def __init__(self, agent_id: str) -> None:
+        self.agent_id = agent_id
+        self._pending: list[tuple[list[dict[str, Any]], datetime]] = []
+        self._index: SqliteRecall | None = None
+
+    def add(self, messages: Iterable[dict[str, Any]], at: datetime) -> None:
+        if self._index is not None:
+            self._index.add(messages, at)
+        else:
+            self._pending.append((list(messages), at))
+
+    @property
+    def index(self) -> SqliteRecall:
+        if self._index is None:
+            self._index = SqliteRecall.in_memory(self.agent_id)
+            for messages, at in self._pending:
+                self._index.add(messages, at)
+            self._pending.clear()
+        return self._index
+
+    def search(
+        self,
+        query: str | None = None,
+        roles: Sequence[str] | None = None,
+        limit: int = 5,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        offset: int = 0,
+    ) -> list[RecallHit]:
+        return self.index.search(query, roles, limit, start, end, offset)
+
+    def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
+        return self.index.count(start, end)
+
+
 class RecallJournal:
     """The loop's journal for a run without a store: it only indexes the history into recall, with the
     agent's clock (deterministic in a scenario run, so a search's result is the same at record and replay)."""
 
-    def __init__(self, recall: SqliteRecall, now: Callable[[], datetime]) -> None:
+    def __init__(self, recall: SqliteRecall | LazyRecall, now: Callable[[], datetime]) -> None:
         self.recall = recall
         self.now = now
 

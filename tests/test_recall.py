@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.memory import Memory
-from harness.recall import RecallJournal, SqliteRecall, fts_query, searchable
+from harness.recall import LazyRecall, RecallJournal, SqliteRecall, fts_query, searchable
 from harness.records import StepRecord
 from harness.secrets import Secrets
 from harness.store import MIGRATIONS, Store
@@ -228,3 +228,13 @@ def test_conversation_search_limit_and_roles_as_letta() -> None:
     newest = json.loads(SEARCH.call(state(recall), {"limit": 1}).message)["results"]
     assert [(r["content"], r["time_ago"]) for r in newest] == [("Lisbon note 7", "1h ago")]
     assert "relevance" not in newest[0]  # no query, no rank
+
+
+def test_the_lazy_index_of_a_scenario_run_builds_at_the_first_search() -> None:
+    lazy = LazyRecall("agent-1")
+    lazy.add([user("I live in Lisbon")], T0)
+    assert lazy._index is None  # nothing built while nobody searches
+    assert [hit.text for hit in lazy.search("Lisbon")] == ["I live in Lisbon"]
+    lazy.add([user("Lisbon again")], T0 + timedelta(minutes=1))
+    assert [hit.created_at for hit in lazy.search(None)] == [T0 + timedelta(minutes=1), T0]
+    assert lazy.count() == 2
