@@ -8,6 +8,7 @@ recording or a live chat needs them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -128,9 +129,12 @@ class AgentFactory:
         store: Store | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
         model: ChatModel | None = None,
+        history: list[dict[str, Any]] | None = None,
     ) -> Agent:
         """A fresh agent (blocks as declared, `blocks` overriding values), persisted in `store` if given.
-        `model` replaces the chat model the cassette (or the live endpoint) would give."""
+        `model` replaces the chat model the cassette (or the live endpoint) would give; `history` is the
+        conversation it starts from (a scenario's `history:`, after the loop's own first messages), in its
+        recall memory too."""
         ids = ids_for(spec.clock)
         state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
         journal: Journal
@@ -142,10 +146,16 @@ class AgentFactory:
         else:
             # No store (a scenario run): recall is indexed in memory, for the run.
             recall = LazyRecall(state.id)
-            state.recall, journal = recall, RecallJournal(recall, state.now)
+            # The state's clock as the agent sets it (a frozen one when agents.yaml declares `clock:`).
+            state.recall, journal = recall, RecallJournal(recall, lambda: state.now())
         chat = model or self.chat_model(spec, cassette)
         call_ids = cassette.call_ids if cassette is not None else CallIds.PROVIDER
-        return Agent(spec, chat, state=state, journal=journal, on_step=on_step, call_ids=call_ids, ids=ids)
+        agent = Agent(spec, chat, state=state, journal=journal, on_step=on_step, call_ids=call_ids, ids=ids)
+        if history:
+            agent.messages.extend(copy.deepcopy(history))
+            if store is None:
+                recall.add(history, state.now())
+        return agent
 
     def resume(self, spec: AgentSpec, store: Store, model: ChatModel | None = None) -> Agent:
         """The persisted agent named `spec.name`, resumed with its blocks and history, or a new one.

@@ -11,7 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.config import AgentSpec
+from harness.factory import AgentFactory
 from harness.memory import Memory
+from harness.project import Project
 from harness.recall import LazyRecall, RecallJournal, SqliteRecall, fts_query, searchable
 from harness.records import StepRecord
 from harness.secrets import Secrets
@@ -238,3 +241,16 @@ def test_the_lazy_index_of_a_scenario_run_builds_at_the_first_search() -> None:
     lazy.add([user("Lisbon again")], T0 + timedelta(minutes=1))
     assert [hit.created_at for hit in lazy.search(None)] == [T0 + timedelta(minutes=1), T0]
     assert lazy.count() == 2
+
+
+def test_a_scenario_history_is_in_recall_from_the_start(chat_spec: AgentSpec) -> None:
+    history = [user("Earlier: my locker code is 4411"), assistant_call("send_message", {"message": "Got it"})]
+    agent = AgentFactory(Project.build()).new_agent(chat_spec, model=_NoModel(), history=history)
+    assert agent.messages == history and agent.messages[0] is not history[0]  # a copy
+    assert agent.state.recall is not None
+    assert [hit.text for hit in agent.state.recall.search("locker")] == ["Earlier: my locker code is 4411"]
+
+
+class _NoModel:
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        raise AssertionError("no request expected")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -168,8 +167,8 @@ class ScenarioRunner:
             agent_id=f"agent-{scenario.name}",
             blocks=scenario.blocks,
             on_step=step_hook,
+            history=list(scenario.history),  # the conversation it starts from (in its recall memory too)
         )
-        main.messages.extend(copy.deepcopy(list(scenario.history)))  # the conversation it starts from
         agents = {scenario.agent: main}
         tool_results = ScenarioToolResults(scenario.tool_results)
         main.state.tool_results = tool_results
