@@ -38,7 +38,7 @@ from harness.llm.chat import CallIds, ChatModel, ChatResponse, ToolCall
 from harness.loops.base import CallOutcome, Loop, TurnAborted
 from harness.loops.registry import new_loop
 from harness.memory import Block, Memory
-from harness.records import StepRecord, StopReason, ToolCallRecord, TurnResult
+from harness.records import ContextEventKind, StepRecord, StopReason, ToolCallRecord, TurnResult
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
 from harness.tools.schema import ToolResult
@@ -95,6 +95,7 @@ class Agent:
         self._tool_names = [tool.name for tool in spec.tools]
         self._saved_revision = self.memory.revision
         self._user_message: dict[str, Any] = {}
+        self._compacted = False  # the history was compacted in the last turn
         window = spec.context_window
         self.context = ContextWindow(window, model, self.state.now, token_counter(spec.model.name)) if window else None
 
@@ -112,6 +113,13 @@ class Agent:
     def request_messages(self) -> list[dict[str, Any]]:
         return self.loop.request_messages(self)
 
+    def turn_messages(self) -> list[dict[str, Any]]:
+        """The last turn's messages in history: from its user message on (after a compaction that evicted
+        it, every message after the summary), and the summary first when the turn compacted the history."""
+        start = next((i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i] is self._user_message), 1)
+        turn = self.messages[start:]
+        return [self.messages[0], *turn] if self._compacted and start > 0 else turn
+
     def send(self, text: str) -> TurnResult:
         """Run one user turn to its end; each finished step is persisted before the next starts."""
         turn = self.turns
@@ -119,6 +127,7 @@ class Agent:
         # The user's message is persisted with the first answer to it: a message the endpoint never
         # answered (down, refused) is not a turn, in memory or after a restart.
         history = self.messages[:]
+        self._compacted = False
         self._user_message = self.loop.user_message(text, self.state.now())
         self.messages.append(self._user_message)
         self._unsaved_user_message = True
@@ -183,6 +192,7 @@ class Agent:
         tools = [tool for tool in self.spec.tools if tool.name in offered]
         schemas = self.loop.tools(self, tools)
         context = self.context.before_request(self.system_message(), self.messages, schemas) if self.context else ()
+        self._compacted = self._compacted or any(event.kind is ContextEventKind.EVICTION for event in context)
         messages = self.request_messages()
         response = self.loop.answer(lambda: self._ask(messages, schemas))
         if self._unsaved_user_message:

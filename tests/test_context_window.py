@@ -254,7 +254,12 @@ def test_the_loop_evicts_to_recall_and_records_it(chat_spec: AgentSpec) -> None:
     events = []
     for n in range(12):
         result = agent.send(f"Remember fact number {n}: " + "w" * 150)
-        events += [event for step in result.steps for event in step.context]
+        now = [event for step in result.steps for event in step.context]
+        events += now
+        turn = agent.turn_messages()
+        assert turn[-2:] == agent.messages[-2:]  # the turn's reply and its result
+        evicted = any(event.kind is ContextEventKind.EVICTION for event in now)
+        assert ("system_alert" in str(turn[0]["content"])) == evicted  # the summary is this turn's, first
     kinds = [event.kind for event in events]
     assert ContextEventKind.WARNING in kinds and ContextEventKind.EVICTION in kinds
     assert kinds.index(ContextEventKind.WARNING) < kinds.index(ContextEventKind.EVICTION)

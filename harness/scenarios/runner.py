@@ -232,7 +232,7 @@ class ScenarioRunner:
                     index,
                     turn.user,
                     outcome,
-                    agent.messages[first_message:],
+                    agent.turn_messages(),
                     agent.memory.values(),
                     agent=turn.agent,
                 )
