@@ -78,6 +78,9 @@ class Agent:
         self.spec = spec
         self.model = model
         now, self._advance_clock, seeded = clock_and_ids(spec.clock)
+        self._loop_now = (
+            now  # the loop's time: the frozen clock, else the wall clock (a state's own clock is the tools')
+        )
         self.ids = ids or seeded
         self.state = state or AgentState(self.new_id(self.ids), spec.name, spec.new_memory(ids=self.ids))
         if state is None or spec.clock is not None:  # a state given keeps its clock (steady when recorded)
@@ -128,7 +131,7 @@ class Agent:
         # answered (down, refused) is not a turn, in memory or after a restart.
         history = self.messages[:]
         self._compacted = False
-        self._user_message = self.loop.user_message(text, self.state.now())
+        self._user_message = self.loop.user_message(text, self._loop_now())
         self.messages.append(self._user_message)
         self._unsaved_user_message = True
         steps: list[StepRecord] = []
@@ -158,7 +161,7 @@ class Agent:
             elif go_on:
                 if len(steps) < self.spec.max_steps:
                     failed = any(not call.ok for call in step.tool_calls)
-                    follow_up = self.loop.follow_up(failed, self.state.now())
+                    follow_up = self.loop.follow_up(failed, self._loop_now())
                     saved_from = step_input = len(self.messages)
                     if follow_up is not None:
                         self.messages.append(follow_up)
@@ -241,7 +244,7 @@ class Agent:
                     refused=violation is not None,
                 )
             )
-            self.messages.append(self.loop.tool_message(call_id, outcome, self.state.now()))
+            self.messages.append(self.loop.tool_message(call_id, outcome, self._loop_now()))
         if solver is not None and not go_on and calls and solver.uncalled_required_tools(self._tool_names):
             go_on = True  # Letta: "Continuing, user expects these tools: [...] to be called still."
         step = StepRecord(
