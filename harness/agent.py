@@ -20,6 +20,10 @@ called goes on.
 What differs between loop flavours (`loop:` in agents.yaml: the harness's, Letta 0.6's MemGPT agent,
 Letta's v1 loop) is asked of the agent's `Loop` (harness/loops/): packaging, the request, which calls run
 and how, what keeps a turn going. A frozen clock (`clock:`) advances once per model answer.
+
+Context pressure (an agent with `context_window`, harness/context_window.py): before each request the
+history may be compacted (old messages evicted, a summary in their place) or get Letta's memory-pressure
+warning; the step's record says which (`StepRecord.context`).
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from typing import Any, Protocol
 
 from harness.clock import Ids, RandomIds, clock_and_ids
 from harness.config import AgentSpec
+from harness.context_window import ContextWindow, token_counter
 from harness.llm.chat import CallIds, ChatModel, ChatResponse, ToolCall
 from harness.loops.base import CallOutcome, Loop, TurnAborted
 from harness.loops.registry import new_loop
 from harness.memory import Block, Memory
-from harness.records import StepRecord, StopReason, ToolCallRecord, TurnResult
+from harness.records import ContextEventKind, StepRecord, StopReason, ToolCallRecord, TurnResult
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
 from harness.tools.schema import ToolResult
@@ -73,9 +78,13 @@ class Agent:
         self.spec = spec
         self.model = model
         now, self._advance_clock, seeded = clock_and_ids(spec.clock)
+        self._loop_now = (
+            now  # the loop's time: the frozen clock, else the wall clock (a state's own clock is the tools')
+        )
         self.ids = ids or seeded
         self.state = state or AgentState(self.new_id(self.ids), spec.name, spec.new_memory(ids=self.ids))
-        self.state.now = now
+        if state is None or spec.clock is not None:  # a state given keeps its clock (steady when recorded)
+            self.state.now = now
         self.loop: Loop = new_loop(spec)
         self.messages: list[dict[str, Any]] = messages if messages is not None else self.loop.initial_messages(self)
         # A new agent's first messages (Letta's boot sequence) are persisted with its first user message.
@@ -88,6 +97,10 @@ class Agent:
         self._used_ids: set[str] | None = None  # every tool-call id in history, built when first needed
         self._tool_names = [tool.name for tool in spec.tools]
         self._saved_revision = self.memory.revision
+        self._user_message: dict[str, Any] = {}
+        self._compacted = False  # the history was compacted in the last turn
+        window = spec.context_window
+        self.context = ContextWindow(window, model, self.state.now, token_counter(spec.model.name)) if window else None
 
     @staticmethod
     def new_id(ids: Ids | None = None) -> str:
@@ -103,13 +116,23 @@ class Agent:
     def request_messages(self) -> list[dict[str, Any]]:
         return self.loop.request_messages(self)
 
+    def turn_messages(self) -> list[dict[str, Any]]:
+        """The last turn's messages in history: from its user message on (after a compaction that evicted
+        it, every message after the summary), and the summary first when the turn compacted the history."""
+        start = next((i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i] is self._user_message), 1)
+        turn = self.messages[start:]
+        return [self.messages[0], *turn] if self._compacted and start > 0 else turn
+
     def send(self, text: str) -> TurnResult:
         """Run one user turn to its end; each finished step is persisted before the next starts."""
         turn = self.turns
         self.turns += 1
         # The user's message is persisted with the first answer to it: a message the endpoint never
         # answered (down, refused) is not a turn, in memory or after a restart.
-        self.messages.append(self.loop.user_message(text, self.state.now()))
+        history = self.messages[:]
+        self._compacted = False
+        self._user_message = self.loop.user_message(text, self._loop_now())
+        self.messages.append(self._user_message)
         self._unsaved_user_message = True
         steps: list[StepRecord] = []
         replies: list[str] = []
@@ -126,7 +149,7 @@ class Agent:
                 return TurnResult(text, tuple(steps), aborted.stop_reason, tuple(replies), str(aborted))
             except BaseException:
                 if not steps and self._unsaved_user_message:
-                    self.messages.pop()
+                    self.messages[:] = history  # as before the turn (a compaction for it included)
                     self.turns -= 1
                 raise
             steps.append(step)
@@ -138,7 +161,7 @@ class Agent:
             elif go_on:
                 if len(steps) < self.spec.max_steps:
                     failed = any(not call.ok for call in step.tool_calls)
-                    follow_up = self.loop.follow_up(failed, self.state.now())
+                    follow_up = self.loop.follow_up(failed, self._loop_now())
                     saved_from = step_input = len(self.messages)
                     if follow_up is not None:
                         self.messages.append(follow_up)
@@ -171,6 +194,8 @@ class Agent:
         offered = self._allowed(solver)
         tools = [tool for tool in self.spec.tools if tool.name in offered]
         schemas = self.loop.tools(self, tools)
+        context = self.context.before_request(self.system_message(), self.messages, schemas) if self.context else ()
+        self._compacted = self._compacted or any(event.kind is ContextEventKind.EVICTION for event in context)
         messages = self.request_messages()
         response = self.loop.answer(lambda: self._ask(messages, schemas))
         if self._unsaved_user_message:
@@ -179,7 +204,7 @@ class Agent:
                 for message in self.messages[: self._unsaved_history]:
                     self.journal.save_user_message(self.state.id, self.turns, turn, message)
                 self._unsaved_history = 0
-                self.journal.save_user_message(self.state.id, self.turns, turn, self.messages[-1])
+                self.journal.save_user_message(self.state.id, self.turns, turn, self._user_message)
         first_message = len(self.messages)
         calls = self.loop.calls(response)
         call_ids = self._call_ids(calls, first_message)
@@ -219,7 +244,7 @@ class Agent:
                     refused=violation is not None,
                 )
             )
-            self.messages.append(self.loop.tool_message(call_id, outcome, self.state.now()))
+            self.messages.append(self.loop.tool_message(call_id, outcome, self._loop_now()))
         if solver is not None and not go_on and calls and solver.uncalled_required_tools(self._tool_names):
             go_on = True  # Letta: "Continuing, user expects these tools: [...] to be called still."
         step = StepRecord(
@@ -232,6 +257,7 @@ class Agent:
             response.finish_reason,
             response.refusal,
             offered=tuple(offered) if solver is not None else None,
+            context=context,
         )
         if self.journal is not None:
             # Whatever changed memory (a tool, or code between turns), it all went through Memory, whose

@@ -31,6 +31,8 @@ from harness.tools.schema import Tool
 from harness.wire import Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
+MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
+
 DEFAULT_MAX_STEPS = 10
 # Block labels in agents.yaml may also hold `/` (Letta's `system/human/work`, `/note_directory`), as real
 # Agent Files do; LABEL_PATTERN (agent names, and labels the model creates) does not.
@@ -309,6 +311,11 @@ class AgentSettingsWire(StrictModel):
         description="A frozen clock (and seeded ids): the time tools and Letta's messages read starts here "
         "and moves by `tick` seconds with each model answer, so replays are byte-identical",
     )
+    context_window: Annotated[int, pydantic.Field(ge=MIN_CONTEXT_WINDOW)] | None = pydantic.Field(
+        None,
+        description="Tokens the agent's context may hold (Letta's llm_config.context_window): past 75% the "
+        "agent is warned, past 90% its oldest messages are evicted to recall and summarized (default: no limit)",
+    )
 
 
 class AgentWire(AgentSettingsWire):
@@ -380,6 +387,7 @@ class AgentSpec:
     loop: LoopName = DEFAULT_LOOP
     clock: ClockSpec | None = None
     embedding: EmbeddingSettings | None = None  # archival memory's embedding model
+    context_window: int | None = None  # tokens; None: no context pressure (harness/context_window.py)
 
     def new_memory(self, overrides: dict[str, str] | None = None, ids: Ids | None = None) -> Memory:
         """Blocks as declared (`overrides`: other values by label); `ids` gives their ids (random if None)."""
@@ -558,6 +566,7 @@ class _Merged:
     failed: bool = False  # a layer it inherits has a mistake (reported once, where it is)
     loop: LoopName = DEFAULT_LOOP
     clock: ClockSpec | None = None
+    context_window: int | None = None
 
 
 class _Compiler:
@@ -630,6 +639,7 @@ class _Compiler:
             metadata=dict(self.wire.agents[name].metadata or {}),
             loop=merged.loop,
             clock=merged.clock,
+            context_window=merged.context_window,
         )
 
     def _merged(self, name: str) -> _Merged | None:
@@ -700,6 +710,7 @@ class _Compiler:
             base.failed,
             base.loop,
             base.clock,
+            base.context_window,
         )
         failed_before, self.failed = self.failed, False
         if layer.system is not None and layer.system_file is not None:
@@ -733,6 +744,8 @@ class _Compiler:
             merged.loop = layer.loop
         if layer.clock is not None:
             merged.clock = layer.clock.spec()
+        if layer.context_window is not None:
+            merged.context_window = layer.context_window
         merged.failed = merged.failed or self.failed
         self.failed = failed_before
         return merged

@@ -8,6 +8,7 @@ clients and vcrpy are imported only when a recording or a live chat needs them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -16,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.agent import Agent
+from harness.agent import Agent, Journal
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
 from harness.clock import ids_for
@@ -26,9 +27,10 @@ from harness.llm.embeddings import EmbeddingModel
 from harness.llm.settings import EmbeddingSettings, ModelSettings
 from harness.memory import Memory
 from harness.project import Project
+from harness.recall import LazyRecall, RecallJournal
 from harness.records import StepRecord
 from harness.secrets import Secrets
-from harness.tools.context import AgentState
+from harness.tools.context import AgentState, steady_clock
 
 if TYPE_CHECKING:
     import httpx2
@@ -155,20 +157,36 @@ class AgentFactory:
         on_step: Callable[[StepRecord], None] | None = None,
         model: ChatModel | None = None,
         now: Callable[[], datetime] | None = None,
+        history: list[dict[str, Any]] | None = None,
     ) -> Agent:
         """A fresh agent (blocks as declared, `blocks` overriding values), persisted in `store` if given.
         `model` replaces the chat model the cassette (or the live endpoint) would give; `now`, when given,
-        is the agent's clock instead of the one its spec declares (a scenario's ticking clock)."""
+        is the agent's clock for its tools and memory instead of the one its spec declares; `history` is the
+        conversation it starts from (a scenario's `history:`, after the loop's own first messages), in its
+        recall memory too."""
         ids = ids_for(spec.clock)
         state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
+        journal: Journal
+        if cassette is not None and spec.clock is None:
+            state.now = steady_clock()  # what the model reads of time replays as it was recorded
         if store is not None:
             store.create_agent(state.id, state.name, state.memory.get_blocks())
+            state.recall, journal = store.recall(state.id), store
+        else:
+            # No store (a scenario run): recall is indexed in memory, for the run.
+            recall = LazyRecall(state.id)
+            # The state's clock as the agent sets it (a frozen one when agents.yaml declares `clock:`).
+            state.recall, journal = recall, RecallJournal(recall, lambda: state.now())
+        if now is not None:
+            state.now = now
         self.archival(state, spec, cassette, store)
         chat = model or self.chat_model(spec, cassette)
         call_ids = cassette.call_ids if cassette is not None else CallIds.PROVIDER
-        agent = Agent(spec, chat, state=state, journal=store, on_step=on_step, call_ids=call_ids, ids=ids)
-        if now is not None:
-            agent.state.now = now
+        agent = Agent(spec, chat, state=state, journal=journal, on_step=on_step, call_ids=call_ids, ids=ids)
+        if history:
+            agent.messages.extend(copy.deepcopy(history))
+            if store is None:
+                recall.add(history, state.now())
         return agent
 
     def resume(self, spec: AgentSpec, store: Store, model: ChatModel | None = None) -> Agent:
@@ -185,7 +203,7 @@ class AgentFactory:
         declared_since = [block.new_block() for block in spec.blocks if block.label not in labels]
         if declared_since:
             store.add_blocks(agent_id, declared_since)
-        state = AgentState(agent_id, spec.name, Memory([*persisted, *declared_since]))
+        state = AgentState(agent_id, spec.name, Memory([*persisted, *declared_since]), recall=store.recall(agent_id))
         self.archival(state, spec, None, store)
         return Agent(
             spec,

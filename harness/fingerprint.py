@@ -2,8 +2,8 @@
 
 `metadata.agent` in a cassette holds a hash of the whole and of each part: the system prompt, every
 tool's schema, every block's spec (value, limit, description, read_only, schema), the model settings
-that go on the wire (by value: they are short), the loop (max_steps, tool rules), and the embedding model
-of archival memory when the agent has one (its name and dimensions, on the wire too). `harness cassettes
+that go on the wire (by value: they are short), the loop (max_steps, tool rules, context_window), and the
+embedding model of archival memory when the agent has one (its name and dimensions, on the wire too). `harness cassettes
 check` compares it with the agent as configured now, to name what changed since the recording.
 """
 
@@ -44,7 +44,11 @@ def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
             "tool_choice": str(model.tool_choice),
             "seed": model.seed,
         },
-        "loop": {"max_steps": spec.max_steps, "tool_rules": _hash([str(rule) for rule in spec.tool_rules])},
+        "loop": {
+            "max_steps": spec.max_steps,
+            "tool_rules": _hash([str(rule) for rule in spec.tool_rules]),
+            **({"context_window": spec.context_window} if spec.context_window is not None else {}),
+        },
     }
     # Only when not the defaults, so the fingerprints recorded before loops and clocks existed still hold.
     if spec.loop is not LoopName.HARNESS:

@@ -50,6 +50,26 @@ class ToolCallRecord:
         return value if isinstance(value, dict) else None
 
 
+class ContextEventKind(StrEnum):
+    """What context pressure did before a step's request (harness/context_window.py)."""
+
+    WARNING = "warning"  # Letta's memory-pressure warning went to the model
+    EVICTION = "eviction"  # old messages left the context (to recall) and a summary took their place
+
+
+@dataclass(frozen=True)
+class ContextEvent:
+    kind: ContextEventKind
+    tokens_before: int  # the request's tokens as counted (see `counter`) before the event
+    tokens_after: int  # ... and after it (the warning adds a message; an eviction removes many)
+    context_window: int
+    counter: str  # how tokens were counted: a tiktoken encoding, or the documented estimate
+    evicted: int = 0  # messages moved out of context
+    kept: int = 0  # history messages still in context (the summary aside)
+    summary: str | None = None  # what the summarizer model wrote
+    mode: str | None = None  # Letta's summarizer mode that made the summary: sliding_window or all
+
+
 @dataclass(frozen=True)
 class StepRecord:
     turn: int
@@ -61,6 +81,7 @@ class StepRecord:
     finish_reason: str | None = None  # as the provider said: stop, tool_calls, length, content_filter...
     refusal: str | None = None  # the model's refusal text, when it refused
     offered: tuple[str, ...] | None = None  # the tools the rules offered at this step; None: no rules, all of them
+    context: tuple[ContextEvent, ...] = ()  # what context pressure did before this step's request
 
     @property
     def edited_labels(self) -> set[str]:

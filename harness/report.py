@@ -3,11 +3,13 @@ with secrets masked)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from harness import jsontext
 from harness.files import write_atomically
+from harness.records import ContextEvent
 from harness.reliability import has_repeats, reliability, reliability_report
 from harness.scenarios.checks import Failure
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
@@ -183,6 +185,8 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
                     }
                     for call in step.tool_calls
                 ],
+                # What context pressure did before this step (a warning, an eviction with its summary).
+                **({"context": [_context_event(event) for event in step.context]} if step.context else {}),
             }
             for step in (outcome.steps if outcome else ())
         ],
@@ -190,6 +194,11 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
         "blocks": turn.blocks,
         **({"error": turn.error} if turn.error else {}),
     }
+
+
+def _context_event(event: ContextEvent) -> dict[str, Any]:
+    shown = {key: value for key, value in dataclasses.asdict(event).items() if value is not None}
+    return {**shown, "kind": event.kind.value}
 
 
 def json_report(results: list[ScenarioResult], root: Path, secrets: Secrets | None = None) -> dict[str, Any]:

@@ -214,6 +214,15 @@ def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
     ]
     for step in turn["steps"]:
         out.append('<li class="step">')
+        for event in step.get("context", ()):  # context pressure before the step's request
+            what = (
+                f"{event['evicted']} message(s) evicted to recall, {event['kept']} kept ({event.get('mode')})"
+                if event["kind"] == "eviction"
+                else "memory-pressure warning sent"
+            )
+            tokens = f"{event['tokens_before']} -> {event['tokens_after']} of {event['context_window']} tokens"
+            summary = f"<pre>{escape(event['summary'])}</pre>" if event.get("summary") else ""
+            out.append(f'<div class="context muted"><b>context:</b> {escape(what)}, {escape(tokens)}{summary}</div>')
         if step.get("thoughts"):
             out.append(f'<pre class="thoughts muted">{escape(step["thoughts"])}</pre>')
         if step.get("refusal"):

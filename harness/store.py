@@ -22,6 +22,8 @@ from harness.jsontext import storable
 from harness.llm.embeddings import EmbeddingModel
 from harness.memory import Block, Memory
 from harness.passages import PassageStore
+from harness.recall import SCHEMA as RECALL_SCHEMA
+from harness.recall import SqliteRecall, index_messages
 from harness.records import StepRecord
 from harness.secrets import Secrets
 
@@ -109,6 +111,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX archival_passages_by_agent ON archival_passages (agent_id);
         """,
     ),
+    # Recall memory (conversation_search): an FTS5 index of the searchable messages, filled as they are
+    # saved. Messages saved before this migration are not indexed.
+    ("004_recall_search", RECALL_SCHEMA),
 ]
 
 
@@ -220,6 +225,7 @@ class Store:
                 "INSERT INTO messages (agent_id, turn, body, created_at) VALUES (?, ?, ?, ?)",
                 (agent_id, turn, self._json(message), _now()),
             )
+            index_messages(db, agent_id, [message], datetime.now(UTC), self.secrets.mask_data)
 
     def save_step(
         self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], blocks: list[Block] | None
@@ -267,6 +273,7 @@ class Store:
                 "INSERT INTO messages (agent_id, step_id, turn, body, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(agent_id, step_id, step.turn, self._json(message), now) for message in messages],
             )
+            index_messages(db, agent_id, messages, datetime.fromisoformat(now), self.secrets.mask_data)
             if blocks is not None:
                 db.execute("DELETE FROM blocks WHERE agent_id = ?", (agent_id,))
                 self._insert_blocks(db, agent_id, blocks, first_position=0)
@@ -276,6 +283,10 @@ class Store:
         return PassageStore(self.db, agent_id, embedder, model_name, self._mask)
 
     # ------------------------------------------------------------ reading
+
+    def recall(self, agent_id: str) -> SqliteRecall:
+        """The agent's recall memory: every searchable message it saved, evicted from context or not."""
+        return SqliteRecall(self.db, agent_id)
 
     def find_agent(self, name: str) -> str | None:
         row = self.db.execute("SELECT id FROM agents WHERE name = ?", (name,)).fetchone()

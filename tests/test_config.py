@@ -80,7 +80,7 @@ def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) ->
     assert "did you mean 'system'?" in text
     valid = (
         "system, system_file, model, embedding, blocks, tools, tool_rules, attach_blocks, max_steps, loop, clock, "
-        "extends, description"
+        "context_window, extends, description"
     )
     assert f"valid keys: {valid}" in text
 
@@ -487,3 +487,44 @@ def test_agent_tags_and_metadata_are_kept(load_text: Callable[[str], AgentsConfi
         """
     ).get("a")
     assert (spec.tags, spec.metadata) == (("x", "y"), {"owner": "me", "n": 2})
+
+
+def test_context_window_comes_from_defaults_or_the_agent_and_is_in_the_fingerprint(write_agents: Write) -> None:
+    from harness.config import load_agents
+    from harness.fingerprint import agent_fingerprint, fingerprint_changes
+
+    path = write_agents(
+        """
+        defaults:
+          model: gpt-4o-mini
+          system: hello
+          tools: [send_message, conversation_search]
+          context_window: 2000
+        agents:
+          small: {}
+          smaller: {context_window: 900}
+          unlimited: {extends: small}
+        """
+    )
+    config = load_agents(path)
+    assert [config.get(name).context_window for name in ("small", "smaller", "unlimited")] == [2000, 900, 2000]
+    small, smaller = agent_fingerprint(config.get("small")), agent_fingerprint(config.get("smaller"))
+    assert small["parts"]["loop"]["context_window"] == 2000
+    assert fingerprint_changes(small, smaller) == ["loop context_window 2000 -> 900"]
+
+
+def test_a_context_window_too_small_is_a_located_mistake(write_agents: Write) -> None:
+    path, error = problems_of(
+        write_agents,
+        """
+        agents:
+          chat:
+            model: gpt-4o-mini
+            system: hello
+            tools: [send_message]
+            context_window: 10
+        """,
+    )
+    (problem,) = error.problems
+    assert (problem.file, problem.line, problem.key) == (str(path), 6, "agents.chat.context_window")
+    assert "greater than or equal to 64" in problem.message

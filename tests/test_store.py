@@ -17,6 +17,7 @@ from harness.memory import Block, Memory
 from harness.project import Project
 from harness.secrets import MASK, Secrets
 from harness.store import MIGRATIONS, Store
+from harness.tools.registry import resolve_tool
 from tests.helpers import Script, call, completion, reply
 
 HB = {"request_heartbeat": True}
@@ -252,4 +253,26 @@ def test_what_is_written_is_masked(tmp_path: Path, chat_spec: AgentSpec) -> None
     assert reopened.load_messages(agent_id)[0] == {"role": "user", "content": f"remember {MASK}"}
     assert json.loads(reopened.tool_calls(agent_id)[0]["arguments"])["content"] == f"key {MASK}"
     assert reopened.db.execute("SELECT content FROM steps ORDER BY id").fetchone()[0] == MASK
+    reopened.close()
+
+
+def test_a_persisted_agent_searches_its_history_after_a_restart(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    """Recall memory lives in the state database: conversation_search, through the agent's AgentState,
+    finds what was said before the restart."""
+    spec = dataclasses.replace(chat_spec, tools=(*chat_spec.tools, resolve_tool("conversation_search", tmp_path)))
+    db = tmp_path / "state.db"
+    store = Store(db)
+    open_agent(spec, Script([reply("Noted: Lisbon")]).model(), store).send("I grew up in Lisbon")
+    store.close()
+    reopened = Store(db)
+    search = call("conversation_search", {"query": "Lisbon", **HB})
+    script = Script([completion(search), reply("You grew up in Lisbon")])
+    resumed = open_agent(spec, script.model(), reopened)
+    assert resumed.state.recall is not None
+    result = resumed.send("Where did I grow up?")
+    (found, _) = result.tool_calls
+    assert found.ok, found.result
+    contents = sorted(hit["content"] for hit in json.loads(found.result)["results"])
+    assert contents == ["I grew up in Lisbon", "Noted: Lisbon"]
+    assert reopened.recall(resumed.state.id).count() == 4  # both turns' messages, the search call aside
     reopened.close()

@@ -114,7 +114,7 @@ def export_agent(
             "model": model.name,
             "model_endpoint_type": "openai",
             "model_endpoint": secrets.mask_url(model.base_url) if model.base_url else OPENAI_ENDPOINT,
-            "context_window": CONTEXT_WINDOWS.get(model.name, DEFAULT_CONTEXT_WINDOW),
+            "context_window": spec.context_window or CONTEXT_WINDOWS.get(model.name, DEFAULT_CONTEXT_WINDOW),
             "temperature": model.temperature,
             "max_tokens": model.max_tokens,
             "put_inner_thoughts_in_kwargs": False,

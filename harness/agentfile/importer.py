@@ -29,7 +29,7 @@ from harness.agentfile.schema import (
     LLMConfigWire,
     ToolWire,
 )
-from harness.config import BLOCK_LABEL_PATTERN, ToolRuleWire
+from harness.config import BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
 from harness.loops.kinds import LoopName
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
 from harness.scenarios.history import MessageWire, conversation_problems
@@ -52,7 +52,6 @@ OPENAI_COMPATIBLE = frozenset(
 )  # fmt: skip
 # LLMConfig fields the harness has no place for, with the value that means "nothing to lose".
 UNKEPT_LLM_FIELDS: dict[str, Any] = {
-    "context_window": None,
     "put_inner_thoughts_in_kwargs": False,
     "enable_reasoner": False,
     "reasoning_effort": None,
@@ -229,6 +228,15 @@ class _Importer:
         if agent.metadata:
             out["metadata"] = agent.metadata
         out["model"] = self._model(name, agent.llm_config)
+        if agent.llm_config is not None:  # the agent's context pressure, as Letta applies it
+            window = agent.llm_config.context_window
+            if window >= MIN_CONTEXT_WINDOW:
+                out["context_window"] = window
+            else:
+                self.note(
+                    name,
+                    f"llm_config.context_window {window} not kept (the harness takes {MIN_CONTEXT_WINDOW} or more)",
+                )
         out["system"] = agent.system or ""
         if not agent.system:
             self.note(name, "no system prompt in the file: `system` is empty")

@@ -22,13 +22,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Optional, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Optional, Protocol, TypeVar
 
 import pydantic
 
 from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
 from harness.memory import EditKind
-from harness.records import StepRecord, StopReason, ToolCallRecord
+from harness.recall import Recall
+from harness.records import ContextEvent, ContextEventKind, StepRecord, StopReason, ToolCallRecord
 from harness.wire import Shorthand, StrictModel
 from harness.yamlsource import Loc, dotted
 
@@ -95,6 +96,8 @@ class Observed:
     snapshots: Snapshots | None = None  # the golden files of `snapshot:` checks
     steps: list[StepRecord] = field(default_factory=list)  # the steps taken (the turn's, or the run's)
     archival: Archival | None = None  # the agent's archival memory, as it is now
+    context: list[tuple[int, ContextEvent]] = field(default_factory=list)  # (turn, event), context pressure
+    recall: Recall | None = None  # the agent's searchable history (conversation_search's)
 
 
 class Snapshots(Protocol):
@@ -173,9 +176,12 @@ class Text:
     judge: Judge | None = None
     _json: tuple[bool, Any, str] | None = None
     json_failure_reported: bool = False
+    name: str | None = None  # what the text is, when neither a block nor the reply (the summary)
 
     @property
     def what(self) -> str:
+        if self.name is not None:
+            return self.name
         return f"block '{self.label}'" if self.label else "the reply"
 
     def parsed_json(self) -> tuple[bool, Any, str]:
@@ -942,6 +948,131 @@ class Snapshot(ExpectCheck):
         return observed.snapshots.compare(self.loc, actual)
 
 
+# ------------------------------------------------------------------ recall memory and context pressure
+
+
+class RecallWire(Shorthand, StrictModel):
+    """A search of the agent's history, as conversation_search makes it; a bare string is both the query and
+    the text a result must hold."""
+
+    query: str = pydantic.Field(description="The search, as the agent would write it")
+    contains: str | list[str] | None = pydantic.Field(
+        None, description="Text some result must hold (each of these, in some result); default: the query"
+    )
+    roles: list[Literal["assistant", "user"]] | None = pydantic.Field(None, description="Only these roles")
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"query": value} if isinstance(value, str) else value
+
+
+@expect_check
+class RecallFinds(ExpectCheck):
+    key = "recall"
+    wire = RecallWire
+    description = (
+        "conversation_search over the agent's whole history (evicted messages included) finds this: "
+        "{query, contains, roles}, or a bare string"
+    )
+
+    def check(self, observed: Observed) -> list[Failure]:
+        wanted: RecallWire = self.value
+        if observed.recall is None:
+            return [Failure(self.loc, "this agent has no recall memory to search")]
+        hits = observed.recall.search(wanted.query, wanted.roles, limit=50)
+        texts = [json.dumps(hit.detail, ensure_ascii=False) for hit in hits]
+        needles = [wanted.query] if wanted.contains is None else wanted.contains
+        return [
+            Failure(self.loc, f"no message found for {wanted.query!r} holds {needle!r}", actual=texts)
+            for needle in ([needles] if isinstance(needles, str) else needles)
+            if not any(needle in text for text in texts)
+        ]
+
+
+class EvictionsWire(Shorthand, StrictModel):
+    """How often old messages were evicted and summarized; a bare number is `count`."""
+
+    count: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(None, description="Exactly this many")
+    at_least: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(None, description="At least this many")
+    turns: list[Annotated[int, pydantic.Field(ge=1)]] | None = pydantic.Field(
+        None, description="The turns (1 for the first) in which evictions happened, exactly these"
+    )
+
+    @classmethod
+    def shorthand_schema(cls) -> dict[str, Any] | None:
+        return {"type": "integer", "minimum": 0}
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _events(observed: Observed, kind: ContextEventKind) -> list[tuple[int, ContextEvent]]:
+    return [(turn, event) for turn, event in observed.context if event.kind is kind]
+
+
+def _shown(events: list[tuple[int, ContextEvent]]) -> list[str]:
+    return [
+        f"turn {turn + 1}: {event.kind.value}, {event.tokens_before} -> {event.tokens_after} tokens of "
+        f"{event.context_window}" + (f", {event.evicted} evicted, {event.kept} kept" if event.evicted else "")
+        for turn, event in events
+    ]
+
+
+@expect_check
+class Evictions(ExpectCheck):
+    key = "evictions"
+    wire = EvictionsWire
+    description = "Old messages were evicted (to recall) and summarized: a count, or {count, at_least, turns: [n, ...]}"
+
+    def check(self, observed: Observed) -> list[Failure]:
+        wanted: EvictionsWire = self.value
+        events = _events(observed, ContextEventKind.EVICTION)
+        shown = _shown(observed.context)
+        failures = []
+        if wanted.count is not None and len(events) != wanted.count:
+            failures.append(Failure(self.loc, f"{len(events)} eviction(s), expected {wanted.count}", actual=shown))
+        if wanted.at_least is not None and len(events) < wanted.at_least:
+            message = f"{len(events)} eviction(s), expected at least {wanted.at_least}"
+            failures.append(Failure(self.loc, message, actual=shown))
+        turns = sorted({turn + 1 for turn, _ in events})
+        if wanted.turns is not None and turns != sorted(set(wanted.turns)):
+            failures.append(Failure((*self.loc, "turns"), "evictions in other turns", sorted(wanted.turns), turns))
+        return failures
+
+
+@expect_check
+class MemoryWarnings(ExpectCheck):
+    key = "memory_warnings"
+    wire = Annotated[int, pydantic.Field(ge=0)]
+    description = "Exactly this many memory-pressure warnings went to the model"
+
+    def check(self, observed: Observed) -> list[Failure]:
+        events = _events(observed, ContextEventKind.WARNING)
+        if len(events) == self.value:
+            return []
+        return [Failure(self.loc, f"{len(events)} warning(s), expected {self.value}", actual=_shown(observed.context))]
+
+
+@expect_check
+class Summary(ExpectCheck):
+    key = "summary"
+    description = "Checks on the last summary the summarizer wrote (after an eviction): contains, matches, judge..."
+
+    def __init__(self, value: Any, loc: Loc) -> None:
+        super().__init__(value, loc)
+        self.checks = _value_checks(value, loc)
+
+    def check(self, observed: Observed) -> list[Failure]:
+        summaries = [event.summary for _, event in _events(observed, ContextEventKind.EVICTION) if event.summary]
+        if not summaries:
+            return [Failure(self.loc, "no summary was written (no eviction)")]
+        text = Text(summaries[-1], None, judge=observed.judge, name="the summary")
+        return [failure for check in self.checks for failure in check.check_text(text)]
+
+
 if TYPE_CHECKING:
     BlockChecksWire = _ValueChecksBase
     ReplyChecksWire = _ValueChecksBase
@@ -950,6 +1081,7 @@ else:
     ReplyChecksWire = _value_model("ReplyChecks", Target.REPLY)
 Blocks.wire = dict[str, BlockChecksWire]
 Reply.wire = ReplyChecksWire
+Summary.wire = ReplyChecksWire
 
 
 def _expect_model() -> type[StrictModel]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
@@ -10,7 +9,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.agent import Agent
-from harness.clock import ticking
 from harness.config import AgentSpec
 from harness.errors import CassetteMiss, LLMError, ModelAnswerError, Problem, RunError, ScenarioError
 from harness.factory import AgentFactory, Cassette
@@ -18,7 +16,7 @@ from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
 from harness.loops.kinds import LoopName
 from harness.project import Project
-from harness.records import StepRecord, ToolCallRecord, TurnResult
+from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, check_against_agent, model_slug
@@ -170,9 +168,8 @@ class ScenarioRunner:
             agent_id=f"agent-{scenario.name}",
             blocks=scenario.blocks,
             on_step=step_hook,
-            now=ticking() if spec.clock is None else None,  # times in tool results replay byte for byte
+            history=list(scenario.history),  # the conversation it starts from (in its recall memory too)
         )
-        main.messages.extend(copy.deepcopy(list(scenario.history)))  # the conversation it starts from
         agents = {scenario.agent: main}
         tool_results = ScenarioToolResults(scenario.tool_results)
         main.state.tool_results = tool_results
@@ -198,7 +195,6 @@ class ScenarioRunner:
                     agent_id=f"agent-{scenario.name}-{name}",
                     blocks=shared.values_for(other),
                     on_step=step_hook,
-                    now=ticking() if other.clock is None else None,
                 )
                 agents[name].state.tool_results = tool_results
                 initial[name] = agents[name].memory.values()
@@ -239,7 +235,7 @@ class ScenarioRunner:
                     index,
                     turn.user,
                     outcome,
-                    agent.messages[first_message:],
+                    agent.turn_messages(),
                     agent.memory.values(),
                     agent=turn.agent,
                 )
@@ -253,6 +249,8 @@ class ScenarioRunner:
                 judge,
                 steps=list(outcome.steps),
                 archival=agent.state.archival,
+                context=_context(index, outcome),
+                recall=agent.state.recall,
             )
             if not self._check(scenario, turn.checks, observed, result, f"turn {index + 1}"):
                 return
@@ -274,6 +272,8 @@ class ScenarioRunner:
             SnapshotFile(self.snapshot_path(scenario), self.update_snapshots) if has_snapshot(scenario) else None,
             [step for turn in main_turns if turn.result for step in turn.result.steps],
             main.state.archival,
+            [event for turn in main_turns if turn.result for event in _context(turn.index, turn.result)],
+            main.state.recall,
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
 
@@ -404,6 +404,11 @@ class ScenarioRunner:
         lines += miss.diff_lines()
         lines.append(f"  re-record with: harness record {scenario.path}")
         return lines
+
+
+def _context(index: int, outcome: TurnResult) -> list[tuple[int, ContextEvent]]:
+    """What context pressure did in the scenario's turn `index`, each event with that turn."""
+    return [(index, event) for step in outcome.steps for event in step.context]
 
 
 def has_snapshot(scenario: Scenario) -> bool:

@@ -7,14 +7,20 @@ docstrings and signatures of letta/functions/function_sets/base.py, the semantic
 letta/services/tool_executor/core_tool_executor.py (where the server actually runs them). Every change they
 make goes through `Memory`, so a block's limit, read_only flag and schema hold for all of them. Archival
 memory's two tools (Letta 0.16.8 too) are in harness/tools/archival.py.
+Recall memory: `conversation_search` as Letta 0.16.8 runs it, and `conversation_search_date` as Letta
+0.6.5 had it (the last release with it), over `AgentState.recall` (harness/recall.py).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, Block, Memory
+from harness.recall import Recall
 from harness.tools.archival import archival_memory_insert, archival_memory_search
 from harness.tools.context import AgentState
 
@@ -358,6 +364,157 @@ def memory(
     )
 
 
+# ---------------------------------------------------------------- recall memory (conversation history)
+
+# letta/constants.py: how many results a search returns when the model gives no limit.
+RETRIEVAL_QUERY_DEFAULT_PAGE_SIZE = 5
+NO_RECALL = "recall memory is not available to this agent (it has no message index)"
+
+
+def _recall(agent_state: AgentState) -> Recall:
+    if agent_state.recall is None:
+        raise ValueError(NO_RECALL)
+    return agent_state.recall
+
+
+def _moment(text: str, argument: str, *, end: bool) -> datetime:
+    """Letta's parsing of a `start_date`/`end_date`: ISO 8601, naive times in the agent's timezone (UTC).
+    A date alone is the start of that day, or for an end date its last microsecond, as Letta's docstring
+    promises (its code, on Python 3.11+, takes a date-only end as midnight)."""
+    text = str(text).strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            moment = datetime.strptime(text, "%Y-%m-%d")
+            if end:
+                moment = moment.replace(hour=23, minute=59, second=59, microsecond=999999)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"Invalid {argument} format: {text}. Use ISO 8601 format (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _ago(now: datetime, then: datetime) -> str:
+    seconds = int((now - then).total_seconds())
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def conversation_search(
+    agent_state: AgentState,
+    query: str | None = None,
+    roles: list[Literal["assistant", "user", "tool"]] | None = None,
+    limit: int | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+) -> str:
+    """Search prior conversation history using hybrid search (text + semantic similarity).
+
+    Args:
+        query (Optional[str]): String to search for using both text matching and semantic similarity. If not provided, returns messages based on other filters (time range, roles).
+        roles (Optional[List[Literal["assistant", "user", "tool"]]]): Optional list of message roles to filter by.
+        limit (Optional[int]): Maximum number of results to return. Uses system default if not specified.
+        start_date (Optional[str]): Filter results to messages created on or after this date (INCLUSIVE). When using date-only format (e.g., "2024-01-15"), includes messages starting from 00:00:00 of that day. ISO 8601 format: "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM". Examples: "2024-01-15" (from start of Jan 15), "2024-01-15T14:30" (from 2:30 PM on Jan 15).
+        end_date (Optional[str]): Filter results to messages created on or before this date (INCLUSIVE). When using date-only format (e.g., "2024-01-20"), includes all messages from that entire day. ISO 8601 format: "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM". Examples: "2024-01-20" (includes all of Jan 20), "2024-01-20T17:00" (up to 5 PM on Jan 20).
+
+    Examples:
+        # Search all messages
+        conversation_search(query="project updates")
+
+        # Search only assistant messages
+        conversation_search(query="error handling", roles=["assistant"])
+
+        # Search with date range (inclusive of both dates)
+        conversation_search(query="meetings", start_date="2024-01-15", end_date="2024-01-20")
+        # This includes all messages from Jan 15 00:00:00 through Jan 20 23:59:59
+
+        # Search messages from a specific day (inclusive)
+        conversation_search(query="bug reports", start_date="2024-09-04", end_date="2024-09-04")
+        # This includes ALL messages from September 4, 2024
+
+        # Search with specific time boundaries
+        conversation_search(query="deployment", start_date="2024-01-15T09:00", end_date="2024-01-15T17:30")
+        # This includes messages from 9 AM to 5:30 PM on Jan 15
+
+        # Search with limit
+        conversation_search(query="debugging", limit=10)
+
+        # Time-range only search (no query)
+        conversation_search(start_date="2024-01-15", end_date="2024-01-20")
+        # Returns all messages from Jan 15 through Jan 20
+
+    Returns:
+        str: Query result string containing matching messages with timestamps and content.
+    """  # noqa: E501
+    # Letta 0.16.8 (LettaCoreToolExecutor.conversation_search): the result is Letta's dict, as JSON text.
+    # Full-text search only (see harness/recall.py); tool results are never returned, as in Letta.
+    recall = _recall(agent_state)
+    start = _moment(start_date, "start_date", end=False) if start_date else None
+    end = _moment(end_date, "end_date", end=True) if end_date else None
+    wanted = [str(role) for role in roles] if roles else None
+    hits = recall.search(
+        query or None, wanted, RETRIEVAL_QUERY_DEFAULT_PAGE_SIZE if limit is None else limit, start, end
+    )
+    if not hits:
+        return json.dumps({"message": "No results found.", "results": []}, ensure_ascii=False)
+    now = agent_state.now()
+    results = []
+    for hit in hits:
+        entry: dict[str, Any] = {
+            "timestamp": hit.created_at.isoformat(),
+            "time_ago": _ago(now, hit.created_at),
+            "role": hit.role,
+        }
+        if hit.rank is not None:
+            entry["relevance"] = {"fts_rank": hit.rank, "search_mode": "fts"}
+        entry.update(hit.detail)
+        results.append(entry)
+    return json.dumps({"message": f"Showing {len(results)} results:", "results": results}, ensure_ascii=False)
+
+
+def conversation_search_date(agent_state: AgentState, start_date: str, end_date: str, page: int | None = 0) -> str:
+    """Search prior conversation history using a date range.
+
+    Args:
+        start_date (str): The start of the date range to search, in the format 'YYYY-MM-DD'.
+        end_date (str): The end of the date range to search, in the format 'YYYY-MM-DD'.
+        page (int): Allows you to page through results. Only use on a follow-up query. Defaults to 0 (first page).
+
+    Returns:
+        str: Query result string
+    """
+    # Letta 0.6.5 (the last release with this tool; 0.16.8 folded the date range into conversation_search).
+    # Its `page` was ignored and its total counted only that page; here pages work, the total counts every
+    # message in the range, and the newest come first, as in conversation_search.
+    if page is None or (isinstance(page, str) and page.lower().strip() == "none"):
+        page = 0
+    if int(page) < 0:
+        raise ValueError("'page' argument must be an integer")
+    try:
+        start = datetime.strptime(start_date, "%Y-%m-%d").replace(tzinfo=UTC)
+        end = datetime.strptime(end_date, "%Y-%m-%d").replace(
+            hour=23, minute=59, second=59, microsecond=999999, tzinfo=UTC
+        )
+    except ValueError:
+        raise ValueError("Dates must be in the format 'YYYY-MM-DD'") from None
+    recall = _recall(agent_state)
+    count = RETRIEVAL_QUERY_DEFAULT_PAGE_SIZE
+    hits = recall.search(None, None, count, start, end, offset=int(page) * count)
+    total = recall.count(start, end)
+    if not hits:
+        return "No results found."
+    num_pages = math.ceil(total / count) - 1  # 0 index
+    results = [f"timestamp: {hit.created_at.isoformat()}, {hit.role} - {hit.text}" for hit in hits]
+    return f"Showing {len(hits)} of {total} results (page {page}/{num_pages}): {json.dumps(results, indent=2)}"
+
+
 BUILTIN_TOOLS: dict[str, Any] = {
     fn.__name__: fn
     for fn in (
@@ -371,6 +528,8 @@ BUILTIN_TOOLS: dict[str, Any] = {
         memory,
         archival_memory_insert,
         archival_memory_search,
+        conversation_search,
+        conversation_search_date,
     )
 }
 

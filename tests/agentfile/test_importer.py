@@ -58,9 +58,8 @@ def test_real_files_import_validate_and_compile(path: Path, tmp_path: Path) -> N
 def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     result = import_agent_file(read_agent_file(DATA / "legacy_memgpt_agent.af"), "legacy_memgpt_agent.af")
     notes = "\n".join(result.notes)
-    tool = "conversation_search"
-    assert f"tool rule continue_loop on '{tool}' not kept: it names {tool}, not a tool of this agent" in notes
-    assert "archival_memory" not in notes  # the archival tools are kept, with the file's embedding model
+    assert "tool rule continue_loop" not in notes  # archival and recall tools are kept, and so their rules
+    assert "archival_memory" not in notes and "conversation_search" not in notes
     assert "message history" not in notes  # all four are in context: three written, the system message is ours
     assert [m["role"] for m in yaml.safe_load(result.histories["memgpt_agent"])["messages"]] == [
         "assistant",
@@ -68,9 +67,10 @@ def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
         "user",
     ]
     assert "embedding_config" not in notes
-    assert "llm_config.context_window 8192 not kept" in notes
+    assert "context_window" not in notes  # kept: the agent's context pressure
     assert "llm_config.put_inner_thoughts_in_kwargs True not kept" in notes
-    assert "tool 'conversation_search' left out: a Letta tool (letta_core)" in notes
+    assert "tool 'archival_memory_search' left out: a Letta tool (letta_core)" in notes
+    assert "conversation_search" not in notes  # recall memory is a built-in now, and its rule is kept
     config = load_agents(write(result, tmp_path))
     spec = config.get("memgpt_agent")
     assert {tool.name for tool in spec.tools} == {
@@ -79,15 +79,18 @@ def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
         "core_memory_replace",
         "archival_memory_insert",
         "archival_memory_search",
+        "conversation_search",
     }
     assert spec.embedding is not None and spec.embedding.name == "text-embedding-ada-002"
     assert spec.embedding.base_url is None  # OpenAI's own endpoint
     assert spec.model.name == "gpt-4-0613"
     assert spec.model.temperature == 0.7
     assert spec.model.max_tokens == 4096
+    assert spec.context_window == 8192
     assert spec.description == "A simple MemGPT agent from the original project release"
     assert set(spec.tool_rules) == {
         ToolRule(ToolRuleType.EXIT_LOOP, "send_message"),
+        ToolRule(ToolRuleType.CONTINUE_LOOP, "conversation_search"),
         ToolRule(ToolRuleType.CONTINUE_LOOP, "archival_memory_search"),
         ToolRule(ToolRuleType.CONTINUE_LOOP, "archival_memory_insert"),
     }

@@ -36,6 +36,8 @@ def test_builtins_are_letta_base_tools() -> None:
         "memory",
         "archival_memory_insert",
         "archival_memory_search",
+        "conversation_search",
+        "conversation_search_date",
     ]
     assert frozenset({"send_message"}) == TERMINAL_TOOLS
     assert SEND.terminal and not APPEND.terminal and not REPLACE.terminal

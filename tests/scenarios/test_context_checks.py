@@ -1,0 +1,82 @@
+"""The recall and context-pressure checks of `expect:`: recall, evictions, memory_warnings, summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from harness.recall import SqliteRecall
+from harness.records import ContextEvent, ContextEventKind, StopReason
+from harness.scenarios.checks import ExpectWire, Failure, Observed, check
+
+LOC = ("expect",)
+
+
+def eviction(summary: str = "The user lives in Lisbon.") -> ContextEvent:
+    return ContextEvent(ContextEventKind.EVICTION, 950, 400, 1000, "estimate", 9, 4, summary, "sliding_window")
+
+
+WARNING = ContextEvent(ContextEventKind.WARNING, 800, 850, 1000, "estimate")
+
+
+def observed(context: list[tuple[int, ContextEvent]] | None = None, recall: SqliteRecall | None = None) -> Observed:
+    return Observed({}, {}, [], "ok", StopReason.REPLIED, context=context or [], recall=recall)
+
+
+def run(data: dict[str, Any], obs: Observed) -> list[Failure]:
+    return check(ExpectWire.model_validate(data), obs, LOC)
+
+
+def test_recall_finds_what_the_agent_was_told() -> None:
+    recall = SqliteRecall.in_memory("a")
+    recall.add([{"role": "user", "content": "I moved to Lisbon last year"}], datetime(2025, 1, 1, tzinfo=UTC))
+    assert run({"recall": "Lisbon"}, observed(recall=recall)) == []
+    assert run({"recall": {"query": "moved", "contains": ["Lisbon", "last year"]}}, observed(recall=recall)) == []
+    (failure,) = run({"recall": {"query": "Lisbon", "contains": "Porto"}}, observed(recall=recall))
+    assert failure.key == "expect.recall"
+    assert failure.message == "no message found for 'Lisbon' holds 'Porto'"
+    assert failure.actual == ['{"content": "I moved to Lisbon last year"}']
+    (failure,) = run({"recall": {"query": "Lisbon", "roles": ["assistant"]}}, observed(recall=recall))
+    assert "no message found" in failure.message
+    (failure,) = run({"recall": "Lisbon"}, observed())
+    assert failure.message == "this agent has no recall memory to search"
+
+
+def test_evictions_count_at_least_and_turns() -> None:
+    events = [(1, WARNING), (2, eviction()), (4, eviction())]
+    assert run({"evictions": 2}, observed(events)) == []
+    assert run({"evictions": {"at_least": 1, "turns": [3, 5]}}, observed(events)) == []
+    (failure,) = run({"evictions": 1}, observed(events))
+    assert failure.message == "2 eviction(s), expected 1"
+    assert failure.actual[1] == "turn 3: eviction, 950 -> 400 tokens of 1000, 9 evicted, 4 kept"
+    (failure,) = run({"evictions": {"turns": [2]}}, observed(events))
+    assert (failure.key, failure.expected, failure.actual) == ("expect.evictions.turns", [2], [3, 5])
+    (failure,) = run({"evictions": {"at_least": 1}}, observed())
+    assert failure.message == "0 eviction(s), expected at least 1"
+
+
+def test_memory_warnings() -> None:
+    assert run({"memory_warnings": 1}, observed([(0, WARNING)])) == []
+    (failure,) = run({"memory_warnings": 0}, observed([(0, WARNING)]))
+    assert failure.message == "1 warning(s), expected 0"
+
+
+def test_summary_checks_the_last_summary() -> None:
+    events = [(1, eviction("first")), (3, eviction("The user lives in Lisbon."))]
+    assert run({"summary": {"contains": "Lisbon"}}, observed(events)) == []
+    (failure,) = run({"summary": {"contains": "first"}}, observed(events))
+    assert failure.message == "the summary does not contain 'first'"
+    (failure,) = run({"summary": {"contains": "Lisbon"}}, observed())
+    assert failure.message == "no summary was written (no eviction)"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"evictions": -1}, {"evictions": {"sometimes": 1}}, {"recall": {"contains": "x"}}, {"summary": {"json": []}}],
+)
+def test_bad_values_are_refused(data: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        ExpectWire.model_validate(data)

@@ -1,0 +1,278 @@
+"""Context pressure: token counting, Letta's memory-pressure warning, and eviction with a recursive summary
+(the summarizer's invariants, as properties)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import hypothesis
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.agent import Agent
+from harness.config import AgentSpec
+from harness.context_window import (
+    MESSAGE_SUMMARY_WARNING_STR,
+    ApproxTokenCounter,
+    ContextWindow,
+    token_counter,
+)
+from harness.llm.chat import ChatResponse, ToolCall
+from harness.recall import RecallJournal, SqliteRecall
+from harness.records import ContextEventKind
+from harness.summarizer import ALL_PROMPT, SLIDING_PROMPT, compact, protected_tail, transcript
+from harness.tools.context import AgentState, steady_clock
+
+SYSTEM = "You are a test agent."
+
+
+class Summaries:
+    """A ChatModel for the summarizer: answers every request with a numbered summary, and keeps them."""
+
+    def __init__(self) -> None:
+        self.requests: list[list[dict[str, Any]]] = []
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        assert tools == []
+        self.requests.append(messages)
+        return ChatResponse(f"summary {len(self.requests)}", (), "m")
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def call_and_results(call_id: str, calls: int, text: str) -> list[dict[str, Any]]:
+    ids = [f"{call_id}_{n}" for n in range(calls)]
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": i, "type": "function", "function": {"name": "core_memory_append", "arguments": json.dumps(text)}}
+            for i in ids
+        ],
+    }
+    return [assistant, *({"role": "tool", "tool_call_id": i, "content": text} for i in ids)]
+
+
+def count(messages: list[dict[str, Any]]) -> int:
+    return ApproxTokenCounter().count(messages)
+
+
+# ------------------------------------------------------------------ counting
+
+
+def test_the_estimate_is_lettas_bytes_over_four_with_its_margin() -> None:
+    value = [{"role": "user", "content": "x" * 100}]
+    size = len(json.dumps(value).encode())
+    assert ApproxTokenCounter().count(value) == int(-(-size // 4) * 1.3)
+    assert ApproxTokenCounter().count([{"content": "é" * 8}]) > ApproxTokenCounter().count([{"content": "e" * 8}])
+
+
+def test_tiktoken_counts_openai_models_whose_encoding_is_installed_offline() -> None:
+    gpt4 = token_counter("gpt-4")
+    assert gpt4.name == "tiktoken cl100k_base"
+    assert gpt4.count("hello world") == 4  # '"', 'hello', ' world', '"'
+    assert token_counter("gpt-4o-mini").name.startswith("estimate")  # o200k_base: no offline package
+    assert token_counter("qwen2.5-coder-1.5b-instruct-q4_k_m").name.startswith("estimate")
+
+
+# ------------------------------------------------------------------ the warning
+
+
+def test_the_warning_goes_once_past_75_percent_as_lettas_system_alert() -> None:
+    window = ContextWindow(4000, Summaries(), steady_clock())
+    messages = [user("x" * 6000)]  # ~2000 tokens with the system message: under 3000
+    assert window.before_request(SYSTEM, messages, []) == ()
+    messages.append(user("y" * 3500))  # now over 3000, under 3600
+    (event,) = window.before_request(SYSTEM, messages, [])
+    assert event.kind is ContextEventKind.WARNING and 3000 < event.tokens_before <= 3600
+    assert event.tokens_after > event.tokens_before
+    warning = json.loads(messages[-1]["content"])
+    assert messages[-1]["role"] == "user"
+    assert warning == {
+        "type": "system_alert",
+        "message": MESSAGE_SUMMARY_WARNING_STR,
+        "time": "2025-01-01 12:00:00 PM UTC+0000",
+    }
+    assert MESSAGE_SUMMARY_WARNING_STR.startswith("[This is an automated system message hidden from the user] ")
+    assert window.before_request(SYSTEM, messages, []) == ()  # once until the next compaction
+
+
+# ------------------------------------------------------------------ eviction and summary
+
+
+def long_history(turns: int, size: int = 200) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for n in range(turns):
+        messages.append(user(f"fact {n}: " + "z" * size))
+        messages += call_and_results(f"c{n}", 1, f"saved fact {n}")
+    return messages
+
+
+def test_eviction_summarizes_the_oldest_messages_and_keeps_the_rest() -> None:
+    model = Summaries()
+    window = ContextWindow(1000, model, steady_clock())
+    messages = long_history(12)
+    original = list(messages)
+    (event,) = window.before_request(SYSTEM, messages, [])
+    assert event.kind is ContextEventKind.EVICTION and event.mode == "sliding_window"
+    assert event.tokens_before > 900 and event.tokens_after < 900
+    assert window.tokens(SYSTEM, messages[1:], []) < 700  # Letta's goal: 70% of the window, the summary aside
+    assert event.evicted + event.kept == len(original) and event.summary == "summary 1"
+    assert messages[1:] == original[event.evicted :]
+    assert messages[1]["role"] == "assistant"  # the kept part starts at an assistant message
+    packed = json.loads(messages[0]["content"])
+    assert packed["type"] == "system_alert"
+    assert packed["message"].startswith("Note: ")
+    assert (
+        "messages from the beginning of the conversation have been hidden from view due to memory " in packed["message"]
+    )
+    assert packed["message"].endswith("The following is a summary of the previous messages:\n summary 1")
+    assert packed["compaction_stats"]["trigger"] == "post_step_context_check"
+    assert packed["compaction_stats"]["messages_count_before"] == len(original) + 1
+    (request,) = model.requests
+    assert request[0] == {"role": "system", "content": SLIDING_PROMPT}
+    assert request[1]["content"].startswith("<start_transcript>\n[user] fact 0: ")
+    assert "-> core_memory_append(" in request[1]["content"]
+    assert request[1]["content"].endswith("\n<end_transcript>\n. Generate the summary.")
+
+
+def test_the_next_summary_reads_the_previous_one_recursively() -> None:
+    model = Summaries()
+    window = ContextWindow(1000, model, steady_clock())
+    messages = long_history(12)
+    window.before_request(SYSTEM, messages, [])
+    messages += long_history(8)
+    (event,) = window.before_request(SYSTEM, messages, [])
+    assert event.kind is ContextEventKind.EVICTION and event.summary == "summary 2"
+    assert "summary 1" in model.requests[1][1]["content"]  # the first summary is among what is summarized
+
+
+def test_without_an_assistant_message_to_cut_at_everything_but_the_last_message_is_summarized() -> None:
+    model = Summaries()
+    messages = [user("a" * 900), user("b" * 900), user("c" * 900), user("the question")]
+    done = compact(SYSTEM, messages, 0, 1000, 900, 1200, count, model, steady_clock())
+    assert done is not None and done.mode == "all"
+    assert done.messages[1:] == [user("the question")] and done.evicted == 3
+    assert model.requests[0][0]["content"] == ALL_PROMPT
+    assert json.loads(done.messages[0]["content"])["message"].startswith(
+        "Note: prior messages have been hidden from view due to conversation memory constraints.\n"
+    )
+
+
+def test_nothing_to_evict_is_no_compaction() -> None:
+    model = Summaries()
+    assert compact(SYSTEM * 500, [user("hi")], 0, 1000, 900, 5000, count, model, steady_clock()) is None
+    # Only a summary before the last message: summarizing it again would not shrink anything.
+    done = compact(SYSTEM, [user("a" * 3000), user("q")], 0, 1000, 900, 1200, count, model, steady_clock())
+    assert done is not None and len(model.requests) == 1
+    assert compact(SYSTEM * 300, done.messages, 0, 1000, 900, 1200, count, model, steady_clock()) is None
+    assert len(model.requests) == 1
+
+
+def test_transcript_is_lettas_simple_formatter() -> None:
+    messages = [{"role": "system", "content": "s"}, user("hi"), *call_and_results("c", 1, "ok")]
+    assert transcript(messages) == (
+        '<start_transcript>\n[user] hi\n[assistant] -> core_memory_append("ok")\n[tool] ok\n'
+        "<end_transcript>\n. Generate the summary."
+    )
+
+
+# A history made of whole units, as the loop writes them: a user message, or an assistant message with
+# 1-3 tool calls followed by their results.
+UNIT = st.one_of(
+    st.builds(lambda n: [user("u" * n)], st.integers(1, 400)),
+    st.builds(lambda k, n: call_and_results("c", k, "r" * n), st.integers(1, 3), st.integers(1, 300)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(UNIT, min_size=1, max_size=25), st.integers(200, 3000))
+def test_eviction_invariants(units: list[list[dict[str, Any]]], size: int) -> None:
+    """Whatever the history and window: the kept messages are the newest (a suffix, the last message
+    always among them), no tool call is parted from its results, the summary comes first, and the request
+    ends up under the trigger whenever the last unit alone fits."""
+    messages = [message for unit in units for message in unit]
+    for number, message in enumerate(messages):  # unique tool-call ids
+        for call in message.get("tool_calls") or ():
+            call["id"] = f"{call['id']}{number}"
+        if message["role"] == "tool":
+            message["tool_call_id"] = (
+                f"{message['tool_call_id']}{max(i for i in range(number) if messages[i]['role'] == 'assistant')}"
+            )
+    original = [dict(m) for m in messages]
+    window = ContextWindow(size, Summaries(), steady_clock())
+    events = window.before_request(SYSTEM, messages, [])
+    event_kinds = [e.kind.value for e in events] or ["none"]
+    hypothesis.event(f"{event_kinds[0]} {events[0].mode if events and events[0].mode else ''}".strip())
+    if not events or events[0].kind is not ContextEventKind.EVICTION:
+        assert messages[: len(original)] == original  # at most a warning was appended
+        return
+    (event,) = events
+    kept = messages[1:]
+    assert kept == original[len(original) - len(kept) :] and kept[-1] == original[-1]
+    assert event.evicted == len(original) - len(kept) > 0
+    assert json.loads(messages[0]["content"])["type"] == "system_alert"
+    called: set[str] = set()
+    for message in kept:
+        called |= {call["id"] for call in message.get("tool_calls") or ()}
+        if message["role"] == "tool":
+            assert message["tool_call_id"] in called  # its call is kept, before it
+    if kept[0]["role"] == "tool":
+        raise AssertionError("a tool result kept without its call")
+    tail = original[protected_tail(original) :]
+    if window.tokens(SYSTEM, [messages[0], *tail], []) < window.trigger_tokens:
+        assert event.tokens_after < window.trigger_tokens
+
+
+# ------------------------------------------------------------------ in the loop
+
+
+class Conversation:
+    """A ChatModel for the agent: replies to every agent request, summarizes every summary request."""
+
+    def __init__(self) -> None:
+        self.requests: list[list[dict[str, Any]]] = []
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        self.requests.append(messages)
+        if not tools:
+            return ChatResponse("The user said many facts.", (), "m")
+        arguments = json.dumps({"message": f"ok {len(self.requests)}"})
+        return ChatResponse(None, (ToolCall(f"id{len(self.requests)}", "send_message", arguments),), "m")
+
+
+def test_the_loop_evicts_to_recall_and_records_it(chat_spec: AgentSpec) -> None:
+    spec = replace(chat_spec, context_window=1200)
+    recall = SqliteRecall.in_memory("agent-1")
+    state = AgentState("agent-1", spec.name, spec.new_memory(), now=steady_clock(), recall=recall)
+    model = Conversation()
+    agent = Agent(spec, model, state=state, journal=RecallJournal(recall, state.now))
+    events = []
+    for n in range(12):
+        result = agent.send(f"Remember fact number {n}: " + "w" * 150)
+        now = [event for step in result.steps for event in step.context]
+        events += now
+        turn = agent.turn_messages()
+        assert turn[-2:] == agent.messages[-2:]  # the turn's reply and its result
+        evicted = any(event.kind is ContextEventKind.EVICTION for event in now)
+        assert ("system_alert" in str(turn[0]["content"])) == evicted  # the summary is this turn's, first
+    kinds = [event.kind for event in events]
+    assert ContextEventKind.WARNING in kinds and ContextEventKind.EVICTION in kinds
+    assert kinds.index(ContextEventKind.WARNING) < kinds.index(ContextEventKind.EVICTION)
+    assert "Remember fact number 0" not in json.dumps(agent.messages)  # evicted from context...
+    assert recall.search("fact number 0")[0].text.startswith("Remember fact number 0")  # ... not from recall
+    summary_requests = [r for r in model.requests if r[0]["content"] == SLIDING_PROMPT]
+    assert len(summary_requests) == kinds.count(ContextEventKind.EVICTION)
+    assert agent.messages[0]["role"] == "user" and "system_alert" in agent.messages[0]["content"]
+
+
+def test_a_compaction_rearms_the_warning() -> None:
+    window = ContextWindow(1000, Summaries(), steady_clock())
+    window.alerted = True
+    messages = long_history(12)
+    (event,) = window.before_request(SYSTEM, messages, [])
+    assert event.kind is ContextEventKind.EVICTION and not window.alerted

@@ -1,0 +1,256 @@
+"""Recall memory: what is indexed (Letta's rules), FTS5 search, the store's index, and the two tools."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.config import AgentSpec
+from harness.factory import AgentFactory
+from harness.memory import Memory
+from harness.project import Project
+from harness.recall import LazyRecall, RecallJournal, SqliteRecall, fts_query, searchable
+from harness.records import StepRecord
+from harness.secrets import Secrets
+from harness.store import MIGRATIONS, Store
+from harness.tools.context import AgentState, steady_clock
+from harness.tools.registry import resolve_tool
+from tests.helpers import ROOT
+
+SEARCH = resolve_tool("conversation_search", ROOT)
+SEARCH_DATE = resolve_tool("conversation_search_date", ROOT)
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def user(text: str) -> dict[str, Any]:
+    return {"role": "user", "content": text}
+
+
+def assistant_call(name: str, arguments: dict[str, Any], content: str | None = None) -> dict[str, Any]:
+    call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+    return {"role": "assistant", "content": content, "tool_calls": [call]}
+
+
+def recall_with(*messages: dict[str, Any], start: datetime = T0) -> SqliteRecall:
+    recall = SqliteRecall.in_memory("agent-1")
+    for number, message in enumerate(messages):
+        recall.add([message], start + timedelta(minutes=number))
+    return recall
+
+
+# ------------------------------------------------------------------ what is indexed
+
+
+def test_searchable_follows_lettas_extraction() -> None:
+    assert searchable(user("I live in Lisbon")) == {"content": "I live in Lisbon"}
+    assert searchable(user('{"type": "user_message", "message": "hi"}')) == {"type": "user_message", "message": "hi"}
+    reply = assistant_call("send_message", {"message": "Noted, Lisbon!"}, content="thinking")
+    assert searchable(reply) == {"thinking": "thinking", "content": "Noted, Lisbon!"}
+    # A small model writes no text beside its call: the reply is still found (Letta would skip it).
+    assert searchable(assistant_call("send_message", {"message": "Hi"})) == {"thinking": "", "content": "Hi"}
+    assert searchable({"role": "assistant", "content": "plain text"}) == {"content": "plain text"}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"role": "system", "content": "You are..."},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"status": "OK", "message": "None"}'},
+        user('{"type": "heartbeat", "reason": "x"}'),
+        user('{"type": "system_alert", "message": "The conversation history will soon reach its maximum"}'),
+        assistant_call("conversation_search", {"query": "Lisbon"}),
+        assistant_call("core_memory_append", {"label": "human", "content": "Lisbon"}),  # no text, no reply
+        user(""),
+    ],
+)
+def test_not_searchable(message: dict[str, Any]) -> None:
+    assert searchable(message) is None
+
+
+def test_fts_query_quotes_every_word() -> None:
+    assert fts_query('Lisbon "AND" NOT x*') == '"Lisbon" OR "AND" OR "NOT" OR "x"'
+    assert fts_query("?!") is None
+
+
+# ------------------------------------------------------------------ search
+
+
+def test_search_ranks_matches_and_filters_roles_and_dates() -> None:
+    recall = recall_with(
+        user("I live in Lisbon"),
+        assistant_call("send_message", {"message": "Lisbon is lovely"}),
+        user("My dog is called Rex"),
+        user("Lisbon Lisbon, and more Lisbon"),
+    )
+    hits = recall.search("lisbon")
+    assert hits[0].text == "Lisbon Lisbon, and more Lisbon"  # bm25: the densest first
+    assert {hit.text for hit in hits} == {"I live in Lisbon", "Lisbon is lovely", "Lisbon Lisbon, and more Lisbon"}
+    assert [hit.rank for hit in hits] == [1, 2, 3]
+    assert [hit.text for hit in recall.search("Lisbon", roles=["assistant"])] == ["Lisbon is lovely"]
+    assert recall.search("dogs")[0].text == "My dog is called Rex"  # Porter stemming
+    assert [hit.text for hit in recall.search(None, limit=2)] == [
+        "Lisbon Lisbon, and more Lisbon",
+        "My dog is called Rex",
+    ]
+    window = recall.search(None, start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=2))
+    assert [hit.created_at for hit in window] == [T0 + timedelta(minutes=2), T0 + timedelta(minutes=1)]
+    assert recall.count() == 4 and recall.count(end=T0) == 1
+    assert recall.search("Paris") == [] and recall.search("?") == []
+
+
+def test_search_is_per_agent() -> None:
+    recall = recall_with(user("Lisbon"))
+    other = SqliteRecall(recall.db, "agent-2")
+    assert other.search("Lisbon") == [] and other.count() == 0
+
+
+WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(WORDS, min_size=1, max_size=6), min_size=1, max_size=12), st.data())
+def test_every_indexed_word_finds_its_message(sentences: list[list[str]], data: st.DataObject) -> None:
+    """Property: a word of indexed user messages finds every message holding it (with a limit that fits
+    them all), each once, and a search never returns more than its limit."""
+    recall = recall_with(*(user(" ".join(words)) for words in sentences))
+    index = data.draw(st.integers(0, len(sentences) - 1))
+    word = data.draw(st.sampled_from(sentences[index]))
+    texts = [hit.text for hit in recall.search(word, limit=len(sentences))]
+    assert sorted(" ".join(words) for words in sentences if word in words) == sorted(
+        text for text in texts if word in text.split()
+    )
+    assert len(recall.search(word, limit=1)) == 1
+    assert recall.count() == len(sentences)
+
+
+# ------------------------------------------------------------------ the tools
+
+
+def state(recall: SqliteRecall | None, now: datetime = T0 + timedelta(hours=2)) -> AgentState:
+    return AgentState("agent-1", "test", Memory([]), now=lambda: now, recall=recall)
+
+
+def test_conversation_search_result_is_lettas_dict() -> None:
+    recall = recall_with(user("I live in Lisbon"), assistant_call("send_message", {"message": "Noted"}))
+    result = SEARCH.call(state(recall), {"query": "Lisbon"})
+    assert result.ok
+    assert json.loads(result.message) == {
+        "message": "Showing 1 results:",
+        "results": [
+            {
+                "timestamp": "2025-01-01T12:00:00+00:00",
+                "time_ago": "2h ago",
+                "role": "user",
+                "relevance": {"fts_rank": 1, "search_mode": "fts"},
+                "content": "I live in Lisbon",
+            }
+        ],
+    }
+    nothing = SEARCH.call(state(recall), {"query": "Paris"})
+    assert json.loads(nothing.message) == {"message": "No results found.", "results": []}
+
+
+def test_conversation_search_dates_are_inclusive_whole_days() -> None:
+    recall = recall_with(user("day one"), user("day two"), start=datetime(2024, 1, 15, 23, 59, tzinfo=UTC))
+    # 23:59 on the 15th and 00:00 on the 16th
+    result = SEARCH.call(state(recall), {"start_date": "2024-01-15", "end_date": "2024-01-15"})
+    assert [r["content"] for r in json.loads(result.message)["results"]] == ["day one"]
+    result = SEARCH.call(state(recall), {"start_date": "2024-01-16T00:00"})
+    assert [r["content"] for r in json.loads(result.message)["results"]] == ["day two"]
+    bad = SEARCH.call(state(recall), {"start_date": "next week"})
+    assert not bad.ok and "Invalid start_date format: next week. Use ISO 8601 format" in bad.message
+    assert not SEARCH.call(state(recall), {"roles": ["system"]}).ok  # not one of Letta's roles
+
+
+def test_conversation_search_without_recall_fails_clearly() -> None:
+    result = SEARCH.call(state(None), {"query": "x"})
+    assert not result.ok and "recall memory is not available" in result.message
+
+
+def test_conversation_search_date_pages() -> None:
+    recall = recall_with(*(user(f"message {n}") for n in range(7)), start=datetime(2024, 9, 4, 9, 0, tzinfo=UTC))
+    first = SEARCH_DATE.call(state(recall), {"start_date": "2024-09-04", "end_date": "2024-09-04"})
+    assert first.message.startswith("Showing 5 of 7 results (page 0/1): [\n")
+    assert "timestamp: 2024-09-04T09:06:00+00:00, user - message 6" in first.message
+    second = SEARCH_DATE.call(state(recall), {"start_date": "2024-09-04", "end_date": "2024-09-04", "page": 1})
+    assert second.message.startswith("Showing 2 of 7 results (page 1/1):") and "message 0" in second.message
+    assert SEARCH_DATE.call(state(recall), {"start_date": "2024-09-05", "end_date": "2024-09-05"}).message == (
+        "No results found."
+    )
+    bad = SEARCH_DATE.call(state(recall), {"start_date": "04/09/2024", "end_date": "2024-09-04"})
+    assert not bad.ok and "Dates must be in the format 'YYYY-MM-DD'" in bad.message
+
+
+# ------------------------------------------------------------------ where the index is kept
+
+
+def test_steady_clock_advances_one_second_a_call() -> None:
+    now = steady_clock()
+    assert [now(), now()] == [datetime(2025, 1, 1, 12, 0, tzinfo=UTC), datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC)]
+
+
+def test_recall_journal_indexes_what_the_loop_journals() -> None:
+    recall = SqliteRecall.in_memory("agent-1")
+    journal = RecallJournal(recall, steady_clock())
+    journal.save_user_message("agent-1", 1, 0, user("I live in Lisbon"))
+    step = StepRecord(0, 0, None, (), "m")
+    journal.save_step("agent-1", step, [assistant_call("send_message", {"message": "Noted"})], None)
+    assert [(hit.text, hit.created_at.second) for hit in recall.search(None)] == [("Noted", 1), ("I live in Lisbon", 0)]
+
+
+def test_the_store_indexes_saved_messages_in_its_transaction(tmp_path: Path) -> None:
+    assert [name for name, _ in MIGRATIONS][-1] == "004_recall_search"
+    secrets = Secrets.collect(values={"sk-live-secret-1234"})
+    store = Store(tmp_path / "state.db", secrets)
+    store.create_agent("agent-1", "chat", [])
+    store.save_user_message("agent-1", 1, 0, user("my key is sk-live-secret-1234 and I live in Lisbon"))
+    step = StepRecord(0, 0, None, (), "m")
+    store.save_step("agent-1", step, [assistant_call("send_message", {"message": "Lisbon, noted"})], None)
+    hits = store.recall("agent-1").search("Lisbon")
+    assert {hit.text for hit in hits} == {"my key is <SECRET> and I live in Lisbon", "Lisbon, noted"}
+    store.close()
+    reopened = Store(tmp_path / "state.db", secrets)  # the index persists, and the migration runs once
+    assert reopened.recall("agent-1").count() == 2
+    reopened.close()
+
+
+def test_conversation_search_limit_and_roles_as_letta() -> None:
+    recall = recall_with(*(user(f"Lisbon note {n}") for n in range(8)))
+    default = json.loads(SEARCH.call(state(recall), {"query": "Lisbon"}).message)
+    assert default["message"] == "Showing 5 results:"  # RETRIEVAL_QUERY_DEFAULT_PAGE_SIZE
+    assert len(json.loads(SEARCH.call(state(recall), {"query": "Lisbon", "limit": 7}).message)["results"]) == 7
+    # Tool results are never returned (Letta filters every one of them out), whatever `roles` says.
+    only_tools = json.loads(SEARCH.call(state(recall), {"query": "Lisbon", "roles": ["tool"]}).message)
+    assert only_tools == {"message": "No results found.", "results": []}
+    newest = json.loads(SEARCH.call(state(recall), {"limit": 1}).message)["results"]
+    assert [(r["content"], r["time_ago"]) for r in newest] == [("Lisbon note 7", "1h ago")]
+    assert "relevance" not in newest[0]  # no query, no rank
+
+
+def test_the_lazy_index_of_a_scenario_run_builds_at_the_first_search() -> None:
+    lazy = LazyRecall("agent-1")
+    lazy.add([user("I live in Lisbon")], T0)
+    assert lazy._index is None  # nothing built while nobody searches
+    assert [hit.text for hit in lazy.search("Lisbon")] == ["I live in Lisbon"]
+    lazy.add([user("Lisbon again")], T0 + timedelta(minutes=1))
+    assert [hit.created_at for hit in lazy.search(None)] == [T0 + timedelta(minutes=1), T0]
+    assert lazy.count() == 2
+
+
+def test_a_scenario_history_is_in_recall_from_the_start(chat_spec: AgentSpec) -> None:
+    history = [user("Earlier: my locker code is 4411"), assistant_call("send_message", {"message": "Got it"})]
+    agent = AgentFactory(Project.build()).new_agent(chat_spec, model=_NoModel(), history=history)
+    assert agent.messages == history and agent.messages[0] is not history[0]  # a copy
+    assert agent.state.recall is not None
+    assert [hit.text for hit in agent.state.recall.search("locker")] == ["Earlier: my locker code is 4411"]
+
+
+class _NoModel:
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        raise AssertionError("no request expected")
