@@ -10,7 +10,6 @@ the tool-call id of Letta's boot message.
 
 from __future__ import annotations
 
-import itertools
 import random
 import uuid
 from collections.abc import Callable
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 __all__ = [
-    "SCENARIO_START",
     "ClockSpec",
     "FrozenClock",
     "Ids",
@@ -27,7 +25,6 @@ __all__ = [
     "clock_and_ids",
     "ids_for",
     "system_now",
-    "ticking",
 ]
 
 DEFAULT_TICK = 1.0  # seconds a model answer takes on a frozen clock
@@ -96,15 +93,3 @@ def clock_and_ids(spec: ClockSpec | None) -> tuple[Callable[[], datetime], Calla
         return system_now, lambda: None, RandomIds()
     clock = FrozenClock(spec)
     return clock.now, clock.advance, SeededIds(spec.seed)
-
-
-# A scenario's agent with no `clock:` still gets a deterministic one: a time that reaches a tool result
-# (an archival passage's timestamp) goes back to the model in the next request, so it must be the same at
-# record and at replay. It starts at a fixed instant and moves one second each time it is read.
-SCENARIO_START = datetime(2025, 1, 1, 9, 0, 0, tzinfo=UTC)
-
-
-def ticking(start: datetime = SCENARIO_START, step: timedelta = timedelta(seconds=1)) -> Callable[[], datetime]:
-    """`start`, then `start + step`, `start + 2 * step`... one per call."""
-    counter = itertools.count()
-    return lambda: start + step * next(counter)

@@ -69,7 +69,6 @@ def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     assert "embedding_config" not in notes
     assert "context_window" not in notes  # kept: the agent's context pressure
     assert "llm_config.put_inner_thoughts_in_kwargs True not kept" in notes
-    assert "tool 'archival_memory_search' left out: a Letta tool (letta_core)" in notes
     assert "conversation_search" not in notes  # recall memory is a built-in now, and its rule is kept
     config = load_agents(write(result, tmp_path))
     spec = config.get("memgpt_agent")

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import ast
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from harness.clock import ticking
 from harness.memory import Memory
 from harness.secrets import Secrets
 from harness.store import Store
 from harness.tools.archival import NO_ARCHIVAL
-from harness.tools.context import AgentState
+from harness.tools.context import AgentState, steady_clock
 from harness.tools.registry import resolve_tool
 from harness.tools.schema import ToolResult
 from tests.helpers import ROOT
@@ -36,7 +35,7 @@ TOPICS = {
 def state() -> AgentState:
     store = Store(":memory:", Secrets())
     store.create_agent("agent-1", "test", [])
-    state = AgentState("agent-1", "test", Memory([]), now=ticking(START, timedelta(days=1)))
+    state = AgentState("agent-1", "test", Memory([]), now=steady_clock(START, step_seconds=86400))
     state.archival = store.passages("agent-1", Embedder(TOPICS), "test-embedder")
     return state
 
