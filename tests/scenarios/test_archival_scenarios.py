@@ -102,7 +102,7 @@ def test_recorded_then_replayed_offline_byte_for_byte(project: Project) -> None:
     tool_result = json.loads(server.received[3].body["messages"][-1]["content"])
     assert tool_result["status"] == "OK"
     assert (
-        "'timestamp': '2025-01-01T09:00:00+00:00', 'content': \"Azin's dentist appointment is on March 3.\""
+        "'timestamp': '2025-01-01T12:00:00+00:00', 'content': \"Azin's dentist appointment is on March 3.\""
         in (tool_result["message"])
     )
     cassette = (project.cassettes / "search.yaml").read_text(encoding="utf-8")
