@@ -247,12 +247,19 @@ def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path, jobs: str) -> None
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
+        lines: list[str] = []  # stderr as it comes: the parent says when it has a run's result
+        assert process.stderr is not None
+        reader = threading.Thread(target=lambda: lines.extend(iter(process.stderr.readline, "")), daemon=True)
+        reader.start()
         try:
             wait_for(lambda: "Hi! My name is Azin." in fake.users(), "the held scenario to start")
-            finished = [project.cassettes / "another.yaml", project.cassettes / "forgetful.yaml"]
-            wait_for(lambda: all(path.exists() for path in finished), "the other two cassettes")
+            # the parent has the two other runs' results (their cassettes written) once it counts [2/3]
+            wait_for(lambda: any(line.startswith("[2/3]") for line in lines), "the other two runs' results")
             process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=60)
+            out = process.stdout.read() if process.stdout is not None else ""
+            process.wait(timeout=60)
+            reader.join(timeout=60)
+            err = "".join(lines)
         finally:
             if process.poll() is None:
                 process.kill()

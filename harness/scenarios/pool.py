@@ -147,11 +147,26 @@ class WorkerPool:
                 if not going:
                     pending.clear()
         except KeyboardInterrupt:
+            self._collect_sent(finished)
             self.terminate()
             raise Interrupted(finished) from None
         finally:
             self.close()
         return finished
+
+    def _collect_sent(self, finished: dict[int, Finished]) -> None:
+        """At Ctrl-C: results workers had already sent are jobs that finished (their cassettes are written)."""
+        for worker in self._workers:
+            job = worker.job
+            try:
+                while job is not None and worker.conn.poll():
+                    event, payload = worker.conn.recv()
+                    if event == Event.DONE:
+                        finished[job.index] = payload
+                        worker.job = None
+                        break
+            except Exception:  # a message cut by the interrupt, a dead worker: nothing more to learn there
+                continue
 
     def _dispatch(self, pending: list[Job]) -> None:
         """Hand pending jobs to idle workers (starting workers up to the pool's size), skipping a job whose
