@@ -44,7 +44,45 @@ MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
 # ---------------------------------------------------------------- wire models (the YAML contract)
 
 
-class ModelWire(Shorthand, StrictModel):
+# What a model endpoint and an embedding endpoint are configured with alike.
+ApiKeyEnvField = Annotated[
+    str | None,
+    pydantic.Field(
+        description="Name of the environment variable holding the API key (never the key itself)",
+        json_schema_extra={"pattern": ENV_NAME},
+    ),
+]
+TimeoutField = Annotated[
+    Annotated[float, pydantic.Field(gt=0)] | None,
+    pydantic.Field(description="Seconds to wait for one answer (default 120)"),
+]
+MaxRetriesField = Annotated[
+    Annotated[int, pydantic.Field(ge=0)] | None,
+    pydantic.Field(description="Retries after a connection error, a 429 or a 5xx answer (default 2)"),
+]
+KeyHeaderField = Annotated[
+    KeyHeader | None,
+    pydantic.Field(
+        description="authorization (Authorization: Bearer KEY, the default) or api-key (Azure's api-key: KEY)"
+    ),
+]
+
+
+class _EndpointWire(Shorthand, StrictModel):
+    """A model at an endpoint: a bare string is its name; `api_key_env` names a variable, never holds a key."""
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _name_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @pydantic.field_validator("api_key_env", check_fields=False)
+    @classmethod
+    def _a_variable_name(cls, value: str | None) -> str | None:
+        return _variable_name(value)
+
+
+class ModelWire(_EndpointWire):
     """The model and endpoint; a bare string is the model name (`model: gpt-4o-mini`)."""
 
     name: str | None = pydantic.Field(None, description="Model name as the endpoint knows it")
@@ -59,37 +97,17 @@ class ModelWire(Shorthand, StrictModel):
     max_tokens: Annotated[int, pydantic.Field(gt=0)] | None = pydantic.Field(
         None, description="Most tokens the model may answer with a step (default: the endpoint's)"
     )
-    api_key_env: str | None = pydantic.Field(
-        None,
-        description="Name of the environment variable holding the API key (never the key itself)",
-        json_schema_extra={"pattern": ENV_NAME},
-    )
-    timeout: Annotated[float, pydantic.Field(gt=0)] | None = pydantic.Field(
-        None, description="Seconds to wait for one answer (default 120)"
-    )
-    max_retries: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(
-        None, description="Retries after a connection error, a 429 or a 5xx answer (default 2)"
-    )
+    api_key_env: ApiKeyEnvField = None
+    timeout: TimeoutField = None
+    max_retries: MaxRetriesField = None
     tool_choice: ToolChoice | None = pydantic.Field(
         None, description="required (default): the model must call a tool each step; auto: it may answer in text"
     )
     seed: int | None = pydantic.Field(None, description="Sampling seed, for endpoints that honour one")
-    key_header: KeyHeader | None = pydantic.Field(
-        None, description="authorization (Authorization: Bearer KEY, the default) or api-key (Azure's api-key: KEY)"
-    )
+    key_header: KeyHeaderField = None
     stream: bool | None = pydantic.Field(
         None, description="Ask for a streamed answer (server-sent events): for models that only stream"
     )
-
-    @pydantic.model_validator(mode="before")
-    @classmethod
-    def _name_shorthand(cls, value: Any) -> Any:
-        return {"name": value} if isinstance(value, str) else value
-
-    @pydantic.field_validator("api_key_env")
-    @classmethod
-    def _a_variable_name(cls, value: str | None) -> str | None:
-        return _variable_name(value)
 
 
 def _variable_name(value: str | None) -> str | None:
@@ -102,40 +120,20 @@ def _variable_name(value: str | None) -> str | None:
     return value
 
 
-class EmbeddingWire(Shorthand, StrictModel):
+class EmbeddingWire(_EndpointWire):
     """The embedding model of archival memory; a bare string is the model name (`embedding: text-embedding-3-small`)."""
 
     name: str | None = pydantic.Field(None, description="Embedding model name as the endpoint knows it")
     base_url: str | None = pydantic.Field(
         None, description="Any OpenAI-compatible endpoint serving /embeddings, e.g. http://127.0.0.1:8089/v1"
     )
-    api_key_env: str | None = pydantic.Field(
-        None,
-        description="Name of the environment variable holding the API key (never the key itself)",
-        json_schema_extra={"pattern": ENV_NAME},
-    )
+    api_key_env: ApiKeyEnvField = None
     dimensions: Annotated[int, pydantic.Field(gt=0)] | None = pydantic.Field(
         None, description="Ask for vectors of this length (models that can shorten theirs, e.g. text-embedding-3-*)"
     )
-    timeout: Annotated[float, pydantic.Field(gt=0)] | None = pydantic.Field(
-        None, description="Seconds to wait for one answer (default 120)"
-    )
-    max_retries: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(
-        None, description="Retries after a connection error, a 429 or a 5xx answer (default 2)"
-    )
-    key_header: KeyHeader | None = pydantic.Field(
-        None, description="authorization (Authorization: Bearer KEY, the default) or api-key (Azure's api-key: KEY)"
-    )
-
-    @pydantic.model_validator(mode="before")
-    @classmethod
-    def _name_shorthand(cls, value: Any) -> Any:
-        return {"name": value} if isinstance(value, str) else value
-
-    @pydantic.field_validator("api_key_env")
-    @classmethod
-    def _a_variable_name(cls, value: str | None) -> str | None:
-        return _variable_name(value)
+    timeout: TimeoutField = None
+    max_retries: MaxRetriesField = None
+    key_header: KeyHeaderField = None
 
 
 class ClockWire(Shorthand, StrictModel):

@@ -83,7 +83,7 @@ class HistoryFileWire(StrictModel):
     messages: list[MessageWire] = pydantic.Field(description="The messages, oldest first")
 
 
-def load_history(value: Any, doc: YamlDocument) -> tuple[tuple[dict[str, Any], ...], list[Problem]]:
+def load_history(value: str | list[MessageWire], doc: YamlDocument) -> tuple[tuple[dict[str, Any], ...], list[Problem]]:
     """The chat messages of a scenario's `history:` (inline, or a file named relative to the scenario)."""
     if isinstance(value, str):
         try:
@@ -100,8 +100,7 @@ def load_history(value: Any, doc: YamlDocument) -> tuple[tuple[dict[str, Any], .
         if wire is None:
             return (), problems
         return _checked(wire.messages, history_doc, ("messages",))
-    messages = pydantic.TypeAdapter(list[MessageWire]).validate_python(value)  # validated with the scenario
-    return _checked(messages, doc, (HISTORY_KEY,))
+    return _checked(value, doc, (HISTORY_KEY,))  # validated with the scenario already
 
 
 def _checked(

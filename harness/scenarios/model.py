@@ -21,7 +21,7 @@ from harness.errors import Problem, ScenarioError
 from harness.memory import schema_problem
 from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
-from harness.scenarios.history import HISTORY_KEY, HistoryWire, load_history
+from harness.scenarios.history import HistoryWire, load_history
 from harness.wire import Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
@@ -279,8 +279,7 @@ def _from_doc(path: Path, name: str | None, doc: YamlDocument) -> tuple[Scenario
         return _salvage(path, name, doc), problems
     scenario = _scenario(path, name, doc, wire)
     if wire.history is not None:
-        raw = doc.data.get(HISTORY_KEY) if isinstance(doc.data, dict) else None
-        history, problems = load_history(raw, doc)
+        history, problems = load_history(wire.history, doc)
         scenario = dataclasses.replace(scenario, history=history)
     return scenario, problems
 

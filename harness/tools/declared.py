@@ -15,6 +15,7 @@ from typing import Any
 import pydantic
 
 from harness.errors import ToolDefinitionError
+from harness.memory import check_schema
 from harness.tools.context import AgentState
 from harness.tools.schema import Tool
 
@@ -54,15 +55,11 @@ def declared_tool(name: str, description: str, parameters: dict[str, Any]) -> To
 
 
 def _parameters_problem(parameters: dict[str, Any]) -> str | None:
-    import jsonschema
-
-    try:
-        jsonschema.validators.validator_for(parameters).check_schema(parameters)
-    except jsonschema.exceptions.SchemaError as exc:
-        return exc.message
+    problem = check_schema(parameters)
+    if problem is not None:
+        return problem
     if parameters.get("type") != "object":
         return "its `type` must be `object` (a function takes named arguments)"
-    properties = parameters.get("properties", {})
-    if not isinstance(properties, dict):
+    if not isinstance(parameters.get("properties", {}), dict):
         return "`properties` must be a mapping"
     return None

@@ -86,16 +86,10 @@ class Tool:
 
     def call(self, agent_state: AgentState, arguments: dict[str, Any]) -> ToolResult:
         """Validate and run; any failure becomes a Failed result for the model, never an exception."""
-        if self.declared_parameters is not None:
-            return self._call_declared(agent_state, arguments)
-        try:
-            parsed = self.arguments_model.model_validate(arguments)
-        except pydantic.ValidationError as exc:
-            details = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
-            )
-            return ToolResult(False, f"Error executing function {self.name}: invalid arguments: {details}")
-        kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        declared = self.declared_parameters is not None
+        kwargs, problems = self._declared_kwargs(arguments) if declared else self._kwargs(arguments)
+        if kwargs is None:
+            return ToolResult(False, f"Error executing function {self.name}: invalid arguments: {problems}")
         if self.state_parameter is not None:
             kwargs[self.state_parameter] = agent_state
         try:
@@ -104,22 +98,32 @@ class Tool:
             return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
         return ToolResult(True, str(value))
 
-    def _call_declared(self, agent_state: AgentState, arguments: dict[str, Any]) -> ToolResult:
-        import jsonschema
+    def _kwargs(self, arguments: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """The function's arguments as its signature types them, or why they are not valid."""
+        try:
+            parsed = self.arguments_model.model_validate(arguments)
+        except pydantic.ValidationError as exc:
+            return None, "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}" for err in exc.errors()
+            )
+        return {name: getattr(parsed, name) for name in type(parsed).model_fields}, ""
 
-        assert self.declared_parameters is not None
-        validator = jsonschema.validators.validator_for(self.declared_parameters)(self.declared_parameters)
-        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
+    def _declared_kwargs(self, arguments: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
+        """A declared tool's arguments, as given, if its JSON schema takes them."""
+        errors = sorted(self._declared_validator.iter_errors(arguments), key=lambda e: list(e.absolute_path))
         if errors:
-            details = "; ".join(
+            return None, "; ".join(
                 f"{'.'.join(str(p) for p in error.absolute_path) or 'arguments'}: {error.message}" for error in errors
             )
-            return ToolResult(False, f"Error executing function {self.name}: invalid arguments: {details}")
-        try:
-            value = self.function(agent_state, **arguments)
-        except Exception as exc:
-            return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
-        return ToolResult(True, str(value))
+        return dict(arguments), ""
+
+    @cached_property
+    def _declared_validator(self) -> Any:
+        """Built once per tool (a validator per call cost more than the call)."""
+        import jsonschema
+
+        schema = self.declared_parameters or {}
+        return jsonschema.validators.validator_for(schema)(schema)
 
 
 def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) -> Tool:
