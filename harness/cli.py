@@ -704,8 +704,11 @@ def _compile(args: argparse.Namespace, console: Console) -> int:
     from harness.config import load_agents
     from harness.loops.base import HarnessLoop
 
-    spec = load_agents(args.agents).get(args.agent)
-    # Built through the agent's loop: Letta's loops send their own system message and tool schemas.
+    from harness.factory import recorded_run_spec
+
+    # As a scenario's first request sends it (a Letta loop's time is the recorded run's clock unless the
+    # agent declares one), built through the agent's loop: Letta's send their own system message and tools.
+    spec = recorded_run_spec(load_agents(args.agents).get(args.agent))
     agent = Agent(spec, _NoModel())
     if args.tools:
         console.out(json.dumps(agent.loop.tools(agent, list(spec.tools)), indent=2))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 __all__ = [
+    "RECORDED_RUN_CLOCK",
     "ClockSpec",
     "FrozenClock",
     "Ids",
@@ -43,6 +44,11 @@ class ClockSpec:
     start: datetime  # timezone-aware
     tick: float = DEFAULT_TICK
     seed: int = 0
+
+
+# The clock of a recorded or replayed run whose agent declares none, on a loop that puts the time on the
+# wire (Letta's): the same instant, ticks and ids on every run, so its cassette replays.
+RECORDED_RUN_CLOCK = ClockSpec(start=datetime(2025, 1, 1, 12, 0, tzinfo=UTC))
 
 
 class FrozenClock:

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness.agent import Agent, Journal
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
-from harness.clock import ids_for
+from harness.clock import RECORDED_RUN_CLOCK, ids_for
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from harness.llm.chat import CallIds, ChatModel
 from harness.llm.embeddings import EmbeddingModel
 from harness.llm.settings import EmbeddingSettings, ModelSettings
+from harness.loops.kinds import LoopName
 from harness.memory import Memory
 from harness.project import Project
 from harness.recall import LazyRecall, RecallJournal
@@ -36,6 +37,14 @@ if TYPE_CHECKING:
     import httpx2
 
     from harness.store import Store
+
+
+def recorded_run_spec(spec: AgentSpec) -> AgentSpec:
+    """The agent as a recorded or replayed run drives it: a Letta loop stamps every message with the time,
+    so one without `clock:` runs on `RECORDED_RUN_CLOCK` (its ids seeded too) and its cassette replays."""
+    if spec.clock is not None or spec.loop is LoopName.HARNESS:
+        return spec
+    return replace(spec, clock=RECORDED_RUN_CLOCK)
 
 
 class Cassette(Protocol):
@@ -164,10 +173,13 @@ class AgentFactory:
         is the agent's clock for its tools and memory instead of the one its spec declares; `history` is the
         conversation it starts from (a scenario's `history:`, after the loop's own first messages), in its
         recall memory too."""
+        unclocked = cassette is not None and spec.clock is None
+        if unclocked:
+            spec = recorded_run_spec(spec)
         ids = ids_for(spec.clock)
         state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
         journal: Journal
-        if cassette is not None and spec.clock is None:
+        if unclocked and spec.clock is None:
             state.now = steady_clock()  # what the model reads of time replays as it was recorded
         if store is not None:
             store.create_agent(state.id, state.name, state.memory.get_blocks())
@@ -209,7 +221,9 @@ class AgentFactory:
             spec,
             model or self.chat_model(spec),
             state=state,
-            messages=store.load_messages(agent_id),
+            # None when no turn was ever saved (the first message failed): the loop's first messages then
+            # (Letta's boot sequence), persisted with the next user message, as for a new agent.
+            messages=store.load_messages(agent_id) or None,
             turns=store.turns(agent_id),
             journal=store,
         )

@@ -56,6 +56,7 @@ def seed_config() -> AgentsConfig:
 
 TEST_AGENTS = """
 defaults:
+  loop: harness   # these tests drive the harness's own loop (the default is letta-memgpt)
   model: {name: test-model, base_url: "http://llm.test/v1", max_retries: 0, timeout: 10}
   tools: [send_message, core_memory_append, core_memory_replace]
 agents:

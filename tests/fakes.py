@@ -153,6 +153,7 @@ class FakeOpenAI:
 
 AGENTS = """
 defaults:
+  loop: harness   # the harness's own loop (the default is letta-memgpt)
   model: {{name: {model}, base_url: "{base_url}", max_retries: 0, timeout: 10, temperature: 0}}
   tools: [send_message, core_memory_append, core_memory_replace]
   max_steps: 4

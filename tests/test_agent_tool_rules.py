@@ -18,6 +18,7 @@ from tests.helpers import Script, call, completion, reply
 HB = {"request_heartbeat": True}
 AGENTS = """
 defaults:
+  loop: harness
   model: {{name: test-model, base_url: "http://llm.test/v1", max_retries: 0, timeout: 10}}
 agents:
   ruled:
@@ -153,13 +154,13 @@ def test_unknown_tools_and_wrong_keys_in_rules_are_located(load_text: Callable[[
     assert found == [
         (
             "agents.ruled.tool_rules[0]",
-            10,
+            11,
             "tool rule names 'core_memory_apend', not a tool of this agent; did you mean 'core_memory_append'? "
             "its tools: send_message, core_memory_append, core_memory_replace",
         ),
         (
             "agents.ruled.tool_rules[1]",
-            11,
+            12,
             "tool rule names 'archival_memory_insert', not a tool of this agent; its tools: send_message, "
             "core_memory_append, core_memory_replace",
         ),
@@ -184,7 +185,7 @@ def test_validate_lints_rules_that_can_never_finish(load_text: Callable[[str], A
     with pytest.raises(ConfigError) as info:
         agent_with(load_text, rules, [])
     [problem] = info.value.problems
-    assert (problem.key, problem.line) == ("agents.ruled.tool_rules", 9)
+    assert (problem.key, problem.line) == ("agents.ruled.tool_rules", 10)
     assert problem.message == (
         "these tool rules can never let a turn finish: no sequence of calls these rules allow can end a turn "
         "(every turn would run to max_steps)"

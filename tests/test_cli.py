@@ -150,8 +150,15 @@ def test_compile_prints_prompt_then_seed_memory(capsys: pytest.CaptureFixture[st
     assert main(["compile", "chat", "--agents", str(SEED_AGENTS)]) == 0
     out = capsys.readouterr().out
     prompt = (ROOT / "prompts" / "memgpt_chat.txt").read_text(encoding="utf-8").rstrip("\n")
-    assert out == prompt + "\n\n" + SEED_MEMORY + "\n"
-    assert out.endswith("\n\n" + SEED_MEMORY + "\n")
+    # The seed's agent runs Letta's MemGPT loop (the default): Letta 0.6's memory header, at the instant a
+    # recorded run's clock starts when the agent declares no `clock:`.
+    header = (
+        "### Memory [last modified: 2025-01-01 12:00:00 PM UTC+0000]\n"
+        "0 previous messages between you and the user are stored in recall memory (use functions to access them)\n"
+        "0 total memories you created are stored in archival memory (use functions to access them)\n\n"
+        "Core memory shown below (limited in size, additional information stored in archival / recall memory):\n"
+    )
+    assert out == prompt + "\n" + header + SEED_MEMORY + "\n"
 
 
 def test_everything_printed_is_masked(
@@ -252,9 +259,14 @@ def test_chat_end_to_end_survives_restart(
     [body] = second.requests
     assert "Name: Alice" in body["messages"][0]["content"]
     assert "Name: Bob" not in body["messages"][0]["content"]
-    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "tool", "assistant", "tool", "user"]
-    assert body["messages"][1] == {"role": "user", "content": "My name is Alice"}
-    assert body["messages"][-1] == {"role": "user", "content": "Who am I?"}
+    # Letta's MemGPT loop (the seed agent's): boot messages and a login, the user's text packaged as JSON, a
+    # heartbeat after the chained edit; all of it persisted and resumed.
+    roles = [m["role"] for m in body["messages"]]
+    assert roles == ["system", "assistant", "tool", "user", "user", "assistant", "tool", "user", "assistant", "tool", "user"]
+    assert json.loads(body["messages"][3]["content"])["type"] == "login"
+    assert json.loads(body["messages"][4]["content"])["message"] == "My name is Alice"
+    assert "request_heartbeat=true" in body["messages"][7]["content"]
+    assert json.loads(body["messages"][-1]["content"])["message"] == "Who am I?"
 
 
 def test_memory_shows_persisted_blocks_and_one_block_by_id(
@@ -292,7 +304,8 @@ def test_chat_reports_turn_end_without_reply(
     with serve(script) as url:
         code, out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(tmp_path / "s.db"), "--base-url", url)
     assert code == 0
-    assert "chat> plain words" in out
+    # Under Letta's MemGPT loop (the seed agent's) plain text is private reasoning: the user gets nothing.
+    assert "chat>" not in out and "plain words" in err
     assert "[turn ended: no_tool_call]" in err
 
 
@@ -361,8 +374,10 @@ def test_an_unanswered_message_is_not_a_turn_after_restart(
     try:
         agent_id = store.find_agent("chat")
         assert agent_id is not None
-        users = [m["content"] for m in store.load_messages(agent_id) if m["role"] == "user"]
-        assert users == ["hello again"]
+        # Letta's MemGPT loop (the seed agent's): the boot sequence's login, then the message, as JSON; the
+        # boot messages were kept for the first turn that was answered
+        users = [json.loads(m["content"]) for m in store.load_messages(agent_id) if m["role"] == "user"]
+        assert [(u["type"], u.get("message")) for u in users] == [("login", None), ("user_message", "hello again")]
         assert store.turns(agent_id) == 1
     finally:
         store.close()
@@ -380,7 +395,8 @@ def test_a_line_that_is_not_utf8_is_neither_sent_nor_saved(
     assert "that line is not UTF-8 (byte 0xe9 at column 4); nothing was sent or saved" in err
     assert "chat> Hi!" in out
     assert len(script.requests) == 1
-    assert [m["content"] for m in script.requests[0]["messages"] if m["role"] == "user"] == ["hello"]
+    users = [json.loads(m["content"]) for m in script.requests[0]["messages"] if m["role"] == "user"]
+    assert [u.get("message") for u in users] == [None, "hello"]  # the boot sequence's login, then the line
 
 
 def test_a_second_chat_on_the_same_agent_is_refused(

@@ -311,6 +311,7 @@ def test_defaults_and_extends_merge(load_text: Load) -> None:
     config = load_text(
         """
         defaults:
+          loop: harness   # its model settings, without what Letta's loop adds
           model: {name: base-model, temperature: 0.5, timeout: 30}
           system: default prompt
           tools: [send_message]

@@ -2,7 +2,7 @@
 
 Letta 0.6 conformance (letta-memgpt against real Letta's requests) is in test_conformance.py; this file
 covers what the fixtures cannot: the declarations, the frozen clock and seeded ids, letta-v1's turn rules,
-and that the harness loop is the default and is unchanged.
+that letta-memgpt is the default, and that the harness loop is unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 
 from harness.agent import Agent
 from harness.cli import main
-from harness.clock import ClockSpec, FrozenClock, SeededIds
+from harness.clock import RECORDED_RUN_CLOCK, ClockSpec, FrozenClock, SeededIds
 from harness.config import AgentSpec, load_agents
 from harness.errors import ConfigError
 from harness.llm.chat import ChatResponse, chat_request, parse_completion
@@ -66,8 +66,15 @@ def run(spec: AgentSpec, answers: list[dict[str, Any]], *texts: str) -> tuple[Ag
     return agent, model, [agent.send(text) for text in texts]
 
 
-def test_the_harness_loop_is_the_default_and_sends_what_it_always_sent(tmp_path: Path) -> None:
+def test_letta_memgpt_is_the_default_loop_with_lettas_temperature(tmp_path: Path) -> None:
     spec = load_agents(write_agents(tmp_path, "  a: {}\n")).get("a")
+    assert spec.loop is LoopName.LETTA_MEMGPT and spec.clock is None
+    assert spec.model.temperature == 0.7 and spec.model.tool_choice is ToolChoice.REQUIRED
+    assert dict(spec.model.extra_body)["parallel_tool_calls"] is False
+
+
+def test_the_harness_loop_sends_what_it_always_sent(tmp_path: Path) -> None:
+    spec = load_agents(write_agents(tmp_path, "  a: {loop: harness}\n")).get("a")
     assert spec.loop is LoopName.HARNESS and spec.clock is None
     assert spec.model.temperature == 0 and spec.model.tool_choice is ToolChoice.REQUIRED
     answers = [completion(call("send_message", {"message": "Hi"}, "c1"))]
@@ -202,33 +209,30 @@ def test_bad_loop_or_clock_is_a_located_error(
     assert message in err and "Traceback" not in err
 
 
-def test_a_scenario_of_a_letta_agent_without_a_clock_is_a_located_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    agents = write_agents(tmp_path, "  m: {loop: letta-memgpt}\n")
-    (tmp_path / "scenarios").mkdir()
-    scenario = tmp_path / "scenarios" / "s.yaml"
-    scenario.write_text("agent: m\nturns:\n  - user: hello\n")
-    assert main(["validate", "--agents", str(agents), str(scenario)]) == 2
-    err = capsys.readouterr().err
-    assert f"{scenario}:1:1: agent: agent 'm' runs the letta-memgpt loop" in err
-    assert "declare `clock:`" in err and "Traceback" not in err
+def test_a_letta_agent_without_a_clock_records_and_replays_on_the_recorded_run_clock(tmp_path: Path) -> None:
+    """A Letta loop stamps the time on every message: without `clock:`, a recorded run freezes it at
+    RECORDED_RUN_CLOCK (and seeds the boot message's id), so the recording replays whenever it is run."""
+    from tests.fakes import Project as FakeProject
 
-
-def test_another_agent_of_a_scenario_on_a_letta_loop_needs_a_clock_too(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    agents = write_agents(tmp_path, "  h: {}\n  m: {loop: letta-memgpt}\n")
-    (tmp_path / "scenarios").mkdir()
-    scenario = tmp_path / "scenarios" / "s.yaml"
-    scenario.write_text("agent: h\nturns:\n  - user: hello\n  - {agent: m, user: hi}\n")
-    assert main(["validate", "--agents", str(agents), str(scenario)]) == 2
-    err = capsys.readouterr().err
-    assert f"{scenario}:4:6: turns[1].agent: agent 'm' runs the letta-memgpt loop" in err
+    agents = write_agents(tmp_path, "  m: {}\n")
+    project = FakeProject(tmp_path)
+    assert project.agents == agents
+    project.write_scenario("s", "agent: m\nturns:\n  - user: hello\n    expect: {reply: {equals: Hi}}\n")
+    assert main(["validate", "--agents", str(agents), str(project.scenario_path("s"))]) == 0
+    recorded, server = project.record("s", [completion(call("send_message", {"message": "Hi", "inner_thoughts": "."}))])
+    assert recorded.checks_passed, recorded.failures
+    [received] = server.received
+    body = received.body
+    start = RECORDED_RUN_CLOCK.start.strftime("%Y-%m-%d %I:%M:%S %p")
+    assert f"### Memory [last modified: {start} UTC+0000]" in body["messages"][0]["content"]
+    assert json.loads(body["messages"][-1]["content"])["time"].startswith(start[:10])
+    replays = [project.replay("s") for _ in range(2)]
+    assert all(replay.checks_passed and not replay.stale for replay in replays), replays[0].stale
+    assert replays[0].turns[0].messages == replays[1].turns[0].messages == recorded.turns[0].messages
 
 
 def test_compile_shows_what_the_agents_loop_sends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    agents = write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n  h: {}\n")
+    agents = write_agents(tmp_path, "  m: {clock: 2025-02-11T14:26:32Z}\n  h: {loop: harness}\n")
     assert main(["compile", "m", "--agents", str(agents)]) == 0
     letta = capsys.readouterr().out
     assert "### Memory [last modified: 2025-02-11 02:26:32 PM UTC+0000]" in letta

@@ -243,8 +243,8 @@ class _Importer:
         out["blocks"] = [self._block(name, block_id) for block_id in agent.block_ids or []]
         out["blocks"] = [block for block in out["blocks"] if block is not None]
         loop = LETTA_LOOPS.get(agent.agent_type or "memgpt_agent", LoopName.HARNESS)
+        out["loop"] = loop.value  # said even when it is the default, as it is this file's agent_type's
         if loop is not LoopName.HARNESS:
-            out["loop"] = loop.value
             # A Letta loop puts the time in what it sends: a frozen clock makes its recordings replay.
             out["clock"] = DEFAULT_CLOCK
         tools = [tool for tool_id in agent.tool_ids or [] if (tool := self._tool(name, tool_id)) is not None]

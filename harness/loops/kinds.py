@@ -17,7 +17,7 @@ class LoopName(StrEnum):
     LETTA_V1 = "letta-v1"
 
 
-DEFAULT_LOOP = LoopName.HARNESS
+DEFAULT_LOOP = LoopName.LETTA_MEMGPT
 
 # letta/schemas/llm_config.py (0.6): LLMConfig.temperature defaults to 0.7; the harness's default is 0.
 LETTA_DEFAULT_TEMPERATURE = 0.7

@@ -23,6 +23,7 @@ from harness.agent import Agent
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError
+from harness.factory import recorded_run_spec
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import ChatResponse, chat_request
 from harness.project import OUTSIDE, Project
@@ -125,6 +126,7 @@ def _first_request_changes(scenario: Scenario, spec: AgentSpec, cassette: Replay
     if first is None:
         return []
     # The first request as the agent's loop builds it (Letta's loops start with boot messages): never sent.
+    spec = recorded_run_spec(spec)
     agent = Agent(spec, _NoModel(), state=AgentState("agent-check", spec.name, spec.new_memory(scenario.blocks)))
     user_index = len(agent.messages) + 1  # after the system message and the history a new agent starts with
     user = scenario.turns[0].user if scenario.turns else _content(first.get("messages") or [], user_index)

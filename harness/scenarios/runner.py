@@ -14,7 +14,6 @@ from harness.errors import CassetteMiss, LLMError, ModelAnswerError, Problem, Ru
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
-from harness.loops.kinds import LoopName
 from harness.project import Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
@@ -84,23 +83,6 @@ class ScenarioRunner:
         problems += self._tool_result_problems(scenario)
         if problems:
             raise ScenarioError(problems)
-        unclocked = []
-        for name in scenario.agents:
-            other = self.factory.spec(name, scenario.max_steps)
-            if other.loop is not LoopName.HARNESS and other.clock is None:
-                # where the agent is named: the scenario's own `agent:`, or the first turn another one takes
-                loc = (
-                    ("agent",)
-                    if name == scenario.agent
-                    else next(("turns", t.index, "agent") for t in scenario.turns if t.agent == name)
-                )
-                message = (
-                    f"agent '{name}' runs the {other.loop} loop, which puts the time in what it sends: declare "
-                    f"`clock:` for it in agents.yaml (e.g. `clock: 2025-02-11T14:26:32Z`) so its recording replays"
-                )
-                unclocked.append(scenario.problem(loc, message))
-        if unclocked:
-            raise ScenarioError(unclocked)
         return self._with_model(scenario, self.factory.spec(scenario.agent, scenario.max_steps))
 
     @staticmethod

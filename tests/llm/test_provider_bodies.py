@@ -20,6 +20,7 @@ from tests.fakes import MODEL, FakeOpenAI, Project, Raw, Received, make_project,
 BODIES = Path(__file__).parent / "provider_bodies"
 AGENTS = """
 defaults:
+  loop: harness
   model: {{name: {model}, base_url: "{base_url}", max_retries: {retries}, timeout: 10, temperature: 0{extra}}}
   tools: [send_message, core_memory_append, core_memory_replace]
   max_steps: 4

@@ -18,6 +18,7 @@ from tests.helpers import call
 
 AGENTS = """
 defaults:
+  loop: harness
   model: {{name: {model}, base_url: "{base_url}", max_retries: 0, timeout: 10}}
   max_steps: 4
 agents:

@@ -92,6 +92,7 @@ def test_a_schema_that_is_not_an_object_schema_is_refused(parameters: dict[str, 
 
 AGENTS = """
 defaults:
+  loop: harness
   model: {{name: fake-model-7b, base_url: "{base_url}", max_retries: 0, timeout: 10, temperature: 0}}
 agents:
   searcher:
@@ -121,7 +122,7 @@ def test_a_bad_declared_schema_is_located(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_agents(path)
     (problem,) = caught.value.problems
-    assert (problem.line, problem.key) == (12, "agents.searcher.tools[1].parameters")
+    assert (problem.line, problem.key) == (13, "agents.searcher.tools[1].parameters")
     assert "its `type` must be `object`" in problem.message
 
 
