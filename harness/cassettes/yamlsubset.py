@@ -131,26 +131,29 @@ def _literal(lines: list[str], position: int, indent: int, chomping: str) -> tup
     start = position
     block: int | None = None
     content: list[str] = []
-    while position < len(lines):
+    count = len(lines)
+    while position < count:  # blank lines before the first line of text, which sets the block's indent
         line = lines[position]
-        if not line.strip(" "):
-            if block is not None and len(line) > block:
-                content.append(line[block:])
-            elif block is None and line:
-                raise _Outside  # spaces before the first line of text: leave it to PyYAML
-            else:
-                content.append("")
-            position += 1
-            continue
-        here = _indent(line)
-        if block is None:
-            if here <= indent:
-                break
-            block = here
-        elif here < block:
+        if line.strip(" "):
+            here = _indent(line)
+            if here > indent:
+                block = here
             break
-        content.append(line[block:])
+        if line:
+            raise _Outside  # spaces before the first line of text: leave it to PyYAML
+        content.append("")
         position += 1
+    if block is not None:
+        prefix = " " * block
+        while position < count:  # one startswith a line: the block is most of a cassette's lines
+            line = lines[position]
+            if line.startswith(prefix):
+                content.append(line[block:])  # text, or a blank line as long as the indent or longer
+            elif not line.strip(" "):
+                content.append("")
+            else:
+                break
+            position += 1
     if block is None:
         position = start  # an empty block: its blank lines are not ours to take
         content = []
