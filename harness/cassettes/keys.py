@@ -107,6 +107,13 @@ class Keyer:
         self._encoded[id(value)] = (value, text)
         return text
 
+    def _encode_items(self, value: Any) -> str:
+        """A list encoded item by item: a loop builds a new list of tools at every step, but each tool's
+        schema is the same object every time (canonical JSON of a list is its items' joined by commas)."""
+        if not isinstance(value, list):
+            return self._encode(value)
+        return "[" + ",".join([self._encode(item) for item in value]) + "]"
+
     def key(self, method: str, path: str, body: Any, message_texts: list[str] | None = None) -> RequestKey:
         """The key of a request to `path` (only its operation counts). `body` is decoded JSON (or text, for
         a body that is not JSON); `message_texts`, when known, are the canonical texts of its messages (a
@@ -119,7 +126,7 @@ class Keyer:
                 # are encoded together. Equal keys <=> equal canonical bodies still holds: every part is
                 # canonical JSON and the parts are told apart by position.
                 settings = canonical({k: v for k, v in body.items() if k not in _BIG_PARTS})
-                tools = self._encode(body["tools"]) if "tools" in body else ""
+                tools = self._encode_items(body["tools"]) if "tools" in body else ""
                 texts = message_texts if message_texts is not None else self._message_texts(messages)
                 return (method.upper(), path, f"{settings}\n{tools}", tuple(texts))
             return (method.upper(), path, canonical(body), None)

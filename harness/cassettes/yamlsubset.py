@@ -2,8 +2,8 @@
 sequences of mappings, plain scalars and literal blocks, nothing else. Anything outside that subset
 (quotes, flow collections, anchors, tags, comments, indentation indicators...) makes `read` return
 `NOTHING`, and the caller parses the text with PyYAML instead, so a file this reader takes gives exactly
-what PyYAML gives (plain scalars are typed by PyYAML's own resolver; only strings, integers and nulls are
-taken).
+what PyYAML gives (plain scalars are typed by PyYAML's own resolver; only strings, decimal integers and
+floats, and nulls are taken).
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ NOTHING: Any = object()  # "not in the subset": parse it with PyYAML
 _KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*):(?: (.*))?\Z")
 _PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s][^\t]*\Z")
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)\Z")
+_FLOAT = re.compile(r"-?(0|[1-9][0-9]*)\.[0-9]*([eE][-+][0-9]+)?\Z")  # as PyYAML writes a float (0.7, 1.0e-05)
 _LITERAL = {"|": "clip", "|-": "strip", "|+": "keep"}
 _MAX_DEPTH = 64  # deeper is left to PyYAML, behind the harness's limits (and this reader never recurses far)
 _RESOLVER = yaml.resolver.Resolver()
 _TYPES: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:str": str,
     "tag:yaml.org,2002:int": int,
+    "tag:yaml.org,2002:float": float,
     "tag:yaml.org,2002:null": lambda _: None,
 }
 
@@ -120,8 +122,8 @@ def _plain(value: str) -> Any:
         raise _Outside
     tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
     make = _TYPES.get(tag)
-    if make is None or (make is int and not _DECIMAL.match(value)):
-        raise _Outside  # 0x1f, 012 (octal), 1_000, 1:30: PyYAML reads these its own way
+    if make is None or (make is int and not _DECIMAL.match(value)) or (make is float and not _FLOAT.match(value)):
+        raise _Outside  # 0x1f, 012 (octal), 1_000, 1:30, .inf, 1_0.5: PyYAML reads these its own way
     return make(value)
 
 
@@ -129,26 +131,29 @@ def _literal(lines: list[str], position: int, indent: int, chomping: str) -> tup
     start = position
     block: int | None = None
     content: list[str] = []
-    while position < len(lines):
+    count = len(lines)
+    while position < count:  # blank lines before the first line of text, which sets the block's indent
         line = lines[position]
-        if not line.strip(" "):
-            if block is not None and len(line) > block:
-                content.append(line[block:])
-            elif block is None and line:
-                raise _Outside  # spaces before the first line of text: leave it to PyYAML
-            else:
-                content.append("")
-            position += 1
-            continue
-        here = _indent(line)
-        if block is None:
-            if here <= indent:
-                break
-            block = here
-        elif here < block:
+        if line.strip(" "):
+            here = _indent(line)
+            if here > indent:
+                block = here
             break
-        content.append(line[block:])
+        if line:
+            raise _Outside  # spaces before the first line of text: leave it to PyYAML
+        content.append("")
         position += 1
+    if block is not None:
+        prefix = " " * block
+        while position < count:  # one startswith a line: the block is most of a cassette's lines
+            line = lines[position]
+            if line.startswith(prefix):
+                content.append(line[block:])  # text, or a blank line as long as the indent or longer
+            elif not line.strip(" "):
+                content.append("")
+            else:
+                break
+            position += 1
     if block is None:
         position = start  # an empty block: its blank lines are not ours to take
         content = []

@@ -39,6 +39,7 @@ the clock's timezone (UTC without `clock:`), where Letta uses the machine's.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 import textwrap
@@ -253,16 +254,23 @@ def structured_property(prop: dict[str, Any], description: str | None) -> dict[s
     return out
 
 
+@functools.cache
+def _docstring(function: Callable[..., Any]) -> tuple[str, dict[str, str | None]]:
+    """A tool function's short description and its parameters' texts, parsed once per function (every new
+    agent offers its tools again: parsing took half a one-step scenario's replay)."""
+    doc = docstring_parser.parse(function.__doc__ or "")
+    return doc.short_description or "", {param.arg_name: param.description for param in doc.params}
+
+
 def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
     """The tool as Letta 0.6 offers it: `generate_schema` (the docstring's short description, each
     parameter's docstring text, `request_heartbeat` on all but send_message), then inner thoughts first, all
     as a strict structured output (every property required, no others allowed)."""
-    doc = docstring_parser.parse(tool.function.__doc__ or "")
-    described = {param.arg_name: param.description for param in doc.params}
+    summary, described = _docstring(tool.function)
     properties: dict[str, Any] = {}
     if inner_thoughts is not None:
         properties[INNER_THOUGHTS_KWARG] = {"type": "string", "description": inner_thoughts}
-    for name, prop in tool.parameters_schema()["properties"].items():
+    for name, prop in tool.openai_schema()["function"]["parameters"]["properties"].items():
         if name != HEARTBEAT_PARAMETER:
             properties[name] = structured_property(prop, described.get(name))
     if tool.name != "send_message":
@@ -271,7 +279,7 @@ def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
         "type": "function",
         "function": {
             "name": tool.name,
-            "description": doc.short_description or "",
+            "description": summary,
             "strict": True,
             "parameters": {
                 "type": "object",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.agent import Agent
@@ -36,6 +36,10 @@ class ScenarioRunner:
     factory: AgentFactory
     on_step: Callable[[StepRecord], None] | None = None
     update_snapshots: bool = False  # `snapshot:` checks write their golden files instead of comparing
+    # Each scenario's cassette path, worked out once (pathlib arithmetic on every run and check adds up).
+    _cassette_paths: dict[tuple[Path, str | None, str | None, str | None], Path] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def project(self) -> Project:
@@ -44,9 +48,16 @@ class ScenarioRunner:
     def cassette_path(self, scenario: Scenario) -> Path:
         """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`, a
         matrix model's has `@<model>` before `.yaml`."""
+        key = (scenario.path, scenario.cassette, scenario.row, scenario.model)
+        known = self._cassette_paths.get(key)
+        if known is not None:
+            return known
         path = self.factory.project.cassette_path(scenario.path, scenario.cassette)
         path = path if scenario.row is None else path.with_suffix("") / f"{scenario.row}.yaml"
-        return path if scenario.model is None else path.with_name(f"{path.stem}@{model_slug(scenario.model)}.yaml")
+        if scenario.model is not None:
+            path = path.with_name(f"{path.stem}@{model_slug(scenario.model)}.yaml")
+        self._cassette_paths[key] = path
+        return path
 
     def snapshot_path(self, scenario: Scenario) -> Path:
         """`snapshots/` beside the agents file, mirroring the scenario's cassette path."""

@@ -184,3 +184,21 @@ def test_request_bodies_that_are_json_but_not_objects_are_written_as_json() -> N
     bodies: list[Any] = ["0", "[1, 2.5, true]", '"text"', "null", "not json at all"]
     read = format.parse(format.dump(as_vcr(bodies)), "c.yaml")
     assert [i.request.body for i in read.interactions] == [0, [1, 2.5, True], "text", None, "not json at all"]
+
+
+schemas = st.dictionaries(st.text(max_size=4), st.one_of(st.integers(), texts, st.lists(st.integers(), max_size=2)))
+
+
+@given(st.lists(schemas, max_size=4), st.lists(st.lists(st.integers(0, 3), max_size=5), min_size=1, max_size=4))
+def test_tools_offered_in_new_lists_of_the_same_schemas_key_as_their_canonical_json(
+    pool: list[dict[str, Any]], picks: list[list[int]]
+) -> None:
+    """A loop builds a new list of tools at every step from the same schema objects: the keyer encodes
+    each schema once, and the key still holds exactly the canonical JSON of the list."""
+    keyer = Keyer()
+    for pick in picks:
+        tools = [pool[n] for n in pick if n < len(pool)]
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": tools}
+        key = keyer.key("POST", "/v1/chat/completions", body)
+        assert key[2] == canonical({"model": "m"}) + "\n" + canonical(tools)
+        assert key == Keyer().key("POST", "/v1/chat/completions", json.loads(json.dumps(body)))

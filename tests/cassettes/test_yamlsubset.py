@@ -16,7 +16,8 @@ keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,6}", fullmatch=True)
 lines = st.text(alphabet=st.sampled_from(list('ab {}":,[]é😀1\t#-|')), max_size=12)
 multiline = st.lists(lines, min_size=1, max_size=5).map("\n".join)
 awkward = st.sampled_from(
-    ["yes", "no", "on", "null", "~", "1:30", "2020-01-01", "0x1f", "1_000", "1.5", "a: b", "x #y", " lead", "trail ",
+    ["yes", "no", "on", "null", "~", "1:30", "2020-01-01", "0x1f", "1_000", "1.5",
+     "0.7", "1.0e-05", "-.5", "1.", "6.8e+3", "a: b", "x #y", " lead", "trail ",
      "\nlead", "end\n\n", "", "'q'", "- item", "key:", "é", "\u2028", "\ufeff", "*alias", "&anchor x", "!tag x"]
 )  # fmt: skip
 scalars = st.one_of(
@@ -69,6 +70,7 @@ def test_any_text_is_read_as_pyyaml_reads_it_or_left_to_it(text: str) -> None:
         "a: |+\n  x\n\n\nb: 1\n",
         "a:\n- b: 1\n  c:\n    d: null\n- b: two words\nz: 3\n",
         "interactions:\n- request:\n    uri: http://h/v1/chat/completions\n    body:\n      delta: |\n        {}\n",
+        "temperature: 0.7\ntop_p: 1.0\nsmall: 1.0e-05\nbare: 3.\n",  # floats as PyYAML writes them
     ],
 )
 def test_the_layouts_a_cassette_uses_are_read(text: str) -> None:
@@ -84,7 +86,10 @@ def test_the_layouts_a_cassette_uses_are_read(text: str) -> None:
         "a: [1]\n",
         "a: &x 1\nb: *x\n",
         "a: !!str 1\n",
-        "a: 1.5\n",
+        "a: 1_0.5\n",
+        "a: .inf\n",
+        "a: 01.5\n",
+        "a: 1:30.5\n",
         "a: yes\n",
         "a: 0x1f\n",
         "a: 012\n",
