@@ -702,9 +702,8 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 def _compile(args: argparse.Namespace, console: Console) -> int:
     from harness.agent import Agent
     from harness.config import load_agents
-    from harness.loops.base import HarnessLoop
-
     from harness.factory import recorded_run_spec
+    from harness.loops.base import HarnessLoop
 
     # As a scenario's first request sends it (a Letta loop's time is the recorded run's clock unless the
     # agent declares one), built through the agent's loop: Letta's send their own system message and tools.

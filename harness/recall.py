@@ -57,7 +57,11 @@ class RecallHit:
 
     @property
     def text(self) -> str:
-        return str(self.detail.get("content", ""))
+        """The message's text; a message Letta's loop packaged as JSON (`{"type": "user_message", "message",
+        "time"}`, the login) is shown as that JSON, as Letta 0.6 stored and showed it."""
+        if "content" in self.detail:
+            return str(self.detail["content"])
+        return json.dumps(self.detail, indent=2, ensure_ascii=False)
 
 
 class Recall(Protocol):

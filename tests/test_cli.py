@@ -262,7 +262,19 @@ def test_chat_end_to_end_survives_restart(
     # Letta's MemGPT loop (the seed agent's): boot messages and a login, the user's text packaged as JSON, a
     # heartbeat after the chained edit; all of it persisted and resumed.
     roles = [m["role"] for m in body["messages"]]
-    assert roles == ["system", "assistant", "tool", "user", "user", "assistant", "tool", "user", "assistant", "tool", "user"]
+    assert roles == [
+        "system",
+        "assistant",
+        "tool",
+        "user",
+        "user",
+        "assistant",
+        "tool",
+        "user",
+        "assistant",
+        "tool",
+        "user",
+    ]
     assert json.loads(body["messages"][3]["content"])["type"] == "login"
     assert json.loads(body["messages"][4]["content"])["message"] == "My name is Alice"
     assert "request_heartbeat=true" in body["messages"][7]["content"]

@@ -15,7 +15,7 @@ from harness.config import AgentSpec
 from harness.factory import AgentFactory
 from harness.memory import Memory
 from harness.project import Project
-from harness.recall import LazyRecall, RecallJournal, SqliteRecall, fts_query, searchable
+from harness.recall import LazyRecall, RecallHit, RecallJournal, SqliteRecall, fts_query, searchable
 from harness.records import StepRecord
 from harness.secrets import Secrets
 from harness.store import MIGRATIONS, Store
@@ -254,3 +254,14 @@ def test_a_scenario_history_is_in_recall_from_the_start(chat_spec: AgentSpec) ->
 class _NoModel:
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
         raise AssertionError("no request expected")
+
+
+def test_a_message_lettas_loop_packaged_as_json_is_shown_as_that_json() -> None:
+    """conversation_search_date (Letta 0.6) shows a user message as Letta stored it: the packaged JSON, whose
+    `message` is the user's text (it used to show nothing for it)."""
+    packaged = {"type": "user_message", "message": "my dentist is on Friday", "time": "2025-01-01 12:00:01 PM UTC+0000"}
+    detail = searchable({"role": "user", "content": json.dumps(packaged, indent=2)})
+    assert detail is not None
+    hit = RecallHit("user", datetime(2025, 1, 1, 12, tzinfo=UTC), detail)
+    assert hit.text == json.dumps(packaged, indent=2) and "my dentist is on Friday" in hit.text
+    assert RecallHit("user", hit.created_at, {"content": "plain"}).text == "plain"

@@ -133,8 +133,12 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
         return self._index.get(self._key(filtered), []) if filtered else []
 
     def _responses(self, request: Request) -> Iterator[tuple[int, Any]]:
+        """What the file held when it was loaded, never what this session recorded: vcrpy would play an
+        interaction recorded a moment ago to the same request sent again (Letta's loop asks again after an
+        answer it cannot use), and the file would then hold one answer fewer than a replay asks for."""
         for position in self._positions(request):
-            yield position, self.data[position][1]
+            if position < self._loaded_count:
+                yield position, self.data[position][1]
 
     def can_play_response_for(self, request: Request) -> bool:
         if self.record_mode == RecordMode.ALL:  # nothing is ever played back: skip the lookup

@@ -33,9 +33,11 @@ from tests.fakes import (
     FakeOpenAI,
     Project,
     append,
+    completion,
     make_project,
     reply,
 )
+from tests.helpers import call
 
 USER_LINE = 'user: "Hi! My name is Azin."'
 
@@ -573,3 +575,35 @@ def test_a_cassette_in_the_earlier_layout_still_replays(
     result = project.replay("remember")
     assert result.outcome == "passed", result.explain()
     assert result.unplayed == []
+
+
+def test_recording_new_sends_a_repeated_request_again_and_replay_finds_every_answer(tmp_path: Path) -> None:
+    """Letta's loop asks again, with the very same request, after an answer it cannot use. Recording in mode
+    `new` over an existing cassette (what `harness record` does) must send each of those requests to the
+    endpoint: vcrpy would answer the second with the interaction recorded a moment before, and the file
+    would then hold fewer answers than a replay asks for."""
+    project = Project(tmp_path)
+    project.agents.write_text(
+        "defaults:\n"
+        "  model: {name: fake-model-7b, base_url: 'http://127.0.0.1:9/v1', max_retries: 0, timeout: 10}\n"
+        "  tools: [send_message]\n"
+        "agents:\n  chat: {system: You are a test agent., loop: letta-memgpt}\n",
+        encoding="utf-8",
+    )
+    project.write_scenario("again", "agent: chat\nturns:\n  - user: hi\n")
+    project.record("again", [reply("Old take")])  # a cassette to re-record over, as `harness record` finds
+    project.write_scenario("again", "agent: chat\nturns:\n  - user: hello\n    expect: {reply: {equals: Hi}}\n")
+    cut = completion(call("send_message", '{"inner_thoughts": "x", "message": "Hi th'))  # arguments cut off
+    cut["choices"][0]["finish_reason"] = "length"
+    with FakeOpenAI(
+        [
+            {**cut, "id": "a"},
+            {**cut, "id": "b"},
+            completion(call("send_message", {"inner_thoughts": "t", "message": "Hi"})),
+        ]
+    ) as server:
+        result = project.runner("new", base_url=server.base_url).run(project.scenario("again"))
+    assert len(server.received) == 3  # each ask went to the endpoint
+    assert result.checks_passed and result.change is not None and result.change.recorded == 3
+    replayed = project.replay("again")
+    assert replayed.checks_passed and not replayed.stale and replayed.steps == 1
