@@ -113,6 +113,7 @@ def test_over_limit_append_is_refused_and_reported(load_text: Callable[[str], Ag
         """
         agents:
           tiny:
+            loop: harness
             model: {name: test-model, base_url: "http://llm.test/v1"}
             system: s
             blocks: [{label: human, value: "Name: Bob", limit: 12}]
