@@ -4,6 +4,7 @@ with secrets masked)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,10 @@ def _counts(results: list[ScenarioResult]) -> dict[Outcome, int]:
     return {outcome: sum(1 for r in results if r.outcome == outcome) for outcome in Outcome}
 
 
+@functools.lru_cache(maxsize=8192)
 def _relative(path: Path, root: Path) -> str:
+    """`path` as shown in reports; worked out once per path (resolving costs system calls, and a report
+    names each scenario in several places)."""
     try:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.agent import Agent
 from harness.cli import main
@@ -22,6 +24,7 @@ from harness.errors import ConfigError
 from harness.llm.chat import ChatResponse, chat_request, parse_completion
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops.kinds import LoopName
+from harness.loops.letta_memgpt import json_dumps, letta_time
 from harness.records import StopReason
 from tests.helpers import call, completion
 
@@ -314,3 +317,22 @@ def test_letta_memgpt_asks_again_for_a_cut_off_call_then_gives_up_as_letta_does(
     whole["choices"][0]["finish_reason"] = "length"
     turn = Agent(spec, Scripted(spec.model, [whole])).send("Hi")
     assert turn.stop_reason is StopReason.LENGTH and turn.error == "Finish reason was length (maximum context length)"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.one_of(st.dictionaries(st.text(max_size=8), st.none() | st.booleans() | st.integers() | st.floats()
+                                 | st.text()), json_values))  # fmt: skip
+def test_lettas_json_dumps_writes_what_json_dumps_with_indent_2_writes(data: Any) -> None:
+    """The packaging fast path (flat objects, line by line) gives Letta's json_dumps text exactly."""
+    assert json_dumps(data) == json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def test_letta_time_is_lettas_format() -> None:
+    moment = datetime(2025, 2, 11, 14, 26, 32, tzinfo=UTC)
+    assert letta_time(moment) == letta_time(moment) == "2025-02-11 02:26:32 PM UTC+0000"

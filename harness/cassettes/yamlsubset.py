@@ -23,6 +23,14 @@ _FLOAT = re.compile(r"-?(0|[1-9][0-9]*)\.[0-9]*([eE][-+][0-9]+)?\Z")  # as PyYAM
 _LITERAL = {"|": "clip", "|-": "strip", "|+": "keep"}
 _MAX_DEPTH = 64  # deeper is left to PyYAML, behind the harness's limits (and this reader never recurses far)
 _RESOLVER = yaml.resolver.Resolver()
+# The first characters of PyYAML's implicit (non-string) scalars: bool, null, int, float, timestamp, merge,
+# value (yaml.resolver.Resolver.yaml_implicit_resolvers' keys). A plain scalar starting otherwise is a string.
+# (None when a resolver applies to any first character: then every scalar goes through the resolver.)
+_RESOLVED_FIRST: frozenset[str] | None = (
+    None
+    if None in _RESOLVER.yaml_implicit_resolvers
+    else frozenset(first for first in _RESOLVER.yaml_implicit_resolvers if first is not None)
+)
 _TYPES: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:str": str,
     "tag:yaml.org,2002:int": int,
@@ -65,14 +73,20 @@ def _mapping(lines: list[str], position: int, indent: int, first: str | None = N
     if depth > _MAX_DEPTH:
         raise _Outside
     result: dict[str, Any] = {}
+    count = len(lines)
+    prefix = " " * indent
     while True:
         if first is not None:
             entry, first = first, None
         else:
-            position = _skip_blank(lines, position)
-            if position == len(lines) or _indent(lines[position]) != indent:
+            while position < count and not lines[position].strip(" "):
+                position += 1
+            if position == count:
                 return result, position
-            entry = lines[position][indent:]
+            line = lines[position]
+            if not line.startswith(prefix) or line[indent : indent + 1] == " ":
+                return result, position  # indented less, or more: not this mapping's key
+            entry = line[indent:]
             if entry.startswith("- "):
                 return result, position
         match = _KEY.match(entry)
@@ -120,6 +134,8 @@ def _sequence(lines: list[str], position: int, indent: int, depth: int) -> tuple
 def _plain(value: str) -> Any:
     if not _PLAIN.match(value) or value != value.rstrip() or ": " in value or " #" in value or value.endswith(":"):
         raise _Outside
+    if _RESOLVED_FIRST is not None and value[0] not in _RESOLVED_FIRST:
+        return value  # no implicit type of PyYAML's starts with this character: a string
     tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
     make = _TYPES.get(tag)
     if make is None or (make is int and not _DECIMAL.match(value)) or (make is float and not _FLOAT.match(value)):

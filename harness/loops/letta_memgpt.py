@@ -84,13 +84,25 @@ CORE_MEMORY = "CORE_MEMORY"
 NO_INNER_THOUGHTS_MODELS = frozenset({"gpt-4"})  # LLMConfig.set_default_put_inner_thoughts
 
 
+_FLAT = (str, int, float, bool, type(None))
+_COMPACT = json.JSONEncoder(ensure_ascii=False)  # no indent: the C encoder
+
+
 def json_dumps(data: Any) -> str:
-    """letta.utils.json_dumps: indented by 2, unicode kept."""
+    """letta.utils.json_dumps: indented by 2, unicode kept. What Letta's loop packages (a message, a tool's
+    result, a call's arguments) is almost always one flat object: written here line by line with the C
+    encoder for each key and value, the same text as `json.dumps(indent=2)`, whose indenting encoder is
+    pure Python (a fifth of a replayed step)."""
+    if isinstance(data, dict) and data and all(type(key) is str and isinstance(v, _FLAT) for key, v in data.items()):
+        encode = _COMPACT.encode
+        return "{\n" + ",\n".join(f"  {encode(key)}: {encode(value)}" for key, value in data.items()) + "\n}"
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=64)
 def letta_time(moment: datetime) -> str:
-    """letta.utils.get_local_time's format: `2025-02-11 02:26:32 PM UTC+0000`."""
+    """letta.utils.get_local_time's format: `2025-02-11 02:26:32 PM UTC+0000` (a frozen clock shows one
+    moment many times: formatted once)."""
     return moment.strftime("%Y-%m-%d %I:%M:%S %p %Z%z").strip()
 
 
