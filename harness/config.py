@@ -108,6 +108,12 @@ class ModelWire(_EndpointWire):
     stream: bool | None = pydantic.Field(
         None, description="Ask for a streamed answer (server-sent events): for models that only stream"
     )
+    put_inner_thoughts_in_kwargs: bool | None = pydantic.Field(
+        None,
+        description="Letta's LLMConfig field, for the letta-memgpt loop: true puts the model's inner thoughts in "
+        "an `inner_thoughts` argument first on every tool, false leaves them in the answer's text (default: "
+        "true for every model but gpt-4, as in Letta)",
+    )
 
 
 def _variable_name(value: str | None) -> str | None:

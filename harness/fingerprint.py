@@ -55,6 +55,8 @@ def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
         parts["loop"]["flavour"] = str(spec.loop)
     if spec.clock is not None:
         parts["loop"]["clock"] = f"{spec.clock.start.isoformat()} +{spec.clock.tick:g}s seed {spec.clock.seed}"
+    if model.put_inner_thoughts_in_kwargs is not None:  # only when set: older fingerprints stay as recorded
+        parts["model"]["put_inner_thoughts_in_kwargs"] = model.put_inner_thoughts_in_kwargs
     if spec.embedding is not None:  # only then: the fingerprints of agents without one stay as recorded
         parts["embedding"] = {"name": spec.embedding.name, "dimensions": spec.embedding.dimensions}
     return {"fingerprint": _hash(parts), "parts": parts}

@@ -336,3 +336,25 @@ def test_lettas_json_dumps_writes_what_json_dumps_with_indent_2_writes(data: Any
 def test_letta_time_is_lettas_format() -> None:
     moment = datetime(2025, 2, 11, 14, 26, 32, tzinfo=UTC)
     assert letta_time(moment) == letta_time(moment) == "2025-02-11 02:26:32 PM UTC+0000"
+
+
+def test_put_inner_thoughts_in_kwargs_false_keeps_thoughts_in_the_text_and_changes_the_fingerprint(
+    tmp_path: Path,
+) -> None:
+    from harness.fingerprint import agent_fingerprint, fingerprint_changes
+
+    config = load_agents(
+        write_agents(
+            tmp_path,
+            "  a: {clock: 2025-02-11T14:26:32Z}\n"
+            "  b: {clock: 2025-02-11T14:26:32Z, model: {put_inner_thoughts_in_kwargs: false}}\n",
+        )
+    )
+    answers = [completion(call("send_message", {"message": "Hi"}, "c1"), content="The user said hello.")]
+    _, model, [turn] = run(config.get("b"), answers, "Hello")
+    tools = model.bodies[0]["tools"]
+    assert not any("inner_thoughts" in t["function"]["parameters"]["properties"] for t in tools)
+    assert turn.reply == "Hi" and turn.steps[0].content == "The user said hello."
+    with_default, without = agent_fingerprint(config.get("a")), agent_fingerprint(config.get("b"))
+    assert "put_inner_thoughts_in_kwargs" not in with_default["parts"]["model"]
+    assert fingerprint_changes(with_default, without) != []

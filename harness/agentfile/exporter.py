@@ -20,7 +20,7 @@ from harness.agentfile.importer import OPENAI_ENDPOINT
 from harness.agentfile.schema import AgentFileWire
 from harness.config import DEFAULT_MAX_STEPS, AgentSpec, BlockSpec
 from harness.llm.settings import ModelSettings
-from harness.loops.kinds import LoopName
+from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import DEFAULT_LIMIT
 from harness.secrets import Secrets
 from harness.tools.builtin import BUILTIN_TOOLS
@@ -117,7 +117,10 @@ def export_agent(
             "context_window": spec.context_window or CONTEXT_WINDOWS.get(model.name, DEFAULT_CONTEXT_WINDOW),
             "temperature": model.temperature,
             "max_tokens": model.max_tokens,
-            "put_inner_thoughts_in_kwargs": False,
+            "put_inner_thoughts_in_kwargs": (
+                spec.loop is LoopName.LETTA_MEMGPT
+                and inner_thoughts_in_kwargs(model.name, model.put_inner_thoughts_in_kwargs)
+            ),
             "enable_reasoner": False,
             "parallel_tool_calls": False,
         },

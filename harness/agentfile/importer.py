@@ -30,7 +30,7 @@ from harness.agentfile.schema import (
     ToolWire,
 )
 from harness.config import BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
-from harness.loops.kinds import LoopName
+from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
 from harness.scenarios.history import MessageWire, conversation_problems
 from harness.secrets import Secrets
@@ -52,7 +52,6 @@ OPENAI_COMPATIBLE = frozenset(
 )  # fmt: skip
 # LLMConfig fields the harness has no place for, with the value that means "nothing to lose".
 UNKEPT_LLM_FIELDS: dict[str, Any] = {
-    "put_inner_thoughts_in_kwargs": False,
     "enable_reasoner": False,
     "reasoning_effort": None,
     "max_reasoning_tokens": 0,
@@ -227,7 +226,8 @@ class _Importer:
             out["tags"] = list(agent.tags)
         if agent.metadata:
             out["metadata"] = agent.metadata
-        out["model"] = self._model(name, agent.llm_config)
+        loop = LETTA_LOOPS.get(agent.agent_type or "memgpt_agent", LoopName.HARNESS)
+        out["model"] = self._model(name, agent.llm_config, loop)
         if agent.llm_config is not None:  # the agent's context pressure, as Letta applies it
             window = agent.llm_config.context_window
             if window >= MIN_CONTEXT_WINDOW:
@@ -242,7 +242,6 @@ class _Importer:
             self.note(name, "no system prompt in the file: `system` is empty")
         out["blocks"] = [self._block(name, block_id) for block_id in agent.block_ids or []]
         out["blocks"] = [block for block in out["blocks"] if block is not None]
-        loop = LETTA_LOOPS.get(agent.agent_type or "memgpt_agent", LoopName.HARNESS)
         out["loop"] = loop.value  # said even when it is the default, as it is this file's agent_type's
         if loop is not LoopName.HARNESS:
             # A Letta loop puts the time in what it sends: a frozen clock makes its recordings replay.
@@ -298,7 +297,7 @@ class _Importer:
             return []
         return kept
 
-    def _model(self, name: str, llm: LLMConfigWire | None) -> dict[str, Any]:
+    def _model(self, name: str, llm: LLMConfigWire | None, loop: LoopName) -> dict[str, Any]:
         if llm is None:
             self.note(name, f"no llm_config: model set to {DEFAULT_MODEL}")
             return {"name": DEFAULT_MODEL}
@@ -318,6 +317,14 @@ class _Importer:
             self.note(name, f"llm_config.temperature {llm.temperature} not kept (the harness takes 0 to 2)")
         if llm.max_tokens is not None and llm.max_tokens > 0:
             model["max_tokens"] = llm.max_tokens
+        thoughts = llm.put_inner_thoughts_in_kwargs
+        if loop is LoopName.LETTA_MEMGPT:  # the loop that reads it: kept when it is not Letta's default
+            if thoughts is not None and thoughts != inner_thoughts_in_kwargs(llm.model, None):
+                model["put_inner_thoughts_in_kwargs"] = thoughts
+        elif thoughts:
+            self.note(
+                name, f"llm_config.put_inner_thoughts_in_kwargs True not kept (the {loop} loop has no such argument)"
+            )
         for key, empty in UNKEPT_LLM_FIELDS.items():
             value = getattr(llm, key)
             if value is not None and value != empty:

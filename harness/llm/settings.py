@@ -74,6 +74,8 @@ class ModelSettings(Endpoint):
     seed: int | None = None
     key_header: KeyHeader = KeyHeader.AUTHORIZATION
     stream: bool = False  # ask for server-sent events (models that only stream)
+    # Letta's LLMConfig field, read by the letta-memgpt loop (None: Letta's default for the model).
+    put_inner_thoughts_in_kwargs: bool | None = None
     # Fields the agent's loop adds to every body (Letta 0.6's request defaults): not settable in YAML.
     extra_body: tuple[tuple[str, Any], ...] = ()
 

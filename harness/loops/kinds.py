@@ -40,6 +40,15 @@ LETTA_MEMGPT_BODY: tuple[tuple[str, Any], ...] = (
 )
 
 
+# LLMConfig.set_default_put_inner_thoughts: inner thoughts go in a tool argument for every model but these.
+NO_INNER_THOUGHTS_MODELS = frozenset({"gpt-4"})
+
+
+def inner_thoughts_in_kwargs(model: str, setting: bool | None) -> bool:
+    """Letta's `put_inner_thoughts_in_kwargs`: as set, else true for every model but `gpt-4`."""
+    return setting if setting is not None else model not in NO_INNER_THOUGHTS_MODELS
+
+
 def default_temperature(loop: LoopName) -> float:
     """The temperature an agent gets when agents.yaml gives none."""
     return 0.0 if loop is LoopName.HARNESS else LETTA_DEFAULT_TEMPERATURE

@@ -54,7 +54,7 @@ from harness.config import AgentSpec
 from harness.errors import MemoryEditError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.loops.base import CallOutcome, LoopHost, TurnAborted
-from harness.loops.kinds import LoopName
+from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
@@ -81,7 +81,6 @@ MAX_ERROR_MESSAGE_CHAR_LIMIT = 500
 ERROR_MESSAGE_PREFIX = "Error"
 EMPTY_RESPONSE_RETRY_LIMIT = 3
 CORE_MEMORY = "CORE_MEMORY"
-NO_INNER_THOUGHTS_MODELS = frozenset({"gpt-4"})  # LLMConfig.set_default_put_inner_thoughts
 
 
 _FLAT = (str, int, float, bool, type(None))
@@ -309,7 +308,7 @@ class LettaMemGPTLoop:
 
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec
-        self.inner_thoughts = spec.model.name not in NO_INNER_THOUGHTS_MODELS
+        self.inner_thoughts = inner_thoughts_in_kwargs(spec.model.name, spec.model.put_inner_thoughts_in_kwargs)
         self._system: str | None = None
         self._schemas: dict[str, dict[str, Any]] = {}
         self._failed_tool: str | None = None  # the tool whose call failed in the step before

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
 
+from harness.agentfile.exporter import export_agent
 from harness.agentfile.importer import (
     LETTA_LOOPS,
     TOOLS_MODULE,
@@ -18,6 +19,7 @@ from harness.agentfile.importer import (
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.config import AgentsConfig, load_agents
 from harness.loops.kinds import LoopName
+from harness.loops.letta_memgpt import LettaMemGPTLoop
 from harness.secrets import MASK
 from harness.tools.rules import ToolRule, ToolRuleType
 from tests.agentfile.conftest import DATA, REAL_FILES, load_json
@@ -68,7 +70,8 @@ def test_memgpt_agent_reports_what_it_could_not_keep(tmp_path: Path) -> None:
     ]
     assert "embedding_config" not in notes
     assert "context_window" not in notes  # kept: the agent's context pressure
-    assert "llm_config.put_inner_thoughts_in_kwargs True not kept" in notes
+    # Its put_inner_thoughts_in_kwargs (true) is Letta's default for its model: kept, nothing to write.
+    assert "put_inner_thoughts_in_kwargs" not in notes
     assert "conversation_search" not in notes  # recall memory is a built-in now, and its rule is kept
     config = load_agents(write(result, tmp_path))
     spec = config.get("memgpt_agent")
@@ -475,3 +478,32 @@ def test_a_history_that_is_not_a_conversation_is_not_kept_and_says_why(tmp_path:
     assert result.histories == {}
     note = "message history not kept: message 0: answers no open tool call: no call before it has the id"
     assert any(note in text for text in result.notes)
+
+
+KWARGS_CASES = [
+    ("gpt-4o-mini", False, False),
+    ("gpt-4", True, True),
+    ("gpt-4o-mini", True, None),
+    ("gpt-4", False, None),
+]
+
+
+@pytest.mark.parametrize(("model", "setting", "written"), KWARGS_CASES)
+def test_put_inner_thoughts_in_kwargs_is_kept_when_it_is_not_lettas_default(
+    tmp_path: Path, model: str, setting: bool, written: bool | None
+) -> None:
+    """The letta-memgpt loop reads it: inner thoughts go in an `inner_thoughts` argument, or stay in the text.
+    Letta's default (true, but for gpt-4) is left unsaid; export -> import gives the same agents.yaml."""
+    data = load_json(DATA / "legacy_memgpt_agent.af")
+    agent = data["agents"][0] if "agents" in data else data
+    agent["llm_config"].update(model=model, put_inner_thoughts_in_kwargs=setting)
+    result, config = imported(data, tmp_path)
+    assert not [note for note in result.notes if "put_inner_thoughts_in_kwargs" in note]
+    spec = config.get("memgpt_agent")
+    assert spec.model.put_inner_thoughts_in_kwargs == written
+    tools = LettaMemGPTLoop(spec).tools(cast(Any, None), list(spec.tools))  # the schemas need no host
+    assert all(("inner_thoughts" in t["function"]["parameters"]["properties"]) is setting for t in tools)
+    exported = export_agent(spec)
+    assert exported["agents"][0]["llm_config"]["put_inner_thoughts_in_kwargs"] is setting
+    _, config_again = imported(exported, tmp_path / "again")
+    assert config_again.get("memgpt_agent").model.put_inner_thoughts_in_kwargs == written
