@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,10 @@ def _counts(results: list[ScenarioResult]) -> dict[Outcome, int]:
 def _relative(path: Path, root: Path) -> str:
     """`path` as shown in reports; worked out once per path (resolving costs system calls, and a report
     names each scenario in several places)."""
+    try:  # without touching the file system first; resolved (symbolic links followed) when that fails
+        return str(Path(os.path.abspath(path)).relative_to(os.path.abspath(root)))
+    except ValueError:
+        pass
     try:
         return str(path.resolve().relative_to(root.resolve()))
     except ValueError:

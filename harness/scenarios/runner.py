@@ -40,6 +40,9 @@ class ScenarioRunner:
     _cassette_paths: dict[tuple[Path, str | None, str | None, str | None], Path] = field(
         default_factory=dict, init=False, repr=False
     )
+    # The agent of each scenario checked so far (by the scenario object, kept so its id stays its own):
+    # `harness run` checks every scenario before it runs any.
+    _specs: dict[int, tuple[Scenario, AgentSpec]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def project(self) -> Project:
@@ -67,6 +70,14 @@ class ScenarioRunner:
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:
         """The scenario's agent, after checking the scenario's references to it (a located ScenarioError)."""
+        known = self._specs.get(id(scenario))
+        if known is not None and known[0] is scenario:
+            return known[1]
+        spec = self._checked_spec(scenario)
+        self._specs[id(scenario)] = (scenario, spec)
+        return spec
+
+    def _checked_spec(self, scenario: Scenario) -> AgentSpec:
         try:
             self.cassette_path(scenario)
         except OutsideProject as exc:
