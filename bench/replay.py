@@ -14,7 +14,8 @@ that holds only the code measured, as `harness run` does.
 1. Example suite replay (X ms/step). Every scenario under scenarios/ replayed from cassettes/ by
    `ScenarioRunner` (record mode none, agents.yaml), exactly as `harness run` does: opening and indexing
    the cassette, the agent loop, tools and checks are all on the clock (loading the scenario file is not;
-   section 4 times whole processes). ms/step = suite time / steps (model requests). Columns, each
+   section 4 times whole processes). ms/step = suite time / steps, a step being a recorded model request
+   (an agent's step, an embedding, a judge's or a simulated user's turn, a summary). Columns, each
    replaying WHOLE cassettes, opening included, of the same traffic:
      (a)  the harness;
      (a') the harness on the same cassettes rewritten by today's `format.dump` (a temp copy): what the
@@ -128,6 +129,7 @@ from harness.llm.chat import ChatModel, ChatResponse  # noqa: E402
 from harness.project import Project  # noqa: E402
 from harness.scenarios import Scenario, ScenarioResult, ScenarioRunner, load_scenario  # noqa: E402
 from harness.scenarios.discovery import discover  # noqa: E402
+from harness.scenarios.model import load_scenarios_partially  # noqa: E402
 
 HARNESS = "(a) harness"
 REWRITTEN = "(a') harness, rewr."
@@ -256,8 +258,9 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
     rewritten_runner = ScenarioRunner(AgentFactory(rewritten))
     items: list[SuiteItem] = []
     rewritten_bytes = 0
-    for path in discover([project.scenarios_dir]):
-        scenario = load_scenario(path)
+    every = [scenario for path in discover([project.scenarios_dir]) for scenario in load_scenarios_partially(path)[0]]
+    for scenario in every:  # a dataset's rows each (their own cassettes)
+        path = scenario.path
         cassette = runner.cassette_path(scenario)
         if not cassette.exists():
             print(f"  skipped {path.relative_to(ROOT)}: no cassette at {cassette}")
@@ -267,7 +270,7 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
             exchanges = read_exchanges(cassette)
             size = rewrite(cassette, rewritten_dir / relative)
             for each in (runner, rewritten_runner):  # both must replay it all, before anything is timed
-                check_run(each.run(scenario), len(exchanges))
+                check_run(each.run(scenario))  # every recorded request played (embeddings, judges included)
         except Exception as exc:  # e.g. a cassette caught mid-rewrite, or a scenario edited since recording
             print(f"  skipped {path.relative_to(ROOT)}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
             continue
@@ -281,7 +284,7 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
 
     client = sdk_client()
     body_vcr, default_vcr = plain_vcr(body_matching=True), plain_vcr(body_matching=False)
-    scenarios = [(item.scenario, item.steps) for item in items]
+    scenarios: list[tuple[Scenario, int | None]] = [(item.scenario, None) for item in items]  # played all: checked
     variants = [
         Variant(HARNESS, lambda: timed_runs(runner, scenarios)),
         Variant(REWRITTEN, lambda: timed_runs(rewritten_runner, scenarios)),
@@ -292,7 +295,10 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
     interleave(variants, settings.suite_rounds)
     print(f"  {len(items)} scenarios, {steps} steps; {settings.suite_rounds} interleaved rounds (+1 warm-up)")
     print("\n".join(variant_table(variants, steps)))
-    names = [str(item.scenario.path.relative_to(ROOT)) for item in items]
+    names = [
+        str(item.scenario.path.relative_to(ROOT)) + (f"[{item.scenario.row}]" if item.scenario.row else "")
+        for item in items
+    ]
     width = max(len(name) for name in names)
     header = "".join(f" {v.name.split()[0]:>7}" for v in variants)
     print(f"    {'per scenario, ms/step':<{width}} steps{header}")
