@@ -95,6 +95,15 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """argparse's `version` action, but the version is looked up only when asked for (importlib.metadata
+    costs every command 30 ms otherwise)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        parser.exit()
+
+
 def _colour(stream: object) -> bool:
     """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or TERM=dumb."""
     import os
@@ -108,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="harness",
         description="A YAML-configured testbed for LLM agents with editable memory (Letta/MemGPT style).",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show program's version number and exit")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     def agents_option(p: argparse.ArgumentParser) -> None:

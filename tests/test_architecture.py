@@ -113,7 +113,9 @@ def test_replay_never_loads_the_sdk_or_vcrpy() -> None:
 
 
 def test_help_validate_and_compile_load_neither() -> None:
-    assert not loaded_after("from harness.cli import _parser\n_parser()") & {"pydantic", "openai", "vcr", "yaml"}
+    parser_only = loaded_after("from harness.cli import _parser\n_parser()")
+    assert not parser_only & {"pydantic", "openai", "vcr", "yaml"}
+    assert "email" not in parser_only  # importlib.metadata (and email) only for --version
     loaded = loaded_after(
         "from harness.cli import main\n"
         "import contextlib, io\n"
