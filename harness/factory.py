@@ -173,13 +173,12 @@ class AgentFactory:
         is the agent's clock for its tools and memory instead of the one its spec declares; `history` is the
         conversation it starts from (a scenario's `history:`, after the loop's own first messages), in its
         recall memory too."""
-        unclocked = cassette is not None and spec.clock is None
-        if unclocked:
+        if cassette is not None:
             spec = recorded_run_spec(spec)
         ids = ids_for(spec.clock)
         state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
         journal: Journal
-        if unclocked and spec.clock is None:
+        if cassette is not None and spec.clock is None:  # the harness loop's, without `clock:`
             state.now = steady_clock()  # what the model reads of time replays as it was recorded
         if store is not None:
             store.create_agent(state.id, state.name, state.memory.get_blocks())

@@ -18,7 +18,7 @@ from harness.project import Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
 from harness.scenarios.judge import LLMJudge
-from harness.scenarios.model import Scenario, Turn, check_against_agent, model_slug
+from harness.scenarios.model import Scenario, Turn, model_slug, scenario_problems
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.scenarios.sharing import SharedBlocks
 from harness.scenarios.simulate import SimulatedUser
@@ -83,25 +83,22 @@ class ScenarioRunner:
         except OutsideProject as exc:
             raise ScenarioError([scenario.problem(("cassette",), f"the cassette {exc}")]) from None
         config = self.factory.config
-        problems = []
+        problems: list[Problem] = []
         for name in scenario.agents:
             agent = config.agents.get(name)
-            try:
-                check_against_agent(
-                    scenario,
-                    [block.label for block in agent.blocks] if agent else [],
-                    list(config.agents),
-                    [tool.name for tool in agent.tools] if agent else None,
-                    limits={block.label: block.limit for block in agent.blocks} if agent else None,
-                    parameters={tool.name: tool.parameter_names for tool in agent.tools} if agent else None,
-                    schemas={block.label: block.schema for block in agent.blocks if block.schema is not None}
-                    if agent
-                    else None,
-                    agent=name,
-                    archival=agent.embedding is not None if agent else None,
-                )
-            except ScenarioError as exc:
-                problems += exc.problems
+            problems += scenario_problems(
+                scenario,
+                [block.label for block in agent.blocks] if agent else [],
+                list(config.agents),
+                [tool.name for tool in agent.tools] if agent else None,
+                limits={block.label: block.limit for block in agent.blocks} if agent else None,
+                parameters={tool.name: tool.parameter_names for tool in agent.tools} if agent else None,
+                schemas={block.label: block.schema for block in agent.blocks if block.schema is not None}
+                if agent
+                else None,
+                agent=name,
+                archival=agent.embedding is not None if agent else None,
+            )
         problems += self._tool_result_problems(scenario)
         if problems:
             raise ScenarioError(problems)
