@@ -15,7 +15,8 @@ first request of a cassette is stored whole, and each later one as what changed 
         ]}
 
 with `"set": {...}` for top-level keys that changed (model settings, tools) and `"unset": [...]` for keys
-that went away. A request's `method` is written only when it is not POST, a response's `status` only when
+that went away. Each request also stores its key (`keys.digest`, beside `uri`), so replay finds requests
+without decoding a single recorded body; a cassette without keys is keyed from its bodies. A request's `method` is written only when it is not POST, a response's `status` only when
 it is not 200, its headers only when they say more than "this is JSON", and request headers never.
 
 Bodies are JSON laid out one message (or tool) per line inside literal YAML blocks: few YAML nodes to
@@ -34,6 +35,7 @@ import http
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -47,7 +49,7 @@ from harness.cassettes.delta import (
     delta_with_texts,
     strict_loads,
 )
-from harness.cassettes.keys import canonical
+from harness.cassettes.keys import Keyer, canonical, current_digest
 from harness.errors import CassetteError
 from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose
 
@@ -70,6 +72,7 @@ class RecordedRequest:
     # The canonical JSON of each message of a chat body, built as the body is: a reused message's text
     # is reused too, so keying a whole cassette encodes each distinct message once.
     message_texts: list[str] | None = None
+    key: str | None = None  # the stored `keys.digest` of the request, when it is of the current scheme
 
 
 @dataclass
@@ -87,8 +90,11 @@ class CassetteData:
 # ------------------------------------------------------------------ reading
 
 
-def parse(text: str, name: str) -> CassetteData:
-    """A cassette file's text; anything malformed is a CassetteError naming the file."""
+def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
+    """A cassette file's text; anything malformed is a CassetteError naming the file.
+
+    `keys_only`: when every request carries a key of the current scheme, the request bodies are left
+    undecoded (`body` None): replay finds requests by key and reads the bodies only to explain a miss."""
     try:
         data = _load_yaml(text)
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
@@ -97,14 +103,32 @@ def parse(text: str, name: str) -> CassetteData:
         previous: Any = None
         texts: list[str] | None = None
         interactions: list[Interaction] = []
+        skip_bodies = keys_only and all(
+            isinstance(item, dict)
+            and isinstance(item.get("request"), dict)
+            and current_digest(item["request"].get("key"))
+            for item in data["interactions"]
+        )
         for number, item in enumerate(data["interactions"]):
             try:
                 request, response = item["request"], item["response"]
                 stored = request.get("body")
+                key = request.get("key")
+                method = request.get("method", DEFAULT_METHOD)
+                if skip_bodies:
+                    recorded = RecordedRequest(method, request["uri"], None, request.get("headers") or {}, None, key)
+                    interactions.append(Interaction(recorded, _read_response(response)))
+                    continue
                 body = _read_body(stored, previous)
                 texts = _message_texts(stored, body, texts)
-                method = request.get("method", DEFAULT_METHOD)
-                recorded = RecordedRequest(method, request["uri"], body, request.get("headers") or {}, texts)
+                recorded = RecordedRequest(
+                    method,
+                    request["uri"],
+                    body,
+                    request.get("headers") or {},
+                    texts,
+                    key if current_digest(key) else None,
+                )
                 interactions.append(Interaction(recorded, _read_response(response)))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 raise ValueError(f"interaction {number}: {type(exc).__name__}: {exc}") from None
@@ -281,12 +305,17 @@ def dump(data: dict[str, Any]) -> str:
     written: list[dict[str, Any]] = []
     previous: Any = None
     texts = NO_TEXTS
+    keyer = Keyer()
     for interaction in data.get("interactions", []):
-        request = dict(interaction["request"])
-        request.pop("headers", None)  # nothing in them is needed to replay, and some would be secret
+        given = interaction["request"]
+        # Headers are dropped: nothing in them is needed to replay, and some would be secret.
+        request = {name: given[name] for name in ("method", "uri", "body") if name in given}
         if request.get("method") == DEFAULT_METHOD:
             del request["method"]
         body, body_texts = _read_written_body(request.get("body"), previous, texts)
+        path = urlsplit(str(given.get("uri", ""))).path
+        request["key"] = keyer.digest(given.get("method", DEFAULT_METHOD), path, body)
+        request["body"] = request.pop("body", None)  # the key before the body, which may be long
         if isinstance(previous, dict) and _chat(previous) and isinstance(body, dict) and _chat(body):
             request["body"] = {"delta": layout(delta_with_texts(previous, body, texts.texts, body_texts.texts)[0])}
         elif isinstance(body, dict):

@@ -12,6 +12,7 @@ the same message dicts again at every step, and a delta cassette shares them bet
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import operator
@@ -22,6 +23,9 @@ _BIG_PARTS = frozenset({"messages", "tools"})
 
 
 OPERATIONS = ("chat/completions", "embeddings", "completions")
+# A stored request key (see `digest`) names its scheme, so a cassette written by a harness that keys
+# requests another way is keyed from its bodies instead of trusted.
+KEY_SCHEME = "k1"
 
 
 def operation(path: str) -> str:
@@ -70,6 +74,29 @@ def decode_body(body: bytes | str | None) -> Any:
         return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
 
 
+def _text_digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def digest(key: RequestKey, message_digests: list[bytes] | None = None) -> str:
+    """A request key as a short text a cassette can store: equal for equal keys (a 128-bit BLAKE2b of its
+    parts, each message hashed on its own so a long conversation hashes only its new messages), prefixed
+    with the scheme. Canonical JSON holds no raw NUL, so NUL separates the parts unambiguously."""
+    method, path, part, texts = key
+    hasher = hashlib.blake2b(digest_size=16)
+    hasher.update(f"{method}\0{path}\0{'J' if texts is not None else 'T'}\0".encode())
+    hasher.update(part.encode("utf-8", "surrogatepass"))
+    if texts is not None:
+        hasher.update(b"\0")
+        hasher.update(b"".join(message_digests if message_digests is not None else map(_text_digest, texts)))
+    return f"{KEY_SCHEME}:{hasher.hexdigest()}"
+
+
+def current_digest(value: object) -> bool:
+    """Whether `value` is a stored key of this scheme."""
+    return isinstance(value, str) and value.startswith(KEY_SCHEME + ":") and len(value) == len(KEY_SCHEME) + 33
+
+
 class Keyer:
     """Computes request keys, encoding every distinct message or top-level value object once.
 
@@ -80,6 +107,7 @@ class Keyer:
     def __init__(self) -> None:
         self._encoded: dict[int, tuple[Any, str]] = {}
         self._last: tuple[list[Any], list[str]] = ([], [])  # the previous request's messages, and texts
+        self._digests: dict[str, bytes] = {}  # each message text's own digest (`digest`)
 
     def _message_texts(self, messages: list[Any]) -> list[str]:
         """The texts of `messages`. A conversation resends the same message objects after a new system
@@ -131,3 +159,18 @@ class Keyer:
                 return (method.upper(), path, f"{settings}\n{tools}", tuple(texts))
             return (method.upper(), path, canonical(body), None)
         return (method.upper(), path, body if isinstance(body, str) else canonical(body), None)
+
+    def digest(self, method: str, path: str, body: Any, message_texts: list[str] | None = None) -> str:
+        """`digest` of the request's key, each distinct message text hashed once."""
+        key = self.key(method, path, body, message_texts)
+        texts = key[3]
+        if texts is None:
+            return digest(key)
+        digests = self._digests
+        parts = []
+        for text in texts:
+            hit = digests.get(text)
+            if hit is None:
+                hit = digests[text] = _text_digest(text)
+            parts.append(hit)
+        return digest(key, parts)

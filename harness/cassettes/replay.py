@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from harness.cassettes.diff import nearest_recorded
 from harness.cassettes.format import CALL_IDS_KEY, CassetteData, parse
-from harness.cassettes.keys import Keyer, RequestKey, path_prefix
+from harness.cassettes.keys import Keyer, path_prefix
 from harness.errors import CassetteError, CassetteMiss, MissedRequest
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
 from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
@@ -28,9 +28,12 @@ class ReplayCassette:
 
     Only the keys and the responses are kept: the recorded request bodies are read again from the file
     text when a miss needs the nearest one, so a long cassette leaves few objects for the garbage
-    collector to walk during the run."""
+    collector to walk during the run. A cassette stores each request's key (`keys.digest`) beside its
+    body, so opening one decodes no request body at all; one without keys is keyed from its bodies."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, verify: bool = False) -> None:
+        """`verify`: also check every stored request key against its body (`harness cassettes check`);
+        replay trusts the keys, so a body edited by hand and its key no longer agree."""
         self.path = path
         self.exists = path.exists()
         self._text = ""
@@ -44,18 +47,27 @@ class ReplayCassette:
                     f"{path} is not a readable cassette ({reason}); restore it from version control, "
                     "or re-record it with `harness record --mode all`"
                 ) from None
-            data = parse(self._text, str(path))
+            data = parse(self._text, str(path), keys_only=not verify)
         self.metadata = data.metadata
         self.responses = [interaction.response for interaction in data.interactions]
         self.played = [False] * len(self.responses)
-        self._index: dict[RequestKey, list[int]] = {}
+        self._index: dict[str, list[int]] = {}
         self.prefixes: set[str] = set()  # the base URL paths it was recorded through
         recorded = Keyer()
         for position, interaction in enumerate(data.interactions):
             request = interaction.request
             path_part = urlsplit(request.uri).path
             self.prefixes.add(path_prefix(path_part))
-            key = recorded.key(request.method, path_part, request.body, request.message_texts)
+            key = request.key
+            if key is None or verify:  # a cassette from before stored keys (or one being checked)
+                computed = recorded.digest(request.method, path_part, request.body, request.message_texts)
+                if verify and key is not None and key != computed:
+                    raise CassetteError(
+                        f"{path}: the `key` of interaction {position} does not match its request body (was "
+                        "the body edited by hand?); delete the cassette's `key:` lines (they are worked out "
+                        "from the bodies again when the cassette is next saved), or re-record it"
+                    )
+                key = computed
             self._index.setdefault(key, []).append(position)
         self.keyer = Keyer()  # for the requests replayed: their messages are other objects
 
@@ -108,7 +120,7 @@ class ReplayCassette:
 
     def next_response(self, method: str, path: str, body: Any) -> dict[str, Any] | None:
         """The next unplayed recorded response to this request, marked played; None when there is none."""
-        for position in self._index.get(self.keyer.key(method, path, body), ()):
+        for position in self._index.get(self.keyer.digest(method, path, body), ()):
             if not self.played[position]:
                 self.played[position] = True
                 return self.responses[position]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from harness.cassettes import format
 from harness.cassettes.delta import apply_delta, body_delta
-from harness.cassettes.keys import Keyer, canonical
+from harness.cassettes.keys import KEY_SCHEME, Keyer, canonical, digest
 
 URI = "http://127.0.0.1:8088/v1/chat/completions"
 
@@ -96,6 +96,11 @@ def test_a_cassette_reads_back_exactly_what_was_written(bodies: list[Any]) -> No
         Keyer().key("POST", "/v1/chat/completions", i.request.body, i.request.message_texts) for i in read.interactions
     ]
     assert with_texts == expected
+    # the key stored beside each body is the digest of that body's key, and a keys-only read finds them
+    assert [i.request.key for i in read.interactions] == [Keyer().digest("POST", URI, as_sent(b)) for b in bodies]
+    lazy = format.parse(text, "c.yaml", keys_only=True)
+    assert [i.request.key for i in lazy.interactions] == [i.request.key for i in read.interactions]
+    assert all(i.request.body is None for i in lazy.interactions)  # no request body decoded
     # writing what was read gives the same file
     assert format.dump(format.to_vcr_dict(read)) == text
 
@@ -202,3 +207,34 @@ def test_tools_offered_in_new_lists_of_the_same_schemas_key_as_their_canonical_j
         key = keyer.key("POST", "/v1/chat/completions", body)
         assert key[2] == canonical({"model": "m"}) + "\n" + canonical(tools)
         assert key == Keyer().key("POST", "/v1/chat/completions", json.loads(json.dumps(body)))
+
+
+request_keys = st.tuples(
+    st.sampled_from(["POST", "GET"]),
+    st.sampled_from(["chat/completions", "embeddings"]),
+    texts,
+    st.one_of(st.none(), st.lists(texts, max_size=4).map(tuple)),
+)
+
+
+@given(request_keys, request_keys)
+def test_digests_are_equal_exactly_when_keys_are(a: Any, b: Any) -> None:
+    """The stored key stands for the request key: a digest tells keys apart however their parts split
+    (JSON parts never hold a raw NUL, the separator)."""
+    a = (*a[:2], a[2].replace("\0", ""), a[3] and tuple(t.replace("\0", "") for t in a[3]))
+    b = (*b[:2], b[2].replace("\0", ""), b[3] and tuple(t.replace("\0", "") for t in b[3]))
+    assert (digest(a) == digest(b)) == (a == b)
+    assert digest(a).startswith(KEY_SCHEME + ":")
+
+
+def test_a_cassette_without_stored_keys_is_keyed_from_its_bodies() -> None:
+    """Cassettes written before keys were stored still load, keyed from their bodies, even for a
+    keys-only read (one request without a key is enough for every body to be decoded)."""
+    bodies = [{"messages": [{"role": "user", "content": "hi"}]}, {"messages": [{"role": "user", "content": "yo"}]}]
+    text = format.dump(as_vcr(bodies))
+    old = text.replace("    key: " + Keyer().digest("POST", URI, bodies[1]) + "\n", "", 1)
+    assert old != text
+    read = format.parse(old, "c.yaml", keys_only=True)
+    assert [i.request.body for i in read.interactions] == bodies
+    assert read.interactions[1].request.key is None
+    assert read.interactions[0].request.key == Keyer().digest("POST", URI, bodies[0])

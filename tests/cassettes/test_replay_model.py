@@ -12,7 +12,7 @@ from harness.cassettes.keys import Keyer
 from harness.cassettes.mode import RecordMode
 from harness.cassettes.recording import RecordingSession
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel
-from harness.errors import CassetteMiss, LLMError
+from harness.errors import CassetteError, CassetteMiss, LLMError
 from harness.llm.chat import chat_request
 from harness.llm.openai_client import OpenAIChatModel
 from harness.llm.settings import ModelSettings, ToolChoice
@@ -74,6 +74,29 @@ def test_a_request_not_recorded_is_a_miss_naming_the_cassette(tmp_path: Path) ->
     model.complete(CONVERSATION, TOOLS)  # the recorded one still plays, once
     with pytest.raises(CassetteMiss):
         model.complete(CONVERSATION, TOOLS)
+
+
+def test_replay_matches_on_the_stored_keys_and_verify_catches_a_body_edited_by_hand(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    with FakeOpenAI([reply("hi")]) as server:
+        settings = ModelSettings(name="m", base_url=server.base_url)
+        with RecordingSession(path, RecordMode.ALL).open():
+            OpenAIChatModel(settings).complete(CONVERSATION, TOOLS)
+    text = path.read_text(encoding="utf-8")
+    assert text.count("    key: k1:") == 1
+    path.write_text(text.replace("Hi, I am Azin", "Hi, I am Azim"), encoding="utf-8")
+    # replay trusts the key: it still answers the request recorded, and decodes no body to do so
+    assert ReplayChatModel(settings, ReplayCassette(path)).complete(CONVERSATION, TOOLS).content is None
+    with pytest.raises(CassetteError, match=r"the `key` of interaction 0 does not match its request body"):
+        ReplayCassette(path, verify=True)
+    # without its keys the cassette is keyed from its bodies: the edited body is what it answers now
+    lines = path.read_text(encoding="utf-8").splitlines(True)
+    path.write_text("".join(line for line in lines if "key: k1:" not in line), encoding="utf-8")
+    ReplayCassette(path, verify=True)
+    with pytest.raises(CassetteMiss):
+        ReplayChatModel(settings, ReplayCassette(path)).complete(CONVERSATION, TOOLS)
+    edited = [*CONVERSATION[:1], {"role": "user", "content": "Hi, I am Azim ✨"}]
+    ReplayChatModel(settings, ReplayCassette(path)).complete(edited, TOOLS)
 
 
 def test_a_recorded_error_status_replays_as_the_live_error(tmp_path: Path) -> None:

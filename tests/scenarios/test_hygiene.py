@@ -91,6 +91,20 @@ def test_missing_orphan_and_unused_cassettes(project: Project, capsys: pytest.Ca
     assert out.splitlines()[-2] == "1 ok, 1 missing, 1 orphan"
 
 
+def test_a_request_body_edited_by_hand_is_reported_with_its_fix(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Replay matches on the keys stored beside the bodies; check verifies them, so an edit is not silent."""
+    cassette = project.cassettes / "remember.yaml"
+    text = cassette.read_text(encoding="utf-8")
+    cassette.write_text(text.replace('"temperature": 0.0', '"temperature": 0.5', 1), encoding="utf-8")
+    assert cassette.read_text(encoding="utf-8") != text
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    out = capsys.readouterr().out
+    assert "remember.yaml: unreadable" in out
+    assert "does not match its request body (was the body edited by hand?); delete the cassette's `key:` lines" in out
+
+
 def test_a_changed_agent_is_explained_part_by_part(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     agents = project.agents.read_text(encoding="utf-8")
     project.agents.write_text(
