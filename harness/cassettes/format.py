@@ -16,8 +16,9 @@ first request of a cassette is stored whole, and each later one as what changed 
 
 with `"set": {...}` for top-level keys that changed (model settings, tools) and `"unset": [...]` for keys
 that went away. Each request also stores its key (`keys.digest`, beside `uri`), so replay finds requests
-without decoding a single recorded body; a cassette without keys is keyed from its bodies. A request's `method` is written only when it is not POST, a response's `status` only when
-it is not 200, its headers only when they say more than "this is JSON", and request headers never.
+without decoding a single recorded body; a cassette without keys is keyed from its bodies. A request's
+`method` is written only when it is not POST, a response's `status` only when it is not 200, its headers
+only when they say more than "this is JSON", and request headers never.
 
 Bodies are JSON laid out one message (or tool) per line inside literal YAML blocks: few YAML nodes to
 parse (libyaml reads them fast), and a re-recording diffs message by message. Responses are one JSON

@@ -89,10 +89,7 @@ def _mapping(lines: list[str], position: int, indent: int, first: str | None = N
             entry = line[indent:]
             if entry.startswith("- "):
                 return result, position
-        match = _KEY.match(entry)
-        if match is None:
-            raise _Outside
-        key, value = match.group(1), match.group(2)
+        key, value = _entry(entry)
         if key in result:
             raise _Outside  # PyYAML would keep the last; leave duplicates to it
         position += 1
@@ -102,6 +99,34 @@ def _mapping(lines: list[str], position: int, indent: int, first: str | None = N
             result[key], position = _literal(lines, position, indent, _LITERAL[value])
         else:
             result[key] = _plain(value)
+
+
+_ENTRIES: dict[str, tuple[str, str | None]] = {}  # "key:" / "key: |": the same few lines recur in every file
+_KEYS: set[str] = set()  # keys seen valid
+
+
+def _entry(entry: str) -> tuple[str, str | None]:
+    """`key: value` split (value None when nothing follows the colon), as `_KEY` reads it."""
+    hit = _ENTRIES.get(entry)
+    if hit is not None:
+        return hit
+    key, colon, rest = entry.partition(":")
+    if not colon:
+        raise _Outside
+    if key not in _KEYS:
+        if not _KEY.match(key + ":"):
+            raise _Outside
+        if len(_KEYS) < 10_000:
+            _KEYS.add(key)
+    if not rest:
+        value = None
+    elif rest[0] == " " and "\n" not in rest:
+        value = rest[1:]
+    else:
+        raise _Outside  # "key:value" (no space after the colon): not a key as `_KEY` reads one
+    if (value is None or value in _LITERAL) and len(_ENTRIES) < 10_000:
+        _ENTRIES[entry] = (key, value)
+    return key, value
 
 
 def _nested(lines: list[str], position: int, indent: int, depth: int) -> tuple[Any, int]:
@@ -131,7 +156,20 @@ def _sequence(lines: list[str], position: int, indent: int, depth: int) -> tuple
         items.append(item)
 
 
+_PLAINS: dict[str, Any] = {}  # scalars recur across cassettes (model names, settings, tool names)
+
+
 def _plain(value: str) -> Any:
+    hit = _PLAINS.get(value, NOTHING)
+    if hit is not NOTHING:
+        return hit
+    result = _typed_plain(value)
+    if len(_PLAINS) < 10_000:
+        _PLAINS[value] = result
+    return result
+
+
+def _typed_plain(value: str) -> Any:
     if not _PLAIN.match(value) or value != value.rstrip() or ": " in value or " #" in value or value.endswith(":"):
         raise _Outside
     if _RESOLVED_FIRST is not None and value[0] not in _RESOLVED_FIRST:
