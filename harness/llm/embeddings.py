@@ -63,7 +63,7 @@ def parse_embeddings(
         vector = item.get("embedding") if isinstance(item, dict) else None
         if not isinstance(index, int) or not 0 <= index < count or vectors[index] is not None:
             raise ModelAnswerError(f"{where} returned embedding {position + 1} with a wrong or repeated index")
-        if not isinstance(vector, list) or not vector or not all(_finite(x) for x in vector):
+        if not isinstance(vector, list) or not vector or not _numbers(vector):
             raise ModelAnswerError(f"{where} returned embedding {position + 1} that is not a list of numbers")
         vectors[index] = [float(x) for x in vector]
     sizes = {len(vector) for vector in vectors if vector is not None}
@@ -72,5 +72,22 @@ def parse_embeddings(
     return [vector for vector in vectors if vector is not None]
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _numbers(vector: list[Any]) -> bool:
+    """Every item a finite number (not a bool). A vector holds a thousand floats or so: its item types are
+    checked as a set and its sum first, at C speed; an infinite or NaN sum (or one too big to add up) is
+    looked at item by item."""
+    if not set(map(type, vector)) <= {float, int}:
+        return False
+    try:
+        if math.isfinite(math.fsum(vector)):
+            return True
+    except (OverflowError, ValueError):
+        pass
+    return all(map(_finite, vector))
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too big for a float
+        return False

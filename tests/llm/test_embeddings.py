@@ -5,9 +5,13 @@ request not recorded is a CassetteMiss with a diff."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.cassettes.mode import RecordMode
 from harness.cassettes.recording import RecordingSession
@@ -154,3 +158,28 @@ def test_a_retried_status_replays_as_recorded(tmp_path: Path) -> None:
     cassette = ReplayCassette(path)
     assert ReplayEmbeddingModel(settings, cassette).embed(["x"]) == [[1.0]]
     assert cassette.unplayed == []
+
+
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=1e307, max_value=1.7e308),  # big enough for a sum to overflow
+    st.integers(-(10**400), 10**400),
+    st.booleans(),
+    st.text(max_size=2),
+    st.none(),
+)
+
+
+@given(st.lists(numbers, min_size=1, max_size=8))
+def test_a_vector_is_taken_exactly_when_every_item_is_a_finite_number(vector: list[Any]) -> None:
+    """The fast check (types as a set, the sum first) agrees with checking item by item; an integer too
+    big for a float is no number either (it was an OverflowError)."""
+    expected = all(
+        isinstance(x, int | float) and not isinstance(x, bool) and abs(x) <= sys.float_info.max for x in vector
+    )
+    body = json.dumps({"data": [{"index": 0, "embedding": vector}]}, allow_nan=True)
+    if expected:
+        assert parse_embeddings(200, body, "http://e", 1) == [[float(x) for x in vector]]
+    else:
+        with pytest.raises(ModelAnswerError, match="not a list of numbers"):
+            parse_embeddings(200, body, "http://e", 1)
