@@ -1,8 +1,9 @@
 """Request deltas: how a chat request is stored as what changed since the previous one, and back.
 
-`body_delta` finds, for each message of a request, where the previous request held it: the next message
-of a run (an agent's history stays in order), the same position (the system message after a memory edit
-is spliced), or anywhere; `apply_delta` rebuilds the request sharing the previous one's message objects.
+`body_delta` finds, for each message of a request, where an earlier request (its base, usually the previous
+one) held it: the next message of a run (an agent's history stays in order), the same position (the
+system message after a memory edit is spliced where it changed), or anywhere; `apply_delta` rebuilds the
+request sharing the base's message objects.
 
 Writing a long conversation must stay linear, so the writer decodes each request reusing the previous
 one's messages wherever their JSON text stands again (`decode_reusing`), and compares messages by
@@ -11,6 +12,8 @@ identity or exact equality (`strict_loads` makes JSON numbers compare as their t
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -34,9 +37,8 @@ def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, An
                 messages += before[first : last + 1]
             elif isinstance(item, dict) and "edit" in item:
                 old = before[item["edit"]]
-                content = old["content"]
-                at, cut = item["at"], item["cut"]
-                messages.append({**old, "content": content[:at] + item["insert"] + content[at + cut :]})
+                splices = item["splices"] if "splices" in item else [[item["at"], item["cut"], item["insert"]]]
+                messages.append({**old, "content": _spliced(old["content"], splices)})
             else:
                 messages.append(item)
         body["messages"] = messages
@@ -60,10 +62,14 @@ def delta_with_texts(
     other messages are encoded, and looked for anywhere by their text. So a long conversation is
     written in time linear in its length."""
     delta: dict[str, Any] = {}
-    changed = {k: v for k, v in body.items() if k != "messages" and (k not in previous or not _same(previous[k], v))}
+    # Keys in sorted order: a body rebuilt from a delta has its base's key order, and a cassette
+    # written again from what was read must come out the same.
+    changed = {
+        k: body[k] for k in sorted(body) if k != "messages" and (k not in previous or not _same(previous[k], body[k]))
+    }
     if changed:
         delta["set"] = changed
-    gone = [k for k in previous if k not in body]
+    gone = sorted(k for k in previous if k not in body)
     if gone:
         delta["unset"] = gone
     before = previous["messages"]
@@ -173,19 +179,64 @@ def _spliceable(old: Any, new: Any) -> bool:
 
 
 def _splice(position: int, old: str, new: str) -> dict[str, Any]:
-    limit = min(len(old), len(new))
-    prefix = 0
-    while prefix < limit and old[prefix] == new[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < limit - prefix and old[len(old) - 1 - suffix] == new[len(new) - 1 - suffix]:
-        suffix += 1
-    return {
-        "edit": position,
-        "at": prefix,
-        "cut": len(old) - prefix - suffix,
-        "insert": new[prefix : len(new) - suffix],
-    }
+    """How message `position`'s text `old` became `new`: one splice (`at`, `cut`, `insert`), or several
+    (`splices`, each `[at, cut, insert]` in `old`'s offsets, in order) when the text changed in several
+    places (a system message's timestamp and a memory block far below it)."""
+    splices = _splices(old, new)
+    if len(splices) == 1:
+        at, cut, insert = splices[0]
+        return {"edit": position, "at": at, "cut": cut, "insert": insert}
+    return {"edit": position, "splices": [list(splice) for splice in splices]}
+
+
+def _splices(old: str, new: str) -> list[tuple[int, int, str]]:
+    """Line by line (difflib, no junk heuristic), each changed run of lines trimmed to the characters
+    that differ; one splice when the texts share no line."""
+    old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    old_starts = list(itertools.accumulate(map(len, old_lines), initial=0))
+    new_starts = list(itertools.accumulate(map(len, new_lines), initial=0))
+    splices: list[tuple[int, int, str]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        at, end = old_starts[i1], old_starts[i2]
+        insert = new[new_starts[j1] : new_starts[j2]]
+        prefix = _common_prefix(old, at, end, insert)
+        suffix = _common_suffix(old, at + prefix, end, insert[prefix:])
+        splices.append((at + prefix, end - at - prefix - suffix, insert[prefix : len(insert) - suffix]))
+    return splices or [(0, 0, "")]
+
+
+def _common_prefix(old: str, at: int, end: int, insert: str) -> int:
+    limit = min(end - at, len(insert))
+    count = 0
+    while count < limit and old[at + count] == insert[count]:
+        count += 1
+    return count
+
+
+def _common_suffix(old: str, at: int, end: int, insert: str) -> int:
+    limit = min(end - at, len(insert))
+    count = 0
+    while count < limit and old[end - 1 - count] == insert[len(insert) - 1 - count]:
+        count += 1
+    return count
+
+
+def _spliced(old: str, splices: list[Any]) -> str:
+    """`old` with `splices` applied (each `[at, cut, insert]` in `old`'s offsets, in order, apart)."""
+    pieces: list[str] = []
+    done = 0
+    for at, cut, insert in splices:
+        if not (isinstance(at, int) and isinstance(cut, int) and isinstance(insert, str)) or not (
+            done <= at and cut >= 0 and at + cut <= len(old)
+        ):
+            raise ValueError(f"a splice out of place: {[at, cut, insert]!r} in a text of {len(old)} characters")
+        pieces += [old[done:at], insert]
+        done = at + cut
+    pieces.append(old[done:])
+    return "".join(pieces)
 
 
 _DECODER = json.JSONDecoder(parse_int=_StrictInt, parse_float=_StrictFloat)

@@ -3,13 +3,16 @@ linearly with a conversation and reads like one.
 
 A chat agent sends its whole history at every step, so a plain cassette repeats every earlier message,
 the tool schemas and the system prompt in every interaction: quadratic in the number of turns. Here the
-first request of a cassette is stored whole, and each later one as what changed since the previous request:
+first request of a cassette is stored whole, and each later one as what changed since the latest request of
+its own conversation (`_delta_base_for`: the one before it unless `base` names another, as when an agent's
+steps alternate with its summarizer's requests):
 
     body:
       delta: |
         {"messages": [
-          {"same": [0, 3]},                                      <- messages 0..3 of the previous request
+          {"same": [0, 3]},                                      <- messages 0..3 of the base request
           {"edit": 4, "at": 120, "cut": 9, "insert": "Azin"},    <- message 4 of it, its content spliced
+                                                                    (or "splices": [[at, cut, insert], ...])
           {"role": "assistant", "content": null, "tool_calls": [...]},
           {"role": "tool", "tool_call_id": "call_4_0", "content": "..."}
         ]}
@@ -101,8 +104,8 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
             raise ValueError("no `interactions` list")
         metadata = data.get("metadata") or {}
-        previous: Any = None
-        texts: list[str] | None = None
+        bodies: list[Any] = []  # every request body so far: a delta names the one it applies to
+        texts_of: list[list[str] | None] = []
         interactions: list[Interaction] = []
         skip_bodies = keys_only and all(
             isinstance(item, dict)
@@ -120,8 +123,9 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                     recorded = RecordedRequest(method, request["uri"], None, request.get("headers") or {}, None, key)
                     interactions.append(Interaction(recorded, _read_response(response)))
                     continue
-                body = _read_body(stored, previous)
-                texts = _message_texts(stored, body, texts)
+                body, texts = _read_stored_body(stored, bodies, texts_of)
+                bodies.append(body)
+                texts_of.append(texts)
                 recorded = RecordedRequest(
                     method,
                     request["uri"],
@@ -133,7 +137,6 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 interactions.append(Interaction(recorded, _read_response(response)))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
                 raise ValueError(f"interaction {number}: {type(exc).__name__}: {exc}") from None
-            previous = body
     except TooBig as exc:
         where = f" at line {exc.line}" if exc.line else ""
         raise CassetteError(
@@ -195,11 +198,36 @@ def _load_yaml(text: str) -> Any:
         loader.dispose()
 
 
-def _read_body(stored: Any, previous: Any) -> Any:
+def _read_stored_body(stored: Any, bodies: list[Any], texts_of: list[list[str] | None]) -> tuple[Any, list[str] | None]:
+    """A request body as stored (whole, or a delta from an earlier one of `bodies`) decoded, and the
+    canonical text of each of its messages (None for a body that is not a chat), reusing the texts of
+    the body a delta reuses messages of."""
     if isinstance(stored, dict) and "delta" in stored:
-        if not isinstance(previous, dict):
-            raise ValueError("a delta body must follow a JSON request body")
-        return apply_delta(previous, json.loads(stored["delta"]))
+        delta = json.loads(stored["delta"])
+        base = _delta_base(delta, bodies)
+        body = apply_delta(bodies[base], delta)
+        return body, _delta_texts(delta, body, texts_of[base])
+    body = _read_body(stored)
+    messages = body.get("messages") if isinstance(body, dict) else None
+    return body, [canonical(m) for m in messages] if isinstance(messages, list) else None
+
+
+def _delta_base(delta: Any, bodies: list[Any]) -> int:
+    """Which earlier request a delta applies to: its `base`, else the one just before it."""
+    if not isinstance(delta, dict):
+        raise ValueError("a delta must be a JSON object")
+    if not bodies:
+        raise ValueError("a delta body must follow a JSON request body")
+    base = delta.get("base", len(bodies) - 1)
+    if type(base) is not int or not 0 <= base < len(bodies):
+        raise ValueError(f"a delta's base must be an earlier request's number, not {base!r}")
+    if not isinstance(bodies[base], dict):
+        raise ValueError("a delta body must follow a JSON request body")
+    return base
+
+
+def _read_body(stored: Any) -> Any:
+    """A request body stored whole."""
     if stored is None:
         return ""
     if isinstance(stored, bytes):
@@ -212,14 +240,14 @@ def _read_body(stored: Any, previous: Any) -> Any:
     raise ValueError(f"a request body must be text or a delta, not {type(stored).__name__}")
 
 
-def _message_texts(stored: Any, body: Any, previous: list[str] | None) -> list[str] | None:
-    """The canonical text of each message of `body`, reusing the previous request's where a delta did."""
+def _delta_texts(delta: dict[str, Any], body: Any, previous: list[str] | None) -> list[str] | None:
+    """The canonical text of each message of `body`, reusing its base's where the delta did."""
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         return None
     messages = body["messages"]
-    if not (isinstance(stored, dict) and "delta" in stored and previous is not None):
+    if previous is None:
         return [canonical(m) for m in messages]
-    items = json.loads(stored["delta"]).get("messages")
+    items = delta.get("messages")
     if items is None:
         return previous
     texts: list[str] = []
@@ -307,18 +335,25 @@ def dump(data: dict[str, Any]) -> str:
     previous: Any = None
     texts = NO_TEXTS
     keyer = Keyer()
+    bodies: list[Any] = []  # every body written, decoded, and its messages' texts: the bases of deltas
+    texts_of: list[list[str]] = []  # their messages' canonical texts: equal texts, equal messages
+    latest: dict[Any, int] = {}  # a conversation's signature -> its latest request (see `_conversation`)
     for interaction in data.get("interactions", []):
         given = interaction["request"]
         # Headers are dropped: nothing in them is needed to replay, and some would be secret.
         request = {name: given[name] for name in ("method", "uri", "body") if name in given}
         if request.get("method") == DEFAULT_METHOD:
             del request["method"]
-        body, body_texts = _read_written_body(request.get("body"), previous, texts)
+        body, body_texts = _read_written_body(request.get("body"), previous, texts, bodies)
         path = urlsplit(str(given.get("uri", ""))).path
-        request["key"] = keyer.digest(given.get("method", DEFAULT_METHOD), path, body)
+        key = keyer.key(given.get("method", DEFAULT_METHOD), path, body)
+        request["key"] = keyer.digest_of(key)
+        canonical_texts = list(key[3] or ())
         request["body"] = request.pop("body", None)  # the key before the body, which may be long
-        if isinstance(previous, dict) and _chat(previous) and isinstance(body, dict) and _chat(body):
-            request["body"] = {"delta": layout(delta_with_texts(previous, body, texts.texts, body_texts.texts)[0])}
+        base = _delta_base_for(body, bodies, latest)
+        if base is not None:
+            delta = delta_with_texts(bodies[base], body, texts_of[base], canonical_texts)[0]
+            request["body"] = {"delta": layout({"base": base, **delta} if base != len(bodies) - 1 else delta)}
         elif isinstance(body, dict):
             request["body"] = layout(body)
         elif isinstance(body, str):
@@ -326,10 +361,43 @@ def dump(data: dict[str, Any]) -> str:
         else:
             request["body"] = _json(body)  # JSON, but not an object: its text
         previous, texts = body, body_texts
+        bodies.append(body)
+        texts_of.append(canonical_texts)
         written.append({"request": request, "response": _compact_response(interaction["response"])})
     if "interactions" in out:
         out["interactions"] = written
     return yaml.dump(out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def _conversation(body: dict[str, Any]) -> tuple[tuple[Any, str], tuple[Any, str] | None]:
+    """Which conversation a chat request belongs to, loosely then strictly: the first line of its first
+    message, then that and its tools. Several conversations share a cassette (a summarizer between an
+    agent's steps, a simulated user, a judge, another agent), and a request is stored as a delta from
+    the latest one of its own."""
+    messages = body["messages"]
+    first = messages[0] if messages and isinstance(messages[0], dict) else {}
+    content = first.get("content")
+    line = (first.get("role"), content.split("\n", 1)[0][:200] if isinstance(content, str) else "")
+    return line, (line, canonical(body["tools"])) if "tools" in body else None
+
+
+def _delta_base_for(body: Any, bodies: list[Any], latest: dict[Any, int]) -> int | None:
+    """The earlier request `body` is written as a delta from (None: written whole), noting `body` as the
+    latest of its conversation: the latest request with its first line and tools, else with its first
+    line, else the request just before it, when that is a chat; a body that is no chat is written whole."""
+    if not (isinstance(body, dict) and _chat(body)):
+        return None
+    line, strict = _conversation(body)
+    previous = len(bodies) - 1
+    base = latest.get(strict) if strict is not None else None
+    if base is None:
+        base = latest.get(line)
+    if base is None and previous >= 0 and isinstance(bodies[previous], dict) and _chat(bodies[previous]):
+        base = previous
+    latest[line] = len(bodies)
+    if strict is not None:
+        latest[strict] = len(bodies)
+    return base
 
 
 def _canonical_texts(body: Any) -> Texts:
@@ -337,10 +405,11 @@ def _canonical_texts(body: Any) -> Texts:
     return Texts([canonical(m) for m in messages], "", messages) if isinstance(messages, list) else NO_TEXTS
 
 
-def _read_written_body(stored: Any, previous: Any, before: Texts) -> tuple[Any, Texts]:
+def _read_written_body(stored: Any, previous: Any, before: Texts, bodies: list[Any]) -> tuple[Any, Texts]:
     """A request body to write, decoded (strictly), and the JSON text of each of its messages."""
     if isinstance(stored, dict) and "delta" in stored:
-        body = _read_body(stored, previous)
+        delta = json.loads(stored["delta"])
+        body = apply_delta(bodies[_delta_base(delta, bodies)], delta)
         return body, _canonical_texts(body)
     if not isinstance(stored, str | bytes):
         stored = json.dumps(stored)  # decoded already: decode again, strictly

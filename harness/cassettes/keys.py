@@ -162,7 +162,10 @@ class Keyer:
 
     def digest(self, method: str, path: str, body: Any, message_texts: list[str] | None = None) -> str:
         """`digest` of the request's key, each distinct message text hashed once."""
-        key = self.key(method, path, body, message_texts)
+        return self.digest_of(self.key(method, path, body, message_texts))
+
+    def digest_of(self, key: RequestKey) -> str:
+        """`digest(key)`, each distinct message text hashed once."""
         texts = key[3]
         if texts is None:
             return digest(key)

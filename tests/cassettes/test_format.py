@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+import yaml
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from harness.cassettes import format
 from harness.cassettes.delta import apply_delta, body_delta
 from harness.cassettes.keys import KEY_SCHEME, Keyer, canonical, digest
+from harness.errors import CassetteError
 
 URI = "http://127.0.0.1:8088/v1/chat/completions"
 
@@ -238,3 +241,95 @@ def test_a_cassette_without_stored_keys_is_keyed_from_its_bodies() -> None:
     assert [i.request.body for i in read.interactions] == bodies
     assert read.interactions[1].request.key is None
     assert read.interactions[0].request.key == Keyer().digest("POST", URI, bodies[0])
+
+
+lines_of_text = st.lists(st.sampled_from(["a\n", "b\n", "ab\n", "\n", "x", "ü\r\n", "c\u2028"]), max_size=12).map(
+    "".join
+)
+
+
+@given(lines_of_text, lines_of_text)
+def test_a_message_edited_in_several_places_is_stored_as_splices_that_rebuild_it(old: str, new: str) -> None:
+    """However a text changed, its splices rebuild it, apart and in order, and store no more than the
+    characters that differ from the old text around each change."""
+    before = {"messages": [{"role": "system", "content": old}]}
+    after = {"messages": [{"role": "system", "content": new}]}
+    assume(old != new)
+    delta = body_delta(before, after)
+    assert apply_delta(before, delta) == after
+    item = delta["messages"][0]
+    splices = item.get("splices") or [[item["at"], item["cut"], item["insert"]]]
+    assert len(splices) == 1 or "at" not in item
+    ends = [0]
+    for at, cut, insert in splices:
+        assert at >= ends[-1] and (cut or insert)
+        ends.append(at + cut)
+    assert sum(len(insert) for _at, _cut, insert in splices) <= len(new)
+
+
+@st.composite
+def interleaved(draw: st.DrawFn) -> list[Any]:
+    """Two or three conversations in one cassette (an agent, its summarizer, a simulated user): each
+    its own system prompt's first line and tools, their requests taken in any order."""
+    streams = []
+    for number in range(draw(st.integers(2, 3))):
+        bodies = draw(conversations())
+        tools = draw(st.sampled_from([None, [{"name": "a"}], [{"name": "b"}]]))
+        for body in bodies:
+            if isinstance(body, dict) and "messages" in body:
+                body["messages"][0]["content"] = f"prompt {number % 2}\n" + body["messages"][0]["content"]
+                if tools is not None:
+                    body["tools"] = tools
+        streams.append(bodies)
+    order = draw(st.permutations([i for i, bodies in enumerate(streams) for _ in bodies]))
+    taken = [0] * len(streams)
+    merged = []
+    for stream in order:
+        merged.append(streams[stream][taken[stream]])
+        taken[stream] += 1
+    return merged
+
+
+@given(interleaved())
+def test_interleaved_conversations_read_back_exactly(bodies: list[Any]) -> None:
+    """A request is a delta from the latest one of its own conversation (`base` names it when that is
+    not the request just before), and every body reads back as it was sent."""
+    text = format.dump(as_vcr(bodies))
+    read = format.parse(text, "c.yaml")
+    assert [canonical(i.request.body) for i in read.interactions] == [canonical(as_sent(b)) for b in bodies]
+    expected = [Keyer().key("POST", "/v1/chat/completions", as_sent(b)) for b in bodies]
+    assert [
+        Keyer().key("POST", "/v1/chat/completions", i.request.body, i.request.message_texts) for i in read.interactions
+    ] == expected
+    assert format.dump(format.to_vcr_dict(read)) == text
+
+
+def test_a_request_is_a_delta_from_the_latest_of_its_own_conversation() -> None:
+    agent = [{"role": "system", "content": "You are an agent.\nmemory: a"}, {"role": "user", "content": "hi"}]
+    summarizer = [{"role": "system", "content": "Summarize.\n"}, {"role": "user", "content": "hi"}]
+    bodies = [
+        {"messages": agent, "tools": [{"name": "send_message"}]},
+        {"messages": summarizer},
+        {
+            "messages": [{**agent[0], "content": "You are an agent.\nmemory: ab"}, agent[1]],
+            "tools": [{"name": "send_message"}],
+        },
+    ]
+    data = yaml.safe_load(format.dump(as_vcr(bodies)))
+    third = json.loads(data["interactions"][2]["request"]["body"]["delta"])
+    assert third == {"base": 0, "messages": [{"edit": 0, "at": 27, "cut": 0, "insert": "b"}, {"same": [1, 1]}]}
+    assert [canonical(i.request.body) for i in format.parse(format.dump(as_vcr(bodies)), "c").interactions] == [
+        canonical(b) for b in bodies
+    ]
+
+
+def test_a_delta_naming_no_earlier_request_is_a_cassette_error() -> None:
+    text = format.dump(
+        as_vcr([{"messages": [{"role": "user", "content": "a"}]}, {"messages": [{"role": "user", "content": "b"}]}])
+    )
+    broken = text.replace("delta: |\n        {\n", 'delta: |\n        {\n        "base": 1,\n', 1)
+    assert broken != text
+    with pytest.raises(
+        CassetteError, match=r"interaction 1: ValueError: a delta's base must be an earlier request's number, not 1"
+    ):
+        format.parse(broken, "c.yaml")

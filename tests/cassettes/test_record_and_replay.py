@@ -135,7 +135,9 @@ def test_bodies_are_readable_json_and_later_requests_are_deltas(
     assert set(delta) == {"messages"}
     assert delta["messages"][1] == {"same": [1, 1]}  # the user message, not repeated
     assert delta["messages"][0]["edit"] == 0  # the system message, spliced where memory changed
-    assert "Azin" in delta["messages"][0]["insert"]
+    edit = delta["messages"][0]
+    # two places changed: the block's size and its new line (not the text in between)
+    assert [insert for _at, _cut, insert in edit["splices"]] == ["14", "Azin\n"]
     assert [m["role"] for m in delta["messages"][2:]] == ["assistant", "tool"]
     for interaction, response in zip(data["interactions"], REMEMBER_RESPONSES, strict=True):
         body = interaction["response"]["body"]
