@@ -108,6 +108,7 @@ class Keyer:
         self._encoded: dict[int, tuple[Any, str]] = {}
         self._last: tuple[list[Any], list[str]] = ([], [])  # the previous request's messages, and texts
         self._digests: dict[str, bytes] = {}  # each message text's own digest (`digest`)
+        self._last_digests: tuple[tuple[str, ...], list[bytes]] = ((), [])  # the previous request's
 
     def _message_texts(self, messages: list[Any]) -> list[str]:
         """The texts of `messages`. A conversation resends the same message objects after a new system
@@ -165,15 +166,26 @@ class Keyer:
         return self.digest_of(self.key(method, path, body, message_texts))
 
     def digest_of(self, key: RequestKey) -> str:
-        """`digest(key)`, each distinct message text hashed once."""
+        """`digest(key)`, each distinct message text hashed once. As in `_message_texts`, when every text
+        but the first is the very one the previous request had at that place, their digests are taken
+        over in one step: a long conversation's step costs no Python loop over its whole history."""
         texts = key[3]
         if texts is None:
             return digest(key)
-        digests = self._digests
-        parts = []
-        for text in texts:
-            hit = digests.get(text)
-            if hit is None:
-                hit = digests[text] = _text_digest(text)
-            parts.append(hit)
+        before, digests_before = self._last_digests
+        reused = min(len(before), len(texts))
+        if reused > 1 and all(
+            map(operator.is_, itertools.islice(texts, 1, reused), itertools.islice(before, 1, reused))
+        ):
+            parts = [self._text_digest(texts[0]), *digests_before[1:reused]]
+            parts += [self._text_digest(text) for text in itertools.islice(texts, reused, None)]
+        else:
+            parts = [self._text_digest(text) for text in texts]
+        self._last_digests = (texts, parts)
         return digest(key, parts)
+
+    def _text_digest(self, text: str) -> bytes:
+        hit = self._digests.get(text)
+        if hit is None:
+            hit = self._digests[text] = _text_digest(text)
+        return hit

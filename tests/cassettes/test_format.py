@@ -183,9 +183,13 @@ def test_a_keyer_reusing_the_previous_requests_texts_keys_as_a_fresh_one(picks: 
     order): the keyer that carries texts over from request to request keys each exactly as a new one."""
     pool = [{"role": "user", "content": f"message {n}"} for n in range(6)]
     keyer = Keyer()
+    digests = Keyer()
     for pick in picks:
         body = {"model": "m", "messages": [pool[n] for n in pick]}
         assert keyer.key("POST", "/v1/chat/completions", body) == Keyer().key("POST", "/v1/chat/completions", body)
+        # and its digests, which carry the previous request's over too
+        fresh = Keyer().digest("POST", "/v1/chat/completions", body)
+        assert digests.digest("POST", "/v1/chat/completions", body) == fresh
 
 
 def test_request_bodies_that_are_json_but_not_objects_are_written_as_json() -> None:
