@@ -145,14 +145,26 @@ def _too_big(message: str, event: Any) -> TooBig:
 
 @dataclass
 class YamlDocument:
-    """Plain Python data from a YAML file plus the (line, column) of every mapping key and list item."""
+    """Plain Python data from a YAML file plus the (line, column) of every mapping key and list item.
+
+    Positions are only wanted to locate a problem, so a file parsed without one keeps its `text` and
+    works them out when first asked (a valid file never pays for them)."""
 
     path: str
     data: Any
     positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    text: str | None = None  # the YAML text, while its positions are still to be worked out
 
     def locate(self, loc: Loc) -> tuple[int | None, int | None]:
         """Line and column of the deepest known prefix of `loc` (1-based)."""
+        if self.text is not None:
+            text, self.text = self.text, None
+            loader, node = compose(text)
+            try:
+                if node is not None:
+                    _record_positions(node, (), self, UserError, set())
+            finally:
+                loader.dispose()
         for end in range(len(loc), -1, -1):
             pos = self.positions.get(tuple(loc[:end]))
             if pos is not None:
@@ -193,20 +205,90 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML w
 _FLOW_SAFE = 2000
 
 
-def compose(text: str, limits: Limits = FILE_LIMITS) -> tuple[Any, yaml.Node | None]:
+def compose(text: str, limits: Limits = FILE_LIMITS, *, measured: bool = True) -> tuple[Any, yaml.Node | None]:
     """libyaml's loader and the document's node tree, within `limits` (TooBig past them). Nothing is
-    built from the tree yet: the caller constructs data from it, knowing it is bounded."""
+    built from the tree yet: the caller constructs data from it, knowing it is bounded (`measured`
+    False: the caller measures the tree itself, as `_build_plain` does while building)."""
     if text.count("[") + text.count("{") > _FLOW_SAFE:
         check_limits(text, limits)
     loader = _LOADER(text)
     try:
         node = loader.get_single_node()
-        if node is not None:
+        if node is not None and measured:
             measure(node, limits)
     except BaseException:
         loader.dispose()
         raise
     return loader, node
+
+
+class _NotPlain(Exception):
+    """The document holds something `_build_plain` leaves to PyYAML (or passes a limit)."""
+
+
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_PLAIN_SCALARS: dict[str, Any] = {
+    _STR: lambda loader, node: node.value,
+    "tag:yaml.org,2002:null": lambda loader, node: None,
+    "tag:yaml.org,2002:bool": lambda loader, node: loader.construct_yaml_bool(node),
+    "tag:yaml.org,2002:int": lambda loader, node: loader.construct_yaml_int(node),
+    "tag:yaml.org,2002:float": lambda loader, node: loader.construct_yaml_float(node),
+}
+
+
+def _build_plain(loader: Any, root: yaml.Node, limits: Limits) -> Any:
+    """The data of a document of plain mappings (string keys, none twice), sequences and scalars (strings,
+    null, booleans, numbers), measured against `limits` as it is built: one walk where `measure`, PyYAML's
+    constructor and the duplicate-key check took three. Anything else (other tags, merge keys, a key
+    that is not a string or comes twice, a recursive alias, a limit reached) raises _NotPlain, and the
+    caller takes the exact path. Aliases share their value, as PyYAML's do."""
+    built: dict[int, tuple[Any, int]] = {}
+    building: set[int] = set()
+
+    def build(node: yaml.Node, depth: int) -> tuple[Any, int]:
+        done = built.get(id(node))
+        if done is not None:
+            return done
+        if isinstance(node, yaml.ScalarNode):
+            make = _PLAIN_SCALARS.get(node.tag)
+            if make is None or len(node.value) > limits.max_scalar:
+                raise _NotPlain
+            result: tuple[Any, int] = (make(loader, node), 1)
+        else:
+            if depth > limits.max_depth or id(node) in building:
+                raise _NotPlain
+            building.add(id(node))
+            size = 1
+            if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+                items = []
+                for child in node.value:
+                    value, count = build(child, depth + 1)
+                    items.append(value)
+                    size += count
+                result = (items, size)
+            elif isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+                mapping: dict[str, Any] = {}
+                for key_node, value_node in node.value:
+                    if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STR:
+                        raise _NotPlain  # merge keys, numbers, booleans, collections as keys
+                    key = key_node.value
+                    if key in mapping or len(key) > limits.max_scalar:
+                        raise _NotPlain  # a duplicate: the exact path says where
+                    value, count = build(value_node, depth + 1)
+                    mapping[key] = value
+                    size += 1 + count
+                result = (mapping, size)
+            else:
+                raise _NotPlain
+            building.discard(id(node))
+            if size > limits.max_nodes:
+                raise _NotPlain
+        built[id(node)] = result
+        return result
+
+    return build(root, 1)[0]
 
 
 def measure(root: yaml.Node, limits: Limits) -> None:
@@ -249,11 +331,19 @@ def _at(message: str, node: yaml.Node) -> TooBig:
 def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> YamlDocument:
     """One parse (two for text with thousands of brackets): the node tree is checked against the limits,
     gives the positions and catches the duplicate keys that PyYAML itself silently overwrites, and the
-    data is constructed from that same tree."""
+    data is constructed from that same tree: in one walk for a plain document (`_build_plain`), whose
+    positions are worked out only if a problem needs them."""
     try:
-        loader, node = compose(text)
+        loader, node = compose(text, measured=False)
         try:
-            data = loader.construct_document(node) if node is not None else None
+            try:
+                data = _build_plain(loader, node, FILE_LIMITS) if node is not None else None
+                plain = True
+            except _NotPlain:
+                if node is not None:
+                    measure(node, FILE_LIMITS)
+                data = loader.construct_document(node) if node is not None else None
+                plain = False
         finally:
             loader.dispose()
     except TooBig as exc:
@@ -264,6 +354,8 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
         raise error([Problem(name, line, col, "", f"invalid YAML: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise error([Problem(name, None, None, "", f"invalid YAML: {exc}")]) from None
+    if plain:  # no duplicate key: its positions can wait until a problem needs them
+        return YamlDocument(name, data, text=text)
     doc = YamlDocument(name, data)
     if node is not None:
         _record_positions(node, (), doc, error, set())

@@ -1,0 +1,95 @@
+"""Config and scenario YAML: whatever the text, `parse_yaml` gives what PyYAML gives, stops at the same
+limits and duplicate keys, and locates keys where the text has them, whether it built the document in its
+one plain walk or took PyYAML's way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.errors import UserError
+from harness.yamlsource import Limits, YamlDocument, _build_plain, _NotPlain, _record_positions, compose, parse_yaml
+
+keys = st.sampled_from(["a", "b", "turns", "user", "1", "yes", "<<", "x y"])
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False),
+    st.text(alphabet=st.sampled_from(list("ab :-#'\"\n\t{}[]&*!1.")), max_size=12),
+)
+trees = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3)),
+    max_leaves=10,
+)
+pieces = st.sampled_from(
+    [
+        *["a: 1\n", "a: 1\n", "b:\n  - x\n  - 2\n", "c: &x {k: v}\nd: *x\n", "<<: {m: 1}\n", "e: !!set {p: null}\n"],
+        *["f: 0x1F\n", "g: 2001-12-14\n", "h: !!binary aGk=\n", "1: one\n", "i: [1, [2, [3]]]\n", "j: 'q'\n"],
+        *["k: ~\n", "l: yes\n", "m: 1_000\n", "n: .inf\n", "o: |\n  block\n", "? [p]\n: q\n", "r: &r [*r]\n"],
+    ]
+)
+
+
+def eager_positions(text: str) -> dict[Any, Any]:
+    loader, node = compose(text)
+    try:
+        doc = YamlDocument("f.yaml", None)
+        if node is not None:
+            _record_positions(node, (), doc, UserError, set())
+        return doc.positions
+    finally:
+        loader.dispose()
+
+
+def same_as_pyyaml(text: str) -> None:
+    try:
+        expected: Any = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        with pytest.raises(UserError):
+            parse_yaml(text, "f.yaml")
+        return
+    except (TypeError, RecursionError):  # unhashable keys, recursive aliases: PyYAML's own failures
+        return
+    try:
+        doc = parse_yaml(text, "f.yaml")
+    except UserError as exc:  # a duplicate key (PyYAML keeps the last) or a limit: located
+        assert exc.problems[0].line is not None or "duplicate" not in str(exc)
+        return
+    assert doc.data == expected
+    assert repr(doc.data) == repr(expected)  # 1 and True, 1.0 and 1, are told apart
+    lazy = doc.text is not None
+    doc.locate(("a",))
+    assert doc.text is None
+    if lazy:  # worked out on demand, as they would have been at once
+        assert doc.positions == eager_positions(text)
+
+
+@given(st.dictionaries(keys, trees, max_size=4))
+def test_a_document_dumped_by_pyyaml_parses_as_pyyaml_reads_it(document: dict[str, Any]) -> None:
+    same_as_pyyaml(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+
+
+@given(st.lists(pieces, max_size=5).map("".join))
+def test_any_mix_of_yaml_features_parses_as_pyyaml_reads_it(text: str) -> None:
+    same_as_pyyaml(text)
+
+
+def test_a_plain_walk_stops_at_the_limits_and_the_exact_path_says_where() -> None:
+    loader, node = compose("a:\n  b:\n    c: [1, 2, 3]\n", measured=False)
+    try:
+        assert _build_plain(loader, node, Limits()) == {"a": {"b": {"c": [1, 2, 3]}}}
+        for limits in (Limits(max_depth=2), Limits(max_nodes=8), Limits(max_scalar=0)):
+            with pytest.raises(_NotPlain):
+                _build_plain(loader, node, limits)
+    finally:
+        loader.dispose()
+    assert parse_yaml("a: [1, {b: c}]\n", "f.yaml").text is not None  # plain: positions wait
+    assert parse_yaml("a: &x {b: 1}\nc:\n  <<: *x\n", "f.yaml").text is None  # a merge key: PyYAML's way
+    with pytest.raises(UserError, match=r"f.yaml:3: b: duplicate key"):
+        parse_yaml("a: 1\nb: 2\nb: 3\n", "f.yaml")
