@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from harness import memorydb
 from harness.jsontext import storable
 from harness.memory import Block
 from harness.records import StepRecord
@@ -176,9 +177,7 @@ class SqliteRecall:
     @classmethod
     def in_memory(cls, agent_id: str) -> SqliteRecall:
         """A private index, for a run without a store (a scenario): gone with the run."""
-        db = sqlite3.connect(":memory:", isolation_level=None)
-        db.execute(SCHEMA)
-        return cls(db, agent_id)
+        return cls(memorydb.copy_of("recall", lambda db: db.execute(SCHEMA)), agent_id)
 
     def add(self, messages: Iterable[dict[str, Any]], at: datetime) -> None:
         index_messages(self.db, self.agent_id, messages, at)

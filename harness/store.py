@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness import memorydb
 from harness.errors import StoreError
 from harness.jsontext import storable
 from harness.llm.embeddings import EmbeddingModel
@@ -117,6 +118,24 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+def _apply_migrations(db: sqlite3.Connection, path: str) -> None:
+    """Every migration `db` has not had yet (in the caller's transaction, if any)."""
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    unknown = applied - {name for name, _ in MIGRATIONS}
+    if unknown:
+        raise StoreError(
+            f"the state database {path} was written by a newer harness "
+            f"(unknown migrations: {', '.join(sorted(unknown))})"
+        )
+    for name, sql in MIGRATIONS:
+        if name not in applied:
+            for statement in sql.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -125,17 +144,23 @@ class Store:
     def __init__(self, path: str | Path, secrets: Secrets | None = None) -> None:
         self.path = str(path)
         self.secrets = Secrets.collect() if secrets is None else secrets
-        if self.path != ":memory:":
+        in_memory = self.path == ":memory:"
+        if not in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
+            # A database in memory (a scenario's archival memory) starts as a copy of one migrated once.
+            self.db = (
+                memorydb.copy_of("store", lambda db: _apply_migrations(db, ":memory:"))
+                if in_memory
+                else sqlite3.connect(self.path, isolation_level=None)
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
         try:
             self.db.execute("PRAGMA foreign_keys = ON")
-            if self.path != ":memory:":
+            if not in_memory:
                 self.db.execute("PRAGMA journal_mode = WAL")
-            self._migrate()
+                self._migrate()
         except (sqlite3.Error, StoreError) as exc:
             self.db.close()
             if isinstance(exc, StoreError):
@@ -162,20 +187,7 @@ class Store:
 
     def _migrate(self) -> None:
         with self.transaction() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-            applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-            unknown = applied - {name for name, _ in MIGRATIONS}
-            if unknown:
-                raise StoreError(
-                    f"the state database {self.path} was written by a newer harness "
-                    f"(unknown migrations: {', '.join(sorted(unknown))})"
-                )
-            for name, sql in MIGRATIONS:
-                if name not in applied:
-                    for statement in sql.split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                    db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+            _apply_migrations(db, self.path)
 
     # ------------------------------------------------------------ writing
 
