@@ -10,6 +10,7 @@ Nothing here does I/O: the SQLite store (harness/passages.py) implements `Archiv
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,7 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     """Cosine similarity; 0 when either vector is all zeros (it points nowhere)."""
     if len(a) != len(b):
         raise ValueError(f"vectors of different lengths ({len(a)} and {len(b)}): another embedding model?")
-    dot = math.fsum(x * y for x, y in zip(a, b, strict=True))
-    norms = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
+    # map(operator.mul, ...) feeds fsum the very products a generator would, without a Python frame each
+    dot = math.fsum(map(operator.mul, a, b))
+    norms = math.sqrt(math.fsum(map(operator.mul, a, a))) * math.sqrt(math.fsum(map(operator.mul, b, b)))
     return dot / norms if norms else 0.0

@@ -74,12 +74,12 @@ def parse_embeddings(
 
 def _numbers(vector: list[Any]) -> bool:
     """Every item a finite number (not a bool). A vector holds a thousand floats or so: its item types are
-    checked as a set and its sum first, at C speed; an infinite or NaN sum (or one too big to add up) is
-    looked at item by item."""
+    checked as a set and its sum first, at C speed; an infinite or NaN sum (or an integer too big for a
+    float) is looked at item by item."""
     if not set(map(type, vector)) <= {float, int}:
         return False
     try:
-        if math.isfinite(math.fsum(vector)):
+        if math.isfinite(sum(vector)):  # an overflow to inf only sends the vector to the item check
             return True
     except (OverflowError, ValueError):
         pass
