@@ -337,3 +337,16 @@ def test_a_delta_naming_no_earlier_request_is_a_cassette_error() -> None:
         CassetteError, match=r"interaction 1: ValueError: a delta's base must be an earlier request's number, not 1"
     ):
         format.parse(broken, "c.yaml")
+
+
+def test_a_key_of_another_scheme_is_not_trusted() -> None:
+    """A key written by a harness that keys requests another way (another scheme prefix) is ignored:
+    the request is keyed from its body, as in a cassette without keys."""
+    bodies = [{"messages": [{"role": "user", "content": "hi"}]}]
+    text = format.dump(as_vcr(bodies))
+    stored = Keyer().digest("POST", URI, bodies[0])
+    other = text.replace(f"key: {stored}", "key: k0:" + stored.split(":", 1)[1])
+    assert other != text
+    read = format.parse(other, "c.yaml", keys_only=True)
+    assert read.interactions[0].request.key is None
+    assert read.interactions[0].request.body == bodies[0]  # decoded, to be keyed
