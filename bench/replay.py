@@ -158,7 +158,7 @@ FULL = Settings(
     record_rounds=5,
     scenarios=1000,
     recorded_scenarios=1000,
-    cli_repeats=3,
+    cli_repeats=5,  # whole processes on a noisy machine: 3 let one slow minute decide
 )
 QUICK = Settings(
     suite_rounds=3,
