@@ -350,3 +350,19 @@ def test_a_key_of_another_scheme_is_not_trusted() -> None:
     read = format.parse(other, "c.yaml", keys_only=True)
     assert read.interactions[0].request.key is None
     assert read.interactions[0].request.body == bodies[0]  # decoded, to be keyed
+
+
+def test_the_key_scheme_is_pinned() -> None:
+    """Cassettes store these digests and replay trusts them: a change to how requests are keyed or hashed
+    must come with a new KEY_SCHEME (old keys are then recomputed from the bodies), never silently."""
+    chat = {
+        "model": "m",
+        "temperature": 0.0,
+        "messages": [{"role": "system", "content": "You are ✨"}, {"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "send_message"}}],
+    }
+    embeddings = {"model": "e", "input": ["a", "b"], "encoding_format": "float"}
+    assert KEY_SCHEME == "k1"
+    assert Keyer().digest("POST", "/v1/chat/completions", chat) == "k1:85648e77f315a26dc622c7a2e766b444"
+    assert Keyer().digest("POST", "/proxy/v1/embeddings", embeddings) == "k1:f9f6fbfb753b788d4ef72734df9ee905"
+    assert Keyer().digest("GET", "/v1/models", "not json") == "k1:e8ab46b5276e04169535fb0e68d1d841"
