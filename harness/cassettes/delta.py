@@ -12,7 +12,6 @@ identity or exact equality (`strict_loads` makes JSON numbers compare as their t
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import json
 import re
@@ -190,38 +189,90 @@ def _splice(position: int, old: str, new: str) -> dict[str, Any]:
 
 
 def _splices(old: str, new: str) -> list[tuple[int, int, str]]:
-    """Line by line (difflib, no junk heuristic), each changed run of lines trimmed to the characters
-    that differ; one splice when the texts share no line."""
+    """Line by line (a shortest edit script), each changed run of lines trimmed to the characters that
+    differ; one splice when the texts differ in too many lines for several splices to say it shorter."""
     old_lines, new_lines = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    runs = _changed_runs(old_lines, new_lines)
+    if runs is None:
+        runs = [(0, len(old_lines), 0, len(new_lines))]
     old_starts = list(itertools.accumulate(map(len, old_lines), initial=0))
     new_starts = list(itertools.accumulate(map(len, new_lines), initial=0))
     splices: list[tuple[int, int, str]] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
+    for i1, i2, j1, j2 in runs:
         at, end = old_starts[i1], old_starts[i2]
         insert = new[new_starts[j1] : new_starts[j2]]
-        prefix = _common_prefix(old, at, end, insert)
-        suffix = _common_suffix(old, at + prefix, end, insert[prefix:])
+        prefix = _common_prefix(old[at:end], insert)
+        suffix = _common_suffix(old[at + prefix : end], insert[prefix:])
         splices.append((at + prefix, end - at - prefix - suffix, insert[prefix : len(insert) - suffix]))
     return splices or [(0, 0, "")]
 
 
-def _common_prefix(old: str, at: int, end: int, insert: str) -> int:
-    limit = min(end - at, len(insert))
-    count = 0
-    while count < limit and old[at + count] == insert[count]:
-        count += 1
-    return count
+_MOST_EDITS = 64  # lines added or removed past which a text is spliced whole (see `_changed_runs`)
 
 
-def _common_suffix(old: str, at: int, end: int, insert: str) -> int:
-    limit = min(end - at, len(insert))
-    count = 0
-    while count < limit and old[end - 1 - count] == insert[len(insert) - 1 - count]:
-        count += 1
-    return count
+def _changed_runs(a: list[str], b: list[str]) -> list[tuple[int, int, int, int]] | None:
+    """The runs of lines `(i1, i2, j1, j2)` where `a[i1:i2]` became `b[j1:j2]`, in order, from a shortest
+    edit script (Myers' O(ND) greedy algorithm: cheap when few lines changed, as in a system message
+    after a memory edit); None past `_MOST_EDITS` lines added or removed."""
+    n, m = len(a), len(b)
+    frontier = {1: 0}  # diagonal k = x - y -> the furthest x reached on it
+    trace: list[dict[int, int]] = []
+    found = None
+    for d in range(min(n + m, _MOST_EDITS) + 1):
+        trace.append(dict(frontier))
+        for k in range(-d, d + 1, 2):
+            down = k == -d or (k != d and frontier[k - 1] < frontier[k + 1])
+            x = frontier[k + 1] if down else frontier[k - 1] + 1
+            y = x - k
+            while x < n and y < m and a[x] == b[y]:
+                x, y = x + 1, y + 1
+            frontier[k] = x
+            if x >= n and y >= m:
+                found = d
+                break
+        if found is not None:
+            break
+    if found is None:
+        return None
+    runs: list[list[int]] = []  # built from the end: [i1, i2, j1, j2]
+    x, y = n, m
+    for d in range(found, 0, -1):
+        before = trace[d]
+        k = x - y
+        down = k == -d or (k != d and before[k - 1] < before[k + 1])
+        previous_k = k + 1 if down else k - 1
+        previous_x = before[previous_k]
+        previous_y = previous_x - previous_k
+        edit_x, edit_y = (previous_x, previous_y + 1) if down else (previous_x + 1, previous_y)
+        if runs and runs[-1][0] == edit_x and runs[-1][2] == edit_y:  # no line alike in between
+            runs[-1][0], runs[-1][2] = previous_x, previous_y
+        else:
+            runs.append([previous_x, edit_x, previous_y, edit_y])
+        x, y = previous_x, previous_y
+    return [(i1, i2, j1, j2) for i1, i2, j1, j2 in reversed(runs)]
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """The length of the longest common prefix, by halving (slices compare at C speed)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _common_suffix(a: str, b: str) -> int:
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[len(a) - middle :] == b[len(b) - middle :]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _spliced(old: str, splices: list[Any]) -> str:

@@ -350,7 +350,7 @@ def dump(data: dict[str, Any]) -> str:
         request["key"] = keyer.digest_of(key)
         canonical_texts = list(key[3] or ())
         request["body"] = request.pop("body", None)  # the key before the body, which may be long
-        base = _delta_base_for(body, bodies, latest)
+        base = _delta_base_for(body, bodies, latest, key[2])
         if base is not None:
             delta = delta_with_texts(bodies[base], body, texts_of[base], canonical_texts)[0]
             request["body"] = {"delta": layout({"base": base, **delta} if base != len(bodies) - 1 else delta)}
@@ -369,25 +369,26 @@ def dump(data: dict[str, Any]) -> str:
     return yaml.dump(out, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
 
 
-def _conversation(body: dict[str, Any]) -> tuple[tuple[Any, str], tuple[Any, str] | None]:
+def _conversation(body: dict[str, Any], key_part: str) -> tuple[tuple[Any, str], tuple[Any, str] | None]:
     """Which conversation a chat request belongs to, loosely then strictly: the first line of its first
-    message, then that and its tools. Several conversations share a cassette (a summarizer between an
-    agent's steps, a simulated user, a judge, another agent), and a request is stored as a delta from
-    the latest one of its own."""
+    message, then that and its tools (their canonical JSON, which ends `key_part`, the settings and tools
+    part of the request's key). Several conversations share a cassette (a summarizer between an agent's
+    steps, a simulated user, a judge, another agent), and a request is stored as a delta from the latest
+    one of its own."""
     messages = body["messages"]
     first = messages[0] if messages and isinstance(messages[0], dict) else {}
     content = first.get("content")
     line = (first.get("role"), content.split("\n", 1)[0][:200] if isinstance(content, str) else "")
-    return line, (line, canonical(body["tools"])) if "tools" in body else None
+    return line, (line, key_part.split("\n", 1)[1]) if "tools" in body else None
 
 
-def _delta_base_for(body: Any, bodies: list[Any], latest: dict[Any, int]) -> int | None:
+def _delta_base_for(body: Any, bodies: list[Any], latest: dict[Any, int], key_part: str) -> int | None:
     """The earlier request `body` is written as a delta from (None: written whole), noting `body` as the
     latest of its conversation: the latest request with its first line and tools, else with its first
     line, else the request just before it, when that is a chat; a body that is no chat is written whole."""
     if not (isinstance(body, dict) and _chat(body)):
         return None
-    line, strict = _conversation(body)
+    line, strict = _conversation(body, key_part)
     previous = len(bodies) - 1
     base = latest.get(strict) if strict is not None else None
     if base is None:
