@@ -366,3 +366,18 @@ def test_the_key_scheme_is_pinned() -> None:
     assert Keyer().digest("POST", "/v1/chat/completions", chat) == "k1:85648e77f315a26dc622c7a2e766b444"
     assert Keyer().digest("POST", "/proxy/v1/embeddings", embeddings) == "k1:f9f6fbfb753b788d4ef72734df9ee905"
     assert Keyer().digest("GET", "/v1/models", "not json") == "k1:e8ab46b5276e04169535fb0e68d1d841"
+
+
+def test_a_system_message_changed_at_its_top_and_bottom_is_two_splices_and_a_rewrite_is_one() -> None:
+    lines = [f"line {n}\n" for n in range(40)]
+    old = "".join(lines)
+    new = "".join(["line 0 (12:01)\n", *lines[1:30], "a new fact\n", *lines[30:]])
+    item = body_delta(
+        {"messages": [{"role": "system", "content": old}]}, {"messages": [{"role": "system", "content": new}]}
+    )
+    assert item["messages"][0]["splices"] == [[6, 0, " (12:01)"], [old.index("line 30"), 0, "a new fact\n"]]
+    rewritten = "".join(f"other {n}\n" for n in range(200))  # past the edits a script may take: one splice
+    item = body_delta(
+        {"messages": [{"role": "system", "content": old}]}, {"messages": [{"role": "system", "content": rewritten}]}
+    )
+    assert set(item["messages"][0]) == {"edit", "at", "cut", "insert"}
