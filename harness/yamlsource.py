@@ -98,7 +98,22 @@ def check_limits(text: str, limits: Limits = FILE_LIMITS) -> None:
     """Walk the YAML events (libyaml's parser is a state machine: no recursion, whatever the nesting) and
     raise TooBig at the first value past a limit. Aliases count as the whole value they repeat, so an
     alias bomb stops here, before any structure is built from it."""
-    loader = _LOADER(text)
+    try:
+        _walk_events(_LOADER(text), limits)
+    except yaml.YAMLError as exc:
+        _past_parser_nesting(exc, text, limits)
+        raise
+
+
+def _past_parser_nesting(exc: yaml.YAMLError, text: str, limits: Limits) -> None:
+    """libyaml 0.2.5 and later refuse nesting past their own depth (1000) while scanning ahead, before an
+    event says where this harness's limit was passed: the TooBig that says it, from PyYAML's own
+    parser (no such depth, no recursion either), when `exc` is that refusal."""
+    if "maximum nesting depth" in str(getattr(exc, "problem", "") or exc) and _LOADER is not yaml.SafeLoader:
+        _walk_events(yaml.SafeLoader(text), limits)
+
+
+def _walk_events(loader: Any, limits: Limits) -> None:
     sizes: list[int] = []  # the nodes counted so far in each open collection
     anchored: dict[str, int] = {}
     anchors: list[str | None] = []
@@ -216,6 +231,10 @@ def compose(text: str, limits: Limits = FILE_LIMITS, *, measured: bool = True) -
         node = loader.get_single_node()
         if node is not None and measured:
             measure(node, limits)
+    except yaml.YAMLError as exc:
+        loader.dispose()
+        _past_parser_nesting(exc, text, limits)
+        raise
     except BaseException:
         loader.dispose()
         raise
