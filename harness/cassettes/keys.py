@@ -16,7 +16,8 @@ import hashlib
 import itertools
 import json
 import operator
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 RequestKey = tuple[str, str, str, tuple[str, ...] | None]
 _BIG_PARTS = frozenset({"messages", "tools"})
@@ -97,6 +98,19 @@ def current_digest(value: object) -> bool:
     return isinstance(value, str) and value.startswith(KEY_SCHEME + ":") and len(value) == len(KEY_SCHEME) + 33
 
 
+_T = TypeVar("_T")
+
+
+def _carried_over(items: Sequence[Any], before: Sequence[Any], done: list[_T], derive: Callable[[Any], _T]) -> list[_T]:
+    """`derive` of each of `items`, taking `done` (derived from `before`) over in one step where every item
+    but the first is the very object `before` had at that place: a conversation resends its history after
+    a new system message, so a step's cost barely grows with the history."""
+    reused = min(len(before), len(items))
+    if reused > 1 and all(map(operator.is_, itertools.islice(items, 1, reused), itertools.islice(before, 1, reused))):
+        return [derive(items[0]), *done[1:reused], *map(derive, itertools.islice(items, reused, None))]
+    return [derive(item) for item in items]
+
+
 class Keyer:
     """Computes request keys, encoding every distinct message or top-level value object once.
 
@@ -111,18 +125,8 @@ class Keyer:
         self._last_digests: tuple[tuple[str, ...], list[bytes]] = ((), [])  # the previous request's
 
     def _message_texts(self, messages: list[Any]) -> list[str]:
-        """The texts of `messages`. A conversation resends the same message objects after a new system
-        message: when every message but the first is the very object the previous request had at that
-        place, their texts are taken over in one step, so a step's cost barely grows with the history."""
-        before, texts_before = self._last
-        reused = min(len(before), len(messages))
-        if reused > 1 and all(
-            map(operator.is_, itertools.islice(messages, 1, reused), itertools.islice(before, 1, reused))
-        ):
-            texts = [self._encode(messages[0]), *texts_before[1:reused]]
-            texts += [self._encode(m) for m in itertools.islice(messages, reused, None)]
-        else:
-            texts = [self._encode(m) for m in messages]
+        """The texts of `messages`, the previous request's taken over where its message objects stand again."""
+        texts = _carried_over(messages, *self._last, self._encode)
         self._last = (list(messages), texts)
         return texts
 
@@ -166,21 +170,12 @@ class Keyer:
         return self.digest_of(self.key(method, path, body, message_texts))
 
     def digest_of(self, key: RequestKey) -> str:
-        """`digest(key)`, each distinct message text hashed once. As in `_message_texts`, when every text
-        but the first is the very one the previous request had at that place, their digests are taken
-        over in one step: a long conversation's step costs no Python loop over its whole history."""
+        """`digest(key)`, each distinct message text hashed once, the previous request's digests taken over
+        where its texts stand again (as in `_message_texts`)."""
         texts = key[3]
         if texts is None:
             return digest(key)
-        before, digests_before = self._last_digests
-        reused = min(len(before), len(texts))
-        if reused > 1 and all(
-            map(operator.is_, itertools.islice(texts, 1, reused), itertools.islice(before, 1, reused))
-        ):
-            parts = [self._text_digest(texts[0]), *digests_before[1:reused]]
-            parts += [self._text_digest(text) for text in itertools.islice(texts, reused, None)]
-        else:
-            parts = [self._text_digest(text) for text in texts]
+        parts = _carried_over(texts, *self._last_digests, self._text_digest)
         self._last_digests = (texts, parts)
         return digest(key, parts)
 

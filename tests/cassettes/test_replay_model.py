@@ -59,12 +59,18 @@ def test_recorded_through_the_sdk_replayed_without_it(tmp_path: Path, settings: 
     assert cassette.unplayed == []
 
 
-def test_a_request_not_recorded_is_a_miss_naming_the_cassette(tmp_path: Path) -> None:
-    path = tmp_path / "c.yaml"
+def record_one_reply(path: Path) -> ModelSettings:
+    """`CONVERSATION` recorded into `path` through the SDK, answered with one reply; the settings used."""
     with FakeOpenAI([reply("hi")]) as server:
         settings = ModelSettings(name="m", base_url=server.base_url)
         with RecordingSession(path, RecordMode.ALL).open():
             OpenAIChatModel(settings).complete(CONVERSATION, TOOLS)
+    return settings
+
+
+def test_a_request_not_recorded_is_a_miss_naming_the_cassette(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    settings = record_one_reply(path)
     model = ReplayChatModel(settings, ReplayCassette(path))
     with pytest.raises(CassetteMiss) as miss:
         model.complete([*CONVERSATION[:1], {"role": "user", "content": "Hi, I am Azim"}], TOOLS)
@@ -78,10 +84,7 @@ def test_a_request_not_recorded_is_a_miss_naming_the_cassette(tmp_path: Path) ->
 
 def test_replay_matches_on_the_stored_keys_and_verify_catches_a_body_edited_by_hand(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    with FakeOpenAI([reply("hi")]) as server:
-        settings = ModelSettings(name="m", base_url=server.base_url)
-        with RecordingSession(path, RecordMode.ALL).open():
-            OpenAIChatModel(settings).complete(CONVERSATION, TOOLS)
+    settings = record_one_reply(path)
     text = path.read_text(encoding="utf-8")
     assert text.count("    key: k1:") == 1
     path.write_text(text.replace("Hi, I am Azin", "Hi, I am Azim"), encoding="utf-8")
