@@ -5,6 +5,7 @@
 - the traffic of a harness cassette (request bodies and recorded responses) and the same traffic as a
   plain vcrpy cassette, recorded through the openai SDK;
 - the plain replays: vcrpy (body matching, or its default matchers) and the bare SDK (no vcrpy);
+- the harness's own replay models answering the same traffic (`ModelCall`, `replay_models`);
 - temporary projects (agents.yaml, scenario files, pytest.ini) for the harness to record and replay.
 """
 
@@ -30,6 +31,10 @@ import vcr
 import yaml
 
 from harness.cassettes import format as cassette_format
+from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
+from harness.llm.chat import chat_request, parse_answer
+from harness.llm.embeddings import embedding_request, parse_embeddings
+from harness.llm.settings import EmbeddingSettings, ModelSettings, ToolChoice
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -157,6 +162,111 @@ def read_exchanges(path: Path) -> list[Exchange]:
         text = interaction.response.get("body", {}).get("string", "")
         exchanges.append(Exchange(body, text if isinstance(text, bytes) else text.encode()))
     return exchanges
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One recorded request as the agent's model made it: which of the cassette's models (`ModelTraffic`)
+    made it, its arguments, and the answer the recording gives."""
+
+    model: int  # index into ModelTraffic.settings
+    arguments: tuple[Any, ...]  # (messages, tools) or (texts,)
+    expected: Any  # the parsed answer: a ChatResponse or the vectors (or the error's text)
+
+
+@dataclass(frozen=True)
+class ModelTraffic:
+    """A cassette's requests as calls of the harness's replay models: the settings of each model (chat or
+    embedding) whose `chat_request` / `embedding_request` build exactly the recorded bodies, and the calls."""
+
+    settings: list[ModelSettings | EmbeddingSettings]
+    calls: list[ModelCall]
+
+    def models(self, cassette: ReplayCassette) -> list[Callable[..., Any]]:
+        """The replay models answering from `cassette`, built once per scenario as the agent's factory does."""
+        return [
+            ReplayChatModel(s, cassette).complete
+            if isinstance(s, ModelSettings)
+            else ReplayEmbeddingModel(s, cassette).embed
+            for s in self.settings
+        ]
+
+
+_NO_STREAM = ("stream", False)
+_CHAT_FIELDS = {"model", "messages", "temperature", "tools", "tool_choice", "max_tokens", "seed", "stream"}
+
+
+def model_traffic(path: Path) -> ModelTraffic:
+    """The requests of a harness cassette as calls of its replay models, each answer parsed from the recorded
+    response by the live client's parser. ValueError for a body no settings make the models send."""
+    traffic = ModelTraffic([], [])
+    data = cassette_format.parse(path.read_text(encoding="utf-8"), str(path))
+    for number, interaction in enumerate(data.interactions):
+        body, uri = interaction.request.body, interaction.request.uri
+        if not isinstance(body, dict):
+            raise ValueError(f"{path}: request {number} has no JSON object body")
+        operation = uri.rsplit("/", 1)[-1]
+        base_url = uri[: -len(operation)].rstrip("/")
+        status, text = _recorded_answer(interaction.response)
+        settings: ModelSettings | EmbeddingSettings
+        if operation == "embeddings":
+            settings = EmbeddingSettings(body["model"], base_url, dimensions=body.get("dimensions"), max_retries=0)
+            arguments: tuple[Any, ...] = (body["input"],)
+            rebuilt = embedding_request(settings, *arguments)
+            expected = _expected(parse_embeddings, status, text, base_url, len(body["input"]))
+        else:
+            settings = ModelSettings(
+                body["model"],
+                base_url,
+                temperature=body["temperature"],
+                max_tokens=body.get("max_tokens"),
+                max_retries=0,
+                tool_choice=ToolChoice(body.get("tool_choice", ToolChoice.REQUIRED)),
+                seed=body.get("seed"),
+                stream=bool(body.get("stream")),
+                # Letta's request defaults, `"stream": false` among them (chat_request adds only a true one)
+                extra_body=tuple((k, v) for k, v in body.items() if k not in _CHAT_FIELDS or (k, v) == _NO_STREAM),
+            )
+            arguments = (body["messages"], body.get("tools", []))
+            rebuilt = chat_request(settings, *arguments)
+            expected = _expected(parse_answer, status, text, base_url)
+        if rebuilt != body:
+            raise ValueError(f"{path}: request {number} is not a body the harness's models send")
+        if settings not in traffic.settings:
+            traffic.settings.append(settings)
+        traffic.calls.append(ModelCall(traffic.settings.index(settings), arguments, expected))
+    return traffic
+
+
+def _recorded_answer(response: dict[str, Any]) -> tuple[int, str]:
+    status = response.get("status", {})
+    code = status.get("code", 200) if isinstance(status, dict) else status
+    text = response.get("body", {}).get("string", "")
+    return int(code), text.decode() if isinstance(text, bytes) else str(text)
+
+
+def _expected(parse: Callable[..., Any], *arguments: Any) -> Any:
+    try:
+        return parse(*arguments)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+
+
+def replay_models(path: Path, traffic: ModelTraffic) -> float:
+    """The harness's replay path alone, the same job as the plain replays: open the cassette, build its
+    models, and make each recorded request through its replay model (build the body, key it, look it up,
+    parse the answer); each answer must be the recorded one."""
+    started = time.perf_counter()
+    cassette = ReplayCassette(path)
+    models = traffic.models(cassette)
+    for number, call in enumerate(traffic.calls):
+        try:
+            answer = models[call.model](*call.arguments)
+        except Exception as exc:  # a recorded error answer is replayed as the same error
+            answer = f"{type(exc).__name__}: {exc}"
+        if answer != call.expected:
+            raise WrongResponse(f"{path}: request {number} got another answer than the recorded one")
+    return time.perf_counter() - started
 
 
 def rewrite(source: Path, destination: Path) -> int:

@@ -11,15 +11,20 @@ clock, a gc.collect() runs before each timed run, and the benchmark's own data (
 is frozen out of the collector's sight (gc.freeze), so a full collection costs what it would in a process
 that holds only the code measured, as `harness run` does.
 
-1. Example suite replay (X ms/step). Every scenario under scenarios/ replayed from cassettes/ by
-   `ScenarioRunner` (record mode none, agents.yaml), exactly as `harness run` does: opening and indexing
-   the cassette, the agent loop, tools and checks are all on the clock (loading the scenario file is not;
-   section 4 times whole processes). ms/step = suite time / steps, a step being a recorded model request
-   (an agent's step, an embedding, a judge's or a simulated user's turn, a summary). Columns, each
-   replaying WHOLE cassettes, opening included, of the same traffic:
-     (a)  the harness;
-     (a') the harness on the same cassettes rewritten by today's `format.dump` (a temp copy): what the
-          suite costs once re-recorded, should cassettes/ predate the current format;
+1. Example suite replay (X ms/step). The traffic of every scenario under scenarios/ (its cassette in
+   cassettes/) replayed, ms/step = time / steps, a step being a recorded model request (an agent's step, an
+   embedding, a judge's or a simulated user's turn, a summary). Columns, each replaying WHOLE cassettes,
+   opening included, of the same traffic:
+     (a)  the harness's replay path, the job columns (b)-(d) do: `ReplayCassette` opens the cassette, and
+          each recorded request is made through the agent's replay model (`ReplayChatModel.complete`,
+          `ReplayEmbeddingModel.embed`, built once per cassette with the settings that make them send
+          exactly the recorded body, which is checked): the body built, keyed, looked up, the answer
+          parsed by the live client's parser into what the loop sees. This is X;
+     (a') the same on the cassettes rewritten by today's `format.dump` (a temp copy): what the suite costs
+          once re-recorded, should cassettes/ predate the current format;
+     (s)  the whole scenarios, exactly as `harness run` plays them (`ScenarioRunner`, record mode none,
+          agents.yaml): on top of (a), the agent and its store built, the loop, tools and checks (loading
+          the scenario file is not on the clock; section 4 times whole processes);
      (b)  plain vcrpy, `match_on=["method", "path", "body"]`, the openai SDK posting the recorded bodies;
      (c)  plain vcrpy with its default matchers (method, scheme, host, port, path, query): every chat
           request matches every recording, so it just hands out the recordings in order (it would answer
@@ -29,24 +34,24 @@ that holds only the code measured, as `harness run` does.
    around the SDK posting the same bodies to a MockTransport that answers with the recorded responses, so
    they hold the requests as the SDK really sends them, all its headers included. The SDK posts a body as
    the harness's live client does (`client.post("/chat/completions", body=..., cast_to=httpx2.Response)`).
-   Every replayed response is compared with the recorded one (a wrong match raises), and every harness
-   run must pass (or xfail) having played all its recorded steps.
+   Every replayed response is compared with the recorded one (a wrong match raises; (a) compares the parsed
+   answers), and every harness run must pass (or xfail) having played all its recorded steps.
 
-2. A growing conversation (Y = the 200-turn harness ms/step). The `chat` agent of agents.yaml (its prompt,
-   blocks and tools) talks for 10 and 200 turns to an instant local stub (bench/stub_server.py: a real
-   HTTP server on 127.0.0.1 in its own process, answering at once: a reply, and on every 4th turn a
-   `core_memory_append` with heartbeat first, so memory, hence the system message, changes). Every request
-   resends the whole history, so requests grow with the conversation. The scenarios are RECORDED through
-   the real harness stack (record mode all: vcrpy, the openai SDK), then replayed by the columns of 1.
-   Plain vcrpy with body matching compares each request with every earlier recording, and each failed
-   comparison builds a diff: on the 200-turn cassette it runs ONCE, in order from the start, within a time
-   budget (--vcrpy-budget; 0 = the whole cassette, however long it takes); the remaining steps are then
+2. A growing conversation (Y = the 200-turn (a) ms/step; (s) is printed beside it). The `chat` agent of
+   agents.yaml (its prompt, blocks and tools) talks for 10 and 200 turns to an instant local stub
+   (bench/stub_server.py: a real HTTP server on 127.0.0.1 in its own process, answering at once: a reply, and
+   on every 4th turn a `core_memory_append` with heartbeat first, so memory, hence the system message,
+   changes). Every request resends the whole history, so requests grow with the conversation. The scenarios
+   are RECORDED through the real harness stack (record mode all: vcrpy, the openai SDK), then replayed by the
+   columns of 1. Plain vcrpy with body matching compares each request with every earlier recording, and each
+   failed comparison builds a diff: on the 200-turn cassette it runs ONCE, in order from the start, within a
+   time budget (--vcrpy-budget; 0 = the whole cassette, however long it takes); the remaining steps are then
    ESTIMATED from single requests timed at later positions (a request's cost does not depend on what was
-   played before it), through a parabola. The output says what is measured and what is estimated.
-   Per step: instrumented harness replays timestamp each step (from the agent's creation to the first
+   played before it), through a parabola. The output says what is measured and what is estimated. Per step:
+   instrumented whole-scenario replays (s) timestamp each step (from the agent's creation to the first
    `on_step`, then between `on_step`s: request building, lookup, parsing, tools, checks) and each
-   `ChatModel.complete`; the per-step medians over the runs give the slowest step against the first, also
-   with the collector disabled (what the steps cost by themselves).
+   `ChatModel.complete`; the per-step medians over the runs give the slowest step against the first, also with
+   the collector disabled (what the steps cost by themselves).
 
 3. Recording overhead (Z = the 200-turn overhead). The conversations of 25 and 200 turns re-recorded as
    `harness record` does (ScenarioRunner, record mode all: vcrpy, the openai SDK, the cassette written
@@ -99,6 +104,7 @@ import openai  # noqa: E402
 import vcr  # noqa: E402
 from benchlib import (  # noqa: E402
     Exchange,
+    ModelTraffic,
     ScriptedTransport,
     Variant,
     WrongResponse,
@@ -107,12 +113,14 @@ from benchlib import (  # noqa: E402
     file_io_seconds,
     interleave,
     median,
+    model_traffic,
     ms,
     plain_vcr,
     post,
     read_exchanges,
     record_plain,
     replay_floor,
+    replay_models,
     replay_plain,
     rewrite,
     same_completion,
@@ -131,8 +139,9 @@ from harness.scenarios import Scenario, ScenarioResult, ScenarioRunner, load_sce
 from harness.scenarios.discovery import discover  # noqa: E402
 from harness.scenarios.model import load_scenarios_partially  # noqa: E402
 
-HARNESS = "(a) harness"
-REWRITTEN = "(a') harness, rewr."
+HARNESS = "(a) replay models"
+REWRITTEN = "(a') models, rewr."
+SCENARIOS = "(s) whole scenarios"
 BODY = "(b) vcrpy body"
 DEFAULT = "(c) vcrpy default"
 FLOOR = "(d) SDK floor"
@@ -232,6 +241,7 @@ class SuiteItem:
     cassette: Path
     exchanges: list[Exchange]
     plain: Path
+    traffic: ModelTraffic
 
     @property
     def steps(self) -> int:
@@ -257,6 +267,7 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
     rewritten = Project.build(agents=ROOT / "agents.yaml", cassettes=rewritten_dir, relative_to=ROOT)
     rewritten_runner = ScenarioRunner(AgentFactory(rewritten))
     items: list[SuiteItem] = []
+    rewritten_paths: list[Path] = []
     rewritten_bytes = 0
     every = [scenario for path in discover([project.scenarios_dir]) for scenario in load_scenarios_partially(path)[0]]
     for scenario in every:  # a dataset's rows each (their own cassettes)
@@ -268,6 +279,7 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
         relative = cassette.relative_to(project.cassettes_dir)
         try:
             exchanges = read_exchanges(cassette)
+            traffic = model_traffic(cassette)  # the same traffic as calls of the harness's replay models
             size = rewrite(cassette, rewritten_dir / relative)
             for each in (runner, rewritten_runner):  # both must replay it all, before anything is timed
                 check_run(each.run(scenario))  # every recorded request played (embeddings, judges included)
@@ -277,7 +289,8 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
         rewritten_bytes += size
         plain = tmp / "suite-vcrpy" / relative
         record_plain(plain, exchanges, transport)
-        items.append(SuiteItem(scenario, cassette, exchanges, plain))
+        items.append(SuiteItem(scenario, cassette, exchanges, plain, traffic))
+        rewritten_paths.append(rewritten_dir / relative)
     steps = sum(item.steps for item in items)
     if not steps:
         raise RuntimeError("no scenario of the example suite could be replayed")
@@ -286,8 +299,9 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
     body_vcr, default_vcr = plain_vcr(body_matching=True), plain_vcr(body_matching=False)
     scenarios: list[tuple[Scenario, int | None]] = [(item.scenario, None) for item in items]  # played all: checked
     variants = [
-        Variant(HARNESS, lambda: timed_runs(runner, scenarios)),
-        Variant(REWRITTEN, lambda: timed_runs(rewritten_runner, scenarios)),
+        Variant(HARNESS, lambda: [replay_models(i.cassette, i.traffic) for i in items]),
+        Variant(REWRITTEN, lambda: [replay_models(r, i.traffic) for i, r in zip(items, rewritten_paths, strict=True)]),
+        Variant(SCENARIOS, lambda: timed_runs(runner, scenarios)),
         Variant(BODY, lambda: [replay_plain(body_vcr, i.plain, i.exchanges, client) for i in items]),
         Variant(DEFAULT, lambda: [replay_plain(default_vcr, i.plain, i.exchanges, client) for i in items]),
         Variant(FLOOR, lambda: [replay_floor(transport, i.exchanges) for i in items]),
@@ -311,10 +325,14 @@ def bench_suite(settings: Settings, tmp: Path, transport: ScriptedTransport, cas
         for item in items:
             ReplayCassette(item.cassette)
         opened.append(time.perf_counter() - started)
-    x, x_rewritten = variants[0].total / steps, variants[1].total / steps
+    x, x_rewritten, whole = (variants[i].total / steps for i in range(3))
     print(
         f"  (a) {ms(x)} ms/step, cassette open included ({target(x * 1000, 0.3, 'ms/step')}); opening the "
         f"cassettes alone (ReplayCassette) {ms(median(opened) / steps)} ms/step; (a') {ms(x_rewritten)} ms/step"
+    )
+    print(
+        f"  (s) {ms(whole)} ms/step: the whole scenarios as `harness run` plays them, the agent loop, tools, "
+        f"store and checks on top of (a); {ms(whole - x)} ms/step more"
     )
     print("  (c) matches no body: it hands out the recordings in order; (d) opens nothing.")
     cassette_bytes = sum(item.cassette.stat().st_size for item in items)
@@ -365,7 +383,7 @@ def record_talks(
         plain = tmp / "talk-vcrpy" / f"talk-{turns}.yaml"
         if turns in plain_sizes:
             record_plain(plain, exchanges, transport)
-        talks.append(Talk(scenario, cassette, exchanges, plain, turns))
+        talks.append(Talk(scenario, cassette, exchanges, plain, model_traffic(cassette), turns))
     return agents, talks
 
 
@@ -571,6 +589,9 @@ def bench_talk(
         )
         big = talk.turns >= 100
 
+        def models(t: Talk = talk) -> list[float]:
+            return [replay_models(t.cassette, t.traffic)]
+
         def harness(t: Talk = talk) -> list[float]:
             return timed_runs(runner, [(t.scenario, t.steps)])
 
@@ -583,7 +604,7 @@ def bench_talk(
         def floor(t: Talk = talk) -> list[float]:
             return [replay_floor(transport, t.exchanges)]
 
-        variants = [Variant(HARNESS, harness)]
+        variants = [Variant(HARNESS, models), Variant(SCENARIOS, harness)]
         if big:  # (b) is timed apart below; (c) is slow: warm from the short conversation, first rounds only
             slow_runs = max(1, min(3, settings.talk_rounds - 1))
             variants.append(Variant(DEFAULT, default, max_runs=slow_runs, warmup=False))
@@ -608,9 +629,10 @@ def bench_talk(
             lines, result.slowest_over_first = per_step_report(project, talk, settings.talk_rounds)
             print(f"    per step, harness replay, medians of {settings.talk_rounds} instrumented runs:")
             print("\n".join(lines))
-            y = per_step[HARNESS]
+            y, whole = per_step[HARNESS], per_step[SCENARIOS]
             print(
-                f"    (a) {ms(y)} ms/step ({target(y * 1000, 0.5, 'ms/step')}); slowest step / first step "
+                f"    (a) {ms(y)} ms/step ({target(y * 1000, 0.5, 'ms/step')}), (s) {ms(whole)} ms/step "
+                f"({target(whole * 1000, 0.5, 'ms/step')}); slowest step / first step of (s) "
                 f"{result.slowest_over_first:.2f} ({target(result.slowest_over_first, 3, 'x')})"
             )
         results[talk.turns] = result
