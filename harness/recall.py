@@ -17,7 +17,9 @@ search, and the harness has no embedding model.
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -243,22 +245,29 @@ class LazyRecall:
 
     def __init__(self, agent_id: str) -> None:
         self.agent_id = agent_id
-        self._pending: list[tuple[list[dict[str, Any]], datetime]] = []
+        # Each message waiting with its time, in two flat lists: no new container per step for the garbage
+        # collector to walk in a long conversation.
+        self._pending: list[dict[str, Any]] = []
+        self._pending_at: list[datetime] = []
         self._index: SqliteRecall | None = None
 
     def add(self, messages: Iterable[dict[str, Any]], at: datetime) -> None:
         if self._index is not None:
             self._index.add(messages, at)
-        else:
-            self._pending.append((list(messages), at))
+            return
+        for message in messages:
+            self._pending.append(message)
+            self._pending_at.append(at)
 
     @property
     def index(self) -> SqliteRecall:
         if self._index is None:
             self._index = SqliteRecall.in_memory(self.agent_id)
-            for messages, at in self._pending:
-                self._index.add(messages, at)
+            waiting = zip(self._pending_at, self._pending, strict=True)
+            for at, group in itertools.groupby(waiting, key=operator.itemgetter(0)):  # one insert per time
+                self._index.add([message for _, message in group], at)
             self._pending.clear()
+            self._pending_at.clear()
         return self._index
 
     def search(

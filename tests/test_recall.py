@@ -243,6 +243,37 @@ def test_the_lazy_index_of_a_scenario_run_builds_at_the_first_search() -> None:
     assert lazy.count() == 2
 
 
+_WORDS = st.sampled_from(["Lisbon", "locker", "code", "4411", "dentist", "Friday", "again"])
+_ADDS = st.lists(  # each add: its minute, and its messages (role, text); several adds may share a minute
+    st.tuples(
+        st.integers(0, 3),
+        st.lists(
+            st.tuples(st.sampled_from(["user", "assistant", "tool"]), st.lists(_WORDS, min_size=1, max_size=3)),
+            max_size=3,
+        ),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(adds=_ADDS, query=st.one_of(st.none(), _WORDS))
+def test_the_lazy_index_finds_what_an_index_built_as_it_went_finds(
+    adds: list[tuple[int, list[tuple[str, list[str]]]]], query: str | None
+) -> None:
+    """Messages waiting for the first search are indexed then with the time each was added at, in order."""
+    lazy, eager = LazyRecall("agent-1"), SqliteRecall.in_memory("agent-1")
+    minute = 0
+    for step, messages in adds:
+        minute += step  # the clock never goes back
+        batch = [{"role": role, "content": " ".join(words)} for role, words in messages]
+        lazy.add(batch, T0 + timedelta(minutes=minute))
+        eager.add(batch, T0 + timedelta(minutes=minute))
+    found = [(hit.role, hit.created_at, hit.text) for hit in lazy.search(query, limit=50)]
+    assert found == [(hit.role, hit.created_at, hit.text) for hit in eager.search(query, limit=50)]
+    assert lazy.count() == eager.count()
+
+
 def test_a_scenario_history_is_in_recall_from_the_start(chat_spec: AgentSpec) -> None:
     history = [user("Earlier: my locker code is 4411"), assistant_call("send_message", {"message": "Got it"})]
     agent = AgentFactory(Project.build()).new_agent(chat_spec, model=_NoModel(), history=history)

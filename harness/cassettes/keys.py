@@ -115,11 +115,14 @@ class Keyer:
     """Computes request keys, encoding every distinct message or top-level value object once.
 
     The cache holds each encoded object (so its id cannot be reused while cached): a keyer belongs to one
-    cassette or one conversation and lives as long as it.
+    cassette or one conversation and lives as long as it. It is kept in a dict by id and a list, not as a
+    (value, text) tuple per object: a long conversation then leaves no new container per step for the
+    garbage collector to walk.
     """
 
     def __init__(self) -> None:
-        self._encoded: dict[int, tuple[Any, str]] = {}
+        self._encoded: dict[int, str] = {}  # id of an encoded object -> its canonical JSON
+        self._kept: list[Any] = []  # the encoded objects, alive while their ids are keys of `_encoded`
         self._last: tuple[list[Any], list[str]] = ([], [])  # the previous request's messages, and texts
         self._digests: dict[str, bytes] = {}  # each message text's own digest (`digest`)
         self._last_digests: tuple[tuple[str, ...], list[bytes]] = ((), [])  # the previous request's
@@ -133,11 +136,10 @@ class Keyer:
     def _encode(self, value: Any) -> str:
         if not isinstance(value, dict | list):
             return canonical(value)
-        hit = self._encoded.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
-        text = canonical(value)
-        self._encoded[id(value)] = (value, text)
+        text = self._encoded.get(id(value))
+        if text is None:
+            text = self._encoded[id(value)] = canonical(value)
+            self._kept.append(value)
         return text
 
     def _encode_items(self, value: Any) -> str:

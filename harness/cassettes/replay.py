@@ -26,9 +26,9 @@ from harness.yamlsource import CASSETTE_LIMITS, read_text
 class ReplayCassette:
     """A cassette open for replay: every recorded request indexed by key, each response played once.
 
-    Only the keys and the responses are kept: the recorded request bodies are read again from the file
-    text when a miss needs the nearest one, so a long cassette leaves few objects for the garbage
-    collector to walk during the run. A cassette stores each request's key (`keys.digest`) beside its
+    Only the keys and each response's status and body text are kept: the recorded request bodies are read
+    again from the file text when a miss needs the nearest one, so a long cassette leaves few objects for
+    the garbage collector to walk during the run. A cassette stores each request's key (`keys.digest`) beside its
     body, so opening one decodes no request body at all; one without keys is keyed from its bodies."""
 
     def __init__(self, path: Path, *, verify: bool = False) -> None:
@@ -49,9 +49,10 @@ class ReplayCassette:
                 ) from None
             data = parse(self._text, str(path), keys_only=not verify)
         self.metadata = data.metadata
-        self.responses = [interaction.response for interaction in data.interactions]
-        self.played = [False] * len(self.responses)
-        self._index: dict[str, list[int]] = {}
+        self.answers: list[tuple[int, str]] = [_answer(interaction.response) for interaction in data.interactions]
+        self.played = [False] * len(self.answers)
+        self._index: dict[str, int] = {}  # each key's first recording
+        self._repeats: dict[str, list[int]] = {}  # a key's later recordings (a retried request), in order
         self.prefixes: set[str] = set()  # the base URL paths it was recorded through
         recorded = Keyer()
         for position, interaction in enumerate(data.interactions):
@@ -68,7 +69,10 @@ class ReplayCassette:
                         "from the bodies again when the cassette is next saved), or re-record it"
                     )
                 key = computed
-            self._index.setdefault(key, []).append(position)
+            if key not in self._index:
+                self._index[key] = position
+            else:
+                self._repeats.setdefault(key, []).append(position)
         self.keyer = Keyer()  # for the requests replayed: their messages are other objects
 
     def recorded_bodies(self) -> list[Any]:
@@ -102,11 +106,11 @@ class ReplayCassette:
     def note_recording(self, settings: ModelSettings, agent: dict[str, Any] | None = None) -> None:
         """Nothing is recorded in replay."""
 
-    def respond(self, method: str, path: str, body: Any) -> dict[str, Any]:
-        """The recorded response to this request (vcrpy's response dict), or CassetteMiss."""
-        response = self.next_response(method, path, body)
-        if response is not None:
-            return response
+    def respond(self, method: str, path: str, body: Any) -> tuple[int, str]:
+        """The recorded answer to this request (its status and body text), or CassetteMiss."""
+        answer = self.next_response(method, path, body)
+        if answer is not None:
+            return answer
         nearest = nearest_recorded(self.recorded_bodies(), self.played, body)
         miss = CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
         prefix = path_prefix(path)
@@ -118,12 +122,16 @@ class ReplayCassette:
             )
         raise miss
 
-    def next_response(self, method: str, path: str, body: Any) -> dict[str, Any] | None:
-        """The next unplayed recorded response to this request, marked played; None when there is none."""
-        for position in self._index.get(self.keyer.digest(method, path, body), ()):
+    def next_response(self, method: str, path: str, body: Any) -> tuple[int, str] | None:
+        """The next unplayed recorded answer to this request, marked played; None when there is none."""
+        key = self.keyer.digest(method, path, body)
+        first = self._index.get(key)
+        if first is None:
+            return None
+        for position in [first, *self._repeats.get(key, [])]:
             if not self.played[position]:
                 self.played[position] = True
-                return self.responses[position]
+                return self.answers[position]
         return None
 
 
@@ -159,14 +167,14 @@ class ReplayEmbeddingModel:
 def _replayed(cassette: ReplayCassette, path: str, body: Any, max_retries: int) -> tuple[int, str]:
     """The recorded answer to `body`; after a status the SDK retries, the recorded retries, as the live
     client consumed them."""
-    status, text = _answer(cassette.respond("POST", path, body))
+    status, text = cassette.respond("POST", path, body)
     for _ in range(max_retries):
         if not retried(status):
             break
         again = cassette.next_response("POST", path, body)
         if again is None:
             break
-        status, text = _answer(again)
+        status, text = again
     return status, text
 
 

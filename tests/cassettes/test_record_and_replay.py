@@ -463,8 +463,10 @@ def _interaction(body: dict[str, Any], answer: str) -> tuple[Request, dict[str, 
     return request(json.dumps(body)), response
 
 
-def _answer(response: dict[str, Any]) -> str:
-    played = json.loads(response["body"]["string"])
+def _answer(answer: tuple[int, str]) -> str:
+    status, text = answer
+    assert status == 200
+    played = json.loads(text)
     return str(json.loads(played["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"])["message"])
 
 
