@@ -297,6 +297,11 @@ class ScenarioItem(pytest.Item):
         if failed:
             raise ScenarioFailed(*failed)
 
+    def teardown(self) -> None:
+        """Its report made, the item lets go of its scenarios and results: a session holds every item to
+        the end, and a thousand results kept alive are what each full garbage collection then walks."""
+        self.scenarios = self.results = None
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         from harness.errors import HarnessError
 

@@ -78,6 +78,34 @@ def test_a_passing_and_a_failing_scenario(pytester: pytest.Pytester, project: Pr
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+def test_an_item_lets_go_of_its_results_once_reported(pytester: pytest.Pytester, project: Project) -> None:
+    """The call's report (failure text included) is made from the results; after teardown the session no
+    longer holds them, so a big suite's full garbage collections do not walk every result run so far."""
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_runtest_teardown(item):
+            print(f"before teardown: {item.name} holds {len(item.results)} result(s)")
+            yield
+            print(f"after teardown: {item.name} holds {item.results} and {item.scenarios}")
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*before teardown: misspelt holds 1 result(s)",
+            "*after teardown: misspelt holds None and None",
+            "*block 'human' differs*",  # the failure was reported from the results all the same
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*before teardown: remember holds 1 result(s)", "*after teardown: remember holds None*"]
+    )
+
+
 def test_verbose_run_names_the_scenarios(pytester: pytest.Pytester, project: Project) -> None:
     result = pytester.runpytest("-v")
     result.stdout.fnmatch_lines(
