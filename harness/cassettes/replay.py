@@ -28,8 +28,9 @@ class ReplayCassette:
 
     Only the keys and each response's status and body text are kept: the recorded request bodies are read
     again from the file text when a miss needs the nearest one, so a long cassette leaves few objects for
-    the garbage collector to walk during the run. A cassette stores each request's key (`keys.digest`) beside its
-    body, so opening one decodes no request body at all; one without keys is keyed from its bodies."""
+    the garbage collector to walk during the run. A cassette stores each request's key (`keys.digest`)
+    beside its body, so opening one decodes no request body at all; one without keys is keyed from its
+    bodies."""
 
     def __init__(self, path: Path, *, verify: bool = False) -> None:
         """`verify`: also check every stored request key against its body (`harness cassettes check`);
