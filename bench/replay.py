@@ -627,7 +627,7 @@ def bench_talk(
         result = TalkResult(talk.turns, talk.steps, per_step, talk.cassette.stat().st_size, talk.plain.stat().st_size)
         if talk.turns == longest:
             lines, result.slowest_over_first = per_step_report(project, talk, settings.talk_rounds)
-            print(f"    per step, harness replay, medians of {settings.talk_rounds} instrumented runs:")
+            print(f"    per step, (s) played whole, medians of {settings.talk_rounds} instrumented runs:")
             print("\n".join(lines))
             y, whole = per_step[HARNESS], per_step[SCENARIOS]
             print(
