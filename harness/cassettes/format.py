@@ -116,9 +116,13 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
         for number, item in enumerate(data["interactions"]):
             try:
                 request, response = item["request"], item["response"]
+                if not isinstance(request, dict):
+                    raise ValueError("a `request` must be a mapping")
                 stored = request.get("body")
                 key = request.get("key")
                 method = request.get("method", DEFAULT_METHOD)
+                if not isinstance(method, str) or not isinstance(request["uri"], str):
+                    raise ValueError("a request's `method` and `uri` must be text (POST, http://...)")
                 if skip_bodies:
                     recorded = RecordedRequest(method, request["uri"], None, request.get("headers") or {}, None, key)
                     interactions.append(Interaction(recorded, _read_response(response)))
@@ -266,14 +270,24 @@ def _read_response(stored: Any) -> dict[str, Any]:
         raise ValueError("a response must be a mapping")
     status = stored.get("status", DEFAULT_STATUS)
     body = stored.get("body")
-    if isinstance(status, int) and not isinstance(status, bool):
+    if _status_code(status):
         status = {"code": status, "message": _reason(status)}
+    elif not (isinstance(status, dict) and _status_code(status.get("code"))):
+        raise ValueError("a response's `status` must be an HTTP status code such as 200")
     if isinstance(body, str | bytes | None):
         body = {"string": body if body is not None else ""}
+    elif not (isinstance(body, dict) and isinstance(body.get("string", ""), str | bytes)):
+        raise ValueError("a response's `body` must be text")
     headers = stored.get("headers")
     if headers is None:
         headers = {"content-type": ["application/json"]} if _is_json(body.get("string")) else {}
+    elif not isinstance(headers, dict):
+        raise ValueError("a response's `headers` must be a mapping")
     return {**stored, "status": status, "headers": headers, "body": body}
+
+
+def _status_code(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _reason(code: int) -> str:

@@ -3,17 +3,24 @@ same parsed response, without the SDK or vcrpy."""
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from harness.cassettes import format
 from harness.cassettes.keys import Keyer
 from harness.cassettes.mode import RecordMode
 from harness.cassettes.recording import RecordingSession
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel
 from harness.errors import CassetteError, CassetteMiss, LLMError
-from harness.llm.chat import chat_request
+from harness.llm.chat import CallIds, chat_request
 from harness.llm.openai_client import OpenAIChatModel
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.tools.builtin import BUILTIN_TOOLS
@@ -113,3 +120,71 @@ def test_a_recorded_error_status_replays_as_the_live_error(tmp_path: Path) -> No
     model = ReplayChatModel(ModelSettings(name="m", base_url="http://user:pw@h/v1"), ReplayCassette(path))
     with pytest.raises(LLMError, match=r"^the model endpoint http://h/v1 answered HTTP 429: .*slow down"):
         model.complete([], [])
+
+
+# Any YAML value, for a field edited by hand.
+_ANY_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+_FIELDS = [
+    ("interactions",),
+    ("interactions", 0),
+    ("interactions", 0, "request"),
+    ("interactions", 0, "request", "uri"),
+    ("interactions", 0, "request", "method"),
+    ("interactions", 0, "request", "key"),
+    ("interactions", 0, "request", "body"),
+    ("interactions", 0, "response"),
+    ("interactions", 0, "response", "status"),
+    ("interactions", 0, "response", "body"),
+    ("interactions", 0, "response", "headers"),
+    ("interactions", 1, "request", "body"),
+    ("interactions", 1, "response", "status"),
+    ("metadata",),
+    ("metadata", "tool_call_ids"),
+    ("metadata", "recorded_with"),
+]
+
+
+def _two_step_cassette() -> Any:
+    """A cassette as recording writes one: metadata, keys, the second request a delta from the first."""
+    first = chat_request(ModelSettings("m"), CONVERSATION, TOOLS)
+    second = chat_request(ModelSettings("m"), [*CONVERSATION, {"role": "user", "content": "again"}], TOOLS)
+    interactions = [
+        {
+            "request": {"method": "POST", "uri": "http://h/v1/chat/completions", "body": json.dumps(body)},
+            "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": "{}"}},
+        }
+        for body in (first, second)
+    ]
+    metadata = {"recorded_with": {"model": "m"}, "tool_call_ids": "provider"}
+    return yaml.safe_load(format.dump({"version": 1, "interactions": interactions, "metadata": metadata}))
+
+
+_EXAMPLE = _two_step_cassette()
+
+
+@hypothesis.settings(max_examples=200, deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+@given(field=st.sampled_from(_FIELDS), value=_ANY_VALUE, verify=st.booleans())
+def test_a_field_edited_by_hand_to_any_value_replays_or_is_a_cassette_error(
+    tmp_path_factory: pytest.TempPathFactory, field: tuple[str | int, ...], value: Any, verify: bool
+) -> None:
+    """A status that is not a code, a uri that is a list, a request that is null...: the cassette opens and
+    replays, or it is a CassetteError naming it, never another exception (it used to be a traceback)."""
+    data = copy.deepcopy(_EXAMPLE)
+    parent = data
+    for step in field[:-1]:
+        parent = parent[step]
+    parent[field[-1]] = value
+    path = tmp_path_factory.mktemp("edited") / "c.yaml"
+    path.write_text(yaml.safe_dump(data), "utf-8")
+    try:
+        cassette = ReplayCassette(path, verify=verify)
+        assert cassette.call_ids in CallIds and isinstance(cassette.recorded_with, dict)
+        cassette.respond("POST", "/v1/chat/completions", {"model": "m", "messages": []})
+    except CassetteMiss:
+        pass  # opened: the request is not in it
+    except CassetteError as exc:
+        assert str(path) in str(exc) and "re-record" in str(exc)
