@@ -20,9 +20,9 @@ def request_lines(body: Any) -> list[str]:
     if not isinstance(body, dict):
         return [json.dumps(body, sort_keys=True)]
     lines = [f"{key}: {json.dumps(value)}" for key, value in body.items() if key not in ("messages", "tools")]
-    for tool in body.get("tools") or []:
+    for tool in _items(body.get("tools")):
         lines.append(f"tool: {json.dumps(tool, sort_keys=True)}")
-    for index, message in enumerate(body.get("messages") or []):
+    for index, message in enumerate(_items(body.get("messages"))):
         if not isinstance(message, dict):
             lines.append(f"--- message {index}: {json.dumps(message)}")
             continue
@@ -32,12 +32,23 @@ def request_lines(body: Any) -> list[str]:
             lines += content.splitlines() or [""]
         elif content is not None:
             lines.append(json.dumps(content))
-        for call in message.get("tool_calls") or []:
-            function = call.get("function", {}) if isinstance(call, dict) else {}
+        for call in _items(message.get("tool_calls")):
+            if not isinstance(call, dict):
+                lines.append(f"tool_call: {json.dumps(call)}")
+                continue
+            function = call.get("function")
+            function = function if isinstance(function, dict) else {}
             lines.append(f"tool_call {call.get('id')}: {function.get('name')}({function.get('arguments')})")
         if message.get("tool_call_id"):
             lines.append(f"tool_call_id: {message['tool_call_id']}")
     return lines
+
+
+def _items(value: Any) -> list[Any]:
+    """A list as it is; anything else in its place (a cassette edited by hand) shown as one item."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
 
 
 def nearest_recorded(recorded: Sequence[Any], played: Sequence[bool], sent: Any) -> NearestRecorded | None:

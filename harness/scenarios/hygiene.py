@@ -166,7 +166,7 @@ def _compare(recorded: dict[str, Any], now: dict[str, Any], user_index: int = 1)
 def _tool_changes(recorded: list[Any], now: list[Any]) -> list[str]:
     def by_name(tools: list[Any]) -> dict[str, dict[str, Any]]:
         named: dict[str, dict[str, Any]] = {}
-        for tool in tools:
+        for tool in tools if isinstance(tools, list) else []:  # not a list: a cassette edited by hand
             function = tool.get("function", {}) if isinstance(tool, dict) else {}
             if isinstance(function, dict) and "name" in function:
                 named[str(function["name"])] = function
@@ -188,7 +188,7 @@ def _tool_changes(recorded: list[Any], now: list[Any]) -> list[str]:
 
 
 def _content(messages: list[Any], index: int) -> str:
-    if index < len(messages) and isinstance(messages[index], dict):
+    if isinstance(messages, list) and index < len(messages) and isinstance(messages[index], dict):
         return str(messages[index].get("content") or "")
     return ""
 

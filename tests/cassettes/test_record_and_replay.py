@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from vcr.request import Request
 
 from harness.cassettes import format
@@ -418,6 +420,34 @@ def test_request_lines_render_settings_tools_and_messages() -> None:
         "tool_call_id: call_1_0",
     ]
     assert request_lines("plain\ntext") == ["plain", "text"]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+# A request body with any value where a list of messages, tools or tool calls belongs (edited by hand).
+_ODD_BODY = st.fixed_dictionaries(
+    {},
+    optional={
+        "model": _JSON,
+        "tools": _JSON,
+        "messages": st.one_of(
+            _JSON, st.lists(st.fixed_dictionaries({"role": _JSON}, optional={"content": _JSON, "tool_calls": _JSON}))
+        ),
+    },
+)
+
+
+@given(recorded=st.lists(_ODD_BODY | _JSON, min_size=1, max_size=3), sent=_ODD_BODY)
+def test_any_recorded_body_is_shown_and_diffed_without_an_exception(recorded: list[Any], sent: Any) -> None:
+    """A miss explains itself whatever a cassette edited by hand holds (tools that are a number, tool calls
+    that are not mappings...): the diff is made, never a TypeError in its place."""
+    for body in [*recorded, sent]:
+        assert all(isinstance(line, str) for line in request_lines(body))
+    found = nearest_recorded(recorded, [False] * len(recorded), sent)
+    assert found is not None and 0 <= found.index < len(recorded)
 
 
 def test_nearest_recorded_prefers_the_most_similar_request(

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import hypothesis
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from harness.cassettes import format
 from harness.cli import main
 from tests.fakes import FORGETFUL, REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, Project, make_project
 from tests.helpers import ROOT
@@ -194,3 +199,33 @@ def test_a_stale_simulated_user_scenario_is_explained(tmp_path: Path, capsys: py
     assert "sim.yaml: stale (" in out
     assert "  system prompt changed: -Name: Bob / +Name: Rob" in out
     assert "first user message changed" not in out
+
+
+_ODD = st.sampled_from([5, 1.5, True, "x", None, {"a": 1}, [1, 2], [None], [[]], [{"function": 5}], [{"content": 5}]])
+
+
+@hypothesis.settings(
+    max_examples=25, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture]
+)
+@given(field=st.sampled_from(["tools", "messages", "model", "tool_choice"]), value=_ODD)
+def test_a_first_request_edited_by_hand_to_any_shape_is_explained_as_stale(
+    project: Project, capsys: pytest.CaptureFixture[str], field: str, value: object
+) -> None:
+    """Keys deleted as the fix for a hand edit says, the body is keyed from what it holds, whatever that is:
+    check says the cassette is stale and why, never a traceback (tools that were a number used to be one)."""
+    cassette = project.cassettes / "remember.yaml"
+    original = cassette.read_text(encoding="utf-8")
+    try:
+        data = format.parse(original, str(cassette))
+        body = dict(data.interactions[0].request.body)
+        body[field] = value
+        written = format.to_vcr_dict(data)
+        written["interactions"][0]["request"]["body"] = json.dumps(body)
+        written["interactions"][0]["request"].pop("key", None)
+        cassette.write_text(format.dump(written), encoding="utf-8")
+        capsys.readouterr()
+        assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+        out = capsys.readouterr().out
+        assert "remember.yaml: stale" in out and "Traceback" not in out
+    finally:
+        cassette.write_text(original, encoding="utf-8")
