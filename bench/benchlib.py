@@ -31,7 +31,7 @@ import vcr
 import yaml
 
 from harness.cassettes import format as cassette_format
-from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
+from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel, recorded_answer
 from harness.llm.chat import chat_request, parse_answer
 from harness.llm.embeddings import embedding_request, parse_embeddings
 from harness.llm.settings import EmbeddingSettings, ModelSettings, ToolChoice
@@ -207,7 +207,7 @@ def model_traffic(path: Path) -> ModelTraffic:
             raise ValueError(f"{path}: request {number} has no JSON object body")
         operation = uri.rsplit("/", 1)[-1]
         base_url = uri[: -len(operation)].rstrip("/")
-        status, text = _recorded_answer(interaction.response)
+        status, text = recorded_answer(interaction.response)
         settings: ModelSettings | EmbeddingSettings
         if operation == "embeddings":
             settings = EmbeddingSettings(body["model"], base_url, dimensions=body.get("dimensions"), max_retries=0)
@@ -236,13 +236,6 @@ def model_traffic(path: Path) -> ModelTraffic:
             traffic.settings.append(settings)
         traffic.calls.append(ModelCall(traffic.settings.index(settings), arguments, expected))
     return traffic
-
-
-def _recorded_answer(response: dict[str, Any]) -> tuple[int, str]:
-    status = response.get("status", {})
-    code = status.get("code", 200) if isinstance(status, dict) else status
-    text = response.get("body", {}).get("string", "")
-    return int(code), text.decode() if isinstance(text, bytes) else str(text)
 
 
 def _expected(parse: Callable[..., Any], *arguments: Any) -> Any:

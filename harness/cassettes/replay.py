@@ -50,7 +50,7 @@ class ReplayCassette:
                 ) from None
             data = parse(self._text, str(path), keys_only=not verify)
         self.metadata = data.metadata
-        self.answers: list[tuple[int, str]] = [_answer(interaction.response) for interaction in data.interactions]
+        self.answers: list[tuple[int, str]] = [recorded_answer(each.response) for each in data.interactions]
         self.played = [False] * len(self.answers)
         self._index: dict[str, int] = {}  # each key's first recording
         self._repeats: dict[str, list[int]] = {}  # a key's later recordings (a retried request), in order
@@ -179,7 +179,8 @@ def _replayed(cassette: ReplayCassette, path: str, body: Any, max_retries: int) 
     return status, text
 
 
-def _answer(response: dict[str, Any]) -> tuple[int, str]:
+def recorded_answer(response: dict[str, Any]) -> tuple[int, str]:
+    """A recorded response (vcrpy's dict, as `format.parse` reads it) as the status and body text replayed."""
     status = response.get("status", {})
     code = status.get("code", 200) if isinstance(status, dict) else status
     text = response.get("body", {}).get("string", "")
