@@ -163,7 +163,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     agents = agents_file(parent.config)
     if agents is None:
         return None
-    if _project(parent.config).cassettes_dir in file_path.parents:  # a cassette mirrors a scenario's path
+    cassettes = _project(parent.config).cassettes_dir.parts
+    if file_path.parts[: len(cassettes)] == cassettes:  # a cassette mirrors a scenario's path
         return None
     folders = set(parent.config.getini("harness_scenarios"))
     try:
