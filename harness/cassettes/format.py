@@ -124,7 +124,8 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 if not isinstance(method, str) or not isinstance(request["uri"], str):
                     raise ValueError("a request's `method` and `uri` must be text (POST, http://...)")
                 if skip_bodies:
-                    recorded = RecordedRequest(method, request["uri"], None, request.get("headers") or {}, None, key)
+                    headers = _read_headers(request.get("headers") or {}, "request")
+                    recorded = RecordedRequest(method, request["uri"], None, headers, None, key)
                     interactions.append(Interaction(recorded, _read_response(response)))
                     continue
                 body, texts = _read_stored_body(stored, bodies, texts_of)
@@ -134,7 +135,7 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                     method,
                     request["uri"],
                     body,
-                    request.get("headers") or {},
+                    _read_headers(request.get("headers") or {}, "request"),
                     texts,
                     key if current_digest(key) else None,
                 )
@@ -276,14 +277,32 @@ def _read_response(stored: Any) -> dict[str, Any]:
         raise ValueError("a response's `status` must be an HTTP status code such as 200")
     if isinstance(body, str | bytes | None):
         body = {"string": body if body is not None else ""}
-    elif not (isinstance(body, dict) and isinstance(body.get("string", ""), str | bytes)):
+    elif isinstance(body, dict) and isinstance(body.get("string"), str | bytes | None):
+        body = {**body, "string": body.get("string") or ""}
+    else:
         raise ValueError("a response's `body` must be text")
     headers = stored.get("headers")
     if headers is None:
         headers = {"content-type": ["application/json"]} if _is_json(body.get("string")) else {}
-    elif not isinstance(headers, dict):
-        raise ValueError("a response's `headers` must be a mapping")
+    else:
+        headers = _read_headers(headers, "response")
+    message = status.get("message", "")
+    if not isinstance(message, str | None):
+        raise ValueError("a response's `status.message` must be text, such as OK")
     return {**stored, "status": status, "headers": headers, "body": body}
+
+
+def _read_headers(headers: Any, owner: str) -> dict[str, list[str]]:
+    """vcrpy's headers: each name with its list of values (a single value is taken as a list of one)."""
+    if not isinstance(headers, dict):
+        raise ValueError(f"a {owner}'s `headers` must be a mapping of names to their values")
+    read: dict[str, list[str]] = {}
+    for name, values in headers.items():
+        listed = [values] if isinstance(values, str) else values
+        if not (isinstance(name, str) and isinstance(listed, list) and all(isinstance(v, str) for v in listed)):
+            raise ValueError(f"a {owner}'s header {name!r} must be text or a list of texts")
+        read[name] = listed
+    return read
 
 
 def _status_code(value: Any) -> bool:

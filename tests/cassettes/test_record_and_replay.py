@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 import yaml
 from hypothesis import given
@@ -19,7 +20,7 @@ from harness.cassettes.mode import RecordMode
 from harness.cassettes.recording import IndexedCassette, RecordingSession, same_request
 from harness.cassettes.replay import ReplayCassette
 from harness.cassettes.scrub import endpoint_kind
-from harness.errors import CassetteMiss
+from harness.errors import CassetteError, CassetteMiss
 from harness.report import write_report
 from harness.scenarios.runner import ScenarioResult
 from harness.secrets import MASK
@@ -641,3 +642,65 @@ def test_recording_new_sends_a_repeated_request_again_and_replay_finds_every_ans
     assert result.checks_passed and result.change is not None and result.change.recorded == 3
     replayed = project.replay("again")
     assert replayed.checks_passed and not replayed.stale and replayed.steps == 1
+
+
+_YAML_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+_EDITED = [
+    ("request", "uri"),
+    ("request", "method"),
+    ("request", "headers"),
+    ("request", "headers", "accept"),
+    ("response", "status"),
+    ("response", "status", "message"),
+    ("response", "body"),
+    ("response", "headers"),
+    ("response", "headers", "content-type"),
+]
+
+
+@hypothesis.settings(max_examples=150, deadline=None)
+@given(field=st.sampled_from(_EDITED), value=_YAML_VALUE)
+def test_recording_over_a_cassette_edited_by_hand_plays_what_vcrpy_can_use_or_says_why(
+    tmp_path_factory: pytest.TempPathFactory, field: tuple[str, ...], value: Any
+) -> None:
+    """`harness record --mode new` hands vcrpy the recorded responses it still matches: a field edited by hand
+    into any value is either read into the shape vcrpy's stubs build a response from (a header given as one
+    text becomes a list of one) or a CassetteError naming the file, never a crash inside vcrpy."""
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    written = {
+        "version": 1,
+        "interactions": [
+            {
+                "request": {"method": "POST", "uri": "http://127.0.0.1:8080/v1/chat/completions", "body": body},
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {"content-type": ["application/json"]},
+                    "body": {"string": '{"choices": []}'},
+                },
+            }
+        ],
+    }
+    data = yaml.safe_load(format.dump(written))
+    parent = data["interactions"][0]
+    for step in field[:-1]:
+        parent = parent.setdefault(step, {})
+    parent[field[-1]] = value
+    path = tmp_path_factory.mktemp("edited") / "c.yaml"
+    path.write_text(yaml.safe_dump(data), "utf-8")
+    try:
+        with RecordingSession(path, RecordMode.NEW).open() as session:
+            cassette = session.cassette
+            assert cassette is not None
+            probe = request(body)
+            if cassette.can_play_response_for(probe):
+                played = cassette.play_response(probe)
+                assert isinstance(played["status"]["code"], int)
+                assert isinstance(played["status"].get("message") or "", str)
+                assert isinstance(played["body"]["string"], str | bytes)
+                assert all(isinstance(v, str) for values in played["headers"].values() for v in values)
+    except CassetteError as exc:
+        assert str(path) in str(exc)
