@@ -67,12 +67,12 @@ def fingerprint_changes(recorded: Any, now: dict[str, Any]) -> list[str]:
     nothing was stored)."""
     if not isinstance(recorded, dict) or recorded.get("fingerprint") == now["fingerprint"]:
         return []
-    old, new = recorded.get("parts") or {}, now["parts"]
+    old, new = _mapping(recorded.get("parts")), now["parts"]
     changes = []
     if old.get("system") != new["system"]:
         changes.append("the agent's system prompt changed")
     for kind, noun in (("tools", "tool"), ("blocks", "block")):
-        before, after = old.get(kind) or {}, new[kind]
+        before, after = _mapping(old.get(kind)), new[kind]
         for name in after:
             if name not in before:
                 changes.append(f"{noun} '{name}' added")
@@ -85,8 +85,13 @@ def fingerprint_changes(recorded: Any, now: dict[str, Any]) -> list[str]:
         if kind == "embedding" and (kind not in old or kind not in new):
             changes.append("embedding model added" if kind in new else "embedding model removed")
             continue
-        before, after = old.get(kind) or {}, new[kind]
+        before, after = _mapping(old.get(kind)), new[kind]
         changes += [
             f"{kind} {key} {before.get(key)!r} -> {after[key]!r}" for key in after if before.get(key) != after[key]
         ]
     return changes or ["the agent's fingerprint changed"]
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """A stored part as a mapping; anything else (a cassette edited by hand) as an empty one."""
+    return value if isinstance(value, dict) else {}
