@@ -123,8 +123,8 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 method = request.get("method", DEFAULT_METHOD)
                 if not isinstance(method, str) or not isinstance(request["uri"], str):
                     raise ValueError("a request's `method` and `uri` must be text (POST, http://...)")
+                headers = _read_headers(request.get("headers") or {}, "request")
                 if skip_bodies:
-                    headers = _read_headers(request.get("headers") or {}, "request")
                     recorded = RecordedRequest(method, request["uri"], None, headers, None, key)
                     interactions.append(Interaction(recorded, _read_response(response)))
                     continue
@@ -135,7 +135,7 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                     method,
                     request["uri"],
                     body,
-                    _read_headers(request.get("headers") or {}, "request"),
+                    headers,
                     texts,
                     key if current_digest(key) else None,
                 )

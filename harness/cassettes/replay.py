@@ -180,10 +180,7 @@ def _replayed(cassette: ReplayCassette, path: str, body: Any, max_retries: int) 
 
 
 def recorded_answer(response: dict[str, Any]) -> tuple[int, str]:
-    """A recorded response (vcrpy's dict, as `format.parse` reads it) as the status and body text replayed."""
-    status = response.get("status", {})
-    code = status.get("code", 200) if isinstance(status, dict) else status
-    text = response.get("body", {}).get("string", "")
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return int(code), str(text)
+    """A recorded response (vcrpy's dict, as `format.parse` reads and checks it: an integer `status.code`,
+    a text or bytes `body.string`) as the status and body text replayed."""
+    text = response["body"]["string"]
+    return response["status"]["code"], text.decode("utf-8", "replace") if isinstance(text, bytes) else text
