@@ -45,10 +45,16 @@ class Console:
         self.secrets = self.secrets | factory.secrets()
 
     def out(self, text: str = "") -> None:
-        print(self.secrets.mask(text), flush=True)
+        print(self._shown(text), flush=True)
 
     def err(self, text: str = "") -> None:
-        print(self.secrets.mask(text), file=sys.stderr, flush=True)
+        print(self._shown(text), file=sys.stderr, flush=True)
+
+    def _shown(self, text: str) -> str:
+        """Masked, and printable by any UTF-8 terminal (a lone surrogate a tool wrote shows as U+FFFD)."""
+        from harness.jsontext import storable
+
+        return storable(self.secrets.mask(text))
 
 
 Command = Callable[[argparse.Namespace, Console], int]

@@ -1,8 +1,11 @@
-"""Text any UTF-8 file or database can hold, whatever a model wrote.
+"""Text any UTF-8 file, database or request body can hold, whatever a model wrote.
 
-A model can write a lone surrogate (`"\\ud800"` in its JSON decodes to one): Python strings hold it, but
-no UTF-8 writer does, so a cassette, a report or the store would fail on it. JSON text keeps it as the
-escape it came as (lossless: decoding gives it back); plain text shows U+FFFD in its place.
+A model can write a lone surrogate (`"\\ud800"` in its JSON decodes to one, say half an emoji cut by
+`max_tokens`): Python strings hold it, but no UTF-8 writer does, so a cassette, a report, the store or the
+next request (the SDK encodes its body as UTF-8) would fail on it. What a model or an endpoint wrote is
+decoded by `loads`, which puts U+FFFD in place of each lone surrogate before anything keeps or resends it.
+JSON text written by `dumps` keeps one as its escape (lossless: decoding gives it back); `storable` plain
+text shows U+FFFD in its place.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import re
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Where a decoded value may hold one: a raw lone surrogate, or an escape of one (a pair decodes whole).
+_MAYBE_SURROGATE = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
 
 
 def escape_surrogates(json_text: str) -> str:
@@ -30,3 +35,24 @@ def dumps(value: Any, **options: Any) -> str:
 def storable(text: str) -> str:
     """Plain text with U+FFFD for each lone surrogate."""
     return text if _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
+
+
+def loads(text: str, **options: Any) -> Any:
+    """`json.loads(text, **options)` for what a model or an endpoint wrote: each lone surrogate in it comes
+    back as U+FFFD, and JSON nested deeper than the parser goes is a ValueError like any malformed JSON
+    (`json` raises RecursionError, which would escape every `except ValueError` that handles a bad answer)."""
+    try:
+        value = json.loads(text, **options)
+        return _without_surrogates(value) if _MAYBE_SURROGATE.search(text) else value
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to decode") from None
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): _without_surrogates(item) for key, item in value.items()}
+    return value

@@ -499,3 +499,16 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_the_console_prints_a_lone_surrogate_as_a_replacement_character(capsys: pytest.CaptureFixture[str]) -> None:
+    """A tool's text can hold one; a UTF-8 stream cannot (printing it raised UnicodeEncodeError)."""
+    from harness.cli import Console
+    from harness.secrets import Secrets
+
+    console = Console(Secrets.collect(values=["sk-hidden-123"], environ={}))
+    console.out("half \ud83d of an emoji, key sk-hidden-123")
+    console.err("\udfff")
+    captured = capsys.readouterr()
+    assert captured.out == f"half \ufffd of an emoji, key {MASK}\n"
+    assert captured.err == "\ufffd\n"

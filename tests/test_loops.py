@@ -319,6 +319,29 @@ def test_letta_memgpt_asks_again_for_a_cut_off_call_then_gives_up_as_letta_does(
     assert turn.stop_reason is StopReason.LENGTH and turn.error == "Finish reason was length (maximum context length)"
 
 
+@pytest.mark.parametrize("loop", ["letta-memgpt", "letta-v1", "harness"])
+def test_arguments_nested_deeper_than_json_decodes_are_arguments_that_are_not_json(tmp_path: Path, loop: str) -> None:
+    """A looping small model cut off by max_tokens can write `[[[[...` thousands deep: Python's json raises
+    RecursionError there, which is no answer of the model's to crash on, but one more malformed call."""
+    agents = write_agents(tmp_path, f"  a: {{loop: {loop}, clock: 2025-02-11T14:26:32Z}}\n")
+    spec = load_agents(agents).get("a")
+    deep = '{"inner_thoughts": "x", "message": ' + "[" * 5000
+    cut = completion(call("send_message", deep, "c1"))
+    ok = completion(call("send_message", {"inner_thoughts": "y", "message": "Hello"}, "c2"))
+    if loop == "letta-v1":  # text ends a turn there
+        ok = completion(content="Hello")
+    elif loop == "harness":  # no inner thoughts there
+        ok = completion(call("send_message", {"message": "Hello"}, "c2"))
+    first = [cut, cut, cut] if loop == "letta-memgpt" else [cut, ok]
+    agent = Agent(spec, Scripted(spec.model, [*first, ok]))
+    turn = agent.send("Hi")
+    if loop == "letta-memgpt":  # unpacking the inner thoughts fails: asked again, then given up
+        assert turn.stop_reason is StopReason.INVALID_ANSWER and "nested too deeply" in str(turn.error)
+    else:  # the call fails, and the model is told why
+        assert turn.tool_calls[0].ok is False and "nested too deeply" in turn.tool_calls[0].result
+    assert agent.send("Hi again").reply == "Hello"
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from harness import jsontext
 from harness.errors import LLMError, ModelAnswerError
 from harness.llm.settings import ModelSettings
 
@@ -125,7 +126,7 @@ def provider_message(text: str) -> str:
     """What a provider's error body says: `error.message` (and its code) when it is OpenAI's error shape,
     else the text itself, shortened to one line."""
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text)
     except ValueError:
         return short(text) or "(an empty body)"
     if isinstance(data, list) and len(data) == 1:  # Google wraps its errors in a list
@@ -149,7 +150,7 @@ def parse_body(text: str, endpoint: str) -> ChatResponse:
     if text.startswith(("data:", "event:", ":"), start):  # server-sent events
         return parse_completion(_assembled(text, where), endpoint)
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text)
     except ValueError:
         raise ModelAnswerError(f"{where} answered with a body that is not JSON: {short(text)}") from None
     return parse_completion(data, endpoint)
@@ -264,7 +265,7 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
         if payload == "[DONE]":
             break
         try:
-            chunk = json.loads(payload)
+            chunk = jsontext.loads(payload)
         except ValueError:
             raise ModelAnswerError(f"{where} streamed an event that is not JSON: {short(payload)}") from None
         if not isinstance(chunk, dict):

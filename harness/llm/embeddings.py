@@ -7,10 +7,10 @@ recorded is what replays, and a changed request (another model, other texts) mis
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, Protocol
 
+from harness import jsontext
 from harness.errors import LLMError, ModelAnswerError
 from harness.llm.chat import provider_message, recorded_error, short
 from harness.llm.settings import EmbeddingSettings
@@ -47,7 +47,7 @@ def parse_embeddings(
         error = ModelAnswerError if recorded_error(status) else LLMError
         raise error(f"{where} answered HTTP {status}: {provider_message(text)}")
     try:
-        data = json.loads(text)
+        data = jsontext.loads(text)
     except ValueError:
         raise ModelAnswerError(f"{where} answered with a body that is not JSON: {short(text)}") from None
     items = data.get("data") if isinstance(data, dict) else None

@@ -9,12 +9,12 @@ agent did before loops existed (its cassettes replay unchanged).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from harness import jsontext
 from harness.clock import Ids
 from harness.config import AgentSpec
 from harness.llm.chat import ChatResponse, ToolCall
@@ -147,7 +147,7 @@ class HarnessLoop:
             unknown = ToolResult(False, f"No function named '{name}'; available functions: {known}")
             return CallOutcome(unknown, False, {})
         try:
-            arguments = json.loads(raw_arguments) if raw_arguments.strip() else {}
+            arguments = jsontext.loads(raw_arguments) if raw_arguments.strip() else {}
         except ValueError as exc:
             return CallOutcome(ToolResult(False, f"Error parsing arguments of {name} as JSON: {exc}"), False, {})
         if not isinstance(arguments, dict):

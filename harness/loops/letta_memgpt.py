@@ -50,6 +50,7 @@ from typing import Any
 
 import docstring_parser
 
+from harness import jsontext
 from harness.config import AgentSpec
 from harness.errors import MemoryEditError
 from harness.llm.chat import ChatResponse, ToolCall
@@ -227,8 +228,8 @@ def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> 
                 kind = parsed
             if kind in (dict, list) and isinstance(value, str):
                 try:
-                    value = json.loads(value)
-                except json.JSONDecodeError:
+                    value = jsontext.loads(value)
+                except ValueError:
                     value = ast.literal_eval(value)
             coerced[name] = kind(value)
         except (TypeError, ValueError, SyntaxError) as exc:
@@ -412,7 +413,7 @@ class LettaMemGPTLoop:
         if not self.inner_thoughts or not response.tool_calls:
             return response
         first = response.tool_calls[0]
-        arguments = json.loads(first.arguments)  # a JSONDecodeError is a ValueError: asked again
+        arguments = jsontext.loads(first.arguments)  # a JSONDecodeError is a ValueError: asked again
         if not isinstance(arguments, dict):  # Letta's dict(...) of it raises out of its message call
             message = f"the arguments of {first.name} are not a JSON object: {first.arguments}"
             raise TurnAborted(StopReason.INVALID_ANSWER, message, response)
@@ -448,7 +449,7 @@ class LettaMemGPTLoop:
         if tool is None:
             return CallOutcome(ToolResult(False, f"No function named {name}"), False, {})
         try:
-            parsed = json.loads(call.arguments, strict=False)  # letta.utils.json_loads
+            parsed = jsontext.loads(call.arguments, strict=False)  # letta.utils.json_loads
         except ValueError:
             error = f"Error parsing JSON for function '{name}' arguments: {call.arguments}"
             return CallOutcome(ToolResult(False, error), False, {})

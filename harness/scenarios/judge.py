@@ -7,11 +7,11 @@ request, so changing any of them makes the replay miss with a diff, as a changed
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from harness import jsontext
 from harness.config import AgentSpec
 from harness.llm.chat import ChatModel
 from harness.scenarios.checks import Verdict
@@ -47,7 +47,7 @@ def parse_verdict(content: str) -> Verdict:
     model may wrap the object in prose or a code fence: the first {...} is taken)."""
     match = _OBJECT.search(content)
     try:
-        data = json.loads(match.group()) if match else None
+        data = jsontext.loads(match.group()) if match else None
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("score"), int | float) and not isinstance(data["score"], bool):
