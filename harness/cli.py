@@ -438,7 +438,11 @@ def _play_in_process(
         for number, (scenario, variant) in enumerate(runs, start=1):
             if recording:
                 console.err(f"[{number}/{len(runs)}] recording {_run_label(scenario, variant, repeats)} ...")
-            result = runner.run(scenario, variant=variant)
+            try:
+                result = runner.run(scenario, variant=variant)
+            except Exception as exc:  # a bug, or a tool's code: this run fails, the others still run (as at -j N)
+                cassette = runner.project.variant_path(runner.cassette_path(scenario), variant)
+                result = _crashed(scenario, variant, repeats, cassette, _crash_reason(exc))
             results.append(result)
             _tell(result, console.err)
             if args.exitfirst and not result.ok:
@@ -456,6 +460,19 @@ def _tell(result: ScenarioResult, say: Callable[[str], None]) -> None:
         say(result.explain() + "\n")
 
 
+def _crashed(scenario: Scenario, variant: int, repeats: bool, cassette: Path, reason: str) -> ScenarioResult:
+    """The result of a run the harness failed on (an exception no layer expected): an error of its own."""
+    from harness.scenarios.results import Outcome
+    from harness.scenarios.results import ScenarioResult as Result
+
+    error = f"{_run_label(scenario, variant, repeats)}: the harness failed on this scenario: {reason}"
+    return Result(scenario, cassette, outcome=Outcome.ERROR, variant=variant, error=error)
+
+
+def _crash_reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
 def _play_concurrently(
     args: argparse.Namespace, runner: ScenarioRunner, runs: Runs, console: Console
 ) -> list[ScenarioResult]:
@@ -465,8 +482,6 @@ def _play_concurrently(
 
     from harness.progress import Progress
     from harness.scenarios.pool import Finished, Interrupted, Job, WorkerPool, job_for
-    from harness.scenarios.results import Outcome
-    from harness.scenarios.results import ScenarioResult as Result
     from harness.secrets import Secrets
 
     project = runner.project
@@ -486,8 +501,7 @@ def _play_concurrently(
         scenario = runs[job.index][0]
         if done.result is not None:
             return replace(done.result, scenario=scenario)
-        error = f"{_run_label(scenario, job.variant, repeats)}: the harness failed on this scenario: {done.crash}"
-        return Result(scenario, job.cassette, outcome=Outcome.ERROR, variant=job.variant, error=error)
+        return _crashed(scenario, job.variant, repeats, job.cassette, done.crash or "")
 
     def on_step(job: Job, line: str) -> None:
         progress.step()

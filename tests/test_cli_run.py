@@ -470,3 +470,37 @@ def test_twice_and_html_with_repeats(tmp_path: Path, capsys: pytest.CaptureFixtu
     text = page.read_text(encoding="utf-8")
     assert '<table id="reliability">' in text
     assert '<a href="#s2">scenarios/remember.yaml #2</a>' in text
+
+
+WRECK_TOOLS = '''
+def wreck(agent_state) -> str:
+    """Break the agent's state (a tool's bug).
+
+    Returns:
+        str: what it did.
+    """
+    agent_state.memory = None
+    return "wrecked"
+'''
+
+
+def test_an_exception_nothing_expected_errors_that_scenario_and_the_others_still_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """At -j 1 as in -j N's worker processes: one scenario's crash is that scenario's error, never the suite's
+    (it was a traceback that ended the command, with no summary and the later scenarios never run)."""
+    project = make_project(tmp_path, {"a_wreck": "agent: wrecker\nturns:\n  - user: go\n", "remember": REMEMBER})
+    (tmp_path / "wrecktools.py").write_text(WRECK_TOOLS)
+    with project.agents.open("a") as agents:
+        agents.write("  wrecker:\n    system: You break things.\n    tools: [send_message, 'wrecktools:wreck']\n")
+    wreck = completion(call("wreck", {"request_heartbeat": True}))
+    with FakeOpenAI([wreck, *REMEMBER_RESPONSES]) as server:
+        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--mode", "all"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in out + err
+    assert "a_wreck.yaml: the harness failed on this scenario: AttributeError: " in err
+    assert out.splitlines()[-1] == "1 passed, 1 error"
+    assert not (project.cassettes / "a_wreck.yaml").exists()  # a run that crashed records nothing
+    assert (project.cassettes / "remember.yaml").exists()
+    assert main(["run", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 0

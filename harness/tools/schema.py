@@ -93,10 +93,10 @@ class Tool:
         if self.state_parameter is not None:
             kwargs[self.state_parameter] = agent_state
         try:
-            value = self.function(**kwargs)
+            text = str(self.function(**kwargs))  # a value whose str() raises fails as the call would
         except Exception as exc:
             return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
-        return ToolResult(True, str(value))
+        return ToolResult(True, text)
 
     def _kwargs(self, arguments: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         """The function's arguments as its signature types them, or why they are not valid."""
