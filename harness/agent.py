@@ -209,6 +209,44 @@ class Agent:
         calls = self.loop.calls(response)
         call_ids = self._call_ids(calls, first_message)
         self.messages.append(self.loop.assistant_message(response, calls, call_ids))
+        try:
+            records, go_on, replies = self._run_calls(solver, calls, call_ids)
+        except BaseException:
+            # A tool's endpoint failed (or Ctrl-C): no call of this step is left in history without its
+            # result, which no endpoint would take in a later request.
+            del self.messages[first_message:]
+            raise
+        if solver is not None and not go_on and calls and solver.uncalled_required_tools(self._tool_names):
+            go_on = True  # Letta: "Continuing, user expects these tools: [...] to be called still."
+        step = StepRecord(
+            turn,
+            index,
+            response.content,
+            tuple(records),
+            response.model,
+            response.usage,
+            response.finish_reason,
+            response.refusal,
+            offered=tuple(offered) if solver is not None else None,
+            context=context,
+        )
+        if self.journal is not None:
+            # Whatever changed memory (a tool, or code between turns), it all went through Memory, whose
+            # revision says whether there is anything to persist.
+            revision = self.memory.revision
+            blocks = self.memory.get_blocks() if revision != self._saved_revision else None
+            start = first_message if saved_from is None else saved_from
+            self.journal.save_step(self.state.id, step, self.messages[start:], blocks)
+            self._saved_revision = revision
+        if self.on_step is not None:
+            self.on_step(step)
+        return step, go_on, replies
+
+    def _run_calls(
+        self, solver: ToolRulesSolver | None, calls: tuple[ToolCall, ...], call_ids: list[str]
+    ) -> tuple[list[ToolCallRecord], bool, list[str]]:
+        """Run a step's calls, their results into history: their records, whether the loop goes on, and
+        the replies sent."""
         records: list[ToolCallRecord] = []
         go_on = False
         replies: list[str] = []
@@ -245,31 +283,7 @@ class Agent:
                 )
             )
             self.messages.append(self.loop.tool_message(call_id, outcome, self._loop_now()))
-        if solver is not None and not go_on and calls and solver.uncalled_required_tools(self._tool_names):
-            go_on = True  # Letta: "Continuing, user expects these tools: [...] to be called still."
-        step = StepRecord(
-            turn,
-            index,
-            response.content,
-            tuple(records),
-            response.model,
-            response.usage,
-            response.finish_reason,
-            response.refusal,
-            offered=tuple(offered) if solver is not None else None,
-            context=context,
-        )
-        if self.journal is not None:
-            # Whatever changed memory (a tool, or code between turns), it all went through Memory, whose
-            # revision says whether there is anything to persist.
-            revision = self.memory.revision
-            blocks = self.memory.get_blocks() if revision != self._saved_revision else None
-            start = first_message if saved_from is None else saved_from
-            self.journal.save_step(self.state.id, step, self.messages[start:], blocks)
-            self._saved_revision = revision
-        if self.on_step is not None:
-            self.on_step(step)
-        return step, go_on, replies
+        return records, go_on, replies
 
     def _aborted_step(self, turn: int, index: int, aborted: TurnAborted) -> StepRecord:
         """The record of a step the loop gave up on: the last answer, no call run; not persisted."""

@@ -52,7 +52,7 @@ import docstring_parser
 
 from harness import jsontext
 from harness.config import AgentSpec
-from harness.errors import MemoryEditError
+from harness.errors import MemoryEditError, RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.loops.base import CallOutcome, LoopHost, TurnAborted
 from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
@@ -467,9 +467,13 @@ class LettaMemGPTLoop:
             if tool.state_parameter is not None:
                 kwargs[tool.state_parameter] = host.state
             value = tool.function(**kwargs)
+            text = function_response_text(
+                value, BASE_FUNCTION_RETURN_CHAR_LIMIT if builtin else FUNCTION_RETURN_CHAR_LIMIT
+            )  # inside Letta's try too (validate_function_response)
+        except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
+            raise
         except Exception as exc:
             return CallOutcome(ToolResult(False, _error_text(name, exc)), heartbeat, arguments)
-        text = function_response_text(value, BASE_FUNCTION_RETURN_CHAR_LIMIT if builtin else FUNCTION_RETURN_CHAR_LIMIT)
         return CallOutcome(ToolResult(not text.startswith(ERROR_MESSAGE_PREFIX), text), heartbeat, arguments)
 
     def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:

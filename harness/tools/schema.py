@@ -18,7 +18,7 @@ from typing import Any
 import docstring_parser
 import pydantic
 
-from harness.errors import ToolDefinitionError
+from harness.errors import RunError, ToolDefinitionError
 from harness.tools.context import AgentState
 
 __all__ = ["HEARTBEAT_PARAMETER", "Tool", "ToolDefinitionError", "ToolResult", "tool_from_function"]
@@ -85,7 +85,8 @@ class Tool:
         }
 
     def call(self, agent_state: AgentState, arguments: dict[str, Any]) -> ToolResult:
-        """Validate and run; any failure becomes a Failed result for the model, never an exception."""
+        """Validate and run; any failure of the tool's becomes a Failed result for the model, never an
+        exception (a RunError under it goes on up)."""
         declared = self.declared_parameters is not None
         kwargs, problems = self._declared_kwargs(arguments) if declared else self._kwargs(arguments)
         if kwargs is None:
@@ -94,6 +95,11 @@ class Tool:
             kwargs[self.state_parameter] = agent_state
         try:
             text = str(self.function(**kwargs))  # a value whose str() raises fails as the call would
+        except RunError:
+            # An endpoint or cassette failing under the tool (archival memory's embeddings) is no answer
+            # of the tool's to show the model: it ends the run, as a chat request failing does, so a
+            # recording never keeps an outage as the model's doing (Letta returns it to the model).
+            raise
         except Exception as exc:
             return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
         return ToolResult(True, text)

@@ -212,3 +212,49 @@ def test_recording_again_in_mode_new_keeps_every_exchange_embeddings_included(pr
     assert server.received == []
     assert result.outcome.value == "passed", result.failures or result.error or result.stale
     assert (project.cassettes / "search.yaml").read_bytes() == before
+
+
+@pytest.mark.parametrize("status", [500, 503, 401])
+def test_the_embedding_endpoint_failing_under_a_tool_errors_the_scenario_and_keeps_the_cassette(
+    project: Project, status: int
+) -> None:
+    """An outage under archival_memory_search is not the model's doing: the scenario errors, located, as a
+    chat request failing does, and a recording in progress keeps the cassette's old takes (it went back
+    to the model as a failed call, and was recorded over the good cassette)."""
+    from tests.fakes import Raw
+
+    record(project, "search", SEARCH_RESPONSES)
+    good = (project.cassettes / "search.yaml").read_bytes()
+    outage = Raw(json.dumps({"error": {"message": "embedder down", "type": "server_error"}}), status)
+    again = [*SEARCH_RESPONSES[:2], outage]
+    result, server = record(project, "search", again)
+    assert result.outcome.value == "error"
+    assert result.error is not None and "turn 1, step 1: the embedding endpoint" in result.error
+    assert ("refused the API key" if status == 401 else "embedder down") in result.error
+    assert [received.path for received in server.received][-1] == "/v1/embeddings"  # nothing went on
+    assert (project.cassettes / "search.yaml").read_bytes() == good
+    assert project.replay("search").outcome.value == "passed"
+
+
+def test_a_tool_failing_on_its_endpoint_leaves_no_call_without_its_result_in_history(project: Project) -> None:
+    from harness.errors import LLMError
+    from tests.fakes import FakeOpenAI, Raw
+
+    responses = [
+        completion(call("archival_memory_insert", {"content": "Dentist on March 3.", "request_heartbeat": True})),
+        Raw("{}", 503),  # the embedding of the passage
+        reply("I could not look that up."),
+    ]
+    with FakeOpenAI(responses) as server:
+        write_agents(project, server.base_url)
+        agent = project.runner("none", base_url=server.base_url).factory.new_agent(
+            project.runner("none").factory.spec("archivist"), agent_id="a"
+        )
+        before = list(agent.messages)
+        with pytest.raises(LLMError, match="HTTP 503"):
+            agent.send("Remember: dentist on March 3.")
+        assert [message["role"] for message in agent.messages[len(before) :]] == ["user"]
+        assert server.received[-1].path == "/v1/embeddings"
+        assert agent.send("Never mind.").reply == "I could not look that up."
+    tool_calls = [m for m in server.received[-1].body["messages"] if m.get("tool_calls")]
+    assert tool_calls == []
