@@ -8,8 +8,10 @@ may quote the key it refused). Only code that talks to a real endpoint imports t
 from __future__ import annotations
 
 import os
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import httpx2
 import openai
@@ -26,6 +28,8 @@ from harness.llm.settings import (
     without_credentials,
 )
 from harness.secrets import Secrets
+
+_T = TypeVar("_T")
 
 NO_KEY = "no-key"  # local servers accept any key; the SDK insists on one
 
@@ -79,7 +83,9 @@ class _SDKEndpoint:
         """The answer's status and text (masked). A connection error and the statuses the SDK would retry
         (408, 409, 429, 5xx) are retried `max_retries` times with backoff (honouring Retry-After up to a
         minute), as the SDK does; a request that times out is not: a hung endpoint costs one `timeout`, not
-        `max_retries + 1` of them."""
+        `max_retries + 1` of them. `timeout` bounds the whole request, its answer read to the end: the
+        SDK's (httpx's) timeout bounds each read, which an endpoint sending a byte now and then (a slow
+        stream, a proxy's keep-alive) never trips."""
         for attempt in range(self.settings.max_retries + 1):
             last = attempt == self.settings.max_retries
             try:
@@ -87,13 +93,18 @@ class _SDKEndpoint:
                 # walk every message and tool through its TypedDict transform, which costs more than the
                 # whole replay of a step, and changes nothing in plain JSON like ours. The raw answer (a
                 # stream included, read whole) is parsed by the same function replay uses.
-                response = self.client.post(
-                    "/" + operation,
-                    body=body,
-                    cast_to=httpx2.Response,
-                    options={"headers": self.headers} if self.headers else {},
+                response = _within(
+                    self.settings.timeout,
+                    lambda: _read(
+                        self.client.post(
+                            "/" + operation,
+                            body=body,
+                            cast_to=httpx2.Response,
+                            options={"headers": self.headers} if self.headers else {},
+                        )
+                    ),
                 )
-            except openai.APITimeoutError:
+            except (openai.APITimeoutError, _TimedOut):
                 raise self._error(
                     f"the {self.section} endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
                 ) from None
@@ -170,6 +181,38 @@ def _backoff(attempt: int, retry_after: str | None) -> float:
         if 0 <= seconds <= 60:
             return seconds
     return float(min(0.5 * 2**attempt, 8.0))
+
+
+class _TimedOut(Exception):
+    """The whole request took longer than the endpoint's `timeout`."""
+
+
+def _within(seconds: float, send: Callable[[], _T]) -> _T:
+    """`send()`, or _TimedOut once `seconds` have passed. It runs in a daemon thread left to finish (or
+    fail) on its own: httpx cannot be told to give up on a response it is reading, and a thread waiting on
+    a socket is no reason to keep the process alive."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, send()))
+        except BaseException as exc:  # handed to the caller as it is
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="harness-request", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise _TimedOut
+    done, value = outcome[0]
+    if done:
+        return cast(_T, value)
+    raise value
+
+
+def _read(response: httpx2.Response) -> httpx2.Response:
+    response.read()  # to the end, within the deadline (a no-op where the SDK has read it already)
+    return response
 
 
 def _text(response: httpx2.Response) -> str:

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import http.server
 import json
 import socket
+import threading
+import time
+from collections.abc import Iterator
 
 import httpx2
 import pytest
@@ -201,3 +205,44 @@ def test_a_client_error_is_not_retried() -> None:
     with pytest.raises(LLMError, match="answered HTTP 400"):
         script.model(ModelSettings(name="m", base_url="http://llm.test/v1", max_retries=2)).complete(MESSAGES, [])
     assert len(script.requests) == 1
+
+
+class _Dripping(http.server.BaseHTTPRequestHandler):
+    """Headers at once, then the body a byte every 50 ms: each read is quick, the whole answer is not."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = json.dumps(completion(content="late " * 40)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:  # the client gave up
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def dripping() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Dripping)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_timeout_bounds_the_whole_request_not_each_read(dripping: str) -> None:
+    """An answer read a byte at a time (a slow stream, a proxy's keep-alive) never trips httpx's per-read
+    timeout: the whole request is bounded, or `timeout` would promise nothing (this one takes 15 s)."""
+    model = OpenAIChatModel(ModelSettings(name="m", base_url=dripping, max_retries=2, timeout=0.5))
+    with pytest.raises(LLMError, match=rf"^the model endpoint {dripping} did not answer within 0.5 s$"):
+        model.complete(MESSAGES, [])
