@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from typing import Any
 
@@ -57,7 +58,7 @@ def validate_document(model: type[M], doc: YamlDocument) -> tuple[M | None, list
         return model.model_validate(doc.data if doc.data is not None else {}), []
     except pydantic.ValidationError as exc:
         problems = [_problem(model, doc, err) for err in exc.errors(include_url=False)]
-        return None, _dedupe(problems)
+        return None, _merge_branches(_dedupe(problems))
 
 
 def _problem(root: type[pydantic.BaseModel], doc: YamlDocument, err: Any) -> Problem:
@@ -91,7 +92,12 @@ def _problem(root: type[pydantic.BaseModel], doc: YamlDocument, err: Any) -> Pro
 
 def _is_branch_tag(part: Any) -> bool:
     # pydantic names union branches and function validators in `loc`; they are not YAML keys.
-    return isinstance(part, str) and (part.startswith("function-") or part in _BRANCH_TAGS)
+    return isinstance(part, str) and (
+        part.startswith("function-") or part in _BRANCH_TAGS or _PARAMETRISED_TAG.fullmatch(part) is not None
+    )
+
+
+_PARAMETRISED_TAG = re.compile(r"[a-z][a-z-]*\[.*\]")  # str-enum[SnapshotMode], list[str], dict[str,any]...
 
 
 _BRANCH_TAGS = {
@@ -141,6 +147,26 @@ def _unwrap(annotation: Any) -> Any:
             annotation = models[0] if len(models) == 1 else branches[0]
             continue
         return annotation
+
+
+def _merge_branches(problems: list[Problem]) -> list[Problem]:
+    """One problem per place: a value that fits no branch of a union (`str | list[str]`) fails each
+    branch at the same key, and is told what each would take in one line."""
+    merged: dict[tuple[str, int | None, int | None, str], list[str]] = {}
+    for problem in problems:
+        merged.setdefault((problem.file, problem.line, problem.column, problem.key), []).append(problem.message)
+    out = []
+    for (file, line, column, key), messages in merged.items():
+        if len(messages) > 1 and all(message.startswith("Input should be ") for message in messages):
+            got = _GOT.search(messages[0])
+            suffix = got.group() if got and all(message.endswith(got.group()) for message in messages) else ""
+            wanted = [message.removesuffix(suffix).removeprefix("Input should be ") for message in messages]
+            messages = ["should be " + " or ".join(wanted) + suffix]
+        out += [Problem(file, line, column, key, message) for message in messages]
+    return out
+
+
+_GOT = re.compile(r" \(got .*\)$")
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Optional, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 import pydantic
 
@@ -363,7 +363,9 @@ def _wire_fields(registry: Mapping[str, type[Check]]) -> dict[str, Any]:
     for key, cls in registry.items():
         name = f"{key}_" if key in _RESERVED else key
         alias = key if name != key else None
-        fields[name] = (Optional[cls.wire], pydantic.Field(None, alias=alias, description=cls.description))  # noqa: UP045
+        # Not Optional: a key left empty (`blocks:` alone) is a mistake to locate, not a check of nothing;
+        # None is only the default of a key not written.
+        fields[name] = (cls.wire, pydantic.Field(None, alias=alias, description=cls.description))
     return fields
 
 

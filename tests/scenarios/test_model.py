@@ -244,6 +244,26 @@ def test_missing_required_keys_and_empty_turns(tmp_path: Path) -> None:
     assert "at least 1 item" in empty.message
 
 
+@pytest.mark.parametrize("key", sorted(EXPECT_CHECKS))
+@pytest.mark.parametrize("where", ["turn", "run"])
+def test_a_check_key_left_empty_is_a_located_mistake(tmp_path: Path, key: str, where: str) -> None:
+    """`blocks:` with nothing under it was read as a check of nothing: a traceback for some checks (the
+    whole run ended), a silent pass for others."""
+    if where == "turn":
+        text, line, prefix = f"agent: chat\nturns:\n  - user: hi\n    expect:\n      {key}:\n", 5, "turns[0].expect"
+    else:
+        text, line, prefix = f"agent: chat\nturns:\n  - user: hi\nexpect:\n  {key}:\n", 5, "expect"
+    problems = problems_of(tmp_path, text)
+    assert [(p.key, p.line) for p in problems] == [(f"{prefix}.{key}", line)], problems
+
+
+@pytest.mark.parametrize("key", sorted(key for key in VALUE_CHECKS if key != "json"))  # `json:` alone: JSON null
+def test_a_value_check_left_empty_is_a_located_mistake(tmp_path: Path, key: str) -> None:
+    text = f"agent: chat\nturns:\n  - user: hi\n    expect:\n      blocks:\n        human:\n          {key}:\n"
+    problems = problems_of(tmp_path, text)
+    assert [(p.key, p.line) for p in problems] == [(f"turns[0].expect.blocks.human.{key}", 7)], problems
+
+
 def test_a_document_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
     (problem,) = problems_of(tmp_path, "- user: hi\n- user: bye\n")
     assert problem.line == 1
