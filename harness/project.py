@@ -20,6 +20,10 @@ DEFAULT_AGENTS_FILE = "agents.yaml"
 DEFAULT_SCENARIOS = "scenarios"
 DEFAULT_CASSETTES = "cassettes"
 DEFAULT_STATE_DB = ".harness/state.db"
+# History files (`{messages: [...]}`, which a scenario's `history:` names; `harness import` writes them
+# there) live in folders of this name among the scenarios: not scenarios, so neither `harness run` nor
+# the pytest plugin collects them.
+HISTORY_FOLDER = "history"
 OUTSIDE = "_outside"  # cassettes of scenarios from outside the project
 REPEAT = ".repeat-"  # in the name of a repeat's cassette: `remember.repeat-2.yaml`
 

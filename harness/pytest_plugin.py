@@ -166,6 +166,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     cassettes = _project(parent.config).cassettes_dir.parts
     if file_path.parts[: len(cassettes)] == cassettes:  # a cassette mirrors a scenario's path
         return None
+    from harness.project import HISTORY_FOLDER
+
     folders = set(parent.config.getini("harness_scenarios"))
     try:
         relative = file_path.relative_to(agents.parent)
@@ -174,7 +176,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
             relative = file_path.relative_to(parent.config.rootpath)
         except ValueError:
             relative = file_path
-    if not folders.intersection(relative.parts[:-1]):
+    folder = next((i for i, part in enumerate(relative.parts[:-1]) if part in folders), None)
+    if folder is None or HISTORY_FOLDER in relative.parts[folder + 1 : -1]:
         return None
     return ScenarioFile.from_parent(parent, path=file_path)
 

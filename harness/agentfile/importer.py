@@ -32,6 +32,8 @@ from harness.agentfile.schema import (
 from harness.config import BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
 from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
+from harness.project import DEFAULT_SCENARIOS
+from harness.project import HISTORY_FOLDER as HISTORY
 from harness.scenarios.history import MessageWire, conversation_problems
 from harness.secrets import Secrets
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
@@ -40,8 +42,9 @@ from harness.tools.rules import ToolRuleType, unfinishable
 from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError
 
 # One file of in-context messages per agent that has some, where a scenario in scenarios/ names it as
-# `history: history/<agent>.yaml` (a history file is found from the scenario's folder, and stays inside it).
-HISTORY_FOLDER = "scenarios/history"
+# `history: history/<agent>.yaml` (a history file is found from the scenario's folder, and stays inside it;
+# scenario discovery skips `history/` folders).
+HISTORY_FOLDER = f"{DEFAULT_SCENARIOS}/{HISTORY}"
 TOOLS_MODULE = "agent_tools"  # the module written beside agents.yaml for custom tools with source
 DEFAULT_MODEL = "gpt-4o-mini"  # Letta's default, for an agent whose file names no model
 OPENAI_ENDPOINT = "https://api.openai.com/v1"

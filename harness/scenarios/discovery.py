@@ -6,15 +6,21 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from harness.errors import ScenarioError
+from harness.project import HISTORY_FOLDER
 
 SUFFIXES = (".yaml", ".yml")
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
+    """The scenario files of `paths`: files as given, folders walked (but their `history/` folders)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SUFFIXES and HISTORY_FOLDER not in p.relative_to(path).parts[:-1] and p.is_file()
+            )
         elif path.is_file():
             found.append(path)
         else:

@@ -19,6 +19,7 @@ import pydantic
 from harness.archival import Seed
 from harness.errors import Problem, ScenarioError
 from harness.memory import schema_problem
+from harness.project import HISTORY_FOLDER
 from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.scenarios.history import HistoryWire, load_history
@@ -274,6 +275,13 @@ def load_scenario_partially(path: Path, name: str | None = None) -> tuple[Scenar
 
 
 def _from_doc(path: Path, name: str | None, doc: YamlDocument) -> tuple[Scenario | None, list[Problem]]:
+    data = doc.data
+    if isinstance(data, dict) and "messages" in data and not {"agent", "turns", "simulate"} & data.keys():
+        message = (
+            f"a history file (`messages:`), not a scenario: a scenario starts from it with `history:`; keep it "
+            f"in a `{HISTORY_FOLDER}/` folder, which scenario discovery and the pytest plugin skip"
+        )
+        return None, [doc.problem(("messages",), message)]
     wire, problems = validate_document(ScenarioWire, doc)
     if wire is None:
         return _salvage(path, name, doc), problems

@@ -176,3 +176,29 @@ def test_export_writes_no_secret_of_the_environment(
     text = target.read_text(encoding="utf-8")
     assert secret not in text and "key-9876543210-secret" not in text
     assert text.count(MASK) == 3
+
+
+def test_an_imported_history_is_no_scenario_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pytester: pytest.Pytester
+) -> None:
+    """The README's workflow: import, then a scenario starts from the history with `history:`. The history
+    file, written under scenarios/history/, was collected as a scenario of its own (and refused: no agent,
+    no turns) by `validate`, `run` and the pytest plugin."""
+    out = tmp_path / "project"
+    assert main(["import", str(DATA / "legacy_memgpt_agent.af"), "--out", str(out)]) == 0
+    history = out / "scenarios" / "history" / "memgpt_agent.yaml"
+    assert history.is_file()
+    (out / "scenarios" / "resumed.yaml").write_text(
+        "agent: memgpt_agent\nhistory: history/memgpt_agent.yaml\nturns:\n  - user: hi\n", encoding="utf-8"
+    )
+    capsys.readouterr()
+    assert main(["validate", "--agents", str(out / "agents.yaml")]) == 0
+    assert "1 scenario file(s): ok" in capsys.readouterr().out
+    assert main(["validate", "--agents", str(out / "agents.yaml"), str(history)]) == 2  # named: says what it is
+    assert "a history file (`messages:`), not a scenario" in capsys.readouterr().err
+    pytester.chdir()
+    for path in out.iterdir():
+        target = pytester.path / path.name
+        target.symlink_to(path, target_is_directory=path.is_dir())
+    collected = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider")
+    assert [line for line in collected.outlines if "::" in line] == ["scenarios/resumed.yaml::resumed"]
