@@ -711,6 +711,7 @@ def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenar
 def _validate(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
+    from harness.errors import HarnessError
     from harness.factory import AgentFactory
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
@@ -719,9 +720,10 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     given = [Path(p) for p in args.paths]
     folders = given or ([project.scenarios_dir] if project.scenarios_dir.is_dir() else [])
     runner = ScenarioRunner(AgentFactory(project))
+    with contextlib.suppress(HarnessError):  # a mistake in the agents file is reported with the scenarios'
+        console.learn(runner.factory)  # before any message that may quote what a base URL carries
     scenarios = _checked_scenarios(runner, discover(folders))
     config = runner.factory.config
-    console.learn(runner.factory)
     console.out(f"{args.agents}: ok ({len(config.agents)} agents: {', '.join(config.agents)})")
     if folders:
         console.out(f"{len(scenarios)} scenario file(s): ok")
@@ -730,13 +732,14 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 def _compile(args: argparse.Namespace, console: Console) -> int:
     from harness.agent import Agent
-    from harness.config import load_agents
-    from harness.factory import recorded_run_spec
+    from harness.factory import AgentFactory, recorded_run_spec
     from harness.loops.base import HarnessLoop
 
     # As a scenario's first request sends it (a Letta loop's time is the recorded run's clock unless the
     # agent declares one), built through the agent's loop: Letta's send their own system message and tools.
-    spec = recorded_run_spec(load_agents(args.agents).get(args.agent))
+    factory = AgentFactory(_project(args))
+    console.learn(factory)  # a prompt may quote what a base URL carries
+    spec = recorded_run_spec(factory.config.get(args.agent))
     agent = Agent(spec, _NoModel())
     if args.tools:
         console.out(json.dumps(agent.loop.tools(agent, list(spec.tools)), indent=2))

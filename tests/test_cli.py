@@ -182,6 +182,30 @@ def test_everything_printed_is_masked(
     assert out.count(MASK) == 2
 
 
+def test_what_a_base_url_carries_is_masked_in_compile_and_validate(
+    write_agents: Write, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The agents' base URLs are secrets of every command that reads them, not only of those that run."""
+    agents = write_agents(
+        """
+        defaults: {model: {name: m, base_url: "http://svc-account:pw-in-the-url-77@h/v1?api-key=sk-in-the-query-88"}}
+        agents:
+          chat:
+            system: "Call with pw-in-the-url-77 and sk-in-the-query-88."
+            tools: [send_message]
+        """
+    )
+    assert main(["compile", "chat", "--agents", str(agents)]) == 0
+    out = capsys.readouterr().out
+    assert "pw-in-the-url-77" not in out and "sk-in-the-query-88" not in out and out.count(MASK) == 2
+    scenario = agents.parent / "scenarios" / "leak.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text("agent: chat\nturns:\n  - user: hi\n    expect: {reply: {max_length: pw-in-the-url-77}}\n")
+    assert main(["validate", "--agents", str(agents)]) == 2
+    err = capsys.readouterr().err
+    assert "max_length" in err and "pw-in-the-url-77" not in err and MASK in err
+
+
 def test_compile_with_tools(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile", "chat", "--agents", str(SEED_AGENTS), "--tools"]) == 0
     out = capsys.readouterr().out
