@@ -915,15 +915,17 @@ def _chat(args: argparse.Namespace, console: Console) -> int:
         f"{spec.name} ({agent.state.id}, {agent.turns} earlier turns) on {spec.model.name}; "
         "/memory shows the blocks, /quit or Ctrl-D ends"
     )
+    from harness.errors import LLMError
     from harness.records import StopReason
 
+    failed = False  # a turn the endpoint failed: the session goes on, and ends with exit code 1
     try:
         while True:
             try:
                 text = input("you> ")
             except EOFError:
                 console.err()
-                return 0
+                return 1 if failed else 0
             if not text.strip():
                 continue
             bad = _undecodable(text)
@@ -931,11 +933,17 @@ def _chat(args: argparse.Namespace, console: Console) -> int:
                 console.err(f"  that line is not UTF-8 ({bad}); nothing was sent or saved: type it again")
                 continue
             if text.strip() in ("/quit", "/exit"):
-                return 0
+                return 1 if failed else 0
             if text.strip() == "/memory":
                 console.out(agent.memory.compile())
                 continue
-            result = agent.send(text)
+            try:
+                result = agent.send(text)
+            except LLMError as exc:  # down, rate-limited, an answer it cannot use: one turn, not the session
+                failed = True
+                console.err(f"error: {exc}")
+                console.err("  (that turn ended there; type a message to go on, /quit or Ctrl-D ends)")
+                continue
             for step in result.steps:
                 if step.content:
                     console.err(f"  ({step.content.strip()})")

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from harness.cli import main
@@ -365,7 +366,7 @@ def test_chat_without_api_key_is_one_line_exit_1(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_chat_unreachable_endpoint_is_one_line_exit_1(
+def test_chat_unreachable_endpoint_is_one_error_line_then_exit_1(
     write_agents: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with socket.socket() as s:
@@ -384,9 +385,29 @@ def test_chat_unreachable_endpoint_is_one_line_exit_1(
     code = main(["chat", "chat", "--agents", str(path), "--db", str(tmp_path / "s.db")])
     err = capsys.readouterr().err
     assert code == 1
-    last = err.strip().splitlines()[-1]
-    assert last.startswith(f"error: cannot reach the model endpoint http://127.0.0.1:{port}/v1: ")
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1
+    assert errors[0].startswith(f"error: cannot reach the model endpoint http://127.0.0.1:{port}/v1: ")
     assert "Traceback" not in err
+
+
+def test_chat_goes_on_after_a_turn_the_endpoint_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One refused request or one garbled answer ended the whole interactive session."""
+    refused = httpx2.Response(400, json={"error": {"message": "context too long", "type": "invalid_request"}})
+    script = Script([refused, {"choices": []}, reply("Hello again!")])
+    db = str(tmp_path / "s.db")
+    with serve(script) as url:
+        code, out, err = chat(monkeypatch, capsys, "hello\nhello?\nhi\n", "--db", db, "--base-url", url)
+    assert code == 1  # a turn failed
+    assert "chat> Hello again!" in out
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2 and "answered HTTP 400: context too long" in errors[0] and "no choices" in errors[1]
+    assert "Traceback" not in err
+    sent = [request["messages"] for request in script.requests]
+    users = [m for m in sent[-1] if m["role"] == "user" and "hello" in str(m["content"]).lower()]
+    assert users == []  # the turns that failed at their first step left nothing in history
 
 
 def test_an_unanswered_message_is_not_a_turn_after_restart(
