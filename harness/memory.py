@@ -88,13 +88,21 @@ class OverLimit:
 def schema_problem(schema: dict[str, Any], value: str) -> str | None:
     """Why `value` is not JSON matching `schema`, in a sentence the model can act on; None when it is."""
     import jsonschema  # only blocks with a schema pay for it
+    import referencing
 
     try:
         data = json.loads(value)
     except ValueError as exc:
         return f"the value is not JSON ({exc})"
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    except RecursionError:
+        return "the value is not JSON this harness can read (nested too deeply)"
+    # An empty registry: a reference is resolved within the schema, never fetched (jsonschema's default
+    # would open any URL a `$ref` names).
+    validator = jsonschema.validators.validator_for(schema)(schema, registry=referencing.Registry())
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    except RecursionError:
+        return "the value is nested too deeply to check against the block's schema"
     if error is None:
         return None
     where = "".join(f"[{part!r}]" for part in error.absolute_path)
@@ -102,14 +110,55 @@ def schema_problem(schema: dict[str, Any], value: str) -> str | None:
 
 
 def check_schema(schema: dict[str, Any]) -> str | None:
-    """Why `schema` is not a valid JSON Schema; None when it is."""
+    """Why `schema` is not a valid JSON Schema, or names what it cannot reach; None when it is usable."""
     import jsonschema
 
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.exceptions.SchemaError as exc:
         return exc.message
+    for ref in _references(schema):
+        if not _resolves(schema, ref):
+            return (
+                f"$ref {ref!r} does not resolve within the schema: only references to its own parts "
+                "('#', '#/$defs/NAME', '#/properties/...') are followed, never files or URLs"
+            )
     return None
+
+
+def _references(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+                yield value
+            else:
+                yield from _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+
+
+def _resolves(schema: dict[str, Any], ref: str) -> bool:
+    """Whether `ref` is a JSON pointer into `schema` (RFC 6901, in a URI fragment) that finds something."""
+    from urllib.parse import unquote
+
+    if not ref.startswith("#"):
+        return False
+    node: Any = schema
+    pointer = unquote(ref[1:])
+    if pointer == "":
+        return True
+    if not pointer.startswith("/"):
+        return False  # a plain-name fragment ($anchor): not followed
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
 
 
 class Block:

@@ -260,3 +260,45 @@ class MemoryEdits(RuleBasedStateMachine):
 
 TestMemoryEdits = MemoryEdits.TestCase
 TestMemoryEdits.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+
+
+# ------------------------------------------------------------------ block schemas: references and depth
+
+
+DEFS = {"$defs": {"item": {"type": "string"}}, "type": "array", "items": {"$ref": "#/$defs/item"}}
+
+
+def test_a_reference_within_the_schema_is_followed() -> None:
+    from harness.memory import check_schema, schema_problem
+
+    assert check_schema(DEFS) is None
+    assert schema_problem(DEFS, '["a", "b"]') is None
+    assert schema_problem(DEFS, '["a", 1]') == "1 is not of type 'string' (at [1])"
+    escaped = {"$defs": {"a/b~c": {"type": "integer"}}, "$ref": "#/$defs/a~1b~0c"}
+    assert check_schema(escaped) is None and schema_problem(escaped, '"x"') == "'x' is not of type 'integer'"
+
+
+@pytest.mark.parametrize(
+    "ref", ["#/$defs/nope", "#/definitions/item", "other.json", "http://127.0.0.1:9/schema.json", "#anchor"]
+)
+def test_a_reference_outside_the_schema_is_refused_before_anything_reads_it(ref: str) -> None:
+    """jsonschema's default opened any URL a `$ref` named (and raised a traceback on one that missed)."""
+    from harness.memory import check_schema, schema_problem
+
+    schema = {**DEFS, "items": {"$ref": ref}}
+    problem = check_schema(schema)
+    assert problem is not None and problem.startswith(f"$ref {ref!r} does not resolve within the schema")
+    with pytest.raises(jsonschema_unresolvable()):  # and never fetched, were it used unchecked
+        schema_problem(schema, '["a"]')
+
+
+def jsonschema_unresolvable() -> type[Exception]:
+    from referencing.exceptions import Unresolvable
+
+    return Unresolvable
+
+
+def test_a_value_nested_deeper_than_json_reads_is_a_problem_not_a_crash() -> None:
+    from harness.memory import schema_problem
+
+    assert "nested too deeply" in str(schema_problem({"type": "array"}, "[" * 100_000 + "]" * 100_000))

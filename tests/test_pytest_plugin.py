@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.cli import main
 from tests.fakes import (
     FORGETFUL,
     FORGETFUL_RESPONSES,
@@ -444,6 +445,36 @@ def test_a_broken_agents_file_fails_the_scenarios_without_a_traceback(
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*agents.yaml:*: agents.chat.blcks: unknown key 'blcks'; did you mean 'blocks'?*"])
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        ("tool", "class Stop(BaseException):\n    pass\n\nraise Stop('at import')\n"),
+        ("schema", None),
+    ],
+    ids=["a-tool-module-raising-its-own-BaseException", "a-block-schema-ref-to-nowhere"],
+)
+def test_an_agents_file_that_fails_oddly_fails_the_scenarios_never_the_session(
+    pytester: pytest.Pytester, project: Project, broken: tuple[str, str | None]
+) -> None:
+    """Both were an INTERNALERROR that ended the whole pytest session (and a traceback from the CLI)."""
+    kind, module = broken
+    text = project.agents.read_text()
+    if kind == "tool":
+        (project.root / "stopping.py").write_text(module or "", encoding="utf-8")
+        text = text.replace("tools: [send_message,", "tools: ['stopping:f', send_message,")
+        expected = "*importing 'stopping' for tool 'stopping:f' failed: Stop: at import*"
+    else:
+        text = text.replace('value: "Name: Bob"}', 'value: "[]", schema: {$ref: "#/definitions/nope"}}')
+        expected = "*$ref '#/definitions/nope' does not resolve within the schema*"
+    assert text != project.agents.read_text()
+    project.agents.write_text(text, encoding="utf-8")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([expected])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    assert main(["validate", "--agents", str(project.agents)]) == 2
 
 
 # ---------------------------------------------------------------- a good citizen in other projects

@@ -41,7 +41,9 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
             f"importing '{module_name}' for tool '{reference}' called sys.exit({exc.code!r}): a tool module "
             "must not exit when imported (move that code under `if __name__ == '__main__':`)"
         ) from None
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # any Exception, or a BaseException class of the module's own
         raise ToolDefinitionError(
             f"importing '{module_name}' for tool '{reference}' failed: {type(exc).__name__}: {exc}"
         ) from None
