@@ -37,13 +37,23 @@ def storable(text: str) -> str:
     return text if _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
 
 
-def loads(text: str, **options: Any) -> Any:
-    """`json.loads(text, **options)` for what a model or an endpoint wrote: each lone surrogate in it comes
-    back as U+FFFD, and JSON nested deeper than the parser goes is a ValueError like any malformed JSON
-    (`json` raises RecursionError, which would escape every `except ValueError` that handles a bad answer)."""
+def parse(text: str | bytes, **options: Any) -> Any:
+    """`json.loads(text, **options)`, exactly, but JSON nested deeper than the parser goes is a ValueError
+    like any malformed JSON: `json` raises RecursionError there, which would escape every `except
+    ValueError` that handles text that is not JSON (a hand-edited cassette, a dataset row, an answer)."""
     try:
-        value = json.loads(text, **options)
-        return _without_surrogates(value) if _MAYBE_SURROGATE.search(text) else value
+        return json.loads(text, **options)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to decode") from None
+
+
+def loads(text: str, **options: Any) -> Any:
+    """`parse` for what a model or an endpoint wrote: each lone surrogate in it comes back as U+FFFD."""
+    value = parse(text, **options)
+    if _MAYBE_SURROGATE.search(text) is None:
+        return value
+    try:
+        return _without_surrogates(value)
     except RecursionError:
         raise ValueError("JSON nested too deeply to decode") from None
 

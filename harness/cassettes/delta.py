@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from harness import jsontext
 from harness.cassettes.keys import canonical
 
 
@@ -162,7 +163,7 @@ class _StrictFloat(float):
 
 def strict_loads(text: str) -> Any:
     """JSON whose values compare equal exactly when their canonical JSON is equal (they encode as usual)."""
-    return json.loads(text, parse_int=_StrictInt, parse_float=_StrictFloat)
+    return jsontext.parse(text, parse_int=_StrictInt, parse_float=_StrictFloat)
 
 
 def _spliceable(old: Any, new: Any) -> bool:

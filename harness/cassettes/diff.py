@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from harness import jsontext
 from harness.errors import NearestRecorded
 
 
@@ -14,7 +15,7 @@ def request_lines(body: Any) -> list[str]:
     """A request (decoded JSON, or text) rendered line by line: settings, tool names, each message's text."""
     if isinstance(body, str | bytes):
         try:
-            body = json.loads(body or b"{}")
+            body = jsontext.parse(body or b"{}")
         except ValueError:
             return (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).splitlines()
     if not isinstance(body, dict):

@@ -208,7 +208,7 @@ def _read_stored_body(stored: Any, bodies: list[Any], texts_of: list[list[str] |
     canonical text of each of its messages (None for a body that is not a chat), reusing the texts of
     the body a delta reuses messages of."""
     if isinstance(stored, dict) and "delta" in stored:
-        delta = json.loads(stored["delta"])
+        delta = jsontext.parse(stored["delta"])
         base = _delta_base(delta, bodies)
         body = apply_delta(bodies[base], delta)
         return body, _delta_texts(delta, body, texts_of[base])
@@ -239,7 +239,7 @@ def _read_body(stored: Any) -> Any:
         stored = stored.decode("utf-8", "replace")
     if isinstance(stored, str):
         try:
-            return json.loads(stored)
+            return jsontext.parse(stored)
         except ValueError:
             return stored
     raise ValueError(f"a request body must be text or a delta, not {type(stored).__name__}")
@@ -442,7 +442,7 @@ def _canonical_texts(body: Any) -> Texts:
 def _read_written_body(stored: Any, previous: Any, before: Texts, bodies: list[Any]) -> tuple[Any, Texts]:
     """A request body to write, decoded (strictly), and the JSON text of each of its messages."""
     if isinstance(stored, dict) and "delta" in stored:
-        delta = json.loads(stored["delta"])
+        delta = jsontext.parse(stored["delta"])
         body = apply_delta(bodies[_delta_base(delta, bodies)], delta)
         return body, _canonical_texts(body)
     if not isinstance(stored, str | bytes):
@@ -472,7 +472,7 @@ def _compact_response(response: dict[str, Any]) -> dict[str, Any]:
     if isinstance(stored, dict) and set(stored) == {"string"} and isinstance(stored["string"], str):
         text = jsontext.storable(stored["string"])  # a text body cannot hold a lone surrogate; JSON escapes it
         with contextlib.suppress(ValueError):
-            text = _json(json.loads(stored["string"])) + "\n"
+            text = _json(jsontext.parse(stored["string"])) + "\n"
         out["body"] = text
     headers = out.get("headers") or {}
     types = [str(v) for k, values in headers.items() if k.lower() == "content-type" for v in values]

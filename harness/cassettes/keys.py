@@ -19,6 +19,8 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from harness import jsontext
+
 RequestKey = tuple[str, str, str, tuple[str, ...] | None]
 _BIG_PARTS = frozenset({"messages", "tools"})
 
@@ -60,7 +62,7 @@ def canonical_body(body: bytes | str | None) -> str:
     if body is None:
         return ""
     try:
-        return canonical(json.loads(body))
+        return canonical(jsontext.parse(body))
     except ValueError:
         return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
 
@@ -70,7 +72,7 @@ def decode_body(body: bytes | str | None) -> Any:
     if body is None or body == b"" or body == "":
         return ""
     try:
-        return json.loads(body)
+        return jsontext.parse(body)
     except ValueError:
         return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
 

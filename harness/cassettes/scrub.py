@@ -4,11 +4,11 @@ cassette names the endpoint that produced it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness import jsontext
 from harness.secrets import MASK, Secrets
 
 __all__ = ["MASK", "header_secrets", "kept_headers", "masked_body", "masked_response"]
@@ -88,6 +88,6 @@ def _json(raw: Any) -> Any:
     if not isinstance(raw, str):
         return raw
     try:
-        return json.loads(raw) if raw else None
+        return jsontext.parse(raw) if raw else None
     except ValueError:
         return None

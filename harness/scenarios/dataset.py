@@ -8,13 +8,13 @@ file, and must stay inside the scenario's folder tree (no absolute path, no `..`
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness import jsontext
 from harness.errors import Problem
 from harness.files import OutsideProject, confined
 from harness.yamlsource import Loc, YamlDocument, read_text
@@ -46,7 +46,7 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, YamlDocument]], list[Pro
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = jsontext.parse(line)
         except ValueError as exc:
             problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: not JSON: {exc}"))
             continue

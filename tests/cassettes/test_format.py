@@ -381,3 +381,20 @@ def test_a_system_message_changed_at_its_top_and_bottom_is_two_splices_and_a_rew
         {"messages": [{"role": "system", "content": old}]}, {"messages": [{"role": "system", "content": rewritten}]}
     )
     assert set(item["messages"][0]) == {"edit", "at", "cut", "insert"}
+
+
+@pytest.mark.parametrize("where", ["request", "response"])
+def test_a_body_nested_deeper_than_json_reads_is_written_and_read_back_as_text(where: str) -> None:
+    """An endpoint can answer `[[[[...` thousands deep: writing the cassette (which decodes JSON bodies to
+    store them readably) raised RecursionError; the body is kept as the text it came as."""
+    deep = "[" * 100_000 + "]" * 100_000
+    cassette = as_vcr([{"messages": []}])
+    if where == "request":
+        cassette["interactions"][0]["request"]["body"] = deep
+    else:
+        cassette["interactions"][0]["response"]["body"]["string"] = deep
+    back = format.parse(format.dump(cassette), "c.yaml").interactions[0]
+    if where == "request":
+        assert back.request.body == deep
+    else:
+        assert back.response["body"]["string"].strip() == deep

@@ -92,3 +92,13 @@ def test_a_dataset_file_is_one_pytest_item_failing_if_any_row_fails(pytester: py
             "scenarios/names.yaml:6: turns[[]0].expect.reply.contains: the reply does not contain 'Bahar'",
         ]
     )
+
+
+def test_a_row_nested_deeper_than_json_reads_is_a_located_mistake(tmp_path: Path) -> None:
+    """It was a RecursionError traceback out of `validate` and `run`."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    deep = '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    (project.root / "scenarios" / "names.jsonl").write_text(f'{{"name": "Azin"}}\n{deep}\n', encoding="utf-8")
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [s.name for s in scenarios] == ["names[1]"]
+    assert [p.message for p in problems] == ["names.jsonl:2: not JSON: JSON nested too deeply to decode"]
