@@ -308,9 +308,9 @@ class ScenarioRunner:
                 f"  re-record with: harness record {scenario.path}",
             ]
             return False
-        except ModelAnswerError as exc:
+        except LLMError as exc:
             result.error = f"{where}: archival: embedding the scenario's passages: {exc}"
-            return False
+            return _recorded(exc)
         return True
 
     def _turns(
@@ -341,8 +341,9 @@ class ScenarioRunner:
                     f"  re-record with: harness record {scenario.path}",
                 ]
                 return
-            except ModelAnswerError as exc:
+            except LLMError as exc:
                 result.error = f"{scenario.path}: the simulated user's message {index + 1}: {exc}"
+                _recorded(exc)
                 return
             if text is None:
                 return
@@ -367,9 +368,9 @@ class ScenarioRunner:
                 f"  re-record with: harness record {scenario.path}",
             ]
             return False
-        except ModelAnswerError as exc:
+        except LLMError as exc:
             result.error = f"{scenario.path}: the judge of {where}: {exc}"
-            return False
+            return _recorded(exc)
         return True
 
     def _unplayed(self, scenario: Scenario, path: Path, unplayed: list[int]) -> list[str]:
@@ -417,3 +418,12 @@ def _context(index: int, outcome: TurnResult) -> list[tuple[int, ContextEvent]]:
 def has_snapshot(scenario: Scenario) -> bool:
     """Whether the final `expect:` checks a snapshot (the only place one can be checked)."""
     return any(isinstance(check, Snapshot) for check in scenario.checks)
+
+
+def _recorded(exc: LLMError) -> bool:
+    """False for an answer the loop cannot use (recorded: the scenario ends on it, and replays to it); the
+    endpoint itself failing (unreachable, the key, rate limits) is raised on, located by the caller, so a
+    recording in progress saves nothing and the cassette keeps its old takes."""
+    if isinstance(exc, ModelAnswerError):
+        return False
+    raise exc

@@ -86,3 +86,23 @@ def test_a_score_below_the_threshold_fails_with_the_judges_reason(tmp_path: Path
     (failure,) = project.replay("judged").failures
     assert failure.key == "turns[0].expect.reply.judge"
     assert failure.message == "the judge scored the reply 0.6, below 0.7: says hi, no name"
+
+
+@pytest.mark.parametrize("status", [500, 401, 400])
+def test_the_judges_endpoint_failing_is_located_and_only_a_recorded_error_is_kept(tmp_path: Path, status: int) -> None:
+    """A 400 is the endpoint's answer (recorded, replayed); a 401 or 5xx is the endpoint failing (the
+    recording keeps the cassette's old takes). Both say which check: the latter said nothing of where."""
+    from tests.fakes import Raw
+
+    project = make_project(tmp_path / "p", {"judged": JUDGED})
+    record(project, [*REMEMBER_RESPONSES, verdict(0.9, "greets Azin"), verdict(1, "recorded")])
+    good = (project.cassettes / "judged.yaml").read_bytes()
+    failing = Raw(json.dumps({"error": {"message": "judge down", "type": "server_error"}}), status)
+    with FakeOpenAI([*REMEMBER_RESPONSES, failing]) as server:
+        result = project.runner("all", base_url=server.base_url).run(project.scenario("judged"))
+    assert result.outcome == "error"
+    assert result.error is not None and result.error.startswith(
+        f"{project.scenario_path('judged')}: the judge of turn 1: "
+    )
+    kept = (project.cassettes / "judged.yaml").read_bytes()
+    assert (kept != good) if status == 400 else (kept == good)
