@@ -40,10 +40,16 @@ def confined(base: Path, given: str) -> Path:
 
     Checked on the normalised path and again with symbolic links resolved, so neither `../victim.txt` nor a
     link to a folder elsewhere can make a command write (or read) outside the project."""
+    if "\0" in given:
+        raise OutsideProject(f"{given!r} holds a NUL character, which no file name can")
     if Path(given).is_absolute():
         raise OutsideProject(f"'{given}' is an absolute path; give a path relative to {base}")
     path = Path(os.path.normpath(base / given))
-    for candidate, root in ((path, Path(os.path.normpath(base))), (path.resolve(), base.resolve())):
+    try:
+        resolved = path.resolve()
+    except OSError as exc:  # a name too long, a loop of links
+        raise OutsideProject(f"'{given}' cannot be a path here: {exc.strerror or exc}") from None
+    for candidate, root in ((path, Path(os.path.normpath(base))), (resolved, base.resolve())):
         if candidate != root and root not in candidate.parents:
             raise OutsideProject(f"'{given}' leads outside {base}; give a path inside it")
     return path

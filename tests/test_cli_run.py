@@ -504,3 +504,25 @@ def test_an_exception_nothing_expected_errors_that_scenario_and_the_others_still
     assert not (project.cassettes / "a_wreck.yaml").exists()  # a run that crashed records nothing
     assert (project.cassettes / "remember.yaml").exists()
     assert main(["run", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('cassette: "' + "a" * 300 + '.yaml"\n', "is 305 bytes long: at most 200 for a cassette"),
+        ('cassette: "a\\x00b"\n', "holds a NUL character"),
+        ("cassette: " + "d" * 300 + "/x.yaml\n", "is 300 bytes long"),
+        ("models: [" + "m" * 250 + "]\n", "bytes long: at most 200 for a cassette"),
+    ],
+    ids=["long-name", "nul", "long-folder", "long-model-name"],
+)
+def test_a_cassette_path_no_file_system_takes_is_a_located_mistake(
+    project: Project, capsys: pytest.CaptureFixture[str], extra: str, message: str
+) -> None:
+    """They were OSError / ValueError tracebacks out of `run` (and `validate` said ok)."""
+    project.write_scenario("odd", "agent: chat\n" + extra + "turns:\n  - user: hi\n")
+    for command in ("validate", "run"):
+        assert main([command, "--agents", str(project.agents), str(project.scenario_path("odd"))]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+        assert f"{project.scenario_path('odd')}:" in err

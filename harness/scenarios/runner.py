@@ -79,9 +79,13 @@ class ScenarioRunner:
 
     def _checked_spec(self, scenario: Scenario) -> AgentSpec:
         try:
-            self.cassette_path(scenario)
+            cassette = self.cassette_path(scenario)
         except OutsideProject as exc:
             raise ScenarioError([scenario.problem(("cassette",), f"the cassette {exc}")]) from None
+        unusable = _unusable_file_name(cassette)
+        if unusable is not None:
+            where = ("cassette",) if scenario.cassette is not None else ()
+            raise ScenarioError([scenario.problem(where, f"the cassette {unusable}")])
         config = self.factory.config
         problems: list[Problem] = []
         for name in scenario.agents:
@@ -427,3 +431,22 @@ def _recorded(exc: LLMError) -> bool:
     if isinstance(exc, ModelAnswerError):
         return False
     raise exc
+
+
+# A cassette's file name, with room for what is added beside it (`.repeat-N`, the temporary file of an
+# atomic write): file systems take 255 bytes a name.
+MAX_CASSETTE_NAME = 200
+
+
+def _unusable_file_name(path: Path) -> str | None:
+    """Why no file system would take `path` as a cassette's, or None."""
+    if "\0" in str(path):
+        return f"path {str(path)!r} holds a NUL character"
+    for part in path.parts:
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > (MAX_CASSETTE_NAME if part == path.name else 255):
+            return (
+                f"file name {part[:40]!r}... is {size} bytes long: at most {MAX_CASSETTE_NAME} for a cassette, "
+                "255 for a folder (give a shorter `cassette:`, file name, dataset row id or model name)"
+            )
+    return None
