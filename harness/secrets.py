@@ -167,9 +167,10 @@ def url_credentials(url: str) -> set[str]:
 
 
 def _spellings(value: str) -> set[str]:
-    """How `value` can be written: as is, JSON-escaped (`ensure_ascii` either way, `/` as `\\/` or not),
-    percent-encoded (as a path or as a form)."""
+    """How `value` can be written: as is, JSON-escaped once or twice (a tool call's arguments are JSON
+    inside JSON; `ensure_ascii` either way, `/` as `\\/` or not), percent-encoded (as a path or as a form)."""
     escaped = {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    escaped |= {json.dumps(once)[1:-1] for once in escaped}
     spelt = {value} | escaped | {e.replace("/", "\\/") for e in escaped}
     spelt |= {quote(value, safe=""), quote(value), quote_plus(value)}
     return spelt

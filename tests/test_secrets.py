@@ -7,7 +7,7 @@ import json
 import string
 from typing import Any
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from harness.secrets import MASK, Secrets, secret_parameter, url_credentials
@@ -85,6 +85,22 @@ def test_non_ascii_secrets_are_masked_json_escaped_too() -> None:
     secrets = masked("clé-secrète-42")
     assert secrets.mask('"clé-secrète-42"') == f'"{MASK}"'
     assert secrets.mask(json.dumps("clé-secrète-42")) == f'"{MASK}"'  # \u00e9 escapes
+
+
+@given(st.text(st.characters(exclude_categories=["Cs"]), min_size=8, max_size=20))
+def test_a_secret_is_masked_in_json_inside_json(key: str) -> None:
+    """A tool call's arguments are JSON text inside JSON: a key holding `"` or `\\` is escaped twice there
+    (failure lines quoting the arguments printed it so)."""
+    assume(key.strip() == key and any(c.isalnum() for c in key))
+    secrets = masked(key)
+    arguments = json.dumps({"message": f"your key is {key}"})
+    for text in (
+        arguments,
+        json.dumps({"arguments": arguments}),
+        json.dumps({"arguments": arguments}, ensure_ascii=False),
+    ):
+        assert key not in secrets.mask(text) and MASK in secrets.mask(text)
+        assert json.dumps(key)[1:-1] not in secrets.mask(text)
 
 
 def test_short_values_are_masked_only_where_they_stand_alone() -> None:
