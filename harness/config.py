@@ -581,6 +581,7 @@ class _Compiler:
         # Sections already reported invalid: what depends on them is not reported again (it may be fine).
         self.invalid = invalid or set()
         self.problems: list[Problem] = []
+        self._reported: set[Problem] = set()  # the problems, for a membership test that stays O(1)
         self.failed = False
         self._tools: dict[str, Tool | None] = {}
         self._memo: dict[str, _Merged | None] = {}
@@ -590,7 +591,8 @@ class _Compiler:
     def fail(self, loc: Loc, message: str) -> None:
         self.failed = True
         problem = self.doc.problem(loc, message)
-        if problem not in self.problems:  # a mistake in `defaults` or a parent is met by every agent using it
+        if problem not in self._reported:  # a mistake in `defaults` or a parent is met by every agent using it
+            self._reported.add(problem)
             self.problems.append(problem)
 
     def compile(self, name: str) -> AgentSpec | None:
