@@ -1,15 +1,17 @@
 """Scenarios from data: a scenario file with `dataset: rows.jsonl` is a template, one scenario a row.
 
-Every string of the template may name a row's fields as `{field}` (Python's `str.format`; `{{` and `}}`
-are literal braces). A row's `id` field (else its line number) names its scenario, `<file>[<id>]`, and its
-cassette, `<the file's cassette without .yaml>/<id>.yaml`. The dataset file is read bounded, like every
-file, and must stay inside the scenario's folder tree (no absolute path, no `..` out of the project).
+Every string of the template may name a row's fields as `{field}` (Python's `str.format`, a field by its
+name alone: no attributes or indexes; `{{` and `}}` are literal braces). A row's `id` field (else its line
+number) names its scenario, `<file>[<id>]`, and its cassette, `<the file's cassette without .yaml>/<id>.yaml`.
+The dataset file is read bounded, like every file, and must stay inside the scenario's folder tree (no
+absolute path, no `..` out of the project).
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -69,11 +71,26 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, YamlDocument]], list[Pro
     return rows, problems
 
 
+class _RowFields(string.Formatter):
+    """`str.format` where a field is a row's field by its name alone: `{name.__class__}` or `{name[0]}`
+    would reach into Python objects, which no row means (it is a missing field)."""
+
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, str]:
+        if field_name.isdigit():  # `{0}`, `{}`: no template of a row's (kept as written, see `_fill`)
+            raise IndexError(field_name)
+        if field_name not in kwargs:
+            raise KeyError(field_name)
+        return kwargs[field_name], field_name
+
+
+_ROW_FIELDS = _RowFields()
+
+
 def _fill(value: Any, row: dict[str, Any], loc: Loc) -> tuple[Any, tuple[Loc, str] | None]:
     """`value` with every string formatted from `row`; the first missing field and where it was named."""
     if isinstance(value, str):
         try:
-            return string.Formatter().vformat(value, (), row), None
+            return _ROW_FIELDS.vformat(value, (), row), None
         except KeyError as exc:
             return value, (loc, str(exc.args[0]))
         except (ValueError, IndexError):  # not a template (a lone brace, `{0}`): kept as written

@@ -102,3 +102,19 @@ def test_a_row_nested_deeper_than_json_reads_is_a_located_mistake(tmp_path: Path
     scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
     assert [s.name for s in scenarios] == ["names[1]"]
     assert [p.message for p in problems] == ["names.jsonl:2: not JSON: JSON nested too deeply to decode"]
+
+
+def test_a_field_is_named_alone_never_reached_into(tmp_path: Path) -> None:
+    """`{name.__class__}` rendered "<class 'str'>" (str.format reaches into Python objects); now it names a
+    field the row does not have. `{0}` and `{}` are no template of a row's: kept as written."""
+    template = TEMPLATE.replace('"Hi! My name is {name}."', '"Hi {name}, {{literal}} {name.__class__}"')
+    project = make_project(tmp_path / "p", {"names": template})
+    write_dataset(project.root / "scenarios", [{"name": "Azin"}])
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [p.message for p in problems] == ["names.jsonl:1: the row has no field 'name.__class__'"]
+    project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', '"Hi {name}, {{literal}}"'))
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert problems == [] and scenarios[0].turns[0].user == "Hi Azin, {literal}"
+    project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', '"Hi {name}, {0} {}"'))
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert problems == [] and scenarios[0].turns[0].user == "Hi {name}, {0} {}"  # not a row's template
