@@ -775,6 +775,7 @@ def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
     histories = [(out / HISTORY_FOLDER / f"{name}.yaml", text) for name, text in result.histories.items()]
     targets += histories
     _refuse_overwrite([path for path, _ in targets], args.force, "--out DIR")
+    _check_import(source, out, [(path.relative_to(out), text) for path, text in targets])
     try:
         for path, text in targets:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -791,6 +792,35 @@ def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
         for note in result.notes:
             console.out(f"  {note}")
     return 0
+
+
+def _check_import(source: Path, out: Path, files: list[tuple[Path, str]]) -> None:
+    """What an import would write must be what `harness validate` accepts (an Agent File can hold what no
+    agents file may: two blocks with one label, a block longer than any limit, a tool whose source exits
+    when imported): checked in a scratch folder, before anything is written."""
+    import tempfile
+    from pathlib import Path
+
+    from harness.agentfile.importer import TOOLS_MODULE
+    from harness.config import load_agents
+    from harness.errors import AgentFileError, ConfigError
+
+    with tempfile.TemporaryDirectory(prefix="harness-import-") as scratch:
+        for relative, text in files:
+            (Path(scratch) / relative).parent.mkdir(parents=True, exist_ok=True)
+            (Path(scratch) / relative).write_text(text, encoding="utf-8")
+        try:
+            load_agents(Path(scratch) / "agents.yaml")
+        except ConfigError as exc:
+            problems = str(exc).replace(str(Path(scratch)), str(out))
+            raise AgentFileError(
+                f"{source}: its agents would make an agents.yaml the harness refuses, so nothing was written:\n"
+                f"{problems}"
+            ) from None
+        finally:  # the scratch folder's tools module is not the one the written project will import
+            sys.modules.pop(TOOLS_MODULE, None)
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(Path(scratch).resolve()))
 
 
 def _export_agent_file(args: argparse.Namespace, console: Console) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,3 +203,38 @@ def test_an_imported_history_is_no_scenario_of_its_own(
         target.symlink_to(path, target_is_directory=path.is_dir())
     collected = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider")
     assert [line for line in collected.outlines if "::" in line] == ["scenarios/resumed.yaml::resumed"]
+
+
+def _mutated(tmp_path: Path, change: Callable[[Any], None]) -> Path:
+    data = load_json(DATA / "current_memgpt_agent.af")
+    change(data)
+    path = tmp_path / "mutated.af"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def _duplicate_block(data: Any) -> None:
+    data["blocks"].append({**data["blocks"][0], "id": "block-twin"})
+    data["agents"][0]["block_ids"].append("block-twin")
+
+
+def _huge_block(data: Any) -> None:
+    data["blocks"][0]["value"] = "x" * 2_000_000
+    data["blocks"][0]["limit"] = 3_000_000
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [(_duplicate_block, "duplicate block label"), (_huge_block, "characters")],
+    ids=["two-blocks-one-label", "a-block-longer-than-any-limit"],
+)
+def test_an_import_the_harness_would_refuse_writes_nothing_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: Callable[[Any], None], message: str
+) -> None:
+    """`import` exited 0 and wrote an agents.yaml that `validate` then refused."""
+    out = tmp_path / "out"
+    assert main(["import", str(_mutated(tmp_path, change)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "would make an agents.yaml the harness refuses, so nothing was written" in err and message in err
+    assert f"{out / 'agents.yaml'}:" in err and "harness-import-" not in err  # the written file's path
+    assert not out.exists()
