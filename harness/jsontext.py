@@ -15,8 +15,6 @@ import re
 from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-# Where a decoded value may hold one: a raw lone surrogate, or an escape of one (a pair decodes whole).
-_MAYBE_SURROGATE = re.compile("[\ud800-\udfff]|\\\\u[dD][89a-fA-F]")
 
 
 def escape_surrogates(json_text: str) -> str:
@@ -50,12 +48,26 @@ def parse(text: str | bytes, **options: Any) -> Any:
 def loads(text: str, **options: Any) -> Any:
     """`parse` for what a model or an endpoint wrote: each lone surrogate in it comes back as U+FFFD."""
     value = parse(text, **options)
-    if _MAYBE_SURROGATE.search(text) is None:
+    if not _may_decode_to_a_surrogate(text):
         return value
     try:
         return _without_surrogates(value)
     except RecursionError:
         raise ValueError("JSON nested too deeply to decode") from None
+
+
+def _may_decode_to_a_surrogate(text: str) -> bool:
+    """Whether `text` holds a surrogate or the escape of one (a pair decodes whole, but may be there too).
+    Substring searches and an encode: a regular expression cost as much as decoding the JSON itself."""
+    if "\\ud" in text or "\\uD" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _without_surrogates(value: Any) -> Any:
