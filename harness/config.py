@@ -81,6 +81,24 @@ class _EndpointWire(Shorthand, StrictModel):
     def _a_variable_name(cls, value: str | None) -> str | None:
         return _variable_name(value)
 
+    @pydantic.field_validator("base_url", check_fields=False)
+    @classmethod
+    def _an_http_url(cls, value: str | None) -> str | None:
+        """A typo (`htp://`, a port past 65535) is told here, located, rather than by the first request;
+        the message never repeats the URL, which may carry a credential."""
+        if value is None:
+            return value
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+        except ValueError as exc:
+            raise ValueError(f"not a URL this harness can reach ({exc})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("should be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080/v1")
+        return value
+
 
 class ModelWire(_EndpointWire):
     """The model and endpoint; a bare string is the model name (`model: gpt-4o-mini`)."""

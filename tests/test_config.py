@@ -529,3 +529,30 @@ def test_a_context_window_too_small_is_a_located_mistake(write_agents: Write) ->
     (problem,) = error.problems
     assert (problem.file, problem.line, problem.key) == (str(path), 6, "agents.chat.context_window")
     assert "greater than or equal to 64" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("htp://h/v1", "should be an http:// or https:// URL with a host"),
+        ("localhost:8080/v1", "should be an http:// or https:// URL with a host"),
+        ("http://:8080/v1", "should be an http:// or https:// URL with a host"),
+        ("http://h:99999/v1", "not a URL this harness can reach (Port out of range 0-65535)"),
+        ("http://svc:pw-secret-9@h:port/v1", "not a URL this harness can reach"),
+    ],
+)
+def test_a_base_url_no_request_could_reach_is_a_located_mistake(write_agents: Write, url: str, message: str) -> None:
+    """A typo was told by the first request (or not at all, by `validate`); the URL is not repeated, as it
+    may carry a credential."""
+    for section in ("model", "embedding"):
+        _, error = problems_of(
+            write_agents, f'defaults: {{{section}: {{name: m, base_url: "{url}"}}}}\nagents:\n  a: {{system: s}}\n'
+        )
+        (problem,) = [p for p in error.problems if p.key == f"defaults.{section}.base_url"]
+        assert problem.line == 1 and message in problem.message
+        assert "pw-secret-9" not in str(error)
+    fine = (
+        'defaults: {model: {name: m, base_url: "https://h.example:8443/v1?api-version=1"}}\n'
+        "agents:\n  a: {system: s, tools: [send_message]}\n"
+    )
+    assert load_agents(write_agents(fine)).get("a").model.base_url == "https://h.example:8443/v1?api-version=1"
