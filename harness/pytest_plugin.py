@@ -157,6 +157,19 @@ def _find_agents_file(rootdir: Path, searching_up: bool) -> Path | None:
         folder = folder.parent
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """A link back to a folder it is in (`scenarios/chat/loop -> ..`) is not walked: pytest would collect
+    every scenario again at each level, down to the system's limit on links (the CLI reads each file once).
+    Only in a project that uses the harness; one lstat a path, a resolve only for a link."""
+    if not collection_path.is_symlink() or agents_file(config) is None:
+        return None
+    try:
+        target = collection_path.resolve()
+    except (OSError, RuntimeError):  # a loop of links that resolves nowhere
+        return True
+    return True if target == collection_path.parent.resolve() or target in collection_path.parents else None
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in SUFFIXES:
         return None

@@ -477,6 +477,20 @@ def test_an_agents_file_that_fails_oddly_fails_the_scenarios_never_the_session(
     assert main(["validate", "--agents", str(project.agents)]) == 2
 
 
+@pytest.mark.parametrize("absolute", [False, True])
+def test_a_link_back_to_a_folder_of_scenarios_is_not_walked(
+    pytester: pytest.Pytester, project: Project, absolute: bool
+) -> None:
+    """pytest followed `scenarios/nested/loop -> ..` down to the system's limit on links: every scenario
+    collected some 40 times over (`harness run` reads each file once)."""
+    (project.root / "scenarios" / "nested").mkdir()
+    target = project.root / "scenarios" if absolute else Path("..")
+    (project.root / "scenarios" / "nested" / "loop").symlink_to(target, target_is_directory=True)
+    result = pytester.runpytest("--collect-only", "-q")
+    collected = sorted(line for line in result.outlines if "::" in line)
+    assert collected == ["scenarios/misspelt.yaml::misspelt", "scenarios/remember.yaml::remember"]
+
+
 # ---------------------------------------------------------------- a good citizen in other projects
 
 
