@@ -393,6 +393,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             console.err("every cassette is up to date: nothing to record")
             return 0
     recording = not project.replaying
+    if not recording and not project.cassettes_dir.is_dir():  # a typo in --cassettes fails every scenario
+        console.err(f"note: there is no cassette folder {_shown(project.cassettes_dir)}: nothing is recorded there")
     if recording and args.repeat is not None:
         runs = [(scenario, variant) for scenario in scenarios for variant in range(1, args.repeat + 1)]
     else:  # every repeat recorded: replayed, or recorded again (a stale repeat is no less stale)

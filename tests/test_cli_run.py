@@ -526,3 +526,15 @@ def test_a_cassette_path_no_file_system_takes_is_a_located_mistake(
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
         assert f"{project.scenario_path('odd')}:" in err
+
+
+def test_replaying_from_a_cassette_folder_that_does_not_exist_says_so_first(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A typo in --cassettes failed every scenario as not recorded, with nothing pointing at the typo."""
+    code = main(["run", "--agents", str(project.agents), "--cassettes", str(project.root / "casettes")])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0].startswith("note: there is no cassette folder ") and "casettes" in err.splitlines()[0]
+    assert main(["run", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 0
+    assert "note:" not in capsys.readouterr().err
