@@ -246,3 +246,24 @@ def test_the_timeout_bounds_the_whole_request_not_each_read(dripping: str) -> No
     model = OpenAIChatModel(ModelSettings(name="m", base_url=dripping, max_retries=2, timeout=0.5))
     with pytest.raises(LLMError, match=rf"^the model endpoint {dripping} did not answer within 0.5 s$"):
         model.complete(MESSAGES, [])
+
+
+def test_a_late_answer_is_never_taken_for_the_next_requests() -> None:
+    """The request that overran is left to finish on its own thread; the next one gets a new thread and
+    its own answer (the late one arrives while the next waits)."""
+    calls = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            time.sleep(0.6)
+            return httpx2.Response(200, json=completion(content="late"))
+        time.sleep(0.3)
+        return httpx2.Response(200, json=completion(content="on time"))
+
+    settings = ModelSettings(name="m", base_url="http://llm.test/v1", max_retries=0, timeout=0.4)
+    model = OpenAIChatModel(settings, http_client=httpx2.Client(transport=httpx2.MockTransport(handler)))
+    with pytest.raises(LLMError, match=r"did not answer within 0\.4 s"):
+        model.complete(MESSAGES, [])
+    assert model.complete(MESSAGES, []).content == "on time"
+    assert model.complete(MESSAGES, []).content == "on time"
