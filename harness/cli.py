@@ -430,6 +430,7 @@ def _play_in_process(
 ) -> list[ScenarioResult]:
     """`-j 1`: one scenario after the other in this process, each step shown as it lands when recording."""
     from harness.progress import step_line
+    from harness.scenarios.results import crash_reason
 
     recording = not runner.project.replaying
     if recording:
@@ -444,7 +445,7 @@ def _play_in_process(
                 result = runner.run(scenario, variant=variant)
             except Exception as exc:  # a bug, or a tool's code: this run fails, the others still run (as at -j N)
                 cassette = runner.project.variant_path(runner.cassette_path(scenario), variant)
-                result = _crashed(scenario, variant, repeats, cassette, _crash_reason(exc))
+                result = _crashed(scenario, variant, repeats, cassette, crash_reason(exc))
             results.append(result)
             _tell(result, console.err)
             if args.exitfirst and not result.ok:
@@ -469,10 +470,6 @@ def _crashed(scenario: Scenario, variant: int, repeats: bool, cassette: Path, re
 
     error = f"{_run_label(scenario, variant, repeats)}: the harness failed on this scenario: {reason}"
     return Result(scenario, cassette, outcome=Outcome.ERROR, variant=variant, error=error)
-
-
-def _crash_reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def _play_concurrently(
@@ -807,14 +804,15 @@ def _check_import(source: Path, out: Path, files: list[tuple[Path, str]]) -> Non
     from harness.config import load_agents
     from harness.errors import AgentFileError, ConfigError
 
-    with tempfile.TemporaryDirectory(prefix="harness-import-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="harness-import-") as name:
+        scratch = Path(name)
         for relative, text in files:
-            (Path(scratch) / relative).parent.mkdir(parents=True, exist_ok=True)
-            (Path(scratch) / relative).write_text(text, encoding="utf-8")
+            (scratch / relative).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / relative).write_text(text, encoding="utf-8")
         try:
-            load_agents(Path(scratch) / "agents.yaml")
+            load_agents(scratch / "agents.yaml")
         except ConfigError as exc:
-            problems = str(exc).replace(str(Path(scratch)), str(out))
+            problems = str(exc).replace(str(scratch), str(out))
             raise AgentFileError(
                 f"{source}: its agents would make an agents.yaml the harness refuses, so nothing was written:\n"
                 f"{problems}"
@@ -822,7 +820,7 @@ def _check_import(source: Path, out: Path, files: list[tuple[Path, str]]) -> Non
         finally:  # the scratch folder's tools module is not the one the written project will import
             sys.modules.pop(TOOLS_MODULE, None)
             with contextlib.suppress(ValueError):
-                sys.path.remove(str(Path(scratch).resolve()))
+                sys.path.remove(str(scratch.resolve()))
 
 
 def _export_agent_file(args: argparse.Namespace, console: Console) -> int:

@@ -12,7 +12,6 @@ A block's limit, read_only flag, schema, label and id cannot be assigned: a tool
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from harness import jsontext
 from harness.errors import MemoryEditError
 
 __all__ = [
@@ -91,11 +91,9 @@ def schema_problem(schema: dict[str, Any], value: str) -> str | None:
     import referencing
 
     try:
-        data = json.loads(value)
+        data = jsontext.parse(value)
     except ValueError as exc:
         return f"the value is not JSON ({exc})"
-    except RecursionError:
-        return "the value is not JSON this harness can read (nested too deeply)"
     # An empty registry: a reference is resolved within the schema, never fetched (jsonschema's default
     # would open any URL a `$ref` names).
     validator = jsonschema.validators.validator_for(schema)(schema, registry=referencing.Registry())

@@ -167,7 +167,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         target = collection_path.resolve()
     except (OSError, RuntimeError):  # a loop of links that resolves nowhere
         return True
-    return True if target == collection_path.parent.resolve() or target in collection_path.parents else None
+    folder = collection_path.parent.resolve()
+    return True if target == folder or target in folder.parents else None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

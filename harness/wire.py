@@ -105,8 +105,6 @@ _BRANCH_TAGS = {
     "int",
     "float",
     "bool",
-    "list[str]",
-    "dict[str,any]",
     "calls-list",
     "calls-mapping",
     "history-file",

@@ -257,6 +257,7 @@ def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
     from harness.factory import AgentFactory
     from harness.progress import step_line
     from harness.scenarios import ScenarioRunner
+    from harness.scenarios.results import crash_reason
 
     factory = AgentFactory(project)
     runner = ScenarioRunner(factory, update_snapshots=update_snapshots)
@@ -272,8 +273,7 @@ def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
             done = Finished(job.index, replace(result, scenario=_NO_SCENARIO), set(factory.learned_secrets))
             conn.send((Event.DONE, done))
         except Exception as exc:  # a bug, or a tool's module: this job fails, the worker goes on
-            reason = " ".join(str(exc).split())
-            crash = Finished(job.index, None, set(factory.learned_secrets), f"{type(exc).__name__}: {reason}")
+            crash = Finished(job.index, None, set(factory.learned_secrets), crash_reason(exc))
             conn.send((Event.DONE, crash))
 
 

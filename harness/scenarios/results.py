@@ -105,3 +105,8 @@ class ScenarioResult:
                 "remove `xfail` if the behaviour is fixed"
             )
         return "\n".join(out)
+
+
+def crash_reason(exc: BaseException) -> str:
+    """An exception no layer expected, on one line, as a run the harness failed on reports it."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
