@@ -17,7 +17,7 @@ vcrpy's own lookup runs the matcher over every recorded interaction for every re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import vcr
 import vcr.errors
+import vcr.filters
 import vcr.serialize
 from vcr.cassette import Cassette
 from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
@@ -37,7 +38,6 @@ from harness.cassettes.keys import Keyer, RequestKey, decode_body
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
 from harness.cassettes.scrub import (
-    SECRET_HEADERS,
     endpoint_kind,
     header_secrets,
     kept_headers,
@@ -51,21 +51,29 @@ from harness.llm.settings import ModelSettings, without_credentials
 from harness.secrets import Secrets
 from harness.yamlsource import CASSETTE_LIMITS, read_text
 
+Masker = Callable[[dict[str, Any]], dict[str, Any]]  # an interaction (vcrpy's serialized dict) as the file gets it
+
 VCR_MODES = {HarnessRecordMode.NEW: RecordMode.NEW_EPISODES, HarnessRecordMode.ALL: RecordMode.ALL}
 
 
 class CassetteSerializer:
     """vcrpy serializer for `format`; `metadata`, when set, replaces the cassette's on save (vcrpy offers
-    no public setter for an existing key)."""
+    no public setter for an existing key). `mask` gives each interaction as the file gets it (secrets
+    masked): here, on vcrpy's serialized copies, rather than in its `before_save_interaction` hook, which
+    deep-copies every interaction of the cassette first."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, mask: Callable[[], Masker] | None = None) -> None:
         self.path = path
         self.metadata: dict[str, Any] | None = None
+        self.mask = mask
 
     def serialize(self, cassette_dict: dict[str, Any]) -> str:
         data = dict(cassette_dict)
         if self.metadata is not None:
             data["metadata"] = self.metadata
+        if self.mask is not None and "interactions" in data:
+            masked = self.mask()
+            data["interactions"] = [masked(interaction) for interaction in data["interactions"]]
         return format.dump(data)
 
     def deserialize(self, cassette_string: str) -> dict[str, Any]:
@@ -183,7 +191,7 @@ class RecordingSession:
         id), which are masked like `secrets` from then on."""
         self.path = path
         self.mode = mode
-        self.serializer = CassetteSerializer(path)
+        self.serializer = CassetteSerializer(path, self._masker)
         self.secrets = Secrets.collect() if secrets is None else secrets
         self.learned: set[str] = set() if learned is None else learned
         self.cassette: IndexedCassette | None = None
@@ -258,14 +266,16 @@ class RecordingSession:
             metadata["agent"] = agent
         self.serializer.metadata = metadata
 
-    def _keep_safe_request_headers(self, request: Request) -> Request:
-        request.headers = kept_headers(request.headers)
-        return request
+    @staticmethod
+    def _recorded_request(request: Request) -> Request:
+        """What the cassette keeps of a request: a new one with only the kept headers (vcrpy's own filter
+        chain would deep-copy the request, a long conversation's body and all, then filter the copy)."""
+        return Request(request.method, request.uri, request.body, kept_headers(request.headers))
 
-    def _keep_safe_response_headers(self, response: dict[str, Any]) -> dict[str, Any]:
+    def _recorded_response(self, response: dict[str, Any]) -> dict[str, Any]:
         """Only content-type headers are kept (credential headers an endpoint sent become secrets from then
-        on), so a body still encoded (vcrpy decodes gzip, deflate and brotli) is decoded here first: zstd,
-        when Python has it."""
+        on), so an encoded body is decoded first: gzip, deflate and brotli by vcrpy's `decode_response`,
+        zstd here, when Python has it. vcrpy hands over its own copy of the response."""
         headers = response.get("headers", {})
         self.learned |= header_secrets(headers)
         encoding = [str(v).lower() for k, values in headers.items() if k.lower() == "content-encoding" for v in values]
@@ -274,25 +284,29 @@ class RecordingSession:
             decoded = decompress_zstd(body.get("string", b""))
             if decoded is not None:
                 body["string"] = decoded
-        response["headers"] = kept_headers(headers)
+        elif encoding:
+            response = vcr.filters.decode_response(response)
+        response["headers"] = kept_headers(response.get("headers", {}))
         return response
 
-    def _mask(self, request: Request, response: dict[str, Any]) -> tuple[Request, dict[str, Any]]:
-        """vcrpy's `before_save_interaction` hook (it hands over copies): what the file gets."""
+    def _masker(self) -> Masker:
+        """What the file gets of each interaction (vcrpy's serialized dicts): secrets masked, those learned
+        from the endpoint's headers while recording included."""
         secrets = self.secrets | Secrets.collect(values=self.learned, environ={})
-        request.uri = secrets.mask_url(request.uri)
-        request.body = masked_body(secrets, request.body, json_dumps_spelling=True)
-        return request, masked_response(secrets, response)
+
+        def masked(interaction: dict[str, Any]) -> dict[str, Any]:
+            request = dict(interaction["request"])
+            request["uri"] = secrets.mask_url(request["uri"])
+            request["body"] = masked_body(secrets, request.get("body"), json_dumps_spelling=True)
+            return {**interaction, "request": request, "response": masked_response(secrets, interaction["response"])}
+
+        return masked
 
     @contextmanager
     def open(self) -> Iterator[RecordingSession]:
         config = vcr.VCR(
             record_mode=VCR_MODES[self.mode],
             match_on=["harness_request"],
-            decode_compressed_response=True,
-            filter_headers=list(SECRET_HEADERS),
-            before_record_response=self._keep_safe_response_headers,
-            before_save_interaction=self._mask,
             drop_unused_requests=True,
             serializer="harness",
         )
@@ -301,9 +315,12 @@ class RecordingSession:
         config.register_serializer("harness", self.serializer)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A recording that breaks off (endpoint down, Ctrl-C) saves nothing: the cassette keeps its old takes.
-        options = config.get_merged_config(
-            path=str(self.path), before_record_request=self._keep_safe_request_headers, record_on_exception=False
-        )
+        options = config.get_merged_config(path=str(self.path), record_on_exception=False)
+        # The cassette's own filters, in place of the chains vcrpy builds (they deep-copy each request first:
+        # ours build what is kept instead of editing what was sent). Only content-type headers are kept,
+        # so no credential header is recorded, and a compressed answer is stored decoded.
+        options["before_record_request"] = self._recorded_request
+        options["before_record_response"] = self._recorded_response
         with IndexedCassette.use(**options) as cassette:
             self.cassette = cassette
             self.loaded = len(cassette.data)
