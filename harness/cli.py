@@ -353,7 +353,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from harness.errors import UserError
     from harness.factory import AgentFactory
     from harness.reliability import has_repeats, reliability, reliability_table
-    from harness.report import json_report, matrix_table, summary_table, write_report
+    from harness.report import json_report, matrix_table, summary_table, write_json_report
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
 
@@ -407,9 +407,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.out("\n" + matrix_table(results, shown))
     if has_repeats(results):
         console.out("\n" + reliability_table(reliability(results), shown))
-    if report is not None:
-        write_report(results, report, project.root, console.secrets)
-    _write_summaries(json_report(results, project.root, console.secrets), html, markdown)
+    if report is not None or html is not None or markdown is not None or _step_summary_wanted():
+        data = json_report(results, project.root, console.secrets)  # built only for what writes it, once
+        if report is not None:
+            write_json_report(data, report)
+        _write_summaries(data, html, markdown)
     status = 0 if all(result.ok for result in results) else 1
     if getattr(args, "twice", False) and not _replays_alike(project, results, console):
         status = 1
@@ -599,12 +601,21 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
 
 def _check_step_summary() -> None:
     """In a GitHub job the summary is appended to `$GITHUB_STEP_SUMMARY`: checked before the run, as a report."""
+    if _step_summary_wanted():
+        import os
+
+        from harness.report_md import STEP_SUMMARY
+
+        _report_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
+
+
+def _step_summary_wanted() -> bool:
+    """Whether this is a GitHub job with a step summary to append to."""
     import os
 
     from harness.report_md import STEP_SUMMARY
 
-    if os.environ.get(STEP_SUMMARY):
-        _report_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
+    return bool(os.environ.get(STEP_SUMMARY))
 
 
 def _write_summaries(data: dict[str, Any], html: Path | None, markdown: Path | None) -> None:

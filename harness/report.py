@@ -230,4 +230,9 @@ def summary_of(scenarios: list[dict[str, Any]]) -> dict[str, int]:
 
 def write_report(results: list[ScenarioResult], path: Path, root: Path, secrets: Secrets | None = None) -> None:
     """`secrets` (default: those of the environment) are masked in every string of the report."""
-    write_atomically(path, jsontext.dumps(json_report(results, root, secrets), indent=2) + "\n")
+    write_json_report(json_report(results, root, secrets), path)
+
+
+def write_json_report(data: dict[str, Any], path: Path) -> None:
+    """`json_report`'s data written to `path` (whole or not at all)."""
+    write_atomically(path, jsontext.dumps(data, indent=2) + "\n")
