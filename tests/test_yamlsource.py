@@ -93,3 +93,18 @@ def test_a_plain_walk_stops_at_the_limits_and_the_exact_path_says_where() -> Non
     assert parse_yaml("a: &x {b: 1}\nc:\n  <<: *x\n", "f.yaml").text is None  # a merge key: PyYAML's way
     with pytest.raises(UserError, match=r"f.yaml:3: b: duplicate key"):
         parse_yaml("a: 1\nb: 2\nb: 3\n", "f.yaml")
+
+
+def test_a_plain_file_is_read_without_libyaml_and_a_deep_one_still_stops_at_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "agent: chat\nturns:\n- user: Hi, I am Azin.\n  expect:\n    stop_reason: replied\nxfail: no\n"
+    with monkeypatch.context() as patched:
+        patched.setattr("harness.yamlsource.compose", lambda *args, **kwargs: pytest.fail("libyaml was used"))
+        doc = parse_yaml(text, "f.yaml")
+    assert doc.data == yaml.safe_load(text)
+    assert doc.locate(("turns", 0, "expect")) == (4, 3)  # located from the text when a problem needs it
+    deep = "".join(f"{'  ' * level}a:\n" for level in range(70)) + f"{'  ' * 70}b: 1\n"
+    with pytest.raises(UserError, match="nested more than 64 levels deep") as caught:
+        parse_yaml(deep, "f.yaml")
+    assert caught.value.problems[0].line is not None

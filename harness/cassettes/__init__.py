@@ -1,9 +1,9 @@
 """Cassettes: every model exchange of a scenario, recorded once and replayed offline.
 
     keys.py       how a request is recognised: method, path, canonical JSON body (built from parts)
-    format.py     the file: vcrpy's YAML layout, each request stored as a delta from the one before
+    format.py     the file: vcrpy's YAML layout, each request stored as a delta from the one before (read
+                  by harness.yamlsubset, libyaml for anything it leaves)
     delta.py      those deltas: computed (in time linear in a conversation) and applied
-    yamlsubset.py a fast reader for the YAML format.py writes (anything else goes to libyaml)
     diff.py       why a request missed: the nearest recorded request and a readable diff
     scrub.py      what never reaches a file: headers but content-type; secrets (harness.secrets) masked
     replay.py     replay at the floor: the file, an index and a chat model (no SDK, no vcrpy)

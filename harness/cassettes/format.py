@@ -43,8 +43,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from harness import jsontext
-from harness.cassettes import yamlsubset
+from harness import jsontext, yamlsubset
 from harness.cassettes.delta import (
     NO_TEXTS,
     Texts,

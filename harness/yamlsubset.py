@@ -1,9 +1,10 @@
-"""A reader for the plain YAML this package writes, several times faster than libyaml's: block mappings,
-sequences of mappings, plain scalars and literal blocks, nothing else. Anything outside that subset
-(quotes, flow collections, anchors, tags, comments, indentation indicators...) makes `read` return
-`NOTHING`, and the caller parses the text with PyYAML instead, so a file this reader takes gives exactly
-what PyYAML gives (plain scalars are typed by PyYAML's own resolver; only strings, decimal integers and
-floats, and nulls are taken).
+"""A reader for plain YAML, several times faster than libyaml's: block mappings, block sequences of
+mappings or plain scalars, plain scalars and literal blocks, nothing else. It reads the cassettes the
+harness writes, and scenario files written plainly. Anything outside that subset (quotes, flow
+collections, anchors, tags, comments, indentation indicators...) makes `read` return `NOTHING`, and the
+caller parses the text with PyYAML instead, so a file this reader takes gives exactly what PyYAML gives
+(plain scalars are typed by PyYAML's own resolver; only strings, booleans, decimal integers and floats,
+and nulls are taken).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ _PLAIN = re.compile(r"[^-?:,\[\]{}#&*!|>'\"%@`\s][^\t]*\Z")
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)\Z")
 _FLOAT = re.compile(r"-?(0|[1-9][0-9]*)\.[0-9]*([eE][-+][0-9]+)?\Z")  # as PyYAML writes a float (0.7, 1.0e-05)
 _LITERAL = {"|": "clip", "|-": "strip", "|+": "keep"}
-_MAX_DEPTH = 64  # deeper is left to PyYAML, behind the harness's limits (and this reader never recurses far)
+# Deeper is left to PyYAML, behind the harness's limits (64 levels: this stays well inside them whichever way
+# levels are counted), and this reader never recurses far.
+_MAX_DEPTH = 48
 _RESOLVER = yaml.resolver.Resolver()
 # The first characters of PyYAML's implicit (non-string) scalars: bool, null, int, float, timestamp, merge,
 # value (yaml.resolver.Resolver.yaml_implicit_resolvers' keys). A plain scalar starting otherwise is a string.
@@ -36,6 +39,7 @@ _TYPES: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:int": int,
     "tag:yaml.org,2002:float": float,
     "tag:yaml.org,2002:null": lambda _: None,
+    "tag:yaml.org,2002:bool": lambda value: value.lower() in ("yes", "true", "on"),  # PyYAML's bool_values
 }
 
 
@@ -152,7 +156,12 @@ def _sequence(lines: list[str], position: int, indent: int, depth: int) -> tuple
         entry = lines[position][indent:]
         if not entry.startswith("- "):
             return items, position
-        item, position = _mapping(lines, position, indent + 2, first=entry[2:], depth=depth + 1)
+        rest = entry[2:]
+        if ": " in rest or rest.endswith(":"):  # "- key: value": a mapping
+            item, position = _mapping(lines, position, indent + 2, first=rest, depth=depth + 1)
+        else:  # "- value": a plain scalar, on its line alone (a line indented below it leaves the subset)
+            item = _plain(rest)
+            position += 1
         items.append(item)
 
 
@@ -169,8 +178,14 @@ def _plain(value: str) -> Any:
     return result
 
 
+# What PyYAML reads as a line break (or a byte order mark) inside a plain scalar, where `str.split("\n")` does not.
+_BREAKS = re.compile("[\r\x85\u2028\u2029\ufeff]")
+
+
 def _typed_plain(value: str) -> Any:
     if not _PLAIN.match(value) or value != value.rstrip() or ": " in value or " #" in value or value.endswith(":"):
+        raise _Outside
+    if _BREAKS.search(value):
         raise _Outside
     if _RESOLVED_FIRST is not None and value[0] not in _RESOLVED_FIRST:
         return value  # no implicit type of PyYAML's starts with this character: a string

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cassettes.format import _Dumper
-from harness.cassettes.yamlsubset import NOTHING, read
+from harness.yamlsubset import NOTHING, read
 
 keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,6}", fullmatch=True)
 lines = st.text(alphabet=st.sampled_from(list('ab {}":,[]é😀1\t#-|')), max_size=12)
@@ -54,7 +54,7 @@ def test_what_it_reads_pyyaml_reads_the_same(document: dict[str, Any], style: st
         assert got == yaml.safe_load(text)
 
 
-@given(st.text(alphabet=st.sampled_from(list("ab: -|\n#'\"{}[]&*!1.")), max_size=60))
+@given(st.text(alphabet=st.sampled_from(list("ab: -|\n#'\"{}[]&*!1.\t\r\u2028")), max_size=60))
 def test_any_text_is_read_as_pyyaml_reads_it_or_left_to_it(text: str) -> None:
     got = read(text)
     if got is NOTHING:
@@ -71,6 +71,9 @@ def test_any_text_is_read_as_pyyaml_reads_it_or_left_to_it(text: str) -> None:
         "a:\n- b: 1\n  c:\n    d: null\n- b: two words\nz: 3\n",
         "interactions:\n- request:\n    uri: http://h/v1/chat/completions\n    body:\n      delta: |\n        {}\n",
         "temperature: 0.7\ntop_p: 1.0\nsmall: 1.0e-05\nbare: 3.\n",  # floats as PyYAML writes them
+        "a: yes\nb: Off\nc: true\nd: NO\n",  # YAML 1.1 booleans, as PyYAML reads them
+        "tool_calls:\n- send_message\n- 2\n- a:b\n- http://x/y\nnext: 1\n",  # a list of plain scalars
+        "a:\n  - x\n  - k: v\n    w: 1\n  - null\n",  # scalars and mappings in one list, indented
     ],
 )
 def test_the_layouts_a_cassette_uses_are_read(text: str) -> None:
@@ -90,11 +93,30 @@ def test_the_layouts_a_cassette_uses_are_read(text: str) -> None:
         "a: .inf\n",
         "a: 01.5\n",
         "a: 1:30.5\n",
-        "a: yes\n",
         "a: 0x1f\n",
+        "a:\n- x\n  y\n",  # a plain scalar item going on below its line (PyYAML folds it)
+        "a:\n- x:\ty\n",  # a tab after the colon: a mapping to PyYAML
+        "a: x\ry\n",  # PyYAML reads a carriage return as a line break
+        "a: x\u2028y\n",
+        "a:\n- |\n  block\n",
+        "a:\n-\n",
         "a: 012\n",
         "a: 1_0\n",
     ],
 )
 def test_anything_else_is_left_to_pyyaml(text: str) -> None:
     assert read(text) is NOTHING
+
+
+block_lines = st.sampled_from(
+    ["a:", "- b", "  - c", "- d: 1", "  e: x", "-  f", "- g:", "    h", "- 1", "- yes", "- a:b", "k: v", "  - 'q'",
+     "-", " - x", "- x # c", "- |", "  text"]
+)  # fmt: skip
+
+
+@given(st.lists(block_lines, max_size=8).map("\n".join))
+def test_block_sequences_are_read_as_pyyaml_reads_them(text: str) -> None:
+    got = read(text)
+    if got is NOTHING:
+        return
+    assert got == yaml.safe_load(text)
