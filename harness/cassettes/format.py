@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import http
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,6 +60,7 @@ from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ORDER = ("metadata", "version", "interactions")
 CALL_IDS_KEY = "tool_call_ids"  # metadata: which tool-call ids the recording put in history (llm.chat.CallIds)
+FINGERPRINT_KEY = "agent"  # metadata: what the recording depends on (harness.fingerprint)
 # Left out when they are what (almost) every chat-completion exchange has: a POST answered 200 OK.
 DEFAULT_METHOD = "POST"
 DEFAULT_STATUS = 200
@@ -97,9 +99,10 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
     """A cassette file's text; anything malformed is a CassetteError naming the file.
 
     `keys_only`: when every request carries a key of the current scheme, the request bodies are left
-    undecoded (`body` None): replay finds requests by key and reads the bodies only to explain a miss."""
+    undecoded (`body` None): replay finds requests by key and reads the bodies only to explain a miss.
+    The metadata's `agent` fingerprint is left out too: replay never reads it."""
     try:
-        data = _load_yaml(text)
+        data = _load_yaml(_without_fingerprint(text) if keys_only else text)
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
             raise ValueError("no `interactions` list")
         metadata = data.get("metadata") or {}
@@ -154,6 +157,25 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
             "restore it from version control, or re-record it with `harness record --mode all`"
         ) from None
     return CassetteData(interactions, metadata if isinstance(metadata, dict) else {})
+
+
+_NEXT_TOP_LEVEL = re.compile(r"^[^ \n]", re.MULTILINE)
+_OUT_OF_BLOCK = re.compile(r"^(?! {4}| *$)", re.MULTILINE)  # a line of text indented less than the block's
+_FINGERPRINT_KEY = "\n  " + FINGERPRINT_KEY + ":\n"
+
+
+def _without_fingerprint(text: str) -> str:
+    """The cassette's text without the `agent` block of its metadata (as `note_recording` writes it, the
+    fingerprint `cassettes check` compares): a quarter of a one-step cassette's lines, which replay would
+    parse for nothing. Text laid out otherwise is returned as it is."""
+    if not text.startswith("metadata:\n"):
+        return text
+    metadata_end = _NEXT_TOP_LEVEL.search(text, 1)
+    start = text.find(_FINGERPRINT_KEY, 0, metadata_end.start() if metadata_end else len(text))
+    if start < 0:
+        return text
+    block_end = _OUT_OF_BLOCK.search(text, start + len(_FINGERPRINT_KEY))
+    return text[: start + 1] + (text[block_end.start() :] if block_end else "")
 
 
 _SCALARS: dict[str, Any] = {

@@ -33,7 +33,7 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request
 
 from harness.cassettes import format
-from harness.cassettes.format import CALL_IDS_KEY
+from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY
 from harness.cassettes.keys import Keyer, RequestKey, decode_body
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
@@ -263,7 +263,7 @@ class RecordingSession:
             info["server"] = decoded["system_fingerprint"]
         metadata: dict[str, Any] = {"recorded_with": self.secrets.mask_data(info), CALL_IDS_KEY: str(self.call_ids)}
         if agent is not None:
-            metadata["agent"] = agent
+            metadata[FINGERPRINT_KEY] = agent
         self.serializer.metadata = metadata
 
     @staticmethod

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.cassettes.diff import nearest_recorded
-from harness.cassettes.format import CALL_IDS_KEY, CassetteData, parse
+from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY, CassetteData, parse
 from harness.cassettes.keys import Keyer, path_prefix
 from harness.errors import CassetteError, CassetteMiss, MissedRequest
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
@@ -75,6 +75,11 @@ class ReplayCassette:
             else:
                 self._repeats.setdefault(key, []).append(position)
         self.keyer = Keyer()  # for the requests replayed: their messages are other objects
+
+    def recorded_fingerprint(self) -> Any:
+        """The agent fingerprint stored with the recording (`metadata.agent`), read from the file again:
+        opening a cassette for replay leaves it out."""
+        return parse(self._text, str(self.path)).metadata.get(FINGERPRINT_KEY) if self._text else None
 
     def recorded_bodies(self) -> list[Any]:
         """Every recorded request body, decoded (read again from the file)."""

@@ -103,7 +103,7 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int = 1) -> Cas
         cassette: ReplayCassette | None = ReplayCassette(path)
     except CassetteError:
         cassette = None
-    stored = cassette.metadata.get("agent") if cassette is not None else None
+    stored = cassette.recorded_fingerprint() if cassette is not None else None
     changed = fingerprint_changes(stored, agent_fingerprint(spec))
     if result.unplayed:
         reasons = [f"{len(result.unplayed)} recorded exchange(s) never asked for", *changed]

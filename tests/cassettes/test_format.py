@@ -398,3 +398,26 @@ def test_a_body_nested_deeper_than_json_reads_is_written_and_read_back_as_text(w
         assert back.request.body == deep
     else:
         assert back.response["body"]["string"].strip() == deep
+
+
+metadata_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), texts),
+    lambda inner: st.dictionaries(st.sampled_from(["agent", "parts", "model", "x", "tools"]), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    st.dictionaries(st.sampled_from(["recorded_with", "agent", "tool_call_ids", "other"]), metadata_values),
+    st.lists(st.dictionaries(texts, texts, max_size=2), max_size=3),
+)
+def test_a_replay_read_leaves_out_the_fingerprint_and_nothing_else(metadata: dict[str, Any], bodies: list[Any]) -> None:
+    text = format.dump({**as_vcr([{"messages": [m], "model": "m"} for m in bodies]), "metadata": metadata})
+    full, lazy = format.parse(text, "c.yaml"), format.parse(text, "c.yaml", keys_only=True)
+    assert full.metadata == metadata
+    key = format.FINGERPRINT_KEY
+    assert {k: v for k, v in lazy.metadata.items() if k != key} == {k: v for k, v in metadata.items() if k != key}
+    if isinstance(metadata.get(key), dict) and metadata[key]:
+        assert key not in lazy.metadata  # a fingerprint block is not even parsed
+    assert [i.response for i in lazy.interactions] == [i.response for i in full.interactions]
+    assert [i.request.key for i in lazy.interactions] == [i.request.key for i in full.interactions]
