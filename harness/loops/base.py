@@ -103,6 +103,7 @@ class HarnessLoop:
 
     name = LoopName.HARNESS
     text_is_reply = True
+    _system_message: dict[str, Any] | None = None  # the last request's, reused while its text stands
 
     def initial_messages(self, host: LoopHost) -> list[dict[str, Any]]:
         return []
@@ -111,7 +112,11 @@ class HarnessLoop:
         return {"role": "user", "content": text}
 
     def request_messages(self, host: LoopHost) -> list[dict[str, Any]]:
-        return [{"role": "system", "content": host.spec.system_message(host.state.memory)}, *host.messages]
+        system = host.spec.system_message(host.state.memory)
+        if self._system_message is None or self._system_message["content"] != system:
+            # One message object for as long as its text stands: a request is keyed by its message objects.
+            self._system_message = {"role": "system", "content": system}
+        return [self._system_message, *host.messages]
 
     def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
         return [tool.openai_schema() for tool in offered]

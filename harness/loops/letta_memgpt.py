@@ -311,6 +311,7 @@ class LettaMemGPTLoop:
         self.spec = spec
         self.inner_thoughts = inner_thoughts_in_kwargs(spec.model.name, spec.model.put_inner_thoughts_in_kwargs)
         self._system: str | None = None
+        self._system_message: dict[str, Any] | None = None
         self._schemas: dict[str, dict[str, Any]] = {}
         self._failed_tool: str | None = None  # the tool whose call failed in the step before
 
@@ -370,7 +371,11 @@ class LettaMemGPTLoop:
         memory = host.state.memory.compile()
         if self._system is None or memory not in self._system:
             self._system = compile_system_message(self.spec.system, memory, host.state.now())
-        return [{"content": self._system, "role": "system"}, *host.messages]
+        if self._system_message is None or self._system_message["content"] is not self._system:
+            # One message object for as long as its text stands: a request is keyed by its message objects,
+            # and a system message new at every step was encoded again at every step.
+            self._system_message = {"content": self._system, "role": "system"}
+        return [self._system_message, *host.messages]
 
     def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
         return [self._schema(tool) for tool in offered if tool.name != self._failed_tool]
