@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from harness.cassettes.mode import RecordMode
@@ -87,19 +88,26 @@ class Project:
         if explicit:
             return confined(self.cassettes_dir, explicit)
         path = _absolute(scenario)
-        for base in (self.scenarios_dir, self.root, self.base or self.root):
-            try:
-                relative = path.relative_to(_absolute(base))
+        for base, absolute in zip(self._bases, self._absolute_bases, strict=True):
+            if path.is_relative_to(absolute):
+                relative, from_root = path.relative_to(absolute), base == self.root
                 break
-            except ValueError:
-                continue
         else:
             # Outside the project: two such scenarios with one file name must not share a cassette.
             folder = hashlib.sha256(str(path.parent).encode()).hexdigest()[:10]
-            relative = Path(OUTSIDE) / f"{path.parent.name}-{folder}" / path.name
-        if base == self.root and relative.parts and relative.parts[0] == DEFAULT_SCENARIOS:
+            relative, from_root = Path(OUTSIDE) / f"{path.parent.name}-{folder}" / path.name, False
+        if from_root and relative.parts and relative.parts[0] == DEFAULT_SCENARIOS:
             relative = relative.relative_to(DEFAULT_SCENARIOS)
         return self.cassettes_dir / relative.with_suffix(".yaml")
+
+    @cached_property
+    def _bases(self) -> tuple[Path, Path, Path]:
+        """Where a scenario's cassette path is taken relative to, in order (see `cassette_path`)."""
+        return (self.scenarios_dir, self.root, self.base or self.root)
+
+    @cached_property
+    def _absolute_bases(self) -> tuple[Path, ...]:
+        return tuple(_absolute(base) for base in self._bases)
 
     @staticmethod
     def variant_path(cassette: Path, variant: int) -> Path:
@@ -118,7 +126,7 @@ class Project:
     def relative(self, path: Path) -> str:
         """`path` as shown in reports: relative to the root when inside it."""
         try:
-            return str(_absolute(path).relative_to(_absolute(self.root)))
+            return str(_absolute(path).relative_to(self._absolute_bases[1]))
         except ValueError:
             return str(path)
 

@@ -36,18 +36,20 @@ class ReplayCassette:
         """`verify`: also check every stored request key against its body (`harness cassettes check`);
         replay trusts the keys, so a body edited by hand and its key no longer agree."""
         self.path = path
-        self.exists = path.exists()
+        self.exists = True
         self._text = ""
         data = CassetteData([])
+        try:
+            self._text = read_text(path, CASSETTE_LIMITS)
+        except (FileNotFoundError, NotADirectoryError):  # not recorded (yet): every request misses
+            self.exists = False
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise CassetteError(
+                f"{path} is not a readable cassette ({reason}); restore it from version control, "
+                "or re-record it with `harness record --mode all`"
+            ) from None
         if self.exists:
-            try:
-                self._text = read_text(path, CASSETTE_LIMITS)
-            except (OSError, ValueError) as exc:
-                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-                raise CassetteError(
-                    f"{path} is not a readable cassette ({reason}); restore it from version control, "
-                    "or re-record it with `harness record --mode all`"
-                ) from None
             data = parse(self._text, str(path), keys_only=not verify)
         self.metadata = data.metadata
         self.answers: list[tuple[int, str]] = [recorded_answer(each.response) for each in data.interactions]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from harness.errors import ScenarioError
@@ -12,20 +13,42 @@ SUFFIXES = (".yaml", ".yml")
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
-    """The scenario files of `paths`: files as given, folders walked (but their `history/` folders)."""
-    found: list[Path] = []
+    """The scenario files of `paths`: files as given, folders walked (but their `history/` folders, and
+    links to folders, which `Path.rglob` does not follow either), each file once."""
+    found: list[tuple[Path, Path]] = []  # (as found, the file it is)
     for path in paths:
         if path.is_dir():
-            found += sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in SUFFIXES and HISTORY_FOLDER not in p.relative_to(path).parts[:-1] and p.is_file()
-            )
+            real_folder = str(path.resolve())
+            start = len(os.fspath(path))
+            walked = [
+                # No link to a folder is walked, so a file's real path is the folder's and the rest of its
+                # own; only a link to a file needs resolving (a resolve per file cost a syscall per folder).
+                (Path(name), Path(name).resolve() if link else Path(real_folder + name[start:]))
+                for name, link in _walk(os.fspath(path))
+            ]
+            found += sorted(walked)
         elif path.is_file():
-            found.append(path)
+            found.append((path, path.resolve()))
         else:
             raise ScenarioError(f"{path}: no such scenario file or folder")
     unique: dict[Path, Path] = {}
-    for path in found:  # a file named twice (or inside a folder also named) runs once
-        unique.setdefault(path.resolve(), path)
+    for path, real in found:  # a file named twice (or inside a folder also named) runs once
+        unique.setdefault(real, path)
     return list(unique.values())
+
+
+def _walk(folder: str) -> Iterator[tuple[str, bool]]:
+    """(path, whether it is a link) of each scenario file under `folder`, from its entries' types (no
+    stat a file); a folder it may not read is left out, as `Path.rglob` leaves it."""
+    pending = [folder]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != HISTORY_FOLDER:
+                            pending.append(entry.path)
+                    elif entry.name.endswith(SUFFIXES) and entry.name not in SUFFIXES and entry.is_file():
+                        yield entry.path, entry.is_symlink()
+        except PermissionError:
+            continue

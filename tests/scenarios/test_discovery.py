@@ -1,0 +1,73 @@
+"""Scenario discovery finds what `Path.rglob` would: files with a YAML suffix, not in `history/` folders, not
+under links to folders, each file once however it is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.project import HISTORY_FOLDER
+from harness.scenarios.discovery import SUFFIXES, discover
+
+
+def rglob_reference(paths: list[Path]) -> list[Path]:
+    """The discovery this module replaced: rglob, a stat per file, and a resolve per file."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SUFFIXES and HISTORY_FOLDER not in p.relative_to(path).parts[:-1] and p.is_file()
+            )
+        else:
+            found.append(path)
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
+
+
+names = st.sampled_from(["a.yaml", "b.yml", "c.txt", ".yaml", "x.y.yaml", HISTORY_FOLDER, "d", "e.yaml", "B.yaml"])
+entries = st.lists(
+    st.tuples(
+        st.lists(names, min_size=1, max_size=3),
+        st.sampled_from(["file", "dir", "link to file", "link to folder", "broken link"]),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries, st.sampled_from(["root", "root and a file", "root twice", "a subfolder and root"]))
+def test_it_finds_what_rglob_finds(tmp_path_factory: object, tree: list[tuple[list[str], str]], given_as: str) -> None:
+    root = Path(tmp_path_factory.mktemp("tree"))  # type: ignore[attr-defined]
+    (root / "target.yaml").write_text("x")
+    (root / "target_folder").mkdir()
+    (root / "target_folder" / "inside.yaml").write_text("x")
+    for parts, kind in tree:
+        path = root.joinpath(*parts)
+        blocked = any(parent.is_symlink() or (parent.exists() and not parent.is_dir()) for parent in path.parents)
+        if blocked or path.exists() or path.is_symlink():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "file":
+            path.write_text("x")
+        elif kind == "dir":
+            path.mkdir()
+        elif kind == "link to file":
+            path.symlink_to(root / "target.yaml")
+        elif kind == "link to folder":
+            path.symlink_to(root / "target_folder", target_is_directory=True)
+        else:
+            path.symlink_to(root / "missing.yaml")
+    files = [p for p in root.rglob("*.yaml") if p.is_file()]
+    given = {
+        "root": [root],
+        "root and a file": [root, *files[:1]],
+        "root twice": [root, root],
+        "a subfolder and root": [*[p for p in root.iterdir() if p.is_dir() and not p.is_symlink()][:1], root],
+    }[given_as]
+    assert discover(given) == rglob_reference(given)
