@@ -57,17 +57,25 @@ def read_text(path: Path, limits: Limits = FILE_LIMITS) -> str:
     """A text file's content: a regular file, at most `limits.max_bytes`, UTF-8 (a UTF-8 byte order mark
     is dropped). Raises FileNotFoundError, OSError, or TooBig / UnicodeError-free ValueError with a
     message saying what is wrong and what is expected."""
-    # Opened without blocking: opening a FIFO for reading would otherwise wait for a writer, forever.
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with open(descriptor, "rb") as file:
-        status = os.fstat(file.fileno())
+    # Opened without blocking: opening a FIFO for reading would otherwise wait for a writer, forever. Read
+    # with os.read, no buffered file object: a scenario run reads two files (its own and its cassette).
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
             raise TooBig("not a regular file: give a text file")
-        # Ask for what the file holds (one more byte tells a file that grew past the limit): read(n)
-        # allocates n bytes up front.
-        data = file.read(min(status.st_size, limits.max_bytes) + 1)
-        if status.st_size < len(data) <= limits.max_bytes:  # it grew while we read: the rest, bounded
-            data += file.read(limits.max_bytes + 1 - len(data))
+        # Ask for what the file holds (one more byte tells a file that grew past the limit): os.read(n)
+        # allocates n bytes up front. A file that grew while we read: the rest, bounded.
+        chunks: list[bytes] = []
+        size = 0
+        ask = min(status.st_size, limits.max_bytes) + 1
+        while ask > 0 and (chunk := os.read(descriptor, ask)):
+            chunks.append(chunk)
+            size += len(chunk)
+            ask = min(limits.max_bytes + 1 - size, MB)
+        data = b"".join(chunks)
+    finally:
+        os.close(descriptor)
     if len(data) > limits.max_bytes:
         raise TooBig(f"larger than {limits.max_bytes // MB} MB: the harness reads files up to that size")
     for bom, name in _WIDE_BOMS.items():

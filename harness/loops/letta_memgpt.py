@@ -84,18 +84,33 @@ EMPTY_RESPONSE_RETRY_LIMIT = 3
 CORE_MEMORY = "CORE_MEMORY"
 
 
-_FLAT = (str, int, float, bool, type(None))
 _COMPACT = json.JSONEncoder(ensure_ascii=False)  # no indent: the C encoder
+_encode_string = json.encoder.encode_basestring  # C: a str's JSON, unicode kept
+_SCALARS: dict[Any, str] = {None: "null", True: "true", False: "false"}
 
 
 def json_dumps(data: Any) -> str:
     """letta.utils.json_dumps: indented by 2, unicode kept. What Letta's loop packages (a message, a tool's
-    result, a call's arguments) is almost always one flat object: written here line by line with the C
-    encoder for each key and value, the same text as `json.dumps(indent=2)`, whose indenting encoder is
-    pure Python (a fifth of a replayed step)."""
-    if isinstance(data, dict) and data and all(type(key) is str and isinstance(v, _FLAT) for key, v in data.items()):
-        encode = _COMPACT.encode
-        return "{\n" + ",\n".join(f"  {encode(key)}: {encode(value)}" for key, value in data.items()) + "\n}"
+    result, a call's arguments) is almost always one flat object: written here line by line, each key and
+    value by the C encoder, the same text as `json.dumps(indent=2)`, whose indenting encoder is pure
+    Python (a fifth of a replayed step)."""
+    if type(data) is dict and data:
+        lines = []
+        for key, value in data.items():
+            if type(key) is not str:
+                break
+            kind = type(value)
+            if kind is str:
+                text = _encode_string(value)
+            elif kind is bool or value is None:
+                text = _SCALARS[value]
+            elif kind is int or kind is float:
+                text = _COMPACT.encode(value)
+            else:
+                break
+            lines.append(f"  {_encode_string(key)}: {text}")
+        else:
+            return "{\n" + ",\n".join(lines) + "\n}"
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
