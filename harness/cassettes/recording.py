@@ -1,9 +1,12 @@
 """Recording: the live model's traffic captured by vcrpy into a cassette (the only module importing vcrpy).
 
 vcrpy patches the HTTP client the openai SDK uses, so what is recorded is what went over the wire. We
-plug in through vcrpy's public extension points (serializer, persister, matcher, hooks) and subclass its
-`Cassette` for an index (pinned: vcrpy 9.4.x), so recording a long conversation stays linear:
-vcrpy's own lookup runs the matcher over every recorded interaction for every request.
+plug in through vcrpy's public extension points (serializer, persister, matcher, the cassette's request
+and response filters) and subclass its `Cassette` for an index (pinned: vcrpy 9.4.x), so recording a long
+conversation stays linear: vcrpy's own lookup runs the matcher over every recorded interaction for every
+request. Our filters build what is kept rather than edit a deep copy of what was sent, and secrets are
+masked by the serializer: vcrpy's own filter chain and its `before_save_interaction` deep-copy every
+request and interaction, a long conversation's bodies included.
 
 - A recording that breaks off saves nothing, and saves are atomic (a temporary file, fsync, rename): a good
   cassette is never lost. A new file gets the mode the umask gives; a rewritten one keeps its mode.
