@@ -118,8 +118,8 @@ def _entry(entry: str) -> tuple[str, str | None]:
     if not colon:
         raise _Outside
     if key not in _KEYS:
-        if not _KEY.match(key + ":"):
-            raise _Outside
+        if not _KEY.match(key + ":") or not isinstance(_typed_plain(key), str):
+            raise _Outside  # not a key as `_KEY` reads one, or one PyYAML reads as a boolean or null (`on:`)
         if len(_KEYS) < 10_000:
             _KEYS.add(key)
     if not rest:

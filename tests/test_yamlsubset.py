@@ -94,6 +94,9 @@ def test_the_layouts_a_cassette_uses_are_read(text: str) -> None:
         "a: 01.5\n",
         "a: 1:30.5\n",
         "a: 0x1f\n",
+        "on: 1\n",  # keys PyYAML reads as booleans or null
+        "a:\n  Null: x\n",
+        "a:\n- yes: 1\n",
         "a:\n- x\n  y\n",  # a plain scalar item going on below its line (PyYAML folds it)
         "a:\n- x:\ty\n",  # a tab after the colon: a mapping to PyYAML
         "a: x\ry\n",  # PyYAML reads a carriage return as a line break
@@ -110,7 +113,7 @@ def test_anything_else_is_left_to_pyyaml(text: str) -> None:
 
 block_lines = st.sampled_from(
     ["a:", "- b", "  - c", "- d: 1", "  e: x", "-  f", "- g:", "    h", "- 1", "- yes", "- a:b", "k: v", "  - 'q'",
-     "-", " - x", "- x # c", "- |", "  text"]
+     "-", " - x", "- x # c", "- |", "  text", "on: 1", "- yes: x", "  Null:", "y: n"]
 )  # fmt: skip
 
 
