@@ -57,7 +57,8 @@ that holds only the code measured, as `harness run` does.
    `harness record` does (ScenarioRunner, record mode all: vcrpy, the openai SDK, the cassette written
    over the existing one) against the instant stub. The model's time is excluded by a baseline: the bare
    openai SDK (no vcrpy, its own keep-alive client) posting the very same recorded bodies to the same
-   stub, its answers checked against the recording. overhead = harness ms/step - baseline ms/step.
+   stub, its answers checked against the recording. overhead = the median over the rounds of harness ms/step
+   - baseline ms/step of the same round (the two run back to back, so the machine's drift cancels).
    Reading and writing the cassette file are also timed apart, to show their share.
 
 4. A 1000-scenario suite (A, B). A temp project of 1000 small scenarios (1-3 turns from a few messages,
@@ -164,7 +165,7 @@ FULL = Settings(
     talk_rounds=7,
     vcrpy_budget=20.0,
     vcrpy_samples=2,
-    record_rounds=5,
+    record_rounds=9,  # each round pairs the harness with the SDK: the median of 9 differences
     scenarios=1000,
     recorded_scenarios=1000,
     cli_repeats=5,  # whole processes on a noisy machine: 3 let one slow minute decide
@@ -659,14 +660,11 @@ def open_seconds(talk: Talk, config: vcr.VCR) -> tuple[float, float]:
 class RecordResult:
     turns: int
     steps: int
-    harness: float  # seconds per step
+    harness: float  # seconds per step, the median over the rounds
     baseline: float
+    overhead: float  # the median over the rounds of harness minus baseline in the same round
     file_read: float
     file_write: float
-
-    @property
-    def overhead(self) -> float:
-        return self.harness - self.baseline
 
 
 def bench_recording(settings: Settings, url: str, agents: Path, talks: Sequence[Talk]) -> dict[int, RecordResult]:
@@ -699,7 +697,12 @@ def bench_recording(settings: Settings, url: str, agents: Path, talks: Sequence[
         io = [file_io_seconds(talk.cassette) for _ in range(min(3, settings.record_rounds))]
         read, write = median([r for r, _ in io]), median([w for _, w in io])
         n = talk.steps
-        result = RecordResult(talk.turns, n, variants[0].total / n, variants[1].total / n, read / n, write / n)
+        # Paired by round: the two ran back to back, so the machine's drift between rounds cancels (a
+        # difference of the two medians can come out negative on a noisy machine).
+        paired = median([h - b for h, b in zip(variants[0].totals, variants[1].totals, strict=True)])
+        result = RecordResult(
+            talk.turns, n, variants[0].total / n, variants[1].total / n, paired / n, read / n, write / n
+        )
         results[talk.turns] = result
         print(
             f"  {talk.turns:>5} {n:>5} | {ms(result.harness):>8} {ms(result.baseline):>8} {ms(result.overhead):>8} |"
