@@ -360,8 +360,9 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
     """One parse (two for text with thousands of brackets): the node tree is checked against the limits,
     gives the positions and catches the duplicate keys that PyYAML itself silently overwrites, and the
     data is constructed from that same tree: in one walk for a plain document (`_build_plain`), whose
-    positions are worked out only if a problem needs them. A file in `yamlsubset`'s plain subset (most
-    scenario files) is read by it, without libyaml: the same data, limits that hold by its size."""
+    positions are worked out only if a problem needs them. A file in `yamlsubset`'s plain subset (a
+    scenario file written plainly) is read by it, without libyaml: the same data, limits that hold by its
+    size."""
     # A line holds at most three values ("- key: value"), so a file of fewer lines than a third of the
     # limit holds fewer values; no value is longer than the file.
     if len(text) <= FILE_LIMITS.max_scalar and text.count("\n") < FILE_LIMITS.max_nodes // 3:
