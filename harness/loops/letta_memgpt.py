@@ -325,7 +325,8 @@ class LettaMemGPTLoop:
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec
         self.inner_thoughts = inner_thoughts_in_kwargs(spec.model.name, spec.model.put_inner_thoughts_in_kwargs)
-        self._system: str | None = None
+        # The system message, one object for as long as its text stands: a request is keyed by its message
+        # objects, and a system message new at every step was encoded again at every step.
         self._system_message: dict[str, Any] | None = None
         self._schemas: dict[str, dict[str, Any]] = {}
         self._failed_tool: str | None = None  # the tool whose call failed in the step before
@@ -336,7 +337,7 @@ class LettaMemGPTLoop:
         """initialize_message_sequence: the boot send_message (its id a uuid, cut to 29 characters on the
         wire), its result, and a login event."""
         now = host.state.now()
-        self._system = compile_system_message(self.spec.system, host.state.memory.compile(), now)
+        self._system_message = self._compiled(host.state.memory.compile(), now)
         call_id = str(host.ids.uuid())
         if "gpt-3.5" in self.spec.model.name:
             thought = "*inner thoughts* Still waiting on the user. Sending a message with function."
@@ -384,13 +385,12 @@ class LettaMemGPTLoop:
 
     def request_messages(self, host: LoopHost) -> list[dict[str, Any]]:
         memory = host.state.memory.compile()
-        if self._system is None or memory not in self._system:
-            self._system = compile_system_message(self.spec.system, memory, host.state.now())
-        if self._system_message is None or self._system_message["content"] is not self._system:
-            # One message object for as long as its text stands: a request is keyed by its message objects,
-            # and a system message new at every step was encoded again at every step.
-            self._system_message = {"content": self._system, "role": "system"}
+        if self._system_message is None or memory not in self._system_message["content"]:
+            self._system_message = self._compiled(memory, host.state.now())
         return [self._system_message, *host.messages]
+
+    def _compiled(self, memory: str, now: datetime) -> dict[str, Any]:
+        return {"content": compile_system_message(self.spec.system, memory, now), "role": "system"}
 
     def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
         return [self._schema(tool) for tool in offered if tool.name != self._failed_tool]
