@@ -6,7 +6,9 @@
   plain vcrpy cassette, recorded through the openai SDK;
 - the plain replays: vcrpy (body matching, or its default matchers) and the bare SDK (no vcrpy);
 - the harness's own replay models answering the same traffic (`ModelCall`, `replay_models`);
-- temporary projects (agents.yaml, scenario files, pytest.ini) for the harness to record and replay.
+- temporary projects (agents.yaml, scenario files, pytest.ini) for the harness to record and replay;
+- the pytest plugins an install of the harness brings (`installed_plugins`), for timing pytest without the
+  dev environment's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,8 @@ import httpx2
 import openai
 import vcr
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from harness.cassettes import format as cassette_format
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel, recorded_answer
@@ -433,3 +438,40 @@ def small_scenario(number: int) -> dict[str, Any]:
         "turns": turns,
         "expect": {"blocks": {"persona": "unchanged"}},
     }
+
+
+def runtime_closure(distribution: str) -> set[str]:
+    """The canonical names of `distribution` and of everything it needs at run time, transitively (the
+    requirements its extras add are left out: what `pip install <distribution>` brings)."""
+    seen: set[str] = set()
+    pending = [distribution]
+    while pending:
+        name = canonicalize_name(pending.pop())
+        if name in seen:
+            continue
+        try:
+            requires = metadata.distribution(name).requires or []
+        except metadata.PackageNotFoundError:  # an optional dependency of a platform this is not
+            continue
+        seen.add(name)
+        for line in requires:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(requirement.name)
+    return seen
+
+
+def installed_plugins(distribution: str, also: Sequence[str] = ()) -> list[str]:
+    """The modules of the pytest plugins (entry points `pytest11`) that an install of `distribution` brings,
+    and of the distributions named in `also` (e.g. pytest-xdist for -n): with PYTEST_DISABLE_PLUGIN_AUTOLOAD
+    set, `-p` each of them makes pytest load what a user's environment would, not what this dev environment
+    holds besides (hypothesis's plugin imports the whole of hypothesis at every session's end)."""
+    wanted = runtime_closure(distribution) | {canonicalize_name(name) for name in also}
+    modules = {
+        entry.value.partition(":")[0]
+        for dist in metadata.distributions()
+        if canonicalize_name(dist.metadata["Name"]) in wanted
+        for entry in dist.entry_points
+        if entry.group == "pytest11"
+    }
+    return sorted(modules)

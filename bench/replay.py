@@ -66,8 +66,13 @@ that holds only the code measured, as `harness run` does.
    the stub (untimed setup; --quick builds 100: 50 recorded and 50 copies). Timed as whole processes,
    wall clock, after an untimed warm-up on one scenario: `harness run`, `python -m pytest -q -p
    no:cacheprovider`, and the same with `-n 2` (pytest-xdist), in the temp project. Each must exit 0 with
-   every scenario passed. The subprocesses get a bytecode cache in the temp dir (PYTHONPYCACHEPREFIX:
-   this environment sets PYTHONDONTWRITEBYTECODE, which would recompile the harness at every start).
+   every scenario passed. pytest (B) runs with the plugins an install of the harness brings, as a user's
+   environment would (PYTEST_DISABLE_PLUGIN_AUTOLOAD, `-p` each pytest11 entry point of the harness's runtime
+   dependencies, pytest-xdist's too for -n 2); the same two commands with every plugin of this dev
+   environment are printed beside them (hypothesis's plugin, there for the harness's own tests, imports all
+   of hypothesis at each session's end: about 0.25 s in the process and in each xdist worker). The
+   subprocesses get a bytecode cache in the temp dir (PYTHONPYCACHEPREFIX: this environment sets
+   PYTHONDONTWRITEBYTECODE, which would recompile the harness at every start).
 
 5. Cassette size (C, D): bytes per step of the example suite's cassette files against the plain vcrpy
    YAML of the same traffic (the cassettes of 1.(b)), and of the same cassettes rewritten as in (a'); the
@@ -112,6 +117,7 @@ from benchlib import (  # noqa: E402
     bench_data_frozen,
     conversation,
     file_io_seconds,
+    installed_plugins,
     interleave,
     median,
     model_traffic,
@@ -772,32 +778,47 @@ def bench_many(settings: Settings, url: str, tmp: Path) -> ManyResult:
     build_many(settings, url, root)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
+    installed = {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     python = sys.executable
     pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    commands = {
-        "harness run": [str(Path(python).parent / "harness"), "run"],
-        "pytest -q": pytest,
-        "pytest -q -n 2": [*pytest, "-n", "2"],
+
+    def loading(plugins: list[str]) -> list[str]:
+        return [argument for plugin in plugins for argument in ("-p", plugin)]
+
+    plugins, with_xdist = installed_plugins("harness"), installed_plugins("harness", ["pytest-xdist"])
+    commands: dict[str, tuple[list[str], dict[str, str]]] = {
+        "harness run": ([str(Path(python).parent / "harness"), "run"], env),
+        "pytest -q": ([*pytest, *loading(plugins)], installed),
+        "pytest -q -n 2": ([*pytest, *loading(with_xdist), "-n", "2"], installed),
+        "pytest -q, dev": (pytest, env),
+        "pytest -q -n 2, dev": ([*pytest, "-n", "2"], env),
     }
+    print(
+        f"  pytest loads the plugins a harness install brings ({', '.join(plugins)}; -n 2: and pytest-xdist's);\n"
+        "  ', dev': every plugin of this environment (its dev extras too: hypothesis, pytest-split)"
+    )
     one = str(Path("scenarios") / "group00" / "s0000.yaml")
-    for command in commands.values():  # warm-up on one scenario: imports, the bytecode cache
-        run_command([*command, one], root, env, 1)
+    for command, command_env in commands.values():  # warm-up on one scenario: imports, the bytecode cache
+        run_command([*command, one], root, command_env, 1)
 
-    def variant(name: str, command: list[str]) -> Variant:
-        return Variant(name, lambda: [run_command(command, root, env, count)])
+    def variant(name: str, command: list[str], command_env: dict[str, str]) -> Variant:
+        return Variant(name, lambda: [run_command(command, root, command_env, count)])
 
-    variants = [variant(name, command) for name, command in commands.items()]
+    variants = [variant(name, *command) for name, command in commands.items()]
     interleave(variants, settings.cli_repeats, warmup=False)
     for v in variants:
         runs = ", ".join(f"{t:.2f}" for t in v.totals)
-        print(f"  {v.name:<15} {v.total:>6.2f} s   (median of {len(v.runs)}: {runs})")
-    run_s, pytest_s, xdist_s = (v.total for v in variants)
+        print(f"  {v.name:<20} {v.total:>6.2f} s   (median of {len(v.runs)}: {runs})")
+    seconds = {v.name: v.total for v in variants}
+    run_s, pytest_s, xdist_s = seconds["harness run"], seconds["pytest -q"], seconds["pytest -q -n 2"]
+    dev_s, dev_xdist_s = seconds["pytest -q, dev"], seconds["pytest -q -n 2, dev"]
     scale = " (the targets are for 1000)" if count != 1000 else ""
     print(
         f"  harness run {target(run_s, 2, 's')}; pytest -q {target(pytest_s, 4, 's')}; pytest -n 2 "
-        f"{'not slower than' if xdist_s <= pytest_s else 'SLOWER than'} pytest ({xdist_s / pytest_s:.2f}x){scale}"
+        f"{'not slower than' if xdist_s <= pytest_s else 'SLOWER than'} pytest ({xdist_s / pytest_s:.2f}x){scale}\n"
+        f"  with this environment's plugins: pytest -q {dev_s:.2f} s, -n 2 {dev_xdist_s / dev_s:.2f}x pytest"
     )
-    return ManyResult(count, {v.name: v.total for v in variants})
+    return ManyResult(count, seconds)
 
 
 # ====================================================================== 5. sizes
