@@ -70,8 +70,10 @@ that holds only the code measured, as `harness run` does.
    environment would (PYTEST_DISABLE_PLUGIN_AUTOLOAD, `-p` each pytest11 entry point of the harness's runtime
    dependencies, pytest-xdist's too for -n 2); the same two commands with every plugin of this dev
    environment are printed beside them (hypothesis's plugin, there for the harness's own tests, imports all
-   of hypothesis at each session's end: about 0.25 s in the process and in each xdist worker). The
-   subprocesses get a bytecode cache in the temp dir (PYTHONPYCACHEPREFIX: this environment sets
+   of hypothesis at each session's end: about 0.25 s in the process and in each xdist worker). `-n 2` is
+   read against plain pytest round by round: the median of the rounds' ratios (the two ran back to back, so
+   the machine's drift between rounds cancels; the medians of the two columns can come from different
+   rounds). The subprocesses get a bytecode cache in the temp dir (PYTHONPYCACHEPREFIX: this environment sets
    PYTHONDONTWRITEBYTECODE, which would recompile the harness at every start).
 
 5. Cassette size (C, D): bytes per step of the example suite's cassette files against the plain vcrpy
@@ -810,13 +812,23 @@ def bench_many(settings: Settings, url: str, tmp: Path) -> ManyResult:
         runs = ", ".join(f"{t:.2f}" for t in v.totals)
         print(f"  {v.name:<20} {v.total:>6.2f} s   (median of {len(v.runs)}: {runs})")
     seconds = {v.name: v.total for v in variants}
-    run_s, pytest_s, xdist_s = seconds["harness run"], seconds["pytest -q"], seconds["pytest -q -n 2"]
-    dev_s, dev_xdist_s = seconds["pytest -q, dev"], seconds["pytest -q -n 2, dev"]
+    by_name = {v.name: v for v in variants}
+    run_s, pytest_s = seconds["harness run"], seconds["pytest -q"]
+
+    def paired(xdist: str, plain: str) -> tuple[float, list[float]]:
+        """-n 2 against plain pytest round by round (the two ran back to back in each round, so the
+        machine's drift between rounds cancels, as for the recording overhead), and the median."""
+        ratios = [x / p for x, p in zip(by_name[xdist].totals, by_name[plain].totals, strict=True)]
+        return median(ratios), ratios
+
+    xdist, rounds = paired("pytest -q -n 2", "pytest -q")
+    dev_xdist, _ = paired("pytest -q -n 2, dev", "pytest -q, dev")
     scale = " (the targets are for 1000)" if count != 1000 else ""
     print(
         f"  harness run {target(run_s, 2, 's')}; pytest -q {target(pytest_s, 4, 's')}; pytest -n 2 "
-        f"{'not slower than' if xdist_s <= pytest_s else 'SLOWER than'} pytest ({xdist_s / pytest_s:.2f}x){scale}\n"
-        f"  with this environment's plugins: pytest -q {dev_s:.2f} s, -n 2 {dev_xdist_s / dev_s:.2f}x pytest"
+        f"{'not slower than' if xdist <= 1 else 'SLOWER than'} pytest: {xdist:.2f}x, the median of the rounds' "
+        f"ratios ({', '.join(f'{r:.2f}' for r in rounds)}){scale}\n"
+        f"  with this environment's plugins: pytest -q {seconds['pytest -q, dev']:.2f} s, -n 2 {dev_xdist:.2f}x pytest"
     )
     return ManyResult(count, seconds)
 
