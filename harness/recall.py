@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from harness import memorydb
-from harness.jsontext import storable
+from harness.jsontext import parse, storable
 from harness.memory import Block
 from harness.records import StepRecord
 
@@ -127,8 +127,8 @@ def _json_object(text: str) -> dict[str, Any] | None:
     if not text.strip().startswith("{"):
         return None
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = parse(text)
+    except ValueError:  # not JSON, or nested deeper than the decoder goes
         return None
     return value if isinstance(value, dict) else None
 

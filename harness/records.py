@@ -6,11 +6,11 @@ judge them and the reports that show them; this module depends on nothing but me
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from harness.jsontext import parse
 from harness.memory import BlockEdit
 
 
@@ -44,8 +44,8 @@ class ToolCallRecord:
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:
         try:
-            value = json.loads(self.arguments)
-        except ValueError:
+            value = parse(self.arguments)
+        except ValueError:  # not JSON, or nested deeper than the decoder goes
             return None
         return value if isinstance(value, dict) else None
 

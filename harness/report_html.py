@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.files import write_atomically
-from harness.jsontext import storable
+from harness.jsontext import parse, storable
 from harness.scenarios.results import Outcome
 
 LABELS = {
@@ -257,12 +257,11 @@ def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
 
 def _pretty(arguments: Any) -> str:
     """Tool arguments as indented JSON when they parse (the model's raw text otherwise)."""
-    if not isinstance(arguments, str):
-        return json.dumps(arguments, indent=2, ensure_ascii=False)
     try:
-        return json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
-    except ValueError:
-        return arguments
+        value = parse(arguments) if isinstance(arguments, str) else arguments
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than indenting goes
+        return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
 
 
 def diff_html(old: str, new: str) -> str:

@@ -32,6 +32,8 @@ from functools import cached_property
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
+from harness import jsontext
+
 MASK = "<SECRET>"
 MIN_LENGTH = 4
 WHOLE_WORD_BELOW = 8
@@ -134,11 +136,11 @@ class Secrets:
         if self._pattern is None or not text:
             return text
         try:
-            data = json.loads(text)
-        except ValueError:
+            data = jsontext.parse(text)
+            masked = self.mask_data(data)
+            return text if masked == data else json.dumps(masked, ensure_ascii=False)
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than walking it goes
             return self.mask(text)
-        masked = self.mask_data(data)
-        return text if masked == data else json.dumps(masked, ensure_ascii=False)
 
     def mask_url(self, url: str) -> str:
         """The URL without user or password, with the values of secret query parameters masked, and any

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, T
 import pydantic
 
 from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
+from harness.jsontext import parse
 from harness.memory import EditKind
 from harness.recall import Recall
 from harness.records import ContextEvent, ContextEventKind, StepRecord, StopReason, ToolCallRecord
@@ -188,7 +189,7 @@ class Text:
         """(ok, value, error), parsed once for every JSON check of this text."""
         if self._json is None:
             try:
-                self._json = (True, json.loads(self.value), "")
+                self._json = (True, parse(self.value), "")
             except ValueError as exc:
                 self._json = (False, None, str(exc))
         return self._json

@@ -8,7 +8,6 @@ matches, whatever path the agent took (tau2-bench's state equivalence).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import yaml
 
 from harness.errors import ScenarioError
 from harness.files import write_atomically
+from harness.jsontext import parse
 from harness.scenarios.checks import Failure
 from harness.yamlsource import Loc, read_text
 
@@ -78,7 +78,7 @@ def _equivalent(old: Any, new: Any) -> bool:
         return True
     if isinstance(old, str) and isinstance(new, str):
         try:
-            return bool(json.loads(old) == json.loads(new))
-        except ValueError:
+            return bool(parse(old) == parse(new))
+        except (ValueError, RecursionError):  # not JSON, or too deep to decode or compare
             return False
     return False

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from harness.jsontext import parse
+
 # letta/helpers/tool_rule_solver.py
 COMPILED_PROMPT_DESCRIPTION = (
     "The following constraints define rules for tool usage and guide desired behavior. These rules must be "
@@ -70,7 +72,7 @@ class ToolRule:
         if not last_response:
             raise ValueError("Conditional tool rule requires an LLM response to determine which child tool to use")
         try:
-            response = json.loads(last_response)
+            response = parse(last_response)
             output = response.get("message", "") if isinstance(response, dict) else ""
         except ValueError:
             if self.require_output_mapping:
