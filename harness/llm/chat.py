@@ -293,7 +293,10 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
         for key in ("extra_content", "reasoning_details"):
             if delta.get(key) is not None:
                 message[key] = delta[key]
-        for position, part in enumerate(delta.get("tool_calls") or ()):
+        parts = delta.get("tool_calls") or []
+        if not isinstance(parts, list):
+            raise ModelAnswerError(f"{where} streamed tool calls that are {_kind(parts)}, not a list")
+        for position, part in enumerate(parts):
             if not isinstance(part, dict):
                 raise ModelAnswerError(f"{where} streamed a tool call that is {_kind(part)}")
             index = part.get("index", position)
@@ -307,7 +310,12 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
                     call["function"]["name"] = function["name"]
                 arguments = function.get("arguments")
                 if isinstance(arguments, str):
-                    call["function"]["arguments"] = call["function"].get("arguments", "") + arguments
+                    so_far = call["function"].get("arguments", "")
+                    if not isinstance(so_far, str):
+                        raise ModelAnswerError(
+                            f"{where} streamed a tool call's arguments as {_kind(so_far)}, then as text"
+                        )
+                    call["function"]["arguments"] = so_far + arguments
                 elif arguments is not None:
                     call["function"]["arguments"] = arguments
     if not chunks:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.errors import LLMError, ModelAnswerError
@@ -142,8 +142,53 @@ def test_a_stream_adds_up_to_a_completion() -> None:
         ("data: {not json\n\n", "streamed an event that is not JSON: {not json"),
         ('data: {"error": {"message": "overloaded"}}\n\n', "streamed an error: overloaded"),
         ("data: [1]\n\n", "streamed a list, not a chat.completion.chunk"),
+        ('data: {"choices": [{"delta": {"tool_calls": 5}}]}\n\n', "streamed tool calls that are a number, not a list"),
+        ('data: {"choices": [{"delta": {"tool_calls": [5]}}]}\n\n', "streamed a tool call that is a number"),
+        (
+            'data: {"choices": [{"delta": {"tool_calls": [{"function": {"name": "f", "arguments": {"x": 1}}}]}}]}\n\n'
+            'data: {"choices": [{"delta": {"tool_calls": [{"function": {"arguments": "}"}}]}}]}\n\n',
+            "streamed a tool call's arguments as an object, then as text",
+        ),
     ],
 )
 def test_a_stream_that_cannot_be_read_is_a_clear_error(text: str, says: str) -> None:
     with pytest.raises(ModelAnswerError, match=f"^the model endpoint {URL} .*{says}"):
         parse_body(text, URL)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+SCALARS = st.integers() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=3)
+FUNCTION = st.fixed_dictionaries(
+    {}, optional={"name": st.just("f") | JSON_VALUES, "arguments": st.text(max_size=3) | SCALARS | JSON_VALUES}
+)
+TOOL_CALL = st.fixed_dictionaries(
+    {}, optional={"index": st.sampled_from([0, 1]) | JSON_VALUES, "id": JSON_VALUES, "function": FUNCTION | SCALARS}
+)
+DELTA = st.fixed_dictionaries(
+    {},
+    optional={
+        "content": JSON_VALUES,
+        "reasoning_content": JSON_VALUES,
+        "tool_calls": st.lists(TOOL_CALL | SCALARS, max_size=3) | SCALARS | JSON_VALUES,
+    },
+)
+# Mostly the shape of a chat.completion.chunk, with anything in its places; sometimes anything at all.
+CHUNK = st.fixed_dictionaries(
+    {"choices": st.lists(st.fixed_dictionaries({"delta": DELTA}, optional={"finish_reason": JSON_VALUES}), max_size=2)},
+    optional={"id": JSON_VALUES, "usage": JSON_VALUES},
+) | st.fixed_dictionaries({}, optional={"choices": JSON_VALUES, "error": JSON_VALUES})
+
+
+@settings(max_examples=400)  # a few ms each; the shapes that broke it are a few in a hundred
+@given(st.lists(CHUNK | JSON_VALUES, max_size=4))
+def test_any_stream_adds_up_to_an_answer_or_is_a_clear_error(chunks: list[Any]) -> None:
+    """Whatever JSON an endpoint streams, in whatever shape: an answer, or a ModelAnswerError naming it."""
+    text = "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+    try:
+        parse_body(text, URL)
+    except ModelAnswerError as error:
+        assert str(error).startswith(f"the model endpoint {URL} ")
