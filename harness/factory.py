@@ -148,11 +148,13 @@ class AgentFactory:
 
     def http_client(self) -> httpx2.Client:
         """One HTTP client for every live model: building the SDK's default one (TLS context, CA bundle)
-        costs more than replaying a whole scenario. vcrpy intercepts it all the same."""
+        costs more than replaying a whole scenario. vcrpy intercepts it all the same. It follows no redirect:
+        a recording keys each request by its URL, so one that was redirected would not replay (the endpoint
+        says where the redirect points, see `_SDKEndpoint._post`)."""
         if self._http_client is None:
             import openai
 
-            self._http_client = openai.DefaultHttpxClient()
+            self._http_client = openai.DefaultHttpxClient(follow_redirects=False)
         return self._http_client
 
     def new_agent(

@@ -126,6 +126,14 @@ class _SDKEndpoint:
                     time.sleep(_backoff(attempt, response.headers.get("retry-after")))
                     continue
             break
+        if response.is_redirect:
+            location = response.headers.get("location")
+            raise self._error(
+                f"the {self.section} endpoint {self.shown_url} answered HTTP {response.status_code}, a redirect"
+                + (f" to {without_credentials(location)}" if location else "")
+                + f": the harness follows no redirect (a recording keys each request by its URL); point "
+                f"`{self.section}.base_url` (or --base-url) at the endpoint itself"
+            )
         # Masked before anything reads it: an echoed key never reaches the agent, its memory or a message.
         return response.status_code, self.secrets.mask(_text(response))
 
