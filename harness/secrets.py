@@ -23,6 +23,7 @@ This module imports nothing from the harness: every layer that writes something 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -40,6 +41,7 @@ WHOLE_WORD_BELOW = 8
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 SECRET_VARIABLES = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 SECRET_PARAMETER_WORDS = ("key", "token", "secret", "password", "passwd", "pwd", "sig", "auth", "credential")
+SECRET_PARAMETER_NAMES = ("code",)  # Azure Functions' function key (`?code=`): the whole name, not a word in one
 NOT_SECRET = re.compile(r"[+-]?\d+(\.\d+)?|true|false|null|none|yes|on|off", re.IGNORECASE)
 
 T = TypeVar("T")
@@ -53,7 +55,7 @@ def maskable(value: str) -> bool:
 def secret_parameter(name: str) -> bool:
     """Whether a URL query parameter of this name carries a credential (`api-key`, `access_token`, `sig`)."""
     lowered = name.lower()
-    return any(word in lowered for word in SECRET_PARAMETER_WORDS)
+    return lowered in SECRET_PARAMETER_NAMES or any(word in lowered for word in SECRET_PARAMETER_WORDS)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,9 @@ def url_credentials(url: str) -> set[str]:
     userinfo, at, _host = parts.netloc.rpartition("@")
     if at:
         found |= {piece for piece in userinfo.split(":", 1) if piece}
+        # httpx sends them as HTTP Basic auth: an endpoint that echoes its Authorization header shows this.
+        user, _, password = userinfo.partition(":")
+        found.add(base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode())
     for piece in parts.query.split("&"):
         name, sep, value = piece.partition("=")
         if sep and value and secret_parameter(unquote(name)):

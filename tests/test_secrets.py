@@ -3,6 +3,7 @@ length rule for short values."""
 
 from __future__ import annotations
 
+import base64
 import json
 import string
 from typing import Any
@@ -60,14 +61,32 @@ def test_numbers_and_booleans_are_never_secret() -> None:
 
 def test_url_credentials_are_user_password_and_secret_query_values_decoded_too() -> None:
     url = "https://me:p%2Fss-word@host.example/v1?api-version=2024-10-21&api-key=k3y-value&sig=s1g-value"
-    assert url_credentials(url) == {"me", "p%2Fss-word", "p/ss-word", "k3y-value", "s1g-value"}
+    basic = base64.b64encode(b"me:p/ss-word").decode()  # what httpx sends as HTTP Basic auth
+    assert url_credentials(url) == {"me", "p%2Fss-word", "p/ss-word", "k3y-value", "s1g-value", basic}
     assert url_credentials("http://127.0.0.1:8088/v1") == set()
 
 
+def test_the_basic_auth_a_base_url_sends_is_masked_where_an_endpoint_echoes_it() -> None:
+    secrets = Secrets.collect(urls=["http://probeuser:pw-SECRET456@127.0.0.1:9/v1"], environ={})
+    echoed = '{"seen": "Basic cHJvYmV1c2VyOnB3LVNFQ1JFVDQ1Ng=="}'
+    assert secrets.mask_json_text(echoed) == '{"seen": "Basic <SECRET>"}'
+
+
 def test_secret_query_parameters_are_named_for_credentials() -> None:
-    for name in ("api-key", "api_key", "key", "access_token", "sig", "Signature", "password", "auth", "X-Secret"):
+    for name in (
+        "api-key",
+        "api_key",
+        "key",
+        "access_token",
+        "sig",
+        "Signature",
+        "password",
+        "auth",
+        "X-Secret",
+        "code",
+    ):
         assert secret_parameter(name), name
-    for name in ("api-version", "model", "deployment", "format"):
+    for name in ("api-version", "model", "deployment", "format", "country_code", "encode"):
         assert not secret_parameter(name), name
 
 

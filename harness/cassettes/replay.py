@@ -154,7 +154,7 @@ class ReplayChatModel:
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
         body = chat_request(self.settings, messages, tools)
         status, text = _replayed(self.cassette, self.settings.completions_path, body, self.settings.max_retries)
-        return parse_answer(status, text, self.shown_url, self.settings.api_key_env)
+        return parse_answer(status, text, self.shown_url, self.settings.credential)
 
 
 class ReplayEmbeddingModel:
@@ -169,7 +169,7 @@ class ReplayEmbeddingModel:
     def embed(self, texts: list[str]) -> list[Vector]:
         body = embedding_request(self.settings, texts)
         status, text = _replayed(self.cassette, self.settings.embeddings_path, body, self.settings.max_retries)
-        return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.api_key_env)
+        return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.credential)
 
 
 def _replayed(cassette: ReplayCassette, path: str, body: Any, max_retries: int) -> tuple[int, str]:

@@ -41,6 +41,9 @@ MAX_TOOL_CALLS = 256
 ENVIRONMENT_STATUSES = frozenset({401, 403, 404, 407, 408, 409, 429})
 
 
+DEFAULT_CREDENTIAL = "the API key from $OPENAI_API_KEY"
+
+
 def recorded_error(status: int) -> bool:
     """Whether an error status is the model's doing, and so recorded."""
     return 400 <= status < 500 and status not in ENVIRONMENT_STATUSES
@@ -111,11 +114,11 @@ def retried(status: int) -> bool:
     return status in RETRIED_STATUSES or status >= 500
 
 
-def parse_answer(status: int, text: str, endpoint: str, key_variable: str = "OPENAI_API_KEY") -> ChatResponse:
+def parse_answer(status: int, text: str, endpoint: str, credential: str = DEFAULT_CREDENTIAL) -> ChatResponse:
     """An HTTP answer (status and body text) as the loop sees it, live and replayed alike. `endpoint` must
-    already be free of credentials."""
+    already be free of credentials; `credential` is what a refusal names (`Endpoint.credential`)."""
     if status in (401, 403):
-        raise LLMError(f"the model endpoint {endpoint} refused the API key from ${key_variable} (HTTP {status})")
+        raise LLMError(f"the model endpoint {endpoint} refused {credential} (HTTP {status})")
     if not 200 <= status < 300:
         error = ModelAnswerError if recorded_error(status) else LLMError
         raise error(f"the model endpoint {endpoint} answered HTTP {status}: {provider_message(text)}")

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from harness import jsontext
 from harness.errors import LLMError, ModelAnswerError
-from harness.llm.chat import provider_message, recorded_error, short
+from harness.llm.chat import DEFAULT_CREDENTIAL, provider_message, recorded_error, short
 from harness.llm.settings import EmbeddingSettings
 
 Vector = list[float]
@@ -35,14 +35,14 @@ def embedding_request(settings: EmbeddingSettings, texts: list[str]) -> dict[str
 
 
 def parse_embeddings(
-    status: int, text: str, endpoint: str, count: int, key_variable: str = "OPENAI_API_KEY"
+    status: int, text: str, endpoint: str, count: int, credential: str = DEFAULT_CREDENTIAL
 ) -> list[Vector]:
     """An HTTP answer to an embeddings request of `count` texts: their vectors, in the order asked (the
     `index` of each item says which; OpenAI sorts them, not every server does). Anything else is an
     error naming the endpoint, which must already be free of credentials."""
     where = f"the embedding endpoint {endpoint}"
     if status in (401, 403):
-        raise LLMError(f"{where} refused the API key from ${key_variable} (HTTP {status})")
+        raise LLMError(f"{where} refused {credential} (HTTP {status})")
     if not 200 <= status < 300:
         error = ModelAnswerError if recorded_error(status) else LLMError
         raise error(f"{where} answered HTTP {status}: {provider_message(text)}")

@@ -157,7 +157,7 @@ class OpenAIChatModel(_SDKEndpoint):
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
         """One answer (see `_post` for what is retried)."""
         status, text = self._post(CHAT_COMPLETIONS, chat_request(self.settings, messages, tools))
-        return parse_answer(status, text, self.shown_url, self.settings.api_key_env)
+        return parse_answer(status, text, self.shown_url, self.settings.credential)
 
 
 class OpenAIEmbeddingModel(_SDKEndpoint):
@@ -179,7 +179,7 @@ class OpenAIEmbeddingModel(_SDKEndpoint):
 
     def embed(self, texts: list[str]) -> list[Vector]:
         status, text = self._post(EMBEDDINGS, embedding_request(self.settings, texts))
-        return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.api_key_env)
+        return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.credential)
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

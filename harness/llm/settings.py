@@ -29,6 +29,17 @@ class Endpoint:
     """Where requests go, for any settings with a `base_url` (chat and embedding models alike)."""
 
     base_url: str | None
+    api_key_env: str
+
+    @property
+    def credential(self) -> str:
+        """What proves who is asking, as a refusal names it: the user and password in `base_url` when it has
+        them (httpx sends them as HTTP Basic auth, in the Authorization header a bearer key would have
+        had), else the API key's variable."""
+        parts = urlsplit(self.endpoint)
+        if parts.username is not None or parts.password is not None:
+            return "the user and password in its base URL (sent as HTTP Basic auth, in place of a bearer API key)"
+        return f"the API key from ${self.api_key_env}"
 
     @property
     def endpoint(self) -> str:

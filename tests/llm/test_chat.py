@@ -98,7 +98,7 @@ def test_status_errors() -> None:
     with pytest.raises(ModelAnswerError, match=r"answered HTTP 400: Failed \(tool_use_failed\)$"):
         parse_answer(400, groq, URL)
     with pytest.raises(LLMError, match=r"refused the API key from \$MY_KEY \(HTTP 401\)") as info:
-        parse_answer(401, groq, URL, "MY_KEY")
+        parse_answer(401, groq, URL, "the API key from $MY_KEY")
     assert not isinstance(info.value, ModelAnswerError)  # never recorded
     with pytest.raises(LLMError) as server_error:
         parse_answer(503, "<html>busy</html>", URL)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import socket
@@ -50,6 +51,27 @@ def test_unauthorized_names_the_key_variable(monkeypatch: pytest.MonkeyPatch) ->
         f"the model endpoint {OPENAI_BASE_URL} refused the API key from $OPENAI_API_KEY (HTTP 401)"
     )
     assert len(script.requests) == 1
+
+
+def test_a_base_url_with_a_user_and_password_sends_them_as_basic_auth_and_a_refusal_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-unsent")
+    sent: list[str] = []
+
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request.headers["authorization"])
+        return httpx2.Response(401, json={"error": {"message": "who are you"}})
+
+    settings = ModelSettings(name="m", base_url="http://probe:pw-SECRET@llm.test/v1", max_retries=0)
+    model = OpenAIChatModel(settings, http_client=httpx2.Client(transport=httpx2.MockTransport(refuse)))
+    with pytest.raises(LLMError) as info:
+        model.complete(MESSAGES, [])
+    assert str(info.value) == (
+        "the model endpoint http://llm.test/v1 refused the user and password in its base URL (sent as HTTP "
+        "Basic auth, in place of a bearer API key) (HTTP 401)"
+    )
+    assert sent == ["Basic " + base64.b64encode(b"probe:pw-SECRET").decode()]
 
 
 def test_forbidden_is_also_a_key_problem() -> None:
