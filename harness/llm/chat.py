@@ -154,8 +154,8 @@ def parse_body(text: str, endpoint: str) -> ChatResponse:
         return parse_completion(_assembled(text, where), endpoint)
     try:
         data = jsontext.loads(text)
-    except ValueError:
-        raise ModelAnswerError(f"{where} answered with a body that is not JSON: {short(text)}") from None
+    except ValueError as error:
+        raise not_json(f"{where} answered with a body", text, error) from None
     return parse_completion(data, endpoint)
 
 
@@ -269,8 +269,8 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
             break
         try:
             chunk = jsontext.loads(payload)
-        except ValueError:
-            raise ModelAnswerError(f"{where} streamed an event that is not JSON: {short(payload)}") from None
+        except ValueError as error:
+            raise not_json(f"{where} streamed an event", payload, error) from None
         if not isinstance(chunk, dict):
             raise ModelAnswerError(f"{where} streamed {_kind(chunk)}, not a chat.completion.chunk")
         if "error" in chunk:
@@ -329,6 +329,14 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def not_json(what: str, text: str, error: ValueError) -> ModelAnswerError:
+    """`what` (an answer's body, an event) did not decode: text that is not JSON shows itself; JSON that
+    Python's decoder refuses (nested too deeply, an integer of more than 4300 digits) says why too."""
+    if isinstance(error, json.JSONDecodeError):
+        return ModelAnswerError(f"{what} that is not JSON: {short(text)}")
+    return ModelAnswerError(f"{what} that Python's JSON decoder refuses ({error}): {short(text)}")
 
 
 def short(text: str, limit: int = 300) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from harness import jsontext
 from harness.errors import LLMError, ModelAnswerError
-from harness.llm.chat import DEFAULT_CREDENTIAL, provider_message, recorded_error, short
+from harness.llm.chat import DEFAULT_CREDENTIAL, not_json, provider_message, recorded_error, short
 from harness.llm.settings import EmbeddingSettings
 
 Vector = list[float]
@@ -48,8 +48,8 @@ def parse_embeddings(
         raise error(f"{where} answered HTTP {status}: {provider_message(text)}")
     try:
         data = jsontext.loads(text)
-    except ValueError:
-        raise ModelAnswerError(f"{where} answered with a body that is not JSON: {short(text)}") from None
+    except ValueError as error:
+        raise not_json(f"{where} answered with a body", text, error) from None
     items = data.get("data") if isinstance(data, dict) else None
     if not isinstance(items, list):
         if isinstance(data, dict) and "error" in data:

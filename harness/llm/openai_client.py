@@ -112,7 +112,11 @@ class _SDKEndpoint:
                 raise self._error(
                     f"the {self.section} endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
                 ) from None
+            except httpx2.DecodingError as exc:  # the body read past the SDK, by `_read`
+                raise self._undecodable(exc) from None
             except openai.APIConnectionError as exc:
+                if isinstance(exc.__cause__, httpx2.DecodingError):  # it answered: no retry decodes it better
+                    raise self._undecodable(exc.__cause__) from None
                 if not last:
                     time.sleep(_backoff(attempt, None))
                     continue
@@ -136,6 +140,12 @@ class _SDKEndpoint:
             )
         # Masked before anything reads it: an echoed key never reaches the agent, its memory or a message.
         return response.status_code, self.secrets.mask(_text(response))
+
+    def _undecodable(self, error: httpx2.DecodingError) -> LLMError:
+        return self._error(
+            f"the {self.section} endpoint {self.shown_url} answered with a body its Content-Encoding does not "
+            f"decode: {error}"
+        )
 
     def _error(self, message: str) -> LLMError:
         return LLMError(self.secrets.mask(message))

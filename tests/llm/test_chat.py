@@ -192,3 +192,16 @@ def test_any_stream_adds_up_to_an_answer_or_is_a_clear_error(chunks: list[Any]) 
         parse_body(text, URL)
     except ModelAnswerError as error:
         assert str(error).startswith(f"the model endpoint {URL} ")
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ("<html>busy</html>", "answered with a body that is not JSON: <html>busy</html>"),
+        ('{"created": ' + "9" * 5000 + "}", r"answered with a body that Python's JSON decoder refuses \(Exceeds the"),
+        ('{"x": ' + "[" * 100_000, r"answered with a body that Python's JSON decoder refuses \(JSON nested too deep"),
+    ],
+)
+def test_a_body_that_does_not_decode_says_why_when_it_is_json(body: str, says: str) -> None:
+    with pytest.raises(ModelAnswerError, match=f"^the model endpoint {URL} {says}"):
+        parse_body(body, URL)

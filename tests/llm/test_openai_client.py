@@ -226,6 +226,16 @@ def test_retried_statuses_and_connection_errors_are_retried() -> None:
     assert len(gone.requests) == 2
 
 
+def test_a_body_its_content_encoding_does_not_decode_is_said_so_and_not_retried() -> None:
+    script = Script(
+        [httpx2.Response(200, headers={"content-encoding": "gzip"}, stream=httpx2.ByteStream(b"{not gzip}"))]
+    )
+    settings = ModelSettings(name="m", base_url="http://llm.test/v1", max_retries=2)
+    with pytest.raises(LLMError, match=r"^the model endpoint http://llm\.test/v1 answered with a body its Content-Enc"):
+        script.model(settings).complete(MESSAGES, [])
+    assert len(script.requests) == 1
+
+
 def test_a_client_error_is_not_retried() -> None:
     script = Script([httpx2.Response(400, json={"error": {"message": "bad"}}), completion(content="x")])
     with pytest.raises(LLMError, match="answered HTTP 400"):
