@@ -23,7 +23,7 @@ def discover(paths: Iterable[Path]) -> list[Path]:
             walked = [
                 # No link to a folder is walked, so a file's real path is the folder's and the rest of its
                 # own; only a link to a file needs resolving (a resolve per file cost a syscall per folder).
-                (Path(name), Path(name).resolve() if link else Path(real_folder + name[start:]))
+                (Path(name), _resolved(Path(name)) if link else Path(real_folder + name[start:]))
                 for name, link in _walk(os.fspath(path))
             ]
             found += sorted(walked)
@@ -37,6 +37,23 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return list(unique.values())
 
 
+def _resolved(link: Path) -> Path:
+    """The file a link leads to; a loop of links, or one too deep, is its own (loading it says what is wrong)."""
+    try:
+        return link.resolve()
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError on a loop
+        return link.absolute()
+
+
+def _file_or_broken_link(entry: os.DirEntry[str]) -> bool:
+    """A file, or a link that leads nowhere (dangling, a loop, too deep): that one is listed so that loading
+    it fails that scenario with a located error, not the suite with a traceback nor silently."""
+    try:
+        return entry.is_file() or (entry.is_symlink() and not entry.is_dir())
+    except OSError:
+        return True
+
+
 def _walk(folder: str) -> Iterator[tuple[str, bool]]:
     """(path, whether it is a link) of each scenario file under `folder`, from its entries' types (no
     stat a file); a folder it may not read is left out, as `Path.rglob` leaves it."""
@@ -48,7 +65,7 @@ def _walk(folder: str) -> Iterator[tuple[str, bool]]:
                     if entry.is_dir(follow_symlinks=False):
                         if entry.name != HISTORY_FOLDER:
                             pending.append(entry.path)
-                    elif entry.name.endswith(SUFFIXES) and entry.name not in SUFFIXES and entry.is_file():
+                    elif entry.name.endswith(SUFFIXES) and entry.name not in SUFFIXES and _file_or_broken_link(entry):
                         yield entry.path, entry.is_symlink()
         except PermissionError:
             continue

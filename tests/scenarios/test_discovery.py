@@ -1,5 +1,6 @@
 """Scenario discovery finds what `Path.rglob` would: files with a YAML suffix, not in `history/` folders, not
-under links to folders, each file once however it is named."""
+under links to folders, each file once however it is named; and links named like one that lead nowhere
+(dangling, a loop), so that loading each fails that scenario with a located error."""
 
 from __future__ import annotations
 
@@ -12,21 +13,38 @@ from harness.project import HISTORY_FOLDER
 from harness.scenarios.discovery import SUFFIXES, discover
 
 
+def leads_nowhere(path: Path) -> bool:
+    try:
+        return path.is_symlink() and not path.is_dir() and not path.is_file()
+    except OSError:  # a loop (Python < 3.12 says False instead)
+        return True
+
+
+def identity(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a loop of links
+        return path.absolute()
+
+
 def rglob_reference(paths: list[Path]) -> list[Path]:
-    """The discovery this module replaced: rglob, a stat per file, and a resolve per file."""
+    """The discovery this module replaced: rglob, a stat per file, and a resolve per file (and links that
+    lead nowhere)."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found += sorted(
                 p
                 for p in path.rglob("*")
-                if p.suffix in SUFFIXES and HISTORY_FOLDER not in p.relative_to(path).parts[:-1] and p.is_file()
+                if p.suffix in SUFFIXES
+                and HISTORY_FOLDER not in p.relative_to(path).parts[:-1]
+                and (p.is_file() or leads_nowhere(p))
             )
         else:
             found.append(path)
     unique: dict[Path, Path] = {}
     for path in found:
-        unique.setdefault(path.resolve(), path)
+        unique.setdefault(identity(path), path)
     return list(unique.values())
 
 
@@ -34,7 +52,7 @@ names = st.sampled_from(["a.yaml", "b.yml", "c.txt", ".yaml", "x.y.yaml", HISTOR
 entries = st.lists(
     st.tuples(
         st.lists(names, min_size=1, max_size=3),
-        st.sampled_from(["file", "dir", "link to file", "link to folder", "broken link"]),
+        st.sampled_from(["file", "dir", "link to file", "link to folder", "broken link", "link loop"]),
     ),
     max_size=12,
 )
@@ -61,6 +79,8 @@ def test_it_finds_what_rglob_finds(tmp_path_factory: object, tree: list[tuple[li
             path.symlink_to(root / "target.yaml")
         elif kind == "link to folder":
             path.symlink_to(root / "target_folder", target_is_directory=True)
+        elif kind == "link loop":
+            path.symlink_to(path.name)
         else:
             path.symlink_to(root / "missing.yaml")
     files = [p for p in root.rglob("*.yaml") if p.is_file()]
