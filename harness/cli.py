@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from harness.config import AgentSpec
-    from harness.errors import HarnessError
+    from harness.errors import HarnessError, Problem
     from harness.factory import AgentFactory
     from harness.llm.chat import ChatModel, ChatResponse
     from harness.project import Project
@@ -386,7 +386,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.err(f"no scenarios{selected} in {where}")
         return NO_SCENARIOS
     runner = ScenarioRunner(factory, update_snapshots=getattr(args, "update_snapshots", False))
-    scenarios = _checked_scenarios(runner, found)  # every scenario, checked before anything runs
+    # Every scenario checked before anything runs; a file with mistakes fails alone: the others run.
+    scenarios, mistakes = _loaded_scenarios(runner, found)
+    if mistakes:
+        if not scenarios:
+            raise UserError([problem for problems in mistakes.values() for problem in problems])
+        console.err(
+            f"note: {len(mistakes)} scenario file(s) with mistakes will not run (listed at the end); the others run"
+        )
     if getattr(args, "stale", False):
         scenarios = _needing_recording(project, factory, scenarios, console)
         if not scenarios:
@@ -408,13 +415,16 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if has_repeats(results):
         console.out("\n" + reliability_table(reliability(results), shown))
     if report is not None or html is not None or markdown is not None or _step_summary_wanted():
-        data = json_report(results, project.root, console.secrets)  # built only for what writes it, once
+        unrunnable = [(path, "\n".join(map(str, problems))) for path, problems in mistakes.items()]
+        data = json_report(results, project.root, console.secrets, unrunnable)  # built only for what writes it
         if report is not None:
             write_json_report(data, report)
         _write_summaries(data, html, markdown)
     status = 0 if all(result.ok for result in results) else 1
     if getattr(args, "twice", False) and not _replays_alike(project, results, console):
         status = 1
+    if mistakes:  # said last, where a CI log is read: the run's results stand above it
+        raise UserError([problem for problems in mistakes.values() for problem in problems])
     return status
 
 
@@ -691,31 +701,44 @@ def _schema(args: argparse.Namespace, console: Console) -> int:
 def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenario]:
     """Every scenario loaded and checked against the agents file; one UserError with every problem of
     every file (the agents file's own first: without it the references cannot be checked)."""
-    from harness.errors import Problem, UserError
+    from harness.errors import UserError
+
+    scenarios, mistakes = _loaded_scenarios(runner, paths)
+    if mistakes:
+        raise UserError([problem for problems in mistakes.values() for problem in problems])
+    return scenarios
+
+
+def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[Scenario], dict[Path, list[Problem]]]:
+    """The scenarios of the files that load and check against the agents file, and the problems of each
+    file that does not (a mistake in the agents file is a UserError at once, with every scenario's
+    problems: without the agents file no reference can be checked)."""
+    from harness.errors import UserError
     from harness.scenarios.model import load_scenarios_partially
 
     scenarios: list[Scenario] = []
-    problems: list[Problem] = []
+    mistakes: dict[Path, list[Problem]] = {}
     try:
         runner.factory.config  # noqa: B018 - the agents file, validated
-        agents_ok = True
+        agents_problems: list[Problem] = []
     except UserError as exc:
-        problems += exc.problems
-        agents_ok = False
+        agents_problems = exc.problems
     for path in paths:
         loaded, found = load_scenarios_partially(path)
-        problems += found
+        problems = list(found)
         for scenario in loaded:
             try:
-                if agents_ok:
+                if not agents_problems:
                     runner.spec_for(scenario)
             except UserError as exc:
                 problems += [problem for problem in exc.problems if problem not in problems]
-            if not found:
-                scenarios.append(scenario)
-    if problems:
-        raise UserError(problems)
-    return scenarios
+        if problems:
+            mistakes[path] = problems
+        else:
+            scenarios += loaded
+    if agents_problems:
+        raise UserError(agents_problems + [problem for problems in mistakes.values() for problem in problems])
+    return scenarios, mistakes
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,12 +211,21 @@ def _context_event(event: ContextEvent) -> dict[str, Any]:
     return {**shown, "kind": event.kind.value}
 
 
-def json_report(results: list[ScenarioResult], root: Path, secrets: Secrets | None = None) -> dict[str, Any]:
-    """The data every report is made from (JSON, HTML, Markdown): counts, then one entry a scenario; `secrets`
-    (default: those of the environment) are masked in every string."""
+def json_report(
+    results: list[ScenarioResult],
+    root: Path,
+    secrets: Secrets | None = None,
+    unrunnable: Sequence[tuple[Path, str]] = (),
+) -> dict[str, Any]:
+    """The data every report is made from (JSON, HTML, Markdown): counts, then one entry a scenario, and one
+    (an error) for each scenario file that could not run, with what is wrong in it; `secrets` (default:
+    those of the environment) are masked in every string."""
+    counts = _counts(results)
+    counts[Outcome.ERROR] += len(unrunnable)
     report: dict[str, Any] = {
-        "summary": {str(outcome): n for outcome, n in _counts(results).items()},
-        "scenarios": [scenario_report(result, root) for result in results],
+        "summary": {str(outcome): n for outcome, n in counts.items()},
+        "scenarios": [scenario_report(result, root) for result in results]
+        + [unrunnable_report(path, root, message) for path, message in unrunnable],
     }
     if has_repeats(results):
         shown = {result.scenario.path: _relative(result.scenario.path, root) for result in results}

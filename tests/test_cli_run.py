@@ -87,9 +87,9 @@ def test_a_scenario_mistake_exits_2_with_a_located_message(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bad = project.write_scenario("bad", "agent: chat\nturns:\n  - user: hi\n    expect: {blocks: {human: {}}}\n")
-    assert run(project) == 2
+    assert run(project, str(bad)) == 2
     out, err = capsys.readouterr()
-    assert out == ""  # nothing ran
+    assert out == ""  # nothing else was asked for: nothing ran
     assert (
         err == f"error: {bad}:4:23: turns[0].expect.blocks.human: give at least one check: equals, contains, "
         "not_contains, matches, max_length, json, json_length, unchanged, judge\n"
@@ -107,19 +107,28 @@ def test_several_mistakes_are_listed_together(project: Project, capsys: pytest.C
     assert "Traceback" not in err
 
 
-def test_an_unknown_agent_or_block_exits_2_before_anything_runs(
-    project: Project, capsys: pytest.CaptureFixture[str]
+def test_a_scenario_file_with_a_mistake_fails_alone_the_others_run_and_the_run_exits_2(
+    project: Project, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """One bad scenario never costs the suite its results: each file is checked before anything runs, the
+    valid ones run, the mistakes are listed last (where a CI log is read) and in the report, exit 2."""
     wrong = project.write_scenario(
         "zzz_wrong", "agent: chat\nturns:\n  - user: hi\n    expect: {blocks: {tasks: {json: []}}}\n"
     )
-    assert run(project) == 2
+    report = tmp_path / "report.json"
+    assert run(project, "--report", str(report)) == 2
     out, err = capsys.readouterr()
-    assert out == ""  # the valid scenarios before it did not run either
-    assert err == (
-        f"error: {wrong}:4:23: turns[0].expect.blocks.tasks: agent 'chat' has no block 'tasks'; "
+    assert "scenarios/remember.yaml   chat   1      2      PASS" in out
+    assert "1 passed, 1 failed" in out  # forgetful.yaml fails its check
+    assert err.startswith("note: 1 scenario file(s) with mistakes will not run (listed at the end); the others run\n")
+    assert err.endswith(
+        f"\nerror: {wrong}:4:23: turns[0].expect.blocks.tasks: agent 'chat' has no block 'tasks'; "
         "its blocks: persona, human\n"
     )
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["summary"] == {"passed": 1, "failed": 1, "xfailed": 0, "xpassed": 0, "error": 1}
+    entry = next(s for s in data["scenarios"] if s["scenario"] == "scenarios/zzz_wrong.yaml")
+    assert entry["outcome"] == "error" and "has no block 'tasks'" in entry["failures"][0]
     project.write_scenario("zzz_wrong", "agent: nobody\nturns: [{user: hi}]\n")
     assert run(project) == 2
     assert "agent: no agent named 'nobody'; defined: chat" in capsys.readouterr().err
