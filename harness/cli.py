@@ -662,19 +662,17 @@ def _replays_alike(project: Project, results: list[ScenarioResult], console: Con
 
 def _report_path(given: str, flag: str = "--report") -> Path:
     """Where a report goes, checked before anything runs: a run must not end unable to write its report."""
-    import os
     from pathlib import Path
 
     from harness.errors import UserError
+    from harness.files import unwritable_reason
 
     path = Path(given)
-    folder = path.parent
     if path.is_dir():
         raise UserError(f"{flag} {given}: is a folder; give a file name, e.g. {path / 'report.json'}")
-    if not folder.is_dir():
-        raise UserError(f"{flag} {given}: the folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"{flag} {given}: the folder {folder} is not writable")
+    reason = unwritable_reason(path)
+    if reason is not None:
+        raise UserError(f"{flag} {given}: {reason}")
     return path
 
 

@@ -4,14 +4,58 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
+
+
+def written_path(path: Path) -> Path:
+    """Where writing `path` lands: the file a link points at (the link stays a link)."""
+    return path.resolve() if path.is_symlink() else path
+
+
+def is_special(path: Path) -> bool:
+    """Whether `path` is a device, a pipe or a socket (`/dev/null`, `/dev/stdout`): written into, never
+    replaced."""
+    try:
+        return not stat.S_ISREG(path.stat().st_mode) and not path.is_dir()
+    except FileNotFoundError:
+        return False
+
+
+def unwritable_reason(path: Path) -> str | None:
+    """Why `path` (not a folder) could not be written when the time comes, found before a run that would
+    end with it, or None: its folder is missing or takes no new file (a temporary one is made and removed,
+    as writing will: a read-only mount or `/proc` passes an access check)."""
+    try:
+        target = written_path(path)
+    except (OSError, RuntimeError) as exc:  # a loop of links (Python < 3.13 raises RuntimeError)
+        return f"cannot follow the link: {exc}"
+    if is_special(target):
+        return None
+    folder = target.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist; create it first"
+    probe = folder / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot create a file in the folder {folder} ({exc.strerror or exc})"
+    return None
 
 
 def write_atomically(path: Path, text: str) -> None:
     """`path` holds `text` or what it held before, whatever happens: written beside it, synced, renamed.
 
     The temporary file is created as `open` would create it (mode 0666 less the umask), then given the mode
-    of the file it replaces, if any; one left by a killed process ends in `.tmp` and is never read."""
+    of the file it replaces, if any; one left by a killed process ends in `.tmp` and is never read. A link
+    is written through (the file it points at is replaced, the link stays); a device or a pipe
+    (`/dev/stdout`) is written into, as nothing can replace it."""
+    path = written_path(path)
+    if is_special(path):
+        with path.open("w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        return
     try:
         mode: int | None = path.stat().st_mode & 0o7777
     except FileNotFoundError:

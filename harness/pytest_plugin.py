@@ -114,6 +114,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from harness.pytest_reports import ScenarioReports, checked_path
 
         html, markdown = config.getoption("harness_html"), config.getoption("harness_summary_md")
+        if os.environ.get(STEP_SUMMARY):  # appended to at the end: checked now, as the report files are
+            checked_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
         config.pluginmanager.register(
             ScenarioReports(
                 checked_path(html, "--harness-html") if html else None,

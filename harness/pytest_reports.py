@@ -9,11 +9,12 @@ which worker ran what.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from harness.files import unwritable_reason
 
 ENTRY = "harness_scenarios"  # the TestReport attribute holding the JSON report entries of a scenario file
 
@@ -58,8 +59,7 @@ def checked_path(given: str, option: str) -> Path:
     path = Path(given).absolute()
     if path.is_dir():
         raise pytest.UsageError(f"{option} {given}: is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise pytest.UsageError(f"{option} {given}: the folder {path.parent} does not exist; create it first")
-    if not os.access(path.parent, os.W_OK):
-        raise pytest.UsageError(f"{option} {given}: the folder {path.parent} is not writable")
+    reason = unwritable_reason(path)
+    if reason is not None:
+        raise pytest.UsageError(f"{option} {given}: {reason}")
     return path
