@@ -367,6 +367,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     markdown = _report_path(args.summary_md, "--summary-md") if getattr(args, "summary_md", None) else None
     _check_step_summary()
     project = _project(args)
+    for flag, path in (("--report", report), ("--html", html), ("--summary-md", markdown)):
+        read = project.input_at(path) if path is not None else None
+        if read is not None:
+            raise UserError(f"{flag} {path}: that is {read}, which the run reads; give another file name")
     if args.jobs > 1:  # the workers' server starts (and imports) while this process checks the scenarios
         from harness.scenarios.pool import start_server
 

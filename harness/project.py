@@ -123,6 +123,20 @@ class Project:
             found.append(found[-1] + 1)
         return found
 
+    def input_at(self, path: Path) -> str | None:
+        """What a run reads at `path`, if anything (the agents file, a scenario or a cassette, the state
+        database), said so: a report written there would destroy it."""
+        real = Path(os.path.realpath(path))
+        if real == Path(os.path.realpath(self.agents_file)):
+            return "the agents file"
+        if real == Path(os.path.realpath(self.state_db)):
+            return "the state database"
+        if real.suffix in (".yaml", ".yml"):
+            for folder, what in ((self.cassettes_dir, "cassette"), (self.scenarios_dir, "scenarios")):
+                if real.is_relative_to(os.path.realpath(folder)):
+                    return f"a YAML file in the {what} folder {_absolute(folder)}"
+        return None
+
     def relative(self, path: Path) -> str:
         """`path` as shown in reports: relative to the root when inside it."""
         try:

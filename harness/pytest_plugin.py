@@ -116,12 +116,15 @@ def pytest_configure(config: pytest.Config) -> None:
         html, markdown = config.getoption("harness_html"), config.getoption("harness_summary_md")
         if os.environ.get(STEP_SUMMARY):  # appended to at the end: checked now, as the report files are
             checked_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
+        paths = {"--harness-html": html, "--harness-summary-md": markdown}
+        checked = {option: checked_path(given, option) if given else None for option, given in paths.items()}
+        if agents_file(config) is not None:
+            for option, path in checked.items():
+                read = _project(config).input_at(path) if path is not None else None
+                if read is not None:
+                    raise pytest.UsageError(f"{option} {path}: that is {read}, which the run reads; give another name")
         config.pluginmanager.register(
-            ScenarioReports(
-                checked_path(html, "--harness-html") if html else None,
-                checked_path(markdown, "--harness-summary-md") if markdown else None,
-            ),
-            "harness-reports",
+            ScenarioReports(checked["--harness-html"], checked["--harness-summary-md"]), "harness-reports"
         )
 
 

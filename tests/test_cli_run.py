@@ -285,6 +285,28 @@ def test_a_report_path_that_cannot_be_written_fails_before_the_run(
     assert err.startswith(f"error: --report {target}: ")
 
 
+def test_a_report_over_a_file_the_run_reads_is_refused_before_the_run(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--report agents.yaml` (a slip of the shell's completion) must not replace the agents file, nor `--html`
+    a cassette; a report elsewhere in the scenarios folder that is not YAML is fine."""
+    cassette = project.cassettes / "remember.yaml"
+    targets = {
+        "--report": (project.agents, "the agents file"),
+        "--html": (cassette, f"a YAML file in the cassette folder {project.cassettes}"),
+        "--summary-md": (project.scenario_path("remember"), "a YAML file in the scenarios folder"),
+    }
+    for flag, (path, what) in targets.items():
+        before = path.read_bytes()
+        assert run(project, flag, str(path)) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err.startswith(f"error: {flag} {path}: that is {what}")
+        assert path.read_bytes() == before
+    assert run(project, "--report", str(project.root / "scenarios" / "report.json")) == 1  # forgetful fails
+    assert (project.root / "scenarios" / "report.json").is_file()
+
+
 # ---------------------------------------------------------------- CLI habits
 
 

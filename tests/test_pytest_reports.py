@@ -98,6 +98,14 @@ def test_a_report_path_that_cannot_be_written_is_a_usage_error(
     result.stdout.no_fnmatch_line("*passed*")
 
 
+def test_a_report_over_the_agents_file_is_a_usage_error(pytester: pytest.Pytester, project: Project) -> None:
+    before = project.agents.read_bytes()
+    result = pytester.runpytest("--harness-html", "agents.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--harness-html */agents.yaml: that is the agents file, which the run reads*"])
+    assert project.agents.read_bytes() == before
+
+
 def test_the_github_step_summary_is_appended_to(
     pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
