@@ -168,17 +168,31 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
             annotation,
             pydantic.Field(default=default, description=" ".join((described.description or "").split())),
         )
-    model = pydantic.create_model(f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
+    try:
+        model = pydantic.create_model(f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
+        json.dumps(model.model_json_schema(), allow_nan=False)  # what every request will carry
+    except ValueError as exc:  # a default of NaN or infinity: JSON has no such number
+        raise ToolDefinitionError(
+            f"{where}: a default value cannot be written as JSON ({exc}); use a finite number or None"
+        ) from None
+    except Exception as exc:  # pydantic refusing the parameters together (a default of the wrong type...)
+        raise ToolDefinitionError(
+            f"{where}: its parameters cannot be described to the model: {_first_line(exc)}"
+        ) from None
     return Tool(name, description, function, model, state_parameter, terminal)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def _check_describable(annotation: Any, param_name: str, where: str) -> None:
     """The parameter's type must have a JSON Schema: the model is told the tool through one."""
     try:
         pydantic.TypeAdapter(annotation).json_schema()
-    except (pydantic.errors.PydanticSchemaGenerationError, pydantic.errors.PydanticInvalidForJsonSchema) as exc:
+    except Exception as exc:  # no schema (a Callable), or pydantic refusing the type (typing.TypedDict, a bad Field)
         shown = getattr(annotation, "__name__", None) or repr(annotation)
-        reason = str(exc).splitlines()[0]
+        reason = _first_line(exc)
         raise ToolDefinitionError(
             f"{where}: parameter '{param_name}' has type {shown}, which cannot be described to the model as JSON "
             f"({reason}); use str, int, float, bool, a list or dict of those, a Literal, an Enum or a pydantic "

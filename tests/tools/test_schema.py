@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import json
+import sys
+import typing
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
+import pydantic
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -219,10 +222,48 @@ def takes_an_object(thing: Opaque) -> None:
     """
 
 
-@pytest.mark.parametrize(("function", "parameter"), [(takes_a_callback, "callback"), (takes_an_object, "thing")])
+class PlainTypedDict(typing.TypedDict):  # pydantic refuses typing's own TypedDict before Python 3.12
+    x: int
+
+
+def takes_a_typed_dict(point: PlainTypedDict) -> None:
+    """Use a point.
+
+    Args:
+        point: the point
+    """
+
+
+def takes_a_bad_field(count: Annotated[int, pydantic.Field(gt="a")]) -> None:
+    """Count.
+
+    Args:
+        count: how many
+    """
+
+
+def has_a_nan_default(scale: float = float("nan")) -> None:
+    """Scale.
+
+    Args:
+        scale: by how much
+    """
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter"),
+    [(takes_a_callback, "callback"), (takes_an_object, "thing"), (takes_a_bad_field, "count")]
+    + ([(takes_a_typed_dict, "point")] if sys.version_info < (3, 12) else []),
+)
 def test_a_parameter_type_with_no_json_schema_is_a_definition_error(function: Any, parameter: str) -> None:
     with pytest.raises(ToolDefinitionError) as caught:
         tool_from_function(function)
     message = str(caught.value)
     assert f"parameter '{parameter}' has type " in message
     assert "cannot be described to the model as JSON" in message
+
+
+def test_a_default_json_cannot_write_is_a_definition_error() -> None:
+    """A NaN default would fail every request that carries the tool's schema, unlocated, at record time."""
+    with pytest.raises(ToolDefinitionError, match="a default value cannot be written as JSON"):
+        tool_from_function(has_a_nan_default)
