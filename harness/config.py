@@ -52,12 +52,18 @@ ApiKeyEnvField = Annotated[
         json_schema_extra={"pattern": ENV_NAME},
     ),
 ]
+# Bounds past which a value means a typo, and past which the clock, SQLite or the OS would overflow at run
+# time (a timeout of .inf, a limit of 2**63): refused by `validate`, located, instead.
+DAY = 86_400
+MAX_BLOCK_LIMIT = 10_000_000
+CLOCK_YEARS = (1000, 9000)
+
 TimeoutField = Annotated[
-    Annotated[float, pydantic.Field(gt=0)] | None,
-    pydantic.Field(description="Seconds to wait for one answer (default 120)"),
+    Annotated[float, pydantic.Field(gt=0, le=DAY)] | None,
+    pydantic.Field(description="Seconds to wait for one answer (default 120; at most a day)"),
 ]
 MaxRetriesField = Annotated[
-    Annotated[int, pydantic.Field(ge=0)] | None,
+    Annotated[int, pydantic.Field(ge=0, le=100)] | None,
     pydantic.Field(description="Retries after a connection error, a 429 or a 5xx answer (default 2)"),
 ]
 KeyHeaderField = Annotated[
@@ -167,8 +173,9 @@ class ClockWire(Shorthand, StrictModel):
         description="The instant the clock shows until the model first answers, with its timezone "
         "(2025-02-11T14:26:32Z, 2025-02-11T06:26:32-08:00)"
     )
-    tick: Annotated[float, pydantic.Field(ge=0)] = pydantic.Field(
-        DEFAULT_TICK, description="Seconds the clock moves forward each time the model answers (default 1)"
+    tick: Annotated[float, pydantic.Field(ge=0, le=DAY)] = pydantic.Field(
+        DEFAULT_TICK,
+        description="Seconds the clock moves forward each time the model answers (default 1; at most a day)",
     )
     seed: int = pydantic.Field(0, description="Seed of the ids the harness makes (agent, blocks, tool calls)")
 
@@ -189,6 +196,9 @@ class ClockWire(Shorthand, StrictModel):
                 f"the clock's start {value.isoformat()} has no timezone: add one, e.g. "
                 f"{value.replace(microsecond=0).isoformat()}Z (UTC) or {value.replace(microsecond=0).isoformat()}-08:00"
             )
+        first, last = CLOCK_YEARS
+        if not first <= value.year < last:
+            raise ValueError(f"the clock's start {value.isoformat()} must fall in the years {first} to {last - 1}")
         return value
 
     def spec(self) -> ClockSpec:
@@ -198,8 +208,8 @@ class ClockWire(Shorthand, StrictModel):
 class BlockWire(StrictModel):
     label: Annotated[str, pydantic.Field(pattern=BLOCK_LABEL_PATTERN, description="The block's name in the prompt")]
     value: str = pydantic.Field("", description="Initial text")
-    limit: Annotated[int, pydantic.Field(gt=0)] = pydantic.Field(
-        DEFAULT_LIMIT, description="Most characters the block may hold (edits past it are refused)"
+    limit: Annotated[int, pydantic.Field(gt=0, le=MAX_BLOCK_LIMIT)] = pydantic.Field(
+        DEFAULT_LIMIT, description="Most characters the block may hold (edits past it are refused; at most ten million)"
     )
     description: str | None = pydantic.Field(None, description="What the block is for (shown to the model)")
     read_only: bool = pydantic.Field(False, description="The agent's tools may not edit it")

@@ -556,3 +556,31 @@ def test_a_base_url_no_request_could_reach_is_a_located_mistake(write_agents: Wr
         "agents:\n  a: {system: s, tools: [send_message]}\n"
     )
     assert load_agents(write_agents(fine)).get("a").model.base_url == "https://h.example:8443/v1?api-version=1"
+
+
+@pytest.mark.parametrize(
+    ("setting", "key", "says"),
+    [
+        ("model: {name: m, timeout: .inf}", "agents.chat.model.timeout", "less than or equal to 86400"),
+        ("model: {name: m, timeout: 1e300}", "agents.chat.model.timeout", "less than or equal to 86400"),
+        ("model: {name: m, max_retries: 1000000}", "agents.chat.model.max_retries", "less than or equal to 100"),
+        ("clock: {start: 2025-01-01T00:00:00Z, tick: .inf}", "agents.chat.clock.tick", "less than or equal to 86400"),
+        ("clock: 9999-12-31T23:59:59Z", "agents.chat.clock.start", "must fall in the years 1000 to 8999"),
+        ("clock: 0001-01-01T00:00:00+08:00", "agents.chat.clock.start", "must fall in the years 1000 to 8999"),
+        (
+            "blocks: [{label: human, limit: 9223372036854775808}]",
+            "agents.chat.blocks[0].limit",
+            "less than or equal to 10000000",
+        ),
+    ],
+)
+def test_values_that_would_overflow_at_run_time_are_refused_located(
+    write_agents: Write, setting: str, key: str, says: str
+) -> None:
+    """A timeout of .inf overflowed the OS's time_t, a clock at year 9999 the datetime, a limit of 2**63 SQLite:
+    each passed validation, then failed a run with a traceback."""
+    model = "" if setting.startswith("model:") else "model: m\n    "
+    _, error = problems_of(write_agents, f"agents:\n  chat:\n    {model}{setting}\n    system: s\n")
+    [problem] = error.problems
+    assert problem.key == key
+    assert says in problem.message
