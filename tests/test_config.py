@@ -584,3 +584,16 @@ def test_values_that_would_overflow_at_run_time_are_refused_located(
     [problem] = error.problems
     assert problem.key == key
     assert says in problem.message
+
+
+def test_a_long_loop_of_extends_is_told_by_its_ends_for_each_agent(write_agents: Write) -> None:
+    """Told whole to each of its agents, a loop of n agents is n messages of n names: 8000 agents printed
+    600 MB."""
+    n = 50
+    agents = "".join(f"  a{i}: {{extends: a{(i + 1) % n}, model: m, system: s}}\n" for i in range(n))
+    _, error = problems_of(write_agents, "agents:\n" + agents)
+    by_key = {problem.key: problem.message for problem in error.problems}
+    assert len(by_key) == n
+    assert by_key["agents.a49.extends"] == "`extends` loops: a0 -> a1 -> a2 -> ... 45 more ... -> a48 -> a49 -> a0"
+    assert by_key["agents.a9.extends"] == "`extends` loops: a10 -> a11 -> a12 -> ... 45 more ... -> a8 -> a9 -> a10"
+    assert max(len(message) for message in by_key.values()) < 100
