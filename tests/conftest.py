@@ -4,12 +4,18 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import httpcore2  # noqa: F401  (see below)
 import pytest
 from hypothesis import HealthCheck, settings
 
 from harness.agent import Agent
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from tests.helpers import SEED_AGENTS, TEST_SETTINGS, Script
+
+# httpx2 imports httpcore2 when its first transport is made. Were that inside a pytester in-process run, the
+# run's sys.modules snapshot would drop httpcore2 afterwards, the next transport would import a second copy,
+# and httpx2 would no longer recognise its errors (a refused connection escaped as httpcore2.ConnectError):
+# imported here, before any test, there is one copy.
 
 # Malformed project files for tests/test_corpus.py, not tests (nor scenarios) themselves.
 collect_ignore = ["corpus"]
