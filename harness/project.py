@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from harness.cassettes.mode import RecordMode
+from harness.errors import UserError
 from harness.files import confined
 
 DEFAULT_AGENTS_FILE = "agents.yaml"
@@ -63,11 +64,14 @@ class Project:
 
         agents_file = given(agents or DEFAULT_AGENTS_FILE)
         root = agents_file.parent
+        cassettes_dir = given(cassettes) if cassettes else root / DEFAULT_CASSETTES
+        if cassettes_dir.exists() and not cassettes_dir.is_dir():  # every scenario would fail "not recorded"
+            raise UserError(f"the cassette folder {cassettes_dir} is a file: give a folder (--cassettes)")
         return cls(
             root=root,
             agents_file=agents_file,
             scenarios_dir=given(scenarios) if scenarios else root / DEFAULT_SCENARIOS,
-            cassettes_dir=given(cassettes) if cassettes else root / DEFAULT_CASSETTES,
+            cassettes_dir=cassettes_dir,
             state_db=given(state_db) if state_db else root / DEFAULT_STATE_DB,
             record_mode=RecordMode(record_mode),
             base_url=base_url or None,

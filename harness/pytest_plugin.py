@@ -110,6 +110,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness_scenario: a scenario file collected by the harness plugin")
+    if agents_file(config) is not None:
+        _project(config)  # a usage error in the options (a cassette folder that is a file) is said now, plainly
     if _reporting(config) and not hasattr(config, "workerinput"):  # pytest-xdist's workers report to this one
         from harness.pytest_reports import ScenarioReports, checked_path
 
@@ -203,16 +205,22 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def harness_project(config: pytest.Config) -> Project:
     """The run's `Project`, from the harness options and ini keys."""
+    from harness.errors import UserError
     from harness.project import Project
 
-    return Project.build(
-        agents=agents_file(config),
-        cassettes=config.getoption("harness_cassettes") or config.getini("harness_cassettes") or None,
-        record_mode=config.getoption("harness_record_mode") or RecordMode.NONE,
-        base_url=config.getoption("harness_base_url"),
-        model_name=config.getoption("harness_model"),
-        relative_to=config.rootpath,
-    )
+    try:
+        return Project.build(
+            agents=agents_file(config),
+            cassettes=config.getoption("harness_cassettes") or config.getini("harness_cassettes") or None,
+            record_mode=config.getoption("harness_record_mode") or RecordMode.NONE,
+            base_url=config.getoption("harness_base_url"),
+            model_name=config.getoption("harness_model"),
+            relative_to=config.rootpath,
+        )
+    except UserError as exc:
+        raise pytest.UsageError(
+            str(exc).replace("(--cassettes)", "(--harness-cassettes, or harness_cassettes)")
+        ) from None
 
 
 def _project(config: pytest.Config) -> Project:

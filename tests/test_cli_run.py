@@ -307,6 +307,15 @@ def test_a_report_over_a_file_the_run_reads_is_refused_before_the_run(
     assert (project.root / "scenarios" / "report.json").is_file()
 
 
+def test_a_cassette_folder_that_is_a_file_exits_2_before_the_run(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(project, "--cassettes", str(project.agents)) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"error: the cassette folder {project.agents} is a file: give a folder (--cassettes)\n"
+
+
 # ---------------------------------------------------------------- CLI habits
 
 
