@@ -337,6 +337,7 @@ def test_no_scenarios_exits_5_like_pytest(project: Project, tmp_path: Path, caps
         ("not remember", ["forgetful"]),
         ("remember or forgetful", ["forgetful", "remember"]),
         ("scenarios and (rem or forg) and not forgetful", ["remember"]),
+        ("not " * 100 + "forgetful", ["forgetful"]),  # as deep as it goes
     ],
 )
 def test_k_selects_scenarios_by_path(
@@ -355,6 +356,8 @@ def test_k_selects_scenarios_by_path(
         ("(remember", "at column 10: expected ')', found the end"),
         ("remember forgetful", "at column 10: expected 'and', 'or' or the end, found 'forgetful'"),
         ("or x", "at column 1: expected a word, 'not' or '(', found 'or'"),
+        ("not " * 1000 + "x", "at column 401: expected at most 100 nested 'not' and '(', found 'not'"),
+        ("(" * 5000 + "x" + ")" * 5000, "at column 101: expected at most 100 nested 'not' and '(', found '('"),
     ],
 )
 def test_a_broken_k_expression_is_a_located_mistake(

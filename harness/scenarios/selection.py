@@ -18,6 +18,7 @@ Matcher = Callable[[str], bool]
 
 _TOKEN = re.compile(r"\s*(?:(\()|(\))|([^\s()]+))")
 _KEYWORDS = {"and", "or", "not"}
+MAX_NESTING = 100  # `not` and parentheses, nested: the parser and the matcher it builds recurse that deep
 
 
 @dataclass
@@ -25,6 +26,7 @@ class _Parser:
     expression: str
     tokens: list[tuple[int, str]]
     position: int = 0
+    depth: int = 0
 
     def peek(self) -> str | None:
         return self.tokens[self.position][1] if self.position < len(self.tokens) else None
@@ -55,21 +57,29 @@ class _Parser:
 
     def negation(self) -> Matcher:
         token = self.peek()
-        if token == "not":
-            self.take()
-            inner = self.negation()
-            return lambda name: not inner(name)
-        if token == "(":
-            self.take()
-            inner = self.any_of()
-            if self.peek() != ")":
-                raise self.error("')'")
-            self.take()
-            return inner
+        if token in ("not", "("):
+            if self.depth == MAX_NESTING:
+                raise self.error(f"at most {MAX_NESTING} nested 'not' and '('")
+            self.depth += 1
+            try:
+                return self._nested(token)
+            finally:
+                self.depth -= 1
         if token is None or token in _KEYWORDS or token == ")":
             raise self.error("a word, 'not' or '('")
         word = self.take().lower()
         return lambda name: word in name.lower()
+
+    def _nested(self, token: str) -> Matcher:
+        self.take()
+        if token == "not":
+            negated = self.negation()
+            return lambda name: not negated(name)
+        inner = self.any_of()
+        if self.peek() != ")":
+            raise self.error("')'")
+        self.take()
+        return inner
 
 
 def keyword_matcher(expression: str) -> Matcher:
