@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 import pydantic
+import regex
 
 from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
 from harness.jsontext import parse
@@ -227,12 +227,24 @@ def value_check(cls: V) -> V:
 # ------------------------------------------------------------------ checks of a piece of text
 
 
+SEARCH_SECONDS = 2.0  # a search of one text: the patterns that take longer backtrack exponentially
+
+
 def _compiles(pattern: str) -> str:
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        regex.compile(pattern)
+    except regex.error as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
     return pattern
+
+
+def searched(pattern: str, text: str) -> bool | None:
+    """Whether `pattern` is found in `text`; None when the search took more than SEARCH_SECONDS (a pattern
+    like `(a|aa)+$` on what a model wrote would otherwise hang the run)."""
+    try:
+        return regex.search(pattern, text, timeout=SEARCH_SECONDS) is not None
+    except TimeoutError:
+        return None
 
 
 @value_check
@@ -278,8 +290,18 @@ class Matches(ValueCheck):
     description = "A regular expression searched in the text"
 
     def check_text(self, text: Text) -> list[Failure]:
-        if re.search(self.value, text.value) is not None:
+        found = searched(self.value, text.value)
+        if found:
             return []
+        if found is None:
+            return [
+                self.failure(
+                    text,
+                    f"searching {text.what} for /{self.value}/ took over {SEARCH_SECONDS:g} s: the pattern backtracks "
+                    "catastrophically (nested repeats like (a|aa)+): simplify it",
+                    actual=text.value,
+                )
+            ]
         return [self.failure(text, f"{text.what} does not match /{self.value}/", actual=text.value)]
 
 
@@ -477,8 +499,8 @@ class ToolCallWire(Shorthand, StrictModel):
         for name, value in args.items():
             if _is_matcher(value) and "matches" in value:
                 try:
-                    re.compile(str(value["matches"]))
-                except re.error as exc:
+                    regex.compile(str(value["matches"]))
+                except regex.error as exc:
                     raise ValueError(f"{name}: invalid regular expression: {exc}") from None
         return args
 
@@ -659,7 +681,7 @@ def _value_matches(expected: Any, actual: Any) -> bool:
     if _is_matcher(expected):
         if "matches" in expected:
             text = actual if isinstance(actual, str) else json.dumps(actual, ensure_ascii=False)
-            return re.search(str(expected["matches"]), text) is not None
+            return bool(searched(str(expected["matches"]), text))  # a search out of time matches nothing
         return True  # {any: true}
     return bool(expected == actual)
 

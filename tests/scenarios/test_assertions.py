@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.records import StopReason, ToolCallRecord
+from harness.scenarios import checks
 from harness.scenarios.checks import ExpectWire, Failure, Observed, check
 
 LOC = ("turns", 0, "expect")
@@ -93,6 +96,23 @@ def test_matches_searches_anywhere() -> None:
     (failure,) = block_failures("human", {"matches": r"^Azin"}, "Name: Azin")
     assert failure.key == "turns[0].expect.blocks.human.matches"
     assert failure.message == "block 'human' does not match /^Azin/"
+
+
+def test_a_pattern_that_backtracks_catastrophically_fails_its_check_in_bounded_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`(a|aa)+$` on 60 a's and a '!' would search for hours: the check fails, saying why, once the search
+    has taken SEARCH_SECONDS (shortened here)."""
+    monkeypatch.setattr(checks, "SEARCH_SECONDS", 0.2)
+    started = time.monotonic()
+    (failure,) = block_failures("human", {"matches": r"(a|aa)+$"}, "a" * 60 + "!")
+    assert time.monotonic() - started < 30
+    assert failure.message == (
+        "searching block 'human' for /(a|aa)+$/ took over 0.2 s: the pattern backtracks catastrophically "
+        "(nested repeats like (a|aa)+): simplify it"
+    )
+    assert checks.searched(r"(a|aa)+$", "a" * 60 + "!") is None
+    assert checks.searched(r"(a|aa)+!$", "a" * 60 + "!") is True  # the same text, a pattern that anchors
 
 
 def test_max_length() -> None:
