@@ -607,10 +607,17 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
         for reason in status.reasons:
             console.out(f"  {reason}")
     console.out(", ".join(f"{counts[state]} {state}" for state in CassetteState if state in counts) or "no cassettes")
-    if any(state != CassetteState.OK for state in counts):
+    if any(state.needs_recording for state in counts):
         console.out("record what needs it with: harness record --stale")
-        return 1
-    return 0
+    unreadable = [s.scenario for s in statuses if s.state == CassetteState.UNREADABLE and s.scenario is not None]
+    if unreadable:  # --stale leaves these alone: recording over one would destroy what is left of it
+        named = " ".join(dict.fromkeys(_shown(scenario.path) for scenario in unreadable))
+        console.out(
+            f"restore the unreadable from version control, or record them anew: harness record --mode all {named}"
+        )
+    if CassetteState.ORPHAN in counts:
+        console.out("an orphan is used by no scenario: delete it, or name it in a scenario's `cassette:`")
+    return 1 if any(state != CassetteState.OK for state in counts) else 0
 
 
 def _check_step_summary() -> None:

@@ -102,7 +102,7 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
     undecoded (`body` None): replay finds requests by key and reads the bodies only to explain a miss.
     The metadata's `agent` fingerprint is left out too: replay never reads it."""
     try:
-        data = _load_yaml(_without_fingerprint(text) if keys_only else text)
+        data = _load_yaml_of(text, keys_only)
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
             raise ValueError("no `interactions` list")
         metadata = data.get("metadata") or {}
@@ -162,6 +162,18 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
 _NEXT_TOP_LEVEL = re.compile(r"^[^ \n]", re.MULTILINE)
 _OUT_OF_BLOCK = re.compile(r"^(?! {4}| *$)", re.MULTILINE)  # a line of text indented less than the block's
 _FINGERPRINT_KEY = "\n  " + FINGERPRINT_KEY + ":\n"
+
+
+def _load_yaml_of(text: str, keys_only: bool) -> Any:
+    """The cassette's YAML, its fingerprint left out for replay; a file that does not read is read again
+    whole, so that the error's line is the file's (the fingerprint's lines come before most of it)."""
+    shortened = _without_fingerprint(text) if keys_only else text
+    try:
+        return _load_yaml(shortened)
+    except Exception:
+        if shortened is text:
+            raise
+        return _load_yaml(text)
 
 
 def _without_fingerprint(text: str) -> str:

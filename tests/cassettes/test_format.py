@@ -15,6 +15,7 @@ from harness.cassettes import format
 from harness.cassettes.delta import apply_delta, body_delta
 from harness.cassettes.keys import KEY_SCHEME, Keyer, canonical, digest
 from harness.errors import CassetteError
+from tests.helpers import ROOT
 
 URI = "http://127.0.0.1:8088/v1/chat/completions"
 
@@ -421,3 +422,17 @@ def test_a_replay_read_leaves_out_the_fingerprint_and_nothing_else(metadata: dic
         assert key not in lazy.metadata  # a fingerprint block is not even parsed
     assert [i.response for i in lazy.interactions] == [i.response for i in full.interactions]
     assert [i.request.key for i in lazy.interactions] == [i.request.key for i in full.interactions]
+
+
+def test_a_replay_read_of_a_broken_file_names_the_files_own_line() -> None:
+    """Replay reads the cassette without its fingerprint's lines; an error must still point at the line of
+    the file as it is (it pointed 20 lines too early, where `cassettes check` was right)."""
+    text = (ROOT / "cassettes" / "chat" / "remember_name.yaml").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    broken_at = next(n for n, line in enumerate(lines, 1) if n > 40 and line.startswith("        {"))
+    lines[broken_at - 1] = "\t" + lines[broken_at - 1]
+    broken = "".join(lines)
+    for keys_only in (False, True):
+        with pytest.raises(CassetteError) as caught:
+            format.parse(broken, "remember_name.yaml", keys_only=keys_only)
+        assert f"line {broken_at}, column 1" in str(caught.value)

@@ -93,7 +93,11 @@ def test_missing_orphan_and_unused_cassettes(project: Project, capsys: pytest.Ca
     assert "forgetful.yaml: missing (" in out and "  not recorded yet" in out
     assert "gone.yaml: orphan" in out and "  no scenario or test uses it" in out
     assert "test_saves_name.yaml" not in out
-    assert out.splitlines()[-2] == "1 ok, 1 missing, 1 orphan"
+    assert out.splitlines()[-3:] == [
+        "1 ok, 1 missing, 1 orphan",
+        "record what needs it with: harness record --stale",  # the missing one; --stale leaves orphans be
+        "an orphan is used by no scenario: delete it, or name it in a scenario's `cassette:`",
+    ]
 
 
 def test_a_request_body_edited_by_hand_is_reported_with_its_fix(
@@ -108,6 +112,11 @@ def test_a_request_body_edited_by_hand_is_reported_with_its_fix(
     out = capsys.readouterr().out
     assert "remember.yaml: unreadable" in out
     assert "does not match its request body (was the body edited by hand?); delete the cassette's `key:` lines" in out
+    # `record --stale` would not touch it (it says nothing is stale): the way out is said instead.
+    remember = project.scenario_path("remember").as_posix()  # as the CLI shows a path outside the current folder
+    assert out.splitlines()[-1] == (
+        f"restore the unreadable from version control, or record them anew: harness record --mode all {remember}"
+    )
 
 
 def test_a_changed_agent_is_explained_part_by_part(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
