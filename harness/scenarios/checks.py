@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -231,9 +232,12 @@ SEARCH_SECONDS = 2.0  # a search of one text: the patterns that take longer back
 
 
 def _compiles(pattern: str) -> str:
+    """`re`'s syntax, as documented (its messages point at the opening of what is unclosed), that `regex`,
+    which searches, takes too."""
     try:
+        re.compile(pattern)
         regex.compile(pattern)
-    except regex.error as exc:
+    except (re.error, regex.error) as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
     return pattern
 
@@ -499,9 +503,9 @@ class ToolCallWire(Shorthand, StrictModel):
         for name, value in args.items():
             if _is_matcher(value) and "matches" in value:
                 try:
-                    regex.compile(str(value["matches"]))
-                except regex.error as exc:
-                    raise ValueError(f"{name}: invalid regular expression: {exc}") from None
+                    _compiles(str(value["matches"]))
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc}") from None
         return args
 
 
