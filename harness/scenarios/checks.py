@@ -25,7 +25,6 @@ from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 import pydantic
-import regex
 
 from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
 from harness.jsontext import parse
@@ -234,6 +233,8 @@ SEARCH_SECONDS = 2.0  # a search of one text: the patterns that take longer back
 def _compiles(pattern: str) -> str:
     """`re`'s syntax, as documented (its messages point at the opening of what is unclosed), that `regex`,
     which searches, takes too."""
+    import regex  # only where a scenario has a pattern: importing it costs 15 ms
+
     try:
         re.compile(pattern)
         regex.compile(pattern)
@@ -245,6 +246,8 @@ def _compiles(pattern: str) -> str:
 def searched(pattern: str, text: str) -> bool | None:
     """Whether `pattern` is found in `text`; None when the search took more than SEARCH_SECONDS (a pattern
     like `(a|aa)+$` on what a model wrote would otherwise hang the run)."""
+    import regex
+
     try:
         return regex.search(pattern, text, timeout=SEARCH_SECONDS) is not None
     except TimeoutError:

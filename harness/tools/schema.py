@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,22 +165,33 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
         annotation = _resolve(function, param_name, param.annotation, where)
         _check_describable(annotation, param_name, where)
         default = ... if param.default is inspect.Parameter.empty else param.default
+        if not _finite(default):  # every request carries the tool's schema, defaults included
+            raise ToolDefinitionError(
+                f"{where}: the default of '{param_name}' ({default!r}) cannot be written as JSON; use a finite "
+                "number or None"
+            )
         fields[param_name] = (
             annotation,
             pydantic.Field(default=default, description=" ".join((described.description or "").split())),
         )
     try:
         model = pydantic.create_model(f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
-        json.dumps(model.model_json_schema(), allow_nan=False)  # what every request will carry
-    except ValueError as exc:  # a default of NaN or infinity: JSON has no such number
-        raise ToolDefinitionError(
-            f"{where}: a default value cannot be written as JSON ({exc}); use a finite number or None"
-        ) from None
     except Exception as exc:  # pydantic refusing the parameters together (a default of the wrong type...)
         raise ToolDefinitionError(
             f"{where}: its parameters cannot be described to the model: {_first_line(exc)}"
         ) from None
     return Tool(name, description, function, model, state_parameter, terminal)
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity in `value` (JSON has no such number), as deep as lists and dicts go."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    return True
 
 
 def _first_line(error: BaseException) -> str:

@@ -265,5 +265,5 @@ def test_a_parameter_type_with_no_json_schema_is_a_definition_error(function: An
 
 def test_a_default_json_cannot_write_is_a_definition_error() -> None:
     """A NaN default would fail every request that carries the tool's schema, unlocated, at record time."""
-    with pytest.raises(ToolDefinitionError, match="a default value cannot be written as JSON"):
+    with pytest.raises(ToolDefinitionError, match=r"the default of .scale. \(nan\) cannot be written as JSON"):
         tool_from_function(has_a_nan_default)
