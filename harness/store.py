@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import memorydb
-from harness.errors import StoreError
+from harness.errors import StoreError, UserError
 from harness.jsontext import storable
 from harness.llm.embeddings import EmbeddingModel
 from harness.memory import Block, Memory
@@ -146,6 +146,10 @@ class Store:
         self.secrets = Secrets.collect() if secrets is None else secrets
         in_memory = self.path == ":memory:"
         if not in_memory:
+            if Path(self.path).is_dir():
+                raise UserError(
+                    f"{self.path}: is a folder; the state database is a file (e.g. --db {Path(self.path) / 'state.db'})"
+                )
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             # A database in memory (a scenario's archival memory) starts as a copy of one migrated once.
@@ -165,6 +169,11 @@ class Store:
             self.db.close()
             if isinstance(exc, StoreError):
                 raise
+            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):  # a file of its own
+                raise UserError(
+                    f"{self.path} is not a state database (not SQLite): give --db a file `harness chat` made, or a "
+                    "new path"
+                ) from None
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from harness.agent import Agent
 from harness.config import AgentSpec, BlockSpec
-from harness.errors import LLMError, StoreError
+from harness.errors import LLMError, StoreError, UserError
 from harness.factory import AgentFactory
 from harness.llm.chat import ChatModel
 from harness.memory import Block, Memory
@@ -214,10 +214,10 @@ def test_reopening_does_not_reapply_migrations(tmp_path: Path) -> None:
     store.close()
 
 
-def test_not_a_database_raises_store_error(tmp_path: Path) -> None:
+def test_not_a_database_is_said_so(tmp_path: Path) -> None:
     db = tmp_path / "garbage.db"
     db.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="cannot open the state database"):
+    with pytest.raises(UserError, match="garbage.db is not a state database"):  # a wrong --db, exit 2
         Store(db)
 
 
@@ -276,3 +276,14 @@ def test_a_persisted_agent_searches_its_history_after_a_restart(tmp_path: Path, 
     assert contents == ["I grew up in Lisbon", "Noted: Lisbon"]
     assert reopened.recall(resumed.state.id).count() == 4  # both turns' messages, the search call aside
     reopened.close()
+
+
+def test_a_state_database_path_that_is_a_folder_or_another_file_is_a_user_mistake(tmp_path: Path) -> None:
+    """`--db /tmp` or `--db agents.yaml`: the path given is wrong (exit 2), and the file is left as it was."""
+    with pytest.raises(UserError, match=r"is a folder; the state database is a file \(e\.g\. --db .*state\.db\)"):
+        Store(tmp_path)
+    other = tmp_path / "agents.yaml"
+    other.write_text("agents: {}\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"agents\.yaml is not a state database \(not SQLite\)"):
+        Store(other)
+    assert other.read_text(encoding="utf-8") == "agents: {}\n"
