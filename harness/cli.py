@@ -362,9 +362,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             "--repeat records repeats: give it with --live (or to `harness record`); `harness run` "
             "replays every repeat already recorded"
         )
-    report = _report_path(args.report) if args.report else None
-    html = _report_path(args.html, "--html") if getattr(args, "html", None) else None
-    markdown = _report_path(args.summary_md, "--summary-md") if getattr(args, "summary_md", None) else None
+    report = _report_path(args.report) if args.report is not None else None
+    html = _report_path(args.html, "--html") if getattr(args, "html", None) is not None else None
+    markdown = _report_path(args.summary_md, "--summary-md") if getattr(args, "summary_md", None) is not None else None
     _check_step_summary()
     project = _project(args)
     for flag, path in (("--report", report), ("--html", html), ("--summary-md", markdown)):
@@ -678,6 +678,8 @@ def _report_path(given: str, flag: str = "--report") -> Path:
     from harness.errors import UserError
     from harness.files import unwritable_reason
 
+    if not given.strip():  # `--report ""`, an unset shell variable: not silently no report
+        raise UserError(f"{flag} {given!r}: give a file name, e.g. report.json")
     path = Path(given)
     if path.is_dir():
         raise UserError(f"{flag} {given}: is a folder; give a file name, e.g. {path / 'report.json'}")

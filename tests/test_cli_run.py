@@ -307,6 +307,15 @@ def test_a_report_over_a_file_the_run_reads_is_refused_before_the_run(
     assert (project.root / "scenarios" / "report.json").is_file()
 
 
+@pytest.mark.parametrize("flag", ["--report", "--html", "--summary-md"])
+def test_an_empty_report_name_is_a_mistake_not_no_report(
+    project: Project, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    """`--report "$REPORT"` with the variable unset must not pass as a run that wrote nothing."""
+    assert run(project, flag, "") == 2
+    assert capsys.readouterr().err == f"error: {flag} '': give a file name, e.g. report.json\n"
+
+
 def test_a_cassette_folder_that_is_a_file_exits_2_before_the_run(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:

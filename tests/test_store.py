@@ -217,7 +217,7 @@ def test_reopening_does_not_reapply_migrations(tmp_path: Path) -> None:
 def test_not_a_database_is_said_so(tmp_path: Path) -> None:
     db = tmp_path / "garbage.db"
     db.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(UserError, match="garbage.db is not a state database"):  # a wrong --db, exit 2
+    with pytest.raises(UserError, match=r"garbage\.db is not a state database"):  # a wrong --db, exit 2
         Store(db)
 
 

@@ -138,6 +138,10 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
     if not name or not callable(function):
         raise ToolDefinitionError(f"{function!r} is not a named function")
     where = f"tool function '{function.__module__}.{function.__qualname__}'"
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise ToolDefinitionError(f"{where} is async: tools are called as plain functions; define it with `def`")
+    if inspect.isgeneratorfunction(function):
+        raise ToolDefinitionError(f"{where} yields: a tool returns its result; use `return`, not `yield`")
     doc = docstring_parser.parse(inspect.getdoc(function) or "", style=docstring_parser.DocstringStyle.GOOGLE)
     description = "\n\n".join(part for part in (doc.short_description, doc.long_description) if part)
     if not description:

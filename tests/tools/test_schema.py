@@ -267,3 +267,31 @@ def test_a_default_json_cannot_write_is_a_definition_error() -> None:
     """A NaN default would fail every request that carries the tool's schema, unlocated, at record time."""
     with pytest.raises(ToolDefinitionError, match=r"the default of .scale. \(nan\) cannot be written as JSON"):
         tool_from_function(has_a_nan_default)
+
+
+async def an_async_tool(query: str) -> str:
+    """Search.
+
+    Args:
+        query: what for
+    """
+    return query
+
+
+def a_generator_tool(query: str) -> Any:
+    """Search.
+
+    Args:
+        query: what for
+    """
+    yield query
+
+
+@pytest.mark.parametrize(
+    ("function", "says"),
+    [(an_async_tool, "is async: tools are called as plain functions"), (a_generator_tool, "yields: a tool returns")],
+)
+def test_an_async_or_generator_tool_is_refused(function: Any, says: str) -> None:
+    """Called as a plain function, it would hand the model a coroutine's or a generator's repr."""
+    with pytest.raises(ToolDefinitionError, match=says):
+        tool_from_function(function)
