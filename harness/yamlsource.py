@@ -127,10 +127,12 @@ def _walk_events(loader: Any, limits: Limits) -> None:
     anchored: dict[str, int] = {}
     anchors: list[str | None] = []
     total = 0
+    aliased = False
     try:
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, yaml.AliasEvent):
+                aliased = True
                 count = anchored.get(event.anchor or "", 1)
             elif isinstance(event, yaml.ScalarEvent):
                 if len(event.value) > limits.max_scalar:
@@ -157,9 +159,16 @@ def _walk_events(loader: Any, limits: Limits) -> None:
             if sizes:
                 sizes[-1] += count
             if total > limits.max_nodes or (sizes and sizes[-1] > limits.max_nodes):
-                raise _too_big(f"more than {limits.max_nodes} values once aliases are expanded (an alias bomb?)", event)
+                raise _too_big(_too_many(limits, aliased), event)
     finally:
         loader.dispose()
+
+
+def _too_many(limits: Limits, aliased: bool) -> str:
+    """A file of too many values: an alias bomb when aliases made them, else a file too big to read."""
+    if aliased:
+        return f"more than {limits.max_nodes} values once aliases are expanded (an alias bomb?)"
+    return f"more than {limits.max_nodes} values: too big a file to read"
 
 
 def _too_big(message: str, event: Any) -> TooBig:
@@ -325,9 +334,11 @@ def measure(root: yaml.Node, limits: Limits) -> None:
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    aliased = False
     while stack:
         node, depth, children_done = stack.pop()
         if id(node) in sizes and not children_done:
+            aliased = True  # a node met again: an alias of it
             continue
         if id(node) in open_nodes and not children_done:
             raise _at("a value that contains itself (a recursive alias)", node)
@@ -340,7 +351,7 @@ def measure(root: yaml.Node, limits: Limits) -> None:
         if children_done:
             size = 1 + sum(sizes[id(child)] for child in children)
             if size > limits.max_nodes:
-                raise _at(f"more than {limits.max_nodes} values once aliases are expanded (an alias bomb?)", node)
+                raise _at(_too_many(limits, aliased), node)
             sizes[id(node)] = size
             open_nodes.discard(id(node))
             continue

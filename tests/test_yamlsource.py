@@ -4,6 +4,7 @@ one plain walk or took PyYAML's way."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -12,7 +13,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.errors import UserError
-from harness.yamlsource import Limits, YamlDocument, _build_plain, _NotPlain, _record_positions, compose, parse_yaml
+from harness.yamlsource import (
+    Limits,
+    TooBig,
+    YamlDocument,
+    _build_plain,
+    _NotPlain,
+    _record_positions,
+    check_limits,
+    compose,
+    measure,
+    parse_yaml,
+)
 
 keys = st.sampled_from(["a", "b", "turns", "user", "1", "yes", "<<", "x y"])
 scalars = st.one_of(
@@ -108,3 +120,18 @@ def test_a_plain_file_is_read_without_libyaml_and_a_deep_one_still_stops_at_the_
     with pytest.raises(UserError, match="nested more than 64 levels deep") as caught:
         parse_yaml(deep, "f.yaml")
     assert caught.value.problems[0].line is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("a: [" + ", ".join(["1"] * 60) + "]\n", "more than 50 values: too big a file to read"),
+        ("x: &x [1, 2, 3, 4, 5, 6, 7, 8]\ny: [*x, *x, *x, *x, *x, *x, *x]\n", "aliases are expanded (an alias bomb?)"),
+    ],
+)
+def test_too_many_values_is_called_an_alias_bomb_only_when_aliases_made_them(text: str, says: str) -> None:
+    small = Limits(max_nodes=50)
+    with pytest.raises(TooBig, match=re.escape(says)):
+        check_limits(text, small)  # the file as libyaml's events see it
+    with pytest.raises(TooBig, match=re.escape(says)):
+        measure(compose(text, small, measured=False)[1], small)  # as PyYAML's node tree holds it
