@@ -459,7 +459,7 @@ def _play_in_process(
                 console.err(f"[{number}/{len(runs)}] recording {_run_label(scenario, variant, repeats)} ...")
             try:
                 result = runner.run(scenario, variant=variant)
-            except Exception as exc:  # a bug, or a tool's code: this run fails, the others still run (as at -j N)
+            except (Exception, SystemExit) as exc:  # a bug, or user code: this run fails, the others run (as at -j N)
                 cassette = runner.project.variant_path(runner.cassette_path(scenario), variant)
                 result = _crashed(scenario, variant, repeats, cassette, crash_reason(exc))
             results.append(result)

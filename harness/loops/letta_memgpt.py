@@ -187,7 +187,7 @@ def over_limit_error(error: OverLimit) -> str:
     )
 
 
-def _error_text(name: str, exc: Exception) -> str:
+def _error_text(name: str, exc: BaseException) -> str:
     """The friendly error Letta 0.6 makes of an exception in a tool, with the harness's memory errors
     worded as Letta's memory raises them."""
     cause = exc.cause if isinstance(exc, MemoryEditError) else None
@@ -492,7 +492,7 @@ class LettaMemGPTLoop:
             )  # inside Letta's try too (validate_function_response)
         except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a tool: Letta's sandbox process ends, the call fails
             return CallOutcome(ToolResult(False, _error_text(name, exc)), heartbeat, arguments)
         return CallOutcome(ToolResult(not text.startswith(ERROR_MESSAGE_PREFIX), text), heartbeat, arguments)
 

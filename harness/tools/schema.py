@@ -101,7 +101,7 @@ class Tool:
             # of the tool's to show the model: it ends the run, as a chat request failing does, so a
             # recording never keeps an outage as the model's doing (Letta returns it to the model).
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a tool ends the call, not the harness (nor green)
             return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
         return ToolResult(True, text)
 

@@ -193,6 +193,21 @@ def test_exception_in_tool_gives_failed_result() -> None:
     assert tool.call(STATE, {"x": 1}) == ToolResult(False, "Error executing function explode: KeyError: 'nope'")
 
 
+def quit_quietly(x: int) -> None:
+    """Leaves.
+
+    Args:
+        x (int): Anything.
+    """
+    raise SystemExit(0)
+
+
+def test_a_tool_that_calls_sys_exit_fails_its_call() -> None:
+    """Not the harness: `harness run` exited 0 with no output, its later scenarios never run (green in CI)."""
+    tool = tool_from_function(quit_quietly)
+    assert tool.call(STATE, {"x": 1}) == ToolResult(False, "Error executing function quit_quietly: SystemExit: 0")
+
+
 @given(st.dictionaries(st.text(max_size=8), st.none() | st.booleans() | st.integers() | st.text(max_size=5)))
 def test_arbitrary_arguments_never_raise(arguments: dict[str, Any]) -> None:
     tool = tool_from_function(core_memory_append)
