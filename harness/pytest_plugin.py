@@ -310,7 +310,8 @@ class ScenarioItem(pytest.Item):
             self.mistake = exc
             return
         reason = next((scenario.xfail for scenario, _ in self.scenarios if scenario.xfail is not None), None)
-        if reason is not None:
+        if reason is not None:  # masked: pytest prints the reason, and JUnit XML keeps it
+            reason = _secrets(self.config).mask(reason)
             self.add_marker(pytest.mark.xfail(reason=reason, strict=True, raises=ScenarioFailed))
 
     def runtest(self) -> None:

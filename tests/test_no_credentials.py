@@ -223,6 +223,15 @@ expect:
   blocks:
     human: {{equals: "Name: Bob"}}
 """
+XFAIL_SCENARIO = """
+agent: chat
+turns:
+  - user: echo
+expect:
+  blocks:
+    human: {{equals: nobody}}
+xfail: "because {key}"
+"""
 ERROR_AGENTS = dict(zip(ERROR_STATUSES, ("chat", "custom", "short", "url"), strict=True))
 
 PYTHON_TESTS = """
@@ -252,6 +261,8 @@ def write_project(root: Path, port: int) -> None:
         write(root / "scenarios" / f"{agent}.yaml", SCENARIO.format(agent=agent))
     for status, agent in ERROR_AGENTS.items():
         write(root / "scenarios" / "errors" / f"e{status}.yaml", f"agent: {agent}\nturns:\n  - user: error {status}\n")
+    # An expected failure whose reason quotes a key: pytest prints the reason and JUnit keeps it.
+    write(root / "scenarios" / "xfail.yaml", XFAIL_SCENARIO.format(key=CUSTOM_KEY))
     write(root / "test_canary.py", PYTHON_TESTS)
     write(root / "pytest.ini", "[pytest]\naddopts = -p no:cacheprovider\n")
 
