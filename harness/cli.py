@@ -596,7 +596,8 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
     paths = [Path(p) for p in args.paths] or ([project.scenarios_dir] if project.scenarios_dir.is_dir() else [])
     runner = ScenarioRunner(factory)
     scenarios = _checked_scenarios(runner, discover(paths))
-    statuses = check_cassettes(runner, scenarios)
+    # Orphans only over the whole project: checking some scenarios, every other cassette is not theirs.
+    statuses = check_cassettes(runner, scenarios, orphans=not args.paths)
     counts: dict[CassetteState, int] = {}
     for status in statuses:
         counts[status.state] = counts.get(status.state, 0) + 1

@@ -238,3 +238,14 @@ def test_a_first_request_edited_by_hand_to_any_shape_is_explained_as_stale(
         assert "remember.yaml: stale" in out and "Traceback" not in out
     finally:
         cassette.write_text(original, encoding="utf-8")
+
+
+def test_checking_some_scenarios_finds_no_orphans_in_the_others(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cassettes check scenarios/x.yaml` called every other scenario's cassette an orphan, to delete."""
+    shutil.copy(project.cassettes / "remember.yaml", project.cassettes / "gone.yaml")
+    assert main(["cassettes", "check", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 0
+    assert capsys.readouterr().out.splitlines() == ["1 ok"]
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1  # the whole project: it is one
+    assert "gone.yaml: orphan" in capsys.readouterr().out
