@@ -1,7 +1,8 @@
 """Scenarios from data: a scenario file with `dataset: rows.jsonl` is a template, one scenario a row.
 
 Every string of the template may name a row's fields as `{field}` (Python's `str.format`, a field by its
-name alone: no attributes or indexes; `{{` and `}}` are literal braces). A row's `id` field (else its line
+name alone: no attributes or indexes; `{{` and `}}` are literal braces; a string naming a field that `str.format`
+cannot read, say beside a lone brace, is a mistake, not text kept as written). A row's `id` field (else its line
 number) names its scenario, `<file>[<id>]`, and its cassette, `<the file's cassette without .yaml>/<id>.yaml`.
 The dataset file is read bounded, like every file, and must stay inside the scenario's folder tree (no
 absolute path, no `..` out of the project).
@@ -62,8 +63,8 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, YamlDocument]], list[Pro
         seen.add(row_id)
         filled, missing = _fill(template, row, ())
         if missing:
-            loc, field = missing
-            problems.append(doc.problem(loc, f"{given}:{number}: the row has no field '{field}'"))
+            loc, what = missing
+            problems.append(doc.problem(loc, f"{given}:{number}: {what}"))
             continue
         rows.append((row_id, replace(doc, data=filled)))
     if not rows and not problems:
@@ -86,14 +87,24 @@ class _RowFields(string.Formatter):
 _ROW_FIELDS = _RowFields()
 
 
+_FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+
+
 def _fill(value: Any, row: dict[str, Any], loc: Loc) -> tuple[Any, tuple[Loc, str] | None]:
-    """`value` with every string formatted from `row`; the first missing field and where it was named."""
+    """`value` with every string formatted from `row`; the first mistake (a missing field) and where."""
     if isinstance(value, str):
         try:
             return _ROW_FIELDS.vformat(value, (), row), None
         except KeyError as exc:
-            return value, (loc, str(exc.args[0]))
-        except (ValueError, IndexError):  # not a template (a lone brace, `{0}`): kept as written
+            return value, (loc, f"the row has no field '{exc.args[0]}'")
+        except (ValueError, IndexError):  # not a template (JSON text, a lone brace, `{0}`): kept as written
+            named = [field for field in _FIELD.findall(value) if field in row]
+            if named:  # ...unless it names a row's field, which would silently not be filled in
+                return value, (
+                    loc,
+                    f"names the field '{named[0]}' but is not a template str.format reads (a lone brace, a "
+                    "conversion or a format spec?): write a literal brace as {{ or }}",
+                )
             return value, None
     if isinstance(value, dict):
         out: dict[Any, Any] = {}

@@ -115,6 +115,23 @@ def test_a_field_is_named_alone_never_reached_into(tmp_path: Path) -> None:
     project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', '"Hi {name}, {{literal}}"'))
     scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
     assert problems == [] and scenarios[0].turns[0].user == "Hi Azin, {literal}"
-    project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', '"Hi {name}, {0} {}"'))
+    project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', '"Hi there, {0} {}"'))
     scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
-    assert problems == [] and scenarios[0].turns[0].user == "Hi {name}, {0} {}"  # not a row's template
+    assert problems == [] and scenarios[0].turns[0].user == "Hi there, {0} {}"  # not a row's template
+
+
+@pytest.mark.parametrize("text", ["Hi {name}, set {", "Hi {name}, {0}", "Hi {name} }", "{name}{"])
+def test_a_string_naming_a_field_that_str_format_cannot_read_is_a_located_mistake(tmp_path: Path, text: str) -> None:
+    """A lone brace beside `{name}` made the whole string literal, silently: the row's name never went in."""
+    template = TEMPLATE.replace('"Hi! My name is {name}."', json.dumps(text))
+    project = make_project(tmp_path / "p", {"names": template})
+    write_dataset(project.root / "scenarios", [{"name": "Azin"}])
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [p.message for p in problems] == [
+        "names.jsonl:1: names the field 'name' but is not a template str.format reads (a lone brace, a conversion "
+        "or a format spec?): write a literal brace as {{ or }}"
+    ]
+    assert problems[0].line is not None
+    project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', json.dumps("a lone { brace")))
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert problems == [] and scenarios[0].turns[0].user == "a lone { brace"  # naming no field: as written
