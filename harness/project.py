@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -121,11 +123,9 @@ class Project:
 
     @staticmethod
     def variants(cassette: Path) -> list[int]:
-        """The repeats recorded for a cassette: [1] alone, or [1, 2, ..., k] as far as the files exist."""
-        found = [1]
-        while Project.variant_path(cassette, found[-1] + 1).is_file():
-            found.append(found[-1] + 1)
-        return found
+        """The repeats of a cassette: [1] alone, or [1, 2, ..., k] up to the last repeat whose file exists,
+        a missing one in between included (it is reported missing, not silently dropped with those after it)."""
+        return list(range(1, _last_repeats(str(cassette.parent)).get(cassette.stem, 1) + 1))
 
     def input_at(self, path: Path) -> str | None:
         """What a run reads at `path`, if anything (the agents file, a scenario or a cassette, the state
@@ -147,6 +147,33 @@ class Project:
             return str(_absolute(path).relative_to(self._absolute_bases[1]))
         except ValueError:
             return str(path)
+
+
+_REPEAT_FILE = re.compile(rf"(.+){re.escape(REPEAT)}([0-9]+)\.yaml")
+_repeats_seen: dict[str, tuple[int, dict[str, int]]] = {}
+
+
+def _last_repeats(folder: str) -> dict[str, int]:
+    """The last repeat recorded of each cassette of `folder`, by cassette name (without `.yaml`): listed
+    once while the folder stays as it is (its mtime changes when a repeat is written or removed; a folder
+    changed in the last two seconds is listed again each time, as an mtime may not yet tell a change
+    made within the same tick)."""
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        return {}
+    seen = _repeats_seen.get(folder)
+    if seen is not None and seen[0] == mtime and time.time_ns() - mtime > 2_000_000_000:
+        return seen[1]
+    last: dict[str, int] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            match = _REPEAT_FILE.fullmatch(entry.name)
+            if match is not None and entry.is_file():
+                stem, number = match.group(1), int(match.group(2))
+                last[stem] = max(last.get(stem, 1), number)
+    _repeats_seen[folder] = (mtime, last)
+    return last
 
 
 def _absolute(path: Path) -> Path:

@@ -59,3 +59,20 @@ def test_paths_inside_are_kept(tmp_path: Path, given: str) -> None:
 def test_paths_outside_are_refused(tmp_path: Path, given: str) -> None:
     with pytest.raises(OutsideProject):
         confined(tmp_path, given)
+
+
+def test_the_repeats_of_a_cassette_run_to_the_last_one_recorded_a_gap_included(tmp_path: Path) -> None:
+    """A lost `.repeat-2.yaml` dropped repeats 2 and 3 silently (and `cassettes check` called 3 an orphan):
+    now repeat 2 is there to be reported missing."""
+    from harness.project import Project
+
+    cassette = tmp_path / "remember.yaml"
+    cassette.write_text("x", encoding="utf-8")
+    assert Project.variants(cassette) == [1]
+    (tmp_path / "remember.repeat-3.yaml").write_text("x", encoding="utf-8")
+    (tmp_path / "other.repeat-5.yaml").write_text("x", encoding="utf-8")  # another cassette's
+    (tmp_path / "remember.repeat-x.yaml").write_text("x", encoding="utf-8")  # no repeat's name
+    assert Project.variants(cassette) == [1, 2, 3]
+    (tmp_path / "remember.repeat-4.yaml").write_text("x", encoding="utf-8")  # the folder listed again
+    assert Project.variants(cassette) == [1, 2, 3, 4]
+    assert Project.variants(tmp_path / "missing" / "remember.yaml") == [1]
