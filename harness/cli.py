@@ -750,7 +750,46 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
             scenarios += loaded
     if agents_problems:
         raise UserError(agents_problems + [problem for problems in mistakes.values() for problem in problems])
+    for scenario, other in _sharing_a_cassette(runner, scenarios):
+        loc = ("cassette",) if scenario.cassette else ()
+        mistakes.setdefault(scenario.path, []).append(
+            scenario.problem(
+                loc,
+                f"shares its cassette {_shown(runner.cassette_path(scenario))} with {_shown(other.path)}, which has "
+                "another conversation: recording either drops the other's exchanges; give each its own `cassette:`",
+            )
+        )
+    scenarios = [scenario for scenario in scenarios if scenario.path not in mistakes]
     return scenarios, mistakes
+
+
+def _sharing_a_cassette(runner: ScenarioRunner, scenarios: list[Scenario]) -> list[tuple[Scenario, Scenario]]:
+    """Each scenario whose cassette (`cassette:`) is another's that holds another conversation, with that
+    other: a cassette is one conversation's recording, so two that differ cannot both be kept in it.
+    Scenarios that send the same conversation and check different things may share one."""
+    first: dict[Path, Scenario] = {}
+    found: list[tuple[Scenario, Scenario]] = []
+    for scenario in scenarios:
+        earlier = first.setdefault(runner.cassette_path(scenario), scenario)
+        if earlier is not scenario and _conversation(earlier) != _conversation(scenario):
+            found.append((scenario, earlier))
+    return found
+
+
+def _conversation(scenario: Scenario) -> str:
+    """What a scenario sends, as its file says it: everything but its description, its xfail reason, its
+    `cassette:` and the expectations, unless they hold a judge (whose requests go into the cassette too)."""
+    data = scenario.doc.data if scenario.doc is not None else {}
+    kept = {key: value for key, value in data.items() if key not in ("description", "xfail", "cassette")}
+    return repr((_sent(kept), scenario.model, scenario.row))
+
+
+def _sent(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sent(item) for key, item in value.items() if key != "expect" or "'judge'" in repr(item)}
+    if isinstance(value, list):
+        return [_sent(item) for item in value]
+    return value
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:

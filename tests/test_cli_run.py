@@ -316,6 +316,23 @@ def test_an_empty_report_name_is_a_mistake_not_no_report(
     assert capsys.readouterr().err == f"error: {flag} '': give a file name, e.g. report.json\n"
 
 
+def test_two_conversations_in_one_cassette_are_a_mistake_one_conversation_checked_twice_is_not(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Recording either of two scenarios sharing a cassette dropped the other's exchanges (record --mode new
+    keeps only what the run used); the same turns with other checks share one fine."""
+    project.write_scenario("again", REMEMBER.replace("agent: chat", "agent: chat\ncassette: remember.yaml"))
+    again = project.scenario_path("again")
+    again.write_text(again.read_text().replace("contains: Azin", "not_contains: Bob"), encoding="utf-8")
+    assert main(["validate", "--agents", str(project.agents)]) == 0
+    capsys.readouterr()
+    project.write_scenario("other", FORGETFUL.replace("agent: chat", "agent: chat\ncassette: remember.yaml"))
+    assert main(["validate", "--agents", str(project.agents)]) == 2
+    err = capsys.readouterr().err
+    assert f"{project.scenario_path('other')}:2:1: cassette: shares its cassette " in err
+    assert f"{project.scenario_path('again')}, which has another conversation" in err  # the first to name it
+
+
 def test_a_cassette_folder_that_is_a_file_exits_2_before_the_run(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
