@@ -130,6 +130,8 @@ class CassetteMiss(RunError):
         if self.nearest is None:
             return ["  the cassette holds no interactions", *self.notes]
         diff = self.nearest.diff
+        if not diff:  # the very request is recorded (a note says why it missed)
+            return list(self.notes)
         lines = ["  diff between the nearest recorded request and the one sent now:"]
         lines += [f"    {line}" for line in diff[:limit]]
         if len(diff) > limit:

@@ -121,6 +121,12 @@ class ReplayCassette:
             return answer
         nearest = nearest_recorded(self.recorded_bodies(), self.played, body)
         miss = CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
+        if nearest is not None and not nearest.diff:  # the very request was recorded: its key is what differs
+            miss.notes.append(
+                f"  interaction {nearest.index} records this very request, but its stored `key` does not match "
+                "its body (was the cassette edited by hand?): delete the cassette's `key:` lines (they are "
+                "worked out from the bodies again when it is next saved), or re-record it"
+            )
         prefix = path_prefix(path)
         if self.prefixes and prefix not in self.prefixes:
             recorded = ", ".join(sorted(repr(p or "/") for p in self.prefixes))

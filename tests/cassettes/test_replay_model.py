@@ -109,6 +109,23 @@ def test_replay_matches_on_the_stored_keys_and_verify_catches_a_body_edited_by_h
     ReplayChatModel(settings, ReplayCassette(path)).complete(edited, TOOLS)
 
 
+def test_a_miss_on_a_key_edited_by_hand_says_so_not_an_empty_diff(tmp_path: Path) -> None:
+    """The very request is recorded, under a key that is not its body's: the diff was empty, the advice
+    ("the agent or its prompt changed") wrong."""
+    path = tmp_path / "c.yaml"
+    settings = record_one_reply(path)
+    text = path.read_text(encoding="utf-8")
+    at = text.index("key: k1:") + len("key: k1:")
+    path.write_text(text[:at] + ("0" if text[at] != "0" else "1") + text[at + 1 :], encoding="utf-8")
+    with pytest.raises(CassetteMiss) as caught:
+        ReplayChatModel(settings, ReplayCassette(path)).complete(CONVERSATION, TOOLS)
+    assert caught.value.diff_lines() == [
+        "  interaction 0 records this very request, but its stored `key` does not match its body (was the "
+        "cassette edited by hand?): delete the cassette's `key:` lines (they are worked out from the bodies "
+        "again when it is next saved), or re-record it"
+    ]
+
+
 def test_a_recorded_error_status_replays_as_the_live_error(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
