@@ -880,12 +880,14 @@ def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
 
 def _check_import(source: Path, out: Path, files: list[tuple[Path, str]]) -> None:
     """What an import would write must be what `harness validate` accepts (an Agent File can hold what no
-    agents file may: two blocks with one label, a block longer than any limit, a tool whose source exits
-    when imported): checked in a scratch folder, before anything is written."""
+    agents file may: two blocks with one label, a block longer than any limit): checked in a scratch folder,
+    before anything is written. The tools module there is a stub of the file's (`agentfile.stub`): checking
+    runs nothing of the Agent File's."""
     import tempfile
     from pathlib import Path
 
     from harness.agentfile.importer import TOOLS_MODULE
+    from harness.agentfile.stub import checkable_stub
     from harness.config import load_agents
     from harness.errors import AgentFileError, ConfigError
 
@@ -893,7 +895,8 @@ def _check_import(source: Path, out: Path, files: list[tuple[Path, str]]) -> Non
         scratch = Path(name)
         for relative, text in files:
             (scratch / relative).parent.mkdir(parents=True, exist_ok=True)
-            (scratch / relative).write_text(text, encoding="utf-8")
+            stubbed = checkable_stub(text) if relative == Path(f"{TOOLS_MODULE}.py") else text
+            (scratch / relative).write_text(stubbed, encoding="utf-8")
         try:
             load_agents(scratch / "agents.yaml")
         except ConfigError as exc:
