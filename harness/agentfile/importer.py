@@ -254,7 +254,7 @@ class _Importer:
         if embedding is not None:
             out["embedding"] = embedding
         else:
-            for tool in [tool for tool in tools if tool in ARCHIVAL_TOOLS]:
+            for tool in [tool for tool in tools if isinstance(tool, str) and tool in ARCHIVAL_TOOLS]:
                 tools.remove(tool)
                 self.note(
                     name, f"tool '{tool}' left out: archival memory needs an embedding model the harness can reach"

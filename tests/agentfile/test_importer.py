@@ -112,6 +112,48 @@ def test_archival_tools_without_a_reachable_embedding_model_are_left_out(tmp_pat
     assert not {tool.name for tool in spec.tools} & {"archival_memory_insert", "archival_memory_search"}
 
 
+def test_a_tool_declared_by_its_schema_stays_when_archival_tools_are_left_out(tmp_path: Path) -> None:
+    """An external tool beside no reachable embedding model: a TypeError (a declared tool is a dict)."""
+    schema = {"name": "web_lookup", "description": "Look up", "parameters": {"type": "object", "properties": {}}}
+    data = {
+        "agents": [
+            {
+                "id": "agent-0",
+                "name": "a",
+                "system": "You are X",
+                "agent_type": "memgpt_agent",
+                "llm_config": {
+                    "model": "m",
+                    "model_endpoint_type": "openai",
+                    "model_endpoint": "http://h/v1",
+                    "context_window": 8000,
+                },
+                "embedding_config": {
+                    "embedding_model": "letta-free",
+                    "embedding_endpoint_type": "hugging-face",
+                    "embedding_dim": 1024,
+                },
+                "block_ids": ["block-0"],
+                "tool_ids": ["tool-0", "tool-1", "tool-2"],
+            }
+        ],
+        "blocks": [{"id": "block-0", "label": "human", "value": "Name: Bob", "limit": 5000}],
+        "tools": [
+            {"id": "tool-0", "name": "send_message", "tool_type": "letta_core"},
+            {"id": "tool-1", "name": "archival_memory_search", "tool_type": "letta_core"},
+            {"id": "tool-2", "name": "web_lookup", "tool_type": "external_mcp", "json_schema": schema},
+        ],
+        "groups": [],
+        "files": [],
+        "sources": [],
+        "mcp_servers": [],
+    }
+    result = import_agent_file(parse_agent_file(json.dumps(data), "edited.af"), "edited.af")
+    assert "tool 'archival_memory_search' left out" in "\n".join(result.notes)
+    spec = load_agents(write(result, tmp_path)).get("a")
+    assert {tool.name for tool in spec.tools} == {"send_message", "web_lookup"}
+
+
 def test_an_agent_without_send_message_gets_it_and_is_told(tmp_path: Path) -> None:
     data = load_json(DATA / "current_memgpt_agent.af")
     data["agents"][0]["agent_type"] = "memgpt_v2_agent"  # no loop of its own here: the harness loop replies
