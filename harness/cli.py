@@ -860,6 +860,10 @@ def _import_agent_file(args: argparse.Namespace, console: Console) -> int:
     targets += histories
     _refuse_overwrite([path for path, _ in targets], args.force, "--out DIR")
     _check_import(source, out, [(path.relative_to(out), text) for path, text in targets])
+    for path, _ in targets:  # a file where a folder goes would fail a write half done: said before any
+        blocking = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise AgentFileError(f"{blocking}: is a file where the import writes a folder, so nothing was written")
     try:
         for path, text in targets:
             path.parent.mkdir(parents=True, exist_ok=True)

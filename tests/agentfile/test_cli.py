@@ -59,6 +59,18 @@ def test_import_refuses_before_writing_anything(tmp_path: Path) -> None:
     assert not (tmp_path / "agents.yaml").exists()
 
 
+def test_a_file_where_the_import_writes_a_folder_stops_it_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """agents.yaml was written, then the history failed: the retry was refused (agents.yaml exists)."""
+    (tmp_path / "scenarios").write_text("mine\n", encoding="utf-8")
+    assert main(["import", str(DATA / "legacy_memgpt_agent.af"), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'scenarios'}: is a file where the import writes a folder, so nothing was written\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scenarios"]
+
+
 def test_import_of_a_bad_file_is_exit_2_located(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = load_json(DATA / "current_memgpt_agent.af")
     data["agents"][0]["colour"] = "blue"
