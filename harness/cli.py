@@ -1001,9 +1001,8 @@ def _memory(args: argparse.Namespace, console: Console) -> int:
     try:
         if args.block is not None:
             block = store.get_block(args.block)
-            if block is None:
-                console.err(f"no block with id {args.block} in {db}")
-                return 1
+            if block is None:  # as an unknown agent: the id given is the mistake
+                raise UserError(f"{db}: no block with id '{args.block}' is persisted here")
             blocks = [block]
         else:
             agent_id = store.find_agent(args.agent)

@@ -325,8 +325,8 @@ def test_memory_shows_persisted_blocks_and_one_block_by_id(
     block_id = human_line.removeprefix("human (").split(",")[0]
     assert main(["memory", "--block", block_id, "--db", db]) == 0
     assert capsys.readouterr().out == f"{human_line}\n  Name: Alice\n"
-    assert main(["memory", "--block", "block-missing", "--db", db]) == 1
-    assert "no block with id block-missing" in capsys.readouterr().err
+    assert main(["memory", "--block", "block-missing", "--db", db]) == 2  # as an unknown agent is
+    assert capsys.readouterr().err == f"error: {db}: no block with id 'block-missing' is persisted here\n"
     assert main(["memory", "nobody", "--db", db]) == 2
     assert "no agent named 'nobody'" in capsys.readouterr().err
     assert main(["memory", "chat", "--db", str(tmp_path / "absent.db")]) == 2
