@@ -163,11 +163,18 @@ class Store:
         try:
             self.db.execute("PRAGMA foreign_keys = ON")
             if not in_memory:
+                tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if tables and "_migrations" not in tables:  # another program's: left exactly as it is
+                    raise UserError(
+                        f"{self.path} is another program's SQLite database (its tables: "
+                        f"{', '.join(sorted(tables)[:5])}{', ...' if len(tables) > 5 else ''}): give --db a file "
+                        "`harness chat` made, or a new path"
+                    )
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self._migrate()
-        except (sqlite3.Error, StoreError) as exc:
+        except (sqlite3.Error, StoreError, UserError) as exc:
             self.db.close()
-            if isinstance(exc, StoreError):
+            if isinstance(exc, StoreError | UserError):
                 raise
             if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):  # a file of its own
                 raise UserError(

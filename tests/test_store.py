@@ -287,3 +287,14 @@ def test_a_state_database_path_that_is_a_folder_or_another_file_is_a_user_mistak
     with pytest.raises(UserError, match=r"agents\.yaml is not a state database \(not SQLite\)"):
         Store(other)
     assert other.read_text(encoding="utf-8") == "agents: {}\n"
+
+
+def test_another_programs_sqlite_database_is_left_as_it_is(tmp_path: Path) -> None:
+    """`harness chat --db shop.db` added its 13 tables beside `customers` (and set WAL mode on the file)."""
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE customers (name TEXT)")
+    before = db.read_bytes()
+    with pytest.raises(UserError, match=r"shop\.db is another program's SQLite database \(its tables: customers\)"):
+        Store(db)
+    assert db.read_bytes() == before
