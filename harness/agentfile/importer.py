@@ -40,6 +40,7 @@ from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import declared_tool
 from harness.tools.rules import ToolRuleType, unfinishable
 from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError
+from harness.yamlsource import FILE_LIMITS, TooBig, check_limits
 
 # One file of in-context messages per agent that has some, where a scenario in scenarios/ names it as
 # `history: history/<agent>.yaml` (a history file is found from the scenario's folder, and stays inside it;
@@ -129,6 +130,15 @@ def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None 
         )
         for name, messages in importer.histories.items()
     }
+    for name, history in list(histories.items()):  # a file no scenario could read is not written
+        size = len(history.encode("utf-8"))
+        try:
+            if size > FILE_LIMITS.max_bytes:
+                raise TooBig(f"{size / 2**20:.1f} MB: at most {FILE_LIMITS.max_bytes // 2**20} MB")
+            check_limits(history, FILE_LIMITS)
+        except TooBig as exc:
+            del histories[name]
+            notes.append(f"agent '{name}': message history not kept: too big for a scenario's history file ({exc})")
     return ImportResult(
         agents_yaml=secrets.mask(text),
         tools_module=secrets.mask(tools_module) if tools_module is not None else None,

@@ -549,3 +549,12 @@ def test_put_inner_thoughts_in_kwargs_is_kept_when_it_is_not_lettas_default(
     assert exported["agents"][0]["llm_config"]["put_inner_thoughts_in_kwargs"] is setting
     _, config_again = imported(exported, tmp_path / "again")
     assert config_again.get("memgpt_agent").model.put_inner_thoughts_in_kwargs == written
+
+
+def test_a_history_too_big_for_a_scenario_to_read_is_not_written(tmp_path: Path) -> None:
+    """It was written (5.5 MB), and the scenario the import says to write was refused by validate."""
+    data = json.loads((DATA / "legacy_memgpt_agent.af").read_text(encoding="utf-8"))
+    data["messages"][3]["content"] = [{"type": "text", "text": "x " * 2_600_000}]
+    result = import_agent_file(parse_agent_file(json.dumps(data), "long.af"), "long.af")
+    assert result.histories == {}
+    assert any("message history not kept: too big for a scenario's history file" in note for note in result.notes)
