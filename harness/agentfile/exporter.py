@@ -170,6 +170,17 @@ def unwritten(spec: AgentSpec) -> list[str]:
         )
     if spec.max_steps != DEFAULT_MAX_STEPS:
         notes.append(f"max_steps {spec.max_steps} not written (no place for it in an Agent File)")
+    if spec.loop is LoopName.HARNESS:
+        notes.append(
+            "loop harness not written: an Agent File names a Letta agent type, memgpt_agent here, which "
+            "`harness import` runs under loop letta-memgpt"
+        )
+    if spec.clock is not None:
+        clock = spec.clock
+        notes.append(
+            f"clock {clock.start.isoformat()} (tick {clock.tick:g}, seed {clock.seed}) not written (no place for it "
+            "in an Agent File; `harness import` gives an agent on a Letta loop the clock 2025-01-01T00:00:00Z)"
+        )
     notes += [
         f"tool '{tool.name}': its source cannot be read; written with its JSON schema only"
         for tool in spec.tools

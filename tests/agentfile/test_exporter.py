@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from harness.agentfile.importer import import_agent_file
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.agentfile.schema import AgentFileWire
 from harness.config import BLOCK_LABEL_PATTERN, load_agents
+from harness.loops.kinds import LoopName
 from harness.secrets import MASK, Secrets
 from tests.agentfile.conftest import REAL_FILES
 from tests.agentfile.test_importer import write
@@ -212,6 +214,16 @@ def test_what_an_agent_file_cannot_hold_is_reported() -> None:
         "model.max_retries 0 not written (no place for it in an Agent File)",
         "max_steps 6 not written (no place for it in an Agent File)",
     ]
+    # What a round trip would change without a word: the loop, the clock the compiled messages show.
+    assert (
+        "clock 2025-02-11T14:26:32+00:00 (tick 1, seed 0) not written (no place for it in an Agent File; `harness "
+        "import` gives an agent on a Letta loop the clock 2025-01-01T00:00:00Z)"
+    ) in unwritten(load_agents(SEED_AGENTS).get("task_agent_letta"))
+    harness_loop = dataclasses.replace(load_agents(SEED_AGENTS).get("chat"), loop=LoopName.HARNESS)
+    assert (
+        "loop harness not written: an Agent File names a Letta agent type, memgpt_agent here, which `harness "
+        "import` runs under loop letta-memgpt"
+    ) in unwritten(harness_loop)
 
 
 def test_end_state_keeps_declared_blocks_settings_and_takes_created_and_deleted_ones() -> None:
