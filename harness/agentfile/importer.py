@@ -436,12 +436,34 @@ class _Importer:
         if known is not None and known != source:
             self.note(name, f"tool '{tool.name}' left out: another tool of that name, with other source, is kept")
             return None
+        if known is None:
+            clash = self._clash(tool.name, source)
+            if clash is not None:
+                self.note(name, f"tool '{tool.name}' left out: {clash}")
+                return None
         if tool.pip_requirements and tool.name not in self.sources:
             self.note(name, f"tool '{tool.name}': pip_requirements not kept (install them): {tool.pip_requirements}")
         self.sources[tool.name] = source
         if tool.json_schema:
             self.schemas[tool.name] = tool.json_schema
         return f"{TOOLS_MODULE}:{tool.name}"
+
+    def _clash(self, tool: str, source: str) -> str | None:
+        """Why `source` cannot share agent_tools.py with the sources kept so far, or None: Letta runs each
+        tool's source on its own, so a name two of them define differently (a helper `_fmt`), or one that
+        hides a name the module gives every tool (`Optional`), would change what another tool does."""
+        defined = _top_level_definitions(source)
+        for shared in sorted(name for name in set(defined) & MODULE_NAMES if not defined[name][1]):
+            return f"its source defines '{shared}', which agent_tools.py gives every tool (from typing or the harness)"
+        for other, other_source in self.sources.items():
+            theirs = _top_level_definitions(other_source)
+            for shared in sorted(set(defined) & set(theirs)):
+                if defined[shared] != theirs[shared]:
+                    return (
+                        f"its source defines '{shared}' otherwise than tool '{other}''s does: Letta runs each "
+                        "tool's source apart, one agent_tools.py would give both one of them"
+                    )
+        return None
 
     def _history(self, name: str, agent: AgentWire) -> None:
         """The agent's in-context messages as chat messages, for a scenario's `history:` (the system message
@@ -513,6 +535,32 @@ class _Importer:
 
 
 NO_DOCSTRING = "has no docstring"
+# The names agent_tools.py gives every tool (its header, below): a tool's source must not define them.
+MODULE_NAMES = frozenset({"Any", "Dict", "List", "Literal", "Optional", "Tuple", "Union", "AgentState"})
+
+
+def _top_level_definitions(source: str) -> dict[str, tuple[str, bool]]:
+    """Each name the module's top level binds: what binds it (an import as `from m import n as a`, anything
+    else as its statement's text), and whether that is an import."""
+    found: dict[str, tuple[str, bool]] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            module = f"from {'.' * node.level}{node.module or ''} " if isinstance(node, ast.ImportFrom) else ""
+            for alias in node.names:
+                bound = (alias.asname or alias.name).split(".")[0]
+                found[bound] = (f"{module}import {alias.name} as {bound}", True)
+            continue
+        text = ast.get_source_segment(source, node) or ast.dump(node)
+        names: list[str] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names = [node.name]
+        elif isinstance(node, ast.Assign):
+            names = [target.id for target in node.targets if isinstance(target, ast.Name)]
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
+            names = [node.target.id]
+        for defined in names:
+            found[defined] = (text, False)
+    return found
 
 
 def with_docstring(source: str, name: str, schema: dict[str, Any]) -> str | None:

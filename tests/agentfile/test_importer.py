@@ -558,3 +558,68 @@ def test_a_history_too_big_for_a_scenario_to_read_is_not_written(tmp_path: Path)
     result = import_agent_file(parse_agent_file(json.dumps(data), "long.af"), "long.af")
     assert result.histories == {}
     assert any("message history not kept: too big for a scenario's history file" in note for note in result.notes)
+
+
+def _with_custom_tools(sources: dict[str, str]) -> dict[str, Any]:
+    tools = [{"id": "tool-0", "name": "send_message", "tool_type": "letta_core"}] + [
+        {"id": f"tool-{name}", "name": name, "tool_type": "custom", "source_code": source}
+        for name, source in sources.items()
+    ]
+    return {
+        "agents": [
+            {
+                "id": "agent-0",
+                "name": "a",
+                "system": "You are X",
+                "agent_type": "memgpt_agent",
+                "llm_config": {
+                    "model": "m",
+                    "model_endpoint_type": "openai",
+                    "model_endpoint": "http://h/v1",
+                    "context_window": 8000,
+                },
+                "block_ids": [],
+                "tool_ids": [tool["id"] for tool in tools],
+            }
+        ],
+        "blocks": [],
+        "tools": tools,
+        "groups": [],
+        "files": [],
+        "sources": [],
+        "mcp_servers": [],
+    }
+
+
+def _tool_source(name: str, helper: str) -> str:
+    return (
+        f"import os\nfrom typing import Optional\n\ndef _fmt(x):\n    return {helper!r} + x\n\n"
+        f'def {name}(city: str) -> str:\n    """Do it.\n\n    Args:\n        city: where\n    """\n'
+        "    return _fmt(city)\n"
+    )
+
+
+def test_tool_sources_that_define_one_name_differently_are_not_put_in_one_module(tmp_path: Path) -> None:
+    """Letta runs each source apart: in one agent_tools.py the second `_fmt` silently replaced the first."""
+    data = _with_custom_tools(
+        {"get_temp": _tool_source("get_temp", "celsius:"), "purge": _tool_source("purge", "DELETE ")}
+    )
+    result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
+    assert (
+        "agent 'a': tool 'purge' left out: its source defines '_fmt' otherwise than tool 'get_temp''s does: Letta "
+        "runs each tool's source apart, one agent_tools.py would give both one of them"
+    ) in result.notes
+    spec = load_agents(write(result, tmp_path)).get("a")
+    assert {tool.name for tool in spec.tools} == {"send_message", "get_temp"}
+    same = _with_custom_tools({"one": _tool_source("one", "x"), "two": _tool_source("two", "x")})
+    result = import_agent_file(parse_agent_file(json.dumps(same), "t.af"), "t.af")  # the same helper: kept
+    assert not any("left out" in note for note in result.notes)
+
+
+def test_a_tool_source_defining_a_name_the_module_gives_every_tool_is_left_out() -> None:
+    data = _with_custom_tools({"Optional": _tool_source("Optional", "x")})
+    result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
+    assert (
+        "agent 'a': tool 'Optional' left out: its source defines 'Optional', which agent_tools.py gives every "
+        "tool (from typing or the harness)"
+    ) in result.notes
