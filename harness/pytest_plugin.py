@@ -286,7 +286,8 @@ class ScenarioFile(pytest.File):
 
 
 class ScenarioItem(pytest.Item):
-    """One scenario file: one scenario, or every row of its `dataset` (the item fails if any row does)."""
+    """One scenario file: one scenario, or every row of its `dataset`, each repeat recorded of each (the item
+    fails if any of them does)."""
 
     scenarios: list[tuple[Scenario, AgentSpec]] | None = None
     results: list[ScenarioResult] | None = None
@@ -319,7 +320,12 @@ class ScenarioItem(pytest.Item):
             raise self.mistake
         assert self.scenarios is not None, "set up first"
         runner = _runner(self.config)
-        results = self.results = [runner.run(scenario, spec) for scenario, spec in self.scenarios]
+        # Every repeat recorded (`harness record --repeat K`), as `harness run` plays them: one verdict.
+        results = self.results = [
+            runner.run(scenario, spec, variant=variant)
+            for scenario, spec in self.scenarios
+            for variant in runner.project.variants(runner.cassette_path(scenario))
+        ]
         self.user_properties.append(("steps", sum(result.steps for result in results)))
         stale = [result for result in results if result.stale or result.error]
         if stale:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -583,3 +584,15 @@ def test_a_cassette_folder_that_is_a_file_is_a_usage_error(pytester: pytest.Pyte
     result = pytester.runpytest("--harness-cassettes", "agents.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: the cassette folder */agents.yaml is a file: give a folder (--harness-cas*"])
+
+
+def test_every_recorded_repeat_is_played_as_harness_run_plays_them(pytester: pytest.Pytester, project: Project) -> None:
+    """pytest played repeat 1 alone: a broken repeat 2 failed `harness run` and passed pytest."""
+    cassette = project.cassettes / "remember.yaml"
+    shutil.copy(cassette, project.cassettes / "remember.repeat-2.yaml")
+    result = pytester.runpytest("scenarios/remember.yaml")
+    result.assert_outcomes(passed=1)
+    shutil.copy(project.cassettes / "misspelt.yaml", project.cassettes / "remember.repeat-2.yaml")  # another's
+    result = pytester.runpytest("scenarios/remember.yaml")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*remember.repeat-2.yaml has no recorded response*"])
