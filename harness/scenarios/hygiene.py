@@ -11,6 +11,7 @@ later in the conversation: a tool's behaviour, `max_steps` or the scenario's lat
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from collections.abc import Iterable
@@ -132,7 +133,8 @@ def _first_request_changes(scenario: Scenario, spec: AgentSpec, cassette: Replay
     # The first request as the agent's loop builds it (Letta's loops start with boot messages): never sent.
     spec = recorded_run_spec(spec)
     agent = Agent(spec, _NoModel(), state=AgentState("agent-check", spec.name, spec.new_memory(scenario.blocks)))
-    user_index = len(agent.messages) + 1  # after the system message and the history a new agent starts with
+    agent.messages.extend(copy.deepcopy(list(scenario.history)))  # the conversation it starts from, as played
+    user_index = len(agent.messages) + 1  # after the system message, the loop's first messages and the history
     user = scenario.turns[0].user if scenario.turns else _content(first.get("messages") or [], user_index)
     agent.messages.append(agent.loop.user_message(user, agent.state.now()))
     now = chat_request(spec.model, agent.request_messages(), agent.loop.tools(agent, list(spec.tools)))
@@ -160,6 +162,13 @@ def _compare(recorded: dict[str, Any], now: dict[str, Any], user_index: int = 1)
         new = _content(new_messages, index)
         if old != new:
             reasons.append(f"{role} changed: {_first_difference(old, new)}")
+    # Between them: the loop's first messages and the conversation the scenario starts from (`history:`).
+    for index in range(1, user_index):
+        if index < len(old_messages) and index < len(new_messages) and old_messages[index] != new_messages[index]:
+            old, new = _content(old_messages, index), _content(new_messages, index)
+            what = _first_difference(old, new) if old != new else "its role or tool calls"
+            reasons.append(f"message {index} before the first user message (the history) changed: {what}")
+            break
     return reasons
 
 

@@ -210,6 +210,31 @@ def test_a_stale_simulated_user_scenario_is_explained(tmp_path: Path, capsys: py
     assert "first user message changed" not in out
 
 
+@pytest.mark.parametrize(
+    ("changed", "says"),
+    [
+        (("Lisbon", "Porto"), "message 1 before the first user message (the history) changed: -I grew up in Lisbon"),
+        (("user: hello", "user: hello again"), "first user message changed: -hello / +hello again"),
+    ],
+)
+def test_a_stale_scenario_with_a_history_names_what_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], changed: tuple[str, str], says: str
+) -> None:
+    """The history's first message was compared with the scenario's first turn: whichever changed, the
+    reason named the wrong one."""
+    with_history = (
+        "agent: chat\nhistory:\n  - {role: user, content: I grew up in Lisbon}\n  - {role: assistant, content: Nice}\n"
+        "turns:\n  - user: hello\n"
+    )
+    project = make_project(tmp_path / "p", {"hist": with_history})
+    project.record("hist", REMEMBER_RESPONSES)
+    path = project.scenario_path("hist")
+    path.write_text(path.read_text(encoding="utf-8").replace(*changed), encoding="utf-8")
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    out = capsys.readouterr().out
+    assert f"  {says}" in out
+
+
 _ODD = st.sampled_from([5, 1.5, True, "x", None, {"a": 1}, [1, 2], [None], [[]], [{"function": 5}], [{"content": 5}]])
 
 
