@@ -194,9 +194,16 @@ class _Importer:
     def __init__(self, wire: AgentFileWire, secrets: Secrets) -> None:
         self.wire = wire
         self.secrets = secrets
-        self.blocks = {block.id: block for block in wire.blocks}
-        self.tools = {tool.id: tool for tool in wire.tools}
         self.notes: list[str] = []
+        # An id the file gives twice names its first (which one Letta would take is not said): reported.
+        self.blocks: dict[str, BlockWire] = {}
+        for block in wire.blocks:
+            if self.blocks.setdefault(block.id, block) is not block:
+                self.notes.append(f"block id '{block.id}' is given twice: the first block of that id is kept")
+        self.tools: dict[str, ToolWire] = {}
+        for tool in wire.tools:
+            if self.tools.setdefault(tool.id, tool) is not tool:
+                self.notes.append(f"tool id '{tool.id}' is given twice: the first tool of that id is kept")
         self.sources: dict[str, str] = {}  # tool name -> its source, for the tools module
         self.schemas: dict[str, dict[str, Any]] = {}  # tool name -> the JSON schema the file stores for it
         self.names: set[str] = set()

@@ -623,3 +623,16 @@ def test_a_tool_source_defining_a_name_the_module_gives_every_tool_is_left_out()
         "agent 'a': tool 'Optional' left out: its source defines 'Optional', which agent_tools.py gives every "
         "tool (from typing or the harness)"
     ) in result.notes
+
+
+def test_an_id_given_twice_names_the_first_and_says_so() -> None:
+    """The agent named block-0, the human block; the import gave it the other block of that id, silently."""
+    data = _with_custom_tools({})
+    data["blocks"] = [
+        {"id": "block-0", "label": "human", "value": "Name: Bob", "limit": 5000},
+        {"id": "block-0", "label": "persona", "value": "p", "limit": 5000},
+    ]
+    data["agents"][0]["block_ids"] = ["block-0"]
+    result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
+    assert "block id 'block-0' is given twice: the first block of that id is kept" in result.notes
+    assert "label: human" in result.agents_yaml and "label: persona" not in result.agents_yaml
