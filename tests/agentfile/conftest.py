@@ -38,3 +38,34 @@ def forget_tools() -> Callable[[], None]:
         sys.modules.pop(TOOLS_MODULE, None)
 
     return forget
+
+
+def small_agent_file(tools: list[dict[str, Any]], **agent: Any) -> dict[str, Any]:
+    """A current-format Agent File of one agent `a` (send_message, then `tools`; `agent` overrides its
+    fields), for tests that need one shape of file the data folder has not."""
+    tools = [{"id": "tool-0", "name": "send_message", "tool_type": "letta_core"}, *tools]
+    return {
+        "agents": [
+            {
+                "id": "agent-0",
+                "name": "a",
+                "system": "You are X",
+                "agent_type": "memgpt_agent",
+                "llm_config": {
+                    "model": "m",
+                    "model_endpoint_type": "openai",
+                    "model_endpoint": "http://h/v1",
+                    "context_window": 8000,
+                },
+                "block_ids": ["block-0"],
+                "tool_ids": [tool["id"] for tool in tools],
+                **agent,
+            }
+        ],
+        "blocks": [{"id": "block-0", "label": "human", "value": "Name: Bob", "limit": 5000}],
+        "tools": tools,
+        "groups": [],
+        "files": [],
+        "sources": [],
+        "mcp_servers": [],
+    }

@@ -22,7 +22,7 @@ from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import LettaMemGPTLoop
 from harness.secrets import MASK
 from harness.tools.rules import ToolRule, ToolRuleType
-from tests.agentfile.conftest import DATA, REAL_FILES, load_json
+from tests.agentfile.conftest import DATA, REAL_FILES, load_json, small_agent_file
 
 
 def write(result: ImportResult, folder: Path) -> Path:
@@ -115,39 +115,12 @@ def test_archival_tools_without_a_reachable_embedding_model_are_left_out(tmp_pat
 def test_a_tool_declared_by_its_schema_stays_when_archival_tools_are_left_out(tmp_path: Path) -> None:
     """An external tool beside no reachable embedding model: a TypeError (a declared tool is a dict)."""
     schema = {"name": "web_lookup", "description": "Look up", "parameters": {"type": "object", "properties": {}}}
-    data = {
-        "agents": [
-            {
-                "id": "agent-0",
-                "name": "a",
-                "system": "You are X",
-                "agent_type": "memgpt_agent",
-                "llm_config": {
-                    "model": "m",
-                    "model_endpoint_type": "openai",
-                    "model_endpoint": "http://h/v1",
-                    "context_window": 8000,
-                },
-                "embedding_config": {
-                    "embedding_model": "letta-free",
-                    "embedding_endpoint_type": "hugging-face",
-                    "embedding_dim": 1024,
-                },
-                "block_ids": ["block-0"],
-                "tool_ids": ["tool-0", "tool-1", "tool-2"],
-            }
-        ],
-        "blocks": [{"id": "block-0", "label": "human", "value": "Name: Bob", "limit": 5000}],
-        "tools": [
-            {"id": "tool-0", "name": "send_message", "tool_type": "letta_core"},
-            {"id": "tool-1", "name": "archival_memory_search", "tool_type": "letta_core"},
-            {"id": "tool-2", "name": "web_lookup", "tool_type": "external_mcp", "json_schema": schema},
-        ],
-        "groups": [],
-        "files": [],
-        "sources": [],
-        "mcp_servers": [],
-    }
+    embedding = {"embedding_model": "letta-free", "embedding_endpoint_type": "hugging-face", "embedding_dim": 1024}
+    tools = [
+        {"id": "tool-1", "name": "archival_memory_search", "tool_type": "letta_core"},
+        {"id": "tool-2", "name": "web_lookup", "tool_type": "external_mcp", "json_schema": schema},
+    ]
+    data = small_agent_file(tools, embedding_config=embedding)
     result = import_agent_file(parse_agent_file(json.dumps(data), "edited.af"), "edited.af")
     assert "tool 'archival_memory_search' left out" in "\n".join(result.notes)
     spec = load_agents(write(result, tmp_path)).get("a")
@@ -561,34 +534,12 @@ def test_a_history_too_big_for_a_scenario_to_read_is_not_written(tmp_path: Path)
 
 
 def _with_custom_tools(sources: dict[str, str]) -> dict[str, Any]:
-    tools = [{"id": "tool-0", "name": "send_message", "tool_type": "letta_core"}] + [
-        {"id": f"tool-{name}", "name": name, "tool_type": "custom", "source_code": source}
-        for name, source in sources.items()
-    ]
-    return {
-        "agents": [
-            {
-                "id": "agent-0",
-                "name": "a",
-                "system": "You are X",
-                "agent_type": "memgpt_agent",
-                "llm_config": {
-                    "model": "m",
-                    "model_endpoint_type": "openai",
-                    "model_endpoint": "http://h/v1",
-                    "context_window": 8000,
-                },
-                "block_ids": [],
-                "tool_ids": [tool["id"] for tool in tools],
-            }
-        ],
-        "blocks": [],
-        "tools": tools,
-        "groups": [],
-        "files": [],
-        "sources": [],
-        "mcp_servers": [],
-    }
+    return small_agent_file(
+        [
+            {"id": f"tool-{name}", "name": name, "tool_type": "custom", "source_code": source}
+            for name, source in sources.items()
+        ]
+    )
 
 
 def _tool_source(name: str, helper: str) -> str:

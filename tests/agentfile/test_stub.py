@@ -12,6 +12,7 @@ import pytest
 from harness.agentfile.stub import checkable_stub
 from harness.cli import main
 from harness.tools.schema import tool_from_function
+from tests.agentfile.conftest import small_agent_file
 
 SOURCE = '''
 import os
@@ -81,33 +82,7 @@ def test_harness_import_runs_none_of_the_files_code(tmp_path: Path, capsys: pyte
     source = f"import os\nopen({str(mark)!r}, 'w').write('ran')\n" + (
         'def hello(x: str) -> str:\n    """Say hello.\n\n    Args:\n        x: who\n    """\n    return x\n'
     )
-    agent_file = {
-        "agents": [
-            {
-                "id": "agent-0",
-                "name": "a",
-                "system": "You are X",
-                "agent_type": "memgpt_agent",
-                "llm_config": {
-                    "model": "m",
-                    "model_endpoint_type": "openai",
-                    "model_endpoint": "http://h/v1",
-                    "context_window": 8000,
-                },
-                "block_ids": ["block-0"],
-                "tool_ids": ["tool-0", "tool-1"],
-            }
-        ],
-        "blocks": [{"id": "block-0", "label": "human", "value": "Name: Bob", "limit": 5000}],
-        "tools": [
-            {"id": "tool-0", "name": "send_message", "tool_type": "letta_core"},
-            {"id": "tool-1", "name": "hello", "tool_type": "custom", "source_code": source},
-        ],
-        "groups": [],
-        "files": [],
-        "sources": [],
-        "mcp_servers": [],
-    }
+    agent_file = small_agent_file([{"id": "tool-1", "name": "hello", "tool_type": "custom", "source_code": source}])
     path = tmp_path / "a.af"
     path.write_text(json.dumps(agent_file), encoding="utf-8")
     assert main(["import", str(path), "--out", str(tmp_path / "out")]) == 0
