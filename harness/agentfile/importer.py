@@ -223,7 +223,9 @@ class _Importer:
             name = self._name(agent.name)
             self.current = agent.name
             if name != agent.name:
-                self.note(agent.name, f"renamed '{name}' (agent names are letters, digits, _ and -)")
+                clean = re.fullmatch(LABEL_PATTERN, agent.name) is not None
+                why = "another agent of the file has that name" if clean else "agent names are letters, digits, _ and -"
+                self.note(agent.name, f"renamed '{name}' ({why})")
             out[name] = self._agent(name, agent)
         return out
 
@@ -376,9 +378,11 @@ class _Importer:
         if not re.fullmatch(BLOCK_LABEL_PATTERN, block.label):
             self.note(name, f"block '{block.label}' left out: a label is letters, digits, _, - and /")
             return None
-        if len(self.block_users.get(block_id, [])) > 1:
-            others = ", ".join(user for user in self.block_users[block_id] if user != self.current)
-            self.note(name, f"block '{block.label}' is shared with {others} in Letta; here each agent has its own copy")
+        users = self.block_users.get(block_id, [])
+        if len(users) > 1:
+            others = [user for user in users if user != self.current]
+            shared = f"with {', '.join(others)}" if others else f"by {len(users)} agents named '{self.current}'"
+            self.note(name, f"block '{block.label}' is shared {shared} in Letta; here each agent has its own copy")
         out: dict[str, Any] = {"label": block.label, "value": block.value}
         limit = block.limit if block.limit is not None else DEFAULT_LIMIT
         if len(block.value) > limit:
@@ -403,11 +407,20 @@ class _Importer:
 
     def _tool(self, name: str, tool_id: str) -> str | dict[str, Any] | None:
         tool: ToolWire | None = self.tools.get(tool_id)
-        if tool is None or not tool.name:
+        if tool is None:
             self.note(name, f"tool id '{tool_id}' is not in the file's tools: left out")
+            return None
+        if not tool.name:
+            self.note(name, f"tool id '{tool_id}' has no name: left out")
             return None
         custom = (tool.tool_type or "custom") == "custom"
         if tool.name in BUILTIN_TOOLS and not (custom and tool.source_code):
+            if (tool.tool_type or "").startswith("external_"):
+                self.note(
+                    name,
+                    f"tool '{tool.name}': an external tool ({tool.tool_type}) named as a Letta built-in: the "
+                    "built-in is kept",
+                )
             return tool.name
         external = (tool.tool_type or "").startswith("external_")
         if (external or (custom and not tool.source_code)) and tool.json_schema:

@@ -587,3 +587,25 @@ def test_an_id_given_twice_names_the_first_and_says_so() -> None:
     result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
     assert "block id 'block-0' is given twice: the first block of that id is kept" in result.notes
     assert "label: human" in result.agents_yaml and "label: persona" not in result.agents_yaml
+
+
+def test_notes_say_what_happened_to_same_named_agents_and_odd_tools() -> None:
+    """The notes said 'shared with  in Letta' (no one), blamed the name's characters for a rename made for a
+    duplicate, called a nameless tool absent, and let an external tool become a built-in silently."""
+    data = small_agent_file(
+        [
+            {"id": "tool-1", "name": None, "tool_type": "custom"},
+            {"id": "tool-2", "name": "core_memory_append", "tool_type": "external_mcp"},
+        ]
+    )
+    data["agents"].append({**data["agents"][0], "id": "agent-1"})  # a second agent named `a`, sharing block-0
+    notes = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af").notes
+    assert "agent 'a': renamed 'a_2' (another agent of the file has that name)" in notes
+    assert (
+        "agent 'a': block 'human' is shared by 2 agents named 'a' in Letta; here each agent has its own copy" in notes
+    )
+    assert "agent 'a': tool id 'tool-1' has no name: left out" in notes
+    assert (
+        "agent 'a': tool 'core_memory_append': an external tool (external_mcp) named as a Letta built-in: the "
+        "built-in is kept"
+    ) in notes
