@@ -170,6 +170,12 @@ def unwritten(spec: AgentSpec) -> list[str]:
         )
     if spec.max_steps != DEFAULT_MAX_STEPS:
         notes.append(f"max_steps {spec.max_steps} not written (no place for it in an Agent File)")
+    if spec.context_window is None:
+        written = CONTEXT_WINDOWS.get(spec.model.name, DEFAULT_CONTEXT_WINDOW)
+        notes.append(
+            f"context_window: none in agents.yaml; written as {written} (Letta requires one), which an import "
+            "keeps as the agent's"
+        )
     if spec.loop is LoopName.HARNESS:
         notes.append(
             "loop harness not written: an Agent File names a Letta agent type, memgpt_agent here, which "

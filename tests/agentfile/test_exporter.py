@@ -213,6 +213,8 @@ def test_what_an_agent_file_cannot_hold_is_reported() -> None:
         "model.timeout 900.0 not written (no place for it in an Agent File)",
         "model.max_retries 0 not written (no place for it in an Agent File)",
         "max_steps 6 not written (no place for it in an Agent File)",
+        "context_window: none in agents.yaml; written as 128000 (Letta requires one), which an import keeps as the "
+        "agent's",
     ]
     # What a round trip would change without a word: the loop, the clock the compiled messages show.
     assert (
