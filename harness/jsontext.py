@@ -70,6 +70,11 @@ def _may_decode_to_a_surrogate(text: str) -> bool:
     return False
 
 
+def without_surrogates(value: Any) -> Any:
+    """JSON-like data with U+FFFD for each lone surrogate in its strings, keys included."""
+    return _without_surrogates(value)
+
+
 def _without_surrogates(value: Any) -> Any:
     if isinstance(value, str):
         return storable(value)

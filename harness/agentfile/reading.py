@@ -13,6 +13,7 @@ from typing import Any
 
 import pydantic
 
+from harness import jsontext
 from harness.agentfile.schema import AgentFileWire, LegacyAgentWire
 from harness.errors import AgentFileError, Problem
 from harness.wire import validate_document
@@ -58,7 +59,11 @@ def _decode(text: str, where: str) -> Any:
     data: Any = text
     for depth in range(MAX_ENCODINGS + 2):  # the JSON itself, then each string it was encoded in
         if not isinstance(data, str):
-            return data
+            # What a model wrote (a block, a message) may hold a lone surrogate, which no UTF-8 file takes.
+            try:
+                return jsontext.without_surrogates(data)
+            except RecursionError:
+                raise AgentFileError(f"{where}: JSON nested too deeply to read") from None
         try:
             data = json.loads(data)
         except RecursionError:

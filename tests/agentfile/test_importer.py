@@ -609,3 +609,13 @@ def test_notes_say_what_happened_to_same_named_agents_and_odd_tools() -> None:
         "agent 'a': tool 'core_memory_append': an external tool (external_mcp) named as a Letta built-in: the "
         "built-in is kept"
     ) in notes
+
+
+def test_a_lone_surrogate_in_the_file_becomes_a_replacement_character() -> None:
+    """`"\\ud800"` is legal JSON, but no UTF-8 file holds it: the import failed, blaming an agents.yaml it had
+    not written."""
+    data = small_agent_file([])
+    data["blocks"][0]["value"] = "Name: Bob\ud800"
+    text = json.dumps(data)  # ensure_ascii: the surrogate as its escape
+    result = import_agent_file(parse_agent_file(text, "t.af"), "t.af")
+    assert "value: 'Name: Bob\ufffd'" in result.agents_yaml
