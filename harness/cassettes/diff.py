@@ -39,9 +39,11 @@ def request_lines(body: Any) -> list[str]:
                 continue
             function = call.get("function")
             function = function if isinstance(function, dict) else {}
-            lines.append(f"tool_call {call.get('id')}: {function.get('name')}({function.get('arguments')})")
+            # Arguments over several lines (indented JSON, as Letta's loop writes them) are several diff lines.
+            called = f"tool_call {call.get('id')}: {function.get('name')}({function.get('arguments')})"
+            lines += called.splitlines() or [called]
         if message.get("tool_call_id"):
-            lines.append(f"tool_call_id: {message['tool_call_id']}")
+            lines += f"tool_call_id: {message['tool_call_id']}".splitlines()
     return lines
 
 

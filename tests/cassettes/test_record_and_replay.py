@@ -441,12 +441,32 @@ _ODD_BODY = st.fixed_dictionaries(
 )
 
 
+def test_a_tool_call_written_over_several_lines_is_several_diff_lines() -> None:
+    """Letta's loop writes a call's arguments as indented JSON: its continuation lines came out of a miss diff
+    with no `-` or `+`, as if outside it."""
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "send_message", "arguments": '{\n  "message": "hi"\n}'},
+    }
+    body = {"messages": [{"role": "assistant", "tool_calls": [call]}, {"role": "tool", "tool_call_id": "c1\nx"}]}
+    assert request_lines(body) == [
+        "--- message 0 (assistant)",
+        "tool_call c1: send_message({",
+        '  "message": "hi"',
+        "})",
+        "--- message 1 (tool)",
+        "tool_call_id: c1",
+        "x",
+    ]
+
+
 @given(recorded=st.lists(_ODD_BODY | _JSON, min_size=1, max_size=3), sent=_ODD_BODY)
 def test_any_recorded_body_is_shown_and_diffed_without_an_exception(recorded: list[Any], sent: Any) -> None:
     """A miss explains itself whatever a cassette edited by hand holds (tools that are a number, tool calls
     that are not mappings...): the diff is made, never a TypeError in its place."""
-    for body in [*recorded, sent]:
-        assert all(isinstance(line, str) for line in request_lines(body))
+    for body in [*recorded, sent]:  # one diff line each: a line break in one would lose the diff's prefix
+        assert all(isinstance(line, str) and "\n" not in line and "\r" not in line for line in request_lines(body))
     found = nearest_recorded(recorded, [False] * len(recorded), sent)
     assert found is not None and 0 <= found.index < len(recorded)
 
