@@ -368,9 +368,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     _check_step_summary()
     project = _project(args)
     for flag, path in (("--report", report), ("--html", html), ("--summary-md", markdown)):
-        read = project.input_at(path) if path is not None else None
-        if read is not None:
-            raise UserError(f"{flag} {path}: that is {read}, which the run reads; give another file name")
+        refused = project.report_over_input(flag, path) if path is not None else None
+        if refused is not None:
+            raise UserError(refused)
     if args.jobs > 1:  # the workers' server starts (and imports) while this process checks the scenarios
         from harness.scenarios.pool import start_server
 
@@ -394,7 +394,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     scenarios, mistakes = _loaded_scenarios(runner, found)
     if mistakes:
         if not scenarios:
-            raise UserError([problem for problems in mistakes.values() for problem in problems])
+            raise UserError(_every_problem(mistakes))
         console.err(
             f"note: {len(mistakes)} scenario file(s) with mistakes will not run (listed at the end); the others run"
         )
@@ -428,7 +428,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     if getattr(args, "twice", False) and not _replays_alike(project, results, console):
         status = 1
     if mistakes:  # said last, where a CI log is read: the run's results stand above it
-        raise UserError([problem for problems in mistakes.values() for problem in problems])
+        raise UserError(_every_problem(mistakes))
     return status
 
 
@@ -717,7 +717,7 @@ def _checked_scenarios(runner: ScenarioRunner, paths: list[Path]) -> list[Scenar
 
     scenarios, mistakes = _loaded_scenarios(runner, paths)
     if mistakes:
-        raise UserError([problem for problems in mistakes.values() for problem in problems])
+        raise UserError(_every_problem(mistakes))
     return scenarios
 
 
@@ -749,7 +749,7 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
         else:
             scenarios += loaded
     if agents_problems:
-        raise UserError(agents_problems + [problem for problems in mistakes.values() for problem in problems])
+        raise UserError(agents_problems + _every_problem(mistakes))
     for scenario, other in _sharing_a_cassette(runner, scenarios):
         loc = ("cassette",) if scenario.cassette else ()
         mistakes.setdefault(scenario.path, []).append(
@@ -761,6 +761,10 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
         )
     scenarios = [scenario for scenario in scenarios if scenario.path not in mistakes]
     return scenarios, mistakes
+
+
+def _every_problem(mistakes: dict[Path, list[Problem]]) -> list[Problem]:
+    return [problem for problems in mistakes.values() for problem in problems]
 
 
 def _sharing_a_cassette(runner: ScenarioRunner, scenarios: list[Scenario]) -> list[tuple[Scenario, Scenario]]:

@@ -17,9 +17,10 @@ def is_special(path: Path) -> bool:
     """Whether `path` is a device, a pipe or a socket (`/dev/null`, `/dev/stdout`): written into, never
     replaced."""
     try:
-        return not stat.S_ISREG(path.stat().st_mode) and not path.is_dir()
+        mode = path.stat().st_mode
     except FileNotFoundError:
         return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def unwritable_reason(path: Path) -> str | None:

@@ -51,7 +51,7 @@ def loads(text: str, **options: Any) -> Any:
     if not _may_decode_to_a_surrogate(text):
         return value
     try:
-        return _without_surrogates(value)
+        return without_surrogates(value)
     except RecursionError:
         raise ValueError("JSON nested too deeply to decode") from None
 
@@ -72,14 +72,10 @@ def _may_decode_to_a_surrogate(text: str) -> bool:
 
 def without_surrogates(value: Any) -> Any:
     """JSON-like data with U+FFFD for each lone surrogate in its strings, keys included."""
-    return _without_surrogates(value)
-
-
-def _without_surrogates(value: Any) -> Any:
     if isinstance(value, str):
         return storable(value)
     if isinstance(value, list):
-        return [_without_surrogates(item) for item in value]
+        return [without_surrogates(item) for item in value]
     if isinstance(value, dict):
-        return {storable(key): _without_surrogates(item) for key, item in value.items()}
+        return {storable(key): without_surrogates(item) for key, item in value.items()}
     return value

@@ -127,6 +127,11 @@ class Project:
         a missing one in between included (it is reported missing, not silently dropped with those after it)."""
         return list(range(1, _last_repeats(str(cassette.parent)).get(cassette.stem, 1) + 1))
 
+    def report_over_input(self, option: str, path: Path) -> str | None:
+        """Why a report cannot go to `path` (what the run reads there), or None."""
+        read = self.input_at(path)
+        return None if read is None else f"{option} {path}: that is {read}, which the run reads; give another file name"
+
     def input_at(self, path: Path) -> str | None:
         """What a run reads at `path`, if anything (the agents file, a scenario or a cassette, the state
         database), said so: a report written there would destroy it."""

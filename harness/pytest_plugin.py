@@ -122,9 +122,9 @@ def pytest_configure(config: pytest.Config) -> None:
         checked = {option: checked_path(given, option) if given else None for option, given in paths.items()}
         if agents_file(config) is not None:
             for option, path in checked.items():
-                read = _project(config).input_at(path) if path is not None else None
-                if read is not None:
-                    raise pytest.UsageError(f"{option} {path}: that is {read}, which the run reads; give another name")
+                refused = _project(config).report_over_input(option, path) if path is not None else None
+                if refused is not None:
+                    raise pytest.UsageError(refused)
         config.pluginmanager.register(
             ScenarioReports(checked["--harness-html"], checked["--harness-summary-md"]), "harness-reports"
         )

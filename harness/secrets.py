@@ -33,8 +33,6 @@ from functools import cached_property
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
-from harness import jsontext
-
 MASK = "<SECRET>"
 MIN_LENGTH = 4
 WHOLE_WORD_BELOW = 8
@@ -138,7 +136,7 @@ class Secrets:
         if self._pattern is None or not text:
             return text
         try:
-            data = jsontext.parse(text)
+            data = json.loads(text)
             masked = self.mask_data(data)
             return text if masked == data else json.dumps(masked, ensure_ascii=False)
         except (ValueError, RecursionError):  # not JSON, or nested deeper than walking it goes

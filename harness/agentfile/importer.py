@@ -10,6 +10,7 @@ agent secrets) are never written: their names are reported, their values masked 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import json
 import keyword
@@ -473,8 +474,11 @@ class _Importer:
         tool's source on its own, so a name two of them define differently (a helper `_fmt`), or one that
         hides a name the module gives every tool (`Optional`), would change what another tool does."""
         defined = _top_level_definitions(source)
-        for shared in sorted(name for name in set(defined) & MODULE_NAMES if not defined[name][1]):
-            return f"its source defines '{shared}', which agent_tools.py gives every tool (from typing or the harness)"
+        hidden = sorted(name for name in set(defined) & MODULE_NAMES if not defined[name][1])
+        if hidden:
+            return (
+                f"its source defines '{hidden[0]}', which agent_tools.py gives every tool (from typing or the harness)"
+            )
         for other, other_source in self.sources.items():
             theirs = _top_level_definitions(other_source)
             for shared in sorted(set(defined) & set(theirs)):
@@ -538,7 +542,7 @@ class _Importer:
             f'"""Custom tools of the Letta Agent File {_safe_comment(source)}, their source as the file held it\n'
             '(written by `harness import`; agents.yaml names them `agent_tools:<function>`)."""\n\n'
             "# Letta runs a tool's source with these names in scope; many tools rely on it.\n"
-            "from typing import Any, Dict, List, Literal, Optional, Tuple, Union  # noqa: F401, UP035\n\n"
+            f"from typing import {', '.join(TYPING_NAMES)}  # noqa: F401, UP035\n\n"
             "from harness.tools.context import AgentState  # noqa: F401\n"
         )
         bodies = [self._schema_comment(name) + self.sources[name].strip("\n") + "\n" for name in sorted(self.sources)]
@@ -555,10 +559,13 @@ class _Importer:
 
 
 NO_DOCSTRING = "has no docstring"
-# The names agent_tools.py gives every tool (its header, below): a tool's source must not define them.
-MODULE_NAMES = frozenset({"Any", "Dict", "List", "Literal", "Optional", "Tuple", "Union", "AgentState"})
+# The typing names Letta puts in scope of a tool's source, which agent_tools.py's header imports; with
+# AgentState, the names it gives every tool: a tool's source must not define them.
+TYPING_NAMES = ("Any", "Dict", "List", "Literal", "Optional", "Tuple", "Union")
+MODULE_NAMES = frozenset({*TYPING_NAMES, "AgentState"})
 
 
+@functools.cache  # each kept source is compared with every later one
 def _top_level_definitions(source: str) -> dict[str, tuple[str, bool]]:
     """Each name the module's top level binds: what binds it (an import as `from m import n as a`, anything
     else as its statement's text), and whether that is an import."""
