@@ -110,7 +110,8 @@ def test_non_ascii_secrets_are_masked_json_escaped_too() -> None:
 def test_a_secret_is_masked_in_json_inside_json(key: str) -> None:
     """A tool call's arguments are JSON text inside JSON: a key holding `"` or `\\` is escaped twice there
     (failure lines quoting the arguments printed it so)."""
-    assume(key.strip() == key and any(c.isalnum() for c in key))
+    # A key that holds the mask itself would be found in any masked text (hypothesis found `<SECRET>`).
+    assume(key.strip() == key and any(c.isalnum() for c in key) and MASK not in key)
     secrets = masked(key)
     arguments = json.dumps({"message": f"your key is {key}"})
     for text in (
