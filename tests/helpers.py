@@ -89,10 +89,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
         item = self.server.script.next_response(body)  # type: ignore[attr-defined]
-        status, payload = (item.status_code, item.json()) if isinstance(item, httpx2.Response) else (200, item)
-        data = json.dumps(payload).encode()
+        if isinstance(item, httpx2.Response):  # its status, headers (a redirect's Location) and body as they are
+            status, headers, data = item.status_code, dict(item.headers), item.content
+        else:
+            status, headers, data = 200, {"content-type": "application/json"}, json.dumps(item).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            if name.lower() != "content-length":
+                self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import httpx2
 import pytest
@@ -19,7 +18,7 @@ from harness.llm.openai_client import NO_KEY, OpenAIChatModel
 from harness.llm.settings import OPENAI_BASE_URL, ModelSettings
 from harness.secrets import MASK, Secrets
 from tests.fakes import make_project
-from tests.helpers import TEST_SETTINGS, Script, call, completion
+from tests.helpers import TEST_SETTINGS, Script, call, completion, serve
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -305,40 +304,16 @@ def test_a_late_answer_is_never_taken_for_the_next_requests() -> None:
     assert model.complete(MESSAGES, []).content == "on time"
 
 
-class _Redirecting(http.server.BaseHTTPRequestHandler):
-    """A 307 from /moved/... to /v1/..., where a completion waits; each path asked is noted."""
-
-    paths: ClassVar[list[str]] = []
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        self.paths.append(self.path)
-        if self.path.startswith("/moved/"):
-            self.send_response(307)
-            self.send_header("Location", "http://u:pw-SECRET@" + self.headers["Host"] + "/v1/chat/completions")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = json.dumps(completion(content="found")).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def test_a_redirect_is_not_followed_and_says_where_it_points(tmp_path: Path) -> None:
     """The factory's client follows no redirect: a recording keys each request by its URL, so a redirected
     request would record as passing and replay to the redirect (the URL it points at is shown without its
     credentials)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        host = f"127.0.0.1:{server.server_address[1]}"
-        client = AgentFactory(make_project(tmp_path)).http_client()
+    script = Script([])
+    with serve(script) as base_url:
+        host = base_url.removeprefix("http://").removesuffix("/v1")
+        location = f"http://u:pw-SECRET@{host}/v1/chat/completions"
+        script.responses += [httpx2.Response(307, headers={"location": location}), completion(content="found")]
+        client = AgentFactory(make_project(tmp_path).project()).http_client()
         model = OpenAIChatModel(ModelSettings(name="m", base_url=f"http://{host}/moved/v1"), http_client=client)
         with pytest.raises(LLMError) as info:
             model.complete(MESSAGES, [])
@@ -347,9 +322,6 @@ def test_a_redirect_is_not_followed_and_says_where_it_points(tmp_path: Path) -> 
             f"http://{host}/v1/chat/completions: the harness follows no redirect (a recording keys each request "
             "by its URL); point `model.base_url` (or --base-url) at the endpoint itself"
         )
-        assert _Redirecting.paths == ["/moved/v1/chat/completions"]
-        direct = OpenAIChatModel(ModelSettings(name="m", base_url=f"http://{host}/v1"), http_client=client)
+        assert len(script.requests) == 1  # the redirect's target was never asked
+        direct = OpenAIChatModel(ModelSettings(name="m", base_url=base_url), http_client=client)
         assert direct.complete(MESSAGES, []).content == "found"
-    finally:
-        server.shutdown()
-        server.server_close()
