@@ -205,7 +205,7 @@ def _first_line(error: BaseException) -> str:
 def _check_describable(annotation: Any, param_name: str, where: str) -> None:
     """The parameter's type must have a JSON Schema: the model is told the tool through one."""
     try:
-        pydantic.TypeAdapter(annotation).json_schema()
+        schema = pydantic.TypeAdapter(annotation).json_schema()
     except Exception as exc:  # no schema (a Callable), or pydantic refusing the type (typing.TypedDict, a bad Field)
         shown = getattr(annotation, "__name__", None) or repr(annotation)
         reason = _first_line(exc)
@@ -214,6 +214,20 @@ def _check_describable(annotation: Any, param_name: str, where: str) -> None:
             f"({reason}); use str, int, float, bool, a list or dict of those, a Literal, an Enum or a pydantic "
             "model"
         ) from None
+    if _has_empty_enum(schema):
+        shown = getattr(annotation, "__name__", None) or repr(annotation)
+        raise ToolDefinitionError(
+            f"{where}: parameter '{param_name}' has type {shown}, which has no values (an Enum without members): "
+            "the model could never pass one; give the Enum members or use another type"
+        )
+
+
+def _has_empty_enum(schema: Any) -> bool:
+    if isinstance(schema, dict):
+        return schema.get("enum") == [] or any(_has_empty_enum(value) for value in schema.values())
+    if isinstance(schema, list):
+        return any(_has_empty_enum(value) for value in schema)
+    return False
 
 
 def _resolve(function: Callable[..., Any], param_name: str, annotation: Any, where: str) -> Any:

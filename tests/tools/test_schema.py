@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import enum
 import json
 import sys
 import typing
@@ -309,4 +310,33 @@ def a_generator_tool(query: str) -> Any:
 def test_an_async_or_generator_tool_is_refused(function: Any, says: str) -> None:
     """Called as a plain function, it would hand the model a coroutine's or a generator's repr."""
     with pytest.raises(ToolDefinitionError, match=says):
+        tool_from_function(function)
+
+
+class NoMembers(enum.Enum):
+    pass
+
+
+def takes_no_members(choice: NoMembers) -> None:
+    """Choose.
+
+    Args:
+        choice: which one
+    """
+
+
+def takes_a_list_of_no_members(choices: list[NoMembers]) -> None:
+    """Choose several.
+
+    Args:
+        choices: which ones
+    """
+
+
+@pytest.mark.parametrize(
+    ("function", "parameter"), [(takes_no_members, "choice"), (takes_a_list_of_no_members, "choices")]
+)
+def test_an_enum_without_members_is_a_definition_error(function: Any, parameter: str) -> None:
+    """Its schema is `"enum": []`: no argument could ever validate, so every call of the tool would fail."""
+    with pytest.raises(ToolDefinitionError, match=rf"parameter '{parameter}' has type .*which has no values"):
         tool_from_function(function)
