@@ -726,6 +726,7 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
     file that does not (a mistake in the agents file is a UserError at once, with every scenario's
     problems: without the agents file no reference can be checked)."""
     from harness.errors import UserError
+    from harness.scenarios.cassette_owners import sharing_problems
     from harness.scenarios.model import load_scenarios_partially
 
     scenarios: list[Scenario] = []
@@ -750,50 +751,14 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
             scenarios += loaded
     if agents_problems:
         raise UserError(agents_problems + _every_problem(mistakes))
-    for scenario, other in _sharing_a_cassette(runner, scenarios):
-        loc = ("cassette",) if scenario.cassette else ()
-        mistakes.setdefault(scenario.path, []).append(
-            scenario.problem(
-                loc,
-                f"shares its cassette {_shown(runner.cassette_path(scenario))} with {_shown(other.path)}, which has "
-                "another conversation: recording either drops the other's exchanges; give each its own `cassette:`",
-            )
-        )
+    for scenario, problem in sharing_problems(scenarios, runner.cassette_path, _shown):
+        mistakes.setdefault(scenario.path, []).append(problem)
     scenarios = [scenario for scenario in scenarios if scenario.path not in mistakes]
     return scenarios, mistakes
 
 
 def _every_problem(mistakes: dict[Path, list[Problem]]) -> list[Problem]:
     return [problem for problems in mistakes.values() for problem in problems]
-
-
-def _sharing_a_cassette(runner: ScenarioRunner, scenarios: list[Scenario]) -> list[tuple[Scenario, Scenario]]:
-    """Each scenario whose cassette (`cassette:`) is another's that holds another conversation, with that
-    other: a cassette is one conversation's recording, so two that differ cannot both be kept in it.
-    Scenarios that send the same conversation and check different things may share one."""
-    first: dict[Path, Scenario] = {}
-    found: list[tuple[Scenario, Scenario]] = []
-    for scenario in scenarios:
-        earlier = first.setdefault(runner.cassette_path(scenario), scenario)
-        if earlier is not scenario and _conversation(earlier) != _conversation(scenario):
-            found.append((scenario, earlier))
-    return found
-
-
-def _conversation(scenario: Scenario) -> str:
-    """What a scenario sends, as its file says it: everything but its description, its xfail reason, its
-    `cassette:` and the expectations, unless they hold a judge (whose requests go into the cassette too)."""
-    data = scenario.doc.data if scenario.doc is not None else {}
-    kept = {key: value for key, value in data.items() if key not in ("description", "xfail", "cassette")}
-    return repr((_sent(kept), scenario.model, scenario.row))
-
-
-def _sent(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _sent(item) for key, item in value.items() if key != "expect" or "'judge'" in repr(item)}
-    if isinstance(value, list):
-        return [_sent(item) for item in value]
-    return value
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:

@@ -36,6 +36,7 @@ from harness.cassettes.mode import RecordMode
 if TYPE_CHECKING:
     from harness.agent import Agent
     from harness.config import AgentSpec
+    from harness.errors import Problem
     from harness.factory import Cassette
     from harness.project import Project
     from harness.scenarios.model import Scenario
@@ -47,6 +48,7 @@ RUNNER_KEY = pytest.StashKey["ScenarioRunner"]()
 FIXTURE_CASSETTE_KEY: pytest.StashKey[Cassette] = pytest.StashKey()
 AGENTS_KEY = pytest.StashKey["Path | None"]()
 PROJECT_KEY: pytest.StashKey[Project] = pytest.StashKey()
+SHARING_KEY = pytest.StashKey["dict[Path, list[Problem]]"]()
 # Folders that end the upward search for an agents file: a project's own root.
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
@@ -307,6 +309,9 @@ class ScenarioItem(pytest.Item):
                 raise ScenarioError(problems)
             runner = _runner(self.config)
             self.scenarios = [(scenario, runner.spec_for(scenario)) for scenario in loaded]
+            shared = _sharing_mistakes(self.session).get(self.path.resolve())
+            if shared:
+                raise ScenarioError(shared)
         except HarnessError as exc:
             self.mistake = exc
             return
@@ -348,6 +353,66 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, 0, f"scenario: {self.name}"
+
+
+def _sharing_mistakes(session: pytest.Session) -> dict[Path, list[Problem]]:
+    """The problems of the session's scenario files that share a cassette with an earlier one holding
+    another conversation, as `harness run` finds them among the scenarios it runs. Worked out once per
+    process, at the first setup, over every item of the session (each xdist worker has them all). Only the
+    files that name a `cassette:` and those whose default cassette one of them names are read for it."""
+    known = session.config.stash.get(SHARING_KEY, None)
+    if known is not None:
+        return known
+    from harness.errors import HarnessError
+    from harness.scenarios.cassette_owners import sharing_problems
+    from harness.scenarios.model import load_scenarios_partially
+
+    known = session.config.stash[SHARING_KEY] = {}
+    paths = list(dict.fromkeys(item.path for item in session.items if isinstance(item, ScenarioItem)))
+    naming = [path for path in paths if _mentions_a_cassette(path)]
+    if not naming:
+        return known
+    runner = _runner(session.config)
+    project = runner.factory.project
+
+    def load(path: Path) -> list[Scenario]:
+        try:
+            loaded, problems = load_scenarios_partially(_shown(path))
+        except HarnessError:
+            return []
+        return [] if problems else loaded
+
+    named = {runner.cassette_path(scenario) for path in naming for scenario in load(path) if scenario.cassette}
+    if not named:
+        return known
+    # A file that names none may still have one of those: its own (a row's, a matrix model's) starts so.
+    named_texts = [str(path) for path in named]
+    read = set(naming)
+    scenarios: list[Scenario] = []
+    for path in paths:
+        own = str(project.cassette_path(path).with_suffix(""))
+        if path in read or any(text.startswith(own) for text in named_texts):
+            scenarios += load(path)
+    for scenario, problem in sharing_problems(scenarios, runner.cassette_path, lambda p: str(_shown(p))):
+        known.setdefault(scenario.path.resolve(), []).append(problem)
+    return known
+
+
+def _mentions_a_cassette(path: Path) -> bool:
+    """Whether the file's bytes say `cassette` (a cheap first sieve: a thousand files cost a few ms). Read
+    without blocking (a FIFO) and bounded as the scenario loader reads; an unreadable file says so itself."""
+    from harness.yamlsource import FILE_LIMITS
+
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        return b"cassette" in os.read(descriptor, FILE_LIMITS.max_bytes)
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
 
 
 # ---------------------------------------------------------------- fixtures for tests written in Python

@@ -596,3 +596,29 @@ def test_every_recorded_repeat_is_played_as_harness_run_plays_them(pytester: pyt
     result = pytester.runpytest("scenarios/remember.yaml")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*remember.repeat-2.yaml has no recorded response*"])
+
+
+def test_two_conversations_in_one_cassette_fail_the_later_as_harness_run_says(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """Recording either drops the other's exchanges; the same turns with other checks share one fine. The
+    later of the two fails alone, with the located message `harness validate` gives, in every worker."""
+    project.write_scenario("again", REMEMBER.replace("agent: chat", "agent: chat\ncassette: remember.yaml"))
+    again = project.scenario_path("again")
+    again.write_text(again.read_text().replace("contains: Azin", "not_contains: Carol"), encoding="utf-8")
+    result = pytester.runpytest("-k", "again or remember")
+    result.assert_outcomes(passed=2, deselected=1)
+    project.write_scenario("zother", FORGETFUL.replace("agent: chat", "agent: chat\ncassette: remember.yaml"))
+    for extra in ([], ["-n", "2"]):
+        result = pytester.runpytest("-k", "again or remember or zother", *extra)
+        result.assert_outcomes(passed=2, failed=1, deselected=0 if extra else 1)  # xdist does not count them
+        path = project.scenario_path("zother").relative_to(pytester.path)
+        result.stdout.fnmatch_lines(
+            [
+                f"{path}:2:1: cassette: shares its cassette cassettes/remember.yaml with scenarios/again.yaml, "
+                "which has another conversation*",
+                "FAILED scenarios/zother.yaml::zother*",
+            ]
+        )
+    result = pytester.runpytest("-k", "zother")  # the other is not in the run: nothing to drop
+    result.stdout.no_fnmatch_line("*shares its cassette*")

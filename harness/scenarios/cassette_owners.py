@@ -1,0 +1,57 @@
+"""One cassette, one conversation: scenarios naming the same cassette (`cassette:`) must send the same thing.
+
+A cassette is one conversation's recording, so two scenarios that send different conversations cannot both
+be kept in it: recording either drops the other's exchanges. Scenarios that send the same conversation and
+check different things may share one. Said the same way by `harness validate`/`run`/`record` and by the
+pytest plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import Problem
+from harness.scenarios.model import Scenario
+
+
+def sharing_problems(
+    scenarios: Iterable[Scenario], cassette_path: Callable[[Scenario], Path], shown: Callable[[Path], str]
+) -> list[tuple[Scenario, Problem]]:
+    """Each scenario, with its located problem, (after the first, in the order given) whose cassette another
+    scenario with another conversation already has."""
+    first: dict[Path, Scenario] = {}
+    problems: list[tuple[Scenario, Problem]] = []
+    for scenario in scenarios:
+        path = cassette_path(scenario)
+        earlier = first.setdefault(path, scenario)
+        if earlier is scenario or conversation(earlier) == conversation(scenario):
+            continue
+        problems.append(
+            (
+                scenario,
+                scenario.problem(
+                    ("cassette",) if scenario.cassette else (),
+                    f"shares its cassette {shown(path)} with {shown(earlier.path)}, which has another conversation: "
+                    "recording either drops the other's exchanges; give each its own `cassette:`",
+                ),
+            )
+        )
+    return problems
+
+
+def conversation(scenario: Scenario) -> str:
+    """What a scenario sends, as its file says it: everything but its description, its xfail reason, its
+    `cassette:` and the expectations, unless they hold a judge (whose requests go into the cassette too)."""
+    data = scenario.doc.data if scenario.doc is not None else {}
+    kept = {key: value for key, value in data.items() if key not in ("description", "xfail", "cassette")}
+    return repr((_sent(kept), scenario.model, scenario.row))
+
+
+def _sent(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sent(item) for key, item in value.items() if key != "expect" or "'judge'" in repr(item)}
+    if isinstance(value, list):
+        return [_sent(item) for item in value]
+    return value
