@@ -158,6 +158,13 @@ class Agent:
                 reason = _no_call_reason(step)
                 if step.content and self.loop.text_is_reply:
                     replies.append(step.content)
+                uncalled = solver.uncalled_required_tools(self._tool_names) if solver is not None else []
+                if uncalled and len(steps) < self.spec.max_steps:
+                    reminder = self.loop.required_reminder(uncalled, self._loop_now())
+                    if reminder is not None:
+                        saved_from = step_input = len(self.messages)
+                        self.messages.append(reminder)
+                        continue
             elif go_on:
                 if len(steps) < self.spec.max_steps:
                     failed = any(not call.ok for call in step.tool_calls)

@@ -381,3 +381,43 @@ def test_put_inner_thoughts_in_kwargs_false_keeps_thoughts_in_the_text_and_chang
     with_default, without = agent_fingerprint(config.get("a")), agent_fingerprint(config.get("b"))
     assert "put_inner_thoughts_in_kwargs" not in with_default["parts"]["model"]
     assert fingerprint_changes(with_default, without) != []
+
+
+def test_letta_v1_text_before_a_required_tool_goes_on_with_lettas_heartbeat(tmp_path: Path) -> None:
+    """LettaAgentV3._decide_continuation: an answer without a tool call, with a required_before_exit tool
+    not yet called, keeps the turn going with a ToolRuleViolated heartbeat (unless it was the last step)."""
+    rules = "tool_rules: [{type: required_before_exit, tool_name: core_memory_append}]"
+    agents = write_agents(tmp_path, f"  v: {{loop: letta-v1, clock: 2025-02-11T14:26:32Z, {rules}}}\n")
+    answers = [
+        completion(content="Hello!"),
+        completion(call("core_memory_append", {"label": "human", "content": "Likes tea"}, "c1")),
+        completion(content="Saved."),
+    ]
+    agent, model, [turn] = run(load_agents(agents).get("v"), answers, "I like tea")
+    assert len(model.bodies) == 3 and turn.replies == ("Hello!", "Saved.")
+    assert turn.stop_reason is StopReason.NO_TOOL_CALL
+    assert model.bodies[1]["messages"][-2] == {"role": "assistant", "content": "Hello!"}
+    heartbeat = model.bodies[1]["messages"][-1]
+    assert heartbeat["role"] == "user"
+    assert heartbeat["content"] == json_dumps(
+        {
+            "type": "heartbeat",
+            "reason": "[This is an automated system message hidden from the user] ToolRuleViolated: You must call "
+            "core_memory_append at least once to exit the loop.",
+            "time": "2025-02-11 02:26:33 PM UTC+0000",
+        }
+    )
+    assert "Likes tea" in agent.memory.get_block("human").value
+    # on the last step the turn ends as any answer without a call ends it
+    last = write_agents(tmp_path, f"  v: {{loop: letta-v1, max_steps: 1, {rules}}}\n")
+    _, model, [turn] = run(load_agents(last).get("v"), [completion(content="Hello!")], "hi")
+    assert len(model.bodies) == 1 and turn.stop_reason is StopReason.NO_TOOL_CALL
+
+
+@pytest.mark.parametrize("loop", ["letta-memgpt", "harness"])
+def test_text_ends_the_turn_of_the_other_loops_whatever_the_rules(tmp_path: Path, loop: str) -> None:
+    """Letta 0.6 has no required_before_exit, and the harness loop's text is its reply."""
+    rules = "tool_rules: [{type: required_before_exit, tool_name: core_memory_append}]"
+    agents = write_agents(tmp_path, f"  a: {{loop: {loop}, {rules}}}\n")
+    _, model, [turn] = run(load_agents(agents).get("a"), [completion(content="Hello!")], "hi")
+    assert len(model.bodies) == 1 and turn.stop_reason is StopReason.NO_TOOL_CALL

@@ -96,6 +96,10 @@ class Loop(Protocol):
     def follow_up(self, failed: bool, now: datetime) -> dict[str, Any] | None:
         """What is added to history before the next step of a turn that goes on (None: nothing)."""
 
+    def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
+        """What is added to history when an answer without a tool call would end a turn whose
+        `required_before_exit` tools are not all called: the turn goes on with it (None: the turn ends)."""
+
 
 class HarnessLoop:
     """The harness's simplified MemGPT loop: every call of an answer runs; results are
@@ -169,6 +173,9 @@ class HarnessLoop:
 
     def follow_up(self, failed: bool, now: datetime) -> dict[str, Any] | None:
         return None
+
+    def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
+        return None  # plain text is the reply, and it ends the turn
 
 
 def truthy(value: Any) -> bool:

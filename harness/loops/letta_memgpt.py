@@ -357,6 +357,9 @@ class LettaMemGPTLoop:
         packaged = json_dumps({"type": "user_message", "message": text, "time": letta_time(now)})
         return {"content": packaged, "role": "user"}
 
+    def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
+        return None  # Letta 0.6 has no required_before_exit: plain text ends the turn
+
     def follow_up(self, failed: bool, now: datetime) -> dict[str, Any] | None:
         reason = FUNC_FAILED_HEARTBEAT_MESSAGE if failed else REQ_HEARTBEAT_MESSAGE
         return {"content": json_dumps({"type": "heartbeat", "reason": reason, "time": letta_time(now)}), "role": "user"}

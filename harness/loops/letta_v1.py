@@ -1,9 +1,10 @@
 """Letta's newer loop (`letta_v1_agent`, LettaAgentV3 in letta/agents/letta_agent_v3.py, 0.16.8).
 
 Its `_decide_continuation`: a tool call keeps the turn going (a tool that fails too), unless a tool rule
-ends it (`exit_loop`); an answer without a tool call ends the turn, and its text is the reply. There are no
-heartbeats: tools are offered without `request_heartbeat`, nothing is said between steps, and no
-`send_message` is needed. Only the first call of an answer runs (`parallel_tool_calls` is off by default)
+ends it (`exit_loop`); an answer without a tool call ends the turn, and its text is the reply, unless a
+`required_before_exit` tool is not called yet: then a heartbeat says so (`ToolRuleViolated: You must call
+...`) and the turn goes on. There are no other heartbeats: tools are offered without `request_heartbeat`,
+nothing else is said between steps, and no `send_message` is needed. Only the first call of an answer runs (`parallel_tool_calls` is off by default)
 and its result is packaged as Letta does (`package_function_response`: status, message and time as
 indented JSON).
 
@@ -23,6 +24,7 @@ from harness.config import AgentSpec
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
 from harness.loops.kinds import LoopName
+from harness.loops.letta_memgpt import NON_USER_MSG_PREFIX, json_dumps
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool
 
 
@@ -61,6 +63,18 @@ class LettaV1Loop(HarnessLoop):
             "time": _letta_time(now),
         }
         return {"role": "tool", "tool_call_id": call_id, "content": json.dumps(packaged, indent=2, ensure_ascii=False)}
+
+    def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
+        """LettaAgentV3._decide_continuation (and its no-op case): an answer without a tool call goes on,
+        with a heartbeat (`create_heartbeat_system_message`, `get_heartbeat`) saying which tools to call."""
+        reason = (
+            f"{NON_USER_MSG_PREFIX}ToolRuleViolated: You must call {', '.join(uncalled)} at least once to exit "
+            "the loop."
+        )
+        return {
+            "role": "user",
+            "content": json_dumps({"type": "heartbeat", "reason": reason, "time": _letta_time(now)}),
+        }
 
     def call_goes_on(self, tool: Tool | None, outcome: CallOutcome) -> bool:
         return True  # any tool call continues (an exit_loop rule, applied by the agent, ends the turn)
