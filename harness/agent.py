@@ -34,7 +34,8 @@ from typing import Any, Protocol
 from harness.clock import Ids, RandomIds, clock_and_ids
 from harness.config import AgentSpec
 from harness.context_window import ContextWindow, token_counter
-from harness.llm.chat import CallIds, ChatModel, ChatResponse, ToolCall
+from harness.llm.chat import CallIds, ChatModel, ChatResponse, ToolCall, chat_request
+from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, Loop, TurnAborted
 from harness.loops.registry import new_loop
 from harness.memory import Block, Memory
@@ -115,6 +116,15 @@ class Agent:
 
     def request_messages(self) -> list[dict[str, Any]]:
         return self.loop.request_messages(self)
+
+    def first_request(self) -> dict[str, Any]:
+        """The body the first step of a turn would send now, the tool rules applied (what `cassettes check`
+        compares with a recording); nothing is sent."""
+        solver = ToolRulesSolver(self.spec.tool_rules) if self.spec.tool_rules else None
+        offered = self._allowed(solver)
+        schemas = self.loop.tools(self, [tool for tool in self.spec.tools if tool.name in offered])
+        choice = self.loop.tool_choice(solver is not None and solver.should_force_tool_call())
+        return chat_request(self.spec.model, self.request_messages(), schemas, choice)
 
     def turn_messages(self) -> list[dict[str, Any]]:
         """The last turn's messages in history: from its user message on (after a compaction that evicted
@@ -204,7 +214,8 @@ class Agent:
         context = self.context.before_request(self.system_message(), self.messages, schemas) if self.context else ()
         self._compacted = self._compacted or any(event.kind is ContextEventKind.EVICTION for event in context)
         messages = self.request_messages()
-        response = self.loop.answer(lambda: self._ask(messages, schemas))
+        choice = self.loop.tool_choice(solver is not None and solver.should_force_tool_call())
+        response = self.loop.answer(lambda: self._ask(messages, schemas, choice))
         if self._unsaved_user_message:
             self._unsaved_user_message = False
             if self.journal is not None:
@@ -300,9 +311,13 @@ class Agent:
             self.on_step(step)
         return step
 
-    def _ask(self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]]) -> ChatResponse:
+    def _ask(
+        self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]], choice: ToolChoice | None = None
+    ) -> ChatResponse:
         """One request; the frozen clock (if any) moves on with the answer."""
-        response = self.model.complete(messages, schemas)
+        response = (
+            self.model.complete(messages, schemas) if choice is None else self.model.complete(messages, schemas, choice)
+        )
         self._advance_clock()
         return response
 

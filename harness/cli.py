@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from harness.errors import HarnessError, Problem
     from harness.factory import AgentFactory
     from harness.llm.chat import ChatModel, ChatResponse
+    from harness.llm.settings import ToolChoice
     from harness.project import Project
     from harness.scenarios import Scenario, ScenarioRunner
     from harness.scenarios.results import ScenarioResult
@@ -807,7 +808,7 @@ def _compile(args: argparse.Namespace, console: Console) -> int:
 class _NoModel:
     """The model of an agent that is only compiled, never run."""
 
-    def complete(self, messages: list[Any], tools: list[Any]) -> Any:
+    def complete(self, messages: list[Any], tools: list[Any], tool_choice: Any = None) -> Any:
         raise AssertionError("harness compile never asks a model")
 
 
@@ -1093,7 +1094,9 @@ class WaitingLine:
         self.stream = stream
         self.interval = interval
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
+    ) -> ChatResponse:
         import threading
         import time
 
@@ -1108,7 +1111,9 @@ class WaitingLine:
         thread = threading.Thread(target=show, daemon=True)
         thread.start()
         try:
-            return self.model.complete(messages, tools)
+            if tool_choice is None:  # a model written before tool_choice existed takes two arguments
+                return self.model.complete(messages, tools)
+            return self.model.complete(messages, tools, tool_choice)
         finally:
             done.set()
             thread.join()

@@ -58,8 +58,10 @@ class Scripted:
         self.answers = list(answers)
         self.bodies: list[dict[str, Any]] = []
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
-        self.bodies.append(json.loads(json.dumps(chat_request(self.settings, messages, tools))))
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
+    ) -> ChatResponse:
+        self.bodies.append(json.loads(json.dumps(chat_request(self.settings, messages, tools, tool_choice))))
         return parse_completion(self.answers.pop(0), "scripted")
 
 
@@ -421,3 +423,38 @@ def test_text_ends_the_turn_of_the_other_loops_whatever_the_rules(tmp_path: Path
     agents = write_agents(tmp_path, f"  a: {{loop: {loop}, {rules}}}\n")
     _, model, [turn] = run(load_agents(agents).get("a"), [completion(content="Hello!")], "hi")
     assert len(model.bodies) == 1 and turn.stop_reason is StopReason.NO_TOOL_CALL
+
+
+def test_letta_v1_sends_required_while_a_rule_forces_a_call(tmp_path: Path) -> None:
+    """Letta's OpenAI client for letta_v1_agent: `required` while `should_force_tool_call` (a run_first rule
+    at the start, right after a constrain_child_tools/conditional/parent_last_tool tool), else `auto`."""
+    rules = (
+        "tool_rules: [{type: run_first, tool_name: what_time},"
+        " {type: constrain_child_tools, tool_name: what_time, children: [core_memory_append]}]"
+    )
+    agents = write_agents(tmp_path, f"  v: {{loop: letta-v1, {rules}}}\n")
+    answers = [
+        completion(call("what_time", {}, "c1")),
+        completion(call("core_memory_append", {"label": "human", "content": "x"}, "c2")),
+        completion(content="Done."),
+    ]
+    _, model, [turn] = run(load_agents(agents).get("v"), answers, "go")
+    assert [body["tool_choice"] for body in model.bodies] == ["required", "required", "auto"]
+    assert [[t["function"]["name"] for t in body["tools"]] for body in model.bodies][:2] == [
+        ["what_time"],
+        ["core_memory_append"],
+    ]
+    assert turn.reply == "Done."
+    # what `cassettes check` compares with a recording: the first request as the rules make it
+    fresh = Agent(load_agents(agents).get("v"), model)
+    fresh.messages.append(fresh.loop.user_message("go", fresh.state.now()))
+    first = fresh.first_request()
+    assert first["tool_choice"] == "required" and [t["function"]["name"] for t in first["tools"]] == ["what_time"]
+
+
+@pytest.mark.parametrize("loop", ["letta-memgpt", "harness"])
+def test_the_other_loops_keep_the_agents_tool_choice_under_rules(tmp_path: Path, loop: str) -> None:
+    rules = "tool_rules: [{type: run_first, tool_name: what_time}]"
+    agents = write_agents(tmp_path, f"  a: {{loop: {loop}, model: {{tool_choice: auto}}, {rules}}}\n")
+    _, model, _ = run(load_agents(agents).get("a"), [completion(content="Hi.")], "go")
+    assert model.bodies[0]["tool_choice"] == "auto"

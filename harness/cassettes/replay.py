@@ -19,7 +19,7 @@ from harness.cassettes.keys import Keyer, path_prefix
 from harness.errors import CassetteError, CassetteMiss, MissedRequest
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
 from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
-from harness.llm.settings import EmbeddingSettings, ModelSettings, without_credentials
+from harness.llm.settings import EmbeddingSettings, ModelSettings, ToolChoice, without_credentials
 from harness.yamlsource import CASSETTE_LIMITS, read_text
 
 
@@ -157,8 +157,10 @@ class ReplayChatModel:
         self.cassette = cassette
         self.shown_url = without_credentials(settings.endpoint)
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
-        body = chat_request(self.settings, messages, tools)
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
+    ) -> ChatResponse:
+        body = chat_request(self.settings, messages, tools, tool_choice)
         status, text = _replayed(self.cassette, self.settings.completions_path, body, self.settings.max_retries)
         return parse_answer(status, text, self.shown_url, self.settings.credential)
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from harness import jsontext
 from harness.errors import LLMError, ModelAnswerError
-from harness.llm.settings import ModelSettings
+from harness.llm.settings import ModelSettings, ToolChoice
 
 # Fields of an assistant message (and of one of its tool calls) that a provider needs back on the next
 # request: DeepSeek's thinking mode rejects a tool-call turn without its `reasoning_content`, Gemini 3 one
@@ -88,17 +88,25 @@ class ChatResponse:
 class ChatModel(Protocol):
     """What the agent loop needs from a model endpoint."""
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse: ...
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
+    ) -> ChatResponse:
+        """One answer; `tool_choice` overrides the settings' for this request (a loop whose tool rules force
+        a call: Letta's `requires_subsequent_tool_call`)."""
+        ...
 
 
 def chat_request(
-    settings: ModelSettings, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    settings: ModelSettings,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    tool_choice: ToolChoice | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a chat completion with tools, exactly as it goes on the wire."""
     body: dict[str, Any] = {"model": settings.name, "messages": messages, "temperature": settings.temperature}
     if tools:
         body["tools"] = tools
-        body["tool_choice"] = str(settings.tool_choice)
+        body["tool_choice"] = str(tool_choice or settings.tool_choice)
     if settings.max_tokens is not None:
         body["max_tokens"] = settings.max_tokens
     if settings.seed is not None:

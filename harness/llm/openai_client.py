@@ -27,6 +27,7 @@ from harness.llm.settings import (
     EmbeddingSettings,
     KeyHeader,
     ModelSettings,
+    ToolChoice,
     without_credentials,
 )
 from harness.secrets import Secrets
@@ -164,9 +165,11 @@ class OpenAIChatModel(_SDKEndpoint):
     ) -> None:
         super().__init__(settings, http_client=http_client, api_key=api_key, secrets=secrets)
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
+    ) -> ChatResponse:
         """One answer (see `_post` for what is retried)."""
-        status, text = self._post(CHAT_COMPLETIONS, chat_request(self.settings, messages, tools))
+        status, text = self._post(CHAT_COMPLETIONS, chat_request(self.settings, messages, tools, tool_choice))
         return parse_answer(status, text, self.shown_url, self.settings.credential)
 
 

@@ -18,6 +18,7 @@ from harness import jsontext
 from harness.clock import Ids
 from harness.config import AgentSpec
 from harness.llm.chat import ChatResponse, ToolCall
+from harness.llm.settings import ToolChoice
 from harness.loops.kinds import LoopName
 from harness.records import StopReason
 from harness.tools.context import AgentState
@@ -96,6 +97,10 @@ class Loop(Protocol):
     def follow_up(self, failed: bool, now: datetime) -> dict[str, Any] | None:
         """What is added to history before the next step of a turn that goes on (None: nothing)."""
 
+    def tool_choice(self, forced: bool) -> ToolChoice | None:
+        """The next request's `tool_choice` when the tool rules force a call (`forced`) or not; None: the
+        agent's own."""
+
     def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
         """What is added to history when an answer without a tool call would end a turn whose
         `required_before_exit` tools are not all called: the turn goes on with it (None: the turn ends)."""
@@ -172,6 +177,9 @@ class HarnessLoop:
         return not outcome.result.ok or (outcome.heartbeat and not terminal)
 
     def follow_up(self, failed: bool, now: datetime) -> dict[str, Any] | None:
+        return None
+
+    def tool_choice(self, forced: bool) -> ToolChoice | None:
         return None
 
     def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:

@@ -54,6 +54,7 @@ from harness import jsontext
 from harness.config import AgentSpec
 from harness.errors import MemoryEditError, RunError
 from harness.llm.chat import ChatResponse, ToolCall
+from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, LoopHost, TurnAborted
 from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import OverLimit, UnknownBlock
@@ -356,6 +357,9 @@ class LettaMemGPTLoop:
         self._failed_tool = None  # a new message: Letta's step starts with no failure behind it
         packaged = json_dumps({"type": "user_message", "message": text, "time": letta_time(now)})
         return {"content": packaged, "role": "user"}
+
+    def tool_choice(self, forced: bool) -> ToolChoice | None:
+        return None  # Letta 0.6 sends `required` (the agent's default) whatever the rules
 
     def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
         return None  # Letta 0.6 has no required_before_exit: plain text ends the turn

@@ -4,9 +4,10 @@ Its `_decide_continuation`: a tool call keeps the turn going (a tool that fails 
 ends it (`exit_loop`); an answer without a tool call ends the turn, and its text is the reply, unless a
 `required_before_exit` tool is not called yet: then a heartbeat says so (`ToolRuleViolated: You must call
 ...`) and the turn goes on. There are no other heartbeats: tools are offered without `request_heartbeat`,
-nothing else is said between steps, and no `send_message` is needed. Only the first call of an answer runs (`parallel_tool_calls` is off by default)
-and its result is packaged as Letta does (`package_function_response`: status, message and time as
-indented JSON).
+nothing else is said between steps, and no `send_message` is needed. Only the first call of an answer
+runs (`parallel_tool_calls` is off by default) and its result is packaged as Letta does
+(`package_function_response`: status, message and time as indented JSON). `tool_choice` is the agent's
+(`auto` by default), and `required` while a tool rule forces a call (`should_force_tool_call`).
 
 What is the harness's here, not Letta's: the system message (the prompt and the blocks as the harness
 compiles them, not Letta 0.16's `<memory_blocks>` layout), the user's text as it is, and the wire body. The
@@ -22,6 +23,7 @@ from typing import Any
 
 from harness.config import AgentSpec
 from harness.llm.chat import ChatResponse, ToolCall
+from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
 from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import NON_USER_MSG_PREFIX, json_dumps
@@ -63,6 +65,11 @@ class LettaV1Loop(HarnessLoop):
             "time": _letta_time(now),
         }
         return {"role": "tool", "tool_call_id": call_id, "content": json.dumps(packaged, indent=2, ensure_ascii=False)}
+
+    def tool_choice(self, forced: bool) -> ToolChoice | None:
+        """Letta's OpenAI client for letta_v1_agent: `required` while a rule forces a call
+        (`requires_subsequent_tool_call`), else the agent's (`auto` unless agents.yaml says otherwise)."""
+        return ToolChoice.REQUIRED if forced else None
 
     def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
         """LettaAgentV3._decide_continuation (and its no-op case): an answer without a tool call goes on,

@@ -26,7 +26,8 @@ from harness.config import AgentSpec
 from harness.errors import CassetteError
 from harness.factory import recorded_run_spec
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
-from harness.llm.chat import ChatResponse, chat_request
+from harness.llm.chat import ChatResponse
+from harness.llm.settings import ToolChoice
 from harness.project import OUTSIDE, Project
 from harness.scenarios.model import Scenario
 from harness.scenarios.runner import SNAPSHOTS, ScenarioRunner, has_snapshot
@@ -137,12 +138,13 @@ def _first_request_changes(scenario: Scenario, spec: AgentSpec, cassette: Replay
     user_index = len(agent.messages) + 1  # after the system message, the loop's first messages and the history
     user = scenario.turns[0].user if scenario.turns else _content(first.get("messages") or [], user_index)
     agent.messages.append(agent.loop.user_message(user, agent.state.now()))
-    now = chat_request(spec.model, agent.request_messages(), agent.loop.tools(agent, list(spec.tools)))
-    return _compare(first, now, user_index)
+    return _compare(first, agent.first_request(), user_index)
 
 
 class _NoModel:
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
+    ) -> ChatResponse:
         raise AssertionError("cassettes check never asks a model")
 
 

@@ -163,6 +163,15 @@ class ToolRulesSolver:
         allowed = [name for name in available if name in names]
         return allowed or list(available)
 
+    def should_force_tool_call(self) -> bool:
+        """Letta's `should_force_tool_call`: at the start of a turn with a run_first rule, or right after the
+        tool of a constrain_child_tools, conditional or parent_last_tool rule (the rules whose
+        `requires_force_tool_call` is true), the next answer must call a tool."""
+        if not self.history:
+            return bool(self._of(ToolRuleType.RUN_FIRST))
+        forcing = (ToolRuleType.CONSTRAIN_CHILD_TOOLS, ToolRuleType.CONDITIONAL, ToolRuleType.PARENT_LAST_TOOL)
+        return any(rule.tool_name == self.history[-1] for rule in self._of(*forcing))
+
     def is_terminal_tool(self, tool_name: str) -> bool:
         return any(rule.tool_name == tool_name for rule in self._of(ToolRuleType.EXIT_LOOP))
 
