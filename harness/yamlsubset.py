@@ -49,6 +49,8 @@ class _Outside(Exception):
 
 def read(text: str) -> Any:
     """The data of `text`, or NOTHING when it is not in the subset."""
+    if not text.endswith("\n"):  # a last line without its break: PyYAML ends a literal block there its own way
+        return NOTHING
     lines = text.split("\n")
     try:
         position = _skip_blank(lines, 0)
@@ -232,7 +234,11 @@ def _literal(lines: list[str], position: int, indent: int, chomping: str) -> tup
     while content and content[-1] == "":
         content.pop()
         trailing += 1
+    if not content and chomping == "keep":
+        raise _Outside  # an empty `|+` block: PyYAML keeps the breaks it ends on, which this does not count
     text = "\n".join(content)
+    if _BREAKS.search(text):
+        raise _Outside  # PyYAML reads U+2028 (and the like) in a block as a line break, indentation and all
     if chomping == "strip" or not content:
         return ("\n" * trailing if chomping == "keep" else "") if not content else text, position
     if chomping == "clip":

@@ -101,6 +101,12 @@ def test_the_layouts_a_cassette_uses_are_read(text: str) -> None:
         "a:\n- x:\ty\n",  # a tab after the colon: a mapping to PyYAML
         "a: x\ry\n",  # PyYAML reads a carriage return as a line break
         "a: x\u2028y\n",
+        "a: |\n  x\u2028y\n",  # PyYAML reads a U+2028 in a block as a break, indentation and all
+        "a: |\n  x\n  y\u2029\n",
+        "a: |\n  x\n  y\x85\n",
+        "a: |\n  x",  # no break at the end of the file: PyYAML clips none
+        "a: x",
+        "a: |+\n\n",  # an empty block that keeps its breaks
         "a:\n- |\n  block\n",
         "a:\n-\n",
         "a: 012\n",
