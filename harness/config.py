@@ -19,7 +19,7 @@ import pydantic
 from harness.clock import DEFAULT_TICK, ClockSpec, Ids
 from harness.errors import ConfigError, Problem, ToolDefinitionError
 from harness.files import OutsideProject, confined
-from harness.llm.settings import EmbeddingSettings, KeyHeader, ModelSettings, ToolChoice
+from harness.llm.settings import EmbeddingSettings, KeyHeader, ModelSettings, ToolChoice, http_url_problem
 from harness.loops.kinds import DEFAULT_LOOP, LoopName, default_temperature, default_tool_choice, extra_body
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN, Block, Memory, check_schema, schema_problem
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
@@ -93,17 +93,9 @@ class _EndpointWire(Shorthand, StrictModel):
     def _an_http_url(cls, value: str | None) -> str | None:
         """A typo (`htp://`, a port past 65535) is told here, located, rather than by the first request;
         the message never repeats the URL, which may carry a credential."""
-        if value is None:
-            return value
-        from urllib.parse import urlsplit
-
-        try:
-            parts = urlsplit(value)
-            parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-        except ValueError as exc:
-            raise ValueError(f"not a URL this harness can reach ({exc})") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("should be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080/v1")
+        problem = None if value is None else http_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from harness.cassettes.mode import RecordMode
 from harness.errors import UserError
 from harness.files import confined
+from harness.llm.settings import http_url_problem
 
 DEFAULT_AGENTS_FILE = "agents.yaml"
 DEFAULT_SCENARIOS = "scenarios"
@@ -60,6 +61,9 @@ class Project:
         """Paths given are taken relative to `relative_to` (the current folder, or pytest's rootdir); the
         ones not given default to beside the agents file."""
         base = relative_to or Path.cwd()
+        problem = http_url_problem(base_url) if base_url else None
+        if problem is not None:
+            raise UserError(f"the endpoint override (--base-url) is {problem}")
 
         def given(path: str | os.PathLike[str]) -> Path:
             return Path(path) if Path(path).is_absolute() else base / path

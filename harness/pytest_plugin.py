@@ -221,7 +221,9 @@ def harness_project(config: pytest.Config) -> Project:
         )
     except UserError as exc:
         raise pytest.UsageError(
-            str(exc).replace("(--cassettes)", "(--harness-cassettes, or harness_cassettes)")
+            str(exc)
+            .replace("(--cassettes)", "(--harness-cassettes, or harness_cassettes)")
+            .replace("(--base-url)", "(--harness-base-url)")
         ) from None
 
 

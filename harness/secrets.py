@@ -155,16 +155,22 @@ class Secrets:
 
 
 def url_credentials(url: str) -> set[str]:
-    """The user, password and secret query values of `url`, as written and decoded."""
-    parts = urlsplit(url)
+    """The user, password and secret query values of `url`, as written and decoded; read leniently from a
+    URL that urlsplit refuses (an unbalanced `[`), whose credentials must be masked all the same."""
+    try:
+        parts = urlsplit(url)
+        netloc, query = parts.netloc, parts.query
+    except ValueError:
+        netloc = re.split(r"[/?#]", url.partition("://")[2] or url, maxsplit=1)[0]
+        query = url.partition("?")[2].partition("#")[0]
     found: set[str] = set()
-    userinfo, at, _host = parts.netloc.rpartition("@")
+    userinfo, at, _host = netloc.rpartition("@")
     if at:
         found |= {piece for piece in userinfo.split(":", 1) if piece}
         # httpx sends them as HTTP Basic auth: an endpoint that echoes its Authorization header shows this.
         user, _, password = userinfo.partition(":")
         found.add(base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode())
-    for piece in parts.query.split("&"):
+    for piece in query.split("&"):
         name, sep, value = piece.partition("=")
         if sep and value and secret_parameter(unquote(name)):
             found.add(value)

@@ -76,3 +76,21 @@ def test_the_repeats_of_a_cassette_run_to_the_last_one_recorded_a_gap_included(t
     (tmp_path / "remember.repeat-4.yaml").write_text("x", encoding="utf-8")  # the folder listed again
     assert Project.variants(cassette) == [1, 2, 3, 4]
     assert Project.variants(tmp_path / "missing" / "remember.yaml") == [1]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://[bad/v1", "not a URL this harness can reach (Invalid IPv6 URL)"),
+        ("http://u:pw@h:99999/v1", "not a URL this harness can reach (Port out of range 0-65535)"),
+        ("htp://h/v1", "should be an http:// or https:// URL with a host"),
+    ],
+)
+def test_a_bad_endpoint_override_is_a_mistake_said_without_the_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, says: str
+) -> None:
+    project = make_project(tmp_path, {"remember": REMEMBER})
+    assert main(["run", "--agents", str(project.agents), "--base-url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the endpoint override (--base-url) is {says}")
+    assert "pw" not in err and "Traceback" not in err

@@ -622,3 +622,13 @@ def test_two_conversations_in_one_cassette_fail_the_later_as_harness_run_says(
         )
     result = pytester.runpytest("-k", "zother")  # the other is not in the run: nothing to drop
     result.stdout.no_fnmatch_line("*shares its cassette*")
+
+
+def test_a_bad_harness_base_url_is_a_usage_error_not_an_internal_error(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    result = pytester.runpytest("--harness-base-url", "http://alice:pw-Hunter22@[bad/v1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*the endpoint override (--harness-base-url) is not a URL this harness can reach*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "pw-Hunter22" not in result.stdout.str() + result.stderr.str()

@@ -225,3 +225,11 @@ def test_json_without_the_secret_is_untouched(value: Any) -> None:
     secret = "zz-never-in-generated-text-" + "Q" * 8
     if secret not in text:
         assert masked(secret).mask_json_text(text) is text
+
+
+def test_the_credentials_of_a_url_urlsplit_refuses_are_still_found() -> None:
+    """An unbalanced `[` makes urlsplit raise: the command must still say so masked, not crash."""
+    found = url_credentials("http://alice:pw-Hunter22@[bad/v1?api-key=k3y-value")
+    assert {"alice", "pw-Hunter22", "k3y-value"} <= found
+    secrets = Secrets.collect(urls=["http://alice:pw-Hunter22@[bad/v1"], environ={})
+    assert "pw-Hunter22" not in secrets.mask("sent to http://alice:pw-Hunter22@[bad/v1")

@@ -105,6 +105,19 @@ class EmbeddingSettings(Endpoint):
     key_header: KeyHeader = KeyHeader.AUTHORIZATION
 
 
+def http_url_problem(url: str) -> str | None:
+    """What is wrong with `url` as an endpoint's base URL (None: nothing), said without repeating it: it
+    may carry a credential. A typo (`htp://`, a port past 65535) is told before any request."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        return f"not a URL this harness can reach ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "should be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080/v1"
+    return None
+
+
 def without_credentials(url: str) -> str:
     """The URL with no user, password, query or fragment: safe to print and to store."""
     parts = urlsplit(url)
