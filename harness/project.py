@@ -98,10 +98,12 @@ class Project:
         if explicit:
             return confined(self.cassettes_dir, explicit)
         path = _absolute(scenario)
-        for base, absolute in zip(self._bases, self._absolute_bases, strict=True):
-            if path.is_relative_to(absolute):
-                relative, from_root = path.relative_to(absolute), base == self.root
-                break
+        placed = self._placed(path, self._absolute_bases)
+        if placed is None:  # one of the two spelt through a link (a checkout reached by a symlink): the real paths
+            path = Path(os.path.realpath(path))
+            placed = self._placed(path, self._real_bases)
+        if placed is not None:
+            relative, from_root = placed
         else:
             # Outside the project: two such scenarios with one file name must not share a cassette.
             folder = hashlib.sha256(str(path.parent).encode()).hexdigest()[:10]
@@ -118,6 +120,17 @@ class Project:
     @cached_property
     def _absolute_bases(self) -> tuple[Path, ...]:
         return tuple(_absolute(base) for base in self._bases)
+
+    @cached_property
+    def _real_bases(self) -> tuple[Path, ...]:
+        return tuple(Path(os.path.realpath(base)) for base in self._bases)
+
+    def _placed(self, path: Path, bases: tuple[Path, ...]) -> tuple[Path, bool] | None:
+        """`path` relative to the first of `bases` it is under, and whether that base is the root."""
+        for base, absolute in zip(self._bases, bases, strict=True):
+            if path.is_relative_to(absolute):
+                return path.relative_to(absolute), base == self.root
+        return None
 
     @staticmethod
     def variant_path(cassette: Path, variant: int) -> Path:

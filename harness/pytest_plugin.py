@@ -133,20 +133,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _reporting(config: pytest.Config) -> bool:
-    """Whether scenario items carry their report entries: a report file was asked for, or a CI page waits."""
-    return bool(
-        config.getoption("harness_html") or config.getoption("harness_summary_md") or os.environ.get(STEP_SUMMARY)
-    )
+    """Whether scenario items carry their report entries: a report file was asked for, or a CI page waits
+    in a project that uses the harness (GitHub sets $GITHUB_STEP_SUMMARY for every job, harness or not)."""
+    if config.getoption("harness_html") or config.getoption("harness_summary_md"):
+        return True
+    return bool(os.environ.get(STEP_SUMMARY)) and agents_file(config) is not None
 
 
 def agents_file(config: pytest.Config) -> Path | None:
     """The agents file this run uses, or None where the project has not opted in (see the module doc)."""
     if AGENTS_KEY in config.stash:
         return config.stash[AGENTS_KEY]
-    named = config.getoption("harness_agents") or config.getini("harness_agents")
     found: Path | None
-    if named:
-        found = Path(named) if Path(named).is_absolute() else config.rootpath / named
+    if config.getoption("harness_agents"):  # relative to where pytest was started, as --junitxml
+        found = config.invocation_params.dir / config.getoption("harness_agents")
+    elif config.getini("harness_agents"):
+        found = config.rootpath / config.getini("harness_agents")
     else:
         found = _find_agents_file(config.rootpath, searching_up=config.inipath is None)
     config.stash[AGENTS_KEY] = found
@@ -186,8 +188,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     agents = agents_file(parent.config)
     if agents is None:
         return None
-    cassettes = _project(parent.config).cassettes_dir.parts
-    if file_path.parts[: len(cassettes)] == cassettes:  # a cassette mirrors a scenario's path
+    if _in_cassettes(file_path, _project(parent.config)):  # a cassette mirrors a scenario's path
         return None
     from harness.project import HISTORY_FOLDER
 
@@ -205,15 +206,33 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return ScenarioFile.from_parent(parent, path=file_path)
 
 
+_CASSETTE_FOLDERS: dict[tuple[Path, Path], bool] = {}
+
+
+def _in_cassettes(path: Path, project: Project) -> bool:
+    """Whether `path` is in the cassette folder, either spelt through a link (a real path looked up once a
+    folder)."""
+    cassettes = project.cassettes_dir
+    if path.parts[: len(cassettes.parts)] == cassettes.parts:
+        return True
+    key = (path.parent, cassettes)
+    known = _CASSETTE_FOLDERS.get(key)
+    if known is None:
+        known = _CASSETTE_FOLDERS[key] = Path(os.path.realpath(path.parent)).is_relative_to(os.path.realpath(cassettes))
+    return known
+
+
 def harness_project(config: pytest.Config) -> Project:
     """The run's `Project`, from the harness options and ini keys."""
     from harness.errors import UserError
     from harness.project import Project
 
+    given = config.getoption("harness_cassettes")  # relative to where pytest was started; the ini key to the rootdir
+    cassettes = config.invocation_params.dir / given if given else config.getini("harness_cassettes") or None
     try:
         return Project.build(
             agents=agents_file(config),
-            cassettes=config.getoption("harness_cassettes") or config.getini("harness_cassettes") or None,
+            cassettes=cassettes,
             record_mode=config.getoption("harness_record_mode") or RecordMode.NONE,
             base_url=config.getoption("harness_base_url"),
             model_name=config.getoption("harness_model"),

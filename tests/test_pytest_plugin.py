@@ -632,3 +632,47 @@ def test_a_bad_harness_base_url_is_a_usage_error_not_an_internal_error(
     result.stderr.fnmatch_lines(["*the endpoint override (--harness-base-url) is not a URL this harness can reach*"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     assert "pw-Hunter22" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_ci_page_does_not_touch_a_project_that_does_not_use_the_harness(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitHub sets $GITHUB_STEP_SUMMARY for every job: a plain project must neither be refused for it nor
+    pay for the harness's report modules at the end of its session."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    pytester.makepyfile(
+        test_plain="import sys\n\ndef test_ok():\n    assert True\n\n"
+        "def test_zz_nothing_of_the_harness_loaded():\n    assert 'harness.report' not in sys.modules\n"
+    )
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "missing" / "summary.md"))
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+    assert not (pytester.path / "missing").exists()
+
+
+def test_relative_harness_options_are_taken_from_where_pytest_started(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As --junitxml is: `cd scenarios && pytest --harness-agents ../agents.yaml` looked beside the rootdir."""
+    moved = pytester.path / "tapes"
+    (pytester.path / "cassettes").rename(moved)
+    monkeypatch.chdir(pytester.path / "scenarios")
+    result = pytester.runpytest("--harness-agents", "../agents.yaml", "--harness-cassettes", "../tapes")
+    result.assert_outcomes(passed=1, failed=1)
+
+
+def test_a_checkout_reached_through_a_link_finds_its_cassettes(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest's paths are the real ones; options spelt through the link (`$PWD` in a shell) are not."""
+    link = pytester.path.parent / f"{pytester.path.name}-link"
+    link.symlink_to(pytester.path, target_is_directory=True)
+    monkeypatch.chdir(link)
+    result = pytester.runpytest(
+        "--harness-agents",
+        str(link / "agents.yaml"),
+        "--harness-cassettes",
+        str(link / "cassettes"),
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.no_fnmatch_line("*cassettes/*.yaml*")
