@@ -24,6 +24,7 @@ and so the terminal and JUnit XML) has the run's secrets masked, as cassettes ha
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -166,6 +167,54 @@ def _find_agents_file(rootdir: Path, searching_up: bool) -> Path | None:
         if not searching_up or folder.parent == folder or any((folder / m).exists() for m in PROJECT_MARKERS):
             return None
         folder = folder.parent
+
+
+class _MaskedLogs(logging.Filter):
+    """The run's secrets masked in each record the root logger's handlers write (pytest's live log and its
+    --log-file, a user's own): while a scenario records, the HTTP libraries log each request's URL (with a
+    base URL's user and password, `?api-key=`) and their headers. The secrets are worked out at the first
+    record, so a run that logs nothing loads nothing for it."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        super().__init__()
+        self.config = config
+        self.secrets: Secrets | None = None
+        self.busy = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.busy:  # a record logged while the secrets are worked out
+            return True
+        if self.secrets is None:
+            self.busy = True
+            try:
+                self.secrets = _secrets(self.config)
+            finally:
+                self.busy = False
+        message = record.getMessage()
+        if self.secrets.found_in(message):
+            record.msg, record.args = self.secrets.mask(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.secrets.found_in(record.exc_text):
+            record.exc_text = self.secrets.mask(record.exc_text)
+        return True
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """Inside pytest's logging plugin, which hands the root logger its live-log and --log-file handlers for
+    the run: each of them masks the run's secrets while the tests run."""
+    if agents_file(session.config) is None:
+        return (yield)
+    masked = _MaskedLogs(session.config)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(masked)
+    try:
+        return (yield)
+    finally:
+        for handler in handlers:
+            handler.removeFilter(masked)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

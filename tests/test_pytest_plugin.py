@@ -676,3 +676,22 @@ def test_a_checkout_reached_through_a_link_finds_its_cassettes(
     )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.no_fnmatch_line("*cassettes/*.yaml*")
+
+
+def test_the_http_libraries_logs_are_masked_in_the_live_log_and_the_log_file(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """Recording, httpx logs each request's URL: a base URL's user and password and `?api-key=` with it."""
+    project.write_scenario("fresh", "agent: chat\nturns:\n  - user: hello\n    expect: {reply: {equals: hi!}}\n")
+    log_file = pytester.path / "run.log"
+    with FakeOpenAI([completion(content="hi!")]) as server:
+        url = server.base_url.replace("http://", "http://alice:pw-Hunter22@") + "?api-key=k3y-Hunter22"
+        result = pytester.runpytest_subprocess(
+            "-k", "fresh", "--harness-record-mode", "all", "--harness-base-url", url,
+            "--log-cli-level=INFO", f"--log-file={log_file}", "--log-file-level=DEBUG",
+        )  # fmt: skip
+    result.assert_outcomes(passed=1, deselected=2)
+    logged = log_file.read_text(encoding="utf-8")
+    assert "HTTP Request: POST http://<SECRET>:<SECRET>@127.0.0.1" in logged  # it was logged, masked
+    for output in (logged, result.stdout.str(), result.stderr.str()):
+        assert "Hunter22" not in output
