@@ -727,7 +727,7 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
     file that does not (a mistake in the agents file is a UserError at once, with every scenario's
     problems: without the agents file no reference can be checked)."""
     from harness.errors import UserError
-    from harness.scenarios.cassette_owners import sharing_problems
+    from harness.scenarios.cassette_owners import bystanders, sharing_problems
     from harness.scenarios.model import load_scenarios_partially
 
     scenarios: list[Scenario] = []
@@ -752,7 +752,10 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
             scenarios += loaded
     if agents_problems:
         raise UserError(agents_problems + _every_problem(mistakes))
-    for scenario, problem in sharing_problems(scenarios, runner.cassette_path, _shown):
+    project = runner.factory.project
+    # Recording, a cassette another scenario of the project owns would lose its exchanges, run or not.
+    others = [] if project.replaying else bystanders(project.scenarios_dir, paths)
+    for scenario, problem in sharing_problems(scenarios, runner.cassette_path, _shown, others):
         mistakes.setdefault(scenario.path, []).append(problem)
     scenarios = [scenario for scenario in scenarios if scenario.path not in mistakes]
     return scenarios, mistakes

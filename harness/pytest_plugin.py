@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -429,21 +430,26 @@ def _sharing_mistakes(session: pytest.Session) -> dict[Path, list[Problem]]:
     """The problems of the session's scenario files that share a cassette with an earlier one holding
     another conversation, as `harness run` finds them among the scenarios it runs. Worked out once per
     process, at the first setup, over every item of the session (each xdist worker has them all). Only the
-    files that name a `cassette:` and those whose default cassette one of them names are read for it."""
+    files that name a `cassette:`, those whose default cassette one of them names, and those one folder
+    holds under one name (`a.yaml` and `a.yml` mirror to one cassette) are read for it."""
     known = session.config.stash.get(SHARING_KEY, None)
     if known is not None:
         return known
     from harness.errors import HarnessError
-    from harness.scenarios.cassette_owners import sharing_problems
+    from harness.scenarios.cassette_owners import bystanders, sharing_problems
     from harness.scenarios.model import load_scenarios_partially
 
     known = session.config.stash[SHARING_KEY] = {}
     paths = list(dict.fromkeys(item.path for item in session.items if isinstance(item, ScenarioItem)))
-    naming = [path for path in paths if _mentions_a_cassette(path)]
-    if not naming:
-        return known
     runner = _runner(session.config)
     project = runner.factory.project
+    # Recording, a cassette another scenario of the project owns would lose its exchanges, run or not.
+    others = [] if project.replaying else bystanders(project.scenarios_dir, paths)
+    naming = [path for path in paths if _mentions_a_cassette(path)]
+    stems = Counter((path.parent, path.stem) for path in paths)
+    clashing = {path for path in paths if stems[path.parent, path.stem] > 1}
+    if not naming and not clashing and not others:
+        return known
 
     def load(path: Path) -> list[Scenario]:
         try:
@@ -453,17 +459,17 @@ def _sharing_mistakes(session: pytest.Session) -> dict[Path, list[Problem]]:
         return [] if problems else loaded
 
     named = {runner.cassette_path(scenario) for path in naming for scenario in load(path) if scenario.cassette}
-    if not named:
-        return known
     # A file that names none may still have one of those: its own (a row's, a matrix model's) starts so.
     named_texts = [str(path) for path in named]
-    read = set(naming)
+    read = (set(naming) | clashing) if project.replaying else set(paths)
     scenarios: list[Scenario] = []
     for path in paths:
-        own = str(project.cassette_path(path).with_suffix(""))
-        if path in read or any(text.startswith(own) for text in named_texts):
+        if path in read or (
+            named_texts
+            and any(text.startswith(str(project.cassette_path(path).with_suffix(""))) for text in named_texts)
+        ):
             scenarios += load(path)
-    for scenario, problem in sharing_problems(scenarios, runner.cassette_path, lambda p: str(_shown(p))):
+    for scenario, problem in sharing_problems(scenarios, runner.cassette_path, lambda p: str(_shown(p)), others):
         known.setdefault(scenario.path.resolve(), []).append(problem)
     return known
 

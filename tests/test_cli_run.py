@@ -607,3 +607,20 @@ def test_replaying_from_a_cassette_folder_that_does_not_exist_says_so_first(
     assert err.splitlines()[0].startswith("note: there is no cassette folder ") and "casettes" in err.splitlines()[0]
     assert main(["run", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_recording_one_scenario_into_a_cassette_another_owns_is_refused_though_the_other_is_not_run(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`harness record scenarios/other.yaml` would overwrite remember's recording: refused before any call."""
+    project.write_scenario("other", FORGETFUL.replace("agent: chat", "agent: chat\ncassette: remember.yaml"))
+    before = (project.cassettes / "remember.yaml").read_bytes()
+    code = main(["record", "--agents", str(project.agents), "--base-url", "http://127.0.0.1:9/v1",
+                 str(project.scenario_path("other"))])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cassette: shares its cassette " in err and "remember.yaml, which has another conversation" in err
+    assert (project.cassettes / "remember.yaml").read_bytes() == before
+    assert (
+        main(["run", "--agents", str(project.agents), str(project.scenario_path("other"))]) != 2
+    )  # replaying: no harm

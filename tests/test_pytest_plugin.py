@@ -695,3 +695,29 @@ def test_the_http_libraries_logs_are_masked_in_the_live_log_and_the_log_file(
     assert "HTTP Request: POST http://<SECRET>:<SECRET>@127.0.0.1" in logged  # it was logged, masked
     for output in (logged, result.stdout.str(), result.stderr.str()):
         assert "Hunter22" not in output
+
+
+def test_a_yaml_and_a_yml_of_one_name_share_a_cassette_and_the_later_fails(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """`a.yaml` and `a.yml` mirror to one cassette, as `harness run` says; neither names a `cassette:`."""
+    shutil.copy(project.scenario_path("misspelt"), project.scenario_path("remember").with_suffix(".yml"))
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["scenarios/remember.yml:1:1: shares its cassette cassettes/remember.yaml with *"])
+
+
+def test_recording_into_a_cassette_another_scenario_owns_is_refused_though_the_other_is_not_run(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    project.write_scenario("zother", FORGETFUL.replace("agent: chat", "agent: chat\ncassette: remember.yaml"))
+    before = (project.cassettes / "remember.yaml").read_bytes()
+    with FakeOpenAI(list(FORGETFUL_RESPONSES)) as server:
+        result = pytester.runpytest(
+            str(project.scenario_path("zother")), "--harness-record-mode", "all", "--harness-base-url", server.base_url
+        )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*cassette: shares its cassette cassettes/remember.yaml with scenarios/remember.yaml*"]
+    )
+    assert server.received == [] and (project.cassettes / "remember.yaml").read_bytes() == before

@@ -8,6 +8,7 @@ pytest plugin.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -17,16 +18,22 @@ from harness.scenarios.model import Scenario
 
 
 def sharing_problems(
-    scenarios: Iterable[Scenario], cassette_path: Callable[[Scenario], Path], shown: Callable[[Path], str]
+    scenarios: Iterable[Scenario],
+    cassette_path: Callable[[Scenario], Path],
+    shown: Callable[[Path], str],
+    bystanders: Iterable[Scenario] = (),
 ) -> list[tuple[Scenario, Problem]]:
     """Each scenario, with its located problem, (after the first, in the order given) whose cassette another
-    scenario with another conversation already has."""
+    scenario with another conversation already has. `bystanders` (scenarios of the project outside the run,
+    when it records) come first and have no problem of their own: recording would drop their exchanges."""
     first: dict[Path, Scenario] = {}
+    for scenario in bystanders:
+        first.setdefault(cassette_path(scenario), scenario)
     problems: list[tuple[Scenario, Problem]] = []
     for scenario in scenarios:
         path = cassette_path(scenario)
         earlier = first.setdefault(path, scenario)
-        if earlier is scenario or conversation(earlier) == conversation(scenario):
+        if earlier is scenario or earlier.path == scenario.path or conversation(earlier) == conversation(scenario):
             continue
         problems.append(
             (
@@ -39,6 +46,28 @@ def sharing_problems(
             )
         )
     return problems
+
+
+def bystanders(scenarios_dir: Path, running: Iterable[Path]) -> list[Scenario]:
+    """The scenarios of the project's folder outside the run (those that load): what a recording run could
+    overwrite."""
+    from harness.errors import HarnessError
+    from harness.scenarios.discovery import discover
+    from harness.scenarios.model import load_scenarios_partially
+
+    if not scenarios_dir.is_dir():
+        return []
+    skipped = {Path(os.path.realpath(path)) for path in running}
+    found: list[Scenario] = []
+    for path in discover([scenarios_dir]):
+        if Path(os.path.realpath(path)) in skipped:
+            continue
+        try:
+            loaded, problems = load_scenarios_partially(path)
+        except HarnessError:
+            continue
+        found += [] if problems else loaded
+    return found
 
 
 def conversation(scenario: Scenario) -> str:
