@@ -121,19 +121,25 @@ MIGRATIONS: list[tuple[str, str]] = [
 def _apply_migrations(db: sqlite3.Connection, path: str) -> None:
     """Every migration `db` has not had yet (in the caller's transaction, if any)."""
     db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-    unknown = applied - {name for name, _ in MIGRATIONS}
-    if unknown:
-        raise StoreError(
-            f"the state database {path} was written by a newer harness "
-            f"(unknown migrations: {', '.join(sorted(unknown))})"
-        )
+    applied = _check_known(db, path)
     for name, sql in MIGRATIONS:
         if name not in applied:
             for statement in sql.split(";"):
                 if statement.strip():
                     db.execute(statement)
             db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+
+
+def _check_known(db: sqlite3.Connection, path: str) -> set[str]:
+    """The migrations `db` has had; a StoreError when one is not this harness's (a newer one wrote it)."""
+    applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    unknown = applied - {name for name, _ in MIGRATIONS}
+    if unknown:
+        raise StoreError(
+            f"the state database {path} was written by a newer harness "
+            f"(unknown migrations: {', '.join(sorted(unknown))}); it is left as it is"
+        )
+    return applied
 
 
 def _now() -> str:
@@ -170,6 +176,8 @@ class Store:
                         f"{', '.join(sorted(tables)[:5])}{', ...' if len(tables) > 5 else ''}): give --db a file "
                         "`harness chat` made, or a new path"
                     )
+                if "_migrations" in tables:  # a newer harness's is refused before anything is changed in it
+                    _check_known(self.db, self.path)
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self._migrate()
         except (sqlite3.Error, StoreError, UserError) as exc:

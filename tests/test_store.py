@@ -202,8 +202,13 @@ def test_unknown_migration_raises_store_error(tmp_path: Path) -> None:
     with sqlite3.connect(db) as raw:
         raw.execute("INSERT INTO _migrations VALUES ('999_from_the_future', 'now')")
     raw.close()
+    with sqlite3.connect(db) as raw:  # as a newer harness may leave it: not in WAL mode
+        raw.execute("PRAGMA journal_mode = DELETE")
+    raw.close()
+    before = db.read_bytes()
     with pytest.raises(StoreError, match=r"newer harness \(unknown migrations: 999_from_the_future\)"):
         Store(db)
+    assert db.read_bytes() == before  # refused, and left exactly as it was (it was switched to WAL)
 
 
 def test_reopening_does_not_reapply_migrations(tmp_path: Path) -> None:
