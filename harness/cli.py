@@ -336,8 +336,13 @@ def _positive(text: str) -> int:
 
 def _project(args: argparse.Namespace) -> Project:
     """The one `Project` of this command, from its flags (paths relative to the current folder)."""
+    from harness.errors import UserError
     from harness.project import Project
 
+    for flag, given in (("--agents", args.agents), ("--cassettes", getattr(args, "cassettes", None)),
+                        ("--db", getattr(args, "db", None))):  # fmt: skip
+        if given == "":  # an unset shell variable: not the default, silently
+            raise UserError(f"{flag} '': give a path")
     return Project.build(
         agents=args.agents,
         cassettes=getattr(args, "cassettes", None),
@@ -999,8 +1004,12 @@ def _chat(args: argparse.Namespace, console: Console) -> int:
     factory = AgentFactory(project)
     spec = factory.spec(args.agent)
     console.learn(factory)
-    lock = _lock_agent(project.state_db, spec.name)
-    store = Store(project.state_db, console.secrets)
+    store = Store(project.state_db, console.secrets)  # the path checked (a folder, not SQLite...) before a lock
+    try:
+        lock = _lock_agent(project.state_db, spec.name)
+    except BaseException:
+        store.close()
+        raise
     model = factory.chat_model(spec)
     if sys.stderr.isatty():
         model = WaitingLine(model, sys.stderr)
@@ -1066,12 +1075,19 @@ def _lock_agent(db: Path, name: str) -> TextIO:
     each other's memory edits. The lock is the OS's (flock), so it goes away with the process."""
     import fcntl
     import os
+    from pathlib import Path
 
     from harness.errors import RunError
 
-    db.parent.mkdir(parents=True, exist_ok=True)
+    real = Path(os.path.realpath(db))  # one lock for the file, whichever link names it
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-    lock = open(db.parent / f"{db.name}.{safe}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held until the end
+    try:
+        lock = open(real.parent / f"{real.name}.{safe}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held to the end
+    except OSError as exc:
+        raise RunError(
+            f"cannot lock agent '{name}' on {db}: {exc.strerror or exc} (`harness chat` keeps a lock file beside "
+            "the database: give --db a file in a folder it can write to)"
+        ) from None
     try:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -156,6 +156,8 @@ class Store:
                 raise UserError(
                     f"{self.path}: is a folder; the state database is a file (e.g. --db {Path(self.path) / 'state.db'})"
                 )
+            if Path(self.path).exists() and not Path(self.path).is_file():  # /dev/null, a FIFO: SQLite would
+                raise UserError(f"{self.path}: is not a regular file; the state database is one (or a new path)")
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             # A database in memory (a scenario's archival memory) starts as a copy of one migrated once.

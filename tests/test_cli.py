@@ -557,3 +557,52 @@ def test_the_console_prints_a_lone_surrogate_as_a_replacement_character(capsys: 
     captured = capsys.readouterr()
     assert captured.out == f"half \ufffd of an emoji, key {MASK}\n"
     assert captured.err == "\ufffd\n"
+
+
+def test_a_chat_through_a_link_to_a_database_in_use_is_refused_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lock was named after the path as given: a link to the database got a lock of its own."""
+    from harness.cli import _lock_agent
+
+    db = tmp_path / "state.db"
+    link = tmp_path / "other-name.db"
+    link.symlink_to(db)
+    held = _lock_agent(db, "chat")
+    try:
+        code, _out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(link), "--base-url", "http://127.0.0.1:9/v1")
+        assert code == 1 and "is in use by another `harness chat`" in err
+    finally:
+        held.close()
+
+
+@pytest.mark.parametrize("where", ["a file of another kind", "a FIFO (as /dev/null is no regular file)"])
+def test_a_database_path_refused_leaves_no_lock_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    db = tmp_path / "notes.txt"
+    if where.startswith("a FIFO"):
+        os.mkfifo(db)
+    else:
+        db.write_text("mine\n", encoding="utf-8")
+    before = set(tmp_path.iterdir())
+    code, _out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert set(db.parent.iterdir()) == before  # no `.lock`, no `-journal`
+
+
+def test_a_database_folder_that_cannot_take_a_lock_file_is_an_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import _lock_agent
+    from harness.errors import RunError
+
+    with pytest.raises(RunError, match=r"cannot lock agent 'chat' on .*: No such file or directory"):
+        _lock_agent(tmp_path / "gone" / "state.db", "chat")
+
+
+def test_an_empty_path_flag_is_a_mistake_not_the_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--db "$DB"` with the variable unset must not use (and change) the default database."""
+    assert main(["memory", "chat", "--agents", str(ROOT / "agents.yaml"), "--db", ""]) == 2
+    assert capsys.readouterr().err == "error: --db '': give a path\n"
