@@ -60,6 +60,20 @@ class Console:
 
 Command = Callable[[argparse.Namespace, Console], int]
 
+# What a terminal acts on rather than shows (C0 but tab and newline, DEL, C1, bidi overrides and isolates):
+# a model or a tool can write them into a block or a reply, and an escape sequence would retitle the window,
+# clear the screen or make the text read otherwise than it is.
+_TERMINAL_CONTROLS = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+
+
+def inert(text: str) -> str:
+    """`text` with each terminal control written as an escape (`\x1b`, `\u202e`), shown rather than obeyed."""
+    import re
+
+    return re.sub(
+        _TERMINAL_CONTROLS, lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text
+    )
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -985,14 +999,14 @@ def _memory(args: argparse.Namespace, console: Console) -> int:
         else:
             agent_id = store.find_agent(args.agent)
             if agent_id is None:
-                raise UserError(f"{db}: no agent named '{args.agent}' has been persisted here")
+                raise UserError(f"{db}: no agent named '{inert(args.agent)}' has been persisted here")
             blocks = store.get_core_memory(agent_id).get_blocks()
     finally:
         store.close()
     for block in blocks:
         flags = ", read-only" if block.read_only else ""
         console.out(f"{block.label} ({block.id}, {len(block.value)}/{block.limit} characters{flags})")
-        console.out("  " + block.value.replace("\n", "\n  "))
+        console.out("  " + inert(block.value).replace("\n", "\n  "))
     return 0
 
 
@@ -1038,23 +1052,23 @@ def _chat(args: argparse.Namespace, console: Console) -> int:
             if text.strip() in ("/quit", "/exit"):
                 return 1 if failed else 0
             if text.strip() == "/memory":
-                console.out(agent.memory.compile())
+                console.out(inert(agent.memory.compile()))
                 continue
             try:
                 result = agent.send(text)
             except LLMError as exc:  # down, rate-limited, an answer it cannot use: one turn, not the session
                 failed = True
-                console.err(f"error: {exc}")
+                console.err(f"error: {inert(str(exc))}")
                 console.err("  (that turn ended there; type a message to go on, /quit or Ctrl-D ends)")
                 continue
-            for step in result.steps:
+            for step in result.steps:  # what the model and its tools wrote: shown, never obeyed
                 if step.content:
-                    console.err(f"  ({step.content.strip()})")
+                    console.err(f"  ({inert(step.content.strip())})")
                 for call in step.tool_calls:
                     status = "ok" if call.ok else "FAILED"
-                    console.err(f"  -> {call.name}({call.arguments}) {status}: {call.result}")
+                    console.err(inert(f"  -> {call.name}({call.arguments}) {status}: {call.result}"))
             for reply in result.replies:
-                console.out(f"{spec.name}> {reply}")
+                console.out(f"{spec.name}> {inert(reply)}")
             if result.stop_reason != StopReason.REPLIED:
                 console.err(f"  [turn ended: {result.stop_reason}]")
     finally:

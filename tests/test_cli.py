@@ -606,3 +606,30 @@ def test_an_empty_path_flag_is_a_mistake_not_the_default(capsys: pytest.CaptureF
     """`--db "$DB"` with the variable unset must not use (and change) the default database."""
     assert main(["memory", "chat", "--agents", str(ROOT / "agents.yaml"), "--db", ""]) == 2
     assert capsys.readouterr().err == "error: --db '': give a path\n"
+
+
+def test_what_a_model_writes_is_shown_not_obeyed_by_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An escape sequence in a reply or a block would retitle the window or clear the screen."""
+    db = str(tmp_path / "state.db")
+    evil = "\x1b]0;pwned\x07\x1b[2J\u202eok"
+    script = Script(
+        [
+            completion(
+                call("core_memory_append", {"label": "human", "content": evil, "request_heartbeat": True}),
+                content=evil,
+            ),
+            reply(evil),
+        ]
+    )
+    with serve(script) as url:
+        code, out, err = chat(monkeypatch, capsys, "hello\n/memory\n", "--db", db, "--base-url", url)
+    assert code == 0, err
+    shown = "\\x1b]0;pwned\\x07\\x1b[2J\\u202eok"
+    assert f"chat> {shown}" in out and shown in err
+    assert main(["memory", "chat", "--agents", str(SEED_AGENTS), "--db", db]) == 0
+    memory = capsys.readouterr().out
+    assert shown in memory
+    for text in (out, err, memory):
+        assert not any(char in text for char in "\x1b\x07\u202e")
