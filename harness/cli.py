@@ -133,8 +133,20 @@ def _colour(stream: object) -> bool:
     return bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser (and its subcommands'), whose usage errors are masked as everything printed is:
+    `unrecognized arguments: --base-url http://user:password@...` echoed the credentials."""
+
+    def error(self, message: str) -> NoReturn:
+        import re
+
+        from harness.secrets import Secrets
+
+        super().error(Secrets.collect(urls=re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", message)).mask(message))
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="harness",
         description="A YAML-configured testbed for LLM agents with editable memory (Letta/MemGPT style).",
     )

@@ -633,3 +633,13 @@ def test_what_a_model_writes_is_shown_not_obeyed_by_the_terminal(
     assert shown in memory
     for text in (out, err, memory):
         assert not any(char in text for char in "\x1b\x07\u202e")
+
+
+def test_a_usage_error_echoing_a_url_masks_its_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse repeats the arguments it refuses: `export` takes no --base-url."""
+    with pytest.raises(SystemExit) as exit:
+        main(["export", "chat", "--base-url", "http://alice:pw-Hunter22@h/v1?api-key=qq-Hunter22"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --base-url http://<SECRET>:<SECRET>@h/v1?api-key=<SECRET>" in err
+    assert "Hunter22" not in err
