@@ -436,6 +436,12 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             console.err("every cassette is up to date: nothing to record")
             return 0
     recording = not project.replaying
+    if recording:  # a read-only cassette folder, told after every live request was paid for, is told now
+        from harness.files import folder_unwritable_reason
+
+        unwritable = folder_unwritable_reason(project.cassettes_dir)
+        if unwritable is not None:
+            raise UserError(f"the cassette folder {_shown(project.cassettes_dir)}: {unwritable}; nothing was recorded")
     if not recording and not project.cassettes_dir.is_dir():  # a typo in --cassettes fails every scenario
         console.err(f"note: there is no cassette folder {_shown(project.cassettes_dir)}: nothing is recorded there")
     if recording and args.repeat is not None:

@@ -45,6 +45,18 @@ def unwritable_reason(path: Path) -> str | None:
     return None
 
 
+def folder_unwritable_reason(folder: Path) -> str | None:
+    """Why files could not be written into `folder` (made when missing, as a recording makes it), or None:
+    probed in it, or in the nearest folder above it that exists."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    reason = unwritable_reason(existing / "cassette.yaml")
+    return None if reason is None else reason
+
+
 def write_atomically(path: Path, text: str) -> None:
     """`path` holds `text` or what it held before, whatever happens: written beside it, synced, renamed.
 

@@ -115,7 +115,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness_scenario: a scenario file collected by the harness plugin")
     if agents_file(config) is not None:
-        _project(config)  # a usage error in the options (a cassette folder that is a file) is said now, plainly
+        project = _project(config)  # a usage error in the options (a cassette folder that is a file) is said now
+        if not project.replaying:  # a read-only cassette folder, told after every live request, is told now
+            from harness.files import folder_unwritable_reason
+
+            unwritable = folder_unwritable_reason(project.cassettes_dir)
+            if unwritable is not None:
+                raise pytest.UsageError(f"the cassette folder {project.cassettes_dir}: {unwritable}; nothing recorded")
     if _reporting(config) and not hasattr(config, "workerinput"):  # pytest-xdist's workers report to this one
         from harness.pytest_reports import ScenarioReports, checked_path
 

@@ -624,3 +624,18 @@ def test_recording_one_scenario_into_a_cassette_another_owns_is_refused_though_t
     assert (
         main(["run", "--agents", str(project.agents), str(project.scenario_path("other"))]) != 2
     )  # replaying: no harm
+
+
+def test_recording_into_a_folder_that_takes_no_file_is_refused_before_any_request(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Told at the first save, after every live request was made (and paid for)."""
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url,
+                     "--cassettes", "/proc/harness-cassettes", "--mode", "all"])  # fmt: skip
+    assert code == 2
+    assert server.received == []
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "error: the cassette folder /proc/harness-cassettes: cannot create a file in the folder /proc"
+    )

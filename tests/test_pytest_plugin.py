@@ -721,3 +721,16 @@ def test_recording_into_a_cassette_another_scenario_owns_is_refused_though_the_o
         ["*cassette: shares its cassette cassettes/remember.yaml with scenarios/remember.yaml*"]
     )
     assert server.received == [] and (project.cassettes / "remember.yaml").read_bytes() == before
+
+
+def test_recording_into_a_folder_that_takes_no_file_is_a_usage_error(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    result = pytester.runpytest(
+        "--harness-record-mode", "all", "--harness-base-url", "http://127.0.0.1:9/v1",
+        "--harness-cassettes", "/proc/harness-cassettes",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*the cassette folder /proc/harness-cassettes: cannot create a file in the folder /proc*"]
+    )
