@@ -122,7 +122,10 @@ class Keyer:
     garbage collector to walk.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, by_identity: bool = True) -> None:
+        """`by_identity=False` for bodies decoded afresh each time (what vcrpy hands a recording): their
+        objects are never seen again, so caching them by id would only keep every one of them alive."""
+        self._by_identity = by_identity
         self._encoded: dict[int, str] = {}  # id of an encoded object -> its canonical JSON
         self._kept: list[Any] = []  # the encoded objects, alive while their ids are keys of `_encoded`
         self._last: tuple[list[Any], list[str]] = ([], [])  # the previous request's messages, and texts
@@ -131,12 +134,14 @@ class Keyer:
 
     def _message_texts(self, messages: list[Any]) -> list[str]:
         """The texts of `messages`, the previous request's taken over where its message objects stand again."""
+        if not self._by_identity:
+            return [canonical(message) for message in messages]
         texts = _carried_over(messages, *self._last, self._encode)
         self._last = (list(messages), texts)
         return texts
 
     def _encode(self, value: Any) -> str:
-        if not isinstance(value, dict | list):
+        if not self._by_identity or not isinstance(value, dict | list):
             return canonical(value)
         text = self._encoded.get(id(value))
         if text is None:

@@ -37,7 +37,7 @@ from vcr.request import Request
 
 from harness.cassettes import format
 from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY
-from harness.cassettes.keys import Keyer, RequestKey, decode_body
+from harness.cassettes.keys import Keyer, decode_body
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
 from harness.cassettes.scrub import (
@@ -129,12 +129,14 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._keyer = Keyer()
-        self._index: dict[RequestKey, list[int]] = {}
+        # vcrpy decodes nothing: each body is decoded afresh, so nothing is cached by object, and requests are
+        # indexed by digest (a key holds every message's text: a long conversation's keys would be quadratic).
+        self._keyer = Keyer(by_identity=False)
+        self._index: dict[str, list[int]] = {}
         self._indexed = 0
 
-    def _key(self, request: Request) -> RequestKey:
-        return self._keyer.key(request.method, urlsplit(request.uri).path, decode_body(request.body))
+    def _key(self, request: Request) -> str:
+        return self._keyer.digest(request.method, urlsplit(request.uri).path, decode_body(request.body))
 
     def _positions(self, request: Request) -> list[int]:
         for position in range(self._indexed, len(self.data)):

@@ -193,6 +193,20 @@ def test_a_keyer_reusing_the_previous_requests_texts_keys_as_a_fresh_one(picks: 
         assert digests.digest("POST", "/v1/chat/completions", body) == fresh
 
 
+@given(conversations())
+def test_a_keyer_for_bodies_decoded_afresh_keys_as_one_by_identity_and_keeps_none_of_them(bodies: list[Any]) -> None:
+    """A recording's keyer sees each body decoded anew (vcrpy keeps bytes): caching its objects by id kept
+    every one alive, so a long conversation's recording grew quadratic in memory."""
+    fresh = Keyer(by_identity=False)
+    for body in bodies:
+        decoded = json.loads(json.dumps(as_sent(body)))  # new objects, as vcrpy's bytes decode to
+        assert fresh.key("POST", "/v1/chat/completions", decoded) == Keyer().key(
+            "POST", "/v1/chat/completions", decoded
+        )
+        assert fresh.digest("POST", URI, decoded) == Keyer().digest("POST", URI, decoded)
+    assert fresh._kept == [] and fresh._encoded == {}
+
+
 def test_request_bodies_that_are_json_but_not_objects_are_written_as_json() -> None:
     bodies: list[Any] = ["0", "[1, 2.5, true]", '"text"', "null", "not json at all"]
     read = format.parse(format.dump(as_vcr(bodies)), "c.yaml")
