@@ -110,6 +110,8 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int = 1) -> Cas
     if result.unplayed:
         reasons = [f"{len(result.unplayed)} recorded exchange(s) never asked for", *changed]
         return CassetteStatus(path, CassetteState.UNUSED, scenario, reasons)
+    if cassette is not None and not cassette.played:  # one flag per recorded exchange
+        return CassetteStatus(path, CassetteState.STALE, scenario, ["it holds no recorded exchange", *changed])
     reasons = _first_request_changes(scenario, spec, cassette) if cassette is not None else []
     reasons += [change for change in changed if change not in reasons]
     if not reasons:

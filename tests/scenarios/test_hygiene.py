@@ -274,3 +274,15 @@ def test_checking_some_scenarios_finds_no_orphans_in_the_others(
     assert capsys.readouterr().out.splitlines() == ["1 ok"]
     assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1  # the whole project: it is one
     assert "gone.yaml: orphan" in capsys.readouterr().out
+
+
+def test_a_cassette_with_no_exchange_is_stale_for_that_reason(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was called stale because "the first request is unchanged; turn 1, step 1 differs"."""
+    cassette = project.cassettes / "remember.yaml"
+    cassette.write_text("version: 1\ninteractions: []\n", encoding="utf-8")
+    assert main(["cassettes", "check", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 1
+    out = capsys.readouterr().out
+    assert "remember.yaml: stale" in out and "it holds no recorded exchange" in out
+    assert "first request is unchanged" not in out
