@@ -21,28 +21,68 @@ from typing import Any
 from harness import jsontext
 from harness.cassettes.keys import canonical
 
+# The shapes of a delta's message items, by their exact keys; any other item is a message as it was sent.
+# A message that happens to have one of these shapes is written wrapped, as {"literal": message}.
+SAME = frozenset({"same"})
+EDITS = (frozenset({"edit", "at", "cut", "insert"}), frozenset({"edit", "splices"}))
+LITERAL = frozenset({"literal"})
+
+
+def item_kind(item: Any) -> frozenset[str] | None:
+    """The directive shape `item` has (SAME, one of EDITS, LITERAL), or None for a message as sent."""
+    if isinstance(item, dict):
+        keys = frozenset(item)
+        if keys in (SAME, LITERAL, *EDITS):
+            return keys
+    return None
+
+
+def literal(message: Any) -> Any:
+    """`message` as a delta item: as it is, or wrapped when it has a directive's shape."""
+    return {"literal": message} if item_kind(message) is not None else message
+
 
 def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    """The request body `delta` describes, sharing `previous`'s unchanged values (not copies)."""
+    """The request body `delta` describes, sharing `previous`'s unchanged values (not copies). A
+    ValueError says what is wrong with a delta edited by hand."""
     body = {k: v for k, v in previous.items() if k not in delta.get("unset", ())}
     body.update(delta.get("set", {}))
     if "messages" in delta:
         before = previous["messages"]
         messages: list[Any] = []
-        for item in delta["messages"]:
-            if isinstance(item, dict) and "same" in item:
-                first, last = item["same"]
-                if not 0 <= first <= last < len(before):
-                    raise ValueError(f"'same' refers to messages {first}..{last} of {len(before)}")
+        for number, item in enumerate(delta["messages"]):
+            kind = item_kind(item)
+            if kind is None:
+                messages.append(item)
+            elif kind == LITERAL:
+                messages.append(item["literal"])
+            elif kind == SAME:
+                first, last = _span(item["same"], len(before), number)
                 messages += before[first : last + 1]
-            elif isinstance(item, dict) and "edit" in item:
-                old = before[item["edit"]]
+            else:
+                old = _edited(before, item["edit"], number)
                 splices = item["splices"] if "splices" in item else [[item["at"], item["cut"], item["insert"]]]
                 messages.append({**old, "content": _spliced(old["content"], splices)})
-            else:
-                messages.append(item)
         body["messages"] = messages
     return body
+
+
+def _span(same: Any, count: int, number: int) -> tuple[int, int]:
+    if not (isinstance(same, list) and len(same) == 2 and all(type(n) is int for n in same)):
+        raise ValueError(f"message item {number}: 'same' must be [first, last], two message numbers")
+    first, last = same
+    if not 0 <= first <= last < count:
+        raise ValueError(f"message item {number}: 'same' refers to messages {first}..{last} of {count}")
+    return first, last
+
+
+def _edited(before: list[Any], index: Any, number: int) -> dict[str, Any]:
+    if type(index) is not int or not 0 <= index < len(before):
+        raise ValueError(f"message item {number}: 'edit' must be a message number below {len(before)}")
+    old = before[index]
+    if not (isinstance(old, dict) and isinstance(old.get("content"), str)):
+        raise ValueError(f"message item {number}: 'edit' refers to message {index}, which has no text content")
+    return old
 
 
 def body_delta(previous: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -78,9 +118,10 @@ def delta_with_texts(
     items: list[Any] = []
     texts: list[str] = []
     position = 0
+    last_run: list[int] | None = None  # the `same` span of the last item, when it is one
     while position < len(messages):
         message = messages[position]
-        run = items[-1]["same"] if items and isinstance(items[-1], dict) and "same" in items[-1] else None
+        run = last_run
         start = None
         if run is not None and run[1] + 1 < len(before) and _same(before[run[1] + 1], message):
             start = run[1] + 1
@@ -92,7 +133,8 @@ def delta_with_texts(
             if run is not None:
                 run[1] += length
             else:
-                items.append({"same": [start, start + length - 1]})
+                last_run = [start, start + length - 1]
+                items.append({"same": last_run})
             texts += texts_before[start : start + length]
             position += length
             continue
@@ -104,11 +146,14 @@ def delta_with_texts(
                 first_seen.setdefault(other, index)
         found = first_seen.get(text)
         if found is not None:
-            items.append({"same": [found, found]})
+            last_run = [found, found]
+            items.append({"same": last_run})
         elif position < len(before) and _spliceable(before[position], message):
             items.append(_splice(position, before[position]["content"], message["content"]))
+            last_run = None
         else:
-            items.append(message)
+            items.append(literal(message))
+            last_run = None
         position += 1
     delta["messages"] = items
     return delta, texts

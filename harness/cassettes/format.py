@@ -47,10 +47,12 @@ import yaml
 from harness import jsontext, yamlsubset
 from harness.cassettes.delta import (
     NO_TEXTS,
+    SAME,
     Texts,
     apply_delta,
     decode_reusing,
     delta_with_texts,
+    item_kind,
     strict_loads,
 )
 from harness.cassettes.keys import Keyer, canonical, current_digest
@@ -290,7 +292,7 @@ def _delta_texts(delta: dict[str, Any], body: Any, previous: list[str] | None) -
         return previous
     texts: list[str] = []
     for item in items:
-        if isinstance(item, dict) and "same" in item:
+        if item_kind(item) == SAME:
             first, last = item["same"]
             texts += previous[first : last + 1]
         else:

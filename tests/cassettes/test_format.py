@@ -20,9 +20,28 @@ from tests.helpers import ROOT
 URI = "http://127.0.0.1:8088/v1/chat/completions"
 
 texts = st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
-messages = st.fixed_dictionaries(
-    {"role": st.sampled_from(["user", "assistant", "tool"]), "content": st.one_of(st.none(), texts)},
-    optional={"tool_call_id": st.text(max_size=8), "name": st.text(max_size=8)},
+# Keys a delta's own items use: a message (or a provider field echoed on one) may have them too.
+directive_keys = st.fixed_dictionaries(
+    {},
+    optional={
+        "same": st.one_of(st.just([0, 0]), st.just("yes")),
+        "edit": st.integers(0, 2),
+        "at": st.integers(0, 2),
+        "cut": st.integers(0, 2),
+        "insert": texts,
+        "splices": st.just([]),
+        "literal": st.just({"a": 1}),
+    },
+)
+messages = st.one_of(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "assistant", "tool"]), "content": st.one_of(st.none(), texts)},
+        optional={"tool_call_id": st.text(max_size=8), "name": st.text(max_size=8)},
+    ),
+    st.tuples(st.fixed_dictionaries({"role": st.just("assistant"), "content": texts}), directive_keys).map(
+        lambda pair: {**pair[0], **pair[1]}
+    ),
+    directive_keys,  # a message with nothing but such keys: exactly a directive's shape, sometimes
 )
 
 
