@@ -316,10 +316,24 @@ def _runner(config: pytest.Config) -> ScenarioRunner:
         from harness.scenarios.runner import ScenarioRunner
 
         runner = ScenarioRunner(
-            AgentFactory(_project(config)), update_snapshots=bool(config.getoption("harness_update_snapshots"))
+            AgentFactory(_project(config)),
+            update_snapshots=bool(config.getoption("harness_update_snapshots")),
+            record_command=_record_command(config),
         )
         config.stash[RUNNER_KEY] = runner
     return runner
+
+
+def _record_command(config: pytest.Config) -> Callable[[Path], str]:
+    """How to record a scenario from where pytest was started: pytest itself, with the harness options given
+    on this command line (the ini keys apply anyway). `harness record` would miss those options, and from a
+    subfolder it would not find the agents file."""
+    options = "".join(
+        f" --{name.replace('_', '-')} {_shown(config.invocation_params.dir / config.getoption(name))}"
+        for name in ("harness_agents", "harness_cassettes")
+        if config.getoption(name)
+    )
+    return lambda path: f"pytest --harness-record-mode new{options} {_shown(path)}"
 
 
 def _secrets(config: pytest.Config) -> Secrets:

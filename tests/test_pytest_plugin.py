@@ -140,7 +140,7 @@ def test_an_xfail_scenario_with_no_cassette_fails(pytester: pytest.Pytester, pro
     project.write_scenario("unrecorded", FORGETFUL + "xfail: the model does not store names\n")
     result = pytester.runpytest("-k", "unrecorded")
     result.assert_outcomes(failed=1, deselected=2)
-    result.stdout.fnmatch_lines(["*this scenario has not been recorded yet*", "*harness record*"])
+    result.stdout.fnmatch_lines(["*this scenario has not been recorded yet*", "*pytest --harness-record-mode new*"])
 
 
 def test_a_stale_cassette_fails_with_the_diff_and_the_command(pytester: pytest.Pytester, project: Project) -> None:
@@ -153,7 +153,7 @@ def test_a_stale_cassette_fails_with_the_diff_and_the_command(pytester: pytest.P
             f"{lit(str(path))}:4: turns[[]0].user: the cassette * has no recorded response for turn 1, step 1*",
             "*-Hi! My name is Azin.",
             "*+Hi! My name is Azim.",
-            f"  re-record with: harness record {path}",
+            f"  re-record with: pytest --harness-record-mode new {path}",
         ]
     )
 
@@ -221,7 +221,7 @@ def test_unplayed_interactions_fail_as_a_stale_cassette(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines(
         [
             "*holds 1 recorded interaction(s) this run never asked for (indexes [[]2]): the agent*",
-            "*re-record with: harness record *remember.yaml",
+            "*re-record with: pytest --harness-record-mode new *remember.yaml",
         ]
     )
 
@@ -734,3 +734,24 @@ def test_recording_into_a_folder_that_takes_no_file_is_a_usage_error(
     result.stderr.fnmatch_lines(
         ["*the cassette folder /proc/harness-cassettes: cannot create a file in the folder /proc*"]
     )
+
+
+def test_the_record_command_pytest_gives_works_from_a_subfolder_with_the_options_given(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said `harness record remember.yaml`, which from a subfolder (or with the agents file named by an
+    ini key or option) does not find the agents file."""
+    project.write_scenario("fresh", "agent: chat\nturns:\n  - user: hello\n    expect: {reply: {equals: hi!}}\n")
+    (pytester.path / "cassettes").rename(pytester.path / "tapes")
+    monkeypatch.chdir(pytester.path / "scenarios")
+    options = ["--harness-agents", "../agents.yaml", "--harness-cassettes", "../tapes"]
+    result = pytester.runpytest("-k", "fresh", *options)
+    told = (
+        "  record it with: pytest --harness-record-mode new --harness-agents ../agents.yaml --harness-cassettes "
+        "../tapes fresh.yaml"
+    )
+    assert told in result.stdout.str().splitlines()
+    command = told.split("record it with: pytest ")[1].split()
+    with FakeOpenAI([completion(content="hi!")]) as server:
+        pytester.runpytest(*command, "--harness-base-url", server.base_url).assert_outcomes(passed=1)
+    pytester.runpytest("-k", "fresh", *options).assert_outcomes(passed=1, deselected=2)

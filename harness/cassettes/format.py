@@ -19,10 +19,10 @@ steps alternate with its summarizer's requests):
 
 with `"set": {...}` for top-level keys that changed (model settings, tools) and `"unset": [...]` for keys
 that went away. An item is a directive by its exact keys; a message that has those keys and no others is
-written as `{"literal": message}`. Each request also stores its key (`keys.digest`, beside `uri`), so replay finds requests
-without decoding a single recorded body; a cassette without keys is keyed from its bodies. A request's
-`method` is written only when it is not POST, a response's `status` only when it is not 200, its headers
-only when they say more than "this is JSON", and request headers never.
+written as `{"literal": message}`. Each request also stores its key (`keys.digest`, beside `uri`), so
+replay finds requests without decoding a single recorded body; a cassette without keys is keyed from its
+bodies. A request's `method` is written only when it is not POST, a response's `status` only when it is
+not 200, its headers only when they say more than "this is JSON", and request headers never.
 
 Bodies are JSON laid out one message (or tool) per line inside literal YAML blocks: few YAML nodes to
 parse (libyaml reads them fast), and a re-recording diffs message by message. Responses are one JSON

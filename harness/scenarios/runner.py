@@ -36,6 +36,8 @@ class ScenarioRunner:
     factory: AgentFactory
     on_step: Callable[[StepRecord], None] | None = None
     update_snapshots: bool = False  # `snapshot:` checks write their golden files instead of comparing
+    # The command a message tells to record a scenario: `harness record PATH`, or pytest's under pytest.
+    record_command: Callable[[Path], str] = field(default=lambda path: f"harness record {path}", repr=False)
     # Each scenario's cassette path, worked out once (pathlib arithmetic on every run and check adds up).
     _cassette_paths: dict[tuple[Path, str | None, str | None, str | None], Path] = field(
         default_factory=dict, init=False, repr=False
@@ -309,7 +311,7 @@ class ScenarioRunner:
                 if Path(miss.cassette).exists()
                 else f"{where}: no cassette at {miss.cassette}: this scenario has not been recorded yet",
                 *miss.diff_lines(),
-                f"  re-record with: harness record {scenario.path}",
+                f"  re-record with: {self.record_command(scenario.path)}",
             ]
             return False
         except LLMError as exc:
@@ -342,7 +344,7 @@ class ScenarioRunner:
                     f"{scenario.path}: the cassette {miss.cassette} has no recorded answer for the simulated "
                     f"user's message {index + 1} (its persona, goal or model, or the conversation, changed)",
                     *miss.diff_lines(),
-                    f"  re-record with: harness record {scenario.path}",
+                    f"  re-record with: {self.record_command(scenario.path)}",
                 ]
                 return
             except LLMError as exc:
@@ -369,7 +371,7 @@ class ScenarioRunner:
                 f"{scenario.path}: the cassette {miss.cassette} has no recorded answer for a check of {where} "
                 "(a judge's rubric, model or judged text, or an archival search's query or passages, changed)",
                 *miss.diff_lines(),
-                f"  re-record with: harness record {scenario.path}",
+                f"  re-record with: {self.record_command(scenario.path)}",
             ]
             return False
         except LLMError as exc:
@@ -383,7 +385,7 @@ class ScenarioRunner:
             f"{scenario.path}: the cassette {path} holds {len(unplayed)} recorded "
             f"interaction(s) this run never asked for (indexes {unplayed}): the agent, its prompt or tools, the "
             "model settings or the scenario changed",
-            f"  re-record with: harness record {scenario.path}",
+            f"  re-record with: {self.record_command(scenario.path)}",
         ]
 
     @staticmethod
@@ -403,14 +405,14 @@ class ScenarioRunner:
         if not path.exists():
             return [
                 f"{where}: no cassette at {path}: this scenario has not been recorded yet",
-                f"  record it with: harness record {scenario.path}",
+                f"  record it with: {self.record_command(scenario.path)}",
             ]
         lines = [
             f"{where}: {dotted(loc)}: the cassette {path} has no recorded response for turn {turn + 1}, "
             f"step {step} (the agent, its prompt or tools, the model settings or the scenario changed)",
         ]
         lines += miss.diff_lines()
-        lines.append(f"  re-record with: harness record {scenario.path}")
+        lines.append(f"  re-record with: {self.record_command(scenario.path)}")
         return lines
 
 
