@@ -523,9 +523,17 @@ def harness_runner(request: pytest.FixtureRequest) -> ScenarioRunner:
 
 @pytest.fixture
 def harness_cassette_path(request: pytest.FixtureRequest, harness_runner: ScenarioRunner) -> Path:
-    """`<cassettes>/<test file path without .py>/<test name>.yaml`; override it to put cassettes elsewhere."""
+    """`<cassettes>/<test file path without .py>/<Class.>test name.yaml`; override it to put cassettes
+    elsewhere. One cassette per test: the classes a test is in are part of its name, and a name with
+    characters a file name cannot keep (`test_x[a/b]`) gets a short hash of the exact name, so `[a/b]` and
+    `[a_b]` do not share one."""
+    import hashlib
+
     relative = Path(os.path.relpath(request.node.path, request.config.rootpath)).with_suffix("")
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
+    exact = ".".join(request.node.nodeid.split("::")[1:]) or request.node.name
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in exact)
+    if name != exact:
+        name += "-" + hashlib.sha256(exact.encode()).hexdigest()[:8]
     return harness_runner.project.cassettes_dir / relative / f"{name}.yaml"
 
 

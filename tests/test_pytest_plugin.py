@@ -755,3 +755,36 @@ def test_the_record_command_pytest_gives_works_from_a_subfolder_with_the_options
     with FakeOpenAI([completion(content="hi!")]) as server:
         pytester.runpytest(*command, "--harness-base-url", server.base_url).assert_outcomes(passed=1)
     pytester.runpytest("-k", "fresh", *options).assert_outcomes(passed=1, deselected=2)
+
+
+def test_each_python_test_has_its_own_cassette_classes_and_odd_names_included(pytester: pytest.Pytester) -> None:
+    """`TestA::test_x` and `TestB::test_x` shared one cassette, as did `test_x[a/b]` and `test_x[a_b]`."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path)
+    pytester.makepyfile(
+        test_names="""
+import pytest
+
+class TestA:
+    def test_x(self, harness_cassette_path):
+        print("PATH", harness_cassette_path)
+
+class TestB:
+    def test_x(self, harness_cassette_path):
+        print("PATH", harness_cassette_path)
+
+@pytest.mark.parametrize("who", ["a/b", "a_b"])
+def test_y(harness_cassette_path, who):
+    print("PATH", harness_cassette_path)
+
+def test_plain(harness_cassette_path):
+    print("PATH", harness_cassette_path)
+"""
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=5)
+    paths = [line.split("PATH ", 1)[1] for line in result.stdout.lines if "PATH " in line]
+    assert len(set(paths)) == 5
+    folder = project.cassettes / "test_names"
+    assert str(folder / "TestA.test_x.yaml") in paths and str(folder / "test_plain.yaml") in paths
+    assert str(folder / "test_y_a_b_.yaml") not in paths  # both would have been this
