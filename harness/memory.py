@@ -76,6 +76,10 @@ class UnknownBlock:
     label: str
     labels: tuple[str, ...]
 
+    def letta_text(self) -> str:
+        """What Letta's `Memory.get_block` says of it, as `str()` of its KeyError (quotes included)."""
+        return str(KeyError(f"Block field {self.label} does not exist (available sections = {', '.join(self.labels)})"))
+
 
 @dataclass(frozen=True)
 class OverLimit:

@@ -458,3 +458,21 @@ def test_the_other_loops_keep_the_agents_tool_choice_under_rules(tmp_path: Path,
     agents = write_agents(tmp_path, f"  a: {{loop: {loop}, model: {{tool_choice: auto}}, {rules}}}\n")
     _, model, _ = run(load_agents(agents).get("a"), [completion(content="Hi.")], "go")
     assert model.bodies[0]["tool_choice"] == "auto"
+
+
+def test_letta_memgpt_words_memory_refusals_as_lettas_memory_raises_them(tmp_path: Path) -> None:
+    """Letta raises ValueError for a read-only block and get_block's KeyError for an unknown label; the
+    harness's own exception class (MemoryEditError) was named in the first."""
+    block = "blocks: [{label: human, value: 'Name: Bob', read_only: true}]"
+    spec = load_agents(write_agents(tmp_path, f"  m: {{loop: letta-memgpt, clock: 2025-02-11T14:26:32Z, {block}}}\n"))
+    answers = [
+        completion(call("core_memory_append", {"label": "human", "content": "x", "request_heartbeat": True}, "c1")),
+        completion(call("core_memory_append", {"label": "nope", "content": "x", "request_heartbeat": True}, "c2")),
+        completion(call("send_message", {"message": "ok"}, "c3")),
+    ]
+    _, _, [turn] = run(spec.get("m"), answers, "hi")
+    assert [call.result for call in turn.tool_calls[:2]] == [
+        "Error executing function core_memory_append: ValueError: Error This block is read-only and cannot be edited.",
+        "Error executing function core_memory_append: KeyError: 'Block field nope does not exist (available "
+        "sections = human)'",
+    ]

@@ -193,11 +193,11 @@ def _error_text(name: str, exc: BaseException) -> str:
     worded as Letta's memory raises them."""
     cause = exc.cause if isinstance(exc, MemoryEditError) else None
     if isinstance(cause, UnknownBlock):
-        missing = KeyError(f"Block field {cause.label} does not exist (available sections = {', '.join(cause.labels)})")
-        return friendly_error(name, "KeyError", str(missing))
+        return friendly_error(name, "KeyError", cause.letta_text())
     if isinstance(cause, OverLimit):
         return friendly_error(name, "ValidationError", over_limit_error(cause))
-    return friendly_error(name, type(exc).__name__, str(exc))
+    # Letta raises ValueError for what else its memory refuses (a read-only block, 0.8+)
+    return friendly_error(name, "ValueError" if isinstance(exc, MemoryEditError) else type(exc).__name__, str(exc))
 
 
 _BUILTIN_TYPES: dict[str, type] = {

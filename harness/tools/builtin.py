@@ -19,10 +19,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, Block, Memory
+from harness.errors import MemoryEditError
+from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, Block, Memory, UnknownBlock
 from harness.recall import Recall
 from harness.tools.archival import archival_memory_insert, archival_memory_search
 from harness.tools.context import AgentState
+
+# letta/constants.py CORE_MEMORY_BLOCK_CHAR_LIMIT (0.16.8): the limit of a block Letta's `memory` creates.
+CREATED_BLOCK_LIMIT = 100_000
 
 # letta/constants.py (0.16.8): the view-only line numbers ("1→ text") and the banner above them. The harness
 # renders no line numbers, but a model trained on Letta's prompts may still send them; Letta refuses them.
@@ -234,6 +238,11 @@ def memory_finish_edits(agent_state: AgentState) -> None:
     return None
 
 
+def _as_letta_says(exc: MemoryEditError) -> str:
+    """The refusal as Letta's memory words it: an unknown label is its `get_block`'s KeyError."""
+    return exc.cause.letta_text() if isinstance(exc.cause, UnknownBlock) else str(exc)
+
+
 def _label(path: str, *, slashes: bool = True) -> str:
     """`/memories/<label>` -> label, as Letta's executor derives it (most commands turn "/" into "_")."""
     label = path.removeprefix("/memories/").removeprefix("/")
@@ -304,9 +313,11 @@ def memory(
         if description is None:
             raise ValueError("Error: description is required for create command")
         label = _label(path, slashes=False)
-        # Letta creates the block with its default limit; here a new block gets the harness's default, and
-        # a label already taken is refused instead of silently replacing that block.
-        memory.add_block(Block(label=label, value=file_text if file_text else "", description=description))
+        # Letta's Block default limit (CORE_MEMORY_BLOCK_CHAR_LIMIT); a label already taken is refused here
+        # instead of silently replacing that block.
+        memory.add_block(
+            Block(label=label, value=file_text if file_text else "", description=description, limit=CREATED_BLOCK_LIMIT)
+        )
         return (
             f"Successfully created memory block '{label}'. "
             "Your system prompt has been recompiled with the new memory block and is now active in your context."
@@ -333,9 +344,9 @@ def memory(
         label = _label(path)
         try:
             memory.delete_block(label)
-        except Exception as exc:
+        except MemoryEditError as exc:
             # Letta's memory_delete returns (does not raise) its errors: the call counts as a success.
-            return f"Error performing delete: {exc}"
+            return f"Error performing delete: {_as_letta_says(exc)}"
         return (
             f"Successfully deleted memory block '{label}'. "
             "Your system prompt has been recompiled without this memory block and is now active in your context."
@@ -343,14 +354,20 @@ def memory(
     if command == "rename":
         if path and description:
             label = _label(path)
-            memory.update_block_description(label, description)
+            try:
+                memory.update_block_description(label, description)
+            except MemoryEditError as exc:
+                raise Exception(f"Error performing update_description: {_as_letta_says(exc)}") from None
             return (
                 f"Successfully updated description of memory block '{label}'. Your system prompt has been "
                 "recompiled with the updated description and is now active in your context."
             )
         if old_path and new_path:
             old_label, new_label = _label(old_path), _label(new_path)
-            memory.rename_block(old_label, new_label)
+            try:
+                memory.rename_block(old_label, new_label)
+            except MemoryEditError as exc:
+                raise Exception(f"Error performing rename: {_as_letta_says(exc)}") from None
             return (
                 f"Successfully renamed memory block '{old_label}' to '{new_label}'. Your system prompt has been "
                 "recompiled with the renamed memory block and is now active in your context."

@@ -243,7 +243,8 @@ def test_memory_create_then_edit_then_delete() -> None:
         "block and is now active in your context.",
     )
     block = state.memory.get_block("coding")
-    assert (block.value, block.description, block.limit) == ("tabs", "Coding prefs", 5000)
+    # Letta's Block default limit, CORE_MEMORY_BLOCK_CHAR_LIMIT (0.16.8)
+    assert (block.value, block.description, block.limit) == ("tabs", "Coding prefs", 100_000)
     assert MEMORY.call(
         state, {"command": "str_replace", "path": "/memories/coding", "old_string": "tabs", "new_string": "spaces"}
     ) == ToolResult(True, "spaces")
@@ -315,9 +316,9 @@ def test_memory_read_only_and_limits_hold() -> None:
     result = MEMORY.call(state, {"command": "delete", "path": "/memories/persona"})
     assert result == ToolResult(True, f"Error performing delete: {READ_ONLY_BLOCK_EDIT_ERROR}")
     result = MEMORY.call(
-        state, {"command": "create", "path": "/memories/big", "description": "d", "file_text": "x" * 5001}
+        state, {"command": "create", "path": "/memories/big", "description": "d", "file_text": "x" * 100_001}
     )
-    assert "Exceeds 5000 character limit (requested 5001)" in result.message
+    assert "Exceeds 100000 character limit (requested 100001)" in result.message
     result = MEMORY.call(state, {"command": "create", "path": "/memories/human", "description": "d"})
     assert "Error: Memory block 'human' already exists" in result.message
     assert state.memory.values() == {"persona": "p", "human": "h"}
@@ -333,3 +334,26 @@ def test_typed_block_refuses_an_insert_that_breaks_its_schema() -> None:
     result = RETHINK.call(state, {"label": "tasks", "new_memory": '["ok", 3]'})
     assert "3 is not of type 'string' (at [1])" in result.message
     assert state.memory.values() == {"tasks": '["Explain my name"]'}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        ({"command": "rename", "old_path": "/memories/nope", "new_path": "/memories/new"}, "Error performing rename: "),
+        ({"command": "rename", "path": "/memories/nope", "description": "d"}, "Error performing update_description: "),
+    ],
+)
+def test_memory_rename_of_an_unknown_block_fails_with_lettas_words(arguments: dict[str, str], says: str) -> None:
+    """core_tool_executor 0.16.8: `raise Exception(f"Error performing rename: {str(e)}")` around get_block's
+    KeyError, whose str() keeps its quotes."""
+    state = state_with(Block(label="human", value="Name: Bob"), Block(label="persona", value="helpful"))
+    result = MEMORY.call(state, arguments)
+    missing = "'Block field nope does not exist (available sections = human, persona)'"
+    assert result == ToolResult(False, f"Error executing function memory: Exception: {says}{missing}")
+
+
+def test_memory_delete_of_an_unknown_block_returns_lettas_words() -> None:
+    state = state_with(Block(label="human", value="Name: Bob"), Block(label="persona", value="helpful"))
+    result = MEMORY.call(state, {"command": "delete", "path": "/memories/nope"})
+    missing = "'Block field nope does not exist (available sections = human, persona)'"
+    assert result == ToolResult(True, f"Error performing delete: {missing}")
