@@ -196,8 +196,13 @@ class Agent:
         return solver.allowed_tool_names(self._tool_names, self._last_function_response())
 
     def _violation(self, solver: ToolRulesSolver | None, name: str) -> str | None:
-        """Letta's refusal of a call the rules do not allow now (unknown tools fail as they always do)."""
-        if solver is None or name not in self._tool_names:
+        """Letta's refusal of a call the rules do not allow now. A tool the agent lacks fails as the loop
+        says: run and failed, or (Letta's v1 loop) refused as not among the tools offered."""
+        if name not in self._tool_names:
+            if not self.loop.unknown_tool_breaks_rules:
+                return None
+            return (solver or ToolRulesSolver(())).violation_message(name, self._allowed(solver))
+        if solver is None:
             return None
         allowed = self._allowed(solver)
         return None if name in allowed else solver.violation_message(name, allowed)

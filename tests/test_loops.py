@@ -476,3 +476,28 @@ def test_letta_memgpt_words_memory_refusals_as_lettas_memory_raises_them(tmp_pat
         "Error executing function core_memory_append: KeyError: 'Block field nope does not exist (available "
         "sections = human)'",
     ]
+
+
+def test_letta_v1_core_tool_errors_are_the_exceptions_own_text_and_an_unknown_tool_breaks_the_rules(
+    tmp_path: Path,
+) -> None:
+    """LettaAgentV3: CoreToolExecutor returns `func_return=e` (the model sees str(e)); a name not among the
+    tools offered is `_build_rule_violation_result`'s refusal; a custom tool fails as the harness says."""
+    agents = write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")
+    answers = [
+        completion(call("core_memory_append", {"label": "nope", "content": "x"}, "c1")),
+        completion(call("web_search", {"query": "x"}, "c2")),
+        completion(call("what_time", {"extra": 1}, "c3")),
+        completion(content="Done."),
+    ]
+    _, _, [turn] = run(load_agents(agents).get("v"), answers, "go")
+    assert [(call.ok, call.result) for call in turn.tool_calls] == [
+        (False, "'Block field nope does not exist (available sections = human)'"),
+        (
+            False,
+            "[ToolConstraintError] Cannot call web_search, valid tools include: "
+            "['send_message', 'core_memory_append', 'what_time'].",
+        ),
+        (False, "Error executing function what_time: invalid arguments: extra: Extra inputs are not permitted"),
+    ]
+    assert turn.reply == "Done."

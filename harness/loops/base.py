@@ -60,6 +60,8 @@ class Loop(Protocol):
     name: LoopName
     # Plain text without a tool call: the reply the user sees (True), or private reasoning (False).
     text_is_reply: bool
+    # A call of a tool the agent lacks: refused as the tool rules refuse one (True), or run and failed.
+    unknown_tool_breaks_rules: bool
 
     def initial_messages(self, host: LoopHost) -> list[dict[str, Any]]:
         """The history a new agent starts with."""
@@ -112,6 +114,7 @@ class HarnessLoop:
 
     name = LoopName.HARNESS
     text_is_reply = True
+    unknown_tool_breaks_rules = False
     _system_message: dict[str, Any] | None = None  # the last request's, reused while its text stands
 
     def initial_messages(self, host: LoopHost) -> list[dict[str, Any]]:

@@ -322,6 +322,7 @@ def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
 class LettaMemGPTLoop:
     name = LoopName.LETTA_MEMGPT
     text_is_reply = False  # Letta: plain text is the agent's inner monologue
+    unknown_tool_breaks_rules = False  # Letta 0.6: "No function named X"
 
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec

@@ -21,13 +21,17 @@ import json
 from datetime import datetime
 from typing import Any
 
+from harness import jsontext
 from harness.config import AgentSpec
+from harness.errors import MemoryEditError, RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
 from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import NON_USER_MSG_PREFIX, json_dumps
-from harness.tools.schema import HEARTBEAT_PARAMETER, Tool
+from harness.memory import UnknownBlock
+from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
 
 
 def _letta_time(moment: datetime) -> str:
@@ -37,6 +41,7 @@ def _letta_time(moment: datetime) -> str:
 class LettaV1Loop(HarnessLoop):
     name = LoopName.LETTA_V1
     text_is_reply = True
+    unknown_tool_breaks_rules = True  # V3: a name not among the tools offered is a rule violation
 
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec
@@ -57,6 +62,31 @@ class LettaV1Loop(HarnessLoop):
 
     def calls(self, response: ChatResponse) -> tuple[ToolCall, ...]:
         return response.tool_calls[:1]
+
+    def run_tool(self, host: LoopHost, tool: Tool | None, call: ToolCall) -> CallOutcome:
+        """Letta's core tools (its `CoreToolExecutor`) fail with the exception's own text, `str(e)`; the
+        other tools as the harness runs them (`Error executing function X: ...`, arguments validated)."""
+        if tool is None or BUILTIN_TOOLS.get(tool.name) is not tool.function:
+            return super().run_tool(host, tool, call)
+        try:
+            arguments = jsontext.loads(call.arguments) if call.arguments.strip() else {}
+        except ValueError as exc:
+            return CallOutcome(ToolResult(False, f"Error parsing arguments of {tool.name} as JSON: {exc}"), False, {})
+        if not isinstance(arguments, dict):
+            return CallOutcome(ToolResult(False, f"Arguments of {tool.name} must be a JSON object"), False, {})
+        arguments.pop(HEARTBEAT_PARAMETER, None)
+        kwargs = dict(arguments)
+        if tool.state_parameter is not None:
+            kwargs[tool.state_parameter] = host.state
+        try:
+            text = str(tool.function(**kwargs))
+        except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
+            raise
+        except (Exception, SystemExit) as exc:
+            cause = exc.cause if isinstance(exc, MemoryEditError) else None
+            said = cause.letta_text() if isinstance(cause, UnknownBlock) else str(exc)
+            return CallOutcome(ToolResult(False, said), False, arguments)
+        return CallOutcome(ToolResult(True, text), False, arguments)
 
     def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:
         packaged = {
