@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -60,6 +61,27 @@ class Console:
 
 Command = Callable[[argparse.Namespace, Console], int]
 
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `kill`): unwound as Ctrl-C is (workers stopped, finished cassettes
+    listed, no half-written file), with exit code 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install `handler` for SIGTERM, returning the one it replaces (None where signals cannot be set: a
+    thread other than the main one, as when a test calls `main`)."""
+    if handler is None:
+        return None
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
 # What a terminal acts on rather than shows (C0 but tab and newline, DEL, C1, bidi overrides and isolates):
 # a model or a tool can write them into a block or a reply, and an escape sequence would retitle the window,
 # clear the screen or make the text read otherwise than it is.
@@ -83,20 +105,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     from harness.secrets import Secrets
 
     console = Console(Secrets.collect(urls=[getattr(args, "base_url", None)]))
+    previous = _on_sigterm(_terminate)
     try:
         return command(args, console)
     except HarnessError as exc:
         console.err(_error_text(exc))
         return exc.exit_code if isinstance(exc, UserError) else 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         console.err()
-        return 130
+        return 128 + int(signal.SIGTERM) if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         # The reader went away (`harness ... | head`): what is left goes nowhere, quietly, as `cat` does.
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    finally:
+        _on_sigterm(previous)
 
 
 def _error_text(exc: HarnessError) -> str:
@@ -504,8 +529,8 @@ def _play_in_process(
             _tell(result, console.err)
             if args.exitfirst and not result.ok:
                 break
-    except KeyboardInterrupt:
-        _interrupted(results, len(runs), recording, console)
+    except KeyboardInterrupt as stop:
+        _interrupted(results, len(runs), recording, console, stop)
     return results
 
 
@@ -578,7 +603,7 @@ def _play_concurrently(
     except Interrupted as stop:
         progress.close()
         done = [result_of(jobs[n], stop.finished[n]) for n in sorted(stop.finished)]
-        _interrupted(done, len(runs), recording, console)
+        _interrupted(done, len(runs), recording, console, stop.by)
     progress.close()
     return [result_of(jobs[n], finished[n]) for n in sorted(finished)]
 
@@ -588,8 +613,11 @@ def _turns(scenario: Scenario) -> int:
     return scenario.simulate.max_turns if scenario.simulate is not None else len(scenario.turns)
 
 
-def _interrupted(results: list[ScenarioResult], runs: int, recording: bool, console: Console) -> NoReturn:
-    """Ctrl-C: say what was kept (every finished recording is on disk; the unfinished ones wrote nothing)."""
+def _interrupted(
+    results: list[ScenarioResult], runs: int, recording: bool, console: Console, stop: KeyboardInterrupt
+) -> NoReturn:
+    """Ctrl-C (or SIGTERM): say what was kept (every finished recording is on disk; the unfinished ones wrote
+    nothing)."""
     finished = f"interrupted: {len(results)} of {runs} scenario run(s) finished"
     if recording:
         saved = [_shown(result.cassette) for result in results if result.change is not None and result.change.saved]
@@ -597,7 +625,7 @@ def _interrupted(results: list[ScenarioResult], runs: int, recording: bool, cons
         console.err(f"\n{finished}; kept {len(saved)} finished cassette(s){listed}; the others wrote nothing")
     else:
         console.err(f"\n{finished} (replay writes no cassette)")
-    raise KeyboardInterrupt
+    raise stop
 
 
 def _needing_recording(

@@ -229,8 +229,13 @@ def wait_for(condition: Any, what: str, limit: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path, jobs: str) -> None:
+@pytest.mark.parametrize(
+    ("jobs", "stop", "code"),
+    [("1", signal.SIGINT, 130), ("2", signal.SIGINT, 130), ("1", signal.SIGTERM, 143), ("2", signal.SIGTERM, 143)],
+)
+def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path, jobs: str, stop: signal.Signals, code: int) -> None:
+    """SIGTERM (a cancelled CI job) as Ctrl-C: it killed the parent at once, and the workers it left behind
+    printed BrokenPipeError tracebacks."""
     project = suite(tmp_path / "p")
     old = b"interactions: []\n"
     (project.cassettes).mkdir()
@@ -255,7 +260,7 @@ def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path, jobs: str) -> None
             wait_for(lambda: "Hi! My name is Azin." in fake.users(), "the held scenario to start")
             # the parent has the two other runs' results (their cassettes written) once it counts [2/3]
             wait_for(lambda: any(line.startswith("[2/3]") for line in lines), "the other two runs' results")
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             out = process.stdout.read() if process.stdout is not None else ""
             process.wait(timeout=60)
             reader.join(timeout=60)
@@ -263,7 +268,7 @@ def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path, jobs: str) -> None
         finally:
             if process.poll() is None:
                 process.kill()
-    assert process.returncode == 130, err
+    assert process.returncode == code, err
     assert "interrupted: 2 of 3 scenario run(s) finished; kept 2 finished cassette(s): " in err
     assert "p/cassettes/another.yaml, " in err and "p/cassettes/forgetful.yaml; the others wrote nothing" in err
     assert "Traceback" not in err

@@ -73,9 +73,10 @@ class Finished:
 class Interrupted(Exception):
     """Ctrl-C: the jobs that finished before it (their cassettes are written), by job index."""
 
-    def __init__(self, finished: dict[int, Finished]) -> None:
+    def __init__(self, finished: dict[int, Finished], by: KeyboardInterrupt) -> None:
         super().__init__("interrupted")
         self.finished = finished
+        self.by = by  # Ctrl-C, or the CLI's SIGTERM (a KeyboardInterrupt of its own kind)
 
 
 @dataclass
@@ -146,10 +147,10 @@ class WorkerPool:
                             going = False
                 if not going:
                     pending.clear()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             self._collect_sent(finished)
             self.terminate()
-            raise Interrupted(finished) from None
+            raise Interrupted(finished, stop) from None
         finally:
             self.close()
         return finished
@@ -262,19 +263,24 @@ def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
     factory = AgentFactory(project)
     runner = ScenarioRunner(factory, update_snapshots=update_snapshots)
     loaded: dict[Path, list[Scenario]] = {}
-    while True:
-        job: Job | None = conn.recv()
-        if job is None:
-            return
-        runner.on_step = lambda step: conn.send((Event.STEP, step_line(step)))
-        try:
-            scenario = _find(loaded, job)
-            result = runner.run(scenario, variant=job.variant)
-            done = Finished(job.index, replace(result, scenario=_NO_SCENARIO), set(factory.learned_secrets))
-            conn.send((Event.DONE, done))
-        except Exception as exc:  # a bug, or a tool's module: this job fails, the worker goes on
-            crash = Finished(job.index, None, set(factory.learned_secrets), crash_reason(exc))
-            conn.send((Event.DONE, crash))
+    try:
+        while True:
+            job: Job | None = conn.recv()
+            if job is None:
+                return
+            runner.on_step = lambda step: conn.send((Event.STEP, step_line(step)))
+            try:
+                scenario = _find(loaded, job)
+                result = runner.run(scenario, variant=job.variant)
+                done = Finished(job.index, replace(result, scenario=_NO_SCENARIO), set(factory.learned_secrets))
+                conn.send((Event.DONE, done))
+            except (BrokenPipeError, ConnectionResetError):
+                raise
+            except Exception as exc:  # a bug, or a tool's module: this job fails, the worker goes on
+                crash = Finished(job.index, None, set(factory.learned_secrets), crash_reason(exc))
+                conn.send((Event.DONE, crash))
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        return  # the parent is gone (killed): nobody to tell, and nothing half-written (see _stop)
 
 
 def _find(loaded: dict[Path, list[Scenario]], job: Job) -> Scenario:
