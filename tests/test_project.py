@@ -94,3 +94,16 @@ def test_a_bad_endpoint_override_is_a_mistake_said_without_the_url(
     err = capsys.readouterr().err
     assert err.startswith(f"error: the endpoint override (--base-url) is {says}")
     assert "pw" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("given", [".", "chat/", "chat"])
+def test_a_cassette_that_names_a_folder_is_a_located_mistake(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    """`cassette: .` named the cassette folder itself: 'is not a readable cassette', with no file or line."""
+    project = make_project(tmp_path / "project", {"remember": REMEMBER + f"cassette: '{given}'\n"})
+    (project.cassettes / "chat").mkdir(parents=True)
+    assert main(["validate", "--agents", str(project.agents)]) == 2
+    err = capsys.readouterr().err
+    assert f"{project.scenario_path('remember')}:" in err
+    assert f"cassette: the cassette '{given}' is a folder; name a file in it" in err

@@ -85,6 +85,10 @@ class ScenarioRunner:
         except OutsideProject as exc:
             raise ScenarioError([scenario.problem(("cassette",), f"the cassette {exc}")]) from None
         unusable = _unusable_file_name(cassette)
+        if scenario.cassette is not None and (cassette == self.project.cassettes_dir or cassette.is_dir()):
+            unusable = (
+                f"'{scenario.cassette}' is a folder; name a file in it, e.g. {scenario.cassette.rstrip('/')}/x.yaml"
+            )
         if unusable is not None:
             where = ("cassette",) if scenario.cassette is not None else ()
             raise ScenarioError([scenario.problem(where, f"the cassette {unusable}")])
