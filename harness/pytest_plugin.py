@@ -130,6 +130,7 @@ def pytest_configure(config: pytest.Config) -> None:
             checked_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
         paths = {"--harness-html": html, "--harness-summary-md": markdown}
         checked = {option: checked_path(given, option) if given else None for option, given in paths.items()}
+        _check_distinct(checked, getattr(config.option, "xmlpath", None))
         if agents_file(config) is not None:
             for option, path in checked.items():
                 refused = _project(config).report_over_input(option, path) if path is not None else None
@@ -138,6 +139,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             ScenarioReports(checked["--harness-html"], checked["--harness-summary-md"]), "harness-reports"
         )
+
+
+def _check_distinct(reports: dict[str, Path | None], junit: str | None) -> None:
+    """Two reports into one file: the second would silently replace the first (a device or a pipe, as
+    /dev/stdout, takes both)."""
+    from harness.files import is_special
+
+    taken = {os.path.realpath(junit): "--junitxml"} if junit else {}
+    for option, path in reports.items():
+        if path is None:
+            continue
+        real = os.path.realpath(path)
+        if real in taken and not is_special(Path(real)):
+            raise pytest.UsageError(f"{taken[real]} and {option} name one file, {path}: give each report its own")
+        taken.setdefault(real, option)
 
 
 def _reporting(config: pytest.Config) -> bool:

@@ -639,3 +639,12 @@ def test_recording_into_a_folder_that_takes_no_file_is_refused_before_any_reques
     assert err.startswith(
         "error: the cassette folder /proc/harness-cassettes: cannot create a file in the folder /proc"
     )
+
+
+def test_two_reports_into_one_file_are_a_mistake(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    """The Markdown summary replaced the HTML report, then linked to itself."""
+    out = project.root / "r.out"
+    assert run(project, "--html", str(out), "--summary-md", str(out)) == 2
+    assert capsys.readouterr().err == f"error: --html and --summary-md name one file, {out}: give each report its own\n"
+    assert not out.exists()
+    assert run(project, "--report", "/dev/null", "--html", "/dev/null") in (0, 1)  # a device takes both

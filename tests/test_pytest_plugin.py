@@ -788,3 +788,15 @@ def test_plain(harness_cassette_path):
     folder = project.cassettes / "test_names"
     assert str(folder / "TestA.test_x.yaml") in paths and str(folder / "test_plain.yaml") in paths
     assert str(folder / "test_y_a_b_.yaml") not in paths  # both would have been this
+
+
+def test_two_reports_into_one_file_are_a_usage_error(pytester: pytest.Pytester, project: Project) -> None:
+    out = pytester.path / "r.out"
+    for options in (
+        ["--harness-html", str(out), "--harness-summary-md", str(out)],
+        ["--junitxml", str(out), "--harness-html", str(out)],
+    ):
+        result = pytester.runpytest(*options)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"* and --harness-* name one file, {out}: give each report its own"])
+    assert not out.exists()
