@@ -570,6 +570,13 @@ def pytest_runtest_makereport(
         else:  # a mistake in the scenario or the agents file
             entries = [unrunnable_report(item.path, root, str(item.mistake or call.excinfo))]
         setattr(report, ENTRY, _secrets(item.config).mask_data(entries))  # masked before it leaves the worker
+    xpassed = report.failed and str(report.longrepr).startswith("[XPASS(strict)]")
+    if call.when == "call" and isinstance(item, ScenarioItem) and xpassed and item.results:
+        from harness.scenarios.results import Outcome
+
+        # pytest says only `[XPASS(strict)] <reason>`: say where, and what to do, as `harness run` does
+        told = [result.explain() for result in item.results if result.outcome == Outcome.XPASSED]
+        report.longrepr = "\n".join([str(report.longrepr), *told])
     miss = call.excinfo.value if call.excinfo is not None else None
     if miss is not None and type(miss).__name__ == "CassetteMiss":
         from harness.errors import CassetteMiss

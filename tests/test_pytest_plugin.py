@@ -134,6 +134,13 @@ def test_xfail_scenarios(pytester: pytest.Pytester, project: Project) -> None:
     result.assert_outcomes(xfailed=1, failed=1, deselected=2)
     result.stdout.fnmatch_lines(["XFAIL scenarios/known_bug.yaml::known_bug*the model does not store names*"])
     assert "[XPASS(strict)] it used to forget" in result.stdout.str()
+    # the failure says where and what to do, as `harness run` does (pytest said only the reason)
+    result.stdout.fnmatch_lines(
+        [
+            "[[]XPASS(strict)] it used to forget",
+            "scenarios/fixed_bug.yaml*: expected to fail (it used to forget) but every check passed: remove `xfail`*",
+        ]
+    )
 
 
 def test_an_xfail_scenario_with_no_cassette_fails(pytester: pytest.Pytester, project: Project) -> None:
