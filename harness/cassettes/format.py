@@ -146,7 +146,9 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 )
                 interactions.append(Interaction(recorded, _read_response(response)))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
-                raise ValueError(f"interaction {number}: {type(exc).__name__}: {exc}") from None
+                line = _interaction_line(text, number)
+                at = f"interaction {number}" + (f" (line {line})" if line is not None else "")
+                raise ValueError(f"{at}: {type(exc).__name__}: {exc}") from None
     except TooBig as exc:
         where = f" at line {exc.line}" if exc.line else ""
         raise CassetteError(
@@ -160,6 +162,18 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
             "restore it from version control, or re-record it with `harness record --mode all`"
         ) from None
     return CassetteData(interactions, metadata if isinstance(metadata, dict) else {})
+
+
+_INTERACTION_START = re.compile(r"^- request:", re.MULTILINE)
+
+
+def _interaction_line(text: str, number: int) -> int | None:
+    """The file line (1-based) where interaction `number` starts, as this module writes them (`- request:`
+    at the margin), or None in a file laid out otherwise: said only when the file is unreadable."""
+    for index, found in enumerate(_INTERACTION_START.finditer(text)):
+        if index == number:
+            return text.count("\n", 0, found.start()) + 1
+    return None
 
 
 _NEXT_TOP_LEVEL = re.compile(r"^[^ \n]", re.MULTILINE)

@@ -469,3 +469,17 @@ def test_a_replay_read_of_a_broken_file_names_the_files_own_line() -> None:
         with pytest.raises(CassetteError) as caught:
             format.parse(broken, "remember_name.yaml", keys_only=keys_only)
         assert f"line {broken_at}, column 1" in str(caught.value)
+
+
+def test_an_interaction_edited_into_nonsense_is_told_with_its_line() -> None:
+    """It said `interaction 2: ...: line 4 column 3`, the line counted from the start of the delta block."""
+    bodies: list[Any] = [
+        {"model": "m", "messages": [{"role": "user", "content": f"message {n}"} for n in range(count)]}
+        for count in (1, 2, 3)
+    ]
+    text = format.dump(as_vcr(bodies))
+    lines = text.splitlines()
+    third = [number for number, line in enumerate(lines, start=1) if line.startswith("- request:")][2]
+    broken = "\n".join(lines[:third] + [line.replace('{"same":[0,1]}', '{"same":[0,9]}') for line in lines[third:]])
+    with pytest.raises(CassetteError, match=rf"interaction 2 \(line {third}\): ValueError: message item 0: 'same' ref"):
+        format.parse(broken, "c.yaml")
