@@ -1055,7 +1055,7 @@ def _memory(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"{db}: no state database here (give --db, or start one with `harness chat`)")
     if (args.agent is None) == (args.block is None):
         raise UserError("give an AGENT name or --block ID")
-    store = Store(db, console.secrets)
+    store = Store(db, console.secrets, read_only=True)  # shows, never changes (migrates) it
     try:
         if args.block is not None:
             block = store.get_block(args.block)

@@ -147,7 +147,9 @@ def _now() -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path, secrets: Secrets | None = None) -> None:
+    def __init__(self, path: str | Path, secrets: Secrets | None = None, *, read_only: bool = False) -> None:
+        """`read_only` (a command that only shows, as `harness memory`): opened for reading, changed in no
+        way, and refused with a message when it would need migrating first."""
         self.path = str(path)
         self.secrets = Secrets.collect() if secrets is None else secrets
         in_memory = self.path == ":memory:"
@@ -158,13 +160,18 @@ class Store:
                 )
             if Path(self.path).exists() and not Path(self.path).is_file():  # /dev/null, a FIFO: SQLite would
                 raise UserError(f"{self.path}: is not a regular file; the state database is one (or a new path)")
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            if not read_only:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             # A database in memory (a scenario's archival memory) starts as a copy of one migrated once.
             self.db = (
                 memorydb.copy_of("store", lambda db: _apply_migrations(db, ":memory:"))
                 if in_memory
-                else sqlite3.connect(self.path, isolation_level=None)
+                else sqlite3.connect(
+                    f"{Path(self.path).absolute().as_uri()}?mode=ro" if read_only else self.path,
+                    isolation_level=None,
+                    uri=read_only,
+                )
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
@@ -178,10 +185,18 @@ class Store:
                         f"{', '.join(sorted(tables)[:5])}{', ...' if len(tables) > 5 else ''}): give --db a file "
                         "`harness chat` made, or a new path"
                     )
-                if "_migrations" in tables:  # a newer harness's is refused before anything is changed in it
-                    _check_known(self.db, self.path)
-                self.db.execute("PRAGMA journal_mode = WAL")
-                self._migrate()
+                # a newer harness's is refused before anything is changed in it
+                applied = _check_known(self.db, self.path) if "_migrations" in tables else set()
+                if read_only:
+                    pending = [name for name, _ in MIGRATIONS if name not in applied]
+                    if pending:
+                        raise UserError(
+                            f"{self.path} was written by an older harness and needs migrating ({', '.join(pending)}), "
+                            "which this command does not do: `harness chat` with this --db migrates it"
+                        )
+                else:
+                    self.db.execute("PRAGMA journal_mode = WAL")
+                    self._migrate()
         except (sqlite3.Error, StoreError, UserError) as exc:
             self.db.close()
             if isinstance(exc, StoreError | UserError):

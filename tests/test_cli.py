@@ -643,3 +643,27 @@ def test_a_usage_error_echoing_a_url_masks_its_credentials(capsys: pytest.Captur
     err = capsys.readouterr().err
     assert "unrecognized arguments: --base-url http://<SECRET>:<SECRET>@h/v1?api-key=<SECRET>" in err
     assert "Hunter22" not in err
+
+
+def test_memory_reads_a_database_and_changes_nothing_in_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command that only shows opens the database read-only: it migrated an older harness's database (which
+    that harness then could not open) and switched it to WAL mode."""
+    import sqlite3
+
+    from harness.store import MIGRATIONS
+
+    db = tmp_path / "state.db"
+    with serve(Script([reply("Hi")])) as url:
+        assert chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", url)[0] == 0
+    raw = sqlite3.connect(db)
+    raw.execute("PRAGMA journal_mode = DELETE")
+    raw.execute("DELETE FROM _migrations WHERE name = ?", (MIGRATIONS[-1][0],))  # as an older harness left it
+    raw.commit()
+    raw.close()
+    before = db.read_bytes()
+    assert main(["memory", "chat", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert f"was written by an older harness and needs migrating ({MIGRATIONS[-1][0]})" in err
+    assert db.read_bytes() == before and not (tmp_path / "state.db-wal").exists()
