@@ -24,8 +24,10 @@ and so the terminal and JUnit XML) has the run's secrets masked, as cassettes ha
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -214,13 +216,28 @@ class _MaskedLogs(logging.Filter):
             finally:
                 self.busy = False
         message = record.getMessage()
-        if self.secrets.found_in(message):
-            record.msg, record.args = self.secrets.mask(message), None
+        masked = self.secrets.mask(message) if self.secrets.found_in(message) else message
+        # An answer's credential headers are logged before the harness learns them (the first cookie):
+        # masked by name, as the HTTP libraries show headers ((b'Set-Cookie', b'...'), {'set-cookie': [...]})
+        masked = _credential_header_values().sub(lambda m: m[1] + MASKED, masked)
+        if masked != message:
+            record.msg, record.args = masked, None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text and self.secrets.found_in(record.exc_text):
             record.exc_text = self.secrets.mask(record.exc_text)
         return True
+
+
+MASKED = "<SECRET>"  # as harness.secrets.MASK (not imported: loading the plugin stays light)
+
+
+@functools.cache
+def _credential_header_values() -> re.Pattern[str]:
+    from harness.cassettes.scrub import SECRET_HEADERS
+
+    names = "|".join(re.escape(name) for name in SECRET_HEADERS)
+    return re.compile(rf"""(?i)(['"](?:{names})['"]\s*[:,]\s*\[?\s*b?['"])[^'"]+""")
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)

@@ -807,3 +807,29 @@ def test_two_reports_into_one_file_are_a_usage_error(pytester: pytest.Pytester, 
         assert result.ret == pytest.ExitCode.USAGE_ERROR
         result.stderr.fnmatch_lines([f"* and --harness-* name one file, {out}: give each report its own"])
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("logged", "shown"),
+    [
+        (
+            "receive_response_headers.complete return_value=(b'HTTP/1.1', 200, b'OK', [(b'Set-Cookie', "
+            "b'__cf_bm=c00kie; path=/'), (b'openai-organization', b'org-1234')])",
+            "receive_response_headers.complete return_value=(b'HTTP/1.1', 200, b'OK', [(b'Set-Cookie', "
+            "b'<SECRET>'), (b'openai-organization', b'<SECRET>')])",
+        ),
+        (
+            "Appending request ... {'headers': {'set-cookie': ['__cf_bm=c00kie'], 'content-type': ['json']}}",
+            "Appending request ... {'headers': {'set-cookie': ['<SECRET>'], 'content-type': ['json']}}",
+        ),
+        (
+            "Request options: {'headers': {'Authorization': 'Bearer sk-1'}}",
+            "Request options: {'headers': {'Authorization': '<SECRET>'}}",
+        ),
+    ],
+)
+def test_credential_headers_in_a_log_are_masked_by_name(logged: str, shown: str) -> None:
+    """The HTTP libraries log an answer's headers before the harness learns its cookie from them."""
+    from harness.pytest_plugin import MASKED, _credential_header_values
+
+    assert _credential_header_values().sub(lambda m: m[1] + MASKED, logged) == shown
