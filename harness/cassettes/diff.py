@@ -20,14 +20,16 @@ def request_lines(body: Any) -> list[str]:
             return (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).splitlines()
     if not isinstance(body, dict):
         return [json.dumps(body, sort_keys=True)]
-    lines = [f"{key}: {json.dumps(value)}" for key, value in body.items() if key not in ("messages", "tools")]
+    lines = [
+        f"{_one_line(key)}: {json.dumps(value)}" for key, value in body.items() if key not in ("messages", "tools")
+    ]
     for tool in _items(body.get("tools")):
         lines.append(f"tool: {json.dumps(tool, sort_keys=True)}")
     for index, message in enumerate(_items(body.get("messages"))):
         if not isinstance(message, dict):
             lines.append(f"--- message {index}: {json.dumps(message)}")
             continue
-        lines.append(f"--- message {index} ({message.get('role')})")
+        lines.append(f"--- message {index} ({_one_line(message.get('role'))})")
         content = message.get("content")
         if isinstance(content, str):
             lines += content.splitlines() or [""]
@@ -45,6 +47,12 @@ def request_lines(body: Any) -> list[str]:
         if message.get("tool_call_id"):
             lines += f"tool_call_id: {message['tool_call_id']}".splitlines()
     return lines
+
+
+def _one_line(value: Any) -> str:
+    """A key or a role as it is, or as JSON when it would break the line (a cassette edited by hand)."""
+    text = str(value)
+    return text if len(text.splitlines()) <= 1 and not text.endswith(("\n", "\r")) else json.dumps(text)
 
 
 def _items(value: Any) -> list[Any]:

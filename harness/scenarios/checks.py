@@ -227,6 +227,36 @@ def value_check(cls: V) -> V:
 # ------------------------------------------------------------------ checks of a piece of text
 
 
+def _looked_for(value: Any) -> Any:
+    """A text to look for (or several): "" is in every text and [] holds nothing, so either would make a
+    check that checks nothing (and passes)."""
+    if value == "" or value == [] or (isinstance(value, list) and "" in value):
+        raise ValueError('"" or [] checks nothing (every text holds ""): give the text to look for')
+    return value
+
+
+Needle = Annotated[str, pydantic.AfterValidator(_looked_for)]
+Needles = Annotated[str | list[str], pydantic.AfterValidator(_looked_for)]
+
+
+def _some(what: str) -> Any:
+    """A validator refusing an empty list or mapping: it would check nothing, and pass."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, list | dict) and not value:
+            raise ValueError(f"an empty {what} checks nothing (and would pass): give at least one, or leave it out")
+        return value
+
+    return pydantic.AfterValidator(check)
+
+
+def _no_empty_lists(value: dict[str, Any]) -> dict[str, Any]:
+    empty = [key for key, item in value.items() if item == []]
+    if empty:
+        raise ValueError(f"{', '.join(empty)}: an empty list checks nothing (and would pass): give a tool, or true")
+    return value
+
+
 SEARCH_SECONDS = 2.0  # a search of one text: the patterns that take longer backtrack exponentially
 
 
@@ -269,7 +299,7 @@ class Equals(ValueCheck):
 @value_check
 class Contains(ValueCheck):
     key = "contains"
-    wire = str | list[str]
+    wire = Needles
     description = "The text contains this (or each of these)"
     wanted = True
 
@@ -293,7 +323,7 @@ class NotContains(Contains):
 @value_check
 class Matches(ValueCheck):
     key = "matches"
-    wire = Annotated[str, pydantic.AfterValidator(_compiles)]
+    wire = Annotated[str, pydantic.AfterValidator(_looked_for), pydantic.AfterValidator(_compiles)]
     description = "A regular expression searched in the text"
 
     def check_text(self, text: Text) -> list[Failure]:
@@ -419,9 +449,13 @@ class _ValueChecksBase(Shorthand, StrictModel):
 
     @pydantic.model_validator(mode="after")
     def _not_empty(self) -> _ValueChecksBase:
-        if not self.model_fields_set:
+        given = set(self.model_fields_set)
+        alone = "`unchanged: false` checks nothing; " if getattr(self, "unchanged", None) is False else ""
+        if alone:
+            given.discard("unchanged")
+        if not given:
             keys = ", ".join(field.alias or name for name, field in type(self).model_fields.items())
-            raise ValueError(f"give at least one check: {keys}")
+            raise ValueError(f"{alone}give at least one check: {keys}")
         return self
 
 
@@ -440,8 +474,8 @@ class JudgeWire(StrictModel):
         description="What the text must say or do, e.g. 'still says the user is allergic to nuts'"
     )
     model: str | None = pydantic.Field(None, description="The judge model (default: the agent's model)")
-    threshold: Annotated[float, pydantic.Field(ge=0, le=1)] = pydantic.Field(
-        0.5, description="The lowest score that passes (default 0.5)"
+    threshold: Annotated[float, pydantic.Field(gt=0, le=1)] = pydantic.Field(
+        0.5, description="The lowest score that passes, above 0 (default 0.5; 0 would pass any answer)"
     )
 
 
@@ -493,7 +527,7 @@ class ToolCallWire(Shorthand, StrictModel):
         None, description="exact, subset (default: the mode's) or ignore: how `args` are compared"
     )
     ok: bool | None = pydantic.Field(None, description="false: the call failed (its result went back as Failed)")
-    result_contains: str | None = pydantic.Field(None, description="Text in the result the model got back")
+    result_contains: Needle | None = pydantic.Field(None, description="Text in the result the model got back")
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -505,11 +539,19 @@ class ToolCallWire(Shorthand, StrictModel):
     def _matchers(cls, args: dict[str, Any]) -> dict[str, Any]:
         for name, value in args.items():
             if _is_matcher(value) and "matches" in value:
+                if str(value["matches"]) == "":
+                    raise ValueError(f"{name}: an empty pattern matches any value; give one, or {{any: true}}")
                 try:
                     _compiles(str(value["matches"]))
                 except ValueError as exc:
                     raise ValueError(f"{name}: {exc}") from None
         return args
+
+    @pydantic.model_validator(mode="after")
+    def _args_compared(self) -> ToolCallWire:
+        if self.args and self.args_match == ArgsMatch.IGNORE:
+            raise ValueError("`args` are given but `args_match: ignore` compares none of them: drop one of the two")
+        return self
 
 
 def _is_matcher(value: Any) -> bool:
@@ -522,20 +564,39 @@ class TrajectoryWire(StrictModel):
     mode: TrajectoryMode = pydantic.Field(TrajectoryMode.IN_ORDER, description="How `calls` are compared")
     calls: list[ToolCallWire] = pydantic.Field(default_factory=list, description="The expected calls")
     args_match: ArgsMatch = pydantic.Field(ArgsMatch.SUBSET, description="How each call's `args` are compared")
-    count: dict[str, Annotated[int, pydantic.Field(ge=0)]] | None = pydantic.Field(
+    count: Annotated[dict[str, Annotated[int, pydantic.Field(ge=0)]], _some("count")] | None = pydantic.Field(
         None, description="Exactly this many calls of each named tool"
     )
     max_calls: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(
         None, description="At most this many calls in all"
     )
 
+    @pydantic.model_validator(mode="after")
+    def _checks_something(self) -> TrajectoryWire:
+        vacuous = self.mode in (TrajectoryMode.IN_ORDER, TrajectoryMode.SUPERSET)
+        if not self.calls and vacuous and self.count is None and self.max_calls is None:
+            raise ValueError(
+                f"mode {self.mode.value} with no calls checks nothing (and would pass): give calls, count or "
+                "max_calls; `{mode: exact, calls: []}` says that no tool is called"
+            )
+        return self
+
 
 def _tool_calls_branch(value: Any) -> str:
     return "calls-list" if isinstance(value, list) else "calls-mapping"
 
 
+def _some_calls(calls: list[ToolCallWire]) -> list[ToolCallWire]:
+    if not calls:
+        raise ValueError(
+            "an empty list checks nothing (and would pass): to say that no tool is called, write "
+            "`{mode: exact, calls: []}`"
+        )
+    return calls
+
+
 ToolCallsWire = Annotated[
-    Annotated[list[ToolCallWire], pydantic.Tag("calls-list")]
+    Annotated[list[ToolCallWire], pydantic.AfterValidator(_some_calls), pydantic.Tag("calls-list")]
     | Annotated[TrajectoryWire, pydantic.Tag("calls-mapping")],
     pydantic.Discriminator(_tool_calls_branch),
 ]
@@ -696,7 +757,7 @@ def _value_matches(expected: Any, actual: Any) -> bool:
 @expect_check
 class NotToolCalls(ExpectCheck):
     key = "not_tool_calls"
-    wire = list[str]
+    wire = Annotated[list[str], _some("list")]
     description = "Tools that must not be called"
 
     def references(self) -> Iterable[Reference]:
@@ -762,7 +823,7 @@ class Reply(ExpectCheck):
 class StopReasonIs(ExpectCheck):
     key = "stop_reason"
     wire = StopReason
-    description = "Why the turn ended: replied, no_heartbeat, no_tool_call or max_steps"
+    description = "Why the turn ended: " + ", ".join(reason.value for reason in StopReason)
 
     def check(self, observed: Observed) -> list[Failure]:
         if self.value == observed.stop_reason:
@@ -773,7 +834,7 @@ class StopReasonIs(ExpectCheck):
 @expect_check
 class Edited(ExpectCheck):
     key = "edited"
-    wire = dict[str, bool | str | list[str]]
+    wire = Annotated[dict[str, bool | str | list[str]], _some("mapping"), pydantic.AfterValidator(_no_empty_lists)]
     description = (
         "Which tool calls changed which blocks, by label: true (some call changed it), false (no call did), or "
         "the tool (or tools) that changed it, e.g. {human: memory_replace}"
@@ -791,6 +852,15 @@ class Edited(ExpectCheck):
     def check(self, observed: Observed) -> list[Failure]:
         failures: list[Failure] = []
         for label, wanted in self.value.items():
+            edits = [edit for call in observed.tool_calls for edit in call.edits]
+            if not (label in observed.initial_blocks or any(edit.label == label for edit in edits)):
+                # an agent that can create blocks is not checked for labels before the run: a misspelt one
+                # would pass `false` (no call changed a block that never was)
+                held = ", ".join(observed.blocks) or "none"
+                failures.append(
+                    Failure((*self.loc, label), f"the agent never had a block '{label}' (its blocks: {held})")
+                )
+                continue
             # A rename edit is recorded under the new label; the old label changed too.
             editors = [
                 call.name
@@ -824,6 +894,12 @@ class ToolRulesWire(StrictModel):
     offered: list[list[str]] | None = pydantic.Field(
         None, description="The tools the rules offered at each step, in order (e.g. [[core_memory_append], ...])"
     )
+
+    @pydantic.model_validator(mode="after")
+    def _checks_something(self) -> ToolRulesWire:
+        if self.refused is None and self.offered is None:
+            raise ValueError("give `refused` or `offered`: what the rules must have done")
+        return self
 
 
 @expect_check
@@ -870,7 +946,7 @@ def _texts(passages: list[Passage]) -> list[str]:
 @expect_check
 class ArchivalContains(ExpectCheck):
     key = "archival_contains"
-    wire = str | list[str]
+    wire = Needles
     description = "Archival memory holds a passage containing this text (each of these)"
     wanted = True
 
@@ -910,8 +986,8 @@ class ArchivalSearchWire(StrictModel):
     tag_match_mode: TagMatchMode = pydantic.Field(
         TagMatchMode.ANY, description="any (default): with one of the tags; all: with every one"
     )
-    contains: str | list[str] | None = pydantic.Field(None, description="Text some result contains (each of these)")
-    not_contains: str | list[str] | None = pydantic.Field(None, description="Text no result contains")
+    contains: Needles | None = pydantic.Field(None, description="Text some result contains (each of these)")
+    not_contains: Needles | None = pydantic.Field(None, description="Text no result contains")
 
     @pydantic.model_validator(mode="after")
     def _something_to_check(self) -> ArchivalSearchWire:
@@ -960,10 +1036,16 @@ class SnapshotMode(StrEnum):
     END = "end"  # the blocks at the end: the same end state passes, whatever path the agent took
 
 
+def _snapshot_taken(value: bool | SnapshotMode) -> bool | SnapshotMode:
+    if value is False:
+        raise ValueError("`snapshot: false` checks nothing: leave it out, or give true, turns or end")
+    return value
+
+
 @expect_check
 class Snapshot(ExpectCheck):
     key = "snapshot"
-    wire = bool | SnapshotMode
+    wire = Annotated[bool | SnapshotMode, pydantic.AfterValidator(_snapshot_taken)]
     description = (
         "Compare the blocks with the scenario's golden file under snapshots/ (true or turns: after every "
         "turn; end: at the end only); `--update-snapshots` writes it"
@@ -987,8 +1069,8 @@ class RecallWire(Shorthand, StrictModel):
     """A search of the agent's history, as conversation_search makes it; a bare string is both the query and
     the text a result must hold."""
 
-    query: str = pydantic.Field(description="The search, as the agent would write it")
-    contains: str | list[str] | None = pydantic.Field(
+    query: Needle = pydantic.Field(description="The search, as the agent would write it")
+    contains: Needles | None = pydantic.Field(
         None, description="Text some result must hold (each of these, in some result); default: the query"
     )
     roles: list[Literal["assistant", "user"]] | None = pydantic.Field(None, description="Only these roles")
@@ -1013,7 +1095,8 @@ class RecallFinds(ExpectCheck):
         if observed.recall is None:
             return [Failure(self.loc, "this agent has no recall memory to search")]
         hits = observed.recall.search(wanted.query, wanted.roles, limit=50)
-        texts = [json.dumps(hit.detail, ensure_ascii=False) for hit in hits]
+        # what the messages say (their content, their thinking), not the JSON a search result is shown as
+        texts = ["\n".join(str(value) for value in hit.detail.values()) for hit in hits]
         needles = [wanted.query] if wanted.contains is None else wanted.contains
         return [
             Failure(self.loc, f"no message found for {wanted.query!r} holds {needle!r}", actual=texts)
@@ -1039,6 +1122,12 @@ class EvictionsWire(Shorthand, StrictModel):
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @pydantic.model_validator(mode="after")
+    def _checks_something(self) -> EvictionsWire:
+        if self.count is None and self.at_least is None and self.turns is None:
+            raise ValueError("give `count`, `at_least` or `turns` (or a bare count): what must have been evicted")
+        return self
 
 
 def _events(observed: Observed, kind: ContextEventKind) -> list[tuple[int, ContextEvent]]:
@@ -1111,7 +1200,7 @@ if TYPE_CHECKING:
 else:
     BlockChecksWire = _value_model("BlockChecks", Target.BLOCK)
     ReplyChecksWire = _value_model("ReplyChecks", Target.REPLY)
-Blocks.wire = dict[str, BlockChecksWire]
+Blocks.wire = Annotated[dict[str, BlockChecksWire], _some("mapping")]
 Reply.wire = ReplyChecksWire
 Summary.wire = ReplyChecksWire
 

@@ -85,7 +85,7 @@ class ScenarioRunner:
         except OutsideProject as exc:
             raise ScenarioError([scenario.problem(("cassette",), f"the cassette {exc}")]) from None
         unusable = _unusable_file_name(cassette)
-        if scenario.cassette is not None and (cassette == self.project.cassettes_dir or cassette.is_dir()):
+        if unusable is None and scenario.cassette is not None and _a_folder(cassette, self.project.cassettes_dir):
             unusable = (
                 f"'{scenario.cassette}' is a folder; name a file in it, e.g. {scenario.cassette.rstrip('/')}/x.yaml"
             )
@@ -442,6 +442,13 @@ def _recorded(exc: LLMError) -> bool:
 # A cassette's file name, with room for what is added beside it (`.repeat-N`, the temporary file of an
 # atomic write): file systems take 255 bytes a name.
 MAX_CASSETTE_NAME = 200
+
+
+def _a_folder(cassette: Path, cassettes_dir: Path) -> bool:
+    try:
+        return cassette == cassettes_dir or cassette.is_dir()
+    except OSError:  # a name no file system takes: said as such
+        return False
 
 
 def _unusable_file_name(path: Path) -> str | None:

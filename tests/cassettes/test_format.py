@@ -368,7 +368,8 @@ def test_a_delta_naming_no_earlier_request_is_a_cassette_error() -> None:
     broken = text.replace("delta: |\n        {\n", 'delta: |\n        {\n        "base": 1,\n', 1)
     assert broken != text
     with pytest.raises(
-        CassetteError, match=r"interaction 1: ValueError: a delta's base must be an earlier request's number, not 1"
+        CassetteError,
+        match=r"interaction 1 \(line [0-9]+\): ValueError: a delta's base must be an earlier request's number, not 1",
     ):
         format.parse(broken, "c.yaml")
 

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from harness.records import StopReason, ToolCallRecord
@@ -210,7 +210,6 @@ def test_tool_calls_are_an_ordered_subsequence() -> None:
     ]
     assert run({"tool_calls": ["core_memory_append", "send_message"]}, observed(calls=calls)) == []
     assert run({"tool_calls": ["send_message"]}, observed(calls=calls)) == []
-    assert run({"tool_calls": []}, observed(calls=calls)) == []
     (failure,) = run({"tool_calls": ["send_message", "core_memory_append"]}, observed(calls=calls))
     assert failure.key == "turns[0].expect.tool_calls[1]"
     assert failure.message == "no call to 'core_memory_append' after the calls matched before it"
@@ -370,7 +369,7 @@ json_values = st.recursive(
 )
 
 
-@given(value=text, needle=text)
+@given(value=text, needle=text.filter(bool))  # "" is refused: every text holds it
 def test_contains_and_not_contains_are_complementary(value: str, needle: str) -> None:
     contains = block_failures("human", {"contains": needle}, value)
     not_contains = block_failures("human", {"not_contains": needle}, value)
@@ -378,7 +377,7 @@ def test_contains_and_not_contains_are_complementary(value: str, needle: str) ->
     assert (contains == []) == (needle in value)
 
 
-@given(value=text, needle=text)
+@given(value=text, needle=text.filter(bool))
 def test_escaped_matches_agrees_with_contains(value: str, needle: str) -> None:
     assert (block_failures("human", {"matches": re.escape(needle)}, value) == []) == (needle in value)
 
@@ -413,7 +412,7 @@ def is_subsequence(wanted: list[str], made: list[str]) -> bool:
     return all(any(name == w for name in remaining) for w in wanted)
 
 
-@given(made=st.lists(names, max_size=6), wanted=st.lists(names, max_size=4))
+@given(made=st.lists(names, max_size=6), wanted=st.lists(names, min_size=1, max_size=4))  # [] is refused
 def test_tool_calls_pass_iff_the_expected_names_are_a_subsequence(made: list[str], wanted: list[str]) -> None:
     failures = run({"tool_calls": wanted}, observed(calls=[tool(n) for n in made]))
     assert (failures == []) == is_subsequence(wanted, made)
@@ -424,6 +423,7 @@ def test_tool_calls_pass_iff_the_expected_names_are_a_subsequence(made: list[str
 def test_any_subsequence_of_the_calls_made_passes(made: list[str], data: st.DataObject) -> None:
     keep = data.draw(st.lists(st.booleans(), min_size=len(made), max_size=len(made)))
     wanted = [name for name, kept in zip(made, keep, strict=True) if kept]
+    assume(wanted)  # an empty list is refused: it would check nothing
     assert run({"tool_calls": wanted}, observed(calls=[tool(n) for n in made])) == []
 
 
@@ -536,3 +536,12 @@ def test_a_check_of_a_block_the_agent_does_not_hold_says_so() -> None:
     (failure,) = run({"blocks": {"tasks": {"contains": "x"}}}, obs)
     assert failure.key == "turns[0].expect.blocks.tasks"
     assert failure.message == "the agent has no block 'tasks' (its blocks: persona, human)"
+
+
+def test_edited_names_a_block_the_agent_never_had_fails() -> None:
+    """An agent that can create blocks is not checked for labels before the run: `edited: {humna: false}`
+    passed, since no call changed a block that never was."""
+    (failure,) = run({"edited": {"humna": False}}, observed(calls=[tool("send_message", {"message": "hi"})]))
+    assert failure.key == "turns[0].expect.edited.humna"
+    assert failure.message.startswith("the agent never had a block 'humna' (its blocks: ")
+    assert run({"edited": {"human": False}}, observed()) == []

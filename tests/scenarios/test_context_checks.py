@@ -38,7 +38,7 @@ def test_recall_finds_what_the_agent_was_told() -> None:
     (failure,) = run({"recall": {"query": "Lisbon", "contains": "Porto"}}, observed(recall=recall))
     assert failure.key == "expect.recall"
     assert failure.message == "no message found for 'Lisbon' holds 'Porto'"
-    assert failure.actual == ['{"content": "I moved to Lisbon last year"}']
+    assert failure.actual == ["I moved to Lisbon last year"]  # what the message says, not its JSON
     (failure,) = run({"recall": {"query": "Lisbon", "roles": ["assistant"]}}, observed(recall=recall))
     assert "no message found" in failure.message
     (failure,) = run({"recall": "Lisbon"}, observed())
@@ -80,3 +80,11 @@ def test_summary_checks_the_last_summary() -> None:
 def test_bad_values_are_refused(data: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         ExpectWire.model_validate(data)
+
+
+def test_recall_looks_for_the_text_of_the_messages_not_their_json() -> None:
+    """Searched in each hit's JSON, `"content": "` passed, and a line break (`\\n` in JSON) never matched."""
+    recall = SqliteRecall.in_memory("a")
+    recall.add([{"role": "user", "content": "line one\nline two"}], datetime(2025, 1, 1, tzinfo=UTC))
+    assert run({"recall": {"query": "line", "contains": "one\nline two"}}, observed(recall=recall)) == []
+    assert run({"recall": {"query": "line", "contains": '"content": "'}}, observed(recall=recall)) != []

@@ -529,3 +529,33 @@ def test_archival_check_values_are_validated_where_written(tmp_path: Path) -> No
         and "turns[0].expect.archival_search.top_k: Input should be greater than or equal to 1" in text
     )
     assert "s.yaml:8:" in text and "give `contains` or `not_contains`" in text
+
+
+@pytest.mark.parametrize(
+    ("expect", "key", "says"),
+    [
+        ("blocks: {human: {contains: ''}}", "expect.blocks.human.contains", '"" or [] checks nothing'),
+        ("blocks: {human: {contains: []}}", "expect.blocks.human.contains", '"" or [] checks nothing'),
+        ("blocks: {human: {not_contains: []}}", "expect.blocks.human.not_contains", '"" or [] checks nothing'),
+        ("reply: {matches: ''}", "expect.reply.matches", '"" or [] checks nothing'),
+        ("blocks: {human: {unchanged: false}}", "expect.blocks.human", "`unchanged: false` checks nothing"),
+        ("blocks: {}", "expect.blocks", "an empty mapping checks nothing"),
+        ("not_tool_calls: []", "expect.not_tool_calls", "an empty list checks nothing"),
+        ("edited: {}", "expect.edited", "an empty mapping checks nothing"),
+        ("edited: {human: []}", "expect.edited", "human: an empty list checks nothing"),
+        ("tool_rules: {}", "expect.tool_rules", "give `refused` or `offered`"),
+        ("evictions: {}", "expect.evictions", "give `count`, `at_least` or `turns`"),
+        ("recall: {query: Azin, contains: []}", "expect.recall.contains", '"" or [] checks nothing'),
+        ("archival_contains: []", "expect.archival_contains", '"" or [] checks nothing'),
+        ("archival_search: {query: x, contains: []}", "expect.archival_search.contains", '"" or [] checks nothing'),
+        ("snapshot: false", "expect.snapshot", "`snapshot: false` checks nothing"),
+        ("reply: {judge: {rubric: polite, threshold: 0}}", "expect.reply.judge.threshold", "greater than 0"),
+    ],
+)
+def test_a_check_that_would_check_nothing_is_a_located_mistake(
+    tmp_path: Path, expect: str, key: str, says: str
+) -> None:
+    """Each of these passed whatever the agent did (a judge at threshold 0 passes any answer)."""
+    problems = problems_of(tmp_path, f"agent: chat\nturns:\n  - user: hi\nexpect:\n  {expect}\n")
+    assert [problem.key for problem in problems] == [key], problems
+    assert says in problems[0].message
