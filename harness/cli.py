@@ -454,7 +454,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         start_server(project)
     factory = AgentFactory(project)
     console.learn(factory)  # loads (and validates) the agents file before any scenario
-    paths = [Path(p) for p in args.paths] or [project.scenarios_dir]
+    paths = [Path(p) for p in args.paths] or [Path(_shown(project.scenarios_dir))]  # as typed: relative paths
     found = discover(paths)
     if args.keyword:
         from harness.scenarios.selection import keyword_matcher
@@ -679,7 +679,9 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
     project = _project(args)
     factory = AgentFactory(project)
     console.learn(factory)
-    paths = [Path(p) for p in args.paths] or ([project.scenarios_dir] if project.scenarios_dir.is_dir() else [])
+    paths = [Path(p) for p in args.paths] or (
+        [Path(_shown(project.scenarios_dir))] if project.scenarios_dir.is_dir() else []
+    )
     runner = ScenarioRunner(factory)
     scenarios = _checked_scenarios(runner, discover(paths))
     # Orphans only over the whole project: checking some scenarios, every other cassette is not theirs.
@@ -860,7 +862,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
     project = _project(args)
     given = [Path(p) for p in args.paths]
-    folders = given or ([project.scenarios_dir] if project.scenarios_dir.is_dir() else [])
+    folders = given or ([Path(_shown(project.scenarios_dir))] if project.scenarios_dir.is_dir() else [])
     runner = ScenarioRunner(AgentFactory(project))
     with contextlib.suppress(HarnessError):  # a mistake in the agents file is reported with the scenarios'
         console.learn(runner.factory)  # before any message that may quote what a base URL carries

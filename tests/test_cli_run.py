@@ -648,3 +648,18 @@ def test_two_reports_into_one_file_are_a_mistake(project: Project, capsys: pytes
     assert capsys.readouterr().err == f"error: --html and --summary-md name one file, {out}: give each report its own\n"
     assert not out.exists()
     assert run(project, "--report", "/dev/null", "--html", "/dev/null") in (0, 1)  # a device takes both
+
+
+def test_the_default_scenario_folder_gives_the_paths_it_would_as_typed(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no PATH the failures named absolute paths (reports changed with the checkout's location), with
+    `scenarios/` relative ones, and pytest's are relative."""
+    monkeypatch.chdir(project.root)
+    said = []
+    for given in ([], ["scenarios"]):
+        assert main(["run", *given]) == 1
+        said.append(capsys.readouterr().err)  # the failures, explained
+    assert said[0] == said[1]
+    assert str(project.root) not in said[0]
+    assert "scenarios/forgetful.yaml:" in said[0]
