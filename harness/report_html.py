@@ -152,8 +152,12 @@ def _reliability_table(reliability: dict[str, Any]) -> str:
             f"<td>{entry['pass_at_1']:.2f}</td>{cells(entry['pass_hat'])}</tr>"
         )
     suite = reliability["suite"]
+    over = suite.get("pass_hat_over", len(reliability["scenarios"]))
+    label = "suite (mean)"
+    if over != len(reliability["scenarios"]):
+        label += f"; pass^j over the {over} scenario(s) repeated most"
     rows.append(
-        f"<tr><td><b>suite (mean)</b></td><td></td><td>{suite['pass_at_1']:.2f}</td>{cells(suite['pass_hat'])}</tr>"
+        f"<tr><td><b>{escape(label)}</b></td><td></td><td>{suite['pass_at_1']:.2f}</td>{cells(suite['pass_hat'])}</tr>"
     )
     rows.append("</tbody></table>")
     return "\n".join(rows)

@@ -22,7 +22,9 @@ def markdown_summary(report: dict[str, Any], html: str | None = None) -> str:
     if repeated:
         suite = repeated["suite"]
         hats = ", ".join(f"pass^{k} {value:.2f}" for k, value in suite["pass_hat"].items())
-        lines += [f"Over repeats: pass@1 {suite['pass_at_1']:.2f}, {hats}", ""]
+        over = suite.get("pass_hat_over", len(repeated["scenarios"]))
+        among = "" if over == len(repeated["scenarios"]) else f" (pass^k over the {over} scenario(s) repeated most)"
+        lines += [f"Over repeats: pass@1 {suite['pass_at_1']:.2f}, {hats}{among}", ""]
     failed = [s for s in report["scenarios"] if not Outcome(s["outcome"]).ok]
     if failed:
         lines += ["| scenario | result | first failing check |", "|---|---|---|"]

@@ -141,12 +141,19 @@ def test_a_stale_repeat_is_found_and_recorded_again(tmp_path: Path, capsys: pyte
 
 
 def test_a_suite_mixing_repeated_and_single_runs_counts_pass_hat_k_over_the_scenarios_run_k_times() -> None:
+    """pass^j over the scenarios run j times or more (a different set for each j) let pass^3 come out above
+    pass^1; over the scenarios repeated most, the suite's pass^j falls as j grows, as each scenario's does."""
     from harness.reliability import ScenarioReliability, reliability_report, reliability_table
 
     repeated = ScenarioReliability(Path("a.yaml"), runs=3, passes=2)
     single = ScenarioReliability(Path("b.yaml"), runs=1, passes=1)
     report = reliability_report([repeated, single], {})
-    assert report["suite"]["pass_hat"] == {"1": (2 / 3 + 1) / 2, "2": 1 / 3, "3": 0.0}
+    assert report["suite"]["pass_at_1"] == (2 / 3 + 1) / 2  # over every scenario
+    assert report["suite"]["pass_hat"] == {"1": 2 / 3, "2": 1 / 3, "3": 0.0}
+    assert report["suite"]["pass_hat_over"] == 1
+    failing = ScenarioReliability(Path("c.yaml"), runs=1, passes=0)
+    rising = reliability_report([ScenarioReliability(Path("a.yaml"), runs=3, passes=3), failing], {})["suite"]
+    assert rising["pass_hat"]["1"] >= rising["pass_hat"]["2"] >= rising["pass_hat"]["3"]
     table = reliability_table([repeated, single], {})
     row = next(line for line in table.splitlines() if line.startswith("b.yaml"))
     assert row.split() == ["b.yaml", "1/1", "1.00", "1.00", "-", "-"]
