@@ -495,7 +495,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         runs = [(s, v) for s in scenarios for v in project.variants(runner.cassette_path(s))]
     play = _play_concurrently if args.jobs > 1 else _play_in_process
     results = play(args, runner, runs, console)
-    console.out(summary_table(results, project.root, colour=_colour(sys.stdout)))
+    console.out(summary_table(results, project.root, colour=_colour(sys.stdout), unrunnable=list(mistakes)))
     shown = {result.scenario.path: project.relative(result.scenario.path) for result in results}
     if any(result.scenario.model is not None for result in results):
         console.out("\n" + matrix_table(results, shown))

@@ -38,8 +38,11 @@ COLOURS = {
 }
 
 
-def summary_table(results: list[ScenarioResult], root: Path, colour: bool = False) -> str:
-    """The table `harness run` prints; `colour` paints each result (for a terminal that wants it)."""
+def summary_table(
+    results: list[ScenarioResult], root: Path, colour: bool = False, unrunnable: Sequence[Path] = ()
+) -> str:
+    """The table `harness run` prints; `colour` paints each result (for a terminal that wants it).
+    `unrunnable`: scenario files with mistakes, each an error row (as the reports count them)."""
     matrix = any(result.scenario.model is not None for result in results)
     rows = [("scenario", "agent", *(["model"] if matrix else []), "turns", "steps", "result", "time")]
     repeated = {result.scenario.path for result in results if result.variant > 1}
@@ -57,6 +60,8 @@ def summary_table(results: list[ScenarioResult], root: Path, colour: bool = Fals
                 f"{result.seconds * 1000:.0f} ms",
             )
         )
+    for path in unrunnable:
+        rows.append((_relative(path, root), "-", *(["-"] if matrix else []), "-", "-", SYMBOLS[Outcome.ERROR], "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     if colour:
@@ -68,6 +73,7 @@ def summary_table(results: list[ScenarioResult], root: Path, colour: bool = Fals
             lines[n] = f"{line[:column]}\x1b[{COLOURS[result.outcome]}m{mark}\x1b[0m{line[column + len(mark) :]}"
     lines.insert(1, "  ".join("-" * w for w in widths))
     counts = _counts(results)
+    counts[Outcome.ERROR] += len(unrunnable)
     lines.append("")
     lines.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no scenarios")
     return "\n".join(lines)

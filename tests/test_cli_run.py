@@ -119,7 +119,8 @@ def test_a_scenario_file_with_a_mistake_fails_alone_the_others_run_and_the_run_e
     assert run(project, "--report", str(report)) == 2
     out, err = capsys.readouterr()
     assert "scenarios/remember.yaml   chat   1      2      PASS" in out
-    assert "1 passed, 1 failed" in out  # forgetful.yaml fails its check
+    assert "1 passed, 1 failed, 1 error" in out  # forgetful.yaml fails its check; counted as the reports count
+    assert "scenarios/zzz_wrong.yaml  -      -      -      ERROR   -" in out
     assert err.startswith("note: 1 scenario file(s) with mistakes will not run (listed at the end); the others run\n")
     assert err.endswith(
         f"\nerror: {wrong}:4:23: turns[0].expect.blocks.tasks: agent 'chat' has no block 'tasks'; "
