@@ -795,7 +795,8 @@ class Blocks(ExpectCheck):
         for label, checks in self.checks.items():
             if label not in observed.blocks:  # never created, or deleted or renamed by the memory tool
                 held = ", ".join(observed.blocks) or "none"
-                failures.append(Failure((*self.loc, label), f"the agent has no block '{label}' (its blocks: {held})"))
+                message = f"the agent has no block '{label}' (its blocks: {held})"
+                failures.append(Failure((*self.loc, label), message, label=label))  # its history: who took it
                 continue
             text = Text(observed.blocks[label], label, observed.initial_blocks.get(label), observed.judge)
             for check in checks:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cassettes.mode import CassetteChange
+from harness.memory import EditKind
 from harness.records import TurnResult
 from harness.scenarios.checks import Failure
 from harness.scenarios.model import Scenario
@@ -72,10 +73,13 @@ class ScenarioResult:
             for step in turn.result.steps if turn.result else ():
                 for call in step.tool_calls:
                     for edit in call.edits:
-                        if edit.label == label:
+                        renamed = edit.kind == EditKind.RENAME
+                        if edit.label == label or (renamed and edit.old == label):  # a rename: under its new label
+                            what = (
+                                f"renamed {edit.old!r} -> {edit.new!r}" if renamed else f"{edit.old!r} -> {edit.new!r}"
+                            )
                             lines.append(
-                                f"turn {turn.index + 1} step {step.index + 1} "
-                                f"{call.name}({call.arguments}): {edit.old!r} -> {edit.new!r}"
+                                f"turn {turn.index + 1} step {step.index + 1} {call.name}({call.arguments}): {what}"
                             )
         return lines
 

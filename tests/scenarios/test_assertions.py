@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -545,3 +546,33 @@ def test_edited_names_a_block_the_agent_never_had_fails() -> None:
     assert failure.key == "turns[0].expect.edited.humna"
     assert failure.message.startswith("the agent never had a block 'humna' (its blocks: ")
     assert run({"edited": {"human": False}}, observed()) == []
+
+
+def test_a_renamed_or_deleted_block_shows_the_call_that_took_it(tmp_path: Path) -> None:
+    """'the agent has no block' came with no history, and a rename was left out of the old label's."""
+    from tests.fakes import completion, make_project
+    from tests.helpers import call
+
+    project = make_project(tmp_path / "p")
+    project.agents.write_text(
+        project.agents.read_text(encoding="utf-8").replace(
+            "tools: [send_message, core_memory_append, core_memory_replace]", "tools: [send_message, memory]"
+        ),
+        encoding="utf-8",
+    )
+    project.write_scenario(
+        "rename",
+        "agent: chat\nturns:\n  - user: hi\nexpect:\n  blocks: {human: {contains: Bob}}\n  edited: {human: false}\n",
+    )
+    rename = {
+        "command": "rename",
+        "old_path": "/memories/human",
+        "new_path": "/memories/user",
+        "request_heartbeat": True,
+    }
+    project.record("rename", [completion(call("memory", rename)), completion(call("send_message", {"message": "ok"}))])
+    result = project.replay("rename")
+    text = result.explain()
+    assert "expect.blocks.human: the agent has no block 'human' (its blocks: persona, user)" in text
+    assert "memory(" in text and "renamed 'human' -> 'user'" in text
+    assert "expect.edited.human: block 'human' was changed by memory" in text
