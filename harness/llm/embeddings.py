@@ -8,6 +8,7 @@ recorded is what replays, and a changed request (another model, other texts) mis
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any, Protocol
 
 from harness import jsontext
@@ -65,6 +66,10 @@ def parse_embeddings(
             raise ModelAnswerError(f"{where} returned embedding {position + 1} with a wrong or repeated index")
         if not isinstance(vector, list) or not vector or not _numbers(vector):
             raise ModelAnswerError(f"{where} returned embedding {position + 1} that is not a list of numbers")
+        if not all(map(math.isfinite, array("f", [max(vector), min(vector)]))):  # kept as 32-bit floats: inf, NaN
+            raise ModelAnswerError(
+                f"{where} returned embedding {position + 1} with a number beyond what a 32-bit float holds"
+            )
         vectors[index] = [float(x) for x in vector]
     sizes = {len(vector) for vector in vectors if vector is not None}
     if len(sizes) > 1:

@@ -5,7 +5,9 @@ request not recorded is a CassetteMiss with a diff."""
 from __future__ import annotations
 
 import json
+import math
 import sys
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,12 @@ def test_vectors_come_back_in_the_order_asked() -> None:
             "returned embedding 1 that is not a list of numbers",
         ),
         (200, json.dumps(answer([1.0], [1.0, 2.0])), ModelAnswerError, "returned embeddings of different lengths"),
+        (  # finite as a 64-bit float, infinite as the 32-bit float a passage keeps: its cosine NaN, ranking garbled
+            200,
+            json.dumps(answer([1.0, 0.0], [1e39, 0.0])),
+            ModelAnswerError,
+            "returned embedding 2 with a number beyond what a 32-bit float holds",
+        ),
     ],
 )
 def test_what_cannot_be_used_is_an_error_naming_the_endpoint(
@@ -178,7 +186,10 @@ def test_a_vector_is_taken_exactly_when_every_item_is_a_finite_number(vector: li
         isinstance(x, int | float) and not isinstance(x, bool) and abs(x) <= sys.float_info.max for x in vector
     )
     body = json.dumps({"data": [{"index": 0, "embedding": vector}]}, allow_nan=True)
-    if expected:
+    if expected and not all(math.isfinite(x) for x in array("f", [float(x) for x in vector])):
+        with pytest.raises(ModelAnswerError, match="beyond what a 32-bit float holds"):  # passages keep float32
+            parse_embeddings(200, body, "http://e", 1)
+    elif expected:
         assert parse_embeddings(200, body, "http://e", 1) == [[float(x) for x in vector]]
     else:
         with pytest.raises(ModelAnswerError, match="not a list of numbers"):
