@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from harness.errors import ContextWindowExceeded
 from harness.llm.chat import ChatModel
 from harness.records import ContextEvent, ContextEventKind
 from harness.summarizer import compact, local_time, system_alert
@@ -131,6 +132,16 @@ class ContextWindow:
             self.counter.count(tools) if tools else 0
         )
 
+    def _check_system_fits(self, system: str) -> None:
+        """Letta's check once a compaction leaves the request over its trigger: is the system prompt the
+        cause? (Every step would otherwise pay for a summary and still send a request over the window.)"""
+        tokens = self.counter.count([{"role": "system", "content": system}])
+        if tokens >= self.window:
+            raise ContextWindowExceeded(
+                f"The system prompt tokens {tokens} exceeds the context window {self.window}. Please reduce the "
+                "size of your system prompt, memory blocks, or increase the context window."
+            )
+
     def before_request(
         self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> tuple[ContextEvent, ...]:
@@ -151,10 +162,13 @@ class ContextWindow:
                 self.now,
             )
             if done is None:  # nothing to evict: the request goes as it is (the endpoint may refuse it)
+                self._check_system_fits(system)
                 return ()
             messages[:] = done.messages
             self.alerted = False
             after = self.tokens(system, messages, tools)
+            if after > self.trigger_tokens:
+                self._check_system_fits(system)
             return (
                 ContextEvent(
                     ContextEventKind.EVICTION,

@@ -91,6 +91,11 @@ class LLMError(RunError):
     """The model endpoint could not be reached, refused the request or answered with something unusable."""
 
 
+class ContextWindowExceeded(LLMError):
+    """The system prompt alone is bigger than the agent's context window: no compaction can make the request
+    fit, and the endpoint would refuse it (Letta's SystemPromptTokenExceededError)."""
+
+
 class ModelAnswerError(LLMError):
     """The endpoint answered, but with a body the loop cannot use (malformed, truncated, HTML, a runaway
     list of tool calls) or with an HTTP error about the request the model's own output made (Groq's

@@ -276,3 +276,22 @@ def test_a_compaction_rearms_the_warning() -> None:
     messages = long_history(12)
     (event,) = window.before_request(SYSTEM, messages, [])
     assert event.kind is ContextEventKind.EVICTION and not window.alerted
+
+
+def test_a_system_prompt_bigger_than_the_window_is_lettas_error_not_a_summary_a_step() -> None:
+    """Every step paid for a summary and still sent a request over the window; Letta raises
+    SystemPromptTokenExceededError once a compaction leaves the request over its trigger."""
+    from harness.errors import ContextWindowExceeded, LLMError
+
+    model = Summaries()
+    window = ContextWindow(200, model, steady_clock())
+    system = "s" * 700  # about 240 tokens
+    history = [user("hello " * 20), *call_and_results("c1", 1, "ok"), user("more " * 20)]
+    try:
+        window.before_request(system, history, [])
+    except ContextWindowExceeded as exc:
+        assert isinstance(exc, LLMError)  # ends the scenario, located at its turn, as a refused request would
+        assert str(exc).startswith("The system prompt tokens ") and "exceeds the context window 200." in str(exc)
+    else:
+        raise AssertionError("no error")
+    assert len(model.requests) <= 1  # at most the one summary Letta also tries first
