@@ -147,13 +147,13 @@ class Agent:
         steps: list[StepRecord] = []
         replies: list[str] = []
         solver = ToolRulesSolver(self.spec.tool_rules) if self.spec.tool_rules else None
-        saved_from: int | None = None  # where the next step's messages start, when a follow-up precedes it
-        step_input = len(self.messages) - 1  # the message the next step answers (the user's, or a follow-up)
+        # What the next step answers besides history: the user's message, then a follow-up (a heartbeat)
+        # when the loop adds one. Held as the objects, not as positions: a compaction moves every message.
+        step_input: list[dict[str, Any]] = [self._user_message]
         while True:
             try:
-                step, go_on, step_replies = self._step(turn, len(steps), solver, saved_from)
+                step, go_on, step_replies = self._step(turn, len(steps), solver, step_input)
             except TurnAborted as aborted:  # the loop gave up on the answer: nothing of this step is kept
-                del self.messages[step_input:]
                 self._unsaved_user_message = False
                 steps.append(self._aborted_step(turn, len(steps), aborted))
                 return TurnResult(text, tuple(steps), aborted.stop_reason, tuple(replies), str(aborted))
@@ -172,14 +172,14 @@ class Agent:
                 if uncalled and len(steps) < self.spec.max_steps:
                     reminder = self.loop.required_reminder(uncalled, self._loop_now())
                     if reminder is not None:
-                        saved_from = step_input = len(self.messages)
+                        step_input = [reminder]
                         self.messages.append(reminder)
                         continue
             elif go_on:
                 if len(steps) < self.spec.max_steps:
                     failed = any(not call.ok for call in step.tool_calls)
                     follow_up = self.loop.follow_up(failed, self._loop_now())
-                    saved_from = step_input = len(self.messages)
+                    step_input = [] if follow_up is None else [follow_up]
                     if follow_up is not None:
                         self.messages.append(follow_up)
                     continue
@@ -211,20 +211,31 @@ class Agent:
         return next((str(m["content"]) for m in reversed(self.messages) if m["role"] == "tool"), None)
 
     def _step(
-        self, turn: int, index: int, solver: ToolRulesSolver | None, saved_from: int | None = None
+        self, turn: int, index: int, solver: ToolRulesSolver | None, step_input: list[dict[str, Any]]
     ) -> tuple[StepRecord, bool, list[str]]:
+        """One request and its calls. `step_input`: what was added to history for it (the user's message, or
+        a follow-up), saved with it; taken as objects before a compaction moves (or evicts) them."""
         offered = self._allowed(solver)
         tools = [tool for tool in self.spec.tools if tool.name in offered]
         schemas = self.loop.tools(self, tools)
+        first_step = self._unsaved_user_message
+        unsaved_history = self.messages[: self._unsaved_history] if first_step else []
         context = self.context.before_request(self.system_message(), self.messages, schemas) if self.context else ()
         self._compacted = self._compacted or any(event.kind is ContextEventKind.EVICTION for event in context)
+        # Letta's memory-pressure warning goes into history before the request: saved with this step
+        warning = [self.messages[-1]] if any(event.kind is ContextEventKind.WARNING for event in context) else []
         messages = self.request_messages()
         choice = self.loop.tool_choice(solver is not None and solver.should_force_tool_call())
-        response = self.loop.answer(lambda: self._ask(messages, schemas, choice))
-        if self._unsaved_user_message:
+        try:
+            response = self.loop.answer(lambda: self._ask(messages, schemas, choice))
+        except TurnAborted:  # nothing of this step stays: its input, and the warning it got
+            added = {id(message) for message in (*step_input, *warning)}
+            self.messages[:] = [message for message in self.messages if id(message) not in added]
+            raise
+        if first_step:
             self._unsaved_user_message = False
             if self.journal is not None:
-                for message in self.messages[: self._unsaved_history]:
+                for message in unsaved_history:
                     self.journal.save_user_message(self.state.id, self.turns, turn, message)
                 self._unsaved_history = 0
                 self.journal.save_user_message(self.state.id, self.turns, turn, self._user_message)
@@ -258,8 +269,8 @@ class Agent:
             # revision says whether there is anything to persist.
             revision = self.memory.revision
             blocks = self.memory.get_blocks() if revision != self._saved_revision else None
-            start = first_message if saved_from is None else saved_from
-            self.journal.save_step(self.state.id, step, self.messages[start:], blocks)
+            pending = warning if first_step else [*step_input, *warning]  # the user's message is saved above
+            self.journal.save_step(self.state.id, step, [*pending, *self.messages[first_message:]], blocks)
             self._saved_revision = revision
         if self.on_step is not None:
             self.on_step(step)

@@ -295,3 +295,68 @@ def test_a_system_prompt_bigger_than_the_window_is_lettas_error_not_a_summary_a_
     else:
         raise AssertionError("no error")
     assert len(model.requests) <= 1  # at most the one summary Letta also tries first
+
+
+class Chains:
+    """A ChatModel for the agent: per turn, some heartbeating memory calls and then a reply (its plan), in
+    order; summary requests are summarized; a text answer once the plan is done."""
+
+    def __init__(self, plan: list[int]) -> None:
+        self.answers: list[ChatResponse] = []
+        for turn, appends in enumerate(plan):
+            for n in range(appends):
+                arguments = {"label": "human", "content": f"fact {turn}.{n} " + "x" * 40, "request_heartbeat": True}
+                call = ToolCall(f"t{turn}c{n}", "core_memory_append", json.dumps(arguments))
+                self.answers.append(ChatResponse(None, (call,), "m", "tool_calls"))
+            reply = ToolCall(f"t{turn}r", "send_message", json.dumps({"message": f"noted {turn}"}))
+            self.answers.append(ChatResponse(None, (reply,), "m", "tool_calls"))
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: Any = None) -> Any:
+        if not tools:
+            return ChatResponse("The user said many facts.", (), "m")
+        return self.answers.pop(0) if self.answers else ChatResponse("done", (), "m", "stop")
+
+
+class Kept:
+    """A journal that keeps what it is given, in order."""
+
+    def __init__(self) -> None:
+        self.saved: list[dict[str, Any]] = []
+
+    def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None:
+        self.saved.append(message)
+
+    def save_step(self, agent_id: str, step: Any, messages: list[dict[str, Any]], blocks: Any) -> None:
+        self.saved.extend(messages)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+@given(
+    loop=st.sampled_from(["harness", "letta-memgpt", "letta-v1"]),
+    window=st.sampled_from([1200, 1600, 2400]),
+    plan=st.lists(st.integers(0, 3), min_size=1, max_size=8),
+)
+def test_every_message_of_a_turn_is_journaled_once_however_the_history_is_compacted(
+    chat_spec: AgentSpec, loop: str, window: int, plan: list[int]
+) -> None:
+    """A step's messages were sliced from history by a position taken before its compaction moved them:
+    a compacting turn's calls never reached recall or the state database (or reached them twice), and the
+    memory-pressure warning of a turn's first step was never saved."""
+    from harness.loops.kinds import LoopName
+
+    spec = replace(chat_spec, context_window=window, loop=LoopName(loop), max_steps=6)
+    journal = Kept()
+    agent = Agent(spec, Chains(plan), journal=journal)  # type: ignore[arg-type]
+    # Letta's loops start with a boot sequence (a send_message call and its result), saved with the first turn
+    made = [call["id"] for message in agent.messages for call in message.get("tool_calls") or ()]
+    warnings = 0
+    for turn in range(len(plan)):
+        result = agent.send(f"turn {turn}: " + "w" * 120)
+        made += [call.call_id for step in result.steps for call in step.tool_calls]
+        warnings += sum(event.kind is ContextEventKind.WARNING for step in result.steps for event in step.context)
+    saved_calls = [call["id"] for message in journal.saved for call in message.get("tool_calls") or ()]
+    saved_results = [message["tool_call_id"] for message in journal.saved if message["role"] == "tool"]
+    assert sorted(saved_calls) == sorted(made) and sorted(saved_results) == sorted(made)
+    assert len({id(message) for message in journal.saved}) == len(journal.saved)  # nothing saved twice
+    saved_warnings = [m for m in journal.saved if MESSAGE_SUMMARY_WARNING_STR in str(m.get("content"))]
+    assert len(saved_warnings) == warnings
