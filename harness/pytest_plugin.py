@@ -53,6 +53,7 @@ FIXTURE_CASSETTE_KEY: pytest.StashKey[Cassette] = pytest.StashKey()
 AGENTS_KEY = pytest.StashKey["Path | None"]()
 PROJECT_KEY: pytest.StashKey[Project] = pytest.StashKey()
 SHARING_KEY = pytest.StashKey["dict[Path, list[Problem]]"]()
+CASSETTE_FOLDERS_KEY = pytest.StashKey[dict[Path, bool]]()  # folder -> whether it is in the cassette folder
 # Folders that end the upward search for an agents file: a project's own root.
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
@@ -277,7 +278,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     agents = agents_file(parent.config)
     if agents is None:
         return None
-    if _in_cassettes(file_path, _project(parent.config)):  # a cassette mirrors a scenario's path
+    if _in_cassettes(file_path, parent.config):  # a cassette mirrors a scenario's path
         return None
     from harness.project import HISTORY_FOLDER
 
@@ -295,19 +296,16 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return ScenarioFile.from_parent(parent, path=file_path)
 
 
-_CASSETTE_FOLDERS: dict[tuple[Path, Path], bool] = {}
-
-
-def _in_cassettes(path: Path, project: Project) -> bool:
+def _in_cassettes(path: Path, config: pytest.Config) -> bool:
     """Whether `path` is in the cassette folder, either spelt through a link (a real path looked up once a
-    folder)."""
-    cassettes = project.cassettes_dir
+    folder a session)."""
+    cassettes = _project(config).cassettes_dir
     if path.parts[: len(cassettes.parts)] == cassettes.parts:
         return True
-    key = (path.parent, cassettes)
-    known = _CASSETTE_FOLDERS.get(key)
+    folders = config.stash.setdefault(CASSETTE_FOLDERS_KEY, {})
+    known = folders.get(path.parent)
     if known is None:
-        known = _CASSETTE_FOLDERS[key] = Path(os.path.realpath(path.parent)).is_relative_to(os.path.realpath(cassettes))
+        known = folders[path.parent] = Path(os.path.realpath(path.parent)).is_relative_to(os.path.realpath(cassettes))
     return known
 
 
