@@ -49,6 +49,9 @@ CREATE VIRTUAL TABLE recall USING fts5(
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+SQLITE_MAX = 2**63 - 1  # the largest integer SQLite binds
+
+
 @dataclass(frozen=True)
 class RecallHit:
     """One message found: its role, when it was written, and what Letta shows of it."""
@@ -210,6 +213,8 @@ class SqliteRecall:
         offset: int = 0,
     ) -> list[RecallHit]:
         where, values = self._where(roles, start, end)
+        # SQLite takes 64-bit integers: a model's `limit: 10**20` is as good as no limit, not an OverflowError
+        limit, offset = min(max(limit, 0), SQLITE_MAX), min(max(offset, 0), SQLITE_MAX)
         match = fts_query(query) if query else None
         if query and match is None:
             return []  # a query with no word in it matches nothing
@@ -218,10 +223,10 @@ class SqliteRecall:
                 f"SELECT role, created_at, detail FROM recall WHERE recall MATCH ? AND {where}"
                 " ORDER BY bm25(recall), rowid DESC LIMIT ? OFFSET ?"
             )
-            rows = self.db.execute(sql, [match, *values, max(limit, 0), max(offset, 0)]).fetchall()
+            rows = self.db.execute(sql, [match, *values, limit, offset]).fetchall()
         else:
             sql = f"SELECT role, created_at, detail FROM recall WHERE {where} ORDER BY rowid DESC LIMIT ? OFFSET ?"
-            rows = self.db.execute(sql, [*values, max(limit, 0), max(offset, 0)]).fetchall()
+            rows = self.db.execute(sql, [*values, limit, offset]).fetchall()
         return [
             RecallHit(
                 role,

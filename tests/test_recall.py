@@ -296,3 +296,11 @@ def test_a_message_lettas_loop_packaged_as_json_is_shown_as_that_json() -> None:
     hit = RecallHit("user", datetime(2025, 1, 1, 12, tzinfo=UTC), detail)
     assert hit.text == json.dumps(packaged, indent=2) and "my dentist is on Friday" in hit.text
     assert RecallHit("user", hit.created_at, {"content": "plain"}).text == "plain"
+
+
+def test_a_limit_or_offset_past_what_sqlite_binds_is_no_limit_not_an_overflow() -> None:
+    """A model's `limit: 10**20` raised `OverflowError: Python int too large to convert to SQLite INTEGER`."""
+    recall = recall_with(user("I live in Lisbon"), user("My dog is called Rex"))
+    assert len(recall.search("lisbon", limit=10**20)) == 1
+    assert len(recall.search(None, limit=10**20)) == 2
+    assert recall.search(None, limit=10**20, offset=10**20) == []
