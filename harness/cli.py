@@ -404,30 +404,12 @@ def _project(args: argparse.Namespace) -> Project:
     )
 
 
-def _check_distinct(reports: dict[str, Path | None]) -> None:
-    """Two reports into one file: the second would silently replace the first (a device or a pipe, as
-    /dev/stdout, takes both)."""
-    import os
-    from pathlib import Path
-
-    from harness.errors import UserError
-    from harness.files import is_special
-
-    seen: dict[str, str] = {}
-    for flag, path in reports.items():
-        if path is None:
-            continue
-        real = os.path.realpath(path)
-        if real in seen and not is_special(Path(real)):
-            raise UserError(f"{seen[real]} and {flag} name one file, {path}: give each report its own")
-        seen.setdefault(real, flag)
-
-
 def _run(args: argparse.Namespace, console: Console) -> int:
     from pathlib import Path
 
     from harness.errors import UserError
     from harness.factory import AgentFactory
+    from harness.files import folder_unwritable_reason, one_file_for_two
     from harness.reliability import has_repeats, reliability, reliability_table
     from harness.report import json_report, matrix_table, summary_table, write_json_report
     from harness.scenarios import ScenarioRunner
@@ -441,7 +423,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     report = _report_path(args.report) if args.report is not None else None
     html = _report_path(args.html, "--html") if getattr(args, "html", None) is not None else None
     markdown = _report_path(args.summary_md, "--summary-md") if getattr(args, "summary_md", None) is not None else None
-    _check_distinct({"--report": report, "--html": html, "--summary-md": markdown})
+    clash = one_file_for_two({"--report": report, "--html": html, "--summary-md": markdown})
+    if clash is not None:
+        raise UserError(clash)
     _check_step_summary()
     project = _project(args)
     for flag, path in (("--report", report), ("--html", html), ("--summary-md", markdown)):
@@ -482,8 +466,6 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             return 0
     recording = not project.replaying
     if recording:  # a read-only cassette folder, told after every live request was paid for, is told now
-        from harness.files import folder_unwritable_reason
-
         unwritable = folder_unwritable_reason(project.cassettes_dir)
         if unwritable is not None:
             raise UserError(f"the cassette folder {_shown(project.cassettes_dir)}: {unwritable}; nothing was recorded")

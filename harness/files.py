@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -53,8 +54,21 @@ def folder_unwritable_reason(folder: Path) -> str | None:
         existing = existing.parent
     if not existing.is_dir():
         return f"{existing} is not a folder"
-    reason = unwritable_reason(existing / "cassette.yaml")
-    return None if reason is None else reason
+    return unwritable_reason(existing / "cassette.yaml")
+
+
+def one_file_for_two(reports: Mapping[str, str | Path | None]) -> str | None:
+    """Why two of `reports` (paths by the option that named them) cannot be written, or None: they name one
+    file, and the second would silently replace the first (a device or a pipe, as /dev/stdout, takes both)."""
+    taken: dict[str, str] = {}
+    for option, path in reports.items():
+        if path is None:
+            continue
+        real = os.path.realpath(path)
+        if real in taken and not is_special(Path(real)):
+            return f"{taken[real]} and {option} name one file, {path}: give each report its own"
+        taken.setdefault(real, option)
+    return None
 
 
 def write_atomically(path: Path, text: str) -> None:

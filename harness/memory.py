@@ -89,6 +89,12 @@ class OverLimit:
     value: str
 
 
+def as_letta_says(exc: BaseException) -> str:
+    """An exception's text as Letta's memory words it: an unknown label is its `get_block`'s KeyError."""
+    cause = exc.cause if isinstance(exc, MemoryEditError) else None
+    return cause.letta_text() if isinstance(cause, UnknownBlock) else str(exc)
+
+
 def schema_problem(schema: dict[str, Any], value: str) -> str | None:
     """Why `value` is not JSON matching `schema`, in a sentence the model can act on; None when it is."""
     import jsonschema  # only blocks with a schema pay for it

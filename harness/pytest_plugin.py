@@ -126,6 +126,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if unwritable is not None:
                 raise pytest.UsageError(f"the cassette folder {project.cassettes_dir}: {unwritable}; nothing recorded")
     if _reporting(config) and not hasattr(config, "workerinput"):  # pytest-xdist's workers report to this one
+        from harness.files import one_file_for_two
         from harness.pytest_reports import ScenarioReports, checked_path
 
         html, markdown = config.getoption("harness_html"), config.getoption("harness_summary_md")
@@ -133,7 +134,9 @@ def pytest_configure(config: pytest.Config) -> None:
             checked_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
         paths = {"--harness-html": html, "--harness-summary-md": markdown}
         checked = {option: checked_path(given, option) if given else None for option, given in paths.items()}
-        _check_distinct(checked, getattr(config.option, "xmlpath", None))
+        clash = one_file_for_two({"--junitxml": getattr(config.option, "xmlpath", None), **checked})
+        if clash is not None:
+            raise pytest.UsageError(clash)
         if agents_file(config) is not None:
             for option, path in checked.items():
                 refused = _project(config).report_over_input(option, path) if path is not None else None
@@ -142,21 +145,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             ScenarioReports(checked["--harness-html"], checked["--harness-summary-md"]), "harness-reports"
         )
-
-
-def _check_distinct(reports: dict[str, Path | None], junit: str | None) -> None:
-    """Two reports into one file: the second would silently replace the first (a device or a pipe, as
-    /dev/stdout, takes both)."""
-    from harness.files import is_special
-
-    taken = {os.path.realpath(junit): "--junitxml"} if junit else {}
-    for option, path in reports.items():
-        if path is None:
-            continue
-        real = os.path.realpath(path)
-        if real in taken and not is_special(Path(real)):
-            raise pytest.UsageError(f"{taken[real]} and {option} name one file, {path}: give each report its own")
-        taken.setdefault(real, option)
 
 
 def _reporting(config: pytest.Config) -> bool:
@@ -502,7 +490,8 @@ def _sharing_mistakes(session: pytest.Session) -> dict[Path, list[Problem]]:
     if not naming and not clashing and not others:
         return known
 
-    def load(path: Path) -> list[Scenario]:
+    @functools.cache
+    def load(path: Path) -> list[Scenario]:  # once a file: those naming a cassette are asked for twice
         try:
             loaded, problems = load_scenarios_partially(_shown(path))
         except HarnessError:

@@ -101,6 +101,7 @@ def reliability_table(entries: list[ScenarioReliability], shown: dict[Path, str]
 
 def reliability_report(entries: list[ScenarioReliability], shown: dict[Path, str]) -> dict[str, Any]:
     k = max((entry.runs for entry in entries), default=1)
+    repeated = _most_repeated(entries)
     return {
         "scenarios": [
             {
@@ -116,8 +117,8 @@ def reliability_report(entries: list[ScenarioReliability], shown: dict[Path, str
         ],
         "suite": {
             "pass_at_1": _mean(entries, 1),
-            "pass_hat": {str(j): _mean(_most_repeated(entries), j) for j in range(1, k + 1)},
-            "pass_hat_over": len(_most_repeated(entries)),  # the scenarios the pass^j means are taken over
+            "pass_hat": {str(j): _mean(repeated, j) for j in range(1, k + 1)},
+            "pass_hat_over": len(repeated),  # the scenarios the pass^j means are taken over
         },
     }
 

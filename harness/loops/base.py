@@ -163,14 +163,22 @@ class HarnessLoop:
             known = ", ".join(t.name for t in host.spec.tools)
             unknown = ToolResult(False, f"No function named '{name}'; available functions: {known}")
             return CallOutcome(unknown, False, {})
+        arguments = self.arguments(name, raw_arguments)
+        if isinstance(arguments, CallOutcome):
+            return arguments
+        heartbeat = truthy(arguments.pop(HEARTBEAT_PARAMETER, False))
+        return CallOutcome(tool.call(host.state, arguments), heartbeat, arguments)
+
+    @staticmethod
+    def arguments(name: str, raw: str) -> dict[str, Any] | CallOutcome:
+        """A call's arguments as a JSON object, or the failed outcome that says why they are not one."""
         try:
-            arguments = jsontext.loads(raw_arguments) if raw_arguments.strip() else {}
+            arguments = jsontext.loads(raw) if raw.strip() else {}
         except ValueError as exc:
             return CallOutcome(ToolResult(False, f"Error parsing arguments of {name} as JSON: {exc}"), False, {})
         if not isinstance(arguments, dict):
             return CallOutcome(ToolResult(False, f"Arguments of {name} must be a JSON object"), False, {})
-        heartbeat = truthy(arguments.pop(HEARTBEAT_PARAMETER, False))
-        return CallOutcome(tool.call(host.state, arguments), heartbeat, arguments)
+        return arguments
 
     def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:
         return {"role": "tool", "tool_call_id": call_id, "content": outcome.result.to_content()}

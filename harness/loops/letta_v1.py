@@ -21,15 +21,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from harness import jsontext
 from harness.config import AgentSpec
-from harness.errors import MemoryEditError, RunError
+from harness.errors import RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
 from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import NON_USER_MSG_PREFIX, json_dumps
-from harness.memory import UnknownBlock
+from harness.memory import as_letta_says
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
 
@@ -68,12 +67,9 @@ class LettaV1Loop(HarnessLoop):
         other tools as the harness runs them (`Error executing function X: ...`, arguments validated)."""
         if tool is None or BUILTIN_TOOLS.get(tool.name) is not tool.function:
             return super().run_tool(host, tool, call)
-        try:
-            arguments = jsontext.loads(call.arguments) if call.arguments.strip() else {}
-        except ValueError as exc:
-            return CallOutcome(ToolResult(False, f"Error parsing arguments of {tool.name} as JSON: {exc}"), False, {})
-        if not isinstance(arguments, dict):
-            return CallOutcome(ToolResult(False, f"Arguments of {tool.name} must be a JSON object"), False, {})
+        arguments = self.arguments(tool.name, call.arguments)
+        if isinstance(arguments, CallOutcome):
+            return arguments
         arguments.pop(HEARTBEAT_PARAMETER, None)
         kwargs = dict(arguments)
         if tool.state_parameter is not None:
@@ -83,9 +79,7 @@ class LettaV1Loop(HarnessLoop):
         except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
             raise
         except (Exception, SystemExit) as exc:
-            cause = exc.cause if isinstance(exc, MemoryEditError) else None
-            said = cause.letta_text() if isinstance(cause, UnknownBlock) else str(exc)
-            return CallOutcome(ToolResult(False, said), False, arguments)
+            return CallOutcome(ToolResult(False, as_letta_says(exc)), False, arguments)
         return CallOutcome(ToolResult(True, text), False, arguments)
 
     def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:

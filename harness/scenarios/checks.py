@@ -852,8 +852,8 @@ class Edited(ExpectCheck):
 
     def check(self, observed: Observed) -> list[Failure]:
         failures: list[Failure] = []
+        edits = [edit for call in observed.tool_calls for edit in call.edits]
         for label, wanted in self.value.items():
-            edits = [edit for call in observed.tool_calls for edit in call.edits]
             if not (label in observed.initial_blocks or any(edit.label == label for edit in edits)):
                 # an agent that can create blocks is not checked for labels before the run: a misspelt one
                 # would pass `false` (no call changed a block that never was)

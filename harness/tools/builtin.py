@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from harness.errors import MemoryEditError
-from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, Block, Memory, UnknownBlock
+from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, Block, Memory, as_letta_says
 from harness.recall import Recall
 from harness.tools.archival import archival_memory_insert, archival_memory_search
 from harness.tools.context import AgentState
@@ -238,11 +238,6 @@ def memory_finish_edits(agent_state: AgentState) -> None:
     return None
 
 
-def _as_letta_says(exc: MemoryEditError) -> str:
-    """The refusal as Letta's memory words it: an unknown label is its `get_block`'s KeyError."""
-    return exc.cause.letta_text() if isinstance(exc.cause, UnknownBlock) else str(exc)
-
-
 def _label(path: str, *, slashes: bool = True) -> str:
     """`/memories/<label>` -> label, as Letta's executor derives it (most commands turn "/" into "_")."""
     label = path.removeprefix("/memories/").removeprefix("/")
@@ -346,7 +341,7 @@ def memory(
             memory.delete_block(label)
         except MemoryEditError as exc:
             # Letta's memory_delete returns (does not raise) its errors: the call counts as a success.
-            return f"Error performing delete: {_as_letta_says(exc)}"
+            return f"Error performing delete: {as_letta_says(exc)}"
         return (
             f"Successfully deleted memory block '{label}'. "
             "Your system prompt has been recompiled without this memory block and is now active in your context."
@@ -357,7 +352,7 @@ def memory(
             try:
                 memory.update_block_description(label, description)
             except MemoryEditError as exc:
-                raise Exception(f"Error performing update_description: {_as_letta_says(exc)}") from None
+                raise Exception(f"Error performing update_description: {as_letta_says(exc)}") from None
             return (
                 f"Successfully updated description of memory block '{label}'. Your system prompt has been "
                 "recompiled with the updated description and is now active in your context."
@@ -367,7 +362,7 @@ def memory(
             try:
                 memory.rename_block(old_label, new_label)
             except MemoryEditError as exc:
-                raise Exception(f"Error performing rename: {_as_letta_says(exc)}") from None
+                raise Exception(f"Error performing rename: {as_letta_says(exc)}") from None
             return (
                 f"Successfully renamed memory block '{old_label}' to '{new_label}'. Your system prompt has been "
                 "recompiled with the renamed memory block and is now active in your context."
