@@ -36,7 +36,7 @@ from harness.config import AgentSpec
 from harness.context_window import ContextWindow, token_counter
 from harness.llm.chat import CallIds, ChatModel, ChatResponse, ToolCall, chat_request
 from harness.llm.settings import ToolChoice
-from harness.loops.base import CallOutcome, Loop, TurnAborted
+from harness.loops.base import CallOutcome, Loop, NothingToAsk, TurnAborted
 from harness.loops.registry import new_loop
 from harness.memory import Block, Memory
 from harness.records import ContextEventKind, StepRecord, StopReason, ToolCallRecord, TurnResult
@@ -157,6 +157,12 @@ class Agent:
                 self._unsaved_user_message = False
                 steps.append(self._aborted_step(turn, len(steps), aborted))
                 return TurnResult(text, tuple(steps), aborted.stop_reason, tuple(replies), str(aborted))
+            except NothingToAsk as nothing:  # no request for this step: the turn ends, its input unkept
+                if not steps:
+                    raise AssertionError("a loop found nothing to ask at a turn's first step") from None
+                added = {id(message) for message in step_input}
+                self.messages[:] = [message for message in self.messages if id(message) not in added]
+                return TurnResult(text, tuple(steps), nothing.stop_reason, tuple(replies))
             except BaseException:
                 if not steps and self._unsaved_user_message:
                     self.messages[:] = history  # as before the turn (a compaction for it included)

@@ -274,6 +274,13 @@ class Block:
         )
 
 
+@dataclass(frozen=True)
+class MemoryCheckpoint:
+    blocks: tuple[tuple[Block, str, str, str | None], ...]
+    edits: int
+    revision: int
+
+
 class Memory:
     """An ordered set of blocks keyed by label: the one path every change of a block goes through."""
 
@@ -294,6 +301,27 @@ class Memory:
     def _record(self, edit: BlockEdit) -> None:
         self.edits.append(edit)
         self.revision += 1
+
+    def checkpoint(self) -> MemoryCheckpoint:
+        """What `restore` puts back: the blocks, in order, with their labels, values and descriptions."""
+        saved = tuple((block, block._label, block._value, block._description) for block in self._blocks.values())
+        return MemoryCheckpoint(saved, len(self.edits), self.revision)
+
+    def restore(self, checkpoint: MemoryCheckpoint) -> None:
+        """Memory as it was at `checkpoint`, and its edits since forgotten: a tool call that raised changed
+        nothing (Letta runs a tool on a copy of the agent's state, kept only from a call that returned)."""
+        if self.revision == checkpoint.revision:
+            return
+        kept = {id(block) for block, *_ in checkpoint.blocks}
+        for block in self._blocks.values():
+            if id(block) not in kept:
+                block._owner = None
+        for block, label, value, description in checkpoint.blocks:
+            block._label, block._value, block._description = label, value, description
+            block._owner = self
+        self._blocks = {block._label: block for block, *_ in checkpoint.blocks}
+        del self.edits[checkpoint.edits :]
+        self.revision = checkpoint.revision
 
     # ------------------------------------------------------------ reading
 

@@ -28,6 +28,9 @@ class StopReason(StrEnum):
     # letta-memgpt: an answer Letta 0.6 could not use, three times (arguments that are not JSON, a bad finish
     # reason): Letta's message call raises there, and nothing of that step stays in history
     INVALID_ANSWER = "invalid_answer"
+    # letta-memgpt: the tool that failed in the step before was the only one the rules allowed, so no tool is
+    # left to offer; Letta 0.6 sends no request and ends the turn (its `_get_ai_reply` returns None)
+    NO_TOOLS_LEFT = "no_tools_left"
 
 
 @dataclass(frozen=True)

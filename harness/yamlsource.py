@@ -409,6 +409,22 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
     return doc
 
 
+_KEYS = yaml.SafeLoader("")  # constructs one scalar key at a time, as the document's own loader does
+
+
+def _held_key(node: yaml.ScalarNode) -> Any:
+    """The key as the constructed mapping holds it (a string, a number, a boolean, None)."""
+    construct = _KEYS.yaml_constructors.get(node.tag)
+    try:
+        key = construct(_KEYS, node) if construct is not None else None  # scalar constructors keep no state
+        hash(key)
+        if construct is None:
+            raise TypeError
+    except (yaml.YAMLError, TypeError, ValueError):
+        return ("text", node.tag, node.value)
+    return ("nan", node.value) if key != key else key
+
+
 def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[UserError], walked: set[int]) -> None:
     """Positions of every key and item (an aliased node's under its first place only)."""
     if id(node) in walked:
@@ -416,17 +432,24 @@ def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[
     walked.add(id(node))
     doc.positions.setdefault(loc, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+        seen: dict[Any, str] = {}  # each key as Python holds it: `1`, `true` and `1.0` are one key there
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
             key: str | int = key_node.value
             if key_node.tag == "tag:yaml.org,2002:int":
                 key = int(key_node.value)
-            if str(key) in seen:
+            held = _held_key(key_node)
+            if held in seen:
                 line = key_node.start_mark.line + 1
-                raise error([Problem(doc.path, line, None, dotted((*loc, key)), "duplicate key")])
-            seen.add(str(key))
+                earlier = seen[held]
+                problem = "duplicate key"
+                if earlier != key_node.value:
+                    problem += (
+                        f": `{key_node.value}` and `{earlier}` are one key once read (quote them to keep them apart)"
+                    )
+                raise error([Problem(doc.path, line, None, dotted((*loc, key)), problem)])
+            seen[held] = key_node.value
             child = (*loc, key)
             doc.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             _record_positions(value_node, child, doc, error, walked)

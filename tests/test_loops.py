@@ -501,3 +501,168 @@ def test_letta_v1_core_tool_errors_are_the_exceptions_own_text_and_an_unknown_to
         (False, "Error executing function what_time: invalid arguments: extra: Extra inputs are not permitted"),
     ]
     assert turn.reply == "Done."
+
+
+TYPED_TOOLS = '''
+import datetime
+import enum
+
+import pydantic
+
+
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Item(pydantic.BaseModel):
+    """An item."""
+
+    name: str = pydantic.Field(description="its name")
+    tags: list[str] = pydantic.Field(description="its tags")
+
+
+def paint(colour: Colour, item: Item, items: list[Item]) -> str:
+    """Paint items.
+
+    Args:
+        colour: the colour
+        item: the first item
+        items: the others
+    """
+    return "painted"
+
+
+def store(record: dict) -> str:
+    """Store a record.
+
+    Args:
+        record: the record
+    """
+    return "stored"
+
+
+def due() -> dict:
+    """When it is due."""
+    return {"due": datetime.datetime(2024, 1, 2, 3, 4, 5)}
+
+
+def poll(job: str) -> str:
+    """Poll a job.
+
+    Args:
+        job: the job
+    """
+    raise ConnectionError("job server unreachable")
+'''
+
+
+def typed_agent(tmp_path: Path, tools: str, extra: str = "") -> AgentSpec:
+    (tmp_path / "typedtools.py").write_text(TYPED_TOOLS)
+    write_agents(tmp_path, f"  m: {{loop: letta-memgpt, clock: 2025-02-11T14:26:32Z, tools: {tools}{extra}}}\n")
+    return load_agents(tmp_path / "agents.yaml").get("m")
+
+
+def test_letta_memgpt_writes_models_and_enums_in_place_as_lettas_generate_schema(tmp_path: Path) -> None:
+    """Pydantic refers to a model or an Enum by `$ref`; Letta's schema has it in place, and its structured
+    output makes an object's properties all required (a `type: null` went out before)."""
+    spec = typed_agent(tmp_path, "[send_message, 'typedtools:paint']")
+    _, model, _ = run(spec, [completion(call("send_message", {"message": "hi"}, "c1"))], "hi")
+    paint = next(tool["function"] for tool in model.bodies[0]["tools"] if tool["function"]["name"] == "paint")
+    properties = paint["parameters"]["properties"]
+    item = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "description": "its name"},
+            "tags": {"type": "array", "items": {"type": "string"}, "description": "its tags"},
+        },
+        "additionalProperties": False,
+        "required": ["name", "tags"],
+    }
+    assert paint["strict"] is True
+    assert properties["colour"] == {"type": "string", "description": "the colour", "enum": ["red", "blue"]}
+    assert properties["item"] == {"description": "the first item", **item}
+    assert list(properties["item"]) == ["type", "description", "properties", "additionalProperties", "required"]
+    assert properties["items"] == {
+        "type": "array",
+        "description": "the others",
+        "items": {**item, "description": "An item."},
+    }
+
+
+def test_letta_memgpt_offers_a_tool_structured_outputs_cannot_express_as_generated_not_strict(tmp_path: Path) -> None:
+    """prepare_openai_payload: convert_to_structured_output refuses an object without properties ("Property
+    record of type object is missing properties"), and Letta sends that tool as generate_schema made it."""
+    spec = typed_agent(tmp_path, "[send_message, 'typedtools:store']")
+    _, model, _ = run(spec, [completion(call("send_message", {"message": "hi"}, "c1"))], "hi")
+    store = next(tool["function"] for tool in model.bodies[0]["tools"] if tool["function"]["name"] == "store")
+    assert "strict" not in store
+    assert list(store["parameters"]["properties"]) == ["inner_thoughts", "record", "request_heartbeat"]
+    assert store["parameters"]["required"] == ["inner_thoughts", "record", "request_heartbeat"]
+    assert store["parameters"]["properties"]["record"]["type"] == "object"
+    assert store["parameters"]["properties"]["record"]["description"] == "the record"
+
+
+def test_letta_memgpt_writes_a_datetime_in_a_result_as_lettas_json_dumps(tmp_path: Path) -> None:
+    spec = typed_agent(tmp_path, "[send_message, 'typedtools:due']")
+    answers = [
+        completion(call("due", {"request_heartbeat": True}, "c1")),
+        completion(call("send_message", {"message": "ok"}, "c2")),
+    ]
+    _, _, [turn] = run(spec, answers, "when?")
+    assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (True, '{\n  "due": "2024-01-02T03:04:05"\n}')
+
+
+def test_letta_memgpt_ends_the_turn_unasked_when_the_only_tool_allowed_has_just_failed(tmp_path: Path) -> None:
+    """Letta 0.6 `_get_ai_reply` returns None when leaving out the tool that failed leaves no tool, and its
+    step ends the turn; the harness sent a request with no tools (and `parallel_tool_calls`, which OpenAI
+    refuses without tools)."""
+    rules = (
+        ", tool_rules: [{type: conditional, tool_name: poll, default_child: poll,"
+        " child_output_mapping: {done: send_message}}]"
+    )
+    spec = typed_agent(tmp_path, "[send_message, 'typedtools:poll']", rules)
+    answers = [
+        completion(call("poll", {"job": "j1", "request_heartbeat": True}, "c1")),
+        completion(call("send_message", {"message": "sorry"}, "c2")),
+    ]
+    _, model, [first, second] = run(spec, answers, "poll it", "and now?")
+    assert (first.stop_reason, len(first.steps), first.tool_calls[0].ok) == (StopReason.NO_TOOLS_LEFT, 1, False)
+    assert len(model.bodies) == 2  # the second turn's request: none was sent for the failed call's heartbeat
+    roles = [message["role"] for message in model.bodies[1]["messages"]]
+    assert roles[-4:] == ["user", "assistant", "tool", "user"]  # no heartbeat kept between the turns
+    assert second.stop_reason is StopReason.REPLIED
+
+
+EDITING_TOOLS = '''
+def note_then_fail(agent_state, text: str) -> str:
+    """Note text, then fail.
+
+    Args:
+        text: the text
+    """
+    agent_state.memory.update_block_value("human", agent_state.memory.get_block("human").value + "\\n" + text)
+    agent_state.memory.rename_block("human", "person")
+    raise RuntimeError("disk full")
+'''
+
+
+@pytest.mark.parametrize("loop", ["harness", "letta-memgpt", "letta-v1"])
+def test_a_tool_that_raises_leaves_memory_as_it_found_it(tmp_path: Path, loop: str) -> None:
+    """Letta runs a tool on a copy of the agent's state and keeps memory only from a call that returned
+    (0.6: update_memory_if_changed after the call; its sandbox returns no state from one that raised)."""
+    (tmp_path / "editing_tools_d4.py").write_text(EDITING_TOOLS)
+    write_agents(tmp_path, f"  m: {{loop: {loop}, tools: [send_message, 'editing_tools_d4:note_then_fail']}}\n")
+    spec = load_agents(tmp_path / "agents.yaml").get("m")
+    answers = [
+        completion(call("note_then_fail", {"text": "likes tea", "request_heartbeat": True}, "c1")),
+        completion(call("send_message", {"message": "ok"}, "c2")),
+        completion(content="ok"),
+    ]
+    agent, _, [turn] = run(spec, answers, "note it")
+    failed = turn.tool_calls[0]
+    assert (failed.ok, failed.edits) == (False, ())
+    assert "disk full" in failed.result
+    assert agent.memory.values() == {"human": "Name: Bob"}
+    assert (agent.memory.edits, agent.memory.revision) == ([], 0)
+    assert agent.memory.get_block("human").value == "Name: Bob"

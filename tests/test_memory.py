@@ -302,3 +302,33 @@ def test_a_value_nested_deeper_than_json_reads_is_a_problem_not_a_crash() -> Non
     from harness.memory import schema_problem
 
     assert "nested too deeply" in str(schema_problem({"type": "array"}, "[" * 100_000 + "]" * 100_000))
+
+
+@given(st.lists(st.sampled_from(["value", "create", "delete", "rename", "describe"]), max_size=8))
+def test_restore_puts_back_what_checkpoint_saw_whatever_happened_since(operations: list[str]) -> None:
+    memory = Memory([Block("human", "Name: Bob", description="the user"), Block("persona", "helpful")])
+    memory.update_block_value("persona", "kind")
+    before = ([(block.label, block.value, block.description) for block in memory], list(memory.edits))
+    blocks = memory.get_blocks()
+    checkpoint = memory.checkpoint()
+    for index, operation in enumerate(operations):
+        labels = memory.list_block_labels()
+        label = labels[0] if labels else None
+        if operation == "create":
+            memory.add_block(Block(f"new{index}", "x"))
+        elif label is None:
+            continue
+        elif operation == "value":
+            memory.update_block_value(label, f"v{index}")
+        elif operation == "delete":
+            memory.delete_block(label)
+        elif operation == "rename":
+            memory.rename_block(label, f"renamed{index}")
+        else:
+            memory.update_block_description(label, f"d{index}")
+    memory.restore(checkpoint)
+    assert ([(block.label, block.value, block.description) for block in memory], memory.edits) == before
+    assert memory.get_blocks() == blocks and all(memory.holds(block) for block in blocks)
+    assert memory.revision == 1
+    memory.update_block_value("human", "Name: Ann")  # the blocks are the memory's again: edits go through it
+    assert blocks[0].value == "Name: Ann" and memory.revision == 2

@@ -135,3 +135,19 @@ def test_too_many_values_is_called_an_alias_bomb_only_when_aliases_made_them(tex
         check_limits(text, small)  # the file as libyaml's events see it
     with pytest.raises(TooBig, match=re.escape(says)):
         measure(compose(text, small, measured=False)[1], small)  # as PyYAML's node tree holds it
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("m:\n  1: b\n  true: c\n", "`true` and `1`"),
+        ("m: {0: b, false: c}\n", "`false` and `0`"),
+        ("m: {null: b, ~: c}\n", "`~` and `null`"),
+        ("m: {1: b, 1.0: c}\n", "`1.0` and `1`"),
+    ],
+)
+def test_keys_one_once_read_are_a_duplicate(text: str, shown: str) -> None:
+    """Two keys YAML spells apart but Python holds as one (True == 1): the mapping kept one of them."""
+    with pytest.raises(UserError, match=rf"f.yaml:\d+: m\.\S+: duplicate key: {shown} are one key once read"):
+        parse_yaml(text, "f.yaml")
+    assert parse_yaml("m: {'1': b, 1: c}\n", "f.yaml").data == {"m": {"1": "b", 1: "c"}}

@@ -45,6 +45,15 @@ class TurnAborted(Exception):
         self.response = response
 
 
+class NothingToAsk(Exception):
+    """The loop has no request to send for the next step: the turn ends there with `stop_reason`, and the
+    step's input (a heartbeat) is not kept, as Letta keeps only a step that ran."""
+
+    def __init__(self, stop_reason: StopReason) -> None:
+        super().__init__(stop_reason.value)
+        self.stop_reason = stop_reason
+
+
 @dataclass(frozen=True)
 class CallOutcome:
     """A tool call run: its result, whether it asked for a heartbeat, and its arguments as parsed."""

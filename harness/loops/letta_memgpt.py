@@ -55,7 +55,7 @@ from harness.config import AgentSpec
 from harness.errors import MemoryEditError, RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
-from harness.loops.base import CallOutcome, LoopHost, TurnAborted
+from harness.loops.base import CallOutcome, LoopHost, NothingToAsk, TurnAborted
 from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
@@ -112,7 +112,14 @@ def json_dumps(data: Any) -> str:
             lines.append(f"  {_encode_string(key)}: {text}")
         else:
             return "{\n" + ",\n".join(lines) + "\n}"
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return json.dumps(data, indent=2, ensure_ascii=False, default=_safe_serializer)
+
+
+def _safe_serializer(value: Any) -> str:
+    """json_dumps's `safe_serializer`: a datetime in a tool's result is written as its ISO text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"Type {type(value)} not serializable")
 
 
 @functools.lru_cache(maxsize=64)
@@ -271,15 +278,70 @@ def function_response_text(value: Any, limit: int) -> str:
     return text
 
 
-def structured_property(prop: dict[str, Any], description: str | None) -> dict[str, Any]:
-    """One parameter as convert_to_structured_output writes it: type and description (and enum, items)."""
-    out: dict[str, Any] = {"type": prop.get("type"), "description": description}
-    if prop.get("type") == "array" and "items" in prop:
-        items = prop["items"]
-        out["items"] = {key: items[key] for key in ("type", "enum") if key in items}
+def structured_property(prop: dict[str, Any], description: str | None, defs: dict[str, Any]) -> dict[str, Any]:
+    """One parameter as convert_to_structured_output writes it: type and description (and enum, items; an
+    object's properties, all required, no others). A schema it cannot take is a ValueError, as in Letta.
+    Pydantic refers to a model or an Enum by `$ref` where Letta's generate_schema writes it in place."""
+    prop = _resolved(prop, defs)
+    kind = prop.get("type")
+    if kind == "object":
+        out = _structured_object(prop, defs)
+        return {"type": "object", "description": description, **{k: v for k, v in out.items() if k != "type"}}
+    if not isinstance(kind, str):
+        raise ValueError(f"Property {prop} is missing a type")
+    out = {"type": kind, "description": description}
+    if kind == "array" and "items" in prop:
+        items = _resolved(prop["items"], defs)
+        if items.get("type") in ("object", "array"):
+            out["items"] = _structured_part(items, defs)
+        else:
+            out["items"] = {key: items[key] for key in ("type", "enum") if key in items}
     if "enum" in prop:
         out["enum"] = prop["enum"]
     return out
+
+
+def _structured_part(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """_convert_to_structured_output_helper: a nested property, its description kept if it has one."""
+    prop = _resolved(prop, defs)
+    kind = prop.get("type")
+    if kind == "object":
+        out = _structured_object(prop, defs)
+    elif kind == "array":
+        if "items" not in prop:
+            raise ValueError(f"Property {prop} of type array is missing items")
+        out = {"type": "array", "items": _structured_part(prop["items"], defs)}
+    elif isinstance(kind, str):
+        out = {"type": kind}
+    else:
+        raise ValueError(f"Property {prop} is missing a type")
+    if "description" in prop:
+        out["description"] = prop["description"]
+    return out
+
+
+def _structured_object(prop: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    properties = prop.get("properties")
+    if not isinstance(properties, dict) or not properties:
+        raise ValueError(f"Property {prop} of type object is missing properties")
+    return {
+        "type": "object",
+        "properties": {name: _structured_part(value, defs) for name, value in properties.items()},
+        "additionalProperties": False,
+        "required": list(properties),
+    }
+
+
+def _resolved(prop: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> dict[str, Any]:
+    """`prop` with pydantic's `$ref` to `#/$defs/X` replaced by X's schema (its own keys kept over X's)."""
+    ref = prop.get("$ref")
+    if not isinstance(ref, str):
+        return prop
+    name = ref.removeprefix("#/$defs/")
+    if depth > 32 or name not in defs:  # a model that contains itself has no strict schema
+        raise ValueError(f"Reference {ref} cannot be resolved")
+    rest = {key: value for key, value in prop.items() if key != "$ref"}
+    return {**_resolved(defs[name], defs, depth + 1), **rest}
 
 
 @functools.cache
@@ -293,16 +355,32 @@ def _docstring(function: Callable[..., Any]) -> tuple[str, dict[str, str | None]
 def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
     """The tool as Letta 0.6 offers it: `generate_schema` (the docstring's short description, each
     parameter's docstring text, `request_heartbeat` on all but send_message), then inner thoughts first, all
-    as a strict structured output (every property required, no others allowed)."""
+    as a strict structured output (every property required, no others allowed); a tool structured outputs
+    cannot express (an object parameter without properties) goes as generated, not strict, as Letta's
+    prepare_openai_payload sends it when convert_to_structured_output refuses it."""
     summary, described = _docstring(tool.function)
-    properties: dict[str, Any] = {}
+    parameters = tool.openai_schema()["function"]["parameters"]
+    defs = parameters.get("$defs", {})
+    own = {name: prop for name, prop in parameters["properties"].items() if name != HEARTBEAT_PARAMETER}
+    thoughts = {}
     if inner_thoughts is not None:
-        properties[INNER_THOUGHTS_KWARG] = {"type": "string", "description": inner_thoughts}
-    for name, prop in tool.openai_schema()["function"]["parameters"]["properties"].items():
-        if name != HEARTBEAT_PARAMETER:
-            properties[name] = structured_property(prop, described.get(name))
-    if tool.name != "send_message":
-        properties[HEARTBEAT_PARAMETER] = {"type": "boolean", "description": HEARTBEAT_SCHEMA["description"]}
+        thoughts[INNER_THOUGHTS_KWARG] = {"type": "string", "description": inner_thoughts}
+    heartbeat = (
+        {}
+        if tool.name == "send_message"
+        else {HEARTBEAT_PARAMETER: {"type": "boolean", "description": HEARTBEAT_SCHEMA["description"]}}
+    )
+    try:
+        structured = {name: structured_property(prop, described.get(name), defs) for name, prop in own.items()}
+    except ValueError:
+        generated = {name: {**prop, "description": described.get(name)} for name, prop in own.items()}
+        properties = {**thoughts, **generated, **heartbeat}
+        required = [*thoughts, *(name for name in parameters.get("required", []) if name in own), *heartbeat]
+        loose: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
+        if defs:
+            loose["$defs"] = defs
+        return {"type": "function", "function": {"name": tool.name, "description": summary, "parameters": loose}}
+    properties = {**thoughts, **structured, **heartbeat}
     return {
         "type": "function",
         "function": {
@@ -401,7 +479,12 @@ class LettaMemGPTLoop:
         return {"content": compile_system_message(self.spec.system, memory, now), "role": "system"}
 
     def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
-        return [self._schema(tool) for tool in offered if tool.name != self._failed_tool]
+        """The tools allowed, but not the one whose call failed in the step before; if that leaves none,
+        Letta's `_get_ai_reply` sends nothing and its step ends the turn."""
+        schemas = [self._schema(tool) for tool in offered if tool.name != self._failed_tool]
+        if offered and not schemas:
+            raise NothingToAsk(StopReason.NO_TOOLS_LEFT)
+        return schemas
 
     def _schema(self, tool: Tool) -> dict[str, Any]:
         if tool.name not in self._schemas:
@@ -492,9 +575,7 @@ class LettaMemGPTLoop:
         try:
             if not builtin:
                 kwargs = coerce_arguments(kwargs, _annotations(tool.function))
-            if tool.state_parameter is not None:
-                kwargs[tool.state_parameter] = host.state
-            value = tool.function(**kwargs)
+            value = tool.invoke(host.state, kwargs)
             text = function_response_text(
                 value, BASE_FUNCTION_RETURN_CHAR_LIMIT if builtin else FUNCTION_RETURN_CHAR_LIMIT
             )  # inside Letta's try too (validate_function_response)

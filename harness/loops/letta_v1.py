@@ -71,11 +71,8 @@ class LettaV1Loop(HarnessLoop):
         if isinstance(arguments, CallOutcome):
             return arguments
         arguments.pop(HEARTBEAT_PARAMETER, None)
-        kwargs = dict(arguments)
-        if tool.state_parameter is not None:
-            kwargs[tool.state_parameter] = host.state
         try:
-            text = str(tool.function(**kwargs))
+            text = str(tool.invoke(host.state, dict(arguments)))
         except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
             raise
         except (Exception, SystemExit) as exc:

@@ -17,9 +17,9 @@ import pydantic
 from harness.errors import ToolDefinitionError
 from harness.memory import check_schema
 from harness.tools.context import AgentState
-from harness.tools.schema import Tool
+from harness.tools.schema import NAME_PATTERN, Tool
 
-NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for a function name
+__all__ = ["NAME_PATTERN", "NoDeclaredResult", "declared_tool"]
 
 
 class NoDeclaredResult(Exception):

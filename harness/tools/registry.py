@@ -1,11 +1,16 @@
-"""Find a tool by name: a built-in Letta tool, or `package.module:function` imported from the project."""
+"""Find a tool by name: a built-in Letta tool, `package.module:function` imported from the project, or
+`path/to/file.py:function` loaded from a file (relative to the agents file's folder)."""
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import importlib.util
+import re
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from harness.tools.builtin import BUILTIN_TOOLS, TERMINAL_TOOLS
 from harness.tools.schema import Tool, ToolDefinitionError, tool_from_function
@@ -33,7 +38,7 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
     if root not in sys.path:
         sys.path.insert(0, root)
     try:
-        module = importlib.import_module(module_name)
+        module = _from_file(module_name, project_dir) if _is_file(module_name) else importlib.import_module(module_name)
     except ImportError as exc:
         raise ToolDefinitionError(f"cannot import module '{module_name}' for tool '{reference}': {exc}") from None
     except SystemExit as exc:  # the user's module must not end the harness (a silent exit 3 before)
@@ -51,3 +56,31 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
     if function is None:
         raise ToolDefinitionError(f"module '{module_name}' has no function '{attribute}'")
     return tool_from_function(function, terminal=attribute in TERMINAL_TOOLS)
+
+
+def _is_file(module_name: str) -> bool:
+    return module_name.endswith(".py") or "/" in module_name or "\\" in module_name
+
+
+def _from_file(path_text: str, project_dir: Path) -> ModuleType:
+    """A tools module given by its file (a Letta tool's source saved as it is), imported once under a
+    name of its own (its stem and a digest of its path, so two `tools.py` in two folders stay two)."""
+    path = (project_dir / path_text).resolve()
+    if path.suffix != ".py" or not path.is_file():
+        raise ImportError(f"no Python file {path_text!r} in {project_dir} (a file reference is 'path/to/file.py')")
+    stem = re.sub(r"\W", "_", path.stem)
+    name = f"{stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path_text!r} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # while it runs: its own dataclasses and pydantic models look it up there
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module

@@ -10,6 +10,7 @@ import copy
 import inspect
 import json
 import math
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ __all__ = ["HEARTBEAT_PARAMETER", "Tool", "ToolDefinitionError", "ToolResult", "
 
 # Parameters the harness fills in itself; they never appear in the schema the model sees.
 STATE_PARAMETERS = ("agent_state", "self")
+
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for a function name
 
 HEARTBEAT_PARAMETER = "request_heartbeat"
 HEARTBEAT_SCHEMA = {
@@ -92,10 +95,8 @@ class Tool:
         kwargs, problems = self._declared_kwargs(arguments) if declared else self._kwargs(arguments)
         if kwargs is None:
             return ToolResult(False, f"Error executing function {self.name}: invalid arguments: {problems}")
-        if self.state_parameter is not None:
-            kwargs[self.state_parameter] = agent_state
         try:
-            text = str(self.function(**kwargs))  # a value whose str() raises fails as the call would
+            text = str(self.invoke(agent_state, kwargs))  # a value whose str() raises fails as the call would
         except RunError:
             # An endpoint or cassette failing under the tool (archival memory's embeddings) is no answer
             # of the tool's to show the model: it ends the run, as a chat request failing does, so a
@@ -104,6 +105,20 @@ class Tool:
         except (Exception, SystemExit) as exc:  # sys.exit() in a tool ends the call, not the harness (nor green)
             return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
         return ToolResult(True, text)
+
+    def invoke(self, agent_state: AgentState, kwargs: dict[str, Any]) -> Any:
+        """The function run on `kwargs`, the agent's state filled in where it takes it. A call that raises
+        leaves memory as it found it: Letta runs a tool on a copy of the agent's state and keeps the memory
+        of a call that returned (0.6's `update_memory_if_changed`; its sandbox returns no state from a call
+        that raised)."""
+        if self.state_parameter is None:
+            return self.function(**kwargs)
+        checkpoint = agent_state.memory.checkpoint()
+        try:
+            return self.function(**{**kwargs, self.state_parameter: agent_state})
+        except BaseException:
+            agent_state.memory.restore(checkpoint)
+            raise
 
     def _kwargs(self, arguments: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         """The function's arguments as its signature types them, or why they are not valid."""
@@ -138,6 +153,11 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
     if not name or not callable(function):
         raise ToolDefinitionError(f"{function!r} is not a named function")
     where = f"tool function '{function.__module__}.{function.__qualname__}'"
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ToolDefinitionError(
+            f"{where}: its name is not one a model's API takes as a function name (ASCII letters, digits, '_' "
+            "and '-', at most 64 characters): rename the function"
+        )
     if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
         raise ToolDefinitionError(f"{where} is async: tools are called as plain functions; define it with `def`")
     if inspect.isgeneratorfunction(function):

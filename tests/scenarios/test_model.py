@@ -228,7 +228,7 @@ def test_value_errors_name_the_bad_value_and_the_allowed_ones(tmp_path: Path) ->
     stop = found["turns[0].expect.stop_reason"]
     assert stop.line == 6
     allowed = "'replied', 'no_heartbeat', 'no_tool_call', 'max_steps', 'refused', 'length', 'content_filter'"
-    assert f"{allowed} or 'invalid_answer'" in stop.message
+    assert f"{allowed}, 'invalid_answer' or 'no_tools_left'" in stop.message
     assert "(got 'finished')" in stop.message
     assert "greater than or equal to 0" in found["turns[0].expect.blocks.human.max_length"].message
     assert "(got 'many')" in found["turns[0].expect.blocks.human.json_length"].message

@@ -69,3 +69,35 @@ def test_a_module_exiting_at_import_is_a_mistake_not_an_exit(tmp_path: Path, cod
     (tmp_path / f"{name}.py").write_text(code)
     with pytest.raises(ToolDefinitionError, match=rf"importing '{name}' .* called sys\.exit\({shown}\)"):
         resolve_tool(f"{name}:fn", tmp_path)
+
+
+def test_a_file_reference_loads_the_tools_module_from_its_path(tmp_path: Path) -> None:
+    """`path/to/file.py:function`, as agents.yaml's schema says: relative to the agents file's folder; two
+    files of one name in two folders stay two modules."""
+    for folder, word in (("a", "one"), ("b", "two")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "tools.py").write_text(
+            f"def say(text: str) -> str:\n"
+            '    """Say text.\n\n    Args:\n        text (str): What to say.\n    """\n'
+            f"    return '{word} ' + text\n"
+        )
+    state = AgentState("a", "a", Memory())
+    first, second = resolve_tool("a/tools.py:say", tmp_path), resolve_tool("b/tools.py:say", tmp_path)
+    assert [tool.call(state, {"text": "hi"}).message for tool in (first, second)] == ["one hi", "two hi"]
+    with pytest.raises(ToolDefinitionError, match=r"cannot import module 'c/tools\.py'.*no Python file"):
+        resolve_tool("c/tools.py:say", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["a" * 65, "café"])
+def test_a_function_whose_name_no_api_takes_is_refused(tmp_path: Path, name: str) -> None:
+    """OpenAI's rule for a function name, as for declared tools: a name past it passed until the first
+    live request was refused."""
+    module = f"named_tools_c3_{len(name)}"  # one module per case: an imported module stays imported
+    (tmp_path / f"{module}.py").write_text(
+        f"def {name}(text: str) -> str:\n"
+        '    """Say text.\n\n    Args:\n        text (str): What to say.\n    """\n'
+        "    return text\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ToolDefinitionError, match="its name is not one a model's API takes"):
+        resolve_tool(f"{module}:{name}", tmp_path)
