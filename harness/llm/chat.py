@@ -151,6 +151,18 @@ def provider_message(text: str) -> str:
     return short(text)
 
 
+def answered_error(what: str, data: Any, text: str) -> LLMError:
+    """An error in a 2xx body (OpenRouter answers 200 before its upstream fails). One whose `code` is a
+    status that says nothing of the model (a rate limit, an outage) is the environment's, as that HTTP
+    status would be: never recorded as the model's answer. Anything else is the model's answer."""
+    error = data.get("error") if isinstance(data, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, str) and code.isdigit() and len(code) == 3:
+        code = int(code)
+    kind = LLMError if type(code) is int and 400 <= code < 600 and not recorded_error(code) else ModelAnswerError
+    return kind(f"{what} an error: {provider_message(text)}")
+
+
 def parse_body(text: str, endpoint: str) -> ChatResponse:
     """A 2xx body: a chat completion, or a stream of chunks (server-sent events)."""
     where = f"the model endpoint {endpoint}"
@@ -176,7 +188,7 @@ def parse_completion(data: Any, endpoint: str) -> ChatResponse:
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices:
         if "error" in data:
-            raise ModelAnswerError(f"{where} answered with an error: {provider_message(json.dumps(data))}")
+            raise answered_error(f"{where} answered with", data, json.dumps(data))
         shown = "" if isinstance(choices, list) else f" (choices: {_kind(choices)})"
         raise ModelAnswerError(f"{where} returned no choices{shown}")
     choice = choices[0]
@@ -282,7 +294,7 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
         if not isinstance(chunk, dict):
             raise ModelAnswerError(f"{where} streamed {_kind(chunk)}, not a chat.completion.chunk")
         if "error" in chunk:
-            raise ModelAnswerError(f"{where} streamed an error: {provider_message(payload)}")
+            raise answered_error(f"{where} streamed", chunk, payload)
         chunks += 1
         for key in ("id", "model", "created", "system_fingerprint"):
             if chunk.get(key) is not None:

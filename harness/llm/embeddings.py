@@ -13,7 +13,14 @@ from typing import Any, Protocol
 
 from harness import jsontext
 from harness.errors import LLMError, ModelAnswerError
-from harness.llm.chat import DEFAULT_CREDENTIAL, not_json, provider_message, recorded_error, short
+from harness.llm.chat import (
+    DEFAULT_CREDENTIAL,
+    answered_error,
+    not_json,
+    provider_message,
+    recorded_error,
+    short,
+)
 from harness.llm.settings import EmbeddingSettings
 
 Vector = list[float]
@@ -54,7 +61,7 @@ def parse_embeddings(
     items = data.get("data") if isinstance(data, dict) else None
     if not isinstance(items, list):
         if isinstance(data, dict) and "error" in data:
-            raise ModelAnswerError(f"{where} answered with an error: {provider_message(text)}")
+            raise answered_error(f"{where} answered with", data, text)
         raise ModelAnswerError(f"{where} answered without a `data` list of embeddings: {short(text)}")
     if len(items) != count:
         raise ModelAnswerError(f"{where} returned {len(items)} embeddings for {count} texts")

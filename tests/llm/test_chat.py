@@ -205,3 +205,23 @@ def test_any_stream_adds_up_to_an_answer_or_is_a_clear_error(chunks: list[Any]) 
 def test_a_body_that_does_not_decode_says_why_when_it_is_json(body: str, says: str) -> None:
     with pytest.raises(ModelAnswerError, match=f"^the model endpoint {URL} {says}"):
         parse_body(body, URL)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('{"error": {"message": "Rate limit exceeded", "code": 429}}', LLMError),
+        ('{"error": {"message": "Provider returned error", "code": "502"}}', LLMError),
+        ('data: {"error": {"message": "upstream timed out", "code": 504}}\n\n', LLMError),
+        ('{"error": {"message": "the prompt is too long", "code": 400}}', ModelAnswerError),
+        ('{"error": {"message": "bad tool schema", "code": "invalid_request_error"}}', ModelAnswerError),
+        ('{"error": "overloaded"}', ModelAnswerError),
+    ],
+)
+def test_an_error_in_a_2xx_body_is_the_environments_when_its_code_says_so(body: str, error: type[Exception]) -> None:
+    """OpenRouter answers 200 before its upstream fails, and puts the failure in the body: an outage or a
+    rate limit so reported must not be recorded as the model's answer (as that HTTP status is not)."""
+    with pytest.raises(LLMError) as raised:
+        parse_answer(200, body, URL)
+    assert type(raised.value) is error
+    assert "an error: " in str(raised.value)

@@ -59,6 +59,7 @@ def test_vectors_come_back_in_the_order_asked() -> None:
         (400, '{"error": {"message": "input is too long"}}', ModelAnswerError, "answered HTTP 400: input is too long"),
         (200, "<html>", ModelAnswerError, "answered with a body that is not JSON: <html>"),
         (200, '{"error": "overloaded"}', ModelAnswerError, "answered with an error: overloaded"),
+        (200, '{"error": {"message": "slow down", "code": 429}}', LLMError, "answered with an error: slow down (429)"),
         (200, '{"object": "list"}', ModelAnswerError, "answered without a `data` list of embeddings"),
         (200, json.dumps(answer([1.0])), ModelAnswerError, "returned 1 embeddings for 2 texts"),
         (

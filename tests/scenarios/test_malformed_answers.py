@@ -59,8 +59,8 @@ MALFORMED: dict[str, tuple[Any, str]] = {
     "content_number": (with_message({"role": "assistant", "content": 42}), "returned content as a number"),
     "10000_tool_calls": (MANY_CALLS, "returned 10000 tool calls in one answer (at most 256 run)"),
     "error_in_200": (
-        Raw('{"error": {"message": "upstream model crashed", "code": 500}}'),
-        "answered with an error: upstream model crashed (500)",
+        Raw('{"error": {"message": "the prompt is too long", "code": 400}}'),
+        "answered with an error: the prompt is too long (400)",
     ),
 }
 
