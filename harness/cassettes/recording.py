@@ -49,7 +49,7 @@ from harness.cassettes.scrub import (
 )
 from harness.errors import CassetteError
 from harness.files import write_atomically
-from harness.llm.chat import CallIds
+from harness.llm.chat import PLAYED_HEADER, CallIds
 from harness.llm.settings import ModelSettings, without_credentials
 from harness.secrets import Secrets
 from harness.yamlsource import CASSETTE_LIMITS, read_text
@@ -152,6 +152,12 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
         for position in self._positions(request):
             if position < self._loaded_count:
                 yield position, self.data[position][1]
+
+    def play_response(self, request: Request) -> Any:
+        """The recorded response, marked as played (`PLAYED_HEADER`): the client then consumes a recorded
+        retry as replay does, whatever `max_retries` says now. The cassette keeps the response unmarked."""
+        response = super().play_response(request)
+        return {**response, "headers": {**response.get("headers", {}), PLAYED_HEADER: ["1"]}}
 
     def can_play_response_for(self, request: Request) -> bool:
         if self.record_mode == RecordMode.ALL:  # nothing is ever played back: skip the lookup

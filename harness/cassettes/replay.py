@@ -161,7 +161,7 @@ class ReplayChatModel:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
     ) -> ChatResponse:
         body = chat_request(self.settings, messages, tools, tool_choice)
-        status, text = _replayed(self.cassette, self.settings.completions_path, body, self.settings.max_retries)
+        status, text = _replayed(self.cassette, self.settings.completions_path, body)
         return parse_answer(status, text, self.shown_url, self.settings.credential)
 
 
@@ -176,17 +176,16 @@ class ReplayEmbeddingModel:
 
     def embed(self, texts: list[str]) -> list[Vector]:
         body = embedding_request(self.settings, texts)
-        status, text = _replayed(self.cassette, self.settings.embeddings_path, body, self.settings.max_retries)
+        status, text = _replayed(self.cassette, self.settings.embeddings_path, body)
         return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.credential)
 
 
-def _replayed(cassette: ReplayCassette, path: str, body: Any, max_retries: int) -> tuple[int, str]:
+def _replayed(cassette: ReplayCassette, path: str, body: Any) -> tuple[int, str]:
     """The recorded answer to `body`; after a status the SDK retries, the recorded retries, as the live
-    client consumed them."""
+    client consumed them. All of them, whatever `max_retries` says now: a recording keeps only retries
+    that ended in an answer, and how many the client may make is no part of what the model was asked."""
     status, text = cassette.respond("POST", path, body)
-    for _ in range(max_retries):
-        if not retried(status):
-            break
+    while retried(status):
         again = cassette.next_response("POST", path, body)
         if again is None:
             break

@@ -51,6 +51,9 @@ def recorded_error(status: int) -> bool:
 
 # What the openai SDK retries (`_should_retry`): replay consumes recorded retries the same way.
 RETRIED_STATUSES = frozenset({408, 409, 429})
+# The header a recording session puts on an answer it plays from the cassette: a recorded retry follows it,
+# asked for at once and not counted against `max_retries`, as replay consumes it.
+PLAYED_HEADER = "x-harness-played"
 
 
 class CallIds(StrEnum):

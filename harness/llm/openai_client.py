@@ -19,7 +19,7 @@ import httpx2
 import openai
 
 from harness.errors import LLMError
-from harness.llm.chat import ChatResponse, chat_request, parse_answer, retried
+from harness.llm.chat import PLAYED_HEADER, ChatResponse, chat_request, parse_answer, retried
 from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
 from harness.llm.settings import (
     CHAT_COMPLETIONS,
@@ -91,8 +91,10 @@ class _SDKEndpoint:
         `max_retries + 1` of them. `timeout` bounds the whole request, its answer read to the end: the
         SDK's (httpx's) timeout bounds each read, which an endpoint sending a byte now and then (a slow
         stream, a proxy's keep-alive) never trips."""
-        for attempt in range(self.settings.max_retries + 1):
-            last = attempt == self.settings.max_retries
+        attempt = -1
+        while True:
+            attempt += 1
+            last = attempt >= self.settings.max_retries
             try:
                 # The SDK's documented way to post a prepared body: `chat.completions.create` would first
                 # walk every message and tool through its TypedDict transform, which costs more than the
@@ -127,6 +129,9 @@ class _SDKEndpoint:
                 ) from None
             except openai.APIStatusError as exc:
                 response = exc.response
+                if retried(response.status_code) and response.headers.get(PLAYED_HEADER):
+                    attempt -= 1  # a recorded retry follows: played at once, as replay plays it
+                    continue
                 if retried(response.status_code) and not last:
                     time.sleep(_backoff(attempt, response.headers.get("retry-after")))
                     continue

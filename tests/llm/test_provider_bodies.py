@@ -240,3 +240,20 @@ def test_a_retried_server_error_is_recorded_and_replayed_as_the_sdk_retried(tmp_
         assert result.outcome == "passed" and result.turns[0].result is not None
         assert result.turns[0].result.reply == "Hi!"
     assert [i["response"].get("status", 200) for i in yaml.safe_load(flavour.cassette)["interactions"]] == [503, 200]
+
+
+@pytest.mark.parametrize("mode", ["none", "new"])
+def test_recorded_retries_replay_whatever_max_retries_says_now(tmp_path: Path, mode: str) -> None:
+    """How many retries the client may make is no part of what the model was asked: a cassette recorded
+    with `max_retries: 2` replays once it is 0 (this project's own agents.yaml says 0), in replay and in a
+    recording session playing the cassette back; it answered "HTTP 429" with nothing contacted before."""
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="hello"), retries=2)
+    limited = Raw(json.dumps({"error": {"message": "rate limited", "type": "rate_limit"}}), 429)
+    flavour.run([limited, limited, reply("Hi!")])
+    flavour.retries = 0
+    flavour.write_agents("http://127.0.0.1:9/v1")  # nothing listens there
+    result = flavour.project.runner(mode).run(flavour.project.scenario("it"))
+    assert result.outcome == "passed", result.error
+    assert result.turns[0].result is not None and result.turns[0].result.reply == "Hi!"
+    statuses = [i["response"].get("status", 200) for i in yaml.safe_load(flavour.cassette)["interactions"]]
+    assert statuses == [429, 429, 200]
