@@ -527,6 +527,8 @@ def _play_in_process(
             except (Exception, SystemExit) as exc:  # a bug, or user code: this run fails, the others run (as at -j N)
                 cassette = runner.project.variant_path(runner.cassette_path(scenario), variant)
                 result = _crashed(scenario, variant, repeats, cassette, crash_reason(exc))
+            if runner.factory.learned_secrets:  # credential headers the endpoint answered with (cookies)
+                console.learn(runner.factory)
             results.append(result)
             _tell(result, console.err)
             if args.exitfirst and not result.ok:

@@ -120,7 +120,9 @@ class AgentFactory:
             return ReplayChatModel(spec.model, cassette)
         from harness.llm.openai_client import OpenAIChatModel
 
-        return OpenAIChatModel(spec.model, http_client=self.http_client(), secrets=self.secrets())
+        return OpenAIChatModel(
+            spec.model, http_client=self.http_client(), secrets=self.secrets(), learned=self.learned_secrets
+        )
 
     def embedding_model(self, settings: EmbeddingSettings, cassette: Cassette | None = None) -> EmbeddingModel:
         """Archival memory's embeddings: from the cassette in replay; live (recorded by vcrpy inside a
@@ -130,7 +132,9 @@ class AgentFactory:
             return ReplayEmbeddingModel(settings, cassette)
         from harness.llm.openai_client import OpenAIEmbeddingModel
 
-        return OpenAIEmbeddingModel(settings, http_client=self.http_client(), secrets=self.secrets())
+        return OpenAIEmbeddingModel(
+            settings, http_client=self.http_client(), secrets=self.secrets(), learned=self.learned_secrets
+        )
 
     def archival(self, state: AgentState, spec: AgentSpec, cassette: Cassette | None, store: Store | None) -> None:
         """Give `state` its archival memory when the agent has an embedding model: in `store` (the state

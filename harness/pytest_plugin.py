@@ -223,7 +223,7 @@ MASKED = "<SECRET>"  # as harness.secrets.MASK (not imported: loading the plugin
 
 @functools.cache
 def _credential_header_values() -> re.Pattern[str]:
-    from harness.cassettes.scrub import SECRET_HEADERS
+    from harness.secrets import SECRET_HEADERS
 
     names = "|".join(re.escape(name) for name in SECRET_HEADERS)
     return re.compile(rf"""(?i)(['"](?:{names})['"]\s*[:,]\s*\[?\s*b?['"])[^'"]+""")

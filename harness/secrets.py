@@ -40,9 +40,29 @@ SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 SECRET_VARIABLES = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 SECRET_PARAMETER_WORDS = ("key", "token", "secret", "password", "passwd", "pwd", "sig", "auth", "credential")
 SECRET_PARAMETER_NAMES = ("code",)  # Azure Functions' function key (`?code=`): the whole name, not a word in one
+# Credential headers: their values (a cookie's too) are secrets wherever they turn up
+SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie")
 NOT_SECRET = re.compile(r"[+-]?\d+(\.\d+)?|true|false|null|none|yes|on|off", re.IGNORECASE)
 
 T = TypeVar("T")
+
+
+def header_secrets(headers: Mapping[str, Any]) -> set[str]:
+    """The values of the credential headers among `headers` (a cookie's value too, without its name and
+    attributes): dropped from the cassette, they are secrets wherever else they might turn up (a library's
+    debug log of the exchange)."""
+    found: set[str] = set()
+    for name, values in headers.items():
+        if name.lower() not in SECRET_HEADERS:
+            continue
+        for value in values if isinstance(values, list | tuple) else [values]:
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            found.add(text)
+            if name.lower() in ("cookie", "set-cookie"):  # a Set-Cookie's first pair is the cookie, the rest
+                pairs = text.split(";")  # its attributes (path, expiry), which are no secret
+                pairs = pairs[:1] if name.lower() == "set-cookie" else pairs
+                found |= {pair.partition("=")[2].strip() for pair in pairs if "=" in pair}
+    return found
 
 
 def maskable(value: str) -> bool:

@@ -105,6 +105,8 @@ class Stub:
             found += base64.b64decode(auth.removeprefix("Basic ")).decode().split(":", 1)
         found += [v for k, v in parse_qsl(urlsplit(handler.path).query) if k == "api-key"]
         found += [handler.headers[h] for h in ("OpenAI-Organization", "OpenAI-Project") if h in handler.headers]
+        # The cookie this stub set, sent back by the client: a value learned during the recording itself
+        found += [handler.headers["Cookie"]] if "Cookie" in handler.headers else []
         with self.lock:
             self.received += found
         return " ".join(found)

@@ -272,7 +272,8 @@ class RecordingSession:
         decoded = decode_body(body) if body else None
         if isinstance(decoded, dict) and decoded.get("system_fingerprint"):
             info["server"] = decoded["system_fingerprint"]
-        metadata: dict[str, Any] = {"recorded_with": self.secrets.mask_data(info), CALL_IDS_KEY: str(self.call_ids)}
+        secrets = self.secrets | Secrets.collect(values=self.learned, environ={})
+        metadata: dict[str, Any] = {"recorded_with": secrets.mask_data(info), CALL_IDS_KEY: str(self.call_ids)}
         if agent is not None:
             metadata[FINGERPRINT_KEY] = agent
         self.serializer.metadata = metadata

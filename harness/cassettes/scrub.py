@@ -9,34 +9,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness import jsontext
-from harness.secrets import MASK, Secrets
+from harness.secrets import MASK, Secrets, header_secrets
 
 __all__ = ["MASK", "header_secrets", "kept_headers", "masked_body", "masked_response"]
 
 KEPT_HEADERS = frozenset({"content-type"})
-SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie")
 
 
 def kept_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
-
-
-def header_secrets(headers: Mapping[str, Any]) -> set[str]:
-    """The values of the credential headers among `headers` (a cookie's value too, without its name and
-    attributes): dropped from the cassette, they are secrets wherever else they might turn up (a library's
-    debug log of the exchange)."""
-    found: set[str] = set()
-    for name, values in headers.items():
-        if name.lower() not in SECRET_HEADERS:
-            continue
-        for value in values if isinstance(values, list | tuple) else [values]:
-            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-            found.add(text)
-            if name.lower() in ("cookie", "set-cookie"):  # a Set-Cookie's first pair is the cookie, the rest
-                pairs = text.split(";")  # its attributes (path, expiry), which are no secret
-                pairs = pairs[:1] if name.lower() == "set-cookie" else pairs
-                found |= {pair.partition("=")[2].strip() for pair in pairs if "=" in pair}
-    return found
 
 
 def masked_body(secrets: Secrets, body: Any, *, json_dumps_spelling: bool = False) -> Any:

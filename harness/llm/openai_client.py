@@ -30,7 +30,7 @@ from harness.llm.settings import (
     ToolChoice,
     without_credentials,
 )
-from harness.secrets import Secrets
+from harness.secrets import Secrets, header_secrets
 
 _T = TypeVar("_T")
 
@@ -49,10 +49,13 @@ class _SDKEndpoint:
         http_client: httpx2.Client | None = None,
         api_key: str | None = None,
         secrets: Secrets | None = None,
+        learned: set[str] | None = None,
     ) -> None:
         """`secrets` (default: the environment's) are masked in what the endpoint answers before the agent
         sees it, as the cassette will have it: a key the endpoint echoes never enters the agent's memory,
-        history, store or report, and the recording run sees what its replays will."""
+        history, store or report, and the recording run sees what its replays will. `learned` gets the
+        credential header values the endpoint answers with (a cookie, which the client sends back and a
+        server may echo), secrets from then on: shared with whoever masks the run's other outputs."""
         self.settings = settings
         self.base_url = settings.endpoint
         self.shown_url = without_credentials(self.base_url)  # what errors print
@@ -64,9 +67,11 @@ class _SDKEndpoint:
                     f"(or point `{self.section}.base_url` at a local OpenAI-compatible server)"
                 )
             key = NO_KEY
-        self.secrets = (Secrets.collect() if secrets is None else secrets) | Secrets.collect(
+        self._secrets = (Secrets.collect() if secrets is None else secrets) | Secrets.collect(
             names=[settings.api_key_env], urls=[self.base_url], values=[key] if key != NO_KEY else []
         )
+        self._learned: set[str] = set() if learned is None else learned
+        self._with_learned: tuple[int, Secrets] = (0, self._secrets)
         # Azure's classic header instead of a bearer token (the SDK's own Omit takes its header away).
         self.headers: dict[str, str | openai.Omit] = (
             {"api-key": key, "Authorization": openai.Omit()} if settings.key_header == KeyHeader.API_KEY else {}
@@ -144,8 +149,17 @@ class _SDKEndpoint:
                 + f": the harness follows no redirect (a recording keys each request by its URL); point "
                 f"`{self.section}.base_url` (or --base-url) at the endpoint itself"
             )
+        self._learned |= header_secrets(_header_lists(response.headers))
         # Masked before anything reads it: an echoed key never reaches the agent, its memory or a message.
         return response.status_code, self.secrets.mask(_text(response))
+
+    @property
+    def secrets(self) -> Secrets:
+        """What is masked now: the secrets given, and every value learned so far."""
+        if len(self._learned) != self._with_learned[0]:
+            learned = Secrets.collect(values=self._learned, environ={})
+            self._with_learned = (len(self._learned), self._secrets | learned)
+        return self._with_learned[1]
 
     def _undecodable(self, error: httpx2.DecodingError) -> LLMError:
         return self._error(
@@ -167,8 +181,9 @@ class OpenAIChatModel(_SDKEndpoint):
         http_client: httpx2.Client | None = None,
         api_key: str | None = None,
         secrets: Secrets | None = None,
+        learned: set[str] | None = None,
     ) -> None:
-        super().__init__(settings, http_client=http_client, api_key=api_key, secrets=secrets)
+        super().__init__(settings, http_client=http_client, api_key=api_key, secrets=secrets, learned=learned)
 
     def complete(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
@@ -192,8 +207,9 @@ class OpenAIEmbeddingModel(_SDKEndpoint):
         http_client: httpx2.Client | None = None,
         api_key: str | None = None,
         secrets: Secrets | None = None,
+        learned: set[str] | None = None,
     ) -> None:
-        super().__init__(settings, http_client=http_client, api_key=api_key, secrets=secrets)
+        super().__init__(settings, http_client=http_client, api_key=api_key, secrets=secrets, learned=learned)
 
     def embed(self, texts: list[str]) -> list[Vector]:
         status, text = self._post(EMBEDDINGS, embedding_request(self.settings, texts))
@@ -211,6 +227,14 @@ def _backoff(attempt: int, retry_after: str | None) -> float:
         if 0 <= seconds <= 60:
             return seconds
     return float(min(0.5 * 2**attempt, 8.0))
+
+
+def _header_lists(headers: httpx2.Headers) -> dict[str, list[str]]:
+    """Each header's values apart (`items()` joins two Set-Cookie headers into one text)."""
+    lists: dict[str, list[str]] = {}
+    for name, value in headers.multi_items():
+        lists.setdefault(name, []).append(value)
+    return lists
 
 
 class _TimedOut(Exception):
