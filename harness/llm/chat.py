@@ -138,7 +138,7 @@ def parse_answer(status: int, text: str, endpoint: str, credential: str = DEFAUL
 
 def provider_message(text: str) -> str:
     """What a provider's error body says: `error.message` (and its code) when it is OpenAI's error shape,
-    else the text itself, shortened to one line."""
+    or vLLM's older one (`message` at the top), else the body, shortened to one line."""
     try:
         data = jsontext.loads(text)
     except ValueError:
@@ -148,10 +148,21 @@ def provider_message(text: str) -> str:
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, str):
         return short(error)
+    if not isinstance(error, dict) and isinstance(data, dict) and data.get("object") == "error":
+        error = data  # vLLM's {"object": "error", "message": ..., "code": 400}
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         code = error.get("code") or error.get("type")
         return short(error["message"] + (f" ({code})" if isinstance(code, str | int) and code != "" else ""))
-    return short(text)
+    return shown_json(text)
+
+
+def shown_json(text: str) -> str:
+    """A body in one line as a cassette writes it (JSON compact): a recorded answer quoted in an error reads
+    the same when recorded and when replayed from the cassette."""
+    try:
+        return short(json.dumps(jsontext.loads(text), ensure_ascii=False, separators=(",", ":")))
+    except ValueError:
+        return short(text)
 
 
 def answered_error(what: str, data: Any, text: str) -> LLMError:

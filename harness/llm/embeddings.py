@@ -19,7 +19,7 @@ from harness.llm.chat import (
     not_json,
     provider_message,
     recorded_error,
-    short,
+    shown_json,
 )
 from harness.llm.settings import EmbeddingSettings
 
@@ -62,7 +62,7 @@ def parse_embeddings(
     if not isinstance(items, list):
         if isinstance(data, dict) and "error" in data:
             raise answered_error(f"{where} answered with", data, text)
-        raise ModelAnswerError(f"{where} answered without a `data` list of embeddings: {short(text)}")
+        raise ModelAnswerError(f"{where} answered without a `data` list of embeddings: {shown_json(text)}")
     if len(items) != count:
         raise ModelAnswerError(f"{where} returned {len(items)} embeddings for {count} texts")
     vectors: list[Vector | None] = [None] * count

@@ -225,3 +225,18 @@ def test_an_error_in_a_2xx_body_is_the_environments_when_its_code_says_so(body: 
         parse_answer(200, body, URL)
     assert type(raised.value) is error
     assert "an error: " in str(raised.value)
+
+
+@given(JSON)
+def test_an_answer_quoted_in_an_error_reads_the_same_however_its_json_is_spaced(data: Any) -> None:
+    """A cassette stores a JSON body compact: the error quoting a recorded answer must read the same in the
+    recording run (the body as it came) and in every replay (the body as stored)."""
+    as_sent, as_stored = json.dumps(data, indent=2), json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    assert provider_message(as_sent) == provider_message(as_stored)
+
+
+def test_vllms_older_error_shape_says_its_message() -> None:
+    body = json.dumps(
+        {"object": "error", "message": "maximum context length is 4096 tokens", "type": "BadRequestError", "code": 400}
+    )
+    assert provider_message(body) == "maximum context length is 4096 tokens (400)"

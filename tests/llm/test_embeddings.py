@@ -195,3 +195,17 @@ def test_a_vector_is_taken_exactly_when_every_item_is_a_finite_number(vector: li
     else:
         with pytest.raises(ModelAnswerError, match="not a list of numbers"):
             parse_embeddings(200, body, "http://e", 1)
+
+
+def test_an_answer_without_vectors_is_quoted_as_the_cassette_stores_it() -> None:
+    """Ollama's `{"embeddings": ...}` answer: the same words recorded and replayed from the compact body."""
+    sent = '{"model": "m",\n "embeddings": [[0.5, 0.25]]}'
+    says = {}
+    for name, text in (("sent", sent), ("stored", json.dumps(json.loads(sent), separators=(",", ":")))):
+        with pytest.raises(ModelAnswerError) as raised:
+            parse_embeddings(200, text, URL, 1)
+        says[name] = str(raised.value)
+    assert says["sent"] == says["stored"]
+    assert says["sent"].endswith(
+        'answered without a `data` list of embeddings: {"model":"m","embeddings":[[0.5,0.25]]}'
+    )
