@@ -156,6 +156,11 @@ def provider_message(text: str) -> str:
     return shown_json(text)
 
 
+def without_bom(text: str) -> str:
+    """A body without the byte order mark some servers put first (the SDK's own JSON reading skips it)."""
+    return text[1:] if text.startswith("\ufeff") else text
+
+
 def shown_json(text: str) -> str:
     """A body in one line as a cassette writes it (JSON compact): a recorded answer quoted in an error reads
     the same when recorded and when replayed from the cassette."""
@@ -180,6 +185,7 @@ def answered_error(what: str, data: Any, text: str) -> LLMError:
 def parse_body(text: str, endpoint: str) -> ChatResponse:
     """A 2xx body: a chat completion, or a stream of chunks (server-sent events)."""
     where = f"the model endpoint {endpoint}"
+    text = without_bom(text)
     leading = _LEADING_SPACE.match(text)
     start = leading.end() if leading else 0
     if start == len(text):

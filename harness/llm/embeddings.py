@@ -20,6 +20,7 @@ from harness.llm.chat import (
     provider_message,
     recorded_error,
     shown_json,
+    without_bom,
 )
 from harness.llm.settings import EmbeddingSettings
 
@@ -55,7 +56,7 @@ def parse_embeddings(
         error = ModelAnswerError if recorded_error(status) else LLMError
         raise error(f"{where} answered HTTP {status}: {provider_message(text)}")
     try:
-        data = jsontext.loads(text)
+        data = jsontext.loads(without_bom(text))
     except ValueError as error:
         raise not_json(f"{where} answered with a body", text, error) from None
     items = data.get("data") if isinstance(data, dict) else None

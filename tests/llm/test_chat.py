@@ -240,3 +240,8 @@ def test_vllms_older_error_shape_says_its_message() -> None:
         {"object": "error", "message": "maximum context length is 4096 tokens", "type": "BadRequestError", "code": 400}
     )
     assert provider_message(body) == "maximum context length is 4096 tokens (400)"
+
+
+def test_a_body_with_a_byte_order_mark_is_read_as_the_sdk_reads_it() -> None:
+    body = "\ufeff" + json.dumps(completion(call("send_message", {"message": "hi"})))
+    assert parse_body(body, URL).tool_calls[0].name == "send_message"

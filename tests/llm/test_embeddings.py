@@ -209,3 +209,7 @@ def test_an_answer_without_vectors_is_quoted_as_the_cassette_stores_it() -> None
     assert says["sent"].endswith(
         'answered without a `data` list of embeddings: {"model":"m","embeddings":[[0.5,0.25]]}'
     )
+
+
+def test_an_answer_with_a_byte_order_mark_is_read() -> None:
+    assert parse_embeddings(200, "\ufeff" + json.dumps(answer([1.0, 0.0])), URL, 1) == [[1.0, 0.0]]
