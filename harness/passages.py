@@ -17,9 +17,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from harness.archival import DEFAULT_TOP_K, Passage, Seed, TagMatchMode, cosine, tags_match
+from harness.errors import ModelAnswerError
 from harness.llm.embeddings import EmbeddingModel, Vector
 
 _IDS = uuid.UUID("6f1f6a52-5d5e-4c1c-9a51-3d0f2b8e7c11")  # namespace of passage ids
+
+
+FLOAT_BYTES = 4  # a stored vector's numbers are float32
 
 
 def pack(vector: Sequence[float]) -> bytes:
@@ -72,6 +76,12 @@ class PassageStore:
         (count,) = self.db.execute(
             "SELECT COUNT(*) FROM archival_passages WHERE agent_id = ?", (self.agent_id,)
         ).fetchone()
+        stored = self.db.execute(
+            "SELECT LENGTH(embedding) FROM archival_passages WHERE agent_id = ? AND embedding_model = ? LIMIT 1",
+            (self.agent_id, self.model_name),
+        ).fetchone()
+        if stored is not None:
+            self._check_length(len(vectors[0]), stored[0] // FLOAT_BYTES, "a passage")
         rows: list[tuple[Passage, Vector]] = []
         for number, (seed, vector, created) in enumerate(zip(seeds, vectors, created_at, strict=True), int(count)):
             passage_id = f"passage-{uuid.uuid5(_IDS, f'{self.agent_id}/{number}')}"
@@ -130,9 +140,19 @@ class PassageStore:
                 f"{self.model_name}: their vectors cannot be compared"
             )
         (vector,) = self.embedder.embed([query])
+        self._check_length(len(vector), len(rows[0][1]) // FLOAT_BYTES, "the query")
         scored = [(-cosine(vector, unpack(blob)), order, passage) for order, (passage, blob, _) in enumerate(rows)]
         scored.sort(key=lambda item: (item[0], item[1]))
         return [passage for _, _, passage in scored[:top_k]]
+
+    def _check_length(self, got: int, stored: int, what: str) -> None:
+        """One embedding model gives vectors of one length: another length is its answer's fault (an
+        endpoint now configured for other `dimensions`), which ends the run as an unusable answer does."""
+        if got != stored:
+            raise ModelAnswerError(
+                f"the embedding model {self.model_name} returned a vector of {got} numbers for {what}, where the "
+                f"passages it embedded before have {stored}: vectors of different lengths cannot be compared"
+            )
 
     def passages(self) -> list[Passage]:
         return [passage for passage, _, _ in self._select()]

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from harness.archival import Seed, TagMatchMode, cosine, tags_match
 from harness.config import load_agents
+from harness.errors import ModelAnswerError
 from harness.factory import AgentFactory
 from harness.llm.settings import EmbeddingSettings
 from harness.passages import PassageStore, pack, unpack
@@ -140,6 +141,19 @@ def test_search_refuses_passages_of_another_embedding_model() -> None:
     moved = PassageStore(store.db, store.agent_id, embedder, "another-model")
     with pytest.raises(ValueError, match="embedded with test-embedder, and the agent now embeds with another-model"):
         moved.search("query")
+
+
+def test_a_vector_of_another_length_than_the_stored_ones_is_the_models_unusable_answer() -> None:
+    """An endpoint now giving other `dimensions`: a query or a new passage of another length ends the run
+    as an unusable answer, naming the model (a bare ValueError from the cosine before)."""
+    embedder = Embedder({"old": [1.0, 0.0], "query": [1.0, 0.0, 0.0], "new": [0.5, 0.5, 0.5]})
+    store = archival(embedder)
+    store.insert("old", [], T0)
+    with pytest.raises(ModelAnswerError, match="test-embedder returned a vector of 3 numbers for the query, where"):
+        store.search("query")
+    with pytest.raises(ModelAnswerError, match="returned a vector of 3 numbers for a passage, where the passages it"):
+        store.insert("new", [], T0)
+    assert [passage.text for passage in store.passages()] == ["old"]
 
 
 def test_a_search_with_nothing_to_rank_sends_no_request() -> None:

@@ -379,7 +379,7 @@ class ScenarioRunner:
             ]
             return False
         except LLMError as exc:
-            result.error = f"{scenario.path}: the judge of {where}: {exc}"
+            result.error = f"{scenario.path}: a check of {where} (its judge or archival search): {exc}"
             return _recorded(exc)
         return True
 

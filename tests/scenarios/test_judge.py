@@ -102,7 +102,7 @@ def test_the_judges_endpoint_failing_is_located_and_only_a_recorded_error_is_kep
         result = project.runner("all", base_url=server.base_url).run(project.scenario("judged"))
     assert result.outcome == "error"
     assert result.error is not None and result.error.startswith(
-        f"{project.scenario_path('judged')}: the judge of turn 1: "
+        f"{project.scenario_path('judged')}: a check of turn 1 (its judge or archival search): "
     )
     kept = (project.cassettes / "judged.yaml").read_bytes()
     assert (kept != good) if status == 400 else (kept == good)
