@@ -66,6 +66,16 @@ class ScenarioFailed(Exception):
         self.results = results
 
 
+class XPassedRuns(Exception):
+    """Some runs of an `xfail` scenario (repeats, dataset rows) passed: each is an XPASS, as `harness run`
+    judges it, though others failed as documented; not the ScenarioFailed its xfail mark expects."""
+
+    def __init__(self, *results: ScenarioResult) -> None:
+        told = "\n\n".join(result.explain() for result in results)
+        super().__init__(f"[XPASS(strict)] {len(results)} run(s) of this xfail scenario passed:\n{told}")
+        self.results = results
+
+
 class StaleCassette(Exception):
     """The cassette lacks a response the scenario needs, or cannot be read: a failure even for an `xfail`
     scenario."""
@@ -434,6 +444,8 @@ class ScenarioItem(pytest.Item):
         if self.mistake is not None:
             raise self.mistake
         assert self.scenarios is not None, "set up first"
+        from harness.scenarios.results import Outcome
+
         runner = _runner(self.config)
         # Every repeat recorded (`harness record --repeat K`), as `harness run` plays them: one verdict.
         results = self.results = [
@@ -445,6 +457,9 @@ class ScenarioItem(pytest.Item):
         stale = [result for result in results if result.stale or result.error]
         if stale:
             raise StaleCassette(*stale)
+        xpassed = [result for result in results if result.outcome == Outcome.XPASSED]
+        if xpassed and len(xpassed) < len(results) and not self.config.option.runxfail:
+            raise XPassedRuns(*xpassed)  # the others failed: without this the item would be xfailed
         failed = [result for result in results if result.failures]
         if failed:
             raise ScenarioFailed(*failed)
@@ -457,7 +472,7 @@ class ScenarioItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         from harness.errors import HarnessError
 
-        if isinstance(excinfo.value, ScenarioFailed | StaleCassette | HarnessError):
+        if isinstance(excinfo.value, ScenarioFailed | StaleCassette | XPassedRuns | HarnessError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo, style=style))
 

@@ -833,3 +833,24 @@ def test_credential_headers_in_a_log_are_masked_by_name(logged: str, shown: str)
     from harness.pytest_plugin import MASKED, _credential_header_values
 
     assert _credential_header_values().sub(lambda m: m[1] + MASKED, logged) == shown
+
+
+def test_an_xfail_scenario_some_of_whose_repeats_pass_fails_as_harness_run_says(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """Each repeat is judged as `harness run` judges it: a repeat that passes is an XPASS. pytest took the
+    failing repeat's ScenarioFailed for the xfail it expects, and passed the file (`harness run` failed)."""
+    project.write_scenario("flaky", REMEMBER + "xfail: it forgets now and then\n")
+    project.record("flaky", FORGETFUL_RESPONSES)
+    shutil.copy(project.cassettes / "remember.yaml", project.cassettes / "flaky.repeat-2.yaml")
+    result = pytester.runpytest("scenarios/flaky.yaml")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "[[]XPASS(strict)] 1 run(s) of this xfail scenario passed:",
+            "*expected to fail (it forgets now and then) but every check passed: remove `xfail`*",
+        ]
+    )
+    assert pytester.runpytest("scenarios/flaky.yaml", "--runxfail").ret == pytest.ExitCode.TESTS_FAILED
+    (project.cassettes / "flaky.repeat-2.yaml").unlink()
+    pytester.runpytest("scenarios/flaky.yaml").assert_outcomes(xfailed=1)
