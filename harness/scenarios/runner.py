@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from harness.agent import Agent
 from harness.config import AgentSpec
@@ -16,7 +17,7 @@ from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
 from harness.project import Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
-from harness.scenarios.checks import ExpectCheck, Observed, Snapshot, run_checks
+from harness.scenarios.checks import ExpectCheck, Failure, Observed, Snapshot, Snapshots, run_checks
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, model_slug, scenario_problems
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
@@ -24,7 +25,7 @@ from harness.scenarios.sharing import SharedBlocks
 from harness.scenarios.simulate import SimulatedUser
 from harness.scenarios.snapshots import SnapshotFile
 from harness.scenarios.tool_results import ScenarioToolResults
-from harness.yamlsource import dotted
+from harness.yamlsource import Loc, dotted
 
 SNAPSHOTS = "snapshots"
 
@@ -282,13 +283,21 @@ class ScenarioRunner:
             (last_main or last).stop_reason,
             judge,
             [turn.blocks for turn in result.turns],
-            SnapshotFile(self.snapshot_path(scenario), self.update_snapshots) if has_snapshot(scenario) else None,
+            self._snapshots(scenario, result.variant) if has_snapshot(scenario) else None,
             [step for turn in main_turns if turn.result for step in turn.result.steps],
             main.state.archival,
             [event for turn in main_turns if turn.result for event in _context(turn.index, turn.result)],
             main.state.recall,
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
+
+    def _snapshots(self, scenario: Scenario, variant: int) -> Snapshots:
+        """The scenario's golden file. `--update-snapshots` with repeats: the first repeat writes it and the
+        others leave it be (neither write nor compare: under `-j N` they would race the first, and which
+        repeat's memory the file held depended on which finished last); the next run compares them all."""
+        if self.update_snapshots and variant > 1:
+            return _LeftToTheFirstRepeat()
+        return SnapshotFile(self.snapshot_path(scenario), self.update_snapshots)
 
     def _numbered(self, turn_now: list[int]) -> Callable[[StepRecord], None] | None:
         """`on_step` for a scenario that drives several agents: a step shows the scenario's turn number
@@ -423,6 +432,11 @@ class ScenarioRunner:
 def _context(index: int, outcome: TurnResult) -> list[tuple[int, ContextEvent]]:
     """What context pressure did in the scenario's turn `index`, each event with that turn."""
     return [(index, event) for step in outcome.steps for event in step.context]
+
+
+class _LeftToTheFirstRepeat:
+    def compare(self, loc: Loc, actual: dict[str, Any]) -> list[Failure]:
+        return []
 
 
 def has_snapshot(scenario: Scenario) -> bool:

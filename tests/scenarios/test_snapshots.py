@@ -94,3 +94,18 @@ def test_the_pytest_option_updates_snapshots(pytester: pytest.Pytester) -> None:
     pytester.runpytest("--harness-update-snapshots").assert_outcomes(passed=1)
     assert (pytester.path / "snapshots" / "snap.yaml").is_file()
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_update_with_repeats_writes_the_first_repeats_memory(tmp_path: Path, jobs: str) -> None:
+    """Every repeat wrote one golden file: it held the memory of whichever repeat finished last (the last
+    at -j 1, any at -j 2), and the replay after it failed the others."""
+    from tests.fakes import append
+
+    project = recorded(tmp_path, SNAPPED, [append("human", "Azin Shirazi"), reply("Nice to meet you, Azin!")])
+    (project.cassettes / "snap.yaml").rename(project.cassettes / "snap.repeat-2.yaml")
+    project.record("snap", REMEMBER_RESPONSES)
+    snapshot = project.root / "snapshots" / "snap.yaml"
+    for _ in range(2):
+        run(project, "--update-snapshots", "-j", jobs)
+        assert yaml.safe_load(snapshot.read_text(encoding="utf-8"))["end"]["human"] == "Name: Bob\nAzin"
