@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.files import write_atomically
 from harness.jsontext import parse, storable
-from harness.scenarios.results import Outcome
+from harness.scenarios.results import Outcome, entry_name, repeated_runs
 
 LABELS = {
     Outcome.PASSED: "PASS",
@@ -116,9 +116,9 @@ def html_report(report: dict[str, Any], title: str = "harness report") -> str:
         '<input id="filter-text" type="search" placeholder="filter by text (path, agent, messages, blocks)">'
         '<span id="shown" class="muted"></span></div>'
     )
-    repeated = "reliability" in report
+    repeated = repeated_runs(scenarios)
     parts.append(_summary_table(scenarios, repeated))
-    if repeated:
+    if "reliability" in report:
         parts.append(_reliability_table(report["reliability"]))
     parts.append('<section id="scenarios">')
     parts += [_scenario(n, scenario, repeated) for n, scenario in enumerate(scenarios, start=1)]
@@ -128,12 +128,6 @@ def html_report(report: dict[str, Any], title: str = "harness report") -> str:
 
 def write_html(report: dict[str, Any], path: Path) -> None:
     write_atomically(path, storable(html_report(report)))  # a model's lone surrogate shows as U+FFFD
-
-
-def _name(scenario: dict[str, Any], repeated: bool) -> str:
-    """The scenario's path, and which repeat when the suite has repeats (as the summary table names it)."""
-    model = f" on {scenario['model']}" if scenario.get("model") else ""
-    return str(scenario["scenario"]) + model + (f" #{scenario.get('repeat', 1)}" if repeated else "")
 
 
 def _reliability_table(reliability: dict[str, Any]) -> str:
@@ -163,7 +157,7 @@ def _reliability_table(reliability: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _summary_table(scenarios: list[dict[str, Any]], repeated: bool) -> str:
+def _summary_table(scenarios: list[dict[str, Any]], repeated: set[tuple[Any, Any, Any]]) -> str:
     rows = [
         '<table id="summary"><thead><tr><th>scenario</th><th>agent</th><th>turns</th><th>steps</th>'
         "<th>result</th><th>time</th></tr></thead><tbody>"
@@ -172,7 +166,7 @@ def _summary_table(scenarios: list[dict[str, Any]], repeated: bool) -> str:
         steps = sum(len(turn["steps"]) for turn in s["turns"])
         rows.append(
             f'<tr class="{escape(s["outcome"])}" data-outcome="{escape(s["outcome"])}" data-target="s{n}">'
-            f'<td><a href="#s{n}">{escape(_name(s, repeated))}</a></td><td>{escape(s["agent"])}</td>'
+            f'<td><a href="#s{n}">{escape(entry_name(s, repeated))}</a></td><td>{escape(s["agent"])}</td>'
             f"<td>{len(s['turns'])}</td><td>{steps}</td>"
             f'<td><span class="badge">{LABELS[Outcome(s["outcome"])]}</span></td>'
             f"<td>{_timing(s)}</td></tr>"
@@ -186,12 +180,12 @@ def _timing(scenario: dict[str, Any]) -> str:
     return "" if seconds is None else f'<span class="timing">{seconds * 1000:.0f} ms</span>'
 
 
-def _scenario(n: int, s: dict[str, Any], repeated: bool) -> str:
+def _scenario(n: int, s: dict[str, Any], repeated: set[tuple[Any, Any, Any]]) -> str:
     outcome = Outcome(s["outcome"])
     is_open = " open" if not outcome.ok else ""
     out = [
         f'<details class="scenario {outcome}" id="s{n}" data-outcome="{outcome}"{is_open}>',
-        f'<summary><span class="badge">{LABELS[outcome]}</span> {escape(_name(s, repeated))}'
+        f'<summary><span class="badge">{LABELS[outcome]}</span> {escape(entry_name(s, repeated))}'
         f' <span class="muted">({escape(s["agent"])})</span> {_timing(s)}</summary>',
     ]
     if s.get("description"):

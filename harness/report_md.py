@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.files import write_atomically
 from harness.jsontext import storable
-from harness.scenarios.results import Outcome
+from harness.scenarios.results import Outcome, entry_name, repeated_runs
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -28,9 +28,9 @@ def markdown_summary(report: dict[str, Any], html: str | None = None) -> str:
     failed = [s for s in report["scenarios"] if not Outcome(s["outcome"]).ok]
     if failed:
         lines += ["| scenario | result | first failing check |", "|---|---|---|"]
+        runs = repeated_runs(report["scenarios"])
         for s in failed:
-            model = f" on {s['model']}" if s.get("model") else ""
-            name = s["scenario"] + model + (f" #{s.get('repeat', 1)}" if repeated else "")
+            name = entry_name(s, runs)
             lines.append(f"| `{_code(name)}` | {s['outcome']} | {_first_check(s)} |")
         lines.append("")
     if html is not None:

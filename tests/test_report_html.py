@@ -317,3 +317,14 @@ def test_repeats_get_a_pass_hat_k_table_and_numbered_rows(report: dict[str, Any]
     del report["reliability"]  # no repeats: no table, no numbers
     page = html_report(report)
     assert 'id="reliability"' not in page and "remember.yaml #" not in page
+
+
+def test_dataset_rows_are_named_apart_in_the_table_and_the_sections() -> None:
+    """Each row of a dataset file was shown under the file's name alone: which row failed was not told."""
+    base = {"outcome": "failed", "agent": "a", "turns": [], "failures": [], "failed_checks": [], "steps": 0}
+    base |= {"repeat": 1, "cassette": None, "initial_blocks": {}, "final_blocks": {}, "timing": {}}
+    rows = [{**base, "scenario": "scenarios/intro.yaml", "row": row} for row in ("azin", "carol")]
+    page = html_report({"summary": {"failed": 2}, "scenarios": rows})
+    for n, row in enumerate(("azin", "carol"), start=1):
+        assert f'<a href="#s{n}">scenarios/intro.yaml[{row}]</a>' in page
+        assert f"</span> scenarios/intro.yaml[{row}]" in page

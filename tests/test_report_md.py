@@ -111,3 +111,18 @@ def test_repeats_give_the_suites_pass_hat_k_and_numbered_failures() -> None:
     assert "Over repeats: pass@1 0.50, pass^1 0.50, pass^2 0.25" in text.splitlines()
     assert "| `scenarios/forgetful.yaml #2` | failed |" in text
     assert "Over repeats" not in markdown_summary(REPORT) and ".yaml #" not in markdown_summary(REPORT)
+
+
+def test_dataset_rows_are_named_apart_and_only_repeated_runs_numbered() -> None:
+    """Every row of a dataset file was named by the file alone, so which row failed could not be told; and
+    once any scenario had repeats, every entry got `#1`."""
+    report = {
+        "summary": {"failed": 3, "passed": 0},
+        "scenarios": [
+            entry("scenarios/intro.yaml", "failed", row="azin", failed_checks=[CHECK]),
+            entry("scenarios/intro.yaml", "failed", row="carol", failed_checks=[CHECK]),
+            entry("scenarios/flaky.yaml", "failed", repeat=2, failed_checks=[CHECK]),
+        ],
+    }
+    names = [line.split("`")[1] for line in markdown_summary(report).splitlines() if line.startswith("| `")]
+    assert names == ["scenarios/intro.yaml[azin]", "scenarios/intro.yaml[carol]", "scenarios/flaky.yaml #2"]

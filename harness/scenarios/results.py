@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -114,3 +115,16 @@ class ScenarioResult:
 def crash_reason(exc: BaseException) -> str:
     """An exception no layer expected, on one line, as a run the harness failed on reports it."""
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def repeated_runs(entries: Iterable[Mapping[str, Any]]) -> set[tuple[Any, Any, Any]]:
+    """The runs (scenario, dataset row, model) of a report's entries played more than once."""
+    return {(e["scenario"], e.get("row"), e.get("model")) for e in entries if e.get("repeat", 1) > 1}
+
+
+def entry_name(entry: Mapping[str, Any], repeated: set[tuple[Any, Any, Any]]) -> str:
+    """A report entry's name as the summary table gives it: the scenario's path, its dataset row, the model
+    of a matrix run, and which repeat when that run was repeated."""
+    row, model = entry.get("row"), entry.get("model")
+    name = str(entry["scenario"]) + (f"[{row}]" if row is not None else "") + (f" on {model}" if model else "")
+    return name + (f" #{entry.get('repeat', 1)}" if (entry["scenario"], row, model) in repeated else "")
