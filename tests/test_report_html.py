@@ -315,6 +315,7 @@ def test_repeats_get_a_pass_hat_k_table_and_numbered_rows(report: dict[str, Any]
     assert "<tr><td>scenarios/remember.yaml</td><td>1/2</td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
     assert "<tr><td><b>suite (mean)</b></td><td></td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
     del report["reliability"]  # no repeats: no table, no numbers
+    report["scenarios"] = [{**first, "repeat": 1}]
     page = html_report(report)
     assert 'id="reliability"' not in page and "remember.yaml #" not in page
 
