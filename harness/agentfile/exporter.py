@@ -133,6 +133,9 @@ def export_agent(
         "memory_blocks": [],
         "tools": [],
         "include_base_tools": False,
+        # Letta's create_agent turns an absent value into True and adds its base rules (send_message ends
+        # the turn, the memory tools go on), which the harness agent never had; Letta's own export says False.
+        "include_base_tool_rules": False,
     }
     data = {
         "agents": [agent],

@@ -240,3 +240,13 @@ def test_end_state_keeps_declared_blocks_settings_and_takes_created_and_deleted_
     wire = AgentFileWire.model_validate(data)
     assert [m["role"] for m in wire.agents[0].messages] == ["system", "user"]
     assert '<human characters="10/40">' in wire.agents[0].messages[0]["content"][0]["text"]
+
+
+def test_export_says_letta_adds_no_base_tool_rules() -> None:
+    """Letta's create_agent gives an agent whose file does not say False its base tool rules (send_message
+    ends the turn, the memory tools go on): rules the harness agent never had."""
+    spec = load_agents(SEED_AGENTS).get("chat")
+    assert not spec.tool_rules
+    (agent,) = AgentFileWire.model_validate(export_agent(spec)).agents
+    assert agent.include_base_tool_rules is False
+    assert agent.tool_rules == []
