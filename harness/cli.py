@@ -979,11 +979,12 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
     history = None
     if args.scenario:
         spec, history = _scenario_end_state(args)
+    data = export_agent(spec, secrets, history)
     try:
-        write_atomically(path, agent_file_text(export_agent(spec, secrets, history)))
+        write_atomically(path, agent_file_text(data))
     except OSError as exc:
         raise AgentFileError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    console.out(f"wrote {path} (agent {spec.name}: {len(spec.blocks)} blocks, {len(spec.tools)} tools)")
+    console.out(f"wrote {path} (agent {spec.name}: {len(data['blocks'])} blocks, {len(data['tools'])} tools)")
     notes = unwritten(spec)
     if notes:
         console.out(f"not written ({len(notes)}):")

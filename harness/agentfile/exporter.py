@@ -41,6 +41,11 @@ LETTA_TOOL_TYPES = {
     "memory_rethink": "letta_sleeptime_core",
     "memory_finish_edits": "letta_sleeptime_core",
 }
+# Built-ins Letta no longer has: conversation_search_date left letta/functions/function_sets/base.py after
+# 0.6.5, before any Letta that reads Agent Files, and Letta refuses to load a core tool its base module lacks.
+# Its code reads the harness's recall store, which a tool in Letta's sandbox cannot: it is not written
+# (conversation_search, with start_date and end_date, is Letta's way to search by date).
+NOT_IN_LETTA = {"conversation_search_date": "conversation_search with start_date and end_date"}
 
 
 def with_end_state(spec: AgentSpec, blocks: dict[str, str]) -> AgentSpec:
@@ -100,7 +105,7 @@ def export_agent(
         }
         for index, block in enumerate(spec.blocks)
     ]
-    tools = [_tool(f"tool-{index}", tool) for index, tool in enumerate(spec.tools)]
+    tools = [_tool(f"tool-{index}", tool) for index, tool in enumerate(_written_tools(spec))]
     model = spec.model
     agent: dict[str, Any] = {
         "id": "agent-0",
@@ -127,7 +132,7 @@ def export_agent(
         "embedding_config": _embedding_config(spec, secrets),
         "block_ids": [block["id"] for block in blocks],
         "tool_ids": [tool["id"] for tool in tools],
-        "tool_rules": [_rule(rule) for rule in spec.tool_rules],
+        "tool_rules": [_rule(rule) for rule in _written_rules(spec)],
         "messages": messages,
         "in_context_message_ids": [message["id"] for message in messages],
         "memory_blocks": [],
@@ -191,6 +196,18 @@ def unwritten(spec: AgentSpec) -> list[str]:
             "in an Agent File; `harness import` gives an agent on a Letta loop the clock 2025-01-01T00:00:00Z)"
         )
     notes += [
+        f"tool '{tool.name}' not written: Letta has had no such tool since 0.6.6 and would refuse the file; "
+        f"{NOT_IN_LETTA[tool.name]} does that in Letta"
+        for tool in spec.tools
+        if _builtin(tool) and tool.name in NOT_IN_LETTA
+    ]
+    rules = _written_rules(spec)
+    notes += [
+        f"tool rule {rule.type.value} on '{rule.tool_name}' not written: it names a tool not written"
+        for rule in spec.tool_rules
+        if rule not in rules
+    ]
+    notes += [
         f"tool '{tool.name}': its source cannot be read; written with its JSON schema only"
         for tool in spec.tools
         if not _builtin(tool) and _source(tool) is None and tool.declared_parameters is None
@@ -222,6 +239,17 @@ def _embedding_config(spec: AgentSpec, secrets: Secrets) -> dict[str, Any] | Non
 
 def _builtin(tool: Tool) -> bool:
     return tool.name in BUILTIN_TOOLS and tool.function is BUILTIN_TOOLS[tool.name]
+
+
+def _written_tools(spec: AgentSpec) -> list[Tool]:
+    """The agent's tools but the built-ins Letta no longer has (NOT_IN_LETTA)."""
+    return [tool for tool in spec.tools if not (_builtin(tool) and tool.name in NOT_IN_LETTA)]
+
+
+def _written_rules(spec: AgentSpec) -> list[ToolRule]:
+    """The agent's rules but those naming a tool not written (Letta would constrain a tool it lacks)."""
+    names = {tool.name for tool in _written_tools(spec)}
+    return [rule for rule in spec.tool_rules if all(name in names for name in rule.tool_names())]
 
 
 def _rule(rule: ToolRule) -> dict[str, Any]:

@@ -250,3 +250,30 @@ def test_export_says_letta_adds_no_base_tool_rules() -> None:
     (agent,) = AgentFileWire.model_validate(export_agent(spec)).agents
     assert agent.include_base_tool_rules is False
     assert agent.tool_rules == []
+
+
+def test_conversation_search_date_is_not_written_and_says_so(write_agents: Callable[..., Path]) -> None:
+    """Letta dropped conversation_search_date after 0.6.5 and refuses a core tool it lacks: the export leaves
+    it (and a rule naming it) out, under `not written`, so the file loads in Letta."""
+    path = write_agents(
+        """
+        agents:
+          a:
+            model: {name: m}
+            system: s
+            tools: [send_message, conversation_search_date]
+            tool_rules:
+              - {type: run_first, tool_name: conversation_search_date}
+              - {type: exit_loop, tool_name: send_message}
+        """
+    )
+    spec = load_agents(path).get("a")
+    wire = AgentFileWire.model_validate(export_agent(spec))
+    assert [tool.name for tool in wire.tools] == ["send_message"]
+    assert wire.agents[0].tool_rules == [{"tool_name": "send_message", "type": "exit_loop", "prompt_template": None}]
+    notes = unwritten(spec)
+    assert (
+        "tool 'conversation_search_date' not written: Letta has had no such tool since 0.6.6 and would refuse the "
+        "file; conversation_search with start_date and end_date does that in Letta"
+    ) in notes
+    assert "tool rule run_first on 'conversation_search_date' not written: it names a tool not written" in notes
