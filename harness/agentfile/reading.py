@@ -127,8 +127,10 @@ def _from_legacy(legacy: LegacyAgentWire, where: str) -> AgentFileWire:
             f"message-{index}" for index in legacy.in_context_message_indices if 0 <= index < len(messages)
         ],
         "tool_exec_environment_variables": legacy.tool_exec_environment_variables,
+        "identity_ids": legacy.identities or None,  # reported, as an AgentFileSchema agent's are
     }
     groups = [legacy.multi_agent_group] if isinstance(legacy.multi_agent_group, dict) else []
+    groups += [group for group in legacy.groups if isinstance(group, dict) and group not in groups]
     try:
         return AgentFileWire.model_validate(
             {

@@ -212,6 +212,10 @@ class AgentFileWire(StrictModel):
 
 
 # ---------------------------------------------------------------- the older single-agent export (letta 0.6-0.8)
+# Letta 0.6.43 (the first files of letta-ai/agent-file) dumped every ORM column of an agent, block and tool,
+# later releases excluded some (letta/serialize_schemas/marshmallow_*.py): `is_deleted` (an export holds no
+# deleted rows), and the identities and groups a row belongs to. They are named here so such a file reads; an
+# agent's identities and groups are reported when not empty, a block's or tool's are not kept.
 
 
 class LegacyBlockWire(StrictModel):
@@ -226,6 +230,9 @@ class LegacyBlockWire(StrictModel):
     template_name: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    is_deleted: bool = False
+    identities: list[Any] = pydantic.Field(default_factory=list)
+    groups: list[Any] = pydantic.Field(default_factory=list)
 
 
 class LegacyToolWire(StrictModel):
@@ -242,6 +249,7 @@ class LegacyToolWire(StrictModel):
     metadata: dict[str, Any] | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    is_deleted: bool = False
 
 
 class LegacyAgentWire(StrictModel):
@@ -267,3 +275,6 @@ class LegacyAgentWire(StrictModel):
     version: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    is_deleted: bool = False
+    identities: list[Any] = pydantic.Field(default_factory=list)
+    groups: list[Any] = pydantic.Field(default_factory=list)

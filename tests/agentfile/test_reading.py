@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.agentfile.importer import import_agent_file
 from harness.agentfile.reading import AGENT_FILE_LIMITS, parse_agent_file, read_agent_file
 from harness.errors import AgentFileError, UserError
 from tests.agentfile.conftest import DATA, REAL_FILES, load_json
@@ -46,6 +47,26 @@ def test_legacy_export_becomes_agent_file_schema() -> None:
     assert len(agent.messages) == len(legacy["messages"])
     assert len(agent.in_context_message_ids) == len(legacy["in_context_message_indices"])
     assert wire.metadata == {"letta_version": legacy["version"]}
+
+
+def test_letta_0643_export_reads_with_its_orm_columns() -> None:
+    """Letta 0.6.43 dumped `is_deleted`, `identities` and `groups` of the agent, its blocks and tools (the first
+    files of letta-ai/agent-file): they are read, an agent's identities and groups reported when not empty."""
+    legacy = load_json(DATA / "letta_0643_memgpt_agent.af")
+    assert legacy["version"] == "0.6.43" and {"is_deleted", "identities", "groups"} <= set(legacy)
+    assert {"is_deleted", "identities"} <= set(legacy["core_memory"][0]) and "is_deleted" in legacy["tools"][0]
+    wire = read_agent_file(DATA / "letta_0643_memgpt_agent.af")
+    assert [tool.name for tool in wire.tools] == [tool["name"] for tool in legacy["tools"]]
+    assert (wire.groups, wire.agents[0].identity_ids) == ([], None)
+    legacy |= {"identities": [{"id": "identity-1", "name": "Bob"}], "groups": [{"id": "group-1"}]}
+    wire = parse_agent_file(json.dumps(legacy), "f.af")
+    assert wire.groups == [{"id": "group-1"}]
+    notes = import_agent_file(wire, "f.af").notes
+    assert "agent 'memgpt_agent': identity_ids not kept" in notes
+    assert "groups: 1 not kept (the harness has no groups)" in notes
+    legacy["core_memory"][0]["is_delted"] = False  # a key Letta never wrote is still refused
+    with pytest.raises(AgentFileError, match=r"core_memory\[0\]\.is_delted: unknown key"):
+        parse_agent_file(json.dumps(legacy), "f.af")
 
 
 def test_not_json_is_a_located_user_error(tmp_path: Path) -> None:
