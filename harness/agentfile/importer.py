@@ -99,6 +99,11 @@ LETTA_LOOPS = {"memgpt_agent": LoopName.LETTA_MEMGPT, "letta_v1_agent": LoopName
 DEFAULT_CLOCK = "2025-01-01T00:00:00Z"  # the frozen clock an imported agent on a Letta loop starts with
 
 
+# Letta's default return_char_limit (0.6-0.8: 6,000 for a custom tool, 1,000,000 for one of its own; since,
+# 50,000 for all): real files carry it on every tool, and it says nothing agents.yaml loses. Another is reported.
+LETTA_RETURN_CHAR_LIMITS = frozenset({6_000, 50_000, 1_000_000})
+
+
 RULE_KEYS = ("children", "max_count_limit", "child_output_mapping", "default_child", "require_output_mapping")
 
 
@@ -407,6 +412,28 @@ class _Importer:
         return out
 
     def _tool(self, name: str, tool_id: str) -> str | dict[str, Any] | None:
+        """The tool as agents.yaml names it, or None (reported) when it is left out; what Letta's tool
+        carries that agents.yaml cannot is reported for a tool kept."""
+        kept = self._tool_kept(name, tool_id)
+        tool = self.tools.get(tool_id)
+        if kept is None or tool is None:
+            return kept
+        if tool.default_requires_approval:
+            self.note(
+                name,
+                f"tool '{tool.name}': default_requires_approval true not kept (the harness has no human to "
+                "approve a call: it runs the tool)",
+            )
+        limit = tool.return_char_limit
+        if limit is not None and limit not in LETTA_RETURN_CHAR_LIMITS:
+            self.note(
+                name,
+                f"tool '{tool.name}': return_char_limit {limit} not kept (Letta cuts the tool's result there; "
+                "agents.yaml has no place for it)",
+            )
+        return kept
+
+    def _tool_kept(self, name: str, tool_id: str) -> str | dict[str, Any] | None:
         tool: ToolWire | None = self.tools.get(tool_id)
         if tool is None:
             self.note(name, f"tool id '{tool_id}' is not in the file's tools: left out")

@@ -105,6 +105,7 @@ def _from_legacy(legacy: LegacyAgentWire, where: str) -> AgentFileWire:
             "source_code": tool.source_code,
             "json_schema": tool.json_schema,
             "tags": tool.tags,
+            "return_char_limit": tool.return_char_limit,
         }
         for index, tool in enumerate(legacy.tools)
     ]

@@ -619,3 +619,26 @@ def test_a_lone_surrogate_in_the_file_becomes_a_replacement_character() -> None:
     text = json.dumps(data)  # ensure_ascii: the surrogate as its escape
     result = import_agent_file(parse_agent_file(text, "t.af"), "t.af")
     assert "value: 'Name: Bob\ufffd'" in result.agents_yaml
+
+
+def test_tool_fields_agents_yaml_has_no_place_for_are_reported(tmp_path: Path) -> None:
+    """A tool Letta runs only once a human approves it, or whose result Letta cuts short, runs here unasked and
+    uncut: said under `not kept` (Letta's default return_char_limit is not: real files carry it everywhere)."""
+    source = 'def wipe(confirm: str) -> str:\n    """Wipe.\n\n    Args:\n        confirm: say yes\n    """\n'
+    tools = [
+        {"id": "tool-1", "name": "wipe", "tool_type": "custom", "source_code": source, "return_char_limit": 100,
+         "default_requires_approval": True},
+        {"id": "tool-2", "name": "core_memory_append", "tool_type": "letta_memory_core", "return_char_limit": 50000},
+    ]  # fmt: skip
+    result, config = imported(small_agent_file(tools), tmp_path)
+    assert config.get("a").tool("wipe") is not None
+    assert [note for note in result.notes if "tool '" in note] == [
+        "agent 'a': tool 'wipe': default_requires_approval true not kept (the harness has no human to approve a "
+        "call: it runs the tool)",
+        "agent 'a': tool 'wipe': return_char_limit 100 not kept (Letta cuts the tool's result there; agents.yaml "
+        "has no place for it)",
+    ]
+    legacy = load_json(DATA / "legacy_outreach_workflow_agent.af")
+    legacy["tools"][0]["return_char_limit"] = 300
+    notes = import_agent_file(parse_agent_file(json.dumps(legacy), "f.af"), "f.af").notes
+    assert f"tool '{legacy['tools'][0]['name']}': return_char_limit 300 not kept" in "\n".join(notes)
