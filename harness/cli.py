@@ -942,9 +942,12 @@ def _check_import(source: Path, out: Path, files: list[tuple[Path, str]]) -> Non
     with tempfile.TemporaryDirectory(prefix="harness-import-") as name:
         scratch = Path(name)
         for relative, text in files:
-            (scratch / relative).parent.mkdir(parents=True, exist_ok=True)
             stubbed = checkable_stub(text) if relative == Path(f"{TOOLS_MODULE}.py") else text
-            (scratch / relative).write_text(stubbed, encoding="utf-8")
+            try:
+                (scratch / relative).parent.mkdir(parents=True, exist_ok=True)
+                (scratch / relative).write_text(stubbed, encoding="utf-8")
+            except OSError as exc:  # what cannot be written to check could not be written for real either
+                raise AgentFileError(f"{out / relative}: cannot write: {exc.strerror or exc}") from None
         try:
             load_agents(scratch / "agents.yaml")
         except ConfigError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import importlib.util
 import json
 import keyword
@@ -97,6 +98,10 @@ UNKEPT_AGENT_FIELDS: dict[str, Any] = {
 # Letta's agent types the harness has a loop for (`loop:`); any other runs under the harness's own loop.
 LETTA_LOOPS = {"memgpt_agent": LoopName.LETTA_MEMGPT, "letta_v1_agent": LoopName.LETTA_V1}
 DEFAULT_CLOCK = "2025-01-01T00:00:00Z"  # the frozen clock an imported agent on a Letta loop starts with
+# Letta bounds no agent name, a file system does (255 bytes): an agent's name is a file name here
+# (scenarios/history/<agent>.yaml, <agent>.af), so a longer one is cut, with a digest of the whole to keep
+# two long names apart.
+MAX_AGENT_NAME = 100
 
 
 # Letta's default return_char_limit (0.6-0.8: 6,000 for a custom tool, 1,000,000 for one of its own; since,
@@ -229,9 +234,12 @@ class _Importer:
             name = self._name(agent.name)
             self.current = agent.name
             if name != agent.name:
-                clean = re.fullmatch(LABEL_PATTERN, agent.name) is not None
-                why = "another agent of the file has that name" if clean else "agent names are letters, digits, _ and -"
-                self.note(agent.name, f"renamed '{name}' ({why})")
+                why = [] if re.fullmatch(LABEL_PATTERN, agent.name) else ["agent names are letters, digits, _ and -"]
+                if len(agent.name) > MAX_AGENT_NAME:
+                    why.append(f"a name is a file name here: at most {MAX_AGENT_NAME} characters")
+                self.note(
+                    agent.name, f"renamed '{name}' ({'; '.join(why or ['another agent of the file has that name'])})"
+                )
             out[name] = self._agent(name, agent)
         return out
 
@@ -239,6 +247,9 @@ class _Importer:
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", given).strip("_") or "agent"
         if not re.fullmatch(LABEL_PATTERN, name):
             name = f"agent_{name}"
+        if len(name) > MAX_AGENT_NAME:
+            digest = hashlib.sha256(given.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+            name = f"{name[: MAX_AGENT_NAME - 9]}_{digest}"
         base, count = name, 1
         while name in self.names:
             count += 1

@@ -17,7 +17,7 @@ from harness.project import Project
 from harness.scenarios import ScenarioRunner
 from harness.scenarios.model import load_scenario
 from harness.secrets import MASK
-from tests.agentfile.conftest import DATA, load_json
+from tests.agentfile.conftest import DATA, load_json, small_agent_file
 from tests.helpers import ROOT, SEED_AGENTS
 
 
@@ -250,3 +250,39 @@ def test_an_import_the_harness_would_refuse_writes_nothing_and_says_why(
     assert "would make an agents.yaml the harness refuses, so nothing was written" in err and message in err
     assert f"{out / 'agents.yaml'}:" in err and "harness-import-" not in err  # the written file's path
     assert not out.exists()
+
+
+def test_import_bounds_a_long_agent_name_it_makes_a_file_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Letta bounds no agent name; here it names scenarios/history/<agent>.yaml: a name past 100 characters is
+    cut, a digest keeping two such names apart, and said; no OSError (File name too long)."""
+    data = small_agent_file([])
+    second = {**data["agents"][0], "id": "agent-1", "name": "a" * 299 + "c"}
+    data["agents"][0] |= {"name": "a" * 299 + "b"}
+    data["agents"].append(second)
+    for agent in data["agents"]:
+        agent["messages"] = [{"id": "m", "role": "user", "content": [{"type": "text", "text": "hello"}]}]
+        agent["in_context_message_ids"] = ["m"]
+    (tmp_path / "long.af").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["import", str(tmp_path / "long.af"), "--out", str(tmp_path / "p")]) == 0
+    printed = capsys.readouterr().out
+    histories = sorted((tmp_path / "p" / "scenarios" / "history").iterdir())
+    assert len(histories) == 2 and all(len(path.stem) == 100 for path in histories)
+    assert histories[0].stem != histories[1].stem and histories[0].stem.startswith("a" * 91 + "_")
+    assert f"renamed '{histories[0].stem}' (a name is a file name here: at most 100 characters)" in printed
+    assert main(["validate", "--agents", str(tmp_path / "p" / "agents.yaml")]) == 0
+
+
+def test_a_file_the_import_cannot_write_is_exit_2_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were a name ever past what the file system takes, the check in a scratch folder says so, exit 2."""
+    monkeypatch.setattr("harness.agentfile.importer.MAX_AGENT_NAME", 1000)
+    data = small_agent_file([], name="a" * 300)
+    data["agents"][0] |= {"messages": [{"id": "m", "role": "user", "content": "hi"}], "in_context_message_ids": ["m"]}
+    (tmp_path / "long.af").write_text(json.dumps(data), encoding="utf-8")
+    assert main(["import", str(tmp_path / "long.af"), "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'p' / 'scenarios' / 'history' / ('a' * 300)}.yaml: cannot write: File name too long" in err
+    assert "Traceback" not in err and not (tmp_path / "p").exists()
