@@ -1,23 +1,22 @@
 """AgentSpec -> Agent File (Letta's AgentFileSchema), checked against the schema mirror before it is written.
 
 What agents.yaml says is written where Letta keeps it: the system prompt, the blocks, the tools (built-ins
-by name, custom tools with their Python source and JSON schema), the tool rules, the model name, endpoint,
-temperature and max_tokens, description, tags and metadata. Letta requires a context window the harness
-does not know: the export writes Letta's own default for the model where Letta has one, else 128,000.
-Secrets are masked.
+by name, custom tools with the source Letta runs (agentfile.toolsource) and JSON schema), the tool rules, the
+model name, endpoint, temperature and max_tokens, description, tags and metadata. Letta requires a context
+window the harness does not know: the export writes Letta's own default for the model where Letta has one,
+else 128,000. Secrets are masked.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
-import textwrap
 from dataclasses import replace
 from enum import Enum
 from typing import Any
 
 from harness.agentfile.importer import OPENAI_ENDPOINT
 from harness.agentfile.schema import AgentFileWire
+from harness.agentfile.toolsource import ToolSource, tool_source
 from harness.config import DEFAULT_MAX_STEPS, AgentSpec, BlockSpec
 from harness.llm.settings import ModelSettings
 from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
@@ -207,11 +206,17 @@ def unwritten(spec: AgentSpec) -> list[str]:
         for rule in spec.tool_rules
         if rule not in rules
     ]
-    notes += [
-        f"tool '{tool.name}': its source cannot be read; written with its JSON schema only"
-        for tool in spec.tools
-        if not _builtin(tool) and _source(tool) is None and tool.declared_parameters is None
-    ]
+    for tool in spec.tools:
+        if _builtin(tool) or tool.declared_parameters is not None:
+            continue
+        source = _source(tool)
+        if source is None:
+            notes.append(f"tool '{tool.name}': its source cannot be read; written with its JSON schema only")
+        elif source.harness_names:
+            notes.append(
+                f"tool '{tool.name}': its source uses {', '.join(source.harness_names)} from the harness, which "
+                "Letta has not: written without that import, it fails in Letta"
+            )
     return notes
 
 
@@ -289,18 +294,15 @@ def _tool(tool_id: str, tool: Tool) -> dict[str, Any]:
         "tool_type": "custom",
         "description": tool.description,
         "source_type": "python",
-        "source_code": _source(tool),
+        "source_code": source.text if (source := _source(tool)) is not None else None,
         "json_schema": schema,
         "tags": [],
     }
 
 
-def _source(tool: Tool) -> str | None:
-    """The function's own source (Letta runs it alone: what it needs from its module does not come along);
+def _source(tool: Tool) -> ToolSource | None:
+    """The function with what it needs from its module, as Letta runs a tool's source (agentfile.toolsource);
     None for a tool declared by its JSON schema alone, which has none."""
     if tool.declared_parameters is not None:
         return None
-    try:
-        return textwrap.dedent(inspect.getsource(tool.function))
-    except (OSError, TypeError):
-        return None
+    return tool_source(tool.function)

@@ -18,7 +18,7 @@ from harness.agentfile.schema import AgentFileWire
 from harness.config import BLOCK_LABEL_PATTERN, load_agents
 from harness.loops.kinds import LoopName
 from harness.secrets import MASK, Secrets
-from tests.agentfile.conftest import REAL_FILES
+from tests.agentfile.conftest import REAL_FILES, small_agent_file
 from tests.agentfile.test_importer import write
 from tests.helpers import SEED_AGENTS
 
@@ -50,7 +50,10 @@ def test_custom_tools_are_exported_with_source_and_schema() -> None:
     wire = AgentFileWire.model_validate(export_agent(spec))
     push = next(tool for tool in wire.tools if tool.name == "task_queue_push")
     assert push.tool_type == "custom"
-    assert push.source_code is not None and push.source_code.startswith("def task_queue_push(")
+    # its module's import comes along (Letta runs the source alone); the annotation its TYPE_CHECKING import
+    # gave, under postponed annotations, as a string
+    assert push.source_code is not None
+    assert push.source_code.startswith("import json\n\n\ndef task_queue_push(self: 'AgentState', task_description")
     ours = spec.tool("task_queue_push")
     assert ours is not None and push.json_schema == ours.openai_schema()["function"]
     send = next(tool for tool in wire.tools if tool.name == "send_message")
@@ -277,3 +280,51 @@ def test_conversation_search_date_is_not_written_and_says_so(write_agents: Calla
         "file; conversation_search with start_date and end_date does that in Letta"
     ) in notes
     assert "tool rule run_first on 'conversation_search_date' not written: it names a tool not written" in notes
+
+
+COUNT_WORDS = '''import re
+
+
+def count_words(text: str) -> int:
+    """Count the words in a text.
+
+    Args:
+        text: the text to count words in
+    """
+    return len(re.findall(r"\\w+", text))
+'''
+
+
+def test_an_imported_tool_exports_with_its_imports_and_runs_as_letta_runs_it(tmp_path: Path) -> None:
+    """Letta's sandbox runs a tool's source_code alone, then calls the function: the function's text alone
+    (as before) raised NameError on `re`, which the file's own source imported."""
+    tool = {"id": "tool-1", "name": "count_words", "tool_type": "custom", "source_code": COUNT_WORDS}
+    result = import_agent_file(parse_agent_file(json.dumps(small_agent_file([tool])), "x.af"), "x.af")
+    spec = load_agents(write(result, tmp_path)).get("a")
+    exported = AgentFileWire.model_validate(export_agent(spec))
+    source = next(t.source_code for t in exported.tools if t.name == "count_words")
+    assert source == COUNT_WORDS
+    scope: dict[str, Any] = {}
+    exec("from typing import *\n" + source, scope)  # letta/services/tool_sandbox/base.py: its lines, the source
+    assert scope["count_words"]("a b c") == 3
+
+
+def test_a_tool_using_a_harness_name_says_it_fails_in_letta(write_agents: Callable[..., Path]) -> None:
+    path = write_agents(
+        """
+        agents:
+          a:
+            model: {name: m}
+            system: s
+            tools: [send_message, "tools.py:limit"]
+        """
+    )
+    (path.parent / "tools.py").write_text(
+        'from harness.memory import DEFAULT_LIMIT\n\n\ndef limit() -> int:\n    """The default limit."""\n'
+        "    return DEFAULT_LIMIT\n",
+        encoding="utf-8",
+    )
+    assert (
+        "tool 'limit': its source uses DEFAULT_LIMIT from the harness, which Letta has not: written without that "
+        "import, it fails in Letta"
+    ) in unwritten(load_agents(path).get("a"))
