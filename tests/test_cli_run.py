@@ -162,7 +162,8 @@ def test_a_stale_cassette_exits_1_with_the_record_command(project: Project, caps
     path.write_text(path.read_text().replace("Azin.", "Azim."))
     assert run(project, str(path)) == 1
     err = capsys.readouterr().err
-    assert "has no recorded response for turn 1, step 1" in err
+    # the cassette as the report's `cassette` field says it: the same text from any checkout
+    assert "the cassette cassettes/remember.yaml has no recorded response for turn 1, step 1" in err
     assert "    +Hi! My name is Azim." in err.splitlines()
     assert f"  re-record with: harness record {path}" in err.splitlines()
 

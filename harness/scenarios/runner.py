@@ -319,10 +319,11 @@ class ScenarioRunner:
             archival.insert_many(scenario.archival, [agent.state.now() for _ in scenario.archival])
         except CassetteMiss as miss:
             result.stale = [
-                f"{where}: archival: the cassette {miss.cassette} has no recorded embeddings for the scenario's "
-                "archival passages (their texts, or the embedding model, changed)"
+                f"{where}: archival: the cassette {self.project.relative(Path(miss.cassette))} has no recorded "
+                "embeddings for the scenario's archival passages (their texts, or the embedding model, changed)"
                 if Path(miss.cassette).exists()
-                else f"{where}: no cassette at {miss.cassette}: this scenario has not been recorded yet",
+                else f"{where}: no cassette at {self.project.relative(Path(miss.cassette))}: this scenario has not "
+                "been recorded yet",
                 *miss.diff_lines(),
                 f"  re-record with: {self.record_command(scenario.path)}",
             ]
@@ -354,7 +355,8 @@ class ScenarioRunner:
                 text = user.next_message(exchanges)
             except CassetteMiss as miss:
                 result.stale = [
-                    f"{scenario.path}: the cassette {miss.cassette} has no recorded answer for the simulated "
+                    f"{scenario.path}: the cassette {self.project.relative(Path(miss.cassette))} has no recorded "
+                    "answer for the simulated "
                     f"user's message {index + 1} (its persona, goal or model, or the conversation, changed)",
                     *miss.diff_lines(),
                     f"  re-record with: {self.record_command(scenario.path)}",
@@ -381,7 +383,8 @@ class ScenarioRunner:
             result.failures += run_checks(checks, observed)
         except CassetteMiss as miss:
             result.stale = [
-                f"{scenario.path}: the cassette {miss.cassette} has no recorded answer for a check of {where} "
+                f"{scenario.path}: the cassette {self.project.relative(Path(miss.cassette))} has no recorded answer "
+                f"for a check of {where} "
                 "(a judge's rubric, model or judged text, or an archival search's query or passages, changed)",
                 *miss.diff_lines(),
                 f"  re-record with: {self.record_command(scenario.path)}",
@@ -395,7 +398,7 @@ class ScenarioRunner:
     def _unplayed(self, scenario: Scenario, path: Path, unplayed: list[int]) -> list[str]:
         """Replay asked for less than was recorded: the conversation the cassette holds is not this one."""
         return [
-            f"{scenario.path}: the cassette {path} holds {len(unplayed)} recorded "
+            f"{scenario.path}: the cassette {self.project.relative(path)} holds {len(unplayed)} recorded "
             f"interaction(s) this run never asked for (indexes {unplayed}): the agent, its prompt or tools, the "
             "model settings or the scenario changed",
             f"  re-record with: {self.record_command(scenario.path)}",
@@ -415,13 +418,14 @@ class ScenarioRunner:
         line = scenario.line(loc)
         where = f"{scenario.path}:{line}" if line else str(scenario.path)
         path = Path(miss.cassette)
+        shown = self.project.relative(path)  # as the report's `cassette` says it: the same from any checkout
         if not path.exists():
             return [
-                f"{where}: no cassette at {path}: this scenario has not been recorded yet",
+                f"{where}: no cassette at {shown}: this scenario has not been recorded yet",
                 f"  record it with: {self.record_command(scenario.path)}",
             ]
         lines = [
-            f"{where}: {dotted(loc)}: the cassette {path} has no recorded response for turn {turn + 1}, "
+            f"{where}: {dotted(loc)}: the cassette {shown} has no recorded response for turn {turn + 1}, "
             f"step {step} (the agent, its prompt or tools, the model settings or the scenario changed)",
         ]
         lines += miss.diff_lines()
