@@ -123,8 +123,9 @@ def _relative(path: Path, root: Path) -> str:
 
 def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
     scenario = result.scenario
+    shown = _relative(scenario.path, root)
     return {
-        "scenario": _relative(scenario.path, root),
+        "scenario": shown,
         "agent": scenario.agent,
         "description": scenario.description,
         "row": scenario.row,
@@ -132,7 +133,7 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "repeat": result.variant,
         "outcome": str(result.outcome),
         "xfail_reason": scenario.xfail,
-        "failures": result.explain().splitlines() if result.outcome != Outcome.PASSED else [],
+        "failures": _from_root(result.explain(), str(scenario.path), shown) if result.outcome != Outcome.PASSED else [],
         "failed_checks": [_failed_check(result, failure, root) for failure in result.failures],
         "cassette": _relative(result.cassette, root),
         "recorded_with": result.recorded_with,
@@ -141,6 +142,16 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "turns": [_turn(turn) for turn in result.turns],
         "timing": {"seconds": round(result.seconds, 4)},
     }
+
+
+def _from_root(text: str, typed: str, shown: str) -> list[str]:
+    """The lines of a failure, those locating it in the scenario file naming it as the report does (a run
+    from a subfolder located it by the path as typed there, and one report named one file two ways)."""
+    lines = text.splitlines()
+    if typed == shown:
+        return lines
+    prefix = typed + ":"
+    return [shown + line[len(typed) :] if line.startswith(prefix) else line for line in lines]
 
 
 def unrunnable_report(path: Path, root: Path, message: str) -> dict[str, Any]:

@@ -665,3 +665,22 @@ def test_the_default_scenario_folder_gives_the_paths_it_would_as_typed(
     assert said[0] == said[1]
     assert str(project.root) not in said[0]
     assert "scenarios/forgetful.yaml:" in said[0]
+
+
+def test_the_report_is_the_same_from_a_subfolder(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The failure lines located the scenario by the path as typed there (`forgetful.yaml:5: ...` from
+    scenarios/), where the report's other fields name it from the project's root."""
+    reports = []
+    for folder, typed in (("", "scenarios/forgetful.yaml"), ("scenarios", "forgetful.yaml")):
+        monkeypatch.chdir(project.root / folder)
+        report = project.root / f"report-{folder or 'root'}.json"
+        assert main(["run", "--agents", str(project.agents), typed, "--report", str(report)]) == 1
+        data = json.loads(report.read_text(encoding="utf-8"))
+        for entry in data["scenarios"]:
+            entry.pop("timing")
+        reports.append(data)
+    assert reports[0] == reports[1]
+    assert reports[0]["scenarios"][0]["failures"][0].startswith("scenarios/forgetful.yaml:")
+    capsys.readouterr()
