@@ -40,6 +40,10 @@ class ScenarioReports:
 
         entries = sorted(self.entries, key=lambda entry: str(entry["scenario"]))
         data = {"summary": summary_of(entries), "scenarios": entries}
+        if any(entry.get("repeat", 1) > 1 for entry in entries):  # pass@1 and pass^k, as `harness run` gives
+            from harness.reliability import reliability_of_entries, reliability_report
+
+            data["reliability"] = reliability_report(reliability_of_entries(entries), {})
         if self.html is not None:
             from harness.report_html import write_html
 

@@ -13,7 +13,7 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
-from harness.scenarios.results import ScenarioResult
+from harness.scenarios.results import Outcome, ScenarioResult
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float:
@@ -55,6 +55,31 @@ def reliability(results: list[ScenarioResult]) -> list[ScenarioReliability]:
             if result.error is not None:
                 failed.append("error")
             entry.failed_checks[result.variant] = failed
+    return list(by_scenario.values())
+
+
+def reliability_of_entries(entries: list[dict[str, Any]]) -> list[ScenarioReliability]:
+    """The same figures from report entries (`report.scenario_report`: what pytest's workers send, the
+    failed checks by key, a stale cassette as a failure no check names). An entry for a scenario file with
+    mistakes (no cassette: it ran nothing) counts in none, as `harness run` leaves those files out."""
+    by_scenario: dict[tuple[str, str | None, str | None], ScenarioReliability] = {}
+    for entry in entries:
+        if not entry.get("cassette"):
+            continue
+        key = (entry["scenario"], entry.get("row"), entry.get("model"))
+        found = by_scenario.setdefault(
+            key, ScenarioReliability(Path(entry["scenario"]), 0, 0, row=entry.get("row"), model=entry.get("model"))
+        )
+        found.runs += 1
+        if entry["outcome"] in (Outcome.PASSED, Outcome.XPASSED):
+            found.passes += 1
+            continue
+        failed = [str(check["key"]) for check in entry.get("failed_checks", [])]
+        if entry["outcome"] == Outcome.ERROR:
+            failed.append("error")
+        elif not failed:
+            failed.append("stale cassette")
+        found.failed_checks[int(entry.get("repeat", 1))] = failed
     return list(by_scenario.values())
 
 

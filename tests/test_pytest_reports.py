@@ -130,3 +130,21 @@ def test_no_step_summary_from_a_run_without_scenarios(
 
 def test_the_plugin_names_the_step_summary_variable_as_the_report_does() -> None:
     assert pytest_plugin.STEP_SUMMARY == report_md.STEP_SUMMARY == "GITHUB_STEP_SUMMARY"
+
+
+def test_repeats_give_the_reports_pass_hat_k_as_harness_run_does(pytester: pytest.Pytester, project: Project) -> None:
+    """pytest's reports had three identical rows for three repeats, and no pass^k: `harness run`'s had
+    both. The failure names the repeat that failed (pytest plays every repeat in one item)."""
+    import shutil
+
+    shutil.copy(project.cassettes / "forgetful.yaml", project.cassettes / "remember.repeat-2.yaml")
+    result = pytester.runpytest("-k", "remember", "--harness-html", "r.html", "--harness-summary-md", "r.md")
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*scenarios/remember.yaml: repeat 2 (cassette remember.repeat-2.yaml):"])
+    page = (pytester.path / "r.html").read_text(encoding="utf-8")
+    names = re.findall(r'<a href="#s\d">([^<]*)</a>', page)
+    assert names == ["scenarios/remember.yaml #1", "scenarios/remember.yaml #2"]
+    assert '<table id="reliability">' in page
+    assert "<tr><td>scenarios/remember.yaml</td><td>1/2</td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in page
+    summary = (pytester.path / "r.md").read_text(encoding="utf-8")
+    assert "Over repeats: pass@1 0.50, pass^1 0.50, pass^2 0.00" in summary

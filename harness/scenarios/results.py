@@ -88,6 +88,8 @@ class ScenarioResult:
         """The failure report: file:line, key, turn, expected vs actual, the block's edit history."""
         path = self.scenario.path
         out: list[str] = [f"{path}: dataset row '{self.scenario.row}':"] if self.scenario.row is not None else []
+        if self.variant > 1:  # which of the recorded repeats (pytest plays them all in one item)
+            out.append(f"{path}: repeat {self.variant} (cassette {self.cassette.name}):")
         out += [f"error: {self.error}"] if self.error else []
         if self.stale:
             out += self.stale

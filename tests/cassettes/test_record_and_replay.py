@@ -267,7 +267,7 @@ def test_a_changed_user_message_makes_replay_stale(
     report = report_of([result], tmp_path / "stale.json", project.root)
     (scenario,) = report["scenarios"]
     assert scenario["outcome"] == "failed"
-    assert scenario["failures"] == result.stale
+    assert scenario["failures"] == [line.replace(f"{path}:", "scenarios/remember.yaml:", 1) for line in result.stale]
     assert scenario["turns"][0]["stop_reason"] == "stale_cassette"
     assert report["summary"]["failed"] == 1
 
@@ -292,7 +292,7 @@ def test_a_scenario_never_recorded(project: Project) -> None:
     assert result.outcome == "failed"
     path = project.scenario_path("forgetful")
     assert result.stale == [
-        f"{path}:4: no cassette at {cassette_of(project, 'forgetful')}: this scenario has not been recorded yet",
+        f"{path}:4: no cassette at cassettes/forgetful.yaml: this scenario has not been recorded yet",
         f"  record it with: harness record {path}",
     ]
     assert not cassette_of(project, "forgetful").exists()  # replay never writes
