@@ -318,12 +318,16 @@ class ScenarioRunner:
         try:
             archival.insert_many(scenario.archival, [agent.state.now() for _ in scenario.archival])
         except CassetteMiss as miss:
+            shown = self.project.relative(Path(miss.cassette))
+            if not Path(miss.cassette).exists():
+                result.stale = [
+                    f"{where}: no cassette at {shown}: this scenario has not been recorded yet",
+                    f"  record it with: {self.record_command(scenario.path)}",
+                ]
+                return False
             result.stale = [
-                f"{where}: archival: the cassette {self.project.relative(Path(miss.cassette))} has no recorded "
-                "embeddings for the scenario's archival passages (their texts, or the embedding model, changed)"
-                if Path(miss.cassette).exists()
-                else f"{where}: no cassette at {self.project.relative(Path(miss.cassette))}: this scenario has not "
-                "been recorded yet",
+                f"{where}: archival: the cassette {shown} has no recorded embeddings for the scenario's archival "
+                "passages (their texts, or the embedding model, changed)",
                 *miss.diff_lines(),
                 f"  re-record with: {self.record_command(scenario.path)}",
             ]

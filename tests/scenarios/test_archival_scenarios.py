@@ -128,6 +128,18 @@ def test_a_changed_seed_is_a_stale_cassette_with_a_diff(project: Project) -> Non
     assert "re-record with: harness record" in stale
 
 
+def test_a_scenario_with_passages_never_recorded_says_so_once(project: Project) -> None:
+    """It said there was no cassette, then that "the cassette holds no interactions"."""
+    project.write_scenario("search", SEARCH)
+    result = project.replay("search")
+    assert result.outcome.value == "failed"
+    assert result.stale == [
+        f"{project.scenario_path('search')}:2: no cassette at cassettes/search.yaml: this scenario has not been "
+        "recorded yet",
+        f"  record it with: harness record {project.scenario_path('search')}",
+    ]
+
+
 def test_a_changed_check_query_is_stale_too(project: Project) -> None:
     record(project, "search", SEARCH_RESPONSES)
     project.write_scenario("search", SEARCH.replace("query: dentist,", "query: teeth,"))
