@@ -7,8 +7,10 @@ before anything is built from it, so no input can exhaust memory, time or the st
 from __future__ import annotations
 
 import codecs
+import math
 import os
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,6 +234,70 @@ def load_yaml(path: Path, error: type[UserError] = UserError) -> YamlDocument:
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML was built with it
 
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+# YAML 1.1 reads `1:30` as 90 (base 60); PyYAML builds one with a big integer multiplied once a digit, in time
+# quadratic in its length: nobody writes one longer than this.
+_LONGEST_BASE_60 = 64
+# The most digits Python writes an integer with (its int/str conversion limit, 4300 by default; 0 is none).
+_MAX_DIGITS = sys.get_int_max_str_digits() or 4300
+_MAX_BITS = int(_MAX_DIGITS * math.log2(10))  # an integer of fewer bits has fewer digits
+
+
+class ValueRefused(yaml.constructor.ConstructorError):
+    """A scalar YAML types as a number or a date that is none (`2025-02-30`), or that no one could use (a
+    base-60 number of thousands of digits): located at the value, where PyYAML raised a bare ValueError."""
+
+    def __init__(self, node: yaml.ScalarNode, problem: str) -> None:
+        super().__init__(None, None, f"{problem}; quote it to keep it as text", node.start_mark)
+
+
+def _shown_scalar(node: yaml.ScalarNode) -> str:
+    return f"`{node.value}`" if len(node.value) <= 40 else f"a value of {len(node.value)} characters"
+
+
+def _construct_number(loader: Any, node: yaml.ScalarNode) -> Any:
+    """PyYAML's int or float, refused where it would take quadratic time, raise a bare ValueError or
+    OverflowError (`0b_`, a base-60 float past a float's range), or be an integer Python cannot print."""
+    value = node.value
+    if len(value) > _LONGEST_BASE_60 and ":" in value:
+        raise ValueRefused(
+            node,
+            f"a base-60 number (YAML 1.1 reads `1:30` as 90) of {len(value)} characters: at most {_LONGEST_BASE_60}",
+        )
+    number: int | float
+    try:
+        if node.tag == _INT:
+            number = yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+        else:
+            number = yaml.constructor.SafeConstructor.construct_yaml_float(loader, node)
+    except (ValueError, OverflowError):
+        digits = value.lstrip("+-").replace("_", "")
+        if digits.isdigit() and len(digits) > _MAX_DIGITS:
+            raise ValueRefused(node, f"an integer of {len(digits)} digits: at most {_MAX_DIGITS}") from None
+        kind = "an integer" if node.tag == _INT else "a number"
+        raise ValueRefused(node, f"{_shown_scalar(node)} reads as {kind} but is not one") from None
+    if isinstance(number, int) and number.bit_length() > _MAX_BITS:
+        raise ValueRefused(node, f"an integer of more than {_MAX_DIGITS} digits: at most {_MAX_DIGITS}")
+    return number
+
+
+def _construct_timestamp(loader: Any, node: yaml.ScalarNode) -> Any:
+    """PyYAML's date or datetime, located where it raised a bare ValueError (February 30th, hour 25)."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as exc:
+        raise ValueRefused(node, f"{_shown_scalar(node)} reads as a date or time but is not one ({exc})") from None
+
+
+class _Constructing(_LOADER):  # type: ignore[misc,valid-type]
+    """libyaml's loader (when PyYAML has it) with the number and date constructors above."""
+
+
+for _tag, _construct in ((_INT, _construct_number), (_FLOAT, _construct_number), (_TIMESTAMP, _construct_timestamp)):
+    _Constructing.add_constructor(_tag, _construct)
+
 
 # Below this many "[" and "{", libyaml's composer (which recurses in C) is safe whatever the nesting, and
 # the limits are checked on the node tree; above it, on the event stream first (no recursion at all).
@@ -244,7 +310,7 @@ def compose(text: str, limits: Limits = FILE_LIMITS, *, measured: bool = True) -
     False: the caller measures the tree itself, as `_build_plain` does while building)."""
     if text.count("[") + text.count("{") > _FLOW_SAFE:
         check_limits(text, limits)
-    loader = _LOADER(text)
+    loader = _Constructing(text)
     try:
         node = loader.get_single_node()
         if node is not None and measured:
@@ -270,8 +336,8 @@ _PLAIN_SCALARS: dict[str, Any] = {
     _STR: lambda loader, node: node.value,
     "tag:yaml.org,2002:null": lambda loader, node: None,
     "tag:yaml.org,2002:bool": lambda loader, node: loader.construct_yaml_bool(node),
-    "tag:yaml.org,2002:int": lambda loader, node: loader.construct_yaml_int(node),
-    "tag:yaml.org,2002:float": lambda loader, node: loader.construct_yaml_float(node),
+    _INT: _construct_number,
+    _FLOAT: _construct_number,
 }
 
 
@@ -398,7 +464,8 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        raise error([Problem(name, line, col, "", f"invalid YAML: {exc.problem}")]) from None
+        said = f"invalid YAML: {exc.problem}" if not isinstance(exc, ValueRefused) else str(exc.problem)
+        raise error([Problem(name, line, col, "", said)]) from None
     except yaml.YAMLError as exc:
         raise error([Problem(name, None, None, "", f"invalid YAML: {exc}")]) from None
     if plain:  # no duplicate key: its positions can wait until a problem needs them
@@ -414,7 +481,7 @@ _KEYS = yaml.SafeLoader("")  # constructs one scalar key at a time, as the docum
 
 def _held_key(node: yaml.ScalarNode) -> Any:
     """The key as the constructed mapping holds it (a string, a number, a boolean, None)."""
-    construct = _KEYS.yaml_constructors.get(node.tag)
+    construct = _Constructing.yaml_constructors.get(node.tag)
     try:
         key = construct(_KEYS, node) if construct is not None else None  # scalar constructors keep no state
         hash(key)

@@ -195,7 +195,10 @@ def _typed_plain(value: str) -> Any:
     make = _TYPES.get(tag)
     if make is None or (make is int and not _DECIMAL.match(value)) or (make is float and not _FLOAT.match(value)):
         raise _Outside  # 0x1f, 012 (octal), 1_000, 1:30, .inf, 1_0.5: PyYAML reads these its own way
-    return make(value)
+    try:
+        return make(value)
+    except ValueError:  # an integer past Python's digit limit: PyYAML's path refuses it, located
+        raise _Outside from None
 
 
 def _literal(lines: list[str], position: int, indent: int, chomping: str) -> tuple[str, int]:

@@ -135,6 +135,21 @@ def test_a_scenario_file_with_a_mistake_fails_alone_the_others_run_and_the_run_e
     assert "agent: no agent named 'nobody'; defined: chat" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["2025-02-30", "2025-02-11T25:00:00Z", "9" * 5000])
+def test_a_value_yaml_types_but_python_cannot_build_fails_only_its_scenario_file(
+    project: Project, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """PyYAML raises a bare ValueError for an impossible date or an integer past Python's digit limit: that
+    scenario file is a located mistake, the others still run."""
+    wrong = project.write_scenario("zzz_wrong", f"agent: chat\ndescription: {value}\nturns:\n  - user: hi\n")
+    assert run(project) == 2
+    out, err = capsys.readouterr()
+    assert "scenarios/remember.yaml   chat   1      2      PASS" in out
+    assert "scenarios/zzz_wrong.yaml  -      -      -      ERROR   -" in out
+    assert f"error: {wrong}:2:14: " in err and err.endswith("; quote it to keep it as text\n")
+    assert "Traceback" not in err
+
+
 def test_a_missing_path_or_agents_file_exits_2(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(project, str(project.root / "nope.yaml")) == 2
     assert "nope.yaml: no such scenario file or folder" in capsys.readouterr().err

@@ -151,3 +151,67 @@ def test_keys_one_once_read_are_a_duplicate(text: str, shown: str) -> None:
     with pytest.raises(UserError, match=rf"f.yaml:\d+: m\.\S+: duplicate key: {shown} are one key once read"):
         parse_yaml(text, "f.yaml")
     assert parse_yaml("m: {'1': b, 1: c}\n", "f.yaml").data == {"m": {"1": "b", 1: "c"}}
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "says"),
+    [
+        (
+            "a: 1\nclock: 2025-02-30T10:00:00Z\n",
+            (2, 8),
+            "`2025-02-30T10:00:00Z` reads as a date or time but is not one",
+        ),
+        ("clock: 2025-02-11T25:00:00Z\n", (1, 8), "(hour must be in 0..23)"),
+        ("a: x\ndescription: 2025-02-30\n", (2, 14), "(day is out of range for month)"),
+        ("a: [x]\nb: {c: 0000-01-01}\n", (2, 8), "(year 0 is out of range)"),
+        ("max_steps: " + "9" * 5000 + "\n", (1, 12), "an integer of 5000 digits: at most 4300"),
+        ("a: [x]\nb: -" + "9" * 5000 + "\n", (2, 4), "an integer of 5000 digits: at most 4300"),
+        ("a: 0x" + "f" * 20000 + "\n", (1, 4), "an integer of more than 4300 digits"),
+        ("a: [1]\nb: 0b_\n", (2, 4), "`0b_` reads as an integer but is not one"),
+        ("a: 1" + ":0" * 200 + ".5\n", (1, 4), "a base-60 number (YAML 1.1 reads `1:30` as 90) of 403 characters"),
+        ("max_steps: 1" + ":0" * 500_000 + "\n", (1, 12), "of 1000001 characters: at most 64"),
+    ],
+)
+def test_a_number_or_date_that_is_none_is_refused_where_it_stands(text: str, where: tuple[int, int], says: str) -> None:
+    """PyYAML raises a bare ValueError (or OverflowError) for these, or takes quadratic time (base 60)."""
+    with pytest.raises(UserError) as caught:
+        parse_yaml(text, "f.yaml")
+    problem = caught.value.problems[0]
+    assert (problem.line, problem.column) == where
+    assert says in problem.message and problem.message.endswith("; quote it to keep it as text")
+    assert parse_yaml("clock: '2025-02-30T10:00:00Z'\n", "f.yaml").data == {"clock": "2025-02-30T10:00:00Z"}
+
+
+@given(
+    st.integers(0, 9999),
+    st.integers(0, 19),
+    st.integers(0, 39),
+    st.one_of(st.none(), st.tuples(st.integers(0, 29), st.integers(0, 69), st.integers(0, 69))),
+)
+def test_any_date_shaped_value_reads_as_pyyaml_reads_it_or_is_a_located_problem(
+    year: int, month: int, day: int, time: tuple[int, int, int] | None
+) -> None:
+    value = f"{year:04}-{month:02}-{day:02}" + (f"T{time[0]:02}:{time[1]:02}:{time[2]:02}Z" if time else "")
+    text = f"a: [x]\nwhen: {value}\n"
+    try:
+        expected = yaml.load(text, Loader=yaml.SafeLoader)
+    except (ValueError, OverflowError):
+        with pytest.raises(UserError) as caught:
+            parse_yaml(text, "f.yaml")
+        assert (caught.value.problems[0].line, caught.value.problems[0].column) == (2, 7)
+        return
+    assert parse_yaml(text, "f.yaml").data == expected
+
+
+@given(st.integers(1, 6000), st.sampled_from(["", "-", "+"]), st.booleans())
+def test_an_integer_of_any_length_reads_as_python_reads_it_or_is_a_located_problem(
+    digits: int, sign: str, plain: bool
+) -> None:
+    value = sign + "7" * digits
+    text = f"a: {value}\n" if plain else f"a: [{value}]\n"  # yamlsubset's path, libyaml's
+    if digits > 4300:
+        with pytest.raises(UserError, match=rf"f.yaml:1:\d+: an integer of {digits} digits: at most 4300"):
+            parse_yaml(text, "f.yaml")
+    else:
+        data = parse_yaml(text, "f.yaml").data
+        assert data == {"a": int(value) if plain else [int(value)]}
