@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import typing
 from typing import Any
@@ -80,14 +81,27 @@ def _problem(root: type[pydantic.BaseModel], doc: YamlDocument, err: Any) -> Pro
             type(got), "empty" if got is None else type(got).__name__
         )
         if isinstance(got, str | int | float):
-            shown += f" ({got!r})"
+            shown += f" ({_shown(got)})"
         return doc.problem(loc, f"should be a mapping (`key: value` lines), not {shown}")
     message = err["msg"]
     if kind.startswith("value_error"):
         message = message.removeprefix("Value error, ")
     elif "input" in err and not isinstance(err["input"], dict | list):
-        message += f" (got {err['input']!r})"
+        message += f" (got {_shown(err['input'])})"
     return doc.problem(loc, message)
+
+
+_LONGEST_SHOWN = 80  # characters of a value a message repeats
+
+
+def _shown(value: Any) -> str:
+    """`repr(value)` as a message shows it: shortened, since a value may be a megabyte long, and an integer
+    past Python's digit limit (4300) has no repr at all (ValueError)."""
+    if isinstance(value, int) and value.bit_length() > 4 * _LONGEST_SHOWN:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    if isinstance(value, str) and len(value) > _LONGEST_SHOWN:
+        return f"{value[:_LONGEST_SHOWN]!r}... ({len(value)} characters)"
+    return repr(value)
 
 
 def _is_branch_tag(part: Any) -> bool:
