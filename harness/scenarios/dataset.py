@@ -5,7 +5,8 @@ name alone: no attributes or indexes; `{{` and `}}` are literal braces; a string
 cannot read, say beside a lone brace, is a mistake, not text kept as written). A row's `id` field (else its line
 number) names its scenario, `<file>[<id>]`, and its cassette, `<the file's cassette without .yaml>/<id>.yaml`.
 The dataset file is read bounded, like every file, and must stay inside the scenario's folder tree (no
-absolute path, no `..` out of the project).
+absolute path, no `..` out of the project). What a row fills in is bounded too: a filled value is at most
+1 MB, as any value read from a file, and a row's fields add at most 4 MB, as a whole file may hold.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from harness import jsontext
 from harness.errors import Problem
 from harness.files import OutsideProject, confined
-from harness.yamlsource import Loc, YamlDocument, read_text
+from harness.yamlsource import FILE_LIMITS, Loc, YamlDocument, read_text
 
 DATASET_KEY = "dataset"
 _ID = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -72,9 +73,39 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, YamlDocument]], list[Pro
     return rows, problems
 
 
+# What a row may fill in: each filled value at most what a file's value may be (1 MB), and what one row's
+# fields add to the template at most what a whole file may hold (4 MB). A tiny template repeats a field at
+# will (`{text}{text}...`) and pads it to any width (`{name:>{width}}`): refused before it is built.
+MAX_VALUE = FILE_LIMITS.max_scalar
+MAX_ROW = FILE_LIMITS.max_bytes
+_NUMBER = re.compile(r"[0-9]+")
+
+
+class _TooLong(Exception):
+    """A value a row fills in would pass a limit; the message says which."""
+
+
 class _RowFields(string.Formatter):
     """`str.format` where a field is a row's field by its name alone: `{name.__class__}` or `{name[0]}`
-    would reach into Python objects, which no row means (it is a missing field)."""
+    would reach into Python objects, which no row means (it is a missing field). It counts what the fields
+    add, and stops before a value passes MAX_VALUE or a row MAX_ROW."""
+
+    def __init__(self) -> None:
+        self.row_left = MAX_ROW  # characters the row's fields may still add
+        self.value_left = MAX_VALUE  # ...to the string being filled
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        for number in _NUMBER.findall(format_spec):  # a width or precision is what format() allocates
+            if len(number) > 9 or int(number) > MAX_VALUE:
+                raise _TooLong(f"a format width or precision of {number}: at most {MAX_VALUE}, as a value may be long")
+        piece = format(value, format_spec)
+        self.row_left -= len(piece)
+        self.value_left -= len(piece)
+        if self.value_left < 0:
+            raise _TooLong(f"filled in, a value of more than {MAX_VALUE} characters: at most {MAX_VALUE} a value")
+        if self.row_left < 0:
+            raise _TooLong(f"the row fills in more than {MAX_ROW} characters in all: at most {MAX_ROW} a row")
+        return piece
 
     def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, str]:
         if field_name.isdigit():  # `{0}`, `{}`: no template of a row's (kept as written, see `_fill`)
@@ -84,19 +115,26 @@ class _RowFields(string.Formatter):
         return kwargs[field_name], field_name
 
 
-_ROW_FIELDS = _RowFields()
-
-
 _FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
 
-def _fill(value: Any, row: dict[str, Any], loc: Loc) -> tuple[Any, tuple[Loc, str] | None]:
-    """`value` with every string formatted from `row`; the first mistake (a missing field) and where."""
+def _fill(
+    value: Any, row: dict[str, Any], loc: Loc, fields: _RowFields | None = None
+) -> tuple[Any, tuple[Loc, str] | None]:
+    """`value` with every string formatted from `row`; the first mistake (a missing field, a value too
+    long) and where."""
+    if fields is None:
+        fields = _RowFields()
     if isinstance(value, str):
+        fields.value_left = MAX_VALUE
         try:
-            return _ROW_FIELDS.vformat(value, (), row), None
+            filled = fields.vformat(value, (), row)
         except KeyError as exc:
             return value, (loc, f"the row has no field '{exc.args[0]}'")
+        except _TooLong as exc:
+            return value, (loc, str(exc))
+        except TypeError as exc:  # a format spec on a list, a mapping, null: `{tags:>5}`
+            return value, (loc, f"a field cannot be formatted as the template asks: {exc}")
         except (ValueError, IndexError):  # not a template (JSON text, a lone brace, `{0}`): kept as written
             named = [field for field in _FIELD.findall(value) if field in row]
             if named:  # ...unless it names a row's field, which would silently not be filled in
@@ -106,17 +144,20 @@ def _fill(value: Any, row: dict[str, Any], loc: Loc) -> tuple[Any, tuple[Loc, st
                     "conversion or a format spec?): write a literal brace as {{ or }}",
                 )
             return value, None
+        if len(filled) > MAX_VALUE:  # the template's own text around the fields took it past the limit
+            return value, (loc, f"filled in, a value of {len(filled)} characters: at most {MAX_VALUE} a value")
+        return filled, None
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            out[key], missing = _fill(item, row, (*loc, key))
+            out[key], missing = _fill(item, row, (*loc, key), fields)
             if missing:
                 return value, missing
         return out, None
     if isinstance(value, list):
         items = []
         for index, item in enumerate(value):
-            filled, missing = _fill(item, row, (*loc, index))
+            filled, missing = _fill(item, row, (*loc, index), fields)
             if missing:
                 return value, missing
             items.append(filled)

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.cli import main
+from harness.scenarios.dataset import MAX_VALUE, _fill
 from harness.scenarios.model import load_scenarios_partially
 from tests.fakes import FakeOpenAI, append, make_project, reply
 
@@ -135,3 +138,57 @@ def test_a_string_naming_a_field_that_str_format_cannot_read_is_a_located_mistak
     project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', json.dumps("a lone { brace")))
     scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
     assert problems == [] and scenarios[0].turns[0].user == "a lone { brace"  # naming no field: as written
+
+
+@pytest.mark.parametrize(
+    ("turn", "rows", "message"),
+    [
+        ('"{name:>{w}}"', [{"name": "x", "w": 3_000_000_000}], "a format width or precision of 3000000000: at most"),
+        ('"{name:>{w}}"', [{"name": "x", "w": 5_000_000}], "a format width or precision of 5000000: at most 1048576"),
+        ('"{name:.{w}f}"', [{"name": 1.5, "w": 10**40}], "a format width or precision of 1" + "0" * 40),
+        ('"{text}{text}"', [{"text": "x" * 600_000}], "a value of more than 1048576 characters: at most 1048576"),
+        ('"{text}"', [{"text": "x" * 1_100_000}], "a value of more than 1048576 characters"),
+        ('"{text:>1048576}!"', [{"text": "x"}], "filled in, a value of 1048577 characters: at most 1048576"),
+        ('"{tags:>5}"', [{"tags": ["a"]}], "cannot be formatted as the template asks: unsupported format string"),
+    ],
+)
+def test_a_row_filling_in_a_value_past_the_limit_is_a_located_mistake(
+    tmp_path: Path, turn: str, rows: list[dict[str, object]], message: str
+) -> None:
+    """`{name:>{w}}` with w = 3e9 allocated 3 GB (a MemoryError traceback out of `validate`), and `{text}`
+    repeated built values of any size from a tiny file: a value is refused before it is built."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE.replace('"Hi! My name is {name}."', turn)})
+    write_dataset(project.root / "scenarios", rows)
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert scenarios == []
+    assert len(problems) == 1 and message in problems[0].message, problems
+    assert (problems[0].line, problems[0].key) == (4, "turns[0].user")
+
+
+def test_a_row_filling_in_more_than_a_file_holds_is_a_located_mistake(tmp_path: Path) -> None:
+    """Each value under the limit, but the row's fields add more than a whole file may hold."""
+    turns = "".join(f'  - user: "{{text}}{index}"\n' for index in range(6))
+    project = make_project(tmp_path / "p", {"names": f"agent: chat\ndataset: names.jsonl\nturns:\n{turns}"})
+    write_dataset(project.root / "scenarios", [{"text": "x" * 1_000_000}])
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [(p.line, p.key) for p in problems] == [(8, "turns[4].user")]
+    assert "the row fills in more than 4194304 characters in all: at most 4194304 a row" in problems[0].message
+
+
+@given(
+    st.integers(0, 10**12) | st.integers(0, 1_200_000),
+    st.sampled_from([("", "y"), ("*^", "y"), ("", "y" * 400_000), (".3f", 1234.5), (",", 10**30)]),
+    st.integers(1, 4),
+)
+def test_whatever_the_template_asks_a_filled_value_is_the_format_or_a_mistake_never_past_the_limit(
+    width: int, align_or_type: tuple[str, object], repeat: int
+) -> None:
+    flag, value = align_or_type
+    spec = f"{flag}{width}" if flag == "*^" else f"{width}{flag}"
+    template = f"{{v:{spec}}}" * repeat
+    filled, mistake = _fill({"turns": [{"user": template}]}, {"v": value}, ())
+    longest = max(width, len(format(value, "" if flag == "*^" else flag)))
+    if width > MAX_VALUE or repeat * longest > MAX_VALUE:
+        assert mistake is not None and mistake[0] == ("turns", 0, "user")
+    else:
+        assert mistake is None and filled["turns"][0]["user"] == template.format(v=value)
