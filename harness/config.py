@@ -28,7 +28,7 @@ from harness.tools.declared import declared_tool
 from harness.tools.registry import resolve_tool
 from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinishable
 from harness.tools.schema import Tool
-from harness.wire import Shorthand, StrictModel, validate_document
+from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
 MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
@@ -60,11 +60,11 @@ MAX_BLOCK_LIMIT = 10_000_000
 CLOCK_YEARS = (1000, 9000)
 
 TimeoutField = Annotated[
-    Annotated[float, pydantic.Field(gt=0, le=DAY)] | None,
+    Annotated[float, pydantic.Field(gt=0, le=DAY), NOT_BOOLEAN] | None,
     pydantic.Field(description="Seconds to wait for one answer (default 120; at most a day)"),
 ]
 MaxRetriesField = Annotated[
-    Annotated[int, pydantic.Field(ge=0, le=100)] | None,
+    Annotated[int, pydantic.Field(ge=0, le=100), NOT_BOOLEAN] | None,
     pydantic.Field(description="Retries after a connection error, a 429 or a 5xx answer (default 2)"),
 ]
 KeyHeaderField = Annotated[
@@ -108,10 +108,10 @@ class ModelWire(_EndpointWire):
         description="Any OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1; a query (Azure's "
         "?api-version=...) is sent with every request",
     )
-    temperature: Annotated[float, pydantic.Field(ge=0, le=2)] | None = pydantic.Field(
+    temperature: Annotated[float, pydantic.Field(ge=0, le=2), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="Sampling temperature, 0 to 2 (default 0)"
     )
-    max_tokens: Annotated[int, pydantic.Field(gt=0)] | None = pydantic.Field(
+    max_tokens: Annotated[int, pydantic.Field(gt=0), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="Most tokens the model may answer with a step (default: the endpoint's)"
     )
     api_key_env: ApiKeyEnvField = None
@@ -120,7 +120,9 @@ class ModelWire(_EndpointWire):
     tool_choice: ToolChoice | None = pydantic.Field(
         None, description="required (default): the model must call a tool each step; auto: it may answer in text"
     )
-    seed: int | None = pydantic.Field(None, description="Sampling seed, for endpoints that honour one")
+    seed: Annotated[int, NOT_BOOLEAN] | None = pydantic.Field(
+        None, description="Sampling seed, for endpoints that honour one"
+    )
     key_header: KeyHeaderField = None
     stream: bool | None = pydantic.Field(
         None, description="Ask for a streamed answer (server-sent events): for models that only stream"
@@ -151,7 +153,7 @@ class EmbeddingWire(_EndpointWire):
         None, description="Any OpenAI-compatible endpoint serving /embeddings, e.g. http://127.0.0.1:8089/v1"
     )
     api_key_env: ApiKeyEnvField = None
-    dimensions: Annotated[int, pydantic.Field(gt=0)] | None = pydantic.Field(
+    dimensions: Annotated[int, pydantic.Field(gt=0), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="Ask for vectors of this length (models that can shorten theirs, e.g. text-embedding-3-*)"
     )
     timeout: TimeoutField = None
@@ -166,11 +168,13 @@ class ClockWire(Shorthand, StrictModel):
         description="The instant the clock shows until the model first answers, with its timezone "
         "(2025-02-11T14:26:32Z, 2025-02-11T06:26:32-08:00)"
     )
-    tick: Annotated[float, pydantic.Field(ge=0, le=DAY)] = pydantic.Field(
+    tick: Annotated[float, pydantic.Field(ge=0, le=DAY), NOT_BOOLEAN] = pydantic.Field(
         DEFAULT_TICK,
         description="Seconds the clock moves forward each time the model answers (default 1; at most a day)",
     )
-    seed: int = pydantic.Field(0, description="Seed of the ids the harness makes (agent, blocks, tool calls)")
+    seed: Annotated[int, NOT_BOOLEAN] = pydantic.Field(
+        0, description="Seed of the ids the harness makes (agent, blocks, tool calls)"
+    )
 
     @classmethod
     def shorthand_schema(cls) -> dict[str, Any] | None:
@@ -201,7 +205,7 @@ class ClockWire(Shorthand, StrictModel):
 class BlockWire(StrictModel):
     label: Annotated[str, pydantic.Field(pattern=BLOCK_LABEL_PATTERN, description="The block's name in the prompt")]
     value: str = pydantic.Field("", description="Initial text")
-    limit: Annotated[int, pydantic.Field(gt=0, le=MAX_BLOCK_LIMIT)] = pydantic.Field(
+    limit: Annotated[int, pydantic.Field(gt=0, le=MAX_BLOCK_LIMIT), NOT_BOOLEAN] = pydantic.Field(
         DEFAULT_LIMIT, description="Most characters the block may hold (edits past it are refused; at most ten million)"
     )
     description: str | None = pydantic.Field(None, description="What the block is for (shown to the model)")
@@ -250,7 +254,7 @@ class ToolRuleWire(StrictModel):
         description="constrain_child_tools: the tools allowed after tool_name; parent_last_tool: the tools "
         "allowed only right after it",
     )
-    max_count_limit: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
+    max_count_limit: Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="max_count_per_step: calls of tool_name allowed per turn"
     )
     child_output_mapping: Annotated[dict[Any, str], pydantic.Field(min_length=1)] | None = pydantic.Field(
@@ -322,7 +326,7 @@ class AgentSettingsWire(StrictModel):
         description="Labels of the file's `shared_blocks` this agent has, after its own blocks: every agent "
         "attached to a block sees the others' edits (Letta's shared blocks)",
     )
-    max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
+    max_steps: Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="Most model steps per user message (default 6)"
     )
     loop: LoopName | None = pydantic.Field(
@@ -336,7 +340,7 @@ class AgentSettingsWire(StrictModel):
         description="A frozen clock (and seeded ids): the time tools and Letta's messages read starts here "
         "and moves by `tick` seconds with each model answer, so replays are byte-identical",
     )
-    context_window: Annotated[int, pydantic.Field(ge=MIN_CONTEXT_WINDOW)] | None = pydantic.Field(
+    context_window: Annotated[int, pydantic.Field(ge=MIN_CONTEXT_WINDOW), NOT_BOOLEAN] | None = pydantic.Field(
         None,
         description="Tokens the agent's context may hold (Letta's llm_config.context_window): past 75% the "
         "agent is warned, past 90% its oldest messages are evicted to recall and summarized (default: no limit)",

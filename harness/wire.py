@@ -23,6 +23,22 @@ class StrictModel(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
+def _not_a_boolean(value: Any) -> Any:
+    """pydantic takes True for 1 where a number is expected, and YAML reads `yes`, `on` and `true` as True:
+    `max_steps: yes` would be one step."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"expected a number, not {str(value).lower()} (YAML reads yes, no, on, off, true and false as booleans)"
+        )
+    return value
+
+
+# On every number of every wire model, after its constraints (`Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN]`:
+# placed before them, it would hide the number from them, and the JSON Schema would lose its `minimum`):
+# what pydantic takes for a number (a quoted "3" too), but never a boolean.
+NOT_BOOLEAN = pydantic.BeforeValidator(_not_a_boolean)
+
+
 class Shorthand:
     """Mixin for a wire model that may also be written as a bare scalar (`model: gpt-4o-mini`,
     `human: unchanged`): its JSON Schema says so, so an editor accepts what the loader accepts."""

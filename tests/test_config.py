@@ -85,6 +85,41 @@ def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) ->
     assert f"valid keys: {valid}" in text
 
 
+def test_a_boolean_where_a_number_is_expected_is_a_located_mistake(write_agents: Write, load_text: Load) -> None:
+    """pydantic took True for 1: `max_steps: yes` was one step, `temperature: on` 1.0, `limit: yes` a limit
+    of 1. A number written as an integer where a float is expected, or quoted, is still a number."""
+    _, error = problems_of(
+        write_agents,
+        """
+        defaults:
+          model: {name: m, temperature: on, timeout: true}
+          max_steps: yes
+        agents:
+          chat:
+            system: hello
+            blocks: [{label: human, value: Bob, limit: yes}]
+        """,
+    )
+    told = "expected a number, not true (YAML reads yes, no, on, off, true and false as booleans)"
+    assert [(p.line, p.key, p.message) for p in error.problems] == [
+        (2, "defaults.model.temperature", told),
+        (2, "defaults.model.timeout", told),
+        (3, "defaults.max_steps", told),
+        (7, "agents.chat.blocks[0].limit", told),
+    ]
+    config = load_text(
+        """
+        defaults:
+          model: {name: m, temperature: 1, timeout: "30"}
+          max_steps: "4"
+        agents:
+          chat: {system: hello, blocks: [{label: human, value: Bob, limit: 100}], tools: [send_message]}
+        """
+    )
+    chat = config.get("chat")
+    assert (chat.model.temperature, chat.model.timeout, chat.max_steps) == (1.0, 30.0, 4)
+
+
 def test_several_mistakes_are_reported_together(write_agents: Write) -> None:
     path, error = problems_of(
         write_agents,

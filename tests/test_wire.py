@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pydantic
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.wire import StrictModel, _shown, validate_document
+from harness.config import AgentsFileWire
+from harness.scenarios.history import HistoryFileWire
+from harness.scenarios.model import ScenarioWire
+from harness.wire import StrictModel, _not_a_boolean, _shown, validate_document
 from harness.yamlsource import YamlDocument, parse_yaml
 
 
@@ -57,3 +61,41 @@ def test_any_value_is_shown_in_a_few_words(value: Any) -> None:
     assert len(shown) <= 120
     if len(repr(value)) <= 80:
         assert shown == repr(value)
+
+
+def unguarded_numbers(model: type[pydantic.BaseModel]) -> list[str]:
+    """Where `model`'s validator takes an int or a float without refusing booleans first (`Int`, `Float`)."""
+    found: list[str] = []
+
+    def walk(node: Any, path: str, guarded: bool) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("int", "float") and not guarded:
+                found.append(path)
+            guard = node.get("type") == "function-before" and node["function"]["function"] is _not_a_boolean
+            for key, child in node.items():
+                walk(child, f"{path}.{key}", guard and key == "schema")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{path}[{index}]", False)
+
+    model.model_rebuild()  # built when first used (`defer_build`)
+    walk(model.__pydantic_core_schema__, model.__name__, False)
+    return found
+
+
+@pytest.mark.parametrize("model", [AgentsFileWire, ScenarioWire, HistoryFileWire])
+def test_every_number_of_the_files_refuses_a_boolean(model: type[pydantic.BaseModel]) -> None:
+    """A number field declared as a bare `int` or `float` would take `yes` as 1 again."""
+    assert unguarded_numbers(model) == []
+    assert unguarded_numbers(Settings) != []  # the walk finds one
+
+
+@given(
+    st.sampled_from(["yes", "no", "on", "off", "true", "false", "True", "NO"]),
+    st.sampled_from(["max_steps: {}", "simulate: {{user: u, max_turns: {}}}"]),
+)
+def test_a_boolean_is_no_number_of_a_scenario(word: str, line: str) -> None:
+    doc = parse_yaml(f"agent: chat\nturns:\n  - user: hi\n{line.format(word)}\n", "s.yaml")
+    _, problems = validate_document(ScenarioWire, doc)
+    refused = [p for p in problems if p.message.startswith("expected a number, not ")]
+    assert [p.line for p in refused] == [4], problems

@@ -31,7 +31,7 @@ from harness.jsontext import parse
 from harness.memory import EditKind
 from harness.recall import Recall
 from harness.records import ContextEvent, ContextEventKind, StepRecord, StopReason, ToolCallRecord
-from harness.wire import Shorthand, StrictModel
+from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel
 from harness.yamlsource import Loc, dotted
 
 LONG = 60  # values longer than this are shown as a diff, not side by side
@@ -345,7 +345,7 @@ class Matches(ValueCheck):
 @value_check
 class MaxLength(ValueCheck):
     key = "max_length"
-    wire = Annotated[int, pydantic.Field(ge=0)]
+    wire = Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN]
     description = "The text has at most this many characters"
 
     def check_text(self, text: Text) -> list[Failure]:
@@ -387,7 +387,7 @@ class JsonEquals(JsonCheck):
 @value_check
 class JsonLength(JsonCheck):
     key = "json_length"
-    wire = Annotated[int, pydantic.Field(ge=0)]
+    wire = Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN]
     description = "The value parses as a JSON list, object or string of this length"
 
     def check_json(self, text: Text, parsed: Any) -> list[Failure]:
@@ -474,7 +474,7 @@ class JudgeWire(StrictModel):
         description="What the text must say or do, e.g. 'still says the user is allergic to nuts'"
     )
     model: str | None = pydantic.Field(None, description="The judge model (default: the agent's model)")
-    threshold: Annotated[float, pydantic.Field(gt=0, le=1)] = pydantic.Field(
+    threshold: Annotated[float, pydantic.Field(gt=0, le=1), NOT_BOOLEAN] = pydantic.Field(
         0.5, description="The lowest score that passes, above 0 (default 0.5; 0 would pass any answer)"
     )
 
@@ -564,10 +564,10 @@ class TrajectoryWire(StrictModel):
     mode: TrajectoryMode = pydantic.Field(TrajectoryMode.IN_ORDER, description="How `calls` are compared")
     calls: list[ToolCallWire] = pydantic.Field(default_factory=list, description="The expected calls")
     args_match: ArgsMatch = pydantic.Field(ArgsMatch.SUBSET, description="How each call's `args` are compared")
-    count: Annotated[dict[str, Annotated[int, pydantic.Field(ge=0)]], _some("count")] | None = pydantic.Field(
-        None, description="Exactly this many calls of each named tool"
+    count: Annotated[dict[str, Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN]], _some("count")] | None = (
+        pydantic.Field(None, description="Exactly this many calls of each named tool")
     )
-    max_calls: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(
+    max_calls: Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="At most this many calls in all"
     )
 
@@ -980,7 +980,7 @@ class ArchivalSearchWire(StrictModel):
     """A search of archival memory, as archival_memory_search makes it, and what its results must hold."""
 
     query: str = pydantic.Field(description="What to search for (embedded through the cassette)")
-    top_k: Annotated[int, pydantic.Field(ge=1)] = pydantic.Field(
+    top_k: Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN] = pydantic.Field(
         DEFAULT_TOP_K, description=f"How many results to look at (default {DEFAULT_TOP_K})"
     )
     tags: list[str] | None = pydantic.Field(None, description="Only passages with these tags")
@@ -1109,9 +1109,13 @@ class RecallFinds(ExpectCheck):
 class EvictionsWire(Shorthand, StrictModel):
     """How often old messages were evicted and summarized; a bare number is `count`."""
 
-    count: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(None, description="Exactly this many")
-    at_least: Annotated[int, pydantic.Field(ge=0)] | None = pydantic.Field(None, description="At least this many")
-    turns: list[Annotated[int, pydantic.Field(ge=1)]] | None = pydantic.Field(
+    count: Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN] | None = pydantic.Field(
+        None, description="Exactly this many"
+    )
+    at_least: Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN] | None = pydantic.Field(
+        None, description="At least this many"
+    )
+    turns: list[Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN]] | None = pydantic.Field(
         None, description="The turns (1 for the first) in which evictions happened, exactly these"
     )
 
@@ -1168,7 +1172,7 @@ class Evictions(ExpectCheck):
 @expect_check
 class MemoryWarnings(ExpectCheck):
     key = "memory_warnings"
-    wire = Annotated[int, pydantic.Field(ge=0)]
+    wire = Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN]
     description = "Exactly this many memory-pressure warnings went to the model"
 
     def check(self, observed: Observed) -> list[Failure]:

@@ -23,7 +23,7 @@ from harness.project import HISTORY_FOLDER
 from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.scenarios.history import HistoryWire, load_history
-from harness.wire import Shorthand, StrictModel, validate_document
+from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
 BLOCK_CREATING_TOOL = "memory"  # Letta's path-based memory tool (its `create` command)
@@ -56,7 +56,7 @@ class SimulateWire(StrictModel):
 
     persona: str = pydantic.Field(description="Who the simulated user is (how they talk, what they know)")
     goal: str = pydantic.Field(description="What they want from the agent; they stop once they have it")
-    max_turns: Annotated[int, pydantic.Field(ge=1, le=50)] = pydantic.Field(
+    max_turns: Annotated[int, pydantic.Field(ge=1, le=50), NOT_BOOLEAN] = pydantic.Field(
         5, description="Most user messages (default 5)"
     )
     stop_when: str | None = pydantic.Field(None, description="End the conversation once a reply contains this")
@@ -79,7 +79,7 @@ class ScenarioWire(StrictModel):
         description="Passages in archival memory before the first turn (text, or {text, tags}): embedded "
         "through the cassette, like every request (needs an agent with an `embedding:` model)",
     )
-    max_steps: Annotated[int, pydantic.Field(ge=1)] | None = pydantic.Field(
+    max_steps: Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="Most model steps per user message (default: the agent's)"
     )
     turns: Annotated[list[TurnWire], pydantic.Field(min_length=1)] | None = pydantic.Field(
