@@ -200,8 +200,9 @@ class YamlDocument:
                     _record_positions(node, (), self, UserError, set())
             finally:
                 loader.dispose()
+        loc = tuple(map(_loc_part, loc))
         for end in range(len(loc), -1, -1):
-            pos = self.positions.get(tuple(loc[:end]))
+            pos = self.positions.get(loc[:end])
             if pos is not None:
                 return pos
         return None, None
@@ -492,6 +493,13 @@ def _held_key(node: yaml.ScalarNode) -> Any:
     return ("nan", node.value) if key != key else key
 
 
+def _loc_part(key: Any) -> str | int:
+    """A key as pydantic names it in an error's `loc` (and positions are stored under): a string or an
+    integer as it is (a boolean as itself, equal to its integer), anything else (None, a float, a date)
+    as its repr."""
+    return key if isinstance(key, str | int) else repr(key)
+
+
 def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[UserError], walked: set[int]) -> None:
     """Positions of every key and item (an aliased node's under its first place only)."""
     if id(node) in walked:
@@ -503,10 +511,8 @@ def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
-            key: str | int = key_node.value
-            if key_node.tag == "tag:yaml.org,2002:int":
-                key = int(key_node.value)
             held = _held_key(key_node)
+            key = _loc_part(held) if not isinstance(held, tuple) else "nan" if held[0] == "nan" else key_node.value
             if held in seen:
                 line = key_node.start_mark.line + 1
                 earlier = seen[held]
@@ -515,7 +521,8 @@ def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[
                     problem += (
                         f": `{key_node.value}` and `{earlier}` are one key once read (quote them to keep them apart)"
                     )
-                raise error([Problem(doc.path, line, None, dotted((*loc, key)), problem)])
+                named = key if type(key) is int else key_node.value  # `true`, not [True]; `1`, [1]
+                raise error([Problem(doc.path, line, None, dotted((*loc, named)), problem)])
             seen[held] = key_node.value
             child = (*loc, key)
             doc.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)

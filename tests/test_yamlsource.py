@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pydantic
 import pytest
 import yaml
 from hypothesis import given
@@ -215,3 +216,33 @@ def test_an_integer_of_any_length_reads_as_python_reads_it_or_is_a_located_probl
     else:
         data = parse_yaml(text, "f.yaml").data
         assert data == {"a": int(value) if plain else [int(value)]}
+
+
+class _Strings(pydantic.BaseModel):
+    m: dict[str, str]
+
+
+@given(
+    st.sampled_from(["null", "~", "Null", "yes", "on", "False", "1", "0x1f", "017", "1_000", "1:30", "1.5", ".nan"]),
+    st.sampled_from(["2001-12-14", "-.inf", "2.5e+3", "2001-12-14T21:59:43.10-05:00"]),
+    st.integers(0, 3),
+)
+def test_a_key_yaml_reads_as_no_string_is_located_where_it_stands(key: str, other: str, before: int) -> None:
+    """pydantic names a key None as 'None' and True as 1 in its errors; positions were stored under the key's
+    text ('null', 'yes'), so the problem was put at line 1, column 1."""
+    lines = ["a: 1", *(f"b{index}: 2" for index in range(before)), "m:", "  x: y", f"  {key}: z", f"  {other}: w"]
+    doc = parse_yaml("\n".join(lines) + "\n", "f.yaml")
+    with pytest.raises(pydantic.ValidationError) as caught:
+        _Strings.model_validate({"m": doc.data["m"]})
+    located = [doc.locate(("m", *error["loc"][1:])) for error in caught.value.errors()]
+    assert located == [(before + 4, 3), (before + 5, 3)]
+
+
+def test_a_null_or_boolean_key_of_a_scenario_is_reported_at_its_line() -> None:
+    from harness.scenarios.model import ScenarioWire
+    from harness.wire import validate_document
+
+    for key in ("null", "yes"):
+        doc = parse_yaml(f"agent: chat\ndescription: d\nturns:\n  - user: hi\n{key}: x\n", "f.yaml")
+        _, problems = validate_document(ScenarioWire, doc)
+        assert [(p.line, p.column) for p in problems] == [(5, 1)], problems
