@@ -28,6 +28,7 @@ import functools
 import logging
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -170,14 +171,34 @@ def agents_file(config: pytest.Config) -> Path | None:
     if AGENTS_KEY in config.stash:
         return config.stash[AGENTS_KEY]
     found: Path | None
-    if config.getoption("harness_agents"):  # relative to where pytest was started, as --junitxml
-        found = config.invocation_params.dir / config.getoption("harness_agents")
-    elif config.getini("harness_agents"):
-        found = config.rootpath / config.getini("harness_agents")
+    if given := _path_setting(config, "harness_agents"):  # relative to where pytest was started, as --junitxml
+        found = config.invocation_params.dir / given
+    elif given := _path_setting(config, "harness_agents", ini=True):
+        found = config.rootpath / given
     else:
         found = _find_agents_file(config.rootpath, searching_up=config.inipath is None)
     config.stash[AGENTS_KEY] = found
     return found
+
+
+def _path_setting(config: pytest.Config, name: str, *, ini: bool = False) -> str:
+    """The path an option or ini key gives ("" for none), as a usage error when no path can be it:
+    pyproject.toml's TOML gives an ini key as a list or a number as readily as a string, and a "\\u0000"
+    there (or in `addopts`) is a NUL no file name can hold."""
+    if ini:
+        with warnings.catch_warnings():  # pytest's own word on a list for a string ("deprecated"): told below
+            warnings.simplefilter("ignore", DeprecationWarning)
+            value = config.getini(name)
+    else:
+        value = config.getoption(name)
+    said = f"the ini key {name}" if ini else f"--{name.replace('_', '-')}"
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise pytest.UsageError(f"{said} should be one path (a string), not {type(value).__name__}: {value!r}")
+    if "\x00" in value:
+        raise pytest.UsageError(f"{said} holds a NUL character, which no path can: {value!r}")
+    return value
 
 
 def _find_agents_file(rootdir: Path, searching_up: bool) -> Path | None:
@@ -312,8 +333,12 @@ def harness_project(config: pytest.Config) -> Project:
     from harness.errors import UserError
     from harness.project import Project
 
-    given = config.getoption("harness_cassettes")  # relative to where pytest was started; the ini key to the rootdir
-    cassettes = config.invocation_params.dir / given if given else config.getini("harness_cassettes") or None
+    given = _path_setting(
+        config, "harness_cassettes"
+    )  # relative to where pytest was started; the ini key to the rootdir
+    cassettes = (
+        config.invocation_params.dir / given if given else _path_setting(config, "harness_cassettes", ini=True) or None
+    )
     try:
         return Project.build(
             agents=agents_file(config),

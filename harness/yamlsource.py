@@ -7,6 +7,7 @@ before anything is built from it, so no input can exhaust memory, time or the st
 from __future__ import annotations
 
 import codecs
+import errno
 import math
 import os
 import stat
@@ -57,11 +58,14 @@ class TooBig(ValueError):
 
 def read_text(path: Path, limits: Limits = FILE_LIMITS) -> str:
     """A text file's content: a regular file, at most `limits.max_bytes`, UTF-8 (a UTF-8 byte order mark
-    is dropped). Raises FileNotFoundError, OSError, or TooBig / UnicodeError-free ValueError with a
-    message saying what is wrong and what is expected."""
+    is dropped). Raises FileNotFoundError, OSError (a path holding a NUL too), or TooBig / UnicodeError-free
+    ValueError with a message saying what is wrong and what is expected."""
     # Opened without blocking: opening a FIFO for reading would otherwise wait for a writer, forever. Read
     # with os.read, no buffered file object: a scenario run reads two files (its own and its cassette).
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except ValueError:  # "embedded null byte": an OSError, as every caller takes a path that cannot be opened
+        raise OSError(errno.EINVAL, "the path holds a NUL character, which no file name can") from None
     try:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):

@@ -11,6 +11,8 @@ import pytest
 import yaml
 
 from harness.cli import main
+from harness.errors import UserError
+from harness.yamlsource import load_yaml
 from tests.fakes import (
     FORGETFUL,
     FORGETFUL_RESPONSES,
@@ -591,6 +593,36 @@ def test_a_cassette_folder_that_is_a_file_is_a_usage_error(pytester: pytest.Pyte
     result = pytester.runpytest("--harness-cassettes", "agents.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: the cassette folder */agents.yaml is a file: give a folder (--harness-cas*"])
+
+
+@pytest.mark.parametrize(
+    ("setting", "says"),
+    [
+        ('harness_agents = ["agents.yaml"]', "the ini key harness_agents should be one path (a string), not list: *"),
+        ('harness_cassettes = ["cassettes"]', "the ini key harness_cassettes should be one path (a string), not list*"),
+        ('harness_agents = "agents.yaml\\u0000x"', "the ini key harness_agents holds a NUL character, which no path*"),
+        ('harness_cassettes = "c\\u0000"', "the ini key harness_cassettes holds a NUL character, which no path can*"),
+        ('addopts = "--harness-agents a\\u0000b"', "--harness-agents holds a NUL character, which no path can: *"),
+    ],
+)
+def test_an_ini_key_no_path_can_be_is_a_usage_error_naming_it(
+    pytester: pytest.Pytester, project: Project, setting: str, says: str
+) -> None:
+    """A TOML list was an INTERNALERROR (TypeError), a NUL an error of every item (ValueError: embedded null
+    byte, out of os.open)."""
+    (pytester.path / "tox.ini").unlink(missing_ok=True)
+    pytester.makepyprojecttoml(f"[tool.pytest.ini_options]\n{setting}\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {says}"])
+    said = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in said and "TypeError" not in said and "deprecated" not in said
+
+
+def test_a_path_holding_a_nul_is_a_located_problem(tmp_path: Path) -> None:
+    """os.open raises ValueError for it, which load_yaml did not take for a file it cannot read."""
+    with pytest.raises(UserError, match="cannot read: the path holds a NUL character, which no file name can"):
+        load_yaml(tmp_path / "agents.yaml\x00x")
 
 
 def test_every_recorded_repeat_is_played_as_harness_run_plays_them(pytester: pytest.Pytester, project: Project) -> None:
