@@ -8,7 +8,7 @@ matches, whatever path the agent took (tau2-bench's state equivalence).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from harness.errors import ScenarioError
 from harness.files import write_atomically
 from harness.jsontext import parse
 from harness.scenarios.checks import Failure
-from harness.yamlsource import Loc, read_text
+from harness.yamlsource import Loc, parse_yaml, read_text
 
 
 @dataclass
@@ -34,11 +34,16 @@ class SnapshotFile:
             return []
         if not self.path.is_file():
             return [Failure(loc, f"no snapshot at {self.path} yet: write it with --update-snapshots")]
-        try:
-            expected = yaml.safe_load(read_text(self.path))
-        except (OSError, ValueError, yaml.YAMLError) as exc:
+        try:  # bounded and located as every file the harness reads: an alias bomb is refused, not expanded
+            expected = parse_yaml(read_text(self.path), str(self.path), ScenarioError).data
+        except (OSError, ValueError) as exc:
             raise ScenarioError(
                 f"{self.path}: not a snapshot the harness reads ({exc}); write it again with --update-snapshots"
+            ) from None
+        except ScenarioError as exc:
+            again = "; not a snapshot the harness reads: write it again with --update-snapshots"
+            raise ScenarioError(
+                [replace(problem, message=problem.message + again) for problem in exc.problems]
             ) from None
         if not isinstance(expected, dict):
             expected = {}

@@ -74,6 +74,34 @@ def test_end_state_equivalence_compares_json_as_json(tmp_path: Path, capsys: pyt
     assert "block 'human' at the end differs from the snapshot" in capsys.readouterr().err
 
 
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 10)}]\n" for a, b in zip("abcdefg", "bcdefgh", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (BOMB + "end:\n  persona: p\n  human: *h\n", ":6:4: more than 200000 values once aliases are expanded"),
+        ("end: {human: " + "[" * 50_000 + "]" * 50_000 + "}\n", ":1:76: nested more than 64 levels deep"),
+        ("end:\n  human: a\n  human: b\n", ":3: end.human: duplicate key"),
+    ],
+)
+def test_a_snapshot_is_read_bounded_as_every_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
+) -> None:
+    """It was read with yaml.safe_load: an alias bomb was expanded (10^8 values printed in the failure),
+    deep nesting a RecursionError, a duplicate key silently the last."""
+    project = recorded(tmp_path, JSON_END, [reply("Hi!")])
+    snapshot = project.root / "snapshots" / "snap.yaml"
+    snapshot.parent.mkdir()
+    snapshot.write_text(text, encoding="utf-8")
+    assert run(project) == 1  # found while the scenario runs, as a snapshot that differs
+    err = capsys.readouterr().err
+    assert f"{snapshot}{says}" in err, err
+    assert "write it again with --update-snapshots" in err and "Traceback" not in err and len(err) < 2000
+
+
 def test_a_snapshot_no_scenario_uses_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = recorded(tmp_path, SNAPPED, REMEMBER_RESPONSES)
     assert run(project, "--update-snapshots") == 0
