@@ -159,12 +159,18 @@ def _walk_events(loader: Any, limits: Limits) -> None:
                 anchor = anchors.pop()
                 if anchor:
                     anchored[anchor] = count
+                if sizes:
+                    sizes[-1] += count
+                total += 1  # the collection itself: its values were counted as they came
+                if total > limits.max_nodes:
+                    raise _too_big(_too_many(limits, aliased), event)
+                continue
             else:
                 continue
-            total += count
+            total += count  # each value once, as `measure` counts it (an alias: the whole value it repeats)
             if sizes:
                 sizes[-1] += count
-            if total > limits.max_nodes or (sizes and sizes[-1] > limits.max_nodes):
+            if total > limits.max_nodes:
                 raise _too_big(_too_many(limits, aliased), event)
     finally:
         loader.dispose()

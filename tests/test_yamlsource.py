@@ -246,3 +246,45 @@ def test_a_null_or_boolean_key_of_a_scenario_is_reported_at_its_line() -> None:
         doc = parse_yaml(f"agent: chat\ndescription: d\nturns:\n  - user: hi\n{key}: x\n", "f.yaml")
         _, problems = validate_document(ScenarioWire, doc)
         assert [(p.line, p.column) for p in problems] == [(5, 1)], problems
+
+
+def refused(check: Any) -> bool:
+    try:
+        check()
+    except TooBig:
+        return True
+    return False
+
+
+def node_walk_refuses(text: str, limits: Limits) -> bool:
+    loader, node = compose(text, Limits(), measured=False)
+    try:
+        return refused(lambda: measure(node, limits))
+    finally:
+        loader.dispose()
+
+
+@given(trees, st.integers(1, 80))
+def test_the_event_walk_counts_each_value_once_as_the_node_walk_does(tree: Any, max_nodes: int) -> None:
+    """The event walk (a file of more than 2000 brackets) added a collection's whole size when it closed, on
+    top of its values counted already: each value counted once a level it was nested in, so a flow-style
+    file was refused as too big where the same data in block style was read."""
+    document = {"a": tree, "b": [tree, {"c": tree}]}  # `tree` three times: dumped as an anchor and two aliases
+    limits = Limits(max_nodes=max_nodes)
+    verdicts = set()
+    for flow in (True, False):
+        text = yaml.safe_dump(document, default_flow_style=flow)
+        verdicts |= {refused(lambda: check_limits(text, limits)), node_walk_refuses(text, limits)}  # noqa: B023
+    assert len(verdicts) == 1
+
+
+def test_a_flow_style_file_of_many_brackets_is_read_as_its_block_style_twin() -> None:
+    turns = [
+        {"user": f"hi{i}", "expect": {"tool_calls": ["send_message"], "blocks": {"human": {"contains": "x"}}}}
+        for i in range(3000)
+    ]
+    document = {"agent": "chat", "turns": turns}  # 42,005 values, 24,002 brackets in flow style
+    block = yaml.safe_dump(document, default_flow_style=False, sort_keys=False)
+    flow = yaml.safe_dump(document, default_flow_style=True, sort_keys=False)
+    assert flow.count("[") + flow.count("{") > 2000 and "*" not in flow  # read through the event walk
+    assert parse_yaml(flow, "f.yaml").data == parse_yaml(block, "f.yaml").data == document
