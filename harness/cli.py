@@ -295,6 +295,12 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
     agents_option(q)
     q.add_argument("--cassettes", metavar="DIR", help="cassette folder (default: cassettes/ beside the agents file)")
+    q.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="the --base-url the cassettes were recorded with, if they were (its path is in each request)",
+    )
+    q.add_argument("--model", metavar="NAME", help="the --model the cassettes were recorded with, if they were")
     q.set_defaults(command=_cassettes_check)
 
     p = commands.add_parser(
@@ -653,6 +659,7 @@ def _needing_recording(
 
 
 def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
+    import shlex
     from pathlib import Path
 
     from harness.factory import AgentFactory
@@ -681,7 +688,12 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
             console.out(f"  {reason}")
     console.out(", ".join(f"{counts[state]} {state}" for state in CassetteState if state in counts) or "no cassettes")
     if any(state.needs_recording for state in counts):
-        console.out("record what needs it with: harness record --stale")
+        overrides = "".join(
+            f" {flag} {shlex.quote(value)}"
+            for flag, value in (("--base-url", args.base_url), ("--model", args.model))
+            if value is not None
+        )
+        console.out(f"record what needs it with: harness record --stale{overrides}")
     unreadable = [s.scenario for s in statuses if s.state == CassetteState.UNREADABLE and s.scenario is not None]
     if unreadable:  # --stale leaves these alone: recording over one would destroy what is left of it
         named = " ".join(dict.fromkeys(_shown(scenario.path) for scenario in unreadable))

@@ -85,11 +85,21 @@ def fingerprint_changes(recorded: Any, now: dict[str, Any]) -> list[str]:
         if kind == "embedding" and (kind not in old or kind not in new):
             changes.append("embedding model added" if kind in new else "embedding model removed")
             continue
-        before, after = _mapping(old.get(kind)), new[kind]
+        before, after = _mapping(old.get(kind)), _mapping(new.get(kind))
+        keys = [*after, *(key for key in before if key not in after)]  # a setting taken out says so too
         changes += [
-            f"{kind} {key} {before.get(key)!r} -> {after[key]!r}" for key in after if before.get(key) != after[key]
+            f"{kind} {key} {_shown(before, key)} -> {_shown(after, key)}"
+            for key in keys
+            if before.get(key, _UNSET) != after.get(key, _UNSET)
         ]
     return changes or ["the agent's fingerprint changed"]
+
+
+_UNSET = object()
+
+
+def _shown(part: dict[str, Any], key: str) -> str:
+    return repr(part[key]) if key in part else "(not set)"
 
 
 def _mapping(value: Any) -> dict[str, Any]:

@@ -55,3 +55,12 @@ def test_a_stored_fingerprint_edited_by_hand_into_anything_is_explained(place: t
     changes = fingerprint_changes(stored, NOW)
     assert all(isinstance(change, str) for change in changes)
     assert changes or not isinstance(stored, dict)  # a stored fingerprint that differs says so
+
+
+def test_a_setting_taken_out_of_the_agent_is_named() -> None:
+    """Only the settings the agent has now were compared: one removed (context_window, clock) said only
+    "the agent's fingerprint changed"."""
+    stored = copy.deepcopy(NOW)
+    stored["fingerprint"] = "0" * 16
+    stored["parts"]["loop"]["context_window"] = 2600
+    assert fingerprint_changes(stored, NOW) == ["loop context_window 2600 -> (not set)"]

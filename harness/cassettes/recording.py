@@ -258,11 +258,17 @@ class RecordingSession:
             return None
 
     def note_recording(self, settings: ModelSettings, agent: dict[str, Any] | None = None) -> None:
-        """Name the producing model and endpoint in the cassette, and the agent's fingerprint when given
-        (only when something was recorded)."""
-        if self.cassette is None or not self.cassette.dirty:
+        """Name the producing model and endpoint in the cassette, and the agent's fingerprint when given:
+        when something was recorded, or recorded exchanges this agent no longer asks for are dropped (what
+        is left is then this agent's conversation, and a fingerprint left as it was would name a change the
+        cassette already matches at every later check)."""
+        cassette = self.cassette
+        if cassette is None:
             return
-        last = self.cassette.responses[-1] if self.cassette.responses else None
+        dropping = any(not cassette.play_counts[n] for n in range(self.loaded))
+        if not (cassette.dirty or dropping):
+            return
+        last = cassette.responses[-1] if cassette.responses else None
         body = last.get("body", {}).get("string") if last else None
         info = {
             "model": settings.name,

@@ -20,18 +20,15 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from harness.agent import Agent
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError
-from harness.factory import recorded_run_spec
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import ChatResponse
 from harness.llm.settings import ToolChoice
 from harness.project import OUTSIDE, Project
 from harness.scenarios.model import Scenario
 from harness.scenarios.runner import SNAPSHOTS, ScenarioRunner, has_snapshot
-from harness.tools.context import AgentState
 
 
 class CassetteState(StrEnum):
@@ -97,7 +94,7 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int = 1) -> Cas
         return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [str(exc)])
     spec = runner.spec_for(scenario)
     result = runner.run(scenario, spec, variant)
-    if result.error is not None:
+    if result.error is not None and not result.error_recorded:  # a recorded answer's error replays: up to date
         return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [result.error])
     if not (result.unplayed or result.stale):
         return CassetteStatus(path, CassetteState.OK, scenario)
@@ -112,34 +109,48 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int = 1) -> Cas
         return CassetteStatus(path, CassetteState.UNUSED, scenario, reasons)
     if cassette is not None and not cassette.played:  # one flag per recorded exchange
         return CassetteStatus(path, CassetteState.STALE, scenario, ["it holds no recorded exchange", *changed])
-    reasons = _first_request_changes(scenario, spec, cassette) if cassette is not None else []
+    reasons = _first_request_changes(runner, scenario, spec, cassette) if cassette is not None else []
     reasons += [change for change in changed if change not in reasons]
     if not reasons:
-        where = next((line for line in result.stale if "no recorded response for turn" in line), "")
-        match = re.search(r"turn \d+, step \d+", where)
-        reasons = [
-            f"the first request is unchanged; {match.group() if match else 'a later request'} differs "
-            "(a tool's behaviour, max_steps or a later turn changed)"
-        ]
+        where = next((line for line in result.stale if "no recorded response for turn" in line), None)
+        match = re.search(r"turn \d+, step \d+", where or "")
+        if where is not None or not result.stale:
+            reasons = [
+                f"the first request is unchanged; {match.group() if match else 'a later request'} differs "
+                "(a tool's behaviour, max_steps or a later turn changed)"
+            ]
+        else:  # a judge's, an archival search's, a simulated user's or another agent's: as replay says it
+            reasons = [result.stale[0].removeprefix(str(scenario.path)).lstrip(":0123456789 ")]
     return CassetteStatus(path, CassetteState.STALE, scenario, reasons)
 
 
-def _first_request_changes(scenario: Scenario, spec: AgentSpec, cassette: ReplayCassette) -> list[str]:
+def _first_request_changes(
+    runner: ScenarioRunner, scenario: Scenario, spec: AgentSpec, cassette: ReplayCassette
+) -> list[str]:
     """What differs between the first request the agent sends now and the first one recorded (a simulated
-    user writes the first message itself: then only the rest is compared)."""
+    user writes the first message itself: then the recorded one stands for it)."""
     recorded = cassette.recorded_bodies()
     first = next(  # the agent's: a judge's or a simulated user's request offers no tools
         (b for b in recorded if isinstance(b, dict) and "messages" in b and ("tools" in b) == bool(spec.tools)), None
     )
     if first is None:
         return []
-    # The first request as the agent's loop builds it (Letta's loops start with boot messages): never sent.
-    spec = recorded_run_spec(spec)
-    agent = Agent(spec, _NoModel(), state=AgentState("agent-check", spec.name, spec.new_memory(scenario.blocks)))
-    agent.messages.extend(copy.deepcopy(list(scenario.history)))  # the conversation it starts from, as played
+    # The agent as the scenario's run builds it (its id, block ids and boot call's id drawn the same way, the
+    # history after the loop's first messages): its first request is built, never sent.
+    agent = runner.factory.new_agent(
+        spec,
+        cassette=cassette,
+        agent_id=runner.agent_id(scenario),
+        blocks=scenario.blocks,
+        model=_NoModel(),
+        history=list(scenario.history),
+    )
     user_index = len(agent.messages) + 1  # after the system message, the loop's first messages and the history
-    user = scenario.turns[0].user if scenario.turns else _content(first.get("messages") or [], user_index)
-    agent.messages.append(agent.loop.user_message(user, agent.state.now()))
+    if scenario.turns:
+        agent.messages.append(agent.loop.user_message(scenario.turns[0].user, agent.state.now()))
+    else:
+        old_messages = first.get("messages") or []
+        agent.messages.append(copy.deepcopy(old_messages[user_index]) if user_index < len(old_messages) else {})
     return _compare(first, agent.first_request(), user_index)
 
 

@@ -53,6 +53,7 @@ class ScenarioResult:
     variant: int = 1  # which repeat of the scenario (its cassette is the repeat's)
     seconds: float = 0.0
     error: str | None = None  # why the scenario could not run on (located when a model answer ended it)
+    error_recorded: bool = False  # the error is an answer the cassette holds (a provider's 400): it replays
 
     @property
     def ok(self) -> bool:

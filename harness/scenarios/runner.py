@@ -65,6 +65,12 @@ class ScenarioRunner:
         self._cassette_paths[key] = path
         return path
 
+    @staticmethod
+    def agent_id(scenario: Scenario, agent: str | None = None) -> str:
+        """The id of a scenario's agent (another agent it drives: `agent`): its block and boot-call ids
+        follow from it, the same in every run."""
+        return f"agent-{scenario.name}" if agent is None else f"agent-{scenario.name}-{agent}"
+
     def snapshot_path(self, scenario: Scenario) -> Path:
         """`snapshots/` beside the agents file, mirroring the scenario's cassette path."""
         project = self.factory.project
@@ -179,7 +185,7 @@ class ScenarioRunner:
         main = self.factory.new_agent(
             spec,
             cassette=cassette,
-            agent_id=f"agent-{scenario.name}",
+            agent_id=self.agent_id(scenario),
             blocks=scenario.blocks,
             on_step=step_hook,
             history=list(scenario.history),  # the conversation it starts from (in its recall memory too)
@@ -206,7 +212,7 @@ class ScenarioRunner:
                 agents[name] = self.factory.new_agent(
                     other,
                     cassette=cassette,
-                    agent_id=f"agent-{scenario.name}-{name}",
+                    agent_id=self.agent_id(scenario, name),
                     blocks=shared.values_for(other),
                     on_step=step_hook,
                 )
@@ -229,6 +235,7 @@ class ScenarioRunner:
                 # The model's answer (recorded as it came) ends this scenario: caught inside the cassette,
                 # so the recording is kept and replays to this same error.
                 result.error = self._located(scenario, index, agent, first_message, str(exc))
+                result.error_recorded = True
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
                 result.turns.append(TurnRecord(index, turn.user, None, sent, agent.memory.values(), str(exc)))
                 return
@@ -334,7 +341,7 @@ class ScenarioRunner:
             return False
         except LLMError as exc:
             result.error = f"{where}: archival: embedding the scenario's passages: {exc}"
-            return _recorded(exc)
+            return _recorded(exc, result)
         return True
 
     def _turns(
@@ -368,7 +375,7 @@ class ScenarioRunner:
                 return
             except LLMError as exc:
                 result.error = f"{scenario.path}: the simulated user's message {index + 1}: {exc}"
-                _recorded(exc)
+                _recorded(exc, result)
                 return
             if text is None:
                 return
@@ -396,7 +403,7 @@ class ScenarioRunner:
             return False
         except LLMError as exc:
             result.error = f"{scenario.path}: a check of {where} (its judge or archival search): {exc}"
-            return _recorded(exc)
+            return _recorded(exc, result)
         return True
 
     def _unplayed(self, scenario: Scenario, path: Path, unplayed: list[int]) -> list[str]:
@@ -452,11 +459,12 @@ def has_snapshot(scenario: Scenario) -> bool:
     return any(isinstance(check, Snapshot) for check in scenario.checks)
 
 
-def _recorded(exc: LLMError) -> bool:
+def _recorded(exc: LLMError, result: ScenarioResult) -> bool:
     """False for an answer the loop cannot use (recorded: the scenario ends on it, and replays to it); the
     endpoint itself failing (unreachable, the key, rate limits) is raised on, located by the caller, so a
     recording in progress saves nothing and the cassette keeps its old takes."""
     if isinstance(exc, ModelAnswerError):
+        result.error_recorded = True
         return False
     raise exc
 

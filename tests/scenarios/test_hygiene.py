@@ -286,3 +286,91 @@ def test_a_cassette_with_no_exchange_is_stale_for_that_reason(
     out = capsys.readouterr().out
     assert "remember.yaml: stale" in out and "it holds no recorded exchange" in out
     assert "first request is unchanged" not in out
+
+
+def check_of(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    code = f"import sys\nfrom harness.cli import main\nsys.exit(main(['cassettes', 'check', *{list(args)!r}]))\n"
+    return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+
+
+def edited(root: Path, name: str, old: str, new: str) -> None:
+    path = root / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_letta_agents_reasons_name_only_what_changed(tmp_path: Path) -> None:
+    """The agent was built for the check with ids drawn otherwise than its run draws them: Letta's boot
+    call had another id, and every stale cassette of a Letta agent blamed "the history" (message 1)."""
+    root = copy_of_the_repo(tmp_path)
+    edited(root, "scenarios/chat/recall_from_memory.yaml", "What is my name?", "What is my name, please?")
+    edited(root, "scenarios/chat/simulated_user_introduces_herself.yaml", "from Tehran", "from Shiraz")
+    result = check_of(
+        root, "scenarios/chat/recall_from_memory.yaml", "scenarios/chat/simulated_user_introduces_herself.yaml"
+    )
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    assert out.count('first user message changed: -  "message": "What is my name?", / +') == 3  # and its repeats
+    assert "before the first user message" not in out
+    simulated = out[out.index("simulated_user_introduces_herself.yaml: stale") :]
+    assert "first user message changed" not in simulated  # the simulated user's own message stands for it
+
+
+def test_a_recorded_provider_error_is_a_current_cassette(tmp_path: Path) -> None:
+    """A 4xx about what the model generated is recorded and replays to the same error: `check` called the
+    cassette unreadable and advised re-recording it, where `record --stale` found nothing to do."""
+    root = copy_of_the_repo(tmp_path)
+    cassette = root / "cassettes/chat/greeting_without_saving.yaml"
+    lines = cassette.read_text(encoding="utf-8").split("\n")
+    at = lines.index("  response:")
+    lines[at + 1 : at + 3] = [
+        "    status: 400",
+        "    body: |",
+        '      {"error":{"message":"Failed to call a function.","type":"invalid_request_error",'
+        '"code":"tool_use_failed"}}',
+    ]
+    cassette.write_text("\n".join(lines), encoding="utf-8")
+    result = check_of(root, "scenarios/chat/greeting_without_saving.yaml")
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (0, "1 ok"), result.stdout
+
+
+def test_check_takes_the_model_the_cassettes_were_recorded_with(tmp_path: Path) -> None:
+    """Recorded with `--model M`, replayed with `run --model M`: check could not be told, called them all
+    stale and advised a paid re-recording with the agents file's model."""
+    root = copy_of_the_repo(tmp_path)
+    model = yaml.safe_load((root / "agents.yaml").read_text(encoding="utf-8"))["defaults"]["model"]["name"]
+    edited(root, "agents.yaml", f"name: {model}", "name: another-model")
+    scenario = "scenarios/chat/remember_name.yaml"
+    assert check_of(root, scenario).returncode == 1
+    result = check_of(root, scenario, "--model", model)
+    assert (result.returncode, result.stdout.splitlines()[-1]) == (0, "1 ok"), result.stdout
+    stale = check_of(root, scenario, "--model", "third-model")
+    assert stale.stdout.splitlines()[-1] == "record what needs it with: harness record --stale --model third-model"
+
+
+def test_a_judges_miss_is_the_reason_check_gives(tmp_path: Path) -> None:
+    """Replay names the judge's missing answer; check said only that the first request was unchanged."""
+    root = copy_of_the_repo(tmp_path)
+    edited(root, "scenarios/chat/judge_name_and_job.yaml", "who is called Azin.", "who is called Azin, warmly.")
+    result = check_of(root, "scenarios/chat/judge_name_and_job.yaml")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "has no recorded answer for a check of" in result.stdout
+    assert "a judge's rubric" in result.stdout
+
+
+def test_dropping_unused_exchanges_stores_the_fingerprint_of_the_agent_now(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """record --stale only dropped them and left the fingerprint as it was: every later check named a change
+    (max_steps 4 -> 1) the cassette already matched."""
+    agents = project.agents.read_text(encoding="utf-8")
+    project.agents.write_text(
+        agents.replace("agents:\n  chat:\n", "agents:\n  chat:\n    max_steps: 1\n"), encoding="utf-8"
+    )
+    remember = str(project.scenario_path("remember"))
+    with FakeOpenAI([]) as server:
+        main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--stale", remember])
+    capsys.readouterr()
+    stored = yaml.safe_load((project.cassettes / "remember.yaml").read_text(encoding="utf-8"))["metadata"]["agent"]
+    assert stored["parts"]["loop"]["max_steps"] == 1
