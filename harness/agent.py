@@ -100,6 +100,7 @@ class Agent:
         self._saved_revision = self.memory.revision
         self._user_message: dict[str, Any] = {}
         self._compacted = False  # the history was compacted in the last turn
+        self.evicted_messages = 0  # messages compaction moved out of context (Letta's count of them in recall)
         window = spec.context_window
         self.context = ContextWindow(window, model, self.state.now, token_counter(spec.model.name)) if window else None
 
@@ -112,7 +113,7 @@ class Agent:
         return self.state.memory
 
     def system_message(self) -> str:
-        return self.spec.system_message(self.memory)
+        return self.loop.system_text(self)
 
     def request_messages(self) -> list[dict[str, Any]]:
         return self.loop.request_messages(self)
@@ -228,6 +229,7 @@ class Agent:
         unsaved_history = self.messages[: self._unsaved_history] if first_step else []
         context = self.context.before_request(self.system_message(), self.messages, schemas) if self.context else ()
         self._compacted = self._compacted or any(event.kind is ContextEventKind.EVICTION for event in context)
+        self.evicted_messages += sum(event.evicted for event in context if event.kind is ContextEventKind.EVICTION)
         # Letta's memory-pressure warning goes into history before the request: saved with this step
         warning = [self.messages[-1]] if any(event.kind is ContextEventKind.WARNING for event in context) else []
         messages = self.request_messages()

@@ -873,7 +873,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 def _compile(args: argparse.Namespace, console: Console) -> int:
     from harness.agent import Agent
     from harness.factory import AgentFactory, recorded_run_spec
-    from harness.loops.base import HarnessLoop
+    from harness.loops.kinds import LoopName
 
     # As a scenario's first request sends it (a Letta loop's time is the recorded run's clock unless the
     # agent declares one), built through the agent's loop: Letta's send their own system message and tools.
@@ -884,7 +884,7 @@ def _compile(args: argparse.Namespace, console: Console) -> int:
     if args.tools:
         console.out(json.dumps(agent.loop.tools(agent, list(spec.tools)), indent=2))
         return 0
-    if isinstance(agent.loop, HarnessLoop):
+    if agent.loop.name is LoopName.HARNESS:
         console.out(spec.system_message(agent.memory))
     else:
         console.out(agent.request_messages()[0]["content"])

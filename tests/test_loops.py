@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.agent import Agent
+from harness.agent import Agent, AgentState
+from harness.archival import Archival, Passage
 from harness.cli import main
 from harness.clock import RECORDED_RUN_CLOCK, ClockSpec, FrozenClock, SeededIds
 from harness.config import AgentSpec, load_agents
@@ -666,3 +667,104 @@ def test_a_tool_that_raises_leaves_memory_as_it_found_it(tmp_path: Path, loop: s
     assert agent.memory.values() == {"human": "Name: Bob"}
     assert (agent.memory.edits, agent.memory.revision) == ([], 0)
     assert agent.memory.get_block("human").value == "Name: Bob"
+
+
+def test_letta_v1_sends_lettas_memory_blocks_and_metadata(tmp_path: Path) -> None:
+    """Memory.compile's standard rendering and get_system_message_from_compiled_memory (letta 0.16.8): the
+    memory at `{CORE_MEMORY}` (other braces left alone), each block's description and metadata (read_only
+    only when it is), then `<memory_metadata>` with the agent's id and its creation time on its clock."""
+    body = (
+        "  v:\n    loop: letta-v1\n    clock: 2025-02-11T14:26:32Z\n"
+        "    system: 'Keep {this}.\n\n      {CORE_MEMORY}\n\n      End.'\n"
+        "    blocks:\n      - {label: human, value: 'Name: Bob', description: Who you talk to}\n"
+        "      - {label: rules, value: 'Be kind', limit: 100, read_only: true}\n"
+    )
+    agent = Agent(load_agents(write_agents(tmp_path, body)).get("v"), Scripted(ModelSettings(name="m"), []))
+    assert agent.request_messages()[0]["content"] == (
+        "Keep {this}.\n"
+        "<memory_blocks>\nThe following memory blocks are currently engaged in your core memory unit:\n\n"
+        "<human>\n<description>\nWho you talk to\n</description>\n"
+        "<metadata>\n- chars_current=9\n- chars_limit=5000\n</metadata>\n<value>\nName: Bob\n</value>\n</human>\n\n"
+        "<rules>\n<description>\n\n</description>\n"
+        "<metadata>\n- read_only=true\n- chars_current=7\n- chars_limit=100\n</metadata>\n"
+        "<value>\nBe kind\n</value>\n</rules>\n\n</memory_blocks>\n\n"
+        f"<memory_metadata>\n- AGENT_ID: {agent.state.id}\n- CONVERSATION_ID: default\n"
+        "- System prompt last recompiled: 2025-02-11 02:26:32 PM UTC+0000\n"
+        "- 0 previous messages between you and the user are stored in recall memory\n</memory_metadata>\n"
+        "End."
+    )
+
+
+def test_letta_v1_rebuilds_its_system_message_as_lettas_tools_do(tmp_path: Path) -> None:
+    """Letta 0.16.8 persists the system message and rebuilds it only when a tool changes memory: a new
+    agent's has no tool rules; a turn sends the message it began with; a value edit rebuilds it (tool rules
+    now in) at the message's creation time (BlockManager's rebuild, update_timestamp=False); the `memory`
+    tool's create rebuilds it now, its delete not at all."""
+    rules = "tool_rules: [{type: exit_loop, tool_name: what_time}]"
+    tools = "tools: [core_memory_append, memory, 'timetools:what_time']"
+    body = f"  v: {{loop: letta-v1, clock: 2025-02-11T14:26:32Z, {rules}, {tools}}}\n"
+    spec = load_agents(write_agents(tmp_path, body)).get("v")
+    answers = [
+        completion(call("core_memory_append", {"label": "human", "content": "Likes tea"}, "c1")),
+        completion(content="Noted."),
+        completion(call("memory", {"command": "create", "path": "/memories/notes", "description": "d"}, "c2")),
+        completion(content="Made."),
+        completion(call("memory", {"command": "delete", "path": "/memories/notes"}, "c3")),
+        completion(content="Gone."),
+        completion(content="Hi."),
+    ]
+    agent, model, turns = run(spec, answers, "I like tea", "Make notes", "Drop them", "Hello")
+    assert [turn.tool_calls[0].ok for turn in turns[:3]] == [True, True, True]
+    systems = [body["messages"][0]["content"] for body in model.bodies]
+    assert "<tool_usage_rules>" not in systems[0] and "Likes tea" not in systems[0]
+    assert systems[1] == systems[0]  # the turn goes on with the message it began with
+    rules_text = "<tool_usage_rules>\nThe following constraints define rules for tool usage"
+    assert "Likes tea" in systems[2] and rules_text in systems[2]
+    assert "recompiled: 2025-02-11 02:26:32 PM" in systems[2]  # the creation time, not the edit's
+    assert "<notes>" in systems[4] and "recompiled: 2025-02-11 02:26:35 PM" in systems[4]  # created: now
+    assert "notes" not in agent.memory.list_block_labels()
+    assert systems[6] == systems[4]  # deleted, and still shown: nothing rebuilt it
+
+
+class Passages:
+    """An archival store that keeps what is inserted (no search: the test never asks)."""
+
+    def __init__(self) -> None:
+        self.kept: list[Passage] = []
+
+    def insert(self, text: str, tags: Any, created_at: datetime) -> Passage:
+        self.kept.append(Passage(f"passage-{len(self.kept)}", text, tuple(tags or ()), created_at))
+        return self.kept[-1]
+
+    def passages(self) -> list[Passage]:
+        return list(self.kept)
+
+
+def test_letta_v1_archival_insert_rebuilds_its_system_message_with_the_count(tmp_path: Path) -> None:
+    """CoreToolExecutor.archival_memory_insert forces a rebuild (rebuild_system_prompt_async(force=True)):
+    the next turn's message counts the passage, stamped at the insert's time."""
+    body = (
+        "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z, tools: [archival_memory_insert],"
+        " embedding: {name: e, base_url: 'http://127.0.0.1:9/v1'}}\n"
+    )
+    spec = load_agents(write_agents(tmp_path, body)).get("v")
+    state = AgentState("agent-1", "v", spec.new_memory(), archival=cast(Archival, Passages()))
+    model = Scripted(
+        spec.model,
+        [
+            completion(call("archival_memory_insert", {"content": "tea"}, "c1")),
+            completion(content="ok"),
+            completion(content="hi"),
+        ],
+    )
+    agent = Agent(spec, model, state=state)
+    agent.send("Remember tea")
+    agent.send("Hello")
+    systems = [body["messages"][0]["content"] for body in model.bodies]
+    assert "archival memory" not in systems[1]  # no passages when the turn began: no line
+    assert systems[2].endswith(
+        "- System prompt last recompiled: 2025-02-11 02:26:33 PM UTC+0000\n"
+        "- 0 previous messages between you and the user are stored in recall memory\n"
+        "- 1 total memories you created are stored in archival memory (use tools to access them)\n"
+        "</memory_metadata>"
+    )

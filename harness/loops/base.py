@@ -32,6 +32,7 @@ class LoopHost(Protocol):
     state: AgentState
     messages: list[dict[str, Any]]
     ids: Ids
+    evicted_messages: int  # history messages compaction moved out of context so far
 
 
 class TurnAborted(Exception):
@@ -80,6 +81,9 @@ class Loop(Protocol):
 
     def request_messages(self, host: LoopHost) -> list[dict[str, Any]]:
         """The messages of the next request: the system message, then the history."""
+
+    def system_text(self, host: LoopHost) -> str:
+        """The system message as the context window measures it before a request."""
 
     def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
         """The tool schemas of the next request (`offered`: what the tool rules allow now)."""
@@ -138,6 +142,9 @@ class HarnessLoop:
             # One message object for as long as its text stands: a request is keyed by its message objects.
             self._system_message = {"role": "system", "content": system}
         return [self._system_message, *host.messages]
+
+    def system_text(self, host: LoopHost) -> str:
+        return host.spec.system_message(host.state.memory)
 
     def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
         return [tool.openai_schema() for tool in offered]

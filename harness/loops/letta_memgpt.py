@@ -475,6 +475,10 @@ class LettaMemGPTLoop:
             self._system_message = self._compiled(memory, host.state.now())
         return [self._system_message, *host.messages]
 
+    def system_text(self, host: LoopHost) -> str:
+        """The harness's compiled message, as the context window has always measured this loop's."""
+        return host.spec.system_message(host.state.memory)
+
     def _compiled(self, memory: str, now: datetime) -> dict[str, Any]:
         return {"content": compile_system_message(self.spec.system, memory, now), "role": "system"}
 

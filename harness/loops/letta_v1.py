@@ -9,10 +9,21 @@ runs (`parallel_tool_calls` is off by default) and its result is packaged as Let
 (`package_function_response`: status, message and time as indented JSON). `tool_choice` is the agent's
 (`auto` by default), and `required` while a tool rule forces a call (`should_force_tool_call`).
 
-What is the harness's here, not Letta's: the system message (the prompt and the blocks as the harness
-compiles them, not Letta 0.16's `<memory_blocks>` layout), the user's text as it is, and the wire body. The
-loop's semantics follow Letta; its requests are not conformance-tested (tests/conformance covers
-letta-memgpt).
+The system message is Letta 0.16.8's, byte for byte (tests/test_loops.py checks it against
+real Agent Files): the prompt, `{CORE_MEMORY}` replaced (or appended after a blank line) by `<memory_blocks>`
+(each block's description, `<metadata>` with read_only, chars_current and chars_limit, and value), the
+tool rules' `<tool_usage_rules>`, and `<memory_metadata>` (agent id, conversation, when the prompt was last
+recompiled, the counts). Letta persists that message and rebuilds it only when a tool changes memory, not
+at each step: so does this loop. A new agent's message has no tool rules (Letta's
+`initialize_message_sequence_async` passes none); a turn sends the message as it stood when the turn began
+(V3 keeps the message objects it loaded); after a call Letta's executor rebuilds it as its tool does (see
+`_rebuild_after`). Times are the agent's clock.
+
+What is the harness's here, not Letta's: the user's text as it is, and the wire body; times in the clock's
+timezone (Letta: the agent's, UTC by default); the harness's compaction does not rebuild the message (V3
+forces a rebuild after compacting), and a restarted agent starts from a fresh message. The turn rules and
+the system message follow Letta; the requests are not conformance-tested against a live server
+(tests/conformance covers letta-memgpt).
 """
 
 from __future__ import annotations
@@ -28,13 +39,75 @@ from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
 from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import NON_USER_MSG_PREFIX, json_dumps
-from harness.memory import as_letta_says
+from harness.memory import EditKind, Memory, as_letta_says
 from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.rules import ToolRulesSolver
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
+
+# letta/constants.py IN_CONTEXT_MEMORY_KEYWORD, and the header of Memory._render_memory_blocks_standard (0.16.8)
+CORE_MEMORY_VARIABLE = "{CORE_MEMORY}"
+MEMORY_BLOCKS_HEADER = (
+    "<memory_blocks>\nThe following memory blocks are currently engaged in your core memory unit:\n\n"
+)
+DEFAULT_CONVERSATION_ID = "default"
+
+# How Letta 0.16.8's CoreToolExecutor leaves the system message after a core tool returns (`_rebuild_after`).
+# Through `update_memory_if_changed_async`: the value edits of blocks, then a rebuild if memory is not in it.
+_UPDATES_MEMORY = frozenset(
+    {"core_memory_append", "core_memory_replace", "memory_replace", "memory_insert", "memory_rethink"}
+)
+# `rebuild_system_prompt_async(force=True)`: rebuilt now, whatever changed.
+_FORCES_REBUILD = frozenset({"archival_memory_insert"})
+# The `memory` tool's commands: create updates memory; delete detaches the block and rebuilds nothing.
+_MEMORY_COMMAND_FORCES = frozenset({"str_replace", "insert", "rename"})
 
 
 def _letta_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %I:%M:%S %p %Z%z").strip()
+
+
+def compile_memory(memory: Memory, tool_rules: str | None) -> str:
+    """Memory.compile (letta/schemas/memory.py, 0.16.8) as a letta_v1_agent gets it from an endpoint that is
+    not Anthropic's (`_render_memory_blocks_standard`; line numbers are for Anthropic models alone): each
+    block's description, metadata and value in `<memory_blocks>`, then `tool_rules` (the solver's
+    `<tool_usage_rules>` section) after a blank line. No blocks: no `<memory_blocks>` at all."""
+    rendered = []
+    for block in memory.get_blocks():
+        label = block.label or "block"
+        read_only = "\n- read_only=true" if block.read_only else ""
+        rendered.append(
+            f"<{label}>\n<description>\n{block.description or ''}\n</description>\n"
+            f"<metadata>{read_only}\n- chars_current={len(block.value)}\n- chars_limit={block.limit}\n</metadata>\n"
+            f"<value>\n{block.value}\n</value>\n</{label}>\n"
+        )
+    compiled = MEMORY_BLOCKS_HEADER + "\n".join(rendered) + "\n</memory_blocks>" if rendered else ""
+    return compiled if tool_rules is None else f"{compiled}\n\n{tool_rules}"
+
+
+def memory_metadata(recompiled: datetime, agent_id: str, previous_messages: int = 0, archival_memories: int = 0) -> str:
+    """PromptGenerator.compile_memory_metadata_block (letta/prompts/prompt_generator.py, 0.16.8); the
+    archival line only when there are archival memories."""
+    lines = [
+        "<memory_metadata>",
+        f"- AGENT_ID: {agent_id}",
+        f"- CONVERSATION_ID: {DEFAULT_CONVERSATION_ID}",
+        f"- System prompt last recompiled: {_letta_time(recompiled)}",
+        f"- {previous_messages} previous messages between you and the user are stored in recall memory",
+    ]
+    if archival_memories > 0:
+        lines.append(
+            f"- {archival_memories} total memories you created are stored in archival memory (use tools to access them)"
+        )
+    lines.append("</memory_metadata>")
+    return "\n".join(lines)
+
+
+def system_message(prompt: str, compiled_memory: str, metadata: str) -> str:
+    """PromptGenerator.get_system_message_from_compiled_memory (0.16.8): the memory, a blank line and the
+    metadata, at `{CORE_MEMORY}` (a plain replace: other braces stay as written) or after a blank line."""
+    if CORE_MEMORY_VARIABLE not in prompt:
+        prompt += "\n\n" + CORE_MEMORY_VARIABLE
+    return prompt.replace(CORE_MEMORY_VARIABLE, f"{compiled_memory}\n\n{metadata}")
 
 
 class LettaV1Loop(HarnessLoop):
@@ -45,6 +118,85 @@ class LettaV1Loop(HarnessLoop):
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec
         self._schemas: dict[str, dict[str, Any]] = {}
+        self._tool_rules = ToolRulesSolver(spec.tool_rules).compile_prompt() if spec.tool_rules else None
+        self._stored: str | None = None  # the system message as Letta keeps it (its database's)
+        self._created: datetime | None = None  # that message's created_at: the agent's creation
+        self._new_turn = True  # the next request starts a turn: it loads the stored message
+
+    # ------------------------------------------------------------ the system message
+
+    def initial_messages(self, host: LoopHost) -> list[dict[str, Any]]:
+        """initialize_message_sequence_async: a letta_v1_agent starts with its system message alone,
+        compiled without tool rules (none are passed there) and with no counts."""
+        self._create(host)
+        return []
+
+    def _create(self, host: LoopHost) -> None:
+        self._created = host.state.now()
+        self._stored = system_message(
+            self.spec.system, compile_memory(host.state.memory, None), memory_metadata(self._created, host.state.id)
+        )
+
+    def user_message(self, text: str, now: datetime) -> dict[str, Any]:
+        self._new_turn = True
+        return super().user_message(text, now)
+
+    def request_messages(self, host: LoopHost) -> list[dict[str, Any]]:
+        """The stored message as the turn began: LettaAgentV3.step loads the in-context messages once, so a
+        rebuild during a turn reaches the model in the next one."""
+        text = self.system_text(host)
+        if self._system_message is None or self._system_message["content"] != text:
+            self._system_message = {"role": "system", "content": text}
+        self._new_turn = False
+        return [self._system_message, *host.messages]
+
+    def system_text(self, host: LoopHost) -> str:
+        """What the next request sends: this turn's message, or the stored one when a turn starts."""
+        if self._stored is None:  # an agent given its history (imported, restarted) was not created here
+            self._create(host)
+        if self._new_turn or self._system_message is None:
+            assert self._stored is not None
+            return self._stored
+        return str(self._system_message["content"])
+
+    def _rebuild(self, host: LoopHost, recompiled: datetime) -> None:
+        """rebuild_system_prompt_async: the prompt, memory with the tool rules, and the counts (messages out of
+        context, archival passages) as they are now."""
+        archival = host.state.archival
+        metadata = memory_metadata(
+            recompiled,
+            host.state.id,
+            host.evicted_messages,
+            len(archival.passages()) if archival is not None else 0,
+        )
+        self._stored = system_message(self.spec.system, compile_memory(host.state.memory, self._tool_rules), metadata)
+
+    def _rebuild_after(self, host: LoopHost, tool: Tool, outcome: CallOutcome, edits: int) -> None:
+        """What Letta 0.16.8's executor does to the stored message once a tool returned (not after one that
+        raised). `update_memory_if_changed_async` (the memory-editing core tools, `memory` create, and a
+        custom tool given the agent's state): a changed block value goes through BlockManager's update,
+        which rebuilds at the message's own created_at (`update_timestamp=False`); then, if memory with
+        the tool rules is still not in the message, it is rebuilt now. The `memory` tool's str_replace,
+        insert and rename, and `archival_memory_insert`, force a rebuild now; `memory` delete rebuilds
+        nothing (the block stays in the message until the next rebuild)."""
+        if not outcome.result.ok or self._stored is None or self._created is None:
+            return
+        builtin = BUILTIN_TOOLS.get(tool.name) is tool.function
+        command = outcome.arguments.get("command") if builtin and tool.name == "memory" else None
+        if builtin and (tool.name in _FORCES_REBUILD or command in _MEMORY_COMMAND_FORCES):
+            self._rebuild(host, host.state.now())
+            return
+        # a custom tool: Letta's sandbox hands back the state it was given, and memory is updated from it
+        updates = (tool.name in _UPDATES_MEMORY or command == "create") if builtin else tool.state_parameter is not None
+        if not updates:
+            return
+        memory = host.state.memory
+        if any(edit.kind is EditKind.VALUE for edit in memory.edits[edits:]):
+            self._rebuild(host, self._created)
+        if compile_memory(memory, self._tool_rules) not in self._stored:
+            self._rebuild(host, host.state.now())
+
+    # ------------------------------------------------------------ tools
 
     def tools(self, host: LoopHost, offered: list[Tool]) -> list[dict[str, Any]]:
         return [self._schema(tool) for tool in offered]
@@ -63,6 +215,13 @@ class LettaV1Loop(HarnessLoop):
         return response.tool_calls[:1]
 
     def run_tool(self, host: LoopHost, tool: Tool | None, call: ToolCall) -> CallOutcome:
+        edits = len(host.state.memory.edits)
+        outcome = self._run(host, tool, call)
+        if tool is not None:
+            self._rebuild_after(host, tool, outcome, edits)
+        return outcome
+
+    def _run(self, host: LoopHost, tool: Tool | None, call: ToolCall) -> CallOutcome:
         """Letta's core tools (its `CoreToolExecutor`) fail with the exception's own text, `str(e)`; the
         other tools as the harness runs them (`Error executing function X: ...`, arguments validated)."""
         if tool is None or BUILTIN_TOOLS.get(tool.name) is not tool.function:

@@ -4,7 +4,9 @@ mistakes as exit 2 with a located message and no traceback, secrets nowhere."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from harness.agentfile.schema import AgentFileWire
 from harness.cli import main
 from harness.factory import AgentFactory
+from harness.loops.letta_v1 import memory_metadata
 from harness.project import Project
 from harness.scenarios import ScenarioRunner
 from harness.scenarios.model import load_scenario
@@ -286,3 +289,61 @@ def test_a_file_the_import_cannot_write_is_exit_2_before_anything_is_written(
     err = capsys.readouterr().err
     assert f"{tmp_path / 'p' / 'scenarios' / 'history' / ('a' * 300)}.yaml: cannot write: File name too long" in err
     assert "Traceback" not in err and not (tmp_path / "p").exists()
+
+
+# A letta_v1_agent's message-0 as Letta <= 0.16.6 wrote the metadata section; 0.16.8 words it otherwise (agent
+# and conversation ids, no current date, "System prompt last recompiled", no tool hint on the recall line).
+OLD_MEMORY_METADATA = re.compile(
+    r"\n\n<memory_metadata>\n- The current system date is: [^\n]*\n"
+    r"- (?:Memory blocks were last modified|System prompt last recompiled): (?P<stamp>[^\n]*)\n"
+    r"- (?P<previous>\d+) previous messages between you and the user are stored in recall memory "
+    r"\(use tools to access them\)\n"
+    r"(?:- (?P<archival>\d+) total memories you created are stored in archival memory \(use tools to access them\)\n)?"
+    r"</memory_metadata>$"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "agent"),
+    [
+        ("current_memgpt_agent.af", "memgpt_agent"),
+        ("current_lettabot.af", "LettaBot"),  # eleven blocks, labels with `/`, 6 messages out of context
+        ("current_outreach_workflow_agent.af", "outreach_workflow_agent"),  # no blocks; tool rules not rendered
+    ],
+)
+def test_compile_prints_a_letta_v1_agents_message_zero_as_letta_wrote_it(
+    name: str, agent: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Letta's own message-0 of each real letta_v1_agent (standard rendering, an OpenAI or zai endpoint),
+    rebuilt by `harness import` then `harness compile` from the file's system prompt and blocks. Byte for byte
+    up to `<memory_metadata>`; that section is what must be normalised: the file's Letta (<= 0.16.6) worded
+    it differently from 0.16.8, and its time and counts are the file's moment, not the imported agent's
+    clock. So it is compared as 0.16.8 renders the file's own facts (its timestamp, its counts)."""
+    data = load_json(DATA / name)
+    [letta] = [a for a in data["agents"] if a["agent_type"] == "letta_v1_agent"]
+    message = {m["id"]: m for m in letta["messages"]}[letta["in_context_message_ids"][0]]
+    written = "".join(part["text"] for part in message["content"])
+    old = OLD_MEMORY_METADATA.search(written)
+    assert old is not None
+    out = tmp_path / "project"
+    assert main(["import", str(DATA / name), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["compile", agent, "--agents", str(out / "agents.yaml")]) == 0
+    printed = capsys.readouterr().out.removesuffix("\n")
+    head, metadata = printed.split("\n\n<memory_metadata>\n")
+    assert head == written[: old.start()]
+    assert "<memory_metadata>\n" + metadata == memory_metadata(
+        datetime(2025, 1, 1, tzinfo=UTC), metadata.split("\n")[0].removeprefix("- AGENT_ID: ")
+    )  # the imported agent: its clock (`clock:` the import writes), nothing out of context, no passages
+    stamp = datetime.strptime(old["stamp"], "%Y-%m-%d %I:%M:%S %p UTC+0000").replace(tzinfo=UTC)
+    assert stamp.isoformat()[:19] == message["created_at"][:19]  # a new agent's message: stamped at creation
+    # The file's section in 0.16.8's words: its ids in place of the current date, the timestamp's new label,
+    # no tool hint on the recall line. The rest (the stamp's format, the counts, their order) must be as is.
+    section = re.sub(
+        r"- The current system date is: [^\n]*\n",
+        f"- AGENT_ID: {letta['id']}\n- CONVERSATION_ID: default\n",
+        written[old.start() + 2 :],
+    )
+    section = section.replace("Memory blocks were last modified", "System prompt last recompiled")
+    section = section.replace("recall memory (use tools to access them)", "recall memory")
+    assert section == memory_metadata(stamp, letta["id"], int(old["previous"]), int(old["archival"] or 0))
