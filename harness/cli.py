@@ -696,7 +696,7 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
         console.out(f"record what needs it with: harness record --stale{overrides}")
     unreadable = [s.scenario for s in statuses if s.state == CassetteState.UNREADABLE and s.scenario is not None]
     if unreadable:  # --stale leaves these alone: recording over one would destroy what is left of it
-        named = " ".join(dict.fromkeys(_shown(scenario.path) for scenario in unreadable))
+        named = " ".join(dict.fromkeys(shlex.quote(_shown(scenario.path)) for scenario in unreadable))
         console.out(
             f"restore the unreadable from version control, or record them anew: harness record --mode all {named}"
         )

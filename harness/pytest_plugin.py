@@ -382,12 +382,14 @@ def _record_command(config: pytest.Config) -> Callable[[Path], str]:
     """How to record a scenario from where pytest was started: pytest itself, with the harness options given
     on this command line (the ini keys apply anyway). `harness record` would miss those options, and from a
     subfolder it would not find the agents file."""
+    from shlex import quote  # a path with a space (or a line break) is pasted as one argument
+
     options = "".join(
-        f" --{name.replace('_', '-')} {_shown(config.invocation_params.dir / config.getoption(name))}"
+        f" --{name.replace('_', '-')} {quote(str(_shown(config.invocation_params.dir / config.getoption(name))))}"
         for name in ("harness_agents", "harness_cassettes")
         if config.getoption(name)
     )
-    return lambda path: f"pytest --harness-record-mode new{options} {_shown(path)}"
+    return lambda path: f"pytest --harness-record-mode new{options} {quote(str(_shown(path)))}"
 
 
 def _secrets(config: pytest.Config) -> Secrets:

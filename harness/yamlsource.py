@@ -476,6 +476,8 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         said = f"invalid YAML: {exc.problem}" if not isinstance(exc, ValueRefused) else str(exc.problem)
+        if mark is not None and "tab" not in said and "\t" in _line_of(text, mark.line)[: mark.column + 1]:
+            said += " (a tab: YAML indents with spaces only)"
         raise error([Problem(name, line, col, "", said)]) from None
     except yaml.YAMLError as exc:
         raise error([Problem(name, None, None, "", f"invalid YAML: {exc}")]) from None
@@ -508,6 +510,17 @@ def _loc_part(key: Any) -> str | int:
     integer as it is (a boolean as itself, equal to its integer), anything else (None, a float, a date)
     as its repr."""
     return key if isinstance(key, str | int) else repr(key)
+
+
+def _line_of(text: str, index: int) -> str:
+    """Line `index` (from 0) of `text`, found without splitting the whole file."""
+    start = 0
+    for _ in range(index):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
 def _record_positions(node: yaml.Node, loc: Loc, doc: YamlDocument, error: type[UserError], walked: set[int]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 import textwrap
@@ -699,3 +700,14 @@ def test_the_report_is_the_same_from_a_subfolder(
     assert reports[0] == reports[1]
     assert reports[0]["scenarios"][0]["failures"][0].startswith("scenarios/forgetful.yaml:")
     capsys.readouterr()
+
+
+def test_the_record_command_told_is_one_a_shell_takes_whatever_the_path(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scenario file named with a space: the command told to record it was two arguments once pasted."""
+    spaced = project.scenario_path("remember").with_name("my remember.yaml")
+    spaced.write_text(project.scenario_path("remember").read_text(encoding="utf-8"), encoding="utf-8")
+    assert run(project, str(spaced)) == 1
+    told = next(line for line in capsys.readouterr().err.splitlines() if "record it with: " in line)
+    assert shlex.split(told.split("record it with: ")[1]) == ["harness", "record", str(spaced)]

@@ -288,3 +288,11 @@ def test_a_flow_style_file_of_many_brackets_is_read_as_its_block_style_twin() ->
     flow = yaml.safe_dump(document, default_flow_style=True, sort_keys=False)
     assert flow.count("[") + flow.count("{") > 2000 and "*" not in flow  # read through the event walk
     assert parse_yaml(flow, "f.yaml").data == parse_yaml(block, "f.yaml").data == document
+
+
+def test_a_tab_where_yaml_wants_spaces_is_said_to_be_one() -> None:
+    with pytest.raises(UserError, match=r"f.yaml:2:1: invalid YAML: .*\(a tab: YAML indents with spaces only\)"):
+        parse_yaml("agents:\n\tchat: {system: x}\n", "f.yaml")
+    with pytest.raises(UserError) as raised:
+        parse_yaml("a: [1, 2\nb: 3\n", "f.yaml")
+    assert "tab" not in str(raised.value)

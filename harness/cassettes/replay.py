@@ -177,7 +177,9 @@ class ReplayEmbeddingModel:
     def embed(self, texts: list[str]) -> list[Vector]:
         body = embedding_request(self.settings, texts)
         status, text = _replayed(self.cassette, self.settings.embeddings_path, body)
-        return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.credential)
+        return parse_embeddings(
+            status, text, self.shown_url, len(texts), self.settings.credential, self.settings.dimensions
+        )
 
 
 def _replayed(cassette: ReplayCassette, path: str, body: Any) -> tuple[int, str]:

@@ -44,7 +44,12 @@ def embedding_request(settings: EmbeddingSettings, texts: list[str]) -> dict[str
 
 
 def parse_embeddings(
-    status: int, text: str, endpoint: str, count: int, credential: str = DEFAULT_CREDENTIAL
+    status: int,
+    text: str,
+    endpoint: str,
+    count: int,
+    credential: str = DEFAULT_CREDENTIAL,
+    dimensions: int | None = None,
 ) -> list[Vector]:
     """An HTTP answer to an embeddings request of `count` texts: their vectors, in the order asked (the
     `index` of each item says which; OpenAI sorts them, not every server does). Anything else is an
@@ -82,6 +87,10 @@ def parse_embeddings(
     sizes = {len(vector) for vector in vectors if vector is not None}
     if len(sizes) > 1:
         raise ModelAnswerError(f"{where} returned embeddings of different lengths ({sorted(sizes)})")
+    if dimensions is not None and sizes != {dimensions}:  # a server that ignores `dimensions`
+        raise ModelAnswerError(
+            f"{where} returned embeddings of {sizes.pop()} numbers where `dimensions: {dimensions}` was asked"
+        )
     return [vector for vector in vectors if vector is not None]
 
 

@@ -213,7 +213,9 @@ class OpenAIEmbeddingModel(_SDKEndpoint):
 
     def embed(self, texts: list[str]) -> list[Vector]:
         status, text = self._post(EMBEDDINGS, embedding_request(self.settings, texts))
-        return parse_embeddings(status, text, self.shown_url, len(texts), self.settings.credential)
+        return parse_embeddings(
+            status, text, self.shown_url, len(texts), self.settings.credential, self.settings.dimensions
+        )
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

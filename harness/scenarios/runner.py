@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from harness.agent import Agent
@@ -38,7 +39,7 @@ class ScenarioRunner:
     on_step: Callable[[StepRecord], None] | None = None
     update_snapshots: bool = False  # `snapshot:` checks write their golden files instead of comparing
     # The command a message tells to record a scenario: `harness record PATH`, or pytest's under pytest.
-    record_command: Callable[[Path], str] = field(default=lambda path: f"harness record {path}", repr=False)
+    record_command: Callable[[Path], str] = field(default=lambda path: f"harness record {quote(str(path))}", repr=False)
     # Each scenario's cassette path, worked out once (pathlib arithmetic on every run and check adds up).
     _cassette_paths: dict[tuple[Path, str | None, str | None, str | None], Path] = field(
         default_factory=dict, init=False, repr=False

@@ -213,3 +213,11 @@ def test_an_answer_without_vectors_is_quoted_as_the_cassette_stores_it() -> None
 
 def test_an_answer_with_a_byte_order_mark_is_read() -> None:
     assert parse_embeddings(200, "\ufeff" + json.dumps(answer([1.0, 0.0])), URL, 1) == [[1.0, 0.0]]
+
+
+def test_vectors_of_another_length_than_the_dimensions_asked_are_an_unusable_answer() -> None:
+    """A server that ignores `dimensions` (asked 8, gave 16): the vectors were taken as they came."""
+    text = json.dumps(answer([0.5] * 16))
+    with pytest.raises(ModelAnswerError, match=r"returned embeddings of 16 numbers where `dimensions: 8` was asked"):
+        parse_embeddings(200, text, URL, 1, dimensions=8)
+    assert len(parse_embeddings(200, text, URL, 1, dimensions=16)[0]) == 16
