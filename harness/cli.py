@@ -298,7 +298,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--base-url",
         metavar="URL",
-        help="the --base-url the cassettes were recorded with, if they were (its path is in each request)",
+        help="accepted for a command line shared with `harness record` (a request is matched by its operation, "
+        "not the base URL's prefix)",
     )
     q.add_argument("--model", metavar="NAME", help="the --model the cassettes were recorded with, if they were")
     q.set_defaults(command=_cassettes_check)
@@ -344,8 +345,8 @@ def _scenario_options(
         p.add_argument(
             "--base-url",
             metavar="URL",
-            help="replay never contacts an endpoint; give the --base-url the cassettes were recorded with, if "
-            "they were recorded with one (its path is part of each recorded request)",
+            help="the endpoint of a --live run; replay never contacts one, and matches a request by its operation, "
+            "not the base URL's prefix",
         )
     p.add_argument("--model", metavar="NAME", help="model name (overrides agents.yaml; replay must use the same)")
     p.add_argument(
@@ -866,7 +867,9 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     config = runner.factory.config
     console.out(f"{args.agents}: ok ({len(config.agents)} agents: {', '.join(config.agents)})")
     if folders:
-        console.out(f"{len(scenarios)} scenario file(s): ok")
+        files = len({scenario.path for scenario in scenarios})  # a dataset's rows and a matrix's models are one file
+        runs = "" if files == len(scenarios) else f" ({len(scenarios)} scenarios: dataset rows and models apart)"
+        console.out(f"{files} scenario file(s): ok{runs}")
     return 0
 
 

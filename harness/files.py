@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -19,8 +20,12 @@ def is_special(path: Path) -> bool:
     replaced."""
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError, RuntimeError):  # RuntimeError: a loop of links (< 3.13)
         return False
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return False
+        raise
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
@@ -28,6 +33,8 @@ def unwritable_reason(path: Path) -> str | None:
     """Why `path` (not a folder) could not be written when the time comes, found before a run that would
     end with it, or None: its folder is missing or takes no new file (a temporary one is made and removed,
     as writing will: a read-only mount or `/proc` passes an access check)."""
+    if is_special(path):  # /dev/stdout into a pipe: its link resolves to no path ("pipe:[n]")
+        return None
     try:
         target = written_path(path)
     except (OSError, RuntimeError) as exc:  # a loop of links (Python < 3.13 raises RuntimeError)
@@ -78,6 +85,10 @@ def write_atomically(path: Path, text: str) -> None:
     of the file it replaces, if any; one left by a killed process ends in `.tmp` and is never read. A link
     is written through (the file it points at is replaced, the link stays); a device or a pipe
     (`/dev/stdout`) is written into, as nothing can replace it."""
+    if is_special(path):  # before following links: /dev/stdout into a pipe resolves to no path ("pipe:[n]")
+        with path.open("w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        return
     path = written_path(path)
     if is_special(path):
         with path.open("w", encoding="utf-8", newline="") as file:

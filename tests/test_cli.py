@@ -494,7 +494,7 @@ def test_run_help_says_what_base_url_does_in_replay(capsys: pytest.CaptureFixtur
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "replay never contacts an endpoint" in out
+    assert "replay never contacts one, and matches a request by its operation, not the base URL's prefix" in out
     with pytest.raises(SystemExit):
         main(["record", "--help"])
     out = " ".join(capsys.readouterr().out.split())
@@ -667,3 +667,14 @@ def test_memory_reads_a_database_and_changes_nothing_in_it(
     err = capsys.readouterr().err
     assert f"was written by an older harness and needs migrating ({MIGRATIONS[-1][0]})" in err
     assert db.read_bytes() == before and not (tmp_path / "state.db-wal").exists()
+
+
+def test_validate_counts_scenario_files_and_says_how_many_scenarios_they_make(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It said "34 scenario file(s)" of this project's 30 files: a dataset's rows were counted as files."""
+    files = [p for p in (ROOT / "scenarios").rglob("*.yaml") if "history" not in p.parts]
+    assert main(["validate", "--agents", str(ROOT / "agents.yaml"), str(ROOT / "scenarios")]) == 0
+    said = capsys.readouterr().out.splitlines()[1]
+    assert said.startswith(f"{len(files)} scenario file(s): ok (")
+    assert said.endswith("scenarios: dataset rows and models apart)")

@@ -711,3 +711,17 @@ def test_the_record_command_told_is_one_a_shell_takes_whatever_the_path(
     assert run(project, str(spaced)) == 1
     told = next(line for line in capsys.readouterr().err.splitlines() if "record it with: " in line)
     assert shlex.split(told.split("record it with: ")[1]) == ["harness", "record", str(spaced)]
+
+
+def test_a_report_goes_into_a_pipe_through_dev_stdout(project: Project) -> None:
+    """`harness run --report /dev/stdout | jq`: the link resolves to no path (`pipe:[n]`), and the report was
+    refused as a file its folder (/proc/<pid>/fd) could not take."""
+    import subprocess
+    import sys
+
+    code = "import sys\nfrom harness.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    for flag in ("--report", "--html"):
+        args = ["run", "--agents", str(project.agents), str(project.scenario_path("remember")), flag, "/dev/stdout"]
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert ('"scenario": "scenarios/remember.yaml"' if flag == "--report" else "<!DOCTYPE html>") in done.stdout

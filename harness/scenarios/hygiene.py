@@ -110,7 +110,7 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int = 1) -> Cas
     if cassette is not None and not cassette.played:  # one flag per recorded exchange
         return CassetteStatus(path, CassetteState.STALE, scenario, ["it holds no recorded exchange", *changed])
     reasons = _first_request_changes(runner, scenario, spec, cassette) if cassette is not None else []
-    reasons += [change for change in changed if change not in reasons]
+    reasons += [change for change in changed if not _said(change, reasons)]
     if not reasons:
         where = next((line for line in result.stale if "no recorded response for turn" in line), None)
         match = re.search(r"turn \d+, step \d+", where or "")
@@ -152,6 +152,19 @@ def _first_request_changes(
         old_messages = first.get("messages") or []
         agent.messages.append(copy.deepcopy(old_messages[user_index]) if user_index < len(old_messages) else {})
     return _compare(first, agent.first_request(), user_index)
+
+
+def _said(change: str, reasons: list[str]) -> bool:
+    """Whether a fingerprint's change is one the first request's comparison said already, in its words
+    (`model temperature 0.0 -> 0.5` beside `model settings changed: temperature 0.0 -> 0.5`)."""
+    if change in reasons:
+        return True
+    if change.startswith("model "):
+        said = [r.removeprefix("model settings changed: ") for r in reasons if r.startswith("model settings changed:")]
+        return any(change.removeprefix("model ") in r.split(", ") for r in said)
+    if change == "the agent's system prompt changed":
+        return any(r.startswith("system prompt changed:") for r in reasons)
+    return False
 
 
 class _NoModel:

@@ -6,7 +6,7 @@ import json
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from harness.cassettes import format
@@ -72,6 +72,9 @@ def test_the_live_answer_and_the_replayed_answer_are_masked_alike(pieces: list[s
     request = {"method": "POST", "uri": "http://h/v1/chat/completions", "body": "{}", "headers": {}}
     saved = {"interactions": [{"request": request, "response": masked_response(secrets, response)}], "version": 1}
     text = format.dump(saved)
+    # The cassette's own words (the URI, its keys) are no answer: a key spelling one of them is left out.
+    skeleton = {"interactions": [{"request": request, "response": {**response, "body": {"string": b"{}"}}}]}
+    assume(key not in format.dump({**skeleton, "version": 1}))
     assert key not in text
     replayed = format.parse(text, "c.yaml").interactions[0].response["body"]["string"]
     assert json.loads(replayed) == seen_live

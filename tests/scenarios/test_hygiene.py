@@ -374,3 +374,13 @@ def test_dropping_unused_exchanges_stores_the_fingerprint_of_the_agent_now(
     capsys.readouterr()
     stored = yaml.safe_load((project.cassettes / "remember.yaml").read_text(encoding="utf-8"))["metadata"]["agent"]
     assert stored["parts"]["loop"]["max_steps"] == 1
+
+
+def test_a_change_the_first_request_shows_is_said_once(tmp_path: Path) -> None:
+    """The fingerprint said it again in its own words: `model temperature 0.0 -> 0.5` under `model settings
+    changed: temperature 0.0 -> 0.5`, as the README's example does not show."""
+    root = copy_of_the_repo(tmp_path)
+    edited(root, "agents.yaml", "    temperature: 0\n", "    temperature: 0.5\n")
+    result = check_of(root, "scenarios/chat/remember_name.yaml")
+    reasons = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert reasons == ["model settings changed: temperature 0.0 -> 0.5"], result.stdout
