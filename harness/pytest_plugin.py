@@ -585,14 +585,19 @@ def harness_runner(request: pytest.FixtureRequest) -> ScenarioRunner:
 
 @pytest.fixture
 def harness_cassette_path(request: pytest.FixtureRequest, harness_runner: ScenarioRunner) -> Path:
-    """`<cassettes>/<test file path without .py>/<Class.>test name.yaml`; override it to put cassettes
-    elsewhere. One cassette per test: the classes a test is in are part of its name, and a name with
-    characters a file name cannot keep (`test_x[a/b]`) gets a short hash of the exact name, so `[a/b]` and
-    `[a_b]` do not share one."""
+    """`<cassettes>/<test file path without .py>/<Class.>test name.yaml`, the path from the project's root
+    (the agents file's folder; pytest's rootdir for a test file outside it), so pytest started in a
+    subfolder finds the cassette a run from the root recorded. Override it to put cassettes elsewhere. One
+    cassette per test: the classes a test is in are part of its name, and a name with characters a file
+    name cannot keep (`test_x[a/b]`) gets a short hash of the exact name, so `[a/b]` and `[a_b]` do not
+    share one."""
     import hashlib
 
-    relative = Path(os.path.relpath(request.node.path, request.config.rootpath)).with_suffix("")
-    exact = ".".join(request.node.nodeid.split("::")[1:]) or request.node.name
+    relative = Path(os.path.relpath(request.node.path, harness_runner.project.root))
+    if relative.parts[:1] == ("..",):
+        relative = Path(os.path.relpath(request.node.path, request.config.rootpath))
+    relative = relative.with_suffix("")
+    exact = ".".join(request.node.nodeid.split("::")[1:]) or request.node.name  # the same from any folder
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in exact)
     if name != exact:
         name += "-" + hashlib.sha256(exact.encode()).hexdigest()[:8]

@@ -886,3 +886,21 @@ def test_an_xfail_scenario_some_of_whose_repeats_pass_fails_as_harness_run_says(
     assert pytester.runpytest("scenarios/flaky.yaml", "--runxfail").ret == pytest.ExitCode.TESTS_FAILED
     (project.cassettes / "flaky.repeat-2.yaml").unlink()
     pytester.runpytest("scenarios/flaky.yaml").assert_outcomes(xfailed=1)
+
+
+def test_a_python_tests_cassette_is_found_from_a_subfolder_without_an_ini_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an ini file pytest's rootdir is where it starts: recorded from the root, the cassette was
+    `cassettes/tests/test_agent/...`, and pytest started in tests/ looked for `cassettes/test_agent/...`."""
+    project = make_project(pytester.path)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_agent.py").write_text(PYTHON_TEST, encoding="utf-8")
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        recorded = pytester.runpytest(
+            "-p", "no:cacheprovider", "--harness-record-mode", "all", "--harness-base-url", server.base_url, "tests"
+        )
+    recorded.assert_outcomes(passed=1)
+    assert (project.cassettes / "tests" / "test_agent" / "test_saves_name.yaml").is_file()
+    monkeypatch.chdir(pytester.path / "tests")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
