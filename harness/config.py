@@ -20,7 +20,16 @@ from harness.clock import DEFAULT_TICK, ClockSpec, Ids
 from harness.errors import ConfigError, Problem, ToolDefinitionError
 from harness.files import OutsideProject, confined
 from harness.llm.settings import EmbeddingSettings, KeyHeader, ModelSettings, ToolChoice, http_url_problem
-from harness.loops.kinds import DEFAULT_LOOP, LoopName, default_temperature, default_tool_choice, extra_body
+from harness.loops.kinds import (
+    DEFAULT_LOOP,
+    HARNESS_MAX_STEPS,
+    LoopName,
+    default_max_steps,
+    default_temperature,
+    default_tool_choice,
+    extra_body,
+    tools_body,
+)
 from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN, Block, Memory, check_schema, schema_problem
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import NAME_PATTERN as DECLARED_NAME_PATTERN
@@ -33,7 +42,7 @@ from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
 MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
 
-DEFAULT_MAX_STEPS = 10
+DEFAULT_MAX_STEPS = HARNESS_MAX_STEPS  # letta-v1: Letta 0.16.8's (kinds.default_max_steps)
 # Block labels in agents.yaml may also hold `/` (Letta's `system/human/work`, `/note_directory`), as real
 # Agent Files do; LABEL_PATTERN (agent names, and labels the model creates) does not.
 BLOCK_LABEL_PATTERN = r"^[A-Za-z_/][A-Za-z0-9_/-]*$"
@@ -327,7 +336,7 @@ class AgentSettingsWire(StrictModel):
         "attached to a block sees the others' edits (Letta's shared blocks)",
     )
     max_steps: Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN] | None = pydantic.Field(
-        None, description="Most model steps per user message (default 6)"
+        None, description="Most model steps per user message (default 10; 50 under letta-v1, Letta 0.16.8's)"
     )
     loop: LoopName | None = pydantic.Field(
         None,
@@ -571,6 +580,7 @@ def _model_settings(values: dict[str, Any], loop: LoopName = DEFAULT_LOOP) -> Mo
         "tool_choice": default_tool_choice(loop),
         **values,
         "extra_body": extra_body(loop),
+        "tools_body": tools_body(loop, str(values.get("name", ""))),
     }
     if "tool_choice" in values:
         values = {**values, "tool_choice": ToolChoice(values["tool_choice"])}
@@ -591,7 +601,7 @@ class _Merged:
     tool_refs: tuple[Loc, list[str | DeclaredToolWire]] | None = None
     tool_rules: tuple[Loc, list[ToolRuleWire]] | None = None
     attach_blocks: tuple[Loc, list[str]] | None = None
-    max_steps: int = DEFAULT_MAX_STEPS
+    max_steps: int | None = None  # None: the loop's default
     failed: bool = False  # a layer it inherits has a mistake (reported once, where it is)
     loop: LoopName = DEFAULT_LOOP
     clock: ClockSpec | None = None
@@ -663,7 +673,7 @@ class _Compiler:
             embedding=_embedding_settings(merged.embedding),
             blocks=tuple(blocks),
             tools=tools,
-            max_steps=merged.max_steps,
+            max_steps=default_max_steps(merged.loop) if merged.max_steps is None else merged.max_steps,
             description=self.wire.agents[name].description,
             tool_rules=rules,
             tags=tuple(self.wire.agents[name].tags or ()),

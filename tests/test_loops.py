@@ -147,9 +147,25 @@ def test_letta_loops_default_to_lettas_temperature(tmp_path: Path) -> None:
     )
     assert config.get("m").model.temperature == 0.7
     assert config.get("t").model.temperature == 0
-    assert config.get("v").model.temperature == 0.7
+    assert config.get("v").model.temperature == 1.0  # Letta 0.16.8's LLMConfig default
     assert config.get("v").model.tool_choice is ToolChoice.AUTO  # a v1 turn ends on an answer without a call
     assert dict(config.get("m").model.extra_body)["parallel_tool_calls"] is False
+    # a turn's bound: Letta 0.16.8's DEFAULT_MAX_STEPS for v1, the harness's for the others
+    assert (config.get("v").max_steps, config.get("m").max_steps) == (50, 10)
+
+
+def test_letta_v1_sends_lettas_user_and_no_parallel_calls(tmp_path: Path) -> None:
+    """Letta 0.16.8's OpenAI client: `user` is the actor's id on every request; `parallel_tool_calls: false`
+    on one that offers tools (LLMConfig's default), except to OpenAI's reasoning models, which take none."""
+    agents = write_agents(tmp_path, "  v: {loop: letta-v1}\n  r: {loop: letta-v1, model: {name: o3-mini}}\n")
+    _, model, _ = run(load_agents(agents).get("v"), [completion(content="ok")], "hi")
+    assert model.bodies[0]["user"] == "user-00000000-0000-4000-8000-000000000000"
+    assert model.bodies[0]["parallel_tool_calls"] is False
+    _, model, _ = run(load_agents(agents).get("r"), [completion(content="ok")], "hi")
+    assert "parallel_tool_calls" not in model.bodies[0] and "user" in model.bodies[0]
+    no_tools = write_agents(tmp_path, "  v: {loop: letta-v1, tools: []}\n")
+    _, model, _ = run(load_agents(no_tools).get("v"), [completion(content="ok")], "hi")
+    assert "parallel_tool_calls" not in model.bodies[0] and "user" in model.bodies[0]
 
 
 def test_letta_memgpt_plain_text_is_private(tmp_path: Path) -> None:

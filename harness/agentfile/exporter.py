@@ -17,9 +17,9 @@ from typing import Any
 from harness.agentfile.importer import OPENAI_ENDPOINT
 from harness.agentfile.schema import AgentFileWire
 from harness.agentfile.toolsource import ToolSource, tool_source
-from harness.config import DEFAULT_MAX_STEPS, AgentSpec, BlockSpec
+from harness.config import AgentSpec, BlockSpec
 from harness.llm.settings import ModelSettings
-from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
+from harness.loops.kinds import LoopName, default_max_steps, inner_thoughts_in_kwargs
 from harness.memory import DEFAULT_LIMIT
 from harness.secrets import Secrets
 from harness.tools.builtin import BUILTIN_TOOLS
@@ -175,7 +175,7 @@ def unwritten(spec: AgentSpec) -> list[str]:
             f"embedding {embedding.name}: its vector length is not known; embedding_config says "
             f"{DEFAULT_EMBEDDING_DIMENSIONS} (set `embedding.dimensions` to say otherwise)"
         )
-    if spec.max_steps != DEFAULT_MAX_STEPS:
+    if spec.max_steps != default_max_steps(spec.loop):
         notes.append(f"max_steps {spec.max_steps} not written (no place for it in an Agent File)")
     if spec.context_window is None:
         written = CONTEXT_WINDOWS.get(spec.model.name, DEFAULT_CONTEXT_WINDOW)

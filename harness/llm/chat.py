@@ -110,6 +110,7 @@ def chat_request(
     if tools:
         body["tools"] = tools
         body["tool_choice"] = str(tool_choice or settings.tool_choice)
+        body.update(settings.tools_body)
     if settings.max_tokens is not None:
         body["max_tokens"] = settings.max_tokens
     if settings.seed is not None:

@@ -89,6 +89,8 @@ class ModelSettings(Endpoint):
     put_inner_thoughts_in_kwargs: bool | None = None
     # Fields the agent's loop adds to every body (Letta 0.6's request defaults): not settable in YAML.
     extra_body: tuple[tuple[str, Any], ...] = ()
+    # Fields the agent's loop adds to a body that offers tools (Letta 0.16.8's `parallel_tool_calls`).
+    tools_body: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,17 @@ DEFAULT_LOOP = LoopName.LETTA_MEMGPT
 
 # letta/schemas/llm_config.py (0.6): LLMConfig.temperature defaults to 0.7; the harness's default is 0.
 LETTA_DEFAULT_TEMPERATURE = 0.7
+# Letta 0.16.8's LLMConfig.temperature default (schemas/llm_config.py): a letta_v1_agent created with a model
+# handle gets it (no provider and no create_agent path sets another unless `model_settings` is given).
+LETTA_V1_DEFAULT_TEMPERATURE = 1.0
 
-# The id of the user Letta's in-process client acts as (letta/services/user_manager.py, DEFAULT_USER_ID):
-# Letta 0.6 sends it as `user` with every request.
+# The harness's bound on a turn's steps, and Letta 0.16.8's (constants.py DEFAULT_MAX_STEPS, the default of a
+# request's `max_steps` and of LettaAgentV3.step).
+HARNESS_MAX_STEPS = 10
+LETTA_V1_MAX_STEPS = 50
+
+# The id of the user Letta's in-process client acts as (letta/services/user_manager.py, DEFAULT_USER_ID, the
+# same in 0.16.8): Letta 0.6 sends it as `user` with every request, 0.16.8 as the actor's id.
 LETTA_DEFAULT_USER_ID = "user-00000000-0000-4000-8000-000000000000"
 
 # What Letta 0.6's ChatCompletionRequest adds to every body (its pydantic defaults, dumped without the
@@ -51,7 +59,14 @@ def inner_thoughts_in_kwargs(model: str, setting: bool | None) -> bool:
 
 def default_temperature(loop: LoopName) -> float:
     """The temperature an agent gets when agents.yaml gives none."""
+    if loop is LoopName.LETTA_V1:
+        return LETTA_V1_DEFAULT_TEMPERATURE
     return 0.0 if loop is LoopName.HARNESS else LETTA_DEFAULT_TEMPERATURE
+
+
+def default_max_steps(loop: LoopName) -> int:
+    """A turn's bound when agents.yaml gives none: Letta 0.16.8's for letta-v1 (Letta 0.6 has none)."""
+    return LETTA_V1_MAX_STEPS if loop is LoopName.LETTA_V1 else HARNESS_MAX_STEPS
 
 
 def default_tool_choice(loop: LoopName) -> str:
@@ -61,5 +76,22 @@ def default_tool_choice(loop: LoopName) -> str:
 
 
 def extra_body(loop: LoopName) -> tuple[tuple[str, Any], ...]:
-    """Fields every request of this loop carries besides model, messages, temperature and tools."""
-    return LETTA_MEMGPT_BODY if loop is LoopName.LETTA_MEMGPT else ()
+    """Fields every request of this loop carries besides model, messages, temperature and tools. letta-v1:
+    Letta 0.16.8's OpenAI client sets `user` to the actor's id on every request (openai_client.py
+    build_request_data); its other ChatCompletionRequest defaults are not sent (`exclude_unset`)."""
+    if loop is LoopName.LETTA_MEMGPT:
+        return LETTA_MEMGPT_BODY
+    return (("user", LETTA_DEFAULT_USER_ID),) if loop is LoopName.LETTA_V1 else ()
+
+
+def tools_body(loop: LoopName, model: str) -> tuple[tuple[str, Any], ...]:
+    """Fields a request of this loop carries only when it offers tools. letta-v1: Letta 0.16.8 sets
+    `parallel_tool_calls` from LLMConfig (False by default, and LettaAgentV3 forces False under tool rules)
+    for a model that takes it (not OpenAI's reasoning models: `supports_parallel_tool_calling`)."""
+    if loop is not LoopName.LETTA_V1 or model.startswith(OPENAI_REASONING_PREFIXES):
+        return ()
+    return (("parallel_tool_calls", False),)
+
+
+# openai_client.py is_openai_reasoning_model (0.16.8): they take no `parallel_tool_calls`.
+OPENAI_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
