@@ -176,12 +176,17 @@ class Agent:
                 if step.content and self.loop.text_is_reply:
                     replies.append(step.content)
                 uncalled = solver.uncalled_required_tools(self._tool_names) if solver is not None else []
-                if uncalled and len(steps) < self.spec.max_steps:
-                    reminder = self.loop.required_reminder(uncalled, self._loop_now())
-                    if reminder is not None:
+                reminder = self.loop.required_reminder(uncalled, self._loop_now()) if uncalled else None
+                if reminder is not None:
+                    # Letta's v1 loop adds it even at the last step (its `is_final_step` is never set), and
+                    # keeps it: the turn then stops at its bound, and the next one sees it.
+                    self.messages.append(reminder)
+                    if len(steps) < self.spec.max_steps:
                         step_input = [reminder]
-                        self.messages.append(reminder)
                         continue
+                    if self.journal is not None:
+                        self.journal.save_user_message(self.state.id, self.turns, turn, reminder)
+                    reason = StopReason.MAX_STEPS
             elif go_on:
                 if len(steps) < self.spec.max_steps:
                     failed = any(not call.ok for call in step.tool_calls)
@@ -250,7 +255,9 @@ class Agent:
         first_message = len(self.messages)
         calls = self.loop.calls(response)
         call_ids = self._call_ids(calls, first_message)
-        self.messages.append(self.loop.assistant_message(response, calls, call_ids))
+        assistant = self.loop.assistant_message(response, calls, call_ids)
+        if assistant is not None:  # Letta's v1 loop keeps nothing of an empty answer
+            self.messages.append(assistant)
         try:
             records, go_on, replies = self._run_calls(solver, calls, call_ids)
         except BaseException:

@@ -198,6 +198,50 @@ def test_letta_v1_any_tool_call_continues_and_text_ends_the_turn(tmp_path: Path)
     assert "Likes tea" in agent.memory.get_block("human").value
 
 
+def test_letta_v1_keeps_nothing_of_an_empty_answer(tmp_path: Path) -> None:
+    """LettaAgentV3._handle_ai_response case 1a: no text, no reasoning, no call ends the turn and persists
+    nothing (OpenAI would refuse an assistant message with neither content nor calls); with a
+    required_before_exit tool uncalled only the heartbeat is added."""
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")).get("v")
+    _, model, [turn, _] = run(spec, [completion(content=None), completion(content="ok")], "hi", "again")
+    assert turn.stop_reason is StopReason.NO_TOOL_CALL and turn.reply is None
+    assert model.bodies[1]["messages"][1:] == [{"role": "user", "content": "hi"}, {"role": "user", "content": "again"}]
+    rules = "tool_rules: [{type: required_before_exit, tool_name: what_time}]"
+    spec = load_agents(write_agents(tmp_path, f"  v: {{loop: letta-v1, {rules}}}\n")).get("v")
+    answers = [completion(content=None), completion(call("what_time", {}, "c1")), completion(content="ok")]
+    _, model, _ = run(spec, answers, "hi")
+    assert [message["role"] for message in model.bodies[1]["messages"][1:]] == ["user", "user"]
+
+
+def test_letta_v1_history_has_the_arguments_as_letta_reserialises_them(tmp_path: Path) -> None:
+    """LettaAgentV3 keeps `json.dumps(args)` of the arguments it parsed, `request_heartbeat` and
+    `inner_thoughts` dropped; arguments that are not JSON are `{}` (`_safe_load_tool_call_str`)."""
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")).get("v")
+    raw = '{"label":"human","content":"caf\u00e9","request_heartbeat":true,"inner_thoughts":"hm"}'
+    answers = [
+        completion(call("core_memory_append", raw, "c1")),
+        completion(call("core_memory_append", '{"label": "human", "content": ', "c2")),
+        completion(content="ok"),
+    ]
+    _, model, _ = run(spec, answers, "hi")
+    sent = [m["tool_calls"][0]["function"]["arguments"] for m in model.bodies[2]["messages"] if m.get("tool_calls")]
+    assert sent == ['{"label": "human", "content": "caf\\u00e9"}', "{}"]
+
+
+def test_letta_v1_echoes_reasoning_only_beside_text(tmp_path: Path) -> None:
+    """Letta's adapter stores reasoning and text as content parts; Message.to_openai_dict sends
+    `reasoning_content` back only from a message of more than one part: with a call and no text, none."""
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")).get("v")
+    silent = completion(call("what_time", {}, "c1"))
+    silent["choices"][0]["message"]["reasoning_content"] = "Check the time."
+    spoken = completion(call("what_time", {}, "c2"), content="Let me look.")
+    spoken["choices"][0]["message"]["reasoning_content"] = "Again."
+    _, model, _ = run(spec, [silent, spoken, completion(content="ok")], "hi")
+    first, second = [m for m in model.bodies[2]["messages"] if m["role"] == "assistant"]
+    assert "reasoning_content" not in first
+    assert second["reasoning_content"] == "Again." and second["content"] == "Let me look."
+
+
 def test_letta_v1_runs_only_the_first_call(tmp_path: Path) -> None:
     spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")).get("v")
     answers = [
@@ -427,10 +471,16 @@ def test_letta_v1_text_before_a_required_tool_goes_on_with_lettas_heartbeat(tmp_
         }
     )
     assert "Likes tea" in agent.memory.get_block("human").value
-    # on the last step the turn ends as any answer without a call ends it
+    # Letta's `is_final_step` is never set (step() passes no remaining_turns): on the last step too the
+    # heartbeat is added and kept, and the turn stops at its bound; the next turn sees it
     last = write_agents(tmp_path, f"  v: {{loop: letta-v1, max_steps: 1, {rules}}}\n")
-    _, model, [turn] = run(load_agents(last).get("v"), [completion(content="Hello!")], "hi")
-    assert len(model.bodies) == 1 and turn.stop_reason is StopReason.NO_TOOL_CALL
+    agent, model, [turn, _] = run(
+        load_agents(last).get("v"), [completion(content="Hello!"), completion(content="x")], "hi", "again"
+    )
+    assert turn.stop_reason is StopReason.MAX_STEPS and turn.reply == "Hello!"
+    roles = [message["role"] for message in model.bodies[1]["messages"][1:]]
+    assert roles == ["user", "assistant", "user", "user"]
+    assert "ToolRuleViolated" in model.bodies[1]["messages"][3]["content"]
 
 
 @pytest.mark.parametrize("loop", ["letta-memgpt", "harness"])

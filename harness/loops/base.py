@@ -97,8 +97,8 @@ class Loop(Protocol):
 
     def assistant_message(
         self, response: ChatResponse, calls: tuple[ToolCall, ...], call_ids: list[str]
-    ) -> dict[str, Any]:
-        """The answer as it goes into history."""
+    ) -> dict[str, Any] | None:
+        """The answer as it goes into history (None: nothing is kept of it)."""
 
     def run_tool(self, host: LoopHost, tool: Tool | None, call: ToolCall) -> CallOutcome:
         """Run one call (`tool` is None when the agent has no tool of that name)."""
@@ -157,7 +157,7 @@ class HarnessLoop:
 
     def assistant_message(
         self, response: ChatResponse, calls: tuple[ToolCall, ...], call_ids: list[str]
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         """With the provider's fields the next request must echo (DeepSeek's `reasoning_content`,
         Gemini's `extra_content`): they are recorded with it."""
         message: dict[str, Any] = {"role": "assistant", "content": response.content or None, **response.extra}

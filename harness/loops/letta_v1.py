@@ -32,13 +32,14 @@ import json
 from datetime import datetime
 from typing import Any
 
+from harness import jsontext
 from harness.config import AgentSpec
 from harness.errors import RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
 from harness.loops.kinds import LoopName
-from harness.loops.letta_memgpt import NON_USER_MSG_PREFIX, json_dumps
+from harness.loops.letta_memgpt import INNER_THOUGHTS_KWARG, NON_USER_MSG_PREFIX, json_dumps
 from harness.memory import EditKind, Memory, as_letta_says
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.rules import ToolRulesSolver
@@ -64,6 +65,26 @@ _MEMORY_COMMAND_FORCES = frozenset({"str_replace", "insert", "rename"})
 
 def _letta_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %I:%M:%S %p %Z%z").strip()
+
+
+def tool_call_arguments(raw: str) -> dict[str, Any]:
+    """A call's arguments as LettaAgentV3 reads them (agents/helpers.py `_safe_load_tool_call_str`, then
+    `request_heartbeat` and `inner_thoughts` popped): only the first object of `{...}{...}`, a JSON string
+    holding the object read again, and anything that is not a JSON object is `{}` (Letta's json.loads raises
+    on too deep a nesting or a non-object in a string; here those are `{}` too, not a failed step)."""
+    if "}{" in raw:
+        raw = raw.split("}{", 1)[0] + "}"
+    try:
+        arguments = jsontext.loads(raw)
+        if isinstance(arguments, str):
+            arguments = jsontext.loads(arguments)
+    except ValueError:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        return {}
+    arguments.pop(HEARTBEAT_PARAMETER, None)
+    arguments.pop(INNER_THOUGHTS_KWARG, None)
+    return arguments
 
 
 def compile_memory(memory: Memory, tool_rules: str | None) -> str:
@@ -213,6 +234,34 @@ class LettaV1Loop(HarnessLoop):
 
     def calls(self, response: ChatResponse) -> tuple[ToolCall, ...]:
         return response.tool_calls[:1]
+
+    def assistant_message(
+        self, response: ChatResponse, calls: tuple[ToolCall, ...], call_ids: list[str]
+    ) -> dict[str, Any] | None:
+        """The answer as Letta 0.16.8 persists it and `Message.to_openai_dict` sends it back. An answer with
+        no text, no reasoning and no call is not kept (`_handle_ai_response` case 1a). The arguments are
+        re-serialised from what was parsed (`json.dumps(args)`, rest_api/utils.py), so the model sees
+        `{}` for arguments that were not JSON and never its `request_heartbeat`. `reasoning_content` goes
+        back only beside text: the adapter stores reasoning and text as content parts, and to_openai_dict
+        reads the reasoning only from a message of more than one part."""
+        reasoning = response.extra.get("reasoning_content")
+        if not calls and not response.content and not reasoning:
+            return None
+        extra = dict(response.extra)
+        if not response.content:
+            extra.pop("reasoning_content", None)
+        message: dict[str, Any] = {"role": "assistant", "content": response.content or None, **extra}
+        if calls:
+            message["tool_calls"] = [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": json.dumps(tool_call_arguments(call.arguments))},
+                    **call.extra,
+                }
+                for call_id, call in zip(call_ids, calls, strict=True)
+            ]
+        return message
 
     def run_tool(self, host: LoopHost, tool: Tool | None, call: ToolCall) -> CallOutcome:
         edits = len(host.state.memory.edits)
