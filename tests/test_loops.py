@@ -194,7 +194,8 @@ def test_letta_v1_any_tool_call_continues_and_text_ends_the_turn(tmp_path: Path)
     # no heartbeat message between steps: the request after a tool result ends with that result
     assert model.bodies[1]["messages"][-1]["role"] == "tool"
     result = json.loads(model.bodies[1]["messages"][-1]["content"])
-    assert result == {"status": "OK", "message": "None", "time": "2025-02-11 02:26:33 PM UTC+0000"}
+    # LettaCoreToolExecutor.core_memory_append returns the block's new value
+    assert result == {"status": "OK", "message": "Name: Bob\nLikes tea", "time": "2025-02-11 02:26:33 PM UTC+0000"}
     assert "Likes tea" in agent.memory.get_block("human").value
 
 
@@ -240,6 +241,110 @@ def test_letta_v1_echoes_reasoning_only_beside_text(tmp_path: Path) -> None:
     first, second = [m for m in model.bodies[2]["messages"] if m["role"] == "assistant"]
     assert "reasoning_content" not in first
     assert second["reasoning_content"] == "Again." and second["content"] == "Let me look."
+
+
+def test_letta_v1_core_tools_return_and_fail_as_lettas_core_tool_executor(tmp_path: Path) -> None:
+    """LettaCoreToolExecutor (0.16.8): core_memory_append/replace return the new value, send_message its
+    receipt; arguments that are not JSON are `{}` and the tool still runs, failing with the TypeError of
+    Letta's bound method; the core tools' `label` is described as in 0.16.8's function_sets/base.py."""
+    tools = "tools: [send_message, core_memory_append, core_memory_replace, memory_replace]"
+    spec = load_agents(write_agents(tmp_path, f"  v: {{loop: letta-v1, {tools}}}\n")).get("v")
+    answers = [
+        completion(call("core_memory_append", '{"label": "human", "content": ', "c1")),
+        completion(call("memory_replace", {"label": "human"}, "c2")),
+        completion(call("send_message", {"message": "hey"}, "c3")),
+        completion(call("core_memory_append", {"label": "human", "content": "Likes tea"}, "c4")),
+        completion(call("core_memory_replace", {"label": "human", "old_content": "tea", "new_content": "gin"}, "c5")),
+        completion(content="ok"),
+    ]
+    _, model, [turn] = run(spec, answers, "hi")
+    assert [(call.ok, call.result) for call in turn.tool_calls] == [
+        (
+            False,
+            "LettaCoreToolExecutor.core_memory_append() missing 2 required positional arguments: 'label' and 'content'",
+        ),
+        (
+            False,
+            "LettaCoreToolExecutor.memory_replace() missing 2 required positional arguments: 'old_string' and "
+            "'new_string'",
+        ),
+        (True, "Sent message successfully."),
+        (True, "Name: Bob\nLikes tea"),
+        (True, "Name: Bob\nLikes gin"),
+    ]
+    schemas = {tool["function"]["name"]: tool["function"]["parameters"] for tool in model.bodies[0]["tools"]}
+    for name in ("core_memory_append", "core_memory_replace"):
+        assert schemas[name]["properties"]["label"]["description"] == "Section of the memory to be edited."
+
+
+LETTA_V1_CUSTOM_TOOLS = '''
+def echo(text: str, times: int = 1) -> str:
+    """Echo.
+
+    Args:
+        text (str): the text.
+        times (int): how many times.
+
+    Returns:
+        str: the text.
+    """
+    return text * times
+
+
+def as_dict() -> dict:
+    """A dict.
+
+    Returns:
+        dict: a dict.
+    """
+    return {"a": 1, "b": "x"}
+
+
+def big() -> str:
+    """Big.
+
+    Returns:
+        str: big text.
+    """
+    return "x" * 60000
+'''
+
+
+def test_letta_v1_custom_tools_take_arguments_and_return_as_lettas_sandbox(tmp_path: Path) -> None:
+    """Letta 0.16.8's sandbox: arguments its schema lacks are not passed, the others coerced to the
+    annotations (text read as JSON first, `coerce_dict_args_by_annotations`); a dict returned is nested in
+    the packaged JSON (validate_function_response keeps dicts), a return over 50,000 characters is cut with
+    Letta's NOTE (ToolExecutionManager's, then validate_function_response's)."""
+    (tmp_path / "custom.py").write_text(LETTA_V1_CUSTOM_TOOLS)
+    tools = "tools: ['custom:echo', 'custom:as_dict', 'custom:big']"
+    spec = load_agents(write_agents(tmp_path, f"  v: {{loop: letta-v1, {tools}}}\n")).get("v")
+    answers = [
+        completion(call("echo", {"text": 5, "times": "2", "extra": 1}, "c1")),
+        completion(call("as_dict", {}, "c2")),
+        completion(call("big", {}, "c3")),
+        completion(content="ok"),
+    ]
+    _, model, [turn] = run(spec, answers, "hi")
+    assert turn.tool_calls[0].ok and turn.tool_calls[0].result == "55"
+    results = [json.loads(m["content"])["message"] for m in model.bodies[3]["messages"] if m["role"] == "tool"]
+    assert results[1] == {"a": 1, "b": "x"}
+    first_note = "... [NOTE: function output was truncated since it exceeded the character limit: 60000 > 50000]"
+    assert results[2] == "x" * 50000 + (
+        f"... [NOTE: function output was truncated since it exceeded the character limit ({60000 + len(first_note)}"
+        " > 50000)]"
+    )
+
+
+def test_letta_v1_cuts_tool_returns_to_a_fifth_of_the_context_window(tmp_path: Path) -> None:
+    """LettaAgentV3 builds each request with tool returns cut at `_compute_tool_return_truncation_chars`
+    (a fifth of the window at 4 characters a token, at least 5,000): `... [truncated N chars]`."""
+    (tmp_path / "custom.py").write_text(LETTA_V1_CUSTOM_TOOLS)
+    body = "  v: {loop: letta-v1, context_window: 10000, tools: ['custom:big']}\n"
+    spec = load_agents(write_agents(tmp_path, body)).get("v")
+    _, model, _ = run(spec, [completion(call("big", {}, "c1")), completion(content="ok")], "hi")
+    content = model.bodies[1]["messages"][-1]["content"]
+    assert content.startswith('{\n  "status": "OK",\n  "message": "xxx') and len(content) < 8100
+    assert content[8000:].startswith("... [truncated ")
 
 
 def test_letta_v1_runs_only_the_first_call(tmp_path: Path) -> None:
@@ -400,6 +505,9 @@ def test_arguments_nested_deeper_than_json_decodes_are_arguments_that_are_not_js
     turn = agent.send("Hi")
     if loop == "letta-memgpt":  # unpacking the inner thoughts fails: asked again, then given up
         assert turn.stop_reason is StopReason.INVALID_ANSWER and "nested too deeply" in str(turn.error)
+    elif loop == "letta-v1":  # arguments Letta cannot read are {}: the tool runs without them
+        assert turn.tool_calls[0].ok is False
+        assert turn.tool_calls[0].result.startswith("LettaCoreToolExecutor.send_message() missing 1 required")
     else:  # the call fails, and the model is told why
         assert turn.tool_calls[0].ok is False and "nested too deeply" in turn.tool_calls[0].result
     assert agent.send("Hi again").reply == "Hello"
@@ -549,7 +657,8 @@ def test_letta_v1_core_tool_errors_are_the_exceptions_own_text_and_an_unknown_to
     tmp_path: Path,
 ) -> None:
     """LettaAgentV3: CoreToolExecutor returns `func_return=e` (the model sees str(e)); a name not among the
-    tools offered is `_build_rule_violation_result`'s refusal; a custom tool fails as the harness says."""
+    tools offered is `_build_rule_violation_result`'s refusal; a custom tool's argument its schema lacks is
+    not passed (the sandbox's `invoke_function_call`)."""
     agents = write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")
     answers = [
         completion(call("core_memory_append", {"label": "nope", "content": "x"}, "c1")),
@@ -565,7 +674,7 @@ def test_letta_v1_core_tool_errors_are_the_exceptions_own_text_and_an_unknown_to
             "[ToolConstraintError] Cannot call web_search, valid tools include: "
             "['send_message', 'core_memory_append', 'what_time'].",
         ),
-        (False, "Error executing function what_time: invalid arguments: extra: Extra inputs are not permitted"),
+        (True, "2025-02-11T14:26:35+00:00"),
     ]
     assert turn.reply == "Done."
 

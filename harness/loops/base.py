@@ -57,11 +57,14 @@ class NothingToAsk(Exception):
 
 @dataclass(frozen=True)
 class CallOutcome:
-    """A tool call run: its result, whether it asked for a heartbeat, and its arguments as parsed."""
+    """A tool call run: its result, whether it asked for a heartbeat, and its arguments as parsed;
+    `returned`: what the loop packages as the result's message when it is not the text (Letta 0.16.8 nests a
+    dict a tool returns as a JSON object)."""
 
     result: ToolResult
     heartbeat: bool
     arguments: dict[str, Any]
+    returned: dict[str, Any] | None = None
 
 
 class Loop(Protocol):

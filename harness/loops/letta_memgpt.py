@@ -219,7 +219,7 @@ _BUILTIN_TYPES: dict[str, type] = {
 }
 
 
-def _annotations(function: Callable[..., Any]) -> dict[str, str]:
+def source_annotations(function: Callable[..., Any]) -> dict[str, str]:
     """The annotations of a function's parameters as written in its source (Letta reads the source)."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
@@ -578,7 +578,7 @@ class LettaMemGPTLoop:
         kwargs = dict(arguments)
         try:
             if not builtin:
-                kwargs = coerce_arguments(kwargs, _annotations(tool.function))
+                kwargs = coerce_arguments(kwargs, source_annotations(tool.function))
             value = tool.invoke(host.state, kwargs)
             text = function_response_text(
                 value, BASE_FUNCTION_RETURN_CHAR_LIMIT if builtin else FUNCTION_RETURN_CHAR_LIMIT

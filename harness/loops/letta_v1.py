@@ -28,7 +28,10 @@ the system message follow Letta; the requests are not conformance-tested against
 
 from __future__ import annotations
 
+import ast
 import json
+import typing
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -39,9 +42,10 @@ from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
 from harness.loops.kinds import LoopName
-from harness.loops.letta_memgpt import INNER_THOUGHTS_KWARG, NON_USER_MSG_PREFIX, json_dumps
+from harness.loops.letta_memgpt import INNER_THOUGHTS_KWARG, NON_USER_MSG_PREFIX, json_dumps, source_annotations
 from harness.memory import EditKind, Memory, as_letta_says
 from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
 
@@ -65,6 +69,96 @@ _MEMORY_COMMAND_FORCES = frozenset({"str_replace", "insert", "rename"})
 
 def _letta_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %I:%M:%S %p %Z%z").strip()
+
+
+# letta/constants.py FUNCTION_RETURN_CHAR_LIMIT (a Tool's return_char_limit default) and
+# BASE_FUNCTION_RETURN_CHAR_LIMIT (the core tools'), both 50,000 in 0.16.8.
+FUNCTION_RETURN_CHAR_LIMIT = 50_000
+# LettaAgentV3 5e: the results validate_function_response does not cut (it still counts them).
+_UNCUT_RETURNS = frozenset({"conversation_search", "conversation_search_date", "archival_memory_search"})
+# function_sets/base.py (0.16.8): the core memory tools' `label`, where Letta 0.6's named persona and human.
+CORE_LABEL_DESCRIPTION = "Section of the memory to be edited."
+_CORE_LABEL_TOOLS = frozenset({"core_memory_append", "core_memory_replace"})
+
+
+def _new_value(state: AgentState, arguments: dict[str, Any], value: Any) -> Any:
+    return state.memory.get_block(str(arguments["label"])).value
+
+
+# What LettaCoreToolExecutor (0.16.8) returns where the harness's built-ins (Letta 0.6's) return otherwise:
+# core_memory_append/replace the block's new value, send_message its receipt, conversation_search its dict.
+_CORE_RETURNS: dict[str, Callable[[AgentState, dict[str, Any], Any], Any]] = {
+    "send_message": lambda state, arguments, value: "Sent message successfully.",
+    "core_memory_append": _new_value,
+    "core_memory_replace": _new_value,
+    "conversation_search": lambda state, arguments, value: json.loads(value),
+}
+
+
+def _cut(text: str, limit: int) -> str:
+    return (
+        f"{text[:limit]}... [NOTE: function output was truncated since it exceeded the character limit "
+        f"({len(text)} > {limit})]"
+    )
+
+
+def function_return(value: Any, name: str, limit: int = FUNCTION_RETURN_CHAR_LIMIT) -> str | dict[str, Any]:
+    """A tool's return as Letta 0.16.8 packages it. ToolExecutionManager first turns a return whose text
+    (a dict's `json.dumps`) is over the limit into that text with a NOTE appended, uncut; then
+    validate_function_response cuts text over the limit with its own NOTE (not for the search tools) and
+    keeps a dict as it is, to be nested in the packaged JSON, unless its indented JSON is over the limit."""
+    text = json.dumps(value, default=str) if isinstance(value, dict) else str(value)
+    if len(text) > limit:
+        value = (
+            f"{text}... [NOTE: function output was truncated since it exceeded the character limit: "
+            f"{len(text)} > {limit}]"
+        )
+    truncate = name not in _UNCUT_RETURNS
+    if isinstance(value, dict):
+        indented = json_dumps(value)
+        return _cut(indented, limit) if truncate and len(indented) > limit else value
+    text = "None" if value is None else str(value)
+    return _cut(text, limit) if truncate and len(text) > limit else text
+
+
+def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
+    """coerce_dict_args_by_annotations (functions/ast_parsers.py, 0.16.8) as the sandbox executor applies it:
+    a text argument is read as JSON or a Python literal first, then converted to the annotated type (a
+    `list[int]` by its origin); if any argument fails, the arguments go as they came (the executor's
+    `_prepare_function_args` logs the error and goes on)."""
+    coerced = dict(arguments)
+    try:
+        for name, value in coerced.items():
+            if name not in annotations:
+                continue
+            kind = _resolve_type(annotations[name])
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    try:
+                        value = ast.literal_eval(value)
+                    except (SyntaxError, ValueError):
+                        if kind is not str:
+                            raise
+            origin = typing.get_origin(kind)
+            coerced[name] = origin(value) if origin in (list, dict, tuple, set) else kind(value)
+    except Exception:
+        return dict(arguments)
+    return coerced
+
+
+def _resolve_type(annotation: str) -> Any:
+    """ast_parsers.resolve_type without unsafe eval: a name of typing or builtins, or an expression of them."""
+    import builtins
+
+    names = {**vars(typing), **vars(builtins)}
+    if annotation in names:
+        return names[annotation]
+    allowed: dict[str, Any] = {k: v for k, v in vars(typing).items() if not k.startswith("_")}
+    allowed.update({k: v for k, v in vars(builtins).items() if isinstance(v, type)})
+    allowed["typing"] = typing
+    return eval(compile(ast.parse(annotation, mode="eval"), "<annotation>", "eval"), {"__builtins__": {}}, allowed)
 
 
 def tool_call_arguments(raw: str) -> dict[str, Any]:
@@ -229,6 +323,8 @@ class LettaV1Loop(HarnessLoop):
             parameters = schema["function"]["parameters"]
             parameters["properties"].pop(HEARTBEAT_PARAMETER, None)
             parameters["required"] = [name for name in parameters.get("required", []) if name != HEARTBEAT_PARAMETER]
+            if tool.name in _CORE_LABEL_TOOLS and BUILTIN_TOOLS.get(tool.name) is tool.function:
+                parameters["properties"]["label"]["description"] = CORE_LABEL_DESCRIPTION
             self._schemas[tool.name] = schema
         return self._schemas[tool.name]
 
@@ -271,29 +367,57 @@ class LettaV1Loop(HarnessLoop):
         return outcome
 
     def _run(self, host: LoopHost, tool: Tool | None, call: ToolCall) -> CallOutcome:
-        """Letta's core tools (its `CoreToolExecutor`) fail with the exception's own text, `str(e)`; the
-        other tools as the harness runs them (`Error executing function X: ...`, arguments validated)."""
-        if tool is None or BUILTIN_TOOLS.get(tool.name) is not tool.function:
+        """A call as LettaAgentV3 runs it: the arguments as it parsed them (`{}` when they are not JSON: the
+        tool still runs). A core tool (LettaCoreToolExecutor) gets them as they are and fails with the
+        exception's own text (a missing argument names `LettaCoreToolExecutor.X()`); a custom tool (the
+        sandbox) gets only those its schema names, coerced to its annotations. Declared tools (no code) are
+        run as the harness runs them. The return is packaged as Letta does (`function_return`)."""
+        if tool is None or tool.declared_parameters is not None:
             return super().run_tool(host, tool, call)
-        arguments = self.arguments(tool.name, call.arguments)
-        if isinstance(arguments, CallOutcome):
-            return arguments
-        arguments.pop(HEARTBEAT_PARAMETER, None)
+        arguments = tool_call_arguments(call.arguments)
+        builtin = BUILTIN_TOOLS.get(tool.name) is tool.function
+        kwargs = dict(arguments)
+        if not builtin:
+            properties = tool.openai_schema()["function"]["parameters"]["properties"]
+            kwargs = coerce_arguments(
+                {k: v for k, v in kwargs.items() if k in properties}, source_annotations(tool.function)
+            )
         try:
-            text = str(tool.invoke(host.state, dict(arguments)))
+            value = tool.invoke(host.state, dict(kwargs))
+            if builtin and tool.name in _CORE_RETURNS:
+                value = _CORE_RETURNS[tool.name](host.state, kwargs, value)
         except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
             raise
         except (Exception, SystemExit) as exc:
-            return CallOutcome(ToolResult(False, as_letta_says(exc)), False, arguments)
-        return CallOutcome(ToolResult(True, text), False, arguments)
+            if not builtin:
+                error = f"Error executing function {tool.name}: {type(exc).__name__}: {exc}"
+            elif isinstance(exc, TypeError) and str(exc).startswith(f"{tool.name}() "):
+                error = f"LettaCoreToolExecutor.{exc}"  # bound to Letta's executor, the method says so
+            else:
+                error = as_letta_says(exc)
+            return CallOutcome(ToolResult(False, str(function_return(error, tool.name))), False, arguments)
+        returned = function_return(value, tool.name)
+        if isinstance(returned, dict):
+            return CallOutcome(ToolResult(True, json_dumps(returned)), False, arguments, returned)
+        return CallOutcome(ToolResult(True, returned), False, arguments)
 
     def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:
+        """package_function_response (a dict nested as an object), then, for an agent with a context window,
+        the cut Letta makes of every tool return when it builds a request (`truncate_tool_return` at
+        `_compute_tool_return_truncation_chars`: a fifth of the window, 4 characters a token, at least 5,000).
+        Letta cuts the request's copy and keeps the whole; the harness sends its history, so cuts it there."""
         packaged = {
             "status": "OK" if outcome.result.ok else "Failed",
-            "message": outcome.result.message,
+            "message": outcome.result.message if outcome.returned is None else outcome.returned,
             "time": _letta_time(now),
         }
-        return {"role": "tool", "tool_call_id": call_id, "content": json.dumps(packaged, indent=2, ensure_ascii=False)}
+        content = json_dumps(packaged)
+        window = self.spec.context_window
+        if window is not None:
+            cap = max(5000, int(window * 0.2 * 4))
+            if len(content) > cap:
+                content = content[:cap] + f"... [truncated {len(content) - cap} chars]"
+        return {"role": "tool", "tool_call_id": call_id, "content": content}
 
     def tool_choice(self, forced: bool) -> ToolChoice | None:
         """Letta's OpenAI client for letta_v1_agent: `required` while a rule forces a call
