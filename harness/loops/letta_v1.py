@@ -3,11 +3,17 @@
 Its `_decide_continuation`: a tool call keeps the turn going (a tool that fails too), unless a tool rule
 ends it (`exit_loop`); an answer without a tool call ends the turn, and its text is the reply, unless a
 `required_before_exit` tool is not called yet: then a heartbeat says so (`ToolRuleViolated: You must call
-...`) and the turn goes on. There are no other heartbeats: tools are offered without `request_heartbeat`,
-nothing else is said between steps, and no `send_message` is needed. Only the first call of an answer
-runs (`parallel_tool_calls` is off by default) and its result is packaged as Letta does
-(`package_function_response`: status, message and time as indented JSON). `tool_choice` is the agent's
-(`auto` by default), and `required` while a tool rule forces a call (`should_force_tool_call`).
+...`) and the turn goes on (at the last step too: V3 never sets `is_final_step`; the turn then stops at
+max_steps). An answer with no text, reasoning or call is not kept. There are no other heartbeats: tools are
+offered without `request_heartbeat`, nothing else is said between steps, and no `send_message` is needed.
+Only the first call of an answer runs; requests say `parallel_tool_calls: false` (with tools) and `user`
+(harness/loops/kinds.py). A call goes into history as V3 keeps it (`json.dumps` of the parsed arguments,
+`{}` when they are not JSON, the tool still run with them); `reasoning_content` only beside text. Core tools
+return and fail as LettaCoreToolExecutor; custom tools get their schema's arguments, coerced to their
+annotations; results are packaged as Letta does (status, message, time as indented JSON, a returned dict
+nested, cut at 50,000 characters). `tool_choice` is the agent's (`auto` by default), and `required` while a
+tool rule forces a call (`should_force_tool_call`). Not copied: V3 registers each call twice with the rules
+solver (a `max_count_per_step` limit of 2 withdraws a tool after one call), which looks like a Letta bug.
 
 The system message is Letta 0.16.8's, byte for byte (tests/test_loops.py checks it against
 real Agent Files): the prompt, `{CORE_MEMORY}` replaced (or appended after a blank line) by `<memory_blocks>`
@@ -19,7 +25,8 @@ at each step: so does this loop. A new agent's message has no tool rules (Letta'
 (V3 keeps the message objects it loaded); after a call Letta's executor rebuilds it as its tool does (see
 `_rebuild_after`). Times are the agent's clock.
 
-What is the harness's here, not Letta's: the user's text as it is, and the wire body; times in the clock's
+What is the harness's here, not Letta's: the user's text as it is, and the wire body beyond the fields
+above (tool-call ids are not cut to 29 characters); a declared tool's arguments checked; times in the clock's
 timezone (Letta: the agent's, UTC by default); the harness's compaction does not rebuild the message (V3
 forces a rebuild after compacting), and a restarted agent starts from a fresh message. The turn rules and
 the system message follow Letta; the requests are not conformance-tested against a live server
