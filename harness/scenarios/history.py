@@ -25,6 +25,7 @@ HISTORY_KEY = "history"
 
 
 class Role(StrEnum):
+    SYSTEM = "system"  # one in the middle, as Letta sends a summary or an alert; the first is the agent's
     USER = "user"
     ASSISTANT = "assistant"
     TOOL = "tool"
@@ -44,7 +45,7 @@ class HistoryToolCallWire(StrictModel):
 class MessageWire(StrictModel):
     """One chat message, as the chat-completions API takes it."""
 
-    role: Role = pydantic.Field(description="user, assistant or tool")
+    role: Role = pydantic.Field(description="user, assistant, tool or system (an alert sent mid-conversation)")
     content: str | None = pydantic.Field(None, description="The text (an assistant's may be null)")
     tool_calls: list[HistoryToolCallWire] | None = pydantic.Field(None, description="An assistant's tool calls")
     tool_call_id: str | None = pydantic.Field(None, description="A tool message: the call it answers")

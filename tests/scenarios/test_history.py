@@ -69,7 +69,7 @@ def test_a_history_the_api_would_refuse_is_located(
     [
         ({"role": "user"}, "a user message needs `content`"),
         ({"role": "user", "content": "x", "tool_call_id": "c"}, "a tool message, and only one, has `tool_call_id`"),
-        ({"role": "system", "content": "x"}, "Input should be 'user', 'assistant' or 'tool'"),
+        ({"role": "developer", "content": "x"}, "Input should be 'system', 'user', 'assistant' or 'tool'"),
     ],
 )
 def test_a_message_of_the_wrong_shape_is_located(tmp_path: Path, message: dict[str, str], reason: str) -> None:
@@ -129,3 +129,12 @@ def test_import_writes_the_in_context_messages_as_a_history_file(tmp_path: Path)
     assert [m["role"] for m in history] == ["assistant", "tool", "user"]  # the system message is the harness's own
     assert history[0]["tool_calls"][0]["function"]["name"] == "send_message"
     assert path.read_text().startswith("# The in-context messages of agent")
+
+
+def test_a_system_message_mid_conversation_is_taken(tmp_path: Path) -> None:
+    """Letta sends its alerts as system messages mid-conversation; an imported history keeps them so."""
+    import yaml
+
+    history = [{"role": "user", "content": "hi"}, {"role": "system", "content": "alert"}]
+    text = yaml.safe_dump({"agent": "a", "history": history, "turns": [{"user": "hi"}]})
+    assert load_scenario(write(tmp_path / "s.yaml", text)).history == tuple(history)
