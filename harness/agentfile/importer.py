@@ -23,6 +23,7 @@ import docstring_parser
 import pydantic
 import yaml
 
+from harness.agentfile.history import letta_chat_messages
 from harness.agentfile.schema import (
     AgentFileWire,
     AgentWire,
@@ -528,27 +529,25 @@ class _Importer:
         return None
 
     def _history(self, name: str, agent: AgentWire) -> None:
-        """The agent's in-context messages as chat messages, for a scenario's `history:` (the system message
-        is left out: the harness compiles its own from the prompt and memory)."""
+        """The agent's in-context messages as the chat messages Letta would send for them, for a scenario's
+        `history:` (the system message is left out: the harness compiles its own from the prompt and memory).
+        A message Letta would not send, or an OpenAI endpoint refuse, is left out alone, and said so."""
         by_id = {str(message.get("id")): message for message in agent.messages}
         ids = agent.in_context_message_ids
         in_context = [by_id[i] for i in ids if i in by_id] if ids else list(agent.messages)
         out_of_context = len(agent.messages) - len(in_context)
-        chat: list[dict[str, Any]] = []
-        for message in in_context:
-            converted = _chat_message(message)
-            if isinstance(converted, str):
-                self.note(name, f"message history not kept: {converted}")
-                return
-            if converted is not None:
-                chat.append(converted)
+        if in_context and in_context[0].get("role") == "system":
+            in_context = in_context[1:]
+        chat, notes = letta_chat_messages(in_context)
+        for note in notes:
+            self.note(name, f"message history: {note}")
         try:
             wires = pydantic.TypeAdapter(list[MessageWire]).validate_python(chat)
         except pydantic.ValidationError as exc:
             self.note(name, f"message history not kept: {exc.errors()[0]['msg']}")
             return
         problems = conversation_problems(wires)
-        if problems:
+        if problems:  # letta_chat_messages leaves none; kept as the last word before writing
             (index, _), why = problems[0]
             self.note(name, f"message history not kept: message {index}: {why}")
             return
@@ -752,45 +751,3 @@ def _declared(name: str, description: str | None, json_schema: dict[str, Any]) -
     except ToolDefinitionError:
         return None
     return {"name": name, "description": str(text or name), "parameters": parameters}
-
-
-def _chat_message(message: dict[str, Any]) -> dict[str, Any] | str | None:
-    """A Letta message as a chat message; None for one the harness makes itself (the system message), a
-    reason for one it cannot take."""
-    role = message.get("role")
-    if role == "system":
-        return None
-    if role not in ("user", "assistant", "tool"):
-        return f"a message with role {role!r}"
-    content = message.get("content")
-    if isinstance(content, list):  # Letta's content parts; the text ones are what the model read
-        texts = [part.get("text") for part in content if isinstance(part, dict) and part.get("type") == "text"]
-        content = "".join(text for text in texts if isinstance(text, str)) or None
-    if content is not None and not isinstance(content, str):
-        return f"a {role} message whose content is {type(content).__name__}"
-    out: dict[str, Any] = {"role": role, "content": content}
-    if role == "assistant" and message.get("tool_calls"):
-        calls = []
-        for call in message["tool_calls"]:
-            function = call.get("function") if isinstance(call, dict) else None
-            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-                return "an assistant tool call without a function name"
-            arguments = function.get("arguments", "{}")
-            calls.append(
-                {
-                    "id": str(call.get("id")),
-                    "type": "function",
-                    "function": {
-                        "name": function["name"],
-                        "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
-                    },
-                }
-            )
-        out["tool_calls"] = calls
-    if role == "tool":
-        out["tool_call_id"] = str(message.get("tool_call_id"))
-        if out["content"] is None:
-            out["content"] = ""
-    if role == "user" and out["content"] is None:
-        out["content"] = ""
-    return out
