@@ -8,6 +8,7 @@ holding the JSON (double-encoded). All three end as one `AgentFileWire`.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,38 @@ def _decode(text: str, where: str) -> Any:
     raise AgentFileError(f"{where}: JSON encoded in a string more than {MAX_ENCODINGS} times: not an Agent File")
 
 
+def _in_context_ids(legacy: LegacyAgentWire, messages: list[dict[str, Any]]) -> list[str]:
+    """The in-context messages, in order. letta 0.6.47+ lists them (`in_context_message_indices`); 0.6.43
+    marks each message `in_context` and writes them in its database's order, not the context's (a tool
+    result before its call): Letta's messages' creation times give that order back, the system prompt
+    (the context's message 0; a text beginning with the agent's `system`) first."""
+    if legacy.in_context_message_indices:
+        return [f"message-{index}" for index in legacy.in_context_message_indices if 0 <= index < len(messages)]
+    marked = [message for message in messages if message.get("in_context") is True]
+    if not marked:
+        return []
+    marked.sort(key=lambda message: _created_at(message.get("created_at")))
+    prompts = [m for m in marked if m.get("role") == "system" and _text(m).startswith(legacy.system or "\0")]
+    if prompts:  # the latest prompt is the one in context (Letta rebuilds it, one at a time)
+        marked = [prompts[-1], *(m for m in marked if m not in prompts)]
+    return [str(message["id"]) for message in marked]
+
+
+def _created_at(value: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)  # no time: first, in the file's order (the sort is stable)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        return "".join(str(part.get("text")) for part in content if isinstance(part, dict) and "text" in part)
+    return str(content or "")
+
+
 def _from_legacy(legacy: LegacyAgentWire, where: str) -> AgentFileWire:
     """The letta 0.6-0.8 export as AgentFileSchema: ids are made up as Letta's exporter makes them."""
     blocks = [
@@ -124,9 +157,7 @@ def _from_legacy(legacy: LegacyAgentWire, where: str) -> AgentFileWire:
         "tool_ids": [tool["id"] for tool in tools],
         "tool_rules": legacy.tool_rules,
         "messages": messages,
-        "in_context_message_ids": [
-            f"message-{index}" for index in legacy.in_context_message_indices if 0 <= index < len(messages)
-        ],
+        "in_context_message_ids": _in_context_ids(legacy, messages),
         "tool_exec_environment_variables": legacy.tool_exec_environment_variables,
         "identity_ids": legacy.identities or None,  # reported, as an AgentFileSchema agent's are
     }

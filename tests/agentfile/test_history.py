@@ -4,13 +4,14 @@ would not send (or an OpenAI endpoint refuse) is left out alone, with a note, no
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import yaml
 
 from harness.agentfile.importer import ImportResult, import_agent_file
 from harness.agentfile.reading import parse_agent_file
-from tests.agentfile.conftest import small_agent_file
+from tests.agentfile.conftest import DATA, load_json, small_agent_file
 
 
 def text(value: str) -> list[dict[str, Any]]:
@@ -134,4 +135,21 @@ def test_approvals_summaries_system_messages_and_parts_are_sent_as_letta_sends_t
         "message 1 (user): its 1 image(s) not kept (a history holds text): Letta's text for them in their place",
         "message 4 (approval): not kept: an approval response (Letta sends none)",
         "message 8 (summary): a summary, sent as a user message as Letta does",
+    ]
+
+
+def test_a_letta_0643_export_is_read_in_its_messages_creation_order() -> None:
+    """memgpt_agent_with_convo: letta 0.6.43 marks messages `in_context` and writes them in its database's
+    order (a result before its call); the whole history was dropped. The creation times give the order back,
+    the system prompt first; messages not marked are out of context."""
+    data = load_json(DATA / "letta_0643_memgpt_agent.af")
+    expected = [m["role"] for m in data["messages"][1:]]
+    stale = {**data["messages"][0], "created_at": "2025-01-01T00:00:00+00:00", "in_context": False}
+    shuffled = data["messages"][:]
+    random.Random(3).shuffle(shuffled)
+    data["messages"] = [*shuffled, stale]
+    result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
+    assert [m["role"] for m in yaml.safe_load(result.histories["memgpt_agent"])["messages"]] == expected
+    assert [n for n in result.notes if "message history" in n] == [
+        "agent 'memgpt_agent': message history: 1 messages out of context not kept"
     ]
