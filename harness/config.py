@@ -580,7 +580,7 @@ def _model_settings(values: dict[str, Any], loop: LoopName = DEFAULT_LOOP) -> Mo
         "tool_choice": default_tool_choice(loop),
         **values,
         "extra_body": extra_body(loop),
-        "tools_body": tools_body(loop, str(values.get("name", ""))),
+        "tools_body": tools_body(loop),
     }
     if "tool_choice" in values:
         values = {**values, "tool_choice": ToolChoice(values["tool_choice"])}

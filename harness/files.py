@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import secrets
 import stat
@@ -20,12 +19,8 @@ def is_special(path: Path) -> bool:
     replaced."""
     try:
         mode = path.stat().st_mode
-    except (FileNotFoundError, NotADirectoryError, RuntimeError):  # RuntimeError: a loop of links (< 3.13)
+    except (OSError, RuntimeError):  # missing, a loop of links, a folder we may not enter: not one to write into
         return False
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return False
-        raise
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 

@@ -943,3 +943,32 @@ def test_letta_v1_archival_insert_rebuilds_its_system_message_with_the_count(tmp
         "- 1 total memories you created are stored in archival memory (use tools to access them)\n"
         "</memory_metadata>"
     )
+
+
+@pytest.mark.parametrize(
+    ("declared", "run_on", "sent"), [("gpt-4o-mini", "o3-mini", False), ("o3-mini", "gpt-4o", True)]
+)
+def test_letta_v1_decides_parallel_tool_calls_by_the_model_the_request_goes_to(
+    tmp_path: Path, declared: str, run_on: str, sent: bool
+) -> None:
+    """It was decided from the declared model: `--model` (or a matrix model, a judge) swapping it sent the
+    field to a reasoning model that refuses it, or left it out for one Letta sends it to."""
+    from dataclasses import replace
+
+    spec = load_agents(write_agents(tmp_path, f"  v: {{loop: letta-v1, model: {{name: {declared}}}}}\n")).get("v")
+    spec = replace(spec, model=replace(spec.model, name=run_on))
+    _, model, _ = run(spec, [completion(content="Hello.")], "hi")
+    assert ("parallel_tool_calls" in model.bodies[0]) is sent
+
+
+def test_letta_v1_gives_the_text_of_a_returned_dict_json_cannot_nest(tmp_path: Path) -> None:
+    """A set in a returned dict: the packaging raised out of the tool call (a crashed scenario); Letta's
+    sandbox hands back its text."""
+    (tmp_path / "settools_e5.py").write_text(
+        'def tags(word: str) -> dict:\n    """Tag a word.\n\n    Args:\n        word: the word\n    """\n'
+        '    return {"word": word, "tags": {"noun"}}\n'
+    )
+    write_agents(tmp_path, "  v: {loop: letta-v1, tools: [send_message, 'settools_e5:tags']}\n")
+    answers = [completion(call("tags", {"word": "cat"}, "c1")), completion(content="Done.")]
+    _, _, [turn] = run(load_agents(tmp_path / "agents.yaml").get("v"), answers, "tag cat")
+    assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (True, '{"word": "cat", "tags": "{\'noun\'}"}')

@@ -49,6 +49,9 @@ def recorded_error(status: int) -> bool:
     return 400 <= status < 500 and status not in ENVIRONMENT_STATUSES
 
 
+# Letta 0.16.8's openai_client.py is_openai_reasoning_model: models that take no `parallel_tool_calls`.
+OPENAI_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
 # What the openai SDK retries (`_should_retry`): replay consumes recorded retries the same way.
 RETRIED_STATUSES = frozenset({408, 409, 429})
 # The header a recording session puts on an answer it plays from the cassette: a recorded retry follows it,
@@ -110,7 +113,8 @@ def chat_request(
     if tools:
         body["tools"] = tools
         body["tool_choice"] = str(tool_choice or settings.tool_choice)
-        body.update(settings.tools_body)
+        reasoning = settings.name.startswith(OPENAI_REASONING_PREFIXES)  # they take no parallel_tool_calls
+        body.update(item for item in settings.tools_body if not (reasoning and item[0] == "parallel_tool_calls"))
     if settings.max_tokens is not None:
         body["max_tokens"] = settings.max_tokens
     if settings.seed is not None:

@@ -84,14 +84,11 @@ def extra_body(loop: LoopName) -> tuple[tuple[str, Any], ...]:
     return (("user", LETTA_DEFAULT_USER_ID),) if loop is LoopName.LETTA_V1 else ()
 
 
-def tools_body(loop: LoopName, model: str) -> tuple[tuple[str, Any], ...]:
+def tools_body(loop: LoopName) -> tuple[tuple[str, Any], ...]:
     """Fields a request of this loop carries only when it offers tools. letta-v1: Letta 0.16.8 sets
     `parallel_tool_calls` from LLMConfig (False by default, and LettaAgentV3 forces False under tool rules)
-    for a model that takes it (not OpenAI's reasoning models: `supports_parallel_tool_calling`)."""
-    if loop is not LoopName.LETTA_V1 or model.startswith(OPENAI_REASONING_PREFIXES):
+    for a model that takes it: `chat_request` leaves it out for OpenAI's reasoning models, by the name the
+    request goes out with (a `--model` or a matrix model replaces the declared one)."""
+    if loop is not LoopName.LETTA_V1:
         return ()
     return (("parallel_tool_calls", False),)
-
-
-# openai_client.py is_openai_reasoning_model (0.16.8): they take no `parallel_tool_calls`.
-OPENAI_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")

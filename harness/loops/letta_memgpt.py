@@ -219,8 +219,10 @@ _BUILTIN_TYPES: dict[str, type] = {
 }
 
 
+@functools.cache
 def source_annotations(function: Callable[..., Any]) -> dict[str, str]:
-    """The annotations of a function's parameters as written in its source (Letta reads the source)."""
+    """The annotations of a function's parameters as written in its source (Letta reads the source); read
+    once per function (a call's replay costs less than reading and parsing it): treat it as read-only."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError):

@@ -36,6 +36,7 @@ the system message follow Letta; the requests are not conformance-tested against
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import typing
 from collections.abc import Callable
@@ -114,6 +115,11 @@ def function_return(value: Any, name: str, limit: int = FUNCTION_RETURN_CHAR_LIM
     (a dict's `json.dumps`) is over the limit into that text with a NOTE appended, uncut; then
     validate_function_response cuts text over the limit with its own NOTE (not for the search tools) and
     keeps a dict as it is, to be nested in the packaged JSON, unless its indented JSON is over the limit."""
+    if isinstance(value, dict):
+        try:
+            json_dumps(value)
+        except (TypeError, ValueError, RecursionError):  # a set, an object in it: nested, it would not write
+            value = _as_text(value)
     text = json.dumps(value, default=str) if isinstance(value, dict) else str(value)
     if len(text) > limit:
         value = (
@@ -126,6 +132,14 @@ def function_return(value: Any, name: str, limit: int = FUNCTION_RETURN_CHAR_LIM
         return _cut(indented, limit) if truncate and len(indented) > limit else value
     text = "None" if value is None else str(value)
     return _cut(text, limit) if truncate and len(text) > limit else text
+
+
+def _as_text(value: dict[str, Any]) -> str:
+    """A dict JSON cannot write as it is, as the sandbox hands it back: its JSON with anything else as text."""
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError, RecursionError):  # a dict that contains itself
+        return str(value)
 
 
 def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
@@ -155,8 +169,10 @@ def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> 
     return coerced
 
 
+@functools.lru_cache(maxsize=256)
 def _resolve_type(annotation: str) -> Any:
-    """ast_parsers.resolve_type without unsafe eval: a name of typing or builtins, or an expression of them."""
+    """ast_parsers.resolve_type without unsafe eval: a name of typing or builtins, or an expression of them
+    (worked out once per annotation: each call of a custom tool asks)."""
     import builtins
 
     names = {**vars(typing), **vars(builtins)}

@@ -85,6 +85,10 @@ class _TooLong(Exception):
     """A value a row fills in would pass a limit; the message says which."""
 
 
+class _Unformattable(Exception):
+    """A row's value its field's format spec does not take (told apart from a text that is no template)."""
+
+
 class _RowFields(string.Formatter):
     """`str.format` where a field is a row's field by its name alone: `{name.__class__}` or `{name[0]}`
     would reach into Python objects, which no row means (it is a missing field). It counts what the fields
@@ -98,7 +102,10 @@ class _RowFields(string.Formatter):
         for number in _NUMBER.findall(format_spec):  # a width or precision is what format() allocates
             if len(number) > 9 or int(number) > MAX_VALUE:
                 raise _TooLong(f"a format width or precision of {number}: at most {MAX_VALUE}, as a value may be long")
-        piece = format(value, format_spec)
+        try:
+            piece = format(value, format_spec)
+        except (TypeError, ValueError) as exc:  # `{name:d}` of a text, `{tags:>5}` of a list
+            raise _Unformattable(str(exc)) from None
         self.row_left -= len(piece)
         self.value_left -= len(piece)
         if self.value_left < 0:
@@ -133,7 +140,7 @@ def _fill(
             return value, (loc, f"the row has no field '{exc.args[0]}'")
         except _TooLong as exc:
             return value, (loc, str(exc))
-        except TypeError as exc:  # a format spec on a list, a mapping, null: `{tags:>5}`
+        except _Unformattable as exc:  # a row's value the field's format spec does not take
             return value, (loc, f"a field cannot be formatted as the template asks: {exc}")
         except (ValueError, IndexError):  # not a template (JSON text, a lone brace, `{0}`): kept as written
             named = [field for field in _FIELD.findall(value) if field in row]

@@ -150,6 +150,8 @@ def test_a_string_naming_a_field_that_str_format_cannot_read_is_a_located_mistak
         ('"{text}"', [{"text": "x" * 1_100_000}], "a value of more than 1048576 characters"),
         ('"{text:>1048576}!"', [{"text": "x"}], "filled in, a value of 1048577 characters: at most 1048576"),
         ('"{tags:>5}"', [{"tags": ["a"]}], "cannot be formatted as the template asks: unsupported format string"),
+        # a spec the text does not take was a template left unfilled, sent to the model as written
+        ('"Hi {name:d}"', [{"name": "Azin"}], "cannot be formatted as the template asks: Unknown format code 'd'"),
     ],
 )
 def test_a_row_filling_in_a_value_past_the_limit_is_a_located_mistake(
