@@ -329,3 +329,13 @@ def test_dataset_rows_are_named_apart_in_the_table_and_the_sections() -> None:
     for n, row in enumerate(("azin", "carol"), start=1):
         assert f'<a href="#s{n}">scenarios/intro.yaml[{row}]</a>' in page
         assert f"</span> scenarios/intro.yaml[{row}]" in page
+
+
+def test_control_characters_and_bidi_overrides_a_model_wrote_are_shown_as_escapes() -> None:
+    """A U+202E in a reply reordered the line it stood in, and an escape sequence reached the page raw."""
+    base = {"outcome": "failed", "agent": "a", "turns": [], "failed_checks": [], "steps": 0, "row": None}
+    base |= {"repeat": 1, "cassette": None, "initial_blocks": {}, "final_blocks": {}, "timing": {}}
+    entry = {**base, "scenario": "scenarios/x.yaml", "failures": ["reply: 'abc\u202edef\x1b[31m'"]}
+    page = html_report({"summary": {"failed": 1}, "scenarios": [entry]})
+    assert "\u202e" not in page and "\x1b" not in page
+    assert "abc\\u202edef\\x1b[31m" in page

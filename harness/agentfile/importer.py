@@ -367,7 +367,8 @@ class _Importer:
             )
         for key, empty in UNKEPT_LLM_FIELDS.items():
             value = getattr(llm, key)
-            if value is not None and value != empty:
+            # what the file says, not a default of Letta's schema (enable_reasoner's is True)
+            if key in llm.model_fields_set and value is not None and value != empty:
                 self.note(name, f"llm_config.{key} {value!r} not kept (no place for it in agents.yaml)")
         return model
 

@@ -642,3 +642,13 @@ def test_tool_fields_agents_yaml_has_no_place_for_are_reported(tmp_path: Path) -
     legacy["tools"][0]["return_char_limit"] = 300
     notes = import_agent_file(parse_agent_file(json.dumps(legacy), "f.af"), "f.af").notes
     assert f"tool '{legacy['tools'][0]['name']}': return_char_limit 300 not kept" in "\n".join(notes)
+
+
+def test_only_llm_fields_the_file_sets_are_reported_not_kept(tmp_path: Path) -> None:
+    """`enable_reasoner True not kept` was said of every file that never set it: True is the default of
+    Letta's schema, not a setting the file carried."""
+    llm = {"model": "m", "model_endpoint_type": "openai", "model_endpoint": "http://h/v1", "context_window": 8000}
+    result, _ = imported(small_agent_file([], llm_config=llm), tmp_path / "a")
+    assert "enable_reasoner" not in "\n".join(result.notes)
+    result, _ = imported(small_agent_file([], llm_config={**llm, "enable_reasoner": True}), tmp_path / "b")
+    assert "llm_config.enable_reasoner True not kept" in "\n".join(result.notes)
