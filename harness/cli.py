@@ -456,6 +456,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         where = " ".join(args.paths) or str(project.scenarios_dir)
         selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
         console.err(f"no scenarios{selected} in {where}")
+        if report is not None or html is not None or markdown is not None:  # as pytest writes them: no scenarios
+            data = json_report([], project.root, console.secrets)
+            if report is not None:
+                write_json_report(data, report)
+            _write_summaries(data, html, markdown)
         return NO_SCENARIOS
     runner = ScenarioRunner(factory, update_snapshots=getattr(args, "update_snapshots", False))
     # Every scenario checked before anything runs; a file with mistakes fails alone: the others run.

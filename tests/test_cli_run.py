@@ -371,6 +371,11 @@ def test_no_scenarios_exits_5_like_pytest(project: Project, tmp_path: Path, caps
     assert capsys.readouterr().err == f"no scenarios in {empty}\n"
     assert run(project, "-k", "nothing_is_called_this") == 5
     assert "no scenarios selected by -k 'nothing_is_called_this'" in capsys.readouterr().err
+    # the reports asked for are written all the same, saying so (a CI step reading one found no file)
+    report, html = tmp_path / "r.json", tmp_path / "r.html"
+    assert run(project, "-k", "nothing_is_called_this", "--report", str(report), "--html", str(html)) == 5
+    assert json.loads(report.read_text(encoding="utf-8"))["scenarios"] == []
+    assert "<!DOCTYPE html>" in html.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
