@@ -9,6 +9,7 @@ clients and vcrpy are imported only when a recording or a live chat needs them.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness.agent import Agent, Journal
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
-from harness.clock import RECORDED_RUN_CLOCK, ids_for
+from harness.clock import RECORDED_RUN_CLOCK, SeededIds, ids_for
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from harness.llm.chat import CallIds, ChatModel
 from harness.llm.embeddings import EmbeddingModel
@@ -182,12 +183,15 @@ class AgentFactory:
         if cassette is not None:
             spec = recorded_run_spec(spec)
         ids = ids_for(spec.clock)
+        if store is not None and spec.clock is not None:  # a database holds many agents: ids of this one's own
+            ids = SeededIds(int.from_bytes(hashlib.sha256(f"{spec.clock.seed}/{spec.name}".encode()).digest()[:8]))
         state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
         journal: Journal
         if cassette is not None and spec.clock is None:  # the harness loop's, without `clock:`
             state.now = steady_clock()  # what the model reads of time replays as it was recorded
         if store is not None:
             store.create_agent(state.id, state.name, state.memory.get_blocks())
+            store.use_clock(state.id, lambda: state.now())  # recall dates by the agent's clock, as in a scenario
             state.recall, journal = store.recall(state.id), store
         else:
             # No store (a scenario run): recall is indexed in memory, for the run.
@@ -221,6 +225,7 @@ class AgentFactory:
         if declared_since:
             store.add_blocks(agent_id, declared_since)
         state = AgentState(agent_id, spec.name, Memory([*persisted, *declared_since]), recall=store.recall(agent_id))
+        store.use_clock(agent_id, lambda: state.now())
         self.archival(state, spec, None, store)
         return Agent(
             spec,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,6 +152,7 @@ class Store:
         way, and refused with a message when it would need migrating first."""
         self.path = str(path)
         self.secrets = Secrets.collect() if secrets is None else secrets
+        self._clocks: dict[str, Callable[[], datetime]] = {}  # `use_clock`: an agent's own
         in_memory = self.path == ":memory:"
         if not in_memory:
             if Path(self.path).is_dir():
@@ -232,6 +233,15 @@ class Store:
 
     # ------------------------------------------------------------ writing
 
+    def use_clock(self, agent_id: str, now: Callable[[], datetime]) -> None:
+        """The clock this agent's messages and steps are dated by (its own, a frozen one when declared):
+        recall searches them by those dates, as the agent's tools read the time."""
+        self._clocks[agent_id] = now
+
+    def _moment(self, agent_id: str) -> datetime:
+        clock = self._clocks.get(agent_id)
+        return clock().astimezone(UTC) if clock is not None else datetime.now(UTC)
+
     def create_agent(self, agent_id: str, name: str, blocks: list[Block]) -> None:
         with self.transaction() as db:
             db.execute("INSERT INTO agents (id, name, created_at) VALUES (?, ?, ?)", (agent_id, name, _now()))
@@ -274,18 +284,19 @@ class Store:
     def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None:
         with self.transaction() as db:
             db.execute("UPDATE agents SET turns = ? WHERE id = ?", (turns, agent_id))
+            moment = self._moment(agent_id)
             db.execute(
                 "INSERT INTO messages (agent_id, turn, body, created_at) VALUES (?, ?, ?, ?)",
-                (agent_id, turn, self._json(message), _now()),
+                (agent_id, turn, self._json(message), moment.isoformat(timespec="milliseconds")),
             )
-            index_messages(db, agent_id, [message], datetime.now(UTC), self.secrets.mask_data)
+            index_messages(db, agent_id, [message], moment, self.secrets.mask_data)
 
     def save_step(
         self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], blocks: list[Block] | None
     ) -> None:
         """The step's record, its messages, its tool calls and edits, and (when memory changed) every block
         as memory now holds it, so created, deleted and renamed blocks persist too: all or nothing."""
-        now = _now()
+        now = self._moment(agent_id).isoformat(timespec="milliseconds")
         with self.transaction() as db:
             step_id = db.execute(
                 "INSERT INTO steps (agent_id, turn, step, model, content, usage, created_at)"

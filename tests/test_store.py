@@ -303,3 +303,37 @@ def test_another_programs_sqlite_database_is_left_as_it_is(tmp_path: Path) -> No
     with pytest.raises(UserError, match=r"shop\.db is another program's SQLite database \(its tables: customers\)"):
         Store(db)
     assert db.read_bytes() == before
+
+
+CLOCKED = """
+defaults:
+  model: {name: m, base_url: "http://127.0.0.1:9/v1", max_retries: 0}
+  system: You are an agent.
+  clock: 2025-03-04T05:06:09Z
+  tools: [send_message, core_memory_append]
+  blocks: [{label: human, value: "Name: Bob"}]
+agents:
+  alpha: {}
+  beta: {}
+"""
+
+
+def test_agents_with_a_clock_share_one_database_and_are_dated_by_their_clock(tmp_path: Path) -> None:
+    """Every agent of one clock drew the same seeded ids (`UNIQUE constraint failed: agents.id` for the second
+    agent of a project in `harness chat`), and messages were dated by the wall clock: recall found the
+    agent's own dates nowhere and said its messages were from the future."""
+    from harness.config import load_agents
+
+    (tmp_path / "agents.yaml").write_text(CLOCKED, encoding="utf-8")
+    config = load_agents(tmp_path / "agents.yaml")
+    store = Store(tmp_path / "state.db", Secrets())
+    agents = [
+        open_agent(config.get(name), Script([reply("Hi!")]).model(config.get(name).model), store)
+        for name in ("alpha", "beta")
+    ]
+    assert len({agent.state.id for agent in agents}) == 2
+    agents[0].send("hello")
+    dates = {row[0] for row in store.db.execute("SELECT created_at FROM messages")}
+    assert dates and all(date.startswith("2025-03-04T05:06:") for date in dates), dates  # the frozen clock's
+    again = open_agent(config.get("alpha"), Script([]).model(config.get("alpha").model), store)
+    assert again.state.id == agents[0].state.id  # resumed, not created anew
