@@ -881,22 +881,30 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 def _compile(args: argparse.Namespace, console: Console) -> int:
     from harness.agent import Agent
     from harness.factory import AgentFactory, recorded_run_spec
-    from harness.loops.kinds import LoopName
 
     # As a scenario's first request sends it (a Letta loop's time is the recorded run's clock unless the
     # agent declares one), built through the agent's loop: Letta's send their own system message and tools.
     factory = AgentFactory(_project(args))
     console.learn(factory)  # a prompt may quote what a base URL carries
     spec = recorded_run_spec(factory.config.get(args.agent))
-    agent = Agent(spec, _NoModel())
     if args.tools:
+        agent = Agent(spec, _NoModel())
         console.out(json.dumps(agent.loop.tools(agent, list(spec.tools)), indent=2))
         return 0
-    if agent.loop.name is LoopName.HARNESS:
-        console.out(spec.system_message(agent.memory))
-    else:
-        console.out(agent.request_messages()[0]["content"])
+    console.out(_loop_system_message(spec))
     return 0
+
+
+def _loop_system_message(spec: AgentSpec) -> str:
+    """The system message the agent's loop sends first: Letta's loops build their own (`compile`, and the
+    first message of an exported history)."""
+    from harness.agent import Agent
+    from harness.loops.kinds import LoopName
+
+    agent = Agent(spec, _NoModel())
+    if agent.loop.name is LoopName.HARNESS:
+        return spec.system_message(agent.memory)
+    return str(agent.request_messages()[0]["content"])
 
 
 class _NoModel:
@@ -1002,7 +1010,12 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
     history = None
     if args.scenario:
         spec, history = _scenario_end_state(args)
-    data = export_agent(spec, secrets, history)
+    system = None
+    if history is not None:  # as the replay's loop sent it, on the clock it ran on
+        from harness.factory import recorded_run_spec
+
+        system = _loop_system_message(recorded_run_spec(spec))
+    data = export_agent(spec, secrets, history, system)
     try:
         write_atomically(path, agent_file_text(data))
     except OSError as exc:

@@ -60,12 +60,15 @@ def with_end_state(spec: AgentSpec, blocks: dict[str, str]) -> AgentSpec:
     return replace(spec, blocks=tuple(ended))
 
 
-def letta_messages(spec: AgentSpec, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A run's chat history as Letta's MessageSchema list, after the system message compiled from the
-    spec's memory (Letta's in-context messages start with it)."""
-    system = {"role": "system", "content": spec.system_message(spec.new_memory())}
+def letta_messages(spec: AgentSpec, history: list[dict[str, Any]], system: str | None = None) -> list[dict[str, Any]]:
+    """A run's chat history as Letta's MessageSchema list, after the system message (Letta's in-context
+    messages start with it): `system`, as the agent's loop sends it, or compiled from the spec's memory."""
+    system_message = {
+        "role": "system",
+        "content": system if system is not None else spec.system_message(spec.new_memory()),
+    }
     out = []
-    for index, message in enumerate([system, *history]):
+    for index, message in enumerate([system_message, *history]):
         content = message.get("content")
         letta: dict[str, Any] = {
             "id": f"message-{index}",
@@ -85,12 +88,16 @@ def letta_messages(spec: AgentSpec, history: list[dict[str, Any]]) -> list[dict[
 
 
 def export_agent(
-    spec: AgentSpec, secrets: Secrets | None = None, history: list[dict[str, Any]] | None = None
+    spec: AgentSpec,
+    secrets: Secrets | None = None,
+    history: list[dict[str, Any]] | None = None,
+    system: str | None = None,
 ) -> dict[str, Any]:
     """The Agent File of `spec` as JSON data, valid under `AgentFileWire` (Letta's AgentFileSchema); with
-    `history` (a run's chat messages), its messages too, all in context."""
+    `history` (a run's chat messages), its messages too, all in context, after `system` (the system message
+    as the agent's loop sends it: Letta 0.16's layout for letta-v1)."""
     secrets = secrets or Secrets()
-    messages = letta_messages(spec, history) if history is not None else []
+    messages = letta_messages(spec, history, system) if history is not None else []
     blocks = [
         {
             "id": f"block-{index}",

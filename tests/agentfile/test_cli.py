@@ -151,6 +151,11 @@ def test_export_with_a_scenario_writes_its_end_state(tmp_path: Path, capsys: pyt
     history = [message for turn in result.turns for message in turn.messages]
     assert len(agent.messages) == 1 + len(history)
     assert agent.messages[0]["role"] == "system" and agent.in_context_message_ids[0] == "message-0"
+    # the system message as the agent's loop sent it (Letta's header, the blocks as the run left them), not
+    # the harness's own compile of the declared blocks
+    system = agent.messages[0]["content"][0]["text"]
+    assert "### Memory [last modified: " in system
+    assert all(value in system for value in result.turns[-1].blocks.values())
     assert [m["role"] for m in agent.messages[1:]] == [m["role"] for m in history]
     assert main(["import", str(target), "--out", str(tmp_path / "again")]) == 0
     written = tmp_path / "again" / "scenarios" / "history" / f"{agent.name}.yaml"
