@@ -22,6 +22,7 @@ from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from harness.agent import Agent
     from harness.config import AgentSpec
     from harness.errors import HarnessError, Problem
     from harness.factory import AgentFactory
@@ -199,6 +200,12 @@ def _parser() -> argparse.ArgumentParser:
     agents_option(p)
     p.add_argument(
         "--tools", action="store_true", help="print the tool schemas the model receives instead, as JSON alone"
+    )
+    p.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="as this scenario's run builds the agent: its blocks, its history and its agent id (Letta's "
+        "letta-v1 message shows the id)",
     )
     p.set_defaults(command=_compile)
 
@@ -887,23 +894,46 @@ def _compile(args: argparse.Namespace, console: Console) -> int:
     factory = AgentFactory(_project(args))
     console.learn(factory)  # a prompt may quote what a base URL carries
     spec = recorded_run_spec(factory.config.get(args.agent))
+    agent = _scenario_agent(args, factory, spec) if args.scenario else Agent(spec, _NoModel())
     if args.tools:
-        agent = Agent(spec, _NoModel())
         console.out(json.dumps(agent.loop.tools(agent, list(spec.tools)), indent=2))
         return 0
-    console.out(_loop_system_message(spec))
+    console.out(_loop_system_message(agent))
     return 0
 
 
-def _loop_system_message(spec: AgentSpec) -> str:
+def _scenario_agent(args: argparse.Namespace, factory: AgentFactory, spec: AgentSpec) -> Agent:
+    """The agent as scenario `args.scenario`'s run builds it (blocks, history, id), asked nothing."""
+    from pathlib import Path
+
+    from harness.errors import UserError
+    from harness.scenarios import ScenarioRunner
+
+    runner = ScenarioRunner(factory)
+    found = _checked_scenarios(runner, [Path(args.scenario)])
+    if len(found) != 1:  # a dataset's rows, a model matrix
+        raise UserError(f"{args.scenario}: holds {len(found)} scenarios (dataset rows or matrix models); give one")
+    (scenario,) = found
+    if scenario.agent != args.agent:
+        raise UserError(f"{args.scenario}: agent: this scenario runs '{scenario.agent}', not '{args.agent}'")
+    from dataclasses import replace
+
+    return factory.new_agent(
+        replace(spec, embedding=None),  # nothing is embedded before the first request: no endpoint, no key
+        agent_id=runner.agent_id(scenario),
+        blocks=scenario.blocks,
+        model=_NoModel(),
+        history=list(scenario.history),
+    )
+
+
+def _loop_system_message(agent: Agent) -> str:
     """The system message the agent's loop sends first: Letta's loops build their own (`compile`, and the
     first message of an exported history)."""
-    from harness.agent import Agent
     from harness.loops.kinds import LoopName
 
-    agent = Agent(spec, _NoModel())
     if agent.loop.name is LoopName.HARNESS:
-        return spec.system_message(agent.memory)
+        return agent.spec.system_message(agent.memory)
     return str(agent.request_messages()[0]["content"])
 
 
@@ -1012,9 +1042,10 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
         spec, history = _scenario_end_state(args)
     system = None
     if history is not None:  # as the replay's loop sent it, on the clock it ran on
+        from harness.agent import Agent
         from harness.factory import recorded_run_spec
 
-        system = _loop_system_message(recorded_run_spec(spec))
+        system = _loop_system_message(Agent(recorded_run_spec(spec), _NoModel()))
     data = export_agent(spec, secrets, history, system)
     try:
         write_atomically(path, agent_file_text(data))

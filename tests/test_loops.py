@@ -972,3 +972,30 @@ def test_letta_v1_gives_the_text_of_a_returned_dict_json_cannot_nest(tmp_path: P
     answers = [completion(call("tags", {"word": "cat"}, "c1")), completion(content="Done.")]
     _, _, [turn] = run(load_agents(tmp_path / "agents.yaml").get("v"), answers, "tag cat")
     assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (True, '{"word": "cat", "tags": "{\'noun\'}"}')
+
+
+def test_compile_with_a_scenario_shows_the_system_message_its_run_sends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """letta-v1's message names the agent's id, which a scenario's run makes from the scenario's name: compile
+    printed another id (and the declared blocks where the scenario sets others)."""
+    agents = write_agents(tmp_path, "  v: {loop: letta-v1, clock: 2025-02-11T14:26:32Z}\n")
+    (tmp_path / "scenarios").mkdir()
+    scenario = tmp_path / "scenarios" / "greet.yaml"
+    scenario.write_text("agent: v\nblocks: {human: 'Name: Ann'}\nturns:\n  - user: hi\n", encoding="utf-8")
+    assert main(["compile", "v", "--agents", str(agents), "--scenario", str(scenario)]) == 0
+    compiled = capsys.readouterr().out
+    assert "- AGENT_ID: agent-greet\n" in compiled and "Name: Ann" in compiled
+    spec = load_agents(agents).get("v")
+    model = Scripted(spec.model, [completion(content="Hello.")])
+    from harness.factory import AgentFactory
+    from harness.project import Project
+    from harness.scenarios import ScenarioRunner
+    from harness.scenarios.model import load_scenario
+
+    runner = ScenarioRunner(AgentFactory(Project.build(agents=str(agents))))
+    agent = runner.factory.new_agent(
+        spec, agent_id=runner.agent_id(load_scenario(scenario)), blocks={"human": "Name: Ann"}, model=model
+    )
+    agent.send("hi")
+    assert model.bodies[-1]["messages"][0]["content"] == compiled.rstrip("\n")
