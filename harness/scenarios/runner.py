@@ -405,6 +405,9 @@ class ScenarioRunner:
         except LLMError as exc:
             result.error = f"{scenario.path}: a check of {where} (its judge or archival search): {exc}"
             return _recorded(exc, result)
+        except ScenarioError as exc:  # a golden file the run reads (a snapshot) that is not one: the user's to fix
+            result.error = f"{scenario.path}: a check of {where}: {exc}"
+            return False
         return True
 
     def _unplayed(self, scenario: Scenario, path: Path, unplayed: list[int]) -> list[str]:

@@ -137,3 +137,17 @@ def test_update_with_repeats_writes_the_first_repeats_memory(tmp_path: Path, job
     for _ in range(2):
         run(project, "--update-snapshots", "-j", jobs)
         assert yaml.safe_load(snapshot.read_text(encoding="utf-8"))["end"]["human"] == "Name: Bob\nAzin"
+
+
+def test_a_snapshot_file_that_is_not_one_is_the_users_to_fix_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was reported as "the harness failed on this scenario: ScenarioError: ...", as a bug of ours."""
+    project = recorded(tmp_path, SNAPPED, REMEMBER_RESPONSES)
+    snapshot = project.root / "snapshots" / "snap.yaml"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.write_text("end: [unclosed\n", encoding="utf-8")
+    assert run(project) == 1
+    err = capsys.readouterr().err
+    assert "snap.yaml: a check of the final expect: " in err and "write it again with --update-snapshots" in err
+    assert "the harness failed" not in err
