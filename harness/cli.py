@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from harness.cassettes.mode import RecordMode
+from harness.jsontext import inert
 from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from harness.agent import Agent
     from harness.config import AgentSpec
-    from harness.errors import HarnessError, Problem
+    from harness.errors import HarnessError, Problem, UserError
     from harness.factory import AgentFactory
     from harness.llm.chat import ChatModel, ChatResponse
     from harness.llm.settings import ToolChoice
@@ -81,21 +82,6 @@ def _on_sigterm(handler: Any) -> Any:
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
         return None
-
-
-# What a terminal acts on rather than shows (C0 but tab and newline, DEL, C1, bidi overrides and isolates):
-# a model or a tool can write them into a block or a reply, and an escape sequence would retitle the window,
-# clear the screen or make the text read otherwise than it is.
-_TERMINAL_CONTROLS = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-
-
-def inert(text: str) -> str:
-    """`text` with each terminal control written as an escape (`\x1b`, `\u202e`), shown rather than obeyed."""
-    import re
-
-    return re.sub(
-        _TERMINAL_CONTROLS, lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -904,20 +890,12 @@ def _compile(args: argparse.Namespace, console: Console) -> int:
 
 def _scenario_agent(args: argparse.Namespace, factory: AgentFactory, spec: AgentSpec) -> Agent:
     """The agent as scenario `args.scenario`'s run builds it (blocks, history, id), asked nothing."""
-    from pathlib import Path
+    from dataclasses import replace
 
-    from harness.errors import UserError
     from harness.scenarios import ScenarioRunner
 
     runner = ScenarioRunner(factory)
-    found = _checked_scenarios(runner, [Path(args.scenario)])
-    if len(found) != 1:  # a dataset's rows, a model matrix
-        raise UserError(f"{args.scenario}: holds {len(found)} scenarios (dataset rows or matrix models); give one")
-    (scenario,) = found
-    if scenario.agent != args.agent:
-        raise UserError(f"{args.scenario}: agent: this scenario runs '{scenario.agent}', not '{args.agent}'")
-    from dataclasses import replace
-
+    scenario = _the_scenario(args, runner)
     return factory.new_agent(
         replace(spec, embedding=None),  # nothing is embedded before the first request: no endpoint, no key
         agent_id=runner.agent_id(scenario),
@@ -925,6 +903,22 @@ def _scenario_agent(args: argparse.Namespace, factory: AgentFactory, spec: Agent
         model=_NoModel(),
         history=list(scenario.history),
     )
+
+
+def _the_scenario(args: argparse.Namespace, runner: ScenarioRunner, error: type[UserError] | None = None) -> Scenario:
+    """The one scenario of `args.scenario`, checked, and of `args.agent` (`--scenario` of compile and export)."""
+    from pathlib import Path
+
+    from harness.errors import UserError
+
+    refuse = error or UserError
+    found = _checked_scenarios(runner, [Path(args.scenario)])
+    if len(found) != 1:  # a dataset's rows, a model matrix
+        raise refuse(f"{args.scenario}: holds {len(found)} scenarios (dataset rows or matrix models); give one")
+    (scenario,) = found
+    if scenario.agent != args.agent:
+        raise refuse(f"{args.scenario}: agent: this scenario runs '{scenario.agent}', not '{args.agent}'")
+    return scenario
 
 
 def _loop_system_message(agent: Agent) -> str:
@@ -1062,7 +1056,6 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
 
 def _scenario_end_state(args: argparse.Namespace) -> tuple[AgentSpec, list[dict[str, Any]]]:
     """The agent as scenario `args.scenario` leaves it (replayed offline) and the history it made."""
-    from pathlib import Path
 
     from harness.agentfile.exporter import with_end_state
     from harness.errors import AgentFileError, RunError
@@ -1070,12 +1063,7 @@ def _scenario_end_state(args: argparse.Namespace) -> tuple[AgentSpec, list[dict[
     from harness.scenarios import ScenarioRunner
 
     runner = ScenarioRunner(AgentFactory(_project(args)))
-    found = _checked_scenarios(runner, [Path(args.scenario)])
-    if len(found) != 1:  # a dataset's rows, a model matrix
-        raise AgentFileError(f"{args.scenario}: holds {len(found)} scenarios (dataset rows or matrix models); give one")
-    (scenario,) = found
-    if scenario.agent != args.agent:
-        raise AgentFileError(f"{args.scenario}: agent: this scenario runs '{scenario.agent}', not '{args.agent}'")
+    scenario = _the_scenario(args, runner, AgentFileError)
     result = runner.run(scenario, runner.spec_for(scenario))
     if result.error or result.stale or not result.turns:
         why = result.error or "\n".join(result.stale) or "no turn was played"

@@ -35,6 +35,19 @@ def storable(text: str) -> str:
     return text if _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)
 
 
+# What a terminal or a page acts on rather than shows (C0 but tab and newline, DEL, C1, bidi overrides and
+# isolates): a model or a tool can write them into a block or a reply, and an escape sequence would retitle
+# the window, clear the screen, or make the text read otherwise than it is.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def inert(text: str) -> str:
+    """`text` with each control written as an escape (`\\x1b`, `\\u202e`), shown rather than obeyed."""
+    if _CONTROLS.search(text) is None:
+        return text
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
+
+
 def parse(text: str | bytes, **options: Any) -> Any:
     """`json.loads(text, **options)`, exactly, but JSON nested deeper than the parser goes is a ValueError
     like any malformed JSON: `json` raises RecursionError there, which would escape every `except

@@ -10,25 +10,18 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
 from harness.files import write_atomically
-from harness.jsontext import parse, storable
+from harness.jsontext import inert, parse, storable
 from harness.scenarios.results import Outcome, entry_name, repeated_runs
-
-# Control characters and bidi overrides (as the terminal's `inert` shows them): written as escapes, so text a
-# model or a tool wrote cannot reorder or hide the page's own text.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def escape(text: str, quote: bool = True) -> str:
-    """HTML-escaped, each control character or bidi override shown as its escape (`\\u202e`)."""
-    if _CONTROLS.search(text):
-        text = _CONTROLS.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
-    return html_escape(text, quote)
+    """HTML-escaped, each control character or bidi override a model wrote shown as its escape (`inert`)."""
+    return html_escape(inert(text), quote)
 
 
 LABELS = {
