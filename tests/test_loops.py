@@ -7,6 +7,7 @@ that letta-memgpt is the default, and that the harness loop is unchanged.
 
 from __future__ import annotations
 
+import inspect
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,9 @@ from harness.llm.chat import ChatResponse, chat_request, parse_completion
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import json_dumps, letta_time
+from harness.loops.letta_v1 import examples_section
 from harness.records import StopReason
+from harness.tools.builtin import BUILTIN_TOOLS
 from tests.helpers import call, completion
 
 TOOLS_MODULE = '''
@@ -999,3 +1002,88 @@ def test_compile_with_a_scenario_shows_the_system_message_its_run_sends(
     )
     agent.send("hi")
     assert model.bodies[-1]["messages"][0]["content"] == compiled.rstrip("\n")
+
+
+LETTA_0168_SCHEMAS = Path(__file__).parent / "conformance" / "letta-0.16.8-tool-schemas.json"
+
+
+def test_letta_v1_offers_the_base_tools_as_lettas_generate_schema_writes_them(tmp_path: Path) -> None:
+    """Each base tool as Letta 0.16.8's generate_schema writes it (the fixture is its own output, from
+    scripts/letta_v1_tool_schemas.py), compared as the request's text: no `default`, keys in Letta's
+    order, descriptions' newlines kept, the `Examples:` section appended."""
+    letta = json.loads(LETTA_0168_SCHEMAS.read_text())
+    body = (
+        f"  v: {{loop: letta-v1, tools: [{', '.join(letta)}],"
+        " embedding: {name: e, base_url: 'http://127.0.0.1:9/v1'}}\n"
+    )
+    spec = load_agents(write_agents(tmp_path, body)).get("v")
+    _, model, _ = run(spec, [completion(content="ok")], "hi")
+    sent = {tool["function"]["name"]: tool["function"] for tool in model.bodies[0]["tools"]}
+    assert list(sent) == list(letta)
+    for name, schema in letta.items():
+        assert json.dumps(sent[name]) == json.dumps(schema), name
+
+
+LETTA_V1_DOCUMENTED_TOOLS = '''
+from typing import Literal, Optional
+
+
+def plan(steps: list[Literal["a", "b"]], mode: str = "fast", note: Optional[str] = None, depth: int = 2) -> str:
+    """Plan some steps.
+
+    Args:
+        steps (list): The steps, in order:
+            - "a": the first kind
+            - "b": the second kind
+        mode (str): How to plan. Defaults to "fast".
+        note (Optional[str]): A note.
+        depth (int): How deep.
+
+    Examples:
+        plan(steps=["a"])
+
+    Returns:
+        str: the plan.
+    """
+    return mode
+'''
+
+
+def test_letta_v1_writes_a_custom_tool_as_lettas_generate_schema(tmp_path: Path) -> None:
+    """A custom tool goes through the same generator: its defaults are not written, its argument texts
+    keep their lines, its examples come after the description; the other loops' schemas are unchanged."""
+    (tmp_path / "plans.py").write_text(LETTA_V1_DOCUMENTED_TOOLS)
+    body = "  v: {loop: letta-v1, tools: ['plans:plan']}\n  h: {loop: harness, tools: [send_message, 'plans:plan']}\n"
+    config = load_agents(write_agents(tmp_path, body))
+    _, model, _ = run(config.get("v"), [completion(content="ok")], "hi")
+    [plan] = [tool["function"] for tool in model.bodies[0]["tools"]]
+    assert plan["description"] == (
+        'Plan some steps.\n\nExamples:\n        plan(steps=["a"])\n\n    Returns:\n        str: the plan.'
+    )
+    assert json.dumps(plan["parameters"]) == json.dumps(
+        {
+            "type": "object",
+            "properties": {
+                "steps": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": ["a", "b"]},
+                    "description": 'The steps, in order:\n- "a": the first kind\n- "b": the second kind',
+                },
+                "mode": {"type": "string", "description": 'How to plan. Defaults to "fast".'},
+                "note": {"type": "string", "description": "A note."},
+                "depth": {"type": "integer", "description": "How deep."},
+            },
+            "required": ["steps"],
+        }
+    )
+    harness_plan = config.get("h").tool("plan").openai_schema()["function"]
+    assert harness_plan["description"] == "Plan some steps."
+    assert harness_plan["parameters"]["properties"]["mode"]["default"] == "fast"
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_TOOLS))
+def test_letta_v1_examples_read_the_same_whatever_the_python_strips_from_docstrings(name: str) -> None:
+    """Python 3.13 strips a docstring's indentation from `__doc__`; the examples Letta's server (3.11)
+    appends keep it, so the harness's do on every Python."""
+    doc = BUILTIN_TOOLS[name].__doc__
+    assert examples_section(inspect.cleandoc(doc)) == examples_section(doc)

@@ -347,7 +347,7 @@ def _resolved(prop: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> dic
 
 
 @functools.cache
-def _docstring(function: Callable[..., Any]) -> tuple[str, dict[str, str | None]]:
+def tool_docstring(function: Callable[..., Any]) -> tuple[str, dict[str, str | None]]:
     """A tool function's short description and its parameters' texts, parsed once per function (every new
     agent offers its tools again: parsing took half a one-step scenario's replay)."""
     doc = docstring_parser.parse(function.__doc__ or "")
@@ -360,7 +360,7 @@ def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
     as a strict structured output (every property required, no others allowed); a tool structured outputs
     cannot express (an object parameter without properties) goes as generated, not strict, as Letta's
     prepare_openai_payload sends it when convert_to_structured_output refuses it."""
-    summary, described = _docstring(tool.function)
+    summary, described = tool_docstring(tool.function)
     parameters = tool.openai_schema()["function"]["parameters"]
     defs = parameters.get("$defs", {})
     own = {name: prop for name, prop in parameters["properties"].items() if name != HEARTBEAT_PARAMETER}

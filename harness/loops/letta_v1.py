@@ -5,7 +5,8 @@ ends it (`exit_loop`); an answer without a tool call ends the turn, and its text
 `required_before_exit` tool is not called yet: then a heartbeat says so (`ToolRuleViolated: You must call
 ...`) and the turn goes on (at the last step too: V3 never sets `is_final_step`; the turn then stops at
 max_steps). An answer with no text, reasoning or call is not kept. There are no other heartbeats: tools are
-offered without `request_heartbeat`, nothing else is said between steps, and no `send_message` is needed.
+offered without `request_heartbeat` (and as 0.16.8's generate_schema writes them: `letta_v1_tool_schema`),
+nothing else is said between steps, and no `send_message` is needed.
 Only the first call of an answer runs; requests say `parallel_tool_calls: false` (with tools) and `user`
 (harness/loops/kinds.py). A call goes into history as V3 keeps it (`json.dumps` of the parsed arguments,
 `{}` when they are not JSON, the tool still run with them); `reasoning_content` only beside text. Core tools
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import inspect
 import json
 import typing
 from collections.abc import Callable
@@ -50,7 +52,13 @@ from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
 from harness.loops.kinds import LoopName
-from harness.loops.letta_memgpt import INNER_THOUGHTS_KWARG, NON_USER_MSG_PREFIX, json_dumps, source_annotations
+from harness.loops.letta_memgpt import (
+    INNER_THOUGHTS_KWARG,
+    NON_USER_MSG_PREFIX,
+    json_dumps,
+    source_annotations,
+    tool_docstring,
+)
 from harness.memory import EditKind, Memory, as_letta_says
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.context import AgentState
@@ -182,6 +190,94 @@ def _resolve_type(annotation: str) -> Any:
     allowed.update({k: v for k, v in vars(builtins).items() if isinstance(v, type)})
     allowed["typing"] = typing
     return eval(compile(ast.parse(annotation, mode="eval"), "<annotation>", "eval"), {"__builtins__": {}}, allowed)
+
+
+def letta_v1_tool_schema(tool: Tool) -> dict[str, Any]:
+    """The tool as Letta 0.16.8's `generate_schema` (functions/schema_generator.py) writes it, without
+    `request_heartbeat` (v1 has no heartbeats): the description with the docstring's `Examples:` section
+    appended, each parameter's docstring text as written (its newlines kept), no `default` anywhere, and
+    each property's keys in Letta's order (`type` first, `description` last). The argument checks stay
+    pydantic's (the harness loop and letta-memgpt keep the harness's schema). A tool declared by its JSON
+    schema alone is offered as declared."""
+    schema: dict[str, Any] = json.loads(json.dumps(tool.openai_schema()))
+    function = schema["function"]
+    parameters = function["parameters"]
+    parameters["properties"].pop(HEARTBEAT_PARAMETER, None)
+    parameters["required"] = [name for name in parameters.get("required", []) if name != HEARTBEAT_PARAMETER]
+    if tool.declared_parameters is not None:
+        return schema
+    _, described = tool_docstring(tool.function)
+    examples = examples_section(tool.function.__doc__)
+    if examples and "Examples:" not in function["description"]:
+        function["description"] = f"{function['description']}\n\n{examples}"
+    properties = parameters["properties"]
+    for name, prop in properties.items():
+        text = described.get(name)
+        if text:
+            prop["description"] = text
+        properties[name] = _letta_ordered(prop)
+    if tool.name in _CORE_LABEL_TOOLS and BUILTIN_TOOLS.get(tool.name) is tool.function:
+        properties["label"]["description"] = CORE_LABEL_DESCRIPTION
+    rest = {key: value for key, value in parameters.items() if key not in ("type", "properties", "required")}
+    function["parameters"] = {"type": "object", "properties": properties, "required": parameters["required"], **rest}
+    return schema
+
+
+# The keywords whose value is a schema, or a list or mapping of schemas (what `_letta_ordered` walks into;
+# a `properties` mapping's keys are parameter names, never reordered).
+_SUBSCHEMA = frozenset({"items", "additionalProperties", "not", "contains"})
+_SUBSCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
+_SUBSCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
+
+
+def _letta_ordered(schema: Any) -> Any:
+    """A property as Letta's `type_to_json_schema_type` builds it and generate_schema adds its description
+    to: `type` first, `description` last, no `default` (Letta writes none; pydantic writes the signature's),
+    nested schemas alike."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {"type": schema["type"]} if "type" in schema else {}
+    for key, value in schema.items():
+        if key in ("type", "description", "default"):
+            continue
+        if key in _SUBSCHEMA:
+            value = _letta_ordered(value)
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            value = [_letta_ordered(item) for item in value]
+        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            value = {name: _letta_ordered(item) for name, item in value.items()}
+        out[key] = value
+    if "description" in schema:
+        out["description"] = schema["description"]
+    return out
+
+
+# How deep a top-level function's docstring is indented in its source: what Letta's server, which builds a
+# tool's schema from its source, reads in `__doc__` (its image runs Python 3.11, which keeps the indentation).
+_DOCSTRING_INDENT = "    "
+
+
+def examples_section(docstring: str | None) -> str | None:
+    """extract_examples_section (functions/schema_generator.py, 0.16.8): the docstring from its `Examples:`
+    line up to a line that is not indented and ends with `:`, indentation kept (so, as in Letta, a
+    `Returns:` section after the examples comes along). The docstring is read as written in the source of
+    a top-level function, whatever the Python running the harness: 3.13 strips the indentation from
+    `__doc__`, which would change the text the model is sent."""
+    if not docstring or "Examples:" not in docstring:
+        return None
+    cleaned = inspect.cleandoc(docstring).splitlines()
+    lines = cleaned[:1] + [f"{_DOCSTRING_INDENT}{line}" if line.strip() else line for line in cleaned[1:]]
+    examples: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if not examples:
+            if stripped.startswith("Examples:"):
+                examples.append(line)
+            continue
+        if stripped and not line.startswith(" ") and stripped.endswith(":"):
+            break
+        examples.append(line)
+    return "\n".join(examples).strip() if examples else None
 
 
 def tool_call_arguments(raw: str) -> dict[str, Any]:
@@ -340,15 +436,8 @@ class LettaV1Loop(HarnessLoop):
         return [self._schema(tool) for tool in offered]
 
     def _schema(self, tool: Tool) -> dict[str, Any]:
-        """The tool without `request_heartbeat`: v1 has no heartbeats."""
         if tool.name not in self._schemas:
-            schema = json.loads(json.dumps(tool.openai_schema()))
-            parameters = schema["function"]["parameters"]
-            parameters["properties"].pop(HEARTBEAT_PARAMETER, None)
-            parameters["required"] = [name for name in parameters.get("required", []) if name != HEARTBEAT_PARAMETER]
-            if tool.name in _CORE_LABEL_TOOLS and BUILTIN_TOOLS.get(tool.name) is tool.function:
-                parameters["properties"]["label"]["description"] = CORE_LABEL_DESCRIPTION
-            self._schemas[tool.name] = schema
+            self._schemas[tool.name] = letta_v1_tool_schema(tool)
         return self._schemas[tool.name]
 
     def calls(self, response: ChatResponse) -> tuple[ToolCall, ...]:
