@@ -682,6 +682,34 @@ def test_letta_v1_core_tool_errors_are_the_exceptions_own_text_and_an_unknown_to
     assert turn.reply == "Done."
 
 
+def test_letta_v1_core_memory_tools_refuse_a_read_only_block_before_anything_else(tmp_path: Path) -> None:
+    """LettaCoreToolExecutor.core_memory_append/replace (0.16.8) check `read_only` first: a read-only block
+    gets that refusal even where `old_content` is not in it; missing arguments still fail the call first,
+    and an unknown label is get_block's KeyError."""
+    tools = "tools: [core_memory_append, core_memory_replace]"
+    blocks = "blocks: [{label: ro, value: fixed, read_only: true}]"
+    spec = load_agents(write_agents(tmp_path, f"  v: {{loop: letta-v1, {tools}, {blocks}}}\n")).get("v")
+    answers = [
+        completion(call("core_memory_replace", {"label": "ro", "old_content": "absent", "new_content": "x"}, "c1")),
+        completion(call("core_memory_append", {"label": "ro", "content": "x"}, "c2")),
+        completion(call("core_memory_replace", {"label": "ro"}, "c3")),
+        completion(call("core_memory_replace", {"label": "nope", "old_content": "a", "new_content": "b"}, "c4")),
+        completion(content="ok"),
+    ]
+    agent, _, [turn] = run(spec, answers, "hi")
+    assert [(call.ok, call.result) for call in turn.tool_calls] == [
+        (False, "Error This block is read-only and cannot be edited."),
+        (False, "Error This block is read-only and cannot be edited."),
+        (
+            False,
+            "LettaCoreToolExecutor.core_memory_replace() missing 2 required positional arguments: 'old_content' "
+            "and 'new_content'",
+        ),
+        (False, "'Block field nope does not exist (available sections = human, ro)'"),
+    ]
+    assert agent.memory.values() == {"human": "Name: Bob", "ro": "fixed"}
+
+
 TYPED_TOOLS = '''
 import datetime
 import enum

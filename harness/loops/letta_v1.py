@@ -59,7 +59,7 @@ from harness.loops.letta_memgpt import (
     source_annotations,
     tool_docstring,
 )
-from harness.memory import EditKind, Memory, as_letta_says
+from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, EditKind, Memory, as_letta_says
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
@@ -109,6 +109,22 @@ _CORE_RETURNS: dict[str, Callable[[AgentState, dict[str, Any], Any], Any]] = {
     "core_memory_replace": _new_value,
     "conversation_search": lambda state, arguments, value: json.loads(value),
 }
+
+
+# The core tools whose LettaCoreToolExecutor method (0.16.8) refuses a read-only block before anything else;
+# the harness's functions are Letta 0.6's, which look for `old_content` first.
+_READ_ONLY_FIRST = frozenset({"core_memory_append", "core_memory_replace"})
+
+
+def _refuse_read_only_first(tool: Tool, state: AgentState, kwargs: dict[str, Any]) -> None:
+    """`if agent_state.memory.get_block(label).read_only: raise ValueError(READ_ONLY_BLOCK_EDIT_ERROR)`, the
+    first line of those methods, once the arguments bind (a missing one fails the call with its own text)."""
+    try:
+        bound = inspect.signature(tool.function).bind(state, **kwargs)
+    except TypeError:
+        return
+    if state.memory.get_block(bound.arguments["label"]).read_only:
+        raise ValueError(READ_ONLY_BLOCK_EDIT_ERROR)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -495,6 +511,8 @@ class LettaV1Loop(HarnessLoop):
                 {k: v for k, v in kwargs.items() if k in properties}, source_annotations(tool.function)
             )
         try:
+            if builtin and tool.name in _READ_ONLY_FIRST:
+                _refuse_read_only_first(tool, host.state, kwargs)
             value = tool.invoke(host.state, dict(kwargs))
             if builtin and tool.name in _CORE_RETURNS:
                 value = _CORE_RETURNS[tool.name](host.state, kwargs, value)
