@@ -30,7 +30,7 @@ from harness.loops.kinds import (
     extra_body,
     tools_body,
 )
-from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN, Block, Memory, check_schema, schema_problem
+from harness.memory import DEFAULT_LIMIT, Block, Memory, check_schema, schema_problem
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import NAME_PATTERN as DECLARED_NAME_PATTERN
 from harness.tools.declared import declared_tool
@@ -43,8 +43,10 @@ from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
 
 DEFAULT_MAX_STEPS = HARNESS_MAX_STEPS  # letta-v1: Letta 0.16.8's (kinds.default_max_steps)
-# Block labels in agents.yaml may also hold `/` (Letta's `system/human/work`, `/note_directory`), as real
-# Agent Files do; LABEL_PATTERN (agent names, and labels the model creates) does not.
+# Agent names (a name is also a file name: records, cassettes).
+AGENT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+# Block labels in agents.yaml: letters, digits, `_`, `-` and `/` (Letta's `system/human/work`,
+# `/note_directory`). The labels the model gives the `memory` tool are any text, as in Letta (memory.py).
 BLOCK_LABEL_PATTERN = r"^[A-Za-z_/][A-Za-z0-9_/-]*$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 MEMORY_PLACEHOLDER = "{CORE_MEMORY}"
@@ -373,7 +375,7 @@ class AgentsFileWire(StrictModel):
         "blocks): an edit by one agent is what the others read next",
     )
     agents: Annotated[
-        dict[Annotated[str, pydantic.Field(pattern=LABEL_PATTERN)], AgentWire],
+        dict[Annotated[str, pydantic.Field(pattern=AGENT_NAME_PATTERN)], AgentWire],
         pydantic.Field(min_length=1, description="The agents, by name"),
     ]
 
@@ -510,7 +512,7 @@ def _salvage(doc: YamlDocument) -> tuple[AgentsFileWire, set[str]] | None:
     agents: dict[str, AgentWire] = {}
     for name, section in data["agents"].items():
         try:
-            if not isinstance(name, str) or not re.fullmatch(LABEL_PATTERN, name):
+            if not isinstance(name, str) or not re.fullmatch(AGENT_NAME_PATTERN, name):
                 raise ValueError(name)
             agents[name] = AgentWire.model_validate(section if section is not None else {})
         except (pydantic.ValidationError, ValueError):

@@ -12,7 +12,6 @@ A block's limit, read_only flag, schema, label and id cannot be assigned: a tool
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from harness.errors import MemoryEditError
 
 __all__ = [
     "DEFAULT_LIMIT",
-    "LABEL_PATTERN",
     "READ_ONLY_BLOCK_EDIT_ERROR",
     "Block",
     "BlockEdit",
@@ -36,7 +34,6 @@ __all__ = [
 ]
 
 DEFAULT_LIMIT = 5000
-LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 # letta/constants.py (0.8 to 0.16.8): ERROR_MESSAGE_PREFIX + " This block is read-only and cannot be edited."
 READ_ONLY_BLOCK_EDIT_ERROR = "Error This block is read-only and cannot be edited."
 
@@ -420,9 +417,9 @@ class Memory:
         return block
 
 
-def _check_label(label: str) -> None:
-    if not isinstance(label, str) or not re.fullmatch(LABEL_PATTERN, label):
-        raise MemoryEditError(
-            f"Edit failed: {label!r} is not a valid block label (letters, digits, '_' and '-', "
-            "starting with a letter or '_')"
-        )
+def _check_label(label: object) -> None:
+    """A label a tool gives is taken as Letta takes it: any text (`Block.label` is a free string, and the
+    `memory` tool's `create` and `rename` make it from the path: `notes.md`, `my notes`, `2025`, `café`,
+    `a/b`). agents.yaml's labels have their own, narrower rule (config.BLOCK_LABEL_PATTERN)."""
+    if not isinstance(label, str):
+        raise MemoryEditError(f"Edit failed: a block label is text, not {type(label).__name__}")

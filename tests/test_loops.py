@@ -901,6 +901,21 @@ def test_letta_v1_sends_lettas_memory_blocks_and_metadata(tmp_path: Path) -> Non
     )
 
 
+def test_letta_v1_shows_the_labels_the_memory_tool_creates_as_letta_writes_them(tmp_path: Path) -> None:
+    """Memory._render_memory_blocks_standard (0.16.8) writes `<{block.label or "block"}>` as it is: a block
+    the model created as `/memories/notes.md` is `<notes.md>`, one created at `/memories/` is `<block>`."""
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, tools: [memory]}\n")).get("v")
+    creates = [
+        completion(call("memory", {"command": "create", "path": path, "description": "d", "file_text": "x"}, f"c{i}"))
+        for i, path in enumerate(["/memories/notes.md", "/memories/my café", "/memories/"])
+    ]
+    _, model, _ = run(spec, [*creates, completion(content="ok"), completion(content="ok")], "take notes", "hi")
+    system = model.bodies[-1]["messages"][0]["content"]
+    for tag in ("notes.md", "my café", "block"):
+        assert f"<{tag}>\n<description>\nd\n</description>\n<metadata>\n- chars_current=1\n" in system
+        assert f"<value>\nx\n</value>\n</{tag}>\n" in system
+
+
 def test_letta_v1_rebuilds_its_system_message_as_lettas_tools_do(tmp_path: Path) -> None:
     """Letta 0.16.8 persists the system message and rebuilds it only when a tool changes memory: a new
     agent's has no tool rules; a turn sends the message it began with; a value edit rebuilds it (tool rules

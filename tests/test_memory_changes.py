@@ -183,7 +183,8 @@ def test_read_only_blocks_cannot_be_deleted_renamed_or_redescribed() -> None:
     assert memory.edits == []
 
 
-def test_rename_keeps_position_and_refuses_taken_or_invalid_labels() -> None:
+def test_rename_keeps_position_and_refuses_taken_labels_only() -> None:
+    """Any text is a label, as Letta's Block.label is; only one that is taken, or not text, is refused."""
     memory = Memory([Block("a", "1"), Block("b", "2"), Block("c", "3")])
     memory.rename_block("b", "z")
     assert memory.list_block_labels() == ["a", "z", "c"]
@@ -191,9 +192,12 @@ def test_rename_keeps_position_and_refuses_taken_or_invalid_labels() -> None:
     assert memory.edits[-1] == BlockEdit("z", "b", "z", EditKind.RENAME)
     with pytest.raises(MemoryEditError, match="Error: Memory block 'a' already exists"):
         memory.rename_block("z", "a")
-    with pytest.raises(MemoryEditError, match="not a valid block label"):
-        memory.rename_block("z", "has space")
+    with pytest.raises(MemoryEditError, match="a block label is text, not int"):
+        memory.rename_block("z", 7)  # type: ignore[arg-type]
     assert memory.list_block_labels() == ["a", "z", "c"]
+    memory.rename_block("z", "has space.md")
+    memory.add_block(Block("2025 café", "4"))
+    assert memory.list_block_labels() == ["a", "has space.md", "c", "2025 café"]
 
 
 def test_a_deleted_block_no_longer_reaches_memory() -> None:

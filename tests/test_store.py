@@ -337,3 +337,30 @@ def test_agents_with_a_clock_share_one_database_and_are_dated_by_their_clock(tmp
     assert dates and all(date.startswith("2025-03-04T05:06:") for date in dates), dates  # the frozen clock's
     again = open_agent(config.get("alpha"), Script([]).model(config.get("alpha").model), store)
     assert again.state.id == agents[0].state.id  # resumed, not created anew
+
+
+LETTA_LABELS = ("notes.md", "user preferences", "2025_goals", "café", "a/b", "")
+
+
+def test_labels_the_memory_tool_takes_as_letta_does_survive_a_restart(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    """Blocks the model creates under any label Letta takes (`/memories/notes.md`, spaces, a leading digit,
+    non-ASCII, a `/`, none at all) are persisted, resumed, and shown in the system message as written."""
+    spec = dataclasses.replace(chat_spec, tools=(*chat_spec.tools, resolve_tool("memory", tmp_path)))
+    db = tmp_path / "state.db"
+    store = Store(db)
+    creates = [
+        completion(call("memory", {"command": "create", "path": f"/memories/{label}", "description": "d", **HB}))
+        for label in LETTA_LABELS
+    ]
+    turn = open_agent(spec, Script([*creates, reply("ok")]).model(), store).send("take notes")
+    assert all(call.ok for call in turn.tool_calls), [call.result for call in turn.tool_calls]
+    store.close()
+    reopened = Store(db)
+    script = Script([reply("hi")])
+    resumed = open_agent(spec, script.model(), reopened)
+    assert resumed.memory.list_block_labels() == ["persona", "human", *LETTA_LABELS]
+    resumed.send("hello")
+    system = script.requests[0]["messages"][0]["content"]
+    for label in LETTA_LABELS:
+        assert f'<{label} characters="0/100000">\n\n</{label}>' in system
+    reopened.close()

@@ -32,9 +32,9 @@ from harness.agentfile.schema import (
     LLMConfigWire,
     ToolWire,
 )
-from harness.config import BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
+from harness.config import AGENT_NAME_PATTERN, BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
 from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
-from harness.memory import DEFAULT_LIMIT, LABEL_PATTERN
+from harness.memory import DEFAULT_LIMIT
 from harness.project import DEFAULT_SCENARIOS
 from harness.project import HISTORY_FOLDER as HISTORY
 from harness.scenarios.history import MessageWire, conversation_problems
@@ -235,7 +235,9 @@ class _Importer:
             name = self._name(agent.name)
             self.current = agent.name
             if name != agent.name:
-                why = [] if re.fullmatch(LABEL_PATTERN, agent.name) else ["agent names are letters, digits, _ and -"]
+                why = (
+                    [] if re.fullmatch(AGENT_NAME_PATTERN, agent.name) else ["agent names are letters, digits, _ and -"]
+                )
                 if len(agent.name) > MAX_AGENT_NAME:
                     why.append(f"a name is a file name here: at most {MAX_AGENT_NAME} characters")
                 self.note(
@@ -246,7 +248,7 @@ class _Importer:
 
     def _name(self, given: str) -> str:
         name = re.sub(r"[^A-Za-z0-9_-]+", "_", given).strip("_") or "agent"
-        if not re.fullmatch(LABEL_PATTERN, name):
+        if not re.fullmatch(AGENT_NAME_PATTERN, name):
             name = f"agent_{name}"
         if len(name) > MAX_AGENT_NAME:
             digest = hashlib.sha256(given.encode("utf-8", "surrogatepass")).hexdigest()[:8]

@@ -245,6 +245,19 @@ def test_end_state_keeps_declared_blocks_settings_and_takes_created_and_deleted_
     assert '<human characters="10/40">' in wire.agents[0].messages[0]["content"][0]["text"]
 
 
+def test_end_state_exports_the_labels_the_memory_tool_takes_as_they_are() -> None:
+    """Blocks the model created under Letta's labels (any text) are written under them, and shown so in the
+    system message: Letta reads them back as it wrote them."""
+    spec = load_agents(SEED_AGENTS).get("chat_small_memory")
+    labels = ["notes.md", "user preferences", "2025_goals", "café", ""]
+    ended = with_end_state(spec, {"human": "Name: Azin", **{label: "x" for label in labels}})
+    wire = AgentFileWire.model_validate(json.loads(agent_file_text(export_agent(ended, history=[]))))
+    assert [block.label for block in wire.blocks] == ["human", *labels]
+    system = wire.agents[0].messages[0]["content"][0]["text"]
+    for label in labels:
+        assert f'<{label} characters="1/5000">\nx\n</{label}>' in system
+
+
 def test_export_says_letta_adds_no_base_tool_rules() -> None:
     """Letta's create_agent gives an agent whose file does not say False its base tool rules (send_message
     ends the turn, the memory tools go on): rules the harness agent never had."""

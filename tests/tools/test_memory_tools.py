@@ -357,3 +357,49 @@ def test_memory_delete_of_an_unknown_block_returns_lettas_words() -> None:
     result = MEMORY.call(state, {"command": "delete", "path": "/memories/nope"})
     missing = "'Block field nope does not exist (available sections = human, persona)'"
     assert result == ToolResult(True, f"Error performing delete: {missing}")
+
+
+@pytest.mark.parametrize(
+    ("path", "label"),
+    [
+        ("/memories/notes.md", "notes.md"),
+        ("/memories/user preferences", "user preferences"),
+        ("/memories/2025_goals", "2025_goals"),
+        ("/memories/café", "café"),
+        ("/memories/projects/q3", "projects/q3"),  # create keeps the `/` (the other commands make it `_`)
+        ("notes", "notes"),
+        ("/memories/", ""),
+    ],
+)
+def test_memory_create_takes_the_labels_letta_takes(path: str, label: str) -> None:
+    """core_tool_executor 0.16.8 `memory_create`: the label is the path without `/memories/` (and a leading
+    `/`), whatever it holds: Letta's Block.label is any text."""
+    state = state_with(Block("human", "h"))
+    result = MEMORY.call(state, {"command": "create", "path": path, "description": "d", "file_text": "x"})
+    assert result.message.startswith(f"Successfully created memory block '{label}'."), result.message
+    assert state.memory.values() == {"human": "h", label: "x"}
+    assert MEMORY.call(state, {"command": "str_replace", "path": path, "old_string": "x", "new_string": "y"}).ok
+    assert state.memory.values() == {"human": "h", label: "y"}
+
+
+def test_memory_rename_takes_the_labels_letta_takes() -> None:
+    state = state_with(Block("human", "h"), Block("persona", "p"))
+    result = MEMORY.call(state, {"command": "rename", "old_path": "/memories/human", "new_path": "/memories/human.md"})
+    assert result.message.startswith("Successfully renamed memory block 'human' to 'human.md'.")
+    result = MEMORY.call(state, {"command": "rename", "old_path": "/memories/persona", "new_path": "/memories/a b/c"})
+    assert result.message.startswith("Successfully renamed memory block 'persona' to 'a b_c'.")
+    assert state.memory.list_block_labels() == ["human.md", "a b_c"]
+
+
+@given(st.text(max_size=20))
+def test_memory_create_makes_the_label_lettas_path_gives(name: str) -> None:
+    path = f"/memories/{name}"
+    label = path.removeprefix("/memories/").removeprefix("/")
+    state = state_with(Block("human", "h"))
+    result = MEMORY.call(state, {"command": "create", "path": path, "description": "d", "file_text": "x"})
+    if label == "human":
+        assert not result.ok and state.memory.list_block_labels() == ["human"]
+        return
+    assert result.ok, result.message
+    assert state.memory.list_block_labels() == ["human", label]
+    assert state.memory.get_block(label).value == "x"
