@@ -21,6 +21,19 @@ from harness.scenarios.checks import Failure
 from harness.yamlsource import Loc, parse_yaml, read_text
 
 
+class _SnapshotDumper(yaml.SafeDumper):
+    """PyYAML writes U+0085 (NEL) as it is inside a quoted scalar, and reads it back as a line break folded
+    into a space: a label or value holding one (any text, as the model writes it) is written double-quoted,
+    where it is the escape `\\N`. Every other character reads back as written."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if "\x85" in value else None)
+
+
+_SnapshotDumper.add_representer(str, _represent_text)
+
+
 @dataclass
 class SnapshotFile:
     path: Path
@@ -29,7 +42,14 @@ class SnapshotFile:
     def compare(self, loc: Loc, actual: dict[str, Any]) -> list[Failure]:
         if self.update:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            text = yaml.safe_dump(actual, allow_unicode=True, sort_keys=False, default_flow_style=False, width=1000)
+            text = yaml.dump(
+                actual,
+                Dumper=_SnapshotDumper,
+                allow_unicode=True,
+                sort_keys=False,
+                default_flow_style=False,
+                width=1000,
+            )
             write_atomically(self.path, text)
             return []
         if not self.path.is_file():

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from harness.cli import main
+from harness.scenarios.snapshots import SnapshotFile
 from tests.fakes import REMEMBER, REMEMBER_RESPONSES, Project, make_project, reply
 
 SNAPPED = REMEMBER + "  snapshot: true\n"
@@ -151,3 +155,16 @@ def test_a_snapshot_file_that_is_not_one_is_the_users_to_fix_not_a_crash(
     err = capsys.readouterr().err
     assert "snap.yaml: a check of the final expect: " in err and "write it again with --update-snapshots" in err
     assert "the harness failed" not in err
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=12), max_size=4))
+@example({"notes.md": "x", "2025": "y", "": "z", "a: b": "w", "café": "v"})
+@example({"a\x85b": "c\x85"})  # PyYAML reads a NEL it wrote in single quotes back as a space
+def test_a_snapshot_keeps_any_label_the_memory_tool_takes(blocks: dict[str, str]) -> None:
+    """The `memory` tool takes any text as a label, as Letta does (`notes.md`, `2025`, `yes`, ``, `a: b`):
+    a snapshot written from such blocks compares equal to them when read back."""
+    with tempfile.TemporaryDirectory() as folder:
+        snapshot = SnapshotFile(Path(folder) / "snap.yaml", update=True)
+        assert snapshot.compare(("expect",), {"end": blocks}) == []
+        assert SnapshotFile(snapshot.path, update=False).compare(("expect",), {"end": blocks}) == []
