@@ -1113,7 +1113,8 @@ def _memory(args: argparse.Namespace, console: Console) -> int:
         store.close()
     for block in blocks:
         flags = ", read-only" if block.read_only else ""
-        console.out(f"{block.label} ({block.id}, {len(block.value)}/{block.limit} characters{flags})")
+        # a label the model chose is any text, as its value is: its controls are shown, not obeyed
+        console.out(f"{inert(block.label)} ({block.id}, {len(block.value)}/{block.limit} characters{flags})")
         console.out("  " + inert(block.value).replace("\n", "\n  "))
     return 0
 

@@ -12,7 +12,9 @@ import httpx2
 import pytest
 
 from harness.cli import main
+from harness.memory import Block
 from harness.secrets import MASK
+from harness.store import Store
 from tests.helpers import ROOT, SEED_AGENTS, SEED_MEMORY, Script, call, completion, reply, serve
 
 Write = Callable[..., Path]
@@ -332,6 +334,19 @@ def test_memory_shows_persisted_blocks_and_one_block_by_id(
     assert main(["memory", "chat", "--db", str(tmp_path / "absent.db")]) == 2
     assert "no state database here" in capsys.readouterr().err
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_memory_shows_a_label_the_model_chose_with_its_controls_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The `memory` tool takes any text as a label, as Letta does: an escape sequence in one is shown."""
+    db = tmp_path / "state.db"
+    store = Store(db)
+    store.create_agent("agent-x", "x", [Block("notes\x1b[2J.md", "hi")])
+    store.close()
+    assert main(["memory", "x", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("notes\\x1b[2J.md (block-") and "\x1b" not in out
 
 
 def test_chat_reports_turn_end_without_reply(
