@@ -81,11 +81,15 @@ class Recall(Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
         offset: int = 0,
+        oldest_first: bool = False,
     ) -> list[RecallHit]:
-        """Newest first without a query; best match first with one. `start`/`end` are inclusive."""
+        """Newest first without a query (oldest first if asked); best match first with one. `start`/`end`
+        are inclusive."""
 
-    def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
-        """How many messages the index holds (in that time range)."""
+    def count(
+        self, start: datetime | None = None, end: datetime | None = None, roles: Sequence[str] | None = None
+    ) -> int:
+        """How many messages the index holds (in that time range, of those roles)."""
 
 
 def searchable(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -211,6 +215,7 @@ class SqliteRecall:
         start: datetime | None = None,
         end: datetime | None = None,
         offset: int = 0,
+        oldest_first: bool = False,
     ) -> list[RecallHit]:
         where, values = self._where(roles, start, end)
         # SQLite takes 64-bit integers: a model's `limit: 10**20` is as good as no limit, not an OverflowError
@@ -225,7 +230,8 @@ class SqliteRecall:
             )
             rows = self.db.execute(sql, [match, *values, limit, offset]).fetchall()
         else:
-            sql = f"SELECT role, created_at, detail FROM recall WHERE {where} ORDER BY rowid DESC LIMIT ? OFFSET ?"
+            order = "ASC" if oldest_first else "DESC"
+            sql = f"SELECT role, created_at, detail FROM recall WHERE {where} ORDER BY rowid {order} LIMIT ? OFFSET ?"
             rows = self.db.execute(sql, [*values, limit, offset]).fetchall()
         return [
             RecallHit(
@@ -237,8 +243,10 @@ class SqliteRecall:
             for number, (role, created_at, detail) in enumerate(rows, 1)
         ]
 
-    def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
-        where, values = self._where(None, start, end)
+    def count(
+        self, start: datetime | None = None, end: datetime | None = None, roles: Sequence[str] | None = None
+    ) -> int:
+        where, values = self._where(roles, start, end)
         (total,) = self.db.execute(f"SELECT COUNT(*) FROM recall WHERE {where}", values).fetchone()
         return int(total)
 
@@ -283,11 +291,14 @@ class LazyRecall:
         start: datetime | None = None,
         end: datetime | None = None,
         offset: int = 0,
+        oldest_first: bool = False,
     ) -> list[RecallHit]:
-        return self.index.search(query, roles, limit, start, end, offset)
+        return self.index.search(query, roles, limit, start, end, offset, oldest_first)
 
-    def count(self, start: datetime | None = None, end: datetime | None = None) -> int:
-        return self.index.count(start, end)
+    def count(
+        self, start: datetime | None = None, end: datetime | None = None, roles: Sequence[str] | None = None
+    ) -> int:
+        return self.index.count(start, end, roles)
 
 
 class RecallJournal:

@@ -19,8 +19,10 @@ from harness.recall import LazyRecall, RecallHit, RecallJournal, SqliteRecall, f
 from harness.records import StepRecord
 from harness.secrets import Secrets
 from harness.store import MIGRATIONS, Store
+from harness.tools.builtin import conversation_search_date
 from harness.tools.context import AgentState, steady_clock
 from harness.tools.registry import resolve_tool
+from harness.tools.schema import ToolResult
 from tests.helpers import ROOT
 
 SEARCH = resolve_tool("conversation_search", ROOT)
@@ -177,14 +179,44 @@ def test_conversation_search_date_pages() -> None:
     recall = recall_with(*(user(f"message {n}") for n in range(7)), start=datetime(2024, 9, 4, 9, 0, tzinfo=UTC))
     first = SEARCH_DATE.call(state(recall), {"start_date": "2024-09-04", "end_date": "2024-09-04"})
     assert first.message.startswith("Showing 5 of 7 results (page 0/1): [\n")
-    assert "timestamp: 2024-09-04T09:06:00+00:00, user - message 6" in first.message
+    assert "timestamp: 2024-09-04T09:00:00+00:00, user - message 0" in first.message
     second = SEARCH_DATE.call(state(recall), {"start_date": "2024-09-04", "end_date": "2024-09-04", "page": 1})
-    assert second.message.startswith("Showing 2 of 7 results (page 1/1):") and "message 0" in second.message
+    assert second.message.startswith("Showing 2 of 7 results (page 1/1):") and "message 6" in second.message
     assert SEARCH_DATE.call(state(recall), {"start_date": "2024-09-05", "end_date": "2024-09-05"}).message == (
         "No results found."
     )
     bad = SEARCH_DATE.call(state(recall), {"start_date": "04/09/2024", "end_date": "2024-09-04"})
     assert not bad.ok and "Dates must be in the format 'YYYY-MM-DD'" in bad.message
+
+
+def test_conversation_search_date_lists_the_users_messages_oldest_first() -> None:
+    """Letta 0.6.5 lists through `list_user_messages_for_agent` (role user, ascending): the agent's replies
+    are not listed, the oldest message comes first, and the total counts the user's messages alone."""
+    recall = recall_with(
+        user("first question"),
+        assistant_call("send_message", {"message": "first reply"}),
+        user("second question ünïcode"),
+        {"role": "assistant", "content": "plain text"},
+        start=datetime(2025, 1, 1, 12, 0, tzinfo=UTC),
+    )
+    result = SEARCH_DATE.call(state(recall), {"start_date": "2025-01-01", "end_date": "2025-01-01"})
+    assert result == ToolResult(
+        True,
+        "Showing 2 of 2 results (page 0/0): [\n"
+        '  "timestamp: 2025-01-01T12:00:00+00:00, user - first question",\n'
+        '  "timestamp: 2025-01-01T12:02:00+00:00, user - second question ünïcode"\n]',
+    )
+
+
+@pytest.mark.parametrize("page", ["abc", -1, "-1", [1], 1.5j])
+def test_conversation_search_date_refuses_a_page_that_is_not_a_number_as_letta_does(page: Any) -> None:
+    """`try: page = int(page); if page < 0: raise ValueError; except: raise ValueError(...)` (0.6.5): the
+    loops that hand the model's arguments over as they are (letta-memgpt, letta-v1) get Letta's text."""
+    recall = recall_with(user("hello"))
+    with pytest.raises(ValueError, match=r"^'page' argument must be an integer$"):
+        conversation_search_date(state(recall), "2025-01-01", "2025-01-01", page=page)
+    listed = conversation_search_date(state(recall), "2025-01-01", "2025-01-01", page=" 0 ")  # type: ignore[arg-type]
+    assert listed.startswith("Showing 1 of 1 results (page 0/0)")
 
 
 # ------------------------------------------------------------------ where the index is kept

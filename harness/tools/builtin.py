@@ -19,6 +19,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from harness import jsontext
 from harness.errors import MemoryEditError
 from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, Block, Memory, as_letta_says
 from harness.recall import Recall
@@ -502,13 +503,19 @@ def conversation_search_date(agent_state: AgentState, start_date: str, end_date:
     Returns:
         str: Query result string
     """
-    # Letta 0.6.5 (the last release with this tool; 0.16.8 folded the date range into conversation_search).
-    # Its `page` was ignored and its total counted only that page; here pages work, the total counts every
-    # message in the range, and the newest come first, as in conversation_search.
+    # Letta 0.6.5 (the last release with this tool; 0.16.8 folded the date range into conversation_search):
+    # the user's messages in the range, oldest first (`list_user_messages_for_agent`: role user, ascending).
+    # Its `page` was ignored and its total counted only that page; here pages work and the total counts
+    # every user message in the range. Its lines read `d['timestamp']` off a Message, which raised whenever
+    # there was a result: the line below is the harness's own, in the shape 0.6.5 meant.
     if page is None or (isinstance(page, str) and page.lower().strip() == "none"):
         page = 0
-    if int(page) < 0:
-        raise ValueError("'page' argument must be an integer")
+    try:
+        page = int(page)
+        if page < 0:
+            raise ValueError
+    except Exception:  # Letta's bare `except:`: a list or an object is refused alike
+        raise ValueError("'page' argument must be an integer") from None
     try:
         start = datetime.strptime(start_date, "%Y-%m-%d").replace(tzinfo=UTC)
         end = datetime.strptime(end_date, "%Y-%m-%d").replace(
@@ -518,13 +525,13 @@ def conversation_search_date(agent_state: AgentState, start_date: str, end_date:
         raise ValueError("Dates must be in the format 'YYYY-MM-DD'") from None
     recall = _recall(agent_state)
     count = RETRIEVAL_QUERY_DEFAULT_PAGE_SIZE
-    hits = recall.search(None, None, count, start, end, offset=int(page) * count)
-    total = recall.count(start, end)
+    hits = recall.search(None, ["user"], count, start, end, offset=page * count, oldest_first=True)
+    total = recall.count(start, end, ["user"])
     if not hits:
         return "No results found."
     num_pages = math.ceil(total / count) - 1  # 0 index
     results = [f"timestamp: {hit.created_at.isoformat()}, {hit.role} - {hit.text}" for hit in hits]
-    return f"Showing {len(hits)} of {total} results (page {page}/{num_pages}): {json.dumps(results, indent=2)}"
+    return f"Showing {len(hits)} of {total} results (page {page}/{num_pages}): {jsontext.dumps(results, indent=2)}"
 
 
 BUILTIN_TOOLS: dict[str, Any] = {
