@@ -64,9 +64,11 @@ class RecallHit:
     @property
     def text(self) -> str:
         """The message's text; a message Letta's loop packaged as JSON (`{"type": "user_message", "message",
-        "time"}`, the login) is shown as that JSON, as Letta 0.6 stored and showed it."""
+        "time"}`, the login) is shown as that JSON, as Letta 0.6 stored and showed it, and so is a message
+        that was another JSON value (`42`, `true`)."""
         if "content" in self.detail:
-            return str(self.detail["content"])
+            content = self.detail["content"]
+            return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
         return json.dumps(self.detail, indent=2, ensure_ascii=False)
 
 
@@ -104,7 +106,7 @@ def searchable(message: dict[str, Any]) -> dict[str, Any] | None:
     if role == "user":
         if not text:
             return None
-        return parsed if parsed is not None else {"content": text}
+        return _as_letta_shows(text)
     calls = [call.get("function") or {} for call in message.get("tool_calls") or () if isinstance(call, dict)]
     names = [str(function.get("name")) for function in calls]
     if any(name in SEARCH_TOOLS for name in names):
@@ -118,7 +120,18 @@ def searchable(message: dict[str, Any]) -> dict[str, Any] | None:
                 return {"thinking": text, "content": arguments["message"]}
     if not text:
         return None
-    return parsed if parsed is not None else {"content": text}
+    return _as_letta_shows(text)
+
+
+def _as_letta_shows(text: str) -> dict[str, Any]:
+    """A message's text as Letta 0.16.8's conversation_search shows it: read as JSON, an object's keys are
+    the result's, any other JSON value is its `content` as parsed (a user's `42` is the number 42, `true`
+    is true), and text that is not JSON is the `content`."""
+    try:
+        value = parse(text)
+    except ValueError:  # not JSON, or nested deeper than the decoder goes
+        return {"content": text}
+    return value if isinstance(value, dict) else {"content": value}
 
 
 def _text(content: Any) -> str:
@@ -163,7 +176,10 @@ def index_messages(
             continue
         if mask is not None:
             detail = mask(detail)
-        words = " ".join(str(value) for value in detail.values() if isinstance(value, str))
+        # every value's words, a JSON value's as written (a message `42` is found by 42)
+        words = " ".join(
+            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) for value in detail.values()
+        )
         # JSON with \u escapes, and the indexed text with U+FFFD for a lone surrogate: SQLite stores UTF-8.
         rows.append((storable(words), agent_id, str(message["role"]), _stamp(at), json.dumps(detail)))
     if rows:

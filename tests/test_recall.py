@@ -60,6 +60,30 @@ def test_searchable_follows_lettas_extraction() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "content"),
+    [("42", 42), ("true", True), ("null", None), (' [1, "a"] ', [1, "a"]), ('"quoted"', "quoted"), ("4 2", "4 2")],
+)
+def test_a_message_that_is_another_json_value_is_shown_as_parsed(text: str, content: Any) -> None:
+    """conversation_search (0.16.8) json.loads the extracted text and puts a value that is not an object in
+    as parsed (`result_dict["content"] = parsed_content`), for the user's messages and plain assistant text;
+    a send_message reply is its argument, as written."""
+    assert searchable(user(text)) == {"content": content}
+    assert searchable({"role": "assistant", "content": text}) == {"content": content}
+    reply = assistant_call("send_message", {"message": text})
+    assert searchable(reply) == {"thinking": "", "content": text}
+
+
+def test_conversation_search_finds_and_shows_a_json_scalar_message_as_letta_does() -> None:
+    recall = recall_with(user("42"), user("true"))
+    found = json.loads(SEARCH.call(state(recall), {"query": "42"}).message)["results"]
+    assert [(hit["role"], hit["content"]) for hit in found] == [("user", 42)]
+    listed = SEARCH_DATE.call(state(recall), {"start_date": "2025-01-01", "end_date": "2025-01-01"}).message
+    assert listed.endswith(
+        '"timestamp: 2025-01-01T12:00:00+00:00, user - 42",\n  "timestamp: 2025-01-01T12:01:00+00:00, user - true"\n]'
+    )
+
+
+@pytest.mark.parametrize(
     "message",
     [
         {"role": "system", "content": "You are..."},
