@@ -33,7 +33,8 @@ Letta sent for the same conversations (scripts/letta-conformance captured them),
   (`validate_function_response`); built-in tools' at 1,000,000.
 
 Left as in the harness: `max_steps` still bounds a turn (Letta 0.6 has no bound); the time is printed in
-the clock's timezone (UTC without `clock:`), where Letta uses the machine's.
+the clock's timezone (UTC without `clock:`), where Letta uses the machine's; a block's `read_only` holds
+(0.6.23's Block has none: it came in 0.8), as its limit does.
 """
 
 from __future__ import annotations
