@@ -9,7 +9,8 @@ Providers differ from OpenAI's own answers in ways the parser absorbs (each with
 body, tests/llm/provider_bodies/): tool calls without `"type"` (Mistral), `arguments` as a JSON object or
 left out (TGI, Ollama, some llama.cpp builds), tool calls without ids (Gemini), `content` as a list of
 parts (Vertex), fields the next request must echo back (DeepSeek's `reasoning_content`, Gemini 3's
-`extra_content.google.thought_signature`), `refusal`, and streamed (SSE) answers. Anything else a model
+`extra_content.google.thought_signature`), `refusal`, and streamed (SSE) answers (Azure's first chunk names
+no model, Groq puts the usage under `x_groq`). Anything else a model
 endpoint can send is a `ModelAnswerError` naming the endpoint, never a crash.
 """
 
@@ -322,10 +323,15 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
             raise answered_error(f"{where} streamed", chunk, payload)
         chunks += 1
         for key in ("id", "model", "created", "system_fingerprint"):
-            if chunk.get(key) is not None:
+            # The first chunk that names it: Azure's first chunk (prompt_filter_results) names nothing,
+            # with "" for id and model and 0 for created.
+            if chunk.get(key) not in (None, "", 0):
                 completion.setdefault(key, chunk[key])
+        groq = chunk.get("x_groq")  # Groq streams its counts only in the last chunk's x_groq
         if isinstance(chunk.get("usage"), dict):
             completion["usage"] = chunk["usage"]
+        elif "usage" not in completion and isinstance(groq, dict) and isinstance(groq.get("usage"), dict):
+            completion["usage"] = groq["usage"]
         choices = chunk.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             continue  # Azure's first chunk (prompt_filter_results) and the usage chunk have no choices

@@ -135,6 +135,28 @@ def test_a_stream_adds_up_to_a_completion() -> None:
     assert parse_body(": keep-alive\r\n" + text.replace("\n", "\r\n"), URL).content == "Hi"
 
 
+def test_a_streams_id_model_and_created_come_from_the_first_chunk_that_names_them() -> None:
+    """Azure's first chunk has `"id": ""`, `"model": ""`, `"created": 0`: they name nothing."""
+    empty = {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": []}
+    named = {"id": "c1", "model": "gpt-4o", "created": 7, "choices": [{"index": 0, "delta": {"content": "Hi"}}]}
+    later = {**named, "id": "c2", "model": "other", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    assert parse_body(sse(empty, named, later), URL).model == "gpt-4o"
+
+
+@pytest.mark.parametrize(
+    ("last", "usage"),
+    [
+        ({"x_groq": {"id": "req_1", "usage": {"total_tokens": 5}}}, {"total_tokens": 5}),  # Groq's place
+        ({"usage": {"total_tokens": 6}, "x_groq": {"usage": {"total_tokens": 5}}}, {"total_tokens": 6}),
+        ({"usage": None, "x_groq": {"usage": {"total_tokens": 5}}}, {"total_tokens": 5}),
+        ({"x_groq": {"id": "req_1"}}, {}),
+    ],
+)
+def test_a_streams_usage_is_the_top_level_one_else_groqs(last: dict[str, Any], usage: dict[str, Any]) -> None:
+    text = sse({"choices": [{"index": 0, "delta": {"content": "Hi"}}]}, {"choices": [], **last})
+    assert parse_body(text, URL).usage == usage
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [

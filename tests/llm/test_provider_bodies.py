@@ -257,3 +257,27 @@ def test_recorded_retries_replay_whatever_max_retries_says_now(tmp_path: Path, m
     assert result.turns[0].result is not None and result.turns[0].result.reply == "Hi!"
     statuses = [i["response"].get("status", 200) for i in yaml.safe_load(flavour.cassette)["interactions"]]
     assert statuses == [429, 429, 200]
+
+
+def test_azure_streamed_answer_takes_its_model_from_the_chunks_that_name_one(tmp_path: Path) -> None:
+    """Azure's first chunk names no model (`"model": ""`, `"created": 0`): the step's model is the one the
+    later chunks name, live and replayed."""
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="'Translate to German: Hello world!'"), extra=", stream: true")
+    recorded, replayed = flavour.run(answers("azure_stream"))
+    for result in (recorded, replayed):
+        (step,) = steps(result)
+        assert (step.model, step.content, step.finish_reason) == ("gpt-4o-2024-08-06", "Hallo Welt!", "stop")
+    data = json.loads((flavour.project.root / "recorded.json").read_text(encoding="utf-8"))
+    assert data["scenarios"][0]["turns"][0]["steps"][0]["model"] == "gpt-4o-2024-08-06"
+
+
+def test_groq_streamed_usage_under_x_groq_is_kept(tmp_path: Path) -> None:
+    """Groq streams its token counts only in the last chunk's `x_groq.usage`: the step keeps them, as it
+    keeps a non-streamed answer's `usage`."""
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="Plan a party"), extra=", stream: true")
+    recorded, replayed = flavour.run([*answers("groq_stream"), reply("Done.")])
+    for result in (recorded, replayed):
+        first = steps(result)[0]
+        assert [(c.name, c.call_id) for c in first.tool_calls] == [("test-tool", "call_O17Uplv4lJvD6DVdIvFFeRMw")]
+        assert first.model == "gemma2-9b-it"
+        assert first.usage["total_tokens"] == 457 and first.usage["queue_time"] == 0.061348671
