@@ -9,9 +9,10 @@ Providers differ from OpenAI's own answers in ways the parser absorbs (each with
 body, tests/llm/provider_bodies/): tool calls without `"type"` (Mistral), `arguments` as a JSON object or
 left out (TGI, Ollama, some llama.cpp builds), tool calls without ids (Gemini), `content` as a list of
 parts (Vertex), fields the next request must echo back (DeepSeek's `reasoning_content`, Gemini 3's
-`extra_content.google.thought_signature`), `refusal`, and streamed (SSE) answers (Azure's first chunk names
-no model, Groq puts the usage under `x_groq`). Anything else a model
-endpoint can send is a `ModelAnswerError` naming the endpoint, never a crash.
+`extra_content.google.thought_signature`), `refusal`, streamed (SSE) answers (Azure's first chunk names
+no model, Groq puts the usage under `x_groq`), and errors in a 200 answer (OpenRouter's, at the top or in
+the choice). Anything else a model endpoint can send is a `ModelAnswerError` naming the endpoint, never a
+crash.
 """
 
 from __future__ import annotations
@@ -177,9 +178,10 @@ def shown_json(text: str) -> str:
 
 
 def answered_error(what: str, data: Any, text: str) -> LLMError:
-    """An error in a 2xx body (OpenRouter answers 200 before its upstream fails). One whose `code` is a
-    status that says nothing of the model (a rate limit, an outage) is the environment's, as that HTTP
-    status would be: never recorded as the model's answer. Anything else is the model's answer."""
+    """An error in a 2xx body (OpenRouter answers 200 before its upstream fails, and puts the failure at
+    the top, or in the choice, with `finish_reason: "error"`, when the answer had begun). One whose `code`
+    is a status that says nothing of the model (a rate limit, an outage) is the environment's, as that
+    HTTP status would be: never recorded as the model's answer. Anything else is the model's answer."""
     error = data.get("error") if isinstance(data, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
     if isinstance(code, str) and code.isdigit() and len(code) == 3:
@@ -220,6 +222,8 @@ def parse_completion(data: Any, endpoint: str) -> ChatResponse:
     choice = choices[0]
     if not isinstance(choice, dict):
         raise ModelAnswerError(f"{where} returned a choice that is {_kind(choice)}, not an object")
+    if choice.get("error") is not None:  # OpenRouter: the upstream failed once the answer had begun
+        raise answered_error(f"{where} answered with a choice that ended in", choice, json.dumps(choice))
     message = choice.get("message")
     if not isinstance(message, dict):
         raise ModelAnswerError(f"{where} returned a choice without a message (message: {_kind(message)})")
@@ -336,6 +340,8 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             continue  # Azure's first chunk (prompt_filter_results) and the usage chunk have no choices
         choice = choices[0]
+        if choice.get("error") is not None:  # OpenRouter's choice-level error, streamed
+            raise answered_error(f"{where} streamed a choice that ended in", choice, json.dumps(choice))
         if choice.get("finish_reason") is not None:
             completion["choices"][0]["finish_reason"] = choice["finish_reason"]
         delta = choice.get("delta")

@@ -238,6 +238,21 @@ def test_a_body_that_does_not_decode_says_why_when_it_is_json(body: str, says: s
         ('{"error": {"message": "the prompt is too long", "code": 400}}', ModelAnswerError),
         ('{"error": {"message": "bad tool schema", "code": "invalid_request_error"}}', ModelAnswerError),
         ('{"error": "overloaded"}', ModelAnswerError),
+        # OpenRouter's error inside the choice, once the answer had begun (finish_reason "error")
+        (json.dumps({"choices": [{"finish_reason": "error", "error": {"code": 502, "message": "cut"}}]}), LLMError),
+        (json.dumps({"choices": [{"finish_reason": "stop", "error": {"code": "429", "message": "slow"}}]}), LLMError),
+        (
+            json.dumps({"choices": [{"finish_reason": "error", "error": {"code": 400, "message": "bad"}}]}),
+            ModelAnswerError,
+        ),
+        (
+            'data: {"choices": [{"delta": {}, "finish_reason": "error", "error": {"code": 503, "message": "x"}}]}\n\n',
+            LLMError,
+        ),
+        (
+            'data: {"choices": [{"delta": {}, "finish_reason": "error", "error": {"message": "bad"}}]}\n\n',
+            ModelAnswerError,
+        ),
     ],
 )
 def test_an_error_in_a_2xx_body_is_the_environments_when_its_code_says_so(body: str, error: type[Exception]) -> None:

@@ -281,3 +281,22 @@ def test_groq_streamed_usage_under_x_groq_is_kept(tmp_path: Path) -> None:
         assert [(c.name, c.call_id) for c in first.tool_calls] == [("test-tool", "call_O17Uplv4lJvD6DVdIvFFeRMw")]
         assert first.model == "gemma2-9b-it"
         assert first.usage["total_tokens"] == 457 and first.usage["queue_time"] == 0.061348671
+
+
+def test_openrouter_choice_level_outage_errors_the_scenario_with_its_message_and_is_not_recorded(
+    tmp_path: Path,
+) -> None:
+    """OpenRouter answers 200, then its upstream fails: the choice ends with `finish_reason: "error"` and an
+    `error` whose code (502) says nothing of the model. As the same error at the top of the body: the
+    scenario errors with the provider's message, and the answer is not written into the cassette."""
+    flavour = Flavour(tmp_path, ONE_TURN.format(user="I am Azin, a data scientist"))
+    with FakeOpenAI(answers("openrouter_choice_error")) as server:
+        flavour.write_agents(server.base_url)
+        result = flavour.project.runner("all").run(flavour.project.scenario("it"))
+    assert result.outcome == "error" and result.error is not None
+    assert result.error.endswith(
+        "answered with a choice that ended in an error: Upstream provider stream was interrupted (502)"
+    )
+    cassettes = flavour.project.cassettes
+    written = [p.read_text(encoding="utf-8") for p in cassettes.rglob("*")] if cassettes.exists() else []
+    assert not any("Upstream provider" in text for text in written)

@@ -62,6 +62,15 @@ MALFORMED: dict[str, tuple[Any, str]] = {
         Raw('{"error": {"message": "the prompt is too long", "code": 400}}'),
         "answered with an error: the prompt is too long (400)",
     ),
+    "error_in_the_choice": (  # OpenRouter's, once the answer had begun: recorded, as at the top
+        {
+            **reply("hello"),
+            "choices": [
+                {**reply("hello")["choices"][0], "finish_reason": "error", "error": {"code": 400, "message": "bad"}}
+            ],
+        },
+        "answered with a choice that ended in an error: bad (400)",
+    ),
 }
 
 BAD = """
