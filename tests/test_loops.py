@@ -246,6 +246,25 @@ def test_letta_v1_echoes_reasoning_only_beside_text(tmp_path: Path) -> None:
     assert second["reasoning_content"] == "Again." and second["content"] == "Let me look."
 
 
+def test_letta_memgpt_echoes_the_fields_a_provider_needs_back(tmp_path: Path) -> None:
+    """Letta 0.6 predates them and drops them, but Gemini 3 refuses a call without its thought_signature
+    and DeepSeek's thinking mode a tool-call message without its reasoning_content: the default loop keeps
+    them in history, as the harness loop does; an answer without them goes back as Letta sends it."""
+    spec = load_agents(write_agents(tmp_path, "  m: {clock: 2025-02-11T14:26:32Z}\n")).get("m")
+    signed = call("what_time", {"inner_thoughts": "Check.", "request_heartbeat": True}, "c1")
+    signed["extra_content"] = {"google": {"thought_signature": "<Signature A>"}}
+    thinking = completion(signed)
+    thinking["choices"][0]["message"]["reasoning_content"] = "The user wants the time."
+    plain = completion(call("send_message", {"inner_thoughts": "Say it.", "message": "Noon."}, "c2"))
+    _, model, _ = run(spec, [thinking, plain, plain], "hi", "again")
+    boot, first, second = [m for m in model.bodies[2]["messages"] if m["role"] == "assistant"]
+    assert set(boot) == {"role", "tool_calls"} and set(boot["tool_calls"][0]) == {"id", "type", "function"}
+    assert first["reasoning_content"] == "The user wants the time."
+    assert first["tool_calls"][0]["extra_content"] == {"google": {"thought_signature": "<Signature A>"}}
+    assert json.loads(first["tool_calls"][0]["function"]["arguments"])["inner_thoughts"] == "Check."
+    assert set(second) == {"role", "tool_calls"} and set(second["tool_calls"][0]) == {"id", "type", "function"}
+
+
 def test_letta_v1_core_tools_return_and_fail_as_lettas_core_tool_executor(tmp_path: Path) -> None:
     """LettaCoreToolExecutor (0.16.8): core_memory_append/replace return the new value, send_message its
     receipt; arguments that are not JSON are `{}` and the tool still runs, failing with the TypeError of

@@ -34,7 +34,9 @@ Letta sent for the same conversations (scripts/letta-conformance captured them),
 
 Left as in the harness: `max_steps` still bounds a turn (Letta 0.6 has no bound); the time is printed in
 the clock's timezone (UTC without `clock:`), where Letta uses the machine's; a block's `read_only` holds
-(0.6.23's Block has none: it came in 0.8), as its limit does.
+(0.6.23's Block has none: it came in 0.8), as its limit does; the fields a provider needs echoed (DeepSeek's
+`reasoning_content`, Gemini 3's `extra_content`), which Letta 0.6 predates and drops, go back with the
+answer (those providers refuse the next step without them).
 """
 
 from __future__ import annotations
@@ -430,7 +432,7 @@ class LettaMemGPTLoop:
         arguments = '{\n  "message": "' + message + '"\n}'
         login = json_dumps({"type": "login", "last_login": "Never (first login)", "time": letta_time(now)})
         return [
-            self._assistant(thought, [(call_id, "send_message", arguments)]),
+            self._assistant(thought, [(call_id, "send_message", arguments, {})]),
             {"content": package_function_response(True, None, now), "role": "tool", "tool_call_id": call_id[:29]},
             {"content": login, "role": "user"},
         ]
@@ -450,12 +452,20 @@ class LettaMemGPTLoop:
         reason = FUNC_FAILED_HEARTBEAT_MESSAGE if failed else REQ_HEARTBEAT_MESSAGE
         return {"content": json_dumps({"type": "heartbeat", "reason": reason, "time": letta_time(now)}), "role": "user"}
 
-    def _assistant(self, thoughts: str | None, calls: list[tuple[str, str, str]]) -> dict[str, Any]:
+    def _assistant(
+        self,
+        thoughts: str | None,
+        calls: list[tuple[str, str, str, dict[str, Any]]],
+        echoed: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Message.to_openai_dict: with inner thoughts in kwargs the content goes into each call's
-        arguments (first), and the message carries none."""
+        arguments (first), and the message carries none. `echoed` (on the message) and each call's last
+        item: the provider's fields its next request must carry back (DeepSeek's `reasoning_content`,
+        Gemini 3's `extra_content`), which Letta 0.6, older than them, drops; none on Letta's own answers."""
         message: dict[str, Any] = {"role": "assistant"}
         if not self.inner_thoughts and thoughts is not None:
             message["content"] = thoughts
+        message.update(echoed or {})
         if calls:
             message["tool_calls"] = [
                 {
@@ -465,8 +475,9 @@ class LettaMemGPTLoop:
                         "name": name,
                         "arguments": _with_thoughts(arguments, thoughts) if self.inner_thoughts else arguments,
                     },
+                    **extra,
                 }
-                for call_id, name, arguments in calls
+                for call_id, name, arguments, extra in calls
             ]
         return message
 
@@ -551,7 +562,8 @@ class LettaMemGPTLoop:
     ) -> dict[str, Any]:
         return self._assistant(
             response.content,
-            [(call_id, call.name, call.arguments) for call_id, call in zip(call_ids, calls, strict=True)],
+            [(call_id, call.name, call.arguments, call.extra) for call_id, call in zip(call_ids, calls, strict=True)],
+            response.extra,
         )
 
     # ------------------------------------------------------------ running a call

@@ -9,7 +9,10 @@ offered without `request_heartbeat` (and as 0.16.8's generate_schema writes them
 nothing else is said between steps, and no `send_message` is needed.
 Only the first call of an answer runs; requests say `parallel_tool_calls: false` (with tools) and `user`
 (harness/loops/kinds.py). A call goes into history as V3 keeps it (`json.dumps` of the parsed arguments,
-`{}` when they are not JSON, the tool still run with them); `reasoning_content` only beside text. Core tools
+`{}` when they are not JSON, the tool still run with them); `reasoning_content` only beside text, as
+Letta's OpenAIClient sends it (its DeepseekClient, for the `deepseek` provider, sends `""` beside a call
+without text and drops reasoning at a new user message: not copied, so DeepSeek's thinking mode refuses
+the step after a call made without text). Core tools
 return and fail as LettaCoreToolExecutor; custom tools get their schema's arguments, coerced to their
 annotations; results are packaged as Letta does (status, message, time as indented JSON, a returned dict
 nested, cut at 50,000 characters). `tool_choice` is the agent's (`auto` by default), and `required` while a
