@@ -144,6 +144,12 @@ class ModelWire(_EndpointWire):
         "an `inner_thoughts` argument first on every tool, false leaves them in the answer's text (default: "
         "true for every model but gpt-4, as in Letta)",
     )
+    mistral_tool_call_ids: bool | None = pydantic.Field(
+        None,
+        description="true: every tool-call id the harness makes is 9 letters and digits, the only ids Mistral "
+        "accepts, the letta-memgpt boot message's too (default false: there a uuid cut to 29 characters, as "
+        "Letta 0.6 sends it, which Mistral refuses with HTTP 422)",
+    )
 
 
 def _variable_name(value: str | None) -> str | None:

@@ -57,6 +57,8 @@ def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
         parts["loop"]["clock"] = f"{spec.clock.start.isoformat()} +{spec.clock.tick:g}s seed {spec.clock.seed}"
     if model.put_inner_thoughts_in_kwargs is not None:  # only when set: older fingerprints stay as recorded
         parts["model"]["put_inner_thoughts_in_kwargs"] = model.put_inner_thoughts_in_kwargs
+    if model.mistral_tool_call_ids:  # likewise
+        parts["model"]["mistral_tool_call_ids"] = True
     if spec.embedding is not None:  # only then: the fingerprints of agents without one stay as recorded
         parts["embedding"] = {"name": spec.embedding.name, "dimensions": spec.embedding.dimensions}
     return {"fingerprint": _hash(parts), "parts": parts}

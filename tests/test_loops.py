@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -22,8 +23,8 @@ from harness.archival import Archival, Passage
 from harness.cli import main
 from harness.clock import RECORDED_RUN_CLOCK, ClockSpec, FrozenClock, SeededIds
 from harness.config import AgentSpec, load_agents
-from harness.errors import ConfigError
-from harness.llm.chat import ChatResponse, chat_request, parse_completion
+from harness.errors import ConfigError, ModelAnswerError
+from harness.llm.chat import ChatResponse, chat_request, parse_answer, parse_completion
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import json_dumps, letta_time
@@ -574,6 +575,58 @@ def test_put_inner_thoughts_in_kwargs_false_keeps_thoughts_in_the_text_and_chang
     with_default, without = agent_fingerprint(config.get("a")), agent_fingerprint(config.get("b"))
     assert "put_inner_thoughts_in_kwargs" not in with_default["parts"]["model"]
     assert fingerprint_changes(with_default, without) != []
+
+
+class MistralLike(Scripted):
+    """Refuses a request holding a tool-call id that is not 9 letters and digits, with Mistral's HTTP 422
+    (its body as magentic#276 and eca#233 quote it); else answers in order."""
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
+    ) -> ChatResponse:
+        ids = [c["id"] for m in messages for c in m.get("tool_calls") or ()]
+        ids += [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+        for bad in [i for i in ids if not re.fullmatch(r"[a-zA-Z0-9]{9}", i)][:1]:
+            message = f"Tool call id was {bad} but must be a-z, A-Z, 0-9, with a length of 9."
+            error = {"object": "error", "message": message, "type": "invalid_request_message_error", "code": "3280"}
+            return parse_answer(422, json.dumps(error), "mistral")
+        return super().complete(messages, tools, tool_choice)
+
+
+def test_letta_memgpt_boot_call_id_is_lettas_unless_mistral_tool_call_ids_says_otherwise(tmp_path: Path) -> None:
+    """Letta 0.6's boot call id is a uuid cut to 29 characters (every recording holds it), which Mistral
+    refuses: the refusal says what that id is and what to set; `mistral_tool_call_ids: true` makes it 9
+    letters and digits (the uuid's first 9 hex digits), and the fingerprint says so."""
+    from harness.fingerprint import agent_fingerprint, fingerprint_changes
+
+    config = load_agents(
+        write_agents(
+            tmp_path,
+            "  a: {clock: 2025-02-11T14:26:32Z}\n"
+            "  b: {clock: 2025-02-11T14:26:32Z, model: {mistral_tool_call_ids: true}}\n",
+        )
+    )
+    answers = [completion(call("send_message", {"inner_thoughts": "Hi.", "message": "Hi"}, "D681PevKs"))]
+    agent = Agent(config.get("a"), MistralLike(config.get("a").model, list(answers)))
+    letta_id = agent.messages[0]["tool_calls"][0]["id"]
+    assert len(letta_id) == 29 and agent.messages[1]["tool_call_id"] == letta_id
+    with pytest.raises(ModelAnswerError) as refused:
+        agent.send("Hello")
+    assert str(refused.value).startswith(f"the model endpoint mistral answered HTTP 422: Tool call id was {letta_id} ")
+    assert str(refused.value).endswith(
+        f"; {letta_id} is the id of the boot message's send_message call, a uuid cut to 29 characters as Letta 0.6 "
+        "makes it: for a provider that takes only 9 letters and digits (Mistral), set `mistral_tool_call_ids: "
+        "true` in the agent's `model:`"
+    )
+    _, model, [turn] = run(config.get("b"), answers, "Hello")
+    boot = model.bodies[0]["messages"][1]
+    assert (
+        boot["tool_calls"][0]["id"] == letta_id.replace("-", "")[:9] == model.bodies[0]["messages"][2]["tool_call_id"]
+    )
+    assert turn.reply == "Hi"
+    with_default, with_setting = agent_fingerprint(config.get("a")), agent_fingerprint(config.get("b"))
+    assert "mistral_tool_call_ids" not in with_default["parts"]["model"]
+    assert fingerprint_changes(with_default, with_setting) == ["model mistral_tool_call_ids (not set) -> True"]
 
 
 def test_letta_v1_text_before_a_required_tool_goes_on_with_lettas_heartbeat(tmp_path: Path) -> None:

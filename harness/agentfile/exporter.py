@@ -171,7 +171,17 @@ def unwritten(spec: AgentSpec) -> list[str]:
         if block.schema is not None
     ]
     defaults = ModelSettings(name=spec.model.name)
-    for key in ("api_key_env", "timeout", "max_retries", "tool_choice", "seed", "key_header", "stream"):
+    keys = (
+        "api_key_env",
+        "timeout",
+        "max_retries",
+        "tool_choice",
+        "seed",
+        "key_header",
+        "stream",
+        "mistral_tool_call_ids",
+    )
+    for key in keys:
         value = getattr(spec.model, key)
         if value != getattr(defaults, key):
             shown = value.value if isinstance(value, Enum) else value

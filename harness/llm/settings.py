@@ -87,6 +87,9 @@ class ModelSettings(Endpoint):
     stream: bool = False  # ask for server-sent events (models that only stream)
     # Letta's LLMConfig field, read by the letta-memgpt loop (None: Letta's default for the model).
     put_inner_thoughts_in_kwargs: bool | None = None
+    # Every tool-call id the harness makes is 9 letters and digits (Mistral's rule), letta-memgpt's boot
+    # call's too, which is otherwise a uuid cut to 29 characters as Letta 0.6 makes it.
+    mistral_tool_call_ids: bool = False
     # Fields the agent's loop adds to every body (Letta 0.6's request defaults): not settable in YAML.
     extra_body: tuple[tuple[str, Any], ...] = ()
     # Fields the agent's loop adds to a body that offers tools (Letta 0.16.8's `parallel_tool_calls`).

@@ -55,7 +55,7 @@ import docstring_parser
 
 from harness import jsontext
 from harness.config import AgentSpec
-from harness.errors import MemoryEditError, RunError
+from harness.errors import MemoryEditError, ModelAnswerError, RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, LoopHost, NothingToAsk, TurnAborted
@@ -80,6 +80,7 @@ INNER_THOUGHTS_KWARG_DESCRIPTION_GO_FIRST = (
     f"'{INNER_THOUGHTS_KWARG}' first before any other arg."
 )
 TOOL_CALL_ID_MAX_LEN = 29
+MISTRAL_TOOL_CALL_ID_LEN = 9  # Mistral's rule: "a-z, A-Z, 0-9, with a length of 9"
 FUNCTION_RETURN_CHAR_LIMIT = 6000
 BASE_FUNCTION_RETURN_CHAR_LIMIT = 1_000_000
 MAX_ERROR_MESSAGE_CHAR_LIMIT = 500
@@ -415,15 +416,20 @@ class LettaMemGPTLoop:
         self._system_message: dict[str, Any] | None = None
         self._schemas: dict[str, dict[str, Any]] = {}
         self._failed_tool: str | None = None  # the tool whose call failed in the step before
+        self._boot_call_id: str | None = None  # the boot call's id on the wire, once this agent booted
 
     # ------------------------------------------------------------ history
 
     def initial_messages(self, host: LoopHost) -> list[dict[str, Any]]:
         """initialize_message_sequence: the boot send_message (its id a uuid, cut to 29 characters on the
-        wire), its result, and a login event."""
+        wire; with `mistral_tool_call_ids`, its first 9 hex digits, as Mistral takes only 9 letters and
+        digits), its result, and a login event."""
         now = host.state.now()
         self._system_message = self._compiled(host.state.memory.compile(), now)
         call_id = str(host.ids.uuid())
+        if self.spec.model.mistral_tool_call_ids:
+            call_id = call_id.replace("-", "")[:MISTRAL_TOOL_CALL_ID_LEN]
+        self._boot_call_id = call_id[:TOOL_CALL_ID_MAX_LEN]
         if "gpt-3.5" in self.spec.model.name:
             thought = "*inner thoughts* Still waiting on the user. Sending a message with function."
             message = "Hi, is anyone there?"
@@ -522,7 +528,10 @@ class LettaMemGPTLoop:
         asked for again, three times in all; then, or at once for an answer cut off by the length limit,
         Letta's message call raises: here the turn ends (TurnAborted) with nothing of that step kept."""
         for attempt in range(1, EMPTY_RESPONSE_RETRY_LIMIT + 1):
-            response = ask()
+            try:
+                response = ask()
+            except ModelAnswerError as exc:
+                raise self._boot_id_hinted(exc) from None
             try:
                 unpacked = self._unpacked(response)  # inside Letta's `create`, before the finish reason is read
                 if response.finish_reason not in ("stop", "function_call", "tool_calls"):
@@ -536,6 +545,19 @@ class LettaMemGPTLoop:
                     message = f"Retries exhausted and no valid response received. Final error: {exc}"
                     raise TurnAborted(StopReason.INVALID_ANSWER, message, response) from None
         raise AssertionError("unreachable")
+
+    def _boot_id_hinted(self, error: ModelAnswerError) -> ModelAnswerError:
+        """A provider refusing the boot call's id (Mistral: HTTP 422 "Tool call id was ... but must be a-z,
+        A-Z, 0-9, with a length of 9.") is told what that id is and the setting that changes it."""
+        boot = self._boot_call_id
+        if boot is None or self.spec.model.mistral_tool_call_ids or boot not in str(error):
+            return error
+        return ModelAnswerError(
+            f"{error}; {boot} is the id of the boot message's send_message call, a uuid cut to "
+            f"{TOOL_CALL_ID_MAX_LEN} characters as Letta 0.6 makes it: for a provider that takes only "
+            f"{MISTRAL_TOOL_CALL_ID_LEN} letters and digits (Mistral), set `mistral_tool_call_ids: true` in the "
+            "agent's `model:`"
+        )
 
     def _unpacked(self, response: ChatResponse) -> ChatResponse:
         """unpack_inner_thoughts_from_kwargs: the first call's `inner_thoughts` becomes the content."""

@@ -207,6 +207,13 @@ def test_memory_tools_are_exported_with_letta_s_tool_types() -> None:
     }
 
 
+def test_mistral_tool_call_ids_are_reported_as_not_written() -> None:
+    """An Agent File has no place for it: an import boots with Letta's uuid id, which Mistral refuses."""
+    spec = load_agents(SEED_AGENTS).get("chat")
+    spec = dataclasses.replace(spec, model=dataclasses.replace(spec.model, mistral_tool_call_ids=True))
+    assert "model.mistral_tool_call_ids True not written (no place for it in an Agent File)" in unwritten(spec)
+
+
 def test_what_an_agent_file_cannot_hold_is_reported() -> None:
     notes = unwritten(load_agents(SEED_AGENTS).get("task_agent_typed"))
     assert "block 'tasks': schema not written (Letta's blocks have no JSON Schema)" in notes

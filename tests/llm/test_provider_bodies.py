@@ -20,7 +20,7 @@ from tests.fakes import MODEL, FakeOpenAI, Project, Raw, Received, make_project,
 BODIES = Path(__file__).parent / "provider_bodies"
 AGENTS = """
 defaults:
-  loop: harness
+  loop: {loop}
   model: {{name: {model}, base_url: "{base_url}", max_retries: {retries}, timeout: 10, temperature: 0{extra}}}
   tools: [send_message, core_memory_append, core_memory_replace]
   max_steps: 4
@@ -60,15 +60,26 @@ def report(result: ScenarioResult, path: Path, root: Path) -> dict[str, Any]:
 class Flavour:
     """One flavour recorded through the stub and replayed."""
 
-    def __init__(self, root: Path, scenario: str, base_path: str = "/v1", extra: str = "", retries: int = 0) -> None:
+    def __init__(
+        self,
+        root: Path,
+        scenario: str,
+        base_path: str = "/v1",
+        extra: str = "",
+        retries: int = 0,
+        loop: str = "harness",
+    ) -> None:
         self.project: Project = make_project(root, {"it": scenario})
+        self.loop = loop
         self.base_path = base_path
         self.extra = extra
         self.retries = retries
         self.received: list[Received] = []
 
     def write_agents(self, base_url: str) -> None:
-        text = AGENTS.format(model=MODEL, base_url=base_url, extra=self.extra, retries=self.retries).lstrip()
+        text = AGENTS.format(
+            model=MODEL, base_url=base_url, extra=self.extra, retries=self.retries, loop=self.loop
+        ).lstrip()
         self.project.agents.write_text(text, encoding="utf-8")
 
     def run(self, responses: list[Any]) -> tuple[ScenarioResult, ScenarioResult]:
@@ -105,6 +116,26 @@ def test_mistral_tool_call_without_type_runs_and_its_id_goes_back(tmp_path: Path
     assert second[2]["tool_calls"][0]["id"] == "D681PevKs" and second[3]["tool_call_id"] == "D681PevKs"
     assert second[2]["tool_calls"][0]["type"] == "function"
     assert recorded.turns[0].result is not None and recorded.turns[0].result.stop_reason == "replied"
+
+
+def test_mistral_under_letta_memgpt_with_mistral_tool_call_ids_gets_only_ids_it_accepts(tmp_path: Path) -> None:
+    """Letta 0.6's boot call id (a uuid cut to 29 characters) is refused by Mistral; with
+    `mistral_tool_call_ids: true` every id in every request is 9 letters and digits: the boot call's, and
+    Mistral's own, kept."""
+    flavour = Flavour(
+        tmp_path,
+        ONE_TURN.format(user="What's the status of my transaction T1001?"),
+        extra=", mistral_tool_call_ids: true",
+        loop="letta-memgpt",
+    )
+    recorded, _ = flavour.run([*answers("mistral"), reply("It is paid.")])
+    assert recorded.outcome == "passed" and len(flavour.received) == 2
+    for received in flavour.received:
+        messages = received.body["messages"]
+        ids = [c["id"] for m in messages for c in m.get("tool_calls") or ()]
+        ids += [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+        assert ids and all(re.fullmatch(r"[a-zA-Z0-9]{9}", i) for i in ids), ids
+    assert "D681PevKs" in json.dumps(flavour.received[1].body)
 
 
 def test_tgi_arguments_given_as_an_object_are_json_text(tmp_path: Path) -> None:
