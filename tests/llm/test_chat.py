@@ -264,6 +264,28 @@ def test_an_error_in_a_2xx_body_is_the_environments_when_its_code_says_so(body: 
     assert "an error: " in str(raised.value)
 
 
+@given(
+    st.integers(100, 700) | st.integers(100, 700).map(str) | st.text(max_size=6) | st.none(),
+    st.text(max_size=20).filter(str.strip),
+    st.booleans(),
+)
+def test_an_error_in_the_choice_is_handled_as_the_same_error_at_the_top(code: Any, message: str, stream: bool) -> None:
+    """OpenRouter's choice-level error, streamed or not: the same kind of error as at the top of the body
+    (the environment's, never recorded, or the model's answer), and the provider's message in it."""
+    error = {"code": code, "message": message}
+    with pytest.raises(LLMError) as at_top:
+        parse_answer(200, json.dumps({"error": error}), URL)
+    choice = {"index": 0, "finish_reason": "error", "error": error}
+    if stream:
+        body = sse({"choices": [{**choice, "delta": {}}]})
+    else:
+        body = json.dumps({"choices": [{**choice, "message": {"role": "assistant", "content": "part"}}]})
+    with pytest.raises(LLMError) as in_choice:
+        parse_answer(200, body, URL)
+    assert type(in_choice.value) is type(at_top.value)
+    assert str(in_choice.value).endswith(str(at_top.value).split(" an error: ", 1)[1])
+
+
 @given(JSON)
 def test_an_answer_quoted_in_an_error_reads_the_same_however_its_json_is_spaced(data: Any) -> None:
     """A cassette stores a JSON body compact: the error quoting a recorded answer must read the same in the
