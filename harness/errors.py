@@ -85,6 +85,9 @@ class RunError(HarnessError):
     """Something failed while running an agent: the endpoint, the store, a cassette. Exit code 1."""
 
     exit_code = 1
+    # The scenario check whose model exchange raised this (a judge's, an archival search's), as its key's
+    # path in the scenario file: set where the check asks, so the error is located at that check.
+    check_loc: tuple[str | int, ...] | None = None
 
 
 class LLMError(RunError):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, T
 import pydantic
 
 from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
+from harness.errors import RunError
 from harness.jsontext import parse
 from harness.memory import EditKind
 from harness.recall import Recall
@@ -208,6 +209,7 @@ class ValueCheck(Check):
 EXPECT_CHECKS: dict[str, type[ExpectCheck]] = {}
 VALUE_CHECKS: dict[str, type[ValueCheck]] = {}
 
+T = TypeVar("T")
 E = TypeVar("E", bound=type[ExpectCheck])
 V = TypeVar("V", bound=type[ValueCheck])
 
@@ -489,7 +491,8 @@ class JudgeCheck(ValueCheck):
         if text.judge is None:
             return [self.failure(text, "no judge model is available to this run")]
         judge: JudgeWire = self.value
-        verdict = text.judge(judge.rubric, text.value, text.what, judge.model)
+        ask = text.judge
+        verdict = asking(self.loc, lambda: ask(judge.rubric, text.value, text.what, judge.model))
         if verdict.score >= judge.threshold:
             return []
         message = f"the judge scored {text.what} {verdict.score:g}, below {judge.threshold:g}: {verdict.reason}"
@@ -1013,9 +1016,13 @@ class ArchivalSearch(ExpectCheck):
         if observed.archival is None:
             return [Failure(self.loc, "the agent has no archival memory")]
         search: ArchivalSearchWire = self.value
+        archival = observed.archival
         found = _texts(
-            observed.archival.search(
-                search.query, tags=search.tags, tag_match_mode=search.tag_match_mode, top_k=search.top_k
+            asking(
+                self.loc,
+                lambda: archival.search(
+                    search.query, tags=search.tags, tag_match_mode=search.tag_match_mode, top_k=search.top_k
+                ),
             )
         )
         where = f"the top {search.top_k} results for {search.query!r}"
@@ -1239,6 +1246,18 @@ def compile_expect(expect: StrictModel | None, loc: Loc) -> tuple[ExpectCheck, .
         for key, cls in EXPECT_CHECKS.items()
         if _field_of(key) in given
     )
+
+
+def asking(loc: Loc, ask: Callable[[], T]) -> T:
+    """`ask()`, a check's model exchange (a judge's verdict, an archival search's embedding): an error it
+    raises (the endpoint failing, a cassette miss) carries the check's `loc`, so the run can say which check
+    of the turn it was, at its line, as it locates every other endpoint error."""
+    try:
+        return ask()
+    except RunError as exc:
+        if exc.check_loc is None:
+            exc.check_loc = loc
+        raise
 
 
 def run_checks(checks: Iterable[ExpectCheck], observed: Observed) -> list[Failure]:

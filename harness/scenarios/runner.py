@@ -395,15 +395,17 @@ class ScenarioRunner:
             result.failures += run_checks(checks, observed)
         except CassetteMiss as miss:
             result.stale = [
-                f"{scenario.path}: the cassette {self.project.relative(Path(miss.cassette))} has no recorded answer "
-                f"for a check of {where} "
+                f"{_at_check(scenario, miss)}: the cassette {self.project.relative(Path(miss.cassette))} has no "
+                f"recorded answer for a check of {where} "
                 "(a judge's rubric, model or judged text, or an archival search's query or passages, changed)",
                 *miss.diff_lines(),
                 f"  re-record with: {self.record_command(scenario.path)}",
             ]
             return False
         except LLMError as exc:
-            result.error = f"{scenario.path}: a check of {where} (its judge or archival search): {exc}"
+            loc = exc.check_loc
+            asked = "judge or archival search" if loc is None else "judge" if loc[-1] == "judge" else "archival search"
+            result.error = f"{_at_check(scenario, exc)}: a check of {where} (its {asked}): {exc}"
             return _recorded(exc, result)
         except ScenarioError as exc:  # a golden file the run reads (a snapshot) that is not one: the user's to fix
             result.error = f"{scenario.path}: a check of {where}: {exc}"
@@ -446,6 +448,16 @@ class ScenarioRunner:
         lines += miss.diff_lines()
         lines.append(f"  re-record with: {self.record_command(scenario.path)}")
         return lines
+
+
+def _at_check(scenario: Scenario, exc: RunError) -> str:
+    """Where a check's model exchange failed: `file:line: key` of the check that asked (a judge, an archival
+    search), as an agent's failing step is located; the file alone when no check said."""
+    loc = exc.check_loc
+    if loc is None:
+        return str(scenario.path)
+    line = scenario.line(loc)
+    return f"{scenario.path}:{line}: {dotted(loc)}" if line else f"{scenario.path}: {dotted(loc)}"
 
 
 def _context(index: int, outcome: TurnResult) -> list[tuple[int, ContextEvent]]:

@@ -145,7 +145,25 @@ def test_a_changed_check_query_is_stale_too(project: Project) -> None:
     project.write_scenario("search", SEARCH.replace("query: dentist,", "query: teeth,"))
     result = project.replay("search")
     assert result.outcome.value == "failed"
+    assert result.stale[0].startswith(f"{project.scenario_path('search')}:13: expect.archival_search: ")
     assert "has no recorded answer for a check of the final expect" in result.stale[0]
+
+
+def test_the_check_searchs_endpoint_failing_is_located_at_the_check(project: Project) -> None:
+    """The embedding endpoint failing for an `archival_search` check's query errors the scenario at that
+    check's line and key (it said only the file)."""
+    from tests.fakes import FakeOpenAI, Raw
+
+    failing = Raw(json.dumps({"error": {"message": "embedder down", "type": "server_error"}}), 500)
+    with FakeOpenAI([*SEARCH_RESPONSES[:-1], failing]) as server:
+        write_agents(project, server.base_url)
+        result = project.runner("all", base_url=server.base_url).run(project.scenario("search"))
+    assert result.outcome.value == "error"
+    assert result.error is not None and result.error.startswith(
+        f"{project.scenario_path('search')}:13: expect.archival_search: a check of the final expect "
+        "(its archival search): "
+    )
+    assert "embedder down" in result.error
 
 
 def test_failing_archival_checks_show_the_passages(project: Project) -> None:

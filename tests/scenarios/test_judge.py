@@ -76,6 +76,7 @@ def test_a_changed_rubric_is_a_miss_like_any_other(tmp_path: Path) -> None:
     project.write_scenario("judged", JUDGED.replace("greets the user", "welcomes the user"))
     result = project.replay("judged")
     assert result.outcome == "failed"
+    assert result.stale[0].startswith(f"{project.scenario_path('judged')}:5: turns[0].expect.reply.judge: ")
     assert "has no recorded answer for a check of turn 1" in result.stale[0]
     assert any("welcomes the user" in line for line in result.stale)
 
@@ -91,7 +92,8 @@ def test_a_score_below_the_threshold_fails_with_the_judges_reason(tmp_path: Path
 @pytest.mark.parametrize("status", [500, 401, 400])
 def test_the_judges_endpoint_failing_is_located_and_only_a_recorded_error_is_kept(tmp_path: Path, status: int) -> None:
     """A 400 is the endpoint's answer (recorded, replayed); a 401 or 5xx is the endpoint failing (the
-    recording keeps the cassette's old takes). Both say which check: the latter said nothing of where."""
+    recording keeps the cassette's old takes). Both say which check, at its line and key, as an agent's failing
+    step is located: it said only the file."""
     from tests.fakes import Raw
 
     project = make_project(tmp_path / "p", {"judged": JUDGED})
@@ -102,7 +104,7 @@ def test_the_judges_endpoint_failing_is_located_and_only_a_recorded_error_is_kep
         result = project.runner("all", base_url=server.base_url).run(project.scenario("judged"))
     assert result.outcome == "error"
     assert result.error is not None and result.error.startswith(
-        f"{project.scenario_path('judged')}: a check of turn 1 (its judge or archival search): "
+        f"{project.scenario_path('judged')}:5: turns[0].expect.reply.judge: a check of turn 1 (its judge): "
     )
     kept = (project.cassettes / "judged.yaml").read_bytes()
     assert (kept != good) if status == 400 else (kept == good)
