@@ -875,7 +875,7 @@ def test_an_xfail_scenario_some_of_whose_repeats_pass_fails_as_harness_run_says(
     project.write_scenario("flaky", REMEMBER + "xfail: it forgets now and then\n")
     project.record("flaky", FORGETFUL_RESPONSES)
     shutil.copy(project.cassettes / "remember.yaml", project.cassettes / "flaky.repeat-2.yaml")
-    result = pytester.runpytest("scenarios/flaky.yaml")
+    result = pytester.runpytest("scenarios/flaky.yaml", "--junitxml=junit.xml")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -883,6 +883,12 @@ def test_an_xfail_scenario_some_of_whose_repeats_pass_fails_as_harness_run_says(
             "*expected to fail (it forgets now and then) but every check passed: remove `xfail`*",
         ]
     )
+    # Each passing repeat explained once (it was told twice; in the JUnit XML, twice in the failure's body)
+    told = "repeat 2 (cassette flaky.repeat-2.yaml):"
+    assert result.stdout.str().count(told) == 1
+    junit = (pytester.path / "junit.xml").read_text(encoding="utf-8")
+    message, body = junit.split("<failure message=")[1].split("</failure>")[0].split('">', 1)
+    assert message.count(told) == 1 and body.count(told) == 1
     assert pytester.runpytest("scenarios/flaky.yaml", "--runxfail").ret == pytest.ExitCode.TESTS_FAILED
     (project.cassettes / "flaky.repeat-2.yaml").unlink()
     pytester.runpytest("scenarios/flaky.yaml").assert_outcomes(xfailed=1)
