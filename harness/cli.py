@@ -521,7 +521,7 @@ def _play_in_process(
     recording = not runner.project.replaying
     if recording:
         runner.on_step = lambda step: console.err("  " + step_line(step))
-    repeats = args.repeat is not None and args.repeat > 1 if recording else False
+    repeats = any(variant > 1 for _, variant in runs)  # as at -j N: a scenario's repeats told apart
     results: list[ScenarioResult] = []
     try:
         for number, (scenario, variant) in enumerate(runs, start=1):

@@ -132,6 +132,10 @@ def test_a_stale_repeat_is_found_and_recorded_again(tmp_path: Path, capsys: pyte
         assert main(["record", "--agents", agents, "--base-url", server.base_url, "--stale"]) == 0
     assert len(server.received) == 1  # only the lost exchange: the rest replays
     err = capsys.readouterr().err
+    # Without --repeat too, each progress line says which repeat it records (the three read the same)
+    recording = [line for line in err.splitlines() if " recording " in line]
+    assert [line.split()[0] for line in recording] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert all(line.endswith(f"remember.yaml (repeat {n}) ...") for n, line in enumerate(recording, 1))
     assert "remember.repeat-2.yaml: updated (1 recorded, 1 kept)" in err
     assert "remember.yaml: unchanged" in err and "remember.repeat-3.yaml: unchanged" in err
     assert (project.cassettes / "remember.yaml").read_bytes() == first
