@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.files import write_atomically
 from harness.jsontext import storable
-from harness.scenarios.results import Outcome, entry_name, repeated_runs
+from harness.scenarios.results import Outcome, entry_name, reason_lines, repeated_runs
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -44,8 +44,10 @@ def _first_check(scenario: dict[str, Any]) -> str:
         check = checks[0]
         where = f"{check['file']}:{check['line']}" if check.get("line") else check["file"]
         return f"`{_code(where)}` `{_code(check['key'])}`: {_md(check['message'])}"
-    first = next((line for line in scenario["failures"] if line.strip()), "")
-    return _md(first)  # a stale cassette, an unreadable one, an xfail scenario that passed
+    # A stale cassette, an unreadable one, an error, an xfail scenario that passed: the first line that says
+    # why, not the header naming the dataset row or repeat
+    reasons = reason_lines(scenario["failures"])
+    return _md(reasons[0] if reasons else "")
 
 
 def _md(text: str) -> str:

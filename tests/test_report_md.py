@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,36 @@ def test_a_scenario_without_a_failed_check_shows_its_first_explanation_line() ->
     stale = entry("scenarios/s.yaml", "failed", failures=["", "scenarios/s.yaml: has not been recorded yet"])
     text = markdown_summary({"summary": {"failed": 1}, "scenarios": [stale]})
     assert "| `scenarios/s.yaml` | failed | scenarios/s.yaml: has not been recorded yet |" in text
+
+
+def test_a_dataset_row_or_later_repeat_shows_its_reason_not_the_header_naming_it(tmp_path: Path) -> None:
+    """`explain()` starts a row's or a repeat's explanation with a header (`x.yaml: dataset row 'b':`,
+    `x.yaml: repeat 3 (cassette x.repeat-3.yaml):`): the cell showed that, empty after its colon."""
+    from harness.report import json_report
+    from harness.scenarios.model import load_scenarios_partially
+    from harness.scenarios.results import Outcome, ScenarioResult
+    from tests.fakes import REMEMBER, make_project
+
+    dataset = "agent: chat\ndataset: rows.jsonl\nturns:\n  - user: 'Hello {w}'\n"
+    project = make_project(tmp_path / "p", {"remember": REMEMBER, "rows": dataset})
+    (project.root / "scenarios" / "rows.jsonl").write_text('{"id": "b", "w": "x"}\n', encoding="utf-8")
+    (row,), _ = load_scenarios_partially(project.scenario_path("rows"))
+    runner = project.runner()
+    known = dataclasses.replace(project.scenario("remember"), xfail="it used to forget")
+    results = [
+        runner.run(row),  # never recorded
+        runner.run(project.scenario("remember"), variant=3),  # a repeat never recorded
+        ScenarioResult(known, project.cassettes / "remember.repeat-2.yaml", Outcome.XPASSED, variant=2),
+    ]
+    text = markdown_summary(json_report(results, project.root))
+    cells = [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| `scenarios/")]
+    assert cells == [
+        "scenarios/rows.yaml:4: no cassette at cassettes/rows/b.yaml: this scenario has not been recorded yet |",
+        "scenarios/remember.yaml:4: no cassette at cassettes/remember.repeat-3.yaml: this scenario has not been "
+        "recorded yet |",
+        "scenarios/remember.yaml: expected to fail (it used to forget) but every check passed: remove \\`xfail\\` "
+        "if the behaviour is fixed |",
+    ]
 
 
 def test_all_passing_has_no_table_and_nothing_is_no_scenarios() -> None:

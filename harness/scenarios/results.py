@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -113,6 +114,21 @@ class ScenarioResult:
                 "remove `xfail` if the behaviour is fixed"
             )
         return "\n".join(out)
+
+
+# The lines `explain()` starts with to say which run of a scenario failed (a dataset row, a repeat): headers,
+# the reason follows them.
+_RUN_HEADER = re.compile(r": (?:dataset row '.*'|repeat [0-9]+ \(cassette .*\)):$")
+
+
+def reason_lines(explained: Iterable[str]) -> list[str]:
+    """The lines of an explanation from its first reason on: blank lines and `explain()`'s run headers
+    (`x.yaml: dataset row 'b':`, `x.yaml: repeat 3 (cassette x.repeat-3.yaml):`) before it left out."""
+    lines = list(explained)
+    start = 0
+    while start < len(lines) and (not lines[start].strip() or _RUN_HEADER.search(lines[start].rstrip()) is not None):
+        start += 1
+    return lines[start:]
 
 
 def crash_reason(exc: BaseException) -> str:
