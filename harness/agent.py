@@ -98,6 +98,9 @@ class Agent:
         self._used_ids: set[str] | None = None  # every tool-call id in history, built when first needed
         self._tool_names = [tool.name for tool in spec.tools]
         self._saved_revision = self.memory.revision
+        # The steps `send` finished before it raised (the endpoint, a cassette miss, Ctrl-C at a later step):
+        # they ran, and their tool calls and memory edits stand, so a report shows them.
+        self.steps_before_error: tuple[StepRecord, ...] = ()
         self._user_message: dict[str, Any] = {}
         self._compacted = False  # the history was compacted in the last turn
         self.evicted_messages = 0  # messages compaction moved out of context (Letta's count of them in recall)
@@ -146,6 +149,7 @@ class Agent:
         self.messages.append(self._user_message)
         self._unsaved_user_message = True
         steps: list[StepRecord] = []
+        self.steps_before_error = ()
         replies: list[str] = []
         solver = ToolRulesSolver(self.spec.tool_rules) if self.spec.tool_rules else None
         # What the next step answers besides history: the user's message, then a follow-up (a heartbeat)
@@ -168,6 +172,7 @@ class Agent:
                 if not steps and self._unsaved_user_message:
                     self.messages[:] = history  # as before the turn (a compaction for it included)
                     self.turns -= 1
+                self.steps_before_error = tuple(steps)
                 raise
             steps.append(step)
             replies += step_replies

@@ -215,7 +215,7 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
                 # What context pressure did before this step (a warning, an eviction with its summary).
                 **({"context": [_context_event(event) for event in step.context]} if step.context else {}),
             }
-            for step in (outcome.steps if outcome else ())
+            for step in turn.steps  # a turn that broke off: the steps it finished
         ],
         "messages": turn.messages,
         "blocks": turn.blocks,

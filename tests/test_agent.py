@@ -8,8 +8,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import httpx2
+import pytest
+
 from harness.agent import Agent, StopReason
 from harness.config import AgentsConfig, AgentSpec
+from harness.errors import ModelAnswerError
 from harness.llm.chat import CallIds
 from tests.helpers import Script, call, completion, reply
 
@@ -320,3 +324,20 @@ def test_task_queue_agent_pushes_and_pops(agents_config: AgentsConfig, run_scrip
     assert json.loads(agent.memory.get_block("tasks").value) == ["Tell a story"]
     assert '"[\\"Tell a story\\"]"' not in script.system_messages[-1]
     assert '["Tell a story"]' in script.system_messages[-1]
+
+
+def test_a_turn_that_raises_at_a_later_step_keeps_the_steps_it_finished(run_script: Run) -> None:
+    """Step 1 ran (its edit stands); step 2's answer is unusable. What `send` raises dropped step 1, and the
+    report showed a memory edit no call had made."""
+    no_choices = httpx2.Response(200, json={"id": "x", "object": "chat.completion", "model": "m", "choices": []})
+    agent, _ = run_script(
+        [completion(call("core_memory_append", {"label": "human", "content": "Azin", **HB})), no_choices]
+    )
+    with pytest.raises(ModelAnswerError):
+        agent.send("I am Azin")
+    (step,) = agent.steps_before_error
+    assert [c.name for c in step.tool_calls] == ["core_memory_append"] and step.edited_labels == {"human"}
+    assert agent.memory.get_block("human").value.endswith("Azin")
+    agent.model = run_script([reply("Hi")])[1].model()
+    agent.send("hello")
+    assert agent.steps_before_error == ()  # a turn that finished has none

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from harness.report import scenario_report, summary_table, unrunnable_report, write_report
+from harness.report_html import html_report
 from harness.scenarios.runner import ScenarioResult
 from harness.secrets import MASK, Secrets
 from tests.fakes import (
@@ -248,6 +249,36 @@ def test_a_stale_turn_is_reported_as_such(tmp_path: Path) -> None:
         }
     ]
     assert any("has not been recorded yet" in line for line in report["failures"])
+
+
+@pytest.mark.parametrize("how", ["an answer the loop cannot use", "a cassette miss"])
+def test_a_turn_broken_off_at_step_2_reports_the_step_that_ran(tmp_path: Path, how: str) -> None:
+    """Step 1 appends to the human block; step 2 gets no usable answer (`choices: []`), or finds no
+    recorded answer. The report showed the turn with no step at all beside a block diff adding "Azin", the
+    summary counted 0 steps, and the block's history lacked the call that made the edit."""
+    from tests.fakes import Raw
+
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    no_choices = Raw(json.dumps({"id": "x", "object": "chat.completion", "model": "m", "choices": []}))
+    project.record("remember", [append("human", "Azin"), no_choices if how != "a cassette miss" else reply("Hi")])
+    if how == "a cassette miss":  # the second exchange lost: replay misses at step 2
+        import yaml
+
+        cassette = project.cassettes / "remember.yaml"
+        data = yaml.safe_load(cassette.read_text(encoding="utf-8"))
+        data["interactions"] = data["interactions"][:1]
+        cassette.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = project.replay("remember")
+    assert result.outcome == ("error" if how != "a cassette miss" else "failed")
+    data = written([result], project)
+    (turn,) = data["scenarios"][0]["turns"]
+    assert 'class="name">core_memory_append' in html_report(data)  # the HTML's step list, beside its diff
+    assert turn["stop_reason"] == ("model_error" if how != "a cassette miss" else "stale_cassette")
+    assert [call["name"] for step in turn["steps"] for call in step["tool_calls"]] == ["core_memory_append"]
+    assert turn["blocks"]["human"] == "Name: Bob\nAzin"  # the edit the step made, and now the step beside it
+    assert result.steps == 1
+    assert summary_table([result], project.root).splitlines()[2].split()[3] == "1"  # the steps column
+    assert result.history("human")[1].startswith("turn 1 step 1 core_memory_append(")
 
 
 # ------------------------------------------------------------------ explanation

@@ -11,7 +11,7 @@ from typing import Any
 
 from harness.cassettes.mode import CassetteChange
 from harness.memory import EditKind
-from harness.records import TurnResult
+from harness.records import StepRecord, TurnResult
 from harness.scenarios.checks import Failure
 from harness.scenarios.model import Scenario
 
@@ -37,6 +37,14 @@ class TurnRecord:
     blocks: dict[str, str]
     error: str | None = None  # the model's answer that ended the scenario in this turn
     agent: str | None = None  # another agent that took this turn (its blocks are in `blocks`); None: the scenario's
+    # A turn that broke off (`result` None: a cassette miss, an answer the loop cannot use) at a later step:
+    # the steps it finished before, whose calls and edits stand (and show in `blocks`)
+    unfinished_steps: tuple[StepRecord, ...] = ()
+
+    @property
+    def steps(self) -> tuple[StepRecord, ...]:
+        """The steps the turn ran: all of them, or those before it broke off."""
+        return self.result.steps if self.result is not None else self.unfinished_steps
 
 
 @dataclass
@@ -67,13 +75,13 @@ class ScenarioResult:
 
     @property
     def steps(self) -> int:
-        return sum(len(t.result.steps) for t in self.turns if t.result is not None)
+        return sum(len(t.steps) for t in self.turns)
 
     def history(self, label: str) -> list[str]:
         """How block `label` came to hold its value: every edit, with the call that made it."""
         lines = [f"initial: {self.initial_blocks.get(label)!r}"]
         for turn in self.turns:
-            for step in turn.result.steps if turn.result else ():
+            for step in turn.steps:
                 for call in step.tool_calls:
                     for edit in call.edits:
                         renamed = edit.kind == EditKind.RENAME

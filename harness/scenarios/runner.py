@@ -230,7 +230,9 @@ class ScenarioRunner:
                 # A turn unanswered from its first step is rolled back by the agent; the report still
                 # shows what the user said.
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
-                result.turns.append(TurnRecord(index, turn.user, None, sent, agent.memory.values()))
+                blocks = agent.memory.values()
+                finished = agent.steps_before_error  # the turn's steps before the miss: they ran
+                result.turns.append(TurnRecord(index, turn.user, None, sent, blocks, None, turn.agent, finished))
                 return
             except ModelAnswerError as exc:
                 # The model's answer (recorded as it came) ends this scenario: caught inside the cassette,
@@ -238,7 +240,8 @@ class ScenarioRunner:
                 result.error = self._located(scenario, index, agent, first_message, str(exc))
                 result.error_recorded = True
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
-                result.turns.append(TurnRecord(index, turn.user, None, sent, agent.memory.values(), str(exc)))
+                blocks, finished = agent.memory.values(), agent.steps_before_error
+                result.turns.append(TurnRecord(index, turn.user, None, sent, blocks, str(exc), turn.agent, finished))
                 return
             except LLMError as exc:
                 # The endpoint itself (unreachable, the key, rate limits): located too, but raised on so a
