@@ -482,6 +482,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         runs = [(s, v) for s in scenarios for v in project.variants(runner.cassette_path(s))]
     play = _play_concurrently if args.jobs > 1 else _play_in_process
     results = play(args, runner, runs, console)
+    if project.record_mode == RecordMode.ALL:
+        _remove_leftover_repeats(project, results, console)
     console.out(summary_table(results, project.root, colour=_colour(sys.stdout), unrunnable=list(mistakes)))
     shown = {result.scenario.path: project.relative(result.scenario.path) for result in results}
     if any(result.scenario.model is not None for result in results):
@@ -528,7 +530,7 @@ def _play_in_process(
             if recording:
                 console.err(f"[{number}/{len(runs)}] recording {_run_label(scenario, variant, repeats)} ...")
             try:
-                result = runner.run(scenario, variant=variant)
+                result = runner.run(scenario, variant=variant, repeats=_repeats_asked(args, recording))
             except (Exception, SystemExit) as exc:  # a bug, or user code: this run fails, the others run (as at -j N)
                 cassette = runner.project.variant_path(runner.cassette_path(scenario), variant)
                 result = _crashed(scenario, variant, repeats, cassette, crash_reason(exc))
@@ -541,6 +543,32 @@ def _play_in_process(
     except KeyboardInterrupt as stop:
         _interrupted(results, len(runs), recording, console, stop)
     return results
+
+
+def _repeats_asked(args: argparse.Namespace, recording: bool) -> int | None:
+    """How many repeats a recording makes when `--repeat K` says (kept in each scenario's first cassette);
+    None: as many as each already has."""
+    return getattr(args, "repeat", None) if recording else None
+
+
+def _remove_leftover_repeats(project: Project, results: list[ScenarioResult], console: Console) -> None:
+    """`--mode all` (and `run --live`) replaces a scenario's recordings: once its first cassette is written
+    anew, the repeats above the number it now records (left by an earlier, larger `--repeat`) are removed,
+    so what replays is what was just measured. (`--mode new` keeps them; replay skips them and `harness
+    cassettes check` lists them.)"""
+    for result in results:
+        if result.variant != 1 or result.change is None or not result.change.saved:
+            continue
+        for variant in project.leftover_repeats(result.cassette):
+            path = project.variant_path(result.cassette, variant)
+            try:
+                path.unlink()
+            except OSError as exc:
+                console.err(f"note: {_shown(path)}: could not remove this repeat left from an earlier --repeat: {exc}")
+                continue
+            console.err(
+                f"  {_shown(path)}: removed (a repeat above the {len(project.variants(result.cassette))} just recorded)"
+            )
 
 
 def _tell(result: ScenarioResult, say: Callable[[str], None]) -> None:
@@ -574,8 +602,9 @@ def _play_concurrently(
     project = runner.project
     recording = not project.replaying
     repeats = any(variant > 1 for _, variant in runs)
+    asked = _repeats_asked(args, recording)
     jobs = [
-        job_for(n, scenario, variant, project.variant_path(runner.cassette_path(scenario), variant))
+        job_for(n, scenario, variant, project.variant_path(runner.cassette_path(scenario), variant), asked)
         for n, (scenario, variant) in enumerate(runs)
     ]
     what = "recording" if recording else "replaying"
@@ -701,6 +730,11 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
         )
     if CassetteState.ORPHAN in counts:
         console.out("an orphan is used by no scenario: delete it, or name it in a scenario's `cassette:`")
+    if CassetteState.UNUSED_REPEAT in counts:
+        console.out(
+            "an unused repeat is above the number of repeats its scenario was last recorded with (replay skips it): "
+            "delete it, or record that many repeats again"
+        )
     return 1 if any(state != CassetteState.OK for state in counts) else 0
 
 

@@ -66,7 +66,9 @@ class Cassette(Protocol):
     @property
     def call_ids(self) -> CallIds: ...
 
-    def note_recording(self, settings: ModelSettings, agent: dict[str, Any] | None = None) -> None: ...
+    def note_recording(
+        self, settings: ModelSettings, agent: dict[str, Any] | None = None, repeats: int | None = None
+    ) -> None: ...
 
 
 class AgentFactory:

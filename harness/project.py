@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from harness.cassettes.mode import RecordMode
+from harness.cassettes.repeats import recorded_repeats
 from harness.errors import UserError
 from harness.files import confined
 from harness.llm.settings import http_url_problem
@@ -140,9 +141,27 @@ class Project:
 
     @staticmethod
     def variants(cassette: Path) -> list[int]:
-        """The repeats of a cassette: [1] alone, or [1, 2, ..., k] up to the last repeat whose file exists,
-        a missing one in between included (it is reported missing, not silently dropped with those after it)."""
-        return list(range(1, _last_repeats(str(cassette.parent)).get(cassette.stem, 1) + 1))
+        """The repeats of a cassette: [1, 2, ..., k] for the k its first cassette says were recorded (a
+        missing one is then reported not recorded, the last too, and a file above k is left out); for one
+        recorded before that was kept, up to the last repeat whose file exists, a missing one in between
+        included. [1] alone for a scenario never repeated."""
+        count = recorded_repeats(cassette)
+        return list(range(1, (count if count is not None else Project.repeats_on_disk(cassette)) + 1))
+
+    @staticmethod
+    def repeats_on_disk(cassette: Path) -> int:
+        """The last repeat whose file exists beside `cassette` (1 when there is none)."""
+        return _last_repeats(str(cassette.parent)).get(cassette.stem, 1)
+
+    @staticmethod
+    def leftover_repeats(cassette: Path) -> list[int]:
+        """The repeats whose files exist above the number the first cassette says were recorded (left from
+        an earlier, larger `--repeat`): replay does not play them."""
+        count = recorded_repeats(cassette)
+        if count is None:
+            return []
+        last = Project.repeats_on_disk(cassette)
+        return [n for n in range(count + 1, last + 1) if Project.variant_path(cassette, n).is_file()]
 
     def report_over_input(self, option: str, path: Path) -> str | None:
         """Why a report cannot go to `path` (what the run reads there), or None."""

@@ -116,6 +116,7 @@ def test_j2_records_the_cassettes_j1_records_and_reports_the_same(
         "remember.yaml",
     ]
     assert recorded == files(tmp_path / "j1")  # byte for byte: no worker wrote another's file
+    assert recorded["remember.yaml"].startswith(b"metadata:\n  repeats: 2\n")  # the count, from a worker too
     err = outputs["2"].err
     assert "recording 6 scenario run(s) in 2 worker process(es)" in err
     assert "j2/another.repeat-2.yaml: new cassette (3 interaction(s))" in err

@@ -161,3 +161,125 @@ def test_a_suite_mixing_repeated_and_single_runs_counts_pass_hat_k_over_the_scen
     table = reliability_table([repeated, single], {})
     row = next(line for line in table.splitlines() if line.startswith("b.yaml"))
     assert row.split() == ["b.yaml", "1/1", "1.00", "1.00", "-", "-"]
+
+
+def passes_row(out: str) -> list[str]:
+    """The pass^k row of scenarios/remember.yaml."""
+    return next(line.split() for line in out.splitlines() if line.startswith("scenarios/remember.yaml  "))
+
+
+def test_a_last_repeat_whose_recording_failed_replays_as_not_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Repeat 3's endpoint failed: nothing is written for it. The replay guessed the repeats from the files
+    and played 2 of 2 (exit 0, `cassettes check` all ok), where the recording had measured 1 failure in 3."""
+    from tests.fakes import Raw
+
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    agents = str(project.agents)
+    down = Raw(json.dumps({"error": {"message": "down", "type": "server_error"}}), 500)
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES, down]) as server:
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--repeat", "3"]) == 1
+    live = capsys.readouterr().out
+    assert not (project.cassettes / "remember.repeat-3.yaml").exists()
+    assert (project.cassettes / "remember.yaml").read_text(encoding="utf-8").startswith("metadata:\n  repeats: 3\n")
+
+    assert main(["run", "--agents", agents]) == 1  # offline
+    replayed = capsys.readouterr().out
+    assert (
+        passes_row(replayed) == passes_row(live) == ["scenarios/remember.yaml", "2/3", "0.67", "0.67", "0.33", "0.00"]
+    )
+    assert main(["run", "--agents", agents, "-k", "remember", "--report", str(tmp_path / "r.json")]) == 1
+    third = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["scenarios"][2]
+    assert third["repeat"] == 3 and third["outcome"] == "failed"
+    assert "no cassette at cassettes/remember.repeat-3.yaml: repeat 3 has not been recorded" in third["failures"][1]
+    assert third["failures"][2] == f"  record it with: harness record {project.scenario_path('remember')}"
+    capsys.readouterr()
+
+    assert main(["cassettes", "check", "--agents", agents]) == 1
+    out = capsys.readouterr().out
+    assert "remember.repeat-3.yaml: missing (" in out and "  not recorded yet (repeat 3 of the 3 recorded)" in out
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:  # only the missing repeat is recorded
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--stale"]) == 0
+    assert "remember.repeat-3.yaml: new cassette" in capsys.readouterr().err
+    assert main(["run", "--agents", agents]) == 0
+    assert passes_row(capsys.readouterr().out)[1] == "3/3"
+
+
+def test_measuring_again_with_fewer_repeats_replays_what_was_just_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--repeat 3`, then `--repeat 2`: the replay counted the third repeat of the first measurement too.
+    `--mode all` (and `run --live`) replaces a scenario's recordings, the repeat above included; `--mode new`
+    keeps the file, which replay skips and `cassettes check` names."""
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    agents = str(project.agents)
+    third = project.cassettes / "remember.repeat-3.yaml"
+    forgets = [reply("Hello!")]
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES, *REMEMBER_RESPONSES]) as server:
+        assert main(["run", "--live", "--agents", agents, "--base-url", server.base_url, "--repeat", "3"]) == 0
+    capsys.readouterr()
+    with FakeOpenAI([*REMEMBER_RESPONSES, *forgets]) as server:
+        assert main(["run", "--live", "--agents", agents, "--base-url", server.base_url, "--repeat", "2"]) == 1
+    live = capsys.readouterr()
+    assert not third.exists()
+    assert "remember.repeat-3.yaml: removed (a repeat above the 2 just recorded)" in live.err
+    assert main(["run", "--agents", agents]) == 1
+    assert (
+        passes_row(capsys.readouterr().out)
+        == passes_row(live.out)[:5]
+        == [
+            "scenarios/remember.yaml",
+            "1/2",
+            "0.50",
+            "0.50",
+            "0.00",
+        ]
+    )
+
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES, *REMEMBER_RESPONSES]) as server:
+        command = ["record", "--agents", agents, "--base-url", server.base_url, "--mode", "all", "--repeat", "3"]
+        assert main(command) == 0
+    capsys.readouterr()
+    with FakeOpenAI([]) as server:  # mode new: everything still matches, only the count changes
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--repeat", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "remember.yaml: updated (2 kept, repeats recorded: 3 -> 2)" in err
+    assert third.exists()  # kept: `--mode new` deletes no recording
+    assert main(["run", "--agents", agents]) == 0
+    assert passes_row(capsys.readouterr().out)[1] == "2/2"  # the repeat above 2 left out
+    assert main(["cassettes", "check", "--agents", agents]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [
+        f"{third}: unused repeat ({project.scenario_path('remember')})",
+        "  cassettes/remember.yaml says 2 repeat(s) were recorded, so replay skips this one: delete it, or record "
+        f"3 repeats again: harness record --repeat 3 {project.scenario_path('remember')}",
+    ]
+    assert out[2] == "2 ok, 1 unused repeat"
+    with FakeOpenAI([]) as server:  # nothing to record: recording would not remove it
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--stale"]) == 0
+    third.unlink()
+    assert main(["cassettes", "check", "--agents", agents]) == 0
+
+
+def test_repeats_recorded_before_the_count_was_kept_are_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A first cassette that says no count (recorded by an earlier harness) replays as before: every repeat
+    up to the last file; recording it again without --repeat adds no count."""
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    agents = str(project.agents)
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES, *REMEMBER_RESPONSES]) as server:
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--repeat", "3"]) == 0
+    first = project.cassettes / "remember.yaml"
+    first.write_text(first.read_text(encoding="utf-8").replace("  repeats: 3\n", "", 1), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["run", "--agents", agents]) == 0
+    assert passes_row(capsys.readouterr().out)[1] == "3/3"
+    with FakeOpenAI([*REMEMBER_RESPONSES, *REMEMBER_RESPONSES, *REMEMBER_RESPONSES]) as server:
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--mode", "all"]) == 0
+    assert "repeats:" not in first.read_text(encoding="utf-8")
+    capsys.readouterr()
+    (project.cassettes / "remember.repeat-3.yaml").unlink()
+    assert main(["run", "--agents", agents]) == 0  # two files: two repeats, as before
+    assert passes_row(capsys.readouterr().out)[1] == "2/2"

@@ -81,8 +81,7 @@ def test_a_dataset_row_or_later_repeat_shows_its_reason_not_the_header_naming_it
     cells = [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| `scenarios/")]
     assert cells == [
         "scenarios/rows.yaml:4: no cassette at cassettes/rows/b.yaml: this scenario has not been recorded yet |",
-        "scenarios/remember.yaml:4: no cassette at cassettes/remember.repeat-3.yaml: this scenario has not been "
-        "recorded yet |",
+        "scenarios/remember.yaml:4: no cassette at cassettes/remember.repeat-3.yaml: repeat 3 has not been recorded |",
         "scenarios/remember.yaml: expected to fail (it used to forget) but every check passed: remove \\`xfail\\` "
         "if the behaviour is fixed |",
     ]

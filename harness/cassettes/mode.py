@@ -23,6 +23,8 @@ class CassetteChange:
     recorded: int  # interactions recorded from the live endpoint now
     dropped: int  # recorded interactions no longer asked for, pruned on save (mode new)
     saved: bool  # the file was written
+    # A scenario's first cassette whose number of repeats recorded changed: (what it said, what it says now)
+    repeats: tuple[int | None, int] | None = None
 
     def describe(self) -> str:
         if not self.saved:
@@ -31,7 +33,11 @@ class CassetteChange:
             return f"new cassette ({self.recorded} interaction(s))"
         if self.mode == RecordMode.ALL:
             return f"replaced ({self.recorded} interaction(s) recorded again)"
-        parts = [f"{self.recorded} recorded", f"{self.kept} kept"]
+        parts = [f"{self.recorded} recorded"] if self.recorded or self.repeats is None else []
+        parts.append(f"{self.kept} kept")
         if self.dropped:
             parts.append(f"{self.dropped} no longer used dropped")
+        if self.repeats is not None:
+            said, now = self.repeats
+            parts.append(f"repeats recorded: {said if said is not None else 'not said'} -> {now}")
         return "updated (" + ", ".join(parts) + ")"

@@ -40,6 +40,7 @@ from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY
 from harness.cassettes.keys import Keyer, decode_body
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
+from harness.cassettes.repeats import REPEATS_KEY
 from harness.cassettes.scrub import (
     endpoint_kind,
     header_secrets,
@@ -210,6 +211,7 @@ class RecordingSession:
         self.existed = path.is_file()
         self.loaded = 0  # interactions read from the file when it was opened
         self.call_ids = CallIds.PROVIDER  # decided when the cassette is open (see _loaded_call_ids)
+        self.repeats_changed: tuple[int | None, int] | None = None  # (said, now) when `note_recording` changed it
 
     @property
     def unplayed(self) -> list[int]:
@@ -230,6 +232,7 @@ class RecordingSession:
             recorded=len(cassette.data) - loaded,
             dropped=loaded - kept if self.mode == HarnessRecordMode.NEW else 0,
             saved=self.persister.saved,
+            repeats=self.repeats_changed,
         )
 
     @property
@@ -257,16 +260,28 @@ class RecordingSession:
         except vcr.errors.MissingMetadataError:
             return None
 
-    def note_recording(self, settings: ModelSettings, agent: dict[str, Any] | None = None) -> None:
+    def note_recording(
+        self, settings: ModelSettings, agent: dict[str, Any] | None = None, repeats: int | None = None
+    ) -> None:
         """Name the producing model and endpoint in the cassette, and the agent's fingerprint when given:
         when something was recorded, or recorded exchanges this agent no longer asks for are dropped (what
         is left is then this agent's conversation, and a fingerprint left as it was would name a change the
-        cassette already matches at every later check)."""
+        cassette already matches at every later check). `repeats`, for a scenario's first cassette: how many
+        repeats its recording made (`harness.cassettes.repeats`); a cassette that still matches is written
+        again when it said another number, with nothing else changed."""
         cassette = self.cassette
         if cassette is None:
             return
         dropping = any(not cassette.play_counts[n] for n in range(self.loaded))
+        # What the file said (vcrpy's `get_metadata` would store a missing key, and mark the cassette dirty)
+        said = cassette._metadata.get(REPEATS_KEY) if self.mode == HarnessRecordMode.NEW else None
+        if self.mode == HarnessRecordMode.NEW and repeats is not None and repeats != said:
+            self.repeats_changed = (said if isinstance(said, int) else None, repeats)
         if not (cassette.dirty or dropping):
+            if self.repeats_changed is not None:  # the count alone: the rest of the file as it was
+                kept = {key: value for key, value in cassette._metadata.items() if key != REPEATS_KEY}
+                self.serializer.metadata = {REPEATS_KEY: repeats, **kept}
+                cassette.dirty = True
             return
         last = cassette.responses[-1] if cassette.responses else None
         body = last.get("body", {}).get("string") if last else None
@@ -280,6 +295,8 @@ class RecordingSession:
             info["server"] = decoded["system_fingerprint"]
         secrets = self.secrets | Secrets.collect(values=self.learned, environ={})
         metadata: dict[str, Any] = {"recorded_with": secrets.mask_data(info), CALL_IDS_KEY: str(self.call_ids)}
+        if repeats is not None:  # first: what replay reads of a cassette before playing it (see `repeats`)
+            metadata = {REPEATS_KEY: repeats, **metadata}
         if agent is not None:
             metadata[FINGERPRINT_KEY] = agent
         self.serializer.metadata = metadata

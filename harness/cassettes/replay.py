@@ -111,7 +111,9 @@ class ReplayCassette:
         except ValueError:
             return CallIds.LOCAL
 
-    def note_recording(self, settings: ModelSettings, agent: dict[str, Any] | None = None) -> None:
+    def note_recording(
+        self, settings: ModelSettings, agent: dict[str, Any] | None = None, repeats: int | None = None
+    ) -> None:
         """Nothing is recorded in replay."""
 
     def respond(self, method: str, path: str, body: Any) -> tuple[int, str]:

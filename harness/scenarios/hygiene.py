@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from shlex import quote
 from typing import Any
 
 from harness.cassettes.replay import ReplayCassette
@@ -38,6 +39,9 @@ class CassetteState(StrEnum):
     UNUSED = "unused"  # it answers, but holds exchanges the scenario no longer makes
     UNREADABLE = "unreadable"
     ORPHAN = "orphan"  # a cassette no scenario or test uses
+    # a repeat's cassette above the number of repeats its scenario's first cassette says were recorded (left by
+    # an earlier, larger `--repeat`): replay skips it; recording it again would not remove it
+    UNUSED_REPEAT = "unused repeat"
 
     @property
     def needs_recording(self) -> bool:
@@ -57,17 +61,13 @@ def check_cassettes(
 ) -> list[CassetteStatus]:
     """The status of every scenario's cassette, then (with `orphans`) of every cassette nothing uses."""
     scenarios = list(scenarios)
-    statuses = [
-        _status(runner, scenario, variant)
-        for scenario in scenarios
-        for variant in Project.variants(runner.cassette_path(scenario))  # each repeat recorded
-    ]
+    statuses: list[CassetteStatus] = []
+    for scenario in scenarios:
+        cassette = runner.cassette_path(scenario)
+        statuses += [_status(runner, scenario, variant) for variant in Project.variants(cassette)]  # each repeat
+        statuses += [_leftover(runner, scenario, cassette, variant) for variant in Project.leftover_repeats(cassette)]
     if orphans:
-        used = {
-            _key(Project.variant_path(status.cassette, variant))
-            for status in statuses
-            for variant in Project.variants(status.cassette)
-        }
+        used = {_key(status.cassette) for status in statuses}
         statuses += [
             CassetteStatus(path, CassetteState.ORPHAN, reasons=["no scenario or test uses it"])
             for path in _cassette_files(runner.project.cassettes_dir)
@@ -84,10 +84,22 @@ def check_cassettes(
     return statuses
 
 
+def _leftover(runner: ScenarioRunner, scenario: Scenario, cassette: Path, variant: int) -> CassetteStatus:
+    """A repeat's cassette above the number of repeats the scenario was last recorded with."""
+    recorded = len(Project.variants(cassette))
+    reason = (
+        f"{runner.project.relative(cassette)} says {recorded} repeat(s) were recorded, so replay skips this one: "
+        f"delete it, or record {variant} repeats again: harness record --repeat {variant} {quote(str(scenario.path))}"
+    )
+    return CassetteStatus(Project.variant_path(cassette, variant), CassetteState.UNUSED_REPEAT, scenario, [reason])
+
+
 def _status(runner: ScenarioRunner, scenario: Scenario, variant: int = 1) -> CassetteStatus:
-    path = Project.variant_path(runner.cassette_path(scenario), variant)
+    first = runner.cassette_path(scenario)
+    path = Project.variant_path(first, variant)
     if not path.exists():
-        return CassetteStatus(path, CassetteState.MISSING, scenario, ["not recorded yet"])
+        said = f" (repeat {variant} of the {len(Project.variants(first))} recorded)" if variant > 1 else ""
+        return CassetteStatus(path, CassetteState.MISSING, scenario, [f"not recorded yet{said}"])
     try:  # replay trusts the keys stored beside the request bodies: check them against the bodies
         ReplayCassette(path, verify=True)
     except CassetteError as exc:

@@ -51,6 +51,7 @@ class Job:
     model: str | None
     variant: int
     cassette: Path  # what it writes (also the key that keeps two jobs off one file)
+    repeats: int | None = None  # recording with `--repeat K`: K, which the first repeat's cassette keeps
 
 
 class Event(StrEnum):
@@ -97,8 +98,8 @@ def start_server(project: Project) -> ForkServerContext:
     return context
 
 
-def job_for(index: int, scenario: Scenario, variant: int, cassette: Path) -> Job:
-    return Job(index, scenario.path, scenario.row, scenario.model, variant, cassette)
+def job_for(index: int, scenario: Scenario, variant: int, cassette: Path, repeats: int | None = None) -> Job:
+    return Job(index, scenario.path, scenario.row, scenario.model, variant, cassette, repeats)
 
 
 class WorkerPool:
@@ -271,7 +272,7 @@ def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
             runner.on_step = lambda step: conn.send((Event.STEP, step_line(step)))
             try:
                 scenario = _find(loaded, job)
-                result = runner.run(scenario, variant=job.variant)
+                result = runner.run(scenario, variant=job.variant, repeats=job.repeats)
                 done = Finished(job.index, replace(result, scenario=_NO_SCENARIO), set(factory.learned_secrets))
                 conn.send((Event.DONE, done))
             except (BrokenPipeError, ConnectionResetError):

@@ -11,6 +11,7 @@ from shlex import quote
 from typing import Any
 
 from harness.agent import Agent
+from harness.cassettes.repeats import recorded_repeats
 from harness.config import AgentSpec
 from harness.errors import CassetteMiss, LLMError, ModelAnswerError, Problem, RunError, ScenarioError
 from harness.factory import AgentFactory, Cassette
@@ -148,18 +149,23 @@ class ScenarioRunner:
                 problems.append(scenario.problem(("tool_results", tool_name), message))
         return problems
 
-    def run(self, scenario: Scenario, spec: AgentSpec | None = None, variant: int = 1) -> ScenarioResult:
+    def run(
+        self, scenario: Scenario, spec: AgentSpec | None = None, variant: int = 1, repeats: int | None = None
+    ) -> ScenarioResult:
         """`spec`, when given, is `spec_for(scenario)` already computed (and its checks passed); `variant`
-        is the repeat to play (its own cassette)."""
+        is the repeat to play (its own cassette). `repeats`, recording: how many repeats this recording
+        makes (`--repeat K`), which the first repeat's cassette keeps; None keeps what it says."""
         spec = spec or self.spec_for(scenario)
         started = time.perf_counter()
         result = ScenarioResult(scenario, Project.variant_path(self.cassette_path(scenario), variant), variant=variant)
+        recording = not self.project.replaying
+        kept = _repeats_kept(result.cassette, repeats) if recording and variant == 1 else None
         try:
             with self.factory.cassette(result.cassette) as cassette:
                 self._play(scenario, spec, cassette, result)
                 # Replay writes nothing: hashing the fingerprint there cost a quarter of a one-step replay.
-                if not self.project.replaying:
-                    cassette.note_recording(spec.model, agent_fingerprint(spec))
+                if recording:
+                    cassette.note_recording(spec.model, agent_fingerprint(spec), kept)
             result.unplayed = cassette.unplayed if not result.stale else []
             result.recorded_with = cassette.recorded_with
             result.change = cassette.change
@@ -226,7 +232,7 @@ class ScenarioRunner:
                 outcome = agent.send(turn.user)
             except CassetteMiss as miss:
                 shared.take(agent)
-                result.stale = self._stale(scenario, miss, agent, index, first_message)
+                result.stale = self._stale(scenario, miss, agent, index, first_message, result.variant)
                 # A turn unanswered from its first step is rolled back by the agent; the report still
                 # shows what the user said.
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
@@ -332,7 +338,7 @@ class ScenarioRunner:
             shown = self.project.relative(Path(miss.cassette))
             if not Path(miss.cassette).exists():
                 result.stale = [
-                    f"{where}: no cassette at {shown}: this scenario has not been recorded yet",
+                    f"{where}: no cassette at {shown}: {_not_recorded(result.variant)}",
                     f"  record it with: {self.record_command(scenario.path)}",
                 ]
                 return False
@@ -432,7 +438,9 @@ class ScenarioRunner:
         step = sum(1 for m in agent.messages[first_message:] if m["role"] == "assistant") + 1
         return f"{where}: {dotted(loc)}: turn {turn + 1}, step {step}: {message}"
 
-    def _stale(self, scenario: Scenario, miss: CassetteMiss, agent: Agent, turn: int, first_message: int) -> list[str]:
+    def _stale(
+        self, scenario: Scenario, miss: CassetteMiss, agent: Agent, turn: int, first_message: int, variant: int
+    ) -> list[str]:
         step = sum(1 for m in agent.messages[first_message:] if m["role"] == "assistant") + 1
         loc = ("turns", turn, "user")
         line = scenario.line(loc)
@@ -441,7 +449,7 @@ class ScenarioRunner:
         shown = self.project.relative(path)  # as the report's `cassette` says it: the same from any checkout
         if not path.exists():
             return [
-                f"{where}: no cassette at {shown}: this scenario has not been recorded yet",
+                f"{where}: no cassette at {shown}: {_not_recorded(variant)}",
                 f"  record it with: {self.record_command(scenario.path)}",
             ]
         lines = [
@@ -451,6 +459,12 @@ class ScenarioRunner:
         lines += miss.diff_lines()
         lines.append(f"  re-record with: {self.record_command(scenario.path)}")
         return lines
+
+
+def _not_recorded(variant: int) -> str:
+    """Why a run has no cassette: never recorded; for a later repeat, its recording failed (an endpoint error
+    writes nothing) or the file is gone, while the first cassette says the scenario records that many."""
+    return "this scenario has not been recorded yet" if variant == 1 else f"repeat {variant} has not been recorded"
 
 
 def _at_check(scenario: Scenario, exc: RunError) -> str:
@@ -476,6 +490,16 @@ class _LeftToTheFirstRepeat:
 def has_snapshot(scenario: Scenario) -> bool:
     """Whether the final `expect:` checks a snapshot (the only place one can be checked)."""
     return any(isinstance(check, Snapshot) for check in scenario.checks)
+
+
+def _repeats_kept(cassette: Path, repeats: int | None) -> int | None:
+    """The number of repeats a scenario's first cassette keeps when recorded again: `repeats` given (this
+    recording's `--repeat K`), else what it says already. None (it says none) for a scenario never repeated,
+    and for one recorded before the count was kept, unless given: its repeats are the files beside it."""
+    said = recorded_repeats(cassette)
+    if repeats is None or (repeats == 1 and said is None and Project.repeats_on_disk(cassette) == 1):
+        return said
+    return repeats
 
 
 def _recorded(exc: LLMError, result: ScenarioResult) -> bool:
