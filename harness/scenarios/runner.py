@@ -70,8 +70,14 @@ class ScenarioRunner:
     @staticmethod
     def agent_id(scenario: Scenario, agent: str | None = None) -> str:
         """The id of a scenario's agent (another agent it drives: `agent`): its block and boot-call ids
-        follow from it, the same in every run."""
-        return f"agent-{scenario.name}" if agent is None else f"agent-{scenario.name}-{agent}"
+        follow from it, the same in every run. It reaches the requests (letta-v1's system message, archival
+        passage ids), so it is named after the cassette, not the file: two scenarios checking one
+        conversation two ways (`cassette:` naming one file) send the same requests. By default the cassette
+        is named after the scenario, and the id is `agent-<file stem>` (`[row]` for a dataset row)."""
+        name = scenario.name
+        if scenario.cassette is not None:
+            name = Path(scenario.cassette).stem + (f"[{scenario.row}]" if scenario.row is not None else "")
+        return f"agent-{name}" if agent is None else f"agent-{name}-{agent}"
 
     def snapshot_path(self, scenario: Scenario) -> Path:
         """`snapshots/` beside the agents file, mirroring the scenario's cassette path."""

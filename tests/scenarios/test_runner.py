@@ -1,0 +1,41 @@
+"""What a scenario's run sends and looks at, whichever file plays it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.scenarios.runner import ScenarioRunner
+from tests.fakes import append, completion, make_project, reply
+
+FIRST = """
+agent: chat
+turns:
+  - user: "Hi! My name is Azin."
+expect:
+  blocks: {human: {contains: Azin}}
+"""
+
+
+def test_two_scenarios_checking_one_conversation_replay_from_one_cassette(tmp_path: Path) -> None:
+    """The agent id reaches the requests (letta-v1's system message names it): named after the scenario's
+    file, a second scenario over the first's cassette missed on `AGENT_ID: agent-second`, and re-recording
+    it as advised made the first one stale."""
+    project = make_project(tmp_path / "p", {"first": FIRST})
+    project.agents.write_text(project.agents.read_text().replace("loop: harness", "loop: letta-v1"))
+    recorded, server = project.record(
+        "first", [append("human", "Azin"), reply("Nice to meet you, Azin!"), completion(content="Nice to meet you!")]
+    )
+    assert recorded.outcome == "passed"
+    assert "AGENT_ID: agent-first" in server.received[0].body["messages"][0]["content"]
+    project.write_scenario("second", FIRST.replace("agent: chat", "agent: chat\ncassette: first.yaml"))
+    second = project.replay("second")
+    assert second.stale == [] and second.unplayed == [] and second.outcome == "passed"
+    assert project.replay("first").outcome == "passed"
+
+
+def test_the_default_agent_id_is_the_scenario_file_stem(tmp_path: Path) -> None:
+    """Every recorded cassette holds ids named after its scenario's file: they must not change."""
+    project = make_project(tmp_path / "p", {"first": FIRST, "sub/second": FIRST + "cassette: other/shared.yaml\n"})
+    assert ScenarioRunner.agent_id(project.scenario("first")) == "agent-first"
+    assert ScenarioRunner.agent_id(project.scenario("first"), "sleeper") == "agent-first-sleeper"
+    assert ScenarioRunner.agent_id(project.scenario("sub/second")) == "agent-shared"
