@@ -100,6 +100,9 @@ class Observed:
     archival: Archival | None = None  # the agent's archival memory, as it is now
     context: list[tuple[int, ContextEvent]] = field(default_factory=list)  # (turn, event), context pressure
     recall: Recall | None = None  # the agent's searchable history (conversation_search's)
+    # The calls whose edits `edited:` looks at: the final expect's add the other agents' changes to blocks
+    # they share with the scenario's own; None: `tool_calls`.
+    editing_calls: list[ToolCallRecord] | None = None
 
 
 class Snapshots(Protocol):
@@ -855,7 +858,8 @@ class Edited(ExpectCheck):
 
     def check(self, observed: Observed) -> list[Failure]:
         failures: list[Failure] = []
-        edits = [edit for call in observed.tool_calls for edit in call.edits]
+        calls = observed.tool_calls if observed.editing_calls is None else observed.editing_calls
+        edits = [edit for call in calls for edit in call.edits]
         for label, wanted in self.value.items():
             if not (label in observed.initial_blocks or any(edit.label == label for edit in edits)):
                 # an agent that can create blocks is not checked for labels before the run: a misspelt one
@@ -868,7 +872,7 @@ class Edited(ExpectCheck):
             # A rename edit is recorded under the new label; the old label changed too.
             editors = [
                 call.name
-                for call in observed.tool_calls
+                for call in calls
                 for edit in call.edits
                 if edit.label == label or (edit.kind == EditKind.RENAME and edit.old == label)
             ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from shlex import quote
@@ -17,6 +17,7 @@ from harness.errors import CassetteMiss, LLMError, ModelAnswerError, Problem, Ru
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
+from harness.memory import EditKind
 from harness.project import Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Failure, Observed, Snapshot, Snapshots, run_checks
@@ -211,7 +212,8 @@ class ScenarioRunner:
         initial = {scenario.agent: result.initial_blocks}
         if not self._seed(scenario, main, result):
             return
-        all_calls: list[ToolCallRecord] = []
+        all_calls: list[ToolCallRecord] = []  # the scenario's own agent's, for the final checks of calls
+        editing_calls: list[ToolCallRecord] = []  # and the others' changing blocks it shares: for `edited:`
         judge = LLMJudge(spec, lambda judged: self.factory.chat_model(judged, cassette))
         last: TurnResult | None = None
         last_main: TurnResult | None = None
@@ -267,6 +269,9 @@ class ScenarioRunner:
             exchanges.append((turn.user, outcome.reply))
             if agent is main:
                 all_calls += outcome.tool_calls
+                editing_calls += outcome.tool_calls
+            else:
+                editing_calls += _edits_of_shared(outcome.tool_calls, shared.shared_with_first(agent.spec))
             result.turns.append(
                 TurnRecord(
                     index,
@@ -311,6 +316,7 @@ class ScenarioRunner:
             main.state.archival,
             [event for turn in main_turns if turn.result for event in _context(turn.index, turn.result)],
             main.state.recall,
+            editing_calls=editing_calls,
         )
         self._check(scenario, scenario.checks, observed, result, "the final expect")
 
@@ -481,6 +487,17 @@ def _at_check(scenario: Scenario, exc: RunError) -> str:
         return str(scenario.path)
     line = scenario.line(loc)
     return f"{scenario.path}:{line}: {dotted(loc)}" if line else f"{scenario.path}: {dotted(loc)}"
+
+
+def _edits_of_shared(calls: Iterable[ToolCallRecord], labels: set[str]) -> list[ToolCallRecord]:
+    """Another agent's calls as changes of the scenario's own agent's blocks: only their changes to the
+    values of blocks the two share (renaming or deleting a shared block changes only that agent's copy)."""
+    kept = []
+    for call in calls:
+        edits = tuple(edit for edit in call.edits if edit.label in labels and edit.kind == EditKind.VALUE)
+        if edits:
+            kept.append(replace(call, edits=edits))
+    return kept
 
 
 def _context(index: int, outcome: TurnResult) -> list[tuple[int, ContextEvent]]:

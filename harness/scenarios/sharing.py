@@ -22,6 +22,11 @@ class SharedBlocks:
         """Initial values for a new agent's shared blocks: what the others have made of them so far."""
         return {label: self.values[label] for label in _shared_labels(spec) if label in self.values}
 
+    def shared_with_first(self, spec: AgentSpec) -> set[str]:
+        """The labels `spec`'s agent shares with the first agent (the scenario's own): its changes to those
+        are changes to the first's blocks."""
+        return {label for label in _shared_labels(spec) if label in self.values}
+
     def give(self, agent: Agent) -> None:
         """Before `agent` acts: its shared blocks hold what the other agents left."""
         held = agent.memory.values()

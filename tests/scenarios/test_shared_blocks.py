@@ -108,6 +108,26 @@ def test_the_final_expect_looks_at_the_scenarios_own_agent(tmp_path: Path) -> No
     assert result.outcome == Outcome.PASSED, result.explain()  # the replace was the sleep-time agent's
 
 
+def test_the_final_edited_counts_the_other_agents_changes_of_the_blocks_it_shares(tmp_path: Path) -> None:
+    """The final `edited:` looks at the whole run: it said no call changed `project` while the block's history
+    (and `unchanged`) showed the sleep-time agent's replace. The other agent's own block of the same label
+    (`human` here, not shared) is not the scenario agent's: its changes do not count."""
+    project = shared_project(tmp_path)
+    project.agents.write_text(
+        project.agents.read_text().replace('{label: persona, value: "I tidy memory"}', '{label: human, value: "x"}')
+    )
+    scenario = SCENARIO.replace("        persona: unchanged\n", "")
+    project.write_scenario(
+        "shared", scenario + "  edited: {project: [core_memory_append, core_memory_replace], human: false}\n"
+    )
+    responses = [*RESPONSES[:3], append("human", "tidied"), *RESPONSES[3:]]
+    result, _ = project.record("shared", responses)
+    assert result.outcome == Outcome.PASSED, result.explain()
+    project.write_scenario("shared", scenario + "  edited: {project: false}\n")
+    (failure,) = project.replay("shared").failures
+    assert failure.message == "block 'project' was changed by core_memory_append, core_memory_replace"
+
+
 def test_a_turns_checks_are_checked_against_its_own_agent(tmp_path: Path) -> None:
     project = shared_project(tmp_path)
     project.write_scenario(
