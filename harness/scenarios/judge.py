@@ -44,14 +44,20 @@ class LLMJudge:
 
 def parse_verdict(content: str) -> Verdict:
     """The judge's JSON verdict; an answer that is not one scores 0 with the answer as the reason (a small
-    model may wrap the object in prose or a code fence: the first {...} is taken)."""
+    model may wrap the object in prose or a code fence: the first {...} is taken). A score outside 0..1 is
+    not one either: small models often answer on a scale of 10, and a 3 clamped to 1 passed any threshold."""
     match = _OBJECT.search(content)
     try:
         data = jsontext.loads(match.group()) if match else None
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("score"), int | float) and not isinstance(data["score"], bool):
-        score = min(max(float(data["score"]), 0.0), 1.0)
-        return Verdict(score, str(data.get("reason", "")).strip() or "(no reason given)")
+        score = float(data["score"])
+        reason = str(data.get("reason", "")).strip() or "(no reason given)"
+        if 0.0 <= score <= 1.0:
+            return Verdict(score, reason)
+        return Verdict(
+            0.0, f"the judge's answer is not a verdict: its score {data['score']!r} is not from 0 to 1 ({reason})"
+        )
     shown = " ".join(content.split())
     return Verdict(0.0, f"the judge's answer is not a verdict: {shown[:200]!r}")

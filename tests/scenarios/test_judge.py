@@ -31,7 +31,11 @@ def verdict(score: float, reason: str) -> dict[str, object]:
     [
         ('{"score": 0.9, "reason": "greets Azin"}', 0.9, "greets Azin"),
         ('Sure!\n```json\n{"score": 1, "reason": "ok"}\n```', 1.0, "ok"),
-        ('{"score": 7, "reason": "too keen"}', 1.0, "too keen"),
+        ('{"score": 7, "reason": "too keen"}', 0.0, None),  # a scale of 10: clamped, a 3 passed any threshold
+        ('{"score": 1.5, "reason": "too keen"}', 0.0, None),
+        ('{"score": -0.1, "reason": "too harsh"}', 0.0, None),
+        ('{"score": NaN, "reason": "no idea"}', 0.0, None),
+        ('{"score": 0, "reason": "wrong"}', 0.0, "wrong"),
         ('{"score": true, "reason": "a boolean is not a score"}', 0.0, None),
         ("It is fine.", 0.0, None),
         ('{"score": 0.4}', 0.4, "(no reason given)"),
