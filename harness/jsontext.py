@@ -92,3 +92,27 @@ def without_surrogates(value: Any) -> Any:
     if isinstance(value, dict):
         return {storable(key): without_surrogates(item) for key, item in value.items()}
     return value
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """Equality of JSON values: Python's `==`, except that true and false are not the numbers 1 and 0 (in
+    Python `True == 1`, so `json: true` passed a block holding 1, and `[1, 0]` one holding `[true, false]`).
+    A number is still equal to the same number written otherwise (`1 == 1.0`), as in JSON. Iterative: data
+    nested as deep as the parser goes is compared without recursion."""
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if isinstance(x, bool) or isinstance(y, bool):
+            if not (isinstance(x, bool) and isinstance(y, bool) and x == y):
+                return False
+        elif isinstance(x, dict) and isinstance(y, dict):
+            if x.keys() != y.keys():
+                return False
+            pending += [(x[key], y[key]) for key in x]
+        elif isinstance(x, list | tuple) and isinstance(y, list | tuple):
+            if len(x) != len(y):
+                return False
+            pending += zip(x, y, strict=True)
+        elif isinstance(x, dict | list | tuple) or isinstance(y, dict | list | tuple) or x != y:
+            return False
+    return True

@@ -49,3 +49,43 @@ def test_a_surrogate_pair_decodes_whole_and_a_lone_half_is_a_replacement_charact
 def test_json_nested_deeper_than_the_parser_goes_is_a_value_error(deep: str) -> None:
     with pytest.raises(ValueError, match="nested too deeply"):
         jsontext.loads(deep)
+
+
+def canonical(value: Any) -> str:
+    """A JSON value's one spelling: two values are equal JSON exactly when theirs are (floats aside)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def bools_as_numbers(value: Any) -> Any:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, list):
+        return [bools_as_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: bools_as_numbers(item) for key, item in value.items()}
+    return value
+
+
+@given(JSON, JSON)
+def test_same_json_is_equality_of_the_canonical_spelling(a: Any, b: Any) -> None:
+    assert jsontext.same_json(a, b) is (canonical(a) == canonical(b))
+    assert jsontext.same_json(a, b) is jsontext.same_json(b, a)
+
+
+@given(JSON)
+def test_same_json_tells_booleans_from_numbers_at_any_depth(value: Any) -> None:
+    """Python's `==` takes True for 1: `json: true` passed a block holding 1."""
+    assert jsontext.same_json(value, json.loads(json.dumps(value)))
+    numbers = bools_as_numbers(value)
+    assert jsontext.same_json(value, numbers) is (canonical(value) == canonical(numbers))
+
+
+def test_same_json_examples() -> None:
+    assert not jsontext.same_json(True, 1) and not jsontext.same_json(0, False)
+    assert not jsontext.same_json([True, False], [1, 0]) and not jsontext.same_json({"a": [1]}, {"a": [True]})
+    assert jsontext.same_json(1, 1.0) and jsontext.same_json({"a": [1, {"b": None}]}, {"a": [1, {"b": None}]})
+    assert not jsontext.same_json([1], (1, 2)) and not jsontext.same_json({"a": 1}, {"b": 1})
+    deep: Any = 1
+    for _ in range(100_000):
+        deep = [deep]
+    assert jsontext.same_json(deep, deep)

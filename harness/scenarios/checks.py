@@ -16,8 +16,11 @@ before anything runs), and `check(observed) -> failures`. Adding a check is writ
 from __future__ import annotations
 
 import difflib
+import importlib
+import itertools
 import json
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ import pydantic
 
 from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
 from harness.errors import RunError
-from harness.jsontext import parse
+from harness.jsontext import parse, same_json
 from harness.memory import EditKind
 from harness.recall import Recall
 from harness.records import ContextEvent, ContextEventKind, StepRecord, StopReason, ToolCallRecord
@@ -63,21 +66,55 @@ class Failure:
         return dotted(self.loc)
 
     def detail(self) -> list[str]:
-        if (
-            isinstance(self.expected, str)
-            and isinstance(self.actual, str)
-            and (len(self.expected) > LONG or len(self.actual) > LONG or "\n" in self.expected + self.actual)
-        ):
-            diff = difflib.unified_diff(
-                self.expected.splitlines(), self.actual.splitlines(), "expected", "actual", lineterm="", n=2
+        """Expected and actual, side by side or as a diff of lines; with a note when they differ only in
+        what neither shows (a trailing newline, CRLF, Unicode normalisation), whose diff would be empty."""
+        texts = isinstance(self.expected, str) and isinstance(self.actual, str)
+        note = [f"note: {alike}"] if texts and (alike := differ_only_in(self.expected, self.actual)) else []
+        if texts and (len(self.expected) > LONG or len(self.actual) > LONG or "\n" in self.expected + self.actual):
+            diff = list(
+                difflib.unified_diff(
+                    self.expected.splitlines(), self.actual.splitlines(), "expected", "actual", lineterm="", n=2
+                )
             )
-            return list(diff)
+            if diff:
+                return diff + note
         lines = []
         if self.expected is not UNSET:
             lines.append(f"expected: {_show(self.expected)}")
         if self.actual is not UNSET:
             lines.append(f"actual:   {_show(self.actual)}")
-        return lines
+        return lines + note
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+_INVISIBLE_DIFFERENCES: list[tuple[str, Callable[[str], str]]] = [
+    ("Unicode normalisation (one character composed, NFC, vs decomposed, NFD)", nfc),
+    ("line endings (\\r\\n vs \\n)", lambda text: text.replace("\r\n", "\n").replace("\r", "\n")),
+    ("trailing newlines (a YAML `|` block ends with one, `|-` does not)", lambda text: text.rstrip("\n")),
+    ("whitespace at the start or end", lambda text: text.strip()),
+]
+
+
+def differ_only_in(expected: str, actual: str) -> str | None:
+    """What two different texts differ in when it is something that does not show (their diff, or the two
+    side by side, look the same); None when they differ otherwise. Checks compare exactly, as written: this
+    only says why."""
+    if expected == actual:
+        return None
+    steps = range(len(_INVISIBLE_DIFFERENCES))
+    for size in range(1, len(_INVISIBLE_DIFFERENCES) + 1):  # the fewest differences that explain it
+        for chosen in itertools.combinations(steps, size):
+            a, b = expected, actual
+            for index in chosen:
+                canonical = _INVISIBLE_DIFFERENCES[index][1]
+                a, b = canonical(a), canonical(b)
+            if a == b:
+                found = " and ".join(_INVISIBLE_DIFFERENCES[index][0] for index in chosen)
+                return f"the texts differ only in {found}, compared exactly as written"
+    return None
 
 
 def _show(value: Any) -> str:
@@ -312,10 +349,21 @@ class Contains(ValueCheck):
         needles = [self.value] if isinstance(self.value, str) else self.value
         verb = "does not contain" if self.wanted else "contains"
         return [
-            self.failure(text, f"{text.what} {verb} {needle!r}", actual=text.value)
+            self.failure(
+                text,
+                f"{text.what} {verb} {needle!r}"
+                + (_NFC_ONLY if self.wanted and nfc(needle) in nfc(text.value) else ""),
+                actual=text.value,
+            )
             for needle in needles
             if (needle in text.value) != self.wanted
         ]
+
+
+_NFC_ONLY = (
+    " as written: it does in another Unicode normalisation (a character written composed, NFC, in one and "
+    "decomposed, NFD, in the other, which look the same); checks compare exactly"
+)
 
 
 @value_check
@@ -325,10 +373,54 @@ class NotContains(Contains):
     wanted = False
 
 
+def matches_everything(pattern: str) -> bool:
+    """Whether `pattern` is found in every text: it can match the empty string with no anchor, lookaround
+    or backreference on the way (`Azin|`, `.*`, `(Azin)?`, `x{0,3}`), so a search finds it at the start of
+    any text. Sound, not complete: a pattern it calls so always matches (each piece can match nothing,
+    wherever it is), but some that always match too (`^`, `$|Azin`) are not caught."""
+    parser: Any = importlib.import_module("re._parser")  # the parse `re.compile` makes; `regex` reads it alike
+    constants: Any = importlib.import_module("re._constants")
+    repeats = {constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT}
+
+    def empty(items: Any) -> bool:
+        return all(can_be_empty(op, argument) for op, argument in items)
+
+    def can_be_empty(op: Any, argument: Any) -> bool:
+        if op in repeats:
+            low, _, item = argument
+            return low == 0 or empty(item)
+        if op is constants.SUBPATTERN:
+            return empty(argument[-1])
+        if op is constants.ATOMIC_GROUP:
+            return empty(argument)
+        if op is constants.BRANCH:
+            return any(empty(branch) for branch in argument[1])
+        return False  # a character, an anchor, a lookaround, a backreference, a conditional
+
+    return empty(parser.parse(pattern))
+
+
+def _not_everything(pattern: str) -> str:
+    if matches_everything(pattern):
+        raise ValueError(
+            f"/{pattern}/ matches every text (it can match nothing, at the start of any text: a stray `|`, a "
+            "`?` or `*` on all of it), so the check checks nothing: give what must be found"
+        )
+    return pattern
+
+
+Pattern = Annotated[
+    str,
+    pydantic.AfterValidator(_looked_for),
+    pydantic.AfterValidator(_compiles),
+    pydantic.AfterValidator(_not_everything),
+]
+
+
 @value_check
 class Matches(ValueCheck):
     key = "matches"
-    wire = Annotated[str, pydantic.AfterValidator(_looked_for), pydantic.AfterValidator(_compiles)]
+    wire = Pattern
     description = "A regular expression searched in the text"
 
     def check_text(self, text: Text) -> list[Failure]:
@@ -344,7 +436,9 @@ class Matches(ValueCheck):
                     actual=text.value,
                 )
             ]
-        return [self.failure(text, f"{text.what} does not match /{self.value}/", actual=text.value)]
+        unnormalised = bool(searched(nfc(self.value), nfc(text.value)))
+        message = f"{text.what} does not match /{self.value}/" + (_NFC_ONLY if unnormalised else "")
+        return [self.failure(text, message, actual=text.value)]
 
 
 @value_check
@@ -384,7 +478,7 @@ class JsonEquals(JsonCheck):
     description = "The value parses as JSON equal to this"
 
     def check_json(self, text: Text, parsed: Any) -> list[Failure]:
-        if parsed == self.value:
+        if same_json(parsed, self.value):
             return []
         return [self.failure(text, f"{text.what} holds other JSON", self.value, parsed)]
 
@@ -520,12 +614,56 @@ class TrajectoryMode(StrEnum):
     SUPERSET = "superset"  # every one of these is made, in any order; others may be made too
 
 
+def _argument(value: Any) -> Any:
+    """An argument's expected value: a value (compared as JSON), or a matcher, a mapping of `matches` or
+    `any` alone, which must be one that can fail: compared as a literal mapping, a misspelt one failed every
+    run with no hint, and a list given to `matches` was searched as a character class."""
+    if not _is_matcher(value):
+        return value
+    if len(value) > 1:
+        raise ValueError("give `{matches: REGEX}` or `{any: true}`, not both in one mapping")
+    if "any" in value:
+        if value["any"] is not True:
+            raise ValueError(
+                f"`any: {_shown_yaml(value['any'])}`: only `{{any: true}}` (any value, but passed) is a matcher; "
+                "to leave an argument uncompared, leave it out of `args`"
+            )
+        return value
+    pattern = value["matches"]
+    if pattern is None or pattern == "":
+        raise ValueError("an empty pattern matches any value; give one, or {any: true}")
+    if isinstance(pattern, list):
+        raise ValueError(
+            "`matches:` takes one regular expression, not a list (a list was searched as a character class): "
+            "for any of several, write them as one pattern, e.g. 'Carol|Dave'"
+        )
+    if not isinstance(pattern, str):
+        raise ValueError(
+            f"`matches:` takes a regular expression as text, not {_shown_yaml(pattern)}: quote it, or compare the "
+            "value itself (without `matches:`)"
+        )
+    _not_everything(_compiles(pattern))
+    return value
+
+
+def _shown_yaml(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+MATCHER_KEYS = frozenset({"matches", "any"})
+
+
+def _is_matcher(value: Any) -> bool:
+    """A mapping of `matches` or `any` alone is a matcher (checked when loaded), any other value a literal."""
+    return isinstance(value, dict) and bool(value) and value.keys() <= MATCHER_KEYS
+
+
 class ToolCallWire(Shorthand, StrictModel):
     """One expected call. A bare name is shorthand for `{name: ...}`. An argument's expected value may be a
     `{matches: REGEX}` (searched in the value, as text) or `{any: true}` (any value, but passed)."""
 
     name: str = pydantic.Field(description="The tool's name")
-    args: dict[str, Any] = pydantic.Field(
+    args: dict[str, Annotated[Any, pydantic.AfterValidator(_argument)]] = pydantic.Field(
         default_factory=dict,
         description="Arguments to compare (values, or {matches: REGEX}, or {any: true}); see args_match",
     )
@@ -540,28 +678,11 @@ class ToolCallWire(Shorthand, StrictModel):
     def _shorthand(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value
 
-    @pydantic.field_validator("args")
-    @classmethod
-    def _matchers(cls, args: dict[str, Any]) -> dict[str, Any]:
-        for name, value in args.items():
-            if _is_matcher(value) and "matches" in value:
-                if str(value["matches"]) == "":
-                    raise ValueError(f"{name}: an empty pattern matches any value; give one, or {{any: true}}")
-                try:
-                    _compiles(str(value["matches"]))
-                except ValueError as exc:
-                    raise ValueError(f"{name}: {exc}") from None
-        return args
-
     @pydantic.model_validator(mode="after")
     def _args_compared(self) -> ToolCallWire:
         if self.args and self.args_match == ArgsMatch.IGNORE:
             raise ValueError("`args` are given but `args_match: ignore` compares none of them: drop one of the two")
         return self
-
-
-def _is_matcher(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and ("matches" in value or value.get("any") is True)
 
 
 class TrajectoryWire(StrictModel):
@@ -745,7 +866,8 @@ def _call_matches(wanted: ToolCallWire, call: ToolCallRecord, args_match: ArgsMa
     if args_match == ArgsMatch.IGNORE:
         return True
     arguments = dict(call.parsed_arguments or {})
-    arguments.pop("request_heartbeat", None)
+    if "request_heartbeat" not in wanted.args:  # Letta's loop control: compared when the check names it
+        arguments.pop("request_heartbeat", None)
     if args_match == ArgsMatch.EXACT and set(arguments) != set(wanted.args):
         return False
     return all(key in arguments and _value_matches(value, arguments[key]) for key, value in wanted.args.items())
@@ -755,9 +877,9 @@ def _value_matches(expected: Any, actual: Any) -> bool:
     if _is_matcher(expected):
         if "matches" in expected:
             text = actual if isinstance(actual, str) else json.dumps(actual, ensure_ascii=False)
-            return bool(searched(str(expected["matches"]), text))  # a search out of time matches nothing
+            return bool(searched(expected["matches"], text))  # a search out of time matches nothing
         return True  # {any: true}
-    return bool(expected == actual)
+    return same_json(expected, actual)
 
 
 @expect_check

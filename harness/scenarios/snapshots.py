@@ -16,7 +16,7 @@ import yaml
 
 from harness.errors import ScenarioError
 from harness.files import write_atomically
-from harness.jsontext import parse
+from harness.jsontext import parse, same_json
 from harness.scenarios.checks import Failure
 from harness.yamlsource import Loc, parse_yaml, read_text
 
@@ -99,11 +99,12 @@ def _blocks(loc: Loc, when: str, expected: Any, actual: dict[str, str]) -> list[
 
 
 def _equivalent(old: Any, new: Any) -> bool:
-    if old == new:
-        return True
+    """The same text, or the same JSON (spacing and key order aside; true is not 1)."""
     if isinstance(old, str) and isinstance(new, str):
+        if old == new:
+            return True
         try:
-            return bool(parse(old) == parse(new))
+            return same_json(parse(old), parse(new))
         except (ValueError, RecursionError):  # not JSON, or too deep to decode or compare
             return False
     return False

@@ -392,7 +392,7 @@ def test_max_length_passes_iff_short_enough(value: str, limit: int) -> None:
 def test_json_check_passes_iff_the_parsed_value_equals(stored: Any, wanted: Any, indent: int | None) -> None:
     value = json.dumps(stored, indent=indent)
     failures = block_failures("tasks", {"json": wanted}, value)
-    assert (failures == []) == (json.loads(value) == wanted)
+    assert (failures == []) == (json.dumps(json.loads(value), sort_keys=True) == json.dumps(wanted, sort_keys=True))
     assert block_failures("tasks", {"json": stored}, value) == []
 
 
@@ -576,3 +576,125 @@ def test_a_renamed_or_deleted_block_shows_the_call_that_took_it(tmp_path: Path) 
     assert "expect.blocks.human: the agent has no block 'human' (its blocks: persona, user)" in text
     assert "memory(" in text and "renamed 'human' -> 'user'" in text
     assert "expect.edited.human: block 'human' was changed by memory" in text
+
+
+# ------------------------------------------------------------------ what == and a diff of lines hid
+
+
+def test_json_tells_booleans_from_numbers() -> None:
+    """Python's True == 1: a block holding 1 passed `json: true`, and `[true, false]` passed `json: [1, 0]`."""
+    (failure,) = block_failures("tasks", {"json": True}, "1")
+    assert failure.detail() == ["expected: true", "actual:   1"]
+    assert len(block_failures("tasks", {"json": [1, 0]}, "[true, false]")) == 1
+    assert len(block_failures("tasks", {"json": {"done": False}}, '{"done": 0}')) == 1
+    assert block_failures("tasks", {"json": [1.0, True]}, "[1, true]") == []
+    calls = [tool("a", {"x": True})]
+    assert len(run({"tool_calls": [{"name": "a", "args": {"x": 1}}]}, observed(calls=calls))) == 1
+    assert run({"tool_calls": [{"name": "a", "args": {"x": True}}]}, observed(calls=calls)) == []
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "differ_in"),
+    [
+        ("Name: Bob\nAzin\n", "Name: Bob\nAzin", "trailing newlines"),  # `equals: |` adds one
+        ("Name: Bob\nAzin\nlikes tea", "Name: Bob\nAzin\r\nlikes tea", "line endings"),
+        ("Lives in Jos\u00e9", "Lives in Jose\u0301", "Unicode normalisation"),
+        ("x" * 70 + "\n", "x" * 70, "trailing newlines"),
+        ("a\r\nb\n", "a\nb", "line endings (\\r\\n vs \\n) and trailing newlines"),
+    ],
+)
+def test_a_difference_that_does_not_show_gets_expected_actual_and_says_what_it_is(
+    expected: str, actual: str, differ_in: str
+) -> None:
+    """The diff of `splitlines()` drops a final newline and takes \\r\\n for \\n: the failure showed nothing."""
+    (failure,) = block_failures("human", {"equals": expected}, actual)
+    detail = failure.detail()
+    assert detail[:2] == [f"expected: {expected!r}", f"actual:   {actual!r}"]
+    assert detail[2].startswith(f"note: the texts differ only in {differ_in}")
+    assert detail[2].endswith("compared exactly as written")
+
+
+def test_a_visible_difference_gets_no_note() -> None:
+    (failure,) = block_failures("human", {"equals": "Name: Bob\nAzin\n"}, "Name: Bob\nCarol")
+    assert not any(line.startswith("note:") for line in failure.detail())
+    assert checks.differ_only_in("a", "b") is None and checks.differ_only_in("a", "a") is None
+
+
+@given(text, st.sampled_from(["\n", "\r\n", " ", "\u0301"]), st.sampled_from(["", "e", "\n"]))
+def test_a_failure_always_shows_something(value: str, added: str, before: str) -> None:
+    """Whatever two texts differ in, the failure shows a diff or the two values."""
+    expected = before + value + added
+    assume(expected != value)
+    (failure,) = block_failures("human", {"equals": expected}, value)
+    detail = failure.detail()
+    assert any(line.startswith(("expected:", "-", "+")) for line in detail)
+
+
+def test_contains_and_matches_say_when_the_texts_differ_only_in_unicode_normalisation() -> None:
+    """The scenario's "José" (NFC) is not in the model's "José" (NFD): the two look the same."""
+    decomposed = "Lives in Jose\u0301"
+    (contains,) = block_failures("human", {"contains": "Jos\u00e9"}, decomposed)
+    (matches,) = block_failures("human", {"matches": "Jos\u00e9"}, decomposed)
+    for failure in (contains, matches):
+        assert "as written: it does in another Unicode normalisation" in failure.message
+        assert "NFC" in failure.message and "NFD" in failure.message
+    (plain,) = block_failures("human", {"contains": "Carol"}, decomposed)
+    assert plain.message == "block 'human' does not contain 'Carol'"
+
+
+def test_request_heartbeat_is_compared_when_a_check_names_it() -> None:
+    """It was dropped from the call before comparing, so a check naming it failed whatever the model sent."""
+    calls = [tool("core_memory_append", {"label": "human", "content": "Azin", "request_heartbeat": True})]
+    named = {"name": "core_memory_append", "args": {"label": "human", "request_heartbeat": True}}
+    assert run({"tool_calls": [named]}, observed(calls=calls)) == []
+    assert (
+        run(
+            {"tool_calls": [{**named, "args_match": "exact", "args": {**named["args"], "content": "Azin"}}]},
+            observed(calls=calls),
+        )
+        == []
+    )
+    wrong = {**named, "args": {"label": "human", "request_heartbeat": False}}
+    assert len(run({"tool_calls": [wrong]}, observed(calls=calls))) == 1
+    unnamed = {"name": "core_memory_append", "args": {"label": "human", "content": "Azin"}, "args_match": "exact"}
+    assert run({"tool_calls": [unnamed]}, observed(calls=calls)) == []  # exact: request_heartbeat aside
+
+
+# ------------------------------------------------------------------ patterns that match every text
+
+PIECES = st.sampled_from(["a", "b", "", "^", "$", r"\b", "(?=a)", "(?!b)", ".", r"\n", "[ab]"])
+
+
+def _patterns() -> st.SearchStrategy[str]:
+    return st.recursive(
+        PIECES,
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map("".join),
+            st.tuples(inner, inner).map("|".join),
+            st.tuples(inner, st.sampled_from(["?", "*", "+", "{0,2}", "{1,2}", "*?", "*+", "?+"])).map(
+                lambda parts: f"(?:{parts[0]}){parts[1]}"
+            ),
+            inner.map(lambda pattern: f"({pattern})"),
+            inner.map(lambda pattern: f"(?>{pattern})"),
+        ),
+        max_leaves=6,
+    )
+
+
+@given(_patterns(), st.lists(st.text("ab\n ", max_size=6), min_size=1, max_size=8))
+def test_a_pattern_said_to_match_everything_is_found_in_every_text(pattern: str, texts: list[str]) -> None:
+    """The rule refusing `matches:` patterns is sound: what it refuses would have passed any text."""
+    if checks.matches_everything(pattern):
+        assert all(checks.searched(pattern, text) for text in ["", *texts])
+
+
+@pytest.mark.parametrize("pattern", ["Azin|", ".*", "(Azin)?", "(?i)(?:azin)*", "\\s*", "a{0,3}", "(?>x*)|y"])
+def test_a_pattern_that_matches_every_text_is_refused(pattern: str) -> None:
+    """With the reply "Go away.", `matches: "Azin|"` (a stray `|`) passed: it finds "" at the start."""
+    with pytest.raises(ValueError, match=re.escape(f"/{pattern}/ matches every text")):
+        expect({"reply": {"matches": pattern}})
+
+
+@pytest.mark.parametrize("pattern", ["Azin", "^(?!.*Azin)", "^$", "\\bAzin", "(a)?\\1", "Az(in)?", "a+"])
+def test_a_pattern_that_can_fail_is_kept(pattern: str) -> None:
+    expect({"reply": {"matches": pattern}})

@@ -78,6 +78,28 @@ def test_end_state_equivalence_compares_json_as_json(tmp_path: Path, capsys: pyt
     assert "block 'human' at the end differs from the snapshot" in capsys.readouterr().err
 
 
+def test_snapshot_json_tells_true_from_1_and_shows_a_difference_that_does_not_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`true` and `1` were one JSON value (Python's True == 1); a block that gained a trailing newline failed
+    with no expected or actual at all (the diff of its lines was empty)."""
+    project = recorded(
+        tmp_path, JSON_END.replace("""'{"name": "Azin", "likes": ["tea", "maps"]}'""", "'[true]'"), [reply("Hi")]
+    )
+    assert run(project, "--update-snapshots") == 0
+    snapshot = project.root / "snapshots" / "snap.yaml"
+    snapshot.write_text(yaml.safe_dump({"end": {"persona": "You are a helpful assistant", "human": "[1]"}}))
+    assert run(project) == 1
+    err = capsys.readouterr().err
+    assert "block 'human' at the end differs from the snapshot" in err
+    assert "expected: '[1]'\n  actual:   '[true]'" in err
+    snapshot.write_text(yaml.safe_dump({"end": {"persona": "You are a helpful assistant\n", "human": "[true]"}}))
+    assert run(project) == 1
+    err = capsys.readouterr().err
+    assert "expected: 'You are a helpful assistant\\n'\n  actual:   'You are a helpful assistant'\n" in err
+    assert "  note: the texts differ only in trailing newlines" in err
+
+
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"{b}: &{b} [{', '.join(['*' + a] * 10)}]\n" for a, b in zip("abcdefg", "bcdefgh", strict=True)
 )

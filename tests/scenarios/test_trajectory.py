@@ -154,7 +154,8 @@ def test_the_oracle_itself_on_permutations() -> None:
         ({"mode": "superset"}, "mode superset with no calls checks nothing"),
         ({"mode": "in_order", "calls": ["a"], "count": {}}, "an empty count checks nothing"),
         ([{"name": "a", "args": {"x": 1}, "args_match": "ignore"}], "`args_match: ignore` compares none of them"),
-        ([{"name": "a", "args": {"x": {"matches": ""}}}], "x: an empty pattern matches any value"),
+        ([{"name": "a", "args": {"x": {"matches": ""}}}], "an empty pattern matches any value"),
+        ([{"name": "a", "args": {"x": {"matches": "Azin|"}}}], "/Azin|/ matches every text"),
         ([{"name": "a", "result_contains": ""}], '"" or [] checks nothing'),
     ],
 )
@@ -168,3 +169,31 @@ def test_a_tool_calls_check_that_would_check_nothing_is_refused(value: object, s
 def test_no_calls_in_a_mode_that_allows_nothing_else_says_no_tool_is_called(mode: str) -> None:
     assert run({"mode": mode, "calls": []}, []) == []
     assert run({"mode": mode, "calls": []}, [tool("a")]) != []
+
+
+@pytest.mark.parametrize(
+    ("matcher", "says"),
+    [
+        ({"matches": None}, "an empty pattern matches any value"),
+        ({"matches": ["Carol", "Dave"]}, "`matches:` takes one regular expression, not a list"),
+        ({"matches": 5}, "`matches:` takes a regular expression as text, not 5: quote it"),
+        ({"any": False}, "`any: false`: only `{any: true}` (any value, but passed) is a matcher"),
+        ({"matches": "Az", "any": True}, "give `{matches: REGEX}` or `{any: true}`, not both"),
+        ({"matches": ".*"}, "/.*/ matches every text"),
+        ({"matches": "(Azin)?"}, "/(Azin)?/ matches every text"),
+    ],
+)
+def test_a_malformed_argument_matcher_is_refused_at_its_argument(matcher: dict[str, Any], says: str) -> None:
+    """Compared as a literal mapping, these failed every run with no hint; a list was searched as the
+    character class of its repr (`['Carol', 'Dave']`), passing nearly any value."""
+    with pytest.raises(pydantic.ValidationError) as caught:
+        ExpectWire.model_validate({"tool_calls": [{"name": "a", "args": {"x": matcher}}]})
+    (error,) = caught.value.errors()
+    assert [part for part in error["loc"] if part in ("args", "x")] == ["args", "x"]
+    assert says in error["msg"]
+
+
+def test_a_mapping_with_other_keys_is_a_literal_value() -> None:
+    made = [tool("a", x={"matches": "Az", "other": 1})]
+    assert run([{"name": "a", "args": {"x": {"matches": "Az", "other": 1}}}], made) == []
+    assert run([{"name": "a", "args": {"x": {"matches": "Az|Bo"}}}], [tool("a", x="Bob")]) == []
