@@ -39,6 +39,17 @@ def _not_a_boolean(value: Any) -> Any:
 NOT_BOOLEAN = pydantic.BeforeValidator(_not_a_boolean)
 
 
+def not_null_schema(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of an optional key that may be left out but not left empty (`expect:` alone): its
+    JSON Schema loses the `null` branch the `X | None` annotation gives it, as the loader refuses null."""
+    branches = [branch for branch in schema.get("anyOf", []) if branch != {"type": "null"}]
+    if "anyOf" in schema and len(branches) == 1:
+        del schema["anyOf"]
+        schema.update(branches[0])
+    if schema.get("default", ...) is None:
+        del schema["default"]
+
+
 class Shorthand:
     """Mixin for a wire model that may also be written as a bare scalar (`model: gpt-4o-mini`,
     `human: unchanged`): its JSON Schema says so, so an editor accepts what the loader accepts."""

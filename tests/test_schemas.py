@@ -68,6 +68,9 @@ AGENT = {"model": "gpt-4o-mini", "system": "You help.", "tools": ["send_message"
         ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {"tool_calls": [3]}}]}, False),
         ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {"replies": "x"}}]}, False),
         ("scenario", {"turns": [{"user": "hi"}]}, False),
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": None}]}, False),  # checks nothing
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {}}]}, False),
+        ("scenario", {"agent": "chat", "turns": [{"user": "hi"}], "expect": None}, False),
     ],
 )
 def test_the_schema_and_the_loader_agree(kind: str, document: dict[str, Any], valid: bool) -> None:

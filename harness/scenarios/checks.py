@@ -1343,10 +1343,22 @@ Reply.wire = ReplyChecksWire
 Summary.wire = ReplyChecksWire
 
 
+class _ExpectBase(StrictModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
+
+    @pydantic.model_validator(mode="after")
+    def _not_empty(self) -> _ExpectBase:
+        """`expect: {}` (say, its last check commented out) checks nothing, and would pass."""
+        if not self.model_fields_set:
+            keys = ", ".join(field.alias or name for name, field in type(self).model_fields.items())
+            raise ValueError(f"an empty `expect:` checks nothing (and would pass): give at least one check: {keys}")
+        return self
+
+
 def _expect_model() -> type[StrictModel]:
     model: type[StrictModel] = pydantic.create_model(
         "Expect",
-        __base__=StrictModel,
+        __base__=_ExpectBase,
         __doc__="What must hold after a turn (or the run)",
         **_wire_fields(EXPECT_CHECKS),
     )

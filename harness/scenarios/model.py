@@ -23,7 +23,7 @@ from harness.project import HISTORY_FOLDER
 from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.scenarios.history import HistoryWire, load_history
-from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, validate_document
+from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, not_null_schema, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
 BLOCK_CREATING_TOOL = "memory"  # Letta's path-based memory tool (its `create` command)
@@ -41,14 +41,28 @@ class SeedWire(Shorthand, StrictModel):
         return {"text": value} if isinstance(value, str) else value
 
 
+def _expect_given(value: Any) -> Any:
+    """`expect:` left empty (its last check commented out, say) checks nothing, and would pass; None is only
+    the default of an `expect` not written."""
+    if value is None:
+        raise ValueError(
+            "`expect:` left empty checks nothing (and would pass): give at least one check, or leave it out"
+        )
+    return value
+
+
 class TurnWire(StrictModel):
     user: str = pydantic.Field(description="What the user says")
-    expect: ExpectWire | None = pydantic.Field(None, description="Checks after this turn")
+    expect: ExpectWire | None = pydantic.Field(
+        None, description="Checks after this turn", json_schema_extra=not_null_schema
+    )
     agent: str | None = pydantic.Field(
         None,
         description="Another agent that takes this turn (default: the scenario's `agent`), e.g. a sleep-time "
         "agent editing the blocks it shares with the main one",
     )
+
+    _expect = pydantic.field_validator("expect", mode="before")(_expect_given)
 
 
 class SimulateWire(StrictModel):
@@ -86,7 +100,9 @@ class ScenarioWire(StrictModel):
         None, description="User turns, in order (or `simulate`)"
     )
     simulate: SimulateWire | None = pydantic.Field(None, description="A simulated user instead of `turns`")
-    expect: ExpectWire | None = pydantic.Field(None, description="Checks after the last turn, over the whole run")
+    expect: ExpectWire | None = pydantic.Field(
+        None, description="Checks after the last turn, over the whole run", json_schema_extra=not_null_schema
+    )
     xfail: str | None = pydantic.Field(
         None, description="This scenario documents a misbehaviour: it is expected to fail, for this reason"
     )
@@ -113,6 +129,8 @@ class ScenarioWire(StrictModel):
         description="A model matrix: the scenario runs once per model (replacing the agent's model name), "
         "each with its own cassette (<name>@<model>.yaml)",
     )
+
+    _expect = pydantic.field_validator("expect", mode="before")(_expect_given)
 
     @pydantic.field_validator("models")
     @classmethod

@@ -52,7 +52,12 @@ def keys(failures: list[Failure]) -> list[str]:
 
 def test_no_expectations_no_failures() -> None:
     assert check(None, observed(), LOC) == []
-    assert run({}, observed()) == []
+
+
+def test_an_empty_expect_is_refused_listing_the_checks() -> None:
+    """`expect: {}` (its last check commented out) checked nothing and passed."""
+    with pytest.raises(ValueError, match=r"an empty `expect:` checks nothing \(and would pass\): give at least one"):
+        expect({})
 
 
 # ------------------------------------------------------------------ block checks

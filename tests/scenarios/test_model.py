@@ -257,6 +257,22 @@ def test_a_check_key_left_empty_is_a_located_mistake(tmp_path: Path, key: str, w
     assert [(p.key, p.line) for p in problems] == [(f"{prefix}.{key}", line)], problems
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "line", "says"),
+    [
+        ("turns:\n  - user: hi\n    expect:\n", "turns[0].expect", 4, "`expect:` left empty checks nothing"),
+        ("turns:\n  - user: hi\n    expect: {}\n", "turns[0].expect", 4, "an empty `expect:` checks nothing"),
+        ("turns:\n  - user: hi\nexpect:\n", "expect", 4, "`expect:` left empty checks nothing"),
+        ("turns:\n  - user: hi\nexpect:\n  # reply: {contains: x}\n", "expect", 4, "left empty"),
+    ],
+)
+def test_an_empty_expect_is_a_located_mistake(tmp_path: Path, text: str, key: str, line: int, says: str) -> None:
+    """An `expect:` whose last check is commented out checked nothing and passed."""
+    problems = problems_of(tmp_path, "agent: chat\n" + text)
+    assert [(p.key, p.line) for p in problems] == [(key, line)], problems
+    assert says in problems[0].message and "(and would pass)" in problems[0].message
+
+
 @pytest.mark.parametrize("key", sorted(key for key in VALUE_CHECKS if key != "json"))  # `json:` alone: JSON null
 def test_a_value_check_left_empty_is_a_located_mistake(tmp_path: Path, key: str) -> None:
     text = f"agent: chat\nturns:\n  - user: hi\n    expect:\n      blocks:\n        human:\n          {key}:\n"
