@@ -94,6 +94,9 @@ def _problem(root: type[pydantic.BaseModel], doc: YamlDocument, err: Any) -> Pro
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
+        misplaced = getattr(_model_at(root, loc[:-1]), "misplaced_keys", {}).get(key)
+        if misplaced is not None:  # a key of another place (a snapshot in a turn's expect): say where it goes
+            return doc.problem(loc, f"'{key}' is not a key here: {misplaced}")
         valid = _fields_at(root, loc[:-1])
         hint = ""
         close = difflib.get_close_matches(key, valid, n=1)
@@ -154,23 +157,27 @@ _BRANCH_TAGS = {
 
 
 def _fields_at(root: type[pydantic.BaseModel], loc: Loc) -> list[str]:
-    """The keys valid at `loc`, found by walking the model's annotations along the path."""
+    """The keys valid at `loc`."""
+    model = _model_at(root, loc)
+    return [] if model is None else [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_at(root: type[pydantic.BaseModel], loc: Loc) -> type[pydantic.BaseModel] | None:
+    """The model of the mapping at `loc`, found by walking the model's annotations along the path."""
     current: Any = root
     for part in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, pydantic.BaseModel) and isinstance(part, str):
             field = current.model_fields.get(part)
             if field is None:
-                return []
+                return None
             current = field.annotation
         elif typing.get_origin(current) in (list, dict, tuple):
             current = typing.get_args(current)[-1]
         else:
-            return []
+            return None
     current = _unwrap(current)
-    if isinstance(current, type) and issubclass(current, pydantic.BaseModel):
-        return [field.alias or name for name, field in current.model_fields.items()]
-    return []
+    return current if isinstance(current, type) and issubclass(current, pydantic.BaseModel) else None
 
 
 def _unwrap(annotation: Any) -> Any:

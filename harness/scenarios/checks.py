@@ -199,6 +199,8 @@ class Check(ABC):
 
 
 class ExpectCheck(Check):
+    final_only: ClassVar[str | None] = None  # why it may only be in the final `expect:` (not a turn's)
+
     @abstractmethod
     def check(self, observed: Observed) -> list[Failure]: ...
 
@@ -1179,6 +1181,7 @@ def _snapshot_taken(value: bool | SnapshotMode) -> bool | SnapshotMode:
 @expect_check
 class Snapshot(ExpectCheck):
     key = "snapshot"
+    final_only = "a snapshot is checked in the final `expect:` only (it holds the blocks after every turn)"
     wire = Annotated[bool | SnapshotMode, pydantic.AfterValidator(_snapshot_taken)]
     description = (
         "Compare the blocks with the scenario's golden file under snapshots/ (true or turns: after every "
@@ -1345,6 +1348,7 @@ Summary.wire = ReplyChecksWire
 
 class _ExpectBase(StrictModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, json_schema_extra={"minProperties": 1})
+    misplaced_keys: ClassVar[dict[str, str]] = {}  # keys that belong elsewhere, and where (for the message)
 
     @pydantic.model_validator(mode="after")
     def _not_empty(self) -> _ExpectBase:
@@ -1355,20 +1359,28 @@ class _ExpectBase(StrictModel):
         return self
 
 
-def _expect_model() -> type[StrictModel]:
-    model: type[StrictModel] = pydantic.create_model(
-        "Expect",
+def _expect_model(final: bool) -> type[StrictModel]:
+    """The final `expect:` takes every check; a turn's, those that can be checked after a turn (a snapshot
+    cannot: it is written or compared once, after the last turn)."""
+    registry = {key: cls for key, cls in EXPECT_CHECKS.items() if final or cls.final_only is None}
+    model: type[_ExpectBase] = pydantic.create_model(
+        "Expect" if final else "TurnExpect",
         __base__=_ExpectBase,
-        __doc__="What must hold after a turn (or the run)",
-        **_wire_fields(EXPECT_CHECKS),
+        __doc__="What must hold after the last turn, over the whole run" if final else "What must hold after a turn",
+        **_wire_fields(registry),
     )
+    model.misplaced_keys = {
+        key: str(cls.final_only) for key, cls in EXPECT_CHECKS.items() if not final and cls.final_only is not None
+    }
     return model
 
 
 if TYPE_CHECKING:
     ExpectWire = StrictModel
+    TurnExpectWire = StrictModel
 else:
-    ExpectWire = _expect_model()
+    ExpectWire = _expect_model(final=True)
+    TurnExpectWire = _expect_model(final=False)
 
 
 # ------------------------------------------------------------------ from wire to runtime, and running

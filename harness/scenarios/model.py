@@ -20,7 +20,7 @@ from harness.archival import Seed
 from harness.errors import Problem, ScenarioError
 from harness.memory import schema_problem
 from harness.project import HISTORY_FOLDER
-from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, compile_expect
+from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, TurnExpectWire, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.scenarios.history import HistoryWire, load_history
 from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, not_null_schema, validate_document
@@ -53,7 +53,7 @@ def _expect_given(value: Any) -> Any:
 
 class TurnWire(StrictModel):
     user: str = pydantic.Field(description="What the user says")
-    expect: ExpectWire | None = pydantic.Field(
+    expect: TurnExpectWire | None = pydantic.Field(
         None, description="Checks after this turn", json_schema_extra=not_null_schema
     )
     agent: str | None = pydantic.Field(

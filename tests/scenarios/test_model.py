@@ -20,7 +20,7 @@ from harness.scenarios.checks import (
     ToolCalls,
     ToolCallWire,
 )
-from harness.scenarios.model import Scenario, check_against_agent, load_scenario
+from harness.scenarios.model import Scenario, TurnWire, check_against_agent, load_scenario
 
 LABELS = ["persona", "human"]
 AGENTS = ["chat", "task_agent"]
@@ -110,6 +110,16 @@ def test_valid_scenario_loads_with_its_name_turns_and_checks(tmp_path: Path) -> 
         ("expect", "blocks", "human", "json_length"),
     ]
     check_against_agent(scenario, LABELS, AGENTS)  # every reference resolves: no error
+
+
+def test_a_snapshot_in_a_turns_expect_is_a_located_mistake_the_schema_does_not_offer(tmp_path: Path) -> None:
+    """It validated, then failed at run time ("snapshots can only be checked in the final `expect:`")."""
+    (problem,) = problems_of(tmp_path, "agent: chat\nturns:\n  - user: hi\n    expect:\n      snapshot: true\n")
+    assert (problem.key, problem.line) == ("turns[0].expect.snapshot", 5)
+    assert problem.message.startswith("'snapshot' is not a key here: a snapshot is checked in the final `expect:`")
+    turn = TurnWire.model_json_schema()["$defs"]["TurnExpect"]["properties"]
+    assert list(turn) == [key for key in EXPECT_CHECKS if key != "snapshot"]
+    loaded(tmp_path, "agent: chat\nturns:\n  - user: hi\nexpect:\n  snapshot: true\n")  # where it belongs
 
 
 def test_the_schema_is_generated_from_the_check_registries() -> None:
