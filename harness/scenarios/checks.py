@@ -165,6 +165,8 @@ class RefersTo(Enum):
     TOOL = "tool"
     ARGUMENT = "argument"  # an argument of `tool`
     ARCHIVAL = "archival"  # the agent's archival memory (it needs an embedding model)
+    CONTEXT_WINDOW = "context_window"  # context pressure: warnings, evictions and their summaries
+    TOOL_RULES = "tool_rules"  # the agent's tool rules
 
 
 @dataclass(frozen=True)
@@ -1042,6 +1044,7 @@ class ToolRulesOutcome(ExpectCheck):
 
     def references(self) -> Iterable[Reference]:
         wanted: ToolRulesWire = self.value
+        yield Reference(self.loc, RefersTo.TOOL_RULES, "tool_rules")
         for index, name in enumerate(wanted.refused or ()):
             yield Reference((*self.loc, "refused", index), RefersTo.TOOL, name)
         for step, names in enumerate(wanted.offered or ()):
@@ -1289,6 +1292,9 @@ class Evictions(ExpectCheck):
     wire = EvictionsWire
     description = "Old messages were evicted (to recall) and summarized: a count, or {count, at_least, turns: [n, ...]}"
 
+    def references(self) -> Iterable[Reference]:
+        return [Reference(self.loc, RefersTo.CONTEXT_WINDOW, "context_window")]
+
     def check(self, observed: Observed) -> list[Failure]:
         wanted: EvictionsWire = self.value
         events = _events(observed, ContextEventKind.EVICTION)
@@ -1311,6 +1317,9 @@ class MemoryWarnings(ExpectCheck):
     wire = Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN]
     description = "Exactly this many memory-pressure warnings went to the model"
 
+    def references(self) -> Iterable[Reference]:
+        return [Reference(self.loc, RefersTo.CONTEXT_WINDOW, "context_window")]
+
     def check(self, observed: Observed) -> list[Failure]:
         events = _events(observed, ContextEventKind.WARNING)
         if len(events) == self.value:
@@ -1326,6 +1335,9 @@ class Summary(ExpectCheck):
     def __init__(self, value: Any, loc: Loc) -> None:
         super().__init__(value, loc)
         self.checks = _value_checks(value, loc)
+
+    def references(self) -> Iterable[Reference]:
+        return [Reference(self.loc, RefersTo.CONTEXT_WINDOW, "context_window")]
 
     def check(self, observed: Observed) -> list[Failure]:
         summaries = [event.summary for _, event in _events(observed, ContextEventKind.EVICTION) if event.summary]

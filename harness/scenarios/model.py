@@ -375,11 +375,14 @@ def check_against_agent(
     schemas: Mapping[str, dict[str, Any]] | None = None,
     agent: str | None = None,
     archival: bool | None = None,
+    context_window: bool | None = None,
+    tool_rules: bool | None = None,
 ) -> None:
     """Catch references to agents, blocks, tools and tool arguments that do not exist, and initial block
     values over their block's limit, before anything runs (a ScenarioError with every problem).
-    `limits` (label -> limit) and `parameters` (tool -> argument names) are checked when given, and so is
-    `archival` (whether the agent has archival memory: an embedding model). The facts are `agent`'s
+    `limits` (label -> limit) and `parameters` (tool -> argument names) are checked when given, and so are
+    the features checks need: `archival` (an embedding model), `context_window` (context pressure: warnings,
+    evictions, summaries) and `tool_rules` (whether the agent has any). The facts are `agent`'s
     (default: the scenario's own), and the checks looked at are those of its turns."""
     problems = scenario_problems(
         scenario,
@@ -391,6 +394,8 @@ def check_against_agent(
         schemas=schemas,
         agent=agent,
         archival=archival,
+        context_window=context_window,
+        tool_rules=tool_rules,
     )
     if problems:
         raise ScenarioError(problems)
@@ -407,6 +412,8 @@ def scenario_problems(
     schemas: Mapping[str, dict[str, Any]] | None = None,
     agent: str | None = None,
     archival: bool | None = None,
+    context_window: bool | None = None,
+    tool_rules: bool | None = None,
 ) -> list[Problem]:
     name = agent or scenario.agent
     if name not in agent_names:
@@ -444,6 +451,18 @@ def scenario_problems(
         for ref in check.references():
             if ref.kind == RefersTo.ARCHIVAL and archival is False:
                 problems.append(scenario.problem(ref.loc, no_archival))
+            elif ref.kind == RefersTo.CONTEXT_WINDOW and context_window is False:
+                message = (
+                    f"agent '{name}' has no `context_window`, so no warning, eviction or summary ever happens "
+                    "(this check could never fail, or never pass): give it one in the agents file"
+                )
+                problems.append(scenario.problem(ref.loc, message))
+            elif ref.kind == RefersTo.TOOL_RULES and tool_rules is False:
+                message = (
+                    f"agent '{name}' has no `tool_rules`: they never refuse a call or narrow what is offered; "
+                    "give it some in the agents file"
+                )
+                problems.append(scenario.problem(ref.loc, message))
             elif ref.kind == RefersTo.BLOCK and ref.name not in labels and not creates_blocks:
                 message = f"agent '{name}' has no block '{ref.name}'; its blocks: {known}"
                 problems.append(scenario.problem(ref.loc, message))

@@ -124,6 +124,8 @@ class ScenarioRunner:
                 else None,
                 agent=name,
                 archival=agent.embedding is not None if agent else None,
+                context_window=agent.context_window is not None if agent else None,
+                tool_rules=bool(agent.tool_rules) if agent else None,
             )
         problems += self._tool_result_problems(scenario)
         if problems:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from harness.errors import ScenarioError
 from harness.recall import SqliteRecall
 from harness.records import ContextEvent, ContextEventKind, StopReason
 from harness.scenarios.checks import ExpectWire, Failure, Observed, check
+from tests.fakes import make_project
 
 LOC = ("expect",)
 
@@ -88,3 +91,40 @@ def test_recall_looks_for_the_text_of_the_messages_not_their_json() -> None:
     recall.add([{"role": "user", "content": "line one\nline two"}], datetime(2025, 1, 1, tzinfo=UTC))
     assert run({"recall": {"query": "line", "contains": "one\nline two"}}, observed(recall=recall)) == []
     assert run({"recall": {"query": "line", "contains": '"content": "'}}, observed(recall=recall)) != []
+
+
+@pytest.mark.parametrize(
+    ("check_text", "says"),
+    [
+        ("evictions: 0", "has no `context_window`, so no warning, eviction or summary ever happens"),
+        ("memory_warnings: 0", "has no `context_window`"),
+        ("summary: {contains: Azin}", "has no `context_window`"),
+        ("evictions: {at_least: 1}", "has no `context_window`"),
+        ("tool_rules: {refused: []}", "has no `tool_rules`: they never refuse a call"),
+        ("tool_rules: {offered: [[send_message]]}", "has no `tool_rules`"),
+    ],
+)
+@pytest.mark.parametrize("where", ["turn", "final"])
+def test_a_check_of_a_feature_the_agent_lacks_is_a_located_mistake(
+    tmp_path: Path, check_text: str, says: str, where: str
+) -> None:
+    """`evictions: 0` or `tool_rules: {refused: []}` passed whatever the agent did; the others failed only at
+    run time. Archival checks without an embedding model were already refused up front."""
+    project = make_project(tmp_path / "p")
+    expect = f"    expect:\n      {check_text}\n" if where == "turn" else f"expect:\n  {check_text}\n"
+    project.write_scenario("s", "agent: chat\nturns:\n  - user: hi\n" + expect)
+    with pytest.raises(ScenarioError) as info:
+        project.runner().spec_for(project.scenario("s"))
+    (problem,) = info.value.problems
+    assert problem.line == 5
+    assert problem.key.endswith(check_text.split(":")[0]) and says in problem.message
+    assert problem.message.startswith("agent 'chat' has no")
+
+
+def test_a_check_of_context_pressure_is_kept_for_an_agent_with_a_context_window(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p")
+    project.agents.write_text(
+        project.agents.read_text().replace("  max_steps: 4\n", "  max_steps: 4\n  context_window: 8000\n")
+    )
+    project.write_scenario("s", "agent: chat\nturns:\n  - user: hi\nexpect:\n  evictions: 0\n  memory_warnings: 0\n")
+    project.runner().spec_for(project.scenario("s"))
