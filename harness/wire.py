@@ -166,7 +166,7 @@ def _model_at(root: type[pydantic.BaseModel], loc: Loc) -> type[pydantic.BaseMod
     """The model of the mapping at `loc`, found by walking the model's annotations along the path."""
     current: Any = root
     for part in loc:
-        current = _unwrap(current)
+        current = _unwrap(current, part)
         if isinstance(current, type) and issubclass(current, pydantic.BaseModel) and isinstance(part, str):
             field = current.model_fields.get(part)
             if field is None:
@@ -180,17 +180,23 @@ def _model_at(root: type[pydantic.BaseModel], loc: Loc) -> type[pydantic.BaseMod
     return current if isinstance(current, type) and issubclass(current, pydantic.BaseModel) else None
 
 
-def _unwrap(annotation: Any) -> Any:
-    """Optional[X] / X | None / Annotated[X, ...] -> X, when exactly one model-like branch remains."""
+def _unwrap(annotation: Any, part: str | int | None = None) -> Any:
+    """Optional[X] / X | None / Annotated[X, ...] -> X. Of a union's branches (each unwrapped of its own
+    `Annotated`: a discriminated union's are tagged), the one `part` goes into: a model for a key (the
+    mapping form of `tool_calls:`), a list for an index (its list form); else the only model, else the first."""
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
             continue
         if origin in (typing.Union, type(int | None)):
-            branches = [a for a in typing.get_args(annotation) if a is not type(None)]
+            branches = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
             models = [b for b in branches if isinstance(b, type) and issubclass(b, pydantic.BaseModel)]
-            annotation = models[0] if len(models) == 1 else branches[0]
+            sequences = [b for b in branches if typing.get_origin(b) in (list, tuple)]
+            if isinstance(part, int) and len(sequences) == 1:
+                annotation = sequences[0]
+            else:
+                annotation = models[0] if len(models) == 1 else branches[0]
             continue
         return annotation
 

@@ -204,6 +204,31 @@ def test_misspelt_keys_are_all_reported_with_line_key_valid_keys_and_a_suggestio
     assert found["turns[1].user"].message == "required key is missing"
 
 
+@pytest.mark.parametrize(
+    ("tool_calls", "key", "meant", "valid"),
+    [
+        (
+            "{mode: exact, calls: [x], args_mtach: exact}",
+            "tool_calls.args_mtach",
+            "args_match",
+            "mode, calls, args_match",
+        ),
+        ("{mode: exact, calls: [{name: x, agrs: {}}]}", "tool_calls.calls[0].agrs", "args", "name, args, args_match"),
+        ("[{name: x, agrs: {}}]", "tool_calls[0].agrs", "args", "name, args, args_match"),
+    ],
+)
+def test_an_unknown_key_in_either_form_of_tool_calls_lists_the_valid_ones(
+    tmp_path: Path, tool_calls: str, key: str, meant: str, valid: str
+) -> None:
+    """The mapping form said "valid keys: " and nothing (its union's branches are tagged `Annotated`s)."""
+    (problem,) = problems_of(
+        tmp_path, f"agent: chat\nturns:\n  - user: hi\n    expect:\n      tool_calls: {tool_calls}\n"
+    )
+    assert problem.key == f"turns[0].expect.{key}"
+    assert f"unknown key '{key.rsplit('.', 1)[1]}'; did you mean '{meant}'?" in problem.message
+    assert f"valid keys: {valid}" in problem.message
+
+
 def test_error_text_is_file_line_column_key_message(tmp_path: Path) -> None:
     path = write(tmp_path, "agent: chat\nturns:\n  - user: hi\n    expct: {}\n")
     with pytest.raises(ScenarioError) as info:
