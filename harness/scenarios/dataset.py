@@ -27,8 +27,9 @@ DATASET_KEY = "dataset"
 _ID = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, YamlDocument]], list[Problem]]:
-    """(row id, the scenario document for that row) for each row of the template's dataset."""
+def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], list[Problem]]:
+    """(row id, where the row is, `rows.jsonl:N`, the scenario document for that row) for each row of the
+    template's dataset."""
     data = doc.data
     given = data.get(DATASET_KEY) if isinstance(data, dict) else None
     if not isinstance(given, str):
@@ -43,7 +44,7 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, YamlDocument]], list[Pro
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return [], [doc.problem((DATASET_KEY,), f"cannot read the dataset {given}: {reason}")]
     template = {key: value for key, value in data.items() if key != DATASET_KEY}
-    rows: list[tuple[str, YamlDocument]] = []
+    rows: list[tuple[str, str, YamlDocument]] = []
     problems: list[Problem] = []
     seen: set[str] = set()
     for number, line in enumerate(text.splitlines(), start=1):
@@ -64,10 +65,12 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, YamlDocument]], list[Pro
         seen.add(row_id)
         filled, missing = _fill(template, row, ())
         if missing:
-            loc, what = missing
-            problems.append(doc.problem(loc, f"{given}:{number}: {what}"))
+            loc, what, of_template = missing
+            problem = doc.problem(loc, what if of_template else f"{given}:{number}: {what}")
+            if problem not in problems:  # the template's own mistake is told once, not once a row
+                problems.append(problem)
             continue
-        rows.append((row_id, replace(doc, data=filled)))
+        rows.append((row_id, f"{given}:{number}", replace(doc, data=filled)))
     if not rows and not problems:
         problems.append(doc.problem((DATASET_KEY,), f"the dataset {given} has no rows"))
     return rows, problems
@@ -123,13 +126,14 @@ class _RowFields(string.Formatter):
 
 
 _FIELD = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+_QUANTIFIER = re.compile(r"[0-9]*,[0-9]*")  # `{2,4}`, `{,4}`, `{2,}` (`{2}` is no field: kept as written)
 
 
 def _fill(
     value: Any, row: dict[str, Any], loc: Loc, fields: _RowFields | None = None
-) -> tuple[Any, tuple[Loc, str] | None]:
+) -> tuple[Any, tuple[Loc, str, bool] | None]:
     """`value` with every string formatted from `row`; the first mistake (a missing field, a value too
-    long) and where."""
+    long), where, and whether it is the template's whatever the row (a regex's `{2,4}` read as a field)."""
     if fields is None:
         fields = _RowFields()
     if isinstance(value, str):
@@ -137,11 +141,19 @@ def _fill(
         try:
             filled = fields.vformat(value, (), row)
         except KeyError as exc:
-            return value, (loc, f"the row has no field '{exc.args[0]}'")
+            name = str(exc.args[0])
+            if _QUANTIFIER.fullmatch(name):  # `[a-z]{2,4}`: no row's field, whatever the row
+                return value, (
+                    loc,
+                    f"{{{name}}} is a regular expression's quantifier, not a row's field: in a dataset template a "
+                    f"literal brace is written twice, {{{{{name}}}}}",
+                    True,
+                )
+            return value, (loc, f"the row has no field '{name}'", False)
         except _TooLong as exc:
-            return value, (loc, str(exc))
+            return value, (loc, str(exc), False)
         except _Unformattable as exc:  # a row's value the field's format spec does not take
-            return value, (loc, f"a field cannot be formatted as the template asks: {exc}")
+            return value, (loc, f"a field cannot be formatted as the template asks: {exc}", False)
         except (ValueError, IndexError):  # not a template (JSON text, a lone brace, `{0}`): kept as written
             named = [field for field in _FIELD.findall(value) if field in row]
             if named:  # ...unless it names a row's field, which would silently not be filled in
@@ -149,10 +161,11 @@ def _fill(
                     loc,
                     f"names the field '{named[0]}' but is not a template str.format reads (a lone brace, a "
                     "conversion or a format spec?): write a literal brace as {{ or }}",
+                    False,
                 )
             return value, None
         if len(filled) > MAX_VALUE:  # the template's own text around the fields took it past the limit
-            return value, (loc, f"filled in, a value of {len(filled)} characters: at most {MAX_VALUE} a value")
+            return value, (loc, f"filled in, a value of {len(filled)} characters: at most {MAX_VALUE} a value", False)
         return filled, None
     if isinstance(value, dict):
         out: dict[Any, Any] = {}

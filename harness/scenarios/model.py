@@ -260,8 +260,19 @@ def load_scenarios_partially(path: Path) -> tuple[list[Scenario], list[Problem]]
         return ([] if scenario is None else list(_per_model(scenario))), problems
     rows, problems = rows_of(doc)
     scenarios: list[Scenario] = []
-    for row_id, row_doc in rows:
+    template: list[Problem] | None = None  # the template's own problems, its fields unfilled
+    for row_id, where, row_doc in rows:
         scenario, found = _from_doc(path, f"{path.stem}[{row_id}]", row_doc)
+        if found and template is None:
+            template = _from_doc(path, None, doc)[1]
+        # A problem the unfilled template has too is the template's, told once; another one, what this row
+        # filled in made (a `matches:` pattern with an unclosed parenthesis), names the row.
+        found = [
+            problem
+            if problem in (template or ())
+            else dataclasses.replace(problem, message=f"{where}: {problem.message}")
+            for problem in found
+        ]
         problems += [problem for problem in found if problem not in problems]
         if scenario is not None:
             scenarios += _per_model(dataclasses.replace(scenario, row=row_id))

@@ -194,3 +194,48 @@ def test_whatever_the_template_asks_a_filled_value_is_the_format_or_a_mistake_ne
         assert mistake is not None and mistake[0] == ("turns", 0, "user")
     else:
         assert mistake is None and filled["turns"][0]["user"] == template.format(v=value)
+
+
+def test_a_row_whose_value_breaks_a_check_is_named(tmp_path: Path) -> None:
+    """Row 3 filled `(` into a `matches:` pattern: the error was located in the template only."""
+    project = make_project(
+        tmp_path / "p", {"names": TEMPLATE.replace('reply: {contains: "{name}"}', 'reply: {matches: "{name}"}')}
+    )
+    write_dataset(
+        project.root / "scenarios",
+        [{"id": "a", "name": "Azin"}, {"id": "b", "name": "Bahar"}, {"id": "c", "name": "Cy(rus"}],
+    )
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    (problem,) = problems
+    assert (problem.key, problem.line) == ("turns[0].expect.reply.matches", 6)
+    assert problem.message.startswith("names.jsonl:3: invalid regular expression: missing ),")
+
+
+def test_a_mistake_of_the_template_itself_is_told_once_without_a_row(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"names": TEMPLATE + "  reply: {max_length: 0, equals: 3}\n"})
+    write_dataset(project.root / "scenarios", [{"id": "a", "name": "Azin"}, {"id": "b", "name": "Bahar"}])
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    (problem,) = problems
+    assert problem.key == "expect.reply.equals" and "names.jsonl" not in problem.message
+
+
+@pytest.mark.parametrize("quantifier", ["{2,4}", "{,4}", "{2,}"])
+def test_a_regex_quantifier_in_a_template_says_to_double_its_braces(tmp_path: Path, quantifier: str) -> None:
+    """It said "the row has no field '2,4'", once a row, with no hint."""
+    pattern = f"[A-Z][a-z]{quantifier}"
+    project = make_project(
+        tmp_path / "p", {"names": TEMPLATE.replace('reply: {contains: "{name}"}', f'reply: {{matches: "{pattern}"}}')}
+    )
+    write_dataset(project.root / "scenarios", [{"id": "a", "name": "Azin"}, {"id": "b", "name": "Bahar"}])
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    (problem,) = problems
+    assert problem.key == "turns[0].expect.reply.matches"
+    assert problem.message == (
+        f"{quantifier} is a regular expression's quantifier, not a row's field: in a dataset template a literal "
+        f"brace is written twice, {{{quantifier}}}"
+    )
+    doubled = pattern.replace("{", "{{").replace("}", "}}")
+    project.write_scenario("names", TEMPLATE.replace('reply: {contains: "{name}"}', f'reply: {{matches: "{doubled}"}}'))
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert problems == []
+    assert [scenario.turns[0].checks[0].checks[0].value for scenario in scenarios] == [pattern, pattern]
