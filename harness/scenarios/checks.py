@@ -1239,10 +1239,22 @@ class RecallFinds(ExpectCheck):
         texts = ["\n".join(str(value) for value in hit.detail.values()) for hit in hits]
         needles = [wanted.query] if wanted.contains is None else wanted.contains
         return [
-            Failure(self.loc, f"no message found for {wanted.query!r} holds {needle!r}", actual=texts)
+            Failure(self.loc, self._missing(wanted.query, needle, len(texts)), actual=texts)
             for needle in ([needles] if isinstance(needles, str) else needles)
             if not any(needle in text for text in texts)
         ]
+
+    @staticmethod
+    def _missing(query: str, needle: str, found: int) -> str:
+        """The search matches words (any case, stemmed: `falcons` finds "Falcon"), the text it must hold is
+        looked for as written: say which of the two failed."""
+        if not found:
+            return f"conversation_search found no message for {query!r}"
+        return (
+            f"conversation_search found {found} message(s) for {query!r}, but none holds {needle!r} as written "
+            "(the search matches words in any case and form; the text a result must hold is matched exactly, "
+            "case included: give it as the messages write it with `contains:`)"
+        )
 
 
 class EvictionsWire(Shorthand, StrictModel):

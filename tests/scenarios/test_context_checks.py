@@ -40,12 +40,24 @@ def test_recall_finds_what_the_agent_was_told() -> None:
     assert run({"recall": {"query": "moved", "contains": ["Lisbon", "last year"]}}, observed(recall=recall)) == []
     (failure,) = run({"recall": {"query": "Lisbon", "contains": "Porto"}}, observed(recall=recall))
     assert failure.key == "expect.recall"
-    assert failure.message == "no message found for 'Lisbon' holds 'Porto'"
+    assert failure.message.startswith("conversation_search found 1 message(s) for 'Lisbon', but none holds 'Porto'")
     assert failure.actual == ["I moved to Lisbon last year"]  # what the message says, not its JSON
     (failure,) = run({"recall": {"query": "Lisbon", "roles": ["assistant"]}}, observed(recall=recall))
-    assert "no message found" in failure.message
+    assert failure.message == "conversation_search found no message for 'Lisbon'"
     (failure,) = run({"recall": "Lisbon"}, observed())
     assert failure.message == "this agent has no recall memory to search"
+
+
+@pytest.mark.parametrize("query", ["lisbon", "LISBON moved", "moves"])
+def test_a_bare_recall_the_search_finds_but_not_as_written_says_so(query: str) -> None:
+    """The search matches words in any case and form; the bare string's text is then looked for as written:
+    it said "no message found" beside the messages the search had found."""
+    recall = SqliteRecall.in_memory("a")
+    recall.add([{"role": "user", "content": "I moved to Lisbon last year"}], datetime(2025, 1, 1, tzinfo=UTC))
+    (failure,) = run({"recall": query}, observed(recall=recall))
+    assert failure.message.startswith(f"conversation_search found 1 message(s) for {query!r}, but none holds")
+    assert "as written" in failure.message and "case" in failure.message
+    assert failure.actual == ["I moved to Lisbon last year"]
 
 
 def test_evictions_count_at_least_and_turns() -> None:
