@@ -49,7 +49,7 @@ def reliability(results: list[ScenarioResult]) -> list[ScenarioReliability]:
         if result.checks_passed:
             entry.passes += 1
         else:
-            failed = [failure.key for failure in result.failures]
+            failed = list(dict.fromkeys(failure.key for failure in result.failures))  # a key once, failing twice
             if result.stale:
                 failed.append("stale cassette")
             if result.error is not None:
@@ -74,7 +74,7 @@ def reliability_of_entries(entries: list[dict[str, Any]]) -> list[ScenarioReliab
         if entry["outcome"] in (Outcome.PASSED, Outcome.XPASSED):
             found.passes += 1
             continue
-        failed = [str(check["key"]) for check in entry.get("failed_checks", [])]
+        failed = list(dict.fromkeys(str(check["key"]) for check in entry.get("failed_checks", [])))
         if entry["outcome"] == Outcome.ERROR:
             failed.append("error")
         elif not failed:

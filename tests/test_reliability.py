@@ -283,3 +283,17 @@ def test_repeats_recorded_before_the_count_was_kept_are_the_files(
     (project.cassettes / "remember.repeat-3.yaml").unlink()
     assert main(["run", "--agents", agents]) == 0  # two files: two repeats, as before
     assert passes_row(capsys.readouterr().out)[1] == "2/2"
+
+
+def test_a_check_failing_twice_in_a_repeat_is_named_once() -> None:
+    """A snapshot with two differing blocks said "repeat 2 failed: expect.snapshot, expect.snapshot"."""
+    from harness.reliability import reliability_of_entries, reliability_table
+
+    twice = [{"key": "expect.snapshot"}, {"key": "expect.snapshot"}, {"key": "expect.reply"}]
+    entries = [
+        {"scenario": "s.yaml", "cassette": "c.yaml", "outcome": "passed", "repeat": 1},
+        {"scenario": "s.yaml", "cassette": "c.yaml", "outcome": "failed", "repeat": 2, "failed_checks": twice},
+    ]
+    (entry,) = reliability_of_entries(entries)
+    assert entry.failed_checks == {2: ["expect.snapshot", "expect.reply"]}
+    assert "s.yaml repeat 2 failed: expect.snapshot, expect.reply" in reliability_table([entry], {})

@@ -415,7 +415,9 @@ class ScenarioRunner:
     ) -> bool:
         """Run `checks`; False when a judge's exchange is not in the cassette (the scenario is stale)."""
         try:
-            result.failures += run_checks(checks, observed)
+            # In the order they are written (the checks run in their registry's): line 25's before line 26's.
+            failures = run_checks(checks, observed)
+            result.failures += sorted(failures, key=lambda failure: scenario.line(failure.loc) or 0)
         except CassetteMiss as miss:
             result.stale = [
                 f"{_at_check(scenario, miss)}: the cassette {self.project.relative(Path(miss.cassette))} has no "

@@ -39,3 +39,19 @@ def test_the_default_agent_id_is_the_scenario_file_stem(tmp_path: Path) -> None:
     assert ScenarioRunner.agent_id(project.scenario("first")) == "agent-first"
     assert ScenarioRunner.agent_id(project.scenario("first"), "sleeper") == "agent-first-sleeper"
     assert ScenarioRunner.agent_id(project.scenario("sub/second")) == "agent-shared"
+
+
+def test_failures_are_listed_in_the_order_they_are_written(tmp_path: Path) -> None:
+    """They came in the checks' registry order: the blocks check (written last) before the reply's."""
+    text = FIRST.replace("expect:\n", "expect:\n  reply: {contains: Carol}\n  stop_reason: max_steps\n").replace(
+        "{contains: Azin}", "{contains: Carol}"
+    )
+    project = make_project(tmp_path / "p", {"first": text})
+    result, _ = project.record("first", [append("human", "Azin"), reply("Nice to meet you, Azin!")])
+    lines = [project.scenario("first").line(failure.loc) for failure in result.failures]
+    assert [failure.key for failure in result.failures] == [
+        "expect.reply.contains",
+        "expect.stop_reason",
+        "expect.blocks.human.contains",
+    ]
+    assert lines == sorted(lines)
