@@ -308,7 +308,7 @@ def test_explain_after_the_last_turn(project: Project) -> None:
     project.write_scenario("final", REMEMBER.replace('human: {equals: "Name: Bob\\nAzin"}', "human: unchanged"))
     result, _ = project.record("final", REMEMBER_RESPONSES)
     lines = result.explain().splitlines()
-    assert lines[0].endswith("expect.blocks.human.unchanged: block 'human' changed")
+    assert lines[0].endswith("expect.blocks.human.unchanged: block 'human' changed since the scenario started")
     assert lines[1] == "  after the last turn"
     check = scenario_report(result, project.root)["failed_checks"][0]
     assert (check["key"], check["turn"]) == ("expect.blocks.human.unchanged", None)

@@ -510,7 +510,9 @@ class Unchanged(ValueCheck):
     def check_text(self, text: Text) -> list[Failure]:
         if not self.value or text.value == text.initial:
             return []
-        return [self.failure(text, f"{text.what} changed", text.initial, text.value)]
+        # In a turn's expect too: a change made in an earlier turn fails it (unlike `edited:`, which looks
+        # at the turn's own calls).
+        return [self.failure(text, f"{text.what} changed since the scenario started", text.initial, text.value)]
 
 
 # ------------------------------------------------------------------ the wire models, generated
@@ -1213,7 +1215,17 @@ class RecallWire(Shorthand, StrictModel):
     contains: Needles | None = pydantic.Field(
         None, description="Text some result must hold (each of these, in some result); default: the query"
     )
-    roles: list[Literal["assistant", "user"]] | None = pydantic.Field(None, description="Only these roles")
+    roles: Annotated[list[Literal["assistant", "user"]], pydantic.Field(min_length=1)] | None = pydantic.Field(
+        None, description="Only these roles (leave it out for every role)"
+    )
+
+    @pydantic.field_validator("roles", mode="before")
+    @classmethod
+    def _some_roles(cls, value: Any) -> Any:
+        """`roles: []` searched every role, as if no role were named, not none."""
+        if value == []:
+            raise ValueError("an empty `roles` would search every role, not none: name some, or leave it out")
+        return value
 
     @pydantic.model_validator(mode="before")
     @classmethod

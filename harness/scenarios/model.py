@@ -20,7 +20,7 @@ from harness.archival import Seed
 from harness.errors import Problem, ScenarioError
 from harness.memory import schema_problem
 from harness.project import HISTORY_FOLDER
-from harness.scenarios.checks import ExpectCheck, ExpectWire, RefersTo, TurnExpectWire, compile_expect
+from harness.scenarios.checks import Evictions, ExpectCheck, ExpectWire, RefersTo, TurnExpectWire, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.scenarios.history import HistoryWire, load_history
 from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, not_null_schema, validate_document
@@ -103,8 +103,10 @@ class ScenarioWire(StrictModel):
     expect: ExpectWire | None = pydantic.Field(
         None, description="Checks after the last turn, over the whole run", json_schema_extra=not_null_schema
     )
-    xfail: str | None = pydantic.Field(
-        None, description="This scenario documents a misbehaviour: it is expected to fail, for this reason"
+    xfail: Annotated[str, pydantic.Field(min_length=1)] | None = pydantic.Field(
+        None,
+        description="This scenario documents a misbehaviour: it is expected to fail, for this reason",
+        json_schema_extra=not_null_schema,
     )
     cassette: str | None = pydantic.Field(None, description="Cassette path, relative to the cassette folder")
     history: HistoryWire | None = pydantic.Field(
@@ -131,6 +133,14 @@ class ScenarioWire(StrictModel):
     )
 
     _expect = pydantic.field_validator("expect", mode="before")(_expect_given)
+
+    @pydantic.field_validator("xfail", mode="before")
+    @classmethod
+    def _xfail_reason(cls, value: Any) -> Any:
+        """`xfail:` left empty was read as no xfail at all (and `''` printed "expected to fail ()")."""
+        if value is None or value == "":
+            raise ValueError("give the reason this scenario is expected to fail (the misbehaviour it documents)")
+        return value
 
     @pydantic.field_validator("models")
     @classmethod
@@ -315,10 +325,32 @@ def _from_doc(path: Path, name: str | None, doc: YamlDocument) -> tuple[Scenario
     if wire is None:
         return _salvage(path, name, doc), problems
     scenario = _scenario(path, name, doc, wire)
+    problems = _turns_named(scenario)
     if wire.history is not None:
-        history, problems = load_history(wire.history, doc)
+        history, found = load_history(wire.history, doc)
+        problems += found
         scenario = dataclasses.replace(scenario, history=history)
     return scenario, problems
+
+
+def _turns_named(scenario: Scenario) -> list[Problem]:
+    """`evictions: {turns: [...]}` naming a turn the scenario never plays (or, in a turn's `expect:`, another
+    turn than that one, whose evictions it does not see): it could only fail, and only once run."""
+    last = scenario.simulate.max_turns if scenario.simulate is not None else len(scenario.turns)
+    problems = []
+    for turn, checks in [*((turn.index, turn.checks) for turn in scenario.turns), (None, scenario.checks)]:
+        for check in checks:
+            if not isinstance(check, Evictions) or check.value.turns is None:
+                continue
+            for index, number in enumerate(check.value.turns):
+                if turn is not None and number != turn + 1:
+                    message = f"turn {number}: a turn's `expect:` sees its own evictions only (turn {turn + 1}'s)"
+                elif number > last:
+                    message = f"turn {number}: the scenario has {last} turn(s)"
+                else:
+                    continue
+                problems.append(scenario.problem((*check.loc, "turns", index), message))
+    return problems
 
 
 def _salvage(path: Path, name: str | None, doc: YamlDocument) -> Scenario | None:

@@ -175,7 +175,7 @@ def test_unchanged() -> None:
     assert block_failures("persona", "unchanged", INITIAL["persona"]) == []
     (failure,) = block_failures("persona", "unchanged", "You are a pirate")
     assert failure.key == "turns[0].expect.blocks.persona.unchanged"
-    assert failure.message == "block 'persona' changed"
+    assert failure.message == "block 'persona' changed since the scenario started"
     assert (failure.expected, failure.actual) == (INITIAL["persona"], "You are a pirate")
     assert failure.label == "persona"
 

@@ -308,6 +308,48 @@ def test_an_empty_expect_is_a_located_mistake(tmp_path: Path, text: str, key: st
     assert says in problems[0].message and "(and would pass)" in problems[0].message
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "says"),
+    [
+        ("xfail: ''\nturns: [{user: hi}]\n", "xfail", "give the reason this scenario is expected to fail"),
+        ("xfail:\nturns: [{user: hi}]\n", "xfail", "give the reason"),  # was read as no xfail at all
+        (
+            "turns: [{user: hi}]\nexpect: {recall: {query: x, roles: []}}\n",
+            "expect.recall.roles",
+            "every role, not none",
+        ),
+        (
+            "turns: [{user: hi}]\nexpect: {evictions: {turns: [99]}}\n",
+            "expect.evictions.turns[0]",
+            "the scenario has 1 turn",
+        ),
+        (
+            "turns: [{user: hi}, {user: ho, expect: {evictions: {turns: [1]}}}]\n",
+            "turns[1].expect.evictions.turns[0]",
+            "a turn's `expect:` sees its own evictions only (turn 2's)",
+        ),
+        (
+            "simulate: {persona: p, goal: g, max_turns: 3}\nexpect: {evictions: {turns: [4]}}\n",
+            "expect.evictions.turns[0]",
+            "the scenario has 3 turn(s)",
+        ),
+    ],
+)
+def test_what_could_only_mislead_is_a_located_mistake(tmp_path: Path, text: str, key: str, says: str) -> None:
+    """An empty xfail reason, `roles: []` (which meant every role), evictions in a turn never played."""
+    problems = problems_of(tmp_path, "agent: chat\n" + text)
+    assert [problem.key for problem in problems] == [key], problems
+    assert says in problems[0].message
+
+
+def test_evictions_in_turns_the_scenario_plays_are_kept(tmp_path: Path) -> None:
+    loaded(
+        tmp_path,
+        "agent: chat\nturns: [{user: a}, {user: b, expect: {evictions: {turns: [2]}}}]\n"
+        "expect: {evictions: {turns: [1, 2]}}\n",
+    )
+
+
 @pytest.mark.parametrize("key", sorted(key for key in VALUE_CHECKS if key != "json"))  # `json:` alone: JSON null
 def test_a_value_check_left_empty_is_a_located_mistake(tmp_path: Path, key: str) -> None:
     text = f"agent: chat\nturns:\n  - user: hi\n    expect:\n      blocks:\n        human:\n          {key}:\n"
