@@ -480,6 +480,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         runs = [(scenario, variant) for scenario in scenarios for variant in range(1, args.repeat + 1)]
     else:  # every repeat recorded: replayed, or recorded again (a stale repeat is no less stale)
         runs = [(s, v) for s in scenarios for v in project.variants(runner.cassette_path(s))]
+    repeats = [(s, project.variant_path(runner.cassette_path(s), v)) for s, v in runs if v > 1]
+    _refuse_overwriting_inputs(runner, repeats, found)  # the first repeats' were checked with the scenarios
     play = _play_concurrently if args.jobs > 1 else _play_in_process
     results = play(args, runner, runs, console)
     if project.record_mode == RecordMode.ALL:
@@ -874,7 +876,21 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
     for scenario, problem in sharing_problems(scenarios, runner.cassette_path, _shown, others):
         mistakes.setdefault(scenario.path, []).append(problem)
     scenarios = [scenario for scenario in scenarios if scenario.path not in mistakes]
+    _refuse_overwriting_inputs(runner, [(scenario, runner.cassette_path(scenario)) for scenario in scenarios], paths)
     return scenarios, mistakes
+
+
+def _refuse_overwriting_inputs(
+    runner: ScenarioRunner, cassettes: list[tuple[Scenario, Path]], files: list[Path]
+) -> None:
+    """A cassette path that is a file the run reads (`--cassettes` naming the wrong folder) stops the whole
+    command before anything runs: recording would replace that file, replay would call it a cassette."""
+    from harness.errors import UserError
+    from harness.scenarios.cassette_owners import overwritten_inputs
+
+    problems = overwritten_inputs(runner, cassettes, files, _shown)
+    if problems:
+        raise UserError(problems)
 
 
 def _every_problem(mistakes: dict[Path, list[Problem]]) -> list[Problem]:

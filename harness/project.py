@@ -26,6 +26,7 @@ DEFAULT_AGENTS_FILE = "agents.yaml"
 DEFAULT_SCENARIOS = "scenarios"
 DEFAULT_CASSETTES = "cassettes"
 DEFAULT_STATE_DB = ".harness/state.db"
+DEFAULT_SNAPSHOTS = "snapshots"  # golden files of `snapshot:` checks, mirroring the cassettes' paths
 # History files (`{messages: [...]}`, which a scenario's `history:` names; `harness import` writes them
 # there) live in folders of this name among the scenarios: not scenarios, so neither `harness run` nor
 # the pytest plugin collects them.
@@ -74,10 +75,18 @@ class Project:
         cassettes_dir = given(cassettes) if cassettes else root / DEFAULT_CASSETTES
         if cassettes_dir.exists() and not cassettes_dir.is_dir():  # every scenario would fail "not recorded"
             raise UserError(f"the cassette folder {cassettes_dir} is a file: give a folder (--cassettes)")
+        scenarios_dir = given(scenarios) if scenarios else root / DEFAULT_SCENARIOS
+        overlap = _overlap(cassettes_dir, {"scenarios": scenarios_dir, "snapshots": root / DEFAULT_SNAPSHOTS})
+        if overlap is not None:
+            raise UserError(
+                f"the cassette folder {cassettes_dir} {overlap}: cassettes written there would overwrite, or be "
+                f"taken for, the files kept there; give the cassettes a folder of their own (--cassettes), as "
+                f"{root / DEFAULT_CASSETTES}"
+            )
         return cls(
             root=root,
             agents_file=agents_file,
-            scenarios_dir=given(scenarios) if scenarios else root / DEFAULT_SCENARIOS,
+            scenarios_dir=scenarios_dir,
             cassettes_dir=cassettes_dir,
             state_db=given(state_db) if state_db else root / DEFAULT_STATE_DB,
             record_mode=RecordMode(record_mode),
@@ -215,6 +224,23 @@ def _last_repeats(folder: str) -> dict[str, int]:
                 last[stem] = max(last.get(stem, 1), number)
     _repeats_seen[folder] = (mtime, last)
     return last
+
+
+def _overlap(cassettes: Path, folders: dict[str, Path]) -> str | None:
+    """How the cassette folder overlaps one of `folders` (by what they hold), said so, or None: the same
+    folder (each scenario's cassette path would be its own scenario file), one inside the other (a scenario
+    or snapshot could be a cassette's path, `cassettes check` would call the scenarios orphans, and
+    scenario discovery would collect the cassettes)."""
+    real = Path(os.path.realpath(cassettes))
+    for what, folder in folders.items():
+        other = Path(os.path.realpath(folder))
+        if real == other:
+            return f"is the {what} folder"
+        if real.is_relative_to(other):
+            return f"is inside the {what} folder {folder}"
+        if other.is_relative_to(real):
+            return f"holds the {what} folder {folder}"
+    return None
 
 
 def _absolute(path: Path) -> Path:

@@ -107,3 +107,116 @@ def test_a_cassette_that_names_a_folder_is_a_located_mistake(
     err = capsys.readouterr().err
     assert f"{project.scenario_path('remember')}:" in err
     assert f"cassette: the cassette '{given}' is a folder; name a file in it" in err
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("scenarios", "is the scenarios folder"),
+        (".", "holds the scenarios folder"),
+        ("scenarios/tapes", "is inside the scenarios folder"),
+        ("snapshots", "is the snapshots folder"),
+    ],
+)
+@pytest.mark.parametrize("command", [["record", "--mode", "all"], ["record"], ["run", "--live"], ["run"]])
+def test_a_cassette_folder_over_the_scenarios_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, given: str, says: str,
+    command: list[str],
+) -> None:  # fmt: skip
+    """`--cassettes scenarios` made each scenario's cassette path its own file: `record --mode all` (the
+    advice the first error gave) and `run --live` replaced every scenario with a cassette, and exited 0."""
+    project = make_project(tmp_path / "project", {"remember": REMEMBER})
+    (project.root / "snapshots").mkdir()
+    (project.root / "snapshots" / "remember.yaml").write_text("blocks: {}\n", encoding="utf-8")
+    before = _files(project.root)
+    monkeypatch.chdir(project.root)
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main([*command, "--base-url", server.base_url, "--cassettes", given])
+    assert code == 2
+    assert server.received == []
+    assert _files(project.root) == before
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the cassette folder {project.root / given if given != '.' else project.root}")
+    assert f" {says}" in err and "give the cassettes a folder of their own (--cassettes)" in err
+    assert "--mode all" not in err and "Traceback" not in err
+
+
+def test_a_cassette_path_that_is_a_scenario_file_given_by_path_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario outside the scenarios folder gets its cassette path from the current folder: with
+    `--cassettes .` that path was the scenario file itself."""
+    project = make_project(tmp_path / "project")
+    here = tmp_path / "here"
+    here.mkdir()
+    scenario = here / "remember.yaml"
+    scenario.write_text(REMEMBER, encoding="utf-8")
+    monkeypatch.chdir(here)
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--mode", "all", "--agents", str(project.agents), "--base-url", server.base_url,
+                     "--cassettes", ".", "remember.yaml"])  # fmt: skip
+    assert code == 2
+    assert server.received == []
+    assert scenario.read_text(encoding="utf-8") == REMEMBER
+    err = capsys.readouterr().err
+    assert err == (
+        "error: remember.yaml:2:1: its cassette remember.yaml is the scenario file remember.yaml, which recording "
+        "would overwrite: give the cassettes a folder of their own (--cassettes)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("other", "says"),
+    [
+        ({"history.yaml": "messages: []\n"}, "is the history file history.yaml"),
+        ({"rows.jsonl": '{"id": "a", "name": "Azin"}\n'}, "is the dataset rows.jsonl"),
+    ],
+)
+def test_a_cassette_path_that_is_a_file_a_scenario_reads_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, other: dict[str, str],
+    says: str,
+) -> None:  # fmt: skip
+    """A `cassette:` naming a history or dataset file of another scenario, in a cassette folder that holds
+    them (the scenarios are outside the project's scenarios folder)."""
+    project = make_project(tmp_path / "project")
+    here = tmp_path / "here"
+    here.mkdir()
+    ((name, text),) = other.items()
+    (here / name).write_text(text, encoding="utf-8")
+    reader = REMEMBER + ("history: history.yaml\n" if name == "history.yaml" else "dataset: rows.jsonl\n")
+    (here / "reader.yaml").write_text(reader, encoding="utf-8")
+    (here / "writer.yaml").write_text(REMEMBER + f"cassette: {name}\n", encoding="utf-8")
+    before = _files(here)
+    monkeypatch.chdir(here)
+    code = main(["run", "--live", "--agents", str(project.agents), "--cassettes", ".", "reader.yaml", "writer.yaml"])
+    assert code == 2
+    assert _files(here) == before
+    err = capsys.readouterr().err
+    assert f"writer.yaml:18:1: cassette: its cassette {name} {says}, which recording would overwrite" in err
+    assert ", or this scenario another `cassette:`" in err
+
+
+def test_the_runner_itself_never_records_over_a_file_the_run_reads(tmp_path: Path) -> None:
+    """The last guard, for a caller that did not check (the CLI and the pytest plugin refuse up front)."""
+    from harness.factory import AgentFactory
+    from harness.project import Project
+    from harness.scenarios import ScenarioRunner
+    from harness.scenarios.results import Outcome
+
+    project = make_project(tmp_path / "project")
+    here = tmp_path / "here"
+    here.mkdir()
+    scenario = here / "remember.yaml"
+    scenario.write_text(REMEMBER, encoding="utf-8")
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        built = Project.build(agents=project.agents, cassettes=here, record_mode="all", base_url=server.base_url,
+                              relative_to=here)  # fmt: skip
+        result = ScenarioRunner(AgentFactory(built)).run(load_scenario(scenario))
+    assert server.received == []
+    assert result.outcome == Outcome.ERROR
+    assert result.error is not None and "is the scenario file" in result.error
+    assert scenario.read_text(encoding="utf-8") == REMEMBER

@@ -595,6 +595,20 @@ def test_a_cassette_folder_that_is_a_file_is_a_usage_error(pytester: pytest.Pyte
     result.stderr.fnmatch_lines(["ERROR: the cassette folder */agents.yaml is a file: give a folder (--harness-cas*"])
 
 
+def test_a_cassette_folder_that_is_the_scenarios_folder_is_a_usage_error(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """Recording would have written each scenario's cassette over the scenario file (`harness run` says the
+    same: tests/test_project.py)."""
+    before = project.scenario_path("remember").read_text(encoding="utf-8")
+    result = pytester.runpytest("--harness-cassettes", "scenarios", "--harness-record-mode", "all")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: the cassette folder */scenarios is the scenarios folder: *(--harness-cassettes, or harness_cass*"]
+    )
+    assert project.scenario_path("remember").read_text(encoding="utf-8") == before
+
+
 @pytest.mark.parametrize(
     ("setting", "says"),
     [

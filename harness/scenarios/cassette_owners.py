@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import Problem
+from harness.scenarios.history import HISTORY_KEY
 from harness.scenarios.model import Scenario
+
+if TYPE_CHECKING:
+    from harness.scenarios.runner import ScenarioRunner
 
 
 def sharing_problems(
@@ -68,6 +72,69 @@ def bystanders(scenarios_dir: Path, running: Iterable[Path]) -> list[Scenario]:
             continue
         found += [] if problems else loaded
     return found
+
+
+def overwritten_inputs(
+    runner: ScenarioRunner,
+    cassettes: Iterable[tuple[Scenario, Path]],
+    files: Iterable[Path],
+    shown: Callable[[Path], str],
+) -> list[Problem]:
+    """A located problem for each cassette (of a scenario) whose path is a file the run reads: the agents
+    file, the state database, a scenario file (`files`, those of the scenarios folder), a dataset or history
+    file, a snapshot. Recording would replace it with a cassette (`--cassettes` naming the wrong folder),
+    and replay would call it an unreadable cassette to record again: said before anything runs."""
+    cassettes = list(cassettes)
+    if not cassettes:
+        return []
+    real = _RealPaths()
+    project = runner.project
+    read = {real(project.agents_file): "the agents file", real(project.state_db): "the state database"}
+    for path in files:
+        read.setdefault(real(path), f"the scenario file {shown(path)}")
+    for scenario, _ in cassettes:
+        read.setdefault(real(scenario.path), f"the scenario file {shown(scenario.path)}")
+        if scenario.dataset is not None:
+            read.setdefault(real(scenario.dataset), f"the dataset {shown(scenario.dataset)}")
+        data = scenario.doc.data if scenario.doc is not None else None
+        history = data.get(HISTORY_KEY) if isinstance(data, dict) else None
+        if isinstance(history, str):
+            file = scenario.path.parent / history
+            read.setdefault(real(file), f"the history file {shown(file)}")
+        snapshot = runner.snapshot_path(scenario)
+        read.setdefault(real(snapshot), f"the snapshot {shown(snapshot)}")
+    scenarios_dir = Path(os.path.realpath(project.scenarios_dir))
+    problems: list[Problem] = []
+    for scenario, cassette in cassettes:
+        target = real(cassette)
+        what = read.get(target)
+        if what is None and target.is_relative_to(scenarios_dir):
+            what = f"in the scenarios folder {shown(project.scenarios_dir)}"
+        if what is not None:
+            problems.append(
+                scenario.problem(
+                    ("cassette",) if scenario.cassette else (),
+                    f"its cassette {shown(cassette)} is {what}, which recording would overwrite: give the "
+                    "cassettes a folder of their own (--cassettes)"
+                    + (", or this scenario another `cassette:`" if scenario.cassette else ""),
+                )
+            )
+    return problems
+
+
+class _RealPaths:
+    """Real paths (links resolved), each folder resolved once: a suite's scenarios share a few folders."""
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, Path] = {}
+
+    def __call__(self, path: Path) -> Path:
+        if os.path.islink(path):
+            return Path(os.path.realpath(path))
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            folder = self._folders[path.parent] = Path(os.path.realpath(path.parent))
+        return folder / path.name
 
 
 def conversation(scenario: Scenario) -> str:

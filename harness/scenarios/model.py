@@ -215,6 +215,7 @@ class Scenario:
     doc: YamlDocument | None = None
     simulate: Simulation | None = None  # a simulated user writes the turns
     row: str | None = None  # the dataset row this scenario was made from (its id)
+    dataset: Path | None = None  # the JSON Lines file that row is read from
     tool_results: dict[str, str | tuple[str, ...]] = field(default_factory=dict)  # declared tools' results
     history: tuple[dict[str, Any], ...] = ()  # chat messages in context before the first turn
     models: tuple[str, ...] = ()  # the file's model matrix
@@ -269,6 +270,8 @@ def load_scenarios_partially(path: Path) -> tuple[list[Scenario], list[Problem]]
         scenario, problems = _from_doc(path, None, doc)
         return ([] if scenario is None else list(_per_model(scenario))), problems
     rows, problems = rows_of(doc)
+    given = doc.data[DATASET_KEY]
+    dataset = path.parent / given if rows and isinstance(given, str) else None
     scenarios: list[Scenario] = []
     template: list[Problem] | None = None  # the template's own problems, its fields unfilled
     for row_id, where, row_doc in rows:
@@ -285,7 +288,7 @@ def load_scenarios_partially(path: Path) -> tuple[list[Scenario], list[Problem]]
         ]
         problems += [problem for problem in found if problem not in problems]
         if scenario is not None:
-            scenarios += _per_model(dataclasses.replace(scenario, row=row_id))
+            scenarios += _per_model(dataclasses.replace(scenario, row=row_id, dataset=dataset))
     return scenarios, problems
 
 

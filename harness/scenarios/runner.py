@@ -18,7 +18,7 @@ from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
 from harness.memory import EditKind
-from harness.project import Project
+from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.checks import ExpectCheck, Failure, Observed, Snapshot, Snapshots, run_checks
 from harness.scenarios.judge import LLMJudge
@@ -30,7 +30,7 @@ from harness.scenarios.snapshots import SnapshotFile
 from harness.scenarios.tool_results import ScenarioToolResults
 from harness.yamlsource import Loc, dotted
 
-SNAPSHOTS = "snapshots"
+SNAPSHOTS = DEFAULT_SNAPSHOTS
 
 __all__ = ["Outcome", "ScenarioResult", "ScenarioRunner", "TurnRecord"]
 
@@ -168,6 +168,13 @@ class ScenarioRunner:
         started = time.perf_counter()
         result = ScenarioResult(scenario, Project.variant_path(self.cassette_path(scenario), variant), variant=variant)
         recording = not self.project.replaying
+        if recording:  # the last guard (the CLI refuses these up front): nothing written over it
+            from harness.scenarios.cassette_owners import overwritten_inputs
+
+            clash = overwritten_inputs(self, [(scenario, result.cassette)], [], str)
+            if clash:
+                result.error, result.outcome = str(clash[0]), Outcome.ERROR
+                return result
         kept = _repeats_kept(result.cassette, repeats) if recording and variant == 1 else None
         try:
             with self.factory.cassette(result.cassette) as cassette:
