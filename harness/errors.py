@@ -107,7 +107,8 @@ class ModelAnswerError(LLMError):
 
 
 class StoreError(RunError):
-    """The SQLite store could not be opened or is from a newer harness."""
+    """The SQLite store could not be opened, read or written (locked, full, corrupt). A --db the harness cannot
+    use (not SQLite, another program's, a newer harness's) is a UserError."""
 
 
 class CassetteError(RunError):

@@ -131,13 +131,15 @@ def _apply_migrations(db: sqlite3.Connection, path: str) -> None:
 
 
 def _check_known(db: sqlite3.Connection, path: str) -> set[str]:
-    """The migrations `db` has had; a StoreError when one is not this harness's (a newer one wrote it)."""
+    """The migrations `db` has had; a UserError (a --db this harness cannot use, as one not SQLite) when one
+    is not this harness's (a newer one wrote it)."""
     applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
     unknown = applied - {name for name, _ in MIGRATIONS}
     if unknown:
-        raise StoreError(
+        raise UserError(
             f"the state database {path} was written by a newer harness "
-            f"(unknown migrations: {', '.join(sorted(unknown))}); it is left as it is"
+            f"(unknown migrations: {', '.join(sorted(unknown))}); it is left as it is: use that harness, or give "
+            "--db another file"
         )
     return applied
 
@@ -188,6 +190,11 @@ class Store:
                     )
                 # a newer harness's is refused before anything is changed in it
                 applied = _check_known(self.db, self.path) if "_migrations" in tables else set()
+                if read_only and not tables:  # as SQLite takes an empty file: a new database, with nothing yet
+                    raise UserError(
+                        f"{self.path} holds no state yet (an empty database): `harness chat` with this --db starts "
+                        "one in it"
+                    )
                 if read_only:
                     pending = [name for name, _ in MIGRATIONS if name not in applied]
                     if pending:

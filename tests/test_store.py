@@ -196,19 +196,35 @@ def test_failure_while_saving_a_step_rolls_it_back(tmp_path: Path, chat_spec: Ag
     store.close()
 
 
-def test_unknown_migration_raises_store_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_newer_harness_database_is_a_wrong_db_left_as_it_is(tmp_path: Path, read_only: bool) -> None:
+    """Exit 2, as every other --db the harness cannot use (not SQLite, another program's); it was a
+    StoreError, exit 1, as if the harness had failed."""
     db = tmp_path / "s.db"
     Store(db).close()
     with sqlite3.connect(db) as raw:
         raw.execute("INSERT INTO _migrations VALUES ('999_from_the_future', 'now')")
     raw.close()
-    with sqlite3.connect(db) as raw:  # as a newer harness may leave it: not in WAL mode
-        raw.execute("PRAGMA journal_mode = DELETE")
-    raw.close()
     before = db.read_bytes()
-    with pytest.raises(StoreError, match=r"newer harness \(unknown migrations: 999_from_the_future\)"):
-        Store(db)
+    with pytest.raises(UserError, match=r"newer harness \(unknown migrations: 999_from_the_future\)") as refused:
+        Store(db, read_only=read_only)
+    assert refused.value.exit_code == 2
     assert db.read_bytes() == before  # refused, and left exactly as it was (it was switched to WAL)
+
+
+def test_an_empty_file_is_an_empty_database_not_an_older_one(tmp_path: Path) -> None:
+    """SQLite takes a 0-byte file as a new database: `harness chat` starts one in it; a command that only
+    shows says it holds nothing yet (it said "written by an older harness and needs migrating")."""
+    db = tmp_path / "s.db"
+    db.write_bytes(b"")
+    with pytest.raises(UserError, match=r"s\.db holds no state yet \(an empty database\)") as refused:
+        Store(db, read_only=True)
+    assert refused.value.exit_code == 2
+    assert db.read_bytes() == b""
+    Store(db).close()
+    reader = Store(db, read_only=True)
+    assert reader.find_agent("one") is None
+    reader.close()
 
 
 def test_reopening_does_not_reapply_migrations(tmp_path: Path) -> None:
