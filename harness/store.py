@@ -144,6 +144,30 @@ def _check_known(db: sqlite3.Connection, path: str) -> set[str]:
     return applied
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_WAL = 2  # the file format's read and write versions (bytes 18 and 19 of the header) in WAL mode
+
+
+def _wal_at_rest(path: Path) -> bool:
+    """Whether `path` is a database left in WAL mode with nothing beside it (no `-wal` file: no connection
+    has it open, and every change is in the file itself). A reader opening it as SQLite does would create
+    `-wal` and `-shm` files beside it (and leave them behind, or fail in a folder it may not write)."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return (
+        header.startswith(_SQLITE_HEADER) and header[18:20] == bytes([_WAL, _WAL]) and not Path(f"{path}-wal").exists()
+    )
+
+
+def _file_state(path: Path) -> tuple[int, int, int, bool]:
+    """What tells a change to a database file: its inode, size and mtime, and whether a `-wal` is beside it."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, Path(f"{path}-wal").exists()
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -155,6 +179,7 @@ class Store:
         self.path = str(path)
         self.secrets = Secrets.collect() if secrets is None else secrets
         self._clocks: dict[str, Callable[[], datetime]] = {}  # `use_clock`: an agent's own
+        self._immutable: tuple[int, int, int, bool] | None = None  # the file as it was when opened immutable
         in_memory = self.path == ":memory:"
         if not in_memory:
             if Path(self.path).is_dir():
@@ -165,18 +190,21 @@ class Store:
                 raise UserError(f"{self.path}: is not a regular file; the state database is one (or a new path)")
             if not read_only:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        uri = f"{Path(self.path).absolute().as_uri()}?mode=ro"
+        if read_only and _wal_at_rest(Path(self.path)):
+            # Read as the file it is: SQLite's WAL reader would create `-wal` and `-shm` beside it, which a
+            # read-only folder refuses and a writable one keeps. Nothing locks it then: `close` tells
+            # whether a `harness chat` changed it meanwhile.
+            self._immutable = _file_state(Path(self.path))
+            uri += "&immutable=1"
         try:
             # A database in memory (a scenario's archival memory) starts as a copy of one migrated once.
             self.db = (
                 memorydb.copy_of("store", lambda db: _apply_migrations(db, ":memory:"))
                 if in_memory
-                else sqlite3.connect(
-                    f"{Path(self.path).absolute().as_uri()}?mode=ro" if read_only else self.path,
-                    isolation_level=None,
-                    uri=read_only,
-                )
+                else sqlite3.connect(uri if read_only else self.path, isolation_level=None, uri=read_only)
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
         try:
             self.db.execute("PRAGMA foreign_keys = ON")
@@ -217,7 +245,19 @@ class Store:
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
 
     def close(self) -> None:
+        """Closed; one opened immutable is checked unchanged: a StoreError when a `harness chat` wrote it while
+        it was read."""
         self.db.close()
+        if self._immutable is not None:
+            try:
+                changed = _file_state(Path(self.path)) != self._immutable
+            except OSError:
+                changed = True
+            if changed:
+                raise StoreError(
+                    f"the state database {self.path} changed while it was read (a `harness chat` on it?): "
+                    "run the command again"
+                )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

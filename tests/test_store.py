@@ -212,6 +212,50 @@ def test_a_newer_harness_database_is_a_wrong_db_left_as_it_is(tmp_path: Path, re
     assert db.read_bytes() == before  # refused, and left exactly as it was (it was switched to WAL)
 
 
+def _journal_mode(db: Path) -> int:
+    """The file format's write version: 1 rollback journal, 2 WAL."""
+    return db.read_bytes()[18]
+
+
+def _at_rest(db: Path) -> bytes:
+    """`db` as `harness chat` leaves it: in WAL mode, with no `-wal` beside it (the last connection to close
+    checkpoints it into the file)."""
+    assert _journal_mode(db) == 2 and sorted(path.name for path in db.parent.iterdir()) == [db.name]
+    return db.read_bytes()
+
+
+def test_reading_a_database_in_wal_mode_creates_nothing_beside_it(tmp_path: Path) -> None:
+    """SQLite's WAL reader creates `-wal` and `-shm` beside the file: a read-only folder refused them
+    ("attempt to write a readonly database"), and a reader left them behind in a writable one."""
+    db = tmp_path / "s.db"
+    store = Store(db)
+    store.create_agent("a1", "one", [Block("human", "Bob")])
+    store.close()
+    before = _at_rest(db)
+    reader = Store(db, read_only=True)
+    assert reader.find_agent("one") == "a1"
+    assert reader.get_core_memory("a1").get_block("human").value == "Bob"
+    reader.close()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["s.db"]
+    assert db.read_bytes() == before
+
+
+def test_a_database_changed_while_read_immutable_is_said_so(tmp_path: Path) -> None:
+    """Read as an immutable file nothing locks it: a write meanwhile (a `harness chat`) is told, not shown
+    as if it were what the database holds."""
+    db = tmp_path / "s.db"
+    store = Store(db)
+    store.create_agent("a1", "one", [Block("human", "Bob")])
+    store.close()
+    _at_rest(db)
+    reader = Store(db, read_only=True)
+    writer = Store(db)
+    writer.create_agent("a2", "two", [Block("human", "Ann")])
+    writer.close()
+    with pytest.raises(StoreError, match=r"s\.db changed while it was read .*: run the command again"):
+        reader.close()
+
+
 def test_an_empty_file_is_an_empty_database_not_an_older_one(tmp_path: Path) -> None:
     """SQLite takes a 0-byte file as a new database: `harness chat` starts one in it; a command that only
     shows says it holds nothing yet (it said "written by an older harness and needs migrating")."""
