@@ -464,9 +464,13 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.err(
             f"note: {len(mistakes)} scenario file(s) with mistakes will not run (listed at the end); the others run"
         )
+    unreadable: list[Scenario] = []  # `--stale`: cassettes it leaves alone, which the run ends by naming
     if getattr(args, "stale", False):
-        scenarios = _needing_recording(project, factory, scenarios, console)
+        scenarios, unreadable = _needing_recording(project, factory, scenarios, console)
         if not scenarios:
+            if unreadable:
+                console.err(_unreadable_left(unreadable))
+                return 1
             console.err("every cassette is up to date: nothing to record")
             return 0
     recording = not project.replaying
@@ -498,9 +502,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         if report is not None:
             write_json_report(data, report)
         _write_summaries(data, html, markdown)
-    status = 0 if all(result.ok for result in results) else 1
+    status = 0 if all(result.ok for result in results) and not unreadable else 1
     if getattr(args, "twice", False) and not _replays_alike(project, results, console):
         status = 1
+    if unreadable:
+        console.err(_unreadable_left(unreadable))
     if mistakes:  # said last, where a CI log is read: the run's results stand above it
         raise UserError(_every_problem(mistakes))
     return status
@@ -670,22 +676,43 @@ def _interrupted(
 
 def _needing_recording(
     project: Project, factory: AgentFactory, scenarios: list[Scenario], console: Console
-) -> list[Scenario]:
-    """The scenarios whose cassette replay says must be recorded (again), each named with why."""
+) -> tuple[list[Scenario], list[Scenario]]:
+    """The scenarios whose cassette replay says must be recorded (again), and those whose cassette cannot
+    be read (left alone: recording over one would destroy what is left of it, as `cassettes check` says),
+    each named with why."""
     from dataclasses import replace
 
     from harness.factory import AgentFactory
     from harness.scenarios import ScenarioRunner
-    from harness.scenarios.hygiene import check_cassettes
+    from harness.scenarios.hygiene import CassetteState, check_cassettes
 
     replaying = ScenarioRunner(AgentFactory(replace(project, record_mode=RecordMode.NONE), factory.config))
     chosen: list[Scenario] = []
+    unreadable: list[Scenario] = []
     for status in check_cassettes(replaying, scenarios, orphans=False):
-        if status.state.needs_recording and status.scenario is not None:
-            console.err(f"{_shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
-            if not any(scenario is status.scenario for scenario in chosen):  # once, however many repeats
-                chosen.append(status.scenario)
-    return chosen
+        if status.scenario is None:
+            continue
+        if status.state.needs_recording:
+            kept = chosen
+        elif status.state == CassetteState.UNREADABLE:
+            kept = unreadable
+        else:
+            continue
+        console.err(f"{_shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
+        if not any(scenario is status.scenario for scenario in kept):  # once, however many repeats
+            kept.append(status.scenario)
+    return chosen, [scenario for scenario in unreadable if not any(scenario is other for other in chosen)]
+
+
+def _unreadable_left(unreadable: list[Scenario]) -> str:
+    """What `record --stale` says of the unreadable cassettes it left alone (its exit code is then 1)."""
+    import shlex
+
+    named = " ".join(dict.fromkeys(shlex.quote(_shown(scenario.path)) for scenario in unreadable))
+    return (
+        f"error: {len(unreadable)} scenario(s) with an unreadable cassette were left alone, not recorded: restore "
+        f"the cassette from version control, or record it anew: harness record --mode all {named}"
+    )
 
 
 def _cassettes_check(args: argparse.Namespace, console: Console) -> int:

@@ -112,11 +112,40 @@ def test_a_request_body_edited_by_hand_is_reported_with_its_fix(
     out = capsys.readouterr().out
     assert "remember.yaml: unreadable" in out
     assert "does not match its request body (was the body edited by hand?); delete the cassette's `key:` lines" in out
-    # `record --stale` would not touch it (it says nothing is stale): the way out is said instead.
+    # `record --stale` leaves it alone (and says so): the way out is said.
     remember = project.scenario_path("remember").as_posix()  # as the CLI shows a path outside the current folder
     assert out.splitlines()[-1] == (
         f"restore the unreadable from version control, or record them anew: harness record --mode all {remember}"
     )
+
+
+@pytest.mark.parametrize("another_needs_recording", [False, True])
+def test_record_stale_names_an_unreadable_cassette_it_leaves_alone_and_exits_1(
+    project: Project, capsys: pytest.CaptureFixture[str], another_needs_recording: bool
+) -> None:
+    """A half-written cassette: `cassettes check` said unreadable (exit 1), `record --stale` said "every
+    cassette is up to date: nothing to record" and exited 0, so a CI job took the suite as recorded."""
+    from tests.fakes import FORGETFUL_RESPONSES
+
+    cassette = project.cassettes / "remember.yaml"
+    cassette.write_bytes(cassette.read_bytes()[: cassette.stat().st_size // 2])
+    half = cassette.read_bytes()
+    if not another_needs_recording:
+        project.record("forgetful", FORGETFUL_RESPONSES)
+    with FakeOpenAI(list(FORGETFUL_RESPONSES) if another_needs_recording else []) as server:
+        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--stale"])
+    assert code == 1
+    assert cassette.read_bytes() == half  # left alone: recording over it would destroy what is left
+    assert (project.cassettes / "forgetful.yaml").is_file()
+    err = capsys.readouterr().err
+    assert "every cassette is up to date" not in err
+    assert "remember.yaml: unreadable: " in err
+    remember = project.scenario_path("remember").as_posix()
+    assert err.splitlines()[-1] == (
+        "error: 1 scenario(s) with an unreadable cassette were left alone, not recorded: restore the cassette "
+        f"from version control, or record it anew: harness record --mode all {remember}"
+    )
+    assert ("recording" in err) == another_needs_recording
 
 
 def test_a_changed_agent_is_explained_part_by_part(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
