@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.errors import Problem
+from harness.project import Project
 from harness.scenarios.history import HISTORY_KEY
 from harness.scenarios.model import Scenario
-
-if TYPE_CHECKING:
-    from harness.scenarios.runner import ScenarioRunner
 
 
 def sharing_problems(
@@ -75,7 +73,8 @@ def bystanders(scenarios_dir: Path, running: Iterable[Path]) -> list[Scenario]:
 
 
 def overwritten_inputs(
-    runner: ScenarioRunner,
+    project: Project,
+    snapshot_path: Callable[[Scenario], Path],
     cassettes: Iterable[tuple[Scenario, Path]],
     files: Iterable[Path],
     shown: Callable[[Path], str],
@@ -88,7 +87,6 @@ def overwritten_inputs(
     if not cassettes:
         return []
     real = _RealPaths()
-    project = runner.project
     read = {real(project.agents_file): "the agents file", real(project.state_db): "the state database"}
     for path in files:
         read.setdefault(real(path), f"the scenario file {shown(path)}")
@@ -101,7 +99,7 @@ def overwritten_inputs(
         if isinstance(history, str):
             file = scenario.path.parent / history
             read.setdefault(real(file), f"the history file {shown(file)}")
-        snapshot = runner.snapshot_path(scenario)
+        snapshot = snapshot_path(scenario)
         read.setdefault(real(snapshot), f"the snapshot {shown(snapshot)}")
     scenarios_dir = Path(os.path.realpath(project.scenarios_dir))
     problems: list[Problem] = []

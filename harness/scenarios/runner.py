@@ -20,6 +20,7 @@ from harness.fingerprint import agent_fingerprint
 from harness.memory import EditKind
 from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
+from harness.scenarios.cassette_owners import overwritten_inputs
 from harness.scenarios.checks import ExpectCheck, Failure, Observed, Snapshot, Snapshots, run_checks
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, model_slug, scenario_problems
@@ -169,9 +170,7 @@ class ScenarioRunner:
         result = ScenarioResult(scenario, Project.variant_path(self.cassette_path(scenario), variant), variant=variant)
         recording = not self.project.replaying
         if recording:  # the last guard (the CLI refuses these up front): nothing written over it
-            from harness.scenarios.cassette_owners import overwritten_inputs
-
-            clash = overwritten_inputs(self, [(scenario, result.cassette)], [], str)
+            clash = overwritten_inputs(self.project, self.snapshot_path, [(scenario, result.cassette)], [], str)
             if clash:
                 result.error, result.outcome = str(clash[0]), Outcome.ERROR
                 return result
