@@ -411,7 +411,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from harness.factory import AgentFactory
     from harness.files import folder_unwritable_reason, one_file_for_two
     from harness.reliability import has_repeats, reliability, reliability_table
-    from harness.report import json_report, matrix_table, summary_table, write_json_report
+    from harness.report import json_report, matrix_table, summary_table
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
 
@@ -450,10 +450,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
         console.err(f"no scenarios{selected} in {where}")
         if report is not None or html is not None or markdown is not None:  # as pytest writes them: no scenarios
-            data = json_report([], project.root, console.secrets)
-            if report is not None:
-                write_json_report(data, report)
-            _write_summaries(data, html, markdown)
+            _write_reports(json_report([], project.root, console.secrets), report, html, markdown, console)
         return NO_SCENARIOS
     runner = ScenarioRunner(factory, update_snapshots=getattr(args, "update_snapshots", False))
     # Every scenario checked before anything runs; a file with mistakes fails alone: the others run.
@@ -496,13 +493,12 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.out("\n" + matrix_table(results, shown))
     if has_repeats(results):
         console.out("\n" + reliability_table(reliability(results), shown))
+    written = True
     if report is not None or html is not None or markdown is not None or _step_summary_wanted():
         unrunnable = [(path, "\n".join(map(str, problems))) for path, problems in mistakes.items()]
         data = json_report(results, project.root, console.secrets, unrunnable)  # built only for what writes it
-        if report is not None:
-            write_json_report(data, report)
-        _write_summaries(data, html, markdown)
-    status = 0 if all(result.ok for result in results) and not unreadable else 1
+        written = _write_reports(data, report, html, markdown, console)
+    status = 0 if written and all(result.ok for result in results) and not unreadable else 1
     if getattr(args, "twice", False) and not _replays_alike(project, results, console):
         status = 1
     if unreadable:
@@ -786,17 +782,34 @@ def _step_summary_wanted() -> bool:
     return bool(os.environ.get(STEP_SUMMARY))
 
 
-def _write_summaries(data: dict[str, Any], html: Path | None, markdown: Path | None) -> None:
-    """The HTML report and the Markdown summary (the latter also on the CI job page, when there is one)."""
+def _write_reports(
+    data: dict[str, Any], report: Path | None, html: Path | None, markdown: Path | None, console: Console
+) -> bool:
+    """The JSON report, the HTML report and the Markdown summary (the latter also on the CI job page, when
+    there is one); whether every one was written. One that cannot be (a full disk) is said in one line
+    naming it, and the others are still written."""
+    from harness.errors import OutputError
+    from harness.report import write_json_report
     from harness.report_md import append_step_summary, write_markdown
 
+    writes: list[Callable[[], object]] = []
+    if report is not None:
+        writes.append(lambda: write_json_report(data, report))
     if html is not None:
         from harness.report_html import write_html
 
-        write_html(data, html)
+        writes.append(lambda: write_html(data, html))
     if markdown is not None:
-        write_markdown(data, markdown, html)
-    append_step_summary(data, html)
+        writes.append(lambda: write_markdown(data, markdown, html))
+    writes.append(lambda: append_step_summary(data, html))
+    written = True
+    for write in writes:
+        try:
+            write()
+        except OutputError as exc:
+            console.err(f"error: {exc}")
+            written = False
+    return written
 
 
 def _replays_alike(project: Project, results: list[ScenarioResult], console: Console) -> bool:

@@ -12,7 +12,9 @@
     │   │                            that scenario (never the suite)
     │   ├── StoreError           the SQLite store
     │   ├── CassetteError        a cassette file that cannot be read
-    │   └── CassetteMiss         a request the cassette holds no response for
+    │   ├── CassetteMiss         a request the cassette holds no response for
+    │   └── OutputError          a file the run writes (a report, a cassette, a snapshot) that cannot be
+    │                            written: a full disk, a folder gone (the file keeps what it held)
     └── MemoryEditError      an edit the memory refused: the model's mistake, sent back to it as a failed
                              tool call (never shown to the user as an error of theirs)
 
@@ -113,6 +115,11 @@ class StoreError(RunError):
 
 class CassetteError(RunError):
     """A cassette file cannot be read."""
+
+
+class OutputError(RunError):
+    """A file the run writes could not be written (a full disk, a folder removed meanwhile): one line naming
+    the file and the OS's reason. Writes are atomic, so the file keeps what it held."""
 
 
 @dataclass(frozen=True)

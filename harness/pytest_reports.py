@@ -9,11 +9,13 @@ which worker ran what.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.errors import OutputError
 from harness.files import unwritable_reason
 
 ENTRY = "harness_scenarios"  # the TestReport attribute holding the JSON report entries of a scenario file
@@ -26,6 +28,7 @@ class ScenarioReports:
         self.html = html
         self.markdown = markdown
         self.entries: list[dict[str, Any]] = []
+        self.unwritten: list[str] = []  # why a file could not be written (a full disk), said in the summary
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entries = getattr(report, ENTRY, None)
@@ -44,19 +47,34 @@ class ScenarioReports:
             from harness.reliability import reliability_of_entries, reliability_report
 
             data["reliability"] = reliability_report(reliability_of_entries(entries), {})
-        if self.html is not None:
+        html, markdown = self.html, self.markdown
+        writes: list[tuple[str, Callable[[], object]]] = []
+        if html is not None:
             from harness.report_html import write_html
 
-            write_html(data, self.html)
-        if self.markdown is not None:
-            write_markdown(data, self.markdown, self.html)
+            writes.append(("html", lambda: write_html(data, html)))
+        if markdown is not None:
+            writes.append(("markdown", lambda: write_markdown(data, markdown, html)))
         if entries:
-            append_step_summary(data, self.html)
+            writes.append(("step summary", lambda: append_step_summary(data, html)))
+        for what, write in writes:
+            try:
+                write()
+            except OutputError as exc:  # one line, and a failed run, as `harness run` says it: no traceback
+                self.unwritten.append(str(exc))
+                if what == "html":
+                    self.html = None  # not said written at the end
+                elif what == "markdown":
+                    self.markdown = None
+        if self.unwritten and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for what, path in (("HTML report", self.html), ("Markdown summary", self.markdown)):
             if path is not None:
                 terminalreporter.write_line(f"harness: {what} written to {path}")
+        for reason in self.unwritten:
+            terminalreporter.write_line(f"harness: error: {reason}", red=True)
 
 
 def checked_path(given: str, option: str) -> Path:

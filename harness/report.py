@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import jsontext
-from harness.files import write_atomically
+from harness.files import write_output
 from harness.records import ContextEvent
 from harness.reliability import has_repeats, reliability, reliability_report
 from harness.scenarios.checks import Failure
@@ -262,4 +262,4 @@ def write_report(results: list[ScenarioResult], path: Path, root: Path, secrets:
 
 def write_json_report(data: dict[str, Any], path: Path) -> None:
     """`json_report`'s data written to `path` (whole or not at all)."""
-    write_atomically(path, jsontext.dumps(data, indent=2) + "\n")
+    write_output(path, jsontext.dumps(data, indent=2) + "\n")

@@ -14,7 +14,7 @@ from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
-from harness.files import write_atomically
+from harness.files import write_output
 from harness.jsontext import inert, parse, storable
 from harness.scenarios.results import Outcome, entry_name, repeated_runs
 
@@ -133,7 +133,7 @@ def html_report(report: dict[str, Any], title: str = "harness report") -> str:
 
 
 def write_html(report: dict[str, Any], path: Path) -> None:
-    write_atomically(path, storable(html_report(report)))  # a model's lone surrogate shows as U+FFFD
+    write_output(path, storable(html_report(report)))  # a model's lone surrogate shows as U+FFFD
 
 
 def _reliability_table(reliability: dict[str, Any]) -> str:

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from harness.files import write_atomically
+from harness.errors import OutputError
+from harness.files import cannot_write, write_output
 from harness.jsontext import storable
 from harness.scenarios.results import Outcome, entry_name, reason_lines, repeated_runs
 
@@ -67,7 +68,7 @@ def _link(target: str) -> str:
 
 
 def write_markdown(report: dict[str, Any], path: Path, html: Path | None = None) -> None:
-    write_atomically(path, storable(markdown_summary(report, _relative_link(html, path.parent) if html else None)))
+    write_output(path, storable(markdown_summary(report, _relative_link(html, path.parent) if html else None)))
 
 
 def append_step_summary(report: dict[str, Any], html: Path | None = None) -> Path | None:
@@ -77,8 +78,12 @@ def append_step_summary(report: dict[str, Any], html: Path | None = None) -> Pat
     if not target:
         return None
     path = Path(target)
-    with path.open("a", encoding="utf-8") as file:
-        file.write(storable(markdown_summary(report, _relative_link(html, Path.cwd()) if html else None)) + "\n")
+    text = storable(markdown_summary(report, _relative_link(html, Path.cwd()) if html else None)) + "\n"
+    try:
+        with path.open("a", encoding="utf-8") as file:
+            file.write(text)
+    except OSError as exc:  # a full disk: the job's page misses the summary, said in one line
+        raise OutputError(cannot_write(f"${STEP_SUMMARY} {path}", exc, "the job's summary misses this run")) from None
     return path
 
 

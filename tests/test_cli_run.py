@@ -360,6 +360,94 @@ def test_a_cassette_folder_that_is_a_file_exits_2_before_the_run(
     assert err == f"error: the cassette folder {project.agents} is a file: give a folder (--cassettes)\n"
 
 
+def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every atomic write fails as on a full disk (ENOSPC), where it syncs the file before renaming it."""
+    import errno
+    import os
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+
+
+def test_reports_a_full_disk_refuses_are_said_in_one_line_each_and_exit_1(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk at the end of a run gave a traceback through write_atomically; the scenarios passed, so
+    the exit code must still say the reports are missing."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("r.json", "r.html", "r.md"):
+        Path(name).write_text("old", encoding="utf-8")
+    _full_disk(monkeypatch)
+    remember = str(project.scenario_path("remember"))
+    assert run(project, remember, "--report", "r.json", "--html", "r.html", "--summary-md", "r.md") == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == "1 passed"
+    assert err.splitlines() == [
+        f"error: {name}: cannot write: No space left on device; the file is left as it was"
+        for name in ("r.json", "r.html", "r.md")
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir() if path.is_file()) == ["r.html", "r.json", "r.md"]
+    assert all(Path(name).read_text(encoding="utf-8") == "old" for name in ("r.json", "r.html", "r.md"))
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (a device that is always full)")
+def test_a_step_summary_a_full_disk_refuses_is_said_in_one_line(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", "/dev/full")
+    assert run(project, str(project.scenario_path("remember")), "--report", "/dev/full") == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "error: /dev/full: cannot write: No space left on device; the file is left as it was",
+        "error: $GITHUB_STEP_SUMMARY /dev/full: cannot write: No space left on device; the job's summary misses "
+        "this run",
+    ]
+
+
+def test_a_cassette_a_full_disk_refuses_is_named_with_why_and_keeps_its_old_takes(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It said "the harness failed on this scenario: OSError: [Errno 28] ...", naming neither the file nor
+    the disk."""
+    cassette = project.cassettes / "remember.yaml"
+    before = cassette.read_bytes()
+    _full_disk(monkeypatch)
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--mode", "all",
+                     str(project.scenario_path("remember"))])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"error: {cassette}: cannot write: No space left on device; the cassette keeps its old takes" in err
+    assert "the harness failed" not in err and "Traceback" not in err
+    assert cassette.read_bytes() == before
+    assert not [path for path in project.cassettes.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_a_cassette_a_full_disk_refuses_in_a_worker_is_named_too(project: Project, tmp_path: Path) -> None:
+    """`-j 2`: the workers are processes of their own, so the disk is filled for the whole command (a file
+    size limit, which fails a write as a full disk does)."""
+    import os
+    import resource
+    import subprocess
+
+    cassette = project.cassettes / "remember.yaml"
+    before = cassette.read_bytes()
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        done = subprocess.run(
+            [sys.executable, "-m", "harness.cli", "record", "--agents", str(project.agents), "--base-url",
+             server.base_url, "--mode", "all", "-j", "2", str(project.scenario_path("remember"))],
+            capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200)),
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert f"{cassette}: cannot write: File too large; the cassette keeps its old takes" in done.stderr
+    assert "the harness failed" not in done.stderr and "Traceback" not in done.stderr
+    assert cassette.read_bytes() == before
+
+
 # ---------------------------------------------------------------- CLI habits
 
 

@@ -587,6 +587,19 @@ def test_a_malformed_recorded_answer_fails_that_scenario_alone(pytester: pytest.
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (a device that is always full)")
+def test_a_report_a_full_disk_refuses_is_one_line_and_a_failed_run(pytester: pytest.Pytester, project: Project) -> None:
+    """It was an INTERNALERROR traceback through write_atomically."""
+    result = pytester.runpytest("--harness-html=/dev/full", "-k", "remember")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["harness: error: /dev/full: cannot write: No space left on device; the file is left as it was"]
+    )
+    result.stdout.no_fnmatch_line("*HTML report written*")
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
 def test_a_cassette_folder_that_is_a_file_is_a_usage_error(pytester: pytest.Pytester, project: Project) -> None:
     """Every scenario would fail as not recorded (30 failures for one slip of the option); `harness run` says
     the same (tests/test_cli_run.py)."""

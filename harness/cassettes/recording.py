@@ -48,8 +48,8 @@ from harness.cassettes.scrub import (
     masked_body,
     masked_response,
 )
-from harness.errors import CassetteError
-from harness.files import write_atomically
+from harness.errors import CassetteError, OutputError
+from harness.files import cannot_write, write_atomically
 from harness.llm.chat import PLAYED_HEADER, CallIds
 from harness.llm.settings import ModelSettings, without_credentials
 from harness.secrets import Secrets
@@ -117,9 +117,15 @@ class SafePersister(FilesystemPersister):  # type: ignore[misc]
             ) from None
 
     def save_cassette(self, cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
+        """Written whole or not at all; a file that cannot be written (a full disk, a folder removed) is an
+        OutputError naming it and why, which fails this scenario alone."""
         path = Path(cassette_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, vcr.serialize.serialize(cassette_dict, serializer))
+        kept = "the cassette keeps its old takes" if path.is_file() else "no cassette was written"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, vcr.serialize.serialize(cassette_dict, serializer))
+        except OSError as exc:
+            raise OutputError(cannot_write(path, exc, kept)) from None
         self.saved = True
 
     saved = False

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from harness.errors import ScenarioError
-from harness.files import write_atomically
+from harness.errors import OutputError, ScenarioError
+from harness.files import cannot_write, write_output
 from harness.jsontext import parse, same_json
 from harness.scenarios.checks import Failure
 from harness.yamlsource import Loc, parse_yaml, read_text
@@ -41,7 +41,6 @@ class SnapshotFile:
 
     def compare(self, loc: Loc, actual: dict[str, Any]) -> list[Failure]:
         if self.update:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             text = yaml.dump(
                 actual,
                 Dumper=_SnapshotDumper,
@@ -50,7 +49,11 @@ class SnapshotFile:
                 default_flow_style=False,
                 width=1000,
             )
-            write_atomically(self.path, text)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(cannot_write(self.path, exc, "no snapshot was written")) from None
+            write_output(self.path, text, "the snapshot is left as it was")
             return []
         if not self.path.is_file():
             return [Failure(loc, f"no snapshot at {self.path} yet: write it with --update-snapshots")]

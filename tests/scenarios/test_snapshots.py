@@ -190,3 +190,27 @@ def test_a_snapshot_keeps_any_label_the_memory_tool_takes(blocks: dict[str, str]
         snapshot = SnapshotFile(Path(folder) / "snap.yaml", update=True)
         assert snapshot.compare(("expect",), {"end": blocks}) == []
         assert SnapshotFile(snapshot.path, update=False).compare(("expect",), {"end": blocks}) == []
+
+
+def test_a_snapshot_the_disk_cannot_take_fails_its_scenario_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk failed the scenario as "the harness failed on this scenario: OSError: ..."."""
+    import errno
+    import os
+
+    project = recorded(tmp_path, SNAPPED, REMEMBER_RESPONSES)
+    snapshot = project.root / "snapshots" / "snap.yaml"
+    snapshot.parent.mkdir()
+    snapshot.write_text("turns: []\n", encoding="utf-8")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert run(project, "--update-snapshots") == 1
+    err = capsys.readouterr().err
+    assert f"{snapshot}: cannot write: No space left on device; the snapshot is left as it was" in err
+    assert "the harness failed" not in err and "Traceback" not in err
+    assert snapshot.read_text(encoding="utf-8") == "turns: []\n"
+    assert [path.name for path in snapshot.parent.iterdir()] == ["snap.yaml"]
