@@ -101,6 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         console.err()
         return 128 + int(signal.SIGTERM) if isinstance(exc, Terminated) else 130
+    except RuntimeError as exc:
+        # Ctrl-C in a class body's `__set_name__` (a module importing, as pydantic's models do in the first
+        # second) comes wrapped: "Error calling __set_name__". An interrupt still, said as one.
+        if not isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
+        console.err()
+        return 128 + int(signal.SIGTERM) if isinstance(exc.__cause__, Terminated) else 130
     except BrokenPipeError:
         # The reader went away (`harness ... | head`): what is left goes nowhere, quietly, as `cat` does.
         import os

@@ -740,3 +740,28 @@ def test_validate_counts_scenario_files_and_says_how_many_scenarios_they_make(
     said = capsys.readouterr().out.splitlines()[1]
     assert said.startswith(f"{len(files)} scenario file(s): ok (")
     assert said.endswith("scenarios: dataset rows and models apart)")
+
+
+def test_ctrl_c_while_a_module_imports_is_an_interrupt_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C inside a class's `__set_name__` (pydantic's models, imported in a command's first second)
+    comes wrapped in a RuntimeError ("Error calling __set_name__"): it ended in a traceback, exit 1."""
+    import harness.cli
+
+    def interrupted(args: object, console: object) -> int:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Error calling __set_name__ on '_PydanticGeneralMetadata' instance") from exc
+
+    monkeypatch.setattr(harness.cli, "_validate", interrupted)
+    assert main(["validate"]) == 130
+    assert capsys.readouterr().err == "\n"
+
+    def broken(args: object, console: object) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(harness.cli, "_validate", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["validate"])

@@ -278,6 +278,37 @@ def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path, jobs: str, stop: s
     assert sorted(p.name for p in project.cassettes.iterdir()) == ["another.yaml", "forgetful.yaml", "remember.yaml"]
 
 
+def test_ctrl_c_while_the_fork_server_imports_prints_no_traceback(tmp_path: Path) -> None:
+    """The fork server is in the terminal's process group and ignores SIGINT only once it has imported
+    (about 2 s when recording): a Ctrl-C in the first second of any `-j N` command printed its
+    KeyboardInterrupt traceback. Here the server gets its SIGINT right after it is spawned, and must still
+    serve; the parent's own signal mask and handler are as they were."""
+    project = suite(tmp_path / "p")
+    probe = textwrap.dedent(
+        f"""
+        import multiprocessing.forkserver, os, signal
+        from harness.project import Project
+        from harness.scenarios.pool import start_server
+
+        handler = signal.getsignal(signal.SIGINT)
+        context = start_server(Project.build(agents={str(project.agents)!r}, record_mode="all"))
+        os.kill(multiprocessing.forkserver._forkserver._forkserver_pid, signal.SIGINT)  # mid-import
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == set(), "the parent's mask is restored"
+        assert signal.getsignal(signal.SIGINT) is handler
+        worker = context.Process(target=os.getpid)
+        worker.start()
+        worker.join()
+        print("served", worker.exitcode)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.stdout.split() == ["served", "0"], done.stderr
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+
+
 def test_the_worker_module_is_loaded_only_for_jobs() -> None:
     probe = textwrap.dedent(
         """

@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -94,7 +95,17 @@ def start_server(project: Project) -> ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     live = [] if project.replaying else ["harness.cassettes.recording", "harness.llm.openai_client", "openai"]
     context.set_forkserver_preload([__name__, "harness.scenarios.runner", *live])
-    multiprocessing.forkserver.ensure_running()
+    # The server is in the terminal's process group, and ignores SIGINT only once it has imported (about 2 s
+    # when recording): a Ctrl-C before that printed its KeyboardInterrupt traceback. Spawned with SIGINT
+    # blocked (as CPython's resource tracker is), it keeps such a Ctrl-C pending until it ignores it; this
+    # process gets its own when it unblocks, and is interrupted as ever. The resource tracker first: starting
+    # it unblocks SIGINT (it is spawned the same way, then unblocks rather than restores).
+    multiprocessing.resource_tracker.ensure_running()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     return context
 
 
@@ -255,6 +266,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
     """A worker's life: run the jobs the parent sends until it sends None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it terminates us
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked in the server (`start_server`)
     signal.signal(signal.SIGTERM, _stop)
     from harness.factory import AgentFactory
     from harness.progress import step_line
