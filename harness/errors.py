@@ -102,10 +102,11 @@ class ContextWindowExceeded(LLMError):
 
 
 class ModelAnswerError(LLMError):
-    """The endpoint answered, but with a body the loop cannot use (malformed, truncated, HTML, a runaway
+    """The endpoint answered, but with a body the loop cannot use (malformed or truncated JSON, a runaway
     list of tool calls) or with an HTTP error about the request the model's own output made (Groq's
     `tool_use_failed`). It is the model's doing: it is recorded, replays the same, and ends that scenario
-    with a located error while the rest of the suite runs."""
+    with a located error while the rest of the suite runs. (A live 2xx body that is not JSON at all, a
+    proxy's HTML page, is a plain LLMError: the environment's, never recorded.)"""
 
 
 class StoreError(RunError):

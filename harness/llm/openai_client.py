@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import threading
 import time
 import weakref
@@ -19,7 +20,7 @@ import httpx2
 import openai
 
 from harness.errors import LLMError
-from harness.llm.chat import PLAYED_HEADER, ChatResponse, chat_request, parse_answer, retried
+from harness.llm.chat import PLAYED_HEADER, ChatResponse, chat_request, parse_answer, retried, short, without_bom
 from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
 from harness.llm.settings import (
     CHAT_COMPLETIONS,
@@ -151,7 +152,18 @@ class _SDKEndpoint:
             )
         self._learned |= header_secrets(_header_lists(response.headers))
         # Masked before anything reads it: an echoed key never reaches the agent, its memory or a message.
-        return response.status_code, self.secrets.mask(_text(response))
+        text = self.secrets.mask(_text(response))
+        if 200 <= response.status_code < 300 and not _JSON_OR_EVENTS.match(page := without_bom(text)):
+            # An HTML page (a proxy's, a gateway's, a captive portal's) or other text: no model endpoint
+            # answers that, so it is the environment's, as a 502 would be: never recorded as the model's
+            # answer (the cassette keeps its old takes). JSON the parser refuses (cut off) is still the answer.
+            kind = response.headers.get("content-type") or "no Content-Type"
+            raise self._error(
+                f"the {self.section} endpoint {self.shown_url} answered HTTP {response.status_code} with a body "
+                f"that is not JSON ({kind}), which no model endpoint sends (a proxy or gateway in between?): "
+                f"{short(page, 200)}"
+            )
+        return response.status_code, text
 
     @property
     def secrets(self) -> Secrets:
@@ -216,6 +228,11 @@ class OpenAIEmbeddingModel(_SDKEndpoint):
         return parse_embeddings(
             status, text, self.shown_url, len(texts), self.settings.credential, self.settings.dimensions
         )
+
+
+# How a body that is JSON or a stream of server-sent events starts (after blanks; `parse_body` takes an empty
+# one as the model's). Anything else is not what a model endpoint sends.
+_JSON_OR_EVENTS = re.compile(r'\s*(?:$|[-{\["0-9]|true|false|null|data:|event:|:)')
 
 
 def _backoff(attempt: int, retry_after: str | None) -> float:

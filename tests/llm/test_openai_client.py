@@ -325,3 +325,49 @@ def test_a_redirect_is_not_followed_and_says_where_it_points(tmp_path: Path) -> 
         assert len(script.requests) == 1  # the redirect's target was never asked
         direct = OpenAIChatModel(ModelSettings(name="m", base_url=base_url), http_client=client)
         assert direct.complete(MESSAGES, []).content == "found"
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (
+            httpx2.Response(200, headers={"content-type": "text/html"}, text="<html><h1>502 Bad Gateway</h1></html>"),
+            "answered HTTP 200 with a body that is not JSON (text/html), which no model endpoint sends (a proxy or "
+            "gateway in between?): <html><h1>502 Bad Gateway</h1></html>",
+        ),
+        (
+            httpx2.Response(203, text="\ufeff  Please log in to the Wi-Fi " + "x" * 1000),
+            "answered HTTP 203 with a body that is not JSON (text/plain; charset=utf-8), which no model endpoint "
+            "sends (a proxy or gateway in between?): Please log in to the Wi-Fi xxx",
+        ),
+    ],
+    ids=["proxy_page", "portal_text"],
+)
+def test_a_2xx_body_that_is_not_json_is_the_environments_not_the_models_answer(
+    answer: httpx2.Response, says: str
+) -> None:
+    """An HTML page a proxy answers with 200 was taken for the model's answer (a ModelAnswerError, which a
+    recording keeps): `harness record --mode all` replaced a good cassette with it. Now it is an LLMError, as
+    a 502 is, and the message bounds what it shows of the page."""
+    from harness.errors import ModelAnswerError
+
+    with pytest.raises(LLMError) as info:
+        Script([answer]).model().complete(MESSAGES, [])
+    assert not isinstance(info.value, ModelAnswerError)
+    assert str(info.value).startswith(f"the model endpoint http://llm.test/v1 {says}")
+    assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"choices": [{"message": {"role": "assist', "null", '  ["x"]', ""],
+    ids=["cut_off_json", "json_null", "json_list", "empty"],
+)
+def test_a_2xx_body_that_starts_as_json_is_still_the_models_answer(body: str) -> None:
+    """JSON the parser refuses (cut off, not a completion) and an empty body stay the model's answer: they
+    are recorded and replay to the same error."""
+    from harness.errors import ModelAnswerError
+
+    answer = httpx2.Response(200, headers={"content-type": "application/json"}, text=body)
+    with pytest.raises(ModelAnswerError):
+        Script([answer]).model().complete(MESSAGES, [])

@@ -34,10 +34,6 @@ MANY_CALLS = with_message({"role": "assistant", "content": None, "tool_calls": [
 # (answer, what the scenario's error says)
 MALFORMED: dict[str, tuple[Any, str]] = {
     "truncated": (Raw(json.dumps(reply("hello"))[:40]), "answered with a body that is not JSON: {"),
-    "html": (
-        Raw("<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"),
-        "answered with a body that is not JSON: <html><body><h1>502 Bad Gateway</h1></body></html>",
-    ),
     "empty": (Raw(""), "answered with an empty body"),
     "json_null": (Raw("null"), "answered with null, not a chat completion"),
     "message_null": (with_message(None), "returned a choice without a message (message: null)"),
@@ -152,3 +148,31 @@ def test_what_is_not_worth_failing_over_is_tolerated(
         assert first["reply"] == "hello"
         assert first["steps"][0]["model"] == (answer.get("model") or "")
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_html_page_answered_with_200_keeps_the_old_cassette(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A proxy answering 200 with its error page, while `record --mode all` ran: the good cassette was
+    replaced by one ending in the page, as if the model had answered it. It is the environment's, as a 502
+    is: the scenario errors naming what came back, and the cassette keeps its old takes."""
+    remember = str(project.scenario_path("remember"))
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        assert harness("record", project, tmp_path / "first.json", "--base-url", server.base_url, remember) == 0
+    cassette = project.cassettes / "remember.yaml"
+    before = cassette.read_bytes()
+    page = Raw("<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html")
+    with FakeOpenAI([REMEMBER_RESPONSES[0], page]) as server:
+        code = main(
+            ["record", "--agents", str(project.agents), "--base-url", server.base_url, "--mode", "all", remember]
+        )
+    assert code == 1
+    assert cassette.read_bytes() == before
+    err = capsys.readouterr().err
+    assert f"{remember}:4: turns[0].user: turn 1, step 2: the model endpoint http://127.0.0.1:" in err
+    assert (
+        "answered HTTP 200 with a body that is not JSON (text/html), which no model endpoint sends (a proxy or "
+        "gateway in between?): <html><body><h1>502 Bad Gateway</h1></body></html>"
+    ) in err
+    assert "replaced" not in err and "Traceback" not in err
+    assert harness("run", project, tmp_path / "replayed.json", remember) == 0  # the old takes still replay
