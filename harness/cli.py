@@ -935,7 +935,7 @@ def _refuse_overwriting_inputs(
     from harness.errors import UserError
     from harness.scenarios.cassette_owners import overwritten_inputs
 
-    problems = overwritten_inputs(runner.project, runner.snapshot_path, cassettes, files, _shown)
+    problems = overwritten_inputs(runner.project, cassettes, files, _shown)
     if problems:
         raise UserError(problems)
 

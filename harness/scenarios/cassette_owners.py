@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import Problem
-from harness.project import Project
+from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.scenarios.history import HISTORY_KEY
 from harness.scenarios.model import Scenario
 
@@ -74,45 +74,50 @@ def bystanders(scenarios_dir: Path, running: Iterable[Path]) -> list[Scenario]:
 
 def overwritten_inputs(
     project: Project,
-    snapshot_path: Callable[[Scenario], Path],
     cassettes: Iterable[tuple[Scenario, Path]],
     files: Iterable[Path],
     shown: Callable[[Path], str],
 ) -> list[Problem]:
     """A located problem for each cassette (of a scenario) whose path is a file the run reads: the agents
     file, the state database, a scenario file (`files`, those of the scenarios folder), a dataset or history
-    file, a snapshot. Recording would replace it with a cassette (`--cassettes` naming the wrong folder),
-    and replay would call it an unreadable cassette to record again: said before anything runs."""
+    file, anything in the scenarios or snapshots folder. Recording would replace it with a cassette
+    (`--cassettes` naming the wrong folder), and replay would call it an unreadable cassette to record
+    again: said before anything runs. Real paths, as text (a thousand scenarios' Path arithmetic cost more
+    than their replay's checks)."""
     cassettes = list(cassettes)
     if not cassettes:
         return []
     real = _RealPaths()
-    read = {real(project.agents_file): "the agents file", real(project.state_db): "the state database"}
+    read: dict[str, tuple[str, Path | None]] = {
+        real(project.agents_file): ("the agents file", None),
+        real(project.state_db): ("the state database", None),
+    }
     for path in files:
-        read.setdefault(real(path), f"the scenario file {shown(path)}")
+        read.setdefault(real(path), ("the scenario file", path))
     for scenario, _ in cassettes:
-        read.setdefault(real(scenario.path), f"the scenario file {shown(scenario.path)}")
+        read.setdefault(real(scenario.path), ("the scenario file", scenario.path))
         if scenario.dataset is not None:
-            read.setdefault(real(scenario.dataset), f"the dataset {shown(scenario.dataset)}")
+            read.setdefault(real(scenario.dataset), ("the dataset", scenario.dataset))
         data = scenario.doc.data if scenario.doc is not None else None
         history = data.get(HISTORY_KEY) if isinstance(data, dict) else None
         if isinstance(history, str):
             file = scenario.path.parent / history
-            read.setdefault(real(file), f"the history file {shown(file)}")
-        snapshot = snapshot_path(scenario)
-        read.setdefault(real(snapshot), f"the snapshot {shown(snapshot)}")
-    scenarios_dir = Path(os.path.realpath(project.scenarios_dir))
+            read.setdefault(real(file), ("the history file", file))
+    folders = [(project.scenarios_dir, "scenarios"), (project.root / DEFAULT_SNAPSHOTS, "snapshots")]
+    inside = [(os.path.join(os.path.realpath(folder), ""), folder, what) for folder, what in folders]
     problems: list[Problem] = []
     for scenario, cassette in cassettes:
-        target = real(cassette)
-        what = read.get(target)
-        if what is None and target.is_relative_to(scenarios_dir):
-            what = f"in the scenarios folder {shown(project.scenarios_dir)}"
-        if what is not None:
+        target = real(cassette, links=True)
+        what, named = read.get(target, ("", None))
+        said = f"{what} {shown(named)}" if named is not None else what
+        for prefix, folder, name in inside:
+            if not said and target.startswith(prefix):
+                said = f"in the {name} folder {shown(folder)}"
+        if said:
             problems.append(
                 scenario.problem(
                     ("cassette",) if scenario.cassette else (),
-                    f"its cassette {shown(cassette)} is {what}, which recording would overwrite: give the "
+                    f"its cassette {shown(cassette)} is {said}, which recording would overwrite: give the "
                     "cassettes a folder of their own (--cassettes)"
                     + (", or this scenario another `cassette:`" if scenario.cassette else ""),
                 )
@@ -121,18 +126,21 @@ def overwritten_inputs(
 
 
 class _RealPaths:
-    """Real paths (links resolved), each folder resolved once: a suite's scenarios share a few folders."""
+    """Real paths (links resolved) as text, each folder resolved once: a suite's scenarios share a few."""
 
     def __init__(self) -> None:
-        self._folders: dict[Path, Path] = {}
+        self._folders: dict[str, str] = {}
 
-    def __call__(self, path: Path) -> Path:
-        if os.path.islink(path):
-            return Path(os.path.realpath(path))
-        folder = self._folders.get(path.parent)
+    def __call__(self, path: Path, links: bool = False) -> str:
+        """`links`: the file itself may be a link (a cassette, which a recording writes through)."""
+        text = os.fspath(path)
+        if links and os.path.islink(text):
+            return os.path.realpath(text)
+        parent, name = os.path.split(os.path.abspath(text))
+        folder = self._folders.get(parent)
         if folder is None:
-            folder = self._folders[path.parent] = Path(os.path.realpath(path.parent))
-        return folder / path.name
+            folder = self._folders[parent] = os.path.realpath(parent)
+        return os.path.join(folder, name)
 
 
 def conversation(scenario: Scenario) -> str:

@@ -170,7 +170,7 @@ class ScenarioRunner:
         result = ScenarioResult(scenario, Project.variant_path(self.cassette_path(scenario), variant), variant=variant)
         recording = not self.project.replaying
         if recording:  # the last guard (the CLI refuses these up front): nothing written over it
-            clash = overwritten_inputs(self.project, self.snapshot_path, [(scenario, result.cassette)], [], str)
+            clash = overwritten_inputs(self.project, [(scenario, result.cassette)], [], str)
             if clash:
                 result.error, result.outcome = str(clash[0]), Outcome.ERROR
                 return result
