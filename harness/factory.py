@@ -176,17 +176,21 @@ class AgentFactory:
         model: ChatModel | None = None,
         now: Callable[[], datetime] | None = None,
         history: list[dict[str, Any]] | None = None,
+        ids_key: str | None = None,
     ) -> Agent:
         """A fresh agent (blocks as declared, `blocks` overriding values), persisted in `store` if given.
         `model` replaces the chat model the cassette (or the live endpoint) would give; `now`, when given,
         is the agent's clock for its tools and memory instead of the one its spec declares; `history` is the
         conversation it starts from (a scenario's `history:`, after the loop's own first messages), in its
-        recall memory too."""
+        recall memory too. With a `clock:` and a store, the agent's seeded ids are its own, drawn under its
+        name, or under `ids_key` for a second agent of one spec."""
         if cassette is not None:
             spec = recorded_run_spec(spec)
         ids = ids_for(spec.clock)
         if store is not None and spec.clock is not None:  # a database holds many agents: ids of this one's own
-            ids = SeededIds(int.from_bytes(hashlib.sha256(f"{spec.clock.seed}/{spec.name}".encode()).digest()[:8]))
+            ids = SeededIds(
+                int.from_bytes(hashlib.sha256(f"{spec.clock.seed}/{ids_key or spec.name}".encode()).digest()[:8])
+            )
         state = AgentState(agent_id or Agent.new_id(ids), spec.name, spec.new_memory(blocks, ids))
         journal: Journal
         if cassette is not None and spec.clock is None:  # the harness loop's, without `clock:`

@@ -676,11 +676,14 @@ def harness_agent(
     request: pytest.FixtureRequest, harness_runner: ScenarioRunner, harness_cassette_path: Path
 ) -> Iterator[Callable[..., Agent]]:
     """A factory: `harness_agent("chat", blocks={"human": "..."})` gives a fresh agent whose model
-    exchanges replay from (or record into) this test's cassette, with its state in an in-memory store."""
+    exchanges replay from (or record into) this test's cassette, with its state in an in-memory store of
+    its own. Called twice with one name it gives two agents (two of one spec talking, or a fresh one to
+    compare with): each has its own id (`agent-chat-1`, `agent-chat-2`) and its own seeded ids, the same
+    in every run, so the second replays as the first does."""
     from harness.store import Store
 
     factory = harness_runner.factory
-    store = Store(":memory:", factory.secrets())
+    stores: list[Store] = []
     made: list[AgentSpec] = []
     try:
         with factory.cassette(harness_cassette_path) as cassette:
@@ -690,15 +693,25 @@ def harness_agent(
                 spec = factory.spec(name, max_steps)
                 _check_labels(spec, blocks or {})
                 made.append(spec)
+                agent_id = f"agent-{name}-{len(made)}"
+                # The first agent of a name draws the ids it always drew; another draws its own.
+                again = sum(1 for earlier in made if earlier.name == spec.name) > 1
+                stores.append(Store(":memory:", factory.secrets()))
                 return factory.new_agent(
-                    spec, cassette=cassette, agent_id=f"agent-{name}-{len(made)}", blocks=blocks, store=store
+                    spec,
+                    cassette=cassette,
+                    agent_id=agent_id,
+                    blocks=blocks,
+                    store=stores[-1],
+                    ids_key=agent_id if again else None,
                 )
 
             yield make
             if made:
                 cassette.note_recording(made[-1].model)
     finally:
-        store.close()
+        for store in stores:
+            store.close()
 
 
 def _check_labels(spec: AgentSpec, blocks: dict[str, str]) -> None:

@@ -937,3 +937,38 @@ def test_a_python_tests_cassette_is_found_from_a_subfolder_without_an_ini_file(
     assert (project.cassettes / "tests" / "test_agent" / "test_saves_name.yaml").is_file()
     monkeypatch.chdir(pytester.path / "tests")
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+# ---------------------------------------------------------------- tests written in Python, as a user writes them
+
+TWO_OF_ONE_SPEC = """
+def test_two_of_one_spec(harness_agent):
+    first, second = harness_agent("chat"), harness_agent("chat")
+    assert first.send("Hi, I am Azin.").stop_reason == "replied"
+    assert second.send("Hi, I am Azin.").stop_reason == "replied"
+    blocks = [[block.id for block in agent.memory.get_blocks()] for agent in (first, second)]
+    print("IDS", first.state.id, second.state.id, blocks, [agent.messages[1] for agent in (first, second)])
+    assert (first.state.id, second.state.id) == ("agent-chat-1", "agent-chat-2")
+    assert not set(blocks[0]) & set(blocks[1])
+"""
+
+
+def test_two_agents_of_one_spec_in_one_test_each_have_their_own_ids_in_every_run(
+    pytester: pytest.Pytester,
+) -> None:
+    """The second `harness_agent("chat")` raised `StoreError: cannot write the state database :memory::
+    UNIQUE constraint failed: agents.name`."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path)
+    project.agents.write_text(project.agents.read_text().replace("loop: harness", "loop: letta-memgpt"))
+    pytester.makepyfile(test_two=TWO_OF_ONE_SPEC)
+    with FakeOpenAI([reply("Nice to meet you, Azin!"), reply("Hello Azin!")]) as server:
+        recorded = pytester.runpytest("-s", "--harness-record-mode", "new", "--harness-base-url", server.base_url)
+    recorded.assert_outcomes(passed=1)
+    assert len(server.received) == 2
+    replayed = pytester.runpytest("-s")
+    replayed.assert_outcomes(passed=1)
+    ids = [line.split("IDS ", 1)[1] for line in recorded.outlines if "IDS " in line]
+    assert ids and ids == [line.split("IDS ", 1)[1] for line in replayed.outlines if "IDS " in line]
+    # The first keeps the ids it drew before a second could be made: cassettes recorded then still replay.
+    assert "'tool_call_id': '41ac8d51-8cfc-4230-80d7-cfd34'" in ids[0]
