@@ -372,24 +372,39 @@ def _runner(config: pytest.Config) -> ScenarioRunner:
         runner = ScenarioRunner(
             AgentFactory(_project(config)),
             update_snapshots=bool(config.getoption("harness_update_snapshots")),
-            record_command=_record_command(config),
+            record_command=functools.partial(_record_command, config),
         )
         config.stash[RUNNER_KEY] = runner
     return runner
 
 
-def _record_command(config: pytest.Config) -> Callable[[Path], str]:
-    """How to record a scenario from where pytest was started: pytest itself, with the harness options given
-    on this command line (the ini keys apply anyway). `harness record` would miss those options, and from a
-    subfolder it would not find the agents file."""
-    from shlex import quote  # a path with a space (or a line break) is pasted as one argument
+def _record_command(config: pytest.Config, path: Path, test: str = "") -> str:
+    """How to record a scenario file (or, with `test`, the Python test `path::test`) from where pytest was
+    started: pytest itself, with the harness options given on this command line (the ini keys apply anyway),
+    quoted for a shell (a path or a test id with a space, or `[...]`, which zsh would glob). `harness record`
+    would miss those options, and from a subfolder it would not find the agents file."""
+    from shlex import quote
 
     options = "".join(
-        f" --{name.replace('_', '-')} {quote(str(_shown(config.invocation_params.dir / config.getoption(name))))}"
+        f" --{name.replace('_', '-')} {quote(_from_start(config, config.invocation_params.dir / given))}"
         for name in ("harness_agents", "harness_cassettes")
-        if config.getoption(name)
+        if (given := config.getoption(name))
     )
-    return lambda path: f"pytest --harness-record-mode new{options} {quote(str(_shown(path)))}"
+    target = _from_start(config, path) + (f"::{test}" if test else "")
+    return f"pytest --harness-record-mode new{options} {quote(target)}"
+
+
+def _python_test_record_command(item: pytest.Item) -> str:
+    """The record command of a Python test: its node id, from where pytest was started."""
+    return _record_command(item.config, item.path, item.nodeid.partition("::")[2])
+
+
+def _from_start(config: pytest.Config, path: Path) -> str:
+    """`path` as typed in the folder pytest was started in (a test may have changed the current one)."""
+    try:
+        return os.path.relpath(Path(path).absolute(), config.invocation_params.dir)
+    except ValueError:  # another drive
+        return str(Path(path).absolute())
 
 
 def _secrets(config: pytest.Config) -> Secrets:
@@ -637,14 +652,14 @@ def pytest_runtest_makereport(
             cassette = Path(miss.cassette)
             if not cassette.exists():
                 lines = [f"{item.nodeid}: not recorded yet (no cassette at {_shown(cassette)})"]
-                lines.append(f"  record it with: pytest --harness-record-mode new {item.nodeid}")
+                lines.append(f"  record it with: {_python_test_record_command(item)}")
             else:
                 lines = [
                     f"{item.nodeid}: no recorded response in {_shown(cassette)} for a request this test "
                     "made (the agent, its prompt or tools, the model settings or the test changed)"
                 ]
                 lines += miss.diff_lines()
-                lines.append(f"  re-record with: pytest --harness-record-mode new {item.nodeid}")
+                lines.append(f"  re-record with: {_python_test_record_command(item)}")
             report.longrepr = "\n".join(lines)
     harness_item = isinstance(item, ScenarioItem) or "harness_agent" in getattr(item, "fixturenames", ())
     if harness_item and (report.longrepr is not None or report.sections):
@@ -667,7 +682,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
             f"{item.nodeid}: the cassette {_shown(cassette.path)} holds {len(cassette.unplayed)} recorded "
             f"interaction(s) this test never asked for (indexes {cassette.unplayed}): the agent, its prompt or "
             "tools, the model settings or the test changed\n"
-            f"  re-record with: pytest --harness-record-mode new {item.nodeid}"
+            f"  re-record with: {_python_test_record_command(item)}"
         )
 
 

@@ -972,3 +972,35 @@ def test_two_agents_of_one_spec_in_one_test_each_have_their_own_ids_in_every_run
     assert ids and ids == [line.split("IDS ", 1)[1] for line in replayed.outlines if "IDS " in line]
     # The first keeps the ids it drew before a second could be made: cassettes recorded then still replay.
     assert "'tool_call_id': '41ac8d51-8cfc-4230-80d7-cfd34'" in ids[0]
+
+
+def test_the_record_command_of_a_python_test_works_when_pasted(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was `pytest --harness-record-mode new tests/test_a.py::test_x[Azin Rahimi]`: not quoted (two
+    arguments, and a glob in zsh), from the rootdir rather than from where pytest was started, and without
+    the `--harness-cassettes` given."""
+    import shlex
+
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_a.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('who', ['Azin Rahimi'])\n"
+        "def test_x(harness_agent, who):\n"
+        "    assert harness_agent('chat').send(f'My name is {who}.').stop_reason == 'replied'\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(pytester.path / "tests")
+    result = pytester.runpytest("--harness-cassettes", "../tapes")
+    result.assert_outcomes(failed=1)
+    told = (
+        "  record it with: pytest --harness-record-mode new --harness-cassettes ../tapes "
+        "'test_a.py::test_x[Azin Rahimi]'"
+    )
+    assert told in result.outlines
+    command = shlex.split(told.split("record it with: pytest ")[1])
+    with FakeOpenAI([reply("Hello Azin Rahimi!")]) as server:
+        pytester.runpytest(*command, "--harness-base-url", server.base_url).assert_outcomes(passed=1)
+    pytester.runpytest("--harness-cassettes", "../tapes").assert_outcomes(passed=1)
