@@ -603,20 +603,21 @@ def harness_cassette_path(request: pytest.FixtureRequest, harness_runner: Scenar
     """`<cassettes>/<test file path without .py>/<Class.>test name.yaml`, the path from the project's root
     (the agents file's folder; pytest's rootdir for a test file outside it), so pytest started in a
     subfolder finds the cassette a run from the root recorded. Override it to put cassettes elsewhere. One
-    cassette per test: the classes a test is in are part of its name, and a name with characters a file
-    name cannot keep (`test_x[a/b]`) gets a short hash of the exact name, so `[a/b]` and `[a_b]` do not
-    share one."""
-    import hashlib
+    cassette per test: the classes a test is in are part of its name, and a name a file name cannot keep
+    (`test_x[a/b]`, or one too long) is cut and gets a short hash of the exact name, so `[a/b]` and `[a_b]`
+    do not share one (harness.cassettes.python_tests, which `harness cassettes check` reads too)."""
+    from harness.cassettes.python_tests import cassette_folder, cassette_name
 
-    relative = Path(os.path.relpath(request.node.path, harness_runner.project.root))
-    if relative.parts[:1] == ("..",):
-        relative = Path(os.path.relpath(request.node.path, request.config.rootpath))
-    relative = relative.with_suffix("")
-    exact = ".".join(request.node.nodeid.split("::")[1:]) or request.node.name  # the same from any folder
-    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in exact)
-    if name != exact:
-        name += "-" + hashlib.sha256(exact.encode()).hexdigest()[:8]
-    return harness_runner.project.cassettes_dir / relative / f"{name}.yaml"
+    project = harness_runner.project
+    folder = cassette_folder(request.node.path, [project.root, request.config.rootpath])
+    return project.cassettes_dir / folder / f"{cassette_name(_test_parts(request.node))}.yaml"
+
+
+def _test_parts(node: pytest.Item) -> list[str]:
+    """The classes a test is in and its own name, the same from any folder pytest starts in."""
+    chain = node.listchain()
+    module = next((i for i, parent in enumerate(chain) if isinstance(parent, pytest.Module)), None)
+    return [parent.name for parent in chain[module + 1 :]] if module is not None else [node.name]
 
 
 @pytest.hookimpl(wrapper=True)

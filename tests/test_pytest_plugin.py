@@ -1004,3 +1004,58 @@ def test_the_record_command_of_a_python_test_works_when_pasted(
     with FakeOpenAI([reply("Hello Azin Rahimi!")]) as server:
         pytester.runpytest(*command, "--harness-base-url", server.base_url).assert_outcomes(passed=1)
     pytester.runpytest("--harness-cassettes", "../tapes").assert_outcomes(passed=1)
+
+
+def test_cassettes_check_finds_the_test_of_each_cassette_the_fixture_names(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cassettes check` called these orphans, to delete: a test in a class, and (the monorepo layout the
+    `harness_agents` ini key is for) a test outside the agents file's folder."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\nharness_agents = agent_tests/agents.yaml\n")
+    project = make_project(pytester.path / "agent_tests", {"remember": REMEMBER})
+    project.record("remember", REMEMBER_RESPONSES)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_top.py").write_text(
+        "import pytest\n\n"
+        "class TestIntro:\n"
+        "    @pytest.mark.parametrize('who', ['a/b', 'x' * 300])\n"
+        "    def test_intro(self, harness_cassette_path, who):\n"
+        "        print('PATH', harness_cassette_path)\n\n"
+        "def test_top(harness_cassette_path):\n"
+        "    print('PATH', harness_cassette_path)\n",
+        encoding="utf-8",
+    )
+    result = pytester.runpytest("-s", "tests")
+    result.assert_outcomes(passed=3)
+    paths = [Path(line.split("PATH ", 1)[1]) for line in result.outlines if "PATH " in line]
+    assert len(set(paths)) == 3
+    for path in paths:
+        assert path.is_relative_to(project.cassettes / "tests" / "test_top")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(project.cassettes / "remember.yaml", path)
+    capsys.readouterr()
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 0
+    assert "orphan" not in capsys.readouterr().out
+    shutil.copy(project.cassettes / "remember.yaml", project.cassettes / "tests" / "test_top" / "test_gone.yaml")
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    assert "test_gone.yaml: orphan" in capsys.readouterr().out
+
+
+def test_a_python_test_with_a_long_id_records_and_replays(pytester: pytest.Pytester) -> None:
+    """Its cassette's name was longer than a file name may be: recording ended in `OSError: [Errno 36]
+    File name too long`, so it could never be recorded."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path)
+    pytester.makepyfile(
+        test_long="import pytest\n\n"
+        "@pytest.mark.parametrize('text', ['the user says ' * 20], ids=['the user says ' * 20])\n"
+        "def test_long(harness_agent, text):\n"
+        "    assert harness_agent('chat').send(text).stop_reason == 'replied'\n"
+    )
+    pytester.runpytest().assert_outcomes(failed=1)
+    with FakeOpenAI([reply("Noted.")]) as server:
+        recorded = pytester.runpytest("--harness-record-mode", "new", "--harness-base-url", server.base_url)
+    recorded.assert_outcomes(passed=1)
+    [cassette] = (project.cassettes / "test_long").iterdir()
+    assert cassette.name.startswith("test_long_the_user_says_the_user_says")  # cut, with a hash of the id
+    pytester.runpytest().assert_outcomes(passed=1)

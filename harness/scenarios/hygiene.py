@@ -21,13 +21,14 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
+from harness.cassettes.python_tests import owning_test
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import ChatResponse
 from harness.llm.settings import ToolChoice
-from harness.project import OUTSIDE, Project
+from harness.project import Project
 from harness.scenarios.model import Scenario
 from harness.scenarios.runner import SNAPSHOTS, ScenarioRunner, has_snapshot
 
@@ -71,8 +72,7 @@ def check_cassettes(
         statuses += [
             CassetteStatus(path, CassetteState.ORPHAN, reasons=["no scenario or test uses it"])
             for path in _cassette_files(runner.project.cassettes_dir)
-            if _key(path) not in used
-            and not _python_test_cassette(runner.project.root, runner.project.cassettes_dir, path)
+            if _key(path) not in used and owning_test(path, runner.project.cassettes_dir, runner.project.root) is None
         ]
         snapshots = runner.project.root / SNAPSHOTS
         wanted = {_key(runner.snapshot_path(scenario)) for scenario in scenarios if has_snapshot(scenario)}
@@ -274,25 +274,3 @@ def _cassette_files(folder: Path) -> list[Path]:
 
 def _key(path: Path) -> str:
     return str(path.resolve())
-
-
-def _python_test_cassette(root: Path, cassettes: Path, path: Path) -> bool:
-    """`<cassettes>/<test file without .py>/<test name>.yaml` (the harness_agent fixture's layout) whose test
-    file still defines that test."""
-    try:
-        relative = path.relative_to(cassettes)
-    except ValueError:
-        return False
-    if len(relative.parts) < 2 or relative.parts[0] == OUTSIDE:
-        return False
-    test_file = root / relative.parent.with_suffix(".py")
-    if not test_file.is_file():
-        return False
-    try:
-        source = test_file.read_text(encoding="utf-8")
-    except (OSError, ValueError):
-        return False
-    # The fixture names a cassette after the test's node name with other characters as `_`
-    # (`test_x[a-b]` -> `test_x_a-b_`): the test is one whose name the cassette's name starts with.
-    names = re.findall(r"^\s*(?:async\s+)?def\s+(test\w*)", source, re.M)
-    return any(path.stem == name or path.stem.startswith(name + "_") for name in names)
