@@ -55,6 +55,7 @@ AGENTS_KEY = pytest.StashKey["Path | None"]()
 PROJECT_KEY: pytest.StashKey[Project] = pytest.StashKey()
 SHARING_KEY = pytest.StashKey["dict[Path, list[Problem]]"]()
 CASSETTE_FOLDERS_KEY = pytest.StashKey[dict[Path, bool]]()  # folder -> whether it is in the cassette folder
+SCENARIO_BASES_KEY = pytest.StashKey[tuple[Path, ...]]()  # where the scenario folders are, in order
 # Folders that end the upward search for an agents file: a project's own root.
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
@@ -299,20 +300,36 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     if _in_cassettes(file_path, parent.config):  # a cassette mirrors a scenario's path
         return None
+    relative = _in_a_scenario_folder(file_path, agents, parent.config)
+    if relative is None:
+        return None
     from harness.project import HISTORY_FOLDER
 
-    folders = set(parent.config.getini("harness_scenarios"))
-    try:
-        relative = file_path.relative_to(agents.parent)
-    except ValueError:
-        try:
-            relative = file_path.relative_to(parent.config.rootpath)
-        except ValueError:
-            relative = file_path
-    folder = next((i for i, part in enumerate(relative.parts[:-1]) if part in folders), None)
-    if folder is None or HISTORY_FOLDER in relative.parts[folder + 1 : -1]:
+    if HISTORY_FOLDER in relative.parts[:-1]:
         return None
     return ScenarioFile.from_parent(parent, path=file_path)
+
+
+def _in_a_scenario_folder(path: Path, agents: Path, config: pytest.Config) -> Path | None:
+    """`path` relative to its scenario folder when it lies in one: a folder the `harness_scenarios`
+    ini key names (`scenarios`) beside the agents file, as `harness run` finds them, or (for a path not
+    under that file's folder, as when the ini key names an agents file kept apart) at the rootdir. YAML in a
+    `scenarios` folder deeper down (`docs/scenarios/`, a unit test's `tests/fixtures/scenarios/`) is not a
+    scenario of the project."""
+    bases = config.stash.get(SCENARIO_BASES_KEY, None)
+    if bases is None:
+        root = agents.parent
+        bases = (root, Path(os.path.realpath(root)), config.rootpath)
+        config.stash[SCENARIO_BASES_KEY] = bases
+    folders = [Path(folder).parts for folder in config.getini("harness_scenarios")]
+    for base in bases:
+        if path.is_relative_to(base):
+            relative = path.relative_to(base)
+            for folder in folders:
+                if folder and len(relative.parts) > len(folder) and relative.parts[: len(folder)] == folder:
+                    return relative.relative_to(*folder)
+            return None
+    return None
 
 
 def _in_cassettes(path: Path, config: pytest.Config) -> bool:
@@ -446,6 +463,8 @@ class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         item = ScenarioItem.from_parent(self, name=self.path.stem)
         item.add_marker(pytest.mark.harness_scenario)
+        # `-k chat/remember` selects by the path from the project's root, as `harness run -k` does
+        item.extra_keyword_matches.add(_project(self.config).relative(self.path))
         yield item
 
 

@@ -17,9 +17,6 @@ from tests.helpers import SEED_AGENTS, TEST_SETTINGS, Script
 # and httpx2 would no longer recognise its errors (a refused connection escaped as httpcore2.ConnectError):
 # imported here, before any test, there is one copy.
 
-# Malformed project files for tests/test_corpus.py, not tests (nor scenarios) themselves.
-collect_ignore = ["corpus"]
-
 settings.register_profile(
     "harness", max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )

@@ -1059,3 +1059,24 @@ def test_a_python_test_with_a_long_id_records_and_replays(pytester: pytest.Pytes
     [cassette] = (project.cassettes / "test_long").iterdir()
     assert cassette.name.startswith("test_long_the_user_says_the_user_says")  # cut, with a hash of the id
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_yaml_in_a_scenarios_folder_deeper_down_is_not_a_scenario(pytester: pytest.Pytester, project: Project) -> None:
+    """pytest collected YAML in every folder named `scenarios` at any depth (docs, a unit test's fixture
+    data), where `harness run` reads the project's `scenarios/` alone."""
+    for folder in ("docs/scenarios", "tests/fixtures/scenarios"):
+        (pytester.path / folder).mkdir(parents=True)
+    (pytester.path / "docs" / "scenarios" / "example.yaml").write_text(REMEMBER, encoding="utf-8")
+    (pytester.path / "tests" / "fixtures" / "scenarios" / "data.yaml").write_text("a: 1\n", encoding="utf-8")
+    result = pytester.runpytest("--collect-only", "-q")
+    collected = sorted(line for line in result.outlines if "::" in line)
+    assert collected == ["scenarios/misspelt.yaml::misspelt", "scenarios/remember.yaml::remember"]
+
+
+def test_k_selects_by_the_path_from_the_project_root_as_harness_run_does(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    project.write_scenario("chat/remember", REMEMBER)
+    result = pytester.runpytest("--collect-only", "-q", "-k", "chat/remem")
+    assert [line for line in result.outlines if "::" in line] == ["scenarios/chat/remember.yaml::remember"]
+    assert main(["run", "--agents", str(project.agents), "-k", "chat/remem"]) == 1  # not recorded, but selected
