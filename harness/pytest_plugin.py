@@ -129,6 +129,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness_scenario: a scenario file collected by the harness plugin")
+    if config.getoption("help", False):  # `pytest --help` shows the options whatever they say
+        return
     if agents_file(config) is not None:
         project = _project(config)  # a usage error in the options (a cassette folder that is a file) is said now
         if not project.replaying:  # a read-only cassette folder, told after every live request, is told now
@@ -173,13 +175,23 @@ def agents_file(config: pytest.Config) -> Path | None:
         return config.stash[AGENTS_KEY]
     found: Path | None
     if given := _path_setting(config, "harness_agents"):  # relative to where pytest was started, as --junitxml
-        found = config.invocation_params.dir / given
+        found = _named_agents_file(config.invocation_params.dir / given, f"--harness-agents {given}")
     elif given := _path_setting(config, "harness_agents", ini=True):
-        found = config.rootpath / given
+        found = _named_agents_file(config.rootpath / given, f"the ini key harness_agents = {given}")
     else:
         found = _find_agents_file(config.rootpath, searching_up=config.inipath is None)
     config.stash[AGENTS_KEY] = found
     return found
+
+
+def _named_agents_file(path: Path, said: str) -> Path:
+    """The agents file an option or ini key names, or a usage error said once, before anything runs (as
+    `harness run --agents` says it), rather than the same failure for every scenario."""
+    if path.is_dir():
+        raise pytest.UsageError(f"{said}: {path} is a folder; name the agents file (agents.yaml)")
+    if not path.exists():
+        raise pytest.UsageError(f"{said}: {path}: file not found")
+    return path
 
 
 def _path_setting(config: pytest.Config, name: str, *, ini: bool = False) -> str:

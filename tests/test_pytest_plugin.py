@@ -1080,3 +1080,23 @@ def test_k_selects_by_the_path_from_the_project_root_as_harness_run_does(
     result = pytester.runpytest("--collect-only", "-q", "-k", "chat/remem")
     assert [line for line in result.outlines if "::" in line] == ["scenarios/chat/remember.yaml::remember"]
     assert main(["run", "--agents", str(project.agents), "-k", "chat/remem"]) == 1  # not recorded, but selected
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--harness-agents", "nope.yaml"], "--harness-agents nope.yaml: */nope.yaml: file not found"),
+        (["--harness-agents", "scenarios"], "--harness-agents scenarios: */scenarios is a folder; name the agents*"),
+        (["-o", "harness_agents=nope.yaml"], "the ini key harness_agents = nope.yaml: */nope.yaml: file not found"),
+    ],
+)
+def test_an_agents_file_named_that_is_not_there_is_a_usage_error(
+    pytester: pytest.Pytester, project: Project, options: list[str], said: str
+) -> None:
+    """Every scenario failed with the same 'file not found' (exit 1), where `harness run --agents` says it
+    once; a cassette folder that is a file was already a usage error."""
+    result = pytester.runpytest(*options)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {said}"])
+    assert "file not found" not in result.stdout.str()
+    assert pytester.runpytest("--help", *options).ret == pytest.ExitCode.OK
