@@ -15,8 +15,9 @@ For tests written in Python, the `harness_agent` fixture builds agents from agen
 exchanges go through the test's own cassette (`harness_cassette_path`, overridable, like
 pytest-recording's `vcr_cassette_dir`).
 
-Loading the plugin imports nothing but pytest: the harness itself is imported when a scenario file is
-collected or a harness fixture is used, so a project that does neither pays nothing for it.
+Loading the plugin imports nothing but pytest (and the record modes, for its options): the harness itself
+is imported when a scenario file is collected or a harness fixture is used, so a project that does neither
+pays nothing for it.
 
 What pytest reports of a scenario or of a test using `harness_agent` (its failure, its captured output,
 and so the terminal and JUnit XML) has the run's secrets masked, as cassettes have.
@@ -60,6 +61,10 @@ SCENARIO_BASES_KEY = pytest.StashKey[tuple[Path, ...]]()  # where the scenario f
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # as harness.report_md, not imported: loading the plugin stays light
+DEFAULT_AGENTS_FILE = "agents.yaml"  # as harness.project's (not imported: loading the plugin stays light)
+# A top-level `agents:` key, which the harness requires (quoted or not, after a byte order mark, in a flow
+# mapping), or the schema comment `harness schema` suggests.
+OUR_AGENTS_FILE = re.compile(rb"""(?m)^(?:\xef\xbb\xbf)?(?:\{\s*)?["']?agents["']?\s*:|agents\.schema\.json""")
 
 
 class ScenarioFailed(Exception):
@@ -214,17 +219,32 @@ def _path_setting(config: pytest.Config, name: str, *, ini: bool = False) -> str
     return value
 
 
-def _find_agents_file(rootdir: Path, searching_up: bool) -> Path | None:
-    from harness.project import DEFAULT_AGENTS_FILE
-
+def _find_agents_file(rootdir: Path, searching_up: bool, stop: Path | None = None) -> Path | None:
+    """The harness agents file at `rootdir`, or (`searching_up`) in the first folder above it that has one,
+    up to the project's root (or `stop`, left out). A file of that name that is not the harness's is not."""
     folder = rootdir
-    while True:
+    while folder != stop:
         candidate = folder / DEFAULT_AGENTS_FILE
         if candidate.is_file():
-            return candidate
+            return candidate if _looks_like_ours(candidate) else None
         if not searching_up or folder.parent == folder or any((folder / m).exists() for m in PROJECT_MARKERS):
             return None
         folder = folder.parent
+    return None
+
+
+def _looks_like_ours(path: Path) -> bool:
+    """Whether an `agents.yaml` found by its name is the harness's: it has a top-level `agents:` key, or
+    names the harness's schema. Other tools use the name too (CrewAI's is a mapping of agent names to
+    `role`, `goal`, `backstory`), and the plugin is installed into every project of the environment. Read
+    cheaply (its first 64 KiB, no YAML parser); a file that cannot be read is taken as ours, so that the
+    run says what is wrong with it."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(65536)
+    except OSError:
+        return True
+    return bool(OUR_AGENTS_FILE.search(head))
 
 
 class _MaskedLogs(logging.Filter):

@@ -1100,3 +1100,47 @@ def test_an_agents_file_named_that_is_not_there_is_a_usage_error(
     result.stderr.fnmatch_lines([f"ERROR: {said}"])
     assert "file not found" not in result.stdout.str()
     assert pytester.runpytest("--help", *options).ret == pytest.ExitCode.OK
+
+
+def test_another_tools_agents_file_does_not_turn_collection_on(pytester: pytest.Pytester) -> None:
+    """CrewAI's `agents.yaml` (agent names to role, goal and backstory) beside its own `scenarios/`: the
+    plugin took the file's name for an opt-in and failed the YAML as scenarios."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "agents.yaml").write_text(
+        "researcher:\n  role: Senior researcher\n  goal: Find out\n  backstory: Curious\n", encoding="utf-8"
+    )
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "market.yaml").write_text("topic: markets\n", encoding="utf-8")
+    pytester.makepyfile(test_plain="def test_ok():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*market*")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["agents:\n  chat: {}\n", "\ufeff# yaml-language-server: $schema=agents.schema.json\n{agents: {}}\n"],
+    ids=["agents-key", "schema-comment"],
+)
+def test_a_harness_agents_file_turns_collection_on(pytester: pytest.Pytester, text: str) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "agents.yaml").write_text(text, encoding="utf-8")
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "hello.yaml").write_text("agent: chat\n", encoding="utf-8")
+    assert "scenarios/hello.yaml::hello" in pytester.runpytest("--collect-only", "-q").outlines
+
+
+def test_a_project_that_does_not_use_the_harness_loads_nothing_of_it(pytester: pytest.Pytester) -> None:
+    """The plugin's word: loading it imports nothing but pytest (and the record modes, for its options)."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "agents.yaml").write_text("researcher:\n  role: x\n", encoding="utf-8")  # not ours
+    pytester.makepyfile(
+        test_plain="import sys\n\ndef test_zz_last():\n"
+        "    print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] == 'harness'))\n"
+    )
+    result = pytester.runpytest_subprocess("-s")
+    result.assert_outcomes(passed=1)
+    [line] = [line for line in result.outlines if "LOADED " in line]
+    assert line.split("LOADED ", 1)[1] == str(
+        ["harness", "harness.cassettes", "harness.cassettes.mode", "harness.pytest_plugin"]
+    )

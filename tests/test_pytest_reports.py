@@ -129,7 +129,11 @@ def test_no_step_summary_from_a_run_without_scenarios(
 
 
 def test_the_plugin_names_the_step_summary_variable_as_the_report_does() -> None:
+    """The plugin keeps its own copies of these names, so that loading it loads nothing of the harness."""
+    from harness.project import DEFAULT_AGENTS_FILE
+
     assert pytest_plugin.STEP_SUMMARY == report_md.STEP_SUMMARY == "GITHUB_STEP_SUMMARY"
+    assert pytest_plugin.DEFAULT_AGENTS_FILE == DEFAULT_AGENTS_FILE
 
 
 def test_repeats_give_the_reports_pass_hat_k_as_harness_run_does(pytester: pytest.Pytester, project: Project) -> None:
