@@ -36,6 +36,9 @@ class ScenarioReports:
             self.entries += [entry for entry in entries if isinstance(entry, dict)]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if _nothing_ran(session.config):
+            self.html = self.markdown = None  # the last run's report stays as it was, and is not said written
+            return
         if not self.entries and self.html is None and self.markdown is None:
             return  # only a CI page waits, and no scenario ran: nothing to import, nothing to say
         from harness.report import summary_of
@@ -75,6 +78,12 @@ class ScenarioReports:
                 terminalreporter.write_line(f"harness: {what} written to {path}")
         for reason in self.unwritten:
             terminalreporter.write_line(f"harness: error: {reason}", red=True)
+
+
+def _nothing_ran(config: pytest.Config) -> bool:
+    """`pytest --collect-only` (or `--setup-only`, `--setup-plan`) with a report option: `addopts` in a CI
+    config gives it to every run, and a report of no scenario would replace the last real one."""
+    return any(config.getoption(name, False) for name in ("collectonly", "setuponly", "setupplan"))
 
 
 def checked_path(given: str, option: str) -> Path:

@@ -152,3 +152,20 @@ def test_repeats_give_the_reports_pass_hat_k_as_harness_run_does(pytester: pytes
     assert "<tr><td>scenarios/remember.yaml</td><td>1/2</td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in page
     summary = (pytester.path / "r.md").read_text(encoding="utf-8")
     assert "Over repeats: pass@1 0.50, pass^1 0.50, pass^2 0.00" in summary
+
+
+@pytest.mark.parametrize("option", ["--collect-only", "--setup-plan"])
+def test_a_run_that_runs_nothing_leaves_the_last_reports_as_they_were(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch, option: str
+) -> None:
+    """With the report options in `addopts` (a CI config), `pytest --co` replaced the last run's report with
+    one of no scenario, and said it had written it."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider --harness-html r.html --harness-summary-md r.md\n")
+    step = pytester.path / "step.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    pytester.runpytest().assert_outcomes(passed=1, failed=1, xfailed=1)
+    written = {name: (pytester.path / name).read_bytes() for name in ("r.html", "r.md", "step.md")}
+    result = pytester.runpytest(option)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.no_fnmatch_line("harness: * written to *")
+    assert {name: (pytester.path / name).read_bytes() for name in written} == written
