@@ -26,6 +26,7 @@ and so the terminal and JUnit XML) has the run's secrets masked, as cassettes ha
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -713,10 +715,48 @@ def pytest_runtest_makereport(
                 lines += miss.diff_lines()
                 lines.append(f"  re-record with: {_python_test_record_command(item)}")
             report.longrepr = "\n".join(lines)
+    elif isinstance(miss, UnplayedInteractions):  # its message says it all: not the hook that raised it
+        report.longrepr = str(miss)
     harness_item = isinstance(item, ScenarioItem) or "harness_agent" in getattr(item, "fixturenames", ())
+    if harness_item and call.when == "call" and call.excinfo is not None and report.failed:
+        _hide_harness_frames(item, call.excinfo, report)
     if harness_item and (report.longrepr is not None or report.sections):
         _mask_report(report, _secrets(item.config))
     return report
+
+
+HARNESS_PACKAGE = Path(__file__).parent  # spelt as the package's modules' code names their files
+
+
+def _hide_harness_frames(item: pytest.Item, excinfo: pytest.ExceptionInfo[BaseException], report: Any) -> None:
+    """A harness error in a Python test (an endpoint out of reach, a tool that failed) is shown at the
+    test's line that called into the harness, with the error's message: the harness's own frames below it
+    are hidden, as pytest hides its own (`--fulltrace` shows them)."""
+    error = excinfo.value
+    if not type(error).__module__.startswith("harness.") or item.config.getoption("fulltrace", False):
+        return
+    from harness.errors import CassetteMiss, HarnessError
+
+    if not isinstance(error, HarnessError) or isinstance(error, CassetteMiss):  # a miss is told above
+        return
+    function = getattr(item, "obj", None)
+    code = getattr(inspect.unwrap(function), "__code__", None) if callable(function) else None
+    entry: TracebackType | None = excinfo.tb
+    while entry is not None and entry.tb_frame.f_code is not code:
+        entry = entry.tb_next
+    if entry is None or code is None:
+        return
+    while entry.tb_next is not None and not _in_harness(entry.tb_next.tb_frame.f_code.co_filename):
+        entry = entry.tb_next  # the test's own helpers, between it and the harness
+    if entry.tb_next is None:
+        return
+    entry.tb_next = None  # pytest rebuilds its traceback from these entries: cut here
+    excinfo.traceback = type(excinfo.traceback)(excinfo.tb)
+    report.longrepr = item.repr_failure(excinfo)
+
+
+def _in_harness(filename: str) -> bool:
+    return Path(filename).is_relative_to(HARNESS_PACKAGE)
 
 
 class UnplayedInteractions(Exception):
@@ -757,6 +797,7 @@ def harness_agent(
             request.node.stash[FIXTURE_CASSETTE_KEY] = cassette
 
             def make(name: str, blocks: dict[str, str] | None = None, max_steps: int | None = None) -> Agent:
+                __tracebackhide__ = True  # a mistake here is the test's: pytest shows the test's line
                 spec = factory.spec(name, max_steps)
                 _check_labels(spec, blocks or {})
                 made.append(spec)
@@ -782,6 +823,7 @@ def harness_agent(
 
 
 def _check_labels(spec: AgentSpec, blocks: dict[str, str]) -> None:
+    __tracebackhide__ = True
     import difflib
 
     from harness.errors import UserError

@@ -396,6 +396,8 @@ def test_a_python_test_leaving_recorded_exchanges_unplayed_fails_until_rerecorde
             "*re-record with: pytest --harness-record-mode new test_agent.py::test_saves_name",
         ]
     )
+    stale.stdout.no_fnmatch_line("*pytest_plugin.py*")  # the message alone: not the hook that raised it
+    stale.stdout.no_fnmatch_line("*def pytest_runtest_call*")
     with FakeOpenAI([]) as server:
         pytester.runpytest("--harness-record-mode", "new", "--harness-base-url", server.base_url).assert_outcomes(
             passed=1
@@ -414,8 +416,13 @@ def test_harness_agent_with_an_unknown_block_label_says_so(pytester: pytest.Pyte
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*harness_agent('chat', blocks=...): agent 'chat' has no block 'humn'; did you mean 'human'? its blocks: *"]
+        [
+            '>       agent = harness_agent("chat", blocks={"humn": "x"})',
+            "E       harness.errors.UserError: harness_agent('chat', blocks=...): agent 'chat' has no block 'humn'; "
+            "did you mean 'human'? its blocks: *",
+        ]
     )
+    result.stdout.no_fnmatch_line("*pytest_plugin.py*")
 
 
 def test_harness_run_and_pytest_share_one_cassette_with_the_agents_file_elsewhere(
@@ -1144,3 +1151,24 @@ def test_a_project_that_does_not_use_the_harness_loads_nothing_of_it(pytester: p
     assert line.split("LOADED ", 1)[1] == str(
         ["harness", "harness.cassettes", "harness.cassettes.mode", "harness.pytest_plugin"]
     )
+
+
+def test_a_harness_error_in_a_python_test_is_shown_at_the_tests_line(pytester: pytest.Pytester) -> None:
+    """An endpoint out of reach while recording printed some 80 lines of the harness's own source, down to
+    its HTTP client, before the message."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    pytester.makepyfile(test_agent=PYTHON_TEST)
+    options = ["--harness-record-mode", "new", "--harness-base-url", "http://127.0.0.1:9/v1"]
+    result = pytester.runpytest(*options)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            '>       result = agent.send("My name is Azin.")',
+            "E       harness.errors.LLMError: cannot reach the model endpoint http://127.0.0.1:9/v1: *",
+            "test_agent.py:3: LLMError",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*harness/*.py*")
+    full = pytester.runpytest(*options, "--fulltrace")  # still there for whoever asks
+    full.stdout.fnmatch_lines(["*harness/llm/openai_client.py:*"])
