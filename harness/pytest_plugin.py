@@ -295,6 +295,38 @@ def _credential_header_values() -> re.Pattern[str]:
     return re.compile(rf"""(?i)(['"](?:{names})['"]\s*[:,]\s*\[?\s*b?['"])[^'"]+""")
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Where the plugin found no agents file but one sits where pytest was started (or between there and
+    the rootdir), and nothing was collected or its scenarios were named: say why nothing of it ran. In a
+    sub-project of a repository whose pytest config is at its root, the rootdir is the repository's."""
+    if config.getoption("help", False) or agents_file(config) is not None:
+        return
+    unused = _find_agents_file(config.invocation_params.dir, searching_up=True, stop=config.rootpath)
+    if unused is None:
+        return
+    if exitstatus != pytest.ExitCode.NO_TESTS_COLLECTED and not _names_scenarios(config, unused.parent):
+        return
+    from shlex import quote
+
+    config_file = f" (its config file {_from_start(config, config.inipath)})" if config.inipath else ""
+    terminalreporter.write_line(
+        f"harness: {_from_start(config, unused)} is not used, so no scenario was collected: pytest's rootdir "
+        f"is {_from_start(config, config.rootpath)}{config_file}, and the plugin looks for agents.yaml there; "
+        f"name it with the ini key `harness_agents = {os.path.relpath(unused, config.rootpath)}` or with "
+        f"--harness-agents {quote(_from_start(config, unused))}"
+    )
+
+
+def _names_scenarios(config: pytest.Config, root: Path) -> bool:
+    """Whether a path on the command line is in (or is) a scenario folder beside `root`'s agents file."""
+    folders = [root / folder for folder in config.getini("harness_scenarios")]
+    for arg in config.args:
+        path = Path(os.path.abspath(config.invocation_params.dir / arg.partition("::")[0]))
+        if any(path.is_relative_to(folder) for folder in folders):
+            return True
+    return False
+
+
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     """Inside pytest's logging plugin, which hands the root logger its live-log and --log-file handlers for

@@ -1172,3 +1172,34 @@ def test_a_harness_error_in_a_python_test_is_shown_at_the_tests_line(pytester: p
     result.stdout.no_fnmatch_line("*harness/*.py*")
     full = pytester.runpytest(*options, "--fulltrace")  # still there for whoever asks
     full.stdout.fnmatch_lines(["*harness/llm/openai_client.py:*"])
+
+
+def test_a_sub_project_under_a_repositorys_pytest_config_says_why_nothing_ran(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pytest scenarios` in `evals/` of a repository configuring pytest at its root said only "no tests
+    ran": the rootdir is the repository's, and the plugin looks for agents.yaml there."""
+    (pytester.path / "pyproject.toml").write_text("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    project = make_project(pytester.path / "evals", {"remember": REMEMBER})
+    project.record("remember", REMEMBER_RESPONSES)
+    monkeypatch.chdir(project.root)
+    result = pytester.runpytest("scenarios")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(
+        [
+            "harness: agents.yaml is not used, so no scenario was collected: pytest's rootdir is .. (its config "
+            "file ../pyproject.toml), and the plugin looks for agents.yaml there; name it with the ini key "
+            "`harness_agents = evals/agents.yaml` or with --harness-agents agents.yaml"
+        ]
+    )
+    pytester.runpytest("scenarios", "--harness-agents", "agents.yaml").assert_outcomes(passed=1)
+    # A config file named elsewhere moves the rootdir as well.
+    (project.root / "ci").mkdir()
+    (project.root / "ci" / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    elsewhere = pytester.runpytest("-p", "no:cacheprovider", "-c", "ci/pytest.ini", "scenarios")
+    elsewhere.stdout.fnmatch_lines(["harness: agents.yaml is not used*`harness_agents = ../agents.yaml`*"])
+    # Tests that ran, none of them named among the scenarios: nothing to say.
+    (pytester.path / "evals" / "test_unit.py").write_text("def test_unit():\n    pass\n", encoding="utf-8")
+    quiet = pytester.runpytest("test_unit.py")
+    quiet.assert_outcomes(passed=1)
+    quiet.stdout.no_fnmatch_line("harness:*")
