@@ -7,9 +7,12 @@ harness/pytest_reports.py). The cassette folder defaults to `cassettes/` beside 
 agents file, as for `harness run`: both build the same `Project`.
 
 The plugin is installed into every project of the environment, so it collects scenario files only where
-a project opts in: an `agents.yaml` at pytest's rootdir (or, for a project with no pytest config file, in
-the first folder above it that holds one, up to the repository or package root), or the `harness_agents`
-ini key / `--harness-agents` option naming the agents file. Elsewhere it collects nothing.
+a project opts in: an `agents.yaml` at pytest's rootdir that is the harness's (a top-level `agents:` key;
+for a project with no pytest config file, in the first folder above it that holds one, up to the
+repository or package root), or the `harness_agents` ini key / `--harness-agents` option naming the agents
+file. Elsewhere it collects nothing (and says why when an agents file where pytest was started goes unused).
+The scenario files are the YAML under the `scenarios/` folder beside the agents file, as `harness run`
+finds them.
 
 For tests written in Python, the `harness_agent` fixture builds agents from agents.yaml whose model
 exchanges go through the test's own cassette (`harness_cassette_path`, overridable, like
