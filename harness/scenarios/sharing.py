@@ -17,6 +17,9 @@ class SharedBlocks:
     def __init__(self, first: Agent) -> None:
         values = first.memory.values()
         self.values = {label: values[label] for label in _shared_labels(first.spec) if label in values}
+        # Fixed at the start: `take` adds every agent's shared labels to `values`, including blocks that
+        # other agents share among themselves and the first agent does not attach.
+        self._first = set(_shared_labels(first.spec))
 
     def values_for(self, spec: AgentSpec) -> dict[str, str]:
         """Initial values for a new agent's shared blocks: what the others have made of them so far."""
@@ -25,7 +28,7 @@ class SharedBlocks:
     def shared_with_first(self, spec: AgentSpec) -> set[str]:
         """The labels `spec`'s agent shares with the first agent (the scenario's own): its changes to those
         are changes to the first's blocks."""
-        return {label for label in _shared_labels(spec) if label in self.values}
+        return {label for label in _shared_labels(spec) if label in self._first}
 
     def give(self, agent: Agent) -> None:
         """Before `agent` acts: its shared blocks hold what the other agents left."""

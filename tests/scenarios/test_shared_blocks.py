@@ -128,6 +128,57 @@ def test_the_final_edited_counts_the_other_agents_changes_of_the_blocks_it_share
     assert failure.message == "block 'project' was changed by core_memory_append, core_memory_replace"
 
 
+def test_the_final_edited_ignores_a_block_the_other_agents_share_without_the_scenarios_agent(
+    tmp_path: Path,
+) -> None:
+    """`helper` and `other` share `team`; `primary` has its own, unshared `team`. Helper's edit of the shared
+    one is not a change of primary's block, so `edited: {team: false}` holds, as `unchanged` does (it counted
+    any label some agent shared with anyone once that agent had spoken)."""
+    project = make_project(tmp_path)
+    project.agents.write_text(
+        """
+defaults:
+  model: {name: fake-model-7b, base_url: "http://127.0.0.1:9/v1", max_retries: 0, timeout: 10, temperature: 0}
+  tools: [send_message, core_memory_append]
+  max_steps: 4
+shared_blocks:
+  - {label: team, value: "Team: a", limit: 200}
+agents:
+  primary:
+    system: You are the primary agent.
+    blocks:
+      - {label: team, value: "my own team notes"}
+  helper:
+    system: You help.
+    blocks:
+      - {label: persona, value: "I help"}
+    attach_blocks: [team]
+  other:
+    system: Another helper.
+    blocks:
+      - {label: persona, value: "I help too"}
+    attach_blocks: [team]
+""".lstrip(),
+        encoding="utf-8",
+    )
+    project.write_scenario(
+        "s",
+        """
+agent: primary
+turns:
+  - user: "hello"
+  - agent: helper
+    user: "update the team"
+expect:
+  blocks:
+    team: unchanged
+  edited: {team: false}
+""",
+    )
+    result, _ = project.record("s", [reply("hi"), append("team", "Team: b"), reply("done")])
+    assert result.outcome == Outcome.PASSED, result.explain()
+
+
 def test_a_turns_checks_are_checked_against_its_own_agent(tmp_path: Path) -> None:
     project = shared_project(tmp_path)
     project.write_scenario(
