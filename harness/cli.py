@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -403,6 +404,9 @@ def _project(args: argparse.Namespace) -> Project:
             raise UserError(f"{flag} '': give a path")
     return Project.build(
         agents=args.agents,
+        # The folders named on the command line are scenario folders too (files are not: a file's folder may
+        # be the project's root, which holds the cassette folder by default).
+        scenario_folders=[path for path in getattr(args, "paths", None) or () if os.path.isdir(path)],
         cassettes=getattr(args, "cassettes", None),
         state_db=getattr(args, "db", None),
         record_mode=RecordMode.ALL if getattr(args, "live", False) else getattr(args, "mode", RecordMode.NONE),

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -53,6 +54,7 @@ class Project:
         *,
         agents: str | os.PathLike[str] | None = None,
         scenarios: str | os.PathLike[str] | None = None,
+        scenario_folders: Iterable[str | os.PathLike[str]] = (),
         cassettes: str | os.PathLike[str] | None = None,
         state_db: str | os.PathLike[str] | None = None,
         record_mode: RecordMode | str = RecordMode.NONE,
@@ -61,7 +63,9 @@ class Project:
         relative_to: Path | None = None,
     ) -> Project:
         """Paths given are taken relative to `relative_to` (the current folder, or pytest's rootdir); the
-        ones not given default to beside the agents file."""
+        ones not given default to beside the agents file. `scenario_folders` are the other folders this run
+        takes scenarios from (pytest's `harness_scenarios`, the folders named on the command line): the
+        cassette folder may overlap none of them either."""
         base = relative_to or Path.cwd()
         problem = http_url_problem(base_url) if base_url else None
         if problem is not None:
@@ -76,7 +80,8 @@ class Project:
         if cassettes_dir.exists() and not cassettes_dir.is_dir():  # every scenario would fail "not recorded"
             raise UserError(f"the cassette folder {cassettes_dir} is a file: give a folder (--cassettes)")
         scenarios_dir = given(scenarios) if scenarios else root / DEFAULT_SCENARIOS
-        overlap = _overlap(cassettes_dir, {"scenarios": scenarios_dir, "snapshots": root / DEFAULT_SNAPSHOTS})
+        folders = [("scenarios", scenarios_dir), *(("scenarios", given(folder)) for folder in scenario_folders)]
+        overlap = _overlap(cassettes_dir, [*folders, ("snapshots", root / DEFAULT_SNAPSHOTS)])
         if overlap is not None:
             raise UserError(
                 f"the cassette folder {cassettes_dir} {overlap}: cassettes written there would overwrite, or be "
@@ -226,13 +231,13 @@ def _last_repeats(folder: str) -> dict[str, int]:
     return last
 
 
-def _overlap(cassettes: Path, folders: dict[str, Path]) -> str | None:
+def _overlap(cassettes: Path, folders: Iterable[tuple[str, Path]]) -> str | None:
     """How the cassette folder overlaps one of `folders` (by what they hold), said so, or None: the same
     folder (each scenario's cassette path would be its own scenario file), one inside the other (a scenario
     or snapshot could be a cassette's path, `cassettes check` would call the scenarios orphans, and
     scenario discovery would collect the cassettes)."""
     real = Path(os.path.realpath(cassettes))
-    for what, folder in folders.items():
+    for what, folder in folders:
         other = Path(os.path.realpath(folder))
         if real == other:
             return f"is the {what} folder"

@@ -426,8 +426,12 @@ def harness_project(config: pytest.Config) -> Project:
         config.invocation_params.dir / given if given else _path_setting(config, "harness_cassettes", ini=True) or None
     )
     try:
+        agents = agents_file(config)
+        root = agents.parent if agents is not None else config.rootpath
         return Project.build(
-            agents=agents_file(config),
+            agents=agents,
+            # Every folder the ini key names is a scenarios folder: the cassette folder may overlap none.
+            scenario_folders=[root / folder for folder in config.getini("harness_scenarios")],
             cassettes=cassettes,
             record_mode=config.getoption("harness_record_mode") or RecordMode.NONE,
             base_url=config.getoption("harness_base_url"),

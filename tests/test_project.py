@@ -145,6 +145,26 @@ def test_a_cassette_folder_over_the_scenarios_is_refused_before_anything_runs(
     assert "--mode all" not in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(("given", "says"), [("evals", "is the scenarios folder"), ("evals/tapes", "is inside")])
+def test_a_cassette_folder_over_a_scenario_folder_named_on_the_command_line_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, given: str, says: str
+) -> None:
+    """Only the default scenarios/ folder was checked: `harness record evals --cassettes evals` would have
+    written each cassette over its scenario."""
+    project = make_project(tmp_path / "project", {})
+    (project.root / "evals").mkdir()
+    (project.root / "evals" / "remember.yaml").write_text(REMEMBER, encoding="utf-8")
+    before = _files(project.root)
+    monkeypatch.chdir(project.root)
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--mode", "all", "--base-url", server.base_url, "--cassettes", given, "evals"])
+    assert code == 2
+    assert server.received == []
+    assert _files(project.root) == before
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the cassette folder {project.root / given} {says}"), err
+
+
 def test_a_cassette_path_that_is_a_scenario_file_given_by_path_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

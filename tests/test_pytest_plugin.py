@@ -629,6 +629,20 @@ def test_a_cassette_folder_that_is_the_scenarios_folder_is_a_usage_error(
     assert project.scenario_path("remember").read_text(encoding="utf-8") == before
 
 
+def test_a_cassette_folder_that_is_a_scenario_folder_the_ini_key_names_is_a_usage_error(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """With `harness_scenarios = evals`, only the default scenarios/ folder was checked: pytest skipped every
+    scenario as a cassette and said only 'no tests ran'."""
+    (pytester.path / "evals").mkdir()
+    project.scenario_path("remember").rename(pytester.path / "evals" / "remember.yaml")
+    (pytester.path / "tox.ini").unlink(missing_ok=True)
+    pytester.makeini("[pytest]\nharness_scenarios = evals\n")
+    result = pytester.runpytest("--harness-cassettes", "evals", "--harness-record-mode", "all", "evals")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: the cassette folder */evals is the scenarios folder: *"])
+
+
 @pytest.mark.parametrize(
     ("setting", "says"),
     [
