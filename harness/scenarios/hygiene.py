@@ -85,11 +85,13 @@ def check_cassettes(
 
 
 def _leftover(runner: ScenarioRunner, scenario: Scenario, cassette: Path, variant: int) -> CassetteStatus:
-    """A repeat's cassette above the number of repeats the scenario was last recorded with."""
+    """A repeat's cassette above the number of repeats the scenario was last recorded with. The advice names
+    the last repeat on disk, so following it from any one line uses every leftover."""
     recorded = len(Project.variants(cassette))
+    last = Project.repeats_on_disk(cassette)
     reason = (
         f"{runner.project.relative(cassette)} says {recorded} repeat(s) were recorded, so replay skips this one: "
-        f"delete it, or record {variant} repeats again: harness record --repeat {variant} {quote(str(scenario.path))}"
+        f"delete it, or record {last} repeats again: harness record --repeat {last} {quote(str(scenario.path))}"
     )
     return CassetteStatus(Project.variant_path(cassette, variant), CassetteState.UNUSED_REPEAT, scenario, [reason])
 

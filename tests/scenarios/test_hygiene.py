@@ -100,6 +100,24 @@ def test_missing_orphan_and_unused_cassettes(project: Project, capsys: pytest.Ca
     ]
 
 
+def test_the_advice_for_leftover_repeats_records_as_many_as_are_left(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two repeats (3 and 4) left above a count of 2: each line named its own number, and recording 3 repeats
+    again, as repeat 3's line said, would have left repeat 4 unused."""
+    first = project.cassettes / "remember.yaml"
+    text = first.read_text(encoding="utf-8")
+    assert text.startswith("metadata:\n")
+    first.write_text(text.replace("metadata:\n", "metadata:\n  repeats: 2\n", 1), encoding="utf-8")
+    for n in (2, 3, 4):
+        shutil.copy(first, project.cassettes / f"remember.repeat-{n}.yaml")
+    main(["cassettes", "check", "--agents", str(project.agents)])
+    advice = [line for line in capsys.readouterr().out.splitlines() if "repeats again: " in line]
+    assert len(advice) == 2, advice
+    assert all(line.endswith(f"record 4 repeats again: harness record --repeat 4 {project.scenario_path('remember')}")
+               for line in advice)  # fmt: skip
+
+
 def test_a_request_body_edited_by_hand_is_reported_with_its_fix(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
