@@ -137,8 +137,8 @@ class ScenarioWire(StrictModel):
     @pydantic.field_validator("xfail", mode="before")
     @classmethod
     def _xfail_reason(cls, value: Any) -> Any:
-        """`xfail:` left empty was read as no xfail at all (and `''` printed "expected to fail ()")."""
-        if value is None or value == "":
+        """`xfail:` left empty was read as no xfail at all (and `''` or blanks printed "expected to fail ()")."""
+        if value is None or (isinstance(value, str) and not value.strip()):
             raise ValueError("give the reason this scenario is expected to fail (the misbehaviour it documents)")
         return value
 

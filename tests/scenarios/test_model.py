@@ -313,6 +313,7 @@ def test_an_empty_expect_is_a_located_mistake(tmp_path: Path, text: str, key: st
     [
         ("xfail: ''\nturns: [{user: hi}]\n", "xfail", "give the reason this scenario is expected to fail"),
         ("xfail:\nturns: [{user: hi}]\n", "xfail", "give the reason"),  # was read as no xfail at all
+        ('xfail: "  \\t "\nturns: [{user: hi}]\n', "xfail", "give the reason"),  # was "expected to fail (  )"
         (
             "turns: [{user: hi}]\nexpect: {recall: {query: x, roles: []}}\n",
             "expect.recall.roles",
