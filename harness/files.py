@@ -8,8 +8,6 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.errors import OutputError
-
 
 def written_path(path: Path) -> Path:
     """Where writing `path` lands: the file a link points at (the link stays a link)."""
@@ -108,15 +106,6 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def write_output(path: Path, text: str, kept: str = "the file is left as it was") -> None:
-    """`write_atomically`, with an OSError (a full disk, a folder removed meanwhile) as a one-line
-    OutputError naming the file, the OS's reason and `kept` (what is left of the file)."""
-    try:
-        write_atomically(path, text)
-    except OSError as exc:
-        raise OutputError(cannot_write(path, exc, kept)) from None
 
 
 def cannot_write(path: Path | str, exc: OSError, kept: str) -> str:

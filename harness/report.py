@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import jsontext
-from harness.files import write_output
+from harness.output import write_output
 from harness.records import ContextEvent
 from harness.reliability import has_repeats, reliability, reliability_report
 from harness.scenarios.checks import Failure

@@ -14,8 +14,8 @@ from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 
-from harness.files import write_output
 from harness.jsontext import inert, parse, storable
+from harness.output import write_output
 from harness.scenarios.results import Outcome, entry_name, repeated_runs
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import OutputError
-from harness.files import cannot_write, write_output
+from harness.files import cannot_write
 from harness.jsontext import storable
+from harness.output import write_output
 from harness.scenarios.results import Outcome, entry_name, reason_lines, repeated_runs
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"

@@ -80,6 +80,17 @@ def test_no_import_cycles() -> None:
     assert cycles(import_graph()) == []
 
 
+def test_the_bottom_of_the_layout_imports_nothing_from_the_harness() -> None:
+    """README's Layout runs top to bottom: its last module (files.py) sits below everything, and errors.py
+    says every layer may raise its exceptions. files.py had come to import harness.errors."""
+    layout = (ROOT / "README.md").read_text(encoding="utf-8").split("## Layout", 1)[1]
+    listed = [line.split()[0] for line in layout.splitlines() if line.startswith("    harness/")]
+    bottom = listed[-1].removesuffix(".py").replace("/", ".")
+    assert bottom == "harness.files"
+    graph = import_graph()
+    assert {name: graph[name] for name in (bottom, "harness.errors")} == {bottom: set(), "harness.errors": set()}
+
+
 @pytest.mark.parametrize(
     ("lower", "upper"),
     [

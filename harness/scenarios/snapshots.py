@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 from harness.errors import OutputError, ScenarioError
-from harness.files import cannot_write, write_output
+from harness.files import cannot_write
 from harness.jsontext import parse, same_json
+from harness.output import write_output
 from harness.scenarios.checks import Failure
 from harness.yamlsource import Loc, parse_yaml, read_text
 
