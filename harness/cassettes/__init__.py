@@ -6,7 +6,9 @@
     delta.py      those deltas: computed (in time linear in a conversation) and applied
     diff.py       why a request missed: the nearest recorded request and a readable diff
     scrub.py      what never reaches a file: headers but content-type; secrets (harness.secrets) masked
+    mode.py       the record modes (none, new, all) and what each may do
     repeats.py    how many repeats a scenario's recording made, kept in its first cassette's metadata
+    python_tests.py  a Python test's cassette name and the test that owns it (`harness_agent`)
     replay.py     replay at the floor: the file, an index and a chat model (no SDK, no vcrpy)
     recording.py  recording through the openai SDK with vcrpy (imported only when recording)
 
