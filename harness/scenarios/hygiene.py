@@ -28,9 +28,9 @@ from harness.errors import CassetteError
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import ChatResponse
 from harness.llm.settings import ToolChoice
-from harness.project import Project
+from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.scenarios.model import Scenario
-from harness.scenarios.runner import SNAPSHOTS, ScenarioRunner, has_snapshot
+from harness.scenarios.runner import ScenarioRunner, has_snapshot
 
 
 class CassetteState(StrEnum):
@@ -74,7 +74,7 @@ def check_cassettes(
             for path in _cassette_files(runner.project.cassettes_dir)
             if _key(path) not in used and owning_test(path, runner.project.cassettes_dir, runner.project.root) is None
         ]
-        snapshots = runner.project.root / SNAPSHOTS
+        snapshots = runner.project.root / DEFAULT_SNAPSHOTS
         wanted = {_key(runner.snapshot_path(scenario)) for scenario in scenarios if has_snapshot(scenario)}
         statuses += [
             CassetteStatus(path, CassetteState.ORPHAN, reasons=["a snapshot no scenario's `snapshot:` check uses"])

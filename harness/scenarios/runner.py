@@ -31,8 +31,6 @@ from harness.scenarios.snapshots import SnapshotFile
 from harness.scenarios.tool_results import ScenarioToolResults
 from harness.yamlsource import Loc, dotted
 
-SNAPSHOTS = DEFAULT_SNAPSHOTS
-
 __all__ = ["Outcome", "ScenarioResult", "ScenarioRunner", "TurnRecord"]
 
 
@@ -85,7 +83,7 @@ class ScenarioRunner:
         """`snapshots/` beside the agents file, mirroring the scenario's cassette path."""
         project = self.factory.project
         relative = self.cassette_path(scenario).relative_to(project.cassettes_dir)
-        return project.root / SNAPSHOTS / relative
+        return project.root / DEFAULT_SNAPSHOTS / relative
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:
         """The scenario's agent, after checking the scenario's references to it (a located ScenarioError)."""
