@@ -30,6 +30,13 @@ def dumps(value: Any, **options: Any) -> str:
     return escape_surrogates(json.dumps(value, ensure_ascii=False, **options))
 
 
+def as_text(value: Any) -> str:
+    """A string as it is, any other JSON value as its JSON text (`42`, `true`, `["a"]`): how a message, a
+    tool argument or a recalled value is read and searched as text. Plain `json.dumps` (a lone surrogate
+    stays one): the callers that keep the text make it `storable`."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def storable(text: str) -> str:
     """Plain text with U+FFFD for each lone surrogate."""
     return text if _SURROGATE.search(text) is None else _SURROGATE.sub("\ufffd", text)

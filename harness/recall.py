@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from harness import memorydb
-from harness.jsontext import parse, storable
+from harness.jsontext import as_text, parse, storable
 from harness.memory import Block
 from harness.records import StepRecord
 
@@ -68,7 +68,7 @@ class RecallHit:
         that was another JSON value (`42`, `true`)."""
         if "content" in self.detail:
             content = self.detail["content"]
-            return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+            return as_text(content)
         return json.dumps(self.detail, indent=2, ensure_ascii=False)
 
 
@@ -177,9 +177,7 @@ def index_messages(
         if mask is not None:
             detail = mask(detail)
         # every value's words, a JSON value's as written (a message `42` is found by 42)
-        words = " ".join(
-            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) for value in detail.values()
-        )
+        words = " ".join(as_text(value) for value in detail.values())
         # JSON with \u escapes, and the indexed text with U+FFFD for a lone surrogate: SQLite stores UTF-8.
         rows.append((storable(words), agent_id, str(message["role"]), _stamp(at), json.dumps(detail)))
     if rows:

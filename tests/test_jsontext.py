@@ -89,3 +89,14 @@ def test_same_json_examples() -> None:
     for _ in range(100_000):
         deep = [deep]
     assert jsontext.same_json(deep, deep)
+
+
+@given(JSON)
+def test_as_text_is_a_string_itself_and_any_other_value_its_json(value: Any) -> None:
+    """One rule for reading a message, an argument or a recalled value as text (it was written out at each)."""
+    text = jsontext.as_text(value)
+    if isinstance(value, str):
+        assert text is value
+    else:
+        assert jsontext.same_json(json.loads(text), value)
+        assert text == json.dumps(value, ensure_ascii=False)

@@ -31,7 +31,7 @@ import pydantic
 
 from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
 from harness.errors import RunError
-from harness.jsontext import parse, same_json
+from harness.jsontext import as_text, parse, same_json
 from harness.memory import EditKind
 from harness.recall import Recall
 from harness.records import ContextEvent, ContextEventKind, StepRecord, StopReason, ToolCallRecord
@@ -882,7 +882,7 @@ def _call_matches(wanted: ToolCallWire, call: ToolCallRecord, args_match: ArgsMa
 def _value_matches(expected: Any, actual: Any) -> bool:
     if _is_matcher(expected):
         if "matches" in expected:
-            text = actual if isinstance(actual, str) else json.dumps(actual, ensure_ascii=False)
+            text = as_text(actual)
             return bool(searched(expected["matches"], text))  # a search out of time matches nothing
         return True  # {any: true}
     return same_json(expected, actual)
