@@ -803,23 +803,29 @@ def _write_reports(
     from harness.report import write_json_report
     from harness.report_md import append_step_summary, write_markdown
 
-    writes: list[Callable[[], object]] = []
-    if report is not None:
-        writes.append(lambda: write_json_report(data, report))
-    if html is not None:
-        from harness.report_html import write_html
-
-        writes.append(lambda: write_html(data, html))
-    if markdown is not None:
-        writes.append(lambda: write_markdown(data, markdown, html))
-    writes.append(lambda: append_step_summary(data, html))
     written = True
-    for write in writes:
+
+    def wrote(write: Callable[[], object]) -> bool:
+        nonlocal written
         try:
             write()
         except OutputError as exc:
             console.err(f"error: {exc}")
             written = False
+            return False
+        return True
+
+    if report is not None:
+        wrote(lambda: write_json_report(data, report))
+    if html is not None:
+        from harness.report_html import write_html
+
+        page = html
+        if not wrote(lambda: write_html(data, page)):
+            html = None  # not linked from the summaries: there is no such report
+    if markdown is not None:
+        wrote(lambda: write_markdown(data, markdown, html))
+    wrote(lambda: append_step_summary(data, html))
     return written
 
 

@@ -51,26 +51,30 @@ class ScenarioReports:
 
             data["reliability"] = reliability_report(reliability_of_entries(entries), {})
         html, markdown = self.html, self.markdown
-        writes: list[tuple[str, Callable[[], object]]] = []
+        # In order, each attribute reset next to its own write: a file not written is not said written, and
+        # an HTML report not written is not linked from the summaries written after it.
         if html is not None:
             from harness.report_html import write_html
 
-            writes.append(("html", lambda: write_html(data, html)))
-        if markdown is not None:
-            writes.append(("markdown", lambda: write_markdown(data, markdown, html)))
+            page = html
+            if not self._wrote(lambda: write_html(data, page)):
+                self.html = html = None
+        if markdown is not None and not self._wrote(lambda: write_markdown(data, markdown, html)):
+            self.markdown = None
         if entries:
-            writes.append(("step summary", lambda: append_step_summary(data, html)))
-        for what, write in writes:
-            try:
-                write()
-            except OutputError as exc:  # one line, and a failed run, as `harness run` says it: no traceback
-                self.unwritten.append(str(exc))
-                if what == "html":
-                    self.html = None  # not said written at the end
-                elif what == "markdown":
-                    self.markdown = None
+            self._wrote(lambda: append_step_summary(data, html))
         if self.unwritten and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _wrote(self, write: Callable[[], object]) -> bool:
+        """Whether `write` wrote its file; if not, why is kept to say in one line, as `harness run` says
+        it: no traceback."""
+        try:
+            write()
+        except OutputError as exc:
+            self.unwritten.append(str(exc))
+            return False
+        return True
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         for what, path in (("HTML report", self.html), ("Markdown summary", self.markdown)):

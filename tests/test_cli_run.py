@@ -406,6 +406,25 @@ def test_a_step_summary_a_full_disk_refuses_is_said_in_one_line(
     ]
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (a device that is always full)")
+def test_a_summary_does_not_link_an_html_report_a_full_disk_refused(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The Markdown summary and the job's page, written after it, linked the HTML report that was never
+    written."""
+    page = tmp_path / "page.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(page))
+    summary = tmp_path / "summary.md"
+    remember = str(project.scenario_path("remember"))
+    assert run(project, remember, "--html", "/dev/full", "--summary-md", str(summary)) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: /dev/full: cannot write: No space left on device; the file is left as it was"
+    ]
+    for written in (summary, page):
+        text = written.read_text(encoding="utf-8")
+        assert "1 passed" in text and "HTML report" not in text
+
+
 def test_a_cassette_a_full_disk_refuses_is_named_with_why_and_keeps_its_old_takes(
     project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -607,6 +607,19 @@ def test_a_report_a_full_disk_refuses_is_one_line_and_a_failed_run(pytester: pyt
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full (a device that is always full)")
+def test_a_summary_does_not_link_an_html_report_a_full_disk_refused(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """The write lambdas had captured the HTML path before its write failed: the summary linked it."""
+    result = pytester.runpytest("--harness-html=/dev/full", "--harness-summary-md=s.md", "-k", "remember")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    summary = (pytester.path / "s.md").read_text(encoding="utf-8")
+    assert "1 passed" in summary and "HTML report" not in summary
+    result.stdout.fnmatch_lines(["harness: Markdown summary written to *s.md"])
+    result.stdout.no_fnmatch_line("*HTML report written*")
+
+
 def test_a_cassette_folder_that_is_a_file_is_a_usage_error(pytester: pytest.Pytester, project: Project) -> None:
     """Every scenario would fail as not recorded (30 failures for one slip of the option); `harness run` says
     the same (tests/test_cli_run.py)."""
