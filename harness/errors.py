@@ -90,6 +90,7 @@ class RunError(HarnessError):
     # The scenario check whose model exchange raised this (a judge's, an archival search's), as its key's
     # path in the scenario file: set where the check asks, so the error is located at that check.
     check_loc: tuple[str | int, ...] | None = None
+    check_asker: str | None = None  # and which kind of check it is (scenarios.checks.Asker)
 
 
 class LLMError(RunError):

@@ -595,7 +595,7 @@ class JudgeCheck(ValueCheck):
             return [self.failure(text, "no judge model is available to this run")]
         judge: JudgeWire = self.value
         ask = text.judge
-        verdict = asking(self.loc, lambda: ask(judge.rubric, text.value, text.what, judge.model))
+        verdict = asking(self.loc, Asker.JUDGE, lambda: ask(judge.rubric, text.value, text.what, judge.model))
         if verdict.score >= judge.threshold:
             return []
         message = f"the judge scored {text.what} {verdict.score:g}, below {judge.threshold:g}: {verdict.reason}"
@@ -1153,6 +1153,7 @@ class ArchivalSearch(ExpectCheck):
         found = _texts(
             asking(
                 self.loc,
+                Asker.ARCHIVAL_SEARCH,
                 lambda: archival.search(
                     search.query, tags=search.tags, tag_match_mode=search.tag_match_mode, top_k=search.top_k
                 ),
@@ -1434,15 +1435,22 @@ def compile_expect(expect: StrictModel | None, loc: Loc) -> tuple[ExpectCheck, .
     )
 
 
-def asking(loc: Loc, ask: Callable[[], T]) -> T:
+class Asker(StrEnum):
+    """The kinds of check that exchange with a model, as an error of that exchange names them."""
+
+    JUDGE = "judge"
+    ARCHIVAL_SEARCH = "archival search"
+
+
+def asking(loc: Loc, asker: Asker, ask: Callable[[], T]) -> T:
     """`ask()`, a check's model exchange (a judge's verdict, an archival search's embedding): an error it
-    raises (the endpoint failing, a cassette miss) carries the check's `loc`, so the run can say which check
-    of the turn it was, at its line, as it locates every other endpoint error."""
+    raises (the endpoint failing, a cassette miss) carries the check's `loc` and kind, so the run can say
+    which check of the turn it was, at its line, as it locates every other endpoint error."""
     try:
         return ask()
     except RunError as exc:
         if exc.check_loc is None:
-            exc.check_loc = loc
+            exc.check_loc, exc.check_asker = loc, asker
         raise
 
 

@@ -21,7 +21,7 @@ from harness.memory import EditKind
 from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.cassette_owners import overwritten_inputs
-from harness.scenarios.checks import ExpectCheck, Failure, Observed, Snapshot, Snapshots, run_checks
+from harness.scenarios.checks import Asker, ExpectCheck, Failure, Observed, Snapshot, Snapshots, run_checks
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, model_slug, scenario_problems
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
@@ -432,8 +432,7 @@ class ScenarioRunner:
             ]
             return False
         except LLMError as exc:
-            loc = exc.check_loc
-            asked = "judge or archival search" if loc is None else "judge" if loc[-1] == "judge" else "archival search"
+            asked = exc.check_asker or f"{Asker.JUDGE} or {Asker.ARCHIVAL_SEARCH}"
             result.error = f"{_at_check(scenario, exc)}: a check of {where} (its {asked}): {exc}"
             return _recorded(exc, result)
         except ScenarioError as exc:  # a golden file the run reads (a snapshot) that is not one: the user's to fix
