@@ -344,11 +344,15 @@ def test_what_could_only_mislead_is_a_located_mistake(tmp_path: Path, text: str,
 
 
 def test_evictions_in_turns_the_scenario_plays_are_kept(tmp_path: Path) -> None:
-    loaded(
+    scenario = loaded(
         tmp_path,
         "agent: chat\nturns: [{user: a}, {user: b, expect: {evictions: {turns: [2]}}}]\n"
         "expect: {evictions: {turns: [1, 2]}}\n",
     )
+    assert [(check.key, check.value.turns) for check in scenario.turns[1].checks] == [("evictions", [2])]
+    assert [(check.key, check.loc, check.value.turns) for check in scenario.checks] == [
+        ("evictions", ("expect", "evictions"), [1, 2])
+    ]
 
 
 @pytest.mark.parametrize("key", sorted(key for key in VALUE_CHECKS if key != "json"))  # `json:` alone: JSON null
