@@ -28,6 +28,7 @@ from harness.loops.kinds import (
     default_temperature,
     default_tool_choice,
     extra_body,
+    parallel_by_model,
     tools_body,
 )
 from harness.memory import DEFAULT_LIMIT, Block, Memory, check_schema, schema_problem
@@ -589,6 +590,7 @@ def _model_settings(values: dict[str, Any], loop: LoopName = DEFAULT_LOOP) -> Mo
         **values,
         "extra_body": extra_body(loop),
         "tools_body": tools_body(loop),
+        "parallel_by_model": parallel_by_model(loop),
     }
     if "tool_choice" in values:
         values = {**values, "tool_choice": ToolChoice(values["tool_choice"])}

@@ -80,7 +80,7 @@ def test_letta_memgpt_is_the_default_loop_with_lettas_temperature(tmp_path: Path
     spec = load_agents(write_agents(tmp_path, "  a: {}\n")).get("a")
     assert spec.loop is LoopName.LETTA_MEMGPT and spec.clock is None
     assert spec.model.temperature == 0.7 and spec.model.tool_choice is ToolChoice.REQUIRED
-    assert dict(spec.model.extra_body)["parallel_tool_calls"] is False
+    assert dict(spec.model.tools_body)["parallel_tool_calls"] is False
 
 
 def test_the_harness_loop_sends_what_it_always_sent(tmp_path: Path) -> None:
@@ -153,7 +153,7 @@ def test_letta_loops_default_to_lettas_temperature(tmp_path: Path) -> None:
     assert config.get("t").model.temperature == 0
     assert config.get("v").model.temperature == 1.0  # Letta 0.16.8's LLMConfig default
     assert config.get("v").model.tool_choice is ToolChoice.AUTO  # a v1 turn ends on an answer without a call
-    assert dict(config.get("m").model.extra_body)["parallel_tool_calls"] is False
+    assert dict(config.get("m").model.tools_body)["parallel_tool_calls"] is False
     # a turn's bound: Letta 0.16.8's DEFAULT_MAX_STEPS for v1, the harness's for the others
     assert (config.get("v").max_steps, config.get("m").max_steps) == (50, 10)
 
@@ -170,6 +170,19 @@ def test_letta_v1_sends_lettas_user_and_no_parallel_calls(tmp_path: Path) -> Non
     no_tools = write_agents(tmp_path, "  v: {loop: letta-v1, tools: []}\n")
     _, model, _ = run(load_agents(no_tools).get("v"), [completion(content="ok")], "hi")
     assert "parallel_tool_calls" not in model.bodies[0] and "user" in model.bodies[0]
+
+
+@pytest.mark.parametrize("name", ["gpt-4o-mini", "o3-mini"])
+def test_letta_memgpt_sends_parallel_tool_calls_only_with_tools(tmp_path: Path, name: str) -> None:
+    """Letta 0.6.23's prepare_openai_payload adds `parallel_tool_calls: false` only `if
+    chat_completion_request.tools is not None` (OpenAI answers 400 to it without tools), to every model; the
+    compaction's summary request (no tools) sent it, and OpenAI refused it."""
+    spec = load_agents(write_agents(tmp_path, f"  m: {{model: {{name: {name}}}}}\n")).get("m")
+    _, model, _ = run(spec, [completion(call("send_message", {"message": "hi"}, "c1"))], "hi")
+    assert model.bodies[0]["parallel_tool_calls"] is False and model.bodies[0]["tools"]
+    summary = chat_request(spec.model, [{"role": "user", "content": "summarize"}], [])
+    assert "tools" not in summary and "parallel_tool_calls" not in summary
+    assert summary["user"] == "user-00000000-0000-4000-8000-000000000000" and summary["n"] == 1
 
 
 def test_letta_memgpt_plain_text_is_private(tmp_path: Path) -> None:

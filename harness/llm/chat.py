@@ -115,7 +115,8 @@ def chat_request(
     if tools:
         body["tools"] = tools
         body["tool_choice"] = str(tool_choice or settings.tool_choice)
-        reasoning = settings.name.startswith(OPENAI_REASONING_PREFIXES)  # they take no parallel_tool_calls
+        # OpenAI's reasoning models take no parallel_tool_calls (Letta 0.16.8 leaves it out for them)
+        reasoning = settings.parallel_by_model and settings.name.startswith(OPENAI_REASONING_PREFIXES)
         body.update(item for item in settings.tools_body if not (reasoning and item[0] == "parallel_tool_calls"))
     if settings.max_tokens is not None:
         body["max_tokens"] = settings.max_tokens

@@ -92,8 +92,10 @@ class ModelSettings(Endpoint):
     mistral_tool_call_ids: bool = False
     # Fields the agent's loop adds to every body (Letta 0.6's request defaults): not settable in YAML.
     extra_body: tuple[tuple[str, Any], ...] = ()
-    # Fields the agent's loop adds to a body that offers tools (Letta 0.16.8's `parallel_tool_calls`).
+    # Fields the agent's loop adds to a body that offers tools (Letta's `parallel_tool_calls`).
     tools_body: tuple[tuple[str, Any], ...] = ()
+    # Leave `parallel_tool_calls` out for OpenAI's reasoning models (letta-v1, as Letta 0.16.8 does).
+    parallel_by_model: bool = False
 
 
 @dataclass(frozen=True)

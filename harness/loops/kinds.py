@@ -35,12 +35,12 @@ LETTA_V1_MAX_STEPS = 50
 LETTA_DEFAULT_USER_ID = "user-00000000-0000-4000-8000-000000000000"
 
 # What Letta 0.6's ChatCompletionRequest adds to every body (its pydantic defaults, dumped without the
-# None ones), and `parallel_tool_calls: false` (prepare_openai_payload): Letta runs one call a step.
+# None ones). `parallel_tool_calls: false` is not among them: prepare_openai_payload adds it only to a request
+# with tools (OpenAI refuses it without), see tools_body.
 LETTA_MEMGPT_BODY: tuple[tuple[str, Any], ...] = (
     ("frequency_penalty", 0),
     ("logprobs", False),
     ("n", 1),
-    ("parallel_tool_calls", False),
     ("presence_penalty", 0),
     ("stream", False),
     ("top_p", 1),
@@ -85,10 +85,18 @@ def extra_body(loop: LoopName) -> tuple[tuple[str, Any], ...]:
 
 
 def tools_body(loop: LoopName) -> tuple[tuple[str, Any], ...]:
-    """Fields a request of this loop carries only when it offers tools. letta-v1: Letta 0.16.8 sets
-    `parallel_tool_calls` from LLMConfig (False by default, and LettaAgentV3 forces False under tool rules)
-    for a model that takes it: `chat_request` leaves it out for OpenAI's reasoning models, by the name the
-    request goes out with (a `--model` or a matrix model replaces the declared one)."""
-    if loop is not LoopName.LETTA_V1:
+    """Fields a request of this loop carries only when it offers tools. letta-memgpt: Letta 0.6.23's
+    prepare_openai_payload sets `parallel_tool_calls: false` `if chat_completion_request.tools is not None`
+    (so a summary request, or an agent with no tools, goes without it). letta-v1: Letta 0.16.8 sets it from
+    LLMConfig (False by default, and LettaAgentV3 forces False under tool rules) for a model that takes it
+    (see parallel_by_model)."""
+    if loop is LoopName.HARNESS:
         return ()
     return (("parallel_tool_calls", False),)
+
+
+def parallel_by_model(loop: LoopName) -> bool:
+    """Whether `chat_request` leaves `parallel_tool_calls` out for OpenAI's reasoning models, by the name the
+    request goes out with (a `--model` or a matrix model replaces the declared one): Letta 0.16.8 does;
+    Letta 0.6.23 sends it to every model a request with tools goes to."""
+    return loop is LoopName.LETTA_V1

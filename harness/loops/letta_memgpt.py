@@ -3,9 +3,9 @@
 Each behaviour cites where Letta has it; tests/conformance/ compares this loop's requests with the ones real
 Letta sent for the same conversations (scripts/letta-conformance captured them), field by field.
 
-- Only an answer's first tool call runs (`_handle_ai_response`), and every request says
-  `parallel_tool_calls: false` (`prepare_openai_payload`, with the other ChatCompletionRequest defaults:
-  harness/loops/kinds.py).
+- Only an answer's first tool call runs (`_handle_ai_response`), and every request with tools says
+  `parallel_tool_calls: false` (`prepare_openai_payload`, which leaves it out without tools, as OpenAI
+  requires); every request carries the other ChatCompletionRequest defaults (harness/loops/kinds.py).
 - A turn goes on while a call asks for a heartbeat or fails; before the next step a heartbeat comes as a
   user message (`get_heartbeat`: `Function called using request_heartbeat=true, returning control`, or
   `Function call failed, returning control` after a failure), and the tool that failed is not offered for
