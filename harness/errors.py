@@ -9,7 +9,8 @@
     ├── RunError             something failed while running: exit code 1
     │   ├── LLMError             the model endpoint
     │   │   └── ModelAnswerError     it answered, with something the loop cannot use: recorded, ends
-    │   │                            that scenario (never the suite)
+    │   │       │                    that scenario (never the suite)
+    │   │       └── SummaryFailed        a compaction's summary request answered with no text
     │   ├── StoreError           the SQLite store
     │   ├── CassetteError        a cassette file that cannot be read
     │   ├── CassetteMiss         a request the cassette holds no response for
@@ -108,6 +109,12 @@ class ModelAnswerError(LLMError):
     `tool_use_failed`). It is the model's doing: it is recorded, replays the same, and ends that scenario
     with a located error while the rest of the suite runs. (A live 2xx body that is not JSON at all, a
     proxy's HTML page, is a plain LLMError: the environment's, never recorded.)"""
+
+
+class SummaryFailed(ModelAnswerError):
+    """A compaction's summary request was answered with no text (Letta 0.16.8's "Summary failed to
+    generate"): the sliding window falls back to mode `all`; if that fails too, the step fails and nothing
+    is evicted (an empty summary would lose the evicted messages from context without a word)."""
 
 
 class StoreError(RunError):

@@ -6,9 +6,11 @@ summary of them, and put the summary in their place.
 for a cutoff at an assistant message (so a tool call is never parted from its results) that leaves the
 system message and the kept messages under 70% of the context window (`sliding_window_percentage` 0.3);
 the messages before the cutoff are summarized with Letta's `SLIDING_PROMPT`. If no cutoff works, or the
-result is still over the trigger, it falls back to mode `all` (summarizer_all.py, `ALL_PROMPT`), which
-summarizes everything. A previous summary is among the messages summarized next time: the summary is
-recursive, as MemGPT's.
+model's summary has no text ("Summary failed to generate"), it falls back to mode `all` (summarizer_all.py,
+`ALL_PROMPT`), which summarizes everything but the last message, as it does when the sliding-window result
+is still over the trigger. A summary in mode `all` with no text fails the step, and nothing is
+evicted. A previous summary is among the messages summarized next time: the summary is recursive, as
+MemGPT's.
 
 The summary request is an ordinary call of the agent's `ChatModel` (system: the prompt; user: the
 transcript; no tools), so it is recorded in the scenario's cassette and replayed offline. The summary goes
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from harness.errors import SummaryFailed
 from harness.llm.chat import ChatModel
 
 SLIDING_WINDOW_PERCENTAGE = 0.3  # letta/settings.py partial_evict_summarizer_percentage
@@ -119,12 +122,18 @@ def transcript(messages: list[dict[str, Any]]) -> str:
     return "<start_transcript>\n" + "\n".join(lines) + "\n<end_transcript>\n. Generate the summary."
 
 
-def summarize(model: ChatModel, prompt: str, messages: list[dict[str, Any]]) -> str:
-    """Letta's `simple_summary` without the acknowledgement (`prompt_acknowledgement` defaults to off)."""
+def summarize(model: ChatModel, prompt: str, messages: list[dict[str, Any]], mode: str) -> str:
+    """Letta's `simple_summary` without the acknowledgement (`prompt_acknowledgement` defaults to off).
+    An answer with no text raises SummaryFailed (Letta's "Summary failed to generate")."""
     response = model.complete(
         [{"role": "system", "content": prompt}, {"role": "user", "content": transcript(messages)}], []
     )
     summary = (response.content or "").strip()
+    if not summary:
+        raise SummaryFailed(
+            f"Summary failed to generate: the compaction's summary request (mode {mode}) was answered with no "
+            f"text (finish reason {response.finish_reason!r}, {len(response.tool_calls)} tool call(s))"
+        )
     if len(summary) > CLIP_CHARS:
         summary = summary[:CLIP_CHARS] + SUMMARY_TRUNCATION_SUFFIX
     return summary
@@ -181,20 +190,23 @@ def compact(
     `tool_tokens` is what the tool schemas add to a request."""
     stats = _Stats(len(messages) + 1, tokens_before, window, tool_tokens, count, system)
     cutoff = sliding_cutoff(system, messages, window, count)
+    current, prompt = messages, ALL_PROMPT  # no cutoff, or its summary failed: Letta's fallback_config
     if cutoff is not None:
         kept = messages[cutoff:]
-        summary = summarize(model, SLIDING_PROMPT, messages[:cutoff])
-        result = _packed(summary, "sliding_window", kept, stats, now)
-        if stats.tokens(result) < trigger:
-            return Compaction(result, cutoff, len(kept), summary, "sliding_window")
-        current = result  # still over: the `all` fallback summarizes this summary too
-    else:
-        current = messages
+        try:
+            summary = summarize(model, SLIDING_PROMPT, messages[:cutoff], "sliding_window")
+        except SummaryFailed:
+            pass  # Letta: "Sliding window summarization failed ... Falling back to all mode."
+        else:
+            result = _packed(summary, "sliding_window", kept, stats, now)
+            if stats.tokens(result) < trigger:
+                return Compaction(result, cutoff, len(kept), summary, "sliding_window")
+            current = result  # still over: the `all` fallback summarizes this summary too
     start = protected_tail(current)
     if all(_is_summary(message) for message in current[:start]):
         return None  # nothing but a summary before the last message: summarizing it again would not help
     kept = current[start:]
-    summary = summarize(model, ALL_PROMPT, current[:start])
+    summary = summarize(model, prompt, current[:start], "all")  # SummaryFailed: the step fails, nothing evicted
     return Compaction(_packed(summary, "all", kept, stats, now), len(messages) - len(kept), len(kept), summary, "all")
 
 

@@ -22,7 +22,13 @@ from harness.context_window import (
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.recall import RecallJournal, SqliteRecall
 from harness.records import ContextEventKind
-from harness.summarizer import ALL_PROMPT, SLIDING_PROMPT, compact, protected_tail, transcript
+from harness.summarizer import (
+    ALL_PROMPT,
+    SLIDING_PROMPT,
+    compact,
+    protected_tail,
+    transcript,
+)
 from harness.tools.context import AgentState, steady_clock
 
 SYSTEM = "You are a test agent."
@@ -360,3 +366,47 @@ def test_every_message_of_a_turn_is_journaled_once_however_the_history_is_compac
     assert len({id(message) for message in journal.saved}) == len(journal.saved)  # nothing saved twice
     saved_warnings = [m for m in journal.saved if MESSAGE_SUMMARY_WARNING_STR in str(m.get("content"))]
     assert len(saved_warnings) == warnings
+
+
+# ------------------------------------------------------------------ Letta's fallbacks
+
+
+class EmptySummaries(Summaries):
+    """Answers the summary requests whose prompt is in `empty` with no text (a tool call, content None)."""
+
+    def __init__(self, *empty: str) -> None:
+        super().__init__()
+        self.empty = empty
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+        answer = super().complete(messages, tools)
+        if messages[0]["content"] in self.empty:
+            return ChatResponse(None, (ToolCall("x", "send_message", "{}"),), "m", "tool_calls")
+        return answer
+
+
+def test_a_sliding_summary_with_no_text_falls_back_to_all() -> None:
+    """Letta 0.16.8's "Summary failed to generate" in mode sliding_window falls back to mode `all`; the
+    harness evicted the messages with an empty summary in their place."""
+    model = EmptySummaries(SLIDING_PROMPT)
+    messages = long_history(12)
+    (event,) = ContextWindow(1000, model, steady_clock()).before_request(SYSTEM, messages, [])
+    assert [request[0]["content"] for request in model.requests] == [SLIDING_PROMPT, ALL_PROMPT]
+    assert event.mode == "all" and event.summary == "summary 2"
+    assert json.loads(messages[0]["content"])["message"].endswith("previous messages:\n summary 2")
+
+
+def test_a_summary_with_no_text_in_mode_all_fails_the_step_and_evicts_nothing() -> None:
+    from harness.errors import ModelAnswerError, SummaryFailed
+
+    model = EmptySummaries(SLIDING_PROMPT, ALL_PROMPT)
+    messages = long_history(12)
+    original = json.loads(json.dumps(messages))
+    try:
+        ContextWindow(1000, model, steady_clock()).before_request(SYSTEM, messages, [])
+    except SummaryFailed as exc:
+        assert isinstance(exc, ModelAnswerError)  # the model's doing: recorded, ends only its scenario
+        assert str(exc).startswith("Summary failed to generate: the compaction's summary request (mode all)")
+    else:
+        raise AssertionError("no error")
+    assert messages == original and len(model.requests) == 2
