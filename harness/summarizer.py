@@ -7,8 +7,9 @@ for a cutoff at an assistant message (so a tool call is never parted from its re
 system message and the kept messages under 70% of the context window (`sliding_window_percentage` 0.3);
 the messages before the cutoff are summarized with Letta's `SLIDING_PROMPT`. If no cutoff works, or the
 model's summary has no text ("Summary failed to generate"), it falls back to mode `all` (summarizer_all.py,
-`ALL_PROMPT`), which summarizes everything but the last message, as it does when the sliding-window result
-is still over the trigger. A summary in mode `all` with no text fails the step, and nothing is
+`ALL_PROMPT`), which summarizes everything but the last message; if the sliding-window result is still over
+the trigger, it summarizes that result in mode `all` with `SLIDING_PROMPT` still (Letta passes the sliding
+window's own config to `summarize_all`). A summary in mode `all` with no text fails the step, and nothing is
 evicted. A previous summary is among the messages summarized next time: the summary is recursive, as
 MemGPT's.
 
@@ -201,7 +202,9 @@ def compact(
             result = _packed(summary, "sliding_window", kept, stats, now)
             if stats.tokens(result) < trigger:
                 return Compaction(result, cutoff, len(kept), summary, "sliding_window")
-            current = result  # still over: the `all` fallback summarizes this summary too
+            # Still over: `summarize_all` with the sliding window's own settings, so SLIDING_PROMPT again
+            # (compact_messages set `summarizer_config.prompt` for mode sliding_window), over this summary too.
+            current, prompt = result, SLIDING_PROMPT
     start = protected_tail(current)
     if all(_is_summary(message) for message in current[:start]):
         return None  # nothing but a summary before the last message: summarizing it again would not help

@@ -271,8 +271,11 @@ def test_the_loop_evicts_to_recall_and_records_it(chat_spec: AgentSpec) -> None:
     assert kinds.index(ContextEventKind.WARNING) < kinds.index(ContextEventKind.EVICTION)
     assert "Remember fact number 0" not in json.dumps(agent.messages)  # evicted from context...
     assert recall.search("fact number 0")[0].text.startswith("Remember fact number 0")  # ... not from recall
-    summary_requests = [r for r in model.requests if r[0]["content"] == SLIDING_PROMPT]
-    assert len(summary_requests) == kinds.count(ContextEventKind.EVICTION)
+    summary_requests = [r for r in model.requests if r[0]["content"] in (SLIDING_PROMPT, ALL_PROMPT)]
+    evictions = [event for event in events if event.kind is ContextEventKind.EVICTION]
+    # one summary a sliding-window eviction; two for one that fell back to `all` (still SLIDING_PROMPT)
+    assert len(summary_requests) == sum(1 if event.mode == "sliding_window" else 2 for event in evictions)
+    assert all(r[0]["content"] == SLIDING_PROMPT for r in summary_requests)
     assert agent.messages[0]["role"] == "user" and "system_alert" in agent.messages[0]["content"]
 
 
@@ -410,3 +413,19 @@ def test_a_summary_with_no_text_in_mode_all_fails_the_step_and_evicts_nothing() 
     else:
         raise AssertionError("no error")
     assert messages == original and len(model.requests) == 2
+
+
+def test_the_fallback_after_a_sliding_window_still_over_the_trigger_keeps_the_sliding_prompt() -> None:
+    """compact_messages sets `summarizer_config.prompt` for mode sliding_window and passes that config to
+    `summarize_all` when the result is still over the trigger: SLIDING_PROMPT again (only the exception
+    path, no cutoff or a failed summary, switches to ALL_PROMPT)."""
+    model = Summaries()
+    window = ContextWindow(2000, model, steady_clock())
+    messages = [
+        message for n in range(6) for message in [user(f"u{n} " + "x" * 300), *call_and_results(f"c{n}", 1, "ok")]
+    ]
+    messages += [user("u6 " + "x" * 3600), *call_and_results("c6", 1, "ok"), user("next")]
+    tools = [{"type": "function", "function": {"name": "t", "description": "d" * 2400, "parameters": {}}}]
+    (event,) = window.before_request("system " * 20, messages, tools)
+    assert event.mode == "all"
+    assert [request[0]["content"] for request in model.requests] == [SLIDING_PROMPT, SLIDING_PROMPT]
