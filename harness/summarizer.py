@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from harness.errors import SummaryFailed
+from harness.errors import LLMError, SummaryFailed
 from harness.llm.chat import ChatModel
 
 SLIDING_WINDOW_PERCENTAGE = 0.3  # letta/settings.py partial_evict_summarizer_percentage
@@ -125,10 +125,16 @@ def transcript(messages: list[dict[str, Any]]) -> str:
 
 def summarize(model: ChatModel, prompt: str, messages: list[dict[str, Any]], mode: str) -> str:
     """Letta's `simple_summary` without the acknowledgement (`prompt_acknowledgement` defaults to off).
-    An answer with no text raises SummaryFailed (Letta's "Summary failed to generate")."""
-    response = model.complete(
-        [{"role": "system", "content": prompt}, {"role": "user", "content": transcript(messages)}], []
-    )
+    An answer with no text raises SummaryFailed (Letta's "Summary failed to generate"); an endpoint's
+    error says it was this compaction's summary request, not the agent's own step, that failed."""
+    try:
+        response = model.complete(
+            [{"role": "system", "content": prompt}, {"role": "user", "content": transcript(messages)}], []
+        )
+    except SummaryFailed:
+        raise
+    except LLMError as exc:
+        raise type(exc)(f"the compaction's summary request (mode {mode}) failed: {exc}") from exc
     summary = (response.content or "").strip()
     if not summary:
         raise SummaryFailed(

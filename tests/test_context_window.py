@@ -429,3 +429,22 @@ def test_the_fallback_after_a_sliding_window_still_over_the_trigger_keeps_the_sl
     (event,) = window.before_request("system " * 20, messages, tools)
     assert event.mode == "all"
     assert [request[0]["content"] for request in model.requests] == [SLIDING_PROMPT, SLIDING_PROMPT]
+
+
+def test_a_failed_summary_request_says_it_was_the_compactions() -> None:
+    from harness.errors import LLMError
+
+    class Down(Summaries):
+        def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> ChatResponse:
+            raise LLMError("the model endpoint http://127.0.0.1:9/v1 answered HTTP 500: boom")
+
+    messages = long_history(12)
+    try:
+        ContextWindow(1000, Down(), steady_clock()).before_request(SYSTEM, messages, [])
+    except LLMError as exc:
+        assert str(exc) == (
+            "the compaction's summary request (mode sliding_window) failed: the model endpoint "
+            "http://127.0.0.1:9/v1 answered HTTP 500: boom"
+        )
+    else:
+        raise AssertionError("no error")
