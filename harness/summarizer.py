@@ -150,21 +150,23 @@ def sliding_cutoff(
     system: str, messages: list[dict[str, Any]], window: int, count: Callable[[list[dict[str, Any]]], int]
 ) -> int | None:
     """Where the kept messages start (an index into `messages`, an assistant message, never the last
-    message), or None when no cutoff brings the rest under the goal (Letta raises, and falls back)."""
+    message), or None when no cutoff brings the rest under the goal (Letta raises, and falls back).
+    Letta's loop, float for float: its eviction percentage grows by adding 0.1 to 0.3, so it reaches
+    0.8999999999999999, not 0.9, and `round` of that times 35 messages is 31, not 32."""
     full = [{"role": "system", "content": system}, *messages]
     total = len(full)
     goal = (1 - SLIDING_WINDOW_PERCENTAGE) * window
     tokens = float(window)
     cutoff = None
-    tenths = round(SLIDING_WINDOW_PERCENTAGE * 10)
-    while tokens >= goal and tenths < 10:
-        tenths += 1
-        upto = round(tenths / 10 * total)
+    eviction = SLIDING_WINDOW_PERCENTAGE
+    while tokens >= goal and eviction < 1.0:
+        eviction += 0.10
+        upto = round(eviction * total)
         cutoff = next((i for i in reversed(range(1, upto + 1)) if i < total and full[i]["role"] == "assistant"), None)
         if cutoff is None:
             continue
         tokens = count([full[0], *full[cutoff:]])
-    if cutoff is None or cutoff < 2 or tokens >= goal or cutoff >= total - 1:
+    if cutoff is None or eviction >= 1.0 or cutoff < 2 or cutoff >= total - 1:
         return None  # (cutoff 1 would evict nothing: the history starts with an assistant message)
     return cutoff - 1
 

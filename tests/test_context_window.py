@@ -25,8 +25,10 @@ from harness.records import ContextEventKind
 from harness.summarizer import (
     ALL_PROMPT,
     SLIDING_PROMPT,
+    SLIDING_WINDOW_PERCENTAGE,
     compact,
     protected_tail,
+    sliding_cutoff,
     transcript,
 )
 from harness.tools.context import AgentState, steady_clock
@@ -448,3 +450,61 @@ def test_a_failed_summary_request_says_it_was_the_compactions() -> None:
         )
     else:
         raise AssertionError("no error")
+
+
+def _lettas_sliding_index(full: list[dict[str, Any]], window: int) -> int | None:
+    """Letta 0.16.8's summarize_via_sliding_window cutoff search (summarizer_sliding_window.py), transcribed
+    onto OpenAI dicts: the assistant_message_index, or None where Letta raises ValueError."""
+    eviction_percentage = SLIDING_WINDOW_PERCENTAGE
+    assistant_message_index = None
+    goal_tokens = (1 - SLIDING_WINDOW_PERCENTAGE) * window
+    approx_token_count = window
+    while approx_token_count >= goal_tokens and eviction_percentage < 1.0:
+        eviction_percentage += 0.10
+        message_cutoff_index = round(eviction_percentage * len(full))
+        assistant_message_index = next(
+            (
+                i
+                for i in reversed(range(1, message_cutoff_index + 1))
+                if i < len(full) and full[i]["role"] == "assistant"
+            ),
+            None,
+        )
+        if assistant_message_index is None:
+            continue
+        approx_token_count = count([full[0], *full[assistant_message_index:]])
+    if assistant_message_index is None or eviction_percentage >= 1.0 or assistant_message_index >= len(full) - 1:
+        return None
+    return assistant_message_index
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(UNIT, min_size=1, max_size=30), st.integers(200, 6000), st.integers(10, 2000))
+def test_the_sliding_cutoff_is_lettas_float_for_float(
+    units: list[list[dict[str, Any]]], size: int, system: int
+) -> None:
+    """Letta grows its eviction percentage by adding 0.1 to 0.3 (0.8999999999999999, not 0.9): with 35
+    or 55 messages `round` of it picks another cutoff than whole tenths did."""
+    messages = [message for unit in units for message in unit]
+    full = [{"role": "system", "content": "s" * system}, *messages]
+    letta = _lettas_sliding_index(full, size)
+    expected = None if letta is None or letta < 2 else letta - 1  # (the harness refuses to evict nothing)
+    assert sliding_cutoff("s" * system, messages, size, count) == expected
+
+
+def test_the_sliding_cutoff_at_35_messages_rounds_as_lettas_float() -> None:
+    """0.8999999999999999 * 35 rounds to 31, where whole tenths gave 32: Letta looks back for an assistant
+    message from 31 (and finds 29), the harness cut at 32."""
+    messages: list[dict[str, Any]] = []
+    for n in range(12):
+        function = {"name": "f", "arguments": "{}"}
+        call = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": f"c{n}", "type": "function", "function": function}],
+        }
+        messages += [user("u" * 307), call, {"role": "tool", "tool_call_id": f"c{n}", "content": "r"}]
+    messages = messages[:34]
+    full = [{"role": "system", "content": "s" * 100}, *messages]
+    assert _lettas_sliding_index(full, 800) == 29
+    assert sliding_cutoff("s" * 100, messages, 800, count) == 28
