@@ -38,7 +38,7 @@ from harness.tools.declared import declared_tool
 from harness.tools.registry import resolve_tool
 from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinishable
 from harness.tools.schema import Tool
-from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, validate_document
+from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, not_null_schema, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
 
 MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
@@ -362,7 +362,19 @@ class AgentSettingsWire(StrictModel):
         None,
         description="Tokens the agent's context may hold (Letta's llm_config.context_window): past 75% the "
         "agent is warned, past 90% its oldest messages are evicted to recall and summarized (default: no limit)",
+        json_schema_extra=not_null_schema,
     )
+
+    @pydantic.field_validator("context_window", mode="before")
+    @classmethod
+    def _window_given(cls, value: Any) -> Any:
+        """`context_window:` left empty set nothing: the agent kept the `defaults:` window, or had none."""
+        if value is None:
+            raise ValueError(
+                f"left empty, it sets nothing: give a number of tokens (at least {MIN_CONTEXT_WINDOW}), or leave "
+                "the key out (an agent has no context limit unless it or `defaults:` gives one)"
+            )
+        return value
 
 
 class AgentWire(AgentSettingsWire):

@@ -566,6 +566,26 @@ def test_a_context_window_too_small_is_a_located_mistake(write_agents: Write) ->
     assert "greater than or equal to 64" in problem.message
 
 
+def test_a_context_window_left_empty_is_a_located_mistake(write_agents: Write) -> None:
+    """`context_window: null` passed validation and set nothing: the agent kept the `defaults:` window."""
+    path, error = problems_of(
+        write_agents,
+        """
+        defaults:
+          context_window: 2000
+        agents:
+          chat:
+            model: gpt-4o-mini
+            system: hello
+            tools: [send_message]
+            context_window: null
+        """,
+    )
+    (problem,) = error.problems
+    assert (problem.file, problem.line, problem.key) == (str(path), 8, "agents.chat.context_window")
+    assert "left empty, it sets nothing: give a number of tokens (at least 64), or leave the key out" in problem.message
+
+
 @pytest.mark.parametrize(
     ("url", "message"),
     [
