@@ -105,7 +105,8 @@ class Agent:
         self._compacted = False  # the history was compacted in the last turn
         self.evicted_messages = 0  # messages compaction moved out of context (Letta's count of them in recall)
         window = spec.context_window
-        self.context = ContextWindow(window, model, self.state.now, token_counter(spec.model.name)) if window else None
+        counter = token_counter(spec.model.name)
+        self.context = ContextWindow(window, model, self.state.now, counter, spec.memory_warning) if window else None
 
     @staticmethod
     def new_id(ids: Ids | None = None) -> str:

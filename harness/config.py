@@ -365,6 +365,13 @@ class AgentSettingsWire(StrictModel):
         json_schema_extra=not_null_schema,
     )
 
+    memory_warning: bool | None = pydantic.Field(
+        None,
+        description="With a `context_window`: past 75% of it the model gets Letta's memory-pressure warning "
+        "once (Letta 0.6's summarizer_settings.send_memory_warning_message; default false, as in Letta, whose "
+        "letta-v1 loop has no warning at all)",
+    )
+
     @pydantic.field_validator("context_window", mode="before")
     @classmethod
     def _window_given(cls, value: Any) -> Any:
@@ -447,6 +454,7 @@ class AgentSpec:
     clock: ClockSpec | None = None
     embedding: EmbeddingSettings | None = None  # archival memory's embedding model
     context_window: int | None = None  # tokens; None: no context pressure (harness/context_window.py)
+    memory_warning: bool = False  # Letta's send_memory_warning_message (off by default, as in Letta)
 
     def new_memory(self, overrides: dict[str, str] | None = None, ids: Ids | None = None) -> Memory:
         """Blocks as declared (`overrides`: other values by label); `ids` gives their ids (random if None)."""
@@ -628,6 +636,7 @@ class _Merged:
     loop: LoopName = DEFAULT_LOOP
     clock: ClockSpec | None = None
     context_window: int | None = None
+    memory_warning: bool = False
 
 
 class _Compiler:
@@ -703,6 +712,7 @@ class _Compiler:
             loop=merged.loop,
             clock=merged.clock,
             context_window=merged.context_window,
+            memory_warning=merged.memory_warning,
         )
 
     def _merged(self, name: str) -> _Merged | None:
@@ -782,6 +792,7 @@ class _Compiler:
             base.loop,
             base.clock,
             base.context_window,
+            base.memory_warning,
         )
         failed_before, self.failed = self.failed, False
         if layer.system is not None and layer.system_file is not None:
@@ -817,6 +828,8 @@ class _Compiler:
             merged.clock = layer.clock.spec()
         if layer.context_window is not None:
             merged.context_window = layer.context_window
+        if layer.memory_warning is not None:
+            merged.memory_warning = layer.memory_warning
         merged.failed = merged.failed or self.failed
         self.failed = failed_before
         return merged

@@ -8,10 +8,12 @@ history and tool schemas) and, following Letta 0.16.8:
 - over `SUMMARIZATION_TRIGGER_MULTIPLIER` (0.9) of the window, compacts the history (Letta's
   `post_step_context_check`: its agent checks after a step, which is the same history as before the next
   request, the new user message aside);
-- else, over `MEMORY_WARNING_THRESHOLD` (0.75) of it, and once until the next compaction, appends Letta's
-  memory-pressure warning (`get_token_limit_warning()`) as a user message. Letta's legacy MemGPT agent
-  warns after the response that crossed the threshold and then chains one more step for it; here the
-  warning goes with the request that crosses it, so the model can save what matters in that same step.
+- else, for an agent with `memory_warning: true`, over `MEMORY_WARNING_THRESHOLD` (0.75) of it, and once
+  until the next compaction, appends Letta's memory-pressure warning (`get_token_limit_warning()`) as a
+  user message. Letta 0.6.23 sends it only with `summarizer_settings.send_memory_warning_message`, False
+  by default (so it is off by default here too), and Letta 0.16.8's v1 agent has none. Letta's legacy
+  MemGPT agent warns after the response that crossed the threshold and then chains one more step for it;
+  here the warning goes with the request that crosses it, so the model can save what matters in that step.
 
 Tokens are counted with tiktoken where the model is an OpenAI one whose encoding is installed for offline
 use (see `token_counter`), else with Letta's documented estimate: JSON bytes / 4, times Letta's 1.3 safety
@@ -111,12 +113,18 @@ class ContextWindow:
     """One agent's context pressure: the loop calls `before_request` before each request it sends."""
 
     def __init__(
-        self, window: int, model: ChatModel, now: Callable[[], datetime], counter: TokenCounter | None = None
+        self,
+        window: int,
+        model: ChatModel,
+        now: Callable[[], datetime],
+        counter: TokenCounter | None = None,
+        warn: bool = False,
     ) -> None:
         self.window = window
         self.model = model
         self.now = now
         self.counter = counter or ApproxTokenCounter()
+        self.warn = warn  # the agent's `memory_warning` (Letta's send_memory_warning_message, off by default)
         self.alerted = False  # warned since the last compaction (Letta's agent_alerted_about_memory_pressure)
 
     @property
@@ -182,7 +190,7 @@ class ContextWindow:
                     done.mode,
                 ),
             )
-        if before > self.warning_tokens and not self.alerted:
+        if self.warn and before > self.warning_tokens and not self.alerted:
             self.alerted = True
             messages.append({"role": "user", "content": token_limit_warning(self.now())})
             after = self.tokens(system, messages, tools)

@@ -59,6 +59,10 @@ def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
         parts["model"]["put_inner_thoughts_in_kwargs"] = model.put_inner_thoughts_in_kwargs
     if model.mistral_tool_call_ids:  # likewise
         parts["model"]["mistral_tool_call_ids"] = True
+    if spec.context_window is not None and not spec.memory_warning:
+        # The warning is off by default now (as in Letta); every window warned before: an agent that warns
+        # keeps the fingerprint it was recorded with.
+        parts["loop"]["memory_warning"] = False
     if spec.embedding is not None:  # only then: the fingerprints of agents without one stay as recorded
         parts["embedding"] = {"name": spec.embedding.name, "dimensions": spec.embedding.dimensions}
     return {"fingerprint": _hash(parts), "parts": parts}

@@ -80,7 +80,7 @@ def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) ->
     assert "did you mean 'system'?" in text
     valid = (
         "system, system_file, model, embedding, blocks, tools, tool_rules, attach_blocks, max_steps, loop, clock, "
-        "context_window, extends, description"
+        "context_window, memory_warning, extends, description"
     )
     assert f"valid keys: {valid}" in text
 
@@ -564,6 +564,29 @@ def test_a_context_window_too_small_is_a_located_mistake(write_agents: Write) ->
     (problem,) = error.problems
     assert (problem.file, problem.line, problem.key) == (str(path), 6, "agents.chat.context_window")
     assert "greater than or equal to 64" in problem.message
+
+
+def test_the_memory_warning_is_off_unless_an_agent_or_defaults_turn_it_on(write_agents: Write) -> None:
+    from harness.fingerprint import agent_fingerprint, fingerprint_changes
+
+    path = write_agents(
+        """
+        defaults:
+          model: gpt-4o-mini
+          system: hello
+          tools: [send_message]
+          context_window: 2000
+        agents:
+          quiet: {}
+          warned: {memory_warning: true}
+        """
+    )
+    config = load_agents(path)
+    assert (config.get("quiet").memory_warning, config.get("warned").memory_warning) == (False, True)
+    quiet, warned = (agent_fingerprint(config.get(name)) for name in ("quiet", "warned"))
+    # an agent that warns fingerprints as every agent with a window did before the setting existed
+    assert "memory_warning" not in warned["parts"]["loop"] and quiet["parts"]["loop"]["memory_warning"] is False
+    assert fingerprint_changes(warned, quiet) == ["loop memory_warning (not set) -> False"]
 
 
 def test_a_context_window_left_empty_is_a_located_mistake(write_agents: Write) -> None:

@@ -91,7 +91,7 @@ def test_tiktoken_counts_openai_models_whose_encoding_is_installed_offline() -> 
 
 
 def test_the_warning_goes_once_past_75_percent_as_lettas_system_alert() -> None:
-    window = ContextWindow(4000, Summaries(), steady_clock())
+    window = ContextWindow(4000, Summaries(), steady_clock(), warn=True)
     messages = [user("x" * 6000)]  # ~2000 tokens with the system message: under 3000
     assert window.before_request(SYSTEM, messages, []) == ()
     messages.append(user("y" * 3500))  # now over 3000, under 3600
@@ -254,7 +254,7 @@ class Conversation:
 
 
 def test_the_loop_evicts_to_recall_and_records_it(chat_spec: AgentSpec) -> None:
-    spec = replace(chat_spec, context_window=1200)
+    spec = replace(chat_spec, context_window=1200, memory_warning=True)
     recall = SqliteRecall.in_memory("agent-1")
     state = AgentState("agent-1", spec.name, spec.new_memory(), now=steady_clock(), recall=recall)
     model = Conversation()
@@ -281,8 +281,16 @@ def test_the_loop_evicts_to_recall_and_records_it(chat_spec: AgentSpec) -> None:
     assert agent.messages[0]["role"] == "user" and "system_alert" in agent.messages[0]["content"]
 
 
+def test_no_warning_unless_the_agent_asks_for_it_as_in_letta() -> None:
+    """Letta 0.6.23 sends the warning only with summarizer_settings.send_memory_warning_message, False by
+    default; Letta 0.16.8's v1 agent has none. The harness warned every agent with a window."""
+    window = ContextWindow(4000, Summaries(), steady_clock())
+    messages = [user("x" * 6000), user("y" * 3500)]  # over 75%, under 90%
+    assert window.before_request(SYSTEM, messages, []) == () and len(messages) == 2
+
+
 def test_a_compaction_rearms_the_warning() -> None:
-    window = ContextWindow(1000, Summaries(), steady_clock())
+    window = ContextWindow(1000, Summaries(), steady_clock(), warn=True)
     window.alerted = True
     messages = long_history(12)
     (event,) = window.before_request(SYSTEM, messages, [])

@@ -166,6 +166,7 @@ class RefersTo(Enum):
     ARGUMENT = "argument"  # an argument of `tool`
     ARCHIVAL = "archival"  # the agent's archival memory (it needs an embedding model)
     CONTEXT_WINDOW = "context_window"  # context pressure: warnings, evictions and their summaries
+    MEMORY_WARNING = "memory_warning"  # the memory-pressure warning (`memory_warning: true`, with a window)
     TOOL_RULES = "tool_rules"  # the agent's tool rules
 
 
@@ -1343,7 +1344,7 @@ class MemoryWarnings(ExpectCheck):
     description = "Exactly this many memory-pressure warnings went to the model"
 
     def references(self) -> Iterable[Reference]:
-        return [Reference(self.loc, RefersTo.CONTEXT_WINDOW, "context_window")]
+        return [Reference(self.loc, RefersTo.MEMORY_WARNING, "memory_warning")]
 
     def check(self, observed: Observed) -> list[Failure]:
         events = _events(observed, ContextEventKind.WARNING)

@@ -423,6 +423,7 @@ def check_against_agent(
     archival: bool | None = None,
     context_window: bool | None = None,
     tool_rules: bool | None = None,
+    memory_warning: bool | None = None,
 ) -> None:
     """Catch references to agents, blocks, tools and tool arguments that do not exist, and initial block
     values over their block's limit, before anything runs (a ScenarioError with every problem).
@@ -442,6 +443,7 @@ def check_against_agent(
         archival=archival,
         context_window=context_window,
         tool_rules=tool_rules,
+        memory_warning=memory_warning,
     )
     if problems:
         raise ScenarioError(problems)
@@ -460,6 +462,7 @@ def scenario_problems(
     archival: bool | None = None,
     context_window: bool | None = None,
     tool_rules: bool | None = None,
+    memory_warning: bool | None = None,
 ) -> list[Problem]:
     name = agent or scenario.agent
     if name not in agent_names:
@@ -497,10 +500,16 @@ def scenario_problems(
         for ref in check.references():
             if ref.kind == RefersTo.ARCHIVAL and archival is False:
                 problems.append(scenario.problem(ref.loc, no_archival))
-            elif ref.kind == RefersTo.CONTEXT_WINDOW and context_window is False:
+            elif ref.kind in (RefersTo.CONTEXT_WINDOW, RefersTo.MEMORY_WARNING) and context_window is False:
                 message = (
                     f"agent '{name}' has no `context_window`, so no warning, eviction or summary ever happens "
                     "(this check could never fail, or never pass): give it one in the agents file"
+                )
+                problems.append(scenario.problem(ref.loc, message))
+            elif ref.kind == RefersTo.MEMORY_WARNING and memory_warning is False:
+                message = (
+                    f"agent '{name}' is never warned of memory pressure (this check could never fail, or never "
+                    "pass): give it `memory_warning: true` in the agents file (off by default, as in Letta)"
                 )
                 problems.append(scenario.problem(ref.loc, message))
             elif ref.kind == RefersTo.TOOL_RULES and tool_rules is False:

@@ -124,6 +124,7 @@ class ScenarioRunner:
                 agent=name,
                 archival=agent.embedding is not None if agent else None,
                 context_window=agent.context_window is not None if agent else None,
+                memory_warning=agent.memory_warning if agent else None,
                 tool_rules=bool(agent.tool_rules) if agent else None,
             )
         problems += self._tool_result_problems(scenario)

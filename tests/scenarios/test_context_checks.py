@@ -139,4 +139,17 @@ def test_a_check_of_context_pressure_is_kept_for_an_agent_with_a_context_window(
         project.agents.read_text().replace("  max_steps: 4\n", "  max_steps: 4\n  context_window: 8000\n")
     )
     project.write_scenario("s", "agent: chat\nturns:\n  - user: hi\nexpect:\n  evictions: 0\n  memory_warnings: 0\n")
+    with pytest.raises(ScenarioError) as info:  # a window, but no warning: memory_warnings could never fail
+        project.runner().spec_for(project.scenario("s"))
+    (problem,) = info.value.problems
+    assert (problem.line, problem.key.split(".")[-1]) == (6, "memory_warnings")
+    assert problem.message == (
+        "agent 'chat' is never warned of memory pressure (this check could never fail, or never pass): give it "
+        "`memory_warning: true` in the agents file (off by default, as in Letta)"
+    )
+    project.agents.write_text(
+        project.agents.read_text().replace(
+            "  context_window: 8000\n", "  context_window: 8000\n  memory_warning: true\n"
+        )
+    )
     project.runner().spec_for(project.scenario("s"))
