@@ -22,7 +22,12 @@ result): the harness compacts before a request, which must still hold what it an
 a step. Whether the sliding window brought the request under the trigger is decided with the summary
 message counted (Letta leaves it out, which in a small window compacts again at the very next request);
 when the fallback runs after a sliding-window summary, that summary is summarized too (Letta's fallback
-drops it). No retry with a clamped transcript when the summary request itself overflows.
+drops it). No retry with a clamped transcript when the summary request itself overflows, and an endpoint
+error on the sliding window's summary request ends the step (Letta falls back to `all` on any error but a
+context overflow). The summary is asked of the agent's own model; Letta 0.16.8 without
+`compaction_settings.model` asks `get_default_summarizer_model(provider)` (`openai/gpt-5-mini`,
+`anthropic/claude-haiku-4-5`, `google_ai/gemini-2.5-flash`). Every loop compacts this way, `letta-memgpt`
+too (Letta 0.6.23's summarizer, after a context-overflow error, is not reproduced).
 """
 
 from __future__ import annotations
