@@ -148,7 +148,9 @@ class ContextWindow:
             )
             if done is None:  # nothing to evict: the request goes as it is (the endpoint may refuse it)
                 self._check_system_fits(system)
-                return ()
+                # Letta logs "Failed to summarize messages after fallback" and goes on; the step's record
+                # says so, where it said nothing and a report read as if the context were fine.
+                return (ContextEvent(ContextEventKind.OVERFLOW, before, before, self.window, self.counter.name),)
             messages[:] = done.messages
             self.alerted = False
             after = self.tokens(system, messages, tools)

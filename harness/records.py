@@ -58,6 +58,8 @@ class ContextEventKind(StrEnum):
 
     WARNING = "warning"  # Letta's memory-pressure warning went to the model
     EVICTION = "eviction"  # old messages left the context (to recall) and a summary took their place
+    # over the trigger with nothing left to evict: the request went as it was (an endpoint may refuse it)
+    OVERFLOW = "overflow"
 
 
 @dataclass(frozen=True)

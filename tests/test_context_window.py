@@ -172,6 +172,17 @@ def test_without_an_assistant_message_to_cut_at_everything_but_the_last_message_
     )
 
 
+def test_a_request_over_the_trigger_with_nothing_to_evict_leaves_a_trace() -> None:
+    """It went out with no event at all, so a report (and `evictions: 0`) read as if the context were fine."""
+    model = Summaries()
+    window = ContextWindow(200, model, steady_clock())
+    tools = [{"type": "function", "function": {"name": "t", "description": "d" * 2000, "parameters": {}}}]
+    messages = [user("hello")]
+    (event,) = window.before_request(SYSTEM, messages, tools)
+    assert event.kind is ContextEventKind.OVERFLOW and event.tokens_before == event.tokens_after > 200
+    assert (event.evicted, event.summary, model.requests, messages) == (0, None, [], [user("hello")])
+
+
 def test_nothing_to_evict_is_no_compaction() -> None:
     model = Summaries()
     assert compact(SYSTEM * 500, [user("hi")], 0, 1000, 900, 5000, count, model, steady_clock()) is None
