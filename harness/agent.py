@@ -39,7 +39,7 @@ from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, Loop, NothingToAsk, TurnAborted
 from harness.loops.registry import new_loop
 from harness.memory import Block, Memory
-from harness.records import ContextEventKind, StepRecord, StopReason, ToolCallRecord, TurnResult
+from harness.records import ContextEventKind, InContext, StepRecord, StopReason, ToolCallRecord, TurnResult
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
 from harness.tools.schema import ToolResult
@@ -54,9 +54,15 @@ class Journal(Protocol):
     def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None: ...
 
     def save_step(
-        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], blocks: list[Block] | None
+        self,
+        agent_id: str,
+        step: StepRecord,
+        messages: list[dict[str, Any]],
+        blocks: list[Block] | None,
+        in_context: InContext | None = None,
     ) -> None:
-        """`blocks` is every block memory holds when memory changed since the last save, else None."""
+        """`blocks` is every block memory holds when memory changed since the last save, else None;
+        `in_context`, once the history was compacted, what of it is in context after this step."""
 
 
 class Agent:
@@ -104,6 +110,9 @@ class Agent:
         self._user_message: dict[str, Any] = {}
         self._compacted = False  # the history was compacted in the last turn
         self.evicted_messages = 0  # messages compaction moved out of context (Letta's count of them in recall)
+        # The last compaction's summary message, first in the history while it stands (persisted with each
+        # step, so a resumed agent resumes its compacted context): `resume` gives a persisted one back.
+        self.summary_message: dict[str, Any] | None = None
         window = spec.context_window
         counter = token_counter(spec.model.name)
         self.context = ContextWindow(window, model, self.state.now, counter, spec.memory_warning) if window else None
@@ -239,7 +248,9 @@ class Agent:
         first_step = self._unsaved_user_message
         unsaved_history = self.messages[: self._unsaved_history] if first_step else []
         context = self.context.before_request(self.system_message(), self.messages, schemas) if self.context else ()
-        self._compacted = self._compacted or any(event.kind is ContextEventKind.EVICTION for event in context)
+        if any(event.kind is ContextEventKind.EVICTION for event in context):
+            self._compacted = True
+            self.summary_message = self.messages[0]  # a compaction puts its summary first
         self.evicted_messages += sum(event.evicted for event in context if event.kind is ContextEventKind.EVICTION)
         # Letta's memory-pressure warning goes into history before the request: saved with this step
         warning = [self.messages[-1]] if any(event.kind is ContextEventKind.WARNING for event in context) else []
@@ -291,11 +302,19 @@ class Agent:
             revision = self.memory.revision
             blocks = self.memory.get_blocks() if revision != self._saved_revision else None
             pending = warning if first_step else [*step_input, *warning]  # the user's message is saved above
-            self.journal.save_step(self.state.id, step, [*pending, *self.messages[first_message:]], blocks)
+            saved = [*pending, *self.messages[first_message:]]
+            self.journal.save_step(self.state.id, step, saved, blocks, self._in_context())
             self._saved_revision = revision
         if self.on_step is not None:
             self.on_step(step)
         return step, go_on, replies
+
+    def _in_context(self) -> InContext | None:
+        """What the journal persists of a compacted history: every message in it but the summary is saved."""
+        summary = self.summary_message
+        if summary is None or not self.messages or self.messages[0] is not summary:
+            return None
+        return InContext(summary, len(self.messages) - 1, self.evicted_messages)
 
     def _run_calls(
         self, solver: ToolRulesSolver | None, calls: tuple[ToolCall, ...], call_ids: list[str]

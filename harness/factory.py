@@ -233,13 +233,19 @@ class AgentFactory:
         state = AgentState(agent_id, spec.name, Memory([*persisted, *declared_since]), recall=store.recall(agent_id))
         store.use_clock(agent_id, lambda: state.now())
         self.archival(state, spec, None, store)
-        return Agent(
+        # After a compaction, the context it left (its summary, then the messages kept and saved since), as
+        # Letta resumes an agent from its in-context message ids.
+        messages, summary, evicted = store.load_in_context(agent_id)
+        agent = Agent(
             spec,
             model or self.chat_model(spec),
             state=state,
             # None when no turn was ever saved (the first message failed): the loop's first messages then
             # (Letta's boot sequence), persisted with the next user message, as for a new agent.
-            messages=store.load_messages(agent_id) or None,
+            messages=messages or None,
             turns=store.turns(agent_id),
             journal=store,
         )
+        agent.summary_message = summary if messages and summary is messages[0] else None
+        agent.evicted_messages = evicted
+        return agent

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from harness import memorydb
 from harness.jsontext import as_text, parse, storable
 from harness.memory import Block
-from harness.records import StepRecord
+from harness.records import InContext, StepRecord
 
 SEND_MESSAGE = "send_message"
 CONVERSATION_SEARCH = "conversation_search"
@@ -327,6 +327,11 @@ class RecallJournal:
         self.recall.add([message], self.now())
 
     def save_step(
-        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], blocks: list[Block] | None
+        self,
+        agent_id: str,
+        step: StepRecord,
+        messages: list[dict[str, Any]],
+        blocks: list[Block] | None,
+        in_context: InContext | None = None,
     ) -> None:
         self.recall.add(messages, self.now())

@@ -76,6 +76,18 @@ class ContextEvent:
 
 
 @dataclass(frozen=True)
+class InContext:
+    """What compaction left in an agent's context, for a store to persist with the step (so a resumed agent
+    resumes its compacted context, as Letta keeps its in-context message ids): the summary message, first
+    after the system message, then the last `kept` messages saved; `evicted`, the messages compaction has
+    moved out of context so far (Letta's count of them in recall)."""
+
+    summary: dict[str, Any]
+    kept: int
+    evicted: int
+
+
+@dataclass(frozen=True)
 class StepRecord:
     turn: int
     index: int

@@ -1,5 +1,6 @@
-"""Agent state in SQLite: blocks, messages, every step with its tool calls, results and block edits, and
-archival passages with their embeddings (harness/passages.py reads and writes those).
+"""Agent state in SQLite: blocks, messages, every step with its tool calls, results and block edits,
+archival passages with their embeddings (harness/passages.py reads and writes those), and what a
+compaction left in context (so a resumed agent goes on from its summary, not its whole history).
 
 Each step is written in one transaction, so a crash loses at most the step in flight. The schema grows
 by append-only migrations (never edit one that has shipped; add the next). What the model said, the
@@ -25,7 +26,7 @@ from harness.memory import Block, Memory
 from harness.passages import PassageStore
 from harness.recall import SCHEMA as RECALL_SCHEMA
 from harness.recall import SqliteRecall, index_messages
-from harness.records import StepRecord
+from harness.records import InContext, StepRecord
 from harness.secrets import Secrets
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -115,6 +116,22 @@ MIGRATIONS: list[tuple[str, str]] = [
     # Recall memory (conversation_search): an FTS5 index of the searchable messages, filled as they are
     # saved. Messages saved before this migration are not indexed.
     ("004_recall_search", RECALL_SCHEMA),
+    # What compaction left in context (one row an agent, rewritten with each step once its history was
+    # compacted): the summary message, the first saved message still in context, and how many compaction
+    # moved out. Without it a resumed agent started again from its whole history, and its first request
+    # summarized all of it at once (which an endpoint may refuse as too long, at every message after).
+    (
+        "005_in_context",
+        """
+        CREATE TABLE in_context (
+            agent_id TEXT PRIMARY KEY REFERENCES agents(id),
+            summary TEXT NOT NULL,
+            first_message_id INTEGER NOT NULL REFERENCES messages(id),
+            evicted INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -339,10 +356,16 @@ class Store:
             index_messages(db, agent_id, [message], moment, self.secrets.mask_data)
 
     def save_step(
-        self, agent_id: str, step: StepRecord, messages: list[dict[str, Any]], blocks: list[Block] | None
+        self,
+        agent_id: str,
+        step: StepRecord,
+        messages: list[dict[str, Any]],
+        blocks: list[Block] | None,
+        in_context: InContext | None = None,
     ) -> None:
-        """The step's record, its messages, its tool calls and edits, and (when memory changed) every block
-        as memory now holds it, so created, deleted and renamed blocks persist too: all or nothing."""
+        """The step's record, its messages, its tool calls and edits, (when memory changed) every block as
+        memory now holds it, so created, deleted and renamed blocks persist too, and (once the history was
+        compacted) what of it is in context: all or nothing."""
         now = self._moment(agent_id).isoformat(timespec="milliseconds")
         with self.transaction() as db:
             step_id = db.execute(
@@ -388,6 +411,23 @@ class Store:
             if blocks is not None:
                 db.execute("DELETE FROM blocks WHERE agent_id = ?", (agent_id,))
                 self._insert_blocks(db, agent_id, blocks, first_position=0)
+            if in_context is not None:
+                self._save_in_context(db, agent_id, in_context, now)
+
+    def _save_in_context(self, db: sqlite3.Connection, agent_id: str, in_context: InContext, now: str) -> None:
+        """The kept messages are the last ones saved (a compaction keeps the newest, and every message after
+        it is saved as it comes): the first of them is found by counting back."""
+        row = db.execute(
+            "SELECT id FROM messages WHERE agent_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (agent_id, max(in_context.kept - 1, 0)),
+        ).fetchone()
+        if row is None:  # fewer saved than kept: nothing to leave out on resume
+            return
+        db.execute(
+            "INSERT OR REPLACE INTO in_context (agent_id, summary, first_message_id, evicted, updated_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (agent_id, self._json(in_context.summary), row[0], in_context.evicted, now),
+        )
 
     def passages(self, agent_id: str, embedder: EmbeddingModel, model_name: str) -> PassageStore:
         """The agent's archival memory in this database; texts are stored with the store's secrets masked."""
@@ -423,6 +463,21 @@ class Store:
     def load_messages(self, agent_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT body FROM messages WHERE agent_id = ? ORDER BY id", (agent_id,))
         return [json.loads(row[0]) for row in rows]
+
+    def load_in_context(self, agent_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
+        """The history as the agent left it in context: after a compaction, its summary message and the
+        messages saved since its first kept one (with the summary, and how many messages compaction moved
+        out); else every message saved (no summary, 0)."""
+        row = self.db.execute(
+            "SELECT summary, first_message_id, evicted FROM in_context WHERE agent_id = ?", (agent_id,)
+        ).fetchone()
+        if row is None:
+            return self.load_messages(agent_id), None, 0
+        summary: dict[str, Any] = json.loads(row[0])
+        rows = self.db.execute(
+            "SELECT body FROM messages WHERE agent_id = ? AND id >= ? ORDER BY id", (agent_id, row[1])
+        )
+        return [summary, *(json.loads(body) for (body,) in rows)], summary, int(row[2])
 
     def turns(self, agent_id: str) -> int:
         row = self.db.execute("SELECT turns FROM agents WHERE id = ?", (agent_id,)).fetchone()

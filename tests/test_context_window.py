@@ -353,12 +353,17 @@ class Kept:
 
     def __init__(self) -> None:
         self.saved: list[dict[str, Any]] = []
+        self.in_context: list[dict[str, Any]] | None = None  # as a store would resume it
 
     def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None:
         self.saved.append(message)
 
-    def save_step(self, agent_id: str, step: Any, messages: list[dict[str, Any]], blocks: Any) -> None:
+    def save_step(
+        self, agent_id: str, step: Any, messages: list[dict[str, Any]], blocks: Any, in_context: Any = None
+    ) -> None:
         self.saved.extend(messages)
+        if in_context is not None:
+            self.in_context = [in_context.summary, *self.saved[len(self.saved) - in_context.kept :]]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
@@ -375,7 +380,7 @@ def test_every_message_of_a_turn_is_journaled_once_however_the_history_is_compac
     memory-pressure warning of a turn's first step was never saved."""
     from harness.loops.kinds import LoopName
 
-    spec = replace(chat_spec, context_window=window, loop=LoopName(loop), max_steps=6)
+    spec = replace(chat_spec, context_window=window, loop=LoopName(loop), max_steps=6, memory_warning=True)
     journal = Kept()
     agent = Agent(spec, Chains(plan), journal=journal)  # type: ignore[arg-type]
     # Letta's loops start with a boot sequence (a send_message call and its result), saved with the first turn
@@ -385,6 +390,9 @@ def test_every_message_of_a_turn_is_journaled_once_however_the_history_is_compac
         result = agent.send(f"turn {turn}: " + "w" * 120)
         made += [call.call_id for step in result.steps for call in step.tool_calls]
         warnings += sum(event.kind is ContextEventKind.WARNING for step in result.steps for event in step.context)
+        if agent.summary_message is not None:  # what a store resumes is the context the agent has
+            assert journal.in_context is not None
+            assert [id(message) for message in journal.in_context] == [id(message) for message in agent.messages]
     saved_calls = [call["id"] for message in journal.saved for call in message.get("tool_calls") or ()]
     saved_results = [message["tool_call_id"] for message in journal.saved if message["role"] == "tool"]
     assert sorted(saved_calls) == sorted(made) and sorted(saved_results) == sorted(made)

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -424,3 +425,52 @@ def test_labels_the_memory_tool_takes_as_letta_does_survive_a_restart(tmp_path: 
     for label in LETTA_LABELS:
         assert f'<{label} characters="0/100000">\n\n</{label}>' in system
     reopened.close()
+
+
+class Talker:
+    """Replies to every agent request with send_message; answers every summary request (no tools)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = []
+
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: Any = None) -> Any:
+        from harness.llm.chat import ChatResponse, ToolCall
+
+        self.requests.append((json.loads(json.dumps(messages)), tools))
+        if not tools:
+            return ChatResponse(f"summary {len(self.requests)}", (), "m", "stop")
+        arguments = json.dumps({"message": f"ok {len(self.requests)}"})
+        return ChatResponse(None, (ToolCall(f"id{len(self.requests)}", "send_message", arguments),), "m")
+
+
+def test_a_resumed_agent_resumes_its_compacted_context(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    """Compaction was not persisted: after a restart the agent started again from its whole stored history,
+    and its first request summarized all of it at once (an endpoint refuses that once it is long enough,
+    and then every message after). Letta keeps the summary and the in-context message ids."""
+    spec = dataclasses.replace(chat_spec, context_window=1200)
+    db = tmp_path / "s.db"
+    store = Store(db)
+    agent = open_agent(spec, Talker(), store)
+    for n in range(14):
+        agent.send(f"Remember fact number {n}: " + "w" * 150)
+    assert agent.summary_message is not None and agent.messages[0] is agent.summary_message
+    in_context, evicted = json.loads(json.dumps(agent.messages)), agent.evicted_messages
+    assert evicted > 0 and len(in_context) < len(store.load_messages(agent.state.id))
+    store.close()
+
+    reopened = Store(db)
+    model = Talker()
+    resumed = open_agent(spec, model, reopened)
+    assert resumed.messages == in_context and resumed.evicted_messages == evicted
+    assert resumed.summary_message is resumed.messages[0]
+    resumed.send("And one more fact.")
+    first_sent, tools = model.requests[0]
+    assert tools and first_sent[1:-1] == in_context  # the compacted context, not the whole history re-summarized
+    assert len(reopened.load_messages(resumed.state.id)) > len(reopened.load_in_context(resumed.state.id)[0])
+    assert "Remember fact number 0" in json.dumps(reopened.load_messages(resumed.state.id))  # all still stored
+    reopened.close()
+    # ... and it resumes the same again, from what this session saved
+    again = Store(db)
+    third = open_agent(spec, Talker(), again)
+    assert third.messages == json.loads(json.dumps(resumed.messages))
+    again.close()
