@@ -1248,6 +1248,7 @@ def _chat(args: argparse.Namespace, console: Console) -> int:
         f"{spec.name} ({agent.state.id}, {agent.turns} earlier turns) on {spec.model.name}; "
         "/memory shows the blocks, /quit or Ctrl-D ends"
     )
+    from harness.context_window import describe
     from harness.errors import LLMError
     from harness.records import StopReason
 
@@ -1278,6 +1279,8 @@ def _chat(args: argparse.Namespace, console: Console) -> int:
                 console.err("  (that turn ended there; type a message to go on, /quit or Ctrl-D ends)")
                 continue
             for step in result.steps:  # what the model and its tools wrote: shown, never obeyed
+                for event in step.context:  # a warning, an eviction (its summary is the model's: not shown)
+                    console.err(f"  [{describe(event)}]")
                 if step.content:
                     console.err(f"  ({inert(step.content.strip())})")
                 for call in step.tool_calls:

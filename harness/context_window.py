@@ -81,6 +81,16 @@ def token_counter(model: str) -> TokenCounter:
     return ApproxTokenCounter()
 
 
+def describe(event: ContextEvent) -> str:
+    """One line for a person (`harness chat`): what context pressure did before a step's request."""
+    tokens = f"{event.tokens_before} -> {event.tokens_after} of {event.context_window} tokens"
+    if event.kind is ContextEventKind.EVICTION:
+        return f"context: {event.evicted} message(s) evicted to recall and summarized ({event.mode}), {tokens}"
+    if event.kind is ContextEventKind.OVERFLOW:
+        return f"context: over 90% with nothing left to evict, sent as it was, {tokens}"
+    return f"context: memory-pressure warning sent, {tokens}"
+
+
 def token_limit_warning(now: datetime) -> str:
     """letta/system.py get_token_limit_warning(), with the agent's clock."""
     return system_alert(MESSAGE_SUMMARY_WARNING_STR, local_time(now))

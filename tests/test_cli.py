@@ -756,3 +756,54 @@ def test_ctrl_c_while_a_module_imports_is_an_interrupt_not_a_traceback(
     monkeypatch.setattr(harness.cli, "_validate", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["validate"])
+
+
+def test_chat_shows_what_context_pressure_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`harness chat` showed tool calls but never a warning or an eviction: a user could not tell their
+    agent's oldest messages had left its context."""
+    import math
+
+    from harness.context_window import ApproxTokenCounter
+
+    def agents(window: int) -> Path:
+        path = tmp_path / f"agents{window}.yaml"
+        path.write_text(
+            "agents:\n  chat:\n    model: {name: m, base_url: 'http://127.0.0.1:9/v1'}\n"
+            "    system: You are a test agent.\n    blocks: [{label: human, value: 'Name: Bob'}]\n"
+            f"    tools: [send_message, core_memory_append]\n    context_window: {window}\n    memory_warning: true\n"
+        )
+        return path
+
+    script = Script([reply("Hi")])
+    with serve(script) as url:
+        chat(
+            monkeypatch,
+            capsys,
+            "hello\n",
+            "--db",
+            str(tmp_path / "a.db"),
+            "--base-url",
+            url,
+            "--agents",
+            str(agents(100000)),
+        )
+    body = script.requests[0]
+    sent = ApproxTokenCounter().count(body["messages"]) + ApproxTokenCounter().count(body["tools"])
+    window = math.ceil(sent / 0.8)  # the same first request is at 80% of this window: warned, not evicted
+    script = Script([reply("Hi")])
+    with serve(script) as url:
+        code, _, err = chat(
+            monkeypatch,
+            capsys,
+            "hello\n",
+            "--db",
+            str(tmp_path / "b.db"),
+            "--base-url",
+            url,
+            "--agents",
+            str(agents(window)),
+        )
+    assert code == 0
+    assert f"  [context: memory-pressure warning sent, {sent} -> " in err and f" of {window} tokens]" in err
