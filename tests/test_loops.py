@@ -185,6 +185,28 @@ def test_letta_memgpt_sends_parallel_tool_calls_only_with_tools(tmp_path: Path, 
     assert summary["user"] == "user-00000000-0000-4000-8000-000000000000" and summary["n"] == 1
 
 
+def test_letta_memgpt_counts_the_system_message_it_sends(tmp_path: Path) -> None:
+    """The context window measured the harness's own compiled message, not Letta's (with its `### Memory`
+    header and counts) that the request carries: 100-odd tokens short, so a request near the window went
+    out with no compaction."""
+    agents = write_agents(tmp_path, "  m: {clock: 2025-02-11T14:26:32Z, context_window: 100000}\n")
+    spec = load_agents(agents).get("m")
+    model = Scripted(spec.model, [completion(call("send_message", {"message": f"hi {n}"}, f"c{n}")) for n in range(2)])
+    agent = Agent(spec, model)
+    assert agent.context is not None
+    counted: list[str] = []
+    measure = agent.context.before_request
+    agent.context.before_request = lambda system, messages, tools: (
+        counted.append(system),
+        measure(system, messages, tools),
+    )[1]  # type: ignore[method-assign]
+    agent.send("hi")
+    agent.memory.update_block_value("human", "Name: Ann")  # recompiled with a new header: counted as sent too
+    agent.send("again")
+    assert counted == [body["messages"][0]["content"] for body in model.bodies]
+    assert "### Memory [last modified:" in counted[0] and "Name: Ann" in counted[1]
+
+
 def test_letta_memgpt_plain_text_is_private(tmp_path: Path) -> None:
     spec = load_agents(write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")).get("m")
     _, model, [turn] = run(spec, [completion(content="Thinking about it.")], "Hi")

@@ -36,7 +36,12 @@ Left as in the harness: `max_steps` still bounds a turn (Letta 0.6 has no bound)
 the clock's timezone (UTC without `clock:`), where Letta uses the machine's; a block's `read_only` holds
 (0.6.23's Block has none: it came in 0.8), as its limit does; the fields a provider needs echoed (DeepSeek's
 `reasoning_content`, Gemini 3's `extra_content`), which Letta 0.6 predates and drops, go back with the
-answer (those providers refuse the next step without them).
+answer (those providers refuse the next step without them). Context pressure (`context_window:`) is Letta
+0.16.8's, as under every loop (harness/context_window.py, summarizer.py): counted before each request
+(the system message as sent), compacted past 90% by sliding window, `memory_warning` opt-in. Letta 0.6.23
+summarizes only after the provider refuses a request as too long (`summarize_messages_inplace`: a 70%
+token cutoff, `gpt_summarize.SYSTEM`, keeping only the system message and the summary), which this loop
+does not reproduce; its summary requests go to the agent's own model.
 """
 
 from __future__ import annotations
@@ -490,14 +495,21 @@ class LettaMemGPTLoop:
     # ------------------------------------------------------------ the request
 
     def request_messages(self, host: LoopHost) -> list[dict[str, Any]]:
+        return [self._current_system(host), *host.messages]
+
+    def system_text(self, host: LoopHost) -> str:
+        """The system message the next request sends (Letta's compiled one, with its memory header): the
+        context window counts the request as sent. (It measured the harness's own shorter message, so a
+        request near the window went out uncompacted.)"""
+        return str(self._current_system(host)["content"])
+
+    def _current_system(self, host: LoopHost) -> dict[str, Any]:
+        """The system message as it is now, recompiled (with a new timestamp) only when the compiled memory
+        is no longer in it; the context window's count and the request that follows get the same one."""
         memory = host.state.memory.compile()
         if self._system_message is None or memory not in self._system_message["content"]:
             self._system_message = self._compiled(memory, host.state.now())
-        return [self._system_message, *host.messages]
-
-    def system_text(self, host: LoopHost) -> str:
-        """The harness's compiled message, as the context window has always measured this loop's."""
-        return host.spec.system_message(host.state.memory)
+        return self._system_message
 
     def _compiled(self, memory: str, now: datetime) -> dict[str, Any]:
         return {"content": compile_system_message(self.spec.system, memory, now), "role": "system"}
