@@ -5,7 +5,7 @@ never inside the harness's: it imports nothing from the harness. For each conver
 DATA/conversations.yaml it builds the agent DATA/agents.yaml declares with Letta's in-process client
 (`create_client()`, SQLite under a throwaway HOME), points it at a local OpenAI-compatible stub server that
 records each request body and answers with the conversation's scripted answers in order, sends the user
-turns, and writes DATA/requests/<letta version>/<conversation>.json: the requests, and the error a turn
+turns, and writes DATA/letta_requests/<letta version>/<conversation>.json: the requests, and the error a turn
 raised, if any.
 
 Letta's clock is frozen (freezegun) at the agents file's `clock:` and advances 1 s with each answer the
@@ -228,7 +228,7 @@ def main() -> int:
     server = serve(holder)
     import letta
 
-    out = data / "requests" / letta.__version__
+    out = data / "letta_requests" / letta.__version__
     out.mkdir(parents=True, exist_ok=True)
     for conversation in conversations:
         if args.only and conversation["name"] not in args.only:

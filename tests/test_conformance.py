@@ -1,6 +1,6 @@
 """The letta-memgpt loop sends what Letta 0.6 sends: conformance against requests captured from real Letta.
 
-tests/conformance/requests/<version>/ holds every request real Letta sent a stub model for each conversation
+tests/conformance/letta_requests/<version>/ holds every request real Letta sent a stub model for each conversation
 of tests/conformance/conversations.yaml (scripts/letta-conformance captured them; see
 tests/conformance/README.md). Here the same conversations run through the harness's `letta-memgpt` loop,
 with the same scripted answers, and each request is compared with Letta's field by field, after
@@ -29,7 +29,7 @@ from tests.helpers import ROOT
 
 DATA = ROOT / "tests" / "conformance"
 CONVERSATIONS = {c["name"]: c for c in yaml.safe_load((DATA / "conversations.yaml").read_text())["conversations"]}
-FIXTURES = sorted((DATA / "requests").glob("*/*.json"))
+FIXTURES = sorted((DATA / "letta_requests").glob("*/*.json"))
 # Letta 0.6.23 calls an undefined name when it reports a tool's exception to the model (fixed in 0.6.24):
 # the message call raises instead. The harness reports the exception, as 0.6.24 does.
 LETTA_0_6_23_CRASH = "NameError: name 'function_args' is not defined"
@@ -146,7 +146,7 @@ def test_letta_memgpt_sends_what_letta_sent(path: Path) -> None:
 
 
 def test_every_conversation_was_captured_from_letta_0_6_23() -> None:
-    captured = {path.stem for path in (DATA / "requests" / "0.6.23").glob("*.json")}
+    captured = {path.stem for path in (DATA / "letta_requests" / "0.6.23").glob("*.json")}
     assert captured == set(CONVERSATIONS)
     for path in FIXTURES:
         fixture = json.loads(path.read_text())
@@ -156,7 +156,7 @@ def test_every_conversation_was_captured_from_letta_0_6_23() -> None:
 
 def test_the_seed_task_agent_ends_as_in_the_notebook() -> None:
     """The seed's three `complete your tasks` runs leave `tasks` as the notebook printed it: `[]\\n`."""
-    fixture = json.loads((DATA / "requests" / "0.6.23" / "task_seed_runs.json").read_text())
+    fixture = json.loads((DATA / "letta_requests" / "0.6.23" / "task_seed_runs.json").read_text())
     _, _, agent = replay(fixture)
     assert fixture["blocks"]["tasks"] == "[]\n"
     assert agent.memory.values() == fixture["blocks"]
@@ -164,7 +164,7 @@ def test_the_seed_task_agent_ends_as_in_the_notebook() -> None:
 
 def test_a_normalised_difference_is_still_a_difference() -> None:
     """The comparison is not vacuous: a changed time or tool description is reported."""
-    fixture = json.loads((DATA / "requests" / "0.6.23" / "chat_remember_name.json").read_text())
+    fixture = json.loads((DATA / "letta_requests" / "0.6.23" / "chat_remember_name.json").read_text())
     letta = normalised(fixture["turns"][0]["requests"])[0]
     changed = json.loads(json.dumps(letta))
     changed["messages"][-1]["content"] = changed["messages"][-1]["content"].replace("02:26:32", "02:26:33")
