@@ -80,15 +80,61 @@ def test_no_import_cycles() -> None:
     assert cycles(import_graph()) == []
 
 
-def test_the_bottom_of_the_layout_imports_nothing_from_the_harness() -> None:
-    """README's Layout runs top to bottom: its last module (files.py) sits below everything, and errors.py
-    says every layer may raise its exceptions. files.py had come to import harness.errors."""
+def layout_layers() -> dict[str, int]:
+    """README's Layout, read as data: each listed module or package and the line (layer) it is on, top
+    first. A line lists `harness/x.py`, more files of the same folder (`report_md.py`) or a package
+    (`harness/scenarios/`)."""
     layout = (ROOT / "README.md").read_text(encoding="utf-8").split("## Layout", 1)[1]
-    listed = [line.split()[0] for line in layout.splitlines() if line.startswith("    harness/")]
-    bottom = listed[-1].removesuffix(".py").replace("/", ".")
-    assert bottom == "harness.files"
+    layers: dict[str, int] = {}
+    lines = [line for line in layout.splitlines() if line.startswith("    harness/")]
+    for layer, line in enumerate(lines):
+        folder = "harness"
+        for entry in line.strip().split("  ")[0].split(", "):
+            path = entry if entry.startswith("harness/") else f"{folder}/{entry}"
+            folder = path.rstrip("/").rsplit("/", 1)[0] if path.endswith(".py") else path.rstrip("/")
+            layers[path.rstrip("/").removesuffix(".py").replace("/", ".")] = layer
+    return layers
+
+
+def layer_of(module: str, layers: dict[str, int]) -> tuple[str, int] | None:
+    """The most specific Layout entry holding `module` (harness.loops.kinds has a line of its own)."""
+    parts = module.split(".")
+    while len(parts) > 1:
+        name = ".".join(parts)
+        if name in layers:
+            return name, layers[name]
+        parts.pop()
+    return None
+
+
+def test_the_layout_reads_its_entries() -> None:
+    layers = layout_layers()
+    assert layers["harness.cli"] == layers["harness.pytest_plugin"] == 0
+    assert layers["harness.report_html"] == layers["harness.report_md"]
+    assert layers["harness.context_window"] == layers["harness.summarizer"]
+    assert layer_of("harness.loops.kinds", layers) == ("harness.loops.kinds", layers["harness.clock"])
+    assert layer_of("harness.loops.letta_v1", layers) == ("harness.loops", layers["harness.loops"])
+    assert max(layers.values()) == layers["harness.files"]
+
+
+def test_every_module_imports_only_what_the_layout_lists_below_it() -> None:
+    """README's Layout is the architecture: a module imports modules on lines below its own (or its own
+    line's), never above. The bottom (files.py) and errors.py import nothing from the harness."""
+    layers = layout_layers()
     graph = import_graph()
-    assert {name: graph[name] for name in (bottom, "harness.errors")} == {bottom: set(), "harness.errors": set()}
+    unlisted = sorted(name for name in graph if name != "harness" and layer_of(name, layers) is None)
+    assert unlisted == [], "modules the Layout does not list"
+    upward = []
+    for module, imported in sorted(graph.items()):
+        if module == "harness":
+            continue
+        (entry, layer) = layer_of(module, layers) or ("", 0)
+        for target in sorted(imported):
+            (target_entry, target_layer) = layer_of(target, layers) or ("", 0)
+            if target_entry != entry and target_layer < layer:
+                upward.append(f"{module} -> {target}")
+    assert upward == []
+    assert graph["harness.files"] == graph["harness.errors"] == set()
 
 
 @pytest.mark.parametrize(
