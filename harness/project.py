@@ -83,10 +83,15 @@ class Project:
         folders = [("scenarios", scenarios_dir), *(("scenarios", given(folder)) for folder in scenario_folders)]
         overlap = _overlap(cassettes_dir, [*folders, ("snapshots", root / DEFAULT_SNAPSHOTS)])
         if overlap is not None:
+            named = [given(folder) for folder in scenario_folders]
+            if not cassettes and any(_holds(folder, cassettes_dir) for folder in named):
+                # `harness run .`: the folder named to take scenarios from holds the default cassette folder
+                fix = f"name the scenarios' own folders or files (as {scenarios_dir}) instead"
+            else:
+                fix = f"give the cassettes a folder of their own (--cassettes), as {root / DEFAULT_CASSETTES}"
             raise UserError(
                 f"the cassette folder {cassettes_dir} {overlap}: cassettes written there would overwrite, or be "
-                f"taken for, the files kept there; give the cassettes a folder of their own (--cassettes), as "
-                f"{root / DEFAULT_CASSETTES}"
+                f"taken for, the files kept there; {fix}"
             )
         return cls(
             root=root,
@@ -246,6 +251,10 @@ def _overlap(cassettes: Path, folders: Iterable[tuple[str, Path]]) -> str | None
         if other.is_relative_to(real):
             return f"holds the {what} folder {folder}"
     return None
+
+
+def _holds(folder: Path, inner: Path) -> bool:
+    return Path(os.path.realpath(inner)).is_relative_to(os.path.realpath(folder))
 
 
 def _absolute(path: Path) -> Path:

@@ -240,3 +240,18 @@ def test_the_runner_itself_never_records_over_a_file_the_run_reads(tmp_path: Pat
     assert result.outcome == Outcome.ERROR
     assert result.error is not None and "is the scenario file" in result.error
     assert scenario.read_text(encoding="utf-8") == REMEMBER
+
+
+def test_running_the_project_folder_itself_says_to_name_the_scenarios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`harness run .` takes every YAML file under the project as a scenario, the cassettes included: it is
+    refused, and the fix is to name the scenarios, not (as it said) to give the cassettes the folder they
+    already have."""
+    project = make_project(tmp_path / "project", {"remember": REMEMBER})
+    monkeypatch.chdir(project.root)
+    assert main(["run", "."]) == 2
+    err = capsys.readouterr().err
+    assert f"the cassette folder {project.cassettes} is inside the scenarios folder" in err
+    assert f"name the scenarios' own folders or files (as {project.root / 'scenarios'}) instead" in err
+    assert "--cassettes" not in err
