@@ -36,6 +36,10 @@ class ScenarioReliability:
         return pass_hat_k(self.runs, self.passes, k)
 
 
+STALE = "stale cassette"
+NOT_RECORDED = "not recorded"
+
+
 def reliability(results: list[ScenarioResult]) -> list[ScenarioReliability]:
     """One entry per scenario, over its repeats (in the order the scenarios first appear)."""
     by_scenario: dict[tuple[Path, str | None, str | None], ScenarioReliability] = {}
@@ -51,7 +55,7 @@ def reliability(results: list[ScenarioResult]) -> list[ScenarioReliability]:
         else:
             failed = list(dict.fromkeys(failure.key for failure in result.failures))  # a key once, failing twice
             if result.stale:
-                failed.append("stale cassette")
+                failed.append(NOT_RECORDED if result.not_recorded else STALE)
             if result.error is not None:
                 failed.append("error")
             entry.failed_checks[result.variant] = failed
@@ -78,7 +82,7 @@ def reliability_of_entries(entries: list[dict[str, Any]]) -> list[ScenarioReliab
         if entry["outcome"] == Outcome.ERROR:
             failed.append("error")
         elif not failed:
-            failed.append("stale cassette")
+            failed.append(NOT_RECORDED if entry.get("not_recorded") else STALE)
         found.failed_checks[int(entry.get("repeat", 1))] = failed
     return list(by_scenario.values())
 

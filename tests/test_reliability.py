@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.reliability import pass_hat_k
+from harness.reliability import pass_hat_k, reliability_of_entries
 from tests.fakes import REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, make_project, reply
 
 
@@ -193,6 +193,10 @@ def test_a_last_repeat_whose_recording_failed_replays_as_not_recorded(
     third = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["scenarios"][2]
     assert third["repeat"] == 3 and third["outcome"] == "failed"
     assert "no cassette at cassettes/remember.repeat-3.yaml: repeat 3 has not been recorded" in third["failures"][1]
+    assert third["not_recorded"] is True  # said so under the table: it read "repeat 3 failed: stale cassette"
+    assert "scenarios/remember.yaml repeat 3 failed: not recorded" in replayed
+    (entry,) = reliability_of_entries(json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["scenarios"])
+    assert entry.failed_checks == {3: ["not recorded"]}
     assert third["failures"][2] == f"  record it with: harness record {project.scenario_path('remember')}"
     capsys.readouterr()
 

@@ -153,6 +153,7 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
         "failures",
         "failed_checks",
         "cassette",
+        "not_recorded",
         "recorded_with",
         "unplayed_interactions",
         "initial_blocks",
@@ -165,7 +166,7 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
     assert scenarios[0]["cassette"] == "cassettes/remember.yaml"
     assert scenarios[0]["initial_blocks"] == {"persona": "You are a helpful assistant", "human": "Name: Bob"}
     assert scenarios[0]["recorded_with"]["endpoint"] == "openai-compatible (local)"
-    assert scenarios[0]["unplayed_interactions"] == []
+    assert scenarios[0]["unplayed_interactions"] == [] and scenarios[0]["not_recorded"] is False
     assert scenarios[0]["failures"] == [] and scenarios[0]["failed_checks"] == []
     assert isinstance(scenarios[0]["timing"]["seconds"], float)
 

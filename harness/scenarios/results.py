@@ -74,6 +74,12 @@ class ScenarioResult:
         return self.outcome in (Outcome.PASSED, Outcome.XPASSED)
 
     @property
+    def not_recorded(self) -> bool:
+        """A replay miss because there is no cassette at all (never recorded, or a repeat whose recording
+        failed), not because what is recorded no longer matches."""
+        return bool(self.stale) and not self.cassette.exists()
+
+    @property
     def steps(self) -> int:
         return sum(len(t.steps) for t in self.turns)
 
