@@ -286,7 +286,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "cassettes",
-        help="cassette hygiene: `check` lists missing, stale, orphan cassettes and unused exchanges, and why",
+        help=(
+            "cassette hygiene: `check` lists missing, stale, unreadable and orphan cassettes, unused repeats "
+            "and unused exchanges, and why"
+        ),
     )
     cassette_commands = p.add_subparsers(title="cassette commands", required=True, metavar="ACTION")
     q = cassette_commands.add_parser(
