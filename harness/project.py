@@ -241,19 +241,16 @@ def _overlap(cassettes: Path, folders: Iterable[tuple[str, Path]]) -> str | None
     folder (each scenario's cassette path would be its own scenario file), one inside the other (a scenario
     or snapshot could be a cassette's path, `cassettes check` would call the scenarios orphans, and
     scenario discovery would collect the cassettes)."""
-    real = Path(os.path.realpath(cassettes))
     for what, folder in folders:
-        other = Path(os.path.realpath(folder))
-        if real == other:
-            return f"is the {what} folder"
-        if real.is_relative_to(other):
-            return f"is inside the {what} folder {folder}"
-        if other.is_relative_to(real):
+        if _holds(folder, cassettes):
+            return f"is the {what} folder" if _holds(cassettes, folder) else f"is inside the {what} folder {folder}"
+        if _holds(cassettes, folder):
             return f"holds the {what} folder {folder}"
     return None
 
 
 def _holds(folder: Path, inner: Path) -> bool:
+    """Whether `inner` is `folder` or inside it, links resolved."""
     return Path(os.path.realpath(inner)).is_relative_to(os.path.realpath(folder))
 
 

@@ -65,8 +65,11 @@ def check_cassettes(
     statuses: list[CassetteStatus] = []
     for scenario in scenarios:
         cassette = runner.cassette_path(scenario)
-        statuses += [_status(runner, scenario, variant) for variant in Project.variants(cassette)]  # each repeat
-        statuses += [_leftover(runner, scenario, cassette, variant) for variant in Project.leftover_repeats(cassette)]
+        recorded = len(Project.variants(cassette))  # each repeat, read once from the first cassette
+        statuses += [_status(runner, scenario, variant, recorded) for variant in range(1, recorded + 1)]
+        statuses += [
+            _leftover(runner, scenario, cassette, variant, recorded) for variant in Project.leftover_repeats(cassette)
+        ]
     if orphans:
         used = {_key(status.cassette) for status in statuses}
         statuses += [
@@ -84,10 +87,11 @@ def check_cassettes(
     return statuses
 
 
-def _leftover(runner: ScenarioRunner, scenario: Scenario, cassette: Path, variant: int) -> CassetteStatus:
-    """A repeat's cassette above the number of repeats the scenario was last recorded with. The advice names
+def _leftover(
+    runner: ScenarioRunner, scenario: Scenario, cassette: Path, variant: int, recorded: int
+) -> CassetteStatus:
+    """A repeat's cassette above the `recorded` repeats the scenario was last recorded with. The advice names
     the last repeat on disk, so following it from any one line uses every leftover."""
-    recorded = len(Project.variants(cassette))
     last = Project.repeats_on_disk(cassette)
     reason = (
         f"{runner.project.relative(cassette)} says {recorded} repeat(s) were recorded, so replay skips this one: "
@@ -96,11 +100,11 @@ def _leftover(runner: ScenarioRunner, scenario: Scenario, cassette: Path, varian
     return CassetteStatus(Project.variant_path(cassette, variant), CassetteState.UNUSED_REPEAT, scenario, [reason])
 
 
-def _status(runner: ScenarioRunner, scenario: Scenario, variant: int = 1) -> CassetteStatus:
-    first = runner.cassette_path(scenario)
-    path = Project.variant_path(first, variant)
+def _status(runner: ScenarioRunner, scenario: Scenario, variant: int, recorded: int) -> CassetteStatus:
+    """Repeat `variant` of the `recorded` repeats of `scenario`."""
+    path = Project.variant_path(runner.cassette_path(scenario), variant)
     if not path.exists():
-        said = f" (repeat {variant} of the {len(Project.variants(first))} recorded)" if variant > 1 else ""
+        said = f" (repeat {variant} of the {recorded} recorded)" if variant > 1 else ""
         return CassetteStatus(path, CassetteState.MISSING, scenario, [f"not recorded yet{said}"])
     try:  # replay trusts the keys stored beside the request bodies: check them against the bodies
         ReplayCassette(path, verify=True)
