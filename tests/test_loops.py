@@ -1237,3 +1237,19 @@ def test_letta_v1_examples_read_the_same_whatever_the_python_strips_from_docstri
     appends keep it, so the harness's do on every Python."""
     doc = BUILTIN_TOOLS[name].__doc__
     assert examples_section(inspect.cleandoc(doc)) == examples_section(doc)
+
+
+def test_letta_memgpt_drops_an_argument_a_custom_tools_schema_does_not_name(tmp_path: Path) -> None:
+    """Letta 0.6.23's ToolExecutionSandbox passes only the arguments the tool's json_schema names
+    (`initialize_param` returns nothing for the others, `invoke_function_call` leaves them out): the tool
+    runs. The harness passed them on, and the call failed with `unexpected keyword argument`."""
+    (tmp_path / "custom.py").write_text(LETTA_V1_CUSTOM_TOOLS)
+    body = "  m: {loop: letta-memgpt, tools: [send_message, 'custom:echo']}\n"
+    spec = load_agents(write_agents(tmp_path, body)).get("m")
+    answers = [
+        completion(call("echo", {"text": "ab", "times": 2, "units": "metric", "request_heartbeat": True}, "c1")),
+        completion(call("send_message", {"message": "ok"}, "c2")),
+    ]
+    _, _, [turn] = run(spec, answers, "echo it")
+    echoed = turn.tool_calls[0]
+    assert (echoed.ok, echoed.result) == (True, "abab")

@@ -29,7 +29,8 @@ Letta sent for the same conversations (scripts/letta-conformance captured them),
   `KeyError: 'Block field x does not exist (available sections = ...)'`, the over-limit ValidationError,
   all cut at 500 characters (`get_friendly_error_msg`); any result starting with `Error` is a failure.
 - A custom tool's arguments are coerced to its annotations (`coerce_dict_args_by_annotations`: a number
-  for a `str` becomes text); its result is cut at 6,000 characters with Letta's note
+  for a `str` becomes text), and those its schema does not name are dropped (the sandbox's
+  `invoke_function_call`); its result is cut at 6,000 characters with Letta's note
   (`validate_function_response`); built-in tools' at 1,000,000.
 
 Left as in the harness: `max_steps` still bounds a turn (Letta 0.6 has no bound); the time is printed in
@@ -628,6 +629,10 @@ class LettaMemGPTLoop:
         try:
             if not builtin:
                 kwargs = coerce_arguments(kwargs, source_annotations(tool.function))
+                if tool.declared_parameters is None:
+                    # The sandbox passes only the arguments the tool's schema names (`initialize_param` and
+                    # `invoke_function_call` skip the others): an argument a model made up is dropped.
+                    kwargs = {key: value for key, value in kwargs.items() if key in tool.parameter_names}
             value = tool.invoke(host.state, kwargs)
             text = function_response_text(
                 value, BASE_FUNCTION_RETURN_CHAR_LIMIT if builtin else FUNCTION_RETURN_CHAR_LIMIT
