@@ -1253,3 +1253,51 @@ def test_letta_memgpt_drops_an_argument_a_custom_tools_schema_does_not_name(tmp_
     _, _, [turn] = run(spec, answers, "echo it")
     echoed = turn.tool_calls[0]
     assert (echoed.ok, echoed.result) == (True, "abab")
+
+
+FAILING_TOOLS = '''
+import sys
+
+
+def fail(how: str) -> str:
+    """Fail as told.
+
+    Args:
+        how (str): how to fail.
+    """
+    if how == "long":
+        raise ValueError("e" * 2000)
+    if how == "lines":
+        raise ValueError("first line\\nsecond line")
+    if how == "unnamed":
+        raise StopIteration("not an Error by name")
+    if how == "text":
+        sys.exit("KeyError: gone")
+    sys.exit(int(how))
+'''
+
+
+@pytest.mark.parametrize(
+    ("how", "ok", "message"),
+    [
+        ("long", False, ("Error executing function fail: ValueError: " + "e" * 2000)[:1000]),
+        ("lines", False, "Error executing function fail: ValueError: first line"),
+        ("unnamed", False, "Error executing function fail: : "),
+        ("3", False, "Error executing function fail: : "),
+        ("text", False, "Error executing function fail: KeyError: gone"),
+        ("0", True, "None"),
+    ],
+)
+def test_letta_v1_words_a_custom_tools_failure_as_lettas_sandbox_reads_it_back(
+    tmp_path: Path, how: str, ok: bool, message: str
+) -> None:
+    """Letta 0.16.8 runs a custom tool in a subprocess and reads a failure back from its stderr
+    (`parse_stderr_error_msg`: `Name...Error: message` on one of the last lines), then
+    `get_friendly_error_msg` cuts it at 1,000 characters. `sys.exit(n)` leaves no such line; a status of 0
+    leaves no result either, and Letta takes the call for one that returned None."""
+    (tmp_path / "failing.py").write_text(FAILING_TOOLS)
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, tools: ['failing:fail']}\n")).get("v")
+    _, model, [turn] = run(spec, [completion(call("fail", {"how": how}, "c1")), completion(content="ok")], "go")
+    assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (ok, message)
+    packaged = json.loads(model.bodies[1]["messages"][-1]["content"])
+    assert (packaged["status"], packaged["message"]) == ("OK" if ok else "Failed", message)

@@ -43,6 +43,8 @@ import ast
 import functools
 import inspect
 import json
+import re
+import traceback
 import typing
 from collections.abc import Callable
 from datetime import datetime
@@ -159,6 +161,46 @@ def function_return(value: Any, name: str, limit: int = FUNCTION_RETURN_CHAR_LIM
         return _cut(indented, limit) if truncate and len(indented) > limit else value
     text = "None" if value is None else str(value)
     return _cut(text, limit) if truncate and len(text) > limit else text
+
+
+# letta/constants.py (0.16.8): get_friendly_error_msg cuts an error text here.
+MAX_ERROR_MESSAGE_CHAR_LIMIT = 1000
+
+
+def friendly_error(name: str, exception_name: str, message: str) -> str:
+    """letta.utils.get_friendly_error_msg (0.16.8)."""
+    return f"Error executing function {name}: {exception_name}: {message}"[:MAX_ERROR_MESSAGE_CHAR_LIMIT]
+
+
+def parse_stderr_error_msg(stderr_txt: str, last_n_lines: int = 3) -> tuple[str, str]:
+    """letta.utils.parse_stderr_error_msg (0.16.8): the exception's name and message, from the last lines of
+    the sandbox process's stderr (the empty string after the final newline is one of them)."""
+    index = -(last_n_lines + 1)
+    pattern = r"(\w+(?:Error|Exception)): (.+?)$"
+    for line in stderr_txt.split("\n")[:index:-1]:
+        if "Error" in line or "Exception" in line:
+            match = re.search(pattern, line)
+            if match:
+                return match.group(1), match.group(2)
+    return "", ""
+
+
+def sandbox_failure(name: str, exc: BaseException, stderr: str = "") -> str | None:
+    """What Letta 0.16.8's local sandbox makes of a custom tool that raised or exited: its subprocess ends
+    with no result, and the error is read back from its stderr (`stderr`: what the tool wrote there, then
+    Python's traceback, or the text of a `sys.exit` that was not a number). So a multi-line message keeps
+    the line that names the exception, an exception not named `...Error`/`...Exception` is `: `, and so is
+    `sys.exit(3)`. None: the process exited with status 0 (`sys.exit()`), which Letta takes for a call
+    that returned None."""
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        if code is None or (isinstance(code, int) and code % 256 == 0):  # the status the OS keeps
+            return None
+        if not isinstance(code, int):  # Python prints it, then exits with 1
+            stderr += f"{code}\n"
+    else:
+        stderr += "".join(traceback.format_exception(exc))
+    return friendly_error(name, *parse_stderr_error_msg(stderr))
 
 
 def _as_text(value: dict[str, Any]) -> str:
@@ -501,8 +543,9 @@ class LettaV1Loop(HarnessLoop):
         """A call as LettaAgentV3 runs it: the arguments as it parsed them (`{}` when they are not JSON: the
         tool still runs). A core tool (LettaCoreToolExecutor) gets them as they are and fails with the
         exception's own text (a missing argument names `LettaCoreToolExecutor.X()`); a custom tool (the
-        sandbox) gets only those its schema names, coerced to its annotations. Declared tools (no code) are
-        run as the harness runs them. The return is packaged as Letta does (`function_return`)."""
+        sandbox) gets only those its schema names, coerced to its annotations, and fails as the sandbox
+        reads a failure back (`sandbox_failure`). Declared tools (no code) are run as the harness runs
+        them. The return is packaged as Letta does (`function_return`)."""
         if tool is None or tool.declared_parameters is not None:
             return super().run_tool(host, tool, call)
         arguments = tool_call_arguments(call.arguments)
@@ -523,7 +566,10 @@ class LettaV1Loop(HarnessLoop):
             raise
         except (Exception, SystemExit) as exc:
             if not builtin:
-                error = f"Error executing function {tool.name}: {type(exc).__name__}: {exc}"
+                failure = sandbox_failure(tool.name, exc)
+                if failure is None:  # exited with status 0: a call that returned None
+                    return CallOutcome(ToolResult(True, "None"), False, arguments)
+                error = failure
             elif isinstance(exc, TypeError) and str(exc).startswith(f"{tool.name}() "):
                 error = f"LettaCoreToolExecutor.{exc}"  # bound to Letta's executor, the method says so
             else:
