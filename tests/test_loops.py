@@ -1116,7 +1116,7 @@ def test_letta_v1_decides_parallel_tool_calls_by_the_model_the_request_goes_to(
 
 def test_letta_v1_gives_the_text_of_a_returned_dict_json_cannot_nest(tmp_path: Path) -> None:
     """A set in a returned dict: the packaging raised out of the tool call (a crashed scenario); Letta's
-    sandbox hands back its text."""
+    sandbox hands back the dict with the set as its text (`json.dumps(default=str)`), nested."""
     (tmp_path / "settools_e5.py").write_text(
         'def tags(word: str) -> dict:\n    """Tag a word.\n\n    Args:\n        word: the word\n    """\n'
         '    return {"word": word, "tags": {"noun"}}\n'
@@ -1124,7 +1124,10 @@ def test_letta_v1_gives_the_text_of_a_returned_dict_json_cannot_nest(tmp_path: P
     write_agents(tmp_path, "  v: {loop: letta-v1, tools: [send_message, 'settools_e5:tags']}\n")
     answers = [completion(call("tags", {"word": "cat"}, "c1")), completion(content="Done.")]
     _, _, [turn] = run(load_agents(tmp_path / "agents.yaml").get("v"), answers, "tag cat")
-    assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (True, '{"word": "cat", "tags": "{\'noun\'}"}')
+    assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (
+        True,
+        '{\n  "word": "cat",\n  "tags": "{\'noun\'}"\n}',
+    )
 
 
 def test_compile_with_a_scenario_shows_the_system_message_its_run_sends(
@@ -1301,3 +1304,84 @@ def test_letta_v1_words_a_custom_tools_failure_as_lettas_sandbox_reads_it_back(
     assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (ok, message)
     packaged = json.loads(model.bodies[1]["messages"][-1]["content"])
     assert (packaged["status"], packaged["message"]) == ("OK" if ok else "Failed", message)
+
+
+RETURNING_TOOLS = '''
+import dataclasses
+import datetime
+
+from pydantic import BaseModel
+
+
+class Point(BaseModel):
+    x: int
+    y: int
+
+
+@dataclasses.dataclass
+class Span:
+    start: datetime.date
+    days: int
+
+
+def give(what: str) -> object:
+    """Return a value of a kind.
+
+    Args:
+        what (str): the kind.
+    """
+    loop = []
+    loop.append(loop)
+    return {
+        "model": Point(x=1, y=2),
+        "dataclass": Span(datetime.date(2025, 1, 2), 3),
+        "tuple": (1, 2),
+        "words": ("a", "b"),
+        "datetime": {"when": datetime.datetime(2025, 1, 2, 3, 4, 5)},
+        "set": {"tags": {"a"}},
+        "loop": loop,
+    }[what]
+'''
+
+
+@pytest.mark.parametrize(
+    ("what", "ok", "message"),
+    [
+        ("model", True, {"x": 1, "y": 2}),
+        ("dataclass", True, {"start": "2025-01-02", "days": 3}),
+        ("tuple", True, "[1, 2]"),
+        ("words", True, "['a', 'b']"),
+        ("datetime", True, {"when": "2025-01-02 03:04:05"}),
+        ("set", True, {"tags": "{'a'}"}),
+        ("loop", False, "Error executing function give: ValueError: Circular reference detected"),
+    ],
+)
+def test_letta_v1_returns_a_custom_tools_value_as_it_comes_out_of_lettas_sandbox(
+    tmp_path: Path, what: str, ok: bool, message: Any
+) -> None:
+    """Letta 0.16.8's sandbox script dumps the return through a pydantic wrapper, writes it with
+    `json.dumps(default=str)`, and the server reads it back with `json.loads`: a model or dataclass arrives
+    as an object, a tuple as a list (whose `str()` the model sees), a datetime or a set as its `str()`;
+    what JSON cannot write fails the script. The harness sent the Python value's own `str()`."""
+    (tmp_path / "returning.py").write_text(RETURNING_TOOLS)
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, tools: ['returning:give']}\n")).get("v")
+    _, model, [turn] = run(spec, [completion(call("give", {"what": what}, "c1")), completion(content="ok")], "go")
+    assert turn.tool_calls[0].ok is ok
+    packaged = json.loads(model.bodies[1]["messages"][-1]["content"])
+    assert (packaged["status"], packaged["message"]) == ("OK" if ok else "Failed", message)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@given(JSON_VALUES)
+def test_lettas_sandbox_transport_keeps_json_and_makes_a_tuple_a_list(value: Any) -> None:
+    from harness.loops.letta_v1 import sandbox_return
+
+    assert sandbox_return(value) == value
+    assert sandbox_return((value, value)) == [value, value]
+    assert sandbox_return({"pair": (value,)}) == {"pair": [value]}

@@ -14,8 +14,9 @@ Letta's OpenAIClient sends it (its DeepseekClient, for the `deepseek` provider, 
 without text and drops reasoning at a new user message: not copied, so DeepSeek's thinking mode refuses
 the step after a call made without text). Core tools
 return and fail as LettaCoreToolExecutor; custom tools get their schema's arguments, coerced to their
-annotations; results are packaged as Letta does (status, message, time as indented JSON, a returned dict
-nested, cut at 50,000 characters). `tool_choice` is the agent's (`auto` by default), and `required` while a
+annotations, and return and fail as out of the sandbox (`sandbox_return`, `sandbox_failure`); results
+are packaged as Letta does (status, message, time as indented JSON, a returned dict nested, cut at 50,000
+characters). `tool_choice` is the agent's (`auto` by default), and `required` while a
 tool rule forces a call (`should_force_tool_call`). Not copied: V3 registers each call twice with the rules
 solver (a `max_count_per_step` limit of 2 withdraws a tool after one call), which looks like a Letta bug.
 
@@ -46,9 +47,12 @@ import json
 import re
 import traceback
 import typing
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+import pydantic
 
 from harness import jsontext
 from harness.config import AgentSpec
@@ -203,8 +207,38 @@ def sandbox_failure(name: str, exc: BaseException, stderr: str = "") -> str | No
     return friendly_error(name, *parse_stderr_error_msg(stderr))
 
 
+class _TempResultWrapper(pydantic.BaseModel):
+    """The sandbox script's wrapper (tool_sandbox/base.py, 0.16.8): its model_dump is a return's first step
+    out of the sandbox."""
+
+    model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+    result: Any
+
+
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})  # what the way out leaves as it was
+
+
+def sandbox_return(value: Any) -> Any:
+    """A custom tool's return as it comes out of Letta 0.16.8's sandbox: the script's
+    `_TempResultWrapper(result=...).model_dump()` (or `str()` of a value it cannot dump), then
+    `json.dumps(default=str)`, then the server's `json.loads` (parse_stdout_best_effort). So a pydantic
+    model or a dataclass becomes an object, a tuple or a set a list, and a datetime, a set inside a dict or
+    any other object its `str()`. What JSON cannot write even so (a list that contains itself) fails the
+    script: raised, as its exception."""
+    if type(value) in _AS_THEY_ARE:
+        return value
+    try:
+        with warnings.catch_warnings():  # pydantic warns of the types it does not know: the sandbox's stderr
+            warnings.simplefilter("ignore")
+            serialized = _TempResultWrapper(result=value).model_dump()["result"]
+    except Exception:
+        serialized = str(value)
+    return json.loads(json.dumps({"results": serialized, "agent_state": None}, default=str))["results"]
+
+
 def _as_text(value: dict[str, Any]) -> str:
-    """A dict JSON cannot write as it is, as the sandbox hands it back: its JSON with anything else as text."""
+    """A dict JSON cannot write as it is (a core tool's: a custom tool's return comes out of the sandbox
+    as JSON, `sandbox_return`): its JSON with anything else as text."""
     try:
         return json.dumps(value, default=str)
     except (TypeError, ValueError, RecursionError):  # a dict that contains itself
@@ -560,6 +594,8 @@ class LettaV1Loop(HarnessLoop):
             if builtin and tool.name in _READ_ONLY_FIRST:
                 _refuse_read_only_first(tool, host.state, kwargs)
             value = tool.invoke(host.state, dict(kwargs))
+            if not builtin:
+                value = sandbox_return(value)
             if builtin and tool.name in _CORE_RETURNS:
                 value = _CORE_RETURNS[tool.name](host.state, kwargs, value)
         except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
