@@ -1385,3 +1385,25 @@ def test_lettas_sandbox_transport_keeps_json_and_makes_a_tuple_a_list(value: Any
     assert sandbox_return(value) == value
     assert sandbox_return((value, value)) == [value, value]
     assert sandbox_return({"pair": (value,)}) == {"pair": [value]}
+
+
+def test_letta_memgpt_refuses_a_returned_dict_json_cannot_write_as_lettas_validate_function_response(
+    tmp_path: Path,
+) -> None:
+    """Letta 0.6.23's validate_function_response: `try: json_dumps(...) except: raise ValueError(...)` of the
+    dict; the harness named json's TypeError (`Type <class 'set'> not serializable`)."""
+    (tmp_path / "settools_m.py").write_text(
+        'def tags(word: str) -> dict:\n    """Tag a word.\n\n    Args:\n        word: the word\n    """\n'
+        '    return {"word": word, "tags": {"noun"}}\n'
+    )
+    write_agents(tmp_path, "  m: {loop: letta-memgpt, tools: [send_message, 'settools_m:tags']}\n")
+    answers = [
+        completion(call("tags", {"word": "cat", "request_heartbeat": True}, "c1")),
+        completion(call("send_message", {"message": "ok"}, "c2")),
+    ]
+    _, _, [turn] = run(load_agents(tmp_path / "agents.yaml").get("m"), answers, "tag cat")
+    failed = turn.tool_calls[0]
+    assert (failed.ok, failed.result) == (
+        False,
+        "Error executing function tags: ValueError: {'word': 'cat', 'tags': {'noun'}}",
+    )

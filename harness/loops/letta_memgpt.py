@@ -273,13 +273,17 @@ def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> 
 
 
 def function_response_text(value: Any, limit: int) -> str:
-    """validate_function_response (letta/utils.py): the result as text, cut at `limit` with Letta's note."""
+    """validate_function_response (letta/utils.py): the result as text, cut at `limit` with Letta's note. A
+    dict JSON cannot write is refused as Letta refuses it: `ValueError` of the dict (its bare `except:`)."""
     if value is None:
         text = "None"
     elif isinstance(value, str):
         text = value
     elif isinstance(value, dict):
-        text = json_dumps(value)
+        try:
+            text = json_dumps(value)
+        except Exception:
+            raise ValueError(value) from None
     else:
         text = str(value)
     if len(text) > limit:
