@@ -549,7 +549,9 @@ def _play_in_process(
                 console.err(f"[{number}/{len(runs)}] recording {_run_label(scenario, variant, repeats)} ...")
             try:
                 result = runner.run(scenario, variant=variant, repeats=_repeats_asked(args, recording))
-            except (Exception, SystemExit) as exc:  # a bug, or user code: this run fails, the others run (as at -j N)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a bug, or user code (any BaseException): this run fails, the others run
                 cassette = runner.project.variant_path(runner.cassette_path(scenario), variant)
                 result = _crashed(scenario, variant, repeats, cassette, crash_reason(exc))
             if runner.factory.learned_secrets:  # credential headers the endpoint answered with (cookies)

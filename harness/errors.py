@@ -19,6 +19,9 @@
     └── MemoryEditError      an edit the memory refused: the model's mistake, sent back to it as a failed
                              tool call (never shown to the user as an error of theirs)
 
+    Stopped (a SystemExit)   a `-j N` worker told to stop: no layer that contains a user's code (a tool
+                             call, a scenario) takes it for that code's failure
+
 This module imports nothing from the harness: every layer may raise these.
 """
 
@@ -129,6 +132,11 @@ class CassetteError(RunError):
 class OutputError(RunError):
     """A file the run writes could not be written (a full disk, a folder removed meanwhile): one line naming
     the file and the OS's reason. Writes are atomic, so the file keeps what it held."""
+
+
+class Stopped(SystemExit):
+    """A worker process told to stop (the `-j N` parent's SIGTERM): it unwinds as `sys.exit` does, and a
+    tool call or a scenario, which contain any other exception of the user's code, let it through."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from tests.fakes import (
     FORGETFUL_RESPONSES,
     REMEMBER,
     REMEMBER_RESPONSES,
+    FakeByContent,
     FakeOpenAI,
     Project,
     completion,
@@ -672,6 +673,14 @@ def test_twice_and_html_with_repeats(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 WRECK_TOOLS = '''
+import asyncio
+
+
+class Cancelling:
+    def __getattr__(self, name):
+        raise asyncio.CancelledError()
+
+
 def wreck(agent_state) -> str:
     """Break the agent's state (a tool's bug).
 
@@ -680,6 +689,16 @@ def wreck(agent_state) -> str:
     """
     agent_state.memory = None
     return "wrecked"
+
+
+def curse(agent_state) -> str:
+    """Break the agent's state with an object that raises a BaseException when read.
+
+    Returns:
+        str: what it did.
+    """
+    agent_state.memory = Cancelling()
+    return "cursed"
 '''
 
 
@@ -703,6 +722,33 @@ def test_an_exception_nothing_expected_errors_that_scenario_and_the_others_still
     assert not (project.cassettes / "a_wreck.yaml").exists()  # a run that crashed records nothing
     assert (project.cassettes / "remember.yaml").exists()
     assert main(["run", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 0
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_base_exception_nothing_expected_errors_that_scenario_and_the_others_still_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], jobs: str
+) -> None:
+    """Any BaseException of the user's code (asyncio.CancelledError here, raised by what a tool left in the
+    agent's state, after its call) is that scenario's error: at -j 1 only Exception and SystemExit were,
+    and this ended the command with a traceback, no summary, the later scenarios never run; a `-j N`
+    worker died of it, with a traceback."""
+    project = make_project(tmp_path, {"a_curse": "agent: curser\nturns:\n  - user: go\n", "remember": REMEMBER})
+    (tmp_path / "wrecktools.py").write_text(WRECK_TOOLS)
+    with project.agents.open("a") as agents:
+        agents.write("  curser:\n    system: You break things.\n    tools: [send_message, 'wrecktools:curse']\n")
+    fake = (
+        FakeByContent()
+        .script("go", completion(call("curse", {"request_heartbeat": True})))
+        .script("Hi! My name is Azin.", *REMEMBER_RESPONSES)
+    )
+    with fake as server:
+        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "-j", jobs])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in out + err
+    assert "a_curse.yaml: the harness failed on this scenario: CancelledError: " in err
+    assert out.splitlines()[-1] == "1 passed, 1 error"
+    assert (project.cassettes / "remember.yaml").exists()
 
 
 @pytest.mark.parametrize(

@@ -162,12 +162,14 @@ def test_jobs_must_be_a_positive_whole_number(tmp_path: Path, capsys: pytest.Cap
 # ---------------------------------------------------------------- one crash fails one scenario
 
 CRASHY_TOOLS = '''
+import asyncio
 import os
 import re
+import signal
 
 
 def crash(reason: str) -> str:
-    """Ends the process at once, as a crash in a C extension would.
+    """Ends the process at once, as a crash in a C extension does.
 
     Args:
         reason: Why.
@@ -175,7 +177,25 @@ def crash(reason: str) -> str:
     Returns:
         Nothing: it never returns.
     """
+    os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def quit(reason: str) -> str:
+    """Ends the process at once with os._exit.
+
+    Args:
+        reason: Why.
+    """
     os._exit(3)
+
+
+def cancel(reason: str) -> str:
+    """Raises a BaseException, as an asyncio library does.
+
+    Args:
+        reason: Why.
+    """
+    raise asyncio.CancelledError()
 '''
 
 CRASHY_AGENT = """
@@ -183,7 +203,7 @@ CRASHY_AGENT = """
     system: You are a test agent that crashes.
     blocks:
       - {label: human, value: "Name: Bob"}
-    tools: [send_message, "crashy_tools:crash"]
+    tools: [send_message, "crashy_tools:crash", "crashy_tools:quit", "crashy_tools:cancel"]
 """
 
 CRASH = """
@@ -211,11 +231,85 @@ def test_a_scenario_whose_worker_dies_errors_alone(tmp_path: Path, capsys: pytes
         "scenarios/remember.yaml": "PASS",
     }
     assert (
-        "scenarios/crash.yaml: the harness failed on this scenario: the worker process running it died (exit code 3)"
-        in err
+        "scenarios/crash.yaml: the harness failed on this scenario: the worker process running it died (killed by "
+        "signal 11)" in err
     )
     assert not (project.cassettes / "crash.yaml").exists()
     assert (project.cassettes / "another.yaml").exists() and (project.cassettes / "remember.yaml").exists()
+
+
+QUIT = """
+agent: crashy
+turns:
+  - user: "Quit now."
+    expect:
+      tool_calls: [{name: quit, ok: false}, send_message]
+"""
+
+CANCEL = """
+agent: crashy
+turns:
+  - user: "Cancel now."
+    expect:
+      tool_calls: [{name: cancel, ok: false}, send_message]
+"""
+
+
+def test_a_tool_that_exits_or_raises_a_base_exception_fails_its_call_alone_at_j1(tmp_path: Path) -> None:
+    """Without worker processes, `os._exit` in a tool ended `harness record`/`run` at once (exit 3, no
+    summary, the other scenarios never run), and asyncio.CancelledError ended it with a traceback. Each is
+    that call's failure now, as in Letta's sandbox process, and every scenario runs. (In a child process:
+    an `os._exit` not contained ends the process that runs it.)"""
+    project = suite(tmp_path / "p")
+    project.agents.write_text(project.agents.read_text(encoding="utf-8") + CRASHY_AGENT, encoding="utf-8")
+    (project.root / "crashy_tools.py").write_text(CRASHY_TOOLS, encoding="utf-8")
+    project.write_scenario("quit", QUIT)
+    project.write_scenario("cancel", CANCEL)
+    failing = {"reason": "test", "request_heartbeat": False}
+    fake = (
+        scripted()
+        .script("Quit now.", completion(call("quit", failing)), reply("The tool quit."))
+        .script("Cancel now.", completion(call("cancel", failing)), reply("The tool was cancelled."))
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with fake as server:
+        recorded = subprocess.run(
+            [*HARNESS, "record", "--agents", str(project.agents), "--base-url", server.base_url, "-j", "1"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+    replayed = subprocess.run(
+        [*HARNESS, "run", "--agents", str(project.agents), "-j", "1", "--report", str(tmp_path / "report.json")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    for done in (recorded, replayed):
+        assert done.returncode == 1, done.stderr  # forgetful fails, as ever
+        assert "Traceback" not in done.stderr
+        results = {line.split()[0]: line.split()[4] for line in done.stdout.splitlines()[2:7]}
+        assert results == {
+            "scenarios/another.yaml": "PASS",
+            "scenarios/cancel.yaml": "PASS",
+            "scenarios/forgetful.yaml": "FAIL",
+            "scenarios/quit.yaml": "PASS",
+            "scenarios/remember.yaml": "PASS",
+        }, done.stdout
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    said = {
+        Path(entry["scenario"]).stem: entry["turns"][0]["steps"][0]["tool_calls"][0]["result"]
+        for entry in report["scenarios"]
+        if Path(entry["scenario"]).stem in ("quit", "cancel")
+    }
+    assert said == {
+        "quit": "Error executing function quit: SystemExit: 3",
+        "cancel": "Error executing function cancel: CancelledError: ",
+    }
 
 
 # ---------------------------------------------------------------- Ctrl-C

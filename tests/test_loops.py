@@ -1407,3 +1407,44 @@ def test_letta_memgpt_refuses_a_returned_dict_json_cannot_write_as_lettas_valida
         False,
         "Error executing function tags: ValueError: {'word': 'cat', 'tags': {'noun'}}",
     )
+
+
+CANCELLING_TOOLS = '''
+import asyncio
+
+
+def cancel(job: str) -> str:
+    """Cancel a job, as an asyncio library does.
+
+    Args:
+        job (str): the job.
+    """
+    raise asyncio.CancelledError()
+'''
+
+
+@pytest.mark.parametrize(
+    ("loop", "message"),
+    [
+        ("harness", "Error executing function cancel: CancelledError: "),
+        ("letta-memgpt", "Error executing function cancel: CancelledError: "),
+        # 0.16.8's sandbox prints `asyncio.exceptions.CancelledError`, with no `: message` to read back
+        ("letta-v1", "Error executing function cancel: : "),
+    ],
+)
+def test_a_base_exception_of_a_custom_tool_fails_its_call_under_every_loop(
+    tmp_path: Path, loop: str, message: str
+) -> None:
+    """asyncio.CancelledError is a BaseException: it went through the call (only Exception and SystemExit
+    were caught) and ended `harness run` with a traceback. Letta 0.16.8 runs the tool in a process of its
+    own, whose failure is the call's."""
+    (tmp_path / "cancelling.py").write_text(CANCELLING_TOOLS)
+    write_agents(tmp_path, f"  a: {{loop: {loop}, tools: [send_message, 'cancelling:cancel']}}\n")
+    answers = [
+        completion(call("cancel", {"job": "j1", "request_heartbeat": True}, "c1")),
+        completion(call("send_message", {"message": "It would not stop."}, "c2")),
+        completion(content="It would not stop."),
+    ]
+    _, _, [turn] = run(load_agents(tmp_path / "agents.yaml").get("a"), answers, "cancel j1")
+    assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (False, message)
+    assert turn.reply == "It would not stop."

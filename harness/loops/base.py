@@ -21,7 +21,9 @@ from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
 from harness.loops.kinds import LoopName
 from harness.records import StopReason
+from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.context import AgentState
+from harness.tools.runtime import UserCall
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
 
 
@@ -186,7 +188,7 @@ class HarnessLoop:
         if isinstance(arguments, CallOutcome):
             return arguments
         heartbeat = truthy(arguments.pop(HEARTBEAT_PARAMETER, False))
-        return CallOutcome(tool.call(host.state, arguments), heartbeat, arguments)
+        return CallOutcome(tool.call(host.state, arguments, user_call(tool, host.spec)), heartbeat, arguments)
 
     @staticmethod
     def arguments(name: str, raw: str) -> dict[str, Any] | CallOutcome:
@@ -214,6 +216,14 @@ class HarnessLoop:
 
     def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
         return None  # plain text is the reply, and it ends the turn
+
+
+def user_call(tool: Tool, spec: AgentSpec) -> UserCall | None:
+    """A custom tool's call, contained as Letta's sandbox contains it (harness/tools/runtime.py); None for
+    the harness's own tools (built-in, declared by a schema alone), which Letta runs in its server."""
+    if tool.declared_parameters is not None or BUILTIN_TOOLS.get(tool.name) is tool.function:
+        return None
+    return UserCall(tool.name)
 
 
 def truthy(value: Any) -> bool:

@@ -64,11 +64,12 @@ from harness.config import AgentSpec
 from harness.errors import MemoryEditError, ModelAnswerError, RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
-from harness.loops.base import CallOutcome, LoopHost, NothingToAsk, TurnAborted
+from harness.loops.base import CallOutcome, LoopHost, NothingToAsk, TurnAborted, user_call
 from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.runtime import stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult
 
 # letta/constants.py and letta/local_llm/constants.py (0.6.23)
@@ -637,13 +638,17 @@ class LettaMemGPTLoop:
                     # The sandbox passes only the arguments the tool's schema names (`initialize_param` and
                     # `invoke_function_call` skip the others): an argument a model made up is dropped.
                     kwargs = {key: value for key, value in kwargs.items() if key in tool.parameter_names}
-            value = tool.invoke(host.state, kwargs)
+            value = tool.invoke(host.state, kwargs, user_call(tool, host.spec))
             text = function_response_text(
                 value, BASE_FUNCTION_RETURN_CHAR_LIMIT if builtin else FUNCTION_RETURN_CHAR_LIMIT
             )  # inside Letta's try too (validate_function_response)
         except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
             raise
-        except (Exception, SystemExit) as exc:  # sys.exit() in a tool: Letta's sandbox process ends, the call fails
+        except BaseException as exc:
+            # sys.exit(), any BaseException of the tool's: the call fails, not the run. (Letta 0.6.23 runs a
+            # custom tool in its own process by default, and catches only Exception: its server goes down.)
+            if stops_the_run(exc):
+                raise
             return CallOutcome(ToolResult(False, _error_text(name, exc)), heartbeat, arguments)
         return CallOutcome(ToolResult(not text.startswith(ERROR_MESSAGE_PREFIX), text), heartbeat, arguments)
 

@@ -59,7 +59,7 @@ from harness.config import AgentSpec
 from harness.errors import RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
-from harness.loops.base import CallOutcome, HarnessLoop, LoopHost
+from harness.loops.base import CallOutcome, HarnessLoop, LoopHost, user_call
 from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import (
     INNER_THOUGHTS_KWARG,
@@ -72,6 +72,7 @@ from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, EditKind, Memory, as_lett
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
+from harness.tools.runtime import stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
 
 # letta/constants.py IN_CONTEXT_MEMORY_KEYWORD, and the header of Memory._render_memory_blocks_standard (0.16.8)
@@ -593,14 +594,16 @@ class LettaV1Loop(HarnessLoop):
         try:
             if builtin and tool.name in _READ_ONLY_FIRST:
                 _refuse_read_only_first(tool, host.state, kwargs)
-            value = tool.invoke(host.state, dict(kwargs))
+            value = tool.invoke(host.state, dict(kwargs), user_call(tool, host.spec))
             if not builtin:
                 value = sandbox_return(value)
             if builtin and tool.name in _CORE_RETURNS:
                 value = _CORE_RETURNS[tool.name](host.state, kwargs, value)
         except RunError:  # an endpoint or cassette under the tool: ends the run (see Tool.call)
             raise
-        except (Exception, SystemExit) as exc:
+        except BaseException as exc:  # any of the tool's: the call fails (its sandbox process ends), not the run
+            if stops_the_run(exc):
+                raise
             if not builtin:
                 failure = sandbox_failure(tool.name, exc)
                 if failure is None:  # exited with status 0: a call that returned None

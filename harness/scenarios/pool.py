@@ -28,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from harness.errors import Stopped
 from harness.project import Project
 
 if TYPE_CHECKING:
@@ -259,8 +260,10 @@ class WorkerPool:
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM from the parent: unwind (a recording in progress saves nothing, temporary files go away)."""
-    raise SystemExit(128 + signum)
+    """SIGTERM from the parent: unwind (a recording in progress saves nothing, temporary files go away);
+    `Stopped`, which a tool call or a scenario never takes for the user's code failing (a plain SystemExit
+    raised in a tool's call was that call's failure, and the worker went on)."""
+    raise Stopped(128 + signum)
 
 
 def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
@@ -287,9 +290,9 @@ def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
                 result = runner.run(scenario, variant=job.variant, repeats=job.repeats)
                 done = Finished(job.index, replace(result, scenario=_NO_SCENARIO), set(factory.learned_secrets))
                 conn.send((Event.DONE, done))
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, Stopped):
                 raise
-            except Exception as exc:  # a bug, or a tool's module: this job fails, the worker goes on
+            except BaseException as exc:  # a bug, or user code (any BaseException): this job fails, the worker goes on
                 crash = Finished(job.index, None, set(factory.learned_secrets), crash_reason(exc))
                 conn.send((Event.DONE, crash))
     except (BrokenPipeError, ConnectionResetError, EOFError):

@@ -22,6 +22,7 @@ import pydantic
 
 from harness.errors import RunError, ToolDefinitionError
 from harness.tools.context import AgentState
+from harness.tools.runtime import UserCall, stops_the_run
 
 __all__ = ["HEARTBEAT_PARAMETER", "Tool", "ToolDefinitionError", "ToolResult", "tool_from_function"]
 
@@ -88,34 +89,39 @@ class Tool:
             },
         }
 
-    def call(self, agent_state: AgentState, arguments: dict[str, Any]) -> ToolResult:
-        """Validate and run; any failure of the tool's becomes a Failed result for the model, never an
-        exception (a RunError under it goes on up)."""
+    def call(self, agent_state: AgentState, arguments: dict[str, Any], user: UserCall | None = None) -> ToolResult:
+        """Validate and run (`user`: a custom tool's call, contained); any failure of the tool's becomes a
+        Failed result for the model, never an exception (a RunError under it, and what stops the run, go
+        on up)."""
         declared = self.declared_parameters is not None
         kwargs, problems = self._declared_kwargs(arguments) if declared else self._kwargs(arguments)
         if kwargs is None:
             return ToolResult(False, f"Error executing function {self.name}: invalid arguments: {problems}")
         try:
-            text = str(self.invoke(agent_state, kwargs))  # a value whose str() raises fails as the call would
+            text = str(self.invoke(agent_state, kwargs, user))  # a value whose str() raises fails as the call would
         except RunError:
             # An endpoint or cassette failing under the tool (archival memory's embeddings) is no answer
             # of the tool's to show the model: it ends the run, as a chat request failing does, so a
             # recording never keeps an outage as the model's doing (Letta returns it to the model).
             raise
-        except (Exception, SystemExit) as exc:  # sys.exit() in a tool ends the call, not the harness (nor green)
+        except BaseException as exc:  # sys.exit(), any BaseException of the tool's: the call fails, not the run
+            if stops_the_run(exc):
+                raise
             return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
         return ToolResult(True, text)
 
-    def invoke(self, agent_state: AgentState, kwargs: dict[str, Any]) -> Any:
-        """The function run on `kwargs`, the agent's state filled in where it takes it. A call that raises
-        leaves memory as it found it: Letta runs a tool on a copy of the agent's state and keeps the memory
-        of a call that returned (0.6's `update_memory_if_changed`; its sandbox returns no state from a call
-        that raised)."""
+    def invoke(self, agent_state: AgentState, kwargs: dict[str, Any], user: UserCall | None = None) -> Any:
+        """The function run on `kwargs` (through `user`, a custom tool's contained call), the agent's state
+        filled in where it takes it. A call that raises leaves memory as it found it: Letta runs a tool on a
+        copy of the agent's state and keeps the memory of a call that returned (0.6's
+        `update_memory_if_changed`; its sandbox returns no state from a call that raised)."""
+        function = self.function
         if self.state_parameter is None:
-            return self.function(**kwargs)
+            return user.run(lambda: function(**kwargs)) if user is not None else function(**kwargs)
+        given = {**kwargs, self.state_parameter: agent_state}
         checkpoint = agent_state.memory.checkpoint()
         try:
-            return self.function(**{**kwargs, self.state_parameter: agent_state})
+            return user.run(lambda: function(**given)) if user is not None else function(**given)
         except BaseException:
             agent_state.memory.restore(checkpoint)
             raise
