@@ -37,6 +37,7 @@ from harness.tools.declared import NAME_PATTERN as DECLARED_NAME_PATTERN
 from harness.tools.declared import declared_tool
 from harness.tools.registry import resolve_tool
 from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinishable
+from harness.tools.runtime import TOOL_SANDBOX_TIMEOUT
 from harness.tools.schema import Tool
 from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, not_null_schema, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
@@ -371,6 +372,12 @@ class AgentSettingsWire(StrictModel):
         "once (Letta 0.6's summarizer_settings.send_memory_warning_message; default false, as in Letta, whose "
         "letta-v1 loop has no warning at all)",
     )
+    tool_timeout: Annotated[float, pydantic.Field(gt=0, le=DAY), NOT_BOOLEAN] | None = pydantic.Field(
+        None,
+        description="Seconds a custom tool's call may run: then it is stopped and fails with Letta's text "
+        "(`TimeoutError: Executing tool X timed out after 180.0 seconds.`), and the run goes on (default 180, "
+        "Letta 0.16.8's tool_sandbox_timeout)",
+    )
 
     @pydantic.field_validator("context_window", mode="before")
     @classmethod
@@ -455,6 +462,7 @@ class AgentSpec:
     embedding: EmbeddingSettings | None = None  # archival memory's embedding model
     context_window: int | None = None  # tokens; None: no context pressure (harness/context_window.py)
     memory_warning: bool = False  # Letta's send_memory_warning_message (off by default, as in Letta)
+    tool_timeout: float = TOOL_SANDBOX_TIMEOUT  # seconds a custom tool's call may run (harness/tools/runtime.py)
 
     def new_memory(self, overrides: dict[str, str] | None = None, ids: Ids | None = None) -> Memory:
         """Blocks as declared (`overrides`: other values by label); `ids` gives their ids (random if None)."""
@@ -637,6 +645,7 @@ class _Merged:
     clock: ClockSpec | None = None
     context_window: int | None = None
     memory_warning: bool = False
+    tool_timeout: float = TOOL_SANDBOX_TIMEOUT
 
 
 class _Compiler:
@@ -713,6 +722,7 @@ class _Compiler:
             clock=merged.clock,
             context_window=merged.context_window,
             memory_warning=merged.memory_warning,
+            tool_timeout=merged.tool_timeout,
         )
 
     def _merged(self, name: str) -> _Merged | None:
@@ -793,6 +803,7 @@ class _Compiler:
             base.clock,
             base.context_window,
             base.memory_warning,
+            base.tool_timeout,
         )
         failed_before, self.failed = self.failed, False
         if layer.system is not None and layer.system_file is not None:
@@ -830,6 +841,8 @@ class _Compiler:
             merged.context_window = layer.context_window
         if layer.memory_warning is not None:
             merged.memory_warning = layer.memory_warning
+        if layer.tool_timeout is not None:
+            merged.tool_timeout = layer.tool_timeout
         merged.failed = merged.failed or self.failed
         self.failed = failed_before
         return merged

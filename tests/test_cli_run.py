@@ -883,3 +883,65 @@ def test_a_report_goes_into_a_pipe_through_dev_stdout(project: Project) -> None:
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert ('"scenario": "scenarios/remember.yaml"' if flag == "--report" else "<!DOCTYPE html>") in done.stdout
+
+
+HANGING_TOOLS = '''
+import os
+import time
+
+
+def lookup(key: str) -> str:
+    """Look a key up in a service that may never answer.
+
+    Args:
+        key: the key.
+    """
+    if os.environ.get("HANG_LOOKUP"):
+        time.sleep(3600)
+    return "found"
+'''
+
+LOOKUP = """
+agent: looker
+turns:
+  - user: "Look up k1."
+"""
+
+
+def test_a_tool_that_never_returns_fails_its_scenario_in_bounded_time_and_the_others_run(tmp_path: Path) -> None:
+    """Recorded with a tool that answered, replayed with it hanging: `harness run` hung for ever, no
+    summary, the other scenarios never run. Past `tool_timeout` the call fails with Letta's text, the
+    conversation is no longer the recorded one (stale), and the run goes on. (In a child process: a hang
+    must not hang the tests.)"""
+    import os
+    import subprocess
+
+    from tests.helpers import ROOT
+
+    project = make_project(tmp_path, {"a_lookup": LOOKUP, "remember": REMEMBER})
+    (tmp_path / "lookuptools.py").write_text(HANGING_TOOLS)
+    with project.agents.open("a") as agents:
+        agents.write(
+            "  looker:\n    system: You look things up.\n    tool_timeout: 1\n"
+            "    tools: [send_message, 'lookuptools:lookup']\n"
+        )
+    looked = [completion(call("lookup", {"key": "k1", "request_heartbeat": True})), completion(content="Found it.")]
+    with FakeOpenAI([*looked, *REMEMBER_RESPONSES]) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HANG_LOOKUP": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "run", "--agents", str(project.agents), "--report", "r.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout.splitlines()[-1] == "1 passed, 1 failed"
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    looked_up = next(entry for entry in report["scenarios"] if entry["scenario"].endswith("a_lookup.yaml"))
+    assert looked_up["turns"][0]["steps"][0]["tool_calls"][0]["result"] == (
+        "Error executing function lookup: TimeoutError: Executing tool lookup timed out after 1.0 seconds."
+    )

@@ -80,7 +80,7 @@ def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) ->
     assert "did you mean 'system'?" in text
     valid = (
         "system, system_file, model, embedding, blocks, tools, tool_rules, attach_blocks, max_steps, loop, clock, "
-        "context_window, memory_warning, extends, description"
+        "context_window, memory_warning, tool_timeout, extends, description"
     )
     assert f"valid keys: {valid}" in text
 
@@ -587,6 +587,48 @@ def test_the_memory_warning_is_off_unless_an_agent_or_defaults_turn_it_on(write_
     # an agent that warns fingerprints as every agent with a window did before the setting existed
     assert "memory_warning" not in warned["parts"]["loop"] and quiet["parts"]["loop"]["memory_warning"] is False
     assert fingerprint_changes(warned, quiet) == ["loop memory_warning (not set) -> False"]
+
+
+def test_tool_timeout_is_lettas_180_seconds_unless_an_agent_or_defaults_say_otherwise(write_agents: Write) -> None:
+    """Letta 0.16.8's tool_sandbox_timeout. It is no part of the fingerprint: it changes nothing sent."""
+    from harness.fingerprint import agent_fingerprint
+
+    path = write_agents(
+        """
+        defaults:
+          model: gpt-4o-mini
+          system: hello
+          tools: [send_message]
+        agents:
+          plain: {}
+          quick: {tool_timeout: 2.5}
+          child: {extends: quick}
+        """
+    )
+    config = load_agents(path)
+    assert [config.get(name).tool_timeout for name in ("plain", "quick", "child")] == [180.0, 2.5, 2.5]
+    assert agent_fingerprint(config.get("plain")) == agent_fingerprint(config.get("quick"))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "greater than 0"), ("-1", "greater than 0"), ("yes", "expected a number, not true"), ("1e9", "less than")],
+)
+def test_a_tool_timeout_that_is_no_time_is_a_located_mistake(write_agents: Write, value: str, message: str) -> None:
+    path, error = problems_of(
+        write_agents,
+        f"""
+        agents:
+          chat:
+            model: gpt-4o-mini
+            system: hello
+            tools: [send_message]
+            tool_timeout: {value}
+        """,
+    )
+    (problem,) = error.problems
+    assert (problem.file, problem.line, problem.key) == (str(path), 6, "agents.chat.tool_timeout")
+    assert message in problem.message
 
 
 def test_a_context_window_left_empty_is_a_located_mistake(write_agents: Write) -> None:

@@ -1448,3 +1448,41 @@ def test_a_base_exception_of_a_custom_tool_fails_its_call_under_every_loop(
     _, _, [turn] = run(load_agents(tmp_path / "agents.yaml").get("a"), answers, "cancel j1")
     assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (False, message)
     assert turn.reply == "It would not stop."
+
+
+SLOW_TOOLS = '''
+import time
+
+
+def slow(job: str) -> str:
+    """Wait on a service that never answers.
+
+    Args:
+        job (str): the job.
+    """
+    time.sleep(3600)
+    return "done"
+'''
+
+
+@pytest.mark.parametrize("loop", ["harness", "letta-memgpt", "letta-v1"])
+def test_a_custom_tool_past_its_tool_timeout_fails_with_lettas_text_and_the_turn_goes_on(
+    tmp_path: Path, loop: str
+) -> None:
+    """Letta 0.16.8's sandbox stops a tool after `tool_sandbox_timeout` (180 s) and the model reads
+    `Error executing function X: TimeoutError: Executing tool X timed out after 180.0 seconds.`; the harness
+    waited for ever. (Letta 0.6.23's default sandbox runs the tool in its server, unbounded: the harness
+    bounds it all the same.)"""
+    (tmp_path / "slowtools.py").write_text(SLOW_TOOLS)
+    write_agents(tmp_path, f"  a: {{loop: {loop}, tool_timeout: 0.3, tools: [send_message, 'slowtools:slow']}}\n")
+    answers = [
+        completion(call("slow", {"job": "j1", "request_heartbeat": True}, "c1")),
+        completion(call("send_message", {"message": "It timed out."}, "c2")),
+        completion(content="It timed out."),
+    ]
+    _, _, [turn] = run(load_agents(tmp_path / "agents.yaml").get("a"), answers, "run j1")
+    assert (turn.tool_calls[0].ok, turn.tool_calls[0].result) == (
+        False,
+        "Error executing function slow: TimeoutError: Executing tool slow timed out after 0.3 seconds.",
+    )
+    assert turn.reply == "It timed out."

@@ -219,11 +219,12 @@ class HarnessLoop:
 
 
 def user_call(tool: Tool, spec: AgentSpec) -> UserCall | None:
-    """A custom tool's call, contained as Letta's sandbox contains it (harness/tools/runtime.py); None for
-    the harness's own tools (built-in, declared by a schema alone), which Letta runs in its server."""
+    """A custom tool's call, contained as Letta's sandbox contains it and given the agent's `tool_timeout`
+    (harness/tools/runtime.py); None for the harness's own tools (built-in, declared by a schema alone),
+    which Letta runs in its server, unbounded."""
     if tool.declared_parameters is not None or BUILTIN_TOOLS.get(tool.name) is tool.function:
         return None
-    return UserCall(tool.name)
+    return UserCall(tool.name, spec.tool_timeout)
 
 
 def truthy(value: Any) -> bool:

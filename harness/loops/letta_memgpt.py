@@ -69,7 +69,7 @@ from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
-from harness.tools.runtime import stops_the_run
+from harness.tools.runtime import exception_name, stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult
 
 # letta/constants.py and letta/local_llm/constants.py (0.6.23)
@@ -215,7 +215,7 @@ def _error_text(name: str, exc: BaseException) -> str:
     if isinstance(cause, OverLimit):
         return friendly_error(name, "ValidationError", over_limit_error(cause))
     # Letta raises ValueError for what else its memory refuses (a read-only block, 0.8+)
-    return friendly_error(name, "ValueError" if isinstance(exc, MemoryEditError) else type(exc).__name__, str(exc))
+    return friendly_error(name, "ValueError" if isinstance(exc, MemoryEditError) else exception_name(exc), str(exc))
 
 
 _BUILTIN_TYPES: dict[str, type] = {

@@ -72,7 +72,7 @@ from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, EditKind, Memory, as_lett
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
-from harness.tools.runtime import stops_the_run
+from harness.tools.runtime import ToolTimeout, exception_name, stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
 
 # letta/constants.py IN_CONTEXT_MEMORY_KEYWORD, and the header of Memory._render_memory_blocks_standard (0.16.8)
@@ -196,7 +196,9 @@ def sandbox_failure(name: str, exc: BaseException, stderr: str = "") -> str | No
     Python's traceback, or the text of a `sys.exit` that was not a number). So a multi-line message keeps
     the line that names the exception, an exception not named `...Error`/`...Exception` is `: `, and so is
     `sys.exit(3)`. None: the process exited with status 0 (`sys.exit()`), which Letta takes for a call
-    that returned None."""
+    that returned None. A call out of time is the sandbox's own TimeoutError, said as it is."""
+    if isinstance(exc, ToolTimeout):
+        return friendly_error(name, exception_name(exc), str(exc))
     if isinstance(exc, SystemExit):
         code = exc.code
         if code is None or (isinstance(code, int) and code % 256 == 0):  # the status the OS keeps

@@ -1,9 +1,9 @@
 """A custom tool's call, contained as Letta contains it in its sandbox process.
 
 Letta 0.16.8 runs a custom tool in a subprocess: whatever the tool does (raise any exception, call
-`sys.exit` or `os._exit`) fails that call, and the agent goes on. The harness runs the tool in its own
-process (its module imported once, its state kept between calls, `-j 1` without any process at all), so
-what a subprocess would contain is contained here:
+`sys.exit` or `os._exit`, never return) fails that call, and the agent goes on. The harness runs the tool
+in its own process (its module imported once, its state kept between calls, `-j 1` without any process at
+all), so what a subprocess would contain is contained here:
 
 - Any exception the tool raises, a BaseException of its own too (`asyncio.CancelledError`), fails the
   call. Only what stops the harness itself goes through (`stops_the_run`): Ctrl-C (and the CLI's SIGTERM,
@@ -13,25 +13,56 @@ what a subprocess would contain is contained here:
   a crash in C code (a segfault), a signal, `os._exit` reached through a reference taken before the call
   (`from os import _exit` at import). Under `-j N` that fails the one scenario whose worker died; under
   `-j 1` it ends the run (README: Custom tools).
+- A call has `timeout` seconds (Letta's `tool_sandbox_timeout`, 180 by default): then it fails with
+  Letta's TimeoutError text (`ToolTimeout`). Letta kills the sandbox process; here SIGALRM raises a
+  BaseException in the tool, wherever it runs (a `sleep`, a socket read, a loop), which unwinds it: its
+  `finally` blocks run, and what it did to memory is undone as for any call that raised (Tool.invoke),
+  so nothing is left running that could touch the agent afterwards (a thread left to run on would). The
+  exception is raised again every second until the tool lets go of it; a tool that swallows every
+  BaseException, or is stuck in C code that never returns to Python, cannot be stopped in its process.
+  Only the main thread gets signals: a call run in another thread (the harness embedded in a program's
+  thread), or while another timer is set (pytest-timeout's signal method), runs unbounded.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import NoReturn, TypeVar
 
 from harness.errors import Stopped
 
-__all__ = ["UserCall", "stops_the_run"]
+__all__ = ["TOOL_SANDBOX_TIMEOUT", "ToolTimeout", "UserCall", "exception_name", "stops_the_run"]
 
 T = TypeVar("T")
+
+# letta/settings.py ToolSettings.tool_sandbox_timeout (0.16.8): how long Letta's local sandbox lets a tool run.
+TOOL_SANDBOX_TIMEOUT = 180.0
+RAISE_AGAIN = 1.0  # seconds between raises in a tool that caught the first
 
 
 def stops_the_run(exc: BaseException) -> bool:
     """Ctrl-C (the CLI's SIGTERM too), or a worker told to stop: never a tool's or a scenario's failure."""
     return isinstance(exc, KeyboardInterrupt | Stopped)
+
+
+class ToolTimeout(TimeoutError):
+    """A call that ran past its time, as Letta 0.16.8's local sandbox raises it (`_execute_tool_subprocess`),
+    its seconds a float as Letta's setting holds them: a `TimeoutError`, `Executing tool X timed out after
+    180.0 seconds.` (`exception_name` names it so)."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        super().__init__(f"Executing tool {name} timed out after {float(seconds)} seconds.")
+        self.name = name
+        self.seconds = seconds
+
+
+def exception_name(exc: BaseException) -> str:
+    """The exception's class name as an error text gives it; a call out of time is Letta's TimeoutError."""
+    return "TimeoutError" if isinstance(exc, ToolTimeout) else type(exc).__name__
 
 
 class _Exited(BaseException):
@@ -40,6 +71,10 @@ class _Exited(BaseException):
     def __init__(self, status: int) -> None:
         super().__init__(status)
         self.status = status
+
+
+class _Deadline(BaseException):
+    """The call's time is up: raised in the tool (a BaseException, which its `except Exception` lets by)."""
 
 
 _real_exit = os._exit
@@ -54,16 +89,28 @@ def _exit_in_a_tool(status: int) -> NoReturn:
     _real_exit(status)
 
 
-class UserCall:
-    """One call of a user's tool function (`name`), contained: `run` calls it. Built-in and declared tools
-    are the harness's own code and run without one."""
+def _can_alarm() -> bool:
+    """SIGALRM can bound a call here: the main thread (Python runs signal handlers there), a platform with
+    interval timers, and no timer of someone else's running (it would be lost)."""
+    return (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    )
 
-    def __init__(self, name: str) -> None:
+
+class UserCall:
+    """One call of a user's tool function (`name`), contained, with `timeout` seconds (None: no bound):
+    `run` calls it. Built-in and declared tools are the harness's own code and run without one."""
+
+    def __init__(self, name: str, timeout: float | None = None) -> None:
         self.name = name
+        self.timeout = timeout
+        self.expired = False  # the time ran out (even if the tool let go only when it returned)
 
     def run(self, function: Callable[[], T]) -> T:
-        """`function()`, its `os._exit` raised as SystemExit (a call made inside another is contained by
-        the outer one)."""
+        """`function()`, its `os._exit` raised as SystemExit, past its time stopped and raised as
+        ToolTimeout (a call made inside another is contained, and bounded, by the outer one)."""
         global _owner
         thread = threading.get_ident()
         with _calls_lock:
@@ -72,13 +119,37 @@ class UserCall:
                 _calls.add(thread)
                 _owner = os.getpid()
                 os._exit = _exit_in_a_tool
+        bounded = outermost and self.timeout is not None and _can_alarm()
+        if bounded:
+            assert self.timeout is not None
+            previous = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.timeout, RAISE_AGAIN)
         try:
-            return function()
-        except _Exited as exited:
-            raise SystemExit(exited.status) from None
+            try:
+                value = function()
+            except BaseException as exc:
+                if self.expired and not stops_the_run(exc):
+                    raise ToolTimeout(self.name, self.timeout or 0.0) from None
+                if isinstance(exc, _Exited):
+                    raise SystemExit(exc.status) from None
+                raise
         finally:
+            if bounded:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
             if outermost:
                 with _calls_lock:
                     _calls.discard(thread)
                     if not _calls:
                         os._exit = _real_exit
+        if self.expired:  # it returned, but only once its time was up: Letta had stopped it by then
+            raise ToolTimeout(self.name, self.timeout or 0.0)
+        return value
+
+    def _alarm(self, signum: int, frame: FrameType | None) -> None:
+        """SIGALRM: the time is up. Raised in the tool's code (or what it called), never in this module's,
+        where the call has already returned and is being wound up."""
+        self.expired = True
+        if frame is not None and frame.f_globals.get("__name__") == __name__:
+            return
+        raise _Deadline

@@ -22,7 +22,7 @@ import pydantic
 
 from harness.errors import RunError, ToolDefinitionError
 from harness.tools.context import AgentState
-from harness.tools.runtime import UserCall, stops_the_run
+from harness.tools.runtime import UserCall, exception_name, stops_the_run
 
 __all__ = ["HEARTBEAT_PARAMETER", "Tool", "ToolDefinitionError", "ToolResult", "tool_from_function"]
 
@@ -107,7 +107,7 @@ class Tool:
         except BaseException as exc:  # sys.exit(), any BaseException of the tool's: the call fails, not the run
             if stops_the_run(exc):
                 raise
-            return ToolResult(False, f"Error executing function {self.name}: {type(exc).__name__}: {exc}")
+            return ToolResult(False, f"Error executing function {self.name}: {exception_name(exc)}: {exc}")
         return ToolResult(True, text)
 
     def invoke(self, agent_state: AgentState, kwargs: dict[str, Any], user: UserCall | None = None) -> Any:

@@ -4,9 +4,12 @@ harness contains in its own process."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +123,93 @@ def test_a_call_inside_a_call_is_contained_by_the_outer_one() -> None:
 
     assert outer.run(nested) == "inner exited 4"
     assert os._exit.__name__ == "_exit"
+
+
+# ---------------------------------------------------------------- a bounded time
+
+
+def stalls(how: str) -> str:
+    """Never return on its own.
+
+    Args:
+        how (str): how it stalls.
+    """
+    if how == "sleep":
+        time.sleep(3600)
+    while True:  # a loop that retries whatever fails, as a flaky client's does
+        try:
+            time.sleep(0.01)
+        except Exception:
+            continue
+
+
+@pytest.mark.parametrize("how", ["sleep", "retrying loop"])
+def test_a_call_past_its_time_is_stopped_and_fails_with_lettas_timeout_text(how: str) -> None:
+    """Letta 0.16.8 stops a sandboxed tool after `tool_sandbox_timeout` seconds and tells the model
+    `TimeoutError: Executing tool X timed out after 180.0 seconds.`; a tool that never returned hung the
+    whole run (no summary, the other scenarios never run)."""
+    started = time.monotonic()
+    result = tool_from_function(stalls).call(STATE, {"how": how}, UserCall("stalls", 0.2))
+    assert result == ToolResult(
+        False, "Error executing function stalls: TimeoutError: Executing tool stalls timed out after 0.2 seconds."
+    )
+    assert time.monotonic() - started < 30  # stopped, not waited out (the bound is 0.2 s; the machine is shared)
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_tool_that_catches_the_stop_once_is_stopped_again_and_still_times_out() -> None:
+    caught: list[str] = []
+
+    def stubborn() -> str:
+        try:
+            time.sleep(3600)
+        except BaseException as exc:
+            caught.append(type(exc).__name__)
+        time.sleep(3600)  # raised again a second later
+        return "finished"
+
+    with pytest.raises(TimeoutError, match=r"^Executing tool stubborn timed out after 0\.1 seconds\.$"):
+        UserCall("stubborn", 0.1).run(stubborn)
+    assert caught == ["_Deadline"]
+
+
+def test_a_call_that_returns_in_time_is_not_touched() -> None:
+    call = UserCall("quick", 5)
+    assert call.run(lambda: "done") == "done"
+    assert not call.expired and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+STALLING_EDITOR = '''
+import time
+
+
+def note_then_stall(agent_state, text: str) -> str:
+    """Note text, then stall.
+
+    Args:
+        text (str): the text.
+    """
+    agent_state.memory.update_block_value("human", agent_state.memory.get_block("human").value + "\\\\n" + text)
+    time.sleep(3600)
+    return "noted"
+'''
+
+
+def test_a_call_stopped_leaves_memory_as_it_found_it(tmp_path: Path) -> None:
+    """Letta's sandbox returns no state from a process it killed; the tool's edits before the stop are undone,
+    as for a call that raised, and nothing of the tool is left running to edit it later."""
+    from harness.config import load_agents
+
+    (tmp_path / "stalling_editor.py").write_text(STALLING_EDITOR)
+    (tmp_path / "agents.yaml").write_text(
+        "agents:\n  a:\n    model: {name: m, base_url: 'http://127.0.0.1:9/v1'}\n    system: s\n"
+        "    blocks: [{label: human, value: 'Name: Bob'}]\n"
+        "    tools: [send_message, 'stalling_editor:note_then_stall']\n    tool_timeout: 0.2\n"
+    )
+    spec = load_agents(tmp_path / "agents.yaml").get("a")
+    state = AgentState("agent-1", "a", spec.new_memory())
+    tool = spec.tool("note_then_stall")
+    assert tool is not None and spec.tool_timeout == 0.2
+    result = tool.call(state, {"text": "likes tea"}, UserCall(tool.name, spec.tool_timeout))
+    assert not result.ok and "timed out after 0.2 seconds" in result.message
+    assert state.memory.values() == {"human": "Name: Bob"} and state.memory.edits == []
