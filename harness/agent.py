@@ -354,6 +354,8 @@ class Agent:
                     outcome.heartbeat,
                     tuple(self.memory.edits[edits_before:]),
                     refused=violation is not None,
+                    stdout=result.stdout,
+                    stderr=result.stderr,
                 )
             )
             self.messages.append(self.loop.tool_message(call_id, outcome, self._loop_now()))

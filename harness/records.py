@@ -43,6 +43,8 @@ class ToolCallRecord:
     heartbeat: bool
     edits: tuple[BlockEdit, ...] = ()
     refused: bool = False  # the tool rules did not allow this call now: it never ran (Letta's ToolConstraintError)
+    stdout: str = ""  # what a custom tool printed (Letta's ToolReturn stdout/stderr; the model never sees it)
+    stderr: str = ""
 
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:

@@ -211,6 +211,9 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
                         "ok": call.ok,
                         "result": call.result,
                         "request_heartbeat": call.heartbeat,
+                        # what a custom tool printed, when it did (Letta keeps it with the call, as here)
+                        **({"stdout": call.stdout} if call.stdout else {}),
+                        **({"stderr": call.stderr} if call.stderr else {}),
                     }
                     for call in step.tool_calls
                 ],

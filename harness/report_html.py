@@ -236,10 +236,15 @@ def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
         for call in step["tool_calls"]:
             status = "ok" if call["ok"] else "failed"
             result = "" if call["result"] is None else f" <pre>{escape(str(call['result']))}</pre>"
+            printed = "".join(
+                f'<div class="printed muted"><b>{stream}:</b> <pre>{escape(str(call[stream]))}</pre></div>'
+                for stream in ("stdout", "stderr")
+                if call.get(stream)
+            )
             out.append(
                 f'<div class="call {status}"><code class="name">{escape(call["name"])}</code>'
                 f'<pre class="args">{escape(_pretty(call["arguments"]))}</pre>'
-                f'<div class="result"><b>{status}</b>{result}</div></div>'
+                f'<div class="result"><b>{status}</b>{result}</div>{printed}</div>'
             )
         out.append("</li>")
     out.append("</ol>")

@@ -945,3 +945,44 @@ def test_a_tool_that_never_returns_fails_its_scenario_in_bounded_time_and_the_ot
     assert looked_up["turns"][0]["steps"][0]["tool_calls"][0]["result"] == (
         "Error executing function lookup: TimeoutError: Executing tool lookup timed out after 1.0 seconds."
     )
+
+
+CHATTY_TOOLS = '''
+import sys
+
+
+def lookup(key: str) -> str:
+    """Look a key up, printing as it goes.
+
+    Args:
+        key: the key.
+    """
+    print(f"debug: looking up {key}")
+    print("warning: cache cold", file=sys.stderr)
+    return "found"
+'''
+
+
+def test_what_a_tool_prints_stays_out_of_the_console_and_is_kept_in_the_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Letta captures its sandbox's output into the call's stdout and stderr; the harness let it through to
+    its console, into the results table. The reports keep it with the call; the model never sees it."""
+    project = make_project(tmp_path, {"chatty": "agent: looker\nturns:\n  - user: Look up k1.\n"})
+    (tmp_path / "chattytools.py").write_text(CHATTY_TOOLS)
+    with project.agents.open("a") as agents:
+        agents.write("  looker:\n    system: You look things up.\n    tools: [send_message, 'chattytools:lookup']\n")
+    looked = [completion(call("lookup", {"key": "k1", "request_heartbeat": True})), completion(content="Found.")]
+    with FakeOpenAI(looked) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 0
+    capsys.readouterr()
+    report, html = tmp_path / "r.json", tmp_path / "r.html"
+    assert main(["run", "--agents", str(project.agents), "--report", str(report), "--html", str(html)]) == 0
+    out, err = capsys.readouterr()
+    assert "debug:" not in out + err and "cache cold" not in out + err
+    [entry] = json.loads(report.read_text(encoding="utf-8"))["scenarios"]
+    [lookup] = entry["turns"][0]["steps"][0]["tool_calls"]
+    assert (lookup["stdout"], lookup["stderr"]) == ("debug: looking up k1\n", "warning: cache cold\n")
+    assert "found" in lookup["result"] and "debug" not in json.dumps(entry["turns"][0]["messages"])
+    page = html.read_text(encoding="utf-8")
+    assert "<b>stdout:</b> <pre>debug: looking up k1\n</pre>" in page

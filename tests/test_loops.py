@@ -1486,3 +1486,22 @@ def test_a_custom_tool_past_its_tool_timeout_fails_with_lettas_text_and_the_turn
         "Error executing function slow: TimeoutError: Executing tool slow timed out after 0.3 seconds.",
     )
     assert turn.reply == "It timed out."
+
+
+def test_letta_v1_reads_what_a_custom_tool_wrote_to_stderr_before_it_exited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0.16.8's sandbox reads a failure from the last lines of its process's stderr, which hold what the tool
+    wrote there when no traceback follows (a `sys.exit(1)`). The output is kept with the call, and never
+    reaches the harness's console."""
+    (tmp_path / "exiting.py").write_text(
+        "import sys\n\n\ndef check(x: str) -> str:\n"
+        '    """Check x.\n\n    Args:\n        x (str): the value.\n    """\n'
+        '    print("checking", x)\n    print("ValueError: x is not a number", file=sys.stderr)\n    sys.exit(1)\n'
+    )
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, tools: ['exiting:check']}\n")).get("v")
+    _, _, [turn] = run(spec, [completion(call("check", {"x": "a"}, "c1")), completion(content="ok")], "go")
+    checked = turn.tool_calls[0]
+    assert (checked.ok, checked.result) == (False, "Error executing function check: ValueError: x is not a number")
+    assert (checked.stdout, checked.stderr) == ("checking a\n", "ValueError: x is not a number\n")
+    assert capsys.readouterr() == ("", "")

@@ -69,7 +69,7 @@ from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
-from harness.tools.runtime import exception_name, stops_the_run
+from harness.tools.runtime import exception_name, printed, stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult
 
 # letta/constants.py and letta/local_llm/constants.py (0.6.23)
@@ -631,6 +631,7 @@ class LettaMemGPTLoop:
         heartbeat = heartbeat if isinstance(heartbeat, bool) else False
         builtin = BUILTIN_TOOLS.get(name) is tool.function
         kwargs = dict(arguments)
+        user = user_call(tool, host.spec)
         try:
             if not builtin:
                 kwargs = coerce_arguments(kwargs, source_annotations(tool.function))
@@ -638,7 +639,7 @@ class LettaMemGPTLoop:
                     # The sandbox passes only the arguments the tool's schema names (`initialize_param` and
                     # `invoke_function_call` skip the others): an argument a model made up is dropped.
                     kwargs = {key: value for key, value in kwargs.items() if key in tool.parameter_names}
-            value = tool.invoke(host.state, kwargs, user_call(tool, host.spec))
+            value = tool.invoke(host.state, kwargs, user)
             text = function_response_text(
                 value, BASE_FUNCTION_RETURN_CHAR_LIMIT if builtin else FUNCTION_RETURN_CHAR_LIMIT
             )  # inside Letta's try too (validate_function_response)
@@ -649,8 +650,9 @@ class LettaMemGPTLoop:
             # custom tool in its own process by default, and catches only Exception: its server goes down.)
             if stops_the_run(exc):
                 raise
-            return CallOutcome(ToolResult(False, _error_text(name, exc)), heartbeat, arguments)
-        return CallOutcome(ToolResult(not text.startswith(ERROR_MESSAGE_PREFIX), text), heartbeat, arguments)
+            return CallOutcome(ToolResult(False, _error_text(name, exc), *printed(user)), heartbeat, arguments)
+        ok = not text.startswith(ERROR_MESSAGE_PREFIX)
+        return CallOutcome(ToolResult(ok, text, *printed(user)), heartbeat, arguments)
 
     def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:
         content = package_function_response(outcome.result.ok, outcome.result.message, now)

@@ -72,7 +72,7 @@ from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, EditKind, Memory, as_lett
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
-from harness.tools.runtime import ToolTimeout, exception_name, stops_the_run
+from harness.tools.runtime import ToolTimeout, exception_name, printed, stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
 
 # letta/constants.py IN_CONTEXT_MEMORY_KEYWORD, and the header of Memory._render_memory_blocks_standard (0.16.8)
@@ -593,10 +593,11 @@ class LettaV1Loop(HarnessLoop):
             kwargs = coerce_arguments(
                 {k: v for k, v in kwargs.items() if k in properties}, source_annotations(tool.function)
             )
+        user = user_call(tool, host.spec)
         try:
             if builtin and tool.name in _READ_ONLY_FIRST:
                 _refuse_read_only_first(tool, host.state, kwargs)
-            value = tool.invoke(host.state, dict(kwargs), user_call(tool, host.spec))
+            value = tool.invoke(host.state, dict(kwargs), user)
             if not builtin:
                 value = sandbox_return(value)
             if builtin and tool.name in _CORE_RETURNS:
@@ -607,19 +608,20 @@ class LettaV1Loop(HarnessLoop):
             if stops_the_run(exc):
                 raise
             if not builtin:
-                failure = sandbox_failure(tool.name, exc)
+                failure = sandbox_failure(tool.name, exc, printed(user)[1])
                 if failure is None:  # exited with status 0: a call that returned None
-                    return CallOutcome(ToolResult(True, "None"), False, arguments)
+                    return CallOutcome(ToolResult(True, "None", *printed(user)), False, arguments)
                 error = failure
             elif isinstance(exc, TypeError) and str(exc).startswith(f"{tool.name}() "):
                 error = f"LettaCoreToolExecutor.{exc}"  # bound to Letta's executor, the method says so
             else:
                 error = as_letta_says(exc)
-            return CallOutcome(ToolResult(False, str(function_return(error, tool.name))), False, arguments)
+            failed = ToolResult(False, str(function_return(error, tool.name)), *printed(user))
+            return CallOutcome(failed, False, arguments)
         returned = function_return(value, tool.name)
         if isinstance(returned, dict):
-            return CallOutcome(ToolResult(True, json_dumps(returned)), False, arguments, returned)
-        return CallOutcome(ToolResult(True, returned), False, arguments)
+            return CallOutcome(ToolResult(True, json_dumps(returned), *printed(user)), False, arguments, returned)
+        return CallOutcome(ToolResult(True, returned, *printed(user)), False, arguments)
 
     def tool_message(self, call_id: str, outcome: CallOutcome, now: datetime) -> dict[str, Any]:
         """package_function_response (a dict nested as an object), then, for an agent with a context window,

@@ -22,12 +22,18 @@ all), so what a subprocess would contain is contained here:
   BaseException, or is stuck in C code that never returns to Python, cannot be stopped in its process.
   Only the main thread gets signals: a call run in another thread (the harness embedded in a program's
   thread), or while another timer is set (pytest-timeout's signal method), runs unbounded.
+- What the tool prints (`sys.stdout`, `sys.stderr`) is captured, as Letta captures its sandbox's output
+  into the call's `stdout`/`stderr` (never shown to the model): it went to the harness's console, into the
+  results table. The run's record keeps it (`--report`). Output written past Python's `sys` streams (a
+  subprocess the tool starts, C code writing to the file descriptors) is not captured.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -35,7 +41,7 @@ from typing import NoReturn, TypeVar
 
 from harness.errors import Stopped
 
-__all__ = ["TOOL_SANDBOX_TIMEOUT", "ToolTimeout", "UserCall", "exception_name", "stops_the_run"]
+__all__ = ["TOOL_SANDBOX_TIMEOUT", "ToolTimeout", "UserCall", "exception_name", "printed", "stops_the_run"]
 
 T = TypeVar("T")
 
@@ -89,6 +95,11 @@ def _exit_in_a_tool(status: int) -> NoReturn:
     _real_exit(status)
 
 
+def printed(user: UserCall | None) -> tuple[str, str]:
+    """What a contained call printed, (stdout, stderr); nothing for a tool run without one (the harness's)."""
+    return ("", "") if user is None else (user.stdout, user.stderr)
+
+
 def _can_alarm() -> bool:
     """SIGALRM can bound a call here: the main thread (Python runs signal handlers there), a platform with
     interval timers, and no timer of someone else's running (it would be lost)."""
@@ -107,10 +118,13 @@ class UserCall:
         self.name = name
         self.timeout = timeout
         self.expired = False  # the time ran out (even if the tool let go only when it returned)
+        self.stdout = ""  # what the call printed
+        self.stderr = ""
 
     def run(self, function: Callable[[], T]) -> T:
         """`function()`, its `os._exit` raised as SystemExit, past its time stopped and raised as
-        ToolTimeout (a call made inside another is contained, and bounded, by the outer one)."""
+        ToolTimeout, what it prints kept in `stdout` and `stderr` (a call made inside another is contained,
+        and bounded, by the outer one; its output is its own)."""
         global _owner
         thread = threading.get_ident()
         with _calls_lock:
@@ -124,6 +138,8 @@ class UserCall:
             assert self.timeout is not None
             previous = signal.signal(signal.SIGALRM, self._alarm)
             signal.setitimer(signal.ITIMER_REAL, self.timeout, RAISE_AGAIN)
+        streams = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = printed = io.StringIO(), io.StringIO()
         try:
             try:
                 value = function()
@@ -137,6 +153,8 @@ class UserCall:
             if bounded:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
+            sys.stdout, sys.stderr = streams
+            self.stdout, self.stderr = printed[0].getvalue(), printed[1].getvalue()
             if outermost:
                 with _calls_lock:
                     _calls.discard(thread)

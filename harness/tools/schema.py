@@ -22,7 +22,7 @@ import pydantic
 
 from harness.errors import RunError, ToolDefinitionError
 from harness.tools.context import AgentState
-from harness.tools.runtime import UserCall, exception_name, stops_the_run
+from harness.tools.runtime import UserCall, exception_name, printed, stops_the_run
 
 __all__ = ["HEARTBEAT_PARAMETER", "Tool", "ToolDefinitionError", "ToolResult", "tool_from_function"]
 
@@ -43,6 +43,9 @@ HEARTBEAT_SCHEMA = {
 class ToolResult:
     ok: bool
     message: str
+    # What a custom tool printed (Letta's ToolReturn stdout and stderr): for the run's record, never the model.
+    stdout: str = ""
+    stderr: str = ""
 
     def to_content(self) -> str:
         """What the model receives, shaped as Letta's `package_function_response` (without the clock)."""
@@ -107,8 +110,9 @@ class Tool:
         except BaseException as exc:  # sys.exit(), any BaseException of the tool's: the call fails, not the run
             if stops_the_run(exc):
                 raise
-            return ToolResult(False, f"Error executing function {self.name}: {exception_name(exc)}: {exc}")
-        return ToolResult(True, text)
+            error = f"Error executing function {self.name}: {exception_name(exc)}: {exc}"
+            return ToolResult(False, error, *printed(user))
+        return ToolResult(True, text, *printed(user))
 
     def invoke(self, agent_state: AgentState, kwargs: dict[str, Any], user: UserCall | None = None) -> Any:
         """The function run on `kwargs` (through `user`, a custom tool's contained call), the agent's state

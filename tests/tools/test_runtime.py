@@ -43,7 +43,8 @@ def test_os_exit_in_a_tool_fails_its_call_and_the_process_goes_on() -> None:
         from tests.tools.test_runtime import STATE, exits
 
         tool = tool_from_function(exits)
-        print(tool.call(STATE, {"code": 5}, UserCall("exits")))
+        result = tool.call(STATE, {"code": 5}, UserCall("exits"))
+        print(result.ok, result.message)
         assert os._exit.__name__ == "_exit", "os._exit is the real one again"
         print("still here")
         """
@@ -58,7 +59,7 @@ def test_os_exit_in_a_tool_fails_its_call_and_the_process_goes_on() -> None:
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.splitlines() == [
-        "ToolResult(ok=False, message='Error executing function exits: SystemExit: 5')",
+        "False Error executing function exits: SystemExit: 5",
         "still here",
     ]
 
@@ -213,3 +214,34 @@ def test_a_call_stopped_leaves_memory_as_it_found_it(tmp_path: Path) -> None:
     result = tool.call(state, {"text": "likes tea"}, UserCall(tool.name, spec.tool_timeout))
     assert not result.ok and "timed out after 0.2 seconds" in result.message
     assert state.memory.values() == {"human": "Name: Bob"} and state.memory.edits == []
+
+
+# ---------------------------------------------------------------- what a tool prints
+
+
+def test_what_a_call_prints_is_kept_and_the_streams_are_put_back() -> None:
+    streams = sys.stdout, sys.stderr
+    call = UserCall("chatty")
+
+    def chatty() -> str:
+        print("to stdout")
+        print("to stderr", file=sys.stderr)
+        raise ValueError("and then it failed")
+
+    with pytest.raises(ValueError):
+        call.run(chatty)
+    assert (call.stdout, call.stderr) == ("to stdout\n", "to stderr\n")
+    assert (sys.stdout, sys.stderr) == streams
+
+
+def test_what_a_call_printed_before_it_timed_out_is_kept() -> None:
+    call = UserCall("chatty", 0.1)
+
+    def chatty() -> str:
+        print("started")
+        time.sleep(3600)
+        return "never"
+
+    with pytest.raises(TimeoutError):
+        call.run(chatty)
+    assert call.stdout == "started\n"
