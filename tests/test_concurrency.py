@@ -181,12 +181,14 @@ def crash(reason: str) -> str:
 
 
 def quit(reason: str) -> str:
-    """Ends the process at once with os._exit.
+    """Exits the process, as a script's `sys.exit` does.
 
     Args:
         reason: Why.
     """
-    os._exit(3)
+    import sys
+
+    sys.exit(3)
 
 
 def cancel(reason: str) -> str:
@@ -256,10 +258,9 @@ turns:
 
 
 def test_a_tool_that_exits_or_raises_a_base_exception_fails_its_call_alone_at_j1(tmp_path: Path) -> None:
-    """Without worker processes, `os._exit` in a tool ended `harness record`/`run` at once (exit 3, no
-    summary, the other scenarios never run), and asyncio.CancelledError ended it with a traceback. Each is
-    that call's failure now, as in Letta's sandbox process, and every scenario runs. (In a child process:
-    an `os._exit` not contained ends the process that runs it.)"""
+    """Without worker processes, asyncio.CancelledError in a tool ended `harness record`/`run` with a
+    traceback. It, and `sys.exit`, are that call's failure, as in Letta's sandbox process, and every
+    scenario runs. (In a child process: a BaseException not contained ends the process that runs it.)"""
     project = suite(tmp_path / "p")
     project.agents.write_text(project.agents.read_text(encoding="utf-8") + CRASHY_AGENT, encoding="utf-8")
     (project.root / "crashy_tools.py").write_text(CRASHY_TOOLS, encoding="utf-8")

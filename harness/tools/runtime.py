@@ -1,18 +1,16 @@
 """A custom tool's call, contained as Letta contains it in its sandbox process.
 
 Letta 0.16.8 runs a custom tool in a subprocess: whatever the tool does (raise any exception, call
-`sys.exit` or `os._exit`, never return) fails that call, and the agent goes on. The harness runs the tool
+`sys.exit`, never return) fails that call, and the agent goes on. The harness runs the tool
 in its own process (its module imported once, its state kept between calls, `-j 1` without any process at
 all), so what a subprocess would contain is contained here:
 
 - Any exception the tool raises, a BaseException of its own too (`asyncio.CancelledError`), fails the
   call. Only what stops the harness itself goes through (`stops_the_run`): Ctrl-C (and the CLI's SIGTERM,
   a KeyboardInterrupt), a worker told to stop (`Stopped`).
-- `os._exit(n)` called by the tool, in the thread and process running it, raises instead of ending the
-  process, and fails the call as `sys.exit(n)` does. What no Python code can catch still ends the process:
-  a crash in C code (a segfault), a signal, `os._exit` reached through a reference taken before the call
-  (`from os import _exit` at import). Under `-j N` that fails the one scenario whose worker died; under
-  `-j 1` it ends the run (README: Custom tools).
+- What no Python code can catch ends the process: `os._exit`, a crash in C code (a segfault), a signal.
+  The harness does not swap `os._exit` (a process-wide global) for one that raises. Under `-j N` that fails
+  the one scenario whose worker died; under `-j 1` it ends the run (README: Custom tools).
 - A call has `timeout` seconds (Letta's `tool_sandbox_timeout`, 180 by default): then it fails with
   Letta's TimeoutError text (`ToolTimeout`). Letta kills the sandbox process; here SIGALRM raises a
   BaseException in the tool, wherever it runs (a `sleep`, a socket read, a loop), which unwinds it: its
@@ -31,13 +29,12 @@ all), so what a subprocess would contain is contained here:
 from __future__ import annotations
 
 import io
-import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 from harness.errors import Stopped
 
@@ -71,28 +68,12 @@ def exception_name(exc: BaseException) -> str:
     return "TimeoutError" if isinstance(exc, ToolTimeout) else type(exc).__name__
 
 
-class _Exited(BaseException):
-    """`os._exit` called by a tool: a BaseException, so that the tool's own `except Exception` lets it by."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 class _Deadline(BaseException):
     """The call's time is up: raised in the tool (a BaseException, which its `except Exception` lets by)."""
 
 
-_real_exit = os._exit
 _calls: set[int] = set()  # the threads running a tool's call now
 _calls_lock = threading.Lock()
-_owner = os.getpid()  # the process whose threads those are (a child forked by a tool exits for real)
-
-
-def _exit_in_a_tool(status: int) -> NoReturn:
-    if os.getpid() == _owner and threading.get_ident() in _calls:
-        raise _Exited(status)
-    _real_exit(status)
 
 
 def printed(user: UserCall | None) -> tuple[str, str]:
@@ -122,17 +103,14 @@ class UserCall:
         self.stderr = ""
 
     def run(self, function: Callable[[], T]) -> T:
-        """`function()`, its `os._exit` raised as SystemExit, past its time stopped and raised as
-        ToolTimeout, what it prints kept in `stdout` and `stderr` (a call made inside another is contained,
-        and bounded, by the outer one; its output is its own)."""
-        global _owner
+        """`function()`, past its time stopped and raised as ToolTimeout, what it prints kept in `stdout` and
+        `stderr` (a call made inside another is contained, and bounded, by the outer one; its output is its
+        own)."""
         thread = threading.get_ident()
         with _calls_lock:
             outermost = thread not in _calls
             if outermost:
                 _calls.add(thread)
-                _owner = os.getpid()
-                os._exit = _exit_in_a_tool
         bounded = outermost and self.timeout is not None and _can_alarm()
         if bounded:
             assert self.timeout is not None
@@ -146,8 +124,6 @@ class UserCall:
             except BaseException as exc:
                 if self.expired and not stops_the_run(exc):
                     raise ToolTimeout(self.name, self.timeout or 0.0) from None
-                if isinstance(exc, _Exited):
-                    raise SystemExit(exc.status) from None
                 raise
         finally:
             if bounded:
@@ -158,8 +134,6 @@ class UserCall:
             if outermost:
                 with _calls_lock:
                     _calls.discard(thread)
-                    if not _calls:
-                        os._exit = _real_exit
         if self.expired:  # it returned, but only once its time was up: Letta had stopped it by then
             raise ToolTimeout(self.name, self.timeout or 0.0)
         return value

@@ -3,11 +3,8 @@ harness contains in its own process."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -17,71 +14,8 @@ from harness.errors import Stopped
 from harness.tools.context import AgentState
 from harness.tools.runtime import UserCall
 from harness.tools.schema import ToolResult, tool_from_function
-from tests.helpers import ROOT
 
 STATE = AgentState.__new__(AgentState)  # the tools here take no state
-
-
-def exits(code: int) -> str:
-    """Exit the process at once.
-
-    Args:
-        code (int): the status.
-    """
-    os._exit(code)
-
-
-def test_os_exit_in_a_tool_fails_its_call_and_the_process_goes_on() -> None:
-    """Letta's sandbox is a process of its own: `os._exit` ends it, and the call fails. In the harness's
-    process it ended `harness run` under `-j 1`, silently, with no summary. (Run in a child process: if
-    it is not contained, it ends the process that runs it.)"""
-    script = textwrap.dedent(
-        """
-        import os
-        from harness.tools.runtime import UserCall
-        from harness.tools.schema import tool_from_function
-        from tests.tools.test_runtime import STATE, exits
-
-        tool = tool_from_function(exits)
-        result = tool.call(STATE, {"code": 5}, UserCall("exits"))
-        print(result.ok, result.message)
-        assert os._exit.__name__ == "_exit", "os._exit is the real one again"
-        print("still here")
-        """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout.splitlines() == [
-        "False Error executing function exits: SystemExit: 5",
-        "still here",
-    ]
-
-
-def forks(code: int) -> str:
-    """Fork a child that exits with `code`, and say how it ended.
-
-    Args:
-        code (int): the child's status.
-    """
-    child = os.fork()
-    if child == 0:
-        os._exit(code)  # the child: ends for real, and runs none of the harness's code
-    return f"child exited with {os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])}"
-
-
-def test_a_child_a_tool_forks_exits_for_real() -> None:
-    """Only the process and thread running the call have their `os._exit` raised: a forked child (as
-    multiprocessing's fork start method makes) exits as it means to."""
-    assert tool_from_function(forks).call(STATE, {"code": 7}, UserCall("forks")) == ToolResult(
-        True, "child exited with 7"
-    )
 
 
 class Cancelled(BaseException):
@@ -117,13 +51,12 @@ def test_a_call_inside_a_call_is_contained_by_the_outer_one() -> None:
 
     def nested() -> str:
         try:
-            inner.run(lambda: os._exit(4))
+            inner.run(lambda: sys.exit(4))
         except SystemExit as exc:
             return f"inner exited {exc.code}"
         return "not reached"
 
     assert outer.run(nested) == "inner exited 4"
-    assert os._exit.__name__ == "_exit"
 
 
 # ---------------------------------------------------------------- a bounded time
