@@ -7,6 +7,7 @@ that letta-memgpt is the default, and that the harness loop is unchanged.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import json
 import re
@@ -27,10 +28,11 @@ from harness.errors import ConfigError, ModelAnswerError
 from harness.llm.chat import ChatResponse, chat_request, parse_answer, parse_completion
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops.kinds import LoopName
-from harness.loops.letta_memgpt import json_dumps, letta_time
-from harness.loops.letta_v1 import examples_section
+from harness.loops.letta_memgpt import INNER_THOUGHTS_KWARG_DESCRIPTION, json_dumps, letta_time, letta_tool_schema
+from harness.loops.letta_v1 import examples_section, letta_v1_tool_schema
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.schema import tool_from_function
 from tests.helpers import call, completion
 
 TOOLS_MODULE = '''
@@ -1175,6 +1177,37 @@ def test_letta_v1_offers_the_base_tools_as_lettas_generate_schema_writes_them(tm
     assert list(sent) == list(letta)
     for name, schema in letta.items():
         assert json.dumps(sent[name]) == json.dumps(schema), name
+
+
+LETTA_LOOPS = ("letta-memgpt", "letta-v1")
+LETTA_CUSTOM_SCHEMAS = Path(__file__).parent / "conformance" / "letta-custom-tool-schemas.json"
+
+
+def conformance_module(name: str) -> Any:
+    """A module of tests/conformance (not a package: Letta's capture runs its files alone)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "conformance" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("name", "loop"), [(name, loop) for name in json.loads(LETTA_CUSTOM_SCHEMAS.read_text()) for loop in LETTA_LOOPS]
+)
+def test_custom_tools_are_offered_as_letta_offers_them(name: str, loop: str) -> None:
+    """Each tool of conformance/custom_tool_schemas.py as Letta sends it (the fixture is Letta's own output,
+    from scripts/letta_custom_tool_schemas.py): under letta-memgpt as 0.6.23's request carries it, under
+    letta-v1 as 0.16.8's generate_schema writes it, compared as text. A tool Letta refuses is not compared."""
+    letta = json.loads(LETTA_CUSTOM_SCHEMAS.read_text())[name][loop]
+    if "refused" in letta:
+        pytest.skip(f"Letta refuses it: {letta['refused']}")
+    tool = tool_from_function(getattr(conformance_module("custom_tool_schemas"), name))
+    if loop == "letta-memgpt":
+        sent = letta_tool_schema(tool, INNER_THOUGHTS_KWARG_DESCRIPTION)["function"]
+    else:
+        sent = letta_v1_tool_schema(tool)["function"]
+    assert json.dumps(sent) == json.dumps(letta)
 
 
 LETTA_V1_DOCUMENTED_TOOLS = '''

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import docstring_parser
 import pydantic
 import yaml
 
@@ -42,7 +41,7 @@ from harness.secrets import Secrets
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import declared_tool
 from harness.tools.rules import ToolRuleType, unfinishable
-from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError
+from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError, read_docstring
 from harness.yamlsource import FILE_LIMITS, TooBig, check_limits
 
 # One file of in-context messages per agent that has some, where a scenario in scenarios/ names it as
@@ -674,10 +673,13 @@ def _source_problem(name: str, source: str) -> str | None:
     function = next((node for node in functions if node.name == name), None)
     if function is None:
         return f"defines no function '{name}'"
-    docstring = ast.get_docstring(function) or ""
-    doc = docstring_parser.parse(docstring, style=docstring_parser.DocstringStyle.GOOGLE)
-    if not (doc.short_description or doc.long_description):
+    docstring = ast.get_docstring(function, clean=False) or ""
+    if not docstring.strip():
         return NO_DOCSTRING
+    try:
+        doc = read_docstring(docstring)
+    except ValueError as exc:
+        return str(exc)
     documented = {param.arg_name: (param.description or "").strip() for param in doc.params}
     arguments = function.args
     if arguments.vararg or arguments.kwarg:

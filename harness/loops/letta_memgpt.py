@@ -57,8 +57,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import docstring_parser
-
 from harness import jsontext
 from harness.config import AgentSpec
 from harness.errors import MemoryEditError, ModelAnswerError, RunError
@@ -70,7 +68,7 @@ from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.runtime import exception_name, printed, stops_the_run
-from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult
+from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult, read_docstring
 
 # letta/constants.py and letta/local_llm/constants.py (0.6.23)
 NON_USER_MSG_PREFIX = "[This is an automated system message hidden from the user] "
@@ -362,11 +360,12 @@ def _resolved(prop: dict[str, Any], defs: dict[str, Any], depth: int = 0) -> dic
 
 
 @functools.cache
-def tool_docstring(function: Callable[..., Any]) -> tuple[str, dict[str, str | None]]:
-    """A tool function's short description and its parameters' texts, parsed once per function (every new
-    agent offers its tools again: parsing took half a one-step scenario's replay)."""
-    doc = docstring_parser.parse(function.__doc__ or "")
-    return doc.short_description or "", {param.arg_name: param.description for param in doc.params}
+def tool_docstring(function: Callable[..., Any]) -> tuple[str | None, dict[str, str | None]]:
+    """A tool function's short description (None for a docstring opening with a section) and its
+    parameters' texts, parsed once per function (every new agent offers its tools again: parsing took
+    half a one-step scenario's replay)."""
+    doc = read_docstring(function.__doc__)  # Tool read it already, so it reads
+    return doc.short_description, {param.arg_name: param.description for param in doc.params}
 
 
 def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
@@ -396,13 +395,16 @@ def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
         loose: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
         if defs:
             loose["$defs"] = defs
-        return {"type": "function", "function": {"name": tool.name, "description": summary, "parameters": loose}}
+        # No summary (`Args:` on the docstring's first line): Letta's description is None, which the
+        # request's dump (exclude_none) leaves out; convert_to_structured_output, after it, writes "".
+        described_as = {} if summary is None else {"description": summary}
+        return {"type": "function", "function": {"name": tool.name, **described_as, "parameters": loose}}
     properties = {**thoughts, **structured, **heartbeat}
     return {
         "type": "function",
         "function": {
             "name": tool.name,
-            "description": summary,
+            "description": summary or "",
             "strict": True,
             "parameters": {
                 "type": "object",

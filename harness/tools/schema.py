@@ -1,4 +1,4 @@
-"""Turn a typed, Google-docstring'd Python function into an OpenAI tool: schema, validation, call.
+"""Turn a typed, docstring'd Python function into an OpenAI tool: schema, validation, call.
 
 pydantic builds both the JSON schema and the argument validator from one model made from the signature,
 so what the model is told and what the harness accepts cannot drift apart.
@@ -30,6 +30,9 @@ __all__ = ["HEARTBEAT_PARAMETER", "Tool", "ToolDefinitionError", "ToolResult", "
 STATE_PARAMETERS = ("agent_state", "self")
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for a function name
+
+# Letta 0.16.8's generate_schema, for a docstring that gives no summary or body (`Args:` on its first line).
+NO_DESCRIPTION = "No description available"
 
 HEARTBEAT_PARAMETER = "request_heartbeat"
 HEARTBEAT_SCHEMA = {
@@ -172,10 +175,14 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
         raise ToolDefinitionError(f"{where} is async: tools are called as plain functions; define it with `def`")
     if inspect.isgeneratorfunction(function):
         raise ToolDefinitionError(f"{where} yields: a tool returns its result; use `return`, not `yield`")
-    doc = docstring_parser.parse(inspect.getdoc(function) or "", style=docstring_parser.DocstringStyle.GOOGLE)
-    description = "\n\n".join(part for part in (doc.short_description, doc.long_description) if part)
-    if not description:
+    if not (function.__doc__ or "").strip():
         raise ToolDefinitionError(f"{where} has no docstring: the model needs a description of the tool")
+    try:
+        doc = read_docstring(function.__doc__)
+    except ValueError as exc:
+        raise ToolDefinitionError(f"{where}: {exc}") from None
+    description = "\n\n".join(part for part in (doc.short_description, doc.long_description) if part)
+    description = description or NO_DESCRIPTION
     documented = {param.arg_name: param for param in doc.params}
     signature = inspect.signature(function)
     state_parameter: str | None = None
@@ -215,6 +222,17 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
             f"{where}: its parameters cannot be described to the model: {_first_line(exc)}"
         ) from None
     return Tool(name, description, function, model, state_parameter, terminal)
+
+
+def read_docstring(text: str | None) -> docstring_parser.Docstring:
+    """A tool's docstring as Letta's `generate_schema` reads it: `docstring_parser.parse` of the raw
+    `__doc__`, its style found by the parser (Google, NumPy, Sphinx or Epydoc: the one describing most).
+    A docstring Google's parser refuses (`Args:` then `None`, an empty `Args:`) is read in another style,
+    as in Letta; one no style can read is a ValueError saying why (never the parser's traceback)."""
+    try:
+        return docstring_parser.parse(text or "")
+    except Exception as exc:  # the parser's ParseError, or anything else it raises on odd text
+        raise ValueError(f"its docstring cannot be read in any style Letta reads: {_first_line(exc)}") from None
 
 
 def _finite(value: Any) -> bool:

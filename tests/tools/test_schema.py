@@ -7,6 +7,7 @@ import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import docstring_parser
 import pydantic
 import pytest
 from hypothesis import given
@@ -340,3 +341,49 @@ def test_an_enum_without_members_is_a_definition_error(function: Any, parameter:
     """Its schema is `"enum": []`: no argument could ever validate, so every call of the tool would fail."""
     with pytest.raises(ToolDefinitionError, match=rf"parameter '{parameter}' has type .*which has no values"):
         tool_from_function(function)
+
+
+def takes_a_text(text: str) -> str:
+    return text
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=120) | st.sampled_from(["Args:", "Args:\n    None"]))
+def test_any_docstring_is_read_or_refused_with_a_definition_error(docstring: str) -> None:
+    """A docstring the parser chokes on was a traceback from `harness validate`, `run` and `compile`
+    (exit 1): `Args:` then `None`, an empty `Args:`, `Args:` on the first line. Any text is read as
+    Letta reads it, or refused with a located error."""
+    takes_a_text.__doc__ = f"Echo a text.\n\n    Args:\n        text (str): the text.\n\n    {docstring}"
+    try:
+        tool = tool_from_function(takes_a_text)
+    except ToolDefinitionError:
+        return
+    assert tool.description  # Letta's "No description available" at worst
+
+
+def test_a_docstring_no_style_reads_is_a_located_definition_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(text: str | None, style: object = None) -> None:
+        raise docstring_parser.ParseError("Expected a colon in 'None'.")
+
+    monkeypatch.setattr(docstring_parser, "parse", refuse)
+    with pytest.raises(ToolDefinitionError) as caught:
+        tool_from_function(search)
+    assert str(caught.value) == (
+        f"tool function '{__name__}.search': its docstring cannot be read in any style Letta reads: "
+        "Expected a colon in 'None'."
+    )
+
+
+def no_summary(x: str) -> str:
+    """
+    Args:
+        x (str): a value.
+    """
+    return x
+
+
+def test_a_docstring_opening_with_its_args_describes_the_tool_as_letta_does() -> None:
+    """Letta 0.16.8's generate_schema reads the parameters (from `__doc__` as written: cleaned first, the
+    section loses its indentation and Google's parser refuses it) and says "No description available"."""
+    tool = tool_from_function(no_summary)
+    assert tool.description == "No description available"
+    assert tool.parameters_schema()["properties"]["x"] == {"type": "string", "description": "a value."}
