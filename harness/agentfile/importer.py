@@ -2,9 +2,10 @@
 everything that could not be kept: nothing is dropped silently.
 
 Nothing from the file is executed: a custom tool's source is checked statically (it parses, defines the
-function with type hints and a documented Args section, as `harness validate` will require) before it is
-written; a tool that would fail is left out and reported. Secrets in the file (tool environment variables,
-agent secrets) are never written: their names are reported, their values masked in everything written.
+function with type hints and its parameters described in its docstring, as `harness validate` will
+require) before it is written; a tool that would fail is left out and reported. Secrets in the file (tool
+environment variables, agent secrets) are never written: their names are reported, their values masked in
+everything written.
 """
 
 from __future__ import annotations
@@ -693,7 +694,7 @@ def _source_problem(name: str, source: str) -> str | None:
         if parameter.annotation is None:
             return f"gives parameter '{parameter.arg}' no type hint"
         if not documented.get(parameter.arg):
-            return f"does not describe parameter '{parameter.arg}' in its docstring's Args section"
+            return f"does not describe parameter '{parameter.arg}' in its docstring"
     return None
 
 

@@ -199,10 +199,7 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
             )
         described = documented.get(param_name)
         if described is None or not (described.description or "").strip():
-            raise ToolDefinitionError(
-                f"{where}: parameter '{param_name}' is not described in the docstring's Args section "
-                f"(add `{param_name} (type): what it is`)"
-            )
+            raise ToolDefinitionError(f"{where}: {_not_described(function.__doc__, doc, param_name)}")
         annotation = _resolve(function, param_name, param.annotation, where)
         _check_describable(annotation, param_name, where)
         default = ... if param.default is inspect.Parameter.empty else param.default
@@ -233,6 +230,54 @@ def read_docstring(text: str | None) -> docstring_parser.Docstring:
         return docstring_parser.parse(text or "")
     except Exception as exc:  # the parser's ParseError, or anything else it raises on odd text
         raise ValueError(f"its docstring cannot be read in any style Letta reads: {_first_line(exc)}") from None
+
+
+# The styles docstring_parser reads (its AUTO style tries each, as Letta's generate_schema parses): their
+# names, where each describes a parameter, and how.
+_STYLES: dict[docstring_parser.DocstringStyle, tuple[str, str, str]] = {
+    docstring_parser.DocstringStyle.GOOGLE: ("Google", "Args section", "`{name} (type): what it is`"),
+    docstring_parser.DocstringStyle.NUMPYDOC: (
+        "NumPy",
+        "Parameters section",
+        "`{name} : type`, then what it is on the next line, indented",
+    ),
+    docstring_parser.DocstringStyle.REST: ("Sphinx", "`:param` fields", "`:param {name}: what it is`"),
+    docstring_parser.DocstringStyle.EPYDOC: ("Epydoc", "`@param` fields", "`@param {name}: what it is`"),
+}
+
+
+def _not_described(text: str | None, doc: docstring_parser.Docstring, name: str) -> str:
+    """Why parameter `name` has no text in the docstring as Letta reads it, saying so when its style is
+    the problem: a part in a style the parser cannot read, or a docstring mixing styles (the parser reads
+    the one describing most, and nothing of the others)."""
+    unreadable: list[str] = []
+    elsewhere: list[str] = []
+    for style, (style_name, _, _) in _STYLES.items():
+        try:
+            alone = docstring_parser.parse(text or "", style=style)
+        except Exception as exc:
+            unreadable.append(f"its {style_name}-style part cannot be read ({_first_line(exc)})")
+            continue
+        if style != doc.style and any(p.arg_name == name and (p.description or "").strip() for p in alone.params):
+            elsewhere.append(style_name)
+    found = next((p for p in doc.params if p.arg_name == name), None)
+    if doc.params and doc.style in _STYLES:
+        style_name, section, how = _STYLES[doc.style]
+        what = "has no text" if found is not None else "is not described"
+        reason = f"parameter '{name}' {what} in the docstring's {section} (read as {style_name} style"
+        if elsewhere:
+            reason += (
+                f": the parser reads one style, the one with most entries, as in Letta; its {elsewhere[0]}-style "
+                f"text for '{name}' is not read); write the whole docstring in one style"
+            )
+        else:
+            reason += f", as Letta reads it); add {how.format(name=name)}"
+        return "; ".join([reason, *unreadable])
+    advice = (
+        f"describe it as Letta reads docstrings: `{name} (type): what it is` in an `Args:` section (Google "
+        f"style), or in NumPy's `Parameters` section or a Sphinx `:param {name}:` field"
+    )
+    return "; ".join([f"parameter '{name}' is not described in the docstring", *unreadable, advice])
 
 
 def _finite(value: Any) -> bool:

@@ -118,7 +118,7 @@ def bad_annotation(label: NoSuchType) -> None:  # type: ignore[name-defined]  # 
     [
         (no_annotation, "parameter 'label' has no type annotation"),
         (undocumented_arg, "parameter 'content' is not described in the docstring's Args section"),
-        (empty_description, "parameter 'label' is not described"),
+        (empty_description, "parameter 'label' has no text in the docstring's Args section"),
         (no_docstring, "has no docstring"),
         (var_args, "*labels cannot be described"),
         (bad_annotation, "annotation of 'label' ('NoSuchType') cannot be resolved"),
@@ -387,3 +387,41 @@ def test_a_docstring_opening_with_its_args_describes_the_tool_as_letta_does() ->
     tool = tool_from_function(no_summary)
     assert tool.description == "No description available"
     assert tool.parameters_schema()["properties"]["x"] == {"type": "string", "description": "a value."}
+
+
+def forecast(city: str, days: int) -> str:
+    return city
+
+
+@pytest.mark.parametrize(
+    ("docstring", "says"),
+    [
+        (  # a Google section the parser cannot read: it was "not described in the docstring's Args section"
+            "Forecast.\n\n    Args:\n        city - the city.\n        days - how many.\n    ",
+            "parameter 'city' is not described in the docstring; its Google-style part cannot be read (Expected a "
+            "colon in 'city - the city.'.); describe it as Letta reads docstrings: `city (type): what it is` in an "
+            "`Args:` section (Google style), or in NumPy's `Parameters` section or a Sphinx `:param city:` field",
+        ),
+        (  # two styles: the parser reads the one with most entries, Sphinx's here
+            "Forecast.\n\n    Args:\n        city (str): the city.\n\n    :param days: how many.\n    ",
+            "parameter 'city' is not described in the docstring's `:param` fields (read as Sphinx style: the parser "
+            "reads one style, the one with most entries, as in Letta; its Google-style text for 'city' is not "
+            "read); write the whole docstring in one style",
+        ),
+        (
+            "Forecast.\n\n    Parameters\n    ----------\n    city : str\n        The city.\n    ",
+            "parameter 'days' is not described in the docstring's Parameters section (read as NumPy style, as "
+            "Letta reads it); add `days : type`, then what it is on the next line, indented",
+        ),
+        (
+            "Forecast.\n\n    Args:\n        city (str): the city.\n    ",
+            "parameter 'days' is not described in the docstring's Args section (read as Google style, as Letta "
+            "reads it); add `days (type): what it is`",
+        ),
+    ],
+)
+def test_an_undescribed_parameter_says_when_the_docstring_style_is_the_problem(docstring: str, says: str) -> None:
+    forecast.__doc__ = docstring
+    with pytest.raises(ToolDefinitionError) as caught:
+        tool_from_function(forecast)
+    assert str(caught.value) == f"tool function '{__name__}.forecast': {says}"
