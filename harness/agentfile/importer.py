@@ -686,11 +686,11 @@ def _source_problem(name: str, source: str) -> str | None:
     if arguments.vararg or arguments.kwarg:
         return "takes *args or **kwargs, which cannot be described to the model"
     parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
-    for index, parameter in enumerate(parameters):
-        if parameter.arg in STATE_PARAMETERS:
-            if index == 0:
-                continue
-            return f"takes '{parameter.arg}' after other parameters: the harness passes the agent first only"
+    if all(name in {parameter.arg for parameter in parameters} for name in STATE_PARAMETERS):
+        return "takes both `self` and `agent_state`, and the agent is passed to one of them"
+    for parameter in parameters:
+        if parameter.arg in STATE_PARAMETERS:  # the agent, wherever it stands
+            continue
         if parameter.annotation is None:
             return f"gives parameter '{parameter.arg}' no type hint"
         if not documented.get(parameter.arg):

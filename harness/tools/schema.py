@@ -26,7 +26,8 @@ from harness.tools.runtime import UserCall, exception_name, printed, stops_the_r
 
 __all__ = ["HEARTBEAT_PARAMETER", "Tool", "ToolDefinitionError", "ToolResult", "tool_from_function"]
 
-# Parameters the harness fills in itself; they never appear in the schema the model sees.
+# Parameters the harness fills in itself, wherever they stand (Letta's TOOL_RESERVED_KWARGS); they never
+# appear in the schema the model sees.
 STATE_PARAMETERS = ("agent_state", "self")
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # OpenAI's rule for a function name
@@ -185,11 +186,16 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
     description = description or NO_DESCRIPTION
     documented = {param.arg_name: param for param in doc.params}
     signature = inspect.signature(function)
-    state_parameter: str | None = None
+    state = [name for name in signature.parameters if name in STATE_PARAMETERS]
+    if len(state) > 1:
+        raise ToolDefinitionError(
+            f"{where} takes both `self` and `agent_state`: the agent is passed to one of them; drop `self` "
+            "(Letta passes the agent to `agent_state` and nothing to `self`)"
+        )
+    state_parameter = state[0] if state else None
     fields: dict[str, Any] = {}
-    for index, (param_name, param) in enumerate(signature.parameters.items()):
-        if index == 0 and param_name in STATE_PARAMETERS:
-            state_parameter = param_name
+    for param_name, param in signature.parameters.items():
+        if param_name == state_parameter:  # wherever it stands, as Letta's TOOL_RESERVED_KWARGS
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise ToolDefinitionError(f"{where}: *{param_name} cannot be described to the model; name each argument")

@@ -325,7 +325,9 @@ def f(agent_state: "AgentState", label: str, n: int = 1) -> str:
         ('def f(x):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', "gives parameter 'x' no type hint"),
         ('def f(x: int):\n    """Doc."""\n', "does not describe parameter 'x'"),
         ('def f(**kwargs):\n    """Doc."""\n', "takes *args or **kwargs"),
-        ('def f(x: int, agent_state=None):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', "after other"),
+        # the agent wherever it stands, as in Letta (refused after other parameters before)
+        ('def f(x: int, agent_state=None):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', None),
+        ('def f(self, x: int, agent_state=None):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', "both"),
         # read as Letta reads them (a traceback before: Google's parser refuses both)
         ('def f() -> str:\n    """Tell the time.\n\n    Args:\n        None\n    """\n', None),
         ('def f(x: int):\n    """\n    Args:\n        x (int): it\n    """\n', None),

@@ -80,3 +80,12 @@ def optional_param(name: str, nickname: Optional[str] = None) -> str:
         nickname (Optional[str]): Their nickname.
     """
     return name
+
+
+def note_last(note: str, agent_state: "AgentState") -> str:  # type: ignore[name-defined]  # noqa: F821
+    """Append a note to the human block.
+
+    Args:
+        note (str): The note.
+    """
+    return note

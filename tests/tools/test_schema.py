@@ -425,3 +425,47 @@ def test_an_undescribed_parameter_says_when_the_docstring_style_is_the_problem(d
     with pytest.raises(ToolDefinitionError) as caught:
         tool_from_function(forecast)
     assert str(caught.value) == f"tool function '{__name__}.forecast': {says}"
+
+
+@given(
+    st.lists(st.sampled_from(["city", "days", "mode", "note", "tag"]), unique=True, max_size=4),
+    st.integers(min_value=0, max_value=4),
+    st.sampled_from(["agent_state", 'agent_state: "AgentState"', "self"]),
+)
+def test_the_agent_parameter_is_hidden_and_filled_in_wherever_it_stands(
+    names: list[str], position: int, state: str
+) -> None:
+    """Letta hides `self` and `agent_state` in any position (TOOL_RESERVED_KWARGS) and passes the agent to
+    the tool; the harness hid only a first one, and asked for a later `agent_state` to be described (which
+    would have offered it to the model)."""
+    position = min(position, len(names))
+    parameters = [f"{name}: str" for name in names]
+    parameters.insert(position, state)
+    described = "".join(f"\n        {name} (str): the {name}." for name in names)
+    source = (
+        f"def tool({', '.join(parameters)}) -> str:\n"
+        f'    """Use the agent.\n\n    Args:{described}\n    """\n'
+        f"    return {state.split(':')[0]}.id + ''.join([{', '.join(names)}])\n"
+    )
+    scope: dict[str, Any] = {}
+    exec(source, scope)
+    tool = tool_from_function(scope["tool"])
+    assert tool.state_parameter == state.split(":")[0]
+    assert list(tool.parameters_schema()["properties"]) == [*names, HEARTBEAT_PARAMETER]
+    assert tool.call(STATE, {name: name[0] for name in names}) == ToolResult(
+        True, STATE.id + "".join(name[0] for name in names)
+    )
+
+
+def both_agent_parameters(self: Any, label: str, agent_state: Any) -> None:
+    """Do something.
+
+    Args:
+        label (str): The label.
+    """
+
+
+def test_a_tool_taking_both_agent_parameters_is_refused() -> None:
+    """Letta passes the agent to `agent_state` only: `self` would be missing from every call."""
+    with pytest.raises(ToolDefinitionError, match=r"takes both `self` and `agent_state`.*drop `self`"):
+        tool_from_function(both_agent_parameters)
