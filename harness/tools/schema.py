@@ -198,7 +198,10 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
         if param_name == state_parameter:  # wherever it stands, as Letta's TOOL_RESERVED_KWARGS
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            raise ToolDefinitionError(f"{where}: *{param_name} cannot be described to the model; name each argument")
+            stars = "*" if param.kind is param.VAR_POSITIONAL else "**"
+            raise ToolDefinitionError(
+                f"{where}: {stars}{param_name} cannot be described to the model; name each argument"
+            )
         if param.annotation is inspect.Parameter.empty:
             raise ToolDefinitionError(
                 f"{where}: parameter '{param_name}' has no type annotation (add one, e.g. `{param_name}: str`)"

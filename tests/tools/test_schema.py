@@ -105,6 +105,14 @@ def var_args(*labels: str) -> None:
     """
 
 
+def var_keywords(**labels: str) -> None:
+    """Do something.
+
+    Args:
+        **labels (str): Labels.
+    """
+
+
 def bad_annotation(label: NoSuchType) -> None:  # type: ignore[name-defined]  # noqa: F821
     """Do something.
 
@@ -120,7 +128,8 @@ def bad_annotation(label: NoSuchType) -> None:  # type: ignore[name-defined]  # 
         (undocumented_arg, "parameter 'content' is not described in the docstring's Args section"),
         (empty_description, "parameter 'label' has no text in the docstring's Args section"),
         (no_docstring, "has no docstring"),
-        (var_args, "*labels cannot be described"),
+        (var_args, ": *labels cannot be described"),
+        (var_keywords, ": **labels cannot be described"),  # it said *labels
         (bad_annotation, "annotation of 'label' ('NoSuchType') cannot be resolved"),
     ],
 )
