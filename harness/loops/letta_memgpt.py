@@ -67,6 +67,7 @@ from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
+from harness.tools.letta_schema import letta_parameters
 from harness.tools.runtime import exception_name, printed, stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult, read_docstring
 
@@ -389,9 +390,17 @@ def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
     try:
         structured = {name: structured_property(prop, described.get(name), defs) for name, prop in own.items()}
     except ValueError:
-        generated = {name: {**prop, "description": described.get(name)} for name, prop in own.items()}
+        letta: dict[str, Any] = {}
+        letta_required: list[str] = parameters["required"]
+        if tool.declared_parameters is None:
+            letta, letta_required = letta_parameters(tool.function, "0.6.23")
+        generated = {
+            # Letta's own property (a bare dict is `{"type": "object"}`), or the harness's for a type it refuses
+            name: {**(letta.get(name) or prop), "description": described.get(name)}
+            for name, prop in own.items()
+        }
         properties = {**thoughts, **generated, **heartbeat}
-        required = [*thoughts, *(name for name in parameters.get("required", []) if name in own), *heartbeat]
+        required = [*thoughts, *(name for name in letta_required if name in own), *heartbeat]
         loose: dict[str, Any] = {"type": "object", "properties": properties, "required": required}
         if defs:
             loose["$defs"] = defs

@@ -41,6 +41,7 @@ the system message follow Letta; the requests are not conformance-tested against
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import inspect
 import json
@@ -71,6 +72,7 @@ from harness.loops.letta_memgpt import (
 from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, EditKind, Memory, as_letta_says
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.context import AgentState
+from harness.tools.letta_schema import letta_parameters
 from harness.tools.rules import ToolRulesSolver
 from harness.tools.runtime import ToolTimeout, exception_name, printed, stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult
@@ -308,16 +310,22 @@ def letta_v1_tool_schema(tool: Tool) -> dict[str, Any]:
     examples = examples_section(tool.function.__doc__)
     if examples and "Examples:" not in function["description"]:
         function["description"] = f"{function['description']}\n\n{examples}"
+    generated, required = letta_parameters(tool.function, "0.16.8")
     properties = parameters["properties"]
     for name, prop in properties.items():
         text = described.get(name)
+        if generated.get(name) is not None:  # Letta's own (a model in place, a bare dict without more)
+            properties[name] = {**copy.deepcopy(generated[name]), "description": text}
+            continue
         if text:
             prop["description"] = text
-        properties[name] = _letta_ordered(prop)
+        properties[name] = _letta_ordered(prop)  # a type Letta refuses: the harness's schema, in Letta's order
     if tool.name in _CORE_LABEL_TOOLS and BUILTIN_TOOLS.get(tool.name) is tool.function:
         properties["label"]["description"] = CORE_LABEL_DESCRIPTION
     rest = {key: value for key, value in parameters.items() if key not in ("type", "properties", "required")}
-    function["parameters"] = {"type": "object", "properties": properties, "required": parameters["required"], **rest}
+    if "$ref" not in json.dumps(properties):  # the models are in place
+        rest.pop("$defs", None)
+    function["parameters"] = {"type": "object", "properties": properties, "required": required, **rest}
     return schema
 
 

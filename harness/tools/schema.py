@@ -332,6 +332,17 @@ def _has_empty_enum(schema: Any) -> bool:
     return False
 
 
+def resolved_annotations(function: Callable[..., Any]) -> dict[str, tuple[Any, Any]]:
+    """The annotation (a string one evaluated, as the schema's) and default of each parameter the model is
+    offered, for a function `tool_from_function` took."""
+    where = f"tool function '{function.__module__}.{function.__qualname__}'"
+    return {
+        name: (_resolve(function, name, param.annotation, where), param.default)
+        for name, param in inspect.signature(function).parameters.items()
+        if name not in STATE_PARAMETERS
+    }
+
+
 def _resolve(function: Callable[..., Any], param_name: str, annotation: Any, where: str) -> Any:
     if not isinstance(annotation, str):
         return annotation
