@@ -35,6 +35,7 @@ from harness.memory import DEFAULT_LIMIT, Block, Memory, check_schema, schema_pr
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import NAME_PATTERN as DECLARED_NAME_PATTERN
 from harness.tools.declared import declared_tool
+from harness.tools.letta_schema import letta_memgpt_problem
 from harness.tools.registry import resolve_tool
 from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinishable
 from harness.tools.runtime import TOOL_SANDBOX_TIMEOUT
@@ -682,7 +683,7 @@ class _Compiler:
         if "name" not in merged.model and defaults_valid:
             self.fail(here, "no model: set `model: <name>` or a `model:` mapping (here or in `defaults`)")
         tool_refs = merged.tool_refs
-        tools = self._tools_for(tool_refs) if tool_refs else ()
+        tools = self._tools_for(tool_refs, (name, merged.loop)) if tool_refs else ()
         replies_in_text = merged.loop is LoopName.LETTA_V1  # its turn ends with text: no send_message needed
         if not replies_in_text and not any(t.name == "send_message" for t in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
@@ -920,7 +921,10 @@ class _Compiler:
                 self.fail(loc, f"these tool rules can never let a turn finish: {reason}")
         return tuple(rules)
 
-    def _tools_for(self, refs: tuple[Loc, list[str | DeclaredToolWire]]) -> tuple[Tool, ...]:
+    def _tools_for(
+        self, refs: tuple[Loc, list[str | DeclaredToolWire]], runs: tuple[str, LoopName] | None = None
+    ) -> tuple[Tool, ...]:
+        """The tools `refs` name; with `runs` (the agent and its loop), those the loop cannot run reported."""
         loc, names = refs
         tools: list[Tool] = []
         for index, reference in enumerate(names):
@@ -943,5 +947,10 @@ class _Compiler:
             if any(t.name == tool.name for t in tools):
                 self.fail((*loc, index), f"two tools are named '{tool.name}'")
                 continue
+            custom = tool.declared_parameters is None and BUILTIN_TOOLS.get(tool.name) is not tool.function
+            if runs is not None and runs[1] is LoopName.LETTA_MEMGPT and custom:
+                problem = letta_memgpt_problem(tool.function, runs[0])
+                if problem is not None:
+                    self.fail((*loc, index), problem)
             tools.append(tool)
         return tuple(tools)

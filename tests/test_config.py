@@ -717,3 +717,59 @@ def test_a_long_loop_of_extends_is_told_by_its_ends_for_each_agent(write_agents:
     assert by_key["agents.a49.extends"] == "`extends` loops: a0 -> a1 -> a2 -> ... 45 more ... -> a48 -> a49 -> a0"
     assert by_key["agents.a9.extends"] == "`extends` loops: a10 -> a11 -> a12 -> ... 45 more ... -> a8 -> a9 -> a10"
     assert max(len(message) for message in by_key.values()) < 100
+
+
+TYPED_TOOLS = '''
+from typing import Literal, Optional
+
+
+def pick(mode: Literal["fast", "slow"], note: Optional[str] = None, *, tags: list[str] = []) -> str:
+    """Pick a mode.
+
+    Args:
+        mode (str): fast or slow.
+        note (Optional[str]): A note.
+        tags (list[str]): Tags.
+    """
+    return mode
+
+
+def join(items: list, sep: str = ",", *, extra: list[str] = []) -> str:
+    """Join items.
+
+    Args:
+        items (list): The items.
+        sep (str): Between them.
+        extra (list[str]): More.
+    """
+    return sep.join(items)
+'''
+
+
+@pytest.mark.parametrize("loop", ["letta-memgpt", "letta-v1", "harness"])
+def test_a_parameter_letta_memgpt_fails_every_call_of_is_refused_for_its_agents(tmp_path: Path, loop: str) -> None:
+    """Letta 0.6.23 converts each argument to its annotation as written, knowing only builtin names: a
+    Literal, `Optional[str]` or `list[str]` fails every call passing it ("Unsupported annotation"), which
+    `validate` accepted and a recording showed. Keyword-only parameters are not converted; the other loops
+    take any type."""
+    (tmp_path / "typed.py").write_text(TYPED_TOOLS)
+    path = tmp_path / "agents.yaml"
+    path.write_text(
+        "defaults:\n  model: m\n  system: hi\n  tools: [send_message, 'typed:join']\nagents:\n"
+        f"  a: {{loop: {loop}, tools: [send_message, 'typed:pick', 'typed:join']}}\n",
+        encoding="utf-8",
+    )
+    if loop != "letta-memgpt":
+        assert load_agents(path).get("a").tool("pick").name == "pick"
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_agents(path)
+    [problem] = caught.value.problems
+    assert str(problem) == (
+        f"{path}:6:49: agents.a.tools[1]: tool function 'typed.pick': agent 'a' runs the letta-memgpt loop, "
+        "where every call passing any of 'mode' (`Literal['fast', 'slow']`), 'note' (`Optional[str]`) fails with "
+        '"Unsupported annotation", as in Letta 0.6.23: it converts each argument to its parameter\'s annotation '
+        "as written in the source, and knows only int, float, str, dict, list, set, tuple, bool; annotate them "
+        "with one of those (a list or dict without its item types), or run the agent on `loop: letta-v1` or "
+        "`loop: harness`"
+    )

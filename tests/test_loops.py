@@ -839,7 +839,8 @@ class Item(pydantic.BaseModel):
     tags: list[str] = pydantic.Field(description="its tags")
 
 
-def paint(colour: Colour, item: Item, items: list[Item]) -> str:
+# Keyword-only: Letta 0.6 converts only the other parameters' arguments, which it could not for these types.
+def paint(*, colour: Colour, item: Item, items: list[Item]) -> str:
     """Paint items.
 
     Args:

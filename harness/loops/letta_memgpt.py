@@ -49,9 +49,7 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
 import json
-import textwrap
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -67,7 +65,7 @@ from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
 from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
-from harness.tools.letta_schema import letta_parameters
+from harness.tools.letta_schema import LETTA_COERCED_TYPES, letta_parameters, source_annotations
 from harness.tools.runtime import exception_name, printed, stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, HEARTBEAT_SCHEMA, Tool, ToolResult, read_docstring
 
@@ -217,32 +215,6 @@ def _error_text(name: str, exc: BaseException) -> str:
     return friendly_error(name, "ValueError" if isinstance(exc, MemoryEditError) else exception_name(exc), str(exc))
 
 
-_BUILTIN_TYPES: dict[str, type] = {
-    "int": int,
-    "float": float,
-    "str": str,
-    "dict": dict,
-    "list": list,
-    "set": set,
-    "tuple": tuple,
-    "bool": bool,
-}
-
-
-@functools.cache
-def source_annotations(function: Callable[..., Any]) -> dict[str, str]:
-    """The annotations of a function's parameters as written in its source (Letta reads the source); read
-    once per function (a call's replay costs less than reading and parsing it): treat it as read-only."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    except (OSError, TypeError, SyntaxError):
-        return {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == function.__name__:
-            return {arg.arg: ast.unparse(arg.annotation) for arg in node.args.args if arg.annotation is not None}
-    return {}
-
-
 def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
     """coerce_dict_args_by_annotations (letta/functions/ast_parsers.py): each argument converted to its
     annotated builtin type; any other annotation is refused (ValueError, as Letta's `resolve_type`)."""
@@ -252,7 +224,7 @@ def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> 
             continue
         annotation = annotations[name]
         try:
-            kind = _BUILTIN_TYPES.get(annotation)
+            kind = LETTA_COERCED_TYPES.get(annotation)
             if kind is None:
                 try:
                     parsed = ast.literal_eval(annotation)

@@ -66,13 +66,12 @@ from harness.loops.letta_memgpt import (
     INNER_THOUGHTS_KWARG,
     NON_USER_MSG_PREFIX,
     json_dumps,
-    source_annotations,
     tool_docstring,
 )
 from harness.memory import READ_ONLY_BLOCK_EDIT_ERROR, EditKind, Memory, as_letta_says
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.context import AgentState
-from harness.tools.letta_schema import letta_parameters
+from harness.tools.letta_schema import letta_parameters, source_annotations
 from harness.tools.rules import ToolRulesSolver
 from harness.tools.runtime import ToolTimeout, exception_name, printed, stops_the_run
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool, ToolResult

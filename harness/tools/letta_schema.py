@@ -1,16 +1,22 @@
-"""A custom tool's parameters as Letta's `generate_schema` writes them (letta/functions/schema_generator.py,
-0.6.23 and 0.16.8): `type_to_json_schema_type` and `pydantic_model_to_json_schema`, ported with their
-quirks, so the Letta loops offer a tool as Letta would.
+"""A custom tool's parameters as Letta sees them.
 
-Where Letta's generator raises (a type it refuses: the whole tool, in Letta), the parameter's schema is
-None and the loop offers the harness's own for it. The harness's argument checks stay pydantic's.
+- As its `generate_schema` writes them (letta/functions/schema_generator.py, 0.6.23 and 0.16.8):
+  `type_to_json_schema_type` and `pydantic_model_to_json_schema`, ported with their quirks, so the Letta
+  loops offer a tool as Letta would. Where Letta's generator raises (a type it refuses: the whole tool, in
+  Letta), the parameter's schema is None and the loop offers the harness's own for it. The harness's
+  argument checks stay pydantic's.
+- As Letta 0.6.23 converts their arguments before each call (`coerce_dict_args_by_annotations`, which
+  reads the annotations as written in the source): which annotations it knows, so `harness validate` can
+  refuse, for the letta-memgpt loop, a parameter whose every argument would fail the call.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import inspect
 import json
+import textwrap
 import typing
 from collections.abc import Callable
 from typing import Any, Literal
@@ -22,6 +28,63 @@ from harness.tools.schema import STATE_PARAMETERS, resolved_annotations
 LettaVersion = Literal["0.6.23", "0.16.8"]
 
 _TYPE_MAP: dict[Any, str] = {int: "integer", str: "string", bool: "boolean", float: "number", None: "null"}
+
+
+# letta/functions/ast_parsers.py BUILTIN_TYPES (0.6.23): the annotations, as written, that
+# coerce_dict_args_by_annotations converts an argument to. Any other fails the call ("Unsupported annotation":
+# its resolve_type falls back to ast.literal_eval, which never gives a type).
+LETTA_COERCED_TYPES: dict[str, type] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "dict": dict,
+    "list": list,
+    "set": set,
+    "tuple": tuple,
+    "bool": bool,
+}
+
+
+@functools.cache
+def source_annotations(function: Callable[..., Any]) -> dict[str, str]:
+    """The annotations of a function's parameters as written in its source (Letta reads the source); read
+    once per function (a call's replay costs less than reading and parsing it): treat it as read-only.
+    Keyword-only parameters are not among them (get_function_annotations_from_source reads `args.args`)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == function.__name__:
+            return {arg.arg: ast.unparse(arg.annotation) for arg in node.args.args if arg.annotation is not None}
+    return {}
+
+
+def uncoerced_parameters(function: Callable[..., Any]) -> dict[str, str]:
+    """The parameters (and their annotations as written) whose every argument Letta 0.6.23 fails to
+    coerce: the model may pass them, and each call that does fails with "Unsupported annotation"."""
+    return {
+        name: annotation
+        for name, annotation in source_annotations(function).items()
+        if name not in STATE_PARAMETERS and annotation not in LETTA_COERCED_TYPES
+    }
+
+
+def letta_memgpt_problem(function: Callable[..., Any], agent: str) -> str | None:
+    """Why a custom tool cannot run under the letta-memgpt loop (`agent` runs it), or None: a parameter
+    whose every argument fails the call, as in Letta 0.6.23 (and so in the loop, which copies it)."""
+    uncoerced = uncoerced_parameters(function)
+    if not uncoerced:
+        return None
+    shown = ", ".join(f"'{name}' (`{annotation}`)" for name, annotation in uncoerced.items())
+    return (
+        f"tool function '{function.__module__}.{function.__qualname__}': agent '{agent}' runs the letta-memgpt "
+        f"loop, where every call passing {'' if len(uncoerced) == 1 else 'any of '}{shown} fails with "
+        '"Unsupported annotation", as in Letta 0.6.23: '
+        "it converts each argument to its parameter's annotation as written in the source, and knows only "
+        f"{', '.join(LETTA_COERCED_TYPES)}; annotate {'it' if len(uncoerced) == 1 else 'them'} with one of "
+        "those (a list or dict without its item types), or run the agent on `loop: letta-v1` or `loop: harness`"
+    )
 
 
 class LettaRefuses(ValueError):

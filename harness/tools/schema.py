@@ -313,8 +313,9 @@ def _check_describable(annotation: Any, param_name: str, where: str) -> None:
         reason = _first_line(exc)
         raise ToolDefinitionError(
             f"{where}: parameter '{param_name}' has type {shown}, which cannot be described to the model as JSON "
-            f"({reason}); use str, int, float, bool, a list or dict of those, a Literal, an Enum or a pydantic "
-            "model"
+            f"({reason}); use str, int, float, bool, list or dict, which every loop runs (letta-v1 and harness "
+            "also take a Literal, an Enum, a pydantic model, or a list or dict of those; letta-memgpt fails every "
+            "call passing one, as Letta 0.6.23 does)"
         ) from None
     if _has_empty_enum(schema):
         shown = getattr(annotation, "__name__", None) or repr(annotation)

@@ -4,15 +4,24 @@ conformance fixture); here, what must hold for any mix of them."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import tempfile
+from pathlib import Path
 from typing import Any, Literal, Optional
 
 import pydantic
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.loops.letta_memgpt import INNER_THOUGHTS_KWARG, INNER_THOUGHTS_KWARG_DESCRIPTION, letta_tool_schema
+from harness.loops.letta_memgpt import (
+    INNER_THOUGHTS_KWARG,
+    INNER_THOUGHTS_KWARG_DESCRIPTION,
+    coerce_arguments,
+    letta_tool_schema,
+)
 from harness.loops.letta_v1 import letta_v1_tool_schema
+from harness.tools.letta_schema import LETTA_COERCED_TYPES, letta_memgpt_problem, source_annotations
 from harness.tools.schema import HEARTBEAT_PARAMETER, tool_from_function
 
 
@@ -120,3 +129,47 @@ def test_letta_memgpt_sends_a_tool_strict_outputs_refuse_as_lettas_generator_wro
     ]
     assert parameters["properties"]["p0"] == {"type": "object", "description": "the dict value."}
     assert "additionalProperties" not in json.dumps(parameters["properties"])
+
+
+# Annotations as a tool's source may write them, and a module defining one tool for each (Letta reads the
+# annotations from the source, so the tools must come from a file).
+WRITTEN = [
+    "str", "int", "float", "bool", "list", "dict", "set", "tuple", "list[str]", "List[int]", "dict[str, int]",
+    "Dict", "Optional[str]", "str | None", "Literal['a', 'b']", "Step", "list[Step]", "'str'", "Any",
+]  # fmt: skip
+
+
+def _written_tools() -> list[Any]:
+    source = "from typing import Any, Dict, List, Literal, Optional\n"
+    for index, annotation in enumerate(WRITTEN):
+        source += (
+            f'\n\ndef tool{index}(x: {annotation}) -> str:\n    """Use x.\n\n    Args:\n        x: the x.\n    """\n'
+        )
+        source += "    return str(x)\n"
+    path = Path(tempfile.mkdtemp()) / "written_tools.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("written_tools", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    module.Step = Step  # type: ignore[attr-defined]
+    spec.loader.exec_module(module)
+    return [getattr(module, f"tool{index}") for index in range(len(WRITTEN))]
+
+
+WRITTEN_TOOLS = _written_tools()
+
+
+@given(st.sampled_from(range(len(WRITTEN))), st.none() | st.booleans() | st.integers() | st.text(max_size=5))
+def test_letta_memgpt_refuses_at_validate_exactly_what_fails_every_call(index: int, value: Any) -> None:
+    """validate's refusal and the loop's conversion (0.6.23's coerce_dict_args_by_annotations) agree: a
+    parameter is refused iff converting any argument for it fails with "Unsupported annotation"."""
+    function = WRITTEN_TOOLS[index]
+    tool_from_function(function)  # the harness describes every one of them
+    refused = letta_memgpt_problem(function, "a") is not None
+    try:
+        coerce_arguments({"x": value}, source_annotations(function))
+        unsupported = False
+    except ValueError as exc:
+        unsupported = "Unsupported annotation" in str(exc)
+    assert refused == unsupported, WRITTEN[index]
+    assert refused == (WRITTEN[index] not in LETTA_COERCED_TYPES)

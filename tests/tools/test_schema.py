@@ -287,6 +287,12 @@ def test_a_parameter_type_with_no_json_schema_is_a_definition_error(function: An
     message = str(caught.value)
     assert f"parameter '{parameter}' has type " in message
     assert "cannot be described to the model as JSON" in message
+    # it recommended a Literal, an Enum or a pydantic model, which fail every call under the default loop
+    assert message.endswith(
+        "; use str, int, float, bool, list or dict, which every loop runs (letta-v1 and harness also take a "
+        "Literal, an Enum, a pydantic model, or a list or dict of those; letta-memgpt fails every call passing "
+        "one, as Letta 0.6.23 does)"
+    )
 
 
 def test_a_default_json_cannot_write_is_a_definition_error() -> None:
