@@ -921,6 +921,20 @@ def test_letta_memgpt_offers_a_tool_structured_outputs_cannot_express_as_generat
     assert store["parameters"]["properties"]["record"]["description"] == "the record"
 
 
+def test_letta_memgpt_offers_a_declared_tool_with_its_own_texts(tmp_path: Path) -> None:
+    """Letta sends a tool known by its JSON schema as stored; its description and its parameters' went out
+    empty (read from the docstring of the harness's stub, which has none)."""
+    declared = (
+        "{name: web_search, description: Search the web, parameters: {type: object, properties: "
+        "{query: {type: string, description: What to look for}}, required: [query]}}"
+    )
+    spec = load_agents(write_agents(tmp_path, f"  m: {{tools: [send_message, {declared}]}}\n")).get("m")
+    _, model, _ = run(spec, [completion(call("send_message", {"message": "hi"}, "c1"))], "hi")
+    search = next(tool["function"] for tool in model.bodies[0]["tools"] if tool["function"]["name"] == "web_search")
+    assert search["description"] == "Search the web"
+    assert search["parameters"]["properties"]["query"] == {"type": "string", "description": "What to look for"}
+
+
 def test_letta_memgpt_writes_a_datetime_in_a_result_as_lettas_json_dumps(tmp_path: Path) -> None:
     spec = typed_agent(tmp_path, "[send_message, 'typedtools:due']")
     answers = [

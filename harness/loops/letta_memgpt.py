@@ -347,7 +347,11 @@ def letta_tool_schema(tool: Tool, inner_thoughts: str | None) -> dict[str, Any]:
     as a strict structured output (every property required, no others allowed); a tool structured outputs
     cannot express (an object parameter without properties) goes as generated, not strict, as Letta's
     prepare_openai_payload sends it when convert_to_structured_output refuses it."""
-    summary, described = tool_docstring(tool.function)
+    if tool.declared_parameters is None:
+        summary, described = tool_docstring(tool.function)
+    else:  # Letta sends a tool known by its JSON schema as stored: its own texts (the harness's stub has none)
+        summary = tool.description
+        described = {name: prop.get("description") for name, prop in tool.declared_parameters["properties"].items()}
     parameters = tool.openai_schema()["function"]["parameters"]
     defs = parameters.get("$defs", {})
     own = {name: prop for name, prop in parameters["properties"].items() if name != HEARTBEAT_PARAMETER}
