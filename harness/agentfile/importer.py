@@ -685,6 +685,8 @@ def _source_problem(name: str, source: str) -> str | None:
     arguments = function.args
     if arguments.vararg or arguments.kwarg:
         return "takes *args or **kwargs, which cannot be described to the model"
+    if arguments.posonlyargs:
+        return "takes positional-only parameters, and a tool's arguments are passed by name"
     parameters = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
     if all(name in {parameter.arg for parameter in parameters} for name in STATE_PARAMETERS):
         return "takes both `self` and `agent_state`, and the agent is passed to one of them"

@@ -195,6 +195,11 @@ def tool_from_function(function: Callable[..., Any], *, terminal: bool = False) 
     state_parameter = state[0] if state else None
     fields: dict[str, Any] = {}
     for param_name, param in signature.parameters.items():
+        if param.kind is param.POSITIONAL_ONLY:  # Letta's sandbox and the harness pass every argument by name
+            raise ToolDefinitionError(
+                f"{where}: parameter '{param_name}' is positional-only (before `/`), and a tool's arguments are "
+                "passed by name: every call would fail; remove the `/`"
+            )
         if param_name == state_parameter:  # wherever it stands, as Letta's TOOL_RESERVED_KWARGS
             continue
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):

@@ -325,6 +325,7 @@ def f(agent_state: "AgentState", label: str, n: int = 1) -> str:
         ('def f(x):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', "gives parameter 'x' no type hint"),
         ('def f(x: int):\n    """Doc."""\n', "does not describe parameter 'x'"),
         ('def f(**kwargs):\n    """Doc."""\n', "takes *args or **kwargs"),
+        ('def f(x: int, /):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', "positional-only"),
         # the agent wherever it stands, as in Letta (refused after other parameters before)
         ('def f(x: int, agent_state=None):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', None),
         ('def f(self, x: int, agent_state=None):\n    """Doc.\n\n    Args:\n        x: it\n    """\n', "both"),

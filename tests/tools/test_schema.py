@@ -113,6 +113,14 @@ def var_keywords(**labels: str) -> None:
     """
 
 
+def positional_only(agent_state: Any, label: str, /) -> None:
+    """Do something.
+
+    Args:
+        label (str): The label.
+    """
+
+
 def bad_annotation(label: NoSuchType) -> None:  # type: ignore[name-defined]  # noqa: F821
     """Do something.
 
@@ -130,6 +138,8 @@ def bad_annotation(label: NoSuchType) -> None:  # type: ignore[name-defined]  # 
         (no_docstring, "has no docstring"),
         (var_args, ": *labels cannot be described"),
         (var_keywords, ": **labels cannot be described"),  # it said *labels
+        # every call failed: the arguments are passed by name (the agent's too)
+        (positional_only, "parameter 'agent_state' is positional-only (before `/`)"),
         (bad_annotation, "annotation of 'label' ('NoSuchType') cannot be resolved"),
     ],
 )
