@@ -140,7 +140,7 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "recorded_with": result.recorded_with,
         "unplayed_interactions": result.unplayed,
         "initial_blocks": result.initial_blocks,
-        "turns": [_turn(turn) for turn in result.turns],
+        "turns": _turns(result),
         "timing": {"seconds": round(result.seconds, 4)},
     }
 
@@ -191,7 +191,20 @@ def _failed_check(result: ScenarioResult, failure: Failure, root: Path) -> dict[
     }
 
 
-def _turn(turn: TurnRecord) -> dict[str, Any]:
+def _turns(result: ScenarioResult) -> list[dict[str, Any]]:
+    """The turns, each with `blocks_before` where its agent's blocks before it are not what the turn before
+    left (another agent took one of the two): a diff of a turn compares with those, so a block the other
+    agent holds under the same label does not show as edited."""
+    out = []
+    left = result.initial_blocks
+    for turn in result.turns:
+        before = turn.blocks_before
+        out.append(_turn(turn, before if before is not None and before != left else None))
+        left = turn.blocks
+    return out
+
+
+def _turn(turn: TurnRecord, before: dict[str, str] | None) -> dict[str, Any]:
     outcome = turn.result
     return {
         **({"agent": turn.agent} if turn.agent else {}),  # another agent took this turn
@@ -223,6 +236,7 @@ def _turn(turn: TurnRecord) -> dict[str, Any]:
             for step in turn.steps  # a turn that broke off: the steps it finished
         ],
         "messages": turn.messages,
+        **({"blocks_before": before} if before is not None else {}),
         "blocks": turn.blocks,
         **({"error": turn.error} if turn.error else {}),
     }

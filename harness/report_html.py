@@ -204,6 +204,7 @@ def _scenario(n: int, s: dict[str, Any], repeated: set[tuple[Any, Any, Any]]) ->
         out.append(f'<p class="muted">cassette: {escape(s["cassette"])}</p>')
     before: dict[str, str] = s["initial_blocks"]
     for index, turn in enumerate(s["turns"], start=1):
+        before = turn.get("blocks_before", before)  # given when another agent took this turn or the last
         out.append(_turn(index, turn, before))
         before = turn["blocks"]
     out.append("</details>")

@@ -227,6 +227,22 @@ def test_report_turns_hold_messages_tool_calls_results_and_blocks(
     assert turns[0]["messages"][0] == {"role": "user", "content": "I am Azin."}  # each turn has its own messages
 
 
+def test_a_turn_whose_agent_started_from_other_blocks_reports_them(tmp_path: Path) -> None:
+    """`blocks_before` is given where a turn's agent did not start from the blocks the turn before left
+    (another agent took one of the two): the sleep-time agent's own, with the shared block as the primary
+    left it, then the primary's with the shared block as the sleep-time agent left it."""
+    from tests.scenarios.test_shared_blocks import RESPONSES, shared_project
+
+    project = shared_project(tmp_path)
+    project.record("shared", RESPONSES)
+    turns = scenario_report(project.replay("shared"), project.root)["turns"]
+    assert [turn.get("blocks_before") for turn in turns] == [
+        None,
+        {"persona": "I tidy memory", "project": "Project: harness\nShips Friday"},
+        {"human": "Name: Bob", "project": "Project: harness\nDeadline: Friday"},
+    ]
+
+
 def test_report_is_utf8_not_escaped(results: list[ScenarioResult], project: Project) -> None:
     written(results, project)
     text = (project.root / "report.json").read_text(encoding="utf-8")

@@ -150,6 +150,24 @@ def test_turns_show_user_steps_calls_arguments_results_and_block_diffs(report: d
     assert '<h4>persona <span class="unchanged-note">unchanged</span></h4>' in remember
 
 
+def test_a_turn_another_agent_took_is_diffed_against_that_agents_own_blocks(tmp_path: Path) -> None:
+    """Primary (human, project) and sleep-time (persona, project) agents take turns; both edit the shared
+    `project` once and nothing else. Each turn was diffed against the turn before, whoever took it: the
+    sleep-time turn showed its persona as new, and the primary's next turn its whole human block as new."""
+    from tests.scenarios.test_shared_blocks import RESPONSES, shared_project
+
+    project = shared_project(tmp_path)
+    project.record("shared", RESPONSES)
+    page = html_report(json_report([project.replay("shared")], project.root))
+    turns = page.split('<div class="turn">')[1:]
+    changed = [re.findall(r'<div class="block changed"><h4>([^<]*)</h4>', turn) for turn in turns]
+    unchanged = [re.findall(r'<h4>([^<]*) <span class="unchanged-note">', turn) for turn in turns]
+    assert changed == [["project"], ["project"], []]
+    assert unchanged == [["human"], ["persona"], ["human", "project"]]
+    # the shared block against what the other agent left in it: the sleep-time agent's replace of one line
+    assert '<div class="line same"> Project: harness</div><div class="line del">-' in turns[1]
+
+
 def test_block_diff_marks_changed_characters() -> None:
     assert diff_html("Name: Bob", "Name: Carl") == (
         '<div class="diff"><div class="line del">-Name: <del>Bob</del></div>'

@@ -40,6 +40,9 @@ class TurnRecord:
     # A turn that broke off (`result` None: a cassette miss, an answer the loop cannot use) at a later step:
     # the steps it finished before, whose calls and edits stand (and show in `blocks`)
     unfinished_steps: tuple[StepRecord, ...] = ()
+    # The blocks of the agent that took the turn just before it (shared ones as the last writer left them):
+    # what a diff of the turn compares with. Not the turn before's `blocks` when another agent took that one.
+    blocks_before: dict[str, str] | None = None
 
     @property
     def steps(self) -> tuple[StepRecord, ...]:

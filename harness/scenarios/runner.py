@@ -242,6 +242,7 @@ class ScenarioRunner:
                 initial[name] = agents[name].memory.values()
             agent = agents[name]
             shared.give(agent)
+            before = agent.memory.values()  # what a diff of the turn compares with: this agent's blocks
             first_message = len(agent.messages)
             try:
                 outcome = agent.send(turn.user)
@@ -253,7 +254,9 @@ class ScenarioRunner:
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
                 blocks = agent.memory.values()
                 finished = agent.steps_before_error  # the turn's steps before the miss: they ran
-                result.turns.append(TurnRecord(index, turn.user, None, sent, blocks, None, turn.agent, finished))
+                result.turns.append(
+                    TurnRecord(index, turn.user, None, sent, blocks, None, turn.agent, finished, before)
+                )
                 return
             except ModelAnswerError as exc:
                 # The model's answer (recorded as it came) ends this scenario: caught inside the cassette,
@@ -262,7 +265,9 @@ class ScenarioRunner:
                 result.error_recorded = True
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
                 blocks, finished = agent.memory.values(), agent.steps_before_error
-                result.turns.append(TurnRecord(index, turn.user, None, sent, blocks, str(exc), turn.agent, finished))
+                result.turns.append(
+                    TurnRecord(index, turn.user, None, sent, blocks, str(exc), turn.agent, finished, before)
+                )
                 return
             except LLMError as exc:
                 # The endpoint itself (unreachable, the key, rate limits): located too, but raised on so a
@@ -287,6 +292,7 @@ class ScenarioRunner:
                     agent.turn_messages(),
                     agent.memory.values(),
                     agent=turn.agent,
+                    blocks_before=before,
                 )
             )
             observed = Observed(
