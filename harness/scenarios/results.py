@@ -59,6 +59,9 @@ class ScenarioResult:
     stale: list[str] = field(default_factory=list)  # lines explaining a replay miss
     turns: list[TurnRecord] = field(default_factory=list)
     initial_blocks: dict[str, str] = field(default_factory=dict)
+    # The labels each agent the run drove shares with others (agents.yaml `attach_blocks`): whose edits
+    # count in a block's history
+    shared_labels: dict[str, frozenset[str]] = field(default_factory=dict)
     unplayed: list[int] = field(default_factory=list)
     recorded_with: dict[str, Any] = field(default_factory=dict)
     change: CassetteChange | None = None  # what recording did to the cassette
@@ -86,10 +89,24 @@ class ScenarioResult:
     def steps(self) -> int:
         return sum(len(t.steps) for t in self.turns)
 
-    def history(self, label: str) -> list[str]:
-        """How block `label` came to hold its value: every edit, with the call that made it."""
-        lines = [f"initial: {self.initial_blocks.get(label)!r}"]
-        for turn in self.turns:
+    def history(self, label: str, agent: str | None = None) -> list[str]:
+        """How block `label` of `agent` (default: the scenario's own) came to hold its value: every edit, with
+        the call that made it. Another agent's edits count when it shares the block; its own block of the same
+        label is another block. An agent that joined in a later turn starts from its blocks then."""
+        name = agent or self.scenario.agent
+        initial = self.initial_blocks
+        turns = self.turns
+        if name != self.scenario.agent:
+            joined = next((n for n, turn in enumerate(turns) if self._agent_of(turn) == name), len(turns))
+            turns = turns[joined:]
+            initial = (turns[0].blocks_before or {}) if turns else {}
+        lines = [f"initial: {initial.get(label)!r}"]
+        for turn in turns:
+            by = self._agent_of(turn)
+            if by != name and not (
+                label in self.shared_labels.get(by, ()) and label in self.shared_labels.get(name, ())
+            ):
+                continue  # another agent's block of the same label
             for step in turn.steps:
                 for call in step.tool_calls:
                     for edit in call.edits:
@@ -102,6 +119,15 @@ class ScenarioResult:
                                 f"turn {turn.index + 1} step {step.index + 1} {call.name}({call.arguments}): {what}"
                             )
         return lines
+
+    def _agent_of(self, turn: TurnRecord) -> str:
+        return turn.agent or self.scenario.agent
+
+    def _concerned(self, failure: Failure) -> str:
+        """The agent a failing check looked at: its turn's, or (the final `expect`) the scenario's own."""
+        if failure.loc[0] == "turns":
+            return self.scenario.agent_of(self.scenario.turns[int(failure.loc[1])])
+        return self.scenario.agent
 
     def explain(self) -> str:
         """The failure report: file:line, key, turn, expected vs actual, the block's edit history."""
@@ -124,7 +150,7 @@ class ScenarioResult:
             out += [f"  {line}" for line in failure.detail()]
             if failure.label is not None:
                 out.append(f"  history of block '{failure.label}':")
-                out += [f"    {line}" for line in self.history(failure.label)]
+                out += [f"    {line}" for line in self.history(failure.label, self._concerned(failure))]
         if self.outcome == Outcome.XPASSED:
             out.append(
                 f"{path}: expected to fail ({self.scenario.xfail}) but every check passed: "

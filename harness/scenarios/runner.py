@@ -25,7 +25,7 @@ from harness.scenarios.checks import Asker, ExpectCheck, Failure, Observed, Snap
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, model_slug, scenario_problems
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
-from harness.scenarios.sharing import SharedBlocks
+from harness.scenarios.sharing import SharedBlocks, shared_labels
 from harness.scenarios.simulate import SimulatedUser
 from harness.scenarios.snapshots import SnapshotFile
 from harness.scenarios.tool_results import ScenarioToolResults
@@ -217,6 +217,7 @@ class ScenarioRunner:
         shared = SharedBlocks(main)
         result.initial_blocks = main.memory.values()
         initial = {scenario.agent: result.initial_blocks}
+        result.shared_labels[scenario.agent] = shared_labels(spec)
         if not self._seed(scenario, main, result):
             return
         all_calls: list[ToolCallRecord] = []  # the scenario's own agent's, for the final checks of calls
@@ -240,6 +241,7 @@ class ScenarioRunner:
                 )
                 agents[name].state.tool_results = tool_results
                 initial[name] = agents[name].memory.values()
+                result.shared_labels[name] = shared_labels(other)
             agent = agents[name]
             shared.give(agent)
             before = agent.memory.values()  # what a diff of the turn compares with: this agent's blocks

@@ -45,5 +45,10 @@ class SharedBlocks:
                 self.values[label] = held[label]
 
 
+def shared_labels(spec: AgentSpec) -> frozenset[str]:
+    """The labels of the blocks `spec`'s agent shares with others (its `attach_blocks`)."""
+    return frozenset(_shared_labels(spec))
+
+
 def _shared_labels(spec: AgentSpec) -> list[str]:
     return [block.label for block in spec.blocks if block.shared]

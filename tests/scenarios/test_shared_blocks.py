@@ -298,3 +298,37 @@ def test_each_agent_reads_the_value_the_last_writer_left(agents_file: Path, writ
         agent.memory.update_block_value("project", value)
         shared.take(agent)
         last = value
+
+
+def test_a_blocks_history_holds_the_edits_of_that_agents_block(tmp_path: Path) -> None:
+    """The sleep-time agent has a `human` block of its own (not shared) and appends to it; the primary's
+    `human` fails its final check. Its history listed the sleep-time agent's append as a change of the
+    primary's block, from the primary's initial value ('Name: Bob' -> 'x\\ntidied'). A turn's failure about
+    the sleep-time agent's block starts from that block's value when the agent joined."""
+    project = shared_project(tmp_path)
+    project.agents.write_text(
+        project.agents.read_text().replace('{label: persona, value: "I tidy memory"}', '{label: human, value: "x"}')
+    )
+    scenario = SCENARIO.replace("        persona: unchanged\n", "")
+    project.write_scenario("shared", scenario)
+    responses = [*RESPONSES[:3], append("human", "tidied"), *RESPONSES[3:]]
+    result, _ = project.record("shared", responses)
+    assert result.outcome == Outcome.PASSED, result.explain()
+    project.write_scenario("shared", scenario.replace("    human: unchanged", "    human: {contains: Zed}"))
+    explained = project.replay("shared").explain().splitlines()
+    at = explained.index("  history of block 'human':")
+    assert explained[at + 1 :] == ["    initial: 'Name: Bob'"]
+    # the sleep-time agent's turn: its own block, and the shared one with the primary's edit before it joined
+    checked = '        project: {contains: "Deadline: Friday"}\n'
+    project.write_scenario(
+        "shared", scenario.replace(checked, "        project: {contains: Zed}\n        human: {contains: Zed}\n")
+    )
+    explained = project.replay("shared").explain().splitlines()
+    at = explained.index("  history of block 'human':")
+    assert explained[at + 1] == "    initial: 'x'"
+    assert explained[at + 2].startswith("    turn 2 step 2 core_memory_append(") and explained[at + 2].endswith(
+        "): 'x' -> 'x\\ntidied'"
+    )
+    at = explained.index("  history of block 'project':")
+    assert explained[at + 1] == "    initial: 'Project: harness\\nShips Friday'"
+    assert explained[at + 2].startswith("    turn 2 step 1 core_memory_replace(")
