@@ -1180,8 +1180,7 @@ def _scenario_end_state(args: argparse.Namespace) -> tuple[AgentSpec, list[dict[
     if result.error or result.stale or not result.turns:
         why = result.error or "\n".join(result.stale) or "no turn was played"
         raise RunError(f"{args.scenario}: the replay did not finish, so there is no end state to export: {why}")
-    history = [message for turn in result.turns for message in turn.messages]
-    return with_end_state(runner.spec_for(scenario), result.turns[-1].blocks), history
+    return with_end_state(runner.spec_for(scenario), result.end_blocks()), result.own_messages()
 
 
 def _refuse_overwrite(paths: list[Path], force: bool, elsewhere: str) -> None:

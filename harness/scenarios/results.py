@@ -120,6 +120,27 @@ class ScenarioResult:
                             )
         return lines
 
+    def end_blocks(self) -> dict[str, str]:
+        """The scenario's own agent's blocks as the run left them: as its last turn left them, shared ones as
+        the last agent to write them (a later turn of another agent) left them."""
+        name = self.scenario.agent
+        mine = self.shared_labels.get(name, frozenset())
+        blocks, since = dict(self.initial_blocks), 0
+        for n, turn in enumerate(self.turns):
+            if self._agent_of(turn) == name:
+                blocks, since = dict(turn.blocks), n + 1
+        for turn in self.turns[since:]:
+            for label in mine & self.shared_labels.get(self._agent_of(turn), frozenset()):
+                if label in blocks and label in turn.blocks:
+                    blocks[label] = turn.blocks[label]
+        return blocks
+
+    def own_messages(self) -> list[dict[str, Any]]:
+        """The messages of the turns the scenario's own agent took: its conversation, not the others'."""
+        return [
+            message for turn in self.turns if self._agent_of(turn) == self.scenario.agent for message in turn.messages
+        ]
+
     def _agent_of(self, turn: TurnRecord) -> str:
         return turn.agent or self.scenario.agent
 

@@ -169,6 +169,29 @@ def test_export_with_a_scenario_writes_its_end_state(tmp_path: Path, capsys: pyt
     ]
 
 
+def test_export_with_a_scenario_driving_two_agents_writes_its_own_agents_end_state(tmp_path: Path) -> None:
+    """The sleep-time agent takes the last turn. The file held that agent's blocks (its persona, no human) and
+    both agents' conversations as the primary's history; it holds the primary's blocks, the shared one as the
+    sleep-time agent left it, and the primary's turns only."""
+    from tests.scenarios.test_shared_blocks import RESPONSES, shared_project
+
+    project = shared_project(tmp_path / "p")
+    scenario = "agent: primary\nturns:\n  - user: We ship on Friday.\n  - {agent: sleeptime, user: Tidy it.}\n"
+    project.write_scenario("shared", scenario)
+    project.record("shared", RESPONSES[:4])
+    target = tmp_path / "end.af"
+    args = ["export", "primary", "--agents", str(project.agents), "-o", str(target)]
+    assert main([*args, "--scenario", str(project.scenario_path("shared"))]) == 0
+    wire = AgentFileWire.model_validate_json(target.read_text(encoding="utf-8"))
+    assert {block.label: block.value for block in wire.blocks} == {
+        "human": "Name: Bob",
+        "project": "Project: harness\nDeadline: Friday",
+    }
+    (agent,) = wire.agents
+    said = json.dumps([m["content"] for m in agent.messages if m["role"] == "user"])
+    assert "We ship on Friday." in said and "Tidy it." not in said
+
+
 def test_export_with_another_agent_s_scenario_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["export", "chat", "--agents", str(SEED_AGENTS), "-o", str(tmp_path / "x.af"), "--scenario", str(SCENARIO)]
     assert main(args) == 2
