@@ -466,7 +466,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         if report is not None or html is not None or markdown is not None:  # as pytest writes them: no scenarios
             _write_reports(json_report([], project.root, console.secrets), report, html, markdown, console)
         return NO_SCENARIOS
-    runner = ScenarioRunner(factory, update_snapshots=getattr(args, "update_snapshots", False))
+    runner = ScenarioRunner(
+        factory, update_snapshots=getattr(args, "update_snapshots", False), record_options=_record_options(args)
+    )
     # Every scenario checked before anything runs; a file with mistakes fails alone: the others run.
     scenarios, mistakes = _loaded_scenarios(runner, found)
     if mistakes:
@@ -477,10 +479,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         )
     unreadable: list[Scenario] = []  # `--stale`: cassettes it leaves alone, which the run ends by naming
     if getattr(args, "stale", False):
-        scenarios, unreadable = _needing_recording(project, factory, scenarios, console)
+        scenarios, unreadable = _needing_recording(runner, scenarios, console)
         if not scenarios:
             if unreadable:
-                console.err(_unreadable_left(unreadable))
+                console.err(_unreadable_left(runner, unreadable))
                 return 1
             console.err("every cassette is up to date: nothing to record")
             return 0
@@ -513,10 +515,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         data = json_report(results, project.root, console.secrets, unrunnable)  # built only for what writes it
         written = _write_reports(data, report, html, markdown, console)
     status = 0 if written and all(result.ok for result in results) and not unreadable else 1
-    if getattr(args, "twice", False) and not _replays_alike(project, results, console):
+    if getattr(args, "twice", False) and not _replays_alike(runner, results, console):
         status = 1
     if unreadable:
-        console.err(_unreadable_left(unreadable))
+        console.err(_unreadable_left(runner, unreadable))
     if mistakes:  # said last, where a CI log is read: the run's results stand above it
         raise UserError(_every_problem(mistakes))
     return status
@@ -655,7 +657,9 @@ def _play_concurrently(
     # The longest runs start first (fewer workers idle at the end, waiting on one long scenario); the
     # results are still reported in the order of `runs`.
     longest_first = sorted(jobs, key=lambda job: -_turns(runs[job.index][0]))
-    pool = WorkerPool(project, args.jobs, update_snapshots=runner.update_snapshots)
+    pool = WorkerPool(
+        project, args.jobs, update_snapshots=runner.update_snapshots, record_options=runner.record_options
+    )
     try:
         finished = pool.run(longest_first, on_step, on_done)
     except Interrupted as stop:
@@ -687,7 +691,7 @@ def _interrupted(
 
 
 def _needing_recording(
-    project: Project, factory: AgentFactory, scenarios: list[Scenario], console: Console
+    runner: ScenarioRunner, scenarios: list[Scenario], console: Console
 ) -> tuple[list[Scenario], list[Scenario]]:
     """The scenarios whose cassette replay says must be recorded (again), and those whose cassette cannot
     be read (left alone: recording over one would destroy what is left of it, as `cassettes check` says),
@@ -698,7 +702,8 @@ def _needing_recording(
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.hygiene import CassetteState, check_cassettes
 
-    replaying = ScenarioRunner(AgentFactory(replace(project, record_mode=RecordMode.NONE), factory.config))
+    offline = AgentFactory(replace(runner.project, record_mode=RecordMode.NONE), runner.factory.config)
+    replaying = ScenarioRunner(offline, record_options=runner.record_options)
     chosen: list[Scenario] = []
     unreadable: list[Scenario] = []
     for status in check_cassettes(replaying, scenarios, orphans=False):
@@ -716,25 +721,46 @@ def _needing_recording(
     return chosen, [scenario for scenario in unreadable if not any(scenario is other for other in chosen)]
 
 
-def _unreadable_left(unreadable: list[Scenario]) -> str:
+def _unreadable_left(runner: ScenarioRunner, unreadable: list[Scenario]) -> str:
     """What `record --stale` says of the unreadable cassettes it left alone (its exit code is then 1)."""
-    import shlex
-
-    named = " ".join(dict.fromkeys(shlex.quote(_shown(scenario.path)) for scenario in unreadable))
     return (
         f"error: {len(unreadable)} scenario(s) with an unreadable cassette were left alone, not recorded: restore "
-        f"the cassette from version control, or record it anew: harness record --mode all {named}"
+        f"the cassette from version control, or record it anew: {_record_anew(runner, unreadable)}"
     )
 
 
+def _record_anew(runner: ScenarioRunner, scenarios: list[Scenario]) -> str:
+    """`harness record --mode all` of `scenarios` (each file once), with this command's options."""
+    from harness.scenarios.runner import harness_record
+
+    named = dict.fromkeys(_shown(scenario.path) for scenario in scenarios)
+    return harness_record(*named, flags=("--mode", "all"), options=runner.record_options)
+
+
+def _record_options(args: argparse.Namespace) -> tuple[str, ...]:
+    """The options of this command that a `harness record` it tells must repeat to find the same project and
+    model: the agents file and cassette folder as typed (relative to the folder it was started in), the
+    endpoint and model overrides. Without them the pasted command reads another agents file, or none."""
+    words: list[str] = []
+    for flag, value in (
+        ("--agents", args.agents if args.agents != DEFAULT_AGENTS_FILE else None),
+        ("--cassettes", getattr(args, "cassettes", None)),
+        ("--base-url", getattr(args, "base_url", None)),
+        ("--model", getattr(args, "model", None)),
+    ):
+        if value is not None:
+            words += [flag, value]
+    return tuple(words)
+
+
 def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
-    import shlex
     from pathlib import Path
 
     from harness.factory import AgentFactory
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
     from harness.scenarios.hygiene import CassetteState, check_cassettes
+    from harness.scenarios.runner import harness_record
 
     project = _project(args)
     factory = AgentFactory(project)
@@ -742,7 +768,7 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
     paths = [Path(p) for p in args.paths] or (
         [Path(_shown(project.scenarios_dir))] if project.scenarios_dir.is_dir() else []
     )
-    runner = ScenarioRunner(factory)
+    runner = ScenarioRunner(factory, record_options=_record_options(args))
     scenarios = _checked_scenarios(runner, discover(paths))
     # Orphans only over the whole project: checking some scenarios, every other cassette is not theirs.
     statuses = check_cassettes(runner, scenarios, orphans=not args.paths)
@@ -757,17 +783,12 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
             console.out(f"  {reason}")
     console.out(", ".join(f"{counts[state]} {state}" for state in CassetteState if state in counts) or "no cassettes")
     if any(state.needs_recording for state in counts):
-        overrides = "".join(
-            f" {flag} {shlex.quote(value)}"
-            for flag, value in (("--base-url", args.base_url), ("--model", args.model))
-            if value is not None
-        )
-        console.out(f"record what needs it with: harness record --stale{overrides}")
+        command = harness_record(flags=("--stale",), options=runner.record_options)
+        console.out(f"record what needs it with: {command}")
     unreadable = [s.scenario for s in statuses if s.state == CassetteState.UNREADABLE and s.scenario is not None]
     if unreadable:  # --stale leaves these alone: recording over one would destroy what is left of it
-        named = " ".join(dict.fromkeys(shlex.quote(_shown(scenario.path)) for scenario in unreadable))
         console.out(
-            f"restore the unreadable from version control, or record them anew: harness record --mode all {named}"
+            f"restore the unreadable from version control, or record them anew: {_record_anew(runner, unreadable)}"
         )
     if CassetteState.ORPHAN in counts:
         console.out("an orphan is used by no scenario: delete it, or name it in a scenario's `cassette:`")
@@ -834,14 +855,15 @@ def _write_reports(
     return written
 
 
-def _replays_alike(project: Project, results: list[ScenarioResult], console: Console) -> bool:
+def _replays_alike(first: ScenarioRunner, results: list[ScenarioResult], console: Console) -> bool:
     """`--twice`: replay the same scenarios again, from scratch, and compare the reports (timings aside)."""
     from harness.determinism import differences
     from harness.factory import AgentFactory
     from harness.report import json_report
     from harness.scenarios import ScenarioRunner
 
-    runner = ScenarioRunner(AgentFactory(project))
+    project = first.project
+    runner = ScenarioRunner(AgentFactory(project), record_options=first.record_options)
     again = [runner.run(result.scenario, variant=result.variant) for result in results]
     secrets = console.secrets
     found = differences(json_report(results, project.root, secrets), json_report(again, project.root, secrets))

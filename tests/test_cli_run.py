@@ -182,7 +182,7 @@ def test_a_stale_cassette_exits_1_with_the_record_command(project: Project, caps
     # the cassette as the report's `cassette` field says it: the same text from any checkout
     assert "the cassette cassettes/remember.yaml has no recorded response for turn 1, step 1" in err
     assert "    +Hi! My name is Azim." in err.splitlines()
-    assert f"  re-record with: harness record {path}" in err.splitlines()
+    assert f"  re-record with: harness record --agents {project.agents} {path}" in err.splitlines()
 
 
 def test_record_then_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -868,7 +868,38 @@ def test_the_record_command_told_is_one_a_shell_takes_whatever_the_path(
     spaced.write_text(project.scenario_path("remember").read_text(encoding="utf-8"), encoding="utf-8")
     assert run(project, str(spaced)) == 1
     told = next(line for line in capsys.readouterr().err.splitlines() if "record it with: " in line)
-    assert shlex.split(told.split("record it with: ")[1]) == ["harness", "record", str(spaced)]
+    assert shlex.split(told.split("record it with: ")[1]) == [
+        "harness",
+        "record",
+        "--agents",
+        str(project.agents),
+        str(spaced),
+    ]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_record_command_told_carries_the_options_given_and_works_from_where_it_was_started(
+    project: Project, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """From a subfolder with `--agents ../agents.yaml --cassettes ../tapes`, the commands told were `harness
+    record fresh.yaml` and `harness record remember.yaml`, which look for an agents file there and find none;
+    pytest's hint carried its options already. Under -j 2 the workers tell the same."""
+    project.write_scenario("fresh", "agent: chat\nturns:\n  - user: hello\n    expect: {reply: {equals: hi!}}\n")
+    (project.root / "cassettes").rename(project.root / "tapes")
+    stale = project.scenario_path("remember")
+    stale.write_text(stale.read_text().replace("Azin.", "Azim."))
+    monkeypatch.chdir(project.root / "scenarios")
+    options = ["--agents", "../agents.yaml", "--cassettes", "../tapes"]
+    assert main(["run", *options, "-j", jobs, "fresh.yaml", "remember.yaml"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    told = [line.split(" with: ", 1)[1] for line in err if "record it with: " in line or "re-record with: " in line]
+    assert [shlex.split(command) for command in told] == [
+        ["harness", "record", *options, "fresh.yaml"],
+        ["harness", "record", *options, "remember.yaml"],
+    ]
+    with FakeOpenAI([completion(content="hi!")]) as server:
+        assert main([*shlex.split(told[0])[1:], "--base-url", server.base_url]) == 0
+    assert main(["run", *options, "fresh.yaml"]) == 0
 
 
 def test_a_report_goes_into_a_pipe_through_dev_stdout(project: Project) -> None:

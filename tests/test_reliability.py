@@ -197,7 +197,8 @@ def test_a_last_repeat_whose_recording_failed_replays_as_not_recorded(
     assert "scenarios/remember.yaml repeat 3 failed: not recorded" in replayed
     (entry,) = reliability_of_entries(json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["scenarios"])
     assert entry.failed_checks == {3: ["not recorded"]}
-    assert third["failures"][2] == f"  record it with: harness record {project.scenario_path('remember')}"
+    told = f"harness record --agents {agents} {project.scenario_path('remember')}"
+    assert third["failures"][2] == f"  record it with: {told}"
     capsys.readouterr()
 
     assert main(["cassettes", "check", "--agents", agents]) == 1
@@ -257,7 +258,7 @@ def test_measuring_again_with_fewer_repeats_replays_what_was_just_measured(
     assert out[:2] == [
         f"{third}: unused repeat ({project.scenario_path('remember')})",
         "  cassettes/remember.yaml says 2 repeat(s) were recorded, so replay skips this one: delete it, or record "
-        f"3 repeats again: harness record --repeat 3 {project.scenario_path('remember')}",
+        f"3 repeats again: harness record --repeat 3 --agents {agents} {project.scenario_path('remember')}",
     ]
     assert out[2] == "2 ok, 1 unused repeat"
     with FakeOpenAI([]) as server:  # nothing to record: recording would not remove it

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from shlex import quote
 from typing import Any
 
 from harness.cassettes.python_tests import owning_test
@@ -30,7 +29,7 @@ from harness.llm.chat import ChatResponse
 from harness.llm.settings import ToolChoice
 from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.scenarios.model import Scenario
-from harness.scenarios.runner import ScenarioRunner, has_snapshot
+from harness.scenarios.runner import ScenarioRunner, harness_record, has_snapshot
 
 
 class CassetteState(StrEnum):
@@ -95,7 +94,8 @@ def _leftover(
     last = Project.repeats_on_disk(cassette)
     reason = (
         f"{runner.project.relative(cassette)} says {recorded} repeat(s) were recorded, so replay skips this one: "
-        f"delete it, or record {last} repeats again: harness record --repeat {last} {quote(str(scenario.path))}"
+        f"delete it, or record {last} repeats again: "
+        + harness_record(scenario.path, flags=("--repeat", str(last)), options=runner.record_options)
     )
     return CassetteStatus(Project.variant_path(cassette, variant), CassetteState.UNUSED_REPEAT, scenario, [reason])
 

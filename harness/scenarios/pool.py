@@ -118,10 +118,13 @@ class WorkerPool:
     """At most `workers` processes running `jobs`; `on_step(job, line)` and `on_done(job, finished)` are
     called in the parent as events arrive; `on_done` returns False to start nothing more (`-x`)."""
 
-    def __init__(self, project: Project, workers: int, update_snapshots: bool = False) -> None:
+    def __init__(
+        self, project: Project, workers: int, update_snapshots: bool = False, record_options: tuple[str, ...] = ()
+    ) -> None:
         self.project = project
         self.size = workers
         self.update_snapshots = update_snapshots
+        self.record_options = record_options  # the workers' record hints carry the command's options too
         self._context = start_server(project)
         self._workers: list[_Worker] = []
 
@@ -207,7 +210,10 @@ class WorkerPool:
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
         process = self._context.Process(
-            target=_work, args=(child, self.project, self.update_snapshots), daemon=True, name="harness-worker"
+            target=_work,
+            args=(child, self.project, self.update_snapshots, self.record_options),
+            daemon=True,
+            name="harness-worker",
         )
         process.start()
         child.close()
@@ -266,7 +272,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise Stopped(128 + signum)
 
 
-def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
+def _work(conn: Connection, project: Project, update_snapshots: bool, record_options: tuple[str, ...]) -> None:
     """A worker's life: run the jobs the parent sends until it sends None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it terminates us
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked in the server (`start_server`)
@@ -277,7 +283,7 @@ def _work(conn: Connection, project: Project, update_snapshots: bool) -> None:
     from harness.scenarios.results import crash_reason
 
     factory = AgentFactory(project)
-    runner = ScenarioRunner(factory, update_snapshots=update_snapshots)
+    runner = ScenarioRunner(factory, update_snapshots=update_snapshots, record_options=record_options)
     loaded: dict[Path, list[Scenario]] = {}
     try:
         while True:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from shlex import quote
 from typing import Any
 
 from harness.agent import Agent
@@ -39,8 +39,11 @@ class ScenarioRunner:
     factory: AgentFactory
     on_step: Callable[[StepRecord], None] | None = None
     update_snapshots: bool = False  # `snapshot:` checks write their golden files instead of comparing
-    # The command a message tells to record a scenario: `harness record PATH`, or pytest's under pytest.
-    record_command: Callable[[Path], str] = field(default=lambda path: f"harness record {quote(str(path))}", repr=False)
+    # The options of this command that a `harness record` it tells must repeat to find the same project and
+    # model (--agents, --cassettes, ...), as shell words; plain data, so -j N's workers get them too.
+    record_options: tuple[str, ...] = ()
+    # The command a message tells to record a scenario: pytest's under pytest; None: `harness record`.
+    record_command: Callable[[Path], str] | None = field(default=None, repr=False)
     # Each scenario's cassette path, worked out once (pathlib arithmetic on every run and check adds up).
     _cassette_paths: dict[tuple[Path, str | None, str | None, str | None], Path] = field(
         default_factory=dict, init=False, repr=False
@@ -52,6 +55,12 @@ class ScenarioRunner:
     @property
     def project(self) -> Project:
         return self.factory.project
+
+    def record_hint(self, path: Path) -> str:
+        """The command that records scenario `path`, to paste where this one was started."""
+        if self.record_command is not None:
+            return self.record_command(path)
+        return harness_record(path, options=self.record_options)
 
     def cassette_path(self, scenario: Scenario) -> Path:
         """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`, a
@@ -366,14 +375,14 @@ class ScenarioRunner:
             if not Path(miss.cassette).exists():
                 result.stale = [
                     f"{where}: no cassette at {shown}: {_not_recorded(result.variant)}",
-                    f"  record it with: {self.record_command(scenario.path)}",
+                    f"  record it with: {self.record_hint(scenario.path)}",
                 ]
                 return False
             result.stale = [
                 f"{where}: archival: the cassette {shown} has no recorded embeddings for the scenario's archival "
                 "passages (their texts, or the embedding model, changed)",
                 *miss.diff_lines(),
-                f"  re-record with: {self.record_command(scenario.path)}",
+                f"  re-record with: {self.record_hint(scenario.path)}",
             ]
             return False
         except LLMError as exc:
@@ -407,7 +416,7 @@ class ScenarioRunner:
                     "answer for the simulated "
                     f"user's message {index + 1} (its persona, goal or model, or the conversation, changed)",
                     *miss.diff_lines(),
-                    f"  re-record with: {self.record_command(scenario.path)}",
+                    f"  re-record with: {self.record_hint(scenario.path)}",
                 ]
                 return
             except LLMError as exc:
@@ -437,7 +446,7 @@ class ScenarioRunner:
                 f"recorded answer for a check of {where} "
                 "(a judge's rubric, model or judged text, or an archival search's query or passages, changed)",
                 *miss.diff_lines(),
-                f"  re-record with: {self.record_command(scenario.path)}",
+                f"  re-record with: {self.record_hint(scenario.path)}",
             ]
             return False
         except LLMError as exc:
@@ -455,7 +464,7 @@ class ScenarioRunner:
             f"{scenario.path}: the cassette {self.project.relative(path)} holds {len(unplayed)} recorded "
             f"interaction(s) this run never asked for (indexes {unplayed}): the agent, its prompt or tools, the "
             "model settings or the scenario changed",
-            f"  re-record with: {self.record_command(scenario.path)}",
+            f"  re-record with: {self.record_hint(scenario.path)}",
         ]
 
     @staticmethod
@@ -478,15 +487,21 @@ class ScenarioRunner:
         if not path.exists():
             return [
                 f"{where}: no cassette at {shown}: {_not_recorded(variant)}",
-                f"  record it with: {self.record_command(scenario.path)}",
+                f"  record it with: {self.record_hint(scenario.path)}",
             ]
         lines = [
             f"{where}: {dotted(loc)}: the cassette {shown} has no recorded response for turn {turn + 1}, "
             f"step {step} (the agent, its prompt or tools, the model settings or the scenario changed)",
         ]
         lines += miss.diff_lines()
-        lines.append(f"  re-record with: {self.record_command(scenario.path)}")
+        lines.append(f"  re-record with: {self.record_hint(scenario.path)}")
         return lines
+
+
+def harness_record(*paths: Path | str, flags: Iterable[str] = (), options: Iterable[str] = ()) -> str:
+    """A `harness record` command as a message tells it, quoted for a shell: its `flags` (`--mode all`), the
+    `options` the command telling it was given (`ScenarioRunner.record_options`), then the scenario paths."""
+    return shlex.join(["harness", "record", *flags, *options, *map(str, paths)])
 
 
 def _not_recorded(variant: int) -> str:

@@ -95,7 +95,8 @@ def test_missing_orphan_and_unused_cassettes(project: Project, capsys: pytest.Ca
     assert "test_saves_name.yaml" not in out
     assert out.splitlines()[-3:] == [
         "1 ok, 1 missing, 1 orphan",
-        "record what needs it with: harness record --stale",  # the missing one; --stale leaves orphans be
+        # the missing one (--stale leaves orphans be), from the agents file given
+        f"record what needs it with: harness record --stale --agents {project.agents}",
         "an orphan is used by no scenario: delete it, or name it in a scenario's `cassette:`",
     ]
 
@@ -114,8 +115,8 @@ def test_the_advice_for_leftover_repeats_records_as_many_as_are_left(
     main(["cassettes", "check", "--agents", str(project.agents)])
     advice = [line for line in capsys.readouterr().out.splitlines() if "repeats again: " in line]
     assert len(advice) == 2, advice
-    assert all(line.endswith(f"record 4 repeats again: harness record --repeat 4 {project.scenario_path('remember')}")
-               for line in advice)  # fmt: skip
+    told = f"harness record --repeat 4 --agents {project.agents} {project.scenario_path('remember')}"
+    assert all(line.endswith(f"record 4 repeats again: {told}") for line in advice)
 
 
 def test_a_request_body_edited_by_hand_is_reported_with_its_fix(
@@ -133,7 +134,8 @@ def test_a_request_body_edited_by_hand_is_reported_with_its_fix(
     # `record --stale` leaves it alone (and says so): the way out is said.
     remember = project.scenario_path("remember").as_posix()  # as the CLI shows a path outside the current folder
     assert out.splitlines()[-1] == (
-        f"restore the unreadable from version control, or record them anew: harness record --mode all {remember}"
+        "restore the unreadable from version control, or record them anew: "
+        f"harness record --mode all --agents {project.agents} {remember}"
     )
 
 
@@ -151,7 +153,8 @@ def test_record_stale_names_an_unreadable_cassette_it_leaves_alone_and_exits_1(
     if not another_needs_recording:
         project.record("forgetful", FORGETFUL_RESPONSES)
     with FakeOpenAI(list(FORGETFUL_RESPONSES) if another_needs_recording else []) as server:
-        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--stale"])
+        base_url = server.base_url
+        code = main(["record", "--agents", str(project.agents), "--base-url", base_url, "--stale"])
     assert code == 1
     assert cassette.read_bytes() == half  # left alone: recording over it would destroy what is left
     assert (project.cassettes / "forgetful.yaml").is_file()
@@ -161,7 +164,8 @@ def test_record_stale_names_an_unreadable_cassette_it_leaves_alone_and_exits_1(
     remember = project.scenario_path("remember").as_posix()
     assert err.splitlines()[-1] == (
         "error: 1 scenario(s) with an unreadable cassette were left alone, not recorded: restore the cassette "
-        f"from version control, or record it anew: harness record --mode all {remember}"
+        f"from version control, or record it anew: harness record --mode all --agents {project.agents} "
+        f"--base-url {base_url} {remember}"
     )
     assert ("recording" in err) == another_needs_recording
 
