@@ -12,32 +12,32 @@ from harness.errors import NearestRecorded
 
 
 def request_lines(body: Any) -> list[str]:
-    """A request (decoded JSON, or text) rendered line by line: settings, tool names, each message's text."""
+    """A request (decoded JSON, or text) rendered line by line: settings, tool names, each message's text.
+    Objects in sorted key order, as requests are matched (canonical JSON): two bodies whose keys come in
+    another order give the same lines, and a diff shows only what differs."""
     if isinstance(body, str | bytes):
         try:
             body = jsontext.parse(body or b"{}")
         except ValueError:
             return (body.decode("utf-8", "replace") if isinstance(body, bytes) else body).splitlines()
     if not isinstance(body, dict):
-        return [json.dumps(body, sort_keys=True)]
-    lines = [
-        f"{_one_line(key)}: {json.dumps(value)}" for key, value in body.items() if key not in ("messages", "tools")
-    ]
+        return [_json(body)]
+    lines = [f"{_one_line(key)}: {_json(body[key])}" for key in sorted(body) if key not in ("messages", "tools")]
     for tool in _items(body.get("tools")):
-        lines.append(f"tool: {json.dumps(tool, sort_keys=True)}")
+        lines.append(f"tool: {_json(tool)}")
     for index, message in enumerate(_items(body.get("messages"))):
         if not isinstance(message, dict):
-            lines.append(f"--- message {index}: {json.dumps(message)}")
+            lines.append(f"--- message {index}: {_json(message)}")
             continue
         lines.append(f"--- message {index} ({_one_line(message.get('role'))})")
         content = message.get("content")
         if isinstance(content, str):
             lines += content.splitlines() or [""]
         elif content is not None:
-            lines.append(json.dumps(content))
+            lines.append(_json(content))
         for call in _items(message.get("tool_calls")):
             if not isinstance(call, dict):
-                lines.append(f"tool_call: {json.dumps(call)}")
+                lines.append(f"tool_call: {_json(call)}")
                 continue
             function = call.get("function")
             function = function if isinstance(function, dict) else {}
@@ -49,9 +49,14 @@ def request_lines(body: Any) -> list[str]:
     return lines
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 def _one_line(value: Any) -> str:
-    """A key or a role as it is, or as JSON when it would break the line (a cassette edited by hand)."""
-    text = str(value)
+    """A key or a role as it is, or as JSON when it would break the line or is an object or a list (a cassette
+    edited by hand)."""
+    text = _json(value) if isinstance(value, dict | list) else str(value)
     return text if len(text.splitlines()) <= 1 and not text.endswith(("\n", "\r")) else json.dumps(text)
 
 
