@@ -27,6 +27,7 @@ This module imports nothing from the harness: every layer may raise these.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 
@@ -126,7 +127,17 @@ class StoreError(RunError):
 
 
 class CassetteError(RunError):
-    """A cassette file cannot be read."""
+    """A cassette file cannot be read: `path`, and `reason` (what is wrong with it, without the path), so a
+    scenario's failure can name the file as reports name files (from the project's root) and give the command
+    that records it anew; the message alone names the path as given."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(
+            f"{self.path} is {reason}; restore it from version control, "
+            "or re-record it with `harness record --mode all`"
+        )
 
 
 class OutputError(RunError):

@@ -468,7 +468,7 @@ def _runner(config: pytest.Config) -> ScenarioRunner:
     return runner
 
 
-def _record_command(config: pytest.Config, path: Path, test: str = "") -> str:
+def _record_command(config: pytest.Config, path: Path, test: str = "", *, anew: bool = False) -> str:
     """How to record a scenario file (or, with `test`, the Python test `path::test`) from where pytest was
     started: pytest itself, with the harness options given on this command line (the ini keys apply anyway),
     quoted for a shell (a path or a test id with a space, or `[...]`, which zsh would glob). `harness record`
@@ -481,7 +481,7 @@ def _record_command(config: pytest.Config, path: Path, test: str = "") -> str:
         if (given := config.getoption(name))
     )
     target = _from_start(config, path) + (f"::{test}" if test else "")
-    return f"pytest --harness-record-mode new{options} {quote(target)}"
+    return f"pytest --harness-record-mode {'all' if anew else 'new'}{options} {quote(target)}"
 
 
 def _python_test_record_command(item: pytest.Item) -> str:

@@ -151,8 +151,12 @@ def _from_root(text: str, typed: str, shown: str) -> list[str]:
     lines = text.splitlines()
     if typed == shown:
         return lines
-    prefix = typed + ":"
-    return [shown + line[len(typed) :] if line.startswith(prefix) else line for line in lines]
+    out = []
+    for line in lines:
+        said = "error: " if line.startswith("error: ") else ""  # an error that ended the run, located too
+        rest = line[len(said) :]
+        out.append(said + shown + rest[len(typed) :] if rest.startswith(typed + ":") else line)
+    return out
 
 
 def unrunnable_report(path: Path, root: Path, message: str) -> dict[str, Any]:

@@ -230,9 +230,41 @@ def test_an_unreadable_cassette_errors_that_scenario_only(project: Project, caps
     rows = {line.split()[0]: line.split()[4] for line in out.splitlines()[2:4]}
     assert rows == {"scenarios/forgetful.yaml": "ERROR", "scenarios/remember.yaml": "PASS"}
     assert out.splitlines()[-1] == "1 passed, 1 error"
-    assert f"error: {broken} is not a readable cassette (ParserError: " in err
+    scenario = project.scenario_path("forgetful")
+    assert f"error: {scenario}:4: cassettes/forgetful.yaml is not a readable cassette (ParserError: " in err
     assert "Traceback" not in err
     assert broken.read_text(encoding="utf-8") == "interactions: [\n"
+
+
+def test_an_unreadable_cassette_is_named_from_the_projects_root_in_reports_with_the_command_that_records_it(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from another folder with absolute paths: the failure named the cassette by its absolute path, the
+    one failure without a file:line, and told `harness record --mode all` with no scenario to record."""
+    (project.cassettes / "remember.yaml").write_text("interactions: [\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    scenario = project.scenario_path("remember")
+    assert run(project, str(scenario), "--report", "r.json") == 1
+    (failure,) = json.loads((elsewhere / "r.json").read_text(encoding="utf-8"))["scenarios"][0]["failures"]
+    assert failure.startswith("error: scenarios/remember.yaml:4: cassettes/remember.yaml is not a readable cassette (")
+    told = failure.split("record it anew with: ")[1]
+    assert shlex.split(told) == ["harness", "record", "--mode", "all", "--agents", str(project.agents), str(scenario)]
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        assert main([*shlex.split(told)[1:], "--base-url", server.base_url]) == 0
+    assert run(project, str(scenario)) == 0
+
+
+def test_an_unreadable_cassette_a_scenario_names_is_located_at_its_cassette_key(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.write_scenario("other", FORGETFUL.replace("agent: chat\n", "agent: chat\ncassette: shared.yaml\n"))
+    (project.cassettes / "shared.yaml").write_text("interactions: [\n", encoding="utf-8")
+    assert run(project, str(project.scenario_path("other"))) == 1
+    assert (
+        f"error: {project.scenario_path('other')}:2: cassettes/shared.yaml is not a readable" in capsys.readouterr().err
+    )
 
 
 # ---------------------------------------------------------------- recording never destroys work silently

@@ -857,6 +857,22 @@ def test_the_record_command_pytest_gives_works_from_a_subfolder_with_the_options
     pytester.runpytest("-k", "fresh", *options).assert_outcomes(passed=1, deselected=2)
 
 
+def test_an_unreadable_cassette_tells_the_pytest_command_that_records_it_anew(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """Under pytest the failure told `harness record --mode all`, with no scenario and not pytest's own."""
+    (project.cassettes / "remember.yaml").write_text("interactions: [\n", encoding="utf-8")
+    result = pytester.runpytest("-k", "remember")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*scenarios/remember.yaml:4: cassettes/remember.yaml is not a readable cassette (ParserError: *; "
+            "restore it from version control, or record it anew with: "
+            "pytest --harness-record-mode all scenarios/remember.yaml"
+        ]
+    )
+
+
 def test_each_python_test_has_its_own_cassette_classes_and_odd_names_included(pytester: pytest.Pytester) -> None:
     """`TestA::test_x` and `TestB::test_x` shared one cassette, as did `test_x[a/b]` and `test_x[a_b]`."""
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")

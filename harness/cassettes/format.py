@@ -151,16 +151,10 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 raise ValueError(f"{at}: {type(exc).__name__}: {exc}") from None
     except TooBig as exc:
         where = f" at line {exc.line}" if exc.line else ""
-        raise CassetteError(
-            f"{name} is not a cassette the harness reads: {exc}{where}; restore it from version control, "
-            "or re-record it with `harness record --mode all`"
-        ) from None
+        raise CassetteError(name, f"not a cassette the harness reads: {exc}{where}") from None
     except (yaml.YAMLError, ValueError) as exc:
         reason = " ".join(str(exc).split())
-        raise CassetteError(
-            f"{name} is not a readable cassette ({type(exc).__name__}: {reason}); "
-            "restore it from version control, or re-record it with `harness record --mode all`"
-        ) from None
+        raise CassetteError(name, f"not a readable cassette ({type(exc).__name__}: {reason})") from None
     return CassetteData(interactions, metadata if isinstance(metadata, dict) else {})
 
 

@@ -111,10 +111,7 @@ class SafePersister(FilesystemPersister):  # type: ignore[misc]
             if isinstance(exc, CassetteError):
                 raise
             reason = " ".join(str(exc).split())
-            raise CassetteError(
-                f"{cassette_path} is not a readable cassette ({type(exc).__name__}: {reason}); "
-                "restore it from version control, or re-record it with `harness record --mode all`"
-            ) from None
+            raise CassetteError(cassette_path, f"not a readable cassette ({type(exc).__name__}: {reason})") from None
 
     def save_cassette(self, cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
         """Written whole or not at all; a file that cannot be written (a full disk, a folder removed) is an

@@ -45,10 +45,7 @@ class ReplayCassette:
             self.exists = False
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            raise CassetteError(
-                f"{path} is not a readable cassette ({reason}); restore it from version control, "
-                "or re-record it with `harness record --mode all`"
-            ) from None
+            raise CassetteError(path, f"not a readable cassette ({reason})") from None
         if self.exists:
             data = parse(self._text, str(path), keys_only=not verify)
         self.metadata = data.metadata
@@ -67,9 +64,10 @@ class ReplayCassette:
                 computed = recorded.digest(request.method, path_part, request.body, request.message_texts)
                 if verify and key is not None and key != computed:
                     raise CassetteError(
-                        f"{path}: the `key` of interaction {position} does not match its request body (was "
+                        path,
+                        f"a cassette whose `key` of interaction {position} does not match its request body (was "
                         "the body edited by hand?); delete the cassette's `key:` lines (they are worked out "
-                        "from the bodies again when the cassette is next saved), or re-record it"
+                        "from the bodies again when the cassette is next saved), or re-record it",
                     )
                 key = computed
             if key not in self._index:

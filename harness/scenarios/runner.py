@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.agent import Agent
 from harness.cassettes.repeats import recorded_repeats
 from harness.config import AgentSpec
-from harness.errors import CassetteMiss, LLMError, ModelAnswerError, Problem, RunError, ScenarioError
+from harness.errors import CassetteError, CassetteMiss, LLMError, ModelAnswerError, Problem, RunError, ScenarioError
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
@@ -34,6 +34,12 @@ from harness.yamlsource import Loc, dotted
 __all__ = ["Outcome", "ScenarioResult", "ScenarioRunner", "TurnRecord"]
 
 
+class RecordCommand(Protocol):
+    """How a message tells to record scenario `path` (`anew`: replacing its cassette whole)."""
+
+    def __call__(self, path: Path, *, anew: bool = False) -> str: ...
+
+
 @dataclass
 class ScenarioRunner:
     factory: AgentFactory
@@ -43,7 +49,7 @@ class ScenarioRunner:
     # model (--agents, --cassettes, ...), as shell words; plain data, so -j N's workers get them too.
     record_options: tuple[str, ...] = ()
     # The command a message tells to record a scenario: pytest's under pytest; None: `harness record`.
-    record_command: Callable[[Path], str] | None = field(default=None, repr=False)
+    record_command: RecordCommand | None = field(default=None, repr=False)
     # Each scenario's cassette path, worked out once (pathlib arithmetic on every run and check adds up).
     _cassette_paths: dict[tuple[Path, str | None, str | None, str | None], Path] = field(
         default_factory=dict, init=False, repr=False
@@ -56,11 +62,12 @@ class ScenarioRunner:
     def project(self) -> Project:
         return self.factory.project
 
-    def record_hint(self, path: Path) -> str:
-        """The command that records scenario `path`, to paste where this one was started."""
+    def record_hint(self, path: Path, *, anew: bool = False) -> str:
+        """The command that records scenario `path` (`anew`: replacing its cassette whole, `--mode all`), to
+        paste where this one was started."""
         if self.record_command is not None:
-            return self.record_command(path)
-        return harness_record(path, options=self.record_options)
+            return self.record_command(path, anew=anew)
+        return harness_record(path, flags=("--mode", "all") if anew else (), options=self.record_options)
 
     def cassette_path(self, scenario: Scenario) -> Path:
         """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`, a
@@ -194,6 +201,8 @@ class ScenarioRunner:
             result.change = cassette.change
             if result.unplayed:
                 result.stale = self._unplayed(scenario, result.cassette, result.unplayed)
+        except CassetteError as exc:
+            result.error = result.error or self._unreadable(scenario, exc)
         except RunError as exc:  # this scenario cannot go on (a cassette, the endpoint); the others still can
             result.error = result.error or str(exc)
         result.seconds = time.perf_counter() - started
@@ -466,6 +475,17 @@ class ScenarioRunner:
             "model settings or the scenario changed",
             f"  re-record with: {self.record_hint(scenario.path)}",
         ]
+
+    def _unreadable(self, scenario: Scenario, exc: CassetteError) -> str:
+        """A cassette that cannot be read, located as every other failure is (at the scenario's `cassette:`,
+        else its first turn), named as reports name files (from the project's root: the same text from any
+        checkout), with the command that records it anew."""
+        line = scenario.line(("cassette",) if scenario.cassette is not None else ("turns", 0, "user"))
+        where = f"{scenario.path}:{line}" if line else str(scenario.path)
+        return (
+            f"{where}: {self.project.relative(Path(exc.path))} is {exc.reason}; restore it from version control, "
+            f"or record it anew with: {self.record_hint(scenario.path, anew=True)}"
+        )
 
     @staticmethod
     def _located(scenario: Scenario, turn: int, agent: Agent, first_message: int, message: str) -> str:

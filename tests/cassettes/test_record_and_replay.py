@@ -618,8 +618,12 @@ def test_an_unreadable_cassette_is_an_error_naming_it(
     path.write_text("interactions: [unclosed\n", encoding="utf-8")
     result = project.replay("remember")  # this scenario cannot run; a suite goes on with the others
     assert result.outcome == "error" and not result.ok
-    assert result.error is not None and result.error.startswith(f"{path} is not a readable cassette (ParserError: ")
-    assert result.error.endswith("re-record it with `harness record --mode all`")
+    scenario = project.scenario_path("remember")  # located at its first turn, the cassette named from the root
+    assert result.error is not None
+    assert result.error.startswith(f"{scenario}:4: cassettes/remember.yaml is not a readable cassette (ParserError: ")
+    assert result.error.endswith(
+        f"; restore it from version control, or record it anew with: harness record --mode all {scenario}"
+    )
     assert "\n" not in result.error
     assert path.read_text(encoding="utf-8") == "interactions: [unclosed\n"  # replay never rewrites it
     # Re-recording everything replaces it.
