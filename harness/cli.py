@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from harness.cassettes.mode import RecordMode
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from harness.llm.settings import ToolChoice
     from harness.project import Project
     from harness.scenarios import Scenario, ScenarioRunner
+    from harness.scenarios.hygiene import CassetteState, CassetteStatus
     from harness.scenarios.results import ScenarioResult
     from harness.secrets import Secrets
 
@@ -287,7 +288,7 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "cassettes",
         help=(
-            "cassette hygiene: `check` lists missing, stale, unreadable and orphan cassettes, unused repeats "
+            "cassette hygiene: `check` lists missing, stale, unreadable, edited and orphan cassettes, unused repeats "
             "and unused exchanges, and why"
         ),
     )
@@ -477,7 +478,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.err(
             f"note: {len(mistakes)} scenario file(s) with mistakes will not run (listed at the end); the others run"
         )
-    unreadable: list[Scenario] = []  # `--stale`: cassettes it leaves alone, which the run ends by naming
+    unreadable: list[CassetteStatus] = []  # `--stale`: cassettes it leaves alone, which the run ends by naming
     if getattr(args, "stale", False):
         scenarios, unreadable = _needing_recording(runner, scenarios, console)
         if not scenarios:
@@ -692,41 +693,50 @@ def _interrupted(
 
 def _needing_recording(
     runner: ScenarioRunner, scenarios: list[Scenario], console: Console
-) -> tuple[list[Scenario], list[Scenario]]:
-    """The scenarios whose cassette replay says must be recorded (again), and those whose cassette cannot
-    be read (left alone: recording over one would destroy what is left of it, as `cassettes check` says),
-    each named with why."""
+) -> tuple[list[Scenario], list[CassetteStatus]]:
+    """The scenarios whose cassette replay says must be recorded (again), and the cassettes it must not
+    record over (unreadable: recording would destroy what is left of it; edited: recording would take a
+    body for what was recorded), as `cassettes check` says, each named with why."""
     from dataclasses import replace
 
     from harness.factory import AgentFactory
     from harness.scenarios import ScenarioRunner
-    from harness.scenarios.hygiene import CassetteState, check_cassettes
+    from harness.scenarios.hygiene import check_cassettes
 
     offline = AgentFactory(replace(runner.project, record_mode=RecordMode.NONE), runner.factory.config)
     replaying = ScenarioRunner(offline, record_options=runner.record_options)
     chosen: list[Scenario] = []
-    unreadable: list[Scenario] = []
+    left: list[CassetteStatus] = []
     for status in check_cassettes(replaying, scenarios, orphans=False):
-        if status.scenario is None:
-            continue
-        if status.state.needs_recording:
-            kept = chosen
-        elif status.state == CassetteState.UNREADABLE:
-            kept = unreadable
-        else:
+        if status.scenario is None or not (status.state.needs_recording or status.state.left_alone):
             continue
         console.err(f"{_shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
-        if not any(scenario is status.scenario for scenario in kept):  # once, however many repeats
-            kept.append(status.scenario)
-    return chosen, [scenario for scenario in unreadable if not any(scenario is other for other in chosen)]
+        if status.state.needs_recording and not any(scenario is status.scenario for scenario in chosen):
+            chosen.append(status.scenario)  # once, however many repeats
+        elif status.state.left_alone and not any(other.scenario is status.scenario for other in left):
+            left.append(status)
+    return chosen, [status for status in left if not any(status.scenario is other for other in chosen)]
 
 
-def _unreadable_left(runner: ScenarioRunner, unreadable: list[Scenario]) -> str:
-    """What `record --stale` says of the unreadable cassettes it left alone (its exit code is then 1)."""
+def _unreadable_left(runner: ScenarioRunner, left: list[CassetteStatus]) -> str:
+    """What `record --stale` says of the unreadable and edited cassettes it left alone (its exit code is
+    then 1)."""
+    scenarios = [status.scenario for status in left if status.scenario is not None]
+    kinds = _kinds([status.state for status in left], "or")
     return (
-        f"error: {len(unreadable)} scenario(s) with an unreadable cassette were left alone, not recorded: restore "
-        f"the cassette from version control, or record it anew: {_record_anew(runner, unreadable)}"
+        f"error: {len(left)} scenario(s) with an {kinds} cassette were left "
+        f"alone, not recorded: restore the cassette from version control, or record it anew: "
+        f"{_record_anew(runner, scenarios)}"
     )
+
+
+def _kinds(states: Iterable[CassetteState], joined: str) -> str:
+    """`unreadable`, `edited`, or both joined by `joined`: the cassettes restored or recorded anew."""
+    from harness.scenarios.hygiene import CassetteState
+
+    present = set(states)
+    kinds = (CassetteState.UNREADABLE, CassetteState.EDITED)
+    return f" {joined} ".join(str(state) for state in kinds if state in present)
 
 
 def _record_anew(runner: ScenarioRunner, scenarios: list[Scenario]) -> str:
@@ -785,10 +795,12 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
     if any(state.needs_recording for state in counts):
         command = harness_record(flags=("--stale",), options=runner.record_options)
         console.out(f"record what needs it with: {command}")
-    unreadable = [s.scenario for s in statuses if s.state == CassetteState.UNREADABLE and s.scenario is not None]
-    if unreadable:  # --stale leaves these alone: recording over one would destroy what is left of it
+    left = [s for s in statuses if s.state.left_alone and s.scenario is not None]
+    if left:  # --stale leaves these alone (see CassetteState.left_alone)
+        scenarios = [status.scenario for status in left if status.scenario is not None]
         console.out(
-            f"restore the unreadable from version control, or record them anew: {_record_anew(runner, unreadable)}"
+            f"restore the {_kinds([s.state for s in left], 'and the')} from version control, or record them anew: "
+            f"{_record_anew(runner, scenarios)}"
         )
     if CassetteState.ORPHAN in counts:
         console.out("an orphan is used by no scenario: delete it, or name it in a scenario's `cassette:`")

@@ -140,6 +140,26 @@ class CassetteError(RunError):
         )
 
 
+class CassetteKeyMismatch(CassetteError):
+    """A stored request key that does not match its request body: the body was edited by hand, or a merge
+    took the two from different recordings. `cassettes check` verifies the keys; replay trusts them (it
+    decodes no body), so it replays what was recorded, while recording (mode `new`) goes by the bodies."""
+
+    def __init__(self, path: str | os.PathLike[str], interaction: int) -> None:
+        self.path = os.fspath(path)
+        self.interaction = interaction
+        self.reason = (
+            f"the `key` of interaction {interaction} does not match its request body (edited by hand, or merged "
+            "from two recordings): `harness run` replays by the key, what was recorded; `harness record` would go "
+            "by the body"
+        )
+        RunError.__init__(
+            self,
+            f"{self.path}: {self.reason}; restore it from version control, or re-record it with `harness record "
+            "--mode all`",
+        )
+
+
 class OutputError(RunError):
     """A file the run writes could not be written (a full disk, a folder removed meanwhile): one line naming
     the file and the OS's reason. Writes are atomic, so the file keeps what it held."""

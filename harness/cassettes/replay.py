@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from harness.cassettes.diff import nearest_recorded
 from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY, CassetteData, parse
 from harness.cassettes.keys import Keyer, path_prefix
-from harness.errors import CassetteError, CassetteMiss, MissedRequest
+from harness.errors import CassetteError, CassetteKeyMismatch, CassetteMiss, MissedRequest
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
 from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
 from harness.llm.settings import EmbeddingSettings, ModelSettings, ToolChoice, without_credentials
@@ -63,12 +63,7 @@ class ReplayCassette:
             if key is None or verify:  # a cassette from before stored keys (or one being checked)
                 computed = recorded.digest(request.method, path_part, request.body, request.message_texts)
                 if verify and key is not None and key != computed:
-                    raise CassetteError(
-                        path,
-                        f"a cassette whose `key` of interaction {position} does not match its request body (was "
-                        "the body edited by hand?); delete the cassette's `key:` lines (they are worked out "
-                        "from the bodies again when the cassette is next saved), or re-record it",
-                    )
+                    raise CassetteKeyMismatch(path, position)
                 key = computed
             if key not in self._index:
                 self._index[key] = position

@@ -23,7 +23,7 @@ from typing import Any
 from harness.cassettes.python_tests import owning_test
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
-from harness.errors import CassetteError
+from harness.errors import CassetteError, CassetteKeyMismatch
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import ChatResponse
 from harness.llm.settings import ToolChoice
@@ -38,6 +38,9 @@ class CassetteState(StrEnum):
     STALE = "stale"  # the cassette no longer answers what the agent sends
     UNUSED = "unused"  # it answers, but holds exchanges the scenario no longer makes
     UNREADABLE = "unreadable"
+    # a request body that does not match its stored key (edited by hand, merged from two recordings): replay
+    # goes by the keys, recording by the bodies; restored or recorded anew, never recorded over (`--stale`)
+    EDITED = "edited"
     ORPHAN = "orphan"  # a cassette no scenario or test uses
     # a repeat's cassette above the number of repeats its scenario's first cassette says were recorded (left by
     # an earlier, larger `--repeat`): replay skips it; recording it again would not remove it
@@ -46,6 +49,12 @@ class CassetteState(StrEnum):
     @property
     def needs_recording(self) -> bool:
         return self in (CassetteState.MISSING, CassetteState.STALE, CassetteState.UNUSED)
+
+    @property
+    def left_alone(self) -> bool:
+        """`record --stale` records over neither: an unreadable cassette would lose what is left of it, an
+        edited one would be taken by its bodies for what was recorded. Restored, or recorded anew whole."""
+        return self in (CassetteState.UNREADABLE, CassetteState.EDITED)
 
 
 @dataclass
@@ -108,8 +117,11 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int, recorded: 
         return CassetteStatus(path, CassetteState.MISSING, scenario, [f"not recorded yet{said}"])
     try:  # replay trusts the keys stored beside the request bodies: check them against the bodies
         ReplayCassette(path, verify=True)
-    except CassetteError as exc:
-        return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [str(exc)])
+    except CassetteError as exc:  # the status names the cassette: its reason does not again
+        edited = isinstance(exc, CassetteKeyMismatch)
+        return CassetteStatus(
+            path, CassetteState.EDITED if edited else CassetteState.UNREADABLE, scenario, [exc.reason]
+        )
     spec = runner.spec_for(scenario)
     result = runner.run(scenario, spec, variant)
     if result.error is not None and not result.error_recorded:  # a recorded answer's error replays: up to date

@@ -119,24 +119,45 @@ def test_the_advice_for_leftover_repeats_records_as_many_as_are_left(
     assert all(line.endswith(f"record 4 repeats again: {told}") for line in advice)
 
 
-def test_a_request_body_edited_by_hand_is_reported_with_its_fix(
+def test_a_request_body_edited_by_hand_is_reported_as_edited_with_one_fix(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Replay matches on the keys stored beside the bodies; check verifies them, so an edit is not silent."""
+    """Replay matches on the keys stored beside the bodies; check verifies them, so an edit is not silent. It
+    called the cassette `unreadable`, which `harness run` reads and replays by its keys, and advised deleting
+    the `key:` lines above a footer saying to restore it or record it anew."""
     cassette = project.cassettes / "remember.yaml"
     text = cassette.read_text(encoding="utf-8")
     cassette.write_text(text.replace('"temperature": 0.0', '"temperature": 0.5', 1), encoding="utf-8")
     assert cassette.read_text(encoding="utf-8") != text
-    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
-    out = capsys.readouterr().out
-    assert "remember.yaml: unreadable" in out
-    assert "does not match its request body (was the body edited by hand?); delete the cassette's `key:` lines" in out
-    # `record --stale` leaves it alone (and says so): the way out is said.
+    assert main(["run", "--agents", str(project.agents), "-k", "remember"]) == 0  # replayed by its keys
+    capsys.readouterr()
+    assert main(["cassettes", "check", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 1
     remember = project.scenario_path("remember").as_posix()  # as the CLI shows a path outside the current folder
-    assert out.splitlines()[-1] == (
-        "restore the unreadable from version control, or record them anew: "
-        f"harness record --mode all --agents {project.agents} {remember}"
-    )
+    assert capsys.readouterr().out.splitlines() == [
+        f"{cassette.as_posix()}: edited ({remember})",
+        "  the `key` of interaction 0 does not match its request body (edited by hand, or merged from two "
+        "recordings): `harness run` replays by the key, what was recorded; `harness record` would go by the body",
+        "1 edited",
+        "restore the edited from version control, or record them anew: "
+        f"harness record --mode all --agents {project.agents} {remember}",
+    ]
+    # `record --stale` leaves it alone (recording in mode new would take the body for what was recorded)
+    with FakeOpenAI([]) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--stale"]) == 1
+    assert "error: 1 scenario(s) with an edited cassette were left alone" in capsys.readouterr().err
+    assert "0.5" in cassette.read_text(encoding="utf-8")
+
+
+def test_an_unreadable_cassettes_reason_does_not_name_it_again(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The status line names the cassette; its reason held the machine's absolute path of it besides."""
+    cassette = project.cassettes / "remember.yaml"
+    cassette.write_text("interactions: [\n", encoding="utf-8")
+    assert main(["cassettes", "check", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("remember.yaml: unreadable (" + project.scenario_path("remember").as_posix() + ")")
+    assert lines[1].startswith("  not a readable cassette (ParserError: ") and str(cassette) not in lines[1]
 
 
 @pytest.mark.parametrize("another_needs_recording", [False, True])
