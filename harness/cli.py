@@ -782,6 +782,11 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
     scenarios = _checked_scenarios(runner, discover(paths))
     # Orphans only over the whole project: checking some scenarios, every other cassette is not theirs.
     statuses = check_cassettes(runner, scenarios, orphans=not args.paths)
+    if not statuses:  # nothing checked: a CI job pointed at the wrong folder must not pass green, as for `run`
+        nothing = f"nothing to check: no scenarios in {_shown(project.scenarios_dir)}"
+        nothing += f" and no cassettes in {_shown(project.cassettes_dir)}"
+        console.err(f"no scenarios in {' '.join(args.paths)}" if args.paths else nothing)
+        return NO_SCENARIOS
     counts: dict[CassetteState, int] = {}
     for status in statuses:
         counts[status.state] = counts.get(status.state, 0) + 1
@@ -791,7 +796,7 @@ def _cassettes_check(args: argparse.Namespace, console: Console) -> int:
         console.out(f"{_shown(status.cassette)}: {status.state}{scenario}")
         for reason in status.reasons:
             console.out(f"  {reason}")
-    console.out(", ".join(f"{counts[state]} {state}" for state in CassetteState if state in counts) or "no cassettes")
+    console.out(", ".join(f"{counts[state]} {state}" for state in CassetteState if state in counts))
     if any(state.needs_recording for state in counts):
         command = harness_record(flags=("--stale",), options=runner.record_options)
         console.out(f"record what needs it with: {command}")

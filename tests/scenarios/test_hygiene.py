@@ -456,3 +456,23 @@ def test_a_change_the_first_request_shows_is_said_once(tmp_path: Path) -> None:
     result = check_of(root, "scenarios/chat/remember_name.yaml")
     reasons = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
     assert reasons == ["model settings changed: temperature 0.0 -> 0.5"], result.stdout
+
+
+def test_nothing_to_check_exits_5_as_run_does(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A folder holding no scenario: `harness run` exits 5 so a CI job pointed at the wrong folder does not pass
+    green; `cassettes check`, which gates `record --stale` in CI, said "no cassettes" and exited 0."""
+    project = make_project(tmp_path / "project")
+    empty = project.root / "scenarios" / "empty"
+    empty.mkdir(parents=True)
+    agents = ["--agents", str(project.agents)]
+    assert main(["run", *agents, str(empty)]) == 5
+    capsys.readouterr()
+    assert main(["cassettes", "check", *agents, str(empty)]) == 5
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"no scenarios in {empty}\n")
+    assert main(["cassettes", "check", *agents]) == 5  # no scenario and no cassette in the whole project
+    assert capsys.readouterr().err.startswith("nothing to check: no scenarios in ")
+    project.cassettes.mkdir()
+    (project.cassettes / "gone.yaml").write_text("interactions: []\n", encoding="utf-8")
+    assert main(["cassettes", "check", *agents]) == 1  # a cassette with no scenario is still checked: an orphan
+    assert "gone.yaml: orphan" in capsys.readouterr().out
