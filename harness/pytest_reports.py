@@ -41,10 +41,10 @@ class ScenarioReports:
             return
         if not self.entries and self.html is None and self.markdown is None:
             return  # only a CI page waits, and no scenario ran: nothing to import, nothing to say
-        from harness.report import summary_of
+        from harness.report import report_order, summary_of
         from harness.report_md import append_step_summary, write_markdown
 
-        entries = sorted(self.entries, key=lambda entry: str(entry["scenario"]))
+        entries = report_order(self.entries)
         data = {"summary": summary_of(entries), "scenarios": entries}
         if any(entry.get("repeat", 1) > 1 for entry in entries):  # pass@1 and pass^k, as `harness run` gives
             from harness.reliability import reliability_of_entries, reliability_report

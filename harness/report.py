@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePath
 from typing import Any
 
 from harness import jsontext
@@ -262,15 +262,30 @@ def json_report(
     those of the environment) are masked in every string."""
     counts = _counts(results)
     counts[Outcome.ERROR] += len(unrunnable)
+    results = sorted(results, key=lambda result: path_order(_relative(result.scenario.path, root)))
     report: dict[str, Any] = {
         "summary": {str(outcome): n for outcome, n in counts.items()},
-        "scenarios": [scenario_report(result, root) for result in results]
-        + [unrunnable_report(path, root, message) for path, message in unrunnable],
+        "scenarios": report_order(
+            [scenario_report(result, root) for result in results]
+            + [unrunnable_report(path, root, message) for path, message in unrunnable]
+        ),
     }
     if has_repeats(results):
         shown = {result.scenario.path: _relative(result.scenario.path, root) for result in results}
         report["reliability"] = reliability_report(reliability(results), shown)
     return (Secrets.collect() if secrets is None else secrets).mask_data(report)
+
+
+def report_order(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Report entries in one order, whatever the order of the paths given or of completion: by scenario path
+    as a folder is walked (`chat/x.yaml` before `chat-extra.yaml`), a file's rows, models and repeats as they
+    came. `harness run` and pytest (under pytest-xdist too) write the same files for the same scenarios."""
+    return sorted(entries, key=lambda entry: path_order(str(entry["scenario"])))
+
+
+def path_order(shown: str) -> tuple[str, ...]:
+    """The sort key of a scenario path as reports show it: part by part, as `discover` orders a folder's files."""
+    return PurePath(shown).parts
 
 
 def summary_of(scenarios: list[dict[str, Any]]) -> dict[str, int]:

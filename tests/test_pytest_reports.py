@@ -154,6 +154,31 @@ def test_repeats_give_the_reports_pass_hat_k_as_harness_run_does(pytester: pytes
     assert "Over repeats: pass@1 0.50, pass^1 0.50, pass^2 0.00" in summary
 
 
+def test_the_reports_list_scenarios_in_the_order_harness_run_gives_whatever_the_paths_order(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """`harness run` listed a folder's scenarios as it walks them (`chat/a.yaml` before `chat-x.yaml`) and the
+    PATHs in the order given, a file with mistakes last; pytest's reports sorted the paths as text
+    (`chat-x.yaml` first, '-' being before '/'). Both now list by path, part by part, whatever the order given."""
+    from harness.cli import main
+
+    for name in ("chat/a", "chat-x", "b/z"):
+        project.write_scenario(name, FORGETFUL)
+    project.write_scenario("chat/broken", "agent: chat\nturns: []\n")  # a mistake: it runs nothing
+    paths = ["scenarios/remember.yaml", "scenarios/chat", "scenarios/chat-x.yaml", "scenarios/b"]
+    pytester.runpytest(*paths, "--harness-html", "p.html")
+    main(["run", "--agents", str(project.agents), *reversed(paths), "--html", str(pytester.path / "h.html")])
+    expected = [
+        "scenarios/b/z.yaml",
+        "scenarios/chat/a.yaml",
+        "scenarios/chat/broken.yaml",
+        "scenarios/chat-x.yaml",
+        "scenarios/remember.yaml",
+    ]
+    for page in ("p.html", "h.html"):
+        assert re.findall(r'<a href="#s\d">([^<]*)</a>', (pytester.path / page).read_text(encoding="utf-8")) == expected
+
+
 @pytest.mark.parametrize("option", ["--collect-only", "--setup-plan"])
 def test_a_run_that_runs_nothing_leaves_the_last_reports_as_they_were(
     pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch, option: str

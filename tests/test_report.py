@@ -136,11 +136,12 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
     report = written(results, project)
     assert report["summary"] == {"passed": 2, "failed": 1, "xfailed": 0, "xpassed": 0, "error": 0}
     scenarios = report["scenarios"]
-    assert [s["scenario"] for s in scenarios] == [
-        "scenarios/remember.yaml",
+    assert [s["scenario"] for s in scenarios] == [  # by path, whatever order they ran in
         "scenarios/forgetful.yaml",
+        "scenarios/remember.yaml",
         "scenarios/two_turns.yaml",
     ]
+    scenarios = [scenarios[1], scenarios[0], scenarios[2]]  # remember, forgetful, two_turns: as they ran
     assert set(scenarios[0]) == {
         "scenario",
         "agent",
@@ -171,8 +172,31 @@ def test_report_summary_and_scenario_entries(results: list[ScenarioResult], proj
     assert isinstance(scenarios[0]["timing"]["seconds"], float)
 
 
+def test_report_entries_are_ordered_by_path_whatever_the_order_they_ran_in(
+    results: list[ScenarioResult], project: Project
+) -> None:
+    """By path part by part, as a folder is walked (`scenarios/a/x.yaml` before `scenarios/a-b.yaml`), a file
+    that could not run among the others: `harness run` kept the order of its PATHs, errors last."""
+    from harness.report import json_report
+
+    unrunnable = [(project.root / "scenarios" / "a-b.yaml", "x"), (project.root / "scenarios" / "a" / "x.yaml", "y")]
+    orders = [json_report(ordered, project.root, unrunnable=unrunnable) for ordered in (results, results[::-1])]
+    for report in orders:
+        assert [s["scenario"] for s in report["scenarios"]] == [
+            "scenarios/a/x.yaml",
+            "scenarios/a-b.yaml",
+            "scenarios/forgetful.yaml",
+            "scenarios/remember.yaml",
+            "scenarios/two_turns.yaml",
+        ]
+    for report in orders:
+        for entry in report["scenarios"]:
+            entry.pop("timing")
+    assert orders[0] == orders[1]
+
+
 def test_report_failures_are_the_explanation_lines(results: list[ScenarioResult], project: Project) -> None:
-    failed = written(results, project)["scenarios"][1]
+    failed = written(results, project)["scenarios"][0]
     path = project.scenario_path("forgetful")
     # the explanation's lines, the scenario file named from the project's root as the other fields name it
     assert failed["failures"] == [

@@ -114,9 +114,9 @@ def test_counts_and_a_summary_row_per_scenario_linking_to_its_section(report: di
     assert counts and counts[0][1]["data-outcome"] == "passed"
     assert "<b>2</b> passed</li>" in html_report(report) and "<b>1</b> failed</li>" in html_report(report)
     rows = [attrs for tag, attrs in page.elements if tag == "tr" and "data-target" in attrs]
-    assert [(r["data-outcome"], r["data-target"]) for r in rows] == [
-        ("passed", "s1"),
-        ("failed", "s2"),
+    assert [(r["data-outcome"], r["data-target"]) for r in rows] == [  # by path: forgetful, hostile, remember
+        ("failed", "s1"),
+        ("passed", "s2"),
         ("passed", "s3"),
     ]
     links = [attrs["href"] for tag, attrs in page.elements if tag == "a"]
@@ -124,12 +124,12 @@ def test_counts_and_a_summary_row_per_scenario_linking_to_its_section(report: di
     sections = [attrs for tag, attrs in page.elements if tag == "details"]
     assert [s["id"] for s in sections] == ["s1", "s2", "s3"]
     # failures are expanded, passing scenarios folded
-    assert ["open" in s for s in sections] == [False, True, False]
+    assert ["open" in s for s in sections] == [True, False, False]
 
 
 def test_a_failure_shows_the_explanation(report: dict[str, Any], project: Project) -> None:
     page = html_report(report)
-    failing = page[page.index('id="s2"') : page.index('id="s3"')]
+    failing = page[page.index('id="s1"') : page.index('id="s2"')]
     assert '<pre class="failures">' in failing
     assert (
         "turns[0].expect.blocks.human.contains: block &#x27;human&#x27; does not contain &#x27;Carol&#x27;" in failing
@@ -138,7 +138,7 @@ def test_a_failure_shows_the_explanation(report: dict[str, Any], project: Projec
 
 def test_turns_show_user_steps_calls_arguments_results_and_block_diffs(report: dict[str, Any]) -> None:
     page = html_report(report)
-    remember = page[page.index('id="s1"') : page.index('id="s2"')]
+    remember = page[page.index('id="s3"') :]
     assert "<pre>Hi! My name is Azin.</pre>" in remember
     assert '<code class="name">core_memory_append</code>' in remember
     assert "&quot;label&quot;: &quot;human&quot;" in remember  # arguments, as indented JSON
@@ -256,19 +256,19 @@ def test_the_report_renders_in_headless_chromium(report: dict[str, Any], tmp_pat
     dom = browse(page, tmp_path, "--dump-dom", query="?outcome=failed")
     assert "1 of 3 shown" in dom
     rows = [a for t, a in Page(dom).elements if t == "tr" and "data-target" in a]
-    assert [r["class"] for r in rows] == ["passed hidden", "failed", "passed hidden"]
+    assert [r["class"] for r in rows] == ["failed", "passed hidden", "passed hidden"]
     dom = browse(page, tmp_path, "--dump-dom", query="?q=ONERROR")  # found in a block value, any case
     assert "1 of 3 shown" in dom
     sections = [a for t, a in Page(dom).elements if t == "details"]
-    assert [s["class"] for s in sections] == ["scenario passed hidden", "scenario failed hidden", "scenario passed"]
+    assert [s["class"] for s in sections] == ["scenario failed hidden", "scenario passed", "scenario passed hidden"]
 
     # a link to a folded scenario opens it
-    dom = browse(page, tmp_path, "--dump-dom", query="#s1")
+    dom = browse(page, tmp_path, "--dump-dom", query="#s3")
     sections = [a for t, a in Page(dom).elements if t == "details"]
-    assert ["open" in s for s in sections] == [True, True, False]
+    assert ["open" in s for s in sections] == [True, False, True]
 
     shot = tmp_path / "report.png"
-    browse(page, tmp_path, f"--screenshot={shot}", query="#s1")  # opens the passing one, with its diff
+    browse(page, tmp_path, f"--screenshot={shot}", query="#s3")  # opens the passing one, with its diff
     assert png_size(shot) == (1200, 1400)
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
     print(f"screenshot: {shot}")  # kept in pytest's temporary folder (the last 3 runs) to look at
@@ -309,7 +309,7 @@ def test_a_refusal_and_the_error_that_ended_a_turn_are_shown(report: dict[str, A
 
 
 def test_repeats_get_a_pass_hat_k_table_and_numbered_rows(report: dict[str, Any]) -> None:
-    first = report["scenarios"][0]
+    first = report["scenarios"][2]  # remember
     report["scenarios"] = [{**first, "repeat": 1}, {**first, "repeat": 2, "outcome": "failed"}]
     report["reliability"] = {
         "scenarios": [

@@ -79,11 +79,11 @@ def test_a_dataset_row_or_later_repeat_shows_its_reason_not_the_header_naming_it
     ]
     text = markdown_summary(json_report(results, project.root))
     cells = [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| `scenarios/")]
-    assert cells == [
-        "scenarios/rows.yaml:4: no cassette at cassettes/rows/b.yaml: this scenario has not been recorded yet |",
+    assert cells == [  # by path
         "scenarios/remember.yaml:4: no cassette at cassettes/remember.repeat-3.yaml: repeat 3 has not been recorded |",
         "scenarios/remember.yaml: expected to fail (it used to forget) but every check passed: remove \\`xfail\\` "
         "if the behaviour is fixed |",
+        "scenarios/rows.yaml:4: no cassette at cassettes/rows/b.yaml: this scenario has not been recorded yet |",
     ]
 
 
