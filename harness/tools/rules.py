@@ -213,9 +213,9 @@ class ToolRulesSolver:
 
 def unfinishable(rules: Sequence[ToolRule], tools: Sequence[str], *, budget: int = 20_000) -> str | None:
     """Why no sequence of calls these rules allow can end a turn, or None when one can (or the search ran
-    out of `budget` states). A turn can end after a call that no child, conditional, max-count or continue
-    rule keeps going, once every required_before_exit tool has been called. A conditional rule is assumed
-    to allow any of its outcomes (the output is unknown before the run)."""
+    out of `budget` states). A turn can end after a call of an exit_loop tool, or of one that no child,
+    conditional, max-count or continue rule keeps going, once every required_before_exit tool has been
+    called. A conditional rule is assumed to allow any of its outcomes (the output is unknown before the run)."""
     solver = ToolRulesSolver(rules)
     required = set(solver.uncalled_required_tools(tools))
     caps = {rule.tool_name: rule.max_count_limit for rule in rules if rule.type is ToolRuleType.MAX_COUNT_PER_STEP}
@@ -239,7 +239,11 @@ def unfinishable(rules: Sequence[ToolRule], tools: Sequence[str], *, budget: int
                 continue
         for name in allowed:
             done = called | {name}
-            keeps_going = solver.has_children_tools(name) or solver.is_continue_tool(name)
+            # An exit_loop tool ends the turn whatever child or max-count rule it also has: the loop tests
+            # it first (harness/agent.py, as Letta's _decide_continuation).
+            keeps_going = not solver.is_terminal_tool(name) and (
+                solver.has_children_tools(name) or solver.is_continue_tool(name)
+            )
             if not keeps_going and required <= done:
                 return None
             tally = dict(counts)

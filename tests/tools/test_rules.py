@@ -208,3 +208,47 @@ def test_unfinishable_finds_closed_child_cycles_only() -> None:
     assert unfinishable(unreachable, tools) == (
         "no sequence of calls these rules allow reaches required_before_exit tool(s): b"
     )
+
+
+def test_an_exit_loop_tool_ends_a_turn_whatever_child_rule_it_also_has() -> None:
+    """The loop tests exit_loop first (Letta's _decide_continuation does): void.af's send_message is exit_loop
+    and constrain_child_tools, and Letta's base rules with a max-count on send_message are the same shape."""
+    void = [
+        rule(T.EXIT_LOOP, "send_message"),
+        rule(T.CONSTRAIN_CHILD_TOOLS, "send_message", children=("a",)),
+        rule(T.CONTINUE_LOOP, "a"),
+    ]
+    assert unfinishable(void, ["send_message", "a"]) is None
+    capped = [rule(T.EXIT_LOOP, "send_message"), rule(T.MAX_COUNT_PER_STEP, "send_message", max_count_limit=1)]
+    assert (
+        unfinishable([*capped, rule(T.CONTINUE_LOOP, "a"), rule(T.CONTINUE_LOOP, "b")], ["send_message", "a", "b"])
+        is None
+    )
+
+
+# Rules that never hide a tool at a turn's start (no run_first, no parent_last_tool) nor hold the turn back
+# (no required_before_exit): whatever they are, a call of an exit_loop tool ends the turn there.
+unforcing_start = st.one_of(
+    st.builds(rule, st.sampled_from([T.EXIT_LOOP, T.CONTINUE_LOOP]), names),
+    st.builds(
+        lambda tool, children: rule(T.CONSTRAIN_CHILD_TOOLS, tool, children=tuple(children)),
+        names,
+        st.lists(names, min_size=1, max_size=3, unique=True),
+    ),
+    st.builds(lambda tool, n: rule(T.MAX_COUNT_PER_STEP, tool, max_count_limit=n), names, st.integers(1, 3)),
+    st.builds(
+        lambda tool, outputs, default: rule(
+            T.CONDITIONAL, tool, child_output_mapping=tuple(outputs.items()), default_child=default
+        ),
+        names,
+        st.dictionaries(st.sampled_from(["a", "b", "1"]), names, min_size=1, max_size=2),
+        st.none() | names,
+    ),
+)
+
+
+@given(st.lists(unforcing_start, max_size=6), names)
+def test_a_turn_can_end_at_a_first_call_of_an_exit_loop_tool(rule_set: list[ToolRule], terminal: str) -> None:
+    """Every tool continue_loop, so that only the exit_loop tool can end the turn, and it still can."""
+    keep_going = [rule(T.CONTINUE_LOOP, name) for name in ALL]
+    assert unfinishable([*keep_going, *rule_set, rule(T.EXIT_LOOP, terminal)], ALL) is None
