@@ -30,6 +30,7 @@ from harness.loops.kinds import (
     extra_body,
     parallel_by_model,
     tools_body,
+    turn_ends,
 )
 from harness.memory import DEFAULT_LIMIT, Block, Memory, check_schema, schema_problem
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
@@ -687,7 +688,7 @@ class _Compiler:
         replies_in_text = merged.loop is LoopName.LETTA_V1  # its turn ends with text: no send_message needed
         if not replies_in_text and not any(t.name == "send_message" for t in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
-        rules = self._rules_for(merged.tool_rules, tools) if merged.tool_rules else ()
+        rules = self._rules_for(merged, tools) if merged.tool_rules else ()
         blocks = [_block_spec(wire) for _, wire in merged.blocks.values()]
         if merged.attach_blocks is not None:
             blocks += self._attached(merged.attach_blocks, merged.blocks)
@@ -899,9 +900,11 @@ class _Compiler:
             self.fail(loc, f"cannot read system prompt file '{path}': {exc.strerror or exc}")
             return None
 
-    def _rules_for(self, refs: tuple[Loc, list[ToolRuleWire]], tools: tuple[Tool, ...]) -> tuple[ToolRule, ...]:
-        """The rules, after checking that every tool they name is one of the agent's."""
-        loc, wires = refs
+    def _rules_for(self, merged: _Merged, tools: tuple[Tool, ...]) -> tuple[ToolRule, ...]:
+        """The rules, after checking that every tool they name is one of the agent's, and that they let a
+        turn of the agent's loop end."""
+        assert merged.tool_rules is not None
+        loc, wires = merged.tool_rules
         names = [tool.name for tool in tools]
         rules = []
         for index, wire in enumerate(wires):
@@ -916,7 +919,8 @@ class _Compiler:
                     )
             rules.append(rule)
         if not self.failed:
-            reason = unfinishable(rules, names)
+            ends = turn_ends(merged.loop, merged.model.get("tool_choice", default_tool_choice(merged.loop)))
+            reason = unfinishable(rules, names, ends)
             if reason is not None:
                 self.fail(loc, f"these tool rules can never let a turn finish: {reason}")
         return tuple(rules)

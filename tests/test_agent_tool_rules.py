@@ -220,3 +220,39 @@ def test_without_rules_nothing_is_refused_and_no_offer_is_recorded(load_text: Ca
     result = Agent(config.get("ruled"), Script([reply("done")]).model()).send("hi")
     assert [step.offered for step in result.steps] == [None]
     assert not any(call.refused for call in result.tool_calls)
+
+
+V1_AGENTS = """
+defaults:
+  model: {{name: test-model, base_url: "http://llm.test/v1", max_retries: 0, timeout: 10{choice}}}
+  clock: 2025-01-01T00:00:00Z
+agents:
+  ruled:
+    loop: {loop}
+    system: You are a test agent.
+    blocks:
+      - {{label: human, value: "Name: Bob"}}
+    tools: [{tools}]
+    tool_rules:
+{rules}
+"""
+
+
+def test_validate_follows_how_the_agents_loop_ends_a_turn(load_text: Callable[[str], AgentsConfig]) -> None:
+    """Letta's own base rules for a letta_v1_agent (a continue_loop on each tool) let a V3 turn end with text;
+    under letta-memgpt, where only a call asking no heartbeat ends a turn, the same rules never let one end."""
+    tools = "send_message, memory_replace, memory_insert, conversation_search"
+    rules = "\n".join(f"      - {{type: continue_loop, tool_name: {name}}}" for name in tools.split(", "))
+    rules += "\n      - {type: required_before_exit, tool_name: memory_insert}"
+    config = load_text(V1_AGENTS.format(loop="letta-v1", tools=tools, rules=rules, choice=""))
+    script = Script([completion(call("memory_insert", {"label": "human", "new_str": "Likes tea"})), reply_text("ok")])
+    result = Agent(config.get("ruled"), script.model()).send("I like tea")
+    assert result.stop_reason == StopReason.NO_TOOL_CALL and result.replies == ("ok",)
+    with pytest.raises(ConfigError, match="these tool rules can never let a turn finish"):
+        load_text(V1_AGENTS.format(loop="letta-memgpt", tools=tools, rules=rules, choice=""))
+    # With tool_choice auto an answer without a call ends a letta-memgpt turn, whatever the rules.
+    load_text(V1_AGENTS.format(loop="letta-memgpt", tools=tools, rules=rules, choice=", tool_choice: auto"))
+
+
+def reply_text(text: str) -> dict[str, Any]:
+    return completion(content=text)

@@ -33,7 +33,7 @@ from harness.agentfile.schema import (
     ToolWire,
 )
 from harness.config import AGENT_NAME_PATTERN, BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
-from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
+from harness.loops.kinds import LoopName, default_tool_choice, inner_thoughts_in_kwargs, turn_ends
 from harness.memory import DEFAULT_LIMIT
 from harness.project import DEFAULT_SCENARIOS
 from harness.project import HISTORY_FOLDER as HISTORY
@@ -303,20 +303,22 @@ class _Importer:
             self.note(name, f"has no send_message; added, since the {loop} loop replies through it")
         out["tools"] = tools
         names = [tool["name"] if isinstance(tool, dict) else tool.rpartition(":")[2] for tool in tools]
-        rules = self._rules(name, agent.tool_rules or [], names)
+        rules = self._rules(name, agent.tool_rules or [], names, loop)
         if rules:
             out["tool_rules"] = rules
         self._agent_notes(name, agent)
         return out
 
-    def _rules(self, name: str, rules: list[dict[str, Any]], tools: list[str]) -> list[dict[str, Any]]:
+    def _rules(self, name: str, rules: list[dict[str, Any]], tools: list[str], loop: LoopName) -> list[dict[str, Any]]:
         """The rules the harness runs (as Letta's ToolRulesSolver); one naming a tool left out goes too."""
         kept: list[dict[str, Any]] = []
+        left_out = False  # a rule not kept: the others may not let a turn end without it
         for rule in rules:
             kind, tool_name = rule.get("type"), rule.get("tool_name")
             what = f"tool rule {kind} on '{tool_name}'"
             if kind not in set(ToolRuleType):
                 self.note(name, f"{what} not kept: the harness has no {kind} rule")
+                left_out = True
                 continue
             out = {"type": kind, "tool_name": tool_name}
             out |= {key: rule[key] for key in RULE_KEYS if rule.get(key) is not None}
@@ -324,18 +326,23 @@ class _Importer:
                 wire = ToolRuleWire.model_validate(out)
             except pydantic.ValidationError as exc:
                 self.note(name, f"{what} not kept: {exc.errors()[0]['msg']}")
+                left_out = True
                 continue
             missing = [tool for tool in dict.fromkeys(wire.rule().tool_names()) if tool not in tools]
             if missing:
                 self.note(name, f"{what} not kept: it names {', '.join(missing)}, not a tool of this agent here")
+                left_out = True
                 continue
             extra = [key for key, value in rule.items() if key not in {"type", "tool_name", *RULE_KEYS} and value]
             if extra:
                 self.note(name, f"{what}: {', '.join(extra)} not kept")
             kept.append(out)
-        reason = unfinishable([ToolRuleWire.model_validate(rule).rule() for rule in kept], tools) if kept else None
+        ends = turn_ends(loop, default_tool_choice(loop))  # the model written has no tool_choice
+        kept_rules = [ToolRuleWire.model_validate(rule).rule() for rule in kept]
+        reason = unfinishable(kept_rules, tools, ends) if kept else None
         if reason is not None:
-            self.note(name, f"tool_rules: none kept: without the tools left out, {reason}")
+            without = "without the rules left out, " if left_out else ""
+            self.note(name, f"tool_rules: none kept: {without}{reason}")
             return []
         return kept
 

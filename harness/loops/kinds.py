@@ -6,6 +6,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from harness.tools.rules import TextEnds, TurnEnds
+
 
 class LoopName(StrEnum):
     """`harness`: the harness's simplified MemGPT loop (every tool call runs, plain JSON results, plain user
@@ -73,6 +75,17 @@ def default_tool_choice(loop: LoopName) -> str:
     """`tool_choice` when agents.yaml gives none: a Letta v1 turn ends on an answer without a tool call, so
     the model must be free not to call one."""
     return "auto" if loop is LoopName.LETTA_V1 else "required"
+
+
+def turn_ends(loop: LoopName, tool_choice: str) -> TurnEnds:
+    """How a turn of this loop may end, for the check that tool rules let one (harness/tools/rules.py):
+    letta-v1 ends a turn on an answer without a call, which the rules forbid only while they force a call
+    (`required` there), and never after a call but an exit_loop one; the other loops end it after a call
+    that asks no heartbeat, and on an answer without a call whenever `tool_choice` lets one come."""
+    if loop is LoopName.LETTA_V1:
+        text = TextEnds.UNFORCED if tool_choice == "auto" else TextEnds.NEVER
+        return TurnEnds(text, quiet_call=False)
+    return TurnEnds(TextEnds.ALWAYS if tool_choice == "auto" else TextEnds.NEVER, quiet_call=True)
 
 
 def extra_body(loop: LoopName) -> tuple[tuple[str, Any], ...]:

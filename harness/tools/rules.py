@@ -211,13 +211,50 @@ class ToolRulesSolver:
         return f"<tool_usage_rules>\n{COMPILED_PROMPT_DESCRIPTION}\n\n" + "\n".join(prompts) + "\n</tool_usage_rules>"
 
 
-def unfinishable(rules: Sequence[ToolRule], tools: Sequence[str], *, budget: int = 20_000) -> str | None:
-    """Why no sequence of calls these rules allow can end a turn, or None when one can (or the search ran
-    out of `budget` states). A turn can end after a call of an exit_loop tool, or of one that no child,
-    conditional, max-count or continue rule keeps going, once every required_before_exit tool has been
-    called. A conditional rule is assumed to allow any of its outcomes (the output is unknown before the run)."""
+class TextEnds(StrEnum):
+    """When an answer without a tool call ends a turn."""
+
+    NEVER = "never"  # every request says tool_choice: required, so the model always calls a tool
+    ALWAYS = "always"  # harness, letta-memgpt under tool_choice auto: whatever the rules say
+    # letta-v1: tool_choice is auto unless a rule forces a call (Letta's should_force_tool_call), and an
+    # answer while a required_before_exit tool is uncalled gets a reminder and the turn goes on
+    UNFORCED = "unforced"
+
+
+@dataclass(frozen=True)
+class TurnEnds:
+    """How a loop flavour lets a turn end besides a call of an exit_loop tool (harness/agent.py's turn)."""
+
+    text: TextEnds
+    # A call no child, conditional, max-count or continue rule keeps going ends the turn when it asks for no
+    # heartbeat (harness, letta-memgpt); under letta-v1 every call but an exit_loop one goes on.
+    quiet_call: bool
+
+
+def _forcing(rules: Sequence[ToolRule]) -> tuple[bool, set[str]]:
+    """Letta's `should_force_tool_call` as a table: at a turn's start, and right after each tool."""
+    forcing = (ToolRuleType.CONSTRAIN_CHILD_TOOLS, ToolRuleType.CONDITIONAL, ToolRuleType.PARENT_LAST_TOOL)
+    at_start = any(rule.type is ToolRuleType.RUN_FIRST for rule in rules)
+    return at_start, {rule.tool_name for rule in rules if rule.type in forcing}
+
+
+def unfinishable(
+    rules: Sequence[ToolRule], tools: Sequence[str], ends: TurnEnds, *, budget: int = 20_000
+) -> str | None:
+    """Why no sequence of calls these rules allow can end a turn under a loop that ends turns as `ends`
+    says, or None when one can (or the search ran out of `budget` states). Once every required_before_exit
+    tool has been called, a turn can end at a call of an exit_loop tool, at a quiet call of one that no
+    child, conditional, max-count or continue rule keeps going (`ends.quiet_call`), and with an answer
+    without a call where `ends.text` allows one. A conditional rule is assumed to allow any of its outcomes
+    (the output is unknown before the run)."""
+    if ends.text is TextEnds.ALWAYS:
+        return None
     solver = ToolRulesSolver(rules)
     required = set(solver.uncalled_required_tools(tools))
+    forced_at_start, forced_after = _forcing(rules)
+    text_ends = ends.text is TextEnds.UNFORCED
+    if text_ends and not required and not forced_at_start:
+        return None
     caps = {rule.tool_name: rule.max_count_limit for rule in rules if rule.type is ToolRuleType.MAX_COUNT_PER_STEP}
     conditional_outputs = [None, "not json", '{"message": "\x00unmatched"}'] + [
         json.dumps({"message": str(key).lower() if isinstance(key, bool) else str(key)})
@@ -239,13 +276,16 @@ def unfinishable(rules: Sequence[ToolRule], tools: Sequence[str], *, budget: int
                 continue
         for name in allowed:
             done = called | {name}
-            # An exit_loop tool ends the turn whatever child or max-count rule it also has: the loop tests
-            # it first (harness/agent.py, as Letta's _decide_continuation).
-            keeps_going = not solver.is_terminal_tool(name) and (
-                solver.has_children_tools(name) or solver.is_continue_tool(name)
-            )
-            if not keeps_going and required <= done:
-                return None
+            # An exit_loop tool ends the turn whatever child, max-count or continue rule it also has: the
+            # loop tests it first (harness/agent.py, as Letta's _decide_continuation).
+            if required <= done:
+                if solver.is_terminal_tool(name):
+                    return None
+                keeps_going = solver.has_children_tools(name) or solver.is_continue_tool(name)
+                if ends.quiet_call and not keeps_going:
+                    return None
+                if text_ends and name not in forced_after:  # the next answer may be text, and end the turn
+                    return None
             tally = dict(counts)
             if name in caps:
                 tally[name] = min(tally.get(name, 0) + 1, caps[name])

@@ -421,6 +421,7 @@ def test_tool_rules_the_harness_lacks_or_that_name_missing_tools_are_reported(tm
 
 def test_rules_that_could_never_end_a_turn_without_the_tools_left_out_are_all_reported(tmp_path: Path) -> None:
     data = load_json(DATA / "current_outreach_workflow_agent.af")
+    data["agents"][0]["agent_type"] = "memgpt_agent"  # a letta_v1_agent's turn would end with text
     data["agents"][0]["tool_rules"] = [
         {"tool_name": "send_message", "type": "continue_loop"},
         {"tool_name": "reject", "type": "continue_loop"},
@@ -431,6 +432,23 @@ def test_rules_that_could_never_end_a_turn_without_the_tools_left_out_are_all_re
     result, config = imported(data, tmp_path)
     assert config.get("outreach_workflow_agent").tool_rules == ()
     assert any(note.startswith("agent 'outreach_workflow_agent': tool_rules: none kept") for note in result.notes)
+
+
+def test_letta_v1_base_rules_are_kept(tmp_path: Path) -> None:
+    """Letta gives a letta_v1_agent's tools a continue_loop rule each; a V3 turn ends with text after them."""
+    data = load_json(DATA / "current_memgpt_agent.af")
+    names = ("conversation_search", "memory_replace", "memory_insert")
+    rules = [{"type": "continue_loop", "tool_name": name, "prompt_template": None} for name in names]
+    rules.append({"type": "required_before_exit", "tool_name": "memory_insert", "prompt_template": None})
+    data["agents"][0]["tool_rules"] = rules
+    result, config = imported(data, tmp_path)
+    assert not [note for note in result.notes if "tool rule" in note or "tool_rules" in note]
+    assert len(config.get(result.agent_names[0]).tool_rules) == 4
+    # Under letta-memgpt the same rules never let a turn end, and no rule was left out to say so of.
+    data["agents"][0]["agent_type"] = "memgpt_agent"
+    data["agents"][0]["tool_rules"].append({"type": "continue_loop", "tool_name": "send_message"})
+    result, _ = imported(data, tmp_path / "memgpt")
+    assert f"agent '{result.agent_names[0]}': tool_rules: none kept: no sequence of calls" in "\n".join(result.notes)
 
 
 def test_a_tool_importing_a_package_not_installed_is_left_out(tmp_path: Path) -> None:

@@ -8,11 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinishable
+from harness.tools.rules import TextEnds, ToolRule, ToolRulesSolver, ToolRuleType, TurnEnds, unfinishable
 
 START, PREP, NEXT, HELPER, FINAL, END = "start_tool", "prep_tool", "next_tool", "helper_tool", "final_tool", "end_tool"
 ALL = [START, PREP, NEXT, HELPER, FINAL, END]
 T = ToolRuleType
+# How turns end under tool_choice required (harness, letta-memgpt: after a call asking no heartbeat), and
+# under letta-v1 (on an answer without a call where no rule forces one).
+MEMGPT = TurnEnds(TextEnds.NEVER, quiet_call=True)
+V1 = TurnEnds(TextEnds.UNFORCED, quiet_call=False)
 
 
 def rule(kind: ToolRuleType, tool: str, **kwargs: object) -> ToolRule:
@@ -189,23 +193,23 @@ def test_allowed_is_a_nonempty_ordered_subset_honouring_every_rule(
 def test_unfinishable_finds_closed_child_cycles_only() -> None:
     tools = ["send_message", "a", "b"]
     cycle = [rule(T.RUN_FIRST, "a"), rule(T.CONSTRAIN_CHILD_TOOLS, "a", children=("b",))]
-    assert unfinishable([*cycle, rule(T.CONSTRAIN_CHILD_TOOLS, "b", children=("a",))], tools) is not None
-    assert unfinishable([*cycle, rule(T.CONSTRAIN_CHILD_TOOLS, "b", children=("send_message",))], tools) is None
+    assert unfinishable([*cycle, rule(T.CONSTRAIN_CHILD_TOOLS, "b", children=("a",))], tools, MEMGPT) is not None
+    assert unfinishable([*cycle, rule(T.CONSTRAIN_CHILD_TOOLS, "b", children=("send_message",))], tools, MEMGPT) is None
     # Letta's loop keeps a turn going past an exit_loop tool while a required tool is uncalled.
     required = [
         rule(T.REQUIRED_BEFORE_EXIT, "b"),
         rule(T.PARENT_LAST_TOOL, "a", children=("b",)),
         rule(T.EXIT_LOOP, "a"),
     ]
-    assert unfinishable(required, tools) is None
-    assert unfinishable([], tools) is None
+    assert unfinishable(required, tools, MEMGPT) is None
+    assert unfinishable([], tools, MEMGPT) is None
     # A continue_loop tool that is the only one ever allowed never lets a turn end.
     only_a = [rule(T.RUN_FIRST, "a"), rule(T.CONTINUE_LOOP, "a"), rule(T.CONSTRAIN_CHILD_TOOLS, "a", children=("a",))]
-    assert unfinishable(only_a, tools) == (
+    assert unfinishable(only_a, tools, MEMGPT) == (
         "no sequence of calls these rules allow can end a turn (every turn would run to max_steps)"
     )
     unreachable = [rule(T.REQUIRED_BEFORE_EXIT, "b"), *only_a]
-    assert unfinishable(unreachable, tools) == (
+    assert unfinishable(unreachable, tools, MEMGPT) == (
         "no sequence of calls these rules allow reaches required_before_exit tool(s): b"
     )
 
@@ -218,10 +222,12 @@ def test_an_exit_loop_tool_ends_a_turn_whatever_child_rule_it_also_has() -> None
         rule(T.CONSTRAIN_CHILD_TOOLS, "send_message", children=("a",)),
         rule(T.CONTINUE_LOOP, "a"),
     ]
-    assert unfinishable(void, ["send_message", "a"]) is None
+    assert unfinishable(void, ["send_message", "a"], MEMGPT) is None
     capped = [rule(T.EXIT_LOOP, "send_message"), rule(T.MAX_COUNT_PER_STEP, "send_message", max_count_limit=1)]
     assert (
-        unfinishable([*capped, rule(T.CONTINUE_LOOP, "a"), rule(T.CONTINUE_LOOP, "b")], ["send_message", "a", "b"])
+        unfinishable(
+            [*capped, rule(T.CONTINUE_LOOP, "a"), rule(T.CONTINUE_LOOP, "b")], ["send_message", "a", "b"], MEMGPT
+        )
         is None
     )
 
@@ -247,8 +253,47 @@ unforcing_start = st.one_of(
 )
 
 
-@given(st.lists(unforcing_start, max_size=6), names)
-def test_a_turn_can_end_at_a_first_call_of_an_exit_loop_tool(rule_set: list[ToolRule], terminal: str) -> None:
+@given(st.lists(unforcing_start, max_size=6), names, st.sampled_from([MEMGPT, V1]))
+def test_a_turn_can_end_at_a_first_call_of_an_exit_loop_tool(
+    rule_set: list[ToolRule], terminal: str, ends: TurnEnds
+) -> None:
     """Every tool continue_loop, so that only the exit_loop tool can end the turn, and it still can."""
     keep_going = [rule(T.CONTINUE_LOOP, name) for name in ALL]
-    assert unfinishable([*keep_going, *rule_set, rule(T.EXIT_LOOP, terminal)], ALL) is None
+    assert unfinishable([*keep_going, *rule_set, rule(T.EXIT_LOOP, terminal)], ALL, ends) is None
+
+
+def test_letta_v1_ends_a_turn_with_text_after_continue_and_max_count_tools() -> None:
+    """Letta V3 sends tool_choice auto after them (they force no call) and ends the turn on a text answer:
+    the rules Letta itself gives a letta_v1_agent's base tools (a continue_loop on each)."""
+    tools = ["memory_replace", "memory_insert", "conversation_search"]
+    base = [rule(T.CONTINUE_LOOP, name) for name in tools]
+    for rule_set in (base, [*base, rule(T.REQUIRED_BEFORE_EXIT, "memory_insert")]):
+        assert unfinishable(rule_set, tools, V1) is None
+        # where a call must ask for no heartbeat to end a turn, they never let one end
+        assert unfinishable(rule_set, tools, MEMGPT) is not None
+    capped = [rule(T.MAX_COUNT_PER_STEP, name, max_count_limit=1) for name in tools]
+    assert unfinishable([*capped, *base], tools, V1) is None
+    # A rule that forces the next call leaves no room for text: a closed cycle never ends under V1 either.
+    cycle = [rule(T.CONSTRAIN_CHILD_TOOLS, "memory_replace", children=("memory_insert",))]
+    cycle.append(rule(T.CONSTRAIN_CHILD_TOOLS, "memory_insert", children=("memory_replace",)))
+    assert unfinishable([rule(T.RUN_FIRST, "memory_replace"), *cycle], tools, V1) is not None
+    assert unfinishable(cycle, tools, V1) is None  # the turn's first answer may be text
+
+
+# Rules that never force a call under Letta V3 (requires_force_tool_call false): a turn may end with text
+# once the required tools, each allowed at any time, have been called.
+unforcing = st.one_of(
+    st.builds(rule, st.sampled_from([T.EXIT_LOOP, T.CONTINUE_LOOP, T.REQUIRED_BEFORE_EXIT]), names),
+    st.builds(lambda tool, n: rule(T.MAX_COUNT_PER_STEP, tool, max_count_limit=n), names, st.integers(1, 3)),
+)
+
+
+@given(st.lists(unforcing, max_size=8))
+def test_letta_v1_turns_can_end_under_rules_that_force_no_call(rule_set: list[ToolRule]) -> None:
+    assert unfinishable(rule_set, ALL, V1) is None
+
+
+@given(st.lists(rules, max_size=6))
+def test_text_that_ends_a_turn_whatever_the_rules_lets_every_rule_set_finish(rule_set: list[ToolRule]) -> None:
+    """harness and letta-memgpt under tool_choice auto: an answer without a call ends the turn."""
+    assert unfinishable(rule_set, ALL, TurnEnds(TextEnds.ALWAYS, quiet_call=True)) is None
