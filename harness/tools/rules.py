@@ -10,7 +10,10 @@ solver per request). Differences, for byte-identical replays: allowed tools keep
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -239,63 +242,183 @@ def _forcing(rules: Sequence[ToolRule]) -> tuple[bool, set[str]]:
 
 
 def unfinishable(
-    rules: Sequence[ToolRule], tools: Sequence[str], ends: TurnEnds, *, budget: int = 20_000
+    rules: Sequence[ToolRule], tools: Sequence[str], ends: TurnEnds, *, budget: int = 100_000
 ) -> str | None:
     """Why no sequence of calls these rules allow can end a turn under a loop that ends turns as `ends`
-    says, or None when one can (or the search ran out of `budget` states). Once every required_before_exit
-    tool has been called, a turn can end at a call of an exit_loop tool, at a quiet call of one that no
-    child, conditional, max-count or continue rule keeps going (`ends.quiet_call`), and with an answer
-    without a call where `ends.text` allows one. A conditional rule is assumed to allow any of its outcomes
-    (the output is unknown before the run)."""
+    says, or None when one can. Once every required_before_exit tool has been called, a turn can end at a
+    call of an exit_loop tool, at a quiet call of one that no child, conditional, max-count or continue rule
+    keeps going (`ends.quiet_call`), and with an answer without a call where `ends.text` allows one. A
+    conditional rule is assumed to allow any of its outcomes (the output is unknown before the run).
+
+    Without max_count_per_step rules what the rules allow next depends on the last call alone, so this is
+    reachability among the tools: a turn can end when the tools it must call can be reached one from the
+    next (in the order their strongly connected parts come) from its first call, and a tool that ends it
+    from the last of them; polynomial (a graph search from each required tool). Counting calls makes the
+    question NP-hard (a max-count of 1 on every tool, all of them required, asks for a Hamiltonian path),
+    so with max-count rules that graph, widened to whatever a count could make the rules fall back to,
+    refuses what can never end, and the rest is searched call by call, counts and all, for at most `budget`
+    steps, past which the rules get the benefit of the doubt (None)."""
     if ends.text is TextEnds.ALWAYS:
         return None
-    solver = ToolRulesSolver(rules)
-    required = set(solver.uncalled_required_tools(tools))
-    forced_at_start, forced_after = _forcing(rules)
-    text_ends = ends.text is TextEnds.UNFORCED
-    if text_ends and not required and not forced_at_start:
+    turns = _Turns(rules, tools, ends)
+    if turns.ends_at_start:
         return None
-    caps = {rule.tool_name: rule.max_count_limit for rule in rules if rule.type is ToolRuleType.MAX_COUNT_PER_STEP}
-    conditional_outputs = [None, "not json", '{"message": "\x00unmatched"}'] + [
-        json.dumps({"message": str(key).lower() if isinstance(key, bool) else str(key)})
-        for rule in rules
-        for key, _ in rule.child_output_mapping
-    ]
-    start: tuple[str | None, frozenset[str], tuple[tuple[str, int], ...]] = (None, frozenset(), ())
-    seen = {start}
-    frontier = [start]
-    while frontier:
-        last, called, counts = frontier.pop()
-        history = [name for name, count in counts for _ in range(count)] + ([last] if last else [])
-        solver.history = history
-        allowed: set[str] = set()
-        for output in conditional_outputs if last else [None]:
-            try:
-                allowed |= set(solver.allowed_tool_names(tools, output))
-            except ValueError:
-                continue
-        for name in allowed:
-            done = called | {name}
-            # An exit_loop tool ends the turn whatever child, max-count or continue rule it also has: the
-            # loop tests it first (harness/agent.py, as Letta's _decide_continuation).
-            if required <= done:
-                if solver.is_terminal_tool(name):
-                    return None
-                keeps_going = solver.has_children_tools(name) or solver.is_continue_tool(name)
-                if ends.quiet_call and not keeps_going:
-                    return None
-                if text_ends and name not in forced_after:  # the next answer may be text, and end the turn
-                    return None
-            tally = dict(counts)
-            if name in caps:
-                tally[name] = min(tally.get(name, 0) + 1, caps[name])
-            state = (name, frozenset(done & required), tuple(sorted(tally.items())))
-            if state not in seen:
-                if len(seen) >= budget:
-                    return None
-                seen.add(state)
-                frontier.append(state)
-    never = sorted(required - set().union(*(state[1] for state in seen)))
+    reached = turns.reach(turns.first)
+    widened = turns.finishable(reached)  # without max-count rules: the answer
+    if turns.limits:
+        searched = turns.search(budget)
+        if searched is None and widened:  # a sequence ends the turn, or the search gave up
+            return None
+        if searched is not None:
+            reached = searched
+    elif widened:
+        return None
+    never = sorted(turns.names(turns.required & ~reached))
     if never:
         return f"no sequence of calls these rules allow reaches required_before_exit tool(s): {', '.join(never)}"
     return "no sequence of calls these rules allow can end a turn (every turn would run to max_steps)"
+
+
+class _Turns:
+    """The calls a turn may make under some rules, as a graph over the agent's tools (sets of tools are
+    bit masks, bit i the i-th tool): which may follow each, which end the turn (see `unfinishable`)."""
+
+    def __init__(self, rules: Sequence[ToolRule], tools: Sequence[str], ends: TurnEnds) -> None:
+        solver = ToolRulesSolver(rules)
+        self.tools = list(dict.fromkeys(tools))
+        self.everything = (1 << len(self.tools)) - 1
+        self.required = self.mask(solver.uncalled_required_tools(self.tools))
+        forced_at_start, forced_after = _forcing(rules)
+        text_ends = ends.text is TextEnds.UNFORCED
+        self.ends_at_start = text_ends and not self.required and not forced_at_start
+        self.final = self.mask(
+            name
+            for name in self.tools
+            if solver.is_terminal_tool(name)
+            or (ends.quiet_call and not (solver.has_children_tools(name) or solver.is_continue_tool(name)))
+            or (text_ends and name not in forced_after)
+        )
+        # max_count_per_step: a tool is withdrawn once called as often as its lowest limit.
+        limits: dict[int, int] = {}
+        for rule in rules:
+            if rule.type is ToolRuleType.MAX_COUNT_PER_STEP and rule.tool_name in self.tools:
+                index = self.tools.index(rule.tool_name)
+                limits[index] = min(limits.get(index, rule.max_count_limit), rule.max_count_limit)
+        self.limits = limits
+        self.first = self.mask(solver.allowed_tool_names(self.tools, None))  # no call yet: no count matters
+        # What the other rules allow after each tool (before falling back to every tool when they allow
+        # none), one set for each output a conditional rule on it may read.
+        outputs: list[str | None] = [None, "not json", '{"message": "\x00unmatched"}']
+        outputs += [
+            json.dumps({"message": str(key).lower() if isinstance(key, bool) else str(key)})
+            for rule in rules
+            for key, _ in rule.child_output_mapping
+        ]
+        outputs = list(dict.fromkeys(outputs))
+        restricting = [
+            rule
+            for rule in rules
+            if rule.type
+            in (ToolRuleType.CONSTRAIN_CHILD_TOOLS, ToolRuleType.CONDITIONAL, ToolRuleType.PARENT_LAST_TOOL)
+        ]
+        available = set(self.tools)
+        self.after: list[list[int]] = []
+        for name in self.tools:
+            history = [name]
+            reading = [rule for rule in restricting if rule.type is ToolRuleType.CONDITIONAL and rule.tool_name == name]
+            base = set(available)
+            for rule in restricting:
+                if rule.type is not ToolRuleType.CONDITIONAL or rule.tool_name != name:
+                    base &= rule.valid_tools(history, available, None)
+            sets: set[int] = set()
+            for output in outputs if reading else [None]:
+                allowed = set(base)
+                try:
+                    for rule in reading:
+                        allowed &= rule.valid_tools(history, available, output)
+                except ValueError:  # no output: Letta's conditional rule refuses to choose
+                    continue
+                sets.add(self.mask(allowed))
+            self.after.append(sorted(sets))
+        # The widened graph: what the rules allow, and every tool where a count could withdraw all of that.
+        capped = self.mask(self.tools[index] for index in limits)
+        self.successors = [
+            functools.reduce(
+                operator.or_, (allowed | (self.everything if allowed & ~capped == 0 else 0) for allowed in sets), 0
+            )
+            for sets in self.after
+        ]
+
+    def mask(self, names: Iterable[str]) -> int:
+        chosen = set(names)
+        return sum(1 << index for index, name in enumerate(self.tools) if name in chosen)
+
+    def names(self, mask: int) -> list[str]:
+        return [name for index, name in enumerate(self.tools) if mask >> index & 1]
+
+    def reach(self, start: int) -> int:
+        """The tools some sequence of calls in the widened graph reaches from those of `start` (included)."""
+        seen = start
+        frontier = [index for index in range(len(self.tools)) if start >> index & 1]
+        while frontier:
+            new = self.successors[frontier.pop()] & ~seen
+            seen |= new
+            frontier += [index for index in range(len(self.tools)) if new >> index & 1]
+        return seen
+
+    def finishable(self, reached: int) -> bool:
+        """Whether some walk from a turn's start calls every required tool and then ends: the required tools
+        must be reachable one from the next, in some order, and a tool that ends the turn from the last."""
+        if self.required & ~reached:
+            return False
+        required = [index for index in range(len(self.tools)) if self.required >> index & 1]
+        onward = {index: self.reach(1 << index) for index in required}
+        # In a walk through them the first reaches the most of them (its strongly connected part first).
+        order = sorted(required, key=lambda index: -(onward[index] & self.required).bit_count())
+        if any(not onward[earlier] >> later & 1 for earlier, later in itertools.pairwise(order)):
+            return False
+        return bool(self.final & (onward[order[-1]] if order else reached))
+
+    def search(self, budget: int) -> int | None:
+        """The turn call by call, counting each max-count tool's calls: None when some sequence ends it (or
+        after `budget` steps), else the required tools some sequence calls. A state is the last tool (-1:
+        none yet), the required tools called, and the counts (each up to its limit) as one mixed-radix number."""
+        weights: dict[int, int] = {}
+        weight = 1
+        for index, limit in self.limits.items():
+            weights[index] = weight
+            weight *= limit + 1
+        start = (-1, 0, 0)
+        seen = {start}
+        frontier = [start]
+        steps = 0
+        while frontier:
+            last, called, counts = frontier.pop()
+            if last < 0:
+                options = self.first
+            else:
+                spent = sum(
+                    1 << index
+                    for index, limit in self.limits.items()
+                    if counts // weights[index] % (limit + 1) == limit
+                )
+                options = 0
+                for allowed in self.after[last]:
+                    options |= (allowed & ~spent) or self.everything
+            for index in range(len(self.tools)):
+                if not options >> index & 1:
+                    continue
+                steps += 1
+                if steps > budget:
+                    return None
+                done = called | (self.required & 1 << index)
+                if self.final >> index & 1 and done == self.required:
+                    return None
+                tally = counts
+                if index in weights and counts // weights[index] % (self.limits[index] + 1) < self.limits[index]:
+                    tally += weights[index]
+                state = (index, done, tally)
+                if state not in seen:
+                    seen.add(state)
+                    frontier.append(state)
+        return functools.reduce(operator.or_, (state[1] for state in seen), 0)

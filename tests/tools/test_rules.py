@@ -4,11 +4,14 @@ none, as Letta's loop does with error_on_empty=False) and against properties of 
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.tools.rules import TextEnds, ToolRule, ToolRulesSolver, ToolRuleType, TurnEnds, unfinishable
+from tests.tools.rules_search import searched_unfinishable
 
 START, PREP, NEXT, HELPER, FINAL, END = "start_tool", "prep_tool", "next_tool", "helper_tool", "final_tool", "end_tool"
 ALL = [START, PREP, NEXT, HELPER, FINAL, END]
@@ -297,3 +300,80 @@ def test_letta_v1_turns_can_end_under_rules_that_force_no_call(rule_set: list[To
 def test_text_that_ends_a_turn_whatever_the_rules_lets_every_rule_set_finish(rule_set: list[ToolRule]) -> None:
     """harness and letta-memgpt under tool_choice auto: an answer without a call ends the turn."""
     assert unfinishable(rule_set, ALL, TurnEnds(TextEnds.ALWAYS, quiet_call=True)) is None
+
+
+# ------------------------------------------------------------------ the check, against an exhaustive search
+
+FEW = ["a", "b", "c", "d"]
+few = st.sampled_from(FEW)
+any_rule = st.one_of(
+    st.builds(
+        rule,
+        st.sampled_from([T.RUN_FIRST, T.EXIT_LOOP, T.CONTINUE_LOOP, T.REQUIRED_BEFORE_EXIT, T.REQUIRED_BEFORE_EXIT]),
+        few,
+    ),
+    st.builds(
+        lambda kind, tool, children: rule(kind, tool, children=tuple(children)),
+        st.sampled_from([T.CONSTRAIN_CHILD_TOOLS, T.PARENT_LAST_TOOL]),
+        few,
+        st.lists(few, min_size=1, max_size=3, unique=True),
+    ),
+    st.builds(lambda tool, n: rule(T.MAX_COUNT_PER_STEP, tool, max_count_limit=n), few, st.integers(1, 3)),
+    st.builds(
+        lambda tool, outputs, default, strict: rule(
+            T.CONDITIONAL,
+            tool,
+            child_output_mapping=tuple(outputs.items()),
+            default_child=default,
+            require_output_mapping=strict,
+        ),
+        few,
+        st.dictionaries(st.sampled_from(["yes", "no", "1", True, 1, 2.5]), few, min_size=1, max_size=3),
+        st.none() | few,
+        st.booleans(),
+    ),
+)
+ENDINGS = [MEMGPT, V1, TurnEnds(TextEnds.NEVER, quiet_call=False)]
+
+
+@settings(max_examples=400)
+@given(st.lists(any_rule, max_size=9), st.sampled_from(ENDINGS), st.lists(few, min_size=1, max_size=4, unique=True))
+def test_the_check_answers_as_a_search_of_every_state(
+    rule_set: list[ToolRule], ends: TurnEnds, tools: list[str]
+) -> None:
+    """Same verdict and same reason as the search it replaced, which tries every sequence of calls."""
+    assert unfinishable(rule_set, tools, ends) == searched_unfinishable(rule_set, tools, ends)
+
+
+def test_rules_with_more_states_than_a_search_could_try_are_judged() -> None:
+    """12 tools that must all be called, each followed only by another: 12 x 2**11 states (which tools were
+    called, which came last), past the exhaustive search's budget, which then let them pass."""
+    tools = [f"t{i}" for i in range(12)]
+    rule_set = [rule(T.CONSTRAIN_CHILD_TOOLS, tool, children=tuple(t for t in tools if t != tool)) for tool in tools]
+    rule_set += [rule(T.REQUIRED_BEFORE_EXIT, tool) for tool in tools]
+    assert unfinishable(rule_set, tools, MEMGPT) == (
+        "no sequence of calls these rules allow can end a turn (every turn would run to max_steps)"
+    )
+    assert unfinishable([*rule_set, rule(T.EXIT_LOOP, "t5")], tools, MEMGPT) is None
+
+
+def test_the_check_takes_polynomial_time_without_max_count_rules() -> None:
+    """24 tools, each conditional on six outputs, ten of them required: the search took minutes."""
+    tools = [f"t{i}" for i in range(24)]
+    rule_set = [
+        rule(
+            T.CONDITIONAL,
+            tool,
+            child_output_mapping=tuple((f"k{j}", tools[(i + j + 1) % 24]) for j in range(6)),
+            default_child=tools[(i + 1) % 24],
+        )
+        for i, tool in enumerate(tools)
+    ]
+    rule_set += [rule(T.REQUIRED_BEFORE_EXIT, tool) for tool in tools[:10]]
+    began = time.perf_counter()
+    assert unfinishable(rule_set, tools, V1) == (
+        "no sequence of calls these rules allow can end a turn (every turn would run to max_steps)"
+    )
+    assert unfinishable([*rule_set, rule(T.EXIT_LOOP, "t23")], tools, V1) is None
+    assert unfinishable([*rule_set, rule(T.CONTINUE_LOOP, "t23")], tools, MEMGPT) is not None
+    assert time.perf_counter() - began < 2
