@@ -278,13 +278,27 @@ class ToolRuleWire(StrictModel):
     max_count_limit: Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="max_count_per_step: calls of tool_name allowed per turn"
     )
-    child_output_mapping: Annotated[dict[Any, str], pydantic.Field(min_length=1)] | None = pydantic.Field(
-        None, description="conditional: the tool to call next for each output of tool_name"
+    child_output_mapping: Annotated[dict[str, str], pydantic.Field(min_length=1)] | None = pydantic.Field(
+        None,
+        description="conditional: the tool to call next for each output of tool_name (keys are text, compared "
+        "with the output as text, as Letta compares the keys of a rule it keeps as JSON)",
     )
     default_child: str | None = pydantic.Field(None, description="conditional: the next tool when no output matches")
     require_output_mapping: bool | None = pydantic.Field(
         None, description="conditional: when no output matches, allow no tool (instead of default_child or any)"
     )
+
+    @pydantic.field_validator("child_output_mapping", mode="before")
+    @classmethod
+    def _text_keys(cls, value: Any) -> Any:
+        """Letta keeps a rule as JSON, where every key is text matched as text (`str(output) == key`); YAML
+        reads an unquoted yes/no/on/off/true/false, a number or null as something else, which would match
+        other outputs here than in Letta (and than after an export)."""
+        if isinstance(value, dict):
+            for key in value:
+                if not isinstance(key, str):
+                    raise ValueError(_unquoted_key(key))
+        return value
 
     @pydantic.model_validator(mode="after")
     def _keys_of_its_type(self) -> ToolRuleWire:
@@ -307,6 +321,22 @@ class ToolRuleWire(StrictModel):
             default_child=self.default_child,
             require_output_mapping=bool(self.require_output_mapping),
         )
+
+
+def _unquoted_key(key: Any) -> str:
+    """Why an output key YAML did not read as text is refused, and how to write it."""
+    if isinstance(key, bool):
+        spellings = "yes, on or true" if key else "no, off or false"
+        what = f"{str(key).lower()} is a boolean (YAML reads an unquoted {spellings} so)"
+        examples = f"'{'yes' if key else 'no'}' or '{str(key).lower()}'"
+    elif key is None:
+        what, examples = "null is no value (YAML reads an unquoted null or ~ so)", "'None' or 'null'"
+    else:
+        what, examples = f"{key!r} is a number", f"'{key!r}'"
+    return (
+        f"output key {what}: a key is text, compared with the tool's output as text (Letta keeps a rule as "
+        f"JSON): quote it as the output reads, e.g. {examples}"
+    )
 
 
 class DeclaredToolWire(StrictModel):

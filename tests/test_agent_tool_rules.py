@@ -4,15 +4,24 @@ ends, driven through the real OpenAI client by a scripted transport."""
 from __future__ import annotations
 
 import json
+import tempfile
 import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.agent import Agent, StopReason
-from harness.config import AgentsConfig
+from harness.agentfile.exporter import agent_file_text, export_agent
+from harness.agentfile.importer import import_agent_file
+from harness.agentfile.reading import parse_agent_file
+from harness.config import AgentsConfig, load_agents
 from harness.errors import ConfigError
+from harness.tools.rules import ToolRulesSolver, ToolRuleType
+from tests.agentfile.test_importer import write
 from tests.helpers import Script, call, completion, reply
 
 HB = {"request_heartbeat": True}
@@ -256,3 +265,64 @@ def test_validate_follows_how_the_agents_loop_ends_a_turn(load_text: Callable[[s
 
 def reply_text(text: str) -> dict[str, Any]:
     return completion(content=text)
+
+
+# What YAML reads as something other than text when a key is left unquoted, and what it reads it as.
+UNQUOTED = {
+    "yes": "true",
+    "No": "false",
+    "on": "true",
+    "off": "false",
+    "True": "true",
+    "1": "1",
+    "01": "1",
+    "0x1f": "31",
+    "2.5": "2.5",
+    "null": "null",
+    "~": "null",
+}
+
+
+@pytest.mark.parametrize("key", sorted(UNQUOTED))
+def test_an_output_key_yaml_reads_as_no_text_is_refused_with_the_fix(
+    load_text: Callable[[str], AgentsConfig], key: str
+) -> None:
+    """Letta keeps a rule as JSON: an output key is text, compared with the output as text. Read as a boolean
+    or a number, `yes` matched no output "yes" here, and `true` matched "True", which Letta never does."""
+    rules = f"- {{type: conditional, tool_name: core_memory_append, child_output_mapping: {{{key}: send_message}}}}"
+    with pytest.raises(ConfigError) as info:
+        agent_with(load_text, rules, [])
+    [problem] = info.value.problems
+    assert (problem.key, problem.line) == ("agents.ruled.tool_rules[0].child_output_mapping", 11)
+    assert problem.message.startswith(f"output key {UNQUOTED[key]} is ")
+    assert "quote it as the output reads, e.g. '" in problem.message
+
+
+@given(
+    st.dictionaries(
+        st.text(st.characters(codec="ascii", categories=["L", "N", "P", "Zs"]), max_size=6),
+        st.sampled_from(["send_message", "core_memory_replace"]),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_quoted_output_keys_are_the_text_a_tool_returns(mapping: dict[str, str]) -> None:
+    """Whatever the text, quoted it is the key, matches exactly that output, and survives an export (Letta's
+    JSON) and an import back."""
+    written = ", ".join(f"{json.dumps(key)}: {tool}" for key, tool in mapping.items())
+    rules = f"- {{type: conditional, tool_name: core_memory_append, child_output_mapping: {{{written}}}}}"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "agents.yaml"
+        path.write_text(AGENTS.format(rules=f"      {rules}"), encoding="utf-8")
+        spec = load_agents(path).get("ruled")
+        data = export_agent(spec)
+        result = import_agent_file(parse_agent_file(agent_file_text(data), "x.af"), "x.af")
+        back = load_agents(write(result, Path(folder) / "back")).get(result.agent_names[0])
+    for loaded in (spec, back):
+        [conditional] = [r for r in loaded.tool_rules if r.type is ToolRuleType.CONDITIONAL]
+        assert dict(conditional.child_output_mapping) == mapping
+        solver = ToolRulesSolver(loaded.tool_rules)
+        solver.register_tool_call("core_memory_append")
+        names = [tool.name for tool in loaded.tools]
+        for key, tool in mapping.items():
+            assert solver.allowed_tool_names(names, json.dumps({"message": key})) == [tool]
