@@ -13,7 +13,8 @@ memory compiled afresh) and the history to the model, then runs its tool calls i
 
 Tool rules (Letta's, see harness/tools/rules.py), when an agent has any: each step offers only the tools
 the rules allow next; a call to another tool is refused with Letta's `[ToolConstraintError]` result and the
-loop goes on; an `exit_loop` tool ends the turn, a `constrain_child_tools`/`conditional`/`max_count_per_step`
+loop goes on; an `exit_loop` tool ends the turn (a failed call of one does not where the loop says a failure
+goes on: letta-memgpt), a `constrain_child_tools`/`conditional`/`max_count_per_step`
 or `continue_loop` tool keeps it going, and a turn that would end with a `required_before_exit` tool not yet
 called goes on.
 
@@ -336,7 +337,8 @@ class Agent:
                 call_goes_on = self.loop.call_goes_on(tool, outcome)
                 if solver is not None and tool is not None:
                     solver.register_tool_call(call.name)
-                    if solver.is_terminal_tool(call.name):
+                    failure_goes_on = self.loop.failure_overrides_rules and not outcome.result.ok
+                    if solver.is_terminal_tool(call.name) and not failure_goes_on:
                         call_goes_on = False
                     elif solver.has_children_tools(call.name) or solver.is_continue_tool(call.name):
                         call_goes_on = True

@@ -740,6 +740,27 @@ def test_letta_v1_sends_required_while_a_rule_forces_a_call(tmp_path: Path) -> N
     assert first["tool_choice"] == "required" and [t["function"]["name"] for t in first["tools"]] == ["what_time"]
 
 
+@pytest.mark.parametrize(("loop", "goes_on"), [("letta-memgpt", True), ("harness", False), ("letta-v1", False)])
+def test_a_failed_call_of_an_exit_loop_tool_ends_the_turn_where_the_loop_says(
+    tmp_path: Path, loop: str, goes_on: bool
+) -> None:
+    """Letta 0.6.23's _handle_ai_response returns `function_failed` before its rules set the heartbeat, and
+    Agent.step chains on it ("Function call failed"), leaving the tool out of the next request; Letta V3
+    ends the turn on an exit_loop tool whether it failed or not."""
+    rules = "tool_rules: [{type: exit_loop, tool_name: core_memory_append}]"
+    agents = write_agents(tmp_path, f"  a: {{loop: {loop}, clock: 2025-02-11T14:26:32Z, {rules}}}\n")
+    failing = call("core_memory_append", {"label": "nope", "content": "x", "request_heartbeat": True}, "c1")
+    answers = [completion(failing), completion(call("send_message", {"message": "Sorry."}, "c2"))]
+    _, model, [turn] = run(load_agents(agents).get("a"), answers, "hi")
+    assert not turn.tool_calls[0].ok
+    if not goes_on:
+        assert len(model.bodies) == 1 and turn.stop_reason is StopReason.NO_HEARTBEAT
+        return
+    assert len(model.bodies) == 2 and turn.stop_reason is StopReason.REPLIED
+    assert "Function call failed, returning control" in model.bodies[1]["messages"][-1]["content"]
+    assert [tool["function"]["name"] for tool in model.bodies[1]["tools"]] == ["send_message", "what_time"]
+
+
 @pytest.mark.parametrize("loop", ["letta-memgpt", "harness"])
 def test_the_other_loops_keep_the_agents_tool_choice_under_rules(tmp_path: Path, loop: str) -> None:
     rules = "tool_rules: [{type: run_first, tool_name: what_time}]"

@@ -77,6 +77,8 @@ class Loop(Protocol):
     text_is_reply: bool
     # A call of a tool the agent lacks: refused as the tool rules refuse one (True), or run and failed.
     unknown_tool_breaks_rules: bool
+    # A failed call keeps the turn going even when a tool rule would end it there (an exit_loop tool).
+    failure_overrides_rules: bool
 
     def initial_messages(self, host: LoopHost) -> list[dict[str, Any]]:
         """The history a new agent starts with."""
@@ -133,6 +135,7 @@ class HarnessLoop:
     name = LoopName.HARNESS
     text_is_reply = True
     unknown_tool_breaks_rules = False
+    failure_overrides_rules = False
     _system_message: dict[str, Any] | None = None  # the last request's, reused while its text stands
 
     def initial_messages(self, host: LoopHost) -> list[dict[str, Any]]:

@@ -6,10 +6,11 @@ Letta sent for the same conversations (scripts/letta-conformance captured them),
 - Only an answer's first tool call runs (`_handle_ai_response`), and every request with tools says
   `parallel_tool_calls: false` (`prepare_openai_payload`, which leaves it out without tools, as OpenAI
   requires); every request carries the other ChatCompletionRequest defaults (harness/loops/kinds.py).
-- A turn goes on while a call asks for a heartbeat or fails; before the next step a heartbeat comes as a
-  user message (`get_heartbeat`: `Function called using request_heartbeat=true, returning control`, or
-  `Function call failed, returning control` after a failure), and the tool that failed is not offered for
-  that step (`_get_ai_reply`).
+- A turn goes on while a call asks for a heartbeat or fails (a failed call of an exit_loop tool too: every
+  failure returns from `_handle_ai_response` before the rules' heartbeat override); before the next step a
+  heartbeat comes as a user message (`get_heartbeat`: `Function called using request_heartbeat=true,
+  returning control`, or `Function call failed, returning control` after a failure), and the tool that
+  failed is not offered for that step (`_get_ai_reply`).
 - Tool results are `{"status", "message", "time"}` as indented JSON (`package_function_response`); the
   user's text is `{"type": "user_message", "message", "time"}` (`package_user_message`); history starts with
   the boot `send_message` call, its result and a login event (`initialize_message_sequence`).
@@ -405,6 +406,8 @@ class LettaMemGPTLoop:
     name = LoopName.LETTA_MEMGPT
     text_is_reply = False  # Letta: plain text is the agent's inner monologue
     unknown_tool_breaks_rules = False  # Letta 0.6: "No function named X"
+    # Agent.step chains on `function_failed` before it reads the heartbeat the rules set (exit_loop's False)
+    failure_overrides_rules = True
 
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec

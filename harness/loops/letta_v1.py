@@ -453,6 +453,7 @@ class LettaV1Loop(HarnessLoop):
     name = LoopName.LETTA_V1
     text_is_reply = True
     unknown_tool_breaks_rules = True  # V3: a name not among the tools offered is a rule violation
+    failure_overrides_rules = False  # V3's _decide_continuation: an exit_loop tool ends the turn, failed or not
 
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec
