@@ -294,7 +294,9 @@ class Agent:
             response.usage,
             response.finish_reason,
             response.refusal,
-            offered=tuple(offered) if solver is not None else None,
+            # what the request offered: the loop may leave out more than the rules do (Letta 0.6 the tool
+            # whose call failed in the step before)
+            offered=tuple(schema["function"]["name"] for schema in schemas) if solver is not None else None,
             context=context,
         )
         if self.journal is not None:

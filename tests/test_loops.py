@@ -761,6 +761,20 @@ def test_a_failed_call_of_an_exit_loop_tool_ends_the_turn_where_the_loop_says(
     assert [tool["function"]["name"] for tool in model.bodies[1]["tools"]] == ["send_message", "what_time"]
 
 
+@pytest.mark.parametrize("loop", ["letta-memgpt", "harness", "letta-v1"])
+def test_a_steps_record_offers_what_its_request_offered(tmp_path: Path, loop: str) -> None:
+    """Letta 0.6 leaves out of a request the tool whose call failed in the step before, which the rules
+    allow: the record (what `expect: tool_rules: offered:` checks) says what went out."""
+    rules = "tool_rules: [{type: exit_loop, tool_name: send_message}]"
+    agents = write_agents(tmp_path, f"  a: {{loop: {loop}, clock: 2025-02-11T14:26:32Z, {rules}}}\n")
+    failing = call("core_memory_append", {"label": "nope", "content": "x", "request_heartbeat": True}, "c1")
+    answers = [completion(failing), completion(call("send_message", {"message": "Sorry."}, "c2"))]
+    _, model, [turn] = run(load_agents(agents).get("a"), answers, "hi")
+    sent = [tuple(tool["function"]["name"] for tool in body["tools"]) for body in model.bodies]
+    assert [step.offered for step in turn.steps] == sent
+    assert ("core_memory_append" in sent[1]) is (loop != "letta-memgpt")
+
+
 @pytest.mark.parametrize("loop", ["letta-memgpt", "harness"])
 def test_the_other_loops_keep_the_agents_tool_choice_under_rules(tmp_path: Path, loop: str) -> None:
     rules = "tool_rules: [{type: run_first, tool_name: what_time}]"
