@@ -257,12 +257,33 @@ class BlockWire(StrictModel):
 
 
 _RULE_FIELDS: dict[ToolRuleType, tuple[str, ...]] = {
-    ToolRuleType.CONSTRAIN_CHILD_TOOLS: ("children",),
+    ToolRuleType.RUN_FIRST: ("args",),
+    ToolRuleType.CONSTRAIN_CHILD_TOOLS: ("children", "child_arg_nodes"),
     ToolRuleType.PARENT_LAST_TOOL: ("children",),
     ToolRuleType.MAX_COUNT_PER_STEP: ("max_count_limit",),
     ToolRuleType.CONDITIONAL: ("child_output_mapping", "default_child", "require_output_mapping"),
 }
 _RULE_REQUIRED = {"children", "max_count_limit", "child_output_mapping"}
+_RULE_KEYS = (  # the keys of some types only, in the order a mistake in them is told
+    "children",
+    "max_count_limit",
+    "child_output_mapping",
+    "default_child",
+    "require_output_mapping",
+    "args",
+    "child_arg_nodes",
+)
+PREFILLED = (
+    "are not supported: the harness lets the model give every argument; leave it out (null, or empty, "
+    "is taken, as Letta writes it)"
+)
+
+
+class ToolCallNodeWire(StrictModel):
+    """Letta's ToolCallNode: a child of a constrain_child_tools rule, with arguments prefilled into its call."""
+
+    name: str = pydantic.Field(description="The child tool")
+    args: dict[str, Any] | None = pydantic.Field(None, description="Prefilled arguments: not supported, only null")
 
 
 class ToolRuleWire(StrictModel):
@@ -287,6 +308,35 @@ class ToolRuleWire(StrictModel):
     require_output_mapping: bool | None = pydantic.Field(
         None, description="conditional: when no output matches, allow no tool (instead of default_child or any)"
     )
+    # Keys Letta writes with every rule it returns, so a rule pasted from Letta's API or an Agent File loads.
+    prompt_template: str | None = pydantic.Field(
+        None, description="Letta's template of the rule's prompt text, which Letta 0.16.8 ignores: so does the harness"
+    )
+    args: dict[str, Any] | None = pydantic.Field(
+        None, description="run_first: Letta's arguments prefilled into the call; not supported: null or {} only"
+    )
+    child_arg_nodes: list[ToolCallNodeWire] | None = pydantic.Field(
+        None,
+        description="constrain_child_tools: Letta's arguments prefilled into a child's call; not supported: "
+        "null, [] or nodes without args only",
+    )
+
+    @pydantic.field_validator("args")
+    @classmethod
+    def _no_prefilled_arguments(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value:
+            raise ValueError(f"prefilled arguments (Letta's `args`) {PREFILLED}")
+        return value
+
+    @pydantic.field_validator("child_arg_nodes")
+    @classmethod
+    def _no_prefilled_child_arguments(cls, value: list[ToolCallNodeWire] | None) -> list[ToolCallNodeWire] | None:
+        prefilled = [node.name for node in value or () if node.args]
+        if prefilled:
+            raise ValueError(
+                f"prefilled arguments (Letta's `child_arg_nodes` args, for {', '.join(prefilled)}) {PREFILLED}"
+            )
+        return value
 
     @pydantic.field_validator("child_output_mapping", mode="before")
     @classmethod
@@ -303,12 +353,18 @@ class ToolRuleWire(StrictModel):
     @pydantic.model_validator(mode="after")
     def _keys_of_its_type(self) -> ToolRuleWire:
         keys = _RULE_FIELDS.get(self.type, ())
-        for name in ("children", "max_count_limit", "child_output_mapping", "default_child", "require_output_mapping"):
+        for name in _RULE_KEYS:
             given = getattr(self, name) is not None
             if given and name not in keys:
                 raise ValueError(f"`{name}` is not a key of a {self.type.value} rule")
             if not given and name in keys and name in _RULE_REQUIRED:
                 raise ValueError(f"a {self.type.value} rule needs `{name}`")
+        for node in self.child_arg_nodes or ():
+            if node.name not in (self.children or ()):  # Letta's ChildToolRule.validate_child_arg_nodes
+                raise ValueError(
+                    f"ChildToolRule child_arg_nodes contains a node for '{node.name}' which is not in children "
+                    f"{self.children}."
+                )
         return self
 
     def rule(self) -> ToolRule:

@@ -18,7 +18,7 @@ from harness.agent import Agent, StopReason
 from harness.agentfile.exporter import agent_file_text, export_agent
 from harness.agentfile.importer import import_agent_file
 from harness.agentfile.reading import parse_agent_file
-from harness.config import AgentsConfig, load_agents
+from harness.config import AgentsConfig, ToolRuleWire, load_agents
 from harness.errors import ConfigError
 from harness.tools.rules import ToolRulesSolver, ToolRuleType
 from tests.agentfile.test_importer import write
@@ -326,3 +326,74 @@ def test_quoted_output_keys_are_the_text_a_tool_returns(mapping: dict[str, str])
         names = [tool.name for tool in loaded.tools]
         for key, tool in mapping.items():
             assert solver.allowed_tool_names(names, json.dumps({"message": key})) == [tool]
+
+
+# Each type's keys as Letta 0.16.8 returns a rule (model_dump: every field, the unset ones null or default).
+LETTA_FIELDS: dict[str, dict[str, Any]] = {
+    "run_first": {"args": None},
+    "exit_loop": {},
+    "continue_loop": {},
+    "required_before_exit": {},
+    "constrain_child_tools": {"children": ["send_message"], "child_arg_nodes": None},
+    "parent_last_tool": {"children": ["send_message"]},
+    "max_count_per_step": {"max_count_limit": 2},
+    "conditional": {
+        "child_output_mapping": {"ok": "send_message"},
+        "default_child": None,
+        "require_output_mapping": False,
+    },
+}
+
+
+@given(
+    st.sampled_from(sorted(LETTA_FIELDS)),
+    st.none() | st.text(max_size=20),
+    st.sampled_from([None, {}]),
+    st.sampled_from([None, [], [{"name": "send_message", "args": None}], [{"name": "send_message", "args": {}}]]),
+)
+def test_rules_as_letta_returns_them_load_as_the_rule_alone(
+    kind: str, template: str | None, args: dict[str, Any] | None, nodes: list[dict[str, Any]] | None
+) -> None:
+    """Letta's `prompt_template` (which Letta ignores), and its prefilled arguments left empty, change nothing."""
+    bare = {"tool_name": "core_memory_append", "type": kind, **LETTA_FIELDS[kind]}
+    pasted = {**bare, "prompt_template": template}
+    if kind == "run_first":
+        pasted["args"] = args
+    if kind == "constrain_child_tools":
+        pasted["child_arg_nodes"] = nodes
+    bare = {key: value for key, value in bare.items() if value is not None}
+    assert ToolRuleWire.model_validate(pasted).rule() == ToolRuleWire.model_validate(bare).rule()
+
+
+def test_prefilled_arguments_are_refused_where_they_are(load_text: Callable[[str], AgentsConfig]) -> None:
+    rules = """
+    - {type: run_first, tool_name: core_memory_append, args: {label: human}}
+    - {type: constrain_child_tools, tool_name: core_memory_append, children: [send_message],
+       child_arg_nodes: [{name: send_message, args: {message: hi}}]}
+    - {type: constrain_child_tools, tool_name: send_message, children: [core_memory_replace],
+       child_arg_nodes: [{name: core_memory_append}]}
+    - {type: continue_loop, tool_name: core_memory_replace, args: null, prompt_template: "{{ tool_name }} goes on"}
+    - {type: continue_loop, tool_name: send_message, args: {}}
+    """
+    with pytest.raises(ConfigError) as info:
+        agent_with(load_text, rules, [])
+    found = [(p.key, p.line, p.message) for p in info.value.problems]
+    supported = (
+        "are not supported: the harness lets the model give every argument; leave it out (null, or empty, is "
+        "taken, as Letta writes it)"
+    )
+    assert found == [
+        ("agents.ruled.tool_rules[0].args", 11, f"prefilled arguments (Letta's `args`) {supported}"),
+        (
+            "agents.ruled.tool_rules[1].child_arg_nodes",
+            13,
+            f"prefilled arguments (Letta's `child_arg_nodes` args, for send_message) {supported}",
+        ),
+        (
+            "agents.ruled.tool_rules[2]",
+            14,
+            "ChildToolRule child_arg_nodes contains a node for 'core_memory_append' which is not in children "
+            "['core_memory_replace'].",
+        ),
+        ("agents.ruled.tool_rules[4]", 17, "`args` is not a key of a continue_loop rule"),
+    ]
