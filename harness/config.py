@@ -321,6 +321,16 @@ class ToolRuleWire(StrictModel):
         "null, [] or nodes without args only",
     )
 
+    @pydantic.field_validator("type", mode="before")
+    @classmethod
+    def _a_type_the_harness_has(cls, value: Any) -> Any:
+        if value == "requires_approval":
+            raise ValueError(
+                "requires_approval, Letta's rule that a person approve each call, is not supported, on purpose: "
+                "a run has no one to ask; remove the rule (the tool then runs unasked)"
+            )
+        return value
+
     @pydantic.field_validator("args")
     @classmethod
     def _no_prefilled_arguments(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -356,9 +366,9 @@ class ToolRuleWire(StrictModel):
         for name in _RULE_KEYS:
             given = getattr(self, name) is not None
             if given and name not in keys:
-                raise ValueError(f"`{name}` is not a key of a {self.type.value} rule")
+                raise ValueError(f"`{name}` is not a key of {_a(self.type)} rule")
             if not given and name in keys and name in _RULE_REQUIRED:
-                raise ValueError(f"a {self.type.value} rule needs `{name}`")
+                raise ValueError(f"{_a(self.type)} rule needs `{name}`")
         for node in self.child_arg_nodes or ():
             if node.name not in (self.children or ()):  # Letta's ChildToolRule.validate_child_arg_nodes
                 raise ValueError(
@@ -377,6 +387,11 @@ class ToolRuleWire(StrictModel):
             default_child=self.default_child,
             require_output_mapping=bool(self.require_output_mapping),
         )
+
+
+def _a(kind: ToolRuleType) -> str:
+    """'a run_first', 'an exit_loop'."""
+    return f"{'an' if kind.value[0] in 'aeiou' else 'a'} {kind.value}"
 
 
 def _unquoted_key(key: Any) -> str:

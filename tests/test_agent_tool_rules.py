@@ -176,13 +176,21 @@ def test_unknown_tools_and_wrong_keys_in_rules_are_located(load_text: Callable[[
     ]
     with pytest.raises(ConfigError) as info:
         agent_with(load_text, "- {type: exit_loop, tool_name: send_message, children: [send_message]}", [])
-    assert "`children` is not a key of a exit_loop rule" in str(info.value)
+    assert "`children` is not a key of an exit_loop rule" in str(info.value)
     with pytest.raises(ConfigError) as info:
         agent_with(load_text, "- {type: constrain_child_tools, tool_name: send_message}", [])
     assert "a constrain_child_tools rule needs `children`" in str(info.value)
     with pytest.raises(ConfigError) as info:
         agent_with(load_text, "- {type: init, tool_name: send_message}", [])
     assert "'run_first'" in str(info.value)
+    with pytest.raises(ConfigError) as info:  # Letta's, left out on purpose: said so, not taken for a typo
+        agent_with(load_text, "- {type: requires_approval, tool_name: send_message}", [])
+    [problem] = info.value.problems
+    assert (problem.key, problem.line) == ("agents.ruled.tool_rules[0].type", 11)
+    assert problem.message == (
+        "requires_approval, Letta's rule that a person approve each call, is not supported, on purpose: a run "
+        "has no one to ask; remove the rule (the tool then runs unasked)"
+    )
 
 
 def test_validate_lints_rules_that_can_never_finish(load_text: Callable[[str], AgentsConfig]) -> None:
