@@ -42,7 +42,7 @@ from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinis
 from harness.tools.runtime import TOOL_SANDBOX_TIMEOUT
 from harness.tools.schema import Tool
 from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, not_null_schema, validate_document
-from harness.yamlsource import Loc, TooBig, YamlDocument, load_yaml, read_text
+from harness.yamlsource import Loc, TooBig, YamlDocument, dotted, load_yaml, read_text
 
 MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
 
@@ -749,6 +749,8 @@ class _Merged:
     context_window: int | None = None
     memory_warning: bool = False
     tool_timeout: float = TOOL_SANDBOX_TIMEOUT
+    loop_from: Loc | None = None  # the layer that set `loop` (None: the default)
+    tool_choice_from: Loc | None = None  # where `tool_choice` was set (None: the loop's default)
 
 
 class _Compiler:
@@ -789,7 +791,7 @@ class _Compiler:
         replies_in_text = merged.loop is LoopName.LETTA_V1  # its turn ends with text: no send_message needed
         if not replies_in_text and not any(t.name == "send_message" for t in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
-        rules = self._rules_for(merged, tools) if merged.tool_rules else ()
+        rules = self._rules_for(name, merged, tools) if merged.tool_rules else ()
         blocks = [_block_spec(wire) for _, wire in merged.blocks.values()]
         if merged.attach_blocks is not None:
             blocks += self._attached(merged.attach_blocks, merged.blocks)
@@ -907,6 +909,8 @@ class _Compiler:
             base.context_window,
             base.memory_warning,
             base.tool_timeout,
+            base.loop_from,
+            base.tool_choice_from,
         )
         failed_before, self.failed = self.failed, False
         if layer.system is not None and layer.system_file is not None:
@@ -919,6 +923,8 @@ class _Compiler:
             merged.system_text = self._read_system_file((*loc, "system_file"), layer.system_file)
         if layer.model is not None:
             merged.model.update(layer.model.model_dump(exclude_none=True))
+            if layer.model.tool_choice is not None:
+                merged.tool_choice_from = (*loc, "model", "tool_choice")
         if layer.embedding is not None:
             merged.embedding.update(layer.embedding.model_dump(exclude_none=True))
         if layer.blocks is not None:
@@ -938,6 +944,7 @@ class _Compiler:
             merged.max_steps = layer.max_steps
         if layer.loop is not None:
             merged.loop = layer.loop
+            merged.loop_from = loc
         if layer.clock is not None:
             merged.clock = layer.clock.spec()
         if layer.context_window is not None:
@@ -1001,12 +1008,17 @@ class _Compiler:
             self.fail(loc, f"cannot read system prompt file '{path}': {exc.strerror or exc}")
             return None
 
-    def _rules_for(self, merged: _Merged, tools: tuple[Tool, ...]) -> tuple[ToolRule, ...]:
+    def _rules_for(self, agent: str, merged: _Merged, tools: tuple[Tool, ...]) -> tuple[ToolRule, ...]:
         """The rules, after checking that every tool they name is one of the agent's, and that they let a
-        turn of the agent's loop end."""
+        turn of the agent's loop end. Rules an agent inherits are judged with what it has: when it (or a
+        layer between) changed its tools or loop, a problem there is this agent's, and names it."""
         assert merged.tool_rules is not None
         loc, wires = merged.tool_rules
         names = [tool.name for tool in tools]
+        chain = self._layers(agent)
+        rules_at = chain.index(self._layer_of(loc))
+        tools_loc = merged.tool_refs[0] if merged.tool_refs else None
+        tools_here = tools_loc is not None and chain.index(self._layer_of(tools_loc)) > rules_at
         rules = []
         for index, wire in enumerate(wires):
             rule = wire.rule()
@@ -1014,17 +1026,42 @@ class _Compiler:
                 if name not in names:
                     close = difflib.get_close_matches(name, names, n=1)
                     hint = f"did you mean '{close[0]}'? " if close else ""
-                    self.fail(
-                        (*loc, index),
-                        f"tool rule names '{name}', not a tool of this agent; {hint}its tools: {', '.join(names)}",
-                    )
+                    if tools_here and tools_loc is not None:  # the tools were changed below the rule
+                        line, _ = self.doc.locate((*loc, index))
+                        self.fail(
+                            tools_loc,
+                            f"tool rule {dotted((*loc, index))} (line {line}), which agent '{agent}' inherits, names "
+                            f"'{name}', not one of its tools; {hint}its tools: {', '.join(names)}",
+                        )
+                    else:
+                        self.fail(
+                            (*loc, index),
+                            f"tool rule names '{name}', not a tool of this agent; {hint}its tools: {', '.join(names)}",
+                        )
             rules.append(rule)
         if not self.failed:
             ends = turn_ends(merged.loop, merged.model.get("tool_choice", default_tool_choice(merged.loop)))
             reason = unfinishable(rules, names, ends)
             if reason is not None:
-                self.fail(loc, f"these tool rules can never let a turn finish: {reason}")
+                settings = (tools_loc, merged.loop_from, merged.tool_choice_from)
+                below = [chain.index(self._layer_of(at)) > rules_at for at in settings if at is not None]
+                whose = f"a turn of agent '{agent}', which inherits them," if any(below) else "a turn"
+                self.fail(loc, f"these tool rules can never let {whose} finish: {reason}")
         return tuple(rules)
+
+    def _layers(self, agent: str) -> list[Loc]:
+        """The layers an agent's settings come from, first to last: `defaults`, its ancestors, itself."""
+        chain: list[Loc] = []
+        current: str | None = agent
+        while current is not None and ("agents", current) not in chain:  # a loop of `extends` is told elsewhere
+            chain.append(("agents", current))
+            current = self.wire.agents[current].extends if current in self.wire.agents else None
+        return [("defaults",), *reversed(chain)]
+
+    @staticmethod
+    def _layer_of(loc: Loc) -> Loc:
+        """The layer (`defaults` or an agent) a setting's location is in."""
+        return loc[:1] if loc[0] == "defaults" else loc[:2]
 
     def _tools_for(
         self, refs: tuple[Loc, list[str | DeclaredToolWire]], runs: tuple[str, LoopName] | None = None

@@ -405,3 +405,48 @@ def test_prefilled_arguments_are_refused_where_they_are(load_text: Callable[[str
         ),
         ("agents.ruled.tool_rules[4]", 17, "`args` is not a key of a continue_loop rule"),
     ]
+
+
+EXTENDING = """
+defaults:
+  model: {name: test-model, base_url: "http://llm.test/v1"}
+  system: You are a test agent.
+agents:
+  base:
+    loop: letta-v1
+    tools: [send_message, core_memory_append]
+    tool_rules:
+      - {type: run_first, tool_name: core_memory_append}
+      - {type: continue_loop, tool_name: send_message}
+      - {type: continue_loop, tool_name: core_memory_append}
+  child:
+    extends: base
+"""
+
+
+def test_a_rule_an_agent_inherits_is_told_as_that_agents_problem(load_text: Callable[[str], AgentsConfig]) -> None:
+    """Rules fine for the agent that declares them can break one extending it with other tools or another
+    loop: the problem names that agent (and is located where it changed them), not only the rule's place."""
+    load_text(EXTENDING)
+    with pytest.raises(ConfigError) as info:
+        load_text(EXTENDING + "    tools: [send_message, core_memory_replace]\n")
+    problem, other = info.value.problems  # tool_rules[0] and [2] name it
+    assert (problem.key, problem.line) == (other.key, other.line) == ("agents.child.tools", 14)
+    assert problem.message == (
+        "tool rule agents.base.tool_rules[0] (line 9), which agent 'child' inherits, names 'core_memory_append', "
+        "not one of its tools; did you mean 'core_memory_replace'? its tools: send_message, core_memory_replace"
+    )
+    with pytest.raises(ConfigError) as info:  # letta-memgpt ends no turn after these continue_loop tools
+        load_text(EXTENDING + "    loop: letta-memgpt\n")
+    [problem] = info.value.problems
+    assert (problem.key, problem.line) == ("agents.base.tool_rules", 8)
+    assert problem.message.startswith(
+        "these tool rules can never let a turn of agent 'child', which inherits them, finish: "
+    )
+    # A rule wrong where it is written is told there, once, whoever inherits it.
+    with pytest.raises(ConfigError) as info:
+        load_text(EXTENDING.replace("tools: [send_message, core_memory_append]", "tools: [send_message]"))
+    assert [(p.key, p.message.split(";")[0]) for p in info.value.problems] == [
+        ("agents.base.tool_rules[0]", "tool rule names 'core_memory_append', not a tool of this agent"),
+        ("agents.base.tool_rules[2]", "tool rule names 'core_memory_append', not a tool of this agent"),
+    ]
