@@ -133,7 +133,9 @@ class ModelWire(_EndpointWire):
     timeout: TimeoutField = None
     max_retries: MaxRetriesField = None
     tool_choice: ToolChoice | None = pydantic.Field(
-        None, description="required (default): the model must call a tool each step; auto: it may answer in text"
+        None,
+        description="required (default): the model must call a tool each step; auto: it may answer in text "
+        "(letta-v1 sends Letta's: required while a tool rule forces a call, else auto)",
     )
     seed: Annotated[int, NOT_BOOLEAN] | None = pydantic.Field(
         None, description="Sampling seed, for endpoints that honour one"
@@ -791,6 +793,16 @@ class _Compiler:
         replies_in_text = merged.loop is LoopName.LETTA_V1  # its turn ends with text: no send_message needed
         if not replies_in_text and not any(t.name == "send_message" for t in tools) and (tool_refs or defaults_valid):
             self.fail(tool_refs[0] if tool_refs else here, "the agent cannot reply: add `send_message` to `tools`")
+        required = merged.model.get("tool_choice") == ToolChoice.REQUIRED
+        if merged.loop is LoopName.LETTA_V1 and required and merged.tool_choice_from is not None:
+            own = self._layer_of(merged.tool_choice_from) == here
+            self.fail(
+                merged.tool_choice_from,
+                f"agent '{name}' runs the letta-v1 loop, which sends tool_choice as Letta 0.16.8 does: `required` "
+                "while a tool rule forces a call, else `auto`, as its turn ends on an answer without a call "
+                "(`required` on every request would never let one end): "
+                + ("remove it" if own else f"set `model: {{tool_choice: auto}}` on agent '{name}'"),
+            )
         rules = self._rules_for(name, merged, tools) if merged.tool_rules else ()
         blocks = [_block_spec(wire) for _, wire in merged.blocks.values()]
         if merged.attach_blocks is not None:

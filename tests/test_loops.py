@@ -11,6 +11,7 @@ import importlib.util
 import inspect
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -738,6 +739,35 @@ def test_letta_v1_sends_required_while_a_rule_forces_a_call(tmp_path: Path) -> N
     fresh.messages.append(fresh.loop.user_message("go", fresh.state.now()))
     first = fresh.first_request()
     assert first["tool_choice"] == "required" and [t["function"]["name"] for t in first["tools"]] == ["what_time"]
+
+
+def test_letta_v1_sends_lettas_tool_choice_whatever_the_agents_model_says(tmp_path: Path) -> None:
+    """Letta 0.16.8 sends `auto` to a letta_v1_agent unless a rule forces a call: an agent's `required` (the
+    example agents.yaml's default) would keep every V1 turn from ending, so validate refuses it, naming the
+    agent and the fix; a spec made in code with it still sends Letta's."""
+    path = write_agents(tmp_path, "  v: {loop: letta-v1}\n  m: {loop: letta-memgpt}\n")
+    path.write_text(path.read_text().replace("base_url:", "tool_choice: required, base_url:"))
+    with pytest.raises(ConfigError) as info:
+        load_agents(path)
+    [problem] = info.value.problems
+    assert (problem.key, problem.line) == ("defaults.model.tool_choice", 2)
+    assert problem.message == (
+        "agent 'v' runs the letta-v1 loop, which sends tool_choice as Letta 0.16.8 does: `required` while a tool "
+        "rule forces a call, else `auto`, as its turn ends on an answer without a call (`required` on every "
+        "request would never let one end): set `model: {tool_choice: auto}` on agent 'v'"
+    )
+    path.write_text(path.read_text().replace("v: {loop: letta-v1}", "v: {loop: letta-v1, model: {tool_choice: auto}}"))
+    spec = load_agents(path).get("v")
+    (tmp_path / "own").mkdir()
+    own = write_agents(tmp_path / "own", "  v: {loop: letta-v1, model: {tool_choice: required}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_agents(own)
+    [problem] = info.value.problems
+    assert problem.key == "agents.v.model.tool_choice" and problem.message.endswith(": remove it")
+    coded = replace(spec, model=replace(spec.model, tool_choice=ToolChoice.REQUIRED))
+    answers = [completion(call("what_time", {}, "c1")), completion(content="It is noon.")]
+    _, model, [turn] = run(coded, answers, "time?")
+    assert [body["tool_choice"] for body in model.bodies] == ["auto", "auto"] and turn.reply == "It is noon."
 
 
 @pytest.mark.parametrize(("loop", "goes_on"), [("letta-memgpt", True), ("harness", False), ("letta-v1", False)])

@@ -81,10 +81,9 @@ def turn_ends(loop: LoopName, tool_choice: str) -> TurnEnds:
     """How a turn of this loop may end, for the check that tool rules let one (harness/tools/rules.py):
     letta-v1 ends a turn on an answer without a call, which the rules forbid only while they force a call
     (`required` there), and never after a call but an exit_loop one; the other loops end it after a call
-    that asks no heartbeat, and on an answer without a call whenever `tool_choice` lets one come."""
-    if loop is LoopName.LETTA_V1:
-        text = TextEnds.UNFORCED if tool_choice == "auto" else TextEnds.NEVER
-        return TurnEnds(text, quiet_call=False)
+    that asks no heartbeat, and on an answer without a call whenever the agent's `tool_choice` lets one come."""
+    if loop is LoopName.LETTA_V1:  # its tool_choice is Letta's, whatever the agent's (harness/loops/letta_v1.py)
+        return TurnEnds(TextEnds.UNFORCED, quiet_call=False)
     return TurnEnds(TextEnds.ALWAYS if tool_choice == "auto" else TextEnds.NEVER, quiet_call=True)
 
 

@@ -16,9 +16,10 @@ the step after a call made without text). Core tools
 return and fail as LettaCoreToolExecutor; custom tools get their schema's arguments, coerced to their
 annotations, and return and fail as out of the sandbox (`sandbox_return`, `sandbox_failure`); results
 are packaged as Letta does (status, message, time as indented JSON, a returned dict nested, cut at 50,000
-characters). `tool_choice` is the agent's (`auto` by default), and `required` while a
-tool rule forces a call (`should_force_tool_call`). Not copied: V3 registers each call twice with the rules
-solver (a `max_count_per_step` limit of 2 withdraws a tool after one call), which looks like a Letta bug.
+characters). `tool_choice` is `auto`, and `required` while a tool rule forces a call
+(`should_force_tool_call`), as Letta's OpenAI client sends it for a letta_v1_agent. Not copied: V3
+registers each call twice with the rules solver (a `max_count_per_step` limit of 2 withdraws a tool after
+one call), which looks like a Letta bug.
 
 The system message is Letta 0.16.8's, byte for byte (tests/test_loops.py checks it against
 real Agent Files): the prompt, `{CORE_MEMORY}` replaced (or appended after a blank line) by `<memory_blocks>`
@@ -651,8 +652,9 @@ class LettaV1Loop(HarnessLoop):
 
     def tool_choice(self, forced: bool) -> ToolChoice | None:
         """Letta's OpenAI client for letta_v1_agent: `required` while a rule forces a call
-        (`requires_subsequent_tool_call`), else the agent's (`auto` unless agents.yaml says otherwise)."""
-        return ToolChoice.REQUIRED if forced else None
+        (`requires_subsequent_tool_call`), else `auto`, whatever the agent's model says (validate refuses a
+        `required` there: no turn could end)."""
+        return ToolChoice.REQUIRED if forced else ToolChoice.AUTO
 
     def required_reminder(self, uncalled: list[str], now: datetime) -> dict[str, Any] | None:
         """LettaAgentV3._decide_continuation (and its no-op case): an answer without a tool call goes on,
