@@ -10,9 +10,9 @@ body, tests/llm/provider_bodies/): tool calls without `"type"` (Mistral), `argum
 left out (TGI, Ollama, some llama.cpp builds), tool calls without ids (Gemini), `content` as a list of
 parts (Vertex), fields the next request must echo back (DeepSeek's `reasoning_content`, Gemini 3's
 `extra_content.google.thought_signature`), `refusal`, streamed (SSE) answers (Azure's first chunk names
-no model, Groq puts the usage under `x_groq`), and errors in a 200 answer (OpenRouter's, at the top or in
-the choice). Anything else a model endpoint can send is a `ModelAnswerError` naming the endpoint, never a
-crash.
+no model, Groq puts the usage under `x_groq`, Gemini streams calls without `index`, Ollama all at 0), and
+errors in a 200 answer (OpenRouter's, at the top or in the choice). Anything else a model endpoint can
+send is a `ModelAnswerError` naming the endpoint, never a crash.
 """
 
 from __future__ import annotations
@@ -308,7 +308,12 @@ def _text_or_none(value: Any) -> str | None:
 def _assembled(text: str, where: str) -> dict[str, Any]:
     """The `chat.completion` a stream of `chat.completion.chunk` events adds up to."""
     message: dict[str, Any] = {"role": "assistant", "content": None}
-    calls: dict[int, dict[str, Any]] = {}
+    # Each call with the `index` it came at and its place in the stream; `at` maps an index to the call it
+    # names now. A delta with a new id at an index another id holds starts a new call: Gemini sends each
+    # call without an index (and its arguments in indexless deltas after it), Ollama every call at index 0.
+    # OpenAI's shape (the id on a call's first delta only, the others without one) continues the call.
+    calls: list[tuple[int, int, dict[str, Any]]] = []
+    at: dict[int, dict[str, Any]] = {}
     completion: dict[str, Any] = {"choices": [{"index": 0, "message": message, "finish_reason": None}]}
     chunks = 0
     for line in text.split("\n"):
@@ -361,7 +366,12 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
             if not isinstance(part, dict):
                 raise ModelAnswerError(f"{where} streamed a tool call that is {_kind(part)}")
             index = part.get("index", position)
-            call = calls.setdefault(index if isinstance(index, int) else position, {"function": {}})
+            index = index if isinstance(index, int) else position
+            call = at.get(index)
+            new_id = part.get("id")
+            if call is None or (new_id and call.get("id") and call["id"] != new_id):
+                call = at[index] = {"function": {}}
+                calls.append((index, len(calls), call))
             for key in ("id", "type", "extra_content"):
                 if part.get(key):
                     call[key] = part[key]
@@ -382,7 +392,7 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
     if not chunks:
         raise ModelAnswerError(f"{where} answered with an event stream holding no chunks: {short(text)}")
     if calls:
-        message["tool_calls"] = [calls[index] for index in sorted(calls)]
+        message["tool_calls"] = [call for _, _, call in sorted(calls, key=lambda item: item[:2])]
     return completion
 
 

@@ -135,6 +135,50 @@ def test_a_stream_adds_up_to_a_completion() -> None:
     assert parse_body(": keep-alive\r\n" + text.replace("\n", "\r\n"), URL).content == "Hi"
 
 
+def call_delta(call_id: str | None, name: str | None, arguments: str, index: int | None) -> dict[str, Any]:
+    """A chunk whose delta holds one part of a tool call (what is None is left out)."""
+    part: dict[str, Any] = {"type": "function", "function": {"arguments": arguments}}
+    if name is not None:
+        part["function"]["name"] = name
+    if call_id is not None:
+        part["id"] = call_id
+    if index is not None:
+        part["index"] = index
+    return {"choices": [{"index": 0, "delta": {"tool_calls": [part]}}]}
+
+
+@pytest.mark.parametrize(
+    ("index", "finish"),
+    [(None, "stop"), (0, "tool_calls")],
+    ids=["gemini-without-index", "ollama-index-0-for-every-call"],
+)
+def test_a_new_call_id_at_an_index_another_call_holds_starts_a_new_call(index: int | None, finish: str) -> None:
+    """Gemini streams each call in its own delta without `index` (its arguments may follow in indexless
+    deltas without an id); Ollama's /v1 puts every call at index 0. Two ids are two calls, never one call
+    with two JSON texts for arguments."""
+    text = sse(
+        call_delta("a", "core_memory_append", '{"label"', index),
+        call_delta(None, None, ': "human"}', index),
+        call_delta("b", "send_message", '{"message": "Hi"}', index),
+        {"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": finish}]},
+    )
+    calls = [(c.id, c.name, c.arguments) for c in parse_body(text, URL).tool_calls]
+    assert calls == [("a", "core_memory_append", '{"label": "human"}'), ("b", "send_message", '{"message": "Hi"}')]
+
+
+def test_openais_streamed_calls_keep_their_indexes_and_an_id_repeated_continues_its_call() -> None:
+    """The id on a call's first delta only, the rest at its index without one; interleaved indexes, and a
+    provider that repeats the id on every delta, add up to the same calls, ordered by index."""
+    text = sse(
+        call_delta("b", "g", "", 1),
+        call_delta("a", "f", '{"x"', 0),
+        call_delta(None, None, '{"y": 2}', 1),
+        call_delta("a", None, ": 1}", 0),
+    )
+    calls = [(c.id, c.name, c.arguments) for c in parse_body(text, URL).tool_calls]
+    assert calls == [("a", "f", '{"x": 1}'), ("b", "g", '{"y": 2}')]
+
+
 def test_a_streams_id_model_and_created_come_from_the_first_chunk_that_names_them() -> None:
     """Azure's first chunk has `"id": ""`, `"model": ""`, `"created": 0`: they name nothing."""
     empty = {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": []}
