@@ -69,7 +69,7 @@ class Project:
         base = relative_to or Path.cwd()
         problem = http_url_problem(base_url) if base_url else None
         if problem is not None:
-            raise UserError(f"the endpoint override (--base-url) is {problem}")
+            raise UserError(f"the endpoint override (--base-url): {problem}")
 
         def given(path: str | os.PathLike[str]) -> Path:
             return Path(path) if Path(path).is_absolute() else base / path

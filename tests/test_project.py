@@ -92,7 +92,7 @@ def test_a_bad_endpoint_override_is_a_mistake_said_without_the_url(
     project = make_project(tmp_path, {"remember": REMEMBER})
     assert main(["run", "--agents", str(project.agents), "--base-url", url]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: the endpoint override (--base-url) is {says}")
+    assert err.startswith(f"error: the endpoint override (--base-url): {says}")  # never "is should be"
     assert "pw" not in err and "Traceback" not in err
 
 

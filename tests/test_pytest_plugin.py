@@ -729,7 +729,7 @@ def test_a_bad_harness_base_url_is_a_usage_error_not_an_internal_error(
 ) -> None:
     result = pytester.runpytest("--harness-base-url", "http://alice:pw-Hunter22@[bad/v1")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*the endpoint override (--harness-base-url) is not a URL this harness can reach*"])
+    result.stderr.fnmatch_lines(["*the endpoint override (--harness-base-url): not a URL this harness can reach*"])
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
     assert "pw-Hunter22" not in result.stdout.str() + result.stderr.str()
 
