@@ -40,8 +40,23 @@ SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 SECRET_VARIABLES = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 SECRET_PARAMETER_WORDS = ("key", "token", "secret", "password", "passwd", "pwd", "sig", "auth", "credential")
 SECRET_PARAMETER_NAMES = ("code",)  # Azure Functions' function key (`?code=`): the whole name, not a word in one
-# Credential headers: their values (a cookie's too) are secrets wherever they turn up
-SECRET_HEADERS = ("authorization", "api-key", "openai-organization", "openai-project", "cookie", "set-cookie")
+# Credential headers: their values (a cookie's too) are secrets wherever they turn up (a library's debug log
+# of the exchange shows them): a request's key, as a bearer token, Azure's `api-key`, Anthropic's
+# `x-api-key`, Google's `x-goog-api-key` or a proxy's credentials; a cookie; and the account an answer
+# names (OpenAI's organization and project, Anthropic's organization, "the organization ID associated with
+# the API key"). Request and rate-limit ids (`x-request-id`, `cf-ray`, `x-groq-region`) name no account.
+SECRET_HEADERS = (
+    "authorization",
+    "proxy-authorization",
+    "api-key",
+    "x-api-key",
+    "x-goog-api-key",
+    "openai-organization",
+    "openai-project",
+    "anthropic-organization-id",
+    "cookie",
+    "set-cookie",
+)
 NOT_SECRET = re.compile(r"[+-]?\d+(\.\d+)?|true|false|null|none|yes|on|off", re.IGNORECASE)
 
 T = TypeVar("T")

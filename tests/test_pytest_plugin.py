@@ -935,6 +935,16 @@ def test_two_reports_into_one_file_are_a_usage_error(pytester: pytest.Pytester, 
             "Request options: {'headers': {'Authorization': 'Bearer sk-1'}}",
             "Request options: {'headers': {'Authorization': '<SECRET>'}}",
         ),
+        (  # Anthropic's OpenAI-compatible endpoint names the key's organization in every answer
+            "receive_response_headers.complete return_value=(b'HTTP/1.1', 200, b'OK', [(b'request-id', "
+            "b'req_1'), (b'anthropic-organization-id', b'3f2a9c5e-org')])",
+            "receive_response_headers.complete return_value=(b'HTTP/1.1', 200, b'OK', [(b'request-id', "
+            "b'req_1'), (b'anthropic-organization-id', b'<SECRET>')])",
+        ),
+        (
+            "Request options: {'headers': {'x-api-key': 'sk-ant-1', 'x-goog-api-key': 'AIza-1'}}",
+            "Request options: {'headers': {'x-api-key': '<SECRET>', 'x-goog-api-key': '<SECRET>'}}",
+        ),
     ],
 )
 def test_credential_headers_in_a_log_are_masked_by_name(logged: str, shown: str) -> None:

@@ -84,6 +84,7 @@ def test_the_values_of_credential_headers_are_secrets_but_cookie_attributes_are_
     headers = {
         "Set-Cookie": ["__cf_bm=c00kie-value; Path=/; Max-Age=3600; Domain=.example.com; HttpOnly"],
         "openai-organization": "org-x1234",
+        "anthropic-organization-id": "0c4d8f1e-anthropic-org",
         "Cookie": "a=first-cookie; b=second-cookie",
         "Content-Type": ["application/json"],
         "x-ratelimit-remaining": "99",
@@ -92,6 +93,7 @@ def test_the_values_of_credential_headers_are_secrets_but_cookie_attributes_are_
         "__cf_bm=c00kie-value; Path=/; Max-Age=3600; Domain=.example.com; HttpOnly",
         "c00kie-value",
         "org-x1234",
+        "0c4d8f1e-anthropic-org",
         "a=first-cookie; b=second-cookie",
         "first-cookie",
         "second-cookie",
