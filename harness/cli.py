@@ -520,9 +520,23 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         status = 1
     if unreadable:
         console.err(_unreadable_left(runner, unreadable))
+    unknown = sorted({result.unknown_model for result in results if result.unknown_model is not None})
+    if unknown:  # a typo in --model or a model's `name:`: the user's to fix, as a scenario file's mistake is
+        console.err(_unknown_models(unknown, recording))
+        status = 2
     if mistakes:  # said last, where a CI log is read: the run's results stand above it
         raise UserError(_every_problem(mistakes))
     return status
+
+
+def _unknown_models(names: list[str], recording: bool) -> str:
+    """The last word of a run whose endpoint did not know a model it was asked for (exit code 2)."""
+    shown = ", ".join(repr(name) for name in names if name) or "it was asked for"
+    return (
+        f"error: the model endpoint does not know the model {shown}: check the name given to --model, or the "
+        "`name:` of the agent's `model:` in the agents file (or a scenario's `model:`)"
+        + ("; nothing of it was recorded" if recording else "")
+    )
 
 
 Runs = list[tuple["Scenario", int]]  # (scenario, repeat), in the order the results are reported
@@ -1292,17 +1306,17 @@ def _chat(args: argparse.Namespace, console: Console) -> int:
         "/memory shows the blocks, /quit or Ctrl-D ends"
     )
     from harness.context_window import describe
-    from harness.errors import LLMError
+    from harness.errors import LLMError, UnknownModel
     from harness.records import StopReason
 
-    failed = False  # a turn the endpoint failed: the session goes on, and ends with exit code 1
+    failed = 0  # a turn the endpoint failed: the session goes on, and ends with exit code 1 (2: a model name)
     try:
         while True:
             try:
                 text = input("you> ")
             except EOFError:
                 console.err()
-                return 1 if failed else 0
+                return failed
             if not text.strip():
                 continue
             bad = _undecodable(text)
@@ -1310,14 +1324,14 @@ def _chat(args: argparse.Namespace, console: Console) -> int:
                 console.err(f"  that line is not UTF-8 ({bad}); nothing was sent or saved: type it again")
                 continue
             if text.strip() in ("/quit", "/exit"):
-                return 1 if failed else 0
+                return failed
             if text.strip() == "/memory":
                 console.out(inert(agent.memory.compile()))
                 continue
             try:
                 result = agent.send(text)
             except LLMError as exc:  # down, rate-limited, an answer it cannot use: one turn, not the session
-                failed = True
+                failed = max(failed, 2 if isinstance(exc, UnknownModel) else 1)
                 console.err(f"error: {inert(str(exc))}")
                 console.err("  (that turn ended there; type a message to go on, /quit or Ctrl-D ends)")
                 continue

@@ -8,9 +8,11 @@
     │   └── AgentFileError       a Letta Agent File (.af) that cannot be imported, or an export refused
     ├── RunError             something failed while running: exit code 1
     │   ├── LLMError             the model endpoint
-    │   │   └── ModelAnswerError     it answered, with something the loop cannot use: recorded, ends
-    │   │       │                    that scenario (never the suite)
-    │   │       └── SummaryFailed        a compaction's summary request answered with no text
+    │   │   ├── ModelAnswerError     it answered, with something the loop cannot use: recorded, ends
+    │   │   │   │                    that scenario (never the suite)
+    │   │   │   └── SummaryFailed        a compaction's summary request answered with no text
+    │   │   └── UnknownModel         it does not know the model's name: the user's to fix (exit code 2
+    │   │                            once the other scenarios have run)
     │   ├── StoreError           the SQLite store
     │   ├── CassetteError        a cassette file that cannot be read
     │   ├── CassetteMiss         a request the cassette holds no response for
@@ -113,6 +115,16 @@ class ModelAnswerError(LLMError):
     `tool_use_failed`). It is the model's doing: it is recorded, replays the same, and ends that scenario
     with a located error while the rest of the suite runs. (A live 2xx body that is not JSON at all, a
     proxy's HTML page, is a plain LLMError: the environment's, never recorded.)"""
+
+
+class UnknownModel(LLMError):
+    """The endpoint says it does not know the model's name (`--model` or a `name:` with a typo, a model the
+    account cannot use): never recorded, as any answer that says nothing about the model. The scenario
+    errors; `harness run` and `record` exit 2 once the others have run, as for a scenario file's mistake."""
+
+    def __init__(self, message: str, model: str = "") -> None:
+        super().__init__(message)
+        self.model = model
 
 
 class SummaryFailed(ModelAnswerError):

@@ -425,6 +425,20 @@ def test_chat_goes_on_after_a_turn_the_endpoint_failed(
     assert users == []  # the turns that failed at their first step left nothing in history
 
 
+def test_chat_ends_with_exit_2_after_a_model_name_the_endpoint_does_not_know(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `--model` typo is the user's to fix (DeepSeek answers it with HTTP 400): the turn fails saying so,
+    the session goes on, and ends with exit code 2."""
+    unknown = httpx2.Response(400, json={"error": {"message": "Model Not Exist", "code": "invalid_request_error"}})
+    script = Script([unknown])
+    with serve(script) as url:
+        code, _out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(tmp_path / "s.db"), "--base-url", url,
+                               "--model", "deepseek-chatt")  # fmt: skip
+    assert code == 2
+    assert "answered HTTP 400: Model Not Exist (invalid_request_error); check the model name 'deepseek-chatt'" in err
+
+
 def test_an_unanswered_message_is_not_a_turn_after_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

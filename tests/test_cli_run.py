@@ -22,6 +22,7 @@ from tests.fakes import (
     FakeByContent,
     FakeOpenAI,
     Project,
+    Raw,
     completion,
     make_project,
 )
@@ -285,6 +286,63 @@ def test_record_by_default_keeps_cassettes_that_still_match(
     assert server.received == []
     assert cassette.read_bytes() == before
     assert "cassettes/remember.yaml: unchanged (2 interaction(s) still match)" in capsys.readouterr().err
+
+
+ERROR_CAUSES = json.loads(
+    (Path(__file__).parent / "llm" / "provider_bodies" / "error_causes.json").read_text(encoding="utf-8")
+)["cases"]
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in ERROR_CAUSES if c["cause"] is not None], ids=lambda c: c["provider"].partition(":")[0]
+)
+def test_an_error_that_says_nothing_about_the_model_never_replaces_a_good_cassette(
+    project: Project, capsys: pytest.CaptureFixture[str], case: dict[str, object]
+) -> None:
+    """Gemini's bad key (HTTP 400), Groq's tier limit (413), DeepSeek's empty balance (402), a proxy's HTML
+    page, a model name the endpoint does not know (400 at DeepSeek, Mistral, OpenRouter): `record --mode
+    all` keeps the cassette's old takes, and the error says what to check. A model name the endpoint does not
+    know (a `--model` typo, recorded in the default mode as a new conversation) is the user's: exit 2."""
+    cassette = project.cassettes / "remember.yaml"
+    before = cassette.read_bytes()
+    body = json.dumps(case["json"]) if "json" in case else str(case["text"])
+    kind = "application/json" if "json" in case else "text/html"
+    model = ["--model", "mistral-larg-latest"] if case["cause"] == "model" else ["--mode", "all"]
+    with FakeOpenAI([Raw(body, int(str(case["status"])), kind)]) as server:
+        code = record(project, server.base_url, *model, str(project.scenario_path("remember")))
+    err = capsys.readouterr().err
+    assert cassette.read_bytes() == before
+    assert "cassettes/remember.yaml: " not in err  # neither replaced nor updated
+    hint = {
+        "key": "refused the API key from $OPENAI_API_KEY",
+        "account": "check the account's balance, billing or plan",
+        "limit": "a limit of the account's tier or of the server",
+        "page": "a proxy or gateway in between?",
+        "model": "check the model name 'mistral-larg-latest': the endpoint does not know it",
+    }[str(case["cause"])]
+    assert hint in err
+    if case["cause"] == "model":
+        assert code == 2
+        assert err.splitlines()[-1].startswith(
+            "error: the model endpoint does not know the model 'mistral-larg-latest': check the name given to --model"
+        )
+    else:
+        assert code == 1
+    assert "Traceback" not in err
+
+
+def test_an_error_about_what_the_request_said_is_recorded_as_the_models_answer(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A context overflow (OpenAI's 400 context_length_exceeded) is the conversation's doing: recorded, and
+    replayed to the same error."""
+    (case,) = [c for c in ERROR_CAUSES if c["provider"].startswith("OpenAI: the conversation")]
+    with FakeOpenAI([Raw(json.dumps(case["json"]), 400)]) as server:
+        code = record(project, server.base_url, "--mode", "all", str(project.scenario_path("remember")))
+    assert code == 1
+    assert "cassettes/remember.yaml: replaced (1 interaction(s) recorded again)" in capsys.readouterr().err
+    assert run(project, str(project.scenario_path("remember"))) == 1
+    assert "answered HTTP 400: This model's maximum context length is 128000 tokens" in capsys.readouterr().err
 
 
 def test_record_mode_all_says_which_cassettes_it_replaced(project: Project, capsys: pytest.CaptureFixture[str]) -> None:

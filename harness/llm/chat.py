@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from harness import jsontext
-from harness.errors import LLMError, ModelAnswerError
+from harness.errors import LLMError, ModelAnswerError, UnknownModel
 from harness.llm.settings import ModelSettings, ToolChoice
 
 # Fields of an assistant message (and of one of its tool calls) that a provider needs back on the next
@@ -35,20 +35,149 @@ ECHOED_CALL_FIELDS = ("extra_content",)
 _LEADING_SPACE = re.compile(r"\s*")
 # More calls than this in one answer is a runaway generation, not a plan: the scenario ends with an error.
 MAX_TOOL_CALLS = 256
-# Client errors that say nothing about the model (credentials, a wrong URL or model name, rate limits,
-# conflicts): like server errors (5xx, the server's state), never written into a cassette, so a bad key or
-# a failing server cannot replace a good recording; the scenario errors and the old takes stay. Every
-# other 4xx answers what the model generated (Groq's 400 `tool_use_failed`, a context overflow): recorded,
-# and replayed to the same error.
-ENVIRONMENT_STATUSES = frozenset({401, 403, 404, 407, 408, 409, 429})
+# The statuses that answer what a request says (RFC 9110: 400, the server cannot process it; 422, it
+# understands it and refuses it): the only ones that can be about what the model generated (Groq's 400
+# `tool_use_failed`, a context overflow, Mistral's 422 for a tool-call id). Such an answer is recorded, and
+# replays to the same error, unless its body says it is about something else (`Cause`). Every other error
+# status says nothing about the model (credentials, billing, a wrong URL or model name, the size a server or
+# an account's tier takes, rate limits, the server's state): never written into a cassette, so a bad key or
+# a failing server cannot replace a good recording; the scenario errors and the old takes stay.
+REQUEST_STATUSES = frozenset({400, 422})
 
 
 DEFAULT_CREDENTIAL = "the API key from $OPENAI_API_KEY"
 
 
-def recorded_error(status: int) -> bool:
-    """Whether an error status is the model's doing, and so recorded."""
-    return 400 <= status < 500 and status not in ENVIRONMENT_STATUSES
+class Cause(StrEnum):
+    """Why an error answer is the environment's and not the model's, for what the error tells to check."""
+
+    KEY = "key"  # the credential (Gemini and xAI refuse a bad key with HTTP 400)
+    ACCOUNT = "account"  # its balance, billing or region (DeepSeek's 402, Anthropic's 400)
+    LIMIT = "limit"  # a rate or size limit of the account's tier or the server (Groq's 413 and 429)
+    MODEL = "model"  # a model name the endpoint does not know (DeepSeek, Mistral, OpenRouter answer 400)
+    PAGE = "page"  # a body that is not JSON: a proxy's or gateway's page (nginx's HTML 400 and 413)
+    URL = "url"  # 404 of no model: a base URL with a wrong path
+    OTHER = "other"  # a status that says nothing about the model, and nothing more (5xx, 405, 409...)
+
+
+# What providers put in an error's `code`, `type`, `status` or `reason` (compared lowercased) when the
+# error is not about what the request said.
+CAUSE_CODES: dict[str, Cause] = {
+    "invalid_api_key": Cause.KEY,  # OpenAI, Groq
+    "api_key_invalid": Cause.KEY,  # Google's reason, under a 400 INVALID_ARGUMENT
+    "authentication_error": Cause.KEY,  # Anthropic
+    "insufficient_quota": Cause.ACCOUNT,  # OpenAI
+    "billing_hard_limit_reached": Cause.ACCOUNT,  # OpenAI
+    "billing_not_active": Cause.ACCOUNT,  # OpenAI
+    "rate_limit_exceeded": Cause.LIMIT,  # OpenAI; Groq's tier limit, as HTTP 413 too
+    "rate_limit_error": Cause.LIMIT,  # Anthropic
+    "resource_exhausted": Cause.LIMIT,  # Google
+    "model_not_found": Cause.MODEL,  # OpenAI, Groq, LM Studio (400, 403 or 404)
+    "invalid_model": Cause.MODEL,  # Mistral's type (`code` "1500"), Perplexity
+    "model_not_available": Cause.MODEL,  # Together
+}
+# How providers' error messages begin when they are not about what the request said (case ignored). At
+# the start only: a message that quotes the request (a tool call, the model's text) never begins with these.
+CAUSE_MESSAGES: tuple[tuple[re.Pattern[str], Cause], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), cause)
+    for pattern, cause in (
+        # Google's "API key not valid. Please pass a valid API key." and "API key expired."; xAI's (400) and
+        # OpenAI's "Incorrect API key provided: ..."
+        (r"api[ _-]?key (?:not valid|expired|is invalid)|(?:incorrect|invalid) api[ _-]?key", Cause.KEY),
+        # DeepSeek's 402, Anthropic's 400, OpenAI's 429, Gemini's 400 FAILED_PRECONDITION
+        (r"insufficient balance|your credit balance is too low|you exceeded your current quota", Cause.ACCOUNT),
+        (r"user location is not supported", Cause.ACCOUNT),
+        # OpenAI, vLLM, Groq, xAI: "The model `x` does not exist (or you do not have access to it)"
+        (r"the model [`'\"]?\S+?[`'\"]? does not exist", Cause.MODEL),
+        (r"model [\"'][^\"']*[\"'] not found", Cause.MODEL),  # Ollama: model "x" not found, try pulling it first
+        (r"models/\S+ is not found", Cause.MODEL),  # Google
+        (r"\S+ is not a valid model id", Cause.MODEL),  # OpenRouter
+        # Mistral's "Invalid model: x", Perplexity's "Invalid model 'x'", LM Studio's 'Invalid model identifier "x"'
+        (r"invalid model(?: id(?:entifier)?)?\s*[:'\"`.]", Cause.MODEL),
+        (r"model not (?:exist|found)\b", Cause.MODEL),  # DeepSeek ("Model Not Exist"), Fireworks
+        (r"unable to access model\b", Cause.MODEL),  # Together
+    )
+)
+# What an error answer of each cause tells to check, after the provider's message.
+CAUSE_HINTS = {
+    Cause.ACCOUNT: "check the account's balance, billing or plan",
+    Cause.LIMIT: "a limit of the account's tier or of the server, not the model's answer",
+    Cause.PAGE: "a page, not JSON, which no model endpoint sends: a proxy or gateway in between?",
+    Cause.URL: "check the base URL (its path) and the model name",
+}
+
+
+def environment_cause(status: int | None, text: str) -> Cause | None:
+    """Why an error answer (`status` and body text; None for an error in a 2xx body) is the environment's,
+    or None when it is the model's doing (recorded, and replayed to the same error)."""
+    if status is not None and status >= 500:
+        return Cause.OTHER
+    said = _said_cause(text)
+    if said is not None or status is None or status in REQUEST_STATUSES:
+        return said
+    return {401: Cause.KEY, 403: Cause.KEY, 402: Cause.ACCOUNT, 404: Cause.URL, 413: Cause.LIMIT}.get(
+        status, Cause.LIMIT if status == 429 else Cause.OTHER
+    )
+
+
+def recorded_error(status: int, text: str = "") -> bool:
+    """Whether an error answer is the model's doing, and so recorded."""
+    return 400 <= status < 500 and environment_cause(status, text) is None
+
+
+def _said_cause(text: str) -> Cause | None:
+    """What an error body says of its cause, if it is one of `Cause`'s (a body that is not JSON: a page)."""
+    try:
+        data = jsontext.loads(without_bom(text))
+    except ValueError:
+        return Cause.PAGE if text.strip() else None
+    error = _error_object(data)
+    if error is None:
+        return None
+    labels = [error.get(key) for key in ("code", "type", "status")]
+    details = error.get("details")
+    labels += [d.get("reason") for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+    for label in labels:
+        if isinstance(label, str) and label.lower() in CAUSE_CODES:
+            return CAUSE_CODES[label.lower()]
+    message = error.get("message")
+    if isinstance(message, str):
+        for pattern, cause in CAUSE_MESSAGES:
+            if pattern.match(message.strip()):
+                return cause
+    return None
+
+
+def _error_object(data: Any) -> dict[str, Any] | None:
+    """The error object of a provider's error body: OpenAI's `error` (Google's in a list of one), or
+    vLLM's and Mistral's older shape, the body itself (`{"object": "error", "message": ...}`)."""
+    if isinstance(data, list) and len(data) == 1:  # Google wraps its errors in a list
+        data = data[0]
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    if isinstance(error, str):
+        return {"message": error}
+    if isinstance(error, dict):
+        return error
+    return data if data.get("object") == "error" else None
+
+
+def status_error(status: int, text: str, where: str, credential: str, model: str = "") -> LLMError:
+    """The error an HTTP error answer is, from `where` (the endpoint, named): the model's answer (recorded),
+    or the environment's, saying what to check; a model name the endpoint does not know is the user's."""
+    cause = environment_cause(status, text)
+    said = f"{where} answered HTTP {status}: {provider_message(text)}"
+    if cause is None:
+        return ModelAnswerError(said)
+    if cause is Cause.KEY:
+        shown = "" if status in (401, 403) else f": {provider_message(text)}"
+        return LLMError(f"{where} refused {credential} (HTTP {status}{shown})")
+    if cause is Cause.MODEL:
+        name = f" {model!r}" if model else ""
+        return UnknownModel(f"{said}; check the model name{name}: the endpoint does not know it", model)
+    hint = CAUSE_HINTS.get(cause)
+    return LLMError(f"{said}; {hint}" if hint else said)
 
 
 # Letta 0.16.8's openai_client.py is_openai_reasoning_model: models that take no `parallel_tool_calls`.
@@ -133,14 +262,14 @@ def retried(status: int) -> bool:
     return status in RETRIED_STATUSES or status >= 500
 
 
-def parse_answer(status: int, text: str, endpoint: str, credential: str = DEFAULT_CREDENTIAL) -> ChatResponse:
+def parse_answer(
+    status: int, text: str, endpoint: str, credential: str = DEFAULT_CREDENTIAL, model: str = ""
+) -> ChatResponse:
     """An HTTP answer (status and body text) as the loop sees it, live and replayed alike. `endpoint` must
-    already be free of credentials; `credential` is what a refusal names (`Endpoint.credential`)."""
-    if status in (401, 403):
-        raise LLMError(f"the model endpoint {endpoint} refused {credential} (HTTP {status})")
+    already be free of credentials; `credential` is what a refusal names (`Endpoint.credential`), `model`
+    the name an unknown model's error names."""
     if not 200 <= status < 300:
-        error = ModelAnswerError if recorded_error(status) else LLMError
-        raise error(f"the model endpoint {endpoint} answered HTTP {status}: {provider_message(text)}")
+        raise status_error(status, text, f"the model endpoint {endpoint}", credential, model)
     return parse_body(text, endpoint)
 
 
@@ -151,13 +280,7 @@ def provider_message(text: str) -> str:
         data = jsontext.loads(text)
     except ValueError:
         return short(text) or "(an empty body)"
-    if isinstance(data, list) and len(data) == 1:  # Google wraps its errors in a list
-        data = data[0]
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, str):
-        return short(error)
-    if not isinstance(error, dict) and isinstance(data, dict) and data.get("object") == "error":
-        error = data  # vLLM's {"object": "error", "message": ..., "code": 400}
+    error = _error_object(data)
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         code = error.get("code") or error.get("type")
         return short(error["message"] + (f" ({code})" if isinstance(code, str | int) and code != "" else ""))
@@ -187,7 +310,8 @@ def answered_error(what: str, data: Any, text: str) -> LLMError:
     code = error.get("code") if isinstance(error, dict) else None
     if isinstance(code, str) and code.isdigit() and len(code) == 3:
         code = int(code)
-    kind = LLMError if type(code) is int and 400 <= code < 600 and not recorded_error(code) else ModelAnswerError
+    status = code if type(code) is int and 400 <= code < 600 else None
+    kind = ModelAnswerError if environment_cause(status, text) is None else LLMError
     return kind(f"{what} an error: {provider_message(text)}")
 
 

@@ -12,14 +12,13 @@ from array import array
 from typing import Any, Protocol
 
 from harness import jsontext
-from harness.errors import LLMError, ModelAnswerError
+from harness.errors import ModelAnswerError
 from harness.llm.chat import (
     DEFAULT_CREDENTIAL,
     answered_error,
     not_json,
-    provider_message,
-    recorded_error,
     shown_json,
+    status_error,
     without_bom,
 )
 from harness.llm.settings import EmbeddingSettings
@@ -50,16 +49,15 @@ def parse_embeddings(
     count: int,
     credential: str = DEFAULT_CREDENTIAL,
     dimensions: int | None = None,
+    model: str = "",
 ) -> list[Vector]:
     """An HTTP answer to an embeddings request of `count` texts: their vectors, in the order asked (the
     `index` of each item says which; OpenAI sorts them, not every server does). Anything else is an
-    error naming the endpoint, which must already be free of credentials."""
+    error naming the endpoint, which must already be free of credentials; an error status is classified
+    as chat's are (`status_error`)."""
     where = f"the embedding endpoint {endpoint}"
-    if status in (401, 403):
-        raise LLMError(f"{where} refused {credential} (HTTP {status})")
     if not 200 <= status < 300:
-        error = ModelAnswerError if recorded_error(status) else LLMError
-        raise error(f"{where} answered HTTP {status}: {provider_message(text)}")
+        raise status_error(status, text, where, credential, model)
     try:
         data = jsontext.loads(without_bom(text))
     except ValueError as error:

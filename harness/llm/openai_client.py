@@ -202,7 +202,7 @@ class OpenAIChatModel(_SDKEndpoint):
     ) -> ChatResponse:
         """One answer (see `_post` for what is retried)."""
         status, text = self._post(CHAT_COMPLETIONS, chat_request(self.settings, messages, tools, tool_choice))
-        return parse_answer(status, text, self.shown_url, self.settings.credential)
+        return parse_answer(status, text, self.shown_url, self.settings.credential, self.settings.name)
 
 
 class OpenAIEmbeddingModel(_SDKEndpoint):
@@ -226,7 +226,13 @@ class OpenAIEmbeddingModel(_SDKEndpoint):
     def embed(self, texts: list[str]) -> list[Vector]:
         status, text = self._post(EMBEDDINGS, embedding_request(self.settings, texts))
         return parse_embeddings(
-            status, text, self.shown_url, len(texts), self.settings.credential, self.settings.dimensions
+            status,
+            text,
+            self.shown_url,
+            len(texts),
+            self.settings.credential,
+            self.settings.dimensions,
+            self.settings.name,
         )
 
 

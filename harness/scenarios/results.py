@@ -69,6 +69,7 @@ class ScenarioResult:
     seconds: float = 0.0
     error: str | None = None  # why the scenario could not run on (located when a model answer ended it)
     error_recorded: bool = False  # the error is an answer the cassette holds (a provider's 400): it replays
+    unknown_model: str | None = None  # the model name the endpoint said it does not know: the user's to fix
 
     @property
     def ok(self) -> bool:

@@ -13,7 +13,16 @@ from typing import Any, Protocol
 from harness.agent import Agent
 from harness.cassettes.repeats import recorded_repeats
 from harness.config import AgentSpec
-from harness.errors import CassetteError, CassetteMiss, LLMError, ModelAnswerError, Problem, RunError, ScenarioError
+from harness.errors import (
+    CassetteError,
+    CassetteMiss,
+    LLMError,
+    ModelAnswerError,
+    Problem,
+    RunError,
+    ScenarioError,
+    UnknownModel,
+)
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
@@ -205,6 +214,8 @@ class ScenarioRunner:
             result.error = result.error or self._unreadable(scenario, exc)
         except RunError as exc:  # this scenario cannot go on (a cassette, the endpoint); the others still can
             result.error = result.error or str(exc)
+            if isinstance(exc, UnknownModel):  # a name with a typo: the run exits 2 once the others have run
+                result.unknown_model = exc.model
         result.seconds = time.perf_counter() - started
         if result.error is not None:
             result.outcome = Outcome.ERROR

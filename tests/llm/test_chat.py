@@ -5,14 +5,17 @@ read as the loop needs them."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.errors import LLMError, ModelAnswerError
+from harness.errors import LLMError, ModelAnswerError, UnknownModel
 from harness.llm.chat import (
+    Cause,
+    environment_cause,
     parse_answer,
     parse_body,
     parse_completion,
@@ -20,6 +23,7 @@ from harness.llm.chat import (
     recorded_error,
     retried,
 )
+from harness.llm.embeddings import parse_embeddings
 from tests.helpers import call, completion
 
 URL = "http://llm.test/v1"
@@ -108,7 +112,87 @@ def test_status_errors() -> None:
     assert provider_message(gemini) == "missing a thought_signature (400)"
     assert provider_message("") == "(an empty body)"
     assert [retried(s) for s in (400, 408, 409, 429, 500, 503)] == [False, True, True, True, True, True]
-    assert [recorded_error(s) for s in (400, 404, 413, 422, 429, 500)] == [True, False, True, True, False, False]
+    assert [recorded_error(s) for s in (400, 404, 413, 422, 429, 500)] == [True, False, False, True, False, False]
+
+
+ERROR_CAUSES = json.loads((Path(__file__).parent / "provider_bodies" / "error_causes.json").read_text(encoding="utf-8"))
+
+
+def error_body(case: dict[str, Any]) -> str:
+    return json.dumps(case["json"]) if "json" in case else case["text"]
+
+
+@pytest.mark.parametrize("case", ERROR_CAUSES["cases"], ids=lambda case: case["provider"].partition(":")[0])
+def test_an_error_answer_is_the_models_only_when_it_answers_what_the_request_said(case: dict[str, Any]) -> None:
+    """Real error bodies: a bad key, an empty balance, a tier's limit, a proxy's page or a model name the
+    endpoint does not know are the environment's (never recorded, saying what to check), whatever the status;
+    a context overflow or a refused tool-call id answers what the request said (recorded)."""
+    status, body = case["status"], error_body(case)
+    cause = environment_cause(status, body)
+    assert cause == (None if case["cause"] is None else Cause(case["cause"]))
+    assert recorded_error(status, body) is (cause is None)
+    with pytest.raises(LLMError) as info:
+        parse_answer(status, body, URL, "the API key from $GEMINI_API_KEY", "the-model")
+    said = str(info.value)
+    assert isinstance(info.value, ModelAnswerError) is (cause is None)
+    assert isinstance(info.value, UnknownModel) is (cause is Cause.MODEL)
+    hint = {
+        None: f"the model endpoint {URL} answered HTTP {status}: ",
+        Cause.KEY: f"the model endpoint {URL} refused the API key from $GEMINI_API_KEY (HTTP {status}: ",
+        Cause.ACCOUNT: "; check the account's balance, billing or plan",
+        Cause.LIMIT: "; a limit of the account's tier or of the server, not the model's answer",
+        Cause.PAGE: "; a page, not JSON, which no model endpoint sends: a proxy or gateway in between?",
+        Cause.MODEL: "; check the model name 'the-model': the endpoint does not know it",
+    }[cause]
+    assert hint in said
+    with pytest.raises(LLMError) as embedding:
+        parse_embeddings(status, body, URL, 1, "the API key from $GEMINI_API_KEY", model="the-model")
+    assert type(embedding.value) is type(info.value)  # embeddings classify errors the same way
+    assert str(embedding.value) == said.replace("the model endpoint", "the embedding endpoint")
+
+
+@pytest.mark.parametrize(
+    ("status", "cause"),
+    [
+        (401, Cause.KEY),
+        (402, Cause.ACCOUNT),
+        (403, Cause.KEY),
+        (404, Cause.URL),
+        (405, Cause.OTHER),
+        (409, Cause.OTHER),
+        (410, Cause.OTHER),
+        (413, Cause.LIMIT),
+        (429, Cause.LIMIT),
+        (503, Cause.OTHER),
+    ],
+)
+def test_an_error_status_other_than_400_or_422_is_never_the_models(status: int, cause: Cause) -> None:
+    """Only 400 and 422 answer what a request says; any other status, whatever its body, is recorded never."""
+    body = json.dumps({"error": {"message": "This model's maximum context length is 4096 tokens", "code": 400}})
+    assert environment_cause(status, body) is cause
+    assert environment_cause(400, body) is None and environment_cause(422, body) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Invalid model output: the tool call is not JSON",  # about what the model generated
+        "tool call validation failed: attempted to call tool 'model_not_found' which was not in request.tools",
+        "Invalid 'messages[2].content': the model does not exist here",
+        "prompt is too long: 208326 tokens > 200000 maximum; API key not valid",
+    ],
+)
+def test_a_cause_is_read_from_a_messages_start_never_from_what_it_quotes(message: str) -> None:
+    """A provider's message may quote the request (the model's own text or tool call): only how it begins,
+    and its codes, say it is about the key, the account or the model name."""
+    assert environment_cause(400, json.dumps({"error": {"message": message, "type": "invalid_request_error"}})) is None
+
+
+def test_an_error_in_a_2xx_body_is_classified_by_its_code_and_its_words() -> None:
+    """OpenRouter's error in a 200 answer: a status in `code` that says nothing of the model, or words that
+    do (a key, a balance), are the environment's; anything else is the model's answer."""
+    assert environment_cause(None, json.dumps({"error": {"message": "Insufficient Balance"}})) is Cause.ACCOUNT
+    assert environment_cause(None, json.dumps({"error": {"message": "Upstream failed"}})) is None
 
 
 def sse(*events: Any) -> str:
