@@ -4,7 +4,9 @@ Secret values are those of
 - the variables agents read their keys from (`api_key_env`), every `*_API_KEY`, `*_TOKEN`, `*_SECRET` and
   `*_PASSWORD` variable, and `OPENAI_ORG_ID` / `OPENAI_PROJECT_ID` (the openai SDK sends them as headers);
 - the user and password of a base URL, and its query parameters whose names say key, token, secret,
-  password, signature, auth or credential (`?api-key=...`; `?api-version=...` is not secret).
+  password, signature, auth or credential (`?api-key=...`; `?api-version=...` is not secret);
+- learned from an endpoint's answers: the values of its credential headers (`SECRET_HEADERS`), and the
+  account ids its error answers name (`ACCOUNT_IDS`, `ACCOUNT_FIELDS`).
 
 Each is replaced by `MASK` wherever it appears, as is, JSON-escaped (with or without `\\/` for `/`) or
 percent-encoded. JSON is masked in its strings (so it stays JSON), other text anywhere in it. The mask
@@ -58,6 +60,15 @@ SECRET_HEADERS = (
     "set-cookie",
 )
 NOT_SECRET = re.compile(r"[+-]?\d+(\.\d+)?|true|false|null|none|yes|on|off", re.IGNORECASE)
+# The account ids providers name in their error answers, secrets like the organization header: OpenAI's
+# organization (`org-` and 24 letters and digits) and project (`proj_...`) ids in a rate limit's or a
+# refusal's message, Groq's organization (`org_` and a 26-character ULID, in every rate limit it sends),
+# and OpenRouter's `user_id` field beside the error. Read from error answers only (status 400 and up),
+# which hold no model output.
+ACCOUNT_IDS = re.compile(
+    r"(?<![A-Za-z0-9_-])(?:org-[A-Za-z0-9]{16,}|org_[0-9a-z]{26}|proj_[A-Za-z0-9]{16,})(?![A-Za-z0-9])"
+)
+ACCOUNT_FIELDS = ("user_id",)
 
 T = TypeVar("T")
 
@@ -77,6 +88,22 @@ def header_secrets(headers: Mapping[str, Any]) -> set[str]:
                 pairs = text.split(";")  # its attributes (path, expiry), which are no secret
                 pairs = pairs[:1] if name.lower() == "set-cookie" else pairs
                 found |= {pair.partition("=")[2].strip() for pair in pairs if "=" in pair}
+    return found
+
+
+def answer_secrets(status: int, text: str) -> set[str]:
+    """The account ids an error answer names (see `ACCOUNT_IDS`): masked, as the header values are, from
+    then on, in the cassette the answer is recorded into and wherever else they turn up."""
+    if status < 400 or not text:
+        return set()
+    found = set(ACCOUNT_IDS.findall(text))
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return found
+    for item in data if isinstance(data, list) else [data]:
+        if isinstance(item, dict):
+            found |= {item[name] for name in ACCOUNT_FIELDS if isinstance(item.get(name), str)}
     return found
 
 

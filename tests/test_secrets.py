@@ -6,12 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import string
+from pathlib import Path
 from typing import Any
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from harness.secrets import MASK, Secrets, secret_parameter, url_credentials
+from harness.secrets import MASK, Secrets, answer_secrets, secret_parameter, url_credentials
 
 KEY = "sk-test/abc+def=123"  # "/" and "+" and "=" make every spelling differ
 
@@ -21,6 +22,45 @@ def masked(*values: str) -> Secrets:
 
 
 # ------------------------------------------------------------------ what is secret
+
+
+ERROR_CAUSES = json.loads(
+    (Path(__file__).parent / "llm" / "provider_bodies" / "error_causes.json").read_text(encoding="utf-8")
+)["cases"]
+GROQ_ORG = "org_01jexampleorg0000000000000"
+OPENROUTER_USER = "user_2exampleUserId0000000000000"
+
+
+def test_the_account_ids_providers_name_in_error_answers_are_secrets() -> None:
+    """Groq's rate limits name the organization, OpenAI's its organization or project, OpenRouter's errors
+    carry the account's `user_id`: no header says them, so they are read from the error answer."""
+    groq_429 = json.dumps(
+        {
+            "error": {
+                "message": f"Rate limit reached for model `llama-3.3-70b-versatile` in organization `{GROQ_ORG}` "
+                "service tier `on_demand` on tokens per day (TPD): Limit 100000, Used 97050, Requested 3619.",
+                "type": "tokens",
+                "code": "rate_limit_exceeded",
+            }
+        }
+    )
+    assert answer_secrets(429, groq_429) == {GROQ_ORG}
+    openai_429 = "Rate limit reached for gpt-4 in organization org-sgDVddZhv965GLodgIQVRoUD on tokens per min."
+    assert answer_secrets(429, json.dumps({"error": {"message": openai_429}})) == {"org-sgDVddZhv965GLodgIQVRoUD"}
+    project = "Project `proj_Ab12Cd34Ef56Gh78Ij90Kl12` does not have access to model `gpt-4o`"
+    assert answer_secrets(403, json.dumps({"error": {"message": project}})) == {"proj_Ab12Cd34Ef56Gh78Ij90Kl12"}
+    bodies = {case["provider"].partition(":")[0]: json.dumps(case.get("json")) for case in ERROR_CAUSES}
+    assert answer_secrets(400, bodies["OpenRouter"]) == {OPENROUTER_USER}
+    assert answer_secrets(413, bodies["Groq"]) == {GROQ_ORG}
+    assert answer_secrets(402, bodies["DeepSeek"]) == set()
+
+
+def test_account_ids_are_never_read_from_what_the_model_wrote() -> None:
+    """A 2xx body is the model's answer: an id-shaped word in it is left alone (an org chart, a slug)."""
+    said = json.dumps({"choices": [{"message": {"content": f"in organization `{GROQ_ORG}`", "user_id": "u-1234"}}]})
+    assert answer_secrets(200, said) == set()
+    assert answer_secrets(400, json.dumps({"error": {"message": "see org-chart and proj_x, org_1"}})) == set()
+    assert answer_secrets(400, "<html>not json</html>") == set()
 
 
 def test_collect_reads_the_named_variables_the_secret_suffixes_and_the_sdk_ids() -> None:

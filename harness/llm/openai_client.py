@@ -31,7 +31,7 @@ from harness.llm.settings import (
     ToolChoice,
     without_credentials,
 )
-from harness.secrets import Secrets, header_secrets
+from harness.secrets import Secrets, answer_secrets, header_secrets
 
 _T = TypeVar("_T")
 
@@ -135,6 +135,7 @@ class _SDKEndpoint:
                 ) from None
             except openai.APIStatusError as exc:
                 response = exc.response
+                self._learn(response, _text(response))  # a retried answer is recorded too (Groq's 429)
                 if retried(response.status_code) and response.headers.get(PLAYED_HEADER):
                     attempt -= 1  # a recorded retry follows: played at once, as replay plays it
                     continue
@@ -150,9 +151,10 @@ class _SDKEndpoint:
                 + f": the harness follows no redirect (a recording keys each request by its URL); point "
                 f"`{self.section}.base_url` (or --base-url) at the endpoint itself"
             )
-        self._learned |= header_secrets(_header_lists(response.headers))
+        received = _text(response)
+        self._learn(response, received)
         # Masked before anything reads it: an echoed key never reaches the agent, its memory or a message.
-        text = self.secrets.mask(_text(response))
+        text = self.secrets.mask(received)
         if 200 <= response.status_code < 300 and not _JSON_OR_EVENTS.match(page := without_bom(text)):
             # An HTML page (a proxy's, a gateway's, a captive portal's) or other text: no model endpoint
             # answers that, so it is the environment's, as a 502 would be: never recorded as the model's
@@ -164,6 +166,13 @@ class _SDKEndpoint:
                 f"{short(page, 200)}"
             )
         return response.status_code, text
+
+    def _learn(self, response: httpx2.Response, text: str) -> None:
+        """The credentials and account ids an answer names, in its headers or, an error answer, in its body
+        (Groq's rate limits name the organization): secrets from then on, in this answer, the cassette it
+        is recorded into and every other output."""
+        self._learned |= header_secrets(_header_lists(response.headers))
+        self._learned |= answer_secrets(response.status_code, text)
 
     @property
     def secrets(self) -> Secrets:

@@ -15,6 +15,7 @@ import yaml
 
 from harness.report import write_report
 from harness.scenarios.runner import ScenarioResult
+from harness.secrets import MASK
 from tests.fakes import MODEL, FakeOpenAI, Project, Raw, Received, make_project, reply
 
 BODIES = Path(__file__).parent / "provider_bodies"
@@ -271,6 +272,30 @@ def test_a_retried_server_error_is_recorded_and_replayed_as_the_sdk_retried(tmp_
         assert result.outcome == "passed" and result.turns[0].result is not None
         assert result.turns[0].result.reply == "Hi!"
     assert [i["response"].get("status", 200) for i in yaml.safe_load(flavour.cassette)["interactions"]] == [503, 200]
+
+
+def test_the_account_ids_in_error_answers_never_reach_the_cassette(tmp_path: Path) -> None:
+    """Groq's 429 (recorded as a retry before the answer) names the organization; OpenRouter's 400 (here one
+    about the request: recorded) carries the account's `user_id`. Masked in the cassette, and in what the
+    recording run saw, so its replay reports the same."""
+    org, user = "org_01jexampleorg0000000000000", "user_2exampleUserId0000000000000"
+    limited = {
+        "error": {
+            "message": f"Rate limit reached for model `{MODEL}` in organization `{org}` service tier `on_demand` on "
+            "tokens per minute (TPM): Limit 6000, Used 5034, Requested 1443. Please try again in 0s.",
+            "type": "tokens",
+            "code": "rate_limit_exceeded",
+        }
+    }
+    flavour = Flavour(tmp_path / "groq", ONE_TURN.format(user="hello"), retries=1)
+    recorded, _ = flavour.run([Raw(json.dumps(limited), 429), reply("Hi!")])
+    assert recorded.outcome == "passed"
+    assert org not in flavour.cassette and f"in organization `{MASK}`" in flavour.cassette
+    too_long = {"error": {"message": "This endpoint's maximum context length is 8192 tokens.", "code": 400}}
+    flavour = Flavour(tmp_path / "openrouter", ONE_TURN.format(user="hello"))
+    recorded, _ = flavour.run([Raw(json.dumps({**too_long, "user_id": user}), 400)])
+    assert recorded.error is not None and recorded.error_recorded
+    assert user not in flavour.cassette and f'"user_id":"{MASK}"' in flavour.cassette
 
 
 @pytest.mark.parametrize("mode", ["none", "new"])
