@@ -19,7 +19,14 @@ from harness.cassettes.keys import Keyer, path_prefix
 from harness.errors import CassetteError, CassetteKeyMismatch, CassetteMiss, MissedRequest
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
 from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
-from harness.llm.settings import EmbeddingSettings, ModelSettings, ToolChoice, without_credentials
+from harness.llm.settings import (
+    CHAT_COMPLETIONS,
+    EMBEDDINGS,
+    EmbeddingSettings,
+    ModelSettings,
+    ToolChoice,
+    without_credentials,
+)
 from harness.yamlsource import CASSETTE_LIMITS, read_text
 
 
@@ -54,6 +61,8 @@ class ReplayCassette:
         self._index: dict[str, int] = {}  # each key's first recording
         self._repeats: dict[str, list[int]] = {}  # a key's later recordings (a retried request), in order
         self.prefixes: set[str] = set()  # the base URL paths it was recorded through
+        self.uris = [each.request.uri for each in data.interactions]  # where each answer came from
+        self.last_played: int | None = None  # the interaction the last answer played is
         recorded = Keyer()
         for position, interaction in enumerate(data.interactions):
             request = interaction.request
@@ -140,6 +149,7 @@ class ReplayCassette:
         for position in [first, *self._repeats.get(key, [])]:
             if not self.played[position]:
                 self.played[position] = True
+                self.last_played = position
                 return self.answers[position]
         return None
 
@@ -157,7 +167,8 @@ class ReplayChatModel:
     ) -> ChatResponse:
         body = chat_request(self.settings, messages, tools, tool_choice)
         status, text = _replayed(self.cassette, self.settings.completions_path, body)
-        return parse_answer(status, text, self.shown_url, self.settings.credential)
+        shown = _recorded_endpoint(self.cassette, CHAT_COMPLETIONS, self.shown_url)
+        return parse_answer(status, text, shown, self.settings.credential, self.settings.name)
 
 
 class ReplayEmbeddingModel:
@@ -172,9 +183,20 @@ class ReplayEmbeddingModel:
     def embed(self, texts: list[str]) -> list[Vector]:
         body = embedding_request(self.settings, texts)
         status, text = _replayed(self.cassette, self.settings.embeddings_path, body)
+        shown = _recorded_endpoint(self.cassette, EMBEDDINGS, self.shown_url)
         return parse_embeddings(
-            status, text, self.shown_url, len(texts), self.settings.credential, self.settings.dimensions
+            status, text, shown, len(texts), self.settings.credential, self.settings.dimensions, self.settings.name
         )
+
+
+def _recorded_endpoint(cassette: ReplayCassette, operation: str, configured: str) -> str:
+    """The endpoint that answered what was just played, as the recording named it (an error quotes it):
+    the recorded request's URL without the operation, credentials or query. The agents file's own when it is
+    that one (its spelling, a trailing `/` kept), so a replay says what the recording said."""
+    if cassette.last_played is None:
+        return configured
+    recorded = without_credentials(cassette.uris[cassette.last_played]).removesuffix("/" + operation)
+    return configured if recorded.rstrip("/") == configured.rstrip("/") else recorded
 
 
 def _replayed(cassette: ReplayCassette, path: str, body: Any) -> tuple[int, str]:

@@ -18,11 +18,11 @@ from harness.cassettes import format
 from harness.cassettes.keys import Keyer
 from harness.cassettes.mode import RecordMode
 from harness.cassettes.recording import RecordingSession
-from harness.cassettes.replay import ReplayCassette, ReplayChatModel
+from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
 from harness.errors import CassetteError, CassetteMiss, LLMError
 from harness.llm.chat import CallIds, chat_request
 from harness.llm.openai_client import OpenAIChatModel
-from harness.llm.settings import ModelSettings, ToolChoice
+from harness.llm.settings import EmbeddingSettings, ModelSettings, ToolChoice
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.schema import tool_from_function
 from tests.fakes import FakeOpenAI, append, completion, reply
@@ -137,6 +137,49 @@ def test_a_recorded_error_status_replays_as_the_live_error(tmp_path: Path) -> No
     model = ReplayChatModel(ModelSettings(name="m", base_url="http://user:pw@h/v1"), ReplayCassette(path))
     with pytest.raises(LLMError, match=r"^the model endpoint http://h/v1 answered HTTP 429: .*slow down"):
         model.complete([], [])
+
+
+def one_interaction(uri: str, status: int, body: str, request: str = "") -> str:
+    request = request or '{"model": "m", "messages": [], "temperature": 0.0}'
+    return (
+        f"version: 1\ninteractions:\n- request:\n    method: POST\n    uri: {uri}\n"
+        f"    body: '{request}'\n  response:\n    status: {status}\n    body: '{body}'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("configured", "shown"),
+    [
+        ("http://127.0.0.1:8088/v1", "http://127.0.0.1:9/mistral/v1"),  # another endpoint: the recorded one
+        ("http://127.0.0.1:9/mistral/v1/", "http://127.0.0.1:9/mistral/v1/"),  # the same: as the agents file says
+    ],
+)
+def test_a_replayed_error_names_the_endpoint_that_answered_it(tmp_path: Path, configured: str, shown: str) -> None:
+    """Recorded through `--base-url`, replayed with the agents file's `base_url`: the error names the server
+    that answered (and the recording's report named), not one that never did."""
+    path = tmp_path / "c.yaml"
+    refused = '{"object": "error", "message": "Tool call id was x", "type": "invalid_request_message_order"}'
+    path.write_text(
+        one_interaction("http://<SECRET>@127.0.0.1:9/mistral/v1/chat/completions?key=<SECRET>", 422, refused),
+        encoding="utf-8",
+    )
+    model = ReplayChatModel(ModelSettings(name="m", base_url=configured), ReplayCassette(path))
+    with pytest.raises(LLMError) as info:
+        model.complete([], [])
+    assert (
+        str(info.value)
+        == f"the model endpoint {shown} answered HTTP 422: Tool call id was x (invalid_request_message_order)"
+    )
+    embedded = '{"model": "e", "input": ["a"], "encoding_format": "float"}'
+    path.write_text(
+        one_interaction(
+            "http://127.0.0.1:9/mistral/v1/embeddings", 400, '{"error": {"message": "too long"}}', embedded
+        ),
+        encoding="utf-8",
+    )
+    embedder = ReplayEmbeddingModel(EmbeddingSettings(name="e", base_url=configured), ReplayCassette(path))
+    with pytest.raises(LLMError, match=f"^the embedding endpoint {shown} answered HTTP 400: too long$"):
+        embedder.embed(["a"])
 
 
 # Any YAML value, for a field edited by hand.
