@@ -113,6 +113,8 @@ def environment_cause(status: int | None, text: str) -> Cause | None:
     if status is not None and status >= 500:
         return Cause.OTHER
     said = _said_cause(text)
+    if said is Cause.PAGE and status == 404:  # a web server's page for a path it has not: a wrong base URL
+        return Cause.URL
     if said is not None or status is None or status in REQUEST_STATUSES:
         return said
     return {401: Cause.KEY, 403: Cause.KEY, 402: Cause.ACCOUNT, 404: Cause.URL, 413: Cause.LIMIT}.get(

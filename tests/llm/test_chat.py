@@ -171,6 +171,10 @@ def test_an_error_status_other_than_400_or_422_is_never_the_models(status: int, 
     body = json.dumps({"error": {"message": "This model's maximum context length is 4096 tokens", "code": 400}})
     assert environment_cause(status, body) is cause
     assert environment_cause(400, body) is None and environment_cause(422, body) is None
+    # A page: a proxy's, or a web server's for a path it does not have (a base URL without its /v1)
+    assert environment_cause(status, "<html>Not here</html>") is {404: Cause.URL, 503: Cause.OTHER}.get(
+        status, Cause.PAGE
+    )
 
 
 @pytest.mark.parametrize(
