@@ -987,7 +987,13 @@ def _loaded_scenarios(runner: ScenarioRunner, paths: list[Path]) -> tuple[list[S
         raise UserError(agents_problems + _every_problem(mistakes))
     project = runner.factory.project
     # Recording, a cassette another scenario of the project owns would lose its exchanges, run or not.
-    others = [] if project.replaying else bystanders(project.scenarios_dir, paths)
+    others: list[Scenario] = []
+    for other in [] if project.replaying else bystanders(project.scenarios_dir, paths):
+        unusable = runner.cassette_problem(other)  # `cassette: ../x.yaml`: told as validate tells it
+        if unusable is None:
+            others.append(other)
+        elif unusable not in mistakes.setdefault(other.path, []):
+            mistakes[other.path].append(unusable)
     for scenario, problem in sharing_problems(scenarios, runner.cassette_path, _shown, others):
         mistakes.setdefault(scenario.path, []).append(problem)
     scenarios = [scenario for scenario in scenarios if scenario.path not in mistakes]

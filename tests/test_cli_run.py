@@ -1107,3 +1107,21 @@ def test_what_a_tool_prints_stays_out_of_the_console_and_is_kept_in_the_reports(
     assert "found" in lookup["result"] and "debug" not in json.dumps(entry["turns"][0]["messages"])
     page = html.read_text(encoding="utf-8")
     assert "<b>stdout:</b> <pre>debug: looking up k1\n</pre>" in page
+
+
+@pytest.mark.parametrize("command", [["record", "--mode", "all"], ["run", "--live"]])
+def test_recording_one_scenario_beside_another_whose_cassette_leaves_the_folder_tells_that_one_located(
+    project: Project, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """The project's other scenarios are looked at when recording (whose cassette would be overwritten);
+    one with `cassette: ../elsewhere.yaml` crashed the command with a traceback, recording nothing."""
+    bad = project.write_scenario("bad", FORGETFUL.replace("agent: chat", "agent: chat\ncassette: ../elsewhere.yaml"))
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main([*command, "--agents", str(project.agents), "--base-url", server.base_url,
+                     str(project.scenario_path("remember"))])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert f"{bad}:2:1: cassette: the cassette '../elsewhere.yaml' leads outside " in err
+    assert "Traceback" not in err
+    assert "1 passed" in out  # the scenario asked for was recorded
+    assert not server.responses

@@ -119,11 +119,14 @@ class ScenarioRunner:
         self._specs[id(scenario)] = (scenario, spec)
         return spec
 
-    def _checked_spec(self, scenario: Scenario) -> AgentSpec:
+    def cassette_problem(self, scenario: Scenario) -> Problem | None:
+        """Why the scenario's cassette path cannot be used (leaving the cassette folder, a folder, a name no
+        file can have), located at its `cassette:`; None when it can. Asked of every scenario checked, and of
+        the project's scenarios outside a recording run, whose cassettes it must not overwrite."""
         try:
             cassette = self.cassette_path(scenario)
         except OutsideProject as exc:
-            raise ScenarioError([scenario.problem(("cassette",), f"the cassette {exc}")]) from None
+            return scenario.problem(("cassette",), f"the cassette {exc}")
         unusable = _unusable_file_name(cassette)
         if unusable is None and scenario.cassette is not None and _a_folder(cassette, self.project.cassettes_dir):
             unusable = (
@@ -131,7 +134,13 @@ class ScenarioRunner:
             )
         if unusable is not None:
             where = ("cassette",) if scenario.cassette is not None else ()
-            raise ScenarioError([scenario.problem(where, f"the cassette {unusable}")])
+            return scenario.problem(where, f"the cassette {unusable}")
+        return None
+
+    def _checked_spec(self, scenario: Scenario) -> AgentSpec:
+        unusable = self.cassette_problem(scenario)
+        if unusable is not None:
+            raise ScenarioError([unusable])
         config = self.factory.config
         problems: list[Problem] = []
         for name in scenario.agents:
