@@ -705,6 +705,21 @@ class TrajectoryWire(StrictModel):
         None, description="At most this many calls in all"
     )
 
+    @pydantic.field_validator("args_match")
+    @classmethod
+    def _args_compared(cls, value: ArgsMatch, info: pydantic.ValidationInfo) -> ArgsMatch:
+        """`args` of a call under the mapping's `args_match: ignore` (a call without its own) were never
+        compared, as the same two on one call are refused for."""
+        if value == ArgsMatch.IGNORE:
+            given = [i for i, call in enumerate(info.data.get("calls") or ()) if call.args and call.args_match is None]
+            if given:
+                listed = ", ".join(f"calls[{i}]" for i in given)
+                raise ValueError(
+                    f"`args_match: ignore` compares no call's `args`, yet {listed} gives some: drop one of the "
+                    "two, or give that call its own `args_match`"
+                )
+        return value
+
     @pydantic.model_validator(mode="after")
     def _checks_something(self) -> TrajectoryWire:
         vacuous = self.mode in (TrajectoryMode.IN_ORDER, TrajectoryMode.SUPERSET)

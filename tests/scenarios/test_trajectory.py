@@ -154,6 +154,10 @@ def test_the_oracle_itself_on_permutations() -> None:
         ({"mode": "superset"}, "mode superset with no calls checks nothing"),
         ({"mode": "in_order", "calls": ["a"], "count": {}}, "an empty count checks nothing"),
         ([{"name": "a", "args": {"x": 1}, "args_match": "ignore"}], "`args_match: ignore` compares none of them"),
+        (
+            {"args_match": "ignore", "calls": ["b", {"name": "a", "args": {"x": 1}}]},
+            "`args_match: ignore` compares no call's `args`, yet calls[1] gives some",
+        ),
         ([{"name": "a", "args": {"x": {"matches": ""}}}], "an empty pattern matches any value"),
         ([{"name": "a", "args": {"x": {"matches": "Azin|"}}}], "/Azin|/ matches every text"),
         ([{"name": "a", "result_contains": ""}], '"" or [] checks nothing'),
@@ -197,3 +201,10 @@ def test_a_mapping_with_other_keys_is_a_literal_value() -> None:
     made = [tool("a", x={"matches": "Az", "other": 1})]
     assert run([{"name": "a", "args": {"x": {"matches": "Az", "other": 1}}}], made) == []
     assert run([{"name": "a", "args": {"x": {"matches": "Az|Bo"}}}], [tool("a", x="Bob")]) == []
+
+
+def test_a_call_with_its_own_args_match_may_give_args_under_a_mapping_that_ignores_them() -> None:
+    made = [tool("a", x=1)]
+    calls = [{"name": "a", "args": {"x": 2}, "args_match": "subset"}]
+    assert run({"args_match": "ignore", "calls": calls}, made) != []
+    assert run({"args_match": "ignore", "calls": ["a"]}, made) == []
