@@ -100,6 +100,25 @@ def test_each_model_records_its_own_cassette_and_replays_side_by_side(
     assert capsys.readouterr().out.splitlines()[-1] == "4 ok"  # each repeat checked
 
 
+def test_each_models_failure_names_the_model(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two models failing alike printed two identical explanations: which one failed was in the table only."""
+    project.write_scenario("matrix", MATRIX.replace("contains: Azin", "contains: Carol"))
+    with fake() as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 1
+    capsys.readouterr()
+    assert main(["run", "--agents", str(project.agents)]) == 1
+    headers = [line for line in capsys.readouterr().err.splitlines() if not line.startswith(" ")]
+    path = project.scenario_path("matrix")
+    assert headers == [
+        f"{path}: model 'small-model':",
+        f"{path}:7: turns[0].expect.blocks.human.contains: block 'human' does not contain 'Carol'",
+        "",
+        f"{path}: model 'org/big-model:2':",
+        f"{path}:7: turns[0].expect.blocks.human.contains: block 'human' does not contain 'Carol'",
+        "",
+    ]
+
+
 def test_a_matrix_scenario_with_one_cassette_missing(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     with fake() as server:
         assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 1
@@ -121,7 +140,8 @@ def test_pytest_runs_every_model_of_the_matrix(pytester: pytest.Pytester) -> Non
     result.stdout.fnmatch_lines(["scenarios/matrix.yaml::matrix"])
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)  # the small model's run fails the file's test; the big one's passes
-    result.stdout.fnmatch_lines(["*block 'human' does not contain 'Azin'*"])
+    result.stdout.fnmatch_lines(["*matrix.yaml: model 'small-model':", "*block 'human' does not contain 'Azin'*"])
+    result.stdout.no_fnmatch_line("*model 'org/big-model:2'*")  # the run that passed is not named
     (project.cassettes / "matrix@small-model.yaml").unlink()
     project.write_scenario("matrix", MATRIX.replace("small-model, ", ""))
     pytester.runpytest().assert_outcomes(passed=1)

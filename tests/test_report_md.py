@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from harness.report_md import STEP_SUMMARY, append_step_summary, markdown_summary, write_markdown
+from harness.scenarios.results import reason_lines
 
 
 def entry(name: str, outcome: str, **extra: Any) -> dict[str, Any]:
@@ -156,3 +157,12 @@ def test_dataset_rows_are_named_apart_and_only_repeated_runs_numbered() -> None:
     }
     names = [line.split("`")[1] for line in markdown_summary(report).splitlines() if line.startswith("| `")]
     assert names == ["scenarios/intro.yaml[azin]", "scenarios/intro.yaml[carol]", "scenarios/flaky.yaml #2"]
+
+
+@pytest.mark.parametrize(
+    "header", ["s.yaml: model 'org/m:2':", "s.yaml: dataset row 'b', model 'm':", "s.yaml: dataset row 'b':"]
+)
+def test_a_matrix_models_header_is_not_taken_for_the_reason(header: str) -> None:
+    assert reason_lines([header, "s.yaml:4: reply.contains: the reply does not contain 'x'"]) == [
+        "s.yaml:4: reply.contains: the reply does not contain 'x'"
+    ]

@@ -151,10 +151,17 @@ class ScenarioResult:
             return self.scenario.agent_of(self.scenario.turns[int(failure.loc[1])])
         return self.scenario.agent
 
+    def run_name(self) -> str:
+        """Which run of the file this is, when the file makes several: its dataset row, its matrix model (a
+        matrix's failures told alike, one per model, said nothing of the model that failed)."""
+        parts = [f"dataset row '{self.scenario.row}'"] if self.scenario.row is not None else []
+        parts += [f"model '{self.scenario.model}'"] if self.scenario.model is not None else []
+        return ", ".join(parts)
+
     def explain(self) -> str:
         """The failure report: file:line, key, turn, expected vs actual, the block's edit history."""
         path = self.scenario.path
-        out: list[str] = [f"{path}: dataset row '{self.scenario.row}':"] if self.scenario.row is not None else []
+        out: list[str] = [f"{path}: {run}:"] if (run := self.run_name()) else []
         if self.variant > 1:  # which of the recorded repeats (pytest plays them all in one item)
             out.append(f"{path}: repeat {self.variant} (cassette {self.cassette.name}):")
         out += [f"error: {self.error}"] if self.error else []
@@ -181,14 +188,15 @@ class ScenarioResult:
         return "\n".join(out)
 
 
-# The lines `explain()` starts with to say which run of a scenario failed (a dataset row, a repeat): headers,
-# the reason follows them.
-_RUN_HEADER = re.compile(r": (?:dataset row '.*'|repeat [0-9]+ \(cassette .*\)):$")
+# The lines `explain()` starts with to say which run of a scenario failed (a dataset row, a matrix model, a
+# repeat): headers, the reason follows them.
+_RUN_HEADER = re.compile(r": (?:dataset row '.*'(?:, model '.*')?|model '.*'|repeat [0-9]+ \(cassette .*\)):$")
 
 
 def reason_lines(explained: Iterable[str]) -> list[str]:
     """The lines of an explanation from its first reason on: blank lines and `explain()`'s run headers
-    (`x.yaml: dataset row 'b':`, `x.yaml: repeat 3 (cassette x.repeat-3.yaml):`) before it left out."""
+    (`x.yaml: dataset row 'b':`, `x.yaml: model 'm':`, `x.yaml: repeat 3 (cassette x.repeat-3.yaml):`)
+    before it left out."""
     lines = list(explained)
     start = 0
     while start < len(lines) and (not lines[start].strip() or _RUN_HEADER.search(lines[start].rstrip()) is not None):
