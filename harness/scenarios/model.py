@@ -216,6 +216,7 @@ class Scenario:
     simulate: Simulation | None = None  # a simulated user writes the turns
     row: str | None = None  # the dataset row this scenario was made from (its id)
     dataset: Path | None = None  # the JSON Lines file that row is read from
+    row_line: str | None = None  # where that row is, as a message names it: `rows.jsonl:3`
     tool_results: dict[str, str | tuple[str, ...]] = field(default_factory=dict)  # declared tools' results
     history: tuple[dict[str, Any], ...] = ()  # chat messages in context before the first turn
     models: tuple[str, ...] = ()  # the file's model matrix
@@ -288,7 +289,7 @@ def load_scenarios_partially(path: Path) -> tuple[list[Scenario], list[Problem]]
         ]
         problems += [problem for problem in found if problem not in problems]
         if scenario is not None:
-            scenarios += _per_model(dataclasses.replace(scenario, row=row_id, dataset=dataset))
+            scenarios += _per_model(dataclasses.replace(scenario, row=row_id, dataset=dataset, row_line=where))
     return scenarios, problems
 
 

@@ -32,7 +32,7 @@ from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.cassette_owners import overwritten_inputs
 from harness.scenarios.checks import Asker, ExpectCheck, Failure, Observed, Snapshot, Snapshots, run_checks
 from harness.scenarios.judge import LLMJudge
-from harness.scenarios.model import Scenario, Turn, model_slug, scenario_problems
+from harness.scenarios.model import Scenario, Turn, load_scenario_partially, model_slug, scenario_problems
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.scenarios.sharing import SharedBlocks, shared_labels
 from harness.scenarios.simulate import SimulatedUser
@@ -66,6 +66,8 @@ class ScenarioRunner:
     # The agent of each scenario checked so far (by the scenario object, kept so its id stays its own):
     # `harness run` checks every scenario before it runs any.
     _specs: dict[int, tuple[Scenario, AgentSpec]] = field(default_factory=dict, init=False, repr=False)
+    # The unfilled template of each dataset file whose rows had problems (None: it does not load).
+    _templates: dict[Path, Scenario | None] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def project(self) -> Project:
@@ -141,6 +143,40 @@ class ScenarioRunner:
         unusable = self.cassette_problem(scenario)
         if unusable is not None:
             raise ScenarioError([unusable])
+        problems = self._agent_problems(scenario)
+        if problems and scenario.row_line is not None:
+            problems = self._of_row(scenario, scenario.row_line, problems)
+        if problems:
+            raise ScenarioError(problems)
+        return self._with_model(scenario, self.factory.spec(scenario.agent, scenario.max_steps))
+
+    def _of_row(self, scenario: Scenario, row_line: str, problems: list[Problem]) -> list[Problem]:
+        """A dataset row's problems, those its values made (a `bio` over the block's limit, a tool name the
+        agent lacks) named by the row's line, `rows.jsonl:3: ...`, as its loading mistakes are; those the
+        unfilled template has too are the template's, told alike for every row (so once)."""
+        if scenario.path not in self._templates:
+            self._templates[scenario.path] = load_scenario_partially(scenario.path)[0]
+        template = self._templates[scenario.path]
+        of_template: list[Problem] = []
+        filled: set[str] = set()  # the agents the row names (`agent: "{agent}"`): a mistake there is the row's
+        if template is not None and len(template.turns) == len(scenario.turns):
+            pairs = list(zip(template.turns, scenario.turns, strict=True))
+            filled = {"agent"} if template.agent != scenario.agent else set()
+            filled |= {f"turns[{turn.index}].agent" for turn, row in pairs if turn.agent != row.agent}
+            # checked against the row's agents: with the template's own (a field's name) none is known, and
+            # its other problems would go unseen, each told again as every row's
+            turns = tuple(replace(turn, agent=row.agent) for turn, row in pairs)
+            of_template = self._agent_problems(replace(template, agent=scenario.agent, turns=turns))
+        return [
+            problem
+            if problem in of_template and problem.key not in filled
+            else dataclasses.replace(problem, message=f"{row_line}: {problem.message}")
+            for problem in problems
+        ]
+
+    def _agent_problems(self, scenario: Scenario) -> list[Problem]:
+        """What the scenario names that its agents lack (blocks, tools, arguments, features), and initial
+        values their blocks refuse."""
         config = self.factory.config
         problems: list[Problem] = []
         for name in scenario.agents:
@@ -161,10 +197,7 @@ class ScenarioRunner:
                 memory_warning=agent.memory_warning if agent else None,
                 tool_rules=bool(agent.tool_rules) if agent else None,
             )
-        problems += self._tool_result_problems(scenario)
-        if problems:
-            raise ScenarioError(problems)
-        return self._with_model(scenario, self.factory.spec(scenario.agent, scenario.max_steps))
+        return problems + self._tool_result_problems(scenario)
 
     @staticmethod
     def _with_model(scenario: Scenario, spec: AgentSpec) -> AgentSpec:

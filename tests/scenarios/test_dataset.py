@@ -239,3 +239,43 @@ def test_a_regex_quantifier_in_a_template_says_to_double_its_braces(tmp_path: Pa
     scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
     assert problems == []
     assert [scenario.turns[0].checks[0].checks[0].value for scenario in scenarios] == [pattern, pattern]
+
+
+def test_a_rows_value_the_agent_refuses_names_the_rows_line_and_the_templates_own_mistake_is_told_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An initial value over the block's limit, a tool the agent lacks, an agent it does not have: the
+    message said where in the template, not which of a hundred rows."""
+    template = """
+        agent: "{agent}"
+        dataset: names.jsonl
+        blocks: {human: "{bio}", humn: "x"}
+        turns:
+          - user: "Hi"
+            expect:
+              not_tool_calls: ["{tool}"]
+        """
+    project = make_project(tmp_path / "p", {"names": template})
+    rows = [
+        {"agent": "chat", "bio": "Name: Azin", "tool": "send_message"},
+        {"agent": "chat", "bio": "x" * 6000, "tool": "send_message"},
+        {"agent": "chat", "bio": "Name: Dara", "tool": "nope"},
+        {"agent": "Azin", "bio": "Name: Dara", "tool": "send_message"},
+    ]
+    write_dataset(project.root / "scenarios", rows)
+    project.agents.write_text(
+        project.agents.read_text(encoding="utf-8").replace('value: "Name: Bob"', 'value: "Name: Bob", limit: 5000'),
+        encoding="utf-8",
+    )
+    assert main(["validate", "--agents", str(project.agents)]) == 2
+    err = capsys.readouterr().err
+    path = project.scenario_path("names")
+    told = [line.strip() for line in err.splitlines()[1:]]
+    assert told == [
+        f"{path}:3:26: blocks.humn: agent 'chat' has no block 'humn'; its blocks: persona, human",  # once
+        f"{path}:3:10: blocks.human: names.jsonl:2: the initial value of block 'human' has 6000 characters, over "
+        "the block's limit of 5000: shorten it, or raise the block's `limit` in the agents file",
+        f"{path}:7:24: turns[0].expect.not_tool_calls[0]: names.jsonl:3: agent 'chat' has no tool 'nope'; its "
+        "tools: send_message, core_memory_append, core_memory_replace",
+        f"{path}:1:1: agent: names.jsonl:4: no agent named 'Azin'; defined: chat",
+    ]
