@@ -41,7 +41,7 @@ from harness.tools.registry import resolve_tool
 from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinishable
 from harness.tools.runtime import TOOL_SANDBOX_TIMEOUT
 from harness.tools.schema import Tool
-from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, not_null_schema, validate_document
+from harness.wire import NOT_BOOLEAN, Boolean, Shorthand, StrictModel, not_null_schema, validate_document
 from harness.yamlsource import Loc, TooBig, YamlDocument, dotted, load_yaml, read_text
 
 MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
@@ -141,16 +141,16 @@ class ModelWire(_EndpointWire):
         None, description="Sampling seed, for endpoints that honour one"
     )
     key_header: KeyHeaderField = None
-    stream: bool | None = pydantic.Field(
+    stream: Boolean | None = pydantic.Field(
         None, description="Ask for a streamed answer (server-sent events): for models that only stream"
     )
-    put_inner_thoughts_in_kwargs: bool | None = pydantic.Field(
+    put_inner_thoughts_in_kwargs: Boolean | None = pydantic.Field(
         None,
         description="Letta's LLMConfig field, for the letta-memgpt loop: true puts the model's inner thoughts in "
         "an `inner_thoughts` argument first on every tool, false leaves them in the answer's text (default: "
         "true for every model but gpt-4, as in Letta)",
     )
-    mistral_tool_call_ids: bool | None = pydantic.Field(
+    mistral_tool_call_ids: Boolean | None = pydantic.Field(
         None,
         description="true: every tool-call id the harness makes is 9 letters and digits, the only ids Mistral "
         "accepts, the letta-memgpt boot message's too (default false: there a uuid cut to 29 characters, as "
@@ -232,7 +232,7 @@ class BlockWire(StrictModel):
         DEFAULT_LIMIT, description="Most characters the block may hold (edits past it are refused; at most ten million)"
     )
     description: str | None = pydantic.Field(None, description="What the block is for (shown to the model)")
-    read_only: bool = pydantic.Field(False, description="The agent's tools may not edit it")
+    read_only: Boolean = pydantic.Field(False, description="The agent's tools may not edit it")
     metadata: dict[str, Any] = pydantic.Field(default_factory=dict, description="Free-form data kept with it")
     json_schema: dict[str, Any] | None = pydantic.Field(
         None,
@@ -307,7 +307,7 @@ class ToolRuleWire(StrictModel):
         "with the output as text, as Letta compares the keys of a rule it keeps as JSON)",
     )
     default_child: str | None = pydantic.Field(None, description="conditional: the next tool when no output matches")
-    require_output_mapping: bool | None = pydantic.Field(
+    require_output_mapping: Boolean | None = pydantic.Field(
         None, description="conditional: when no output matches, allow no tool (instead of default_child or any)"
     )
     # Keys Letta writes with every rule it returns, so a rule pasted from Letta's API or an Agent File loads.
@@ -471,7 +471,7 @@ class AgentSettingsWire(StrictModel):
         json_schema_extra=not_null_schema,
     )
 
-    memory_warning: bool | None = pydantic.Field(
+    memory_warning: Boolean | None = pydantic.Field(
         None,
         description="With a `context_window`: past 75% of it the model gets Letta's memory-pressure warning "
         "once (Letta 0.6's summarizer_settings.send_memory_warning_message; default false, as in Letta, whose "

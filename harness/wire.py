@@ -6,7 +6,7 @@ import difflib
 import math
 import re
 import typing
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 import pydantic_core
@@ -23,20 +23,78 @@ class StrictModel(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
-def _not_a_boolean(value: Any) -> Any:
-    """pydantic takes True for 1 where a number is expected, and YAML reads `yes`, `on` and `true` as True:
-    `max_steps: yes` would be one step."""
-    if isinstance(value, bool):
-        raise ValueError(
-            f"expected a number, not {str(value).lower()} (YAML reads yes, no, on, off, true and false as booleans)"
-        )
-    return value
+_YAML_BOOLEANS = "YAML reads yes, no, on, off, true and false as booleans"
+BOOLEAN = "a boolean (true or false)"
 
 
-# On every number of every wire model, after its constraints (`Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN]`:
-# placed before them, it would hide the number from them, and the JSON Schema would lose its `minimum`):
-# what pydantic takes for a number (a quoted "3" too), but never a boolean.
-NOT_BOOLEAN = pydantic.BeforeValidator(_not_a_boolean)
+class _Scalar:
+    """What a number or a boolean of a wire model takes: the YAML scalar of its type, never what pydantic's
+    lax mode would turn into one. pydantic takes True for 1 (YAML reads `yes`, `on` and `true` as True:
+    `max_steps: yes` would be one step), "3" for 3 and "off" for False; the JSON Schema an editor checks
+    against refuses them, and so does the loader. An integer written `5.0` is an integer, as JSON Schema
+    says (and `5.5` is refused)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # "an integer", "a number", BOOLEAN
+
+    def __call__(self, value: Any) -> Any:
+        wanted = self.kind
+        if wanted == BOOLEAN:
+            if isinstance(value, bool):
+                return value
+        elif not isinstance(value, bool) and isinstance(value, int | float):
+            return value
+        if isinstance(value, bool):
+            raise ValueError(f"expected {wanted}, not {str(value).lower()} ({_YAML_BOOLEANS})")
+        if isinstance(value, str):
+            raise ValueError(f"expected {wanted}, not the text {_shown(value)}{_written(value, wanted)}")
+        if isinstance(value, int | float):
+            raise ValueError(f"expected {wanted}, not the number {_shown(value)}")
+        return value  # a list, a mapping, null: the type's own message says what it is
+
+
+def _written(text: str, kind: str) -> str:
+    """How to write `text` so YAML reads it as `kind`, when it can be: without the quotes (`"3"`), or in
+    YAML's own form of a number YAML reads as text (`1e3`: an exponent needs a dot and a sign)."""
+    import yaml  # only for a mistake's message
+
+    if len(text) > 100:
+        return ""
+    try:
+        unquoted = yaml.safe_load(text)
+    except yaml.YAMLError:
+        unquoted = None
+    if kind == BOOLEAN:
+        return ": write it without quotes" if isinstance(unquoted, bool) else ""
+    if isinstance(unquoted, int | float) and not isinstance(unquoted, bool):
+        return ": write it without quotes"
+    try:
+        number = float(text)
+    except ValueError:
+        return ""
+    if kind == "an integer":
+        if not (math.isfinite(number) and number.is_integer()):
+            return ""
+        return f", which YAML reads as text: write {int(number)}"
+    return f", which YAML reads as text: write {yaml.safe_dump(number).splitlines()[0]}"
+
+
+class _ScalarAnnotation:
+    """`Annotated[int, ..., NOT_BOOLEAN]`: the number's check around the type's own validation (and its
+    constraints, placed before it, which its JSON Schema keeps), worded for that type."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: pydantic.GetCoreSchemaHandler
+    ) -> pydantic_core.CoreSchema:
+        kind = BOOLEAN if source is bool else "an integer" if source is int else "a number"
+        return pydantic_core.core_schema.no_info_before_validator_function(_Scalar(kind), handler(source))
+
+
+# On every number and boolean of every wire model, after its constraints (`Annotated[int, pydantic.Field(ge=1),
+# NOT_BOOLEAN]`): the YAML scalar of its type, never a boolean for a number, a quoted text or a number for a
+# boolean (see `_Scalar`). `Boolean` is a boolean so guarded.
+NOT_BOOLEAN = _ScalarAnnotation()
+Boolean = Annotated[bool, NOT_BOOLEAN]
 
 
 def not_null_schema(schema: dict[str, Any]) -> None:
@@ -214,11 +272,38 @@ def _merge_branches(problems: list[Problem]) -> list[Problem]:
             suffix = got.group() if got and all(message.endswith(got.group()) for message in messages) else ""
             wanted = [message.removesuffix(suffix).removeprefix("Input should be ") for message in messages]
             messages = ["should be " + " or ".join(wanted) + suffix]
+        elif len(messages) > 1 and all(_branch_message(message) for message in messages):
+            messages = [_merged_scalar_branches(messages)]
         out += [Problem(file, line, column, key, message) for message in messages]
     return out
 
 
 _GOT = re.compile(r" \(got .*\)$")
+# `_Scalar`'s message: what was wanted, what was given, how to write it
+_EXPECTED = re.compile(
+    r"expected (?P<wanted>.+?), not (?P<given>.*?)(?P<hint>: write it without quotes|, which YAML reads as text: .*)?"
+)
+
+
+def _branch_message(message: str) -> bool:
+    return message.startswith("Input should be ") or _EXPECTED.fullmatch(message) is not None
+
+
+def _merged_scalar_branches(messages: list[str]) -> str:
+    """A value no branch of a union with a boolean or a number takes (`snapshot: 1`, `edited: {human: 0}`), in
+    one line: every branch's want, what was given, and how to write it where `_Scalar` can tell."""
+    wanted: list[str] = []
+    given = hint = ""
+    for message in messages:
+        scalar = _EXPECTED.fullmatch(message)
+        if scalar is not None:
+            wanted.append(scalar["wanted"])
+            given = given or f", not {scalar['given']}"
+            hint = hint or scalar["hint"] or ""
+        else:
+            got = _GOT.search(message)
+            wanted.append(message.removeprefix("Input should be ").removesuffix(got.group() if got else ""))
+    return "should be " + " or ".join(wanted) + given + hint
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:

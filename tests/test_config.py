@@ -87,7 +87,8 @@ def test_misspelt_key_names_file_line_key_and_valid_keys(write_agents: Write) ->
 
 def test_a_boolean_where_a_number_is_expected_is_a_located_mistake(write_agents: Write, load_text: Load) -> None:
     """pydantic took True for 1: `max_steps: yes` was one step, `temperature: on` 1.0, `limit: yes` a limit
-    of 1. A number written as an integer where a float is expected, or quoted, is still a number."""
+    of 1. A number written as an integer where a float is expected is still a number, and an integer
+    written 4.0 an integer (JSON Schema's integer, which an editor checks against, includes it)."""
     _, error = problems_of(
         write_agents,
         """
@@ -100,24 +101,58 @@ def test_a_boolean_where_a_number_is_expected_is_a_located_mistake(write_agents:
             blocks: [{label: human, value: Bob, limit: yes}]
         """,
     )
-    told = "expected a number, not true (YAML reads yes, no, on, off, true and false as booleans)"
+    yaml_booleans = "(YAML reads yes, no, on, off, true and false as booleans)"
     assert [(p.line, p.key, p.message) for p in error.problems] == [
-        (2, "defaults.model.temperature", told),
-        (2, "defaults.model.timeout", told),
-        (3, "defaults.max_steps", told),
-        (7, "agents.chat.blocks[0].limit", told),
+        (2, "defaults.model.temperature", f"expected a number, not true {yaml_booleans}"),
+        (2, "defaults.model.timeout", f"expected a number, not true {yaml_booleans}"),
+        (3, "defaults.max_steps", f"expected an integer, not true {yaml_booleans}"),
+        (7, "agents.chat.blocks[0].limit", f"expected an integer, not true {yaml_booleans}"),
     ]
     config = load_text(
         """
         defaults:
-          model: {name: m, temperature: 1, timeout: "30"}
-          max_steps: "4"
+          model: {name: m, temperature: 1, timeout: 30}
+          max_steps: 4.0
         agents:
           chat: {system: hello, blocks: [{label: human, value: Bob, limit: 100}], tools: [send_message]}
         """
     )
     chat = config.get("chat")
     assert (chat.model.temperature, chat.model.timeout, chat.max_steps) == (1.0, 30.0, 4)
+
+
+def test_a_quoted_number_or_boolean_is_text_as_the_json_schema_says(write_agents: Write) -> None:
+    """pydantic's lax mode took "0" for 0 and 'no' for false, which the JSON Schema an editor uses refuses:
+    the loader refuses them too, saying how to write the value."""
+    _, error = problems_of(
+        write_agents,
+        """
+        defaults:
+          model: {name: m, temperature: '0', seed: "42", stream: 'true', timeout: 1e3}
+          memory_warning: 'yes'
+        agents:
+          chat:
+            system: hello
+            context_window: 8000.5
+            blocks: [{label: human, value: Bob, limit: '100', read_only: 'no'}, {label: p, read_only: 1}]
+        """,
+    )
+    boolean, quotes = "expected a boolean (true or false), not", ": write it without quotes"
+    assert [(p.line, p.key, p.message) for p in error.problems] == [
+        (2, "defaults.model.temperature", f"expected a number, not the text '0'{quotes}"),
+        (2, "defaults.model.seed", f"expected an integer, not the text '42'{quotes}"),
+        (2, "defaults.model.stream", f"{boolean} the text 'true'{quotes}"),
+        (2, "defaults.model.timeout", "expected a number, not the text '1e3', which YAML reads as text: write 1000.0"),
+        (3, "defaults.memory_warning", f"{boolean} the text 'yes'{quotes}"),
+        (
+            7,
+            "agents.chat.context_window",
+            "Input should be a valid integer, got a number with a fractional part (got 8000.5)",
+        ),
+        (8, "agents.chat.blocks[0].limit", f"expected an integer, not the text '100'{quotes}"),
+        (8, "agents.chat.blocks[0].read_only", f"{boolean} the text 'no'{quotes}"),
+        (8, "agents.chat.blocks[1].read_only", f"{boolean} the number 1"),
+    ]
 
 
 def test_several_mistakes_are_reported_together(write_agents: Write) -> None:
@@ -143,7 +178,7 @@ def test_several_mistakes_are_reported_together(write_agents: Write) -> None:
     assert "did you mean 'limit'?" in keys["agents.chat.blocks[0].limt"].message
     assert "valid keys: label, value, limit, description, read_only, metadata" in str(error)
     assert keys["agents.chat.max_steps"].line == 9
-    assert "(got 'many')" in keys["agents.chat.max_steps"].message
+    assert keys["agents.chat.max_steps"].message == "expected an integer, not the text 'many'"
     assert len(str(error).splitlines()) == 3
     assert all(line.startswith(str(path)) for line in str(error).splitlines())
 
@@ -682,7 +717,7 @@ def test_a_base_url_no_request_could_reach_is_a_located_mistake(write_agents: Wr
     ("setting", "key", "says"),
     [
         ("model: {name: m, timeout: .inf}", "agents.chat.model.timeout", "less than or equal to 86400"),
-        ("model: {name: m, timeout: 1e300}", "agents.chat.model.timeout", "less than or equal to 86400"),
+        ("model: {name: m, timeout: 1.0e+300}", "agents.chat.model.timeout", "less than or equal to 86400"),
         ("model: {name: m, max_retries: 1000000}", "agents.chat.model.max_retries", "less than or equal to 100"),
         ("clock: {start: 2025-01-01T00:00:00Z, tick: .inf}", "agents.chat.clock.tick", "less than or equal to 86400"),
         ("clock: 9999-12-31T23:59:59Z", "agents.chat.clock.start", "must fall in the years 1000 to 8999"),

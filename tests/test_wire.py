@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from harness.config import AgentsFileWire
 from harness.scenarios.history import HistoryFileWire
 from harness.scenarios.model import ScenarioWire
-from harness.wire import StrictModel, _not_a_boolean, _shown, validate_document
+from harness.wire import StrictModel, _Scalar, _shown, validate_document
 from harness.yamlsource import YamlDocument, parse_yaml
 
 
@@ -64,14 +64,15 @@ def test_any_value_is_shown_in_a_few_words(value: Any) -> None:
 
 
 def unguarded_numbers(model: type[pydantic.BaseModel]) -> list[str]:
-    """Where `model`'s validator takes an int or a float without refusing booleans first (`Int`, `Float`)."""
+    """Where `model`'s validator takes an int, a float or a bool without `NOT_BOOLEAN` first, which refuses
+    what pydantic's lax mode would coerce into one (a boolean for a number, "3", "off")."""
     found: list[str] = []
 
     def walk(node: Any, path: str, guarded: bool) -> None:
         if isinstance(node, dict):
-            if node.get("type") in ("int", "float") and not guarded:
+            if node.get("type") in ("int", "float", "bool") and not guarded:
                 found.append(path)
-            guard = node.get("type") == "function-before" and node["function"]["function"] is _not_a_boolean
+            guard = node.get("type") == "function-before" and isinstance(node["function"]["function"], _Scalar)
             for key, child in node.items():
                 walk(child, f"{path}.{key}", guard and key == "schema")
         elif isinstance(node, list):
@@ -84,8 +85,9 @@ def unguarded_numbers(model: type[pydantic.BaseModel]) -> list[str]:
 
 
 @pytest.mark.parametrize("model", [AgentsFileWire, ScenarioWire, HistoryFileWire])
-def test_every_number_of_the_files_refuses_a_boolean(model: type[pydantic.BaseModel]) -> None:
-    """A number field declared as a bare `int` or `float` would take `yes` as 1 again."""
+def test_every_number_and_boolean_of_the_files_is_guarded(model: type[pydantic.BaseModel]) -> None:
+    """A number field declared as a bare `int` or `float` would take `yes` as 1 again, and "3" as 3; a bare
+    `bool`, "off" as false."""
     assert unguarded_numbers(model) == []
     assert unguarded_numbers(Settings) != []  # the walk finds one
 
@@ -97,5 +99,5 @@ def test_every_number_of_the_files_refuses_a_boolean(model: type[pydantic.BaseMo
 def test_a_boolean_is_no_number_of_a_scenario(word: str, line: str) -> None:
     doc = parse_yaml(f"agent: chat\nturns:\n  - user: hi\n{line.format(word)}\n", "s.yaml")
     _, problems = validate_document(ScenarioWire, doc)
-    refused = [p for p in problems if p.message.startswith("expected a number, not ")]
+    refused = [p for p in problems if p.message.startswith(("expected a number, not ", "expected an integer, not "))]
     assert [p.line for p in refused] == [4], problems

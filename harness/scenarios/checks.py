@@ -35,7 +35,7 @@ from harness.jsontext import as_text, parse, same_json
 from harness.memory import EditKind
 from harness.recall import Recall
 from harness.records import ContextEvent, ContextEventKind, StepRecord, StopReason, ToolCallRecord
-from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel
+from harness.wire import NOT_BOOLEAN, Boolean, Shorthand, StrictModel
 from harness.yamlsource import Loc, dotted
 
 LONG = 60  # values longer than this are shown as a diff, not side by side
@@ -504,7 +504,7 @@ class JsonLength(JsonCheck):
 @value_check
 class Unchanged(ValueCheck):
     key = "unchanged"
-    wire = bool
+    wire = Boolean
     description = "The value is what it was at the start"
     targets = frozenset({Target.BLOCK})
 
@@ -677,7 +677,7 @@ class ToolCallWire(Shorthand, StrictModel):
     args_match: ArgsMatch | None = pydantic.Field(
         None, description="exact, subset (default: the mode's) or ignore: how `args` are compared"
     )
-    ok: bool | None = pydantic.Field(None, description="false: the call failed (its result went back as Failed)")
+    ok: Boolean | None = pydantic.Field(None, description="false: the call failed (its result went back as Failed)")
     result_contains: Needle | None = pydantic.Field(None, description="Text in the result the model got back")
 
     @pydantic.model_validator(mode="before")
@@ -985,7 +985,7 @@ class StopReasonIs(ExpectCheck):
 @expect_check
 class Edited(ExpectCheck):
     key = "edited"
-    wire = Annotated[dict[str, bool | str | list[str]], _some("mapping"), pydantic.AfterValidator(_no_empty_lists)]
+    wire = Annotated[dict[str, Boolean | str | list[str]], _some("mapping"), pydantic.AfterValidator(_no_empty_lists)]
     description = (
         "Which tool calls changed which blocks, by label: true (some call changed it), false (no call did), or "
         "the tool (or tools) that changed it, e.g. {human: memory_replace}"
@@ -1204,7 +1204,7 @@ def _snapshot_taken(value: bool | SnapshotMode) -> bool | SnapshotMode:
 class Snapshot(ExpectCheck):
     key = "snapshot"
     final_only = "a snapshot is checked in the final `expect:` only (it holds the blocks after every turn)"
-    wire = Annotated[bool | SnapshotMode, pydantic.AfterValidator(_snapshot_taken)]
+    wire = Annotated[Boolean | SnapshotMode, pydantic.AfterValidator(_snapshot_taken)]
     description = (
         "Compare the blocks with the scenario's golden file under snapshots/ (true or turns: after every "
         "turn; end: at the end only); `--update-snapshots` writes it"
@@ -1306,7 +1306,8 @@ class EvictionsWire(Shorthand, StrictModel):
     @pydantic.model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        return {"count": value} if isinstance(value, int) and not isinstance(value, bool) else value
+        # any number, not only an int: `1.0` is a count of 1, as JSON Schema's integer says (`1.5` is told so)
+        return {"count": value} if isinstance(value, int | float) and not isinstance(value, bool) else value
 
     @pydantic.model_validator(mode="after")
     def _checks_something(self) -> EvictionsWire:
