@@ -97,6 +97,22 @@ NOT_BOOLEAN = _ScalarAnnotation()
 Boolean = Annotated[bool, NOT_BOOLEAN]
 
 
+class JsonSchema:
+    """Metadata of a type (`Annotated[str, ..., JsonSchema(minLength=1)]`) adding keywords to its JSON Schema
+    alone: an editor flags what the loader refuses (an empty text, list or mapping that would check nothing),
+    while the loader keeps its own validator, whose located message says why."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: pydantic_core.CoreSchema, handler: pydantic.GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = handler(core_schema)
+        handler.resolve_ref_schema(schema).update(self.keywords)
+        return schema
+
+
 def not_null_schema(schema: dict[str, Any]) -> None:
     """`json_schema_extra` of an optional key that may be left out but not left empty (`expect:` alone): its
     JSON Schema loses the `null` branch the `X | None` annotation gives it, as the loader refuses null."""

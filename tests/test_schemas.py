@@ -71,6 +71,8 @@ AGENT = {"model": "gpt-4o-mini", "system": "You help.", "tools": ["send_message"
         ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": None}]}, False),  # checks nothing
         ("scenario", {"agent": "chat", "turns": [{"user": "hi", "expect": {}}]}, False),
         ("scenario", {"agent": "chat", "turns": [{"user": "hi"}], "expect": None}, False),
+        ("scenario", {"agent": "chat", "simulate": {"persona": "p", "goal": "g", "stop_when": "bye"}}, True),
+        ("scenario", {"agent": "chat", "simulate": {"persona": "p", "goal": "g", "stop_when": ""}}, False),
     ],
 )
 def test_the_schema_and_the_loader_agree(kind: str, document: dict[str, Any], valid: bool) -> None:

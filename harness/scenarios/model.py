@@ -23,7 +23,7 @@ from harness.project import HISTORY_FOLDER
 from harness.scenarios.checks import Evictions, ExpectCheck, ExpectWire, RefersTo, TurnExpectWire, compile_expect
 from harness.scenarios.dataset import DATASET_KEY, rows_of
 from harness.scenarios.history import HistoryWire, load_history
-from harness.wire import NOT_BOOLEAN, Shorthand, StrictModel, not_null_schema, validate_document
+from harness.wire import NOT_BOOLEAN, JsonSchema, Shorthand, StrictModel, not_null_schema, validate_document
 from harness.yamlsource import Loc, YamlDocument, load_yaml
 
 BLOCK_CREATING_TOOL = "memory"  # Letta's path-based memory tool (its `create` command)
@@ -65,6 +65,16 @@ class TurnWire(StrictModel):
     _expect = pydantic.field_validator("expect", mode="before")(_expect_given)
 
 
+def _ends_on_something(value: str) -> str:
+    """Every reply contains "": the conversation ended after the first, whatever the agent said."""
+    if not value:
+        raise ValueError(
+            '"" is in every reply, so the conversation would end after the first: give the text that ends it, '
+            "or leave `stop_when` out"
+        )
+    return value
+
+
 class SimulateWire(StrictModel):
     """A simulated user instead of scripted turns: a model plays the user, recorded like the agent."""
 
@@ -73,7 +83,9 @@ class SimulateWire(StrictModel):
     max_turns: Annotated[int, pydantic.Field(ge=1, le=50), NOT_BOOLEAN] = pydantic.Field(
         5, description="Most user messages (default 5)"
     )
-    stop_when: str | None = pydantic.Field(None, description="End the conversation once a reply contains this")
+    stop_when: Annotated[str, pydantic.AfterValidator(_ends_on_something), JsonSchema(minLength=1)] | None = (
+        pydantic.Field(None, description="End the conversation once a reply contains this")
+    )
     first_message: str | None = pydantic.Field(
         None, description="The user's opening line (default: written by the model)"
     )

@@ -330,6 +330,11 @@ def test_an_empty_expect_is_a_located_mistake(tmp_path: Path, text: str, key: st
             "a turn's `expect:` sees its own evictions only (turn 2's)",
         ),
         (
+            "simulate: {persona: p, goal: g, stop_when: ''}\n",
+            "simulate.stop_when",
+            '"" is in every reply, so the conversation would end after the first',
+        ),
+        (
             "simulate: {persona: p, goal: g, max_turns: 3}\nexpect: {evictions: {turns: [4]}}\n",
             "expect.evictions.turns[0]",
             "the scenario has 3 turn(s)",
@@ -337,7 +342,8 @@ def test_an_empty_expect_is_a_located_mistake(tmp_path: Path, text: str, key: st
     ],
 )
 def test_what_could_only_mislead_is_a_located_mistake(tmp_path: Path, text: str, key: str, says: str) -> None:
-    """An empty xfail reason, `roles: []` (which meant every role), evictions in a turn never played."""
+    """An empty xfail reason, `roles: []` (which meant every role), a simulated user stopping at "" (after
+    the first reply, whatever it said), evictions in a turn never played."""
     problems = problems_of(tmp_path, "agent: chat\n" + text)
     assert [problem.key for problem in problems] == [key], problems
     assert says in problems[0].message
