@@ -26,6 +26,7 @@ from harness.errors import (
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
 from harness.fingerprint import agent_fingerprint
+from harness.loops.kinds import LoopName
 from harness.memory import EditKind
 from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
@@ -38,6 +39,7 @@ from harness.scenarios.sharing import SharedBlocks, shared_labels
 from harness.scenarios.simulate import SimulatedUser
 from harness.scenarios.snapshots import SnapshotFile
 from harness.scenarios.tool_results import ScenarioToolResults
+from harness.tools.schema import HEARTBEAT_PARAMETER, Tool
 from harness.yamlsource import Loc, dotted
 
 __all__ = ["Outcome", "ScenarioResult", "ScenarioRunner", "TurnRecord"]
@@ -47,6 +49,14 @@ class RecordCommand(Protocol):
     """How a message tells to record scenario `path` (`anew`: replacing its cassette whole)."""
 
     def __call__(self, path: Path, *, anew: bool = False) -> str: ...
+
+
+def _arguments_offered(agent: AgentSpec, tool: Tool) -> frozenset[str]:
+    """The arguments the agent's loop offers the model for `tool` (what a scenario's `args:` may name):
+    letta-v1 has no heartbeats, its schemas no `request_heartbeat` (Letta 0.16's), and it drops one a
+    model passes anyway, so a check naming it could never pass."""
+    names = tool.parameter_names
+    return names - {HEARTBEAT_PARAMETER} if agent.loop is LoopName.LETTA_V1 else names
 
 
 @dataclass
@@ -187,7 +197,7 @@ class ScenarioRunner:
                 list(config.agents),
                 [tool.name for tool in agent.tools] if agent else None,
                 limits={block.label: block.limit for block in agent.blocks} if agent else None,
-                parameters={tool.name: tool.parameter_names for tool in agent.tools} if agent else None,
+                parameters={tool.name: _arguments_offered(agent, tool) for tool in agent.tools} if agent else None,
                 schemas={block.label: block.schema for block in agent.blocks if block.schema is not None}
                 if agent
                 else None,

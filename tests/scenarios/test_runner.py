@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.errors import ScenarioError
 from harness.scenarios.runner import ScenarioRunner
 from tests.fakes import append, completion, make_project, reply
 
@@ -55,3 +56,30 @@ def test_failures_are_listed_in_the_order_they_are_written(tmp_path: Path) -> No
         "expect.blocks.human.contains",
     ]
     assert lines == sorted(lines)
+
+
+def test_a_heartbeat_argument_is_refused_for_a_loop_that_offers_none(tmp_path: Path) -> None:
+    """letta-v1's tool schemas have no `request_heartbeat` (and it drops one passed anyway): a check naming
+    it was validated, then could only fail once run. The letta-memgpt loop offers it, so a check may name it."""
+    check = "turns[0].expect.tool_calls[0].args.request_heartbeat"
+    scenario = """
+        agent: chat
+        turns:
+          - user: hi
+            expect:
+              tool_calls: [{name: core_memory_append, args: {request_heartbeat: true}}]
+        """
+    project = make_project(tmp_path / "p", {"beat": scenario})
+    for loop, refused in (("letta-v1", True), ("letta-memgpt", False), ("harness", False)):
+        project.agents.write_text(project.agents.read_text().replace("loop: harness", f"loop: {loop}"))
+        try:
+            project.runner().spec_for(project.scenario("beat"))
+            problems = []
+        except ScenarioError as exc:
+            problems = [(problem.key, problem.message) for problem in exc.problems]
+        assert problems == (
+            [(check, "tool 'core_memory_append' has no argument 'request_heartbeat'; its arguments: content, label")]
+            if refused
+            else []
+        ), loop
+        project.write_agents()
