@@ -484,9 +484,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         if not scenarios:
             if unreadable:
                 console.err(_unreadable_left(runner, unreadable))
-                return 1
-            console.err("every cassette is up to date: nothing to record")
-            return 0
+            else:
+                console.err("every cassette is up to date: nothing to record")
+            if mistakes:  # listed at the end, as the note said, and exit 2, as when something was recorded
+                raise UserError(_every_problem(mistakes))
+            return 1 if unreadable else 0
     recording = not project.replaying
     if recording:  # a read-only cassette folder, told after every live request was paid for, is told now
         unwritable = folder_unwritable_reason(project.cassettes_dir)

@@ -191,6 +191,26 @@ def test_record_stale_names_an_unreadable_cassette_it_leaves_alone_and_exits_1(
     assert ("recording" in err) == another_needs_recording
 
 
+def test_record_stale_with_nothing_stale_still_lists_a_broken_files_mistakes_and_exits_2(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said the mistakes were "listed at the end", never listed them, and exited 0."""
+    from tests.fakes import FORGETFUL_RESPONSES
+
+    project.record("forgetful", FORGETFUL_RESPONSES)
+    broken = project.write_scenario("broken", "agent: chat\nturns: [{user: hi}]\nexpcet: {}\n")
+    with FakeOpenAI([]) as server:
+        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--stale"])
+    assert code == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "note: 1 scenario file(s) with mistakes will not run (listed at the end); the others run"
+    assert err[-2:] == [
+        "every cassette is up to date: nothing to record",
+        f"error: {broken}:3:1: expcet: unknown key 'expcet'; did you mean 'expect'? valid keys: agent, description, "
+        "blocks, archival, max_steps, turns, simulate, expect, xfail, cassette, history, tool_results, dataset, models",
+    ]
+
+
 def test_a_changed_agent_is_explained_part_by_part(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     agents = project.agents.read_text(encoding="utf-8")
     project.agents.write_text(
