@@ -86,12 +86,71 @@ def test_the_schema_and_the_loader_agree(kind: str, document: dict[str, Any], va
     assert loaded is valid
 
 
+def _turn(expect: dict[str, Any]) -> dict[str, Any]:
+    return {"agent": "chat", "turns": [{"user": "hi", "expect": expect}]}
+
+
+@pytest.mark.parametrize(
+    ("document", "valid"),
+    [
+        (_turn({"blocks": {}}), False),
+        (_turn({"blocks": {"human": {}}}), False),
+        (_turn({"blocks": {"human": {"unchanged": False}}}), False),
+        (_turn({"blocks": {"human": {"unchanged": False, "contains": "Azin"}}}), True),
+        (_turn({"blocks": {"human": {"unchanged": True}}}), True),
+        (_turn({"blocks": {"human": {"contains": ""}}}), False),
+        (_turn({"blocks": {"human": {"contains": []}}}), False),
+        (_turn({"blocks": {"human": {"contains": ["Azin", ""]}}}), False),
+        (_turn({"blocks": {"human": {"contains": ["Azin"]}}}), True),
+        (_turn({"blocks": {"human": {"matches": ""}}}), False),
+        (_turn({"reply": {}}), False),
+        (_turn({"edited": {}}), False),
+        (_turn({"edited": {"human": []}}), False),
+        (_turn({"edited": {"human": ["memory_insert"]}}), True),
+        (_turn({"not_tool_calls": []}), False),
+        (_turn({"tool_calls": []}), False),
+        (_turn({"tool_calls": [{"name": "a", "result_contains": ""}]}), False),
+        (_turn({"tool_calls": {"calls": []}}), False),
+        (_turn({"tool_calls": {"mode": "superset", "calls": []}}), False),
+        (_turn({"tool_calls": {"mode": "exact", "calls": []}}), True),
+        (_turn({"tool_calls": {"max_calls": 2}}), True),
+        (_turn({"tool_calls": {"calls": ["a"], "count": {}}}), False),
+        (_turn({"tool_rules": {}}), False),
+        (_turn({"tool_rules": {"refused": []}}), True),
+        (_turn({"evictions": {}}), False),
+        (_turn({"evictions": {"at_least": 1}}), True),
+        (_turn({"archival_search": {"query": "q"}}), False),
+        (_turn({"archival_search": {"query": "q", "not_contains": "x"}}), True),
+        (_turn({"recall": {"query": ""}}), False),
+        ({"agent": "chat", "turns": [{"user": "hi"}], "expect": {"snapshot": False}}, False),
+        ({"agent": "chat", "turns": [{"user": "hi"}], "expect": {"snapshot": True}}, True),
+        ({"agent": "chat", "turns": [{"user": "hi"}], "xfail": "  "}, False),
+        ({"agent": "chat", "turns": [{"user": "hi"}], "xfail": " flaky "}, True),
+        ({"agent": "chat", "turns": [{"user": "hi"}], "models": ["a", "a"]}, False),
+    ],
+)
+def test_the_schema_flags_what_the_loader_refuses_as_checking_nothing(document: dict[str, Any], valid: bool) -> None:
+    """Each of these the loader refuses, located, as a check that checks nothing: an editor flagged some
+    (`expect: {}`) and not others (`blocks: {}`)."""
+    assert validator("scenario").is_valid(document) is valid
+    try:
+        ScenarioWire.model_validate(document)
+        loaded = True
+    except pydantic.ValidationError:
+        loaded = False
+    assert loaded is valid
+
+
 def _properties(node: Any, where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """The keys an editor describes: those of the schemas of values, not of the constraints on them (a `not`,
+    an `anyOf` branch with no `type` of its own: `{required: [mode], properties: {mode: {enum: [...]}}}`)."""
     found: list[tuple[str, dict[str, Any]]] = []
     if isinstance(node, dict):
         for name, prop in (node.get("properties") or {}).items():
             found.append((f"{where}.{name}", prop))
         for key, value in node.items():
+            if key == "not" or (key == "anyOf" and all("type" not in branch for branch in value)):
+                continue
             found += _properties(value, f"{where}/{key}" if key != "properties" else where)
     elif isinstance(node, list):
         for value in node:

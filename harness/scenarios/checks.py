@@ -28,6 +28,7 @@ from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 import pydantic
+from pydantic_core import CoreSchema, core_schema
 
 from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
 from harness.errors import RunError
@@ -35,7 +36,7 @@ from harness.jsontext import as_text, parse, same_json
 from harness.memory import EditKind
 from harness.recall import Recall
 from harness.records import ContextEvent, ContextEventKind, StepRecord, StopReason, ToolCallRecord
-from harness.wire import NOT_BOOLEAN, Boolean, Shorthand, StrictModel
+from harness.wire import NOT_BOOLEAN, Boolean, JsonSchema, Shorthand, StrictModel
 from harness.yamlsource import Loc, dotted
 
 LONG = 60  # values longer than this are shown as a diff, not side by side
@@ -282,19 +283,39 @@ def _looked_for(value: Any) -> Any:
     return value
 
 
-Needle = Annotated[str, pydantic.AfterValidator(_looked_for)]
-Needles = Annotated[str | list[str], pydantic.AfterValidator(_looked_for)]
+# The JSON Schema's side of `_looked_for`: an editor flags "" and [] too.
+_SomeText = Annotated[str, JsonSchema(minLength=1)]
+Needle = Annotated[str, pydantic.AfterValidator(_looked_for), JsonSchema(minLength=1)]
+Needles = Annotated[
+    _SomeText | Annotated[list[_SomeText], JsonSchema(minItems=1)], pydantic.AfterValidator(_looked_for)
+]
 
 
-def _some(what: str) -> Any:
-    """A validator refusing an empty list or mapping: it would check nothing, and pass."""
+class _Some:
+    """Metadata refusing an empty list or mapping (`Annotated[list[str], _Some("list")]`): it would check
+    nothing, and pass. The loader says so, located; the JSON Schema has `minItems` or `minProperties`, so an
+    editor flags it too."""
 
-    def check(value: Any) -> Any:
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def _check(self, value: Any) -> Any:
         if isinstance(value, list | dict) and not value:
-            raise ValueError(f"an empty {what} checks nothing (and would pass): give at least one, or leave it out")
+            raise ValueError(
+                f"an empty {self.what} checks nothing (and would pass): give at least one, or leave it out"
+            )
         return value
 
-    return pydantic.AfterValidator(check)
+    def __get_pydantic_core_schema__(self, source: Any, handler: pydantic.GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: pydantic.GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        json_schema: dict[str, Any] = handler(schema)
+        target = handler.resolve_ref_schema(json_schema)
+        target["minItems" if target.get("type") == "array" else "minProperties"] = 1
+        return json_schema
 
 
 def _no_empty_lists(value: dict[str, Any]) -> dict[str, Any]:
@@ -416,6 +437,7 @@ def _not_everything(pattern: str) -> str:
 
 Pattern = Annotated[
     str,
+    JsonSchema(minLength=1),
     pydantic.AfterValidator(_looked_for),
     pydantic.AfterValidator(_compiles),
     pydantic.AfterValidator(_not_everything),
@@ -539,10 +561,19 @@ def _field_of(key: str) -> str:
     return f"{key}_" if key in _RESERVED else key
 
 
+def _some_value_check(schema: dict[str, Any], model: type[pydantic.BaseModel]) -> None:
+    """The JSON Schema's side of `_ValueChecksBase._not_empty`: at least one check, `unchanged: false` none."""
+    schema["minProperties"] = 1
+    if "unchanged" in model.model_fields:
+        schema["not"] = {"required": ["unchanged"], "properties": {"unchanged": {"const": False}}, "maxProperties": 1}
+
+
 class _ValueChecksBase(Shorthand, StrictModel):
     """Checks of one piece of text; at least one must be given. `unchanged` alone may be written bare."""
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = pydantic.ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, json_schema_extra=_some_value_check
+    )
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -695,10 +726,21 @@ class ToolCallWire(Shorthand, StrictModel):
 class TrajectoryWire(StrictModel):
     """Tool calls checked in a mode, with counts."""
 
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={  # `_checks_something`'s: in_order (the default) or superset needs something to find
+            "anyOf": [
+                {"required": ["mode"], "properties": {"mode": {"enum": ["exact", "any_order", "subset"]}}},
+                {"required": ["calls"], "properties": {"calls": {"minItems": 1}}},
+                {"required": ["count"]},
+                {"required": ["max_calls"]},
+            ]
+        }
+    )
+
     mode: TrajectoryMode = pydantic.Field(TrajectoryMode.IN_ORDER, description="How `calls` are compared")
     calls: list[ToolCallWire] = pydantic.Field(default_factory=list, description="The expected calls")
     args_match: ArgsMatch = pydantic.Field(ArgsMatch.SUBSET, description="How each call's `args` are compared")
-    count: Annotated[dict[str, Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN]], _some("count")] | None = (
+    count: Annotated[dict[str, Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN]], _Some("count")] | None = (
         pydantic.Field(None, description="Exactly this many calls of each named tool")
     )
     max_calls: Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN] | None = pydantic.Field(
@@ -745,7 +787,9 @@ def _some_calls(calls: list[ToolCallWire]) -> list[ToolCallWire]:
 
 
 ToolCallsWire = Annotated[
-    Annotated[list[ToolCallWire], pydantic.AfterValidator(_some_calls), pydantic.Tag("calls-list")]
+    Annotated[
+        list[ToolCallWire], pydantic.AfterValidator(_some_calls), JsonSchema(minItems=1), pydantic.Tag("calls-list")
+    ]
     | Annotated[TrajectoryWire, pydantic.Tag("calls-mapping")],
     pydantic.Discriminator(_tool_calls_branch),
 ]
@@ -907,7 +951,7 @@ def _value_matches(expected: Any, actual: Any) -> bool:
 @expect_check
 class NotToolCalls(ExpectCheck):
     key = "not_tool_calls"
-    wire = Annotated[list[str], _some("list")]
+    wire = Annotated[list[str], _Some("list")]
     description = "Tools that must not be called"
 
     def references(self) -> Iterable[Reference]:
@@ -985,7 +1029,11 @@ class StopReasonIs(ExpectCheck):
 @expect_check
 class Edited(ExpectCheck):
     key = "edited"
-    wire = Annotated[dict[str, Boolean | str | list[str]], _some("mapping"), pydantic.AfterValidator(_no_empty_lists)]
+    wire = Annotated[
+        dict[str, Boolean | str | Annotated[list[str], JsonSchema(minItems=1)]],
+        _Some("mapping"),
+        pydantic.AfterValidator(_no_empty_lists),
+    ]
     description = (
         "Which tool calls changed which blocks, by label: true (some call changed it), false (no call did), or "
         "the tool (or tools) that changed it, e.g. {human: memory_replace}"
@@ -1039,6 +1087,10 @@ class Edited(ExpectCheck):
 
 class ToolRulesWire(StrictModel):
     """What the agent's tool rules did (a turn's, or the whole run's)."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["refused"]}, {"required": ["offered"]}]}
+    )
 
     refused: list[str] | None = pydantic.Field(
         None, description="The calls the rules refused (Letta's ToolConstraintError), in order; [] for none"
@@ -1131,6 +1183,10 @@ class ArchivalNotContains(ArchivalContains):
 class ArchivalSearchWire(StrictModel):
     """A search of archival memory, as archival_memory_search makes it, and what its results must hold."""
 
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["contains"]}, {"required": ["not_contains"]}]}
+    )
+
     query: str = pydantic.Field(description="What to search for (embedded through the cassette)")
     top_k: Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN] = pydantic.Field(
         DEFAULT_TOP_K, description=f"How many results to look at (default {DEFAULT_TOP_K})"
@@ -1204,7 +1260,9 @@ def _snapshot_taken(value: bool | SnapshotMode) -> bool | SnapshotMode:
 class Snapshot(ExpectCheck):
     key = "snapshot"
     final_only = "a snapshot is checked in the final `expect:` only (it holds the blocks after every turn)"
-    wire = Annotated[Boolean | SnapshotMode, pydantic.AfterValidator(_snapshot_taken)]
+    wire = Annotated[
+        Annotated[Boolean, JsonSchema(const=True)] | SnapshotMode, pydantic.AfterValidator(_snapshot_taken)
+    ]
     description = (
         "Compare the blocks with the scenario's golden file under snapshots/ (true or turns: after every "
         "turn; end: at the end only); `--update-snapshots` writes it"
@@ -1288,6 +1346,10 @@ class RecallFinds(ExpectCheck):
 
 class EvictionsWire(Shorthand, StrictModel):
     """How often old messages were evicted and summarized; a bare number is `count`."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra={"anyOf": [{"required": ["count"]}, {"required": ["at_least"]}, {"required": ["turns"]}]}
+    )
 
     count: Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN] | None = pydantic.Field(
         None, description="Exactly this many"
@@ -1395,7 +1457,7 @@ if TYPE_CHECKING:
 else:
     BlockChecksWire = _value_model("BlockChecks", Target.BLOCK)
     ReplyChecksWire = _value_model("ReplyChecks", Target.REPLY)
-Blocks.wire = Annotated[dict[str, BlockChecksWire], _some("mapping")]
+Blocks.wire = Annotated[dict[str, BlockChecksWire], _Some("mapping")]
 Reply.wire = ReplyChecksWire
 Summary.wire = ReplyChecksWire
 

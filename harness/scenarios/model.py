@@ -115,7 +115,7 @@ class ScenarioWire(StrictModel):
     expect: ExpectWire | None = pydantic.Field(
         None, description="Checks after the last turn, over the whole run", json_schema_extra=not_null_schema
     )
-    xfail: Annotated[str, pydantic.Field(min_length=1)] | None = pydantic.Field(
+    xfail: Annotated[str, pydantic.Field(min_length=1), JsonSchema(pattern=r"\S")] | None = pydantic.Field(
         None,
         description="This scenario documents a misbehaviour: it is expected to fail, for this reason",
         json_schema_extra=not_null_schema,
@@ -137,7 +137,12 @@ class ScenarioWire(StrictModel):
         "name a row's fields as {field}",
     )
     models: (
-        Annotated[list[Annotated[str, pydantic.StringConstraints(min_length=1)]], pydantic.Field(min_length=1)] | None
+        Annotated[
+            list[Annotated[str, pydantic.StringConstraints(min_length=1)]],
+            pydantic.Field(min_length=1),
+            JsonSchema(uniqueItems=True),
+        ]
+        | None
     ) = pydantic.Field(
         None,
         description="A model matrix: the scenario runs once per model (replacing the agent's model name), "
