@@ -345,6 +345,22 @@ def test_explain_shows_location_turn_values_and_block_history(project: Project) 
     assert len(history) == 3  # the failed replace changed nothing and is not in the history
 
 
+def test_a_turns_failure_shows_the_blocks_history_up_to_that_turn(project: Project) -> None:
+    """Turn 1's check saw the block after turn 1: turn 2's edits, listed after it, read as what it checked."""
+    first = TWO_TURNS.replace(
+        "tool_calls: [core_memory_append, send_message]", 'blocks: {human: {contains: "Carol"}}'
+    ).replace('human: {contains: "Azín"}', 'human: {contains: "Carol"}')
+    project.write_scenario("first", first)
+    result, _ = project.record("first", TWO_TURNS_RESPONSES)
+    lines = result.explain().splitlines()
+    starts = [i for i, line in enumerate(lines) if line == "  history of block 'human':"]
+    turn_1, turn_2 = lines[starts[0] + 1 : starts[1]], lines[starts[1] + 1 :]
+    assert [line.split(" core_memory")[0] for line in turn_1[1:] if line.startswith("    turn")] == [
+        "    turn 1 step 1"
+    ]
+    assert [line.split(" core_memory")[0] for line in turn_2[1:]] == ["    turn 1 step 1", "    turn 2 step 2"]
+
+
 def test_explain_after_the_last_turn(project: Project) -> None:
     project.write_scenario("final", REMEMBER.replace('human: {equals: "Name: Bob\\nAzin"}', "human: unchanged"))
     result, _ = project.record("final", REMEMBER_RESPONSES)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol, T
 import pydantic
 from pydantic_core import CoreSchema, core_schema
 
-from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode
+from harness.archival import DEFAULT_TOP_K, Archival, Passage, TagMatchMode, tags_match
 from harness.errors import RunError
 from harness.jsontext import as_text, parse, same_json
 from harness.memory import EditKind
@@ -80,11 +80,34 @@ class Failure:
             if diff:
                 return diff + note
         lines = []
-        if self.expected is not UNSET:
-            lines.append(f"expected: {_show(self.expected)}")
-        if self.actual is not UNSET:
-            lines.append(f"actual:   {_show(self.actual)}")
+        for name, value in (("expected:", self.expected), ("actual:  ", self.actual)):
+            if isinstance(value, Lines) and value:
+                lines += [name.rstrip(), *(f"  - {item}" for item in value)]
+            elif value is not UNSET:
+                lines.append(f"{name} {_show(value)}")
         return lines + note
+
+
+class Lines(list[str]):
+    """An expected or actual value shown one item a line (the calls made), not as one JSON list whose items'
+    quotes would all be escaped."""
+
+
+def one_line(text: str) -> str:
+    """Text on one line of a failure's report: its line breaks written as \\n, as a repr writes them."""
+    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def call_arguments(call: ToolCallRecord) -> str:
+    """A call's arguments on one line: as compact JSON (a loop may record them indented, as Letta sends
+    them back), else as the model wrote them."""
+    parsed = call.parsed_arguments
+    return json.dumps(parsed, ensure_ascii=False) if parsed is not None else one_line(call.arguments)
+
+
+def call_made(call: ToolCallRecord) -> str:
+    """A call as a failure lists it: its name, arguments, outcome and result, on one line."""
+    return f"{call.name}({call_arguments(call)}) -> {'ok' if call.ok else 'FAILED'}: {one_line(call.result)}"
 
 
 def nfc(text: str) -> str:
@@ -630,8 +653,11 @@ class JudgeCheck(ValueCheck):
         verdict = asking(self.loc, Asker.JUDGE, lambda: ask(judge.rubric, text.value, text.what, judge.model))
         if verdict.score >= judge.threshold:
             return []
-        message = f"the judge scored {text.what} {verdict.score:g}, below {judge.threshold:g}: {verdict.reason}"
-        return [self.failure(text, message, judge.rubric, text.value)]
+        message = (
+            f"the judge scored {text.what} {verdict.score:g}, below {judge.threshold:g}, against the rubric "
+            f"{judge.rubric!r}: {verdict.reason}"
+        )
+        return [self.failure(text, message, actual=text.value)]  # the rubric is no text to diff the value with
 
 
 class ArgsMatch(StrEnum):
@@ -832,7 +858,7 @@ class ToolCalls(ExpectCheck):
 
     def check(self, observed: Observed) -> list[Failure]:
         calls = observed.tool_calls
-        made = [f"{c.name}({c.arguments}) -> {'ok' if c.ok else 'FAILED'}: {c.result}" for c in calls]
+        made = Lines(call_made(call) for call in calls)
         failures = self._trajectory(list(calls), made)
         trajectory = self.trajectory
         for name, wanted in (trajectory.count or {}).items():
@@ -848,7 +874,7 @@ class ToolCalls(ExpectCheck):
     def _matches(self, wanted: ToolCallWire, call: ToolCallRecord) -> bool:
         return _call_matches(wanted, call, wanted.args_match or self.trajectory.args_match)
 
-    def _trajectory(self, calls: list[ToolCallRecord], made: list[str]) -> list[Failure]:
+    def _trajectory(self, calls: list[ToolCallRecord], made: Lines) -> list[Failure]:
         expected = self.trajectory.calls
         mode = self.trajectory.mode
         names = [wanted.name for wanted in expected]
@@ -876,7 +902,7 @@ class ToolCalls(ExpectCheck):
         pairs = _pairs(expected, calls, self._matches)
         unmatched_expected = [i for i in range(len(expected)) if i not in pairs]
         matched_calls = set(pairs.values())
-        unexpected = [made[j] for j in range(len(calls)) if j not in matched_calls]
+        unexpected = Lines(made[j] for j in range(len(calls)) if j not in matched_calls)
         failures: list[Failure] = []
         if mode in (TrajectoryMode.ANY_ORDER, TrajectoryMode.SUPERSET):
             for index in unmatched_expected:
@@ -966,7 +992,7 @@ class NotToolCalls(ExpectCheck):
                     Failure(
                         (*self.loc, index),
                         f"'{name}' was called {len(made)} time(s)",
-                        actual=[c.arguments for c in made],
+                        actual=Lines(call_arguments(call) for call in made),
                     )
                 )
         return failures
@@ -1232,6 +1258,11 @@ class ArchivalSearch(ExpectCheck):
             )
         )
         where = f"the top {search.top_k} results for {search.query!r}"
+        if not found and search.tags:  # the tag filter may have left nothing to rank: say so
+            tagged = [p for p in archival.passages() if tags_match(p.tags, search.tags, search.tag_match_mode)]
+            if not tagged:
+                every = "every one" if search.tag_match_mode == TagMatchMode.ALL else "any"
+                where += f" (no passage has {every} of the tags {', '.join(map(repr, search.tags))})"
         failures = [
             Failure((*self.loc, "contains"), f"no passage among {where} contains {needle!r}", actual=found)
             for needle in _needles(search.contains)

@@ -12,7 +12,7 @@ from typing import Any
 from harness.cassettes.mode import CassetteChange
 from harness.memory import EditKind
 from harness.records import StepRecord, TurnResult
-from harness.scenarios.checks import Failure
+from harness.scenarios.checks import Failure, call_arguments
 from harness.scenarios.model import Scenario
 
 
@@ -90,10 +90,11 @@ class ScenarioResult:
     def steps(self) -> int:
         return sum(len(t.steps) for t in self.turns)
 
-    def history(self, label: str, agent: str | None = None) -> list[str]:
+    def history(self, label: str, agent: str | None = None, last_turn: int | None = None) -> list[str]:
         """How block `label` of `agent` (default: the scenario's own) came to hold its value: every edit, with
-        the call that made it. Another agent's edits count when it shares the block; its own block of the same
-        label is another block. An agent that joined in a later turn starts from its blocks then."""
+        the call that made it, up to turn `last_turn` (a turn's check saw the value then: later edits would
+        read as what it checked). Another agent's edits count when it shares the block; its own block of the
+        same label is another block. An agent that joined in a later turn starts from its blocks then."""
         name = agent or self.scenario.agent
         initial = self.initial_blocks
         turns = self.turns
@@ -103,6 +104,8 @@ class ScenarioResult:
             initial = (turns[0].blocks_before or {}) if turns else {}
         lines = [f"initial: {initial.get(label)!r}"]
         for turn in turns:
+            if last_turn is not None and turn.index > last_turn:
+                break
             by = self._agent_of(turn)
             if by != name and not (
                 label in self.shared_labels.get(by, ()) and label in self.shared_labels.get(name, ())
@@ -116,9 +119,8 @@ class ScenarioResult:
                             what = (
                                 f"renamed {edit.old!r} -> {edit.new!r}" if renamed else f"{edit.old!r} -> {edit.new!r}"
                             )
-                            lines.append(
-                                f"turn {turn.index + 1} step {step.index + 1} {call.name}({call.arguments}): {what}"
-                            )
+                            where = f"turn {turn.index + 1} step {step.index + 1}"
+                            lines.append(f"{where} {call.name}({call_arguments(call)}): {what}")
         return lines
 
     def end_blocks(self) -> dict[str, str]:
@@ -171,15 +173,17 @@ class ScenarioResult:
             line = self.scenario.line(failure.loc)
             where = f"{path}:{line}" if line else str(path)
             out.append(f"{where}: {failure.key}: {failure.message}")
-            if failure.loc[0] == "turns":
-                index = int(failure.loc[1])
-                out.append(f"  in turn {index + 1}: user: {self.scenario.turns[index].user!r}")
+            index = int(failure.loc[1]) if failure.loc[0] == "turns" else None
+            if index is not None:
+                turn = self.scenario.turns[index]
+                taken = f" (agent {turn.agent})" if turn.agent is not None else ""  # not the scenario's
+                out.append(f"  in turn {index + 1}{taken}: user: {turn.user!r}")
             else:
                 out.append("  after the last turn")
             out += [f"  {line}" for line in failure.detail()]
             if failure.label is not None:
                 out.append(f"  history of block '{failure.label}':")
-                out += [f"    {line}" for line in self.history(failure.label, self._concerned(failure))]
+                out += [f"    {line}" for line in self.history(failure.label, self._concerned(failure), index)]
         if self.outcome == Outcome.XPASSED:
             out.append(
                 f"{path}: expected to fail ({self.scenario.xfail}) but every check passed: "

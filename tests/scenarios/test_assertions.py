@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from harness.archival import Passage, TagMatchMode, tags_match
 from harness.records import StopReason, ToolCallRecord
 from harness.scenarios import checks
 from harness.scenarios.checks import ExpectWire, Failure, Observed, check
@@ -285,6 +287,22 @@ def test_not_tool_calls() -> None:
     assert failure.key == "turns[0].expect.not_tool_calls[1]"
     assert failure.message == "'send_message' was called 2 time(s)"
     assert failure.actual == [c.arguments for c in calls]
+    assert failure.detail() == ["actual:", '  - {"message": "a"}', '  - {"message": "b"}']
+
+
+def test_calls_are_listed_one_a_line_with_their_arguments_on_it() -> None:
+    """A loop records arguments as it sends them back (Letta's indented JSON): in a JSON list they were one
+    line of \\n and \\" escapes, and a result's own line breaks broke the report's indentation."""
+    arguments = '{\n  "label": "human",\n  "content": "Azin"\n}'
+    indented = ToolCallRecord("c1", "core_memory_append", arguments, True, "None", True)
+    said = ToolCallRecord("c2", "send_message", "not JSON\n at all", False, "Error:\nbad", False)
+    (failure,) = run({"tool_calls": ["core_memory_replace"]}, observed(calls=[indented, said]))
+    assert failure.detail() == [
+        'expected: ["core_memory_replace"]',
+        "actual:",
+        '  - core_memory_append({"label": "human", "content": "Azin"}) -> ok: None',
+        "  - send_message(not JSON\\n at all) -> FAILED: Error:\\nbad",
+    ]
 
 
 # ------------------------------------------------------------------ reply and stop reason
@@ -703,3 +721,46 @@ def test_a_pattern_that_matches_every_text_is_refused(pattern: str) -> None:
 @pytest.mark.parametrize("pattern", ["Azin", "^(?!.*Azin)", "^$", "\\bAzin", "(a)?\\1", "Az(in)?", "a+"])
 def test_a_pattern_that_can_fail_is_kept(pattern: str) -> None:
     expect({"reply": {"matches": pattern}})
+
+
+class _Shelf:
+    """Archival memory without embeddings: a search keeps what the tags keep, in order."""
+
+    def __init__(self, *passages: tuple[str, tuple[str, ...]]) -> None:
+        when = datetime(2025, 1, 1, tzinfo=UTC)
+        self._passages = [Passage(f"p{i}", text, tags, when) for i, (text, tags) in enumerate(passages)]
+
+    def search(self, query: str, *, tags: Any = None, tag_match_mode: Any = TagMatchMode.ANY, top_k: int = 5,
+               **_: Any) -> list[Passage]:  # fmt: skip
+        return [p for p in self._passages if tags_match(p.tags, tags, tag_match_mode)][:top_k]
+
+    def passages(self) -> list[Passage]:
+        return list(self._passages)
+
+
+@pytest.mark.parametrize(
+    ("search", "says"),
+    [
+        (
+            {"query": "dentist", "tags": ["appointment"], "contains": "March 3"},
+            "no passage among the top 5 results for 'dentist' (no passage has any of the tags 'appointment') "
+            "contains 'March 3'",
+        ),
+        (
+            {"query": "dentist", "tags": ["appointments", "food"], "tag_match_mode": "all", "contains": "March 3"},
+            "no passage among the top 5 results for 'dentist' (no passage has every one of the tags "
+            "'appointments', 'food') contains 'March 3'",
+        ),
+        (
+            {"query": "dentist", "tags": ["food"], "contains": "March 3"},
+            "no passage among the top 5 results for 'dentist' contains 'March 3'",  # a result, just not it
+        ),
+    ],
+)
+def test_an_archival_search_left_empty_by_its_tags_says_so(search: dict[str, Any], says: str) -> None:
+    """`actual: []` alone read as a search that found nothing, not as a filter that kept nothing."""
+    shelf = _Shelf(("Azin's dentist appointment is on March 3.", ("appointments",)), ("Ghormeh sabzi.", ("food",)))
+    obs = observed()
+    obs.archival = shelf
+    (failure,) = run({"archival_search": search}, obs)
+    assert failure.message == says

@@ -70,7 +70,12 @@ def test_judges_are_recorded_in_the_cassette_and_replay_offline(tmp_path: Path) 
     assert replayed.stale == [] and replayed.unplayed == []
     (failure,) = replayed.failures
     assert failure.key == "expect.blocks.human.judge"
-    assert failure.message == "the judge scored block 'human' 0.2, below 0.5: Azin is missing"
+    assert failure.message == (
+        "the judge scored block 'human' 0.2, below 0.5, against the rubric 'records that the user is called Azin': "
+        "Azin is missing"
+    )
+    # the block's value, not a diff against the rubric as if the rubric were the text expected
+    assert failure.detail() == ["actual:   'Name: Bob\\nAzin'"]
 
 
 def test_a_changed_rubric_is_a_miss_like_any_other(tmp_path: Path) -> None:
@@ -90,7 +95,11 @@ def test_a_score_below_the_threshold_fails_with_the_judges_reason(tmp_path: Path
     record(project, [*REMEMBER_RESPONSES, verdict(0.6, "says hi, no name"), verdict(1, "recorded")])
     (failure,) = project.replay("judged").failures
     assert failure.key == "turns[0].expect.reply.judge"
-    assert failure.message == "the judge scored the reply 0.6, below 0.7: says hi, no name"
+    assert failure.message == (
+        "the judge scored the reply 0.6, below 0.7, against the rubric 'greets the user by the name Azin': "
+        "says hi, no name"
+    )
+    assert failure.detail() == ["actual:   'Nice to meet you, Azin!'"]
 
 
 @pytest.mark.parametrize("status", [500, 401, 400])

@@ -98,6 +98,13 @@ def test_an_agent_reads_what_another_left_in_a_shared_block(tmp_path: Path) -> N
     assert [t.blocks for t in replayed.turns] == [t.blocks for t in recorded.turns]
 
 
+def test_a_failure_in_a_turn_another_agent_took_names_that_agent(tmp_path: Path) -> None:
+    project = shared_project(tmp_path)
+    project.write_scenario("shared", SCENARIO.replace('project: {contains: "Deadline: Friday"}', "project: unchanged"))
+    result, _ = project.record("shared", RESPONSES)
+    assert "  in turn 2 (agent sleeptime): user: 'Tidy the shared memory.'" in result.explain().splitlines()
+
+
 def test_the_final_expect_looks_at_the_scenarios_own_agent(tmp_path: Path) -> None:
     project = shared_project(tmp_path)
     project.write_scenario(
