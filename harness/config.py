@@ -424,6 +424,16 @@ class DeclaredToolWire(StrictModel):
     )
 
 
+# A tool is named (text) or declared (a mapping): a discriminator picks the branch, so a mistake in a declared
+# tool is told once, at its key, not also as "should be a valid string" (the tags are left out of locations).
+ToolEntryWire = Annotated[
+    Annotated[str, pydantic.Tag("tool-name")] | Annotated[DeclaredToolWire, pydantic.Tag("declared-tool")],
+    pydantic.Discriminator(
+        lambda value: "declared-tool" if isinstance(value, dict | DeclaredToolWire) else "tool-name"
+    ),
+]
+
+
 class AgentSettingsWire(StrictModel):
     system: str | None = pydantic.Field(None, description="System prompt; memory is appended after it")
     system_file: str | None = pydantic.Field(None, description="System prompt file, relative to agents.yaml")
@@ -436,7 +446,7 @@ class AgentSettingsWire(StrictModel):
     blocks: list[BlockWire] | None = pydantic.Field(
         None, description="Core memory blocks, rendered into the system prompt (merged by label when extending)"
     )
-    tools: list[str | DeclaredToolWire] | None = pydantic.Field(
+    tools: list[ToolEntryWire] | None = pydantic.Field(
         None,
         description="Built-in tool names, `module:function` / `path/to/file.py:function` references, or tools "
         "declared by a JSON schema alone ({name, description, parameters})",

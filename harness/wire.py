@@ -227,6 +227,8 @@ _BRANCH_TAGS = {
     "calls-mapping",
     "history-file",
     "history-messages",
+    "tool-name",
+    "declared-tool",
 }
 
 

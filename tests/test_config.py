@@ -808,3 +808,27 @@ def test_a_parameter_letta_memgpt_fails_every_call_of_is_refused_for_its_agents(
         "with one of those (a list or dict without its item types), or run the agent on `loop: letta-v1` or "
         "`loop: harness`"
     )
+
+
+def test_a_mistake_in_a_declared_tool_is_told_once_at_its_key(write_agents: Write) -> None:
+    """It was told twice: as `tools[1]: Input should be a valid string` (the other branch) and at
+    `tools[1].DeclaredToolWire.name`, a Python class in the key."""
+    _, error = problems_of(
+        write_agents,
+        """
+        agents:
+          chat:
+            system: hello
+            tools:
+              - send_message
+              - {name: "bad name", description: d, parameters: {type: object, properties: {}}}
+              - {name: ok, descripton: d, parameters: {type: object, properties: {}}}
+              - 5
+        """,
+    )
+    assert [(p.line, p.key, p.message.split(";")[0]) for p in error.problems] == [
+        (6, "agents.chat.tools[1].name", "String should match pattern '^[A-Za-z0-9_-]{1,64}$' (got 'bad name')"),
+        (7, "agents.chat.tools[2].description", "required key is missing"),
+        (7, "agents.chat.tools[2].descripton", "unknown key 'descripton'"),
+        (8, "agents.chat.tools[3]", "Input should be a valid string (got 5)"),
+    ]
