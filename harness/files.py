@@ -129,8 +129,10 @@ def confined(base: Path, given: str) -> Path:
     path = Path(os.path.normpath(base / given))
     try:
         resolved = path.resolve()
-    except OSError as exc:  # a name too long, a loop of links
+    except OSError as exc:  # a name too long
         raise OutsideProject(f"'{given}' cannot be a path here: {exc.strerror or exc}") from None
+    except RuntimeError:  # a loop of links: Python < 3.13 raises RuntimeError("Symlink loop from ...")
+        raise OutsideProject(f"'{given}' is a symbolic link that loops (it never reaches a file)") from None
     for candidate, root in ((path, Path(os.path.normpath(base))), (resolved, base.resolve())):
         if candidate != root and root not in candidate.parents:
             raise OutsideProject(f"'{given}' leads outside {base}; give a path inside it")

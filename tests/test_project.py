@@ -255,3 +255,26 @@ def test_running_the_project_folder_itself_says_to_name_the_scenarios(
     assert f"the cassette folder {project.cassettes} is inside the scenarios folder" in err
     assert f"name the scenarios' own folders or files (as {project.root / 'scenarios'}) instead" in err
     assert "--cassettes" not in err
+
+
+def test_a_loop_of_links_is_refused_with_a_reason(tmp_path: Path) -> None:
+    """Python 3.11's Path.resolve() raises RuntimeError on a loop, which escaped as a traceback from
+    every command naming a `dataset:`, `system_file:` or `cassette:` that loops."""
+    (tmp_path / "a.txt").symlink_to("b.txt")
+    (tmp_path / "b.txt").symlink_to("a.txt")
+    with pytest.raises(OutsideProject, match=r"'a.txt' is a symbolic link that loops"):
+        confined(tmp_path, "a.txt")
+
+
+def test_a_system_file_that_loops_is_a_located_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path / "project", {"remember": REMEMBER})
+    (project.root / "loop.txt").symlink_to("loop.txt")
+    agents = project.agents.read_text(encoding="utf-8")
+    project.agents.write_text(
+        agents.replace("    system: You are a test agent with memory.", "    system_file: loop.txt"), encoding="utf-8"
+    )
+    code = main(["validate", "--agents", str(project.agents)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert f"{project.agents}:" in err and "'loop.txt' is a symbolic link that loops" in err

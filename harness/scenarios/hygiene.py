@@ -291,4 +291,8 @@ def _cassette_files(folder: Path) -> list[Path]:
 
 
 def _key(path: Path) -> str:
-    return str(path.resolve())
+    """The file `path` is; a loop of links is its own (reading it says what is wrong), not a traceback."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):  # Python < 3.13 raises RuntimeError on a loop
+        return str(path.absolute())

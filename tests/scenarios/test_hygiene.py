@@ -496,3 +496,15 @@ def test_nothing_to_check_exits_5_as_run_does(tmp_path: Path, capsys: pytest.Cap
     (project.cassettes / "gone.yaml").write_text("interactions: []\n", encoding="utf-8")
     assert main(["cassettes", "check", *agents]) == 1  # a cassette with no scenario is still checked: an orphan
     assert "gone.yaml: orphan" in capsys.readouterr().out
+
+
+def test_a_cassette_that_is_a_loop_of_links_is_checked_without_a_traceback(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Telling orphans from used cassettes resolves every path: a loop raised RuntimeError (Python 3.11)."""
+    cassette = project.cassettes / "remember.yaml"
+    cassette.unlink()
+    cassette.symlink_to("remember.yaml")
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    out = capsys.readouterr().out
+    assert "remember.yaml: missing (" in out
