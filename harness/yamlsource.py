@@ -60,16 +60,9 @@ def read_text(path: Path, limits: Limits = FILE_LIMITS) -> str:
     """A text file's content: a regular file, at most `limits.max_bytes`, UTF-8 (a UTF-8 byte order mark
     is dropped). Raises FileNotFoundError, OSError (a path holding a NUL too), or TooBig / UnicodeError-free
     ValueError with a message saying what is wrong and what is expected."""
-    # Opened without blocking: opening a FIFO for reading would otherwise wait for a writer, forever. Read
-    # with os.read, no buffered file object: a scenario run reads two files (its own and its cassette).
+    # Read with os.read, no buffered file object: a scenario run reads two files (its own and its cassette).
+    descriptor, status = _open_regular(path)
     try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    except ValueError:  # "embedded null byte": an OSError, as every caller takes a path that cannot be opened
-        raise OSError(errno.EINVAL, "the path holds a NUL character, which no file name can") from None
-    try:
-        status = os.fstat(descriptor)
-        if not stat.S_ISREG(status.st_mode):
-            raise TooBig("not a regular file: give a text file")
         # Ask for what the file holds (one more byte tells a file that grew past the limit): os.read(n)
         # allocates n bytes up front. A file that grew while we read: the rest, bounded.
         chunks: list[bytes] = []
@@ -107,6 +100,34 @@ def read_text(path: Path, limits: Limits = FILE_LIMITS) -> str:
             at - (text.rfind("\n", 0, at) + 1) + 1,
         )
     return text
+
+
+def read_head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of a regular file, opened as `read_text` opens it (a FIFO cannot block it).
+    Raises OSError, or TooBig for what is not a regular file."""
+    descriptor, _ = _open_regular(path)
+    try:
+        return os.read(descriptor, size)
+    finally:
+        os.close(descriptor)
+
+
+def _open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """A descriptor of `path` open for reading, and its status; TooBig (the descriptor closed) for what is
+    not a regular file. Opened without blocking: opening a FIFO for reading would otherwise wait for a
+    writer, forever."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except ValueError:  # "embedded null byte": an OSError, as every caller takes a path that cannot be opened
+        raise OSError(errno.EINVAL, "the path holds a NUL character, which no file name can") from None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise TooBig("not a regular file: give a text file")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor, status
 
 
 def check_limits(text: str, limits: Limits = FILE_LIMITS) -> None:

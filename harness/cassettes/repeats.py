@@ -27,10 +27,11 @@ _HEAD_BYTES = 64
 def recorded_repeats(cassette: Path) -> int | None:
     """The number of repeats `cassette` (a scenario's first) says its recording made, or None: no such file,
     or one that does not say (recorded before the count was kept, or never repeated)."""
-    try:
-        with open(cassette, "rb") as file:
-            head = file.read(_HEAD_BYTES)
-    except OSError:  # not recorded, a folder, unreadable: replay says which
+    from harness.yamlsource import TooBig, read_head  # here: `harness --help` loads no YAML parser
+
+    try:  # opened as every file the harness reads: a FIFO in its place cannot block
+        head = read_head(cassette, _HEAD_BYTES)
+    except (OSError, TooBig):  # not recorded, a folder, unreadable, not a regular file: replay says which
         return None
     found = _HEAD.match(head)
     count = int(found.group(1)) if found else 0

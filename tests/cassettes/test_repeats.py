@@ -4,9 +4,12 @@ the count was kept counts the files, as before."""
 
 from __future__ import annotations
 
+import os
 import tempfile
+import threading
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -58,3 +61,18 @@ def test_only_the_metadatas_first_key_is_read(tmp_path: Path) -> None:
         assert recorded_repeats(cassette) == count, text
     assert recorded_repeats(tmp_path / "missing.yaml") is None
     assert recorded_repeats(tmp_path) is None  # a folder
+
+
+def test_a_fifo_in_place_of_the_first_cassette_does_not_block(tmp_path: Path) -> None:
+    """A plain open() of a FIFO waits for a writer, forever: `harness run` hung before it said a word."""
+    fifo = tmp_path / "remember.yaml"
+    os.mkfifo(fifo)
+    found: list[int | None] = []
+    reader = threading.Thread(target=lambda: found.append(recorded_repeats(fifo)), daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    if reader.is_alive():  # blocked in open(): a writer releases it, so the test process can end
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=10)
+        pytest.fail("recorded_repeats blocked on a FIFO")
+    assert found == [None]
