@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from harness.cassettes.mode import RecordMode
+from harness.cassettes.repeats import MAX_REPEATS
 from harness.jsontext import inert
 from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
 
@@ -380,7 +381,7 @@ def _repeat_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--repeat",
         metavar="K",
-        type=_positive,
+        type=_repeat_count,
         default=None,
         help="record each scenario K times, each repeat in its own cassette (<name>.repeat-N.yaml beside the "
         "first), and report pass@1 and pass^k over them; `harness run` replays every repeat recorded",
@@ -394,6 +395,14 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _repeat_count(text: str) -> int:
+    """A `--repeat` K: at most what a cassette's kept count may say (harness.cassettes.repeats)."""
+    value = _positive(text)
+    if value > MAX_REPEATS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_REPEATS} repeats, not {value}")
     return value
 
 

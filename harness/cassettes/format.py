@@ -57,6 +57,7 @@ from harness.cassettes.delta import (
     strict_loads,
 )
 from harness.cassettes.keys import Keyer, canonical, current_digest
+from harness.cassettes.repeats import REPEATS_KEY, count_problem
 from harness.errors import CassetteError
 from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose
 
@@ -109,6 +110,9 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
         if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
             raise ValueError("no `interactions` list")
         metadata = data.get("metadata") or {}
+        if isinstance(metadata, dict) and (problem := count_problem(metadata)) is not None:
+            line = _line_of_count(text)
+            raise ValueError((f"line {line}: " if line is not None else "") + problem)
         bodies: list[Any] = []  # every request body so far: a delta names the one it applies to
         texts_of: list[list[str] | None] = []
         interactions: list[Interaction] = []
@@ -156,6 +160,15 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
         reason = " ".join(str(exc).split())
         raise CassetteError(name, f"not a readable cassette ({type(exc).__name__}: {reason})") from None
     return CassetteData(interactions, metadata if isinstance(metadata, dict) else {})
+
+
+_COUNT_LINE = re.compile(r"^  " + REPEATS_KEY + ":", re.MULTILINE)
+
+
+def _line_of_count(text: str) -> int | None:
+    """The file line (1-based) of the metadata's repeat count, as this module writes it, or None."""
+    found = _COUNT_LINE.search(text)
+    return text.count("\n", 0, found.start()) + 1 if found else None
 
 
 _INTERACTION_START = re.compile(r"^- request:", re.MULTILINE)

@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.cassettes.repeats import recorded_repeats
+from harness.cassettes import format
+from harness.cassettes.repeats import MAX_REPEATS, recorded_repeats
+from harness.errors import CassetteError
 from harness.project import Project
 
 FIRST = "metadata:\n  repeats: {}\n  recorded_with:\n    model: m\nversion: 1\ninteractions: []\n"
@@ -61,6 +63,40 @@ def test_only_the_metadatas_first_key_is_read(tmp_path: Path) -> None:
         assert recorded_repeats(cassette) == count, text
     assert recorded_repeats(tmp_path / "missing.yaml") is None
     assert recorded_repeats(tmp_path) is None  # a folder
+
+
+@given(count=st.integers(-5, 10**13))
+def test_a_count_out_of_range_is_no_count_and_reading_the_cassette_refuses_it(count: int) -> None:
+    """A hand-edited `repeats: 30000` replayed 30,000 repeats, each one not recorded, in minutes: a count
+    is at most what `--repeat` takes, and a larger one is an unreadable cassette, located at its line."""
+    text = FIRST.format(count)
+    with tempfile.TemporaryDirectory() as name:
+        cassette = Path(name) / "remember.yaml"
+        cassette.write_text(text, encoding="utf-8")
+        in_range = 1 <= count <= MAX_REPEATS
+        assert recorded_repeats(cassette) == (count if in_range else None)
+        assert Project.variants(cassette) == (list(range(1, count + 1)) if in_range else [1])
+    if in_range:
+        assert format.parse(text, "remember.yaml").metadata["repeats"] == count
+    else:
+        with pytest.raises(CassetteError, match=rf"remember.yaml is not a readable cassette .*line 2: "
+                           rf"`metadata.repeats` is {count}: .* from 1 to {MAX_REPEATS}"):  # fmt: skip
+            format.parse(text, "remember.yaml")
+
+
+def test_a_count_that_is_not_a_number_is_refused() -> None:
+    with pytest.raises(CassetteError, match=r"line 2: `metadata.repeats` is 'three'"):
+        format.parse(FIRST.format("three"), "remember.yaml")
+
+
+def test_repeat_takes_no_more_than_a_cassette_may_keep(capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import _parser  # the parser alone: nothing is recorded, whatever happens
+
+    assert _parser().parse_args(["record", "--repeat", str(MAX_REPEATS)]).repeat == MAX_REPEATS
+    with pytest.raises(SystemExit) as exited:
+        _parser().parse_args(["record", "--repeat", str(MAX_REPEATS + 1)])
+    assert exited.value.code == 2
+    assert f"at most {MAX_REPEATS} repeats, not {MAX_REPEATS + 1}" in capsys.readouterr().err
 
 
 def test_a_fifo_in_place_of_the_first_cassette_does_not_block(tmp_path: Path) -> None:
