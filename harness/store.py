@@ -259,6 +259,8 @@ class Store:
                     f"{self.path} is not a state database (not SQLite): give --db a file `harness chat` made, or a "
                     "new path"
                 ) from None
+            if _damaged(exc):
+                raise _damaged_error(self.path, exc) from None
             raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
 
     def close(self) -> None:
@@ -435,73 +437,155 @@ class Store:
 
     # ------------------------------------------------------------ reading
 
+    @contextmanager
+    def _reading(self, table: str) -> Iterator[None]:
+        """A read of `table` that finds the file damaged, a table or column gone or a row this harness never
+        writes: one error naming the database, a UserError (exit 2) as for a database refused when opened.
+        Nothing is written to the file. Locked, or the disk failing: a StoreError, as a write's is said."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if _damaged(exc):
+                raise _damaged_error(self.path, exc) from None
+            if not str(exc).startswith("no such "):
+                raise StoreError(f"cannot read the state database {self.path}: {exc}") from None
+            raise UserError(
+                f"{self.path} is not a state database this harness reads ({exc}: changed by another program?); "
+                "it is left as it is: give --db a file `harness chat` made, or a new path"
+            ) from None
+        except _UnexpectedRow as exc:
+            raise UserError(
+                f"{self.path}: unexpected data in its `{table}` table: {exc} (changed by another program?); it is "
+                "left as it is: give --db a file `harness chat` made, or a new path"
+            ) from None
+
     def recall(self, agent_id: str) -> SqliteRecall:
         """The agent's recall memory: every searchable message it saved, evicted from context or not."""
         return SqliteRecall(self.db, agent_id)
 
     def find_agent(self, name: str) -> str | None:
-        row = self.db.execute("SELECT id FROM agents WHERE name = ?", (name,)).fetchone()
+        with self._reading("agents"):
+            row = self.db.execute("SELECT id FROM agents WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
 
     def get_block(self, block_id: str) -> Block | None:
         """As Letta's `client.get_block(id)`: None when no block has that id."""
-        row = self.db.execute(
-            'SELECT id, label, value, "limit", description, read_only, metadata, schema FROM blocks WHERE id = ?',
-            (block_id,),
-        ).fetchone()
-        return None if row is None else _block(row)
+        with self._reading("blocks"):
+            row = self.db.execute(
+                'SELECT id, label, value, "limit", description, read_only, metadata, schema FROM blocks WHERE id = ?',
+                (block_id,),
+            ).fetchone()
+            return None if row is None else _block(row)
 
     def get_core_memory(self, agent_id: str) -> Memory:
         """As Letta's `client.get_core_memory(agent_id)`: the blocks as persisted, in their order."""
-        rows = self.db.execute(
-            'SELECT id, label, value, "limit", description, read_only, metadata, schema FROM blocks'
-            " WHERE agent_id = ? ORDER BY position",
-            (agent_id,),
-        ).fetchall()
-        return Memory(_block(row) for row in rows)
+        with self._reading("blocks"):
+            rows = self.db.execute(
+                'SELECT id, label, value, "limit", description, read_only, metadata, schema FROM blocks'
+                " WHERE agent_id = ? ORDER BY position",
+                (agent_id,),
+            ).fetchall()
+            return Memory(_block(row) for row in rows)
 
     def load_messages(self, agent_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT body FROM messages WHERE agent_id = ? ORDER BY id", (agent_id,))
-        return [json.loads(row[0]) for row in rows]
+        with self._reading("messages"):
+            rows = self.db.execute("SELECT body FROM messages WHERE agent_id = ? ORDER BY id", (agent_id,))
+            return [_json_object(row[0], "body") for row in rows]
 
     def load_in_context(self, agent_id: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
         """The history as the agent left it in context: after a compaction, its summary message and the
         messages saved since its first kept one (with the summary, and how many messages compaction moved
         out); else every message saved (no summary, 0)."""
-        row = self.db.execute(
-            "SELECT summary, first_message_id, evicted FROM in_context WHERE agent_id = ?", (agent_id,)
-        ).fetchone()
+        with self._reading("in_context"):
+            row = self.db.execute(
+                "SELECT summary, first_message_id, evicted FROM in_context WHERE agent_id = ?", (agent_id,)
+            ).fetchone()
+            if row is not None:
+                summary = _json_object(row[0], "summary")
+                evicted = _whole_number(row[2], "evicted")
         if row is None:
             return self.load_messages(agent_id), None, 0
-        summary: dict[str, Any] = json.loads(row[0])
-        rows = self.db.execute(
-            "SELECT body FROM messages WHERE agent_id = ? AND id >= ? ORDER BY id", (agent_id, row[1])
-        )
-        return [summary, *(json.loads(body) for (body,) in rows)], summary, int(row[2])
+        with self._reading("messages"):
+            rows = self.db.execute(
+                "SELECT body FROM messages WHERE agent_id = ? AND id >= ? ORDER BY id", (agent_id, row[1])
+            )
+            return [summary, *(_json_object(body, "body") for (body,) in rows)], summary, evicted
 
     def turns(self, agent_id: str) -> int:
-        row = self.db.execute("SELECT turns FROM agents WHERE id = ?", (agent_id,)).fetchone()
-        return 0 if row is None else int(row[0])
+        with self._reading("agents"):
+            row = self.db.execute("SELECT turns FROM agents WHERE id = ?", (agent_id,)).fetchone()
+            return 0 if row is None else _whole_number(row[0], "turns")
 
     def tool_calls(self, agent_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT s.turn, s.step, t.name, t.arguments, t.ok, t.result FROM tool_calls t"
-            " JOIN steps s ON s.id = t.step_id WHERE s.agent_id = ? ORDER BY t.id",
-            (agent_id,),
-        )
-        keys = ("turn", "step", "name", "arguments", "ok", "result")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        with self._reading("tool_calls"):
+            rows = self.db.execute(
+                "SELECT s.turn, s.step, t.name, t.arguments, t.ok, t.result FROM tool_calls t"
+                " JOIN steps s ON s.id = t.step_id WHERE s.agent_id = ? ORDER BY t.id",
+                (agent_id,),
+            )
+            keys = ("turn", "step", "name", "arguments", "ok", "result")
+            return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    """Whether SQLite found the file's pages damaged ("database disk image is malformed")."""
+    return exc.sqlite_errorname.startswith("SQLITE_CORRUPT")  # SQLITE_CORRUPT_INDEX and the like too
+
+
+def _damaged_error(path: str, exc: sqlite3.Error) -> UserError:
+    return UserError(
+        f"{path} is damaged ({exc}); it is left as it is: restore it from a backup, or give --db a new path"
+    )
+
+
+class _UnexpectedRow(ValueError):
+    """A value this harness never writes in its column (text where a number goes, JSON of another shape)."""
+
+
+def _whole_number(value: Any, column: str) -> int:
+    if type(value) is not int or value < 0:
+        raise _UnexpectedRow(f"`{column}` is {_shown(value)}, not a whole number")
+    return value
+
+
+def _json_object(value: Any, column: str) -> dict[str, Any]:
+    """A column that holds a JSON object, as the harness writes it."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else None
+    except ValueError:  # not JSON; a surrogate escape or a number past Python's limits too
+        data = None
+    if not isinstance(data, dict):
+        raise _UnexpectedRow(f"`{column}` is {_shown(value)}, not a JSON object")
+    return data
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _block(row: tuple[Any, ...]) -> Block:
+    """A block as persisted; _UnexpectedRow for one this harness would not have written."""
     block_id, label, value, limit, description, read_only, metadata, schema = row
-    return Block(
-        label=label,
-        value=value,
-        limit=limit,
-        description=description,
-        read_only=bool(read_only),
-        metadata=json.loads(metadata),
-        id=block_id,
-        schema=None if schema is None else json.loads(schema),
-    )
+    for column, text in (("id", block_id), ("label", label), ("value", value)):
+        if not isinstance(text, str):
+            raise _UnexpectedRow(f"`{column}` is {_shown(text)}, not text")
+    if description is not None and not isinstance(description, str):
+        raise _UnexpectedRow(f"`description` is {_shown(description)}, not text")
+    if read_only not in (0, 1) or type(read_only) is not int:
+        raise _UnexpectedRow(f"`read_only` is {_shown(read_only)}, not 0 or 1")
+    try:
+        return Block(
+            label=label,
+            value=value,
+            limit=_whole_number(limit, "limit"),
+            description=description,
+            read_only=bool(read_only),
+            metadata=_json_object(metadata, "metadata"),
+            id=block_id,
+            schema=None if schema is None else _json_object(schema, "schema"),
+        )
+    except _UnexpectedRow:
+        raise
+    except Exception as exc:  # a value over its limit, one its schema refuses, a schema jsonschema cannot use
+        raise _UnexpectedRow(f"block '{label}': {exc}") from None

@@ -474,3 +474,92 @@ def test_a_resumed_agent_resumes_its_compacted_context(tmp_path: Path, chat_spec
     third = open_agent(spec, Talker(), again)
     assert third.messages == json.loads(json.dumps(resumed.messages))
     again.close()
+
+
+def _persisted(tmp_path: Path, chat_spec: AgentSpec) -> Path:
+    """A state database with one agent (`chat`) that took a turn, checkpointed into its one file."""
+    db = tmp_path / "state.db"
+    store = Store(db)
+    open_agent(chat_spec, Script(rename_then_reply()).model(), store).send("My name is Alice")
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    return db
+
+
+def _damage_table(db: Path, table: str) -> None:
+    """The pages of `table` overwritten (a disk error, a copy cut short): the header and schema intact."""
+    with sqlite3.connect(db) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+    connection.close()
+    with db.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xa5" * page_size)
+
+
+RESHAPED = {  # a change another program (or a hand) made, and what the error says of it (exit 2)
+    "DROP TABLE blocks": "is not a state database this harness reads (no such table: blocks",
+    "DROP TABLE messages": "is not a state database this harness reads (no such table: messages",
+    "ALTER TABLE blocks RENAME COLUMN value TO val": "(no such column: value",
+    "UPDATE blocks SET metadata = '{not json'": "unexpected data in its `blocks` table: `metadata` is",
+    "UPDATE blocks SET metadata = '[1, 2]'": "`metadata` is '[1, 2]', not a JSON object",
+    """UPDATE blocks SET "limit" = 'abc'""": "`limit` is 'abc', not a whole number",
+    """UPDATE blocks SET "limit" = -5""": "`limit` is -5, not a whole number",
+    """UPDATE blocks SET "limit" = 3""": "Exceeds 3 character limit",
+    "UPDATE blocks SET value = X'FFFE00'": "`value` is b'\\xff\\xfe\\x00', not text",
+    "UPDATE blocks SET read_only = 'yes'": "`read_only` is 'yes', not 0 or 1",
+    "UPDATE blocks SET schema = '{bad'": "`schema` is '{bad', not a JSON object",
+    "UPDATE messages SET body = '[1]'": "unexpected data in its `messages` table: `body` is '[1]'",
+    "UPDATE agents SET turns = 'many'": "unexpected data in its `agents` table: `turns` is 'many'",
+}
+
+
+@pytest.mark.parametrize("change", [*RESHAPED, "damaged blocks", "damaged messages"])
+def test_a_database_damaged_or_reshaped_is_one_error_naming_it_and_left_as_it_is(
+    tmp_path: Path, chat_spec: AgentSpec, capsys: pytest.CaptureFixture[str], change: str
+) -> None:
+    """Opening was guarded, the reads after it were not: `harness memory` and `harness chat` ended in a
+    traceback (malformed, no such table, JSONDecodeError, TypeError) that named no file."""
+    from harness.cli import main
+
+    db = _persisted(tmp_path, chat_spec)
+    if change.startswith("damaged "):
+        _damage_table(db, change.removeprefix("damaged "))
+        said = "is damaged (database disk image is malformed); it is left as it is"
+    else:
+        with sqlite3.connect(db, isolation_level=None) as connection:
+            connection.execute(change)
+        connection.close()
+        said = RESHAPED[change]
+    before = db.read_bytes()
+    store = Store(db)
+    with pytest.raises(UserError) as raised:  # as `harness chat` resumes the agent
+        open_agent(chat_spec, Script([]).model(), store)
+    store.close()
+    assert str(db) in str(raised.value) and said in str(raised.value)
+    if "blocks" in change:  # what `harness memory` reads
+        code = main(["memory", "chat", "--db", str(db)])
+        err = capsys.readouterr().err
+        assert (code, err.count("\n")) == (2, 1), err
+        assert str(db) in err and said in err
+    assert db.read_bytes() == before
+
+
+def test_a_database_damaged_where_opening_reads_is_refused_as_damaged(
+    tmp_path: Path, chat_spec: AgentSpec, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its schema page damaged: refused when opened, as damaged, exit 2 (a StoreError, exit 1, said "cannot
+    open" as for a locked one, where a damaged table found later said it was damaged)."""
+    from harness.cli import main
+
+    db = _persisted(tmp_path, chat_spec)
+    with db.open("r+b") as file:
+        file.seek(100)  # past the header: the schema's page
+        file.write(b"\xa5" * 3000)
+    before = db.read_bytes()
+    assert main(["memory", "chat", "--db", str(db)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {db} is damaged (database disk image is malformed); it is left as it is: restore it from a "
+        "backup, or give --db a new path\n"
+    )
+    assert db.read_bytes() == before
