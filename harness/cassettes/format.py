@@ -39,6 +39,7 @@ import contextlib
 import http
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -249,7 +250,9 @@ def _load_yaml(text: str) -> Any:
                 if any(key.tag == "tag:yaml.org,2002:merge" for key, _ in node.value):
                     value = loader.construct_object(node, deep=True)
                 else:
-                    value = {build(key): build(item) for key, item in node.value}
+                    value = {}
+                    for key_node, item in node.value:
+                        value[_mapping_key(key_node, build)] = build(item)
             else:  # pragma: no cover - libyaml knows no other node kinds
                 value = loader.construct_object(node, deep=True)
             built[id(node)] = value
@@ -258,6 +261,15 @@ def _load_yaml(text: str) -> Any:
         return build(node)
     finally:
         loader.dispose()
+
+
+def _mapping_key(node: yaml.Node, build: Callable[[yaml.Node], Any]) -> Any:
+    """A mapping's key as built; a list or a mapping as a key (`? [a, b]`), which no dict can hold (a
+    TypeError that named no file), refused with its line."""
+    if isinstance(node, yaml.ScalarNode):
+        return build(node)
+    kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
+    raise ValueError(f"line {node.start_mark.line + 1}: a mapping key that is a {kind}: a key is a plain value")
 
 
 def _read_stored_body(stored: Any, bodies: list[Any], texts_of: list[list[str] | None]) -> tuple[Any, list[str] | None]:

@@ -484,3 +484,17 @@ def test_an_interaction_edited_into_nonsense_is_told_with_its_line() -> None:
     broken = "\n".join(lines[:third] + [line.replace('{"same":[0,1]}', '{"same":[0,9]}') for line in lines[third:]])
     with pytest.raises(CassetteError, match=rf"interaction 2 \(line {third}\): ValueError: message item 0: 'same' ref"):
         format.parse(broken, "c.yaml")
+
+
+_SHIPPED = (ROOT / "cassettes" / "chat" / "remember_name.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("key", ["{[1]: 2}", "{{a: 1}: 2}", "\n  ? [a, b]\n  : c"])
+def test_a_list_or_mapping_as_a_key_is_a_cassette_error_with_its_line(key: str) -> None:
+    """`{build(key): ...}` raised TypeError (unhashable), which named neither the cassette nor the line."""
+    text = _SHIPPED + f"extra: {key}\n"
+    line = _SHIPPED.count("\n") + 1 + key.count("\n") - (1 if "?" in key else 0)
+    with pytest.raises(
+        CassetteError, match=rf"c.yaml is not a readable cassette .*line {line}: a mapping key that is a"
+    ):
+        format.parse(text, "c.yaml")
