@@ -252,7 +252,10 @@ def _load_yaml(text: str) -> Any:
                 else:
                     value = {}
                     for key_node, item in node.value:
-                        value[_mapping_key(key_node, build)] = build(item)
+                        key = _mapping_key(key_node, build)
+                        if key in value:
+                            raise ValueError(_duplicate(key_node, node, build))
+                        value[key] = build(item)
             else:  # pragma: no cover - libyaml knows no other node kinds
                 value = loader.construct_object(node, deep=True)
             built[id(node)] = value
@@ -270,6 +273,17 @@ def _mapping_key(node: yaml.Node, build: Callable[[yaml.Node], Any]) -> Any:
         return build(node)
     kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
     raise ValueError(f"line {node.start_mark.line + 1}: a mapping key that is a {kind}: a key is a plain value")
+
+
+def _duplicate(key: yaml.Node, mapping: yaml.MappingNode, build: Callable[[yaml.Node], Any]) -> str:
+    """A key given twice in one mapping (a merge that kept both sides?): PyYAML would keep the last silently,
+    so a replay would play whichever side came second. Said with both lines."""
+    first = next(k for k, _ in mapping.value if build(k) == build(key))  # built once: `build` keeps them
+    said = key.value if isinstance(key.value, str) and len(key.value) <= 40 else "a key"
+    return (
+        f"line {key.start_mark.line + 1}: duplicate key `{said}` (first at line {first.start_mark.line + 1}): "
+        "keep one (was a merge resolved by keeping both sides?)"
+    )
 
 
 def _read_stored_body(stored: Any, bodies: list[Any], texts_of: list[list[str] | None]) -> tuple[Any, list[str] | None]:

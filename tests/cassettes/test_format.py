@@ -4,6 +4,7 @@ keys as it did, and grows linearly with a conversation."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -487,6 +488,46 @@ def test_an_interaction_edited_into_nonsense_is_told_with_its_line() -> None:
 
 
 _SHIPPED = (ROOT / "cassettes" / "chat" / "remember_name.yaml").read_text(encoding="utf-8")
+_SCALAR_ENTRIES = [  # (line number, indent, key, the line): a `key: value` entry whose value is on its line
+    (number, len(found.group(1)), found.group(3), line)
+    for number, line in enumerate(_SHIPPED.splitlines(), start=1)
+    if (found := re.match(r"( *)(- )?([A-Za-z_]+): (?![|>])\S", line))
+]
+
+_FINGERPRINT_LINES = (  # the lines of `agent:` and of the key after its block, 1-based
+    _SHIPPED[: _SHIPPED.index("\n  agent:\n")].count("\n") + 2,
+    _SHIPPED.splitlines().index("version: 1") + 1,
+)
+
+
+@given(st.sampled_from(_SCALAR_ENTRIES), st.booleans())
+def test_a_key_given_twice_is_refused_with_both_lines(entry: tuple[int, int, str, str], keys_only: bool) -> None:
+    """PyYAML keeps the last of two equal keys silently: a merge that kept both sides replayed whichever
+    came second, and `cassettes check` said nothing. Refused as agents.yaml and scenario files refuse it."""
+    number, indent, key, line = entry
+    copy = " " * indent + line[indent:].removeprefix("- ")
+    if line[indent:].startswith("- "):
+        copy = "  " + copy  # the entry after `- ` is a mapping's first key: its copy is that mapping's next
+    lines = _SHIPPED.splitlines(keepends=True)
+    lines.insert(number, copy + "\n")
+    if keys_only and _FINGERPRINT_LINES[0] < number < _FINGERPRINT_LINES[1]:
+        format.parse("".join(lines), "c.yaml", keys_only=True)  # replay leaves the fingerprint unread
+        keys_only = False  # `cassettes check` reads it
+    with pytest.raises(CassetteError, match=rf"line {number + 1}: duplicate key `{key}` \(first at line {number}\)"):
+        format.parse("".join(lines), "c.yaml", keys_only=keys_only)
+
+
+def test_a_merge_that_kept_both_sides_is_refused() -> None:
+    """Two `response:` in one interaction, two `interactions:` lists: each is named at its second line."""
+    start = _SHIPPED.index("  response:\n")
+    twice = _SHIPPED + _SHIPPED[start:]  # `response:` again, in the last interaction
+    line = _SHIPPED.count("\n") + 1
+    with pytest.raises(CassetteError, match=rf"line {line}: duplicate key `response` \(first at line \d+\)"):
+        format.parse(twice, "c.yaml", keys_only=True)
+    interactions = _SHIPPED[_SHIPPED.index("interactions:\n") :]
+    with pytest.raises(CassetteError, match=rf"line {line}: duplicate key `interactions`"):
+        format.parse(_SHIPPED + interactions, "c.yaml")
+    assert format.parse(_SHIPPED, "c.yaml").interactions  # as shipped: read
 
 
 @pytest.mark.parametrize("key", ["{[1]: 2}", "{{a: 1}: 2}", "\n  ? [a, b]\n  : c"])
