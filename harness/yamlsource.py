@@ -10,6 +10,7 @@ import codecs
 import errno
 import math
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -500,6 +501,10 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
         if mark is not None and "tab" not in said and "\t" in _line_of(text, mark.line)[: mark.column + 1]:
             said += " (a tab: YAML indents with spaces only)"
         raise error([Problem(name, line, col, "", said)]) from None
+    except yaml.reader.ReaderError as exc:  # located by a character offset (libyaml's, in bytes): said as line:col
+        line, col = unacceptable_at(text)
+        said = f"invalid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise error([Problem(name, line, col, "", said + _ESCAPE_HINT)]) from None
     except yaml.YAMLError as exc:
         raise error([Problem(name, None, None, "", f"invalid YAML: {exc}")]) from None
     if plain:  # no duplicate key: its positions can wait until a problem needs them
@@ -508,6 +513,21 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
     if node is not None:
         _record_positions(node, (), doc, error, set())
     return doc
+
+
+# What YAML's reader refuses anywhere in a document (`yaml.reader.Reader.NON_PRINTABLE`; libyaml's is the same).
+_UNACCEPTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ESCAPE_HINT = ' (to keep it, write the value in double quotes with the character escaped, as "\\e" or "\\x7f")'
+
+
+def unacceptable_at(text: str) -> tuple[int | None, int | None]:
+    """Line and column (1-based) of the first character YAML's reader refuses: where its ReaderError is,
+    which it locates by an offset alone (libyaml's counts bytes, not characters)."""
+    found = _UNACCEPTABLE.search(text)
+    if found is None:
+        return None, None
+    at = found.start()
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 _KEYS = yaml.SafeLoader("")  # constructs one scalar key at a time, as the document's own loader does

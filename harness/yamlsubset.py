@@ -180,8 +180,12 @@ def _plain(value: str) -> Any:
     return result
 
 
-# What PyYAML reads as a line break (or a byte order mark) inside a plain scalar, where `str.split("\n")` does not.
-_BREAKS = re.compile("[\r\x85\u2028\u2029\ufeff]")
+# What PyYAML reads as a line break (or a byte order mark) inside a plain scalar, where `str.split("\n")` does
+# not (\r, \x85, U+2028, U+2029, U+FEFF), and what its reader refuses anywhere in a document (C0 and C1 controls
+# but tab and newline, DEL, surrogates, U+FFFE and U+FFFF: `yaml.reader.Reader.NON_PRINTABLE`, libyaml's too).
+# Every character of a document this reader takes is in a key (`_KEY`: letters and digits), a plain scalar or
+# a literal block, each searched with this: refused here as there, in the one search that was made anyway.
+_BREAKS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
 
 
 def _typed_plain(value: str) -> Any:

@@ -296,3 +296,17 @@ def test_a_tab_where_yaml_wants_spaces_is_said_to_be_one() -> None:
     with pytest.raises(UserError) as raised:
         parse_yaml("a: [1, 2\nb: 3\n", "f.yaml")
     assert "tab" not in str(raised.value)
+
+
+@pytest.mark.parametrize("before", ["", "# a comment\n"])
+def test_a_control_character_is_refused_at_its_line_and_column_however_the_file_is_read(before: str) -> None:
+    """Written plainly, a scenario with an ESC was read (by yamlsubset); with a comment, refused at
+    "position 46" (libyaml's offset, in bytes). Now refused either way, at its line and column."""
+    text = before + "agent: chat\nturns:\n  - user: héllo\x1b[31m there\n"
+    line = 3 + before.count("\n")
+    with pytest.raises(UserError) as raised:
+        parse_yaml(text, "f.yaml")
+    assert str(raised.value).startswith(
+        f"f.yaml:{line}:16: invalid YAML: unacceptable character #x001b: control characters are not allowed "
+        '(to keep it, write the value in double quotes with the character escaped, as "\\e" or "\\x7f")'
+    )

@@ -60,7 +60,7 @@ from harness.cassettes.delta import (
 from harness.cassettes.keys import Keyer, canonical, current_digest
 from harness.cassettes.repeats import REPEATS_KEY, count_problem
 from harness.errors import CassetteError
-from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose
+from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose, unacceptable_at
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ORDER = ("metadata", "version", "interactions")
@@ -159,6 +159,9 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
         raise CassetteError(name, f"not a cassette the harness reads: {exc}{where}") from None
     except (yaml.YAMLError, ValueError) as exc:
         reason = " ".join(str(exc).split())
+        if isinstance(exc, yaml.reader.ReaderError):  # located by an offset (libyaml's in bytes): said as line:col
+            line, column = unacceptable_at(text)
+            reason = f"unacceptable character #x{exc.character:04x}: {exc.reason}, line {line}, column {column}"
         raise CassetteError(name, f"not a readable cassette ({type(exc).__name__}: {reason})") from None
     return CassetteData(interactions, metadata if isinstance(metadata, dict) else {})
 

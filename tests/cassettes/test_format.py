@@ -539,3 +539,15 @@ def test_a_list_or_mapping_as_a_key_is_a_cassette_error_with_its_line(key: str) 
         CassetteError, match=rf"c.yaml is not a readable cassette .*line {line}: a mapping key that is a"
     ):
         format.parse(text, "c.yaml")
+
+
+def test_a_control_character_in_a_cassette_is_refused_at_its_line_and_column() -> None:
+    """The fast reader took a DEL in a literal block that PyYAML refuses (a cassette read differently once a
+    comment was added), and PyYAML's refusal said "position N", an offset in bytes."""
+    lines = _SHIPPED.splitlines(keepends=True)
+    number = next(n for n, line in enumerate(lines, 1) if n > 40 and line.startswith("        {"))
+    lines[number - 1] = lines[number - 1].replace("{", "{é\x7f", 1)
+    for text in ("".join(lines), "# edited\n" + "".join(lines)):
+        line = number + text.startswith("#")
+        with pytest.raises(CassetteError, match=rf"#x007f: control characters are not allowed, line {line}, column 11"):
+            format.parse(text, "c.yaml", keys_only=True)
