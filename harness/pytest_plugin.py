@@ -33,6 +33,7 @@ import inspect
 import logging
 import os
 import re
+import stat
 import warnings
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
@@ -69,7 +70,12 @@ STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # as harness.report_md, not imported: load
 DEFAULT_AGENTS_FILE = "agents.yaml"  # as harness.project's (not imported: loading the plugin stays light)
 # A top-level `agents:` key, which the harness requires (quoted or not, after a byte order mark, in a flow
 # mapping), or the schema comment `harness schema` suggests.
-OUR_AGENTS_FILE = re.compile(rb"""(?m)^(?:\xef\xbb\xbf)?(?:\{\s*)?["']?agents["']?\s*:|agents\.schema\.json""")
+_BOM = rb"(?:\xef\xbb\xbf|\xff\xfe|\xfe\xff)?"  # UTF-8's, UTF-16's or UTF-32's (their NULs dropped)
+OUR_AGENTS_FILE = re.compile(rb"(?m)^" + _BOM + rb"""(?:\{\s*)?["']?agents["']?\s*:|agents\.schema\.json""")
+# A flow mapping (JSON, which YAML reads: `json.dumps(data, indent=2)` puts each key on a line of its own,
+# indented) with an `agents` key. A UTF-16 or UTF-32 file is matched with its NULs dropped: it is taken, so
+# that the run says what is wrong with it.
+FLOW_AGENTS_FILE = re.compile(rb"\A" + _BOM + rb"""\s*\{.*?["']?\bagents["']?\s*:""", re.DOTALL)
 
 
 class ScenarioFailed(Exception):
@@ -230,7 +236,7 @@ def _find_agents_file(rootdir: Path, searching_up: bool, stop: Path | None = Non
     folder = rootdir
     while folder != stop:
         candidate = folder / DEFAULT_AGENTS_FILE
-        if candidate.is_file():
+        if candidate.is_file() or candidate.is_symlink():  # a link that leads nowhere: the run says so
             return candidate if _looks_like_ours(candidate) else None
         if not searching_up or folder.parent == folder or any((folder / m).exists() for m in PROJECT_MARKERS):
             return None
@@ -242,14 +248,21 @@ def _looks_like_ours(path: Path) -> bool:
     """Whether an `agents.yaml` found by its name is the harness's: it has a top-level `agents:` key, or
     names the harness's schema. Other tools use the name too (CrewAI's is a mapping of agent names to
     `role`, `goal`, `backstory`), and the plugin is installed into every project of the environment. Read
-    cheaply (its first 64 KiB, no YAML parser); a file that cannot be read is taken as ours, so that the
-    run says what is wrong with it."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(65536)
+    cheaply (its first 64 KiB, no YAML parser); a file that cannot be read (a link that leads nowhere, not a
+    regular file) is taken as ours, so that the run says what is wrong with it, as `harness run` does."""
+    try:  # without blocking: a link to a FIFO would wait for a writer
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return True
+            head = os.read(descriptor, 65536)
+        finally:
+            os.close(descriptor)
     except OSError:
         return True
-    return bool(OUR_AGENTS_FILE.search(head))
+    if b"\x00" in head[:4]:  # UTF-16 or UTF-32 (ASCII keys there are ASCII bytes among NULs)
+        head = head.replace(b"\x00", b"")
+    return bool(OUR_AGENTS_FILE.search(head) or FLOW_AGENTS_FILE.match(head))
 
 
 class _MaskedLogs(logging.Filter):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 import xml.etree.ElementTree as ET
@@ -1191,6 +1192,47 @@ def test_a_harness_agents_file_turns_collection_on(pytester: pytest.Pytester, te
     (pytester.path / "scenarios").mkdir()
     (pytester.path / "scenarios" / "hello.yaml").write_text("agent: chat\n", encoding="utf-8")
     assert "scenarios/hello.yaml::hello" in pytester.runpytest("--collect-only", "-q").outlines
+
+
+AS_CLI_TAKES_IT = {  # an agents file the CLI takes, or refuses saying why: taken, so the run says it too
+    "json": (b'{\n  "defaults": {"max_steps": 4},\n  "agents": {\n    "chat": {}\n  }\n}\n', None),
+    "utf-16": ("agents:\n  chat: {}\n".encode("utf-16"), "the file is UTF-16 text: save it as UTF-8"),
+    "utf-16-no-bom": ("defaults: {}\nagents:\n  chat: {}\n".encode("utf-16-le"), "contains NUL characters"),
+    "dangling-link": (None, "agents.yaml: file not found"),
+    "looping-link": (None, "agents.yaml: cannot read: Too many levels of symbolic links"),
+    "link-to-a-fifo": (None, "agents.yaml: not a regular file"),  # read without blocking, as the CLI reads it
+}
+
+
+@pytest.mark.parametrize("kind", list(AS_CLI_TAKES_IT))
+def test_an_agents_file_the_cli_takes_or_explains_turns_collection_on(pytester: pytest.Pytester, kind: str) -> None:
+    """Written as JSON (which YAML reads), an agents file was not taken for the harness's (its `agents` key is
+    indented) and pytest collected nothing, saying only "not found" of a scenario named; a UTF-16 one, or a
+    link that leads nowhere, likewise, where `harness run` says what is wrong with it."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    data, said = AS_CLI_TAKES_IT[kind]
+    agents = pytester.path / "agents.yaml"
+    if data is not None:
+        agents.write_bytes(data)
+    else:
+        if kind == "link-to-a-fifo":
+            os.mkfifo(pytester.path / "pipe")
+        agents.symlink_to({"dangling-link": "nowhere.yaml", "looping-link": "agents.yaml"}.get(kind, "pipe"))
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "hello.yaml").write_text("agent: chat\nturns:\n  - user: hello\n", encoding="utf-8")
+    assert "scenarios/hello.yaml::hello" in pytester.runpytest("--collect-only", "-q").outlines
+    if said is not None:
+        result = pytester.runpytest("scenarios/hello.yaml")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([f"*{said}*"])
+
+
+def test_another_tools_agents_file_in_json_does_not_turn_collection_on(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "agents.yaml").write_text('{\n  "researcher": {\n    "role": "x"\n  }\n}\n', encoding="utf-8")
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "market.yaml").write_text("topic: markets\n", encoding="utf-8")
+    assert "market" not in pytester.runpytest("--collect-only", "-q").stdout.str()
 
 
 def test_a_project_that_does_not_use_the_harness_loads_nothing_of_it(pytester: pytest.Pytester) -> None:
