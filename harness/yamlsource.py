@@ -38,7 +38,11 @@ class Limits:
 
 
 FILE_LIMITS = Limits()  # agents files, scenario files, prompts
-CASSETTE_LIMITS = Limits(max_bytes=256 * MB, max_scalar=64 * MB, max_depth=64, max_nodes=20_000_000)
+# Reading a cassette takes about four times its size (its bytes, its text, its lines, the data built): 64 MB
+# keeps a command under 400 MB, where 256 MB ran out of a 1 GiB allowance. A 200-turn conversation recorded
+# from bench/replay.py's stub is 0.4 MB; a real model's, a few MB; one embeddings answer of 2048 texts (an
+# endpoint's most, 1536 floats each) about 40 MB.
+CASSETTE_LIMITS = Limits(max_bytes=64 * MB, max_scalar=64 * MB, max_depth=64, max_nodes=20_000_000)
 
 _WIDE_BOMS = {
     codecs.BOM_UTF32_LE: "UTF-32",
@@ -60,7 +64,15 @@ class TooBig(ValueError):
 def read_text(path: Path, limits: Limits = FILE_LIMITS) -> str:
     """A text file's content: a regular file, at most `limits.max_bytes`, UTF-8 (a UTF-8 byte order mark
     is dropped). Raises FileNotFoundError, OSError (a path holding a NUL too), or TooBig / UnicodeError-free
-    ValueError with a message saying what is wrong and what is expected."""
+    ValueError with a message saying what is wrong and what is expected (a file too big for the memory the
+    process may use, under `ulimit -v` or in a small container, too)."""
+    try:
+        return _read_text(path, limits)
+    except MemoryError:
+        raise TooBig("too big to read in the memory this process may use") from None
+
+
+def _read_text(path: Path, limits: Limits) -> str:
     # Read with os.read, no buffered file object: a scenario run reads two files (its own and its cassette).
     descriptor, status = _open_regular(path)
     try:

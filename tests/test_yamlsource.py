@@ -5,6 +5,7 @@ one plain walk or took PyYAML's way."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -310,3 +311,20 @@ def test_a_control_character_is_refused_at_its_line_and_column_however_the_file_
         f"f.yaml:{line}:16: invalid YAML: unacceptable character #x001b: control characters are not allowed "
         '(to keep it, write the value in double quotes with the character escaped, as "\\e" or "\\x7f")'
     )
+
+
+def test_a_file_too_big_for_the_memory_allowed_is_said_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `ulimit -v`, reading a big cassette raised MemoryError: a traceback naming no file."""
+    import os
+
+    from harness.yamlsource import read_text
+
+    path = tmp_path / "big.yaml"
+    path.write_text("a: 1\n", encoding="utf-8")
+
+    def exhausted(descriptor: int, size: int) -> bytes:
+        raise MemoryError
+
+    monkeypatch.setattr(os, "read", exhausted)
+    with pytest.raises(TooBig, match="too big to read in the memory this process may use"):
+        read_text(path)

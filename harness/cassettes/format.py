@@ -154,6 +154,11 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 line = _interaction_line(text, number)
                 at = f"interaction {number}" + (f" (line {line})" if line is not None else "")
                 raise ValueError(f"{at}: {type(exc).__name__}: {exc}") from None
+    except MemoryError:  # a process allowed little memory (ulimit -v, a container): said, not a traceback
+        raise CassetteError(
+            f"{name} is too big ({len(text) // (1 << 20)} MB) to read in the memory this process may use: run "
+            "the command where it may use more"
+        ) from None
     except TooBig as exc:
         where = f" at line {exc.line}" if exc.line else ""
         raise CassetteError(name, f"not a cassette the harness reads: {exc}{where}") from None

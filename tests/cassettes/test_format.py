@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -551,3 +553,38 @@ def test_a_control_character_in_a_cassette_is_refused_at_its_line_and_column() -
         line = number + text.startswith("#")
         with pytest.raises(CassetteError, match=rf"#x007f: control characters are not allowed, line {line}, column 11"):
             format.parse(text, "c.yaml", keys_only=True)
+
+
+def test_a_cassette_at_the_size_limit_is_read_well_within_a_gibibyte(tmp_path: Path) -> None:
+    """A 240 MB cassette (the limit was 256 MB) ran `cassettes check` out of a 1 GiB allowance (MemoryError):
+    what reading one takes, measured on a cassette of big answers, times the limit, stays under 512 MB."""
+    from harness.cassettes.replay import ReplayCassette
+    from harness.yamlsource import CASSETTE_LIMITS
+
+    start = _SHIPPED.index("interactions:\n") + len("interactions:\n")
+    item = _SHIPPED[start:].replace('"content":"', '"content":"' + "x" * 2_000_000, 1)
+    cassette = tmp_path / "big.yaml"
+    unkeyed = "".join(
+        line for line in (_SHIPPED + item * 4).splitlines(keepends=True) if not line.startswith("    key:")
+    )
+    cassette.write_text(unkeyed, encoding="utf-8")  # keyed from its bodies: an interaction repeated keeps its key
+    size = cassette.stat().st_size
+    tracemalloc.start()
+    try:
+        for verify in (False, True):  # as replay reads it, and as `cassettes check` does
+            ReplayCassette(cassette, verify=verify)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / size * CASSETTE_LIMITS.max_bytes < 512 * 2**20, f"{peak / size:.1f} times the file's size"
+
+
+def test_a_cassette_too_big_for_the_memory_allowed_is_one_error_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `ulimit -v` (or in a small container) a MemoryError was a traceback naming no file."""
+
+    def exhausted(text: str) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(format.yamlsubset, "read", exhausted)
+    with pytest.raises(CassetteError, match=r"^c.yaml is too big \(0 MB\) to read in the memory this process may use"):
+        format.parse(_SHIPPED, "c.yaml")
