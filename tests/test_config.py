@@ -647,7 +647,12 @@ def test_tool_timeout_is_lettas_180_seconds_unless_an_agent_or_defaults_say_othe
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("0", "greater than 0"), ("-1", "greater than 0"), ("yes", "expected a number, not true"), ("1.0e+9", "less than")],
+    [
+        ("0", "greater than 0"),
+        ("-1", "greater than 0"),
+        ("yes", "expected a number, not true"),
+        ("1.0e+9", "less than"),
+    ],
 )
 def test_a_tool_timeout_that_is_no_time_is_a_located_mistake(write_agents: Write, value: str, message: str) -> None:
     path, error = problems_of(

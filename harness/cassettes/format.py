@@ -156,8 +156,9 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 raise ValueError(f"{at}: {type(exc).__name__}: {exc}") from None
     except MemoryError:  # a process allowed little memory (ulimit -v, a container): said, not a traceback
         raise CassetteError(
-            f"{name} is too big ({len(text) // (1 << 20)} MB) to read in the memory this process may use: run "
-            "the command where it may use more"
+            name,
+            f"too big ({len(text) // (1 << 20)} MB) to read in the memory this process may use: run the command "
+            "where it may use more",
         ) from None
     except TooBig as exc:
         where = f" at line {exc.line}" if exc.line else ""
