@@ -1,7 +1,9 @@
 """A tools module reduced to what describing its tools needs, so that checking an import runs nothing of the
 Agent File's: each function's signature and docstring (its body, decorators and any default or annotation
-that is not a plain value or type left out), the imports (they run installed packages, not the file), and
-classes whose bodies only declare typed fields. Everything else at the top of the module is dropped.
+that is not a plain value or type left out), the imports (they run installed packages, not the file), type
+aliases (`Mode = Literal["a", "b"]`), and classes reduced to their typed fields (a pydantic model's
+`Field(...)` values and methods left out). Everything else at the top of the module is dropped, and an
+annotation naming what was dropped reads `Any`: the stub never fails where the module it stands for would not.
 
 `harness import` checks the agents.yaml it would write by loading it, as `harness validate` will: against
 this stub, in a scratch folder. The module written beside agents.yaml is the file's source, untouched; it
@@ -11,8 +13,15 @@ runs only when the user runs the project.
 from __future__ import annotations
 
 import ast
+import builtins
+import collections.abc
+import typing
 
 _PLAIN_NAMES = {"None", "True", "False"}
+_TYPING = "_harness_stub_typing"  # the stub's own import of typing, for its `Any`
+# What a type alias may subscript (`Literal[...]`, `list[...]`): generics, whose subscript runs no code of the
+# file's (`CONFIG["key"]` may raise, or do anything the file's class says).
+_GENERICS = frozenset({*typing.__all__, *collections.abc.__all__, "list", "dict", "set", "frozenset", "tuple", "type"})
 
 
 def checkable_stub(source: str) -> str:
@@ -24,9 +33,95 @@ def checkable_stub(source: str) -> str:
             kept.append(node)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             kept.append(_function_stub(node))
-        elif isinstance(node, ast.ClassDef) and _declares_fields_only(node):
+        elif isinstance(node, ast.ClassDef):
+            if _class_stub(node):
+                kept.append(node)
+        elif _is_alias(node):
             kept.append(node)
+    kept = [*ast.parse(f"import typing as {_TYPING}").body, *_without_dropped_names(module, kept)]
     return ast.unparse(ast.fix_missing_locations(ast.Module(body=kept, type_ignores=[])))
+
+
+def _any() -> ast.expr:
+    """`Any`, for an annotation the stub cannot keep, under a name of the stub's own (the module's `Any` may
+    be anything, or nothing)."""
+    return ast.Attribute(ast.Name(_TYPING, ast.Load()), "Any", ast.Load())
+
+
+def _without_dropped_names(module: ast.Module, kept: list[ast.stmt]) -> list[ast.stmt]:
+    """`kept`, where what names a definition the stub dropped does without it: a class or alias built on one
+    goes too, an annotation naming one reads `Any`. A name the module binds nowhere stays, to fail as it would."""
+    dropped_statements = [node for node in module.body if not any(node is k for k in kept)]
+    dropped = {name for node in dropped_statements for name in _binds(node)}
+    while True:
+        bound = {name for node in kept for name in _binds(node)} | set(dir(builtins))
+        missing = dropped - bound
+        built_on_missing = [
+            node
+            for node in kept
+            if (isinstance(node, ast.ClassDef) and any(_names(base) & missing for base in node.bases))
+            or (
+                isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None and _names(node.value) & missing
+            )
+        ]
+        if not built_on_missing:
+            break
+        kept = [node for node in kept if not any(node is gone for gone in built_on_missing)]
+        dropped |= {name for node in built_on_missing for name in _binds(node)}
+    for node in kept:
+        for holder, key in _annotation_slots(node):
+            annotation = getattr(holder, key)
+            if annotation is not None and _names(annotation) & missing:
+                setattr(holder, key, None if key == "returns" else _any())
+    return kept
+
+
+def _annotation_slots(node: ast.stmt) -> list[tuple[ast.AST, str]]:
+    """Where the stub's statement holds an annotation that is evaluated: a function's parameters and return,
+    a class's fields, an alias's declared type."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        arguments = node.args
+        slots: list[tuple[ast.AST, str]] = [
+            (argument, "annotation") for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        ]
+        return [*slots, (node, "returns")]
+    if isinstance(node, ast.ClassDef):
+        return [(statement, "annotation") for statement in node.body if isinstance(statement, ast.AnnAssign)]
+    if isinstance(node, ast.AnnAssign):
+        return [(node, "annotation")]
+    return []
+
+
+def _binds(node: ast.stmt) -> set[str]:
+    """The names a top-level statement binds (at any depth of an `if` or `try`: those run at import too), but
+    not in `if TYPE_CHECKING:`, which never runs: a name only bound there is unbound in the module as well."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.If) and _names(node.test) & {"TYPE_CHECKING"}:
+        return {name for statement in node.orelse for name in _binds(statement)}
+    found: set[str] = set()
+    for current in ast.walk(node):
+        if isinstance(current, ast.Import | ast.ImportFrom):
+            found |= {alias.asname or alias.name.split(".")[0] for alias in current.names}
+        elif isinstance(current, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found.add(current.name)
+        elif isinstance(current, ast.Name) and isinstance(current.ctx, ast.Store):
+            found.add(current.id)
+    return found
+
+
+def _names(node: ast.expr) -> set[str]:
+    """The names an expression reads, forward references (annotations written as strings) included."""
+    found: set[str] = set()
+    for current in ast.walk(node):
+        if isinstance(current, ast.Name):
+            found.add(current.id)
+        elif isinstance(current, ast.Constant) and isinstance(current.value, str):
+            try:
+                found |= _names(ast.parse(current.value.strip(), mode="eval").body)
+            except SyntaxError:
+                continue
+    return found
 
 
 def _function_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef:
@@ -35,7 +130,7 @@ def _function_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.Function
     arguments = node.args
     for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
         if argument.annotation is not None and not _is_type(argument.annotation):
-            argument.annotation = ast.Name("Any", ast.Load())
+            argument.annotation = _any()
     arguments.defaults = [d if _is_value(d) else ast.Constant(None) for d in arguments.defaults]
     arguments.kw_defaults = [d if d is None or _is_value(d) else ast.Constant(None) for d in arguments.kw_defaults]
     if arguments.vararg is not None:
@@ -50,30 +145,68 @@ def _function_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.Function
     return node
 
 
-def _declares_fields_only(node: ast.ClassDef) -> bool:
-    """A class that only declares typed fields (a TypedDict, a pydantic model, an Enum of values): its body
-    runs when defined, so any other statement there is code of the file's."""
-    if node.decorator_list or node.keywords or not all(_is_type(base) for base in node.bases):
+def _class_stub(node: ast.ClassDef) -> bool:
+    """Reduce the class in place to what describes it as a type (a TypedDict, a pydantic model, an Enum of
+    values): its docstring and typed fields, a field's value kept when it is a plain one (`Field(...)` is a
+    call of the file's to the stub); methods and nested classes go. False where that would change what the
+    class is (a decorator, a computed base or keyword, a member such as `auto()` an Enum would lack) or its
+    body runs other code."""
+    if node.decorator_list or not all(_is_type(base) for base in node.bases):
         return False
+    if not all(keyword.arg is not None and _is_value(keyword.value) for keyword in node.keywords):
+        return False
+    body: list[ast.stmt] = []
     for statement in node.body:
         if isinstance(statement, ast.Pass):
             continue
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
-            continue  # a docstring
-        if (
-            isinstance(statement, ast.AnnAssign)
-            and isinstance(statement.target, ast.Name)
-            and _is_type(statement.annotation)
-            and (statement.value is None or _is_value(statement.value))
-        ):
-            continue  # a typed field
-        if (
-            isinstance(statement, ast.Assign)
-            and all(isinstance(t, ast.Name) for t in statement.targets)
-            and _is_value(statement.value)
-        ):
-            continue  # an Enum member
+            body.append(statement)  # a docstring
+        elif isinstance(statement, ast.AnnAssign):
+            if not isinstance(statement.target, ast.Name):
+                return False
+            if not _is_type(statement.annotation):
+                statement.annotation = _any()
+            if statement.value is not None and not _is_value(statement.value):
+                statement.value = None  # `Field(description=...)`: a required field, for the stub
+            body.append(statement)  # a typed field
+        elif isinstance(statement, ast.Assign | ast.AugAssign):
+            if not (
+                isinstance(statement, ast.Assign)
+                and all(isinstance(t, ast.Name) for t in statement.targets)
+                and _is_value(statement.value)
+            ):
+                return False
+            body.append(statement)  # an Enum member
+        elif not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return False  # code the class runs when defined
+        # a method (a validator) or a nested class (`Config`) is no part of the fields
+    node.body = body or [ast.Pass()]
+    return True
+
+
+def _is_alias(node: ast.stmt) -> bool:
+    """A top-level `Name = <type or plain value>` (or `Name: T = ...`): a type alias or constant an
+    annotation may name, whose value subscripts generics only."""
+    if isinstance(node, ast.Assign):
+        targets_ok = all(isinstance(target, ast.Name) for target in node.targets)
+        value: ast.expr | None = node.value
+    elif isinstance(node, ast.AnnAssign):
+        targets_ok = isinstance(node.target, ast.Name) and _is_type(node.annotation)
+        value = node.value
+    else:
         return False
+    return targets_ok and value is not None and (_is_value(value) or _is_generic_type(value))
+
+
+def _is_generic_type(node: ast.expr) -> bool:
+    if not _is_type(node) or (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        return False
+    for current in ast.walk(node):
+        if isinstance(current, ast.Subscript):
+            base = current.value
+            name = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else ""
+            if name not in _GENERICS:
+                return False
     return True
 
 

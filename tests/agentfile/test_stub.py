@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,16 @@ def test_the_stub_keeps_signatures_docstrings_imports_and_field_classes_only(tmp
     stub = checkable_stub(SOURCE.replace("MARK", repr(str(mark))))
     tree = ast.parse(stub)
     kinds = [type(node).__name__ for node in tree.body]
-    assert kinds == ["Import", "ImportFrom", "ImportFrom", "ImportFrom", "FunctionDef", "ClassDef", "FunctionDef"]
+    assert kinds == [
+        "Import",
+        "Import",
+        "ImportFrom",
+        "ImportFrom",
+        "ImportFrom",
+        "FunctionDef",
+        "ClassDef",
+        "FunctionDef",
+    ]
     namespace: dict[str, object] = {}
     exec(compile(stub, "agent_tools.py", "exec"), namespace)  # what describing the tools does
     assert not mark.exists()
@@ -89,3 +99,85 @@ def test_harness_import_runs_none_of_the_files_code(tmp_path: Path, capsys: pyte
     assert not mark.exists()
     assert "open(" in (tmp_path / "out" / "agent_tools.py").read_text(encoding="utf-8")  # the source, untouched
     assert "wrote" in capsys.readouterr().out
+
+
+MODELS = '''
+from typing import List, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Mode = Literal["fast", "slow"]
+Settings = dict(retries=3)  # a call at the top: dropped
+
+
+class SearchTask(BaseModel):
+    """A search."""
+
+    query: str = Field(description="Search query")
+    limit: int = 3
+
+    @field_validator("query")
+    def _strip(cls, value):
+        return value.strip()
+
+
+class Configured(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a computed member: the class is dropped
+    x: int
+
+
+class Child(Configured):
+    y: int
+
+
+def search(tasks: List[SearchTask], mode: Mode, other: Child, later: "Configured") -> str:
+    """Search.
+
+    Args:
+        tasks: the searches
+        mode: how
+        other: a child
+        later: a forward reference
+    """
+    return "ok"
+'''
+
+
+def test_the_stub_keeps_field_models_and_aliases_and_reads_any_for_what_it_drops() -> None:
+    """Letta's own fixtures (mock_alice.af) have a tool taking a pydantic model declared with `Field(...)`: the
+    stub dropped the class, kept the annotation naming it, and the import was refused with a NameError."""
+    stub = checkable_stub(MODELS)
+    assert "Field(" not in stub and "_strip" not in stub and "dict(retries" not in stub
+    namespace: dict[str, Any] = {}
+    exec(compile(stub, "agent_tools.py", "exec", dont_inherit=True), namespace)
+    assert set(namespace["SearchTask"].model_fields) == {"query", "limit"}
+    assert "Configured" not in namespace and "Child" not in namespace
+    parameters = tool_from_function(namespace["search"]).openai_schema()["function"]["parameters"]
+    properties = parameters["properties"]
+    assert properties["tasks"]["items"] == {"$ref": "#/$defs/SearchTask"}
+    assert parameters["$defs"]["SearchTask"]["properties"].keys() == {"query", "limit"}
+    assert properties["mode"]["enum"] == ["fast", "slow"]
+    assert (properties["other"], properties["later"]) == (
+        {"description": "a child"},
+        {"description": "a forward reference"},
+    )
+
+
+def test_the_stub_still_fails_on_a_name_the_module_never_binds() -> None:
+    """Only what the stub itself dropped reads Any: a name defined nowhere fails the check as it fails the module."""
+    source = 'def f(x: Missing) -> str:\n    """F.\n\n    Args:\n        x: it\n    """\n'
+    typed = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from elsewhere import Missing\n" + source
+    for module in (source, typed):
+        with pytest.raises(NameError):
+            exec(compile(checkable_stub(module), "agent_tools.py", "exec", dont_inherit=True), {})
+
+
+def test_import_keeps_a_tool_whose_source_declares_a_field_model(tmp_path: Path) -> None:
+    """The import was refused (exit 2, nothing written) though what it would write validates."""
+    tool = {"id": "tool-1", "name": "search", "tool_type": "custom", "source_code": MODELS}
+    agent_file = small_agent_file([tool], agent_type="letta_v1_agent")  # letta-memgpt coerces no model
+    path = tmp_path / "a.af"
+    path.write_text(json.dumps(agent_file), encoding="utf-8")
+    assert main(["import", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert "agent_tools:search" in (tmp_path / "out" / "agents.yaml").read_text(encoding="utf-8")
+    assert main(["validate", "--agents", str(tmp_path / "out" / "agents.yaml")]) == 0
