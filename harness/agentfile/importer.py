@@ -9,14 +9,17 @@ everything written.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
+import builtins
 import functools
 import hashlib
 import importlib.util
 import json
 import keyword
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +35,7 @@ from harness.agentfile.schema import (
     LLMConfigWire,
     ToolWire,
 )
+from harness.agentfile.stub import binds
 from harness.config import AGENT_NAME_PATTERN, BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
 from harness.loops.kinds import LoopName, default_tool_choice, inner_thoughts_in_kwargs, turn_ends
 from harness.memory import DEFAULT_LIMIT
@@ -490,6 +494,21 @@ class _Importer:
             self.note(name, f"tool '{tool.name}' left out: {kind}, which the harness does not have")
             return None
         source = tool.source_code
+        unpostponed = without_future_imports(source)
+        if isinstance(unpostponed, str):
+            self.note(name, f"tool '{tool.name}' left out: its source {unpostponed}")
+            return None
+        if unpostponed is not None:
+            source, quoted = unpostponed
+            if tool.name not in self.sources:
+                strings = (
+                    f"; {quoted} annotations it kept from being evaluated are written as strings" if quoted else ""
+                )
+                self.note(
+                    name,
+                    f"tool '{tool.name}': `from __future__` import left out of its source (it must open a module, "
+                    f"and agent_tools.py holds every tool's source){strings}",
+                )
         problem = _source_problem(tool.name, source)
         if problem == NO_DOCSTRING and tool.json_schema:
             documented = with_docstring(source, tool.name, tool.json_schema)
@@ -635,6 +654,80 @@ def _top_level_definitions(source: str) -> dict[str, tuple[str, bool]]:
         for defined in names:
             found[defined] = (text, False)
     return found
+
+
+def without_future_imports(source: str) -> tuple[str, int] | str | None:
+    """`source` without its `from __future__` imports, which agent_tools.py (every tool's source after its own
+    header) cannot hold, and how many annotations were written as strings to keep what postponing them meant
+    (one naming what is not defined yet where it stands: a `TYPE_CHECKING` import, a class further down); None
+    where the source has none (or does not parse: `_source_problem` says so), why not where it cannot be."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    futures = [node for node in tree.body if isinstance(node, ast.ImportFrom) and node.module == "__future__"]
+    if not futures:
+        return None
+    features = {alias.name for node in futures for alias in node.names}
+    optional = sorted(
+        feature
+        for feature in features
+        if feature != "annotations"
+        and (getattr(__future__, feature, None) is None or getattr(__future__, feature).mandatory > sys.version_info)
+    )
+    if optional:
+        return f"imports {optional[0]} from __future__, which one tool of agent_tools.py cannot have alone"
+    lines = [line.encode("utf-8") for line in source_lines(source)]
+    gone: set[int] = set()  # 0-based lines the imports stand on
+    for node in futures:
+        first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        before, after = lines[first][: node.col_offset], lines[last][node.end_col_offset or 0 :]
+        if before.strip() or not (after.strip() == b"" or after.strip().startswith(b"#")):
+            return "shares a line with its `from __future__` import, which agent_tools.py cannot hold"
+        gone |= set(range(first, last + 1))
+    quoted = 0
+    if "annotations" in features:
+        available = set(dir(builtins)) | MODULE_NAMES
+        for statement in tree.body:
+            late = [
+                annotation
+                for annotation in _evaluated_annotations(statement)
+                if not _annotation_names(annotation) <= available
+            ]
+            for annotation in sorted(late, key=lambda a: (a.lineno, a.col_offset), reverse=True):
+                first, last = annotation.lineno - 1, (annotation.end_lineno or annotation.lineno) - 1
+                head = lines[first][: annotation.col_offset]
+                tail = lines[last][annotation.end_col_offset or 0 :]
+                lines[first : last + 1] = [head + repr(ast.unparse(annotation)).encode("utf-8") + tail]
+                lines[first + 1 : first + 1] = [b""] * (last - first)  # the line numbers after stay as they were
+                quoted += 1
+            available |= binds(statement)
+    return b"".join(line for index, line in enumerate(lines) if index not in gone).decode("utf-8"), quoted
+
+
+def _evaluated_annotations(node: ast.AST, local: bool = False) -> list[ast.expr]:
+    """The annotations `node` evaluates unless they are postponed (a parameter's, a return's, a class field's;
+    a variable's inside a function never is), but those already written as strings."""
+    found: list[ast.expr] = []
+    if isinstance(node, ast.arg) and node.annotation is not None:
+        found.append(node.annotation)
+    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+        found.append(node.returns)
+    elif isinstance(node, ast.AnnAssign) and not local:
+        found.append(node.annotation)
+    inside = isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or (local and not isinstance(node, ast.ClassDef))
+    for child in ast.iter_child_nodes(node):
+        found += _evaluated_annotations(child, inside)
+    return [annotation for annotation in found if not isinstance(annotation, ast.Constant)]
+
+
+def _annotation_names(annotation: ast.expr) -> set[str]:
+    return {node.id for node in ast.walk(annotation) if isinstance(node, ast.Name)}
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines of `source` as `ast` numbers them (`\r\n`, `\r` or `\n` ends one), each with its end."""
+    return re.findall(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", source)
 
 
 def with_docstring(source: str, name: str, schema: dict[str, Any]) -> str | None:

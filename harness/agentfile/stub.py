@@ -52,9 +52,9 @@ def _without_dropped_names(module: ast.Module, kept: list[ast.stmt]) -> list[ast
     """`kept`, where what names a definition the stub dropped does without it: a class or alias built on one
     goes too, an annotation naming one reads `Any`. A name the module binds nowhere stays, to fail as it would."""
     dropped_statements = [node for node in module.body if not any(node is k for k in kept)]
-    dropped = {name for node in dropped_statements for name in _binds(node)}
+    dropped = {name for node in dropped_statements for name in binds(node)}
     while True:
-        bound = {name for node in kept for name in _binds(node)} | set(dir(builtins))
+        bound = {name for node in kept for name in binds(node)} | set(dir(builtins))
         missing = dropped - bound
         built_on_missing = [
             node
@@ -67,7 +67,7 @@ def _without_dropped_names(module: ast.Module, kept: list[ast.stmt]) -> list[ast
         if not built_on_missing:
             break
         kept = [node for node in kept if not any(node is gone for gone in built_on_missing)]
-        dropped |= {name for node in built_on_missing for name in _binds(node)}
+        dropped |= {name for node in built_on_missing for name in binds(node)}
     for node in kept:
         for holder, key in _annotation_slots(node):
             annotation = getattr(holder, key)
@@ -92,13 +92,13 @@ def _annotation_slots(node: ast.stmt) -> list[tuple[ast.AST, str]]:
     return []
 
 
-def _binds(node: ast.stmt) -> set[str]:
+def binds(node: ast.stmt) -> set[str]:
     """The names a top-level statement binds (at any depth of an `if` or `try`: those run at import too), but
     not in `if TYPE_CHECKING:`, which never runs: a name only bound there is unbound in the module as well."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return {node.name}
     if isinstance(node, ast.If) and _names(node.test) & {"TYPE_CHECKING"}:
-        return {name for statement in node.orelse for name in _binds(statement)}
+        return {name for statement in node.orelse for name in binds(statement)}
     found: set[str] = set()
     for current in ast.walk(node):
         if isinstance(current, ast.Import | ast.ImportFrom):

@@ -676,3 +676,60 @@ def test_only_llm_fields_the_file_sets_are_reported_not_kept(tmp_path: Path) -> 
     assert "enable_reasoner" not in "\n".join(result.notes)
     result, _ = imported(small_agent_file([], llm_config={**llm, "enable_reasoner": True}), tmp_path / "b")
     assert "llm_config.enable_reasoner True not kept" in "\n".join(result.notes)
+
+
+POSTPONED = '''from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def plot(points: Sequence[Point], scale: int = 1) -> Point | None:
+    """Plot points.
+
+    Args:
+        points: the points
+        scale: how big
+    """
+    note: Undefined = None  # a local's annotation: never evaluated
+    return points[0] if points else None
+
+
+class Point(BaseModel):
+    x: int
+    nearest: Point | None = None
+'''
+
+
+def test_a_tool_postponing_its_annotations_is_kept_without_the_future_import(tmp_path: Path) -> None:
+    """`from __future__ import annotations` after agent_tools.py's header is a SyntaxError: the whole import was
+    refused, every other tool blamed."""
+    source = "from pydantic import BaseModel\n" + POSTPONED
+    data = _with_custom_tools({"plot": source, "other": _tool_source("other", "x")})
+    data["agents"][0]["agent_type"] = "letta_v1_agent"  # letta-memgpt coerces no Sequence[...] argument
+    result, config = imported(data, tmp_path)
+    assert (
+        "agent 'a': tool 'plot': `from __future__` import left out of its source (it must open a module, and "
+        "agent_tools.py holds every tool's source); 3 annotations it kept from being evaluated are written as "
+        "strings"
+    ) in result.notes
+    assert result.tools_module is not None and "__future__" not in result.tools_module
+    assert "def plot(points: 'Sequence[Point]', scale: int = 1) -> 'Point | None':" in result.tools_module
+    assert "    note: Undefined = None" in result.tools_module
+    tool = config.get("a").tool("plot")
+    assert tool is not None and config.get("a").tool("other") is not None
+    assert tool.parameters_schema()["properties"]["scale"]["type"] == "integer"
+    assert tool.function(points=[]) is None
+
+
+def test_a_future_import_agent_tools_py_cannot_hold_leaves_only_that_tool_out() -> None:
+    for source, why in [
+        ("from __future__ import barry_as_FLUFL\n", "imports barry_as_FLUFL from __future__"),
+        ("from __future__ import annotations; import os\n", "shares a line with its `from __future__` import"),
+    ]:
+        data = _with_custom_tools({"odd": source + _tool_source("odd", "x"), "other": _tool_source("other", "x")})
+        result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
+        assert any(note.startswith(f"agent 'a': tool 'odd' left out: its source {why}") for note in result.notes)
+        assert result.tools_module is not None and "def other(" in result.tools_module
