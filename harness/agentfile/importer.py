@@ -745,18 +745,19 @@ def with_docstring(source: str, name: str, schema: dict[str, Any]) -> str | None
     first = function.body[0].lineno - 1  # 0-based line of the body's first statement
     if first == function.lineno - 1:
         return None  # `def f(): return 1`: no line to put a docstring on
-    lines = source.split("\n")  # as `ast` counts lines
+    lines = source_lines(source)  # as `ast` counts lines (a lone \r ends one too)
     indent = lines[first][: len(lines[first]) - len(lines[first].lstrip(" \t"))]
+    end = lines[first - 1][len(lines[first - 1].rstrip("\r\n")) :]  # the def's line ending, for the docstring's
     doc = description.strip().splitlines()
     if isinstance(properties, dict) and properties:
         doc += ["", "Args:"]
         for parameter, spec in properties.items():
             text = spec.get("description", "") if isinstance(spec, dict) else ""
             doc.append(f"    {parameter}: {' '.join(str(text).split())}")
-    body = "\n".join(f"{indent}{line}" if line else "" for line in doc)
+    body = end.join(f"{indent}{line}" if line else "" for line in doc)
     escaped = body.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    docstring = f'{indent}"""{escaped.lstrip()}\n{indent}"""'
-    return "\n".join([*lines[:first], docstring, *lines[first:]])
+    docstring = f'{indent}"""{escaped.lstrip()}{end}{indent}"""{end}'
+    return "".join([*lines[:first], docstring, *lines[first:]])
 
 
 def _source_problem(name: str, source: str) -> str | None:

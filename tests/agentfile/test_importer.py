@@ -733,3 +733,19 @@ def test_a_future_import_agent_tools_py_cannot_hold_leaves_only_that_tool_out() 
         result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
         assert any(note.startswith(f"agent 'a': tool 'odd' left out: its source {why}") for note in result.notes)
         assert result.tools_module is not None and "def other(" in result.tools_module
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n", "mixed"])
+def test_a_docstring_is_written_into_a_source_of_any_line_endings(end: str, tmp_path: Path) -> None:
+    """`ast` ends a line at a lone \\r too: the import split on \\n only, and crashed with an IndexError
+    (or, with mixed endings, put the docstring on another line)."""
+    lines = ["import os", "", "def book(room: str, nights: int = 1) -> str:", "    x = room", "    return x"]
+    source = "\r".join(lines[:3]) + "\n" + "\n".join(lines[3:]) + "\n" if end == "mixed" else end.join(lines) + end
+    documented = with_docstring(source, "book", BOOK_SCHEMA)
+    assert documented is not None and _source_problem("book", documented) is None
+    data = _with_custom_tools({"book": source})
+    data["tools"][1]["json_schema"] = BOOK_SCHEMA
+    result, config = imported(data, tmp_path)
+    assert "agent 'a': tool 'book': its source has no docstring; one was written from its JSON schema" in result.notes
+    tool = config.get("a").tool("book")
+    assert tool is not None and tool.function(room="r") == "r"
