@@ -118,6 +118,12 @@ class Agent:
         counter = token_counter(spec.model.name)
         self.context = ContextWindow(window, model, self.state.now, counter, spec.memory_warning) if window else None
 
+    def start_from(self, history: list[dict[str, Any]]) -> None:
+        """A new agent's history is `history` (a conversation it already had) instead of the loop's first
+        messages (Letta 0.6's boot sequence), persisted as those would be, with its first user message."""
+        self.messages[:] = history
+        self._unsaved_history = len(self.messages)
+
     @staticmethod
     def new_id(ids: Ids | None = None) -> str:
         return f"agent-{(ids or RandomIds()).uuid()}"

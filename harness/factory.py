@@ -181,8 +181,8 @@ class AgentFactory:
         """A fresh agent (blocks as declared, `blocks` overriding values), persisted in `store` if given.
         `model` replaces the chat model the cassette (or the live endpoint) would give; `now`, when given,
         is the agent's clock for its tools and memory instead of the one its spec declares; `history` is the
-        conversation it starts from (a scenario's `history:`, after the loop's own first messages), in its
-        recall memory too. With a `clock:` and a store, the agent's seeded ids are its own, drawn under its
+        conversation it starts from (a scenario's `history:`, in place of the loop's own first messages), in
+        its recall memory too. With a `clock:` and a store, the agent's seeded ids are its own, drawn under its
         name, or under `ids_key` for a second agent of one spec."""
         if cassette is not None:
             spec = recorded_run_spec(spec)
@@ -211,7 +211,10 @@ class AgentFactory:
         call_ids = cassette.call_ids if cassette is not None else CallIds.PROVIDER
         agent = Agent(spec, chat, state=state, journal=journal, on_step=on_step, call_ids=call_ids, ids=ids)
         if history:
-            agent.messages.extend(copy.deepcopy(history))
+            # Letta 0.6 starts an agent given a message sequence from its system message and that sequence,
+            # without its boot messages (append_initial_message_sequence_to_in_context_messages), and an
+            # imported agent resumes from exactly its in-context messages.
+            agent.start_from(copy.deepcopy(history))
             if store is None:
                 recall.add(history, state.now())
         return agent

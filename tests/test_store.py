@@ -70,6 +70,21 @@ def test_turn_persists_across_restart(tmp_path: Path, chat_spec: AgentSpec) -> N
     reopened.close()
 
 
+def test_an_agent_started_from_a_history_persists_it_and_resumes_from_it(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    """The history an agent starts from is its first messages: persisted with its first user message, as
+    the loop's own first messages would be (the history was kept in the request only, never saved)."""
+    history = [{"role": "user", "content": "Earlier: my locker code is 4411"}, {"role": "assistant", "content": "Ok"}]
+    store = Store(tmp_path / "state.db")
+    agent = AgentFactory(Project.build()).new_agent(
+        chat_spec, store=store, model=Script([reply("Hi")]).model(), history=history
+    )
+    agent.send("Hello")
+    assert agent.messages[:2] == history
+    resumed = open_agent(chat_spec, Script([]).model(), store)
+    assert resumed.messages == agent.messages
+    store.close()
+
+
 def test_a_block_declared_after_creation_is_added_on_resume(tmp_path: Path, chat_spec: AgentSpec) -> None:
     db = tmp_path / "s.db"
     store = Store(db)

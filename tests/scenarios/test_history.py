@@ -114,6 +114,25 @@ def test_the_agent_starts_from_the_history_and_replays_it(tmp_path: Path) -> Non
     assert project.replay("resume").outcome == Outcome.PASSED
 
 
+def test_under_letta_memgpt_the_history_takes_the_place_of_the_boot_messages(tmp_path: Path) -> None:
+    """Letta 0.6 starts an agent given a message sequence from [system, *sequence] (no boot send_message, no
+    "Never (first login)" event), and an imported agent resumes from exactly its in-context messages: the
+    history came after a fresh boot and login, stamped before the conversation it followed."""
+    import yaml
+
+    project = make_project(tmp_path)
+    project.agents.write_text(project.agents.read_text().replace("loop: harness", "loop: letta-memgpt"))
+    scenario = {"agent": "chat", "history": HISTORY, "turns": [{"user": "What is my name?"}]}
+    project.write_scenario("resume", yaml.safe_dump(scenario, sort_keys=False))
+    recorded, server = project.record("resume", [reply("Azin.")])
+    assert recorded.outcome == Outcome.PASSED, recorded.explain()
+    sent = server.received[0].body["messages"]
+    assert sent[0]["role"] == "system" and sent[1:4] == HISTORY
+    assert '"type": "user_message"' in sent[4]["content"] and "What is my name?" in sent[4]["content"]
+    assert len(sent) == 5
+    assert project.replay("resume").outcome == Outcome.PASSED
+
+
 def test_import_writes_the_in_context_messages_as_a_history_file(tmp_path: Path) -> None:
     from harness.agentfile.importer import import_agent_file
     from harness.agentfile.reading import read_agent_file
