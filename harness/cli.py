@@ -1237,20 +1237,32 @@ def _export_agent_file(args: argparse.Namespace, console: Console) -> int:
 
 
 def _scenario_end_state(args: argparse.Namespace) -> tuple[AgentSpec, list[dict[str, Any]]]:
-    """The agent as scenario `args.scenario` leaves it (replayed offline) and the history it made."""
+    """The agent as scenario `args.scenario` leaves it (replayed offline) and its history in context then:
+    the conversation the scenario started from (`history:`) and its own turns, as the agent would send them
+    next (after a compaction, its summary and what it kept)."""
 
     from harness.agentfile.exporter import with_end_state
     from harness.errors import AgentFileError, RunError
     from harness.factory import AgentFactory
     from harness.scenarios import ScenarioRunner
 
-    runner = ScenarioRunner(AgentFactory(_project(args)))
+    made: list[Agent] = []
+
+    class Keeping(AgentFactory):
+        """The project's factory, keeping the agents it makes for the run."""
+
+        def new_agent(self, *args: Any, **kwargs: Any) -> Agent:
+            made.append(super().new_agent(*args, **kwargs))
+            return made[-1]
+
+    runner = ScenarioRunner(Keeping(_project(args)))
     scenario = _the_scenario(args, runner, AgentFileError)
     result = runner.run(scenario, runner.spec_for(scenario))
     if result.error or result.stale or not result.turns:
         why = result.error or "\n".join(result.stale) or "no turn was played"
         raise RunError(f"{args.scenario}: the replay did not finish, so there is no end state to export: {why}")
-    return with_end_state(runner.spec_for(scenario), result.end_blocks()), result.own_messages()
+    (agent,) = [agent for agent in made if agent.state.id == runner.agent_id(scenario)]
+    return with_end_state(runner.spec_for(scenario), result.end_blocks()), list(agent.messages)
 
 
 def _refuse_overwrite(paths: list[Path], force: bool, elsewhere: str) -> None:

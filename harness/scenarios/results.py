@@ -138,12 +138,6 @@ class ScenarioResult:
                     blocks[label] = turn.blocks[label]
         return blocks
 
-    def own_messages(self) -> list[dict[str, Any]]:
-        """The messages of the turns the scenario's own agent took: its conversation, not the others'."""
-        return [
-            message for turn in self.turns if self._agent_of(turn) == self.scenario.agent for message in turn.messages
-        ]
-
     def _agent_of(self, turn: TurnRecord) -> str:
         return turn.agent or self.scenario.agent
 

@@ -148,23 +148,26 @@ def test_export_with_a_scenario_writes_its_end_state(tmp_path: Path, capsys: pyt
     scenario = load_scenario(SCENARIO)
     result = runner.run(scenario)
     assert {block.label: block.value for block in wire.blocks} == result.turns[-1].blocks
+    # in context: Letta's boot messages (send_message, its result, the login), then the turns
     history = [message for turn in result.turns for message in turn.messages]
-    assert len(agent.messages) == 1 + len(history)
+    assert len(agent.messages) == 1 + 3 + len(history)
+    assert [m["role"] for m in agent.messages[1:4]] == ["assistant", "tool", "user"]
+    assert "first login" in agent.messages[3]["content"][0]["text"]
     assert agent.messages[0]["role"] == "system" and agent.in_context_message_ids[0] == "message-0"
     # the system message as the agent's loop sent it (Letta's header, the blocks as the run left them), not
     # the harness's own compile of the declared blocks
     system = agent.messages[0]["content"][0]["text"]
     assert "### Memory [last modified: " in system
     assert all(value in system for value in result.turns[-1].blocks.values())
-    assert [m["role"] for m in agent.messages[1:]] == [m["role"] for m in history]
+    assert [m["role"] for m in agent.messages[4:]] == [m["role"] for m in history]
     assert main(["import", str(target), "--out", str(tmp_path / "again")]) == 0
     written = tmp_path / "again" / "scenarios" / "history" / f"{agent.name}.yaml"
     assert f"wrote {written} (the agent's in-context messages" in capsys.readouterr().out
     seeded = tmp_path / "again" / "scenarios" / "resume.yaml"
     seeded.write_text(f"agent: {agent.name}\nhistory: history/{agent.name}.yaml\nturns: [{{user: hi}}]\n")
     resumed = load_scenario(seeded).history
-    assert [m["role"] for m in resumed] == [m["role"] for m in history]  # the run's conversation, back
-    assert [m.get("content") for m in resumed if m["role"] == "user"] == [
+    assert [m["role"] for m in resumed[3:]] == [m["role"] for m in history]  # the run's conversation, back
+    assert [m.get("content") for m in resumed[3:] if m["role"] == "user"] == [
         m["content"] for m in history if m["role"] == "user"
     ]
 
@@ -190,6 +193,25 @@ def test_export_with_a_scenario_driving_two_agents_writes_its_own_agents_end_sta
     (agent,) = wire.agents
     said = json.dumps([m["content"] for m in agent.messages if m["role"] == "user"])
     assert "We ship on Friday." in said and "Tidy it." not in said
+
+
+def test_export_with_a_scenario_keeps_the_history_it_started_from(tmp_path: Path) -> None:
+    """The file held the scenario's own turns only: the conversation it started from (`history:`, in context
+    the whole run) was lost, so import -> scenario -> export -> import forgot it."""
+    import yaml
+
+    from tests.fakes import make_project, reply
+
+    project = make_project(tmp_path)
+    history = [{"role": "user", "content": "I am Sarah"}, {"role": "assistant", "content": "Hi Sarah"}]
+    scenario = {"agent": "chat", "history": history, "turns": [{"user": "My favourite colour is teal."}]}
+    path = project.write_scenario("teal", yaml.safe_dump(scenario, sort_keys=False))
+    project.record("teal", [reply("Teal it is.")])
+    target = tmp_path / "end.af"
+    assert main(["export", "chat", "--agents", str(project.agents), "-o", str(target), "--scenario", str(path)]) == 0
+    (agent,) = AgentFileWire.model_validate_json(target.read_text(encoding="utf-8")).agents
+    texts = [part["text"] for message in agent.messages[1:] for part in message["content"]]
+    assert texts[:3] == ["I am Sarah", "Hi Sarah", "My favourite colour is teal."]
 
 
 def test_export_with_another_agent_s_scenario_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
