@@ -566,6 +566,7 @@ class _Importer:
         in_context = [by_id[i] for i in ids if i in by_id] if ids else list(agent.messages)
         out_of_context = len(agent.messages) - len(in_context)
         if in_context and in_context[0].get("role") == "system":
+            self._header_note(name, agent, in_context[0])
             in_context = in_context[1:]
         chat, notes = letta_chat_messages(in_context)
         for note in notes:
@@ -584,6 +585,26 @@ class _Importer:
             self.histories[name] = chat
         if out_of_context:
             self.note(name, f"message history: {out_of_context} messages out of context not kept")
+
+    def _header_note(self, name: str, agent: AgentWire, system: dict[str, Any]) -> None:
+        """Said when the file's system message shows a memory header other than the one letta-memgpt compiles
+        (Letta 0.6.23's): the loop models one Letta throughout, and a later one's header is not followed."""
+        if LETTA_LOOPS.get(agent.agent_type or "memgpt_agent") is not LoopName.LETTA_MEMGPT:
+            return
+        content = system.get("content")
+        parts = content if isinstance(content, list) else [{"text": content}]
+        text = "".join(str(part.get("text") or "") for part in parts if isinstance(part, dict))
+        if LETTA_0623_HEADER.search(text):
+            return
+        found = [what for marker, what in LATER_HEADERS if re.search(marker, text)]
+        if found:
+            version = (self.wire.metadata or {}).get("letta_version")
+            self.note(
+                name,
+                f"the memory header its system message shows ({', '.join(found)}"
+                f"{f', as Letta {version} writes it' if version else ''}) not kept: the letta-memgpt loop compiles "
+                "Letta 0.6.23's",
+            )
 
     def _agent_notes(self, name: str, agent: AgentWire) -> None:
         if agent.agent_type and agent.agent_type not in LETTA_LOOPS:
@@ -624,6 +645,21 @@ class _Importer:
         return f"# JSON schema in the Agent File (Letta showed the model this):\n# {' '.join(text.splitlines())}\n"
 
 
+# The memory header letta-memgpt compiles (Letta 0.6.23's compile_memory_metadata_block), and what later
+# Letta versions' headers hold instead (0.6.39-0.7: a line of recent archival passages, empty in a new agent's
+# message, which leaves two blank lines before "Core memory shown below"; 0.7.6-0.7: the current time; 0.8 on:
+# a <memory_metadata> section).
+LETTA_0623_HEADER = re.compile(
+    r"### Memory \[last modified: [^\]\n]*\]\n\d+ previous messages between you and the user are stored in recall "
+    r"memory \(use functions to access them\)\n\d+ total memories you created are stored in archival memory \(use "
+    r"functions to access them\)\n\nCore memory shown below"
+)
+LATER_HEADERS = (
+    (r"\nMost recent archival passages |archival memory \(use functions to access them\)\n\n\nCore memory shown",
+     "a line of recent archival passages before 'Core memory shown below'"),
+    (r"### Current Time: ", "the current time"),
+    (r"<memory_metadata>", "a <memory_metadata> section"),
+)  # fmt: skip
 NO_DOCSTRING = "has no docstring"
 # The typing names Letta puts in scope of a tool's source, which agent_tools.py's header imports; with
 # AgentState, the names it gives every tool: a tool's source must not define them.

@@ -749,3 +749,27 @@ def test_a_docstring_is_written_into_a_source_of_any_line_endings(end: str, tmp_
     assert "agent 'a': tool 'book': its source has no docstring; one was written from its JSON schema" in result.notes
     tool = config.get("a").tool("book")
     assert tool is not None and tool.function(room="r") == "r"
+
+
+def test_a_memory_header_of_a_later_letta_than_the_loop_s_is_said_not_kept() -> None:
+    """Letta 0.6.39-0.7 write a line of recent archival passages (empty at first: one blank line more before
+    "Core memory shown below"); letta-memgpt compiles 0.6.23's header, and the import said nothing of it."""
+    result = import_agent_file(read_agent_file(DATA / "legacy_memgpt_agent.af"), "legacy_memgpt_agent.af")
+    assert (
+        "agent 'memgpt_agent': the memory header its system message shows (a line of recent archival passages "
+        "before 'Core memory shown below', as Letta 0.6.47 writes it) not kept: the letta-memgpt loop compiles "
+        "Letta 0.6.23's"
+    ) in result.notes
+    text = (DATA / "legacy_memgpt_agent.af").read_text(encoding="utf-8")
+    later = "(use functions to access them)\\n\\n\\nCore memory shown below"
+    assert later in text
+    as_0623 = text.replace(later, "(use functions to access them)\\n\\nCore memory shown below")
+    result = import_agent_file(parse_agent_file(as_0623, "as_0623.af"), "as_0623.af")
+    assert not any("memory header" in note for note in result.notes)
+    # the header the note compares with is the one the loop compiles
+    from datetime import UTC, datetime
+
+    from harness.agentfile.importer import LETTA_0623_HEADER
+    from harness.loops.letta_memgpt import compile_system_message
+
+    assert LETTA_0623_HEADER.search(compile_system_message("You are X", "<human>\n</human>", datetime.now(UTC)))
