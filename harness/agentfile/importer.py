@@ -135,7 +135,9 @@ def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None 
     agents = importer.agents()
     notes = importer.notes + _file_notes(wire)
     tools_module = importer.tools_module(source)
-    document = {"agents": agents}
+    document: dict[str, Any] = {"agents": agents}
+    if importer.shared_blocks:
+        document = {"shared_blocks": list(importer.shared_blocks.values()), **document}
     text = f"# Imported from the Letta Agent File {_safe_comment(source)} by `harness import`.\n"
     text += _dump_yaml(document)
     histories = {
@@ -224,20 +226,48 @@ class _Importer:
         self.schemas: dict[str, dict[str, Any]] = {}  # tool name -> the JSON schema the file stores for it
         self.names: set[str] = set()
         self.current = ""  # the file's name of the agent being imported
-        self.block_users: dict[str, list[str]] = {}  # block id -> the file's agents that hold it
+        self.position = 0  # and its place among the file's agents
+        self.block_users: dict[str, list[int]] = {}  # block id -> the file's agents that hold it, by place
         self.histories: dict[str, list[dict[str, Any]]] = {}  # agent -> its in-context chat messages
-        for agent in wire.agents:
-            for block_id in agent.block_ids or []:
-                self.block_users.setdefault(block_id, []).append(agent.name)
+        for position, agent in enumerate(wire.agents):
+            for block_id in dict.fromkeys(agent.block_ids or []):
+                self.block_users.setdefault(block_id, []).append(position)
+        self.shared_labels = self._shared_labels()
+        self.shared_blocks: dict[str, dict[str, Any]] = {}  # label -> the block as `shared_blocks` declares it
+
+    def _shared_labels(self) -> dict[str, str]:
+        """Block id -> its label in agents.yaml's `shared_blocks`, which holds one block per label: first each
+        block several agents hold (Letta's shared blocks: a sleep-time agent's edits reach its primary's
+        memory); then, as agents.yaml puts an agent's own blocks before those it attaches, each block of an
+        agent after the first it shares (attached by that agent alone), so its prompt keeps Letta's order."""
+        labels: dict[str, str] = {}
+
+        def claim(block_id: str) -> None:
+            block = self.blocks.get(block_id)
+            if block is None or not re.fullmatch(BLOCK_LABEL_PATTERN, block.label):
+                return  # left out, and said so, by `_block`
+            if block.label not in labels.values():
+                labels[block_id] = block.label
+
+        for block_id, users in self.block_users.items():
+            if len(users) > 1:
+                claim(block_id)
+        for agent in self.wire.agents:
+            held = list(dict.fromkeys(agent.block_ids or []))
+            first = next((index for index, block_id in enumerate(held) if block_id in labels), len(held))
+            for block_id in held[first + 1 :]:
+                if block_id not in labels:
+                    claim(block_id)
+        return labels
 
     def note(self, agent: str, text: str) -> None:
         self.notes.append(f"agent '{agent}': {text}")
 
     def agents(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for agent in self.wire.agents:
+        for position, agent in enumerate(self.wire.agents):
             name = self._name(agent.name)
-            self.current = agent.name
+            self.current, self.position = agent.name, position
             if name != agent.name:
                 why = (
                     [] if re.fullmatch(AGENT_NAME_PATTERN, agent.name) else ["agent names are letters, digits, _ and -"]
@@ -286,8 +316,27 @@ class _Importer:
         out["system"] = agent.system or ""
         if not agent.system:
             self.note(name, "no system prompt in the file: `system` is empty")
-        out["blocks"] = [self._block(name, block_id) for block_id in agent.block_ids or []]
-        out["blocks"] = [block for block in out["blocks"] if block is not None]
+        out["blocks"] = []
+        attached: list[str] = []
+        for block_id in agent.block_ids or []:
+            block = self._block(name, block_id)
+            label = self.shared_labels.get(block_id)
+            if block is None:
+                continue
+            if label is None:
+                if attached:  # agents.yaml puts it before them: said, as the agent's prompt shows it
+                    self.note(
+                        name,
+                        f"block '{block['label']}' comes before the blocks it shares here, not after "
+                        f"'{attached[-1]}' (another shared block has its label; agents.yaml puts an agent's own "
+                        "blocks first)",
+                    )
+                out["blocks"].append(block)
+            else:
+                self.shared_blocks.setdefault(label, block)
+                attached.append(label)
+        if attached:
+            out["attach_blocks"] = attached
         out["loop"] = loop.value  # said even when it is the default, as it is this file's agent_type's
         if loop is not LoopName.HARNESS:
             # A Letta loop puts the time in what it sends: a frozen clock makes its recordings replay.
@@ -411,10 +460,17 @@ class _Importer:
             self.note(name, f"block '{block.label}' left out: a label is letters, digits, _, - and /")
             return None
         users = self.block_users.get(block_id, [])
-        if len(users) > 1:
-            others = [user for user in users if user != self.current]
-            shared = f"with {', '.join(others)}" if others else f"by {len(users)} agents named '{self.current}'"
-            self.note(name, f"block '{block.label}' is shared {shared} in Letta; here each agent has its own copy")
+        if len(users) > 1 and block_id not in self.shared_labels:
+            others = [self.wire.agents[user].name for user in users if user != self.position]
+            named = [other for other in others if other != self.current]
+            shared = (
+                f"with {', '.join(dict.fromkeys(named))}" if named else f"by {len(users)} agents named '{self.current}'"
+            )
+            self.note(
+                name,
+                f"block '{block.label}' is shared {shared} in Letta; here each agent has its own copy (another "
+                "shared block has its label, and agents.yaml's `shared_blocks` hold one block per label)",
+            )
         out: dict[str, Any] = {"label": block.label, "value": block.value}
         limit = block.limit if block.limit is not None else DEFAULT_LIMIT
         if len(block.value) > limit:

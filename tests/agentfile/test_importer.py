@@ -470,18 +470,58 @@ def test_pip_requirements_are_reported(tmp_path: Path) -> None:
     assert any("pip_requirements not kept (install them)" in note and "requests" in note for note in result.notes)
 
 
-def test_a_block_shared_by_two_agents_is_copied_and_reported(tmp_path: Path) -> None:
+def test_a_block_two_agents_hold_is_one_shared_block_in_the_order_letta_gives(tmp_path: Path) -> None:
+    """Letta's sleep-time agents edit blocks they share with their primary: each agent got its own copy, so
+    the edits never reached the primary. Shared, an agent's blocks still come in the file's order."""
     data = load_json(DATA / "current_memgpt_agent.af")
+    labels = [block["label"] for block in data["blocks"]]
+    data["blocks"].append({"id": "block-own", "label": "memory_persona", "value": "I tidy", "limit": 100})
     twin = json.loads(json.dumps(data["agents"][0]))
     twin.update(id="agent-9", name="twin")
+    twin["block_ids"] = [twin["block_ids"][0], "block-own", *twin["block_ids"][1:]]
     data["agents"].append(twin)
     result, config = imported(data, tmp_path)
-    label = data["blocks"][0]["label"]
-    assert config.get("twin").blocks == config.get("memgpt_agent").blocks
-    assert f"agent 'memgpt_agent': block '{label}' is shared with twin in Letta; here each agent has its own copy" in (
-        result.notes
-    )
-    assert f"agent 'twin': block '{label}' is shared with memgpt_agent in Letta" in "\n".join(result.notes)
+    assert not any("shared" in note for note in result.notes)
+    document = yaml.safe_load(result.agents_yaml)
+    assert [block["label"] for block in document["shared_blocks"]] == [*labels, "memory_persona"]
+    assert document["agents"]["memgpt_agent"]["attach_blocks"] == labels
+    assert document["agents"]["twin"]["attach_blocks"] == [labels[0], "memory_persona", *labels[1:]]
+    primary, sleeptime = config.get("memgpt_agent"), config.get("twin")
+    assert [block.label for block in sleeptime.blocks] == [labels[0], "memory_persona", *labels[1:]]
+    assert all(block.shared for block in [*primary.blocks, *sleeptime.blocks])
+    assert {block.label: block.value for block in primary.blocks} == {
+        b["label"]: b["value"] for b in data["blocks"][:-1]
+    }
+
+
+def test_a_shared_block_whose_label_another_has_is_copied_and_said_so(tmp_path: Path) -> None:
+    """agents.yaml's `shared_blocks` hold one block per label: a second pair sharing another `human` block keeps
+    copies, and an agent's own block that cannot follow its shared ones is said to come first."""
+    data = small_agent_file([])
+    data["blocks"] += [
+        {"id": "block-1", "label": "human", "value": "Name: Ann", "limit": 100},
+        {"id": "block-2", "label": "notes", "value": "n", "limit": 100},
+    ]
+    base = data["agents"][0]
+    data["agents"] += [
+        {**base, "id": "agent-1", "name": "b"},  # shares block-0 (human) with a
+        {**base, "id": "agent-2", "name": "c", "block_ids": ["block-2", "block-1"]},
+        {**base, "id": "agent-3", "name": "d", "block_ids": ["block-2", "block-1"]},
+    ]
+    result, config = imported(data, tmp_path)
+    assert (
+        "agent 'c': block 'human' is shared with d in Letta; here each agent has its own copy (another shared "
+        "block has its label, and agents.yaml's `shared_blocks` hold one block per label)"
+    ) in result.notes
+    assert (
+        "agent 'c': block 'human' comes before the blocks it shares here, not after 'notes' (another shared "
+        "block has its label; agents.yaml puts an agent's own blocks first)"
+    ) in result.notes
+    assert [(block.label, block.value, block.shared) for block in config.get("c").blocks] == [
+        ("human", "Name: Ann", False),
+        ("notes", "n", True),
+    ]
+    assert [(block.label, block.shared) for block in config.get("b").blocks] == [("human", True)]
 
 
 def test_a_declared_tool_round_trips_through_export_and_import(tmp_path: Path) -> None:
@@ -623,11 +663,15 @@ def test_notes_say_what_happened_to_same_named_agents_and_odd_tools() -> None:
         ]
     )
     data["agents"].append({**data["agents"][0], "id": "agent-1"})  # a second agent named `a`, sharing block-0
+    data["blocks"].append({"id": "block-1", "label": "human", "value": "Name: Ann"})
+    data["agents"].append({**data["agents"][0], "id": "agent-2", "block_ids": ["block-1"]})
+    data["agents"].append({**data["agents"][0], "id": "agent-3", "block_ids": ["block-1"]})
     notes = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af").notes
     assert "agent 'a': renamed 'a_2' (another agent of the file has that name)" in notes
     assert (
-        "agent 'a': block 'human' is shared by 2 agents named 'a' in Letta; here each agent has its own copy" in notes
-    )
+        "agent 'a_3': block 'human' is shared by 2 agents named 'a' in Letta; here each agent has its own copy "
+        "(another shared block has its label, and agents.yaml's `shared_blocks` hold one block per label)"
+    ) in notes
     assert "agent 'a': tool id 'tool-1' has no name: left out" in notes
     assert (
         "agent 'a': tool 'core_memory_append': an external tool (external_mcp) named as a Letta built-in: the "
