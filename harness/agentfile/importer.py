@@ -45,7 +45,7 @@ from harness.scenarios.history import MessageWire, conversation_problems
 from harness.secrets import Secrets
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import declared_tool
-from harness.tools.rules import ToolRuleType, unfinishable
+from harness.tools.rules import ToolRule, ToolRuleType, unfinishable
 from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError, read_docstring
 from harness.yamlsource import FILE_LIMITS, TooBig, check_limits
 
@@ -363,7 +363,8 @@ class _Importer:
         return out
 
     def _rules(self, name: str, rules: list[dict[str, Any]], tools: list[str], loop: LoopName) -> list[dict[str, Any]]:
-        """The rules the harness runs (as Letta's ToolRulesSolver); one naming a tool left out goes too."""
+        """The rules the harness runs (as Letta's ToolRulesSolver); one naming a tool left out goes too. A
+        `prompt_template` is kept in effect where the agent's loop shows the model exactly what it renders."""
         kept: list[dict[str, Any]] = []
         left_out = False  # a rule not kept: the others may not let a turn end without it
         for rule in rules:
@@ -387,6 +388,8 @@ class _Importer:
                 left_out = True
                 continue
             extra = [key for key, value in rule.items() if key not in {"type", "tool_name", *RULE_KEYS} and value]
+            if loop is not LoopName.LETTA_MEMGPT and _renders_as_shown(rule.get("prompt_template"), wire.rule()):
+                extra.remove("prompt_template")
             if extra:
                 self.note(name, f"{what}: {', '.join(extra)} not kept")
             kept.append(out)
@@ -935,6 +938,20 @@ _Dumper.add_representer(str, _text)
 
 def _dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _renders_as_shown(template: Any, rule: ToolRule) -> bool:
+    """Whether `template`, a Letta 0.9-0.11 rule's Jinja `prompt_template` (their exports carry the default
+    for the rule's kind), renders to the text the harness shows the model for the rule in `<tool_usage_rules>`
+    (Letta 0.16.8's, which ignores the template). Only the default templates' placeholders are filled."""
+    if not isinstance(template, str):
+        return False
+    text = (
+        template.replace("{{ tool_name }}", rule.tool_name)
+        .replace("{{ children | join(', ') }}", ", ".join(rule.children))
+        .replace("{{ max_count_limit }}", str(rule.max_count_limit))
+    )
+    return text == rule.render_prompt()
 
 
 def _declared(name: str, description: str | None, json_schema: dict[str, Any]) -> dict[str, Any] | None:

@@ -817,3 +817,44 @@ def test_a_memory_header_of_a_later_letta_than_the_loop_s_is_said_not_kept() -> 
     from harness.loops.letta_memgpt import compile_system_message
 
     assert LETTA_0623_HEADER.search(compile_system_message("You are X", "<human>\n</human>", datetime.now(UTC)))
+
+
+DEFAULT_TEMPLATES = [  # Letta 0.9-0.11's defaults, which their exports (ezra.af) carry on every rule
+    {
+        "type": "exit_loop",
+        "tool_name": "send_message",
+        "prompt_template": "<tool_rule>\n{{ tool_name }} ends your response (yields control) when called\n</tool_rule>",
+    },
+    {
+        "type": "constrain_child_tools",
+        "tool_name": "core_memory_append",
+        "children": ["send_message"],
+        "prompt_template": "<tool_rule>\nAfter using {{ tool_name }}, you must use one of these tools: "
+        "{{ children | join(', ') }}\n</tool_rule>",
+    },
+    {
+        "type": "max_count_per_step",
+        "tool_name": "core_memory_append",
+        "max_count_limit": 2,
+        "prompt_template": "<tool_rule>\n{{ tool_name }}: at most {{ max_count_limit }} use(s) per response\n"
+        "</tool_rule>",
+    },
+]
+
+
+@pytest.mark.parametrize("agent_type", ["letta_v1_agent", "memgpt_agent"])
+def test_a_default_prompt_template_the_loop_shows_as_it_is_is_not_said_not_kept(agent_type: str) -> None:
+    """The harness shows the model exactly what Letta's default templates render (in `<tool_usage_rules>`), yet
+    every such rule was reported 'prompt_template not kept'; letta-memgpt (Letta 0.6) shows no rules at all."""
+    rules = [*DEFAULT_TEMPLATES, {"type": "continue_loop", "tool_name": "core_memory_append", "prompt_template": "x"}]
+    data = small_agent_file(
+        [{"id": "tool-1", "name": "core_memory_append", "tool_type": "letta_memory_core"}],
+        agent_type=agent_type,
+        tool_rules=rules,
+    )
+    notes = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af").notes
+    said = [note for note in notes if "prompt_template not kept" in note]
+    if agent_type == "memgpt_agent":
+        assert len(said) == 4
+    else:
+        assert said == ["agent 'a': tool rule continue_loop on 'core_memory_append': prompt_template not kept"]
