@@ -538,13 +538,14 @@ class _Importer:
         external = (tool.tool_type or "").startswith("external_")
         if (external or (custom and not tool.source_code)) and tool.json_schema:
             declared = _declared(tool.name, tool.description, tool.json_schema)
-            if declared is not None:
-                kind = f"an external tool ({tool.tool_type})" if external else "defined only by a JSON schema"
-                self.note(
-                    name,
-                    f"tool '{tool.name}': {kind}, declared by its schema (a scenario's `tool_results:` gives results)",
-                )
-                return declared
+            kind = f"an external tool ({tool.tool_type})" if external else "defined only by a JSON schema"
+            if isinstance(declared, str):
+                self.note(name, f"tool '{tool.name}' left out: {kind}, which agents.yaml cannot declare: {declared}")
+                return None
+            self.note(
+                name, f"tool '{tool.name}': {kind}, declared by its schema (a scenario's `tool_results:` gives results)"
+            )
+            return declared
         if external:
             self.note(name, f"tool '{tool.name}' left out: an external tool ({tool.tool_type}) the harness cannot call")
             return None
@@ -954,8 +955,9 @@ def _renders_as_shown(template: Any, rule: ToolRule) -> bool:
     return text == rule.render_prompt()
 
 
-def _declared(name: str, description: str | None, json_schema: dict[str, Any]) -> dict[str, Any] | None:
-    """A tool known by its JSON schema alone, as agents.yaml declares one; None when the schema is unusable.
+def _declared(name: str, description: str | None, json_schema: dict[str, Any]) -> dict[str, Any] | str:
+    """A tool known by its JSON schema alone, as agents.yaml declares one; why not (the name, the schema) when
+    agents.yaml could not declare it.
     `request_heartbeat` (which Letta stores in some schemas) is left to the loop, which adds it."""
     parameters = json_schema.get("parameters") if isinstance(json_schema.get("parameters"), dict) else None
     parameters = dict(parameters or {"type": "object", "properties": {}})
@@ -966,6 +968,6 @@ def _declared(name: str, description: str | None, json_schema: dict[str, Any]) -
     text = description or json_schema.get("description")
     try:
         declared_tool(name, str(text or name), parameters)
-    except ToolDefinitionError:
-        return None
+    except ToolDefinitionError as exc:
+        return str(exc)
     return {"name": name, "description": str(text or name), "parameters": parameters}

@@ -858,3 +858,22 @@ def test_a_default_prompt_template_the_loop_shows_as_it_is_is_not_said_not_kept(
         assert len(said) == 4
     else:
         assert said == ["agent 'a': tool rule continue_loop on 'core_memory_append': prompt_template not kept"]
+
+
+def test_a_schema_tool_agents_yaml_cannot_declare_is_left_out_with_the_reason() -> None:
+    """A tool named `web.search` was said to be left out as 'defined only by a JSON schema ... which the harness
+    does not have': the harness declares such tools; its name is what it cannot take."""
+    schema = {"name": "web.search", "description": "Search.", "parameters": {"type": "object", "properties": {}}}
+    tools = [
+        {"id": "tool-1", "name": "web.search", "tool_type": "custom", "json_schema": schema},
+        {"id": "tool-2", "name": "mcp.fetch", "tool_type": "external_mcp", "json_schema": schema},
+    ]
+    notes = import_agent_file(parse_agent_file(json.dumps(small_agent_file(tools)), "t.af"), "t.af").notes
+    assert (
+        "agent 'a': tool 'web.search' left out: defined only by a JSON schema, which agents.yaml cannot declare: "
+        "tool name 'web.search' is not a function name (letters, digits, '_' and '-', at most 64)"
+    ) in notes
+    assert (
+        "agent 'a': tool 'mcp.fetch' left out: an external tool (external_mcp), which agents.yaml cannot declare: "
+        "tool name 'mcp.fetch' is not a function name (letters, digits, '_' and '-', at most 64)"
+    ) in notes
