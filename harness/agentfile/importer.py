@@ -140,22 +140,21 @@ def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None 
         document = {"shared_blocks": list(importer.shared_blocks.values()), **document}
     text = f"# Imported from the Letta Agent File {_safe_comment(source)} by `harness import`.\n"
     text += _dump_yaml(document)
-    histories = {
-        name: secrets.mask(
-            f"# The in-context messages of agent '{_safe_comment(name)}' in {_safe_comment(source)}: a scenario in "
-            f"scenarios/ starts from them with `history: history/{name}.yaml`.\n"
-            + _dump_yaml({"source": _safe_comment(source), "messages": messages})
-        )
-        for name, messages in importer.histories.items()
-    }
-    for name, history in list(histories.items()):  # a file no scenario could read is not written
-        size = len(history.encode("utf-8"))
+    histories: dict[str, str] = {}
+    for name, messages in importer.histories.items():  # a file no scenario could read is not written
         try:
+            _surely_fits(messages, secrets)
+            history = secrets.mask(
+                f"# The in-context messages of agent '{_safe_comment(name)}' in {_safe_comment(source)}: a scenario "
+                f"in scenarios/ starts from them with `history: history/{name}.yaml`.\n"
+                + _dump_yaml({"source": _safe_comment(source), "messages": messages})
+            )
+            size = len(history.encode("utf-8"))
             if size > FILE_LIMITS.max_bytes:
                 raise TooBig(f"{size / 2**20:.1f} MB: at most {FILE_LIMITS.max_bytes // 2**20} MB")
             check_limits(history, FILE_LIMITS)
+            histories[name] = history
         except TooBig as exc:
-            del histories[name]
             notes.append(f"agent '{name}': message history not kept: too big for a scenario's history file ({exc})")
     return ImportResult(
         agents_yaml=secrets.mask(text),
@@ -164,6 +163,29 @@ def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None 
         notes=[secrets.mask(note) for note in notes],
         histories=histories,
     )
+
+
+def _surely_fits(data: Any, secrets: Secrets) -> None:
+    """TooBig where the YAML of `data` would surely be past FILE_LIMITS, known without writing it (writing
+    a history of 100,000 messages takes a minute): its values, keys included, as YAML counts them, and its
+    text, no shorter than its strings (masked) are."""
+    values, size = 0, 0
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        values += 1
+        if values > FILE_LIMITS.max_nodes:
+            raise TooBig(f"more than {FILE_LIMITS.max_nodes} values: at most {FILE_LIMITS.max_nodes}")
+        if isinstance(value, dict):
+            stack += [*value, *value.values()]
+        elif isinstance(value, list | tuple):
+            stack += value
+        elif isinstance(value, str):
+            size += len(secrets.mask(value).encode("utf-8", "surrogatepass"))
+            if size > FILE_LIMITS.max_bytes:
+                raise TooBig(
+                    f"more than {FILE_LIMITS.max_bytes // 2**20} MB: at most {FILE_LIMITS.max_bytes // 2**20} MB"
+                )
 
 
 def _secret_values(wire: AgentFileWire) -> list[str]:

@@ -597,6 +597,28 @@ def test_a_history_too_big_for_a_scenario_to_read_is_not_written(tmp_path: Path)
     assert any("message history not kept: too big for a scenario's history file" in note for note in result.notes)
 
 
+@pytest.mark.parametrize("too_big", ["values", "text"])
+def test_a_history_surely_too_big_is_never_written_out_to_find_so(
+    too_big: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 41 MB file's 120,000 messages took over a minute to write as YAML, only to be found too big then; what
+    is surely past the limits (its values, its strings' length) is not written."""
+    from harness.agentfile import importer
+
+    dumped: list[Any] = []
+    monkeypatch.setattr(importer, "_dump_yaml", lambda data: dumped.append(data) or "x: 1\n")
+    count, text = (45_000, "hi") if too_big == "values" else (3, "x" * 1_500_000)
+    messages = [{"id": f"m{i}", "role": "user", "content": [{"type": "text", "text": text}]} for i in range(count)]
+    data = small_agent_file([], messages=messages, in_context_message_ids=[m["id"] for m in messages])
+    result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
+    assert result.histories == {}
+    limit = "more than 200000 values" if too_big == "values" else "more than 4 MB"
+    assert f"agent 'a': message history not kept: too big for a scenario's history file ({limit}" in "\n".join(
+        result.notes
+    )
+    assert [list(data) for data in dumped] == [["agents"]]  # agents.yaml only
+
+
 def _with_custom_tools(sources: dict[str, str]) -> dict[str, Any]:
     return small_agent_file(
         [
