@@ -45,6 +45,7 @@ from harness.scenarios.history import MessageWire, conversation_problems
 from harness.secrets import Secrets
 from harness.tools.builtin import ARCHIVAL_TOOLS, BUILTIN_TOOLS
 from harness.tools.declared import declared_tool
+from harness.tools.letta_schema import LETTA_COERCED_TYPES
 from harness.tools.rules import ToolRule, ToolRuleType, unfinishable
 from harness.tools.schema import HEARTBEAT_PARAMETER, STATE_PARAMETERS, ToolDefinitionError, read_docstring
 from harness.yamlsource import FILE_LIMITS, TooBig, check_limits
@@ -249,6 +250,7 @@ class _Importer:
         self.names: set[str] = set()
         self.current = ""  # the file's name of the agent being imported
         self.position = 0  # and its place among the file's agents
+        self.loop = LoopName.HARNESS  # and the loop it runs
         self.block_users: dict[str, list[int]] = {}  # block id -> the file's agents that hold it, by place
         self.histories: dict[str, list[dict[str, Any]]] = {}  # agent -> its in-context chat messages
         for position, agent in enumerate(wire.agents):
@@ -324,7 +326,7 @@ class _Importer:
             out["tags"] = list(agent.tags)
         if agent.metadata:
             out["metadata"] = agent.metadata
-        loop = LETTA_LOOPS.get(agent.agent_type or "memgpt_agent", LoopName.HARNESS)
+        loop = self.loop = LETTA_LOOPS.get(agent.agent_type or "memgpt_agent", LoopName.HARNESS)
         out["model"] = self._model(name, agent.llm_config, loop)
         if agent.llm_config is not None:  # the agent's context pressure, as Letta applies it
             window = agent.llm_config.context_window
@@ -600,6 +602,8 @@ class _Importer:
                         name, f"tool '{tool.name}': its source has no docstring; one was written from its JSON schema"
                     )
                 source, problem = documented, None
+        if problem is None and self.loop is LoopName.LETTA_MEMGPT:
+            problem = _uncoerced_problem(tool.name, source)
         if problem is not None:
             self.note(name, f"tool '{tool.name}' left out: its source {problem}")
             return None
@@ -917,6 +921,31 @@ def _source_problem(name: str, source: str) -> str | None:
         if not documented.get(parameter.arg):
             return f"does not describe parameter '{parameter.arg}' in its docstring"
     return None
+
+
+def _uncoerced_problem(name: str, source: str) -> str | None:
+    """Why the letta-memgpt loop could never run the tool, read without running it (as `harness validate`
+    reads it, `letta_schema.uncoerced_parameters`): a parameter annotated, as written, with a type Letta
+    0.6.23 does not convert an argument to, which fails every call passing one ("Unsupported annotation")."""
+    function = next(
+        node
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name
+    )
+    uncoerced = [
+        f"'{argument.arg}' (`{ast.unparse(argument.annotation)}`)"
+        for argument in function.args.args
+        if argument.annotation is not None
+        and argument.arg not in STATE_PARAMETERS
+        and ast.unparse(argument.annotation) not in LETTA_COERCED_TYPES
+    ]
+    if not uncoerced:
+        return None
+    return (
+        f"annotates {', '.join(uncoerced)} with a type Letta 0.6.23 does not convert an argument to, so under "
+        'the letta-memgpt loop every call passing one fails ("Unsupported annotation"); it knows only '
+        f"{', '.join(LETTA_COERCED_TYPES)}"
+    )
 
 
 def _top_level_imports(tree: ast.Module) -> list[str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -899,3 +900,29 @@ def test_a_schema_tool_agents_yaml_cannot_declare_is_left_out_with_the_reason() 
         "agent 'a': tool 'mcp.fetch' left out: an external tool (external_mcp), which agents.yaml cannot declare: "
         "tool name 'mcp.fetch' is not a function name (letters, digits, '_' and '-', at most 64)"
     ) in notes
+
+
+def test_a_tool_letta_memgpt_could_never_call_is_left_out_of_that_agent_alone(
+    tmp_path: Path, forget_tools: Callable[[], None]
+) -> None:
+    """`validate` refuses, under letta-memgpt, a parameter Letta 0.6.23 cannot convert an argument to (every
+    call fails): Letta's own mock_alice.af (a `List[SearchTask]`) was refused whole, nothing written."""
+    source = (
+        "from typing import List\n\ndef search(tasks: List[str], limit: int, *, deep: list[str] = []) -> str:\n"
+        '    """Search.\n\n    Args:\n        tasks: what\n        limit: how many\n        deep: more\n    """\n'
+        '    return ""\n'
+    )
+    tools = [{"id": "tool-1", "name": "search", "tool_type": "custom", "source_code": source}]
+    data = small_agent_file(tools)
+    data["agents"].append({**data["agents"][0], "id": "agent-1", "name": "b", "agent_type": "letta_v1_agent"})
+    result, config = imported(data, tmp_path)
+    assert (
+        "agent 'a': tool 'search' left out: its source annotates 'tasks' (`List[str]`) with a type Letta 0.6.23 "
+        "does not convert an argument to, so under the letta-memgpt loop every call passing one fails "
+        '("Unsupported annotation"); it knows only int, float, str, dict, list, set, tuple, bool'
+    ) in result.notes
+    assert config.get("a").tool("search") is None and config.get("b").tool("search") is not None
+    data["tools"][1]["source_code"] = source.replace("List[str]", "list")
+    forget_tools()
+    _, config = imported(data, tmp_path / "plain")
+    assert config.get("a").tool("search") is not None  # keyword-only parameters are not converted
