@@ -28,6 +28,7 @@ from harness.loops.kinds import (
     default_temperature,
     default_tool_choice,
     extra_body,
+    letta_format_problem,
     parallel_by_model,
     tools_body,
     turn_ends,
@@ -761,6 +762,7 @@ class _Merged:
     context_window: int | None = None
     memory_warning: bool = False
     tool_timeout: float = TOOL_SANDBOX_TIMEOUT
+    system_from: Loc | None = None  # where `system` or `system_file` was set
     loop_from: Loc | None = None  # the layer that set `loop` (None: the default)
     tool_choice_from: Loc | None = None  # where `tool_choice` was set (None: the loop's default)
 
@@ -812,6 +814,18 @@ class _Compiler:
                 "while a tool rule forces a call, else `auto`, as its turn ends on an answer without a call "
                 "(`required` on every request would never let one end): "
                 + ("remove it" if own else f"set `model: {{tool_choice: auto}}` on agent '{name}'"),
+            )
+        unformattable = (
+            letta_format_problem(merged.system_text)
+            if merged.loop is LoopName.LETTA_MEMGPT and merged.system_text is not None
+            else None
+        )
+        if unformattable is not None:
+            self.fail(
+                merged.system_from or here,
+                f"agent '{name}' runs the letta-memgpt loop, and Letta 0.6.23 cannot fill its memory into this "
+                f"system prompt (`Failed to format system prompt - {unformattable}`: it reads the prompt with "
+                "Python's str.format, as `{CORE_MEMORY}` shows): write a brace that is text doubled, `{{` and `}}`",
             )
         rules = self._rules_for(name, merged, tools) if merged.tool_rules else ()
         blocks = [_block_spec(wire) for _, wire in merged.blocks.values()]
@@ -931,6 +945,7 @@ class _Compiler:
             base.context_window,
             base.memory_warning,
             base.tool_timeout,
+            base.system_from,
             base.loop_from,
             base.tool_choice_from,
         )
@@ -941,7 +956,9 @@ class _Compiler:
             merged.system_given = True
         if layer.system is not None:
             merged.system_text = layer.system
+            merged.system_from = (*loc, "system")
         elif layer.system_file is not None:
+            merged.system_from = (*loc, "system_file")
             merged.system_text = self._read_system_file((*loc, "system_file"), layer.system_file)
         if layer.model is not None:
             merged.model.update(layer.model.model_dump(exclude_none=True))

@@ -837,3 +837,34 @@ def test_a_mistake_in_a_declared_tool_is_told_once_at_its_key(write_agents: Writ
         (7, "agents.chat.tools[2].descripton", "unknown key 'descripton'"),
         (8, "agents.chat.tools[3]", "Input should be a valid string (got 5)"),
     ]
+
+
+@pytest.mark.parametrize("key", ["system", "system_file"])
+def test_a_letta_memgpt_prompt_letta_cannot_format_is_a_located_mistake(write_agents: Write, key: str) -> None:
+    """Letta 0.6.23 fills the memory into the prompt with str.format: `{key1:val1}` fails it (`Failed to
+    format system prompt`), and `harness compile` ended in a ValueError traceback."""
+    value = "Reply as {key1:val1}."
+    if key == "system_file":
+        path = write_agents("agents:\n  a: {model: m, system: x, tools: [send_message]}\n")
+        (path.parent / "prompt.txt").write_text(value, encoding="utf-8")
+        value = "prompt.txt"
+    path, error = problems_of(
+        write_agents,
+        f"""
+        agents:
+          a:
+            model: m
+            {key}: "{value}"
+            tools: [send_message]
+        """,
+    )
+    (problem,) = error.problems
+    assert (problem.file, problem.line, problem.key) == (str(path), 4, f"agents.a.{key}")
+    assert "Failed to format system prompt - ValueError: Invalid format specifier" in problem.message
+    assert "write a brace that is text doubled" in problem.message
+
+
+@pytest.mark.parametrize(("loop", "prompt"), [("letta-memgpt", "Reply as {{key1:val1}}."), ("letta-v1", "{a:b}")])
+def test_braces_letta_can_read_are_taken(write_agents: Write, loop: str, prompt: str) -> None:
+    path = write_agents(f"agents:\n  a: {{model: m, loop: {loop}, system: '{prompt}', tools: [send_message]}}\n")
+    assert load_agents(path).get("a").system == prompt

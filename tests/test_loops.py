@@ -28,7 +28,7 @@ from harness.config import AgentSpec, load_agents
 from harness.errors import ConfigError, ModelAnswerError
 from harness.llm.chat import ChatResponse, chat_request, parse_answer, parse_completion
 from harness.llm.settings import ModelSettings, ToolChoice
-from harness.loops.kinds import LoopName
+from harness.loops.kinds import CORE_MEMORY, LoopName, letta_literal, letta_safe_format
 from harness.loops.letta_memgpt import INNER_THOUGHTS_KWARG_DESCRIPTION, json_dumps, letta_time, letta_tool_schema
 from harness.loops.letta_v1 import examples_section, letta_v1_tool_schema
 from harness.records import StopReason
@@ -1624,3 +1624,15 @@ def test_letta_v1_reads_what_a_custom_tool_wrote_to_stderr_before_it_exited(
     assert (checked.ok, checked.result) == (False, "Error executing function check: ValueError: x is not a number")
     assert (checked.stdout, checked.stderr) == ("checking a\n", "ValueError: x is not a number\n")
     assert capsys.readouterr() == ("", "")
+
+
+@given(st.text(alphabet="{}:abc 01[].\n", max_size=40), st.booleans())
+def test_a_prompt_letta_literal_writes_is_shown_by_letta_safe_format_as_it_was(text: str, variable: bool) -> None:
+    """Braces doubled (but `{CORE_MEMORY}`'s) read back through Letta 0.6's safe_format as the text was
+    written, as Letta 0.7 on (which only replaces the variable) shows it; None only where no writing can."""
+    prompt = text + ("{CORE_MEMORY}" if variable else "")
+    literal = letta_literal(prompt)
+    if literal is None:
+        assert "{}" in prompt.replace("{CORE_MEMORY}", "")
+    else:
+        assert letta_safe_format(literal, {CORE_MEMORY: "<memory>"}) == prompt.replace("{CORE_MEMORY}", "<memory>")

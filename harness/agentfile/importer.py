@@ -37,7 +37,14 @@ from harness.agentfile.schema import (
 )
 from harness.agentfile.stub import binds
 from harness.config import AGENT_NAME_PATTERN, BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
-from harness.loops.kinds import LoopName, default_tool_choice, inner_thoughts_in_kwargs, turn_ends
+from harness.loops.kinds import (
+    LoopName,
+    default_tool_choice,
+    inner_thoughts_in_kwargs,
+    letta_format_problem,
+    letta_literal,
+    turn_ends,
+)
 from harness.memory import DEFAULT_LIMIT
 from harness.project import DEFAULT_SCENARIOS
 from harness.project import HISTORY_FOLDER as HISTORY
@@ -340,6 +347,15 @@ class _Importer:
         out["system"] = agent.system or ""
         if not agent.system:
             self.note(name, "no system prompt in the file: `system` is empty")
+        elif loop is LoopName.LETTA_MEMGPT and letta_format_problem(agent.system) is not None:
+            literal = letta_literal(agent.system)
+            if literal is not None:  # as the Letta that wrote the file shows it (0.7 on only replaces the variable)
+                out["system"] = literal
+                self.note(
+                    name,
+                    "system prompt's braces written doubled (`{{`, `}}`): Letta 0.6.23, whose loop letta-memgpt "
+                    "copies, fills the prompt in with Python's str.format and could not read them as they were",
+                )
         out["blocks"] = []
         attached: list[str] = []
         for block_id in agent.block_ids or []:

@@ -112,3 +112,44 @@ def parallel_by_model(loop: LoopName) -> bool:
     request goes out with (a `--model` or a matrix model replaces the declared one): Letta 0.16.8 does;
     Letta 0.6.23 sends it to every model a request with tools goes to."""
     return loop is LoopName.LETTA_V1
+
+
+# letta/constants.py IN_CONTEXT_MEMORY_KEYWORD: where the memory goes in a system prompt.
+CORE_MEMORY = "CORE_MEMORY"
+
+
+class _Preserve(dict[str, str]):
+    """letta.services.helpers.agent_manager_helper.PreserveMapping: an unknown `{name}` stays as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def letta_safe_format(template: str, variables: dict[str, str]) -> str:
+    """Letta 0.6's `safe_format`: `{}` kept, known `{names}` filled in, unknown ones kept, everything else
+    as Python's `str.format_map` reads it (a lone `}` or `{key: value}` fails it)."""
+    return template.replace("{}", "{{}}").format_map(_Preserve(variables))
+
+
+def letta_format_problem(prompt: str) -> str | None:
+    """Why Letta 0.6's `compile_system_message` cannot fill in this system prompt (it raises `Failed to
+    format system prompt`, and the agent never runs), or None."""
+    try:
+        letta_safe_format(prompt, {CORE_MEMORY: ""})
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def letta_literal(prompt: str) -> str | None:
+    """`prompt` with every brace but `{CORE_MEMORY}`'s doubled, so that Letta 0.6's `safe_format` shows it as
+    it is written (as Letta 0.7 on, which only replaces `{CORE_MEMORY}`, shows it); None where no such
+    writing exists (a `{}`, which safe_format doubles itself)."""
+    variable = "{" + CORE_MEMORY + "}"
+    parts = prompt.split(variable)
+    escaped = variable.join(part.replace("{", "{{").replace("}", "}}") for part in parts)
+    try:
+        shown = letta_safe_format(escaped, {CORE_MEMORY: variable})
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError):
+        return None
+    return escaped if shown == prompt else None

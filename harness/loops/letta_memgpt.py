@@ -62,7 +62,7 @@ from harness.errors import MemoryEditError, ModelAnswerError, RunError
 from harness.llm.chat import ChatResponse, ToolCall
 from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, LoopHost, NothingToAsk, TurnAborted, user_call
-from harness.loops.kinds import LoopName, inner_thoughts_in_kwargs
+from harness.loops.kinds import CORE_MEMORY, LoopName, inner_thoughts_in_kwargs, letta_safe_format
 from harness.memory import OverLimit, UnknownBlock
 from harness.records import StopReason
 from harness.tools.builtin import BUILTIN_TOOLS
@@ -91,7 +91,6 @@ BASE_FUNCTION_RETURN_CHAR_LIMIT = 1_000_000
 MAX_ERROR_MESSAGE_CHAR_LIMIT = 500
 ERROR_MESSAGE_PREFIX = "Error"
 EMPTY_RESPONSE_RETRY_LIMIT = 3
-CORE_MEMORY = "CORE_MEMORY"
 
 
 _COMPACT = json.JSONEncoder(ensure_ascii=False)  # no indent: the C encoder
@@ -149,11 +148,6 @@ def friendly_error(name: str, exception_name: str, message: str) -> str:
     ]
 
 
-class _Preserve(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 def compile_system_message(prompt: str, memory: str, edited: datetime) -> str:
     """compile_system_message (letta/services/helpers/agent_manager_helper.py): the memory header, the
     blocks, placed at `{CORE_MEMORY}` or after the prompt; the recall and archival counts are 0, as Letta 0.6
@@ -169,7 +163,7 @@ def compile_system_message(prompt: str, memory: str, edited: datetime) -> str:
     variable = "{" + CORE_MEMORY + "}"
     if variable not in prompt:
         prompt += "\n" + variable
-    return prompt.replace("{}", "{{}}").format_map(_Preserve({CORE_MEMORY: header + "\n" + memory}))
+    return letta_safe_format(prompt, {CORE_MEMORY: header + "\n" + memory})
 
 
 LETTA_DEFAULT_ORG_ID = "org-00000000-0000-4000-8000-000000000000"  # the in-process client's organisation

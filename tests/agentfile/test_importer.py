@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -20,7 +21,7 @@ from harness.agentfile.importer import (
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.config import AgentsConfig, load_agents
 from harness.loops.kinds import LoopName
-from harness.loops.letta_memgpt import LettaMemGPTLoop
+from harness.loops.letta_memgpt import LettaMemGPTLoop, compile_system_message
 from harness.secrets import MASK
 from harness.tools.rules import ToolRule, ToolRuleType
 from tests.agentfile.conftest import DATA, REAL_FILES, load_json, small_agent_file
@@ -926,3 +927,16 @@ def test_a_tool_letta_memgpt_could_never_call_is_left_out_of_that_agent_alone(
     forget_tools()
     _, config = imported(data, tmp_path / "plain")
     assert config.get("a").tool("search") is not None  # keyword-only parameters are not converted
+
+
+def test_a_memgpt_prompt_with_braces_letta_0_6_cannot_format_is_written_as_letta_shows_it(tmp_path: Path) -> None:
+    """Letta's knowledge-base.af fixtures: `e.g. {key1:val1, key2:val2}` in a memgpt_agent's prompt, which
+    Letta 0.7 on shows as written and 0.6.23's str.format cannot read: the import was refused whole. Its
+    braces are written doubled, and the compiled message shows them as the file's Letta did."""
+    data = small_agent_file([], system="Answer like {key1:val1, key2:val2}.\n{CORE_MEMORY}")
+    result, config = imported(data, tmp_path)
+    spec = config.get("a")
+    assert spec.system == "Answer like {{key1:val1, key2:val2}}.\n{CORE_MEMORY}"
+    compiled = compile_system_message(spec.system, "<memory>", datetime(2025, 1, 1, tzinfo=UTC))
+    assert compiled.startswith("Answer like {key1:val1, key2:val2}.\n### Memory")
+    assert any("braces written doubled" in note for note in result.notes)
