@@ -325,6 +325,13 @@ def wait_for(condition: Any, what: str, limit: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def as_from_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a test suite run in the background of a shell without job control
+    (`(pytest &)` in a script) has SIGINT ignored, which every process it starts inherits, and a Python
+    started so never turns SIGINT into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(
     ("jobs", "stop", "code"),
     [("1", signal.SIGINT, 130), ("2", signal.SIGINT, 130), ("1", signal.SIGTERM, 143), ("2", signal.SIGTERM, 143)],
@@ -347,6 +354,7 @@ def test_ctrl_c_keeps_every_finished_cassette(tmp_path: Path, jobs: str, stop: s
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
+            preexec_fn=as_from_a_terminal,
         )
         lines: list[str] = []  # stderr as it comes: the parent says when it has a run's result
         assert process.stderr is not None
