@@ -72,10 +72,6 @@ class _Deadline(BaseException):
     """The call's time is up: raised in the tool (a BaseException, which its `except Exception` lets by)."""
 
 
-_calls: set[int] = set()  # the threads running a tool's call now
-_calls_lock = threading.Lock()
-
-
 def printed(user: UserCall | None) -> tuple[str, str]:
     """What a contained call printed, (stdout, stderr); nothing for a tool run without one (the harness's)."""
     return ("", "") if user is None else (user.stdout, user.stderr)
@@ -83,7 +79,8 @@ def printed(user: UserCall | None) -> tuple[str, str]:
 
 def _can_alarm() -> bool:
     """SIGALRM can bound a call here: the main thread (Python runs signal handlers there), a platform with
-    interval timers, and no timer of someone else's running (it would be lost)."""
+    interval timers, and no timer running: someone else's (it would be lost), or an outer call's (a call made
+    inside another is bounded by the outer one)."""
     return (
         hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
@@ -106,12 +103,7 @@ class UserCall:
         """`function()`, past its time stopped and raised as ToolTimeout, what it prints kept in `stdout` and
         `stderr` (a call made inside another is contained, and bounded, by the outer one; its output is its
         own)."""
-        thread = threading.get_ident()
-        with _calls_lock:
-            outermost = thread not in _calls
-            if outermost:
-                _calls.add(thread)
-        bounded = outermost and self.timeout is not None and _can_alarm()
+        bounded = self.timeout is not None and _can_alarm()
         if bounded:
             assert self.timeout is not None
             previous = signal.signal(signal.SIGALRM, self._alarm)
@@ -131,9 +123,6 @@ class UserCall:
                 signal.signal(signal.SIGALRM, previous)
             sys.stdout, sys.stderr = streams
             self.stdout, self.stderr = printed[0].getvalue(), printed[1].getvalue()
-            if outermost:
-                with _calls_lock:
-                    _calls.discard(thread)
         if self.expired:  # it returned, but only once its time was up: Letta had stopped it by then
             raise ToolTimeout(self.name, self.timeout or 0.0)
         return value
