@@ -3,6 +3,7 @@ and tools. A leaf module: agents.yaml's compiler reads it without importing any 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -142,14 +143,16 @@ def letta_format_problem(prompt: str) -> str | None:
 
 
 def letta_literal(prompt: str) -> str | None:
-    """`prompt` with every brace but `{CORE_MEMORY}`'s doubled, so that Letta 0.6's `safe_format` shows it as
-    it is written (as Letta 0.7 on, which only replaces `{CORE_MEMORY}`, shows it); None where no such
-    writing exists (a `{}`, which safe_format doubles itself)."""
+    """`prompt` with its braces doubled (but `{CORE_MEMORY}`, and a `{}`, which safe_format doubles itself), so
+    that Letta 0.6's `safe_format` shows it as it is written (as Letta 0.7 on, which only replaces
+    `{CORE_MEMORY}`, shows it); None where no such writing exists."""
+    escaped = _BRACES.sub(lambda brace: brace.group() if len(brace.group()) > 1 else brace.group() * 2, prompt)
     variable = "{" + CORE_MEMORY + "}"
-    parts = prompt.split(variable)
-    escaped = variable.join(part.replace("{", "{{").replace("}", "}}") for part in parts)
     try:
         shown = letta_safe_format(escaped, {CORE_MEMORY: variable})
     except (ValueError, IndexError, KeyError, AttributeError, TypeError):
         return None
     return escaped if shown == prompt else None
+
+
+_BRACES = re.compile(r"\{" + CORE_MEMORY + r"\}|\{\}|[{}]")  # kept whole, kept whole, doubled

@@ -16,7 +16,7 @@ from harness.agentfile.importer import import_agent_file
 from harness.agentfile.reading import parse_agent_file, read_agent_file
 from harness.agentfile.schema import AgentFileWire
 from harness.config import BLOCK_LABEL_PATTERN, load_agents
-from harness.loops.kinds import LoopName
+from harness.loops.kinds import LoopName, letta_format_problem, letta_literal
 from harness.secrets import MASK, Secrets
 from tests.agentfile.conftest import REAL_FILES, small_agent_file
 from tests.agentfile.test_importer import write
@@ -185,7 +185,10 @@ def test_import_export_import_is_a_fixed_point(data: dict[str, Any]) -> None:
         assert reimport(agents_file, name, Path(folder) / "two") == first.agents_yaml
         spec = load_agents(agents_file).get(name)
         assert [block.value for block in spec.blocks] == [block["value"] for block in data["blocks"]]
-        assert spec.system == data["agents"][0]["system"]
+        written = data["agents"][0]["system"]
+        if spec.loop is LoopName.LETTA_MEMGPT and letta_format_problem(written) is not None:
+            written = letta_literal(written)  # braces Letta 0.6.23 cannot read, doubled on import (its note says so)
+        assert spec.system == written
 
 
 def test_tool_rules_round_trip(tmp_path: Path) -> None:
