@@ -170,7 +170,7 @@ def test_replay_never_loads_the_sdk_or_vcrpy() -> None:
 
 
 def test_help_validate_and_compile_load_neither() -> None:
-    parser_only = loaded_after("from harness.cli import _parser\n_parser()")
+    parser_only = loaded_after("from harness.cli.parser import build_parser\nbuild_parser()")
     assert not parser_only & {"pydantic", "openai", "vcr", "yaml"}
     assert "email" not in parser_only  # importlib.metadata (and email) only for --version
     loaded = loaded_after(

@@ -489,17 +489,17 @@ def test_a_second_chat_on_the_same_agent_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Two processes on one agent lost memory edits and interleaved their histories."""
-    from harness.cli import _lock_agent
+    from harness.cli.chat import lock_agent
 
     db = tmp_path / "state.db"
-    held = _lock_agent(db, "chat")
+    held = lock_agent(db, "chat")
     try:
         code, _out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", "http://127.0.0.1:9/v1")
         assert code == 1
         assert err.startswith(f"error: agent 'chat' is in use by another `harness chat` (pid {os.getpid()}) on {db}")
     finally:
         held.close()
-    other = _lock_agent(db, "task_agent")  # another agent in the same database is free
+    other = lock_agent(db, "task_agent")  # another agent in the same database is free
     other.close()
 
 
@@ -534,7 +534,7 @@ def test_chat_shows_a_live_line_while_the_model_thinks() -> None:
     import io
     import threading
 
-    from harness.cli import WaitingLine
+    from harness.cli.chat import WaitingLine
     from harness.llm.chat import ChatResponse
 
     release = threading.Event()
@@ -577,7 +577,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
 
 def test_the_console_prints_a_lone_surrogate_as_a_replacement_character(capsys: pytest.CaptureFixture[str]) -> None:
     """A tool's text can hold one; a UTF-8 stream cannot (printing it raised UnicodeEncodeError)."""
-    from harness.cli import Console
+    from harness.cli.console import Console
     from harness.secrets import Secrets
 
     console = Console(Secrets.collect(values=["sk-hidden-123"], environ={}))
@@ -592,12 +592,12 @@ def test_a_chat_through_a_link_to_a_database_in_use_is_refused_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The lock was named after the path as given: a link to the database got a lock of its own."""
-    from harness.cli import _lock_agent
+    from harness.cli.chat import lock_agent
 
     db = tmp_path / "state.db"
     link = tmp_path / "other-name.db"
     link.symlink_to(db)
-    held = _lock_agent(db, "chat")
+    held = lock_agent(db, "chat")
     try:
         code, _out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(link), "--base-url", "http://127.0.0.1:9/v1")
         assert code == 1 and "is in use by another `harness chat`" in err
@@ -624,11 +624,11 @@ def test_a_database_path_refused_leaves_no_lock_file_behind(
 def test_a_database_folder_that_cannot_take_a_lock_file_is_an_error_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.cli import _lock_agent
+    from harness.cli.chat import lock_agent
     from harness.errors import RunError
 
     with pytest.raises(RunError, match=r"cannot lock agent 'chat' on .*: No such file or directory"):
-        _lock_agent(tmp_path / "gone" / "state.db", "chat")
+        lock_agent(tmp_path / "gone" / "state.db", "chat")
 
 
 def test_an_empty_path_flag_is_a_mistake_not_the_default(capsys: pytest.CaptureFixture[str]) -> None:
@@ -752,7 +752,7 @@ def test_ctrl_c_while_a_module_imports_is_an_interrupt_not_a_traceback(
 ) -> None:
     """Ctrl-C inside a class's `__set_name__` (pydantic's models, imported in a command's first second)
     comes wrapped in a RuntimeError ("Error calling __set_name__"): it ended in a traceback, exit 1."""
-    import harness.cli
+    import harness.cli.parser
 
     def interrupted(args: object, console: object) -> int:
         try:
@@ -760,14 +760,14 @@ def test_ctrl_c_while_a_module_imports_is_an_interrupt_not_a_traceback(
         except KeyboardInterrupt as exc:
             raise RuntimeError("Error calling __set_name__ on '_PydanticGeneralMetadata' instance") from exc
 
-    monkeypatch.setattr(harness.cli, "_validate", interrupted)
+    monkeypatch.setattr(harness.cli.parser, "validate_command", interrupted)
     assert main(["validate"]) == 130
     assert capsys.readouterr().err == "\n"
 
     def broken(args: object, console: object) -> int:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(harness.cli, "_validate", broken)
+    monkeypatch.setattr(harness.cli.parser, "validate_command", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["validate"])
 

@@ -90,11 +90,11 @@ def test_a_count_that_is_not_a_number_is_refused() -> None:
 
 
 def test_repeat_takes_no_more_than_a_cassette_may_keep(capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.cli import _parser  # the parser alone: nothing is recorded, whatever happens
+    from harness.cli.parser import build_parser  # the parser alone: nothing is recorded, whatever happens
 
-    assert _parser().parse_args(["record", "--repeat", str(MAX_REPEATS)]).repeat == MAX_REPEATS
+    assert build_parser().parse_args(["record", "--repeat", str(MAX_REPEATS)]).repeat == MAX_REPEATS
     with pytest.raises(SystemExit) as exited:
-        _parser().parse_args(["record", "--repeat", str(MAX_REPEATS + 1)])
+        build_parser().parse_args(["record", "--repeat", str(MAX_REPEATS + 1)])
     assert exited.value.code == 2
     assert f"at most {MAX_REPEATS} repeats, not {MAX_REPEATS + 1}" in capsys.readouterr().err
 

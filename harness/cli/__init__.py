@@ -1,0 +1,94 @@
+"""The `harness` command line: one module per group of commands, each importing what it needs when it runs.
+
+    parser.py          the commands and their flags (argparse only: `harness --help` loads nothing else)
+    console.py         what every command prints through: secrets masked; colour; paths as typed
+    options.py         the flags read into the one Project, record hints and report paths
+    scenario_files.py  the scenario files a command reads, loaded and checked against the agents file
+    run.py             `run` and `record`: in this process or in worker processes, then the reports
+    cassettes.py       `cassettes check`, and what `record --stale` records or leaves alone
+    authoring.py       `validate`, `compile` and `schema`: the project read, nothing run
+    agentfiles.py      `import` and `export` of Letta Agent Files
+    chat.py            `chat` and `memory`: one agent, persisted in the state database
+
+Exit codes: 0 ok, 1 a run failed, 2 a mistake in the user's files or flags, 5 no scenario found or selected
+(as pytest: a CI job pointed at the wrong folder must not pass green), 130 Ctrl-C, 143 SIGTERM, 141 the
+reader of stdout went away.
+
+`harness --help` loads argparse only, `validate` and `compile` never load the openai SDK or vcrpy, and `run`
+(replay) never loads them either.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.cli.console import Command
+    from harness.errors import HarnessError
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `kill`): unwound as Ctrl-C is (workers stopped, finished cassettes
+    listed, no half-written file), with exit code 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _on_sigterm(handler: Any) -> Any:
+    """Install `handler` for SIGTERM, returning the one it replaces (None where signals cannot be set: a
+    thread other than the main one, as when a test calls `main`)."""
+    if handler is None:
+        return None
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from harness.cli.parser import build_parser
+
+    args = build_parser().parse_args(argv)
+    command: Command = args.command
+    from harness.cli.console import Console
+    from harness.errors import HarnessError, UserError
+    from harness.secrets import Secrets
+
+    console = Console(Secrets.collect(urls=[getattr(args, "base_url", None)]))
+    previous = _on_sigterm(_terminate)
+    try:
+        return command(args, console)
+    except HarnessError as exc:
+        console.err(_error_text(exc))
+        return exc.exit_code if isinstance(exc, UserError) else 1
+    except KeyboardInterrupt as exc:
+        console.err()
+        return 128 + int(signal.SIGTERM) if isinstance(exc, Terminated) else 130
+    except RuntimeError as exc:
+        # Ctrl-C in a class body's `__set_name__` (a module importing, as pydantic's models do in the first
+        # second) comes wrapped: "Error calling __set_name__". An interrupt still, said as one.
+        if not isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
+        console.err()
+        return 128 + int(signal.SIGTERM) if isinstance(exc.__cause__, Terminated) else 130
+    except BrokenPipeError:
+        # The reader went away (`harness ... | head`): what is left goes nowhere, quietly, as `cat` does.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    finally:
+        _on_sigterm(previous)
+
+
+def _error_text(exc: HarnessError) -> str:
+    from harness.errors import UserError
+
+    if isinstance(exc, UserError) and len(exc.problems) > 1:
+        return f"error: {len(exc.problems)} problems\n" + "\n".join(f"  {p}" for p in exc.problems)
+    return f"error: {exc}"

@@ -1,0 +1,125 @@
+"""`harness cassettes check`: which cassettes a change invalidates and why, offline; and what `harness
+record --stale` records, or leaves alone, from the same verdicts."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from harness.cassettes.mode import RecordMode
+from harness.cli.console import NO_SCENARIOS, Console, shown
+from harness.cli.options import project_of, record_options
+from harness.cli.scenario_files import checked_scenarios
+
+if TYPE_CHECKING:
+    from harness.scenarios import Scenario, ScenarioRunner
+    from harness.scenarios.hygiene import CassetteState, CassetteStatus
+
+
+def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
+    from pathlib import Path
+
+    from harness.factory import AgentFactory
+    from harness.scenarios import ScenarioRunner
+    from harness.scenarios.discovery import discover
+    from harness.scenarios.hygiene import CassetteState, check_cassettes
+    from harness.scenarios.runner import harness_record
+
+    project = project_of(args)
+    factory = AgentFactory(project)
+    console.learn(factory)
+    paths = [Path(p) for p in args.paths] or (
+        [Path(shown(project.scenarios_dir))] if project.scenarios_dir.is_dir() else []
+    )
+    runner = ScenarioRunner(factory, record_options=record_options(args))
+    scenarios = checked_scenarios(runner, discover(paths))
+    # Orphans only over the whole project: checking some scenarios, every other cassette is not theirs.
+    statuses = check_cassettes(runner, scenarios, orphans=not args.paths)
+    if not statuses:  # nothing checked: a CI job pointed at the wrong folder must not pass green, as for `run`
+        nothing = f"nothing to check: no scenarios in {shown(project.scenarios_dir)}"
+        nothing += f" and no cassettes in {shown(project.cassettes_dir)}"
+        console.err(f"no scenarios in {' '.join(args.paths)}" if args.paths else nothing)
+        return NO_SCENARIOS
+    counts: dict[CassetteState, int] = {}
+    for status in statuses:
+        counts[status.state] = counts.get(status.state, 0) + 1
+        if status.state == CassetteState.OK:
+            continue
+        scenario = f" ({shown(status.scenario.path)})" if status.scenario is not None else ""
+        console.out(f"{shown(status.cassette)}: {status.state}{scenario}")
+        for reason in status.reasons:
+            console.out(f"  {reason}")
+    console.out(", ".join(f"{counts[state]} {state}" for state in CassetteState if state in counts))
+    if any(state.needs_recording for state in counts):
+        command = harness_record(flags=("--stale",), options=runner.record_options)
+        console.out(f"record what needs it with: {command}")
+    left = [s for s in statuses if s.state.left_alone and s.scenario is not None]
+    if left:  # --stale leaves these alone (see CassetteState.left_alone)
+        scenarios = [status.scenario for status in left if status.scenario is not None]
+        kinds = left_alone_kinds([status.state for status in left], "and the")
+        console.out(f"restore the {kinds} from version control, or record them anew: {record_anew(runner, scenarios)}")
+    if CassetteState.ORPHAN in counts:
+        console.out("an orphan is used by no scenario: delete it, or name it in a scenario's `cassette:`")
+    if CassetteState.UNUSED_REPEAT in counts:
+        console.out(
+            "an unused repeat is above the number of repeats its scenario was last recorded with (replay skips it): "
+            "delete it, or record that many repeats again"
+        )
+    return 1 if any(state != CassetteState.OK for state in counts) else 0
+
+
+def needing_recording(
+    runner: ScenarioRunner, scenarios: list[Scenario], console: Console
+) -> tuple[list[Scenario], list[CassetteStatus]]:
+    """The scenarios whose cassette replay says must be recorded (again), and the cassettes it must not
+    record over (unreadable: recording would destroy what is left of it; edited: recording would take a
+    body for what was recorded), as `cassettes check` says, each named with why."""
+    from dataclasses import replace
+
+    from harness.factory import AgentFactory
+    from harness.scenarios import ScenarioRunner
+    from harness.scenarios.hygiene import check_cassettes
+
+    offline = AgentFactory(replace(runner.project, record_mode=RecordMode.NONE), runner.factory.config)
+    replaying = ScenarioRunner(offline, record_options=runner.record_options)
+    chosen: list[Scenario] = []
+    left: list[CassetteStatus] = []
+    for status in check_cassettes(replaying, scenarios, orphans=False):
+        if status.scenario is None or not (status.state.needs_recording or status.state.left_alone):
+            continue
+        console.err(f"{shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
+        if status.state.needs_recording and not any(scenario is status.scenario for scenario in chosen):
+            chosen.append(status.scenario)  # once, however many repeats
+        elif status.state.left_alone and not any(other.scenario is status.scenario for other in left):
+            left.append(status)
+    return chosen, [status for status in left if not any(status.scenario is other for other in chosen)]
+
+
+def unreadable_left(runner: ScenarioRunner, left: list[CassetteStatus]) -> str:
+    """What `record --stale` says of the unreadable and edited cassettes it left alone (its exit code is
+    then 1)."""
+    scenarios = [status.scenario for status in left if status.scenario is not None]
+    kinds = left_alone_kinds([status.state for status in left], "or")
+    return (
+        f"error: {len(left)} scenario(s) with an {kinds} cassette were left "
+        f"alone, not recorded: restore the cassette from version control, or record it anew: "
+        f"{record_anew(runner, scenarios)}"
+    )
+
+
+def left_alone_kinds(states: Iterable[CassetteState], joined: str) -> str:
+    """`unreadable`, `edited`, or both joined by `joined`: the cassettes restored or recorded anew."""
+    from harness.scenarios.hygiene import CassetteState
+
+    present = set(states)
+    kinds = (CassetteState.UNREADABLE, CassetteState.EDITED)
+    return f" {joined} ".join(str(state) for state in kinds if state in present)
+
+
+def record_anew(runner: ScenarioRunner, scenarios: list[Scenario]) -> str:
+    """`harness record --mode all` of `scenarios` (each file once), with this command's options."""
+    from harness.scenarios.runner import harness_record
+
+    named = dict.fromkeys(shown(scenario.path) for scenario in scenarios)
+    return harness_record(*named, flags=("--mode", "all"), options=runner.record_options)

@@ -1,0 +1,201 @@
+"""`harness chat` and `harness memory`: one agent talked to, its memory persisted in the state database
+across restarts, and shown from it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import TYPE_CHECKING, Any, TextIO
+
+from harness.cli.console import Console
+from harness.cli.options import project_of
+from harness.jsontext import inert
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from harness.llm.chat import ChatModel, ChatResponse
+    from harness.llm.settings import ToolChoice
+
+
+def memory_command(args: argparse.Namespace, console: Console) -> int:
+    from harness.errors import HarnessError, UserError
+    from harness.factory import AgentFactory
+    from harness.store import Store
+
+    project = project_of(args)
+    with contextlib.suppress(HarnessError):  # the database was masked as written; this only adds to it
+        console.learn(AgentFactory(project))
+    db = project.state_db
+    if not db.exists():
+        raise UserError(f"{db}: no state database here (give --db, or start one with `harness chat`)")
+    if (args.agent is None) == (args.block is None):
+        raise UserError("give an AGENT name or --block ID")
+    store = Store(db, console.secrets, read_only=True)  # shows, never changes (migrates) it
+    try:
+        if args.block is not None:
+            block = store.get_block(args.block)
+            if block is None:  # as an unknown agent: the id given is the mistake
+                raise UserError(f"{db}: no block with id '{args.block}' is persisted here")
+            blocks = [block]
+        else:
+            agent_id = store.find_agent(args.agent)
+            if agent_id is None:
+                raise UserError(f"{db}: no agent named '{inert(args.agent)}' has been persisted here")
+            blocks = store.get_core_memory(agent_id).get_blocks()
+    finally:
+        store.close()
+    for block in blocks:
+        flags = ", read-only" if block.read_only else ""
+        # a label the model chose is any text, as its value is: its controls are shown, not obeyed
+        console.out(f"{inert(block.label)} ({block.id}, {len(block.value)}/{block.limit} characters{flags})")
+        console.out("  " + inert(block.value).replace("\n", "\n  "))
+    return 0
+
+
+def chat_command(args: argparse.Namespace, console: Console) -> int:
+    from harness.factory import AgentFactory
+    from harness.store import Store
+
+    project = project_of(args)
+    factory = AgentFactory(project)
+    spec = factory.spec(args.agent)
+    console.learn(factory)
+    store = Store(project.state_db, console.secrets)  # the path checked (a folder, not SQLite...) before a lock
+    try:
+        lock = lock_agent(project.state_db, spec.name)
+    except BaseException:
+        store.close()
+        raise
+    model = factory.chat_model(spec)
+    if sys.stderr.isatty():
+        model = WaitingLine(model, sys.stderr)
+    agent = factory.resume(spec, store, model=model)
+    console.err(
+        f"{spec.name} ({agent.state.id}, {agent.turns} earlier turns) on {spec.model.name}; "
+        "/memory shows the blocks, /quit or Ctrl-D ends"
+    )
+    from harness.context_window import describe
+    from harness.errors import LLMError, UnknownModel
+    from harness.records import StopReason
+
+    failed = 0  # a turn the endpoint failed: the session goes on, and ends with exit code 1 (2: a model name)
+    try:
+        while True:
+            try:
+                text = input("you> ")
+            except EOFError:
+                console.err()
+                return failed
+            if not text.strip():
+                continue
+            bad = _undecodable(text)
+            if bad is not None:
+                console.err(f"  that line is not UTF-8 ({bad}); nothing was sent or saved: type it again")
+                continue
+            if text.strip() in ("/quit", "/exit"):
+                return failed
+            if text.strip() == "/memory":
+                console.out(inert(agent.memory.compile()))
+                continue
+            try:
+                result = agent.send(text)
+            except LLMError as exc:  # down, rate-limited, an answer it cannot use: one turn, not the session
+                failed = max(failed, 2 if isinstance(exc, UnknownModel) else 1)
+                console.err(f"error: {inert(str(exc))}")
+                console.err("  (that turn ended there; type a message to go on, /quit or Ctrl-D ends)")
+                continue
+            for step in result.steps:  # what the model and its tools wrote: shown, never obeyed
+                for event in step.context:  # a warning, an eviction (its summary is the model's: not shown)
+                    console.err(f"  [{describe(event)}]")
+                if step.content:
+                    console.err(f"  ({inert(step.content.strip())})")
+                for call in step.tool_calls:
+                    status = "ok" if call.ok else "FAILED"
+                    console.err(inert(f"  -> {call.name}({call.arguments}) {status}: {call.result}"))
+            for reply in result.replies:
+                console.out(f"{spec.name}> {inert(reply)}")
+            if result.stop_reason != StopReason.REPLIED:
+                console.err(f"  [turn ended: {result.stop_reason}]")
+    finally:
+        store.close()
+        lock.close()
+
+
+def _undecodable(text: str) -> str | None:
+    """Where a line read from stdin was not UTF-8 (Python hands its bytes over as lone surrogates), or None."""
+    for column, char in enumerate(text, start=1):
+        if "\udc80" <= char <= "\udcff":
+            return f"byte 0x{ord(char) - 0xDC00:02x} at column {column}"
+    return None
+
+
+def lock_agent(db: Path, name: str) -> TextIO:
+    """One `harness chat` per agent and database at a time: two would interleave their histories and lose
+    each other's memory edits. The lock is the OS's (flock), so it goes away with the process."""
+    import fcntl
+    import os
+    from pathlib import Path
+
+    from harness.errors import RunError
+
+    real = Path(os.path.realpath(db))  # one lock for the file, whichever link names it
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    try:
+        lock = open(real.parent / f"{real.name}.{safe}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held to the end
+    except OSError as exc:
+        raise RunError(
+            f"cannot lock agent '{name}' on {db}: {exc.strerror or exc} (`harness chat` keeps a lock file beside "
+            "the database: give --db a file in a folder it can write to)"
+        ) from None
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise RunError(
+            f"agent '{name}' is in use by another `harness chat` ({holder}) on {db}; end that one first"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    return lock
+
+
+class WaitingLine:
+    """A chat model that shows a live `waiting for the model... 3 s` line on a terminal while it waits:
+    a local model takes seconds a step, and a silent terminal looks hung."""
+
+    def __init__(self, model: ChatModel, stream: TextIO, interval: float = 1.0) -> None:
+        self.model = model
+        self.stream = stream
+        self.interval = interval
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: ToolChoice | None = None
+    ) -> ChatResponse:
+        import threading
+        import time
+
+        done = threading.Event()
+        started = time.monotonic()
+
+        def show() -> None:
+            while not done.wait(self.interval):
+                self.stream.write(f"\r  waiting for the model... {time.monotonic() - started:.0f} s")
+                self.stream.flush()
+
+        thread = threading.Thread(target=show, daemon=True)
+        thread.start()
+        try:
+            if tool_choice is None:  # a model written before tool_choice existed takes two arguments
+                return self.model.complete(messages, tools)
+            return self.model.complete(messages, tools, tool_choice)
+        finally:
+            done.set()
+            thread.join()
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
