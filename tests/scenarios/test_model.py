@@ -574,6 +574,7 @@ def test_an_expected_tool_the_agent_lacks_is_a_located_error(tmp_path: Path) -> 
 
 def test_a_new_check_is_one_class() -> None:
     from harness.scenarios import checks
+    from harness.scenarios.checks import wiring
 
     @checks.value_check
     class StartsWith(checks.ValueCheck):
@@ -586,10 +587,10 @@ def test_a_new_check_is_one_class() -> None:
             return [] if ok else [self.failure(text, f"{text.what} starts otherwise", self.value, text.value)]
 
     try:
-        model = checks._value_model("BlockChecks", checks.Target.BLOCK)
+        model = wiring.value_model("BlockChecks", checks.Target.BLOCK)
         assert "starts_with" in model.model_json_schema()["anyOf"][1]["properties"]
         wire = model.model_validate({"starts_with": "Name:"})
-        (compiled,) = checks._value_checks(wire, ("expect", "blocks", "human"))
+        (compiled,) = wiring.value_checks(wire, ("expect", "blocks", "human"))
         assert compiled.loc == ("expect", "blocks", "human", "starts_with")
         (failure,) = compiled.check_text(checks.Text("Bob", "human"))
         assert failure.message == "block 'human' starts otherwise"
