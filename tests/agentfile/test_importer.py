@@ -14,11 +14,10 @@ from harness.agentfile.importer import (
     LETTA_LOOPS,
     TOOLS_MODULE,
     ImportResult,
-    _source_problem,
     import_agent_file,
-    with_docstring,
 )
 from harness.agentfile.reading import parse_agent_file, read_agent_file
+from harness.agentfile.sourcecheck import source_problem, with_docstring
 from harness.config import AgentsConfig, load_agents
 from harness.loops.kinds import LoopName
 from harness.loops.letta_memgpt import LettaMemGPTLoop, compile_system_message
@@ -337,7 +336,7 @@ def f(agent_state: "AgentState", label: str, n: int = 1) -> str:
     ],
 )
 def test_tool_source_is_checked_without_running_it(source: str, problem: str | None) -> None:
-    found = _source_problem("f", source)
+    found = source_problem("f", source)
     assert (found is None) if problem is None else (found is not None and problem in found)
 
 
@@ -810,7 +809,7 @@ def test_a_docstring_is_written_into_a_source_of_any_line_endings(end: str, tmp_
     lines = ["import os", "", "def book(room: str, nights: int = 1) -> str:", "    x = room", "    return x"]
     source = "\r".join(lines[:3]) + "\n" + "\n".join(lines[3:]) + "\n" if end == "mixed" else end.join(lines) + end
     documented = with_docstring(source, "book", BOOK_SCHEMA)
-    assert documented is not None and _source_problem("book", documented) is None
+    assert documented is not None and source_problem("book", documented) is None
     data = _with_custom_tools({"book": source})
     data["tools"][1]["json_schema"] = BOOK_SCHEMA
     result, config = imported(data, tmp_path)
