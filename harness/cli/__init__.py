@@ -10,9 +10,12 @@
     agentfiles.py      `import` and `export` of Letta Agent Files
     chat.py            `chat` and `memory`: one agent, persisted in the state database
 
-Exit codes: 0 ok, 1 a run failed, 2 a mistake in the user's files or flags, 5 no scenario found or selected
-(as pytest: a CI job pointed at the wrong folder must not pass green), 130 Ctrl-C, 143 SIGTERM, 141 the
-reader of stdout went away.
+Exit codes, one rule for every command (README's Exit codes; `harness --help` lists them): 0 ok, 1 a run
+failed, 2 a mistake in the user's files or flags (a PATH that does not exist included), 5 nothing to work on:
+the PATHs hold no scenario file, -k selects none, or, with no PATH, the project has none (no scenarios/
+folder, or an empty one; `cassettes check`: no cassette either), as pytest's "no tests collected", so a CI job
+pointed at the wrong folder does not pass green. `validate` with no PATH always has the agents file to check:
+a project with no scenario yet validates (0). 130 Ctrl-C, 143 SIGTERM, 141 the reader of stdout went away.
 
 `harness --help` loads argparse only, `validate` and `compile` never load the openai SDK or vcrpy, and `run`
 (replay) never loads them either.

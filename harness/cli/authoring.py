@@ -8,8 +8,8 @@ import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from harness.cli.console import Console, shown
-from harness.cli.options import project_of
+from harness.cli.console import NO_SCENARIOS, Console
+from harness.cli.options import no_scenarios_in, project_of, scenario_paths
 from harness.cli.scenario_files import checked_scenarios, the_scenario
 
 if TYPE_CHECKING:
@@ -31,26 +31,30 @@ def schema_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def validate_command(args: argparse.Namespace, console: Console) -> int:
-    from pathlib import Path
-
+    """Exit 5 when the PATHs given hold no scenario file (a CI step pointed at the wrong folder, as `run`).
+    With no PATH the agents file is always there to check: a project with no scenario (yet) validates, 0."""
     from harness.errors import HarnessError
     from harness.factory import AgentFactory
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
 
     project = project_of(args)
-    given = [Path(p) for p in args.paths]
-    folders = given or ([Path(shown(project.scenarios_dir))] if project.scenarios_dir.is_dir() else [])
     runner = ScenarioRunner(AgentFactory(project))
     with contextlib.suppress(HarnessError):  # a mistake in the agents file is reported with the scenarios'
         console.learn(runner.factory)  # before any message that may quote what a base URL carries
-    scenarios = checked_scenarios(runner, discover(folders))
+    found = discover(scenario_paths(args, project))
+    scenarios = checked_scenarios(runner, found)
     config = runner.factory.config
     console.out(f"{args.agents}: ok ({len(config.agents)} agents: {', '.join(config.agents)})")
-    if folders:
-        files = len({scenario.path for scenario in scenarios})  # a dataset's rows and a matrix's models are one file
-        runs = "" if files == len(scenarios) else f" ({len(scenarios)} scenarios: dataset rows and models apart)"
-        console.out(f"{files} scenario file(s): ok{runs}")
+    if not found:
+        if args.paths:
+            console.err(f"no scenarios in {no_scenarios_in(args, project)}")
+            return NO_SCENARIOS
+        console.out(f"no scenario files in {no_scenarios_in(args, project)}: the agents file alone was checked")
+        return 0
+    files = len({scenario.path for scenario in scenarios})  # a dataset's rows and a matrix's models are one file
+    runs = "" if files == len(scenarios) else f" ({len(scenarios)} scenarios: dataset rows and models apart)"
+    console.out(f"{files} scenario file(s): ok{runs}")
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from harness.cassettes.mode import RecordMode
 from harness.cli.console import NO_SCENARIOS, Console, shown
-from harness.cli.options import project_of, record_options
+from harness.cli.options import no_scenarios_in, project_of, record_options, scenario_paths
 from harness.cli.scenario_files import checked_scenarios
 
 if TYPE_CHECKING:
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 
 def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
-    from pathlib import Path
-
     from harness.factory import AgentFactory
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
@@ -29,17 +27,15 @@ def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
     project = project_of(args)
     factory = AgentFactory(project)
     console.learn(factory)
-    paths = [Path(p) for p in args.paths] or (
-        [Path(shown(project.scenarios_dir))] if project.scenarios_dir.is_dir() else []
-    )
     runner = ScenarioRunner(factory, record_options=record_options(args))
-    scenarios = checked_scenarios(runner, discover(paths))
+    scenarios = checked_scenarios(runner, discover(scenario_paths(args, project)))
     # Orphans only over the whole project: checking some scenarios, every other cassette is not theirs.
     statuses = check_cassettes(runner, scenarios, orphans=not args.paths)
     if not statuses:  # nothing checked: a CI job pointed at the wrong folder must not pass green, as for `run`
-        nothing = f"nothing to check: no scenarios in {shown(project.scenarios_dir)}"
-        nothing += f" and no cassettes in {shown(project.cassettes_dir)}"
-        console.err(f"no scenarios in {' '.join(args.paths)}" if args.paths else nothing)
+        nothing = f"no scenarios in {no_scenarios_in(args, project)}"
+        if not args.paths:
+            nothing = f"nothing to check: {nothing} and no cassettes in {shown(project.cassettes_dir)}"
+        console.err(nothing)
         return NO_SCENARIOS
     counts: dict[CassetteState, int] = {}
     for status in statuses:

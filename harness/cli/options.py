@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from harness.cassettes.mode import RecordMode
+from harness.cli.console import shown
 from harness.project import DEFAULT_AGENTS_FILE
 
 if TYPE_CHECKING:
@@ -36,6 +37,26 @@ def project_of(args: argparse.Namespace) -> Project:
         base_url=getattr(args, "base_url", None),
         model_name=getattr(args, "model", None),
     )
+
+
+def scenario_paths(args: argparse.Namespace, project: Project) -> list[Path]:
+    """Where a command looks for scenario files: the PATHs given, as typed; with none, the project's scenarios
+    folder, or nowhere when the project has none. A project without one has nothing to run, as an empty
+    folder (exit 5 for `run`, `record` and `cassettes check`), where a PATH typed that names nothing is a
+    mistake (exit 2)."""
+    from pathlib import Path
+
+    if args.paths:
+        return [Path(path) for path in args.paths]
+    return [Path(shown(project.scenarios_dir))] if project.scenarios_dir.is_dir() else []
+
+
+def no_scenarios_in(args: argparse.Namespace, project: Project) -> str:
+    """Where a command found no scenario file, for the line that says so."""
+    if args.paths:
+        return " ".join(args.paths)
+    folder = shown(project.scenarios_dir)
+    return folder if project.scenarios_dir.is_dir() else f"{folder} (there is no such folder)"
 
 
 def record_options(args: argparse.Namespace) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from harness.cassettes.mode import RecordMode
 from harness.cli.cassettes import needing_recording, unreadable_left
 from harness.cli.console import NO_SCENARIOS, Console, colour, shown
-from harness.cli.options import project_of, record_options, report_path
+from harness.cli.options import no_scenarios_in, project_of, record_options, report_path, scenario_paths
 from harness.cli.scenario_files import every_problem, loaded_scenarios, refuse_overwriting_inputs
 
 if TYPE_CHECKING:
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
-    from pathlib import Path
-
     from harness.errors import UserError
     from harness.factory import AgentFactory
     from harness.files import folder_unwritable_reason, one_file_for_two
@@ -57,17 +55,15 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         start_server(project)
     factory = AgentFactory(project)
     console.learn(factory)  # loads (and validates) the agents file before any scenario
-    paths = [Path(p) for p in args.paths] or [Path(shown(project.scenarios_dir))]  # as typed: relative paths
-    found = discover(paths)
+    found = discover(scenario_paths(args, project))
     if args.keyword:
         from harness.scenarios.selection import keyword_matcher
 
         matches = keyword_matcher(args.keyword)
         found = [path for path in found if matches(project.relative(path))]
     if not found:
-        where = " ".join(args.paths) or str(project.scenarios_dir)
         selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
-        console.err(f"no scenarios{selected} in {where}")
+        console.err(f"no scenarios{selected} in {no_scenarios_in(args, project)}")
         if report is not None or html is not None or markdown is not None:  # as pytest writes them: no scenarios
             write_reports(json_report([], project.root, console.secrets), report, html, markdown, console)
         return NO_SCENARIOS

@@ -1,0 +1,70 @@
+"""The exit codes a CI script branches on, one rule for every command: 0 ok, 1 a run failed, 2 a mistake in
+a file or flag, 5 nothing to work on, 130 Ctrl-C, 143 SIGTERM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from tests.fakes import Project, make_project
+
+SCENARIO_COMMANDS = [["run"], ["record"], ["cassettes", "check"], ["validate"]]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return make_project(tmp_path / "project")
+
+
+@pytest.mark.parametrize("command", SCENARIO_COMMANDS, ids=" ".join)
+def test_a_path_holding_no_scenario_exits_5_for_every_command(
+    project: Project, command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`validate` said "0 scenario file(s): ok" and exit 0 where `run` and `cassettes check` exit 5: a CI
+    step validating the wrong folder passed green."""
+    empty = project.root / "empty"
+    empty.mkdir()
+    assert main([*command, "--agents", str(project.agents), str(empty)]) == 5
+    assert capsys.readouterr().err.endswith(f"no scenarios in {empty}\n")
+
+
+@pytest.mark.parametrize("command", SCENARIO_COMMANDS[:3], ids=" ".join)
+@pytest.mark.parametrize("folder", ["missing", "empty"])
+def test_a_project_without_scenarios_exits_5_for_what_runs_them(
+    project: Project, command: list[str], folder: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no scenarios/ folder `run` exited 2 ("no such scenario file or folder": nothing the user typed),
+    `cassettes check` 5: a project with nothing to run is nothing found, as an empty folder is."""
+    if folder == "empty":
+        (project.root / "scenarios").mkdir()
+    assert main([*command, "--agents", str(project.agents)]) == 5
+    missing = " (there is no such folder)" if folder == "missing" else ""
+    assert f"no scenarios in {project.root / 'scenarios'}{missing}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty"])
+def test_validate_without_a_path_checks_the_agents_file_alone(
+    project: Project, folder: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checking the agents of a project with no scenario yet is what `validate` is for: exit 0, saying that
+    only the agents file was checked; a mistake in it is still exit 2."""
+    if folder == "empty":
+        (project.root / "scenarios").mkdir()
+    assert main(["validate", "--agents", str(project.agents)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{project.agents}: ok (")
+    assert out[1].startswith(f"no scenario files in {project.root / 'scenarios'}")
+    assert out[1].endswith(": the agents file alone was checked")
+    project.agents.write_text("agents:\n  chat:\n    sytem: hi\n", encoding="utf-8")
+    assert main(["validate", "--agents", str(project.agents)]) == 2
+
+
+def test_a_path_that_does_not_exist_is_a_mistake_for_every_command(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = project.root / "scenarioz"
+    for command in SCENARIO_COMMANDS:
+        assert main([*command, "--agents", str(project.agents), str(missing)]) == 2, command
+        assert f"{missing}: no such scenario file or folder" in capsys.readouterr().err
