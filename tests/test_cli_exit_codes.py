@@ -68,3 +68,21 @@ def test_a_path_that_does_not_exist_is_a_mistake_for_every_command(
     for command in SCENARIO_COMMANDS:
         assert main([*command, "--agents", str(project.agents), str(missing)]) == 2, command
         assert f"{missing}: no such scenario file or folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("selection", [["-k", "nothing_is_called_this"], ["empty"]])
+def test_a_run_with_no_scenario_says_so_on_the_jobs_page(
+    project: Project, monkeypatch: pytest.MonkeyPatch, selection: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The step summary was appended only with a report flag given: the job's page was blank exactly when
+    the job failed for finding nothing (exit 5)."""
+    page = project.root / "page.md"
+    page.write_text("an earlier step's summary\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(page))
+    (project.root / "empty").mkdir()
+    paths = [str(project.root / word) if word == "empty" else word for word in selection]
+    assert main(["run", "--agents", str(project.agents), *paths]) == 5
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("an earlier step's summary\n")  # appended to, as GitHub's steps share the file
+    assert "**no scenarios**" in text
+    assert "no scenarios" in capsys.readouterr().err

@@ -64,7 +64,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     if not found:
         selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
         console.err(f"no scenarios{selected} in {no_scenarios_in(args, project)}")
-        if report is not None or html is not None or markdown is not None:  # as pytest writes them: no scenarios
+        # As pytest writes them: no scenarios. The job's page says it too: a job failing so is not left blank.
+        if report is not None or html is not None or markdown is not None or step_summary_wanted():
             write_reports(json_report([], project.root, console.secrets), report, html, markdown, console)
         return NO_SCENARIOS
     runner = ScenarioRunner(
