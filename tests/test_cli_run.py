@@ -416,13 +416,15 @@ def test_a_report_over_a_file_the_run_reads_is_refused_before_the_run(
     assert (project.root / "scenarios" / "report.json").is_file()
 
 
-@pytest.mark.parametrize("flag", ["--report", "--html", "--summary-md"])
+@pytest.mark.parametrize(
+    ("flag", "example"), [("--report", "report.json"), ("--html", "report.html"), ("--summary-md", "summary.md")]
+)
 def test_an_empty_report_name_is_a_mistake_not_no_report(
-    project: Project, capsys: pytest.CaptureFixture[str], flag: str
+    project: Project, capsys: pytest.CaptureFixture[str], flag: str, example: str
 ) -> None:
     """`--report "$REPORT"` with the variable unset must not pass as a run that wrote nothing."""
     assert run(project, flag, "") == 2
-    assert capsys.readouterr().err == f"error: {flag} '': give a file name, e.g. report.json\n"
+    assert capsys.readouterr().err == f"error: {flag} '': give a file name, e.g. {example}\n"
 
 
 def test_two_conversations_in_one_cassette_are_a_mistake_one_conversation_checked_twice_is_not(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +113,8 @@ def export_command(args: argparse.Namespace, console: Console) -> int:
         names=[model.api_key_env for model in models], urls=[model.base_url for model in models]
     )
     path = Path(args.output or f"{args.agent}.af")
+    if os.path.isdir(path):  # not a file --force could replace: said before it is asked for
+        raise AgentFileError(f"{path}: is a folder; give a file name, e.g. -o {path / f'{args.agent}.af'}")
     refuse_overwrite([path], args.force, "-o FILE.af")
     history = None
     if args.scenario:

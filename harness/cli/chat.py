@@ -30,7 +30,11 @@ def memory_command(args: argparse.Namespace, console: Console) -> int:
     db = project.state_db
     if not db.exists():
         raise UserError(f"{db}: no state database here (give --db, or start one with `harness chat`)")
-    if (args.agent is None) == (args.block is None):
+    if args.agent is not None and args.block is not None:
+        raise UserError(
+            f"give an AGENT name or --block ID, not both ('{inert(args.agent)}' and --block '{inert(args.block)}')"
+        )
+    if args.agent is None and args.block is None:
         raise UserError("give an AGENT name or --block ID")
     store = Store(db, console.secrets, read_only=True)  # shows, never changes (migrates) it
     try:

@@ -33,7 +33,7 @@ def project_of(args: argparse.Namespace) -> Project:
         scenario_folders=[path for path in getattr(args, "paths", None) or () if os.path.isdir(path)],
         cassettes=getattr(args, "cassettes", None),
         state_db=getattr(args, "db", None),
-        record_mode=RecordMode.ALL if getattr(args, "live", False) else getattr(args, "mode", RecordMode.NONE),
+        record_mode=RecordMode.ALL if getattr(args, "live", False) else RecordMode(getattr(args, "mode", "none")),
         base_url=getattr(args, "base_url", None),
         model_name=getattr(args, "model", None),
     )
@@ -75,18 +75,19 @@ def record_options(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(words)
 
 
-def report_path(given: str, flag: str = "--report") -> Path:
-    """Where a report goes, checked before anything runs: a run must not end unable to write its report."""
+def report_path(given: str, flag: str = "--report", example: str = "report.json") -> Path:
+    """Where a report goes, checked before anything runs: a run must not end unable to write its report.
+    `example` is a file name of the report's kind, for the message that asks for one."""
     from pathlib import Path
 
     from harness.errors import UserError
     from harness.files import unwritable_reason
 
     if not given.strip():  # `--report ""`, an unset shell variable: not silently no report
-        raise UserError(f"{flag} {given!r}: give a file name, e.g. report.json")
+        raise UserError(f"{flag} {given!r}: give a file name, e.g. {example}")
     path = Path(given)
     if path.is_dir():
-        raise UserError(f"{flag} {given}: is a folder; give a file name, e.g. {path / 'report.json'}")
+        raise UserError(f"{flag} {given}: is a folder; give a file name, e.g. {path / example}")
     reason = unwritable_reason(path)
     if reason is not None:
         raise UserError(f"{flag} {given}: {reason}")

@@ -152,9 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     _scenario_options(p, agents_option, recording=True)
     p.add_argument(
         "--mode",
-        choices=(RecordMode.ALL, RecordMode.NEW),
-        type=RecordMode,
-        default=RecordMode.NEW,
+        choices=(RecordMode.ALL.value, RecordMode.NEW.value),  # words: argparse shows a choice by its repr
+        default=RecordMode.NEW.value,
         help="new (default): record what is missing or stale, keep what still matches, drop what is no longer "
         "used; all: re-record every exchange, replacing every cassette",
     )

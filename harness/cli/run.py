@@ -38,8 +38,9 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             "replays every repeat already recorded"
         )
     report = report_path(args.report) if args.report is not None else None
-    html = report_path(args.html, "--html") if getattr(args, "html", None) is not None else None
-    markdown = report_path(args.summary_md, "--summary-md") if getattr(args, "summary_md", None) is not None else None
+    html = report_path(args.html, "--html", "report.html") if getattr(args, "html", None) is not None else None
+    summary_md = getattr(args, "summary_md", None)
+    markdown = report_path(summary_md, "--summary-md", "summary.md") if summary_md is not None else None
     clash = one_file_for_two({"--report": report, "--html": html, "--summary-md": markdown})
     if clash is not None:
         raise UserError(clash)
@@ -315,7 +316,7 @@ def check_step_summary() -> None:
 
         from harness.report_md import STEP_SUMMARY
 
-        report_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
+        report_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}", "summary.md")
 
 
 def step_summary_wanted() -> bool:

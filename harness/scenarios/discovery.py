@@ -29,6 +29,8 @@ def discover(paths: Iterable[Path]) -> list[Path]:
             found += sorted(walked)
         elif path.is_file():
             found.append((path, path.resolve()))
+        elif os.path.exists(path):  # a FIFO, a device, a socket: reading one may block or never end
+            raise ScenarioError(f"{path}: not a regular file: give a scenario file or a folder of them")
         else:
             raise ScenarioError(f"{path}: no such scenario file or folder")
     unique: dict[Path, Path] = {}

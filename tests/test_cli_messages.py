@@ -1,0 +1,117 @@
+"""What the command line says to a mistake: the mistake made, in the user's words, with what would do."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from tests.fakes import Project, make_project
+from tests.helpers import SEED_AGENTS
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return make_project(tmp_path / "project", {"hello": "agent: chat\nturns:\n  - user: hi\n"})
+
+
+@pytest.mark.parametrize("mode", ["none", "bogus"])
+def test_a_record_mode_it_does_not_take_is_told_with_the_ones_it_does(
+    mode: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--mode none` printed the enum's reprs ("<RecordMode.NONE: 'none'>"), `--mode bogus` "invalid
+    RecordMode value" with no choices."""
+    with pytest.raises(SystemExit) as exit:
+        main(["record", "--mode", mode])
+    assert exit.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last == f"harness record: error: argument --mode: invalid choice: '{mode}' (choose from 'all', 'new')"
+
+
+def test_record_modes_still_reach_the_project(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The choices are words now: each still builds the project in its RecordMode."""
+    import harness.cli.parser
+    from harness.cassettes.mode import RecordMode
+    from harness.cli.options import project_of
+
+    seen: list[RecordMode] = []
+
+    def recorded(args: argparse.Namespace, console: object) -> int:
+        seen.append(project_of(args).record_mode)
+        return 0
+
+    monkeypatch.setattr(harness.cli.parser, "run_command", recorded)
+    agents = ["--agents", str(project.agents)]
+    for command in (["record"], ["record", "--mode", "new"], ["record", "--mode", "all"], ["run"], ["run", "--live"]):
+        assert main([*command, *agents]) == 0
+    assert seen == [RecordMode.NEW, RecordMode.NEW, RecordMode.ALL, RecordMode.NONE, RecordMode.ALL]
+
+
+@pytest.mark.parametrize(
+    ("flag", "example"), [("--report", "report.json"), ("--html", "report.html"), ("--summary-md", "summary.md")]
+)
+def test_a_report_flag_given_a_folder_suggests_a_file_of_its_kind(
+    project: Project, capsys: pytest.CaptureFixture[str], flag: str, example: str
+) -> None:
+    """`--html DIR` and `--summary-md DIR` suggested "DIR/report.json"."""
+    folder = project.root / "out"
+    folder.mkdir()
+    assert main(["run", "--agents", str(project.agents), flag, str(folder)]) == 2
+    assert (
+        capsys.readouterr().err == f"error: {flag} {folder}: is a folder; give a file name, e.g. {folder / example}\n"
+    )
+
+
+def test_a_step_summary_that_is_a_folder_suggests_a_markdown_file(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(project.root))
+    assert main(["run", "--agents", str(project.agents)]) == 2
+    suggested = project.root / "summary.md"
+    said = f"error: $GITHUB_STEP_SUMMARY {project.root}: is a folder; give a file name, e.g. {suggested}\n"
+    assert capsys.readouterr().err == said
+
+
+def test_export_to_a_folder_asks_for_a_file_name_not_force(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`export -o DIR` said "exists; give --force to overwrite", and with --force "cannot write: Is a
+    directory"."""
+    folder = project.root / "out"
+    folder.mkdir()
+    for force in ([], ["--force"]):
+        assert main(["export", "chat", "--agents", str(project.agents), "-o", str(folder), *force]) == 2
+        assert (
+            capsys.readouterr().err == f"error: {folder}: is a folder; give a file name, e.g. -o {folder / 'chat.af'}\n"
+        )
+    assert list(folder.iterdir()) == []
+
+
+def test_memory_given_both_an_agent_and_a_block_says_not_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "give an AGENT name or --block ID" read as if neither had been given."""
+    db = tmp_path / "state.db"
+    db.touch()  # an empty file is a new database
+    common = ["--agents", str(SEED_AGENTS), "--db", str(db)]
+    assert main(["memory", "chat", "--block", "block-1", *common]) == 2
+    assert (
+        capsys.readouterr().err == "error: give an AGENT name or --block ID, not both ('chat' and --block 'block-1')\n"
+    )
+    assert main(["memory", *common]) == 2
+    assert capsys.readouterr().err == "error: give an AGENT name or --block ID\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+@pytest.mark.parametrize("command", [["run"], ["validate"], ["cassettes", "check"]], ids=" ".join)
+def test_a_scenario_path_that_is_a_fifo_is_not_called_missing(
+    project: Project, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """A FIFO given as a PATH was "no such scenario file or folder": it is there, and not a file to read."""
+    fifo = project.root / "pipe.yaml"
+    os.mkfifo(fifo)
+    assert main([*command, "--agents", str(project.agents), str(fifo)]) == 2
+    assert f"error: {fifo}: not a regular file: give a scenario file or a folder of them" in capsys.readouterr().err
