@@ -3,12 +3,18 @@ a file or flag, 5 nothing to work on, 130 Ctrl-C, 143 SIGTERM."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
 from tests.fakes import Project, make_project
+from tests.helpers import ROOT
 
 SCENARIO_COMMANDS = [["run"], ["record"], ["cassettes", "check"], ["validate"]]
 
@@ -86,3 +92,43 @@ def test_a_run_with_no_scenario_says_so_on_the_jobs_page(
     assert text.startswith("an earlier step's summary\n")  # appended to, as GitHub's steps share the file
     assert "**no scenarios**" in text
     assert "no scenarios" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- Ctrl-C from the first moment
+
+
+def as_from_a_terminal() -> None:
+    """SIGINT as a terminal delivers it (a suite started in the background of a shell has it ignored, which
+    every process it starts inherits, and such a Python never raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize(("stop", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("module", ["harness.cli.parser", "harness.project", "harness.llm", "harness.cli.run"])
+def test_a_stop_while_the_commands_import_is_an_interrupt_not_a_traceback(
+    project: Project, stop: signal.Signals, code: int, module: str
+) -> None:
+    """Ctrl-C in a command's first tenth of a second, while building the parser imports the command
+    modules (before main's handling), printed a KeyboardInterrupt traceback and died by SIGINT; SIGTERM
+    there killed the process outright. Here the signal comes exactly as `module` starts to import."""
+    probe = textwrap.dedent(
+        f"""
+        import os, signal, sys
+
+        class StopWhenImported:
+            def find_spec(self, name, path=None, target=None):
+                if name == {module!r}:
+                    os.kill(os.getpid(), {int(stop)})
+                return None
+
+        from harness.cli import main
+        assert {module!r} not in sys.modules
+        sys.meta_path.insert(0, StopWhenImported())
+        sys.exit(main(["run", "--agents", {str(project.agents)!r}]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project.root, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=as_from_a_terminal,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr, done.stdout) == (code, "\n", "")

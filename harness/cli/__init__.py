@@ -54,6 +54,26 @@ def _on_sigterm(handler: Any) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `harness` command. Ctrl-C and SIGTERM are handled from its first line: building the parser
+    imports every command module (a tenth of a second), and a Ctrl-C there printed a traceback. Only the
+    interpreter's own start-up, and importing this light module, come before."""
+    previous = _on_sigterm(_terminate)
+    try:
+        return _command(argv)
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
+    except RuntimeError as exc:
+        # Ctrl-C in a class body's `__set_name__` (a module importing, as pydantic's models do in the first
+        # second) comes wrapped: "Error calling __set_name__". An interrupt still, said as one.
+        if not isinstance(exc.__cause__, KeyboardInterrupt):
+            raise
+        return _interrupted(exc.__cause__)
+    finally:
+        _on_sigterm(previous)
+
+
+def _command(argv: Sequence[str] | None) -> int:
+    """The command line parsed and run; its errors said, with their exit codes."""
     from harness.cli.parser import build_parser
 
     args = build_parser().parse_args(argv)
@@ -63,30 +83,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     from harness.secrets import Secrets
 
     console = Console(Secrets.collect(urls=[getattr(args, "base_url", None)]))
-    previous = _on_sigterm(_terminate)
     try:
         return command(args, console)
     except HarnessError as exc:
         console.err(_error_text(exc))
         return exc.exit_code if isinstance(exc, UserError) else 1
-    except KeyboardInterrupt as exc:
-        console.err()
-        return 128 + int(signal.SIGTERM) if isinstance(exc, Terminated) else 130
-    except RuntimeError as exc:
-        # Ctrl-C in a class body's `__set_name__` (a module importing, as pydantic's models do in the first
-        # second) comes wrapped: "Error calling __set_name__". An interrupt still, said as one.
-        if not isinstance(exc.__cause__, KeyboardInterrupt):
-            raise
-        console.err()
-        return 128 + int(signal.SIGTERM) if isinstance(exc.__cause__, Terminated) else 130
     except BrokenPipeError:
         # The reader went away (`harness ... | head`): what is left goes nowhere, quietly, as `cat` does.
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    finally:
-        _on_sigterm(previous)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Ctrl-C (130) or SIGTERM (143), said as a line break: what was kept was said where it was cut."""
+    print(file=sys.stderr, flush=True)
+    return 128 + int(signal.SIGTERM) if isinstance(exc, Terminated) else 130
 
 
 def _error_text(exc: HarnessError) -> str:
