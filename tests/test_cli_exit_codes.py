@@ -132,3 +132,32 @@ def test_a_stop_while_the_commands_import_is_an_interrupt_not_a_traceback(
         env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=as_from_a_terminal,
     )  # fmt: skip
     assert (done.returncode, done.stderr, done.stdout) == (code, "\n", "")
+
+
+# ---------------------------------------------------------------- --help
+
+
+def help_of(command: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit:
+        main([*command, "--help"])
+    assert exit.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_harness_help_lists_the_exit_codes_one_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """A CI script branches on them; only README and the module's docstring listed them."""
+    text = help_of([], capsys)
+    listed = text.split("\nexit codes:\n", 1)[1].splitlines()
+    codes = [line.split()[0] for line in listed if line.startswith("  ") and line.split()[0].isdigit()]
+    assert codes == ["0", "1", "2", "5", "130", "143", "141"]
+    assert "  5    nothing to work on: the PATHs hold no scenario file, -k selects none, or" in listed
+    assert all(len(line) <= 80 for line in listed)  # kept as written, so written to fit a terminal
+
+
+@pytest.mark.parametrize("command", SCENARIO_COMMANDS, ids=" ".join)
+def test_each_command_that_looks_for_scenarios_states_its_exit_codes(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = " ".join(help_of(command, capsys).split())  # as wrapped to any width
+    said = text.split("exit codes: ", 1)[1]
+    assert ", 2 a mistake" in said and ", 5 " in said and "130 Ctrl-C" in said

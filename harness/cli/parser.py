@@ -18,6 +18,25 @@ from harness.cli.run import run_command
 from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
 
 DEFAULT_DB = f"{DEFAULT_STATE_DB} (beside the agents file)"
+# The codes a CI script branches on, one rule for every command (README's Exit codes; harness.cli's doc).
+EXIT_CODES = """\
+exit codes:
+  0    ok: the scenarios passed, the cassettes checked are ok, the files valid
+  1    a run failed: a scenario failed or errored, a cassette needs attention,
+       a report could not be written
+  2    a mistake in a file or flag, said with where it is (a PATH that does
+       not exist included)
+  5    nothing to work on: the PATHs hold no scenario file, -k selects none, or
+       the project has no scenario (validate with no PATH checks the agents
+       file alone: 0)
+  130  interrupted by Ctrl-C (every finished recording is kept)
+  143  stopped by SIGTERM (a cancelled CI job), as by Ctrl-C
+  141  the reader of stdout went away (harness run | head)"""
+# A subcommand's own line of them (a paragraph, wrapped as the rest of its help).
+RUN_EXIT_CODES = (
+    "exit codes: 0 every scenario passed, 1 one failed or errored (or a report could not be written), 2 a "
+    "mistake in a file or flag, 5 no scenario found or selected, 130 Ctrl-C, 143 SIGTERM"
+)
 
 
 def _version() -> str:
@@ -54,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="harness",
         description="A YAML-configured testbed for LLM agents with editable memory (Letta/MemGPT style).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the codes one a line
     )
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="show program's version number and exit")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
@@ -69,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "validate",
         help="check the agents file and scenario files without running anything; exit 2 with every problem",
+        epilog="exit codes: 0 valid, 2 a mistake (every one listed), 5 the PATHs given hold no scenario file (with "
+        "no PATH, a project with no scenario has its agents file checked alone: 0), 130 Ctrl-C",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
     agents_option(p)
@@ -108,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="replay scenarios from their cassettes, offline (the main job)",
         description="Replay scenarios from their cassettes, offline. A scenario recorded with --repeat K is "
         "replayed once per repeat, and pass@1 and pass^k are reported over the repeats.",
+        epilog=RUN_EXIT_CODES,
     )
     _scenario_options(p, agents_option, recording=False)
     p.add_argument(
@@ -148,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         "agent's model.timeout (default 120 s) and is retried at most model.max_retries times (default 2) on a "
         "connection error, a 429 or a 5xx answer; a request that times out is not retried, so a hung endpoint "
         "costs one timeout per scenario.",
+        epilog=RUN_EXIT_CODES,
     )
     _scenario_options(p, agents_option, recording=True)
     p.add_argument(
@@ -179,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     q = cassette_commands.add_parser(
         "check",
         help="say which cassettes a change invalidates and why, offline (exit 1 if any needs attention)",
+        epilog="exit codes: 0 every cassette is ok, 1 one needs attention, 2 a mistake in a file or a PATH that does "
+        "not exist, 5 nothing to check (the PATHs hold no scenario; with no PATH, the project has neither scenarios "
+        "nor cassettes), 130 Ctrl-C",
     )
     q.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
     agents_option(q)
