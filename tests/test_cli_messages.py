@@ -115,3 +115,84 @@ def test_a_scenario_path_that_is_a_fifo_is_not_called_missing(
     os.mkfifo(fifo)
     assert main([*command, "--agents", str(project.agents), str(fifo)]) == 2
     assert f"error: {fifo}: not a regular file: give a scenario file or a folder of them" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- from a subfolder of the project
+
+
+def test_the_plugins_project_markers_are_the_hints() -> None:
+    """The hint looks as far up as the pytest plugin does (the two tuples cannot share a module: loading
+    the plugin must stay light)."""
+    from harness.cli.options import PROJECT_MARKERS
+    from harness.pytest_plugin import PROJECT_MARKERS as PLUGINS
+
+    assert PROJECT_MARKERS == PLUGINS
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["run", "-k", "hello and not bye"], ["validate"], ["cassettes", "check"], ["compile", "chat"], ["export", "chat"]],
+    ids=" ".join,
+)
+def test_from_a_subfolder_the_agents_file_above_is_named_with_the_command_to_paste(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """Every command said "agents.yaml: file not found" from a subfolder of the project, with no word of
+    the agents file one folder up, where `pytest` finds the project from any subfolder."""
+    import shlex
+
+    sub = project.root / "scenarios" / "more"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    assert main(command) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].endswith("agents.yaml: file not found")
+    assert said[1:] == [
+        "the agents file is in a folder above this one: ../../agents.yaml; give it with --agents:",
+        f"  harness {shlex.join(command)} --agents ../../agents.yaml",
+    ]
+    monkeypatch.setattr("sys.argv", ["harness", *command])  # as the script is started: the words it was given
+    assert main(None) == 2
+    assert capsys.readouterr().err.splitlines()[2] == said[2]
+    pasted = shlex.split(said[2])[1:]
+    assert main(pasted) != 2, capsys.readouterr().err  # the same project, found: no mistake left
+    assert "file not found" not in capsys.readouterr().err
+
+
+def test_from_a_subfolder_memory_without_db_names_the_agents_file_above(
+    project: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The state database's default is beside the agents file: from a subfolder it is looked for there."""
+    monkeypatch.chdir(project.root / "scenarios")
+    assert main(["memory", "chat"]) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].endswith(
+        "/scenarios/.harness/state.db: no state database here (give --db, or start one with `harness chat`)"
+    )
+    assert said[2] == "  harness memory chat --agents ../agents.yaml"
+    assert main(["memory", "chat", "--db", "other.db"]) == 2  # a --db given: the agents file is not the matter
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_no_hint_past_the_projects_root_or_for_an_agents_file_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder above the project's root (`.git`, `pyproject.toml`, ...) is another project's; an --agents
+    typed that is not there is the mistake itself."""
+    make_project(tmp_path / "outer")
+    inner = tmp_path / "outer" / "inner"
+    (inner / "sub").mkdir(parents=True)
+    (inner / "pyproject.toml").write_text("", encoding="utf-8")
+    for folder in (inner, inner / "sub"):
+        monkeypatch.chdir(folder)
+        assert main(["validate"]) == 2
+        assert len(capsys.readouterr().err.splitlines()) == 1
+    monkeypatch.chdir(tmp_path / "outer" / "inner")
+    (inner / "pyproject.toml").unlink()
+    assert main(["validate", "--agents", "missing.yaml"]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+    assert main(["validate"]) == 2  # the root's marker gone, the outer project's file is the hint
+    assert capsys.readouterr().err.splitlines()[1:] == [
+        "the agents file is in a folder above this one: ../agents.yaml; give it with --agents:",
+        "  harness validate --agents ../agents.yaml",
+    ]

@@ -86,7 +86,9 @@ def _command(argv: Sequence[str] | None) -> int:
     try:
         return command(args, console)
     except HarnessError as exc:
-        console.err(_error_text(exc))
+        from harness.cli.options import agents_file_hint
+
+        console.err(_error_text(exc) + agents_file_hint(args, sys.argv[1:] if argv is None else argv, exc))
         return exc.exit_code if isinstance(exc, UserError) else 1
     except BrokenPipeError:
         # The reader went away (`harness ... | head`): what is left goes nowhere, quietly, as `cat` does.

@@ -12,9 +12,15 @@ from harness.cli.console import shown
 from harness.project import DEFAULT_AGENTS_FILE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
+    from harness.errors import HarnessError
     from harness.project import Project
+
+# Folders that end the search for an agents file above the current one: a project's own root (as
+# harness.pytest_plugin's PROJECT_MARKERS, which it does not import: loading the plugin stays light).
+PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 
 
 def project_of(args: argparse.Namespace) -> Project:
@@ -92,3 +98,45 @@ def report_path(given: str, flag: str = "--report", example: str = "report.json"
     if reason is not None:
         raise UserError(f"{flag} {given}: {reason}")
     return path
+
+
+def agents_file_hint(args: argparse.Namespace, argv: Sequence[str], exc: HarnessError) -> str:
+    """When the default agents file (or the state database beside it) was not found in the current folder
+    but a folder above holds an agents file (a command started from a subfolder of the project, as `pytest`
+    may be): where it is, and the command again with --agents, ready to paste; "" otherwise. A hint, not a
+    search the command makes itself: a folder above may be another project's, and the paths the command
+    takes from here stay the ones typed."""
+    import shlex
+
+    from harness.errors import UserError
+    from harness.project import DEFAULT_STATE_DB
+
+    if getattr(args, "agents", None) != DEFAULT_AGENTS_FILE or not isinstance(exc, UserError):
+        return ""
+    here = os.path.abspath(DEFAULT_AGENTS_FILE)
+    no_agents = any(p.message == "file not found" and os.path.abspath(p.file) == here for p in exc.problems)
+    no_db = getattr(args, "db", "") is None and str(exc).startswith(f"{os.path.abspath(DEFAULT_STATE_DB)}: ")
+    if not (no_agents or no_db):
+        return ""
+    above = agents_file_above(os.path.dirname(here))
+    if above is None:
+        return ""
+    given = os.path.relpath(above)
+    return (
+        f"\nthe agents file is in a folder above this one: {given}; give it with --agents:"
+        f"\n  harness {shlex.join([*argv, '--agents', given])}"
+    )
+
+
+def agents_file_above(folder: str) -> str | None:
+    """The agents file of the first folder above `folder` that has one, up to the project's root (the first
+    folder holding one of PROJECT_MARKERS, `folder` included), as the pytest plugin looks for it."""
+    while not any(os.path.exists(os.path.join(folder, marker)) for marker in PROJECT_MARKERS):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+        candidate = os.path.join(folder, DEFAULT_AGENTS_FILE)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
