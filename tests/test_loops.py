@@ -575,6 +575,35 @@ def test_arguments_nested_deeper_than_json_decodes_are_arguments_that_are_not_js
     assert agent.send("Hi again").reply == "Hello"
 
 
+def test_letta_memgpt_resends_a_lone_surrogate_as_a_replacement_character_when_the_thoughts_are_missing(
+    tmp_path: Path,
+) -> None:
+    """A call without `inner_thoughts` is not unpacked, and the next request puts the thoughts back into its
+    arguments: read as the model's text (`jsontext.loads`), an escaped half emoji is U+FFFD there, as in the
+    block, not a lone surrogate the SDK cannot encode into UTF-8."""
+    spec = load_agents(write_agents(tmp_path, "  m: {loop: letta-memgpt, clock: 2025-02-11T14:26:32Z}\n")).get("m")
+    edit = call("core_memory_append", {"label": "human", "content": "half \ud83d", "request_heartbeat": True}, "c1")
+    assert "\\ud83d" in edit["function"]["arguments"]  # the escape, as the model wrote it
+    answers = [completion(edit), completion(call("send_message", {"inner_thoughts": "ok", "message": "Done"}, "c2"))]
+    agent, model, [turn] = run(spec, answers, "Remember")
+    assert turn.reply == "Done" and agent.memory.get_block("human").value == "Name: Bob\nhalf \ufffd"
+    resent = model.bodies[1]["messages"][-3]["tool_calls"][0]["function"]["arguments"]
+    expected = {"inner_thoughts": None, "label": "human", "content": "half \ufffd", "request_heartbeat": True}
+    assert json.loads(resent) == expected
+    json.dumps(model.bodies[1], ensure_ascii=False).encode("utf-8")  # what the SDK does with the body
+
+
+def test_letta_v1_reads_a_lone_surrogate_in_json_inside_an_argument_as_a_replacement_character(tmp_path: Path) -> None:
+    """Letta 0.16.8's sandbox reads a text argument as JSON first: an escaped half emoji in that JSON is
+    U+FFFD, as in the arguments themselves, so the tool's return can be sent back."""
+    (tmp_path / "custom.py").write_text(LETTA_V1_CUSTOM_TOOLS)
+    spec = load_agents(write_agents(tmp_path, "  v: {loop: letta-v1, tools: ['custom:echo']}\n")).get("v")
+    answers = [completion(call("echo", {"text": '"half \\ud83d"'}, "c1")), completion(content="ok")]
+    _, model, [turn] = run(spec, answers, "hi")
+    assert turn.tool_calls[0].ok and turn.tool_calls[0].result == "half \ufffd"
+    json.dumps(model.bodies[1], ensure_ascii=False).encode("utf-8")
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),

@@ -647,5 +647,7 @@ class LettaMemGPTLoop:
 
 
 def _with_thoughts(arguments: str, thoughts: str | None) -> str:
-    """add_inner_thoughts_to_tool_call: the thoughts first, then the arguments, re-serialised."""
-    return json_dumps({INNER_THOUGHTS_KWARG: thoughts, **json.loads(arguments)})
+    """add_inner_thoughts_to_tool_call: the thoughts first, then the arguments, re-serialised. Read with
+    `jsontext.loads`, as `_unpacked` reads them: a lone surrogate the model escaped is U+FFFD, which the
+    next request can encode (plain `json.loads` gave it back raw, and the SDK failed on it)."""
+    return json_dumps({INNER_THOUGHTS_KWARG: thoughts, **jsontext.loads(arguments)})

@@ -263,7 +263,9 @@ def coerce_arguments(arguments: dict[str, Any], annotations: dict[str, str]) -> 
             kind = _resolve_type(annotations[name])
             if isinstance(value, str):
                 try:
-                    value = json.loads(value)
+                    # jsontext: a lone surrogate escaped in the text is U+FFFD, as in the arguments around
+                    # it; too deep a nesting is its ValueError, not a JSONDecodeError: it fails them all.
+                    value = jsontext.loads(value)
                 except json.JSONDecodeError:
                     try:
                         value = ast.literal_eval(value)
