@@ -3,7 +3,12 @@
 Every string of the template may name a row's fields as `{field}` (Python's `str.format`, a field by its
 name alone: no attributes or indexes; `{{` and `}}` are literal braces; a string naming a field that `str.format`
 cannot read, say beside a lone brace, is a mistake, not text kept as written). A row's `id` field (else its line
-number) names its scenario, `<file>[<id>]`, and its cassette, `<the file's cassette without .yaml>/<id>.yaml`.
+number) names its scenario, `<file>[<id>]`, and its cassette, `<the file's cassette without .yaml>/<id>.yaml`:
+written in NFC, letters (any script's), digits, marks and `.`/`_`/`-` kept, each run of other characters one
+`_`. Two ids that would be one file name where letter case or Unicode normalisation is ignored (macOS,
+Windows) are refused, naming both rows: there recording one row would overwrite the other's cassette. The
+file is JSON Lines: rows end at `\\n` alone (a `\\r` before it is the JSON's whitespace), so a row's strings may
+hold U+2028 or NEL raw, as JSON allows and `json.dumps(ensure_ascii=False)` writes them.
 The dataset file is read bounded, like every file, and must stay inside the scenario's folder tree (no
 absolute path, no `..` out of the project). What a row fills in is bounded too: a filled value is at most
 1 MB, as any value read from a file, and a row's fields add at most 4 MB, as a whole file may hold.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,7 +30,28 @@ from harness.files import OutsideProject, confined
 from harness.yamlsource import FILE_LIMITS, Loc, YamlDocument, read_text
 
 DATASET_KEY = "dataset"
-_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+_JSON_WHITESPACE = " \t\r"  # `\n` ends the line
+
+
+def row_id(given: object) -> str:
+    """The name part a row's `id` gives (empty when nothing of it is kept): NFC, then each run of characters
+    other than letters and digits (`str.isalnum`, as a Python test's cassette name keeps), marks (an
+    accent no precomposed letter holds, a Devanagari vowel sign: part of a letter) and `.`, `_`, `-` as one `_`."""
+    kept: list[str] = []
+    replacing = False
+    for char in unicodedata.normalize("NFC", str(given)):
+        if char.isalnum() or char in "_.-" or unicodedata.category(char).startswith("M"):
+            kept.append(char)
+            replacing = False
+        elif not replacing:
+            kept.append("_")
+            replacing = True
+    return "".join(kept).strip("_")
+
+
+def folded(name: str) -> str:
+    """`name` as a file system that ignores letter case and Unicode normalisation compares it."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
 def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], list[Problem]]:
@@ -46,9 +73,9 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], lis
     template = {key: value for key, value in data.items() if key != DATASET_KEY}
     rows: list[tuple[str, str, YamlDocument]] = []
     problems: list[Problem] = []
-    seen: set[str] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    seen: dict[str, tuple[int, str]] = {}  # folded id: the first row's line and id
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip(_JSON_WHITESPACE):
             continue
         try:
             row = jsontext.parse(line)
@@ -58,11 +85,17 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], lis
         if not isinstance(row, dict):
             problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: a row must be a JSON object"))
             continue
-        row_id = _ID.sub("_", str(row.get("id", number))).strip("_") or str(number)
-        if row_id in seen:
-            problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: the id '{row_id}' is used twice"))
+        name = row_id(row.get("id", number)) or str(number)
+        first, first_name = seen.setdefault(folded(name), (number, name))
+        if first != number:
+            what = (
+                f"the id '{name}' is used twice ({given}:{first} too)"
+                if first_name == name
+                else f"the ids '{first_name}' ({given}:{first}) and '{name}' differ only in letter case or Unicode "
+                "normalisation: their cassettes would be one file on macOS and Windows"
+            )
+            problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: {what}; give each row an id of its own"))
             continue
-        seen.add(row_id)
         filled, missing = _fill(template, row, ())
         if missing:
             loc, what, of_template = missing
@@ -70,7 +103,7 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], lis
             if problem not in problems:  # the template's own mistake is told once, not once a row
                 problems.append(problem)
             continue
-        rows.append((row_id, f"{given}:{number}", replace(doc, data=filled)))
+        rows.append((name, f"{given}:{number}", replace(doc, data=filled)))
     if not rows and not problems:
         problems.append(doc.problem((DATASET_KEY,), f"the dataset {given} has no rows"))
     return rows, problems

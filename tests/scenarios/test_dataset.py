@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import tempfile
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.cli import main
-from harness.scenarios.dataset import MAX_VALUE, _fill
+from harness.scenarios.dataset import MAX_VALUE, _fill, row_id
 from harness.scenarios.model import load_scenarios_partially
 from tests.fakes import FakeOpenAI, append, make_project, reply
 
@@ -279,3 +282,77 @@ def test_a_rows_value_the_agent_refuses_names_the_rows_line_and_the_templates_ow
         "tools: send_message, core_memory_append, core_memory_replace",
         f"{path}:1:1: agent: names.jsonl:4: no agent named 'Azin'; defined: chat",
     ]
+
+
+def test_rows_are_json_lines_split_at_newlines_alone(tmp_path: Path) -> None:
+    """JSON allows U+2028 and NEL raw in a string, and `json.dumps(ensure_ascii=False)` writes them so: the
+    rows were split at them too (`str.splitlines`), refused as "not JSON" on lines the file does not have.
+    A CRLF line ending is a row's too (its `\\r` is JSON whitespace), and line numbers count `\\n`s."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    rows = [{"id": "zoe", "name": "Zoé\u2028Martin"}, {"id": "nel", "name": "A\x85B"}, {"id": "ff", "name": "C\x0cD"}]
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\r\n" for row in rows) + "\r\n" + "{oops\r\n"
+    (project.root / "scenarios" / "names.jsonl").write_bytes(text.encode("utf-8"))
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [s.turns[0].user for s in scenarios] == [f"Hi! My name is {row['name']}." for row in rows]
+    assert [s.row for s in scenarios] == ["zoe", "nel", "ff"]
+    assert [p.message.split(": not JSON")[0] for p in problems] == ["names.jsonl:5"]  # a blank line 4 between
+
+
+def test_ids_keep_letters_of_any_script_and_ascii_ids_are_named_as_before(tmp_path: Path) -> None:
+    """`café` was `caf` and `中文` the row's number, with no word: letters, digits and marks of any script
+    are kept now (NFC), as a Python test's cassette name keeps them; an ASCII id gives the name it gave."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    ids = ["café", "中文", "हिन्दी", "cafe\u0301s", "a/b c", "x..y-z", "!!", "Ünïcode 🎉 party"]
+    write_dataset(project.root / "scenarios", [{"id": id_, "name": "A"} for id_ in ids])
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert problems == []
+    assert [s.row for s in scenarios] == ["café", "中文", "हिन्दी", "cafés", "a_b_c", "x..y-z", "7", "Ünïcode_party"]
+
+
+@given(st.text(st.characters(max_codepoint=127)))
+def test_an_ascii_id_is_named_as_the_ascii_rule_named_it(given_id: str) -> None:
+    """The recorded cassettes keep their names: for ASCII the rule is the old `[^A-Za-z0-9_.-]+` -> `_`."""
+    assert row_id(given_id) == re.sub(r"[^A-Za-z0-9_.-]+", "_", given_id).strip("_")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        ("Zoe", "zoe", "the ids 'Zoe' (names.jsonl:1) and 'zoe' differ only in letter case or Unicode normalisation"),
+        ("STRASSE", "straße", "the ids 'STRASSE' (names.jsonl:1) and 'straße' differ only in letter case"),
+        ("café", "cafe\u0301", "the id 'café' is used twice (names.jsonl:1 too)"),  # NFD: one name in NFC
+        ("a/b", "a_b", "the id 'a_b' is used twice (names.jsonl:1 too)"),
+    ],
+)
+def test_ids_that_are_one_file_name_where_case_or_normalisation_is_ignored_are_refused_naming_both_rows(
+    tmp_path: Path, first: str, second: str, message: str
+) -> None:
+    """`Zoe.yaml` and `zoe.yaml` are one file on macOS and Windows: recording one row overwrote the other's
+    cassette there."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    write_dataset(project.root / "scenarios", [{"id": first, "name": "A"}, {"id": second, "name": "B"}])
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [s.row for s in scenarios] == [row_id(first)]
+    [problem] = problems
+    assert problem.message.startswith(f"names.jsonl:2: {message}") and problem.line == 2  # the `dataset:` key
+    assert problem.message.endswith("; give each row an id of its own")
+
+
+# Characters that are one another in some other letter case or Unicode normalisation, and some that go.
+CONFUSABLE = st.sampled_from(
+    ["a", "A", "é", "e\u0301", "É", "ß", "ss", "SS", "ǅ", "ǆ", "Ǆ", "\u017f", "s", "\u212a", "k", "/", "_"]
+)
+
+
+@given(st.lists(st.lists(CONFUSABLE | st.characters(), max_size=4).map("".join), min_size=2, max_size=6))
+def test_the_ids_of_accepted_rows_name_files_no_file_system_confuses(ids: list[str]) -> None:
+    """Canonical caseless matching (Unicode's NFD(casefold(NFD(x)))) tells no two accepted rows' names apart."""
+    with tempfile.TemporaryDirectory() as folder:
+        write_dataset(Path(folder), [{"id": id_, "name": "A"} for id_ in ids])
+        (Path(folder) / "names.yaml").write_text(TEMPLATE, encoding="utf-8")
+        scenarios, problems = load_scenarios_partially(Path(folder) / "names.yaml")
+    kept = [s.row or "" for s in scenarios]
+    assert len(kept) + len(problems) == len(ids)
+    caseless = {unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold()) for name in kept}
+    assert len(caseless) == len(kept)
+    assert all(name == unicodedata.normalize("NFC", name) for name in kept)
