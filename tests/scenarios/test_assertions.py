@@ -17,6 +17,7 @@ from harness.archival import Passage, TagMatchMode, tags_match
 from harness.records import StopReason, ToolCallRecord
 from harness.scenarios import checks
 from harness.scenarios.checks import ExpectWire, Failure, Observed, check
+from harness.scenarios.checks.base import Lines
 
 LOC = ("turns", 0, "expect")
 INITIAL = {"persona": "You are a helpful assistant", "human": "Name: Bob", "tasks": "[]"}
@@ -375,6 +376,27 @@ def test_multiline_values_diff_line_by_line() -> None:
     assert "-Job: scientist" in detail and "+Job: engineer" in detail
     assert " Name: Bob" in detail  # context lines
     assert not any(line.startswith(("-Name", "+Name", "-City", "+City")) for line in detail)
+
+
+def test_a_diff_shows_controls_as_escapes_and_breaks_lines_only_where_the_value_does() -> None:
+    """The diff sent a model's ESC sequences, NUL and U+202E to the terminal as they are (the rest of the
+    failure shows them as escapes), and broke lines at U+2028, NEL, a form feed and a lone CR, which
+    `equals` reads as characters of one line."""
+    expected = "line one\r\nsomething else\r\nend\r\n"
+    actual = "line one\n\x1b]0;pwned\x07 title\x00 NUL\nRTL \u202e txt\u2028same\x85line\x0cstill\rhere\nend\n"
+    detail = Failure(("expect",), "differs", expected, actual).detail()
+    assert detail == [
+        "--- expected",
+        "+++ actual",
+        "@@ -1,3 +1,4 @@",
+        " line one",
+        "-something else",
+        "+\\x1b]0;pwned\\x07 title\\x00 NUL",
+        "+RTL \\u202e txt\\u2028same\\x85line\\x0cstill\\x0dhere",
+        " end",
+    ]
+    side_by_side = Failure(("x",), "m", Lines(["say(\x1b[2J) -> ok: \u2029"]), {"a": "\x9b\u2066"}).detail()
+    assert side_by_side == ["expected:", "  - say(\\x1b[2J) -> ok: \\u2029", 'actual:   {"a": "\\x9b\\u2066"}']
 
 
 def test_short_values_are_side_by_side_and_no_values_no_detail() -> None:

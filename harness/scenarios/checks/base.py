@@ -6,6 +6,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import re
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -15,7 +16,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 from harness.archival import Archival
 from harness.errors import RunError
-from harness.jsontext import parse
+from harness.jsontext import inert, parse
 from harness.recall import Recall
 from harness.records import ContextEvent, StepRecord, StopReason, ToolCallRecord
 from harness.yamlsource import Loc, dotted
@@ -49,24 +50,41 @@ class Failure:
 
     def detail(self) -> list[str]:
         """Expected and actual, side by side or as a diff of lines; with a note when they differ only in
-        what neither shows (a trailing newline, CRLF, Unicode normalisation), whose diff would be empty."""
+        what neither shows (a trailing newline, CRLF, Unicode normalisation), whose diff would be empty.
+        Every line `one_screen_line`: a control character or bidi override a model wrote is shown as its
+        escape, never sent to the terminal as it is."""
         texts = isinstance(self.expected, str) and isinstance(self.actual, str)
         note = [f"note: {alike}"] if texts and (alike := differ_only_in(self.expected, self.actual)) else []
         if texts and (len(self.expected) > LONG or len(self.actual) > LONG or "\n" in self.expected + self.actual):
             diff = list(
-                difflib.unified_diff(
-                    self.expected.splitlines(), self.actual.splitlines(), "expected", "actual", lineterm="", n=2
-                )
+                difflib.unified_diff(_lines(self.expected), _lines(self.actual), "expected", "actual", lineterm="", n=2)
             )
             if diff:
-                return diff + note
+                return [one_screen_line(line) for line in diff] + note
         lines = []
         for name, value in (("expected:", self.expected), ("actual:  ", self.actual)):
             if isinstance(value, Lines) and value:
                 lines += [name.rstrip(), *(f"  - {item}" for item in value)]
             elif value is not UNSET:
                 lines.append(f"{name} {_show(value)}")
-        return lines + note
+        return [one_screen_line(line) for line in lines] + note
+
+
+def one_screen_line(line: str) -> str:
+    """A line of a failure's report as one line on any screen: `inert`, and U+2028 and U+2029, which an
+    editor or a page may break a line at, as their escapes too."""
+    return inert(line).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _lines(text: str) -> list[str]:
+    """The lines a diff shows: split at `\\n` or `\\r\\n` alone, the line breaks a value has (`str.splitlines`
+    also broke them at U+2028, NEL, a form feed, a lone `\\r`..., which are characters of a line here); a
+    last line break ends the last line, as in a file."""
+    lines = _LINE_BREAK.split(text)
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+_LINE_BREAK = re.compile(r"\r?\n")
 
 
 class Lines(list[str]):
