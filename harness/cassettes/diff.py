@@ -9,6 +9,7 @@ from typing import Any
 
 from harness import jsontext
 from harness.errors import NearestRecorded
+from harness.lookalike import differ_only_in
 
 
 def request_lines(body: Any) -> list[str]:
@@ -87,3 +88,11 @@ def nearest_recorded(recorded: Sequence[Any], played: Sequence[bool], sent: Any)
         n=2,
     )
     return NearestRecorded(best, tuple(diff))
+
+
+def unseen_difference(recorded: Any, sent: Any) -> str | None:
+    """What the recorded request and the one sent differ in when their diff shows lines that look the same
+    (a user message retyped with a decomposed `é`): `differ_only_in` of their lines, as a failed text check
+    says it; None when they differ otherwise."""
+    recorded_text, sent_text = "\n".join(request_lines(recorded)), "\n".join(request_lines(sent))
+    return differ_only_in(recorded_text, sent_text, "the recorded request and the one sent")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.cassettes.diff import nearest_recorded
+from harness.cassettes.diff import nearest_recorded, unseen_difference
 from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY, CassetteData, parse
 from harness.cassettes.keys import Keyer, path_prefix
 from harness.errors import CassetteError, CassetteKeyMismatch, CassetteMiss, MissedRequest
@@ -123,8 +123,11 @@ class ReplayCassette:
         answer = self.next_response(method, path, body)
         if answer is not None:
             return answer
-        nearest = nearest_recorded(self.recorded_bodies(), self.played, body)
+        bodies = self.recorded_bodies()
+        nearest = nearest_recorded(bodies, self.played, body)
         miss = CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
+        if nearest is not None and nearest.diff and (unseen := unseen_difference(bodies[nearest.index], body)):
+            miss.notes.append(f"  note: {unseen}")
         if nearest is not None and not nearest.diff:  # the very request was recorded: its key is what differs
             miss.notes.append(
                 f"  interaction {nearest.index} records this very request, but its stored `key` does not match "

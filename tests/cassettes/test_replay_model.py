@@ -89,6 +89,28 @@ def test_a_request_not_recorded_is_a_miss_naming_the_cassette(tmp_path: Path) ->
         model.complete(CONVERSATION, TOOLS)
 
 
+def test_a_miss_whose_only_difference_is_unicode_normalisation_says_so(tmp_path: Path) -> None:
+    """The user message retyped with a decomposed `é` (NFD, as macOS file names and some editors
+    give): the diff showed two lines that look the same, and nothing said why; a failed text check says."""
+    path = tmp_path / "c.yaml"
+    conversation = [CONVERSATION[0], {"role": "user", "content": "Je suis Zo\u00e9"}]
+    with FakeOpenAI([reply("hi")]) as server:
+        settings = ModelSettings(name="m", base_url=server.base_url)
+        with RecordingSession(path, RecordMode.ALL).open():
+            OpenAIChatModel(settings).complete(conversation, TOOLS)
+    model = ReplayChatModel(settings, ReplayCassette(path))
+    note = (
+        "  note: the recorded request and the one sent differ only in Unicode normalisation (one character "
+        "composed, NFC, vs decomposed, NFD), compared exactly as written"
+    )
+    with pytest.raises(CassetteMiss) as caught:
+        model.complete([CONVERSATION[0], {"role": "user", "content": "Je suis Zoe\u0301"}], TOOLS)
+    assert "    -Je suis Zo\u00e9" in caught.value.diff_lines() and caught.value.diff_lines()[-1] == note
+    with pytest.raises(CassetteMiss) as caught:  # another difference beside it: no note
+        model.complete([CONVERSATION[0], {"role": "user", "content": "Je suis Zoe\u0301!"}], TOOLS)
+    assert not any("note:" in line for line in caught.value.diff_lines())
+
+
 def test_replay_matches_on_the_stored_keys_and_verify_catches_a_body_edited_by_hand(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     settings = record_one_reply(path)

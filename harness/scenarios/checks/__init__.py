@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Annotated
 from harness.scenarios.checks import text, calls, turn, archival, snapshot, context  # noqa: F401
 
 # isort: on
+from harness.lookalike import differ_only_in
 from harness.scenarios.checks.base import (
     EXPECT_CHECKS,
     VALUE_CHECKS,
@@ -47,7 +48,6 @@ from harness.scenarios.checks.base import (
     ValueCheck,
     Verdict,
     call_arguments,
-    differ_only_in,
     expect_check,
     value_check,
 )

@@ -4,10 +4,8 @@ base classes and the two registries (`EXPECT_CHECKS`, `VALUE_CHECKS`) the wire m
 from __future__ import annotations
 
 import difflib
-import itertools
 import json
 import re
-import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from harness.archival import Archival
 from harness.errors import RunError
 from harness.jsontext import inert, parse
+from harness.lookalike import differ_only_in
 from harness.recall import Recall
 from harness.records import ContextEvent, StepRecord, StopReason, ToolCallRecord
 from harness.yamlsource import Loc, dotted
@@ -107,37 +106,6 @@ def call_arguments(call: ToolCallRecord) -> str:
 def call_made(call: ToolCallRecord) -> str:
     """A call as a failure lists it: its name, arguments, outcome and result, on one line."""
     return f"{call.name}({call_arguments(call)}) -> {'ok' if call.ok else 'FAILED'}: {one_line(call.result)}"
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
-
-
-_INVISIBLE_DIFFERENCES: list[tuple[str, Callable[[str], str]]] = [
-    ("Unicode normalisation (one character composed, NFC, vs decomposed, NFD)", nfc),
-    ("line endings (\\r\\n vs \\n)", lambda text: text.replace("\r\n", "\n").replace("\r", "\n")),
-    ("trailing newlines (a YAML `|` block ends with one, `|-` does not)", lambda text: text.rstrip("\n")),
-    ("whitespace at the start or end", lambda text: text.strip()),
-]
-
-
-def differ_only_in(expected: str, actual: str) -> str | None:
-    """What two different texts differ in when it is something that does not show (their diff, or the two
-    side by side, look the same); None when they differ otherwise. Checks compare exactly, as written: this
-    only says why."""
-    if expected == actual:
-        return None
-    steps = range(len(_INVISIBLE_DIFFERENCES))
-    for size in range(1, len(_INVISIBLE_DIFFERENCES) + 1):  # the fewest differences that explain it
-        for chosen in itertools.combinations(steps, size):
-            a, b = expected, actual
-            for index in chosen:
-                canonical = _INVISIBLE_DIFFERENCES[index][1]
-                a, b = canonical(a), canonical(b)
-            if a == b:
-                found = " and ".join(_INVISIBLE_DIFFERENCES[index][0] for index in chosen)
-                return f"the texts differ only in {found}, compared exactly as written"
-    return None
 
 
 def _show(value: Any) -> str:

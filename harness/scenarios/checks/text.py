@@ -12,7 +12,8 @@ import pydantic
 from pydantic_core import CoreSchema, core_schema
 
 from harness.jsontext import same_json
-from harness.scenarios.checks.base import Asker, Failure, Target, Text, ValueCheck, asking, nfc, value_check
+from harness.lookalike import nfc
+from harness.scenarios.checks.base import Asker, Failure, Target, Text, ValueCheck, asking, value_check
 from harness.wire import NOT_BOOLEAN, Boolean, JsonSchema, StrictModel
 
 

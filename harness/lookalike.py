@@ -1,0 +1,40 @@
+"""Texts that look alike: what two different texts differ in when it does not show (a character composed
+or decomposed, CRLF, a trailing newline), said beside a failed text check and a cassette miss, whose
+diffs would show two lines that look the same, or none."""
+
+from __future__ import annotations
+
+import itertools
+import unicodedata
+from collections.abc import Callable
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+_INVISIBLE_DIFFERENCES: list[tuple[str, Callable[[str], str]]] = [
+    ("Unicode normalisation (one character composed, NFC, vs decomposed, NFD)", nfc),
+    ("line endings (\\r\\n vs \\n)", lambda text: text.replace("\r\n", "\n").replace("\r", "\n")),
+    ("trailing newlines (a YAML `|` block ends with one, `|-` does not)", lambda text: text.rstrip("\n")),
+    ("whitespace at the start or end", lambda text: text.strip()),
+]
+
+
+def differ_only_in(expected: str, actual: str, what: str = "the texts") -> str | None:
+    """What two different texts (`what`, said so) differ in when it is something that does not show (their
+    diff, or the two side by side, look the same); None when they differ otherwise. Checks and cassette
+    keys compare exactly, as written: this only says why."""
+    if expected == actual:
+        return None
+    steps = range(len(_INVISIBLE_DIFFERENCES))
+    for size in range(1, len(_INVISIBLE_DIFFERENCES) + 1):  # the fewest differences that explain it
+        for chosen in itertools.combinations(steps, size):
+            a, b = expected, actual
+            for index in chosen:
+                canonical = _INVISIBLE_DIFFERENCES[index][1]
+                a, b = canonical(a), canonical(b)
+            if a == b:
+                found = " and ".join(_INVISIBLE_DIFFERENCES[index][0] for index in chosen)
+                return f"{what} differ only in {found}, compared exactly as written"
+    return None
