@@ -1,6 +1,7 @@
 """Texts that look alike: what two different texts differ in when it does not show (a character composed
 or decomposed, CRLF, a trailing newline), said beside a failed text check and a cassette miss, whose
-diffs would show two lines that look the same, or none."""
+diffs would show two lines that look the same, or none; and file names that are one file where letter
+case and Unicode normalisation are ignored."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from collections.abc import Callable
 
 def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
+
+
+def folded(name: str) -> str:
+    """A file name or path as a file system that ignores letter case and Unicode normalisation compares it
+    (macOS's and Windows' by default): two that fold alike are one file there."""
+    return nfc(nfc(name).casefold())
 
 
 _INVISIBLE_DIFFERENCES: list[tuple[str, Callable[[str], str]]] = [

@@ -632,11 +632,13 @@ def _sharing_mistakes(session: pytest.Session) -> dict[Path, list[Problem]]:
     another conversation, as `harness run` finds them among the scenarios it runs. Worked out once per
     process, at the first setup, over every item of the session (each xdist worker has them all). Only the
     files that name a `cassette:`, those whose default cassette one of them names, and those one folder
-    holds under one name (`a.yaml` and `a.yml` mirror to one cassette) are read for it."""
+    holds under one name (`a.yaml` and `a.yml` mirror to one cassette, `Zoe.yaml` and `zoe.yaml` too where
+    letter case is ignored) are read for it."""
     known = session.config.stash.get(SHARING_KEY, None)
     if known is not None:
         return known
     from harness.errors import HarnessError
+    from harness.lookalike import folded
     from harness.scenarios.cassette_owners import bystanders, sharing_problems
     from harness.scenarios.model import load_scenarios_partially
 
@@ -647,8 +649,9 @@ def _sharing_mistakes(session: pytest.Session) -> dict[Path, list[Problem]]:
     # Recording, a cassette another scenario of the project owns would lose its exchanges, run or not.
     others = [] if project.replaying else bystanders(project.scenarios_dir, paths)
     naming = [path for path in paths if _mentions_a_cassette(path)]
-    stems = Counter((path.parent, path.stem) for path in paths)
-    clashing = {path for path in paths if stems[path.parent, path.stem] > 1}
+    # `a.yaml` and `a.yml`, or `Zoe.yaml` and `zoe.yaml` (one file on macOS and Windows), have one cassette.
+    stems = Counter(folded(str(path.with_suffix(""))) for path in paths)
+    clashing = {path for path in paths if stems[folded(str(path.with_suffix("")))] > 1}
     if not naming and not clashing and not others:
         return known
 

@@ -809,6 +809,24 @@ def test_a_yaml_and_a_yml_of_one_name_share_a_cassette_and_the_later_fails(
     result.stdout.fnmatch_lines(["scenarios/remember.yml:1:1: shares its cassette cassettes/remember.yaml with *"])
 
 
+def test_scenario_files_one_file_apart_where_case_is_ignored_fail_the_later_as_harness_run_says(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """`Remember.yaml` and `remember.yaml` have cassettes that are one file on macOS and Windows; replaying,
+    the plugin reads only the files that may share a cassette, and these are among them."""
+    shutil.copy(project.scenario_path("remember"), project.scenario_path("Remember"))
+    shutil.copy(project.cassettes / "remember.yaml", project.cassettes / "Remember.yaml")  # Linux has two
+    result = pytester.runpytest("-k", "emember")
+    result.assert_outcomes(passed=1, failed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        [
+            "scenarios/remember.yaml:1:1: its cassette cassettes/remember.yaml and the cassette "
+            "cassettes/Remember.yaml of scenarios/Remember.yaml differ only in letter case or Unicode "
+            "normalisation: one file on macOS and Windows*"
+        ]
+    )
+
+
 def test_recording_into_a_cassette_another_scenario_owns_is_refused_though_the_other_is_not_run(
     pytester: pytest.Pytester, project: Project
 ) -> None:

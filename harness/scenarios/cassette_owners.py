@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import Problem
+from harness.lookalike import folded
 from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.scenarios.history import HISTORY_KEY
 from harness.scenarios.model import Scenario
@@ -26,15 +27,36 @@ def sharing_problems(
     bystanders: Iterable[Scenario] = (),
 ) -> list[tuple[Scenario, Problem]]:
     """Each scenario, with its located problem, (after the first, in the order given) whose cassette another
-    scenario with another conversation already has. `bystanders` (scenarios of the project outside the run,
+    scenario with another conversation already has, or whose cassette is another's but for letter case or
+    Unicode normalisation (`Zoe.yaml`, `zoe.yaml`). `bystanders` (scenarios of the project outside the run,
     when it records) come first and have no problem of their own: recording would drop their exchanges."""
     first: dict[Path, Scenario] = {}
+    # Cassettes by their path as macOS and Windows compare it (letter case and Unicode normalisation
+    # ignored): two there are one file, which recording either overwrites, whatever the conversations.
+    by_folded: dict[str, Path] = {}
     for scenario in bystanders:
-        first.setdefault(cassette_path(scenario), scenario)
+        path = cassette_path(scenario)
+        first.setdefault(path, scenario)
+        by_folded.setdefault(folded(str(path)), path)
     problems: list[tuple[Scenario, Problem]] = []
     for scenario in scenarios:
         path = cassette_path(scenario)
         earlier = first.setdefault(path, scenario)
+        twin = by_folded.setdefault(folded(str(path)), path)
+        if twin != path:
+            other = first[twin]
+            problems.append(
+                (
+                    scenario,
+                    scenario.problem(
+                        ("cassette",) if scenario.cassette else (),
+                        f"its cassette {shown(path)} and the cassette {shown(twin)} of {shown(other.path)} differ "
+                        "only in letter case or Unicode normalisation: one file on macOS and Windows, where "
+                        "recording either overwrites the other; rename one of them",
+                    ),
+                )
+            )
+            continue
         if earlier is scenario or earlier.path == scenario.path or conversation(earlier) == conversation(scenario):
             continue
         problems.append(

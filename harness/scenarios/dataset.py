@@ -27,6 +27,7 @@ from typing import Any
 from harness import jsontext
 from harness.errors import Problem
 from harness.files import OutsideProject, confined
+from harness.lookalike import folded
 from harness.yamlsource import FILE_LIMITS, Loc, YamlDocument, read_text
 
 DATASET_KEY = "dataset"
@@ -47,11 +48,6 @@ def row_id(given: object) -> str:
             kept.append("_")
             replacing = True
     return "".join(kept).strip("_")
-
-
-def folded(name: str) -> str:
-    """`name` as a file system that ignores letter case and Unicode normalisation compares it."""
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
 
 
 def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], list[Problem]]:
