@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePath
 from typing import Any
@@ -62,15 +63,16 @@ def summary_table(
         )
     for path in unrunnable:
         rows.append((_relative(path, root), "-", *(["-"] if matrix else []), "-", "-", SYMBOLS[Outcome.ERROR], "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
-    if colour:
-        before = len(rows[0]) - 2  # the result column is the last but one
-        column = sum(widths[:before]) + 2 * before
-        for n, result in enumerate(results, start=1):
-            line = lines[n]
-            mark = SYMBOLS[result.outcome]
-            lines[n] = f"{line[:column]}\x1b[{COLOURS[result.outcome]}m{mark}\x1b[0m{line[column + len(mark) :]}"
+    widths = [max(columns(row[i]) for row in rows) for i in range(len(rows[0]))]
+    marked = len(rows[0]) - 2  # the result column is the last but one
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [cell + " " * (widths[i] - columns(cell)) for i, cell in enumerate(row)]
+        if colour and 1 <= n <= len(results):
+            outcome = results[n - 1].outcome
+            mark = SYMBOLS[outcome]
+            cells[marked] = f"\x1b[{COLOURS[outcome]}m{mark}\x1b[0m{cells[marked][len(mark) :]}"
+        lines.append("  ".join(cells).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths))
     counts = _counts(results)
     counts[Outcome.ERROR] += len(unrunnable)
@@ -101,6 +103,22 @@ def matrix_table(results: list[ScenarioResult], shown: dict[Path, str]) -> str:
     lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def columns(text: str) -> int:
+    """The terminal columns `text` takes, near enough as wcwidth counts them: 2 for a wide or fullwidth
+    character (CJK, most emoji), 0 for a combining mark or a format character (a decomposed accent, a
+    zero-width joiner, a variation selector), else 1. `len` pushed the columns after a `中文.yaml` out of line."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0 if unicodedata.category(char) in _NO_COLUMN else 2 if unicodedata.east_asian_width(char) in _TWO else 1
+        for char in text
+    )
+
+
+_NO_COLUMN = frozenset({"Mn", "Me", "Cf"})
+_TWO = frozenset({"W", "F"})
 
 
 def _counts(results: list[ScenarioResult]) -> dict[Outcome, int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,24 @@ def test_summary_table_columns_line_up(results: list[ScenarioResult], project: P
     for line in table[2:5]:
         for start in starts:
             assert line[start - 2 : start] == "  " and line[start] != " "
+
+
+def test_summary_table_columns_line_up_on_a_terminal_whatever_the_names(
+    results: list[ScenarioResult], project: Project
+) -> None:
+    """Padded with `len`, a CJK or emoji name (two columns a character) or a decomposed accent (none for the
+    accent) pushed the agent column of its row out of line."""
+    names = {"plain": 5, "中文": 4, "party 🎉": 8, "cafe\u0301": 4}  # the columns each name takes
+    rows = [
+        dataclasses.replace(result, scenario=dataclasses.replace(result.scenario, path=project.scenario_path(name)))
+        for result, name in zip([*results, results[0]], names, strict=True)
+    ]
+    plain = summary_table(rows, project.root).splitlines()
+    for line, (name, width) in zip(plain[2:6], names.items(), strict=True):
+        assert line.startswith(f"scenarios/{name}.yaml" + " " * (25 - len("scenarios/.yaml") - width) + "chat  ")
+    coloured = summary_table(rows, project.root, colour=True).splitlines()
+    assert [re.sub("\x1b\\[[0-9]*m", "", line) for line in coloured] == plain
+    assert "\x1b[32mPASS\x1b[0m" in coloured[2]
 
 
 def test_summary_table_counts_xfail_outcomes(results: list[ScenarioResult], project: Project) -> None:
