@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from harness.jsontext import parse
+from harness.jsontext import loads
 from harness.memory import BlockEdit
 
 
@@ -48,8 +48,10 @@ class ToolCallRecord:
 
     @property
     def parsed_arguments(self) -> dict[str, Any] | None:
+        """The arguments as the loops read them (`jsontext.loads`): a lone surrogate the model escaped is
+        U+FFFD, as the tool got it, not a character a failure's text, pytest's report or a page cannot hold."""
         try:
-            value = parse(self.arguments)
+            value = loads(self.arguments)
         except ValueError:  # not JSON, or nested deeper than the decoder goes
             return None
         return value if isinstance(value, dict) else None
