@@ -2,11 +2,46 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+# What `Path.exists()` takes for "no such file" (it raises on any other error, as EACCES)
+_MISSING = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def unreachable_reason(path: Path) -> str | None:
+    """Why `path` cannot even be looked up, or None (it exists, or plainly does not): a folder on the way
+    the user may not enter (no search permission: another user's home, a CI artifact without `+x`). There
+    `Path.exists()` and `is_dir()` raise PermissionError instead of answering, so every path a command is
+    given is asked this first, and refused (exit 2) naming the folder."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno in _MISSING:
+            return None
+        why = exc.strerror or str(exc)
+        closed = _closed_folder(path)
+        return f"cannot enter the folder {closed} ({why})" if closed is not None else f"cannot look it up ({why})"
+    except ValueError:  # a NUL in the name: no file has it, as `exists()` says in Python 3.13
+        return None
+    return None
+
+
+def _closed_folder(path: Path) -> Path | None:
+    """The first folder on the way to `path` that may not be entered (stat of `folder/.` needs its search
+    permission), or None."""
+    for folder in reversed(path.parents):
+        try:
+            os.stat(os.path.join(folder, "."))
+        except PermissionError:
+            return folder
+        except OSError:
+            return None
+    return None
 
 
 def written_path(path: Path) -> Path:
@@ -28,6 +63,9 @@ def unwritable_reason(path: Path) -> str | None:
     """Why `path` (not a folder) could not be written when the time comes, found before a run that would
     end with it, or None: its folder is missing or takes no new file (a temporary one is made and removed,
     as writing will: a read-only mount or `/proc` passes an access check)."""
+    unreachable = unreachable_reason(path)
+    if unreachable is not None:
+        return unreachable
     if is_special(path):  # /dev/stdout into a pipe: its link resolves to no path ("pipe:[n]")
         return None
     try:
@@ -51,6 +89,9 @@ def unwritable_reason(path: Path) -> str | None:
 def folder_unwritable_reason(folder: Path) -> str | None:
     """Why files could not be written into `folder` (made when missing, as a recording makes it), or None:
     probed in it, or in the nearest folder above it that exists."""
+    unreachable = unreachable_reason(folder)
+    if unreachable is not None:
+        return unreachable
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

@@ -20,7 +20,7 @@ from pathlib import Path
 from harness.cassettes.mode import RecordMode
 from harness.cassettes.repeats import recorded_repeats
 from harness.errors import UserError
-from harness.files import confined
+from harness.files import confined, unreachable_reason
 from harness.llm.settings import http_url_problem
 
 DEFAULT_AGENTS_FILE = "agents.yaml"
@@ -75,8 +75,14 @@ class Project:
             return Path(path) if Path(path).is_absolute() else base / path
 
         agents_file = given(agents or DEFAULT_AGENTS_FILE)
+        unreachable = unreachable_reason(agents_file)
+        if unreachable is not None:
+            raise UserError(f"{agents_file}: {unreachable}")
         root = agents_file.parent
         cassettes_dir = given(cassettes) if cassettes else root / DEFAULT_CASSETTES
+        unreachable = unreachable_reason(cassettes_dir)
+        if unreachable is not None:
+            raise UserError(f"the cassette folder {cassettes_dir}: {unreachable}")
         if cassettes_dir.exists() and not cassettes_dir.is_dir():  # every scenario would fail "not recorded"
             raise UserError(f"the cassette folder {cassettes_dir} is a file: give a folder (--cassettes)")
         scenarios_dir = given(scenarios) if scenarios else root / DEFAULT_SCENARIOS
@@ -226,12 +232,15 @@ def _last_repeats(folder: str) -> dict[str, int]:
     if seen is not None and seen[0] == mtime and time.time_ns() - mtime > 2_000_000_000:
         return seen[1]
     last: dict[str, int] = {}
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            match = _REPEAT_FILE.fullmatch(entry.name)
-            if match is not None and entry.is_file():
-                stem, number = match.group(1), int(match.group(2))
-                last[stem] = max(last.get(stem, 1), number)
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                match = _REPEAT_FILE.fullmatch(entry.name)
+                if match is not None and entry.is_file():
+                    stem, number = match.group(1), int(match.group(2))
+                    last[stem] = max(last.get(stem, 1), number)
+    except OSError:  # a folder it may not read: its cassettes are unreadable too, which reading them says
+        return {}
     _repeats_seen[folder] = (mtime, last)
     return last
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from harness import memorydb
 from harness.errors import StoreError, UserError
+from harness.files import unreachable_reason
 from harness.jsontext import storable
 from harness.llm.embeddings import EmbeddingModel
 from harness.memory import Block, Memory
@@ -199,6 +200,9 @@ class Store:
         self._immutable: tuple[int, int, int, bool] | None = None  # the file as it was when opened immutable
         in_memory = self.path == ":memory:"
         if not in_memory:
+            unreachable = unreachable_reason(Path(self.path))
+            if unreachable is not None:
+                raise UserError(f"{self.path}: {unreachable}")
             if Path(self.path).is_dir():
                 raise UserError(
                     f"{self.path}: is a folder; the state database is a file (e.g. --db {Path(self.path) / 'state.db'})"

@@ -1,9 +1,14 @@
-"""Shared test helpers: scripted chat-completion responses, a mock-transport model and a local HTTP server."""
+"""Shared test helpers: scripted chat-completion responses, a mock-transport model, a local HTTP server, and
+the CLI run in a process of its own (with file permissions applying, even as root)."""
 
 from __future__ import annotations
 
 import http.server
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import pytest
 
 from harness.llm.openai_client import OpenAIChatModel
 from harness.llm.settings import ModelSettings
@@ -118,3 +124,76 @@ def serve(script: Script) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# ------------------------------------------------------------------ the CLI in a process of its own
+
+_CLI = "import sys\nfrom harness.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+
+
+def run_cli(
+    *args: str,
+    cwd: Path,
+    as_user: bool = False,
+    redirect: str = "",
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    stdout: Any = subprocess.PIPE,
+) -> subprocess.CompletedProcess[str]:
+    """`harness ARGS` (this checkout's) in a fresh process in `cwd`: see `run_python`."""
+    return run_python(_CLI, *args, cwd=cwd, as_user=as_user, redirect=redirect, env=env, input=input, stdout=stdout)
+
+
+def run_python(
+    code: str,
+    *args: str,
+    cwd: Path,
+    as_user: bool = False,
+    redirect: str = "",
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    stdout: Any = subprocess.PIPE,
+) -> subprocess.CompletedProcess[str]:
+    """`code` (with this checkout's harness) in a fresh process in `cwd`, its output read as UTF-8 (an
+    escape for a byte that is not).
+
+    `as_user`: file permissions apply as they do to a user. Root reads a chmod 000 file and enters a chmod
+    000 folder anyway: as root, the process runs without the capabilities that let it (`setpriv`), and the
+    test is skipped where that cannot be done. `redirect`: a redirection of the process's own streams, as
+    `>&-` (stdout closed), which the parent cannot hand over."""
+    command = [sys.executable, "-c", code, *args]
+    if redirect:
+        command = ["sh", "-c", f'exec "$@" {redirect}', "sh", *command]
+    if as_user and os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root, and setpriv is missing: file permissions cannot be made to apply")
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        encoding="utf-8",
+        errors="backslashreplace",
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        timeout=120,
+    )
+    if as_user and done.returncode != 0 and done.stderr.startswith("setpriv:"):
+        pytest.skip(f"setpriv cannot drop the capabilities here: {done.stderr.strip()}")
+    return done
+
+
+@contextmanager
+def closed_to_user(*paths: Path) -> Iterator[None]:
+    """`paths` at mode 000 (no reading, no entering) for the block, then as they were (so they can be
+    removed)."""
+    modes = [path.stat().st_mode & 0o7777 for path in paths]
+    for path in paths:
+        path.chmod(0)
+    try:
+        yield
+    finally:
+        for path, mode in zip(paths, modes, strict=True):
+            path.chmod(mode)

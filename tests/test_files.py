@@ -3,6 +3,7 @@ check made before a run that a report can be written at all."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.files import unwritable_reason, write_atomically
+from tests.helpers import closed_to_user, run_python
 
 
 def test_a_file_is_replaced_whole_keeping_its_mode(tmp_path: Path) -> None:
@@ -63,3 +65,30 @@ def test_a_folder_that_takes_no_new_file_is_found_even_where_access_says_writabl
     """/proc passes `os.access(W_OK)` for root, and a read-only mount for anyone: a file is tried."""
     reason = unwritable_reason(Path("/proc/harness-report.json"))
     assert reason is not None and reason.startswith("cannot create a file in the folder /proc (")
+
+
+UNREACHABLE = """
+import json
+from pathlib import Path
+from harness.files import folder_unwritable_reason, unreachable_reason, unwritable_reason
+print(json.dumps([
+    unreachable_reason(Path("locked/x.json")),
+    unreachable_reason(Path("locked")),
+    unreachable_reason(Path("missing/x.json")),
+    unreachable_reason(Path("open.json")),
+    unwritable_reason(Path("locked/x.json")),
+    folder_unwritable_reason(Path("locked/cassettes")),
+]))
+"""
+
+
+def test_a_path_behind_a_folder_it_may_not_enter_is_said_so_not_raised(tmp_path: Path) -> None:
+    """`Path.exists()` and `is_dir()` raise PermissionError there, where every check of a path given on the
+    command line expected True or False: a traceback, exit 1. The folder is named."""
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "open.json").write_text("{}")
+    with closed_to_user(tmp_path / "locked"):
+        done = run_python(UNREACHABLE, cwd=tmp_path, as_user=True)
+    assert done.returncode == 0, done.stderr
+    denied = "cannot enter the folder locked (Permission denied)"
+    assert json.loads(done.stdout) == [denied, None, None, None, denied, denied]

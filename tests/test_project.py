@@ -11,6 +11,7 @@ from harness.cli import main
 from harness.files import OutsideProject, confined
 from harness.scenarios.model import load_scenario
 from tests.fakes import REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, make_project
+from tests.helpers import closed_to_user, run_python
 
 
 @pytest.mark.parametrize("given", ["/tmp/victim.txt", "../victim.txt", "a/../../victim.txt", "link/victim.txt"])
@@ -278,3 +279,23 @@ def test_a_system_file_that_loops_is_a_located_error(tmp_path: Path, capsys: pyt
     assert code == 2, err
     assert "Traceback" not in err
     assert f"{project.agents}:" in err and "'loop.txt' is a symbolic link that loops" in err
+
+
+REPEATS = """
+from pathlib import Path
+from harness.project import Project
+cassette = Path("cassettes/sub/remember.yaml")
+print(Project.repeats_on_disk(cassette), Project.variants(cassette))
+"""
+
+
+def test_the_repeats_of_a_cassette_in_a_folder_it_may_not_read_are_its_first_alone(tmp_path: Path) -> None:
+    """Listing the folder for `remember.repeat-<n>.yaml` raised PermissionError: `harness run` and `cassettes
+    check` ended in a traceback. Reading the cassette then says it is unreadable, for its scenario alone."""
+    folder = tmp_path / "cassettes" / "sub"
+    folder.mkdir(parents=True)
+    (folder / "remember.yaml").write_text("interactions: []\n")
+    (folder / "remember.repeat-2.yaml").write_text("interactions: []\n")
+    with closed_to_user(folder):
+        done = run_python(REPEATS, cwd=tmp_path, as_user=True)
+    assert (done.returncode, done.stdout) == (0, "1 [1]\n"), done.stderr

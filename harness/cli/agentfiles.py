@@ -170,7 +170,12 @@ def _scenario_end_state(args: argparse.Namespace) -> tuple[AgentSpec, list[dict[
 
 def refuse_overwrite(paths: list[Path], force: bool, elsewhere: str) -> None:
     from harness.errors import AgentFileError
+    from harness.files import unreachable_reason
 
+    for path in paths:
+        unreachable = unreachable_reason(path)
+        if unreachable is not None:
+            raise AgentFileError(f"{path}: {unreachable}, so nothing was written")
     existing = [path for path in paths if path.exists() or path.is_symlink()]
     if existing and not force:
         named = " and ".join(str(path) for path in existing)

@@ -22,12 +22,16 @@ if TYPE_CHECKING:
 def memory_command(args: argparse.Namespace, console: Console) -> int:
     from harness.errors import HarnessError, UserError
     from harness.factory import AgentFactory
+    from harness.files import unreachable_reason
     from harness.store import Store
 
     project = project_of(args)
     with contextlib.suppress(HarnessError):  # the database was masked as written; this only adds to it
         console.learn(AgentFactory(project))
     db = project.state_db
+    unreachable = unreachable_reason(db)
+    if unreachable is not None:
+        raise UserError(f"{db}: {unreachable}")
     if not db.exists():
         raise UserError(f"{db}: no state database here (give --db, or start one with `harness chat`)")
     if args.agent is not None and args.block is not None:

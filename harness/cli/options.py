@@ -92,7 +92,7 @@ def report_path(given: str, flag: str = "--report", example: str = "report.json"
     if not given.strip():  # `--report ""`, an unset shell variable: not silently no report
         raise UserError(f"{flag} {given!r}: give a file name, e.g. {example}")
     path = Path(given)
-    if path.is_dir():
+    if os.path.isdir(path):  # False, not PermissionError, behind a folder it may not enter: said below
         raise UserError(f"{flag} {given}: is a folder; give a file name, e.g. {path / example}")
     reason = unwritable_reason(path)
     if reason is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from harness.errors import ScenarioError
+from harness.files import unreachable_reason
 from harness.project import HISTORY_FOLDER
 
 SUFFIXES = (".yaml", ".yml")
@@ -17,6 +18,9 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     links to folders, which `Path.rglob` does not follow either), each file once."""
     found: list[tuple[Path, Path]] = []  # (as found, the file it is)
     for path in paths:
+        unreachable = unreachable_reason(path)  # a folder on the way it may not enter: Path.is_dir() raises
+        if unreachable is not None:
+            raise ScenarioError(f"{path}: {unreachable}")
         if path.is_dir():
             real_folder = str(path.resolve())
             start = len(os.fspath(path))

@@ -24,6 +24,7 @@ from harness.cassettes.python_tests import owning_test
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError, CassetteKeyMismatch
+from harness.files import unreachable_reason
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import ChatResponse
 from harness.llm.settings import ToolChoice
@@ -112,6 +113,9 @@ def _leftover(
 def _status(runner: ScenarioRunner, scenario: Scenario, variant: int, recorded: int) -> CassetteStatus:
     """Repeat `variant` of the `recorded` repeats of `scenario`."""
     path = Project.variant_path(runner.cassette_path(scenario), variant)
+    unreachable = unreachable_reason(path)
+    if unreachable is not None:  # behind a cassette folder it may not enter: as an unreadable cassette
+        return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [unreachable])
     if not path.exists():
         said = f" (repeat {variant} of the {recorded} recorded)" if variant > 1 else ""
         return CassetteStatus(path, CassetteState.MISSING, scenario, [f"not recorded yet{said}"])
