@@ -125,3 +125,18 @@ def test_a_whole_cassette_folder_it_may_not_read_is_checked_without_a_traceback(
     assert checked == 1, err
     assert "2 unreadable" in out
     assert "orphan" not in out
+
+
+def test_a_scenario_folder_it_may_not_read_is_an_error_never_a_smaller_run(root: Path) -> None:
+    """It was skipped silently: `run` passed green with its scenarios missing, `validate` said ok, and
+    `cassettes check` called their cassettes orphans to delete. pytest stops on it as a collection error."""
+    commands = [["run"], ["validate"], ["cassettes", "check"], ["run", "scenarios/sub"], ["record", "--stale"]]
+    with closed_to_user(root / "scenarios" / "sub"):
+        results = each(root, commands)
+    for args, result in zip(commands, results, strict=True):
+        refused(args, result)
+        assert result[1:] == (  # nothing ran, nothing called an orphan
+            "",
+            "error: scenarios/sub: cannot read this scenario folder (Permission denied), so its scenarios cannot "
+            "be found\n",
+        ), args

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from harness.errors import ScenarioError
+from harness.errors import Problem, ScenarioError
 from harness.files import unreachable_reason
 from harness.project import HISTORY_FOLDER
 
@@ -15,20 +15,25 @@ SUFFIXES = (".yaml", ".yml")
 
 def discover(paths: Iterable[Path]) -> list[Path]:
     """The scenario files of `paths`: files as given, folders walked (but their `history/` folders, and
-    links to folders, which `Path.rglob` does not follow either), each file once."""
+    links to folders, which `Path.rglob` does not follow either), each file once.
+
+    A path it cannot reach, or a folder in them it may not read, is a ScenarioError naming each (exit 2,
+    nothing run), as pytest stops on a collection error: skipped, its scenarios would go missing from a
+    run that then passes green, and `cassettes check` would call their cassettes orphans to delete."""
     found: list[tuple[Path, Path]] = []  # (as found, the file it is)
+    unreadable: list[Problem] = []
     for path in paths:
-        unreachable = unreachable_reason(path)  # a folder on the way it may not enter: Path.is_dir() raises
+        unreachable = unreachable_reason(path)
         if unreachable is not None:
-            raise ScenarioError(f"{path}: {unreachable}")
-        if path.is_dir():
+            unreadable.append(Problem(str(path), None, None, "", unreachable))
+        elif path.is_dir():
             real_folder = str(path.resolve())
             start = len(os.fspath(path))
             walked = [
                 # No link to a folder is walked, so a file's real path is the folder's and the rest of its
                 # own; only a link to a file needs resolving (a resolve per file cost a syscall per folder).
                 (Path(name), _resolved(Path(name)) if link else Path(real_folder + name[start:]))
-                for name, link in _walk(os.fspath(path))
+                for name, link in _walk(os.fspath(path), unreadable)
             ]
             found += sorted(walked)
         elif path.is_file():
@@ -37,6 +42,8 @@ def discover(paths: Iterable[Path]) -> list[Path]:
             raise ScenarioError(f"{path}: not a regular file: give a scenario file or a folder of them")
         else:
             raise ScenarioError(f"{path}: no such scenario file or folder")
+    if unreadable:
+        raise ScenarioError(unreadable)
     unique: dict[Path, Path] = {}
     for path, real in found:  # a file named twice (or inside a folder also named) runs once
         unique.setdefault(real, path)
@@ -60,18 +67,22 @@ def _file_or_broken_link(entry: os.DirEntry[str]) -> bool:
         return True
 
 
-def _walk(folder: str) -> Iterator[tuple[str, bool]]:
+def _walk(folder: str, unreadable: list[Problem]) -> Iterator[tuple[str, bool]]:
     """(path, whether it is a link) of each scenario file under `folder`, from its entries' types (no
-    stat a file); a folder it may not read is left out, as `Path.rglob` leaves it."""
+    stat a file); each folder it may not read is added to `unreadable` (`Path.rglob` leaves it out silently)."""
     pending = [folder]
     while pending:
+        current = pending.pop()
         try:
-            with os.scandir(pending.pop()) as entries:
+            with os.scandir(current) as entries:
                 for entry in entries:
                     if entry.is_dir(follow_symlinks=False):
                         if entry.name != HISTORY_FOLDER:
                             pending.append(entry.path)
                     elif entry.name.endswith(SUFFIXES) and entry.name not in SUFFIXES and _file_or_broken_link(entry):
                         yield entry.path, entry.is_symlink()
-        except PermissionError:
+        except FileNotFoundError:  # removed while it was walked
             continue
+        except OSError as exc:
+            why = f"cannot read this scenario folder ({exc.strerror or exc}), so its scenarios cannot be found"
+            unreadable.append(Problem(current, None, None, "", why))

@@ -4,6 +4,7 @@ under links to folders, each file once however it is named; and links named like
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from harness.project import HISTORY_FOLDER
 from harness.scenarios.discovery import SUFFIXES, discover
+from tests.helpers import closed_to_user, run_python
 
 
 def leads_nowhere(path: Path) -> bool:
@@ -91,3 +93,33 @@ def test_it_finds_what_rglob_finds(tmp_path_factory: object, tree: list[tuple[li
         "a subfolder and root": [*[p for p in root.iterdir() if p.is_dir() and not p.is_symlink()][:1], root],
     }[given_as]
     assert discover(given) == rglob_reference(given)
+
+
+UNREADABLE = """
+import json
+from pathlib import Path
+from harness.errors import ScenarioError
+from harness.scenarios.discovery import discover
+try:
+    discover([Path("scenarios"), Path("locked/x.yaml")])
+except ScenarioError as exc:
+    print(json.dumps([str(problem) for problem in exc.problems]))
+"""
+
+
+def test_each_folder_it_may_not_read_is_an_error_not_skipped(tmp_path: Path) -> None:
+    """As `Path.rglob`, a folder it could not read was left out silently: a run missing its scenarios
+    passed green, and `cassettes check` called their cassettes orphans. pytest stops there (a collection
+    error): so does discovery, naming every such folder and path at once."""
+    for name in ("scenarios/a.yaml", "scenarios/x/b.yaml", "scenarios/y/z/c.yaml", "locked/x.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    with closed_to_user(tmp_path / "scenarios" / "x", tmp_path / "scenarios" / "y", tmp_path / "locked"):
+        done = run_python(UNREADABLE, cwd=tmp_path, as_user=True)
+    assert done.returncode == 0, done.stderr
+    unreadable = "cannot read this scenario folder (Permission denied), so its scenarios cannot be found"
+    assert sorted(json.loads(done.stdout)) == [
+        "locked/x.yaml: cannot enter the folder locked (Permission denied)",
+        f"scenarios/x: {unreadable}",
+        f"scenarios/y: {unreadable}",
+    ]
