@@ -11,6 +11,7 @@ endpoint may echo a key.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from typing import Any
 
 from harness import memorydb
 from harness.errors import StoreError, UserError
-from harness.files import unreachable_reason
+from harness.files import unreachable_reason, unwritable_reason
 from harness.jsontext import storable
 from harness.llm.embeddings import EmbeddingModel
 from harness.memory import Block, Memory
@@ -210,7 +211,13 @@ class Store:
             if Path(self.path).exists() and not Path(self.path).is_file():  # /dev/null, a FIFO: SQLite would
                 raise UserError(f"{self.path}: is not a regular file; the state database is one (or a new path)")
             if not read_only:
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(self.path).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise UserError(
+                        f"{self.path}: cannot make the state database's folder {folder} ({exc.strerror or exc})"
+                    ) from None
         uri = f"{Path(self.path).absolute().as_uri()}?mode=ro"
         if read_only and _wal_at_rest(Path(self.path)):
             # Read as the file it is: SQLite's WAL reader would create `-wal` and `-shm` beside it, which a
@@ -226,7 +233,7 @@ class Store:
                 else sqlite3.connect(uri if read_only else self.path, isolation_level=None, uri=read_only)
             )
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
+            raise _unopenable(self.path, read_only, exc) from None
         try:
             self.db.execute("PRAGMA foreign_keys = ON")
             if not in_memory:
@@ -265,7 +272,7 @@ class Store:
                 ) from None
             if _damaged(exc):
                 raise _damaged_error(self.path, exc) from None
-            raise StoreError(f"cannot open the state database {self.path}: {exc}") from None
+            raise _unopenable(self.path, read_only, exc) from None
 
     def close(self) -> None:
         """Closed; one opened immutable is checked unchanged: a StoreError when a `harness chat` wrote it while
@@ -529,6 +536,39 @@ class Store:
             )
             keys = ("turn", "step", "name", "arguments", "ok", "result")
             return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+# What SQLite says of a file or folder it may not use, in its own words: "unable to open database file",
+# "attempt to write a readonly database", with no word of which or why.
+_ACCESS_CODES = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM)
+
+
+def _unopenable(path: str, read_only: bool, exc: sqlite3.Error | OSError) -> UserError | StoreError:
+    """The error of a database SQLite could not open: a UserError (exit 2, a --db the harness cannot use)
+    naming the file and what the file system refuses, when that is why; SQLite's words otherwise."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, OSError) or (code is not None and code & 0xFF in _ACCESS_CODES):
+        refused = _access_refused(Path(path), read_only)
+        if refused is not None:
+            return UserError(f"{path}: cannot use it as the state database: {refused}")
+    return StoreError(f"cannot open the state database {path}: {exc}")
+
+
+def _access_refused(path: Path, read_only: bool) -> str | None:
+    """What the file system refuses that a state database needs, or None: reading the file (`harness
+    memory`); reading and writing it, and making SQLite's journal beside it (`harness chat`)."""
+    try:
+        os.close(os.open(path, os.O_RDONLY if read_only else os.O_RDWR))
+    except FileNotFoundError:
+        pass  # a new database: its folder must take it
+    except OSError as exc:
+        return f"cannot {'read' if read_only else 'write'} the file ({exc.strerror or exc})"
+    if read_only:
+        return None
+    folder_refuses = unwritable_reason(path)
+    if folder_refuses is None:
+        return None
+    return f"its folder must take new files too (SQLite keeps a journal beside it): {folder_refuses}"
 
 
 def _damaged(exc: sqlite3.Error) -> bool:

@@ -140,3 +140,38 @@ def test_a_scenario_folder_it_may_not_read_is_an_error_never_a_smaller_run(root:
             "error: scenarios/sub: cannot read this scenario folder (Permission denied), so its scenarios cannot "
             "be found\n",
         ), args
+
+
+def test_a_state_database_it_may_not_read_or_write_is_refused_naming_why(root: Path) -> None:
+    """SQLite says only "unable to open database file" (exit 1): the file system says why, exit 2."""
+    db = root / ".harness" / "state.db"
+    with closed_to_user(db):
+        shown, chatted = each(root, [["memory", "chat"], ["chat", "chat"]])
+    refused([], shown, f"error: {db}: cannot use it as the state database: cannot read the file (Permission denied)")
+    refused([], chatted, f"error: {db}: cannot use it as the state database: cannot write the file (Permission")
+
+
+def test_a_chat_on_a_database_in_a_read_only_folder_is_refused_naming_the_folder(root: Path) -> None:
+    """SQLite keeps a journal beside the database: "attempt to write a readonly database", exit 1."""
+    folder = root / ".harness"
+    folder.chmod(0o555)
+    try:
+        (chatted,) = each(root, [["chat", "chat"]])
+    finally:
+        folder.chmod(0o755)
+    refused(
+        [],
+        chatted,
+        f"error: {folder / 'state.db'}: cannot use it as the state database: its folder must take new files too "
+        f"(SQLite keeps a journal beside it): cannot create a file in the folder {folder} (Permission denied)",
+    )
+
+
+def test_a_state_database_whose_folder_cannot_be_made_is_refused(root: Path) -> None:
+    shutil.rmtree(root / ".harness")
+    root.chmod(0o555)
+    try:
+        (chatted,) = each(root, [["chat", "chat"]])
+    finally:
+        root.chmod(0o755)
+    refused([], chatted, f"cannot make the state database's folder {root / '.harness'} (Permission denied)")

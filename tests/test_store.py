@@ -19,7 +19,7 @@ from harness.project import Project
 from harness.secrets import MASK, Secrets
 from harness.store import MIGRATIONS, Store
 from harness.tools.registry import resolve_tool
-from tests.helpers import Script, call, completion, reply
+from tests.helpers import Script, call, closed_to_user, completion, reply, run_python
 
 HB = {"request_heartbeat": True}
 
@@ -578,3 +578,48 @@ def test_a_database_damaged_where_opening_reads_is_refused_as_damaged(
         "backup, or give --db a new path\n"
     )
     assert db.read_bytes() == before
+
+
+UNUSABLE = """
+import json
+from harness.errors import HarnessError
+from harness.store import Store
+said = []
+for path, read_only in (("locked.db", True), ("locked.db", False), ("ro/state.db", False), ("closed/state.db", True)):
+    try:
+        Store(path, read_only=read_only).close()
+        said.append(None)
+    except HarnessError as exc:
+        said.append([type(exc).__name__, str(exc)])
+print(json.dumps(said))
+"""
+
+
+def test_a_database_the_file_system_refuses_is_a_user_error_saying_why(tmp_path: Path) -> None:
+    """SQLite says "unable to open database file" or "attempt to write a readonly database", of no file and
+    for no reason, and it was a StoreError (exit 1): it is a --db the harness cannot use (exit 2), named with
+    what the file system refuses."""
+    Store(tmp_path / "locked.db").close()
+    (tmp_path / "ro").mkdir()
+    Store(tmp_path / "ro" / "state.db").close()
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "locked.db").chmod(0)
+    (tmp_path / "ro").chmod(0o555)
+    try:
+        with closed_to_user(tmp_path / "closed"):
+            done = run_python(UNUSABLE, cwd=tmp_path, as_user=True)
+    finally:
+        (tmp_path / "locked.db").chmod(0o644)
+        (tmp_path / "ro").chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    cannot = "cannot use it as the state database"
+    assert json.loads(done.stdout) == [
+        ["UserError", f"locked.db: {cannot}: cannot read the file (Permission denied)"],
+        ["UserError", f"locked.db: {cannot}: cannot write the file (Permission denied)"],
+        [
+            "UserError",
+            f"ro/state.db: {cannot}: its folder must take new files too (SQLite keeps a journal beside it): "
+            "cannot create a file in the folder ro (Permission denied)",
+        ],
+        ["UserError", "closed/state.db: cannot enter the folder closed (Permission denied)"],
+    ]
