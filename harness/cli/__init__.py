@@ -16,6 +16,8 @@ the PATHs hold no scenario file, -k selects none, or, with no PATH, the project 
 folder, or an empty one; `cassettes check`: no cassette either), as pytest's "no tests collected", so a CI job
 pointed at the wrong folder does not pass green. `validate` with no PATH always has the agents file to check:
 a project with no scenario yet validates (0). 130 Ctrl-C, 143 SIGTERM, 141 the reader of stdout went away.
+A stdout that cannot be written (a full disk, closed) is said last on stderr, and the exit code is then 1 if
+it would have been 0.
 
 `harness --help` loads argparse only, `validate` and `compile` never load the openai SDK or vcrpy, and `run`
 (replay) never loads them either.
@@ -78,24 +80,27 @@ def _command(argv: Sequence[str] | None) -> int:
 
     args = build_parser().parse_args(argv)
     command: Command = args.command
-    from harness.cli.console import Console
+    from harness.cli.console import Console, discard_stdout, lost_stdout_text
     from harness.errors import HarnessError, UserError
     from harness.secrets import Secrets
 
     console = Console(Secrets.collect(urls=[getattr(args, "base_url", None)]))
     try:
-        return command(args, console)
+        status = command(args, console)
     except HarnessError as exc:
         from harness.cli.options import agents_file_hint
 
         console.err(_error_text(exc) + agents_file_hint(args, sys.argv[1:] if argv is None else argv, exc))
-        return exc.exit_code if isinstance(exc, UserError) else 1
+        status = exc.exit_code if isinstance(exc, UserError) else 1
     except BrokenPipeError:
         # The reader went away (`harness ... | head`): what is left goes nowhere, quietly, as `cat` does.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        discard_stdout()
         return 141
+    if console.lost is not None:  # a full disk, a closed stdout: said last, and never exit 0
+        discard_stdout()
+        console.err(lost_stdout_text(console.lost))
+        return status or 1
+    return status
 
 
 def _interrupted(exc: KeyboardInterrupt) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.cassettes.mode import RecordMode
 from harness.cassettes.repeats import MAX_REPEATS
@@ -16,6 +16,9 @@ from harness.cli.cassettes import cassettes_check_command
 from harness.cli.chat import chat_command, memory_command
 from harness.cli.run import run_command
 from harness.project import DEFAULT_AGENTS_FILE, DEFAULT_STATE_DB
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 DEFAULT_DB = f"{DEFAULT_STATE_DB} (beside the agents file)"
 # The codes a CI script branches on, one rule for every command (README's Exit codes; harness.cli's doc).
@@ -53,13 +56,34 @@ class _VersionAction(argparse.Action):
     costs every command 30 ms otherwise)."""
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
-        sys.stdout.write(f"{parser.prog} {_version()}\n")
+        _print_out(parser, f"{parser.prog} {_version()}\n")
         parser.exit()
+
+
+def _print_out(parser: argparse.ArgumentParser, text: str) -> None:
+    """What argparse prints on stdout (`--version`, `--help`), or the exit `main` would make: argparse
+    leaves a failed write unsaid (exit 0, the help lost on a full disk) or crashes on a closed stdout."""
+    from harness.cli.console import discard_stdout, lost_stdout_text, write_line
+
+    try:
+        lost = write_line(sys.stdout, text, end="")
+    except BrokenPipeError:
+        discard_stdout()
+        parser.exit(141)
+    if lost is not None:
+        discard_stdout()
+        parser.exit(1, lost_stdout_text(lost) + "\n")
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse's parser (and its subcommands'), whose usage errors are masked as everything printed is:
     `unrecognized arguments: --base-url http://user:password@...` echoed the credentials."""
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if message and file is sys.stdout:
+            _print_out(self, message)
+        else:
+            super()._print_message(message, file)
 
     def error(self, message: str) -> NoReturn:
         import re

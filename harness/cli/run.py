@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.cassettes.mode import RecordMode
 from harness.cli.cassettes import needing_recording, unreadable_left
-from harness.cli.console import NO_SCENARIOS, Console, colour, shown
+from harness.cli.console import NO_SCENARIOS, Console, colour, printable, shown
 from harness.cli.options import no_scenarios_in, project_of, record_options, report_path, scenario_paths
 from harness.cli.scenario_files import every_problem, loaded_scenarios, refuse_overwriting_inputs
 
@@ -250,7 +250,9 @@ def _play_concurrently(
     ]
     what = "recording" if recording else "replaying"
     bar = colour(sys.stderr)
-    progress = Progress(len(jobs), what, sys.stderr, lambda text: console.secrets.mask(text), bar)
+    progress = Progress(
+        len(jobs), what, sys.stderr, lambda text: printable(console.secrets.mask(text), sys.stderr), bar
+    )
     workers = min(args.jobs, len(jobs))
     progress.line(f"{what} {len(jobs)} scenario run(s) in {workers} worker process(es)")
 
