@@ -15,7 +15,7 @@ import pytest
 from harness.cli import main
 from harness.cli.console import Console, printable
 from harness.secrets import MASK, Secrets
-from tests.fakes import REMEMBER, REMEMBER_RESPONSES, make_project
+from tests.fakes import NOWHERE, REMEMBER, REMEMBER_RESPONSES, make_project
 from tests.helpers import SEED_AGENTS, run_cli
 
 LOST = "error: cannot write to stdout ({}): what this command printed there is lost\n"
@@ -95,6 +95,49 @@ def test_stdout_on_a_full_disk_or_closed_is_one_line_on_stderr(tmp_path: Path, r
     done = run_cli(*args, cwd=tmp_path, redirect=redirect)
     why = "No space left on device" if redirect == ">/dev/full" else "it is closed"
     assert (done.returncode, done.stderr) == (1, LOST.format(why))
+
+
+@pytest.mark.parametrize("closed", ["stdin", "stdout"])
+def test_a_chat_with_stdin_or_stdout_closed_is_refused_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, closed: str
+) -> None:
+    """`input()` raised RuntimeError("input(): lost sys.stdin"), a traceback (nohup, a service, a CI step)."""
+    monkeypatch.setattr(f"sys.{closed}", None)
+    db = tmp_path / "state.db"
+    assert main(["chat", "chat", "--agents", str(SEED_AGENTS), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: `harness chat` cannot run with {closed}, which")
+    assert err.endswith(" closed: give it a terminal, a file or a pipe\n")
+    assert not db.exists()  # refused before anything was opened
+
+
+def test_a_chat_whose_stdout_is_on_a_full_disk_ends_saying_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`input()` writes its prompt to stdout: the OSError was a traceback."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("hello\n"))
+    monkeypatch.setattr("sys.stdout", full_stdout())
+    args = ["chat", "chat", "--agents", str(SEED_AGENTS), "--db", str(tmp_path / "s.db"), "--base-url", NOWHERE]
+    assert main(args) == 1
+    assert capsys.readouterr().err.endswith(LOST.format("No space left on device"))
+
+
+def test_a_chat_reads_utf8_typed_under_an_ascii_locale(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`LC_ALL=C PYTHONUTF8=0`: stdin hands UTF-8 over as lone surrogates, and the line was refused as "not
+    UTF-8"."""
+    from tests.helpers import Script, reply, serve
+
+    typed = io.TextIOWrapper(io.BytesIO("Grüße\n".encode()), encoding="ascii", errors="surrogateescape")
+    monkeypatch.setattr("sys.stdin", typed)
+    script = Script([reply("Hallo!")])
+    with serve(script) as url:
+        args = ["chat", "chat", "--agents", str(SEED_AGENTS), "--db", str(tmp_path / "s.db"), "--base-url", url]
+        assert main(args) == 0
+    assert "not UTF-8" not in capsys.readouterr().err
+    users = [json.loads(m["content"]) for m in script.requests[0]["messages"] if m["role"] == "user"]
+    assert users[-1]["message"] == "Grüße"
 
 
 @pytest.fixture(scope="module")

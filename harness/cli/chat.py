@@ -63,9 +63,13 @@ def memory_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def chat_command(args: argparse.Namespace, console: Console) -> int:
+    from harness.errors import RunError
     from harness.factory import AgentFactory
     from harness.store import Store
 
+    if sys.stdin is None or sys.stdout is None:  # `<&-`, `>&-`: said before a session starts that cannot go on
+        closed = "stdin, which it reads your messages from," if sys.stdin is None else "stdout, which it replies on,"
+        raise RunError(f"`harness chat` cannot run with {closed} closed: give it a terminal, a file or a pipe")
     project = project_of(args)
     factory = AgentFactory(project)
     spec = factory.spec(args.agent)
@@ -90,12 +94,13 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
 
     failed = 0  # a turn the endpoint failed: the session goes on, and ends with exit code 1 (2: a model name)
     try:
-        while True:
-            try:
-                text = input("you> ")
-            except EOFError:
-                console.err()
+        while console.lost is None:  # the replies can no longer be shown: `main` says why
+            line = _next_line(console)
+            if line is None:
+                if console.lost is None:  # the end of stdin (Ctrl-D)
+                    console.err()
                 return failed
+            text = _as_typed(line)
             if not text.strip():
                 continue
             bad = _undecodable(text)
@@ -129,6 +134,37 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
     finally:
         store.close()
         lock.close()
+    return failed
+
+
+PROMPT = "you> "
+
+
+def _next_line(console: Console) -> str | None:
+    """The user's next line, or None at the end of stdin or when the prompt could not be shown. On a
+    terminal `input` shows the prompt (its line editing redraws it); elsewhere the console writes it, as
+    it writes the replies: `input` drops an error flushing its prompt (a full disk went unsaid)."""
+    terminal = sys.stdin.isatty() and sys.stdout.isatty()
+    if not terminal:
+        console.out(PROMPT, end="")
+        if console.lost is not None:
+            return None
+    try:
+        return input(PROMPT if terminal else "")
+    except EOFError:
+        return None
+
+
+def _as_typed(line: str) -> str:
+    """A line read from stdin as the user typed it: a stdin whose locale is not UTF-8 (`LC_ALL=C` with
+    `PYTHONUTF8=0`) hands UTF-8 bytes over as lone surrogates, which are read again as UTF-8 when they are.
+    Bytes that are UTF-8 in no way stay as they were (`_undecodable` says where)."""
+    if line.isascii() or not any("\udc80" <= char <= "\udcff" for char in line):
+        return line
+    try:
+        return line.encode(sys.stdin.encoding or "utf-8", "surrogateescape").decode("utf-8")
+    except (UnicodeError, LookupError):
+        return line
 
 
 def _undecodable(text: str) -> str | None:

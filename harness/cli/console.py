@@ -33,9 +33,9 @@ class Console:
     def learn(self, factory: AgentFactory) -> None:
         self.secrets = self.secrets | factory.secrets()
 
-    def out(self, text: str = "") -> None:
+    def out(self, text: str = "", end: str = "\n") -> None:
         if self.lost is None:
-            self.lost = write_line(sys.stdout, self._shown(text))
+            self.lost = write_line(sys.stdout, self._shown(text), end)
 
     def err(self, text: str = "") -> None:
         with contextlib.suppress(BrokenPipeError):  # nowhere left to say anything: the exit code tells
