@@ -151,7 +151,7 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 )
                 interactions.append(Interaction(recorded, _read_response(response)))
             except (KeyError, TypeError, ValueError, IndexError) as exc:
-                line = _interaction_line(text, number)
+                line = interaction_line(text, number)
                 at = f"interaction {number}" + (f" (line {line})" if line is not None else "")
                 raise ValueError(f"{at}: {type(exc).__name__}: {exc}") from None
     except MemoryError:  # a process allowed little memory (ulimit -v, a container): said, not a traceback
@@ -184,9 +184,10 @@ def _line_of_count(text: str) -> int | None:
 _INTERACTION_START = re.compile(r"^- request:", re.MULTILINE)
 
 
-def _interaction_line(text: str, number: int) -> int | None:
-    """The file line (1-based) where interaction `number` starts, as this module writes them (`- request:`
-    at the margin), or None in a file laid out otherwise: said only when the file is unreadable."""
+def interaction_line(text: str, number: int) -> int | None:
+    """The file line (1-based) where interaction `number` starts, as this module and vcrpy write them
+    (`- request:` at the margin), or None in a file laid out otherwise: said only when something in it
+    cannot be read."""
     for index, found in enumerate(_INTERACTION_START.finditer(text)):
         if index == number:
             return text.count("\n", 0, found.start()) + 1

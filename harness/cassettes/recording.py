@@ -36,6 +36,7 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request
 
 from harness.cassettes import format
+from harness.cassettes.encodings import decompress_zstd
 from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY
 from harness.cassettes.keys import Keyer, decode_body
 from harness.cassettes.mode import CassetteChange
@@ -167,24 +168,6 @@ class IndexedCassette(Cassette):  # type: ignore[misc]
         if self.record_mode == RecordMode.ALL:  # nothing is ever played back: skip the lookup
             return False
         return bool(super().can_play_response_for(request))
-
-
-def decompress_zstd(data: Any) -> bytes | None:
-    """`data` decompressed, with Python 3.14's `compression.zstd` or the `backports.zstd` package; None
-    when neither is there (or it is not zstd after all)."""
-    if not isinstance(data, bytes):
-        return None
-    try:
-        from compression import zstd  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        try:
-            from backports import zstd  # type: ignore[import-not-found, import-untyped, unused-ignore]
-        except ImportError:
-            return None
-    try:
-        return bytes(zstd.decompress(data))
-    except Exception:  # zstd.ZstdError, or not zstd data at all
-        return None
 
 
 def same_request(r1: Request, r2: Request) -> bool:
@@ -319,7 +302,7 @@ class RecordingSession:
         encoding = [str(v).lower() for k, values in headers.items() if k.lower() == "content-encoding" for v in values]
         if encoding == ["zstd"]:
             body = response.get("body", {})
-            decoded = decompress_zstd(body.get("string", b""))
+            decoded = decompress_zstd(body.get("string", b""), CASSETTE_LIMITS.max_scalar)
             if decoded is not None:
                 body["string"] = decoded
         elif encoding:

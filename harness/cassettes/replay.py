@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.cassettes.diff import nearest_recorded, unseen_difference
-from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY, CassetteData, parse
+from harness.cassettes.encodings import Undecodable, content_encodings, decoded
+from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY, CassetteData, interaction_line, parse
 from harness.cassettes.keys import Keyer, path_prefix
 from harness.errors import CassetteError, CassetteKeyMismatch, CassetteMiss, MissedRequest
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
@@ -56,7 +57,14 @@ class ReplayCassette:
         if self.exists:
             data = parse(self._text, str(path), keys_only=not verify)
         self.metadata = data.metadata
-        self.answers: list[tuple[int, str]] = [recorded_answer(each.response) for each in data.interactions]
+        self.answers: list[tuple[int, str]] = []
+        for position, each in enumerate(data.interactions):
+            try:
+                self.answers.append(recorded_answer(each.response))
+            except Undecodable as exc:
+                line = interaction_line(self._text, position)
+                at = f"interaction {position}" + (f" (line {line})" if line is not None else "")
+                raise CassetteError(path, f"a cassette this Python cannot replay ({at}: {exc})") from None
         self.played = [False] * len(self.answers)
         self._index: dict[str, int] = {}  # each key's first recording
         self._repeats: dict[str, list[int]] = {}  # a key's later recordings (a retried request), in order
@@ -217,6 +225,13 @@ def _replayed(cassette: ReplayCassette, path: str, body: Any) -> tuple[int, str]
 
 def recorded_answer(response: dict[str, Any]) -> tuple[int, str]:
     """A recorded response (vcrpy's dict, as `format.parse` reads and checks it: an integer `status.code`,
-    a text or bytes `body.string`) as the status and body text replayed."""
+    a text or bytes `body.string`) as the status and body text replayed: bytes are decoded by their
+    `Content-Encoding` first, as the live client's httpx decodes them (vcrpy keeps an answer compressed
+    unless told otherwise), then as UTF-8. Undecodable (`encodings`) when they cannot be."""
     text = response["body"]["string"]
-    return response["status"]["code"], text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    if not isinstance(text, bytes):
+        return response["status"]["code"], text
+    codings = content_encodings(response.get("headers") or {})
+    if codings:
+        text = decoded(text, codings, CASSETTE_LIMITS.max_scalar)
+    return response["status"]["code"], text.decode("utf-8", "replace")

@@ -534,8 +534,10 @@ def not_json(what: str, text: str, error: ValueError) -> ModelAnswerError:
 
 
 def short(text: str, limit: int = 300) -> str:
-    """One line of at most `limit` characters."""
-    text = " ".join(text.split())
+    """One line of at most `limit` characters, each control character written as its escape: a body
+    quoted in an error may be bytes that are not text (a compressed answer), which a terminal would act on
+    and a report would carry."""
+    text = jsontext.inert(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from harness.llm.openai_client import OpenAIChatModel
 from harness.llm.settings import EmbeddingSettings, ModelSettings, ToolChoice
 from harness.tools.builtin import BUILTIN_TOOLS
 from harness.tools.schema import tool_from_function
-from tests.fakes import FakeOpenAI, append, completion, reply
+from tests.fakes import FakeOpenAI, Raw, append, completion, reply
 
 TOOLS = [tool_from_function(fn, terminal=name == "send_message").openai_schema() for name, fn in BUILTIN_TOOLS.items()]
 CONVERSATION: list[dict[str, Any]] = [
@@ -270,3 +271,65 @@ def test_a_field_edited_by_hand_to_any_value_replays_or_is_a_cassette_error(
         pass  # opened: the request is not in it
     except CassetteError as exc:
         assert str(path) in str(exc) and "re-record" in str(exc)
+
+
+def _compressed(coding: str, data: bytes) -> bytes:
+    import gzip
+    import zlib
+
+    import brotli  # a dev dependency
+
+    if sys.version_info >= (3, 14):
+        from compression import zstd  # type: ignore[import-not-found, unused-ignore]
+    else:
+        from backports import zstd  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    encoders = {"gzip": gzip.compress, "deflate": zlib.compress, "br": brotli.compress, "zstd": zstd.compress}
+    return bytes(encoders[coding](data))
+
+
+def plain_vcrpy_cassette(path: Path, coding: str) -> tuple[ModelSettings, Any]:
+    """`CONVERSATION` recorded by vcrpy itself with its defaults (the answer kept as it came: compressed)
+    around the openai SDK, as a vcrpy user's cassette is; the settings and the answer the SDK read."""
+    import openai
+    import vcr
+
+    answer = Raw(_compressed(coding, json.dumps(reply("hi")).encode()), headers=(("Content-Encoding", coding),))
+    with FakeOpenAI([answer]) as s:
+        settings = ModelSettings(name="m", base_url=s.base_url)
+        with vcr.use_cassette(str(path)):
+            live = openai.OpenAI(base_url=s.base_url, api_key="sk-test").chat.completions.create(
+                **chat_request(settings, CONVERSATION, TOOLS)
+            )
+    return settings, live
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_a_plain_vcrpy_cassette_of_a_compressed_answer_replays_decoded(tmp_path: Path, coding: str) -> None:
+    """vcrpy keeps the answer compressed (`!!binary`, `content-encoding`); replay decodes it as httpx does,
+    where it was read as text ('a body that is not JSON: \\ufffd\\x08...')."""
+    path = tmp_path / "c.yaml"
+    settings, live = plain_vcrpy_cassette(path, coding)
+    text = path.read_text(encoding="utf-8")
+    assert "!!binary" in text and coding in text  # as vcrpy wrote it
+    replayed = ReplayChatModel(settings, ReplayCassette(path)).complete(CONVERSATION, TOOLS)
+    assert replayed.tool_calls[0].name == live.choices[0].message.tool_calls[0].function.name == "send_message"
+    assert replayed.tool_calls[0].arguments == live.choices[0].message.tool_calls[0].function.arguments
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_compressed_answer_this_python_cannot_decode_is_an_unreadable_cassette_naming_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "c.yaml"
+    plain_vcrpy_cassette(path, "br")
+    for module in ("brotli", "brotlicffi"):
+        monkeypatch.setitem(sys.modules, module, None)  # not installed
+    with pytest.raises(CassetteError) as error:
+        ReplayCassette(path)
+    assert error.value.reason == (
+        "a cassette this Python cannot replay (interaction 0 (line 2): it is br-compressed (content-encoding: br), "
+        "which needs the `brotli` package (pip install brotli) to read)"
+    )
+    path.write_text(path.read_text(encoding="utf-8").replace("- br", "- gzip"), encoding="utf-8")  # not gzip
+    with pytest.raises(CassetteError, match=r"\(interaction 0 \(line 2\): its gzip body does not decode \(Error -3"):
+        ReplayCassette(path, verify=True)

@@ -5,6 +5,7 @@ read as the loop needs them."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -436,3 +437,24 @@ def test_vllms_older_error_shape_says_its_message() -> None:
 def test_a_body_with_a_byte_order_mark_is_read_as_the_sdk_reads_it() -> None:
     body = "\ufeff" + json.dumps(completion(call("send_message", {"message": "hi"})))
     assert parse_body(body, URL).tool_calls[0].name == "send_message"
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=60) | st.text(max_size=60))
+def test_a_body_quoted_in_an_error_never_carries_a_control_character(body: bytes | str) -> None:
+    """Bytes that are not text (a compressed answer replayed undecoded) are quoted with their controls
+    escaped: a terminal would act on them, and a report would carry them."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    for status in (200, 400):
+        try:
+            parse_answer(status, text, URL)
+        except LLMError as error:
+            assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", str(error)), str(error)
+
+
+def test_a_gzip_body_is_quoted_escaped() -> None:
+    import gzip
+
+    with pytest.raises(ModelAnswerError) as error:
+        parse_body(gzip.compress(b'{"id": "x"}').decode("utf-8", "replace"), URL)
+    assert "\\x08\\x00" in str(error.value) and "\x08" not in str(error.value)
