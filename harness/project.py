@@ -207,6 +207,15 @@ class Project:
                     return f"a YAML file in the {what} folder {_absolute(folder)}"
         return None
 
+    def as_given(self, path: Path) -> str:
+        """`path` (one of this project's, as `build` made it) as it was given, normalised: relative to the
+        folder paths were given from when it was (`--db ../state.db` from `sub/` is `../state.db`, not
+        `/home/.../sub/../state.db`), else absolute. Lexical only: nothing on disk is looked at."""
+        base = self.base or self.root
+        if path.is_relative_to(base):
+            return os.path.normpath(path.relative_to(base))
+        return os.path.normpath(path)
+
     def relative(self, path: Path) -> str:
         """`path` as shown in reports: relative to the root when inside it."""
         try:

@@ -192,10 +192,14 @@ def _now() -> str:
 
 
 class Store:
-    def __init__(self, path: str | Path, secrets: Secrets | None = None, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, secrets: Secrets | None = None, *, read_only: bool = False, shown: str | None = None
+    ) -> None:
         """`read_only` (a command that only shows, as `harness memory`): opened for reading, changed in no
-        way, and refused with a message when it would need migrating first."""
+        way, and refused with a message when it would need migrating first. `shown`: the file as messages
+        name it (as the user gave it, `Project.as_given`), `path` itself when not given."""
         self.path = str(path)
+        self.shown = self.path if shown is None else shown
         self.secrets = Secrets.collect() if secrets is None else secrets
         self._clocks: dict[str, Callable[[], datetime]] = {}  # `use_clock`: an agent's own
         self._immutable: tuple[int, int, int, bool] | None = None  # the file as it was when opened immutable
@@ -203,20 +207,21 @@ class Store:
         if not in_memory:
             unreachable = unreachable_reason(Path(self.path))
             if unreachable is not None:
-                raise UserError(f"{self.path}: {unreachable}")
+                raise UserError(f"{self.shown}: {unreachable}")
             if Path(self.path).is_dir():
                 raise UserError(
-                    f"{self.path}: is a folder; the state database is a file (e.g. --db {Path(self.path) / 'state.db'})"
+                    f"{self.shown}: is a folder; the state database is a file "
+                    f"(e.g. --db {Path(self.shown) / 'state.db'})"
                 )
             if Path(self.path).exists() and not Path(self.path).is_file():  # /dev/null, a FIFO: SQLite would
-                raise UserError(f"{self.path}: is not a regular file; the state database is one (or a new path)")
+                raise UserError(f"{self.shown}: is not a regular file; the state database is one (or a new path)")
             if not read_only:
                 folder = Path(self.path).parent
                 try:
                     folder.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise UserError(
-                        f"{self.path}: cannot make the state database's folder {folder} ({exc.strerror or exc})"
+                        f"{self.shown}: cannot make the state database's folder {folder} ({exc.strerror or exc})"
                     ) from None
         uri = f"{Path(self.path).absolute().as_uri()}?mode=ro"
         if read_only and _wal_at_rest(Path(self.path)):
@@ -233,29 +238,29 @@ class Store:
                 else sqlite3.connect(uri if read_only else self.path, isolation_level=None, uri=read_only)
             )
         except (sqlite3.Error, OSError) as exc:
-            raise _unopenable(self.path, read_only, exc) from None
+            raise _unopenable(self.path, read_only, exc, self.shown) from None
         try:
             self.db.execute("PRAGMA foreign_keys = ON")
             if not in_memory:
                 tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 if tables and "_migrations" not in tables:  # another program's: left exactly as it is
                     raise UserError(
-                        f"{self.path} is another program's SQLite database (its tables: "
+                        f"{self.shown} is another program's SQLite database (its tables: "
                         f"{', '.join(sorted(tables)[:5])}{', ...' if len(tables) > 5 else ''}): give --db a file "
                         "`harness chat` made, or a new path"
                     )
                 # a newer harness's is refused before anything is changed in it
-                applied = _check_known(self.db, self.path) if "_migrations" in tables else set()
+                applied = _check_known(self.db, self.shown) if "_migrations" in tables else set()
                 if read_only and not tables:  # as SQLite takes an empty file: a new database, with nothing yet
                     raise UserError(
-                        f"{self.path} holds no state yet (an empty database): `harness chat` with this --db starts "
+                        f"{self.shown} holds no state yet (an empty database): `harness chat` with this --db starts "
                         "one in it"
                     )
                 if read_only:
                     pending = [name for name, _ in MIGRATIONS if name not in applied]
                     if pending:
                         raise UserError(
-                            f"{self.path} was written by an older harness and needs migrating ({', '.join(pending)}), "
+                            f"{self.shown} was written by an older harness and needs migrating ({', '.join(pending)}), "
                             "which this command does not do: `harness chat` with this --db migrates it"
                         )
                 else:
@@ -267,12 +272,12 @@ class Store:
                 raise
             if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):  # a file of its own
                 raise UserError(
-                    f"{self.path} is not a state database (not SQLite): give --db a file `harness chat` made, or a "
+                    f"{self.shown} is not a state database (not SQLite): give --db a file `harness chat` made, or a "
                     "new path"
                 ) from None
             if _damaged(exc):
-                raise _damaged_error(self.path, exc) from None
-            raise _unopenable(self.path, read_only, exc) from None
+                raise _damaged_error(self.shown, exc) from None
+            raise _unopenable(self.path, read_only, exc, self.shown) from None
 
     def close(self) -> None:
         """Closed; one opened immutable is checked unchanged: a StoreError when a `harness chat` wrote it while
@@ -285,7 +290,7 @@ class Store:
                 changed = True
             if changed:
                 raise StoreError(
-                    f"the state database {self.path} changed while it was read (a `harness chat` on it?): "
+                    f"the state database {self.shown} changed while it was read (a `harness chat` on it?): "
                     "run the command again"
                 )
 
@@ -302,11 +307,11 @@ class Store:
                     self.db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the state database {self.path}: {exc}") from None
+            raise StoreError(f"cannot write the state database {self.shown}: {exc}") from None
 
     def _migrate(self) -> None:
         with self.transaction() as db:
-            _apply_migrations(db, self.path)
+            _apply_migrations(db, self.shown)
 
     # ------------------------------------------------------------ writing
 
@@ -457,16 +462,16 @@ class Store:
             yield
         except sqlite3.Error as exc:
             if _damaged(exc):
-                raise _damaged_error(self.path, exc) from None
+                raise _damaged_error(self.shown, exc) from None
             if not str(exc).startswith("no such "):
-                raise StoreError(f"cannot read the state database {self.path}: {exc}") from None
+                raise StoreError(f"cannot read the state database {self.shown}: {exc}") from None
             raise UserError(
-                f"{self.path} is not a state database this harness reads ({exc}: changed by another program?); "
+                f"{self.shown} is not a state database this harness reads ({exc}: changed by another program?); "
                 "it is left as it is: give --db a file `harness chat` made, or a new path"
             ) from None
         except _UnexpectedRow as exc:
             raise UserError(
-                f"{self.path}: unexpected data in its `{table}` table: {exc} (changed by another program?); it is "
+                f"{self.shown}: unexpected data in its `{table}` table: {exc} (changed by another program?); it is "
                 "left as it is: give --db a file `harness chat` made, or a new path"
             ) from None
 
@@ -543,15 +548,16 @@ class Store:
 _ACCESS_CODES = (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM)
 
 
-def _unopenable(path: str, read_only: bool, exc: sqlite3.Error | OSError) -> UserError | StoreError:
+def _unopenable(path: str, read_only: bool, exc: sqlite3.Error | OSError, shown: str) -> UserError | StoreError:
     """The error of a database SQLite could not open: a UserError (exit 2, a --db the harness cannot use)
-    naming the file and what the file system refuses, when that is why; SQLite's words otherwise."""
+    naming the file (`shown`, as given) and what the file system refuses, when that is why; SQLite's words
+    otherwise."""
     code = getattr(exc, "sqlite_errorcode", None)
     if isinstance(exc, OSError) or (code is not None and code & 0xFF in _ACCESS_CODES):
         refused = _access_refused(Path(path), read_only)
         if refused is not None:
-            return UserError(f"{path}: cannot use it as the state database: {refused}")
-    return StoreError(f"cannot open the state database {path}: {exc}")
+            return UserError(f"{shown}: cannot use it as the state database: {refused}")
+    return StoreError(f"cannot open the state database {shown}: {exc}")
 
 
 def _access_refused(path: Path, read_only: bool) -> str | None:

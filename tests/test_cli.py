@@ -821,3 +821,16 @@ def test_chat_shows_what_context_pressure_did(
         )
     assert code == 0
     assert f"  [context: memory-pressure warning sent, {sent} -> " in err and f" of {window} tokens]" in err
+
+
+def test_a_state_database_is_named_in_messages_as_it_was_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--db ../state.db` from `sub/` was named `/tmp/.../sub/../state.db` in every state-database message."""
+    (tmp_path / "state.db").write_text("not a database", encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    for command in (["memory", "chat"], ["chat", "chat"]):
+        assert main([*command, "--agents", str(SEED_AGENTS), "--db", "../state.db"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ../state.db is not a state database (not SQLite)"), err

@@ -98,7 +98,7 @@ def test_a_default_state_database_in_a_folder_it_may_not_enter_is_a_located_erro
     commands = [["memory", "chat"], ["chat", "chat"]]
     with closed_to_user(root / ".harness"):
         results = each(root, commands)
-    db, folder = root / ".harness" / "state.db", root / ".harness"
+    db, folder = ".harness/state.db", root / ".harness"  # the database as given (by default), the folder as found
     for args, result in zip(commands, results, strict=True):
         refused(args, result, f"error: {db}: cannot enter the folder {folder} (Permission denied)")
 
@@ -144,8 +144,8 @@ def test_a_scenario_folder_it_may_not_read_is_an_error_never_a_smaller_run(root:
 
 def test_a_state_database_it_may_not_read_or_write_is_refused_naming_why(root: Path) -> None:
     """SQLite says only "unable to open database file" (exit 1): the file system says why, exit 2."""
-    db = root / ".harness" / "state.db"
-    with closed_to_user(db):
+    db = ".harness/state.db"  # as given (by default), from the project's root
+    with closed_to_user(root / db):
         shown, chatted = each(root, [["memory", "chat"], ["chat", "chat"]])
     refused([], shown, f"error: {db}: cannot use it as the state database: cannot read the file (Permission denied)")
     refused([], chatted, f"error: {db}: cannot use it as the state database: cannot write the file (Permission")
@@ -162,7 +162,7 @@ def test_a_chat_on_a_database_in_a_read_only_folder_is_refused_naming_the_folder
     refused(
         [],
         chatted,
-        f"error: {folder / 'state.db'}: cannot use it as the state database: its folder must take new files too "
+        "error: .harness/state.db: cannot use it as the state database: its folder must take new files too "
         f"(SQLite keeps a journal beside it): cannot create a file in the folder {folder} (Permission denied)",
     )
 

@@ -299,3 +299,24 @@ def test_the_repeats_of_a_cassette_in_a_folder_it_may_not_read_are_its_first_alo
     with closed_to_user(folder):
         done = run_python(REPEATS, cwd=tmp_path, as_user=True)
     assert (done.returncode, done.stdout) == (0, "1 [1]\n"), done.stderr
+
+
+@pytest.mark.parametrize(
+    ("agents", "db", "shown"),
+    [
+        (None, "../state.db", "../state.db"),
+        (None, "sub/../state.db", "state.db"),
+        ("../agents.yaml", None, "../.harness/state.db"),
+        (None, None, ".harness/state.db"),
+        (None, "/srv/ci/./artifact/../state.db", "/srv/ci/state.db"),
+    ],
+)
+def test_the_state_database_is_named_as_it_was_given(
+    tmp_path: Path, agents: str | None, db: str | None, shown: str
+) -> None:
+    """It was named by its absolute, unnormalised path (`/tmp/.../sub/../state.db`): two checkouts gave
+    different messages, and the `..` hid which file it is."""
+    from harness.project import Project
+
+    project = Project.build(agents=agents, state_db=db, relative_to=tmp_path / "sub")
+    assert project.as_given(project.state_db) == shown

@@ -28,11 +28,11 @@ def memory_command(args: argparse.Namespace, console: Console) -> int:
     project = project_of(args)
     with contextlib.suppress(HarnessError):  # the database was masked as written; this only adds to it
         console.learn(AgentFactory(project))
-    db = project.state_db
-    unreachable = unreachable_reason(db)
+    db = project.as_given(project.state_db)
+    unreachable = unreachable_reason(project.state_db)
     if unreachable is not None:
         raise UserError(f"{db}: {unreachable}")
-    if not db.exists():
+    if not project.state_db.exists():
         raise UserError(f"{db}: no state database here (give --db, or start one with `harness chat`)")
     if args.agent is not None and args.block is not None:
         raise UserError(
@@ -40,7 +40,7 @@ def memory_command(args: argparse.Namespace, console: Console) -> int:
         )
     if args.agent is None and args.block is None:
         raise UserError("give an AGENT name or --block ID")
-    store = Store(db, console.secrets, read_only=True)  # shows, never changes (migrates) it
+    store = Store(project.state_db, console.secrets, read_only=True, shown=db)  # shows, never changes (migrates) it
     try:
         if args.block is not None:
             block = store.get_block(args.block)
@@ -74,9 +74,12 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
     factory = AgentFactory(project)
     spec = factory.spec(args.agent)
     console.learn(factory)
-    store = Store(project.state_db, console.secrets)  # the path checked (a folder, not SQLite...) before a lock
+    db = project.as_given(project.state_db)
+    store = Store(
+        project.state_db, console.secrets, shown=db
+    )  # the path checked (a folder, not SQLite...) before a lock
     try:
-        lock = lock_agent(project.state_db, spec.name)
+        lock = lock_agent(project.state_db, spec.name, db)
     except BaseException:
         store.close()
         raise
@@ -175,9 +178,10 @@ def _undecodable(text: str) -> str | None:
     return None
 
 
-def lock_agent(db: Path, name: str) -> TextIO:
+def lock_agent(db: Path, name: str, shown: str | None = None) -> TextIO:
     """One `harness chat` per agent and database at a time: two would interleave their histories and lose
-    each other's memory edits. The lock is the OS's (flock), so it goes away with the process."""
+    each other's memory edits. The lock is the OS's (flock), so it goes away with the process. `shown`:
+    the database as messages name it (`db` when not given)."""
     import fcntl
     import os
     from pathlib import Path
@@ -190,8 +194,8 @@ def lock_agent(db: Path, name: str) -> TextIO:
         lock = open(real.parent / f"{real.name}.{safe}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held to the end
     except OSError as exc:
         raise RunError(
-            f"cannot lock agent '{name}' on {db}: {exc.strerror or exc} (`harness chat` keeps a lock file beside "
-            "the database: give --db a file in a folder it can write to)"
+            f"cannot lock agent '{name}' on {shown or db}: {exc.strerror or exc} (`harness chat` keeps a lock file "
+            "beside the database: give --db a file in a folder it can write to)"
         ) from None
     try:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -200,7 +204,7 @@ def lock_agent(db: Path, name: str) -> TextIO:
         holder = lock.read().strip() or "another process"
         lock.close()
         raise RunError(
-            f"agent '{name}' is in use by another `harness chat` ({holder}) on {db}; end that one first"
+            f"agent '{name}' is in use by another `harness chat` ({holder}) on {shown or db}; end that one first"
         ) from None
     lock.seek(0)
     lock.truncate()
