@@ -834,3 +834,39 @@ def test_a_state_database_is_named_in_messages_as_it_was_given(
         assert main([*command, "--agents", str(SEED_AGENTS), "--db", "../state.db"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ../state.db is not a state database (not SQLite)"), err
+
+
+def test_a_database_at_the_default_before_it_moved_is_pointed_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The harness of 2026-11-23 kept the default database in `.harness/` of the folder it ran in; since
+    2026-11-24 it is beside the agents file. A chat run from another folder after the upgrade silently started
+    its agent afresh, its memory and history left unmentioned in the old place."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(SEED_AGENTS, project / "agents.yaml")
+    shutil.copytree(ROOT / "prompts", project / "prompts")
+    shutil.copytree(ROOT / "examples", project / "examples")
+    work = project / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    agents = ("--agents", "../agents.yaml")
+    with serve(Script([reply("Hi")])) as url:  # as the old harness kept it: in the folder it ran in
+        assert chat(monkeypatch, capsys, "hello\n", *agents, "--db", ".harness/state.db", "--base-url", url)[0] == 0
+    assert main(["memory", "chat", *agents]) == 2
+    assert capsys.readouterr().err == (
+        "error: ../.harness/state.db: no state database here (the default since 2026-11-24, beside the agents "
+        "file); there is one at .harness/state.db, where the harness kept it before: give --db .harness/state.db\n"
+    )
+    with serve(Script([])) as url:
+        code, _, err = chat(monkeypatch, capsys, "", *agents, "--base-url", url)
+    assert code == 0
+    assert err.startswith(
+        "note: no state database at ../.harness/state.db (the default since 2026-11-24, beside the agents file), "
+        "but there is one at .harness/state.db, where the harness kept it before: this chat starts a new one at "
+        "../.harness/state.db; to go on with the agents kept there, give --db .harness/state.db\n"
+    )
+    assert "0 earlier turns" in err
+    with serve(Script([])) as url:  # once the new default exists, it is the one: nothing more is said
+        assert "note:" not in chat(monkeypatch, capsys, "", *agents, "--base-url", url)[2]
+        assert "note:" not in chat(monkeypatch, capsys, "", *agents, "--db", ".harness/state.db", "--base-url", url)[2]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from harness.llm.chat import ChatModel, ChatResponse
     from harness.llm.settings import ToolChoice
+    from harness.project import Project
 
 
 def memory_command(args: argparse.Namespace, console: Console) -> int:
@@ -33,6 +34,12 @@ def memory_command(args: argparse.Namespace, console: Console) -> int:
     if unreachable is not None:
         raise UserError(f"{db}: {unreachable}")
     if not project.state_db.exists():
+        older = older_default(args, project)
+        if older is not None:
+            raise UserError(
+                f"{db}: no state database here (the default since 2026-11-24, beside the agents file); there is one "
+                f"at {older}, where the harness kept it before: give --db {older}"
+            )
         raise UserError(f"{db}: no state database here (give --db, or start one with `harness chat`)")
     if args.agent is not None and args.block is not None:
         raise UserError(
@@ -75,9 +82,15 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
     spec = factory.spec(args.agent)
     console.learn(factory)
     db = project.as_given(project.state_db)
-    store = Store(
-        project.state_db, console.secrets, shown=db
-    )  # the path checked (a folder, not SQLite...) before a lock
+    older = older_default(args, project)
+    if older is not None:  # said before the new database is made, and the agent started afresh in it
+        console.err(
+            f"note: no state database at {db} (the default since 2026-11-24, beside the agents file), but there is "
+            f"one at {older}, where the harness kept it before: this chat starts a new one at {db}; to go on with "
+            f"the agents kept there, give --db {older}"
+        )
+    # the path checked (a folder, not SQLite...) before a lock
+    store = Store(project.state_db, console.secrets, shown=db)
     try:
         lock = lock_agent(project.state_db, spec.name, db)
     except BaseException:
@@ -168,6 +181,23 @@ def _as_typed(line: str) -> str:
         return line.encode(sys.stdin.encoding or "utf-8", "surrogateescape").decode("utf-8")
     except (UnicodeError, LookupError):
         return line
+
+
+def older_default(args: argparse.Namespace, project: Project) -> str | None:
+    """The database the harness of 2026-11-23 used by default (`.harness/state.db` in the folder it ran in),
+    as typed, when no --db is given, the default (beside the agents file) does not exist and that one does:
+    a chat from another folder than the agents file's would otherwise silently start its agents afresh."""
+    import os
+    from pathlib import Path
+
+    from harness.project import DEFAULT_STATE_DB
+
+    if getattr(args, "db", None) is not None or project.state_db.exists():
+        return None
+    older = Path(DEFAULT_STATE_DB)
+    if not older.is_file() or os.path.realpath(older) == os.path.realpath(project.state_db):
+        return None
+    return older.as_posix()
 
 
 def _undecodable(text: str) -> str | None:
