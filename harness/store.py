@@ -195,14 +195,17 @@ class Store:
     def __init__(
         self, path: str | Path, secrets: Secrets | None = None, *, read_only: bool = False, shown: str | None = None
     ) -> None:
-        """`read_only` (a command that only shows, as `harness memory`): opened for reading, changed in no
-        way, and refused with a message when it would need migrating first. `shown`: the file as messages
-        name it (as the user gave it, `Project.as_given`), `path` itself when not given."""
+        """`read_only` (a command that only shows, as `harness memory`): opened for reading and changed in no
+        way; an older harness's database is read as it is, unmigrated (what a read finds missing is said).
+        `shown`: the file as messages name it (as given, `Project.as_given`), `path` itself when not given."""
         self.path = str(path)
         self.shown = self.path if shown is None else shown
         self.secrets = Secrets.collect() if secrets is None else secrets
         self._clocks: dict[str, Callable[[], datetime]] = {}  # `use_clock`: an agent's own
         self._immutable: tuple[int, int, int, bool] | None = None  # the file as it was when opened immutable
+        # read-only: the migrations an older harness's database has not had (it is read as it is)
+        self.pending: list[str] = []
+        self._block_columns = _BLOCK_COLUMNS  # what a block is read from (a database before 002 has no schema)
         in_memory = self.path == ":memory:"
         if not in_memory:
             unreachable = unreachable_reason(Path(self.path))
@@ -256,13 +259,10 @@ class Store:
                         f"{self.shown} holds no state yet (an empty database): `harness chat` with this --db starts "
                         "one in it"
                     )
-                if read_only:
-                    pending = [name for name, _ in MIGRATIONS if name not in applied]
-                    if pending:
-                        raise UserError(
-                            f"{self.shown} was written by an older harness and needs migrating ({', '.join(pending)}), "
-                            "which this command does not do: `harness chat` with this --db migrates it"
-                        )
+                if read_only:  # an older harness's is read as it is: see `_reading` and `_block_columns`
+                    self.pending = [name for name, _ in MIGRATIONS if name not in applied]
+                    if self.pending and "schema" not in _columns(self.db, "blocks"):  # before 002
+                        self._block_columns = _BLOCK_COLUMNS.replace("schema", "NULL")
                 else:
                     self.db.execute("PRAGMA journal_mode = WAL")
                     self._migrate()
@@ -465,6 +465,13 @@ class Store:
                 raise _damaged_error(self.shown, exc) from None
             if not str(exc).startswith("no such "):
                 raise StoreError(f"cannot read the state database {self.shown}: {exc}") from None
+            if self.pending:  # read as an older harness left it: what is read here is among what it lacks
+                raise UserError(
+                    f"{self.shown} was written by an older harness and lacks what this command reads ({exc}), which "
+                    f"its migrations {', '.join(self.pending)} add; a command that only shows migrates nothing: "
+                    "`harness chat` with this --db migrates it where the file may be written (elsewhere: copy it, "
+                    "and give --db the copy)"
+                ) from None
             raise UserError(
                 f"{self.shown} is not a state database this harness reads ({exc}: changed by another program?); "
                 "it is left as it is: give --db a file `harness chat` made, or a new path"
@@ -487,19 +494,14 @@ class Store:
     def get_block(self, block_id: str) -> Block | None:
         """As Letta's `client.get_block(id)`: None when no block has that id."""
         with self._reading("blocks"):
-            row = self.db.execute(
-                'SELECT id, label, value, "limit", description, read_only, metadata, schema FROM blocks WHERE id = ?',
-                (block_id,),
-            ).fetchone()
+            row = self.db.execute(f"SELECT {self._block_columns} FROM blocks WHERE id = ?", (block_id,)).fetchone()
             return None if row is None else _block(row)
 
     def get_core_memory(self, agent_id: str) -> Memory:
         """As Letta's `client.get_core_memory(agent_id)`: the blocks as persisted, in their order."""
         with self._reading("blocks"):
             rows = self.db.execute(
-                'SELECT id, label, value, "limit", description, read_only, metadata, schema FROM blocks'
-                " WHERE agent_id = ? ORDER BY position",
-                (agent_id,),
+                f"SELECT {self._block_columns} FROM blocks WHERE agent_id = ? ORDER BY position", (agent_id,)
             ).fetchall()
             return Memory(_block(row) for row in rows)
 
@@ -556,7 +558,13 @@ def _unopenable(path: str, read_only: bool, exc: sqlite3.Error | OSError, shown:
     if isinstance(exc, OSError) or (code is not None and code & 0xFF in _ACCESS_CODES):
         refused = _access_refused(Path(path), read_only)
         if refused is not None:
-            return UserError(f"{shown}: cannot use it as the state database: {refused}")
+            works = (
+                ""
+                if read_only
+                else " (`harness memory` reads it where it is; to chat on, copy it where it can be written and give "
+                "--db the copy)"
+            )
+            return UserError(f"{shown}: cannot use it as the state database: {refused}{works}")
     return StoreError(f"cannot open the state database {shown}: {exc}")
 
 
@@ -575,6 +583,14 @@ def _access_refused(path: Path, read_only: bool) -> str | None:
     if folder_refuses is None:
         return None
     return f"its folder must take new files too (SQLite keeps a journal beside it): {folder_refuses}"
+
+
+_BLOCK_COLUMNS = 'id, label, value, "limit", description, read_only, metadata, schema'
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    """The columns `table` has (none when there is no such table)."""
+    return {row[1] for row in db.execute(f'PRAGMA table_info("{table}")')}
 
 
 def _damaged(exc: sqlite3.Error) -> bool:

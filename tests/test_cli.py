@@ -678,7 +678,8 @@ def test_memory_reads_a_database_and_changes_nothing_in_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A command that only shows opens the database read-only: it migrated an older harness's database (which
-    that harness then could not open) and switched it to WAL mode."""
+    that harness then could not open) and switched it to WAL mode. An older harness's database is shown as
+    it is (it was refused: 'needs migrating', which a read-only place never allowed)."""
     import sqlite3
 
     from harness.store import MIGRATIONS
@@ -692,10 +693,12 @@ def test_memory_reads_a_database_and_changes_nothing_in_it(
     raw.commit()
     raw.close()
     before = db.read_bytes()
-    assert main(["memory", "chat", "--db", str(db)]) == 2
-    err = capsys.readouterr().err
-    assert f"was written by an older harness and needs migrating ({MIGRATIONS[-1][0]})" in err
+    assert main(["memory", "chat", "--db", str(db)]) == 0
+    assert "human (" in capsys.readouterr().out
     assert db.read_bytes() == before and not (tmp_path / "state.db-wal").exists()
+    with sqlite3.connect(db) as raw:
+        assert [name for (name,) in raw.execute("SELECT name FROM _migrations")] == [n for n, _ in MIGRATIONS[:-1]]
+    raw.close()
 
 
 @pytest.mark.parametrize("journal_mode", ["wal", "delete"])

@@ -613,13 +613,95 @@ def test_a_database_the_file_system_refuses_is_a_user_error_saying_why(tmp_path:
         (tmp_path / "ro").chmod(0o755)
     assert done.returncode == 0, done.stderr
     cannot = "cannot use it as the state database"
+    works = " (`harness memory` reads it where it is; to chat on, copy it where it can be written and give --db "
+    works += "the copy)"
     assert json.loads(done.stdout) == [
         ["UserError", f"locked.db: {cannot}: cannot read the file (Permission denied)"],
-        ["UserError", f"locked.db: {cannot}: cannot write the file (Permission denied)"],
+        ["UserError", f"locked.db: {cannot}: cannot write the file (Permission denied){works}"],
         [
             "UserError",
             f"ro/state.db: {cannot}: its folder must take new files too (SQLite keeps a journal beside it): "
-            "cannot create a file in the folder ro (Permission denied)",
+            f"cannot create a file in the folder ro (Permission denied){works}",
         ],
         ["UserError", "closed/state.db: cannot enter the folder closed (Permission denied)"],
     ]
+
+
+def older_database(path: Path, migrations: int) -> None:
+    """A database as a harness with only the first `migrations` migrations left it: an agent and its blocks,
+    written with the columns that harness had."""
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, sql in MIGRATIONS[:migrations]:
+        db.executescript(sql)
+        db.execute("INSERT INTO _migrations VALUES (?, '2026-11-23T00:00:00.000+00:00')", (name,))
+    db.execute("INSERT INTO agents (id, name, created_at) VALUES ('agent-1', 'chat', '2026-11-23')")
+    db.executemany(
+        'INSERT INTO blocks (id, agent_id, position, label, value, "limit", description, read_only, metadata)'
+        " VALUES (?, 'agent-1', ?, ?, ?, 5000, NULL, 0, '{}')",
+        [("block-1", 0, "persona", "You are a helpful assistant"), ("block-2", 1, "human", "Name: Azin")],
+    )
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("migrations", range(1, len(MIGRATIONS)))
+def test_a_command_that_only_shows_reads_an_older_database_as_it_is(tmp_path: Path, migrations: int) -> None:
+    """`harness memory` refused a database one migration behind ('needs migrating ...: `harness chat` with
+    this --db migrates it'), which in a place it may not write (a CI artifact) nothing could migrate. What it
+    reads, the agents and their blocks, every migration has: it is read unmigrated, the file unchanged."""
+    db = tmp_path / "s.db"
+    older_database(db, migrations)
+    before = db.read_bytes()
+    store = Store(db, read_only=True)
+    assert store.pending == [name for name, _ in MIGRATIONS[migrations:]]
+    agent = store.find_agent("chat")
+    assert agent == "agent-1"
+    blocks = store.get_core_memory(agent).get_blocks()
+    assert [(b.label, b.value, b.schema) for b in blocks] == [
+        ("persona", "You are a helpful assistant", None),
+        ("human", "Name: Azin", None),
+    ]
+    block = store.get_block("block-2")
+    assert block is not None and block.value == "Name: Azin"
+    if migrations < 5:  # what it lacks is said, with what would work, never "no such table"
+        with pytest.raises(UserError) as lacking:
+            store.load_in_context(agent)
+        assert str(lacking.value) == (
+            f"{db} was written by an older harness and lacks what this command reads (no such table: in_context), "
+            f"which its migrations {', '.join(store.pending)} add; a command that only shows migrates nothing: "
+            "`harness chat` with this --db migrates it where the file may be written (elsewhere: copy it, and give "
+            "--db the copy)"
+        )
+    store.close()
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.db"]
+    Store(db).close()  # a writer migrates it, as before
+    reader = Store(db, read_only=True)
+    assert reader.pending == []
+    reader.close()
+
+
+def test_a_database_that_cannot_be_written_says_what_works_when_a_writer_cannot_open_it(tmp_path: Path) -> None:
+    """`harness chat` on a database in a place it may not write said only 'unable to open database file'.
+    The place is made immutable (chattr, as root): a mode alone does not stop root."""
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "artifact"
+    folder.mkdir()
+    db = folder / "s.db"
+    Store(db).close()
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(db), str(folder)]).returncode != 0:
+        pytest.skip("cannot make a file immutable here")
+    try:
+        with pytest.raises(UserError) as refused:
+            Store(db)
+        assert str(refused.value).startswith(f"{db}: cannot use it as the state database: cannot write the file (")
+        assert str(refused.value).endswith(
+            " (`harness memory` reads it where it is; to chat on, copy it where it can be written and give --db "
+            "the copy)"
+        )
+        Store(db, read_only=True).close()
+    finally:
+        subprocess.run(["chattr", "-i", str(db), str(folder)], check=True)
