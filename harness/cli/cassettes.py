@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from harness.cassettes.mode import RecordMode
 from harness.cli.console import NO_SCENARIOS, Console, shown
 from harness.cli.options import no_scenarios_in, project_of, record_options, scenario_paths
-from harness.cli.scenario_files import checked_scenarios
+from harness.cli.scenario_files import every_problem, loaded_scenarios
 
 if TYPE_CHECKING:
     from harness.scenarios import Scenario, ScenarioRunner
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
+    from harness.errors import UserError
     from harness.factory import AgentFactory
     from harness.scenarios import ScenarioRunner
     from harness.scenarios.discovery import discover
@@ -28,9 +29,18 @@ def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
     factory = AgentFactory(project)
     console.learn(factory)
     runner = ScenarioRunner(factory, record_options=record_options(args))
-    scenarios = checked_scenarios(runner, discover(scenario_paths(args, project)))
+    # A file with mistakes is not checked; the others are, as `run` runs them (the mistakes listed last, exit 2).
+    scenarios, mistakes = loaded_scenarios(runner, discover(scenario_paths(args, project)))
+    if mistakes:
+        if not scenarios:
+            raise UserError(every_problem(mistakes))
+        orphans = "" if args.paths else "; orphans are not looked for meanwhile (their cassettes would look like ones)"
+        console.err(
+            f"note: {len(mistakes)} scenario file(s) with mistakes are not checked (listed at the end), the others "
+            f"are{orphans}"
+        )
     # Orphans only over the whole project: checking some scenarios, every other cassette is not theirs.
-    statuses = check_cassettes(runner, scenarios, orphans=not args.paths)
+    statuses = check_cassettes(runner, scenarios, orphans=not args.paths and not mistakes)
     if not statuses:  # nothing checked: a CI job pointed at the wrong folder must not pass green, as for `run`
         nothing = f"no scenarios in {no_scenarios_in(args, project)}"
         if not args.paths:
@@ -62,6 +72,8 @@ def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
             "an unused repeat is above the number of repeats its scenario was last recorded with (replay skips it): "
             "delete it, or record that many repeats again"
         )
+    if mistakes:  # said last, where a CI log is read, and exit 2
+        raise UserError(every_problem(mistakes))
     return 1 if any(state != CassetteState.OK for state in counts) else 0
 
 

@@ -211,6 +211,39 @@ def test_record_stale_with_nothing_stale_still_lists_a_broken_files_mistakes_and
     ]
 
 
+def test_check_reports_every_other_cassette_when_one_scenario_file_has_mistakes(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed only the broken file's mistake and exited 2: after an upgrade that refuses one file, the
+    stale cassettes the upgrade made went unreported until every file was fixed (`run` and `record --stale`
+    go on with the others)."""
+    agents = project.agents.read_text(encoding="utf-8")
+    project.agents.write_text(agents.replace("temperature: 0", "temperature: 0.5"), encoding="utf-8")
+    broken = project.write_scenario("broken", "agent: chat\nturns: [{user: hi}]\nexpcet: {}\n")
+    shutil.copy(project.cassettes / "remember.yaml", project.cassettes / "broken.yaml")  # not an orphan
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 2
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert "remember.yaml: stale (" in captured.out and "forgetful.yaml: missing (" in captured.out
+    assert "  model settings changed: temperature 0.0 -> 0.5" in out
+    assert "broken.yaml" not in captured.out
+    assert out[-2:] == [
+        "1 missing, 1 stale",
+        f"record what needs it with: harness record --stale --agents {project.agents}",
+    ]
+    err = captured.err.splitlines()
+    assert err == [
+        "note: 1 scenario file(s) with mistakes are not checked (listed at the end), the others are; orphans are "
+        "not looked for meanwhile (their cassettes would look like ones)",
+        f"error: {broken}:3:1: expcet: unknown key 'expcet'; did you mean 'expect'? valid keys: agent, description, "
+        "blocks, archival, max_steps, turns, simulate, expect, xfail, cassette, history, tool_results, dataset, models",
+    ]
+    project.scenario_path("remember").unlink()
+    project.scenario_path("forgetful").unlink()
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 2  # nothing else to check: the mistake
+    assert capsys.readouterr().err.startswith(f"error: {broken}:3:1: expcet:")
+
+
 def test_a_changed_agent_is_explained_part_by_part(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     agents = project.agents.read_text(encoding="utf-8")
     project.agents.write_text(
