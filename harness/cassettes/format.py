@@ -39,7 +39,7 @@ import contextlib
 import http
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -98,6 +98,52 @@ class CassetteData:
 
 
 # ------------------------------------------------------------------ reading
+
+_LOCAL_CALL_ID = re.compile(r"call_[0-9]+_[0-9]+")
+
+
+def history_call_ids(bodies: Iterable[Any], answers: Iterable[str]) -> str | None:
+    """Which tool-call ids a cassette's history holds (`llm.chat.CallIds`' value), told from what it recorded,
+    for one whose metadata does not say (a plain vcrpy cassette, or the harness's from before it kept
+    provider ids): "provider" when a request sends back an id a recorded answer gave, "local" when one
+    sends back a `call_N_i`, None when no request tells (no call went back into history)."""
+    sent = {
+        call["id"]
+        for body in bodies
+        if isinstance(body, dict) and isinstance(body.get("messages"), list)
+        for message in body["messages"]
+        if isinstance(message, dict)
+        and message.get("role") == "assistant"
+        and isinstance(message.get("tool_calls"), list)
+        for call in message["tool_calls"]
+        if isinstance(call, dict) and isinstance(call.get("id"), str)
+    }
+    if not sent:
+        return None
+    if sent & _answered_call_ids(answers):
+        return "provider"
+    return "local" if any(_LOCAL_CALL_ID.fullmatch(each) for each in sent) else None
+
+
+def _answered_call_ids(answers: Iterable[str]) -> set[str]:
+    """The tool-call ids recorded answers gave: a completion's message, or a stream's deltas."""
+    found: set[str] = set()
+    for text in answers:
+        events = [line[5:] for line in text.splitlines() if line.startswith("data:")] or [text]
+        for event in events:
+            try:
+                data = jsontext.parse(event)
+            except ValueError:
+                continue
+            choices = data.get("choices") if isinstance(data, dict) else None
+            for choice in choices if isinstance(choices, list) else ():
+                for part in ("message", "delta"):
+                    message = choice.get(part) if isinstance(choice, dict) else None
+                    calls = message.get("tool_calls") if isinstance(message, dict) else None
+                    for call in calls if isinstance(calls, list) else ():
+                        if isinstance(call, dict) and isinstance(call.get("id"), str) and call["id"]:
+                            found.add(call["id"])
+    return found
 
 
 def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:

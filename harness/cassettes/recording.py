@@ -21,7 +21,7 @@ request and interaction, a long conversation's bodies included.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,12 +36,13 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request
 
 from harness.cassettes import format
-from harness.cassettes.encodings import decompress_zstd
-from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY
+from harness.cassettes.encodings import Undecodable, decompress_zstd
+from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY, history_call_ids
 from harness.cassettes.keys import Keyer, decode_body
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.mode import RecordMode as HarnessRecordMode
 from harness.cassettes.repeats import REPEATS_KEY
+from harness.cassettes.replay import recorded_answer
 from harness.cassettes.scrub import (
     endpoint_kind,
     header_secrets,
@@ -230,11 +231,19 @@ class RecordingSession:
 
     def _loaded_call_ids(self) -> CallIds:
         """Provider ids, except when adding to a cassette recorded before they were kept (`--mode new`
-        on an old cassette): its interactions must still be answered, so it keeps its scheme."""
+        on an old cassette): its interactions must still be answered, so it keeps its scheme. One whose
+        metadata does not say is told as replay tells it (`format.history_call_ids`)."""
         if self.cassette is None or not self.cassette.data:
             return CallIds.PROVIDER
+        said = self._metadata(CALL_IDS_KEY)
+        if said is None:
+            answers: list[str] = []
+            for _, response in self.cassette.data:
+                with suppress(Undecodable):
+                    answers.append(recorded_answer(response)[1])
+            said = history_call_ids((decode_body(request.body) for request, _ in self.cassette.data), answers)
         try:
-            return CallIds(self._metadata(CALL_IDS_KEY) or CallIds.LOCAL)
+            return CallIds(said or CallIds.LOCAL)
         except ValueError:
             return CallIds.LOCAL
 

@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 
 from harness.cassettes.diff import nearest_recorded, unseen_difference
 from harness.cassettes.encodings import Undecodable, content_encodings, decoded
-from harness.cassettes.format import CALL_IDS_KEY, FINGERPRINT_KEY, CassetteData, interaction_line, parse
+from harness.cassettes.format import (
+    CALL_IDS_KEY,
+    FINGERPRINT_KEY,
+    CassetteData,
+    history_call_ids,
+    interaction_line,
+    parse,
+)
 from harness.cassettes.keys import Keyer, path_prefix
 from harness.errors import CassetteError, CassetteKeyMismatch, CassetteMiss, MissedRequest
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
@@ -66,6 +73,13 @@ class ReplayCassette:
                 at = f"interaction {position}" + (f" (line {line})" if line is not None else "")
                 raise CassetteError(path, f"a cassette this Python cannot replay ({at}: {exc})") from None
         self.played = [False] * len(self.answers)
+        # Which tool-call ids its history holds, when its metadata does not say: told from the bodies when
+        # they were read (a plain vcrpy cassette; a harness cassette with keys is from before provider ids).
+        self._told_call_ids = (
+            history_call_ids([each.request.body for each in data.interactions], [text for _, text in self.answers])
+            if CALL_IDS_KEY not in self.metadata
+            else None
+        )
         self._index: dict[str, int] = {}  # each key's first recording
         self._repeats: dict[str, list[int]] = {}  # a key's later recordings (a retried request), in order
         self.prefixes: set[str] = set()  # the base URL paths it was recorded through
@@ -114,10 +128,11 @@ class ReplayCassette:
 
     @property
     def call_ids(self) -> CallIds:
-        """The tool-call ids the recording put in history: a cassette that does not say is from before
-        provider ids were kept."""
+        """The tool-call ids the recording put in history: as its metadata says; a cassette that does not
+        say holds the ones its requests send back (`format.history_call_ids`: a plain vcrpy cassette holds the
+        provider's), else it is from before provider ids were kept."""
         try:
-            return CallIds(self.metadata.get(CALL_IDS_KEY, CallIds.LOCAL))
+            return CallIds(self.metadata.get(CALL_IDS_KEY, self._told_call_ids or CallIds.LOCAL))
         except ValueError:
             return CallIds.LOCAL
 

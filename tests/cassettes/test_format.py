@@ -588,3 +588,37 @@ def test_a_cassette_too_big_for_the_memory_allowed_is_one_error_naming_it(monkey
     monkeypatch.setattr(format.yamlsubset, "read", exhausted)
     with pytest.raises(CassetteError, match=r"^c.yaml is too big \(0 MB\) to read in the memory this process may use"):
         format.parse(_SHIPPED, "c.yaml")
+
+
+def _asked(*ids: str) -> dict[str, object]:
+    calls = [{"id": i, "type": "function", "function": {"name": "f", "arguments": "{}"}} for i in ids]
+    return {
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": calls}]
+    }
+
+
+def _answered(*ids: str, stream: bool = False) -> str:
+    calls = [{"id": i, "type": "function", "function": {"name": "f", "arguments": "{}"}} for i in ids]
+    if stream:
+        return "".join(
+            f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'tool_calls': [call]}}]})}\n\n" for call in calls
+        )
+    return json.dumps({"choices": [{"message": {"role": "assistant", "tool_calls": calls}}]})
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_which_ids_a_cassette_without_metadata_holds_is_told_from_its_requests(stream: bool) -> None:
+    """A plain vcrpy cassette sends back the provider's ids, the harness's from before provider ids were kept
+    `call_N_i`: taking every cassette without `metadata.tool_call_ids` for the latter made the former miss."""
+    answers = [_answered("call_abc", stream=stream), "not json", _answered(stream=stream)]
+    assert format.history_call_ids([_asked(), _asked("call_abc")], answers) == "provider"
+    assert format.history_call_ids([_asked(), _asked("call_1_0")], answers) == "local"
+    assert format.history_call_ids([_asked(), _asked("call_1_0", "call_abc")], answers) == "provider"
+    # nothing sent back (one step), or only ids neither scheme tells (Letta's boot call's): not told
+    assert format.history_call_ids([_asked(), "text", None], answers) is None
+    assert format.history_call_ids([_asked("eb1167b3-67a9-4378-bc65-c1e58")], answers) is None
+
+
+@given(st.lists(st.from_regex(r"call_[a-z0-9]{1,8}", fullmatch=True), min_size=1, max_size=4, unique=True))
+def test_a_provider_id_sent_back_is_always_told_provider(ids: list[str]) -> None:
+    assert format.history_call_ids([_asked(ids[-1])], [_answered(*ids)]) == "provider"

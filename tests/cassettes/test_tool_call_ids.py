@@ -66,3 +66,44 @@ def test_a_cassette_from_before_keeps_local_ids_when_new_turns_are_recorded(tmp_
     assert sent_ids(path) == ["call_1_0", "call_3_0", "call_6_0"]  # all local, the new turn's too
     replayed = project.replay("remember")
     assert not replayed.stale and replayed.unplayed == [], replayed.explain()
+
+
+def as_plain_vcrpy(path: Path) -> None:
+    """The cassette as vcrpy itself writes one: every body whole, no keys, no harness metadata."""
+    data = format.to_vcr_dict(format.parse(path.read_text(encoding="utf-8"), str(path)))
+    del data["metadata"]
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def test_a_plain_vcrpy_cassette_holding_the_providers_ids_replays_past_the_first_step(tmp_path: Path) -> None:
+    """A cassette without `metadata.tool_call_ids` was taken for one from before provider ids: its
+    `server-core_memory_append` became `call_1_0`, and the exactly matching second request missed ('the
+    agent changed'). What its requests send back tells which ids it holds."""
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    project.record("remember", REMEMBER_RESPONSES)
+    path = project.cassettes / "remember.yaml"
+    as_plain_vcrpy(path)
+    assert "tool_call_ids" not in path.read_text(encoding="utf-8") and "key:" not in path.read_text(encoding="utf-8")
+    assert ReplayCassette(path).call_ids == CallIds.PROVIDER
+    replayed = project.replay("remember")
+    assert replayed.outcome == "passed", replayed.explain()
+    with FakeOpenAI([]) as server:  # recording in mode new plays it as replay does: nothing is asked
+        result = project.runner("new", base_url=server.base_url).run(project.scenario("remember"))
+    assert not result.stale and not result.error and not server.received, result.explain()
+    assert project.replay("remember").outcome == "passed"
+
+
+def test_a_plain_vcrpy_cassette_of_the_harness_from_before_provider_ids_keeps_local_ids(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        runner = project.runner("all", base_url=server.base_url)
+        with runner.factory.cassette(project.cassettes / "remember.yaml") as session:
+            agent = runner.factory.new_agent(runner.factory.spec("chat"), cassette=session)
+            agent.call_ids = CallIds.LOCAL
+            agent.send("Hi! My name is Azin.")
+            session.note_recording(agent.spec.model)
+    path = project.cassettes / "remember.yaml"
+    as_plain_vcrpy(path)
+    assert sent_ids(path) == ["call_1_0"]
+    assert ReplayCassette(path).call_ids == CallIds.LOCAL
+    assert project.replay("remember").outcome == "passed"
