@@ -199,6 +199,9 @@ class CassetteMiss(RunError):
         self.request = request
         self.nearest = nearest
         self.notes: list[str] = []  # more about the miss, such as a base URL other than the recording's
+        # Why it missed when that is the harness's doing, not the user's (`cassettes.diff.miss_cause`): said in
+        # place of the guess at what the user changed.
+        self.cause: str | None = None
         super().__init__(f"{cassette}: no recorded response for {request.method} {request.path}")
 
     def diff_lines(self, limit: int = 80) -> list[str]:

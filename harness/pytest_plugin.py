@@ -764,8 +764,8 @@ def pytest_runtest_makereport(
                 lines.append(f"  record it with: {_python_test_record_command(item)}")
             else:
                 lines = [
-                    f"{item.nodeid}: no recorded response in {_shown(cassette)} for a request this test "
-                    "made (the agent, its prompt or tools, the model settings or the test changed)"
+                    f"{item.nodeid}: no recorded response in {_shown(cassette)} for a request this test made "
+                    f"({miss.cause or 'the agent, its prompt or tools, the model settings or the test changed'})"
                 ]
                 lines += miss.diff_lines()
                 lines.append(f"  re-record with: {_python_test_record_command(item)}")

@@ -357,6 +357,25 @@ def test_the_harness_agent_fixture_records_then_replays_a_python_test(pytester: 
     )
 
 
+def test_a_python_tests_miss_under_another_loop_names_the_setting(pytester: pytest.Pytester) -> None:
+    """The cause `harness run` gives a miss the harness made (the default loop changed) is the test's too."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path)
+    pytester.makepyfile(test_agent=PYTHON_TEST)
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        pytester.runpytest("--harness-record-mode", "all", "--harness-base-url", server.base_url)
+    agents = project.agents.read_text(encoding="utf-8")
+    project.agents.write_text(agents.replace("  loop: harness", "  # loop: harness"), encoding="utf-8")
+    stale = pytester.runpytest()
+    stale.assert_outcomes(failed=1)
+    stale.stdout.fnmatch_lines(
+        [
+            "test_agent.py::test_saves_name: no recorded response in *test_saves_name.yaml for a request this test "
+            "made (the cassette was recorded under `loop: harness`, and this request is letta-memgpt's *",
+        ]
+    )
+
+
 def test_a_python_test_never_recorded_says_so(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     make_project(pytester.path)

@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness import jsontext
+from harness.cassettes.format import FINGERPRINT_KEY
 from harness.errors import NearestRecorded
 from harness.lookalike import differ_only_in
+from harness.loops import kinds
+from harness.loops.kinds import DEFAULT_LOOP, LoopName
 
 
 def request_lines(body: Any) -> list[str]:
@@ -96,3 +99,87 @@ def unseen_difference(recorded: Any, sent: Any) -> str | None:
     says it; None when they differ otherwise."""
     recorded_text, sent_text = "\n".join(request_lines(recorded)), "\n".join(request_lines(sent))
     return differ_only_in(recorded_text, sent_text, "the recorded request and the one sent")
+
+
+# ------------------------------------------------------------------ whose change a miss is
+
+# The fields the harness itself adds to a chat request, whatever the agents file says: each loop's (Letta's
+# request defaults, `parallel_tool_calls` beside tools). A request that differs from the one recorded in them
+# alone differs by the harness's doing (an upgrade, or the loop), not by anything the user wrote.
+_LOOP_FIELDS = frozenset(key for loop in LoopName for key, _ in (*kinds.extra_body(loop), *kinds.tools_body(loop)))
+# Said by the user too (`stream: true`), or sent beside tools only (a summary request of every loop goes
+# without `parallel_tool_calls`): neither tells the loop.
+_NOT_THE_LOOPS = frozenset({"stream"} | {key for loop in LoopName for key, _ in kinds.tools_body(loop)})
+
+
+def request_loop(body: Any) -> LoopName | None:
+    """The loop a chat request was sent by, told by the fields each loop adds to every request (none for
+    `harness`); None for a body that is no chat request, or whose fields are no loop's of today."""
+    if not (isinstance(body, dict) and isinstance(body.get("messages"), list)):
+        return None
+    present = {key for key in _LOOP_FIELDS - _NOT_THE_LOOPS if key in body}
+    found = [loop for loop in LoopName if present == {key for key, _ in kinds.extra_body(loop)} - _NOT_THE_LOOPS]
+    return found[0] if len(found) == 1 else None
+
+
+def harness_field(key: str, *values: Any) -> bool:
+    """Whether a request's top-level field `key` (with these values, recorded and sent) is one the harness
+    adds itself, not a setting of the user's (`stream` is one of theirs when true)."""
+    return key in _LOOP_FIELDS and not (key == "stream" and True in values)
+
+
+def harness_changes(recorded: Any, sent: Any) -> list[str]:
+    """What differs between two chat requests, field by field (`parallel_tool_calls false -> not sent`),
+    when all that differs is fields the harness adds itself (their messages, tools and every setting the
+    agents file gives the same); empty otherwise."""
+    if not (isinstance(recorded, dict) and isinstance(sent, dict)) or recorded == sent:
+        return []
+    differing = sorted(
+        key for key in recorded.keys() | sent.keys() if recorded.get(key, _NOT_SENT) != sent.get(key, _NOT_SENT)
+    )
+    if not all(harness_field(key, recorded.get(key), sent.get(key)) for key in differing):
+        return []  # a setting of the user's, the messages or the tools
+    return [f"{key} {_sent(recorded, key)} -> {_sent(sent, key)}" for key in differing]
+
+
+_NOT_SENT = object()
+
+
+def _sent(body: dict[str, Any], key: str) -> str:
+    return json.dumps(body[key]) if key in body else "not sent"
+
+
+def miss_cause(recorded: Any, sent: Any, recorded_loop: LoopName | None = None) -> str | None:
+    """Why `sent` missed where the recorded request most like it was `recorded`, when it is the harness's
+    doing rather than a change to the user's files: the request is another loop's than the recording's
+    (`recorded_loop`, from the cassette's metadata, else told from `recorded`), or the harness adds other
+    fields to it than it did then (an upgrade). None when neither is so."""
+    was = request_loop(recorded) or recorded_loop
+    now = request_loop(sent)
+    if was is not None and now is not None and was != now:
+        default = f" ({now} is the default loop since 2026-11-24)" if now is DEFAULT_LOOP else ""
+        return (
+            f"the cassette was recorded under `loop: {was}`, and this request is {now}'s{default}: `loop: {was}` on "
+            "the agent (or in `defaults:` of the agents file) replays it, or record it again"
+        )
+    changes = harness_changes(recorded, sent)
+    if changes:
+        return (
+            "nothing the agents file or the scenario gives this request changed, but the harness sends it otherwise "
+            f"than the one that recorded it did (an upgrade?): {'; '.join(changes)}; record it again"
+        )
+    return None
+
+
+def fingerprint_loop(metadata: dict[str, Any]) -> LoopName | None:
+    """The loop a cassette's agent ran when it was recorded, as its fingerprint (`metadata.agent`) says: its
+    `loop.flavour`, given for every loop but `harness`; None for a cassette without one."""
+    stored = metadata.get(FINGERPRINT_KEY)
+    parts = stored.get("parts") if isinstance(stored, dict) else None
+    loop = parts.get("loop") if isinstance(parts, dict) else None
+    if not isinstance(loop, dict):
+        return None
+    try:
+        return LoopName(loop.get("flavour", LoopName.HARNESS))
+    except ValueError:  # a loop this harness does not know (a newer one's), or a hand edit
+        return None

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.cassettes.diff import nearest_recorded, unseen_difference
+from harness.cassettes.diff import fingerprint_loop, miss_cause, nearest_recorded, unseen_difference
 from harness.cassettes.encodings import Undecodable, content_encodings, decoded
 from harness.cassettes.format import (
     CALL_IDS_KEY,
@@ -146,11 +146,14 @@ class ReplayCassette:
         answer = self.next_response(method, path, body)
         if answer is not None:
             return answer
-        bodies = self.recorded_bodies()
+        recorded = parse(self._text, str(self.path)) if self._text else CassetteData([])
+        bodies = [each.request.body for each in recorded.interactions]
         nearest = nearest_recorded(bodies, self.played, body)
         miss = CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
-        if nearest is not None and nearest.diff and (unseen := unseen_difference(bodies[nearest.index], body)):
-            miss.notes.append(f"  note: {unseen}")
+        if nearest is not None and nearest.diff:
+            miss.cause = miss_cause(bodies[nearest.index], body, fingerprint_loop(recorded.metadata))
+            if unseen := unseen_difference(bodies[nearest.index], body):
+                miss.notes.append(f"  note: {unseen}")
         if nearest is not None and not nearest.diff:  # the very request was recorded: its key is what differs
             miss.notes.append(
                 f"  interaction {nearest.index} records this very request, but its stored `key` does not match "
@@ -159,9 +162,9 @@ class ReplayCassette:
             )
         prefix = path_prefix(path)
         if self.prefixes and prefix not in self.prefixes:
-            recorded = ", ".join(sorted(repr(p or "/") for p in self.prefixes))
+            paths = ", ".join(sorted(repr(p or "/") for p in self.prefixes))
             miss.notes.append(
-                f"  recorded through the base URL path {recorded}, replayed through {prefix or '/'!r}: "
+                f"  recorded through the base URL path {paths}, replayed through {prefix or '/'!r}: "
                 "requests match whatever the prefix, so that is not why this one missed"
             )
         raise miss

@@ -20,6 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from harness.cassettes.diff import fingerprint_loop, harness_field, request_loop
+from harness.cassettes.format import FINGERPRINT_KEY
 from harness.cassettes.python_tests import owning_test
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
@@ -28,6 +30,7 @@ from harness.files import unreachable_reason
 from harness.fingerprint import agent_fingerprint, fingerprint_changes
 from harness.llm.chat import ChatResponse
 from harness.llm.settings import ToolChoice
+from harness.loops.kinds import DEFAULT_LOOP
 from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.scenarios.model import Scenario
 from harness.scenarios.runner import ScenarioRunner, harness_record, has_snapshot
@@ -138,8 +141,11 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int, recorded: 
         cassette = None
     stored = cassette.recorded_fingerprint() if cassette is not None else None
     changed = fingerprint_changes(stored, agent_fingerprint(spec))
+    loop = _loop_changed(spec, stored, cassette) if cassette is not None else []
+    if loop:  # said with the setting that replays it
+        changed = [change for change in changed if not change.startswith("loop flavour ")]
     if result.unplayed:
-        reasons = [f"{len(result.unplayed)} recorded exchange(s) never asked for", *changed]
+        reasons = [f"{len(result.unplayed)} recorded exchange(s) never asked for", *loop, *changed]
         return CassetteStatus(path, CassetteState.UNUSED, scenario, reasons)
     if cassette is not None and not cassette.played:  # one flag per recorded exchange
         return CassetteStatus(path, CassetteState.STALE, scenario, ["it holds no recorded exchange", *changed])
@@ -149,13 +155,29 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int, recorded: 
         where = next((line for line in result.stale if "no recorded response for turn" in line), None)
         match = re.search(r"turn \d+, step \d+", where or "")
         if where is not None or not result.stale:
+            why = result.stale_cause or "a tool's behaviour, max_steps or a later turn changed"
             reasons = [
-                f"the first request is unchanged; {match.group() if match else 'a later request'} differs "
-                "(a tool's behaviour, max_steps or a later turn changed)"
+                f"the first request is unchanged; {match.group() if match else 'a later request'} differs ({why})"
             ]
         else:  # a judge's, an archival search's, a simulated user's or another agent's: as replay says it
             reasons = [result.stale[0].removeprefix(str(scenario.path)).lstrip(":0123456789 ")]
-    return CassetteStatus(path, CassetteState.STALE, scenario, reasons)
+    return CassetteStatus(path, CassetteState.STALE, scenario, [*loop, *reasons])
+
+
+def _loop_changed(spec: AgentSpec, stored: Any, cassette: ReplayCassette) -> list[str]:
+    """The loop the cassette was recorded under, when it is not the agent's: its fingerprint says which (a
+    cassette recorded before fingerprints were kept: the fields its agent's first request carries), and
+    what setting replays it. Said first: every other difference follows from it."""
+    was = fingerprint_loop({FINGERPRINT_KEY: stored})
+    if was is None:
+        was = next((request_loop(body) for body in cassette.recorded_bodies() if request_loop(body) is not None), None)
+    if was is None or was == spec.loop:
+        return []
+    default = f" ({spec.loop} is the default loop since 2026-11-24)" if spec.loop is DEFAULT_LOOP else ""
+    return [
+        f"recorded under `loop: {was}`; agent '{spec.name}' runs {spec.loop}{default}: `loop: {was}` on it (or in "
+        "`defaults:` of the agents file) replays this cassette, or record it again"
+    ]
 
 
 def _first_request_changes(
@@ -211,11 +233,17 @@ class _NoModel:
 def _compare(recorded: dict[str, Any], now: dict[str, Any], user_index: int = 1) -> list[str]:
     reasons: list[str] = []
     settings = sorted((set(recorded) | set(now)) - {"messages", "tools"})
-    changed = [
-        f"{key} {recorded.get(key)!r} -> {now.get(key)!r}" for key in settings if recorded.get(key) != now.get(key)
-    ]
-    if changed:
-        reasons.append("model settings changed: " + ", ".join(changed))
+    changed = [key for key in settings if recorded.get(key) != now.get(key)]
+    said = {key: f"{key} {recorded.get(key)!r} -> {now.get(key)!r}" for key in changed}
+    # The agents file's settings, and the fields the harness adds itself (the loop's), each said as what it is.
+    theirs = [key for key in changed if harness_field(key, recorded.get(key), now.get(key))]
+    if len(theirs) < len(changed):
+        reasons.append("model settings changed: " + ", ".join(said[key] for key in changed if key not in theirs))
+    if theirs:
+        reasons.append(
+            "fields the harness adds to each request changed (no setting in the agents file: its loop's, or the "
+            "harness's own after an upgrade): " + ", ".join(said[key] for key in theirs)
+        )
     reasons += _tool_changes(recorded.get("tools") or [], now.get("tools") or [])
     old_messages = recorded.get("messages") or []
     new_messages = now.get("messages") or []

@@ -57,6 +57,7 @@ class ScenarioResult:
     outcome: Outcome = Outcome.PASSED
     failures: list[Failure] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # lines explaining a replay miss
+    stale_cause: str | None = None  # why it missed, when the harness's doing (`CassetteMiss.cause`)
     turns: list[TurnRecord] = field(default_factory=list)
     initial_blocks: dict[str, str] = field(default_factory=dict)
     # The labels each agent the run drove shares with others (agents.yaml `attach_blocks`): whose edits

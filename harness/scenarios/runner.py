@@ -332,6 +332,7 @@ class ScenarioRunner:
             except CassetteMiss as miss:
                 shared.take(agent)
                 result.stale = self._stale(scenario, miss, agent, index, first_message, result.variant)
+                result.stale_cause = miss.cause
                 # A turn unanswered from its first step is rolled back by the agent; the report still
                 # shows what the user said.
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]
@@ -452,7 +453,7 @@ class ScenarioRunner:
                 return False
             result.stale = [
                 f"{where}: archival: the cassette {shown} has no recorded embeddings for the scenario's archival "
-                "passages (their texts, or the embedding model, changed)",
+                f"passages ({miss.cause or 'their texts, or the embedding model, changed'})",
                 *miss.diff_lines(),
                 f"  re-record with: {self.record_hint(scenario.path)}",
             ]
@@ -485,8 +486,8 @@ class ScenarioRunner:
             except CassetteMiss as miss:
                 result.stale = [
                     f"{scenario.path}: the cassette {self.project.relative(Path(miss.cassette))} has no recorded "
-                    "answer for the simulated "
-                    f"user's message {index + 1} (its persona, goal or model, or the conversation, changed)",
+                    f"answer for the simulated user's message {index + 1} "
+                    f"({miss.cause or 'its persona, goal or model, or the conversation, changed'})",
                     *miss.diff_lines(),
                     f"  re-record with: {self.record_hint(scenario.path)}",
                 ]
@@ -515,8 +516,7 @@ class ScenarioRunner:
         except CassetteMiss as miss:
             result.stale = [
                 f"{_at_check(scenario, miss)}: the cassette {self.project.relative(Path(miss.cassette))} has no "
-                f"recorded answer for a check of {where} "
-                "(a judge's rubric, model or judged text, or an archival search's query or passages, changed)",
+                f"recorded answer for a check of {where} ({miss.cause or _CHECK_CHANGED})",
                 *miss.diff_lines(),
                 f"  re-record with: {self.record_hint(scenario.path)}",
             ]
@@ -574,11 +574,17 @@ class ScenarioRunner:
             ]
         lines = [
             f"{where}: {dotted(loc)}: the cassette {shown} has no recorded response for turn {turn + 1}, "
-            f"step {step} (the agent, its prompt or tools, the model settings or the scenario changed)",
+            f"step {step} ({miss.cause or _AGENT_CHANGED})",
         ]
         lines += miss.diff_lines()
         lines.append(f"  re-record with: {self.record_hint(scenario.path)}")
         return lines
+
+
+# What an agent's request missing from its cassette says changed, when the harness has no better reason.
+_AGENT_CHANGED = "the agent, its prompt or tools, the model settings or the scenario changed"
+# What a check's exchange missing from its cassette says changed, when the harness has no better reason.
+_CHECK_CHANGED = "a judge's rubric, model or judged text, or an archival search's query or passages, changed"
 
 
 def harness_record(*paths: Path | str, flags: Iterable[str] = (), options: Iterable[str] = ()) -> str:

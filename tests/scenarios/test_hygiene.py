@@ -541,3 +541,78 @@ def test_a_cassette_that_is_a_loop_of_links_is_checked_without_a_traceback(
     assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
     out = capsys.readouterr().out
     assert "remember.yaml: missing (" in out
+
+
+def test_a_cassette_recorded_under_another_loop_names_the_setting_that_replays_it(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default loop changed (harness -> letta-memgpt, 2026-11-24): every day-1 cassette missed, and
+    nothing pointed to `loop: harness`. The fingerprint says which loop recorded it; a cassette without
+    one, the fields its requests carry."""
+    agents = project.agents.read_text(encoding="utf-8")
+    project.agents.write_text(agents.replace("  loop: harness", "  # loop: harness"), encoding="utf-8")
+    remember = str(project.scenario_path("remember"))
+    cassette = project.cassettes / "remember.yaml"
+    said = (
+        "recorded under `loop: harness`; agent 'chat' runs letta-memgpt (letta-memgpt is the default loop since "
+        "2026-11-24): `loop: harness` on it (or in `defaults:` of the agents file) replays this cassette, or record "
+        "it again"
+    )
+    for fingerprint in (True, False):
+        if not fingerprint:  # as before fingerprints were kept
+            data = format.parse(cassette.read_text(encoding="utf-8"), str(cassette))
+            del data.metadata["agent"]
+            cassette.write_text(format.dump(format.to_vcr_dict(data)), encoding="utf-8")
+        assert main(["cassettes", "check", "--agents", str(project.agents), remember]) == 1
+        out = capsys.readouterr().out.splitlines()
+        assert out[1] == f"  {said}", out
+        assert not any("loop flavour" in line for line in out)  # said once, with the setting
+        assert any(line.startswith("  fields the harness adds to each request changed") for line in out)
+        assert main(["run", "--agents", str(project.agents), remember]) == 1
+        assert (
+            "step 1 (the cassette was recorded under `loop: harness`, and this request is letta-memgpt's "
+            "(letta-memgpt is the default loop since 2026-11-24): `loop: harness` on the agent (or in `defaults:` "
+            "of the agents file) replays it, or record it again)"
+        ) in capsys.readouterr().err
+    project.agents.write_text(agents, encoding="utf-8")  # as it says
+    assert main(["cassettes", "check", "--agents", str(project.agents), remember]) == 0
+
+
+def test_a_request_the_harness_itself_sends_otherwise_is_not_blamed_on_the_users_files(tmp_path: Path) -> None:
+    """After an upgrade stopped sending `parallel_tool_calls: false` beside no tools, check blamed 'a judge's
+    rubric, model or judged text' and 'its persona, goal or model' and named no setting."""
+    root = copy_of_the_repo(tmp_path)
+    scenario = "scenarios/chat/judge_name_and_job.yaml"
+    cassette = root / "cassettes/chat/judge_name_and_job.yaml"
+    data = format.parse(cassette.read_text(encoding="utf-8"), str(cassette))
+    written = format.to_vcr_dict(data)
+    for interaction in written["interactions"]:  # what the harness of 2026-12-06 sent with the judge's
+        body = json.loads(interaction["request"]["body"])
+        if "tools" not in body:
+            interaction["request"]["body"] = json.dumps({**body, "parallel_tool_calls": False})
+    cassette.write_text(format.dump(written), encoding="utf-8")
+    result = check_of(root, scenario)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "(nothing the agents file or the scenario gives this request changed, but the harness sends it otherwise "
+        "than the one that recorded it did (an upgrade?): parallel_tool_calls false -> not sent; record it again)"
+    ) in result.stdout
+    assert "a judge's rubric" not in result.stdout
+
+
+def test_a_later_request_the_harness_sends_otherwise_says_so(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first request unchanged and a later one missing was put down to 'a tool's behaviour, max_steps or a
+    later turn': a field the harness itself added then, and no longer does, is none of those."""
+    cassette = project.cassettes / "remember.yaml"
+    written = format.to_vcr_dict(format.parse(cassette.read_text(encoding="utf-8"), str(cassette)))
+    second = written["interactions"][1]["request"]
+    second["body"] = json.dumps({**json.loads(second["body"]), "top_p": 1})  # as an older harness sent it
+    cassette.write_text(format.dump(written), encoding="utf-8")
+    assert main(["cassettes", "check", "--agents", str(project.agents), str(project.scenario_path("remember"))]) == 1
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "  the first request is unchanged; turn 1, step 2 differs (nothing the agents file or the scenario gives "
+        "this request changed, but the harness sends it otherwise than the one that recorded it did (an upgrade?): "
+        "top_p 1 -> not sent; record it again)"
+    )
