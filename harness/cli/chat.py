@@ -192,10 +192,11 @@ def older_default(args: argparse.Namespace, project: Project) -> str | None:
 
     from harness.project import DEFAULT_STATE_DB
 
-    if getattr(args, "db", None) is not None or project.state_db.exists():
+    # os.path's tests are False, not PermissionError, behind a folder it may not enter: the store says that
+    if getattr(args, "db", None) is not None or os.path.exists(project.state_db):
         return None
     older = Path(DEFAULT_STATE_DB)
-    if not older.is_file() or os.path.realpath(older) == os.path.realpath(project.state_db):
+    if not os.path.isfile(older) or os.path.realpath(older) == os.path.realpath(project.state_db):
         return None
     return older.as_posix()
 
