@@ -115,7 +115,9 @@ def agents_file_hint(args: argparse.Namespace, argv: Sequence[str], exc: Harness
         return ""
     here = os.path.abspath(DEFAULT_AGENTS_FILE)
     no_agents = any(p.message == "file not found" and os.path.abspath(p.file) == here for p in exc.problems)
-    no_db = getattr(args, "db", "") is None and str(exc).startswith(f"{os.path.abspath(DEFAULT_STATE_DB)}: ")
+    # the state database is named as given: by default, relative to this folder (absolute if not below it)
+    named = (os.path.abspath(DEFAULT_STATE_DB), os.path.normpath(DEFAULT_STATE_DB))
+    no_db = getattr(args, "db", "") is None and str(exc).startswith(tuple(f"{db}: " for db in named))
     if not (no_agents or no_db):
         return ""
     above = agents_file_above(os.path.dirname(here))
