@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 from harness.tools.builtin import BUILTIN_TOOLS, TERMINAL_TOOLS
+from harness.tools.runtime import stops_the_run
 from harness.tools.schema import Tool, ToolDefinitionError, tool_from_function
 
 
@@ -41,14 +42,14 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
         module = _from_file(module_name, project_dir) if _is_file(module_name) else importlib.import_module(module_name)
     except ImportError as exc:
         raise ToolDefinitionError(f"cannot import module '{module_name}' for tool '{reference}': {exc}") from None
-    except SystemExit as exc:  # the user's module must not end the harness (a silent exit 3 before)
-        raise ToolDefinitionError(
-            f"importing '{module_name}' for tool '{reference}' called sys.exit({exc.code!r}): a tool module "
-            "must not exit when imported (move that code under `if __name__ == '__main__':`)"
-        ) from None
-    except KeyboardInterrupt:
-        raise
     except BaseException as exc:  # any Exception, or a BaseException class of the module's own
+        if stops_the_run(exc):  # Ctrl-C, or pytest ending the test (a pytest-timeout timeout): not the module's
+            raise
+        if isinstance(exc, SystemExit):  # the user's module must not end the harness (a silent exit 3 before)
+            raise ToolDefinitionError(
+                f"importing '{module_name}' for tool '{reference}' called sys.exit({exc.code!r}): a tool module "
+                "must not exit when imported (move that code under `if __name__ == '__main__':`)"
+            ) from None
         raise ToolDefinitionError(
             f"importing '{module_name}' for tool '{reference}' failed: {type(exc).__name__}: {exc}"
         ) from None

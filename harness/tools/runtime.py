@@ -7,7 +7,8 @@ all), so what a subprocess would contain is contained here:
 
 - Any exception the tool raises, a BaseException of its own too (`asyncio.CancelledError`), fails the
   call. Only what stops the harness itself goes through (`stops_the_run`): Ctrl-C (and the CLI's SIGTERM,
-  a KeyboardInterrupt), a worker told to stop (`Stopped`).
+  a KeyboardInterrupt), a worker told to stop (`Stopped`), and pytest ending the test (its outcome
+  exceptions: a pytest-timeout timeout is one), which the tool's sandbox process would never have seen.
 - What no Python code can catch ends the process: `os._exit`, a crash in C code (a segfault), a signal.
   The harness does not swap `os._exit` (a process-wide global) for one that raises. Under `-j N` that fails
   the one scenario whose worker died; under `-j 1` it ends the run (README: Custom tools).
@@ -48,8 +49,14 @@ RAISE_AGAIN = 1.0  # seconds between raises in a tool that caught the first
 
 
 def stops_the_run(exc: BaseException) -> bool:
-    """Ctrl-C (the CLI's SIGTERM too), or a worker told to stop: never a tool's or a scenario's failure."""
-    return isinstance(exc, KeyboardInterrupt | Stopped)
+    """Ctrl-C (the CLI's SIGTERM too), a worker told to stop, or the test runner ending the test (pytest's
+    outcome exceptions: `pytest.fail`, `skip`, `exit`, and so pytest-timeout's signal method, which raises
+    `Failed` wherever the test is): never a tool's or a scenario's failure. A tool's own `sys.exit` is not
+    among them. pytest is not imported for it: its exceptions exist only once pytest has loaded them."""
+    if isinstance(exc, KeyboardInterrupt | Stopped):
+        return True
+    outcomes = sys.modules.get("_pytest.outcomes")
+    return outcomes is not None and isinstance(exc, outcomes.OutcomeException | outcomes.Exit)
 
 
 class ToolTimeout(TimeoutError):

@@ -71,6 +71,25 @@ def test_a_module_exiting_at_import_is_a_mistake_not_an_exit(tmp_path: Path, cod
         resolve_tool(f"{name}:fn", tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("import pytest\npytest.fail('Timeout (>1.0s) from pytest-timeout.')\n", pytest.fail.Exception),
+        ("from harness.errors import Stopped\nraise Stopped(143)\n", SystemExit),
+    ],
+)
+def test_what_stops_the_run_while_a_module_imports_goes_through(
+    tmp_path: Path, code: str, kind: type[BaseException]
+) -> None:
+    """pytest ending the test (pytest-timeout's timeout landing in a slow import) or a worker told to stop
+    is no mistake of the module's: it ends the test or the worker, as it would anywhere else."""
+    name = f"stopped_tools_{abs(hash(code)) % 10**6}"
+    (tmp_path / f"{name}.py").write_text(code)
+    with pytest.raises(kind) as raised:
+        resolve_tool(f"{name}:fn", tmp_path)
+    assert not isinstance(raised.value, ToolDefinitionError)
+
+
 def test_a_file_reference_loads_the_tools_module_from_its_path(tmp_path: Path) -> None:
     """`path/to/file.py:function`, as agents.yaml's schema says: relative to the agents file's folder; two
     files of one name in two folders stay two modules."""

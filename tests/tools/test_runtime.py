@@ -28,6 +28,14 @@ def raises(what: str) -> str:
     Args:
         what (str): which exception.
     """
+    if what == "fail":  # pytest-timeout's signal method calls pytest.fail from its SIGALRM handler
+        pytest.fail("Timeout (>3.0s) from pytest-timeout.")
+    if what == "skip":
+        pytest.skip("not here")
+    if what == "exit":
+        pytest.exit("stop the session")
+    if what == "xfail":
+        pytest.xfail("known")
     raise {"cancelled": Cancelled("gone"), "interrupt": KeyboardInterrupt(), "stopped": Stopped(143)}[what]
 
 
@@ -38,12 +46,33 @@ def test_any_base_exception_of_a_tool_fails_its_call() -> None:
     )
 
 
-@pytest.mark.parametrize(("what", "kind"), [("interrupt", KeyboardInterrupt), ("stopped", Stopped)])
+@pytest.mark.parametrize(
+    ("what", "kind"),
+    [
+        ("interrupt", KeyboardInterrupt),
+        ("stopped", Stopped),
+        ("fail", pytest.fail.Exception),
+        ("skip", pytest.skip.Exception),
+        ("exit", pytest.exit.Exception),
+        ("xfail", pytest.xfail.Exception),
+    ],
+)
 def test_what_stops_the_run_goes_through_a_tool_call(what: str, kind: type[BaseException]) -> None:
-    """Ctrl-C (the CLI's SIGTERM is a KeyboardInterrupt too), and a `-j N` worker told to stop (its SIGTERM
-    raised `SystemExit`, which the tool's call took for its own failure: the worker went on)."""
+    """Ctrl-C (the CLI's SIGTERM is a KeyboardInterrupt too), a `-j N` worker told to stop (its SIGTERM
+    raised `SystemExit`, which the tool's call took for its own failure: the worker went on), and pytest
+    ending the test (a pytest-timeout timeout was handed to the model as the tool's failure, and a
+    re-recording kept it in the cassette)."""
     with pytest.raises(kind):
         tool_from_function(raises).call(STATE, {"what": what}, UserCall("raises"))
+
+
+def test_a_tools_own_sys_exit_still_fails_only_its_call() -> None:
+    def exits() -> str:
+        """Exit."""
+        sys.exit(3)
+
+    result = tool_from_function(exits).call(STATE, {}, UserCall("exits"))
+    assert result == ToolResult(False, "Error executing function exits: SystemExit: 3")
 
 
 def test_a_call_inside_a_call_is_contained_by_the_outer_one() -> None:

@@ -1,0 +1,125 @@
+"""The pytest plugin next to the pytest plugins real projects use. Those plugins are not installed here, so
+each test reproduces the mechanism of one in a conftest or a plugin module of the test project:
+pytest-timeout's signal method (pytest.fail from a SIGALRM handler), pytest-rerunfailures (an item's protocol
+run again, the earlier tries reported with outcome "rerun"), pytest-repeat (`--count`, a parametrization
+made in `pytest_generate_tests`), pytest-html (`--html`)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import pytest
+
+from tests.fakes import FakeOpenAI, Project, completion, make_project, reply
+from tests.helpers import call
+
+# pytest-timeout's signal method: SIGALRM, whose handler calls pytest.fail wherever the test is.
+TIMEOUT_CONFTEST = """
+import signal
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    def timed_out(signum, frame):
+        pytest.fail("Timeout (>0.2s) from pytest-timeout.")
+
+    signal.signal(signal.SIGALRM, timed_out)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        return (yield)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+"""
+
+NAP_TOOL = '''
+import os
+import time
+
+
+def nap(seconds: float) -> str:
+    """Sleep a while.
+
+    Args:
+        seconds (float): how long.
+    """
+    if os.environ.get("NAP_EXIT"):
+        raise SystemExit(int(os.environ["NAP_EXIT"]))
+    time.sleep(float(os.environ.get("NAP_SECONDS", seconds)))
+    return "rested"
+'''
+
+NAPPING = """
+agent: chat
+turns:
+  - user: "Take a nap."
+    expect:
+      reply: {contains: rested}
+"""
+
+
+@pytest.fixture(params=["harness", "letta-memgpt", "letta-v1"])
+def loop(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def napping(pytester: pytest.Pytester, loop: str) -> Project:
+    """A project whose scenario calls a custom tool that sleeps, recorded with the tool quick, under each
+    loop (each contains a tool's failure in its own words)."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path, {"napping": NAPPING})
+    (project.root / "naps.py").write_text(NAP_TOOL, encoding="utf-8")
+    text = project.agents.read_text().replace("tools: [send_message,", "tools: ['naps:nap', send_message,")
+    text = text.replace("loop: harness", f"loop: {loop}")
+    project.agents.write_text(text, encoding="utf-8")
+    project.record("napping", nap_then_reply(loop))
+    return project
+
+
+def nap_then_reply(loop: str) -> list[dict[str, Any]]:
+    """The model's answers: a nap, then a reply (letta-v1's agent replies in plain text)."""
+    last = completion(content="I rested.") if loop == "letta-v1" else reply("I rested.")
+    return [completion(call("nap", {"seconds": 0.0, "request_heartbeat": True})), last]
+
+
+def test_a_timeout_inside_a_custom_tool_ends_the_test_and_is_never_recorded(
+    pytester: pytest.Pytester, napping: Project, monkeypatch: pytest.MonkeyPatch, loop: str
+) -> None:
+    """pytest-timeout's `Failed` raised inside the tool was contained as the tool's failure: the model read
+    `Error executing function nap: Failed: Timeout ...`, replay failed as a stale cassette with "re-record
+    with", and re-recording kept pytest-timeout's text in the cassette."""
+    pytester.runpytest().assert_outcomes(passed=1)  # the tool quick: replayed as recorded
+    pytester.makeconftest(TIMEOUT_CONFTEST)
+    monkeypatch.setenv("NAP_SECONDS", "5")  # the tool now runs past the test's timeout
+    cassette = napping.cassettes / "napping.yaml"
+    recorded = cassette.read_bytes()
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Failed: Timeout (>0.2s) from pytest-timeout.*"])
+    result.stdout.no_fnmatch_line("*re-record with*")
+    result.stdout.no_fnmatch_line("*Error executing function nap*")
+    with FakeOpenAI(nap_then_reply(loop)) as server:
+        again = pytester.runpytest("--harness-record-mode", "all", "--harness-base-url", server.base_url)
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(["*Failed: Timeout (>0.2s) from pytest-timeout.*"])
+    assert len(server.received) == 1  # the tool's result never went to the model
+    assert cassette.read_bytes() == recorded
+    assert "pytest-timeout" not in "".join(path.read_text() for path in napping.cassettes.rglob("*"))
+
+
+def test_a_tools_own_sys_exit_is_still_its_calls_failure_under_pytest(
+    pytester: pytest.Pytester, napping: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only pytest's outcomes go through: a tool that exits fails its call, as Letta's sandbox contains it."""
+    monkeypatch.setenv("NAP_EXIT", "3")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no recorded response*", "*+*Error executing function nap*"])  # as each loop words it
+
+
+def dedent(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
