@@ -19,6 +19,7 @@ from harness.errors import OutputError
 from harness.files import unwritable_reason
 
 ENTRY = "harness_scenarios"  # the TestReport attribute holding the JSON report entries of a scenario file
+RERUN = "rerun"  # pytest-rerunfailures' outcome of a try that is run again
 
 
 class ScenarioReports:
@@ -27,13 +28,21 @@ class ScenarioReports:
     def __init__(self, html: Path | None, markdown: Path | None) -> None:
         self.html = html
         self.markdown = markdown
-        self.entries: list[dict[str, Any]] = []
+        self.tried: dict[str, list[dict[str, Any]]] = {}  # the entries of each item's latest try, by node id
         self.unwritten: list[str] = []  # why a file could not be written (a full disk), said in the summary
 
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        return [entry for entries in self.tried.values() for entry in entries]
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """An item's entries, its final try's only: pytest-rerunfailures runs a failed item again and reports
+        each earlier try with the outcome "rerun" (as pytest and JUnit, which count the item once, by its
+        last try); a plugin that runs an item again some other way reports it under the same node id."""
         entries = getattr(report, ENTRY, None)
-        if isinstance(entries, list):
-            self.entries += [entry for entry in entries if isinstance(entry, dict)]
+        rerun = str(report.outcome) == RERUN  # an outcome pytest's own typing does not know
+        if isinstance(entries, list) and not rerun:
+            self.tried[report.nodeid] = [entry for entry in entries if isinstance(entry, dict)]
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if _nothing_ran(session.config):

@@ -88,6 +88,69 @@ def test_the_same_reports_under_xdist(pytester: pytest.Pytester, project: Projec
     assert summaries[0].replace("one.html", "two.html") == summaries[1]
 
 
+# pytest-rerunfailures' loop (`--reruns 2`): a failed try is reported with the outcome "rerun", and the item's
+# protocol runs again. A scenario with a `.fixed` file beside it takes that text before its next try: a
+# model that gets it right on the second try.
+RERUNFAILURES = """
+import pytest
+from _pytest.runner import runtestprotocol
+
+RERUNS = 2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    for attempt in range(RERUNS + 1):
+        for report in runtestprotocol(item, nextitem=nextitem, log=False):
+            report.rerun = attempt
+            if report.failed and attempt < RERUNS:
+                report.outcome = "rerun"
+                item.ihook.pytest_runtest_logreport(report=report)
+                break
+            item.ihook.pytest_runtest_logreport(report=report)
+        else:
+            break
+        fixed = item.path.with_suffix(".fixed")
+        if fixed.exists():
+            item.path.write_text(fixed.read_text())
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+def pytest_report_teststatus(report):
+    if report.outcome == "rerun":
+        return "rerun", "R", "RERUN"
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_only_the_final_try_of_a_rerun_scenario_is_reported(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch, workers: list[str]
+) -> None:
+    """Each try counted as one more scenario: a scenario that passed on its rerun was listed as failed (the
+    CI page red, the job green), one that failed three tries was three failures and a bogus pass^k."""
+    pytester.makeconftest(RERUNFAILURES)
+    target = pytester.path / "step.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    flaky = project.write_scenario("flaky", FORGETFUL)
+    flaky.with_suffix(".fixed").write_text(FORGETFUL.replace("contains: Carol", "contains: Bob"))
+    project.record("flaky", FORGETFUL_RESPONSES)
+    run = pytester.runpytest_subprocess if workers else pytester.runpytest
+    result = run(*workers, "--harness-html", "r.html", "--harness-summary-md", "r.md")
+    result.assert_outcomes(passed=2, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["*1 failed, 2 passed, 1 xfailed, 3 rerun*"])
+    summary = (pytester.path / "r.md").read_text(encoding="utf-8")
+    assert "**2 passed, 1 failed, 1 xfailed**" in summary
+    assert summary.count("| `scenarios/forgetful.yaml` | failed |") == 1
+    assert "flaky" not in summary and "pass^" not in summary
+    page = (pytester.path / "r.html").read_text(encoding="utf-8")
+    names = re.findall(r'<a href="#s\d">([^<]*)</a>', page)
+    assert names == [f"scenarios/{name}.yaml" for name in ("flaky", "forgetful", "known_bug", "remember")]
+    assert '<table id="reliability">' not in page
+    assert "**2 passed, 1 failed, 1 xfailed**" in target.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("option", ["--harness-html", "--harness-summary-md"])
 def test_a_report_path_that_cannot_be_written_is_a_usage_error(
     pytester: pytest.Pytester, project: Project, option: str
