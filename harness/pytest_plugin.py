@@ -66,6 +66,9 @@ SCENARIO_BASES_KEY = pytest.StashKey[tuple[Path, ...]]()  # where the scenario f
 # Folders that end the upward search for an agents file: a project's own root.
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
+# Report files other plugins write, by option and where pytest keeps it: one of ours over one of them
+# would leave only one of the two, each plugin saying it wrote it.
+OTHER_REPORTS = {"--junitxml": "xmlpath", "--html": "htmlpath"}
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # as harness.report_md, not imported: loading the plugin stays light
 DEFAULT_AGENTS_FILE = "agents.yaml"  # as harness.project's (not imported: loading the plugin stays light)
 # A top-level `agents:` key, which the harness requires (quoted or not, after a byte order mark, in a flow
@@ -164,7 +167,9 @@ def pytest_configure(config: pytest.Config) -> None:
             checked_path(os.environ[STEP_SUMMARY], f"${STEP_SUMMARY}")
         paths = {"--harness-html": html, "--harness-summary-md": markdown}
         checked = {option: checked_path(given, option) if given else None for option, given in paths.items()}
-        clash = one_file_for_two({"--junitxml": getattr(config.option, "xmlpath", None), **checked})
+        # The reports other plugins write too: pytest's JUnit XML, pytest-html's page.
+        others = {option: getattr(config.option, dest, None) for option, dest in OTHER_REPORTS.items()}
+        clash = one_file_for_two({**others, **checked})
         if clash is not None:
             raise pytest.UsageError(clash)
         if agents_file(config) is not None:

@@ -946,10 +946,17 @@ def test_plain(harness_cassette_path):
 
 
 def test_two_reports_into_one_file_are_a_usage_error(pytester: pytest.Pytester, project: Project) -> None:
+    """pytest-html's `--html` too: both plugins said they wrote the file, and pytest-html's page replaced
+    the harness's report (its option is reproduced here, where pytest-html is not installed)."""
+    pytester.makeconftest(
+        "def pytest_addoption(parser):\n    parser.addoption('--html', dest='htmlpath', metavar='path')\n"
+    )
     out = pytester.path / "r.out"
     for options in (
         ["--harness-html", str(out), "--harness-summary-md", str(out)],
         ["--junitxml", str(out), "--harness-html", str(out)],
+        ["--html", "r.out", "--harness-html", "r.out"],
+        ["--html", "r.out", "--harness-summary-md", str(out)],
     ):
         result = pytester.runpytest(*options)
         assert result.ret == pytest.ExitCode.USAGE_ERROR
