@@ -23,11 +23,13 @@ is imported when a scenario file is collected or a harness fixture is used, so a
 pays nothing for it.
 
 What pytest reports of a scenario or of a test using `harness_agent` (its failure, its captured output,
-and so the terminal and JUnit XML) has the run's secrets masked, as cassettes have.
+and so the terminal and JUnit XML) has the run's secrets masked, as cassettes have, with the pieces of one
+a shortened value shows beside its cut (`harness.secrets.Secrets.mask_shortened`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
@@ -527,16 +529,40 @@ def _secrets(config: pytest.Config) -> Secrets:
 
 
 def _mask_report(report: pytest.TestReport, secrets: Secrets) -> None:
-    """The report's failure text and captured output, masked (left as they were when nothing is secret)."""
+    """The report's failure text and captured output, masked, with the pieces of a secret a shortened value
+    shows (pytest's `'I read your...gHjKlZxCvBnM'`). A failure pytest represents keeps its structure, masked
+    in place: the crash line, which the short summary and JUnit's `message` show, stays the assertion's."""
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # a skip: (path, line, reason)
         path, line, reason = longrepr
-        report.longrepr = (path, line, secrets.mask(reason))
-    elif longrepr is not None:
+        report.longrepr = (path, line, secrets.mask_shortened(reason))
+    elif isinstance(longrepr, str) or (longrepr is not None and dataclasses.is_dataclass(longrepr)):
+        report.longrepr = _masked_in_place(longrepr, secrets, set())
+    elif longrepr is not None:  # another plugin's representation: its text
         text = str(longrepr)
-        if secrets.found_in(text):
-            report.longrepr = secrets.mask(text)
-    report.sections = [(title, secrets.mask(content)) for title, content in report.sections]
+        masked = secrets.mask_shortened(text)
+        if masked != text:
+            report.longrepr = masked
+    report.sections = [(title, secrets.mask_shortened(content)) for title, content in report.sections]
+
+
+def _masked_in_place(value: Any, secrets: Secrets, seen: set[int]) -> Any:
+    """`value`, part of pytest's representation of a failure (dataclasses holding text, lists and tuples),
+    with its text masked; its dataclasses are changed in place (one may be reached twice: a chain holds its
+    last traceback, which the representation names again). A list of lines (a traceback entry's) is masked
+    as one text, so that a diff's "Skipping N identical leading characters" is read with the lines after it."""
+    if isinstance(value, str):
+        return secrets.mask_shortened(value)
+    if isinstance(value, list) and value and all(isinstance(line, str) and "\n" not in line for line in value):
+        return secrets.mask_shortened("\n".join(value)).split("\n")
+    if isinstance(value, list | tuple):
+        return type(value)(_masked_in_place(part, secrets, seen) for part in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and id(value) not in seen:
+        seen.add(id(value))
+        for field in dataclasses.fields(value):
+            # pytest's are not frozen today; set as for a frozen one all the same
+            object.__setattr__(value, field.name, _masked_in_place(getattr(value, field.name), secrets, seen))
+    return value
 
 
 def _shown(path: Path) -> Path:

@@ -20,6 +20,15 @@ also break JSON held in strings (a tool call's arguments). Values under `WHOLE_W
 are masked only where they stand alone, not inside a longer run of letters and digits: a key `memo` leaves
 `memory` alone, while `Bearer memo` and `"memo"` are masked.
 
+Shortened text (`mask_shortened`, for what pytest reports): a long value shown cut, as pytest's assertion
+message shows `'I read your...gHjKlZxCvBnM'` (its `saferepr`), keeps a secret's first or last characters
+beside the cut, where no exact match finds them. There, a piece of at least `FRAGMENT_MIN` (4) characters
+that begins or ends a secret of `WHOLE_WORD_BELOW` characters or more is masked too: the piece before an
+ellipsis (`...`, `…`) that begins one, the piece after one that ends one, and any piece of one between two
+ellipses; so are the pieces pytest's diff leaves at its cuts ("Skipping 64 identical leading characters in
+diff": each line of the diff begins at the cut, "trailing": ends at it). Elsewhere a piece of a secret is left
+alone: `sk-proj-` in a sentence is no one's key.
+
 This module imports nothing from the harness: every layer that writes something out may use it.
 """
 
@@ -38,6 +47,12 @@ from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 MASK = "<SECRET>"
 MIN_LENGTH = 4
 WHOLE_WORD_BELOW = 8
+FRAGMENT_MIN = 4  # the shortest piece of a secret masked beside a cut (see mask_shortened)
+ELLIPSIS = re.compile(r"\.{3,}|\u2026+")
+# pytest's diff of two long strings, which drops what they share before (or after) the first difference
+SKIPPED_IN_DIFF = re.compile(r"Skipping \d+ identical (leading|trailing) characters in diff")
+LINE = re.compile(r"(?m)^.*$")
+DIFF_LINE_START = re.compile(r"(?m)^(?:E)?[ \t]*(?:[-+?][ \t])?")  # a line's margin, pytest's `E` and ndiff's mark
 SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
 SECRET_VARIABLES = ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
 SECRET_PARAMETER_WORDS = ("key", "token", "secret", "password", "passwd", "pwd", "sig", "auth", "credential")
@@ -170,6 +185,106 @@ class Secrets:
         if pattern is None or not text:
             return text
         return pattern.sub(MASK, text)
+
+    def mask_shortened(self, text: str) -> str:
+        """`text` masked, and the pieces of a secret it shows beside a cut (see the module's doc): for text
+        that may have been shortened, as what pytest reports is."""
+        text = self.mask(text)
+        if not self._whole_spellings or not text:
+            return text
+        spans = [*self._pieces_at_ellipses(text), *self._pieces_at_skipped_diff(text)]
+        if not spans:
+            return text
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:  # overlapping pieces: one mask
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        kept, at = [], 0
+        for start, end in merged:
+            kept += [text[at:start], MASK]
+            at = end
+        return "".join(kept) + text[at:]
+
+    @cached_property
+    def _whole_spellings(self) -> tuple[str, ...]:
+        """The spellings of the secrets long enough to have pieces masked (as a repr shows them too)."""
+        spelt = {s for v in self.values if len(v) >= WHOLE_WORD_BELOW for s in _spellings(v) | {repr(v)[1:-1]}}
+        return tuple(sorted(spelt))
+
+    def _pieces_at_ellipses(self, text: str) -> list[tuple[int, int]]:
+        """Around each ellipsis: a run of dots may hold a dot of the text beside the three of the cut."""
+        spans: list[tuple[int, int]] = []
+        cuts = list(ELLIPSIS.finditer(text))
+        for index, cut in enumerate(cuts):
+            dots = len(cut[0]) - 3 if cut[0].startswith(".") else 0  # the text's own, before or after the cut
+            for end in range(cut.start(), cut.start() + dots + 1):
+                length = self._beginning_before(text, end)
+                spans += [(end - length, end)] if length else []
+            following = cuts[index + 1].start() if index + 1 < len(cuts) else len(text)
+            between = text[cut.end() : following]
+            if (
+                following < len(text)
+                and len(between) >= FRAGMENT_MIN
+                and any(between in s for s in self._whole_spellings)
+            ):
+                spans.append((cut.end(), following))
+                continue
+            for start in range(cut.end() - dots, cut.end() + 1):
+                length = self._ending_after(text, start)
+                spans += [(start, start + length)] if length else []
+        return spans
+
+    def _pieces_at_skipped_diff(self, text: str) -> list[tuple[int, int]]:
+        """pytest's diff after "Skipping N identical leading (trailing) characters": each line after it
+        begins (ends) where the text was cut."""
+        spans: list[tuple[int, int]] = []
+        for skipped in SKIPPED_IN_DIFF.finditer(text):
+            after = text.find("\n", skipped.end())
+            for line in LINE.finditer(text, after + 1) if after != -1 else ():
+                if skipped[1] == "leading":
+                    margin = DIFF_LINE_START.match(text, line.start(), line.end())
+                    start = margin.end() if margin is not None else line.start()
+                    length = self._ending_after(text, start, line.end())
+                    spans += [(start, start + length)] if length else []
+                else:
+                    length = self._beginning_before(text, line.end(), line.start())
+                    spans += [(line.end() - length, line.end())] if length else []
+        return spans
+
+    def _beginning_before(self, text: str, end: int, floor: int = 0) -> int:
+        """The length of the longest beginning of a secret (at least FRAGMENT_MIN) that `text` ends with at
+        `end`, or 0."""
+        best = 0
+        tail = text[max(floor, end - FRAGMENT_MIN) : end]
+        if len(tail) < FRAGMENT_MIN:
+            return 0
+        for spelling in self._whole_spellings:
+            found = spelling.find(tail)
+            while found != -1:
+                length = found + FRAGMENT_MIN
+                if length > best and end - length >= floor and text.startswith(spelling[:length], end - length):
+                    best = length
+                found = spelling.find(tail, found + 1)
+        return best
+
+    def _ending_after(self, text: str, start: int, ceiling: int | None = None) -> int:
+        """The length of the longest ending of a secret (at least FRAGMENT_MIN) that `text` holds from
+        `start`, or 0."""
+        ceiling = len(text) if ceiling is None else ceiling
+        best = 0
+        head = text[start : min(ceiling, start + FRAGMENT_MIN)]
+        if len(head) < FRAGMENT_MIN:
+            return 0
+        for spelling in self._whole_spellings:
+            found = spelling.find(head)
+            while found != -1:
+                length = len(spelling) - found
+                if length > best and start + length <= ceiling and text.startswith(spelling[found:], start):
+                    best = length
+                found = spelling.find(head, found + 1)
+        return best
 
     def found_in(self, text: str) -> bool:
         """Whether `text` spells a secret (the mask itself does not count)."""

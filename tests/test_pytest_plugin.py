@@ -1345,3 +1345,57 @@ def test_a_sub_project_under_a_repositorys_pytest_config_says_why_nothing_ran(
     quiet = pytester.runpytest("test_unit.py")
     quiet.assert_outcomes(passed=1)
     quiet.stdout.no_fnmatch_line("harness:*")
+
+
+LONG_KEY = "sk-proj-Q7vX2mLp9RtY4wZs8KdN3bHc6FgJ1aEu5iOo0PqWeRtYuIoPaSdFgHjKlZxCvBnM"
+SHORTENED_KEY_TESTS = """
+import os
+
+
+def test_not_echoed(harness_agent):
+    harness_agent("chat")
+    reply = "I read your key: " + os.environ["OPENAI_API_KEY"]
+    assert "key" not in reply  # pytest shows 'I read your...<the key's last characters>'
+
+
+def test_equal(harness_agent):
+    harness_agent("chat")
+    key = os.environ["OPENAI_API_KEY"]
+    assert key + "abc" == key + "abd"  # its diff skips the shared start, cutting the key
+"""
+
+
+def test_the_pieces_of_a_key_pytest_shortens_are_masked_and_the_crash_line_kept(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pytest showed `'I read your...gHjKlZxCvBnM'`: the key's tail, which exact masking missed, reached the
+    terminal and JUnit. And masking turned the failure into plain text: the short summary and JUnit's
+    `message` showed the traceback's first line instead of the assertion."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    pytester.makepyfile(test_key=SHORTENED_KEY_TESTS)
+    for name in ("test_not_echoed", "test_equal"):  # no exchange: an empty cassette
+        (pytester.path / "cassettes" / "test_key").mkdir(parents=True, exist_ok=True)
+        (pytester.path / "cassettes" / "test_key" / f"{name}.yaml").write_text("interactions: []\nversion: 1\n")
+    monkeypatch.setenv("OPENAI_API_KEY", LONG_KEY)
+    result = pytester.runpytest("--junitxml", "j.xml", "-rf")
+    result.assert_outcomes(failed=2)
+    shown = result.stdout.str() + (pytester.path / "j.xml").read_text(encoding="utf-8")
+    pieces = [LONG_KEY[i : i + 6] for i in range(len(LONG_KEY) - 5)]
+    assert [piece for piece in pieces if piece in shown] == []
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: assert 'key' not in 'I read your...<SECRET>'",
+            "E         Skipping * identical leading characters in diff, use -v to show",
+            "E         - <SECRET>abd",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED test_key.py::test_not_echoed - AssertionError: assert 'key' not in*",
+            "FAILED test_key.py::test_equal - AssertionError: assert '<SECRET>...*",
+        ]
+    )
+    root = ET.parse(pytester.path / "j.xml").getroot()
+    messages = [failure.get("message") or "" for failure in root.iter("failure")]
+    assert [message.split(" ")[0] for message in messages] == ["AssertionError:", "AssertionError:"]

@@ -9,10 +9,11 @@ import string
 from pathlib import Path
 from typing import Any
 
+from _pytest._io.saferepr import saferepr
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from harness.secrets import MASK, Secrets, answer_secrets, secret_parameter, url_credentials
+from harness.secrets import FRAGMENT_MIN, MASK, Secrets, answer_secrets, secret_parameter, url_credentials
 
 KEY = "sk-test/abc+def=123"  # "/" and "+" and "=" make every spelling differ
 
@@ -265,6 +266,67 @@ def test_json_without_the_secret_is_untouched(value: Any) -> None:
     secret = "zz-never-in-generated-text-" + "Q" * 8
     if secret not in text:
         assert masked(secret).mask_json_text(text) is text
+
+
+# ------------------------------------------------------------------ shortened text (what pytest reports)
+
+LONG_KEY = "sk-proj-Q7vX2mLp9RtY4wZs8KdN3bHc6FgJ1aEu5iOo0PqWeRtYuIoPaSdFgHjKlZxCvBnM"
+
+
+def test_the_pieces_of_a_secret_beside_an_ellipsis_are_masked() -> None:
+    """pytest's assertion message showed `'I read your...gHjKlZxCvBnM'`: the key's tail, past exact masking."""
+    secrets = masked(LONG_KEY)
+    assert secrets.mask_shortened("assert 'key' not in 'I read your...gHjKlZxCvBnM'") == (
+        f"assert 'key' not in 'I read your...{MASK}'"
+    )
+    assert secrets.mask_shortened("'sk-proj-Q7vX...jKlZxCvBnMabc'") == f"'{MASK}...{MASK}abc'"
+    # the short summary cuts the line again: a piece between two cuts
+    assert secrets.mask_shortened("assert ['x...KlZxCvBn...") == f"assert ['x...{MASK}..."
+    assert secrets.mask_shortened("a key: sk-proj-Q7\u2026") == f"a key: {MASK}\u2026"  # rich's ellipsis
+
+
+def test_the_pieces_pytests_diff_leaves_at_its_cuts_are_masked() -> None:
+    secrets = masked(LONG_KEY)
+    leading = (
+        "E         Skipping 64 identical leading characters in diff, use -v to show\n"
+        "E         - lZxCvBnMabd\nE         ?           ^\nE         + lZxCvBnMabc\n"
+        "E           KlZxCvBnM"
+    )
+    assert secrets.mask_shortened(leading) == (
+        "E         Skipping 64 identical leading characters in diff, use -v to show\n"
+        f"E         - {MASK}abd\nE         ?           ^\nE         + {MASK}abc\n"
+        f"E           {MASK}"
+    )
+    trailing = "Skipping 63 identical trailing characters in diff, use -v to show\n- abdsk-proj-Q\n+ abcsk-proj-Q"
+    assert secrets.mask_shortened(trailing) == (
+        f"Skipping 63 identical trailing characters in diff, use -v to show\n- abd{MASK}\n+ abc{MASK}"
+    )
+
+
+def test_a_piece_of_a_secret_away_from_a_cut_is_left_alone() -> None:
+    """`sk-proj-` in a sentence is no one's key; nor is a piece shorter than FRAGMENT_MIN, nor a piece of a
+    secret too short to be masked inside words."""
+    assert masked(LONG_KEY).mask_shortened("keys start with sk-proj- and so on...") == (
+        "keys start with sk-proj- and so on..."
+    )
+    assert masked(LONG_KEY).mask_shortened("I read...BnM") == "I read...BnM"
+    assert masked("abcdefg").mask_shortened("...efg and abcd...") == "...efg and abcd..."
+
+
+SHOWN_CHARS = string.ascii_letters + string.digits + "-_"
+AROUND = st.text(" ,;:!?()[]{}#%&*=.", max_size=200)  # no character of a secret, none repr escapes
+
+
+@given(st.text(SHOWN_CHARS, min_size=8, max_size=80), AROUND, AROUND, st.integers(3, 300))
+def test_no_piece_of_a_secret_survives_pytests_shortening(secret: str, before: str, after: str, size: int) -> None:
+    """However pytest's saferepr cuts a text holding the secret, no piece of FRAGMENT_MIN characters stays;
+    masking again changes nothing, and the text around it is left as it was."""
+    shown = saferepr(before + secret + after, size)
+    out = masked(secret).mask_shortened(shown)
+    pieces = {secret[i : i + FRAGMENT_MIN] for i in range(len(secret) - FRAGMENT_MIN + 1)}
+    assert not any(piece in out.replace(MASK, "\x00") for piece in pieces)
+    assert masked(secret).mask_shortened(out) == out
+    assert masked(secret).mask_shortened(saferepr(before + after, size)) == saferepr(before + after, size)
 
 
 def test_the_credentials_of_a_url_urlsplit_refuses_are_still_found() -> None:
