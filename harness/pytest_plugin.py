@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 RUNNER_KEY = pytest.StashKey["ScenarioRunner"]()
 FIXTURE_CASSETTE_KEY: pytest.StashKey[Cassette] = pytest.StashKey()
+USES_HARNESS_KEY = pytest.StashKey[bool]()  # a test that set up the plugin's fixtures: its report is masked
 AGENTS_KEY = pytest.StashKey["Path | None"]()
 PROJECT_KEY: pytest.StashKey[Project] = pytest.StashKey()
 SHARING_KEY = pytest.StashKey["dict[Path, list[Problem]]"]()
@@ -734,6 +735,8 @@ def _mentions_a_cassette(path: Path) -> bool:
 def harness_runner(request: pytest.FixtureRequest) -> ScenarioRunner:
     """The session's runner: its project (agents file, cassette folder, record mode, endpoint overrides)
     and agent factory."""
+    # The test's report is masked from here on: a project's own fixture named `harness_agent` is not ours.
+    request.node.stash[USES_HARNESS_KEY] = True
     return _runner(request.config)
 
 
@@ -803,7 +806,7 @@ def pytest_runtest_makereport(
             report.longrepr = "\n".join(lines)
     elif isinstance(miss, UnplayedInteractions):  # its message says it all: not the hook that raised it
         report.longrepr = str(miss)
-    harness_item = isinstance(item, ScenarioItem) or "harness_agent" in getattr(item, "fixturenames", ())
+    harness_item = isinstance(item, ScenarioItem) or item.stash.get(USES_HARNESS_KEY, False)
     if harness_item and call.when == "call" and call.excinfo is not None and report.failed:
         _hide_harness_frames(item, call.excinfo, report)
     if harness_item and (report.longrepr is not None or report.sections):

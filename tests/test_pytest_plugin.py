@@ -1399,3 +1399,24 @@ def test_the_pieces_of_a_key_pytest_shortens_are_masked_and_the_crash_line_kept(
     root = ET.parse(pytester.path / "j.xml").getroot()
     messages = [failure.get("message") or "" for failure in root.iter("failure")]
     assert [message.split(" ")[0] for message in messages] == ["AssertionError:", "AssertionError:"]
+
+
+def test_a_projects_own_fixture_named_harness_agent_is_left_alone(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plugin took any test with a fixture of that name for its own: it imported the harness to mask
+    the environment's keys and rewrote the test's report, in a project that does not use the harness."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    pytester.makeconftest(
+        "import os, pytest\n\n@pytest.fixture\ndef harness_agent():\n    return os.environ['OPENAI_API_KEY']\n"
+    )
+    pytester.makepyfile(
+        test_own="import sys\n\ndef test_own(harness_agent):\n"
+        "    print('LOADED', sorted(m for m in sys.modules if m.startswith('harness.secrets')))\n"
+        "    assert len(harness_agent) == 3\n"
+    )
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live-0123456789")
+    result = pytester.runpytest_subprocess("-rf")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*LOADED []", "FAILED test_own.py::test_own - AssertionError: assert 18 == 3"])
+    result.stdout.fnmatch_lines(["*where 18 = len('sk-live-0123456789')"])  # pytest's own report, as it made it
