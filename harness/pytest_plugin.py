@@ -489,25 +489,65 @@ def _runner(config: pytest.Config) -> ScenarioRunner:
     return runner
 
 
-def _record_command(config: pytest.Config, path: Path, test: str = "", *, anew: bool = False) -> str:
+def _record_command(
+    config: pytest.Config, path: Path, test: str = "", *, anew: bool = False, every_option: bool = False
+) -> str:
     """How to record a scenario file (or, with `test`, the Python test `path::test`) from where pytest was
     started: pytest itself, with the harness options given on this command line (the ini keys apply anyway),
-    quoted for a shell (a path or a test id with a space, or `[...]`, which zsh would glob). `harness record`
-    would miss those options, and from a subfolder it would not find the agents file."""
+    or (`every_option`) every option given on it, quoted for a shell (a path or a test id with a space, or
+    `[...]`, which zsh would glob). `harness record` would miss those options, and from a subfolder it would
+    not find the agents file."""
     from shlex import quote
 
-    options = "".join(
-        f" --{name.replace('_', '-')} {quote(_from_start(config, config.invocation_params.dir / given))}"
-        for name in ("harness_agents", "harness_cassettes")
-        if (given := config.getoption(name))
-    )
+    if every_option:
+        options = "".join(f" {quote(option)}" for option in _options_given(config))
+    else:
+        options = "".join(
+            f" --{name.replace('_', '-')} {quote(_from_start(config, config.invocation_params.dir / given))}"
+            for name in ("harness_agents", "harness_cassettes")
+            if (given := config.getoption(name))
+        )
     target = _from_start(config, path) + (f"::{test}" if test else "")
     return f"pytest --harness-record-mode {'all' if anew else 'new'}{options} {quote(target)}"
 
 
 def _python_test_record_command(item: pytest.Item) -> str:
-    """The record command of a Python test: its node id, from where pytest was started."""
-    return _record_command(item.config, item.path, item.nodeid.partition("::")[2])
+    """The record command of a Python test: its node id, from where pytest was started. An id holding a
+    parameter another plugin or a conftest made (pytest-repeat's `--count 3` makes `test_a[1-3]`) may exist
+    only with this run's options: the command keeps them all, so that pasted it selects the test."""
+    test = item.nodeid.partition("::")[2]
+    return _record_command(item.config, item.path, test, every_option=_parametrized_by_a_hook(item))
+
+
+def _parametrized_by_a_hook(item: pytest.Item) -> bool:
+    """Whether the test's id holds a parameter that neither a `parametrize` mark nor a fixture's `params`
+    made: a `pytest_generate_tests` hook did, which may read the command line."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return False
+    made: set[str] = set()
+    for mark in item.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        made |= {name.strip() for name in names.split(",")} if isinstance(names, str) else set(names)
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    made |= {name for name, chain in definitions.items() if chain and chain[-1].params is not None}
+    return any(name not in made for name in callspec.params)
+
+
+def _options_given(config: pytest.Config) -> list[str]:
+    """The options on this run's command line, in order: its paths and test ids, and its record mode (the
+    command gives its own), left out."""
+    paths = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []
+    options: list[str] = []
+    arguments = iter(config.invocation_params.args)
+    for argument in arguments:
+        if argument == "--harness-record-mode":
+            next(arguments, None)
+        elif paths and argument == paths[0]:
+            paths.pop(0)
+        elif not argument.startswith("--harness-record-mode="):
+            options.append(argument)
+    return options
 
 
 def _from_start(config: pytest.Config, path: Path) -> str:

@@ -123,3 +123,59 @@ def test_a_tools_own_sys_exit_is_still_its_calls_failure_under_pytest(
 
 def dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
+
+
+# pytest-repeat: `--count N` runs each test N times, a parametrization its pytest_generate_tests makes
+# through a fixture of its own (ids `1-3`, `2-3`, `3-3`).
+REPEAT_PLUGIN = """
+import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--count", type=int, default=1)
+
+
+@pytest.fixture
+def __repeat_step(request):
+    return request.param
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_generate_tests(metafunc):
+    count = metafunc.config.option.count
+    if count > 1:
+        metafunc.fixturenames.append("__repeat_step")
+        metafunc.parametrize(
+            "__repeat_step", range(count), indirect=True, ids=lambda i: f"{i + 1}-{count}"
+        )
+"""
+
+
+def test_the_record_command_keeps_the_options_that_made_the_tests_id(pytester: pytest.Pytester) -> None:
+    """`pytest -p repeat --count 3 tests` told `record it with: pytest --harness-record-mode new
+    'tests/test_a.py::test_a[1-3]'`: without `--count 3` that id does not exist (pytest: not found, exit 4)."""
+    import shlex
+
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    pytester.makepyfile(repeat_like=REPEAT_PLUGIN)
+    pytester.syspathinsert()
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_a.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('who', ['Azin'])\n"
+        "def test_a(harness_agent, who):\n"
+        "    assert harness_agent('chat').send(f'My name is {who}.').stop_reason == 'replied'\n",
+        encoding="utf-8",
+    )
+    result = pytester.runpytest("-p", "repeat_like", "--count", "3", "-q", "tests")
+    result.assert_outcomes(failed=3)
+    told = [line.split("record it with: ", 1)[1] for line in result.outlines if "record it with: " in line]
+    assert told[0].startswith("pytest --harness-record-mode new -p repeat_like --count 3 -q ")  # (and pytester's)
+    assert told[0].endswith(" 'tests/test_a.py::test_a[Azin-1-3]'")
+    with FakeOpenAI([reply("Hello Azin!")]) as server:
+        pasted = pytester.runpytest(*shlex.split(told[0])[1:], "--harness-base-url", server.base_url)
+    pasted.assert_outcomes(passed=1)
+    # A parametrization the test's own mark makes needs no option: the command stays short.
+    plain = pytester.runpytest("tests")
+    plain.stdout.fnmatch_lines(["  record it with: pytest --harness-record-mode new 'tests/test_a.py::test_a[Azin]'"])
