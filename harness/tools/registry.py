@@ -41,7 +41,9 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
     try:
         module = _from_file(module_name, project_dir) if _is_file(module_name) else importlib.import_module(module_name)
     except ImportError as exc:
-        raise ToolDefinitionError(f"cannot import module '{module_name}' for tool '{reference}': {exc}") from None
+        raise ToolDefinitionError(
+            f"cannot import module '{module_name}' for tool '{reference}': {exc}{_in_the_way(module_name, root)}"
+        ) from None
     except BaseException as exc:  # any Exception, or a BaseException class of the module's own
         if stops_the_run(exc):  # Ctrl-C, or pytest ending the test (a pytest-timeout timeout): not the module's
             raise
@@ -57,6 +59,31 @@ def resolve_tool(reference: str, project_dir: Path) -> Tool:
     if function is None:
         raise ToolDefinitionError(f"module '{module_name}' has no function '{attribute}'")
     return tool_from_function(function, terminal=attribute in TERMINAL_TOOLS)
+
+
+def _in_the_way(module_name: str, root: str) -> str:
+    """Why a package of the project cannot be imported when one of its name was imported from elsewhere
+    first (under pytest, a test helper package `tests/helpers/`, which pytest's default import mode puts on
+    sys.path): Python takes the package it has, whatever sys.path says now. "" when that is not the case."""
+    top = module_name.partition(".")[0]
+    loaded = sys.modules.get(top)
+    if loaded is None or top == module_name:
+        return ""
+    places = [getattr(loaded, "__file__", None), *getattr(loaded, "__path__", [])]
+    found = [Path(place) for place in places if place]
+    own = Path(root) / top  # the project's package (or module, top.py) of that name
+    if any(path.resolve() in (own, own / "__init__.py", own.with_suffix(".py")) for path in found):
+        return ""
+    if not found:
+        return f"; '{top}' is already imported ({loaded!r}), not from the agents file's folder {root}"
+    folder = (found[0].parent if found[0].name == "__init__.py" else found[0]).parent  # the one holding it
+    as_file = module_name.replace(".", "/") + ".py"
+    return (
+        f"; '{top}' is already imported from {found[0]}, not from the agents file's folder {root}: another "
+        f"package of that name (a test helper's, which pytest put on sys.path) is in the way. Rename one of "
+        f"them, make {folder.name}/ a package ({folder.name}/__init__.py, its helpers imported as "
+        f"{folder.name}.{top}), or name the tool by its file ('{as_file}:...')"
+    )
 
 
 def _is_file(module_name: str) -> bool:

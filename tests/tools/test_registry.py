@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -24,8 +26,9 @@ def test_unknown_tool_reference(reference: str) -> None:
 
 
 def test_missing_module_and_function(tmp_path: Path) -> None:
-    with pytest.raises(ToolDefinitionError, match="cannot import module 'no_such_module_xyz'"):
+    with pytest.raises(ToolDefinitionError, match="cannot import module 'no_such_module_xyz'") as raised:
         resolve_tool("no_such_module_xyz:fn", tmp_path)
+    assert "already imported" not in str(raised.value)
     with pytest.raises(ToolDefinitionError, match=r"module 'examples\.task_queue' has no function 'nope'"):
         resolve_tool("examples.task_queue:nope", ROOT)
 
@@ -88,6 +91,40 @@ def test_what_stops_the_run_while_a_module_imports_goes_through(
     with pytest.raises(kind) as raised:
         resolve_tool(f"{name}:fn", tmp_path)
     assert not isinstance(raised.value, ToolDefinitionError)
+
+
+def test_a_package_of_the_same_name_imported_first_is_named_with_the_ways_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under pytest a test module's `from helpers import GREETING` imports `tests/helpers/` as `helpers`:
+    the project's `helpers.calc` beside agents.yaml then cannot be imported, and the error said only "No
+    module named 'helpers.calc'"."""
+    name = "helpers_shadowed_c3"
+    project = tmp_path / "project"
+    (project / name).mkdir(parents=True)
+    (project / name / "__init__.py").write_text("")
+    (project / name / "calc.py").write_text(
+        'def add(a: int, b: int) -> int:\n    """Add.\n\n    Args:\n        a: one.\n        b: the other.\n    """\n'
+        "    return a + b\n"
+    )
+    helpers = project / "tests" / name
+    helpers.mkdir(parents=True)
+    (helpers / "__init__.py").write_text("GREETING = 'hi'\n")
+    shadow = types.ModuleType(name)
+    shadow.__file__, shadow.__path__ = str(helpers / "__init__.py"), [str(helpers)]
+    monkeypatch.setitem(sys.modules, name, shadow)
+    with pytest.raises(ToolDefinitionError) as raised:
+        resolve_tool(f"{name}.calc:add", project)
+    assert str(raised.value) == (
+        f"cannot import module '{name}.calc' for tool '{name}.calc:add': No module named '{name}.calc'; "
+        f"'{name}' is already imported from {helpers / '__init__.py'}, not from the agents file's folder "
+        f"{project}: another package of that name (a test helper's, which pytest put on sys.path) is in the "
+        f"way. Rename one of them, make tests/ a package (tests/__init__.py, its helpers imported as "
+        f"tests.{name}), or name the tool by its file ('{name}/calc.py:...')"
+    )
+    assert resolve_tool(f"{name}/calc.py:add", project).name == "add"  # the way out it names works
+    monkeypatch.delitem(sys.modules, name)  # the project's own package, once nothing is in the way
+    assert resolve_tool(f"{name}.calc:add", project).name == "add"
 
 
 def test_a_file_reference_loads_the_tools_module_from_its_path(tmp_path: Path) -> None:
