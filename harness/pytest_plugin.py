@@ -400,6 +400,51 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return ScenarioFile.from_parent(parent, path=file_path)
 
 
+HARNESS_FIXTURES = frozenset({"harness_agent", "harness_runner", "harness_cassette_path"})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once collection is done, before any test runs: the harness imported, the agents file and its tool
+    modules loaded, and the scenarios' cassettes sharing worked out. Done in the first test's setup, that
+    counted against its time, and a per-test timeout (pytest-timeout) landing in the middle of an import
+    left a half-initialized module (`partially initialized module 'yaml'`) that every later test failed
+    on. Only where tests of the harness were collected (under pytest-xdist, in each worker), and not for
+    `--collect-only`."""
+    config = session.config
+    if config.option.collectonly or not session.items or agents_file(config) is None:
+        return
+    scenarios = any(isinstance(item, ScenarioItem) for item in session.items)
+    fixtures = any(HARNESS_FIXTURES.intersection(getattr(item, "fixturenames", ())) for item in session.items)
+    if scenarios or fixtures:
+        _warm_up(session, scenarios, fixtures)
+
+
+def _warm_up(session: pytest.Session, scenarios: bool, fixtures: bool) -> None:
+    """What the first scenario or `harness_agent` test would do first (see pytest_collection_finish). A
+    mistake met here (in the agents file, a tool module, a scenario) is left for each test to say."""
+    import harness.scenarios.model
+    import harness.scenarios.runner
+    import harness.store  # the fixture's agents keep their state in one
+
+    config = session.config
+    try:
+        runner = _runner(config)
+        if not runner.project.replaying:  # the HTTP clients, the SDK and vcrpy
+            import harness.cassettes.recording
+            import harness.llm.openai_client
+        runner.factory.secrets()  # reads the agents file, importing the tool modules it names
+        for spec in runner.factory.config.agents.values():  # pydantic imports more the first time it writes one
+            for tool in spec.tools:
+                tool.parameters_schema()
+        if fixtures:
+            import harness.cassettes.python_tests  # noqa: F401  (the fixtures name a test's cassette with it)
+        if scenarios:
+            _sharing_mistakes(session)
+    except Exception:
+        if SHARING_KEY in config.stash:  # worked out part way: the first setup works it out again, and says why
+            del config.stash[SHARING_KEY]
+
+
 def _in_a_scenario_folder(path: Path, agents: Path, config: pytest.Config) -> Path | None:
     """`path` relative to its scenario folder when it lies in one: a folder the `harness_scenarios`
     ini key names (`scenarios`) beside the agents file, as `harness run` finds them, or (for a path not

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import FakeOpenAI, Project, completion, make_project, reply
+from tests.fakes import REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, Project, completion, make_project, reply
 from tests.helpers import call
 
 # pytest-timeout's signal method: SIGALRM, whose handler calls pytest.fail wherever the test is. Here it
@@ -77,6 +77,10 @@ def loop(request: pytest.FixtureRequest) -> str:
 def napping(pytester: pytest.Pytester, loop: str) -> Project:
     """A project whose scenario calls a custom tool that sleeps, recorded with the tool quick, under each
     loop (each contains a tool's failure in its own words)."""
+    return napping_project(pytester, loop)
+
+
+def napping_project(pytester: pytest.Pytester, loop: str = "harness") -> Project:
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
     project = make_project(pytester.path, {"napping": NAPPING})
     (project.root / "naps.py").write_text(NAP_TOOL, encoding="utf-8")
@@ -186,3 +190,60 @@ def test_the_record_command_keeps_the_options_that_made_the_tests_id(pytester: p
     # A parametrization the test's own mark makes needs no option: the command stays short.
     plain = pytester.runpytest("tests")
     plain.stdout.fnmatch_lines(["  record it with: pytest --harness-record-mode new 'tests/test_a.py::test_a[Azin]'"])
+
+
+# What each test imports while it runs (its setup, call and teardown, which pytest-timeout times).
+IMPORTS_CONFTEST = """
+import sys
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    before = set(sys.modules)
+    try:
+        return (yield)
+    finally:
+        print("IMPORTED", item.nodeid, sorted(set(sys.modules) - before))
+"""
+
+
+def test_the_harness_is_loaded_before_any_test_runs_so_no_timeout_can_cut_its_import(
+    pytester: pytest.Pytester,
+) -> None:
+    """The first scenario's setup imported the harness (yaml, pydantic, the agents file's tool modules):
+    a pytest-timeout landing there left a half-initialized module, and every later scenario errored with
+    "partially initialized module 'yaml' has no attribute 'error'". Now it is done once collection ends."""
+    project = napping_project(pytester)
+    pytester.makeconftest(IMPORTS_CONFTEST)
+    project.write_scenario("remember", REMEMBER)
+    project.record("remember", REMEMBER_RESPONSES)
+    pytester.makepyfile(
+        test_agent="def test_agent(harness_agent):\n    assert harness_agent('chat').memory is not None\n"
+    )
+    (pytester.path / "cassettes" / "test_agent").mkdir()
+    (pytester.path / "cassettes" / "test_agent" / "test_agent.yaml").write_text("interactions: []\nversion: 1\n")
+    result = pytester.runpytest_subprocess("-s")  # a fresh process: nothing loaded yet
+    result.assert_outcomes(passed=3)
+    imported = [line.split("IMPORTED ", 1)[1] for line in result.outlines if "IMPORTED " in line]
+    assert len(imported) == 3
+    for line in imported:
+        modules = line.split(" ", 1)[1].strip("[]").replace("'", "").split(", ")
+        heavy = [m for m in modules if m.split(".")[0] in ("harness", "yaml", "pydantic", "naps", "sqlite3")]
+        assert heavy == [], line
+
+
+def test_a_project_with_tests_of_its_own_only_loads_nothing_of_the_harness_at_collection(
+    pytester: pytest.Pytester,
+) -> None:
+    """The load moved to the end of collection happens only where harness tests were collected."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    pytester.makepyfile(
+        test_plain="import sys\n\ndef test_plain():\n"
+        "    print('LOADED', sorted(m for m in sys.modules if m.startswith(('harness.config', 'yaml'))))\n"
+    )
+    result = pytester.runpytest_subprocess("-s", "test_plain.py")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*LOADED []"])
