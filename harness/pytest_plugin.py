@@ -48,6 +48,8 @@ import pytest
 from harness.cassettes.mode import RecordMode
 
 if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
     from harness.agent import Agent
     from harness.config import AgentSpec
     from harness.errors import Problem
@@ -733,12 +735,25 @@ class ScenarioItem(pytest.Item):
         the end, and a thousand results kept alive are what each full garbage collection then walks."""
         self.scenarios = self.results = None
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
+        """A scenario's failure, a mistake or a harness error: its own text. Anything else (pytest ending the
+        test, as a pytest-timeout timeout; a bug) keeps pytest's representation, whose crash line the short
+        summary and JUnit's `message` show, from the item's `runtest` down: pytest's and pluggy's frames above
+        it say nothing of the scenario. pytest's own outcomes show only the user's code they stopped (a
+        custom tool), or the line they stopped at. `--fulltrace` shows every frame."""
         from harness.errors import HarnessError
+        from harness.tools.runtime import stops_the_run
 
         if isinstance(excinfo.value, ScenarioFailed | StaleCassette | XPassedRuns | HarnessError):
             return str(excinfo.value)
-        return str(super().repr_failure(excinfo, style=style))
+        if not self.config.getoption("fulltrace", False):
+            code = ScenarioItem.runtest.__code__
+            cut = excinfo.traceback.cut(path=Path(code.co_filename), firstlineno=code.co_firstlineno - 1)
+            traceback = cut.filter(excinfo)  # without the frames that hide themselves (`__tracebackhide__`)
+            if stops_the_run(excinfo.value):
+                traceback = traceback.filter(lambda entry: not _in_harness(str(entry.path))) or traceback[-1:]
+            excinfo.traceback = traceback or cut
+        return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, 0, f"scenario: {self.name}"

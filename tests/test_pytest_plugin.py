@@ -1420,3 +1420,47 @@ def test_a_projects_own_fixture_named_harness_agent_is_left_alone(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*LOADED []", "FAILED test_own.py::test_own - AssertionError: assert 18 == 3"])
     result.stdout.fnmatch_lines(["*where 18 = len('sk-live-0123456789')"])  # pytest's own report, as it made it
+
+
+def test_a_bug_in_a_scenario_is_shown_from_the_items_code_down_with_its_crash_line(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """Anything but a scenario's failure or a harness error (a bug) was shown from pytest's own runner down,
+    pluggy's frames included, and the short summary and JUnit's `message` read `cls = <class CallInfo>`."""
+    pytester.makeconftest(  # for this session only: the runner's class is this process's too
+        """
+        import pytest
+
+        from harness.scenarios.runner import ScenarioRunner
+
+
+        def broken(self, *args, **kwargs):
+            return {}['missing']
+
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_runtestloop(session):
+            run, ScenarioRunner.run = ScenarioRunner.run, broken
+            try:
+                return (yield)
+            finally:
+                ScenarioRunner.run = run
+        """
+    )
+    result = pytester.runpytest("-k", "remember", "-rf", "--junitxml", "j.xml")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        [
+            ">*runner.run(scenario, spec, variant=variant)",  # the item's runtest
+            "*harness/pytest_plugin.py:*",
+            ">       return {}['missing']",
+            "E       KeyError: 'missing'",
+            "FAILED scenarios/remember.yaml::remember - KeyError: 'missing'",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*_pytest/*")
+    result.stdout.no_fnmatch_line("*pluggy/*")
+    failure = ET.parse(pytester.path / "j.xml").getroot().find(".//failure")
+    assert failure is not None and failure.get("message") == "KeyError: 'missing'"
+    full = pytester.runpytest("-k", "remember", "--fulltrace")  # every frame, for whoever asks
+    full.stdout.fnmatch_lines(["*_pytest/runner.py:*"])

@@ -108,11 +108,23 @@ def test_a_timeout_inside_a_custom_tool_ends_the_test_and_is_never_recorded(
     monkeypatch.setenv("NAP_SECONDS", "5")  # the tool now runs past the test's timeout
     cassette = napping.cassettes / "napping.yaml"
     recorded = cassette.read_bytes()
-    result = pytester.runpytest()
+    result = pytester.runpytest("-rf")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*Failed: Timeout (>0.2s) from pytest-timeout.*"])
     result.stdout.no_fnmatch_line("*re-record with*")
     result.stdout.no_fnmatch_line("*Error executing function nap*")
+    # Shown as pytest shows a timeout: at the tool's line it stopped, without pytest's, pluggy's or the
+    # harness's frames above it (hundreds of lines, and the short summary read `cls = <class CallInfo>`)
+    result.stdout.fnmatch_lines(
+        [
+            '>       time.sleep(float(os.environ.get("NAP_SECONDS", seconds)))',
+            "naps.py:*",
+            '>       pytest.fail("Timeout (>0.2s) from pytest-timeout.")',
+            "E       Failed: Timeout (>0.2s) from pytest-timeout.",
+            "FAILED scenarios/napping.yaml::napping - Failed: Timeout*",
+        ]
+    )
+    for frames in ("*_pytest/*", "*pluggy/*", "*harness/*"):
+        result.stdout.no_fnmatch_line(frames)
     with FakeOpenAI(nap_then_reply(loop)) as server:
         again = pytester.runpytest("--harness-record-mode", "all", "--harness-base-url", server.base_url)
     again.assert_outcomes(failed=1)
