@@ -43,7 +43,7 @@ from harness.tools.rules import ToolRule, ToolRulesSolver, ToolRuleType, unfinis
 from harness.tools.runtime import TOOL_SANDBOX_TIMEOUT
 from harness.tools.schema import Tool
 from harness.wire import NOT_BOOLEAN, Boolean, Shorthand, StrictModel, not_null_schema, validate_document
-from harness.yamlsource import Loc, TooBig, YamlDocument, dotted, load_yaml, read_text
+from harness.yamlsource import Loc, TooBig, YamlDocument, dotted, load_yaml, read_text, universal_newlines
 
 MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
 
@@ -1033,13 +1033,15 @@ class _Compiler:
         return specs
 
     def _read_system_file(self, loc: Loc, relative: str) -> str | None:
+        """The prompt file's text, its line endings folded as Letta's text-mode read folds them (a CRLF
+        checkout sends the prompt an LF one recorded) and its trailing newlines dropped."""
         try:
             path = confined(self.file.parent, relative)
         except OutsideProject as exc:
             self.fail(loc, f"system prompt file {exc}")
             return None
         try:
-            return read_text(path).rstrip("\n")
+            return universal_newlines(read_text(path)).rstrip("\n")
         except TooBig as exc:
             self.fail(loc, f"system prompt file '{path}': {exc}")
             return None

@@ -115,6 +115,14 @@ def _read_text(path: Path, limits: Limits) -> str:
     return text
 
 
+def universal_newlines(text: str) -> str:
+    """`text` with its line endings as Python's text mode reads them (`open(path, "r")`, universal newlines):
+    `\r\n` and a lone `\r` become `\n`. How Letta reads a prompt file (`get_system_text`), so one checked out
+    with CRLF (git's `core.autocrlf` on Windows) is the prompt recorded from an LF checkout. YAML folds line
+    endings itself; a plain text file whose content reaches a request goes through this."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def read_head(path: Path, size: int) -> bytes:
     """The first `size` bytes of a regular file, opened as `read_text` opens it (a FIFO cannot block it).
     Raises OSError, or TooBig for what is not a regular file."""

@@ -472,6 +472,28 @@ def test_system_file_is_relative_to_agents_file(write_agents: Write) -> None:
     assert spec.system_message(Memory()) == "From a file."
 
 
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_a_system_file_checked_out_with_other_line_endings_is_the_same_prompt(write_agents: Write, ending: str) -> None:
+    """Letta reads a prompt file in text mode (`get_system_text`: `open(path, "r")`), which folds CRLF and CR
+    to LF: a Windows checkout (git `core.autocrlf`) kept its `\\r`s, and every replay of a cassette recorded
+    from an LF checkout missed."""
+    path = write_agents(
+        """
+        agents:
+          chat:
+            model: m
+            system_file: p.txt
+            tools: [send_message]
+        """
+    )
+    lf = "You are Sam.\n\nBe brief.\n"
+    (path.parent / "p.txt").write_bytes(lf.replace("\n", ending).encode())
+    spec = load_agents(path).get("chat")
+    assert spec.system == "You are Sam.\n\nBe brief."
+    with (path.parent / "p.txt").open(encoding="utf-8") as text_mode:  # what Letta's read gives, stripped
+        assert spec.system == text_mode.read().strip()
+
+
 def test_seed_agents_constant_points_at_repo() -> None:
     assert SEED_AGENTS.is_file()
 

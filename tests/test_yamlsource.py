@@ -4,6 +4,7 @@ one plain walk or took PyYAML's way."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from harness.yamlsource import (
     compose,
     measure,
     parse_yaml,
+    universal_newlines,
 )
 
 keys = st.sampled_from(["a", "b", "turns", "user", "1", "yes", "<<", "x y"])
@@ -328,3 +330,11 @@ def test_a_file_too_big_for_the_memory_allowed_is_said_so(tmp_path: Path, monkey
     monkeypatch.setattr(os, "read", exhausted)
     with pytest.raises(TooBig, match="too big to read in the memory this process may use"):
         read_text(path)
+
+
+@given(st.text(alphabet=st.sampled_from(list("a\r\n\x0b\x0c\x1c\x85\u2028é ")), max_size=30))
+def test_universal_newlines_reads_as_python_text_mode(text: str) -> None:
+    """Only CRLF and CR fold, as in `open(path, "r")` (Letta's prompt read); NEL, U+2028 and the other
+    characters `str.splitlines` breaks at are text."""
+    text_mode = io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), encoding="utf-8")
+    assert universal_newlines(text) == text_mode.read()
