@@ -1,15 +1,26 @@
 """Why a request missed, and whose doing that is: another loop's request than the recording's, or fields the
-harness itself adds changed (an upgrade), told apart from a change to the user's files."""
+harness itself adds changed (an upgrade), told apart from a change to the user's files. And the diff that
+shows it: an empty one means the very body was recorded (replay then blames the stored key), so two bodies
+that differ must never render alike."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.cassettes.diff import fingerprint_loop, harness_changes, miss_cause, request_loop
+from harness.cassettes.diff import (
+    fingerprint_loop,
+    harness_changes,
+    miss_cause,
+    nearest_recorded,
+    request_lines,
+    request_loop,
+)
+from harness.cassettes.keys import canonical
 from harness.llm.chat import chat_request
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops import kinds
@@ -105,3 +116,89 @@ def test_a_request_of_another_loop_than_the_recordings_names_the_setting_that_re
 def test_the_fingerprint_says_which_loop_recorded_a_cassette(loop: Any, told: LoopName | None) -> None:
     assert fingerprint_loop({"agent": {"fingerprint": "x", "parts": {"loop": loop}}}) is told
     assert fingerprint_loop({}) is None
+
+
+# ------------------------------------------------------------------ the diff
+
+# "\n" and every other character `str.splitlines` breaks at, a quote and a backslash (what a JSON string
+# shows escaped), and text.
+_TEXT = st.text(alphabet=st.sampled_from(list('a é"\\\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029\t')), max_size=8)
+_HIDDEN = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _chat(content: Any, **fields: Any) -> dict[str, Any]:
+    return {"model": "m", "messages": [{"role": "system", "content": content, **fields}]}
+
+
+def _changed(diff: tuple[str, ...]) -> list[str]:
+    return [line for line in diff if line[:1] in "+-" and line[:3] not in ("---", "+++")]
+
+
+def test_a_prompt_with_crlf_line_endings_shows_its_carriage_returns() -> None:
+    """A CRLF checkout's prompt against the LF one recorded: `splitlines` read both as the same lines, the diff
+    was empty, and replay said the cassette's key was edited by hand."""
+    found = nearest_recorded([_chat("You are Sam.\nBe brief.")], [False], _chat("You are Sam.\r\nBe brief."))
+    assert found is not None
+    assert _changed(found.diff) == ["-You are Sam.", '+"You are Sam.\\r"']
+
+
+def test_a_trailing_newline_is_a_difference() -> None:
+    found = nearest_recorded([_chat("Be brief.")], [False], _chat("Be brief.\n"))
+    assert found is not None
+    assert _changed(found.diff) == ["+"]
+
+
+@given(_TEXT)
+def test_no_line_holds_a_character_a_terminal_or_splitlines_breaks_at(text: str) -> None:
+    for line in request_lines(_chat(text)) + request_lines(text):
+        assert not any(char in line for char in "\n" + _HIDDEN)
+
+
+@given(_TEXT, _TEXT)
+def test_two_texts_render_alike_only_when_equal(a: str, b: str) -> None:
+    assert (request_lines(_chat(a)) == request_lines(_chat(b))) == (a == b)
+
+
+def test_a_line_that_reads_as_a_json_string_is_told_from_the_line_it_would_show() -> None:
+    """A line holding a carriage return is shown as a JSON string; a line that is that JSON string, quotes and
+    all, is shown quoted again."""
+    assert request_lines(_chat("a\r"))[-1] == '"a\\r"'
+    assert request_lines(_chat('"a\\r"'))[-1] == '"\\"a\\\\r\\""'
+    assert request_lines(_chat('"quoted" then text'))[-1] == '"quoted" then text'  # read as it is
+
+
+def test_fields_a_provider_needs_echoed_are_diffed() -> None:
+    """DeepSeek's `reasoning_content` beside a message, Gemini's `extra_content` beside a call: a miss on
+    one of them had an empty diff."""
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    recorded = _chat(None, tool_calls=[call], reasoning_content="think")
+    sent = _chat(None, tool_calls=[{**call, "extra_content": {"google": {"thought_signature": "x"}}}])
+    found = nearest_recorded([recorded], [False], sent)
+    assert found is not None
+    assert _changed(found.diff) == [
+        '-reasoning_content: "think"',
+        '+tool_call c1 extra_content: {"google": {"thought_signature": "x"}}',
+    ]
+
+
+_KEYS = st.sampled_from(["id", "a", "name"])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 2) | st.floats(-1, 1) | _TEXT,
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(_KEYS, inner, max_size=2),
+    max_leaves=6,
+)
+_CALL = st.fixed_dictionaries({}, optional={"id": _JSON, "type": _JSON, "function": _JSON, "x": _JSON})
+_MESSAGE = st.fixed_dictionaries(
+    {}, optional={"role": _JSON, "content": _JSON, "tool_calls": st.lists(_CALL, max_size=2) | _JSON, "name": _JSON}
+)
+_BODY = st.fixed_dictionaries({}, optional={"model": _JSON, "messages": st.lists(_MESSAGE, max_size=2) | _JSON})
+
+
+@given(_BODY, _BODY, st.booleans())
+def test_the_diff_is_empty_exactly_when_the_bodies_are_the_same_request(
+    recorded: dict[str, Any], sent: dict[str, Any], as_text: bool
+) -> None:
+    """Whatever a hand-edited body holds where a message, a call or a role belongs."""
+    found = nearest_recorded([json.dumps(recorded) if as_text else recorded], [False], sent)
+    assert found is not None
+    assert (found.diff == ()) == (canonical(recorded) == canonical(sent))

@@ -149,6 +149,20 @@ def test_a_miss_on_a_key_edited_by_hand_says_so_not_an_empty_diff(tmp_path: Path
     ]
 
 
+def test_a_miss_on_line_endings_alone_is_a_diff_not_blamed_on_the_key(tmp_path: Path) -> None:
+    """A prompt sent with CRLF line endings against the LF one recorded: the diff, made of `splitlines`, was
+    empty, and the miss said the stored key was edited by hand (deleting the keys changed nothing)."""
+    path = tmp_path / "c.yaml"
+    settings = record_one_reply(path)
+    system = {"role": "system", "content": CONVERSATION[0]["content"].replace("\n", "\r\n")}
+    with pytest.raises(CassetteMiss) as caught:
+        ReplayChatModel(settings, ReplayCassette(path)).complete([system, *CONVERSATION[1:]], TOOLS)
+    explained = caught.value.diff_lines()
+    assert "    -You are a test agent." in explained
+    assert '    +"You are a test agent.\\r"' in explained
+    assert not any("edited by hand" in line for line in explained)
+
+
 def test_a_recorded_error_status_replays_as_the_live_error(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
