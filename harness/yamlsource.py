@@ -520,6 +520,11 @@ def parse_yaml(text: str, name: str, error: type[UserError] = UserError) -> Yaml
         said = f"invalid YAML: {exc.problem}" if not isinstance(exc, ValueRefused) else str(exc.problem)
         if mark is not None and "tab" not in said and "\t" in _line_of(text, mark.line)[: mark.column + 1]:
             said += " (a tab: YAML indents with spaces only)"
+        elif mark is not None and _tab_opens_block(text, exc):
+            said += (
+                " (a `|` block whose first line starts with a tab must say how far its text is indented past its"
+                " key: `|2` for 2 spaces)"
+            )
         raise error([Problem(name, line, col, "", said)]) from None
     except yaml.reader.ReaderError as exc:  # located by a character offset (libyaml's, in bytes): said as line:col
         line, col = unacceptable_at(text)
@@ -571,6 +576,15 @@ def _loc_part(key: Any) -> str | int:
     integer as it is (a boolean as itself, equal to its integer), anything else (None, a float, a date)
     as its repr."""
     return key if isinstance(key, str | int) else repr(key)
+
+
+def _tab_opens_block(text: str, exc: yaml.MarkedYAMLError) -> bool:
+    """Whether libyaml refused a block scalar's first line of text for starting with a tab (its indentation
+    is read from that line), which an indentation indicator (`|2`) lets it take."""
+    start, at = exc.context_mark, exc.problem_mark
+    if start is None or at is None or "tab" not in str(exc.problem) or "block scalar" not in str(exc.context):
+        return False
+    return all(not _line_of(text, line).strip(" ") for line in range(start.line + 1, at.line))
 
 
 def _line_of(text: str, index: int) -> str:

@@ -4,7 +4,9 @@ harness writes, and scenario files written plainly. Anything outside that subset
 collections, anchors, tags, comments, indentation indicators...) makes `read` return `NOTHING`, and the
 caller parses the text with PyYAML instead, so a file this reader takes gives exactly what PyYAML gives
 (plain scalars are typed by PyYAML's own resolver; only strings, booleans, decimal integers and floats,
-and nulls are taken).
+and nulls are taken): PyYAML's libyaml loader, which the harness uses when PyYAML has it, and its pure
+Python one alike. Where those two differ (libyaml refuses a literal block whose first line starts with a
+tab), the text is left to the caller's, so one file gets one answer whatever else it holds.
 """
 
 from __future__ import annotations
@@ -214,6 +216,8 @@ def _literal(lines: list[str], position: int, indent: int, chomping: str) -> tup
         line = lines[position]
         if line.strip(" "):
             here = _indent(line)
+            if line[here] == "\t":
+                raise _Outside  # libyaml refuses a tab where the block's indentation is still being read
             if here > indent:
                 block = here
             break

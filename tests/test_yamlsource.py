@@ -338,3 +338,19 @@ def test_universal_newlines_reads_as_python_text_mode(text: str) -> None:
     characters `str.splitlines` breaks at are text."""
     text_mode = io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), encoding="utf-8")
     assert universal_newlines(text) == text_mode.read()
+
+
+def test_a_literal_block_opening_with_a_tab_is_refused_saying_how_to_write_it() -> None:
+    """libyaml reads a `|` block's indentation from its first line of text, and a tab there is an error;
+    with the indentation given (`|2`) the same text is taken, tabs and all."""
+    text = "turns:\n  - user: |\n      \tcol1\tcol2\n      a\tb\n"
+    with pytest.raises(UserError) as caught:
+        parse_yaml(text, "s.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column) == (3, 7)
+    assert problem.message.endswith("(a `|` block whose first line starts with a tab must say how far its text is "
+                                    "indented past its key: `|2` for 2 spaces)")  # fmt: skip
+    assert parse_yaml(text.replace("|", "|2"), "s.yaml").data == {"turns": [{"user": "\tcol1\tcol2\na\tb\n"}]}
+    with pytest.raises(UserError) as caught:  # a tab below a block's first line: no such advice
+        parse_yaml("a: |\n  x\n \tb: 1\n", "s.yaml")
+    assert "`|2`" not in caught.value.problems[0].message

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.cassettes.format import _Dumper
@@ -154,3 +154,73 @@ def test_a_character_pyyaml_refuses_is_left_to_it(layout: str, char: str) -> Non
     assert char in TAKEN
     if got is not NOTHING:
         assert got == expected
+
+
+# The loader the harness uses when this reader leaves a text to it (`yamlsource._LOADER`): libyaml's when
+# PyYAML has it, which refuses some texts PyYAML's pure loader takes.
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _loaded(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=LOADER)
+    except yaml.YAMLError as exc:
+        return ("refused", type(exc).__name__)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "user: |\n  \tcol1\tcol2\n  a\tb\n",  # pasted TSV
+        "a: |\n\n    \tx\n",  # after a blank line
+        "a: |-\n  \t\n",
+        "a:\n  b: |\n    \tx\n",
+    ],
+)
+def test_a_literal_block_opening_with_a_tab_is_left_to_the_loader(text: str) -> None:
+    """libyaml refuses it ("found a tab character where an indentation space is expected"), PyYAML's pure
+    loader takes it: a scenario holding one was valid written plainly, and refused once an unrelated comment
+    sent it to libyaml."""
+    assert read(text) is NOTHING
+    assert read(text.replace("\t", "x", 1)) is not NOTHING  # the rest of it is in the subset
+
+
+# Documents as the subset reads them, and near it: keys, plain values, lists and literal blocks at varied
+# indentation, their text made of tabs, line breaks of every kind YAML knows, quotes, markers and non-ASCII.
+_ATOMS = ["a", "é", "中", "🎉", " ", "\t", "\t\t", "\r", "\xa0", "\u3000", "-", ":", "#", "'", '"', "|", "1", "0", "x"]
+_ATOMS += ["\ufeff", "\u2028", "\x85", "~", "null", "yes", "&", "*", "!", "%", "@", ",", "[", "{", "\\", "?"]
+_pieces = st.sampled_from(["ab", "c d", "é"]) | st.sampled_from(_ATOMS)  # text the subset takes, often enough
+_fuzz_scalar = st.lists(_pieces, min_size=1, max_size=5).map("".join)
+_indents = st.sampled_from(["", " ", "  ", "  ", "    ", "    ", "\t", "  \t", " \t "])
+_fuzz_entry = st.one_of(
+    st.tuples(st.just("plain"), _fuzz_scalar),
+    st.tuples(
+        st.sampled_from(["|", "|-", "|+"]), st.lists(st.tuples(_indents, _fuzz_scalar | st.just("")), max_size=3)
+    ),
+    st.tuples(st.just("list"), st.lists(st.tuples(st.sampled_from(["  - ", "- ", "  -\t"]), _fuzz_scalar), min_size=1)),
+)
+
+
+def _document(entries: list[tuple[str, Any]], newline: str) -> str:
+    lines: list[str] = []
+    for number, (kind, body) in enumerate(entries):
+        if kind == "plain":
+            lines.append(f"k{number}: {body}")
+        elif kind == "list":
+            lines.append(f"k{number}:")
+            lines += [dash + item for dash, item in body]
+        else:
+            lines.append(f"k{number}: {kind}")
+            lines += [indent + text for indent, text in body]
+    return newline.join(lines) + newline
+
+
+@settings(max_examples=300)
+@given(st.lists(_fuzz_entry, min_size=1, max_size=3), st.sampled_from(["\n", "\n", "\r\n"]))
+def test_what_it_reads_the_harness_loader_reads_the_same(entries: list[tuple[str, Any]], newline: str) -> None:
+    """Against the loader the harness falls back to (libyaml's), not PyYAML's pure one only: a text the subset
+    takes must load there, to the same data."""
+    text = _document(entries, newline)
+    got = read(text)
+    if got is not NOTHING:
+        assert _loaded(text) == got
