@@ -622,3 +622,86 @@ def test_which_ids_a_cassette_without_metadata_holds_is_told_from_its_requests(s
 @given(st.lists(st.from_regex(r"call_[a-z0-9]{1,8}", fullmatch=True), min_size=1, max_size=4, unique=True))
 def test_a_provider_id_sent_back_is_always_told_provider(ids: list[str]) -> None:
     assert format.history_call_ids([_asked(ids[-1])], [_answered(*ids)]) == "provider"
+
+
+# ------------------------------------------------------------------ text beyond U+FFFF
+
+
+class PurePythonDumper(yaml.SafeDumper):
+    pass
+
+
+PurePythonDumper.add_representer(str, format._str_representer)
+
+
+def without_libyaml(data: dict[str, Any]) -> str:
+    """`format.dump` as it writes where PyYAML has no libyaml: PyYAML's own emitter."""
+    saved = format._Dumper, format._DUMPER
+    format._Dumper, format._DUMPER = PurePythonDumper, yaml.SafeDumper
+    try:
+        return format.dump(data)
+    finally:
+        format._Dumper, format._DUMPER = saved
+
+
+def test_an_emoji_keeps_each_body_a_literal_block_one_message_a_line() -> None:
+    """libyaml's emitter takes a character beyond U+FFFF for unprintable: one emoji in a persona made every
+    body holding it a double-quoted scalar of `\\U0001F916` escapes, and the cassette's diffs unreadable."""
+    system = {"role": "system", "content": "<persona>\nI am a bot 🤖\n</persona>"}
+    user = {"role": "user", "content": "hi 😀, 👩\u200d💻 here"}
+    answer = {"role": "assistant", "content": "hello 👋"}
+    bodies = [{"model": "m", "messages": [system, user]}, {"model": "m", "messages": [system, user, answer]}]
+    data = {**as_vcr(bodies), "metadata": {"agent": {"blocks": {"persona": "I am a bot 🤖"}}}}
+    data["interactions"][0]["response"]["body"]["string"] = json.dumps(answer, ensure_ascii=False)
+    text = format.dump(data)
+    assert "\\U" not in text
+    assert re.findall(r"^ +(?:body|delta): (\S+)", text, re.MULTILINE) == ["|"] * 4  # two requests, their responses
+    assert '\n        {"role":"system","content":"<persona>\\nI am a bot 🤖\\n</persona>"},\n' in text
+    assert '\n        {"role":"user","content":"hi 😀, 👩\u200d💻 here"}\n' in text
+    assert '\n          {"role":"assistant","content":"hello 👋"}\n' in text  # in the second request's delta
+    assert '\n    body: |\n      {"role":"assistant","content":"hello 👋"}\n' in text  # the first response
+    assert "\n      persona: I am a bot 🤖\n" in text
+    read = format.parse(text, "c.yaml")
+    assert [i.request.body for i in read.interactions] == bodies
+    assert read.metadata == data["metadata"]
+    assert json.loads(read.interactions[0].response["body"]["string"]) == answer
+    assert format.dump(format.to_vcr_dict(read)) == text
+    assert without_libyaml(data) == text  # the text PyYAML's own emitter writes
+
+
+# Text as messages hold it: words, quotes and backslashes, line breaks and tabs, non-ASCII in and beyond the
+# BMP (an emoji with a joiner, a tag character, U+10FFFF which both emitters escape), the private use area
+# `format` takes its stand-ins from, and DEL, which JSON leaves raw (its body is then written double-quoted).
+beyond = st.text(
+    alphabet=st.sampled_from(list('ab "\\\n\té中😀👩‍💻\U000e0041\U0010ffff\U00010000\ue000\ue001\uf8ff\x7f')),
+    max_size=12,
+)
+
+
+@given(st.lists(beyond, min_size=1, max_size=4), beyond, beyond)
+def test_text_beyond_the_bmp_is_written_as_pyyaml_writes_it_and_read_back_exactly(
+    contents: list[str], persona: str, answer: str
+) -> None:
+    bodies = [
+        {"model": "m", "messages": [{"role": "user", "content": c} for c in contents[: n + 1]]}
+        for n in range(len(contents))
+    ]
+    data = {**as_vcr(bodies), "metadata": {"agent": {"persona": persona, "tools": [persona]}}}
+    data["interactions"][0]["response"]["body"]["string"] = f"not JSON: {answer}"  # text kept as it is
+    text = format.dump(data)
+    assert text == without_libyaml(data)
+    read = format.parse(text, "c.yaml")
+    assert [i.request.body for i in read.interactions] == bodies
+    assert read.metadata == data["metadata"]
+    assert read.interactions[0].response["body"]["string"] == f"not JSON: {answer}"
+    assert format.dump(format.to_vcr_dict(read)) == text
+
+
+def test_more_distinct_characters_beyond_the_bmp_than_stand_ins_are_written_by_pyyaml_alone() -> None:
+    """`format` has 6,400 stand-ins (the private use area), fewer the ones the data holds itself."""
+    content = "".join(map(chr, range(0x10000, 0x10000 + 6400))) + "\ue000\n"
+    bodies = [{"model": "m", "messages": [{"role": "user", "content": content}]}]
+    text = format.dump(as_vcr(bodies))
+    assert "\\U" not in text and "\n    body: |\n" in text
+    assert text == without_libyaml(as_vcr(bodies))
+    assert [i.request.body for i in format.parse(text, "c.yaml").interactions] == bodies
