@@ -496,7 +496,10 @@ class _PureDumper(yaml.SafeDumper):
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    """Text with a line break as a `|` block; with a NEL (U+0085) double-quoted, as libyaml writes it anyway:
+    PyYAML's own emitter would write it raw, and YAML reads a raw one as a line break."""
+    style = '"' if "\x85" in value else "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 _Dumper.add_representer(str, _str_representer)

@@ -671,9 +671,10 @@ def test_an_emoji_keeps_each_body_a_literal_block_one_message_a_line() -> None:
 
 # Text as messages hold it: words, quotes and backslashes, line breaks and tabs, non-ASCII in and beyond the
 # BMP (an emoji with a joiner, a tag character, U+10FFFF which both emitters escape), the private use area
-# `format` takes its stand-ins from, and DEL, which JSON leaves raw (its body is then written double-quoted).
+# `format` takes its stand-ins from, DEL, which JSON leaves raw (its body is then written double-quoted), and
+# NEL, which JSON bodies escape but a persona or a text answer holds as it is.
 beyond = st.text(
-    alphabet=st.sampled_from(list('ab "\\\n\té中😀👩‍💻\U000e0041\U0010ffff\U00010000\ue000\ue001\uf8ff\x7f')),
+    alphabet=st.sampled_from(list('ab "\\\n\té中😀👩‍💻\U000e0041\U0010ffff\U00010000\ue000\ue001\uf8ff\x7f\x85')),
     max_size=12,
 )
 
@@ -705,3 +706,17 @@ def test_more_distinct_characters_beyond_the_bmp_than_stand_ins_are_written_by_p
     assert "\\U" not in text and "\n    body: |\n" in text
     assert text == without_libyaml(as_vcr(bodies))
     assert [i.request.body for i in format.parse(text, "c.yaml").interactions] == bodies
+
+
+@pytest.mark.parametrize("text", ["a\x85b", "line\x85\nnext\n", "\x85"])
+def test_a_next_line_character_outside_json_is_read_back_with_or_without_libyaml(text: str) -> None:
+    """PyYAML's own emitter wrote a NEL (U+0085) raw, in a `|` block or a quoted line, where YAML reads it as
+    a line break: a persona or a text answer holding one came back with a newline, or a space, in its place.
+    libyaml escapes it (`\\N`); so does the text written without libyaml now, the same text."""
+    data = {**as_vcr([{"model": "m", "messages": []}]), "metadata": {"agent": {"persona": text}}}
+    data["interactions"][0]["response"]["body"]["string"] = f"not JSON: {text}"
+    written = without_libyaml(data)
+    assert written == format.dump(data)
+    read = format.parse(written, "c.yaml")
+    assert read.metadata == data["metadata"]
+    assert read.interactions[0].response["body"]["string"] == f"not JSON: {text}"
