@@ -643,7 +643,7 @@ def test_a_summary_does_not_link_an_html_report_a_full_disk_refused(
 
 def test_a_cassette_folder_that_is_a_file_is_a_usage_error(pytester: pytest.Pytester, project: Project) -> None:
     """Every scenario would fail as not recorded (30 failures for one slip of the option); `harness run` says
-    the same (tests/test_cli_run.py)."""
+    the same (tests/cli/test_run.py)."""
     result = pytester.runpytest("--harness-cassettes", "agents.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: the cassette folder */agents.yaml is a file: give a folder (--harness-cas*"])

@@ -289,7 +289,7 @@ def test_record_by_default_keeps_cassettes_that_still_match(
 
 
 ERROR_CAUSES = json.loads(
-    (Path(__file__).parent / "llm" / "provider_bodies" / "error_causes.json").read_text(encoding="utf-8")
+    (Path(__file__).parents[1] / "llm" / "provider_bodies" / "error_causes.json").read_text(encoding="utf-8")
 )["cases"]
 
 
@@ -551,7 +551,7 @@ def test_a_cassette_a_full_disk_refuses_in_a_worker_is_named_too(project: Projec
             [sys.executable, "-m", "harness.cli", "record", "--agents", str(project.agents), "--base-url",
              server.base_url, "--mode", "all", "-j", "2", str(project.scenario_path("remember"))],
             capture_output=True, text=True, timeout=120, cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200)),
         )  # fmt: skip
     assert done.returncode == 1, done.stderr
