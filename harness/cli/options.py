@@ -101,8 +101,8 @@ def report_path(given: str, flag: str = "--report", example: str = "report.json"
 
 
 def agents_file_hint(args: argparse.Namespace, argv: Sequence[str], exc: HarnessError) -> str:
-    """When the default agents file (or the state database beside it) was not found in the current folder
-    but a folder above holds an agents file (a command started from a subfolder of the project, as `pytest`
+    """When the current folder has no agents file (so the default one, or the state database beside it, was
+    not found) but a folder above holds one (a command started from a subfolder of the project, as `pytest`
     may be): where it is, and the command again with --agents, ready to paste; "" otherwise. A hint, not a
     search the command makes itself: a folder above may be another project's, and the paths the command
     takes from here stay the ones typed."""
@@ -114,10 +114,11 @@ def agents_file_hint(args: argparse.Namespace, argv: Sequence[str], exc: Harness
     if getattr(args, "agents", None) != DEFAULT_AGENTS_FILE or not isinstance(exc, UserError):
         return ""
     here = os.path.abspath(DEFAULT_AGENTS_FILE)
+    if os.path.exists(here):  # this folder's own agents file was read: one above is another project's
+        return ""
     no_agents = any(p.message == "file not found" and os.path.abspath(p.file) == here for p in exc.problems)
-    # the state database is named as given: by default, relative to this folder (absolute if not below it)
-    named = (os.path.abspath(DEFAULT_STATE_DB), os.path.normpath(DEFAULT_STATE_DB))
-    no_db = getattr(args, "db", "") is None and str(exc).startswith(tuple(f"{db}: " for db in named))
+    # the default state database is beside the default agents file, in this folder: named relative to it
+    no_db = getattr(args, "db", "") is None and str(exc).startswith(f"{os.path.normpath(DEFAULT_STATE_DB)}: ")
     if not (no_agents or no_db):
         return ""
     above = agents_file_above(os.path.dirname(here))

@@ -195,3 +195,21 @@ def test_no_hint_past_the_projects_root_or_for_an_agents_file_named(
         "the agents file is in a folder above this one: ../agents.yaml; give it with --agents:",
         "  harness validate --agents ../agents.yaml",
     ]
+
+
+def test_no_hint_when_this_folder_has_its_own_agents_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A project inside another: every message about the default state database sent the user to the outer
+    project's agents file, though this folder's own was the one read."""
+    make_project(tmp_path / "outer")
+    inner = make_project(tmp_path / "outer" / "inner").root
+    monkeypatch.chdir(inner)
+    assert main(["memory", "chat"]) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said == ["error: .harness/state.db: no state database here (give --db, or start one with `harness chat`)"]
+    (inner / ".harness").mkdir()
+    (inner / ".harness" / "state.db").mkdir()  # "is a folder": the same default database, another message
+    assert main(["memory", "chat"]) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and said[0].startswith("error: .harness/state.db: "), said
