@@ -82,13 +82,7 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
     spec = factory.spec(args.agent)
     console.learn(factory)
     db = project.as_given(project.state_db)
-    older = older_default(args, project)
-    if older is not None:  # said before the new database is made, and the agent started afresh in it
-        console.err(
-            f"note: no state database at {db} (the default since 2026-11-24, beside the agents file), but there is "
-            f"one at {older}, where the harness kept it before: this chat starts a new one at {db}; to go on with "
-            f"the agents kept there, give --db {older}"
-        )
+    older = older_default(args, project)  # looked for before the Store makes the new default
     # the path checked (a folder, not SQLite...) before a lock
     store = Store(project.state_db, console.secrets, shown=db)
     try:
@@ -96,6 +90,12 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
     except BaseException:
         store.close()
         raise
+    if older is not None:  # said once the new database is open (a refusal says only what went wrong)
+        console.err(
+            f"note: no state database at {db} (the default since 2026-11-24, beside the agents file), but there is "
+            f"one at {older}, where the harness kept it before: this chat starts a new one at {db}; to go on with "
+            f"the agents kept there, give --db {older}"
+        )
     model = factory.chat_model(spec)
     if sys.stderr.isatty():
         model = WaitingLine(model, sys.stderr)

@@ -873,3 +873,27 @@ def test_a_database_at_the_default_before_it_moved_is_pointed_to(
     with serve(Script([])) as url:  # once the new default exists, it is the one: nothing more is said
         assert "note:" not in chat(monkeypatch, capsys, "", *agents, "--base-url", url)[2]
         assert "note:" not in chat(monkeypatch, capsys, "", *agents, "--db", ".harness/state.db", "--base-url", url)[2]
+
+
+def test_the_older_default_is_not_pointed_to_when_the_new_one_cannot_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`harness chat` said "this chat starts a new one at ..." and then failed to open that new one (a folder
+    it cannot enter or write, a `.harness` that is a file): no chat started, and the note misled."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(SEED_AGENTS, project / "agents.yaml")
+    shutil.copytree(ROOT / "prompts", project / "prompts")
+    shutil.copytree(ROOT / "examples", project / "examples")
+    work = project / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    agents = ("--agents", "../agents.yaml")
+    with serve(Script([reply("Hi")])) as url:  # as the old harness kept it: in the folder it ran in
+        assert chat(monkeypatch, capsys, "hello\n", *agents, "--db", ".harness/state.db", "--base-url", url)[0] == 0
+    (project / ".harness").write_text("", encoding="utf-8")  # the new default's folder cannot be made
+    with serve(Script([])) as url:
+        code, _, err = chat(monkeypatch, capsys, "", *agents, "--base-url", url)
+    assert code == 2
+    assert "note:" not in err, err
+    assert err.startswith("error: ../.harness/state.db: "), err
