@@ -80,7 +80,7 @@ def _command(argv: Sequence[str] | None) -> int:
 
     args = build_parser().parse_args(argv)
     command: Command = args.command
-    from harness.cli.console import Console, discard_stdout, lost_stdout_text
+    from harness.cli.console import READER_GONE, Console, discard_stdout, lost_stdout_text
     from harness.errors import HarnessError, UserError
     from harness.secrets import Secrets
 
@@ -92,8 +92,11 @@ def _command(argv: Sequence[str] | None) -> int:
 
         console.err(_error_text(exc) + agents_file_hint(args, sys.argv[1:] if argv is None else argv, exc))
         status = exc.exit_code if isinstance(exc, UserError) else 1
-    except BrokenPipeError:
-        # The reader went away (`harness ... | head`): what is left goes nowhere, quietly, as `cat` does.
+    except BrokenPipeError:  # a write not through the console
+        console.lost = READER_GONE
+    if console.reader_gone:
+        # The reader went away (`harness ... | head`): what was left went nowhere, quietly, as `cat` does;
+        # the console kept the command going, so its reports are written as with a full disk.
         discard_stdout()
         return 141
     if console.lost is not None:  # a full disk, a closed stdout: said last, and never exit 0

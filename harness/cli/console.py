@@ -23,8 +23,9 @@ class Console:
     the agents' (their key variables and base URLs) once a command has loaded them.
 
     What it prints never ends a command halfway: text a stream cannot encode (`PYTHONIOENCODING=ascii`, a
-    cp1252 console) is degraded to escapes, and a stdout that cannot be written (a full disk, closed) is
-    noted in `lost`, which `main` says last, exiting 1, once the command is done (its reports written)."""
+    cp1252 console) is degraded to escapes, and a stdout that cannot be written (a full disk, closed, its
+    reader gone: `| head`) is noted in `lost`, which `main` says last, exiting 1 (141, quietly, for a reader
+    gone), once the command is done (its reports written)."""
 
     def __init__(self, secrets: Secrets) -> None:
         self.secrets = secrets
@@ -35,7 +36,15 @@ class Console:
 
     def out(self, text: str = "", end: str = "\n") -> None:
         if self.lost is None:
-            self.lost = write_line(sys.stdout, self._shown(text), end)
+            try:
+                self.lost = write_line(sys.stdout, self._shown(text), end)
+            except BrokenPipeError:
+                self.lost = READER_GONE
+
+    @property
+    def reader_gone(self) -> bool:
+        """stdout's reader went away (`harness run | head`): the command goes on, quietly, and ends with 141."""
+        return self.lost is READER_GONE
 
     def err(self, text: str = "") -> None:
         with contextlib.suppress(BrokenPipeError):  # nowhere left to say anything: the exit code tells
@@ -45,9 +54,12 @@ class Console:
         return self.secrets.mask(text)
 
 
+READER_GONE = "its reader went away"  # Console.lost when stdout's reader left: said by the exit code, 141
+
+
 def write_line(stream: TextIO | None, text: str, end: str = "\n") -> str | None:
     """`text` and `end` written to `stream` and flushed, as it can show it (`printable`); why it could not
-    be, or None. A reader that went away (`| head`) raises BrokenPipeError: `main` ends quietly."""
+    be, or None. A reader that went away (`| head`) raises BrokenPipeError: the caller ends quietly (141)."""
     if stream is None:  # started with the stream closed (`>&-`)
         return "it is closed"
     try:

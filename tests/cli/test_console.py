@@ -199,3 +199,28 @@ def test_a_run_whose_stdout_is_lost_keeps_its_own_exit_code_and_its_reports(
     assert "error: scenarios/bad.yaml:1:" in err
     assert err.endswith(LOST.format("No space left on device"))
     assert json.loads((root / "r.json").read_text(encoding="utf-8"))["summary"]["passed"] == 1
+
+
+class _ReaderGone(io.RawIOBase):
+    """A pipe whose reader went away (`harness run | head -1`, once head has its line): EPIPE."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+def test_a_run_whose_reader_went_away_still_writes_its_reports(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, unicode_project: Path
+) -> None:
+    """`harness run --report r.json --html r.html | head -1` ended at the summary table with 141 and wrote
+    no report, where the same run on a full disk writes both. It still ends 141, saying nothing."""
+    root = tmp_path / "project"
+    shutil.copytree(unicode_project, root)
+    monkeypatch.setattr("sys.stdout", io.TextIOWrapper(io.BufferedWriter(_ReaderGone()), encoding="utf-8"))
+    monkeypatch.chdir(root)
+    assert main(["run", "--report", "r.json", "--html", "r.html"]) == 141
+    assert "cannot write to stdout" not in capsys.readouterr().err
+    assert json.loads((root / "r.json").read_text(encoding="utf-8"))["summary"]["passed"] == 1
+    assert (root / "r.html").read_text(encoding="utf-8").startswith("<!")
