@@ -560,7 +560,7 @@ def _unopenable(path: str, read_only: bool, exc: sqlite3.Error | OSError, shown:
         if refused is not None:
             works = (
                 ""
-                if read_only
+                if read_only or not os.path.isfile(path)  # no file yet: nothing for `harness memory` to read
                 else " (`harness memory` reads it where it is; to chat on, copy it where it can be written and give "
                 "--db the copy)"
             )
@@ -571,10 +571,11 @@ def _unopenable(path: str, read_only: bool, exc: sqlite3.Error | OSError, shown:
 def _access_refused(path: Path, read_only: bool) -> str | None:
     """What the file system refuses that a state database needs, or None: reading the file (`harness
     memory`); reading and writing it, and making SQLite's journal beside it (`harness chat`)."""
+    new = False
     try:
         os.close(os.open(path, os.O_RDONLY if read_only else os.O_RDWR))
     except FileNotFoundError:
-        pass  # a new database: its folder must take it
+        new = True  # a new database: its folder must take it
     except OSError as exc:
         return f"cannot {'read' if read_only else 'write'} the file ({exc.strerror or exc})"
     if read_only:
@@ -582,6 +583,8 @@ def _access_refused(path: Path, read_only: bool) -> str | None:
     folder_refuses = unwritable_reason(path)
     if folder_refuses is None:
         return None
+    if new:
+        return f"there is no such file yet, and it cannot be made: {folder_refuses}"
     return f"its folder must take new files too (SQLite keeps a journal beside it): {folder_refuses}"
 
 

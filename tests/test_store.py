@@ -585,7 +585,8 @@ import json
 from harness.errors import HarnessError
 from harness.store import Store
 said = []
-for path, read_only in (("locked.db", True), ("locked.db", False), ("ro/state.db", False), ("closed/state.db", True)):
+for path, read_only in (("locked.db", True), ("locked.db", False), ("ro/state.db", False), ("ro/new.db", False),
+                         ("closed/state.db", True)):
     try:
         Store(path, read_only=read_only).close()
         said.append(None)
@@ -622,6 +623,11 @@ def test_a_database_the_file_system_refuses_is_a_user_error_saying_why(tmp_path:
             "UserError",
             f"ro/state.db: {cannot}: its folder must take new files too (SQLite keeps a journal beside it): "
             f"cannot create a file in the folder ro (Permission denied){works}",
+        ],
+        [  # no file: nothing for `harness memory` to read, nor to copy
+            "UserError",
+            f"ro/new.db: {cannot}: there is no such file yet, and it cannot be made: cannot create a file in the "
+            "folder ro (Permission denied)",
         ],
         ["UserError", "closed/state.db: cannot enter the folder closed (Permission denied)"],
     ]
