@@ -26,7 +26,9 @@ EXIT_CODES = """\
 exit codes:
   0    ok: the scenarios passed, the cassettes checked are ok, the files valid
   1    a run failed: a scenario failed or errored, a cassette needs attention,
-       a report could not be written
+       the two replays of --twice differ, a report could not be written,
+       chat's endpoint failed; or stdout could not be written (a full disk,
+       closed) where it would have been 0
   2    a mistake in a file or flag, said with where it is (a PATH that does
        not exist included)
   5    nothing to work on: the PATHs hold no scenario file, -k selects none, or
@@ -35,11 +37,22 @@ exit codes:
   130  interrupted by Ctrl-C (every finished recording is kept)
   143  stopped by SIGTERM (a cancelled CI job), as by Ctrl-C
   141  the reader of stdout went away (harness run | head)"""
-# A subcommand's own line of them (a paragraph, wrapped as the rest of its help).
-RUN_EXIT_CODES = (
-    "exit codes: 0 every scenario passed, 1 one failed or errored (or a report could not be written), 2 a "
-    "mistake in a file or flag, 5 no scenario found or selected, 130 Ctrl-C, 143 SIGTERM"
-)
+# The end of a subcommand's own line of them: what every command returns whatever it does.
+_STOPPED = "130 Ctrl-C, 143 SIGTERM, 141 the reader of stdout went away"
+_STDOUT_LOST = "stdout could not be written, on a full disk or closed, where it would have been 0"
+
+
+def _run_exit_codes(failed: str) -> str:
+    """`run`'s and `record`'s line of exit codes (a paragraph, wrapped as the rest of its help): `failed`,
+    what else than a failed scenario exits 1."""
+    return (
+        f"exit codes: 0 every scenario passed, 1 one failed or errored (or {failed}, or {_STDOUT_LOST}), 2 a "
+        f"mistake in a file or flag, 5 no scenario found or selected, {_STOPPED}"
+    )
+
+
+RUN_EXIT_CODES = _run_exit_codes("a report could not be written, or the two replays of --twice differ")
+RECORD_EXIT_CODES = _run_exit_codes("a report could not be written")
 
 
 def _version() -> str:
@@ -114,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "validate",
         help="check the agents file and scenario files without running anything; exit 2 with every problem",
-        epilog="exit codes: 0 valid, 2 a mistake (every one listed), 5 the PATHs given hold no scenario file (with "
-        "no PATH, a project with no scenario has its agents file checked alone: 0), 130 Ctrl-C",
+        epilog=f"exit codes: 0 valid, 1 {_STDOUT_LOST}, 2 a mistake (every one listed), 5 the PATHs given hold no "
+        "scenario file (with no PATH, a project with no scenario has its agents file checked alone: 0), "
+        f"{_STOPPED}",
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
     agents_option(p)
@@ -196,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         "agent's model.timeout (default 120 s) and is retried at most model.max_retries times (default 2) on a "
         "connection error, a 429 or a 5xx answer; a request that times out is not retried, so a hung endpoint "
         "costs one timeout per scenario.",
-        epilog=RUN_EXIT_CODES,
+        epilog=RECORD_EXIT_CODES,
     )
     _scenario_options(p, agents_option, recording=True)
     p.add_argument(
@@ -228,9 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     q = cassette_commands.add_parser(
         "check",
         help="say which cassettes a change invalidates and why, offline (exit 1 if any needs attention)",
-        epilog="exit codes: 0 every cassette is ok, 1 one needs attention, 2 a mistake in a file or a PATH that does "
-        "not exist, 5 nothing to check (the PATHs hold no scenario; with no PATH, the project has neither scenarios "
-        "nor cassettes), 130 Ctrl-C",
+        epilog=f"exit codes: 0 every cassette is ok, 1 one needs attention (or {_STDOUT_LOST}), 2 a mistake in a "
+        "file or a PATH that does not exist, 5 nothing to check (the PATHs hold no scenario; with no PATH, the "
+        f"project has neither scenarios nor cassettes), {_STOPPED}",
     )
     q.add_argument("paths", nargs="*", metavar="PATH", help="scenario files or folders (default: scenarios/)")
     agents_option(q)

@@ -1,5 +1,6 @@
 """The exit codes a CI script branches on, one rule for every command: 0 ok, 1 a run failed, 2 a mistake in
-a file or flag, 5 nothing to work on, 130 Ctrl-C, 143 SIGTERM."""
+a file or flag, 5 nothing to work on, 130 Ctrl-C, 143 SIGTERM, 141 stdout's reader gone; 1 too where a
+stdout that cannot be written would have had 0."""
 
 from __future__ import annotations
 
@@ -161,3 +162,20 @@ def test_each_command_that_looks_for_scenarios_states_its_exit_codes(
     text = " ".join(help_of(command, capsys).split())  # as wrapped to any width
     said = text.split("exit codes: ", 1)[1]
     assert ", 2 a mistake" in said and ", 5 " in said and "130 Ctrl-C" in said
+    # what every command returns: `validate` left out 1 (stdout lost), `run` 141, `cassettes check` 143 and 141
+    assert "stdout could not be written" in said.split(", 2 a mistake")[0], said
+    assert said.endswith("130 Ctrl-C, 143 SIGTERM, 141 the reader of stdout went away"), said
+
+
+def test_readme_and_harness_help_list_the_same_exit_codes_for_the_same_reasons(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """README's table said nothing of a stdout that cannot be written (exit 1), `harness --help` nothing of it
+    nor of --twice or `chat`'s endpoint."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("### Exit codes", 1)[1].split("\n#", 1)[0]
+    rows = [line.split(" | ")[:2] for line in readme.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    table = {code.strip("| "): meaning for code, meaning in rows}
+    listed = " ".join(help_of([], capsys).split("\nexit codes:\n", 1)[1].split())
+    assert list(table) == ["0", "1", "2", "5", "130", "143", "141"]
+    for said in (table["1"], listed.split(" 2 a mistake")[0]):
+        assert "--twice" in said and "chat" in said and "stdout could not be written" in said, said
