@@ -86,6 +86,11 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         if not scenarios:
             if unreadable:
                 console.err(unreadable_left(runner, unreadable))
+            elif mistakes:  # their cassettes went unchecked: not said to be up to date
+                console.err(
+                    "every cassette of the other scenario files is up to date: nothing to record; the "
+                    f"{len(mistakes)} file(s) with mistakes were not checked"
+                )
             else:
                 console.err("every cassette is up to date: nothing to record")
             if mistakes:  # listed at the end, as the note said, and exit 2, as when something was recorded

@@ -194,7 +194,8 @@ def test_record_stale_names_an_unreadable_cassette_it_leaves_alone_and_exits_1(
 def test_record_stale_with_nothing_stale_still_lists_a_broken_files_mistakes_and_exits_2(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """It said the mistakes were "listed at the end", never listed them, and exited 0."""
+    """It said the mistakes were "listed at the end", never listed them, and exited 0; then that "every
+    cassette is up to date", where the broken file's were not checked."""
     from tests.fakes import FORGETFUL_RESPONSES
 
     project.record("forgetful", FORGETFUL_RESPONSES)
@@ -205,7 +206,8 @@ def test_record_stale_with_nothing_stale_still_lists_a_broken_files_mistakes_and
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "note: 1 scenario file(s) with mistakes will not run (listed at the end); the others run"
     assert err[-2:] == [
-        "every cassette is up to date: nothing to record",
+        "every cassette of the other scenario files is up to date: nothing to record; the 1 file(s) with mistakes "
+        "were not checked",
         f"error: {broken}:3:1: expcet: unknown key 'expcet'; did you mean 'expect'? valid keys: agent, description, "
         "blocks, archival, max_steps, turns, simulate, expect, xfail, cassette, history, tool_results, dataset, models",
     ]
