@@ -202,7 +202,17 @@ class CassetteMiss(RunError):
         # Why it missed when that is the harness's doing, not the user's (`cassettes.diff.miss_cause`): said in
         # place of the guess at what the user changed.
         self.cause: str | None = None
+        # A difference of the harness's doing that is not the whole story (another loop's request whose user
+        # text differs too, `cassettes.diff.loop_change`): said beside the guess.
+        self.also: str | None = None
         super().__init__(f"{cassette}: no recorded response for {request.method} {request.path}")
+
+    def reason(self, guess: str) -> str:
+        """Why it missed, for the parentheses after "no recorded response": the harness's cause alone when it
+        is the whole story, else the caller's `guess` at what the user changed (and what else differs)."""
+        if self.cause:
+            return self.cause
+        return f"{guess}; {self.also}" if self.also else guess
 
     def diff_lines(self, limit: int = 80) -> list[str]:
         """The miss explained: a diff between the nearest recorded request and the one sent, indented."""

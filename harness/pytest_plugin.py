@@ -899,7 +899,7 @@ def pytest_runtest_makereport(
             else:
                 lines = [
                     f"{item.nodeid}: no recorded response in {_shown(cassette)} for a request this test made "
-                    f"({miss.cause or 'the agent, its prompt or tools, the model settings or the test changed'})"
+                    f"({miss.reason('the agent, its prompt or tools, the model settings or the test changed')})"
                 ]
                 lines += miss.diff_lines()
                 lines.append(f"  re-record with: {_python_test_record_command(item)}")

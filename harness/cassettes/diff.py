@@ -205,12 +205,14 @@ def _sent(body: dict[str, Any], key: str) -> str:
 
 def miss_cause(recorded: Any, sent: Any, recorded_loop: LoopName | None = None) -> str | None:
     """Why `sent` missed where the recorded request most like it was `recorded`, when it is the harness's
-    doing rather than a change to the user's files: the request is another loop's than the recording's
-    (`recorded_loop`, from the cassette's metadata, else told from `recorded`), or the harness adds other
-    fields to it than it did then (an upgrade). None when neither is so."""
-    was = request_loop(recorded) or recorded_loop
-    now = request_loop(sent)
-    if was is not None and now is not None and was != now:
+    doing alone rather than a change to the user's files: the request is another loop's than the recording's
+    (`recorded_loop`, from the cassette's metadata, else told from `recorded`) and what the user gave it is the
+    same (`users_part`), or the harness adds other fields to it than it did then (an upgrade). None when
+    neither is so (see `loop_change` for another loop's request that differs in the user's part too)."""
+    was, now = _loops(recorded, sent, recorded_loop)
+    if was is not None and now is not None:
+        if users_part(recorded) != users_part(sent):
+            return None
         default = f" ({now} is the default loop since 2026-11-24)" if now is DEFAULT_LOOP else ""
         return (
             f"the cassette was recorded under `loop: {was}`, and this request is {now}'s{default}: `loop: {was}` on "
@@ -223,6 +225,81 @@ def miss_cause(recorded: Any, sent: Any, recorded_loop: LoopName | None = None) 
             f"than the one that recorded it did (an upgrade?): {'; '.join(changes)}; record it again"
         )
     return None
+
+
+def loop_change(recorded: Any, sent: Any, recorded_loop: LoopName | None = None) -> str | None:
+    """The loop changed and so did what the user gave the request (their messages, the model or a setting
+    no loop sets): said beside the usual guess, since switching the loop back alone would still miss. The
+    first user message that differs is quoted, as the diff may be cut off before it. None otherwise."""
+    was, now = _loops(recorded, sent, recorded_loop)
+    if was is None or now is None:
+        return None
+    before, after = users_part(recorded), users_part(sent)
+    if before == after:
+        return None
+    said = f"this request is {now}'s, the cassette was recorded under `loop: {was}`, and "
+    old, new = before["messages"], after["messages"]
+    if old != new:
+        first = next((i for i in range(min(len(old), len(new))) if old[i] != new[i]), min(len(old), len(new)))
+        pair = [texts[first] if first < len(texts) else None for texts in (old, new)]
+        a, b = (str(each) for each in pair)
+        at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+        shown = [_quoted(each, at) if each is not None else "nothing" for each in pair]
+        said += f"what the user says differs too (recorded {shown[0]}, sent now {shown[1]})"
+    else:
+        keys = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        said += f"the user's settings differ too ({', '.join(keys)})"
+    return said + f": `loop: {was}` alone would not replay it"
+
+
+def _loops(recorded: Any, sent: Any, recorded_loop: LoopName | None) -> tuple[LoopName | None, LoopName | None]:
+    """The recording's loop and this request's when they differ; (None, None) when they do not, or either is
+    not known."""
+    was = request_loop(recorded) or recorded_loop
+    now = request_loop(sent)
+    return (was, now) if was is not None and now is not None and was != now else (None, None)
+
+
+# Settings each loop gives its own default: they differ between loops whatever the user wrote.
+_LOOP_DEFAULTED = frozenset({"temperature", "tool_choice"})
+
+
+def users_part(body: Any) -> dict[str, Any]:
+    """What the user gave a chat request, whichever loop sent it: the texts of their messages (unpacked from
+    Letta's `{"type": "user_message", "message"}`; a heartbeat, a login or another packaged message is the
+    loop's own), and the settings no loop adds or defaults (the model, max_tokens...). The system prompt and
+    the tools are left out: each loop renders them its own way."""
+    if not isinstance(body, dict):
+        return {"messages": [body]}
+    said: list[Any] = []
+    for message in _items(body.get("messages")):
+        if not (isinstance(message, dict) and message.get("role") == "user"):
+            continue
+        content = message.get("content")
+        try:
+            packaged = jsontext.parse(content) if isinstance(content, str) else None
+        except ValueError:
+            packaged = None
+        if isinstance(packaged, dict) and "type" in packaged:
+            if packaged["type"] == "user_message":
+                said.append(packaged.get("message"))
+            continue
+        said.append(content)
+    settings = {
+        key: value
+        for key, value in body.items()
+        if key not in ("messages", "tools") and key not in _LOOP_FIELDS and key not in _LOOP_DEFAULTED
+    }
+    return {"messages": said, **settings}
+
+
+def _quoted(text: Any, at: int, most: int = 60) -> str:
+    """A user's text on one line, as JSON: `most` characters of it from a little before `at`, where it
+    begins to differ."""
+    shown = text if isinstance(text, str) else _json(text)
+    start = max(0, at - most // 3)
+    cut = shown[start : start + most]
+    return jsontext.dumps(("…" if start else "") + cut + ("…" if start + most < len(shown) else ""))
 
 
 def fingerprint_loop(metadata: dict[str, Any]) -> LoopName | None:

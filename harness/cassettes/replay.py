@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.cassettes.diff import fingerprint_loop, miss_cause, nearest_recorded, unseen_difference
+from harness.cassettes.diff import fingerprint_loop, loop_change, miss_cause, nearest_recorded, unseen_difference
 from harness.cassettes.encodings import Undecodable, content_encodings, decoded
 from harness.cassettes.format import (
     CALL_IDS_KEY,
@@ -151,7 +151,9 @@ class ReplayCassette:
         nearest = nearest_recorded(bodies, self.played, body)
         miss = CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
         if nearest is not None and nearest.diff:
-            miss.cause = miss_cause(bodies[nearest.index], body, fingerprint_loop(recorded.metadata))
+            loop = fingerprint_loop(recorded.metadata)
+            miss.cause = miss_cause(bodies[nearest.index], body, loop)
+            miss.also = loop_change(bodies[nearest.index], body, loop)
             if unseen := unseen_difference(bodies[nearest.index], body):
                 miss.notes.append(f"  note: {unseen}")
         if nearest is not None and not nearest.diff:  # the very request was recorded: its key is what differs

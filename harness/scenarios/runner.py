@@ -453,7 +453,7 @@ class ScenarioRunner:
                 return False
             result.stale = [
                 f"{where}: archival: the cassette {shown} has no recorded embeddings for the scenario's archival "
-                f"passages ({miss.cause or 'their texts, or the embedding model, changed'})",
+                f"passages ({miss.reason('their texts, or the embedding model, changed')})",
                 *miss.diff_lines(),
                 f"  re-record with: {self.record_hint(scenario.path)}",
             ]
@@ -487,7 +487,7 @@ class ScenarioRunner:
                 result.stale = [
                     f"{scenario.path}: the cassette {self.project.relative(Path(miss.cassette))} has no recorded "
                     f"answer for the simulated user's message {index + 1} "
-                    f"({miss.cause or 'its persona, goal or model, or the conversation, changed'})",
+                    f"({miss.reason('its persona, goal or model, or the conversation, changed')})",
                     *miss.diff_lines(),
                     f"  re-record with: {self.record_hint(scenario.path)}",
                 ]
@@ -516,7 +516,7 @@ class ScenarioRunner:
         except CassetteMiss as miss:
             result.stale = [
                 f"{_at_check(scenario, miss)}: the cassette {self.project.relative(Path(miss.cassette))} has no "
-                f"recorded answer for a check of {where} ({miss.cause or _CHECK_CHANGED})",
+                f"recorded answer for a check of {where} ({miss.reason(_CHECK_CHANGED)})",
                 *miss.diff_lines(),
                 f"  re-record with: {self.record_hint(scenario.path)}",
             ]
@@ -574,7 +574,7 @@ class ScenarioRunner:
             ]
         lines = [
             f"{where}: {dotted(loc)}: the cassette {shown} has no recorded response for turn {turn + 1}, "
-            f"step {step} ({miss.cause or _AGENT_CHANGED})",
+            f"step {step} ({miss.reason(_AGENT_CHANGED)})",
         ]
         lines += miss.diff_lines()
         lines.append(f"  re-record with: {self.record_hint(scenario.path)}")

@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 from harness.cassettes.diff import (
     fingerprint_loop,
     harness_changes,
+    loop_change,
     miss_cause,
     nearest_recorded,
     request_lines,
     request_loop,
 )
 from harness.cassettes.keys import canonical
+from harness.errors import CassetteMiss, MissedRequest
 from harness.llm.chat import chat_request
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops import kinds
@@ -202,3 +204,57 @@ def test_the_diff_is_empty_exactly_when_the_bodies_are_the_same_request(
     found = nearest_recorded([json.dumps(recorded) if as_text else recorded], [False], sent)
     assert found is not None
     assert (found.diff == ()) == (canonical(recorded) == canonical(sent))
+
+
+def said(body: dict[str, Any], text: str, packaged: bool = False) -> dict[str, Any]:
+    """`body` with its user message saying `text` (packaged as Letta 0.6's loop packages it)."""
+    content = json.dumps({"type": "user_message", "message": text, "time": "now"}) if packaged else text
+    login = {"role": "user", "content": json.dumps({"type": "login", "last_login": "Never"})}
+    return {
+        **body,
+        "messages": [body["messages"][0], *([login] if packaged else []), {"role": "user", "content": content}],
+    }
+
+
+@given(
+    st.sampled_from(list(LoopName)),
+    st.sampled_from(list(LoopName)),
+    st.text(min_size=1, max_size=20),
+    st.text(min_size=1, max_size=20),
+)
+def test_another_loop_is_the_whole_cause_only_when_the_user_said_the_same(
+    was: LoopName, now: LoopName, before: str, after: str
+) -> None:
+    """A miss under another loop whose user message was edited too: switching the loop back alone still
+    misses, so the loop is not given as the cause in place of the guess; it is said beside it, with the edit."""
+    recorded = said(request(was, {}), before, packaged=was is LoopName.LETTA_MEMGPT)
+    sent = said(request(now, {}), after, packaged=now is LoopName.LETTA_MEMGPT)
+    cause, also = miss_cause(recorded, sent), loop_change(recorded, sent)
+    if was == now:
+        assert cause is None and also is None
+    elif before == after:
+        assert cause is not None and cause.startswith(f"the cassette was recorded under `loop: {was}`")
+        assert also is None
+    else:
+        assert cause is None
+        assert also is not None and "what the user says differs too" in also
+        assert also.endswith(f"`loop: {was}` alone would not replay it")
+
+
+def test_a_miss_under_another_loop_with_an_edited_message_keeps_the_guess_and_shows_the_edit() -> None:
+    recorded = said(request(LoopName.LETTA_MEMGPT, {}), "I work at a children's hospital in Toronto.", packaged=True)
+    sent = said(request(LoopName.LETTA_V1, {}), "I work at a bakery in Lyon.")
+    miss = CassetteMiss("c.yaml", MissedRequest("POST", "/chat/completions", sent), None)
+    miss.cause, miss.also = miss_cause(recorded, sent), loop_change(recorded, sent)
+    assert miss.reason("the scenario changed") == (
+        "the scenario changed; this request is letta-v1's, the cassette was recorded under `loop: letta-memgpt`, "
+        'and what the user says differs too (recorded "I work at a children\'s hospital in Toronto.", sent now '
+        '"I work at a bakery in Lyon."): `loop: letta-memgpt` alone would not replay it'
+    )
+    # a setting of the user's (the model) differs beside the loop: said too
+    other_model = {**said(request(LoopName.LETTA_V1, {}), "hi"), "model": "n"}
+    assert miss_cause(said(request(LoopName.HARNESS, {}), "hi"), other_model) is None
+    assert loop_change(said(request(LoopName.HARNESS, {}), "hi"), other_model) == (
+        "this request is letta-v1's, the cassette was recorded under `loop: harness`, and the user's settings "
+        "differ too (model): `loop: harness` alone would not replay it"
+    )
