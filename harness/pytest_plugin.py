@@ -402,6 +402,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return ScenarioFile.from_parent(parent, path=file_path)
 
 
+# pytest's outcome exceptions (BaseException, not Exception): `pytest.skip`, `importorskip`, `fail`, `xfail`
+# called by a tool module as it is imported. They are the outcome of the items that load it, never the
+# session's INTERNALERROR.
+_OUTCOMES = (pytest.skip.Exception, pytest.fail.Exception)
+
 HARNESS_FIXTURES = frozenset({"harness_agent", "harness_runner", "harness_cassette_path"})
 
 
@@ -442,7 +447,7 @@ def _warm_up(session: pytest.Session, scenarios: bool, fixtures: bool) -> None:
             import harness.cassettes.python_tests  # noqa: F401  (the fixtures name a test's cassette with it)
         if scenarios:
             _sharing_mistakes(session)
-    except Exception:
+    except (Exception, *_OUTCOMES):  # `pytest.skip` in a tool module too: the items' setup raises it again
         if SHARING_KEY in config.stash:  # worked out part way: the first setup works it out again, and says why
             del config.stash[SHARING_KEY]
 
@@ -612,7 +617,8 @@ def _secrets(config: pytest.Config) -> Secrets:
 
     try:
         return _runner(config).factory.secrets()
-    except Exception:  # the agents file failed to load: each item says how; this must not end the session
+    except (Exception, *_OUTCOMES):  # the agents file failed to load (a tool module called `pytest.skip`
+        # too): each item says how, its setup raising it again; this must not end the session
         return Secrets.collect(urls=[config.getoption("harness_base_url")])
 
 

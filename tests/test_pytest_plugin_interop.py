@@ -6,6 +6,7 @@ made in `pytest_generate_tests`), pytest-html (`--html`)."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from typing import Any
 
@@ -142,6 +143,33 @@ def test_a_tools_own_sys_exit_is_still_its_calls_failure_under_pytest(
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*no recorded response*", "*+*Error executing function nap*"])  # as each loop words it
+
+
+@pytest.mark.parametrize(
+    ("call", "outcome"),
+    [
+        ('pytest.importorskip("no_such_module_xyz")', {"skipped": 1}),
+        ('pytest.skip("needs a GPU", allow_module_level=True)', {"skipped": 1}),
+        ('pytest.fail("the tool cannot load")', {"errors": 1}),
+    ],
+)
+def test_a_tool_module_that_skips_or_fails_as_it_is_imported_is_the_outcome_of_its_scenarios(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, call: str, outcome: dict[str, int]
+) -> None:
+    """`pytest.importorskip` at the top of a tool module ended the session with INTERNALERROR (exit 3) from
+    the plugin's warm-up and its report hook, which caught Exception alone (pytest's outcomes are
+    BaseException): no test ran. The scenario needing the tool is skipped (or fails) instead, the rest run."""
+    project = napping_project(pytester)
+    tool = project.root / "naps.py"
+    tool.write_text(f"import pytest\n{call}\n{tool.read_text()}", encoding="utf-8")
+    pytester.makepyfile(test_other="def test_other():\n    pass\n")
+    monkeypatch.delitem(sys.modules, "naps", raising=False)  # imported by the recording, in this process
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(passed=1, **outcome)
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    assert result.ret == (pytest.ExitCode.OK if "skipped" in outcome else pytest.ExitCode.TESTS_FAILED)
+    if "skipped" in outcome:
+        result.stdout.fnmatch_lines(["SKIPPED * naps.py:2: *"])
 
 
 def dedent(text: str) -> str:
