@@ -16,8 +16,20 @@ def nfc(text: str) -> str:
 
 def folded(name: str) -> str:
     """A file name or path as a file system that ignores letter case and Unicode normalisation compares it
-    (macOS's and Windows' by default): two that fold alike are one file there."""
-    return nfc(nfc(name).casefold())
+    (macOS's and Windows' by default): two that fold alike are one file there. Case is folded one character
+    to one, as APFS/HFS+ and NTFS fold it (simple case folding, an upcase table): `Straße` and `Strasse`,
+    `ﬁle` and `file`, are two files there, though `str.casefold` (full folding: ß -> ss) makes them one."""
+    return nfc("".join(_fold_one(char) for char in nfc(name)))
+
+
+def _fold_one(char: str) -> str:
+    """One character's case folded to one character: through its upper case (so final and small sigma, `ẞ` and `ß`,
+    fold alike), then lower; a character whose upper or lower case is several (`ß` -> `SS`, `İ` -> `i̇`) stays
+    as it is at that step."""
+    upper = char.upper()
+    upper = upper if len(upper) == 1 else char
+    lower = upper.lower()
+    return lower if len(lower) == 1 else upper
 
 
 _INVISIBLE_DIFFERENCES: list[tuple[str, Callable[[str], str]]] = [

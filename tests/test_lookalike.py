@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.lookalike import differ_only_in
+from harness.lookalike import differ_only_in, folded
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,20 @@ def test_what_does_not_show_is_named_in_the_fewest_differences(a: str, b: str, f
 
 def test_texts_that_are_equal_or_differ_visibly_get_nothing() -> None:
     assert differ_only_in("a", "a") is None and differ_only_in("Zo\u00e9", "Zoe") is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "one_file"),
+    [
+        ("Zoe.yaml", "ZOE.yaml", True),
+        ("caf\u00e9", "CAFE\u0301", True),
+        ("\u1e9e", "\u00df", True),  # capital sharp s: its lower case is one character
+        ("\u03c2", "\u03a3", True),  # final sigma and capital sigma (both fold to small sigma)
+        ("\u212a", "k", True),  # Kelvin sign: simple case folding makes it k
+        ("Stra\u00dfe", "Strasse", False),  # ß -> ss is full case folding, which no file system does
+        ("\ufb01le", "file", False),  # the ligature ﬁ likewise
+        ("\u0130", "i", False),  # İ lowers to two characters (i and a combining dot)
+    ],
+)
+def test_names_fold_as_file_systems_fold_case_one_character_to_one(a: str, b: str, one_file: bool) -> None:
+    assert (folded(a) == folded(b)) is one_file
