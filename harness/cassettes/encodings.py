@@ -42,6 +42,8 @@ def decoded(body: bytes, codings: list[str], limit: int) -> bytes:
     """`body` with `codings` undone, the last applied first; Undecodable when one cannot be, or when it
     would be more than `limit` bytes (a few kilobytes of gzip can claim gigabytes)."""
     for coding in reversed(codings):
+        if not body:  # nothing to decode: httpx gives nothing back
+            return body
         decode = _decoder(coding)
         if decode is None:  # unknown to httpx too: it hands the bytes over as they are
             continue
@@ -93,10 +95,18 @@ def _brotli() -> Callable[[bytes, int], bytes]:
             raise Undecodable(_missing("br")) from None
 
     def decode(data: bytes, most: int) -> bytes:
+        """At most `most` bytes; a stream cut off is an error, as httpx's decoder says it (`brotli.decompress`
+        of a cut-off stream raises too)."""
+        decompressor = brotli.Decompressor()
         try:  # brotli >= 1.2 bounds its output; an older one (or brotlicffi) decodes it whole
-            return bytes(brotli.Decompressor().process(data, output_buffer_limit=most))
+            out = bytes(decompressor.process(data, output_buffer_limit=most))
         except TypeError:
             return bytes(brotli.decompress(data))
+        while len(out) < most and not decompressor.is_finished() and not decompressor.can_accept_more_data():
+            out += bytes(decompressor.process(b"", output_buffer_limit=most - len(out)))  # output held back
+        if len(out) < most and not decompressor.is_finished():
+            raise ValueError("the compressed stream is cut off")
+        return out
 
     return decode
 
@@ -109,7 +119,23 @@ def _zstd() -> Callable[[bytes, int], bytes]:
             from backports import zstd  # type: ignore[import-not-found, import-untyped, no-redef, unused-ignore]
         except ImportError:
             raise Undecodable(_missing("zstd")) from None
-    return lambda data, most: bytes(zstd.ZstdDecompressor().decompress(data, most))
+
+    def decode(data: bytes, most: int) -> bytes:
+        """At most `most` bytes, from every frame (a body may be several, one after another), as httpx
+        decodes it; a frame cut off is an error (httpx: "Zstandard data is incomplete")."""
+        out = b""
+        while True:
+            decompressor = zstd.ZstdDecompressor()
+            out += bytes(decompressor.decompress(data, most - len(out)))
+            if len(out) >= most:
+                return out
+            if not decompressor.eof:
+                raise ValueError("the compressed stream is cut off")
+            data = decompressor.unused_data
+            if not data:
+                return out
+
+    return decode
 
 
 def _missing(coding: str) -> str:

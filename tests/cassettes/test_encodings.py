@@ -60,6 +60,27 @@ def test_a_body_that_is_not_its_coding_or_is_cut_off_says_so(coding: str) -> Non
 
 
 @pytest.mark.parametrize("coding", sorted(ENCODERS))
+@given(data=st.binary(min_size=1, max_size=3000), cut=st.floats(0, 1, exclude_max=True))
+def test_a_body_cut_off_anywhere_is_an_error_never_a_shorter_answer(coding: str, data: bytes, cut: float) -> None:
+    """A cut-off br or zstd answer replayed as an empty body: only gzip and deflate said so. httpx raises
+    ("Zstandard data is incomplete"), and so does replay, whatever the coding; an empty body is empty."""
+    whole = ENCODERS[coding](data)
+    with pytest.raises(Undecodable, match=f"^its {coding} body does not decode"):
+        decoded(whole[: max(1, int(len(whole) * cut))], [coding], LIMIT)
+    assert decoded(b"", [coding], LIMIT) == b""
+
+
+@given(st.lists(st.binary(max_size=2000), min_size=1, max_size=4))
+def test_a_zstd_body_of_several_frames_decodes_every_frame_as_httpx_does(parts: list[bytes]) -> None:
+    """Only the first frame came back (half the answer, no error)."""
+    assert decoded(b"".join(ENCODERS["zstd"](part) for part in parts), ["zstd"], LIMIT) == b"".join(parts)
+    with pytest.raises(Undecodable, match="cut off"):  # the last frame cut off
+        decoded(b"".join(ENCODERS["zstd"](part) for part in parts)[:-1], ["zstd"], LIMIT)
+    with pytest.raises(Undecodable, match=r"^its zstd body does not decode"):  # not a frame after the first
+        decoded(ENCODERS["zstd"](parts[0]) + b"trailing bytes", ["zstd"], LIMIT)
+
+
+@pytest.mark.parametrize("coding", sorted(ENCODERS))
 def test_a_body_that_decodes_to_more_than_the_limit_is_refused(coding: str) -> None:
     bomb = ENCODERS[coding](b"0" * (3 * LIMIT))
     assert len(bomb) < LIMIT
