@@ -26,8 +26,10 @@ beside the cut, where no exact match finds them. There, a piece of at least `FRA
 that begins or ends a secret of `WHOLE_WORD_BELOW` characters or more is masked too: the piece before an
 ellipsis (`...`, `…`) that begins one, the piece after one that ends one, and any piece of one between two
 ellipses; so are the pieces pytest's diff leaves at its cuts ("Skipping 64 identical leading characters in
-diff": each line of the diff begins at the cut, "trailing": ends at it). Elsewhere a piece of a secret is left
-alone: `sk-proj-` in a sentence is no one's key.
+diff": each line of the diff, up to an empty line, begins at the cut, "trailing": ends at it). Elsewhere a
+piece of a secret is left alone: `sk-proj-` in a sentence is no one's key. So is a piece that reads as a word
+(`post` of the password `postgres`) beside an ellipsis saferepr did not put there (it cuts a repr in its
+middle): `'Reading the blog post...'` is the text's own.
 
 This module imports nothing from the harness: every layer that writes something out may use it.
 """
@@ -221,7 +223,8 @@ class Secrets:
             dots = len(cut[0]) - 3 if cut[0].startswith(".") else 0  # the text's own, before or after the cut
             for end in range(cut.start(), cut.start() + dots + 1):
                 length = self._beginning_before(text, end)
-                spans += [(end - length, end)] if length else []
+                if length and (not _word_like(text[end - length : end]) or _saferepr_cut(text, end, end + 3)):
+                    spans.append((end - length, end))
             following = cuts[index + 1].start() if index + 1 < len(cuts) else len(text)
             between = text[cut.end() : following]
             if (
@@ -233,16 +236,21 @@ class Secrets:
                 continue
             for start in range(cut.end() - dots, cut.end() + 1):
                 length = self._ending_after(text, start)
-                spans += [(start, start + length)] if length else []
+                if length and (not _word_like(text[start : start + length]) or _saferepr_cut(text, start - 3, start)):
+                    spans.append((start, start + length))
         return spans
 
     def _pieces_at_skipped_diff(self, text: str) -> list[tuple[int, int]]:
         """pytest's diff after "Skipping N identical leading (trailing) characters": each line after it
         begins (ends) where the text was cut."""
         spans: list[tuple[int, int]] = []
-        for skipped in SKIPPED_IN_DIFF.finditer(text):
+        found = list(SKIPPED_IN_DIFF.finditer(text))
+        for index, skipped in enumerate(found):
             after = text.find("\n", skipped.end())
-            for line in LINE.finditer(text, after + 1) if after != -1 else ():
+            # The diff: its lines up to the next such line or an empty one (each line is looked at once)
+            ends = found[index + 1].start() if index + 1 < len(found) else len(text)
+            ends = _blank_line(text, after, ends)
+            for line in LINE.finditer(text, after + 1, ends) if after != -1 else ():
                 if skipped[1] == "leading":
                     margin = DIFF_LINE_START.match(text, line.start(), line.end())
                     start = margin.end() if margin is not None else line.start()
@@ -362,3 +370,27 @@ def _spellings(value: str) -> set[str]:
     spelt = {value} | escaped | {e.replace("/", "\\/") for e in escaped}
     spelt |= {quote(value, safe=""), quote(value), quote_plus(value)}
     return spelt
+
+
+def _word_like(piece: str) -> bool:
+    """Whether a piece of a secret reads as an ordinary word (`post` of the password `postgres`): letters
+    only, in lower, upper or title case. Such a piece beside an ellipsis is masked only where pytest's
+    saferepr cut the text (`_saferepr_cut`), not beside a sentence's own `...`."""
+    return piece.isalpha() and (piece.islower() or piece.isupper() or piece.istitle())
+
+
+def _saferepr_cut(text: str, start: int, end: int) -> bool:
+    """Whether the ellipsis at `text[start:end]` sits where pytest's saferepr puts it in a quoted repr it
+    shortened: the middle, as many characters from the opening quote to it as from it to the closing quote
+    (one more after)."""
+    opening = max(text.rfind("'", 0, start), text.rfind('"', 0, start))
+    if opening == -1:
+        return False
+    closing = text.find(text[opening], end)
+    return closing != -1 and (closing + 1 - end) - (start - opening) in (0, 1)
+
+
+def _blank_line(text: str, after: int, ends: int) -> int:
+    """Where the first empty line between `after` and `ends` begins (the end of pytest's diff), else `ends`."""
+    found = text.find("\n\n", after, ends) if after != -1 else -1
+    return ends if found == -1 else found + 1

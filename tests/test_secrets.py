@@ -9,6 +9,7 @@ import string
 from pathlib import Path
 from typing import Any
 
+import pytest
 from _pytest._io.saferepr import saferepr
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -311,6 +312,36 @@ def test_a_piece_of_a_secret_away_from_a_cut_is_left_alone() -> None:
     )
     assert masked(LONG_KEY).mask_shortened("I read...BnM") == "I read...BnM"
     assert masked("abcdefg").mask_shortened("...efg and abcd...") == "...efg and abcd..."
+
+
+def test_a_secret_that_is_a_word_leaves_the_words_beside_a_texts_own_ellipsis() -> None:
+    """With `POSTGRES_PASSWORD=postgres` (the usual CI service), `blog post...` became `blog <SECRET>...`: a
+    piece that reads as a word is masked only where pytest's saferepr cut a repr (the middle of the quotes)."""
+    secrets = Secrets.collect(environ={"POSTGRES_PASSWORD": "postgres"})
+    for text in ["assert 'Reading the blog post...' == 'x'", "E  '...gres is down'", "Post... and Gres"]:
+        assert secrets.mask_shortened(text) == text
+    assert secrets.mask_shortened("assert 'x postgres y' == 'x post...es y'") == (
+        f"assert 'x {MASK} y' == 'x post...es y'"  # the cut is not in the middle: the pieces are words
+    )
+    cut = saferepr("a postgres b" * 3, 18)
+    assert cut == "'a post...tgres b'"  # as pytest shows it: cut in the middle
+    assert secrets.mask_shortened(cut) == f"'a {MASK}...{MASK} b'"
+    # a piece that is no word is masked wherever it stands beside an ellipsis
+    assert masked(LONG_KEY).mask_shortened("see the blog...gHjKlZxCvBnM") == f"see the blog...{MASK}"
+
+
+def test_the_diff_after_skipping_is_read_once_and_ends_at_a_blank_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each "Skipping N identical leading characters" scanned every line to the end of the text: quadratic
+    (18 s for 243 KB), and lines far past its diff were masked."""
+    secrets = masked(LONG_KEY)
+    block = "E   Skipping 10 identical leading characters in diff\n" + "E   - abc\n" * 20
+    looked = []
+    real = Secrets._ending_after
+    monkeypatch.setattr(Secrets, "_ending_after", lambda self, *a: looked.append(a) or real(self, *a))
+    secrets.mask_shortened(block * 300)
+    assert len(looked) == 300 * 21  # each line once (the last block's trailing empty line too)
+    text = "Skipping 3 identical leading characters in diff\n- gHjKlZxCvBnM\n\nlater: gHjKlZxCvBnM was said"
+    assert secrets.mask_shortened(text) == text.replace("- gHjKlZxCvBnM", f"- {MASK}")
 
 
 SHOWN_CHARS = string.ascii_letters + string.digits + "-_"
