@@ -839,12 +839,12 @@ def test_a_state_database_is_named_in_messages_as_it_was_given(
         assert err.startswith("error: ../state.db is not a state database (not SQLite)"), err
 
 
-def test_a_database_at_the_default_before_it_moved_is_pointed_to(
+def chatted_at_the_old_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The harness of 2026-11-23 kept the default database in `.harness/` of the folder it ran in; since
-    2026-11-24 it is beside the agents file. A chat run from another folder after the upgrade silently started
-    its agent afresh, its memory and history left unmentioned in the old place."""
+) -> tuple[Path, tuple[str, str]]:
+    """A project whose agent chatted once with the database where the harness of 2026-11-23 kept it by
+    default (`.harness/` of the folder it ran in, here project/work), now the current folder; the project and
+    the --agents flag that names its agents file from there."""
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy(SEED_AGENTS, project / "agents.yaml")
@@ -856,6 +856,16 @@ def test_a_database_at_the_default_before_it_moved_is_pointed_to(
     agents = ("--agents", "../agents.yaml")
     with serve(Script([reply("Hi")])) as url:  # as the old harness kept it: in the folder it ran in
         assert chat(monkeypatch, capsys, "hello\n", *agents, "--db", ".harness/state.db", "--base-url", url)[0] == 0
+    return project, agents
+
+
+def test_a_database_at_the_default_before_it_moved_is_pointed_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The harness of 2026-11-23 kept the default database in `.harness/` of the folder it ran in; since
+    2026-11-24 it is beside the agents file. A chat run from another folder after the upgrade silently started
+    its agent afresh, its memory and history left unmentioned in the old place."""
+    _, agents = chatted_at_the_old_default(tmp_path, monkeypatch, capsys)
     assert main(["memory", "chat", *agents]) == 2
     assert capsys.readouterr().err == (
         "error: ../.harness/state.db: no state database here (the default since 2026-11-24, beside the agents "
@@ -880,17 +890,7 @@ def test_the_older_default_is_not_pointed_to_when_the_new_one_cannot_be_opened(
 ) -> None:
     """`harness chat` said "this chat starts a new one at ..." and then failed to open that new one (a folder
     it cannot enter or write, a `.harness` that is a file): no chat started, and the note misled."""
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(SEED_AGENTS, project / "agents.yaml")
-    shutil.copytree(ROOT / "prompts", project / "prompts")
-    shutil.copytree(ROOT / "examples", project / "examples")
-    work = project / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    agents = ("--agents", "../agents.yaml")
-    with serve(Script([reply("Hi")])) as url:  # as the old harness kept it: in the folder it ran in
-        assert chat(monkeypatch, capsys, "hello\n", *agents, "--db", ".harness/state.db", "--base-url", url)[0] == 0
+    project, agents = chatted_at_the_old_default(tmp_path, monkeypatch, capsys)
     (project / ".harness").write_text("", encoding="utf-8")  # the new default's folder cannot be made
     with serve(Script([])) as url:
         code, _, err = chat(monkeypatch, capsys, "", *agents, "--base-url", url)
