@@ -63,7 +63,6 @@ from harness.errors import CassetteError
 from harness.yamlsource import CASSETTE_LIMITS, TooBig, compose, unacceptable_at
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ORDER = ("metadata", "version", "interactions")
 CALL_IDS_KEY = "tool_call_ids"  # metadata: which tool-call ids the recording put in history (llm.chat.CallIds)
 FINGERPRINT_KEY = "agent"  # metadata: what the recording depends on (harness.fingerprint)
@@ -555,37 +554,12 @@ def _emit(data: dict[str, Any]) -> str:
 
     libyaml's emitter counts every character beyond U+FFFF (an emoji) as unprintable: a body holding one
     came out a double-quoted scalar of `\\U0001F600` escapes and `\\n`s, where PyYAML's own emitter keeps
-    the `|` block, one message a line. Such text is written with a stand-in for each of those characters,
-    one from the private use area that the data does not hold (printable to libyaml and one character wide,
-    as PyYAML's emitter takes the one it stands for), and the text written gets them back; a string written
-    double-quoted all the same (a control character in it) keeps its escapes, as PyYAML's emitter writes
-    them. Only a text libyaml escaped one in is written again: the rest cost one search of the text."""
+    the `|` block, one message a line. A text libyaml escaped one in is written again by PyYAML's emitter
+    (about five times libyaml's cost, paid only when recording such a cassette); the rest cost one search."""
     text = _yaml(data, _Dumper)
-    if _DUMPER is yaml.SafeDumper or _ASTRAL_ESCAPE.search(text) is None:
-        return text
-    astral: set[str] = set()
-    taken: set[str] = set()
-    _characters_of(data, astral, taken, set())
-    if not astral:  # the text holds a `\\U0001F600` as written
-        return text
-    free = (chr(code) for code in range(0xE000, 0xF900) if chr(code) not in taken)
-    stand_ins = dict(zip(sorted(astral), free, strict=False))
-    if len(stand_ins) < len(astral):  # more distinct ones than the private use area has left
+    if _DUMPER is not yaml.SafeDumper and _ASTRAL_ESCAPE.search(text) is not None:
         return _yaml(data, _PureDumper)
-    back = {stand_in: char for char, stand_in in stand_ins.items()}
-    stood_in = re.compile(f"[{''.join(back)}]")
-
-    def written(quoted: set[str]) -> str:
-        swapped = _replaced(data, lambda s: s if s in quoted else _ASTRAL.sub(lambda m: stand_ins[m[0]], s), {})
-        return stood_in.sub(lambda m: back[m[0]], _yaml(swapped, _Dumper))
-
-    text = written(set())
-    quoted = {
-        event.value
-        for event in yaml.parse(text, Loader=_LOADER)
-        if isinstance(event, yaml.ScalarEvent) and event.style == '"' and _ASTRAL.search(event.value)
-    }
-    return written(quoted) if quoted else text
+    return text
 
 
 def _yaml(data: Any, dumper: type[yaml.SafeDumper]) -> str:
@@ -593,45 +567,6 @@ def _yaml(data: Any, dumper: type[yaml.SafeDumper]) -> str:
 
 
 _ASTRAL_ESCAPE = re.compile(r"\\U[0-9A-F]{8}")  # how libyaml writes a character beyond U+FFFF
-# What PyYAML's emitter writes as it is beyond U+FFFF (all but U+10FFFF, which it escapes as libyaml does).
-_ASTRAL = re.compile("[\U00010000-\U0010fffe]")
-_ASTRAL_OR_PRIVATE = re.compile("[\U00010000-\U0010fffe\ue000-\uf8ff]")
-
-
-def _characters_of(value: Any, astral: set[str], taken: set[str], seen: set[int]) -> None:
-    """Collect the characters beyond U+FFFF (`astral`) and of the private use area (`taken`) of every string,
-    key or value, in `value`."""
-    if isinstance(value, str):
-        for char in _ASTRAL_OR_PRIVATE.findall(value):
-            (astral if char > "\uffff" else taken).add(char)
-    elif isinstance(value, dict | list) and id(value) not in seen:
-        seen.add(id(value))
-        for item in value.items() if isinstance(value, dict) else value:
-            _characters_of(item, astral, taken, seen)
-    elif isinstance(value, tuple):  # a dict's (key, value)
-        for item in value:
-            _characters_of(item, astral, taken, seen)
-
-
-def _replaced(value: Any, change: Callable[[str], str], done: dict[int, Any]) -> Any:
-    """`value` with every string, key or value, `change`d; an object met twice is one object still (YAML
-    writes it once, with an alias)."""
-    if isinstance(value, str):
-        return change(value)
-    if not isinstance(value, dict | list):
-        return value
-    if id(value) in done:
-        return done[id(value)]
-    if isinstance(value, dict):
-        mapping: dict[Any, Any] = {}
-        done[id(value)] = mapping
-        for key, item in value.items():
-            mapping[_replaced(key, change, done)] = _replaced(item, change, done)
-        return mapping
-    items: list[Any] = []
-    done[id(value)] = items
-    items.extend(_replaced(item, change, done) for item in value)
-    return items
 
 
 def _conversation(body: dict[str, Any], key_part: str) -> tuple[tuple[Any, str], tuple[Any, str] | None]:

@@ -670,9 +670,9 @@ def test_an_emoji_keeps_each_body_a_literal_block_one_message_a_line() -> None:
 
 
 # Text as messages hold it: words, quotes and backslashes, line breaks and tabs, non-ASCII in and beyond the
-# BMP (an emoji with a joiner, a tag character, U+10FFFF which both emitters escape), the private use area
-# `format` takes its stand-ins from, DEL, which JSON leaves raw (its body is then written double-quoted), and
-# NEL, which JSON bodies escape but a persona or a text answer holds as it is.
+# BMP (an emoji with a joiner, a tag character, U+10FFFF which both emitters escape), the private use area,
+# DEL, which JSON leaves raw (its body is then written double-quoted), and NEL, which JSON bodies escape but a
+# persona or a text answer holds as it is.
 beyond = st.text(
     alphabet=st.sampled_from(list('ab "\\\n\té中😀👩‍💻\U000e0041\U0010ffff\U00010000\ue000\ue001\uf8ff\x7f\x85')),
     max_size=12,
@@ -696,16 +696,6 @@ def test_text_beyond_the_bmp_is_written_as_pyyaml_writes_it_and_read_back_exactl
     assert read.metadata == data["metadata"]
     assert read.interactions[0].response["body"]["string"] == f"not JSON: {answer}"
     assert format.dump(format.to_vcr_dict(read)) == text
-
-
-def test_more_distinct_characters_beyond_the_bmp_than_stand_ins_are_written_by_pyyaml_alone() -> None:
-    """`format` has 6,400 stand-ins (the private use area), fewer the ones the data holds itself."""
-    content = "".join(map(chr, range(0x10000, 0x10000 + 6400))) + "\ue000\n"
-    bodies = [{"model": "m", "messages": [{"role": "user", "content": content}]}]
-    text = format.dump(as_vcr(bodies))
-    assert "\\U" not in text and "\n    body: |\n" in text
-    assert text == without_libyaml(as_vcr(bodies))
-    assert [i.request.body for i in format.parse(text, "c.yaml").interactions] == bodies
 
 
 @pytest.mark.parametrize("text", ["a\x85b", "line\x85\nnext\n", "\x85"])
