@@ -38,9 +38,8 @@ def test_a_new_recording_keeps_provider_ids_and_says_so(tmp_path: Path) -> None:
     assert project.replay("remember").outcome == "passed"
 
 
-def test_a_cassette_from_before_keeps_local_ids_when_new_turns_are_recorded(tmp_path: Path) -> None:
-    project = make_project(tmp_path / "p", {"remember": REMEMBER})
-    # A cassette as recorded before provider ids: local ids in history, no `tool_call_ids` metadata.
+def recorded_with_local_ids(project: Project) -> Path:
+    """`remember`'s cassette recorded as the harness did before provider ids: local ids in history."""
     with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
         runner = project.runner("all", base_url=server.base_url)
         with runner.factory.cassette(project.cassettes / "remember.yaml") as session:
@@ -48,7 +47,13 @@ def test_a_cassette_from_before_keeps_local_ids_when_new_turns_are_recorded(tmp_
             agent.call_ids = CallIds.LOCAL
             agent.send("Hi! My name is Azin.")
             session.note_recording(agent.spec.model)
-    path = project.cassettes / "remember.yaml"
+    return project.cassettes / "remember.yaml"
+
+
+def test_a_cassette_from_before_keeps_local_ids_when_new_turns_are_recorded(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    # A cassette as recorded before provider ids: local ids in history, no `tool_call_ids` metadata.
+    path = recorded_with_local_ids(project)
     data = format.parse(path.read_text(encoding="utf-8"), str(path))
     del data.metadata["tool_call_ids"]
     path.write_text(format.dump(format.to_vcr_dict(data)), encoding="utf-8")
@@ -95,14 +100,7 @@ def test_a_plain_vcrpy_cassette_holding_the_providers_ids_replays_past_the_first
 
 def test_a_plain_vcrpy_cassette_of_the_harness_from_before_provider_ids_keeps_local_ids(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p", {"remember": REMEMBER})
-    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
-        runner = project.runner("all", base_url=server.base_url)
-        with runner.factory.cassette(project.cassettes / "remember.yaml") as session:
-            agent = runner.factory.new_agent(runner.factory.spec("chat"), cassette=session)
-            agent.call_ids = CallIds.LOCAL
-            agent.send("Hi! My name is Azin.")
-            session.note_recording(agent.spec.model)
-    path = project.cassettes / "remember.yaml"
+    path = recorded_with_local_ids(project)
     as_plain_vcrpy(path)
     assert sent_ids(path) == ["call_1_0"]
     assert ReplayCassette(path).call_ids == CallIds.LOCAL
