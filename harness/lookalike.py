@@ -19,6 +19,8 @@ def folded(name: str) -> str:
     (macOS's and Windows' by default): two that fold alike are one file there. Case is folded one character
     to one, as APFS/HFS+ and NTFS fold it (simple case folding, an upcase table): `Straße` and `Strasse`,
     `ﬁle` and `file`, are two files there, though `str.casefold` (full folding: ß -> ss) makes them one."""
+    if name.isascii():  # the usual name: ASCII letters fold one to one, and NFC leaves ASCII as it is
+        return name.lower()
     return nfc("".join(_fold_one(char) for char in nfc(name)))
 
 

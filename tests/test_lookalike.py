@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from harness.lookalike import differ_only_in, folded
+from harness.lookalike import _fold_one, differ_only_in, folded, nfc
 
 
 @pytest.mark.parametrize(
@@ -43,3 +45,8 @@ def test_texts_that_are_equal_or_differ_visibly_get_nothing() -> None:
 )
 def test_names_fold_as_file_systems_fold_case_one_character_to_one(a: str, b: str, one_file: bool) -> None:
     assert (folded(a) == folded(b)) is one_file
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_an_ascii_name_folds_as_any_name_does_character_by_character(name: str) -> None:
+    assert folded(name) == nfc("".join(_fold_one(char) for char in nfc(name)))
