@@ -41,7 +41,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
@@ -140,6 +140,9 @@ class Secrets:
     """A set of secret values, and how to mask them."""
 
     values: frozenset[str] = frozenset()
+    # What each value is (the variable it was read from, `a base URL's credentials`): (value, name) pairs, for
+    # a message that must say which secret it found without showing it. Not part of what the set is.
+    names: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False)
 
     @classmethod
     def collect(
@@ -153,14 +156,15 @@ class Secrets:
         default the process environment), the credentials in `urls`, and `values`."""
         environ = os.environ if environ is None else environ
         named = set(names) | set(SECRET_VARIABLES)
-        found = {value for name, value in environ.items() if name in named or name.endswith(SECRET_SUFFIXES)}
+        found = {(value, name) for name, value in environ.items() if name in named or name.endswith(SECRET_SUFFIXES)}
         for url in urls:
-            found |= url_credentials(url) if url else set()
-        found |= set(values)
-        return cls(frozenset(value for value in found if maskable(value)))
+            found |= {(value, "a base URL's credentials") for value in url_credentials(url)} if url else set()
+        found |= {(value, "a credential an endpoint sent") for value in values}
+        kept = frozenset(pair for pair in found if maskable(pair[0]))
+        return cls(frozenset(value for value, _ in kept), kept)
 
     def __or__(self, other: Secrets) -> Secrets:
-        return Secrets(self.values | other.values)
+        return Secrets(self.values | other.values, self.names | other.names)
 
     def __bool__(self) -> bool:
         return bool(self.values)
@@ -293,6 +297,17 @@ class Secrets:
                     best = length
                 found = spelling.find(head, found + 1)
         return best
+
+    def named_in(self, text: str) -> list[str]:
+        """What the secrets `text` spells are (`OPENAI_API_KEY`, `a base URL's credentials`), sorted, never
+        their values: for a message saying where a secret was found."""
+        pattern = self._pattern
+        if pattern is None:
+            return []
+        spelt = {m.group() for m in pattern.finditer(text)} - {MASK}
+        found = {value for value in self.values if spelt & _spellings(value)}
+        names = {name for value, name in self.names if value in found}
+        return sorted(names) if names or not found else ["a secret"]
 
     def found_in(self, text: str) -> bool:
         """Whether `text` spells a secret (the mask itself does not count)."""

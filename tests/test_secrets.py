@@ -366,3 +366,32 @@ def test_the_credentials_of_a_url_urlsplit_refuses_are_still_found() -> None:
     assert {"alice", "pw-Hunter22", "k3y-value"} <= found
     secrets = Secrets.collect(urls=["http://alice:pw-Hunter22@[bad/v1"], environ={})
     assert "pw-Hunter22" not in secrets.mask("sent to http://alice:pw-Hunter22@[bad/v1")
+
+
+def test_named_in_says_which_secret_a_text_spells_never_its_value() -> None:
+    environ = {"OPENAI_API_KEY": "sk-abcdefghijkl", "MY_TOKEN": "sk-abcdefghijkl", "DB_PASSWORD": "hunter2hunter2"}
+    secrets = Secrets.collect(urls=["http://bob:s3cretpass@host/v1"], values=["cookie-value-1"], environ=environ)
+    assert secrets.named_in("key sk-abcdefghijkl") == ["MY_TOKEN", "OPENAI_API_KEY"]  # one value, two variables
+    assert secrets.named_in(json.dumps(json.dumps("pw hunter2hunter2"))) == ["DB_PASSWORD"]  # as JSON in JSON
+    assert secrets.named_in("s3cretpass") == ["a base URL's credentials"]
+    assert secrets.named_in("cookie-value-1") == ["a credential an endpoint sent"]
+    assert secrets.named_in(f"{MASK} and nothing else") == []
+    assert Secrets(frozenset({"unnamed-value"})).named_in("an unnamed-value") == ["a secret"]
+
+
+def test_the_names_of_secrets_are_no_part_of_the_set() -> None:
+    one = Secrets.collect(environ={"A_TOKEN": "value-of-it"})
+    other = Secrets.collect(environ={"B_TOKEN": "value-of-it"})
+    assert one == other and one.values == other.values
+    assert (one | other).named_in("value-of-it") == ["A_TOKEN", "B_TOKEN"]
+
+
+@given(name=st.from_regex(r"[A-Z]{1,8}_TOKEN", fullmatch=True), value=st.text(string.printable, min_size=8))
+def test_a_name_is_told_wherever_the_value_is_masked(name: str, value: str) -> None:
+    secrets = Secrets.collect(environ={name: value})
+    assume(secrets.values and value not in name)
+    text = f"the result: {value}."
+    named = secrets.named_in(text)
+    assert bool(named) == (secrets.mask(text) != text)
+    assert named in ([name], [])
+    assert value not in " ".join(named)
