@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness.agent import Agent, Journal
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
+from harness.cassettes.scrub import SecretSent
 from harness.clock import RECORDED_RUN_CLOCK, SeededIds, ids_for
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from harness.llm.chat import CallIds, ChatModel
@@ -69,6 +70,9 @@ class Cassette(Protocol):
     def note_recording(
         self, settings: ModelSettings, agent: dict[str, Any] | None = None, repeats: int | None = None
     ) -> None: ...
+
+    def secrets_sent(self) -> list[SecretSent]:
+        """The parts of the requests recorded since the last call that held a secret (never replayable)."""
 
 
 class AgentFactory:

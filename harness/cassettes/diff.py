@@ -11,10 +11,12 @@ from typing import Any
 from harness import jsontext
 from harness.cassettes.format import FINGERPRINT_KEY
 from harness.cassettes.keys import canonical, canonical_body
+from harness.cassettes.scrub import request_parts
 from harness.errors import NearestRecorded
 from harness.lookalike import differ_only_in
 from harness.loops import kinds
 from harness.loops.kinds import DEFAULT_LOOP, LoopName
+from harness.secrets import MASK, Secrets
 
 # What `str.splitlines` breaks a line at besides "\n" (a terminal acts on "\r" too): text is split on "\n"
 # only, and a line holding one of these is shown as a JSON string, escaped, so `\r\n` against `\n` (a CRLF
@@ -153,6 +155,69 @@ def unseen_difference(recorded: Any, sent: Any) -> str | None:
     says it; None when they differ otherwise."""
     recorded_text, sent_text = "\n".join(request_lines(recorded)), "\n".join(request_lines(sent))
     return differ_only_in(recorded_text, sent_text, "the recorded request and the one sent")
+
+
+def masked_secret(recorded: Any, sent: Any, secrets: Secrets | None = None) -> tuple[str, list[str]] | None:
+    """Why `sent` missed when the recorded request differs from it only where the recording masked a secret
+    (`<SECRET>`: the value of a key in a user's turn, of a token in a tool's result): such a request can never
+    replay, and the diff would show two identical lines (what was sent now is masked too when shown). The cause,
+    and lines saying where the recording holds the mask; what this request has there is named by its secret
+    (`secrets`, read from the environment by default) and never shown. None when they differ otherwise."""
+    if not (isinstance(recorded, dict) and isinstance(sent, dict)) or not _masked_alike(recorded, sent, []):
+        return None
+    places: list[tuple[str, list[str], list[str]]] = []  # (where, its lines holding the mask, what was sent there)
+    for (place, was), (_, now) in zip(request_parts(recorded), request_parts(sent), strict=True):
+        texts: list[tuple[str, str]] = []  # (recorded text holding the mask, what the mask stands for now)
+        _masked_alike(was, now, texts)
+        if texts:
+            lines = [line for text, _ in texts for line in _lines(text) if MASK in line]
+            places.append((place, lines, [value for _, value in texts]))
+    if not places:
+        return None
+    secrets = Secrets.collect() if secrets is None else secrets
+    sent_there = sorted({_what_is(value, secrets) for _, _, values in places for value in values})
+    where = ", ".join(place for place, _, _ in places)
+    cause = (
+        f"the recorded request held a secret, masked as {MASK}, in {where}, where this one has "
+        f"{' and '.join(sent_there)}; it cannot replay: keep secrets out of prompts, turns and tool results, then "
+        "record it again"
+    )
+    notes: list[str] = []
+    for place, lines, _ in places:
+        notes += [f"  {place} as recorded:", *(f"    {line}" for line in lines[:3])]
+    return cause, notes
+
+
+def _masked_alike(recorded: Any, sent: Any, texts: list[tuple[str, str]]) -> bool:
+    """Whether `sent` is `recorded` but for what the recording masked: each string of `recorded` holding the
+    mask matches the string sent with any text in its place; `texts` gets each (recorded, what stood there)."""
+    if isinstance(recorded, str) and isinstance(sent, str):
+        if recorded == sent:
+            return True
+        if MASK not in recorded:
+            return False
+        pieces = recorded.split(MASK)
+        found = re.fullmatch("(.*?)".join(re.escape(piece) for piece in pieces), sent, re.DOTALL)
+        if found is None:
+            return False
+        texts += [(recorded, value) for value in found.groups()]
+        return True
+    if isinstance(recorded, dict) and isinstance(sent, dict):
+        return recorded.keys() == sent.keys() and all(_masked_alike(recorded[k], sent[k], texts) for k in recorded)
+    if isinstance(recorded, list) and isinstance(sent, list):
+        pairs = zip(recorded, sent, strict=False)
+        return len(recorded) == len(sent) and all(_masked_alike(a, b, texts) for a, b in pairs)
+    return bool(recorded == sent and type(recorded) is type(sent))
+
+
+def _what_is(value: str, secrets: Secrets) -> str:
+    """What a request has where its recording has the mask, never the text itself (it may be the secret)."""
+    if value == MASK:
+        return MASK
+    names = secrets.named_in(value) if secrets.found_in(value) else []
+    if names:
+        return f"the value of {' and '.join(names)}"
+    return "nothing" if not value else f"other text ({len(value)} characters, not shown)"
 
 
 # ------------------------------------------------------------------ whose change a miss is

@@ -44,6 +44,8 @@ from harness.cassettes.mode import RecordMode as HarnessRecordMode
 from harness.cassettes.repeats import REPEATS_KEY
 from harness.cassettes.replay import recorded_answer
 from harness.cassettes.scrub import (
+    SecretSent,
+    SecretsSent,
     endpoint_kind,
     header_secrets,
     kept_headers,
@@ -199,6 +201,8 @@ class RecordingSession:
         self.loaded = 0  # interactions read from the file when it was opened
         self.call_ids = CallIds.PROVIDER  # decided when the cassette is open (see _loaded_call_ids)
         self.repeats_changed: tuple[int | None, int] | None = None  # (said, now) when `note_recording` changed it
+        self._looked = 0  # the interactions `secrets_sent` has looked at
+        self._secrets_sent = SecretsSent()
 
     @property
     def unplayed(self) -> list[int]:
@@ -221,6 +225,22 @@ class RecordingSession:
             saved=self.persister.saved,
             repeats=self.repeats_changed,
         )
+
+    def secrets_sent(self) -> list[SecretSent]:
+        """The parts of the requests recorded since the last call that held a secret's value: the cassette
+        masks it (`<SECRET>`), so those requests can never be sent again as recorded, and never replay.
+        Each part is told once, at the first request that sent it."""
+        cassette = self.cassette
+        if cassette is None:
+            return []
+        start, self._looked = max(self._looked, self.loaded), len(cassette.data)
+        if start >= len(cassette.data):
+            return []
+        secrets = self.secrets | Secrets.collect(values=self.learned, environ={})
+        bodies = [request.body for request, _ in cassette.data[start:]]
+        texts = [body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "") for body in bodies]
+        # A scan of the text first (as saving it does): a request without a secret is not decoded
+        return self._secrets_sent.found(secrets, [decode_body(text) for text in texts if secrets.found_in(text)])
 
     @property
     def recorded_with(self) -> dict[str, Any]:

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.cassettes.diff import fingerprint_loop, loop_change, miss_cause, nearest_recorded, unseen_difference
+from harness.cassettes.diff import (
+    fingerprint_loop,
+    loop_change,
+    masked_secret,
+    miss_cause,
+    nearest_recorded,
+    unseen_difference,
+)
 from harness.cassettes.encodings import Undecodable, content_encodings, decoded
 from harness.cassettes.format import (
     CALL_IDS_KEY,
@@ -24,7 +31,8 @@ from harness.cassettes.format import (
     parse,
 )
 from harness.cassettes.keys import Keyer, path_prefix
-from harness.errors import CassetteError, CassetteKeyMismatch, CassetteMiss, MissedRequest
+from harness.cassettes.scrub import SecretSent
+from harness.errors import CassetteError, CassetteKeyMismatch, CassetteMiss, MissedRequest, NearestRecorded
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
 from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
 from harness.llm.settings import (
@@ -141,6 +149,10 @@ class ReplayCassette:
     ) -> None:
         """Nothing is recorded in replay."""
 
+    def secrets_sent(self) -> list[SecretSent]:
+        """Nothing is recorded in replay, so nothing is masked."""
+        return []
+
     def respond(self, method: str, path: str, body: Any) -> tuple[int, str]:
         """The recorded answer to this request (its status and body text), or CassetteMiss."""
         answer = self.next_response(method, path, body)
@@ -150,7 +162,12 @@ class ReplayCassette:
         bodies = [each.request.body for each in recorded.interactions]
         nearest = nearest_recorded(bodies, self.played, body)
         miss = CassetteMiss(str(self.path), MissedRequest(method, path, body), nearest)
-        if nearest is not None and nearest.diff:
+        secret = masked_secret(bodies[nearest.index], body) if nearest is not None else None
+        if nearest is not None and secret is not None:  # the diff's lines would read the same: none is shown
+            miss.nearest = NearestRecorded(nearest.index, ())
+            miss.cause, notes = secret
+            miss.notes += notes
+        elif nearest is not None and nearest.diff:
             loop = fingerprint_loop(recorded.metadata)
             miss.cause = miss_cause(bodies[nearest.index], body, loop)
             miss.also = loop_change(bodies[nearest.index], body, loop)

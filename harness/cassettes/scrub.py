@@ -4,14 +4,25 @@ cassette names the endpoint that produced it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from harness import jsontext
 from harness.secrets import MASK, Secrets, header_secrets
 
-__all__ = ["MASK", "header_secrets", "kept_headers", "masked_body", "masked_response"]
+__all__ = [
+    "MASK",
+    "SecretSent",
+    "header_secrets",
+    "kept_headers",
+    "masked_body",
+    "masked_response",
+    "request_parts",
+    "secrets_in_request",
+]
 
 KEPT_HEADERS = frozenset({"content-type"})
 
@@ -72,3 +83,79 @@ def _json(raw: Any) -> Any:
         return jsontext.parse(raw) if raw else None
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class SecretSent:
+    """A part of a request a recording sent (`message 1 (user)`) that held the value of a secret: `names`,
+    what the secrets are (`OPENAI_API_KEY`), never their values. The cassette masks it, so it never replays."""
+
+    place: str
+    names: tuple[str, ...]
+
+
+def request_parts(body: Any) -> Iterator[tuple[str, Any]]:
+    """A request's parts as a miss's diff names them, each with what it holds: every message (`message 1
+    (user)`; a tool's result names the tool, `message 5 (tool: the result of lookup)`) and every other field
+    (`its tools`, an embedding request's `its input`). A body that is no JSON object is one part."""
+    if not isinstance(body, dict):
+        yield "its body", body
+        return
+    called: dict[Any, Any] = {}  # tool-call id -> the tool's name, from the calls before a result
+    for key in sorted(body):
+        if key != "messages" or not isinstance(body[key], list):
+            yield f"its {key}", body[key]
+            continue
+        for index, message in enumerate(body[key]):
+            role = message.get("role") if isinstance(message, dict) else None
+            if role == "tool" and isinstance(message, dict) and message.get("tool_call_id") in called:
+                yield f"message {index} (tool: the result of {called[message['tool_call_id']]})", message
+                continue
+            yield f"message {index} ({role})", message
+            for call in message.get("tool_calls") or [] if isinstance(message, dict) else []:
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict) and isinstance(call.get("id"), str):
+                    called[call["id"]] = function.get("name")
+
+
+def secrets_in_request(secrets: Secrets, body: Any) -> list[tuple[str, Any, list[str]]]:
+    """The parts of a request (`request_parts`) that hold a secret's value, which the cassette masks: the
+    request as recorded can then never be sent again, and never replays. Each with what it holds and what
+    the secrets are (their variables' names, never their values)."""
+    found: list[tuple[str, Any, list[str]]] = []
+    for place, part in request_parts(body):
+        texts = [text for text in _strings(part) if secrets.found_in(text)]
+        if texts:
+            found.append((place, part, sorted({name for text in texts for name in secrets.named_in(text)})))
+    return found
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in JSON-like data, keys included: what `Secrets.mask_data` masks."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+class SecretsSent:
+    """The parts of the requests of a recording that held a secret, each told once: a message that holds one
+    is sent again with every later request of its conversation."""
+
+    def __init__(self) -> None:
+        self._told: set[str] = set()
+
+    def found(self, secrets: Secrets, bodies: list[Any]) -> list[SecretSent]:
+        told: list[SecretSent] = []
+        for body in bodies:
+            for place, part, names in secrets_in_request(secrets, body):
+                seen = json.dumps(part, sort_keys=True, default=str)  # held in memory only, never shown
+                if seen not in self._told:
+                    self._told.add(seen)
+                    told.append(SecretSent(place, tuple(names)))
+        return told

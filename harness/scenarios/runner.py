@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from harness.agent import Agent
 from harness.cassettes.repeats import recorded_repeats
+from harness.cassettes.scrub import MASK, SecretSent
 from harness.config import AgentSpec
 from harness.errors import (
     CassetteError,
@@ -251,12 +252,17 @@ class ScenarioRunner:
                 result.error, result.outcome = str(clash[0]), Outcome.ERROR
                 return result
         kept = _repeats_kept(result.cassette, repeats) if recording and variant == 1 else None
+        secrets_sent: list[tuple[int | None, SecretSent]] = []  # (the turn that sent it, where), recording
         try:
             with self.factory.cassette(result.cassette) as cassette:
-                self._play(scenario, spec, cassette, result)
+                self._play(scenario, spec, cassette, result, secrets_sent)
                 # Replay writes nothing: hashing the fingerprint there cost a quarter of a one-step replay.
                 if recording:
+                    secrets_sent += [(None, sent) for sent in cassette.secrets_sent()]
                     cassette.note_recording(spec.model, agent_fingerprint(spec), kept)
+            if secrets_sent:  # a cassette that can never replay: the recording is no success
+                told = self._secrets_sent(scenario, result.cassette, secrets_sent)
+                result.error = told if result.error is None else f"{result.error}\n{told}"
             result.unplayed = cassette.unplayed if not result.stale else []
             result.recorded_with = cassette.recorded_with
             result.change = cassette.change
@@ -279,7 +285,17 @@ class ScenarioRunner:
             result.outcome = Outcome.FAILED if failed else Outcome.PASSED
         return result
 
-    def _play(self, scenario: Scenario, spec: AgentSpec, cassette: Cassette, result: ScenarioResult) -> None:
+    def _play(
+        self,
+        scenario: Scenario,
+        spec: AgentSpec,
+        cassette: Cassette,
+        result: ScenarioResult,
+        secrets_sent: list[tuple[int | None, SecretSent]],
+    ) -> None:
+        """Play the scenario's turns and checks through `cassette`. Recording, `secrets_sent` gets the parts
+        of the requests that held a secret, with the turn that sent them (None: the archival passages', a
+        simulated user's or a check's request)."""
         # A scenario's agent lives in memory for the run: its turns, blocks and edits are all in the result
         # (and the report); nothing would read a database written here.
         turn_now = [0]  # the scenario's turn being played
@@ -327,6 +343,7 @@ class ScenarioRunner:
             shared.give(agent)
             before = agent.memory.values()  # what a diff of the turn compares with: this agent's blocks
             first_message = len(agent.messages)
+            secrets_sent += [(None, sent) for sent in cassette.secrets_sent()]  # before the turn: not its own
             try:
                 outcome = agent.send(turn.user)
             except CassetteMiss as miss:
@@ -358,6 +375,8 @@ class ScenarioRunner:
                 # recording in progress saves nothing and the cassette keeps its old takes.
                 result.error = self._located(scenario, index, agent, first_message, str(exc))
                 raise
+            finally:
+                secrets_sent += [(index, sent) for sent in cassette.secrets_sent()]
             shared.take(agent)
             last = outcome
             if agent is main:
@@ -548,6 +567,34 @@ class ScenarioRunner:
         return (
             f"{where}: {self.project.relative(Path(exc.path))} is {exc.reason}; restore it from version control, "
             f"or record it anew with: {self.record_hint(scenario.path, anew=True)}"
+        )
+
+    def _secrets_sent(self, scenario: Scenario, path: Path, sent: list[tuple[int | None, SecretSent]]) -> str:
+        """A recording whose requests held a secret's value: where each was (the turn, the message) and what
+        secret it was (its variable's name, never its value). The cassette masks it, so the request it holds
+        is not the one the scenario sends, and every replay would miss it."""
+        shown = self.project.relative(path)
+        lines = []
+        for turn, found in sent:
+            names = " and ".join(found.names)
+            if turn is None:
+                line = scenario.line(("archival",) if scenario.archival else ())
+                where = f"{scenario.path}:{line}" if line else str(scenario.path)
+                who = "a request outside the turns (the archival passages', the simulated user's or a check's)"
+            else:
+                loc: Loc = ("simulate",) if scenario.simulate is not None else ("turns", turn, "user")
+                line = scenario.line(loc)
+                where = f"{scenario.path}:{line}: {dotted(loc)}" if line else f"{scenario.path}: {dotted(loc)}"
+                who = f"turn {turn + 1}"
+            lines.append(f"{where}: {who} sent the value of {names} in {found.place} of its request")
+        return "\n".join(
+            [
+                *lines,
+                f"  the cassette {shown} masks a secret as {MASK}, so it holds another request than the one the "
+                "scenario sends, and it can never replay: keep secrets out of prompts, turns and tool results "
+                f"(a tool can say it has a token without returning it), then record it again with: "
+                f"{self.record_hint(scenario.path)}",
+            ]
         )
 
     @staticmethod

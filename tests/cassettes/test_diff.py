@@ -16,6 +16,7 @@ from harness.cassettes.diff import (
     fingerprint_loop,
     harness_changes,
     loop_change,
+    masked_secret,
     miss_cause,
     nearest_recorded,
     request_lines,
@@ -27,6 +28,7 @@ from harness.llm.chat import chat_request
 from harness.llm.settings import ModelSettings, ToolChoice
 from harness.loops import kinds
 from harness.loops.kinds import LoopName
+from harness.secrets import MASK, Secrets
 
 MESSAGES = [{"role": "system", "content": "You are a test agent."}, {"role": "user", "content": "hi"}]
 TOOLS = [{"type": "function", "function": {"name": "send_message", "parameters": {"type": "object"}}}]
@@ -258,3 +260,61 @@ def test_a_miss_under_another_loop_with_an_edited_message_keeps_the_guess_and_sh
         "this request is letta-v1's, the cassette was recorded under `loop: harness`, and the user's settings "
         "differ too (model): `loop: harness` alone would not replay it"
     )
+
+
+# ------------------------------------------------------------------ a secret the recording masked
+
+
+def _turn(text: str, *more: dict[str, Any]) -> dict[str, Any]:
+    return {"model": "m", "messages": [{"role": "system", "content": "sys"}, {"role": "user", "content": text}, *more]}
+
+
+NAMED = Secrets.collect(environ={"MY_SERVICE_TOKEN": "tok-0123456789"})
+
+
+def test_a_request_that_differs_only_where_the_recording_masked_a_secret_says_so() -> None:
+    cause, notes = masked_secret(_turn(f"key {MASK}!"), _turn("key tok-0123456789!"), NAMED) or ("", [])
+    assert cause == (
+        f"the recorded request held a secret, masked as {MASK}, in message 1 (user), where this one has the value "
+        "of MY_SERVICE_TOKEN; it cannot replay: keep secrets out of prompts, turns and tool results, then record "
+        "it again"
+    )
+    assert notes == ["  message 1 (user) as recorded:", f"    key {MASK}!"]
+
+
+def test_a_tool_result_is_named_by_its_tool() -> None:
+    called = {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "lookup", "arguments": "{}"}}]}
+    recorded = _turn("hi", called, {"role": "tool", "tool_call_id": "c1", "content": f"token {MASK}"})
+    sent = _turn("hi", called, {"role": "tool", "tool_call_id": "c1", "content": "token something-else"})
+    cause, _ = masked_secret(recorded, sent, NAMED) or ("", [])
+    assert "in message 3 (tool: the result of lookup), where this one has other text (14 characters, not shown)" in (
+        cause
+    )
+    assert "something-else" not in cause
+
+
+def test_any_other_difference_is_not_put_down_to_the_secret() -> None:
+    assert masked_secret(_turn(f"key {MASK}"), _turn("key x"), NAMED) is not None
+    assert masked_secret(_turn(f"key {MASK}"), _turn("kay x"), NAMED) is None  # the user's text changed too
+    assert masked_secret(_turn(f"key {MASK}"), {**_turn("key x"), "temperature": 1}, NAMED) is None
+    assert masked_secret(_turn(f"key {MASK}"), _turn("key x", {"role": "user", "content": "more"}), NAMED) is None
+    assert masked_secret(_turn("key"), _turn("key"), NAMED) is None  # the same request: no mask to blame
+    assert masked_secret(_turn("key"), _turn("kay"), NAMED) is None
+    assert masked_secret("text", "text", NAMED) is None
+
+
+@given(
+    before=st.text(max_size=20),
+    after=st.text(max_size=20),
+    value=st.text(st.characters(codec="utf-8"), min_size=8, max_size=30),
+)
+def test_a_masked_secret_is_the_cause_exactly_when_nothing_else_differs(before: str, after: str, value: str) -> None:
+    secrets = Secrets.collect(environ={"SOME_TOKEN": value})
+    sent = _turn(before + value + after)
+    recorded = secrets.mask_data(sent)
+    told = masked_secret(recorded, sent, secrets)
+    assert (told is not None) == (recorded != sent)
+    if told is not None:  # names the secret, never shows the value sent, in the cause or the lines
+        assert "the value of SOME_TOKEN" in told[0]
+        assert value not in told[0] and all(value not in line for line in told[1])
+    assert masked_secret(recorded, {**sent, "model": "other"}, secrets) is None  # a change outside the mask

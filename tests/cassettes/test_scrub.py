@@ -10,7 +10,16 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from harness.cassettes import format
-from harness.cassettes.scrub import header_secrets, kept_headers, masked_body, masked_response
+from harness.cassettes.scrub import (
+    SecretSent,
+    SecretsSent,
+    header_secrets,
+    kept_headers,
+    masked_body,
+    masked_response,
+    request_parts,
+    secrets_in_request,
+)
 from harness.secrets import MASK, Secrets
 
 KEY = "sk-scrub/clé-0123456789"
@@ -98,3 +107,52 @@ def test_the_values_of_credential_headers_are_secrets_but_cookie_attributes_are_
         "first-cookie",
         "second-cookie",
     }
+
+
+# ------------------------------------------------------------------ a secret a recording sent
+
+
+NAMED = Secrets.collect(environ={"OPENAI_API_KEY": KEY, "SVC_TOKEN": "tok-abcdefgh"})
+CALLED: dict[str, object] = {
+    "role": "assistant",
+    "tool_calls": [{"id": "c1", "function": {"name": "lookup", "arguments": "{}"}}],
+}
+
+
+def _request(*messages: dict[str, object]) -> dict[str, object]:
+    return {"model": "m", "tools": [], "messages": [{"role": "system", "content": "sys"}, *messages]}
+
+
+def test_a_requests_parts_are_named_as_a_miss_diff_names_them() -> None:
+    body = _request({"role": "user", "content": "hi"}, CALLED, {"role": "tool", "tool_call_id": "c1", "content": "x"})
+    assert [place for place, _ in request_parts(body)] == [
+        "message 0 (system)",
+        "message 1 (user)",
+        "message 2 (assistant)",
+        "message 3 (tool: the result of lookup)",
+        "its model",
+        "its tools",
+    ]
+    assert [place for place, _ in request_parts("not json")] == ["its body"]
+
+
+def test_the_parts_holding_a_secret_name_its_variable() -> None:
+    body = _request(
+        {"role": "user", "content": f"my key is {KEY}"},
+        CALLED,
+        {"role": "tool", "tool_call_id": "c1", "content": json.dumps({"message": "token tok-abcdefgh"})},
+    )
+    found = [(place, names) for place, _, names in secrets_in_request(NAMED, body)]
+    assert found == [
+        ("message 1 (user)", ["OPENAI_API_KEY"]),
+        ("message 3 (tool: the result of lookup)", ["SVC_TOKEN"]),
+    ]
+    assert secrets_in_request(NAMED, _request({"role": "user", "content": f"masked {MASK}"})) == []
+
+
+def test_a_part_is_told_once_though_every_later_request_sends_it_again() -> None:
+    told = SecretsSent()
+    first = _request({"role": "user", "content": f"key {KEY}"})
+    second = _request({"role": "user", "content": f"key {KEY}"}, {"role": "assistant", "content": "ok"})
+    assert told.found(NAMED, [first, second]) == [SecretSent("message 1 (user)", ("OPENAI_API_KEY",))]
+    assert told.found(NAMED, [second]) == []
