@@ -37,7 +37,7 @@ from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, load_scenario_partially, model_slug, scenario_problems
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
 from harness.scenarios.sharing import SharedBlocks, shared_labels
-from harness.scenarios.simulate import SimulatedUser
+from harness.scenarios.simulate import NoMessage, SimulatedUser
 from harness.scenarios.snapshots import SnapshotFile
 from harness.scenarios.tool_results import ScenarioToolResults
 from harness.tools.schema import HEARTBEAT_PARAMETER, Tool
@@ -415,6 +415,7 @@ class ScenarioRunner:
         if last is None:
             if not result.stale and result.error is None:
                 result.error = f"{scenario.path}: the simulated user ended the conversation before writing a message"
+                result.error_recorded = True  # its recorded ###STOP### replays to this same error
             return
         main_turns = [t for t in result.turns if t.agent is None or t.agent == scenario.agent]
         replies = [t.result.reply for t in main_turns if t.result and t.result.reply is not None]
@@ -514,6 +515,10 @@ class ScenarioRunner:
             except LLMError as exc:
                 result.error = f"{scenario.path}: the simulated user's message {index + 1}: {exc}"
                 _recorded(exc, result)
+                return
+            except NoMessage as exc:  # recorded as it came: replays to this same error
+                result.error = f"{scenario.path}: the simulated user gave no message at turn {index + 1}: {exc}"
+                result.error_recorded = True
                 return
             if text is None:
                 return

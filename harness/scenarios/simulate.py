@@ -2,7 +2,8 @@
 
 Its requests are recorded with the agent's and replayed offline, so a simulated conversation replays
 byte for byte: the simulator sees the conversation with the roles swapped (the agent's replies are its
-user messages) and ends it with `###STOP###`, as tau2-bench's user simulator does.
+user messages) and ends it with `###STOP###`, as tau2-bench's user simulator does. Only that ends it quietly:
+an answer with no text (a tool call, an answer cut off or refused) is the simulator misbehaving, and says so.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from harness.config import AgentSpec
-from harness.llm.chat import ChatModel
+from harness.llm.chat import ChatModel, ChatResponse
 from harness.scenarios.model import Simulation
 
 STOP = "###STOP###"
@@ -24,6 +25,26 @@ INSTRUCTIONS = (
 OPENING = "(The conversation starts. Write your first message to the assistant.)"
 
 
+class NoMessage(Exception):
+    """The simulator's model answered without a message and without `###STOP###`: read as a stop, a tool
+    call or a cut-off answer ended the conversation early and the scenario passed with nothing saying why.
+    The text says what it sent instead."""
+
+
+def _sent_instead(answer: ChatResponse) -> str:
+    """What an answer with no text held: its finish_reason, tool calls, refusal or blank content."""
+    said = [f"finish_reason {answer.finish_reason!r}"]
+    if answer.content is not None and answer.content != "":
+        said.append(f"only blank text {answer.content[:40]!r}")
+    if answer.refusal:
+        said.append(f"a refusal {' '.join(answer.refusal.split())[:200]!r}")
+    calls = [f"{call.name}({' '.join(call.arguments.split())[:200]})" for call in answer.tool_calls[:3]]
+    if calls:
+        more = f" and {len(answer.tool_calls) - 3} more" if len(answer.tool_calls) > 3 else ""
+        said.append(f"{'a tool call' if len(calls) == 1 else 'tool calls'} " + ", ".join(calls) + more)
+    return "; ".join(said)
+
+
 @dataclass
 class SimulatedUser:
     simulation: Simulation
@@ -31,7 +52,8 @@ class SimulatedUser:
     models: Callable[[AgentSpec], ChatModel]
 
     def next_message(self, exchanges: list[tuple[str, str | None]]) -> str | None:
-        """The user's next message after `exchanges` (user message, agent reply), or None to stop."""
+        """The user's next message after `exchanges` (user message, agent reply), or None to stop (it said
+        `###STOP###`); NoMessage when its model answered with no text."""
         if not exchanges and self.simulation.first_message is not None:
             return self.simulation.first_message
         settings = replace(self.spec.model, name=self.simulation.model or self.spec.model.name)
@@ -46,6 +68,8 @@ class SimulatedUser:
             messages.append({"role": "user", "content": reply or "(no reply)"})
         answer = chat.complete(messages, [])
         text = (answer.content or "").strip()
-        if not text or STOP in text:
+        if STOP in text:
             return None
+        if not text:
+            raise NoMessage(f"its model answered with no text ({_sent_instead(answer)})")
         return text

@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ScenarioError
+from harness.scenarios.hygiene import CassetteState, check_cassettes
 from harness.scenarios.model import load_scenario
 from harness.scenarios.simulate import OPENING, STOP
 from tests.fakes import REMEMBER_RESPONSES, FakeOpenAI, completion, make_project, reply
+from tests.helpers import call
 
 SIMULATED = """
 agent: chat
@@ -69,6 +71,54 @@ def test_a_changed_persona_is_a_miss(tmp_path: Path) -> None:
     result = project.replay("sim")
     assert result.outcome == "failed"
     assert "has no recorded answer for the simulated user's message 1" in result.stale[0]
+
+
+def cut_off() -> dict[str, object]:
+    """An answer stopped at max_tokens before any text."""
+    body = completion(content="")
+    body["choices"][0]["finish_reason"] = "length"  # type: ignore[index]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("answer", "sent"),
+    [
+        (
+            completion(call("send_message", {"message": "I am a data scientist"})),
+            'finish_reason \'tool_calls\'; a tool call send_message({"message": "I am a data scientist"}))',
+        ),
+        (cut_off(), "finish_reason 'length')"),
+        (says("  \n "), "finish_reason 'stop'; only blank text '  \\n ')"),
+    ],
+)
+def test_a_simulated_user_answering_with_no_text_is_an_error_not_a_stop(
+    tmp_path: Path, answer: dict[str, object], sent: str
+) -> None:
+    """An answer with no text ended the conversation as `###STOP###` does: the scenario stopped after 1 of
+    its max_turns and passed, and nothing said why."""
+    project = make_project(tmp_path / "p", {"sim": SIMULATED})
+    with FakeOpenAI([says("Hi, I'm Azin."), *REMEMBER_RESPONSES, answer]) as server:
+        recorded = project.runner("all", base_url=server.base_url).run(project.scenario("sim"))
+    assert recorded.outcome == "error"
+    assert recorded.error is not None
+    assert "the simulated user gave no message at turn 2: its model answered with no text (" in recorded.error
+    assert recorded.error.endswith(sent)
+    assert [turn.user for turn in recorded.turns] == ["Hi, I'm Azin."]
+    replayed = project.replay("sim")  # the answer is recorded: it replays to the same error
+    assert (replayed.outcome, replayed.error) == ("error", recorded.error)
+    [status] = check_cassettes(project.runner("none"), [project.scenario("sim")], orphans=False)
+    assert status.state == CassetteState.OK, status.reasons
+
+
+def test_a_simulated_user_stopping_before_its_first_message_replays_as_the_same_error(tmp_path: Path) -> None:
+    """Its recorded `###STOP###` replays to the same error: `cassettes check` called the cassette unreadable."""
+    project = make_project(tmp_path / "p", {"sim": SIMULATED})
+    with FakeOpenAI([says(STOP)]) as server:
+        recorded = project.runner("all", base_url=server.base_url).run(project.scenario("sim"))
+    assert recorded.outcome == "error"
+    assert recorded.error is not None and "ended the conversation before writing a message" in recorded.error
+    [status] = check_cassettes(project.runner("none"), [project.scenario("sim")], orphans=False)
+    assert status.state == CassetteState.OK, status.reasons
 
 
 @pytest.mark.parametrize(
