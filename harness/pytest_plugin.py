@@ -104,10 +104,19 @@ class XPassedRuns(Exception):
 
 class StaleCassette(Exception):
     """The cassette lacks a response the scenario needs, or cannot be read: a failure even for an `xfail`
-    scenario."""
+    scenario. A run the harness counts as an error (an unreadable cassette, an endpoint's or a model answer's
+    error) is a failed test to pytest and JUnit, whose `error` is a fixture's setup or teardown failing: the
+    text starts with the harness's `error:` wording, so pytest's short summary and JUnit's `message` say it."""
 
     def __init__(self, *results: ScenarioResult) -> None:
-        super().__init__("\n\n".join(result.explain() for result in results))
+        text = "\n\n".join(result.explain() for result in results)
+        errors = sum(result.error is not None for result in results)
+        if errors and not text.startswith("error: "):  # a repeat's, row's or model's header comes first
+            runs, reported = ("1 run", "it as an error") if errors == 1 else (f"{errors} runs", "them as errors")
+            text = (
+                f"error: {runs} of this scenario could not be run to the end (the harness reports {reported}):\n{text}"
+            )
+        super().__init__(text)
         self.results = results
 
 

@@ -1464,3 +1464,28 @@ def test_a_bug_in_a_scenario_is_shown_from_the_items_code_down_with_its_crash_li
     assert failure is not None and failure.get("message") == "KeyError: 'missing'"
     full = pytester.runpytest("-k", "remember", "--fulltrace")  # every frame, for whoever asks
     full.stdout.fnmatch_lines(["*_pytest/runner.py:*"])
+
+
+def test_a_scenario_the_harness_counts_as_an_error_is_a_junit_failure_saying_error(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """The Markdown summary said `1 error` and JUnit `errors="0" failures="1"` with nothing tying the two: pytest's
+    error is a fixture's setup or teardown failing. The failure text starts with the harness's `error:` wording,
+    also when a repeat's header comes first (the short summary and JUnit's `message` showed only the header)."""
+    (project.cassettes / "misspelt.yaml").write_text("interactions: [\n", encoding="utf-8")
+    shutil.copy(project.cassettes / "remember.yaml", project.cassettes / "remember.repeat-2.yaml")
+    (project.cassettes / "remember.repeat-2.yaml").write_text("interactions: [\n", encoding="utf-8")
+    result = pytester.runpytest("--junitxml=j.xml", "--harness-summary-md=s.md")
+    result.assert_outcomes(failed=2)
+    assert "**1 passed, 2 error**" in (pytester.path / "s.md").read_text(encoding="utf-8")  # remember's repeat 1
+    suite = ET.parse(pytester.path / "j.xml").getroot().find("testsuite")
+    assert suite is not None and (suite.get("errors"), suite.get("failures")) == ("0", "2")
+    failures = {case.get("name"): case.find("failure") for case in suite.iter("testcase")}
+    messages = {name: failure.get("message", "") for name, failure in failures.items() if failure is not None}
+    assert messages["misspelt"].startswith("error: scenarios/misspelt.yaml:4: cassettes/misspelt.yaml is not a")
+    assert messages["remember"].startswith(
+        "error: 1 run of this scenario could not be run to the end (the harness reports it as an error):\n"
+        "scenarios/remember.yaml: repeat 2 (cassette remember.repeat-2.yaml):\n"
+        "error: scenarios/remember.yaml:"
+    )
+    result.stdout.fnmatch_lines(["FAILED scenarios/remember.yaml::remember - error: 1 run of this scenario*"])
