@@ -16,7 +16,7 @@ from harness.output import write_output
 from harness.records import ContextEvent
 from harness.reliability import has_repeats, reliability, reliability_report
 from harness.scenarios.checks import Failure
-from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
+from harness.scenarios.results import STOPPED, Outcome, ScenarioResult, TurnRecord
 from harness.secrets import Secrets
 
 SYMBOLS = {
@@ -40,10 +40,15 @@ COLOURS = {
 
 
 def summary_table(
-    results: list[ScenarioResult], root: Path, colour: bool = False, unrunnable: Sequence[Path] = ()
+    results: list[ScenarioResult],
+    root: Path,
+    colour: bool = False,
+    unrunnable: Sequence[Path] = (),
+    not_run: int = 0,
 ) -> str:
     """The table `harness run` prints; `colour` paints each result (for a terminal that wants it).
-    `unrunnable`: scenario files with mistakes, each an error row (as the reports count them)."""
+    `unrunnable`: scenario files with mistakes, each an error row (as the reports count them); `not_run`:
+    the runs `-x` left out when it stopped, said under the counts."""
     matrix = any(result.scenario.model is not None for result in results)
     rows = [("scenario", "agent", *(["model"] if matrix else []), "turns", "steps", "result", "time")]
     repeated = {result.scenario.path for result in results if result.variant > 1}
@@ -78,6 +83,8 @@ def summary_table(
     counts[Outcome.ERROR] += len(unrunnable)
     lines.append("")
     lines.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no scenarios")
+    if not_run:
+        lines.append(f"{STOPPED}: {not_run} scenario run(s) not run")
     return "\n".join(lines)
 
 
@@ -274,15 +281,18 @@ def json_report(
     root: Path,
     secrets: Secrets | None = None,
     unrunnable: Sequence[tuple[Path, str]] = (),
+    not_run: int = 0,
 ) -> dict[str, Any]:
     """The data every report is made from (JSON, HTML, Markdown): counts, then one entry a scenario, and one
     (an error) for each scenario file that could not run, with what is wrong in it; `secrets` (default:
-    those of the environment) are masked in every string."""
+    those of the environment) are masked in every string. `not_run`: the runs `-x` left out when it stopped
+    (a `not_run` key then, after `summary`; absent on a run that ran everything)."""
     counts = _counts(results)
     counts[Outcome.ERROR] += len(unrunnable)
     results = sorted(results, key=lambda result: path_order(_relative(result.scenario.path, root)))
     report: dict[str, Any] = {
         "summary": {str(outcome): n for outcome, n in counts.items()},
+        **({"not_run": {"count": not_run, "reason": STOPPED}} if not_run else {}),
         "scenarios": report_order(
             [scenario_report(result, root) for result in results]
             + [unrunnable_report(path, root, message) for path, message in unrunnable]

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.jsontext import inert, parse, storable
 from harness.output import write_output
-from harness.scenarios.results import Outcome, entry_name, repeated_runs
+from harness.scenarios.results import Outcome, entry_name, not_run_line, repeated_runs
 
 
 def escape(text: str, quote: bool = True) -> str:
@@ -113,6 +113,9 @@ def html_report(report: dict[str, Any], title: str = "harness report") -> str:
         f'<li class="count {o}" data-outcome="{o}"><b>{summary.get(o, 0)}</b> {o}</li>' for o in map(str, Outcome)
     ]
     parts.append("</ul>")
+    stopped = not_run_line(report)
+    if stopped is not None:
+        parts.append(f'<p class="muted" id="not-run">{escape(stopped)}</p>')
     parts.append('<div id="filters">')
     parts += [
         f'<label><input type="checkbox" value="{o}" checked> <span class="badge {o}">{LABELS[o]}</span></label>'

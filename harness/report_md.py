@@ -11,7 +11,7 @@ from harness.errors import OutputError
 from harness.files import cannot_write
 from harness.jsontext import storable
 from harness.output import write_output
-from harness.scenarios.results import Outcome, entry_name, reason_lines, repeated_runs
+from harness.scenarios.results import Outcome, entry_name, not_run_line, reason_lines, repeated_runs
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -20,6 +20,9 @@ def markdown_summary(report: dict[str, Any], html: str | None = None) -> str:
     """`html`: the HTML report's address as the reader should follow it, when one was written."""
     counts = ", ".join(f"{n} {outcome}" for outcome, n in report["summary"].items() if n) or "no scenarios"
     lines = ["## harness scenarios", "", f"**{_md(counts)}**", ""]
+    stopped = not_run_line(report)
+    if stopped is not None:
+        lines += [_md(stopped[:1].upper() + stopped[1:]) + ".", ""]
     repeated = report.get("reliability")
     if repeated:
         suite = repeated["suite"]

@@ -113,7 +113,10 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     results = play(args, runner, runs, console)
     if project.record_mode == RecordMode.ALL:
         _remove_leftover_repeats(project, results, console)
-    console.out(summary_table(results, project.root, colour=colour(sys.stdout), unrunnable=list(mistakes)))
+    not_run = len(runs) - len(results)  # left out by -x (an interrupted run ends before this)
+    console.out(
+        summary_table(results, project.root, colour=colour(sys.stdout), unrunnable=list(mistakes), not_run=not_run)
+    )
     relative = {result.scenario.path: project.relative(result.scenario.path) for result in results}
     if any(result.scenario.model is not None for result in results):
         console.out("\n" + matrix_table(results, relative))
@@ -122,7 +125,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     written = True
     if report is not None or html is not None or markdown is not None or step_summary_wanted():
         unrunnable = [(path, "\n".join(map(str, problems))) for path, problems in mistakes.items()]
-        data = json_report(results, project.root, console.secrets, unrunnable)  # built only for what writes it
+        data = json_report(results, project.root, console.secrets, unrunnable, not_run)  # built only for writing
         written = write_reports(data, report, html, markdown, console)
     status = 0 if written and all(result.ok for result in results) and not unreadable else 1
     if getattr(args, "twice", False) and not _replays_alike(runner, results, console):

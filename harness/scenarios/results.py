@@ -187,6 +187,15 @@ class ScenarioResult:
         return "\n".join(out)
 
 
+STOPPED = "stopped at the first failure (-x)"
+
+
+def not_run_line(report: dict[str, Any]) -> str | None:
+    """What the reports say of the runs `-x` left out (pytest's "stopping after 1 failures"), or None."""
+    left = report.get("not_run")
+    return f"{left['reason']}: {left['count']} scenario run(s) not run" if left else None
+
+
 # The lines `explain()` starts with to say which run of a scenario failed (a dataset row, a matrix model, a
 # repeat): headers, the reason follows them.
 _RUN_HEADER = re.compile(r": (?:dataset row '.*'(?:, model '.*')?|model '.*'|repeat [0-9]+ \(cassette .*\)):$")

@@ -67,11 +67,39 @@ def test_a_failure_exits_1_and_explains_it(project: Project, capsys: pytest.Capt
     assert "Traceback" not in err
 
 
-def test_exitfirst_stops_at_the_first_failure(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(project, "-x") == 1
+def test_exitfirst_stops_at_the_first_failure_and_every_report_says_what_was_not_run(
+    project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table, JSON and Markdown read `1 failed` with nothing of the runs left out, where pytest says
+    "stopping after 1 failures". The JSON's other keys stay as they were; a full run has no `not_run`."""
+    said = "stopped at the first failure (-x): 1 scenario run(s) not run"
+    files = {name: tmp_path / name for name in ("r.json", "r.md", "r.html")}
+    reports = ["--report", str(files["r.json"]), "--summary-md", str(files["r.md"]), "--html", str(files["r.html"])]
+    markdown = []
+    for _ in range(2):  # the same Markdown run to run (it holds no timings)
+        assert run(project, "-x", *reports) == 1
+        out, _ = capsys.readouterr()
+        assert "forgetful" in out and "remember" not in out
+        assert out.splitlines()[-2:] == ["1 failed", said]
+        markdown.append(files["r.md"].read_text(encoding="utf-8"))
+    assert markdown[0] == markdown[1]
+    before = {name: path.read_text(encoding="utf-8") for name, path in files.items()}
+    data = json.loads(before["r.json"])
+    assert list(data) == ["summary", "not_run", "scenarios"]
+    assert data["not_run"] == {"count": 1, "reason": "stopped at the first failure (-x)"}
+    assert data["summary"]["failed"] == 1 and len(data["scenarios"]) == 1
+    assert before["r.md"].splitlines()[2:5] == [
+        "**1 failed**",
+        "",
+        "Stopped at the first failure (-x): 1 scenario run(s) not run.",
+    ]
+    assert f'<p class="muted" id="not-run">{said}</p>' in before["r.html"]
+    assert run(project, *reports) == 1  # everything ran: nothing said, no key
     out, _ = capsys.readouterr()
-    assert "forgetful" in out and "remember" not in out
-    assert out.splitlines()[-1] == "1 failed"
+    assert out.splitlines()[-1] == "1 passed, 1 failed"
+    assert list(json.loads(files["r.json"].read_text(encoding="utf-8"))) == ["summary", "scenarios"]
+    assert "not run" not in files["r.md"].read_text(encoding="utf-8")
+    assert 'id="not-run"' not in files["r.html"].read_text(encoding="utf-8")
 
 
 def test_report_writes_json(project: Project, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
