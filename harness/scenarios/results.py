@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cassettes.mode import CassetteChange
-from harness.memory import EditKind
+from harness.memory import BlockEdit, EditKind
 from harness.records import StepRecord, TurnResult
 from harness.scenarios.checks import Failure, call_arguments
 from harness.scenarios.model import Scenario
@@ -103,7 +103,7 @@ class ScenarioResult:
             joined = next((n for n, turn in enumerate(turns) if self._agent_of(turn) == name), len(turns))
             turns = turns[joined:]
             initial = (turns[0].blocks_before or {}) if turns else {}
-        lines = [f"initial: {initial.get(label)!r}"]
+        lines = [f"initial: {initial[label]!r}" if label in initial else "initial: no such block"]
         for turn in turns:
             if last_turn is not None and turn.index > last_turn:
                 break
@@ -117,11 +117,8 @@ class ScenarioResult:
                     for edit in call.edits:
                         renamed = edit.kind == EditKind.RENAME
                         if edit.label == label or (renamed and edit.old == label):  # a rename: under its new label
-                            what = (
-                                f"renamed {edit.old!r} -> {edit.new!r}" if renamed else f"{edit.old!r} -> {edit.new!r}"
-                            )
                             where = f"turn {turn.index + 1} step {step.index + 1}"
-                            lines.append(f"{where} {call.name}({call_arguments(call)}): {what}")
+                            lines.append(f"{where} {call.name}({call_arguments(call)}): {edit_told(edit)}")
         return lines
 
     def end_blocks(self) -> dict[str, str]:
@@ -194,6 +191,25 @@ def not_run_line(report: dict[str, Any]) -> str | None:
     """What the reports say of the runs `-x` left out (pytest's "stopping after 1 failures"), or None."""
     left = report.get("not_run")
     return f"{left['reason']}: {left['count']} scenario run(s) not run" if left else None
+
+
+def edit_told(edit: BlockEdit) -> str:
+    """One change of a block as its history tells it: what kind of change it was, then the values (a value
+    change as `old -> new`). A description or a label is not the value: told as a value change, a
+    description set read `'' -> 'Who I am'` beneath an unchanged value."""
+    if edit.kind == EditKind.RENAME:
+        return f"renamed {edit.old!r} -> {edit.new!r}"
+    if edit.kind == EditKind.DESCRIBE:
+        return f"description changed from {_description(edit.old)} to {_description(edit.new)}"
+    if edit.kind == EditKind.CREATE:
+        return f"block created with value {edit.new!r}"
+    if edit.kind == EditKind.DELETE:
+        return f"block deleted (its value was {edit.old!r})"
+    return f"{edit.old!r} -> {edit.new!r}"
+
+
+def _description(text: str) -> str:
+    return repr(text) if text else "none"  # an edit holds "" for no description
 
 
 # The lines `explain()` starts with to say which run of a scenario failed (a dataset row, a matrix model, a

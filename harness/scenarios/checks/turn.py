@@ -106,19 +106,23 @@ class Edited(ExpectCheck):
                     Failure((*self.loc, label), f"the agent never had a block '{label}' (its blocks: {held})")
                 )
                 continue
-            # A rename edit is recorded under the new label; the old label changed too.
-            editors = [
-                call.name
+            # A rename edit is recorded under the new label; the old label changed too. A description set
+            # changes the block as a value does (Letta's BlockUpdate either way, and the model reads both).
+            changes = [
+                (call.name, edit.kind)
                 for call in calls
                 for edit in call.edits
                 if edit.label == label or (edit.kind == EditKind.RENAME and edit.old == label)
             ]
+            editors = [name for name, _ in changes]
             made = sorted(set(editors))
             loc = (*self.loc, label)
             if wanted is True and not editors:
                 failures.append(Failure(loc, f"no tool call changed block '{label}'", label=label))
             elif wanted is False and editors:
-                message = f"block '{label}' was changed by {', '.join(made)}"
+                message = (
+                    f"block '{label}' was changed by {', '.join(made)}{_what_changed(kind for _, kind in changes)}"
+                )
                 failures.append(Failure(loc, message, expected=[], actual=made, label=label))
             elif isinstance(wanted, str | list):
                 names = [wanted] if isinstance(wanted, str) else wanted
@@ -128,6 +132,22 @@ class Edited(ExpectCheck):
                         message = f"block '{label}' was not changed by '{name}' (changed {what})"
                         failures.append(Failure(loc, message, expected=names, actual=made, label=label))
         return failures
+
+
+_CHANGED = {
+    EditKind.VALUE: "its value",
+    EditKind.DESCRIBE: "its description",
+    EditKind.RENAME: "renamed",
+    EditKind.CREATE: "created",
+    EditKind.DELETE: "deleted",
+}
+
+
+def _what_changed(kinds: Iterable[EditKind]) -> str:
+    """What the calls did to the block, when it was more than a value change (a `false` that failed on a
+    description set or a rename, said so, is not read as the value having changed)."""
+    seen = list(dict.fromkeys(kinds))
+    return "" if seen == [EditKind.VALUE] else ": " + ", ".join(_CHANGED[kind] for kind in seen)
 
 
 class ToolRulesWire(StrictModel):
