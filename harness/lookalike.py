@@ -1,13 +1,17 @@
 """Texts that look alike: what two different texts differ in when it does not show (a character composed
 or decomposed, CRLF, a trailing newline), said beside a failed text check and a cassette miss, whose
-diffs would show two lines that look the same, or none; and file names that are one file where letter
+diffs would show two lines that look the same, or none; the lines of such a diff (a cassette miss's, a block's
+in the HTML report), where two texts never look alike; and file names that are one file where letter
 case and Unicode normalisation are ignored."""
 
 from __future__ import annotations
 
 import itertools
+import re
 import unicodedata
 from collections.abc import Callable
+
+from harness import jsontext
 
 
 def nfc(text: str) -> str:
@@ -32,6 +36,30 @@ def _fold_one(char: str) -> str:
     upper = upper if len(upper) == 1 else char
     lower = upper.lower()
     return lower if len(lower) == 1 else upper
+
+
+# What `str.splitlines` breaks a line at besides "\n" (a terminal acts on "\r" too): text is split on "\n"
+# only, and a line holding one of these is shown as a JSON string, escaped, so `\r\n` against `\n` (a CRLF
+# checkout) or a U+2028 against a line break is a visible difference, not two lines that read the same.
+_HIDDEN_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_JSON_UNESCAPED = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}  # json.dumps keeps them raw
+
+
+def diff_lines(text: str) -> list[str]:
+    """`text` as the lines of a diff (a cassette miss's, a block's in the HTML report): split on "\\n" alone
+    (so a trailing newline is a last empty line), each line `shown_line`."""
+    return [shown_line(line) for line in text.split("\n")]
+
+
+def shown_line(line: str) -> str:
+    """A line as it is, or as a JSON string when it holds a character `_HIDDEN_BREAKS` names, or reads as
+    one such JSON string itself (starts and ends with a quote): two different lines never show alike."""
+    if _HIDDEN_BREAKS.search(line) is None and not (len(line) > 1 and line[0] == line[-1] == '"'):
+        return line
+    shown = jsontext.dumps(line)
+    for char, escaped in _JSON_UNESCAPED.items():
+        shown = shown.replace(char, escaped)
+    return shown
 
 
 _INVISIBLE_DIFFERENCES: list[tuple[str, Callable[[str], str]]] = [

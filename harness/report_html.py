@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.jsontext import inert, parse, storable
+from harness.lookalike import diff_lines, differ_only_in
 from harness.output import write_output
 from harness.scenarios.results import Outcome, entry_name, not_run_line, repeated_runs
 
@@ -50,7 +51,7 @@ details.scenario>summary{cursor:pointer;font-weight:600}
 .user{background:#ddf4ff;padding:.3em .5em;border-radius:3px}
 .reply{background:#f6f8fa;padding:.3em .5em;border-radius:3px}
 .call{margin:.2em 0 .2em 1em}.call.failed>.name{color:#cf222e}.call .result{color:#57606a}
-.block{margin:.3em 0}.block h4{margin:.2em 0;font-size:1em}.unchanged-note{color:#57606a;font-weight:normal}
+.block{margin:.3em 0}.block h4{margin:.2em 0;font-size:1em}.unchanged-note,.alike-note{color:#57606a;font-weight:normal}
 .diff{border:1px solid #ddd;border-radius:3px;padding:.2em}
 .diff .line{white-space:pre-wrap;font:12.5px/1.4 ui-monospace,monospace}
 .diff .add{background:#dafbe1}.diff .del{background:#ffebe9}
@@ -265,9 +266,17 @@ def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
                 f"<pre>{escape(value)}</pre></div>"
             )
         else:
-            out.append(f'<div class="block changed"><h4>{escape(label)}</h4>{diff_html(old or "", value)}</div>')
+            out.append(
+                f'<div class="block changed"><h4>{escape(label)}{_alike(old, value)}</h4>{diff_html(old, value)}</div>'
+            )
     out.append("</div></div>")
     return "\n".join(out)
+
+
+def _alike(old: str | None, new: str) -> str:
+    """What two values differ in when it does not show (a trailing newline, CRLF), said beside their diff."""
+    alike = differ_only_in(old, new, "the values") if old is not None else None
+    return f' <span class="alike-note">{escape(alike)}</span>' if alike else ""
 
 
 def _pretty(arguments: Any) -> str:
@@ -279,9 +288,14 @@ def _pretty(arguments: Any) -> str:
         return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
 
 
-def diff_html(old: str, new: str) -> str:
-    """A coloured line diff of a block's value (removed lines red, added green, changed characters marked)."""
-    a, b = old.splitlines(), new.splitlines()
+def diff_html(old: str | None, new: str | None) -> str:
+    """A coloured line diff of a block's value (removed lines red, added green, changed characters marked);
+    None: no block (created, or deleted), no lines. Lines as a cassette miss's diff has them
+    (`diff_lines`): split at "\\n" alone, a line holding `\\r`, U+2028, a form feed... shown as a JSON
+    string, so a value that changed only in those shows the change (`str.splitlines` split there and lost
+    it, and a trailing newline)."""
+    a = [] if old is None else diff_lines(old)
+    b = [] if new is None else diff_lines(new)
     out = ['<div class="diff">']
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if tag == "equal":

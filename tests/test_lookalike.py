@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.lookalike import _fold_one, differ_only_in, folded, nfc
+from harness.lookalike import _fold_one, diff_lines, differ_only_in, folded, nfc
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,20 @@ def test_names_fold_as_file_systems_fold_case_one_character_to_one(a: str, b: st
 @given(st.text(alphabet=st.characters(max_codepoint=127)))
 def test_an_ascii_name_folds_as_any_name_does_character_by_character(name: str) -> None:
     assert folded(name) == nfc("".join(_fold_one(char) for char in nfc(name)))
+
+
+TEXT = st.text(st.sampled_from('ab"\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029'), max_size=8)
+
+
+@given(TEXT, TEXT)
+def test_two_texts_never_give_the_same_diff_lines(a: str, b: str) -> None:
+    """The lines a cassette miss's and the HTML report's diffs show: two different texts (a trailing newline,
+    CRLF, U+2028 against a line break) never look alike there, and no line holds a break a screen acts on."""
+    shown = diff_lines(a)
+    assert (shown == diff_lines(b)) == (a == b)
+    assert not any(char in line for line in shown for char in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def test_diff_lines_split_at_newlines_alone() -> None:
+    assert diff_lines("a\r\nb\n") == ['"a\\r"', "b", ""]
+    assert diff_lines('"q"') == ['"\\"q\\""']  # a line that reads as an escaped one is escaped too

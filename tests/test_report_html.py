@@ -179,6 +179,44 @@ def test_block_diff_marks_changed_characters() -> None:
     assert "&lt;x&gt;" in diff_html("", "<x>")
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("I am A", "I am A\n"),  # a trailing newline
+        ("Name: Bob\nlikes tea", "Name: Bob\r\nlikes tea"),  # CRLF
+        ("a\nb", "a\u2028b"),  # U+2028 for a line break
+        ("a\x0cb", "a\x1cb"),  # a form feed for a file separator
+        ("a\x85b", "a\u2029b"),
+    ],
+)
+def test_a_block_diff_shows_a_change_in_what_does_not_show(old: str, new: str) -> None:
+    """`str.splitlines` split at these and dropped line endings: a block marked changed showed only
+    unchanged lines."""
+    diff = diff_html(old, new)
+    assert 'class="line del"' in diff or 'class="line add"' in diff
+    assert "\r" not in diff and "\u2028" not in diff and "\x0c" not in diff  # shown escaped, not obeyed
+
+
+def test_a_block_diff_of_a_value_split_at_newlines_alone() -> None:
+    assert diff_html("Name: Bob\nlikes tea", "Name: Bob\r\nlikes tea") == (
+        '<div class="diff"><div class="line del">-Name: Bob</div>'
+        '<div class="line add">+<ins>&quot;</ins>Name: Bob<ins>\\r&quot;</ins></div>'
+        '<div class="line same"> likes tea</div></div>'
+    )
+    assert diff_html(None, "a\nb") == (
+        '<div class="diff"><div class="line add">+<ins>a</ins></div><div class="line add">+<ins>b</ins></div></div>'
+    )
+    assert diff_html("a", None) == '<div class="diff"><div class="line del">-<del>a</del></div></div>'
+
+
+def test_a_value_changed_only_in_a_trailing_newline_says_so_beside_its_diff() -> None:
+    turn = {"user": "u", "stop_reason": "replied", "steps": [], "reply": None, "blocks": {"persona": "I am A\n"}}
+    entry = {"outcome": "passed", "agent": "a", "failures": [], "failed_checks": [], "row": None, "repeat": 1}
+    entry |= {"scenario": "scenarios/x.yaml", "cassette": None, "initial_blocks": {"persona": "I am A"}}
+    page = html_report({"summary": {"passed": 1}, "scenarios": [{**entry, "turns": [turn], "timing": {}}]})
+    assert '<h4>persona <span class="alike-note">the values differ only in trailing newlines' in page
+
+
 def test_the_same_results_give_the_same_page_timings_aside(project: Project) -> None:
     first, second = (html_report(json_report(replayed(project), project.root)) for _ in range(2))
     timing = re.compile(r'<span class="timing">[^<]*</span>')

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,16 +12,10 @@ from harness.cassettes.format import FINGERPRINT_KEY
 from harness.cassettes.keys import canonical, canonical_body
 from harness.cassettes.scrub import request_parts
 from harness.errors import NearestRecorded
-from harness.lookalike import differ_only_in
+from harness.lookalike import diff_lines, differ_only_in
 from harness.loops import kinds
 from harness.loops.kinds import DEFAULT_LOOP, LoopName
 from harness.secrets import MASK, Secrets
-
-# What `str.splitlines` breaks a line at besides "\n" (a terminal acts on "\r" too): text is split on "\n"
-# only, and a line holding one of these is shown as a JSON string, escaped, so `\r\n` against `\n` (a CRLF
-# checkout) or a U+2028 against a line break is a visible difference, not two lines that read the same.
-_HIDDEN_BREAKS = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_JSON_UNESCAPED = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}  # json.dumps keeps them raw
 
 
 def request_lines(body: Any) -> list[str]:
@@ -33,7 +26,7 @@ def request_lines(body: Any) -> list[str]:
         try:
             body = jsontext.parse(body or b"{}")
         except ValueError:
-            return _lines(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
+            return diff_lines(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
     if not isinstance(body, dict):
         return [_json(body)]
     lines = [f"{_one_line(key)}: {_json(body[key])}" for key in sorted(body) if key not in ("messages", "tools")]
@@ -46,7 +39,7 @@ def request_lines(body: Any) -> list[str]:
         lines.append(f"--- message {index} ({_one_line(message.get('role'))})")
         content = message.get("content")
         if isinstance(content, str):
-            lines += _lines(content)
+            lines += diff_lines(content)
         elif content is not None:
             lines.append(_json(content))
         for call in _items(message.get("tool_calls")):
@@ -57,36 +50,19 @@ def request_lines(body: Any) -> list[str]:
             function = function if isinstance(function, dict) else {}
             # Arguments over several lines (indented JSON, as Letta's loop writes them) are several diff lines.
             called = f"tool_call {call.get('id')}: {function.get('name')}({function.get('arguments')})"
-            lines += _lines(called)
+            lines += diff_lines(called)
             # What a provider needs echoed with a call (Gemini's `extra_content`), and a `type` not "function".
             extra = {k: v for k, v in call.items() if k not in ("id", "function") and (k, v) != ("type", "function")}
             extra |= {f"function.{k}": v for k, v in function.items() if k not in ("name", "arguments")}
             lines += [f"tool_call {call.get('id')} {_one_line(k)}: {_json(extra[k])}" for k in sorted(extra)]
         if message.get("tool_call_id"):
-            lines += _lines(f"tool_call_id: {message['tool_call_id']}")
+            lines += diff_lines(f"tool_call_id: {message['tool_call_id']}")
         # Any other field (`name`, DeepSeek's `reasoning_content`...): a miss on one of them is shown too.
         lines += [f"{_one_line(k)}: {_json(message[k])}" for k in sorted(message) if k not in _MESSAGE_SHOWN]
     return lines
 
 
 _MESSAGE_SHOWN = frozenset({"role", "content", "tool_calls", "tool_call_id"})
-
-
-def _lines(text: str) -> list[str]:
-    """`text` as diff lines: split on "\\n" alone (so a trailing newline is a last empty line), each line
-    `_shown`."""
-    return [_shown(line) for line in text.split("\n")]
-
-
-def _shown(line: str) -> str:
-    """A line as it is, or as a JSON string when it holds a character `_HIDDEN_BREAKS` names, or reads as
-    one such JSON string itself (starts and ends with a quote): two different lines never show alike."""
-    if _HIDDEN_BREAKS.search(line) is None and not (len(line) > 1 and line[0] == line[-1] == '"'):
-        return line
-    shown = jsontext.dumps(line)
-    for char, escaped in _JSON_UNESCAPED.items():
-        shown = shown.replace(char, escaped)
-    return shown
 
 
 def _json(value: Any) -> str:
@@ -122,7 +98,7 @@ def nearest_recorded(recorded: Sequence[Any], played: Sequence[bool], sent: Any)
     if recorded_lines == sent_lines and _canonical(recorded[best]) != _canonical(sent):
         # A difference the readable lines leave out (a hand-edited body's odd shape): the canonical JSON's, so
         # an empty diff always means the very body was recorded.
-        recorded_lines, sent_lines = _json_lines(recorded[best]), _json_lines(sent)
+        recorded_lines, sent_lines = _jsondiff_lines(recorded[best]), _jsondiff_lines(sent)
     diff = difflib.unified_diff(
         recorded_lines,
         sent_lines,
@@ -139,13 +115,13 @@ def _canonical(body: Any) -> str:
     return canonical_body(body) if isinstance(body, str | bytes) else canonical(body)
 
 
-def _json_lines(body: Any) -> list[str]:
+def _jsondiff_lines(body: Any) -> list[str]:
     """A body's JSON, sorted and indented, every character but printable ASCII escaped: one line a value."""
     if isinstance(body, str | bytes):
         try:
             body = jsontext.parse(body)
         except ValueError:
-            return _lines(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
+            return diff_lines(body.decode("utf-8", "replace") if isinstance(body, bytes) else body)
     return json.dumps(body, sort_keys=True, indent=1).split("\n")
 
 
