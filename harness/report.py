@@ -267,6 +267,8 @@ def _turn(turn: TurnRecord, before: dict[str, str] | None) -> dict[str, Any]:
         "messages": turn.messages,
         **({"blocks_before": before} if before is not None else {}),
         "blocks": turn.blocks,
+        # the blocks the turn renamed, new label: old (a label gone from `blocks` and not here was deleted)
+        **({"renamed": renamed} if (renamed := turn.renamed) else {}),
         **({"error": turn.error} if turn.error else {}),
     }
 

@@ -56,6 +56,7 @@ details.scenario>summary{cursor:pointer;font-weight:600}
 .diff .line{white-space:pre-wrap;font:12.5px/1.4 ui-monospace,monospace}
 .diff .add{background:#dafbe1}.diff .del{background:#ffebe9}
 .diff ins{background:#aceebb;text-decoration:none}.diff del{background:#ffcecb}
+.renamed-note{color:#9a6700;font-weight:normal}.deleted-note{color:#cf222e;font-weight:normal}
 .hidden{display:none}.muted{color:#57606a}
 """
 
@@ -258,16 +259,27 @@ def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
     if turn.get("reply") is not None:
         out.append(f'<div class="reply"><b>reply:</b> <pre>{escape(turn["reply"])}</pre></div>')
     out.append('<div class="blocks">')
+    renamed: dict[str, str] = turn.get("renamed", {})  # new label: the label before the turn
     for label, value in turn["blocks"].items():
-        old = before.get(label)
+        origin = renamed.get(label)
+        old = before.get(label if origin is None else origin)
+        heading = escape(label)
+        if origin is not None:
+            heading += f' <span class="renamed-note">renamed from {escape(origin)}</span>'
         if old == value:
             out.append(
-                f'<div class="block same"><h4>{escape(label)} <span class="unchanged-note">unchanged</span></h4>'
+                f'<div class="block same"><h4>{heading} <span class="unchanged-note">unchanged</span></h4>'
                 f"<pre>{escape(value)}</pre></div>"
             )
         else:
             out.append(
-                f'<div class="block changed"><h4>{escape(label)}{_alike(old, value)}</h4>{diff_html(old, value)}</div>'
+                f'<div class="block changed"><h4>{heading}{_alike(old, value)}</h4>{diff_html(old, value)}</div>'
+            )
+    for label, old in before.items():  # a block the turn deleted (one renamed shows under its new label)
+        if label not in turn["blocks"] and label not in renamed.values():
+            out.append(
+                f'<div class="block deleted"><h4>{escape(label)} <span class="deleted-note">deleted</span></h4>'
+                f"{diff_html(old, None)}</div>"
             )
     out.append("</div></div>")
     return "\n".join(out)

@@ -25,9 +25,11 @@ from tests.fakes import (
     REMEMBER_RESPONSES,
     Project,
     append,
+    completion,
     make_project,
     reply,
 )
+from tests.helpers import call
 
 HOSTILE = """
 agent: chat
@@ -215,6 +217,47 @@ def test_a_value_changed_only_in_a_trailing_newline_says_so_beside_its_diff() ->
     entry |= {"scenario": "scenarios/x.yaml", "cassette": None, "initial_blocks": {"persona": "I am A"}}
     page = html_report({"summary": {"passed": 1}, "scenarios": [{**entry, "turns": [turn], "timing": {}}]})
     assert '<h4>persona <span class="alike-note">the values differ only in trailing newlines' in page
+
+
+def test_a_deleted_block_shows_as_deleted_and_a_renamed_one_as_renamed(tmp_path: Path) -> None:
+    """The turn that deleted `notes` listed only the other blocks, and the one that renamed `human` to
+    `user` showed `user` as a new block, every line added, while `human` vanished without a word."""
+    from tests.scenarios.test_results import memory_project, memory_turn
+
+    project = memory_project(tmp_path)
+    project.write_scenario(
+        "gone",
+        "agent: chat\nturns:\n  - user: create\n  - user: delete\n  - user: rename\n  - user: rename and edit\n",
+    )
+    create = {"command": "create", "path": "/memories/notes", "description": "notes", "file_text": "n1\nn2"}
+    delete = {"command": "delete", "path": "/memories/notes"}
+    rename = {"command": "rename", "old_path": "/memories/human", "new_path": "/memories/user"}
+    rename_again = {"command": "rename", "old_path": "/memories/user", "new_path": "/memories/person"}
+    edit = {"command": "str_replace", "path": "/memories/person", "old_string": "Bob", "new_string": "Ann"}
+    responses = memory_turn(create) + memory_turn(delete) + memory_turn(rename)
+    responses += [completion(call("memory", {**rename_again, "request_heartbeat": True})), *memory_turn(edit)]
+    project.record("gone", responses)
+    report = json_report([project.replay("gone")], project.root)
+    turns = report["scenarios"][0]["turns"]
+    assert [turn.get("renamed") for turn in turns] == [None, None, {"user": "human"}, {"person": "user"}]
+    page = html_report(report)
+    created, deleted, renamed, edited = page.split('<div class="turn">')[1:]
+    assert '<div class="block changed"><h4>notes</h4><div class="diff"><div class="line add">+<ins>n1</ins>' in created
+    assert (
+        '<div class="block deleted"><h4>notes <span class="deleted-note">deleted</span></h4><div class="diff">'
+        '<div class="line del">-<del>n1</del></div><div class="line del">-<del>n2</del></div></div></div>'
+    ) in deleted
+    assert "<h4>user" not in deleted and "<h4>human" in deleted
+    assert (
+        '<h4>user <span class="renamed-note">renamed from human</span> <span class="unchanged-note">unchanged</span>'
+        in renamed
+    )
+    assert "<h4>human" not in renamed and "deleted-note" not in renamed
+    # renamed and edited in one turn: the diff against the value under its old label
+    assert '<div class="block changed"><h4>person <span class="renamed-note">renamed from user</span></h4>' in edited
+    assert (
+        '<div class="line del">-Name: <del>Bob</del></div><div class="line add">+Name: <ins>Ann</ins></div>' in edited
+    )
 
 
 def test_the_same_results_give_the_same_page_timings_aside(project: Project) -> None:

@@ -49,6 +49,23 @@ class TurnRecord:
         """The steps the turn ran: all of them, or those before it broke off."""
         return self.result.steps if self.result is not None else self.unfinished_steps
 
+    @property
+    def renamed(self) -> dict[str, str]:
+        """The blocks the turn renamed: each new label (in `blocks`) with the label it had before the turn. A
+        chain of renames is one, a block renamed back or created in the turn is none: a report diffs the
+        block against its value under the old label, not as a new block beside one that vanished."""
+        origin: dict[str, str | None] = {}  # a label now: its label before the turn (None: created in it)
+        for step in self.steps:
+            for call in step.tool_calls:
+                for edit in call.edits:
+                    if edit.kind == EditKind.RENAME:
+                        origin[edit.new] = origin.pop(edit.old, edit.old)
+                    elif edit.kind == EditKind.CREATE:
+                        origin[edit.label] = None
+                    elif edit.kind == EditKind.DELETE:
+                        origin.pop(edit.label, None)
+        return {new: old for new, old in origin.items() if old is not None and old != new and new in self.blocks}
+
 
 @dataclass
 class ScenarioResult:

@@ -1,12 +1,18 @@
-"""The failure report's history of a block: each change told as the kind of change it was."""
+"""What a scenario's run gives: the failure report's history of a block, each change told as the kind of
+change it was, and the blocks a turn renamed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from harness.memory import BlockEdit, EditKind
-from harness.scenarios.results import edit_told
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.errors import MemoryEditError
+from harness.memory import Block, BlockEdit, EditKind, Memory
+from harness.records import StepRecord, ToolCallRecord
+from harness.scenarios.results import TurnRecord, edit_told
 from tests.fakes import Project, completion, make_project
 from tests.helpers import call
 
@@ -77,3 +83,42 @@ def test_a_failing_checks_history_names_creation_deletion_and_a_description_set(
     assert any(
         line.endswith("expect.edited.persona: block 'persona' was changed by memory: its description") for line in lines
     )
+
+
+LABELS = st.sampled_from(["a", "b", "c", "d"])
+OPERATIONS = st.lists(
+    st.tuples(st.sampled_from(["rename", "create", "delete", "value", "describe"]), LABELS, LABELS), max_size=8
+)
+
+
+@given(OPERATIONS)
+def test_a_turns_renamed_blocks_are_the_blocks_it_renamed(operations: list[tuple[str, str, str]]) -> None:
+    """Whatever a turn did (renames in a chain or back, a label deleted and created again, a swap), `renamed`
+    names each block it ended under another label than it began with, from that label: the block a report
+    diffs against its value before the turn, and no other."""
+    memory = Memory([Block("a", "va"), Block("b", "vb")])
+    before = {block.label: block for block in memory.get_blocks()}
+    for operation, label, other in operations:
+        try:
+            if operation == "rename":
+                memory.rename_block(label, other)
+            elif operation == "create":
+                memory.add_block(Block(label, f"new {label}"))
+            elif operation == "delete":
+                memory.delete_block(label)
+            elif operation == "value":
+                memory.update_block_value(label, f"{label} by {other}")
+            else:
+                memory.update_block_description(label, other)
+        except MemoryEditError:
+            pass
+    call = ToolCallRecord("c1", "memory", "{}", True, "ok", False, tuple(memory.edits))
+    step = StepRecord(0, 0, None, (call,), "m")
+    turn = TurnRecord(0, "u", None, [], memory.values(), unfinished_steps=(step,))
+    began_as = {id(block): label for label, block in before.items()}
+    expected = {
+        block.label: began_as[id(block)]
+        for block in memory.get_blocks()
+        if id(block) in began_as and began_as[id(block)] != block.label
+    }
+    assert turn.renamed == expected
