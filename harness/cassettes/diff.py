@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -146,7 +147,7 @@ def masked_secret(recorded: Any, sent: Any, secrets: Secrets | None = None) -> t
         texts: list[tuple[str, str]] = []  # (recorded text holding the mask, what the mask stands for now)
         _masked_alike(was, now, texts)
         if texts:
-            lines = [line for text, _ in texts for line in _lines(text) if MASK in line]
+            lines = [line for text, _ in texts for line in diff_lines(text) if MASK in line]
             places.append((place, lines, [value for _, value in texts]))
     if not places:
         return None
