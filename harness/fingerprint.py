@@ -5,6 +5,12 @@ tool's schema, every block's spec (value, limit, description, read_only, schema)
 that go on the wire (by value: they are short), the loop (max_steps, tool rules, context_window), and the
 embedding model of archival memory when the agent has one (its name and dimensions, on the wire too). `harness cassettes
 check` compares it with the agent as configured now, to name what changed since the recording.
+
+Beside the hashed parts (so that the whole hash stays what older cassettes stored): the tool rules as text
+(`rules`, said by value when they change), and under `others` each other agent the recording drove, by
+name (a scenario's turns with `agent:`; a pytest test's `harness_agent` calls, whose first agent's name is
+`name`, with the `max_steps=` it gave under `max_steps_given`). A cassette that stores the main agent's
+alone (older ones) is compared for that agent alone.
 """
 
 from __future__ import annotations
@@ -12,10 +18,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from harness.config import AgentSpec, BlockSpec
 from harness.loops.kinds import LoopName
+from harness.tools.rules import ToolRule
+
+OTHERS_KEY = "others"
+NAME_KEY = "name"  # a pytest test's first agent: a scenario's cassette is its scenario's agent's
+STEPS_GIVEN_KEY = "max_steps_given"  # a pytest test's `harness_agent(name, max_steps=N)`, by name
 
 
 def _hash(value: Any) -> str:
@@ -65,15 +77,46 @@ def agent_fingerprint(spec: AgentSpec) -> dict[str, Any]:
         parts["loop"]["memory_warning"] = False
     if spec.embedding is not None:  # only then: the fingerprints of agents without one stay as recorded
         parts["embedding"] = {"name": spec.embedding.name, "dimensions": spec.embedding.dimensions}
-    return {"fingerprint": _hash(parts), "parts": parts}
+    fingerprint: dict[str, Any] = {"fingerprint": _hash(parts), "parts": parts}
+    if spec.tool_rules:
+        fingerprint["rules"] = [_rule_text(rule) for rule in spec.tool_rules]
+    return fingerprint
+
+
+def agents_fingerprint(spec: AgentSpec, others: Mapping[str, AgentSpec], name: str | None = None) -> dict[str, Any]:
+    """The fingerprint of a recording's agent `spec` (`name`: said when nothing else names it, as for a
+    pytest test's first agent), with each other agent's it drove under `others`."""
+    fingerprint = agent_fingerprint(spec)
+    if name is not None:
+        fingerprint[NAME_KEY] = name
+    if others:
+        fingerprint[OTHERS_KEY] = {other: agent_fingerprint(other_spec) for other, other_spec in others.items()}
+    return fingerprint
+
+
+def agents_changes(recorded: Any, now: dict[str, Any]) -> list[str]:
+    """`fingerprint_changes` of the main agent, then of each other agent both fingerprints hold, each said
+    with its name (`agent 'beta': system prompt changed`). An agent the stored one does not hold (a cassette
+    recorded before the others were kept, or one the scenario did not drive then) is not compared."""
+    changes = fingerprint_changes(recorded, now)
+    stored = _mapping(recorded.get(OTHERS_KEY)) if isinstance(recorded, dict) else {}
+    for name, fingerprint in _mapping(now.get(OTHERS_KEY)).items():
+        if name in stored:
+            changes += [
+                f"agent '{name}': {change.removeprefix('the agent' + chr(39) + 's ')}"
+                for change in fingerprint_changes(stored[name], fingerprint)
+            ]
+    return changes
 
 
 def fingerprint_changes(recorded: Any, now: dict[str, Any]) -> list[str]:
     """What differs between a stored fingerprint and the agent's now, part by part (empty if the same or
-    nothing was stored)."""
-    if not isinstance(recorded, dict) or recorded.get("fingerprint") == now["fingerprint"]:
+    nothing was stored). The order of the tools is on the wire but not in the hash: it is compared apart."""
+    if not isinstance(recorded, dict):
         return []
     old, new = _mapping(recorded.get("parts")), now["parts"]
+    if recorded.get("fingerprint") == now["fingerprint"]:
+        return _reordered(list(_mapping(old.get("tools"))), list(new["tools"]))
     changes = []
     if old.get("system") != new["system"]:
         changes.append("the agent's system prompt changed")
@@ -94,11 +137,42 @@ def fingerprint_changes(recorded: Any, now: dict[str, Any]) -> list[str]:
         before, after = _mapping(old.get(kind)), _mapping(new.get(kind))
         keys = [*after, *(key for key in before if key not in after)]  # a setting taken out says so too
         changes += [
-            f"{kind} {key} {_shown(before, key)} -> {_shown(after, key)}"
+            _rules_change(recorded.get("rules"), now.get("rules"))
+            if (kind, key) == ("loop", "tool_rules")
+            else f"{kind} {key} {_shown(before, key)} -> {_shown(after, key)}"
             for key in keys
             if before.get(key, _UNSET) != after.get(key, _UNSET)
         ]
+    if not changes:
+        changes = _reordered(list(_mapping(old.get("tools"))), list(new["tools"]))
     return changes or ["the agent's fingerprint changed"]
+
+
+def _reordered(before: list[str], after: list[str]) -> list[str]:
+    """The tools, the same ones in another order (the stored parts keep the order they were written in)."""
+    if before != after and sorted(before) == sorted(after):
+        return [f"tools reordered: {', '.join(before)} -> {', '.join(after)}"]
+    return []
+
+
+def _rule_text(rule: ToolRule) -> str:
+    """A tool rule as the agents file gives it, for a reason: its type, its tool and what it names."""
+    text = f"{rule.type} {rule.tool_name}"
+    if rule.children:
+        text += f" -> {', '.join(rule.children)}"
+    if rule.max_count_limit:
+        text += f" (max {rule.max_count_limit})"
+    return text
+
+
+def _rules_change(before: Any, after: Any) -> str:
+    """The tool rules that changed, by value when the stored fingerprint kept them (a hash alone, otherwise)."""
+    old = [str(rule) for rule in before] if isinstance(before, list) else None
+    new = [str(rule) for rule in after] if isinstance(after, list) else []
+    if old is None:
+        return "tool rules changed"
+    parts = [f"+{rule}" for rule in new if rule not in old] + [f"-{rule}" for rule in old if rule not in new]
+    return "tool rules changed: " + (", ".join(parts) if parts else "the same rules in another order or form")
 
 
 _UNSET = object()

@@ -996,6 +996,7 @@ def harness_agent(
     factory = harness_runner.factory
     stores: list[Store] = []
     made: list[AgentSpec] = []
+    steps_given: dict[str, int] = {}  # a name's first agent's `max_steps=`: its fingerprint is of that spec
     try:
         with factory.cassette(harness_cassette_path) as cassette:
             request.node.stash[FIXTURE_CASSETTE_KEY] = cassette
@@ -1004,6 +1005,8 @@ def harness_agent(
                 __tracebackhide__ = True  # a mistake here is the test's: pytest shows the test's line
                 spec = factory.spec(name, max_steps)
                 _check_labels(spec, blocks or {})
+                if max_steps is not None and all(earlier.name != spec.name for earlier in made):
+                    steps_given[spec.name] = max_steps
                 made.append(spec)
                 agent_id = f"agent-{name}-{len(made)}"
                 # The first agent of a name draws the ids it always drew; another draws its own.
@@ -1020,10 +1023,26 @@ def harness_agent(
 
             yield make
             if made:
-                cassette.note_recording(made[-1].model)
+                cassette.note_recording(made[-1].model, _test_fingerprint(made, steps_given))
     finally:
         for store in stores:
             store.close()
+
+
+def _test_fingerprint(made: list[AgentSpec], steps_given: dict[str, int]) -> dict[str, Any]:
+    """What a test's cassette stores of its agents (`metadata.agent`), so that `harness cassettes check`
+    names a change to one of them: the first agent's fingerprint with its name, each other name's first
+    agent's under `others`, and the `max_steps=` the test gave (the check builds each agent with it)."""
+    from harness.fingerprint import STEPS_GIVEN_KEY, agents_fingerprint
+
+    first: dict[str, AgentSpec] = {}
+    for spec in made:
+        first.setdefault(spec.name, spec)
+    name, *others = first
+    fingerprint = agents_fingerprint(first[name], {other: first[other] for other in others}, name=name)
+    if steps_given:
+        fingerprint[STEPS_GIVEN_KEY] = dict(steps_given)
+    return fingerprint
 
 
 def _check_labels(spec: AgentSpec, blocks: dict[str, str]) -> None:

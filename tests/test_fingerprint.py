@@ -64,3 +64,30 @@ def test_a_setting_taken_out_of_the_agent_is_named() -> None:
     stored["fingerprint"] = "0" * 16
     stored["parts"]["loop"]["context_window"] = 2600
     assert fingerprint_changes(stored, NOW) == ["loop context_window 2600 -> (not set)"]
+
+
+def test_each_other_agent_is_compared_by_name_and_one_stored_without_them_still_compares() -> None:
+    from harness.fingerprint import agents_changes
+
+    other = copy.deepcopy(NOW)
+    now = {**NOW, "others": {"helper": other}}
+    assert agents_changes(now, now) == []
+    stored = copy.deepcopy(now)
+    stored["others"]["helper"]["fingerprint"] = "0" * 16
+    stored["others"]["helper"]["parts"]["system"] = "0" * 16
+    assert agents_changes(stored, now) == ["agent 'helper': system prompt changed"]
+    older = {key: value for key, value in stored.items() if key != "others"}  # the main agent's alone
+    assert agents_changes(older, now) == []
+
+
+@given(order=st.permutations(list(NOW["parts"]["tools"])))
+def test_tools_in_another_order_are_said_reordered_whatever_the_order(order: list[str]) -> None:
+    """The hash cannot see the order (its keys are sorted); the stored parts keep it, as it goes on the wire."""
+    now = copy.deepcopy(NOW)
+    now["parts"]["tools"] = {name: NOW["parts"]["tools"][name] for name in order}
+    expected = (
+        []
+        if order == list(NOW["parts"]["tools"])
+        else [f"tools reordered: {', '.join(NOW['parts']['tools'])} -> {', '.join(order)}"]
+    )
+    assert fingerprint_changes(NOW, now) == expected

@@ -25,6 +25,8 @@ class CassetteChange:
     saved: bool  # the file was written
     # A scenario's first cassette whose number of repeats recorded changed: (what it said, what it says now)
     repeats: tuple[int | None, int] | None = None
+    # Its exchanges all still matched, and the agents' fingerprint it stored named changes: written anew
+    fingerprint: bool = False
 
     def describe(self) -> str:
         if not self.saved:
@@ -33,11 +35,13 @@ class CassetteChange:
             return f"new cassette ({self.recorded} interaction(s))"
         if self.mode == RecordMode.ALL:
             return f"replaced ({self.recorded} interaction(s) recorded again)"
-        parts = [f"{self.recorded} recorded"] if self.recorded or self.repeats is None else []
+        parts = [f"{self.recorded} recorded"] if self.recorded or not (self.repeats or self.fingerprint) else []
         parts.append(f"{self.kept} kept")
         if self.dropped:
             parts.append(f"{self.dropped} no longer used dropped")
         if self.repeats is not None:
             said, now = self.repeats
             parts.append(f"repeats recorded: {said if said is not None else 'not said'} -> {now}")
+        if self.fingerprint:
+            parts.append("the agents' fingerprint written anew")
         return "updated (" + ", ".join(parts) + ")"

@@ -66,6 +66,16 @@ def owning_test(cassette: Path, cassettes: Path, project_root: Path) -> Path | N
     return None
 
 
+def selected_test(cassette: Path, test_file: Path) -> str:
+    """What selects the test owning `cassette` in `test_file`, after `::` (`TestA::test_x`): its classes and
+    name when the cassette is named after them exactly; empty (the whole file) when it is a parametrized
+    test's or its name was shortened, which only pytest can name again."""
+    for test in _tests_in(test_file) or []:
+        if cassette_name(test) == cassette.stem:
+            return "::".join(test)
+    return ""
+
+
 def _roots(project_root: Path) -> Iterator[Path]:
     folder = project_root.absolute()
     while True:

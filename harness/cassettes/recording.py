@@ -54,6 +54,7 @@ from harness.cassettes.scrub import (
 )
 from harness.errors import CassetteError, OutputError
 from harness.files import cannot_write, write_atomically
+from harness.fingerprint import agents_changes
 from harness.llm.chat import PLAYED_HEADER, CallIds
 from harness.llm.settings import ModelSettings, without_credentials
 from harness.secrets import Secrets
@@ -203,6 +204,7 @@ class RecordingSession:
         self.repeats_changed: tuple[int | None, int] | None = None  # (said, now) when `note_recording` changed it
         self._looked = 0  # the interactions `secrets_sent` has looked at
         self._secrets_sent = SecretsSent()
+        self.fingerprint_changed = False  # `note_recording` wrote the agents' fingerprint anew, alone
 
     @property
     def unplayed(self) -> list[int]:
@@ -224,6 +226,7 @@ class RecordingSession:
             dropped=loaded - kept if self.mode == HarnessRecordMode.NEW else 0,
             saved=self.persister.saved,
             repeats=self.repeats_changed,
+            fingerprint=self.fingerprint_changed,
         )
 
     def secrets_sent(self) -> list[SecretSent]:
@@ -283,7 +286,8 @@ class RecordingSession:
         is left is then this agent's conversation, and a fingerprint left as it was would name a change the
         cassette already matches at every later check). `repeats`, for a scenario's first cassette: how many
         repeats its recording made (`harness.cassettes.repeats`); a cassette that still matches is written
-        again when it said another number, with nothing else changed."""
+        again when it said another number, or (mode new) when its stored fingerprint names a change, with
+        nothing else changed."""
         cassette = self.cassette
         if cassette is None:
             return
@@ -293,9 +297,19 @@ class RecordingSession:
         if self.mode == HarnessRecordMode.NEW and repeats is not None and repeats != said:
             self.repeats_changed = (said if isinstance(said, int) else None, repeats)
         if not (cassette.dirty or dropping):
-            if self.repeats_changed is not None:  # the count alone: the rest of the file as it was
-                kept = {key: value for key, value in cassette._metadata.items() if key != REPEATS_KEY}
-                self.serializer.metadata = {REPEATS_KEY: repeats, **kept}
+            # Every exchange still matched. A fingerprint naming changes since (none on the wire, such as a
+            # block's description) is written anew, or a later stale verdict would name them as its cause.
+            stored = cassette._metadata.get(FINGERPRINT_KEY)
+            self.fingerprint_changed = bool(
+                self.mode == HarnessRecordMode.NEW and agent is not None and stored and agents_changes(stored, agent)
+            )
+            if self.repeats_changed is not None or self.fingerprint_changed:  # the rest of the file as it was
+                kept = dict(cassette._metadata)
+                if self.repeats_changed is not None:  # first, as it is written
+                    kept = {REPEATS_KEY: repeats, **{k: v for k, v in kept.items() if k != REPEATS_KEY}}
+                if self.fingerprint_changed:
+                    kept[FINGERPRINT_KEY] = agent
+                self.serializer.metadata = kept
                 cassette.dirty = True
             return
         last = cassette.responses[-1] if cassette.responses else None

@@ -50,16 +50,32 @@ def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
     counts: dict[CassetteState, int] = {}
     for status in statuses:
         counts[status.state] = counts.get(status.state, 0) + 1
+        if status.drift:
+            console.out(f"{shown(status.cassette)}: ok, its fingerprint out of date (harmless: it replays as recorded)")
+            console.out(f"  {'; '.join(status.drift)}")
         if status.state == CassetteState.OK:
             continue
-        scenario = f" ({shown(status.scenario.path)})" if status.scenario is not None else ""
-        console.out(f"{shown(status.cassette)}: {status.state}{scenario}")
+        owner = status.scenario.path if status.scenario is not None else status.test
+        console.out(f"{shown(status.cassette)}: {status.state}{f' ({shown(owner)})' if owner is not None else ''}")
         for reason in status.reasons:
             console.out(f"  {reason}")
     console.out(", ".join(f"{counts[state]} {state}" for state in CassetteState if state in counts))
-    if any(state.needs_recording for state in counts):
+    if any(status.state.needs_recording for status in statuses if status.test is None):
         command = harness_record(flags=("--stale",), options=runner.record_options)
         console.out(f"record what needs it with: {command}")
+    if any(status.drift for status in statuses):
+        command = harness_record(flags=("--stale",), options=runner.record_options)
+        console.out(f"an out-of-date fingerprint is written anew, the exchanges as they are, by: {command}")
+    tests = [status for status in statuses if status.test is not None]
+    if any(status.state == CassetteState.STALE for status in tests):
+        console.out(
+            "a Python test's cassette is recorded by pytest, with the command under it (`record --stale` runs no test)"
+        )
+    if checked := sum(1 for status in tests if status.state == CassetteState.OK):
+        console.out(
+            f"{checked} of the ok are Python tests' cassettes, checked by their agents' fingerprints alone: only "
+            "pytest replays them (a change to a tool's code or to the test itself shows there)"
+        )
     left = [s for s in statuses if s.state.left_alone and s.scenario is not None]
     if left:  # --stale leaves these alone (see CassetteState.left_alone)
         scenarios = [status.scenario for status in left if status.scenario is not None]
@@ -74,7 +90,8 @@ def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
         )
     if mistakes:  # said last, where a CI log is read, and exit 2
         raise UserError(every_problem(mistakes))
-    return 1 if any(state != CassetteState.OK for state in counts) else 0
+    # A Python test's cassette that stores no fingerprints is listed, not failed: pytest checks it.
+    return 1 if any(state not in (CassetteState.OK, CassetteState.UNCHECKED) for state in counts) else 0
 
 
 def needing_recording(
@@ -94,6 +111,11 @@ def needing_recording(
     chosen: list[Scenario] = []
     left: list[CassetteStatus] = []
     for status in check_cassettes(replaying, scenarios, orphans=False):
+        if status.drift and status.scenario is not None:  # its exchanges replay: the fingerprint alone is written
+            console.err(f"{shown(status.cassette)}: fingerprint out of date, written anew: {'; '.join(status.drift)}")
+            if not any(scenario is status.scenario for scenario in chosen):
+                chosen.append(status.scenario)
+            continue
         if status.scenario is None or not (status.state.needs_recording or status.state.left_alone):
             continue
         console.err(f"{shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
@@ -102,6 +124,29 @@ def needing_recording(
         elif status.state.left_alone and not any(other.scenario is status.scenario for other in left):
             left.append(status)
     return chosen, [status for status in left if not any(status.scenario is other for other in chosen)]
+
+
+def stale_tests(runner: ScenarioRunner, scenarios: list[Scenario], console: Console) -> list[CassetteStatus]:
+    """The Python tests' cassettes (`harness_agent`) whose agents changed, each named with why and the pytest
+    command that records it: `record --stale` runs no test, so it names them and exits 1."""
+    from harness.scenarios.hygiene import CassetteState, python_test_cassettes
+
+    stale = [
+        status
+        for status in python_test_cassettes(runner, scenarios)
+        if status.state in (CassetteState.STALE, CassetteState.UNREADABLE)
+    ]
+    for status in stale:
+        console.err(f"{shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
+    return stale
+
+
+def tests_left(tests: list[CassetteStatus]) -> str:
+    """What `record --stale` says last of the Python tests' cassettes it did not record."""
+    return (
+        f"error: {len(tests)} Python test cassette(s) need recording, which `harness record` does not do (it runs "
+        "no test): record them with the pytest command given for each above"
+    )
 
 
 def unreadable_left(runner: ScenarioRunner, left: list[CassetteStatus]) -> str:

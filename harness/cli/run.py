@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.cassettes.mode import RecordMode
-from harness.cli.cassettes import needing_recording, unreadable_left
+from harness.cli.cassettes import needing_recording, stale_tests, tests_left, unreadable_left
 from harness.cli.console import NO_SCENARIOS, Console, colour, printable, shown
 from harness.cli.options import no_scenarios_in, project_of, record_options, report_path, scenario_paths
 from harness.cli.scenario_files import every_problem, loaded_scenarios, refuse_overwriting_inputs
@@ -81,11 +81,17 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             f"note: {len(mistakes)} scenario file(s) with mistakes will not run (listed at the end); the others run"
         )
     unreadable: list[CassetteStatus] = []  # `--stale`: cassettes it leaves alone, which the run ends by naming
+    tests: list[CassetteStatus] = []  # and the Python tests' it cannot record (over the whole project)
     if getattr(args, "stale", False):
+        whole = not (args.paths or args.keyword or mistakes)
+        tests = stale_tests(runner, scenarios, console) if whole else []
         scenarios, unreadable = needing_recording(runner, scenarios, console)
         if not scenarios:
-            if unreadable:
-                console.err(unreadable_left(runner, unreadable))
+            if unreadable or tests:
+                if unreadable:
+                    console.err(unreadable_left(runner, unreadable))
+                if tests:
+                    console.err(tests_left(tests))
             elif mistakes:  # their cassettes went unchecked: not said to be up to date
                 console.err(
                     "every cassette of the other scenario files is up to date: nothing to record; the "
@@ -95,7 +101,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
                 console.err("every cassette is up to date: nothing to record")
             if mistakes:  # listed at the end, as the note said, and exit 2, as when something was recorded
                 raise UserError(every_problem(mistakes))
-            return 1 if unreadable else 0
+            return 1 if unreadable or tests else 0
     recording = not project.replaying
     if recording:  # a read-only cassette folder, told after every live request was paid for, is told now
         unwritable = folder_unwritable_reason(project.cassettes_dir)
@@ -127,11 +133,13 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         unrunnable = [(path, "\n".join(map(str, problems))) for path, problems in mistakes.items()]
         data = json_report(results, project.root, console.secrets, unrunnable, not_run)  # built only for writing
         written = write_reports(data, report, html, markdown, console)
-    status = 0 if written and all(result.ok for result in results) and not unreadable else 1
+    status = 0 if written and all(result.ok for result in results) and not unreadable and not tests else 1
     if getattr(args, "twice", False) and not _replays_alike(runner, results, console):
         status = 1
     if unreadable:
         console.err(unreadable_left(runner, unreadable))
+    if tests:
+        console.err(tests_left(tests))
     unknown = sorted({result.unknown_model for result in results if result.unknown_model is not None})
     if unknown:  # a typo in --model or a model's `name:`: the user's to fix, as a scenario file's mistake is
         console.err(_unknown_models(unknown, recording))

@@ -6,14 +6,19 @@ whether its cassette still answers what the agent would send now. For a stale on
 agent would send is compared, part by part, with the first one recorded, to say what changed: the model
 settings, a tool's description or parameters, tools added or removed, the system prompt (the agent's own
 text or a block's value), the first user message. A cassette whose first request still matches went stale
-later in the conversation: a tool's behaviour, `max_steps` or the scenario's later turns.
+later in the conversation: a tool's behaviour, `max_steps` or the scenario's later turns; that is said
+first, and what the stored fingerprints name after it (they may be older than the last check). Each agent a
+scenario drives is compared with its own recorded requests and fingerprint, said with its name. A Python
+test's cassette, which only pytest replays, is checked by its agents' fingerprints alone.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import os
 import re
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,17 +27,18 @@ from typing import Any
 
 from harness.cassettes.diff import fingerprint_loop, harness_field, masked_secret, request_loop
 from harness.cassettes.format import FINGERPRINT_KEY
-from harness.cassettes.python_tests import owning_test
+from harness.cassettes.python_tests import owning_test, selected_test
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError, CassetteKeyMismatch
 from harness.files import unreachable_reason
-from harness.fingerprint import agent_fingerprint, fingerprint_changes
+from harness.fingerprint import NAME_KEY, OTHERS_KEY, STEPS_GIVEN_KEY, agents_changes, agents_fingerprint
 from harness.llm.chat import ChatResponse
 from harness.llm.settings import ToolChoice
 from harness.loops.kinds import DEFAULT_LOOP
 from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.scenarios.model import Scenario
+from harness.scenarios.results import ScenarioResult
 from harness.scenarios.runner import ScenarioRunner, harness_record, has_snapshot
 
 
@@ -49,6 +55,9 @@ class CassetteState(StrEnum):
     # a repeat's cassette above the number of repeats its scenario's first cassette says were recorded (left by
     # an earlier, larger `--repeat`): replay skips it; recording it again would not remove it
     UNUSED_REPEAT = "unused repeat"
+    # a Python test's cassette that stores no fingerprint of its agents (recorded before they were kept):
+    # only pytest, replaying it, can say whether it is up to date
+    UNCHECKED = "not checked"
 
     @property
     def needs_recording(self) -> bool:
@@ -67,6 +76,10 @@ class CassetteStatus:
     state: CassetteState
     scenario: Scenario | None = None
     reasons: list[str] = field(default_factory=list)
+    test: Path | None = None  # the test file of a Python test's cassette (checked by its agents' fingerprints)
+    # An ok cassette's fingerprint that names changes no request shows (a block's description): out of date,
+    # harmless; `record --stale` writes it anew, so that a later stale verdict does not name them as its cause
+    drift: list[str] = field(default_factory=list)
 
 
 def check_cassettes(
@@ -84,11 +97,16 @@ def check_cassettes(
         ]
     if orphans:
         used = {_key(status.cassette) for status in statuses}
-        statuses += [
-            CassetteStatus(path, CassetteState.ORPHAN, reasons=["no scenario or test uses it"])
-            for path in _cassette_files(runner.project.cassettes_dir)
-            if _key(path) not in used and owning_test(path, runner.project.cassettes_dir, runner.project.root) is None
-        ]
+        tests: list[CassetteStatus] = []
+        for path in _cassette_files(runner.project.cassettes_dir):
+            if _key(path) in used:
+                continue
+            test = owning_test(path, runner.project.cassettes_dir, runner.project.root)
+            if test is None:
+                statuses.append(CassetteStatus(path, CassetteState.ORPHAN, reasons=["no scenario or test uses it"]))
+            else:
+                tests.append(python_test_status(runner, path, test))
+        statuses += tests
         snapshots = runner.project.root / DEFAULT_SNAPSHOTS
         wanted = {_key(runner.snapshot_path(scenario)) for scenario in scenarios if has_snapshot(scenario)}
         statuses += [
@@ -97,6 +115,83 @@ def check_cassettes(
             if _key(path) not in wanted
         ]
     return statuses
+
+
+def python_test_cassettes(runner: ScenarioRunner, scenarios: Iterable[Scenario]) -> list[CassetteStatus]:
+    """The status of every Python test's cassette (not one of `scenarios`'), by its agents' fingerprints."""
+    used = {_key(Project.variant_path(runner.cassette_path(scenario), 1)) for scenario in scenarios}
+    statuses = []
+    for path in _cassette_files(runner.project.cassettes_dir):
+        test = owning_test(path, runner.project.cassettes_dir, runner.project.root) if _key(path) not in used else None
+        if test is not None:
+            statuses.append(python_test_status(runner, path, test))
+    return statuses
+
+
+def python_test_status(runner: ScenarioRunner, path: Path, test: Path) -> CassetteStatus:
+    """A Python test's cassette (`harness_agent`), which only pytest replays: checked by the fingerprints of
+    the agents its test made, stored when it was recorded. Stale when one of them changed (said with the
+    pytest command that records it again); ok when none did (a change a fingerprint cannot see, such as a
+    tool's code or the test's own, only pytest finds); not checked when it stores none."""
+    record = pytest_record(runner, path, test)
+    try:
+        stored = ReplayCassette(path).recorded_fingerprint()
+    except CassetteError as exc:
+        return CassetteStatus(
+            path, CassetteState.UNREADABLE, reasons=[exc.reason, f"record it with: {record}"], test=test
+        )
+    name = stored.get(NAME_KEY) if isinstance(stored, dict) else None
+    if not isinstance(stored, dict) or not isinstance(name, str):
+        reason = (
+            "a Python test's cassette that stores no fingerprint of its agents (recorded before they were kept): "
+            f"only pytest can tell whether it is up to date; recorded again it stores them: {record}"
+        )
+        return CassetteStatus(path, CassetteState.UNCHECKED, reasons=[reason], test=test)
+    given = stored.get(STEPS_GIVEN_KEY)
+    steps = given if isinstance(given, dict) else {}
+    others = stored.get(OTHERS_KEY)
+    names = [name, *(other for other in (others if isinstance(others, dict) else {}) if other != name)]
+    missing = [each for each in names if each not in runner.factory.config.agents]
+    if missing:
+        gone = ", ".join(f"'{each}'" for each in missing)
+        reasons = [f"its test made agent(s) {gone}, which the agents file no longer has", f"record it with: {record}"]
+        return CassetteStatus(path, CassetteState.STALE, reasons=reasons, test=test)
+    specs = {}
+    for each in names:
+        max_steps = steps.get(each)
+        specs[each] = runner.factory.spec(each, max_steps if isinstance(max_steps, int) else None)
+    now = agents_fingerprint(specs[name], {each: specs[each] for each in names[1:]}, name=name)
+    changes = [
+        change if _owner(change) else f"agent '{name}': {change.removeprefix(_THE_AGENTS)}"
+        for change in agents_changes(stored, now)
+    ]
+    if changes:
+        return CassetteStatus(
+            path, CassetteState.STALE, reasons=[*changes, f"record it again with: {record}"], test=test
+        )
+    return CassetteStatus(path, CassetteState.OK, test=test)
+
+
+_THE_AGENTS = "the agent's "
+
+
+def _from_here(path: Path) -> str:
+    """`path` from the current folder, where the command is pasted (as it was given when above it)."""
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else relative
+
+
+def pytest_record(runner: ScenarioRunner, cassette: Path, test: Path) -> str:
+    """The pytest command that records a Python test's cassette again (mode `new`: what still matches is
+    kept), with this command's agents file, cassette folder, endpoint and model given as pytest's options."""
+    options = dict(zip(runner.record_options[::2], runner.record_options[1::2], strict=False))
+    words = ["pytest", "--harness-record-mode", "new"]
+    for flag in ("--agents", "--cassettes", "--base-url", "--model"):
+        if flag in options:
+            words += [f"--harness-{flag.removeprefix('--')}", options[flag]]
+    selected = selected_test(cassette, test)
+    words.append(_from_here(test) + (f"::{selected}" if selected else ""))
+    return shlex.join(words)
 
 
 def _leftover(
@@ -134,13 +229,13 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int, recorded: 
     if result.error is not None and not result.error_recorded:  # a recorded answer's error replays: up to date
         return CassetteStatus(path, CassetteState.UNREADABLE, scenario, [result.error])
     if not (result.unplayed or result.stale):
-        return CassetteStatus(path, CassetteState.OK, scenario)
+        return CassetteStatus(path, CassetteState.OK, scenario, drift=_drift(runner, scenario, spec, path))
     try:  # read once more, for what it recorded: its first request and the agent's fingerprint
         cassette: ReplayCassette | None = ReplayCassette(path)
     except CassetteError:
         cassette = None
     stored = cassette.recorded_fingerprint() if cassette is not None else None
-    changed = fingerprint_changes(stored, agent_fingerprint(spec))
+    changed = agents_changes(stored, runner.fingerprint(scenario, spec))
     loop = _loop_changed(spec, stored, cassette) if cassette is not None else []
     if loop:  # said with the setting that replays it
         changed = [change for change in changed if not change.startswith("loop flavour ")]
@@ -149,19 +244,35 @@ def _status(runner: ScenarioRunner, scenario: Scenario, variant: int, recorded: 
         return CassetteStatus(path, CassetteState.UNUSED, scenario, reasons)
     if cassette is not None and not cassette.played:  # one flag per recorded exchange
         return CassetteStatus(path, CassetteState.STALE, scenario, ["it holds no recorded exchange", *changed])
-    reasons = _first_request_changes(runner, scenario, spec, cassette) if cassette is not None else []
-    reasons += [change for change in changed if not _said(change, reasons)]
-    if not reasons:
-        where = next((line for line in result.stale if "no recorded response for turn" in line), None)
-        match = re.search(r"turn \d+, step \d+", where or "")
-        if where is not None or not result.stale:
-            why = result.stale_cause or "a tool's behaviour, max_steps or a later turn changed"
-            reasons = [
-                f"the first request is unchanged; {match.group() if match else 'a later request'} differs ({why})"
-            ]
-        else:  # a judge's, an archival search's, a simulated user's or another agent's: as replay says it
-            reasons = [result.stale[0].removeprefix(str(scenario.path)).lstrip(":0123456789 ")]
+    where = next((line for line in result.stale if "no recorded response for turn" in line), None)
+    at = re.search(r"turn (\d+), step (\d+)", where or "")
+    reasons = _first_request_changes(runner, scenario, spec, cassette, result, at) if cassette is not None else []
+    unsaid = [change for change in changed if not _said(change, reasons)]
+    if reasons:
+        return CassetteStatus(path, CassetteState.STALE, scenario, [*loop, *reasons, *unsaid])
+    # Every agent's first request is as recorded: the miss is said first, where it is. A change the stored
+    # fingerprint names is said after it, as what it is: a fingerprint can be older than the cassette's
+    # last check (a change no request shows, such as a block's description, leaves the cassette ok and
+    # its fingerprint as it was), so it may not be why.
+    if where is not None or not result.stale:
+        why = result.stale_cause or "a tool's behaviour, max_steps or a later turn changed"
+        reasons = [f"the first request is unchanged; {at.group() if at else 'a later request'} differs ({why})"]
+    else:  # a judge's, an archival search's, a simulated user's or another agent's: as replay says it
+        reasons = [result.stale[0].removeprefix(str(scenario.path)).lstrip(":0123456789 ")]
+    if unsaid:
+        reasons.append(
+            "also changed since this cassette was recorded (no request before the miss shows it): " + "; ".join(unsaid)
+        )
     return CassetteStatus(path, CassetteState.STALE, scenario, [*loop, *reasons])
+
+
+def _drift(runner: ScenarioRunner, scenario: Scenario, spec: AgentSpec, path: Path) -> list[str]:
+    """What an ok cassette's stored fingerprint says changed since it was recorded (nothing on the wire)."""
+    try:
+        stored = ReplayCassette(path).recorded_fingerprint()
+    except CassetteError:
+        return []
+    return agents_changes(stored, runner.fingerprint(scenario, spec)) if stored is not None else []
 
 
 def _loop_changed(spec: AgentSpec, stored: Any, cassette: ReplayCassette) -> list[str]:
@@ -181,10 +292,29 @@ def _loop_changed(spec: AgentSpec, stored: Any, cassette: ReplayCassette) -> lis
 
 
 def _first_request_changes(
-    runner: ScenarioRunner, scenario: Scenario, spec: AgentSpec, cassette: ReplayCassette
+    runner: ScenarioRunner,
+    scenario: Scenario,
+    spec: AgentSpec,
+    cassette: ReplayCassette,
+    result: ScenarioResult,
+    at: re.Match[str] | None,
 ) -> list[str]:
-    """What differs between the first request the agent sends now and the first one recorded (a simulated
-    user writes the first message itself: then the recorded one stands for it)."""
+    """What differs between the first request an agent sends now and its first one recorded. A miss at
+    another agent's first request (or at the scenario's agent's, when another spoke first) compares the
+    request sent with the recorded one it stands where, said with that agent's name. Otherwise, when the
+    scenario's agent speaks first, its first request is built and compared (a simulated user writes the first
+    message itself: then the recorded one stands for it); when another agent speaks first, every first
+    request before the miss replayed as recorded."""
+    speakers = [scenario.agent_of(turn) for turn in scenario.turns]
+    if at is not None and int(at.group(2)) == 1 and 0 < int(at.group(1)) <= len(speakers):
+        turn = int(at.group(1)) - 1
+        name = speakers[turn]
+        if speakers.index(name) == turn and turn > 0:  # that agent's first turn, after another agent's
+            return _missed_first_request(scenario, name, cassette, result)
+    if speakers and speakers[0] != scenario.agent:
+        if at is not None and at.group() == "turn 1, step 1":
+            return _missed_first_request(scenario, speakers[0], cassette, result)
+        return []
     recorded = cassette.recorded_bodies()
     first = next(  # the agent's: a judge's or a simulated user's request offers no tools
         (b for b in recorded if isinstance(b, dict) and "messages" in b and ("tools" in b) == bool(spec.tools)), None
@@ -212,16 +342,53 @@ def _first_request_changes(
     return [secret[0]] if secret is not None else _compare(first, now, user_index)
 
 
+def _missed_first_request(scenario: Scenario, name: str, cassette: ReplayCassette, result: ScenarioResult) -> list[str]:
+    """Agent `name`'s first request, as sent at the miss, compared with the recorded request at its place
+    (the first not played), said with the agent's name when it is not the scenario's own."""
+    if result.missed is None:
+        return []
+    index, sent = result.missed
+    recorded = cassette.recorded_bodies()
+    body = recorded[index] if index is not None and index < len(recorded) else None
+    if not (isinstance(body, dict) and isinstance(sent, dict) and isinstance(sent.get("messages"), list)):
+        return []
+    prefix = "" if name == scenario.agent else f"agent '{name}': "
+    return [prefix + reason for reason in _compare(body, sent, len(sent["messages"]) - 1)]
+
+
+_AGENT = re.compile(r"agent '[^']*': ")
+
+
+def _owner(reason: str) -> str:
+    """The `agent 'name': ` a reason starts with: another agent's; empty for the scenario's own agent."""
+    named = _AGENT.match(reason)
+    return named.group() if named else ""
+
+
 def _said(change: str, reasons: list[str]) -> bool:
     """Whether a fingerprint's change is one the first request's comparison said already, in its words
-    (`model temperature 0.0 -> 0.5` beside `model settings changed: temperature 0.0 -> 0.5`)."""
+    (`model temperature 0.0 -> 0.5` beside `model settings changed: temperature 0.0 -> 0.5`, `tool 'x'
+    changed` beside `tools changed: x description`); another agent's only beside that agent's."""
     if change in reasons:
         return True
+    prefix = _owner(change)
+    change = change.removeprefix(prefix)
+    reasons = [r.removeprefix(prefix) for r in reasons if _owner(r) == prefix]  # this agent's reasons
     if change.startswith("model "):
         said = [r.removeprefix("model settings changed: ") for r in reasons if r.startswith("model settings changed:")]
-        return any(change.removeprefix("model ") in r.split(", ") for r in said)
-    if change == "the agent's system prompt changed":
+        wire = change.removeprefix("model name ")  # the name goes on the wire as `model`
+        wire = f"model {wire}" if wire != change else change.removeprefix("model ")
+        return any(wire in r.split(", ") for r in said)
+    if change in ("the agent's system prompt changed", "system prompt changed"):
         return any(r.startswith("system prompt changed:") for r in reasons)
+    if tool := re.fullmatch(r"tool '(.*)' (changed|added|removed)", change):
+        name, how = tool.groups()
+        if how == "changed":
+            return any(r.startswith(f"tools changed: {name} ") for r in reasons)
+        listed = f"tools {how}: "
+        return any(name in r.removeprefix(listed).split(", ") for r in reasons if r.startswith(listed))
+    if change.startswith("tools reordered"):
+        return any(r.startswith("tools reordered") for r in reasons)
     return False
 
 
@@ -284,7 +451,7 @@ def _tool_changes(recorded: list[Any], now: list[Any]) -> list[str]:
         if parts:
             reasons.append(f"tools changed: {name} {' and '.join(parts)}")
     if not reasons and list(old) != list(new):
-        reasons.append("tools reordered")
+        reasons.append(f"tools reordered: {', '.join(old)} -> {', '.join(new)}")
     return reasons
 
 
@@ -301,14 +468,17 @@ def _first_difference(old: str, new: str) -> str:
         for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
         if not line.startswith(("---", "+++", "@@"))
     ]
-    removed = [line for line in diff if line.startswith("-")]
-    added = [line for line in diff if line.startswith("+")]
+    # A blank line says nothing readable: the first line with text that differs is shown.
+    removed = [line for line in diff if line.startswith("-") and line[1:].strip()]
+    added = [line for line in diff if line.startswith("+") and line[1:].strip()]
     for old_line, new_line in zip(removed, added, strict=False):
         # A block's `characters="9/5000"` header follows its value: show the value that changed.
         if _COUNTS.sub("", old_line[1:]) != _COUNTS.sub("", new_line[1:]):
             return f"{_short(old_line)} / {_short(new_line)}"
     parts = removed[:1] + added[:1]
-    return " / ".join(_short(part) for part in parts) or "whitespace only"
+    if parts:
+        return " / ".join(_short(part) for part in parts)
+    return "blank lines only (a prompt's trailing newline?)" if diff else "whitespace only"
 
 
 _COUNTS = re.compile(r'characters="\d+/\d+"')

@@ -75,6 +75,9 @@ class ScenarioResult:
     failures: list[Failure] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)  # lines explaining a replay miss
     stale_cause: str | None = None  # why it missed, when the harness's doing (`CassetteMiss.cause`)
+    # A turn's miss: the index of the recorded exchange it stands where (the first not yet played, as
+    # recorded in order) and the body sent now; what `cassettes check` compares another agent's first request with
+    missed: tuple[int | None, Any] | None = None
     turns: list[TurnRecord] = field(default_factory=list)
     initial_blocks: dict[str, str] = field(default_factory=dict)
     # The labels each agent the run drove shares with others (agents.yaml `attach_blocks`): whose edits

@@ -26,7 +26,7 @@ from harness.errors import (
 )
 from harness.factory import AgentFactory, Cassette
 from harness.files import OutsideProject
-from harness.fingerprint import agent_fingerprint
+from harness.fingerprint import agents_fingerprint
 from harness.loops.kinds import LoopName
 from harness.memory import EditKind
 from harness.project import DEFAULT_SNAPSHOTS, Project
@@ -210,6 +210,16 @@ class ScenarioRunner:
             )
         return problems + self._tool_result_problems(scenario)
 
+    def other_spec(self, scenario: Scenario, name: str) -> AgentSpec:
+        """Another agent the scenario drives (a turn's `agent:`), as its run drives it."""
+        return self._with_model(scenario, self.factory.spec(name, scenario.max_steps))
+
+    def fingerprint(self, scenario: Scenario, spec: AgentSpec) -> dict[str, Any]:
+        """What the scenario's cassette stores of its agents (`metadata.agent`): its own agent's fingerprint,
+        and each other agent's by name, so that a change to any of them is named."""
+        others = {name: self.other_spec(scenario, name) for name in scenario.agents[1:]}
+        return agents_fingerprint(spec, others)
+
     @staticmethod
     def _with_model(scenario: Scenario, spec: AgentSpec) -> AgentSpec:
         """A matrix run's agents talk to its model (the endpoint stays theirs)."""
@@ -259,7 +269,7 @@ class ScenarioRunner:
                 # Replay writes nothing: hashing the fingerprint there cost a quarter of a one-step replay.
                 if recording:
                     secrets_sent += [(None, sent) for sent in cassette.secrets_sent()]
-                    cassette.note_recording(spec.model, agent_fingerprint(spec), kept)
+                    cassette.note_recording(spec.model, self.fingerprint(scenario, spec), kept)
             if secrets_sent:  # a cassette that can never replay: the recording is no success
                 told = self._secrets_sent(scenario, result.cassette, secrets_sent)
                 result.error = told if result.error is None else f"{result.error}\n{told}"
@@ -328,7 +338,7 @@ class ScenarioRunner:
             turn_now[0] = index
             name = scenario.agent_of(turn)
             if name not in agents:
-                other = self._with_model(scenario, self.factory.spec(name, scenario.max_steps))
+                other = self.other_spec(scenario, name)
                 agents[name] = self.factory.new_agent(
                     other,
                     cassette=cassette,
@@ -350,6 +360,7 @@ class ScenarioRunner:
                 shared.take(agent)
                 result.stale = self._stale(scenario, miss, agent, index, first_message, result.variant)
                 result.stale_cause = miss.cause
+                result.missed = (next(iter(cassette.unplayed), None), miss.request.body)
                 # A turn unanswered from its first step is rolled back by the agent; the report still
                 # shows what the user said.
                 sent = agent.messages[first_message:] or [{"role": "user", "content": turn.user}]

@@ -92,9 +92,12 @@ def test_missing_orphan_and_unused_cassettes(project: Project, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert "forgetful.yaml: missing (" in out and "  not recorded yet" in out
     assert "gone.yaml: orphan" in out and "  no scenario or test uses it" in out
-    assert "test_saves_name.yaml" not in out
+    # a test's cassette, not an orphan; copied from a scenario's, it stores no test's fingerprints: not checked
+    assert "test_saves_name.yaml: orphan" not in out
+    assert f"test_saves_name.yaml: not checked ({tests_dir / 'test_agent.py'})" in out
+    assert "only pytest can tell whether it is up to date" in out
     assert out.splitlines()[-3:] == [
-        "1 ok, 1 missing, 1 orphan",
+        "1 ok, 1 missing, 1 orphan, 1 not checked",
         # the missing one (--stale leaves orphans be), from the agents file given
         f"record what needs it with: harness record --stale --agents {project.agents}",
         "an orphan is used by no scenario: delete it, or name it in a scenario's `cassette:`",
