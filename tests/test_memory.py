@@ -332,3 +332,27 @@ def test_restore_puts_back_what_checkpoint_saw_whatever_happened_since(operation
     assert memory.revision == 1
     memory.update_block_value("human", "Name: Ann")  # the blocks are the memory's again: edits go through it
     assert blocks[0].value == "Name: Ann" and memory.revision == 2
+
+
+def test_a_schema_problem_names_where_it_is_as_python_would_index_it() -> None:
+    """The model reads the place of the problem: object keys quoted, list positions bare."""
+    from harness.memory import schema_problem
+
+    schema = {"type": "object", "properties": {"tasks": {"type": "array", "items": {"type": "string"}}}}
+    assert schema_problem(schema, '{"tasks": ["a", 2]}') == "2 is not of type 'string' (at ['tasks'][1])"
+
+
+def test_a_reference_past_the_end_of_a_list_does_not_resolve() -> None:
+    from harness.memory import check_schema
+
+    schema = {"prefixItems": [{"type": "string"}], "items": {"$ref": "#/prefixItems/1"}}
+    assert str(check_schema(schema)).startswith("$ref '#/prefixItems/1' does not resolve within the schema")
+    assert check_schema({**schema, "items": {"$ref": "#/prefixItems/0"}}) is None
+
+
+def test_a_reference_unescapes_tilde_one_before_tilde_zero() -> None:
+    """RFC 6901: `~01` is the key `~1`, not `/`."""
+    from harness.memory import check_schema
+
+    assert check_schema({"$defs": {"~1": {"type": "string"}}, "$ref": "#/$defs/~01"}) is None
+    assert check_schema({"$defs": {"/": {"type": "string"}}, "$ref": "#/$defs/~01"}) is not None

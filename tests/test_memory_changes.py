@@ -267,3 +267,34 @@ def test_the_store_holds_what_memory_holds_after_any_changes(ops: list[tuple[str
     assert store.get_core_memory("agent-p").get_blocks() == memory.get_blocks()
     assert all(len(block.value) <= block.limit for block in memory)
     store.close()
+
+
+def test_a_change_to_what_a_block_already_is_is_no_change_even_on_a_read_only_block() -> None:
+    """Renaming a block to its own label, or giving it the description it has, records nothing and is not
+    refused: `set_block` of a read-only block's very value and description goes through this path too."""
+    memory = Memory([Block("persona", "p", read_only=True, description="d"), Block("human", "h")])
+    memory.rename_block("human", "human")
+    memory.update_block_description("persona", "d")
+    memory.set_block(Block("persona", "p", read_only=True, description="d"))
+    assert memory.list_block_labels() == ["persona", "human"]
+    assert (memory.edits, memory.revision) == ([], 0)
+
+
+def test_a_description_change_is_recorded_from_old_to_new() -> None:
+    memory = Memory([Block("human", "h", description="the user")])
+    memory.update_block_description("human", "the person talking")
+    memory.update_block_description("human", None)
+    assert memory.edits == [
+        BlockEdit("human", "the user", "the person talking", EditKind.DESCRIBE),
+        BlockEdit("human", "the person talking", "", EditKind.DESCRIBE),
+    ]
+
+
+def test_set_block_keeps_the_schema_the_block_was_declared_with() -> None:
+    """A tool that swaps in a block of the same label cannot drop (or change) the block's schema."""
+    tasks = {"type": "array"}
+    memory = Memory([Block("tasks", "[]", schema=tasks)])
+    for schema, value in ((None, "not json"), ({"type": "object"}, "{}")):
+        with pytest.raises(MemoryEditError, match="keeps the limit, read_only and schema it was declared with"):
+            memory.set_block(Block("tasks", value, schema=schema))
+    assert memory.get_block("tasks").schema == tasks and memory.values() == {"tasks": "[]"}
