@@ -5,7 +5,7 @@ letta/services/tool_executor/core_tool_executor.py at tag 0.16.8 (letta-ai/letta
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from harness.agent import AgentState
@@ -403,3 +403,52 @@ def test_memory_create_makes_the_label_lettas_path_gives(name: str) -> None:
     assert result.ok, result.message
     assert state.memory.list_block_labels() == ["human", label]
     assert state.memory.get_block(label).value == "x"
+
+
+def test_replace_expands_tabs_in_old_string_as_in_the_block() -> None:
+    """Letta's memory_replace expands tabs in old_string, new_string and the value alike, so a tab the
+    model copies from the block still matches."""
+    state = state_with(Block("human", "name:\tBob"))
+    assert REPLACE.call(state, {"label": "human", "old_string": "name:\tBob", "new_string": "name:\tAnn"}).ok
+    assert state.memory.values() == {"human": "name:   Ann"}
+
+
+def test_replace_takes_the_line_number_warning_in_new_string() -> None:
+    """Letta 0.16.8 refuses the warning banner in old_string only (new_string is checked for prefixes)."""
+    state = state_with(Block("human", "Alice"))
+    assert REPLACE.call(state, {"label": "human", "old_string": "Alice", "new_string": f"{WARNING} Bob"}).ok
+    assert state.memory.values() == {"human": f"{WARNING} Bob"}
+
+
+paths = st.lists(st.sampled_from(["a", "b c", "/", "memories", "x.md"]), max_size=4).map("".join)
+
+
+@given(paths, st.sampled_from(["", "/", "/memories/"]))
+def test_memory_commands_derive_the_label_as_lettas_executor_does(name: str, prefix: str) -> None:
+    """core_tool_executor 0.16.8: every command strips `/memories/` and then a `/`; create and str_replace
+    keep the other slashes, insert, delete and rename (and update_description) turn them into `_`."""
+    path = prefix + name
+    assume(path)  # an empty path is no path (Letta's `if path and description`)
+    stripped = path.removeprefix("/memories/").removeprefix("/")
+    underscored = stripped.replace("/", "_")
+    for command, label, arguments in [
+        ("str_replace", stripped, {"old_string": "v", "new_string": "w"}),
+        ("insert", underscored, {"insert_text": "i"}),
+        ("rename", underscored, {"description": "described"}),
+        ("delete", underscored, {}),
+    ]:
+        state = state_with(*(Block(other, "v") for other in dict.fromkeys(["other", stripped, underscored])))
+        before = state.memory.values()
+        assert MEMORY.call(state, {"command": command, "path": path, **arguments}).ok
+        changed = {key for key, value in state.memory.values().items() if before.get(key) != value}
+        changed |= set(before) - set(state.memory.values())
+        if command == "rename":
+            changed = {b.label for b in state.memory if b.description == "described"}
+        assert changed == {label}, (command, path)
+
+
+def test_memory_rename_with_an_empty_description_is_neither_command() -> None:
+    state = state_with(Block("human", "h", description="d"))
+    result = MEMORY.call(state, {"command": "rename", "path": "/memories/human", "description": ""})
+    assert result.message.endswith("or old_path and new_path are required for rename command")
+    assert state.memory.get_block("human").description == "d" and state.memory.edits == []
