@@ -360,3 +360,44 @@ def test_a_limit_or_offset_past_what_sqlite_binds_is_no_limit_not_an_overflow() 
     assert len(recall.search("lisbon", limit=10**20)) == 1
     assert len(recall.search(None, limit=10**20)) == 2
     assert recall.search(None, limit=10**20, offset=10**20) == []
+
+
+@pytest.mark.parametrize(
+    ("seconds", "ago"),
+    [
+        (0, "0s ago"),
+        (59, "59s ago"),
+        (60, "1m ago"),
+        (3599, "59m ago"),
+        (3600, "1h ago"),
+        (86399, "23h ago"),
+        (86400, "1d ago"),
+        (3 * 86400 + 5, "3d ago"),
+    ],
+)
+def test_conversation_search_says_how_long_ago_in_lettas_units(seconds: int, ago: str) -> None:
+    """core_tool_executor 0.16.8: seconds below a minute, minutes below an hour, hours below a day, then days."""
+    recall = recall_with(user("Lisbon"))
+    result = SEARCH.call(state(recall, now=T0 + timedelta(seconds=seconds)), {"query": "Lisbon"})
+    assert json.loads(result.message)["results"][0]["time_ago"] == ago
+
+
+def test_a_date_only_end_takes_in_the_last_microsecond_of_that_day() -> None:
+    late = datetime(2024, 1, 15, 23, 59, 59, 999999, tzinfo=UTC)
+    recall = recall_with(user("just before midnight"), start=late)
+    result = SEARCH.call(state(recall), {"end_date": "2024-01-15"})
+    assert [r["content"] for r in json.loads(result.message)["results"]] == ["just before midnight"]
+
+
+def test_conversation_search_with_limit_zero_finds_nothing() -> None:
+    """Letta takes `limit if limit is not None else` its default: 0 is a limit, not a missing one."""
+    recall = recall_with(user("Lisbon"))
+    result = SEARCH.call(state(recall), {"query": "Lisbon", "limit": 0})
+    assert json.loads(result.message) == {"message": "No results found.", "results": []}
+
+
+def test_conversation_search_date_counts_pages_from_zero() -> None:
+    """Ten messages are pages 0 and 1 of five: Letta 0.6.5's `math.ceil(total / count) - 1`."""
+    recall = recall_with(*(user(f"message {n}") for n in range(10)), start=datetime(2024, 9, 4, 9, 0, tzinfo=UTC))
+    first = SEARCH_DATE.call(state(recall), {"start_date": "2024-09-04", "end_date": "2024-09-04"})
+    assert first.message.startswith("Showing 5 of 10 results (page 0/1):")
