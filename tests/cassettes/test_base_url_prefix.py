@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.cassettes.keys import Keyer, operation, path_prefix
+from harness.cassettes.keys import Keyer, current_digest, digest, operation, path_prefix
 from tests.fakes import REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, make_project
 
 
@@ -20,6 +20,28 @@ def test_operation_and_prefix() -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     assert keyer.key("POST", "/a/v1/chat/completions", body) == keyer.key("post", "/b/chat/completions", body)
     assert keyer.key("POST", "/v1/chat/completions", body) != keyer.key("POST", "/v1/embeddings", body)
+
+
+def test_an_operation_is_a_whole_path_segment_and_a_trailing_slash_is_no_other_path() -> None:
+    assert operation("/v1/chat/completions/") == "chat/completions"
+    assert path_prefix("/x/v1/embeddings/") == "/x/v1"
+    # a path that merely ends in an operation's name names another endpoint
+    assert operation("/v1/my_embeddings") == "/v1/my_embeddings"
+    assert operation("/v1/text_completions") == "/v1/text_completions"
+
+
+def test_the_method_counts_case_blind_whatever_the_body() -> None:
+    """vcrpy and httpx may spell a method in either case; a text body or a JSON body without messages is
+    keyed alike."""
+    for body in ("not json", {"input": "hi"}, [1, 2]):
+        assert Keyer().key("post", "/v1/embeddings", body) == Keyer().key("POST", "/v1/embeddings", body)
+
+
+def test_only_a_full_length_key_of_this_scheme_is_trusted() -> None:
+    stored = digest(Keyer().key("POST", "/v1/embeddings", {"input": "hi"}))
+    assert current_digest(stored)
+    assert not current_digest(stored[:-1]) and not current_digest(stored + "0")
+    assert not current_digest("k1:") and not current_digest("k0" + stored[2:])
 
 
 def test_a_cassette_recorded_through_a_prefix_replays_through_another(tmp_path: Path) -> None:
