@@ -786,3 +786,36 @@ def test_an_archival_search_left_empty_by_its_tags_says_so(search: dict[str, Any
     obs.archival = shelf
     (failure,) = run({"archival_search": search}, obs)
     assert failure.message == says
+
+
+def test_text_that_is_not_json_fails_only_the_first_of_its_json_checks() -> None:
+    """One reason is enough: `json` and `json_length` of a value that is not JSON give one failure."""
+    (failure,) = block_failures("tasks", {"json": ["a"], "json_length": 1}, "[a")
+    assert failure.key == "turns[0].expect.blocks.tasks.json" and "not valid JSON" in failure.message
+
+
+def test_unchanged_false_beside_another_check_lets_the_block_change() -> None:
+    assert block_failures("human", {"unchanged": False, "contains": "Azin"}, "Name: Azin") == []
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_a_call_expected_to_fail_or_succeed_matches_only_such_a_call(ok: bool) -> None:
+    failed = ToolCallRecord("call_1", "core_memory_append", "{}", False, "Error", False)
+    succeeded = tool("core_memory_append")
+    wanted = {"tool_calls": [{"name": "core_memory_append", "ok": ok}]}
+    assert run(wanted, observed(calls=[succeeded if ok else failed])) == []
+    (failure,) = run(wanted, observed(calls=[failed if ok else succeeded]))
+    assert failure.message.endswith("that succeeded" if ok else "that failed")
+
+
+def test_a_judges_score_at_the_threshold_passes() -> None:
+    from harness.scenarios.checks.base import Verdict
+
+    def judge(rubric: str, text: str, what: str, model: str | None) -> Verdict:
+        return Verdict(0.7, "greets Azin")
+
+    data = {"reply": {"judge": {"rubric": "greets Azin", "threshold": 0.7}}}
+    assert check(expect(data), Observed({}, {}, [], "Hi Azin", StopReason("replied"), judge=judge), LOC) == []
+    below = {"reply": {"judge": {"rubric": "greets Azin", "threshold": 0.71}}}
+    (failure,) = check(expect(below), Observed({}, {}, [], "Hi Azin", StopReason("replied"), judge=judge), LOC)
+    assert failure.message.startswith("the judge scored the reply 0.7, below 0.71")
