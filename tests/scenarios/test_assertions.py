@@ -548,6 +548,10 @@ def test_tool_rules_refused_compares_the_refused_calls_in_order() -> None:
     assert (failure.expected, failure.actual) == ([], ["send_message"])
     (failure,) = run({"tool_rules": {"refused": ["send_message"]}}, observed(calls=calls[1:]))
     assert failure.message == "the rules refused no call"
+    both = [editing("send_message", refused=True), editing("core_memory_append", refused=True)]
+    assert run({"tool_rules": {"refused": ["send_message", "core_memory_append"]}}, observed(calls=both)) == []
+    (failure,) = run({"tool_rules": {"refused": ["core_memory_append", "send_message"]}}, observed(calls=both))
+    assert failure.message == "the rules refused other calls"
 
 
 def test_tool_rules_offered_compares_each_step_as_a_set() -> None:
