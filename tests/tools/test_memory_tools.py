@@ -452,3 +452,12 @@ def test_memory_rename_with_an_empty_description_is_neither_command() -> None:
     result = MEMORY.call(state, {"command": "rename", "path": "/memories/human", "description": ""})
     assert result.message.endswith("or old_path and new_path are required for rename command")
     assert state.memory.get_block("human").description == "d" and state.memory.edits == []
+
+
+def test_insert_expands_tabs_in_the_block_and_the_new_text() -> None:
+    """Letta 0.16.8's memory_insert writes back the block's value and new_string with tabs expanded."""
+    state = state_with(Block("todo", "a\tb"))
+    assert INSERT.call(state, {"label": "todo", "new_string": "c\td"}) == ToolResult(True, "a       b\nc       d")
+    at_top = {"command": "insert", "path": "/memories/todo", "insert_text": "\te", "insert_line": 0}
+    assert MEMORY.call(state, at_top).ok
+    assert state.memory.values() == {"todo": "        e\na       b\nc       d"}
