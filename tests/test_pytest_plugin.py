@@ -203,6 +203,22 @@ def test_a_misspelt_key_fails_that_scenario_alone_with_a_located_message(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
+def test_a_pattern_that_does_not_compile_fails_that_scenario_alone_with_a_located_message(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """re raises OverflowError, not re.error, for this count: still the user's mistake, at its line."""
+    bad = project.write_scenario(
+        "bad", "agent: chat\nturns:\n  - user: hi\nexpect:\n  reply: {matches: 'a{4294967296}'}\n"
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, failed=2)  # the other scenarios still ran
+    result.stdout.fnmatch_lines(
+        [f"{bad.relative_to(pytester.path)}:5:11: expect.reply.matches: invalid regular expression: the repetition*"]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.no_fnmatch_line("*OverflowError*")
+
+
 def test_an_unknown_agent_or_block_fails_that_scenario(pytester: pytest.Pytester, project: Project) -> None:
     bad = project.write_scenario("wrong_refs", "agent: chatbot\nturns: [{user: hi}]\n")
     blocks = project.write_scenario(

@@ -20,6 +20,7 @@ from harness.scenarios.checks import (
     ToolCalls,
     ToolCallWire,
 )
+from harness.scenarios.checks.text import compiles
 from harness.scenarios.model import Scenario, TurnWire, check_against_agent, load_scenario
 
 LABELS = ["persona", "human"]
@@ -472,6 +473,37 @@ def test_invalid_regular_expressions_are_errors(tmp_path: Path) -> None:
     assert block.message.startswith("invalid regular expression: ")
     assert "missing )" in block.message
     assert found["turns[0].expect.reply.matches"].line == 7
+
+
+@pytest.mark.parametrize(
+    ("pattern", "said"),
+    [
+        ("(?:" * 250 + "a" + ")" * 250, "its groups are nested too deep to compile"),  # regex: RecursionError
+        ("a{4294967296}", "the repetition number is too large (the most is 4,294,967,294)"),  # re: OverflowError
+        ("(?:a{1000}){1000}", "written out, it is 1,001,001 pieces"),  # regex: 275 MB; {60000}{60000} 5.7 GB
+        ("b{100000}", "it is 100,001 pieces"),
+    ],
+)
+def test_a_pattern_python_cannot_compile_is_a_located_error_whatever_it_raises(
+    tmp_path: Path, pattern: str, said: str
+) -> None:
+    """Python raises more than re.error for a pattern it cannot compile, and `regex` writes out each copy
+    a repeat asks for: each is the user's mistake at the pattern's line, found without compiling it."""
+    (problem,) = problems_of(
+        tmp_path, f"agent: chat\nturns:\n  - user: hi\nexpect:\n  reply: {{matches: '{pattern}'}}\n"
+    )
+    assert (problem.key, problem.line) == ("expect.reply.matches", 5)
+    assert problem.message.startswith("invalid regular expression: ")
+    assert said in problem.message
+
+
+def test_a_pattern_within_the_pieces_limit_compiles() -> None:
+    """The limit counts the copies a repeat must match, not the ones it may: these are all fine."""
+    from harness.scenarios.checks.text import _pieces
+
+    for pattern in ("b{99999}", "(?:ab){0,4294967294}", "(?:a{1000}){1,1000}", "(?:a|bc){3}" * 1000):
+        assert compiles(pattern) == pattern
+    assert _pieces("(?:a|bc){3}") == 1 + 3 * (1 + 1 + 2)  # the repeat, then 3 x (the branch, a, b c)
 
 
 def test_reply_checks_do_not_accept_block_only_keys(tmp_path: Path) -> None:

@@ -74,17 +74,70 @@ def no_empty_lists(value: dict[str, Any]) -> dict[str, Any]:
 SEARCH_SECONDS = 2.0  # a search of one text: the patterns that take longer backtrack exponentially
 
 
+# How many pieces a pattern may spell out once its repeats are counted: the `regex` module writes out each
+# copy a repeat requires (`(?:a{60000}){60000}`, 19 characters, took 5.7 GB), and written-out pieces cost
+# it alike. 100,000 pieces compile in under 100 MB; `re` alone keeps repeats as counts.
+PATTERN_PIECES = 100_000
+
+
 def compiles(pattern: str) -> str:
     """`re`'s syntax, as documented (its messages point at the opening of what is unclosed), that `regex`,
-    which searches, takes too."""
+    which searches, takes too, in bounded memory: any pattern that does not compile is the user's mistake,
+    whatever Python raises for it (a repeat count past its limit, nesting past Python's recursion limit)."""
     import regex  # only where a scenario has a pattern: importing it costs 15 ms
 
     try:
         re.compile(pattern)
+        pieces = _pieces(pattern)
+        if pieces > PATTERN_PIECES:
+            raise ValueError(
+                f"invalid regular expression: written out, it is {pieces:,} pieces (a piece counts as often as "
+                "the repeats around it ask for: (?:a{1000}){1000} is a million), more than the "
+                f"{PATTERN_PIECES:,} the harness lets the regex module compile (its memory grows with them): use "
+                "smaller counts, or + / * / {n,} where the exact count does not matter"
+            )
         regex.compile(pattern)
     except (re.error, regex.error) as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
+    except OverflowError as exc:  # re's parser: a count past its MAXREPEAT
+        most = int(importlib.import_module("re._constants").MAXREPEAT) - 1
+        raise ValueError(f"invalid regular expression: {exc} (the most is {most:,})") from None
+    except RecursionError:
+        raise ValueError(
+            "invalid regular expression: its groups are nested too deep to compile (Python's recursion limit): "
+            "nest fewer"
+        ) from None
+    except MemoryError:
+        raise ValueError(
+            "invalid regular expression: it takes more memory to compile than this process may use: make it smaller"
+        ) from None
     return pattern
+
+
+def _pieces(pattern: str) -> int:
+    """How many pieces (characters, classes, anchors, groups) `regex` writes out for `pattern`: a repeat
+    counts its item as often as its minimum (the copies it must match; the optional rest stays a loop)."""
+    parser: Any = importlib.import_module("re._parser")  # the parse `re.compile` makes, as in matches_everything
+    constants: Any = importlib.import_module("re._constants")
+    repeats = {constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT}
+
+    def count(items: Any) -> int:
+        return sum(one(op, argument) for op, argument in items)
+
+    def one(op: Any, argument: Any) -> int:
+        if op in repeats:
+            low, _, item = argument
+            return 1 + max(int(low), 1) * count(item)
+        return 1 + inside(argument)
+
+    def inside(argument: Any) -> int:
+        if isinstance(argument, parser.SubPattern):
+            return count(argument)
+        if isinstance(argument, tuple | list):
+            return sum(inside(part) for part in argument)
+        return 0
+
+    return count(parser.parse(pattern))
 
 
 def searched(pattern: str, text: str) -> bool | None:
