@@ -22,7 +22,7 @@ from typing import Any
 from harness import memorydb
 from harness.errors import StoreError, UserError
 from harness.files import unreachable_reason, unwritable_reason
-from harness.jsontext import storable
+from harness.jsontext import parse, storable
 from harness.llm.embeddings import EmbeddingModel
 from harness.memory import Block, Memory
 from harness.passages import PassageStore
@@ -620,8 +620,8 @@ def _whole_number(value: Any, column: str) -> int:
 def _json_object(value: Any, column: str) -> dict[str, Any]:
     """A column that holds a JSON object, as the harness writes it."""
     try:
-        data = json.loads(value) if isinstance(value, str) else None
-    except ValueError:  # not JSON; a surrogate escape or a number past Python's limits too
+        data = parse(value) if isinstance(value, str) else None
+    except ValueError:  # not JSON; nested past the parser's depth, a surrogate escape, a number past Python's limits
         data = None
     if not isinstance(data, dict):
         raise _UnexpectedRow(f"`{column}` is {_shown(value)}, not a JSON object")

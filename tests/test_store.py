@@ -512,6 +512,8 @@ def _damage_table(db: Path, table: str) -> None:
         file.write(b"\xa5" * page_size)
 
 
+# JSON nested 100,000 deep: json.loads raised RecursionError, a traceback
+_NESTED = "replace(hex(zeroblob(100000)), '00', '[') || replace(hex(zeroblob(100000)), '00', ']')"
 RESHAPED = {  # a change another program (or a hand) made, and what the error says of it (exit 2)
     "DROP TABLE blocks": "is not a state database this harness reads (no such table: blocks",
     "DROP TABLE messages": "is not a state database this harness reads (no such table: messages",
@@ -525,6 +527,7 @@ RESHAPED = {  # a change another program (or a hand) made, and what the error sa
     "UPDATE blocks SET read_only = 'yes'": "`read_only` is 'yes', not 0 or 1",
     "UPDATE blocks SET schema = '{bad'": "`schema` is '{bad', not a JSON object",
     "UPDATE messages SET body = '[1]'": "unexpected data in its `messages` table: `body` is '[1]'",
+    f"UPDATE messages SET body = {_NESTED}": "unexpected data in its `messages` table: `body` is '[[[[",
     "UPDATE agents SET turns = 'many'": "unexpected data in its `agents` table: `turns` is 'many'",
 }
 
