@@ -46,6 +46,9 @@ from harness.wire import NOT_BOOLEAN, Boolean, Shorthand, StrictModel, not_null_
 from harness.yamlsource import Loc, TooBig, YamlDocument, dotted, load_yaml, read_text, universal_newlines
 
 MIN_CONTEXT_WINDOW = 64  # tokens: below this not even a summary fits (Letta's own minimum is 4096)
+# tokens: past any model's window (10 million is the largest offered), and where the window's thresholds (a
+# float times it) stay exact: 10**400 passed validate, then every scenario failed on OverflowError
+MAX_CONTEXT_WINDOW = 1_000_000_000
 
 DEFAULT_MAX_STEPS = HARNESS_MAX_STEPS  # letta-v1: Letta 0.16.8's (kinds.default_max_steps)
 # Agent names (a name is also a file name: records, cassettes).
@@ -475,11 +478,13 @@ class AgentSettingsWire(StrictModel):
         description="A frozen clock (and seeded ids): the time tools and Letta's messages read starts here "
         "and moves by `tick` seconds with each model answer, so replays are byte-identical",
     )
-    context_window: Annotated[int, pydantic.Field(ge=MIN_CONTEXT_WINDOW), NOT_BOOLEAN] | None = pydantic.Field(
-        None,
-        description="Tokens the agent's context may hold (Letta's llm_config.context_window): past 75% the "
-        "agent is warned, past 90% its oldest messages are evicted to recall and summarized (default: no limit)",
-        json_schema_extra=not_null_schema,
+    context_window: Annotated[int, pydantic.Field(ge=MIN_CONTEXT_WINDOW, le=MAX_CONTEXT_WINDOW), NOT_BOOLEAN] | None = (
+        pydantic.Field(
+            None,
+            description="Tokens the agent's context may hold (Letta's llm_config.context_window): past 75% the "
+            "agent is warned, past 90% its oldest messages are evicted to recall and summarized (default: no limit)",
+            json_schema_extra=not_null_schema,
+        )
     )
 
     memory_warning: Boolean | None = pydantic.Field(

@@ -623,6 +623,24 @@ def test_a_context_window_too_small_is_a_located_mistake(write_agents: Write) ->
     assert "greater than or equal to 64" in problem.message
 
 
+def test_a_context_window_past_any_model_is_a_located_mistake(write_agents: Write) -> None:
+    """10**400 passed validate, then every scenario of the agent failed on an internal OverflowError (a
+    float times the window)."""
+    path, error = problems_of(
+        write_agents,
+        f"""
+        agents:
+          chat:
+            model: gpt-4o-mini
+            system: hello
+            context_window: 1{"0" * 400}
+        """,
+    )
+    (problem,) = error.problems
+    assert (problem.file, problem.line, problem.key) == (str(path), 5, "agents.chat.context_window")
+    assert "less than or equal to 1000000000" in problem.message
+
+
 def test_the_memory_warning_is_off_unless_an_agent_or_defaults_turn_it_on(write_agents: Write) -> None:
     from harness.fingerprint import agent_fingerprint, fingerprint_changes
 

@@ -38,7 +38,13 @@ from harness.agentfile.sourcecheck import (
     with_docstring,
     without_future_imports,
 )
-from harness.config import AGENT_NAME_PATTERN, BLOCK_LABEL_PATTERN, MIN_CONTEXT_WINDOW, ToolRuleWire
+from harness.config import (
+    AGENT_NAME_PATTERN,
+    BLOCK_LABEL_PATTERN,
+    MAX_CONTEXT_WINDOW,
+    MIN_CONTEXT_WINDOW,
+    ToolRuleWire,
+)
 from harness.loops.kinds import (
     LoopName,
     default_tool_choice,
@@ -338,12 +344,13 @@ class _Importer:
         out["model"] = self._model(name, agent.llm_config, loop)
         if agent.llm_config is not None:  # the agent's context pressure, as Letta applies it
             window = agent.llm_config.context_window
-            if window >= MIN_CONTEXT_WINDOW:
+            if MIN_CONTEXT_WINDOW <= window <= MAX_CONTEXT_WINDOW:
                 out["context_window"] = window
             else:
                 self.note(
                     name,
-                    f"llm_config.context_window {window} not kept (the harness takes {MIN_CONTEXT_WINDOW} or more)",
+                    f"llm_config.context_window {window} not kept (the harness takes {MIN_CONTEXT_WINDOW} to "
+                    f"{MAX_CONTEXT_WINDOW:,})",
                 )
         out["system"] = agent.system or ""
         if not agent.system:

@@ -745,6 +745,15 @@ def test_only_llm_fields_the_file_sets_are_reported_not_kept(tmp_path: Path) -> 
     assert "llm_config.enable_reasoner True not kept" in "\n".join(result.notes)
 
 
+def test_a_context_window_past_the_harness_range_is_reported_not_kept(tmp_path: Path) -> None:
+    """It was kept, and the agents.yaml written validated, then failed every scenario (OverflowError)."""
+    llm = {"model": "m", "model_endpoint_type": "openai", "model_endpoint": "http://h/v1", "context_window": 10**400}
+    result, config = imported(small_agent_file([], llm_config=llm), tmp_path)
+    assert config.get("a").context_window is None
+    assert "llm_config.context_window 1000" in "\n".join(result.notes)
+    assert "not kept (the harness takes 64 to 1,000,000,000)" in "\n".join(result.notes)
+
+
 POSTPONED = '''from __future__ import annotations
 
 from typing import TYPE_CHECKING
