@@ -14,12 +14,12 @@ from typing import Any
 
 import yaml
 
-from harness.errors import OutputError, ScenarioError
+from harness.errors import OutputError, Problem, ScenarioError
 from harness.files import cannot_write
 from harness.jsontext import parse, same_json
 from harness.output import write_output
 from harness.scenarios.checks import Failure
-from harness.yamlsource import Loc, parse_yaml, read_text
+from harness.yamlsource import Loc, dotted, parse_yaml, read_text
 
 
 class _SnapshotDumper(yaml.SafeDumper):
@@ -59,18 +59,22 @@ class SnapshotFile:
         if not self.path.is_file():
             return [Failure(loc, f"no snapshot at {self.path} yet: write it with --update-snapshots")]
         try:  # bounded and located as every file the harness reads: an alias bomb is refused, not expanded
-            expected = parse_yaml(read_text(self.path), str(self.path), ScenarioError).data
+            document = parse_yaml(read_text(self.path), str(self.path), ScenarioError)
         except (OSError, ValueError) as exc:
             raise ScenarioError(
                 f"{self.path}: not a snapshot the harness reads ({exc}); write it again with --update-snapshots"
             ) from None
         except ScenarioError as exc:
-            again = "; not a snapshot the harness reads: write it again with --update-snapshots"
             raise ScenarioError(
-                [replace(problem, message=problem.message + again) for problem in exc.problems]
+                [replace(problem, message=problem.message + _AGAIN) for problem in exc.problems]
             ) from None
-        if not isinstance(expected, dict):
-            expected = {}
+        expected = {} if document.data is None else document.data
+        misshapen = [
+            Problem(str(self.path), *document.locate(where), dotted(key), what + _AGAIN)
+            for where, key, what in _misshapen(expected)
+        ]
+        if misshapen:
+            raise ScenarioError(misshapen)
         failures: list[Failure] = []
         for when in ("turns", "end"):
             if when in actual and when not in expected:
@@ -89,6 +93,38 @@ class SnapshotFile:
         if "end" in actual and "end" in expected:
             failures += _blocks(loc, "at the end", expected["end"] or {}, actual["end"])
         return failures
+
+
+_AGAIN = "; not a snapshot the harness reads: write it again with --update-snapshots"
+
+
+def _misshapen(data: Any) -> list[tuple[Loc, Loc, str]]:
+    """Where a snapshot (a hand edit, a merge) is not of the shape --update-snapshots writes, and how: `turns`
+    a list of the blocks after each turn, `end` the blocks at the end, blocks a mapping from text labels.
+    Compared as it was, `turns: 5` or a `null:` label failed the scenario with an internal TypeError. Each
+    is where it is, the key to name (a label that is not text is named by its section), and what is wrong."""
+    if not isinstance(data, dict):
+        return [((), (), f"expected a mapping of `turns` and `end`, not {_kind(data)}")]
+    found: list[tuple[Loc, Loc, str]] = []
+    turns = data.get("turns")
+    if turns is not None and not isinstance(turns, list):
+        found.append((("turns",), ("turns",), f"expected a list of the blocks after each turn, not {_kind(turns)}"))
+    sections = [(("turns", index), blocks) for index, blocks in enumerate(turns if isinstance(turns, list) else [])]
+    for loc, blocks in [*sections, (("end",), data.get("end"))]:
+        if blocks is not None and not isinstance(blocks, dict):
+            found.append((loc, loc, f"expected the blocks by label, not {_kind(blocks)}"))
+        for label in blocks if isinstance(blocks, dict) else []:
+            if not isinstance(label, str):
+                found.append(((*loc, label), loc, f"a block label is text, not {_kind(label)}: quote it"))
+    return found
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _blocks(loc: Loc, when: str, expected: Any, actual: dict[str, str]) -> list[Failure]:

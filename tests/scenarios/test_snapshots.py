@@ -179,6 +179,35 @@ def test_a_snapshot_file_that_is_not_one_is_the_users_to_fix_not_a_crash(
     assert "the harness failed" not in err
 
 
+AGAIN = "; not a snapshot the harness reads: write it again with --update-snapshots"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("turns: 5\nend: {human: x}\n", ":1:1: turns: expected a list of the blocks after each turn, not the number 5"),
+        ("end:\n  null: a\n  b: c\n", ":2:3: end: a block label is text, not null: quote it"),
+        ("turns:\n- {1: a}\nend: {}\n", ":2:4: turns[0]: a block label is text, not the number 1: quote it"),
+        ("turns: [[a]]\nend: {}\n", ":1:9: turns[0]: expected the blocks by label, not a list"),
+        ("end: yes\n", ":1:1: end: expected the blocks by label, not a boolean"),
+        ("- a\n- b\n", ":1:1: expected a mapping of `turns` and `end`, not a list"),
+    ],
+)
+def test_a_snapshot_of_another_shape_is_located_in_its_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, says: str
+) -> None:
+    """A hand edit or a merge gave valid YAML of another shape: `turns: 5` or a `null:` label failed the
+    scenario as an internal TypeError naming neither the file nor the fix."""
+    project = recorded(tmp_path, SNAPPED, REMEMBER_RESPONSES)
+    snapshot = project.root / "snapshots" / "snap.yaml"
+    snapshot.parent.mkdir(parents=True)
+    snapshot.write_text(text, encoding="utf-8")
+    assert run(project) == 1
+    err = capsys.readouterr().err
+    assert f"{snapshot}{says}{AGAIN}" in err, err
+    assert "the harness failed" not in err and "Error" not in err
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.dictionaries(st.text(max_size=12), st.text(max_size=12), max_size=4))
 @example({"notes.md": "x", "2025": "y", "": "z", "a: b": "w", "café": "v"})
