@@ -23,8 +23,10 @@ all), so what a subprocess would contain is contained here:
   thread), or while another timer is set (pytest-timeout's signal method), runs unbounded.
 - What the tool prints (`sys.stdout`, `sys.stderr`) is captured, as Letta captures its sandbox's output
   into the call's `stdout`/`stderr` (never shown to the model): it went to the harness's console, into the
-  results table. The run's record keeps it (`--report`). Output written past Python's `sys` streams (a
-  subprocess the tool starts, C code writing to the file descriptors) is not captured.
+  results table. The run's record keeps it (`--report`), up to PRINTED_KEPT characters a stream a call: past
+  that, its first and last halves with a note of how much was left out between them (`CappedText`), where
+  Letta keeps it all in its sandbox result (but writes no report). Output written past Python's `sys`
+  streams (a subprocess the tool starts, C code writing to the file descriptors) is not captured.
 """
 
 from __future__ import annotations
@@ -39,7 +41,16 @@ from typing import TypeVar
 
 from harness.errors import Stopped
 
-__all__ = ["TOOL_SANDBOX_TIMEOUT", "ToolTimeout", "UserCall", "exception_name", "printed", "stops_the_run"]
+__all__ = [
+    "PRINTED_KEPT",
+    "TOOL_SANDBOX_TIMEOUT",
+    "CappedText",
+    "ToolTimeout",
+    "UserCall",
+    "exception_name",
+    "printed",
+    "stops_the_run",
+]
 
 T = TypeVar("T")
 
@@ -84,6 +95,55 @@ def printed(user: UserCall | None) -> tuple[str, str]:
     return ("", "") if user is None else (user.stdout, user.stderr)
 
 
+# What a call's stdout (and its stderr) keeps: a debug print in a loop wrote 40 MB a call, and ten calls
+# made a 419 MB report and 1.27 GB of memory. The first and last halves are kept; Letta reads a failed
+# call's error from the last lines of stderr, which the last half holds.
+PRINTED_KEPT = 65_536
+
+
+class CappedText(io.TextIOBase):
+    """A text stream (what `sys.stdout` is while a tool runs) keeping the first and last `kept // 2`
+    characters written to it, however much is: `getvalue()` is all of it when that fits, else the two
+    halves with `... N characters left out ...` between them. Nothing more is held while it is written."""
+
+    def __init__(self, kept: int = PRINTED_KEPT) -> None:
+        super().__init__()
+        self.half = kept // 2
+        self.head: list[str] = []  # the first writes, up to `half` characters
+        self.head_length = 0
+        self.tail: list[str] = []  # the last writes; more than `half` characters only until the next trim
+        self.tail_length = 0
+        self.written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):  # as io.StringIO says it
+            raise TypeError(f"string argument expected, got '{type(text).__name__}'")
+        self.written += len(text)
+        rest = text
+        if self.head_length < self.half:
+            room = self.half - self.head_length
+            self.head.append(text[:room])
+            self.head_length += min(len(text), room)
+            rest = text[room:]
+        if rest:
+            self.tail.append(rest[-self.half :])
+            self.tail_length += min(len(rest), self.half)
+            if self.tail_length > 2 * self.half:  # trimmed now and then: each character is copied at most twice
+                last = "".join(self.tail)[-self.half :]
+                self.tail, self.tail_length = [last], len(last)
+        return len(text)
+
+    def getvalue(self) -> str:
+        head, tail = "".join(self.head), "".join(self.tail)[-self.half :]
+        left_out = self.written - len(head) - len(tail)
+        if left_out == 0:
+            return head + tail
+        return f"{head}\n... {left_out:,} characters left out ...\n{tail}"
+
+
 def _can_alarm() -> bool:
     """SIGALRM can bound a call here: the main thread (Python runs signal handlers there), a platform with
     interval timers, and no timer running: someone else's (it would be lost), or an outer call's (a call made
@@ -116,7 +176,7 @@ class UserCall:
             previous = signal.signal(signal.SIGALRM, self._alarm)
             signal.setitimer(signal.ITIMER_REAL, self.timeout, RAISE_AGAIN)
         streams = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = printed = io.StringIO(), io.StringIO()
+        sys.stdout, sys.stderr = printed = CappedText(), CappedText()
         try:
             try:
                 value = function()
