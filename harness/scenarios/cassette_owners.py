@@ -116,12 +116,17 @@ def overwritten_inputs(
     }
     for path in files:
         read.setdefault(real(path), ("the scenario file", path))
+    seen: set[tuple[Path, str | None]] = set()  # a dataset's rows share their file and dataset, most their history
     for scenario, _ in cassettes:
+        data = scenario.doc.data if scenario.doc is not None else None
+        history = data.get(HISTORY_KEY) if isinstance(data, dict) else None
+        key = (scenario.path, history if isinstance(history, str) else None)
+        if key in seen:
+            continue
+        seen.add(key)
         read.setdefault(real(scenario.path), ("the scenario file", scenario.path))
         if scenario.dataset is not None:
             read.setdefault(real(scenario.dataset), ("the dataset", scenario.dataset))
-        data = scenario.doc.data if scenario.doc is not None else None
-        history = data.get(HISTORY_KEY) if isinstance(data, dict) else None
         if isinstance(history, str):
             file = scenario.path.parent / history
             read.setdefault(real(file), ("the history file", file))

@@ -166,6 +166,8 @@ def _fill(
     if fields is None:
         fields = _RowFields()
     if isinstance(value, str):
+        if "{" not in value:  # no field (what format makes of it: itself, or a lone `}` kept as written)
+            return value, None  # and not formatted again for every row: a long text cost each row its length
         fields.value_left = MAX_VALUE
         try:
             filled = fields.vformat(value, (), row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import tempfile
@@ -379,3 +380,53 @@ def test_ids_that_only_full_case_folding_makes_one_are_two_files_and_both_kept(
     scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
     assert problems == []
     assert [s.row for s in scenarios] == [first, second]
+
+
+@given(st.text().filter(lambda text: "{" not in text), st.dictionaries(st.text(min_size=1), st.text()))
+def test_a_string_with_no_field_is_kept_as_formatting_would_keep_it(text: str, row: dict[str, str]) -> None:
+    """`_fill` no longer formats a string without a `{` (once a row, a long one cost each row its length):
+    formatting gives it back as it is, or fails and keeps it as written (a lone `}`)."""
+    from harness.scenarios.dataset import _RowFields
+
+    assert _fill(text, row, ()) == (text, None)
+    with contextlib.suppress(ValueError):  # a lone `}`: kept as written
+        assert _RowFields().vformat(text, (), row) == text
+
+
+def test_what_is_the_same_for_every_row_is_worked_out_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset's time grew with rows x template: each row formatted every string of the template, composed
+    the template's YAML again to locate a problem (10 ms a row for a 900 KB template), and worked out the
+    template's cassette path, its agent and what it is checked against. Counted here over 40 rows."""
+    import harness.yamlsource
+    from harness.factory import AgentFactory
+    from harness.project import Project
+    from harness.scenarios.dataset import _RowFields
+
+    counts: dict[str, int] = {}
+
+    def counted(owner: object, name: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            if name != "compose" or "dataset: names.jsonl" in str(args[0]):  # the template's YAML
+                counts[name] = counts.get(name, 0) + 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, wrapper)
+
+    for owner, name in [
+        (harness.yamlsource, "compose"),
+        (Project, "cassette_path"),
+        (AgentFactory, "spec"),
+        (_RowFields, "vformat"),
+    ]:
+        counted(owner, name)
+    template = "agent: chat\ndataset: names.jsonl\ndescription: the same for every row\nturns:\n  - user: '{name}'\n"
+    project = make_project(tmp_path / "p", {"names": template})
+    write_dataset(project.root / "scenarios", [{"name": f"n{index}"} for index in range(40)])
+    assert main(["run", "--agents", str(project.agents)]) == 1  # no cassettes: each row fails, located
+    assert "40 failed" in capsys.readouterr().out
+    # the template read (one compose), then located once for all rows; one string formatted a row
+    assert counts == {"compose": 2, "cassette_path": 1, "spec": 1, "vformat": 40}
