@@ -20,6 +20,47 @@ from typing import Any
 
 from harness import jsontext
 from harness.cassettes.keys import canonical
+from harness.yamlsource import TooBig
+
+# What one cassette's requests may hold once rebuilt, in all: a delta reuses earlier requests' messages
+# and splices texts, so a few KB of hand-edited, merged or hostile deltas could otherwise rebuild gigabytes
+# (each {"same": [0, n-1]} twice over doubles a request). Far above what a recording holds: a 200-turn
+# conversation with a 100 KB system message edited at every step is 20 MB of text and some 40,000
+# messages; 4 million messages cost about 80 MB and a few seconds to key, 128 MB of text (the file's own,
+# at most 64 MB, and edited texts) about twice that, keeping reading near the documented 400 MB.
+MAX_MESSAGES = 4_000_000
+MAX_CHARACTERS = 128 << 20
+
+
+class Budget:
+    """What is left of `MAX_MESSAGES` and `MAX_CHARACTERS` while one cassette is read: each message a
+    rebuilt request holds counts (a reused one again: it is a reference to keep and to key), and each text
+    decoded or made by an edit counts its characters (a shared one once). Taken before the rebuilding
+    allocates, so an out-of-bounds cassette is refused in bounded time and memory (TooBig)."""
+
+    __slots__ = ("characters", "messages")
+
+    def __init__(self) -> None:
+        self.messages = MAX_MESSAGES
+        self.characters = MAX_CHARACTERS
+
+    def take_messages(self, count: int) -> None:
+        self.messages -= count
+        if self.messages < 0:
+            raise TooBig(
+                f"its requests hold more than {MAX_MESSAGES:,} messages in all, rebuilt from their deltas "
+                "(a message reused counted again): far more than a recording holds"
+            )
+
+    def take_characters(self, count: int) -> None:
+        self.characters -= count
+        if self.characters < 0:
+            raise TooBig(
+                f"its requests and answers hold more than {MAX_CHARACTERS >> 20} MB of text in all, rebuilt from "
+                "their deltas (an edited message counted again in full, and a text a YAML alias repeats): far more "
+                "than a recording holds"
+            )
+
 
 # The shapes of a delta's message items, by their exact keys; any other item is a message as it was sent.
 # A message that happens to have one of these shapes is written wrapped, as {"literal": message}.
@@ -42,15 +83,20 @@ def literal(message: Any) -> Any:
     return {"literal": message} if item_kind(message) is not None else message
 
 
-def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+def apply_delta(previous: dict[str, Any], delta: dict[str, Any], budget: Budget | None = None) -> dict[str, Any]:
     """The request body `delta` describes, sharing `previous`'s unchanged values (not copies). A
-    ValueError says what is wrong with a delta edited by hand."""
+    ValueError says what is wrong with a delta edited by hand; TooBig, that it rebuilds past `budget`
+    (the cassette's, shared by all its requests; a fresh one when not given)."""
+    if budget is None:
+        budget = Budget()
     body = {k: v for k, v in previous.items() if k not in delta.get("unset", ())}
     body.update(delta.get("set", {}))
     if "messages" in delta:
         before = previous["messages"]
         messages: list[Any] = []
-        for number, item in enumerate(delta["messages"]):
+        items = delta["messages"]
+        budget.take_messages(len(items))  # one each, a `same` span its length less one on top
+        for number, item in enumerate(items):
             kind = item_kind(item)
             if kind is None:
                 messages.append(item)
@@ -58,12 +104,15 @@ def apply_delta(previous: dict[str, Any], delta: dict[str, Any]) -> dict[str, An
                 messages.append(item["literal"])
             elif kind == SAME:
                 first, last = _span(item["same"], len(before), number)
+                budget.take_messages(last - first)
                 messages += before[first : last + 1]
             else:
                 old = _edited(before, item["edit"], number)
                 splices = item["splices"] if "splices" in item else [[item["at"], item["cut"], item["insert"]]]
-                messages.append({**old, "content": _spliced(old["content"], splices)})
+                messages.append({**old, "content": _spliced(old["content"], splices, budget)})
         body["messages"] = messages
+    elif isinstance(body.get("messages"), list):  # the base's (or a `set`) list, held and keyed again
+        budget.take_messages(len(body["messages"]))
     return body
 
 
@@ -321,15 +370,22 @@ def _common_suffix(a: str, b: str) -> int:
     return low
 
 
-def _spliced(old: str, splices: list[Any]) -> str:
-    """`old` with `splices` applied (each `[at, cut, insert]` in `old`'s offsets, in order, apart)."""
-    pieces: list[str] = []
+def _spliced(old: str, splices: list[Any], budget: Budget) -> str:
+    """`old` with `splices` applied (each `[at, cut, insert]` in `old`'s offsets, in order, apart), its
+    length taken from `budget` before the text is made."""
     done = 0
+    length = len(old)
     for at, cut, insert in splices:
         if not (isinstance(at, int) and isinstance(cut, int) and isinstance(insert, str)) or not (
             done <= at and cut >= 0 and at + cut <= len(old)
         ):
             raise ValueError(f"a splice out of place: {[at, cut, insert]!r} in a text of {len(old)} characters")
+        length += len(insert) - cut
+        done = at + cut
+    budget.take_characters(length)
+    pieces: list[str] = []
+    done = 0
+    for at, cut, insert in splices:
         pieces += [old[done:at], insert]
         done = at + cut
     pieces.append(old[done:])

@@ -50,6 +50,7 @@ from harness import jsontext, yamlsubset
 from harness.cassettes.delta import (
     NO_TEXTS,
     SAME,
+    Budget,
     Texts,
     apply_delta,
     decode_reusing,
@@ -163,6 +164,7 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
         bodies: list[Any] = []  # every request body so far: a delta names the one it applies to
         texts_of: list[list[str] | None] = []
         interactions: list[Interaction] = []
+        budget = Budget()  # what all its requests and answers may hold once rebuilt
         skip_bodies = keys_only and all(
             isinstance(item, dict)
             and isinstance(item.get("request"), dict)
@@ -182,9 +184,9 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                 headers = _read_headers(request.get("headers") or {}, "request")
                 if skip_bodies:
                     recorded = RecordedRequest(method, request["uri"], None, headers, None, key)
-                    interactions.append(Interaction(recorded, _read_response(response)))
+                    interactions.append(Interaction(recorded, _read_response(response, budget)))
                     continue
-                body, texts = _read_stored_body(stored, bodies, texts_of)
+                body, texts = _read_stored_body(stored, bodies, texts_of, budget)
                 bodies.append(body)
                 texts_of.append(texts)
                 recorded = RecordedRequest(
@@ -195,17 +197,13 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                     texts,
                     key if current_digest(key) else None,
                 )
-                interactions.append(Interaction(recorded, _read_response(response)))
+                interactions.append(Interaction(recorded, _read_response(response, budget)))
+            except TooBig as exc:  # past the budget: not a cassette the harness reads, said where
+                raise TooBig(f"{_interaction_at(text, number)}: {exc}") from None
             except (KeyError, TypeError, ValueError, IndexError) as exc:
-                line = interaction_line(text, number)
-                at = f"interaction {number}" + (f" (line {line})" if line is not None else "")
-                raise ValueError(f"{at}: {type(exc).__name__}: {exc}") from None
+                raise ValueError(f"{_interaction_at(text, number)}: {type(exc).__name__}: {exc}") from None
     except MemoryError:  # a process allowed little memory (ulimit -v, a container): said, not a traceback
-        raise CassetteError(
-            name,
-            f"too big ({len(text) // (1 << 20)} MB) to read in the memory this process may use: run the command "
-            "where it may use more",
-        ) from None
+        raise CassetteError(name, too_big(text)) from None
     except TooBig as exc:
         where = f" at line {exc.line}" if exc.line else ""
         raise CassetteError(name, f"not a cassette the harness reads: {exc}{where}") from None
@@ -218,6 +216,14 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
     return CassetteData(interactions, metadata if isinstance(metadata, dict) else {})
 
 
+def too_big(text: str) -> str:
+    """Why a cassette of `text` could not be read where memory ran out (within the bounds `Budget` keeps)."""
+    return (
+        f"too big ({len(text) // (1 << 20)} MB) to read in the memory this process may use: run the command "
+        "where it may use more"
+    )
+
+
 _COUNT_LINE = re.compile(r"^  " + REPEATS_KEY + ":", re.MULTILINE)
 
 
@@ -228,6 +234,12 @@ def _line_of_count(text: str) -> int | None:
 
 
 _INTERACTION_START = re.compile(r"^- request:", re.MULTILINE)
+
+
+def _interaction_at(text: str, number: int) -> str:
+    """`interaction N (line L)`: where something in the cassette cannot be read."""
+    line = interaction_line(text, number)
+    return f"interaction {number}" + (f" (line {line})" if line is not None else "")
 
 
 def interaction_line(text: str, number: int) -> int | None:
@@ -342,18 +354,31 @@ def _duplicate(key: yaml.Node, mapping: yaml.MappingNode, build: Callable[[yaml.
     )
 
 
-def _read_stored_body(stored: Any, bodies: list[Any], texts_of: list[list[str] | None]) -> tuple[Any, list[str] | None]:
+def _read_stored_body(
+    stored: Any, bodies: list[Any], texts_of: list[list[str] | None], budget: Budget
+) -> tuple[Any, list[str] | None]:
     """A request body as stored (whole, or a delta from an earlier one of `bodies`) decoded, and the
     canonical text of each of its messages (None for a body that is not a chat), reusing the texts of
-    the body a delta reuses messages of."""
+    the body a delta reuses messages of. Its text (and what the delta rebuilds) is taken from `budget`
+    first: a YAML alias can stand for a long text many times over at the cost of a few characters."""
     if isinstance(stored, dict) and "delta" in stored:
+        _take_text(stored["delta"], budget)
         delta = jsontext.parse(stored["delta"])
         base = _delta_base(delta, bodies)
-        body = apply_delta(bodies[base], delta)
+        body = apply_delta(bodies[base], delta, budget)
         return body, _delta_texts(delta, body, texts_of[base])
+    _take_text(stored, budget)
     body = _read_body(stored)
     messages = body.get("messages") if isinstance(body, dict) else None
-    return body, [canonical(m) for m in messages] if isinstance(messages, list) else None
+    if not isinstance(messages, list):
+        return body, None
+    budget.take_messages(len(messages))
+    return body, [canonical(m) for m in messages]
+
+
+def _take_text(stored: Any, budget: Budget) -> None:
+    if isinstance(stored, str | bytes):
+        budget.take_characters(len(stored))
 
 
 def _delta_base(delta: Any, bodies: list[Any]) -> int:
@@ -404,12 +429,14 @@ def _delta_texts(delta: dict[str, Any], body: Any, previous: list[str] | None) -
     return texts
 
 
-def _read_response(stored: Any) -> dict[str, Any]:
-    """vcrpy's response dict from the compact form this module writes (or from vcrpy's own)."""
+def _read_response(stored: Any, budget: Budget) -> dict[str, Any]:
+    """vcrpy's response dict from the compact form this module writes (or from vcrpy's own), its text
+    taken from `budget` (replay decodes every answer: a YAML alias could repeat a long one)."""
     if not isinstance(stored, dict):
         raise ValueError("a response must be a mapping")
     status = stored.get("status", DEFAULT_STATUS)
     body = stored.get("body")
+    _take_text(body.get("string") if isinstance(body, dict) else body, budget)
     if _status_code(status):
         status = {"code": status, "message": _reason(status)}
     elif not (isinstance(status, dict) and _status_code(status.get("code"))):

@@ -29,6 +29,7 @@ from harness.cassettes.format import (
     history_call_ids,
     interaction_line,
     parse,
+    too_big,
 )
 from harness.cassettes.keys import Keyer, path_prefix
 from harness.cassettes.scrub import SecretSent
@@ -93,6 +94,14 @@ class ReplayCassette:
         self.prefixes: set[str] = set()  # the base URL paths it was recorded through
         self.uris = [each.request.uri for each in data.interactions]  # where each answer came from
         self.last_played: int | None = None  # the interaction the last answer played is
+        try:
+            self._index_keys(data, verify)
+        except MemoryError:  # keyed from its bodies in a process allowed little memory: as `format.parse` says it
+            raise CassetteError(path, too_big(self._text)) from None
+        self.keyer = Keyer()  # for the requests replayed: their messages are other objects
+
+    def _index_keys(self, data: CassetteData, verify: bool) -> None:
+        """Each recorded request's key (stored, or computed from its body) -> where it was recorded."""
         recorded = Keyer()
         for position, interaction in enumerate(data.interactions):
             request = interaction.request
@@ -102,13 +111,12 @@ class ReplayCassette:
             if key is None or verify:  # a cassette from before stored keys (or one being checked)
                 computed = recorded.digest(request.method, path_part, request.body, request.message_texts)
                 if verify and key is not None and key != computed:
-                    raise CassetteKeyMismatch(path, position)
+                    raise CassetteKeyMismatch(self.path, position)
                 key = computed
             if key not in self._index:
                 self._index[key] = position
             else:
                 self._repeats.setdefault(key, []).append(position)
-        self.keyer = Keyer()  # for the requests replayed: their messages are other objects
 
     def recorded_fingerprint(self) -> Any:
         """The agent fingerprint stored with the recording (`metadata.agent`), read from the file again:

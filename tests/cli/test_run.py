@@ -1156,3 +1156,17 @@ def test_recording_one_scenario_beside_another_whose_cassette_leaves_the_folder_
     assert "Traceback" not in err
     assert "1 passed" in out  # the scenario asked for was recorded
     assert not server.responses
+
+
+def test_a_cassette_whose_deltas_rebuild_too_much_errors_that_scenario_only(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """8 KB of deltas each doubling the request before: the run went on until memory ran out."""
+    from tests.cassettes.test_delta import doubling
+
+    (project.cassettes / "forgetful.yaml").write_text(doubling(40), encoding="utf-8")
+    assert run(project) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == "1 passed, 1 error"
+    assert "cassettes/forgetful.yaml is not a cassette the harness reads: interaction 21 (line 170): " in err
+    assert "Traceback" not in err

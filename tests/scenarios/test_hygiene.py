@@ -163,6 +163,19 @@ def test_an_unreadable_cassettes_reason_does_not_name_it_again(
     assert lines[1].startswith("  not a readable cassette (ParserError: ") and str(cassette) not in lines[1]
 
 
+def test_a_cassette_whose_deltas_rebuild_too_much_is_unreadable_and_the_check_goes_on(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deltas doubling the request before: `cassettes check` crashed with a MemoryError, naming no cassette."""
+    from tests.cassettes.test_delta import doubling
+
+    (project.cassettes / "forgetful.yaml").write_text(doubling(40), encoding="utf-8")
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    out = capsys.readouterr().out
+    assert "forgetful.yaml: unreadable (" in out and "\n1 ok, 1 unreadable\n" in out
+    assert "  not a cassette the harness reads: interaction 21 (line 170): its requests hold more than 4,000,000" in out
+
+
 @pytest.mark.parametrize("another_needs_recording", [False, True])
 def test_record_stale_names_an_unreadable_cassette_it_leaves_alone_and_exits_1(
     project: Project, capsys: pytest.CaptureFixture[str], another_needs_recording: bool
