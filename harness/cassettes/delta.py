@@ -30,19 +30,24 @@ from harness.yamlsource import TooBig
 # at most 64 MB, and edited texts) about twice that, keeping reading near the documented 400 MB.
 MAX_MESSAGES = 4_000_000
 MAX_CHARACTERS = 128 << 20
+# Settings and tools a delta keeps from its base are not copied, but keyed again with each request (their
+# canonical JSON encoded and hashed): 40 KB of tools in each of 13,000 requests, a few seconds of keying.
+MAX_KEPT = 512 << 20
 
 
 class Budget:
-    """What is left of `MAX_MESSAGES` and `MAX_CHARACTERS` while one cassette is read: each message a
-    rebuilt request holds counts (a reused one again: it is a reference to keep and to key), and each text
-    decoded or made by an edit counts its characters (a shared one once). Taken before the rebuilding
-    allocates, so an out-of-bounds cassette is refused in bounded time and memory (TooBig)."""
+    """What is left of `MAX_MESSAGES`, `MAX_CHARACTERS` and `MAX_KEPT` while one cassette is read: each
+    message a rebuilt request holds counts (a reused one again: it is a reference to keep and to key), each
+    text decoded or made by an edit counts its characters (a shared one once), and each request rebuilt
+    from a delta counts its other values' JSON. Taken before the rebuilding allocates (or, for what a delta
+    keeps, before it is keyed), so an out-of-bounds cassette is refused in bounded time and memory (TooBig)."""
 
-    __slots__ = ("characters", "messages")
+    __slots__ = ("characters", "kept", "messages")
 
     def __init__(self) -> None:
         self.messages = MAX_MESSAGES
         self.characters = MAX_CHARACTERS
+        self.kept = MAX_KEPT
 
     def take_messages(self, count: int) -> None:
         self.messages -= count
@@ -59,6 +64,14 @@ class Budget:
                 f"its requests and answers hold more than {MAX_CHARACTERS >> 20} MB of text in all, rebuilt from "
                 "their deltas (an edited message counted again in full, and a text a YAML alias repeats): far more "
                 "than a recording holds"
+            )
+
+    def take_kept(self, count: int) -> None:
+        self.kept -= count
+        if self.kept < 0:
+            raise TooBig(
+                f"its requests hold more than {MAX_KEPT >> 20} MB of settings and tools in all, as JSON (each "
+                "request counting those its delta keeps from its base again): far more than a recording holds"
             )
 
 

@@ -163,6 +163,7 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
             raise ValueError((f"line {line}: " if line is not None else "") + problem)
         bodies: list[Any] = []  # every request body so far: a delta names the one it applies to
         texts_of: list[list[str] | None] = []
+        kept_of: dict[int, dict[str, int]] = {}  # a base's values but messages -> their JSON's length
         interactions: list[Interaction] = []
         budget = Budget()  # what all its requests and answers may hold once rebuilt
         skip_bodies = keys_only and all(
@@ -186,7 +187,7 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
                     recorded = RecordedRequest(method, request["uri"], None, headers, None, key)
                     interactions.append(Interaction(recorded, _read_response(response, budget)))
                     continue
-                body, texts = _read_stored_body(stored, bodies, texts_of, budget)
+                body, texts = _read_stored_body(stored, bodies, texts_of, budget, kept_of)
                 bodies.append(body)
                 texts_of.append(texts)
                 recorded = RecordedRequest(
@@ -355,7 +356,11 @@ def _duplicate(key: yaml.Node, mapping: yaml.MappingNode, build: Callable[[yaml.
 
 
 def _read_stored_body(
-    stored: Any, bodies: list[Any], texts_of: list[list[str] | None], budget: Budget
+    stored: Any,
+    bodies: list[Any],
+    texts_of: list[list[str] | None],
+    budget: Budget,
+    kept_of: dict[int, dict[str, int]],
 ) -> tuple[Any, list[str] | None]:
     """A request body as stored (whole, or a delta from an earlier one of `bodies`) decoded, and the
     canonical text of each of its messages (None for a body that is not a chat), reusing the texts of
@@ -366,6 +371,13 @@ def _read_stored_body(
         delta = jsontext.parse(stored["delta"])
         base = _delta_base(delta, bodies)
         body = apply_delta(bodies[base], delta, budget)
+        kept = _kept(bodies, base, kept_of)
+        sizes = kept_of[len(bodies)] = {
+            key: kept[key] if key in kept and value is bodies[base][key] else len(canonical(value))
+            for key, value in body.items()
+            if key != "messages"
+        }
+        budget.take_kept(sum(sizes.values()))
         return body, _delta_texts(delta, body, texts_of[base])
     _take_text(stored, budget)
     body = _read_body(stored)
@@ -374,6 +386,15 @@ def _read_stored_body(
         return body, None
     budget.take_messages(len(messages))
     return body, [canonical(m) for m in messages]
+
+
+def _kept(bodies: list[Any], base: int, kept_of: dict[int, dict[str, int]]) -> dict[str, int]:
+    """The length of the JSON of each value but the messages of the request body `base` (a dict), found
+    once: encoded the first time a delta applies to a body stored whole, carried over from delta to delta."""
+    sizes = kept_of.get(base)
+    if sizes is None:
+        sizes = kept_of[base] = {key: len(canonical(value)) for key, value in bodies[base].items() if key != "messages"}
+    return sizes
 
 
 def _take_text(stored: Any, budget: Budget) -> None:
