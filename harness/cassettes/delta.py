@@ -66,6 +66,13 @@ class Budget:
                 "than a recording holds"
             )
 
+    def take_text(self, text: object) -> None:
+        """`take_characters` for a text as stored (anything else is no text, refused where it is read)."""
+        if isinstance(text, (str, bytes)):
+            self.characters -= len(text)
+            if self.characters < 0:
+                self.take_characters(0)
+
     def take_kept(self, count: int) -> None:
         self.kept -= count
         if self.kept < 0:
@@ -108,7 +115,7 @@ def apply_delta(previous: dict[str, Any], delta: dict[str, Any], budget: Budget 
         before = previous["messages"]
         messages: list[Any] = []
         items = delta["messages"]
-        budget.take_messages(len(items))  # one each, a `same` span its length less one on top
+        room = budget.messages - len(items)  # one each, a `same` span its length less one on top
         for number, item in enumerate(items):
             kind = item_kind(item)
             if kind is None:
@@ -117,12 +124,15 @@ def apply_delta(previous: dict[str, Any], delta: dict[str, Any], budget: Budget 
                 messages.append(item["literal"])
             elif kind == SAME:
                 first, last = _span(item["same"], len(before), number)
-                budget.take_messages(last - first)
+                room -= last - first
+                if room < 0:
+                    break
                 messages += before[first : last + 1]
             else:
                 old = _edited(before, item["edit"], number)
                 splices = item["splices"] if "splices" in item else [[item["at"], item["cut"], item["insert"]]]
                 messages.append({**old, "content": _spliced(old["content"], splices, budget)})
+        budget.take_messages(budget.messages - room)
         body["messages"] = messages
     elif isinstance(body.get("messages"), list):  # the base's (or a `set`) list, held and keyed again
         budget.take_messages(len(body["messages"]))

@@ -163,7 +163,7 @@ def parse(text: str, name: str, *, keys_only: bool = False) -> CassetteData:
             raise ValueError((f"line {line}: " if line is not None else "") + problem)
         bodies: list[Any] = []  # every request body so far: a delta names the one it applies to
         texts_of: list[list[str] | None] = []
-        kept_of: dict[int, dict[str, int]] = {}  # a base's values but messages -> their JSON's length
+        kept_of: dict[int, tuple[dict[str, int], int]] = {}  # a base's values but messages: their JSON's length
         interactions: list[Interaction] = []
         budget = Budget()  # what all its requests and answers may hold once rebuilt
         skip_bodies = keys_only and all(
@@ -360,26 +360,29 @@ def _read_stored_body(
     bodies: list[Any],
     texts_of: list[list[str] | None],
     budget: Budget,
-    kept_of: dict[int, dict[str, int]],
+    kept_of: dict[int, tuple[dict[str, int], int]],
 ) -> tuple[Any, list[str] | None]:
     """A request body as stored (whole, or a delta from an earlier one of `bodies`) decoded, and the
     canonical text of each of its messages (None for a body that is not a chat), reusing the texts of
     the body a delta reuses messages of. Its text (and what the delta rebuilds) is taken from `budget`
     first: a YAML alias can stand for a long text many times over at the cost of a few characters."""
     if isinstance(stored, dict) and "delta" in stored:
-        _take_text(stored["delta"], budget)
+        budget.take_text(stored["delta"])
         delta = jsontext.parse(stored["delta"])
         base = _delta_base(delta, bodies)
         body = apply_delta(bodies[base], delta, budget)
-        kept = _kept(bodies, base, kept_of)
-        sizes = kept_of[len(bodies)] = {
-            key: kept[key] if key in kept and value is bodies[base][key] else len(canonical(value))
-            for key, value in body.items()
-            if key != "messages"
-        }
-        budget.take_kept(sum(sizes.values()))
+        kept, total = _kept(bodies, base, kept_of)
+        if "set" in delta or "unset" in delta:
+            kept = {
+                key: kept[key] if key in kept and value is bodies[base][key] else len(canonical(value))
+                for key, value in body.items()
+                if key != "messages"
+            }
+            total = sum(kept.values())
+        kept_of[len(bodies)] = kept, total
+        budget.take_kept(total)
         return body, _delta_texts(delta, body, texts_of[base])
-    _take_text(stored, budget)
+    budget.take_text(stored)
     body = _read_body(stored)
     messages = body.get("messages") if isinstance(body, dict) else None
     if not isinstance(messages, list):
@@ -388,18 +391,15 @@ def _read_stored_body(
     return body, [canonical(m) for m in messages]
 
 
-def _kept(bodies: list[Any], base: int, kept_of: dict[int, dict[str, int]]) -> dict[str, int]:
-    """The length of the JSON of each value but the messages of the request body `base` (a dict), found
-    once: encoded the first time a delta applies to a body stored whole, carried over from delta to delta."""
-    sizes = kept_of.get(base)
-    if sizes is None:
-        sizes = kept_of[base] = {key: len(canonical(value)) for key, value in bodies[base].items() if key != "messages"}
-    return sizes
-
-
-def _take_text(stored: Any, budget: Budget) -> None:
-    if isinstance(stored, str | bytes):
-        budget.take_characters(len(stored))
+def _kept(bodies: list[Any], base: int, kept_of: dict[int, tuple[dict[str, int], int]]) -> tuple[dict[str, int], int]:
+    """The length of the JSON of each value but the messages of the request body `base` (a dict), and
+    their sum, found once: encoded the first time a delta applies to a body stored whole, carried over
+    from delta to delta."""
+    found = kept_of.get(base)
+    if found is None:
+        sizes = {key: len(canonical(value)) for key, value in bodies[base].items() if key != "messages"}
+        found = kept_of[base] = sizes, sum(sizes.values())
+    return found
 
 
 def _delta_base(delta: Any, bodies: list[Any]) -> int:
@@ -457,7 +457,7 @@ def _read_response(stored: Any, budget: Budget) -> dict[str, Any]:
         raise ValueError("a response must be a mapping")
     status = stored.get("status", DEFAULT_STATUS)
     body = stored.get("body")
-    _take_text(body.get("string") if isinstance(body, dict) else body, budget)
+    budget.take_text(body.get("string") if isinstance(body, dict) else body)
     if _status_code(status):
         status = {"code": status, "message": _reason(status)}
     elif not (isinstance(status, dict) and _status_code(status.get("code"))):
