@@ -203,8 +203,12 @@ def _shown(value: Any) -> str:
     past Python's digit limit (4300) has no repr at all (ValueError)."""
     if isinstance(value, int) and value.bit_length() > 4 * _LONGEST_SHOWN:
         return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
-    if isinstance(value, str) and len(value) > _LONGEST_SHOWN:
-        return f"{value[:_LONGEST_SHOWN]!r}... ({len(value)} characters)"
+    if isinstance(value, str):
+        head = value[:_LONGEST_SHOWN]
+        while len(repr(head)) > _LONGEST_SHOWN + 2:  # its quotes aside; escapes (`\x1f`) lengthen a repr
+            head = head[:-1]
+        if head != value:
+            return f"{head!r}... ({len(value)} characters)"
     return repr(value)
 
 

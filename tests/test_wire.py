@@ -101,3 +101,10 @@ def test_a_boolean_is_no_number_of_a_scenario(word: str, line: str) -> None:
     _, problems = validate_document(ScenarioWire, doc)
     refused = [p for p in problems if p.message.startswith(("expected a number, not ", "expected an integer, not "))]
     assert [p.line for p in refused] == [4], problems
+
+
+def test_a_value_whose_escapes_lengthen_it_is_shortened_by_what_shows() -> None:
+    value = "\x1f" * 60 + "\U0001f600" * 30  # 90 characters, a repr of 300
+    shown = _shown(value)
+    assert len(shown) <= 120 and shown.endswith("... (90 characters)")
+    assert _shown("\x1f" * 30) == repr("\x1f" * 20) + "... (30 characters)"  # 30 characters, a repr of 122
