@@ -1162,7 +1162,7 @@ def test_a_cassette_whose_deltas_rebuild_too_much_errors_that_scenario_only(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """8 KB of deltas each doubling the request before: the run went on until memory ran out."""
-    from tests.cassettes.test_delta import doubling
+    from tests.cassettes.test_delta_bounds import doubling
 
     (project.cassettes / "forgetful.yaml").write_text(doubling(40), encoding="utf-8")
     assert run(project) == 1

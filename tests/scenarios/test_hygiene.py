@@ -167,7 +167,7 @@ def test_a_cassette_whose_deltas_rebuild_too_much_is_unreadable_and_the_check_go
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Deltas doubling the request before: `cassettes check` crashed with a MemoryError, naming no cassette."""
-    from tests.cassettes.test_delta import doubling
+    from tests.cassettes.test_delta_bounds import doubling
 
     (project.cassettes / "forgetful.yaml").write_text(doubling(40), encoding="utf-8")
     assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
