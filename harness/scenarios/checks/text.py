@@ -114,12 +114,18 @@ def compiles(pattern: str) -> str:
     return pattern
 
 
+def _parse_internals() -> tuple[Any, Any, set[Any]]:
+    """The parse `re.compile` makes (`regex` reads a pattern alike): its parser, its opcodes, and the
+    opcodes of a repeat. Private modules, read only by the checks on a pattern's shape below."""
+    parser: Any = importlib.import_module("re._parser")
+    constants: Any = importlib.import_module("re._constants")
+    return parser, constants, {constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT}
+
+
 def _pieces(pattern: str) -> int:
     """How many pieces (characters, classes, anchors, groups) `regex` writes out for `pattern`: a repeat
     counts its item as often as its minimum (the copies it must match; the optional rest stays a loop)."""
-    parser: Any = importlib.import_module("re._parser")  # the parse `re.compile` makes, as in matches_everything
-    constants: Any = importlib.import_module("re._constants")
-    repeats = {constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT}
+    parser, _, repeats = _parse_internals()
 
     def count(items: Any) -> int:
         return sum(one(op, argument) for op, argument in items)
@@ -203,9 +209,7 @@ def matches_everything(pattern: str) -> bool:
     or backreference on the way (`Azin|`, `.*`, `(Azin)?`, `x{0,3}`), so a search finds it at the start of
     any text. Sound, not complete: a pattern it calls so always matches (each piece can match nothing,
     wherever it is), but some that always match too (`^`, `$|Azin`) are not caught."""
-    parser: Any = importlib.import_module("re._parser")  # the parse `re.compile` makes; `regex` reads it alike
-    constants: Any = importlib.import_module("re._constants")
-    repeats = {constants.MAX_REPEAT, constants.MIN_REPEAT, constants.POSSESSIVE_REPEAT}
+    parser, constants, repeats = _parse_internals()
 
     def empty(items: Any) -> bool:
         return all(can_be_empty(op, argument) for op, argument in items)
