@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -66,14 +67,62 @@ def owning_test(cassette: Path, cassettes: Path, project_root: Path) -> Path | N
     return None
 
 
-def selected_test(cassette: Path, test_file: Path) -> str:
-    """What selects the test owning `cassette` in `test_file`, after `::` (`TestA::test_x`): its classes and
-    name when the cassette is named after them exactly; empty (the whole file) when it is a parametrized
-    test's or its name was shortened, which only pytest can name again."""
-    for test in _tests_in(test_file) or []:
+def selected_tests(cassette: Path, test_file: Path) -> list[str]:
+    """What selects the test owning `cassette` in `test_file`, each after `::` (`TestA::test_x[a b]`), for
+    pytest's command line; empty (the whole file) when the file does not parse, so no test in it is known.
+
+    A name kept whole is the test's own. A parametrized test's name is always shortened (`[` is no file name
+    character; `test_x[a b]` is `test_x_a_b_-<hash>`), and its parameters are worked out again: each `_`
+    stood for one of the characters a file name does not keep, and the hash says which reading is the one
+    (`_node_name`). Where it cannot be (parameters cut off from a long name, or too many `_` to try), the
+    function is named (`test_x`, which selects all its parameters); where several functions' names could
+    begin the cassette's (`test_a` and `test_a_b`), each of them."""
+    tests = _tests_in(test_file)
+    if tests is None:
+        return []
+    for test in tests:
         if cassette_name(test) == cassette.stem:
-            return "::".join(test)
-    return ""
+            return ["::".join(test)]
+    kept, dash, digest = cassette.stem.rpartition("-")
+    if not dash or len(digest) != HASH_LENGTH or digest.strip("0123456789abcdef"):
+        return []
+    functions = [test for test in tests if _may_begin(cassette_name(test), kept)]
+    for test in functions:
+        found = _node_name(test, kept, digest)
+        if found is not None:
+            return ["::".join((*test[:-1], found))]
+    return ["::".join(test) for test in functions]
+
+
+# The characters a parameter id (ASCII: pytest escapes the rest, `\\u00e9`) may hold that a cassette name
+# writes as `_`, the likeliest first: a space, `_` itself, a path's `/`.
+_UNKEPT = " _/,:'\"()[]\\=+*!?#$%&;<>@^`{|}~"
+# The readings tried for one cassette (31 a `_`): three `_` are each tried, more only as far as this goes.
+_TRIES = 40_000
+
+
+def _may_begin(name: str, kept: str) -> bool:
+    """Whether a parametrized test named `name` (its classes and function) may have a cassette named
+    `kept`: that name, `_` for its `[`, then its parameters; or, cut short, a beginning of that."""
+    return kept.startswith(name + "_") or (name + "_").startswith(kept)
+
+
+def _node_name(test: tuple[str, ...], kept: str, digest: str) -> str | None:
+    """The test's own name with its parameters (`test_x[a b]`) whose cassette name is `kept-digest`, or None
+    when it cannot be worked out: the parameters were cut off, or no reading tried has the hash."""
+    prefix = cassette_name(test) + "_"
+    if not kept.startswith(prefix) or not kept.endswith("_") or len(kept) <= len(prefix):
+        return None
+    pieces = kept[len(prefix) : -1].split("_")
+    exact = ".".join(test)
+    for tried, readings in enumerate(itertools.product(_UNKEPT, repeat=len(pieces) - 1)):
+        if tried == _TRIES:
+            return None
+        params = pieces[0] + "".join(c + piece for c, piece in zip(readings, pieces[1:], strict=True))
+        name = f"{exact}[{params}]"
+        if hashlib.sha256(name.encode()).hexdigest()[:HASH_LENGTH] == digest:
+            return f"{test[-1]}[{params}]"
+    return None
 
 
 def _roots(project_root: Path) -> Iterator[Path]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness.cassettes.diff import fingerprint_loop, harness_field, masked_secret, request_loop
 from harness.cassettes.format import FINGERPRINT_KEY
-from harness.cassettes.python_tests import owning_test, selected_test
+from harness.cassettes.python_tests import owning_test, selected_tests
 from harness.cassettes.replay import ReplayCassette
 from harness.config import AgentSpec
 from harness.errors import CassetteError, CassetteKeyMismatch
@@ -133,10 +133,10 @@ def python_test_status(runner: ScenarioRunner, path: Path, test: Path) -> Casset
     the agents its test made, stored when it was recorded. Stale when one of them changed (said with the
     pytest command that records it again); ok when none did (a change a fingerprint cannot see, such as a
     tool's code or the test's own, only pytest finds); not checked when it stores none."""
-    record = pytest_record(runner, path, test)
     try:
         stored = ReplayCassette(path).recorded_fingerprint()
     except CassetteError as exc:
+        record = pytest_record(runner, path, test)
         return CassetteStatus(
             path, CassetteState.UNREADABLE, reasons=[exc.reason, f"record it with: {record}"], test=test
         )
@@ -144,7 +144,8 @@ def python_test_status(runner: ScenarioRunner, path: Path, test: Path) -> Casset
     if not isinstance(stored, dict) or not isinstance(name, str):
         reason = (
             "a Python test's cassette that stores no fingerprint of its agents (recorded before they were kept): "
-            f"only pytest can tell whether it is up to date; recorded again it stores them: {record}"
+            "only pytest can tell whether it is up to date; recorded again it stores them: "
+            + pytest_record(runner, path, test)
         )
         return CassetteStatus(path, CassetteState.UNCHECKED, reasons=[reason], test=test)
     given = stored.get(STEPS_GIVEN_KEY)
@@ -154,6 +155,7 @@ def python_test_status(runner: ScenarioRunner, path: Path, test: Path) -> Casset
     missing = [each for each in names if each not in runner.factory.config.agents]
     if missing:
         gone = ", ".join(f"'{each}'" for each in missing)
+        record = pytest_record(runner, path, test)
         reasons = [f"its test made agent(s) {gone}, which the agents file no longer has", f"record it with: {record}"]
         return CassetteStatus(path, CassetteState.STALE, reasons=reasons, test=test)
     specs = {}
@@ -165,7 +167,8 @@ def python_test_status(runner: ScenarioRunner, path: Path, test: Path) -> Casset
         change if _owner(change) else f"agent '{name}': {change.removeprefix(_THE_AGENTS)}"
         for change in agents_changes(stored, now)
     ]
-    if changes:
+    if changes:  # the command worked out only for a cassette that needs it (`selected_tests` may try readings)
+        record = pytest_record(runner, path, test)
         return CassetteStatus(
             path, CassetteState.STALE, reasons=[*changes, f"record it again with: {record}"], test=test
         )
@@ -183,14 +186,16 @@ def _from_here(path: Path) -> str:
 
 def pytest_record(runner: ScenarioRunner, cassette: Path, test: Path) -> str:
     """The pytest command that records a Python test's cassette again (mode `new`: what still matches is
-    kept), with this command's agents file, cassette folder, endpoint and model given as pytest's options."""
+    kept), with this command's agents file, cassette folder, endpoint and model given as pytest's options:
+    the test's node id, quoted for a shell (`'test_a.py::test_x[a b]'`), worked out from the cassette's name
+    as `selected_tests` can (the function's, or the file's, where it cannot)."""
     options = dict(zip(runner.record_options[::2], runner.record_options[1::2], strict=False))
     words = ["pytest", "--harness-record-mode", "new"]
     for flag in ("--agents", "--cassettes", "--base-url", "--model"):
         if flag in options:
             words += [f"--harness-{flag.removeprefix('--')}", options[flag]]
-    selected = selected_test(cassette, test)
-    words.append(_from_here(test) + (f"::{selected}" if selected else ""))
+    file = _from_here(test)
+    words += [f"{file}::{selected}" for selected in selected_tests(cassette, test)] or [file]
     return shlex.join(words)
 
 

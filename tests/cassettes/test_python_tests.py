@@ -5,10 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.cassettes.python_tests import MAX_NAME_BYTES, cassette_folder, cassette_name, owning_test
+from harness.cassettes.python_tests import (
+    MAX_NAME_BYTES,
+    cassette_folder,
+    cassette_name,
+    owning_test,
+    selected_tests,
+)
 
 # Test names as pytest builds them: classes, then a function with parameter ids of any text.
 IDENTIFIER = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True)
@@ -96,3 +103,65 @@ def test_a_test_file_being_edited_owns_its_cassettes(tmp_path: Path) -> None:
     assert owning_test(cassettes / "test_a" / "test_a.yaml", cassettes, tmp_path) == test_file
     test_file.write_text("def test_b():\n    pass\n", encoding="utf-8")  # read again once changed
     assert owning_test(cassettes / "test_a" / "test_a.yaml", cassettes, tmp_path) is None
+
+
+TEST_FILE = """
+import pytest
+
+class TestIntro:
+    class TestInner:
+        def test_deep(self, who): ...
+
+def test_a(who): ...
+def test_a_b(who): ...
+"""
+KEPT = st.text(st.characters(codec="ascii", categories=["L", "N"], include_characters="-."), max_size=12)
+UNKEPT = " _/,:'\"()[]\\=+*!?#$%&;<>@^`{|}~"  # every ASCII character a cassette name writes as `_`
+# A parameter id as pytest writes one (ASCII: it escapes the rest, `\\u00e9`), with at most three characters
+# a file name does not keep between the ones it keeps.
+PARAM_IDS = st.lists(KEPT, min_size=1, max_size=4).flatmap(
+    lambda pieces: st.lists(st.sampled_from(UNKEPT), min_size=len(pieces) - 1, max_size=len(pieces) - 1).map(
+        lambda unkept: pieces[0] + "".join(c + piece for c, piece in zip(unkept, pieces[1:], strict=True))
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def test_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write(tmp_path_factory.mktemp("selected") / "test_x.py", TEST_FILE)
+
+
+def cassette_of(test_file: Path, parts: list[str]) -> Path:
+    return test_file.parent / "cassettes" / "test_x" / f"{cassette_name(parts)}.yaml"
+
+
+@given(test=st.sampled_from([("TestIntro", "TestInner", "test_deep"), ("test_a",), ("test_a_b",)]), param=PARAM_IDS)
+def test_a_parametrized_tests_node_id_is_worked_out_from_its_cassette(
+    test_file: Path, test: tuple[str, ...], param: str
+) -> None:
+    """Its record command named the whole test file (every test in it recorded again): the cassette name,
+    `test_a_b_c_-<hash>`, had lost which characters its `_` were, and whether `test_a` or `test_a_b` made it."""
+    parts = [*test[:-1], f"{test[-1]}[{param}]"]
+    assert selected_tests(cassette_of(test_file, parts), test_file) == ["::".join(parts)]
+
+
+def test_a_test_kept_by_its_name_is_named_so(test_file: Path) -> None:
+    assert selected_tests(cassette_of(test_file, ["TestIntro", "TestInner", "test_deep"]), test_file) == [
+        "TestIntro::TestInner::test_deep"
+    ]
+
+
+def test_parameters_that_cannot_be_worked_out_name_the_function(test_file: Path) -> None:
+    """Cut off from a long name, or too many characters to try: the function, which selects every parameter
+    (never the whole file); each function whose name may begin the cassette's when two may."""
+    cut = cassette_of(test_file, ["test_a[" + "y" * 300 + "]"])
+    assert selected_tests(cut, test_file) == ["test_a"]
+    many = cassette_of(test_file, ["test_a_b[~a~b~c~d~e~]"])
+    assert selected_tests(many, test_file) == ["test_a", "test_a_b"]
+    nested = cassette_of(test_file, ["TestIntro", "TestInner", "test_deep[" + "~" * 9 + "]"])
+    assert selected_tests(nested, test_file) == ["TestIntro::TestInner::test_deep"]
+
+
+def test_a_test_file_that_does_not_parse_is_named_whole(tmp_path: Path) -> None:
+    test_file = write(tmp_path / "test_x.py", "def test_a(:\n")
+    assert selected_tests(cassette_of(test_file, ["test_a[b c]"]), test_file) == []
