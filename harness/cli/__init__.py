@@ -13,11 +13,11 @@
 Exit codes, one rule for every command (README's Exit codes; `harness --help` lists them): 0 ok, 1 a run
 failed, 2 a mistake in the user's files or flags (a PATH that does not exist included), 5 nothing to work on:
 the PATHs hold no scenario file, -k selects none, or, with no PATH, the project has none (no scenarios/
-folder, or an empty one; `cassettes check`: no cassette either), as pytest's "no tests collected", so a CI job
-pointed at the wrong folder does not pass green. `validate` with no PATH always has the agents file to check:
-a project with no scenario yet validates (0). 130 Ctrl-C, 143 SIGTERM, 141 the reader of stdout went away.
-A stdout that cannot be written (a full disk, closed) is said last on stderr, and the exit code is then 1 if
-it would have been 0.
+folder, or an empty one; `cassettes check`: no cassette either; `record --stale`: no Python test's cassette),
+as pytest's "no tests collected", so a CI job pointed at the wrong folder does not pass green. `validate` with
+no PATH always has the agents file to check: a project with no scenario yet validates (0). 130 Ctrl-C, 143
+SIGTERM, 141 the reader of stdout went away. A stdout that cannot be written (a full disk, closed) is said
+last on stderr, and the exit code is then 1 if it would have been 0.
 
 `harness --help` loads argparse only, `validate` and `compile` never load the openai SDK or vcrpy, and `run`
 (replay) never loads them either.

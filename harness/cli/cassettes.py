@@ -129,16 +129,38 @@ def needing_recording(
 def stale_tests(runner: ScenarioRunner, scenarios: list[Scenario], console: Console) -> list[CassetteStatus]:
     """The Python tests' cassettes (`harness_agent`) whose agents changed, each named with why and the pytest
     command that records it: `record --stale` runs no test, so it names them and exits 1."""
-    from harness.scenarios.hygiene import CassetteState, python_test_cassettes
+    from harness.scenarios.hygiene import python_test_cassettes
 
-    stale = [
-        status
-        for status in python_test_cassettes(runner, scenarios)
-        if status.state in (CassetteState.STALE, CassetteState.UNREADABLE)
-    ]
+    return _stale_said(python_test_cassettes(runner, scenarios), console)
+
+
+def _stale_said(statuses: list[CassetteStatus], console: Console) -> list[CassetteStatus]:
+    from harness.scenarios.hygiene import CassetteState
+
+    stale = [status for status in statuses if status.state in (CassetteState.STALE, CassetteState.UNREADABLE)]
     for status in stale:
         console.err(f"{shown(status.cassette)}: {status.state}: {'; '.join(status.reasons)}")
     return stale
+
+
+def tests_alone(runner: ScenarioRunner, console: Console) -> int | None:
+    """`record --stale` in a project with no scenario: its Python tests' cassettes, as with scenarios (each
+    stale one named with its pytest command, exit 1; 0 when all are up to date), or None when it has none
+    either (nothing to work on: exit 5). A project tested by pytest alone was told only "no scenarios"."""
+    from harness.scenarios.hygiene import python_test_cassettes
+
+    statuses = python_test_cassettes(runner, [])
+    if not statuses:
+        return None
+    stale = _stale_said(statuses, console)
+    if stale:
+        console.err(tests_left(stale))
+        return 1
+    console.err(
+        f"every cassette is up to date: nothing to record (no scenarios; {len(statuses)} Python test cassette(s) "
+        "checked by their agents' fingerprints)"
+    )
+    return 0
 
 
 def tests_left(tests: list[CassetteStatus]) -> str:

@@ -32,8 +32,8 @@ exit codes:
   2    a mistake in a file or flag, said with where it is (a PATH that does
        not exist included)
   5    nothing to work on: the PATHs hold no scenario file, -k selects none, or
-       the project has no scenario (validate with no PATH checks the agents
-       file alone: 0)
+       the project has no scenario (record --stale: nor a Python test's
+       cassette; validate with no PATH checks the agents file alone: 0)
   130  interrupted by Ctrl-C (every finished recording is kept)
   143  stopped by SIGTERM (a cancelled CI job), as by Ctrl-C
   141  the reader of stdout went away (harness run | head)"""
@@ -42,17 +42,21 @@ _STOPPED = "130 Ctrl-C, 143 SIGTERM, 141 the reader of stdout went away"
 _STDOUT_LOST = "stdout could not be written, on a full disk or closed, where it would have been 0"
 
 
-def _run_exit_codes(failed: str) -> str:
+def _run_exit_codes(failed: str, nothing: str = "") -> str:
     """`run`'s and `record`'s line of exit codes (a paragraph, wrapped as the rest of its help): `failed`,
-    what else than a failed scenario exits 1."""
+    what else than a failed scenario exits 1; `nothing`, what else 5 needs."""
     return (
         f"exit codes: 0 every scenario passed, 1 one failed or errored (or {failed}, or {_STDOUT_LOST}), 2 a "
-        f"mistake in a file or flag, 5 no scenario found or selected, {_STOPPED}"
+        f"mistake in a file or flag, 5 no scenario found or selected{nothing}, {_STOPPED}"
     )
 
 
 RUN_EXIT_CODES = _run_exit_codes("a report could not be written, or the two replays of --twice differ")
-RECORD_EXIT_CODES = _run_exit_codes("a report could not be written")
+RECORD_EXIT_CODES = _run_exit_codes(
+    "a report could not be written, or --stale left a cassette unrecorded: a Python test's, an unreadable or an "
+    "edited one",
+    " (--stale with no PATH: nor a Python test's cassette)",
+)
 
 
 def _version() -> str:

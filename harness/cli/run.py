@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from harness.cassettes.mode import RecordMode
-from harness.cli.cassettes import needing_recording, stale_tests, tests_left, unreadable_left
+from harness.cli.cassettes import needing_recording, stale_tests, tests_alone, tests_left, unreadable_left
 from harness.cli.console import NO_SCENARIOS, Console, colour, printable, shown
 from harness.cli.options import no_scenarios_in, project_of, record_options, report_path, scenario_paths
 from harness.cli.scenario_files import every_problem, loaded_scenarios, refuse_overwriting_inputs
@@ -63,12 +63,15 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         matches = keyword_matcher(args.keyword)
         found = [path for path in found if matches(project.relative(path))]
     if not found:
-        selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
-        console.err(f"no scenarios{selected} in {no_scenarios_in(args, project)}")
+        whole = getattr(args, "stale", False) and not (args.paths or args.keyword)
+        tested = tests_alone(ScenarioRunner(factory, record_options=record_options(args)), console) if whole else None
+        if tested is None:
+            selected = f" selected by -k {args.keyword!r}" if args.keyword else ""
+            console.err(f"no scenarios{selected} in {no_scenarios_in(args, project)}")
         # As pytest writes them: no scenarios. The job's page says it too: a job failing so is not left blank.
         if report is not None or html is not None or markdown is not None or step_summary_wanted():
             write_reports(json_report([], project.root, console.secrets), report, html, markdown, console)
-        return NO_SCENARIOS
+        return NO_SCENARIOS if tested is None else tested
     runner = ScenarioRunner(
         factory, update_snapshots=getattr(args, "update_snapshots", False), record_options=record_options(args)
     )

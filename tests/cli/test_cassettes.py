@@ -35,6 +35,11 @@ def project(pytester: pytest.Pytester) -> Project:
     return project
 
 
+def record_stale(project: Project, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    code = main(["record", "--agents", str(project.agents), "--stale"])
+    return code, capsys.readouterr().err.splitlines()
+
+
 def commands(lines: list[str]) -> list[str]:
     return [line.rpartition("record it again with: ")[2] for line in lines if "record it again with: " in line]
 
@@ -59,3 +64,40 @@ def test_a_parametrized_tests_cassette_is_recorded_again_by_its_own_node_id(
     assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
     assert commands(capsys.readouterr().out.splitlines()) == told[1:]
 
+
+def test_record_stale_names_python_tests_cassettes_in_a_project_with_no_scenario(
+    project: Project, pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It exited 5, "no scenarios in scenarios/", where `cassettes check` named two stale cassettes: a
+    project tested by pytest alone was never told its cassettes were out of date."""
+    capsys.readouterr()
+    code, lines = record_stale(project, capsys)
+    assert code == 1
+    told = commands(lines)
+    assert len(told) == 2 and all("system prompt changed" in line for line in lines[:2])
+    assert lines[-1].startswith("error: 2 Python test cassette(s) need recording")
+    for command in told:
+        with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+            pytester.runpytest(*shlex.split(command)[1:], "--harness-base-url", server.base_url).assert_outcomes(
+                passed=1
+            )
+    capsys.readouterr()
+    assert record_stale(project, capsys) == (
+        0,
+        [
+            "every cassette is up to date: nothing to record (no scenarios; 2 Python test cassette(s) checked by "
+            "their agents' fingerprints)"
+        ],
+    )
+
+
+def test_record_stale_with_neither_scenarios_nor_test_cassettes_has_nothing_to_work_on(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(pytester.path)
+    code, lines = record_stale(project, capsys)
+    assert code == 5
+    assert lines == ["no scenarios in scenarios (there is no such folder)"]  # from pytester's folder
+    # A path given, or -k: the Python tests' cassettes are not looked at (as with scenarios).
+    (project.root / "scenarios").mkdir()
+    assert main(["record", "--agents", str(project.agents), "--stale", str(project.root / "scenarios")]) == 5

@@ -179,3 +179,18 @@ def test_readme_and_harness_help_list_the_same_exit_codes_for_the_same_reasons(
     assert list(table) == ["0", "1", "2", "5", "130", "143", "141"]
     for said in (table["1"], listed.split(" 2 a mistake")[0]):
         assert "--twice" in said and "chat" in said and "stdout could not be written" in said, said
+
+
+def test_readme_and_the_help_say_alike_that_record_stale_looks_at_python_tests_cassettes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`record --stale` in a project with no scenario checks its Python tests' cassettes (exit 5 only with
+    none either): README's table, `harness --help` and `harness record --help` each say so."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("### Exit codes", 1)[1].split("\n#", 1)[0]
+    row = next(line for line in readme.splitlines() if line.startswith("| 5 |"))
+    listed = " ".join(help_of([], capsys).split("\nexit codes:\n", 1)[1].split())
+    five = listed.split(" 5 ", 1)[1].split(" 130 ", 1)[0]
+    record = " ".join(help_of(["record"], capsys).split()).split("exit codes: ", 1)[1]
+    for said in (row, five, record.split(", 5 ", 1)[1]):
+        assert "nor a Python test's cassette" in said and "stale" in said, said
+    assert "Python test" not in " ".join(help_of(["run"], capsys).split()).split("exit codes: ")[1]
