@@ -115,7 +115,7 @@ class AgentFactory:
         """`path` open for the project's record mode: replayed from its file, or recorded through vcrpy
         with this run's secrets masked."""
         if self.project.replaying:
-            yield ReplayCassette(path)
+            yield ReplayCassette(path, shown=self.project.relative(path))
             return
         from harness.cassettes.recording import RecordingSession
 

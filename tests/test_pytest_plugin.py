@@ -619,12 +619,16 @@ def test_a_malformed_recorded_answer_fails_that_scenario_alone(pytester: pytest.
     result = pytester.runpytest("-k", "truncated or remember")
     result.assert_outcomes(passed=1, failed=1)
     path = project.scenario_path("truncated").relative_to(pytester.path)
-    # the endpoint that answered it when recording (the fake server's port), not the agents file's
+    # the recording of the endpoint that answered it (the fake server's port), not the agents file's, and
+    # where in the cassette the text that does not decode is
     result.stdout.fnmatch_lines(
         [
-            lit(f"error: {path}:3: turns[0].user: turn 1, step 1: the model endpoint http://127.0.0.1:")
+            lit(
+                f"error: {path}:3: turns[0].user: turn 1, step 1: the recording of the model endpoint http://127.0.0.1:"
+            )
             + "*"
-            + lit('/v1 answered with a body that is not JSON: {"choices": [{"message": {"role": "assist'),
+            + lit("/v1 (cassettes/truncated.yaml:29, interaction 0) answered with a body that is not JSON: ")
+            + lit('{"choices": [{"message": {"role": "assist'),
         ]
     )
     result.stdout.no_fnmatch_line("*the model endpoint http://127.0.0.1:9/v1*")

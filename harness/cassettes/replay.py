@@ -33,7 +33,14 @@ from harness.cassettes.format import (
 )
 from harness.cassettes.keys import Keyer, path_prefix
 from harness.cassettes.scrub import SecretSent
-from harness.errors import CassetteError, CassetteKeyMismatch, CassetteMiss, MissedRequest, NearestRecorded
+from harness.errors import (
+    CassetteError,
+    CassetteKeyMismatch,
+    CassetteMiss,
+    LLMError,
+    MissedRequest,
+    NearestRecorded,
+)
 from harness.llm.chat import CallIds, ChatResponse, chat_request, parse_answer, retried
 from harness.llm.embeddings import Vector, embedding_request, parse_embeddings
 from harness.llm.settings import (
@@ -56,10 +63,12 @@ class ReplayCassette:
     beside its body, so opening one decodes no request body at all; one without keys is keyed from its
     bodies."""
 
-    def __init__(self, path: Path, *, verify: bool = False) -> None:
+    def __init__(self, path: Path, *, verify: bool = False, shown: str | None = None) -> None:
         """`verify`: also check every stored request key against its body (`harness cassettes check`);
-        replay trusts the keys, so a body edited by hand and its key no longer agree."""
+        replay trusts the keys, so a body edited by hand and its key no longer agree. `shown`: the path as
+        messages name it (from the project's root, as reports do), `path` by default."""
         self.path = path
+        self.shown = str(path) if shown is None else shown
         self.exists = True
         self._text = ""
         data = CassetteData([])
@@ -196,6 +205,13 @@ class ReplayCassette:
             )
         raise miss
 
+    def played_at(self) -> str | None:
+        """Where the answer played last is in the file, `path:line, interaction N`, for an error about it."""
+        if self.last_played is None:
+            return None
+        line = interaction_line(self._text, self.last_played)
+        return f"{self.shown}{'' if line is None else f':{line}'}, interaction {self.last_played}"
+
     def next_response(self, method: str, path: str, body: Any) -> tuple[int, str] | None:
         """The next unplayed recorded answer to this request, marked played; None when there is none."""
         key = self.keyer.digest(method, path, body)
@@ -224,7 +240,11 @@ class ReplayChatModel:
         body = chat_request(self.settings, messages, tools, tool_choice)
         status, text = _replayed(self.cassette, self.settings.completions_path, body)
         shown = _recorded_endpoint(self.cassette, CHAT_COMPLETIONS, self.shown_url)
-        return parse_answer(status, text, shown, self.settings.credential, self.settings.name)
+        try:
+            return parse_answer(status, text, shown, self.settings.credential, self.settings.name)
+        except LLMError:  # read again, to say where it was recorded (worked out only for an error)
+            recorded = self.cassette.played_at()
+            return parse_answer(status, text, shown, self.settings.credential, self.settings.name, recorded=recorded)
 
 
 class ReplayEmbeddingModel:
@@ -240,9 +260,23 @@ class ReplayEmbeddingModel:
         body = embedding_request(self.settings, texts)
         status, text = _replayed(self.cassette, self.settings.embeddings_path, body)
         shown = _recorded_endpoint(self.cassette, EMBEDDINGS, self.shown_url)
-        return parse_embeddings(
-            status, text, shown, len(texts), self.settings.credential, self.settings.dimensions, self.settings.name
-        )
+        settings = self.settings
+        try:
+            return parse_embeddings(
+                status, text, shown, len(texts), settings.credential, settings.dimensions, settings.name
+            )
+        except LLMError:  # read again, to say where it was recorded (worked out only for an error)
+            recorded = self.cassette.played_at()
+            return parse_embeddings(
+                status,
+                text,
+                shown,
+                len(texts),
+                settings.credential,
+                settings.dimensions,
+                settings.name,
+                recorded=recorded,
+            )
 
 
 def _recorded_endpoint(cassette: ReplayCassette, operation: str, configured: str) -> str:

@@ -265,14 +265,32 @@ def retried(status: int) -> bool:
 
 
 def parse_answer(
-    status: int, text: str, endpoint: str, credential: str = DEFAULT_CREDENTIAL, model: str = ""
+    status: int,
+    text: str,
+    endpoint: str,
+    credential: str = DEFAULT_CREDENTIAL,
+    model: str = "",
+    *,
+    recorded: str | None = None,
 ) -> ChatResponse:
     """An HTTP answer (status and body text) as the loop sees it, live and replayed alike. `endpoint` must
     already be free of credentials; `credential` is what a refusal names (`Endpoint.credential`), `model`
-    the name an unknown model's error names."""
+    the name an unknown model's error names; `recorded`, where a replayed answer is in its cassette (see
+    `undecoded_by`)."""
     if not 200 <= status < 300:
         raise status_error(status, text, f"the model endpoint {endpoint}", credential, model)
-    return parse_body(text, endpoint)
+    return parse_body(text, endpoint, recorded)
+
+
+def undecoded_by(section: str, endpoint: str, recorded: str | None) -> str:
+    """Who an error about a body that does not decode (empty, not JSON, JSON Python refuses) names: the
+    `section` (model, embedding) endpoint, or, for a replayed answer, its recording at `recorded` (the
+    cassette's file and interaction): the text at fault is that file's, which may never have come from the
+    endpoint (a cassette edited by hand, damaged, merged). An answer that decodes says what the recording
+    said, word for word, so a replay reports what its recording did."""
+    if recorded is None:
+        return f"the {section} endpoint {endpoint}"
+    return f"the recording of the {section} endpoint {endpoint} ({recorded})"
 
 
 def provider_message(text: str) -> str:
@@ -317,20 +335,22 @@ def answered_error(what: str, data: Any, text: str) -> LLMError:
     return kind(f"{what} an error: {provider_message(text)}")
 
 
-def parse_body(text: str, endpoint: str) -> ChatResponse:
-    """A 2xx body: a chat completion, or a stream of chunks (server-sent events)."""
+def parse_body(text: str, endpoint: str, recorded: str | None = None) -> ChatResponse:
+    """A 2xx body: a chat completion, or a stream of chunks (server-sent events); `recorded`, where a
+    replayed one is in its cassette (`undecoded_by`)."""
     where = f"the model endpoint {endpoint}"
+    undecoded = undecoded_by("model", endpoint, recorded)
     text = without_bom(text)
     leading = _LEADING_SPACE.match(text)
     start = leading.end() if leading else 0
     if start == len(text):
-        raise ModelAnswerError(f"{where} answered with an empty body")
+        raise ModelAnswerError(f"{undecoded} answered with an empty body")
     if text.startswith(("data:", "event:", ":"), start):  # server-sent events
-        return parse_completion(_assembled(text, where), endpoint)
+        return parse_completion(_assembled(text, where, undecoded), endpoint)
     try:
         data = jsontext.loads(text)
     except ValueError as error:
-        raise not_json(f"{where} answered with a body", text, error) from None
+        raise not_json(f"{undecoded} answered with a body", text, error) from None
     return parse_completion(data, endpoint)
 
 
@@ -431,8 +451,9 @@ def _text_or_none(value: Any) -> str | None:
 # ------------------------------------------------------------------ streamed answers
 
 
-def _assembled(text: str, where: str) -> dict[str, Any]:
-    """The `chat.completion` a stream of `chat.completion.chunk` events adds up to."""
+def _assembled(text: str, where: str, undecoded: str | None = None) -> dict[str, Any]:
+    """The `chat.completion` a stream of `chat.completion.chunk` events adds up to; `undecoded`
+    (`undecoded_by`) names who sent an event that does not decode."""
     message: dict[str, Any] = {"role": "assistant", "content": None}
     # Each call with the `index` it came at and its place in the stream; `at` maps an index to the call it
     # names now. A delta with a new id at an index another id holds starts a new call: Gemini sends each
@@ -452,7 +473,7 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
         try:
             chunk = jsontext.loads(payload)
         except ValueError as error:
-            raise not_json(f"{where} streamed an event", payload, error) from None
+            raise not_json(f"{undecoded or where} streamed an event", payload, error) from None
         if not isinstance(chunk, dict):
             raise ModelAnswerError(f"{where} streamed {_kind(chunk)}, not a chat.completion.chunk")
         if "error" in chunk:
@@ -516,7 +537,7 @@ def _assembled(text: str, where: str) -> dict[str, Any]:
                 elif arguments is not None:
                     call["function"]["arguments"] = arguments
     if not chunks:
-        raise ModelAnswerError(f"{where} answered with an event stream holding no chunks: {short(text)}")
+        raise ModelAnswerError(f"{undecoded or where} answered with an event stream holding no chunks: {short(text)}")
     if calls:
         message["tool_calls"] = [call for _, _, call in sorted(calls, key=lambda item: item[:2])]
     return completion

@@ -19,6 +19,7 @@ from harness.llm.chat import (
     not_json,
     shown_json,
     status_error,
+    undecoded_by,
     without_bom,
 )
 from harness.llm.settings import EmbeddingSettings
@@ -50,18 +51,20 @@ def parse_embeddings(
     credential: str = DEFAULT_CREDENTIAL,
     dimensions: int | None = None,
     model: str = "",
+    *,
+    recorded: str | None = None,
 ) -> list[Vector]:
     """An HTTP answer to an embeddings request of `count` texts: their vectors, in the order asked (the
     `index` of each item says which; OpenAI sorts them, not every server does). Anything else is an
     error naming the endpoint, which must already be free of credentials; an error status is classified
-    as chat's are (`status_error`)."""
+    as chat's are (`status_error`); `recorded`, where a replayed answer is in its cassette (`undecoded_by`)."""
     where = f"the embedding endpoint {endpoint}"
     if not 200 <= status < 300:
         raise status_error(status, text, where, credential, model)
     try:
         data = jsontext.loads(without_bom(text))
     except ValueError as error:
-        raise not_json(f"{where} answered with a body", text, error) from None
+        raise not_json(f"{undecoded_by('embedding', endpoint, recorded)} answered with a body", text, error) from None
     items = data.get("data") if isinstance(data, dict) else None
     if not isinstance(items, list):
         if isinstance(data, dict) and "error" in data:

@@ -219,6 +219,35 @@ def test_a_replayed_error_names_the_endpoint_that_answered_it(tmp_path: Path, co
         embedder.embed(["a"])
 
 
+def test_a_replayed_body_that_does_not_decode_names_the_cassette_text_not_the_endpoint(tmp_path: Path) -> None:
+    """A recorded body nested too deep for Python's decoder (or not JSON) is the cassette's text, maybe
+    edited by hand: its error names the recording, the file and the interaction's line, not the endpoint as
+    though it had just answered (the probe's `deep_body`)."""
+    path = tmp_path / "c.yaml"
+    deep = '{"choices": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path.write_text(one_interaction("http://127.0.0.1:9/v1/chat/completions", 200, deep), encoding="utf-8")
+    model = ReplayChatModel(ModelSettings(name="m", base_url="http://127.0.0.1:9/v1"), ReplayCassette(path))
+    with pytest.raises(LLMError) as info:
+        model.complete([], [])
+    assert str(info.value).startswith(
+        f"the recording of the model endpoint http://127.0.0.1:9/v1 ({path}:3, interaction 0) answered with a body "
+        "that Python's JSON decoder refuses ("
+    )
+    embedded = '{"model": "e", "input": ["a"], "encoding_format": "float"}'
+    path.write_text(
+        "# a comment\n" + one_interaction("http://127.0.0.1:9/v1/embeddings", 200, "<html>", embedded),
+        encoding="utf-8",
+    )
+    cassette = ReplayCassette(path, shown="cassettes/c.yaml")
+    embedder = ReplayEmbeddingModel(EmbeddingSettings(name="e", base_url="http://127.0.0.1:9/v1"), cassette)
+    with pytest.raises(LLMError) as info:
+        embedder.embed(["a"])
+    assert str(info.value) == (
+        "the recording of the embedding endpoint http://127.0.0.1:9/v1 (cassettes/c.yaml:4, interaction 0) "
+        "answered with a body that is not JSON: <html>"
+    )
+
+
 # Any YAML value, for a field edited by hand.
 _ANY_VALUE = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats() | st.text(max_size=12),
