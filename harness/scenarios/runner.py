@@ -33,6 +33,7 @@ from harness.project import DEFAULT_SNAPSHOTS, Project
 from harness.records import ContextEvent, StepRecord, ToolCallRecord, TurnResult
 from harness.scenarios.cassette_owners import overwritten_inputs
 from harness.scenarios.checks import Asker, ExpectCheck, Failure, Observed, Snapshot, Snapshots, run_checks
+from harness.scenarios.dataset import DATASET_KEY
 from harness.scenarios.judge import LLMJudge
 from harness.scenarios.model import Scenario, Turn, load_scenario_partially, model_slug, scenario_problems
 from harness.scenarios.results import Outcome, ScenarioResult, TurnRecord
@@ -156,9 +157,20 @@ class ScenarioRunner:
                 f"'{scenario.cassette}' is a folder; name a file in it, e.g. {scenario.cassette.rstrip('/')}/x.yaml"
             )
         if unusable is not None:
-            where = ("cassette",) if scenario.cassette is not None else ()
+            where: tuple[str | int, ...] = ("cassette",) if scenario.cassette is not None else ()
+            if scenario.row_line is not None and self._the_rows(scenario):
+                # the row's id made the name: the row's line, `rows.jsonl:3`, at the template's `dataset:`,
+                # as the row's other mistakes are told
+                return scenario.problem((DATASET_KEY,), f"{scenario.row_line}: the cassette {unusable}")
             return scenario.problem(where, f"the cassette {unusable}")
         return None
+
+    def _the_rows(self, scenario: Scenario) -> bool:
+        """Whether a dataset row's unusable cassette name is its id's doing: a one-character id would do."""
+        try:
+            return _unusable_file_name(self.cassette_path(replace(scenario, row="1"))) is None
+        except OutsideProject:
+            return False
 
     def _checked_spec(self, scenario: Scenario) -> AgentSpec:
         unusable = self.cassette_problem(scenario)

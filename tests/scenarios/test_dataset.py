@@ -430,3 +430,17 @@ def test_what_is_the_same_for_every_row_is_worked_out_once(
     assert "40 failed" in capsys.readouterr().out
     # the template read (one compose), then located once for all rows; one string formatted a row
     assert counts == {"compose": 2, "cassette_path": 1, "spec": 1, "vformat": 40}
+
+
+def test_a_row_id_too_long_for_a_cassette_name_names_the_rows_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was located at the template's first line (`names.yaml:1:1`), naming no row."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    write_dataset(project.root / "scenarios", [{"id": "a", "name": "A"}, {"id": "b" * 250, "name": "B"}])
+    for command in ("validate", "run"):
+        assert main([command, "--agents", str(project.agents)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert f"{project.scenario_path('names')}:2:1: dataset: names.jsonl:2: the cassette file name 'bbbb" in err
+        assert "is 255 bytes long: at most 200 for a cassette" in err
