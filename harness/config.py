@@ -1048,7 +1048,10 @@ class _Compiler:
         try:
             return universal_newlines(read_text(path)).rstrip("\n")
         except TooBig as exc:
-            self.fail(loc, f"system prompt file '{path}': {exc}")
+            if exc.line is None:
+                self.fail(loc, f"system prompt file '{path}': {exc}")
+            else:  # where in the prompt file (a byte that is not UTF-8, a NUL), as an editor's go-to takes it
+                self.fail(loc, f"system prompt file {path}:{exc.line}:{exc.column}: {exc}")
             return None
         except OSError as exc:
             self.fail(loc, f"cannot read system prompt file '{path}': {exc.strerror or exc}")
