@@ -411,6 +411,44 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return ScenarioFile.from_parent(parent, path=file_path)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A scenario folder's links to no file (`scenarios/gone.yaml -> moved.yaml`) are scenario items too,
+    which fail with the located "file not found" `harness run` and `validate` give (exit 2 there): pytest
+    walks past an entry that is neither a file nor a folder without a word (as it does a test module's), and
+    the suite passed where the CLI refused it."""
+    report = yield
+    if report.outcome != "passed" or not isinstance(collector, pytest.Dir | pytest.Package):
+        return report
+    agents = agents_file(collector.config)
+    if agents is None or _in_a_scenario_folder(collector.path / SUFFIXES[0], agents, collector.config) is None:
+        return report
+    found = [
+        node
+        for path in _links_to_nothing(collector.path)
+        if not collector.ihook.pytest_ignore_collect(collection_path=path, config=collector.config)
+        and (node := pytest_collect_file(path, collector)) is not None
+    ]
+    if found:  # in pytest's order, by name
+        report.result = sorted([*report.result, *found], key=lambda node: node.path.name)
+    return report
+
+
+def _links_to_nothing(folder: Path) -> list[Path]:
+    """The scenario files in `folder` that are links whose target does not exist."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return [
+        Path(entry.path)
+        for entry in entries
+        if entry.name.endswith(SUFFIXES) and entry.is_symlink() and not os.path.exists(entry.path)
+    ]
+
+
 # pytest's outcome exceptions (BaseException, not Exception): `pytest.skip`, `importorskip`, `fail`, `xfail`
 # called by a tool module as it is imported. They are the outcome of the items that load it, never the
 # session's INTERNALERROR.

@@ -544,6 +544,39 @@ def test_a_link_back_to_a_folder_of_scenarios_is_not_walked(
     assert collected == ["scenarios/misspelt.yaml::misspelt", "scenarios/remember.yaml::remember"]
 
 
+def test_a_scenario_link_to_no_file_fails_its_item_as_the_cli_refuses_it(
+    pytester: pytest.Pytester, project: Project
+) -> None:
+    """pytest walked past it without a word (an entry neither a file nor a folder) and the suite passed,
+    where `harness run` and `validate` exit 2 with `scenarios/dangling.yaml: file not found`. In name order,
+    beside the others; a link in a folder that holds no scenarios, and a test module's, stay pytest's."""
+    (project.root / "scenarios" / "dangling.yaml").symlink_to("moved.yaml")
+    (project.root / "scenarios" / "nested").mkdir()
+    (project.root / "scenarios" / "nested" / "gone.yml").symlink_to(project.root / "nowhere.yml")
+    (project.root / "docs").mkdir()
+    (project.root / "docs" / "dangling.yaml").symlink_to("moved.yaml")
+    (project.root / "test_gone.py").symlink_to("moved.py")
+    collected = pytester.runpytest("--collect-only", "-q")
+    assert [line for line in collected.outlines if "::" in line] == [
+        "scenarios/dangling.yaml::dangling",
+        "scenarios/misspelt.yaml::misspelt",
+        "scenarios/nested/gone.yml::gone",
+        "scenarios/remember.yaml::remember",
+    ]
+    result = pytester.runpytest("-k", "dangling or gone or remember")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ scenario: dangling _*",
+            "scenarios/dangling.yaml: file not found",
+            "*_ scenario: gone _*",
+            "scenarios/nested/gone.yml: file not found",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*Traceback*")
+    assert main(["validate", "--agents", str(project.agents)]) == 2
+
+
 # ---------------------------------------------------------------- a good citizen in other projects
 
 
