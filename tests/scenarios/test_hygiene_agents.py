@@ -156,14 +156,19 @@ def test_another_agents_first_turn_is_not_compared_with_the_scenarios_agents_fir
     assert len(said) == 1 and said[0].startswith("the first request is unchanged; turn 2, step 2 differs ("), said
 
 
+def recorded_with_other_agent_second(project: Project) -> Path:
+    """The scenario whose second turn is the other agent's, recorded; its cassette."""
+    with_other_agent(project)
+    project.write_scenario("second", OTHER_SECOND)
+    project.record("second", [reply("Hi Azin."), reply("Hello.")])
+    return project.cassettes / "second.yaml"
+
+
 def test_a_change_to_the_agent_speaking_second_is_named_with_that_agent(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It was put down to "a tool's behaviour, max_steps or a later turn", the other agent never named."""
-    with_other_agent(project)
-    project.write_scenario("second", OTHER_SECOND)
-    project.record("second", [reply("Hi Azin."), reply("Hello.")])
-    cassette = project.cassettes / "second.yaml"
+    cassette = recorded_with_other_agent_second(project)
     assert set(metadata(cassette)["agent"]["others"]) == {"other"}
     agents = project.agents.read_text(encoding="utf-8")
     project.agents.write_text(agents.replace("You are the other agent.", "You are the kind other agent."))
@@ -182,10 +187,7 @@ def test_a_cassette_storing_the_scenarios_agents_fingerprint_alone_still_checks(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """As recorded before the others' were kept: it loads, replays, and the other agent's change is named."""
-    with_other_agent(project)
-    project.write_scenario("second", OTHER_SECOND)
-    project.record("second", [reply("Hi Azin."), reply("Hello.")])
-    cassette = project.cassettes / "second.yaml"
+    cassette = recorded_with_other_agent_second(project)
     rewrite(cassette, lambda written: written["metadata"]["agent"].pop("others"))
     assert check(project, capsys, project.scenario_path("second")) == (0, ["1 ok"])
     agents = project.agents.read_text(encoding="utf-8")
