@@ -773,6 +773,12 @@ class ScenarioItem(pytest.Item):
             for variant in runner.project.variants(runner.cassette_path(scenario))
         ]
         self.user_properties.append(("steps", sum(result.steps for result in results)))
+        mask = _secrets(self.config).mask
+        for result in results:  # every judge's score, a passing one's too: JUnit XML keeps them as properties
+            for judged in result.judgements:
+                line = result.scenario.line(judged.loc)
+                where = f"line {line}, " if line else ""
+                self.user_properties.append(("judge", mask(where + judged.said())))
         stale = [result for result in results if result.stale or result.error]
         if stale:
             raise StaleCassette(*stale)

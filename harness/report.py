@@ -15,9 +15,10 @@ from harness import jsontext
 from harness.output import write_output
 from harness.records import ContextEvent
 from harness.reliability import has_repeats, reliability, reliability_report
-from harness.scenarios.checks import Failure
+from harness.scenarios.checks import Failure, Judgement
 from harness.scenarios.results import STOPPED, Outcome, ScenarioResult, TurnRecord
 from harness.secrets import Secrets
+from harness.yamlsource import dotted
 
 SYMBOLS = {
     Outcome.PASSED: "PASS",
@@ -160,6 +161,11 @@ def scenario_report(result: ScenarioResult, root: Path) -> dict[str, Any]:
         "xfail_reason": scenario.xfail,
         "failures": _from_root(result.explain(), str(scenario.path), shown) if result.outcome != Outcome.PASSED else [],
         "failed_checks": [_failed_check(result, failure, root) for failure in result.failures],
+        **(
+            {"judgements": [_judgement(result, judged, root) for judged in result.judgements]}
+            if result.judgements
+            else {}
+        ),
         "cassette": _relative(result.cassette, root),
         "not_recorded": result.not_recorded,
         "recorded_with": result.recorded_with,
@@ -217,6 +223,24 @@ def _failed_check(result: ScenarioResult, failure: Failure, root: Path) -> dict[
         "key": failure.key,
         "message": failure.message,
         "turn": int(loc[1]) + 1 if loc[0] == "turns" else None,
+    }
+
+
+def _judgement(result: ScenarioResult, judged: Judgement, root: Path) -> dict[str, Any]:
+    """A judge's verdict, located as a failed check is: a passing one's score and reason are in no other
+    report (a pass at 0.51 against 0.5 reads as news beside one at 1.0)."""
+    loc = judged.loc
+    return {
+        "file": _relative(result.scenario.path, root),
+        "line": result.scenario.line(loc),
+        "key": dotted(loc),
+        "turn": int(loc[1]) + 1 if loc[0] == "turns" else None,
+        "judged": judged.what,
+        "rubric": judged.rubric,
+        "score": judged.score,
+        "threshold": judged.threshold,
+        "passed": judged.passed,
+        "reason": judged.reason,
     }
 
 

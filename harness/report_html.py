@@ -57,6 +57,7 @@ details.scenario>summary{cursor:pointer;font-weight:600}
 .diff .add{background:#dafbe1}.diff .del{background:#ffebe9}
 .diff ins{background:#aceebb;text-decoration:none}.diff del{background:#ffcecb}
 .renamed-note{color:#9a6700;font-weight:normal}.deleted-note{color:#cf222e;font-weight:normal}
+.judgement.passed>b{color:#1a7f37}.judgement.failed>b{color:#cf222e}
 .hidden{display:none}.muted{color:#57606a}
 """
 
@@ -205,6 +206,8 @@ def _scenario(n: int, s: dict[str, Any], repeated: set[tuple[Any, Any, Any]]) ->
         out.append(f'<p class="muted">expected to fail: {escape(s["xfail_reason"])}</p>')
     if s["failures"]:
         out.append(f'<pre class="failures">{escape(chr(10).join(s["failures"]))}</pre>')
+    if s.get("judgements"):
+        out.append(_judgements(s["judgements"]))
     if s["cassette"]:
         out.append(f'<p class="muted">cassette: {escape(s["cassette"])}</p>')
     before: dict[str, str] = s["initial_blocks"]
@@ -214,6 +217,21 @@ def _scenario(n: int, s: dict[str, Any], repeated: set[tuple[Any, Any, Any]]) ->
         before = turn["blocks"]
     out.append("</details>")
     return "\n".join(out)
+
+
+def _judgements(judgements: list[dict[str, Any]]) -> str:
+    """Every judge's verdict, a passing one's too: its score against the threshold, and its reason."""
+    items = []
+    for judged in judgements:
+        where = f"{judged['file']}:{judged['line']}" if judged.get("line") else judged["file"]
+        verdict = "passed" if judged["passed"] else "failed"
+        sign = "&gt;=" if judged["passed"] else "&lt;"
+        items.append(
+            f'<li class="judgement {verdict}"><b>{verdict}</b> {escape(judged["judged"])}: score '
+            f"{judged['score']:g} {sign} {judged['threshold']:g} against <q>{escape(judged['rubric'])}</q>: "
+            f'{escape(judged["reason"])} <span class="muted">({escape(where)} {escape(judged["key"])})</span></li>'
+        )
+    return '<div class="judgements"><b>judge:</b><ul>' + "".join(items) + "</ul></div>"
 
 
 def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:

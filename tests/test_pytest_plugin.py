@@ -1542,3 +1542,22 @@ def test_a_scenario_the_harness_counts_as_an_error_is_a_junit_failure_saying_err
         "error: scenarios/remember.yaml:"
     )
     result.stdout.fnmatch_lines(["FAILED scenarios/remember.yaml::remember - error: 1 run of this scenario*"])
+
+
+def test_junitxml_keeps_every_judges_score_as_a_property(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    judged = REMEMBER.replace("expect:\n  blocks:", 'expect:\n  reply: {judge: {rubric: "greets Azin", threshold: 0.6}}\n  blocks:')
+    project = make_project(pytester.path, {"judged": judged})
+    project.record("judged", [*REMEMBER_RESPONSES, completion(content='{"score": 0.8, "reason": "it does"}')])
+    report = pytester.path / "junit.xml"
+    pytester.runpytest(f"--junitxml={report}").assert_outcomes(passed=1)
+    (case,) = ET.parse(report).getroot().iter("testcase")
+    properties = [(p.get("name"), p.get("value")) for p in case.iter("property")]
+    written = project.scenario_path("judged").read_text().splitlines()
+    line = next(n for n, text in enumerate(written, 1) if "judge:" in text)
+    assert properties[1:] == [
+        (
+            "judge",
+            f"line {line}, expect.reply.judge: the reply scored 0.8 >= 0.6 against the rubric 'greets Azin': it does",
+        )
+    ]

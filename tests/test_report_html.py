@@ -438,3 +438,36 @@ def test_control_characters_and_bidi_overrides_a_model_wrote_are_shown_as_escape
     page = html_report({"summary": {"failed": 1}, "scenarios": [entry]})
     assert "\u202e" not in page and "\x1b" not in page
     assert "abc\\u202edef\\x1b[31m" in page
+
+
+def test_every_judges_verdict_is_in_the_json_and_the_page_a_passing_ones_too(tmp_path: Path) -> None:
+    judged = REMEMBER.replace(
+        "expect:\n  blocks:", 'expect:\n  reply: {judge: {rubric: "greets <b>Azin</b>", threshold: 0.6}}\n  blocks:'
+    )
+    project = make_project(tmp_path / "p", {"judged": judged, "remember": REMEMBER})
+    project.record("judged", [*REMEMBER_RESPONSES, completion(content='{"score": 0.6, "reason": "it <i>does</i>"}')])
+    project.record("remember", REMEMBER_RESPONSES)
+    data = json_report([project.replay("judged"), project.replay("remember")], project.root)
+    judged_entry, plain_entry = sorted(data["scenarios"], key=lambda s: s["scenario"])
+    assert judged_entry["outcome"] == "passed"
+    written = project.scenario_path("judged").read_text().splitlines()
+    assert judged_entry["judgements"] == [
+        {
+            "file": "scenarios/judged.yaml",
+            "line": next(n for n, text in enumerate(written, 1) if "judge:" in text),
+            "key": "expect.reply.judge",
+            "turn": None,
+            "judged": "the reply",
+            "rubric": "greets <b>Azin</b>",
+            "score": 0.6,
+            "threshold": 0.6,
+            "passed": True,
+            "reason": "it <i>does</i>",
+        }
+    ]
+    assert "judgements" not in plain_entry  # a scenario without a judge: its entry as ever
+    page = html_report(data)
+    assert (
+        '<li class="judgement passed"><b>passed</b> the reply: score 0.6 &gt;= 0.6 against '
+        "<q>greets &lt;b&gt;Azin&lt;/b&gt;</q>: it &lt;i&gt;does&lt;/i&gt;"
+    ) in page

@@ -12,7 +12,7 @@ from typing import Any
 from harness.cassettes.mode import CassetteChange
 from harness.memory import BlockEdit, EditKind
 from harness.records import StepRecord, TurnResult
-from harness.scenarios.checks import Failure, call_arguments
+from harness.scenarios.checks import Failure, Judgement, call_arguments
 from harness.scenarios.model import Scenario
 
 
@@ -73,6 +73,7 @@ class ScenarioResult:
     cassette: Path
     outcome: Outcome = Outcome.PASSED
     failures: list[Failure] = field(default_factory=list)
+    judgements: list[Judgement] = field(default_factory=list)  # every `judge:` verdict, passing ones too
     stale: list[str] = field(default_factory=list)  # lines explaining a replay miss
     stale_cause: str | None = None  # why it missed, when the harness's doing (`CassetteMiss.cause`)
     # A turn's miss: the index of the recorded exchange it stands where (the first not yet played, as

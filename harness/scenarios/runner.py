@@ -585,6 +585,7 @@ class ScenarioRunner:
             # In the order they are written (the checks run in their registry's): line 25's before line 26's.
             failures = run_checks(checks, observed)
             result.failures += sorted(failures, key=lambda failure: scenario.line(failure.loc) or 0)
+            result.judgements += sorted(observed.judgements, key=lambda judged: scenario.line(judged.loc) or 0)
         except CassetteMiss as miss:
             result.stale = [
                 f"{_at_check(scenario, miss)}: the cassette {self.project.relative(Path(miss.cassette))} has no "

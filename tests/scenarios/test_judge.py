@@ -121,3 +121,23 @@ def test_the_judges_endpoint_failing_is_located_and_only_a_recorded_error_is_kep
     )
     kept = (project.cassettes / "judged.yaml").read_bytes()
     assert (kept != good) if status == 400 else (kept == good)
+
+
+def test_every_verdict_is_kept_with_the_result_a_passing_ones_too(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "p", {"judged": JUDGED})
+    record(project, [*REMEMBER_RESPONSES, verdict(0.7, "greets Azin, barely"), verdict(0.2, "Azin is missing")])
+    result = project.replay("judged")
+    passed, failed = result.judgements
+    assert (passed.loc, passed.what, passed.score, passed.threshold, passed.passed) == (
+        ("turns", 0, "expect", "reply", "judge"),
+        "the reply",
+        0.7,
+        0.7,
+        True,
+    )
+    assert passed.said() == (
+        "turns[0].expect.reply.judge: the reply scored 0.7 >= 0.7 against the rubric "
+        "'greets the user by the name Azin': greets Azin, barely"
+    )
+    assert (failed.what, failed.score, failed.passed, failed.reason) == ("block 'human'", 0.2, False, "Azin is missing")
+    assert [f.key for f in result.failures] == ["expect.blocks.human.judge"]  # the failure as ever

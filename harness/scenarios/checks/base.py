@@ -131,6 +131,7 @@ class Observed:
     # The calls whose edits `edited:` looks at: the final expect's add the other agents' changes to blocks
     # they share with the scenario's own; None: `tool_calls`.
     editing_calls: list[ToolCallRecord] | None = None
+    judgements: list[Judgement] = field(default_factory=list)  # what the `judge:` checks were told, in order
 
 
 class Snapshots(Protocol):
@@ -143,6 +144,31 @@ class Snapshots(Protocol):
 class Verdict:
     score: float  # 0 to 1
     reason: str
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A judge's verdict as a `judge:` check took it, passing or not: the reports show every score (a pass
+    at 0.51 against a threshold of 0.5 is news too), not only the failures."""
+
+    loc: Loc  # the check's
+    what: str  # what was judged: "the reply", "block 'human'", "the summary"
+    rubric: str
+    score: float
+    threshold: float
+    reason: str
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.threshold
+
+    def said(self) -> str:
+        """One line: where, what, the score against the threshold, the rubric and the judge's reason."""
+        sign = ">=" if self.passed else "<"
+        return (
+            f"{dotted(self.loc)}: {self.what} scored {self.score:g} {sign} {self.threshold:g} against the rubric "
+            f"{self.rubric!r}: {self.reason}"
+        )
 
 
 class Judge(Protocol):
@@ -209,6 +235,7 @@ class Text:
     label: str | None  # the block's label; None for the reply
     initial: str | None = None
     judge: Judge | None = None
+    judgements: list[Judgement] | None = None  # where a `judge:` check notes its verdict (the run's)
     _json: tuple[bool, Any, str] | None = None
     json_failure_reported: bool = False
     name: str | None = None  # what the text is, when neither a block nor the reply (the summary)

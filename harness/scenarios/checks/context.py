@@ -181,5 +181,5 @@ class Summary(ExpectCheck):
         summaries = [event.summary for _, event in _events(observed, ContextEventKind.EVICTION) if event.summary]
         if not summaries:
             return [Failure(self.loc, "no summary was written (no eviction)")]
-        text = Text(summaries[-1], None, judge=observed.judge, name="the summary")
+        text = Text(summaries[-1], None, judge=observed.judge, judgements=observed.judgements, name="the summary")
         return [failure for check in self.checks for failure in check.check_text(text)]

@@ -13,7 +13,16 @@ from pydantic_core import CoreSchema, core_schema
 
 from harness.jsontext import same_json
 from harness.lookalike import nfc
-from harness.scenarios.checks.base import Asker, Failure, Target, Text, ValueCheck, asking, value_check
+from harness.scenarios.checks.base import (
+    Asker,
+    Failure,
+    Judgement,
+    Target,
+    Text,
+    ValueCheck,
+    asking,
+    value_check,
+)
 from harness.wire import NOT_BOOLEAN, Boolean, JsonSchema, StrictModel
 
 
@@ -365,7 +374,10 @@ class JudgeCheck(ValueCheck):
         judge: JudgeWire = self.value
         ask = text.judge
         verdict = asking(self.loc, Asker.JUDGE, lambda: ask(judge.rubric, text.value, text.what, judge.model))
-        if verdict.score >= judge.threshold:
+        judgement = Judgement(self.loc, text.what, judge.rubric, verdict.score, judge.threshold, verdict.reason)
+        if text.judgements is not None:
+            text.judgements.append(judgement)
+        if judgement.passed:
             return []
         message = (
             f"the judge scored {text.what} {verdict.score:g}, below {judge.threshold:g}, against the rubric "

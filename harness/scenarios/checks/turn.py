@@ -37,7 +37,13 @@ class Blocks(ExpectCheck):
                 message = f"the agent has no block '{label}' (its blocks: {held})"
                 failures.append(Failure((*self.loc, label), message, label=label))  # its history: who took it
                 continue
-            text = Text(observed.blocks[label], label, observed.initial_blocks.get(label), observed.judge)
+            text = Text(
+                observed.blocks[label],
+                label,
+                observed.initial_blocks.get(label),
+                observed.judge,
+                observed.judgements,
+            )
             for check in checks:
                 failures += check.check_text(text)
         return failures
@@ -55,7 +61,7 @@ class Reply(ExpectCheck):
     def check(self, observed: Observed) -> list[Failure]:
         if observed.reply is None:
             return [Failure(self.loc, "the agent sent no reply")]
-        text = Text(observed.reply, None, judge=observed.judge)
+        text = Text(observed.reply, None, judge=observed.judge, judgements=observed.judgements)
         return [failure for check in self.checks for failure in check.check_text(text)]
 
 
