@@ -84,7 +84,7 @@ TimeoutField = Annotated[
 ]
 MaxRetriesField = Annotated[
     Annotated[int, pydantic.Field(ge=0, le=100), NOT_BOOLEAN] | None,
-    pydantic.Field(description="Retries after a connection error, a 429 or a 5xx answer (default 2)"),
+    pydantic.Field(description="Retries after a connection error or a 408, 409, 429 or 5xx answer (default 2)"),
 ]
 KeyHeaderField = Annotated[
     KeyHeader | None,
@@ -637,7 +637,7 @@ def load_agents(path: str | os.PathLike[str]) -> AgentsConfig:
     if wire is None:
         salvaged = _salvage(doc)
         if salvaged is None:
-            raise ConfigError(problems + _tool_problems(file, doc, problems))
+            raise ConfigError(_in_line_order(problems + _tool_problems(file, doc, problems)))
         wire, invalid = salvaged
     compiler = _Compiler(file, doc, wire, invalid)
     compiler.shared()  # its mistakes are reported even when no agent attaches a shared block
@@ -646,8 +646,13 @@ def load_agents(path: str | os.PathLike[str]) -> AgentsConfig:
     if invalid:
         problems += [p for p in _tool_problems(file, doc, problems) if p not in problems]
     if problems:
-        raise ConfigError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
+        raise ConfigError(_in_line_order(problems))
     return AgentsConfig(file, agents)
+
+
+def _in_line_order(problems: list[Problem]) -> list[Problem]:
+    """As a reader meets them in the file, whatever found them (the keys' check, a tool's import)."""
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def _salvage(doc: YamlDocument) -> tuple[AgentsFileWire, set[str]] | None:

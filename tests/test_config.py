@@ -908,3 +908,12 @@ def test_a_letta_memgpt_prompt_letta_cannot_format_is_a_located_mistake(write_ag
 def test_braces_letta_can_read_are_taken(write_agents: Write, loop: str, prompt: str) -> None:
     path = write_agents(f"agents:\n  a: {{model: m, loop: {loop}, system: '{prompt}', tools: [send_message]}}\n")
     assert load_agents(path).get("a").system == prompt
+
+
+def test_a_file_whose_shape_is_broken_lists_its_mistakes_in_line_order(tmp_path: Path) -> None:
+    """`agents` a list: no section can be salvaged, and the mistakes still read top to bottom."""
+    path = tmp_path / "agents.yaml"
+    path.write_text("agents: [1, 2]\ndefaults: {model: {name: x}, colour: 1}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_agents(path)
+    assert [(p.line, p.key) for p in caught.value.problems] == [(1, "agents"), (2, "defaults.colour")]

@@ -1546,7 +1546,9 @@ def test_a_scenario_the_harness_counts_as_an_error_is_a_junit_failure_saying_err
 
 def test_junitxml_keeps_every_judges_score_as_a_property(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
-    judged = REMEMBER.replace("expect:\n  blocks:", 'expect:\n  reply: {judge: {rubric: "greets Azin", threshold: 0.6}}\n  blocks:')
+    judged = REMEMBER.replace(
+        "expect:\n  blocks:", 'expect:\n  reply: {judge: {rubric: "greets Azin", threshold: 0.6}}\n  blocks:'
+    )
     project = make_project(pytester.path, {"judged": judged})
     project.record("judged", [*REMEMBER_RESPONSES, completion(content='{"score": 0.8, "reason": "it does"}')])
     report = pytester.path / "junit.xml"

@@ -212,8 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="record scenarios' cassettes from a live model endpoint",
         description="Record scenarios' cassettes from a live model endpoint. Each request waits at most the "
         "agent's model.timeout (default 120 s) and is retried at most model.max_retries times (default 2) on a "
-        "connection error, a 429 or a 5xx answer; a request that times out is not retried, so a hung endpoint "
-        "costs one timeout per scenario.",
+        "connection error or a 408, 409, 429 or 5xx answer; a request that times out is not retried, so a hung "
+        "endpoint costs one timeout per scenario.",
         epilog=RECORD_EXIT_CODES,
     )
     _scenario_options(p, agents_option, recording=True)

@@ -100,16 +100,20 @@ class ScenarioRunner:
     def cassette_path(self, scenario: Scenario) -> Path:
         """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`, a
         matrix model's has `@<model>` before `.yaml`."""
-        key = (scenario.path, scenario.cassette, scenario.row, scenario.model)
+        return self._named_path(scenario, scenario.cassette)
+
+    def _named_path(self, scenario: Scenario, cassette: str | None) -> Path:
+        """The cassette path of `scenario` were its `cassette:` key `cassette`: its row's and model's."""
+        key = (scenario.path, cassette, scenario.row, scenario.model)
         known = self._cassette_paths.get(key)
         if known is not None:
             return known
         # the file's, worked out once for all its rows and models (the Path arithmetic cost a 20,000-row
         # dataset 4 s)
-        of_file = self._cassette_paths.get((scenario.path, scenario.cassette, None, None))
+        of_file = self._cassette_paths.get((scenario.path, cassette, None, None))
         if of_file is None:
-            of_file = self.factory.project.cassette_path(scenario.path, scenario.cassette)
-            self._cassette_paths[(scenario.path, scenario.cassette, None, None)] = of_file
+            of_file = self.factory.project.cassette_path(scenario.path, cassette)
+            self._cassette_paths[(scenario.path, cassette, None, None)] = of_file
         path = of_file if scenario.row is None else of_file.with_suffix("") / f"{scenario.row}.yaml"
         if scenario.model is not None:
             path = path.with_name(f"{path.stem}@{model_slug(scenario.model)}.yaml")
@@ -129,9 +133,11 @@ class ScenarioRunner:
         return f"agent-{name}" if agent is None else f"agent-{name}-{agent}"
 
     def snapshot_path(self, scenario: Scenario) -> Path:
-        """`snapshots/` beside the agents file, mirroring the scenario's cassette path."""
+        """`snapshots/` beside the agents file, mirroring the scenario's path (a dataset row's and a matrix
+        model's named as their cassettes are): not its `cassette:`, which two scenarios checking one
+        conversation two ways share, and whose snapshots each would write over the other's."""
         project = self.factory.project
-        relative = self.cassette_path(scenario).relative_to(project.cassettes_dir)
+        relative = self._named_path(scenario, None).relative_to(project.cassettes_dir)
         return project.root / DEFAULT_SNAPSHOTS / relative
 
     def spec_for(self, scenario: Scenario) -> AgentSpec:

@@ -243,3 +243,21 @@ def test_a_snapshot_the_disk_cannot_take_fails_its_scenario_in_one_line(
     assert "the harness failed" not in err and "Traceback" not in err
     assert snapshot.read_text(encoding="utf-8") == "turns: []\n"
     assert [path.name for path in snapshot.parent.iterdir()] == ["snap.yaml"]
+
+
+def test_two_scenarios_sharing_a_cassette_keep_a_snapshot_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Snapshots follow the scenario's path, not its `cassette:`: two scenarios checking one conversation two
+    ways (every turn, the end alone) wrote one file, and each update broke the other."""
+    every = REMEMBER + "  snapshot: true\ncassette: shared.yaml\n"
+    project = make_project(tmp_path / "p", {"every": every, "end": every.replace("snapshot: true", "snapshot: end")})
+    project.record("every", REMEMBER_RESPONSES)
+    assert run(project, "--update-snapshots") == 0
+    snapshots = project.root / "snapshots"
+    assert sorted(p.name for p in snapshots.iterdir()) == ["end.yaml", "every.yaml"]
+    assert set(yaml.safe_load((snapshots / "end.yaml").read_text(encoding="utf-8"))) == {"end"}
+    assert set(yaml.safe_load((snapshots / "every.yaml").read_text(encoding="utf-8"))) == {"turns", "end"}
+    capsys.readouterr()
+    assert run(project) == 0, capsys.readouterr().err
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 0  # no snapshot is an orphan
