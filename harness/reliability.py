@@ -108,7 +108,9 @@ def reliability_table(entries: list[ScenarioReliability], shown: dict[Path, str]
     if entries:
         repeated = _most_repeated(entries)
         label = (
-            "suite (mean)" if len(repeated) == len(entries) else f"suite (mean; pass^j: the {len(repeated)} run {k}x)"
+            "suite (mean)"
+            if len(repeated) == len(entries)
+            else f"suite (mean; pass@1 of all {len(entries)}, pass^j of the {len(repeated)} run {k}x)"
         )
         rows.append(
             [

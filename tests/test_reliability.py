@@ -161,6 +161,10 @@ def test_a_suite_mixing_repeated_and_single_runs_counts_pass_hat_k_over_the_scen
     table = reliability_table([repeated, single], {})
     row = next(line for line in table.splitlines() if line.startswith("b.yaml"))
     assert row.split() == ["b.yaml", "1/1", "1.00", "1.00", "-", "-"]
+    suite = next(line for line in table.splitlines() if line.startswith("suite"))
+    # the row says which figure is over which scenarios: pass@1 0.83 beside pass^1 0.67 read as a bug
+    assert suite.startswith("suite (mean; pass@1 of all 2, pass^j of the 1 run 3x)")
+    assert suite.split()[-5:] == ["3/4", "0.83", "0.67", "0.33", "0.00"]
 
 
 def passes_row(out: str) -> list[str]:
