@@ -45,6 +45,7 @@ from harness.config import (
     MIN_CONTEXT_WINDOW,
     ToolRuleWire,
 )
+from harness.errors import AgentFileError
 from harness.loops.kinds import (
     LoopName,
     default_tool_choice,
@@ -153,6 +154,12 @@ def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None 
     document: dict[str, Any] = {"agents": agents}
     if importer.shared_blocks:
         document = {"shared_blocks": list(importer.shared_blocks.values()), **document}
+    try:  # before writing it out: 40,000 blocks took 9 s to dump, and the result was refused anyway
+        _surely_fits(document, secrets)
+    except TooBig as exc:
+        raise AgentFileError(
+            f"{source}: its agents would make an agents.yaml the harness refuses ({exc}), so nothing was written"
+        ) from None
     text = f"# Imported from the Letta Agent File {_safe_comment(source)} by `harness import`.\n"
     text += _dump_yaml(document)
     histories: dict[str, str] = {}

@@ -305,6 +305,24 @@ def test_an_import_the_harness_would_refuse_writes_nothing_and_says_why(
     assert not out.exists()
 
 
+def _many_blocks(data: Any) -> None:
+    template = data["blocks"][0]
+    for n in range(40_000):
+        data["blocks"].append({**template, "id": f"block-{n}", "label": f"l{n}", "value": "v" * 100})
+        data["agents"][0]["block_ids"].append(f"block-{n}")
+
+
+def test_an_import_surely_too_big_is_refused_before_it_is_written_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """40,000 blocks took 9 s to dump as YAML, then were refused: the bound is known from the values alone."""
+    out = tmp_path / "out"
+    assert main(["import", str(_mutated(tmp_path, _many_blocks)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "its agents would make an agents.yaml the harness refuses (more than 4 MB: at most 4 MB)" in err
+    assert not out.exists()
+
+
 def test_import_bounds_a_long_agent_name_it_makes_a_file_name(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
