@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from harness.records import StopReason, ToolCallRecord
 from harness.scenarios.checks import ExpectWire, Failure, Observed, check
+from harness.scenarios.checks.calls import TrajectoryMode
 
 LOC = ("turns", 0, "expect")
 
@@ -208,3 +209,62 @@ def test_a_call_with_its_own_args_match_may_give_args_under_a_mapping_that_ignor
     calls = [{"name": "a", "args": {"x": 2}, "args_match": "subset"}]
     assert run({"args_match": "ignore", "calls": calls}, made) != []
     assert run({"args_match": "ignore", "calls": ["a"]}, made) == []
+
+
+def written(name: str, arguments: str) -> ToolCallRecord:
+    """A call as the model wrote it, arguments and all (cut short, or JSON that is no object)."""
+    return ToolCallRecord(f"call_{name}", name, arguments, False, "Error parsing arguments", False)
+
+
+CUT_SHORT = written("core_memory_append", '{"label": "human", "content": ')
+NOT_AN_OBJECT = written("core_memory_append", '["human", "Azin"]')
+
+
+@pytest.mark.parametrize("made", [CUT_SHORT, NOT_AN_OBJECT], ids=["not-json", "not-an-object"])
+@pytest.mark.parametrize("mode", [mode.value for mode in TrajectoryMode])
+@pytest.mark.parametrize(
+    ("wanted", "passes"),
+    [
+        ({"name": "core_memory_append", "args_match": "exact"}, False),  # says there are no arguments
+        ({"name": "core_memory_append", "args": {"label": "human"}}, False),
+        ({"name": "core_memory_append", "args": {"label": "human"}, "args_match": "exact"}, False),
+        ({"name": "core_memory_append", "args": {"content": {"any": True}}}, False),
+        ({"name": "core_memory_append", "args": {"content": {"matches": "."}}}, False),
+        ({"name": "core_memory_append"}, True),  # asks nothing of them: the call was made
+        ({"name": "core_memory_append", "args_match": "ignore"}, True),
+    ],
+)
+def test_arguments_that_are_no_json_object_match_no_args_in_any_mode(
+    made: ToolCallRecord, mode: str, wanted: dict[str, Any], passes: bool
+) -> None:
+    """`exact` with no `args` passed a call whose arguments did not parse: they were read as `{}`."""
+    assert (run({"mode": mode, "calls": [wanted]}, [made]) == []) is passes
+    assert (run({"mode": mode, "calls": [wanted], "args_match": wanted.get("args_match", "subset")}, [made]) == []) is (
+        passes
+    )
+
+
+def test_a_failure_says_the_calls_arguments_were_not_json() -> None:
+    wanted = [{"name": "core_memory_append", "args_match": "exact"}]
+    (failure,) = run(wanted, [A, CUT_SHORT])
+    assert failure.message.endswith(
+        " (call 2 to 'core_memory_append' passed arguments that are not JSON: they match no `args` and no "
+        "`args_match: exact`)"
+    ), failure.message
+    (failure,) = run({"mode": "exact", "calls": ["a", *wanted]}, [A, NOT_AN_OBJECT])
+    assert failure.message.endswith(
+        " (call 2 to 'core_memory_append' passed arguments that are not a JSON object: "
+        "they match no `args` and no `args_match: exact`)"
+    ), failure.message
+    (failure,) = run({"mode": "superset", "calls": wanted}, [CUT_SHORT, A, CUT_SHORT])
+    assert "(calls 1, 3 to 'core_memory_append' passed arguments that are not JSON:" in failure.message
+    (failure,) = run({"mode": "subset", "calls": wanted}, [CUT_SHORT])
+    assert failure.message.startswith("1 call(s) made that are not among the expected ones (call 1 to ")
+    # in order: the calls searched for it (after those matched before it) alone
+    (failure,) = run(["core_memory_append", *wanted], [CUT_SHORT, CUT_SHORT])
+    assert "(call 2 to 'core_memory_append'" in failure.message
+    # a call that asked nothing of the arguments, or a call of another tool, adds nothing
+    (failure,) = run([{"name": "core_memory_append", "ok": True}], [CUT_SHORT])
+    assert "JSON" not in failure.message
+    (failure,) = run([{"name": "b", "args_match": "exact"}], [CUT_SHORT])
+    assert "JSON" not in failure.message

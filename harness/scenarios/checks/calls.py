@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import pydantic
 
-from harness.jsontext import as_text, same_json
+from harness.jsontext import as_text, loads, same_json
 from harness.records import ToolCallRecord
 from harness.scenarios.checks.base import (
     ExpectCheck,
@@ -229,6 +229,10 @@ class ToolCalls(ExpectCheck):
     def _matches(self, wanted: ToolCallWire, call: ToolCallRecord) -> bool:
         return _call_matches(wanted, call, wanted.args_match or self.trajectory.args_match)
 
+    def _unparsed(self, wanted: ToolCallWire, calls: Iterable[tuple[int, ToolCallRecord]]) -> str:
+        """`_unparsed` of the calls (numbered from 1, as made) under `wanted`'s own args_match, else the mode's."""
+        return _unparsed(wanted, calls, wanted.args_match or self.trajectory.args_match)
+
     def _trajectory(self, calls: list[ToolCallRecord], made: Lines) -> list[Failure]:
         expected = self.trajectory.calls
         mode = self.trajectory.mode
@@ -236,12 +240,14 @@ class ToolCalls(ExpectCheck):
         if mode == TrajectoryMode.IN_ORDER:
             position = 0
             for index, wanted in enumerate(expected):
+                searched_from = position
                 while position < len(calls) and not self._matches(wanted, calls[position]):
                     position += 1
                 if position == len(calls):
                     what = f"no {_describe(wanted)}"
                     if index:
                         what += " after the calls matched before it"
+                    what += self._unparsed(wanted, enumerate(calls[searched_from:], searched_from + 1))
                     return [Failure((*self.calls_loc, index), what, expected=names, actual=made)]
                 position += 1
             return []
@@ -249,6 +255,7 @@ class ToolCalls(ExpectCheck):
             for index, (wanted, call) in enumerate(zip(expected, calls, strict=False)):
                 if not self._matches(wanted, call):
                     what = f"call {index + 1} is not the expected {_describe(wanted)}"
+                    what += self._unparsed(wanted, [(index + 1, call)])
                     return [Failure((*self.calls_loc, index), what, expected=names, actual=made)]
             if len(calls) != len(expected):
                 what = f"{len(calls)} call(s) made, exactly {len(expected)} expected"
@@ -262,9 +269,13 @@ class ToolCalls(ExpectCheck):
         if mode in (TrajectoryMode.ANY_ORDER, TrajectoryMode.SUPERSET):
             for index in unmatched_expected:
                 what = f"no {_describe(expected[index])} (in any order)"
+                what += self._unparsed(expected[index], enumerate(calls, 1))
                 failures.append(Failure((*self.calls_loc, index), what, expected=names, actual=made))
         if mode in (TrajectoryMode.ANY_ORDER, TrajectoryMode.SUBSET) and unexpected:
             what = f"{len(unexpected)} call(s) made that are not among the expected ones"
+            if mode == TrajectoryMode.SUBSET:  # (any_order's unmatched expected calls say it)
+                left = [(j + 1, calls[j]) for j in range(len(calls)) if j not in matched_calls]
+                what += "".join(dict.fromkeys(self._unparsed(wanted, left) for wanted in expected))
             failures.append(Failure(self.calls_loc, what, expected=names, actual=unexpected))
         return failures
 
@@ -312,12 +323,45 @@ def _call_matches(wanted: ToolCallWire, call: ToolCallRecord, args_match: ArgsMa
         return False
     if args_match == ArgsMatch.IGNORE:
         return True
-    arguments = dict(call.parsed_arguments or {})
+    parsed = call.parsed_arguments
+    if parsed is None:  # not a JSON object: what it holds is unknown, so only a call asking nothing of it matches
+        return not _asks_arguments(wanted, args_match)
+    arguments = dict(parsed)
     if "request_heartbeat" not in wanted.args:  # Letta's loop control: compared when the check names it
         arguments.pop("request_heartbeat", None)
     if args_match == ArgsMatch.EXACT and set(arguments) != set(wanted.args):
         return False
     return all(key in arguments and _value_matches(value, arguments[key]) for key, value in wanted.args.items())
+
+
+def _asks_arguments(wanted: ToolCallWire, args_match: ArgsMatch) -> bool:
+    """Whether `wanted` says anything of a call's arguments: some `args`, or (`exact`) that there are none."""
+    return args_match == ArgsMatch.EXACT or (args_match == ArgsMatch.SUBSET and bool(wanted.args))
+
+
+def _unparsed(wanted: ToolCallWire, calls: Iterable[tuple[int, ToolCallRecord]], args_match: ArgsMatch) -> str:
+    """Why calls of the expected tool did not match when their arguments are not a JSON object (said after a
+    failure's message, else empty): the calls listed show such arguments as written, `{"label": "human",
+    "content": `, which reads as though `exact` with no `args`, or a subset of them, could match."""
+    if not _asks_arguments(wanted, args_match):
+        return ""
+    unparsed = [(n, call) for n, call in calls if call.name == wanted.name and call.parsed_arguments is None]
+    if not unparsed:
+        return ""
+    numbers = ", ".join(str(n) for n, _ in unparsed)
+    what = "not JSON" if all(not _json(call.arguments) for _, call in unparsed) else "not a JSON object"
+    return (
+        f" (call{'s' if len(unparsed) > 1 else ''} {numbers} to '{wanted.name}' passed arguments that are {what}: "
+        "they match no `args` and no `args_match: exact`)"
+    )
+
+
+def _json(text: str) -> bool:
+    try:
+        loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _value_matches(expected: Any, actual: Any) -> bool:
