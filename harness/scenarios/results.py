@@ -81,6 +81,9 @@ class ScenarioResult:
     missed: tuple[int | None, Any] | None = None
     turns: list[TurnRecord] = field(default_factory=list)
     initial_blocks: dict[str, str] = field(default_factory=dict)
+    # The other agents' blocks as the scenario started, by agent: their own as each was created (in a later
+    # turn), the blocks they share at their value at the scenario's start (what their `unchanged` compares with)
+    agent_initial_blocks: dict[str, dict[str, str]] = field(default_factory=dict)
     # The labels each agent the run drove shares with others (agents.yaml `attach_blocks`): whose edits
     # count in a block's history
     shared_labels: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -115,17 +118,14 @@ class ScenarioResult:
     def history(self, label: str, agent: str | None = None, last_turn: int | None = None) -> list[str]:
         """How block `label` of `agent` (default: the scenario's own) came to hold its value: every edit, with
         the call that made it, up to turn `last_turn` (a turn's check saw the value then: later edits would
-        read as what it checked). Another agent's edits count when it shares the block; its own block of the
-        same label is another block. An agent that joined in a later turn starts from its blocks then."""
+        read as what it checked). Another agent's changes of the value count when it shares the block, named
+        with that agent, those made before this agent joined too (its `unchanged` compares with the value at
+        the scenario's start); its own block of the same label is another block, and its renaming or
+        deleting a shared one changes only its own copy."""
         name = agent or self.scenario.agent
-        initial = self.initial_blocks
-        turns = self.turns
-        if name != self.scenario.agent:
-            joined = next((n for n, turn in enumerate(turns) if self._agent_of(turn) == name), len(turns))
-            turns = turns[joined:]
-            initial = (turns[0].blocks_before or {}) if turns else {}
+        initial = self.initial_blocks if name == self.scenario.agent else self.agent_initial_blocks.get(name, {})
         lines = [f"initial: {initial[label]!r}" if label in initial else "initial: no such block"]
-        for turn in turns:
+        for turn in self.turns:
             if last_turn is not None and turn.index > last_turn:
                 break
             by = self._agent_of(turn)
@@ -136,9 +136,12 @@ class ScenarioResult:
             for step in turn.steps:
                 for call in step.tool_calls:
                     for edit in call.edits:
+                        if by != name and edit.kind != EditKind.VALUE:
+                            continue  # handed over between agents: a shared block's value alone
                         renamed = edit.kind == EditKind.RENAME
                         if edit.label == label or (renamed and edit.old == label):  # a rename: under its new label
                             where = f"turn {turn.index + 1} step {step.index + 1}"
+                            where += f" (agent {by})" if by != name else ""
                             lines.append(f"{where} {call.name}({call_arguments(call)}): {edit_told(edit)}")
         return lines
 

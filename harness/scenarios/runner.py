@@ -390,7 +390,7 @@ class ScenarioRunner:
                     on_step=step_hook,
                 )
                 agents[name].state.tool_results = tool_results
-                initial[name] = agents[name].memory.values()
+                initial[name] = result.agent_initial_blocks[name] = shared.initial_for(agents[name])
                 result.shared_labels[name] = shared_labels(other)
             agent = agents[name]
             shared.give(agent)

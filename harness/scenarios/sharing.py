@@ -20,10 +20,23 @@ class SharedBlocks:
         # Fixed at the start: `take` adds every agent's shared labels to `values`, including blocks that
         # other agents share among themselves and the first agent does not attach.
         self._first = set(_shared_labels(first.spec))
+        # Each shared block's value at the scenario's start (a block only later agents attach: when the first
+        # of them was created): what `unchanged` compares a joining agent's copy with.
+        self.start = dict(self.values)
 
     def values_for(self, spec: AgentSpec) -> dict[str, str]:
         """Initial values for a new agent's shared blocks: what the others have made of them so far."""
         return {label: self.values[label] for label in _shared_labels(spec) if label in self.values}
+
+    def initial_for(self, agent: Agent) -> dict[str, str]:
+        """A newly created agent's blocks as the scenario started: its own as created (they did not exist
+        before), the shared ones at their value at the scenario's start, not as the others have changed them
+        by the time it joins: another agent's change of a shared block is a change of this agent's too."""
+        values = agent.memory.values()
+        for label in _shared_labels(agent.spec):
+            if label in values:
+                values[label] = self.start.setdefault(label, values[label])
+        return values
 
     def shared_with_first(self, spec: AgentSpec) -> set[str]:
         """The labels `spec`'s agent shares with the first agent (the scenario's own): its changes to those

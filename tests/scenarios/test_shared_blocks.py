@@ -336,6 +336,153 @@ def test_a_blocks_history_holds_the_edits_of_that_agents_block(tmp_path: Path) -
     assert explained[at + 2].startswith("    turn 2 step 2 core_memory_append(") and explained[at + 2].endswith(
         "): 'x' -> 'x\\ntidied'"
     )
+    # the shared one from the scenario's start: the primary's edit before it joined, named with the primary
     at = explained.index("  history of block 'project':")
-    assert explained[at + 1] == "    initial: 'Project: harness\\nShips Friday'"
-    assert explained[at + 2].startswith("    turn 2 step 1 core_memory_replace(")
+    assert explained[at + 1] == "    initial: 'Project: harness'"
+    assert explained[at + 2].startswith("    turn 1 step 1 (agent primary) core_memory_append(")
+    assert explained[at + 2].endswith("): 'Project: harness' -> 'Project: harness\\nShips Friday'")
+    assert explained[at + 3].startswith("    turn 2 step 1 core_memory_replace(")
+
+
+LATER_UNCHANGED = """
+agent: primary
+turns:
+  - user: "We ship on Friday."
+  - agent: sleeptime
+    user: "Anything to tidy?"
+    expect:
+      edited: {project: false}
+      blocks: {project: unchanged, persona: unchanged}
+  - user: "Still there?"
+    expect:
+      blocks: {project: unchanged}
+expect:
+  blocks: {project: unchanged}
+"""
+
+
+def test_unchanged_in_a_later_agents_turn_compares_with_the_shared_blocks_value_at_the_scenarios_start(
+    tmp_path: Path,
+) -> None:
+    """The primary appends to the shared block; the sleep-time agent, joining in turn 2, changes nothing. Its
+    `project: unchanged` passed: it compared with the block as the agent joined, the primary's append in it,
+    while the same check in the primary's turn 3 and the final expect failed. A change made in an earlier
+    turn fails it, by whichever agent, and the history says whose it was; the joining agent's own block
+    (`persona`) is compared with its value when the agent was created."""
+    project = shared_project(tmp_path)
+    project.write_scenario("later", LATER_UNCHANGED)
+    responses = [append("project", "Ships Friday"), reply("Noted."), reply("Nothing to tidy."), reply("Yes.")]
+    result, _ = project.record("later", responses)
+    assert [(f.key, f.message) for f in result.failures] == [
+        ("turns[1].expect.blocks.project.unchanged", "block 'project' changed since the scenario started"),
+        ("turns[2].expect.blocks.project.unchanged", "block 'project' changed since the scenario started"),
+        ("expect.blocks.project.unchanged", "block 'project' changed since the scenario started"),
+    ]
+    assert [(f.expected, f.actual) for f in result.failures] == 3 * [
+        ("Project: harness", "Project: harness\nShips Friday")
+    ]
+    explained = project.replay("later").explain().splitlines()
+    at = explained.index("  in turn 2 (agent sleeptime): user: 'Anything to tidy?'")
+    history = explained[explained.index("  history of block 'project':", at) + 1 :][:2]
+    assert history[0] == "    initial: 'Project: harness'"
+    assert history[1].startswith("    turn 1 step 1 (agent primary) core_memory_append(")
+    assert history[1].endswith("): 'Project: harness' -> 'Project: harness\\nShips Friday'")
+    assert result.agent_initial_blocks == {"sleeptime": {"persona": "I tidy memory", "project": "Project: harness"}}
+
+
+def test_unchanged_compares_a_block_two_later_agents_share_with_its_value_when_the_first_was_created(
+    tmp_path: Path,
+) -> None:
+    """`helper` and `other` share `team`, which the scenario's agent does not attach: its start is its value
+    when `helper` joined; `helper`'s change of it fails `other`'s `unchanged` (it passed when `other` joined
+    later), and `other`'s history starts there, with `helper`'s edit."""
+    project = make_project(tmp_path)
+    project.agents.write_text(
+        """
+defaults:
+  model: {name: fake-model-7b, base_url: "http://127.0.0.1:9/v1", max_retries: 0, timeout: 10, temperature: 0}
+  tools: [send_message, core_memory_append]
+  max_steps: 4
+shared_blocks:
+  - {label: team, value: "Team: a", limit: 200}
+agents:
+  primary:
+    system: You are the primary agent.
+    blocks:
+      - {label: human, value: "Name: Bob"}
+  helper:
+    system: You help.
+    blocks:
+      - {label: persona, value: "I help"}
+    attach_blocks: [team]
+  other:
+    system: Another helper.
+    blocks:
+      - {label: persona, value: "I help too"}
+    attach_blocks: [team]
+""".lstrip(),
+        encoding="utf-8",
+    )
+    project.write_scenario(
+        "s",
+        """
+agent: primary
+turns:
+  - user: "hello"
+  - agent: helper
+    user: "update the team"
+  - agent: other
+    user: "look at the team"
+    expect:
+      blocks: {team: unchanged, persona: unchanged}
+""",
+    )
+    result, _ = project.record("s", [reply("hi"), append("team", "b"), reply("done"), reply("seen")])
+    (failure,) = result.failures
+    assert (failure.key, failure.expected, failure.actual) == (
+        "turns[2].expect.blocks.team.unchanged",
+        "Team: a",
+        "Team: a\nb",
+    )
+    explained = result.explain().splitlines()
+    at = explained.index("  history of block 'team':")
+    assert explained[at + 1] == "    initial: 'Team: a'"
+    assert explained[at + 2].startswith("    turn 2 step 1 (agent helper) core_memory_append(")
+    assert result.agent_initial_blocks["other"] == {"persona": "I help too", "team": "Team: a"}
+
+
+def test_another_agents_renaming_of_a_shared_block_is_not_in_this_agents_history(tmp_path: Path) -> None:
+    """Renaming a shared block changes only the renaming agent's copy (the values alone are handed over): the
+    sleep-time agent's history of `project` listed the primary's rename as a change of its own block."""
+    from tests.fakes import call, completion
+
+    project = shared_project(tmp_path)
+    project.agents.write_text(
+        project.agents.read_text().replace(
+            "    attach_blocks: [project]\n  sleeptime:",
+            "    tools: [send_message, memory]\n    attach_blocks: [project]\n  sleeptime:",
+        )
+    )
+    project.write_scenario(
+        "s",
+        """
+agent: primary
+turns:
+  - user: "Rename it."
+  - agent: sleeptime
+    user: "Look."
+    expect:
+      blocks: {project: {contains: Zed}}
+""",
+    )
+    rename = {
+        "command": "rename",
+        "old_path": "/memories/project",
+        "new_path": "/memories/proj",
+        "request_heartbeat": True,
+    }
+    result, _ = project.record("s", [completion(call("memory", rename)), reply("Renamed."), reply("Seen.")])
+    assert result.turns[0].blocks.get("proj") == "Project: harness", result.explain()
+    explained = result.explain().splitlines()
+    at = explained.index("  history of block 'project':")
+    assert explained[at + 1 :] == ["    initial: 'Project: harness'"]
