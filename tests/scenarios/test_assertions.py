@@ -223,7 +223,7 @@ def test_tool_calls_are_an_ordered_subsequence() -> None:
     assert failure.key == "turns[0].expect.tool_calls[1]"
     assert failure.message == "no call to 'core_memory_append' after the calls matched before it"
     assert failure.expected == ["send_message", "core_memory_append"]
-    assert failure.actual == [f"{c.name}({c.arguments}) -> {'ok' if c.ok else 'FAILED'}: {c.result}" for c in calls]
+    assert failure.actual == [f"{c.name}({c.arguments}) -> ok (returned None)" for c in calls]
 
 
 def test_a_repeated_expected_call_needs_as_many_calls() -> None:
@@ -255,7 +255,7 @@ def test_tool_call_args_are_a_subset() -> None:
     (wrong,) = run(
         {"tool_calls": [{"name": "core_memory_replace", "args": {"label": "persona"}}]}, observed(calls=calls)
     )
-    assert wrong.message == "no call to 'core_memory_replace' with arguments {'label': 'persona'}"
+    assert wrong.message == 'no call to \'core_memory_replace\' with arguments {"label": "persona"}'
     (absent,) = run(
         {"tool_calls": [{"name": "core_memory_replace", "args": {"request_heartbeat": True}}]}, observed(calls=calls)
     )
@@ -301,8 +301,83 @@ def test_calls_are_listed_one_a_line_with_their_arguments_on_it() -> None:
     assert failure.detail() == [
         'expected: ["core_memory_replace"]',
         "actual:",
-        '  - core_memory_append({"label": "human", "content": "Azin"}) -> ok: None',
+        '  - core_memory_append({"label": "human", "content": "Azin"}) -> ok (returned None)',
         "  - send_message(not JSON\\n at all) -> FAILED: Error:\\nbad",
+    ]
+
+
+NFC, NFD = "caf\u00e9", "cafe\u0301"  # "café" composed and decomposed: shown alike
+NOT_SHOWN = "Unicode normalisation (one character composed, NFC, vs decomposed, NFD), compared exactly as written"
+
+
+def test_an_argument_that_differs_only_in_normalisation_says_so() -> None:
+    """The expected call and the call made read the same (`café` and `café`): a block's or the reply's texts
+    got a note saying what they differ in, a call's arguments none."""
+    calls = [tool("core_memory_append", {"label": "human", "content": NFD})]
+    (failure,) = run({"tool_calls": [{"name": "core_memory_append", "args": {"content": NFC}}]}, observed(calls=calls))
+    assert failure.message == f'no call to \'core_memory_append\' with arguments {{"content": "{NFC}"}}'
+    assert (
+        failure.detail()[-1] == f"note: call 1's argument 'content' and its expected value differ only in {NOT_SHOWN}"
+    )
+    nested = [tool("core_memory_append", {"label": "human", "content": {"names": ["Azin", NFD]}})]
+    wanted = {"name": "core_memory_append", "args": {"label": "human", "content": {"names": ["Azin", NFC]}}}
+    (failure,) = run({"tool_calls": [wanted]}, observed(calls=nested))
+    assert failure.notes == (f"call 1's argument 'content.names[1]' and its expected value differ only in {NOT_SHOWN}",)
+
+
+def test_an_argument_note_is_of_the_closest_call_and_only_when_nothing_else_shows_a_difference() -> None:
+    wanted = {"name": "core_memory_append", "args": {"label": "human", "content": NFC}}
+    other_label = tool("core_memory_append", {"label": "persona", "content": NFD})
+    other_text = tool("core_memory_append", {"label": "human", "content": "the cafe"})
+    closest = tool("core_memory_append", {"label": "human", "content": NFD})
+    (failure,) = run({"tool_calls": [wanted]}, observed(calls=[other_label, other_text, closest]))
+    assert [note.split(" and ")[0] for note in failure.notes] == ["call 3's argument 'content'"]
+    # a difference that shows, nested or not: no note (the label differs too, so call 1 is not the closest)
+    for made in ([other_text], [tool("core_memory_append", {"label": "human", "content": [NFD]})]):
+        (failure,) = run({"tool_calls": [wanted]}, observed(calls=made))
+        assert failure.notes == () and not any(line.startswith("note:") for line in failure.detail())
+    # a matcher is not compared as text; a call to another tool is not the closest
+    matched = {"name": "core_memory_append", "args": {"label": {"matches": "^persona$"}, "content": NFC}}
+    (failure,) = run({"tool_calls": [matched]}, observed(calls=[closest, tool("send_message", {"content": NFD})]))
+    assert failure.notes == (f"call 1's argument 'content' and its expected value differ only in {NOT_SHOWN}",)
+
+
+def test_an_argument_note_in_every_trajectory_mode() -> None:
+    calls = [tool("send_message", {"message": NFD + "\n"})]
+    wanted = {"name": "send_message", "args": {"message": NFC}}
+    for mode in ("exact", "in_order", "any_order", "superset"):
+        failure = run({"tool_calls": {"mode": mode, "calls": [wanted]}}, observed(calls=calls))[0]  # any_order: 2
+        assert failure.key.endswith("calls[0]") and failure.notes == (
+            "call 1's argument 'message' and its expected value differ only in Unicode normalisation (one character "
+            "composed, NFC, vs decomposed, NFD) and trailing newlines (a YAML `|` block ends with one, `|-` does "
+            "not), compared exactly as written",
+        ), mode
+
+
+def test_expected_arguments_are_shown_as_json_as_the_calls_made_are() -> None:
+    """A repr wrote `{'flag': True}` above a call made with `{"flag": true}`."""
+    calls = [tool("core_memory_append", {"label": "human", "content": "1"})]
+    wanted = {"name": "core_memory_append", "args": {"content": 1, "label": {"matches": "h"}, "x": [True, None]}}
+    (failure,) = run({"tool_calls": [wanted]}, observed(calls=calls))
+    assert failure.message == (
+        'no call to \'core_memory_append\' with arguments {"content": 1, "label": {"matches": "h"}, "x": [true, null]}'
+    )
+    assert failure.notes == ()  # 1 and "1" differ in what shows
+
+
+def test_a_call_that_returned_none_reads_as_ok_not_as_ok_being_none() -> None:
+    """`-> ok: None` (send_message, Letta's memory tools return None) read as if `ok` were None."""
+    calls = [
+        ToolCallRecord("c1", "send_message", '{"message": "hi"}', True, "None", False),
+        ToolCallRecord("c2", "archival_memory_search", '{"query": "x"}', True, "No results found.", True),
+        ToolCallRecord("c3", "send_message", '{"message": 1}', False, "None", False),
+    ]
+    (failure,) = run({"tool_calls": ["core_memory_replace"]}, observed(calls=calls))
+    assert failure.detail()[1:] == [
+        "actual:",
+        '  - send_message({"message": "hi"}) -> ok (returned None)',
+        '  - archival_memory_search({"query": "x"}) -> ok: No results found.',
+        '  - send_message({"message": 1}) -> FAILED: None',
     ]
 
 

@@ -65,7 +65,7 @@ def test_a_bare_list_is_in_order_and_keeps_its_locations() -> None:
 def test_failures_say_what_is_missing_and_what_is_extra() -> None:
     failures = run({"mode": "any_order", "calls": ["a", {"name": "b", "args": {"x": 9}}]}, [A, B, C])
     assert [f.key for f in failures] == ["turns[0].expect.tool_calls.calls[1]", "turns[0].expect.tool_calls.calls"]
-    assert failures[0].message == "no call to 'b' with arguments {'x': 9} (in any order)"
+    assert failures[0].message == "no call to 'b' with arguments {\"x\": 9} (in any order)"
     assert failures[1].message == "2 call(s) made that are not among the expected ones"
     (exact,) = run({"mode": "exact", "calls": ["a", "c"]}, [A, B, C])
     assert exact.message == "call 2 is not the expected call to 'c'"

@@ -42,6 +42,9 @@ class Failure:
     expected: Any = UNSET
     actual: Any = UNSET
     label: str | None = None  # the block concerned, for its edit history
+    # What the two differ in where the values shown do not show it (a tool call's argument written
+    # decomposed): said beneath them, as `detail` says it of two texts
+    notes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -54,6 +57,7 @@ class Failure:
         escape, never sent to the terminal as it is."""
         texts = isinstance(self.expected, str) and isinstance(self.actual, str)
         note = [f"note: {alike}"] if texts and (alike := differ_only_in(self.expected, self.actual)) else []
+        note += [one_screen_line(f"note: {told}") for told in self.notes]
         if texts and (len(self.expected) > LONG or len(self.actual) > LONG or "\n" in self.expected + self.actual):
             diff = list(
                 difflib.unified_diff(_lines(self.expected), _lines(self.actual), "expected", "actual", lineterm="", n=2)
@@ -104,7 +108,11 @@ def call_arguments(call: ToolCallRecord) -> str:
 
 
 def call_made(call: ToolCallRecord) -> str:
-    """A call as a failure lists it: its name, arguments, outcome and result, on one line."""
+    """A call as a failure lists it: its name, arguments, outcome and result, on one line. A tool that
+    returned None (send_message, Letta's memory tools) is `-> ok (returned None)`: `-> ok: None` read as
+    if `ok` were None."""
+    if call.ok and call.result == "None":  # Letta's text of a None returned
+        return f"{call.name}({call_arguments(call)}) -> ok (returned None)"
     return f"{call.name}({call_arguments(call)}) -> {'ok' if call.ok else 'FAILED'}: {one_line(call.result)}"
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pydantic
 
 from harness.jsontext import as_text, loads, same_json
+from harness.lookalike import differ_only_in
 from harness.records import ToolCallRecord
 from harness.scenarios.checks.base import (
     ExpectCheck,
@@ -21,10 +22,11 @@ from harness.scenarios.checks.base import (
     call_arguments,
     call_made,
     expect_check,
+    one_screen_line,
 )
 from harness.scenarios.checks.text import Needle, Some, compiles, not_everything, searched
 from harness.wire import NOT_BOOLEAN, Boolean, JsonSchema, Shorthand, StrictModel
-from harness.yamlsource import Loc
+from harness.yamlsource import Loc, dotted
 
 
 class ArgsMatch(StrEnum):
@@ -248,7 +250,8 @@ class ToolCalls(ExpectCheck):
                     if index:
                         what += " after the calls matched before it"
                     what += self._unparsed(wanted, enumerate(calls[searched_from:], searched_from + 1))
-                    return [Failure((*self.calls_loc, index), what, expected=names, actual=made)]
+                    notes = _lookalike_notes(wanted, calls, range(len(calls)))
+                    return [Failure((*self.calls_loc, index), what, expected=names, actual=made, notes=notes)]
                 position += 1
             return []
         if mode == TrajectoryMode.EXACT:
@@ -256,7 +259,8 @@ class ToolCalls(ExpectCheck):
                 if not self._matches(wanted, call):
                     what = f"call {index + 1} is not the expected {_describe(wanted)}"
                     what += self._unparsed(wanted, [(index + 1, call)])
-                    return [Failure((*self.calls_loc, index), what, expected=names, actual=made)]
+                    notes = _lookalike_notes(wanted, calls, [index])
+                    return [Failure((*self.calls_loc, index), what, expected=names, actual=made, notes=notes)]
             if len(calls) != len(expected):
                 what = f"{len(calls)} call(s) made, exactly {len(expected)} expected"
                 return [Failure(self.calls_loc, what, expected=names, actual=made)]
@@ -270,7 +274,8 @@ class ToolCalls(ExpectCheck):
             for index in unmatched_expected:
                 what = f"no {_describe(expected[index])} (in any order)"
                 what += self._unparsed(expected[index], enumerate(calls, 1))
-                failures.append(Failure((*self.calls_loc, index), what, expected=names, actual=made))
+                notes = _lookalike_notes(expected[index], calls, range(len(calls)))
+                failures.append(Failure((*self.calls_loc, index), what, expected=names, actual=made, notes=notes))
         if mode in (TrajectoryMode.ANY_ORDER, TrajectoryMode.SUBSET) and unexpected:
             what = f"{len(unexpected)} call(s) made that are not among the expected ones"
             if mode == TrajectoryMode.SUBSET:  # (any_order's unmatched expected calls say it)
@@ -281,12 +286,65 @@ class ToolCalls(ExpectCheck):
 
 
 def _describe(wanted: ToolCallWire) -> str:
-    what = f"call to '{wanted.name}'" + (f" with arguments {wanted.args}" if wanted.args else "")
+    """The expected call in words, its arguments as JSON, as the calls made are shown beneath it (a repr
+    wrote `{'flag': True}` above `{"flag": true}`)."""
+    arguments = f" with arguments {one_screen_line(_shown_yaml(wanted.args))}" if wanted.args else ""
+    what = f"call to '{wanted.name}'" + arguments
     if wanted.ok is not None:
         what += " that succeeded" if wanted.ok else " that failed"
     if wanted.result_contains is not None:
         what += f" with a result containing {wanted.result_contains!r}"
     return what
+
+
+def _lookalike_notes(wanted: ToolCallWire, calls: list[ToolCallRecord], among: Iterable[int]) -> tuple[str, ...]:
+    """What the closest call to `wanted`'s tool (of `among`) differs from its expected arguments in where
+    it does not show (an argument written decomposed, NFD, against an expected composed, NFC): the failure
+    shows the two alike. The closest has the fewest expected arguments that differ otherwise."""
+    best: tuple[int, bool, tuple[str, ...]] | None = None
+    for j in among:
+        call = calls[j]
+        arguments = call.parsed_arguments if call.name == wanted.name else None
+        if arguments is None:
+            continue
+        visible, notes = 0, []
+        for key, expected in wanted.args.items():
+            told = _told_apart(expected, arguments[key], key, j + 1) if key in arguments else None
+            if told is None:
+                visible += 1
+            else:
+                notes += told
+        if best is None or (visible, not notes) < best[:2]:
+            best = (visible, not notes, tuple(notes))
+    return best[2] if best is not None else ()
+
+
+def _told_apart(expected: Any, actual: Any, key: str, number: int) -> list[str] | None:
+    """None when an argument's value differs from the expected one in what shows; else what it differs in
+    where it does not (`differ_only_in` of each string, nested too), none when it matches."""
+    if _is_matcher(expected):
+        return [] if _value_matches(expected, actual) else None
+    notes = []
+    pending: list[tuple[Loc, Any, Any]] = [((key,), expected, actual)]
+    while pending:  # iterative, as same_json is
+        at, want, got = pending.pop()
+        if isinstance(want, str) and isinstance(got, str):
+            if want != got:
+                alike = differ_only_in(want, got, f"call {number}'s argument '{dotted(at)}' and its expected value")
+                if alike is None:
+                    return None
+                notes.append(alike)
+        elif isinstance(want, dict) and isinstance(got, dict):
+            if want.keys() != got.keys():
+                return None
+            pending += [((*at, name), want[name], got[name]) for name in reversed(list(want))]
+        elif isinstance(want, list) and isinstance(got, list):
+            if len(want) != len(got):
+                return None
+            pending += [((*at, i), want[i], got[i]) for i in reversed(range(len(want)))]
+        elif not same_json(want, got):
+            return None
+    return notes
 
 
 def _pairs(
