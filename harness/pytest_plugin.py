@@ -38,7 +38,7 @@ import re
 import stat
 import warnings
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -97,9 +97,19 @@ class XPassedRuns(Exception):
     judges it, though others failed as documented; not the ScenarioFailed its xfail mark expects."""
 
     def __init__(self, *results: ScenarioResult) -> None:
-        told = "\n\n".join(result.explain() for result in results)
-        super().__init__(f"[XPASS(strict)] {len(results)} run(s) of this xfail scenario passed:\n{told}")
+        super().__init__(_xpassed(results, of_several=True))
         self.results = results
+
+
+def _xpassed(results: Sequence[ScenarioResult], of_several: bool = False) -> str:
+    """Runs of an `xfail` scenario that passed, as pytest's strict XPASS starts its text, explained as
+    `harness run` explains them. A scenario's one run: its located message (`x.yaml:3: xfail: expected to
+    fail ...`) on that first line, which pytest's short summary and JUnit's `message` show; runs (of several
+    played), under a count."""
+    told = [result.explain() for result in results]
+    if len(told) == 1 and not of_several:
+        return f"[XPASS(strict)] {told[0]}"
+    return f"[XPASS(strict)] {len(told)} run(s) of this xfail scenario passed:\n" + "\n\n".join(told)
 
 
 class StaleCassette(Exception):
@@ -944,8 +954,7 @@ def pytest_runtest_makereport(
         from harness.scenarios.results import Outcome
 
         # pytest says only `[XPASS(strict)] <reason>`: say where, and what to do, as `harness run` does
-        told = [result.explain() for result in item.results if result.outcome == Outcome.XPASSED]
-        report.longrepr = "\n".join([str(report.longrepr), *told])
+        report.longrepr = _xpassed([result for result in item.results if result.outcome == Outcome.XPASSED])
     miss = call.excinfo.value if call.excinfo is not None else None
     if miss is not None and type(miss).__name__ == "CassetteMiss":
         from harness.errors import CassetteMiss

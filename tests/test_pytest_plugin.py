@@ -132,18 +132,20 @@ def test_xfail_scenarios(pytester: pytest.Pytester, project: Project) -> None:
     project.record("known_bug", FORGETFUL_RESPONSES)
     project.write_scenario("fixed_bug", REMEMBER + "xfail: it used to forget\n")
     project.record("fixed_bug", REMEMBER_RESPONSES)
-    result = pytester.runpytest("-rxX", "-k", "bug")
+    result = pytester.runpytest("-rfxX", "-vv", "-k", "bug", "--junitxml=junit.xml")
     # a failing xfail scenario is xfailed; one that passes is a strict XPASS, i.e. a failure
     result.assert_outcomes(xfailed=1, failed=1, deselected=2)
     result.stdout.fnmatch_lines(["XFAIL scenarios/known_bug.yaml::known_bug*the model does not store names*"])
-    assert "[XPASS(strict)] it used to forget" in result.stdout.str()
-    # the failure says where and what to do, as `harness run` does (pytest said only the reason)
-    result.stdout.fnmatch_lines(
-        [
-            "[[]XPASS(strict)] it used to forget",
-            "scenarios/fixed_bug.yaml*: expected to fail (it used to forget) but every check passed: remove `xfail`*",
-        ]
+    # the failure says where (the `xfail:` key's line) and what to do, as `harness run` does (pytest said only
+    # `[XPASS(strict)] <reason>`), on the first line, which the short summary and JUnit's `message` show
+    located = (
+        "scenarios/fixed_bug.yaml:17: xfail: expected to fail (it used to forget) but every check passed: "
+        "remove `xfail` if the behaviour is fixed"
     )
+    result.stdout.fnmatch_lines([f"[[]XPASS(strict)] {located}", f"FAILED *fixed_bug - [[]XPASS(strict)] {located}"])
+    junit = (pytester.path / "junit.xml").read_text(encoding="utf-8")
+    assert f'<failure message="[XPASS(strict)] {located}' in junit
+    assert pytester.runpytest("-k", "fixed_bug", "--runxfail").ret == pytest.ExitCode.OK
 
 
 def test_an_xfail_scenario_with_no_cassette_fails(pytester: pytest.Pytester, project: Project) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +67,11 @@ def test_a_dataset_row_or_later_repeat_shows_its_reason_not_the_header_naming_it
     from tests.fakes import REMEMBER, make_project
 
     dataset = "agent: chat\ndataset: rows.jsonl\nturns:\n  - user: 'Hello {w}'\n"
-    project = make_project(tmp_path / "p", {"remember": REMEMBER, "rows": dataset})
+    project = make_project(tmp_path / "p", {"remember": REMEMBER + "xfail: it used to forget\n", "rows": dataset})
     (project.root / "scenarios" / "rows.jsonl").write_text('{"id": "b", "w": "x"}\n', encoding="utf-8")
     (row,), _ = load_scenarios_partially(project.scenario_path("rows"))
     runner = project.runner()
-    known = dataclasses.replace(project.scenario("remember"), xfail="it used to forget")
+    known = project.scenario("remember")
     results = [
         runner.run(row),  # never recorded
         runner.run(project.scenario("remember"), variant=3),  # a repeat never recorded
@@ -82,8 +81,8 @@ def test_a_dataset_row_or_later_repeat_shows_its_reason_not_the_header_naming_it
     cells = [line.split(" | ")[2] for line in text.splitlines() if line.startswith("| `scenarios/")]
     assert cells == [  # by path
         "scenarios/remember.yaml:4: no cassette at cassettes/remember.repeat-3.yaml: repeat 3 has not been recorded |",
-        "scenarios/remember.yaml: expected to fail (it used to forget) but every check passed: remove \\`xfail\\` "
-        "if the behaviour is fixed |",
+        "scenarios/remember.yaml:17: xfail: expected to fail (it used to forget) but every check passed: "
+        "remove \\`xfail\\` if the behaviour is fixed |",
         "scenarios/rows.yaml:4: no cassette at cassettes/rows/b.yaml: this scenario has not been recorded yet |",
     ]
 

@@ -200,9 +200,11 @@ class ScenarioResult:
             if failure.label is not None:
                 out.append(f"  history of block '{failure.label}':")
                 out += [f"    {line}" for line in self.history(failure.label, self._concerned(failure), index)]
-        if self.outcome == Outcome.XPASSED:
+        if self.outcome == Outcome.XPASSED:  # located at the `xfail:` key, as a failed check is at its own
+            line = self.scenario.line(("xfail",))
+            where = f"{path}:{line}" if line else str(path)
             out.append(
-                f"{path}: expected to fail ({self.scenario.xfail}) but every check passed: "
+                f"{where}: xfail: expected to fail ({self.scenario.xfail}) but every check passed: "
                 "remove `xfail` if the behaviour is fixed"
             )
         return "\n".join(out)
