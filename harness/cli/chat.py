@@ -141,8 +141,9 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
                 if step.content:
                     console.err(f"  ({inert(step.content.strip())})")
                 for call in step.tool_calls:
-                    status = "ok" if call.ok else "FAILED"
-                    console.err(inert(f"  -> {call.name}({call.arguments}) {status}: {call.result}"))
+                    said = "ok (returned None)" if call.ok and call.result == "None" else None  # as failures say it
+                    said = said or f"{'ok' if call.ok else 'FAILED'}: {call.result}"
+                    console.err(inert(f"  -> {call.name}({call.arguments}) {said}"))
             for reply in result.replies:
                 console.out(f"{spec.name}> {inert(reply)}")
             if result.stop_reason != StopReason.REPLIED:

@@ -268,7 +268,7 @@ def test_chat_end_to_end_survives_restart(
     assert '<human characters="11/5000">\nName: Alice\n</human>' in out
     assert "0 earlier turns) on scripted" in err
     assert "(Saving the name.)" in err
-    assert "-> core_memory_replace(" in err and ") ok: None" in err
+    assert "-> core_memory_replace(" in err and ") ok (returned None)" in err
     assert "Traceback" not in err
     assert len(first.requests) == 2
     assert first.requests[0]["model"] == "scripted"
