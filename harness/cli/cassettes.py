@@ -13,6 +13,8 @@ from harness.cli.options import no_scenarios_in, project_of, record_options, sce
 from harness.cli.scenario_files import every_problem, loaded_scenarios
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from harness.scenarios import Scenario, ScenarioRunner
     from harness.scenarios.hygiene import CassetteState, CassetteStatus
 
@@ -41,6 +43,8 @@ def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
         )
     # Orphans only over the whole project: checking some scenarios, every other cassette is not theirs.
     statuses = check_cassettes(runner, scenarios, orphans=not args.paths and not mistakes)
+    if mistakes and not args.paths:  # the Python tests' cassettes are among "the others": checked all the same
+        statuses += python_tests_beside(runner, scenarios, mistakes)
     if not statuses:  # nothing checked: a CI job pointed at the wrong folder must not pass green, as for `run`
         nothing = f"no scenarios in {no_scenarios_in(args, project)}"
         if not args.paths:
@@ -94,6 +98,17 @@ def cassettes_check_command(args: argparse.Namespace, console: Console) -> int:
     return 1 if any(state not in (CassetteState.OK, CassetteState.UNCHECKED) for state in counts) else 0
 
 
+def python_tests_beside(
+    runner: ScenarioRunner, scenarios: list[Scenario], mistakes: Iterable[Path]
+) -> list[CassetteStatus]:
+    """The Python tests' cassettes (not one of `scenarios`'), but for the cassette each file of `mistakes`
+    (scenario files left out) would have by its path, which is its, not a test's."""
+    from harness.scenarios.hygiene import python_test_cassettes
+
+    unchecked = {runner.project.cassette_path(path) for path in mistakes}
+    return [status for status in python_test_cassettes(runner, scenarios) if status.cassette not in unchecked]
+
+
 def needing_recording(
     runner: ScenarioRunner, scenarios: list[Scenario], console: Console
 ) -> tuple[list[Scenario], list[CassetteStatus]]:
@@ -126,12 +141,13 @@ def needing_recording(
     return chosen, [status for status in left if not any(status.scenario is other for other in chosen)]
 
 
-def stale_tests(runner: ScenarioRunner, scenarios: list[Scenario], console: Console) -> list[CassetteStatus]:
+def stale_tests(
+    runner: ScenarioRunner, scenarios: list[Scenario], console: Console, mistakes: Iterable[Path] = ()
+) -> list[CassetteStatus]:
     """The Python tests' cassettes (`harness_agent`) whose agents changed, each named with why and the pytest
-    command that records it: `record --stale` runs no test, so it names them and exits 1."""
-    from harness.scenarios.hygiene import python_test_cassettes
-
-    return _stale_said(python_test_cassettes(runner, scenarios), console)
+    command that records it: `record --stale` runs no test, so it names them and exits 1. `mistakes`: the
+    scenario files left out, whose cassettes are theirs, not tests'."""
+    return _stale_said(python_tests_beside(runner, scenarios, mistakes), console)
 
 
 def _stale_said(statuses: list[CassetteStatus], console: Console) -> list[CassetteStatus]:

@@ -86,8 +86,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     unreadable: list[CassetteStatus] = []  # `--stale`: cassettes it leaves alone, which the run ends by naming
     tests: list[CassetteStatus] = []  # and the Python tests' it cannot record (over the whole project)
     if getattr(args, "stale", False):
-        whole = not (args.paths or args.keyword or mistakes)
-        tests = stale_tests(runner, scenarios, console) if whole else []
+        whole = not (args.paths or args.keyword)  # the Python tests' cassettes are among the others too
+        tests = stale_tests(runner, scenarios, console, mistakes) if whole else []
         scenarios, unreadable = needing_recording(runner, scenarios, console)
         if not scenarios:
             if unreadable or tests:

@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 from harness.cli import main
-from tests.fakes import REMEMBER_RESPONSES, FakeOpenAI, Project, make_project
+from tests.fakes import REMEMBER, REMEMBER_RESPONSES, FakeOpenAI, Project, make_project
 
 PARAMETRIZED_TEST = """
 import pytest
@@ -101,3 +101,27 @@ def test_record_stale_with_neither_scenarios_nor_test_cassettes_has_nothing_to_w
     # A path given, or -k: the Python tests' cassettes are not looked at (as with scenarios).
     (project.root / "scenarios").mkdir()
     assert main(["record", "--agents", str(project.agents), "--stale", str(project.root / "scenarios")]) == 5
+
+
+BROKEN = "agent: chat\nturns: [{user: hi}]\nexpcet: {}\n"
+
+
+def test_python_tests_cassettes_are_checked_beside_a_scenario_file_with_mistakes(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One scenario file with a mistake stopped the Python tests' cassettes being checked, though the note
+    said "the others are": `cassettes check` and `record --stale` left both stale ones unsaid."""
+    project.write_scenario("remember", REMEMBER)
+    project.write_scenario("broken", BROKEN)
+    capsys.readouterr()
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert len(commands(out)) == 2, out
+    assert "1 missing, 2 stale" in out
+    assert not any("broken" in line for line in out)  # its cassette is its own, unchecked, not a test's
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--agents", str(project.agents), "--base-url", server.base_url, "--stale"])
+    assert code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(commands(lines)) == 2, lines
+    assert any(line.startswith("error: 2 Python test cassette(s) need recording") for line in lines), lines
