@@ -182,6 +182,8 @@ def pytest_configure(config: pytest.Config) -> None:
             unwritable = folder_unwritable_reason(project.cassettes_dir)
             if unwritable is not None:
                 raise pytest.UsageError(f"the cassette folder {project.cassettes_dir}: {unwritable}; nothing recorded")
+        if not hasattr(config, "workerinput"):  # pytest-xdist's controller has said it
+            _refuse_other_reports_over_inputs(config, project)
     if _reporting(config) and not hasattr(config, "workerinput"):  # pytest-xdist's workers report to this one
         from harness.files import one_file_for_two
         from harness.pytest_reports import ScenarioReports, checked_path
@@ -204,6 +206,17 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             ScenarioReports(checked["--harness-html"], checked["--harness-summary-md"]), "harness-reports"
         )
+
+
+def _refuse_other_reports_over_inputs(config: pytest.Config, project: Project) -> None:
+    """pytest's `--junitxml` (and pytest-html's `--html`) naming a file the run reads (the agents file, a
+    scenario, a cassette) is a usage error, as `--harness-html` naming one is: the report would replace it."""
+    for option, dest in OTHER_REPORTS.items():
+        given = getattr(config.option, dest, None)
+        if isinstance(given, str) and given:  # relative to where pytest was started, as pytest writes it
+            refused = project.report_over_input(option, config.invocation_params.dir / given)
+            if refused is not None:
+                raise pytest.UsageError(refused)
 
 
 def _reporting(config: pytest.Config) -> bool:
@@ -1046,6 +1059,7 @@ def harness_agent(
     in every run, so the second replays as the first does."""
     from harness.store import Store
 
+    _refuse_an_input(request.config, harness_runner.project, harness_cassette_path)
     factory = harness_runner.factory
     stores: list[Store] = []
     made: list[AgentSpec] = []
@@ -1080,6 +1094,21 @@ def harness_agent(
     finally:
         for store in stores:
             store.close()
+
+
+def _refuse_an_input(config: pytest.Config, project: Project, cassette: Path) -> None:
+    """A `harness_cassette_path` (overridden) naming a file the run reads fails the test before anything is
+    read or written: recording would replace that file with the cassette, replay would call it unreadable."""
+    from harness.scenarios.cassette_owners import python_test_cassette_problem
+
+    folders = [project.root / folder for folder in config.getini("harness_scenarios")]
+    problem = python_test_cassette_problem(project, Path(cassette), folders, lambda path: str(_shown(path)))
+    if problem is not None:
+        pytest.fail(
+            f"harness_cassette_path: {problem}; make the fixture return a path of its own, in the cassette "
+            f"folder {_shown(project.cassettes_dir)}",
+            pytrace=False,
+        )
 
 
 def _test_fingerprint(made: list[AgentSpec], steps_given: dict[str, int]) -> dict[str, Any]:

@@ -375,6 +375,71 @@ def test_the_harness_agent_fixture_records_then_replays_a_python_test(pytester: 
     )
 
 
+@pytest.mark.parametrize(
+    ("returned", "said"),
+    [
+        ("agents.yaml", "agents.yaml is the agents file, which the run reads"),
+        (
+            "scenarios/remember.yaml",
+            "scenarios/remember.yaml is in the scenarios folder scenarios, which the run reads",
+        ),
+        # not there yet: the next run would collect the cassette as a scenario, and fail it
+        ("scenarios/new.yaml", "scenarios/new.yaml is in the scenarios folder scenarios, which the run reads"),
+        ("evals/new.yaml", "evals/new.yaml is in the scenarios folder evals, which the run reads"),
+        ("snapshots/remember.yaml", "snapshots/remember.yaml is in the snapshots folder snapshots, which the run"),
+        ("tools.py", "tools.py is not a YAML file, as a cassette is: it may be one the run reads"),
+        ("test_agent.py", "test_agent.py is not a YAML file, as a cassette is: it may be one the run reads"),
+    ],
+)
+def test_a_cassette_path_fixture_naming_a_file_the_run_reads_fails_the_test(
+    pytester: pytest.Pytester, returned: str, said: str
+) -> None:
+    """An overridden `harness_cassette_path` (as the README suggests) returning the agents file had
+    `--harness-record-mode all` replace agents.yaml with the cassette (`metadata:` ...): every later run failed.
+    Refused as a scenario's cassette path is, before anything is sent or written."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\nharness_scenarios = scenarios evals\n")
+    make_project(pytester.path, {"remember": REMEMBER})
+    (pytester.path / "evals").mkdir()
+    (pytester.path / "snapshots").mkdir()
+    (pytester.path / "snapshots" / "remember.yaml").write_text("golden: true\n", encoding="utf-8")
+    (pytester.path / "tools.py").write_text("def tool():\n    pass\n", encoding="utf-8")
+    pytester.makepyfile(test_agent=PYTHON_TEST)
+    pytester.makeconftest(
+        "import pytest\nfrom pathlib import Path\n\n"
+        f"@pytest.fixture\ndef harness_cassette_path():\n    return Path(__file__).parent / {returned!r}\n"
+    )
+    target = pytester.path / returned
+    before = target.read_bytes() if target.exists() else None
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        result = pytester.runpytest(
+            "test_agent.py", "--harness-record-mode", "all", "--harness-base-url", server.base_url
+        )
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [f"harness_cassette_path: {lit(said)}*; make the fixture return a path of its own, in the cassette folder *"]
+    )
+    assert server.received == []
+    assert (target.read_bytes() if target.exists() else None) == before  # untouched, or still not there
+
+
+def test_a_cassette_path_fixture_naming_a_folder_of_its_own_records_there(pytester: pytest.Pytester) -> None:
+    """The refusal above is of the run's own files only: a cassette moved elsewhere records and replays."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    pytester.makepyfile(test_agent=PYTHON_TEST)
+    pytester.makeconftest(
+        "import pytest\nfrom pathlib import Path\n\n"
+        "@pytest.fixture\ndef harness_cassette_path():\n    return Path(__file__).parent / 'tapes' / 'mine.yml'\n"
+    )
+    (pytester.path / "tapes").mkdir()
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        pytester.runpytest("--harness-record-mode", "all", "--harness-base-url", server.base_url).assert_outcomes(
+            passed=1
+        )
+    assert (pytester.path / "tapes" / "mine.yml").read_text(encoding="utf-8").startswith("metadata:")
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_a_python_tests_miss_under_another_loop_names_the_setting(pytester: pytest.Pytester) -> None:
     """The cause `harness run` gives a miss the harness made (the default loop changed) is the test's too."""
     pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")

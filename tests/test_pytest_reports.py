@@ -169,6 +169,40 @@ def test_a_report_over_the_agents_file_is_a_usage_error(pytester: pytest.Pyteste
     assert project.agents.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    ("option", "path", "said"),
+    [
+        ("--junitxml", "agents.yaml", "that is the agents file, which the run reads"),
+        ("--junitxml", "scenarios/remember.yaml", "that is a YAML file in the scenarios folder */scenarios, which"),
+        ("--junitxml", "cassettes/remember.yaml", "that is a YAML file in the cassette folder */cassettes, which"),
+        ("--html", "agents.yaml", "that is the agents file, which the run reads"),
+    ],
+)
+def test_another_plugins_report_over_a_file_the_run_reads_is_a_usage_error(
+    pytester: pytest.Pytester, project: Project, option: str, path: str, said: str
+) -> None:
+    """`pytest --junitxml=agents.yaml` replaced the agents file with the JUnit XML, where `--harness-html
+    agents.yaml` was refused. pytest-html's `--html` is reproduced here, where pytest-html is not installed."""
+    pytester.makeconftest(
+        "def pytest_addoption(parser):\n    parser.addoption('--html', dest='htmlpath', metavar='path')\n"
+    )
+    target = pytester.path / path
+    before = target.read_bytes()
+    result = pytester.runpytest(f"{option}={path}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{option} */{path}: {said}*; give another file name"])
+    assert target.read_bytes() == before
+
+
+def test_a_junit_report_over_yaml_is_left_to_pytest_without_the_harness(pytester: pytest.Pytester) -> None:
+    """A project that does not use the harness (no agents file) is not told what its files are."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
+    (pytester.path / "agents.yml").write_text("x: 1\n", encoding="utf-8")
+    pytester.runpytest("--junitxml=agents.yml").assert_outcomes(passed=1)
+    assert (pytester.path / "agents.yml").read_text(encoding="utf-8").startswith("<?xml")
+
+
 def test_the_github_step_summary_is_appended_to(
     pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -110,10 +110,7 @@ def overwritten_inputs(
     if not cassettes:
         return []
     real = _RealPaths()
-    read: dict[str, tuple[str, Path | None]] = {
-        real(project.agents_file): ("the agents file", None),
-        real(project.state_db): ("the state database", None),
-    }
+    read, inside = _always_read(project, real)
     for path in files:
         read.setdefault(real(path), ("the scenario file", path))
     seen: set[tuple[Path, str | None]] = set()  # a dataset's rows share their file and dataset, most their history
@@ -130,16 +127,9 @@ def overwritten_inputs(
         if isinstance(history, str):
             file = scenario.path.parent / history
             read.setdefault(real(file), ("the history file", file))
-    folders = [(project.scenarios_dir, "scenarios"), (project.root / DEFAULT_SNAPSHOTS, "snapshots")]
-    inside = [(os.path.join(os.path.realpath(folder), ""), folder, what) for folder, what in folders]
     problems: list[Problem] = []
     for scenario, cassette in cassettes:
-        target = real(cassette, links=True)
-        what, named = read.get(target, ("", None))
-        said = f"{what} {shown(named)}" if named is not None else what
-        for prefix, folder, name in inside:
-            if not said and target.startswith(prefix):
-                said = f"in the {name} folder {shown(folder)}"
+        said = _read_at(real(cassette, links=True), read, inside, shown)
         if said:
             problems.append(
                 scenario.problem(
@@ -150,6 +140,62 @@ def overwritten_inputs(
                 )
             )
     return problems
+
+
+def python_test_cassette_problem(
+    project: Project, cassette: Path, scenario_folders: Iterable[Path], shown: Callable[[Path], str]
+) -> str | None:
+    """Why a Python test's cassette cannot be at `cassette` (where an overridden `harness_cassette_path`
+    put it), or None: it is a file the run reads, as `overwritten_inputs` tells a scenario's (the agents
+    file, the state database, anything in a scenarios folder, `scenario_folders` among them, or in the
+    snapshots folder), or no YAML file at all (a tools module, a prompt, the test file itself). Recording
+    would replace it with the cassette; one in a scenarios folder would be collected as a scenario."""
+    real = _RealPaths()
+    read, inside = _always_read(project, real, scenario_folders)
+    said = _read_at(real(cassette, links=True), read, inside, shown)
+    if said:
+        return (
+            f"{shown(cassette)} is {said}, which the run reads: a cassette recorded there would replace it, or be "
+            "taken for one of the run's own files"
+        )
+    if cassette.suffix not in (".yaml", ".yml"):
+        return (
+            f"{shown(cassette)} is not a YAML file, as a cassette is: it may be one the run reads (a tools module, a "
+            "prompt, a test), which a cassette recorded there would replace"
+        )
+    return None
+
+
+_Read = dict[str, tuple[str, Path | None]]  # real path -> what the run reads there, and the path to show
+_Inside = list[tuple[str, Path, str]]  # (real folder with a trailing separator, folder, what it holds)
+
+
+def _always_read(project: Project, real: _RealPaths, scenario_folders: Iterable[Path] = ()) -> tuple[_Read, _Inside]:
+    """What every run reads, whatever its scenarios: the agents file and the state database, and the
+    folders whose every file is the run's (the scenarios folders, the snapshots folder)."""
+    read: _Read = {
+        real(project.agents_file): ("the agents file", None),
+        real(project.state_db): ("the state database", None),
+    }
+    folders = [
+        (project.scenarios_dir, "scenarios"),
+        *((folder, "scenarios") for folder in scenario_folders),
+        (project.root / DEFAULT_SNAPSHOTS, "snapshots"),
+    ]
+    inside = [(os.path.join(os.path.realpath(folder), ""), folder, what) for folder, what in folders]
+    return read, inside
+
+
+def _read_at(target: str, read: _Read, inside: _Inside, shown: Callable[[Path], str]) -> str:
+    """What the run reads at the real path `target`, said so (`the agents file`, `in the scenarios folder
+    scenarios`), or ''."""
+    what, named = read.get(target, ("", None))
+    if what:
+        return f"{what} {shown(named)}" if named is not None else what
+    for prefix, folder, name in inside:
+        if target.startswith(prefix):
+            return f"in the {name} folder {shown(folder)}"
+    return ""
 
 
 class _RealPaths:
