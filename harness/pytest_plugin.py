@@ -985,7 +985,7 @@ def pytest_runtest_makereport(
                 lines += miss.diff_lines()
                 lines.append(f"  re-record with: {_python_test_record_command(item)}")
             report.longrepr = "\n".join(lines)
-    elif isinstance(miss, UnplayedInteractions):  # its message says it all: not the hook that raised it
+    elif isinstance(miss, UnplayedInteractions | SecretsSent):  # its message says it all, not the hook raising it
         report.longrepr = str(miss)
     harness_item = isinstance(item, ScenarioItem) or item.stash.get(USES_HARNESS_KEY, False)
     if harness_item and call.when == "call" and call.excinfo is not None and report.failed:
@@ -1033,12 +1033,26 @@ class UnplayedInteractions(Exception):
     """A Python test replayed less than its cassette holds: it recorded another conversation."""
 
 
+class SecretsSent(Exception):
+    """A Python test recorded a request holding a secret's value: its cassette can never replay."""
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """A test that passed but left recorded exchanges unplayed fails, as a scenario does: otherwise a
     cassette that kept stale exchanges would pass for the old and the new config alike."""
     yield
     cassette = item.stash.get(FIXTURE_CASSETTE_KEY, None)
+    sent = cassette.secrets_sent() if cassette is not None else []  # recording: nothing sent in replay
+    if cassette is not None and sent:
+        # As a scenario's recording says it: the cassette masks the value, so it could never replay.
+        places = "; ".join(f"{found.place} held the value of {' and '.join(found.names)}" for found in sent)
+        raise SecretsSent(
+            f"{item.nodeid}: a request this test recorded held a secret's value ({places}): the cassette "
+            f"{_shown(cassette.path)} masks it as {MASKED}, so it holds another request than the one the test sends, "
+            "and it can never replay: keep secrets out of prompts, messages and tool results (a tool can say it "
+            f"has a token without returning it), then record it again with: {_python_test_record_command(item)}"
+        )
     if cassette is not None and cassette.unplayed:
         raise UnplayedInteractions(
             f"{item.nodeid}: the cassette {_shown(cassette.path)} holds {len(cassette.unplayed)} recorded "

@@ -1630,3 +1630,26 @@ def test_junitxml_keeps_every_judges_score_as_a_property(pytester: pytest.Pytest
             f"line {line}, expect.reply.judge: the reply scored 0.8 >= 0.6 against the rubric 'greets Azin': it does",
         )
     ]
+
+
+def test_a_python_test_recording_a_secrets_value_fails_at_record_time(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a scenario's recording does: the cassette masks the value, so the test would fail only at its
+    first replay, far from the recording that made it so."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    make_project(pytester.path)
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-5f1e2d3c4b")
+    pytester.makepyfile(test_agent=PYTHON_TEST.replace("My name is Azin.", "My name is Azin, token tok-5f1e2d3c4b."))
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        result = pytester.runpytest("--harness-record-mode", "all", "--harness-base-url", server.base_url)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_agent.py::test_saves_name: a request this test recorded held a secret's value (message * (user) "
+            "held the value of MY_SERVICE_TOKEN*): the cassette *test_saves_name.yaml masks it as <SECRET>, * it can "
+            "never replay: * then record it again with: pytest --harness-record-mode new "
+            "test_agent.py::test_saves_name*"
+        ]
+    )
+    assert "tok-5f1e2d3c4b" not in result.stdout.str()
