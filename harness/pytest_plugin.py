@@ -12,7 +12,8 @@ for a project with no pytest config file, in the first folder above it that hold
 repository or package root), or the `harness_agents` ini key / `--harness-agents` option naming the agents
 file. Elsewhere it collects nothing (and says why when an agents file where pytest was started goes unused).
 The scenario files are the YAML under the `scenarios/` folder beside the agents file, as `harness run`
-finds them.
+finds them: its folders walked as the CLI walks them (those pytest's `norecursedirs` skips too, no link to a
+folder).
 
 For tests written in Python, the `harness_agent` fixture builds agents from agents.yaml whose model
 exchanges go through the test's own cassette (`harness_cassette_path`, overridable, like
@@ -68,6 +69,8 @@ PROJECT_KEY: pytest.StashKey[Project] = pytest.StashKey()
 SHARING_KEY = pytest.StashKey["dict[Path, list[Problem]]"]()
 CASSETTE_FOLDERS_KEY = pytest.StashKey[dict[Path, bool]]()  # folder -> whether it is in the cassette folder
 SCENARIO_BASES_KEY = pytest.StashKey[tuple[Path, ...]]()  # where the scenario folders are, in order
+# The folders in a scenarios folder walked because the harness walks them, where pytest alone would not.
+WALKED_FOR_THE_HARNESS_KEY = pytest.StashKey[set[Path]]()
 # Folders that end the upward search for an agents file: a project's own root.
 PROJECT_MARKERS = (".git", ".hg", "pyproject.toml", "setup.py", "setup.cfg", "tox.ini", "pytest.ini")
 SUFFIXES = (".yaml", ".yml")
@@ -76,6 +79,8 @@ SUFFIXES = (".yaml", ".yml")
 OTHER_REPORTS = {"--junitxml": "xmlpath", "--html": "htmlpath"}
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"  # as harness.report_md, not imported: loading the plugin stays light
 DEFAULT_AGENTS_FILE = "agents.yaml"  # as harness.project's (not imported: loading the plugin stays light)
+DEFAULT_SCENARIOS = "scenarios"  # as harness.project's
+AGENTS_FILE_LIMIT = 4 * 1024 * 1024  # as harness.yamlsource.FILE_LIMITS.max_bytes: the harness reads no more
 # A top-level `agents:` key, which the harness requires (quoted or not, after a byte order mark, in a flow
 # mapping), or the schema comment `harness schema` suggests.
 _BOM = rb"(?:\xef\xbb\xbf|\xff\xfe|\xfe\xff)?"  # UTF-8's, UTF-16's or UTF-32's (their NULs dropped)
@@ -176,6 +181,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if agents_file(config) is not None:
         project = _project(config)  # a usage error in the options (a cassette folder that is a file) is said now
+        _check_scenario_folders(config, project.root)
         if not project.replaying:  # a read-only cassette folder, told after every live request, is told now
             from harness.files import folder_unwritable_reason
 
@@ -237,7 +243,10 @@ def agents_file(config: pytest.Config) -> Path | None:
     elif given := _path_setting(config, "harness_agents", ini=True):
         found = _named_agents_file(config.rootpath / given, f"the ini key harness_agents = {given}")
     else:
-        found = _find_agents_file(config.rootpath, searching_up=config.inipath is None)
+        named = _agents_file_by_name(config.rootpath, searching_up=config.inipath is None)
+        found = named if named is not None and _looks_like_ours(named) else None
+        if named is not None and found is None and not hasattr(config, "workerinput"):
+            _warn_not_ours(config, named)
     config.stash[AGENTS_KEY] = found
     return found
 
@@ -275,11 +284,32 @@ def _path_setting(config: pytest.Config, name: str, *, ini: bool = False) -> str
 def _find_agents_file(rootdir: Path, searching_up: bool, stop: Path | None = None) -> Path | None:
     """The harness agents file at `rootdir`, or (`searching_up`) in the first folder above it that has one,
     up to the project's root (or `stop`, left out). A file of that name that is not the harness's is not."""
+    named = _agents_file_by_name(rootdir, searching_up, stop)
+    return named if named is not None and _looks_like_ours(named) else None
+
+
+def _warn_not_ours(config: pytest.Config, path: Path) -> None:
+    """Said once, as a pytest warning (which `filterwarnings` can silence in a project whose `agents.yaml` is
+    another tool's): a harness agents file not taken for one left its scenarios uncollected without a word."""
+    shown = os.path.relpath(path, config.rootpath) if path.is_relative_to(config.rootpath) else str(path)
+    config.issue_config_time_warning(
+        pytest.PytestConfigWarning(
+            f"harness: {shown} is not taken for the harness's agents file (no top-level `agents:` key nor "
+            f"`agents.schema.json` in its first {AGENTS_FILE_LIMIT // (1024 * 1024)} MB), so no scenario is "
+            f"collected; if it is the harness's, name it with the ini key `harness_agents = {shown}`"
+        ),
+        stacklevel=2,
+    )
+
+
+def _agents_file_by_name(rootdir: Path, searching_up: bool, stop: Path | None = None) -> Path | None:
+    """The first `agents.yaml` at `rootdir` or (`searching_up`) above it, as `_find_agents_file` looks,
+    whether or not it is the harness's."""
     folder = rootdir
     while folder != stop:
         candidate = folder / DEFAULT_AGENTS_FILE
         if candidate.is_file() or candidate.is_symlink():  # a link that leads nowhere: the run says so
-            return candidate if _looks_like_ours(candidate) else None
+            return candidate
         if not searching_up or folder.parent == folder or any((folder / m).exists() for m in PROJECT_MARKERS):
             return None
         folder = folder.parent
@@ -290,21 +320,34 @@ def _looks_like_ours(path: Path) -> bool:
     """Whether an `agents.yaml` found by its name is the harness's: it has a top-level `agents:` key, or
     names the harness's schema. Other tools use the name too (CrewAI's is a mapping of agent names to
     `role`, `goal`, `backstory`), and the plugin is installed into every project of the environment. Read
-    cheaply (its first 64 KiB, no YAML parser); a file that cannot be read (a link that leads nowhere, not a
+    cheaply (no YAML parser): its first 64 KiB, then, where the key is not there (a long comment first), the
+    rest up to the harness's limit on the file; a file that cannot be read (a link that leads nowhere, not a
     regular file) is taken as ours, so that the run says what is wrong with it, as `harness run` does."""
     try:  # without blocking: a link to a FIFO would wait for a writer
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         try:
             if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                 return True
-            head = os.read(descriptor, 65536)
+            text = os.read(descriptor, 65536)
+            if _names_our_key(text):
+                return True
+            rest: list[bytes] = []
+            size = len(text)
+            while size < AGENTS_FILE_LIMIT and (chunk := os.read(descriptor, AGENTS_FILE_LIMIT - size)):
+                rest.append(chunk)
+                size += len(chunk)
         finally:
             os.close(descriptor)
     except OSError:
         return True
-    if b"\x00" in head[:4]:  # UTF-16 or UTF-32 (ASCII keys there are ASCII bytes among NULs)
-        head = head.replace(b"\x00", b"")
-    return bool(OUR_AGENTS_FILE.search(head) or FLOW_AGENTS_FILE.match(head))
+    return bool(rest) and _names_our_key(text + b"".join(rest))
+
+
+def _names_our_key(text: bytes) -> bool:
+    """Whether `text`, an agents file read, has a top-level `agents:` key or names the harness's schema."""
+    if b"\x00" in text[:4]:  # UTF-16 or UTF-32 (ASCII keys there are ASCII bytes among NULs)
+        text = text.replace(b"\x00", b"")
+    return bool(OUR_AGENTS_FILE.search(text) or FLOW_AGENTS_FILE.match(text))
 
 
 class _MaskedLogs(logging.Filter):
@@ -405,15 +448,75 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """A link back to a folder it is in (`scenarios/chat/loop -> ..`) is not walked: pytest would collect
     every scenario again at each level, down to the system's limit on links (the CLI reads each file once).
-    Only in a project that uses the harness; one lstat a path, a resolve only for a link."""
-    if not collection_path.is_symlink() or agents_file(config) is None:
+    Inside a scenarios folder pytest walks as `harness run` does (`_walked_as_the_harness_walks`). Only in
+    a project that uses the harness; one lstat a path, a resolve only for a link."""
+    agents = agents_file(config)
+    if agents is None:
         return None
-    try:
-        target = collection_path.resolve()
-    except (OSError, RuntimeError):  # a loop of links that resolves nowhere
+    if collection_path.is_symlink():
+        try:
+            target = collection_path.resolve()
+        except (OSError, RuntimeError):  # a loop of links that resolves nowhere
+            return True
+        folder = collection_path.parent.resolve()
+        if target == folder or target in folder.parents:
+            return True
+        # `harness run` follows no link to a folder in a scenarios folder (a link to a file it reads)
+        inside = _in_a_scenario_folder(collection_path, agents, config) is not None
+        return True if inside and target.is_dir() else None
+    return _walked_as_the_harness_walks(collection_path, config)
+
+
+def _walked_as_the_harness_walks(path: Path, config: pytest.Config) -> bool | None:
+    """In a scenarios folder, a folder pytest alone would skip (`norecursedirs`: `build/`, `dist/`, a
+    dot-folder as `.wip/`, `node_modules/`; a virtualenv) is walked, as `harness run`, `validate` and
+    `cassettes check` walk it: its scenarios failed the CLI and pytest passed without them. Only the
+    scenario files are taken from such a folder (a Python test module there stays uncollected, as before),
+    and what the user leaves out by name (`--ignore`, `--ignore-glob`, a conftest's `collect_ignore`) stays
+    out. Outside the scenarios folders nothing changes."""
+    agents = agents_file(config)
+    folder = _scenario_folder_holding(path, agents, config) if agents is not None else None
+    if folder is None:
+        return None
+    walked = config.stash.setdefault(WALKED_FOR_THE_HARNESS_KEY, set())
+    if path.is_dir():
+        from harness.project import HISTORY_FOLDER  # not walked by the harness: pytest's as before
+
+        if path.name in (HISTORY_FOLDER, "__pycache__") or _left_out_by_name(path, config):
+            return None
+        if _pytest_alone_ignores(path, config):
+            walked.add(path)
+            return False
+        return None
+    if walked and path.suffix not in SUFFIXES and any(parent in walked for parent in path.parents):
         return True
-    folder = collection_path.parent.resolve()
-    return True if target == folder or target in folder.parents else None
+    return None
+
+
+def _pytest_alone_ignores(path: Path, config: pytest.Config) -> bool:
+    """Whether pytest, without this plugin, would leave `path` out (its own rules, a conftest's hook)."""
+    import sys
+
+    caller = config.pluginmanager.subset_hook_caller("pytest_ignore_collect", [sys.modules[__name__]])
+    return bool(caller(collection_path=path, config=config))
+
+
+def _left_out_by_name(path: Path, config: pytest.Config) -> bool:
+    """Whether `--ignore`, `--ignore-glob` or a conftest's `collect_ignore` or `collect_ignore_glob` above
+    `path` names it (as pytest reads them; relative to the conftest's folder)."""
+    import fnmatch
+
+    paths = [Path(os.path.abspath(given)) for given in config.getoption("ignore", None) or []]
+    globs = [os.path.abspath(given) for given in config.getoption("ignore_glob", None) or []]
+    for plugin in config.pluginmanager.get_plugins():
+        file = getattr(plugin, "__file__", None)
+        if not isinstance(file, str) or os.path.basename(file) != "conftest.py":
+            continue
+        here = Path(file).parent
+        if path.parent.is_relative_to(here):
+            paths += [Path(os.path.abspath(here / str(given))) for given in getattr(plugin, "collect_ignore", ()) or ()]
+            globs += [os.path.abspath(here / str(g)) for g in getattr(plugin, "collect_ignore_glob", ()) or ()]
+    return path in paths or any(fnmatch.fnmatch(str(path), glob) for glob in globs)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -522,12 +625,38 @@ def _warm_up(session: pytest.Session, scenarios: bool, fixtures: bool) -> None:
             del config.stash[SHARING_KEY]
 
 
+def _check_scenario_folders(config: pytest.Config, root: Path) -> None:
+    """A folder the `harness_scenarios` ini key names that is not there (`senarios`) is a usage error, as
+    one `harness_agents` names: pytest collected no scenario and passed. A project without the default
+    `scenarios/` (one with only `harness_agent` tests) has nothing to collect, as `harness run` has none."""
+    folders = config.getini("harness_scenarios")
+    if folders == [DEFAULT_SCENARIOS]:
+        return
+    said = f"the ini key harness_scenarios = {' '.join(folders)}"
+    for folder in folders:
+        places = list(dict.fromkeys([root / folder, config.rootpath / folder]))
+        if any(place.is_dir() for place in places):
+            continue
+        where = " nor ".join(str(place) for place in places)
+        what = "is not a folder" if any(place.exists() for place in places) else "no such folder"
+        raise pytest.UsageError(
+            f"{said}: {folder}: {what} ({where}); name the folders that hold the scenarios, beside the agents "
+            f"file {agents_file(config)} (default: {DEFAULT_SCENARIOS})"
+        )
+
+
 def _in_a_scenario_folder(path: Path, agents: Path, config: pytest.Config) -> Path | None:
     """`path` relative to its scenario folder when it lies in one: a folder the `harness_scenarios`
     ini key names (`scenarios`) beside the agents file, as `harness run` finds them, or (for a path not
     under that file's folder, as when the ini key names an agents file kept apart) at the rootdir. YAML in a
     `scenarios` folder deeper down (`docs/scenarios/`, a unit test's `tests/fixtures/scenarios/`) is not a
     scenario of the project."""
+    folder = _scenario_folder_holding(path, agents, config)
+    return None if folder is None or folder == path else path.relative_to(folder)
+
+
+def _scenario_folder_holding(path: Path, agents: Path, config: pytest.Config) -> Path | None:
+    """The scenario folder (see `_in_a_scenario_folder`) that is `path` or holds it, or None."""
     bases = config.stash.get(SCENARIO_BASES_KEY, None)
     if bases is None:
         root = agents.parent
@@ -538,8 +667,8 @@ def _in_a_scenario_folder(path: Path, agents: Path, config: pytest.Config) -> Pa
         if path.is_relative_to(base):
             relative = path.relative_to(base)
             for folder in folders:
-                if folder and len(relative.parts) > len(folder) and relative.parts[: len(folder)] == folder:
-                    return relative.relative_to(*folder)
+                if folder and relative.parts[: len(folder)] == folder:
+                    return base.joinpath(*folder)
             return None
     return None
 
