@@ -245,7 +245,7 @@ def agents_file(config: pytest.Config) -> Path | None:
     else:
         named = _agents_file_by_name(config.rootpath, searching_up=config.inipath is None)
         found = named if named is not None and _looks_like_ours(named) else None
-        if named is not None and found is None and not hasattr(config, "workerinput"):
+        if named is not None and found is None and not hasattr(config, "workerinput") and _harness_like(named):
             _warn_not_ours(config, named)
     config.stash[AGENTS_KEY] = found
     return found
@@ -286,6 +286,13 @@ def _find_agents_file(rootdir: Path, searching_up: bool, stop: Path | None = Non
     up to the project's root (or `stop`, left out). A file of that name that is not the harness's is not."""
     named = _agents_file_by_name(rootdir, searching_up, stop)
     return named if named is not None and _looks_like_ours(named) else None
+
+
+def _harness_like(path: Path) -> bool:
+    """A folder laid out as a harness project (`scenarios/` or `cassettes/` beside the file): where an agents
+    file not taken is worth a word. Another tool's `agents.yaml` (CrewAI's) costs its project no warning,
+    which `-W error` would have made an error."""
+    return any((path.parent / folder).is_dir() for folder in (DEFAULT_SCENARIOS, "cassettes"))
 
 
 def _warn_not_ours(config: pytest.Config, path: Path) -> None:

@@ -118,6 +118,17 @@ def test_an_agents_file_not_taken_for_the_harnesss_is_said_once(pytester: pytest
     silenced.stdout.no_fnmatch_line("*not taken*")
 
 
+def test_another_tools_agents_file_costs_its_project_no_warning(pytester: pytest.Pytester) -> None:
+    """No `scenarios/` nor `cassettes/` beside it: not a harness project, nothing said (a warning there
+    failed every run under `-W error`)."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    (pytester.path / "agents.yaml").write_text("researcher:\n  role: Senior researcher\n", encoding="utf-8")
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    result = pytester.runpytest("-W", "error")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*not taken*")
+
+
 @pytest.mark.parametrize(
     ("value", "says"),
     [
