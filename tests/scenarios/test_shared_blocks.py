@@ -142,32 +142,7 @@ def test_the_final_edited_ignores_a_block_the_other_agents_share_without_the_sce
     one is not a change of primary's block, so `edited: {team: false}` holds, as `unchanged` does (it counted
     any label some agent shared with anyone once that agent had spoken)."""
     project = make_project(tmp_path)
-    project.agents.write_text(
-        """
-defaults:
-  model: {name: fake-model-7b, base_url: "http://127.0.0.1:9/v1", max_retries: 0, timeout: 10, temperature: 0}
-  tools: [send_message, core_memory_append]
-  max_steps: 4
-shared_blocks:
-  - {label: team, value: "Team: a", limit: 200}
-agents:
-  primary:
-    system: You are the primary agent.
-    blocks:
-      - {label: team, value: "my own team notes"}
-  helper:
-    system: You help.
-    blocks:
-      - {label: persona, value: "I help"}
-    attach_blocks: [team]
-  other:
-    system: Another helper.
-    blocks:
-      - {label: persona, value: "I help too"}
-    attach_blocks: [team]
-""".lstrip(),
-        encoding="utf-8",
-    )
+    write_team_agents(project, '{label: team, value: "my own team notes"}')
     project.write_scenario(
         "s",
         """
@@ -397,32 +372,7 @@ def test_unchanged_compares_a_block_two_later_agents_share_with_its_value_when_t
     when `helper` joined; `helper`'s change of it fails `other`'s `unchanged` (it passed when `other` joined
     later), and `other`'s history starts there, with `helper`'s edit."""
     project = make_project(tmp_path)
-    project.agents.write_text(
-        """
-defaults:
-  model: {name: fake-model-7b, base_url: "http://127.0.0.1:9/v1", max_retries: 0, timeout: 10, temperature: 0}
-  tools: [send_message, core_memory_append]
-  max_steps: 4
-shared_blocks:
-  - {label: team, value: "Team: a", limit: 200}
-agents:
-  primary:
-    system: You are the primary agent.
-    blocks:
-      - {label: human, value: "Name: Bob"}
-  helper:
-    system: You help.
-    blocks:
-      - {label: persona, value: "I help"}
-    attach_blocks: [team]
-  other:
-    system: Another helper.
-    blocks:
-      - {label: persona, value: "I help too"}
-    attach_blocks: [team]
-""".lstrip(),
-        encoding="utf-8",
-    )
+    write_team_agents(project, '{label: human, value: "Name: Bob"}')
     project.write_scenario(
         "s",
         """
@@ -486,3 +436,33 @@ turns:
     explained = result.explain().splitlines()
     at = explained.index("  history of block 'project':")
     assert explained[at + 1 :] == ["    initial: 'Project: harness'"]
+
+
+def write_team_agents(project: Project, primary_block: str) -> None:
+    """`helper` and `other` share `team`; `primary` (the scenario's agent) holds `primary_block` alone."""
+    project.agents.write_text(
+        f"""
+defaults:
+  model: {{name: fake-model-7b, base_url: "http://127.0.0.1:9/v1", max_retries: 0, timeout: 10, temperature: 0}}
+  tools: [send_message, core_memory_append]
+  max_steps: 4
+shared_blocks:
+  - {{label: team, value: "Team: a", limit: 200}}
+agents:
+  primary:
+    system: You are the primary agent.
+    blocks:
+      - {primary_block}
+  helper:
+    system: You help.
+    blocks:
+      - {{label: persona, value: "I help"}}
+    attach_blocks: [team]
+  other:
+    system: Another helper.
+    blocks:
+      - {{label: persona, value: "I help too"}}
+    attach_blocks: [team]
+""".lstrip(),
+        encoding="utf-8",
+    )
