@@ -221,6 +221,27 @@ def test_a_cassette_path_that_is_a_file_a_scenario_reads_is_refused(
     assert ", or this scenario another `cassette:`" in err
 
 
+def test_a_cassette_at_its_default_path_linking_out_of_the_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `cassette:` key leading out is refused where it is read; a link at the default path was written
+    through by `record --mode all`, over a file outside the project."""
+    project = make_project(tmp_path / "project", {"remember": REMEMBER})
+    outside = tmp_path / "important.txt"
+    outside.write_text("precious notes, not a cassette\n", encoding="utf-8")
+    link = project.cassettes / "remember.yaml"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(outside)
+    with FakeOpenAI(list(REMEMBER_RESPONSES)) as server:
+        code = main(["record", "--mode", "all", "--agents", str(project.agents), "--base-url", server.base_url])
+    assert code == 2
+    assert server.received == []
+    assert outside.read_text(encoding="utf-8") == "precious notes, not a cassette\n"
+    err = capsys.readouterr().err
+    assert f"is a symbolic link leading outside the cassette folder (to {outside.resolve()})" in err
+    assert "which recording would write through: remove the link" in err
+
+
 def test_the_runner_itself_never_records_over_a_file_the_run_reads(tmp_path: Path) -> None:
     """The last guard, for a caller that did not check (the CLI and the pytest plugin refuse up front)."""
     from harness.factory import AgentFactory

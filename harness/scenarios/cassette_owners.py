@@ -128,8 +128,21 @@ def overwritten_inputs(
             file = scenario.path.parent / history
             read.setdefault(real(file), ("the history file", file))
     problems: list[Problem] = []
+    folder = os.path.realpath(project.cassettes_dir) + os.sep
     for scenario, cassette in cassettes:
-        said = _read_at(real(cassette, links=True), read, inside, shown)
+        target = real(cassette, links=True)
+        if not target.startswith(folder) and os.path.islink(cassette):
+            # A `cassette:` key leading out is refused where it is read (`confined`); a link at the default
+            # path was written through, over a file outside the project.
+            problems.append(
+                scenario.problem(
+                    ("cassette",) if scenario.cassette else (),
+                    f"its cassette {shown(cassette)} is a symbolic link leading outside the cassette folder (to "
+                    f"{target}), which recording would write through: remove the link",
+                )
+            )
+            continue
+        said = _read_at(target, read, inside, shown)
         if said:
             problems.append(
                 scenario.problem(
