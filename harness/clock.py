@@ -5,14 +5,17 @@ and tools may read the clock (`agent_state.now()`); a recording made at one inst
 another. An agent with `clock:` in agents.yaml runs on a `FrozenClock`: it starts at the given instant and
 moves forward by `tick` each time the model answers, whatever the wall clock does, so every run of a
 scenario reads the same times. The same declaration seeds the ids the harness makes (`SeededIds`), such as
-the tool-call id of Letta's boot message.
+the tool-call id of Letta's boot message, and, with the scenario's cassette, Python's `random` module for the
+run (`kept_random`, `seed_random`): a custom tool drawing random numbers draws the same ones on replay.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +28,8 @@ __all__ = [
     "SeededIds",
     "clock_and_ids",
     "ids_for",
+    "kept_random",
+    "seed_random",
     "system_now",
 ]
 
@@ -99,3 +104,22 @@ def clock_and_ids(spec: ClockSpec | None) -> tuple[Callable[[], datetime], Calla
         return system_now, lambda: None, RandomIds()
     clock = FrozenClock(spec)
     return clock.now, clock.advance, SeededIds(spec.seed)
+
+
+@contextmanager
+def kept_random() -> Iterator[None]:
+    """Python's global `random` state put back after the block as it was before it, whatever the block
+    seeded or drew: a scenario seeds it (`seed_random`), and nothing outside the scenario (pytest's other
+    tests, pytest-randomly's seeding, hypothesis) sees a difference."""
+    state = random.getstate()
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+def seed_random(seed: int, identity: str) -> None:
+    """Seed Python's global `random` from a clock's `seed` and the run's `identity` (its cassette): a custom
+    tool calling `random.random()` (an imported Letta tool picking a branch) draws the same numbers when
+    recorded and on every replay, as pytest-randomly seeds each test."""
+    random.seed(int.from_bytes(hashlib.sha256(f"{seed}/{identity}".encode()).digest()[:8], "big"))

@@ -22,7 +22,7 @@ from harness.agent import Agent, Journal
 from harness.cassettes.mode import CassetteChange
 from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbeddingModel
 from harness.cassettes.scrub import SecretSent
-from harness.clock import RECORDED_RUN_CLOCK, SeededIds, ids_for
+from harness.clock import RECORDED_RUN_CLOCK, SeededIds, ids_for, seed_random
 from harness.config import AgentsConfig, AgentSpec, load_agents
 from harness.llm.chat import CallIds, ChatModel
 from harness.llm.embeddings import EmbeddingModel
@@ -121,6 +121,17 @@ class AgentFactory:
 
         with RecordingSession(path, self.project.record_mode, self.secrets(), self.learned_secrets).open() as session:
             yield session
+
+    def seed_random(self, spec: AgentSpec, cassette: Path) -> None:
+        """Seed Python's `random` for a run through `cassette` (a scenario's, a Python test's) from the
+        agent's clock seed (0 without `clock:`) and the cassette's path under the cassette folder: the same
+        numbers when recorded and replayed, from any checkout; a dataset row, a matrix model and each repeat
+        (each its own cassette) draw their own. Call it inside `kept_random()`."""
+        try:
+            identity = cassette.relative_to(self.project.cassettes_dir).as_posix()
+        except ValueError:  # not under the folder (a fixture's own path): its name
+            identity = cassette.name
+        seed_random(spec.clock.seed if spec.clock is not None else 0, identity)
 
     def chat_model(self, spec: AgentSpec, cassette: Cassette | None = None) -> ChatModel:
         if isinstance(cassette, ReplayCassette):

@@ -1207,6 +1207,7 @@ def harness_agent(
     its own. Called twice with one name it gives two agents (two of one spec talking, or a fresh one to
     compare with): each has its own id (`agent-chat-1`, `agent-chat-2`) and its own seeded ids, the same
     in every run, so the second replays as the first does."""
+    from harness.clock import kept_random
     from harness.store import Store
 
     _refuse_an_input(request.config, harness_runner.project, harness_cassette_path)
@@ -1215,7 +1216,9 @@ def harness_agent(
     made: list[AgentSpec] = []
     steps_given: dict[str, int] = {}  # a name's first agent's `max_steps=`: its fingerprint is of that spec
     try:
-        with factory.cassette(harness_cassette_path) as cassette:
+        # Python's `random` seeded when the first agent is made (a tool drawing numbers replays), and put
+        # back as it was once the test is done: the other tests (and pytest-randomly) see no difference.
+        with factory.cassette(harness_cassette_path) as cassette, kept_random():
             request.node.stash[FIXTURE_CASSETTE_KEY] = cassette
 
             def make(name: str, blocks: dict[str, str] | None = None, max_steps: int | None = None) -> Agent:
@@ -1225,6 +1228,8 @@ def harness_agent(
                 if max_steps is not None and all(earlier.name != spec.name for earlier in made):
                     steps_given[spec.name] = max_steps
                 made.append(spec)
+                if len(made) == 1:
+                    factory.seed_random(spec, harness_cassette_path)
                 agent_id = f"agent-{name}-{len(made)}"
                 # The first agent of a name draws the ids it always drew; another draws its own.
                 again = sum(1 for earlier in made if earlier.name == spec.name) > 1

@@ -26,6 +26,7 @@ from tests.fakes import (
     replace,
     reply,
 )
+from tests.helpers import call
 
 # The model replaces Bob with a misspelt name: the block's edit history explains the failure.
 MISSPELT = """
@@ -1653,3 +1654,60 @@ def test_a_python_test_recording_a_secrets_value_fails_at_record_time(
         ]
     )
     assert "tok-5f1e2d3c4b" not in result.stdout.str()
+
+
+DRAWING_CONFTEST = """
+import os
+import random
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def outer_seed():
+    # as pytest-randomly does: `random` seeded before each test, another seed on each run here
+    seed = int(os.environ["OUTER_SEED"])
+    random.seed(seed)
+    yield
+    assert random.random() == random.Random(seed).random(), "the test's seeding leaked out of it"
+"""
+
+DRAWING_TOOLS = '''
+import random
+
+
+def draw_py() -> str:
+    """Draw a number.
+
+    Returns:
+        str: the number drawn.
+    """
+    return f"{random.random():.12f}"
+'''
+
+DRAWING_TEST = """
+def test_draws(harness_agent):
+    agent = harness_agent("drawer")
+    assert agent.send("go").stop_reason == "replied"
+"""
+
+
+def test_a_python_tests_tool_drawing_random_numbers_replays_and_its_seeding_stays_inside_the_test(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`harness_agent` seeds Python's `random` when its first agent is made, from the test's cassette and the
+    clock's seed, and puts it back as it was once the test is done."""
+    pytester.makeini("[pytest]\naddopts = -p no:cacheprovider\n")
+    project = make_project(pytester.path)
+    with project.agents.open("a") as agents:
+        agents.write("  drawer:\n    system: You draw.\n    tools: [send_message, 'pydrawing:draw_py']\n")
+    (pytester.path / "pydrawing.py").write_text(DRAWING_TOOLS)
+    pytester.makeconftest(DRAWING_CONFTEST)
+    pytester.makepyfile(test_drawing=DRAWING_TEST)
+    responses = [completion(call("draw_py", {"request_heartbeat": True})), reply("done")]
+    monkeypatch.setenv("OUTER_SEED", "1")
+    with FakeOpenAI(responses) as server:
+        recorded = pytester.runpytest("--harness-record-mode", "all", "--harness-base-url", server.base_url)
+    recorded.assert_outcomes(passed=1)
+    monkeypatch.setenv("OUTER_SEED", "2")  # unseeded, the tool would draw another number than recorded
+    pytester.runpytest().assert_outcomes(passed=1)

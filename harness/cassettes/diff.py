@@ -269,6 +269,83 @@ def miss_cause(recorded: Any, sent: Any, recorded_loop: LoopName | None = None) 
     return None
 
 
+def tool_result_change(recorded: Any, sent: Any) -> str | None:
+    """Why `sent` missed when the first thing in it that differs from `recorded` is a tool's result (the
+    messages before it as recorded, the same call answered): the tool returned something else than when it
+    was recorded, which is the tool's doing (a clock, random numbers, a file or a service it reads), not a
+    change to the agent or the scenario. The tool list and `tool_choice` may differ too: tool rules follow
+    a result (a conditional rule picks the next tool by it). None otherwise."""
+    if not (isinstance(recorded, dict) and isinstance(sent, dict)):
+        return None
+    old, new = recorded.get("messages"), sent.get("messages")
+    if not (isinstance(old, list) and isinstance(new, list)):
+        return None
+    settings = (recorded.keys() | sent.keys()) - {"messages", "tools", "tool_choice"}
+    if any(recorded.get(key, _NOT_SENT) != sent.get(key, _NOT_SENT) for key in settings):
+        return None
+    at = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), None)
+    if at is None:
+        return None
+    was, now = old[at], new[at]
+    if not (isinstance(was, dict) and isinstance(now, dict) and was.get("role") == now.get("role") == "tool"):
+        return None
+    call_id = now.get("tool_call_id")
+    if was.get("tool_call_id") != call_id or {k: v for k, v in was.items() if k != "content"} != {
+        k: v for k, v in now.items() if k != "content"
+    }:
+        return None
+    results = [_tool_result(was.get("content")), _tool_result(now.get("content"))]
+    if results[0] == results[1]:  # the same result, told at another time (the clock): not the tool's doing
+        return None
+    a, b = _shown_results(*results)
+    first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    name = _called(new[:at], call_id)
+    tool = f"the tool '{name}'" if name is not None else "a tool"
+    return (
+        f"{tool} returned another result than when the cassette was recorded (recorded {_quoted(a, first)}, "
+        f"now {_quoted(b, first)}): a tool that reads a clock, random numbers, files, the environment or a "
+        "service gives another result on replay; make it deterministic (the time from agent_state.now(), random "
+        "numbers from Python's `random`, which each run seeds, data the scenario gives), or, if its code changed "
+        "or the cassette was recorded before runs seeded `random`, record it again"
+    )
+
+
+def _tool_result(content: Any) -> Any:
+    """What a tool returned, from its message's content: Letta's loops wrap it as `{"status", "message",
+    "time"}` (the time is the clock's, not the tool's); the harness loop sends it as it is."""
+    if isinstance(content, str):
+        try:
+            wrapped = jsontext.parse(content)
+        except ValueError:
+            return content
+        if isinstance(wrapped, dict) and "message" in wrapped and "status" in wrapped:
+            return {key: value for key, value in wrapped.items() if key != "time"}
+    return content
+
+
+def _shown_results(was: Any, now: Any) -> tuple[str, str]:
+    """Two results as text to quote: Letta's `message` alone when that is all that differs."""
+    if isinstance(was, dict) and isinstance(now, dict) and _but_message(was) == _but_message(now):
+        was, now = was.get("message"), now.get("message")
+    a, b = (each if isinstance(each, str) else _json(each) for each in (was, now))
+    return a, b
+
+
+def _but_message(result: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in result.items() if key != "message"}
+
+
+def _called(messages: list[Any], call_id: Any) -> str | None:
+    """The name of the tool the call `call_id` among `messages` (an assistant's `tool_calls`) called."""
+    for message in reversed(messages):
+        for call in _items(message.get("tool_calls")) if isinstance(message, dict) else []:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and call.get("id") == call_id:
+                name = function.get("name")
+                return name if isinstance(name, str) else None
+    return None
+
+
 def loop_change(recorded: Any, sent: Any, recorded_loop: LoopName | None = None) -> str | None:
     """The loop changed and so did what the user gave the request (their messages, the model or a setting
     no loop sets): said beside the usual guess, since switching the loop back alone would still miss. The

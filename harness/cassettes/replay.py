@@ -19,6 +19,7 @@ from harness.cassettes.diff import (
     masked_secret,
     miss_cause,
     nearest_recorded,
+    tool_result_change,
     unseen_difference,
 )
 from harness.cassettes.encodings import Undecodable, content_encodings, decoded
@@ -186,7 +187,9 @@ class ReplayCassette:
             miss.notes += notes
         elif nearest is not None and nearest.diff:
             loop = fingerprint_loop(recorded.metadata)
-            miss.cause = miss_cause(bodies[nearest.index], body, loop)
+            miss.cause = miss_cause(bodies[nearest.index], body, loop) or tool_result_change(
+                bodies[nearest.index], body
+            )
             miss.also = loop_change(bodies[nearest.index], body, loop)
             if unseen := unseen_difference(bodies[nearest.index], body):
                 miss.notes.append(f"  note: {unseen}")

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from harness.agent import Agent
 from harness.cassettes.repeats import recorded_repeats
 from harness.cassettes.scrub import MASK, SecretSent
+from harness.clock import kept_random
 from harness.config import AgentSpec
 from harness.errors import (
     CassetteError,
@@ -307,7 +308,9 @@ class ScenarioRunner:
         kept = _repeats_kept(result.cassette, repeats) if recording and variant == 1 else None
         secrets_sent: list[tuple[int | None, SecretSent]] = []  # (the turn that sent it, where), recording
         try:
-            with self.factory.cassette(result.cassette) as cassette:
+            # Python's `random` seeded for the run (a tool drawing numbers replays), and put back after it.
+            with self.factory.cassette(result.cassette) as cassette, kept_random():
+                self.factory.seed_random(spec, result.cassette)
                 self._play(scenario, spec, cassette, result, secrets_sent)
                 # Replay writes nothing: hashing the fingerprint there cost a quarter of a one-step replay.
                 if recording:

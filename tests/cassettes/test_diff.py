@@ -21,6 +21,7 @@ from harness.cassettes.diff import (
     nearest_recorded,
     request_lines,
     request_loop,
+    tool_result_change,
 )
 from harness.cassettes.keys import canonical
 from harness.errors import CassetteMiss, MissedRequest
@@ -318,3 +319,60 @@ def test_a_masked_secret_is_the_cause_exactly_when_nothing_else_differs(before: 
         assert "the value of SOME_TOKEN" in told[0]
         assert value not in told[0] and all(value not in line for line in told[1])
     assert masked_secret(recorded, {**sent, "model": "other"}, secrets) is None  # a change outside the mask
+
+
+def _letta_step(result: str, *, time: str = "2025-01-01 12:00:02 AM UTC+0000", tools: tuple[str, ...] = ("a",)) -> dict:
+    """A Letta request after a call of `evaluate` answered `result`, offering `tools` next."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "evaluate", "arguments": "{}"}}
+    content = json.dumps({"status": "OK", "message": result, "time": time})
+    return {
+        "model": "m",
+        "messages": [
+            *(dict(message) for message in MESSAGES),
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": content},
+        ],
+        "tools": [{"type": "function", "function": {"name": name}} for name in tools],
+        "tool_choice": "required",
+    }
+
+
+def test_a_tool_returning_another_result_is_named_with_both_results_and_what_makes_it() -> None:
+    """The Agent File's evaluate_candidate returns `random.random() > 0.5`, and a conditional rule offers
+    send_email or reject by it: the miss is the tool's doing, not a change to the agent or the scenario."""
+    said = tool_result_change(_letta_step("True", tools=("send_email",)), _letta_step("False", tools=("reject",)))
+    assert said is not None
+    assert said.startswith(
+        "the tool 'evaluate' returned another result than when the cassette was recorded "
+        '(recorded "True", now "False"): a tool that reads a clock, random numbers, files'
+    )
+    assert "agent_state.now()" in said
+
+
+def test_a_plain_tool_result_is_quoted_shortened_where_it_differs() -> None:
+    recorded, sent = _letta_step("x"), _letta_step("x")
+    recorded["messages"][-1]["content"] = "A" * 200 + "1"
+    sent["messages"][-1]["content"] = "A" * 200 + "2"
+    said = tool_result_change(recorded, sent)
+    assert said is not None
+    assert '(recorded "…' + "A" * 20 in said and "A" * 100 not in said
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["earlier message", "time only", "another call", "a setting", "not a tool's"],
+)
+def test_anything_but_a_tool_result_differing_first_is_not_blamed_on_the_tool(change: str) -> None:
+    recorded, sent = _letta_step("True"), _letta_step("False")
+    if change == "earlier message":
+        sent["messages"][1]["content"] = "hello"
+    elif change == "time only":
+        sent = _letta_step("True", time="2025-01-01 12:00:09 AM UTC+0000")
+    elif change == "another call":
+        sent["messages"][-1]["tool_call_id"] = "call_2"
+    elif change == "a setting":
+        sent["temperature"] = 0.5
+    else:
+        recorded["messages"][-1] = {"role": "user", "content": "True"}
+        sent["messages"][-1] = {"role": "user", "content": "False"}
+    assert tool_result_change(recorded, sent) is None

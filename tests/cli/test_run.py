@@ -1170,3 +1170,81 @@ def test_a_cassette_whose_deltas_rebuild_too_much_errors_that_scenario_only(
     assert out.splitlines()[-1] == "1 passed, 1 error"
     assert "cassettes/forgetful.yaml is not a cassette the harness reads: interaction 21 (line 170): " in err
     assert "Traceback" not in err
+
+
+CHANCE_TOOLS = '''
+import random
+from pathlib import Path
+
+
+def draw() -> str:
+    """Draw a number (as an Agent File's tool does: `random.random() > 0.5` picks a branch).
+
+    Returns:
+        str: the number drawn.
+    """
+    return f"{random.random():.12f}"
+
+
+def read_note() -> str:
+    """Read the note beside this module.
+
+    Returns:
+        str: the note.
+    """
+    return (Path(__file__).parent / "note.txt").read_text()
+'''
+
+
+def _chance_project(tmp_path: Path, tool: str) -> Project:
+    project = make_project(tmp_path, {"chance": "agent: chancer\nturns:\n  - user: go\n"})
+    (tmp_path / f"chance{tool}.py").write_text(CHANCE_TOOLS)  # a module of its own: imported once a name
+    (tmp_path / "note.txt").write_text("first")
+    with project.agents.open("a") as agents:
+        agents.write(f"  chancer:\n    system: You draw.\n    tools: [send_message, 'chance{tool}:{tool}']\n")
+    responses = [
+        completion(call(tool, {"request_heartbeat": True})),
+        completion(call("send_message", {"message": "done"})),
+    ]
+    with FakeOpenAI(responses) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 0
+    return project
+
+
+def test_a_tool_drawing_random_numbers_replays_what_it_drew_and_leaves_randoms_state_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each run seeds Python's `random` (from its cassette and the clock's seed), recording and replay
+    alike, in -j N's workers too: the outreach Agent File's `random.random() > 0.5` tool replayed one run in
+    two. Whatever seeded `random` outside the run (pytest-randomly) draws on as if no run had happened."""
+    import random
+
+    random.seed(1)
+    project = _chance_project(tmp_path, "draw")
+    random.seed(2)  # what the tool would draw unseeded differs from the recording's
+    expected = random.Random(2).random()
+    assert run(project) == 0
+    assert random.random() == expected
+    assert run(project, "-j", "2") == 0
+    capsys.readouterr()
+
+
+def test_a_tool_returning_another_result_than_recorded_is_said_to_be_the_tools_doing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not "the agent, its prompt or tools, the model settings or the scenario changed": the tool read a
+    file that changed. `harness cassettes check` says it in the same words."""
+    project = _chance_project(tmp_path, "read_note")
+    (tmp_path / "note.txt").write_text("second")
+    capsys.readouterr()
+    assert run(project) == 1
+    err = capsys.readouterr().err
+    said = (
+        "has no recorded response for turn 1, step 2 (the tool 'read_note' returned another result than when the "
+        'cassette was recorded (recorded "first", now "second"): a tool that reads a clock, random numbers, files'
+    )
+    assert said in err
+    assert "the scenario changed" not in err
+    assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
+    out = capsys.readouterr().out
+    assert "turn 1, step 2 differs (the tool 'read_note' returned another result than when the cassette" in out
