@@ -24,8 +24,9 @@ from harness.cassettes.replay import ReplayCassette, ReplayChatModel, ReplayEmbe
 from harness.cassettes.scrub import SecretSent
 from harness.clock import RECORDED_RUN_CLOCK, SeededIds, ids_for, seed_random
 from harness.config import AgentsConfig, AgentSpec, load_agents
+from harness.errors import ConfigError
 from harness.llm.chat import CallIds, ChatModel
-from harness.llm.embeddings import EmbeddingModel
+from harness.llm.embeddings import EmbeddingModel, Vector
 from harness.llm.settings import EmbeddingSettings, ModelSettings
 from harness.loops.kinds import LoopName
 from harness.memory import Memory
@@ -34,6 +35,7 @@ from harness.recall import LazyRecall, RecallJournal
 from harness.records import StepRecord
 from harness.secrets import Secrets
 from harness.tools.context import AgentState, steady_clock
+from harness.yamlsource import dotted, load_yaml
 
 if TYPE_CHECKING:
     import httpx2
@@ -142,17 +144,51 @@ class AgentFactory:
             spec.model, http_client=self.http_client(), secrets=self.secrets(), learned=self.learned_secrets
         )
 
-    def embedding_model(self, settings: EmbeddingSettings, cassette: Cassette | None = None) -> EmbeddingModel:
+    def embedding_model(
+        self, settings: EmbeddingSettings, cassette: Cassette | None = None, agent: str | None = None
+    ) -> EmbeddingModel:
         """Archival memory's embeddings: from the cassette in replay; live (recorded by vcrpy inside a
-        recording, like chat) otherwise. The run's `--base-url` and `--model` overrides are the chat
-        model's: they leave the embedding endpoint alone."""
+        recording, like chat) otherwise, reached at the first text embedded: an agent whose run never
+        inserts or searches a passage needs no key for its `embedding:` (an imported Agent File names one
+        whatever its tools). A missing key names `agent` and where its `embedding:` is. The run's
+        `--base-url` and `--model` overrides are the chat model's: they leave the embedding endpoint alone."""
         if isinstance(cassette, ReplayCassette):
             return ReplayEmbeddingModel(settings, cassette)
-        from harness.llm.openai_client import OpenAIEmbeddingModel
 
-        return OpenAIEmbeddingModel(
-            settings, http_client=self.http_client(), secrets=self.secrets(), learned=self.learned_secrets
-        )
+        def live() -> EmbeddingModel:
+            from harness.llm.openai_client import OpenAIEmbeddingModel
+
+            return OpenAIEmbeddingModel(
+                settings,
+                http_client=self.http_client(),
+                secrets=self.secrets(),
+                learned=self.learned_secrets,
+                owner=None if agent is None else self._embedding_owner(agent),
+            )
+
+        return _FirstUse(live)
+
+    def _embedding_owner(self, agent: str) -> str:
+        """`agents.yaml:40: agents.a.embedding: agent 'a'`: where agent `agent`'s `embedding:` is written (its
+        own, an agent's it extends, or `defaults:`), as a missing key's message starts."""
+        config = self.config
+        try:
+            doc = load_yaml(config.path, ConfigError)
+        except ConfigError:
+            return f"{config.path}: agent '{agent}'"
+        data: dict[str, Any] = doc.data if isinstance(doc.data, dict) else {}
+        agents: dict[str, Any] = data["agents"] if isinstance(data.get("agents"), dict) else {}
+        name: Any = agent
+        seen: set[str] = set()
+        loc: tuple[str, ...] = ("defaults", "embedding")
+        while isinstance(name, str) and name not in seen and isinstance(agents.get(name), dict):
+            seen.add(name)
+            if "embedding" in agents[name]:
+                loc = ("agents", name, "embedding")
+                break
+            name = agents[name].get("extends")
+        line, _ = doc.locate(loc)
+        return f"{config.path}{'' if line is None else f':{line}'}: {dotted(loc)}: agent '{agent}'"
 
     def archival(self, state: AgentState, spec: AgentSpec, cassette: Cassette | None, store: Store | None) -> None:
         """Give `state` its archival memory when the agent has an embedding model: in `store` (the state
@@ -165,7 +201,7 @@ class AgentFactory:
         if store is None:
             store = Store(":memory:", Secrets())
             store.create_agent(state.id, state.name, [])
-        embedder = self.embedding_model(spec.embedding, cassette)
+        embedder = self.embedding_model(spec.embedding, cassette, spec.name)
         state.archival = store.passages(state.id, embedder, spec.embedding.name)
 
     def http_client(self) -> httpx2.Client:
@@ -267,3 +303,16 @@ class AgentFactory:
         agent.summary_message = summary if messages and summary is messages[0] else None
         agent.evicted_messages = evicted
         return agent
+
+
+class _FirstUse:
+    """An embedding model made when the first text is embedded (see `AgentFactory.embedding_model`)."""
+
+    def __init__(self, make: Callable[[], EmbeddingModel]) -> None:
+        self._make = make
+        self._model: EmbeddingModel | None = None
+
+    def embed(self, texts: list[str]) -> list[Vector]:
+        if self._model is None:
+            self._model = self._make()
+        return self._model.embed(texts)

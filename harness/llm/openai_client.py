@@ -51,12 +51,14 @@ class _SDKEndpoint:
         api_key: str | None = None,
         secrets: Secrets | None = None,
         learned: set[str] | None = None,
+        owner: str | None = None,
     ) -> None:
         """`secrets` (default: the environment's) are masked in what the endpoint answers before the agent
         sees it, as the cassette will have it: a key the endpoint echoes never enters the agent's memory,
         history, store or report, and the recording run sees what its replays will. `learned` gets the
         credential header values the endpoint answers with (a cookie, which the client sends back and a
-        server may echo), secrets from then on: shared with whoever masks the run's other outputs."""
+        server may echo), secrets from then on: shared with whoever masks the run's other outputs. `owner`:
+        whose settings these are (`agents.yaml:40: agents.a.embedding: agent 'a'`), said before a missing key."""
         self.settings = settings
         self.base_url = settings.endpoint
         self.shown_url = without_credentials(self.base_url)  # what errors print
@@ -64,7 +66,8 @@ class _SDKEndpoint:
         if not key:
             if settings.base_url is None:
                 raise LLMError(
-                    f"no API key: set the environment variable {settings.api_key_env} "
+                    ("" if owner is None else f"{owner}: ")
+                    + f"no API key: set the environment variable {settings.api_key_env} "
                     f"(or point `{self.section}.base_url` at a local OpenAI-compatible server)"
                 )
             key = NO_KEY
@@ -229,8 +232,11 @@ class OpenAIEmbeddingModel(_SDKEndpoint):
         api_key: str | None = None,
         secrets: Secrets | None = None,
         learned: set[str] | None = None,
+        owner: str | None = None,
     ) -> None:
-        super().__init__(settings, http_client=http_client, api_key=api_key, secrets=secrets, learned=learned)
+        super().__init__(
+            settings, http_client=http_client, api_key=api_key, secrets=secrets, learned=learned, owner=owner
+        )
 
     def embed(self, texts: list[str]) -> list[Vector]:
         status, text = self._post(EMBEDDINGS, embedding_request(self.settings, texts))

@@ -1248,3 +1248,44 @@ def test_a_tool_returning_another_result_than_recorded_is_said_to_be_the_tools_d
     assert main(["cassettes", "check", "--agents", str(project.agents)]) == 1
     out = capsys.readouterr().out
     assert "turn 1, step 2 differs (the tool 'read_note' returned another result than when the cassette" in out
+
+
+def _embedding_project(tmp_path: Path, tools: str) -> Project:
+    project = make_project(tmp_path, {"keep": "agent: keeper\nturns:\n  - user: keep this\n"})
+    with project.agents.open("a") as agents:
+        agents.write(
+            "  keeper:\n    system: You keep notes.\n"
+            f"    tools: [{tools}]\n"
+            "    embedding:\n      name: text-embedding-3-small\n"
+        )
+    return project
+
+
+def test_an_embedding_model_the_run_never_uses_needs_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An imported Agent File names an embedding model whatever its tools: recording a scenario that never
+    embeds a text asked for OPENAI_API_KEY all the same (the chat model was on a local server)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    project = _embedding_project(tmp_path, "send_message")
+    with FakeOpenAI([completion(call("send_message", {"message": "ok"}))]) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 0
+    assert [received.path for received in server.received] == ["/v1/chat/completions"]
+    assert "no API key" not in capsys.readouterr().err
+
+
+def test_an_embedding_model_without_its_key_names_the_agent_and_its_embedding_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    project = _embedding_project(tmp_path, "send_message, archival_memory_insert")
+    line = project.agents.read_text().splitlines().index("    embedding:") + 1
+    insert = completion(call("archival_memory_insert", {"content": "a note", "request_heartbeat": True}))
+    with FakeOpenAI([insert]) as server:
+        assert main(["record", "--agents", str(project.agents), "--base-url", server.base_url]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"turn 1, step 1: {project.agents}:{line}: agents.keeper.embedding: agent 'keeper': no API key: set the "
+        "environment variable OPENAI_API_KEY (or point `embedding.base_url` at a local OpenAI-compatible server)"
+    ) in err
+    assert "Traceback" not in err
