@@ -122,4 +122,5 @@ def seed_random(seed: int, identity: str) -> None:
     """Seed Python's global `random` from a clock's `seed` and the run's `identity` (its cassette): a custom
     tool calling `random.random()` (an imported Letta tool picking a branch) draws the same numbers when
     recorded and on every replay, as pytest-randomly seeds each test."""
-    random.seed(int.from_bytes(hashlib.sha256(f"{seed}/{identity}".encode()).digest()[:8], "big"))
+    text = f"{seed}/{identity}".encode("utf-8", "surrogatepass")  # a file name read under a C locale
+    random.seed(int.from_bytes(hashlib.sha256(text).digest()[:8], "big"))

@@ -41,3 +41,16 @@ def test_a_seeded_run_draws_the_same_numbers_for_one_identity_and_seed_only() ->
     assert draws(0, "a.yaml") == draws(0, "a.yaml")
     assert draws(0, "a.yaml") != draws(0, "b.yaml")
     assert draws(0, "a.yaml") != draws(1, "a.yaml")
+
+
+def test_a_cassette_path_no_utf_8_spells_seeds_too() -> None:
+    """Under a C locale a non-ASCII file name is read with surrogate escapes: its scenario crashed."""
+    import random
+
+    from harness.clock import kept_random, seed_random
+
+    with kept_random():
+        seed_random(0, "gr\udcc3\udcbc.yaml")
+        first = random.random()
+        seed_random(0, "gr\udcc3\udcbc.yaml")
+        assert random.random() == first
