@@ -29,9 +29,9 @@ from harness.agentfile.schema import (
     ToolWire,
 )
 from harness.agentfile.sourcecheck import (
+    LETTA_SCOPE_IMPORT,
     MODULE_NAMES,
     NO_DOCSTRING,
-    TYPING_NAMES,
     source_problem,
     top_level_definitions,
     uncoerced_problem,
@@ -746,7 +746,7 @@ class _Importer:
             f'"""Custom tools of the Letta Agent File {_safe_comment(source)}, their source as the file held it\n'
             '(written by `harness import`; agents.yaml names them `agent_tools:<function>`)."""\n\n'
             "# Letta runs a tool's source with these names in scope; many tools rely on it.\n"
-            f"from typing import {', '.join(TYPING_NAMES)}  # noqa: F401, UP035\n\n"
+            f"{LETTA_SCOPE_IMPORT}\n\n"
             "from harness.tools.context import AgentState  # noqa: F401\n"
         )
         bodies = [self._schema_comment(name) + self.sources[name].strip("\n") + "\n" for name in sorted(self.sources)]

@@ -24,6 +24,9 @@ NO_DOCSTRING = "has no docstring"
 # AgentState, the names it gives every tool: a tool's source must not define them.
 TYPING_NAMES = ("Any", "Dict", "List", "Literal", "Optional", "Tuple", "Union")
 MODULE_NAMES = frozenset({*TYPING_NAMES, "AgentState"})
+# agent_tools.py's header line giving every tool those typing names: what Letta's `from typing import *` gives
+# it, so `harness export` writes no import for a name that line binds (agentfile.toolsource).
+LETTA_SCOPE_IMPORT = f"from typing import {', '.join(TYPING_NAMES)}  # noqa: F401, UP035"
 
 
 @functools.cache  # each kept source is compared with every later one

@@ -541,6 +541,43 @@ def test_a_declared_tool_round_trips_through_export_and_import(tmp_path: Path) -
     assert first.openai_schema() == second.openai_schema()
 
 
+# Modelled on the `note` and `vault` tools of letta-ai/agent-file's co-3 and loop: their own typing import
+# (Literal unused), whitespace-only lines in the docstring and in a string literal; and a tool relying on
+# the typing names Letta puts in scope.
+NOTE_LIKE = (
+    "from typing import Literal, Optional\nimport re\n\n\n"
+    "def {name}(command: str, path: Optional[str] = None) -> str:\n"
+    '    """\n    Manage {name}s.\n    \n    Args:\n        command: The operation\n        path: Where\n    """\n'
+    '    banner = """top\n   \nbottom"""\n    \n    return banner + re.escape(command) + (path or "")'
+)
+SCOPED = (
+    'def plain(text: Optional[str] = None) -> str:\n    """Plain.\n\n    Args:\n        text: it\n    """\n'
+    '    return text or ""\n'
+)
+
+
+def test_custom_tool_source_round_trips_byte_for_byte(tmp_path: Path, forget_tools: Callable[[], None]) -> None:
+    """Export emptied lines of whitespace alone (inside a string literal too: 'top\\n   \\nbottom' came back
+    'top\\n\\nbottom'), wrote `from typing import Optional` once per tool's import of it and left `Literal` out."""
+    sources = {"note": NOTE_LIKE.format(name="note"), "plain": SCOPED, "vault": NOTE_LIKE.format(name="vault")}
+
+    def agent_file(sources: dict[str, str]) -> dict[str, Any]:
+        data = _with_custom_tools(sources)
+        data["agents"][0]["agent_type"] = "letta_v1_agent"  # whose loop calls a tool taking Optional[str]
+        return data
+
+    _, config = imported(agent_file(sources), tmp_path / "first")
+    exported = {tool["name"]: tool["source_code"] for tool in export_agent(config.get("a"))["tools"]}
+    assert {name: exported[name] for name in sources} == {name: s.rstrip("\n") + "\n" for name, s in sources.items()}
+    scope: dict[str, Any] = {}
+    exec("from typing import *\n" + exported["vault"], scope)  # as Letta's sandbox runs it
+    assert scope["vault"]("x") == "top\n   \nbottomx"
+    forget_tools()
+    again, _ = imported(agent_file({name: exported[name] for name in sources}), tmp_path / "second")
+    first = (tmp_path / "first" / f"{TOOLS_MODULE}.py").read_text(encoding="utf-8")
+    assert again.tools_module is not None and again.tools_module.split("\n", 1)[1] == first.split("\n", 1)[1]
+
+
 def test_only_in_context_messages_go_into_the_history(tmp_path: Path) -> None:
     data = load_json(DATA / "legacy_memgpt_agent.af")
     data["in_context_message_indices"] = [0, 3]  # the system message and the login event

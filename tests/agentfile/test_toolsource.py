@@ -127,7 +127,10 @@ def test_evaluated_annotations_take_their_imports_and_harness_imports_are_left_o
     )
     source = tool_source(module.tally)
     assert source is not None
-    assert source.text.startswith("from typing import Dict\n\n\ndef tally(agent_state: AgentState, counts")
+    # an import is written as the module has it (its other names and comment too: the source unchanged)
+    assert source.text.startswith(
+        "from typing import Any, Dict, List  # noqa: F401\n\n\ndef tally(agent_state: AgentState, counts"
+    )
     assert "harness" not in source.text  # Letta has AgentState in scope for a tool that takes agent_state
     assert source.harness_names == ["DEFAULT_LIMIT"]
 
@@ -155,3 +158,118 @@ def test_a_function_that_is_no_top_level_def_is_written_alone(load: Any) -> None
     source = tool_source(module.tool)
     assert source is not None and source.text.startswith("def inner(text: str) -> int:")
     assert run_as_letta(source.text, "inner", text="abc") == 3
+
+
+def test_a_line_of_whitespace_alone_is_written_as_it_is(load: Any) -> None:
+    """Inside a string literal it is part of the value: 'top\\n   \\nbottom' was exported as 'top\\n\\nbottom'."""
+    banner = 'def banner(who: str) -> str:\n    """Return a banner.\n\n    Args:\n        who (str): who\n    """\n'
+    banner += '    text = """top\n   \nbottom"""\n    return text + who\n'
+    module = load("import re\n")  # the fixture's dedent would empty the line: the module is written here
+    path = Path(module.__file__)
+    path.write_text(banner, encoding="utf-8")
+    module = load_again(path)
+    source = tool_source(module.banner)
+    assert source is not None and source.text == banner
+    assert run_as_letta(source.text, "banner", who="!") == module.banner("!") == "top\n   \nbottom!"
+
+
+def load_again(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # the fixture put it there, and takes it out again
+    spec.loader.exec_module(module)
+    return module
+
+
+SECTIONS = '''\
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union  # noqa: F401, UP035
+
+from harness.tools.context import AgentState  # noqa: F401
+
+
+# a comment on the first tool
+from typing import Literal, Optional
+import re
+
+
+def note(command: str, path: Optional[str] = None) -> str:
+    """A note.
+
+    Args:
+        command: what
+        path: where
+    """
+    result = re.sub("x", "y", command)
+    return result + (path or "")
+
+
+# Example usage:
+if __name__ == "__main__":
+    result = note("x")
+    print(result)
+
+
+def plain(text: Optional[str] = None) -> str:
+    """Plain.
+
+    Args:
+        text: the text
+    """
+    return text or ""
+
+
+from typing import Literal, Optional
+import re
+
+
+def vault(command: str, path: Optional[str] = None) -> str:
+    """A vault.
+
+    Args:
+        command: what
+        path: where
+    """
+    result = re.escape(command)
+    return result
+'''
+
+
+def test_each_import_is_written_once_as_written_and_no_other_tool_s_code(load: Any) -> None:
+    """A module of several tools' sources, as `harness import` writes agent_tools.py: `from typing import
+    Optional` came out three times (once per statement binding it) and without `Literal`; a local `result`
+    brought another tool's `if __name__ == "__main__":` block (run in Letta's sandbox) and that tool."""
+    module = load(SECTIONS)
+    vault = tool_source(module.vault)
+    assert vault is not None and vault.harness_names == []
+    assert vault.text == SECTIONS[SECTIONS.rindex("from typing import Literal") :]
+    note = tool_source(module.note)
+    assert note is not None
+    own = SECTIONS[SECTIONS.index("from typing import Literal") : SECTIONS.index("\n\n\n# Example")]
+    assert note.text == own + "\n"
+    # what Letta puts in scope (agent_tools.py's first line says so) needs no import
+    plain = tool_source(module.plain)
+    assert plain is not None and plain.text.startswith("def plain(") and plain.harness_names == []
+    assert run_as_letta(plain.text, "plain", text="t") == "t"
+
+
+def test_a_statement_gets_the_binding_in_effect_where_it_runs(load: Any) -> None:
+    """Each name one statement: the last binding before the one that reads it (which may read an earlier)."""
+    module = load(
+        '''
+        LIMIT = 2
+        LIMIT = LIMIT * 10
+
+
+        def capped(n: int) -> int:
+            """Capped.
+
+            Args:
+                n: the number
+            """
+            return min(n, LIMIT)
+        '''
+    )
+    source = tool_source(module.capped)
+    assert source is not None and source.text.startswith("LIMIT = 2\nLIMIT = LIMIT * 10\n\n\ndef capped(")
+    assert run_as_letta(source.text, "capped", n=50) == 20
