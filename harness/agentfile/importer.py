@@ -149,7 +149,7 @@ def import_agent_file(wire: AgentFileWire, source: str, secrets: Secrets | None 
     secrets = (secrets or Secrets()) | Secrets.collect(values=_secret_values(wire))
     importer = _Importer(wire, secrets)
     agents = importer.agents()
-    notes = importer.notes + _file_notes(wire)
+    notes = importer.notes + _file_notes(wire) + importer.unattached_notes()
     tools_module = importer.tools_module(source)
     document: dict[str, Any] = {"agents": agents}
     if importer.shared_blocks:
@@ -243,6 +243,14 @@ def _secret_names(data: Any) -> list[str]:
     return []
 
 
+MAX_NAMED = 10  # a note naming what was not kept names at most this many
+
+
+def _bounded(names: list[str]) -> str:
+    shown = ", ".join(_safe_comment(name) for name in names[:MAX_NAMED])
+    return shown + (f", ... ({len(names) - MAX_NAMED} more)" if len(names) > MAX_NAMED else "")
+
+
 def _file_notes(wire: AgentFileWire) -> list[str]:
     notes = []
     for key in ("groups", "files", "sources", "mcp_servers", "skills"):
@@ -304,6 +312,22 @@ class _Importer:
                 if block_id not in labels:
                     claim(block_id)
         return labels
+
+    def unattached_notes(self) -> list[str]:
+        """The file's blocks and tools no agent holds (a Letta export carries its server's blocks and tools an
+        agent once held or may attach): agents.yaml keeps what agents hold, so they are said not kept."""
+        held_blocks = {block_id for agent in self.wire.agents for block_id in agent.block_ids or []}
+        held_tools = {tool_id for agent in self.wire.agents for tool_id in agent.tool_ids or []}
+        blocks = [block for block_id, block in self.blocks.items() if block_id not in held_blocks]
+        tools = [tool.name or tool_id for tool_id, tool in self.tools.items() if tool_id not in held_tools]
+        notes = []
+        if blocks:
+            size = sum(len(block.value) for block in blocks)
+            labels = _bounded([block.label for block in blocks])
+            notes.append(f"blocks: {len(blocks)} attached to no agent not kept ({labels}; {size:,} characters)")
+        if tools:
+            notes.append(f"tools: {len(tools)} attached to no agent not kept ({_bounded(tools)})")
+        return notes
 
     def note(self, agent: str, text: str) -> None:
         self.notes.append(f"agent '{agent}': {text}")

@@ -125,6 +125,8 @@ def _from_legacy(legacy: LegacyAgentWire, where: str) -> AgentFileWire:
             "description": block.description,
             "read_only": block.read_only,
             "metadata": block.metadata_ if block.metadata_ is not None else block.metadata,
+            "template_name": block.template_name,  # reported when set, as an AgentFileSchema block's is
+            "is_template": block.is_template,
         }
         for index, block in enumerate(legacy.core_memory)
     ]
@@ -139,6 +141,8 @@ def _from_legacy(legacy: LegacyAgentWire, where: str) -> AgentFileWire:
             "json_schema": tool.json_schema,
             "tags": tool.tags,
             "return_char_limit": tool.return_char_limit,
+            "args_json_schema": tool.args_json_schema,
+            "metadata_": tool.metadata_ if tool.metadata_ is not None else tool.metadata,
         }
         for index, tool in enumerate(legacy.tools)
     ]
@@ -159,7 +163,9 @@ def _from_legacy(legacy: LegacyAgentWire, where: str) -> AgentFileWire:
         "messages": messages,
         "in_context_message_ids": _in_context_ids(legacy, messages),
         "tool_exec_environment_variables": legacy.tool_exec_environment_variables,
-        "identity_ids": legacy.identities or None,  # reported, as an AgentFileSchema agent's are
+        # reported when set, as an AgentFileSchema agent's are
+        "identity_ids": legacy.identities or None,
+        "message_buffer_autoclear": legacy.message_buffer_autoclear,
     }
     groups = [legacy.multi_agent_group] if isinstance(legacy.multi_agent_group, dict) else []
     groups += [group for group in legacy.groups if isinstance(group, dict) and group not in groups]

@@ -985,3 +985,35 @@ def test_a_memgpt_prompt_with_braces_letta_0_6_cannot_format_is_written_as_letta
     compiled = compile_system_message(spec.system, "<memory>", datetime(2025, 1, 1, tzinfo=UTC))
     assert compiled.startswith("Answer like {key1:val1, key2:val2}.\n### Memory")
     assert any("braces written doubled" in note for note in result.notes)
+
+
+def test_blocks_and_tools_no_agent_holds_are_said_not_kept() -> None:
+    """letta-ai/agent-file's ezra holds 56 blocks and 6 tools, its one agent 21 and 2: the other 35 blocks
+    (79,093 characters) and 4 tools vanished without a note."""
+    data = small_agent_file([{"id": "tool-1", "name": "memory_rethink", "tool_type": "letta_sleeptime_core"}])
+    data["agents"][0]["tool_ids"] = ["tool-0"]
+    data["blocks"] += [
+        {"id": f"block-{index}", "label": f"system/notes_{index}", "value": "x" * index, "limit": 5000}
+        for index in range(1, 13)
+    ]
+    result = import_agent_file(parse_agent_file(json.dumps(data), "t.af"), "t.af")
+    listed = ", ".join(f"system/notes_{index}" for index in range(1, 11))
+    assert f"blocks: 12 attached to no agent not kept ({listed}, ... (2 more); 78 characters)" in result.notes
+    assert "tools: 1 attached to no agent not kept (memory_rethink)" in result.notes
+    held = import_agent_file(parse_agent_file(json.dumps(small_agent_file([])), "t.af"), "t.af")
+    assert not any("attached to no agent" in note for note in held.notes)
+
+
+def test_the_older_format_reports_what_the_current_one_does() -> None:
+    """A letta 0.6-0.8 export's `message_buffer_autoclear: true` and a block's template_name went unsaid: the
+    current format's were said not kept."""
+    legacy = load_json(DATA / "legacy_outreach_workflow_agent.af")
+    assert legacy["message_buffer_autoclear"] is True
+    legacy["core_memory"] = [{"label": "human", "value": "v", "limit": 100, "template_name": "tpl"}]
+    notes = import_agent_file(parse_agent_file(json.dumps(legacy), "f.af"), "f.af").notes
+    current = small_agent_file([], message_buffer_autoclear=True)
+    current["blocks"][0]["template_name"] = "tpl"
+    current_notes = import_agent_file(parse_agent_file(json.dumps(current), "g.af"), "g.af").notes
+    for said in ("message_buffer_autoclear not kept", "block 'human': template_name 'tpl' not kept"):
+        assert f"agent 'a': {said}" in current_notes
+        assert f"agent 'outreach_workflow_agent': {said}" in notes
