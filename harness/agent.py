@@ -40,7 +40,15 @@ from harness.llm.settings import ToolChoice
 from harness.loops.base import CallOutcome, Loop, NothingToAsk, TurnAborted
 from harness.loops.registry import new_loop
 from harness.memory import Block, Memory
-from harness.records import ContextEventKind, InContext, StepRecord, StopReason, ToolCallRecord, TurnResult
+from harness.records import (
+    ContextEventKind,
+    InContext,
+    StepRecord,
+    StopReason,
+    ToolCallRecord,
+    TurnOpening,
+    TurnResult,
+)
 from harness.tools.context import AgentState
 from harness.tools.rules import ToolRulesSolver
 from harness.tools.schema import ToolResult
@@ -61,9 +69,12 @@ class Journal(Protocol):
         messages: list[dict[str, Any]],
         blocks: list[Block] | None,
         in_context: InContext | None = None,
+        opening: TurnOpening | None = None,
     ) -> None:
         """`blocks` is every block memory holds when memory changed since the last save, else None;
-        `in_context`, once the history was compacted, what of it is in context after this step."""
+        `in_context`, once the history was compacted, what of it is in context after this step; `opening`,
+        at a turn's first step, the user's message it answers: saved with it, all or nothing (a message is
+        kept only once the model answers it)."""
 
 
 class Agent:
@@ -269,13 +280,6 @@ class Agent:
             added = {id(message) for message in (*step_input, *warning)}
             self.messages[:] = [message for message in self.messages if id(message) not in added]
             raise
-        if first_step:
-            self._unsaved_user_message = False
-            if self.journal is not None:
-                for message in unsaved_history:
-                    self.journal.save_user_message(self.state.id, self.turns, turn, message)
-                self._unsaved_history = 0
-                self.journal.save_user_message(self.state.id, self.turns, turn, self._user_message)
         first_message = len(self.messages)
         calls = self.loop.calls(response)
         call_ids = self._call_ids(calls, first_message)
@@ -286,8 +290,11 @@ class Agent:
             records, go_on, replies = self._run_calls(solver, calls, call_ids)
         except BaseException:
             # A tool's endpoint failed (or Ctrl-C): no call of this step is left in history without its
-            # result, which no endpoint would take in a later request.
+            # result, which no endpoint would take in a later request. The user's message stays: the model
+            # answered it (its step, never run to its end, is not kept).
             del self.messages[first_message:]
+            if first_step:
+                self._opened(turn, unsaved_history)
             raise
         if solver is not None and not go_on and calls and solver.uncalled_required_tools(self._tool_names):
             go_on = True  # Letta: "Continuing, user expects these tools: [...] to be called still."
@@ -310,13 +317,34 @@ class Agent:
             # revision says whether there is anything to persist.
             revision = self.memory.revision
             blocks = self.memory.get_blocks() if revision != self._saved_revision else None
-            pending = warning if first_step else [*step_input, *warning]  # the user's message is saved above
+            pending = warning if first_step else [*step_input, *warning]  # the user's message opens the turn
             saved = [*pending, *self.messages[first_message:]]
-            self.journal.save_step(self.state.id, step, saved, blocks, self._in_context())
+            opening = TurnOpening((*unsaved_history, self._user_message), self.turns) if first_step else None
+            try:
+                self.journal.save_step(self.state.id, step, saved, blocks, self._in_context(), opening)
+            except BaseException:
+                # Not kept (a full disk, a locked database): nor is it in history, which later requests send.
+                # At a turn's first step `send` puts history back as it was before the turn.
+                added = {id(message) for message in (*step_input, *warning)}
+                del self.messages[first_message:]
+                self.messages[:] = [message for message in self.messages if id(message) not in added]
+                raise
             self._saved_revision = revision
+        if first_step:
+            self._unsaved_user_message = False
+            self._unsaved_history = 0
         if self.on_step is not None:
             self.on_step(step)
         return step, go_on, replies
+
+    def _opened(self, turn: int, unsaved_history: list[dict[str, Any]]) -> None:
+        """The user's message (and a new agent's first messages) kept without a step: the model answered it,
+        and the step answering it could not run to its end."""
+        if self.journal is not None:
+            for message in (*unsaved_history, self._user_message):
+                self.journal.save_user_message(self.state.id, self.turns, turn, message)
+        self._unsaved_user_message = False
+        self._unsaved_history = 0
 
     def _in_context(self) -> InContext | None:
         """What the journal persists of a compacted history: every message in it but the summary is saved."""

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from harness import memorydb
 from harness.jsontext import as_text, parse, storable
 from harness.memory import Block
-from harness.records import InContext, StepRecord
+from harness.records import InContext, StepRecord, TurnOpening
 
 SEND_MESSAGE = "send_message"
 CONVERSATION_SEARCH = "conversation_search"
@@ -333,5 +333,9 @@ class RecallJournal:
         messages: list[dict[str, Any]],
         blocks: list[Block] | None,
         in_context: InContext | None = None,
+        opening: TurnOpening | None = None,
     ) -> None:
-        self.recall.add(messages, self.now())
+        now = self.now()
+        if opening is not None:
+            self.recall.add(list(opening.messages), now)
+        self.recall.add(messages, now)

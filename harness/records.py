@@ -92,6 +92,15 @@ class InContext:
 
 
 @dataclass(frozen=True)
+class TurnOpening:
+    """What a turn's first step answers and a store saves with it, all or nothing: the user's message (and
+    before it a new agent's first messages), and the agent's turn count with this turn."""
+
+    messages: tuple[dict[str, Any], ...]
+    turns: int
+
+
+@dataclass(frozen=True)
 class StepRecord:
     turn: int
     index: int

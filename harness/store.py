@@ -10,8 +10,11 @@ endpoint may echo a key.
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +31,7 @@ from harness.memory import Block, Memory
 from harness.passages import PassageStore
 from harness.recall import SCHEMA as RECALL_SCHEMA
 from harness.recall import SqliteRecall, index_messages
-from harness.records import InContext, StepRecord
+from harness.records import InContext, StepRecord, TurnOpening
 from harness.secrets import Secrets
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -139,19 +142,27 @@ MIGRATIONS: list[tuple[str, str]] = [
 
 def _apply_migrations(db: sqlite3.Connection, path: str) -> None:
     """Every migration `db` has not had yet (in the caller's transaction, if any)."""
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    db.execute(_MIGRATIONS_TABLE)
     applied = _check_known(db, path)
     for name, sql in MIGRATIONS:
         if name not in applied:
-            for statement in sql.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            _run_migration(db, sql)
             db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+
+
+_MIGRATIONS_TABLE = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+
+
+def _run_migration(db: sqlite3.Connection, sql: str) -> None:
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 def _check_known(db: sqlite3.Connection, path: str) -> set[str]:
     """The migrations `db` has had; a UserError (a --db this harness cannot use, as one not SQLite) when one
-    is not this harness's (a newer one wrote it)."""
+    is not this harness's (a newer one wrote it), or the table itself is not as this harness makes it."""
+    _check_tables(db, set(), path)  # `_migrations` alone
     applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
     unknown = applied - {name for name, _ in MIGRATIONS}
     if unknown:
@@ -161,6 +172,63 @@ def _check_known(db: sqlite3.Connection, path: str) -> set[str]:
             "--db another file"
         )
     return applied
+
+
+def _check_tables(db: sqlite3.Connection, applied: set[str], path: str) -> None:
+    """A UserError (exit 2, the file left as it is) when a table or column the migrations `db` had make
+    is gone, or a table of theirs has columns they do not make: every table, as the migrations define it,
+    so a write is never the first to find one missing (after the model was asked, half a turn written)."""
+    found = _tables_of(db)
+    expected = _expected_tables(frozenset(applied))
+    gone_tables = [table for table in expected if table not in found]
+    tables = ", ".join(f"`{table}`" for table in gone_tables)
+    changes = [f"{'tables' if len(gone_tables) > 1 else 'table'} {tables} gone"] if gone_tables else []
+    for table, columns in expected.items():
+        has = found.get(table, columns)
+        if isinstance(has, str):  # an FTS5 index with one of its own tables gone
+            changes.append(f"table `{table}` cannot be read ({has})")
+            continue
+        gone = [column for column in columns if column not in has]
+        added = [column for column in has if column not in columns]
+        changes += [f"column `{table}.{column}` is gone" for column in gone]
+        changes += [f"`{table}` has a column `{column}` this harness does not make" for column in added]
+    if changes:
+        shown = "; ".join(changes[:3]) + (f"; and {len(changes) - 3} more" if len(changes) > 3 else "")
+        raise UserError(
+            f"{path} is not a state database this harness reads: its tables were changed by another program "
+            f"({shown}); it is left as it is: restore it from a backup, or give --db a file `harness chat` made, "
+            "or a new path"
+        )
+
+
+def _tables_of(db: sqlite3.Connection) -> dict[str, tuple[str, ...] | str]:
+    """Every table of `db` (an FTS5 index's own tables too, but SQLite's internal ones) with its columns, or
+    what SQLite says when it cannot tell them (a virtual table it cannot build)."""
+    rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    tables: dict[str, tuple[str, ...] | str] = {}
+    for (name,) in rows:
+        if name.startswith("sqlite_"):
+            continue
+        try:
+            tables[name] = tuple(row[1] for row in db.execute(f'PRAGMA table_info("{name}")'))
+        except sqlite3.Error as exc:  # "vtable constructor failed" (SQLITE_CORRUPT_VTAB: its own table gone)
+            tables[name] = str(exc)
+    return tables
+
+
+@functools.cache
+def _expected_tables(applied: frozenset[str]) -> dict[str, tuple[str, ...] | str]:
+    """The tables and columns the migrations `applied` make, read from a database in memory they built: the
+    schema is said once, in MIGRATIONS."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db.execute(_MIGRATIONS_TABLE)
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                _run_migration(db, sql)
+        return _tables_of(db)
+    finally:
+        db.close()
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -252,8 +320,11 @@ class Store:
                         f"{', '.join(sorted(tables)[:5])}{', ...' if len(tables) > 5 else ''}): give --db a file "
                         "`harness chat` made, or a new path"
                     )
-                # a newer harness's is refused before anything is changed in it
+                # a newer harness's is refused before anything is changed in it, and so is one whose tables
+                # another program changed (before a model is asked what a write would then fail to keep)
                 applied = _check_known(self.db, self.shown) if "_migrations" in tables else set()
+                if tables:
+                    _check_tables(self.db, applied, self.shown)
                 if read_only and not tables:  # as SQLite takes an empty file: a new database, with nothing yet
                     raise UserError(
                         f"{self.shown} holds no state yet (an empty database): `harness chat` with this --db starts "
@@ -307,7 +378,7 @@ class Store:
                     self.db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the state database {self.shown}: {exc}") from None
+            raise StoreError(f"cannot write the state database {self.shown}: {_said(exc, self.path)}") from None
 
     def _migrate(self) -> None:
         with self.transaction() as db:
@@ -365,13 +436,24 @@ class Store:
 
     def save_user_message(self, agent_id: str, turns: int, turn: int, message: dict[str, Any]) -> None:
         with self.transaction() as db:
-            db.execute("UPDATE agents SET turns = ? WHERE id = ?", (turns, agent_id))
-            moment = self._moment(agent_id)
-            db.execute(
-                "INSERT INTO messages (agent_id, turn, body, created_at) VALUES (?, ?, ?, ?)",
-                (agent_id, turn, self._json(message), moment.isoformat(timespec="milliseconds")),
-            )
-            index_messages(db, agent_id, [message], moment, self.secrets.mask_data)
+            self._save_user_messages(db, agent_id, turns, turn, [message], self._moment(agent_id))
+
+    def _save_user_messages(
+        self,
+        db: sqlite3.Connection,
+        agent_id: str,
+        turns: int,
+        turn: int,
+        messages: list[dict[str, Any]],
+        moment: datetime,
+    ) -> None:
+        """Messages of no step (the user's, a reminder), and the agent's turn count, in the caller's transaction."""
+        db.execute("UPDATE agents SET turns = ? WHERE id = ?", (turns, agent_id))
+        db.executemany(
+            "INSERT INTO messages (agent_id, turn, body, created_at) VALUES (?, ?, ?, ?)",
+            [(agent_id, turn, self._json(message), moment.isoformat(timespec="milliseconds")) for message in messages],
+        )
+        index_messages(db, agent_id, messages, moment, self.secrets.mask_data)
 
     def save_step(
         self,
@@ -380,12 +462,17 @@ class Store:
         messages: list[dict[str, Any]],
         blocks: list[Block] | None,
         in_context: InContext | None = None,
+        opening: TurnOpening | None = None,
     ) -> None:
         """The step's record, its messages, its tool calls and edits, (when memory changed) every block as
-        memory now holds it, so created, deleted and renamed blocks persist too, and (once the history was
-        compacted) what of it is in context: all or nothing."""
-        now = self._moment(agent_id).isoformat(timespec="milliseconds")
+        memory now holds it, so created, deleted and renamed blocks persist too, (once the history was
+        compacted) what of it is in context, and (a turn's first step) the user's message it answers: all or
+        nothing, so a message is never kept without its answer."""
+        moment = self._moment(agent_id)
+        now = moment.isoformat(timespec="milliseconds")
         with self.transaction() as db:
+            if opening is not None:
+                self._save_user_messages(db, agent_id, opening.turns, step.turn, list(opening.messages), moment)
             step_id = db.execute(
                 "INSERT INTO steps (agent_id, turn, step, model, content, usage, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -464,7 +551,7 @@ class Store:
             if _damaged(exc):
                 raise _damaged_error(self.shown, exc) from None
             if not str(exc).startswith("no such "):
-                raise StoreError(f"cannot read the state database {self.shown}: {exc}") from None
+                raise StoreError(f"cannot read the state database {self.shown}: {_said(exc, self.path)}") from None
             if self.pending:  # read as an older harness left it: what is read here is among what it lacks
                 raise UserError(
                     f"{self.shown} was written by an older harness and lacks what this command reads ({exc}), which "
@@ -565,7 +652,34 @@ def _unopenable(path: str, read_only: bool, exc: sqlite3.Error | OSError, shown:
                 "--db the copy)"
             )
             return UserError(f"{shown}: cannot use it as the state database: {refused}{works}")
-    return StoreError(f"cannot open the state database {shown}: {exc}")
+    return StoreError(f"cannot open the state database {shown}: {_said(exc, path)}")
+
+
+_FULL_BELOW = 1 << 20  # free bytes under which a disk I/O error is taken for a full disk (SQLite's -shm takes 32 KiB)
+
+
+def _said(exc: sqlite3.Error | OSError, path: str) -> str:
+    """SQLite's words for a failure, and what to do where they say nothing of it: the database locked by
+    another process, the disk full (SQLITE_FULL; or SQLite's "disk I/O error" writing its `-wal` or `-shm`
+    file, where the OS said ENOSPC and the disk has next to nothing free)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        code = sqlite3.SQLITE_FULL
+    primary = None if code is None else code & 0xFF
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return (
+            f"{exc}: another process holds it (another `harness chat` on it, a DB browser with a change not "
+            "written or a query open); end or close that one and run again, or give --db another file"
+        )
+    full = primary == sqlite3.SQLITE_FULL
+    if not full and primary == sqlite3.SQLITE_IOERR and path != ":memory:":
+        try:
+            full = shutil.disk_usage(Path(path).absolute().parent).free < _FULL_BELOW
+        except OSError:
+            full = False
+    if full:
+        return f"the disk is full ({exc}): free some space on it, or give --db a file on another disk"
+    return str(exc)
 
 
 def _access_refused(path: Path, read_only: bool) -> str | None:

@@ -359,8 +359,16 @@ class Kept:
         self.saved.append(message)
 
     def save_step(
-        self, agent_id: str, step: Any, messages: list[dict[str, Any]], blocks: Any, in_context: Any = None
+        self,
+        agent_id: str,
+        step: Any,
+        messages: list[dict[str, Any]],
+        blocks: Any,
+        in_context: Any = None,
+        opening: Any = None,
     ) -> None:
+        if opening is not None:
+            self.saved.extend(opening.messages)
         self.saved.extend(messages)
         if in_context is not None:
             self.in_context = [in_context.summary, *self.saved[len(self.saved) - in_context.kept :]]

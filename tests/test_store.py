@@ -515,9 +515,11 @@ def _damage_table(db: Path, table: str) -> None:
 # JSON nested 100,000 deep: json.loads raised RecursionError, a traceback
 _NESTED = "replace(hex(zeroblob(100000)), '00', '[') || replace(hex(zeroblob(100000)), '00', ']')"
 RESHAPED = {  # a change another program (or a hand) made, and what the error says of it (exit 2)
-    "DROP TABLE blocks": "is not a state database this harness reads (no such table: blocks",
-    "DROP TABLE messages": "is not a state database this harness reads (no such table: messages",
-    "ALTER TABLE blocks RENAME COLUMN value TO val": "(no such column: value",
+    "DROP TABLE blocks": "is not a state database this harness reads: its tables were changed by another program "
+    "(table `blocks` gone)",
+    "DROP TABLE messages": "its tables were changed by another program (table `messages` gone)",
+    "ALTER TABLE blocks RENAME COLUMN value TO val": "(column `blocks.value` is gone; `blocks` has a column `val` "
+    "this harness does not make)",
     "UPDATE blocks SET metadata = '{not json'": "unexpected data in its `blocks` table: `metadata` is",
     "UPDATE blocks SET metadata = '[1, 2]'": "`metadata` is '[1, 2]', not a JSON object",
     """UPDATE blocks SET "limit" = 'abc'""": "`limit` is 'abc', not a whole number",
@@ -550,10 +552,12 @@ def test_a_database_damaged_or_reshaped_is_one_error_naming_it_and_left_as_it_is
         connection.close()
         said = RESHAPED[change]
     before = db.read_bytes()
-    store = Store(db)
-    with pytest.raises(UserError) as raised:  # as `harness chat` resumes the agent
-        open_agent(chat_spec, Script([]).model(), store)
-    store.close()
+    with pytest.raises(UserError) as raised:  # as `harness chat` opens the database and resumes the agent
+        store = Store(db)
+        try:
+            open_agent(chat_spec, Script([]).model(), store)
+        finally:
+            store.close()
     assert str(db) in str(raised.value) and said in str(raised.value)
     if "blocks" in change:  # what `harness memory` reads
         code = main(["memory", "chat", "--db", str(db)])
@@ -581,6 +585,152 @@ def test_a_database_damaged_where_opening_reads_is_refused_as_damaged(
         "backup, or give --db a new path\n"
     )
     assert db.read_bytes() == before
+
+
+def _schema() -> dict[str, list[str]]:
+    """Every table a new state database has, with its columns (an FTS5 index's own tables too)."""
+    store = Store(":memory:", Secrets())
+    try:
+        rows = store.db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
+        return {
+            name: [column for (_, column, *_) in store.db.execute(f'PRAGMA table_info("{name}")')]
+            for name, sql in rows
+            if not name.startswith("sqlite_") and not sql.upper().startswith("CREATE VIRTUAL")
+        }
+    finally:
+        store.close()
+
+
+SCHEMA = _schema()
+
+
+def _made(tmp_path: Path, change: str) -> tuple[Path, bytes]:
+    """A state database `harness chat` made (no agent yet), with `change` made to it by another program."""
+    db = tmp_path / "state.db"
+    Store(db).close()
+    with sqlite3.connect(db, isolation_level=None) as raw:
+        raw.execute(change)
+    raw.close()
+    return db, db.read_bytes()
+
+
+@pytest.mark.parametrize("table", sorted(set(SCHEMA) - {"_migrations"} | {"recall"}))
+def test_a_database_with_any_of_its_tables_gone_is_refused_when_opened_and_left_as_it_is(
+    tmp_path: Path, table: str
+) -> None:
+    """Only the tables a resume reads were found missing, by that read: one a turn writes (`tool_calls`,
+    `steps`, `block_edits`, recall's) was found missing once the model had answered, half the turn written,
+    exit 1; one nothing reads at start (`archival_passages`) not at all. (No `_migrations`: another program's
+    database, refused as that.)"""
+    db, before = _made(tmp_path, f'DROP TABLE "{table}"')
+    for read_only in (False, True):  # `harness chat`, `harness memory`
+        with pytest.raises(UserError) as raised:
+            Store(db, read_only=read_only)
+        said = str(raised.value)
+        assert said.startswith(f"{db} is not a state database this harness reads: its tables were changed by another")
+        assert f"`{table}`" in said and "gone" in said and "it is left as it is" in said
+    assert db.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["state.db"]
+
+
+@pytest.mark.parametrize("column", [f"{table}.{column}" for table, columns in SCHEMA.items() for column in columns])
+def test_a_database_with_any_column_renamed_is_refused_when_opened(tmp_path: Path, column: str) -> None:
+    table, name = column.split(".")
+    db, before = _made(tmp_path, f'ALTER TABLE "{table}" RENAME COLUMN "{name}" TO "{name}_renamed"')
+    with pytest.raises(UserError) as raised:
+        Store(db)
+    said = str(raised.value)
+    assert f"column `{table}.{name}` is gone; `{table}` has a column `{name}_renamed` this harness does not" in said
+    assert db.read_bytes() == before
+
+
+def test_an_older_harness_database_is_checked_against_the_migrations_it_had(tmp_path: Path) -> None:
+    """A database before 005 lacks `in_context` by right: read as it is (and migrated by a chat); one of
+    its own tables gone is refused all the same."""
+    db = tmp_path / "state.db"
+    Store(db).close()
+    with sqlite3.connect(db, isolation_level=None) as raw:
+        raw.execute("DROP TABLE in_context")
+        raw.execute("DELETE FROM _migrations WHERE name = '005_in_context'")
+    raw.close()
+    Store(db, read_only=True).close()
+    Store(db).close()  # migrated
+    with sqlite3.connect(db, isolation_level=None) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM in_context").fetchone() == (0,)
+        raw.execute("DROP TABLE steps")
+        raw.execute("DROP TABLE in_context")
+        raw.execute("DELETE FROM _migrations WHERE name = '005_in_context'")
+    raw.close()
+    with pytest.raises(UserError, match=r"\(table `steps` gone\)"):
+        Store(db, read_only=True)
+
+
+def test_a_users_message_is_not_kept_when_the_step_answering_it_cannot_be(tmp_path: Path, chat_spec: AgentSpec) -> None:
+    """The user's message was saved in a transaction of its own once the model answered, its step in another:
+    a full disk between the two kept the question without its answer, sent again with every later request."""
+    db = _persisted(tmp_path, chat_spec)
+    store = Store(db)
+    agent = open_agent(chat_spec, Script([reply("Noted")]).model(), store)
+    saved = (store.load_messages(agent.state.id), store.turns(agent.state.id))
+    history, turns = list(agent.messages), agent.turns
+    store.db.execute(  # the step's first write fails, as on a full disk
+        "CREATE TEMP TRIGGER full BEFORE INSERT ON steps BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
+    with pytest.raises(StoreError, match="database or disk is full"):
+        agent.send("Please remember this")
+    assert (store.load_messages(agent.state.id), store.turns(agent.state.id)) == saved
+    assert (agent.messages, agent.turns) == (history, turns)  # nor in memory: the next request is as before
+    store.db.execute("DROP TRIGGER full")
+    agent.model = Script([reply("Noted")]).model()
+    agent.send("Please remember this")
+    kept = store.load_messages(agent.state.id)
+    assert len(kept) == len(saved[0]) + 3 and "Please remember this" in json.dumps(kept[-3])  # and its answer
+    store.close()
+
+
+def test_a_database_another_process_holds_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "database is locked", after 5 s, said nothing of why nor what to do."""
+    db = tmp_path / "state.db"
+    Store(db).close()
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: connect(*args, **kwargs, timeout=0.05))
+    try:
+        with pytest.raises(StoreError) as raised:
+            Store(db)
+    finally:
+        other.close()
+    assert str(raised.value).startswith(f"cannot write the state database {db}: database is locked: another process")
+    assert "another `harness chat` on it, a DB browser" in str(raised.value)
+
+
+def test_a_full_disk_is_said_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's "database or disk is full", and its "disk I/O error" where writing its `-shm` found no space
+    (ENOSPC, as at start-up on a full disk), said what to do; another I/O error is said as SQLite says it."""
+    import shutil
+    from collections import namedtuple
+
+    from harness.store import _said
+
+    db = tmp_path / "state.db"
+    store = Store(db)
+    (pages,) = store.db.execute("PRAGMA page_count").fetchone()
+    store.db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(StoreError) as raised:
+        store.create_agent("agent-1", "big", [Block(label="human", value="x" * 100_000, limit=200_000)])
+    store.close()
+    assert str(raised.value) == (
+        f"cannot write the state database {db}: the disk is full (database or disk is full): free some space on "
+        "it, or give --db a file on another disk"
+    )
+    io_error = sqlite3.OperationalError("disk I/O error")
+    io_error.sqlite_errorcode = 4874  # type: ignore[attr-defined]  # SQLITE_IOERR_SHMSIZE
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(600 << 10, 600 << 10, 0))
+    assert _said(io_error, str(db)).startswith("the disk is full (disk I/O error): free some space")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 40, 1 << 30, 1 << 39))
+    assert _said(io_error, str(db)) == "disk I/O error"
 
 
 UNUSABLE = """

@@ -85,10 +85,23 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
     older = older_default(args, project)  # looked for before the Store makes the new default
     # the path checked (a folder, not SQLite...) before a lock
     store = Store(project.state_db, console.secrets, shown=db)
+    lock_file = lock_path(project.state_db, spec.name)
+    had_lock_file = lock_file.exists()
     try:
         lock = lock_agent(project.state_db, spec.name, db)
     except BaseException:
         store.close()
+        raise
+    try:
+        model = factory.chat_model(spec)
+        if sys.stderr.isatty():
+            model = WaitingLine(model, sys.stderr)
+        agent = factory.resume(spec, store, model=model)  # reads the agent: a damaged table is refused here
+    except BaseException:  # refused: the lock file this run made goes too, the folder left as it was
+        store.close()
+        if not had_lock_file:
+            lock_file.unlink(missing_ok=True)
+        lock.close()
         raise
     if older is not None:  # said once the new database is open (a refusal says only what went wrong)
         console.err(
@@ -96,10 +109,6 @@ def chat_command(args: argparse.Namespace, console: Console) -> int:
             f"one at {older}, where the harness kept it before: this chat starts a new one at {db}; to go on with "
             f"the agents kept there, give --db {older}"
         )
-    model = factory.chat_model(spec)
-    if sys.stderr.isatty():
-        model = WaitingLine(model, sys.stderr)
-    agent = factory.resume(spec, store, model=model)
     console.err(
         f"{spec.name} ({agent.state.id}, {agent.turns} earlier turns) on {spec.model.name}; "
         "/memory shows the blocks, /quit or Ctrl-D ends"
@@ -210,20 +219,27 @@ def _undecodable(text: str) -> str | None:
     return None
 
 
+def lock_path(db: Path, name: str) -> Path:
+    """The lock file of agent `name` on `db`: beside the file, one for it whichever link names it."""
+    import os
+    from pathlib import Path
+
+    real = Path(os.path.realpath(db))
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return real.parent / f"{real.name}.{safe}.lock"
+
+
 def lock_agent(db: Path, name: str, shown: str | None = None) -> TextIO:
     """One `harness chat` per agent and database at a time: two would interleave their histories and lose
     each other's memory edits. The lock is the OS's (flock), so it goes away with the process. `shown`:
     the database as messages name it (`db` when not given)."""
     import fcntl
     import os
-    from pathlib import Path
 
     from harness.errors import RunError
 
-    real = Path(os.path.realpath(db))  # one lock for the file, whichever link names it
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
     try:
-        lock = open(real.parent / f"{real.name}.{safe}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held to the end
+        lock = open(lock_path(db, name), "a+", encoding="utf-8")  # noqa: SIM115 - held to the end
     except OSError as exc:
         raise RunError(
             f"cannot lock agent '{name}' on {shown or db}: {exc.strerror or exc} (`harness chat` keeps a lock file "

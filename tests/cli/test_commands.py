@@ -621,6 +621,56 @@ def test_a_database_path_refused_leaves_no_lock_file_behind(
     assert set(db.parent.iterdir()) == before  # no `.lock`, no `-journal`
 
 
+def test_a_database_with_a_table_gone_is_refused_before_the_model_is_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tool_calls` dropped: the chat asked the model, then failed writing its answer (exit 1), the agent's
+    turn count and the user's message saved without it."""
+    import sqlite3
+
+    db = tmp_path / "state.db"
+    with serve(Script([reply("Hi")])) as url:
+        assert chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", url)[0] == 0
+    for lock in tmp_path.glob("*.lock"):
+        lock.unlink()
+    with sqlite3.connect(db, isolation_level=None) as raw:
+        raw.execute("DROP TABLE tool_calls")
+    raw.close()
+    before, files = db.read_bytes(), set(tmp_path.iterdir())
+    script = Script([reply("Hi again")])
+    with serve(script) as url:
+        code, _out, err = chat(monkeypatch, capsys, "hello again\n", "--db", str(db), "--base-url", url)
+    assert (code, script.requests) == (2, [])
+    assert err == (
+        f"error: {db} is not a state database this harness reads: its tables were changed by another program "
+        "(table `tool_calls` gone); it is left as it is: restore it from a backup, or give --db a file `harness "
+        "chat` made, or a new path\n"
+    )
+    assert db.read_bytes() == before and set(tmp_path.iterdir()) == files
+
+
+def test_a_database_refused_when_its_agent_is_read_leaves_no_lock_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused once the lock was taken (a damaged table, found reading the agent): its `.chat.lock` stayed
+    beside a file said to be "left as it is"."""
+    import sqlite3
+
+    db = tmp_path / "state.db"
+    with serve(Script([reply("Hi")])) as url:
+        assert chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", url)[0] == 0
+    for lock in tmp_path.glob("*.lock"):
+        lock.unlink()
+    with sqlite3.connect(db, isolation_level=None) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        raw.execute("UPDATE agents SET turns = 'many'")  # a row this harness never writes
+    raw.close()
+    files = set(tmp_path.iterdir())
+    code, _out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", "http://127.0.0.1:9/v1")
+    assert code == 2 and "unexpected data in its `agents` table" in err, err
+    assert set(tmp_path.iterdir()) == files
+
+
 def test_a_database_folder_that_cannot_take_a_lock_file_is_an_error_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
