@@ -383,7 +383,7 @@ def parse_completion(data: Any, endpoint: str) -> ChatResponse:
         model if isinstance(model, str) else "",
         finish if isinstance(finish, str) else None,
         _without_nulls(usage) if isinstance(usage, dict) else {},
-        _text_or_none(message.get("refusal")),
+        _refusal(message),
         {name: message[name] for name in ECHOED_MESSAGE_FIELDS if message.get(name) is not None},
     )
 
@@ -442,6 +442,17 @@ def _content(raw: Any, where: str) -> str | None:
         ]
         return "".join(text for text in texts if isinstance(text, str))
     raise ModelAnswerError(f"{where} returned content as {_kind(raw)}, not text")
+
+
+def _refusal(message: dict[str, Any]) -> str | None:
+    """`message.refusal`, or the text of its `refusal` content parts (the Responses API's shape, which some
+    chat endpoints send): a refusal either way, never a silent empty reply."""
+    refusal = _text_or_none(message.get("refusal"))
+    content = message.get("content")
+    if refusal is not None or not isinstance(content, list):
+        return refusal
+    parts = [part.get("refusal") for part in content if isinstance(part, dict) and part.get("type") == "refusal"]
+    return _text_or_none("".join(part for part in parts if isinstance(part, str)))
 
 
 def _text_or_none(value: Any) -> str | None:

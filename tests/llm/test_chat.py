@@ -98,6 +98,15 @@ def test_content_parts_keep_only_text() -> None:
     assert parse_completion(body, URL).content == "abc"
 
 
+def test_a_refusal_content_part_is_the_refusal() -> None:
+    body = completion(content=None)
+    body["choices"][0]["message"]["content"] = [{"type": "refusal", "refusal": "I refuse."}]
+    answer = parse_completion(body, URL)
+    assert answer.refusal == "I refuse." and not answer.content
+    body["choices"][0]["message"]["refusal"] = "Top level."  # the message's own field comes first
+    assert parse_completion(body, URL).refusal == "Top level."
+
+
 def test_status_errors() -> None:
     groq = json.dumps({"error": {"message": "Failed", "type": "invalid_request_error", "code": "tool_use_failed"}})
     with pytest.raises(ModelAnswerError, match=r"answered HTTP 400: Failed \(tool_use_failed\)$"):
