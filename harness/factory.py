@@ -208,11 +208,12 @@ class AgentFactory:
         """One HTTP client for every live model: building the SDK's default one (TLS context, CA bundle)
         costs more than replaying a whole scenario. vcrpy intercepts it all the same. It follows no redirect:
         a recording keys each request by its URL, so one that was redirected would not replay (the endpoint
-        says where the redirect points, see `_SDKEndpoint._post`)."""
+        says where the redirect points, see `_SDKEndpoint._post`). It reads at most `MAX_ANSWER_BYTES` of an
+        answer, and nothing more of one that timed out (`BoundedTransport`)."""
         if self._http_client is None:
-            import openai
+            from harness.llm.openai_client import bounded_client
 
-            self._http_client = openai.DefaultHttpxClient(follow_redirects=False)
+            self._http_client = bounded_client(follow_redirects=False)
         return self._http_client
 
     def new_agent(

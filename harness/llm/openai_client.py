@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+import httpcore2
 import httpx2
 import openai
 
@@ -32,10 +33,15 @@ from harness.llm.settings import (
     without_credentials,
 )
 from harness.secrets import Secrets, answer_secrets, header_secrets
+from harness.yamlsource import CASSETTE_LIMITS
 
 _T = TypeVar("_T")
 
 NO_KEY = "no-key"  # local servers accept any key; the SDK insists on one
+
+# The most of an answer the harness reads: what a cassette keeps of a body. An endpoint whose answer
+# never ends (a stream run away, a misrouted download) filled 2.5 GB in 32 s before.
+MAX_ANSWER_BYTES = CASSETTE_LIMITS.max_scalar
 
 
 class _SDKEndpoint:
@@ -90,7 +96,7 @@ class _SDKEndpoint:
             default_query=settings.endpoint_query or None,
             timeout=settings.timeout,
             max_retries=0,  # retried here, where a timeout is not retried (see `_post`)
-            http_client=http_client,
+            http_client=http_client or bounded_client(),
         )
 
     def _post(self, operation: str, body: dict[str, Any]) -> tuple[int, str]:
@@ -124,17 +130,21 @@ class _SDKEndpoint:
                 raise self._error(
                     f"the {self.section} endpoint {self.shown_url} did not answer within {self.settings.timeout:g} s"
                 ) from None
+            except _TooLarge:
+                raise self._too_large() from None
             except httpx2.DecodingError as exc:  # the body read past the SDK, by `_read`
                 raise self._undecodable(exc) from None
             except openai.APIConnectionError as exc:
                 if isinstance(exc.__cause__, httpx2.DecodingError):  # it answered: no retry decodes it better
                     raise self._undecodable(exc.__cause__) from None
+                if isinstance(exc.__cause__, _TooLarge):  # read by vcrpy, under the SDK, when recording
+                    raise self._too_large() from None
                 if not last:
                     time.sleep(_backoff(attempt, None))
                     continue
                 cause = exc.__cause__
                 raise self._error(
-                    f"cannot reach the {self.section} endpoint {self.shown_url}: {cause or exc}"
+                    f"cannot reach the {self.section} endpoint {self.shown_url}: {cause or exc}{self._tls_hint(cause)}"
                 ) from None
             except openai.APIStatusError as exc:
                 response = exc.response
@@ -184,6 +194,19 @@ class _SDKEndpoint:
             learned = Secrets.collect(values=self._learned, environ={})
             self._with_learned = (len(self._learned), self._secrets | learned)
         return self._with_learned[1]
+
+    def _too_large(self) -> LLMError:
+        return self._error(
+            f"the {self.section} endpoint {self.shown_url}'s answer is larger than {MAX_ANSWER_BYTES >> 20} MB, "
+            "the most the harness reads (and a cassette keeps): is it an answer that never ends, or is "
+            f"`{self.section}.base_url` pointing at something other than a model endpoint?"
+        )
+
+    def _tls_hint(self, cause: BaseException | None) -> str:
+        """A plain-HTTP server reached with https:// fails in the TLS handshake with OpenSSL's words only."""
+        if self.base_url.lower().startswith("https://") and "WRONG_VERSION_NUMBER" in str(cause):
+            return f" (the server may speak plain HTTP: try http:// in `{self.section}.base_url`, or --base-url)"
+        return ""
 
     def _undecodable(self, error: httpx2.DecodingError) -> LLMError:
         return self._error(
@@ -281,6 +304,100 @@ class _TimedOut(Exception):
     """The whole request took longer than the endpoint's `timeout`."""
 
 
+class _TooLarge(Exception):
+    """The answer went past `MAX_ANSWER_BYTES`."""
+
+
+class _Abandoned(Exception):
+    """The request's caller stopped waiting for it: what is left of its answer is not read."""
+
+
+class _Budget:
+    """What one request may still read, and whether its caller still waits for it."""
+
+    def __init__(self) -> None:
+        self.left = MAX_ANSWER_BYTES
+        self.abandoned = threading.Event()
+
+
+_current = threading.local()  # `budget`: the request the worker thread is sending, while it sends it
+
+
+class _BoundedStream(httpcore2.NetworkStream):
+    """A connection whose reads count against the current request's budget: the answer is read bounded
+    beneath vcrpy too, which reads a recorded answer whole inside the transport before the SDK sees it."""
+
+    def __init__(self, stream: httpcore2.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        budget: _Budget | None = getattr(_current, "budget", None)
+        if budget is not None and budget.abandoned.is_set():
+            raise _Abandoned
+        data = self._stream.read(max_bytes, timeout)
+        if budget is not None:
+            budget.left -= len(data)
+            if budget.left < 0:
+                raise _TooLarge
+        return data
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore2.NetworkStream:
+        return _BoundedStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _BoundedBackend(httpcore2.NetworkBackend):
+    """httpcore's network backend, its connections bounded (`_BoundedStream`)."""
+
+    def __init__(self, backend: httpcore2.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore2.NetworkStream:
+        return _BoundedStream(self._backend.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore2.NetworkStream:
+        return _BoundedStream(self._backend.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class BoundedTransport(httpx2.HTTPTransport):
+    """httpx's transport (vcrpy patches its class, so recording sees every request), reading at most
+    `MAX_ANSWER_BYTES` of an answer and nothing more of one whose caller has stopped waiting. httpx takes
+    no network backend, so its pool's is wrapped: the one place below vcrpy, which reads a recorded answer
+    to its end before anyone else sees a byte of it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        pool = cast(Any, self._pool)
+        pool._network_backend = _BoundedBackend(pool._network_backend)
+
+
+def bounded_client(**kwargs: Any) -> httpx2.Client:
+    """The SDK's default client (its timeouts and connection limits) over a `BoundedTransport`."""
+    return openai.DefaultHttpxClient(transport=BoundedTransport(limits=openai.DEFAULT_CONNECTION_LIMITS), **kwargs)
+
+
 _Job = Callable[[], Any]
 _Outcome = tuple[bool, Any]  # (True, what send() returned) or (False, what it raised)
 
@@ -290,22 +407,26 @@ class _Worker:
     the timeout has passed: httpx cannot be told to give up on a response it is reading. The thread and
     its two queues are kept for the next request (a thread started per request, or an Event a request,
     cost about twice as much as the queues' hand-off, which is 0.1-0.3 ms a request against an instant
-    local server). A thread left with a request that overran finishes it on its own, then ends; the next
-    request gets a new thread and new queues, so a late answer is never taken for another's."""
+    local server). A request that overran is marked abandoned: its thread reads no more of the answer
+    (`_BoundedStream`), which an endpoint sending without end would otherwise fill memory with, and ends;
+    the next request gets a new thread and new queues, so a late answer is never taken for another's."""
 
     def __init__(self) -> None:
-        self._queues: tuple[queue.SimpleQueue[_Job | None], queue.SimpleQueue[_Outcome]] | None = None
+        self._queues: tuple[queue.SimpleQueue[tuple[_Job, _Budget] | None], queue.SimpleQueue[_Outcome]] | None = None
 
     def run(self, seconds: float, send: Callable[[], _T]) -> _T:
-        """`send()`, or _TimedOut once `seconds` have passed."""
+        """`send()`, or _TimedOut once `seconds` have passed; `send` reads at most `MAX_ANSWER_BYTES` of
+        its answer over a `BoundedTransport` (_TooLarge)."""
         if self._queues is None:
             self._queues = (queue.SimpleQueue(), queue.SimpleQueue())
             threading.Thread(target=_serve, args=self._queues, name="harness-requests", daemon=True).start()
         jobs, outcomes = self._queues
-        jobs.put(send)
+        budget = _Budget()
+        jobs.put((send, budget))
         try:
             done, value = outcomes.get(timeout=seconds)
         except queue.Empty:
+            budget.abandoned.set()
             self.close()  # that thread ends once its request does
             raise _TimedOut from None
         if done:
@@ -318,12 +439,15 @@ class _Worker:
             self._queues = None
 
 
-def _serve(jobs: queue.SimpleQueue[_Job | None], outcomes: queue.SimpleQueue[_Outcome]) -> None:
-    while (job := jobs.get()) is not None:
+def _serve(jobs: queue.SimpleQueue[tuple[_Job, _Budget] | None], outcomes: queue.SimpleQueue[_Outcome]) -> None:
+    while (item := jobs.get()) is not None:
+        job, _current.budget = item
         try:
             outcomes.put((True, job()))
         except BaseException as exc:  # handed to the caller as it is
             outcomes.put((False, exc))
+        finally:
+            _current.budget = None
 
 
 def _read(response: httpx2.Response) -> httpx2.Response:

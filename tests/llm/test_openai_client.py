@@ -14,10 +14,11 @@ import pytest
 
 from harness.errors import LLMError, RunError
 from harness.factory import AgentFactory
+from harness.llm import openai_client
 from harness.llm.openai_client import NO_KEY, OpenAIChatModel
 from harness.llm.settings import OPENAI_BASE_URL, ModelSettings
 from harness.secrets import MASK, Secrets
-from tests.fakes import make_project
+from tests.fakes import REMEMBER, make_project
 from tests.helpers import TEST_SETTINGS, Script, call, completion, serve
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -371,3 +372,90 @@ def test_a_2xx_body_that_starts_as_json_is_still_the_models_answer(body: str) ->
     answer = httpx2.Response(200, headers={"content-type": "application/json"}, text=body)
     with pytest.raises(ModelAnswerError):
         Script([answer]).model().complete(MESSAGES, [])
+
+
+class _Endless(http.server.BaseHTTPRequestHandler):
+    """A 200 JSON answer that never ends (64 KB a write, `pause` seconds apart), until the client hangs up:
+    `sent` counts what went out, `ended` is set once the client stopped reading."""
+
+    base_url = ""
+    pause = 0.0
+    sent = 0
+    ended = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        start, chunk = b'{"choices":[{"message":{"content":"', b"a" * 65536
+        try:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(start), start))
+            while True:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                type(self).sent += len(chunk)
+                time.sleep(self.pause)
+        except OSError:  # the client hung up
+            type(self).ended.set()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endless(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Endless]]:
+    """The endless server; the cap on an answer made 1 MB, so reaching it costs little."""
+    handler = type("Endless", (_Endless,), {"sent": 0, "ended": threading.Event()})
+    monkeypatch.setattr(openai_client, "MAX_ANSWER_BYTES", 1 << 20)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    handler.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_larger_than_a_cassette_keeps_is_an_error_and_read_no_further(endless: type[_Endless]) -> None:
+    base_url = endless.base_url
+    model = OpenAIChatModel(ModelSettings(name="m", base_url=base_url, max_retries=2, timeout=60))
+    with pytest.raises(LLMError) as info:
+        model.complete(MESSAGES, [])
+    assert str(info.value).startswith(f"the model endpoint {base_url}'s answer is larger than 1 MB, the most the")
+    assert endless.ended.wait(30), "the client kept reading the endless answer"
+    assert endless.sent < 16 << 20  # 1 MB read, and what the sockets' buffers held
+    assert "\n" not in str(info.value)
+
+
+def test_an_answer_recorded_is_bounded_too(endless: type[_Endless], tmp_path: Path) -> None:
+    """vcrpy reads a recorded answer whole inside the transport, before the SDK sees a byte of it."""
+    project = make_project(tmp_path / "project", {"remember": REMEMBER})
+    result = project.runner("all", base_url=endless.base_url).run(project.scenario("remember"))
+    assert result.outcome == "error"
+    assert "answer is larger than 1 MB" in result.explain()
+    assert endless.ended.wait(30) and endless.sent < 16 << 20
+    assert not project.cassettes.joinpath("remember.yaml").exists()
+
+
+def test_a_request_that_timed_out_reads_no_more_of_its_answer(endless: type[_Endless]) -> None:
+    """The thread left with it stops reading and hangs up, rather than fill memory with an answer no
+    one waits for (2.5 GB in 32 s against a 40 MB/s stream)."""
+    endless.pause = 0.2  # 320 KB a second: under the 1 MB cap within the timeout
+    base_url = endless.base_url
+    model = OpenAIChatModel(ModelSettings(name="m", base_url=base_url, max_retries=0, timeout=0.5))
+    with pytest.raises(LLMError, match=r"did not answer within 0\.5 s$"):
+        model.complete(MESSAGES, [])
+    assert endless.ended.wait(30), "the request that timed out kept reading its answer"
+    assert endless.sent < 1 << 20
+
+
+def test_https_to_a_plain_http_server_says_to_try_http(dripping: str) -> None:
+    base_url = dripping.replace("http://", "https://")
+    model = OpenAIChatModel(ModelSettings(name="m", base_url=base_url, max_retries=0, timeout=5))
+    with pytest.raises(LLMError) as info:
+        model.complete(MESSAGES, [])
+    message = str(info.value)
+    assert message.startswith(f"cannot reach the model endpoint {base_url}: ") and "WRONG_VERSION_NUMBER" in message
+    assert message.endswith("(the server may speak plain HTTP: try http:// in `model.base_url`, or --base-url)")
