@@ -35,12 +35,17 @@ def masked_body(secrets: Secrets, body: Any, *, json_dumps_spelling: bool = Fals
     """A request or response body (bytes, text or decoded JSON) with secrets masked; the same object when
     there was none. `json_dumps_spelling`: the body was encoded by `json.dumps` (a request the SDK sent),
     so a secret in it is spelt one of the ways the mask looks for, and a scan of the text (several times
-    cheaper than decoding a long conversation) says whether there is anything to mask."""
+    cheaper than decoding a long conversation) says whether there is anything to mask.
+
+    Bytes that are not UTF-8 (vcrpy hands a body over as bytes then: an answer in latin-1, say) come back
+    as text: decoded as the live client decodes them (`body_text`, U+FFFD for each byte that is not UTF-8),
+    and masked. The cassette holds what the recording run used, masked, and replays to the same; kept as
+    bytes (YAML's `!!binary`), a key the endpoint echoed would be written as it came."""
     if isinstance(body, bytes):
         try:
             text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return body  # not text: nothing we could recognise in it
+        except UnicodeDecodeError:  # as the live run read it, masked, as text
+            return masked_body(secrets, body_text(body), json_dumps_spelling=json_dumps_spelling)
         if json_dumps_spelling and not secrets.found_in(text):
             return body
         masked = secrets.mask_json_text(text)
@@ -52,14 +57,31 @@ def masked_body(secrets: Secrets, body: Any, *, json_dumps_spelling: bool = Fals
     return secrets.mask_data(body)
 
 
+def body_text(body: bytes) -> str:
+    """A body's bytes as text, as the live client reads an answer (`llm.openai_client`) and replay reads a
+    recorded one: UTF-8, whatever charset the server claims, U+FFFD for each byte that is not."""
+    return body.decode("utf-8", "replace")
+
+
 def masked_response(secrets: Secrets, response: dict[str, Any]) -> dict[str, Any]:
     """vcrpy's response dict with only kept headers, and secrets masked in them and in the body."""
     out = dict(response)
-    out["headers"] = secrets.mask_data(kept_headers(response.get("headers") or {}))
+    headers = kept_headers(response.get("headers") or {})
+    out["headers"] = secrets.mask_data({name: _header_texts(values) for name, values in headers.items()})
     body = response.get("body")
     if isinstance(body, dict) and "string" in body:
         out["body"] = {**body, "string": masked_body(secrets, body["string"])}
     return out
+
+
+def _header_texts(values: Any) -> Any:
+    """A kept header's value (or list of values) with bytes as text: the mask reads text only. vcrpy keeps
+    headers as httpx gives them, text, but bytes would be written unmasked, as `!!binary`."""
+    if isinstance(values, bytes):
+        return body_text(values)
+    if isinstance(values, list):
+        return [body_text(value) if isinstance(value, bytes) else value for value in values]
+    return values
 
 
 def endpoint_kind(base_url: str, response_body: Any) -> str:
@@ -76,7 +98,7 @@ def endpoint_kind(base_url: str, response_body: Any) -> str:
 
 def _json(raw: Any) -> Any:
     if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
+        raw = body_text(raw)
     if not isinstance(raw, str):
         return raw
     try:

@@ -35,6 +35,7 @@ from tests.fakes import (
     REMEMBER_RESPONSES,
     FakeOpenAI,
     Project,
+    Raw,
     append,
     completion,
     make_project,
@@ -762,3 +763,96 @@ def test_recording_over_a_cassette_edited_by_hand_plays_what_vcrpy_can_use_or_sa
                 assert all(isinstance(v, str) for values in played["headers"].values() for v in values)
     except CassetteError as exc:
         assert str(path) in str(exc)
+
+
+# ------------------------------------------------------------------ answers that are not UTF-8
+
+
+def _latin1_reply(text: str) -> dict[str, Any]:
+    """`reply(text)` with its arguments' JSON unescaped (`json.dumps` escapes an é, which latin-1 then keeps)."""
+    return completion(call("send_message", json.dumps({"message": text}, ensure_ascii=False)))
+
+
+def _latin1_answers() -> dict[str, Raw]:
+    """An endpoint that answers in latin-1 (whatever it says its charset is) and echoes the key it was sent:
+    a plain answer, an HTTP 400 error, an event stream."""
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "model": MODEL,
+        "choices": [
+            {"index": 0, "delta": {"role": "assistant", "content": f"Caf\u00e9 {FAKE_KEY}"}, "finish_reason": "stop"}
+        ],
+    }
+    error = {"error": {"message": f"Caf\u00e9: context too long for key {FAKE_KEY}", "code": "context_length_exceeded"}}
+    return {
+        "json": Raw(
+            json.dumps(_latin1_reply(f"Caf\u00e9, your key is {FAKE_KEY}"), ensure_ascii=False).encode("latin-1"),
+            content_type="application/json; charset=latin-1",
+        ),
+        "error": Raw(json.dumps(error, ensure_ascii=False).encode("latin-1"), status=400),
+        "stream": Raw(
+            f"data: {json.dumps(chunk, ensure_ascii=False)}\n\ndata: [DONE]\n\n".encode("latin-1"),
+            content_type="text/event-stream",
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["json", "error", "stream"])
+def test_an_answer_that_is_not_utf8_is_recorded_masked_and_replays_as_recorded_without_the_key(
+    project: Project, secrets: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str
+) -> None:
+    """The live run reads it as UTF-8 with U+FFFD for the latin-1 bytes, and masks the key it echoes; the
+    cassette holds that text, masked, not the bytes (`!!binary`, which the mask could not see into), so a
+    replay without the key in the environment (CI) shows what the recording showed, and no key."""
+    project.write_scenario("echo", "agent: chat\nturns:\n  - user: what is my key?\n")
+    recording, _ = project.record("echo", [_latin1_answers()[kind]])
+    assert (recording.outcome == "error") is (kind == "error"), recording.explain()
+    text = cassette_of(project, "echo").read_text(encoding="utf-8")
+    assert FAKE_KEY not in text
+    assert "!!binary" not in text
+    assert "Caf\ufffd" in text and MASK in text  # readable: what the live run saw
+    if kind == "stream":  # the event stream it was, one event a line
+        body = yaml.safe_load(text)["interactions"][0]["response"]["body"]
+        assert body.startswith("data: {") and body.endswith("}\n\ndata: [DONE]\n\n")
+        assert body.count("\n") == 4
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_ORG_ID")
+    replayed = project.replay("echo")
+    assert replayed.stale == [] and replayed.unplayed == []
+    recorded_report = report_of([recording], tmp_path / "recorded.json", project.root)
+    replayed_report = report_of([replayed], tmp_path / "replayed.json", project.root)
+    assert FAKE_KEY not in (tmp_path / "replayed.json").read_text(encoding="utf-8")
+    assert FAKE_KEY not in replayed.explain()
+    assert "Caf\ufffd" in json.dumps(replayed_report, ensure_ascii=False)
+    assert replayed_report == recorded_report
+
+
+def test_an_old_cassette_with_a_binary_answer_replays_as_before(project: Project, secrets: None) -> None:
+    """A cassette written before answers that are not UTF-8 were stored as text holds them as `!!binary`:
+    it replays them read as the live client reads them (U+FFFD for each byte that is not UTF-8), and a
+    re-recording (mode new) that keeps the exchange writes it as that text."""
+    project.write_scenario(
+        "old", "agent: chat\nturns:\n  - user: hello\n    expect: {reply: {contains: 'Caf\ufffd for Bob'}}\n"
+    )
+    project.record("old", [_latin1_answers()["json"]])
+    path = cassette_of(project, "old")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    old = json.dumps(_latin1_reply("Caf\u00e9 for Bob"), ensure_ascii=False).encode("latin-1")
+    data["interactions"][0]["response"] = {
+        "status": {"code": 200, "message": "OK"},
+        "headers": {},
+        "body": {"string": old},
+    }
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert "!!binary" in path.read_text(encoding="utf-8")
+    assert project.replay("old").outcome == "passed"
+    scenario = project.scenario_path("old")
+    scenario.write_text(scenario.read_text(encoding="utf-8") + "  - user: again\n", encoding="utf-8")
+    with FakeOpenAI([reply("again")]) as server:  # the first exchange is kept, the second recorded
+        kept = project.runner("new", base_url=server.base_url).run(project.scenario("old"))
+    assert kept.outcome == "passed", kept.explain()
+    assert len(server.received) == 1
+    text = path.read_text(encoding="utf-8")
+    assert "!!binary" not in text and "Caf\ufffd for Bob" in text
+    assert project.replay("old").outcome == "passed"
