@@ -389,8 +389,19 @@ class BoundedTransport(httpx2.HTTPTransport):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        pool = cast(Any, self._pool)
-        pool._network_backend = _BoundedBackend(pool._network_backend)
+        self.bounded = bound_pool(self._pool)
+
+
+def bound_pool(pool: Any) -> bool:
+    """Wrap the network backend of httpcore's `pool`; False, and `pool` left as it is, where it has none
+    where this httpcore keeps it (not public: checked, never assumed). A later httpcore that moved it costs
+    the bound (answers read unbounded, as before it), never every request (tests/llm/test_openai_client.py
+    holds the version installed to it)."""
+    backend = getattr(pool, "_network_backend", None)
+    if not isinstance(backend, httpcore2.NetworkBackend):
+        return False
+    pool._network_backend = _BoundedBackend(backend)
+    return True
 
 
 def bounded_client(**kwargs: Any) -> httpx2.Client:

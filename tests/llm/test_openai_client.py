@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -459,3 +460,14 @@ def test_https_to_a_plain_http_server_says_to_try_http(dripping: str) -> None:
     message = str(info.value)
     assert message.startswith(f"cannot reach the model endpoint {base_url}: ") and "WRONG_VERSION_NUMBER" in message
     assert message.endswith("(the server may speak plain HTTP: try http:// in `model.base_url`, or --base-url)")
+
+
+def test_the_bound_is_in_place_for_the_httpcore_installed_and_its_absence_fails_no_request() -> None:
+    """The cap sits in httpcore's pool (the one place below vcrpy), reached through an attribute httpx does
+    not make public: a later httpcore that moved it must cost the bound, never every request."""
+    from harness.llm.openai_client import BoundedTransport, bound_pool
+
+    assert BoundedTransport().bounded  # the version installed: answers are bounded
+    moved = types.SimpleNamespace(network_backend=object())  # as a later httpcore might keep it
+    assert bound_pool(moved) is False
+    assert vars(moved) == {"network_backend": moved.network_backend}  # left as it was
