@@ -165,13 +165,20 @@ class Project:
         return cassette if variant == 1 else cassette.with_name(f"{cassette.stem}{REPEAT}{variant}{cassette.suffix}")
 
     @staticmethod
-    def variants(cassette: Path) -> list[int]:
+    def variants(cassette: Path, siblings: int | None = None) -> list[int]:
         """The repeats of a cassette: [1, 2, ..., k] for the k its first cassette says were recorded (a
         missing one is then reported not recorded, the last too, and a file above k is left out); for one
         recorded before that was kept, up to the last repeat whose file exists, a missing one in between
-        included. [1] alone for a scenario never repeated."""
+        included. [1] alone for a scenario never repeated. `siblings`: the repeats the other rows and models
+        of its scenario file were recorded with, which a missing first cassette (its recording failed, so
+        nothing kept its count) is taken to have had: replay then reports each not recorded, as many as
+        the recording measured."""
         count = recorded_repeats(cassette)
-        return list(range(1, (count if count is not None else Project.repeats_on_disk(cassette)) + 1))
+        if count is None:
+            count = Project.repeats_on_disk(cassette)
+            if siblings is not None and not os.path.lexists(cassette):
+                count = max(count, siblings)
+        return list(range(1, count + 1))
 
     @staticmethod
     def repeats_on_disk(cassette: Path) -> int:

@@ -926,10 +926,10 @@ class ScenarioItem(pytest.Item):
 
         runner = _runner(self.config)
         # Every repeat recorded (`harness record --repeat K`), as `harness run` plays them: one verdict.
+        runs = runner.replayed_runs(scenario for scenario, _ in self.scenarios)
+        specs = {id(scenario): spec for scenario, spec in self.scenarios}
         results = self.results = [
-            runner.run(scenario, spec, variant=variant)
-            for scenario, spec in self.scenarios
-            for variant in runner.project.variants(runner.cassette_path(scenario))
+            runner.run(scenario, spec, variant=variant) for scenario, variant in runs for spec in (specs[id(scenario)],)
         ]
         self.user_properties.append(("steps", sum(result.steps for result in results)))
         mask = _secrets(self.config).mask

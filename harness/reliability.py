@@ -31,9 +31,16 @@ class ScenarioReliability:
     failed_checks: dict[int, list[str]] = field(default_factory=dict)  # repeat -> the checks that failed
     row: str | None = None  # the dataset row, for a scenario made from one
     model: str | None = None  # the matrix model, for a scenario of a model matrix
+    repeats: int = 0  # the repeats the run meant to play, when `-x` stopped before its last (else `runs`)
 
     def pass_hat(self, k: int) -> float:
         return pass_hat_k(self.runs, self.passes, k)
+
+    @property
+    def partial(self) -> str:
+        """` (3 of 4 repeats run)` when `-x` stopped before every repeat ran (its figures are over those that
+        did), else nothing."""
+        return f" ({self.runs} of {self.repeats} repeats run)" if self.repeats > self.runs else ""
 
 
 STALE = "stale cassette"
@@ -50,6 +57,7 @@ def reliability(results: list[ScenarioResult]) -> list[ScenarioReliability]:
             key, ScenarioReliability(scenario.path, 0, 0, row=scenario.row, model=scenario.model)
         )
         entry.runs += 1
+        entry.repeats = max(entry.repeats, result.repeats or 0)
         if result.checks_passed:
             entry.passes += 1
         else:
@@ -79,10 +87,12 @@ def reliability_of_entries(entries: list[dict[str, Any]]) -> list[ScenarioReliab
             found.passes += 1
             continue
         failed = list(dict.fromkeys(str(check["key"]) for check in entry.get("failed_checks", [])))
-        if entry["outcome"] == Outcome.ERROR:
+        if entry.get("not_recorded"):  # an error too (nothing to play), said as `harness run` says it
+            failed.append(NOT_RECORDED)
+        elif entry["outcome"] == Outcome.ERROR:
             failed.append("error")
         elif not failed:
-            failed.append(NOT_RECORDED if entry.get("not_recorded") else STALE)
+            failed.append(STALE)
         found.failed_checks[int(entry.get("repeat", 1))] = failed
     return list(by_scenario.values())
 
@@ -99,7 +109,7 @@ def reliability_table(entries: list[ScenarioReliability], shown: dict[Path, str]
     for entry in entries:
         rows.append(
             [
-                _name(entry, shown),
+                _name(entry, shown) + entry.partial,
                 f"{entry.passes}/{entry.runs}",
                 f"{entry.pass_hat(1):.2f}",
                 *[f"{entry.pass_hat(j):.2f}" if j <= entry.runs else "-" for j in range(1, k + 1)],
@@ -137,8 +147,10 @@ def reliability_report(entries: list[ScenarioReliability], shown: dict[Path, str
         "scenarios": [
             {
                 "scenario": _name(entry, shown),
+                "row": entry.row,
                 "model": entry.model,
                 "runs": entry.runs,
+                "repeats": max(entry.repeats, entry.runs),  # above `runs`: -x stopped before the rest ran
                 "passes": entry.passes,
                 "pass_at_1": entry.pass_hat(1),
                 "pass_hat": {str(j): entry.pass_hat(j) for j in range(1, entry.runs + 1)},

@@ -236,6 +236,7 @@ def _judgement(result: ScenarioResult, judged: Judgement, root: Path) -> dict[st
         "key": dotted(loc),
         "turn": int(loc[1]) + 1 if loc[0] == "turns" else None,
         "judged": judged.what,
+        "model": judged.model,  # the judge's (a check's `model:` may name another than the agent's)
         "rubric": judged.rubric,
         "score": judged.score,
         "threshold": judged.threshold,

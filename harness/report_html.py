@@ -153,8 +153,10 @@ def _reliability_table(reliability: dict[str, Any]) -> str:
         return "".join(f"<td>{values[str(j)]:.2f}</td>" if str(j) in values else "<td></td>" for j in range(1, k + 1))
 
     for entry in reliability["scenarios"]:
+        runs, repeats = entry["runs"], entry.get("repeats", entry["runs"])
+        partial = f" ({runs} of {repeats} repeats run)" if repeats > runs else ""
         rows.append(
-            f"<tr><td>{escape(entry['scenario'])}</td><td>{entry['passes']}/{entry['runs']}</td>"
+            f"<tr><td>{escape(entry['scenario'] + partial)}</td><td>{entry['passes']}/{runs}</td>"
             f"<td>{entry['pass_at_1']:.2f}</td>{cells(entry['pass_hat'])}</tr>"
         )
     suite = reliability["suite"]
@@ -162,8 +164,11 @@ def _reliability_table(reliability: dict[str, Any]) -> str:
     label = "suite (mean)"
     if over != len(reliability["scenarios"]):
         label += f"; pass^j over the {over} scenario(s) repeated most"
+    passes = sum(entry["passes"] for entry in reliability["scenarios"])  # as the text table's suite row says
+    runs = sum(entry["runs"] for entry in reliability["scenarios"])
     rows.append(
-        f"<tr><td><b>{escape(label)}</b></td><td></td><td>{suite['pass_at_1']:.2f}</td>{cells(suite['pass_hat'])}</tr>"
+        f"<tr><td><b>{escape(label)}</b></td><td>{passes}/{runs}</td><td>{suite['pass_at_1']:.2f}</td>"
+        f"{cells(suite['pass_hat'])}</tr>"
     )
     rows.append("</tbody></table>")
     return "\n".join(rows)

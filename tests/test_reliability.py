@@ -195,7 +195,7 @@ def test_a_last_repeat_whose_recording_failed_replays_as_not_recorded(
     )
     assert main(["run", "--agents", agents, "-k", "remember", "--report", str(tmp_path / "r.json")]) == 1
     third = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["scenarios"][2]
-    assert third["repeat"] == 3 and third["outcome"] == "failed"
+    assert third["repeat"] == 3 and third["outcome"] == "error"  # as its recording said
     assert "no cassette at cassettes/remember.repeat-3.yaml: repeat 3 has not been recorded" in third["failures"][1]
     assert third["not_recorded"] is True  # said so under the table: it read "repeat 3 failed: stale cassette"
     assert "scenarios/remember.yaml repeat 3 failed: not recorded" in replayed

@@ -412,7 +412,7 @@ def test_repeats_get_a_pass_hat_k_table_and_numbered_rows(report: dict[str, Any]
     table = table[: table.index("</table>")]
     assert "<th>pass@1</th><th>pass^1</th><th>pass^2</th>" in table
     assert "<tr><td>scenarios/remember.yaml</td><td>1/2</td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
-    assert "<tr><td><b>suite (mean)</b></td><td></td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
+    assert "<tr><td><b>suite (mean)</b></td><td>1/2</td><td>0.50</td><td>0.50</td><td>0.00</td></tr>" in table
     del report["reliability"]  # no repeats: no table, no numbers
     report["scenarios"] = [{**first, "repeat": 1}]
     page = html_report(report)
@@ -458,6 +458,7 @@ def test_every_judges_verdict_is_in_the_json_and_the_page_a_passing_ones_too(tmp
             "key": "expect.reply.judge",
             "turn": None,
             "judged": "the reply",
+            "model": "fake-model-7b",  # the agent's: the check names no other
             "rubric": "greets <b>Azin</b>",
             "score": 0.6,
             "threshold": 0.6,

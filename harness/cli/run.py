@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -115,7 +116,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     if recording and args.repeat is not None:
         runs = [(scenario, variant) for scenario in scenarios for variant in range(1, args.repeat + 1)]
     else:  # every repeat recorded: replayed, or recorded again (a stale repeat is no less stale)
-        runs = [(s, v) for s in scenarios for v in project.variants(runner.cassette_path(s))]
+        runs = runner.replayed_runs(scenarios)
     repeats = [(s, project.variant_path(runner.cassette_path(s), v)) for s, v in runs if v > 1]
     refuse_overwriting_inputs(runner, repeats, found)  # the first repeats' were checked with the scenarios
     play = _play_concurrently if args.jobs > 1 else _play_in_process
@@ -123,6 +124,10 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     if project.record_mode == RecordMode.ALL:
         _remove_leftover_repeats(project, results, console)
     not_run = len(runs) - len(results)  # left out by -x (an interrupted run ends before this)
+    if not_run:  # a scenario whose later repeats -x left out: its pass^k says over how many of them
+        planned = Counter((scenario.path, scenario.row, scenario.model) for scenario, _ in runs)
+        for result in results:
+            result.repeats = planned[(result.scenario.path, result.scenario.row, result.scenario.model)]
     console.out(
         summary_table(results, project.root, colour=colour(sys.stdout), unrunnable=list(mistakes), not_run=not_run)
     )
@@ -143,7 +148,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         console.err(unreadable_left(runner, unreadable))
     if tests:
         console.err(tests_left(tests))
-    unknown = sorted({result.unknown_model for result in results if result.unknown_model is not None})
+    unknown = [result for result in results if result.unknown_model is not None]
     if unknown:  # a typo in --model or a model's `name:`: the user's to fix, as a scenario file's mistake is
         console.err(_unknown_models(unknown, recording))
         status = 2
@@ -152,14 +157,31 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     return status
 
 
-def _unknown_models(names: list[str], recording: bool) -> str:
-    """The last word of a run whose endpoint did not know a model it was asked for (exit code 2)."""
-    shown = ", ".join(repr(name) for name in names if name) or "it was asked for"
-    return (
-        f"error: the model endpoint does not know the model {shown}: check the name given to --model, or the "
-        "`name:` of the agent's `model:` in the agents file (or a scenario's `model:`)"
+def _unknown_models(results: list[ScenarioResult], recording: bool) -> str:
+    """The last word of a run whose endpoint did not know a model it was asked for (exit code 2). A name
+    from a scenario file's `models:` list is located there (`matrix.yaml:3: models[1]`), once per file."""
+    from harness.yamlsource import dotted
+
+    names = sorted({result.unknown_model for result in results if result.unknown_model is not None})
+    asked = ", ".join(repr(name) for name in names if name) or "it was asked for"
+    located: dict[str, None] = {}
+    for result in results:
+        scenario = result.scenario
+        if scenario.model is None or scenario.model != result.unknown_model or scenario.model not in scenario.models:
+            continue
+        loc = ("models", scenario.models.index(scenario.model))
+        line = scenario.line(loc)
+        where = f"{shown(scenario.path)}:{line}" if line else shown(scenario.path)
+        located[f"{where}: {dotted(loc)}: {scenario.model!r}"] = None
+    lines = [
+        f"error: the model endpoint does not know the model {asked}: check the name given to --model, or the "
+        "`name:` of the agent's `model:` in the agents file (or a scenario's `model:`"
+        + (", or its `models:`, where it was asked for" if located else "")
+        + ")"
         + ("; nothing of it was recorded" if recording else "")
-    )
+        + (":" if located else "")
+    ]
+    return "\n".join(lines + [f"  {where}" for where in located])
 
 
 Runs = list[tuple["Scenario", int]]  # (scenario, repeat), in the order the results are reported

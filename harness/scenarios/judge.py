@@ -39,7 +39,7 @@ class LLMJudge:
             {"role": "user", "content": f"Rubric: {rubric}\n\nText ({what}):\n{text}"},
         ]
         answer = chat.complete(messages, [])
-        return parse_verdict(answer.content or "")
+        return replace(parse_verdict(answer.content or ""), model=settings.name)
 
 
 def parse_verdict(content: str) -> Verdict:

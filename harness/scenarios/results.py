@@ -91,6 +91,7 @@ class ScenarioResult:
     recorded_with: dict[str, Any] = field(default_factory=dict)
     change: CassetteChange | None = None  # what recording did to the cassette
     variant: int = 1  # which repeat of the scenario (its cassette is the repeat's)
+    repeats: int | None = None  # how many repeats of it the run meant to play (`-x` may stop before the last)
     seconds: float = 0.0
     error: str | None = None  # why the scenario could not run on (located when a model answer ended it)
     error_recorded: bool = False  # the error is an answer the cassette holds (a provider's 400): it replays

@@ -98,6 +98,24 @@ class ScenarioRunner:
             return self.record_command(path, anew=anew)
         return harness_record(path, flags=("--mode", "all") if anew else (), options=self.record_options)
 
+    def replayed_runs(self, scenarios: Iterable[Scenario]) -> list[tuple[Scenario, int]]:
+        """Each scenario with each repeat recorded (`Project.variants`), in order. A scenario whose first
+        cassette is missing counts the repeats the other rows and models of its file were recorded with:
+        a model the endpoint did not know, recorded `--repeat 4`, replays 4 runs not recorded, as the
+        recording measured 4 errors, not 1."""
+        scenarios = list(scenarios)
+        cassettes = [self.cassette_path(scenario) for scenario in scenarios]
+        counts: dict[Path, int] = {}
+        for scenario, cassette in zip(scenarios, cassettes, strict=True):
+            count = recorded_repeats(cassette)
+            if count is not None:
+                counts[scenario.path] = max(counts.get(scenario.path, 1), count)
+        return [
+            (scenario, variant)
+            for scenario, cassette in zip(scenarios, cassettes, strict=True)
+            for variant in self.project.variants(cassette, counts.get(scenario.path))
+        ]
+
     def cassette_path(self, scenario: Scenario) -> Path:
         """The scenario's cassette; a dataset row's is `<the template's cassette without .yaml>/<row>.yaml`, a
         matrix model's has `@<model>` before `.yaml`."""
@@ -331,8 +349,8 @@ class ScenarioRunner:
             if isinstance(exc, UnknownModel):  # a name with a typo: the run exits 2 once the others have run
                 result.unknown_model = exc.model
         result.seconds = time.perf_counter() - started
-        if result.error is not None:
-            result.outcome = Outcome.ERROR
+        if result.error is not None or result.not_recorded:  # no cassette: it could not run, as its recording
+            result.outcome = Outcome.ERROR  # could not (an endpoint error writes nothing): both say error
             return result
         failed = bool(result.failures or result.stale)
         if scenario.xfail is not None and not result.stale:  # a stale cassette shows no misbehaviour

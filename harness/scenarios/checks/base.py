@@ -152,6 +152,7 @@ class Snapshots(Protocol):
 class Verdict:
     score: float  # 0 to 1
     reason: str
+    model: str | None = None  # the model that judged (the reports name it: it may not be the agent's)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class Judgement:
     score: float
     threshold: float
     reason: str
+    model: str | None = None  # the judge's model: the check's `model:`, else the agent's (as the run used it)
 
     @property
     def passed(self) -> bool:

@@ -374,7 +374,15 @@ class JudgeCheck(ValueCheck):
         judge: JudgeWire = self.value
         ask = text.judge
         verdict = asking(self.loc, Asker.JUDGE, lambda: ask(judge.rubric, text.value, text.what, judge.model))
-        judgement = Judgement(self.loc, text.what, judge.rubric, verdict.score, judge.threshold, verdict.reason)
+        judgement = Judgement(
+            self.loc,
+            text.what,
+            judge.rubric,
+            verdict.score,
+            judge.threshold,
+            verdict.reason,
+            verdict.model or judge.model,
+        )
         if text.judgements is not None:
             text.judgements.append(judgement)
         if judgement.passed:
