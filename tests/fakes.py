@@ -283,6 +283,9 @@ class _ByContentHandler(http.server.BaseHTTPRequestHandler):
         status = 200
         if payload is None:
             status, payload = 500, {"error": {"message": f"fake server: nothing for {user!r}", "type": "server_error"}}
+        elif "_status" in payload:  # an error answer scripted (`error_answer`)
+            payload = dict(payload)
+            status = payload.pop("_status")
         data = json.dumps({**payload, "model": body["model"]}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -297,6 +300,11 @@ class _ByContentHandler(http.server.BaseHTTPRequestHandler):
 class _ByContentServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeByContent
+
+
+def error_answer(status: int, message: str, code: str) -> dict[str, Any]:
+    """A `FakeByContent` script entry answered with HTTP `status` and an OpenAI-style error body."""
+    return {"_status": status, "error": {"message": message, "type": "invalid_request_error", "code": code}}
 
 
 @dataclass

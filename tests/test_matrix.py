@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from tests.fakes import FakeByContent, Project, append, make_project, reply
+from tests.fakes import FakeByContent, Project, append, error_answer, make_project, reply
 
 MATRIX = """
 agent: chat
@@ -180,3 +180,39 @@ def test_every_agent_of_a_matrix_run_talks_to_its_model(tmp_path: Path, capsys: 
     by_model = sorted((r.body["model"], r.body["messages"][-1]["content"]) for r in server.received)
     assert by_model == [("m-one", "Hello."), ("m-one", "Hi helper."), ("m-two", "Hello."), ("m-two", "Hi helper.")]
     assert "2 passed" in capsys.readouterr().out
+
+
+def test_a_model_the_endpoint_does_not_know_replays_as_the_repeats_recording_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`models: [small-model, typo-model]` recorded `--repeat 3`: the typo's 3 errors wrote no cassette, so
+    nothing kept its count; replay counted it 1 run, failed (pass^k over the other model alone). Replay now
+    plays 3 runs not recorded, errors as the recording's were, and the figures agree."""
+    project = make_project(tmp_path / "p", {"matrix": MATRIX.replace("org/big-model:2", "typo-model")})
+    unknown = error_answer(404, "The model `typo-model` does not exist", "model_not_found")
+    server = fake().script("Hi! My name is Azin.", unknown, model="typo-model")
+    agents = str(project.agents)
+    with server:
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--repeat", "3"]) == 2
+    recorded = capsys.readouterr()
+    path = project.scenario_path("matrix")
+    assert recorded.err.splitlines()[-1] == f"  {path}:2: models[1]: 'typo-model'"  # where the name was asked for
+    assert "(or a scenario's `model:`, or its `models:`, where it was asked for)" in recorded.err
+    assert not list(project.cassettes.glob("matrix@typo-model*"))
+    assert main(["run", "--agents", agents, "--report", str(tmp_path / "r.json")]) == 1
+    replayed = capsys.readouterr().out
+
+    def counts(out: str) -> list[str]:
+        return [line for line in out.splitlines() if line[:1].isdigit()]
+
+    assert counts(replayed) == ["3 failed, 3 error"] == counts(recorded.out)
+    table = replayed.split("\n\n")[-1]  # pass^k
+    assert [line.split()[:5] for line in table.splitlines() if "on typo-model  " in line] == [
+        ["scenarios/matrix.yaml", "on", "typo-model", "0/3", "0.00"]
+    ]
+    assert table.replace("not recorded", "error") == recorded.out.split("\n\n")[-1]
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    typo = [s for s in report["scenarios"] if s["model"] == "typo-model"]
+    assert [(s["repeat"], s["outcome"]) for s in typo] == [(1, "error"), (2, "error"), (3, "error")]
+    entry = report["reliability"]["scenarios"][1]
+    assert (entry["model"], entry["runs"], entry["failed_checks"]["3"]) == ("typo-model", 3, ["not recorded"])

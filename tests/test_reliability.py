@@ -306,3 +306,41 @@ def test_a_check_failing_twice_in_a_repeat_is_named_once() -> None:
     (entry,) = reliability_of_entries(entries)
     assert entry.failed_checks == {2: ["expect.snapshot", "expect.reply"]}
     assert "s.yaml repeat 2 failed: expect.snapshot, expect.reply" in reliability_table([entry], {})
+
+
+def test_pass_hat_k_over_the_repeats_x_left_out_says_over_how_many(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run -x` stopping at repeat 2 of 3 printed pass^k over the 2 run as if they were the scenario's
+    figures: the entry says `(2 of 3 repeats run)`, and the JSON entry has `repeats` beside `runs`."""
+    from tests.fakes import Raw
+
+    project = make_project(tmp_path / "p", {"remember": REMEMBER})
+    agents = str(project.agents)
+    down = Raw(json.dumps({"error": {"message": "down", "type": "server_error"}}), 500)
+    with FakeOpenAI([*REMEMBER_RESPONSES, down, *REMEMBER_RESPONSES]) as server:
+        assert main(["record", "--agents", agents, "--base-url", server.base_url, "--repeat", "3"]) == 1
+    capsys.readouterr()
+    html = tmp_path / "r.html"
+    assert main(["run", "--agents", agents, "-x", "--report", str(tmp_path / "r.json"), "--html", str(html)]) == 1
+    out = capsys.readouterr().out
+    assert next(line.split() for line in out.splitlines() if line.startswith("scenarios/remember.yaml (")) == [
+        *["scenarios/remember.yaml", "(2", "of", "3", "repeats", "run)"],
+        *["1/2", "0.50", "0.50", "0.00"],
+    ]
+    entry = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["reliability"]["scenarios"][0]
+    assert (entry["runs"], entry["repeats"], entry["row"]) == (2, 3, None)
+    assert "<td>scenarios/remember.yaml (2 of 3 repeats run)</td><td>1/2</td>" in html.read_text(encoding="utf-8")
+    assert main(["run", "--agents", agents, "--report", str(tmp_path / "all.json")]) == 1  # all run: no mark
+    assert "repeats run" not in capsys.readouterr().out
+    entry = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))["reliability"]["scenarios"][0]
+    assert (entry["runs"], entry["repeats"]) == (3, 3)
+
+
+def test_a_reliability_entry_names_its_dataset_row() -> None:
+    """The row was in the display string alone (`x.yaml[p1] on m`): a reader of the JSON had to parse it."""
+    from harness.reliability import ScenarioReliability, reliability_report
+
+    entries = [ScenarioReliability(Path("x.yaml"), 2, 1, row="p1", model="m")]
+    entry = reliability_report(entries, {})["scenarios"][0]
+    assert (entry["scenario"], entry["row"], entry["model"]) == ("x.yaml[p1] on m", "p1", "m")

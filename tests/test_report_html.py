@@ -472,3 +472,14 @@ def test_every_judges_verdict_is_in_the_json_and_the_page_a_passing_ones_too(tmp
         '<li class="judgement passed"><b>passed</b> the reply: score 0.6 &gt;= 0.6 against '
         "<q>greets &lt;b&gt;Azin&lt;/b&gt;</q>: it &lt;i&gt;does&lt;/i&gt;"
     ) in page
+
+
+def test_a_judgement_names_the_judge_model_another_than_the_agents(tmp_path: Path) -> None:
+    """A `judge:` with its own `model:`: the JSON judgement did not say which model judged."""
+    judged = REMEMBER.replace(
+        "expect:\n  blocks:", 'expect:\n  reply: {judge: {rubric: "greets Azin", model: judge-model-9b}}\n  blocks:'
+    )
+    project = make_project(tmp_path / "p", {"judged": judged})
+    project.record("judged", [*REMEMBER_RESPONSES, completion(content='{"score": 0.9, "reason": "it does"}')])
+    data = json_report([project.replay("judged")], project.root)
+    assert [judgement["model"] for judgement in data["scenarios"][0]["judgements"]] == ["judge-model-9b"]
