@@ -427,7 +427,7 @@ def test_what_is_the_same_for_every_row_is_worked_out_once(
     project = make_project(tmp_path / "p", {"names": template})
     write_dataset(project.root / "scenarios", [{"name": f"n{index}"} for index in range(40)])
     assert main(["run", "--agents", str(project.agents)]) == 1  # no cassettes: each row fails, located
-    assert "40 failed" in capsys.readouterr().out
+    assert "40 error" in capsys.readouterr().out
     # the template read (one compose), then located once for all rows; one string formatted a row
     assert counts == {"compose": 2, "cassette_path": 1, "spec": 1, "vformat": 40}
 
