@@ -23,6 +23,9 @@ from harness import jsontext
 
 RequestKey = tuple[str, str, str, tuple[str, ...] | None]
 _BIG_PARTS = frozenset({"messages", "tools"})
+# How many requests back `Keyer.digest` finds a message object again: an agent's step, its summarizer's,
+# a simulated user's and a judge's requests interleave.
+_RECENT = 4
 
 
 OPERATIONS = ("chat/completions", "embeddings", "completions")
@@ -131,6 +134,8 @@ class Keyer:
         self._last: tuple[list[Any], list[str]] = ([], [])  # the previous request's messages, and texts
         self._digests: dict[str, bytes] = {}  # each message text's own digest (`digest`)
         self._last_digests: tuple[tuple[str, ...], list[bytes]] = ((), [])  # the previous request's
+        # The messages of the last requests `digest` keyed, with their digests: they stay alive while here.
+        self._recent: list[tuple[list[Any], list[bytes]]] = []
 
     def _message_texts(self, messages: list[Any]) -> list[str]:
         """The texts of `messages`, the previous request's taken over where its message objects stand again."""
@@ -175,8 +180,45 @@ class Keyer:
         return (method.upper(), path, body if isinstance(body, str) else canonical(body), None)
 
     def digest(self, method: str, path: str, body: Any, message_texts: list[str] | None = None) -> str:
-        """`digest` of the request's key, each distinct message text hashed once."""
+        """`digest` of the request's key, each distinct message text hashed once.
+
+        A chat body whose texts are not given (replay keys every request it is sent) is digested message by
+        message, no canonical text kept, and a message object is found again only among the last few
+        requests' (`_RECENT`): a conversation resends its own, while a caller that builds each step's
+        messages anew (a simulated user did) would otherwise keep every object of every step alive.
+        Holding the texts, or every object, made replay's memory grow with the square of the conversation."""
+        if message_texts is None and self._by_identity and isinstance(body, dict):
+            messages = body.get("messages")
+            if isinstance(messages, list):
+                settings = canonical({k: v for k, v in body.items() if k not in _BIG_PARTS})
+                tools = self._encode_items(body["tools"]) if "tools" in body else ""
+                parts = self._message_digests(messages)
+                return digest((method.upper(), operation(path), f"{settings}\n{tools}", ()), parts)
         return self.digest_of(self.key(method, path, body, message_texts))
+
+    def _message_digests(self, messages: list[Any]) -> list[bytes]:
+        """Each message's `_text_digest`: carried over from a recent request whose messages (but the first, a
+        system message rebuilt at each step) are these very objects, else looked up among the recent ones'."""
+        parts: list[bytes] | None = None
+        for before, done in reversed(self._recent):
+            reused = min(len(before), len(messages))
+            if reused > 1 and all(
+                map(operator.is_, itertools.islice(messages, 1, reused), itertools.islice(before, 1, reused))
+            ):
+                first = done[0] if messages[0] is before[0] else self._message_digest(messages[0], {})
+                parts = [first, *done[1:reused]]
+                parts += [self._message_digest(m, {}) for m in itertools.islice(messages, reused, None)]
+                break
+        if parts is None:
+            known = {id(m): d for before, done in self._recent for m, d in zip(before, done, strict=True)}
+            parts = [self._message_digest(m, known) for m in messages]
+        self._recent = [*self._recent[1 - _RECENT :], (list(messages), parts)]
+        return parts
+
+    @staticmethod
+    def _message_digest(message: Any, known: dict[int, bytes]) -> bytes:
+        found = known.get(id(message)) if isinstance(message, dict | list) else None
+        return found if found is not None else _text_digest(canonical(message))
 
     def digest_of(self, key: RequestKey) -> str:
         """`digest(key)`, each distinct message text hashed once, the previous request's digests taken over

@@ -8,8 +8,9 @@ an answer with no text (a tool call, an answer cut off or refused) is the simula
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from harness.config import AgentSpec
 from harness.llm.chat import ChatModel, ChatResponse
@@ -51,6 +52,24 @@ class SimulatedUser:
     spec: AgentSpec
     models: Callable[[AgentSpec], ChatModel]
 
+    _built: list[dict[str, object]] = field(default_factory=list, init=False, repr=False)
+    _seen: list[tuple[str, str | None]] = field(default_factory=list, init=False, repr=False)
+
+    def _messages(self, exchanges: list[tuple[str, str | None]]) -> list[dict[str, object]]:
+        """The conversation as the simulator sees it, roles swapped. The messages built for the exchanges
+        it saw before are the same objects again (the conversation only grows), so a replay keys each
+        message once (`keys.Keyer`) rather than the whole conversation at every turn."""
+        system = INSTRUCTIONS.format(persona=self.simulation.persona, goal=self.simulation.goal)
+        kept = len(self._seen) <= len(exchanges) and all(map(operator.is_, self._seen, exchanges))
+        if not (kept and self._built and self._built[0]["content"] == system):
+            self._built = [{"role": "system", "content": system}, {"role": "user", "content": OPENING}]
+            self._seen = []
+        for sent, reply in exchanges[len(self._seen) :]:
+            self._built.append({"role": "assistant", "content": sent})
+            self._built.append({"role": "user", "content": reply or "(no reply)"})
+        self._seen = list(exchanges)
+        return list(self._built)
+
     def next_message(self, exchanges: list[tuple[str, str | None]]) -> str | None:
         """The user's next message after `exchanges` (user message, agent reply), or None to stop (it said
         `###STOP###`); NoMessage when its model answered with no text."""
@@ -58,15 +77,7 @@ class SimulatedUser:
             return self.simulation.first_message
         settings = replace(self.spec.model, name=self.simulation.model or self.spec.model.name)
         chat = self.models(replace(self.spec, model=settings))
-        system = INSTRUCTIONS.format(persona=self.simulation.persona, goal=self.simulation.goal)
-        messages: list[dict[str, object]] = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": OPENING},
-        ]
-        for sent, reply in exchanges:
-            messages.append({"role": "assistant", "content": sent})
-            messages.append({"role": "user", "content": reply or "(no reply)"})
-        answer = chat.complete(messages, [])
+        answer = chat.complete(self._messages(exchanges), [])
         text = (answer.content or "").strip()
         if STOP in text:
             return None

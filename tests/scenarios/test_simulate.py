@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.config import AgentSpec
 from harness.errors import ScenarioError
+from harness.llm.chat import ChatResponse
+from harness.llm.settings import ModelSettings
 from harness.scenarios.hygiene import CassetteState, check_cassettes
-from harness.scenarios.model import load_scenario
-from harness.scenarios.simulate import OPENING, STOP
+from harness.scenarios.model import Simulation, load_scenario
+from harness.scenarios.simulate import OPENING, STOP, SimulatedUser
 from tests.fakes import REMEMBER_RESPONSES, FakeOpenAI, completion, make_project, reply
 from tests.helpers import call
 
@@ -135,3 +138,36 @@ def test_turns_or_simulate(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     assert message in str(caught.value)
+
+
+def test_the_simulator_sends_the_messages_of_earlier_turns_as_the_same_objects() -> None:
+    """Replay finds a message object it keyed a step before (`Keyer.digest`): messages built anew at each turn
+    were all canonicalised again at every turn, a conversation's square."""
+
+    sent: list[list[dict[str, object]]] = []
+
+    class Model:
+        def complete(self, messages: list[dict[str, object]], tools: list[dict[str, object]]) -> ChatResponse:
+            sent.append(messages)
+            return ChatResponse(content=f"message {len(sent)}", tool_calls=(), model="m")
+
+    spec = AgentSpec("a", "s", ModelSettings(name="m"), (), ())
+    user = SimulatedUser(Simulation(persona="Azin", goal="g"), spec, lambda spec: Model())
+    exchanges: list[tuple[str, str | None]] = []
+    for _ in range(3):
+        text = user.next_message(exchanges)
+        assert text is not None
+        exchanges.append((text, f"reply to {text}"))
+    assert [len(each) for each in sent] == [2, 4, 6]
+    assert all(a is b for a, b in zip(sent[1], sent[2], strict=False))
+    assert sent[2][2:] == [
+        {"role": "assistant", "content": "message 1"},
+        {"role": "user", "content": "reply to message 1"},
+        {"role": "assistant", "content": "message 2"},
+        {"role": "user", "content": "reply to message 2"},
+    ]
+    assert sent[1] is not sent[2]  # each request its own list: what one keeps, the next turn does not change
+    # A conversation that is not the one before (another scenario's) starts over.
+    other = [("another", None)]
+    assert user.next_message(other) == "message 4"
+    assert sent[3][2:] == [{"role": "assistant", "content": "another"}, {"role": "user", "content": "(no reply)"}]
