@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import pydantic
 
 from harness.clock import DEFAULT_TICK, ClockSpec, Ids
-from harness.errors import ConfigError, Problem, ToolDefinitionError
+from harness.errors import ConfigError, Problem, ToolDefinitionError, in_line_order
 from harness.files import OutsideProject, confined
 from harness.llm.settings import EmbeddingSettings, KeyHeader, ModelSettings, ToolChoice, http_url_problem
 from harness.loops.kinds import (
@@ -637,7 +637,7 @@ def load_agents(path: str | os.PathLike[str]) -> AgentsConfig:
     if wire is None:
         salvaged = _salvage(doc)
         if salvaged is None:
-            raise ConfigError(_in_line_order(problems + _tool_problems(file, doc, problems)))
+            raise ConfigError(in_line_order(problems + _tool_problems(file, doc, problems)))
         wire, invalid = salvaged
     compiler = _Compiler(file, doc, wire, invalid)
     compiler.shared()  # its mistakes are reported even when no agent attaches a shared block
@@ -646,13 +646,8 @@ def load_agents(path: str | os.PathLike[str]) -> AgentsConfig:
     if invalid:
         problems += [p for p in _tool_problems(file, doc, problems) if p not in problems]
     if problems:
-        raise ConfigError(_in_line_order(problems))
+        raise ConfigError(in_line_order(problems))
     return AgentsConfig(file, agents)
-
-
-def _in_line_order(problems: list[Problem]) -> list[Problem]:
-    """As a reader meets them in the file, whatever found them (the keys' check, a tool's import)."""
-    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
 
 
 def _salvage(doc: YamlDocument) -> tuple[AgentsFileWire, set[str]] | None:

@@ -57,6 +57,12 @@ class Problem:
         return f"{where}:{key} {self.message}"
 
 
+def in_line_order(problems: list[Problem]) -> list[Problem]:
+    """One file's problems as a reader meets them in it, whatever found them first (the keys' check, a
+    dataset's rows, a tool's import); those of one place keep their order (a dataset's rows, line by line)."""
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
 class UserError(HarnessError):
     """A mistake in the user's files or command line: reported with its location, exit code 2."""
 

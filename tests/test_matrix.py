@@ -153,7 +153,8 @@ def test_pytest_runs_every_model_of_the_matrix(pytester: pytest.Pytester) -> Non
         ("[]", "models: List should have at least 1 item"),
         ("[a, a]", "model 'a' is listed twice (a)"),
         ("[a/b, a:b]", "model 'a:b' and 'a/b' share one cassette name (a_b)"),
-        ("['']", "models[0]: String should have at least 1 character"),
+        ("['']", "models[0]: is empty: give the model's name"),
+        ("[a, '  ']", "models[1]: is only blanks: give the model's name"),  # it passed, and ran
     ],
 )
 def test_a_bad_matrix_is_a_located_mistake(

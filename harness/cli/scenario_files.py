@@ -86,7 +86,11 @@ def refuse_overwriting_inputs(
 
 
 def every_problem(mistakes: dict[Path, list[Problem]]) -> list[Problem]:
-    return [problem for problems in mistakes.values() for problem in problems]
+    """File by file, each file's in line order (a row's filled-in mistake was told before the template's
+    `dataset:` line above it)."""
+    from harness.errors import in_line_order
+
+    return [problem for problems in mistakes.values() for problem in in_line_order(problems)]
 
 
 def the_scenario(args: argparse.Namespace, runner: ScenarioRunner, error: type[UserError] | None = None) -> Scenario:

@@ -1,12 +1,14 @@
 """Scenarios from data: a scenario file with `dataset: rows.jsonl` is a template, one scenario a row.
 
-Every string of the template may name a row's fields as `{field}` (Python's `str.format`, a field by its
-name alone: no attributes or indexes; `{{` and `}}` are literal braces; a string naming a field that `str.format`
-cannot read, say beside a lone brace, is a mistake, not text kept as written). A row's `id` field (else its line
-number) names its scenario, `<file>[<id>]`, and its cassette, `<the file's cassette without .yaml>/<id>.yaml`:
-written in NFC, letters (any script's), digits, marks and `.`/`_`/`-` kept, each run of other characters one
-`_`. Two ids that would be one file name where letter case or Unicode normalisation is ignored (macOS,
-Windows) are refused, naming both rows: there recording one row would overwrite the other's cassette. The
+Every string value of the template may name a row's fields as `{field}` (Python's `str.format`, a field by its
+name alone: `{name.upper}` or `{name[0]}` is a mistake; `{{` and `}}` are literal braces; a string naming a field
+that `str.format` cannot read, say beside a lone brace, is a mistake, not text kept as written). A key is never
+filled in: one naming a field is a mistake (a block would be looked up as `{label}`). A row's `id` field (a
+JSON string or number; else its line number) names its scenario, `<file>[<id>]`, and its cassette, `<the file's
+cassette without .yaml>/<id>.yaml`: written in NFC, letters (any script's), digits, marks and `.`/`_`/`-` kept,
+each run of other characters one `_`, no leading `.` (a hidden file); an id that keeps nothing, or is a Windows
+device name (`CON`), is a mistake. Two ids that would be one file name where letter case or Unicode
+normalisation is ignored (macOS, Windows) are refused, naming both rows: there recording one row would overwrite the other's cassette. The
 file is JSON Lines: rows end at `\\n` alone (a `\\r` before it is the JSON's whitespace), so a row's strings may
 hold U+2028 or NEL raw, as JSON allows and `json.dumps(ensure_ascii=False)` writes them.
 The dataset file is read bounded, like every file, and must stay inside the scenario's folder tree (no
@@ -47,7 +49,42 @@ def row_id(given: object) -> str:
         elif not replacing:
             kept.append("_")
             replacing = True
-    return "".join(kept).strip("_")
+    return "".join(kept).lstrip("._").rstrip("_")  # no hidden file (`../x` is `x`)
+
+
+_NOT_JSON_TOLD = 3  # a CSV file is not JSON on every line: one message a line drowned the rest
+# Names Windows keeps for devices, whatever the extension (`CON.yaml` is the console): a cassette cannot be one.
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{port}{n}" for port in ("COM", "LPT") for n in [*"123456789", "¹", "²", "³"]]
+)
+
+
+def _json(value: object) -> str:
+    """A row's value as the JSON it was (`null`, `true`, `""`), cut to a message's length."""
+    text = jsontext.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _name_of(row: dict[str, Any], number: int) -> tuple[str, str]:
+    """(the row's name, "") or ("", what is wrong with its `id`): no `id` is its line number; an id that
+    is no string or number, keeps no character of a file name, or is a Windows device name is a mistake
+    (it silently became the line number, `None`, `True`, or a cassette Windows cannot write)."""
+    if "id" not in row:
+        return str(number), ""
+    given = row["id"]
+    valid = 'a text of letters, digits, ".", "_" or "-" ("azin") or a number, or no "id" for the line number'
+    if isinstance(given, bool) or not isinstance(given, str | int | float):
+        return "", f"the id {_json(given)} is not a text or a number: give {valid}"
+    name = row_id(given if isinstance(given, str) else _json(given))
+    if not name:
+        what = "is empty" if given == "" else "keeps no letter or digit for its cassette's file name"
+        return "", f"the id {_json(given)} {what}: give {valid}"
+    if name.split(".")[0].upper() in _WINDOWS_DEVICES:
+        return "", (
+            f"the id '{name}' is a device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9), where its "
+            f"cassette {name}.yaml cannot be written: give the row another id"
+        )
+    return name, ""
 
 
 def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], list[Problem]]:
@@ -57,6 +94,14 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], lis
     given = data.get(DATASET_KEY) if isinstance(data, dict) else None
     if not isinstance(given, str):
         return [], [doc.problem((DATASET_KEY,), "should be the path of a JSON Lines file (one JSON object a line)")]
+    if given.lower().endswith((".yaml", ".yml")):
+        return [], [
+            doc.problem(
+                (DATASET_KEY,),
+                f"the dataset {given} is named as YAML: a dataset is a JSON Lines file named .jsonl (every .yaml "
+                "file under scenarios/ is read as a scenario, this one too); rename it",
+            )
+        ]
     template_path = Path(doc.path)
     try:
         path = confined(template_path.parent, given)
@@ -70,18 +115,24 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], lis
     rows: list[tuple[str, str, YamlDocument]] = []
     problems: list[Problem] = []
     seen: dict[str, tuple[int, str]] = {}  # folded id: the first row's line and id
+    not_json = 0  # lines that are not JSON: a few told one by one, the rest in one message
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip(_JSON_WHITESPACE):
             continue
         try:
             row = jsontext.parse(line)
         except ValueError as exc:
-            problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: not JSON: {exc}"))
+            not_json += 1
+            if not_json <= _NOT_JSON_TOLD:
+                problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: not JSON: {exc}"))
             continue
         if not isinstance(row, dict):
             problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: a row must be a JSON object"))
             continue
-        name = row_id(row.get("id", number)) or str(number)
+        name, wrong = _name_of(row, number)
+        if wrong:
+            problems.append(doc.problem((DATASET_KEY,), f"{given}:{number}: {wrong}"))
+            continue
         first, first_name = seen.setdefault(folded(name), (number, name))
         if first != number:
             what = (
@@ -100,6 +151,15 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], lis
                 problems.append(problem)
             continue
         rows.append((name, f"{given}:{number}", replace(doc, data=filled)))
+    if not_json > _NOT_JSON_TOLD:
+        more = not_json - _NOT_JSON_TOLD
+        problems.append(
+            doc.problem(
+                (DATASET_KEY,),
+                f"{given}: {more} more line(s) are not JSON: the file is not JSON Lines (one JSON object a line, "
+                '{"id": "azin", "name": "Azin"}); a CSV or another table must be converted to it',
+            )
+        )
     if not rows and not problems:
         problems.append(doc.problem((DATASET_KEY,), f"the dataset {given} has no rows"))
     return rows, problems
@@ -119,6 +179,10 @@ class _TooLong(Exception):
 
 class _Unformattable(Exception):
     """A row's value its field's format spec does not take (told apart from a text that is no template)."""
+
+
+class _ReachingIn(Exception):
+    """`{name.upper}`, `{name[0]}` of a row's field: a field is named alone (args: as written, the field)."""
 
 
 class _RowFields(string.Formatter):
@@ -149,6 +213,9 @@ class _RowFields(string.Formatter):
     def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, str]:
         if field_name.isdigit():  # `{0}`, `{}`: no template of a row's (kept as written, see `_fill`)
             raise IndexError(field_name)
+        named = re.match(r"[^.\[]*", field_name).group()  # type: ignore[union-attr]  # matches any text
+        if named != field_name:
+            raise _ReachingIn(field_name, named)
         if field_name not in kwargs:
             raise KeyError(field_name)
         return kwargs[field_name], field_name
@@ -181,6 +248,14 @@ def _fill(
                     True,
                 )
             return value, (loc, f"the row has no field '{name}'", False)
+        except _ReachingIn as exc:
+            written, named = exc.args
+            return value, (
+                loc,
+                f"{{{written}}}: a field is named alone, {{{named}}}: attributes (`.upper`) and indexes (`[0]`) "
+                "are not supported",
+                True,
+            )
         except _TooLong as exc:
             return value, (loc, str(exc), False)
         except _Unformattable as exc:  # a row's value the field's format spec does not take
@@ -201,6 +276,14 @@ def _fill(
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for key, item in value.items():
+            field = _FIELD.search(key) if isinstance(key, str) else None
+            if field:  # a key stays as written: `{label}` would be looked up as a block named "{label}"
+                return value, (
+                    (*loc, key),
+                    f"a placeholder cannot be a key: keys are not filled in from the row ('{key}' stays as "
+                    f"written, {field.group()} is filled in values only); write the key itself",
+                    True,
+                )
             out[key], missing = _fill(item, row, (*loc, key), fields)
             if missing:
                 return value, missing

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import pydantic
 
 from harness.archival import Seed
-from harness.errors import Problem, ScenarioError
+from harness.errors import Problem, ScenarioError, in_line_order
 from harness.memory import schema_problem
 from harness.project import HISTORY_FOLDER
 from harness.scenarios.checks import Evictions, ExpectCheck, ExpectWire, RefersTo, TurnExpectWire, compile_expect
@@ -75,11 +75,26 @@ def _ends_on_something(value: str) -> str:
     return value
 
 
+def _not_blank(what: str) -> Any:
+    """A text that must say something: "" or blanks passed and ran (a model named "  ", a persona of nothing)."""
+
+    def check(value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"is {'empty' if not value else 'only blanks'}: give {what}")
+        return value
+
+    return pydantic.AfterValidator(check)
+
+
 class SimulateWire(StrictModel):
     """A simulated user instead of scripted turns: a model plays the user, recorded like the agent."""
 
-    persona: str = pydantic.Field(description="Who the simulated user is (how they talk, what they know)")
-    goal: str = pydantic.Field(description="What they want from the agent; they stop once they have it")
+    persona: Annotated[str, _not_blank("who the simulated user is"), JsonSchema(pattern=r"\S")] = pydantic.Field(
+        description="Who the simulated user is (how they talk, what they know)"
+    )
+    goal: Annotated[str, _not_blank("what the simulated user wants"), JsonSchema(pattern=r"\S")] = pydantic.Field(
+        description="What they want from the agent; they stop once they have it"
+    )
     max_turns: Annotated[int, pydantic.Field(ge=1, le=50), NOT_BOOLEAN] = pydantic.Field(
         5, description="Most user messages (default 5)"
     )
@@ -138,7 +153,7 @@ class ScenarioWire(StrictModel):
     )
     models: (
         Annotated[
-            list[Annotated[str, pydantic.StringConstraints(min_length=1)]],
+            list[Annotated[str, _not_blank("the model's name"), JsonSchema(minLength=1, pattern=r"\S")]],
             pydantic.Field(min_length=1),
             JsonSchema(uniqueItems=True),
         ]
@@ -286,28 +301,57 @@ def load_scenarios_partially(path: Path) -> tuple[list[Scenario], list[Problem]]
         return [], exc.problems
     if not (isinstance(doc.data, dict) and DATASET_KEY in doc.data):
         scenario, problems = _from_doc(path, None, doc)
-        return ([] if scenario is None else list(_per_model(scenario))), problems
+        return ([] if scenario is None else list(_per_model(scenario))), in_line_order(problems)
     rows, problems = rows_of(doc)
     given = doc.data[DATASET_KEY]
     dataset = path.parent / given if rows and isinstance(given, str) else None
     scenarios: list[Scenario] = []
     template: list[Problem] | None = None  # the template's own problems, its fields unfilled
+    placeholders: dict[tuple[str, int | None, int | None, str], Problem] = {}  # `max_steps: "{n}"`, by place
     for row_id, where, row_doc in rows:
         scenario, found = _from_doc(path, f"{path.stem}[{row_id}]", row_doc)
         if found and template is None:
             template = _from_doc(path, None, doc)[1]
+            placeholders = _placeholders_where_text_cannot_go(template)
         # A problem the unfilled template has too is the template's, told once; another one, what this row
         # filled in made (a `matches:` pattern with an unclosed parenthesis), names the row.
         found = [
-            problem
-            if problem in (template or ())
-            else dataclasses.replace(problem, message=f"{where}: {problem.message}")
+            placeholders.get((problem.file, problem.line, problem.column, problem.key))
+            or (
+                problem
+                if problem in (template or ())
+                else dataclasses.replace(problem, message=f"{where}: {problem.message}")
+            )
             for problem in found
         ]
         problems += [problem for problem in found if problem not in problems]
         if scenario is not None:
             scenarios += _per_model(dataclasses.replace(scenario, row=row_id, dataset=dataset, row_line=where))
-    return scenarios, problems
+    return scenarios, in_line_order(problems)
+
+
+# The unfilled template's type mistake at a placeholder: `max_steps: "{n}"` is "expected an integer, not the
+# text '{n}'" (a placeholder fills in text; unquoted, `{n}` is a YAML mapping).
+_PLACEHOLDER_NOT_TEXT = re.compile(r"expected (?P<wanted>.+?), not the text '.*\{[A-Za-z_][A-Za-z0-9_]*\}.*'")
+
+
+def _placeholders_where_text_cannot_go(
+    template: list[Problem],
+) -> dict[tuple[str, int | None, int | None, str], Problem]:
+    """The places of a template where a placeholder stands for a number or a boolean, and the one message
+    told for every row there: a row's field is filled in as text, which such a key refuses (its message
+    said "not the text '3': write it without quotes", which the template cannot)."""
+    out = {}
+    for problem in template:
+        match = _PLACEHOLDER_NOT_TEXT.match(problem.message)
+        if match:
+            wanted = match["wanted"]
+            out[(problem.file, problem.line, problem.column, problem.key)] = dataclasses.replace(
+                problem,
+                message=f"a placeholder cannot stand for {wanted}: a dataset row's field is filled in as text, "
+                f"and {problem.key} takes {wanted} written without quotes; write the value itself",
+            )
+    return out
 
 
 def _per_model(scenario: Scenario) -> Iterable[Scenario]:

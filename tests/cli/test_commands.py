@@ -136,12 +136,14 @@ turns:
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[0] == "error: 4 problems"
     bad = scenarios / "bad.yaml"
-    assert lines[1].startswith(f"  {bad}:9:") and "unknown key 'replies'" in lines[1]
-    assert lines[2].startswith(f"  {bad}:2:") and (
-        "the initial value of block 'human' has 5001 characters, over the block's limit of 5000" in lines[2]
+    # in line order, as README says (the file's own keys were told before the agent's checks of line 2)
+    assert lines[1].startswith(f"  {bad}:2:") and (
+        "the initial value of block 'human' has 5001 characters, over the block's limit of 5000" in lines[1]
     )
-    assert "args.lable: tool 'core_memory_append' has no argument 'lable'; did you mean 'label'?" in lines[3]
-    assert "blocks.humn: agent 'chat' has no block 'humn'" in lines[4]
+    assert lines[2].startswith(f"  {bad}:6:")
+    assert "args.lable: tool 'core_memory_append' has no argument 'lable'; did you mean 'label'?" in lines[2]
+    assert lines[3].startswith(f"  {bad}:7:") and "blocks.humn: agent 'chat' has no block 'humn'" in lines[3]
+    assert lines[4].startswith(f"  {bad}:9:") and "unknown key 'replies'" in lines[4]
 
 
 def test_validate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -114,12 +114,21 @@ def test_a_row_nested_deeper_than_json_reads_is_a_located_mistake(tmp_path: Path
 
 def test_a_field_is_named_alone_never_reached_into(tmp_path: Path) -> None:
     """`{name.__class__}` rendered "<class 'str'>" (str.format reaches into Python objects); now it names a
-    field the row does not have. `{0}` and `{}` are no template of a row's: kept as written."""
+    mistake of the template's, told once without a row (it said "the row has no field 'name.upper'", which
+    no row could have). `{0}` and `{}` are no template of a row's: kept as written."""
     template = TEMPLATE.replace('"Hi! My name is {name}."', '"Hi {name}, {{literal}} {name.__class__}"')
     project = make_project(tmp_path / "p", {"names": template})
     write_dataset(project.root / "scenarios", [{"name": "Azin"}])
     _, problems = load_scenarios_partially(project.scenario_path("names"))
-    assert [p.message for p in problems] == ["names.jsonl:1: the row has no field 'name.__class__'"]
+    assert [p.message for p in problems] == [
+        "{name.__class__}: a field is named alone, {name}: attributes (`.upper`) and indexes (`[0]`) are not supported"
+    ]
+    write_dataset(project.root / "scenarios", [{"name": "Azin"}, {"name": "Bahar"}])
+    project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', '"Hi {name[0]}"'))
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [p.message for p in problems] == [
+        "{name[0]}: a field is named alone, {name}: attributes (`.upper`) and indexes (`[0]`) are not supported"
+    ]
     project.write_scenario("names", TEMPLATE.replace('"Hi! My name is {name}."', '"Hi {name}, {{literal}}"'))
     scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
     assert problems == [] and scenarios[0].turns[0].user == "Hi Azin, {literal}"
@@ -276,13 +285,13 @@ def test_a_rows_value_the_agent_refuses_names_the_rows_line_and_the_templates_ow
     err = capsys.readouterr().err
     path = project.scenario_path("names")
     told = [line.strip() for line in err.splitlines()[1:]]
-    assert told == [
-        f"{path}:3:26: blocks.humn: agent 'chat' has no block 'humn'; its blocks: persona, human",  # once
+    assert told == [  # in line order, as README says (they were in the order they were found)
+        f"{path}:1:1: agent: names.jsonl:4: no agent named 'Azin'; defined: chat",
         f"{path}:3:10: blocks.human: names.jsonl:2: the initial value of block 'human' has 6000 characters, over "
         "the block's limit of 5000: shorten it, or raise the block's `limit` in the agents file",
+        f"{path}:3:26: blocks.humn: agent 'chat' has no block 'humn'; its blocks: persona, human",  # once
         f"{path}:7:24: turns[0].expect.not_tool_calls[0]: names.jsonl:3: agent 'chat' has no tool 'nope'; its "
         "tools: send_message, core_memory_append, core_memory_replace",
-        f"{path}:1:1: agent: names.jsonl:4: no agent named 'Azin'; defined: chat",
     ]
 
 
@@ -304,7 +313,7 @@ def test_ids_keep_letters_of_any_script_and_ascii_ids_are_named_as_before(tmp_pa
     """`café` was `caf` and `中文` the row's number, with no word: letters, digits and marks of any script
     are kept now (NFC), as a Python test's cassette name keeps them; an ASCII id gives the name it gave."""
     project = make_project(tmp_path / "p", {"names": TEMPLATE})
-    ids = ["café", "中文", "हिन्दी", "cafe\u0301s", "a/b c", "x..y-z", "!!", "Ünïcode 🎉 party"]
+    ids = ["café", "中文", "हिन्दी", "cafe\u0301s", "a/b c", "x..y-z", 7, "Ünïcode 🎉 party"]
     write_dataset(project.root / "scenarios", [{"id": id_, "name": "A"} for id_ in ids])
     scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
     assert problems == []
@@ -313,8 +322,9 @@ def test_ids_keep_letters_of_any_script_and_ascii_ids_are_named_as_before(tmp_pa
 
 @given(st.text(st.characters(max_codepoint=127)))
 def test_an_ascii_id_is_named_as_the_ascii_rule_named_it(given_id: str) -> None:
-    """The recorded cassettes keep their names: for ASCII the rule is the old `[^A-Za-z0-9_.-]+` -> `_`."""
-    assert row_id(given_id) == re.sub(r"[^A-Za-z0-9_.-]+", "_", given_id).strip("_")
+    """The recorded cassettes keep their names: for ASCII the rule is the old `[^A-Za-z0-9_.-]+` -> `_`, but
+    for a leading `.` (a hidden file: `../../etc` was `.._.._etc.yaml`), dropped now."""
+    assert row_id(given_id) == re.sub(r"[^A-Za-z0-9_.-]+", "_", given_id).lstrip("._").rstrip("_")
 
 
 @pytest.mark.parametrize(
@@ -444,3 +454,106 @@ def test_a_row_id_too_long_for_a_cassette_name_names_the_rows_line(
         assert "Traceback" not in err
         assert f"{project.scenario_path('names')}:2:1: dataset: names.jsonl:2: the cassette file name 'bbbb" in err
         assert "is 255 bytes long: at most 200 for a cassette" in err
+
+
+@pytest.mark.parametrize(
+    ("given_id", "message"),
+    [
+        ("", 'the id "" is empty: give a text of letters, digits'),  # it was the line number, silently
+        ("!!", 'the id "!!" keeps no letter or digit for its cassette\'s file name'),
+        (None, "the id null is not a text or a number"),  # it was 'None'
+        (True, "the id true is not a text or a number"),  # it was 'True'
+        ({"a": 1}, 'the id {"a": 1} is not a text or a number'),
+        (
+            "CON",
+            "the id 'CON' is a device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9), where its cassette "
+            "CON.yaml cannot be written",
+        ),
+        ("lpt1.v2", "the id 'lpt1.v2' is a device name on Windows"),
+    ],
+)
+def test_an_id_that_names_no_cassette_is_a_located_mistake(tmp_path: Path, given_id: object, message: str) -> None:
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    write_dataset(project.root / "scenarios", [{"id": "a", "name": "A"}, {"id": given_id, "name": "B"}])
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [s.row for s in scenarios] == ["a"]
+    [problem] = problems
+    assert problem.message.startswith(f"names.jsonl:2: {message}"), problem.message
+    assert problem.line == 2  # the `dataset:` key
+
+
+def test_an_id_gives_no_hidden_cassette_and_a_number_is_named_as_json_writes_it(tmp_path: Path) -> None:
+    """`../../etc` was the cassette `.._.._etc.yaml`, a hidden file."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    write_dataset(project.root / "scenarios", [{"id": "../../etc", "name": "A"}, {"id": 2.5, "name": "B"}])
+    scenarios, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert problems == []
+    assert [s.row for s in scenarios] == ["etc", "2.5"]
+
+
+def test_validate_tells_a_templates_mistakes_in_line_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A row's missing field (line 4 of the template) was told before the `dataset:` line's duplicate id."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    write_dataset(project.root / "scenarios", [{"id": "a"}, {"id": "a", "name": "B"}])
+    assert main(["validate", "--agents", str(project.agents)]) == 2
+    told = [line.strip() for line in capsys.readouterr().err.splitlines()[1:]]
+    path = project.scenario_path("names")
+    assert [line.split(": ")[0] for line in told] == [f"{path}:2:1", f"{path}:4:5"]
+    assert "names.jsonl:2: the id 'a' is used twice" in told[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('max_steps: "{steps}"', "max_steps: a placeholder cannot stand for an integer"),
+        (
+            'simulate:\n  persona: "{name}"\n  goal: g\n  max_turns: "{steps}"',
+            "simulate.max_turns: a placeholder cannot stand for an integer",
+        ),
+    ],
+)
+def test_a_placeholder_for_a_number_is_one_mistake_of_the_templates(tmp_path: Path, text: str, key: str) -> None:
+    """It said, row by row, "expected an integer, not the text '3': write it without quotes": unquoted,
+    `{steps}` is a YAML mapping."""
+    template = TEMPLATE.replace("dataset: names.jsonl", f"dataset: names.jsonl\n{text}")
+    if "simulate" in text:
+        template = template.split("\nturns:")[0]
+    project = make_project(tmp_path / "p", {"names": template})
+    write_dataset(project.root / "scenarios", [{"name": "A", "steps": 3}, {"name": "B", "steps": 4}])
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    [problem] = problems
+    assert str(problem).split(": ", 1)[1].startswith(key), problem
+    assert "written without quotes; write the value itself" in problem.message
+    assert "names.jsonl" not in problem.message  # the template's, whatever the row
+
+
+def test_a_placeholder_in_a_key_is_a_located_mistake(tmp_path: Path) -> None:
+    """`blocks: {"{label}": ...}` said "agent 'chat' has no block '{label}'": keys are not filled in."""
+    template = TEMPLATE.replace("human: {contains:", '"{label}": {contains:')
+    project = make_project(tmp_path / "p", {"names": template})
+    write_dataset(project.root / "scenarios", [{"name": "A", "label": "human"}, {"name": "B", "label": "human"}])
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    [problem] = problems
+    assert problem.key == "expect.blocks.{label}" and problem.line == 9
+    assert problem.message.startswith("a placeholder cannot be a key: keys are not filled in from the row")
+
+
+def test_a_file_that_is_no_json_lines_is_told_in_a_few_messages(tmp_path: Path) -> None:
+    """A CSV of 5,000 rows gave 5,001 "not JSON" messages."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE})
+    lines = ["id,name", *(f"r{n},N{n}" for n in range(5000))]
+    (project.root / "scenarios" / "names.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    assert [p.message.split(": not JSON")[0] for p in problems[:3]] == [f"names.jsonl:{n}" for n in (1, 2, 3)]
+    assert len(problems) == 4
+    assert problems[3].message.startswith("names.jsonl: 4998 more line(s) are not JSON: the file is not JSON Lines")
+    assert "a CSV or another table must be converted" in problems[3].message
+
+
+def test_a_dataset_named_as_yaml_says_datasets_are_jsonl(tmp_path: Path) -> None:
+    """Under scenarios/ the collector read `rows.yaml` as a scenario: `should be a mapping` or invalid YAML."""
+    project = make_project(tmp_path / "p", {"names": TEMPLATE.replace("names.jsonl", "rows.yaml")})
+    (project.root / "scenarios" / "rows.yaml").write_text('{"name": "A"}\n', encoding="utf-8")
+    _, problems = load_scenarios_partially(project.scenario_path("names"))
+    [problem] = problems
+    assert problem.key == "dataset" and "a dataset is a JSON Lines file named .jsonl" in problem.message

@@ -130,6 +130,9 @@ def test_a_simulated_user_stopping_before_its_first_message_replays_as_the_same_
         ("agent: chat\n", "turns: required key is missing"),
         (SIMULATED + "turns: [{user: hi}]\n", "give `turns` (scripted user messages) or `simulate`"),
         ("agent: chat\nsimulate: {persona: x}\n", "simulate.goal: required key is missing"),
+        # they passed, and the simulator played nobody
+        ('agent: chat\nsimulate: {persona: "", goal: g}\n', "simulate.persona: is empty: give who the simulated"),
+        ('agent: chat\nsimulate: {persona: p, goal: "  "}\n', "simulate.goal: is only blanks: give what the"),
     ],
 )
 def test_turns_or_simulate(tmp_path: Path, text: str, message: str) -> None:
