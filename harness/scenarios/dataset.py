@@ -10,7 +10,8 @@ each run of other characters one `_`, no leading `.` (a hidden file); an id that
 device name (`CON`), is a mistake. Two ids that would be one file name where letter case or Unicode
 normalisation is ignored (macOS, Windows) are refused, naming both rows: there recording one row would
 overwrite the other's cassette. The file is JSON Lines: rows end at `\\n` alone (a `\\r` before it is the
-JSON's whitespace), so a row's strings may hold U+2028 or NEL raw, as JSON allows and `json.dumps(ensure_ascii=False)` writes them.
+JSON's whitespace), so a row's strings may hold U+2028 or NEL raw, as JSON allows and
+`json.dumps(ensure_ascii=False)` writes them.
 The dataset file is read bounded, like every file, and must stay inside the scenario's folder tree (no
 absolute path, no `..` out of the project). What a row fills in is bounded too: a filled value is at most
 1 MB, as any value read from a file, and a row's fields add at most 4 MB, as a whole file may hold.
