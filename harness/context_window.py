@@ -14,6 +14,11 @@ history and tool schemas) and, following Letta 0.16.8:
   by default (so it is off by default here too), and Letta 0.16.8's v1 agent has none. Letta's legacy
   MemGPT agent warns after the response that crossed the threshold and then chains one more step for it;
   here the warning goes with the request that crosses it, so the model can save what matters in that step.
+  A warning that takes the request over the trigger is followed by a compaction of the history before it
+  (Letta's MemGPT agent summarizes when the request carrying the warning overflows, and sends it still).
+
+A compaction that leaves the request over the whole window (a huge last message, a long summary) is
+followed by an `overflow` event, as is a request over the trigger with nothing to evict.
 
 Tokens are counted with Letta 0.16.8's estimate for OpenAI-compatible endpoints: JSON bytes / 4, times
 Letta's 1.3 safety margin (`ApproxTokenCounter` and `APPROX_TOKEN_SAFETY_MARGIN` in letta/services/...),
@@ -87,7 +92,7 @@ def describe(event: ContextEvent) -> str:
     if event.kind is ContextEventKind.EVICTION:
         return f"context: {event.evicted} message(s) evicted to recall and summarized ({event.mode}), {tokens}"
     if event.kind is ContextEventKind.OVERFLOW:
-        return f"context: over 90% with nothing left to evict, sent as it was, {tokens}"
+        return f"context: over 90% with nothing (more) left to evict, sent as it was, {tokens}"
     return f"context: memory-pressure warning sent, {tokens}"
 
 
@@ -141,47 +146,62 @@ class ContextWindow:
         self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> tuple[ContextEvent, ...]:
         """Compact `messages` in place when the request would pass the trigger, or warn once past the
-        warning threshold; what happened, for the step's record."""
+        warning threshold; what happened, for the step's record. A warning that takes the request past the
+        trigger is followed by a compaction of the history before it (Letta's MemGPT agent summarizes when
+        the request carrying its warning overflows, and sends the warning still), so no request goes over
+        the trigger unless nothing is left to evict (`overflow`)."""
         before = self.tokens(system, messages, tools)
-        if before > self.trigger_tokens:
-            tool_tokens = self.counter.count(tools) if tools else 0
-            done = compact(
-                system,
-                messages,
-                tool_tokens,
-                self.window,
-                self.trigger_tokens,
-                before,
-                self.counter.count,
-                self.model,
-                self.now,
-            )
-            if done is None:  # nothing to evict: the request goes as it is (the endpoint may refuse it)
-                self._check_system_fits(system)
-                # Letta logs "Failed to summarize messages after fallback" and goes on; the step's record
-                # says so, where it said nothing and a report read as if the context were fine.
-                return (ContextEvent(ContextEventKind.OVERFLOW, before, before, self.window, self.counter.name),)
-            messages[:] = done.messages
-            self.alerted = False
-            after = self.tokens(system, messages, tools)
-            if after > self.trigger_tokens:
-                self._check_system_fits(system)
-            return (
-                ContextEvent(
-                    ContextEventKind.EVICTION,
-                    before,
-                    after,
-                    self.window,
-                    self.counter.name,
-                    done.evicted,
-                    done.kept,
-                    done.summary,
-                    done.mode,
-                ),
-            )
-        if self.warn and before > self.warning_tokens and not self.alerted:
+        events: tuple[ContextEvent, ...] = ()
+        inputs = 1
+        if before <= self.trigger_tokens and self.warn and before > self.warning_tokens and not self.alerted:
             self.alerted = True
             messages.append({"role": "user", "content": token_limit_warning(self.now())})
             after = self.tokens(system, messages, tools)
-            return (ContextEvent(ContextEventKind.WARNING, before, after, self.window, self.counter.name),)
-        return ()
+            events = (ContextEvent(ContextEventKind.WARNING, before, after, self.window, self.counter.name),)
+            before, inputs = after, 2
+        if before <= self.trigger_tokens:
+            return events
+        return (*events, *self._compact(system, messages, tools, before, inputs))
+
+    def _compact(
+        self, system: str, messages: list[dict[str, Any]], tools: list[dict[str, Any]], before: int, inputs: int
+    ) -> tuple[ContextEvent, ...]:
+        tool_tokens = self.counter.count(tools) if tools else 0
+        done = compact(
+            system,
+            messages,
+            tool_tokens,
+            self.window,
+            self.trigger_tokens,
+            before,
+            self.counter.count,
+            self.model,
+            self.now,
+            inputs,
+        )
+        if done is None:  # nothing to evict: the request goes as it is (the endpoint may refuse it)
+            self._check_system_fits(system)
+            # Letta logs "Failed to summarize messages after fallback" and goes on; the step's record
+            # says so, where it said nothing and a report read as if the context were fine.
+            return (ContextEvent(ContextEventKind.OVERFLOW, before, before, self.window, self.counter.name),)
+        messages[:] = done.messages
+        self.alerted = False
+        after = self.tokens(system, messages, tools)
+        if after > self.trigger_tokens:
+            self._check_system_fits(system)
+        eviction = ContextEvent(
+            ContextEventKind.EVICTION,
+            before,
+            after,
+            self.window,
+            self.counter.name,
+            done.evicted,
+            done.kept,
+            done.summary,
+            done.mode,
+        )
+        if after <= self.window:
+            return (eviction,)
+        # The summary (up to CLIP_CHARS characters) or the kept messages (a huge last message or tool result)
+        # leave the request over the whole window: said, where the record read as an ordinary eviction.
+        return (eviction, ContextEvent(ContextEventKind.OVERFLOW, after, after, self.window, self.counter.name))

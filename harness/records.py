@@ -62,7 +62,8 @@ class ContextEventKind(StrEnum):
 
     WARNING = "warning"  # Letta's memory-pressure warning went to the model
     EVICTION = "eviction"  # old messages left the context (to recall) and a summary took their place
-    # over the trigger with nothing left to evict: the request went as it was (an endpoint may refuse it)
+    # over the trigger with nothing left to evict (alone, or after an eviction that left the request over the
+    # whole window): the request went as it was (an endpoint may refuse it)
     OVERFLOW = "overflow"
 
 

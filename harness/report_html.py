@@ -251,7 +251,7 @@ def _turn(index: int, turn: dict[str, Any], before: dict[str, str]) -> str:
             what = (
                 f"{event['evicted']} message(s) evicted to recall, {event['kept']} kept ({event.get('mode')})"
                 if event["kind"] == "eviction"
-                else "over 90% with nothing left to evict: sent as it was"
+                else "over 90% with nothing (more) left to evict: sent as it was"
                 if event["kind"] == "overflow"
                 else "memory-pressure warning sent"
             )

@@ -152,10 +152,15 @@ def summarize(model: ChatModel, prompt: str, messages: list[dict[str, Any]], mod
 
 
 def sliding_cutoff(
-    system: str, messages: list[dict[str, Any]], window: int, count: Callable[[list[dict[str, Any]]], int]
+    system: str,
+    messages: list[dict[str, Any]],
+    window: int,
+    count: Callable[[list[dict[str, Any]]], int],
+    inputs: int = 1,
 ) -> int | None:
-    """Where the kept messages start (an index into `messages`, an assistant message, never the last
-    message), or None when no cutoff brings the rest under the goal (Letta raises, and falls back).
+    """Where the kept messages start (an index into `messages`, an assistant message, never among the last
+    `inputs` messages, what the request answers), or None when no cutoff brings the rest under the goal
+    (Letta raises, and falls back).
     Letta's loop, float for float: its eviction percentage grows by adding 0.1 to 0.3, so it reaches
     0.8999999999999999, not 0.9, and `round` of that times 35 messages is 31, not 32."""
     full = [{"role": "system", "content": system}, *messages]
@@ -171,19 +176,21 @@ def sliding_cutoff(
         if cutoff is None:
             continue
         tokens = count([full[0], *full[cutoff:]])
-    if cutoff is None or eviction >= 1.0 or cutoff < 2 or cutoff >= total - 1:
+    if cutoff is None or eviction >= 1.0 or cutoff < 2 or cutoff >= total - inputs:
         return None  # (cutoff 1 would evict nothing: the history starts with an assistant message)
     return cutoff - 1
 
 
-def protected_tail(messages: list[dict[str, Any]]) -> int:
-    """Where the `all` mode's kept messages start: the last message, with its assistant call when it is a
-    tool result (so a call and its results stay together)."""
-    start = len(messages) - 1
+def protected_tail(messages: list[dict[str, Any]], inputs: int = 1) -> int:
+    """Where the `all` mode's kept messages start: the last `inputs` messages (what the request answers:
+    the last message, and the memory-pressure warning after it when one was just added), with the first's
+    assistant call when it is a tool result (so a call and its results stay together)."""
+    first = max(len(messages) - inputs, 0)
+    start = first
     while start > 0 and messages[start]["role"] == "tool":
         start -= 1
-    if messages[start]["role"] != "assistant" and start < len(messages) - 1:
-        start = len(messages) - 1  # tool results without their call in history: keep the last one only
+    if messages[start]["role"] != "assistant" and start < first:
+        start = first  # tool results without their call in history: keep the inputs only
     return max(start, 0)
 
 
@@ -197,13 +204,16 @@ def compact(
     count: Callable[[list[dict[str, Any]]], int],
     model: ChatModel,
     now: Callable[[], datetime],
+    inputs: int = 1,
 ) -> Compaction | None:
     """Letta's `compact_messages` (sliding_window, falling back to all) over `messages` (the history after
     the system message); None when there is nothing to evict (the system message and the last message
     alone are over the trigger). `count` counts a list of messages, the system message first;
-    `tool_tokens` is what the tool schemas add to a request."""
+    `tool_tokens` is what the tool schemas add to a request; `inputs`, how many of the last messages the
+    request answers, never evicted (2 when the memory-pressure warning follows the last message, as
+    Letta's MemGPT agent summarizes the history before the warning it sends, never the warning)."""
     stats = _Stats(len(messages) + 1, tokens_before, window, tool_tokens, count, system)
-    cutoff = sliding_cutoff(system, messages, window, count)
+    cutoff = sliding_cutoff(system, messages, window, count, inputs)
     current, prompt = messages, ALL_PROMPT  # no cutoff, or its summary failed: Letta's fallback_config
     if cutoff is not None:
         kept = messages[cutoff:]
@@ -218,7 +228,7 @@ def compact(
             # Still over: `summarize_all` with the sliding window's own settings, so SLIDING_PROMPT again
             # (compact_messages set `summarizer_config.prompt` for mode sliding_window), over this summary too.
             current, prompt = result, SLIDING_PROMPT
-    start = protected_tail(current)
+    start = protected_tail(current, inputs)
     if all(_is_summary(message) for message in current[:start]):
         return None  # nothing but a summary before the last message: summarizing it again would not help
     kept = current[start:]

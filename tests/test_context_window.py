@@ -110,6 +110,59 @@ def test_the_warning_goes_once_past_75_percent_as_lettas_system_alert() -> None:
     assert window.before_request(SYSTEM, messages, []) == ()  # once until the next compaction
 
 
+def test_a_warning_that_takes_the_request_over_the_trigger_is_followed_by_a_compaction() -> None:
+    """The warning (about 200 tokens) pushed a 538-token request in a 600-token window to 742 tokens, sent
+    as it was. Now the history before the warning is compacted (Letta's MemGPT agent summarizes when the
+    request carrying its warning overflows), and the user's message and the warning are both kept."""
+    model = Summaries()
+    window = ContextWindow(1000, model, steady_clock(), warn=True)
+    messages = [*long_history(3, 400), user("the question " + "q" * 400)]
+    assert 750 < window.tokens(SYSTEM, messages, []) <= 900  # over 75%, under 90%: a warning, no compaction
+    warning, eviction = window.before_request(SYSTEM, messages, [])
+    assert warning.kind is ContextEventKind.WARNING and warning.tokens_after > 900
+    assert eviction.kind is ContextEventKind.EVICTION and eviction.tokens_before == warning.tokens_after
+    assert eviction.tokens_after == window.tokens(SYSTEM, messages, []) <= 900 and model.requests
+    assert messages[-2] == user("the question " + "q" * 400)
+    assert json.loads(messages[-1]["content"])["message"] == MESSAGE_SUMMARY_WARNING_STR
+
+
+def test_a_warning_over_the_trigger_with_nothing_to_evict_is_an_overflow() -> None:
+    window = ContextWindow(600, Summaries(), steady_clock(), warn=True)
+    messages = [user("q" * 1300)]  # over 75% of 600, under 90%
+    warning, overflow = window.before_request(SYSTEM, messages, [])
+    assert warning.kind is ContextEventKind.WARNING and warning.tokens_after > 540
+    assert overflow.kind is ContextEventKind.OVERFLOW and overflow.tokens_before == warning.tokens_after
+    assert len(messages) == 2
+
+
+def test_all_mode_keeps_the_message_the_warning_follows() -> None:
+    model = Summaries()
+    warning = {"role": "user", "content": '{\n  "type": "system_alert", "message": "w"}'}
+    messages = [user("a" * 900), user("b" * 900), user("the question"), warning]
+    done = compact(SYSTEM, messages, 0, 1000, 900, 1200, count, model, steady_clock(), inputs=2)
+    assert done is not None and done.mode == "all" and done.evicted == 2
+    assert done.messages[1:] == [user("the question"), warning]
+    assert protected_tail([*call_and_results("c", 2, "r"), warning], 2) == 0  # a call stays with its results
+
+
+def test_an_eviction_that_leaves_the_request_over_the_window_is_flagged_overflow() -> None:
+    """A huge last message (or a summary of up to CLIP_CHARS characters) left the request over the whole
+    window after a compaction, recorded as an ordinary eviction."""
+    window = ContextWindow(1000, Summaries(), steady_clock())
+    messages = [*long_history(3), user("z" * 4000)]
+    eviction, overflow = window.before_request(SYSTEM, messages, [])
+    assert eviction.kind is ContextEventKind.EVICTION and eviction.tokens_after > 1000
+    assert overflow.kind is ContextEventKind.OVERFLOW
+    assert overflow.tokens_before == overflow.tokens_after == eviction.tokens_after
+
+
+def test_an_eviction_left_under_the_window_is_not_flagged() -> None:
+    window = ContextWindow(1000, Summaries(), steady_clock())
+    messages = long_history(12)
+    (event,) = window.before_request(SYSTEM, messages, [])
+    assert event.kind is ContextEventKind.EVICTION
+
+
 # ------------------------------------------------------------------ eviction and summary
 
 
@@ -231,7 +284,9 @@ def test_eviction_invariants(units: list[list[dict[str, Any]]], size: int) -> No
     if not events or events[0].kind is not ContextEventKind.EVICTION:
         assert messages[: len(original)] == original  # at most a warning was appended
         return
-    (event,) = events
+    event = events[0]
+    # An eviction is followed by an overflow exactly when it leaves the request over the whole window.
+    assert [e.kind for e in events[1:]] == ([ContextEventKind.OVERFLOW] if event.tokens_after > size else [])
     kept = messages[1:]
     assert kept == original[len(original) - len(kept) :] and kept[-1] == original[-1]
     assert event.evicted == len(original) - len(kept) > 0
