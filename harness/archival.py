@@ -19,6 +19,8 @@ from typing import Protocol
 
 # letta/constants.py RETRIEVAL_QUERY_DEFAULT_PAGE_SIZE: results of a search that gives no top_k.
 DEFAULT_TOP_K = 5
+# A `top_k` past any archive: what a `top_k` of 0 (no limit, as Letta reads it) searches with.
+NO_LIMIT = 2**31
 
 
 class TagMatchMode(StrEnum):

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from harness.archival import DEFAULT_TOP_K, Archival, TagMatchMode
+from harness.archival import DEFAULT_TOP_K, NO_LIMIT, Archival, TagMatchMode
 from harness.tools.context import AgentState
 
 NO_ARCHIVAL = (
@@ -122,7 +122,7 @@ def archival_memory_search(
         query,
         tags=tags,
         tag_match_mode=TagMatchMode.ALL if tag_match_mode == "all" else TagMatchMode.ANY,
-        top_k=limit if limit else 2**31,
+        top_k=limit if limit else NO_LIMIT,
         start=start,
         end=end,
     )

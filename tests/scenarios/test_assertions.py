@@ -867,6 +867,17 @@ def test_an_archival_search_left_empty_by_its_tags_says_so(search: dict[str, Any
     assert failure.message == says
 
 
+def test_an_archival_search_with_top_k_0_looks_at_every_result_as_the_tool_does() -> None:
+    """archival_memory_search reads a top_k of 0 as no limit (as Letta does); the check refused it."""
+    shelf = _Shelf(*((f"passage {n}", ()) for n in range(7)))
+    obs = observed()
+    obs.archival = shelf
+    assert run({"archival_search": {"query": "q", "top_k": 0, "contains": "passage 6"}}, obs) == []
+    (failure,) = run({"archival_search": {"query": "q", "top_k": 0, "contains": "passage 9"}}, obs)
+    assert failure.message == "no passage among the results for 'q' contains 'passage 9'"
+    assert len(failure.actual) == 7
+
+
 def test_text_that_is_not_json_fails_only_the_first_of_its_json_checks() -> None:
     """One reason is enough: `json` and `json_length` of a value that is not JSON give one failure."""
     (failure,) = block_failures("tasks", {"json": ["a"], "json_length": 1}, "[a")

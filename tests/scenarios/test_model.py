@@ -654,7 +654,7 @@ def test_archival_check_values_are_validated_where_written(tmp_path: Path) -> No
     path = tmp_path / "s.yaml"
     path.write_text(
         "agent: a\narchival: [{txt: x}]\nturns:\n  - user: hi\n    expect:\n"
-        "      archival_search: {query: q, top_k: 0}\nexpect:\n  archival_search: {query: q}\n",
+        "      archival_search: {query: q, top_k: -1}\nexpect:\n  archival_search: {query: q}\n",
         encoding="utf-8",
     )
     with pytest.raises(ScenarioError) as info:
@@ -663,7 +663,7 @@ def test_archival_check_values_are_validated_where_written(tmp_path: Path) -> No
     assert "s.yaml:2:" in text and "archival[0].txt: unknown key 'txt'" in text
     assert (
         "s.yaml:6:" in text
-        and "turns[0].expect.archival_search.top_k: Input should be greater than or equal to 1" in text
+        and "turns[0].expect.archival_search.top_k: Input should be greater than or equal to 0" in text
     )
     assert "s.yaml:8:" in text and "give `contains` or `not_contains`" in text
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import pydantic
 
-from harness.archival import DEFAULT_TOP_K, Passage, TagMatchMode, tags_match
+from harness.archival import DEFAULT_TOP_K, NO_LIMIT, Passage, TagMatchMode, tags_match
 from harness.scenarios.checks.base import (
     Asker,
     ExpectCheck,
@@ -71,8 +71,10 @@ class ArchivalSearchWire(StrictModel):
     )
 
     query: str = pydantic.Field(description="What to search for (embedded through the cassette)")
-    top_k: Annotated[int, pydantic.Field(ge=1), NOT_BOOLEAN] = pydantic.Field(
-        DEFAULT_TOP_K, description=f"How many results to look at (default {DEFAULT_TOP_K})"
+    top_k: Annotated[int, pydantic.Field(ge=0), NOT_BOOLEAN] = pydantic.Field(
+        DEFAULT_TOP_K,
+        description=f"How many results to look at (default {DEFAULT_TOP_K}); 0 is no limit, as archival_memory_search "
+        "(and Letta) read it",
     )
     tags: list[str] | None = pydantic.Field(None, description="Only passages with these tags")
     tag_match_mode: TagMatchMode = pydantic.Field(
@@ -110,11 +112,15 @@ class ArchivalSearch(ExpectCheck):
                 self.loc,
                 Asker.ARCHIVAL_SEARCH,
                 lambda: archival.search(
-                    search.query, tags=search.tags, tag_match_mode=search.tag_match_mode, top_k=search.top_k
+                    search.query,
+                    tags=search.tags,
+                    tag_match_mode=search.tag_match_mode,
+                    top_k=search.top_k or NO_LIMIT,
                 ),
             )
         )
-        where = f"the top {search.top_k} results for {search.query!r}"
+        where = f"the top {search.top_k} results" if search.top_k else "the results"
+        where += f" for {search.query!r}"
         if not found and search.tags:  # the tag filter may have left nothing to rank: say so
             tagged = [p for p in archival.passages() if tags_match(p.tags, search.tags, search.tag_match_mode)]
             if not tagged:
