@@ -78,8 +78,12 @@ def parse_embeddings(
         vector = item.get("embedding") if isinstance(item, dict) else None
         if not isinstance(index, int) or not 0 <= index < count or vectors[index] is not None:
             raise ModelAnswerError(f"{where} returned embedding {position + 1} with a wrong or repeated index")
-        if not isinstance(vector, list) or not vector or not _numbers(vector):
+        if not isinstance(vector, list) or not vector or not set(map(type, vector)) <= {float, int}:
             raise ModelAnswerError(f"{where} returned embedding {position + 1} that is not a list of numbers")
+        bad = _not_finite(vector)
+        if bad is not None:  # numbers, but no vector: said as what they are, where it said "not ... numbers"
+            what = "NaN or infinity" if isinstance(vector[bad], float) else "an integer too big for a float"
+            raise ModelAnswerError(f"{where} returned embedding {position + 1} that holds {what} (item {bad + 1})")
         if not all(map(math.isfinite, array("f", [max(vector), min(vector)]))):  # kept as 32-bit floats: inf, NaN
             raise ModelAnswerError(
                 f"{where} returned embedding {position + 1} with a number beyond what a 32-bit float holds"
@@ -95,18 +99,16 @@ def parse_embeddings(
     return [vector for vector in vectors if vector is not None]
 
 
-def _numbers(vector: list[Any]) -> bool:
-    """Every item a finite number (not a bool). A vector holds a thousand floats or so: its item types are
-    checked as a set and its sum first, at C speed; an infinite or NaN sum (or an integer too big for a
-    float) is looked at item by item."""
-    if not set(map(type, vector)) <= {float, int}:
-        return False
+def _not_finite(vector: list[float]) -> int | None:
+    """Where the first item that is no finite number is (NaN, infinity, an integer too big for a float), or
+    None. A vector holds a thousand floats or so: its sum is checked first, at C speed; an infinite or NaN
+    sum (or an integer too big for a float) is looked at item by item."""
     try:
         if math.isfinite(sum(vector)):  # an overflow to inf only sends the vector to the item check
-            return True
+            return None
     except (OverflowError, ValueError):
         pass
-    return all(map(_finite, vector))
+    return next((k for k, number in enumerate(vector) if not _finite(number)), None)
 
 
 def _finite(number: float) -> bool:

@@ -78,7 +78,19 @@ def test_vectors_come_back_in_the_order_asked() -> None:
             200,
             '{"data": [{"index": 0, "embedding": [NaN]}, {"index": 1, "embedding": [1.0]}]}',
             ModelAnswerError,
-            "returned embedding 1 that is not a list of numbers",
+            "returned embedding 1 that holds NaN or infinity (item 1)",
+        ),
+        (
+            200,
+            '{"data": [{"index": 0, "embedding": [1.0]}, {"index": 1, "embedding": [2.0, 0.5, -Infinity]}]}',
+            ModelAnswerError,
+            "returned embedding 2 that holds NaN or infinity (item 3)",
+        ),
+        (
+            200,
+            '{"data": [{"index": 0, "embedding": [1.0, ' + "9" * 400 + ']}, {"index": 1, "embedding": [1.0, 2.0]}]}',
+            ModelAnswerError,
+            "returned embedding 1 that holds an integer too big for a float (item 2)",
         ),
         (200, json.dumps(answer([1.0], [1.0, 2.0])), ModelAnswerError, "returned embeddings of different lengths"),
         (  # finite as a 64-bit float, infinite as the 32-bit float a passage keeps: its cosine NaN, ranking garbled
@@ -192,6 +204,10 @@ def test_a_vector_is_taken_exactly_when_every_item_is_a_finite_number(vector: li
             parse_embeddings(200, body, "http://e", 1)
     elif expected:
         assert parse_embeddings(200, body, "http://e", 1) == [[float(x) for x in vector]]
+    elif set(map(type, vector)) <= {float, int}:  # numbers, not finite ones: which, and where
+        says = r"that holds (NaN or infinity|an integer too big for a float) \(item"
+        with pytest.raises(ModelAnswerError, match=says):
+            parse_embeddings(200, body, "http://e", 1)
     else:
         with pytest.raises(ModelAnswerError, match="not a list of numbers"):
             parse_embeddings(200, body, "http://e", 1)
