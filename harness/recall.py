@@ -154,10 +154,16 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 def _stamp(at: datetime) -> str:
-    """A sortable UTC timestamp (what the index compares)."""
+    """A sortable UTC timestamp (what the index compares). A bound within hours of year 1 or 9999 with an
+    offset (`0001-01-01T00:00+05:00`) has no UTC datetime: it is clamped to the first or last one, which
+    sorts the same against every stored time (it was an OverflowError the model read)."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        utc = at.astimezone(UTC)
+    except OverflowError:
+        utc = (datetime.min if at.year == datetime.min.year else datetime.max).replace(tzinfo=UTC)
+    return utc.isoformat(timespec="microseconds")
 
 
 def index_messages(

@@ -194,6 +194,18 @@ def test_conversation_search_dates_are_inclusive_whole_days() -> None:
     assert not SEARCH.call(state(recall), {"roles": ["system"]}).ok  # not one of Letta's roles
 
 
+def test_dates_at_the_ends_of_time_with_an_offset_are_clamped_not_an_overflow() -> None:
+    """`0001-01-01T00:00+05:00` is before year 1 in UTC: the model read `OverflowError: date value out of
+    range`. Such a bound is before (or after) every message, as written."""
+    recall = recall_with(user("day one"), user("day two"))
+    wide = {"start_date": "0001-01-01T00:00+05:00", "end_date": "9999-12-31T23:59-05:00"}
+    result = SEARCH.call(state(recall), wide)
+    assert result.ok and [r["content"] for r in json.loads(result.message)["results"]] == ["day two", "day one"]
+    for dates in ({"end_date": "0001-01-01T00:00+05:00"}, {"start_date": "9999-12-31T23:59-05:00"}):
+        nothing = SEARCH.call(state(recall), dates)
+        assert nothing.ok and json.loads(nothing.message)["results"] == []
+
+
 def test_conversation_search_without_recall_fails_clearly() -> None:
     result = SEARCH.call(state(None), {"query": "x"})
     assert not result.ok and "recall memory is not available" in result.message
