@@ -833,19 +833,20 @@ def test_chat_shows_what_context_pressure_did(
     """`harness chat` showed tool calls but never a warning or an eviction: a user could not tell their
     agent's oldest messages had left its context."""
     import math
+    from datetime import UTC, datetime
 
-    from harness.context_window import ApproxTokenCounter
+    from harness.context_window import ApproxTokenCounter, token_limit_warning
 
     def agents(window: int) -> Path:
         path = tmp_path / f"agents{window}.yaml"
         path.write_text(
             "agents:\n  chat:\n    model: {name: m, base_url: 'http://127.0.0.1:9/v1'}\n"
-            "    system: You are a test agent.\n    blocks: [{label: human, value: 'Name: Bob'}]\n"
+            f"    system: You are a test agent.\n    blocks: [{{label: human, value: 'Name: Bob. {'x' * 1500}'}}]\n"
             f"    tools: [send_message, core_memory_append]\n    context_window: {window}\n    memory_warning: true\n"
         )
         return path
 
-    script = Script([reply("Hi")])
+    script = Script([reply("Hi")])  # a request the warning (about 200 tokens) leaves under 90% of the window
     with serve(script) as url:
         chat(
             monkeypatch,
@@ -860,7 +861,12 @@ def test_chat_shows_what_context_pressure_did(
         )
     body = script.requests[0]
     sent = ApproxTokenCounter().count(body["messages"]) + ApproxTokenCounter().count(body["tools"])
-    window = math.ceil(sent / 0.8)  # the same first request is at 80% of this window: warned, not evicted
+    # The same first request is over 75% of this window, and still under 90% with the warning: warned, not
+    # evicted (a warning that takes a request over 90% is followed by a compaction).
+    warning = {"role": "user", "content": token_limit_warning(datetime(2025, 1, 1, tzinfo=UTC))}
+    warned = ApproxTokenCounter().count([*body["messages"], warning]) + ApproxTokenCounter().count(body["tools"])
+    window = math.ceil(warned / 0.9) + 1
+    assert 0.75 * window < sent
     script = Script([reply("Hi")])
     with serve(script) as url:
         code, _, err = chat(
