@@ -929,7 +929,7 @@ class ScenarioItem(pytest.Item):
         runs = runner.replayed_runs(scenario for scenario, _ in self.scenarios)
         specs = {id(scenario): spec for scenario, spec in self.scenarios}
         results = self.results = [
-            runner.run(scenario, spec, variant=variant) for scenario, variant in runs for spec in (specs[id(scenario)],)
+            runner.run(scenario, specs[id(scenario)], variant=variant) for scenario, variant in runs
         ]
         self.user_properties.append(("steps", sum(result.steps for result in results)))
         mask = _secrets(self.config).mask
