@@ -628,16 +628,7 @@ def test_a_database_with_a_table_gone_is_refused_before_the_model_is_asked(
 ) -> None:
     """`tool_calls` dropped: the chat asked the model, then failed writing its answer (exit 1), the agent's
     turn count and the user's message saved without it."""
-    import sqlite3
-
-    db = tmp_path / "state.db"
-    with serve(Script([reply("Hi")])) as url:
-        assert chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", url)[0] == 0
-    for lock in tmp_path.glob("*.lock"):
-        lock.unlink()
-    with sqlite3.connect(db, isolation_level=None) as raw:
-        raw.execute("DROP TABLE tool_calls")
-    raw.close()
+    db = chatted_then_changed(tmp_path, monkeypatch, capsys, "DROP TABLE tool_calls")
     before, files = db.read_bytes(), set(tmp_path.iterdir())
     script = Script([reply("Hi again")])
     with serve(script) as url:
@@ -656,17 +647,9 @@ def test_a_database_refused_when_its_agent_is_read_leaves_no_lock_file_behind(
 ) -> None:
     """Refused once the lock was taken (a damaged table, found reading the agent): its `.chat.lock` stayed
     beside a file said to be "left as it is"."""
-    import sqlite3
-
-    db = tmp_path / "state.db"
-    with serve(Script([reply("Hi")])) as url:
-        assert chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", url)[0] == 0
-    for lock in tmp_path.glob("*.lock"):
-        lock.unlink()
-    with sqlite3.connect(db, isolation_level=None) as raw:
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        raw.execute("UPDATE agents SET turns = 'many'")  # a row this harness never writes
-    raw.close()
+    db = chatted_then_changed(
+        tmp_path, monkeypatch, capsys, "PRAGMA wal_checkpoint(TRUNCATE)", "UPDATE agents SET turns = 'many'"
+    )  # a row this harness never writes
     files = set(tmp_path.iterdir())
     code, _out, err = chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", "http://127.0.0.1:9/v1")
     assert code == 2 and "unexpected data in its `agents` table" in err, err
@@ -955,3 +938,21 @@ def test_the_older_default_is_not_pointed_to_when_the_new_one_cannot_be_opened(
     assert code == 2
     assert "note:" not in err, err
     assert err.startswith("error: ../.harness/state.db: "), err
+
+
+def chatted_then_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *sql: str
+) -> Path:
+    """A state database one chat turn made (its lock gone), then changed by another program running `sql`."""
+    import sqlite3
+
+    db = tmp_path / "state.db"
+    with serve(Script([reply("Hi")])) as url:
+        assert chat(monkeypatch, capsys, "hello\n", "--db", str(db), "--base-url", url)[0] == 0
+    for lock in tmp_path.glob("*.lock"):
+        lock.unlink()
+    with sqlite3.connect(db, isolation_level=None) as raw:
+        for statement in sql:
+            raw.execute(statement)
+    raw.close()
+    return db
