@@ -111,6 +111,8 @@ def rows_of(doc: YamlDocument) -> tuple[list[tuple[str, str, YamlDocument]], lis
         return [], [doc.problem((DATASET_KEY,), f"the dataset {exc}")]
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if _FIELD.search(given):  # the rows come from this file: none of their fields can name it
+            reason += " (the dataset's path is read as written: a row's fields fill the template, not this key)"
         return [], [doc.problem((DATASET_KEY,), f"cannot read the dataset {given}: {reason}")]
     template = {key: value for key, value in data.items() if key != DATASET_KEY}
     rows: list[tuple[str, str, YamlDocument]] = []

@@ -73,7 +73,13 @@ def test_rows_are_filled_into_every_string(tmp_path: Path) -> None:
         ([{"id": "a", "name": "A"}, {"id": "a", "name": "B"}], "names.jsonl", "the id 'a' is used twice"),
         ([], "names.jsonl", "the dataset names.jsonl has no rows"),
         ([{"name": "A"}], "../../outside.jsonl", "the dataset '../../outside.jsonl' leads outside"),
-        ([{"name": "A"}], "missing.jsonl", "cannot read the dataset missing.jsonl"),
+        ([{"name": "A"}], "missing.jsonl", "cannot read the dataset missing.jsonl: No such file or directory"),
+        (
+            [{"name": "A"}],
+            '"{id}.jsonl"',  # a row's field never names the file the rows come from
+            "cannot read the dataset {id}.jsonl: No such file or directory (the dataset's path is read as "
+            "written: a row's fields fill the template, not this key)",
+        ),
     ],
 )
 def test_dataset_mistakes_are_located(tmp_path: Path, rows: list[object], dataset: str, message: str) -> None:
