@@ -932,8 +932,9 @@ class ScenarioItem(pytest.Item):
             runner.run(scenario, specs[id(scenario)], variant=variant) for scenario, variant in runs
         ]
         self.user_properties.append(("steps", sum(result.steps for result in results)))
-        mask = _secrets(self.config).mask
-        for result in results:  # every judge's score, a passing one's too: JUnit XML keeps them as properties
+        judged_runs = [result for result in results if result.judgements]
+        mask = _secrets(self.config).mask if judged_runs else str  # the secrets are read anew: only when used
+        for result in judged_runs:  # every judge's score, a passing one's too: JUnit XML keeps them as properties
             for judged in result.judgements:
                 line = result.scenario.line(judged.loc)
                 where = f"line {line}, " if line else ""
